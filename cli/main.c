@@ -1,0 +1,151 @@
+/* rpcload: wires options, plugins, the run and the reports together. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "log.h"
+#include "options.h"
+#include "plugin_loader.h"
+#include "report_console.h"
+#include "runner.h"
+#include "stats.h"
+#include "target.h"
+
+#define EXIT_USAGE 2
+
+static void usage_error(const char *msg) {
+  fprintf(stderr, "rpcload: error: %s\nTry 'rpcload --help' for more.\n", msg);
+}
+
+static void report_progress(rl__runner *r, void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&r->lock);
+  rl__report_console_stats(stdout, r->stats, rl__runner_elapsed_sec(r), 0, 0);
+  pthread_mutex_unlock(&r->lock);
+  fflush(stdout);
+}
+
+static void list_refused(const char *path, const char *reason, void *arg) {
+  (void)path;
+  (void)arg;
+  fprintf(stderr, "rpcload: warning: %s\n", reason);
+}
+
+static int list_plugins(rl__plugin_set *set) {
+  rl__plugin_set_scan(set, list_refused, NULL);
+  printf("%-12s %-10s %-6s %-24s %s\n", "NAME", "VERSION", "ABI", "SCHEMES",
+         "PATH");
+  for (size_t i = 0; i < set->n; i++) {
+    const rl__plugin *p = set->items[i];
+    char schemes[128] = "", abi[16];
+    for (const rl_scheme *s = p->desc.schemes; s && s->name; s++) {
+      size_t len = strlen(schemes);
+      snprintf(schemes + len, sizeof schemes - len, "%s%s", len ? "," : "",
+               s->name);
+    }
+    snprintf(abi, sizeof abi, "%u.%u", RL_ABI_VERSION_MAJOR(p->desc.abi_version),
+             RL_ABI_VERSION_MINOR(p->desc.abi_version));
+    printf("%-12s %-10s %-6s %-24s %s\n", p->desc.name, p->desc.version, abi,
+           schemes, p->path);
+    if (p->desc.summary)
+      printf("             %s\n", p->desc.summary);
+  }
+  if (set->n == 0) {
+    fprintf(stderr, "rpcload: no plugins found in:");
+    for (size_t i = 0; i < set->ndirs; i++)
+      fprintf(stderr, " %s", set->dirs[i]);
+    fprintf(stderr, "\n");
+    return 1;
+  }
+  return 0;
+}
+
+/* One user holds one socket: take the hard limit, and say when even that
+ * is too low. */
+static void raise_fd_limit(uint32_t users) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+    return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && (uint64_t)users + 64 > rl.rlim_cur)
+    rl__log(RL__LOG_WARN,
+            "%u users need about %u open files but the limit is %llu: raise "
+            "it (ulimit -n) or some connections will fail",
+            users, users + 64, (unsigned long long)rl.rlim_cur);
+}
+
+static void final_report(rl__runner *r, rl__stats *stats) {
+  double duration = (double)(r->end_ns - r->start_ns) / 1e9;
+  rl__report_console_stats(stdout, stats, 0, 1, duration);
+  rl__report_console_percentiles(stdout, stats);
+  rl__report_console_errors(stdout, stats);
+  fflush(stdout);
+  if (r->cut_requests)
+    rl__log(RL__LOG_INFO,
+            "%llu request(s) in flight at the stop were cut and not counted "
+            "(--stop-timeout lets them finish)",
+            (unsigned long long)r->cut_requests);
+}
+
+int main(int argc, char **argv) {
+  cli_options o;
+  char err[1024] = "";
+  int status = 0;
+  rl__plugin_set plugins;
+  rl__plugin_set_init(&plugins);
+  rl__target *target = NULL;
+  rl__stats *stats = NULL;
+
+  if (cli_options_parse(&o, argc, argv, err, sizeof err)) {
+    usage_error(err);
+    status = EXIT_USAGE;
+    goto out;
+  }
+  if (o.help) {
+    cli_print_help(stdout);
+    goto out;
+  }
+  if (o.version) {
+    printf("rpcload %s (plugin ABI %d.%d)\n", RL_VERSION, RL_ABI_MAJOR,
+           RL_ABI_MINOR);
+    goto out;
+  }
+  for (size_t i = 0; i < o.n_plugin_dirs; i++)
+    rl__plugin_set_add_dir(&plugins, o.plugin_dirs[i]);
+  if (o.list_plugins) {
+    status = list_plugins(&plugins);
+    goto out;
+  }
+  if (rl__target_new(&plugins, &o.target, &target, err, sizeof err)) {
+    fprintf(stderr, "rpcload: error: %s\n", err);
+    status = EXIT_USAGE;
+    goto out;
+  }
+  /* A peer closing mid-write must be an error code, not a dead process. */
+  signal(SIGPIPE, SIG_IGN);
+  raise_fd_limit(o.run.users);
+  if (!(stats = rl__stats_new())) {
+    fprintf(stderr, "rpcload: error: out of memory\n");
+    status = EXIT_FAILURE;
+    goto out;
+  }
+  rl__runner runner;
+  if (rl__runner_run(&runner, &o.run, target, stats, report_progress, NULL)) {
+    fprintf(stderr, "rpcload: error: cannot start the worker threads\n");
+    status = EXIT_FAILURE;
+  }
+  final_report(&runner, stats);
+  if (status == 0 && rl__stats_total(stats)->num_failures)
+    status = o.exit_code_on_error;
+out:
+  rl__stats_del(stats);
+  rl__target_del(target);
+  rl__plugin_set_free(&plugins);
+  cli_options_free(&o);
+  return status;
+}

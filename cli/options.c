@@ -1,0 +1,390 @@
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "options.h"
+#include "units.h"
+
+enum {
+  OPT_THREADS = 256,
+  OPT_WAIT,
+  OPT_NAME,
+  OPT_INSECURE,
+  OPT_CACERT,
+  OPT_CERT,
+  OPT_KEY,
+  OPT_CONNECT_TIMEOUT,
+  OPT_TIMEOUT,
+  OPT_ONLY_SUMMARY,
+  OPT_HEADLESS,
+  OPT_STOP_TIMEOUT,
+  OPT_EXIT_CODE,
+  OPT_PLUGINS,
+  OPT_PLUGIN,
+  OPT_PLUGIN_DIR,
+  OPT_SEED,
+};
+
+static const struct option long_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"users", required_argument, NULL, 'u'},
+    {"spawn-rate", required_argument, NULL, 'r'},
+    {"run-time", required_argument, NULL, 't'},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"wait", required_argument, NULL, OPT_WAIT},
+    {"method", required_argument, NULL, 'X'},
+    {"header", required_argument, NULL, 'H'},
+    {"data", required_argument, NULL, 'd'},
+    {"name", required_argument, NULL, OPT_NAME},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"cert", required_argument, NULL, OPT_CERT},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"only-summary", no_argument, NULL, OPT_ONLY_SUMMARY},
+    {"headless", no_argument, NULL, OPT_HEADLESS},
+    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+    {"exit-code-on-error", required_argument, NULL, OPT_EXIT_CODE},
+    {"plugins", no_argument, NULL, OPT_PLUGINS},
+    {"plugin", required_argument, NULL, OPT_PLUGIN},
+    {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {NULL, 0, NULL, 0},
+};
+
+void cli_print_help(FILE *out) {
+  fputs(
+      "Usage: rpcload [OPTIONS] URL\n"
+      "\n"
+      "Load-test a service the way Locust does (simulated users that run a task,\n"
+      "wait, and repeat, spawned at a rate) at the speed of wrk.\n"
+      "\n"
+      "  rpcload -u 50 -r 10 -t 30s http://127.0.0.1:8080/hello\n"
+      "  rpcload -u 200 -r 50 -t 1m --wait between:0.5,2 -X POST \\\n"
+      "          -H 'content-type: application/json' -d '{\"k\":1}' \\\n"
+      "          --name /orders https://api.local:8443/orders --insecure\n"
+      "\n"
+      "Load:\n"
+      "  -u, --users N            peak number of concurrent users (default 1)\n"
+      "  -r, --spawn-rate R       users started per second, e.g. 10 or 0.5 (default 1)\n"
+      "  -t, --run-time D         how long to run: 30s, 5m, 1h30m, 90 (seconds);\n"
+      "                           default: until Ctrl-C\n"
+      "      --threads N          worker threads, one event loop each\n"
+      "                           (default: number of cores, at most one per user)\n"
+      "      --wait SPEC          wait after each task (Locust's wait_time):\n"
+      "                             constant:S        e.g. constant:1\n"
+      "                             between:MIN,MAX   e.g. between:0.5,2\n"
+      "                             throughput:N      at most N tasks/s per user\n"
+      "                             pacing:S          a task at most every S seconds\n"
+      "                           default: none (the next task starts at once)\n"
+      "      --stop-timeout S     at the end, let tasks in flight finish for up to\n"
+      "                           S seconds (default 0: cut them; not counted)\n"
+      "      --seed N             seed for random waits, for repeatable runs\n"
+      "\n"
+      "Request:\n"
+      "  -X, --method M           HTTP method (default GET, or POST with -d)\n"
+      "  -H, --header 'K: V'      request header; repeat for more\n"
+      "                           e.g. -H 'authorization: Bearer x'\n"
+      "  -d, --data DATA          request body; -d @FILE reads it from FILE\n"
+      "      --name NAME          name the request is grouped under in the stats\n"
+      "                           (Locust's name=; default: the URL's path)\n"
+      "      --connect-timeout S  TCP and TLS connect timeout, seconds (default 10)\n"
+      "      --timeout S          response timeout per request, seconds (default 60)\n"
+      "\n"
+      "TLS (https):\n"
+      "      --insecure           do not verify the server's certificate\n"
+      "      --cacert FILE        trust the CA certificates in FILE (PEM)\n"
+      "      --cert FILE          client certificate (PEM)\n"
+      "      --key FILE           client private key (PEM; default: in --cert)\n"
+      "\n"
+      "Output:\n"
+      "      --only-summary       no stats table every 2 s, only the final report\n"
+      "      --headless           accepted for Locust compatibility (rpcload has\n"
+      "                           no web UI yet: every run is headless)\n"
+      "      --exit-code-on-error N  exit status when any request failed (default 1)\n"
+      "\n"
+      "Plugins (one per protocol, found by the URL's scheme):\n"
+      "      --plugins            list the plugins found, with versions and schemes\n"
+      "      --plugin NAME|PATH   use this plugin, e.g. --plugin ./myproto.so\n"
+      "      --plugin-dir DIR     look for plugins in DIR first (repeatable); then\n"
+      "                           $RPCLOAD_PLUGIN_PATH (colon-separated), then the\n"
+      "                           built-in directories\n"
+      "\n"
+      "  -h, --help               this text\n"
+      "  -V, --version            rpcload's version and plugin ABI version\n"
+      "\n"
+      "Output: Locust's stats table every 2 s and at the end, then response time\n"
+      "percentiles and an error report. Times are in milliseconds.\n"
+      "Ctrl-C stops (tasks in flight get --stop-timeout) and prints the report;\n"
+      "a second Ctrl-C ends at once and still prints it.\n"
+      "\n"
+      "Exit status: 0 when no request failed, 1 (or --exit-code-on-error) when\n"
+      "any failed, 2 for a usage or configuration error.\n",
+      out);
+}
+
+static int read_file(const char *path, char **out, size_t *len, char *err,
+                     size_t errlen) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err, errlen, "cannot read -d @%s: %s", path, strerror(errno));
+    return RL_ERR_INVAL;
+  }
+  size_t cap = 4096, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    size_t got = fread(buf + n, 1, cap - n, f);
+    n += got;
+    if (n < cap)
+      break;
+    char *bigger = realloc(buf, cap * 2);
+    if (!bigger) {
+      free(buf);
+      buf = NULL;
+      break;
+    }
+    buf = bigger;
+    cap *= 2;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (!buf || bad) {
+    free(buf);
+    snprintf(err, errlen, "cannot read -d @%s", path);
+    return RL_ERR_INVAL;
+  }
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+static int add_header(cli_options *o, char *arg, char *err, size_t errlen) {
+  char *colon = strchr(arg, ':');
+  if (!colon || colon == arg) {
+    snprintf(err, errlen, "header '%s' must look like 'Name: value'", arg);
+    return RL_ERR_INVAL;
+  }
+  rl_kv *h = realloc(o->headers, (o->n_headers + 1) * sizeof *h);
+  if (!h) {
+    snprintf(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  o->headers = h;
+  /* argv is ours to edit: split "Name: value" in place. */
+  char *name_end = colon;
+  while (name_end > arg && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+    name_end--;
+  *name_end = 0;
+  char *value = colon + 1;
+  while (*value == ' ' || *value == '\t')
+    value++;
+  h[o->n_headers].key = arg;
+  h[o->n_headers].value = value;
+  o->n_headers++;
+  return 0;
+}
+
+static int bad_value(const char *opt, const char *value, const char *expect,
+                     char *err, size_t errlen) {
+  snprintf(err, errlen, "invalid %s '%s': %s", opt, value, expect);
+  return RL_ERR_INVAL;
+}
+
+int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
+                      size_t errlen) {
+  memset(o, 0, sizeof *o);
+  o->run.users = 1;
+  o->run.spawn_rate = 1;
+  o->run.report_interval_s = 2.0;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  o->run.threads = cores > 0 ? (uint32_t)cores : 1;
+  o->target.connect_timeout_ns = 10 * RL__NS_PER_SEC;
+  o->target.request_timeout_ns = 60 * RL__NS_PER_SEC;
+  o->exit_code_on_error = 1;
+  int threads_given = 0;
+
+  opterr = 0;
+  optind = 1;
+  int c;
+  long long v;
+  double d;
+  uint64_t ns;
+  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:", long_options,
+                          NULL)) != -1) {
+    switch (c) {
+    case 'h':
+      o->help = 1;
+      break;
+    case 'V':
+      o->version = 1;
+      break;
+    case 'u':
+      if (rl__parse_int(optarg, 1, 10000000, &v))
+        return bad_value("--users", optarg, "expected a whole number >= 1",
+                         err, errlen);
+      o->run.users = (uint32_t)v;
+      break;
+    case 'r':
+      if (rl__parse_number(optarg, &d) || d <= 0)
+        return bad_value("--spawn-rate", optarg,
+                         "expected users per second > 0, e.g. 10 or 0.5", err,
+                         errlen);
+      o->run.spawn_rate = d;
+      break;
+    case 't':
+      if (rl__parse_duration(optarg, &ns) || ns == 0)
+        return bad_value("--run-time", optarg,
+                         "expected a duration such as 30s, 5m, 1h30m or 90",
+                         err, errlen);
+      o->run.run_time_ns = ns;
+      break;
+    case OPT_THREADS:
+      if (rl__parse_int(optarg, 1, 1024, &v))
+        return bad_value("--threads", optarg, "expected 1 to 1024", err,
+                         errlen);
+      o->run.threads = (uint32_t)v;
+      threads_given = 1;
+      break;
+    case OPT_WAIT: {
+      char why[256];
+      if (rl__wait_parse(optarg, &o->run.wait, why, sizeof why)) {
+        snprintf(err, errlen, "%s", why);
+        return RL_ERR_INVAL;
+      }
+      break;
+    }
+    case 'X':
+      o->target.method = optarg;
+      break;
+    case 'H':
+      if (add_header(o, optarg, err, errlen))
+        return RL_ERR_INVAL;
+      break;
+    case 'd':
+      free(o->body);
+      o->body = NULL;
+      if (optarg[0] == '@') {
+        size_t len;
+        if (read_file(optarg + 1, &o->body, &len, err, errlen))
+          return RL_ERR_INVAL;
+        o->target.body = (const uint8_t *)o->body;
+        o->target.body_len = len;
+      } else {
+        o->target.body = (const uint8_t *)optarg;
+        o->target.body_len = strlen(optarg);
+      }
+      break;
+    case OPT_NAME:
+      o->target.name = optarg;
+      break;
+    case OPT_INSECURE:
+      o->target.tls.insecure = 1;
+      break;
+    case OPT_CACERT:
+      o->target.tls.cacert = optarg;
+      break;
+    case OPT_CERT:
+      o->target.tls.cert = optarg;
+      break;
+    case OPT_KEY:
+      o->target.tls.key = optarg;
+      break;
+    case OPT_CONNECT_TIMEOUT:
+      if (rl__parse_duration(optarg, &ns) || ns == 0)
+        return bad_value("--connect-timeout", optarg,
+                         "expected seconds > 0", err, errlen);
+      o->target.connect_timeout_ns = ns;
+      break;
+    case OPT_TIMEOUT:
+      if (rl__parse_duration(optarg, &ns) || ns == 0)
+        return bad_value("--timeout", optarg, "expected seconds > 0", err,
+                         errlen);
+      o->target.request_timeout_ns = ns;
+      break;
+    case OPT_ONLY_SUMMARY:
+      o->only_summary = 1;
+      break;
+    case OPT_HEADLESS:
+      o->headless = 1;
+      break;
+    case OPT_STOP_TIMEOUT:
+      if (rl__parse_duration(optarg, &ns))
+        return bad_value("--stop-timeout", optarg, "expected seconds >= 0",
+                         err, errlen);
+      o->run.stop_timeout_ns = ns;
+      break;
+    case OPT_EXIT_CODE:
+      if (rl__parse_int(optarg, 0, 255, &v))
+        return bad_value("--exit-code-on-error", optarg, "expected 0 to 255",
+                         err, errlen);
+      o->exit_code_on_error = (int)v;
+      break;
+    case OPT_PLUGINS:
+      o->list_plugins = 1;
+      break;
+    case OPT_PLUGIN:
+      o->target.plugin = optarg;
+      break;
+    case OPT_PLUGIN_DIR: {
+      const char **dirs =
+          realloc(o->plugin_dirs, (o->n_plugin_dirs + 1) * sizeof *dirs);
+      if (!dirs) {
+        snprintf(err, errlen, "out of memory");
+        return RL_ERR_NOMEM;
+      }
+      o->plugin_dirs = dirs;
+      dirs[o->n_plugin_dirs++] = optarg;
+      break;
+    }
+    case OPT_SEED:
+      if (rl__parse_int(optarg, 0, INT64_MAX, &v))
+        return bad_value("--seed", optarg, "expected a whole number >= 0", err,
+                         errlen);
+      o->run.seed = (uint64_t)v;
+      o->seed_given = 1;
+      break;
+    case ':':
+      snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+      return RL_ERR_INVAL;
+    default:
+      snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+      return RL_ERR_INVAL;
+    }
+  }
+  if (o->help || o->version || o->list_plugins)
+    return 0;
+  if (optind >= argc) {
+    snprintf(err, errlen, "no target URL given (e.g. http://127.0.0.1:8080/)");
+    return RL_ERR_INVAL;
+  }
+  if (argc - optind > 1) {
+    snprintf(err, errlen, "one target URL expected, got '%s' and '%s'",
+             argv[optind], argv[optind + 1]);
+    return RL_ERR_INVAL;
+  }
+  o->target.url = argv[optind];
+  o->target.headers = o->headers;
+  o->target.n_headers = o->n_headers;
+  if (!o->seed_given)
+    o->run.seed = rl__now_ns() ^ ((uint64_t)getpid() << 32);
+  /* More threads than users would only idle. */
+  if (!threads_given && o->run.threads > o->run.users)
+    o->run.threads = o->run.users;
+  if (o->only_summary)
+    o->run.report_interval_s = 0;
+  return 0;
+}
+
+void cli_options_free(cli_options *o) {
+  free(o->headers);
+  free(o->body);
+  free(o->plugin_dirs);
+  memset(o, 0, sizeof *o);
+}

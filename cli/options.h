@@ -1,0 +1,38 @@
+/* Command-line options of the rpcload executable, parsed into the core's
+ * configuration structs. */
+#ifndef RL_CLI_OPTIONS_H
+#define RL_CLI_OPTIONS_H
+
+#include <stddef.h>
+
+#include "runner.h"
+#include "target.h"
+
+typedef struct cli_options {
+  rl__run_config run;
+  rl__target_options target;
+  rl_kv *headers; /* owned; values point into argv */
+  size_t n_headers;
+  char *body; /* owned when read from @file, else NULL */
+  const char **plugin_dirs; /* owned array of argv strings */
+  size_t n_plugin_dirs;
+  int help, version, list_plugins;
+  int only_summary, headless;
+  int exit_code_on_error;
+  int seed_given;
+} cli_options;
+
+/*
+ * Parses argv into `o` (zeroed and defaulted first). Returns 0, or
+ * RL_ERR_INVAL with a one-line reason in err (a usage error: exit 2).
+ * `o` must be freed with cli_options_free either way.
+ */
+int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
+                      size_t errlen);
+
+void cli_options_free(cli_options *o);
+
+/* The --help text. */
+void cli_print_help(FILE *out);
+
+#endif /* RL_CLI_OPTIONS_H */

@@ -1,0 +1,325 @@
+/*
+ * rpcload plugin ABI: the one header a protocol plugin includes.
+ *
+ * A plugin is a shared object that exports one symbol, rl_plugin_entry(),
+ * returning a descriptor (struct rl_plugin). The host dlopen()s the file,
+ * calls the entry point, and refuses the plugin, naming the file and both
+ * versions, when the descriptor's ABI major version differs from the host's
+ * or the descriptor is shorter than the host needs.
+ *
+ * Compatibility policy (see docs/plugins.md):
+ *   - RL_ABI_MAJOR changes when an existing member changes meaning, type or
+ *     position. Plugins must be rebuilt.
+ *   - RL_ABI_MINOR changes when members are appended at the end of a struct.
+ *     Every versioned struct starts with its size, so an old plugin keeps
+ *     working with a newer host (the host reads only what the plugin's size
+ *     covers) and a new plugin can tell what an older host offers.
+ *   - A NULL optional callback means "not implemented".
+ *
+ * Threading: the host runs one event loop per worker thread. Every session
+ * callback for a given connection is called on that connection's worker
+ * thread, never concurrently, and never re-entrantly from inside another
+ * callback of the same session. Plugins must not block (no sleeping, no
+ * blocking I/O, no waiting on locks held by other threads) inside session
+ * callbacks. step_new/step_del and init/fini run on the main thread before
+ * load starts / after it ends, and may block.
+ *
+ * Errors: functions return 0 on success or a negative RL_ERR_* code. A
+ * function that fails never causes its callbacks to be called for the failed
+ * operation (a refused submit never produces a request event).
+ */
+#ifndef RPCLOAD_PLUGIN_H
+#define RPCLOAD_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RL_ABI_MAJOR 1
+#define RL_ABI_MINOR 0
+#define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
+#define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
+#define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
+
+/* Name of the symbol the loader looks up. */
+#define RL_PLUGIN_ENTRY_SYMBOL "rl_plugin_entry"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RL_EXPORT __attribute__((visibility("default")))
+#else
+#define RL_EXPORT
+#endif
+
+/* ---- Error codes ------------------------------------------------------- */
+
+/* X(NAME, value, text): the one list of error codes. */
+#define RL_ERRNO_MAP(X)                                                        \
+  X(OK, 0, "success")                                                          \
+  X(INVAL, -1, "invalid argument")                                             \
+  X(NOMEM, -2, "out of memory")                                                \
+  X(PROTO, -3, "protocol error")                                               \
+  X(CLOSED, -4, "connection closed")                                           \
+  X(CONNECT, -5, "connection failed")                                          \
+  X(TIMEOUT, -6, "timed out")                                                  \
+  X(TLS, -7, "TLS error")                                                      \
+  X(IO, -8, "I/O error")                                                       \
+  X(BUSY, -9, "no capacity for another request")                               \
+  X(CANCELLED, -10, "cancelled")                                               \
+  X(UNSUPPORTED, -11, "not supported")                                         \
+  X(ABI, -12, "plugin ABI mismatch")                                           \
+  X(NOTFOUND, -13, "not found")
+
+enum rl_error {
+#define RL__ERR_ENUM(name, value, text) RL_ERR_##name = (value),
+  RL_ERRNO_MAP(RL__ERR_ENUM)
+#undef RL__ERR_ENUM
+};
+
+/* Text for an RL_ERR_* code; a static string, never NULL. */
+static inline const char *rl_strerror(int err) {
+  switch (err) {
+#define RL__ERR_TEXT(name, value, text)                                        \
+  case (value):                                                                \
+    return text;
+    RL_ERRNO_MAP(RL__ERR_TEXT)
+#undef RL__ERR_TEXT
+  default:
+    return "unknown error";
+  }
+}
+
+/* Symbolic name ("TIMEOUT") for an RL_ERR_* code; a static string. */
+static inline const char *rl_err_name(int err) {
+  switch (err) {
+#define RL__ERR_NAME(name, value, text)                                        \
+  case (value):                                                                \
+    return #name;
+    RL_ERRNO_MAP(RL__ERR_NAME)
+#undef RL__ERR_NAME
+  default:
+    return "UNKNOWN";
+  }
+}
+
+/* ---- Opaque handles ---------------------------------------------------- */
+
+/* A connection owned by the host (socket, TLS, buffers, timers). */
+typedef struct rl_conn rl_conn;
+/* One request in flight, owned by the host from start to request_done(). */
+typedef struct rl_request rl_request;
+
+/* ---- What a plugin reports: the request event --------------------------- */
+
+/*
+ * The outcome of one request. Passed to host->request_done(); the host copies
+ * what it keeps during the call, so every pointer only needs to live until
+ * request_done() returns.
+ */
+typedef struct rl_result {
+  const char *type;        /* stats type, e.g. "GET", "grpc", "redis"; required */
+  const char *name;        /* stats name (grouping key); required */
+  uint64_t response_bytes; /* size of the response payload in bytes */
+  const char *error;       /* NULL on success, else why it failed */
+} rl_result;
+
+enum rl_log_level {
+  RL_LOG_ERROR = 0,
+  RL_LOG_WARN = 1,
+  RL_LOG_INFO = 2,
+  RL_LOG_DEBUG = 3
+};
+
+/*
+ * Services the host offers a plugin. The host owns this table; its address
+ * stays valid from init() until fini(). Check struct_size before using a
+ * member appended after ABI 1.0.
+ */
+typedef struct rl_host {
+  uint32_t abi_version; /* RL_ABI_VERSION of the host */
+  uint32_t struct_size; /* sizeof(rl_host) in the host */
+
+  /* The plugin's step object (from step_new) this request runs. */
+  void *(*request_step)(const rl_request *req);
+
+  /*
+   * Fires THE request event: exactly once per request the plugin accepted
+   * in session_submit(). After it returns, `req` is gone: the plugin must
+   * not touch it again. The host measures the response time itself.
+   */
+  void (*request_done)(rl_request *req, const rl_result *result);
+
+  /*
+   * Queues bytes to send on the connection. The host copies `data`; it is
+   * written as soon as the socket allows, in order. Returns 0 or
+   * RL_ERR_NOMEM / RL_ERR_CLOSED.
+   */
+  int (*conn_write)(rl_conn *conn, const void *data, size_t len);
+
+  /*
+   * Asks the host to close the connection once the current callback
+   * returns (e.g. after "Connection: close"). The host then calls
+   * session_del(); requests the host had not yet handed to the session are
+   * retried on a new connection.
+   */
+  void (*conn_close)(rl_conn *conn);
+
+  /* Monotonic clock in nanoseconds. */
+  uint64_t (*now_ns)(void);
+
+  /* printf-style log line to rpcload's log (stderr, "rpcload: " prefix). */
+  void (*log)(int level, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+      __attribute__((format(printf, 2, 3)))
+#endif
+      ;
+} rl_host;
+
+/* ---- What a plugin is given: a step ------------------------------------ */
+
+typedef struct rl_kv {
+  const char *key;
+  const char *value;
+} rl_kv;
+
+/*
+ * One request as configured by the user (command line or scenario step),
+ * with the target already split by the host. Everything here lives only
+ * during step_new(): copy what you keep.
+ */
+typedef struct rl_step_spec {
+  uint32_t struct_size; /* sizeof(rl_step_spec) in the host */
+  const char *url;      /* target as the user wrote it */
+  const char *scheme;   /* lower case, e.g. "https" */
+  const char *host;     /* name or address literal, no brackets */
+  uint16_t port;
+  int tls;              /* 1 if the connection uses TLS */
+  const char *path;     /* path and query, "/" when the URL has none */
+  const char *method;   /* -X, or NULL when not given */
+  const rl_kv *headers; /* -H, in order given */
+  size_t n_headers;
+  const uint8_t *body; /* -d, or NULL */
+  size_t body_len;
+  const char *name;     /* --name, or NULL */
+  const rl_kv *options; /* plugin-specific options (e.g. "call"), or NULL */
+  size_t n_options;
+} rl_step_spec;
+
+/* What the host knows about an established connection. */
+typedef struct rl_conn_info {
+  uint32_t struct_size;
+  const char *alpn; /* protocol negotiated by TLS ALPN, or NULL */
+  const char *host; /* as in the step spec */
+  uint16_t port;
+  int tls;
+} rl_conn_info;
+
+/* A URL scheme a plugin serves. Arrays end with a {NULL, 0, 0} member. */
+typedef struct rl_scheme {
+  const char *name;      /* "http" */
+  uint16_t default_port; /* 80 */
+  uint8_t tls;           /* 1 if the scheme implies TLS */
+} rl_scheme;
+
+enum rl_plugin_kind {
+  /* The host owns sockets and TLS; the plugin turns requests into bytes
+   * and bytes into completions through the session callbacks. */
+  RL_PLUGIN_CODEC = 1,
+  /* The plugin does its own I/O on the worker's loop (reserved for a later
+   * minor version of the ABI; this host refuses it). */
+  RL_PLUGIN_TRANSPORT = 2
+};
+
+/*
+ * The descriptor. It only ever grows at its end. Members marked required
+ * must be set; the rest may be NULL.
+ */
+typedef struct rl_plugin {
+  uint32_t abi_version;      /* required: RL_ABI_VERSION */
+  uint32_t struct_size;      /* required: sizeof(rl_plugin) */
+  const char *name;          /* required: short name, e.g. "http1" */
+  const char *version;       /* required: the plugin's own version */
+  const char *summary;       /* one line for `rpcload --plugins` */
+  const rl_scheme *schemes;  /* required: URL schemes served */
+  const char *const *alpn;   /* TLS ALPN ids offered, NULL-terminated */
+  uint32_t kind;             /* required: enum rl_plugin_kind */
+
+  /* Process-wide set-up, on the main thread before any step_new(). The
+   * host table outlives the plugin's use of it. */
+  int (*init)(const rl_host *host);
+  /* Process-wide tear-down, after every step and session is gone. */
+  void (*fini)(void);
+
+  /*
+   * Required. Compiles a request spec into the plugin's step object
+   * (pre-encoded bytes, parsed options). On failure returns a negative code
+   * and writes a one-line reason into err (NUL-terminated, at most errlen
+   * bytes). The plugin owns *step until step_del().
+   */
+  int (*step_new)(const rl_host *host, const rl_step_spec *spec, void **step,
+                  char *err, size_t errlen);
+  /* Required. Frees a step object; no request uses it any more. */
+  void (*step_del)(void *step);
+
+  /*
+   * Required (codec). Called on the worker thread once the connection is
+   * established (TCP connected and TLS handshake done). The plugin owns
+   * *session until session_del(). `conn` stays valid until session_del().
+   * It may queue bytes (a preface) with host->conn_write().
+   */
+  int (*session_new)(const rl_host *host, rl_conn *conn,
+                     const rl_conn_info *info, void **session);
+
+  /*
+   * Required (codec). Hands a request to the session. On 0 the session owns
+   * the duty to call host->request_done(req) exactly once, later (never
+   * from inside session_submit). On a negative code nothing is called for
+   * req and the host reports the failure.
+   */
+  int (*session_submit)(void *session, rl_request *req);
+
+  /*
+   * Required (codec). Bytes received. `data` lives only during the call.
+   * Returns 0, or a negative code for a fatal protocol error: the host then
+   * closes the connection and calls session_del() with that code.
+   */
+  int (*session_on_read)(void *session, const uint8_t *data, size_t len);
+
+  /*
+   * Required (codec). The connection is over: closed by the peer (err ==
+   * RL_ERR_CLOSED), failed (RL_ERR_IO, RL_ERR_TIMEOUT, RL_ERR_TLS,
+   * RL_ERR_PROTO), asked for with conn_close(), or cut because the run is
+   * stopping (RL_ERR_CANCELLED). The plugin must call request_done() once
+   * for every request it still holds (completing it if the close ends its
+   * response, failing it with `reason` otherwise), then free the session.
+   * `reason` is a human-readable text living only during the call.
+   */
+  void (*session_del)(void *session, int err, const char *reason);
+
+  /* Optional: how many requests the session takes at once (NULL: 1). */
+  uint32_t (*session_max_concurrent)(void *session);
+
+  /*
+   * Required. The stats type and name this step reports by default. The
+   * host uses them for failures it reports itself, for requests that never
+   * reached a session (connection refused, TLS handshake failed). The
+   * strings belong to the step and live until step_del().
+   */
+  void (*step_describe)(void *step, const char **type, const char **name);
+} rl_plugin;
+
+/* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */
+typedef const rl_plugin *(*rl_plugin_entry_fn)(void);
+
+/* Size of the ABI 1.0 descriptor: the least a host of major 1 accepts. */
+#define RL_PLUGIN_MIN_SIZE                                                     \
+  (offsetof(rl_plugin, step_describe) +                                        \
+   sizeof(((rl_plugin *)0)->step_describe))
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RPCLOAD_PLUGIN_H */

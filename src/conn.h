@@ -1,0 +1,83 @@
+/*
+ * A connection owned by the core, carrying requests for a codec plugin's
+ * session: non-blocking connect with a timeout, TLS (SNI, ALPN,
+ * verification), buffered writes, reads fed to the session, a per-request
+ * timeout, and reconnection on the next request after the server closed.
+ *
+ * Requests wait in the connection's queue until a session exists and has
+ * room (max_concurrent); the wait counts in their response time. A request
+ * always ends in exactly one request event: from the plugin once the
+ * session accepted it, from the core otherwise (connect refused, TLS
+ * failed, cut at stop).
+ *
+ * One worker thread owns a connection; nothing here locks.
+ */
+#ifndef RL_CONN_H
+#define RL_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include <openssl/ssl.h>
+
+#include <rpcload/plugin.h>
+
+struct rl__worker;
+struct rl__target;
+
+enum rl__conn_state {
+  RL__CONN_CLOSED = 0,
+  RL__CONN_CONNECTING,
+  RL__CONN_HANDSHAKE,
+  RL__CONN_OPEN,
+};
+
+struct rl_conn {
+  struct rl__worker *w;
+  const struct rl__target *t;
+  int fd;
+  uint8_t state;       /* enum rl__conn_state */
+  uint8_t events;      /* libev mask the io watcher has now */
+  uint8_t close_later; /* the plugin asked for a close */
+  uint8_t was_open;    /* reached OPEN since the last connect */
+  uint32_t max_concurrent;
+  uint32_t inflight;      /* accepted by the session, not yet done */
+  uint64_t busy_since_ns; /* start of the current wait for a response */
+  ev_io io;
+  ev_timer timer; /* connect timeout, then request timeout */
+  SSL *ssl;
+  SSL_SESSION *resume; /* last TLS session, to resume on reconnect */
+  void *session;       /* the plugin's, between session_new and _del */
+  rl_request *q_head, *q_tail; /* waiting for the session */
+  uint8_t *wbuf;
+  size_t wlen, woff, wcap;
+};
+
+/* Initialises an idle connection in caller-owned memory; connects on the
+ * first submit. `w` and `t` must outlive it. */
+void rl__conn_init(rl_conn *c, struct rl__worker *w,
+                   const struct rl__target *t);
+
+/* Queues a request (connecting first if needed). Never fails: a request
+ * that cannot be carried ends in a failure event. */
+void rl__conn_submit(rl_conn *c, rl_request *req);
+
+/*
+ * Closes now. In-flight requests end through the plugin's session_del with
+ * `err` and `reason`; queued ones fail with `reason` (the core reports
+ * them). After this the connection is idle and may be reused or freed.
+ */
+void rl__conn_shutdown(rl_conn *c, int err, const char *reason);
+
+/* Frees buffers and the saved TLS session; the connection must be idle. */
+void rl__conn_free(rl_conn *c);
+
+/* A request the session accepted has ended (called by rl__request_done). */
+void rl__conn_request_ended(rl_conn *c);
+
+/* ABI services (host->conn_write / host->conn_close), see plugin.h. */
+int rl__conn_write(rl_conn *c, const void *data, size_t len);
+void rl__conn_close_later(rl_conn *c);
+
+#endif /* RL_CONN_H */

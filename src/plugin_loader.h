@@ -1,0 +1,74 @@
+/*
+ * Finding, loading and checking protocol plugins (.so files).
+ *
+ * A plugin is found by path (anything containing '/' or ending in ".so") or
+ * by name (NAME.so in the search directories, in order: directories added
+ * with rl__plugin_set_add_dir, then RPCLOAD_PLUGIN_PATH, then the build
+ * tree's plugins/ beside the executable, then ../lib/rpcload/plugins beside
+ * it, then the compiled-in install directory). The first file with a name
+ * wins. A plugin is refused, naming the file and both versions, when its
+ * entry symbol is missing, its ABI major differs from the host's, its
+ * descriptor is shorter than ABI 1.0's, or a required member is missing.
+ */
+#ifndef RL_PLUGIN_LOADER_H
+#define RL_PLUGIN_LOADER_H
+
+#include <stddef.h>
+
+#include <rpcload/plugin.h>
+
+typedef struct rl__plugin {
+  char *path;     /* owned */
+  void *dl;       /* dlopen handle */
+  /* A copy of the descriptor, zero-filled past the plugin's struct_size, so
+   * members a plugin built for an older minor lacks read as NULL. */
+  rl_plugin desc;
+  int inited;     /* desc.init has run successfully */
+} rl__plugin;
+
+typedef struct rl__plugin_set {
+  rl__plugin **items;
+  size_t n, cap;
+  char **dirs; /* search path, owned */
+  size_t ndirs, dircap;
+  int defaults_added;
+} rl__plugin_set;
+
+void rl__plugin_set_init(rl__plugin_set *set);
+
+/* Unloads every plugin (fini first, for those initialised) and frees the
+ * set's memory. Every step and session must be gone. */
+void rl__plugin_set_free(rl__plugin_set *set);
+
+/* Appends a search directory (copied). Directories added before the first
+ * lookup come before the defaults. */
+int rl__plugin_set_add_dir(rl__plugin_set *set, const char *dir);
+
+/*
+ * Loads the plugin NAME (searched) or PATH. Returns 0 and the plugin (owned
+ * by the set) in *out, or a negative code with the reason in err. Loading
+ * the same file twice returns the first.
+ */
+int rl__plugin_set_load(rl__plugin_set *set, const char *name_or_path,
+                        rl__plugin **out, char *err, size_t errlen);
+
+/*
+ * Loads every *.so in the search directories. Files that are refused are
+ * reported through `on_refused(path, reason, arg)` (may be NULL) and skipped.
+ */
+void rl__plugin_set_scan(rl__plugin_set *set,
+                         void (*on_refused)(const char *path,
+                                            const char *reason, void *arg),
+                         void *arg);
+
+/* The first loaded plugin serving URL scheme `scheme`, or NULL. */
+rl__plugin *rl__plugin_set_find_scheme(rl__plugin_set *set,
+                                       const char *scheme);
+
+/* Runs the plugin's init once (with the host table). 0 or its error. */
+int rl__plugin_init(rl__plugin *p);
+
+/* The scheme entry of `p` named `scheme`, or NULL. */
+const rl_scheme *rl__plugin_scheme(const rl__plugin *p, const char *scheme);
+
+#endif /* RL_PLUGIN_LOADER_H */

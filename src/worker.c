@@ -1,0 +1,218 @@
+#include "worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "runner.h"
+#include "user.h"
+
+#define READ_BUFFER_SIZE (64 * 1024)
+#define FLUSH_INTERVAL_S 1.0
+
+static void flush_stats(rl__worker *w) {
+  rl__runner *r = w->runner;
+  pthread_mutex_lock(&r->lock);
+  if (rl__stats_merge(r->stats, w->stats) != 0)
+    rl__log(RL__LOG_WARN, "out of memory merging statistics");
+  pthread_mutex_unlock(&r->lock);
+  rl__stats_clear(w->stats);
+}
+
+static void check_finished(rl__worker *w) {
+  if (!w->stopping || w->live_users || w->finished)
+    return;
+  w->finished = 1;
+  ev_timer_stop(w->loop, &w->flush_timer);
+  ev_timer_stop(w->loop, &w->stop_timer);
+  ev_idle_stop(w->loop, &w->idle);
+  ev_prepare_stop(w->loop, &w->prepare);
+  ev_async_stop(w->loop, &w->wake);
+  flush_stats(w);
+  rl__runner_worker_finished(w->runner);
+  ev_break(w->loop, EVBREAK_ALL);
+}
+
+static void cut(rl__worker *w) {
+  w->stopping = w->cutting = 1;
+  for (size_t i = 0; i < w->nusers; i++)
+    rl__user_stop(w->users[i], 1);
+  check_finished(w);
+}
+
+static void begin_stop(rl__worker *w) {
+  w->stopping = 1;
+  uint64_t grace = w->runner->cfg->stop_timeout_ns;
+  if (!grace) {
+    cut(w);
+    return;
+  }
+  /* Users between tasks stop now; those in a task finish it (they stop
+   * when they next act), until the stop timeout cuts them. */
+  for (size_t i = 0; i < w->nusers; i++)
+    if (w->users[i]->state == RL__USER_WAITING)
+      rl__user_stop(w->users[i], 0);
+  ev_timer_set(&w->stop_timer, (double)grace / 1e9, 0.);
+  ev_timer_start(w->loop, &w->stop_timer);
+  check_finished(w);
+}
+
+static void spawn(rl__worker *w, uint32_t want) {
+  uint32_t nthreads = w->runner->nworkers;
+  while (w->nusers < want && !w->stopping) {
+    if (w->nusers == w->cap) {
+      size_t cap = w->cap ? w->cap * 2 : 64;
+      struct rl__user **users = realloc(w->users, cap * sizeof *users);
+      if (!users)
+        break;
+      w->users = users;
+      w->cap = cap;
+    }
+    /* Users are dealt to threads round-robin: user i lives on thread
+     * i % nthreads, so its 1-based id is unique across the run. */
+    uint64_t id = (uint64_t)w->nusers * nthreads + (uint64_t)w->index + 1;
+    rl__user *u = rl__user_new(w, id);
+    if (!u) {
+      rl__log(RL__LOG_ERROR, "out of memory spawning user %llu",
+              (unsigned long long)id);
+      break;
+    }
+    w->users[w->nusers++] = u;
+    w->live_users++;
+  }
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *a, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__worker *w = a->data;
+  int cmd = atomic_load(&w->command);
+  if (cmd == RL__CMD_CUT && !w->cutting)
+    cut(w);
+  else if (cmd == RL__CMD_STOP && !w->stopping)
+    begin_stop(w);
+  else if (cmd == RL__CMD_RUN)
+    spawn(w, atomic_load(&w->want_users));
+  rl__worker_run_ready(w);
+}
+
+static void stop_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  cut(t->data);
+}
+
+static void flush_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  flush_stats(t->data);
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__worker_run_ready(p->data);
+}
+
+static void idle_cb(struct ev_loop *loop, ev_idle *i, int revents) {
+  (void)revents;
+  rl__worker *w = i->data;
+  rl__worker_run_ready(w);
+  if (!w->ready_head)
+    ev_idle_stop(loop, i);
+}
+
+void rl__worker_enqueue(rl__worker *w, struct rl__user *u) {
+  if (u->queued)
+    return;
+  u->queued = 1;
+  u->next_ready = NULL;
+  if (w->ready_tail)
+    w->ready_tail->next_ready = u;
+  else
+    w->ready_head = u;
+  w->ready_tail = u;
+}
+
+void rl__worker_run_ready(rl__worker *w) {
+  rl__user *u = w->ready_head;
+  w->ready_head = w->ready_tail = NULL;
+  while (u) {
+    rl__user *next = u->next_ready;
+    u->queued = 0;
+    u->next_ready = NULL;
+    rl__user_resume(u);
+    u = next;
+  }
+  if (w->ready_head && !w->finished && !ev_is_active(&w->idle))
+    ev_idle_start(w->loop, &w->idle);
+  check_finished(w);
+}
+
+static void *worker_main(void *arg) {
+  rl__worker *w = arg;
+  ev_run(w->loop, 0);
+  return NULL;
+}
+
+int rl__worker_start(rl__worker *w, struct rl__runner *r, int index) {
+  memset(w, 0, sizeof *w);
+  w->index = index;
+  w->runner = r;
+  w->rbuf_size = READ_BUFFER_SIZE;
+  w->rbuf = malloc(w->rbuf_size);
+  w->stats = rl__stats_new();
+  w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+  if (!w->rbuf || !w->stats || !w->loop)
+    return RL_ERR_NOMEM;
+  atomic_init(&w->want_users, 0);
+  atomic_init(&w->command, RL__CMD_RUN);
+  ev_async_init(&w->wake, wake_cb);
+  w->wake.data = w;
+  ev_async_start(w->loop, &w->wake);
+  ev_prepare_init(&w->prepare, prepare_cb);
+  w->prepare.data = w;
+  ev_prepare_start(w->loop, &w->prepare);
+  ev_idle_init(&w->idle, idle_cb);
+  w->idle.data = w;
+  ev_init(&w->stop_timer, stop_timer_cb);
+  w->stop_timer.data = w;
+  ev_timer_init(&w->flush_timer, flush_timer_cb, FLUSH_INTERVAL_S,
+                FLUSH_INTERVAL_S);
+  w->flush_timer.data = w;
+  ev_timer_start(w->loop, &w->flush_timer);
+  if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+    return RL_ERR_NOMEM;
+  w->thread_started = 1;
+  return 0;
+}
+
+void rl__worker_join(rl__worker *w) {
+  if (w->thread_started)
+    pthread_join(w->thread, NULL);
+  w->thread_started = 0;
+  for (size_t i = 0; i < w->nusers; i++)
+    rl__user_free(w->users[i]);
+  free(w->users);
+  w->users = NULL;
+  w->nusers = 0;
+  if (w->loop)
+    ev_loop_destroy(w->loop);
+  w->loop = NULL;
+  rl__stats_del(w->stats);
+  w->stats = NULL;
+  free(w->rbuf);
+  w->rbuf = NULL;
+}
+
+void rl__worker_set_users(rl__worker *w, uint32_t n) {
+  atomic_store(&w->want_users, n);
+  ev_async_send(w->loop, &w->wake);
+}
+
+void rl__worker_command(rl__worker *w, enum rl__worker_cmd cmd) {
+  int cur = atomic_load(&w->command);
+  if ((int)cmd > cur)
+    atomic_store(&w->command, (int)cmd);
+  ev_async_send(w->loop, &w->wake);
+}
