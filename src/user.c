@@ -9,13 +9,18 @@
 #include "wait.h"
 #include "worker.h"
 
+static void start_task(rl__user *u, int waited);
+
 static void user_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
   rl__user *u = t->data;
   u->state = RL__USER_READY;
   u->step_done = 0;
-  rl__user_resume(u);
+  if (u->w->stopping)
+    rl__user_stop(u, 0);
+  else
+    start_task(u, 1);
   rl__worker_run_ready(u->w);
 }
 
@@ -38,19 +43,22 @@ rl__user *rl__user_new(struct rl__worker *w, uint64_t id) {
   return u;
 }
 
-static void start_task(rl__user *u) {
+/* `waited`: the user's wait timer just fired (else it starts at once). */
+static void start_task(rl__user *u, int waited) {
   const rl__run_config *cfg = u->w->runner->cfg;
   uint64_t now = rl__now_ns();
-  /* Paced users keep a schedule: the next task was due one period after
-   * the last one was due, even if it starts late; its first request's
-   * response time counts from when it was due. */
+  /* Paced users keep a schedule: the next task is due one period after the
+   * last one was due. When the last task overran its period, this one
+   * starts late, and its first request's response time counts from when it
+   * was due (no coordinated omission). When we waited for it, it starts on
+   * time but for our own timer's slack, which is not the server's to pay. */
   if (u->started && rl__wait_is_paced(&cfg->wait))
     u->task_start_ns += cfg->wait.a_ns;
   else
     u->task_start_ns = now;
   u->started = 1;
   u->state = RL__USER_RUNNING;
-  u->req.start_ns = u->task_start_ns < now ? u->task_start_ns : now;
+  u->req.start_ns = !waited && u->task_start_ns < now ? u->task_start_ns : now;
   u->req.retries = 0;
   rl__conn_submit(&u->conn, &u->req);
 }
@@ -76,7 +84,7 @@ void rl__user_resume(rl__user *u) {
       return;
     }
   }
-  start_task(u);
+  start_task(u, 0);
 }
 
 void rl__user_stop(rl__user *u, int cut) {

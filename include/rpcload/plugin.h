@@ -198,7 +198,8 @@ typedef struct rl_step_spec {
   int tls;              /* 1 if the connection uses TLS */
   const char *path;     /* path and query, "/" when the URL has none */
   const char *method;   /* -X, or NULL when not given */
-  const rl_kv *headers; /* -H, in order given */
+  const rl_kv *headers; /* -H, in order given, split: key is the name and
+                           value the value with surrounding blanks trimmed */
   size_t n_headers;
   const uint8_t *body; /* -d, or NULL */
   size_t body_len;
@@ -283,7 +284,10 @@ typedef struct rl_plugin {
   /*
    * Required (codec). Bytes received. `data` lives only during the call.
    * Returns 0, or a negative code for a fatal protocol error: the host then
-   * closes the connection and calls session_del() with that code.
+   * closes the connection and calls session_del() with that code. The
+   * plugin may end requests (request_done) before returning the error,
+   * e.g. to fail the one whose response could not be parsed with a precise
+   * text.
    */
   int (*session_on_read)(void *session, const uint8_t *data, size_t len);
 

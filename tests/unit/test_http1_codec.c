@@ -1,0 +1,1036 @@
+/*
+ * Unit test of the http1 codec plugin, through the plugin ABI only, with no
+ * sockets: the test dlopen()s http1.so, plays the host (a tiny rl_host whose
+ * conn_write appends to a buffer), and feeds response bytes by hand.
+ *
+ * rl_request and rl_conn are opaque to the plugin, which only hands the
+ * pointers back to the host, so the test defines them as it likes.
+ * Requests are heap objects freed inside request_done(), so a plugin that
+ * touches one afterwards shows up under valgrind or ASan; request_done()
+ * also checks that each request is reported exactly once and never from
+ * inside session_submit().
+ */
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rpcload/plugin.h>
+
+struct rl_request {
+  void *step;
+  int id;
+};
+
+struct rl_conn {
+  char *out; /* everything the plugin wrote, in order */
+  size_t out_len;
+  int close_requested;
+  int fail_writes; /* conn_write returns RL_ERR_CLOSED while set */
+};
+
+/* ---- The test host ------------------------------------------------------ */
+
+#define MAX_EVENTS 8
+#define MAX_LIVE 8
+
+struct event {
+  int req_id;
+  char type[32];
+  char name[128];
+  uint64_t bytes;
+  int failed;
+  char error[256];
+};
+
+static struct {
+  struct event events[MAX_EVENTS];
+  int n_events;
+  rl_request *live[MAX_LIVE]; /* accepted and not yet reported */
+  int n_accepted;
+  int in_submit;
+} H;
+
+static void *host_request_step(const rl_request *req) { return req->step; }
+
+static void host_request_done(rl_request *req, const rl_result *r) {
+  int found = 0;
+  /* A callback from inside submit would break the ABI promise. */
+  assert_false(H.in_submit);
+  for (int i = 0; i < MAX_LIVE; i++) {
+    if (H.live[i] == req) {
+      H.live[i] = NULL;
+      found = 1;
+    }
+  }
+  assert_true(found); /* never reported twice, never an unknown request */
+  assert_true(H.n_events < MAX_EVENTS);
+  assert_non_null(r->type);
+  assert_non_null(r->name);
+  struct event *e = &H.events[H.n_events++];
+  e->req_id = req->id;
+  snprintf(e->type, sizeof e->type, "%s", r->type);
+  snprintf(e->name, sizeof e->name, "%s", r->name);
+  e->bytes = r->response_bytes;
+  e->failed = r->error != NULL;
+  snprintf(e->error, sizeof e->error, "%s", r->error ? r->error : "");
+  /* The request is gone: any later touch is a use-after-free. */
+  free(req);
+}
+
+static int host_conn_write(rl_conn *conn, const void *data, size_t len) {
+  if (conn->fail_writes)
+    return RL_ERR_CLOSED;
+  char *p = realloc(conn->out, conn->out_len + len + 1);
+  assert_non_null(p);
+  memcpy(p + conn->out_len, data, len);
+  conn->out = p;
+  conn->out_len += len;
+  conn->out[conn->out_len] = '\0';
+  return 0;
+}
+
+static void host_conn_close(rl_conn *conn) { conn->close_requested++; }
+
+static uint64_t host_now_ns(void) { return 0; }
+
+static void host_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void host_log(int level, const char *fmt, ...) {
+  va_list ap;
+  (void)level;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static const rl_host test_host = {
+    .abi_version = RL_ABI_VERSION,
+    .struct_size = sizeof(rl_host),
+    .request_step = host_request_step,
+    .request_done = host_request_done,
+    .conn_write = host_conn_write,
+    .conn_close = host_conn_close,
+    .now_ns = host_now_ns,
+    .log = host_log,
+};
+
+/* ---- Loading the plugin -------------------------------------------------- */
+
+static void *dl;
+static const rl_plugin *P;
+
+static int group_setup(void **state) {
+  (void)state;
+  const char *path = RL_TEST_PLUGIN_DIR "/http1.so";
+  dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (dl == NULL) {
+    fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+    return -1;
+  }
+  rl_plugin_entry_fn entry;
+  /* POSIX blesses this conversion of dlsym's result. */
+  *(void **)&entry = dlsym(dl, RL_PLUGIN_ENTRY_SYMBOL);
+  if (entry == NULL) {
+    fprintf(stderr, "%s: no %s\n", path, RL_PLUGIN_ENTRY_SYMBOL);
+    return -1;
+  }
+  P = entry();
+  return P == NULL ? -1 : 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  if (dl != NULL)
+    dlclose(dl);
+  return 0;
+}
+
+/* ---- Per-test fixture ------------------------------------------------------ */
+
+#define MAX_STEPS 4
+
+struct fx {
+  rl_conn conn;
+  void *session; /* NULL once deleted */
+  void *steps[MAX_STEPS];
+  int n_steps;
+  int next_id;
+};
+
+static int fx_setup(void **state) {
+  memset(&H, 0, sizeof H);
+  struct fx *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
+  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session),
+                   0);
+  assert_non_null(f->session);
+  *state = f;
+  return 0;
+}
+
+/* Deletes the session (if the test did not), then checks the invariant of
+ * every case: each accepted request was reported exactly once. */
+static int fx_teardown(void **state) {
+  struct fx *f = *state;
+  if (f->session != NULL)
+    P->session_del(f->session, RL_ERR_CANCELLED, "test over");
+  assert_int_equal(H.n_events, H.n_accepted);
+  for (int i = 0; i < MAX_LIVE; i++)
+    assert_null(H.live[i]);
+  for (int i = 0; i < f->n_steps; i++)
+    P->step_del(f->steps[i]);
+  free(f->conn.out);
+  free(f);
+  return 0;
+}
+
+static rl_step_spec base_spec(void) {
+  rl_step_spec s;
+  memset(&s, 0, sizeof s);
+  s.struct_size = sizeof s;
+  s.url = "http://example.com/";
+  s.scheme = "http";
+  s.host = "example.com";
+  s.port = 80;
+  s.path = "/";
+  return s;
+}
+
+/* Compiles spec; the fixture owns the step. */
+static void *add_step(struct fx *f, const rl_step_spec *spec) {
+  char err[256] = "";
+  void *st = NULL;
+  int rc = P->step_new(&test_host, spec, &st, err, sizeof err);
+  if (rc != 0)
+    fail_msg("step_new failed: %d %s", rc, err);
+  assert_non_null(st);
+  assert_true(f->n_steps < MAX_STEPS);
+  f->steps[f->n_steps++] = st;
+  return st;
+}
+
+static void *add_get_step(struct fx *f) {
+  rl_step_spec spec = base_spec();
+  return add_step(f, &spec);
+}
+
+/* Submits a new request for step; returns the plugin's code. The request
+ * is freed by request_done(), or here when the plugin refuses it. */
+static int submit(struct fx *f, void *step) {
+  rl_request *req = malloc(sizeof *req);
+  assert_non_null(req);
+  req->step = step;
+  req->id = ++f->next_id;
+  int slot = -1;
+  for (int i = 0; i < MAX_LIVE && slot < 0; i++)
+    if (H.live[i] == NULL)
+      slot = i;
+  assert_true(slot >= 0);
+  H.live[slot] = req; /* before the call: done may not come from inside it */
+  H.in_submit = 1;
+  int rc = P->session_submit(f->session, req);
+  H.in_submit = 0;
+  if (rc == 0) {
+    H.n_accepted++;
+  } else {
+    H.live[slot] = NULL;
+    free(req);
+  }
+  return rc;
+}
+
+static int feed_n(struct fx *f, const char *data, size_t len) {
+  return P->session_on_read(f->session, (const uint8_t *)data, len);
+}
+
+static int feed(struct fx *f, const char *data) {
+  return feed_n(f, data, strlen(data));
+}
+
+/* Feeds data one byte per read; returns the first non-zero code. */
+static int feed_bytewise(struct fx *f, const char *data) {
+  size_t n = strlen(data);
+  for (size_t i = 0; i < n; i++) {
+    int rc = feed_n(f, data + i, 1);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+static void del(struct fx *f, int err, const char *reason) {
+  P->session_del(f->session, err, reason);
+  f->session = NULL;
+}
+
+static void assert_success(int i, const char *type, const char *name,
+                           uint64_t bytes) {
+  assert_true(i < H.n_events);
+  struct event *e = &H.events[i];
+  if (e->failed)
+    fail_msg("event %d failed: %s", i, e->error);
+  assert_string_equal(e->type, type);
+  assert_string_equal(e->name, name);
+  assert_int_equal(e->bytes, bytes);
+}
+
+static void assert_failure(int i, const char *type, const char *name,
+                           const char *error) {
+  assert_true(i < H.n_events);
+  struct event *e = &H.events[i];
+  assert_true(e->failed);
+  assert_string_equal(e->type, type);
+  assert_string_equal(e->name, name);
+  assert_string_equal(e->error, error);
+}
+
+/* The request bytes the plugin sends for spec. */
+static void assert_request(struct fx *f, const rl_step_spec *spec,
+                           const char *want) {
+  void *st = add_step(f, spec);
+  size_t before = f->conn.out_len;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(f->conn.out_len - before, strlen(want));
+  assert_memory_equal(f->conn.out + before, want, strlen(want));
+  /* Complete it so the session takes the next one. */
+  assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+}
+
+/* ---- Descriptor ------------------------------------------------------------ */
+
+static void test_descriptor(void **state) {
+  (void)state;
+  assert_int_equal(RL_ABI_VERSION_MAJOR(P->abi_version), RL_ABI_MAJOR);
+  assert_true(P->struct_size >= RL_PLUGIN_MIN_SIZE);
+  assert_string_equal(P->name, "http1");
+  assert_string_equal(P->version, "0.1.0");
+  assert_int_equal(P->kind, RL_PLUGIN_CODEC);
+  assert_string_equal(P->schemes[0].name, "http");
+  assert_int_equal(P->schemes[0].default_port, 80);
+  assert_int_equal(P->schemes[0].tls, 0);
+  assert_string_equal(P->schemes[1].name, "https");
+  assert_int_equal(P->schemes[1].default_port, 443);
+  assert_int_equal(P->schemes[1].tls, 1);
+  assert_null(P->schemes[2].name);
+  assert_string_equal(P->alpn[0], "http/1.1");
+  assert_null(P->alpn[1]);
+  assert_null(P->session_max_concurrent);
+  assert_non_null(P->step_new);
+  assert_non_null(P->step_del);
+  assert_non_null(P->session_new);
+  assert_non_null(P->session_submit);
+  assert_non_null(P->session_on_read);
+  assert_non_null(P->session_del);
+  assert_non_null(P->step_describe);
+}
+
+/* The host reports its own failures (connection refused) under the step's
+ * default type and name: they must match what the plugin reports. */
+static void test_step_describe(void **state) {
+  struct fx *f = *state;
+  const char *type = NULL, *name = NULL;
+  rl_step_spec s = base_spec();
+  s.path = "/blog?id=7";
+  P->step_describe(add_step(f, &s), &type, &name);
+  assert_string_equal(type, "GET");
+  assert_string_equal(name, "/blog?id=7");
+  s.name = "/blog?id=[id]";
+  s.body = (const uint8_t *)"x";
+  s.body_len = 1;
+  P->step_describe(add_step(f, &s), &type, &name);
+  assert_string_equal(type, "POST");
+  assert_string_equal(name, "/blog?id=[id]");
+}
+
+/* ---- Request bytes --------------------------------------------------------- */
+
+static void test_request_get(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.path = "/search?q=a&page=2";
+  assert_request(f, &s,
+                 "GET /search?q=a&page=2 HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+  assert_success(0, "GET", "/search?q=a&page=2", 0);
+}
+
+static void test_request_post(void **state) {
+  struct fx *f = *state;
+  /* A body and no method: POST with its length. */
+  rl_step_spec s = base_spec();
+  s.path = "/api";
+  s.body = (const uint8_t *)"{\"a\":1}";
+  s.body_len = 7;
+  assert_request(f, &s,
+                 "POST /api HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 7\r\n"
+                 "\r\n"
+                 "{\"a\":1}");
+  assert_success(0, "POST", "/api", 0);
+
+  /* PUT with no body still says its length is 0. */
+  s = base_spec();
+  s.method = "PUT";
+  s.name = "put it";
+  assert_request(f, &s,
+                 "PUT / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 0\r\n"
+                 "\r\n");
+  assert_success(1, "PUT", "put it", 0);
+
+  /* An empty body (-d '') is still a body: POST, length 0. */
+  s = base_spec();
+  s.body = (const uint8_t *)"";
+  s.body_len = 0;
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 0\r\n"
+                 "\r\n");
+
+  /* DELETE without a body has no length. */
+  s = base_spec();
+  s.method = "DELETE";
+  s.path = "/x/1";
+  assert_request(f, &s,
+                 "DELETE /x/1 HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+  assert_success(3, "DELETE", "/x/1", 0);
+}
+
+static void test_request_headers(void **state) {
+  struct fx *f = *state;
+  /* User headers keep their order; one named like a default (any case)
+   * replaces it; a raw "Name: value" line (value NULL) is split. */
+  rl_kv hs[] = {
+      {"user-agent", "custom/2"},
+      {"X-A", "1"},
+      {"X-B:   two words  ", NULL},
+      {"HOST", "other.example"},
+      {"X-A", " again"},
+  };
+  rl_step_spec s = base_spec();
+  s.headers = hs;
+  s.n_headers = sizeof hs / sizeof hs[0];
+  assert_request(f, &s,
+                 "GET / HTTP/1.1\r\n"
+                 "user-agent: custom/2\r\n"
+                 "X-A: 1\r\n"
+                 "X-B: two words\r\n"
+                 "HOST: other.example\r\n"
+                 "X-A: again\r\n"
+                 "\r\n");
+
+  /* An empty value for a default header removes ours; a user length
+   * replaces ours. */
+  rl_kv hs2[] = {
+      {"User-Agent", ""},
+      {"Content-Length", "3"},
+      {"X-Empty", ""},
+  };
+  s = base_spec();
+  s.headers = hs2;
+  s.n_headers = 3;
+  s.body = (const uint8_t *)"abc";
+  s.body_len = 3;
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "Content-Length: 3\r\n"
+                 "X-Empty: \r\n"
+                 "\r\n"
+                 "abc");
+}
+
+static void test_request_host_port(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.port = 8080;
+  assert_request(f, &s,
+                 "GET / HTTP/1.1\r\n"
+                 "Host: example.com:8080\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+
+  s = base_spec();
+  s.scheme = "https";
+  s.tls = 1;
+  s.port = 443;
+  assert_request(f, &s,
+                 "GET / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+
+  /* Port 80 is not the default of https. */
+  s.port = 80;
+  assert_request(f, &s,
+                 "GET / HTTP/1.1\r\n"
+                 "Host: example.com:80\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+
+  /* An IPv6 literal gets its brackets back. */
+  s = base_spec();
+  s.host = "::1";
+  s.port = 8080;
+  assert_request(f, &s,
+                 "GET / HTTP/1.1\r\n"
+                 "Host: [::1]:8080\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+}
+
+/* ---- Bad step specs ------------------------------------------------------- */
+
+static void expect_rejected(const rl_step_spec *spec, const char *want) {
+  char err[256];
+  void *st = NULL;
+  memset(err, 'x', sizeof err);
+  int rc = P->step_new(&test_host, spec, &st, err, sizeof err);
+  assert_int_equal(rc, RL_ERR_INVAL);
+  assert_null(st);
+  assert_string_equal(err, want);
+}
+
+static void test_bad_specs(void **state) {
+  (void)state;
+  rl_step_spec s;
+
+  rl_kv no_colon[] = {{"X-Foo bar", NULL}};
+  s = base_spec();
+  s.headers = no_colon;
+  s.n_headers = 1;
+  expect_rejected(&s, "header 'X-Foo bar' has no ':'");
+
+  rl_kv crlf_value[] = {{"X-A", "1\r\nX-Injected: 2"}};
+  s.headers = crlf_value;
+  expect_rejected(&s, "header 'X-A' contains CR or LF");
+
+  rl_kv crlf_raw[] = {{"X-A: 1\nX-B: 2", NULL}};
+  s.headers = crlf_raw;
+  expect_rejected(&s, "header 'X-A' contains CR or LF");
+
+  rl_kv bad_name[] = {{"X A", "1"}};
+  s.headers = bad_name;
+  expect_rejected(&s, "header name 'X A' is not a valid HTTP token");
+
+  rl_kv empty_name[] = {{": v", NULL}};
+  s.headers = empty_name;
+  expect_rejected(&s, "header ': v' has an empty name");
+
+  rl_kv ctl_value[] = {{"X-A", "a\001b"}};
+  s.headers = ctl_value;
+  expect_rejected(&s, "header 'X-A' value contains a control character");
+
+  s = base_spec();
+  s.method = "GET\r\nX: y";
+  expect_rejected(&s, "method 'GET\\r\\nX: y' contains CR or LF");
+
+  s.method = "GE T";
+  expect_rejected(&s, "method 'GE T' is not a valid HTTP token");
+
+  s.method = "";
+  expect_rejected(&s, "method is empty");
+
+  s = base_spec();
+  s.path = "/a b";
+  expect_rejected(&s,
+                  "path '/a b' contains a space or control character "
+                  "(percent-encode it)");
+
+  s = base_spec();
+  s.host = "";
+  expect_rejected(&s, "no host given");
+
+  rl_kv opts[] = {{"call", "x"}};
+  s = base_spec();
+  s.options = opts;
+  s.n_options = 1;
+  expect_rejected(&s, "option 'call' is not known to http1 (it takes none)");
+
+  /* A tiny err buffer is cut, never overrun. */
+  char small[8];
+  void *st = NULL;
+  s = base_spec();
+  s.headers = no_colon;
+  s.n_headers = 1;
+  assert_int_equal(P->step_new(&test_host, &s, &st, small, sizeof small),
+                   RL_ERR_INVAL);
+  assert_string_equal(small, "header ");
+  assert_int_equal(P->step_new(&test_host, &s, &st, NULL, 0), RL_ERR_INVAL);
+  assert_null(st);
+}
+
+/* ---- Responses -------------------------------------------------------------- */
+
+#define RESP_OK_HELLO "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+static void test_content_length_one_read(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(H.n_events, 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 5);
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+static void test_content_length_bytewise(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  /* Not complete until the very last byte. */
+  const char *r = RESP_OK_HELLO;
+  size_t n = strlen(r);
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(H.n_events, 0);
+    assert_int_equal(feed_n(f, r + i, 1), 0);
+  }
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 5);
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+#define RESP_CHUNKED                                                           \
+  "HTTP/1.1 200 OK\r\n"                                                        \
+  "Transfer-Encoding: chunked\r\n"                                             \
+  "\r\n"                                                                       \
+  "5\r\nhello\r\n"                                                             \
+  "6;ext=1\r\n world\r\n"                                                      \
+  "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n"                                       \
+  "0\r\n"                                                                      \
+  "X-Trailer: t\r\n"                                                           \
+  "\r\n"
+
+/* Every split of the chunked response into two reads, then one byte per
+ * read: the size lines, the data, the CRLFs and the trailer all get cut. */
+static void test_chunked_splits(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  const char *r = RESP_CHUNKED;
+  size_t n = strlen(r);
+  int events = 0;
+  for (size_t cut = 1; cut < n; cut++) {
+    assert_int_equal(submit(f, st), 0);
+    assert_int_equal(feed_n(f, r, cut), 0);
+    assert_int_equal(H.n_events, events);
+    assert_int_equal(feed_n(f, r + cut, n - cut), 0);
+    assert_int_equal(H.n_events, events + 1);
+    assert_success(events, "GET", "/", 37);
+    /* Keep the event table small: the invariant is what matters. */
+    H.n_events = 0;
+    H.n_accepted = 0;
+  }
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed_bytewise(f, r), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 37);
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+static void test_404(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.path = "/missing?id=7";
+  s.name = "/missing?id=[id]";
+  void *st = add_step(f, &s);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 404 Not Found\r\n"
+                           "Content-Length: 9\r\n\r\nnot found"),
+                   0);
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/missing?id=[id]", "HTTP 404 Not Found");
+  assert_int_equal(H.events[0].bytes, 9);
+  assert_int_equal(f->conn.close_requested, 0);
+
+  /* The server's own phrase, even split across reads. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed_bytewise(f, "HTTP/1.1 404 Nothing Here\r\n"
+                                    "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_failure(1, "GET", "/missing?id=[id]", "HTTP 404 Nothing Here");
+
+  /* No phrase: the standard one. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n"), 0);
+  assert_failure(2, "GET", "/missing?id=[id]", "HTTP 404 Not Found");
+
+  /* No phrase and no standard one: just the code. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 499 \r\nContent-Length: 0\r\n\r\n"), 0);
+  assert_failure(3, "GET", "/missing?id=[id]", "HTTP 499");
+}
+
+static void test_500(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.method = "POST";
+  s.path = "/boom";
+  s.body = (const uint8_t *)"x";
+  s.body_len = 1;
+  void *st = add_step(f, &s);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 500 Internal Server Error\r\n"
+                           "Content-Length: 4\r\n\r\noops"),
+                   0);
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "POST", "/boom", "HTTP 500 Internal Server Error");
+  assert_int_equal(H.events[0].bytes, 4);
+
+  /* 400 is the first failing code. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 400 Bad Request\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_failure(1, "POST", "/boom", "HTTP 400 Bad Request");
+
+  /* 3xx is not a failure (as in Locust). */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\nLocation: /\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_success(2, "POST", "/boom", 0);
+}
+
+static void test_head(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.method = "HEAD";
+  void *head = add_step(f, &s);
+  void *get = add_get_step(f);
+  assert_int_equal(submit(f, head), 0);
+  assert_string_equal(f->conn.out, "HEAD / HTTP/1.1\r\n"
+                                   "Host: example.com\r\n"
+                                   "User-Agent: rpcload/0.1\r\n\r\n");
+  /* Content-Length announces the GET body; none follows a HEAD. */
+  assert_int_equal(
+      feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "HEAD", "/", 0);
+  /* The parser is not waiting for 1234 bytes: the next response parses. */
+  assert_int_equal(submit(f, get), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(H.n_events, 2);
+  assert_success(1, "GET", "/", 5);
+}
+
+static void test_100_continue(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 100 Continue\r\n\r\n"), 0);
+  assert_int_equal(H.n_events, 0);
+  assert_int_equal(feed(f, "HTTP/1.1 201 Created\r\n"
+                           "Content-Length: 2\r\n\r\nok"),
+                   0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 2);
+
+  /* Interim and final in one read, and a 103 too. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 100 Continue\r\n\r\n"
+                           "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+                           "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"),
+                   0);
+  assert_int_equal(H.n_events, 2);
+  assert_success(1, "GET", "/", 3);
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+static void test_connection_close(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                           "Content-Length: 5\r\n\r\nhello"),
+                   0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 5);
+  assert_int_equal(f->conn.close_requested, 1);
+  /* The session takes nothing more; nothing is reported for the refusal. */
+  size_t out = f->conn.out_len;
+  assert_int_not_equal(submit(f, st), 0);
+  assert_int_equal(f->conn.out_len, out);
+  /* The host then deletes the session: nothing left to report. */
+  del(f, RL_ERR_CLOSED, "connection closed");
+  assert_int_equal(H.n_events, 1);
+}
+
+static void test_http10_close(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"), 0);
+  assert_success(0, "GET", "/", 2);
+  assert_int_equal(f->conn.close_requested, 1);
+}
+
+static void test_http10_until_eof(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nabc"), 0);
+  assert_int_equal(feed(f, "defg"), 0);
+  /* No length: only the close tells the body is over. */
+  assert_int_equal(H.n_events, 0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 7);
+  /* The connection is already going: no close request from session_del. */
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+static void test_404_until_eof(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 404 Not Found\r\nConnection: close\r\n"
+                           "\r\nno"),
+                   0);
+  assert_int_equal(H.n_events, 0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "HTTP 404 Not Found");
+  assert_int_equal(H.events[0].bytes, 2);
+}
+
+static void test_closed_mid_response(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  /* Five bytes announced, two came: a close cannot complete that. */
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe"),
+                   0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "connection closed by peer");
+}
+
+static void test_closed_before_response(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  del(f, RL_ERR_CLOSED, NULL); /* no reason: the code's text */
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "connection closed");
+}
+
+static void test_del_io_error(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\n\r\npartial"), 0);
+  /* Even a body read until close does not complete on an error. */
+  del(f, RL_ERR_IO, "connection reset by peer");
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "connection reset by peer");
+}
+
+static void test_del_timeout_no_reason(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  del(f, RL_ERR_TIMEOUT, NULL);
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "timed out");
+}
+
+static void test_del_idle(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  del(f, RL_ERR_IO, "connection reset by peer");
+  assert_int_equal(H.n_events, 1); /* nothing in flight: nothing more */
+}
+
+static void test_busy(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  size_t out = f->conn.out_len;
+  assert_int_equal(submit(f, st), RL_ERR_BUSY);
+  assert_int_equal(H.n_events, 0);
+  assert_int_equal(f->conn.out_len, out); /* nothing written for it */
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_int_equal(H.events[0].req_id, 1);
+}
+
+static void test_write_failure(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  f->conn.fail_writes = 1;
+  assert_int_equal(submit(f, st), RL_ERR_CLOSED);
+  assert_int_equal(H.n_events, 0);
+  /* The refused request is not held: the next one is accepted. */
+  f->conn.fail_writes = 0;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(H.n_events, 1);
+}
+
+static void test_garbage(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "SSH-2.0-OpenSSH_9.2\r\n"), RL_ERR_PROTO);
+  /* The request fails at once, naming the parser's complaint. */
+  assert_int_equal(H.n_events, 1);
+  assert_true(H.events[0].failed);
+  assert_non_null(strstr(H.events[0].error, "invalid HTTP response: "));
+  /* The host closes: session_del must not report it again. */
+  del(f, RL_ERR_PROTO, "protocol error");
+  assert_int_equal(H.n_events, 1);
+}
+
+static void test_bad_chunk(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                           "\r\nzz\r\n"),
+                   RL_ERR_PROTO);
+  assert_int_equal(H.n_events, 1);
+  assert_true(H.events[0].failed);
+  del(f, RL_ERR_PROTO, "protocol error");
+  assert_int_equal(H.n_events, 1);
+}
+
+static void test_unsolicited(void **state) {
+  struct fx *f = *state;
+  /* Even bytes the parser alone would skip (a stray empty line). */
+  assert_int_equal(feed(f, "\r\n"), RL_ERR_PROTO);
+  assert_int_equal(feed(f, RESP_OK_HELLO), RL_ERR_PROTO);
+  assert_int_equal(H.n_events, 0);
+  del(f, RL_ERR_PROTO, "protocol error");
+  assert_int_equal(H.n_events, 0);
+}
+
+static void test_extra_response(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  /* One request, two responses in one read: the first completes it, the
+   * second is unsolicited. */
+  assert_int_equal(feed(f, RESP_OK_HELLO RESP_OK_HELLO), RL_ERR_PROTO);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 5);
+}
+
+static void test_keep_alive(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.path = "/one";
+  void *one = add_step(f, &s);
+  s.path = "/two";
+  void *two = add_step(f, &s);
+  assert_int_equal(submit(f, one), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(submit(f, two), 0);
+  assert_int_equal(
+      feed(f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "3\r\nabc\r\n0\r\n\r\n"),
+      0);
+  assert_int_equal(H.n_events, 2);
+  assert_success(0, "GET", "/one", 5);
+  assert_int_equal(H.events[0].req_id, 1);
+  assert_success(1, "GET", "/two", 3);
+  assert_int_equal(H.events[1].req_id, 2);
+  assert_int_equal(f->conn.close_requested, 0);
+  assert_string_equal(f->conn.out, "GET /one HTTP/1.1\r\n"
+                                   "Host: example.com\r\n"
+                                   "User-Agent: rpcload/0.1\r\n\r\n"
+                                   "GET /two HTTP/1.1\r\n"
+                                   "Host: example.com\r\n"
+                                   "User-Agent: rpcload/0.1\r\n\r\n");
+}
+
+static void test_no_content(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  /* 204 and 304 never have a body, with or without a length. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 304 Not Modified\r\n\r\n"), 0);
+  assert_int_equal(H.n_events, 2);
+  assert_success(0, "GET", "/", 0);
+  assert_success(1, "GET", "/", 0);
+}
+
+static void test_switching_protocols(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  /* We never ask for an upgrade: a 101 ends request and connection. */
+  static const char r[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                          "Upgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
+                          "\x00\x00\x12\x04";
+  int rc = feed_n(f, r, sizeof r - 1);
+  (void)rc; /* 0 or PROTO: either way the host closes */
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "HTTP 101 Switching Protocols");
+  assert_int_equal(f->conn.close_requested, 1);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_descriptor),
+      T(test_step_describe),
+      T(test_request_get),
+      T(test_request_post),
+      T(test_request_headers),
+      T(test_request_host_port),
+      cmocka_unit_test(test_bad_specs),
+      T(test_content_length_one_read),
+      T(test_content_length_bytewise),
+      T(test_chunked_splits),
+      T(test_404),
+      T(test_500),
+      T(test_head),
+      T(test_100_continue),
+      T(test_connection_close),
+      T(test_http10_close),
+      T(test_http10_until_eof),
+      T(test_404_until_eof),
+      T(test_closed_mid_response),
+      T(test_closed_before_response),
+      T(test_del_io_error),
+      T(test_del_timeout_no_reason),
+      T(test_del_idle),
+      T(test_busy),
+      T(test_write_failure),
+      T(test_garbage),
+      T(test_bad_chunk),
+      T(test_unsolicited),
+      T(test_extra_response),
+      T(test_keep_alive),
+      T(test_no_content),
+      T(test_switching_protocols),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
