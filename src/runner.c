@@ -1,6 +1,5 @@
 #include "runner.h"
 
-#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "spawn.h"
 #include "worker.h"
 
 static void stop_run(rl__runner *r) {
@@ -27,21 +27,14 @@ static void cut_run(rl__runner *r) {
     rl__worker_command(&r->workers[i], RL__CMD_CUT);
 }
 
-/* How many users should exist `elapsed` seconds in: the first at once,
- * then one every 1/rate seconds. */
-static uint32_t users_due(const rl__run_config *cfg, double elapsed) {
-  double due = 1.0 + floor(cfg->spawn_rate * elapsed + 1e-9);
-  return due >= cfg->users ? cfg->users : (uint32_t)due;
-}
-
 static void spawn_tick(rl__runner *r) {
   double elapsed = (double)(rl__now_ns() - r->start_ns) / 1e9;
-  uint32_t due = users_due(r->cfg, elapsed);
+  uint32_t due = rl__spawn_due(r->cfg->users, r->cfg->spawn_rate, elapsed);
   if (due != r->spawned) {
     r->spawned = due;
     uint32_t n = r->nworkers;
     for (uint32_t k = 0; k < n; k++)
-      rl__worker_set_users(&r->workers[k], due > k ? (due - k + n - 1) / n : 0);
+      rl__worker_set_users(&r->workers[k], rl__spawn_share(due, k, n));
   }
   if (due >= r->cfg->users) {
     ev_timer_stop(r->loop, &r->spawn_timer);
