@@ -19,12 +19,23 @@ static void usage_error(const char *msg) {
   fprintf(stderr, "rpcload: error: %s\nTry 'rpcload --help' for more.\n", msg);
 }
 
+/* The table is formatted into memory under the stats lock and written
+ * after it is released: a slow terminal must not hold up the workers, who
+ * take the same lock to merge. */
 static void report_progress(rl__runner *r, void *arg) {
   (void)arg;
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  if (!mem)
+    return;
   pthread_mutex_lock(&r->lock);
-  rl__report_console_stats(stdout, r->stats, rl__runner_elapsed_sec(r), 0, 0);
+  rl__report_console_stats(mem, r->stats, rl__runner_elapsed_sec(r), 0, 0);
   pthread_mutex_unlock(&r->lock);
+  fclose(mem);
+  fwrite(text, 1, len, stdout);
   fflush(stdout);
+  free(text);
 }
 
 static void list_refused(const char *path, const char *reason, void *arg) {

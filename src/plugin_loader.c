@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,17 @@
 #ifndef RL_PLUGIN_INSTALL_DIR
 #define RL_PLUGIN_INSTALL_DIR "/usr/local/lib/rpcload/plugins"
 #endif
+
+/* Error texts may be cut to the caller's buffer: that is intended, so they
+ * go through vsnprintf, which the compiler does not second-guess. */
+__attribute__((format(printf, 3, 4))) static int
+errf(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return n;
+}
 
 void rl__plugin_set_init(rl__plugin_set *set) { memset(set, 0, sizeof *set); }
 
@@ -119,7 +131,7 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
                        size_t errlen) {
   void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!dl) {
-    snprintf(err, errlen, "cannot load plugin %s: %s", path, dlerror());
+    errf(err, errlen, "cannot load plugin %s: %s", path, dlerror());
     return RL_ERR_NOTFOUND;
   }
   /* dlsym returns void *; POSIX guarantees the conversion to a function
@@ -127,7 +139,7 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
   void *sym = dlsym(dl, RL_PLUGIN_ENTRY_SYMBOL);
   rl_plugin_entry_fn entry;
   if (!sym) {
-    snprintf(err, errlen,
+    errf(err, errlen,
              "%s is not an rpcload plugin: it has no symbol %s", path,
              RL_PLUGIN_ENTRY_SYMBOL);
     dlclose(dl);
@@ -136,13 +148,13 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
   memcpy(&entry, &sym, sizeof entry);
   const rl_plugin *d = entry();
   if (!d) {
-    snprintf(err, errlen, "plugin %s: %s() returned NULL", path,
+    errf(err, errlen, "plugin %s: %s() returned NULL", path,
              RL_PLUGIN_ENTRY_SYMBOL);
     dlclose(dl);
     return RL_ERR_ABI;
   }
   if (RL_ABI_VERSION_MAJOR(d->abi_version) != RL_ABI_MAJOR) {
-    snprintf(err, errlen,
+    errf(err, errlen,
              "plugin %s was built for plugin ABI %u.%u, this rpcload speaks "
              "ABI %u.%u: rebuild the plugin against this rpcload's "
              "<rpcload/plugin.h>",
@@ -153,7 +165,7 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
     return RL_ERR_ABI;
   }
   if (d->struct_size < RL_PLUGIN_MIN_SIZE) {
-    snprintf(err, errlen,
+    errf(err, errlen,
              "plugin %s: its descriptor is %u bytes, plugin ABI %u.%u needs at "
              "least %zu (built against an incompatible header?)",
              path, d->struct_size, RL_ABI_VERSION_MAJOR(d->abi_version),
@@ -165,7 +177,7 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
   if (!p || !(p->path = strdup(path))) {
     free(p);
     dlclose(dl);
-    snprintf(err, errlen, "out of memory");
+    errf(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
   p->dl = dl;
@@ -173,7 +185,7 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
          d->struct_size < sizeof p->desc ? d->struct_size : sizeof p->desc);
   const char *missing = required_missing(&p->desc);
   if (p->desc.kind != RL_PLUGIN_CODEC) {
-    snprintf(err, errlen,
+    errf(err, errlen,
              p->desc.kind == RL_PLUGIN_TRANSPORT
                  ? "plugin %s is a transport plugin; this rpcload runs codec "
                    "plugins only (transport plugins come with a later ABI minor)"
@@ -183,7 +195,7 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
     return RL_ERR_UNSUPPORTED;
   }
   if (missing) {
-    snprintf(err, errlen, "plugin %s: required descriptor member '%s' is not set",
+    errf(err, errlen, "plugin %s: required descriptor member '%s' is not set",
              path, missing);
     plugin_unload(p);
     return RL_ERR_ABI;
@@ -206,7 +218,7 @@ static rl__plugin *find_loaded(rl__plugin_set *set, const char *path,
 static int keep(rl__plugin_set *set, rl__plugin *p) {
   if (set->n == set->cap) {
     size_t cap = set->cap ? set->cap * 2 : 8;
-    rl__plugin **items = realloc(set->items, cap * sizeof *items);
+    rl__plugin **items = realloc(set->items, cap * sizeof(rl__plugin *));
     if (!items)
       return RL_ERR_NOMEM;
     set->items = items;
@@ -220,7 +232,7 @@ static int load_path(rl__plugin_set *set, const char *path, rl__plugin **out,
                      char *err, size_t errlen) {
   char real[PATH_MAX];
   if (!realpath(path, real)) {
-    snprintf(err, errlen, "plugin %s: no such file", path);
+    errf(err, errlen, "plugin %s: no such file", path);
     return RL_ERR_NOTFOUND;
   }
   rl__plugin *p = find_loaded(set, real, NULL);
@@ -240,7 +252,7 @@ static int load_path(rl__plugin_set *set, const char *path, rl__plugin **out,
   }
   if ((rc = keep(set, p))) {
     plugin_unload(p);
-    snprintf(err, errlen, "out of memory");
+    errf(err, errlen, "out of memory");
     return rc;
   }
   *out = p;
@@ -265,9 +277,9 @@ int rl__plugin_set_load(rl__plugin_set *set, const char *name_or_path,
     if (access(path, F_OK) == 0)
       return load_path(set, path, out, err, errlen);
   }
-  int off = snprintf(err, errlen, "plugin '%s' not found in:", name_or_path);
+  int off = errf(err, errlen, "plugin '%s' not found in:", name_or_path);
   for (size_t i = 0; i < set->ndirs && off > 0 && (size_t)off < errlen; i++)
-    off += snprintf(err + off, errlen - (size_t)off, " %s", set->dirs[i]);
+    off += errf(err + off, errlen - (size_t)off, " %s", set->dirs[i]);
   return RL_ERR_NOTFOUND;
 }
 

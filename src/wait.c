@@ -49,7 +49,7 @@ int rl__wait_parse(const char *spec, rl__wait *out, char *err, size_t errlen) {
     if (comma && (size_t)(comma - arg) < sizeof a && strlen(comma + 1) < sizeof b) {
       memcpy(a, arg, (size_t)(comma - arg));
       a[comma - arg] = 0;
-      strcpy(b, comma + 1);
+      memcpy(b, comma + 1, strlen(comma + 1) + 1);
       if (seconds(a, &out->a_ns) == 0 && seconds(b, &out->b_ns) == 0 &&
           out->a_ns <= out->b_ns)
         return 0;

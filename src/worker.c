@@ -7,7 +7,7 @@
 #include "runner.h"
 #include "user.h"
 
-#define READ_BUFFER_SIZE (64 * 1024)
+#define READ_BUFFER_SIZE ((size_t)64 * 1024)
 #define FLUSH_INTERVAL_S 1.0
 
 static void flush_stats(rl__worker *w) {
@@ -62,7 +62,7 @@ static void spawn(rl__worker *w, uint32_t want) {
   while (w->nusers < want && !w->stopping) {
     if (w->nusers == w->cap) {
       size_t cap = w->cap ? w->cap * 2 : 64;
-      struct rl__user **users = realloc(w->users, cap * sizeof *users);
+      struct rl__user **users = realloc(w->users, cap * sizeof(struct rl__user *));
       if (!users)
         break;
       w->users = users;

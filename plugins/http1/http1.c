@@ -72,7 +72,7 @@ static const char *show(const char *s, size_t n, char *out) {
     }
     if (c == '\r' || c == '\n' || c == '\t') {
       out[o++] = '\\';
-      out[o++] = c == '\r' ? 'r' : c == '\n' ? 'n' : 't';
+      out[o++] = (char)(c == '\r' ? 'r' : c == '\n' ? 'n' : 't');
     } else if (c < 0x20 || c >= 0x7f) {
       static const char hex[] = "0123456789abcdef";
       out[o++] = '\\';
