@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Install what rpcload needs to build and test (Debian 12 packages), then
+# configure and build the default build in build/.
+# Idempotent: when every package is present it only (re)builds.
+set -euo pipefail
+
+# The one list of Debian packages the project needs. Add yours here.
+PACKAGES=(
+  build-essential cmake pkg-config   # toolchain
+  libev-dev libssl-dev libhttp-parser-dev   # core + http1 plugin
+  libcmocka-dev                      # unit tests
+  nginx-light wrk python3-locust     # test servers and peers
+  valgrind clang-tidy openssl time   # checks and test tools
+)
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+  if [[ "$status" != "installed" ]]; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  log "installing missing packages: ${missing[*]}"
+  SUDO=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { log "not root and no sudo: install ${missing[*]} by hand"; exit 1; }
+    SUDO=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -q
+  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  log "all ${#PACKAGES[@]} packages present"
+fi
+
+BUILD_DIR=${RPCLOAD_BUILD_DIR:-build}
+log "configuring and building $BUILD_DIR/"
+cmake -S . -B "$BUILD_DIR" >/dev/null
+cmake --build "$BUILD_DIR" -j"$(nproc)"
+log "done: $BUILD_DIR/rpcload"

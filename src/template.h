@@ -1,0 +1,52 @@
+/*
+ * Request templates: text with {{...}} expressions expanded per request.
+ *
+ *   {{user_id}}           the user's id (1-based, unique in the run)
+ *   {{seq}}               the user's request number (1, 2, ...)
+ *   {{uuid}}              a random version-4 UUID
+ *   {{timestamp}}         Unix time, seconds
+ *   {{timestamp_ms}}      Unix time, milliseconds
+ *   {{random_int A B}}    a random integer in [A, B]
+ *   {{random_string N}}   N random characters from [A-Za-z0-9]
+ *
+ * Compiled once (when a step is built), so expanding is a walk over parts.
+ * Random values come from the user's own generator (--seed repeats them).
+ * "{{" with no closing "}}" or an unknown name is an error naming the
+ * column.
+ */
+#ifndef RL_TEMPLATE_H
+#define RL_TEMPLATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rl_template rl_template; /* the ABI's opaque name */
+
+/* What an expansion draws on: the user's identity and random state. */
+typedef struct rl__template_ctx {
+  uint64_t user_id;
+  uint64_t seq;
+  uint64_t *rng;
+} rl__template_ctx;
+
+/*
+ * Compiles `len` bytes of `text`. Returns 0 and the template in *out
+ * (caller owns; rl__template_del), or RL_ERR_INVAL with a reason in err
+ * ("unknown template name 'x' at column 7"), or RL_ERR_NOMEM.
+ */
+int rl__template_new(const char *text, size_t len, rl_template **out,
+                     char *err, size_t errlen);
+
+void rl__template_del(rl_template *t);
+
+/* 1 when the text has no expression (expanding it is a copy). */
+int rl__template_is_constant(const rl_template *t);
+
+/*
+ * Appends the expansion to the growable buffer (*buf, *len, *cap; realloc'd
+ * as needed). Returns 0 or RL_ERR_NOMEM.
+ */
+int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
+                        char **buf, size_t *len, size_t *cap);
+
+#endif /* RL_TEMPLATE_H */
