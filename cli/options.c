@@ -28,6 +28,7 @@ enum {
   OPT_PLUGIN,
   OPT_PLUGIN_DIR,
   OPT_SEED,
+  OPT_CALL,
 };
 
 static const struct option long_options[] = {
@@ -56,6 +57,8 @@ static const struct option long_options[] = {
     {"plugin", required_argument, NULL, OPT_PLUGIN},
     {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"call", required_argument, NULL, OPT_CALL},
+    {"option", required_argument, NULL, 'O'},
     {NULL, 0, NULL, 0},
 };
 
@@ -95,6 +98,9 @@ void cli_print_help(FILE *out) {
       "  -d, --data DATA          request body; -d @FILE reads it from FILE\n"
       "      --name NAME          name the request is grouped under in the stats\n"
       "                           (Locust's name=; default: the URL's path)\n"
+      "      --call CALL          what to call, for protocols that name it: a Redis\n"
+      "                           command, e.g. --call 'GET key:{{random_int 1 1000}}'\n"
+      "  -O, --option KEY=VALUE   an option for the protocol plugin (repeatable)\n"
       "      --connect-timeout S  TCP and TLS connect timeout, seconds (default 10)\n"
       "      --timeout S          response timeout per request, seconds (default 60)\n"
       "\n"
@@ -119,6 +125,11 @@ void cli_print_help(FILE *out) {
       "\n"
       "  -h, --help               this text\n"
       "  -V, --version            rpcload's version and plugin ABI version\n"
+      "\n"
+      "Templates: -d, --call and plugin options may hold {{user_id}}, {{seq}}\n"
+      "(the user's request number), {{uuid}}, {{timestamp}}, {{timestamp_ms}},\n"
+      "{{random_int A B}} and {{random_string N}}, expanded for every request\n"
+      "by plugins that support them.\n"
       "\n"
       "Output: Locust's stats table every 2 s and at the end, then response time\n"
       "percentiles and an error report. Times are in milliseconds.\n"
@@ -191,6 +202,21 @@ static int add_header(cli_options *o, char *arg, char *err, size_t errlen) {
   return 0;
 }
 
+static int add_plugin_option(cli_options *o, const char *key,
+                             const char *value, char *err, size_t errlen) {
+  rl_kv *kv = realloc(o->plugin_options,
+                      (o->n_plugin_options + 1) * sizeof(rl_kv));
+  if (!kv) {
+    snprintf(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  o->plugin_options = kv;
+  kv[o->n_plugin_options].key = key;
+  kv[o->n_plugin_options].value = value;
+  o->n_plugin_options++;
+  return 0;
+}
+
 static int bad_value(const char *opt, const char *value, const char *expect,
                      char *err, size_t errlen) {
   snprintf(err, errlen, "invalid %s '%s': %s", opt, value, expect);
@@ -216,7 +242,7 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   long long v;
   double d;
   uint64_t ns;
-  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:", long_options,
+  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:", long_options,
                           NULL)) != -1) {
     switch (c) {
     case 'h':
@@ -350,6 +376,19 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
       o->run.seed = (uint64_t)v;
       o->seed_given = 1;
       break;
+    case OPT_CALL:
+      if (add_plugin_option(o, "call", optarg, err, errlen))
+        return RL_ERR_NOMEM;
+      break;
+    case 'O': {
+      char *eq = strchr(optarg, '=');
+      if (!eq || eq == optarg)
+        return bad_value("--option", optarg, "expected KEY=VALUE", err, errlen);
+      *eq = 0; /* argv is ours to edit */
+      if (add_plugin_option(o, optarg, eq + 1, err, errlen))
+        return RL_ERR_NOMEM;
+      break;
+    }
     case ':':
       snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
       return RL_ERR_INVAL;
@@ -372,6 +411,8 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   o->target.url = argv[optind];
   o->target.headers = o->headers;
   o->target.n_headers = o->n_headers;
+  o->target.options = o->plugin_options;
+  o->target.n_options = o->n_plugin_options;
   if (!o->seed_given)
     o->run.seed = rl__now_ns() ^ ((uint64_t)getpid() << 32);
   /* More threads than users would only idle. */
@@ -386,5 +427,6 @@ void cli_options_free(cli_options *o) {
   free(o->headers);
   free(o->body);
   free(o->plugin_dirs);
+  free(o->plugin_options);
   memset(o, 0, sizeof *o);
 }

@@ -1,12 +1,15 @@
 #include "host.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
 #include "request.h"
 #include "target.h"
+#include "template.h"
+#include "user.h"
 
 static void *host_request_step(const rl_request *req) {
   return req->target->step;
@@ -19,6 +22,35 @@ static void host_log(int level, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* Expansions land in a buffer per thread: a worker's plugins expand one
+ * template at a time, and no lock is needed. */
+static _Thread_local struct {
+  char *buf;
+  size_t cap;
+} scratch;
+
+static int host_template_new(const char *text, size_t len, rl_template **out,
+                             char *err, size_t errlen) {
+  return rl__template_new(text, len, out, err, errlen);
+}
+
+static const char *host_template_expand(const rl_template *t, rl_request *req,
+                                        size_t *len) {
+  const rl__user *u = req->user;
+  rl__template_ctx ctx = {
+      .user_id = u->id, .seq = u->seq, .rng = &req->user->rng};
+  *len = 0;
+  if (rl__template_expand(t, &ctx, &scratch.buf, len, &scratch.cap))
+    return NULL;
+  return scratch.buf ? scratch.buf : "";
+}
+
+void rl__host_thread_exit(void) {
+  free(scratch.buf);
+  scratch.buf = NULL;
+  scratch.cap = 0;
+}
+
 static const rl_host host_table = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_host),
@@ -28,6 +60,10 @@ static const rl_host host_table = {
     .conn_close = rl__conn_close_later,
     .now_ns = rl__now_ns,
     .log = host_log,
+    .template_new = host_template_new,
+    .template_del = rl__template_del,
+    .template_is_constant = rl__template_is_constant,
+    .template_expand = host_template_expand,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

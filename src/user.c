@@ -60,6 +60,7 @@ static void start_task(rl__user *u, int waited) {
   u->state = RL__USER_RUNNING;
   u->req.start_ns = !waited && u->task_start_ns < now ? u->task_start_ns : now;
   u->req.retries = 0;
+  u->seq++;
   rl__conn_submit(&u->conn, &u->req);
 }
 

@@ -33,6 +33,7 @@ typedef struct rl__user {
   uint8_t queued;    /* on the worker's ready list */
   uint8_t started;   /* has run a task */
   uint64_t task_start_ns; /* scheduled start of the current task */
+  uint64_t seq;           /* requests started ({{seq}} of the current one) */
   uint64_t rng;
   ev_timer timer;
   rl_conn conn;

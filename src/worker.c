@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host.h"
 #include "log.h"
 #include "runner.h"
 #include "user.h"
@@ -152,6 +153,7 @@ void rl__worker_run_ready(rl__worker *w) {
 static void *worker_main(void *arg) {
   rl__worker *w = arg;
   ev_run(w->loop, 0);
+  rl__host_thread_exit();
   return NULL;
 }
 

@@ -39,7 +39,7 @@ extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 0
+#define RL_ABI_MINOR 1
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -110,6 +110,8 @@ static inline const char *rl_err_name(int err) {
 typedef struct rl_conn rl_conn;
 /* One request in flight, owned by the host from start to request_done(). */
 typedef struct rl_request rl_request;
+/* A compiled request template (ABI 1.1), owned by whoever made it. */
+typedef struct rl_template rl_template;
 
 /* ---- What a plugin reports: the request event --------------------------- */
 
@@ -175,7 +177,37 @@ typedef struct rl_host {
       __attribute__((format(printf, 2, 3)))
 #endif
       ;
+
+  /* ---- ABI 1.1 ---------------------------------------------------------
+   * Request templates: text with {{...}} expressions (user_id, seq, uuid,
+   * timestamp, timestamp_ms, random_int A B, random_string N) expanded per
+   * request. Compile in step_new, expand in session_submit. */
+
+  /*
+   * Compiles `len` bytes of `text`. Returns 0 and *out (the plugin owns it
+   * until template_del), or RL_ERR_INVAL with a reason naming the column in
+   * err, or RL_ERR_NOMEM.
+   */
+  int (*template_new)(const char *text, size_t len, rl_template **out,
+                      char *err, size_t errlen);
+  /* Frees a template; NULL is fine. */
+  void (*template_del)(rl_template *t);
+  /* 1 when the text has no {{...}}: expansion is then the text itself. */
+  int (*template_is_constant)(const rl_template *t);
+  /*
+   * Expands for `req` (its user's id, request number and random state).
+   * The result (not NUL-terminated, *len bytes) lives in a buffer of the
+   * calling thread until that thread's next template_expand. NULL on
+   * allocation failure.
+   */
+  const char *(*template_expand)(const rl_template *t, rl_request *req,
+                                 size_t *len);
 } rl_host;
+
+/* True when `host` offers the ABI 1.1 members (template_*). */
+#define RL_HOST_HAS_TEMPLATES(host)                                            \
+  ((host)->struct_size >=                                                      \
+   offsetof(rl_host, template_expand) + sizeof((host)->template_expand))
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 
@@ -204,7 +236,9 @@ typedef struct rl_step_spec {
   const uint8_t *body; /* -d, or NULL */
   size_t body_len;
   const char *name;     /* --name, or NULL */
-  const rl_kv *options; /* plugin-specific options (e.g. "call"), or NULL */
+  const rl_kv *options; /* plugin-specific options, or NULL: --call X
+                           arrives as ("call", X), -O k=v as ("k", v);
+                           refuse those you do not know */
   size_t n_options;
 } rl_step_spec;
 
