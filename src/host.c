@@ -6,6 +6,7 @@
 #include "clock.h"
 #include "conn.h"
 #include "log.h"
+#include "loop_services.h"
 #include "request.h"
 #include "target.h"
 #include "template.h"
@@ -45,6 +46,10 @@ static const char *host_template_expand(const rl_template *t, rl_request *req,
   return scratch.buf ? scratch.buf : "";
 }
 
+static uint64_t host_request_user_id(const rl_request *req) {
+  return req->user->id;
+}
+
 void rl__host_thread_exit(void) {
   free(scratch.buf);
   scratch.buf = NULL;
@@ -64,6 +69,15 @@ static const rl_host host_table = {
     .template_del = rl__template_del,
     .template_is_constant = rl__template_is_constant,
     .template_expand = host_template_expand,
+    .io_start = rl__io_start,
+    .io_set = rl__io_set,
+    .io_stop = rl__io_stop,
+    .timer_start = rl__timer_start,
+    .timer_stop = rl__timer_stop,
+    .async_new = rl__async_new,
+    .async_send = rl__async_send,
+    .async_del = rl__async_del,
+    .request_user_id = host_request_user_id,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

@@ -112,6 +112,14 @@ static const char *required_missing(const rl_plugin *d) {
     return "step_del";
   if (!d->step_describe)
     return "step_describe";
+  if (d->kind == RL_PLUGIN_TRANSPORT) {
+    if (!d->transport_new)
+      return "transport_new";
+    if (!d->transport_submit)
+      return "transport_submit";
+    if (!d->transport_del)
+      return "transport_del";
+  }
   if (d->kind == RL_PLUGIN_CODEC) {
     if (!d->session_new)
       return "session_new";
@@ -184,15 +192,23 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
   memcpy(&p->desc, d,
          d->struct_size < sizeof p->desc ? d->struct_size : sizeof p->desc);
   const char *missing = required_missing(&p->desc);
-  if (p->desc.kind != RL_PLUGIN_CODEC) {
-    errf(err, errlen,
-             p->desc.kind == RL_PLUGIN_TRANSPORT
-                 ? "plugin %s is a transport plugin; this rpcload runs codec "
-                   "plugins only (transport plugins come with a later ABI minor)"
-                 : "plugin %s: unknown plugin kind",
-             path);
+  size_t transport_size = offsetof(rl_plugin, transport_del) +
+                          sizeof(p->desc.transport_del);
+  if (p->desc.kind != RL_PLUGIN_CODEC &&
+      p->desc.kind != RL_PLUGIN_TRANSPORT) {
+    errf(err, errlen, "plugin %s: unknown plugin kind %u", path,
+         p->desc.kind);
     plugin_unload(p);
     return RL_ERR_UNSUPPORTED;
+  }
+  if (p->desc.kind == RL_PLUGIN_TRANSPORT && d->struct_size < transport_size) {
+    errf(err, errlen,
+         "plugin %s is a transport plugin but its descriptor (%u bytes, ABI "
+         "%u.%u) lacks the transport members of ABI 1.1",
+         path, d->struct_size, RL_ABI_VERSION_MAJOR(d->abi_version),
+         RL_ABI_VERSION_MINOR(d->abi_version));
+    plugin_unload(p);
+    return RL_ERR_ABI;
   }
   if (missing) {
     errf(err, errlen, "plugin %s: required descriptor member '%s' is not set",

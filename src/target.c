@@ -120,7 +120,8 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
   t->plugin->desc.step_describe(t->step, &t->type, &t->name);
   if ((rc = resolve(t, err, errlen)))
     goto fail;
-  if (t->tls) {
+  /* A transport plugin does its own TLS, if any. */
+  if (t->tls && t->plugin->desc.kind == RL_PLUGIN_CODEC) {
     t->verify = !o->tls.insecure;
     t->ssl_ctx = rl__tls_ctx_new(&o->tls, t->plugin->desc.alpn, err, errlen);
     if (!t->ssl_ctx) {

@@ -61,7 +61,7 @@ static void start_task(rl__user *u, int waited) {
   u->req.start_ns = !waited && u->task_start_ns < now ? u->task_start_ns : now;
   u->req.retries = 0;
   u->seq++;
-  rl__conn_submit(&u->conn, &u->req);
+  rl__worker_submit(u->w, &u->conn, &u->req);
 }
 
 void rl__user_resume(rl__user *u) {

@@ -1,11 +1,15 @@
 #include "worker.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host.h"
 #include "log.h"
+#include "conn.h"
+#include "request.h"
 #include "runner.h"
+#include "target.h"
 #include "user.h"
 
 #define READ_BUFFER_SIZE ((size_t)64 * 1024)
@@ -20,9 +24,21 @@ static void flush_stats(rl__worker *w) {
   rl__stats_clear(w->stats);
 }
 
+/* Ends the thread's transport; what it still holds is cancelled (counted
+ * apart while cutting, like any request cut at the stop). */
+static void end_transport(rl__worker *w) {
+  if (!w->transport)
+    return;
+  void *t = w->transport;
+  w->transport = NULL;
+  w->runner->target->plugin->desc.transport_del(t, RL_ERR_CANCELLED,
+                                                "stopped");
+}
+
 static void check_finished(rl__worker *w) {
   if (!w->stopping || w->live_users || w->finished)
     return;
+  end_transport(w);
   w->finished = 1;
   ev_timer_stop(w->loop, &w->flush_timer);
   ev_timer_stop(w->loop, &w->stop_timer);
@@ -36,6 +52,7 @@ static void check_finished(rl__worker *w) {
 
 static void cut(rl__worker *w) {
   w->stopping = w->cutting = 1;
+  end_transport(w);
   for (size_t i = 0; i < w->nusers; i++)
     rl__user_stop(w->users[i], 1);
   check_finished(w);
@@ -150,8 +167,56 @@ void rl__worker_run_ready(rl__worker *w) {
   check_finished(w);
 }
 
+void rl__worker_submit(rl__worker *w, rl_conn *conn, rl_request *req) {
+  const rl_plugin *p = &req->target->plugin->desc;
+  if (p->kind != RL_PLUGIN_TRANSPORT) {
+    rl__conn_submit(conn, req);
+    return;
+  }
+  req->conn = NULL;
+  if (!w->transport) {
+    rl__request_fail(req, w->transport_error ? w->transport_error
+                                             : "transport not running");
+    return;
+  }
+  int rc = p->transport_submit(w->transport, req);
+  if (rc < 0) {
+    char why[160];
+    snprintf(why, sizeof why, "%s refused the request: %s", p->name,
+             rl_strerror(rc));
+    rl__request_fail(req, why);
+  }
+}
+
+/* A transport plugin's per-thread state is made on the thread it serves. */
+static void start_transport(rl__worker *w) {
+  const rl__target *t = w->runner->target;
+  const rl_plugin *p = &t->plugin->desc;
+  if (p->kind != RL_PLUGIN_TRANSPORT)
+    return;
+  rl_transport_info info = {
+      .struct_size = sizeof info,
+      .host = t->host,
+      .port = t->port,
+      .tls = t->tls,
+      .addr = &t->addr,
+      .addrlen = (uint32_t)t->addrlen,
+      .connect_timeout_ns = t->connect_timeout_ns,
+      .request_timeout_ns = t->request_timeout_ns,
+  };
+  int rc = p->transport_new(rl__host(), &w->loop_handle, t->step, &info,
+                            &w->transport);
+  if (rc < 0) {
+    w->transport = NULL;
+    w->transport_error = "transport could not start";
+    rl__log(RL__LOG_ERROR, "%s: transport could not start on thread %d: %s",
+            p->name, w->index, rl_strerror(rc));
+  }
+}
+
 static void *worker_main(void *arg) {
   rl__worker *w = arg;
+  start_transport(w);
   ev_run(w->loop, 0);
   rl__host_thread_exit();
   return NULL;
@@ -165,6 +230,7 @@ int rl__worker_start(rl__worker *w, struct rl__runner *r, int index) {
   w->rbuf = malloc(w->rbuf_size);
   w->stats = rl__stats_new();
   w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+  w->loop_handle.w = w;
   if (!w->rbuf || !w->stats || !w->loop)
     return RL_ERR_NOMEM;
   atomic_init(&w->want_users, 0);

@@ -17,6 +17,7 @@
 
 #include <ev.h>
 
+#include "loop_services.h"
 #include "stats.h"
 
 struct rl__runner;
@@ -50,6 +51,9 @@ typedef struct rl__worker {
   int stopping, cutting, finished;
   uint32_t live_users;
   uint64_t cut_requests; /* in flight when cut; not in the stats */
+  rl_loop loop_handle;    /* what transport plugins see of `loop` */
+  void *transport;        /* a transport plugin's state for this thread */
+  const char *transport_error; /* why transport_new failed, or NULL */
 } rl__worker;
 
 /* Sets up worker `index` of `r` and starts its thread. 0 or an error. */
@@ -63,6 +67,10 @@ void rl__worker_set_users(rl__worker *w, uint32_t n);
 
 /* Main thread: stop or cut. */
 void rl__worker_command(rl__worker *w, enum rl__worker_cmd cmd);
+
+/* Worker thread: start a request on the target's transport plugin, or on
+ * `conn` for a codec plugin. Never fails: failures become events. */
+void rl__worker_submit(rl__worker *w, rl_conn *conn, rl_request *req);
 
 /* Worker thread: queue a user to act once the current callback is done. */
 void rl__worker_enqueue(rl__worker *w, struct rl__user *u);

@@ -112,6 +112,17 @@ typedef struct rl_conn rl_conn;
 typedef struct rl_request rl_request;
 /* A compiled request template (ABI 1.1), owned by whoever made it. */
 typedef struct rl_template rl_template;
+/* A worker thread's event loop, lent to transport plugins (ABI 1.1). */
+typedef struct rl_loop rl_loop;
+/* Watchers on a worker loop (ABI 1.1), owned by the plugin that started
+ * them until it stops them. */
+typedef struct rl_io rl_io;
+typedef struct rl_timer rl_timer;
+typedef struct rl_async rl_async;
+
+/* Events for io watchers. */
+#define RL_IO_READ 1
+#define RL_IO_WRITE 2
 
 /* ---- What a plugin reports: the request event --------------------------- */
 
@@ -202,12 +213,45 @@ typedef struct rl_host {
    */
   const char *(*template_expand)(const rl_template *t, rl_request *req,
                                  size_t *len);
+
+  /* ---- ABI 1.1: the worker loop, for transport plugins ------------------
+   * All of these are called on the loop's own thread (async_send excepted)
+   * and their callbacks run there. A watcher belongs to the plugin from
+   * start until stop; stopping frees it, also from inside its callback. */
+
+  /* Watches `fd` for `events` (RL_IO_READ | RL_IO_WRITE); cb gets the
+   * events that fired. NULL on allocation failure. */
+  rl_io *(*io_start)(rl_loop *loop, int fd, int events,
+                     void (*cb)(rl_io *io, int events, void *arg), void *arg);
+  /* Changes the events watched. */
+  void (*io_set)(rl_io *io, int events);
+  void (*io_stop)(rl_io *io);
+
+  /* Calls cb once after `after_ns`. NULL on allocation failure. */
+  rl_timer *(*timer_start)(rl_loop *loop, uint64_t after_ns,
+                           void (*cb)(rl_timer *t, void *arg), void *arg);
+  /* Stops a timer that has not fired; after it fired, the timer is gone
+   * (do not stop it). */
+  void (*timer_stop)(rl_timer *t);
+
+  /* A wakeup other threads may send (e.g. a client library's own threads
+   * handing back completions): cb runs on the loop's thread. */
+  rl_async *(*async_new)(rl_loop *loop, void (*cb)(rl_async *a, void *arg),
+                         void *arg);
+  /* Thread-safe; wakeups sent before cb ran may merge into one call. */
+  void (*async_send)(rl_async *a);
+  void (*async_del)(rl_async *a);
+
+  /* The id (1-based) of the user a request belongs to, so a transport can
+   * keep per-user state (Locust: one client per user). */
+  uint64_t (*request_user_id)(const rl_request *req);
 } rl_host;
 
-/* True when `host` offers the ABI 1.1 members (template_*). */
+/* True when `host` offers the ABI 1.1 members (templates, loop services). */
 #define RL_HOST_HAS_TEMPLATES(host)                                            \
   ((host)->struct_size >=                                                      \
-   offsetof(rl_host, template_expand) + sizeof((host)->template_expand))
+   offsetof(rl_host, request_user_id) + sizeof((host)->request_user_id))
+#define RL_HOST_HAS_LOOP(host) RL_HOST_HAS_TEMPLATES(host)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 
@@ -242,6 +286,18 @@ typedef struct rl_step_spec {
   size_t n_options;
 } rl_step_spec;
 
+/* What a transport plugin is told about its target (ABI 1.1). */
+typedef struct rl_transport_info {
+  uint32_t struct_size;
+  const char *host;           /* as in the step spec */
+  uint16_t port;
+  int tls;
+  const void *addr;           /* resolved address (struct sockaddr *) */
+  uint32_t addrlen;
+  uint64_t connect_timeout_ns; /* the user's --connect-timeout */
+  uint64_t request_timeout_ns; /* the user's --timeout */
+} rl_transport_info;
+
 /* What the host knows about an established connection. */
 typedef struct rl_conn_info {
   uint32_t struct_size;
@@ -262,8 +318,9 @@ enum rl_plugin_kind {
   /* The host owns sockets and TLS; the plugin turns requests into bytes
    * and bytes into completions through the session callbacks. */
   RL_PLUGIN_CODEC = 1,
-  /* The plugin does its own I/O on the worker's loop (reserved for a later
-   * minor version of the ABI; this host refuses it). */
+  /* The plugin does its own I/O on the worker's loop, with the host's
+   * io/timer/async services (ABI 1.1): for datagram protocols, or a client
+   * library that owns its sockets. */
   RL_PLUGIN_TRANSPORT = 2
 };
 
@@ -346,6 +403,29 @@ typedef struct rl_plugin {
    * strings belong to the step and live until step_del().
    */
   void (*step_describe)(void *step, const char **type, const char **name);
+
+  /* ---- ABI 1.1: the transport shape (required when kind is TRANSPORT) --- */
+
+  /*
+   * Called on each worker thread before its users start, once per step the
+   * thread runs. The plugin owns *transport until transport_del(); `loop`
+   * lives as long. It may start watchers on the loop.
+   */
+  int (*transport_new)(const rl_host *host, rl_loop *loop, void *step,
+                       const rl_transport_info *info, void **transport);
+  /*
+   * Starts a request. Same contract as session_submit: on 0, exactly one
+   * request_done(req) later (never from inside this call); on a negative
+   * code, none, and the host reports the failure. The plugin owns its
+   * timeouts (the info's request_timeout_ns is the user's wish).
+   */
+  int (*transport_submit)(void *transport, rl_request *req);
+  /*
+   * The worker is ending (err RL_ERR_CANCELLED, reason "stopped"): call
+   * request_done() once for each request still held, stop every watcher,
+   * free the transport.
+   */
+  void (*transport_del)(void *transport, int err, const char *reason);
 } rl_plugin;
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */

@@ -7,7 +7,8 @@
  *   FAKE_SHORT           descriptor shorter than ABI 1.0's
  *   FAKE_NO_ENTRY        exports no rl_plugin_entry
  *   FAKE_NO_STEP_NEW     required step_new missing
- *   FAKE_TRANSPORT       a transport plugin
+ *   FAKE_TRANSPORT       a transport plugin without its transport_* members
+ *   FAKE_OLD_TRANSPORT   a transport plugin with an ABI 1.0-sized descriptor
  *   FAKE_NEWER_MINOR     ABI 1.99 with a longer descriptor (must load)
  */
 #include <stdlib.h>
@@ -81,6 +82,8 @@ static const rl_plugin desc =
 #endif
 #if defined(FAKE_SHORT)
         .struct_size = (uint32_t)offsetof(rl_plugin, session_new),
+#elif defined(FAKE_OLD_TRANSPORT)
+        .struct_size = (uint32_t)RL_PLUGIN_MIN_SIZE,
 #elif defined(FAKE_NEWER_MINOR)
         .struct_size = sizeof(struct newer),
 #else
@@ -90,7 +93,7 @@ static const rl_plugin desc =
         .version = "9.9.9",
         .summary = "a plugin for the loader test",
         .schemes = schemes,
-#ifdef FAKE_TRANSPORT
+#if defined(FAKE_TRANSPORT) || defined(FAKE_OLD_TRANSPORT)
         .kind = RL_PLUGIN_TRANSPORT,
 #else
         .kind = RL_PLUGIN_CODEC,

@@ -113,10 +113,16 @@ static void test_missing_required_member(void **state) {
   refused(FAKE("fake_no_step_new"), RL_ERR_ABI, words);
 }
 
-static void test_transport_refused(void **state) {
+static void test_transport_without_members_refused(void **state) {
   (void)state;
-  const char *words[] = {"transport", NULL};
-  refused(FAKE("fake_transport"), RL_ERR_UNSUPPORTED, words);
+  const char *words[] = {"transport_new", NULL};
+  refused(FAKE("fake_transport"), RL_ERR_ABI, words);
+}
+
+static void test_transport_needs_abi_1_1(void **state) {
+  (void)state;
+  const char *words[] = {"transport plugin", "ABI 1.1", NULL};
+  refused(FAKE("fake_old_transport"), RL_ERR_ABI, words);
 }
 
 static void test_not_a_shared_object(void **state) {
@@ -155,7 +161,7 @@ static void test_scan_skips_broken(void **state) {
   rl__plugin_set_scan(&set, count_refusal, &refusals);
   /* fake_good (and fake_newer_minor, same name "fake": first one wins) */
   assert_ptr_not_equal(rl__plugin_set_find_scheme(&set, "fake"), NULL);
-  assert_int_equal(refusals, 5);
+  assert_int_equal(refusals, 6);
   rl__plugin_set_free(&set);
 }
 
@@ -167,7 +173,8 @@ int main(void) {
       cmocka_unit_test(test_short_descriptor),
       cmocka_unit_test(test_no_entry_symbol),
       cmocka_unit_test(test_missing_required_member),
-      cmocka_unit_test(test_transport_refused),
+      cmocka_unit_test(test_transport_without_members_refused),
+      cmocka_unit_test(test_transport_needs_abi_1_1),
       cmocka_unit_test(test_not_a_shared_object),
       cmocka_unit_test(test_newer_minor_loads),
       cmocka_unit_test(test_scan_skips_broken),
