@@ -29,6 +29,8 @@ enum {
   OPT_PLUGIN_DIR,
   OPT_SEED,
   OPT_CALL,
+  OPT_HTTP2,
+  OPT_CONNECTIONS,
 };
 
 static const struct option long_options[] = {
@@ -58,6 +60,8 @@ static const struct option long_options[] = {
     {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
     {"seed", required_argument, NULL, OPT_SEED},
     {"call", required_argument, NULL, OPT_CALL},
+    {"http2", no_argument, NULL, OPT_HTTP2},
+    {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"option", required_argument, NULL, 'O'},
     {NULL, 0, NULL, 0},
 };
@@ -87,6 +91,12 @@ void cli_print_help(FILE *out) {
       "                             throughput:N      at most N tasks/s per user\n"
       "                             pacing:S          a task at most every S seconds\n"
       "                           default: none (the next task starts at once)\n"
+      "      --connections N      N connections in all, shared by the users (dealt\n"
+      "                           round-robin); a protocol that multiplexes\n"
+      "                           (HTTP/2, gRPC) runs their requests concurrently\n"
+      "                           up to the server's limit and queues the rest\n"
+      "                           (queue time counts in the response time).\n"
+      "                           Default: one connection per user, as Locust\n"
       "      --stop-timeout S     at the end, let tasks in flight finish for up to\n"
       "                           S seconds (default 0: cut them; not counted)\n"
       "      --seed N             seed for random waits, for repeatable runs\n"
@@ -103,6 +113,13 @@ void cli_print_help(FILE *out) {
       "  -O, --option KEY=VALUE   an option for the protocol plugin (repeatable)\n"
       "      --connect-timeout S  TCP and TLS connect timeout, seconds (default 10)\n"
       "      --timeout S          response timeout per request, seconds (default 60)\n"
+      "\n"
+      "HTTP/2:\n"
+      "      --http2              speak HTTP/2 only: with http:// by prior knowledge\n"
+      "                           (h2c), with https:// as agreed by ALPN (fails\n"
+      "                           clearly when the server will not). Without it,\n"
+      "                           https:// offers h2 and http/1.1 and the server\n"
+      "                           picks; http:// is HTTP/1.1\n"
       "\n"
       "TLS (https):\n"
       "      --insecure           do not verify the server's certificate\n"
@@ -376,6 +393,15 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
       o->run.seed = (uint64_t)v;
       o->seed_given = 1;
       break;
+    case OPT_HTTP2:
+      o->http2 = 1;
+      break;
+    case OPT_CONNECTIONS:
+      if (rl__parse_int(optarg, 1, 1000000, &v))
+        return bad_value("--connections", optarg,
+                         "expected a whole number >= 1", err, errlen);
+      o->run.connections = (uint32_t)v;
+      break;
     case OPT_CALL:
       if (add_plugin_option(o, "call", optarg, err, errlen))
         return RL_ERR_NOMEM;
@@ -409,6 +435,16 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
     return RL_ERR_INVAL;
   }
   o->target.url = argv[optind];
+  if (o->http2) {
+    if (o->target.plugin && strcmp(o->target.plugin, "http2") != 0) {
+      snprintf(err, errlen, "--http2 and --plugin %s contradict each other",
+               o->target.plugin);
+      return RL_ERR_INVAL;
+    }
+    /* h2c with prior knowledge, or h2 agreed by ALPN: never HTTP/1.1. */
+    o->target.plugin = "http2";
+    o->target.alpn_required = 1;
+  }
   o->target.headers = o->headers;
   o->target.n_headers = o->n_headers;
   o->target.options = o->plugin_options;
@@ -418,6 +454,9 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   /* More threads than users would only idle. */
   if (!threads_given && o->run.threads > o->run.users)
     o->run.threads = o->run.users;
+  /* Every thread needs at least one of the shared connections. */
+  if (o->run.connections && o->run.threads > o->run.connections)
+    o->run.threads = o->run.connections;
   if (o->only_summary)
     o->run.report_interval_s = 0;
   return 0;

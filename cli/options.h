@@ -19,7 +19,7 @@ typedef struct cli_options {
   const char **plugin_dirs; /* owned array of argv strings */
   size_t n_plugin_dirs;
   int help, version, list_plugins;
-  int only_summary, headless;
+  int only_summary, headless, http2;
   int exit_code_on_error;
   int seed_given;
 } cli_options;

@@ -33,6 +33,7 @@ void rl__conn_init(rl_conn *c, struct rl__worker *w,
   c->w = w;
   c->t = t;
   c->fd = -1;
+  c->v = &t->v[0];
   ev_init(&c->io, conn_io_cb);
   c->io.data = c;
   ev_init(&c->timer, conn_timer_cb);
@@ -140,17 +141,18 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
   int was_open = c->was_open;
   close_socket(c);
   c->close_later = 0;
+  c->draining = 0;
   c->was_open = 0;
   if (c->session) {
     void *s = c->session;
     c->session = NULL;
-    c->t->plugin->desc.session_del(s, err, reason);
+    c->v->plugin->desc.session_del(s, err, reason);
   }
   if (c->inflight) {
     /* A plugin that broke the one-event contract: say so once, and keep
      * the books straight rather than hang the user for ever. */
     rl__log(RL__LOG_ERROR, "plugin %s ended a session with %u request(s) "
-            "unreported", c->t->plugin->desc.name, c->inflight);
+            "unreported", c->v->plugin->desc.name, c->inflight);
     c->inflight = 0;
   }
   if (!c->q_head)
@@ -216,20 +218,29 @@ static void flush(rl_conn *c) {
   set_events(c, EV_READ);
 }
 
-/* Hands queued requests to the session while it has room. */
+/* Hands queued requests to the session while it has room. The session's
+ * capacity is asked again each time: HTTP/2 servers change it. */
 static void dispatch(rl_conn *c) {
+  if (c->state != RL__CONN_OPEN)
+    return;
+  const rl_plugin *p = &c->v->plugin->desc;
+  if (c->q_head && c->state == RL__CONN_OPEN && p->session_max_concurrent) {
+    c->max_concurrent = p->session_max_concurrent(c->session);
+    if (c->max_concurrent == 0)
+      c->max_concurrent = 1;
+  }
   while (c->q_head && c->state == RL__CONN_OPEN && !c->close_later &&
-         c->inflight < c->max_concurrent) {
+         !c->draining && c->inflight < c->max_concurrent) {
     rl_request *req = queue_pop(c);
     if (c->inflight++ == 0)
       c->busy_since_ns = rl__now_ns();
     arm_request_timer(c);
-    int rc = c->t->plugin->desc.session_submit(c->session, req);
+    int rc = p->session_submit(c->session, req);
     if (rc < 0) {
       c->inflight--;
       char why[160];
       snprintf(why, sizeof why, "%s refused the request: %s",
-               c->t->plugin->desc.name, rl_strerror(rc));
+               p->name, rl_strerror(rc));
       rl__request_fail(req, why);
     }
   }
@@ -240,7 +251,7 @@ static void dispatch(rl_conn *c) {
 static void after_plugin(rl_conn *c) {
   if (c->state != RL__CONN_OPEN)
     return;
-  if (c->close_later) {
+  if (c->close_later || (c->draining && !c->inflight)) {
     flush(c); /* best effort: what it wrote before asking to close */
     if (c->state == RL__CONN_OPEN)
       rl__conn_shutdown(c, RL_ERR_CLOSED, "connection closed");
@@ -270,9 +281,21 @@ static void established(rl_conn *c) {
       .port = c->t->port,
       .tls = c->t->tls,
   };
+  c->v = rl__target_variant_for_alpn(c->t, info.alpn);
+  if (!c->v) {
+    char why[200];
+    c->v = &c->t->v[0];
+    snprintf(why, sizeof why,
+             "server agreed to no protocol %s speaks (ALPN: %s; offered: %s)",
+             c->t->v[0].plugin->desc.name, info.alpn ? info.alpn : "none",
+             c->t->v[0].plugin->desc.alpn ? c->t->v[0].plugin->desc.alpn[0]
+                                          : "none");
+    conn_fail(c, RL_ERR_TLS, why);
+    return;
+  }
   c->state = RL__CONN_OPEN;
   c->was_open = 1;
-  const rl_plugin *p = &c->t->plugin->desc;
+  const rl_plugin *p = &c->v->plugin->desc;
   int rc = p->session_new(rl__host(), c, &info, &c->session);
   if (rc < 0) {
     char why[160];
@@ -347,6 +370,7 @@ static void conn_connect(rl_conn *c) {
   c->fd = fd;
   c->state = RL__CONN_CONNECTING;
   c->was_open = 0;
+  c->v = &t->v[0];
   if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) == 0) {
     connected(c);
     return;
@@ -378,7 +402,7 @@ void rl__conn_submit(rl_conn *c, rl_request *req) {
 }
 
 static void on_readable(rl_conn *c) {
-  const rl_plugin *p = &c->t->plugin->desc;
+  const rl_plugin *p = &c->v->plugin->desc;
   uint8_t *buf = c->w->rbuf;
   size_t size = c->w->rbuf_size;
   /* Plain sockets: one read per wake-up unless it filled the buffer. TLS:
@@ -524,3 +548,20 @@ int rl__conn_write(rl_conn *c, const void *data, size_t len) {
 }
 
 void rl__conn_close_later(rl_conn *c) { c->close_later = 1; }
+
+void rl__conn_drain(rl_conn *c) { c->draining = 1; }
+
+void rl__conn_retry(rl_request *req, const char *reason) {
+  rl_conn *c = req->conn;
+  if (!c) { /* a transport's request: there is no connection to retry on */
+    rl__request_fail(req, reason ? reason : "retry refused");
+    return;
+  }
+  rl__conn_request_ended(c);
+  /* Sent again when this connection closes (a draining one) or at once. A
+   * request already re-sent once fails instead. */
+  if (req->retries >= MAX_RETRIES || c->w->cutting)
+    rl__request_fail(req, reason ? reason : "retried and failed again");
+  else
+    queue_push(c, req);
+}

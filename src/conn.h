@@ -25,6 +25,7 @@
 
 struct rl__worker;
 struct rl__target;
+struct rl__variant;
 
 enum rl__conn_state {
   RL__CONN_CLOSED = 0,
@@ -36,11 +37,14 @@ enum rl__conn_state {
 struct rl_conn {
   struct rl__worker *w;
   const struct rl__target *t;
+  const struct rl__variant *v; /* the plugin carrying this connection: the
+                                  target's first, or ALPN's pick over TLS */
   int fd;
   uint8_t state;       /* enum rl__conn_state */
   uint8_t events;      /* libev mask the io watcher has now */
   uint8_t close_later; /* the plugin asked for a close */
   uint8_t was_open;    /* reached OPEN since the last connect */
+  uint8_t draining;    /* no new requests; close once none is in flight */
   uint32_t max_concurrent;
   uint32_t inflight;      /* accepted by the session, not yet done */
   uint64_t busy_since_ns; /* start of the current wait for a response */
@@ -76,8 +80,11 @@ void rl__conn_free(rl_conn *c);
 /* A request the session accepted has ended (called by rl__request_done). */
 void rl__conn_request_ended(rl_conn *c);
 
-/* ABI services (host->conn_write / host->conn_close), see plugin.h. */
+/* ABI services (host->conn_write, conn_close, conn_drain, request_retry),
+ * see plugin.h. */
 int rl__conn_write(rl_conn *c, const void *data, size_t len);
 void rl__conn_close_later(rl_conn *c);
+void rl__conn_drain(rl_conn *c);
+void rl__conn_retry(rl_request *req, const char *reason);
 
 #endif /* RL_CONN_H */

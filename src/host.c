@@ -12,8 +12,10 @@
 #include "template.h"
 #include "user.h"
 
+/* The step of the plugin carrying the request: over TLS, ALPN may have
+ * picked another plugin than the target's first. */
 static void *host_request_step(const rl_request *req) {
-  return req->target->step;
+  return req->conn ? req->conn->v->step : req->target->step;
 }
 
 static void host_log(int level, const char *fmt, ...) {
@@ -78,6 +80,8 @@ static const rl_host host_table = {
     .async_send = rl__async_send,
     .async_del = rl__async_del,
     .request_user_id = host_request_user_id,
+    .request_retry = rl__conn_retry,
+    .conn_drain = rl__conn_drain,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

@@ -29,6 +29,7 @@ typedef struct rl__run_config {
   uint64_t stop_timeout_ns; /* grace for in-flight tasks at the end */
   uint64_t seed;            /* for waits (and later, task choices) */
   double report_interval_s; /* 0: no periodic report */
+  uint32_t connections;     /* 0: one per user; else shared, N in all */
 } rl__run_config;
 
 /* Called on the main thread every report interval while the run goes. */

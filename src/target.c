@@ -37,6 +37,100 @@ static int pick_plugin(rl__plugin_set *plugins, const rl__target_options *o,
   return 0;
 }
 
+static int add_variant(rl__target *t, rl__plugin *p, const rl_step_spec *spec,
+                       char *err, size_t errlen) {
+  rl__variant *v = &t->v[t->nv];
+  char perr[512] = "";
+  int rc = rl__plugin_init(p);
+  if (rc) {
+    snprintf(err, errlen, "plugin %s failed to initialise: %s", p->desc.name,
+             rl_strerror(rc));
+    return rc;
+  }
+  if ((rc = p->desc.step_new(rl__host(), spec, &v->step, perr, sizeof perr))) {
+    snprintf(err, errlen, "%s: %s", p->desc.name,
+             perr[0] ? perr : rl_strerror(rc));
+    v->step = NULL;
+    return rc;
+  }
+  v->plugin = p;
+  p->desc.step_describe(v->step, &v->type, &v->name);
+  t->nv++;
+  return 0;
+}
+
+/* Does plugin `p` list ALPN id `id`? */
+static int speaks(const rl__plugin *p, const char *id) {
+  for (const char *const *a = p->desc.alpn; a && *a; a++)
+    if (strcmp(*a, id) == 0)
+      return 1;
+  return 0;
+}
+
+/*
+ * Over TLS, every other codec plugin serving the scheme with ALPN ids joins
+ * as an alternate, and the handshake's ALPN picks one per connection. A
+ * plugin that cannot compile the step (an option it does not take) simply
+ * does not join. h2 goes first, as browsers and curl prefer it.
+ */
+static void add_alternates(rl__target *t, rl__plugin_set *plugins,
+                           const rl_step_spec *spec) {
+  char ignored[512];
+  for (size_t i = 0; i < plugins->n && t->nv < RL__MAX_VARIANTS; i++) {
+    rl__plugin *p = plugins->items[i];
+    if (p == t->v[0].plugin || p->desc.kind != RL_PLUGIN_CODEC ||
+        !p->desc.alpn || !p->desc.alpn[0] ||
+        !rl__plugin_scheme(p, spec->scheme))
+      continue;
+    add_variant(t, p, spec, ignored, sizeof ignored);
+  }
+  for (size_t i = 1; i < t->nv; i++)
+    if (speaks(t->v[i].plugin, "h2") && !speaks(t->v[0].plugin, "h2")) {
+      rl__variant tmp = t->v[0];
+      t->v[0] = t->v[i];
+      t->v[i] = tmp;
+      t->plugin = t->v[0].plugin;
+      break;
+    }
+}
+
+const rl__variant *rl__target_variant_for_alpn(const rl__target *t,
+                                               const char *alpn) {
+  if (alpn) {
+    for (size_t i = 0; i < t->nv; i++)
+      if (speaks(t->v[i].plugin, alpn))
+        return &t->v[i];
+    return NULL;
+  }
+  if (!t->tls)
+    return &t->v[0];
+  /* No ALPN agreed: the server speaks its default, HTTP/1.1 for https
+   * (RFC 7301). A plugin that names no ALPN id takes any connection. */
+  for (size_t i = 0; i < t->nv; i++) {
+    const rl__plugin *p = t->v[i].plugin;
+    if (!p->desc.alpn || !p->desc.alpn[0] ||
+        (!t->alpn_required && speaks(p, "http/1.1")))
+      return &t->v[i];
+  }
+  return NULL;
+}
+
+/* The ALPN ids to offer: every variant's, in variant order, once each. */
+static const char **alpn_offer(const rl__target *t) {
+  static _Thread_local const char *ids[16];
+  size_t n = 0;
+  for (size_t i = 0; i < t->nv; i++)
+    for (const char *const *a = t->v[i].plugin->desc.alpn; a && *a; a++) {
+      int dup = 0;
+      for (size_t k = 0; k < n; k++)
+        dup |= strcmp(ids[k], *a) == 0;
+      if (!dup && n + 1 < sizeof ids / sizeof ids[0])
+        ids[n++] = *a;
+    }
+  ids[n] = NULL;
+  return ids;
+}
+
 static int resolve(rl__target *t, char *err, size_t errlen) {
   struct addrinfo hints, *res = NULL;
   char port[8];
@@ -87,11 +181,6 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
   t->port = u.port ? u.port : sch->default_port;
   t->host = u.host;
   u.host = NULL;
-  if ((rc = rl__plugin_init(t->plugin))) {
-    snprintf(err, errlen, "plugin %s failed to initialise: %s",
-             t->plugin->desc.name, rl_strerror(rc));
-    goto fail;
-  }
   rl_step_spec spec = {
       .struct_size = sizeof spec,
       .url = o->url,
@@ -109,21 +198,20 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
       .options = o->options,
       .n_options = o->n_options,
   };
-  char perr[512] = "";
-  if ((rc = t->plugin->desc.step_new(rl__host(), &spec, &t->step,
-                                     perr, sizeof perr))) {
-    snprintf(err, errlen, "%s: %s", t->plugin->desc.name,
-             perr[0] ? perr : rl_strerror(rc));
-    t->step = NULL;
+  t->alpn_required = o->alpn_required;
+  if ((rc = add_variant(t, t->plugin, &spec, err, errlen)))
     goto fail;
-  }
-  t->plugin->desc.step_describe(t->step, &t->type, &t->name);
+  if (t->tls && !o->plugin && t->plugin->desc.kind == RL_PLUGIN_CODEC)
+    add_alternates(t, plugins, &spec);
+  t->step = t->v[0].step;
+  t->type = t->v[0].type;
+  t->name = t->v[0].name;
   if ((rc = resolve(t, err, errlen)))
     goto fail;
   /* A transport plugin does its own TLS, if any. */
   if (t->tls && t->plugin->desc.kind == RL_PLUGIN_CODEC) {
     t->verify = !o->tls.insecure;
-    t->ssl_ctx = rl__tls_ctx_new(&o->tls, t->plugin->desc.alpn, err, errlen);
+    t->ssl_ctx = rl__tls_ctx_new(&o->tls, alpn_offer(t), err, errlen);
     if (!t->ssl_ctx) {
       rc = RL_ERR_TLS;
       goto fail;
@@ -141,8 +229,8 @@ fail:
 void rl__target_del(rl__target *t) {
   if (!t)
     return;
-  if (t->step)
-    t->plugin->desc.step_del(t->step);
+  for (size_t i = 0; i < t->nv; i++)
+    t->v[i].plugin->desc.step_del(t->v[i].step);
   if (t->ssl_ctx)
     SSL_CTX_free(t->ssl_ctx);
   free(t->host);

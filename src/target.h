@@ -31,13 +31,33 @@ typedef struct rl__target_options {
   rl__tls_options tls;
   uint64_t connect_timeout_ns;
   uint64_t request_timeout_ns;
+  /* Over TLS, the server must agree by ALPN to one of the chosen plugin's
+   * protocols (--http2: h2 only, never a fallback to HTTP/1.1). */
+  int alpn_required;
 } rl__target_options;
 
-typedef struct rl__target {
+#define RL__MAX_VARIANTS 4
+
+/* One plugin able to carry the target, with its compiled step. */
+typedef struct rl__variant {
   rl__plugin *plugin; /* owned by the plugin set */
   void *step;         /* owned: plugin's step_del */
   const char *type;   /* default stats type, owned by the step */
   const char *name;   /* default stats name, owned by the step */
+} rl__variant;
+
+typedef struct rl__target {
+  /* The plugins that may carry it. v[0] is the one chosen by --plugin or
+   * the scheme; over TLS, the others serve the same scheme and ALPN picks
+   * among them per connection (HTTP/2 or HTTP/1.1 for https). */
+  rl__variant v[RL__MAX_VARIANTS];
+  size_t nv;
+  /* v[0]'s, for the common case */
+  rl__plugin *plugin;
+  void *step;
+  const char *type;
+  const char *name;
+  int alpn_required;
   char *host;         /* owned */
   uint16_t port;
   int tls;
@@ -61,5 +81,13 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
 
 /* Frees the target and its step. NULL is fine. */
 void rl__target_del(rl__target *t);
+
+/*
+ * The variant to run a connection whose TLS handshake negotiated `alpn`
+ * (NULL: none, or no TLS). NULL when none fits: the server agreed to no
+ * protocol the target can speak.
+ */
+const rl__variant *rl__target_variant_for_alpn(const rl__target *t,
+                                               const char *alpn);
 
 #endif /* RL_TARGET_H */

@@ -35,7 +35,12 @@ rl__user *rl__user_new(struct rl__worker *w, uint64_t id) {
   u->rng = r->cfg->seed ^ (id * 0x9e3779b97f4a7c15ull);
   ev_init(&u->timer, user_timer_cb);
   u->timer.data = u;
-  rl__conn_init(&u->conn, w, r->target);
+  if (w->npool) {
+    u->conn = &w->pool[w->nusers % w->npool];
+  } else {
+    rl__conn_init(&u->own, w, r->target);
+    u->conn = &u->own;
+  }
   u->req.user = u;
   u->req.target = r->target;
   u->state = RL__USER_READY;
@@ -61,7 +66,7 @@ static void start_task(rl__user *u, int waited) {
   u->req.start_ns = !waited && u->task_start_ns < now ? u->task_start_ns : now;
   u->req.retries = 0;
   u->seq++;
-  rl__worker_submit(u->w, &u->conn, &u->req);
+  rl__worker_submit(u->w, u->conn, &u->req);
 }
 
 void rl__user_resume(rl__user *u) {
@@ -97,13 +102,15 @@ void rl__user_stop(rl__user *u, int cut) {
   (void)cut;
   /* Cancels what is in flight when cutting; closes an idle connection
    * otherwise. Either way the events it yields are the worker's to
-   * discard or count. */
-  rl__conn_shutdown(&u->conn, RL_ERR_CANCELLED, "stopped");
+   * discard or count. A shared connection is the worker's to close. */
+  if (u->conn == &u->own)
+    rl__conn_shutdown(&u->own, RL_ERR_CANCELLED, "stopped");
   u->w->live_users--;
 }
 
 void rl__user_free(rl__user *u) {
-  rl__conn_free(&u->conn);
+  if (u->conn == &u->own)
+    rl__conn_free(&u->own);
   free(u);
 }
 

@@ -3,8 +3,8 @@
  * thread. It runs a task (for the quick command line: the one request),
  * waits per the wait strategy, and repeats until its worker stops it.
  * Each user owns its connection (Locust's semantics: one client per user)
- * and the one request it can have in flight, so the hot path allocates
- * nothing.
+ * unless --connections makes the users of a thread share a pool, and owns
+ * the one request it can have in flight, so the hot path allocates nothing.
  */
 #ifndef RL_USER_H
 #define RL_USER_H
@@ -36,7 +36,8 @@ typedef struct rl__user {
   uint64_t seq;           /* requests started ({{seq}} of the current one) */
   uint64_t rng;
   ev_timer timer;
-  rl_conn conn;
+  rl_conn *conn; /* &own, or a connection of the worker's shared pool */
+  rl_conn own;
   struct rl_request req;
   struct rl__user *next_ready;
 } rl__user;

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "request.h"
 #include "runner.h"
+#include "spawn.h"
 #include "target.h"
 #include "user.h"
 
@@ -35,10 +36,16 @@ static void end_transport(rl__worker *w) {
                                                 "stopped");
 }
 
+static void close_pool(rl__worker *w) {
+  for (uint32_t i = 0; i < w->npool; i++)
+    rl__conn_shutdown(&w->pool[i], RL_ERR_CANCELLED, "stopped");
+}
+
 static void check_finished(rl__worker *w) {
   if (!w->stopping || w->live_users || w->finished)
     return;
   end_transport(w);
+  close_pool(w);
   w->finished = 1;
   ev_timer_stop(w->loop, &w->flush_timer);
   ev_timer_stop(w->loop, &w->stop_timer);
@@ -53,6 +60,7 @@ static void check_finished(rl__worker *w) {
 static void cut(rl__worker *w) {
   w->stopping = w->cutting = 1;
   end_transport(w);
+  close_pool(w);
   for (size_t i = 0; i < w->nusers; i++)
     rl__user_stop(w->users[i], 1);
   check_finished(w);
@@ -231,6 +239,18 @@ int rl__worker_start(rl__worker *w, struct rl__runner *r, int index) {
   w->stats = rl__stats_new();
   w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
   w->loop_handle.w = w;
+  /* --connections N: N in all, dealt to threads like users are. */
+  w->npool = r->cfg->connections
+                 ? rl__spawn_share(r->cfg->connections, (uint32_t)index,
+                                   r->nworkers)
+                 : 0;
+  if (w->npool) {
+    w->pool = calloc(w->npool, sizeof *w->pool);
+    if (!w->pool)
+      return RL_ERR_NOMEM;
+    for (uint32_t i = 0; i < w->npool; i++)
+      rl__conn_init(&w->pool[i], w, r->target);
+  }
   if (!w->rbuf || !w->stats || !w->loop)
     return RL_ERR_NOMEM;
   atomic_init(&w->want_users, 0);
@@ -264,6 +284,11 @@ void rl__worker_join(rl__worker *w) {
   free(w->users);
   w->users = NULL;
   w->nusers = 0;
+  for (uint32_t i = 0; i < w->npool; i++)
+    rl__conn_free(&w->pool[i]);
+  free(w->pool);
+  w->pool = NULL;
+  w->npool = 0;
   if (w->loop)
     ev_loop_destroy(w->loop);
   w->loop = NULL;

@@ -17,6 +17,7 @@
 
 #include <ev.h>
 
+#include "conn.h"
 #include "loop_services.h"
 #include "stats.h"
 
@@ -43,6 +44,8 @@ typedef struct rl__worker {
   ev_idle idle;
   ev_timer flush_timer;
   ev_timer stop_timer;
+  rl_conn *pool; /* --connections: this thread's shared connections */
+  uint32_t npool;
   struct rl__user **users; /* every user spawned here */
   size_t nusers, cap;
   struct rl__user *ready_head, *ready_tail;

@@ -245,12 +245,31 @@ typedef struct rl_host {
   /* The id (1-based) of the user a request belongs to, so a transport can
    * keep per-user state (Locust: one client per user). */
   uint64_t (*request_user_id)(const rl_request *req);
+
+  /*
+   * Hands a request the session accepted back to the host, unanswered, to
+   * be sent again on a new connection (HTTP/2 GOAWAY: streams above the
+   * last stream id were never processed). Counts as the request's end for
+   * the session: it must not report it afterwards. Call conn_drain() first,
+   * or the host hands the request to this same session again. The host
+   * retries a request once; a second hand-back fails it with `reason`.
+   */
+  void (*request_retry)(rl_request *req, const char *reason);
+
+  /*
+   * The connection takes no new requests (GOAWAY received, or the server
+   * said it will close): the host stops handing requests to the session
+   * and closes the connection, calling session_del(RL_ERR_CLOSED), once
+   * the session holds none. New requests go to a new connection.
+   */
+  void (*conn_drain)(rl_conn *conn);
 } rl_host;
 
-/* True when `host` offers the ABI 1.1 members (templates, loop services). */
+/* True when `host` offers the ABI 1.1 members (templates, loop services,
+ * request_retry, conn_drain). */
 #define RL_HOST_HAS_TEMPLATES(host)                                            \
   ((host)->struct_size >=                                                      \
-   offsetof(rl_host, request_user_id) + sizeof((host)->request_user_id))
+   offsetof(rl_host, conn_drain) + sizeof((host)->conn_drain))
 #define RL_HOST_HAS_LOOP(host) RL_HOST_HAS_TEMPLATES(host)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
@@ -393,7 +412,9 @@ typedef struct rl_plugin {
    */
   void (*session_del)(void *session, int err, const char *reason);
 
-  /* Optional: how many requests the session takes at once (NULL: 1). */
+  /* Optional: how many requests the session takes at once (NULL: 1). The
+   * host asks again whenever it has requests waiting, so the answer may
+   * change (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   uint32_t (*session_max_concurrent)(void *session);
 
   /*

@@ -259,5 +259,26 @@ class Http1TestCase(unittest.TestCase):
         self.assertAllOk(res, rep, "GET", "/hello", self.nginx.count(path="/hello"))
 
 
+    # --connections: users share a pool ------------------------------------
+    def test_m_shared_connections(self):
+        """20 users on 3 shared connections: nginx sees 3 connections, and every
+        request is still counted (queued ones wait their turn, not dropped)."""
+        res = self.rl("--threads", "2", "-u", "20", "-r", "100", "-t", "2s",
+                      "--stop-timeout", "5", "--connections", "3",
+                      self.nginx.url("/hello"), timeout_s=40)
+        rep = self.report_of(res)
+        self.assertExit(res, 0)
+        entries = self.nginx.log_entries()
+        self.assertAllOk(res, rep, "GET", "/hello", len(entries))
+        self.assertEqual(len({e["conn"] for e in entries}), 3, res.describe())
+
+    def test_m_one_connection_per_user_by_default(self):
+        res = self.rl("-u", "5", "-r", "100", "-t", "1s", "--stop-timeout", "5",
+                      self.nginx.url("/hello"), timeout_s=40)
+        self.report_of(res)
+        self.assertEqual(len({e["conn"] for e in self.nginx.log_entries()}), 5,
+                         res.describe())
+
+
 if __name__ == "__main__":
     unittest.main()
