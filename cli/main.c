@@ -151,6 +151,7 @@ int main(int argc, char **argv) {
     status = EXIT_FAILURE;
   }
   final_report(&runner, stats);
+  rl__history_free(&runner.history);
   if (status == 0 && rl__stats_total(stats)->num_failures)
     status = o.exit_code_on_error;
 out:

@@ -64,6 +64,17 @@ static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     r->report(r, r->report_arg);
 }
 
+static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__runner *r = t->data;
+  pthread_mutex_lock(&r->lock);
+  if (rl__history_tick(&r->history, r->stats, rl__unix_time(),
+                       rl__runner_elapsed_sec(r), r->spawned))
+    rl__log(RL__LOG_WARN, "out of memory recording the history");
+  pthread_mutex_unlock(&r->lock);
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
   (void)loop;
   (void)revents;
@@ -108,6 +119,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   r->report_arg = report_arg;
   r->nworkers = cfg->threads ? cfg->threads : 1;
   pthread_mutex_init(&r->lock, NULL);
+  rl__history_init(&r->history);
   atomic_init(&r->finished_workers, 0);
   /* Our own loop, not libev's default: the default loop would also reap
    * children (SIGCHLD) behind the caller's back. */
@@ -160,6 +172,9 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
       r->run_timer.data = r;
       ev_timer_start(r->loop, &r->run_timer);
     }
+    ev_timer_init(&r->history_timer, history_cb, 1.0, 1.0);
+    r->history_timer.data = r;
+    ev_timer_start(r->loop, &r->history_timer);
     if (report && cfg->report_interval_s > 0) {
       ev_timer_init(&r->report_timer, report_cb, cfg->report_interval_s,
                     cfg->report_interval_s);
@@ -180,6 +195,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   ev_timer_stop(r->loop, &r->spawn_timer);
   ev_timer_stop(r->loop, &r->run_timer);
   ev_timer_stop(r->loop, &r->report_timer);
+  ev_timer_stop(r->loop, &r->history_timer);
   ev_signal_stop(r->loop, &r->sigint_watcher);
   ev_signal_stop(r->loop, &r->sigterm_watcher);
   ev_async_stop(r->loop, &r->done_async);

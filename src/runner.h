@@ -13,6 +13,7 @@
 
 #include <ev.h>
 
+#include "history.h"
 #include "stats.h"
 #include "wait.h"
 
@@ -39,6 +40,8 @@ typedef struct rl__runner {
   const rl__run_config *cfg;
   const struct rl__target *target;
   rl__stats *stats;     /* the run's merged stats; guard with `lock` */
+  rl__history history;  /* a row per second; guard with `lock`; the caller
+                           frees it (rl__history_free) after the run */
   pthread_mutex_t lock; /* held by workers merging, by reporters reading */
   uint64_t start_ns;
   uint64_t end_ns;
@@ -54,7 +57,7 @@ typedef struct rl__runner {
   struct ev_loop *loop;
   ev_async done_async;
   atomic_uint finished_workers;
-  ev_timer spawn_timer, run_timer, report_timer;
+  ev_timer spawn_timer, run_timer, report_timer, history_timer;
   ev_signal sigint_watcher, sigterm_watcher;
 } rl__runner;
 

@@ -18,10 +18,15 @@
 
 static void flush_stats(rl__worker *w) {
   rl__runner *r = w->runner;
+  const rl__stats_entry **entries;
+  size_t n = rl__stats_entries(w->stats, &entries);
   pthread_mutex_lock(&r->lock);
-  if (rl__stats_merge(r->stats, w->stats) != 0)
-    rl__log(RL__LOG_WARN, "out of memory merging statistics");
+  int rc = rl__stats_merge(r->stats, w->stats);
+  for (size_t i = 0; i < n; i++)
+    rc |= rl__history_add_times(&r->history, &entries[i]->hist);
   pthread_mutex_unlock(&r->lock);
+  if (rc)
+    rl__log(RL__LOG_WARN, "out of memory merging statistics");
   rl__stats_clear(w->stats);
 }
 

@@ -17,7 +17,7 @@ class ValgrindTest(unittest.TestCase):
         self.assertIsNotNone(shutil.which("valgrind"), "valgrind is not installed "
                              "(scripts/setup.sh installs it)")
         with NginxServer() as ng:
-            res = rpcload.run(["-u", "5", "-r", "5", "-t", "3s", "--stop-timeout", "5",
+            res = rpcload.run(["-u", "5", "-r", "5", "-t", "5s", "--stop-timeout", "5",
                                ng.url("/hello")], wrapper=VALGRIND, timeout_s=240)
             log_count = ng.count(path="/hello")
         self.assertFalse(res.timed_out, res.describe())
