@@ -10,6 +10,7 @@ PACKAGES=(
   libev-dev libssl-dev libhttp-parser-dev   # core + http1 plugin
   libcmocka-dev                      # unit tests
   nginx-light wrk python3-locust     # test servers and peers
+  redis-server redis-tools           # redis example plugin: server, redis-cli, redis-benchmark
   valgrind clang-tidy openssl time   # checks and test tools
 )
 

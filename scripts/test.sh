@@ -3,7 +3,7 @@
 #   1. scripts/setup.sh (packages + build/)
 #   2. ctest in build/: unit, integration (nginx) and valgrind tests
 #   3. unit tests again under AddressSanitizer + UBSan in build-asan/
-#   4. clang-tidy over src/ cli/ plugins/ (config: .clang-tidy)
+#   4. clang-tidy over src/ cli/ plugins/ kit/ examples/ (config: .clang-tidy)
 # Every step runs even when an earlier one failed; exits non-zero if any failed.
 set -euo pipefail
 
@@ -42,7 +42,7 @@ asan_unit() {
 
 tidy() {
   local sources
-  mapfile -t sources < <(find src cli plugins -name '*.c' | sort)
+  mapfile -t sources < <(find src cli plugins kit examples -name '*.c' | sort)
   if ((${#sources[@]} == 0)); then
     echo "clang-tidy: no C sources found" >&2
     return 1

@@ -18,6 +18,7 @@ struct rl_timer {
   struct rl__worker *w;
   void (*cb)(rl_timer *t, void *arg);
   void *arg;
+  int firing; /* inside cb: stopping then must not free */
 };
 
 struct rl_async {
@@ -78,8 +79,10 @@ static void timer_cb(struct ev_loop *loop, ev_timer *watcher, int revents) {
   (void)revents;
   rl_timer *t = watcher->data;
   struct rl__worker *w = t->w;
-  /* A fired timer is gone: libev has stopped it, we free it after the
-   * plugin's callback, which must not stop it. */
+  /* A fired timer is gone: libev has stopped it and we free it after the
+   * plugin's callback. A plugin that stops it from inside the callback
+   * (a shared "finish" path) is harmless: timer_stop sees `firing`. */
+  t->firing = 1;
   t->cb(t, t->arg);
   free(t);
   rl__worker_run_ready(w);
@@ -93,6 +96,7 @@ rl_timer *rl__timer_start(rl_loop *loop, uint64_t after_ns,
   t->w = loop->w;
   t->cb = cb;
   t->arg = arg;
+  t->firing = 0;
   ev_timer_init(&t->watcher, timer_cb, (double)after_ns / 1e9, 0.);
   t->watcher.data = t;
   ev_timer_start(t->w->loop, &t->watcher);
@@ -100,7 +104,7 @@ rl_timer *rl__timer_start(rl_loop *loop, uint64_t after_ns,
 }
 
 void rl__timer_stop(rl_timer *t) {
-  if (!t)
+  if (!t || t->firing)
     return;
   ev_timer_stop(t->w->loop, &t->watcher);
   free(t);

@@ -11,6 +11,9 @@
 
 #include "host.h"
 
+#ifndef RL_PLUGIN_INSTALL_RELDIR
+#define RL_PLUGIN_INSTALL_RELDIR "lib/rpcload/plugins"
+#endif
 #ifndef RL_PLUGIN_INSTALL_DIR
 #define RL_PLUGIN_INSTALL_DIR "/usr/local/lib/rpcload/plugins"
 #endif
@@ -92,7 +95,7 @@ static void add_default_dirs(rl__plugin_set *set) {
       *slash = 0;
       snprintf(dir, sizeof dir, "%s/plugins", exe);
       push_dir(set, dir);
-      snprintf(dir, sizeof dir, "%s/../lib/rpcload/plugins", exe);
+      snprintf(dir, sizeof dir, "%s/../%s", exe, RL_PLUGIN_INSTALL_RELDIR);
       push_dir(set, dir);
     }
   }

@@ -179,6 +179,12 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
     sch = t->plugin->desc.schemes;
   t->tls = sch->tls;
   t->port = u.port ? u.port : sch->default_port;
+  if (!t->port) {
+    snprintf(err, errlen, "target '%s' needs a port (%s has no default one)",
+             o->url, t->plugin->desc.name);
+    rc = RL_ERR_INVAL;
+    goto fail;
+  }
   t->host = u.host;
   u.host = NULL;
   rl_step_spec spec = {

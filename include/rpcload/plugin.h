@@ -230,8 +230,9 @@ typedef struct rl_host {
   /* Calls cb once after `after_ns`. NULL on allocation failure. */
   rl_timer *(*timer_start)(rl_loop *loop, uint64_t after_ns,
                            void (*cb)(rl_timer *t, void *arg), void *arg);
-  /* Stops a timer that has not fired; after it fired, the timer is gone
-   * (do not stop it). */
+  /* Stops a timer that has not fired. Once its callback has returned the
+   * timer is gone; stopping it from inside its own callback is allowed and
+   * does nothing. */
   void (*timer_stop)(rl_timer *t);
 
   /* A wakeup other threads may send (e.g. a client library's own threads
@@ -329,7 +330,7 @@ typedef struct rl_conn_info {
 /* A URL scheme a plugin serves. Arrays end with a {NULL, 0, 0} member. */
 typedef struct rl_scheme {
   const char *name;      /* "http" */
-  uint16_t default_port; /* 80 */
+  uint16_t default_port; /* 80; 0: the URL must give a port */
   uint8_t tls;           /* 1 if the scheme implies TLS */
 } rl_scheme;
 
@@ -425,7 +426,11 @@ typedef struct rl_plugin {
    */
   void (*step_describe)(void *step, const char **type, const char **name);
 
-  /* ---- ABI 1.1: the transport shape (required when kind is TRANSPORT) --- */
+  /* ---- ABI 1.1: the transport shape (required when kind is TRANSPORT) ---
+   * Threading: transport_new, transport_submit, transport_del and every
+   * watcher callback of a transport run on that transport's worker thread,
+   * never concurrently with each other. Each worker thread has its own
+   * transport; they share only the step (read-only). */
 
   /*
    * Called on each worker thread before its users start, once per step the
@@ -451,6 +456,10 @@ typedef struct rl_plugin {
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */
 typedef const rl_plugin *(*rl_plugin_entry_fn)(void);
+
+/* Its prototype: a plugin defines it, with RL_EXPORT, returning a pointer
+ * to a descriptor that lives as long as the plugin is loaded. */
+RL_EXPORT const rl_plugin *rl_plugin_entry(void);
 
 /* Size of the ABI 1.0 descriptor: the least a host of major 1 accepts. */
 #define RL_PLUGIN_MIN_SIZE                                                     \

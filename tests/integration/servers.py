@@ -12,6 +12,16 @@ bounded in time and is always stopped by the context manager that started it:
 
     with closed_port() as port:        # bound but not listening: refused
         ...
+
+    with UdpEchoServer(drop_every=10) as us:   # UDP echo, counts datagrams
+        ... us.url(), us.count(), us.dropped, us.payloads ...
+
+    with LineEchoServer() as ls:       # TCP: answers each line with itself
+        ... ls.url(), ls.lines ...
+
+    with RedisServer(tls=True) as rs:  # redis-server, no persistence
+        ... rs.url(), rs.url(tls=True), rs.command("SET", "k", "v") ...
+        rs.calls("set")                # Redis's own count (INFO commandstats)
 """
 
 import contextlib
@@ -181,6 +191,7 @@ _TLS_SERVER = r'''
         ssl_certificate {cert};
         ssl_certificate_key {key};
         access_log {prefix}/access-tls.log rl;
+{client_auth}
 {locations}
     }}
 '''
@@ -190,8 +201,14 @@ class NginxServer:
     """nginx as a non-daemon child in its own temp prefix, on free loopback
     ports, stopped by PID. Use as a context manager."""
 
-    def __init__(self, tls=False, start_timeout_s=10.0, lifetime_s=MAX_SERVER_LIFETIME):
+    def __init__(self, tls=False, start_timeout_s=10.0, lifetime_s=MAX_SERVER_LIFETIME,
+                 client_auth=False):
         self.tls = tls
+        # client_auth: the TLS server demands a client certificate, the one
+        # in self.client_cert / self.client_key.
+        self.client_auth = client_auth
+        self.client_cert = None
+        self.client_key = None
         self.start_timeout_s = start_timeout_s
         self.lifetime_s = lifetime_s
         self.prefix = None
@@ -225,9 +242,16 @@ class NginxServer:
             self.tls_port = free_port()
             while self.tls_port == self.port:
                 self.tls_port = free_port()
+            client_auth = ""
+            if self.client_auth:
+                client_dir = os.path.join(self.prefix, "client")
+                os.mkdir(client_dir)
+                self.client_cert, self.client_key = make_self_signed_cert(client_dir)
+                client_auth = ("        ssl_client_certificate %s;\n"
+                               "        ssl_verify_client on;" % self.client_cert)
             tls_server = _TLS_SERVER.format(host=HOST, tls_port=self.tls_port, cert=self.cert,
                                             key=self.key, prefix=self.prefix,
-                                            locations=_LOCATIONS)
+                                            locations=_LOCATIONS, client_auth=client_auth)
         # As root, nginx's workers would run as "nobody"; keep them as the
         # invoking user so they can use files in our 0700 prefix.
         user = "user root;" if os.geteuid() == 0 else ""
@@ -396,6 +420,406 @@ class BlackHoleServer:
                             conns.remove(c)
         finally:
             for c in conns:
+                c.close()
+            sel.close()
+            self._sock.close()
+
+
+def resp_encode(*args):
+    """A Redis command as RESP2 bytes: an array of bulk strings."""
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        b = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(b), b))
+    return b"".join(out)
+
+
+class RedisError(Exception):
+    """An error reply ("-ERR ...") from Redis; str() is its message."""
+
+
+def resp_read(f):
+    """Read one RESP2 reply from a binary file object (socket.makefile('rb')).
+    Returns bytes, int, None (null bulk or array), a list, or a RedisError
+    instance (an error reply; returned, not raised, so that arrays keep
+    their errors)."""
+    line = f.readline()
+    if not line.endswith(b"\r\n"):
+        raise ConnectionError("Redis closed the connection or sent %r" % line)
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"+":
+        return rest
+    if kind == b"-":
+        return RedisError(rest.decode(errors="replace"))
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)
+        if len(data) != n + 2:
+            raise ConnectionError("Redis closed the connection inside a bulk string")
+        return data[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [resp_read(f) for _ in range(n)]
+    raise ValueError("not a RESP2 reply: %r" % line)
+
+
+def redis_command(port, *args, host=HOST, timeout_s=5.0):
+    """Send one command to Redis on host:port over a fresh connection and
+    return its reply (see resp_read); an error reply raises RedisError."""
+    with socket.create_connection((host, port), timeout=timeout_s) as s:
+        s.sendall(resp_encode(*args))
+        with s.makefile("rb") as f:
+            reply = resp_read(f)
+    if isinstance(reply, RedisError):
+        raise reply
+    return reply
+
+
+class RedisServer:
+    """redis-server as a non-daemon child in its own temp dir, on a free
+    loopback port, with no persistence, stopped by PID. Use as a context
+    manager:
+
+        with RedisServer(tls=True) as rs:
+            ... rs.url(), rs.url(tls=True), rs.command("SET", "k", "v"),
+            rs.calls("set") ...
+    """
+
+    def __init__(self, tls=False, start_timeout_s=10.0, lifetime_s=MAX_SERVER_LIFETIME):
+        self.tls = tls
+        self.start_timeout_s = start_timeout_s
+        self.lifetime_s = lifetime_s
+        self.dir = None
+        self.port = None
+        self.tls_port = None
+        self.proc = None
+        self._watchdog = None
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def _argv(self):
+        redis = shutil.which("redis-server") or "/usr/bin/redis-server"
+        argv = [redis, "--port", str(self.port), "--bind", HOST, "--save", "",
+                "--appendonly", "no", "--dir", self.dir,
+                "--logfile", os.path.join(self.dir, "redis.log"), "--daemonize", "no"]
+        if self.tls:
+            cert, key = make_self_signed_cert(self.dir)
+            argv += ["--tls-port", str(self.tls_port), "--tls-cert-file", cert,
+                     "--tls-key-file", key, "--tls-auth-clients", "no"]
+        return argv
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix="rpcload-redis-")
+        # The kernel's free port may be taken between our probe and Redis's
+        # bind: try a few times.
+        for attempt in range(3):
+            self.port = free_port()
+            if self.tls:
+                self.tls_port = free_port()
+                while self.tls_port == self.port:
+                    self.tls_port = free_port()
+            self.proc = popen_bounded(self._argv(), stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL)
+            try:
+                self._wait_ready()
+                break
+            except Exception as e:
+                stop_process(self.proc)
+                if attempt == 2:
+                    raise RuntimeError("redis-server failed to start: %s\n--- redis.log ---\n%s"
+                                       % (e, self.log())) from e
+        self._watchdog = threading.Timer(self.lifetime_s, self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _wait_ready(self):
+        """Until Redis answers PING (it accepts before it has loaded)."""
+        end = time.monotonic() + self.start_timeout_s
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited with status %s" % self.proc.returncode)
+            try:
+                if redis_command(self.port, "PING", timeout_s=1.0) == b"PONG":
+                    if self.tls:
+                        wait_for_port(self.tls_port, max(0.1, end - time.monotonic()),
+                                      self.proc)
+                    return
+            except (OSError, ConnectionError, RedisError):
+                pass
+            if time.monotonic() >= end:
+                raise TimeoutError("no PONG within %.1fs" % self.start_timeout_s)
+            time.sleep(0.05)
+
+    def _expire(self):
+        stop_process(self.proc)
+
+    def stop(self):
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        stop_process(self.proc)
+        if self.dir and not os.environ.get("RPCLOAD_KEEP_TMP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def url(self, tls=False, host=HOST):
+        if tls:
+            if not self.tls:
+                raise ValueError("this RedisServer was started without tls=True")
+            return "rediss://%s:%d" % (host, self.tls_port)
+        return "redis://%s:%d" % (host, self.port)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "redis.log"), errors="replace") as f:
+                return f.read()
+        except (OSError, TypeError):
+            return ""
+
+    def command(self, *args):
+        """One command on a fresh plain connection; see redis_command."""
+        return redis_command(self.port, *args)
+
+    def commandstats(self):
+        """INFO commandstats as {"set": {"calls": 12, "failed_calls": 0, ...}}."""
+        stats = {}
+        for line in self.command("INFO", "commandstats").decode().splitlines():
+            if not line.startswith("cmdstat_"):
+                continue
+            name, _, fields = line[len("cmdstat_"):].partition(":")
+            stats[name] = {k: float(v) if "." in v else int(v)
+                           for k, v in (kv.split("=", 1) for kv in fields.split(","))}
+        return stats
+
+    def calls(self, command):
+        """How many times Redis ran `command` (lower case, e.g. "set"):
+        Redis's own count, the ground truth for rpcload's."""
+        return self.commandstats().get(command, {}).get("calls", 0)
+
+    def errors(self, code):
+        """How many error replies starting with `code` ("ERR", "WRONGTYPE")
+        Redis sent (INFO errorstats)."""
+        for line in self.command("INFO", "errorstats").decode().splitlines():
+            if line.startswith("errorstat_%s:" % code):
+                return int(line.split("count=", 1)[1].split(",")[0])
+        return 0
+
+
+# ---- UDP and line-protocol servers (examples/plugins/udp, lineproto) ---------
+
+def free_udp_port():
+    """A loopback UDP port nothing is bound to right now (bind 0, read, close)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def closed_udp_port():
+    """Yield a loopback UDP port nothing is bound to: a datagram sent there
+    gets ICMP port unreachable (ECONNREFUSED on a connected socket). The port
+    is free again after a bind/close, so another process could take it in
+    the meantime; on a test machine that is unlikely within a test."""
+    yield free_udp_port()
+
+
+class UdpEchoServer:
+    """Answers each UDP datagram on 127.0.0.1 with the same bytes (or with
+    `reply`), from one thread, for at most lifetime_s. Counts what it saw:
+
+        with UdpEchoServer(drop_every=10) as us:   # every 10th: no answer
+            ... "udp://127.0.0.1:%d" % us.port ...
+            us.count()      # datagrams received (waits until it settles)
+            us.dropped, us.answered, us.payloads (the first max_payloads), us.sources
+
+    Use as a context manager."""
+
+    def __init__(self, drop_every=0, reply=None, lifetime_s=MAX_SERVER_LIFETIME,
+                 max_payloads=100000):
+        self.drop_every = drop_every
+        self.reply = reply
+        self.lifetime_s = lifetime_s
+        self.max_payloads = max_payloads
+        self.port = None
+        self.received = 0
+        self.answered = 0
+        self.dropped = 0
+        self.payloads = []
+        self.sources = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = None
+        self._sock = None
+
+    def __enter__(self):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        self._sock.bind((HOST, 0))
+        self._sock.setblocking(False)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._run, name="udp-echo", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def url(self):
+        return "udp://%s:%d" % (HOST, self.port)
+
+    def _run(self):
+        sel = selectors.DefaultSelector()
+        sel.register(self._sock, selectors.EVENT_READ)
+        end = time.monotonic() + self.lifetime_s
+        try:
+            while not self._stop.is_set() and time.monotonic() < end:
+                if not sel.select(timeout=0.1):
+                    continue
+                while True:
+                    try:
+                        data, addr = self._sock.recvfrom(65536)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError:
+                        break  # e.g. an ICMP error for an earlier answer
+                    with self._lock:
+                        self.received += 1
+                        n = self.received
+                        if len(self.payloads) < self.max_payloads:
+                            self.payloads.append(data)
+                        self.sources.add(addr)
+                        drop = self.drop_every and n % self.drop_every == 0
+                        if drop:
+                            self.dropped += 1
+                    if drop:
+                        continue
+                    try:
+                        self._sock.sendto(self.reply if self.reply is not None else data, addr)
+                        with self._lock:
+                            self.answered += 1
+                    except OSError:
+                        pass
+        finally:
+            sel.close()
+            self._sock.close()
+
+    def count(self, settle_s=2.0):
+        """Datagrams received, once two reads 100 ms apart agree (bounded)."""
+        end = time.monotonic() + settle_s
+        with self._lock:
+            prev = self.received
+        while time.monotonic() < end:
+            time.sleep(0.1)
+            with self._lock:
+                cur = self.received
+            if cur == prev:
+                return cur
+            prev = cur
+        return prev
+
+
+class LineEchoServer:
+    """A TCP server on 127.0.0.1 that answers every line ("...\\n") it reads
+    with the same line, from one thread, for at most lifetime_s. `lines`
+    counts the lines answered. Use as a context manager."""
+
+    def __init__(self, lifetime_s=MAX_SERVER_LIFETIME):
+        self.lifetime_s = lifetime_s
+        self.port = None
+        self.lines = 0
+        self.accepted = 0
+        self._stop = threading.Event()
+        self._thread = None
+        self._sock = None
+
+    def __enter__(self):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((HOST, 0))
+        self._sock.listen(1024)
+        self._sock.setblocking(False)
+        self.port = self._sock.getsockname()[1]
+        self._thread = threading.Thread(target=self._run, name="line-echo", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        return False
+
+    def url(self):
+        return "line://%s:%d" % (HOST, self.port)
+
+    def _run(self):
+        sel = selectors.DefaultSelector()
+        sel.register(self._sock, selectors.EVENT_READ)
+        pending = {}
+        end = time.monotonic() + self.lifetime_s
+        try:
+            while not self._stop.is_set() and time.monotonic() < end:
+                for key, _ in sel.select(timeout=0.1):
+                    if key.fileobj is self._sock:
+                        try:
+                            c, _ = self._sock.accept()
+                        except (BlockingIOError, InterruptedError):
+                            continue
+                        c.setblocking(False)
+                        self.accepted += 1
+                        pending[c] = b""
+                        sel.register(c, selectors.EVENT_READ)
+                        continue
+                    c = key.fileobj
+                    try:
+                        data = c.recv(65536)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        sel.unregister(c)
+                        c.close()
+                        del pending[c]
+                        continue
+                    buf = pending[c] + data
+                    *lines, rest = buf.split(b"\n")
+                    pending[c] = rest
+                    if lines:
+                        out = b"".join(line + b"\n" for line in lines)
+                        try:
+                            c.settimeout(5.0)  # answers are small: bounded anyway
+                            c.sendall(out)
+                            c.setblocking(False)
+                            self.lines += len(lines)
+                        except OSError:
+                            pass
+        finally:
+            for c in pending:
                 c.close()
             sel.close()
             self._sock.close()

@@ -259,6 +259,28 @@ class Http1TestCase(unittest.TestCase):
         self.assertAllOk(res, rep, "GET", "/hello", self.nginx.count(path="/hello"))
 
 
+    # TLS client certificates ------------------------------------------------
+    def test_e_tls_client_certificate(self):
+        """A server that demands a client certificate: refused without one
+        (HTTP 400 from nginx), served with --cert/--key."""
+        with NginxServer(tls=True, client_auth=True) as ng:
+            url = ng.url("/hello", tls=True)
+            res = self.rl("-u", "1", "-r", "10", "-t", "1s", "--cacert", ng.cert, url)
+            self.assertAllFailed(res, self.report_of(res), r"HTTP 400")
+            res = self.rl("-u", "2", "-r", "10", "-t", "1s", "--stop-timeout", "5",
+                          "--cacert", ng.cert, "--cert", ng.client_cert, "--key",
+                          ng.client_key, url)
+            rep = self.report_of(res)
+            self.assertExit(res, 0)
+            self.assertAllOk(res, rep, "GET", "/hello", ng.count(path="/hello", tls=True,
+                                                                 status=200))
+
+    def test_e_tls_unreadable_client_key_is_a_usage_error(self):
+        res = self.rl("-u", "1", "-t", "1s", "--cert", "/nonexistent/cert.pem",
+                      self.nginx.url("/hello", tls=True))
+        self.assertExit(res, 2)
+        self.assertIn("cannot load client certificate /nonexistent/cert.pem", res.stderr)
+
     # --connections: users share a pool ------------------------------------
     def test_m_shared_connections(self):
         """20 users on 3 shared connections: nginx sees 3 connections, and every
