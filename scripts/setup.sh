@@ -8,8 +8,10 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config   # toolchain
   libev-dev libssl-dev libhttp-parser-dev   # core + http1 plugin
+  libnghttp2-dev                     # http2 plugin
   libcmocka-dev                      # unit tests
   nginx-light wrk python3-locust     # test servers and peers
+  nghttp2-server nghttp2-client      # nghttpd (http2 tests), h2load and nghttp
   redis-server redis-tools           # redis example plugin: server, redis-cli, redis-benchmark
   valgrind clang-tidy openssl time   # checks and test tools
 )

@@ -19,6 +19,12 @@ bounded in time and is always stopped by the context manager that started it:
     with LineEchoServer() as ls:       # TCP: answers each line with itself
         ... ls.url(), ls.lines ...
 
+    with NginxH2Server() as ng:        # HTTP/2 only: h2c and TLS h2
+        ... ng.url("/hello"), ng.url("/hello", tls=True), ng.protocols() ...
+
+    with NghttpdServer(files={"big": 10 << 20}) as nd:  # nghttpd, a docroot
+        ... nd.url("/big") ...
+
     with RedisServer(tls=True) as rs:  # redis-server, no persistence
         ... rs.url(), rs.url(tls=True), rs.command("SET", "k", "v") ...
         rs.calls("set")                # Redis's own count (INFO commandstats)
@@ -823,3 +829,239 @@ class LineEchoServer:
                 c.close()
             sel.close()
             self._sock.close()
+
+
+# ---- HTTP/2 servers: nginx (h2c and TLS h2) and nghttpd ----------------------
+
+# The access-log line of NginxH2Server: LOG_FORMAT plus the protocol, so a
+# test sees that requests really came as HTTP/2.0.
+H2_LOG_FORMAT = LOG_FORMAT + ' $server_protocol'
+_H2_LOG_RE = re.compile(_LOG_RE.pattern[:-1] + r' (?P<protocol>\S+)$')
+
+_H2_CONF = r'''
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+{user}
+events {{
+    worker_connections 20000;
+}}
+http {{
+    default_type text/plain;
+    log_format rl '{log_format}';
+    keepalive_requests {max_requests};
+    keepalive_timeout 75s;
+    {http2_settings}
+    client_body_temp_path {prefix}/client_body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+
+    server {{
+        listen {host}:{port} http2;
+        server_name localhost;
+        access_log {prefix}/access.log rl;
+{locations}
+    }}
+    server {{
+        listen {host}:{tls_port} ssl http2;
+        server_name localhost;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        access_log {prefix}/access-tls.log rl;
+{locations}
+    }}
+}}
+'''
+
+
+class NginxH2Server(NginxServer):
+    """nginx speaking HTTP/2 only: h2c with prior knowledge on `port` (nginx
+    1.22's `listen PORT http2` on a plain listener) and h2 over TLS (ALPN) on
+    `tls_port`, with NginxServer's locations (/hello, /missing, /error,
+    /close) and access logs that also record the protocol ("HTTP/2.0"):
+
+        with NginxH2Server() as ng:
+            ... ng.url("/hello"), ng.url("/hello", tls=True) ...
+            ng.count(path="/hello", status=200), ng.protocols() ...
+
+    max_requests sets keepalive_requests (which nginx >= 1.19.7 applies to
+    HTTP/2 instead of the obsolete http2_max_requests): after that many
+    requests on a connection nginx sends GOAWAY and closes it. Default
+    1000000, as NginxServer. max_streams sets http2_max_concurrent_streams
+    (nginx's default is 128)."""
+
+    def __init__(self, max_requests=None, max_streams=None, **kw):
+        kw["tls"] = True
+        super().__init__(**kw)
+        self.max_requests = max_requests
+        self.max_streams = max_streams
+
+    def start(self):
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.prefix = tempfile.mkdtemp(prefix="rpcload-nginx-h2-")
+        self.port = free_port()
+        self.tls_port = free_port()
+        while self.tls_port == self.port:
+            self.tls_port = free_port()
+        self.cert, self.key = make_self_signed_cert(self.prefix)
+        settings = []
+        if self.max_streams is not None:
+            settings.append("http2_max_concurrent_streams %d;" % self.max_streams)
+        user = "user root;" if os.geteuid() == 0 else ""
+        conf = _H2_CONF.format(prefix=self.prefix, host=HOST, port=self.port,
+                               tls_port=self.tls_port, cert=self.cert, key=self.key,
+                               user=user, log_format=H2_LOG_FORMAT,
+                               max_requests=(1000000 if self.max_requests is None
+                                             else self.max_requests),
+                               http2_settings="\n    ".join(settings),
+                               locations=_LOCATIONS)
+        self.conf_path = os.path.join(self.prefix, "nginx.conf")
+        with open(self.conf_path, "w") as f:
+            f.write(conf)
+        for name in ("access.log", "access-tls.log"):
+            open(os.path.join(self.prefix, name), "w").close()
+        self._stderr = open(os.path.join(self.prefix, "stderr.log"), "wb")
+        self.proc = popen_bounded(
+            [nginx, "-p", self.prefix, "-e", os.path.join(self.prefix, "error.log"),
+             "-c", self.conf_path, "-g", "daemon off;"],
+            stdout=self._stderr, stderr=subprocess.STDOUT)
+        self._watchdog = threading.Timer(self.lifetime_s, self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        try:
+            wait_for_port(self.port, self.start_timeout_s, self.proc)
+            wait_for_port(self.tls_port, self.start_timeout_s, self.proc)
+        except Exception as e:
+            raise RuntimeError("nginx failed to start: %s\n--- stderr ---\n%s\n--- error.log ---\n%s"
+                               % (e, self._read("stderr.log"), self._read("error.log"))) from e
+
+    def log_entries(self, tls=False):
+        """Parsed access-log lines: NginxServer's keys plus "protocol"."""
+        entries = []
+        for line in self._read("access-tls.log" if tls else "access.log").splitlines():
+            m = _H2_LOG_RE.match(line)
+            if not m:
+                raise AssertionError("unparsable access-log line: %r" % line)
+            e = m.groupdict()
+            e["status"] = int(e["status"])
+            e["conn_reqs"] = int(e["conn_reqs"])
+            entries.append(e)
+        return entries
+
+    def protocols(self, tls=False):
+        """{protocol: number of access-log lines}, e.g. {"HTTP/2.0": 1234}."""
+        out = {}
+        for e in self.log_entries(tls):
+            out[e["protocol"]] = out.get(e["protocol"], 0) + 1
+        return out
+
+
+class NghttpdServer:
+    """nghttpd (nghttp2's HTTP/2 server) serving files from its own temp
+    docroot, h2c with prior knowledge (--no-tls) or h2 over TLS, on a free
+    loopback port, stopped by PID. `files` maps a name to its content
+    (bytes) or to a size (int: that many bytes of 'x'); /missing is always
+    missing (404):
+
+        with NghttpdServer(files={"big": 10 << 20}) as nd:
+            ... nd.url("/big"), nd.url("/big", tls=True) with tls=True ...
+    """
+
+    def __init__(self, tls=False, files=None, max_streams=None,
+                 start_timeout_s=10.0, lifetime_s=MAX_SERVER_LIFETIME):
+        self.tls = tls
+        self.files = dict(files or {})
+        self.max_streams = max_streams
+        self.start_timeout_s = start_timeout_s
+        self.lifetime_s = lifetime_s
+        self.dir = None
+        self.port = None
+        self.proc = None
+        self._stderr = None
+        self._watchdog = None
+
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def start(self):
+        nghttpd = shutil.which("nghttpd") or "/usr/bin/nghttpd"
+        self.dir = tempfile.mkdtemp(prefix="rpcload-nghttpd-")
+        docroot = os.path.join(self.dir, "htdocs")
+        os.mkdir(docroot)
+        for name, content in self.files.items():
+            with open(os.path.join(docroot, name), "wb") as f:
+                if isinstance(content, int):
+                    chunk = b"x" * 65536
+                    left = content
+                    while left > 0:
+                        f.write(chunk[:min(left, len(chunk))])
+                        left -= len(chunk)
+                else:
+                    f.write(content)
+        tls_args = []
+        if self.tls:
+            cert, key = make_self_signed_cert(self.dir)
+            tls_args = [key, cert]
+        # The kernel's free port may be taken between our probe and
+        # nghttpd's bind: try a few times.
+        last = None
+        for attempt in range(3):
+            self.port = free_port()
+            argv = [nghttpd, "-a", HOST, "-d", docroot]
+            if self.max_streams is not None:
+                argv += ["-m", str(self.max_streams)]
+            if not self.tls:
+                argv.append("--no-tls")
+            argv += [str(self.port)] + tls_args
+            self._stderr = open(os.path.join(self.dir, "stderr-%d.log" % attempt), "wb")
+            self.proc = popen_bounded(argv, stdout=self._stderr, stderr=subprocess.STDOUT)
+            try:
+                wait_for_port(self.port, self.start_timeout_s, self.proc)
+                break
+            except Exception as e:  # exited (port taken?) or never listened
+                last = e
+                stop_process(self.proc)
+                self._stderr.close()
+                self._stderr = None
+                self.proc = None
+        else:
+            raise RuntimeError("nghttpd failed to start: %s" % last)
+        self._watchdog = threading.Timer(self.lifetime_s, self._expire)
+        self._watchdog.daemon = True
+        self._watchdog.start()
+
+    def _expire(self):
+        stop_process(self.proc)
+
+    def stop(self):
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        stop_process(self.proc)
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+        if self.dir and not os.environ.get("RPCLOAD_KEEP_TMP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def url(self, path="/", tls=None):
+        tls = self.tls if tls is None else tls
+        if tls and not self.tls:
+            raise ValueError("this NghttpdServer was started without tls=True")
+        return "%s://%s:%d%s" % ("https" if tls else "http", HOST, self.port, path)

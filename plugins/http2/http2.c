@@ -1,0 +1,1052 @@
+/*
+ * http2: the HTTP/2 codec plugin, on nghttp2 through h2session.
+ *
+ * A step is compiled once into the request's header list (nghttp2_nv
+ * pointing into one block of strings the step owns, marked NO_COPY so
+ * nghttp2 does not copy them per request) and its body; submitting a
+ * request is one nghttp2 submit and a write of what nghttp2 serialised.
+ * A body with {{...}} templates (ABI 1.1) is expanded per request instead,
+ * with its own content-length.
+ * A session is one connection carrying as many concurrent streams as the
+ * server's SETTINGS_MAX_CONCURRENT_STREAMS allows; the core asks
+ * session_max_concurrent again whenever requests wait, so a server that
+ * changes its limit is followed.
+ *
+ * Outcomes: the response's :status (>= 400 fails with "HTTP 404 Not
+ * Found"; HTTP/2 has no reason phrase, so the standard one is used), a
+ * reset from the server ("RST_STREAM: REFUSED_STREAM"), a broken response
+ * ("HTTP/2 stream error: PROTOCOL_ERROR"), or the connection's end. A
+ * GOAWAY drains the connection (conn_drain) and hands the streams the
+ * server never processed back to the host (request_retry), which sends
+ * them again on a new connection.
+ *
+ * Everything except rl_plugin_entry() is static; the module is built with
+ * hidden visibility.
+ */
+#include <rpcload/plugin.h>
+
+#include "h2session.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HTTP2_USER_AGENT "rpcload/0.1"
+/* Longest piece of user input quoted back in an error message. */
+#define HTTP2_SHOW_MAX 64
+/* Streams offered before the server's SETTINGS say how many it takes:
+ * its limit is usually 100 or more, and nghttp2 holds back what is over
+ * the real one. */
+#define HTTP2_STREAMS_BEFORE_SETTINGS 100u
+
+static const rl_scheme http2_schemes[] = {
+    {"http", 80, 0},
+    {"https", 443, 1},
+    {NULL, 0, 0},
+};
+
+static const char *const http2_alpn[] = {"h2", NULL};
+
+/* True when the host offers request templates (ABI 1.1). */
+#define HOST_HAS_TEMPLATE_API(h)                                               \
+  ((h)->struct_size >=                                                         \
+   offsetof(rl_host, template_expand) + sizeof((h)->template_expand))
+
+/* True when the host offers request_retry and conn_drain (ABI 1.1 as of
+ * the GOAWAY members). */
+#define HOST_HAS_RETRY(h)                                                      \
+  ((h)->struct_size >= offsetof(rl_host, conn_drain) + sizeof((h)->conn_drain))
+
+/* ---- Small helpers ------------------------------------------------------ */
+
+/* Writes a formatted one-line message into err (may be NULL or 0 long). */
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  if (err == NULL || errlen == 0)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+}
+
+/*
+ * Copies user input into out in a form safe to print on one line: control
+ * and non-ASCII bytes become \r, \n, \t or \xHH, and input longer than
+ * HTTP2_SHOW_MAX bytes is cut with "...". out must hold SHOW_BUF_LEN bytes;
+ * the caller owns it. Returns out.
+ */
+static const char *show(const char *s, size_t n, char *out) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (i == HTTP2_SHOW_MAX) {
+      memcpy(out + o, "...", 3);
+      o += 3;
+      break;
+    }
+    if (c == '\r' || c == '\n' || c == '\t') {
+      out[o++] = '\\';
+      out[o++] = (char)(c == '\r' ? 'r' : c == '\n' ? 'n' : 't');
+    } else if (c < 0x20 || c >= 0x7f) {
+      static const char hex[] = "0123456789abcdef";
+      out[o++] = '\\';
+      out[o++] = 'x';
+      out[o++] = hex[c >> 4];
+      out[o++] = hex[c & 15];
+    } else {
+      out[o++] = (char)c;
+    }
+  }
+  out[o] = '\0';
+  return out;
+}
+
+#define SHOW_BUF_LEN (HTTP2_SHOW_MAX * 4 + 4)
+
+static int ascii_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+/* Case-insensitive (ASCII) compare of a counted name with a C string. */
+static int name_is(const char *name, size_t len, const char *want) {
+  size_t i;
+  for (i = 0; i < len; i++) {
+    if (want[i] == '\0' || ascii_lower((unsigned char)name[i]) !=
+                               ascii_lower((unsigned char)want[i]))
+      return 0;
+  }
+  return want[i] == '\0';
+}
+
+/* RFC 9110 tchar: what a method or a header name may contain. */
+static int is_tchar(unsigned char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+      (c >= 'A' && c <= 'Z'))
+    return 1;
+  return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static int is_token(const char *s, size_t n) {
+  if (n == 0)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!is_tchar((unsigned char)s[i]))
+      return 0;
+  return 1;
+}
+
+/* True if s has a byte that cannot appear in a :path or :authority:
+ * controls, space, DEL. */
+static int has_space_or_ctl(const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c <= 0x20 || c == 0x7f)
+      return 1;
+  }
+  return 0;
+}
+
+static int is_ows(char c) { return c == ' ' || c == '\t'; }
+
+static char *dup_str(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (d != NULL)
+    memcpy(d, s, n);
+  return d;
+}
+
+/* The standard reason phrase of an HTTP status code (RFC 9110 section 15
+ * and the registered extensions), or NULL. HTTP/2 carries none. */
+static const char *status_phrase(int code) {
+  static const struct {
+    short code;
+    const char *text;
+  } phrases[] = {
+      {100, "Continue"},
+      {101, "Switching Protocols"},
+      {102, "Processing"},
+      {103, "Early Hints"},
+      {200, "OK"},
+      {201, "Created"},
+      {202, "Accepted"},
+      {203, "Non-Authoritative Information"},
+      {204, "No Content"},
+      {205, "Reset Content"},
+      {206, "Partial Content"},
+      {207, "Multi-Status"},
+      {208, "Already Reported"},
+      {226, "IM Used"},
+      {300, "Multiple Choices"},
+      {301, "Moved Permanently"},
+      {302, "Found"},
+      {303, "See Other"},
+      {304, "Not Modified"},
+      {305, "Use Proxy"},
+      {307, "Temporary Redirect"},
+      {308, "Permanent Redirect"},
+      {400, "Bad Request"},
+      {401, "Unauthorized"},
+      {402, "Payment Required"},
+      {403, "Forbidden"},
+      {404, "Not Found"},
+      {405, "Method Not Allowed"},
+      {406, "Not Acceptable"},
+      {407, "Proxy Authentication Required"},
+      {408, "Request Timeout"},
+      {409, "Conflict"},
+      {410, "Gone"},
+      {411, "Length Required"},
+      {412, "Precondition Failed"},
+      {413, "Content Too Large"},
+      {414, "URI Too Long"},
+      {415, "Unsupported Media Type"},
+      {416, "Range Not Satisfiable"},
+      {417, "Expectation Failed"},
+      {421, "Misdirected Request"},
+      {422, "Unprocessable Content"},
+      {423, "Locked"},
+      {424, "Failed Dependency"},
+      {425, "Too Early"},
+      {426, "Upgrade Required"},
+      {428, "Precondition Required"},
+      {429, "Too Many Requests"},
+      {431, "Request Header Fields Too Large"},
+      {451, "Unavailable For Legal Reasons"},
+      {500, "Internal Server Error"},
+      {501, "Not Implemented"},
+      {502, "Bad Gateway"},
+      {503, "Service Unavailable"},
+      {504, "Gateway Timeout"},
+      {505, "HTTP Version Not Supported"},
+      {506, "Variant Also Negotiates"},
+      {507, "Insufficient Storage"},
+      {508, "Loop Detected"},
+      {510, "Not Extended"},
+      {511, "Network Authentication Required"},
+  };
+  for (size_t i = 0; i < sizeof phrases / sizeof phrases[0]; i++)
+    if (phrases[i].code == code)
+      return phrases[i].text;
+  return NULL;
+}
+
+/* "REFUSED_STREAM", or "0x1f" for a code RFC 9113 does not name; buf is
+ * the caller's, at least 16 bytes. */
+static const char *error_code_text(uint32_t code, char *buf, size_t len) {
+  const char *name = h2_error_name(code);
+  if (name != NULL)
+    return name;
+  snprintf(buf, len, "0x%x", (unsigned)code);
+  return buf;
+}
+
+/* ---- Steps --------------------------------------------------------------- */
+
+/* A compiled step. Owns every member but host; freed by
+ * http2_step_del(). */
+struct http2_step {
+  const rl_host *host;   /* borrowed (lives until fini): frees body_tpl */
+  nghttp2_nv *nva;       /* the request's header list, pseudo-headers first */
+  size_t nvlen;
+  char *strings;         /* every name and value nva points at */
+  uint8_t *body;         /* the request body, or NULL */
+  size_t body_len;
+  rl_template *body_tpl; /* the body when it has {{...}}, else NULL */
+  size_t cl_index;       /* our content-length in nva, or nvlen if none */
+  char *type;            /* stats type: the method */
+  char *name;            /* stats name: --name, else path and query */
+};
+
+/* One user header, split and trimmed; points into the step spec. */
+struct hdr {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+};
+
+/*
+ * Splits and checks one user header. kv->value NULL means kv->key is the
+ * raw "Name: value" line as the user typed it; otherwise key is the name.
+ * Fills *h with pointers into kv's strings (borrowed: valid while the spec
+ * is). Returns 0, or RL_ERR_INVAL with a message in err.
+ */
+static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
+                        size_t errlen) {
+  char shown[SHOW_BUF_LEN];
+  const char *key = kv->key ? kv->key : "";
+  const char *value;
+  size_t key_len = strlen(key);
+
+  if (kv->value == NULL) {
+    const char *colon = strchr(key, ':');
+    if (colon == NULL) {
+      set_err(err, errlen, "header '%s' has no ':'", show(key, key_len, shown));
+      return RL_ERR_INVAL;
+    }
+    h->name = key;
+    h->name_len = (size_t)(colon - key);
+    value = colon + 1;
+  } else {
+    h->name = key;
+    h->name_len = key_len;
+    value = kv->value;
+  }
+
+  size_t value_len = strlen(value);
+  while (value_len > 0 && is_ows(*value)) {
+    value++;
+    value_len--;
+  }
+  while (value_len > 0 && is_ows(value[value_len - 1]))
+    value_len--;
+  h->value = value;
+  h->value_len = value_len;
+
+  if (h->name_len == 0) {
+    set_err(err, errlen, "header '%s' has an empty name",
+            show(key, key_len, shown));
+    return RL_ERR_INVAL;
+  }
+  /* A token excludes ':' too: pseudo-headers are ours to write. */
+  if (!is_token(h->name, h->name_len)) {
+    set_err(err, errlen, "header name '%s' is not a valid HTTP token",
+            show(h->name, h->name_len, shown));
+    return RL_ERR_INVAL;
+  }
+  /* RFC 9113 8.2.1: CR, LF and NUL are never valid in a field value; the
+   * other controls are refused as http1 refuses them. */
+  for (size_t i = 0; i < h->value_len; i++) {
+    unsigned char c = (unsigned char)h->value[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      set_err(err, errlen, "header '%s' value contains a control character",
+              show(h->name, h->name_len, shown));
+      return RL_ERR_INVAL;
+    }
+  }
+  return 0;
+}
+
+/* Connection-specific headers HTTP/2 forbids (RFC 9113 8.2.2). They make
+ * sense for an HTTP/1.1 command line the user may reuse, so they are
+ * dropped, not refused. TE survives only as "trailers". */
+static int is_dropped_header(const struct hdr *h) {
+  if (name_is(h->name, h->name_len, "te"))
+    return !(h->value_len == 8 && name_is(h->value, 8, "trailers"));
+  return name_is(h->name, h->name_len, "connection") ||
+         name_is(h->name, h->name_len, "keep-alive") ||
+         name_is(h->name, h->name_len, "proxy-connection") ||
+         name_is(h->name, h->name_len, "transfer-encoding") ||
+         name_is(h->name, h->name_len, "upgrade");
+}
+
+/* The headers rpcload adds itself; a user header with one of these names
+ * replaces ours (and an empty value just removes ours, as curl does). */
+static int is_default_header(const struct hdr *h) {
+  return name_is(h->name, h->name_len, "host") ||
+         name_is(h->name, h->name_len, "user-agent") ||
+         name_is(h->name, h->name_len, "content-length");
+}
+
+/* The last user header named `name`, or NULL. */
+static const struct hdr *user_header(const struct hdr *hs, size_t n,
+                                     const char *name) {
+  const struct hdr *found = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (name_is(hs[i].name, hs[i].name_len, name))
+      found = &hs[i];
+  return found;
+}
+
+/* The default port of spec's scheme, so :authority carries a port only
+ * when the URL needed one. */
+static uint16_t scheme_default_port(const rl_step_spec *spec) {
+  if (spec->scheme != NULL) {
+    for (const rl_scheme *s = http2_schemes; s->name != NULL; s++)
+      if (strcmp(s->name, spec->scheme) == 0)
+        return s->default_port;
+  }
+  return spec->tls ? 443 : 80;
+}
+
+static void http2_step_del(void *step) {
+  struct http2_step *st = step;
+  if (st == NULL)
+    return;
+  if (st->body_tpl != NULL)
+    st->host->template_del(st->body_tpl);
+  free(st->nva);
+  free(st->strings);
+  free(st->body);
+  free(st->type);
+  free(st->name);
+  free(st);
+}
+
+/*
+ * Checks everything but the headers. Returns 0, or RL_ERR_INVAL with a
+ * message in err. Borrows spec.
+ */
+static int check_spec(const rl_step_spec *spec, const char *method,
+                      const char *path, char *err, size_t errlen) {
+  char shown[SHOW_BUF_LEN];
+  size_t method_len = strlen(method);
+
+  if (!is_token(method, method_len)) {
+    set_err(err, errlen, "method '%s' is not a valid HTTP token",
+            show(method, method_len, shown));
+    return RL_ERR_INVAL;
+  }
+  /* CONNECT has another shape in HTTP/2 (no :scheme or :path, RFC 9113
+   * 8.5); a load test has no tunnel to open. */
+  if (strcmp(method, "CONNECT") == 0) {
+    set_err(err, errlen, "method CONNECT is not supported over HTTP/2");
+    return RL_ERR_INVAL;
+  }
+  if (has_space_or_ctl(path)) {
+    set_err(err, errlen,
+            "path '%s' contains a space or control character "
+            "(percent-encode it)",
+            show(path, strlen(path), shown));
+    return RL_ERR_INVAL;
+  }
+  if (spec->host == NULL || spec->host[0] == '\0') {
+    set_err(err, errlen, "no host given");
+    return RL_ERR_INVAL;
+  }
+  if (has_space_or_ctl(spec->host)) {
+    set_err(err, errlen, "host '%s' contains a space or control character",
+            show(spec->host, strlen(spec->host), shown));
+    return RL_ERR_INVAL;
+  }
+  if (spec->body == NULL && spec->body_len > 0) {
+    set_err(err, errlen, "body length %zu given without a body",
+            spec->body_len);
+    return RL_ERR_INVAL;
+  }
+  /* http2 takes no plugin options; a typo should not pass silently. A
+   * spec from before options existed has none. */
+  int has_options = spec->struct_size >= offsetof(rl_step_spec, n_options) +
+                                             sizeof(spec->n_options);
+  if (has_options && spec->n_options > 0 && spec->options != NULL) {
+    const char *k = spec->options[0].key ? spec->options[0].key : "";
+    set_err(err, errlen, "option '%s' is not known to http2 (it takes none)",
+            show(k, strlen(k), shown));
+    return RL_ERR_INVAL;
+  }
+  return 0;
+}
+
+/*
+ * The header list under construction: names and values are appended to one
+ * string block and recorded as offsets, since the block moves while it
+ * grows; http2_step_new() turns them into pointers at the end.
+ */
+struct field {
+  size_t name_off, name_len, value_off, value_len;
+};
+
+struct nv_builder {
+  char *p; /* the string block */
+  size_t len, cap;
+  struct field *f;
+  size_t n, fcap;
+  int oom; /* set on allocation failure: appends stop, checked once */
+};
+
+/* Appends n bytes to the string block, lower-casing them if asked;
+ * returns their offset. */
+static size_t nvb_str(struct nv_builder *b, const char *s, size_t n,
+                      int lower) {
+  size_t off = b->len;
+  if (b->oom)
+    return 0;
+  if (n + 1 > b->cap - b->len) {
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap - b->len < n + 1) {
+      if (cap > ((size_t)-1) / 2) {
+        b->oom = 1;
+        return 0;
+      }
+      cap *= 2;
+    }
+    char *p = realloc(b->p, cap);
+    if (p == NULL) {
+      b->oom = 1;
+      return 0;
+    }
+    b->p = p;
+    b->cap = cap;
+  }
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (lower)
+      c = (char)ascii_lower((unsigned char)c);
+    b->p[b->len + i] = c;
+  }
+  b->len += n;
+  b->p[b->len++] = '\0'; /* NUL-terminated, for debugging and tests */
+  return off;
+}
+
+/* Appends one field; the name is lower-cased (HTTP/2 requires it). */
+static void nvb_add(struct nv_builder *b, const char *name, size_t name_len,
+                    const char *value, size_t value_len) {
+  if (b->oom)
+    return;
+  if (b->n == b->fcap) {
+    size_t cap = b->fcap ? b->fcap * 2 : 16;
+    struct field *f = realloc(b->f, cap * sizeof *f);
+    if (f == NULL) {
+      b->oom = 1;
+      return;
+    }
+    b->f = f;
+    b->fcap = cap;
+  }
+  struct field *f = &b->f[b->n];
+  f->name_len = name_len;
+  f->name_off = nvb_str(b, name, name_len, 1);
+  f->value_len = value_len;
+  f->value_off = nvb_str(b, value, value_len, 0);
+  if (!b->oom)
+    b->n++;
+}
+
+static void nvb_add_str(struct nv_builder *b, const char *name,
+                        const char *value) {
+  nvb_add(b, name, strlen(name), value, strlen(value));
+}
+
+/* Appends :authority: the user's Host header if given, else host[:port]
+ * with an IPv6 literal's brackets put back. An empty Host cannot remove it
+ * as it removes HTTP/1.1's Host: HTTP/2 servers refuse a request with
+ * neither (RFC 9113 8.3.1), so the URL's authority stays. */
+static void add_authority(struct nv_builder *b, const rl_step_spec *spec,
+                          const struct hdr *user_host) {
+  if (user_host != NULL && user_host->value_len > 0) {
+    nvb_add(b, ":authority", 10, user_host->value, user_host->value_len);
+    return;
+  }
+  char auth[300];
+  int v6 = strchr(spec->host, ':') != NULL;
+  if (spec->port != 0 && spec->port != scheme_default_port(spec))
+    snprintf(auth, sizeof auth, "%s%s%s:%u", v6 ? "[" : "", spec->host,
+             v6 ? "]" : "", (unsigned)spec->port);
+  else
+    snprintf(auth, sizeof auth, "%s%s%s", v6 ? "[" : "", spec->host,
+             v6 ? "]" : "");
+  nvb_add_str(b, ":authority", auth);
+}
+
+/* Parses every user header into a new array (caller frees; NULL when
+ * there are none). Returns 0 or an RL_ERR_* code with err set. */
+static int parse_headers(const rl_step_spec *spec, struct hdr **out,
+                         char *err, size_t errlen) {
+  *out = NULL;
+  if (spec->n_headers == 0)
+    return 0;
+  if (spec->headers == NULL) {
+    set_err(err, errlen, "%zu headers announced but none given",
+            spec->n_headers);
+    return RL_ERR_INVAL;
+  }
+  struct hdr *hs = calloc(spec->n_headers, sizeof *hs);
+  if (hs == NULL) {
+    set_err(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < spec->n_headers; i++) {
+    int rc = parse_header(&spec->headers[i], &hs[i], err, errlen);
+    if (rc != 0) {
+      free(hs);
+      return rc;
+    }
+  }
+  *out = hs;
+  return 0;
+}
+
+/*
+ * Compiles the body as a request template. *out is NULL when the body has
+ * no {{...}} (it is then sent as it is), else the template, owned by the
+ * caller. Returns 0, or an RL_ERR_* code with the template's complaint in
+ * err. Borrows host and spec.
+ */
+static int compile_body(const rl_host *host, const rl_step_spec *spec,
+                        rl_template **out, char *err, size_t errlen) {
+  char terr[256] = "";
+  rl_template *t = NULL;
+  *out = NULL;
+  int rc = host->template_new((const char *)spec->body, spec->body_len, &t,
+                              terr, sizeof terr);
+  if (rc != 0) {
+    set_err(err, errlen, "body: %s", terr[0] ? terr : rl_strerror(rc));
+    return rc;
+  }
+  if (host->template_is_constant(t))
+    host->template_del(t);
+  else
+    *out = t;
+  return 0;
+}
+
+/*
+ * Compiles spec into a step: the header list and body are built here once,
+ * so the hot path only hands them to nghttp2. Borrows host and spec (only
+ * during the call); on success the plugin owns *step until
+ * http2_step_del(). On failure *step is untouched and err holds one line.
+ */
+static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
+                          void **step, char *err, size_t errlen) {
+  if (host == NULL || spec == NULL || step == NULL) {
+    set_err(err, errlen, "no step spec given");
+    return RL_ERR_INVAL;
+  }
+  /* We need members up to `name`; an older, shorter spec cannot serve. */
+  if (spec->struct_size < offsetof(rl_step_spec, name) + sizeof(spec->name)) {
+    set_err(err, errlen, "step spec too short (%u bytes)",
+            (unsigned)spec->struct_size);
+    return RL_ERR_ABI;
+  }
+
+  int has_body = spec->body != NULL;
+  const char *method =
+      spec->method != NULL ? spec->method : (has_body ? "POST" : "GET");
+  const char *path =
+      spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
+  const char *scheme = spec->scheme != NULL && spec->scheme[0] != '\0'
+                           ? spec->scheme
+                           : (spec->tls ? "https" : "http");
+  int rc = check_spec(spec, method, path, err, errlen);
+  if (rc != 0)
+    return rc;
+  rl_template *body_tpl = NULL;
+  if (has_body && spec->body_len > 0 && HOST_HAS_TEMPLATE_API(host)) {
+    rc = compile_body(host, spec, &body_tpl, err, errlen);
+    if (rc != 0)
+      return rc;
+  }
+  struct hdr *hs = NULL;
+  rc = parse_headers(spec, &hs, err, errlen);
+  if (rc != 0) {
+    if (body_tpl != NULL)
+      host->template_del(body_tpl);
+    return rc;
+  }
+  size_t n = spec->n_headers;
+
+  /* A POST/PUT/PATCH without a body still says "0" (RFC 9110 8.6), as
+   * http1 does, so both plugins send the same request. */
+  int wants_length = has_body || strcmp(method, "POST") == 0 ||
+                     strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+  struct nv_builder b = {0};
+
+  /* Pseudo-header fields first (RFC 9113 8.3). */
+  nvb_add_str(&b, ":method", method);
+  nvb_add_str(&b, ":scheme", scheme);
+  add_authority(&b, spec, user_header(hs, n, "host"));
+  nvb_add_str(&b, ":path", path);
+  if (user_header(hs, n, "user-agent") == NULL)
+    nvb_add_str(&b, "user-agent", HTTP2_USER_AGENT);
+  for (size_t i = 0; i < n; i++) {
+    if (name_is(hs[i].name, hs[i].name_len, "host"))
+      continue; /* it became :authority */
+    if (is_dropped_header(&hs[i]))
+      continue;
+    if (hs[i].value_len == 0 && is_default_header(&hs[i]))
+      continue; /* "-H 'User-Agent:'" removes ours and sends nothing */
+    nvb_add(&b, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
+  }
+  size_t cl_index = (size_t)-1;
+  if (wants_length && user_header(hs, n, "content-length") == NULL) {
+    char cl[32];
+    cl_index = b.n;
+    snprintf(cl, sizeof cl, "%zu", has_body ? spec->body_len : (size_t)0);
+    nvb_add_str(&b, "content-length", cl);
+  }
+  free(hs);
+
+  struct http2_step *st = calloc(1, sizeof *st);
+  if (st != NULL) {
+    st->host = host;
+    st->body_tpl = body_tpl; /* the step owns it from here */
+  } else if (body_tpl != NULL) {
+    host->template_del(body_tpl);
+  }
+  if (st != NULL && !b.oom) {
+    st->nva = calloc(b.n, sizeof *st->nva);
+    st->type = dup_str(method);
+    st->name = dup_str(spec->name != NULL && spec->name[0] != '\0' ? spec->name
+                                                                    : path);
+    /* A templated body is expanded per request: no copy to keep. */
+    if (has_body && spec->body_len > 0 && body_tpl == NULL) {
+      st->body = malloc(spec->body_len);
+      if (st->body != NULL) {
+        memcpy(st->body, spec->body, spec->body_len);
+        st->body_len = spec->body_len;
+      }
+    }
+  }
+  if (st == NULL || b.oom || st->nva == NULL || st->type == NULL ||
+      st->name == NULL ||
+      (has_body && spec->body_len > 0 && body_tpl == NULL &&
+       st->body == NULL)) {
+    http2_step_del(st);
+    free(b.p);
+    free(b.f);
+    set_err(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  /* The strings live as long as the step, which outlives every session:
+   * nghttp2 may keep pointers to them instead of copying (NO_COPY), and
+   * HPACK still indexes them, so repeated requests cost a few bytes. */
+  st->strings = b.p;
+  st->nvlen = b.n;
+  st->cl_index = cl_index < b.n ? cl_index : b.n;
+  for (size_t i = 0; i < b.n; i++) {
+    st->nva[i].name = (uint8_t *)(b.p + b.f[i].name_off);
+    st->nva[i].namelen = b.f[i].name_len;
+    st->nva[i].value = (uint8_t *)(b.p + b.f[i].value_off);
+    st->nva[i].valuelen = b.f[i].value_len;
+    st->nva[i].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME |
+                       NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+  }
+  free(b.f);
+  *step = st;
+  return 0;
+}
+
+/* The stats type and name the step reports: the host uses them for
+ * failures it reports itself. Both strings belong to the step. */
+static void http2_step_describe(void *step, const char **type,
+                                const char **name) {
+  const struct http2_step *st = step;
+  *type = st->type;
+  *name = st->name;
+}
+
+/* ---- Sessions ------------------------------------------------------------ */
+
+/* One connection. Owned by the plugin from session_new to session_del. */
+struct http2_session {
+  const rl_host *host; /* borrowed: lives until fini */
+  rl_conn *conn;       /* borrowed: valid until session_del */
+  h2_session *h2;      /* owned */
+  int has_retry;       /* the host offers request_retry and conn_drain */
+  /* While ending every stream at once (session_del, a connection error):
+   * the error text they fail with; borrowed for that moment. */
+  const char *abort_reason;
+};
+
+/* Per-request state: the h2session stream area, valid until on_end. */
+struct http2_stream {
+  struct http2_session *s;
+  rl_request *req;              /* owned by the host */
+  const struct http2_step *st;  /* req's step, borrowed while req lives */
+  uint64_t bytes;               /* DATA payload received */
+  int status;                   /* the final response's :status */
+};
+
+/* Reports the request; `error` NULL is success, borrowed for the call.
+ * After this the request (and the stream area) is gone. */
+static void finish(struct http2_stream *ps, const char *error) {
+  rl_result r;
+  r.type = ps->st->type;
+  r.name = ps->st->name;
+  r.response_bytes = ps->bytes;
+  r.error = error;
+  ps->s->host->request_done(ps->req, &r);
+}
+
+static int h2cb_write(void *session_data, const uint8_t *data, size_t len) {
+  struct http2_session *s = session_data;
+  return s->host->conn_write(s->conn, data, len);
+}
+
+static void h2cb_headers_end(void *stream_data, enum h2_block block,
+                             int status) {
+  struct http2_stream *ps = stream_data;
+  if (block == H2_BLOCK_RESPONSE)
+    ps->status = status;
+}
+
+static void h2cb_data(void *stream_data, const uint8_t *data, size_t len) {
+  struct http2_stream *ps = stream_data;
+  (void)data;
+  ps->bytes += len;
+}
+
+/* The server will start no new stream: the host must stop handing us
+ * requests before we give back those the server never processed. */
+static void h2cb_goaway(void *session_data, uint32_t error_code,
+                        int32_t last_stream_id) {
+  struct http2_session *s = session_data;
+  (void)error_code;
+  (void)last_stream_id;
+  if (s->has_retry)
+    s->host->conn_drain(s->conn);
+}
+
+/* The one place a request ends: exactly once per accepted request, as
+ * h2session promises one on_end per stream. */
+static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
+  struct http2_stream *ps = stream_data;
+  char error[160], num[16];
+  switch (how) {
+  case H2_END_COMPLETE:
+    if (ps->status >= 400) {
+      const char *phrase = status_phrase(ps->status);
+      snprintf(error, sizeof error, "HTTP %d%s%s", ps->status,
+               phrase ? " " : "", phrase ? phrase : "");
+      finish(ps, error);
+    } else {
+      finish(ps, NULL);
+    }
+    return;
+  case H2_END_RESET:
+    snprintf(error, sizeof error, "RST_STREAM: %s",
+             error_code_text(code, num, sizeof num));
+    finish(ps, error);
+    return;
+  case H2_END_ERROR:
+    if (code == NGHTTP2_NO_ERROR)
+      snprintf(error, sizeof error, "HTTP/2 stream closed before the response");
+    else
+      snprintf(error, sizeof error, "HTTP/2 stream error: %s",
+               error_code_text(code, num, sizeof num));
+    finish(ps, error);
+    return;
+  case H2_END_UNPROCESSED:
+    snprintf(error, sizeof error, "GOAWAY: %s",
+             error_code_text(code, num, sizeof num));
+    /* The server never saw it: send it again on a new connection (the
+     * GOAWAY callback already drained this one). */
+    if (ps->s->has_retry)
+      ps->s->host->request_retry(ps->req, error);
+    else
+      finish(ps, error);
+    return;
+  case H2_END_ABORTED:
+  default:
+    finish(ps, ps->s->abort_reason != NULL ? ps->s->abort_reason
+                                           : rl_strerror(RL_ERR_CLOSED));
+    return;
+  }
+}
+
+static const h2_callbacks http2_h2_callbacks = {
+    .write = h2cb_write,
+    .on_header = NULL,
+    .on_headers_end = h2cb_headers_end,
+    .on_data = h2cb_data,
+    .on_end = h2cb_end,
+    .on_goaway = h2cb_goaway,
+};
+
+/*
+ * A new connection (TCP connected, TLS and ALPN "h2" done, or h2c by prior
+ * knowledge). Borrows host and conn (both outlive the session) and info
+ * (only during the call); the plugin owns *session until
+ * http2_session_del(). Writes the connection preface and our SETTINGS.
+ */
+static int http2_session_new(const rl_host *host, rl_conn *conn,
+                             const rl_conn_info *info, void **session) {
+  (void)info;
+  struct http2_session *s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return RL_ERR_NOMEM;
+  s->host = host;
+  s->conn = conn;
+  s->has_retry = HOST_HAS_RETRY(host);
+  h2_config cfg = {0};
+  cfg.stream_data_size = sizeof(struct http2_stream);
+  int rc = h2_session_new(&http2_h2_callbacks, s, &cfg, &s->h2);
+  if (rc == 0)
+    rc = h2_session_flush(s->h2);
+  if (rc != 0) {
+    h2_session_del(s->h2);
+    free(s);
+    return rc;
+  }
+  *session = s;
+  return 0;
+}
+
+/* How many requests the session takes at once: the server's
+ * SETTINGS_MAX_CONCURRENT_STREAMS, or at most 100 before it is known. */
+static uint32_t http2_session_max_concurrent(void *session) {
+  struct http2_session *s = session;
+  return h2_session_max_concurrent(s->h2, HTTP2_STREAMS_BEFORE_SETTINGS);
+}
+
+/* Frees a templated body once h2session is done sending it. */
+static void free_body(void *arg) { free(arg); }
+
+/* Header lists up to this long are copied on the stack for a templated
+ * request; longer ones on the heap. */
+#define HTTP2_NV_STACK 32
+
+/*
+ * Submits a request whose body is a template: the expansion (the host's
+ * buffer, valid until its next expansion) is copied into a buffer the
+ * stream owns until sent, and the header list is copied with its own
+ * content-length. nghttp2 copies what is not marked NO_COPY during the
+ * submit, so the copies live on this stack frame. Borrows everything.
+ */
+static int submit_templated(struct http2_session *s,
+                            const struct http2_step *st, rl_request *req,
+                            const struct http2_stream *init) {
+  size_t len = 0;
+  const char *text = s->host->template_expand(st->body_tpl, req, &len);
+  if (text == NULL)
+    return RL_ERR_NOMEM;
+  uint8_t *copy = NULL;
+  if (len > 0) {
+    copy = malloc(len);
+    if (copy == NULL)
+      return RL_ERR_NOMEM;
+    memcpy(copy, text, len);
+  }
+  nghttp2_nv stack_nva[HTTP2_NV_STACK];
+  nghttp2_nv *nva = stack_nva;
+  if (st->nvlen > HTTP2_NV_STACK) {
+    nva = malloc(st->nvlen * sizeof *nva);
+    if (nva == NULL) {
+      free(copy);
+      return RL_ERR_NOMEM;
+    }
+  }
+  memcpy(nva, st->nva, st->nvlen * sizeof *nva);
+  char cl[32];
+  if (st->cl_index < st->nvlen) {
+    snprintf(cl, sizeof cl, "%zu", len);
+    nva[st->cl_index].value = (uint8_t *)cl;
+    nva[st->cl_index].valuelen = strlen(cl);
+    nva[st->cl_index].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME; /* copy cl */
+  }
+  h2_body body = {
+      .data = copy, .len = len, .release = free_body, .release_arg = copy};
+  int rc = h2_session_submit(s->h2, nva, st->nvlen, &body, init, NULL);
+  if (nva != stack_nva)
+    free(nva);
+  /* A refused submit leaves the body ours; an empty one was never
+   * handed over (no DATA), so it is ours too. */
+  if (rc != 0 || len == 0)
+    free(copy);
+  return rc;
+}
+
+/*
+ * Starts req as a new stream and writes what can go now. On 0 the session
+ * holds req (owned by the host) until it calls request_done() or
+ * request_retry() once, from session_on_read() or session_del(), never
+ * from here. On error nothing is kept and nothing will be reported:
+ * RL_ERR_BUSY at the server's stream limit, RL_ERR_CLOSED once the
+ * connection is going away.
+ */
+static int http2_session_submit(void *session, rl_request *req) {
+  struct http2_session *s = session;
+  if (h2_session_closing(s->h2, NULL))
+    return RL_ERR_CLOSED;
+  uint32_t limit = http2_session_max_concurrent(s);
+  if (h2_session_active(s->h2) >= (limit > 0 ? limit : 1))
+    return RL_ERR_BUSY;
+  const struct http2_step *st = s->host->request_step(req);
+  if (st == NULL)
+    return RL_ERR_INVAL;
+
+  struct http2_stream init = {.s = s, .req = req, .st = st};
+  int rc;
+  if (st->body_tpl != NULL) {
+    rc = submit_templated(s, st, req, &init);
+  } else {
+    /* The body belongs to the step, which outlives the session: no
+     * release needed. */
+    h2_body body = {.data = st->body, .len = st->body_len};
+    rc = h2_session_submit(s->h2, st->nva, st->nvlen,
+                           st->body != NULL ? &body : NULL, &init, NULL);
+  }
+  /* The last stream id is spent: new requests need a new connection. */
+  if (rc == 0 && s->has_retry && h2_session_closing(s->h2, NULL))
+    s->host->conn_drain(s->conn);
+  return rc;
+}
+
+/*
+ * Bytes from the server (borrowed for the call): responses end here, with
+ * request_done() or request_retry(). On a connection error every request
+ * still held fails here with the precise reason, then RL_ERR_PROTO tells
+ * the host to close.
+ */
+static int http2_session_on_read(void *session, const uint8_t *data,
+                                 size_t len) {
+  struct http2_session *s = session;
+  int rc = h2_session_recv(s->h2, data, len);
+  if (rc == RL_ERR_PROTO) {
+    s->abort_reason = h2_session_error(s->h2);
+    if (s->abort_reason[0] == '\0')
+      s->abort_reason = rl_strerror(rc);
+    h2_session_abort(s->h2);
+    s->abort_reason = NULL;
+  }
+  return rc;
+}
+
+/*
+ * The connection is over. Every request still held fails, exactly once,
+ * with `reason` (borrowed for the call), or with the GOAWAY's code when
+ * the server sent one with an error and then closed. Then frees the
+ * session.
+ */
+static void http2_session_del(void *session, int err, const char *reason) {
+  struct http2_session *s = session;
+  if (s == NULL)
+    return;
+  char why[64], num[16];
+  uint32_t code = NGHTTP2_NO_ERROR;
+  if (err == RL_ERR_CLOSED && h2_session_goaway(s->h2, &code) &&
+      code != NGHTTP2_NO_ERROR) {
+    snprintf(why, sizeof why, "GOAWAY: %s",
+             error_code_text(code, num, sizeof num));
+    s->abort_reason = why;
+  } else {
+    s->abort_reason =
+        reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err);
+  }
+  h2_session_del(s->h2);
+  free(s);
+}
+
+static const rl_plugin http2_plugin = {
+    .abi_version = RL_ABI_VERSION,
+    .struct_size = sizeof(rl_plugin),
+    .name = "http2",
+    .version = "0.1.0",
+    .summary = "HTTP/2 over TCP (h2c, prior knowledge) or TLS (ALPN h2), "
+               "concurrent streams per connection",
+    .schemes = http2_schemes,
+    .alpn = http2_alpn,
+    .kind = RL_PLUGIN_CODEC,
+    .init = NULL,
+    .fini = NULL,
+    .step_new = http2_step_new,
+    .step_del = http2_step_del,
+    .session_new = http2_session_new,
+    .session_submit = http2_session_submit,
+    .session_on_read = http2_session_on_read,
+    .session_del = http2_session_del,
+    .session_max_concurrent = http2_session_max_concurrent,
+    .step_describe = http2_step_describe,
+};
+
+/* The one exported symbol. The descriptor is static and never freed. */
+RL_EXPORT const rl_plugin *rl_plugin_entry(void);
+
+RL_EXPORT const rl_plugin *rl_plugin_entry(void) { return &http2_plugin; }
