@@ -483,6 +483,8 @@ static void usage(FILE *out) {
         "  --seconds S          length of the load run (default 3)\n"
         "  --stall-ms MS        longest a callback may take (default 50)\n"
         "  --threads N          worker threads (default 2)\n"
+        "  --connections N      users share N connections, as rpcload's\n"
+        "                       --connections: for multiplexing plugins\n"
         "\n"
         "Prints PASS/FAIL per check and 'N passed, M failed'. Exit status 0\n"
         "when all passed, 1 when a check failed, 2 for bad arguments.\n",
@@ -505,6 +507,7 @@ int main(int argc, char **argv) {
       {"seconds", required_argument, NULL, 'S'},
       {"stall-ms", required_argument, NULL, 'M'},
       {"threads", required_argument, NULL, 'T'},
+      {"connections", required_argument, NULL, 'N'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -515,7 +518,7 @@ int main(int argc, char **argv) {
   topts.request_timeout_ns = 2 * RL__NS_PER_SEC;
   rl_kv headers[32], options[32];
   size_t nh = 0, no = 0;
-  long long users = 20, threads = 2;
+  long long users = 20, threads = 2, connections = 0;
   double seconds = 3, stall_ms = 50;
   int c;
   while ((c = getopt_long(argc, argv, "X:H:d:O:h", opts, NULL)) != -1) {
@@ -582,6 +585,10 @@ int main(int argc, char **argv) {
       if (rl__parse_number(optarg, &seconds) || seconds <= 0)
         goto bad;
       break;
+    case 'N':
+      if (rl__parse_int(optarg, 1, 10000, &connections))
+        goto bad;
+      break;
     case 'M':
       if (rl__parse_number(optarg, &stall_ms) || stall_ms <= 0)
         goto bad;
@@ -627,6 +634,9 @@ int main(int argc, char **argv) {
   cfg.users = (uint32_t)users;
   cfg.spawn_rate = 1e6;
   cfg.threads = (uint32_t)threads;
+  cfg.connections = (uint32_t)connections;
+  if (cfg.connections && cfg.threads > cfg.connections)
+    cfg.threads = cfg.connections;
   cfg.run_time_ns = (uint64_t)(seconds * 1e9);
   cfg.stop_timeout_ns = 3 * RL__NS_PER_SEC;
   cfg.seed = 1;

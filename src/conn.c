@@ -97,14 +97,42 @@ static rl_request *queue_pop(rl_conn *c) {
   return req;
 }
 
+static void inflight_link(rl_conn *c, rl_request *req) {
+  req->in_next = NULL;
+  req->in_prev = c->in_tail;
+  if (c->in_tail)
+    c->in_tail->in_next = req;
+  else
+    c->in_head = req;
+  c->in_tail = req;
+  c->inflight++;
+}
+
+static void inflight_unlink(rl_conn *c, rl_request *req) {
+  if (req->in_prev)
+    req->in_prev->in_next = req->in_next;
+  else if (c->in_head == req)
+    c->in_head = req->in_next;
+  else
+    return; /* not in the list */
+  if (req->in_next)
+    req->in_next->in_prev = req->in_prev;
+  else
+    c->in_tail = req->in_prev;
+  req->in_prev = req->in_next = NULL;
+  c->inflight--;
+}
+
 static void fail_queue(rl_conn *c, const char *reason) {
   for (rl_request *req; (req = queue_pop(c));)
     rl__request_fail(req, reason);
 }
 
 /* Starts the request timeout when the connection goes from idle to busy.
- * The timer is not restarted per request: when it fires it re-arms itself
- * for what remains (libev's recommended way for activity timeouts). */
+ * The timer is not restarted per request: when it fires it looks at the
+ * oldest request in flight and re-arms itself for what that one has left
+ * (libev's recommended way for timeouts), so the hot path does no timer
+ * work. */
 static void arm_request_timer(rl_conn *c) {
   if (ev_is_active(&c->timer) || !c->t->request_timeout_ns)
     return;
@@ -153,6 +181,8 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
      * the books straight rather than hang the user for ever. */
     rl__log(RL__LOG_ERROR, "plugin %s ended a session with %u request(s) "
             "unreported", c->v->plugin->desc.name, c->inflight);
+    while (c->in_head)
+      inflight_unlink(c, c->in_head);
     c->inflight = 0;
   }
   if (!c->q_head)
@@ -232,12 +262,12 @@ static void dispatch(rl_conn *c) {
   while (c->q_head && c->state == RL__CONN_OPEN && !c->close_later &&
          !c->draining && c->inflight < c->max_concurrent) {
     rl_request *req = queue_pop(c);
-    if (c->inflight++ == 0)
-      c->busy_since_ns = rl__now_ns();
+    req->handed_ns = rl__now_ns();
+    inflight_link(c, req);
     arm_request_timer(c);
     int rc = p->session_submit(c->session, req);
     if (rc < 0) {
-      c->inflight--;
+      inflight_unlink(c, req);
       char why[160];
       snprintf(why, sizeof why, "%s refused the request: %s",
                p->name, rl_strerror(rc));
@@ -496,6 +526,35 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents) {
   rl__worker_run_ready(c->w);
 }
 
+/* Ends the requests whose time is up, oldest first: alone through the
+ * plugin's session_cancel when it has one (HTTP/2 resets one stream), else
+ * by closing the connection, which ends them all. Then waits for the next
+ * oldest. */
+static void expire_requests(rl_conn *c) {
+  const rl_plugin *p = &c->v->plugin->desc;
+  uint64_t now = rl__now_ns(), limit = c->t->request_timeout_ns;
+  char why[96], secs[32];
+  seconds_text(limit, secs, sizeof secs);
+  snprintf(why, sizeof why, "timed out after %s", secs);
+  while (c->state == RL__CONN_OPEN && c->in_head &&
+         now - c->in_head->handed_ns >= limit) {
+    rl_request *req = c->in_head;
+    if (!p->session_cancel ||
+        p->session_cancel(c->session, req, why) != 0 || c->in_head == req) {
+      conn_fail(c, RL_ERR_TIMEOUT, why);
+      return;
+    }
+  }
+  if (c->state != RL__CONN_OPEN)
+    return;
+  if (c->in_head) {
+    ev_timer_set(&c->timer,
+                 (double)(c->in_head->handed_ns + limit - now) / 1e9, 0.);
+    ev_timer_start(c->w->loop, &c->timer);
+  }
+  after_plugin(c); /* send the resets; refill the freed capacity */
+}
+
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents) {
   (void)loop;
   (void)revents;
@@ -507,26 +566,14 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents) {
              c->state == RL__CONN_CONNECTING ? "connect" : "TLS handshake",
              secs);
     conn_fail(c, RL_ERR_TIMEOUT, why);
-  } else if (c->state == RL__CONN_OPEN && c->inflight) {
-    uint64_t now = rl__now_ns(), limit = c->t->request_timeout_ns;
-    uint64_t waited = now - c->busy_since_ns;
-    if (waited >= limit) {
-      seconds_text(limit, secs, sizeof secs);
-      snprintf(why, sizeof why, "timed out after %s", secs);
-      conn_fail(c, RL_ERR_TIMEOUT, why);
-    } else {
-      ev_timer_set(&c->timer, (double)(limit - waited) / 1e9, 0.);
-      ev_timer_start(c->w->loop, &c->timer);
-    }
+  } else if (c->state == RL__CONN_OPEN && c->in_head) {
+    expire_requests(c);
   }
   rl__worker_run_ready(c->w);
 }
 
-void rl__conn_request_ended(rl_conn *c) {
-  if (c->inflight) {
-    c->inflight--;
-    c->busy_since_ns = rl__now_ns();
-  }
+void rl__conn_request_ended(rl_request *req) {
+  inflight_unlink(req->conn, req);
 }
 
 int rl__conn_write(rl_conn *c, const void *data, size_t len) {
@@ -557,9 +604,10 @@ void rl__conn_retry(rl_request *req, const char *reason) {
     rl__request_fail(req, reason ? reason : "retry refused");
     return;
   }
-  rl__conn_request_ended(c);
-  /* Sent again when this connection closes (a draining one) or at once. A
-   * request already re-sent once fails instead. */
+  rl__conn_request_ended(req);
+  /* This connection cannot carry it: drain it, and send the request again
+   * when it has closed. A request already re-sent once fails instead. */
+  c->draining = 1;
   if (req->retries >= MAX_RETRIES || c->w->cutting)
     rl__request_fail(req, reason ? reason : "retried and failed again");
   else

@@ -47,7 +47,7 @@ struct rl_conn {
   uint8_t draining;    /* no new requests; close once none is in flight */
   uint32_t max_concurrent;
   uint32_t inflight;      /* accepted by the session, not yet done */
-  uint64_t busy_since_ns; /* start of the current wait for a response */
+  rl_request *in_head, *in_tail; /* those, oldest first (their deadlines) */
   ev_io io;
   ev_timer timer; /* connect timeout, then request timeout */
   SSL *ssl;
@@ -78,7 +78,7 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason);
 void rl__conn_free(rl_conn *c);
 
 /* A request the session accepted has ended (called by rl__request_done). */
-void rl__conn_request_ended(rl_conn *c);
+void rl__conn_request_ended(rl_request *req);
 
 /* ABI services (host->conn_write, conn_close, conn_drain, request_retry),
  * see plugin.h. */

@@ -146,7 +146,7 @@ static void finish(rl_request *req, const rl_result *res) {
 
 void rl__request_done(rl_request *req, const rl_result *result) {
   if (req->conn)
-    rl__conn_request_ended(req->conn);
+    rl__conn_request_ended(req);
   finish(req, result);
 }
 

@@ -251,9 +251,10 @@ typedef struct rl_host {
    * Hands a request the session accepted back to the host, unanswered, to
    * be sent again on a new connection (HTTP/2 GOAWAY: streams above the
    * last stream id were never processed). Counts as the request's end for
-   * the session: it must not report it afterwards. Call conn_drain() first,
-   * or the host hands the request to this same session again. The host
-   * retries a request once; a second hand-back fails it with `reason`.
+   * the session: it must not report it afterwards. It also drains the
+   * connection (as conn_drain), since a request is only handed back when
+   * this connection cannot carry it. The host retries a request once; a
+   * second hand-back fails it with `reason`.
    */
   void (*request_retry)(rl_request *req, const char *reason);
 
@@ -266,12 +267,13 @@ typedef struct rl_host {
   void (*conn_drain)(rl_conn *conn);
 } rl_host;
 
-/* True when `host` offers the ABI 1.1 members (templates, loop services,
- * request_retry, conn_drain). */
-#define RL_HOST_HAS_TEMPLATES(host)                                            \
-  ((host)->struct_size >=                                                      \
-   offsetof(rl_host, conn_drain) + sizeof((host)->conn_drain))
-#define RL_HOST_HAS_LOOP(host) RL_HOST_HAS_TEMPLATES(host)
+/* True when `host` (an rl_host *) has member `m`, e.g.
+ * RL_HOST_HAS(host, template_expand): members appended in a later minor
+ * are missing from an older host's table. */
+#define RL_HOST_HAS(host, m)                                                   \
+  ((host)->struct_size >= offsetof(rl_host, m) + sizeof((host)->m))
+#define RL_HOST_HAS_TEMPLATES(host) RL_HOST_HAS(host, template_expand)
+#define RL_HOST_HAS_LOOP(host) RL_HOST_HAS(host, request_user_id)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 
@@ -372,7 +374,9 @@ typedef struct rl_plugin {
    */
   int (*step_new)(const rl_host *host, const rl_step_spec *spec, void **step,
                   char *err, size_t errlen);
-  /* Required. Frees a step object; no request uses it any more. */
+  /* Required. Frees a step object. Called after every session and
+   * transport that ran it is gone, so sessions may point into the step
+   * (header strings, bodies) without copying. */
   void (*step_del)(void *step);
 
   /*
@@ -452,6 +456,19 @@ typedef struct rl_plugin {
    * free the transport.
    */
   void (*transport_del)(void *transport, int err, const char *reason);
+
+  /* ---- ABI 1.1: per-request cancel (optional, codec) --------------------- */
+
+  /*
+   * The host gives up on one request the session holds (its --timeout ran
+   * out) while others on the connection go on: end it now, e.g. HTTP/2
+   * RST_STREAM, calling request_done(req) with `reason` as the error before
+   * returning 0 (the one host call during which request_done is expected).
+   * RL_ERR_INVAL if the session does not hold it. NULL: the host closes the
+   * whole connection instead (right for HTTP/1.1, where nothing else is in
+   * flight).
+   */
+  int (*session_cancel)(void *session, rl_request *req, const char *reason);
 } rl_plugin;
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */

@@ -655,6 +655,31 @@ int h2_session_goaway(const h2_session *s, uint32_t *error_code) {
 
 const char *h2_session_error(const h2_session *s) { return s->error; }
 
+void *h2_session_find(h2_session *s, int (*match)(void *area, void *arg),
+                      void *arg) {
+  for (struct h2_link *l = s->streams.next; l != &s->streams; l = l->next) {
+    struct h2_stream *st = stream_at(l);
+    if (st->owned && !st->held && match(st->area, arg))
+      return st->area;
+  }
+  return NULL;
+}
+
+int h2_session_cancel(h2_session *s, void *area) {
+  struct h2_stream *st =
+      (struct h2_stream *)((unsigned char *)area -
+                           offsetof(struct h2_stream, area));
+  if (!st->owned || st->held)
+    return RL_ERR_INVAL;
+  /* The server may still answer; nghttp2 drops what comes for a stream
+   * it reset, and its window is given back. */
+  if (st->open && st->id > 0 && !s->failed)
+    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
+                              NGHTTP2_CANCEL);
+  stream_end(s, st, H2_END_CANCELLED, NGHTTP2_CANCEL);
+  return h2_session_flush(s);
+}
+
 void h2_session_abort(h2_session *s) {
   deliver_held(s);
   s->failed = 1;

@@ -65,7 +65,10 @@ enum h2_end {
   H2_END_UNPROCESSED,
   /* The session ended (h2_session_del or h2_session_abort) with the stream
    * open; error_code is 0. */
-  H2_END_ABORTED
+  H2_END_ABORTED,
+  /* The owner cancelled it (h2_session_cancel): RST_STREAM(CANCEL) went to
+   * the server; error_code is CANCEL. */
+  H2_END_CANCELLED
 };
 
 /*
@@ -187,6 +190,20 @@ int h2_session_goaway(const h2_session *s, uint32_t *error_code);
 /* Why the connection failed (after h2_session_recv returned an error), as
  * one line owned by the session; "" when it did not. */
 const char *h2_session_error(const h2_session *s);
+
+/* The stream area (as given to callbacks) of the first owned stream for
+ * which match(area, arg) returns non-zero, or NULL. A linear walk: for
+ * rare events such as a timeout. */
+void *h2_session_find(h2_session *s, int (*match)(void *area, void *arg),
+                      void *arg);
+
+/*
+ * Cancels one owned stream: RST_STREAM(CANCEL) is queued (and written with
+ * what else is pending) and on_end(H2_END_CANCELLED) is called before this
+ * returns, unless inside a submit (then held, as always). Returns 0, or
+ * RL_ERR_INVAL when `area` is no stream the owner still waits for.
+ */
+int h2_session_cancel(h2_session *s, void *area);
 
 /* Ends every stream still owned with on_end(H2_END_ABORTED) (after first
  * reporting outcomes held back during a submit), leaving the session

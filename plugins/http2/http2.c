@@ -743,6 +743,8 @@ struct http2_session {
   /* While ending every stream at once (session_del, a connection error):
    * the error text they fail with; borrowed for that moment. */
   const char *abort_reason;
+  /* While cancelling one stream: why (borrowed for that moment). */
+  const char *cancel_reason;
 };
 
 /* Per-request state: the h2session stream area, valid until on_end. */
@@ -832,6 +834,10 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
       ps->s->host->request_retry(ps->req, error);
     else
       finish(ps, error);
+    return;
+  case H2_END_CANCELLED:
+    finish(ps, ps->s->cancel_reason != NULL ? ps->s->cancel_reason
+                                            : "cancelled");
     return;
   case H2_END_ABORTED:
   default:
@@ -999,6 +1005,31 @@ static int http2_session_on_read(void *session, const uint8_t *data,
   return rc;
 }
 
+static int stream_is(void *area, void *arg) {
+  return ((struct http2_stream *)area)->req == arg;
+}
+
+/*
+ * The host gives up on one request (its timeout): reset its stream alone,
+ * so the connection and its other streams go on. Reports the request with
+ * `reason` (borrowed for the call) before returning 0; RL_ERR_INVAL when
+ * the session does not hold it.
+ */
+static int http2_session_cancel(void *session, rl_request *req,
+                                const char *reason) {
+  struct http2_session *s = session;
+  void *area = h2_session_find(s->h2, stream_is, req);
+  if (area == NULL)
+    return RL_ERR_INVAL;
+  s->cancel_reason = reason;
+  int rc = h2_session_cancel(s->h2, area);
+  s->cancel_reason = NULL;
+  /* The request is reported whatever the write did; a failed write shows
+   * up on the connection next. */
+  (void)rc;
+  return 0;
+}
+
 /*
  * The connection is over. Every request still held fails, exactly once,
  * with `reason` (borrowed for the call), or with the GOAWAY's code when
@@ -1043,6 +1074,7 @@ static const rl_plugin http2_plugin = {
     .session_on_read = http2_session_on_read,
     .session_del = http2_session_del,
     .session_max_concurrent = http2_session_max_concurrent,
+    .session_cancel = http2_session_cancel,
     .step_describe = http2_step_describe,
 };
 

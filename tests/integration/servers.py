@@ -893,11 +893,14 @@ class NginxH2Server(NginxServer):
     1000000, as NginxServer. max_streams sets http2_max_concurrent_streams
     (nginx's default is 128)."""
 
-    def __init__(self, max_requests=None, max_streams=None, **kw):
+    def __init__(self, max_requests=None, max_streams=None, stuck_port=None, **kw):
         kw["tls"] = True
         super().__init__(**kw)
         self.max_requests = max_requests
         self.max_streams = max_streams
+        # stuck_port: /stuck is proxied there (a BlackHoleServer), so its
+        # requests never get an answer while the connection stays healthy.
+        self.stuck_port = stuck_port
 
     def start(self):
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -917,7 +920,10 @@ class NginxH2Server(NginxServer):
                                max_requests=(1000000 if self.max_requests is None
                                              else self.max_requests),
                                http2_settings="\n    ".join(settings),
-                               locations=_LOCATIONS)
+                               locations=_LOCATIONS + (
+                                   "\n        location /stuck { proxy_pass http://%s:%d; "
+                                   "proxy_read_timeout 300s; }" % (HOST, self.stuck_port)
+                                   if self.stuck_port else ""))
         self.conf_path = os.path.join(self.prefix, "nginx.conf")
         with open(self.conf_path, "w") as f:
             f.write(conf)

@@ -11,7 +11,8 @@ import threading
 import time
 import unittest
 
-from servers import HOST, LineEchoServer, NginxServer, RedisServer, UdpEchoServer
+from servers import (HOST, LineEchoServer, NginxH2Server, NginxServer, RedisServer,
+                     UdpEchoServer)
 
 BUILD = os.environ.get("RPCLOAD_BUILD_DIR") or os.path.dirname(
     os.environ["RPCLOAD_BIN"])
@@ -144,6 +145,12 @@ class RepositoryPluginsConform(unittest.TestCase):
         rc, out, err = run_kit(os.path.join(PLUGINS, plugin), url, *extra)
         self.assertEqual(rc, 0, out + err)
         self.assertRegex(out, r"\n12 passed, 0 failed\n")
+
+    def test_http2_against_nginx_h2c(self):
+        """Multiplexed: 20 users on 4 shared connections, GOAWAY every 200
+        requests (nginx's keepalive_requests), so streams are retried."""
+        with NginxH2Server(max_requests=200) as ng:
+            self.assert_conforms("http2.so", ng.url("/hello"), "--connections", "4")
 
     def test_redis_against_redis_server(self):
         with RedisServer() as rs:

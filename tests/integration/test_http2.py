@@ -18,7 +18,7 @@ import tempfile
 import unittest
 
 import rpcload
-from servers import NghttpdServer, NginxH2Server, NginxServer
+from servers import BlackHoleServer, NghttpdServer, NginxH2Server, NginxServer
 
 BIG = 10 * 1024 * 1024
 
@@ -244,6 +244,26 @@ class NginxGoawayTest(Http2Case):
         # harness sanity: nginx really ended connections after 50 requests
         self.assertTrue(all(e["conn_reqs"] <= 50 for e in entries))
         self.assertGreater(len(conns), rep.aggregated.reqs // 50 - 1, res.describe())
+
+
+class StuckStreamTest(Http2Case):
+    """A request that never gets an answer on a shared, busy HTTP/2
+    connection times out alone: its stream is reset (nginx logs 499 for
+    it), and the connection goes on: nginx sees one connection for all."""
+
+    def test_timeout_resets_only_the_stream(self):
+        with BlackHoleServer() as hole, NginxH2Server(stuck_port=hole.port) as ng:
+            res = self.rl("--http2", "-u", "4", "-r", "100", "-t", "3.5s",
+                          "--connections", "1", "--timeout", "1", "--stop-timeout", "3",
+                          ng.url("/stuck"), timeout_s=40)
+            rep = self.report_of(res)
+            self.assertAllFailed(res, rep, r"^GET /stuck: timed out after 1s$")
+            # 4 users, 1 s each, over 3.5 s: 3 rounds (the 4th ends in the grace)
+            self.assertGreaterEqual(rep.aggregated.reqs, 12, res.describe())
+            entries = ng.log_entries()
+            self.assertEqual(len(entries), rep.aggregated.reqs, res.describe())
+            self.assertEqual({e["status"] for e in entries}, {499}, res.describe())
+            self.assertEqual(len({e["conn"] for e in entries}), 1, res.describe())
 
 
 class NghttpdTest(Http2Case):

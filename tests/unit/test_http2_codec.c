@@ -1168,6 +1168,37 @@ static void test_rst_stream(void **state) {
   assert_int_equal(H.n_retries, 0);
 }
 
+/* The host's timeout on one stream of a busy connection: only that stream
+ * is reset (RST_STREAM CANCEL), its request ends at once with the host's
+ * reason, and the connection and its other streams go on. */
+static void test_cancel_one_stream(void **state) {
+  struct fx *f = *state;
+  assert_non_null(P->session_cancel);
+  assert_int_equal(submit(f, get_step(f, "/hold")), 0);
+  assert_int_equal(submit(f, get_step(f, "/hello")), 0);
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(2, "GET", "/hello", strlen(HELLO));
+  rl_request *held = NULL;
+  for (int i = 0; i < MAX_LIVE; i++)
+    if (H.live[i] != NULL && H.live[i]->id == 1)
+      held = H.live[i];
+  assert_non_null(held);
+  assert_int_equal(P->session_cancel(f->session, held, "timed out after 1s"),
+                   0);
+  assert_int_equal(H.n_events, 2);
+  assert_failure(1, "timed out after 1s");
+  assert_int_equal(pump(f), 0);
+  struct srv_stream *ss = srv_find(&f->sv, 1);
+  assert_non_null(ss);
+  assert_true(ss->closed);
+  assert_int_equal(ss->close_code, NGHTTP2_CANCEL);
+  assert_int_equal(f->conn.close_requested, 0);
+  assert_int_equal(submit(f, get_step(f, "/hello")), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(3, "GET", "/hello", strlen(HELLO));
+}
+
 /* A content-length the body does not match: nghttp2 resets the stream. */
 static void test_invalid_response(void **state) {
   struct fx *f = *state;
@@ -1384,6 +1415,7 @@ int main(void) {
       T(test_10mb_response),
       T(test_max_concurrent_1),
       T(test_rst_stream),
+      T(test_cancel_one_stream),
       T(test_invalid_response),
       T(test_early_response),
       T(test_goaway_mid_flight),
