@@ -16,6 +16,8 @@
 
 #include <http_parser.h>
 
+#include "http_text.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +28,6 @@
  * that one chatty server cannot make every error row unreadable. */
 #define HTTP1_REASON_MAX 96
 /* Longest piece of user input quoted back in an error message. */
-#define HTTP1_SHOW_MAX 64
 
 static const rl_scheme http1_schemes[] = {
     {"http", 80, 0},
@@ -36,103 +37,8 @@ static const rl_scheme http1_schemes[] = {
 
 static const char *const http1_alpn[] = {"http/1.1", NULL};
 
-/* ---- Small helpers ------------------------------------------------------ */
-
-/* Writes a formatted one-line message into err (may be NULL or 0 long). */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  if (err == NULL || errlen == 0)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
-/*
- * Copies user input into out in a form safe to print on one line: control
- * and non-ASCII bytes become \r, \n, \t or \xHH, and input longer than
- * HTTP1_SHOW_MAX bytes is cut with "...". out must hold SHOW_BUF_LEN bytes
- * (at most 4 per input byte, the dots and the NUL); the caller owns it.
- * Returns out.
- */
-static const char *show(const char *s, size_t n, char *out) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (i == HTTP1_SHOW_MAX) {
-      memcpy(out + o, "...", 3);
-      o += 3;
-      break;
-    }
-    if (c == '\r' || c == '\n' || c == '\t') {
-      out[o++] = '\\';
-      out[o++] = (char)(c == '\r' ? 'r' : c == '\n' ? 'n' : 't');
-    } else if (c < 0x20 || c >= 0x7f) {
-      static const char hex[] = "0123456789abcdef";
-      out[o++] = '\\';
-      out[o++] = 'x';
-      out[o++] = hex[c >> 4];
-      out[o++] = hex[c & 15];
-    } else {
-      out[o++] = (char)c;
-    }
-  }
-  out[o] = '\0';
-  return out;
-}
-
-#define SHOW_BUF_LEN (HTTP1_SHOW_MAX * 4 + 4)
-#define SHOW(s, n, buf) show((s), (n), (buf))
-
-static int ascii_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-
-/* Case-insensitive (ASCII) compare of a counted name with a C string. */
-static int name_is(const char *name, size_t len, const char *want) {
-  size_t i;
-  for (i = 0; i < len; i++) {
-    if (want[i] == '\0' || ascii_lower((unsigned char)name[i]) !=
-                               ascii_lower((unsigned char)want[i]))
-      return 0;
-  }
-  return want[i] == '\0';
-}
-
-/* RFC 9110 tchar: what a method or a header name may contain. */
-static int is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-      (c >= 'A' && c <= 'Z'))
-    return 1;
-  return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int is_token(const char *s, size_t n) {
-  if (n == 0)
-    return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!is_tchar((unsigned char)s[i]))
-      return 0;
-  return 1;
-}
-
 static int has_crlf(const char *s, size_t n) {
   return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
-}
-
-/* True if s has a byte that cannot appear in a request-target or Host
- * value: controls, space, DEL. */
-static int has_space_or_ctl(const char *s) {
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c <= 0x20 || c == 0x7f)
-      return 1;
-  }
-  return 0;
 }
 
 /* A growable byte buffer; on allocation failure it sets oom and ignores
@@ -191,19 +97,17 @@ struct hdr {
 /* The headers rpcload adds itself; a user header with one of these names
  * replaces ours (and an empty value just removes ours, as curl does). */
 static int is_default_header(const struct hdr *h) {
-  return name_is(h->name, h->name_len, "Host") ||
-         name_is(h->name, h->name_len, "User-Agent") ||
-         name_is(h->name, h->name_len, "Content-Length");
+  return rl__http_name_is(h->name, h->name_len, "Host") ||
+         rl__http_name_is(h->name, h->name_len, "User-Agent") ||
+         rl__http_name_is(h->name, h->name_len, "Content-Length");
 }
 
 static int user_has(const struct hdr *hs, size_t n, const char *name) {
   for (size_t i = 0; i < n; i++)
-    if (name_is(hs[i].name, hs[i].name_len, name))
+    if (rl__http_name_is(hs[i].name, hs[i].name_len, name))
       return 1;
   return 0;
 }
-
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
 
 /*
  * Splits and checks one user header. kv->value NULL means kv->key is the
@@ -213,7 +117,7 @@ static int is_ows(char c) { return c == ' ' || c == '\t'; }
  */
 static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
                         size_t errlen) {
-  char shown[SHOW_BUF_LEN];
+  char shown[RL__HTTP_SHOW_BUF_LEN];
   const char *key = kv->key ? kv->key : "";
   const char *value;
   size_t key_len = strlen(key);
@@ -221,8 +125,8 @@ static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
   if (kv->value == NULL) {
     const char *colon = strchr(key, ':');
     if (colon == NULL) {
-      set_err(err, errlen, "header '%s' has no ':'",
-              SHOW(key, key_len, shown));
+      rl__http_set_err(err, errlen, "header '%s' has no ':'",
+                       rl__http_show(key, key_len, shown));
       return RL_ERR_INVAL;
     }
     h->name = key;
@@ -236,36 +140,37 @@ static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
 
   /* Leading and trailing whitespace is not part of a field value. */
   size_t value_len = strlen(value);
-  while (value_len > 0 && is_ows(*value)) {
+  while (value_len > 0 && rl__http_is_ows(*value)) {
     value++;
     value_len--;
   }
-  while (value_len > 0 && is_ows(value[value_len - 1]))
+  while (value_len > 0 && rl__http_is_ows(value[value_len - 1]))
     value_len--;
   h->value = value;
   h->value_len = value_len;
 
   /* CR or LF would let the header end early and smuggle another one in. */
   if (has_crlf(h->name, h->name_len) || has_crlf(h->value, h->value_len)) {
-    set_err(err, errlen, "header '%s' contains CR or LF",
-            SHOW(h->name, h->name_len, shown));
+    rl__http_set_err(err, errlen, "header '%s' contains CR or LF",
+                     rl__http_show(h->name, h->name_len, shown));
     return RL_ERR_INVAL;
   }
   if (h->name_len == 0) {
-    set_err(err, errlen, "header '%s' has an empty name",
-            SHOW(key, key_len, shown));
+    rl__http_set_err(err, errlen, "header '%s' has an empty name",
+                     rl__http_show(key, key_len, shown));
     return RL_ERR_INVAL;
   }
-  if (!is_token(h->name, h->name_len)) {
-    set_err(err, errlen, "header name '%s' is not a valid HTTP token",
-            SHOW(h->name, h->name_len, shown));
+  if (!rl__http_is_token(h->name, h->name_len)) {
+    rl__http_set_err(err, errlen, "header name '%s' is not a valid HTTP token",
+                     rl__http_show(h->name, h->name_len, shown));
     return RL_ERR_INVAL;
   }
   for (size_t i = 0; i < h->value_len; i++) {
     unsigned char c = (unsigned char)h->value[i];
     if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      set_err(err, errlen, "header '%s' value contains a control character",
-              SHOW(h->name, h->name_len, shown));
+      rl__http_set_err(err, errlen,
+                       "header '%s' value contains a control character",
+                       rl__http_show(h->name, h->name_len, shown));
       return RL_ERR_INVAL;
     }
   }
@@ -293,66 +198,30 @@ static void http1_step_del(void *step) {
   free(st);
 }
 
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d != NULL)
-    memcpy(d, s, n);
-  return d;
-}
-
 /*
  * Checks everything but the headers. Returns 0, or RL_ERR_INVAL with a
  * message in err. Borrows spec.
  */
 static int check_spec(const rl_step_spec *spec, const char *method,
                       const char *path, char *err, size_t errlen) {
-  char shown[SHOW_BUF_LEN];
+  char shown[RL__HTTP_SHOW_BUF_LEN];
   size_t method_len = strlen(method);
 
   if (method_len == 0) {
-    set_err(err, errlen, "method is empty");
+    rl__http_set_err(err, errlen, "method is empty");
     return RL_ERR_INVAL;
   }
   if (has_crlf(method, method_len)) {
-    set_err(err, errlen, "method '%s' contains CR or LF",
-            SHOW(method, method_len, shown));
+    rl__http_set_err(err, errlen, "method '%s' contains CR or LF",
+                     rl__http_show(method, method_len, shown));
     return RL_ERR_INVAL;
   }
-  if (!is_token(method, method_len)) {
-    set_err(err, errlen, "method '%s' is not a valid HTTP token",
-            SHOW(method, method_len, shown));
+  if (!rl__http_is_token(method, method_len)) {
+    rl__http_set_err(err, errlen, "method '%s' is not a valid HTTP token",
+                     rl__http_show(method, method_len, shown));
     return RL_ERR_INVAL;
   }
-  if (has_space_or_ctl(path)) {
-    set_err(err, errlen,
-            "path '%s' contains a space or control character "
-            "(percent-encode it)",
-            SHOW(path, strlen(path), shown));
-    return RL_ERR_INVAL;
-  }
-  if (spec->host == NULL || spec->host[0] == '\0') {
-    set_err(err, errlen, "no host given");
-    return RL_ERR_INVAL;
-  }
-  if (has_space_or_ctl(spec->host)) {
-    set_err(err, errlen, "host '%s' contains a space or control character",
-            SHOW(spec->host, strlen(spec->host), shown));
-    return RL_ERR_INVAL;
-  }
-  if (spec->body == NULL && spec->body_len > 0) {
-    set_err(err, errlen, "body length %zu given without a body",
-            spec->body_len);
-    return RL_ERR_INVAL;
-  }
-  /* http1 takes no plugin options; a typo should not pass silently. */
-  if (spec->n_options > 0 && spec->options != NULL) {
-    const char *k = spec->options[0].key ? spec->options[0].key : "";
-    set_err(err, errlen, "option '%s' is not known to http1 (it takes none)",
-            SHOW(k, strlen(k), shown));
-    return RL_ERR_INVAL;
-  }
-  return 0;
+  return rl__http_check_target(spec, path, "http1", err, errlen);
 }
 
 /* Appends "Host: <host>[:port]\r\n"; an IPv6 literal gets its brackets
@@ -383,14 +252,13 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
                           void **step, char *err, size_t errlen) {
   (void)host;
   if (spec == NULL || step == NULL) {
-    set_err(err, errlen, "no step spec given");
+    rl__http_set_err(err, errlen, "no step spec given");
     return RL_ERR_INVAL;
   }
   /* We read members up to `name`; an older, shorter spec cannot serve. */
-  if (spec->struct_size <
-      offsetof(rl_step_spec, name) + sizeof(spec->name)) {
-    set_err(err, errlen, "step spec too short (%u bytes)",
-            (unsigned)spec->struct_size);
+  if (spec->struct_size < offsetof(rl_step_spec, name) + sizeof(spec->name)) {
+    rl__http_set_err(err, errlen, "step spec too short (%u bytes)",
+                     (unsigned)spec->struct_size);
     return RL_ERR_ABI;
   }
 
@@ -406,13 +274,13 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
   struct hdr *hs = NULL;
   if (spec->n_headers > 0) {
     if (spec->headers == NULL) {
-      set_err(err, errlen, "%zu headers announced but none given",
-              spec->n_headers);
+      rl__http_set_err(err, errlen, "%zu headers announced but none given",
+                       spec->n_headers);
       return RL_ERR_INVAL;
     }
     hs = calloc(spec->n_headers, sizeof *hs);
     if (hs == NULL) {
-      set_err(err, errlen, "out of memory");
+      rl__http_set_err(err, errlen, "out of memory");
       return RL_ERR_NOMEM;
     }
   }
@@ -465,9 +333,9 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
   if (st != NULL) {
     st->bytes = b.p;
     st->len = b.len;
-    st->type = dup_str(method);
-    st->name = dup_str(spec->name != NULL && spec->name[0] != '\0' ? spec->name
-                                                                    : path);
+    st->type = rl__http_dup_str(method);
+    st->name = rl__http_dup_str(
+        spec->name != NULL && spec->name[0] != '\0' ? spec->name : path);
     st->head = strcmp(method, "HEAD") == 0;
   }
   if (st == NULL || b.oom || st->type == NULL || st->name == NULL) {
@@ -475,7 +343,7 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
       http1_step_del(st);
     else
       free(b.p);
-    set_err(err, errlen, "out of memory");
+    rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
   *step = st;
@@ -486,12 +354,12 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
 
 /* One connection. Owned by the plugin from session_new to session_del. */
 struct http1_session {
-  const rl_host *host;           /* borrowed: lives until fini */
-  rl_conn *conn;                 /* borrowed: valid until session_del */
-  rl_request *req;               /* in flight, or NULL; owned by the host */
-  const struct http1_step *step; /* req's step, borrowed while req lives */
-  http_parser parser;            /* keeps state across reads */
-  uint64_t body_bytes;           /* body bytes of the current response */
+  const rl_host *host;               /* borrowed: lives until fini */
+  rl_conn *conn;                     /* borrowed: valid until session_del */
+  rl_request *req;                   /* in flight, or NULL; owned by the host */
+  const struct http1_step *step;     /* req's step, borrowed while req lives */
+  http_parser parser;                /* keeps state across reads */
+  uint64_t body_bytes;               /* body bytes of the current response */
   char reason[HTTP1_REASON_MAX + 1]; /* reason phrase, possibly cut */
   size_t reason_len;
   int closing;  /* no more requests: the response ended the connection */

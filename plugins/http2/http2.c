@@ -26,6 +26,7 @@
 #include <rpcload/plugin.h>
 
 #include "h2session.h"
+#include "http_text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +35,6 @@
 
 #define HTTP2_USER_AGENT "rpcload/0.1"
 /* Longest piece of user input quoted back in an error message. */
-#define HTTP2_SHOW_MAX 64
 /* Streams offered before the server's SETTINGS say how many it takes:
  * its limit is usually 100 or more, and nghttp2 holds back what is over
  * the real one. */
@@ -57,109 +57,6 @@ static const char *const http2_alpn[] = {"h2", NULL};
  * the GOAWAY members). */
 #define HOST_HAS_RETRY(h)                                                      \
   ((h)->struct_size >= offsetof(rl_host, conn_drain) + sizeof((h)->conn_drain))
-
-/* ---- Small helpers ------------------------------------------------------ */
-
-/* Writes a formatted one-line message into err (may be NULL or 0 long). */
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-#if defined(__GNUC__) || defined(__clang__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  if (err == NULL || errlen == 0)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
-
-/*
- * Copies user input into out in a form safe to print on one line: control
- * and non-ASCII bytes become \r, \n, \t or \xHH, and input longer than
- * HTTP2_SHOW_MAX bytes is cut with "...". out must hold SHOW_BUF_LEN bytes;
- * the caller owns it. Returns out.
- */
-static const char *show(const char *s, size_t n, char *out) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (i == HTTP2_SHOW_MAX) {
-      memcpy(out + o, "...", 3);
-      o += 3;
-      break;
-    }
-    if (c == '\r' || c == '\n' || c == '\t') {
-      out[o++] = '\\';
-      out[o++] = (char)(c == '\r' ? 'r' : c == '\n' ? 'n' : 't');
-    } else if (c < 0x20 || c >= 0x7f) {
-      static const char hex[] = "0123456789abcdef";
-      out[o++] = '\\';
-      out[o++] = 'x';
-      out[o++] = hex[c >> 4];
-      out[o++] = hex[c & 15];
-    } else {
-      out[o++] = (char)c;
-    }
-  }
-  out[o] = '\0';
-  return out;
-}
-
-#define SHOW_BUF_LEN (HTTP2_SHOW_MAX * 4 + 4)
-
-static int ascii_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
-
-/* Case-insensitive (ASCII) compare of a counted name with a C string. */
-static int name_is(const char *name, size_t len, const char *want) {
-  size_t i;
-  for (i = 0; i < len; i++) {
-    if (want[i] == '\0' || ascii_lower((unsigned char)name[i]) !=
-                               ascii_lower((unsigned char)want[i]))
-      return 0;
-  }
-  return want[i] == '\0';
-}
-
-/* RFC 9110 tchar: what a method or a header name may contain. */
-static int is_tchar(unsigned char c) {
-  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-      (c >= 'A' && c <= 'Z'))
-    return 1;
-  return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static int is_token(const char *s, size_t n) {
-  if (n == 0)
-    return 0;
-  for (size_t i = 0; i < n; i++)
-    if (!is_tchar((unsigned char)s[i]))
-      return 0;
-  return 1;
-}
-
-/* True if s has a byte that cannot appear in a :path or :authority:
- * controls, space, DEL. */
-static int has_space_or_ctl(const char *s) {
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c <= 0x20 || c == 0x7f)
-      return 1;
-  }
-  return 0;
-}
-
-static int is_ows(char c) { return c == ' ' || c == '\t'; }
-
-static char *dup_str(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (d != NULL)
-    memcpy(d, s, n);
-  return d;
-}
 
 /* The standard reason phrase of an HTTP status code (RFC 9110 section 15
  * and the registered extensions), or NULL. HTTP/2 carries none. */
@@ -251,11 +148,11 @@ static const char *error_code_text(uint32_t code, char *buf, size_t len) {
 /* A compiled step. Owns every member but host; freed by
  * http2_step_del(). */
 struct http2_step {
-  const rl_host *host;   /* borrowed (lives until fini): frees body_tpl */
-  nghttp2_nv *nva;       /* the request's header list, pseudo-headers first */
+  const rl_host *host; /* borrowed (lives until fini): frees body_tpl */
+  nghttp2_nv *nva;     /* the request's header list, pseudo-headers first */
   size_t nvlen;
-  char *strings;         /* every name and value nva points at */
-  uint8_t *body;         /* the request body, or NULL */
+  char *strings; /* every name and value nva points at */
+  uint8_t *body; /* the request body, or NULL */
   size_t body_len;
   rl_template *body_tpl; /* the body when it has {{...}}, else NULL */
   size_t cl_index;       /* our content-length in nva, or nvlen if none */
@@ -279,7 +176,7 @@ struct hdr {
  */
 static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
                         size_t errlen) {
-  char shown[SHOW_BUF_LEN];
+  char shown[RL__HTTP_SHOW_BUF_LEN];
   const char *key = kv->key ? kv->key : "";
   const char *value;
   size_t key_len = strlen(key);
@@ -287,7 +184,8 @@ static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
   if (kv->value == NULL) {
     const char *colon = strchr(key, ':');
     if (colon == NULL) {
-      set_err(err, errlen, "header '%s' has no ':'", show(key, key_len, shown));
+      rl__http_set_err(err, errlen, "header '%s' has no ':'",
+                       rl__http_show(key, key_len, shown));
       return RL_ERR_INVAL;
     }
     h->name = key;
@@ -300,24 +198,24 @@ static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
   }
 
   size_t value_len = strlen(value);
-  while (value_len > 0 && is_ows(*value)) {
+  while (value_len > 0 && rl__http_is_ows(*value)) {
     value++;
     value_len--;
   }
-  while (value_len > 0 && is_ows(value[value_len - 1]))
+  while (value_len > 0 && rl__http_is_ows(value[value_len - 1]))
     value_len--;
   h->value = value;
   h->value_len = value_len;
 
   if (h->name_len == 0) {
-    set_err(err, errlen, "header '%s' has an empty name",
-            show(key, key_len, shown));
+    rl__http_set_err(err, errlen, "header '%s' has an empty name",
+                     rl__http_show(key, key_len, shown));
     return RL_ERR_INVAL;
   }
   /* A token excludes ':' too: pseudo-headers are ours to write. */
-  if (!is_token(h->name, h->name_len)) {
-    set_err(err, errlen, "header name '%s' is not a valid HTTP token",
-            show(h->name, h->name_len, shown));
+  if (!rl__http_is_token(h->name, h->name_len)) {
+    rl__http_set_err(err, errlen, "header name '%s' is not a valid HTTP token",
+                     rl__http_show(h->name, h->name_len, shown));
     return RL_ERR_INVAL;
   }
   /* RFC 9113 8.2.1: CR, LF and NUL are never valid in a field value; the
@@ -325,8 +223,9 @@ static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
   for (size_t i = 0; i < h->value_len; i++) {
     unsigned char c = (unsigned char)h->value[i];
     if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      set_err(err, errlen, "header '%s' value contains a control character",
-              show(h->name, h->name_len, shown));
+      rl__http_set_err(err, errlen,
+                       "header '%s' value contains a control character",
+                       rl__http_show(h->name, h->name_len, shown));
       return RL_ERR_INVAL;
     }
   }
@@ -337,21 +236,21 @@ static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
  * sense for an HTTP/1.1 command line the user may reuse, so they are
  * dropped, not refused. TE survives only as "trailers". */
 static int is_dropped_header(const struct hdr *h) {
-  if (name_is(h->name, h->name_len, "te"))
-    return !(h->value_len == 8 && name_is(h->value, 8, "trailers"));
-  return name_is(h->name, h->name_len, "connection") ||
-         name_is(h->name, h->name_len, "keep-alive") ||
-         name_is(h->name, h->name_len, "proxy-connection") ||
-         name_is(h->name, h->name_len, "transfer-encoding") ||
-         name_is(h->name, h->name_len, "upgrade");
+  if (rl__http_name_is(h->name, h->name_len, "te"))
+    return !(h->value_len == 8 && rl__http_name_is(h->value, 8, "trailers"));
+  return rl__http_name_is(h->name, h->name_len, "connection") ||
+         rl__http_name_is(h->name, h->name_len, "keep-alive") ||
+         rl__http_name_is(h->name, h->name_len, "proxy-connection") ||
+         rl__http_name_is(h->name, h->name_len, "transfer-encoding") ||
+         rl__http_name_is(h->name, h->name_len, "upgrade");
 }
 
 /* The headers rpcload adds itself; a user header with one of these names
  * replaces ours (and an empty value just removes ours, as curl does). */
 static int is_default_header(const struct hdr *h) {
-  return name_is(h->name, h->name_len, "host") ||
-         name_is(h->name, h->name_len, "user-agent") ||
-         name_is(h->name, h->name_len, "content-length");
+  return rl__http_name_is(h->name, h->name_len, "host") ||
+         rl__http_name_is(h->name, h->name_len, "user-agent") ||
+         rl__http_name_is(h->name, h->name_len, "content-length");
 }
 
 /* The last user header named `name`, or NULL. */
@@ -359,7 +258,7 @@ static const struct hdr *user_header(const struct hdr *hs, size_t n,
                                      const char *name) {
   const struct hdr *found = NULL;
   for (size_t i = 0; i < n; i++)
-    if (name_is(hs[i].name, hs[i].name_len, name))
+    if (rl__http_name_is(hs[i].name, hs[i].name_len, name))
       found = &hs[i];
   return found;
 }
@@ -395,52 +294,22 @@ static void http2_step_del(void *step) {
  */
 static int check_spec(const rl_step_spec *spec, const char *method,
                       const char *path, char *err, size_t errlen) {
-  char shown[SHOW_BUF_LEN];
+  char shown[RL__HTTP_SHOW_BUF_LEN];
   size_t method_len = strlen(method);
 
-  if (!is_token(method, method_len)) {
-    set_err(err, errlen, "method '%s' is not a valid HTTP token",
-            show(method, method_len, shown));
+  if (!rl__http_is_token(method, method_len)) {
+    rl__http_set_err(err, errlen, "method '%s' is not a valid HTTP token",
+                     rl__http_show(method, method_len, shown));
     return RL_ERR_INVAL;
   }
   /* CONNECT has another shape in HTTP/2 (no :scheme or :path, RFC 9113
    * 8.5); a load test has no tunnel to open. */
   if (strcmp(method, "CONNECT") == 0) {
-    set_err(err, errlen, "method CONNECT is not supported over HTTP/2");
+    rl__http_set_err(err, errlen,
+                     "method CONNECT is not supported over HTTP/2");
     return RL_ERR_INVAL;
   }
-  if (has_space_or_ctl(path)) {
-    set_err(err, errlen,
-            "path '%s' contains a space or control character "
-            "(percent-encode it)",
-            show(path, strlen(path), shown));
-    return RL_ERR_INVAL;
-  }
-  if (spec->host == NULL || spec->host[0] == '\0') {
-    set_err(err, errlen, "no host given");
-    return RL_ERR_INVAL;
-  }
-  if (has_space_or_ctl(spec->host)) {
-    set_err(err, errlen, "host '%s' contains a space or control character",
-            show(spec->host, strlen(spec->host), shown));
-    return RL_ERR_INVAL;
-  }
-  if (spec->body == NULL && spec->body_len > 0) {
-    set_err(err, errlen, "body length %zu given without a body",
-            spec->body_len);
-    return RL_ERR_INVAL;
-  }
-  /* http2 takes no plugin options; a typo should not pass silently. A
-   * spec from before options existed has none. */
-  int has_options = spec->struct_size >= offsetof(rl_step_spec, n_options) +
-                                             sizeof(spec->n_options);
-  if (has_options && spec->n_options > 0 && spec->options != NULL) {
-    const char *k = spec->options[0].key ? spec->options[0].key : "";
-    set_err(err, errlen, "option '%s' is not known to http2 (it takes none)",
-            show(k, strlen(k), shown));
-    return RL_ERR_INVAL;
-  }
-  return 0;
+  return rl__http_check_target(spec, path, "http2", err, errlen);
 }
 
 /*
@@ -487,7 +356,7 @@ static size_t nvb_str(struct nv_builder *b, const char *s, size_t n,
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if (lower)
-      c = (char)ascii_lower((unsigned char)c);
+      c = (char)rl__http_ascii_lower((unsigned char)c);
     b->p[b->len + i] = c;
   }
   b->len += n;
@@ -547,19 +416,19 @@ static void add_authority(struct nv_builder *b, const rl_step_spec *spec,
 
 /* Parses every user header into a new array (caller frees; NULL when
  * there are none). Returns 0 or an RL_ERR_* code with err set. */
-static int parse_headers(const rl_step_spec *spec, struct hdr **out,
-                         char *err, size_t errlen) {
+static int parse_headers(const rl_step_spec *spec, struct hdr **out, char *err,
+                         size_t errlen) {
   *out = NULL;
   if (spec->n_headers == 0)
     return 0;
   if (spec->headers == NULL) {
-    set_err(err, errlen, "%zu headers announced but none given",
-            spec->n_headers);
+    rl__http_set_err(err, errlen, "%zu headers announced but none given",
+                     spec->n_headers);
     return RL_ERR_INVAL;
   }
   struct hdr *hs = calloc(spec->n_headers, sizeof *hs);
   if (hs == NULL) {
-    set_err(err, errlen, "out of memory");
+    rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
   for (size_t i = 0; i < spec->n_headers; i++) {
@@ -587,7 +456,7 @@ static int compile_body(const rl_host *host, const rl_step_spec *spec,
   int rc = host->template_new((const char *)spec->body, spec->body_len, &t,
                               terr, sizeof terr);
   if (rc != 0) {
-    set_err(err, errlen, "body: %s", terr[0] ? terr : rl_strerror(rc));
+    rl__http_set_err(err, errlen, "body: %s", terr[0] ? terr : rl_strerror(rc));
     return rc;
   }
   if (host->template_is_constant(t))
@@ -606,13 +475,13 @@ static int compile_body(const rl_host *host, const rl_step_spec *spec,
 static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
                           void **step, char *err, size_t errlen) {
   if (host == NULL || spec == NULL || step == NULL) {
-    set_err(err, errlen, "no step spec given");
+    rl__http_set_err(err, errlen, "no step spec given");
     return RL_ERR_INVAL;
   }
   /* We need members up to `name`; an older, shorter spec cannot serve. */
   if (spec->struct_size < offsetof(rl_step_spec, name) + sizeof(spec->name)) {
-    set_err(err, errlen, "step spec too short (%u bytes)",
-            (unsigned)spec->struct_size);
+    rl__http_set_err(err, errlen, "step spec too short (%u bytes)",
+                     (unsigned)spec->struct_size);
     return RL_ERR_ABI;
   }
 
@@ -656,7 +525,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   if (user_header(hs, n, "user-agent") == NULL)
     nvb_add_str(&b, "user-agent", HTTP2_USER_AGENT);
   for (size_t i = 0; i < n; i++) {
-    if (name_is(hs[i].name, hs[i].name_len, "host"))
+    if (rl__http_name_is(hs[i].name, hs[i].name_len, "host"))
       continue; /* it became :authority */
     if (is_dropped_header(&hs[i]))
       continue;
@@ -682,9 +551,9 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   }
   if (st != NULL && !b.oom) {
     st->nva = calloc(b.n, sizeof *st->nva);
-    st->type = dup_str(method);
-    st->name = dup_str(spec->name != NULL && spec->name[0] != '\0' ? spec->name
-                                                                    : path);
+    st->type = rl__http_dup_str(method);
+    st->name = rl__http_dup_str(
+        spec->name != NULL && spec->name[0] != '\0' ? spec->name : path);
     /* A templated body is expanded per request: no copy to keep. */
     if (has_body && spec->body_len > 0 && body_tpl == NULL) {
       st->body = malloc(spec->body_len);
@@ -701,7 +570,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     http2_step_del(st);
     free(b.p);
     free(b.f);
-    set_err(err, errlen, "out of memory");
+    rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
   /* The strings live as long as the step, which outlives every session:
@@ -715,8 +584,8 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     st->nva[i].namelen = b.f[i].name_len;
     st->nva[i].value = (uint8_t *)(b.p + b.f[i].value_off);
     st->nva[i].valuelen = b.f[i].value_len;
-    st->nva[i].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME |
-                       NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+    st->nva[i].flags =
+        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
   }
   free(b.f);
   *step = st;
@@ -750,10 +619,10 @@ struct http2_session {
 /* Per-request state: the h2session stream area, valid until on_end. */
 struct http2_stream {
   struct http2_session *s;
-  rl_request *req;              /* owned by the host */
-  const struct http2_step *st;  /* req's step, borrowed while req lives */
-  uint64_t bytes;               /* DATA payload received */
-  int status;                   /* the final response's :status */
+  rl_request *req;             /* owned by the host */
+  const struct http2_step *st; /* req's step, borrowed while req lives */
+  uint64_t bytes;              /* DATA payload received */
+  int status;                  /* the final response's :status */
 };
 
 /* Reports the request; `error` NULL is success, borrowed for the call.
@@ -836,8 +705,8 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
       finish(ps, error);
     return;
   case H2_END_CANCELLED:
-    finish(ps, ps->s->cancel_reason != NULL ? ps->s->cancel_reason
-                                            : "cancelled");
+    finish(ps,
+           ps->s->cancel_reason != NULL ? ps->s->cancel_reason : "cancelled");
     return;
   case H2_END_ABORTED:
   default:
