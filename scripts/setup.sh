@@ -13,6 +13,9 @@ PACKAGES=(
   nginx-light wrk python3-locust     # test servers and peers
   nghttp2-server nghttp2-client      # nghttpd (http2 tests), h2load and nghttp
   redis-server redis-tools           # redis example plugin: server, redis-cli, redis-benchmark
+  libgrpc-dev protobuf-compiler      # examples/hello: grpc C core, protoc (descriptor sets)
+  protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev   # protoc-c, protobuf-c, descriptor.proto
+  python3-grpcio python3-protobuf python3-grpc-tools      # Python gRPC client for the tests
   valgrind clang-tidy openssl time   # checks and test tools
 )
 
