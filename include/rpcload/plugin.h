@@ -370,7 +370,7 @@ typedef struct rl_plugin {
    * Required. Compiles a request spec into the plugin's step object
    * (pre-encoded bytes, parsed options). On failure returns a negative code
    * and writes a one-line reason into err (NUL-terminated, at most errlen
-   * bytes). The plugin owns *step until step_del().
+   * bytes); the host shows it as "NAME: reason", so leave your name out. The plugin owns *step until step_del().
    */
   int (*step_new)(const rl_host *host, const rl_step_spec *spec, void **step,
                   char *err, size_t errlen);
