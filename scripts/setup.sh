@@ -10,6 +10,9 @@ PACKAGES=(
   libev-dev libssl-dev libhttp-parser-dev   # core + http1 plugin
   libnghttp2-dev                     # http2 plugin
   libcmocka-dev                      # unit tests
+  libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # grpc: run-time messages, JSON
+  protobuf-compiler libprotobuf-dev  # grpc: protoc and the well-known .protos
+  python3-protobuf                   # grpc: the JSON round-trip test's reference
   nginx-light wrk python3-locust     # test servers and peers
   nghttp2-server nghttp2-client      # nghttpd (http2 tests), h2load and nghttp
   redis-server redis-tools           # redis example plugin: server, redis-cli, redis-benchmark
