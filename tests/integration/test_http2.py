@@ -14,7 +14,9 @@ import glob
 import os
 import re
 import shutil
+import signal
 import tempfile
+import time
 import unittest
 
 import rpcload
@@ -244,6 +246,30 @@ class NginxGoawayTest(Http2Case):
         # harness sanity: nginx really ended connections after 50 requests
         self.assertTrue(all(e["conn_reqs"] <= 50 for e in entries))
         self.assertGreater(len(conns), rep.aggregated.reqs // 50 - 1, res.describe())
+
+
+class NginxReloadTest(Http2Case):
+    """nginx reloaded (SIGHUP) twice during a run: its old worker sends
+    GOAWAY on every connection and exits once they drain; requests the old
+    worker never processed are sent again on a new connection. Nothing
+    fails and the counts still match."""
+
+    def test_reload_during_run(self):
+        with NginxH2Server() as ng:
+            started = rpcload.start(["--http2", "-u", "20", "-r", "100", "-t", "4s",
+                                     "--connections", "4", "--stop-timeout", "5",
+                                     ng.url("/hello")])
+            for _ in range(2):
+                time.sleep(1.3)
+                os.kill(ng.pid, signal.SIGHUP)
+            res = rpcload.finish(started, timeout_s=40)
+            rep = self.report_of(res)
+            self.assertExit(res, 0)
+            entries = ng.log_entries()
+            self.assertAllOk(res, rep, "GET", "/hello",
+                             sum(1 for e in entries if e["status"] == 200))
+            # harness sanity: the reloads really replaced the connections
+            self.assertGreater(len({e["conn"] for e in entries}), 4, res.describe())
 
 
 class StuckStreamTest(Http2Case):
