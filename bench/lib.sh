@@ -52,12 +52,28 @@ print(s.getsockname()[1])'
     fi
 }
 
-# nginx_start WORKDIR WORKER_CONNECTIONS [RLIMIT_NOFILE (default 20000)]
+# nginx_start WORKDIR WORKER_CONNECTIONS [RLIMIT_NOFILE (default 20000)] [PROTO]
 # Writes WORKDIR/nginx.conf, starts nginx pinned to $SERVER_CPU, in the
 # foreground of a background job so that $! is the master's PID. Sets
 # NGINX_PID, NGINX_PORT, ACCESS_LOG.
+# PROTO: "http1" (default) or "h2c": HTTP/2 over cleartext by prior knowledge
+# only (nginx 1.22's `listen ... http2` without ssl), with
+# http2_max_concurrent_streams $NGINX_H2_STREAMS (default 128, nginx's own).
+# In nginx 1.22 keepalive_requests also caps the requests of one HTTP/2
+# connection (it replaced http2_max_requests), so h2c raises it to 10^9.
+NGINX_H2_STREAMS=${NGINX_H2_STREAMS:-128}
 nginx_start() {
-    local dir=$1 wconn=$2 nofile=${3:-20000} attempt port
+    local dir=$1 wconn=$2 nofile=${3:-20000} proto=${4:-http1} attempt port
+    local listen_opts='' h2_conf='' keepalive_requests=1000000 probe=(curl -fsS)
+    case $proto in
+        http1) ;;
+        h2c)
+            listen_opts=' http2'
+            h2_conf="http2_max_concurrent_streams $NGINX_H2_STREAMS;"
+            keepalive_requests=1000000000
+            probe=(curl -fsS --http2-prior-knowledge) ;;
+        *) die "nginx_start: unknown protocol '$proto' (want http1 or h2c)" ;;
+    esac
     mkdir -p "$dir/tmp"
     for attempt in 1 2 3 4 5; do
         port=$(free_port)
@@ -75,15 +91,16 @@ http {
     # are counted from this log (same ground truth for every client).
     log_format bench '\$status';
     access_log $dir/access.log bench buffer=256k flush=1s;
-    keepalive_requests 1000000;
+    keepalive_requests $keepalive_requests;
     keepalive_timeout 300s;
+    $h2_conf
     client_body_temp_path $dir/tmp/body;
     proxy_temp_path $dir/tmp/proxy;
     fastcgi_temp_path $dir/tmp/fastcgi;
     uwsgi_temp_path $dir/tmp/uwsgi;
     scgi_temp_path $dir/tmp/scgi;
     server {
-        listen 127.0.0.1:$port backlog=4096;
+        listen 127.0.0.1:$port backlog=4096$listen_opts;
         location /hello {
             default_type text/plain;
             return 200 "hello world\n";
@@ -101,9 +118,9 @@ EOF
         NGINX_PID=$!
         for _ in $(seq 50); do
             if ! kill -0 "$NGINX_PID" 2>/dev/null; then break; fi
-            if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/nginx_status" 2>/dev/null; then
+            if "${probe[@]}" -o /dev/null --max-time 1 "http://127.0.0.1:$port/nginx_status" 2>/dev/null; then
                 NGINX_PORT=$port ACCESS_LOG=$dir/access.log
-                say "nginx pid $NGINX_PID on 127.0.0.1:$port (cpu $SERVER_CPU), prefix $dir"
+                say "nginx pid $NGINX_PID on 127.0.0.1:$port ($proto, cpu $SERVER_CPU), prefix $dir"
                 return 0
             fi
             sleep 0.1
@@ -150,6 +167,11 @@ log_count_200() {
     tail -c +$(( $1 + 1 )) "$ACCESS_LOG" | grep -c '^200$' || true
 }
 
+# log_count_all OFFSET: number of lines (any status) written after byte OFFSET.
+log_count_all() {
+    tail -c +$(( $1 + 1 )) "$ACCESS_LOG" | wc -l
+}
+
 # Established server-side connections on the nginx port right now.
 server_conns() {
     ss -Htn state established "( sport = :$NGINX_PORT )" 2>/dev/null | wc -l
@@ -168,6 +190,19 @@ client_reqs_locust_table() {   # Locust's (and rpcload's) Aggregated row: "# req
 }
 client_fails_locust_table() {
     awk '$1=="Aggregated" && $3 ~ /^[0-9]+\(/ {f=$3; sub(/\(.*/,"",f)} END{print (f==""?"-":f)}' "$1"
+}
+# h2load's "requests: T total, S started, D done, OK succeeded, ..." line.
+client_reqs_h2load() {         # succeeded
+    awk '$1=="requests:" && $3=="total," {n=$8} END{print (n==""?"-":n)}' "$1"
+}
+client_inflight_h2load() {     # started but not done when the run ended
+    awk '$1=="requests:" && $3=="total," {n=$4-$6} END{print (n==""?"-":n)}' "$1"
+}
+# rpcload's stderr line "N request(s) in flight at the stop were cut ...";
+# no such line: none were cut.
+client_cut_rpcload() {
+    awk '/request\(s\) in flight at the stop were cut/ {for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) {n=$i; break}}
+         END{print (n==""?0:n)}' "$1"
 }
 client_reqs_wrk() {
     awk '/ requests in / {n=$1} END{print (n==""?"-":n)}' "$1"
