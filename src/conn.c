@@ -417,6 +417,28 @@ static void conn_connect(rl_conn *c) {
   }
 }
 
+/* Users resumed in one round often submit on the same connection (HTTP/2
+ * streams): their bytes go out in one send when the round ends, not one
+ * send per request. */
+static void schedule_flush(rl_conn *c) {
+  if (c->flush_pending)
+    return;
+  c->flush_pending = 1;
+  c->next_flush = c->w->flush_head;
+  c->w->flush_head = c;
+}
+
+void rl__conn_flush_scheduled(struct rl__worker *w) {
+  while (w->flush_head) {
+    rl_conn *c = w->flush_head;
+    w->flush_head = c->next_flush;
+    c->next_flush = NULL;
+    c->flush_pending = 0;
+    if (c->state == RL__CONN_OPEN && c->wlen > c->woff)
+      flush(c);
+  }
+}
+
 void rl__conn_submit(rl_conn *c, rl_request *req) {
   queue_push(c, req);
   switch (c->state) {
@@ -424,7 +446,13 @@ void rl__conn_submit(rl_conn *c, rl_request *req) {
     conn_connect(c);
     break;
   case RL__CONN_OPEN:
-    after_plugin(c);
+    if (c->close_later || c->draining) {
+      after_plugin(c);
+      break;
+    }
+    dispatch(c);
+    if (c->state == RL__CONN_OPEN && c->wlen > c->woff)
+      schedule_flush(c);
     break;
   default: /* connecting: the queue drains once the session exists */
     break;

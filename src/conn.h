@@ -45,6 +45,8 @@ struct rl_conn {
   uint8_t close_later; /* the plugin asked for a close */
   uint8_t was_open;    /* reached OPEN since the last connect */
   uint8_t draining;    /* no new requests; close once none is in flight */
+  uint8_t flush_pending; /* on the worker's flush list */
+  rl_conn *next_flush;
   uint32_t max_concurrent;
   uint32_t inflight;      /* accepted by the session, not yet done */
   rl_request *in_head, *in_tail; /* those, oldest first (their deadlines) */
@@ -73,6 +75,10 @@ void rl__conn_submit(rl_conn *c, rl_request *req);
  * them). After this the connection is idle and may be reused or freed.
  */
 void rl__conn_shutdown(rl_conn *c, int err, const char *reason);
+
+/* Worker thread: writes what the connections on the worker's flush list
+ * hold (requests submitted while the ready users ran), one send each. */
+void rl__conn_flush_scheduled(struct rl__worker *w);
 
 /* Frees buffers and the saved TLS session; the connection must be idle. */
 void rl__conn_free(rl_conn *c);

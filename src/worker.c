@@ -175,6 +175,7 @@ void rl__worker_run_ready(rl__worker *w) {
     rl__user_resume(u);
     u = next;
   }
+  rl__conn_flush_scheduled(w);
   if (w->ready_head && !w->finished && !ev_is_active(&w->idle))
     ev_idle_start(w->loop, &w->idle);
   check_finished(w);

@@ -45,6 +45,7 @@ typedef struct rl__worker {
   ev_timer flush_timer;
   ev_timer stop_timer;
   rl_conn *pool; /* --connections: this thread's shared connections */
+  rl_conn *flush_head; /* connections with output to send this round */
   uint32_t npool;
   struct rl__user **users; /* every user spawned here */
   size_t nusers, cap;
