@@ -247,12 +247,16 @@ static void test_protoc_missing_file_and_import(void **state) {
                                               NULL, 0, &p, err, sizeof err),
                    0);
   rl__pb_pool_del(p);
-  /* Nor does an -I elsewhere hide it. */
-  static const char *const tmp[] = {"/tmp"};
+  /* Nor does an -I elsewhere hide it: an empty directory, so that it is
+   * surely no parent of the source tree (which may itself live in /tmp). */
+  char elsewhere[] = "/tmp/rl-test-pbjson-I-XXXXXX";
+  assert_non_null(mkdtemp(elsewhere));
+  const char *const tmp[] = {elsewhere};
   assert_int_equal(rl__pb_pool_new_from_proto(RL_TEST_DATA_DIR "/pbtest.proto",
                                               tmp, 1, &p, err, sizeof err),
                    0);
   rl__pb_pool_del(p);
+  assert_int_equal(rmdir(elsewhere), 0);
   /* An import that is nowhere: protoc's lines, as protoc wrote them. */
   char dir[] = "/tmp/rl-test-pbjson-XXXXXX";
   assert_non_null(mkdtemp(dir));
