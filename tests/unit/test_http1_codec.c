@@ -1,6 +1,7 @@
 /*
  * Unit test of the http1 codec plugin, through the plugin ABI only, with no
- * sockets: the test dlopen()s http1.so, plays the host (a tiny rl_host whose
+ * sockets: the test loads http1.so with rpcload's loader, plays the host (a
+ * tiny rl_host whose
  * conn_write appends to a buffer), and feeds response bytes by hand.
  *
  * rl_request and rl_conn are opaque to the plugin, which only hands the
@@ -10,7 +11,6 @@
  * also checks that each request is reported exactly once and never from
  * inside session_submit().
  */
-#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "plugin_loader.h"
 
 #include <rpcload/plugin.h>
 
@@ -125,32 +127,28 @@ static const rl_host test_host = {
 
 /* ---- Loading the plugin -------------------------------------------------- */
 
-static void *dl;
+static rl__plugin_set plugins;
 static const rl_plugin *P;
 
+/* Loaded through rpcload's own loader, so the plugin under test also
+ * passes its checks (entry symbol, ABI, size, required members). */
 static int group_setup(void **state) {
   (void)state;
-  const char *path = RL_TEST_PLUGIN_DIR "/http1.so";
-  dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (dl == NULL) {
-    fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+  char err[1024];
+  rl__plugin *p;
+  rl__plugin_set_init(&plugins);
+  if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/http1.so", &p, err,
+                          sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
     return -1;
   }
-  rl_plugin_entry_fn entry;
-  /* POSIX blesses this conversion of dlsym's result. */
-  *(void **)&entry = dlsym(dl, RL_PLUGIN_ENTRY_SYMBOL);
-  if (entry == NULL) {
-    fprintf(stderr, "%s: no %s\n", path, RL_PLUGIN_ENTRY_SYMBOL);
-    return -1;
-  }
-  P = entry();
-  return P == NULL ? -1 : 0;
+  P = &p->desc;
+  return 0;
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  if (dl != NULL)
-    dlclose(dl);
+  rl__plugin_set_free(&plugins);
   return 0;
 }
 

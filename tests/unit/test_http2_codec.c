@@ -1,6 +1,7 @@
 /*
  * Unit test of the http2 codec plugin, through the plugin ABI only, with no
- * sockets: the test dlopen()s http2.so, plays the host (conn_write appends
+ * sockets: the test loads http2.so with rpcload's loader, plays the host
+ * (conn_write appends
  * to a buffer, request_done / request_retry / conn_drain keep books), and
  * puts a real nghttp2 *server* session on the other side of that memory
  * pipe: what the plugin writes is fed to the server, what the server sends
@@ -26,7 +27,6 @@
  * and the host checks that each is reported once, never from inside
  * session_submit().
  */
-#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +36,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "plugin_loader.h"
 #include <nghttp2/nghttp2.h>
 
 #include <rpcload/plugin.h>
@@ -233,34 +235,30 @@ static const rl_host test_host = {
 
 /* ---- Loading the plugin -------------------------------------------------- */
 
-static void *dl;
+static rl__plugin_set plugins;
 static const rl_plugin *P;
 
+/* Loaded through rpcload's own loader, so the plugin under test also
+ * passes its checks (entry symbol, ABI, size, required members). */
 static int group_setup(void **state) {
   (void)state;
-  const char *path = RL_TEST_PLUGIN_DIR "/http2.so";
-  dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (dl == NULL) {
-    fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+  char err[1024];
+  rl__plugin *p;
+  rl__plugin_set_init(&plugins);
+  if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/http2.so", &p, err,
+                          sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
     return -1;
   }
-  rl_plugin_entry_fn entry;
-  /* POSIX blesses this conversion of dlsym's result. */
-  *(void **)&entry = dlsym(dl, RL_PLUGIN_ENTRY_SYMBOL);
-  if (entry == NULL) {
-    fprintf(stderr, "%s: no %s\n", path, RL_PLUGIN_ENTRY_SYMBOL);
-    return -1;
-  }
-  P = entry();
-  return P == NULL ? -1 : 0;
+  P = &p->desc;
+  return 0;
 }
 
 static int group_teardown(void **state) {
   (void)state;
   free(T.buf);
   T.buf = NULL;
-  if (dl != NULL)
-    dlclose(dl);
+  rl__plugin_set_free(&plugins);
   return 0;
 }
 

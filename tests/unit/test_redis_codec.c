@@ -1,6 +1,7 @@
 /*
  * Unit test of the redis example plugin (examples/plugins/redis), through
- * the plugin ABI only, with no sockets: the test dlopen()s redis.so, plays
+ * the plugin ABI only, with no sockets: the test loads redis.so with
+ * rpcload's loader, plays
  * the host (a tiny rl_host whose conn_write appends to a buffer and whose
  * template services are the core's own rl__template_*), and feeds reply
  * bytes by hand.
@@ -14,7 +15,6 @@
  * its previous result on every call, so a plugin that keeps an expansion
  * past the next expand reads freed memory.
  */
-#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +24,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include "plugin_loader.h"
 
 #include <rpcload/plugin.h>
 
@@ -178,33 +180,29 @@ static const rl_host test_host = {
 
 /* ---- Loading the plugin -------------------------------------------------- */
 
-static void *dl;
+static rl__plugin_set plugins;
 static const rl_plugin *P;
 
+/* Loaded through rpcload's own loader, so the plugin under test also
+ * passes its checks (entry symbol, ABI, size, required members). */
 static int group_setup(void **state) {
   (void)state;
-  const char *path = RL_TEST_PLUGIN_DIR "/redis.so";
-  dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (dl == NULL) {
-    fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
+  char err[1024];
+  rl__plugin *p;
+  rl__plugin_set_init(&plugins);
+  if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/redis.so", &p, err,
+                          sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
     return -1;
   }
-  rl_plugin_entry_fn entry;
-  /* POSIX blesses this conversion of dlsym's result. */
-  *(void **)&entry = dlsym(dl, RL_PLUGIN_ENTRY_SYMBOL);
-  if (entry == NULL) {
-    fprintf(stderr, "%s: no %s\n", path, RL_PLUGIN_ENTRY_SYMBOL);
-    return -1;
-  }
-  P = entry();
-  return P == NULL ? -1 : 0;
+  P = &p->desc;
+  return 0;
 }
 
 static int group_teardown(void **state) {
   (void)state;
   drop_expanded();
-  if (dl != NULL)
-    dlclose(dl);
+  rl__plugin_set_free(&plugins);
   return 0;
 }
 
