@@ -365,10 +365,13 @@ class NginxServer:
                 pass
 
 
-class BlackHoleServer:
-    """Accepts TCP connections on 127.0.0.1, reads and discards whatever
-    arrives, and never answers. Connections are held until the peer closes or
-    the server stops. Bounded lifetime; use as a context manager."""
+class _SelectorTcpServer:
+    """A TCP server on 127.0.0.1 run by one thread with a selector, for at
+    most lifetime_s; what it does with the bytes it reads is the subclass's
+    on_data(conn, data) (on_accept/on_close for per-connection state).
+    `accepted` counts connections. Use as a context manager."""
+
+    thread_name = "tcp-server"
 
     def __init__(self, lifetime_s=MAX_SERVER_LIFETIME):
         self.lifetime_s = lifetime_s
@@ -385,7 +388,7 @@ class BlackHoleServer:
         self._sock.listen(1024)
         self._sock.setblocking(False)
         self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, name="blackhole", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
         self._thread.start()
         return self
 
@@ -395,10 +398,19 @@ class BlackHoleServer:
             self._thread.join(timeout=10)
         return False
 
+    def on_accept(self, conn):
+        pass
+
+    def on_data(self, conn, data):
+        pass
+
+    def on_close(self, conn):
+        pass
+
     def _run(self):
         sel = selectors.DefaultSelector()
         sel.register(self._sock, selectors.EVENT_READ)
-        conns = []
+        conns = set()
         end = time.monotonic() + self.lifetime_s
         try:
             while not self._stop.is_set() and time.monotonic() < end:
@@ -410,25 +422,37 @@ class BlackHoleServer:
                             continue
                         c.setblocking(False)
                         self.accepted += 1
-                        conns.append(c)
+                        conns.add(c)
+                        self.on_accept(c)
                         sel.register(c, selectors.EVENT_READ)
-                    else:
-                        c = key.fileobj
-                        try:
-                            data = c.recv(65536)
-                        except (BlockingIOError, InterruptedError):
-                            continue
-                        except OSError:
-                            data = b""
-                        if not data:
-                            sel.unregister(c)
-                            c.close()
-                            conns.remove(c)
+                        continue
+                    c = key.fileobj
+                    try:
+                        data = c.recv(65536)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        sel.unregister(c)
+                        c.close()
+                        conns.discard(c)
+                        self.on_close(c)
+                        continue
+                    self.on_data(c, data)
         finally:
             for c in conns:
                 c.close()
             sel.close()
             self._sock.close()
+
+
+class BlackHoleServer(_SelectorTcpServer):
+    """Accepts TCP connections on 127.0.0.1, reads and discards whatever
+    arrives, and never answers. Connections are held until the peer closes or
+    the server stops. Bounded lifetime; use as a context manager."""
+
+    thread_name = "blackhole"
 
 
 def resp_encode(*args):
@@ -748,87 +772,39 @@ class UdpEchoServer:
         return prev
 
 
-class LineEchoServer:
+class LineEchoServer(_SelectorTcpServer):
     """A TCP server on 127.0.0.1 that answers every line ("...\\n") it reads
     with the same line, from one thread, for at most lifetime_s. `lines`
     counts the lines answered. Use as a context manager."""
 
+    thread_name = "line-echo"
+
     def __init__(self, lifetime_s=MAX_SERVER_LIFETIME):
-        self.lifetime_s = lifetime_s
-        self.port = None
+        super().__init__(lifetime_s)
         self.lines = 0
-        self.accepted = 0
-        self._stop = threading.Event()
-        self._thread = None
-        self._sock = None
-
-    def __enter__(self):
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((HOST, 0))
-        self._sock.listen(1024)
-        self._sock.setblocking(False)
-        self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._run, name="line-echo", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        return False
+        self._pending = {}
 
     def url(self):
         return "line://%s:%d" % (HOST, self.port)
 
-    def _run(self):
-        sel = selectors.DefaultSelector()
-        sel.register(self._sock, selectors.EVENT_READ)
-        pending = {}
-        end = time.monotonic() + self.lifetime_s
-        try:
-            while not self._stop.is_set() and time.monotonic() < end:
-                for key, _ in sel.select(timeout=0.1):
-                    if key.fileobj is self._sock:
-                        try:
-                            c, _ = self._sock.accept()
-                        except (BlockingIOError, InterruptedError):
-                            continue
-                        c.setblocking(False)
-                        self.accepted += 1
-                        pending[c] = b""
-                        sel.register(c, selectors.EVENT_READ)
-                        continue
-                    c = key.fileobj
-                    try:
-                        data = c.recv(65536)
-                    except (BlockingIOError, InterruptedError):
-                        continue
-                    except OSError:
-                        data = b""
-                    if not data:
-                        sel.unregister(c)
-                        c.close()
-                        del pending[c]
-                        continue
-                    buf = pending[c] + data
-                    *lines, rest = buf.split(b"\n")
-                    pending[c] = rest
-                    if lines:
-                        out = b"".join(line + b"\n" for line in lines)
-                        try:
-                            c.settimeout(5.0)  # answers are small: bounded anyway
-                            c.sendall(out)
-                            c.setblocking(False)
-                            self.lines += len(lines)
-                        except OSError:
-                            pass
-        finally:
-            for c in pending:
-                c.close()
-            sel.close()
-            self._sock.close()
+    def on_accept(self, conn):
+        self._pending[conn] = b""
+
+    def on_close(self, conn):
+        del self._pending[conn]
+
+    def on_data(self, conn, data):
+        *lines, rest = (self._pending[conn] + data).split(b"\n")
+        self._pending[conn] = rest
+        if lines:
+            out = b"".join(line + b"\n" for line in lines)
+            try:
+                conn.settimeout(5.0)  # answers are small: bounded anyway
+                conn.sendall(out)
+                conn.setblocking(False)
+                self.lines += len(lines)
+            except OSError:
+                pass
 
 
 # ---- HTTP/2 servers: nginx (h2c and TLS h2) and nghttpd ----------------------
