@@ -17,6 +17,8 @@ EOF
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=bench/run_client.sh
+source "$(dirname "${BASH_SOURCE[0]}")/run_client.sh"
 
 DUR=10 CONN=50 CLIENTS=rpcload,wrk,locust KEEP=0
 while getopts 'd:c:C:kh' opt; do
@@ -52,56 +54,18 @@ trap 'exit 130' INT TERM
 nginx_start "$WORK/nginx" 20000
 URL=http://127.0.0.1:$NGINX_PORT/hello
 
-declare -A REQS CREQS CPU RSS WALL NOTE SRV OTHER
+# CUT is filled by run_client (lib.sh); this table does not show it.
+# shellcheck disable=SC2034
+declare -A REQS CREQS CUT CPU RSS WALL NOTE SRV OTHER
 ORDER=()
 
-# run_client NAME CLIENT-COUNT-PARSER COMMAND...
-run_client() {
-    local name=$1 parser=$2; shift 2
-    local out=$WORK/$name.out tf=$WORK/$name.time rc=0 off t0 t1 f u s m c0 c1 b0 b1
-    ORDER+=("$name")
-    off=$(log_size)
-    c0=$(nginx_cpu) b0=$(machine_busy)
-    say "running $name: $*"
-    t0=$(date +%s.%N)
-    timeout -k 5 $(( DUR + 60 )) \
-        "$GNU_TIME" -f '%U %S %M' -o "$tf" \
-        taskset -c "$CLIENT_CPU" "$@" </dev/null >"$out" 2>&1 || rc=$?
-    t1=$(date +%s.%N)
-    c1=$(nginx_cpu) b1=$(machine_busy)
-    SRV[$name]=$(awk -v a="$c0" -v b="$c1" -v d="$DUR" 'BEGIN{printf "%.0f%%", (b-a)*100/d}')
-    log_settle
-    REQS[$name]=$(log_count_200 "$off")
-    CREQS[$name]=$($parser "$out")
-    WALL[$name]=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')
-    if f=$(time_fields "$tf"); then
-        read -r u s m <<<"$f"
-        CPU[$name]=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}')
-        RSS[$name]=$m
-        # busy CPU of everything but this client and nginx, per second of run
-        OTHER[$name]=$(awk -v a="$b0" -v b="$b1" -v c="${CPU[$name]}" -v n0="$c0" -v n1="$c1" -v w="$t1" -v v="$t0" \
-            'BEGIN{o=(b-a-c-(n1-n0))*100/(w-v); if (o<0) o=0; printf "%.0f%%", o}')
-    fi
-    case $rc in
-        0) NOTE[$name]=ok ;;
-        124|137) NOTE[$name]="timed out after $(( DUR + 60 ))s" ;;
-        *) NOTE[$name]="exit status $rc" ;;
-    esac
-    if (( rc != 0 )); then
-        say "$name exited with status $rc; last lines of its output:"
-        tail -n 15 "$out" | sed 's/^/    /' >&2
-    fi
-    sleep 1   # let the server close the previous client's connections
-}
-
-skip() { ORDER+=("$1"); NOTE[$1]="skipped: $2"; say "skipping $1: $2"; }
 
 IFS=, read -r -a WANT <<<"$CLIENTS"
 for c in "${WANT[@]}"; do
     case $c in
         rpcload)
             if [[ -x $RPCLOAD ]]; then
-                run_client rpcload client_reqs_locust_table \
+                run_client rpcload client_reqs_locust_table no_cut \
                     "$RPCLOAD" --threads 1 -u "$CONN" -r $(( CONN * 100 )) -t "${DUR}s" \
                     --only-summary "$URL"
             else
@@ -109,13 +73,13 @@ for c in "${WANT[@]}"; do
             fi ;;
         wrk)
             if command -v "$WRK" >/dev/null 2>&1; then
-                run_client wrk client_reqs_wrk "$WRK" -t1 -c"$CONN" -d"${DUR}s" "$URL"
+                run_client wrk client_reqs_wrk no_cut "$WRK" -t1 -c"$CONN" -d"${DUR}s" "$URL"
             else
                 skip wrk "'$WRK' not found"
             fi ;;
         locust)
             if [[ -n $LOCUST_PYTHON ]] && "$LOCUST_PYTHON" -c 'import locust' >/dev/null 2>&1; then
-                run_client locust client_reqs_locust_table \
+                run_client locust client_reqs_locust_table no_cut \
                     "$LOCUST_PYTHON" -m locust -f "$LOCUSTFILE" --headless -u "$CONN" -r "$CONN" \
                     -t "${DUR}s" -H "http://127.0.0.1:$NGINX_PORT" --only-summary
             else
