@@ -1,14 +1,17 @@
 /* rpcload: wires options, plugins, the run and the reports together. */
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 
 #include "log.h"
 #include "options.h"
 #include "plugin_loader.h"
 #include "report_console.h"
+#include "report_html.h"
 #include "runner.h"
 #include "stats.h"
 #include "target.h"
@@ -69,6 +72,24 @@ static int list_plugins(rl__plugin_set *set) {
       fprintf(stderr, " %s", set->dirs[i]);
     fprintf(stderr, "\n");
     return 1;
+  }
+  return 0;
+}
+
+/* rpcload --list: what the target's plugin can tell of it. */
+static int list_target(rl__target *t) {
+  const rl_plugin *d = &t->plugin->desc;
+  if (d->struct_size < offsetof(rl_plugin, step_list) + sizeof d->step_list ||
+      !d->step_list) {
+    fprintf(stderr, "rpcload: error: plugin %s has nothing to list\n",
+            d->name);
+    return EXIT_USAGE;
+  }
+  int rc = d->step_list(t->step, stdout);
+  fflush(stdout);
+  if (rc) {
+    fprintf(stderr, "rpcload: error: %s: %s\n", d->name, rl_strerror(rc));
+    return EXIT_FAILURE;
   }
   return 0;
 }
@@ -137,6 +158,10 @@ int main(int argc, char **argv) {
     status = EXIT_USAGE;
     goto out;
   }
+  if (o.list) {
+    status = list_target(target);
+    goto out;
+  }
   /* A peer closing mid-write must be an error code, not a dead process. */
   signal(SIGPIPE, SIG_IGN);
   raise_fd_limit(o.run.users);
@@ -146,11 +171,34 @@ int main(int argc, char **argv) {
     goto out;
   }
   rl__runner runner;
+  struct timespec wall_start, wall_end;
+  clock_gettime(CLOCK_REALTIME, &wall_start);
   if (rl__runner_run(&runner, &o.run, target, stats, report_progress, NULL)) {
     fprintf(stderr, "rpcload: error: cannot start the worker threads\n");
     status = EXIT_FAILURE;
   }
+  clock_gettime(CLOCK_REALTIME, &wall_end);
   final_report(&runner, stats);
+  if (o.html_path) {
+    /* The run has ended: no lock needed. */
+    rl__html_run_info info = {
+        .target = o.target.url,
+        .plugin = target->plugin->desc.name,
+        .users = o.run.users,
+        .spawn_rate = o.run.spawn_rate,
+        .run_time_ns = o.run.run_time_ns,
+        .duration_s = (double)(runner.end_ns - runner.start_ns) / 1e9,
+        .start_unix_s = (double)wall_start.tv_sec + wall_start.tv_nsec / 1e9,
+        .end_unix_s = (double)wall_end.tv_sec + wall_end.tv_nsec / 1e9,
+        .cut_requests = runner.cut_requests,
+    };
+    if (rl__report_html_save(o.html_path, &info, stats, &runner.history, err,
+                             sizeof err)) {
+      fprintf(stderr, "rpcload: error: %s\n", err);
+      if (status == 0)
+        status = EXIT_FAILURE;
+    }
+  }
   rl__history_free(&runner.history);
   if (status == 0 && rl__stats_total(stats)->num_failures)
     status = o.exit_code_on_error;

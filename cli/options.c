@@ -31,6 +31,12 @@ enum {
   OPT_CALL,
   OPT_HTTP2,
   OPT_CONNECTIONS,
+  OPT_PROTO,
+  OPT_PROTOSET,
+  OPT_AUTHORITY,
+  OPT_COMPRESS,
+  OPT_LIST,
+  OPT_HTML,
 };
 
 static const struct option long_options[] = {
@@ -63,17 +69,29 @@ static const struct option long_options[] = {
     {"http2", no_argument, NULL, OPT_HTTP2},
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"option", required_argument, NULL, 'O'},
+    {"proto", required_argument, NULL, OPT_PROTO},
+    {"import-path", required_argument, NULL, 'I'},
+    {"protoset", required_argument, NULL, OPT_PROTOSET},
+    {"metadata", required_argument, NULL, 'm'},
+    {"authority", required_argument, NULL, OPT_AUTHORITY},
+    {"compress", required_argument, NULL, OPT_COMPRESS},
+    {"data-file", required_argument, NULL, 'D'},
+    {"list", no_argument, NULL, OPT_LIST},
+    {"html", required_argument, NULL, OPT_HTML},
     {NULL, 0, NULL, 0},
 };
 
 void cli_print_help(FILE *out) {
   fputs(
       "Usage: rpcload [OPTIONS] URL\n"
+      "       rpcload --proto FILE --list\n"
       "\n"
       "Load-test a service the way Locust does (simulated users that run a task,\n"
       "wait, and repeat, spawned at a rate) at the speed of wrk.\n"
       "\n"
       "  rpcload -u 50 -r 10 -t 30s http://127.0.0.1:8080/hello\n"
+      "  rpcload --proto hello.proto --call SayHello -d '{\"name\":\"x\"}' \\\n"
+      "          -u 100 -r 10 -t 30s 127.0.0.1:50051\n"
       "  rpcload -u 200 -r 50 -t 1m --wait between:0.5,2 -X POST \\\n"
       "          -H 'content-type: application/json' -d '{\"k\":1}' \\\n"
       "          --name /orders https://api.local:8443/orders --insecure\n"
@@ -121,7 +139,27 @@ void cli_print_help(FILE *out) {
       "                           https:// offers h2 and http/1.1 and the server\n"
       "                           picks; http:// is HTTP/1.1\n"
       "\n"
-      "TLS (https):\n"
+      "gRPC (a target host:port, grpc://host:port or grpcs://host:port):\n"
+      "      --proto FILE         the service's .proto (protoc runs at start-up)\n"
+      "  -I, --import-path DIR    where --proto's imports are found (repeatable)\n"
+      "      --protoset FILE      a descriptor set made beforehand (protoc\n"
+      "                           --include_imports -o FILE); without --proto or\n"
+      "                           --protoset the server is asked by reflection\n"
+      "      --call METHOD        SayHello, HelloService.SayHello or\n"
+      "                           pkg.HelloService/SayHello\n"
+      "  -d, --data JSON          the request message in proto3 JSON, e.g.\n"
+      "                           -d '{\"name\":\"u{{user_id}}\"}' (default {})\n"
+      "  -D, --data-file FILE     a JSON array of messages, sent round-robin\n"
+      "  -m, --metadata JSON      metadata, e.g. -m '{\"authorization\":\"Bearer x\"}';\n"
+      "                           values of keys ending in -bin are sent base64'd\n"
+      "      --authority A        :authority (default host:port)\n"
+      "      --compress gzip      gzip request messages\n"
+      "      --list               list the services and methods and exit\n"
+      "  A call fails when its grpc-status is not OK, as CODE: message\n"
+      "  (UNAVAILABLE: ...); --timeout is sent as grpc-timeout and a call past\n"
+      "  it fails as DEADLINE_EXCEEDED. Stats type grpc, name the method's path.\n"
+      "\n"
+      "TLS (https, grpcs):\n"
       "      --insecure           do not verify the server's certificate\n"
       "      --cacert FILE        trust the CA certificates in FILE (PEM)\n"
       "      --cert FILE          client certificate (PEM)\n"
@@ -132,6 +170,8 @@ void cli_print_help(FILE *out) {
       "      --headless           accepted for Locust compatibility (rpcload has\n"
       "                           no web UI yet: every run is headless)\n"
       "      --exit-code-on-error N  exit status when any request failed (default 1)\n"
+      "      --html FILE          at the end, write a self-contained HTML report\n"
+      "                           (tables and charts; opens from disk, no network)\n"
       "\n"
       "Plugins (one per protocol, found by the URL's scheme):\n"
       "      --plugins            list the plugins found, with versions and schemes\n"
@@ -259,7 +299,7 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   long long v;
   double d;
   uint64_t ns;
-  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:", long_options,
+  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:D:", long_options,
                           NULL)) != -1) {
     switch (c) {
     case 'h':
@@ -415,6 +455,33 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
         return RL_ERR_NOMEM;
       break;
     }
+    case OPT_PROTO:
+    case 'I':
+    case OPT_PROTOSET:
+    case 'm':
+    case OPT_AUTHORITY:
+    case OPT_COMPRESS:
+    case 'D': {
+      /* gRPC's options reach the plugin as its own options; they also
+       * make a target without a scheme mean grpc://. */
+      const char *key = c == OPT_PROTO       ? "proto"
+                        : c == 'I'           ? "import_path"
+                        : c == OPT_PROTOSET  ? "protoset"
+                        : c == 'm'           ? "metadata"
+                        : c == OPT_AUTHORITY ? "authority"
+                        : c == OPT_COMPRESS  ? "compress"
+                                             : "data_file";
+      if (add_plugin_option(o, key, optarg, err, errlen))
+        return RL_ERR_NOMEM;
+      o->grpc_given = 1;
+      break;
+    }
+    case OPT_LIST:
+      o->list = 1;
+      break;
+    case OPT_HTML:
+      o->html_path = optarg;
+      break;
     case ':':
       snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
       return RL_ERR_INVAL;
@@ -425,6 +492,35 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   }
   if (o->help || o->version || o->list_plugins)
     return 0;
+  /* "host:port" with gRPC's options (or --call alone, asking the server
+   * by reflection) is a gRPC target, as in grpcurl and ghz. */
+  for (size_t i = 0; i < o->n_plugin_options; i++)
+    if (strcmp(o->plugin_options[i].key, "call") == 0)
+      o->grpc_given |= 2;
+  if (o->grpc_given && !o->target.plugin)
+    o->target.default_scheme = "grpc";
+  o->target.headers = o->headers;
+  o->target.n_headers = o->n_headers;
+  o->target.options = o->plugin_options;
+  o->target.n_options = o->n_plugin_options;
+  if (o->list) {
+    o->target.list_only = 1;
+    if (argc - optind > 1) {
+      snprintf(err, errlen, "one target expected, got '%s' and '%s'",
+               argv[optind], argv[optind + 1]);
+      return RL_ERR_INVAL;
+    }
+    o->target.url = optind < argc ? argv[optind] : NULL;
+    if (!o->target.url && !(o->grpc_given & 1)) {
+      snprintf(err, errlen,
+               "--list lists a gRPC service: give --proto FILE, --protoset "
+               "FILE, or a server that offers reflection");
+      return RL_ERR_INVAL;
+    }
+    if (!o->target.default_scheme && !o->target.plugin)
+      o->target.default_scheme = "grpc";
+    return 0;
+  }
   if (optind >= argc) {
     snprintf(err, errlen, "no target URL given (e.g. http://127.0.0.1:8080/)");
     return RL_ERR_INVAL;
@@ -445,10 +541,6 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
     o->target.plugin = "http2";
     o->target.alpn_required = 1;
   }
-  o->target.headers = o->headers;
-  o->target.n_headers = o->n_headers;
-  o->target.options = o->plugin_options;
-  o->target.n_options = o->n_plugin_options;
   if (!o->seed_given)
     o->run.seed = rl__now_ns() ^ ((uint64_t)getpid() << 32);
   /* More threads than users would only idle. */

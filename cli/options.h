@@ -22,6 +22,9 @@ typedef struct cli_options {
   int only_summary, headless, http2;
   int exit_code_on_error;
   int seed_given;
+  int list;       /* --list */
+  int grpc_given; /* 1: a gRPC option (--proto...); 2: --call */
+  const char *html_path; /* --html FILE, or NULL */
 } cli_options;
 
 /*

@@ -1,81 +1,65 @@
 #!/usr/bin/env bash
-# The first command to try: build rpcload, start a local nginx, and load it
-# with 20 users for 10 s. Exits with rpcload's exit status.
+# The first command to try: build rpcload and the bundled gRPC example server
+# (examples/hello, Locust's hello.proto served in C), start the server on a
+# free loopback port, and load it with 100 users for 10 s:
+#   rpcload --proto examples/hello/hello.proto --call SayHello \
+#           -d '{"name":"x"}' -u 100 -r 20 -t 10s 127.0.0.1:PORT
+# Exits with rpcload's exit status.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-PY=/usr/bin/python3
 
 scripts/setup.sh
 
 log() { printf 'demo: %s\n' "$*" >&2; }
 
-# A free loopback port, asked of the kernel (bind port 0, read it, close).
-PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+SERVER=build/examples/hello/hello_server
+if [[ ! -x $SERVER || ! -e build/plugins/grpc.so ]]; then
+  log "$SERVER or the grpc plugin was not built: see the CMake output above"
+  exit 1
+fi
 
-PREFIX=$(mktemp -d -t rpcload-demo-XXXXXX)
-NGINX_PID=
-
-stop_nginx() {
-  if [[ -n "$NGINX_PID" ]] && kill -0 "$NGINX_PID" 2>/dev/null; then
-    kill -TERM "$NGINX_PID" 2>/dev/null || true
-    for _ in $(seq 50); do
-      kill -0 "$NGINX_PID" 2>/dev/null || break
+OUT=$(mktemp -t rpcload-demo-XXXXXX)
+SERVER_PID=
+stop_server() {
+  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 100); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
       sleep 0.1
     done
-    kill -KILL "$NGINX_PID" 2>/dev/null || true
-    wait "$NGINX_PID" 2>/dev/null || true
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    log "server: $(grep '^calls served' "$OUT" || echo 'no count printed')"
   fi
-  NGINX_PID=
-  rm -rf "$PREFIX"
+  SERVER_PID=
+  rm -f "$OUT"
 }
-trap stop_nginx EXIT
+trap stop_server EXIT
 trap 'exit 143' TERM
 
-USER_LINE=""
-[[ $(id -u) -eq 0 ]] && USER_LINE="user root;"
-cat > "$PREFIX/nginx.conf" <<CONF
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $PREFIX/nginx.pid;
-error_log $PREFIX/error.log warn;
-$USER_LINE
-events { worker_connections 20000; }
-http {
-    default_type text/plain;
-    access_log off;
-    keepalive_requests 1000000;
-    client_body_temp_path $PREFIX/client_body;
-    proxy_temp_path $PREFIX/proxy;
-    fastcgi_temp_path $PREFIX/fastcgi;
-    uwsgi_temp_path $PREFIX/uwsgi;
-    scgi_temp_path $PREFIX/scgi;
-    server {
-        listen 127.0.0.1:$PORT;
-        location = /hello { return 200 "hello world\n"; }
-    }
-}
-CONF
+# --port 0: the kernel picks a free port and the server prints it. setsid: its
+# own session, so a Ctrl-C meant for rpcload (which then prints its final
+# report) does not reach the server; the EXIT trap stops it by PID.
+setsid "$SERVER" --port 0 >"$OUT" 2>&1 </dev/null &
+SERVER_PID=$!
 
-log "starting nginx on 127.0.0.1:$PORT (prefix $PREFIX)"
-# setsid: its own session, so a Ctrl-C meant for rpcload (which then prints
-# its final report) does not reach nginx; the EXIT trap stops it by PID.
-# (No job control here, so setsid execs nginx in place: $! is nginx's PID.)
-setsid nginx -p "$PREFIX" -e "$PREFIX/error.log" -c "$PREFIX/nginx.conf" -g 'daemon off;' </dev/null &
-NGINX_PID=$!
-
-# Wait (bounded) until the port accepts.
+PORT=
 for i in $(seq 100); do
-  if ! kill -0 "$NGINX_PID" 2>/dev/null; then
-    log "nginx exited at start:"; cat "$PREFIX/error.log" >&2 || true; exit 1
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    log "hello_server exited at start:"; cat "$OUT" >&2; exit 1
   fi
-  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
-  if ((i == 100)); then log "nginx did not accept on port $PORT within 10 s"; exit 1; fi
+  PORT=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$OUT")
+  [[ -n $PORT ]] && break
+  if ((i == 100)); then log "hello_server did not start within 10 s"; exit 1; fi
   sleep 0.1
 done
+log "hello_server (pid $SERVER_PID) listening on 127.0.0.1:$PORT"
 
-log "running: build/rpcload -u 20 -r 10 -t 10s http://127.0.0.1:$PORT/hello"
+CMD=(build/rpcload --proto examples/hello/hello.proto --call SayHello
+     -d '{"name":"x"}' -u 100 -r 20 -t 10s "127.0.0.1:$PORT")
+log "running: ${CMD[*]}"
 status=0
-build/rpcload -u 20 -r 10 -t 10s "http://127.0.0.1:$PORT/hello" || status=$?
+"${CMD[@]}" || status=$?
 log "rpcload exited with status $status"
 exit "$status"

@@ -20,6 +20,8 @@ PACKAGES=(
   protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev   # protoc-c, protobuf-c, descriptor.proto
   python3-grpcio python3-protobuf python3-grpc-tools      # Python gRPC client for the tests
   valgrind clang-tidy openssl time   # checks and test tools
+  nodejs                             # npm: uPlot for the --html report (see below)
+  chromium                           # the --html report's browser test (headless)
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,6 +35,11 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+# npm: Debian ships it apart from nodejs, other nodejs builds include it (and
+# conflict with Debian's npm package), so it is asked for only when missing.
+if ! command -v npm >/dev/null; then
+  missing+=(npm)
+fi
 
 if ((${#missing[@]})); then
   log "installing missing packages: ${missing[*]}"
@@ -46,6 +53,33 @@ if ((${#missing[@]})); then
   "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   log "all ${#PACKAGES[@]} packages present"
+fi
+
+# Browser code the build embeds into rpcload (the --html report's charts:
+# uPlot), from the npm registry. package.json pins the version and
+# package-lock.json the tarball's integrity hash; `npm ci` installs exactly
+# that into node_modules/ (gitignored; never committed) and fails if the
+# hash differs. Skipped when node_modules/ already matches the lock.
+web_assets_current() {
+  node -e '
+    const fs = require("fs");
+    const want = JSON.parse(fs.readFileSync("package-lock.json")).packages;
+    let have;
+    try {
+      have = JSON.parse(fs.readFileSync("node_modules/.package-lock.json")).packages;
+    } catch (e) { process.exit(1); }
+    for (const [path, p] of Object.entries(want)) {
+      if (!path) continue;
+      const h = have[path];
+      if (!h || h.version !== p.version || h.integrity !== p.integrity ||
+          !fs.existsSync(path + "/package.json")) process.exit(1);
+    }'
+}
+if web_assets_current; then
+  log "npm packages present (package-lock.json)"
+else
+  log "installing npm packages from package-lock.json into node_modules/"
+  npm ci --no-audit --no-fund --ignore-scripts
 fi
 
 BUILD_DIR=${RPCLOAD_BUILD_DIR:-build}

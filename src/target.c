@@ -19,7 +19,8 @@ static int pick_plugin(rl__plugin_set *plugins, const rl__target_options *o,
                        size_t errlen) {
   if (o->plugin)
     return rl__plugin_set_load(plugins, o->plugin, out, err, errlen);
-  if (!u->scheme) {
+  const char *scheme = u->scheme ? u->scheme : o->default_scheme;
+  if (!scheme) {
     snprintf(err, errlen,
              "target '%s' has no scheme: write e.g. http://%s or choose a "
              "plugin with --plugin",
@@ -27,11 +28,11 @@ static int pick_plugin(rl__plugin_set *plugins, const rl__target_options *o,
     return RL_ERR_INVAL;
   }
   rl__plugin_set_scan(plugins, warn_refused, NULL);
-  *out = rl__plugin_set_find_scheme(plugins, u->scheme);
+  *out = rl__plugin_set_find_scheme(plugins, scheme);
   if (!*out) {
     snprintf(err, errlen,
              "no plugin serves URL scheme '%s' (see rpcload --plugins)",
-             u->scheme);
+             scheme);
     return RL_ERR_NOTFOUND;
   }
   return 0;
@@ -153,10 +154,15 @@ static int resolve(rl__target *t, char *err, size_t errlen) {
 
 int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
                    rl__target **out, char *err, size_t errlen) {
-  rl__url u;
-  int rc = rl__url_parse(o->url, &u, err, errlen);
-  if (rc)
-    return rc;
+  rl__url u = {0};
+  int rc = 0;
+  if (o->url) {
+    if ((rc = rl__url_parse(o->url, &u, err, errlen)))
+      return rc;
+  } else if (!o->list_only) {
+    snprintf(err, errlen, "no target given");
+    return RL_ERR_INVAL;
+  }
   rl__target *t = calloc(1, sizeof *t);
   if (!t) {
     rl__url_free(&u);
@@ -167,7 +173,7 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
   t->request_timeout_ns = o->request_timeout_ns;
   if ((rc = pick_plugin(plugins, o, &u, &t->plugin, err, errlen)))
     goto fail;
-  const char *scheme = u.scheme;
+  const char *scheme = u.scheme ? u.scheme : o->default_scheme;
   const rl_scheme *sch = scheme ? rl__plugin_scheme(t->plugin, scheme) : NULL;
   if (scheme && !sch) {
     snprintf(err, errlen, "plugin %s does not serve URL scheme '%s'",
@@ -179,7 +185,7 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
     sch = t->plugin->desc.schemes;
   t->tls = sch->tls;
   t->port = u.port ? u.port : sch->default_port;
-  if (!t->port) {
+  if (!t->port && !o->list_only) {
     snprintf(err, errlen, "target '%s' needs a port (%s has no default one)",
              o->url, t->plugin->desc.name);
     rc = RL_ERR_INVAL;
@@ -203,6 +209,13 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
       .name = o->name,
       .options = o->options,
       .n_options = o->n_options,
+      .timeout_ns = o->request_timeout_ns,
+      .connect_timeout_ns = o->connect_timeout_ns,
+      .tls_cacert = o->tls.cacert,
+      .tls_cert = o->tls.cert,
+      .tls_key = o->tls.key,
+      .tls_insecure = o->tls.insecure,
+      .list_only = o->list_only,
   };
   t->alpn_required = o->alpn_required;
   if ((rc = add_variant(t, t->plugin, &spec, err, errlen)))
@@ -212,6 +225,8 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
   t->step = t->v[0].step;
   t->type = t->v[0].type;
   t->name = t->v[0].name;
+  if (o->list_only)
+    goto done;
   if ((rc = resolve(t, err, errlen)))
     goto fail;
   /* A transport plugin does its own TLS, if any. */
@@ -223,6 +238,7 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
       goto fail;
     }
   }
+done:
   rl__url_free(&u);
   *out = t;
   return 0;

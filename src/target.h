@@ -34,6 +34,15 @@ typedef struct rl__target_options {
   /* Over TLS, the server must agree by ALPN to one of the chosen plugin's
    * protocols (--http2: h2 only, never a fallback to HTTP/1.1). */
   int alpn_required;
+  /* The scheme a target without "scheme://" takes when no --plugin is
+   * given (gRPC's options make "host:port" mean grpc://host:port), or
+   * NULL: such a target is an error. */
+  const char *default_scheme;
+  /* Only to list what the target offers (rpcload --list): the plugin's
+   * step is made with spec.list_only set; nothing is resolved and no TLS
+   * context is made. `url` may then be NULL (the default scheme's plugin,
+   * no host). */
+  int list_only;
 } rl__target_options;
 
 #define RL__MAX_VARIANTS 4

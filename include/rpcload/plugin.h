@@ -33,13 +33,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 1
+#define RL_ABI_MINOR 2
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -306,6 +307,20 @@ typedef struct rl_step_spec {
                            arrives as ("call", X), -O k=v as ("k", v);
                            refuse those you do not know */
   size_t n_options;
+
+  /* ---- ABI 1.2: what the run asks of every request, for protocols that
+   * carry it themselves (gRPC sends the timeout as grpc-timeout) or that
+   * must reach the server before the run starts (gRPC reflection). Read
+   * them only when struct_size covers them. ---- */
+  uint64_t timeout_ns;         /* --timeout; 0: none */
+  uint64_t connect_timeout_ns; /* --connect-timeout */
+  const char *tls_cacert;      /* --cacert FILE, or NULL: system CAs */
+  const char *tls_cert;        /* --cert FILE, or NULL */
+  const char *tls_key;         /* --key FILE, or NULL: the key is in cert */
+  int tls_insecure;            /* --insecure: do not verify the server */
+  /* 1: the step is made only to be listed (`rpcload --list`), never run:
+   * step_new must not insist on what only a run needs (gRPC's --call). */
+  int list_only;
 } rl_step_spec;
 
 /* What a transport plugin is told about its target (ABI 1.1). */
@@ -469,6 +484,16 @@ typedef struct rl_plugin {
    * flight).
    */
   int (*session_cancel)(void *session, rl_request *req, const char *reason);
+
+  /* ---- ABI 1.2: listing (optional) --------------------------------------- */
+
+  /*
+   * `rpcload --list`: prints what the step's target offers, for people
+   * (gRPC: the services and methods with their message types), to `out`
+   * (borrowed; the host's stdout). Returns 0 or a negative code. NULL: the
+   * plugin has nothing to list.
+   */
+  int (*step_list)(void *step, FILE *out);
 } rl_plugin;
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */

@@ -1,0 +1,239 @@
+#include "grpc_wire.h"
+
+#include <rpcload/plugin.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+const char *grpc_code_name(int code) {
+  static const char *const names[] = {
+      "OK",
+      "CANCELLED",
+      "UNKNOWN",
+      "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED",
+      "NOT_FOUND",
+      "ALREADY_EXISTS",
+      "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION",
+      "ABORTED",
+      "OUT_OF_RANGE",
+      "UNIMPLEMENTED",
+      "INTERNAL",
+      "UNAVAILABLE",
+      "DATA_LOSS",
+      "UNAUTHENTICATED",
+  };
+  if (code < 0 || code >= (int)(sizeof names / sizeof names[0]))
+    return NULL;
+  return names[code];
+}
+
+/* doc/http-grpc-status-mapping.md in the grpc repository. */
+int grpc_code_from_http(int http_status) {
+  switch (http_status) {
+  case 400:
+    return GRPC_INTERNAL;
+  case 401:
+    return GRPC_UNAUTHENTICATED;
+  case 403:
+    return GRPC_PERMISSION_DENIED;
+  case 404:
+    return GRPC_UNIMPLEMENTED;
+  case 429:
+  case 502:
+  case 503:
+  case 504:
+    return GRPC_UNAVAILABLE;
+  default:
+    return GRPC_UNKNOWN;
+  }
+}
+
+const char *grpc_timeout_format(uint64_t ns, char *buf, size_t len) {
+  static const struct {
+    char unit;
+    uint64_t ns;
+  } units[] = {
+      {'n', 1ull},
+      {'u', 1000ull},
+      {'m', 1000000ull},
+      {'S', 1000000000ull},
+      {'M', 60000000000ull},
+      {'H', 3600000000000ull},
+  };
+  const uint64_t max = 99999999; /* the spec allows 8 digits */
+  size_t n = sizeof units / sizeof units[0];
+  for (size_t i = 0; i < n; i++) {
+    uint64_t v = ns / units[i].ns + (ns % units[i].ns != 0);
+    if (v <= max || i == n - 1) {
+      snprintf(buf, len, "%llu%c",
+               (unsigned long long)(v <= max ? v : max), units[i].unit);
+      return buf;
+    }
+  }
+  return buf; /* not reached */
+}
+
+static int hex_value(uint8_t c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+void grpc_message_decode(const uint8_t *in, size_t len, char *out,
+                         size_t outlen) {
+  size_t o = 0;
+  if (outlen == 0)
+    return;
+  for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+    int hi, lo;
+    if (in[i] == '%' && i + 2 < len && (hi = hex_value(in[i + 1])) >= 0 &&
+        (lo = hex_value(in[i + 2])) >= 0) {
+      uint8_t c = (uint8_t)(hi << 4 | lo);
+      /* A control character would break the one-line error text. */
+      out[o++] = (char)(c < 0x20 || c == 0x7f ? ' ' : c);
+      i += 2;
+    } else {
+      out[o++] = (char)in[i];
+    }
+  }
+  out[o] = '\0';
+}
+
+char *grpc_base64_encode(const uint8_t *in, size_t len) {
+  static const char tab[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char *out = malloc(len / 3 * 4 + 5);
+  if (out == NULL)
+    return NULL;
+  size_t o = 0, i = 0;
+  for (; i + 3 <= len; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = tab[(v >> 6) & 63];
+    out[o++] = tab[v & 63];
+  }
+  if (len - i == 1) {
+    uint32_t v = (uint32_t)in[i] << 16;
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+  } else if (len - i == 2) {
+    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+    out[o++] = tab[v >> 18];
+    out[o++] = tab[(v >> 12) & 63];
+    out[o++] = tab[(v >> 6) & 63];
+  }
+  out[o] = '\0';
+  return out;
+}
+
+static void put_prefix(uint8_t *p, int compressed, size_t len) {
+  p[0] = compressed ? 1 : 0;
+  p[1] = (uint8_t)(len >> 24);
+  p[2] = (uint8_t)(len >> 16);
+  p[3] = (uint8_t)(len >> 8);
+  p[4] = (uint8_t)len;
+}
+
+int grpc_frame_build(const uint8_t *msg, size_t len, int gzip, uint8_t **out,
+                     size_t *out_len) {
+  if (len > UINT32_MAX)
+    return RL_ERR_INVAL;
+  if (!gzip) {
+    uint8_t *f = malloc(GRPC_FRAME_HEADER + len + 1);
+    if (f == NULL)
+      return RL_ERR_NOMEM;
+    put_prefix(f, 0, len);
+    if (len > 0)
+      memcpy(f + GRPC_FRAME_HEADER, msg, len);
+    *out = f;
+    *out_len = GRPC_FRAME_HEADER + len;
+    return 0;
+  }
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  /* 15 + 16: a gzip wrapper, as grpc-encoding: gzip means. */
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+                   Z_DEFAULT_STRATEGY) != Z_OK)
+    return RL_ERR_NOMEM;
+  size_t cap = deflateBound(&z, (uLong)len) + 32;
+  uint8_t *f = malloc(GRPC_FRAME_HEADER + cap);
+  if (f == NULL) {
+    deflateEnd(&z);
+    return RL_ERR_NOMEM;
+  }
+  z.next_in = (Bytef *)(uintptr_t)msg;
+  z.avail_in = (uInt)len;
+  z.next_out = f + GRPC_FRAME_HEADER;
+  z.avail_out = (uInt)cap;
+  int rc = deflate(&z, Z_FINISH);
+  size_t clen = z.total_out;
+  deflateEnd(&z);
+  if (rc != Z_STREAM_END) {
+    free(f);
+    return RL_ERR_NOMEM;
+  }
+  put_prefix(f, 1, clen);
+  *out = f;
+  *out_len = GRPC_FRAME_HEADER + clen;
+  return 0;
+}
+
+int grpc_gunzip(const uint8_t *in, size_t len, size_t max, uint8_t **out,
+                size_t *out_len) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  /* 15 + 32: gzip or zlib, whichever the header says. */
+  if (inflateInit2(&z, 15 + 32) != Z_OK)
+    return RL_ERR_NOMEM;
+  size_t cap = len * 4 + 64, n = 0;
+  uint8_t *buf = malloc(cap);
+  int rc = buf == NULL ? RL_ERR_NOMEM : 0;
+  z.next_in = (Bytef *)(uintptr_t)in;
+  z.avail_in = (uInt)len;
+  while (rc == 0) {
+    if (n == cap) {
+      if (cap >= max) {
+        rc = RL_ERR_INVAL;
+        break;
+      }
+      size_t bigger = cap * 2 < max ? cap * 2 : max;
+      uint8_t *p = realloc(buf, bigger);
+      if (p == NULL) {
+        rc = RL_ERR_NOMEM;
+        break;
+      }
+      buf = p;
+      cap = bigger;
+    }
+    z.next_out = buf + n;
+    z.avail_out = (uInt)(cap - n);
+    int zr = inflate(&z, Z_NO_FLUSH);
+    n = cap - z.avail_out;
+    if (zr == Z_STREAM_END)
+      break;
+    if (zr == Z_BUF_ERROR && z.avail_out != 0) {
+      rc = RL_ERR_PROTO; /* the input ended early */
+    } else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+      rc = zr == Z_MEM_ERROR ? RL_ERR_NOMEM : RL_ERR_PROTO;
+    }
+  }
+  inflateEnd(&z);
+  if (rc != 0) {
+    free(buf);
+    return rc;
+  }
+  *out = buf;
+  *out_len = n;
+  return 0;
+}

@@ -1,0 +1,138 @@
+/* The gRPC plugin's wire helpers: grpc-timeout, grpc-message, status
+ * names, base64 for -bin metadata, framing and gzip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <rpcload/plugin.h>
+
+#include "grpc_wire.h"
+
+static void test_timeout_units(void **state) {
+  (void)state;
+  char buf[32];
+  /* The finest unit whose value fits in 8 digits. */
+  assert_string_equal(grpc_timeout_format(1, buf, sizeof buf), "1n");
+  assert_string_equal(grpc_timeout_format(99999999, buf, sizeof buf),
+                      "99999999n");
+  assert_string_equal(grpc_timeout_format(100000000, buf, sizeof buf),
+                      "100000u");
+  assert_string_equal(grpc_timeout_format(60000000000ull, buf, sizeof buf),
+                      "60000000u");
+  assert_string_equal(grpc_timeout_format(300000000000ull, buf, sizeof buf),
+                      "300000m");
+  /* Rounded up: the server must not see a shorter deadline than ours. */
+  assert_string_equal(grpc_timeout_format(100000000001ull, buf, sizeof buf),
+                      "100001m");
+  /* Beyond every unit: the largest value of the largest. */
+  assert_string_equal(grpc_timeout_format(UINT64_MAX, buf, sizeof buf),
+                      "5124096H");
+}
+
+static void test_message_decode(void **state) {
+  (void)state;
+  char out[64];
+  const char *in = "no such user: %C3%A9%0A%zz%4";
+  grpc_message_decode((const uint8_t *)in, strlen(in), out, sizeof out);
+  /* UTF-8 bytes come back; a newline becomes a space (one-line error
+   * texts); a bad escape stays as it is. */
+  assert_string_equal(out, "no such user: \xc3\xa9 %zz%4");
+  char small[5];
+  grpc_message_decode((const uint8_t *)"abcdefgh", 8, small, sizeof small);
+  assert_string_equal(small, "abcd");
+}
+
+static void test_code_names(void **state) {
+  (void)state;
+  assert_string_equal(grpc_code_name(0), "OK");
+  assert_string_equal(grpc_code_name(4), "DEADLINE_EXCEEDED");
+  assert_string_equal(grpc_code_name(14), "UNAVAILABLE");
+  assert_string_equal(grpc_code_name(16), "UNAUTHENTICATED");
+  assert_null(grpc_code_name(17));
+  assert_null(grpc_code_name(-1));
+  assert_int_equal(grpc_code_from_http(503), GRPC_UNAVAILABLE);
+  assert_int_equal(grpc_code_from_http(404), GRPC_UNIMPLEMENTED);
+  assert_int_equal(grpc_code_from_http(401), GRPC_UNAUTHENTICATED);
+  assert_int_equal(grpc_code_from_http(500), GRPC_UNKNOWN);
+}
+
+static void test_base64(void **state) {
+  (void)state;
+  const struct {
+    const char *in, *out;
+  } cases[] = {{"", ""},       {"f", "Zg"},         {"fo", "Zm8"},
+               {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"\x01\x02\xff", "AQL/"}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *b = grpc_base64_encode((const uint8_t *)cases[i].in,
+                                 strlen(cases[i].in));
+    assert_non_null(b);
+    assert_string_equal(b, cases[i].out);
+    free(b);
+  }
+}
+
+static void test_frame_plain(void **state) {
+  (void)state;
+  uint8_t *f = NULL;
+  size_t len = 0;
+  assert_int_equal(grpc_frame_build((const uint8_t *)"\x0a\x01x", 3, 0, &f,
+                                    &len),
+                   0);
+  assert_int_equal(len, 8);
+  assert_memory_equal(f, "\x00\x00\x00\x00\x03\x0a\x01x", 8);
+  free(f);
+  assert_int_equal(grpc_frame_build(NULL, 0, 0, &f, &len), 0);
+  assert_int_equal(len, 5);
+  assert_memory_equal(f, "\x00\x00\x00\x00\x00", 5);
+  free(f);
+}
+
+static void test_frame_gzip_round_trip(void **state) {
+  (void)state;
+  size_t n = 100000;
+  uint8_t *msg = malloc(n);
+  assert_non_null(msg);
+  for (size_t i = 0; i < n; i++)
+    msg[i] = (uint8_t)(i % 7 == 0 ? 'a' : 'b');
+  uint8_t *f = NULL, *back = NULL;
+  size_t len = 0, back_len = 0;
+  assert_int_equal(grpc_frame_build(msg, n, 1, &f, &len), 0);
+  assert_int_equal(f[0], 1); /* the compressed flag */
+  size_t clen = (size_t)f[1] << 24 | (size_t)f[2] << 16 | (size_t)f[3] << 8 |
+                f[4];
+  assert_int_equal(clen + 5, len);
+  assert_true(clen < n / 10);
+  assert_int_equal(f[5], 0x1f); /* gzip's magic */
+  assert_int_equal(f[6], 0x8b);
+  assert_int_equal(grpc_gunzip(f + 5, clen, 1 << 20, &back, &back_len), 0);
+  assert_int_equal(back_len, n);
+  assert_memory_equal(back, msg, n);
+  free(back);
+  /* Over the limit, or cut short: refused, nothing leaked. */
+  assert_int_equal(grpc_gunzip(f + 5, clen, 1000, &back, &back_len),
+                   RL_ERR_INVAL);
+  assert_int_equal(grpc_gunzip(f + 5, clen / 2, 1 << 20, &back, &back_len),
+                   RL_ERR_PROTO);
+  assert_int_equal(grpc_gunzip((const uint8_t *)"not gzip", 8, 1 << 20, &back,
+                               &back_len),
+                   RL_ERR_PROTO);
+  free(f);
+  free(msg);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_timeout_units),
+      cmocka_unit_test(test_message_decode),
+      cmocka_unit_test(test_code_names),
+      cmocka_unit_test(test_base64),
+      cmocka_unit_test(test_frame_plain),
+      cmocka_unit_test(test_frame_gzip_round_trip),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
