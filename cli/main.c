@@ -8,13 +8,17 @@
 #include <time.h>
 
 #include "log.h"
+#include "clock.h"
 #include "options.h"
 #include "plugin_loader.h"
 #include "report_console.h"
+#include "report_csv.h"
+#include "report_json.h"
 #include "report_html.h"
 #include "runner.h"
 #include "stats.h"
 #include "target.h"
+#include "web.h"
 
 #define EXIT_USAGE 2
 
@@ -25,8 +29,15 @@ static void usage_error(const char *msg) {
 /* The table is formatted into memory under the stats lock and written
  * after it is released: a slow terminal must not hold up the workers, who
  * take the same lock to merge. */
+/* What the hooks need; lives on main's stack for the run. */
+typedef struct cli_run {
+  FILE *console; /* stdout, or stderr when --json owns stdout */
+  rl__csv *csv;  /* --csv, or NULL */
+  cli_web web;   /* --web, --prometheus-port (cli/web.c) */
+} cli_run;
+
 static void report_progress(rl__runner *r, void *arg) {
-  (void)arg;
+  cli_run *run = arg;
   char *text = NULL;
   size_t len = 0;
   FILE *mem = open_memstream(&text, &len);
@@ -36,9 +47,34 @@ static void report_progress(rl__runner *r, void *arg) {
   rl__report_console_stats(mem, r->stats, rl__runner_elapsed_sec(r), 0, 0);
   pthread_mutex_unlock(&r->lock);
   fclose(mem);
-  fwrite(text, 1, len, stdout);
-  fflush(stdout);
+  fwrite(text, 1, len, run->console);
+  fflush(run->console);
   free(text);
+}
+
+/* Every second: the CSV files, formatted under the lock, written after. */
+static void write_csv_second(rl__runner *r, void *arg) {
+  cli_run *run = arg;
+  char err[512];
+  if (!run->csv)
+    return;
+  pthread_mutex_lock(&r->lock);
+  int rc = rl__csv_tick(run->csv, r->stats, &r->history);
+  pthread_mutex_unlock(&r->lock);
+  if (rc)
+    rl__log(RL__LOG_WARN, "out of memory formatting the CSV files");
+  if (rl__csv_write(run->csv, err, sizeof err))
+    rl__log(RL__LOG_WARN, "%s", err);
+}
+
+/* The web UI and --prometheus-port: up once the workers are, down once
+ * they have ended (cli/web.c). */
+static void web_started(rl__runner *r, void *arg) {
+  cli_web_started(r, &((cli_run *)arg)->web);
+}
+
+static void web_ended(rl__runner *r, void *arg) {
+  cli_web_ended(r, &((cli_run *)arg)->web);
 }
 
 static void list_refused(const char *path, const char *reason, void *arg) {
@@ -111,12 +147,12 @@ static void raise_fd_limit(uint32_t users) {
             users, users + 64, (unsigned long long)rl.rlim_cur);
 }
 
-static void final_report(rl__runner *r, rl__stats *stats) {
+static void final_report(FILE *out, rl__runner *r, rl__stats *stats) {
   double duration = (double)(r->end_ns - r->start_ns) / 1e9;
-  rl__report_console_stats(stdout, stats, 0, 1, duration);
-  rl__report_console_percentiles(stdout, stats);
-  rl__report_console_errors(stdout, stats);
-  fflush(stdout);
+  rl__report_console_stats(out, stats, 0, 1, duration);
+  rl__report_console_percentiles(out, stats);
+  rl__report_console_errors(out, stats);
+  fflush(out);
   if (r->cut_requests)
     rl__log(RL__LOG_INFO,
             "%llu request(s) in flight at the stop were cut and not counted "
@@ -170,15 +206,64 @@ int main(int argc, char **argv) {
     status = EXIT_FAILURE;
     goto out;
   }
+  cli_run run = {.console = o.json ? stderr : stdout};
+  if (o.csv_prefix &&
+      rl__csv_open(o.csv_prefix, o.run.full_history, &run.csv, err,
+                   sizeof err)) {
+    fprintf(stderr, "rpcload: error: %s\n", err);
+    status = EXIT_USAGE;
+    goto out;
+  }
   rl__runner runner;
   struct timespec wall_start, wall_end;
   clock_gettime(CLOCK_REALTIME, &wall_start);
-  if (rl__runner_run(&runner, &o.run, target, stats, report_progress, NULL)) {
+  rl__runner_hooks hooks = {
+      .report = report_progress, .second = write_csv_second, .arg = &run};
+  /* web UI / Prometheus (cli/web.c) */
+  run.web.o = &o;
+  run.web.plugin = target->plugin->desc.name;
+  if (cli_web_wanted(&o)) {
+    hooks.started = web_started;
+    hooks.ended = web_ended;
+  }
+  if (rl__runner_run(&runner, &o.run, target, stats, &hooks)) {
     fprintf(stderr, "rpcload: error: cannot start the worker threads\n");
     status = EXIT_FAILURE;
   }
+  if (run.web.failed && status == 0)
+    status = EXIT_FAILURE; /* a server could not listen: the run was ended */
   clock_gettime(CLOCK_REALTIME, &wall_end);
-  final_report(&runner, stats);
+  final_report(run.console, &runner, stats);
+  double duration_s = (double)(runner.end_ns - runner.start_ns) / 1e9;
+  if (run.csv &&
+      rl__csv_close(run.csv, stats, &runner.history, duration_s, err,
+                    sizeof err)) {
+    fprintf(stderr, "rpcload: error: %s\n", err);
+    if (status == 0)
+      status = EXIT_FAILURE;
+  }
+  if (o.json || o.json_path) {
+    rl__json_run_info jinfo = {
+        .start_time = (double)wall_start.tv_sec + wall_start.tv_nsec / 1e9,
+        .duration_s = duration_s,
+        .users = o.run.users,
+        .user_count = runner.spawned,
+        .cut_requests = runner.cut_requests,
+    };
+    if (o.json && rl__json_report_write(stdout, stats, &runner.history,
+                                        &jinfo)) {
+      fprintf(stderr, "rpcload: error: cannot write the JSON report\n");
+      if (status == 0)
+        status = EXIT_FAILURE;
+    }
+    if (o.json_path &&
+        rl__json_report_file(o.json_path, stats, &runner.history, &jinfo,
+                             err, sizeof err)) {
+      fprintf(stderr, "rpcload: error: %s\n", err);
+      if (status == 0)
+        status = EXIT_FAILURE;
+    }
+  }
   if (o.html_path) {
     /* The run has ended: no lock needed. */
     rl__html_run_info info = {

@@ -37,6 +37,17 @@ enum {
   OPT_COMPRESS,
   OPT_LIST,
   OPT_HTML,
+  OPT_WEB,
+  OPT_WEB_HOST,
+  OPT_WEB_PORT,
+  OPT_WEB_LOGIN,
+  OPT_AUTOSTART,
+  OPT_AUTOQUIT,
+  OPT_PROMETHEUS_PORT,
+  OPT_CSV,
+  OPT_CSV_FULL_HISTORY,
+  OPT_JSON,
+  OPT_JSON_FILE,
 };
 
 static const struct option long_options[] = {
@@ -78,6 +89,17 @@ static const struct option long_options[] = {
     {"data-file", required_argument, NULL, 'D'},
     {"list", no_argument, NULL, OPT_LIST},
     {"html", required_argument, NULL, OPT_HTML},
+    {"web", no_argument, NULL, OPT_WEB},
+    {"web-host", required_argument, NULL, OPT_WEB_HOST},
+    {"web-port", required_argument, NULL, OPT_WEB_PORT},
+    {"web-login", required_argument, NULL, OPT_WEB_LOGIN},
+    {"autostart", no_argument, NULL, OPT_AUTOSTART},
+    {"autoquit", required_argument, NULL, OPT_AUTOQUIT},
+    {"prometheus-port", required_argument, NULL, OPT_PROMETHEUS_PORT},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"csv-full-history", no_argument, NULL, OPT_CSV_FULL_HISTORY},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"json-file", required_argument, NULL, OPT_JSON_FILE},
     {NULL, 0, NULL, 0},
 };
 
@@ -167,11 +189,38 @@ void cli_print_help(FILE *out) {
       "\n"
       "Output:\n"
       "      --only-summary       no stats table every 2 s, only the final report\n"
-      "      --headless           accepted for Locust compatibility (rpcload has\n"
-      "                           no web UI yet: every run is headless)\n"
+      "      --headless           no web UI, even with the --web options below\n"
+      "                           (the default: as Locust's --headless)\n"
       "      --exit-code-on-error N  exit status when any request failed (default 1)\n"
       "      --html FILE          at the end, write a self-contained HTML report\n"
       "                           (tables and charts; opens from disk, no network)\n"
+      "      --csv PREFIX         Locust's CSV files, written every second while\n"
+      "                           the test runs: PREFIX_stats.csv,\n"
+      "                           PREFIX_stats_history.csv, PREFIX_failures.csv,\n"
+      "                           PREFIX_exceptions.csv\n"
+      "      --csv-full-history   history rows for every entry, not only Aggregated\n"
+      "      --json               print the final stats as JSON on stdout (and no\n"
+      "                           tables there), histograms included\n"
+      "      --json-file FILE     write that JSON to FILE\n"
+      "\n"
+      "Web UI (opt-in: without it rpcload starts the load at once, like wrk):\n"
+      "      --web                serve Locust's web UI and HTTP API, and start no\n"
+      "                           users until asked (the form, POST /swarm); runs\n"
+      "                           until Ctrl-C or --autoquit. -u and -r fill in the\n"
+      "                           form; -t counts from the first start\n"
+      "      --web-host HOST      address to listen on (default 127.0.0.1; any\n"
+      "                           other than loopback prints a warning)\n"
+      "      --web-port PORT      port (default 8089; 0: any free one). The URL is\n"
+      "                           printed to stderr: 'web UI on http://HOST:PORT'\n"
+      "      --web-login U:P      HTTP basic auth with user U, password P\n"
+      "      --autostart          start -u users at once, without the form\n"
+      "      --autoquit S         end S seconds after the test stops\n"
+      "                           (--web-host, --web-port, --web-login, --autostart\n"
+      "                           and --autoquit each imply --web)\n"
+      "      --prometheus-port [HOST:]PORT  serve the stats for Prometheus at\n"
+      "                           http://HOST:PORT/metrics (HOST default\n"
+      "                           127.0.0.1), headless or not; in web mode\n"
+      "                           /metrics is on the web UI's port too\n"
       "\n"
       "Plugins (one per protocol, found by the URL's scheme):\n"
       "      --plugins            list the plugins found, with versions and schemes\n"
@@ -280,6 +329,40 @@ static int bad_value(const char *opt, const char *value, const char *expect,
   return RL_ERR_INVAL;
 }
 
+/* --prometheus-port [HOST:]PORT; an IPv6 HOST in brackets ([::1]:9646). */
+static int parse_host_port(cli_options *o, const char *arg, char *err,
+                           size_t errlen) {
+  const char *colon = strrchr(arg, ':');
+  const char *port = colon ? colon + 1 : arg;
+  long long v;
+  if (rl__parse_int(port, 0, 65535, &v))
+    return bad_value("--prometheus-port", arg,
+                     "expected [HOST:]PORT with PORT 0 to 65535", err, errlen);
+  o->prometheus_port = (int)v;
+  free(o->prometheus_arg);
+  o->prometheus_arg = NULL;
+  o->prometheus_host = NULL;
+  if (colon) {
+    const char *h = arg;
+    size_t n = (size_t)(colon - arg);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+      h++;
+      n -= 2;
+    }
+    if (n == 0)
+      return bad_value("--prometheus-port", arg, "empty HOST", err, errlen);
+    o->prometheus_arg = malloc(n + 1);
+    if (!o->prometheus_arg) {
+      snprintf(err, errlen, "out of memory");
+      return RL_ERR_NOMEM;
+    }
+    memcpy(o->prometheus_arg, h, n);
+    o->prometheus_arg[n] = 0;
+    o->prometheus_host = o->prometheus_arg;
+  }
+  return 0;
+}
+
 int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
                       size_t errlen) {
   memset(o, 0, sizeof *o);
@@ -292,6 +375,10 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   o->target.request_timeout_ns = 60 * RL__NS_PER_SEC;
   o->exit_code_on_error = 1;
   int threads_given = 0;
+  o->web_port = 8089;
+  o->prometheus_port = -1;
+  o->run.autoquit_s = -1;
+  int web_implied = 0;
 
   opterr = 0;
   optind = 1;
@@ -482,6 +569,54 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
     case OPT_HTML:
       o->html_path = optarg;
       break;
+    case OPT_CSV:
+      o->csv_prefix = optarg;
+      break;
+    case OPT_CSV_FULL_HISTORY:
+      o->run.full_history = 1;
+      break;
+    case OPT_JSON:
+      o->json = 1;
+      break;
+    case OPT_JSON_FILE:
+      o->json_path = optarg;
+      break;
+    case OPT_WEB:
+      o->web = 1;
+      break;
+    case OPT_WEB_HOST:
+      o->web_host = optarg;
+      web_implied = 1;
+      break;
+    case OPT_WEB_PORT:
+      if (rl__parse_int(optarg, 0, 65535, &v))
+        return bad_value("--web-port", optarg, "expected 0 to 65535", err,
+                         errlen);
+      o->web_port = (int)v;
+      web_implied = 1;
+      break;
+    case OPT_WEB_LOGIN:
+      if (!strchr(optarg, ':') || optarg[0] == ':')
+        return bad_value("--web-login", optarg, "expected user:password", err,
+                         errlen);
+      o->web_login = optarg;
+      web_implied = 1;
+      break;
+    case OPT_AUTOSTART:
+      o->run.autostart = 1;
+      web_implied = 1;
+      break;
+    case OPT_AUTOQUIT:
+      if (rl__parse_duration(optarg, &ns))
+        return bad_value("--autoquit", optarg,
+                         "expected seconds >= 0, e.g. 10 or 1m", err, errlen);
+      o->run.autoquit_s = (double)ns / 1e9;
+      web_implied = 1;
+      break;
+    case OPT_PROMETHEUS_PORT:
+      if (parse_host_port(o, optarg, err, errlen))
+        return RL_ERR_INVAL;
+      break;
     case ':':
       snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
       return RL_ERR_INVAL;
@@ -543,8 +678,20 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   }
   if (!o->seed_given)
     o->run.seed = rl__now_ns() ^ ((uint64_t)getpid() << 32);
-  /* More threads than users would only idle. */
-  if (!threads_given && o->run.threads > o->run.users)
+  /* The web UI is opt-in, so that `rpcload -u ... URL` loads at once as
+   * wrk and ghz do; --headless overrides every web option, as Locust's. */
+  o->web = (o->web || web_implied) && !o->headless;
+  if (o->web) {
+    o->run.steered = 1;
+    if (!o->web_host)
+      o->web_host = "127.0.0.1";
+  } else {
+    o->run.autostart = 0;
+    o->run.autoquit_s = -1;
+  }
+  /* More threads than users would only idle (the web UI may ask for more
+   * users than -u: keep every core there). */
+  if (!o->web && !threads_given && o->run.threads > o->run.users)
     o->run.threads = o->run.users;
   /* Every thread needs at least one of the shared connections. */
   if (o->run.connections && o->run.threads > o->run.connections)
@@ -559,5 +706,6 @@ void cli_options_free(cli_options *o) {
   free(o->body);
   free(o->plugin_dirs);
   free(o->plugin_options);
+  free(o->prometheus_arg);
   memset(o, 0, sizeof *o);
 }

@@ -25,6 +25,18 @@ typedef struct cli_options {
   int list;       /* --list */
   int grpc_given; /* 1: a gRPC option (--proto...); 2: --call */
   const char *html_path; /* --html FILE, or NULL */
+  const char *csv_prefix; /* --csv PREFIX, or NULL */
+  int json;               /* --json: the final stats as JSON on stdout */
+  const char *json_path;  /* --json-file FILE, or NULL */
+  /* The web UI and Prometheus (cli/web.c). --web-host, --web-port,
+   * --web-login, --autostart and --autoquit imply --web; --headless wins. */
+  int web;                     /* --web: steered by the web UI */
+  const char *web_host;        /* --web-host, default 127.0.0.1 */
+  int web_port;                /* --web-port, default 8089; 0: any */
+  const char *web_login;       /* --web-login user:pass, or NULL */
+  const char *prometheus_host; /* --prometheus-port [HOST:]PORT; NULL: */
+  int prometheus_port;         /*   127.0.0.1; port -1: none, 0: any */
+  char *prometheus_arg;        /* owned copy of HOST for prometheus_host */
 } cli_options;
 
 /*

@@ -415,7 +415,7 @@ static int run(rl__plugin_set *plugins, const rl__target_options *topts,
   }
   rl__stats *stats = rl__stats_new();
   rl__runner r;
-  int rc = stats ? rl__runner_run(&r, cfg, target, stats, NULL, NULL) : -1;
+  int rc = stats ? rl__runner_run(&r, cfg, target, stats, NULL) : -1;
   if (rc == 0) {
     const rl__stats_entry *t = rl__stats_total(stats);
     out->requests = t->num_requests;

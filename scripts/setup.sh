@@ -8,6 +8,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config   # toolchain
   libev-dev libssl-dev libhttp-parser-dev   # core + http1 plugin
+  libyaml-dev                        # scenario files
   libnghttp2-dev                     # http2 plugin
   libcmocka-dev                      # unit tests
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # grpc: run-time messages, JSON

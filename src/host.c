@@ -1,6 +1,7 @@
 #include "host.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "clock.h"
@@ -52,6 +53,18 @@ static uint64_t host_request_user_id(const rl_request *req) {
   return req->user->id;
 }
 
+static int host_request_wants_response(const rl_request *req) {
+  return req->user && req->user->resp != NULL;
+}
+
+static void host_request_response(rl_request *req, const rl_response *resp) {
+  rl__user *u = req->user;
+  if (u && u->resp && resp &&
+      resp->struct_size >= offsetof(rl_response, body_len) +
+                               sizeof resp->body_len)
+    (void)rl__response_store(u->resp, resp); /* a failed copy: have == 0 */
+}
+
 void rl__host_thread_exit(void) {
   free(scratch.buf);
   scratch.buf = NULL;
@@ -82,6 +95,8 @@ static const rl_host host_table = {
     .request_user_id = host_request_user_id,
     .request_retry = rl__conn_retry,
     .conn_drain = rl__conn_drain,
+    .request_wants_response = host_request_wants_response,
+    .request_response = host_request_response,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

@@ -15,8 +15,10 @@ static void stop_run(rl__runner *r) {
   if (r->stopping)
     return;
   r->stopping = 1;
+  atomic_store(&r->state, RL__STATE_ENDING);
   ev_timer_stop(r->loop, &r->spawn_timer);
   ev_timer_stop(r->loop, &r->run_timer);
+  ev_timer_stop(r->loop, &r->autoquit_timer);
   for (uint32_t i = 0; i < r->nworkers; i++)
     rl__worker_command(&r->workers[i], RL__CMD_STOP);
 }
@@ -27,18 +29,28 @@ static void cut_run(rl__runner *r) {
     rl__worker_command(&r->workers[i], RL__CMD_CUT);
 }
 
+static void tell_workers(rl__runner *r, uint32_t users) {
+  r->spawned = users;
+  for (uint32_t k = 0; k < r->nworkers; k++)
+    rl__worker_set_users(&r->workers[k],
+                         rl__spawn_share(users, k, r->nworkers));
+}
+
+/* Moves the user count along the current ramp: Locust's schedule (the
+ * first change at once, then one every 1/rate s), up or down. */
 static void spawn_tick(rl__runner *r) {
-  double elapsed = (double)(rl__now_ns() - r->start_ns) / 1e9;
-  uint32_t due = rl__spawn_due(r->cfg->users, r->cfg->spawn_rate, elapsed);
-  if (due != r->spawned) {
-    r->spawned = due;
-    uint32_t n = r->nworkers;
-    for (uint32_t k = 0; k < n; k++)
-      rl__worker_set_users(&r->workers[k], rl__spawn_share(due, k, n));
-  }
-  if (due >= r->cfg->users) {
+  double elapsed = (double)(rl__now_ns() - r->swarm_t0_ns) / 1e9;
+  uint32_t up = r->swarm_to >= r->swarm_from;
+  uint32_t span = up ? r->swarm_to - r->swarm_from : r->swarm_from - r->swarm_to;
+  uint32_t step = rl__spawn_due(span, r->swarm_rate, elapsed);
+  uint32_t due = up ? r->swarm_from + step : r->swarm_from - step;
+  if (due != r->spawned)
+    tell_workers(r, due);
+  if (step >= span) {
     ev_timer_stop(r->loop, &r->spawn_timer);
-    rl__log(RL__LOG_INFO, "all users spawned: %u total users", due);
+    atomic_store(&r->state, RL__STATE_RUNNING);
+    if (up && span > 0)
+      rl__log(RL__LOG_INFO, "all users spawned: %u total users", due);
   }
 }
 
@@ -48,20 +60,145 @@ static void spawn_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   spawn_tick(t->data);
 }
 
+/* Starts a ramp from the current user count to `users` at `rate`. */
+static void swarm(rl__runner *r, uint32_t users, double rate) {
+  r->swarm_from = r->spawned;
+  r->swarm_to = users;
+  r->swarm_rate = rate > 0 ? rate : 1;
+  r->swarm_t0_ns = rl__now_ns();
+  atomic_store(&r->state, RL__STATE_SPAWNING);
+  double interval = 1.0 / r->swarm_rate;
+  interval = interval < 0.01 ? 0.01 : interval > 1.0 ? 1.0 : interval;
+  ev_timer_stop(r->loop, &r->spawn_timer);
+  ev_timer_set(&r->spawn_timer, interval, interval);
+  ev_timer_start(r->loop, &r->spawn_timer);
+  rl__log(RL__LOG_INFO, "%s to %u users at a rate of %.2f per second",
+          users >= r->swarm_from ? "ramping" : "ramping down", users,
+          r->swarm_rate);
+  spawn_tick(r);
+}
+
+static void start_run_timer(rl__runner *r) {
+  if (r->cfg->run_time_ns && !ev_is_active(&r->run_timer)) {
+    ev_timer_set(&r->run_timer, (double)r->cfg->run_time_ns / 1e9, 0.);
+    ev_timer_start(r->loop, &r->run_timer);
+  }
+}
+
+/* A steered run's stop: every user goes, the run (and the web UI) stay. */
+static void stop_users(rl__runner *r) {
+  ev_timer_stop(r->loop, &r->spawn_timer);
+  ev_timer_stop(r->loop, &r->run_timer);
+  tell_workers(r, 0);
+  atomic_store(&r->state, RL__STATE_STOPPED);
+  rl__log(RL__LOG_INFO, "test stopped");
+  if (r->cfg->autoquit_s >= 0) {
+    ev_timer_set(&r->autoquit_timer, r->cfg->autoquit_s, 0.);
+    ev_timer_start(r->loop, &r->autoquit_timer);
+  }
+}
+
+/* Clears the merged stats and the history; what workers recorded before
+ * is dropped at their next merge (reset_epoch). */
+static void reset_stats(rl__runner *r) {
+  pthread_mutex_lock(&r->lock);
+  r->reset_epoch++;
+  rl__stats_clear(r->stats);
+  rl__history_reset(&r->history);
+  pthread_mutex_unlock(&r->lock);
+}
+
 static void run_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
   rl__runner *r = t->data;
   rl__log(RL__LOG_INFO, "run time limit reached, stopping");
+  if (r->cfg->steered)
+    stop_users(r);
+  else
+    stop_run(r);
+}
+
+static void autoquit_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__runner *r = t->data;
+  rl__log(RL__LOG_INFO, "autoquit: ending");
   stop_run(r);
+}
+
+static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__runner *r = a->data;
+  pthread_mutex_lock(&r->ctl_lock);
+  rl__runner_ctl c = r->ctl;
+  memset(&r->ctl, 0, sizeof r->ctl);
+  pthread_mutex_unlock(&r->ctl_lock);
+  if (r->stopping)
+    return;
+  if (c.quit) {
+    stop_run(r);
+    return;
+  }
+  if (c.reset)
+    reset_stats(r);
+  if (c.stop) {
+    if (r->cfg->steered)
+      stop_users(r);
+    else
+      stop_run(r);
+  }
+  if (c.swarm) {
+    int state = atomic_load(&r->state);
+    /* A new test after a stop starts from clean stats, as Locust's. */
+    if (state == RL__STATE_READY || state == RL__STATE_STOPPED) {
+      if (state == RL__STATE_STOPPED && !c.reset)
+        reset_stats(r);
+      ev_timer_stop(r->loop, &r->autoquit_timer);
+      start_run_timer(r);
+    }
+    swarm(r, c.users, c.spawn_rate);
+  }
+}
+
+void rl__runner_control(rl__runner *r, const rl__runner_ctl *c) {
+  pthread_mutex_lock(&r->ctl_lock);
+  if (c->swarm) {
+    r->ctl.swarm = 1;
+    r->ctl.users = c->users;
+    r->ctl.spawn_rate = c->spawn_rate;
+  }
+  r->ctl.stop |= c->stop;
+  r->ctl.reset |= c->reset;
+  r->ctl.quit |= c->quit;
+  struct ev_loop *loop = r->loop;
+  if (loop)
+    ev_async_send(loop, &r->ctl_async);
+  pthread_mutex_unlock(&r->ctl_lock);
+}
+
+const char *rl__run_state_name(int state) {
+  switch (state) {
+  case RL__STATE_READY:
+    return "ready";
+  case RL__STATE_SPAWNING:
+    return "spawning";
+  case RL__STATE_RUNNING:
+    return "running";
+  case RL__STATE_STOPPED:
+    return "stopped";
+  default:
+    return "stopping";
+  }
 }
 
 static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
   rl__runner *r = t->data;
-  if (r->report && !r->stopping)
-    r->report(r, r->report_arg);
+  if (r->hooks.report && !r->stopping)
+    r->hooks.report(r, r->hooks.arg);
 }
 
 static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -73,6 +210,8 @@ static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
                        rl__runner_elapsed_sec(r), r->spawned))
     rl__log(RL__LOG_WARN, "out of memory recording the history");
   pthread_mutex_unlock(&r->lock);
+  if (r->hooks.second)
+    r->hooks.second(r, r->hooks.arg);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
@@ -110,16 +249,20 @@ uint64_t rl__runner_elapsed_sec(const rl__runner *r) {
 
 int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
                    const struct rl__target *target, rl__stats *stats,
-                   rl__report_fn report, void *report_arg) {
+                   const rl__runner_hooks *hooks) {
   memset(r, 0, sizeof *r);
   r->cfg = cfg;
   r->target = target;
   r->stats = stats;
-  r->report = report;
-  r->report_arg = report_arg;
+  if (hooks)
+    r->hooks = *hooks;
   r->nworkers = cfg->threads ? cfg->threads : 1;
   pthread_mutex_init(&r->lock, NULL);
+  pthread_mutex_init(&r->ctl_lock, NULL);
+  atomic_init(&r->state, RL__STATE_READY);
   rl__history_init(&r->history);
+  if (cfg->full_history)
+    rl__history_track_entries(&r->history);
   atomic_init(&r->finished_workers, 0);
   /* Our own loop, not libev's default: the default loop would also reap
    * children (SIGCHLD) behind the caller's back. */
@@ -130,8 +273,18 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     if (r->loop)
       ev_loop_destroy(r->loop);
     pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->ctl_lock);
     return RL_ERR_NOMEM;
   }
+  ev_async_init(&r->ctl_async, ctl_cb);
+  r->ctl_async.data = r;
+  ev_async_start(r->loop, &r->ctl_async);
+  ev_init(&r->spawn_timer, spawn_cb);
+  r->spawn_timer.data = r;
+  ev_init(&r->run_timer, run_timer_cb);
+  r->run_timer.data = r;
+  ev_init(&r->autoquit_timer, autoquit_cb);
+  r->autoquit_timer.data = r;
   ev_async_init(&r->done_async, done_cb);
   r->done_async.data = r;
   ev_async_start(r->loop, &r->done_async);
@@ -158,29 +311,21 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     r->sigterm_watcher.data = r;
     ev_signal_start(r->loop, &r->sigterm_watcher);
 
-    double interval = 1.0 / cfg->spawn_rate;
-    interval = interval < 0.01 ? 0.01 : interval > 1.0 ? 1.0 : interval;
-    ev_timer_init(&r->spawn_timer, spawn_cb, interval, interval);
-    r->spawn_timer.data = r;
-    ev_timer_start(r->loop, &r->spawn_timer);
-    rl__log(RL__LOG_INFO, "ramping to %u users at a rate of %.2f per second",
-            cfg->users, cfg->spawn_rate);
-    spawn_tick(r);
-    if (cfg->run_time_ns) {
-      ev_timer_init(&r->run_timer, run_timer_cb,
-                    (double)cfg->run_time_ns / 1e9, 0.);
-      r->run_timer.data = r;
-      ev_timer_start(r->loop, &r->run_timer);
+    if (!cfg->steered || cfg->autostart) {
+      swarm(r, cfg->users, cfg->spawn_rate);
+      start_run_timer(r);
     }
     ev_timer_init(&r->history_timer, history_cb, 1.0, 1.0);
     r->history_timer.data = r;
     ev_timer_start(r->loop, &r->history_timer);
-    if (report && cfg->report_interval_s > 0) {
+    if (r->hooks.report && cfg->report_interval_s > 0) {
       ev_timer_init(&r->report_timer, report_cb, cfg->report_interval_s,
                     cfg->report_interval_s);
       r->report_timer.data = r;
       ev_timer_start(r->loop, &r->report_timer);
     }
+    if (r->hooks.started)
+      r->hooks.started(r, r->hooks.arg);
     ev_run(r->loop, 0);
   } else {
     rl__log(RL__LOG_ERROR, "cannot start worker thread %u", started);
@@ -192,17 +337,24 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     rl__worker_join(&r->workers[i]);
     r->cut_requests += r->workers[i].cut_requests;
   }
+  if (rc == 0 && r->hooks.ended)
+    r->hooks.ended(r, r->hooks.arg);
   ev_timer_stop(r->loop, &r->spawn_timer);
   ev_timer_stop(r->loop, &r->run_timer);
   ev_timer_stop(r->loop, &r->report_timer);
   ev_timer_stop(r->loop, &r->history_timer);
+  ev_timer_stop(r->loop, &r->autoquit_timer);
+  pthread_mutex_lock(&r->ctl_lock);
+  ev_async_stop(r->loop, &r->ctl_async);
   ev_signal_stop(r->loop, &r->sigint_watcher);
   ev_signal_stop(r->loop, &r->sigterm_watcher);
   ev_async_stop(r->loop, &r->done_async);
   ev_loop_destroy(r->loop);
   r->loop = NULL;
+  pthread_mutex_unlock(&r->ctl_lock);
   free(r->workers);
   r->workers = NULL;
   pthread_mutex_destroy(&r->lock);
+  pthread_mutex_destroy(&r->ctl_lock);
   return rc;
 }

@@ -17,7 +17,7 @@ static void user_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   rl__user *u = t->data;
   u->state = RL__USER_READY;
   u->step_done = 0;
-  if (u->w->stopping)
+  if (u->w->stopping || u->retiring)
     rl__user_stop(u, 0);
   else
     start_task(u, 1);
@@ -73,7 +73,7 @@ void rl__user_resume(rl__user *u) {
   rl__worker *w = u->w;
   if (u->state == RL__USER_STOPPED)
     return;
-  if (w->stopping) {
+  if (w->stopping || u->retiring) {
     rl__user_stop(u, 0);
     return;
   }
@@ -108,9 +108,25 @@ void rl__user_stop(rl__user *u, int cut) {
   u->w->live_users--;
 }
 
+void rl__user_retire(rl__user *u) {
+  if (u->state == RL__USER_STOPPED || u->retiring)
+    return;
+  u->retiring = 1;
+  if (u->state == RL__USER_WAITING)
+    rl__user_stop(u, 0);
+  /* RUNNING: stops in resume once its task ends. READY: stops when its
+   * turn comes in the ready queue. */
+  else if (u->state == RL__USER_READY)
+    rl__worker_enqueue(u->w, u);
+}
+
 void rl__user_free(rl__user *u) {
   if (u->conn == &u->own)
     rl__conn_free(&u->own);
+  if (u->resp) {
+    rl__response_free(u->resp);
+    free(u->resp);
+  }
   free(u);
 }
 

@@ -15,6 +15,7 @@
 
 #include "conn.h"
 #include "request.h"
+#include "response.h"
 
 struct rl__worker;
 
@@ -32,6 +33,7 @@ typedef struct rl__user {
   uint8_t step_done; /* on resume: a step just ended (else: start a task) */
   uint8_t queued;    /* on the worker's ready list */
   uint8_t started;   /* has run a task */
+  uint8_t retiring;  /* stop once the current task ends (users lowered) */
   uint64_t task_start_ns; /* scheduled start of the current task */
   uint64_t seq;           /* requests started ({{seq}} of the current one) */
   uint64_t rng;
@@ -40,6 +42,9 @@ typedef struct rl__user {
   rl_conn own;
   struct rl_request req;
   struct rl__user *next_ready;
+  /* The last response, when this user's steps check responses (scenario
+   * expect/capture); NULL otherwise, and plugins collect nothing. */
+  rl__response *resp;
 } rl__user;
 
 /* A new user on worker `w`, queued to start its first task. Caller (the
@@ -55,6 +60,12 @@ void rl__user_resume(rl__user *u);
  * between tasks. Idempotent.
  */
 void rl__user_stop(rl__user *u, int cut);
+
+/*
+ * Stops the user as Locust does when the user count is lowered: at once
+ * when it is between tasks, else once its task ends. Worker thread only.
+ */
+void rl__user_retire(rl__user *u);
 
 /* Frees a stopped user. */
 void rl__user_free(rl__user *u);

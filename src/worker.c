@@ -20,10 +20,15 @@ static void flush_stats(rl__worker *w) {
   rl__runner *r = w->runner;
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(w->stats, &entries);
+  int rc = 0;
   pthread_mutex_lock(&r->lock);
-  int rc = rl__stats_merge(r->stats, w->stats);
-  for (size_t i = 0; i < n; i++)
-    rc |= rl__history_add_times(&r->history, &entries[i]->hist);
+  /* Stats reset since our last merge: what we hold belongs to before it. */
+  if (w->stats_epoch == r->reset_epoch) {
+    rc = rl__stats_merge(r->stats, w->stats);
+    for (size_t i = 0; i < n; i++)
+      rc |= rl__history_add_entry(&r->history, entries[i]);
+  }
+  w->stats_epoch = r->reset_epoch;
   pthread_mutex_unlock(&r->lock);
   if (rc)
     rl__log(RL__LOG_WARN, "out of memory merging statistics");
@@ -88,9 +93,25 @@ static void begin_stop(rl__worker *w) {
   check_finished(w);
 }
 
+/* Retires the newest active users until `want` are left (Locust stops
+ * the most recently started first). */
+static void retire(rl__worker *w, uint32_t want) {
+  for (size_t i = w->nusers; i-- > 0 && w->active_users > want;) {
+    rl__user *u = w->users[i];
+    if (u->state == RL__USER_STOPPED || u->retiring)
+      continue;
+    rl__user_retire(u);
+    w->active_users--;
+  }
+}
+
 static void spawn(rl__worker *w, uint32_t want) {
   uint32_t nthreads = w->runner->nworkers;
-  while (w->nusers < want && !w->stopping) {
+  if (want < w->active_users) {
+    retire(w, want);
+    return;
+  }
+  while (w->active_users < want && !w->stopping) {
     if (w->nusers == w->cap) {
       size_t cap = w->cap ? w->cap * 2 : 64;
       struct rl__user **users = realloc(w->users, cap * sizeof(struct rl__user *));
@@ -110,6 +131,7 @@ static void spawn(rl__worker *w, uint32_t want) {
     }
     w->users[w->nusers++] = u;
     w->live_users++;
+    w->active_users++;
   }
 }
 

@@ -53,7 +53,9 @@ typedef struct rl__worker {
   atomic_uint want_users; /* written by main */
   atomic_int command;     /* written by main */
   int stopping, cutting, finished;
-  uint32_t live_users;
+  uint32_t live_users;   /* not stopped (retiring ones included) */
+  uint32_t active_users; /* not stopped and not retiring */
+  unsigned stats_epoch;  /* the runner's reset_epoch at the last flush */
   uint64_t cut_requests; /* in flight when cut; not in the stats */
   rl_loop loop_handle;    /* what transport plugins see of `loop` */
   void *transport;        /* a transport plugin's state for this thread */

@@ -132,6 +132,37 @@ typedef struct rl_async rl_async;
  * what it keeps during the call, so every pointer only needs to live until
  * request_done() returns.
  */
+/* A key and a value (header fields, options). */
+typedef struct rl_kv {
+  const char *key;
+  const char *value;
+} rl_kv;
+
+/*
+ * What came back for a request, for checks on it (a scenario's `expect`
+ * and `capture`, ABI 1.2). A plugin hands it to host->request_response()
+ * just before request_done(), and only when host->request_wants_response()
+ * says so: collecting bodies costs, and most requests are never looked at.
+ * Everything is borrowed for the call.
+ */
+typedef struct rl_response {
+  uint32_t struct_size; /* sizeof(rl_response) in the plugin */
+  /* The protocol's status: the HTTP status code; for gRPC the status code
+   * (0 OK ... 16); -1 when the protocol has none. */
+  int status;
+  /* Response header fields (HTTP/2 and gRPC: names lower case; trailers
+   * after the headers), or NULL. */
+  const rl_kv *headers;
+  size_t n_headers;
+  /* The payload (decoded: no chunking, no compression), or NULL. */
+  const uint8_t *body;
+  size_t body_len;
+  /* The payload as JSON text when the plugin decoded it into JSON itself
+   * (gRPC: the response message in proto3 JSON), else NULL: the host then
+   * parses `body` when a JSON path asks for it. NUL-terminated. */
+  const char *json;
+} rl_response;
+
 typedef struct rl_result {
   const char *type;        /* stats type, e.g. "GET", "grpc", "redis"; required */
   const char *name;        /* stats name (grouping key); required */
@@ -266,6 +297,15 @@ typedef struct rl_host {
    * the session holds none. New requests go to a new connection.
    */
   void (*conn_drain)(rl_conn *conn);
+
+  /* ---- ABI 1.2: responses, for scenario checks --------------------------
+   * 1 when the host will look at `req`'s response: collect it and hand it
+   * over with request_response() before request_done(). 0: don't bother. */
+  int (*request_wants_response)(const rl_request *req);
+  /* What came back for `req` (borrowed for the call; the host copies what
+   * it keeps). At most once per request, just before request_done(req);
+   * not called when no response arrived (connection error, reset). */
+  void (*request_response)(rl_request *req, const rl_response *resp);
 } rl_host;
 
 /* True when `host` (an rl_host *) has member `m`, e.g.
@@ -275,13 +315,10 @@ typedef struct rl_host {
   ((host)->struct_size >= offsetof(rl_host, m) + sizeof((host)->m))
 #define RL_HOST_HAS_TEMPLATES(host) RL_HOST_HAS(host, template_expand)
 #define RL_HOST_HAS_LOOP(host) RL_HOST_HAS(host, request_user_id)
+#define RL_HOST_HAS_RESPONSES(host) RL_HOST_HAS(host, request_response)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 
-typedef struct rl_kv {
-  const char *key;
-  const char *value;
-} rl_kv;
 
 /*
  * One request as configured by the user (command line or scenario step),

@@ -1,0 +1,29 @@
+/* The CLI's side of the web UI and --prometheus-port: starts the servers
+ * when the run has started and stops them when it has ended (the runner's
+ * `started` and `ended` hooks, on the main thread). */
+#ifndef RL_CLI_WEB_H
+#define RL_CLI_WEB_H
+
+#include "options.h"
+#include "runner.h"
+#include "web_ui.h"
+
+typedef struct cli_web {
+  const cli_options *o; /* borrowed: outlives the run */
+  const char *plugin;   /* the target's plugin name, borrowed */
+  rl__web_ui *ui;       /* --web; owned, NULL when off */
+  rl__web_ui *metrics;  /* --prometheus-port; owned, NULL when off */
+  int failed;           /* a server could not start: the run was ended */
+} cli_web;
+
+/* Whether the options ask for a server at all. */
+int cli_web_wanted(const cli_options *o);
+
+/* `started` hook: starts what the options ask for and prints where. On
+ * failure it logs why, sets w->failed and ends the run. */
+void cli_web_started(rl__runner *r, cli_web *w);
+
+/* `ended` hook: stops and frees both servers. */
+void cli_web_ended(rl__runner *r, cli_web *w);
+
+#endif /* RL_CLI_WEB_H */
