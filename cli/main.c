@@ -9,7 +9,10 @@
 
 #include "log.h"
 #include "clock.h"
+#include "config.h"
 #include "options.h"
+#include "plan.h"
+#include "scenario.h"
 #include "plugin_loader.h"
 #include "report_console.h"
 #include "report_csv.h"
@@ -130,6 +133,44 @@ static int list_target(rl__target *t) {
   return 0;
 }
 
+/* -f FILE: the scenario, its settings under the command line's options,
+ * compiled into a plan. Returns 0 or an exit status. */
+static int load_scenario(cli_options *o, rl__plugin_set *plugins,
+                         rl__scenario **scn, rl__plan **plan) {
+  char err[1024] = "";
+  if (rl__scenario_load(o->scenario, scn, err, sizeof err)) {
+    fprintf(stderr, "rpcload: error: %s\n", err);
+    return EXIT_USAGE;
+  }
+  const rl__scn_settings *st = &(*scn)->settings;
+  if (!o->users_given && st->has_users)
+    o->run.users = (uint32_t)st->users;
+  if (!o->rate_given && st->has_spawn_rate)
+    o->run.spawn_rate = st->spawn_rate;
+  if (!o->time_given && st->has_run_time)
+    o->run.run_time_ns = st->run_time_ns;
+  rl__plugin_set_scan(plugins, list_refused, NULL);
+  rl__plan_options po = {
+      .base = &o->target,
+      .host = o->target.url,
+      .tags = o->tags,
+      .n_tags = o->n_tags,
+      .exclude_tags = o->exclude_tags,
+      .n_exclude_tags = o->n_exclude_tags,
+      .users = o->run.users,
+      .default_wait = &o->run.wait,
+      .wait_given = o->wait_given,
+  };
+  if (rl__plan_from_scenario(plugins, *scn, &po, plan, err, sizeof err)) {
+    fprintf(stderr, "rpcload: error: %s\n", err);
+    return EXIT_USAGE;
+  }
+  /* A scenario with on_stop steps needs time for them at the end. */
+  if ((*plan)->has_on_stop && o->run.stop_timeout_ns == 0)
+    o->run.stop_timeout_ns = 10 * RL__NS_PER_SEC;
+  return 0;
+}
+
 /* One user holds one socket: take the hard limit, and say when even that
  * is too low. */
 static void raise_fd_limit(uint32_t users) {
@@ -168,8 +209,21 @@ int main(int argc, char **argv) {
   rl__plugin_set_init(&plugins);
   rl__target *target = NULL;
   rl__stats *stats = NULL;
+  rl__scenario *scn = NULL;
+  rl__plan *plan = NULL;
+  int cargc = 0;
+  char **cargv = NULL;
 
-  if (cli_options_parse(&o, argc, argv, err, sizeof err)) {
+  /* rpcload.conf (or --config) and RPCLOAD_* first, the command line last:
+   * getopt keeps the last value of an option, so the command line wins. */
+  memset(&o, 0, sizeof o);
+  if (cli_config_argv(argc, argv, cli_long_options(), &cargc, &cargv, err,
+                      sizeof err)) {
+    usage_error(err);
+    status = EXIT_USAGE;
+    goto out;
+  }
+  if (cli_options_parse(&o, cargc, cargv, err, sizeof err)) {
     usage_error(err);
     status = EXIT_USAGE;
     goto out;
@@ -189,14 +243,27 @@ int main(int argc, char **argv) {
     status = list_plugins(&plugins);
     goto out;
   }
-  if (rl__target_new(&plugins, &o.target, &target, err, sizeof err)) {
-    fprintf(stderr, "rpcload: error: %s\n", err);
-    status = EXIT_USAGE;
-    goto out;
-  }
-  if (o.list) {
-    status = list_target(target);
-    goto out;
+  if (o.scenario) {
+    if ((status = load_scenario(&o, &plugins, &scn, &plan)))
+      goto out;
+    if (o.list || o.show_task_ratio) {
+      if (o.list)
+        rl__plan_print_list(plan, scn, stdout);
+      if (o.show_task_ratio)
+        rl__plan_print_ratios(plan, stdout);
+      goto out;
+    }
+    o.run.plan = plan;
+  } else {
+    if (rl__target_new(&plugins, &o.target, &target, err, sizeof err)) {
+      fprintf(stderr, "rpcload: error: %s\n", err);
+      status = EXIT_USAGE;
+      goto out;
+    }
+    if (o.list) {
+      status = list_target(target);
+      goto out;
+    }
   }
   /* A peer closing mid-write must be an error code, not a dead process. */
   signal(SIGPIPE, SIG_IGN);
@@ -221,7 +288,7 @@ int main(int argc, char **argv) {
       .report = report_progress, .second = write_csv_second, .arg = &run};
   /* web UI / Prometheus (cli/web.c) */
   run.web.o = &o;
-  run.web.plugin = target->plugin->desc.name;
+  run.web.plugin = target ? target->plugin->desc.name : "scenario";
   if (cli_web_wanted(&o)) {
     hooks.started = web_started;
     hooks.ended = web_ended;
@@ -244,7 +311,7 @@ int main(int argc, char **argv) {
   }
   if (o.json || o.json_path) {
     rl__json_run_info jinfo = {
-        .start_time = (double)wall_start.tv_sec + wall_start.tv_nsec / 1e9,
+        .start_time = (double)wall_start.tv_sec + (double)wall_start.tv_nsec / 1e9,
         .duration_s = duration_s,
         .users = o.run.users,
         .user_count = runner.spawned,
@@ -268,13 +335,13 @@ int main(int argc, char **argv) {
     /* The run has ended: no lock needed. */
     rl__html_run_info info = {
         .target = o.target.url,
-        .plugin = target->plugin->desc.name,
+        .plugin = target ? target->plugin->desc.name : "scenario",
         .users = o.run.users,
         .spawn_rate = o.run.spawn_rate,
         .run_time_ns = o.run.run_time_ns,
         .duration_s = (double)(runner.end_ns - runner.start_ns) / 1e9,
-        .start_unix_s = (double)wall_start.tv_sec + wall_start.tv_nsec / 1e9,
-        .end_unix_s = (double)wall_end.tv_sec + wall_end.tv_nsec / 1e9,
+        .start_unix_s = (double)wall_start.tv_sec + (double)wall_start.tv_nsec / 1e9,
+        .end_unix_s = (double)wall_end.tv_sec + (double)wall_end.tv_nsec / 1e9,
         .cut_requests = runner.cut_requests,
     };
     if (rl__report_html_save(o.html_path, &info, stats, &runner.history, err,
@@ -290,7 +357,10 @@ int main(int argc, char **argv) {
 out:
   rl__stats_del(stats);
   rl__target_del(target);
+  rl__plan_free(plan);
+  rl__scenario_free(scn);
   rl__plugin_set_free(&plugins);
   cli_options_free(&o);
+  cli_config_free(cargv);
   return status;
 }

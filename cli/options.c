@@ -36,6 +36,9 @@ enum {
   OPT_AUTHORITY,
   OPT_COMPRESS,
   OPT_LIST,
+  OPT_TAGS,
+  OPT_EXCLUDE_TAGS,
+  OPT_SHOW_TASK_RATIO,
   OPT_HTML,
   OPT_WEB,
   OPT_WEB_HOST,
@@ -88,6 +91,10 @@ static const struct option long_options[] = {
     {"compress", required_argument, NULL, OPT_COMPRESS},
     {"data-file", required_argument, NULL, 'D'},
     {"list", no_argument, NULL, OPT_LIST},
+    {"scenario", required_argument, NULL, 'f'},
+    {"tags", required_argument, NULL, OPT_TAGS},
+    {"exclude-tags", required_argument, NULL, OPT_EXCLUDE_TAGS},
+    {"show-task-ratio", no_argument, NULL, OPT_SHOW_TASK_RATIO},
     {"html", required_argument, NULL, OPT_HTML},
     {"web", no_argument, NULL, OPT_WEB},
     {"web-host", required_argument, NULL, OPT_WEB_HOST},
@@ -117,6 +124,20 @@ void cli_print_help(FILE *out) {
       "  rpcload -u 200 -r 50 -t 1m --wait between:0.5,2 -X POST \\\n"
       "          -H 'content-type: application/json' -d '{\"k\":1}' \\\n"
       "          --name /orders https://api.local:8443/orders --insecure\n"
+      "\n"
+      "  rpcload -f scenario.yaml -u 100 -r 10 -t 5m       (docs/scenarios.md)\n"
+      "\n"
+      "Scenarios (Locust's user classes, tasks and steps in YAML):\n"
+      "  -f, --scenario FILE      run the user classes of a scenario file; a URL\n"
+      "                           given too is the host of steps without one\n"
+      "      --tags T[,T]         only tasks with one of these tags (repeatable)\n"
+      "      --exclude-tags T[,T] no task with one of these tags\n"
+      "      --list               with -f: the user classes and their tasks\n"
+      "      --show-task-ratio    with -f: each class's and task's share\n"
+      "      --config FILE        options from FILE (default ./rpcload.conf):\n"
+      "                           'users = 10' lines; RPCLOAD_USERS=10 and the\n"
+      "                           like from the environment; the command line\n"
+      "                           wins over both, the environment over the file\n"
       "\n"
       "Load:\n"
       "  -u, --users N            peak number of concurrent users (default 1)\n"
@@ -308,6 +329,19 @@ static int add_header(cli_options *o, char *arg, char *err, size_t errlen) {
   return 0;
 }
 
+/* --tags a,b (repeatable): appends each comma-separated tag. */
+static int add_tags(const char ***list, size_t *n, char *arg) {
+  char *save = NULL;
+  for (char *t = strtok_r(arg, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+    const char **l = realloc(*list, (*n + 1) * sizeof *l);
+    if (!l)
+      return RL_ERR_NOMEM;
+    *list = l;
+    l[(*n)++] = t;
+  }
+  return 0;
+}
+
 static int add_plugin_option(cli_options *o, const char *key,
                              const char *value, char *err, size_t errlen) {
   rl_kv *kv = realloc(o->plugin_options,
@@ -386,7 +420,7 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   long long v;
   double d;
   uint64_t ns;
-  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:D:", long_options,
+  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:D:f:", long_options,
                           NULL)) != -1) {
     switch (c) {
     case 'h':
@@ -396,12 +430,14 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
       o->version = 1;
       break;
     case 'u':
+      o->users_given = 1;
       if (rl__parse_int(optarg, 1, 10000000, &v))
         return bad_value("--users", optarg, "expected a whole number >= 1",
                          err, errlen);
       o->run.users = (uint32_t)v;
       break;
     case 'r':
+      o->rate_given = 1;
       if (rl__parse_number(optarg, &d) || d <= 0)
         return bad_value("--spawn-rate", optarg,
                          "expected users per second > 0, e.g. 10 or 0.5", err,
@@ -409,6 +445,7 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
       o->run.spawn_rate = d;
       break;
     case 't':
+      o->time_given = 1;
       if (rl__parse_duration(optarg, &ns) || ns == 0)
         return bad_value("--run-time", optarg,
                          "expected a duration such as 30s, 5m, 1h30m or 90",
@@ -423,6 +460,7 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
       threads_given = 1;
       break;
     case OPT_WAIT: {
+      o->wait_given = 1;
       char why[256];
       if (rl__wait_parse(optarg, &o->run.wait, why, sizeof why)) {
         snprintf(err, errlen, "%s", why);
@@ -566,6 +604,18 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
     case OPT_LIST:
       o->list = 1;
       break;
+    case 'f':
+      o->scenario = optarg;
+      break;
+    case OPT_TAGS:
+    case OPT_EXCLUDE_TAGS:
+      if (add_tags(c == OPT_TAGS ? &o->tags : &o->exclude_tags,
+                   c == OPT_TAGS ? &o->n_tags : &o->n_exclude_tags, optarg))
+        return RL_ERR_NOMEM;
+      break;
+    case OPT_SHOW_TASK_RATIO:
+      o->show_task_ratio = 1;
+      break;
     case OPT_HTML:
       o->html_path = optarg;
       break;
@@ -638,7 +688,21 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   o->target.n_headers = o->n_headers;
   o->target.options = o->plugin_options;
   o->target.n_options = o->n_plugin_options;
-  if (o->list) {
+  if (o->scenario) {
+    /* The file holds the requests; a target on the command line is the
+     * host every step without its own goes to. */
+    if (argc - optind > 1) {
+      snprintf(err, errlen, "one target expected, got '%s' and '%s'",
+               argv[optind], argv[optind + 1]);
+      return RL_ERR_INVAL;
+    }
+    o->target.url = optind < argc ? argv[optind] : NULL;
+    o->target.default_scheme = NULL;
+    if (o->http2)
+      o->target.plugin = "http2";
+    if (o->list || o->show_task_ratio)
+      return 0;
+  } else if (o->list) {
     o->target.list_only = 1;
     if (argc - optind > 1) {
       snprintf(err, errlen, "one target expected, got '%s' and '%s'",
@@ -656,16 +720,23 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
       o->target.default_scheme = "grpc";
     return 0;
   }
-  if (optind >= argc) {
+  if (!o->scenario && optind >= argc) {
     snprintf(err, errlen, "no target URL given (e.g. http://127.0.0.1:8080/)");
     return RL_ERR_INVAL;
   }
-  if (argc - optind > 1) {
+  if (!o->scenario && argc - optind > 1) {
     snprintf(err, errlen, "one target URL expected, got '%s' and '%s'",
              argv[optind], argv[optind + 1]);
     return RL_ERR_INVAL;
   }
-  o->target.url = argv[optind];
+  if (!o->scenario)
+    o->target.url = argv[optind];
+  if (o->scenario && o->run.connections) {
+    snprintf(err, errlen,
+             "--connections applies to the command line's one request, not "
+             "to a scenario (each user holds its own connections)");
+    return RL_ERR_INVAL;
+  }
   if (o->http2) {
     if (o->target.plugin && strcmp(o->target.plugin, "http2") != 0) {
       snprintf(err, errlen, "--http2 and --plugin %s contradict each other",
@@ -701,7 +772,11 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   return 0;
 }
 
+const struct option *cli_long_options(void) { return long_options; }
+
 void cli_options_free(cli_options *o) {
+  free(o->tags);
+  free(o->exclude_tags);
   free(o->headers);
   free(o->body);
   free(o->plugin_dirs);

@@ -3,6 +3,7 @@
 #ifndef RL_CLI_OPTIONS_H
 #define RL_CLI_OPTIONS_H
 
+#include <getopt.h>
 #include <stddef.h>
 
 #include "runner.h"
@@ -23,6 +24,11 @@ typedef struct cli_options {
   int exit_code_on_error;
   int seed_given;
   int list;       /* --list */
+  const char *scenario; /* -f FILE */
+  const char **tags, **exclude_tags; /* owned arrays of argv strings */
+  size_t n_tags, n_exclude_tags;
+  int show_task_ratio;
+  int users_given, rate_given, time_given, wait_given;
   int grpc_given; /* 1: a gRPC option (--proto...); 2: --call */
   const char *html_path; /* --html FILE, or NULL */
   const char *csv_prefix; /* --csv PREFIX, or NULL */
@@ -48,6 +54,9 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
                       size_t errlen);
 
 void cli_options_free(cli_options *o);
+
+/* getopt's table of long options (for the config file's names). */
+const struct option *cli_long_options(void);
 
 /* The --help text. */
 void cli_print_help(FILE *out);

@@ -9,6 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config   # toolchain
   libev-dev libssl-dev libhttp-parser-dev   # core + http1 plugin
   libyaml-dev                        # scenario files
+  libmicrohttpd-dev                  # the web UI's and --prometheus-port's HTTP server
   libnghttp2-dev                     # http2 plugin
   libcmocka-dev                      # unit tests
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # grpc: run-time messages, JSON
@@ -22,7 +23,8 @@ PACKAGES=(
   python3-grpcio python3-protobuf python3-grpc-tools      # Python gRPC client for the tests
   valgrind clang-tidy openssl time   # checks and test tools
   nodejs                             # npm: uPlot for the --html report (see below)
-  chromium                           # the --html report's browser test (headless)
+  chromium                           # the --html report's and web UI's browser tests (headless)
+  python3-prometheus-client          # the web UI test parses /metrics with Prometheus's own parser
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -56,8 +58,10 @@ else
   log "all ${#PACKAGES[@]} packages present"
 fi
 
-# Browser code the build embeds into rpcload (the --html report's charts:
-# uPlot), from the npm registry. package.json pins the version and
+# Browser code the build embeds into rpcload (the --html report's and the
+# web UI's charts: uPlot), and playwright-core for the web UI's browser test
+# (it drives Debian's chromium; it downloads no browser), from the npm
+# registry. package.json pins the version and
 # package-lock.json the tarball's integrity hash; `npm ci` installs exactly
 # that into node_modules/ (gitignored; never committed) and fails if the
 # hash differs. Skipped when node_modules/ already matches the lock.

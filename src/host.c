@@ -8,6 +8,9 @@
 #include "conn.h"
 #include "log.h"
 #include "loop_services.h"
+#include "plan.h"
+#include "runner.h"
+#include "worker.h"
 #include "request.h"
 #include "target.h"
 #include "template.h"
@@ -16,7 +19,17 @@
 /* The step of the plugin carrying the request: over TLS, ALPN may have
  * picked another plugin than the target's first. */
 static void *host_request_step(const rl_request *req) {
-  return req->conn ? req->conn->v->step : req->target->step;
+  if (!req->conn || !req->conn->v)
+    return req->target->step;
+  /* A scenario's user shares one connection among the steps that go to
+   * the same endpoint: the step is the request's own target's, for the
+   * plugin the connection speaks. */
+  if (req->conn->t == req->target)
+    return req->conn->v->step;
+  for (size_t i = 0; i < req->target->nv; i++)
+    if (req->target->v[i].plugin == req->conn->v->plugin)
+      return req->target->v[i].step;
+  return req->target->step;
 }
 
 static void host_log(int level, const char *fmt, ...) {
@@ -41,8 +54,11 @@ static int host_template_new(const char *text, size_t len, rl_template **out,
 static const char *host_template_expand(const rl_template *t, rl_request *req,
                                         size_t *len) {
   const rl__user *u = req->user;
-  rl__template_ctx ctx = {
-      .user_id = u->id, .seq = u->seq, .rng = &req->user->rng};
+  rl__template_ctx ctx = {.user_id = u->id,
+                          .seq = u->seq,
+                          .rng = &req->user->rng,
+                          .vars = u->vars,
+                          .n_vars = u->vars ? u->w->runner->plan->n_vars : 0};
   *len = 0;
   if (rl__template_expand(t, &ctx, &scratch.buf, len, &scratch.cap))
     return NULL;

@@ -418,6 +418,47 @@ static void format_failures(buf *b, rl__stats *s, uint64_t start_unix) {
   }
 }
 
+/* ---- whole texts in memory (the web UI) ---------------------------------- */
+
+/* Hands the buffer's text to the caller, or frees it when incomplete. */
+static int buf_take(buf *b, char **out, size_t *len) {
+  if (b->oom || !b->p) {
+    free(b->p);
+    *out = NULL;
+    return RL_ERR_NOMEM;
+  }
+  *out = b->p;
+  *len = b->len;
+  return 0;
+}
+
+int rl__csv_stats_text(rl__stats *s, double elapsed_s, char **out,
+                       size_t *len) {
+  buf b = {0};
+  format_stats(&b, s, elapsed_s);
+  return buf_take(&b, out, len);
+}
+
+int rl__csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
+                          size_t *len) {
+  buf b = {0};
+  format_failures(&b, s, start_unix);
+  return buf_take(&b, out, len);
+}
+
+int rl__csv_history_text(const rl__history *h, char **out, size_t *len) {
+  buf b = {0};
+  buf_str(&b, rl__csv_history_header);
+  for (size_t i = 0; i < h->n; i++) {
+    if (h->track_entries && i + 1 == h->n)
+      for (size_t j = 0; j < h->n_entry_rows; j++)
+        history_row(&b, h->entry_rows[j].type, h->entry_rows[j].name,
+                    &h->entry_rows[j].row);
+    history_row(&b, "", "Aggregated", &h->rows[i]);
+  }
+  return buf_take(&b, out, len);
+}
+
 /* ---- the writer ---------------------------------------------------------- */
 
 struct rl__csv {

@@ -48,6 +48,7 @@
 #define RL_REPORT_CSV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "history.h"
 #include "stats.h"
@@ -105,6 +106,24 @@ int rl__csv_write(rl__csv *w, char *err, size_t errlen);
  */
 int rl__csv_close(rl__csv *w, rl__stats *s, const rl__history *h,
                   double duration_s, char *err, size_t errlen);
+
+/*
+ * In memory, for the web UI's downloads (/stats/requests/csv and the
+ * others): the whole text of a file, header line included, as the files
+ * above hold it. Call under the stats lock (they only format). On success
+ * *out is the text (NUL-terminated; the caller frees it) and *len its
+ * length; on failure they return RL_ERR_NOMEM and *out is NULL.
+ *  - stats: requests/s and failures/s over `elapsed_s`;
+ *  - failures: First/Last Seen as `start_unix` + the error's run second;
+ *  - history: the header, then every second's Aggregated row; when `h`
+ *    tracks entries, the latest second's entry rows come before its
+ *    Aggregated row (older seconds' entry rows are not kept).
+ */
+int rl__csv_stats_text(rl__stats *s, double elapsed_s, char **out,
+                       size_t *len);
+int rl__csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
+                          size_t *len);
+int rl__csv_history_text(const rl__history *h, char **out, size_t *len);
 
 /*
  * Python's repr() of a float, as Locust's csv rows carry: the shortest

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "plan.h"
 #include "spawn.h"
 #include "worker.h"
 
@@ -252,7 +253,14 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
                    const rl__runner_hooks *hooks) {
   memset(r, 0, sizeof *r);
   r->cfg = cfg;
-  r->target = target;
+  r->plan = cfg->plan;
+  if (!r->plan) {
+    r->own_plan = rl__plan_single((struct rl__target *)target, &cfg->wait);
+    if (!r->own_plan)
+      return RL_ERR_NOMEM;
+    r->plan = r->own_plan;
+  }
+  r->target = rl__plan_first_target(r->plan);
   r->stats = stats;
   if (hooks)
     r->hooks = *hooks;
@@ -274,6 +282,8 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
       ev_loop_destroy(r->loop);
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->ctl_lock);
+    rl__plan_free(r->own_plan);
+    r->own_plan = NULL;
     return RL_ERR_NOMEM;
   }
   ev_async_init(&r->ctl_async, ctl_cb);
@@ -356,5 +366,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   r->workers = NULL;
   pthread_mutex_destroy(&r->lock);
   pthread_mutex_destroy(&r->ctl_lock);
+  rl__plan_free(r->own_plan);
+  r->own_plan = NULL;
   return rc;
 }

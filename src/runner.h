@@ -32,6 +32,9 @@ typedef struct rl__run_config {
   double report_interval_s; /* 0: no periodic report */
   uint32_t connections;     /* 0: one per user; else shared, N in all */
   int full_history;         /* history rows per entry too (--csv-full-history) */
+  /* What users run (a scenario's classes); NULL: one class with one task
+   * of one request, the target given to rl__runner_run. */
+  const struct rl__plan *plan;
   /* Steered from outside (the web UI): no users until rl__runner_control
    * asks for them (unless autostart), the run-time limit counts from the
    * first start, and the run ends only by signal, rl__runner_control's
@@ -81,7 +84,9 @@ typedef struct rl__runner_hooks {
 
 typedef struct rl__runner {
   const rl__run_config *cfg;
-  const struct rl__target *target;
+  const struct rl__target *target; /* the plan's first step's */
+  const struct rl__plan *plan;      /* cfg->plan, or own_plan */
+  struct rl__plan *own_plan;
   rl__stats *stats;     /* the run's merged stats; guard with `lock` */
   rl__history history;  /* a row per second; guard with `lock`; the caller
                            frees it (rl__history_free) after the run */

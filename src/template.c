@@ -19,6 +19,7 @@ enum part_kind {
   PART_TIMESTAMP_MS,
   PART_RANDOM_INT,
   PART_RANDOM_STRING,
+  PART_VAR, /* a = the variable's index */
 };
 
 typedef struct part {
@@ -43,6 +44,16 @@ static const struct {
     {"timestamp_ms", PART_TIMESTAMP_MS, 0},
     {"random_int", PART_RANDOM_INT, 2}, {"random_string", PART_RANDOM_STRING, 1},
 };
+
+/* The variables a scenario's templates may name (main thread, while its
+ * steps compile). */
+static const char *const *known_vars;
+static size_t n_known_vars;
+
+void rl__template_set_variables(const char *const *var_names, size_t n) {
+  known_vars = n ? var_names : NULL;
+  n_known_vars = n;
+}
 
 static int push(rl_template *t, part p) {
   part *parts = realloc(t->parts, (t->nparts + 1) * sizeof(part));
@@ -108,6 +119,14 @@ static int parse_expr(const char *expr, size_t n, size_t col, part *out,
       }
     }
     return 0;
+  }
+  for (size_t i = 0; nw == 1 && i < n_known_vars; i++) {
+    if (strcmp(words[0], known_vars[i]) == 0) {
+      memset(out, 0, sizeof *out);
+      out->kind = PART_VAR;
+      out->a = (long long)i;
+      return 0;
+    }
   }
   snprintf(err, errlen,
            "unknown template name '%s' at column %zu (known: user_id, seq, "
@@ -249,6 +268,18 @@ int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
                    (unsigned long long)(lo >> 48),
                    (unsigned long long)(lo & 0xffffffffffffull));
       break;
+    }
+    case PART_VAR: {
+      const char *v = (size_t)p->a < ctx->n_vars && ctx->vars
+                          ? ctx->vars[p->a]
+                          : NULL;
+      size_t vl = v ? strlen(v) : 0;
+      if (reserve(buf, len, cap, vl))
+        return RL_ERR_NOMEM;
+      if (vl)
+        memcpy(*buf + *len, v, vl);
+      *len += vl;
+      continue;
     }
     case PART_RANDOM_STRING:
       if (reserve(buf, len, cap, (size_t)p->a))

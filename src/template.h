@@ -22,12 +22,27 @@
 
 typedef struct rl_template rl_template; /* the ABI's opaque name */
 
-/* What an expansion draws on: the user's identity and random state. */
+/* What an expansion draws on: the user's identity, random state and
+ * variables. */
 typedef struct rl__template_ctx {
   uint64_t user_id;
   uint64_t seq;
   uint64_t *rng;
+  /* The user's variables (scenario captures), by the index they had in
+   * rl__template_set_variables when the template was compiled; NULL
+   * entries (never captured) expand to nothing. */
+  char *const *vars;
+  size_t n_vars;
 } rl__template_ctx;
+
+/*
+ * Scenario variables: while a scenario's steps are compiled (main thread),
+ * `{{name}}` for each of these `n` names (borrowed until the next call)
+ * compiles to "the user's variable i". Outside that, such a name is an
+ * unknown template name, as before. Call with n 0 to end. Not thread-safe:
+ * compile templates on one thread.
+ */
+void rl__template_set_variables(const char *const *names, size_t n);
 
 /*
  * Compiles `len` bytes of `text`. Returns 0 and the template in *out

@@ -103,12 +103,22 @@ int rl__url_parse(const char *text, rl__url *out, char *err, size_t errlen) {
     rl__url_free(out);
     return RL_ERR_NOMEM;
   }
-  for (const char *c = out->path; *c; c++)
+  for (const char *c = out->path; *c; c++) {
+    /* Blanks inside a {{...}} template are its own: it expands per
+     * request, and what it expands to is the plugin's to check. */
+    if (c[0] == '{' && c[1] == '{') {
+      const char *end = strstr(c + 2, "}}");
+      if (end) {
+        c = end + 1;
+        continue;
+      }
+    }
     if ((unsigned char)*c <= ' ') {
       snprintf(err, errlen, "bad URL '%s': spaces or control characters in "
                "the path (percent-encode them)", text);
       goto fail;
     }
+  }
   return 0;
 fail:
   rl__url_free(out);

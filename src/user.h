@@ -26,8 +26,24 @@ enum rl__user_state {
   RL__USER_STOPPED,
 };
 
+struct rl__plan_class;
+struct rl__plan_step;
+
+/* Which of its class's step lists a user is in. */
+enum rl__user_phase {
+  RL__PHASE_START = 0, /* on_start */
+  RL__PHASE_TASK,      /* a task */
+  RL__PHASE_STOP,      /* on_stop, then it stops */
+};
+
 typedef struct rl__user {
   struct rl__worker *w;
+  const struct rl__plan_class *cls; /* what it runs (the plan's) */
+  uint8_t phase;       /* enum rl__user_phase */
+  uint8_t capture_failed; /* the step that just ended failed a capture */
+  uint32_t task;       /* index in cls->tasks */
+  uint32_t step;       /* index in the phase's steps */
+  uint32_t next_seq_task; /* sequential classes: the next task */
   uint64_t id;       /* 1-based, unique across the run */
   uint8_t state;     /* enum rl__user_state */
   uint8_t step_done; /* on resume: a step just ended (else: start a task) */
@@ -39,7 +55,9 @@ typedef struct rl__user {
   uint64_t rng;
   ev_timer timer;
   rl_conn *conn; /* &own, or a connection of the worker's shared pool */
-  rl_conn own;
+  rl_conn own;   /* endpoint 0's connection */
+  rl_conn *more; /* endpoints 1.. of a scenario (plan->n_endpoints - 1) */
+  char **vars;   /* the scenario's variables (captures), or NULL */
   struct rl_request req;
   struct rl__user *next_ready;
   /* The last response, when this user's steps check responses (scenario
@@ -47,9 +65,11 @@ typedef struct rl__user {
   rl__response *resp;
 } rl__user;
 
-/* A new user on worker `w`, queued to start its first task. Caller (the
- * worker) owns it; NULL on allocation failure. */
-rl__user *rl__user_new(struct rl__worker *w, uint64_t id);
+/* A new user of class `cls` on worker `w`, queued to start (on_start,
+ * then its first task). Caller (the worker) owns it; NULL on allocation
+ * failure. */
+rl__user *rl__user_new(struct rl__worker *w, uint64_t id,
+                       const struct rl__plan_class *cls);
 
 /* Acts on the user's state: next task, wait, or stop. Worker thread only. */
 void rl__user_resume(rl__user *u);
@@ -60,6 +80,13 @@ void rl__user_resume(rl__user *u);
  * between tasks. Idempotent.
  */
 void rl__user_stop(rl__user *u, int cut);
+
+/*
+ * Ends the user's life between tasks: its class's on_stop steps first,
+ * when it has some and the run is not being cut; else it stops now.
+ * Worker thread only.
+ */
+void rl__user_end(rl__user *u);
 
 /*
  * Stops the user as Locust does when the user count is lowered: at once

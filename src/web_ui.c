@@ -1,17 +1,18 @@
 /*
  * The web UI's HTTP server (see web_ui.h for the contract): libmicrohttpd
  * with its own polling thread, so one thread answers every request and the
- * handlers below never run concurrently with each other.
+ * handlers below never run concurrently with each other. Here: listening,
+ * access (basic auth, other sites), routing, the static files and the
+ * form; the answers themselves are src/web_api.c's.
  *
  * Every answer is built in memory first (under the runner's lock when it
- * reads stats) and handed to libmicrohttpd, which owns it from then on and
- * writes it out after the lock is gone.
+ * reads stats, by web_api.c) and handed to libmicrohttpd, which owns it
+ * from then on and writes it out after the lock is gone.
  */
 #include "web_ui.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -22,24 +23,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <microhttpd.h>
 
 #include <rpcload/plugin.h>
 
-#include "clock.h"
 #include "log.h"
-#include "prometheus.h"
-#include "report_csv.h"
-#include "report_html.h"
-#include "report_json.h"
-#include "worker.h"
+#include "web_api.h"
 
 /* Embedded at build time (cmake/report_html_assets.cmake,
  * cmake/web_ui_assets.cmake). */
 extern const char rl__uplot_js[], rl__uplot_css[], rl__uplot_license[];
 extern const size_t rl__uplot_js_len, rl__uplot_css_len;
-extern const char rl__uplot_version[];
 extern const char rl__web_ui_html[], rl__web_ui_js[], rl__web_ui_css[];
 extern const size_t rl__web_ui_html_len, rl__web_ui_js_len,
     rl__web_ui_css_len;
@@ -49,12 +43,10 @@ extern const size_t rl__web_ui_html_len, rl__web_ui_js_len,
 
 struct rl__web_ui {
   struct MHD_Daemon *daemon;
-  rl__runner *r;
+  rl__web_api api; /* its strings are target and plugin below */
   int metrics_only;
   char *user, *password; /* basic auth; NULL: none */
   char *target, *plugin;
-  uint32_t users;
-  double spawn_rate; /* the form's default; then the last one asked */
   uint16_t port;
   int loopback;
   char authority[INET6_ADDRSTRLEN + 16];
@@ -125,239 +117,20 @@ static enum MHD_Result answer_text(struct MHD_Connection *c, unsigned status,
                 NULL);
 }
 
-/* Serialises and frees `j` (NULL: out of memory), then answers it. */
-static enum MHD_Result answer_json(struct MHD_Connection *c, unsigned status,
-                                   json_t *j, size_t flags) {
-  char *text = j ? json_dumps(j, flags) : NULL;
-  json_decref(j);
-  if (!text)
+/* Sends an API answer; its body passes to libmicrohttpd. */
+static enum MHD_Result send_answer(struct MHD_Connection *c,
+                                   rl__web_answer *a) {
+  if (!a->body)
     return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-  return answer(c, status, "application/json", text, strlen(text), 1, NULL);
-}
-
-/* {"success": ok, "message": msg[, "host": host]} as Locust's. */
-static enum MHD_Result answer_result(struct MHD_Connection *c,
-                                     unsigned status, int ok, const char *msg,
-                                     const char *host) {
-  json_t *j = json_pack("{s:b, s:s}", "success", ok, "message", msg);
-  if (j && host)
-    json_object_set_new(j, "host", json_string(host));
-  return answer_json(c, status, j, JSON_COMPACT);
-}
-
-/* ---- reading the run ----------------------------------------------------- */
-
-/* Users asked for now: the sum of what the workers were told. The runner's
- * own count belongs to its thread; these are atomics. */
-static uint32_t user_count(const rl__runner *r) {
-  uint32_t n = 0;
-  for (uint32_t i = 0; i < r->nworkers; i++)
-    n += atomic_load(&r->workers[i].want_users);
-  return n;
-}
-
-/* The stats' time span, for reports that rate over a duration: from the
- * first history second with users or requests (a steered run idles at
- * first, and a reset starts the history anew) to now. */
-static void stats_span(const rl__history *h, double *start_unix,
-                       double *duration_s) {
-  double now = (double)rl__unix_time();
-  size_t i = 0;
-  while (i < h->n && h->rows[i].users == 0 && h->rows[i].requests == 0)
-    i++;
-  /* A row closes its second: the span begins one second before it. */
-  double start = i < h->n ? (double)h->rows[i].unix_time - 1 : now;
-  *start_unix = start;
-  *duration_s = now > start ? now - start : 0;
-}
-
-/* Text a memstream collected, or NULL when it failed. */
-typedef struct membuf {
-  char *p;
-  size_t len;
-  FILE *f;
-} membuf;
-
-static int membuf_open(membuf *m) {
-  m->p = NULL;
-  m->len = 0;
-  m->f = open_memstream(&m->p, &m->len);
-  return m->f ? 0 : RL_ERR_NOMEM;
-}
-
-/* Closes the stream; on failure frees the text and returns non-zero. */
-static int membuf_close(membuf *m, int rc) {
-  if (fclose(m->f) != 0 && rc == 0)
-    rc = RL_ERR_NOMEM;
-  if (rc != 0) {
-    free(m->p);
-    m->p = NULL;
-  }
-  return rc;
-}
-
-static enum MHD_Result answer_membuf(struct MHD_Connection *c, membuf *m,
-                                     int rc, const char *type,
-                                     const char *disposition) {
-  if (membuf_close(m, rc) != 0)
-    return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-  return answer(c, MHD_HTTP_OK, type, m->p, m->len, 1, disposition);
-}
-
-static enum MHD_Result get_metrics(rl__web_ui *ui, struct MHD_Connection *c) {
-  rl__runner *r = ui->r;
-  membuf m;
-  if (membuf_open(&m))
-    return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-  rl__prometheus_info info = {
-      .users = user_count(r),
-      .state = atomic_load(&r->state),
-      .now_sec = rl__runner_elapsed_sec(r),
-  };
-  pthread_mutex_lock(&r->lock);
-  int rc = rl__prometheus_write(m.f, r->stats, &info);
-  pthread_mutex_unlock(&r->lock);
-  return answer_membuf(c, &m, rc, RL__PROMETHEUS_CONTENT_TYPE, NULL);
-}
-
-static enum MHD_Result get_stats_requests(rl__web_ui *ui,
-                                          struct MHD_Connection *c) {
-  rl__runner *r = ui->r;
-  const char *state = rl__run_state_name(atomic_load(&r->state));
-  uint32_t users = user_count(r);
-  uint64_t now = rl__runner_elapsed_sec(r);
-  pthread_mutex_lock(&r->lock);
-  json_t *j = rl__json_stats_requests(r->stats, &r->history, now, state, users);
-  /* The charts also draw the current p99, which Locust's shape lacks: an
-   * extra key in the same object, where Locust puts the percentiles it is
-   * configured to chart. */
-  const rl__history_row *last =
-      r->history.n ? &r->history.rows[r->history.n - 1] : NULL;
-  json_t *p99 = last ? json_real((double)last->p99_ns / 1e6) : json_null();
-  pthread_mutex_unlock(&r->lock);
-  json_t *cur = j ? json_object_get(j, "current_response_time_percentiles")
-                  : NULL;
-  if (cur)
-    json_object_set_new(cur, "response_time_percentile_0.99", p99);
-  else
-    json_decref(p99);
-  return answer_json(c, MHD_HTTP_OK, j, JSON_COMPACT | JSON_REAL_PRECISION(15));
-}
-
-static enum MHD_Result get_report_html(rl__web_ui *ui,
-                                       struct MHD_Connection *c,
-                                       int download) {
-  rl__runner *r = ui->r;
-  membuf m;
-  if (membuf_open(&m))
-    return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-  rl__html_run_info info = {
-      .target = ui->target,
-      .plugin = ui->plugin,
-      .users = user_count(r),
-      .spawn_rate = ui->spawn_rate,
-      .run_time_ns = r->cfg->run_time_ns,
-  };
-  pthread_mutex_lock(&r->lock);
-  stats_span(&r->history, &info.start_unix_s, &info.duration_s);
-  info.end_unix_s = info.start_unix_s + info.duration_s;
-  int rc = rl__report_html_write(m.f, &info, r->stats, &r->history);
-  pthread_mutex_unlock(&r->lock);
   char disposition[96];
-  snprintf(disposition, sizeof disposition,
-           "attachment; filename=\"rpcload_report_%llu.html\"",
-           (unsigned long long)rl__unix_time());
-  return answer_membuf(c, &m, rc, "text/html; charset=utf-8",
-                       download ? disposition : NULL);
+  if (a->filename[0])
+    snprintf(disposition, sizeof disposition,
+             "attachment; filename=\"%s\"", a->filename);
+  return answer(c, a->status, a->type, a->body, a->len, 1,
+                a->filename[0] ? disposition : NULL);
 }
 
-static enum MHD_Result get_report_json(rl__web_ui *ui,
-                                       struct MHD_Connection *c) {
-  rl__runner *r = ui->r;
-  rl__json_run_info run = {.users = ui->users, .user_count = user_count(r)};
-  pthread_mutex_lock(&r->lock);
-  stats_span(&r->history, &run.start_time, &run.duration_s);
-  json_t *j = rl__json_report(r->stats, &r->history, &run);
-  pthread_mutex_unlock(&r->lock);
-  return answer_json(c, MHD_HTTP_OK, j, RL__JSON_DUMP_FLAGS);
-}
-
-/* ---- CSV downloads ------------------------------------------------------- */
-
-/*
- * Locust's CSV texts come from src/report_csv.c, whose in-memory
- * formatters these are. Declared weak until report_csv.h exports them, so
- * a build without them still links; the endpoints then answer 501.
- * TODO(web-ui): drop `weak` and include the prototypes from report_csv.h.
- */
-int rl__csv_stats_text(rl__stats *s, double elapsed_s, char **out,
-                       size_t *len) __attribute__((weak));
-int rl__csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
-                          size_t *len) __attribute__((weak));
-int rl__csv_history_text(const rl__history *h, char **out, size_t *len)
-    __attribute__((weak));
-
-enum csv_kind { CSV_STATS, CSV_HISTORY, CSV_FAILURES, CSV_EXCEPTIONS };
-
-static enum MHD_Result get_csv(rl__web_ui *ui, struct MHD_Connection *c,
-                               enum csv_kind kind) {
-  static const char *const prefixes[] = {"requests", "requests_full_history",
-                                         "failures", "exceptions"};
-  rl__runner *r = ui->r;
-  char *text = NULL;
-  size_t len = 0;
-  int rc = 0;
-  if (kind == CSV_EXCEPTIONS) {
-    /* rpcload runs no user code that could raise: the header alone. */
-    text = strdup(rl__csv_exceptions_header);
-    len = text ? strlen(text) : 0;
-    rc = text ? 0 : RL_ERR_NOMEM;
-  } else {
-    if ((kind == CSV_STATS && !rl__csv_stats_text) ||
-        (kind == CSV_HISTORY && !rl__csv_history_text) ||
-        (kind == CSV_FAILURES && !rl__csv_failures_text))
-      return answer_text(c, MHD_HTTP_NOT_IMPLEMENTED,
-                         "this build of rpcload cannot format CSV in "
-                         "memory yet\n");
-    pthread_mutex_lock(&r->lock);
-    double start, span;
-    stats_span(&r->history, &start, &span);
-    if (kind == CSV_STATS)
-      rc = rl__csv_stats_text(r->stats, span, &text, &len);
-    else if (kind == CSV_HISTORY)
-      rc = rl__csv_history_text(&r->history, &text, &len);
-    else
-      rc = rl__csv_failures_text(r->stats, (uint64_t)start, &text, &len);
-    pthread_mutex_unlock(&r->lock);
-  }
-  if (rc != 0) {
-    free(text);
-    return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
-  }
-  char disposition[96];
-  snprintf(disposition, sizeof disposition,
-           "attachment; filename=\"%s_%llu.csv\"", prefixes[kind],
-           (unsigned long long)rl__unix_time());
-  return answer(c, MHD_HTTP_OK, "text/csv; charset=utf-8", text, len, 1,
-                disposition);
-}
-
-/* ---- the page ------------------------------------------------------------ */
-
-/* The run's settings for the page: one small JSON document the script
- * fetches (no inline script under the CSP). */
-static enum MHD_Result get_config(rl__web_ui *ui, struct MHD_Connection *c) {
-  uint64_t run_time_ns = ui->r->cfg->run_time_ns;
-  json_t *j = json_pack(
-      "{s:s, s:s?, s:I, s:f, s:s, s:s, s:b, s:o?}", "host", ui->target,
-      "plugin", ui->plugin, "users", (json_int_t)ui->users, "spawn_rate",
-      ui->spawn_rate, "version", RL_VERSION, "uplot_version",
-      rl__uplot_version, "auth", ui->user != NULL, "run_time_s",
-      run_time_ns ? json_real((double)run_time_ns / 1e9) : NULL);
-  return answer_json(c, MHD_HTTP_OK, j, JSON_COMPACT);
-}
-
-/* ---- changing the run ---------------------------------------------------- */
+/* ---- POST /swarm's form -------------------------------------------------- */
 
 /* One request's state between libmicrohttpd's calls (its *con_cls). */
 typedef struct request {
@@ -395,69 +168,26 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind,
 }
 
 /* A field from the form, or else from the query string (Locust's clients
- * post forms; a hand-written curl may not). */
+ * post forms; a hand-written curl may not). NULL when absent. */
 static const char *field(struct MHD_Connection *c, const char *posted,
                          const char *key) {
   if (posted[0])
     return posted;
-  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
-  return v ? v : "";
-}
-
-/* Whether `host` names the target (empty, or the same up to trailing
- * slashes). */
-static int same_host(const char *target, const char *host) {
-  size_t a = strlen(target), b = strlen(host);
-  while (a > 0 && target[a - 1] == '/')
-    a--;
-  while (b > 0 && host[b - 1] == '/')
-    b--;
-  return b == 0 || (a == b && strncmp(target, host, a) == 0);
+  return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
 }
 
 static enum MHD_Result post_swarm(rl__web_ui *ui, struct MHD_Connection *c,
                                   request *q) {
+  rl__web_answer a;
   if (q->too_long)
-    return answer_result(c, MHD_HTTP_BAD_REQUEST, 0, "a form field is too long",
-                         ui->target);
-  const char *users_s = field(c, q->user_count, "user_count");
-  const char *rate_s = field(c, q->spawn_rate, "spawn_rate");
-  const char *host = field(c, q->host, "host");
-  const char *run_time = field(c, q->run_time, "run_time");
-  char *end;
-  errno = 0;
-  long long users = strtoll(users_s, &end, 10);
-  if (!users_s[0] || *end || errno || users < 0 || users > 10000000)
-    return answer_result(c, MHD_HTTP_BAD_REQUEST, 0,
-                         "user_count must be a whole number from 0 to "
-                         "10000000",
-                         ui->target);
-  errno = 0;
-  double rate = strtod(rate_s, &end);
-  if (!rate_s[0] || *end || errno || !isfinite(rate) || rate <= 0)
-    return answer_result(c, MHD_HTTP_BAD_REQUEST, 0,
-                         "spawn_rate must be a number > 0", ui->target);
-  if (!same_host(ui->target, host)) {
-    char msg[FIELD_MAX + 128];
-    snprintf(msg, sizeof msg,
-             "rpcload load-tests the target it was started with (%s); "
-             "start another rpcload for %s",
-             ui->target, host);
-    return answer_result(c, MHD_HTTP_BAD_REQUEST, 0, msg, ui->target);
-  }
-  if (run_time[0])
-    return answer_result(c, MHD_HTTP_BAD_REQUEST, 0,
-                         "run_time from the web UI is not supported: give "
-                         "-t/--run-time on the command line",
-                         ui->target);
-  if (atomic_load(&ui->r->state) == RL__STATE_ENDING)
-    return answer_result(c, MHD_HTTP_CONFLICT, 0, "the run is ending",
-                         ui->target);
-  rl__runner_ctl ctl = {
-      .swarm = 1, .users = (uint32_t)users, .spawn_rate = rate};
-  rl__runner_control(ui->r, &ctl);
-  ui->spawn_rate = rate;
-  return answer_result(c, MHD_HTTP_OK, 1, "Swarming started", ui->target);
+    rl__web_api_refuse(&ui->api, MHD_HTTP_BAD_REQUEST,
+                       "a form field is too long", &a);
+  else
+    rl__web_api_swarm(&ui->api, field(c, q->user_count, "user_count"),
+                      field(c, q->spawn_rate, "spawn_rate"),
+                      field(c, q->host, "host"),
+                      field(c, q->run_time, "run_time"), &a);
+  return send_answer(c, &a);
 }
 
 /* ---- access control ------------------------------------------------------ */
@@ -523,7 +253,7 @@ static int authorised(const rl__web_ui *ui, struct MHD_Connection *c) {
   h += 6;
   while (*h == ' ')
     h++;
-  char cred[1024];
+  char cred[1024] = {0};
   int n = b64_decode(h, cred, sizeof cred);
   if (n < 0 || memchr(cred, 0, (size_t)n))
     return 0;
@@ -571,63 +301,75 @@ static int cross_site(struct MHD_Connection *c) {
 
 static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
+/* The static files: the page's own and uPlot. */
+static enum MHD_Result route_asset(rl__web_ui *ui, struct MHD_Connection *c,
+                                   const char *url) {
+  static const char js[] = "text/javascript; charset=utf-8",
+                    css[] = "text/css; charset=utf-8";
+  if (is(url, "/assets/web_ui.js"))
+    return answer(c, MHD_HTTP_OK, js, rl__web_ui_js, rl__web_ui_js_len, 0,
+                  NULL);
+  if (is(url, "/assets/web_ui.css"))
+    return answer(c, MHD_HTTP_OK, css, rl__web_ui_css, rl__web_ui_css_len, 0,
+                  NULL);
+  if (is(url, "/assets/uPlot.js"))
+    return answer(c, MHD_HTTP_OK, js, ui->uplot_js, ui->uplot_js_len, 0,
+                  NULL);
+  if (is(url, "/assets/uPlot.css"))
+    return answer(c, MHD_HTTP_OK, css, rl__uplot_css, rl__uplot_css_len, 0,
+                  NULL);
+  return answer_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
 static enum MHD_Result route_get(rl__web_ui *ui, struct MHD_Connection *c,
                                  const char *url) {
-  if (is(url, "/metrics"))
-    return get_metrics(ui, c);
-  if (ui->metrics_only)
+  rl__web_answer a;
+  rl__web_api *api = &ui->api;
+  if (is(url, "/metrics")) {
+    rl__web_api_metrics(api, &a);
+  } else if (ui->metrics_only) {
     return answer_text(c, MHD_HTTP_NOT_FOUND,
                        "not found: this port serves /metrics only\n");
-  if (is(url, "/"))
+  } else if (is(url, "/")) {
     return answer_page(c);
-  if (is(url, "/assets/web_ui.js"))
-    return answer(c, MHD_HTTP_OK, "text/javascript; charset=utf-8",
-                  rl__web_ui_js, rl__web_ui_js_len, 0, NULL);
-  if (is(url, "/assets/web_ui.css"))
-    return answer(c, MHD_HTTP_OK, "text/css; charset=utf-8", rl__web_ui_css,
-                  rl__web_ui_css_len, 0, NULL);
-  if (is(url, "/assets/uPlot.js"))
-    return answer(c, MHD_HTTP_OK, "text/javascript; charset=utf-8",
-                  ui->uplot_js, ui->uplot_js_len, 0, NULL);
-  if (is(url, "/assets/uPlot.css"))
-    return answer(c, MHD_HTTP_OK, "text/css; charset=utf-8", rl__uplot_css,
-                  rl__uplot_css_len, 0, NULL);
-  if (is(url, "/config"))
-    return get_config(ui, c);
-  if (is(url, "/stats/requests"))
-    return get_stats_requests(ui, c);
-  if (is(url, "/stats/requests/csv"))
-    return get_csv(ui, c, CSV_STATS);
-  if (is(url, "/stats/requests_full_history/csv"))
-    return get_csv(ui, c, CSV_HISTORY);
-  if (is(url, "/stats/failures/csv"))
-    return get_csv(ui, c, CSV_FAILURES);
-  if (is(url, "/exceptions/csv"))
-    return get_csv(ui, c, CSV_EXCEPTIONS);
-  if (is(url, "/exceptions"))
-    return answer_json(c, MHD_HTTP_OK, json_pack("{s:[]}", "exceptions"),
-                       JSON_COMPACT);
-  if (is(url, "/stats/report")) {
+  } else if (strncmp(url, "/assets/", 8) == 0) {
+    return route_asset(ui, c, url);
+  } else if (is(url, "/config")) {
+    rl__web_api_config(api, &a);
+  } else if (is(url, "/stats/requests")) {
+    rl__web_api_stats_requests(api, &a);
+  } else if (is(url, "/stats/requests/csv")) {
+    rl__web_api_csv(api, RL__WEB_CSV_STATS, &a);
+  } else if (is(url, "/stats/requests_full_history/csv")) {
+    rl__web_api_csv(api, RL__WEB_CSV_HISTORY, &a);
+  } else if (is(url, "/stats/failures/csv")) {
+    rl__web_api_csv(api, RL__WEB_CSV_FAILURES, &a);
+  } else if (is(url, "/exceptions/csv")) {
+    rl__web_api_csv(api, RL__WEB_CSV_EXCEPTIONS, &a);
+  } else if (is(url, "/exceptions")) {
+    rl__web_api_exceptions(api, &a);
+  } else if (is(url, "/stats/report")) {
     const char *dl =
         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
-    return get_report_html(ui, c, dl && *dl && strcmp(dl, "0") != 0);
-  }
-  if (is(url, "/stats/report.json"))
-    return get_report_json(ui, c);
-  if (is(url, "/stop") || is(url, "/stats/reset")) {
+    rl__web_api_report_html(api, dl && *dl && strcmp(dl, "0") != 0, &a);
+  } else if (is(url, "/stats/report.json")) {
+    rl__web_api_report_json(api, &a);
+  } else if (is(url, "/stop") || is(url, "/stats/reset")) {
+    /* Locust's API changes the run on a GET: a page elsewhere could do it
+     * with an <img>, unless refused here. */
     if (cross_site(c))
       return answer_text(c, MHD_HTTP_FORBIDDEN,
                          "refused: a page on another site asked for it\n");
-    rl__runner_ctl ctl = {.stop = is(url, "/stop"),
-                          .reset = is(url, "/stats/reset")};
-    rl__runner_control(ui->r, &ctl);
-    if (ctl.stop)
-      return answer_result(c, MHD_HTTP_OK, 1, "Test stopped", NULL);
-    return answer_text(c, MHD_HTTP_OK, "ok");
-  }
-  if (is(url, "/swarm"))
+    if (is(url, "/stop"))
+      rl__web_api_stop(api, &a);
+    else
+      rl__web_api_reset(api, &a);
+  } else if (is(url, "/swarm")) {
     return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "POST /swarm\n");
-  return answer_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+  } else {
+    return answer_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+  }
+  return send_answer(c, &a);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
@@ -661,10 +403,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return route_get(ui, c, url);
   if (is(method, MHD_HTTP_METHOD_POST) && is(url, "/swarm") &&
       !ui->metrics_only) {
-    if (cross_site(c))
-      return answer_result(c, MHD_HTTP_FORBIDDEN, 0,
-                           "refused: a page on another site asked for it",
-                           ui->target);
+    if (cross_site(c)) {
+      rl__web_answer a;
+      rl__web_api_refuse(&ui->api, MHD_HTTP_FORBIDDEN,
+                         "refused: a page on another site asked for it", &a);
+      return send_answer(c, &a);
+    }
     return post_swarm(ui, c, q);
   }
   return answer_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
@@ -795,13 +539,16 @@ int rl__web_ui_start(const rl__web_ui_config *cfg, rl__runner *r,
     snprintf(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
-  ui->r = r;
   ui->metrics_only = cfg->metrics_only;
-  ui->users = cfg->users;
-  ui->spawn_rate = cfg->spawn_rate;
   int ok = 1;
   ui->target = dup_or_null(cfg->target ? cfg->target : "", &ok);
   ui->plugin = dup_or_null(cfg->plugin, &ok);
+  ui->api = (rl__web_api){.r = r,
+                          .target = ui->target,
+                          .plugin = ui->plugin,
+                          .users = cfg->users,
+                          .spawn_rate = cfg->spawn_rate,
+                          .auth = cfg->login != NULL};
   if (cfg->login) {
     ui->user = dup_or_null(cfg->login, &ok);
     char *colon = ui->user ? strchr(ui->user, ':') : NULL;

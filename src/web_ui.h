@@ -3,10 +3,11 @@
  * (--prometheus-port): an embedded HTTP server (libmicrohttpd) on its own
  * thread, beside a running rl__runner.
  *
- * Web mode serves
+ * Web mode serves (the answers are src/web_api.c's)
  *   GET  /                     the single-page UI (src/web_ui.{html,js,css}
- *                              and uPlot, embedded at build time: the page
- *                              needs nothing but this server)
+ *                              and uPlot under /assets/, embedded at build
+ *                              time: the page needs nothing but this server)
+ *   GET  /config               the run's settings for the page (JSON)
  *   POST /swarm                Locust's: form fields user_count, spawn_rate,
  *                              host (empty, or the target rpcload runs
  *                              against: a process serves one target);

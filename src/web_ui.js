@@ -1,1 +1,325 @@
-"use strict";
+/*
+ * rpcload's web UI (served by src/web_ui.c, embedded at build time). It
+ * speaks Locust's HTTP API to the rpcload that served it: POST swarm,
+ * GET stop and stats/reset, and polls stats/requests every second, as
+ * Locust's UI does, appending the figures to live uPlot charts on the
+ * client (the server keeps no chart state for the UI).
+ *
+ * Text from the run (names, errors) only ever goes into the page as
+ * textContent, never as markup.
+ */
+(function () {
+  "use strict";
+
+  var POLL_MS = 1000;
+  var MAX_POINTS = 3600 * 6; /* six hours of seconds; older points drop */
+  var COLORS = {
+    rps: "#1f6fd1", fps: "#d62728", p50: "#2ca02c", p95: "#ff7f0e",
+    p99: "#9467bd", users: "#17a2b8"
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  // ---- formatting (as the console report: ms with 2 decimals under 1 s)
+
+  function isNum(v) { return typeof v === "number" && isFinite(v); }
+  function ms(v) { return isNum(v) ? (v < 1000 ? v.toFixed(2) : v.toFixed(0)) : ""; }
+  function fixed(v, d) { return isNum(v) ? v.toFixed(d) : ""; }
+  function count(v) { return isNum(v) ? String(v) : ""; }
+
+  /* Locust sends error rows HTML-escaped (Python's html.escape); the page
+   * puts text in as text, so undo it. */
+  function unescapeHtml(s) {
+    if (typeof s !== "string") return "";
+    return s.replace(/&(lt|gt|quot|#x27|#39|amp);/g, function (m, e) {
+      return { lt: "<", gt: ">", quot: "\"", "#x27": "'", "#39": "'", amp: "&" }[e];
+    });
+  }
+
+  function cell(tr, text, cls) {
+    var td = document.createElement("td");
+    if (cls) td.className = cls;
+    td.textContent = text;
+    tr.appendChild(td);
+  }
+
+  // ---- messages
+
+  function say(text, isError) {
+    var m = $("message");
+    m.textContent = text || "";
+    m.className = isError ? "error" : "";
+    m.hidden = !text;
+  }
+
+  // ---- the API
+
+  function get(path) {
+    return fetch(path, { cache: "no-store", credentials: "same-origin" });
+  }
+
+  function swarm(form) {
+    var body = new URLSearchParams(new FormData(form));
+    return fetch("swarm", { method: "POST", body: body, credentials: "same-origin" })
+      .then(function (r) { return r.json(); })
+      .then(function (res) {
+        if (!res.success) throw new Error(res.message || "refused");
+        return res;
+      });
+  }
+
+  // ---- charts: one point per poll while users run
+
+  var series = { t: [], rps: [], fps: [], p50: [], p95: [], p99: [], users: [] };
+  var charts = [];
+
+  function chartData() {
+    return [
+      [series.t, series.rps, series.fps],
+      [series.t, series.p50, series.p95, series.p99],
+      [series.t, series.users]
+    ];
+  }
+
+  function chartWidth() {
+    var w = $("tab-charts").clientWidth;
+    return Math.max(320, (w || 960) - 8);
+  }
+
+  function line(label, color, unit) {
+    return {
+      label: label, stroke: color, width: 2, spanGaps: false,
+      value: function (u, v) { return v == null ? "-" : (unit ? v.toFixed(2) + " " + unit : v.toFixed(1)); }
+    };
+  }
+
+  function makeCharts() {
+    if (charts.length || typeof uPlot === "undefined") return;
+    var width = chartWidth();
+    var defs = [
+      { el: "chart-rps", title: "Total Requests per Second",
+        s: [line("RPS", COLORS.rps), line("Failures/s", COLORS.fps)] },
+      { el: "chart-rt", title: "Response Times (ms)",
+        s: [line("50th percentile", COLORS.p50, "ms"), line("95th percentile", COLORS.p95, "ms"),
+            line("99th percentile", COLORS.p99, "ms")] },
+      { el: "chart-users", title: "Number of Users",
+        s: [{ label: "Users", stroke: COLORS.users, width: 2,
+              value: function (u, v) { return v == null ? "-" : String(v); } }] }
+    ];
+    var data = chartData();
+    defs.forEach(function (d, i) {
+      var opts = {
+        title: d.title, width: width, height: 280,
+        series: [{}].concat(d.s),
+        scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(1, max) * 1.05]; } } },
+        axes: [{}, { size: 64 }]
+      };
+      charts.push(new uPlot(opts, data[i], $(d.el)));
+    });
+  }
+
+  function redraw() {
+    if (!charts.length) return;
+    var data = chartData();
+    charts.forEach(function (c, i) { c.setData(data[i]); });
+  }
+
+  function addPoint(s) {
+    var cur = s.current_response_time_percentiles || {};
+    function n(v) { return isNum(v) ? v : null; }
+    /* A window without requests reports 0 ms: no point, not a dip. */
+    function t(v) { return isNum(v) && v > 0 ? v : null; }
+    series.t.push(Date.now() / 1000);
+    series.rps.push(n(s.total_rps));
+    series.fps.push(n(s.total_fail_per_sec));
+    series.p50.push(t(cur["response_time_percentile_0.5"]));
+    series.p95.push(t(cur["response_time_percentile_0.95"]));
+    series.p99.push(t(cur["response_time_percentile_0.99"]));
+    series.users.push(n(s.user_count));
+    if (series.t.length > MAX_POINTS)
+      Object.keys(series).forEach(function (k) { series[k].shift(); });
+    redraw();
+  }
+
+  function clearCharts() {
+    Object.keys(series).forEach(function (k) { series[k].length = 0; });
+    redraw();
+  }
+
+  // ---- tables
+
+  function statsRow(body, s, total) {
+    var tr = document.createElement("tr");
+    cell(tr, total ? "" : (s.method || ""), "type");
+    cell(tr, s.name, "name");
+    cell(tr, count(s.num_requests), "num");
+    cell(tr, count(s.num_failures), "num");
+    cell(tr, ms(s.median_response_time), "num");
+    cell(tr, ms(s["response_time_percentile_0.95"]), "num");
+    cell(tr, ms(s["response_time_percentile_0.99"]), "num");
+    cell(tr, ms(s.avg_response_time), "num");
+    cell(tr, ms(s.min_response_time), "num");
+    cell(tr, ms(s.max_response_time), "num");
+    cell(tr, fixed(s.avg_content_length, 0), "num");
+    cell(tr, fixed(s.current_rps, 1), "num");
+    cell(tr, fixed(s.current_fail_per_sec, 1), "num");
+    body.appendChild(tr);
+  }
+
+  function renderStats(res) {
+    var table = $("stats-table");
+    var body = table.tBodies[0], foot = table.tFoot;
+    body.textContent = "";
+    foot.textContent = "";
+    var rows = res.stats || [];
+    rows.forEach(function (s, i) {
+      var total = i === rows.length - 1 && s.name === "Aggregated";
+      statsRow(total ? foot : body, s, total);
+    });
+  }
+
+  function renderFailures(res) {
+    var body = $("failures-table").tBodies[0];
+    body.textContent = "";
+    var errors = res.errors || [];
+    errors.forEach(function (e) {
+      var tr = document.createElement("tr");
+      cell(tr, count(e.occurrences), "num");
+      cell(tr, e.method || "", "type");
+      cell(tr, unescapeHtml(e.name), "name");
+      cell(tr, unescapeHtml(e.error), "text");
+      body.appendChild(tr);
+    });
+    $("no-failures").hidden = errors.length > 0;
+  }
+
+  // ---- state
+
+  var state = null;
+  var editing = false;
+
+  function showPanels() {
+    var running = state === "spawning" || state === "running";
+    $("start").hidden = !(state === "ready" || (state === "stopped" && startAsked));
+    $("edit").hidden = !(running && editing);
+    $("edit-button").hidden = !running;
+    $("stop-button").hidden = !running;
+    $("new-button").hidden = state !== "stopped" || startAsked;
+  }
+  var startAsked = false; /* "New test" pressed: show the form again */
+
+  function renderBar(res) {
+    $("state").textContent = String(res.state || "").toUpperCase();
+    $("state").className = "value state-" + (res.state || "");
+    $("users").textContent = count(res.user_count);
+    $("rps").textContent = fixed(res.total_rps, 1);
+    $("fail-ratio").textContent = isNum(res.fail_ratio) ? Math.round(res.fail_ratio * 100) + "%" : "";
+  }
+
+  function update(res) {
+    var was = state;
+    state = res.state;
+    if (state !== was && state === "spawning" && (was === "ready" || was === "stopped"))
+      startAsked = false;
+    renderBar(res);
+    renderStats(res);
+    renderFailures(res);
+    if (state === "spawning" || state === "running") addPoint(res);
+    showPanels();
+  }
+
+  var polling = false;
+  function poll() {
+    if (polling) return; /* one request at a time, however slow */
+    polling = true;
+    get("stats/requests")
+      .then(function (r) {
+        if (!r.ok) throw new Error("stats/requests: HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (res) { update(res); })
+      .catch(function (e) { say("Cannot reach rpcload: " + e.message, true); })
+      .then(function () { polling = false; });
+  }
+
+  // ---- wiring
+
+  function showTab(name) {
+    Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
+      var on = b.getAttribute("data-tab") === name;
+      b.classList.toggle("active", on);
+      b.setAttribute("aria-selected", on ? "true" : "false");
+      $("tab-" + b.getAttribute("data-tab")).hidden = !on;
+    });
+    if (name === "charts") {
+      makeCharts();
+      var w = chartWidth();
+      charts.forEach(function (c) { c.setSize({ width: w, height: 280 }); });
+    }
+  }
+
+  function init(cfg) {
+    $("host").textContent = cfg.host;
+    $("start-users").value = cfg.users;
+    $("start-rate").value = cfg.spawn_rate;
+    $("start-host").value = cfg.host;
+    $("versions").textContent = "rpcload " + cfg.version + " \u00b7 charts by uPlot " + cfg.uplot_version;
+
+    Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
+      b.addEventListener("click", function () { showTab(b.getAttribute("data-tab")); });
+    });
+
+    $("start-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      swarm(ev.target).then(function () {
+        say("");
+        startAsked = false;
+        clearCharts();
+        $("edit-users").value = $("start-users").value;
+        $("edit-rate").value = $("start-rate").value;
+        poll();
+      }).catch(function (e) { say(e.message, true); });
+    });
+    $("edit-button").addEventListener("click", function () {
+      editing = true;
+      showPanels();
+    });
+    $("cancel-button").addEventListener("click", function () {
+      editing = false;
+      showPanels();
+    });
+    $("edit-form").addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      swarm(ev.target).then(function () {
+        say("");
+        editing = false;
+        poll();
+      }).catch(function (e) { say(e.message, true); });
+    });
+    $("stop-button").addEventListener("click", function () {
+      get("stop").then(function () { editing = false; poll(); })
+        .catch(function (e) { say(e.message, true); });
+    });
+    $("new-button").addEventListener("click", function () {
+      startAsked = true;
+      showPanels();
+    });
+    $("reset-button").addEventListener("click", function () {
+      get("stats/reset").then(function () { poll(); })
+        .catch(function (e) { say(e.message, true); });
+    });
+    window.addEventListener("resize", function () {
+      var w = chartWidth();
+      charts.forEach(function (c) { c.setSize({ width: w, height: 280 }); });
+    });
+    $("edit-users").value = cfg.users;
+    $("edit-rate").value = cfg.spawn_rate;
+    poll();
+    setInterval(poll, POLL_MS);
+  }
+
+  get("config")
+    .then(function (r) { return r.json(); })
+    .then(init)
+    .catch(function (e) { say("Cannot reach rpcload: " + e.message, true); });
+})();

@@ -6,6 +6,7 @@
 
 #include "host.h"
 #include "log.h"
+#include "plan.h"
 #include "conn.h"
 #include "request.h"
 #include "runner.h"
@@ -87,7 +88,7 @@ static void begin_stop(rl__worker *w) {
    * when they next act), until the stop timeout cuts them. */
   for (size_t i = 0; i < w->nusers; i++)
     if (w->users[i]->state == RL__USER_WAITING)
-      rl__user_stop(w->users[i], 0);
+      rl__user_end(w->users[i]);
   ev_timer_set(&w->stop_timer, (double)grace / 1e9, 0.);
   ev_timer_start(w->loop, &w->stop_timer);
   check_finished(w);
@@ -123,7 +124,7 @@ static void spawn(rl__worker *w, uint32_t want) {
     /* Users are dealt to threads round-robin: user i lives on thread
      * i % nthreads, so its 1-based id is unique across the run. */
     uint64_t id = (uint64_t)w->nusers * nthreads + (uint64_t)w->index + 1;
-    rl__user *u = rl__user_new(w, id);
+    rl__user *u = rl__user_new(w, id, rl__plan_class_of(w->runner->plan, id - 1));
     if (!u) {
       rl__log(RL__LOG_ERROR, "out of memory spawning user %llu",
               (unsigned long long)id);

@@ -75,6 +75,15 @@ int rl__http_is_ows(char c) { return c == ' ' || c == '\t'; }
 
 int rl__http_has_space_or_ctl(const char *s) {
   for (; *s; s++) {
+    /* A {{...}} template may hold blanks ({{random_int 1 9}}); it is
+     * expanded per request. */
+    if (s[0] == '{' && s[1] == '{') {
+      const char *end = strstr(s + 2, "}}");
+      if (end) {
+        s = end + 1;
+        continue;
+      }
+    }
     unsigned char c = (unsigned char)*s;
     if (c <= 0x20 || c == 0x7f)
       return 1;

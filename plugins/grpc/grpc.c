@@ -24,6 +24,14 @@
  * SETTINGS_MAX_CONCURRENT_STREAMS, GOAWAY drains the connection and hands
  * unprocessed calls back to the host to send again.
  *
+ * Responses for scenario checks (ABI 1.2): when the host says at submit
+ * that it will look at a call's response, the stream collects the
+ * metadata (headers, then trailers), the response message's wire bytes
+ * and the message as proto3 JSON, and hands them over with
+ * request_response() just before request_done(), with the call's gRPC
+ * status: also when it is not OK, so that a scenario may expect NOT_FOUND.
+ * Other calls collect nothing.
+ *
  * Everything except rl_plugin_entry() is static or hidden.
  */
 #include <rpcload/plugin.h>
@@ -53,6 +61,10 @@
 #define GRPC_NV_STACK 48
 /* Longest grpc-message kept for an error text. */
 #define GRPC_MESSAGE_MAX 160
+/* Most header bytes collected for a response the host looks at. */
+#define GRPC_RESPONSE_MAX_HEADERS (1u << 20)
+/* Collecting buffers larger than this are freed once handed over. */
+#define GRPC_RESPONSE_KEEP ((size_t)64 << 10)
 
 /* The spec members up to and including `m` are present. */
 #define SPEC_HAS(spec, m)                                                      \
@@ -780,13 +792,116 @@ static int grpc_step_list(void *step, FILE *out) {
 
 /* ---- Sessions ------------------------------------------------------------ */
 
+/* A response being collected for the host (ABI 1.2): metadata as
+ * "name\0value\0" pairs (trailers after the headers), the message's wire
+ * bytes and its JSON. Kept on the session's free list between calls, so
+ * its memory is reused. */
+struct resp_acc {
+  struct resp_acc *next; /* on the free list */
+  char *hdr;
+  size_t hdr_len, hdr_cap, n_hdr;
+  uint8_t *body;
+  size_t body_len, body_cap;
+  char *json; /* the message as proto3 JSON, or NULL; owned */
+  rl_kv *kv;  /* the pairs for request_response */
+  size_t kv_cap;
+  int oom; /* the metadata did not fit: it is left out */
+};
+
+/* Makes room for `more` bytes after len in (*pp, *cap). */
+static int grow(void *pp, size_t *cap, size_t len, size_t more) {
+  char **p = pp;
+  if (more <= *cap - len)
+    return 0;
+  size_t c = *cap ? *cap : 256;
+  while (c - len < more) {
+    if (c > ((size_t)-1) / 2)
+      return RL_ERR_NOMEM;
+    c *= 2;
+  }
+  char *n = realloc(*p, c);
+  if (n == NULL)
+    return RL_ERR_NOMEM;
+  *p = n;
+  *cap = c;
+  return 0;
+}
+
+static void acc_header(struct resp_acc *a, const uint8_t *name,
+                       size_t name_len, const uint8_t *value,
+                       size_t value_len) {
+  size_t more = name_len + value_len + 2;
+  if (a->oom || a->hdr_len + more > GRPC_RESPONSE_MAX_HEADERS ||
+      grow(&a->hdr, &a->hdr_cap, a->hdr_len, more) != 0) {
+    a->oom = 1;
+    return;
+  }
+  memcpy(a->hdr + a->hdr_len, name, name_len);
+  a->hdr_len += name_len;
+  a->hdr[a->hdr_len++] = '\0';
+  memcpy(a->hdr + a->hdr_len, value, value_len);
+  a->hdr_len += value_len;
+  a->hdr[a->hdr_len++] = '\0';
+  a->n_hdr++;
+}
+
+static void acc_free(struct resp_acc *a) {
+  free(a->hdr);
+  free(a->body);
+  free(a->json);
+  free(a->kv);
+  free(a);
+}
+
 struct grpc_session {
   const rl_host *host; /* borrowed: lives until fini */
   rl_conn *conn;       /* borrowed: valid until session_del */
   h2_session *h2;      /* owned */
   int has_retry;       /* the host offers request_retry and conn_drain */
+  int has_responses;   /* the host takes responses (ABI 1.2) */
   const char *abort_reason; /* while ending every stream at once */
+  struct resp_acc *free_accs; /* collectors to reuse; owned */
 };
+
+/* A collector from the free list, emptied, or a new one; NULL when out of
+ * memory. */
+static struct resp_acc *acc_get(struct grpc_session *s) {
+  struct resp_acc *a = s->free_accs;
+  if (a != NULL)
+    s->free_accs = a->next;
+  else if ((a = calloc(1, sizeof *a)) == NULL)
+    return NULL;
+  a->next = NULL;
+  a->hdr_len = a->n_hdr = a->body_len = 0;
+  a->oom = 0;
+  return a;
+}
+
+/* Frees what a collector holds beyond a small response, so that one big
+ * response does not pin its memory for the connection's life. */
+static void acc_trim(struct resp_acc *a) {
+  free(a->json);
+  a->json = NULL;
+  if (a->hdr_cap > GRPC_RESPONSE_KEEP) {
+    free(a->hdr);
+    a->hdr = NULL;
+    a->hdr_cap = 0;
+  }
+  if (a->body_cap > GRPC_RESPONSE_KEEP) {
+    free(a->body);
+    a->body = NULL;
+    a->body_cap = 0;
+  }
+}
+
+/* Back on the free list (NULL is fine). */
+static void acc_put(struct grpc_session *s, struct resp_acc *a) {
+  if (a == NULL)
+    return;
+  acc_trim(a);
+  a->next = s->free_accs;
+  s->free_accs = a;
+}
 
 /* Why a response is broken, found while reading it; reported at its end
  * unless the server's own status says more. */
@@ -820,11 +935,16 @@ struct grpc_stream {
   uint8_t *buf; /* the message when it spans DATA frames; owned */
   size_t buf_got;
   char message[GRPC_MESSAGE_MAX]; /* grpc-message, decoded */
+  /* The response collected for the host, when it wants it (asked once,
+   * at submit); NULL: nothing is collected. Owned. */
+  struct resp_acc *acc;
 };
 
 static void stream_cleanup(struct grpc_stream *gs) {
   free(gs->buf);
   gs->buf = NULL;
+  acc_put(gs->s, gs->acc);
+  gs->acc = NULL;
 }
 
 static void finish(struct grpc_stream *gs, const char *error) {
@@ -860,6 +980,8 @@ static void h2cb_header(void *stream_data, enum h2_block block,
   struct grpc_stream *gs = stream_data;
   if (block == H2_BLOCK_INFORMATIONAL)
     return;
+  if (gs->acc != NULL && !(name_len > 0 && name[0] == ':'))
+    acc_header(gs->acc, name, name_len, value, value_len);
   /* grpc-status and grpc-message come in the trailers, or in the headers
    * of a trailers-only response. */
   if (name_len == 11 && memcmp(name, "grpc-status", 11) == 0) {
@@ -886,9 +1008,25 @@ static void h2cb_headers_end(void *stream_data, enum h2_block block,
     gs->http_status = status;
 }
 
+/* Keeps the message (wire bytes, borrowed) and its JSON for the host. A
+ * message without a JSON form (an Any of a type the descriptions lack)
+ * goes without: the host then has only the bytes. */
+static void acc_message(struct grpc_stream *gs, const ProtobufCMessage *m,
+                        const uint8_t *data, size_t len) {
+  struct resp_acc *a = gs->acc;
+  char err[128];
+  if (len > 0 && grow(&a->body, &a->body_cap, 0, len) == 0) {
+    memcpy(a->body, data, len);
+    a->body_len = len;
+  }
+  if (rl__pb_to_json(gs->st->pool, m, 0, &a->json, err, sizeof err) != 0)
+    a->json = NULL;
+}
+
 /* One whole response message (borrowed): inflated if need be, decoded as
- * the method's output type, counted. The decoded message is dropped: the
- * point is that it decodes (scenarios will look into it). */
+ * the method's output type, counted. The decoded message is dropped once
+ * it is known to decode, unless the host wants the response: then its
+ * bytes and JSON are kept for it. */
 static void take_message(struct grpc_stream *gs, int compressed,
                          const uint8_t *data, size_t len) {
   if (++gs->messages > 1) {
@@ -913,10 +1051,13 @@ static void take_message(struct grpc_stream *gs, int compressed,
   gs->bytes += len;
   ProtobufCMessage *m =
       protobuf_c_message_unpack(gs->st->method->output, NULL, len, data);
-  if (m == NULL)
+  if (m == NULL) {
     gs->broken = BROKEN_DECODE;
-  else
+  } else {
+    if (gs->acc != NULL)
+      acc_message(gs, m, data, len);
     protobuf_c_message_free_unpacked(m, NULL);
+  }
   free(plain);
 }
 
@@ -1011,9 +1152,29 @@ static void broken_text(const struct grpc_stream *gs, char *out,
   }
 }
 
-/* The outcome of a stream the server ended. */
-static void complete(struct grpc_stream *gs) {
-  char error[GRPC_MESSAGE_MAX + 64];
+/* The status code of a broken response, as its text names it. */
+static int broken_code(enum grpc_broken b) {
+  switch (b) {
+  case BROKEN_TOO_BIG:
+    return GRPC_RESOURCE_EXHAUSTED;
+  case BROKEN_TWO_MESSAGES:
+    return GRPC_UNIMPLEMENTED;
+  case BROKEN_NONE:
+    return GRPC_OK;
+  default:
+    return GRPC_INTERNAL;
+  }
+}
+
+/*
+ * The outcome of a stream the server ended: the call's status code, with
+ * the error text in `error` ("" when OK). The code is the one the text
+ * starts with: the server's grpc-status when it is not OK; without one,
+ * the HTTP status's mapping (or UNKNOWN, INTERNAL); for an OK call whose
+ * response is broken, the code that says how.
+ */
+static int outcome(struct grpc_stream *gs, char *error, size_t len) {
+  error[0] = '\0';
   if (gs->broken == BROKEN_NONE && gs->prefix_got > 0)
     gs->broken = BROKEN_TRUNCATED;
   if (gs->grpc_status > 0) {
@@ -1023,35 +1184,73 @@ static void complete(struct grpc_stream *gs) {
       snprintf(num, sizeof num, "CODE_%d", gs->grpc_status);
       name = num;
     }
-    snprintf(error, sizeof error, "%s%s%s", name, gs->message[0] ? ": " : "",
+    snprintf(error, len, "%s%s%s", name, gs->message[0] ? ": " : "",
              gs->message);
-    finish(gs, error);
-    return;
+    return gs->grpc_status;
   }
   if (gs->grpc_status < 0) {
     if (gs->http_status != 200) {
       int code = grpc_code_from_http(gs->http_status);
-      snprintf(error, sizeof error, "%s: HTTP status %d", grpc_code_name(code),
+      snprintf(error, len, "%s: HTTP status %d", grpc_code_name(code),
                gs->http_status);
-    } else if (gs->not_grpc) {
-      snprintf(error, sizeof error,
-               "UNKNOWN: the response's content-type is not application/grpc");
-    } else {
-      snprintf(error, sizeof error, "INTERNAL: the server sent no grpc-status");
+      return code;
     }
-    finish(gs, error);
-    return;
+    if (gs->not_grpc) {
+      snprintf(error, len,
+               "UNKNOWN: the response's content-type is not application/grpc");
+      return GRPC_UNKNOWN;
+    }
+    snprintf(error, len, "INTERNAL: the server sent no grpc-status");
+    return GRPC_INTERNAL;
   }
   if (gs->broken != BROKEN_NONE) {
-    broken_text(gs, error, sizeof error);
-    finish(gs, error);
-    return;
+    broken_text(gs, error, len);
+    return broken_code(gs->broken);
   }
   if (gs->messages == 0) {
-    finish(gs, "UNIMPLEMENTED: no response message to a unary call");
-    return;
+    snprintf(error, len, "UNIMPLEMENTED: no response message to a unary call");
+    return GRPC_UNIMPLEMENTED;
   }
-  finish(gs, NULL);
+  return GRPC_OK;
+}
+
+/* Hands the collected response to the host with the call's status. */
+static void hand_over(struct grpc_stream *gs, int code) {
+  struct resp_acc *a = gs->acc;
+  rl_response resp = {.struct_size = sizeof resp, .status = code};
+  if (a->n_hdr > a->kv_cap) {
+    rl_kv *kv = realloc(a->kv, a->n_hdr * sizeof *kv);
+    if (kv != NULL) {
+      a->kv = kv;
+      a->kv_cap = a->n_hdr;
+    }
+  }
+  if (!a->oom && a->n_hdr > 0 && a->n_hdr <= a->kv_cap) {
+    const char *p = a->hdr;
+    for (size_t i = 0; i < a->n_hdr; i++) {
+      a->kv[i].key = p;
+      p += strlen(p) + 1;
+      a->kv[i].value = p;
+      p += strlen(p) + 1;
+    }
+    resp.headers = a->kv;
+    resp.n_headers = a->n_hdr;
+  }
+  if (a->body_len > 0) {
+    resp.body = a->body;
+    resp.body_len = a->body_len;
+  }
+  resp.json = a->json;
+  gs->s->host->request_response(gs->req, &resp);
+}
+
+/* The outcome of a stream the server ended. */
+static void complete(struct grpc_stream *gs) {
+  char error[GRPC_MESSAGE_MAX + 64];
+  int code = outcome(gs, error, sizeof error);
+  if (gs->acc != NULL)
+    hand_over(gs, code);
+  finish(gs, error[0] != '\0' ? error : NULL);
 }
 
 /* A stream reset by the server, as a gRPC client reports it. */
@@ -1136,6 +1335,9 @@ static int grpc_session_new(const rl_host *host, rl_conn *conn,
   s->host = host;
   s->conn = conn;
   s->has_retry = RL_HOST_HAS(host, conn_drain);
+  s->has_responses = RL_HOST_HAS_RESPONSES(host) &&
+                     host->request_wants_response != NULL &&
+                     host->request_response != NULL;
   h2_config cfg = {0};
   cfg.stream_data_size = sizeof(struct grpc_stream);
   int rc = h2_session_new(&grpc_h2_callbacks, s, &cfg, &s->h2);
@@ -1259,6 +1461,10 @@ static int grpc_session_submit(void *session, rl_request *req) {
                                             memory_order_relaxed) %
                   st->n_msgs];
   struct grpc_stream init = {.s = s, .req = req, .st = st, .grpc_status = -1};
+  /* Asked once per call: only then does the stream collect. */
+  if (s->has_responses && s->host->request_wants_response(req) &&
+      (init.acc = acc_get(s)) == NULL)
+    return RL_ERR_NOMEM;
   int rc;
   if (m->json != NULL || st->n_md_tpl > 0) {
     rc = submit_templated(s, st, req, m, &init);
@@ -1267,7 +1473,11 @@ static int grpc_session_submit(void *session, rl_request *req) {
     h2_body body = {.data = m->frame, .len = m->frame_len};
     rc = h2_session_submit(s->h2, st->nva, st->nvlen, &body, &init, NULL);
   }
-  if (rc == 0 && s->has_retry && h2_session_closing(s->h2, NULL))
+  if (rc != 0) {
+    acc_put(s, init.acc); /* the stream never was: the collector is ours */
+    return rc;
+  }
+  if (s->has_retry && h2_session_closing(s->h2, NULL))
     s->host->conn_drain(s->conn);
   return rc;
 }
@@ -1321,6 +1531,11 @@ static void grpc_session_del(void *session, int err, const char *reason) {
         reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err);
   }
   h2_session_del(s->h2);
+  while (s->free_accs != NULL) {
+    struct resp_acc *a = s->free_accs;
+    s->free_accs = a->next;
+    acc_free(a);
+  }
   free(s);
 }
 

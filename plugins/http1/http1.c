@@ -2,12 +2,23 @@
  * http1: the HTTP/1.1 codec plugin.
  *
  * A step is compiled once into the exact request bytes (request line,
- * headers, body), so submitting a request is a single conn_write(). A
- * session is one connection with one request in flight at a time (no
+ * headers, body), so submitting a request is a single conn_write(). When
+ * the path, a header value or the body holds {{...}} templates (ABI 1.1),
+ * the step is instead a list of segments, constant bytes and templates,
+ * assembled per request (with a Content-Length that follows the expanded
+ * body); a step without templates keeps the single pre-built block.
+ *
+ * A session is one connection with one request in flight at a time (no
  * pipelining: a slow response would stall every request queued behind it,
  * which skews latency the way a load tester must not). Responses are parsed
  * with libhttp-parser, which keeps its own state between reads, so a
  * response may arrive split at any byte.
+ *
+ * Responses for scenario checks (ABI 1.2): when the host says at submit
+ * that it will look at a request's response, the session collects the
+ * header fields and the de-chunked body and hands them over with
+ * request_response() just before request_done(). Otherwise the parser runs
+ * with callbacks that collect nothing, so the hot path does no extra work.
  *
  * Everything except rl_plugin_entry() is static; the module is built with
  * hidden visibility.
@@ -19,6 +30,7 @@
 #include "http_text.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +39,12 @@
 /* Longest reason phrase kept for an error text; longer ones are cut, so
  * that one chatty server cannot make every error row unreadable. */
 #define HTTP1_REASON_MAX 96
-/* Longest piece of user input quoted back in an error message. */
+/* Most body bytes collected for a response the host looks at. More than
+ * the host keeps, so that it still sees when a body was cut. */
+#define HTTP1_RESPONSE_MAX_BODY ((size_t)8 << 20)
+/* Collecting buffers larger than this are freed once handed over, so that
+ * one big response does not pin its memory for the connection's life. */
+#define HTTP1_RESPONSE_KEEP ((size_t)64 << 10)
 
 static const rl_scheme http1_schemes[] = {
     {"http", 80, 0},
@@ -75,15 +92,58 @@ static void buf_add(struct buf *b, const void *data, size_t n) {
 
 static void buf_str(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
 
+/* Frees b's memory when it holds more than `keep` bytes. */
+static void buf_trim(struct buf *b, size_t keep) {
+  if (b->cap > keep) {
+    free(b->p);
+    memset(b, 0, sizeof *b);
+  }
+}
+
+/* Empties b, keeping its memory. */
+static void buf_reset(struct buf *b) {
+  b->len = 0;
+  b->oom = 0;
+}
+
+/* True when the host offers request templates (ABI 1.1) and fills them. */
+static int host_has_templates(const rl_host *host) {
+  return host != NULL && RL_HOST_HAS_TEMPLATES(host) &&
+         host->template_new != NULL && host->template_expand != NULL;
+}
+
 /* ---- Steps --------------------------------------------------------------- */
 
-/* A compiled step. Owns every member; freed by http1_step_del(). */
+/* A piece of a templated request. */
+enum seg_kind {
+  SEG_TEXT,   /* constant bytes: bytes[off, off + len) */
+  SEG_PATH,   /* the path template, percent-encoded where it must be */
+  SEG_VALUE,  /* a header value template */
+  SEG_LENGTH, /* the expanded body's length, in decimal */
+  SEG_BODY    /* the expanded body */
+};
+
+struct seg {
+  enum seg_kind kind;
+  size_t off, len;  /* SEG_TEXT */
+  rl_template *tpl; /* SEG_PATH, SEG_VALUE; owned */
+};
+
+/* A compiled step. Owns every member but host; freed by
+ * http1_step_del(). */
 struct http1_step {
-  char *bytes; /* the whole request, sent as is for every request */
+  const rl_host *host; /* borrowed (lives until fini): frees templates */
+  /* The whole request, sent as is for every request; with segments, the
+   * constant bytes they point into. */
+  char *bytes;
   size_t len;
-  char *type; /* stats type: the method */
-  char *name; /* stats name: --name, else path and query */
-  int head;   /* HEAD: the response has headers but never a body */
+  struct seg *segs; /* NULL: nothing to expand, send `bytes` */
+  size_t n_segs;
+  rl_template *body_tpl; /* the body when it has {{...}}, else NULL */
+  char *type;            /* stats type: the method */
+  char *name;            /* stats name: --name, else path and query */
+  int head;              /* HEAD: the response has headers but never a body */
+  atomic_int warned;     /* a bad expansion was logged once */
 };
 
 /* One user header, split and trimmed; points into the step spec. */
@@ -192,6 +252,12 @@ static void http1_step_del(void *step) {
   struct http1_step *st = step;
   if (st == NULL)
     return;
+  for (size_t i = 0; i < st->n_segs; i++)
+    if (st->segs[i].tpl != NULL)
+      st->host->template_del(st->segs[i].tpl);
+  free(st->segs);
+  if (st->body_tpl != NULL)
+    st->host->template_del(st->body_tpl);
   free(st->bytes);
   free(st->type);
   free(st->name);
@@ -242,15 +308,206 @@ static void add_host_header(struct buf *b, const rl_step_spec *spec) {
   buf_str(b, "\r\n");
 }
 
+/* ---- Templates ----------------------------------------------------------- */
+
+/*
+ * Compiles `len` bytes of text as a request template. *out is NULL when
+ * the text has no {{...}} (it is then sent as it is), else the template,
+ * owned by the caller. Returns 0, or an RL_ERR_* code with the template's
+ * complaint in err, prefixed with `what` ("path", "header 'X-A'", "body").
+ * Borrows everything.
+ */
+static int compile_tpl(const rl_host *host, const char *text, size_t len,
+                       const char *what, rl_template **out, char *err,
+                       size_t errlen) {
+  char terr[256] = "";
+  rl_template *t = NULL;
+  *out = NULL;
+  /* Text without "{{" is constant: no need to ask the host. */
+  int opens = 0;
+  for (size_t i = 0; i + 1 < len && !opens; i++)
+    opens = text[i] == '{' && text[i + 1] == '{';
+  if (!opens)
+    return 0;
+  int rc = host->template_new(text, len, &t, terr, sizeof terr);
+  if (rc != 0) {
+    rl__http_set_err(err, errlen, "%s: %s", what,
+                     terr[0] ? terr : rl_strerror(rc));
+    return rc;
+  }
+  if (host->template_is_constant(t))
+    host->template_del(t);
+  else
+    *out = t;
+  return 0;
+}
+
+/* The text without its {{...}} expressions (a compiled template's: every
+ * "{{" has its "}}"), for checking the constant part of a templated path.
+ * Caller frees; NULL when out of memory. */
+static char *without_templates(const char *s) {
+  size_t n = strlen(s), o = 0;
+  char *out = malloc(n + 1);
+  if (out == NULL)
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '{' && s[i + 1] == '{') {
+      const char *end = strstr(s + i + 2, "}}");
+      if (end != NULL) {
+        i = (size_t)(end - s) + 1;
+        continue;
+      }
+    }
+    out[o++] = s[i];
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* The request under construction: constant bytes in `b`, and, once
+ * something is templated, the segments (SEG_TEXT ones point into b). */
+struct req_builder {
+  struct buf b;
+  struct seg *segs;
+  size_t n, cap;
+  size_t text_start; /* where the constant bytes not yet in a segment begin */
+  int oom;
+};
+
+static int rb_push(struct req_builder *rb, struct seg sg) {
+  if (rb->n == rb->cap) {
+    size_t cap = rb->cap ? rb->cap * 2 : 8;
+    struct seg *p = realloc(rb->segs, cap * sizeof *p);
+    if (p == NULL)
+      return RL_ERR_NOMEM;
+    rb->segs = p;
+    rb->cap = cap;
+  }
+  rb->segs[rb->n++] = sg;
+  return 0;
+}
+
+/* Closes the constant bytes so far into a SEG_TEXT. */
+static void rb_close_text(struct req_builder *rb) {
+  if (rb->b.len > rb->text_start &&
+      rb_push(rb, (struct seg){.kind = SEG_TEXT,
+                               .off = rb->text_start,
+                               .len = rb->b.len - rb->text_start}) != 0)
+    rb->oom = 1;
+  rb->text_start = rb->b.len;
+}
+
+/* Appends a segment expanded per request; the builder owns tpl from here
+ * (freed with the segments, even when this fails). */
+static void rb_seg(const rl_host *host, struct req_builder *rb,
+                   enum seg_kind kind, rl_template *tpl) {
+  rb_close_text(rb);
+  if (rb_push(rb, (struct seg){.kind = kind, .tpl = tpl}) != 0) {
+    rb->oom = 1;
+    if (tpl != NULL)
+      host->template_del(tpl);
+  }
+}
+
+static void rb_free(const rl_host *host, struct req_builder *rb) {
+  for (size_t i = 0; i < rb->n; i++)
+    if (rb->segs[i].tpl != NULL)
+      host->template_del(rb->segs[i].tpl);
+  free(rb->segs);
+  free(rb->b.p);
+}
+
+/* Frees templates not yet handed to a builder. */
+static void free_tpls(const rl_host *host, rl_template *path,
+                      rl_template **values, size_t n, rl_template *body) {
+  if (path != NULL)
+    host->template_del(path);
+  for (size_t i = 0; values != NULL && i < n; i++)
+    if (values[i] != NULL)
+      host->template_del(values[i]);
+  free(values);
+  if (body != NULL)
+    host->template_del(body);
+}
+
+/*
+ * Compiles the templates of the path, the header values and the body.
+ * Each out pointer is NULL when its text has nothing to expand; *values
+ * is an array of n (or NULL). Returns 0 or an RL_ERR_* code with err set.
+ */
+static int compile_templates(const rl_host *host, const rl_step_spec *spec,
+                             const char *path, const struct hdr *hs,
+                             size_t n, rl_template **path_tpl,
+                             rl_template ***values, rl_template **body_tpl,
+                             char *err, size_t errlen) {
+  char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
+  *path_tpl = NULL;
+  *values = NULL;
+  *body_tpl = NULL;
+  int rc = compile_tpl(host, path, strlen(path), "path", path_tpl, err,
+                       errlen);
+  if (rc == 0 && n > 0) {
+    *values = calloc(n, sizeof(rl_template *));
+    if (*values == NULL) {
+      rl__http_set_err(err, errlen, "out of memory");
+      rc = RL_ERR_NOMEM;
+    }
+  }
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    snprintf(what, sizeof what, "header '%s'",
+             rl__http_show(hs[i].name, hs[i].name_len, shown));
+    rc = compile_tpl(host, hs[i].value, hs[i].value_len, what, &(*values)[i],
+                     err, errlen);
+  }
+  if (rc == 0 && spec->body != NULL && spec->body_len > 0)
+    rc = compile_tpl(host, (const char *)spec->body, spec->body_len, "body",
+                     body_tpl, err, errlen);
+  if (rc != 0) {
+    free_tpls(host, *path_tpl, *values, n, *body_tpl);
+    *path_tpl = NULL;
+    *values = NULL;
+    *body_tpl = NULL;
+  }
+  return rc;
+}
+
+/*
+ * Checks a templated path: its constant part must have no space or
+ * control character (an expansion is percent-encoded where it must be).
+ * Then checks the rest of the spec as check_spec() does. Returns 0, or
+ * RL_ERR_INVAL / RL_ERR_NOMEM with err set.
+ */
+static int check_spec_templated(const rl_step_spec *spec, const char *method,
+                                const char *path, char *err, size_t errlen) {
+  char shown[RL__HTTP_SHOW_BUF_LEN];
+  char *skeleton = without_templates(path);
+  if (skeleton == NULL) {
+    rl__http_set_err(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  int rc = 0;
+  if (rl__http_has_space_or_ctl(skeleton)) {
+    rl__http_set_err(err, errlen,
+                     "path '%s' contains a space or control character "
+                     "(percent-encode it)",
+                     rl__http_show(path, strlen(path), shown));
+    rc = RL_ERR_INVAL;
+  }
+  if (rc == 0)
+    rc = check_spec(spec, method, skeleton, err, errlen);
+  free(skeleton);
+  return rc;
+}
+
 /*
  * Compiles spec into a step: the request bytes are built here once, so the
- * hot path only copies them. Borrows host and spec (only during the call);
- * on success the plugin owns *step until http1_step_del(). On failure
- * *step is untouched and err holds one line.
+ * hot path only copies them (or, with templates, the segments to assemble
+ * them from). Borrows host and spec (only during the call); on success the
+ * plugin owns *step until http1_step_del(). On failure *step is untouched
+ * and err holds one line.
  */
 static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
                           void **step, char *err, size_t errlen) {
-  (void)host;
   if (spec == NULL || step == NULL) {
     rl__http_set_err(err, errlen, "no step spec given");
     return RL_ERR_INVAL;
@@ -267,7 +524,12 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
       spec->method != NULL ? spec->method : (has_body ? "POST" : "GET");
   const char *path =
       spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
-  int rc = check_spec(spec, method, path, err, errlen);
+  int templates = host_has_templates(host);
+  int rc;
+  if (templates && strstr(path, "{{") != NULL)
+    rc = check_spec_templated(spec, method, path, err, errlen);
+  else
+    rc = check_spec(spec, method, path, err, errlen);
   if (rc != 0)
     return rc;
 
@@ -291,66 +553,104 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
       return rc;
     }
   }
+  size_t n = spec->n_headers;
+  rl_template *path_tpl = NULL, *body_tpl = NULL, **value_tpl = NULL;
+  if (templates) {
+    rc = compile_templates(host, spec, path, hs, n, &path_tpl, &value_tpl,
+                           &body_tpl, err, errlen);
+    if (rc != 0) {
+      free(hs);
+      return rc;
+    }
+  }
 
   /* A POST/PUT/PATCH without a body still says "0" (RFC 9110 8.6), or some
    * servers answer 411 Length Required. */
   int wants_length = has_body || strcmp(method, "POST") == 0 ||
                      strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
-  size_t n = spec->n_headers;
-  struct buf b = {0};
+  struct req_builder rb = {0};
+  struct buf *b = &rb.b;
 
-  buf_str(&b, method);
-  buf_str(&b, " ");
-  buf_str(&b, path);
-  buf_str(&b, " HTTP/1.1\r\n");
+  buf_str(b, method);
+  buf_str(b, " ");
+  if (path_tpl != NULL)
+    rb_seg(host, &rb, SEG_PATH, path_tpl);
+  else
+    buf_str(b, path);
+  path_tpl = NULL; /* the builder owns it */
+  buf_str(b, " HTTP/1.1\r\n");
   if (!user_has(hs, n, "Host"))
-    add_host_header(&b, spec);
+    add_host_header(b, spec);
   if (!user_has(hs, n, "User-Agent"))
-    buf_str(&b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
+    buf_str(b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
   for (size_t i = 0; i < n; i++) {
     if (hs[i].value_len == 0 && is_default_header(&hs[i]))
       continue; /* "-H 'User-Agent:'" removes ours and sends nothing */
-    buf_add(&b, hs[i].name, hs[i].name_len);
-    buf_str(&b, ": ");
-    buf_add(&b, hs[i].value, hs[i].value_len);
-    buf_str(&b, "\r\n");
+    buf_add(b, hs[i].name, hs[i].name_len);
+    buf_str(b, ": ");
+    if (value_tpl != NULL && value_tpl[i] != NULL)
+      rb_seg(host, &rb, SEG_VALUE, value_tpl[i]);
+    else
+      buf_add(b, hs[i].value, hs[i].value_len);
+    if (value_tpl != NULL)
+      value_tpl[i] = NULL; /* the builder owns it */
+    buf_str(b, "\r\n");
   }
+  free(value_tpl);
   /* A user's Transfer-Encoding frames the body itself; sending a length
    * beside it is forbidden (RFC 9112 6.2). */
   if (wants_length && !user_has(hs, n, "Content-Length") &&
       !user_has(hs, n, "Transfer-Encoding")) {
-    char cl[48];
-    snprintf(cl, sizeof cl, "Content-Length: %zu\r\n",
-             has_body ? spec->body_len : (size_t)0);
-    buf_str(&b, cl);
+    if (body_tpl != NULL) {
+      buf_str(b, "Content-Length: ");
+      rb_seg(host, &rb, SEG_LENGTH, NULL);
+      buf_str(b, "\r\n");
+    } else {
+      char cl[48];
+      snprintf(cl, sizeof cl, "Content-Length: %zu\r\n",
+               has_body ? spec->body_len : (size_t)0);
+      buf_str(b, cl);
+    }
   }
-  buf_str(&b, "\r\n");
-  if (has_body)
-    buf_add(&b, spec->body, spec->body_len);
+  buf_str(b, "\r\n");
+  if (body_tpl != NULL)
+    rb_seg(host, &rb, SEG_BODY, NULL);
+  else if (has_body)
+    buf_add(b, spec->body, spec->body_len);
+  if (rb.n > 0)
+    rb_close_text(&rb);
   free(hs);
 
   struct http1_step *st = calloc(1, sizeof *st);
   if (st != NULL) {
-    st->bytes = b.p;
-    st->len = b.len;
+    st->host = host;
+    st->body_tpl = body_tpl; /* the step owns it from here */
+    body_tpl = NULL;
     st->type = rl__http_dup_str(method);
     st->name = rl__http_dup_str(
         spec->name != NULL && spec->name[0] != '\0' ? spec->name : path);
     st->head = strcmp(method, "HEAD") == 0;
   }
-  if (st == NULL || b.oom || st->type == NULL || st->name == NULL) {
-    if (st != NULL)
-      http1_step_del(st);
-    else
-      free(b.p);
+  if (st == NULL || b->oom || rb.oom || st->type == NULL || st->name == NULL) {
+    http1_step_del(st);
+    if (body_tpl != NULL)
+      host->template_del(body_tpl);
+    rb_free(host, &rb);
     rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
+  st->bytes = b->p;
+  st->len = b->len;
+  st->segs = rb.segs;
+  st->n_segs = rb.n;
   *step = st;
   return 0;
 }
 
 /* ---- Sessions ------------------------------------------------------------ */
+
+/* Where the header callbacks are in a header field. */
+enum hdr_state { HDR_NONE, HDR_NAME, HDR_VALUE };
 
 /* One connection. Owned by the plugin from session_new to session_del. */
 struct http1_session {
@@ -364,7 +664,73 @@ struct http1_session {
   size_t reason_len;
   int closing;  /* no more requests: the response ended the connection */
   int deleting; /* inside session_del: the connection is already going */
+  int has_responses; /* the host takes responses (ABI 1.2) */
+  /* The host looks at the current request's response (asked once, at
+   * submit): the parser then runs with the collecting callbacks. */
+  int want;
+  /* The response collected when `want`: header fields (trailers after)
+   * as "name\0value\0" pairs, and the de-chunked body. Memory is kept
+   * from request to request. */
+  struct buf hdr;
+  size_t n_hdr;
+  enum hdr_state hdr_state;
+  size_t value_start; /* where the value being collected begins in hdr */
+  struct buf body;
+  rl_kv *kv; /* the pairs for request_response */
+  size_t kv_cap;
+  /* A templated request being assembled, and its expanded body. */
+  struct buf out, tmp;
 };
+
+/* Ends the header field being collected, if any: its value loses its
+ * trailing whitespace (not part of it, RFC 9110 5.5; the parser already
+ * skips the leading one) and gets its NUL. */
+static void end_field(struct http1_session *s) {
+  if (s->hdr_state == HDR_NAME) {
+    buf_add(&s->hdr, "\0", 2); /* a name alone: an empty value */
+  } else if (s->hdr_state == HDR_VALUE) {
+    while (!s->hdr.oom && s->hdr.len > s->value_start &&
+           rl__http_is_ows(s->hdr.p[s->hdr.len - 1]))
+      s->hdr.len--;
+    buf_add(&s->hdr, "", 1);
+  }
+  s->hdr_state = HDR_NONE;
+}
+
+/* Hands the collected response to the host, just before request_done;
+ * only when it asked (s->want). What does not fit in memory is left out
+ * (the headers) or cut (the body). */
+static void hand_over(struct http1_session *s, unsigned status) {
+  rl_response resp = {.struct_size = sizeof resp, .status = (int)status};
+  end_field(s);
+  if (!s->hdr.oom && s->n_hdr > 0) {
+    if (s->n_hdr > s->kv_cap) {
+      rl_kv *kv = realloc(s->kv, s->n_hdr * sizeof *kv);
+      if (kv != NULL) {
+        s->kv = kv;
+        s->kv_cap = s->n_hdr;
+      }
+    }
+    if (s->n_hdr <= s->kv_cap) {
+      const char *p = s->hdr.p;
+      for (size_t i = 0; i < s->n_hdr; i++) {
+        s->kv[i].key = p;
+        p += strlen(p) + 1;
+        s->kv[i].value = p;
+        p += strlen(p) + 1;
+      }
+      resp.headers = s->kv;
+      resp.n_headers = s->n_hdr;
+    }
+  }
+  if (s->body.len > 0) {
+    resp.body = (const uint8_t *)s->body.p;
+    resp.body_len = s->body.len;
+  }
+  s->host->request_response(s->req, &resp);
+  buf_trim(&s->hdr, HTTP1_RESPONSE_KEEP);
+  buf_trim(&s->body, HTTP1_RESPONSE_KEEP);
+}
 
 /*
  * Reports the request in flight and forgets it. `error` NULL is success;
@@ -378,6 +744,7 @@ static void finish(struct http1_session *s, const char *error) {
 
   s->req = NULL;
   s->step = NULL;
+  s->want = 0;
   r.type = st->type;
   r.name = st->name;
   r.response_bytes = s->body_bytes;
@@ -406,6 +773,13 @@ static int on_message_begin(http_parser *p) {
     return -1;
   s->body_bytes = 0;
   s->reason_len = 0;
+  if (s->want) {
+    /* Also after a 1xx: only the final response is handed over. */
+    buf_reset(&s->hdr);
+    buf_reset(&s->body);
+    s->n_hdr = 0;
+    s->hdr_state = HDR_NONE;
+  }
   return 0;
 }
 
@@ -433,6 +807,46 @@ static int on_body(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
+/* The collecting callbacks, used only while s->want. A name or a value
+ * may come in pieces (a read splits it); a value always follows its
+ * name, even an empty one. Trailers come the same way after the body. */
+
+static int on_header_field(http_parser *p, const char *at, size_t len) {
+  struct http1_session *s = p->data;
+  if (s->hdr_state != HDR_NAME) {
+    end_field(s);
+    s->n_hdr++;
+    s->hdr_state = HDR_NAME;
+  }
+  buf_add(&s->hdr, at, len);
+  return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len) {
+  struct http1_session *s = p->data;
+  if (s->hdr_state == HDR_NAME) {
+    buf_add(&s->hdr, "", 1);
+    s->value_start = s->hdr.len;
+    s->hdr_state = HDR_VALUE;
+  }
+  buf_add(&s->hdr, at, len);
+  return 0;
+}
+
+static int on_headers_complete_collect(http_parser *p) {
+  struct http1_session *s = p->data;
+  end_field(s);
+  return on_headers_complete(p);
+}
+
+static int on_body_collect(http_parser *p, const char *at, size_t len) {
+  struct http1_session *s = p->data;
+  s->body_bytes += len;
+  size_t room = HTTP1_RESPONSE_MAX_BODY - s->body.len;
+  buf_add(&s->body, at, len < room ? len : room);
+  return 0;
+}
+
 static int on_message_complete(http_parser *p) {
   struct http1_session *s = p->data;
   unsigned code = p->status_code;
@@ -443,6 +857,8 @@ static int on_message_complete(http_parser *p) {
     return 0;
 
   int keep_alive = http_should_keep_alive(p) && code != 101;
+  if (s->want)
+    hand_over(s, code);
   if (code >= 400 || code == 101) {
     char error[HTTP1_REASON_MAX + 32];
     const char *reason = s->reason;
@@ -471,6 +887,26 @@ static const http_parser_settings http1_parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
+/* The same, collecting the response for the host (s->want). */
+static const http_parser_settings http1_parser_settings_collect = {
+    .on_message_begin = on_message_begin,
+    .on_status = on_status,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete_collect,
+    .on_body = on_body_collect,
+    .on_message_complete = on_message_complete,
+};
+
+/* Feeds bytes (NULL, 0: the end of the connection) to the parser, with
+ * the callbacks the request in flight needs. */
+static size_t parse(struct http1_session *s, const char *data, size_t len) {
+  return http_parser_execute(&s->parser,
+                             s->want ? &http1_parser_settings_collect
+                                     : &http1_parser_settings,
+                             data, len);
+}
+
 /*
  * A new connection. Borrows host and conn (both outlive the session) and
  * info (only during the call); the plugin owns *session until
@@ -484,16 +920,110 @@ static int http1_session_new(const rl_host *host, rl_conn *conn,
     return RL_ERR_NOMEM;
   s->host = host;
   s->conn = conn;
+  s->has_responses = RL_HOST_HAS_RESPONSES(host) &&
+                     host->request_wants_response != NULL &&
+                     host->request_response != NULL;
   http_parser_init(&s->parser, HTTP_RESPONSE);
   s->parser.data = s;
   *session = s;
   return 0;
 }
 
+/* Bytes an expanded path cannot carry as they are: controls, space, DEL
+ * and non-ASCII (RFC 3986 wants UTF-8 percent-encoded). */
+static int path_needs_escape(unsigned char c) { return c <= 0x20 || c >= 0x7f; }
+
+/* Appends an expanded path, percent-encoding what cannot go in a request
+ * line; everything else ('%', '?', '&', '/') stays as the user made it. */
+static void add_path(struct buf *b, const char *text, size_t len) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t run = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)text[i];
+    if (!path_needs_escape(c))
+      continue;
+    buf_add(b, text + run, i - run);
+    char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+    buf_add(b, esc, 3);
+    run = i + 1;
+  }
+  buf_add(b, text + run, len - run);
+}
+
+/* True when an expanded header value has a byte a field value cannot
+ * hold: CR or LF would end the header early (and smuggle another one in). */
+static int bad_value(const char *v, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)v[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      return 1;
+  }
+  return 0;
+}
+
 /*
- * Sends req's pre-built bytes. On 0 the session holds req (owned by the
- * host) until it calls request_done() once, from session_on_read() or
- * session_del(). On error nothing is kept and nothing will be reported.
+ * Assembles a templated request for req into s->out: the body first (its
+ * length goes in the headers), copied before the next expansion reuses the
+ * host's buffer. Returns 0, RL_ERR_NOMEM, or RL_ERR_INVAL when a header
+ * value expanded to a control character (logged once per step).
+ */
+static int assemble(struct http1_session *s, struct http1_step *st,
+                    rl_request *req) {
+  const rl_host *h = s->host;
+  size_t len = 0;
+  const char *text;
+  buf_reset(&s->out);
+  buf_reset(&s->tmp);
+  if (st->body_tpl != NULL) {
+    text = h->template_expand(st->body_tpl, req, &len);
+    if (text == NULL)
+      return RL_ERR_NOMEM;
+    buf_add(&s->tmp, text, len);
+  }
+  for (size_t i = 0; i < st->n_segs; i++) {
+    const struct seg *sg = &st->segs[i];
+    char num[32];
+    switch (sg->kind) {
+    case SEG_TEXT:
+      buf_add(&s->out, st->bytes + sg->off, sg->len);
+      break;
+    case SEG_PATH:
+    case SEG_VALUE:
+      text = h->template_expand(sg->tpl, req, &len);
+      if (text == NULL)
+        return RL_ERR_NOMEM;
+      if (sg->kind == SEG_PATH) {
+        add_path(&s->out, text, len);
+        break;
+      }
+      if (bad_value(text, len)) {
+        if (atomic_exchange(&st->warned, 1) == 0)
+          h->log(RL_LOG_WARN,
+                 "http1: a header value of %s %s expanded to a control "
+                 "character (CR, LF...): such requests are refused",
+                 st->type, st->name);
+        return RL_ERR_INVAL;
+      }
+      buf_add(&s->out, text, len);
+      break;
+    case SEG_LENGTH:
+      snprintf(num, sizeof num, "%zu", s->tmp.len);
+      buf_str(&s->out, num);
+      break;
+    case SEG_BODY:
+    default:
+      buf_add(&s->out, s->tmp.p, s->tmp.len);
+      break;
+    }
+  }
+  return s->out.oom || s->tmp.oom ? RL_ERR_NOMEM : 0;
+}
+
+/*
+ * Sends req's pre-built bytes (or, for a templated step, the bytes
+ * assembled for it). On 0 the session holds req (owned by the host) until
+ * it calls request_done() once, from session_on_read() or session_del().
+ * On error nothing is kept and nothing will be reported.
  */
 static int http1_session_submit(void *session, rl_request *req) {
   struct http1_session *s = session;
@@ -501,14 +1031,23 @@ static int http1_session_submit(void *session, rl_request *req) {
     return RL_ERR_BUSY;
   if (s->closing)
     return RL_ERR_CLOSED;
-  const struct http1_step *st = s->host->request_step(req);
+  struct http1_step *st = s->host->request_step(req);
   if (st == NULL)
     return RL_ERR_INVAL;
-  int rc = s->host->conn_write(s->conn, st->bytes, st->len);
+  int rc;
+  if (st->segs == NULL) {
+    rc = s->host->conn_write(s->conn, st->bytes, st->len);
+  } else {
+    rc = assemble(s, st, req);
+    if (rc == 0)
+      rc = s->host->conn_write(s->conn, s->out.p, s->out.len);
+  }
   if (rc != 0)
     return rc;
   s->req = req;
   s->step = st;
+  /* Asked once per request; the parser's callbacks follow the answer. */
+  s->want = s->has_responses && s->host->request_wants_response(req);
   return 0;
 }
 
@@ -524,8 +1063,7 @@ static int http1_session_on_read(void *session, const uint8_t *data,
   if (s->req == NULL)
     return RL_ERR_PROTO; /* unsolicited bytes: nothing to match them to */
 
-  size_t n = http_parser_execute(&s->parser, &http1_parser_settings,
-                                 (const char *)data, len);
+  size_t n = parse(s, (const char *)data, len);
   enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
   if (e != HPE_OK) {
     /* Fail the request here, where we still know what went wrong; the
@@ -559,9 +1097,14 @@ static void http1_session_del(void *session, int err, const char *reason) {
   /* Zero bytes tell the parser about EOF: it completes a body read until
    * close, and does nothing (no callback) for a response cut short. */
   if (s->req != NULL && err == RL_ERR_CLOSED)
-    http_parser_execute(&s->parser, &http1_parser_settings, NULL, 0);
+    parse(s, NULL, 0);
   if (s->req != NULL)
     finish(s, reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err));
+  free(s->hdr.p);
+  free(s->body.p);
+  free(s->kv);
+  free(s->out.p);
+  free(s->tmp.p);
   free(s);
 }
 

@@ -5,8 +5,8 @@
  * pointing into one block of strings the step owns, marked NO_COPY so
  * nghttp2 does not copy them per request) and its body; submitting a
  * request is one nghttp2 submit and a write of what nghttp2 serialised.
- * A body with {{...}} templates (ABI 1.1) is expanded per request instead,
- * with its own content-length.
+ * A path, header value or body with {{...}} templates (ABI 1.1) is
+ * expanded per request instead (the body with its own content-length).
  * A session is one connection carrying as many concurrent streams as the
  * server's SETTINGS_MAX_CONCURRENT_STREAMS allows; the core asks
  * session_max_concurrent again whenever requests wait, so a server that
@@ -20,6 +20,12 @@
  * server never processed back to the host (request_retry), which sends
  * them again on a new connection.
  *
+ * Responses for scenario checks (ABI 1.2): when the host says at submit
+ * that it will look at a request's response, the stream collects the
+ * header fields (trailers after them) and the DATA payload and hands them
+ * over with request_response() just before request_done(); other streams
+ * collect nothing.
+ *
  * Everything except rl_plugin_entry() is static; the module is built with
  * hidden visibility.
  */
@@ -29,12 +35,19 @@
 #include "http_text.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HTTP2_USER_AGENT "rpcload/0.1"
-/* Longest piece of user input quoted back in an error message. */
+/* Most body bytes collected for a response the host looks at. More than
+ * the host keeps, so that it still sees when a body was cut. */
+#define HTTP2_RESPONSE_MAX_BODY ((size_t)8 << 20)
+/* Most header bytes collected for a response the host looks at. */
+#define HTTP2_RESPONSE_MAX_HEADERS (1u << 20)
+/* Collecting buffers larger than this are freed once handed over. */
+#define HTTP2_RESPONSE_KEEP ((size_t)64 << 10)
 /* Streams offered before the server's SETTINGS say how many it takes:
  * its limit is usually 100 or more, and nghttp2 holds back what is over
  * the real one. */
@@ -51,7 +64,8 @@ static const char *const http2_alpn[] = {"h2", NULL};
 /* True when the host offers request templates (ABI 1.1). */
 #define HOST_HAS_TEMPLATE_API(h)                                               \
   ((h)->struct_size >=                                                         \
-   offsetof(rl_host, template_expand) + sizeof((h)->template_expand))
+       offsetof(rl_host, template_expand) + sizeof((h)->template_expand) &&    \
+   (h)->template_new != NULL && (h)->template_expand != NULL)
 
 /* True when the host offers request_retry and conn_drain (ABI 1.1 as of
  * the GOAWAY members). */
@@ -145,19 +159,30 @@ static const char *error_code_text(uint32_t code, char *buf, size_t len) {
 
 /* ---- Steps --------------------------------------------------------------- */
 
+/* A header field whose value has {{...}}: nva[index] is replaced per
+ * request by the expansion. */
+struct tpl_field {
+  size_t index;
+  rl_template *tpl; /* owned */
+  int path;         /* :path: percent-encoded where it must be */
+};
+
 /* A compiled step. Owns every member but host; freed by
  * http2_step_del(). */
 struct http2_step {
-  const rl_host *host; /* borrowed (lives until fini): frees body_tpl */
+  const rl_host *host; /* borrowed (lives until fini): frees templates */
   nghttp2_nv *nva;     /* the request's header list, pseudo-headers first */
   size_t nvlen;
   char *strings; /* every name and value nva points at */
   uint8_t *body; /* the request body, or NULL */
   size_t body_len;
   rl_template *body_tpl; /* the body when it has {{...}}, else NULL */
+  struct tpl_field *fields; /* templated header values (:path too) */
+  size_t n_fields;
   size_t cl_index;       /* our content-length in nva, or nvlen if none */
   char *type;            /* stats type: the method */
   char *name;            /* stats name: --name, else path and query */
+  atomic_int warned;     /* a bad expansion was logged once */
 };
 
 /* One user header, split and trimmed; points into the step spec. */
@@ -280,6 +305,9 @@ static void http2_step_del(void *step) {
     return;
   if (st->body_tpl != NULL)
     st->host->template_del(st->body_tpl);
+  for (size_t i = 0; i < st->n_fields; i++)
+    st->host->template_del(st->fields[i].tpl);
+  free(st->fields);
   free(st->nva);
   free(st->strings);
   free(st->body);
@@ -319,6 +347,8 @@ static int check_spec(const rl_step_spec *spec, const char *method,
  */
 struct field {
   size_t name_off, name_len, value_off, value_len;
+  rl_template *tpl; /* the value's template, or NULL; owned */
+  int path;         /* the value is :path */
 };
 
 struct nv_builder {
@@ -384,8 +414,33 @@ static void nvb_add(struct nv_builder *b, const char *name, size_t name_len,
   f->name_off = nvb_str(b, name, name_len, 1);
   f->value_len = value_len;
   f->value_off = nvb_str(b, value, value_len, 0);
+  f->tpl = NULL;
+  f->path = 0;
   if (!b->oom)
     b->n++;
+}
+
+/* Appends a field whose value is expanded per request; the builder owns
+ * tpl from here (freed with it, even when this fails). The template's
+ * text stands in the list until then. */
+static void nvb_add_tpl(const rl_host *host, struct nv_builder *b,
+                        const char *name, size_t name_len, const char *value,
+                        size_t value_len, rl_template *tpl, int path) {
+  size_t n = b->n;
+  nvb_add(b, name, name_len, value, value_len);
+  if (b->n == n) {
+    host->template_del(tpl);
+    return;
+  }
+  b->f[n].tpl = tpl;
+  b->f[n].path = path;
+}
+
+/* Frees the builder's templates. */
+static void nvb_free_tpls(const rl_host *host, struct nv_builder *b) {
+  for (size_t i = 0; i < b->n; i++)
+    if (b->f[i].tpl != NULL)
+      host->template_del(b->f[i].tpl);
 }
 
 static void nvb_add_str(struct nv_builder *b, const char *name,
@@ -443,26 +498,135 @@ static int parse_headers(const rl_step_spec *spec, struct hdr **out, char *err,
 }
 
 /*
- * Compiles the body as a request template. *out is NULL when the body has
- * no {{...}} (it is then sent as it is), else the template, owned by the
- * caller. Returns 0, or an RL_ERR_* code with the template's complaint in
- * err. Borrows host and spec.
+ * Compiles `len` bytes of text as a request template. *out is NULL when
+ * the text has no {{...}} (it is then sent as it is), else the template,
+ * owned by the caller. Returns 0, or an RL_ERR_* code with the template's
+ * complaint in err, prefixed with `what` ("path", "header 'x-a'", "body").
+ * Borrows everything.
  */
-static int compile_body(const rl_host *host, const rl_step_spec *spec,
-                        rl_template **out, char *err, size_t errlen) {
+static int compile_tpl(const rl_host *host, const char *text, size_t len,
+                       const char *what, rl_template **out, char *err,
+                       size_t errlen) {
   char terr[256] = "";
   rl_template *t = NULL;
   *out = NULL;
-  int rc = host->template_new((const char *)spec->body, spec->body_len, &t,
-                              terr, sizeof terr);
+  int rc = host->template_new(text, len, &t, terr, sizeof terr);
   if (rc != 0) {
-    rl__http_set_err(err, errlen, "body: %s", terr[0] ? terr : rl_strerror(rc));
+    rl__http_set_err(err, errlen, "%s: %s", what,
+                     terr[0] ? terr : rl_strerror(rc));
     return rc;
   }
   if (host->template_is_constant(t))
     host->template_del(t);
   else
     *out = t;
+  return 0;
+}
+
+/* True when n bytes of s hold "{{": only such text needs compiling. */
+static int has_open(const char *s, size_t n) {
+  for (size_t i = 0; i + 1 < n; i++)
+    if (s[i] == '{' && s[i + 1] == '{')
+      return 1;
+  return 0;
+}
+
+/* The text without its {{...}} expressions (a compiled template's: every
+ * "{{" has its "}}"), for checking the constant part of a templated path.
+ * Caller frees; NULL when out of memory. */
+static char *without_templates(const char *s) {
+  size_t n = strlen(s), o = 0;
+  char *out = malloc(n + 1);
+  if (out == NULL)
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '{' && s[i + 1] == '{') {
+      const char *end = strstr(s + i + 2, "}}");
+      if (end != NULL) {
+        i = (size_t)(end - s) + 1;
+        continue;
+      }
+    }
+    out[o++] = s[i];
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/*
+ * Checks the spec as check_spec() does, with a path that may hold
+ * templates: then only its constant part must be free of spaces and
+ * controls (an expansion is percent-encoded where it must be). Compiles
+ * the path into *path_tpl (NULL when constant). Returns 0 or an RL_ERR_*
+ * code with err set.
+ */
+static int check_path(const rl_host *host, const rl_step_spec *spec,
+                      const char *method, const char *path,
+                      rl_template **path_tpl, char *err, size_t errlen) {
+  char shown[RL__HTTP_SHOW_BUF_LEN];
+  *path_tpl = NULL;
+  if (!HOST_HAS_TEMPLATE_API(host) || !has_open(path, strlen(path)))
+    return check_spec(spec, method, path, err, errlen);
+  int rc = compile_tpl(host, path, strlen(path), "path", path_tpl, err,
+                       errlen);
+  if (rc != 0)
+    return rc;
+  char *skeleton = without_templates(path);
+  if (skeleton == NULL) {
+    rl__http_set_err(err, errlen, "out of memory");
+    rc = RL_ERR_NOMEM;
+  } else if (rl__http_has_space_or_ctl(skeleton)) {
+    rl__http_set_err(err, errlen,
+                     "path '%s' contains a space or control character "
+                     "(percent-encode it)",
+                     rl__http_show(path, strlen(path), shown));
+    rc = RL_ERR_INVAL;
+  } else {
+    rc = check_spec(spec, method, skeleton, err, errlen);
+  }
+  free(skeleton);
+  if (rc != 0 && *path_tpl != NULL) {
+    host->template_del(*path_tpl);
+    *path_tpl = NULL;
+  }
+  return rc;
+}
+
+/* Frees an array of n templates (NULL entries fine) and the array. */
+static void free_tpls(const rl_host *host, rl_template **t, size_t n) {
+  for (size_t i = 0; t != NULL && i < n; i++)
+    if (t[i] != NULL)
+      host->template_del(t[i]);
+  free(t);
+}
+
+/* Compiles the header values that hold templates: *out is an array of n
+ * (NULL entries: constant), or NULL when none does. Returns 0 or an
+ * RL_ERR_* code with err set. */
+static int compile_values(const rl_host *host, const struct hdr *hs, size_t n,
+                          rl_template ***out, char *err, size_t errlen) {
+  char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
+  *out = NULL;
+  if (!HOST_HAS_TEMPLATE_API(host))
+    return 0;
+  rl_template **t = NULL;
+  for (size_t i = 0; i < n; i++) {
+    if (!has_open(hs[i].value, hs[i].value_len))
+      continue;
+    if (t == NULL && (t = calloc(n, sizeof(rl_template *))) == NULL) {
+      rl__http_set_err(err, errlen, "out of memory");
+      return RL_ERR_NOMEM;
+    }
+    snprintf(what, sizeof what, "header '%s'",
+             rl__http_show(hs[i].name, hs[i].name_len, shown));
+    int rc = compile_tpl(host, hs[i].value, hs[i].value_len, what, &t[i], err,
+                         errlen);
+    if (rc != 0) {
+      free_tpls(host, t, n);
+      return rc;
+    }
+  }
+  *out = t;
   return 0;
 }
 
@@ -493,23 +657,34 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   const char *scheme = spec->scheme != NULL && spec->scheme[0] != '\0'
                            ? spec->scheme
                            : (spec->tls ? "https" : "http");
-  int rc = check_spec(spec, method, path, err, errlen);
+  rl_template *path_tpl = NULL;
+  int rc = check_path(host, spec, method, path, &path_tpl, err, errlen);
   if (rc != 0)
     return rc;
   rl_template *body_tpl = NULL;
   if (has_body && spec->body_len > 0 && HOST_HAS_TEMPLATE_API(host)) {
-    rc = compile_body(host, spec, &body_tpl, err, errlen);
-    if (rc != 0)
+    rc = compile_tpl(host, (const char *)spec->body, spec->body_len, "body",
+                     &body_tpl, err, errlen);
+    if (rc != 0) {
+      if (path_tpl != NULL)
+        host->template_del(path_tpl);
       return rc;
+    }
   }
   struct hdr *hs = NULL;
+  rl_template **value_tpl = NULL;
+  size_t n = spec->n_headers;
   rc = parse_headers(spec, &hs, err, errlen);
+  if (rc == 0)
+    rc = compile_values(host, hs, n, &value_tpl, err, errlen);
   if (rc != 0) {
+    free(hs);
     if (body_tpl != NULL)
       host->template_del(body_tpl);
+    if (path_tpl != NULL)
+      host->template_del(path_tpl);
     return rc;
   }
-  size_t n = spec->n_headers;
 
   /* A POST/PUT/PATCH without a body still says "0" (RFC 9110 8.6), as
    * http1 does, so both plugins send the same request. */
@@ -520,19 +695,44 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   /* Pseudo-header fields first (RFC 9113 8.3). */
   nvb_add_str(&b, ":method", method);
   nvb_add_str(&b, ":scheme", scheme);
-  add_authority(&b, spec, user_header(hs, n, "host"));
-  nvb_add_str(&b, ":path", path);
+  const struct hdr *user_host = user_header(hs, n, "host");
+  rl_template *host_tpl = NULL;
+  if (user_host != NULL && value_tpl != NULL) {
+    host_tpl = value_tpl[user_host - hs];
+    value_tpl[user_host - hs] = NULL;
+  }
+  if (host_tpl != NULL)
+    nvb_add_tpl(host, &b, ":authority", 10, user_host->value,
+                user_host->value_len, host_tpl, 0);
+  else
+    add_authority(&b, spec, user_host);
+  if (path_tpl != NULL)
+    nvb_add_tpl(host, &b, ":path", 5, path, strlen(path), path_tpl, 1);
+  else
+    nvb_add_str(&b, ":path", path);
+  path_tpl = NULL; /* the builder owns it */
   if (user_header(hs, n, "user-agent") == NULL)
     nvb_add_str(&b, "user-agent", HTTP2_USER_AGENT);
   for (size_t i = 0; i < n; i++) {
-    if (rl__http_name_is(hs[i].name, hs[i].name_len, "host"))
-      continue; /* it became :authority */
-    if (is_dropped_header(&hs[i]))
+    rl_template *t = value_tpl != NULL ? value_tpl[i] : NULL;
+    if (value_tpl != NULL)
+      value_tpl[i] = NULL;
+    if (rl__http_name_is(hs[i].name, hs[i].name_len, "host") ||
+        is_dropped_header(&hs[i]) ||
+        (hs[i].value_len == 0 && is_default_header(&hs[i]))) {
+      /* Host became :authority; connection-specific fields are dropped;
+       * "-H 'User-Agent:'" removes ours and sends nothing. */
+      if (t != NULL)
+        host->template_del(t);
       continue;
-    if (hs[i].value_len == 0 && is_default_header(&hs[i]))
-      continue; /* "-H 'User-Agent:'" removes ours and sends nothing */
-    nvb_add(&b, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
+    }
+    if (t != NULL)
+      nvb_add_tpl(host, &b, hs[i].name, hs[i].name_len, hs[i].value,
+                  hs[i].value_len, t, 0);
+    else
+      nvb_add(&b, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
   }
+  free(value_tpl);
   size_t cl_index = (size_t)-1;
   if (wants_length && user_header(hs, n, "content-length") == NULL) {
     char cl[32];
@@ -549,8 +749,13 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   } else if (body_tpl != NULL) {
     host->template_del(body_tpl);
   }
+  size_t n_fields = 0;
   if (st != NULL && !b.oom) {
     st->nva = calloc(b.n, sizeof *st->nva);
+    for (size_t i = 0; i < b.n; i++)
+      n_fields += b.f[i].tpl != NULL;
+    if (n_fields > 0)
+      st->fields = calloc(n_fields, sizeof *st->fields);
     st->type = rl__http_dup_str(method);
     st->name = rl__http_dup_str(
         spec->name != NULL && spec->name[0] != '\0' ? spec->name : path);
@@ -564,10 +769,11 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     }
   }
   if (st == NULL || b.oom || st->nva == NULL || st->type == NULL ||
-      st->name == NULL ||
+      st->name == NULL || (n_fields > 0 && st->fields == NULL) ||
       (has_body && spec->body_len > 0 && body_tpl == NULL &&
        st->body == NULL)) {
     http2_step_del(st);
+    nvb_free_tpls(host, &b);
     free(b.p);
     free(b.f);
     rl__http_set_err(err, errlen, "out of memory");
@@ -586,6 +792,9 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     st->nva[i].valuelen = b.f[i].value_len;
     st->nva[i].flags =
         NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+    if (b.f[i].tpl != NULL)
+      st->fields[st->n_fields++] =
+          (struct tpl_field){.index = i, .tpl = b.f[i].tpl, .path = b.f[i].path};
   }
   free(b.f);
   *step = st;
@@ -603,17 +812,112 @@ static void http2_step_describe(void *step, const char **type,
 
 /* ---- Sessions ------------------------------------------------------------ */
 
+/* A response being collected for the host (ABI 1.2): header fields as
+ * "name\0value\0" pairs (trailers after), and the DATA payload. Kept on
+ * the session's free list between requests, so its memory is reused. */
+struct resp_acc {
+  struct resp_acc *next; /* on the free list */
+  char *hdr;
+  size_t hdr_len, hdr_cap, n_hdr;
+  uint8_t *body;
+  size_t body_len, body_cap;
+  rl_kv *kv; /* the pairs for request_response */
+  size_t kv_cap;
+  int oom; /* the headers did not fit: they are left out */
+};
+
+/* Makes room for `more` bytes after *len in (*p, *cap). */
+static int grow(void *pp, size_t *cap, size_t len, size_t more) {
+  char **p = pp;
+  if (more <= *cap - len)
+    return 0;
+  size_t c = *cap ? *cap : 256;
+  while (c - len < more) {
+    if (c > ((size_t)-1) / 2)
+      return RL_ERR_NOMEM;
+    c *= 2;
+  }
+  char *n = realloc(*p, c);
+  if (n == NULL)
+    return RL_ERR_NOMEM;
+  *p = n;
+  *cap = c;
+  return 0;
+}
+
+static void acc_header(struct resp_acc *a, const uint8_t *name,
+                       size_t name_len, const uint8_t *value,
+                       size_t value_len) {
+  size_t more = name_len + value_len + 2;
+  if (a->oom || a->hdr_len + more > HTTP2_RESPONSE_MAX_HEADERS ||
+      grow(&a->hdr, &a->hdr_cap, a->hdr_len, more) != 0) {
+    a->oom = 1;
+    return;
+  }
+  memcpy(a->hdr + a->hdr_len, name, name_len);
+  a->hdr_len += name_len;
+  a->hdr[a->hdr_len++] = '\0';
+  memcpy(a->hdr + a->hdr_len, value, value_len);
+  a->hdr_len += value_len;
+  a->hdr[a->hdr_len++] = '\0';
+  a->n_hdr++;
+}
+
+static void acc_data(struct resp_acc *a, const uint8_t *data, size_t len) {
+  size_t room = HTTP2_RESPONSE_MAX_BODY - a->body_len;
+  if (len > room)
+    len = room;
+  if (len == 0 || grow(&a->body, &a->body_cap, a->body_len, len) != 0)
+    return; /* the body is cut where memory ran out */
+  memcpy(a->body + a->body_len, data, len);
+  a->body_len += len;
+}
+
+/* Hands what was collected to the host with `status`. */
+static void acc_hand_over(const rl_host *host, rl_request *req,
+                          struct resp_acc *a, int status) {
+  rl_response resp = {.struct_size = sizeof resp, .status = status};
+  if (a->n_hdr > a->kv_cap) {
+    rl_kv *kv = realloc(a->kv, a->n_hdr * sizeof *kv);
+    if (kv != NULL) {
+      a->kv = kv;
+      a->kv_cap = a->n_hdr;
+    }
+  }
+  if (!a->oom && a->n_hdr > 0 && a->n_hdr <= a->kv_cap) {
+    const char *p = a->hdr;
+    for (size_t i = 0; i < a->n_hdr; i++) {
+      a->kv[i].key = p;
+      p += strlen(p) + 1;
+      a->kv[i].value = p;
+      p += strlen(p) + 1;
+    }
+    resp.headers = a->kv;
+    resp.n_headers = a->n_hdr;
+  }
+  if (a->body_len > 0) {
+    resp.body = a->body;
+    resp.body_len = a->body_len;
+  }
+  host->request_response(req, &resp);
+}
+
 /* One connection. Owned by the plugin from session_new to session_del. */
 struct http2_session {
   const rl_host *host; /* borrowed: lives until fini */
   rl_conn *conn;       /* borrowed: valid until session_del */
   h2_session *h2;      /* owned */
   int has_retry;       /* the host offers request_retry and conn_drain */
+  int has_responses;   /* the host takes responses (ABI 1.2) */
   /* While ending every stream at once (session_del, a connection error):
    * the error text they fail with; borrowed for that moment. */
   const char *abort_reason;
   /* While cancelling one stream: why (borrowed for that moment). */
   const char *cancel_reason;
+  struct resp_acc *free_accs; /* collectors to reuse; owned */
+  /* Expanded header values of the request being submitted. */
+  char *scratch;
+  size_t scratch_cap;
 };
 
 /* Per-request state: the h2session stream area, valid until on_end. */
@@ -623,7 +927,48 @@ struct http2_stream {
   const struct http2_step *st; /* req's step, borrowed while req lives */
   uint64_t bytes;              /* DATA payload received */
   int status;                  /* the final response's :status */
+  /* The response collected for the host, when it wants it (asked once,
+   * at submit); NULL: nothing is collected. Owned. */
+  struct resp_acc *acc;
 };
+
+/* A collector from the free list, emptied, or a new one; NULL when out of
+ * memory. */
+static struct resp_acc *acc_get(struct http2_session *s) {
+  struct resp_acc *a = s->free_accs;
+  if (a != NULL)
+    s->free_accs = a->next;
+  else if ((a = calloc(1, sizeof *a)) == NULL)
+    return NULL;
+  a->next = NULL;
+  a->hdr_len = a->n_hdr = a->body_len = 0;
+  a->oom = 0;
+  return a;
+}
+
+/* Frees what a collector holds beyond a small response, so that one big
+ * response does not pin its memory for the connection's life. */
+static void acc_trim(struct resp_acc *a) {
+  if (a->hdr_cap > HTTP2_RESPONSE_KEEP) {
+    free(a->hdr);
+    a->hdr = NULL;
+    a->hdr_cap = 0;
+  }
+  if (a->body_cap > HTTP2_RESPONSE_KEEP) {
+    free(a->body);
+    a->body = NULL;
+    a->body_cap = 0;
+  }
+}
+
+/* Back on the free list. */
+static void acc_put(struct http2_session *s, struct resp_acc *a) {
+  if (a == NULL)
+    return;
+  acc_trim(a);
+  a->next = s->free_accs;
+  s->free_accs = a;
+}
 
 /* Reports the request; `error` NULL is success, borrowed for the call.
  * After this the request (and the stream area) is gone. */
@@ -633,6 +978,8 @@ static void finish(struct http2_stream *ps, const char *error) {
   r.name = ps->st->name;
   r.response_bytes = ps->bytes;
   r.error = error;
+  acc_put(ps->s, ps->acc);
+  ps->acc = NULL;
   ps->s->host->request_done(ps->req, &r);
 }
 
@@ -648,10 +995,23 @@ static void h2cb_headers_end(void *stream_data, enum h2_block block,
     ps->status = status;
 }
 
+/* Header fields matter only to a stream that collects its response:
+ * the final response's and the trailers, pseudo-headers left out. */
+static void h2cb_header(void *stream_data, enum h2_block block,
+                        const uint8_t *name, size_t name_len,
+                        const uint8_t *value, size_t value_len) {
+  struct http2_stream *ps = stream_data;
+  if (ps->acc == NULL || block == H2_BLOCK_INFORMATIONAL ||
+      (name_len > 0 && name[0] == ':'))
+    return;
+  acc_header(ps->acc, name, name_len, value, value_len);
+}
+
 static void h2cb_data(void *stream_data, const uint8_t *data, size_t len) {
   struct http2_stream *ps = stream_data;
-  (void)data;
   ps->bytes += len;
+  if (ps->acc != NULL)
+    acc_data(ps->acc, data, len);
 }
 
 /* The server will start no new stream: the host must stop handing us
@@ -672,6 +1032,8 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
   char error[160], num[16];
   switch (how) {
   case H2_END_COMPLETE:
+    if (ps->acc != NULL)
+      acc_hand_over(ps->s->host, ps->req, ps->acc, ps->status);
     if (ps->status >= 400) {
       const char *phrase = status_phrase(ps->status);
       snprintf(error, sizeof error, "HTTP %d%s%s", ps->status,
@@ -699,9 +1061,11 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
              error_code_text(code, num, sizeof num));
     /* The server never saw it: send it again on a new connection (the
      * GOAWAY callback already drained this one). */
-    if (ps->s->has_retry)
+    if (ps->s->has_retry) {
+      acc_put(ps->s, ps->acc);
+      ps->acc = NULL;
       ps->s->host->request_retry(ps->req, error);
-    else
+    } else
       finish(ps, error);
     return;
   case H2_END_CANCELLED:
@@ -718,7 +1082,7 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
 
 static const h2_callbacks http2_h2_callbacks = {
     .write = h2cb_write,
-    .on_header = NULL,
+    .on_header = h2cb_header,
     .on_headers_end = h2cb_headers_end,
     .on_data = h2cb_data,
     .on_end = h2cb_end,
@@ -740,6 +1104,9 @@ static int http2_session_new(const rl_host *host, rl_conn *conn,
   s->host = host;
   s->conn = conn;
   s->has_retry = HOST_HAS_RETRY(host);
+  s->has_responses = RL_HOST_HAS_RESPONSES(host) &&
+                     host->request_wants_response != NULL &&
+                     host->request_response != NULL;
   h2_config cfg = {0};
   cfg.stream_data_size = sizeof(struct http2_stream);
   int rc = h2_session_new(&http2_h2_callbacks, s, &cfg, &s->h2);
@@ -761,56 +1128,153 @@ static uint32_t http2_session_max_concurrent(void *session) {
   return h2_session_max_concurrent(s->h2, HTTP2_STREAMS_BEFORE_SETTINGS);
 }
 
-/* Frees a templated body once h2session is done sending it. */
-static void free_body(void *arg) { free(arg); }
-
 /* Header lists up to this long are copied on the stack for a templated
  * request; longer ones on the heap. */
 #define HTTP2_NV_STACK 32
 
-/*
- * Submits a request whose body is a template: the expansion (the host's
- * buffer, valid until its next expansion) is copied into a buffer the
- * stream owns until sent, and the header list is copied with its own
- * content-length. nghttp2 copies what is not marked NO_COPY during the
- * submit, so the copies live on this stack frame. Borrows everything.
- */
-static int submit_templated(struct http2_session *s,
-                            const struct http2_step *st, rl_request *req,
-                            const struct http2_stream *init) {
-  size_t len = 0;
-  const char *text = s->host->template_expand(st->body_tpl, req, &len);
-  if (text == NULL)
-    return RL_ERR_NOMEM;
-  uint8_t *copy = NULL;
-  if (len > 0) {
-    copy = malloc(len);
-    if (copy == NULL)
-      return RL_ERR_NOMEM;
-    memcpy(copy, text, len);
+/* Bytes an expanded :path cannot carry as they are: controls, space, DEL
+ * and non-ASCII (RFC 3986 wants UTF-8 percent-encoded). */
+static int path_needs_escape(unsigned char c) { return c <= 0x20 || c >= 0x7f; }
+
+/* True when an expanded header value has a byte a field value cannot
+ * hold (RFC 9113 8.2.1: CR, LF, NUL; other controls as at start-up). */
+static int bad_value(const char *v, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)v[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      return 1;
   }
+  return 0;
+}
+
+/*
+ * Expands the templated header values for req into s->scratch, back to
+ * back (each copied before the next expansion reuses the host's buffer);
+ * off/len (st->n_fields each) say where each one is. A :path is
+ * percent-encoded where it must be. Returns 0, RL_ERR_NOMEM, or
+ * RL_ERR_INVAL when a value expanded to a control character (logged once
+ * per step).
+ */
+static int expand_fields(struct http2_session *s, struct http2_step *st,
+                         rl_request *req, size_t *off, size_t *len) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t used = 0;
+  for (size_t i = 0; i < st->n_fields; i++) {
+    size_t n = 0;
+    const char *text = s->host->template_expand(st->fields[i].tpl, req, &n);
+    if (text == NULL)
+      return RL_ERR_NOMEM;
+    if (!st->fields[i].path && bad_value(text, n)) {
+      if (atomic_exchange(&st->warned, 1) == 0)
+        s->host->log(RL_LOG_WARN,
+                     "http2: a header value of %s %s expanded to a control "
+                     "character (CR, LF...): such requests are refused",
+                     st->type, st->name);
+      return RL_ERR_INVAL;
+    }
+    /* At most 3 bytes for each byte of a path (%XX). */
+    size_t need = st->fields[i].path ? 3 * n : n;
+    if (need > s->scratch_cap - used) {
+      size_t cap = s->scratch_cap ? s->scratch_cap : 256;
+      while (cap - used < need) {
+        if (cap > ((size_t)-1) / 2)
+          return RL_ERR_NOMEM;
+        cap *= 2;
+      }
+      char *p = realloc(s->scratch, cap);
+      if (p == NULL)
+        return RL_ERR_NOMEM;
+      s->scratch = p;
+      s->scratch_cap = cap;
+    }
+    off[i] = used;
+    for (size_t j = 0; j < n; j++) {
+      unsigned char c = (unsigned char)text[j];
+      if (st->fields[i].path && path_needs_escape(c)) {
+        s->scratch[used++] = '%';
+        s->scratch[used++] = hex[c >> 4];
+        s->scratch[used++] = hex[c & 15];
+      } else {
+        s->scratch[used++] = (char)c;
+      }
+    }
+    len[i] = used - off[i];
+  }
+  return 0;
+}
+
+/* Frees a templated body once h2session is done sending it. */
+static void free_body(void *arg) { free(arg); }
+
+/*
+ * Submits a request with templated parts: the header values (:path too)
+ * expanded into the session's scratch buffer, the body expanded into a
+ * buffer the stream owns until sent, and the header list copied with
+ * those values and its own content-length. nghttp2 copies what is not
+ * marked NO_COPY during the submit, so the copies need not outlive it.
+ * Borrows everything.
+ */
+static int submit_templated(struct http2_session *s, struct http2_step *st,
+                            rl_request *req, const struct http2_stream *init) {
+  size_t field_off[HTTP2_NV_STACK], field_len[HTTP2_NV_STACK];
+  size_t *off = field_off, *flen = field_len;
   nghttp2_nv stack_nva[HTTP2_NV_STACK];
   nghttp2_nv *nva = stack_nva;
+  uint8_t *copy = NULL;
+  size_t len = 0;
+  int rc = 0;
+  const int templated_body = st->body_tpl != NULL;
   if (st->nvlen > HTTP2_NV_STACK) {
     nva = malloc(st->nvlen * sizeof *nva);
-    if (nva == NULL) {
-      free(copy);
-      return RL_ERR_NOMEM;
+    off = malloc(st->nvlen * sizeof *off);
+    flen = malloc(st->nvlen * sizeof *flen);
+    if (nva == NULL || off == NULL || flen == NULL)
+      rc = RL_ERR_NOMEM;
+  }
+  if (rc == 0 && templated_body) {
+    const char *text = s->host->template_expand(st->body_tpl, req, &len);
+    if (text == NULL) {
+      rc = RL_ERR_NOMEM;
+    } else if (len > 0) {
+      copy = malloc(len);
+      if (copy == NULL)
+        rc = RL_ERR_NOMEM;
+      else
+        memcpy(copy, text, len);
     }
   }
-  memcpy(nva, st->nva, st->nvlen * sizeof *nva);
-  char cl[32];
-  if (st->cl_index < st->nvlen) {
-    snprintf(cl, sizeof cl, "%zu", len);
-    nva[st->cl_index].value = (uint8_t *)cl;
-    nva[st->cl_index].valuelen = strlen(cl);
-    nva[st->cl_index].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME; /* copy cl */
+  if (rc == 0)
+    rc = expand_fields(s, st, req, off, flen);
+  if (rc == 0) {
+    memcpy(nva, st->nva, st->nvlen * sizeof *nva);
+    for (size_t i = 0; i < st->n_fields; i++) {
+      nghttp2_nv *nv = &nva[st->fields[i].index];
+      nv->value = (uint8_t *)s->scratch + off[i];
+      nv->valuelen = flen[i];
+      nv->flags = NGHTTP2_NV_FLAG_NO_COPY_NAME; /* the value is copied */
+    }
+    char cl[32];
+    if (templated_body && st->cl_index < st->nvlen) {
+      snprintf(cl, sizeof cl, "%zu", len);
+      nva[st->cl_index].value = (uint8_t *)cl;
+      nva[st->cl_index].valuelen = strlen(cl);
+      nva[st->cl_index].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME; /* copy cl */
+    }
+    h2_body body = {.data = st->body, .len = st->body_len};
+    if (templated_body)
+      body = (h2_body){.data = copy,
+                       .len = len,
+                       .release = free_body,
+                       .release_arg = copy};
+    rc = h2_session_submit(s->h2, nva, st->nvlen,
+                           body.len > 0 || body.data != NULL ? &body : NULL,
+                           init, NULL);
   }
-  h2_body body = {
-      .data = copy, .len = len, .release = free_body, .release_arg = copy};
-  int rc = h2_session_submit(s->h2, nva, st->nvlen, &body, init, NULL);
-  if (nva != stack_nva)
+  if (nva != stack_nva) {
     free(nva);
+    free(off);
+    free(flen);
+  }
   /* A refused submit leaves the body ours; an empty one was never
    * handed over (no DATA), so it is ours too. */
   if (rc != 0 || len == 0)
@@ -824,7 +1288,8 @@ static int submit_templated(struct http2_session *s,
  * request_retry() once, from session_on_read() or session_del(), never
  * from here. On error nothing is kept and nothing will be reported:
  * RL_ERR_BUSY at the server's stream limit, RL_ERR_CLOSED once the
- * connection is going away.
+ * connection is going away, RL_ERR_INVAL when a header value expanded to
+ * something HTTP/2 cannot carry.
  */
 static int http2_session_submit(void *session, rl_request *req) {
   struct http2_session *s = session;
@@ -833,13 +1298,17 @@ static int http2_session_submit(void *session, rl_request *req) {
   uint32_t limit = http2_session_max_concurrent(s);
   if (h2_session_active(s->h2) >= (limit > 0 ? limit : 1))
     return RL_ERR_BUSY;
-  const struct http2_step *st = s->host->request_step(req);
+  struct http2_step *st = s->host->request_step(req);
   if (st == NULL)
     return RL_ERR_INVAL;
 
   struct http2_stream init = {.s = s, .req = req, .st = st};
+  /* Asked once per request: only then does the stream collect. */
+  if (s->has_responses && s->host->request_wants_response(req) &&
+      (init.acc = acc_get(s)) == NULL)
+    return RL_ERR_NOMEM;
   int rc;
-  if (st->body_tpl != NULL) {
+  if (st->body_tpl != NULL || st->n_fields > 0) {
     rc = submit_templated(s, st, req, &init);
   } else {
     /* The body belongs to the step, which outlives the session: no
@@ -848,8 +1317,12 @@ static int http2_session_submit(void *session, rl_request *req) {
     rc = h2_session_submit(s->h2, st->nva, st->nvlen,
                            st->body != NULL ? &body : NULL, &init, NULL);
   }
+  if (rc != 0) {
+    acc_put(s, init.acc); /* the stream never was: the collector is ours */
+    return rc;
+  }
   /* The last stream id is spent: new requests need a new connection. */
-  if (rc == 0 && s->has_retry && h2_session_closing(s->h2, NULL))
+  if (s->has_retry && h2_session_closing(s->h2, NULL))
     s->host->conn_drain(s->conn);
   return rc;
 }
@@ -921,6 +1394,15 @@ static void http2_session_del(void *session, int err, const char *reason) {
         reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err);
   }
   h2_session_del(s->h2);
+  while (s->free_accs != NULL) {
+    struct resp_acc *a = s->free_accs;
+    s->free_accs = a->next;
+    free(a->hdr);
+    free(a->body);
+    free(a->kv);
+    free(a);
+  }
+  free(s->scratch);
   free(s);
 }
 

@@ -1,12 +1,17 @@
 """rpcload under valgrind memcheck against nginx: no memory errors, no
 definite or indirect leaks."""
 
+import os
 import re
 import shutil
+import tempfile
+import time
 import unittest
+import urllib.error
+import urllib.request
 
 import rpcload
-from servers import NginxServer
+from servers import NginxServer, popen_bounded, stop_process
 
 VALGRIND = ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite,indirect",
             "--show-leak-kinds=definite,indirect", "--error-exitcode=99", "--num-callers=30"]
@@ -34,6 +39,58 @@ class ValgrindTest(unittest.TestCase):
         self.assertGreater(rep.aggregated.reqs, 0, res.describe())
         self.assertEqual(rep.aggregated.fails, 0, res.describe())
         self.assertEqual(rep.aggregated.reqs, log_count, res.describe())
+
+    def test_web_mode(self):
+        """--web and --prometheus-port with every endpoint asked for while the
+        load runs: the server's thread, its answers and its stop leak
+        nothing."""
+        self.assertIsNotNone(shutil.which("valgrind"), "valgrind is not installed")
+        with NginxServer() as ng, tempfile.TemporaryDirectory() as tmp:
+            err_path = os.path.join(tmp, "stderr")
+            with open(err_path, "w") as err, open(os.path.join(tmp, "stdout"), "w") as out:
+                proc = popen_bounded(VALGRIND + rpcload.base_argv() + [
+                    "--web-port", "0", "--prometheus-port", "0", "--autostart",
+                    "--autoquit", "0", "-u", "3", "-r", "10", "-t", "6s", "--only-summary",
+                    ng.url("/hello")], stdout=out, stderr=err)
+                try:
+                    urls = self.wait_urls(err_path, proc)
+                    time.sleep(1.5)
+                    for path in ("/", "/assets/uPlot.js", "/config", "/stats/requests",
+                                 "/stats/requests/csv", "/stats/requests_full_history/csv",
+                                 "/stats/failures/csv", "/exceptions/csv", "/stats/report",
+                                 "/stats/report.json", "/metrics", "/nowhere"):
+                        self.fetch(urls[0] + path)
+                    self.fetch(urls[1] + "/metrics")
+                    proc.wait(timeout=240)
+                finally:
+                    stop_process(proc)
+            with open(err_path) as f:
+                log = f.read()
+        self.assertEqual(proc.returncode, 0, "valgrind found errors or leaks\n" + log[-20000:])
+        self.assertRegex(log, r"ERROR SUMMARY: 0 errors", log[-20000:])
+
+    @staticmethod
+    def wait_urls(path, proc, timeout_s=60):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with open(path) as f:
+                text = f.read()
+            web = re.search(r"web UI on (http://\S+)", text)
+            metrics = re.search(r"Prometheus metrics on (http://\S+)/metrics", text)
+            if web and metrics:
+                return web.group(1), metrics.group(1)
+            if proc.poll() is not None:
+                break
+            time.sleep(0.1)
+        raise AssertionError("no web UI URLs on stderr:\n" + text[-5000:])
+
+    @staticmethod
+    def fetch(url):
+        try:
+            with urllib.request.urlopen(url, timeout=60) as r:
+                r.read()
+        except urllib.error.HTTPError as e:
+            e.read()  # a 404 or a 501 is an answer too
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@
  * touches one afterwards shows up under valgrind or ASan; request_done()
  * also checks that each request is reported exactly once and never from
  * inside session_submit().
+ *
+ * The host also plays ABI 1.2's response hand-over: request_wants_response
+ * answers what the test says (R.wants) and counts the questions, and
+ * request_response keeps what it was given and checks that it comes at
+ * most once per request, right before that request's request_done.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +29,8 @@
 #include "plugin_loader.h"
 
 #include <rpcload/plugin.h>
+
+#include "template.h"
 
 struct rl_request {
   void *step;
@@ -59,12 +66,69 @@ static struct {
   int in_submit;
 } H;
 
+/* What the host was handed with request_response. */
+static struct {
+  int wants;                /* request_wants_response's answer */
+  int asked;                /* how many times it was asked */
+  int n;                    /* responses handed over */
+  const rl_request *pending; /* handed over, its request_done not yet */
+  int req_id;
+  int status;
+  char headers[2048]; /* "name: value\n" each, in order */
+  size_t n_headers;
+  char body[256]; /* its first bytes, NUL-terminated */
+  size_t body_len;
+  int body_null;
+  int json_null;
+} R;
+
 static void *host_request_step(const rl_request *req) { return req->step; }
+
+static int host_request_wants_response(const rl_request *req) {
+  assert_non_null(req);
+  R.asked++;
+  return R.wants;
+}
+
+static void host_request_response(rl_request *req, const rl_response *resp) {
+  int live = 0;
+  assert_false(H.in_submit);
+  for (int i = 0; i < MAX_LIVE; i++)
+    live |= H.live[i] == req;
+  assert_true(live);          /* before request_done, never after */
+  assert_null(R.pending);     /* at most once per request */
+  assert_true(R.wants);       /* only when the host asked for it */
+  assert_true(resp->struct_size >= sizeof(rl_response));
+  R.pending = req;
+  R.n++;
+  R.req_id = req->id;
+  R.status = resp->status;
+  R.headers[0] = '\0';
+  R.n_headers = resp->n_headers;
+  for (size_t i = 0; i < resp->n_headers; i++) {
+    size_t len = strlen(R.headers);
+    snprintf(R.headers + len, sizeof R.headers - len, "%s: %s\n",
+             resp->headers[i].key, resp->headers[i].value);
+  }
+  R.body_null = resp->body == NULL;
+  R.body_len = resp->body_len;
+  size_t n = resp->body_len < sizeof R.body - 1 ? resp->body_len
+                                                 : sizeof R.body - 1;
+  if (n > 0)
+    memcpy(R.body, resp->body, n);
+  R.body[n] = '\0';
+  R.json_null = resp->json == NULL;
+}
 
 static void host_request_done(rl_request *req, const rl_result *r) {
   int found = 0;
   /* A callback from inside submit would break the ABI promise. */
   assert_false(H.in_submit);
+  /* A response handed over belongs to the very next request_done. */
+  if (R.pending != NULL) {
+    assert_ptr_equal(R.pending, req);
+    R.pending = NULL;
+  }
   for (int i = 0; i < MAX_LIVE; i++) {
     if (H.live[i] == req) {
       H.live[i] = NULL;
@@ -105,13 +169,45 @@ static uint64_t host_now_ns(void) { return 0; }
 static void host_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+static int n_logs;
+
 static void host_log(int level, const char *fmt, ...) {
   va_list ap;
   (void)level;
+  n_logs++;
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
   va_end(ap);
   fputc('\n', stderr);
+}
+
+/* Templates through the core's own code, the request id standing in for
+ * the user id; T.override, when set, is what every expansion gives (a
+ * value no template function makes, such as a captured one). */
+static struct {
+  char *buf;
+  size_t cap;
+  uint64_t rng;
+  const char *override;
+} T;
+
+static int host_template_new(const char *text, size_t len, rl_template **out,
+                             char *err, size_t errlen) {
+  return rl__template_new(text, len, out, err, errlen);
+}
+
+static const char *host_template_expand(const rl_template *t, rl_request *req,
+                                        size_t *len) {
+  if (T.override != NULL) {
+    *len = strlen(T.override);
+    return T.override;
+  }
+  rl__template_ctx ctx = {
+      .user_id = (uint64_t)req->id, .seq = 1, .rng = &T.rng};
+  *len = 0;
+  if (rl__template_expand(t, &ctx, &T.buf, len, &T.cap))
+    return NULL;
+  return T.buf ? T.buf : "";
 }
 
 static const rl_host test_host = {
@@ -123,7 +219,17 @@ static const rl_host test_host = {
     .conn_close = host_conn_close,
     .now_ns = host_now_ns,
     .log = host_log,
+    .template_new = host_template_new,
+    .template_del = rl__template_del,
+    .template_is_constant = rl__template_is_constant,
+    .template_expand = host_template_expand,
+    .request_wants_response = host_request_wants_response,
+    .request_response = host_request_response,
 };
+
+/* The same services from a host of ABI 1.1: its table ends before the
+ * response members, so the plugin must not look for them. */
+static rl_host old_host;
 
 /* ---- Loading the plugin -------------------------------------------------- */
 
@@ -149,6 +255,8 @@ static int group_setup(void **state) {
 static int group_teardown(void **state) {
   (void)state;
   rl__plugin_set_free(&plugins);
+  free(T.buf);
+  T.buf = NULL;
   return 0;
 }
 
@@ -166,6 +274,8 @@ struct fx {
 
 static int fx_setup(void **state) {
   memset(&H, 0, sizeof H);
+  memset(&R, 0, sizeof R);
+  T.override = NULL;
   struct fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
@@ -185,6 +295,9 @@ static int fx_teardown(void **state) {
   assert_int_equal(H.n_events, H.n_accepted);
   for (int i = 0; i < MAX_LIVE; i++)
     assert_null(H.live[i]);
+  assert_null(R.pending); /* every response was followed by its done */
+  if (!R.wants)
+    assert_int_equal(R.n, 0);
   for (int i = 0; i < f->n_steps; i++)
     P->step_del(f->steps[i]);
   free(f->conn.out);
@@ -993,6 +1106,321 @@ static void test_switching_protocols(void **state) {
   assert_int_equal(f->conn.close_requested, 1);
 }
 
+/* ---- Templates ------------------------------------------------------------ */
+
+/* Templates in the path, header values and body are expanded per request
+ * (the request id stands for the user id here); Content-Length follows
+ * the expanded body. */
+static void test_templated_request(void **state) {
+  struct fx *f = *state;
+  rl_kv hs[] = {{"Authorization", "Bearer u{{user_id}}"}, {"X-C", "c"}};
+  rl_step_spec s = base_spec();
+  s.path = "/users/{{user_id}}?q={{random_int 5 5}}";
+  s.name = "/users/[id]";
+  s.headers = hs;
+  s.n_headers = 2;
+  s.body = (const uint8_t *)"{\"id\":{{user_id}}}";
+  s.body_len = strlen((const char *)s.body);
+  void *st = add_step(f, &s);
+  const char *type = NULL, *name = NULL;
+  P->step_describe(st, &type, &name);
+  assert_string_equal(type, "POST");
+  assert_string_equal(name, "/users/[id]");
+  for (int id = 1; id <= 12; id++) {
+    char want[512];
+    size_t before = f->conn.out_len;
+    assert_int_equal(submit(f, st), 0);
+    snprintf(want, sizeof want,
+             "POST /users/%d?q=5 HTTP/1.1\r\n"
+             "Host: example.com\r\n"
+             "User-Agent: rpcload/0.1\r\n"
+             "Authorization: Bearer u%d\r\n"
+             "X-C: c\r\n"
+             "Content-Length: %d\r\n"
+             "\r\n"
+             "{\"id\":%d}",
+             id, id, id < 10 ? 8 : 9, id);
+    assert_string_equal(f->conn.out + before, want);
+    assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+    assert_success(0, "POST", "/users/[id]", 0);
+    /* Keep the event table small: the invariant is what matters. */
+    H.n_events = 0;
+    H.n_accepted = 0;
+  }
+  /* No name given: the stats name is the unexpanded path. */
+  s = base_spec();
+  s.path = "/p/{{user_id}}";
+  P->step_describe(add_step(f, &s), &type, &name);
+  assert_string_equal(name, "/p/{{user_id}}");
+}
+
+/* Only the templated parts change; a template that expands to nothing is
+ * fine, braces without a template are text, and a body template with the
+ * user's own Content-Length keeps the user's. */
+static void test_templated_parts(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.path = "/a{{random_string 0}}";
+  assert_request(f, &s,
+                 "GET /a HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+  rl_kv host[] = {{"Host", "h{{user_id}}.example"}};
+  s = base_spec();
+  s.headers = host;
+  s.n_headers = 1;
+  s.body = (const uint8_t *)"{\"a\":{\"b\":1}}";
+  s.body_len = 13;
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Host: h2.example\r\n"
+                 "Content-Length: 13\r\n"
+                 "\r\n"
+                 "{\"a\":{\"b\":1}}");
+  s = base_spec();
+  s.method = "PUT";
+  s.body = (const uint8_t *)"{{random_string 0}}";
+  s.body_len = strlen((const char *)s.body);
+  assert_request(f, &s,
+                 "PUT / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 0\r\n"
+                 "\r\n");
+  rl_kv cl[] = {{"Content-Length", "2"}};
+  s = base_spec();
+  s.headers = cl;
+  s.n_headers = 1;
+  s.body = (const uint8_t *)"{{seq}}";
+  s.body_len = 7;
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 2\r\n"
+                 "\r\n"
+                 "1");
+}
+
+/* An expansion the request line cannot carry as it is (a captured value
+ * with a blank, a control, UTF-8) is percent-encoded in the path; in a
+ * header value a CR or LF would smuggle a header in: that request is
+ * refused, nothing written. */
+static void test_templated_unsafe_values(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.path = "/s?q={{seq}}&x=1";
+  void *path = add_step(f, &s);
+  rl_kv hs[] = {{"X-Token", "{{seq}}"}};
+  s = base_spec();
+  s.headers = hs;
+  s.n_headers = 1;
+  void *hdr = add_step(f, &s);
+
+  /* (The override is the whole path's expansion.) */
+  T.override = "/s?q=a b\x01\xc3\xa9%20/?&x=1";
+  size_t before = f->conn.out_len;
+  assert_int_equal(submit(f, path), 0);
+  assert_string_equal(f->conn.out + before,
+                      "GET /s?q=a%20b%01%C3%A9%20/?&x=1 HTTP/1.1\r\n"
+                      "Host: example.com\r\n"
+                      "User-Agent: rpcload/0.1\r\n"
+                      "\r\n");
+  assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+
+  T.override = "1\r\nX-Injected: 2";
+  n_logs = 0;
+  before = f->conn.out_len;
+  assert_int_equal(submit(f, hdr), RL_ERR_INVAL);
+  assert_int_equal(submit(f, hdr), RL_ERR_INVAL);
+  assert_int_equal(f->conn.out_len, before);
+  assert_int_equal(n_logs, 1); /* said once, not per request */
+  T.override = "tab\tand blank ok";
+  assert_int_equal(submit(f, hdr), 0);
+  assert_non_null(strstr(f->conn.out + before,
+                         "\r\nX-Token: tab\tand blank ok\r\n"));
+  assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+  assert_int_equal(H.n_events, 2);
+}
+
+static void test_templated_bad_specs(void **state) {
+  (void)state;
+  rl_step_spec s = base_spec();
+  s.path = "/a/{{nope}}";
+  expect_rejected(&s, "path: unknown template name 'nope' at column 4 "
+                      "(known: user_id, seq, uuid, timestamp, timestamp_ms, "
+                      "random_int A B, random_string N)");
+  /* Blanks inside {{...}} are the template's; outside they are not. */
+  s.path = "/a b/{{random_int 1 9}}";
+  expect_rejected(&s, "path '/a b/{{random_int 1 9}}' contains a space or "
+                      "control character (percent-encode it)");
+  rl_kv hs[] = {{"X-A", "{{user_id"}};
+  s = base_spec();
+  s.headers = hs;
+  s.n_headers = 1;
+  expect_rejected(&s, "header 'X-A': '{{' at column 1 has no closing '}}'");
+  s = base_spec();
+  s.body = (const uint8_t *)"{{uuid}} {{x}}";
+  s.body_len = strlen((const char *)s.body);
+  expect_rejected(&s, "body: unknown template name 'x' at column 10 "
+                      "(known: user_id, seq, uuid, timestamp, timestamp_ms, "
+                      "random_int A B, random_string N)");
+}
+
+/* ---- Responses handed over (ABI 1.2) --------------------------------------- */
+
+/* The host wants the response: status, header fields as sent (trailers
+ * after them, trailing blanks gone), the de-chunked body; no JSON. Also
+ * fed a byte per read, which cuts every name and value. */
+static void test_response_handed_over(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  void *st = add_get_step(f);
+  static const char resp[] = "HTTP/1.1 200 OK\r\n"
+                             "Content-Type: text/plain \r\n"
+                             "X-Empty:\r\n"
+                             "x-id:  42\r\n"
+                             "Transfer-Encoding: chunked\r\n"
+                             "\r\n"
+                             "5\r\nhello\r\n"
+                             "6;ext=1\r\n world\r\n"
+                             "0\r\n"
+                             "X-Trailer: t\r\n"
+                             "\r\n";
+  static const char want_headers[] = "Content-Type: text/plain\n"
+                                     "X-Empty: \n"
+                                     "x-id: 42\n"
+                                     "Transfer-Encoding: chunked\n"
+                                     "X-Trailer: t\n";
+  for (int bytewise = 0; bytewise < 2; bytewise++) {
+    assert_int_equal(submit(f, st), 0);
+    assert_int_equal(bytewise ? feed_bytewise(f, resp) : feed(f, resp), 0);
+    assert_int_equal(H.n_events, bytewise + 1);
+    assert_success(bytewise, "GET", "/", 11);
+    assert_int_equal(R.n, bytewise + 1);
+    assert_int_equal(R.req_id, bytewise + 1);
+    assert_int_equal(R.status, 200);
+    assert_int_equal(R.n_headers, 5);
+    assert_string_equal(R.headers, want_headers);
+    assert_int_equal(R.body_len, 11);
+    assert_string_equal(R.body, "hello world");
+    assert_true(R.json_null);
+  }
+  assert_int_equal(R.asked, 2);
+}
+
+/* A failing status is handed over too (a scenario may expect a 404); a
+ * 1xx is not the response; an empty body is NULL. */
+static void test_response_error_status(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 404 Not Found\r\n"
+                           "Content-Length: 9\r\n\r\nnot found"),
+                   0);
+  assert_failure(0, "GET", "/", "HTTP 404 Not Found");
+  assert_int_equal(R.status, 404);
+  assert_string_equal(R.headers, "Content-Length: 9\n");
+  assert_string_equal(R.body, "not found");
+
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
+                           "HTTP/1.1 201 Created\r\nLocation: /x/7\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_success(1, "GET", "/", 0);
+  assert_int_equal(R.n, 2);
+  assert_int_equal(R.status, 201);
+  assert_string_equal(R.headers, "Location: /x/7\nContent-Length: 0\n");
+  assert_true(R.body_null);
+  assert_int_equal(R.body_len, 0);
+}
+
+/* A body read until the close is handed over when the close ends it; a
+ * response cut short, or no response at all, is not. */
+static void test_response_until_eof_and_cut(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nabc"), 0);
+  assert_int_equal(feed(f, "defg"), 0);
+  assert_int_equal(R.n, 0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_int_equal(R.n, 1);
+  assert_string_equal(R.body, "abcdefg");
+  assert_string_equal(R.headers, "Server: old\n");
+  assert_success(0, "GET", "/", 7);
+}
+
+static void test_response_not_on_errors(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe"),
+                   0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_failure(0, "GET", "/", "connection closed by peer");
+  assert_int_equal(R.n, 0);
+
+  struct fx g = {0};
+  rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
+  assert_int_equal(P->session_new(&test_host, &g.conn, &info, &g.session), 0);
+  f->session = g.session;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "SSH-2.0-OpenSSH_9.2\r\n"), RL_ERR_PROTO);
+  del(f, RL_ERR_PROTO, "protocol error");
+  assert_int_equal(R.n, 0);
+  free(g.conn.out);
+}
+
+/* When the host does not look, nothing is handed over, whatever comes;
+ * the question is asked once per request. */
+static void test_response_not_wanted(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(submit(f, st), 0);
+    assert_int_equal(feed(f, RESP_CHUNKED), 0);
+  }
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\nx"),
+                   0);
+  assert_int_equal(H.n_events, 4);
+  assert_int_equal(R.asked, 4);
+  assert_int_equal(R.n, 0);
+  /* The answer is per request: the next one may want it. */
+  R.wants = 1;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(R.n, 1);
+  assert_string_equal(R.body, "hello");
+}
+
+/* A host of ABI 1.1 has no response members: the plugin never asks. */
+static void test_response_old_host(void **state) {
+  struct fx *f = *state;
+  old_host = test_host;
+  old_host.struct_size = (uint32_t)offsetof(rl_host, request_wants_response);
+  old_host.request_wants_response = NULL;
+  old_host.request_response = NULL;
+  P->session_del(f->session, RL_ERR_CANCELLED, "replaced");
+  rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
+  assert_int_equal(P->session_new(&old_host, &f->conn, &info, &f->session),
+                   0);
+  R.wants = 1;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_success(0, "GET", "/", 5);
+  assert_int_equal(R.asked, 0);
+  assert_int_equal(R.n, 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void) {
@@ -1029,6 +1457,16 @@ int main(void) {
       T(test_keep_alive),
       T(test_no_content),
       T(test_switching_protocols),
+      T(test_templated_request),
+      T(test_templated_parts),
+      T(test_templated_unsafe_values),
+      cmocka_unit_test(test_templated_bad_specs),
+      T(test_response_handed_over),
+      T(test_response_error_status),
+      T(test_response_until_eof_and_cut),
+      T(test_response_not_on_errors),
+      T(test_response_not_wanted),
+      T(test_response_old_host),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -20,12 +20,16 @@
  *   /badlen     200 with content-length 5 and 12 bytes of body
  *   /info       103 Early Hints, then 200 "hello world\n"
  *   /trailers   200 "hello world\n" then trailers
+ *   /meta       201 with x-id and content-type, "hello world\n", trailers
  *   /hold       nothing until the test says (srv_respond)
  *
  * As in the http1 test, requests are heap objects freed when the plugin
  * reports them, so touching one afterwards shows under valgrind or ASan,
  * and the host checks that each is reported once, never from inside
- * session_submit().
+ * session_submit(). The host also plays ABI 1.2's response hand-over:
+ * request_wants_response answers R.wants and counts the questions, and
+ * request_response keeps what it was given, checking that it comes at most
+ * once per request, right before that request's request_done.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -107,7 +111,64 @@ static struct {
   int in_submit;
 } H;
 
+/* What the host was handed with request_response, per request id. */
+#define MAX_RESP 32
+struct resp {
+  int got;
+  int status;
+  char headers[1024]; /* "name: value\n" each, in order */
+  size_t body_len;
+  char body[64]; /* its first bytes, NUL-terminated */
+  int body_null;
+  int json_null;
+};
+
+static struct {
+  int wants; /* request_wants_response's answer */
+  int asked; /* how many times it was asked */
+  int n;     /* responses handed over */
+  const rl_request *pending; /* handed over, its request_done not yet */
+  struct resp by_id[MAX_RESP + 1];
+} R;
+
 static void *host_request_step(const rl_request *req) { return req->step; }
+
+static int host_request_wants_response(const rl_request *req) {
+  assert_non_null(req);
+  R.asked++;
+  return R.wants;
+}
+
+static void host_request_response(rl_request *req, const rl_response *resp) {
+  int live = 0;
+  assert_false(H.in_submit);
+  for (int i = 0; i < MAX_LIVE; i++)
+    live |= H.live[i] == req;
+  assert_true(live);      /* before request_done, never after */
+  assert_null(R.pending); /* the one before must have had its done */
+  assert_true(resp->struct_size >= sizeof(rl_response));
+  assert_true(req->id >= 1 && req->id <= MAX_RESP);
+  struct resp *r = &R.by_id[req->id];
+  assert_false(r->got); /* at most once per request */
+  R.pending = req;
+  R.n++;
+  r->got = 1;
+  r->status = resp->status;
+  r->headers[0] = '\0';
+  for (size_t i = 0; i < resp->n_headers; i++) {
+    size_t len = strlen(r->headers);
+    snprintf(r->headers + len, sizeof r->headers - len, "%s: %s\n",
+             resp->headers[i].key, resp->headers[i].value);
+  }
+  r->body_null = resp->body == NULL;
+  r->body_len = resp->body_len;
+  size_t n = resp->body_len < sizeof r->body - 1 ? resp->body_len
+                                                  : sizeof r->body - 1;
+  if (n > 0)
+    memcpy(r->body, resp->body, n);
+  r->body[n] = '\0';
+  r->json_null = resp->json == NULL;
+}
 
 /* Forgets a live request; fails the test if it is not live (reported
  * twice, or never accepted). */
@@ -125,6 +186,11 @@ static void forget_live(rl_request *req) {
 static void host_request_done(rl_request *req, const rl_result *r) {
   /* A callback from inside submit would break the ABI promise. */
   assert_false(H.in_submit);
+  /* A response handed over belongs to the very next request_done. */
+  if (R.pending != NULL) {
+    assert_ptr_equal(R.pending, req);
+    R.pending = NULL;
+  }
   forget_live(req);
   assert_true(H.n_events < MAX_EVENTS);
   assert_non_null(r->type);
@@ -143,6 +209,7 @@ static void host_request_done(rl_request *req, const rl_result *r) {
 
 static void host_request_retry(rl_request *req, const char *reason) {
   assert_false(H.in_submit);
+  assert_null(R.pending);
   forget_live(req);
   assert_true(H.n_retries < MAX_EVENTS);
   struct retry *r = &H.retries[H.n_retries++];
@@ -179,9 +246,12 @@ static uint64_t host_now_ns(void) { return 0; }
 static void host_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+static int n_logs;
+
 static void host_log(int level, const char *fmt, ...) {
   va_list ap;
   (void)level;
+  n_logs++;
   va_start(ap, fmt);
   vfprintf(stderr, fmt, ap);
   va_end(ap);
@@ -189,11 +259,13 @@ static void host_log(int level, const char *fmt, ...) {
 }
 
 /* Templates through the core's own code, the request id standing in for
- * the user id. */
+ * the user id; T.override, when set, is what every expansion gives (a
+ * value no template function makes, such as a captured one). */
 static struct {
   char *buf;
   size_t cap;
   uint64_t rng;
+  const char *override;
 } T;
 
 static int host_template_new(const char *text, size_t len, rl_template **out,
@@ -203,6 +275,10 @@ static int host_template_new(const char *text, size_t len, rl_template **out,
 
 static const char *host_template_expand(const rl_template *t, rl_request *req,
                                         size_t *len) {
+  if (T.override != NULL) {
+    *len = strlen(T.override);
+    return T.override;
+  }
   rl__template_ctx ctx = {
       .user_id = (uint64_t)req->id, .seq = 1, .rng = &T.rng};
   *len = 0;
@@ -231,6 +307,8 @@ static const rl_host test_host = {
     .request_user_id = host_request_user_id,
     .request_retry = host_request_retry,
     .conn_drain = host_conn_drain,
+    .request_wants_response = host_request_wants_response,
+    .request_response = host_request_response,
 };
 
 /* ---- Loading the plugin -------------------------------------------------- */
@@ -409,6 +487,18 @@ static void srv_answer(struct server *sv, struct srv_stream *ss) {
                                             NULL, info, 2, NULL),
                      0);
     srv_respond_full(sv, ss, "200", NULL, HELLO, strlen(HELLO));
+  } else if (strcmp(ss->path, "/meta") == 0) {
+    nghttp2_nv nva[] = {NV(":status", "201"), NV("x-id", "42"),
+                        NV("content-type", "text/plain")};
+    ss->trailers = 1;
+    ss->resp_body = HELLO;
+    ss->resp_left = strlen(HELLO);
+    ss->responded = 1;
+    srv_data_provider prd;
+    memset(&prd, 0, sizeof prd);
+    prd.source.ptr = ss;
+    prd.read_callback = srv_read_body;
+    assert_int_equal(SRV_SUBMIT_RESPONSE(sv->ng, ss->id, nva, 3, &prd), 0);
   } else if (strcmp(ss->path, "/trailers") == 0) {
     ss->trailers = 1;
     srv_respond_full(sv, ss, "200", NULL, HELLO, strlen(HELLO));
@@ -556,6 +646,8 @@ struct fx {
 
 static int fx_setup(void **state) {
   memset(&H, 0, sizeof H);
+  memset(&R, 0, sizeof R);
+  T.override = NULL;
   struct fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   rl_conn_info info = {sizeof info, "h2", "example.com", 80, 0};
@@ -576,6 +668,7 @@ static int fx_teardown(void **state) {
   assert_int_equal(H.n_events + H.n_retries, H.n_accepted);
   for (int i = 0; i < MAX_LIVE; i++)
     assert_null(H.live[i]);
+  assert_null(R.pending); /* every response was followed by its done */
   for (int i = 0; i < f->n_steps; i++)
     P->step_del(f->steps[i]);
   if (f->sv.ng != NULL)
@@ -1394,6 +1487,248 @@ static void test_write_failure(void **state) {
   assert_int_equal(H.n_events, 0);
 }
 
+/* ---- Templates in the path and header values --------------------------------- */
+
+/* :path, :authority (from Host) and header values with templates are
+ * expanded per request, beside a templated body with its content-length;
+ * the stats name stays the unexpanded path. */
+static void test_templated_path_and_headers(void **state) {
+  struct fx *f = *state;
+  rl_kv hs[] = {{"X-Token", "t{{user_id}}"},
+                {"Host", "h{{user_id}}.example"},
+                {"X-C", "c"}};
+  rl_step_spec s = base_spec("/u/{{user_id}}?x={{random_int 3 3}}");
+  s.headers = hs;
+  s.n_headers = 3;
+  void *get = add_step(f, &s);
+  const char *type = NULL, *name = NULL;
+  P->step_describe(get, &type, &name);
+  assert_string_equal(name, "/u/{{user_id}}?x={{random_int 3 3}}");
+  s.body = (const uint8_t *)"id={{user_id}}";
+  s.body_len = strlen((const char *)s.body);
+  void *post = add_step(f, &s);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(submit(f, i < 2 ? get : post), 0);
+  /* More header fields than the plugin copies on its stack. */
+  rl_kv many[40];
+  for (size_t i = 0; i < 40; i++)
+    many[i] = (rl_kv){"x-h", "v"};
+  many[39] = (rl_kv){"x-last", "{{user_id}}"};
+  s = base_spec("/many/{{user_id}}");
+  s.headers = many;
+  s.n_headers = 40;
+  assert_int_equal(submit(f, add_step(f, &s)), 0);
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(f->sv.n, 5);
+  for (int i = 0; i < 4; i++) {
+    struct srv_stream *ss = &f->sv.streams[i];
+    char want[128];
+    snprintf(want, sizeof want, "/u/%d?x=3", i + 1);
+    assert_string_equal(ss->path, want);
+    snprintf(want, sizeof want, "h%d.example", i + 1);
+    assert_string_equal(ss->authority, want);
+    if (i < 2) {
+      snprintf(want, sizeof want, "user-agent: rpcload/0.1\nx-token: t%d\n"
+                                  "x-c: c\n", i + 1);
+      assert_string_equal(ss->method, "GET");
+    } else {
+      snprintf(want, sizeof want, "user-agent: rpcload/0.1\nx-token: t%d\n"
+                                  "x-c: c\ncontent-length: 4\n", i + 1);
+      assert_string_equal(ss->method, "POST");
+      char body[16];
+      snprintf(body, sizeof body, "id=%d", i + 1);
+      assert_string_equal(ss->body, body);
+    }
+    assert_string_equal(ss->headers, want);
+  }
+  assert_string_equal(f->sv.streams[4].path, "/many/5");
+  assert_non_null(strstr(f->sv.streams[4].headers, "x-h: v\nx-last: 5\n"));
+  assert_int_equal(H.n_events, 5);
+  for (int i = 1; i <= 5; i++)
+    if (event_of(i)->failed)
+      fail_msg("request %d failed: %s", i, event_of(i)->error);
+}
+
+/* An expansion :path cannot carry as it is (a captured value with a
+ * blank, a control, UTF-8) is percent-encoded; one a header value cannot
+ * hold (CR, LF) refuses the request, said once in the log. */
+static void test_templated_unsafe_values(void **state) {
+  struct fx *f = *state;
+  void *path = get_step(f, "/s?q={{seq}}&x=1");
+  rl_kv hs[] = {{"x-token", "{{seq}}"}};
+  rl_step_spec s = base_spec("/");
+  s.headers = hs;
+  s.n_headers = 1;
+  void *hdr = add_step(f, &s);
+  /* (The override is the whole path's expansion.) */
+  T.override = "/s?q=a b\x01\xc3\xa9%20/?&x=1";
+  assert_int_equal(submit(f, path), 0);
+  assert_int_equal(pump(f), 0);
+  assert_string_equal(f->sv.streams[0].path, "/s?q=a%20b%01%C3%A9%20/?&x=1");
+  T.override = "1\r\nx-injected: 2";
+  n_logs = 0;
+  assert_int_equal(submit(f, hdr), RL_ERR_INVAL);
+  assert_int_equal(submit(f, hdr), RL_ERR_INVAL);
+  assert_int_equal(n_logs, 1);
+  T.override = "tab\tand blank ok";
+  assert_int_equal(submit(f, hdr), 0);
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(f->sv.n, 2);
+  assert_string_equal(f->sv.streams[1].headers,
+                      "user-agent: rpcload/0.1\nx-token: tab\tand blank ok\n");
+  assert_int_equal(H.n_events, 2);
+}
+
+static void test_templated_bad_specs(void **state) {
+  (void)state;
+  rl_step_spec s = base_spec("/a/{{nope}}");
+  expect_rejected(&s, "path: unknown template name 'nope' at column 4 "
+                      "(known: user_id, seq, uuid, timestamp, timestamp_ms, "
+                      "random_int A B, random_string N)");
+  s = base_spec("/a b/{{random_int 1 9}}");
+  expect_rejected(&s, "path '/a b/{{random_int 1 9}}' contains a space or "
+                      "control character (percent-encode it)");
+  rl_kv hs[] = {{"X-A", "{{user_id"}};
+  s = base_spec("/");
+  s.headers = hs;
+  s.n_headers = 1;
+  expect_rejected(&s, "header 'X-A': '{{' at column 1 has no closing '}}'");
+}
+
+/* ---- Responses handed over (ABI 1.2) ------------------------------------------ */
+
+/* The host wants the responses: :status, header fields (lower case, no
+ * pseudo-headers; trailers after them; a 1xx's left out), the DATA
+ * payload; no JSON. An error status too; a reset stream has none. */
+static void test_response_handed_over(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  assert_int_equal(submit(f, get_step(f, "/meta")), 0);
+  assert_int_equal(submit(f, get_step(f, "/info")), 0);
+  assert_int_equal(submit(f, get_step(f, "/missing")), 0);
+  assert_int_equal(submit(f, get_step(f, "/refuse")), 0);
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(H.n_events, 4);
+  assert_int_equal(R.asked, 4);
+  assert_int_equal(R.n, 3);
+  struct resp *r = &R.by_id[1];
+  assert_true(r->got);
+  assert_int_equal(r->status, 201);
+  assert_string_equal(r->headers,
+                      "x-id: 42\ncontent-type: text/plain\nx-checksum: 42\n");
+  assert_string_equal(r->body, HELLO);
+  assert_int_equal(r->body_len, strlen(HELLO));
+  assert_true(r->json_null);
+  assert_success(1, "GET", "/meta", strlen(HELLO));
+  r = &R.by_id[2];
+  assert_int_equal(r->status, 200);
+  assert_string_equal(r->headers, "");
+  assert_string_equal(r->body, HELLO);
+  r = &R.by_id[3];
+  assert_int_equal(r->status, 404);
+  assert_true(r->body_null);
+  assert_int_equal(r->body_len, 0);
+  assert_failure(3, "HTTP 404 Not Found");
+  assert_false(R.by_id[4].got);
+  assert_failure(4, "RST_STREAM: REFUSED_STREAM");
+}
+
+/* The same, every frame split at every byte. */
+static void test_response_bytewise(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  f->chunk = 1;
+  assert_int_equal(submit(f, get_step(f, "/meta")), 0);
+  assert_int_equal(submit(f, get_step(f, "/trailers")), 0);
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(R.n, 2);
+  assert_string_equal(R.by_id[1].headers,
+                      "x-id: 42\ncontent-type: text/plain\nx-checksum: 42\n");
+  assert_string_equal(R.by_id[1].body, HELLO);
+  assert_string_equal(R.by_id[2].headers, "x-checksum: 42\n");
+  assert_string_equal(R.by_id[2].body, HELLO);
+}
+
+/* A large body: counted whole, handed over up to the plugin's limit
+ * (more than the host keeps, so it sees the body was cut). */
+static void test_response_big_body(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  assert_int_equal(submit(f, get_step(f, "/big")), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(1, "GET", "/big", BIG_LEN);
+  assert_int_equal(R.by_id[1].body_len, (size_t)8 << 20);
+  assert_true(R.by_id[1].body_len < BIG_LEN);
+  assert_string_equal(R.by_id[1].headers, "content-length: 10485760\n");
+}
+
+/* When the host does not look, nothing is handed over; it is asked once
+ * per request, and the answer holds for that request only. */
+static void test_response_not_wanted(void **state) {
+  struct fx *f = *state;
+  assert_int_equal(submit(f, get_step(f, "/meta")), 0);
+  assert_int_equal(submit(f, get_step(f, "/missing")), 0);
+  R.wants = 1;
+  assert_int_equal(submit(f, get_step(f, "/hello")), 0);
+  R.wants = 0;
+  assert_int_equal(submit(f, get_step(f, "/trailers")), 0);
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(H.n_events, 4);
+  assert_int_equal(R.asked, 4);
+  assert_int_equal(R.n, 1);
+  assert_true(R.by_id[3].got);
+  assert_string_equal(R.by_id[3].body, HELLO);
+}
+
+/* No response, no hand-over: streams handed back after a GOAWAY, cut by
+ * the host's timeout, or ended with the connection. */
+static void test_response_not_without_one(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  void *hold = get_step(f, "/hold");
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(submit(f, hold), 0);
+  assert_int_equal(pump(f), 0);
+  rl_request *first = NULL;
+  for (int i = 0; i < MAX_LIVE; i++)
+    if (H.live[i] != NULL && H.live[i]->id == 1)
+      first = H.live[i];
+  assert_non_null(first);
+  assert_int_equal(P->session_cancel(f->session, first, "timed out after 1s"),
+                   0);
+  assert_int_equal(nghttp2_submit_goaway(f->sv.ng, NGHTTP2_FLAG_NONE, 3,
+                                         NGHTTP2_NO_ERROR, NULL, 0),
+                   0);
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(H.n_retries, 2); /* streams 5 and 7 */
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_int_equal(H.n_events, 2); /* 1 cut, 3 ended with the connection */
+  assert_int_equal(R.n, 0);
+}
+
+/* A host of ABI 1.1 has no response members: the plugin never asks. */
+static void test_response_old_host(void **state) {
+  struct fx *f = *state;
+  static rl_host old_host;
+  old_host = test_host;
+  old_host.struct_size = (uint32_t)offsetof(rl_host, request_wants_response);
+  old_host.request_wants_response = NULL;
+  old_host.request_response = NULL;
+  P->session_del(f->session, RL_ERR_CANCELLED, "replaced");
+  rl_conn_info info = {sizeof info, "h2", "example.com", 80, 0};
+  free(f->conn.out);
+  f->conn.out = NULL;
+  f->conn.out_len = 0;
+  assert_int_equal(P->session_new(&old_host, &f->conn, &info, &f->session),
+                   0);
+  R.wants = 1;
+  assert_int_equal(submit(f, get_step(f, "/meta")), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(1, "GET", "/meta", strlen(HELLO));
+  assert_int_equal(R.asked, 0);
+  assert_int_equal(R.n, 0);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void) {
@@ -1424,6 +1759,15 @@ int main(void) {
       T(test_garbage),
       T(test_connection_error),
       T(test_write_failure),
+      T(test_templated_path_and_headers),
+      T(test_templated_unsafe_values),
+      cmocka_unit_test(test_templated_bad_specs),
+      T(test_response_handed_over),
+      T(test_response_bytewise),
+      T(test_response_big_body),
+      T(test_response_not_wanted),
+      T(test_response_not_without_one),
+      T(test_response_old_host),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
