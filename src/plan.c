@@ -362,15 +362,6 @@ static int compile_step(compiler *c, const rl__scn_user *k,
     return rl__scenario_errorf(c->scn, s->pos, c->err, c->errlen, "%s", terr);
   }
   free_strings(&ss);
-  if (out->target->plugin->desc.kind != RL_PLUGIN_CODEC) {
-    rl__target_del(out->target);
-    out->target = NULL;
-    return rl__scenario_errorf(
-        c->scn, s->protocol_pos, c->err, c->errlen,
-        "plugin %s does its own I/O (a transport plugin): scenario steps "
-        "take codec plugins only for now; run it from the command line",
-        proto);
-  }
   out->src = s;
   out->endpoint = endpoint_of(c, out->target);
   out->checks = s->expect.pos.line != 0 || s->n_captures != 0;

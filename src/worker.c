@@ -36,15 +36,17 @@ static void flush_stats(rl__worker *w) {
   rl__stats_clear(w->stats);
 }
 
-/* Ends the thread's transport; what it still holds is cancelled (counted
- * apart while cutting, like any request cut at the stop). */
+/* Ends the thread's transports; what they still hold is cancelled
+ * (counted apart while cutting, like any request cut at the stop). */
 static void end_transport(rl__worker *w) {
-  if (!w->transport)
-    return;
-  void *t = w->transport;
-  w->transport = NULL;
-  w->runner->target->plugin->desc.transport_del(t, RL_ERR_CANCELLED,
-                                                "stopped");
+  for (size_t i = 0; i < w->ntransports; i++) {
+    void *t = w->transports[i].state;
+    if (!t)
+      continue;
+    w->transports[i].state = NULL;
+    w->transports[i].target->plugin->desc.transport_del(t, RL_ERR_CANCELLED,
+                                                        "stopped");
+  }
 }
 
 static void close_pool(rl__worker *w) {
@@ -211,12 +213,16 @@ void rl__worker_submit(rl__worker *w, rl_conn *conn, rl_request *req) {
     return;
   }
   req->conn = NULL;
-  if (!w->transport) {
-    rl__request_fail(req, w->transport_error ? w->transport_error
-                                             : "transport not running");
+  struct rl__worker_transport *wt = NULL;
+  for (size_t i = 0; i < w->ntransports && !wt; i++)
+    if (w->transports[i].target == req->target)
+      wt = &w->transports[i];
+  if (!wt || !wt->state) {
+    rl__request_fail(req, wt && wt->error ? wt->error
+                                          : "transport not running");
     return;
   }
-  int rc = p->transport_submit(w->transport, req);
+  int rc = p->transport_submit(wt->state, req);
   if (rc < 0) {
     char why[160];
     snprintf(why, sizeof why, "%s refused the request: %s", p->name,
@@ -225,12 +231,23 @@ void rl__worker_submit(rl__worker *w, rl_conn *conn, rl_request *req) {
   }
 }
 
-/* A transport plugin's per-thread state is made on the thread it serves. */
-static void start_transport(rl__worker *w) {
-  const rl__target *t = w->runner->target;
+/* One transport plugin's per-thread state, made on the thread it serves. */
+static void start_one_transport(rl__worker *w, const rl__target *t) {
   const rl_plugin *p = &t->plugin->desc;
-  if (p->kind != RL_PLUGIN_TRANSPORT)
+  for (size_t i = 0; i < w->ntransports; i++)
+    if (w->transports[i].target == t)
+      return;
+  struct rl__worker_transport *a =
+      realloc(w->transports, (w->ntransports + 1) * sizeof *a);
+  if (!a) {
+    rl__log(RL__LOG_ERROR, "out of memory starting a transport");
     return;
+  }
+  w->transports = a;
+  struct rl__worker_transport *wt = &a[w->ntransports++];
+  wt->target = t;
+  wt->state = NULL;
+  wt->error = NULL;
   rl_transport_info info = {
       .struct_size = sizeof info,
       .host = t->host,
@@ -242,12 +259,31 @@ static void start_transport(rl__worker *w) {
       .request_timeout_ns = t->request_timeout_ns,
   };
   int rc = p->transport_new(rl__host(), &w->loop_handle, t->step, &info,
-                            &w->transport);
+                            &wt->state);
   if (rc < 0) {
-    w->transport = NULL;
-    w->transport_error = "transport could not start";
+    wt->state = NULL;
+    wt->error = "transport could not start";
     rl__log(RL__LOG_ERROR, "%s: transport could not start on thread %d: %s",
             p->name, w->index, rl_strerror(rc));
+  }
+}
+
+static void start_steps_transports(rl__worker *w, const rl__plan_step *s,
+                                   size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i].target->plugin->desc.kind == RL_PLUGIN_TRANSPORT)
+      start_one_transport(w, s[i].target);
+}
+
+/* Every transport-plugin target of the plan gets its state here. */
+static void start_transport(rl__worker *w) {
+  const rl__plan *plan = w->runner->plan;
+  for (size_t c = 0; c < plan->n_classes; c++) {
+    const rl__plan_class *k = &plan->classes[c];
+    start_steps_transports(w, k->on_start, k->n_on_start);
+    start_steps_transports(w, k->on_stop, k->n_on_stop);
+    for (size_t t = 0; t < k->n_tasks; t++)
+      start_steps_transports(w, k->tasks[t].steps, k->tasks[t].n_steps);
   }
 }
 
@@ -325,6 +361,9 @@ void rl__worker_join(rl__worker *w) {
   w->stats = NULL;
   free(w->rbuf);
   w->rbuf = NULL;
+  free(w->transports);
+  w->transports = NULL;
+  w->ntransports = 0;
 }
 
 void rl__worker_set_users(rl__worker *w, uint32_t n) {

@@ -58,8 +58,14 @@ typedef struct rl__worker {
   unsigned stats_epoch;  /* the runner's reset_epoch at the last flush */
   uint64_t cut_requests; /* in flight when cut; not in the stats */
   rl_loop loop_handle;    /* what transport plugins see of `loop` */
-  void *transport;        /* a transport plugin's state for this thread */
-  const char *transport_error; /* why transport_new failed, or NULL */
+  /* Transport plugins' per-thread states, one per plan target of a
+   * transport plugin (the quick command line has at most one). */
+  struct rl__worker_transport {
+    const struct rl__target *target;
+    void *state;       /* NULL when transport_new failed */
+    const char *error; /* why, then */
+  } *transports;
+  size_t ntransports;
 } rl__worker;
 
 /* Sets up worker `index` of `r` and starts its thread. 0 or an error. */
