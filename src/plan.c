@@ -194,8 +194,9 @@ static void list_protocols(rl__plugin_set *set, char *out, size_t len) {
   n += (size_t)snprintf(out, len, "http, grpc");
   for (size_t i = 0; i < set->n && n < len; i++)
     for (const rl_scheme *s = set->items[i]->desc.schemes; s && s->name; s++)
-      if (strcmp(s->name, "http") && strcmp(s->name, "https") &&
-          strcmp(s->name, "grpc") && strcmp(s->name, "grpcs") && n < len)
+      if (strcmp(s->name, "http") != 0 && strcmp(s->name, "https") != 0 &&
+          strcmp(s->name, "grpc") != 0 && strcmp(s->name, "grpcs") != 0 &&
+          n < len)
         n += (size_t)snprintf(out + n, len - n, ", %s", s->name);
 }
 
@@ -268,11 +269,13 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   }
   /* The target URL. */
   const char *where = is_http && has_scheme(path) ? path : host;
-  if (!where || !*where)
+  if (!where || !*where) {
+    free_strings(&ss);
     return rl__scenario_errorf(
         c->scn, s->pos, c->err, c->errlen,
         "step has no host: give host: in the step, its user class or the "
         "file, or a target on the command line");
+  }
   const char *scheme = is_http ? "http" : is_grpc ? "grpc" : proto;
   size_t n = strlen(where) + strlen(scheme) + (path ? strlen(path) : 0) + 8;
   if (!(ss.url = malloc(n)))
