@@ -40,6 +40,46 @@ class ValgrindTest(unittest.TestCase):
         self.assertEqual(rep.aggregated.fails, 0, res.describe())
         self.assertEqual(rep.aggregated.reqs, log_count, res.describe())
 
+    def test_scenario_and_grpc(self):
+        """A scenario whose user logs in, captures, checks and calls gRPC:
+        plans, responses, variables and the gRPC plugin under memcheck."""
+        from test_hello_server import HelloServer, skip_reason
+        from test_scenarios import DemoServer
+        if skip_reason():
+            self.skipTest(skip_reason())
+        proto = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__)))), "examples", "hello", "hello.proto")
+        tmp = tempfile.mkdtemp(prefix="rl-vg-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with DemoServer() as ds, HelloServer() as hs:
+            path = os.path.join(tmp, "s.yaml")
+            with open(path, "w") as f:
+                f.write('''
+users:
+  - name: U
+    wait: {constant: 0.1}
+    on_start:
+      - {http: POST /login, json: {user: "v{{user_id}}"}, capture: {token: $.token}}
+    tasks:
+      - steps:
+          - {http: POST /cart, headers: {authorization: "Bearer {{token}}"},
+             json: {item: 1}, capture: {cart: "$.cart_id", ct: "header:content-type"}}
+          - {http: "GET /cart/{{cart}}", name: "/cart/[id]",
+             headers: {authorization: "Bearer {{token}}"}, expect: {status: 200}}
+          - {grpc: SayHello, host: "%s", proto: "%s", data: {name: "{{token}}"},
+             capture: {msg: $.message}, expect: {body_contains: Hello}}
+    on_stop:
+      - {http: POST /logout, headers: {authorization: "Bearer {{token}}"}}
+''' % (hs.target, proto))
+            res = rpcload.run(["-f", path, "-u", "3", "-r", "10", "-t", "4s",
+                               "http://127.0.0.1:%d" % ds.port], wrapper=VALGRIND,
+                              timeout_s=240)
+        self.assertFalse(res.timed_out, res.describe())
+        self.assertNotEqual(res.exit_code, 99, "valgrind found errors or leaks\n"
+                            + res.describe(limit=20000))
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertGreater(res.report().aggregated.reqs, 10, res.describe())
+
     def test_web_mode(self):
         """--web and --prometheus-port with every endpoint asked for while the
         load runs: the server's thread, its answers and its stop leak
