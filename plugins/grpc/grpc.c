@@ -39,6 +39,7 @@
 #include "grpc_wire.h"
 #include "h2session.h"
 #include "http_text.h"
+#include "resp_acc.h"
 #include "pbdesc.h"
 #include "pbjson.h"
 #include "reflect.h"
@@ -61,10 +62,6 @@
 #define GRPC_NV_STACK 48
 /* Longest grpc-message kept for an error text. */
 #define GRPC_MESSAGE_MAX 160
-/* Most header bytes collected for a response the host looks at. */
-#define GRPC_RESPONSE_MAX_HEADERS (1u << 20)
-/* Collecting buffers larger than this are freed once handed over. */
-#define GRPC_RESPONSE_KEEP ((size_t)64 << 10)
 
 /* The spec members up to and including `m` are present. */
 #define SPEC_HAS(spec, m)                                                      \
@@ -792,67 +789,6 @@ static int grpc_step_list(void *step, FILE *out) {
 
 /* ---- Sessions ------------------------------------------------------------ */
 
-/* A response being collected for the host (ABI 1.2): metadata as
- * "name\0value\0" pairs (trailers after the headers), the message's wire
- * bytes and its JSON. Kept on the session's free list between calls, so
- * its memory is reused. */
-struct resp_acc {
-  struct resp_acc *next; /* on the free list */
-  char *hdr;
-  size_t hdr_len, hdr_cap, n_hdr;
-  uint8_t *body;
-  size_t body_len, body_cap;
-  char *json; /* the message as proto3 JSON, or NULL; owned */
-  rl_kv *kv;  /* the pairs for request_response */
-  size_t kv_cap;
-  int oom; /* the metadata did not fit: it is left out */
-};
-
-/* Makes room for `more` bytes after len in (*pp, *cap). */
-static int grow(void *pp, size_t *cap, size_t len, size_t more) {
-  char **p = pp;
-  if (more <= *cap - len)
-    return 0;
-  size_t c = *cap ? *cap : 256;
-  while (c - len < more) {
-    if (c > ((size_t)-1) / 2)
-      return RL_ERR_NOMEM;
-    c *= 2;
-  }
-  char *n = realloc(*p, c);
-  if (n == NULL)
-    return RL_ERR_NOMEM;
-  *p = n;
-  *cap = c;
-  return 0;
-}
-
-static void acc_header(struct resp_acc *a, const uint8_t *name,
-                       size_t name_len, const uint8_t *value,
-                       size_t value_len) {
-  size_t more = name_len + value_len + 2;
-  if (a->oom || a->hdr_len + more > GRPC_RESPONSE_MAX_HEADERS ||
-      grow(&a->hdr, &a->hdr_cap, a->hdr_len, more) != 0) {
-    a->oom = 1;
-    return;
-  }
-  memcpy(a->hdr + a->hdr_len, name, name_len);
-  a->hdr_len += name_len;
-  a->hdr[a->hdr_len++] = '\0';
-  memcpy(a->hdr + a->hdr_len, value, value_len);
-  a->hdr_len += value_len;
-  a->hdr[a->hdr_len++] = '\0';
-  a->n_hdr++;
-}
-
-static void acc_free(struct resp_acc *a) {
-  free(a->hdr);
-  free(a->body);
-  free(a->json);
-  free(a->kv);
-  free(a);
-}
-
 struct grpc_session {
   const rl_host *host; /* borrowed: lives until fini */
   rl_conn *conn;       /* borrowed: valid until session_del */
@@ -860,48 +796,8 @@ struct grpc_session {
   int has_retry;       /* the host offers request_retry and conn_drain */
   int has_responses;   /* the host takes responses (ABI 1.2) */
   const char *abort_reason; /* while ending every stream at once */
-  struct resp_acc *free_accs; /* collectors to reuse; owned */
+  rl__resp_acc *free_accs; /* collectors to reuse; owned */
 };
-
-/* A collector from the free list, emptied, or a new one; NULL when out of
- * memory. */
-static struct resp_acc *acc_get(struct grpc_session *s) {
-  struct resp_acc *a = s->free_accs;
-  if (a != NULL)
-    s->free_accs = a->next;
-  else if ((a = calloc(1, sizeof *a)) == NULL)
-    return NULL;
-  a->next = NULL;
-  a->hdr_len = a->n_hdr = a->body_len = 0;
-  a->oom = 0;
-  return a;
-}
-
-/* Frees what a collector holds beyond a small response, so that one big
- * response does not pin its memory for the connection's life. */
-static void acc_trim(struct resp_acc *a) {
-  free(a->json);
-  a->json = NULL;
-  if (a->hdr_cap > GRPC_RESPONSE_KEEP) {
-    free(a->hdr);
-    a->hdr = NULL;
-    a->hdr_cap = 0;
-  }
-  if (a->body_cap > GRPC_RESPONSE_KEEP) {
-    free(a->body);
-    a->body = NULL;
-    a->body_cap = 0;
-  }
-}
-
-/* Back on the free list (NULL is fine). */
-static void acc_put(struct grpc_session *s, struct resp_acc *a) {
-  if (a == NULL)
-    return;
-  acc_trim(a);
-  a->next = s->free_accs;
-  s->free_accs = a;
-}
 
 /* Why a response is broken, found while reading it; reported at its end
  * unless the server's own status says more. */
@@ -937,13 +833,13 @@ struct grpc_stream {
   char message[GRPC_MESSAGE_MAX]; /* grpc-message, decoded */
   /* The response collected for the host, when it wants it (asked once,
    * at submit); NULL: nothing is collected. Owned. */
-  struct resp_acc *acc;
+  rl__resp_acc *acc;
 };
 
 static void stream_cleanup(struct grpc_stream *gs) {
   free(gs->buf);
   gs->buf = NULL;
-  acc_put(gs->s, gs->acc);
+  rl__resp_acc_put(&gs->s->free_accs, gs->acc);
   gs->acc = NULL;
 }
 
@@ -981,7 +877,7 @@ static void h2cb_header(void *stream_data, enum h2_block block,
   if (block == H2_BLOCK_INFORMATIONAL)
     return;
   if (gs->acc != NULL && !(name_len > 0 && name[0] == ':'))
-    acc_header(gs->acc, name, name_len, value, value_len);
+    rl__resp_acc_header(gs->acc, name, name_len, value, value_len);
   /* grpc-status and grpc-message come in the trailers, or in the headers
    * of a trailers-only response. */
   if (name_len == 11 && memcmp(name, "grpc-status", 11) == 0) {
@@ -1013,9 +909,9 @@ static void h2cb_headers_end(void *stream_data, enum h2_block block,
  * goes without: the host then has only the bytes. */
 static void acc_message(struct grpc_stream *gs, const ProtobufCMessage *m,
                         const uint8_t *data, size_t len) {
-  struct resp_acc *a = gs->acc;
+  rl__resp_acc *a = gs->acc;
   char err[128];
-  if (len > 0 && grow(&a->body, &a->body_cap, 0, len) == 0) {
+  if (len > 0 && rl__resp_grow(&a->body, &a->body_cap, 0, len) == 0) {
     memcpy(a->body, data, len);
     a->body_len = len;
   }
@@ -1216,32 +1112,7 @@ static int outcome(struct grpc_stream *gs, char *error, size_t len) {
 
 /* Hands the collected response to the host with the call's status. */
 static void hand_over(struct grpc_stream *gs, int code) {
-  struct resp_acc *a = gs->acc;
-  rl_response resp = {.struct_size = sizeof resp, .status = code};
-  if (a->n_hdr > a->kv_cap) {
-    rl_kv *kv = realloc(a->kv, a->n_hdr * sizeof *kv);
-    if (kv != NULL) {
-      a->kv = kv;
-      a->kv_cap = a->n_hdr;
-    }
-  }
-  if (!a->oom && a->n_hdr > 0 && a->n_hdr <= a->kv_cap) {
-    const char *p = a->hdr;
-    for (size_t i = 0; i < a->n_hdr; i++) {
-      a->kv[i].key = p;
-      p += strlen(p) + 1;
-      a->kv[i].value = p;
-      p += strlen(p) + 1;
-    }
-    resp.headers = a->kv;
-    resp.n_headers = a->n_hdr;
-  }
-  if (a->body_len > 0) {
-    resp.body = a->body;
-    resp.body_len = a->body_len;
-  }
-  resp.json = a->json;
-  gs->s->host->request_response(gs->req, &resp);
+  rl__resp_acc_hand_over(gs->s->host, gs->req, gs->acc, code);
 }
 
 /* The outcome of a stream the server ended. */
@@ -1463,7 +1334,7 @@ static int grpc_session_submit(void *session, rl_request *req) {
   struct grpc_stream init = {.s = s, .req = req, .st = st, .grpc_status = -1};
   /* Asked once per call: only then does the stream collect. */
   if (s->has_responses && s->host->request_wants_response(req) &&
-      (init.acc = acc_get(s)) == NULL)
+      (init.acc = rl__resp_acc_get(&s->free_accs)) == NULL)
     return RL_ERR_NOMEM;
   int rc;
   if (m->json != NULL || st->n_md_tpl > 0) {
@@ -1474,7 +1345,7 @@ static int grpc_session_submit(void *session, rl_request *req) {
     rc = h2_session_submit(s->h2, st->nva, st->nvlen, &body, &init, NULL);
   }
   if (rc != 0) {
-    acc_put(s, init.acc); /* the stream never was: the collector is ours */
+    rl__resp_acc_put(&s->free_accs, init.acc); /* the stream never was: the collector is ours */
     return rc;
   }
   if (s->has_retry && h2_session_closing(s->h2, NULL))
@@ -1531,11 +1402,7 @@ static void grpc_session_del(void *session, int err, const char *reason) {
         reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err);
   }
   h2_session_del(s->h2);
-  while (s->free_accs != NULL) {
-    struct resp_acc *a = s->free_accs;
-    s->free_accs = a->next;
-    acc_free(a);
-  }
+  rl__resp_acc_free_all(&s->free_accs);
   free(s);
 }
 

@@ -33,6 +33,7 @@
 
 #include "h2session.h"
 #include "http_text.h"
+#include "resp_acc.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -41,13 +42,6 @@
 #include <string.h>
 
 #define HTTP2_USER_AGENT "rpcload/0.1"
-/* Most body bytes collected for a response the host looks at. More than
- * the host keeps, so that it still sees when a body was cut. */
-#define HTTP2_RESPONSE_MAX_BODY ((size_t)8 << 20)
-/* Most header bytes collected for a response the host looks at. */
-#define HTTP2_RESPONSE_MAX_HEADERS (1u << 20)
-/* Collecting buffers larger than this are freed once handed over. */
-#define HTTP2_RESPONSE_KEEP ((size_t)64 << 10)
 /* Streams offered before the server's SETTINGS say how many it takes:
  * its limit is usually 100 or more, and nghttp2 holds back what is over
  * the real one. */
@@ -812,96 +806,6 @@ static void http2_step_describe(void *step, const char **type,
 
 /* ---- Sessions ------------------------------------------------------------ */
 
-/* A response being collected for the host (ABI 1.2): header fields as
- * "name\0value\0" pairs (trailers after), and the DATA payload. Kept on
- * the session's free list between requests, so its memory is reused. */
-struct resp_acc {
-  struct resp_acc *next; /* on the free list */
-  char *hdr;
-  size_t hdr_len, hdr_cap, n_hdr;
-  uint8_t *body;
-  size_t body_len, body_cap;
-  rl_kv *kv; /* the pairs for request_response */
-  size_t kv_cap;
-  int oom; /* the headers did not fit: they are left out */
-};
-
-/* Makes room for `more` bytes after *len in (*p, *cap). */
-static int grow(void *pp, size_t *cap, size_t len, size_t more) {
-  char **p = pp;
-  if (more <= *cap - len)
-    return 0;
-  size_t c = *cap ? *cap : 256;
-  while (c - len < more) {
-    if (c > ((size_t)-1) / 2)
-      return RL_ERR_NOMEM;
-    c *= 2;
-  }
-  char *n = realloc(*p, c);
-  if (n == NULL)
-    return RL_ERR_NOMEM;
-  *p = n;
-  *cap = c;
-  return 0;
-}
-
-static void acc_header(struct resp_acc *a, const uint8_t *name,
-                       size_t name_len, const uint8_t *value,
-                       size_t value_len) {
-  size_t more = name_len + value_len + 2;
-  if (a->oom || a->hdr_len + more > HTTP2_RESPONSE_MAX_HEADERS ||
-      grow(&a->hdr, &a->hdr_cap, a->hdr_len, more) != 0) {
-    a->oom = 1;
-    return;
-  }
-  memcpy(a->hdr + a->hdr_len, name, name_len);
-  a->hdr_len += name_len;
-  a->hdr[a->hdr_len++] = '\0';
-  memcpy(a->hdr + a->hdr_len, value, value_len);
-  a->hdr_len += value_len;
-  a->hdr[a->hdr_len++] = '\0';
-  a->n_hdr++;
-}
-
-static void acc_data(struct resp_acc *a, const uint8_t *data, size_t len) {
-  size_t room = HTTP2_RESPONSE_MAX_BODY - a->body_len;
-  if (len > room)
-    len = room;
-  if (len == 0 || grow(&a->body, &a->body_cap, a->body_len, len) != 0)
-    return; /* the body is cut where memory ran out */
-  memcpy(a->body + a->body_len, data, len);
-  a->body_len += len;
-}
-
-/* Hands what was collected to the host with `status`. */
-static void acc_hand_over(const rl_host *host, rl_request *req,
-                          struct resp_acc *a, int status) {
-  rl_response resp = {.struct_size = sizeof resp, .status = status};
-  if (a->n_hdr > a->kv_cap) {
-    rl_kv *kv = realloc(a->kv, a->n_hdr * sizeof *kv);
-    if (kv != NULL) {
-      a->kv = kv;
-      a->kv_cap = a->n_hdr;
-    }
-  }
-  if (!a->oom && a->n_hdr > 0 && a->n_hdr <= a->kv_cap) {
-    const char *p = a->hdr;
-    for (size_t i = 0; i < a->n_hdr; i++) {
-      a->kv[i].key = p;
-      p += strlen(p) + 1;
-      a->kv[i].value = p;
-      p += strlen(p) + 1;
-    }
-    resp.headers = a->kv;
-    resp.n_headers = a->n_hdr;
-  }
-  if (a->body_len > 0) {
-    resp.body = a->body;
-    resp.body_len = a->body_len;
-  }
-  host->request_response(req, &resp);
-}
-
 /* One connection. Owned by the plugin from session_new to session_del. */
 struct http2_session {
   const rl_host *host; /* borrowed: lives until fini */
@@ -914,7 +818,7 @@ struct http2_session {
   const char *abort_reason;
   /* While cancelling one stream: why (borrowed for that moment). */
   const char *cancel_reason;
-  struct resp_acc *free_accs; /* collectors to reuse; owned */
+  rl__resp_acc *free_accs; /* collectors to reuse; owned */
   /* Expanded header values of the request being submitted. */
   char *scratch;
   size_t scratch_cap;
@@ -929,46 +833,8 @@ struct http2_stream {
   int status;                  /* the final response's :status */
   /* The response collected for the host, when it wants it (asked once,
    * at submit); NULL: nothing is collected. Owned. */
-  struct resp_acc *acc;
+  rl__resp_acc *acc;
 };
-
-/* A collector from the free list, emptied, or a new one; NULL when out of
- * memory. */
-static struct resp_acc *acc_get(struct http2_session *s) {
-  struct resp_acc *a = s->free_accs;
-  if (a != NULL)
-    s->free_accs = a->next;
-  else if ((a = calloc(1, sizeof *a)) == NULL)
-    return NULL;
-  a->next = NULL;
-  a->hdr_len = a->n_hdr = a->body_len = 0;
-  a->oom = 0;
-  return a;
-}
-
-/* Frees what a collector holds beyond a small response, so that one big
- * response does not pin its memory for the connection's life. */
-static void acc_trim(struct resp_acc *a) {
-  if (a->hdr_cap > HTTP2_RESPONSE_KEEP) {
-    free(a->hdr);
-    a->hdr = NULL;
-    a->hdr_cap = 0;
-  }
-  if (a->body_cap > HTTP2_RESPONSE_KEEP) {
-    free(a->body);
-    a->body = NULL;
-    a->body_cap = 0;
-  }
-}
-
-/* Back on the free list. */
-static void acc_put(struct http2_session *s, struct resp_acc *a) {
-  if (a == NULL)
-    return;
-  acc_trim(a);
-  a->next = s->free_accs;
-  s->free_accs = a;
-}
 
 /* Reports the request; `error` NULL is success, borrowed for the call.
  * After this the request (and the stream area) is gone. */
@@ -978,7 +844,7 @@ static void finish(struct http2_stream *ps, const char *error) {
   r.name = ps->st->name;
   r.response_bytes = ps->bytes;
   r.error = error;
-  acc_put(ps->s, ps->acc);
+  rl__resp_acc_put(&ps->s->free_accs, ps->acc);
   ps->acc = NULL;
   ps->s->host->request_done(ps->req, &r);
 }
@@ -1004,14 +870,14 @@ static void h2cb_header(void *stream_data, enum h2_block block,
   if (ps->acc == NULL || block == H2_BLOCK_INFORMATIONAL ||
       (name_len > 0 && name[0] == ':'))
     return;
-  acc_header(ps->acc, name, name_len, value, value_len);
+  rl__resp_acc_header(ps->acc, name, name_len, value, value_len);
 }
 
 static void h2cb_data(void *stream_data, const uint8_t *data, size_t len) {
   struct http2_stream *ps = stream_data;
   ps->bytes += len;
   if (ps->acc != NULL)
-    acc_data(ps->acc, data, len);
+    rl__resp_acc_data(ps->acc, data, len);
 }
 
 /* The server will start no new stream: the host must stop handing us
@@ -1033,7 +899,7 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
   switch (how) {
   case H2_END_COMPLETE:
     if (ps->acc != NULL)
-      acc_hand_over(ps->s->host, ps->req, ps->acc, ps->status);
+      rl__resp_acc_hand_over(ps->s->host, ps->req, ps->acc, ps->status);
     if (ps->status >= 400) {
       const char *phrase = status_phrase(ps->status);
       snprintf(error, sizeof error, "HTTP %d%s%s", ps->status,
@@ -1062,7 +928,7 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
     /* The server never saw it: send it again on a new connection (the
      * GOAWAY callback already drained this one). */
     if (ps->s->has_retry) {
-      acc_put(ps->s, ps->acc);
+      rl__resp_acc_put(&ps->s->free_accs, ps->acc);
       ps->acc = NULL;
       ps->s->host->request_retry(ps->req, error);
     } else
@@ -1305,7 +1171,7 @@ static int http2_session_submit(void *session, rl_request *req) {
   struct http2_stream init = {.s = s, .req = req, .st = st};
   /* Asked once per request: only then does the stream collect. */
   if (s->has_responses && s->host->request_wants_response(req) &&
-      (init.acc = acc_get(s)) == NULL)
+      (init.acc = rl__resp_acc_get(&s->free_accs)) == NULL)
     return RL_ERR_NOMEM;
   int rc;
   if (st->body_tpl != NULL || st->n_fields > 0) {
@@ -1318,7 +1184,7 @@ static int http2_session_submit(void *session, rl_request *req) {
                            st->body != NULL ? &body : NULL, &init, NULL);
   }
   if (rc != 0) {
-    acc_put(s, init.acc); /* the stream never was: the collector is ours */
+    rl__resp_acc_put(&s->free_accs, init.acc); /* the stream never was: the collector is ours */
     return rc;
   }
   /* The last stream id is spent: new requests need a new connection. */
@@ -1394,14 +1260,7 @@ static void http2_session_del(void *session, int err, const char *reason) {
         reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err);
   }
   h2_session_del(s->h2);
-  while (s->free_accs != NULL) {
-    struct resp_acc *a = s->free_accs;
-    s->free_accs = a->next;
-    free(a->hdr);
-    free(a->body);
-    free(a->kv);
-    free(a);
-  }
+  rl__resp_acc_free_all(&s->free_accs);
   free(s->scratch);
   free(s);
 }
