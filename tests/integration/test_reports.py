@@ -124,6 +124,27 @@ class ReportTests(unittest.TestCase):
         self.assertGreater(int(stats[-1]["Request Count"]), 0)
         self.assertFalse([f for f in os.listdir(self.tmp) if f.endswith(".tmp")])
 
+    def test_ctrl_c_still_writes_every_report(self):
+        with NginxServer() as ng:
+            started = rpcload.start(["-u", "2", "-r", "10", "--csv", self.prefix,
+                                     "--json-file", self.prefix + ".json",
+                                     "--html", self.prefix + ".html", ng.url("/hello")])
+            time.sleep(2.5)
+            started[0].send_signal(signal.SIGINT)
+            res = rpcload.finish(started, timeout_s=30)
+            served = ng.count(path="/hello")
+        self.assertEqual(res.exit_code, 0, res.describe())
+        with open(self.prefix + ".json") as f:
+            js = json.load(f)
+        stats = self.rows("_stats.csv")
+        self.assertEqual(int(stats[0]["Request Count"]), js["stats"][0]["num_requests"])
+        # Requests cut at the stop were sent but are not counted.
+        self.assertLessEqual(js["stats"][0]["num_requests"], served)
+        self.assertGreaterEqual(js["stats"][0]["num_requests"] + js["run"]["cut_requests"], served)
+        with open(self.prefix + ".html") as f:
+            self.assertIn("rl-data", f.read())
+        self.assertGreaterEqual(len(self.rows("_stats_history.csv")), 2)
+
     def test_unwritable_prefix_is_a_clear_error(self):
         res = rpcload.run(["-u", "1", "-t", "1s", "--csv", "/nonexistent-dir/x",
                            "http://127.0.0.1:1/"], timeout_s=30)
