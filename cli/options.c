@@ -113,6 +113,7 @@ static const struct option long_options[] = {
 void cli_print_help(FILE *out) {
   fputs(
       "Usage: rpcload [OPTIONS] URL\n"
+      "       rpcload -f SCENARIO.yaml [OPTIONS] [URL]\n"
       "       rpcload --proto FILE --list\n"
       "\n"
       "Load-test a service the way Locust does (simulated users that run a task,\n"
