@@ -37,8 +37,7 @@ static rl_conn *endpoint_conn(rl__user *u, size_t endpoint) {
 
 void rl__user_end(rl__user *u) {
   if (u->cls->n_on_stop && u->phase != RL__PHASE_STOP && !u->w->cutting) {
-    if (ev_is_active(&u->timer))
-      ev_timer_stop(u->w->loop, &u->timer);
+    ev_timer_stop(u->w->loop, &u->timer); /* also when pending */
     u->phase = RL__PHASE_STOP;
     u->step = 0;
     u->state = RL__USER_RUNNING;
@@ -52,6 +51,8 @@ static void user_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
   rl__user *u = t->data;
+  if (u->state != RL__USER_WAITING)
+    return; /* stopped or sent on (on_stop) since the timer was set */
   u->state = RL__USER_READY;
   u->step_done = 0;
   if (u->w->stopping || u->retiring)
@@ -244,8 +245,10 @@ void rl__user_stop(rl__user *u, int cut) {
   if (u->state == RL__USER_STOPPED)
     return;
   u->state = RL__USER_STOPPED;
-  if (ev_is_active(&u->timer))
-    ev_timer_stop(u->w->loop, &u->timer);
+  /* Not only when active: a wait timer that expired in this loop round is
+   * inactive but still pending, and its callback would bring the user
+   * back (and count its stop twice). ev_timer_stop clears both. */
+  ev_timer_stop(u->w->loop, &u->timer);
   (void)cut;
   /* Cancels what is in flight when cutting; closes an idle connection
    * otherwise. Either way the events it yields are the worker's to
