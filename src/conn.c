@@ -142,8 +142,9 @@ static void arm_request_timer(rl_conn *c) {
 
 static void close_socket(rl_conn *c) {
   set_events(c, 0);
-  if (ev_is_active(&c->timer))
-    ev_timer_stop(c->w->loop, &c->timer);
+  /* Unconditionally: a timeout that expired this loop round is inactive
+   * but pending, and would still call back on the closed connection. */
+  ev_timer_stop(c->w->loop, &c->timer);
   if (c->ssl) {
     if (c->was_open) {
       SSL_SESSION *s = SSL_get1_session(c->ssl);
@@ -293,8 +294,7 @@ static void after_plugin(rl_conn *c) {
 }
 
 static void established(rl_conn *c) {
-  if (ev_is_active(&c->timer))
-    ev_timer_stop(c->w->loop, &c->timer);
+  ev_timer_stop(c->w->loop, &c->timer); /* also when expired but pending */
   const unsigned char *alpn = NULL;
   unsigned alpn_len = 0;
   char alpn_buf[256];
@@ -531,11 +531,10 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents) {
       conn_fail(c, RL_ERR_CONNECT, why);
       break;
     }
-    if (ev_is_active(&c->timer)) {
-      /* The connect timeout covers the TLS handshake too: leave it. */
-      if (!c->t->tls)
-        ev_timer_stop(c->w->loop, &c->timer);
-    }
+    /* The connect timeout covers the TLS handshake too: leave it. Else
+     * stop it, also when it expired this round and is only pending. */
+    if (!c->t->tls)
+      ev_timer_stop(c->w->loop, &c->timer);
     connected(c);
     break;
   }
