@@ -41,7 +41,32 @@ void rl__plan_free(rl__plan *p) {
     free(p->vars[i]);
   free(p->vars);
   free(p->assign);
+  free(p->endpoint_targets);
   free(p);
+}
+
+/* Same plugin, host, port and TLS: one connection may carry both. */
+static int same_endpoint(const rl__target *a, const rl__target *b) {
+  return a->plugin == b->plugin && a->port == b->port && a->tls == b->tls &&
+         strcmp(a->host ? a->host : "", b->host ? b->host : "") == 0;
+}
+
+/* The index of t's endpoint in the plan, adding it (with t as the target
+ * its connections are set up with) when new. 0 or RL_ERR_NOMEM. */
+static int endpoint_of(rl__plan *p, rl__target *t, size_t *out) {
+  for (size_t i = 0; i < p->n_endpoints; i++)
+    if (same_endpoint(p->endpoint_targets[i], t)) {
+      *out = i;
+      return 0;
+    }
+  rl__target **e =
+      realloc(p->endpoint_targets, (p->n_endpoints + 1) * sizeof(rl__target *));
+  if (!e)
+    return RL_ERR_NOMEM;
+  p->endpoint_targets = e;
+  e[p->n_endpoints] = t;
+  *out = p->n_endpoints++;
+  return 0;
 }
 
 rl__plan *rl__plan_single(rl__target *target, const rl__wait *wait) {
@@ -68,7 +93,6 @@ rl__plan *rl__plan_single(rl__target *target, const rl__wait *wait) {
     return NULL;
   }
   p->n_classes = 1;
-  p->n_endpoints = 1;
   k->name = "User";
   k->weight = 1;
   k->wait = *wait;
@@ -76,6 +100,10 @@ rl__plan *rl__plan_single(rl__target *target, const rl__wait *wait) {
   k->tasks->weight = 1;
   k->tasks->n_steps = 1;
   k->tasks->steps->target = target;
+  if (endpoint_of(p, target, &k->tasks->steps->endpoint)) {
+    rl__plan_free(p);
+    return NULL;
+  }
   k->cum_weight[0] = 1;
   k->total_weight = 1;
   return p;
@@ -110,8 +138,6 @@ typedef struct compiler {
   const rl__scenario *scn;
   const rl__plan_options *o;
   rl__plan *plan;
-  char **endpoint_keys;
-  size_t n_endpoints;
   char *dir; /* the scenario file's directory, for relative paths */
   char *err;
   size_t errlen;
@@ -170,21 +196,6 @@ static int collect_vars(compiler *c) {
         return RL_ERR_NOMEM;
   }
   return 0;
-}
-
-static size_t endpoint_of(compiler *c, const rl__target *t) {
-  char key[600];
-  snprintf(key, sizeof key, "%s|%s|%u|%d", t->plugin->desc.name,
-           t->host ? t->host : "", (unsigned)t->port, t->tls);
-  for (size_t i = 0; i < c->n_endpoints; i++)
-    if (strcmp(c->endpoint_keys[i], key) == 0)
-      return i;
-  char **k = realloc(c->endpoint_keys, (c->n_endpoints + 1) * sizeof *k);
-  if (!k)
-    return 0;
-  c->endpoint_keys = k;
-  k[c->n_endpoints] = strdup(key);
-  return c->n_endpoints++;
 }
 
 /* The plugins' schemes, for an unknown protocol's message. */
@@ -366,7 +377,10 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   }
   free_strings(&ss);
   out->src = s;
-  out->endpoint = endpoint_of(c, out->target);
+  if (endpoint_of(c->plan, out->target, &out->endpoint)) {
+    snprintf(c->err, c->errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
   out->checks = s->expect.pos.line != 0 || s->n_captures != 0;
   if (s->n_captures) {
     out->capture_vars = calloc(s->n_captures, sizeof *out->capture_vars);
@@ -547,12 +561,8 @@ int rl__plan_from_scenario(rl__plugin_set *plugins, const rl__scenario *scn,
                              "and --exclude-tags)");
     goto fail;
   }
-  p->n_endpoints = c.n_endpoints ? c.n_endpoints : 1;
   if (assign_classes(p, o->users))
     goto oom;
-  for (size_t i = 0; i < c.n_endpoints; i++)
-    free(c.endpoint_keys[i]);
-  free(c.endpoint_keys);
   free(c.dir);
   *out = p;
   return 0;
@@ -561,9 +571,6 @@ oom:
   rc = RL_ERR_NOMEM;
 fail:
   rl__template_set_variables(NULL, 0);
-  for (size_t i = 0; i < c.n_endpoints; i++)
-    free(c.endpoint_keys[i]);
-  free(c.endpoint_keys);
   free(c.dir);
   rl__plan_free(p);
   return rc;

@@ -55,6 +55,9 @@ typedef struct rl__plan {
   rl__plan_class *classes;
   size_t n_classes;
   size_t n_endpoints;       /* connections a user holds */
+  /* Per endpoint, the first step target going there: its connections are
+   * set up with it (borrowed from the steps). */
+  struct rl__target **endpoint_targets;
   char **vars;              /* variable names (scenario captures) */
   size_t n_vars;
   uint16_t *assign;         /* user (0-based spawn order) -> class */

@@ -80,7 +80,7 @@ rl__user *rl__user_new(struct rl__worker *w, uint64_t id,
   if (w->npool) {
     u->conn = &w->pool[w->nusers % w->npool];
   } else {
-    rl__conn_init(&u->own, w, first);
+    rl__conn_init(&u->own, w, plan->endpoint_targets[0]);
     u->conn = &u->own;
   }
   int fail = 0;
@@ -89,23 +89,8 @@ rl__user *rl__user_new(struct rl__worker *w, uint64_t id,
     fail |= !u->more;
     /* Each endpoint's connection is set up with the first step that
      * goes there; any step to the same endpoint may use it. */
-    for (size_t e = 1; u->more && e < plan->n_endpoints; e++) {
-      const rl__target *t = NULL;
-      for (size_t c = 0; !t && c < plan->n_classes; c++) {
-        const rl__plan_class *k = &plan->classes[c];
-        for (size_t i = 0; !t && i < k->n_on_start; i++)
-          if (k->on_start[i].endpoint == e)
-            t = k->on_start[i].target;
-        for (size_t i = 0; !t && i < k->n_on_stop; i++)
-          if (k->on_stop[i].endpoint == e)
-            t = k->on_stop[i].target;
-        for (size_t i = 0; !t && i < k->n_tasks; i++)
-          for (size_t j = 0; !t && j < k->tasks[i].n_steps; j++)
-            if (k->tasks[i].steps[j].endpoint == e)
-              t = k->tasks[i].steps[j].target;
-      }
-      rl__conn_init(&u->more[e - 1], w, t ? t : first);
-    }
+    for (size_t e = 1; u->more && e < plan->n_endpoints; e++)
+      rl__conn_init(&u->more[e - 1], w, plan->endpoint_targets[e]);
   }
   if (plan->n_vars) {
     u->vars = calloc(plan->n_vars, sizeof *u->vars);
