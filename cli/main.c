@@ -7,20 +7,20 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "log.h"
-#include "clock.h"
+#include "base/log.h"
+#include "base/clock.h"
 #include "config.h"
 #include "options.h"
-#include "plan.h"
-#include "scenario.h"
-#include "plugin_loader.h"
-#include "report_console.h"
-#include "report_csv.h"
-#include "report_json.h"
-#include "report_html.h"
-#include "runner.h"
-#include "stats.h"
-#include "target.h"
+#include "engine/plan.h"
+#include "scenario/scenario.h"
+#include "engine/plugin_loader.h"
+#include "report/console.h"
+#include "report/csv.h"
+#include "report/json.h"
+#include "report/html.h"
+#include "engine/runner.h"
+#include "stats/stats.h"
+#include "engine/target.h"
 #include "web.h"
 
 #define EXIT_USAGE 2

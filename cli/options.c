@@ -6,9 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include "base/clock.h"
 #include "options.h"
-#include "units.h"
+#include "base/units.h"
 
 enum {
   OPT_THREADS = 256,

@@ -6,8 +6,8 @@
 #include <getopt.h>
 #include <stddef.h>
 
-#include "runner.h"
-#include "target.h"
+#include "engine/runner.h"
+#include "engine/target.h"
 
 typedef struct cli_options {
   rl__run_config run;

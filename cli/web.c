@@ -2,7 +2,7 @@
 
 #include <stdio.h>
 
-#include "log.h"
+#include "base/log.h"
 
 int cli_web_wanted(const cli_options *o) {
   return o->web || o->prometheus_port >= 0;

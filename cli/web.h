@@ -5,8 +5,8 @@
 #define RL_CLI_WEB_H
 
 #include "options.h"
-#include "runner.h"
-#include "web_ui.h"
+#include "engine/runner.h"
+#include "web/ui.h"
 
 typedef struct cli_web {
   const cli_options *o; /* borrowed: outlives the run */

@@ -1,9 +1,9 @@
-# The HTML report's browser code (src/report_html.c), embedded into the
+# The HTML report's browser code (src/report/html.c), embedded into the
 # rpcload_core library as C strings at build time, so that a report is one
 # file that opens from disk with no network:
 #   rl__uplot_js, rl__uplot_css, rl__uplot_license   uPlot, from npm
 #   rl__uplot_version                                its version ("1.6.32")
-#   rl__report_js, rl__report_css                    src/report_html.{js,css}
+#   rl__report_js, rl__report_css                    src/report/assets/report.{js,css}
 #
 # uPlot is a third-party npm package, never committed here. package.json
 # pins its version and package-lock.json its integrity hash (sha512, the
@@ -88,8 +88,8 @@ set(rl_script_forbid "</script|<script|<!--")
 rl_embed_text(rl__uplot_js "${rl_uplot_dir}/dist/uPlot.iife.min.js" "${rl_script_forbid}")
 rl_embed_text(rl__uplot_css "${rl_uplot_dir}/dist/uPlot.min.css" "</style")
 rl_embed_text(rl__uplot_license "${rl_uplot_dir}/LICENSE" "${rl_script_forbid}|*/")
-rl_embed_text(rl__report_js "${CMAKE_SOURCE_DIR}/src/report_html.js" "${rl_script_forbid}")
-rl_embed_text(rl__report_css "${CMAKE_SOURCE_DIR}/src/report_html.css" "</style")
+rl_embed_text(rl__report_js "${CMAKE_SOURCE_DIR}/src/report/assets/report.js" "${rl_script_forbid}")
+rl_embed_text(rl__report_css "${CMAKE_SOURCE_DIR}/src/report/assets/report.css" "</style")
 
 if(NOT rl_uplot_version MATCHES "^[0-9A-Za-z.+-]+$")
   message(FATAL_ERROR "package-lock.json: odd uplot version '${rl_uplot_version}'")

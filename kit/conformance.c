@@ -36,16 +36,16 @@
 
 #include <rpcload/plugin.h>
 
-#include "clock.h"
-#include "host.h"
-#include "log.h"
-#include "plugin_loader.h"
-#include "request.h"
-#include "runner.h"
-#include "stats.h"
-#include "target.h"
-#include "units.h"
-#include "url.h"
+#include "base/clock.h"
+#include "engine/host.h"
+#include "base/log.h"
+#include "engine/plugin_loader.h"
+#include "engine/request.h"
+#include "engine/runner.h"
+#include "stats/stats.h"
+#include "engine/target.h"
+#include "base/units.h"
+#include "base/url.h"
 
 /* ---- the books ----------------------------------------------------------- */
 

@@ -28,7 +28,7 @@ import unittest
 
 import rpcload
 from servers import closed_port, make_self_signed_cert, popen_bounded, stop_process
-from test_hello_server import HelloServer, skip_reason as hello_skip_reason
+from hello_server import HelloServer, skip_reason as hello_skip_reason
 
 try:
     import grpc  # noqa: F401  (the Python server needs it)

@@ -46,7 +46,7 @@ HOSTILE_ERROR = "</SCRIPT><script>document.title='pwned'</script>"
 TARGET = "http://127.0.0.1:8080/<b>&\"x\""
 SECONDS = 60
 
-# The charts' series colours (src/report_html.js).
+# The charts' series colours (src/report/assets/report.js).
 SERIES = {
     "Requests/s": (0x1F, 0x6F, 0xD1),
     "Failures/s": (0xD6, 0x27, 0x28),

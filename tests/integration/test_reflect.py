@@ -31,7 +31,7 @@ import unittest
 
 from servers import (BlackHoleServer, LineEchoServer, NginxH2Server, NginxServer,
                      _SelectorTcpServer, closed_port, make_self_signed_cert)
-from test_hello_server import HelloServer
+from hello_server import HelloServer
 
 try:
     import grpc

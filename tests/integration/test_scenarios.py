@@ -24,7 +24,7 @@ import unittest
 
 import rpcload
 from servers import NginxServer, UdpEchoServer, popen_bounded, stop_process
-from test_hello_server import HelloServer, skip_reason as hello_skip_reason
+from hello_server import HelloServer, skip_reason as hello_skip_reason
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("RPCLOAD_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))

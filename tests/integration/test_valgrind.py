@@ -43,7 +43,7 @@ class ValgrindTest(unittest.TestCase):
     def test_scenario_and_grpc(self):
         """A scenario whose user logs in, captures, checks and calls gRPC:
         plans, responses, variables and the gRPC plugin under memcheck."""
-        from test_hello_server import HelloServer, skip_reason
+        from hello_server import HelloServer, skip_reason
         from test_scenarios import DemoServer
         if skip_reason():
             self.skipTest(skip_reason())

@@ -22,7 +22,7 @@ if (!url || !downloadDir) {
 }
 const CHROMIUM = process.env.RPCLOAD_CHROMIUM || "/usr/bin/chromium";
 const STEP_MS = 20000;
-// The charts' series colours (src/web_ui.js).
+// The charts' series colours (src/web/assets/app.js).
 const SERIES = {
   rps: [0x1f, 0x6f, 0xd1], p50: [0x2c, 0xa0, 0x2c], p95: [0xff, 0x7f, 0x0e],
   p99: [0x94, 0x67, 0xbd], users: [0x17, 0xa2, 0xb8],

@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "history.h"
-#include "report_html.h"
-#include "stats.h"
+#include "stats/history.h"
+#include "report/html.h"
+#include "stats/stats.h"
 
 #define MS 1000000ull
 #define START_UNIX 1700000000ull

@@ -1,0 +1,1092 @@
+/*
+ * Unit test of the redis example plugin (examples/plugins/redis), through
+ * the plugin ABI only, with no sockets: the test loads redis.so with
+ * rpcload's loader, plays
+ * the host (a tiny rl_host whose conn_write appends to a buffer and whose
+ * template services are the core's own rl__template_*), and feeds reply
+ * bytes by hand.
+ *
+ * rl_request and rl_conn are opaque to the plugin, which only hands the
+ * pointers back to the host, so the test defines them as it likes.
+ * Requests are heap objects freed inside request_done(), so a plugin that
+ * touches one afterwards shows up under valgrind or ASan; request_done()
+ * also checks that each request is reported exactly once and never from
+ * inside session_submit(). template_expand() frees (after scribbling over)
+ * its previous result on every call, so a plugin that keeps an expansion
+ * past the next expand reads freed memory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/plugin_loader.h"
+
+#include <rpcload/plugin.h>
+
+#include "engine/template.h"
+
+struct rl_request {
+  void *step;
+  int id;
+  uint64_t user_id, seq, rng; /* what templates draw on */
+};
+
+struct rl_conn {
+  char *out; /* everything the plugin wrote, in order */
+  size_t out_len;
+  int close_requested;
+  int fail_writes; /* conn_write returns RL_ERR_CLOSED while set */
+};
+
+/* ---- The test host ------------------------------------------------------ */
+
+#define MAX_EVENTS 256
+#define MAX_LIVE 128
+
+struct event {
+  int req_id;
+  char type[32];
+  char name[128];
+  uint64_t bytes;
+  int failed;
+  char error[512];
+};
+
+static struct {
+  struct event events[MAX_EVENTS];
+  int n_events;
+  rl_request *live[MAX_LIVE]; /* accepted and not yet reported */
+  int n_accepted;
+  int in_submit;
+  int fail_expand; /* template_expand returns NULL while set */
+  char *expanded;  /* template_expand's last result; freed by the next */
+  size_t expanded_cap;
+} H;
+
+static void *host_request_step(const rl_request *req) { return req->step; }
+
+static void host_request_done(rl_request *req, const rl_result *r) {
+  int found = 0;
+  /* A callback from inside submit would break the ABI promise. */
+  assert_false(H.in_submit);
+  for (int i = 0; i < MAX_LIVE; i++) {
+    if (H.live[i] == req) {
+      H.live[i] = NULL;
+      found = 1;
+    }
+  }
+  assert_true(found); /* never reported twice, never an unknown request */
+  assert_true(H.n_events < MAX_EVENTS);
+  assert_non_null(r->type);
+  assert_non_null(r->name);
+  struct event *e = &H.events[H.n_events++];
+  e->req_id = req->id;
+  snprintf(e->type, sizeof e->type, "%s", r->type);
+  snprintf(e->name, sizeof e->name, "%s", r->name);
+  e->bytes = r->response_bytes;
+  e->failed = r->error != NULL;
+  snprintf(e->error, sizeof e->error, "%s", r->error ? r->error : "");
+  /* The request is gone: any later touch is a use-after-free. */
+  free(req);
+}
+
+static int host_conn_write(rl_conn *conn, const void *data, size_t len) {
+  if (conn->fail_writes)
+    return RL_ERR_CLOSED;
+  char *p = realloc(conn->out, conn->out_len + len + 1);
+  assert_non_null(p);
+  memcpy(p + conn->out_len, data, len);
+  conn->out = p;
+  conn->out_len += len;
+  conn->out[conn->out_len] = '\0';
+  return 0;
+}
+
+static void host_conn_close(rl_conn *conn) { conn->close_requested++; }
+
+static uint64_t host_now_ns(void) { return 0; }
+
+static void host_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void host_log(int level, const char *fmt, ...) {
+  va_list ap;
+  (void)level;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static int host_template_new(const char *text, size_t len, rl_template **out,
+                             char *err, size_t errlen) {
+  return rl__template_new(text, len, out, err, errlen);
+}
+
+/* The previous result is spoiled and freed first: the ABI says it lives
+ * only until the next call. */
+static void drop_expanded(void) {
+  if (H.expanded != NULL)
+    memset(H.expanded, 'Z', H.expanded_cap);
+  free(H.expanded);
+  H.expanded = NULL;
+  H.expanded_cap = 0;
+}
+
+static const char *host_template_expand(const rl_template *t, rl_request *req,
+                                        size_t *len) {
+  drop_expanded();
+  *len = 0;
+  if (H.fail_expand)
+    return NULL;
+  rl__template_ctx ctx = {.user_id = req->user_id, .seq = req->seq,
+                          .rng = &req->rng};
+  char *buf = NULL;
+  size_t cap = 0;
+  if (rl__template_expand(t, &ctx, &buf, len, &cap) != 0) {
+    free(buf);
+    return NULL;
+  }
+  if (buf == NULL) { /* an empty expansion still needs an address */
+    buf = malloc(1);
+    assert_non_null(buf);
+    cap = 1;
+  }
+  H.expanded = buf;
+  H.expanded_cap = cap;
+  return buf;
+}
+
+static const rl_host test_host = {
+    .abi_version = RL_ABI_VERSION,
+    .struct_size = sizeof(rl_host),
+    .request_step = host_request_step,
+    .request_done = host_request_done,
+    .conn_write = host_conn_write,
+    .conn_close = host_conn_close,
+    .now_ns = host_now_ns,
+    .log = host_log,
+    .template_new = host_template_new,
+    .template_del = rl__template_del,
+    .template_is_constant = rl__template_is_constant,
+    .template_expand = host_template_expand,
+};
+
+/* ---- Loading the plugin -------------------------------------------------- */
+
+static rl__plugin_set plugins;
+static const rl_plugin *P;
+
+/* Loaded through rpcload's own loader, so the plugin under test also
+ * passes its checks (entry symbol, ABI, size, required members). */
+static int group_setup(void **state) {
+  (void)state;
+  char err[1024];
+  rl__plugin *p;
+  rl__plugin_set_init(&plugins);
+  if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/redis.so", &p, err,
+                          sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
+  P = &p->desc;
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  drop_expanded();
+  rl__plugin_set_free(&plugins);
+  return 0;
+}
+
+/* ---- Per-test fixture ------------------------------------------------------ */
+
+#define MAX_STEPS 8
+
+struct fx {
+  rl_conn conn;
+  void *session; /* NULL once deleted */
+  void *steps[MAX_STEPS];
+  int n_steps;
+  int next_id;
+  uint64_t user_id, seq; /* given to the next request */
+};
+
+static int fx_setup(void **state) {
+  drop_expanded();
+  memset(&H, 0, sizeof H);
+  struct fx *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->user_id = 1;
+  rl_conn_info info = {sizeof info, NULL, "127.0.0.1", 6379, 0};
+  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session),
+                   0);
+  assert_non_null(f->session);
+  *state = f;
+  return 0;
+}
+
+/* Deletes the session (if the test did not), then checks the invariant of
+ * every case: each accepted request was reported exactly once. */
+static int fx_teardown(void **state) {
+  struct fx *f = *state;
+  if (f->session != NULL)
+    P->session_del(f->session, RL_ERR_CANCELLED, "test over");
+  assert_int_equal(H.n_events, H.n_accepted);
+  for (int i = 0; i < MAX_LIVE; i++)
+    assert_null(H.live[i]);
+  for (int i = 0; i < f->n_steps; i++)
+    P->step_del(f->steps[i]);
+  free(f->conn.out);
+  free(f);
+  return 0;
+}
+
+static rl_step_spec base_spec(const rl_kv *opts, size_t n_opts) {
+  rl_step_spec s;
+  memset(&s, 0, sizeof s);
+  s.struct_size = sizeof s;
+  s.url = "redis://127.0.0.1:6379";
+  s.scheme = "redis";
+  s.host = "127.0.0.1";
+  s.port = 6379;
+  s.path = "/";
+  s.options = opts;
+  s.n_options = n_opts;
+  return s;
+}
+
+/* Compiles spec; the fixture owns the step. */
+static void *add_step(struct fx *f, const rl_step_spec *spec) {
+  char err[256] = "";
+  void *st = NULL;
+  int rc = P->step_new(&test_host, spec, &st, err, sizeof err);
+  if (rc != 0)
+    fail_msg("step_new failed: %d %s", rc, err);
+  assert_non_null(st);
+  assert_true(f->n_steps < MAX_STEPS);
+  f->steps[f->n_steps++] = st;
+  return st;
+}
+
+/* A step for --call `call` (and --name `name` unless NULL). */
+static void *add_call(struct fx *f, const char *call, const char *name) {
+  rl_kv opt = {"call", call};
+  rl_step_spec s = base_spec(&opt, 1);
+  s.name = name;
+  return add_step(f, &s);
+}
+
+/* Submits a new request for step; returns the plugin's code. The request
+ * is freed by request_done(), or here when the plugin refuses it. */
+static int submit(struct fx *f, void *step) {
+  rl_request *req = malloc(sizeof *req);
+  assert_non_null(req);
+  req->step = step;
+  req->id = ++f->next_id;
+  req->user_id = f->user_id;
+  req->seq = ++f->seq;
+  req->rng = 0x9e3779b97f4a7c15ULL * (uint64_t)req->id;
+  int slot = -1;
+  for (int i = 0; i < MAX_LIVE && slot < 0; i++)
+    if (H.live[i] == NULL)
+      slot = i;
+  assert_true(slot >= 0);
+  H.live[slot] = req; /* before the call: done may not come from inside it */
+  H.in_submit = 1;
+  int rc = P->session_submit(f->session, req);
+  H.in_submit = 0;
+  if (rc == 0) {
+    H.n_accepted++;
+  } else {
+    H.live[slot] = NULL;
+    free(req);
+  }
+  return rc;
+}
+
+static int feed_n(struct fx *f, const char *data, size_t len) {
+  return P->session_on_read(f->session, (const uint8_t *)data, len);
+}
+
+static int feed(struct fx *f, const char *data) {
+  return feed_n(f, data, strlen(data));
+}
+
+/* Feeds len bytes one byte per read; returns the first non-zero code. */
+static int feed_bytewise(struct fx *f, const char *data, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    int rc = feed_n(f, data + i, 1);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+static void del(struct fx *f, int err, const char *reason) {
+  P->session_del(f->session, err, reason);
+  f->session = NULL;
+}
+
+/* Forgets the events seen so far (all reported), to keep the table small
+ * in loops: the invariant is what matters. */
+static void reset_events(void) {
+  assert_int_equal(H.n_events, H.n_accepted);
+  H.n_events = 0;
+  H.n_accepted = 0;
+}
+
+static void assert_success(int i, const char *name, uint64_t bytes) {
+  assert_true(i < H.n_events);
+  struct event *e = &H.events[i];
+  if (e->failed)
+    fail_msg("event %d failed: %s", i, e->error);
+  assert_string_equal(e->type, "redis");
+  assert_string_equal(e->name, name);
+  assert_int_equal(e->bytes, bytes);
+}
+
+static void assert_failure(int i, const char *name, const char *error) {
+  assert_true(i < H.n_events);
+  struct event *e = &H.events[i];
+  assert_true(e->failed);
+  assert_string_equal(e->type, "redis");
+  assert_string_equal(e->name, name);
+  assert_string_equal(e->error, error);
+}
+
+/* Submits one request for step and checks the bytes it sent. */
+static void assert_sends(struct fx *f, void *step, const char *want,
+                         size_t want_len) {
+  size_t before = f->conn.out_len;
+  assert_int_equal(submit(f, step), 0);
+  assert_int_equal(f->conn.out_len - before, want_len);
+  assert_memory_equal(f->conn.out + before, want, want_len);
+}
+
+#define SENDS(f, step, lit) assert_sends((f), (step), (lit), sizeof(lit) - 1)
+
+/* ---- Descriptor ------------------------------------------------------------ */
+
+static void test_descriptor(void **state) {
+  (void)state;
+  assert_int_equal(RL_ABI_VERSION_MAJOR(P->abi_version), RL_ABI_MAJOR);
+  assert_true(P->struct_size >= RL_PLUGIN_MIN_SIZE);
+  assert_string_equal(P->name, "redis");
+  assert_string_equal(P->version, "0.1.0");
+  assert_non_null(P->summary);
+  assert_int_equal(P->kind, RL_PLUGIN_CODEC);
+  assert_string_equal(P->schemes[0].name, "redis");
+  assert_int_equal(P->schemes[0].default_port, 6379);
+  assert_int_equal(P->schemes[0].tls, 0);
+  assert_string_equal(P->schemes[1].name, "rediss");
+  assert_int_equal(P->schemes[1].default_port, 6379);
+  assert_int_equal(P->schemes[1].tls, 1);
+  assert_null(P->schemes[2].name);
+  assert_null(P->alpn);
+  assert_non_null(P->step_new);
+  assert_non_null(P->step_del);
+  assert_non_null(P->session_new);
+  assert_non_null(P->session_submit);
+  assert_non_null(P->session_on_read);
+  assert_non_null(P->session_del);
+  assert_non_null(P->step_describe);
+  assert_non_null(P->session_max_concurrent);
+}
+
+static void test_max_concurrent(void **state) {
+  struct fx *f = *state;
+  assert_int_equal(P->session_max_concurrent(f->session), 64);
+}
+
+/* The host reports its own failures (connection refused) under the step's
+ * default type and name: they must match what the plugin reports. */
+static void test_step_describe(void **state) {
+  struct fx *f = *state;
+  const char *type = NULL, *name = NULL;
+  void *get = add_call(f, "get key:{{random_int 1 1000}}", NULL);
+  P->step_describe(get, &type, &name);
+  assert_string_equal(type, "redis");
+  assert_string_equal(name, "GET");
+  void *named = add_call(f, "SET k v", "set k");
+  P->step_describe(named, &type, &name);
+  assert_string_equal(type, "redis");
+  assert_string_equal(name, "set k");
+  /* An empty --name is no name. */
+  void *empty = add_call(f, "hGetAll h", "");
+  P->step_describe(empty, &type, &name);
+  assert_string_equal(name, "HGETALL");
+
+  /* And the events carry the same. */
+  assert_int_equal(submit(f, get), 0);
+  assert_int_equal(submit(f, named), 0);
+  assert_int_equal(feed(f, "$-1\r\n+OK\r\n"), 0);
+  assert_success(0, "GET", 5);
+  assert_success(1, "set k", 5);
+}
+
+/* ---- Command encoding ------------------------------------------------------ */
+
+static void test_encode_constant(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET key:1", NULL);
+  SENDS(f, st, "*2\r\n$3\r\nGET\r\n$5\r\nkey:1\r\n");
+  /* The same bytes every time. */
+  SENDS(f, st, "*2\r\n$3\r\nGET\r\n$5\r\nkey:1\r\n");
+
+  /* Blanks of any kind and number separate; the verb is sent as written. */
+  st = add_call(f, "  ping\t ", NULL);
+  SENDS(f, st, "*1\r\n$4\r\nping\r\n");
+
+  st = add_call(f, "MSET a 1 b 22 c 333", NULL);
+  SENDS(f, st, "*7\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n"
+               "$2\r\n22\r\n$1\r\nc\r\n$3\r\n333\r\n");
+}
+
+static void test_encode_templated(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "SET user:{{user_id}} v{{seq}}", NULL);
+  f->user_id = 7;
+  SENDS(f, st, "*3\r\n$3\r\nSET\r\n$6\r\nuser:7\r\n$2\r\nv1\r\n");
+  f->seq = 41;
+  f->user_id = 1234;
+  SENDS(f, st, "*3\r\n$3\r\nSET\r\n$9\r\nuser:1234\r\n$3\r\nv42\r\n");
+
+  /* Two templated arguments side by side: each is copied out before the
+   * next expansion (the host frees the previous one). */
+  st = add_call(f, "HSET h:{{user_id}} {{seq}} {{user_id}}-{{seq}}", NULL);
+  f->user_id = 5;
+  f->seq = 99;
+  SENDS(f, st,
+        "*4\r\n$4\r\nHSET\r\n$3\r\nh:5\r\n$3\r\n100\r\n$5\r\n5-100\r\n");
+
+  /* Blanks inside {{...}} belong to the template; the value is in range
+   * and its length header matches. */
+  st = add_call(f, "GET key:{{random_int 1 1000}}", NULL);
+  for (int i = 0; i < 50; i++) {
+    size_t before = f->conn.out_len;
+    assert_int_equal(submit(f, st), 0);
+    const char *o = f->conn.out + before;
+    unsigned len = 0, n = 0;
+    int used = 0;
+    assert_int_equal(sscanf(o, "*2\r\n$3\r\nGET\r\n$%u\r\nkey:%u\r\n%n", &len,
+                            &n, &used),
+                     2);
+    assert_int_equal(used, f->conn.out_len - before);
+    assert_true(n >= 1 && n <= 1000);
+    assert_int_equal(len, 4 + snprintf(NULL, 0, "%u", n));
+  }
+  /* An expansion that expands to nothing is an empty argument. */
+  st = add_call(f, "ECHO {{random_string 0}}", NULL);
+  SENDS(f, st, "*2\r\n$4\r\nECHO\r\n$0\r\n\r\n");
+
+  /* A big expansion. */
+  st = add_call(f, "SET k {{random_string 100000}}", NULL);
+  size_t before = f->conn.out_len;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(f->conn.out_len - before,
+                   strlen("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100000\r\n") +
+                       100000 + 2);
+}
+
+static void test_encode_quoted(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "SET k 'a b'", NULL);
+  SENDS(f, st, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\na b\r\n");
+
+  st = add_call(f, "SET \"key with  blanks\" \"say \\\"hi\\\"\"", NULL);
+  SENDS(f, st, "*3\r\n$3\r\nSET\r\n$16\r\nkey with  blanks\r\n"
+               "$8\r\nsay \"hi\"\r\n");
+
+  /* redis-cli's escapes: \n \r \t \xHH in double quotes, \' in single. */
+  st = add_call(f, "ECHO \"a\\tb\\r\\n\\x41\\x00z\" 'it\\'s' '\\n'", NULL);
+  SENDS(f, st, "*4\r\n$4\r\nECHO\r\n$8\r\na\tb\r\nA\0z\r\n$4\r\nit's\r\n"
+               "$2\r\n\\n\r\n");
+
+  /* Empty quoted arguments are arguments. */
+  st = add_call(f, "SET \"\" ''", NULL);
+  SENDS(f, st, "*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n");
+
+  /* A quote opened inside a word; a template inside quotes. */
+  st = add_call(f, "SET key\"a b\" 'v {{user_id}} w'", NULL);
+  f->user_id = 3;
+  SENDS(f, st, "*3\r\n$3\r\nSET\r\n$6\r\nkeya b\r\n$5\r\nv 3 w\r\n");
+
+  /* Outside quotes a backslash is just a byte. */
+  st = add_call(f, "GET a\\b", NULL);
+  SENDS(f, st, "*2\r\n$3\r\nGET\r\n$3\r\na\\b\r\n");
+}
+
+static void test_expand_failure(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET k{{seq}}", NULL);
+  H.fail_expand = 1;
+  size_t out = f->conn.out_len;
+  assert_int_equal(submit(f, st), RL_ERR_NOMEM);
+  assert_int_equal(f->conn.out_len, out); /* nothing half-written */
+  H.fail_expand = 0;
+  /* The refused request is not held: the next reply is the next one's. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "$1\r\nx\r\n"), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_int_equal(H.events[0].req_id, 2);
+}
+
+/* ---- Bad step specs ------------------------------------------------------- */
+
+static void expect_rejected_rc(const rl_host *host, const rl_step_spec *spec,
+                               int want_rc, const char *want) {
+  char err[256];
+  void *st = NULL;
+  memset(err, 'x', sizeof err);
+  int rc = P->step_new(host, spec, &st, err, sizeof err);
+  assert_int_equal(rc, want_rc);
+  assert_null(st);
+  assert_string_equal(err, want);
+}
+
+static void expect_rejected(const rl_step_spec *spec, const char *want) {
+  expect_rejected_rc(&test_host, spec, RL_ERR_INVAL, want);
+}
+
+static void expect_call_rejected(const char *call, const char *want) {
+  rl_kv opt = {"call", call};
+  rl_step_spec s = base_spec(&opt, 1);
+  expect_rejected(&s, want);
+}
+
+static void test_bad_specs(void **state) {
+  (void)state;
+  rl_kv get = {"call", "GET k"};
+  rl_step_spec s;
+
+  s = base_spec(NULL, 0);
+  expect_rejected(&s, "needs --call with a command, e.g. --call "
+                      "'GET key:{{random_int 1 1000}}'");
+
+  rl_kv unknown[] = {{"call", "GET k"}, {"db", "2"}};
+  s = base_spec(unknown, 2);
+  expect_rejected(&s, "option 'db' is not known to redis (it takes only "
+                      "--call)");
+
+  rl_kv twice[] = {{"call", "GET k"}, {"call", "GET j"}};
+  s = base_spec(twice, 2);
+  expect_rejected(&s, "--call given twice (one command per step)");
+
+  s = base_spec(&get, 1);
+  s.method = "POST";
+  expect_rejected(&s, "-X (method) makes no sense for Redis: put the command "
+                      "in --call");
+
+  rl_kv hdr = {"X-A", "1"};
+  s = base_spec(&get, 1);
+  s.headers = &hdr;
+  s.n_headers = 1;
+  expect_rejected(&s, "-H (headers) makes no sense for Redis");
+
+  s = base_spec(&get, 1);
+  s.body = (const uint8_t *)"";
+  s.body_len = 0;
+  expect_rejected(&s, "-d (body) makes no sense for Redis: put the value in "
+                      "--call");
+
+  s = base_spec(&get, 1);
+  s.path = "/2";
+  expect_rejected(&s, "the URL path '/2' is not supported (no database "
+                      "selection): use redis://HOST:PORT");
+
+  expect_call_rejected("", "--call is empty: give a command, e.g. --call "
+                           "'GET key:1'");
+  expect_call_rejected(" \t ", "--call is empty: give a command, e.g. --call "
+                               "'GET key:1'");
+  expect_call_rejected("SET k 'a b",
+                       "--call has an unbalanced ' (opened at column 7)");
+  expect_call_rejected("SET k \"a b",
+                       "--call has an unbalanced \" (opened at column 7)");
+  expect_call_rejected("SET k \"a\\\"",
+                       "--call has an unbalanced \" (opened at column 7)");
+  expect_call_rejected("SET k 'a'b", "--call: the quote closed at column 9 "
+                                     "must be followed by a blank");
+  expect_call_rejected(
+      "GET key:{{nope}}",
+      "--call argument 2 'key:{{nope}}': unknown template name 'nope' at "
+      "column 5 (known: user_id, seq, uuid, timestamp, timestamp_ms, "
+      "random_int A B, random_string N)");
+  expect_call_rejected("GET key:{{random_int 1",
+                       "--call argument 2 'key:{{random_int 1': '{{' at "
+                       "column 5 has no closing '}}'");
+  expect_call_rejected("GET {{random_int 9 1}}",
+                       "--call argument 2 '{{random_int 9 1}}': random_int "
+                       "at column 1 needs two integers A <= B");
+
+  /* A host from before ABI 1.1 has no templates to offer. */
+  rl_host old = test_host;
+  old.abi_version = (RL_ABI_MAJOR << 16) | 0;
+  old.struct_size = (uint32_t)offsetof(rl_host, template_new);
+  s = base_spec(&get, 1);
+  expect_rejected_rc(&old, &s, RL_ERR_ABI,
+                     "needs rpcload with plugin ABI 1.1 or newer (request "
+                     "templates); this one offers 1.0");
+
+  /* A tiny err buffer is cut, never overrun; none at all is fine. */
+  char small[8];
+  void *st = NULL;
+  s = base_spec(NULL, 0);
+  assert_int_equal(P->step_new(&test_host, &s, &st, small, sizeof small),
+                   RL_ERR_INVAL);
+  assert_string_equal(small, "needs -");
+  assert_int_equal(P->step_new(&test_host, &s, &st, NULL, 0), RL_ERR_INVAL);
+  assert_null(st);
+}
+
+/* ---- Replies ------------------------------------------------------------- */
+
+struct reply {
+  const char *bytes;
+  size_t len;
+  const char *error; /* NULL: success */
+};
+
+#define R(lit, error) {(lit), sizeof(lit) - 1, (error)}
+
+/* One of each kind, with the edges of each. */
+static const struct reply every_kind[] = {
+    R("+OK\r\n", NULL),
+    R("+\r\n", NULL),
+    /* The arguments Redis echoes are cut: one error text per command. */
+    R("-ERR unknown command 'FOO', with args beginning with: 'key:17' \r\n",
+      "ERR unknown command 'FOO'"),
+    R("-ERR unknown subcommand 'x'. Try CONFIG HELP.\r\n",
+      "ERR unknown subcommand 'x'. Try CONFIG HELP."),
+    R("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+      "WRONGTYPE Operation against a key holding the wrong kind of value"),
+    R(":0\r\n", NULL),
+    R(":-9223372036854775808\r\n", NULL),
+    R(":9223372036854775807\r\n", NULL),
+    R("$5\r\nhello\r\n", NULL),
+    R("$0\r\n\r\n", NULL),
+    R("$-1\r\n", NULL),
+    /* A bulk is counted, not scanned: CRLF, '$' and NUL inside are data. */
+    R("$8\r\n\r\n$1\r\n\0*\r\n", NULL),
+    R("*-1\r\n", NULL),
+    R("*0\r\n", NULL),
+    R("*3\r\n$3\r\nfoo\r\n$-1\r\n:42\r\n", NULL),
+    /* Nested, with null and empty members and an error inside (one command
+     * of an EXEC failing does not fail the EXEC). */
+    R("*4\r\n*2\r\n*1\r\n*0\r\n$-1\r\n*-1\r\n-ERR inner\r\n"
+      "*2\r\n+a\r\n*1\r\n:1\r\n",
+      NULL),
+};
+
+#define N_KINDS (sizeof every_kind / sizeof every_kind[0])
+
+static void assert_reply_event(int i, const struct reply *r) {
+  if (r->error != NULL)
+    assert_failure(i, "GET", r->error);
+  else
+    assert_success(i, "GET", r->len);
+  assert_int_equal(H.events[i].bytes, r->len);
+}
+
+/* Each reply, cut into two reads at every byte: nothing completes before
+ * its last byte, and then exactly one request does. */
+static void test_every_kind_split(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET k", NULL);
+  for (size_t k = 0; k < N_KINDS; k++) {
+    const struct reply *r = &every_kind[k];
+    for (size_t cut = 0; cut <= r->len; cut++) {
+      assert_int_equal(submit(f, st), 0);
+      assert_int_equal(feed_n(f, r->bytes, cut), 0);
+      assert_int_equal(H.n_events, cut == r->len ? 1 : 0);
+      assert_int_equal(feed_n(f, r->bytes + cut, r->len - cut), 0);
+      assert_int_equal(H.n_events, 1);
+      assert_reply_event(0, r);
+      reset_events();
+    }
+    /* One byte per read. */
+    assert_int_equal(submit(f, st), 0);
+    for (size_t i = 0; i < r->len; i++) {
+      assert_int_equal(H.n_events, 0);
+      assert_int_equal(feed_n(f, r->bytes + i, 1), 0);
+    }
+    assert_int_equal(H.n_events, 1);
+    assert_reply_event(0, r);
+    reset_events();
+  }
+}
+
+/* All the kinds pipelined back to back, cut into two reads at every byte
+ * of the whole stream, then one byte per read: replies end their own
+ * requests, in order, wherever the reads fall. */
+static void test_every_kind_pipelined(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET k", NULL);
+  char all[1024];
+  size_t len = 0, ends[N_KINDS];
+  for (size_t k = 0; k < N_KINDS; k++) {
+    assert_true(len + every_kind[k].len <= sizeof all);
+    memcpy(all + len, every_kind[k].bytes, every_kind[k].len);
+    len += every_kind[k].len;
+    ends[k] = len;
+  }
+  for (size_t cut = 0; cut <= len; cut++) {
+    for (size_t k = 0; k < N_KINDS; k++)
+      assert_int_equal(submit(f, st), 0);
+    int first = f->next_id - (int)N_KINDS + 1;
+    assert_int_equal(feed_n(f, all, cut), 0);
+    size_t done = 0;
+    while (done < N_KINDS && ends[done] <= cut)
+      done++;
+    assert_int_equal(H.n_events, done);
+    assert_int_equal(feed_n(f, all + cut, len - cut), 0);
+    assert_int_equal(H.n_events, N_KINDS);
+    for (size_t k = 0; k < N_KINDS; k++) {
+      assert_int_equal(H.events[k].req_id, first + (int)k);
+      assert_reply_event((int)k, &every_kind[k]);
+    }
+    reset_events();
+  }
+  for (size_t k = 0; k < N_KINDS; k++)
+    assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed_bytewise(f, all, len), 0);
+  assert_int_equal(H.n_events, N_KINDS);
+  for (size_t k = 0; k < N_KINDS; k++)
+    assert_reply_event((int)k, &every_kind[k]);
+}
+
+static void test_deep_nesting(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "EVAL x 0", NULL);
+  /* 10,000 levels of one-element arrays around one integer: the parser
+   * counts what it owes, it keeps no stack. */
+  enum { DEPTH = 10000 };
+  char *r = malloc(DEPTH * 4 + 8);
+  assert_non_null(r);
+  size_t len = 0;
+  for (int i = 0; i < DEPTH; i++) {
+    memcpy(r + len, "*1\r\n", 4);
+    len += 4;
+  }
+  memcpy(r + len, ":1\r\n", 4);
+  len += 4;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed_n(f, r, len - 1), 0);
+  assert_int_equal(H.n_events, 0);
+  assert_int_equal(feed_n(f, r + len - 1, 1), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "EVAL", len);
+  free(r);
+}
+
+static void test_large_bulk(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET big", NULL);
+  enum { SIZE = 1 << 20 };
+  const char *head = "$1048576\r\n";
+  size_t len = strlen(head) + SIZE + 2;
+  char *r = malloc(len);
+  assert_non_null(r);
+  memcpy(r, head, strlen(head));
+  /* The payload looks like RESP: it must be skipped, not parsed. */
+  for (size_t i = 0; i < SIZE; i++)
+    r[strlen(head) + i] = "-ERR\r\n*$:+"[i % 10];
+  memcpy(r + len - 2, "\r\n", 2);
+
+  /* In pieces of odd sizes, then in one read. */
+  static const size_t sizes[] = {1, 7, 4096, 65536, 3, 100000};
+  assert_int_equal(submit(f, st), 0);
+  size_t off = 0;
+  for (size_t i = 0; off < len; i++) {
+    size_t n = sizes[i % (sizeof sizes / sizeof sizes[0])];
+    if (n > len - off)
+      n = len - off;
+    assert_int_equal(H.n_events, 0);
+    assert_int_equal(feed_n(f, r + off, n), 0);
+    off += n;
+  }
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", len);
+
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed_n(f, r, len), 0);
+  assert_int_equal(H.n_events, 2);
+  assert_success(1, "GET", len);
+  free(r);
+}
+
+static void test_error_reply(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "INCR notanumber", NULL);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "-ERR value is not an integer or out of range\r\n"),
+                   0);
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "INCR", "ERR value is not an integer or out of range");
+  assert_int_equal(H.events[0].bytes,
+                   strlen("-ERR value is not an integer or out of range\r\n"));
+
+  /* The session goes on after an error reply. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, ":2\r\n"), 0);
+  assert_success(1, "INCR", 4);
+
+  /* A long message is cut at 200 bytes; an empty one still says why. */
+  char r[600];
+  memset(r, 'e', sizeof r);
+  r[0] = '-';
+  memcpy(r + sizeof r - 2, "\r\n", 2);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed_bytewise(f, r, sizeof r), 0);
+  assert_int_equal(H.n_events, 3);
+  assert_true(H.events[2].failed);
+  assert_int_equal(strlen(H.events[2].error), 200);
+  assert_int_equal(H.events[2].bytes, sizeof r);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "-\r\n"), 0);
+  assert_failure(3, "INCR", "empty Redis error reply");
+}
+
+static void test_pipelined_fifo(void **state) {
+  struct fx *f = *state;
+  void *set = add_call(f, "SET k v", NULL);
+  void *get = add_call(f, "GET k", "get it");
+  void *incr = add_call(f, "INCR k", NULL);
+  assert_int_equal(submit(f, set), 0);
+  assert_int_equal(submit(f, get), 0);
+  assert_int_equal(submit(f, incr), 0);
+  assert_string_equal(f->conn.out, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
+                                   "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+                                   "*2\r\n$4\r\nINCR\r\n$1\r\nk\r\n");
+  assert_int_equal(H.n_events, 0);
+  assert_int_equal(
+      feed(f, "+OK\r\n$1\r\nv\r\n-ERR value is not an integer or out of "
+              "range\r\n"),
+      0);
+  assert_int_equal(H.n_events, 3);
+  assert_success(0, "SET", 5);
+  assert_int_equal(H.events[0].req_id, 1);
+  assert_success(1, "get it", 7);
+  assert_int_equal(H.events[1].req_id, 2);
+  assert_failure(2, "INCR", "ERR value is not an integer or out of range");
+  assert_int_equal(H.events[2].req_id, 3);
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+static void test_busy(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "PING", NULL);
+  for (int i = 0; i < 64; i++)
+    assert_int_equal(submit(f, st), 0);
+  size_t out = f->conn.out_len;
+  assert_int_equal(submit(f, st), RL_ERR_BUSY);
+  assert_int_equal(f->conn.out_len, out); /* nothing written for it */
+  assert_int_equal(feed(f, "+PONG\r\n"), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_int_equal(H.events[0].req_id, 1);
+  /* Room again; the ring wraps and keeps its order. */
+  assert_int_equal(submit(f, st), 0);
+  for (int i = 0; i < 64; i++)
+    assert_int_equal(feed(f, "+PONG\r\n"), 0);
+  assert_int_equal(H.n_events, 65);
+  for (int i = 0; i < 64; i++)
+    assert_int_equal(H.events[i].req_id, i + 1);
+  assert_int_equal(H.events[64].req_id, 66); /* 65 was refused */
+}
+
+static void test_write_failure(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET k{{seq}}", NULL);
+  void *cst = add_call(f, "GET k", NULL);
+  f->conn.fail_writes = 1;
+  assert_int_equal(submit(f, st), RL_ERR_CLOSED);
+  assert_int_equal(submit(f, cst), RL_ERR_CLOSED);
+  assert_int_equal(H.n_events, 0);
+  /* The refused requests are not held. */
+  f->conn.fail_writes = 0;
+  assert_int_equal(submit(f, cst), 0);
+  assert_int_equal(feed(f, "$-1\r\n"), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_int_equal(H.events[0].req_id, 3);
+}
+
+/* ---- The end of a session -------------------------------------------------- */
+
+static void test_del_in_flight(void **state) {
+  struct fx *f = *state;
+  void *a = add_call(f, "GET a", NULL);
+  void *b = add_call(f, "SET b 1", NULL);
+  assert_int_equal(submit(f, a), 0);
+  assert_int_equal(submit(f, b), 0);
+  assert_int_equal(submit(f, a), 0);
+  /* Half of the first reply arrived: a close cannot complete it. */
+  assert_int_equal(feed(f, "$5\r\nhel"), 0);
+  del(f, RL_ERR_IO, "connection reset by peer");
+  assert_int_equal(H.n_events, 3);
+  assert_failure(0, "GET", "connection reset by peer");
+  assert_failure(1, "SET", "connection reset by peer");
+  assert_failure(2, "GET", "connection reset by peer");
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(H.events[i].req_id, i + 1);
+}
+
+static void test_del_no_reason(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET a", NULL);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(submit(f, st), 0);
+  del(f, RL_ERR_CLOSED, NULL);
+  assert_int_equal(H.n_events, 2);
+  assert_failure(0, "GET", "connection closed");
+  assert_failure(1, "GET", "connection closed");
+}
+
+static void test_del_timeout_empty_reason(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET a", NULL);
+  assert_int_equal(submit(f, st), 0);
+  del(f, RL_ERR_TIMEOUT, "");
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "timed out");
+}
+
+static void test_del_idle(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET a", NULL);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "$-1\r\n"), 0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_int_equal(H.n_events, 1); /* nothing in flight: nothing more */
+}
+
+/* ---- Protocol errors ------------------------------------------------------- */
+
+/* After a protocol error the request whose reply broke fails with a text
+ * starting `want`, the session refuses more bytes, and session_del fails
+ * the others with the host's reason. */
+static void expect_garbage(const char *bytes, size_t len, const char *want) {
+  struct fx f;
+  memset(&f, 0, sizeof f);
+  drop_expanded();
+  memset(&H, 0, sizeof H);
+  rl_conn_info info = {sizeof info, NULL, "127.0.0.1", 6379, 0};
+  assert_int_equal(P->session_new(&test_host, &f.conn, &info, &f.session), 0);
+  void *st = add_call(&f, "GET k", NULL);
+  assert_int_equal(submit(&f, st), 0);
+  assert_int_equal(submit(&f, st), 0);
+  int rc = 0;
+  for (size_t i = 0; i < len && rc == 0; i++) /* bytewise: same verdict */
+    rc = feed_n(&f, bytes + i, 1);
+  assert_int_equal(rc, RL_ERR_PROTO);
+  assert_int_equal(H.n_events, 1);
+  assert_true(H.events[0].failed);
+  if (strncmp(H.events[0].error, want, strlen(want)) != 0)
+    fail_msg("error '%s' does not start with '%s'", H.events[0].error, want);
+  assert_int_equal(feed(&f, "+OK\r\n"), RL_ERR_PROTO);
+  assert_int_equal(submit(&f, st), RL_ERR_CLOSED);
+  del(&f, RL_ERR_PROTO, "protocol error");
+  assert_int_equal(H.n_events, 2);
+  assert_failure(1, "GET", "protocol error");
+  assert_int_equal(H.n_events, H.n_accepted);
+  P->step_del(st);
+  free(f.conn.out);
+}
+
+#define GARBAGE(lit, want) expect_garbage((lit), sizeof(lit) - 1, (want))
+
+static void test_garbage(void **state) {
+  (void)state;
+  GARBAGE("HTTP/1.1 200 OK\r\n",
+          "invalid RESP reply: unexpected byte 'H' where a reply type "
+          "(+ - : $ *) was expected");
+  GARBAGE("\x16\x03\x01", "invalid RESP reply: unexpected byte 0x16 where");
+  /* RESP3 types are not RESP2. */
+  GARBAGE("%1\r\n", "invalid RESP reply: unexpected byte '%'");
+  GARBAGE("_\r\n", "invalid RESP reply: unexpected byte '_'");
+  GARBAGE("*2\r\n:1\r\n#t\r\n", "invalid RESP reply: unexpected byte '#'");
+  GARBAGE("$abc\r\n", "invalid RESP reply: bad number after '$'");
+  GARBAGE("$\r\n", "invalid RESP reply: bad number after '$'");
+  GARBAGE(":12a\r\n", "invalid RESP reply: bad number after ':'");
+  GARBAGE(":-\r\n", "invalid RESP reply: bad number after ':'");
+  GARBAGE(":1-2\r\n", "invalid RESP reply: bad number after ':'");
+  GARBAGE("$-2\r\n", "invalid RESP reply: negative length after '$'");
+  GARBAGE("*-5\r\n", "invalid RESP reply: negative length after '*'");
+  GARBAGE("$99999999999999999999\r\n",
+          "invalid RESP reply: length after '$' too large");
+  GARBAGE("$3\r\nabcd\r\n",
+          "invalid RESP reply: bulk string not followed by CRLF");
+  GARBAGE("$3\r\nabc\rX",
+          "invalid RESP reply: bulk string not followed by CRLF");
+  GARBAGE("+OK\rX", "invalid RESP reply: CR not followed by LF");
+  GARBAGE("*2\r\n+a\rb", "invalid RESP reply: CR not followed by LF");
+}
+
+static void test_unsolicited(void **state) {
+  struct fx *f = *state;
+  assert_int_equal(feed(f, "+OK\r\n"), RL_ERR_PROTO);
+  assert_int_equal(H.n_events, 0);
+  del(f, RL_ERR_PROTO, "protocol error");
+  assert_int_equal(H.n_events, 0);
+}
+
+static void test_extra_reply(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET k", NULL);
+  assert_int_equal(submit(f, st), 0);
+  /* One request, two replies in one read: the first completes it, the
+   * second is unsolicited. */
+  assert_int_equal(feed(f, "$1\r\nv\r\n+OK\r\n"), RL_ERR_PROTO);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", 7);
+  /* The session is out of step: it takes nothing more. */
+  assert_int_equal(submit(f, st), RL_ERR_CLOSED);
+}
+
+static void test_stray_crlf(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET k", NULL);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "$1\r\nv\r\n"), 0);
+  assert_int_equal(feed(f, "\r\n"), RL_ERR_PROTO);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", 7);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_descriptor),
+      T(test_max_concurrent),
+      T(test_step_describe),
+      T(test_encode_constant),
+      T(test_encode_templated),
+      T(test_encode_quoted),
+      T(test_expand_failure),
+      cmocka_unit_test(test_bad_specs),
+      T(test_every_kind_split),
+      T(test_every_kind_pipelined),
+      T(test_deep_nesting),
+      T(test_large_bulk),
+      T(test_error_reply),
+      T(test_pipelined_fifo),
+      T(test_busy),
+      T(test_write_failure),
+      T(test_del_in_flight),
+      T(test_del_no_reason),
+      T(test_del_timeout_empty_reason),
+      T(test_del_idle),
+      cmocka_unit_test(test_garbage),
+      T(test_unsolicited),
+      T(test_extra_reply),
+      T(test_stray_crlf),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,160 @@
+#include "engine/checks.h"
+
+#include <jansson.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/jsonpath.h"
+#include "scenario/scenario.h"
+
+/* The response as JSON, parsed once per check: the plugin's own JSON
+ * (gRPC's decoded message) or the body. NULL when it is not JSON. */
+static json_t *response_json(const rl__response *r, json_t **cache,
+                             int *tried) {
+  if (!*tried) {
+    *tried = 1;
+    const char *text = r->has_json ? r->json : r->body;
+    size_t len = r->has_json ? strlen(r->json) : r->body_len;
+    *cache = text ? json_loadb(text, len, JSON_DECODE_ANY, NULL) : NULL;
+  }
+  return *cache;
+}
+
+/* What body checks look at: gRPC's JSON, else the body. */
+static const char *body_text(const rl__response *r) {
+  return r->has_json ? r->json : r->body ? r->body : "";
+}
+
+static const char *status_text(int grpc, int code, char *buf, size_t len) {
+  const char *name = grpc ? rl__scn_grpc_status_name(code) : NULL;
+  if (name)
+    return name;
+  snprintf(buf, len, "%d", code);
+  return buf;
+}
+
+static const char *expect_error(const rl__scn_expect *e,
+                                const rl__response *r,
+                                const char *plugin_error, uint64_t rt_ns,
+                                json_t **doc, int *tried, char *buf,
+                                size_t len) {
+  const char *err = plugin_error;
+  char a[32], b[32];
+  if (e->has_status || e->has_grpc_status) {
+    int grpc = e->has_grpc_status;
+    int want = grpc ? e->grpc_status : e->status;
+    if (r->status == want) {
+      err = NULL;
+    } else {
+      snprintf(buf, len, "expected %sstatus %s, got %s", grpc ? "gRPC " : "",
+               status_text(grpc, want, a, sizeof a),
+               status_text(grpc, r->status, b, sizeof b));
+      return buf;
+    }
+  }
+  if (err)
+    return err;
+  if (e->body_contains && !strstr(body_text(r), e->body_contains)) {
+    snprintf(buf, len, "response does not contain '%.80s'%s",
+             e->body_contains, r->body_cut ? " (body cut at 4 MiB)" : "");
+    return buf;
+  }
+  if (e->body_re && regexec(e->body_re, body_text(r), 0, NULL, 0) != 0) {
+    snprintf(buf, len, "response does not match /%.80s/", e->body_matches);
+    return buf;
+  }
+  for (size_t i = 0; i < e->n_json; i++) {
+    json_t *d = response_json(r, doc, tried);
+    if (!d) {
+      snprintf(buf, len, "response is not JSON (expect.json)");
+      return buf;
+    }
+    if (!rl__scn_json_expect_check(&e->json[i], d, buf, len))
+      return buf;
+  }
+  if (e->has_max_ms && (double)rt_ns / 1e6 > e->max_ms) {
+    snprintf(buf, len, "response time over %g ms", e->max_ms);
+    return buf;
+  }
+  return NULL;
+}
+
+/* The value a capture selects, malloc'd; NULL when absent (why in buf). */
+static char *capture_value(const rl__scn_capture *c, const rl__response *r,
+                           json_t **doc, int *tried, char *buf, size_t len) {
+  switch (c->kind) {
+  case RL__SCN_CAPTURE_JSON: {
+    json_t *d = response_json(r, doc, tried);
+    json_t *v = d ? rl__jsonpath_eval(c->path, d) : NULL;
+    if (!v) {
+      snprintf(buf, len, "capture %s: %s %s", c->var, c->arg,
+               d ? "not found in the response" : "(the response is not JSON)");
+      return NULL;
+    }
+    return rl__jsonpath_value_text(v);
+  }
+  case RL__SCN_CAPTURE_HEADER: {
+    const char *v = rl__response_header(r, c->arg);
+    if (!v) {
+      snprintf(buf, len, "capture %s: no header %s in the response", c->var,
+               c->arg);
+      return NULL;
+    }
+    return strdup(v);
+  }
+  case RL__SCN_CAPTURE_REGEX:
+  default: {
+    regmatch_t m[2];
+    const char *text = body_text(r);
+    if (regexec(c->re, text, 2, m, 0) != 0) {
+      snprintf(buf, len, "capture %s: /%.60s/ does not match the response",
+               c->var, c->arg);
+      return NULL;
+    }
+    regmatch_t g = m[1].rm_so >= 0 ? m[1] : m[0];
+    return strndup(text + g.rm_so, (size_t)(g.rm_eo - g.rm_so));
+  }
+  }
+}
+
+const char *rl__checks_apply(const rl__plan_step *ps, const rl__response *resp,
+                             const char *plugin_error, uint64_t rt_ns,
+                             char **vars, char *buf, size_t len,
+                             int *stop_task) {
+  const rl__scn_step *s = ps->src;
+  *stop_task = 0;
+  if (!s)
+    return plugin_error;
+  static const rl__response none = {.status = -1};
+  const rl__response *r = resp && resp->have ? resp : &none;
+  json_t *doc = NULL;
+  int tried = 0;
+  const char *err = plugin_error;
+  if (r->have) {
+    if (s->expect.pos.line)
+      err = expect_error(&s->expect, r, plugin_error, rt_ns, &doc, &tried,
+                         buf, len);
+  } else if (!err) {
+    err = "no response to check";
+  }
+  for (size_t i = 0; i < s->n_captures && !*stop_task; i++) {
+    if (err) {
+      /* Nothing trustworthy to capture from: the task cannot go on. */
+      *stop_task = 1;
+      break;
+    }
+    char *v = capture_value(&s->captures[i], r, &doc, &tried, buf, len);
+    if (!v) {
+      err = buf;
+      *stop_task = 1;
+      break;
+    }
+    size_t k = ps->capture_vars[i];
+    free(vars[k]);
+    vars[k] = v;
+  }
+  json_decref(doc);
+  return err;
+}

@@ -1,0 +1,118 @@
+#include "engine/host.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+
+#include "base/clock.h"
+#include "engine/conn.h"
+#include "base/log.h"
+#include "engine/loop_services.h"
+#include "engine/plan.h"
+#include "engine/runner.h"
+#include "engine/worker.h"
+#include "engine/request.h"
+#include "engine/target.h"
+#include "engine/template.h"
+#include "engine/user.h"
+
+/* The step of the plugin carrying the request: over TLS, ALPN may have
+ * picked another plugin than the target's first. */
+static void *host_request_step(const rl_request *req) {
+  if (!req->conn || !req->conn->v)
+    return req->target->step;
+  /* A scenario's user shares one connection among the steps that go to
+   * the same endpoint: the step is the request's own target's, for the
+   * plugin the connection speaks. */
+  if (req->conn->t == req->target)
+    return req->conn->v->step;
+  for (size_t i = 0; i < req->target->nv; i++)
+    if (req->target->v[i].plugin == req->conn->v->plugin)
+      return req->target->v[i].step;
+  return req->target->step;
+}
+
+static void host_log(int level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  rl__vlog(level, fmt, ap);
+  va_end(ap);
+}
+
+/* Expansions land in a buffer per thread: a worker's plugins expand one
+ * template at a time, and no lock is needed. */
+static _Thread_local struct {
+  char *buf;
+  size_t cap;
+} scratch;
+
+static int host_template_new(const char *text, size_t len, rl_template **out,
+                             char *err, size_t errlen) {
+  return rl__template_new(text, len, out, err, errlen);
+}
+
+static const char *host_template_expand(const rl_template *t, rl_request *req,
+                                        size_t *len) {
+  const rl__user *u = req->user;
+  rl__template_ctx ctx = {.user_id = u->id,
+                          .seq = u->seq,
+                          .rng = &req->user->rng,
+                          .vars = u->vars,
+                          .n_vars = u->vars ? u->w->runner->plan->n_vars : 0};
+  *len = 0;
+  if (rl__template_expand(t, &ctx, &scratch.buf, len, &scratch.cap))
+    return NULL;
+  return scratch.buf ? scratch.buf : "";
+}
+
+static uint64_t host_request_user_id(const rl_request *req) {
+  return req->user->id;
+}
+
+static int host_request_wants_response(const rl_request *req) {
+  return req->user && req->user->resp != NULL;
+}
+
+static void host_request_response(rl_request *req, const rl_response *resp) {
+  rl__user *u = req->user;
+  if (u && u->resp && resp &&
+      resp->struct_size >= offsetof(rl_response, body_len) +
+                               sizeof resp->body_len)
+    (void)rl__response_store(u->resp, resp); /* a failed copy: have == 0 */
+}
+
+void rl__host_thread_exit(void) {
+  free(scratch.buf);
+  scratch.buf = NULL;
+  scratch.cap = 0;
+}
+
+static const rl_host host_table = {
+    .abi_version = RL_ABI_VERSION,
+    .struct_size = sizeof(rl_host),
+    .request_step = host_request_step,
+    .request_done = rl__request_done,
+    .conn_write = rl__conn_write,
+    .conn_close = rl__conn_close_later,
+    .now_ns = rl__now_ns,
+    .log = host_log,
+    .template_new = host_template_new,
+    .template_del = rl__template_del,
+    .template_is_constant = rl__template_is_constant,
+    .template_expand = host_template_expand,
+    .io_start = rl__io_start,
+    .io_set = rl__io_set,
+    .io_stop = rl__io_stop,
+    .timer_start = rl__timer_start,
+    .timer_stop = rl__timer_stop,
+    .async_new = rl__async_new,
+    .async_send = rl__async_send,
+    .async_del = rl__async_del,
+    .request_user_id = host_request_user_id,
+    .request_retry = rl__conn_retry,
+    .conn_drain = rl__conn_drain,
+    .request_wants_response = host_request_wants_response,
+    .request_response = host_request_response,
+};
+
+const rl_host *rl__host(void) { return &host_table; }

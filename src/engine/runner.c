@@ -1,0 +1,372 @@
+#include "engine/runner.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rpcload/plugin.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "engine/plan.h"
+#include "engine/spawn.h"
+#include "engine/worker.h"
+
+static void stop_run(rl__runner *r) {
+  if (r->stopping)
+    return;
+  r->stopping = 1;
+  atomic_store(&r->state, RL__STATE_ENDING);
+  ev_timer_stop(r->loop, &r->spawn_timer);
+  ev_timer_stop(r->loop, &r->run_timer);
+  ev_timer_stop(r->loop, &r->autoquit_timer);
+  for (uint32_t i = 0; i < r->nworkers; i++)
+    rl__worker_command(&r->workers[i], RL__CMD_STOP);
+}
+
+static void cut_run(rl__runner *r) {
+  stop_run(r);
+  for (uint32_t i = 0; i < r->nworkers; i++)
+    rl__worker_command(&r->workers[i], RL__CMD_CUT);
+}
+
+static void tell_workers(rl__runner *r, uint32_t users) {
+  r->spawned = users;
+  for (uint32_t k = 0; k < r->nworkers; k++)
+    rl__worker_set_users(&r->workers[k],
+                         rl__spawn_share(users, k, r->nworkers));
+}
+
+/* Moves the user count along the current ramp: Locust's schedule (the
+ * first change at once, then one every 1/rate s), up or down. */
+static void spawn_tick(rl__runner *r) {
+  double elapsed = (double)(rl__now_ns() - r->swarm_t0_ns) / 1e9;
+  uint32_t up = r->swarm_to >= r->swarm_from;
+  uint32_t span = up ? r->swarm_to - r->swarm_from : r->swarm_from - r->swarm_to;
+  uint32_t step = rl__spawn_due(span, r->swarm_rate, elapsed);
+  uint32_t due = up ? r->swarm_from + step : r->swarm_from - step;
+  if (due != r->spawned)
+    tell_workers(r, due);
+  if (step >= span) {
+    ev_timer_stop(r->loop, &r->spawn_timer);
+    atomic_store(&r->state, RL__STATE_RUNNING);
+    if (up && span > 0)
+      rl__log(RL__LOG_INFO, "all users spawned: %u total users", due);
+  }
+}
+
+static void spawn_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  spawn_tick(t->data);
+}
+
+/* Starts a ramp from the current user count to `users` at `rate`. */
+static void swarm(rl__runner *r, uint32_t users, double rate) {
+  r->swarm_from = r->spawned;
+  r->swarm_to = users;
+  r->swarm_rate = rate > 0 ? rate : 1;
+  r->swarm_t0_ns = rl__now_ns();
+  atomic_store(&r->state, RL__STATE_SPAWNING);
+  double interval = 1.0 / r->swarm_rate;
+  interval = interval < 0.01 ? 0.01 : interval > 1.0 ? 1.0 : interval;
+  ev_timer_stop(r->loop, &r->spawn_timer);
+  ev_timer_set(&r->spawn_timer, interval, interval);
+  ev_timer_start(r->loop, &r->spawn_timer);
+  rl__log(RL__LOG_INFO, "%s to %u users at a rate of %.2f per second",
+          users >= r->swarm_from ? "ramping" : "ramping down", users,
+          r->swarm_rate);
+  spawn_tick(r);
+}
+
+static void start_run_timer(rl__runner *r) {
+  if (r->cfg->run_time_ns && !ev_is_active(&r->run_timer)) {
+    ev_timer_set(&r->run_timer, (double)r->cfg->run_time_ns / 1e9, 0.);
+    ev_timer_start(r->loop, &r->run_timer);
+  }
+}
+
+/* A steered run's stop: every user goes, the run (and the web UI) stay. */
+static void stop_users(rl__runner *r) {
+  ev_timer_stop(r->loop, &r->spawn_timer);
+  ev_timer_stop(r->loop, &r->run_timer);
+  tell_workers(r, 0);
+  atomic_store(&r->state, RL__STATE_STOPPED);
+  rl__log(RL__LOG_INFO, "test stopped");
+  if (r->cfg->autoquit_s >= 0) {
+    ev_timer_set(&r->autoquit_timer, r->cfg->autoquit_s, 0.);
+    ev_timer_start(r->loop, &r->autoquit_timer);
+  }
+}
+
+/* Clears the merged stats and the history; what workers recorded before
+ * is dropped at their next merge (reset_epoch). */
+static void reset_stats(rl__runner *r) {
+  pthread_mutex_lock(&r->lock);
+  r->reset_epoch++;
+  rl__stats_clear(r->stats);
+  rl__history_reset(&r->history);
+  pthread_mutex_unlock(&r->lock);
+}
+
+static void run_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__runner *r = t->data;
+  rl__log(RL__LOG_INFO, "run time limit reached, stopping");
+  if (r->cfg->steered)
+    stop_users(r);
+  else
+    stop_run(r);
+}
+
+static void autoquit_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__runner *r = t->data;
+  rl__log(RL__LOG_INFO, "autoquit: ending");
+  stop_run(r);
+}
+
+static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__runner *r = a->data;
+  pthread_mutex_lock(&r->ctl_lock);
+  rl__runner_ctl c = r->ctl;
+  memset(&r->ctl, 0, sizeof r->ctl);
+  pthread_mutex_unlock(&r->ctl_lock);
+  if (r->stopping)
+    return;
+  if (c.quit) {
+    stop_run(r);
+    return;
+  }
+  if (c.reset)
+    reset_stats(r);
+  if (c.stop) {
+    if (r->cfg->steered)
+      stop_users(r);
+    else
+      stop_run(r);
+  }
+  if (c.swarm) {
+    int state = atomic_load(&r->state);
+    /* A new test after a stop starts from clean stats, as Locust's. */
+    if (state == RL__STATE_READY || state == RL__STATE_STOPPED) {
+      if (state == RL__STATE_STOPPED && !c.reset)
+        reset_stats(r);
+      ev_timer_stop(r->loop, &r->autoquit_timer);
+      start_run_timer(r);
+    }
+    swarm(r, c.users, c.spawn_rate);
+  }
+}
+
+void rl__runner_control(rl__runner *r, const rl__runner_ctl *c) {
+  pthread_mutex_lock(&r->ctl_lock);
+  if (c->swarm) {
+    r->ctl.swarm = 1;
+    r->ctl.users = c->users;
+    r->ctl.spawn_rate = c->spawn_rate;
+  }
+  r->ctl.stop |= c->stop;
+  r->ctl.reset |= c->reset;
+  r->ctl.quit |= c->quit;
+  struct ev_loop *loop = r->loop;
+  if (loop)
+    ev_async_send(loop, &r->ctl_async);
+  pthread_mutex_unlock(&r->ctl_lock);
+}
+
+const char *rl__run_state_name(int state) {
+  switch (state) {
+  case RL__STATE_READY:
+    return "ready";
+  case RL__STATE_SPAWNING:
+    return "spawning";
+  case RL__STATE_RUNNING:
+    return "running";
+  case RL__STATE_STOPPED:
+    return "stopped";
+  default:
+    return "stopping";
+  }
+}
+
+static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__runner *r = t->data;
+  if (r->hooks.report && !r->stopping)
+    r->hooks.report(r, r->hooks.arg);
+}
+
+static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__runner *r = t->data;
+  pthread_mutex_lock(&r->lock);
+  if (rl__history_tick(&r->history, r->stats, rl__unix_time(),
+                       rl__runner_elapsed_sec(r), r->spawned))
+    rl__log(RL__LOG_WARN, "out of memory recording the history");
+  pthread_mutex_unlock(&r->lock);
+  if (r->hooks.second)
+    r->hooks.second(r, r->hooks.arg);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__runner *r = s->data;
+  if (r->signals++ == 0) {
+    rl__log(RL__LOG_INFO,
+            r->cfg->stop_timeout_ns
+                ? "stopping: in-flight tasks get up to the stop timeout "
+                  "(signal again to end at once)"
+                : "stopping");
+    stop_run(r);
+  } else {
+    rl__log(RL__LOG_INFO, "ending at once");
+    cut_run(r);
+  }
+}
+
+static void done_cb(struct ev_loop *loop, ev_async *a, int revents) {
+  (void)revents;
+  rl__runner *r = a->data;
+  if (atomic_load(&r->finished_workers) == r->nworkers)
+    ev_break(loop, EVBREAK_ALL);
+}
+
+void rl__runner_worker_finished(rl__runner *r) {
+  atomic_fetch_add(&r->finished_workers, 1);
+  ev_async_send(r->loop, &r->done_async);
+}
+
+uint64_t rl__runner_elapsed_sec(const rl__runner *r) {
+  return (rl__now_ns() - r->start_ns) / RL__NS_PER_SEC;
+}
+
+int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
+                   const struct rl__target *target, rl__stats *stats,
+                   const rl__runner_hooks *hooks) {
+  memset(r, 0, sizeof *r);
+  r->cfg = cfg;
+  r->plan = cfg->plan;
+  if (!r->plan) {
+    r->own_plan = rl__plan_single((struct rl__target *)target, &cfg->wait);
+    if (!r->own_plan)
+      return RL_ERR_NOMEM;
+    r->plan = r->own_plan;
+  }
+  r->target = rl__plan_first_target(r->plan);
+  r->stats = stats;
+  if (hooks)
+    r->hooks = *hooks;
+  r->nworkers = cfg->threads ? cfg->threads : 1;
+  pthread_mutex_init(&r->lock, NULL);
+  pthread_mutex_init(&r->ctl_lock, NULL);
+  atomic_init(&r->state, RL__STATE_READY);
+  rl__history_init(&r->history);
+  if (cfg->full_history)
+    rl__history_track_entries(&r->history);
+  atomic_init(&r->finished_workers, 0);
+  /* Our own loop, not libev's default: the default loop would also reap
+   * children (SIGCHLD) behind the caller's back. */
+  r->loop = ev_loop_new(EVFLAG_AUTO);
+  r->workers = calloc(r->nworkers, sizeof *r->workers);
+  if (!r->loop || !r->workers) {
+    free(r->workers);
+    if (r->loop)
+      ev_loop_destroy(r->loop);
+    pthread_mutex_destroy(&r->lock);
+    pthread_mutex_destroy(&r->ctl_lock);
+    rl__plan_free(r->own_plan);
+    r->own_plan = NULL;
+    return RL_ERR_NOMEM;
+  }
+  ev_async_init(&r->ctl_async, ctl_cb);
+  r->ctl_async.data = r;
+  ev_async_start(r->loop, &r->ctl_async);
+  ev_init(&r->spawn_timer, spawn_cb);
+  r->spawn_timer.data = r;
+  ev_init(&r->run_timer, run_timer_cb);
+  r->run_timer.data = r;
+  ev_init(&r->autoquit_timer, autoquit_cb);
+  r->autoquit_timer.data = r;
+  ev_async_init(&r->done_async, done_cb);
+  r->done_async.data = r;
+  ev_async_start(r->loop, &r->done_async);
+
+  /* Signals go to the main thread only: workers start with them blocked. */
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGINT);
+  sigaddset(&block, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &block, &old);
+  r->start_ns = rl__now_ns();
+  int rc = 0;
+  uint32_t started = 0;
+  for (; started < r->nworkers; started++)
+    if ((rc = rl__worker_start(&r->workers[started], r, (int)started)))
+      break;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+  if (rc == 0) {
+    ev_signal_init(&r->sigint_watcher, signal_cb, SIGINT);
+    r->sigint_watcher.data = r;
+    ev_signal_start(r->loop, &r->sigint_watcher);
+    ev_signal_init(&r->sigterm_watcher, signal_cb, SIGTERM);
+    r->sigterm_watcher.data = r;
+    ev_signal_start(r->loop, &r->sigterm_watcher);
+
+    if (!cfg->steered || cfg->autostart) {
+      swarm(r, cfg->users, cfg->spawn_rate);
+      start_run_timer(r);
+    }
+    ev_timer_init(&r->history_timer, history_cb, 1.0, 1.0);
+    r->history_timer.data = r;
+    ev_timer_start(r->loop, &r->history_timer);
+    if (r->hooks.report && cfg->report_interval_s > 0) {
+      ev_timer_init(&r->report_timer, report_cb, cfg->report_interval_s,
+                    cfg->report_interval_s);
+      r->report_timer.data = r;
+      ev_timer_start(r->loop, &r->report_timer);
+    }
+    if (r->hooks.started)
+      r->hooks.started(r, r->hooks.arg);
+    ev_run(r->loop, 0);
+  } else {
+    rl__log(RL__LOG_ERROR, "cannot start worker thread %u", started);
+    for (uint32_t i = 0; i < started; i++)
+      rl__worker_command(&r->workers[i], RL__CMD_CUT);
+  }
+  r->end_ns = rl__now_ns();
+  for (uint32_t i = 0; i < r->nworkers; i++) {
+    rl__worker_join(&r->workers[i]);
+    r->cut_requests += r->workers[i].cut_requests;
+  }
+  if (rc == 0 && r->hooks.ended)
+    r->hooks.ended(r, r->hooks.arg);
+  ev_timer_stop(r->loop, &r->spawn_timer);
+  ev_timer_stop(r->loop, &r->run_timer);
+  ev_timer_stop(r->loop, &r->report_timer);
+  ev_timer_stop(r->loop, &r->history_timer);
+  ev_timer_stop(r->loop, &r->autoquit_timer);
+  pthread_mutex_lock(&r->ctl_lock);
+  ev_async_stop(r->loop, &r->ctl_async);
+  ev_signal_stop(r->loop, &r->sigint_watcher);
+  ev_signal_stop(r->loop, &r->sigterm_watcher);
+  ev_async_stop(r->loop, &r->done_async);
+  ev_loop_destroy(r->loop);
+  r->loop = NULL;
+  pthread_mutex_unlock(&r->ctl_lock);
+  free(r->workers);
+  r->workers = NULL;
+  pthread_mutex_destroy(&r->lock);
+  pthread_mutex_destroy(&r->ctl_lock);
+  rl__plan_free(r->own_plan);
+  r->own_plan = NULL;
+  return rc;
+}

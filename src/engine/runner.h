@@ -1,0 +1,154 @@
+/*
+ * The run: worker threads, spawning users at the spawn rate, the run-time
+ * limit, signals (first Ctrl-C/SIGTERM stops, the second cuts), and a
+ * periodic report callback. Runs on the main thread's own libev loop; the
+ * workers' loops run on their threads.
+ */
+#ifndef RL_RUNNER_H
+#define RL_RUNNER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "stats/history.h"
+#include "stats/stats.h"
+#include "engine/wait.h"
+
+struct rl__target;
+struct rl__worker;
+struct rl__runner;
+
+typedef struct rl__run_config {
+  uint32_t users;           /* peak concurrent users */
+  double spawn_rate;        /* users started per second, > 0 */
+  uint64_t run_time_ns;     /* 0: until a signal */
+  uint32_t threads;         /* worker threads, >= 1 */
+  rl__wait wait;            /* between tasks */
+  uint64_t stop_timeout_ns; /* grace for in-flight tasks at the end */
+  uint64_t seed;            /* for waits (and later, task choices) */
+  double report_interval_s; /* 0: no periodic report */
+  uint32_t connections;     /* 0: one per user; else shared, N in all */
+  int full_history;         /* history rows per entry too (--csv-full-history) */
+  /* What users run (a scenario's classes); NULL: one class with one task
+   * of one request, the target given to rl__runner_run. */
+  const struct rl__plan *plan;
+  /* Steered from outside (the web UI): no users until rl__runner_control
+   * asks for them (unless autostart), the run-time limit counts from the
+   * first start, and the run ends only by signal, rl__runner_control's
+   * quit, or autoquit_s after a stop. */
+  int steered;
+  int autostart;     /* steered: start cfg->users at once */
+  double autoquit_s; /* steered: end this long after a stop; < 0: never */
+} rl__run_config;
+
+/* The run's state, as Locust's web UI shows it. */
+enum rl__run_state {
+  RL__STATE_READY = 0, /* steered, not started yet */
+  RL__STATE_SPAWNING,  /* changing the user count at the spawn rate */
+  RL__STATE_RUNNING,   /* at the asked user count */
+  RL__STATE_STOPPED,   /* steered: users stopped, may start again */
+  RL__STATE_ENDING     /* the run is ending (workers stopping) */
+};
+
+/* What another thread may ask of a running run (rl__runner_control). */
+typedef struct rl__runner_ctl {
+  int swarm;         /* 1: change the user count to users at spawn_rate */
+  uint32_t users;
+  double spawn_rate;
+  int stop;          /* 1: stop every user (steered: the run goes on) */
+  int reset;         /* 1: clear the stats and the history */
+  int quit;          /* 1: end the run, as a signal would */
+} rl__runner_ctl;
+
+/* A hook on the main thread (see rl__runner_hooks). */
+typedef void (*rl__report_fn)(struct rl__runner *r, void *arg);
+
+/* What the caller wants to hear of the run; every member may be NULL.
+ * All are called on the main thread, without the stats lock held. */
+typedef struct rl__runner_hooks {
+  /* Every cfg->report_interval_s while the run goes (the console table). */
+  rl__report_fn report;
+  /* Once, when the workers have started and rl__runner_control may be
+   * used (start a web UI here). */
+  rl__report_fn started;
+  /* Every second, right after the history row was added (CSV files). */
+  rl__report_fn second;
+  /* Once, when the run is over and the workers have ended, before the
+   * runner's loop goes (stop a web UI here). */
+  rl__report_fn ended;
+  void *arg;
+} rl__runner_hooks;
+
+typedef struct rl__runner {
+  const rl__run_config *cfg;
+  const struct rl__target *target; /* the plan's first step's */
+  const struct rl__plan *plan;      /* cfg->plan, or own_plan */
+  struct rl__plan *own_plan;
+  rl__stats *stats;     /* the run's merged stats; guard with `lock` */
+  rl__history history;  /* a row per second; guard with `lock`; the caller
+                           frees it (rl__history_free) after the run */
+  pthread_mutex_t lock; /* held by workers merging, by reporters reading */
+  uint64_t start_ns;
+  uint64_t end_ns;
+  struct rl__worker *workers;
+  uint32_t nworkers;
+  uint32_t spawned;  /* users the workers were told to have (main) */
+  /* The current ramp: from swarm_from users to swarm_to at swarm_rate,
+   * started at swarm_t0_ns (main thread). */
+  uint32_t swarm_from, swarm_to;
+  double swarm_rate;
+  uint64_t swarm_t0_ns;
+  _Atomic int state; /* enum rl__run_state; written by main, read by any */
+  /* Bumped (under `lock`) when the stats are reset: workers drop what they
+   * recorded before it instead of merging it. */
+  unsigned reset_epoch;
+  /* Requests from other threads, applied on the main loop. */
+  pthread_mutex_t ctl_lock;
+  rl__runner_ctl ctl;
+  ev_async ctl_async;
+  ev_timer autoquit_timer;
+  int stopping;      /* a stop was sent */
+  int signals;       /* signals received */
+  uint64_t cut_requests;
+  rl__runner_hooks hooks;
+  /* main loop */
+  struct ev_loop *loop;
+  ev_async done_async;
+  atomic_uint finished_workers;
+  ev_timer spawn_timer, run_timer, report_timer, history_timer;
+  ev_signal sigint_watcher, sigterm_watcher;
+} rl__runner;
+
+/*
+ * Runs the load until the run time ends or a signal stops it, merging into
+ * `stats` (caller-owned, must be empty). `cfg` and `target` must outlive
+ * the call; `hooks` (may be NULL) is copied. Returns 0, or a negative code
+ * when threads could not be started. On return every worker has ended and
+ * `r` holds the run's figures.
+ */
+int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
+                   const struct rl__target *target, rl__stats *stats,
+                   const rl__runner_hooks *hooks);
+
+/*
+ * Any thread, while rl__runner_run runs (e.g. from the web UI's server
+ * thread): asks the main loop for what `c` says (copied). Several requests
+ * before the loop wakes are merged: the last swarm wins. The run must have
+ * started (r->loop set); requests after its end are ignored.
+ */
+void rl__runner_control(rl__runner *r, const rl__runner_ctl *c);
+
+/* The state's name as Locust's API spells it ("ready", "spawning",
+ * "running", "stopped", "stopping"). */
+const char *rl__run_state_name(int state);
+
+/* Worker thread: this worker has ended (wakes the main loop). */
+void rl__runner_worker_finished(rl__runner *r);
+
+/* Seconds since the run started (for "current" rates). */
+uint64_t rl__runner_elapsed_sec(const rl__runner *r);
+
+#endif /* RL_RUNNER_H */

@@ -1,0 +1,100 @@
+/*
+ * A simulated user: a state machine driven by completions and timers, not a
+ * thread. It runs a task (for the quick command line: the one request),
+ * waits per the wait strategy, and repeats until its worker stops it.
+ * Each user owns its connection (Locust's semantics: one client per user)
+ * unless --connections makes the users of a thread share a pool, and owns
+ * the one request it can have in flight, so the hot path allocates nothing.
+ */
+#ifndef RL_USER_H
+#define RL_USER_H
+
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "engine/conn.h"
+#include "engine/request.h"
+#include "engine/response.h"
+
+struct rl__worker;
+
+enum rl__user_state {
+  RL__USER_READY = 0, /* queued on its worker to act */
+  RL__USER_WAITING,   /* wait timer running */
+  RL__USER_RUNNING,   /* a request in flight */
+  RL__USER_STOPPED,
+};
+
+struct rl__plan_class;
+struct rl__plan_step;
+
+/* Which of its class's step lists a user is in. */
+enum rl__user_phase {
+  RL__PHASE_START = 0, /* on_start */
+  RL__PHASE_TASK,      /* a task */
+  RL__PHASE_STOP,      /* on_stop, then it stops */
+};
+
+typedef struct rl__user {
+  struct rl__worker *w;
+  const struct rl__plan_class *cls; /* what it runs (the plan's) */
+  uint8_t phase;       /* enum rl__user_phase */
+  uint8_t capture_failed; /* the step that just ended failed a capture */
+  uint32_t task;       /* index in cls->tasks */
+  uint32_t step;       /* index in the phase's steps */
+  uint32_t next_seq_task; /* sequential classes: the next task */
+  uint64_t id;       /* 1-based, unique across the run */
+  uint8_t state;     /* enum rl__user_state */
+  uint8_t step_done; /* on resume: a step just ended (else: start a task) */
+  uint8_t queued;    /* on the worker's ready list */
+  uint8_t started;   /* has run a task */
+  uint8_t retiring;  /* stop once the current task ends (users lowered) */
+  uint64_t task_start_ns; /* scheduled start of the current task */
+  uint64_t seq;           /* requests started ({{seq}} of the current one) */
+  uint64_t rng;
+  ev_timer timer;
+  rl_conn *conn; /* &own, or a connection of the worker's shared pool */
+  rl_conn own;   /* endpoint 0's connection */
+  rl_conn *more; /* endpoints 1.. of a scenario (plan->n_endpoints - 1) */
+  char **vars;   /* the scenario's variables (captures), or NULL */
+  struct rl_request req;
+  struct rl__user *next_ready;
+  /* The last response, when this user's steps check responses (scenario
+   * expect/capture); NULL otherwise, and plugins collect nothing. */
+  rl__response *resp;
+} rl__user;
+
+/* A new user of class `cls` on worker `w`, queued to start (on_start,
+ * then its first task). Caller (the worker) owns it; NULL on allocation
+ * failure. */
+rl__user *rl__user_new(struct rl__worker *w, uint64_t id,
+                       const struct rl__plan_class *cls);
+
+/* Acts on the user's state: next task, wait, or stop. Worker thread only. */
+void rl__user_resume(rl__user *u);
+
+/*
+ * Stops the user. With `cut`, its in-flight request is cancelled (the event
+ * is discarded by the worker, which is cutting); otherwise it must be
+ * between tasks. Idempotent.
+ */
+void rl__user_stop(rl__user *u, int cut);
+
+/*
+ * Ends the user's life between tasks: its class's on_stop steps first,
+ * when it has some and the run is not being cut; else it stops now.
+ * Worker thread only.
+ */
+void rl__user_end(rl__user *u);
+
+/*
+ * Stops the user as Locust does when the user count is lowered: at once
+ * when it is between tasks, else once its task ends. Worker thread only.
+ */
+void rl__user_retire(rl__user *u);
+
+/* Frees a stopped user. */
+void rl__user_free(rl__user *u);
+
+#endif /* RL_USER_H */

@@ -1,0 +1,90 @@
+#include "engine/wait.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rpcload/plugin.h>
+
+#include "base/rng.h"
+#include "base/units.h"
+
+static int seconds(const char *text, uint64_t *ns) {
+  double v;
+  if (rl__parse_number(text, &v) != 0 || v > 1e9)
+    return RL_ERR_INVAL;
+  *ns = (uint64_t)llround(v * 1e9);
+  return 0;
+}
+
+int rl__wait_parse(const char *spec, rl__wait *out, char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  const char *colon = strchr(spec, ':');
+  size_t klen = colon ? (size_t)(colon - spec) : strlen(spec);
+  const char *arg = colon ? colon + 1 : "";
+#define KIND_IS(k) (klen == strlen(k) && strncmp(spec, k, klen) == 0)
+  if (KIND_IS("none") && !colon) {
+    out->kind = RL__WAIT_NONE;
+    return 0;
+  }
+  if (KIND_IS("constant")) {
+    out->kind = RL__WAIT_CONSTANT;
+    if (seconds(arg, &out->a_ns) == 0)
+      return 0;
+  } else if (KIND_IS("pacing")) {
+    out->kind = RL__WAIT_PACING;
+    if (seconds(arg, &out->a_ns) == 0 && out->a_ns > 0)
+      return 0;
+  } else if (KIND_IS("throughput")) {
+    double n;
+    out->kind = RL__WAIT_PACING;
+    if (rl__parse_number(arg, &n) == 0 && n > 0 && n <= 1e9) {
+      out->a_ns = (uint64_t)llround(1e9 / n);
+      return 0;
+    }
+  } else if (KIND_IS("between")) {
+    char a[64], b[64];
+    const char *comma = strchr(arg, ',');
+    out->kind = RL__WAIT_BETWEEN;
+    if (comma && (size_t)(comma - arg) < sizeof a && strlen(comma + 1) < sizeof b) {
+      memcpy(a, arg, (size_t)(comma - arg));
+      a[comma - arg] = 0;
+      memcpy(b, comma + 1, strlen(comma + 1) + 1);
+      if (seconds(a, &out->a_ns) == 0 && seconds(b, &out->b_ns) == 0 &&
+          out->a_ns <= out->b_ns)
+        return 0;
+    }
+    snprintf(err, errlen,
+             "bad wait '%s': expected between:MIN,MAX in seconds with MIN <= MAX",
+             spec);
+    return RL_ERR_INVAL;
+  } else {
+    snprintf(err, errlen,
+             "unknown wait '%s': use constant:S, between:MIN,MAX, "
+             "throughput:N, pacing:S or none",
+             spec);
+    return RL_ERR_INVAL;
+  }
+#undef KIND_IS
+  snprintf(err, errlen, "bad wait '%s': expected a positive number after ':'",
+           spec);
+  return RL_ERR_INVAL;
+}
+
+uint64_t rl__wait_next(const rl__wait *w, uint64_t task_start_ns,
+                       uint64_t now_ns, uint64_t *rng) {
+  switch (w->kind) {
+  case RL__WAIT_CONSTANT:
+    return w->a_ns;
+  case RL__WAIT_BETWEEN:
+    return w->a_ns +
+           (uint64_t)(rl__rng_double(rng) * (double)(w->b_ns - w->a_ns));
+  case RL__WAIT_PACING: {
+    uint64_t next = task_start_ns + w->a_ns;
+    return next > now_ns ? next - now_ns : 0;
+  }
+  case RL__WAIT_NONE:
+  default:
+    return 0;
+  }
+}

@@ -1,0 +1,32 @@
+/*
+ * The console report in Locust's layout (column widths as Locust 2.x
+ * prints them), so people and scripts used to Locust read it as they are
+ * used to. One difference: times under 1000 ms keep two decimals (Locust
+ * rounds to whole ms, which says nothing on loopback).
+ */
+#ifndef RL_REPORT_CONSOLE_H
+#define RL_REPORT_CONSOLE_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "stats/stats.h"
+
+/*
+ * The stats table. While running (`final` 0) req/s and failures/s are the
+ * current rates at run second `now_sec`; at the end they are totals over
+ * `duration_s`. `s` is only read (entry order is refreshed).
+ */
+void rl__report_console_stats(FILE *out, rl__stats *s, uint64_t now_sec,
+                              int final, double duration_s);
+
+/* "Response time percentiles (approximated)" table. */
+void rl__report_console_percentiles(FILE *out, rl__stats *s);
+
+/* "Error report" table; prints nothing when there was no failure. */
+void rl__report_console_errors(FILE *out, rl__stats *s);
+
+/* Formats a response time in ms for a column: "0.21", "12.50", "1234". */
+void rl__format_ms(uint64_t ns, char *buf, size_t len);
+
+#endif /* RL_REPORT_CONSOLE_H */

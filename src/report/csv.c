@@ -1,0 +1,709 @@
+/*
+ * Locust-compatible CSV files (see report_csv.h for the contract).
+ *
+ * rl__csv_tick formats into three memory buffers (history rows to append,
+ * the whole _stats.csv, the whole _failures.csv); rl__csv_write empties
+ * them into the files. The buffers keep their memory from second to
+ * second, so a steady run allocates nothing here.
+ */
+#include "report/csv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rpcload/plugin.h>
+
+#include "base/clock.h"
+
+#define PERCENTILE_COLUMNS                                                     \
+  "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
+
+const char rl__csv_stats_header[] =
+    "Type,Name,Request Count,Failure Count,Median Response Time,"
+    "Average Response Time,Min Response Time,Max Response Time,"
+    "Average Content Size,Requests/s,Failures/s," PERCENTILE_COLUMNS "\r\n";
+const char rl__csv_history_header[] =
+    "Timestamp,User Count,Type,Name,Requests/s,Failures/s," PERCENTILE_COLUMNS
+    ",Total Request Count,Total Failure Count,Total Median Response Time,"
+    "Total Average Response Time,Total Min Response Time,"
+    "Total Max Response Time,Total Average Content Size\r\n";
+const char rl__csv_failures_header[] =
+    "Method,Name,Error,Occurrences,First Seen,Last Seen\r\n";
+const char rl__csv_exceptions_header[] = "Count,Message,Traceback,Nodes\r\n";
+
+#define NPCT RL__HISTORY_NPCT
+
+enum { F_STATS, F_HISTORY, F_FAILURES, F_EXCEPTIONS, NFILES };
+static const char *const suffixes[NFILES] = {
+    "_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv"};
+
+/* ---- growable text buffer ------------------------------------------------ */
+
+typedef struct buf {
+  char *p;
+  size_t len, cap;
+  int oom; /* an append failed: the text is incomplete */
+} buf;
+
+static void buf_reset(buf *b) {
+  b->len = 0;
+  b->oom = 0;
+}
+
+static int buf_reserve(buf *b, size_t more) {
+  if (b->oom)
+    return -1;
+  if (b->len + more + 1 <= b->cap)
+    return 0;
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap < b->len + more + 1)
+    cap *= 2;
+  char *p = realloc(b->p, cap);
+  if (!p) {
+    b->oom = 1;
+    return -1;
+  }
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+static void buf_add(buf *b, const char *s, size_t n) {
+  if (buf_reserve(b, n) != 0)
+    return;
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void buf_str(buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+__attribute__((format(printf, 2, 3))) static void
+buf_printf(buf *b, const char *fmt, ...) {
+  char small[128];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  if (n < 0) {
+    b->oom = 1;
+    return;
+  }
+  if ((size_t)n < sizeof small) {
+    buf_add(b, small, (size_t)n);
+    return;
+  }
+  if (buf_reserve(b, (size_t)n) != 0)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  b->len += (size_t)n;
+}
+
+/* ---- fields as Python's csv module writes them --------------------------- */
+
+/* QUOTE_MINIMAL with the excel dialect: quoted when the text holds the
+ * delimiter, the quote character or a line-terminator character; quotes
+ * inside are doubled. */
+static void field_text(buf *b, const char *s) {
+  if (strpbrk(s, ",\"\r\n") == NULL) {
+    buf_str(b, s);
+    return;
+  }
+  buf_add(b, "\"", 1);
+  for (const char *q; (q = strchr(s, '"')) != NULL; s = q + 1) {
+    buf_add(b, s, (size_t)(q - s) + 1);
+    buf_add(b, "\"", 1);
+  }
+  buf_str(b, s);
+  buf_add(b, "\"", 1);
+}
+
+/* The p significant digits of v > 0 as Python's repr would take them, and
+ * the decimal exponent; 0 when no p-digit decimal reads back as v. The
+ * candidate is v correctly rounded; when v is a power of two the interval
+ * that reads back as v is twice as wide above v as below, so a rounded
+ * value below v that misses may have a neighbour above that does not. */
+static int digits_at(double v, int p, char digits[24], long *exp10) {
+  char sci[40];
+  snprintf(sci, sizeof sci, "%.*e", p - 1, v);
+  double back = strtod(sci, NULL);
+  /* sci is d[.ddd]e(+|-)XX */
+  size_t nd = 0;
+  const char *c = sci;
+  for (; *c && *c != 'e' && nd + 1 < 24; c++)
+    if (*c != '.')
+      digits[nd++] = *c;
+  digits[nd] = '\0';
+  *exp10 = *c == 'e' ? strtol(c + 1, NULL, 10) : 0;
+  if (back == v)
+    return 1;
+  int e2;
+  if (back > v || frexp(v, &e2) != 0.5)
+    return 0;
+  /* The next p-digit decimal up. */
+  size_t i = nd;
+  while (i > 0 && digits[i - 1] == '9')
+    digits[--i] = '0';
+  if (i == 0) {
+    digits[0] = '1';
+    ++*exp10;
+  } else {
+    digits[i - 1]++;
+  }
+  snprintf(sci, sizeof sci, "%c.%se%ld", digits[0], digits + 1, *exp10);
+  return strtod(sci, NULL) == v;
+}
+
+void rl__csv_py_float(double v, char *out, size_t len) {
+  if (isnan(v)) {
+    snprintf(out, len, "nan");
+    return;
+  }
+  if (isinf(v)) {
+    snprintf(out, len, "%sinf", v < 0 ? "-" : "");
+    return;
+  }
+  int neg = signbit(v) != 0;
+  char digits[24] = "0";
+  long exp10 = 0;
+  v = fabs(v);
+  if (v != 0) {
+    /* The fewest digits that read back as v (17 always do): Python's
+     * repr. Whenever p digits do, p + 1 do too (the nearest longer
+     * decimal on the same side of v is closer still), so the search can
+     * halve. */
+    int lo = 1, hi = 17;
+    while (lo < hi) {
+      int mid = (lo + hi) / 2;
+      if (digits_at(v, mid, digits, &exp10))
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    digits_at(v, lo, digits, &exp10);
+  }
+  size_t nd = strlen(digits);
+  while (nd > 1 && digits[nd - 1] == '0')
+    nd--;
+  digits[nd] = '\0';
+
+  /* Python's repr: exponent form below 1e-4 and from 1e16. */
+  if (exp10 < -4 || exp10 >= 16) {
+    snprintf(out, len, "%s%c%s%se%c%02ld", neg ? "-" : "", digits[0],
+             nd > 1 ? "." : "", digits + 1, exp10 < 0 ? '-' : '+',
+             exp10 < 0 ? -exp10 : exp10);
+    return;
+  }
+  long decpt = exp10 + 1; /* digits before the point */
+  char fixed[48];
+  size_t k = 0;
+  if (neg)
+    fixed[k++] = '-';
+  if (decpt <= 0) {
+    fixed[k++] = '0';
+    fixed[k++] = '.';
+    for (long i = 0; i < -decpt; i++)
+      fixed[k++] = '0';
+    for (size_t i = 0; i < nd; i++)
+      fixed[k++] = digits[i];
+  } else if ((size_t)decpt >= nd) {
+    for (size_t i = 0; i < nd; i++)
+      fixed[k++] = digits[i];
+    for (size_t i = nd; i < (size_t)decpt; i++)
+      fixed[k++] = '0';
+    fixed[k++] = '.';
+    fixed[k++] = '0';
+  } else {
+    for (size_t i = 0; i < nd; i++) {
+      if (i == (size_t)decpt)
+        fixed[k++] = '.';
+      fixed[k++] = digits[i];
+    }
+  }
+  fixed[k] = '\0';
+  snprintf(out, len, "%s", fixed);
+}
+
+static void field_float(buf *b, double v) {
+  char s[48];
+  rl__csv_py_float(v, s, sizeof s);
+  buf_str(b, s);
+}
+
+static void field_u64(buf *b, uint64_t v) {
+  buf_printf(b, "%llu", (unsigned long long)v);
+}
+
+static double ns_to_ms(uint64_t ns) { return (double)ns / 1e6; }
+
+/* Locust keeps each response time rounded (stats.py _log_response_time):
+ * whole ms under 100 ms, then to 10, 100 and 1000 ms. Python's round() is
+ * half-to-even, as nearbyint() is in the default rounding mode. */
+static double locust_round(double ms) {
+  if (ms < 100)
+    return nearbyint(ms);
+  if (ms < 1000)
+    return nearbyint(ms / 10) * 10;
+  if (ms < 10000)
+    return nearbyint(ms / 100) * 100;
+  return nearbyint(ms / 1000) * 1000;
+}
+
+/* A time Locust writes as its raw float, or 0 (`or 0`, or max's initial
+ * int 0) when there is none. */
+static void field_ms_or_0(buf *b, uint64_t ns) {
+  if (ns == 0)
+    buf_add(b, "0", 1);
+  else
+    field_float(b, ns_to_ms(ns));
+}
+
+/* StatsEntry.median_response_time: the rounded median, kept within
+ * [min, max]; an int under 100 ms (round() without digits), else a float,
+ * and the raw min or max when clamped. */
+static void field_median(buf *b, uint64_t requests, uint64_t median_ns,
+                         uint64_t min_ns, uint64_t max_ns) {
+  if (requests == 0) {
+    buf_add(b, "0", 1);
+    return;
+  }
+  double raw = ns_to_ms(median_ns);
+  double med = locust_round(raw);
+  double max = ns_to_ms(max_ns), min = ns_to_ms(min_ns);
+  if (med > max)
+    field_ms_or_0(b, max_ns);
+  else if (med < min)
+    field_float(b, min);
+  else if (raw < 100)
+    buf_printf(b, "%.0f", med);
+  else
+    field_float(b, med);
+}
+
+static void field_percentile(buf *b, uint64_t ns) {
+  buf_printf(b, "%.0f", locust_round(ns_to_ms(ns)));
+}
+
+/* The seven "totals" columns both files share, from Median to Average
+ * Content Size. */
+typedef struct totals {
+  uint64_t requests, failures;
+  uint64_t median_ns, total_ns, min_ns, max_ns;
+  double avg_bytes;
+} totals;
+
+static void fields_totals_tail(buf *b, const totals *t) {
+  field_median(b, t->requests, t->median_ns, t->min_ns, t->max_ns);
+  buf_add(b, ",", 1);
+  /* avg_response_time: the sum in ms over the count, as Locust divides;
+   * 0.0 when there is no request, a float either way */
+  field_float(b, t->requests ? ns_to_ms(t->total_ns) / (double)t->requests
+                             : 0.0);
+  buf_add(b, ",", 1);
+  field_ms_or_0(b, t->min_ns);
+  buf_add(b, ",", 1);
+  field_ms_or_0(b, t->max_ns);
+  buf_add(b, ",", 1);
+  if (t->requests == 0)
+    buf_add(b, "0", 1); /* avg_content_length's ZeroDivisionError: int 0 */
+  else
+    field_float(b, t->avg_bytes);
+}
+
+static void fields_percentiles(buf *b, uint64_t requests, const uint64_t *ns) {
+  for (size_t i = 0; i < NPCT; i++) {
+    buf_add(b, ",", 1);
+    if (requests == 0)
+      buf_add(b, "N/A", 3);
+    else
+      field_percentile(b, ns[i]);
+  }
+}
+
+/* ---- the three kinds of rows --------------------------------------------- */
+
+static void stats_row(buf *b, const rl__stats_entry *e, double elapsed_s) {
+  uint64_t pct[NPCT]; /* one walk over the histogram for all of them */
+  rl__history_percentiles(&e->hist, pct);
+  totals t = {
+      .requests = e->num_requests,
+      .failures = e->num_failures,
+      .median_ns = pct[0],
+      .total_ns = e->total_ns,
+      .min_ns = rl__stats_entry_min_ns(e),
+      .max_ns = rl__stats_entry_max_ns(e),
+      .avg_bytes = e->num_requests
+                       ? (double)e->bytes / (double)e->num_requests
+                       : 0,
+  };
+  field_text(b, e->type);
+  buf_add(b, ",", 1);
+  field_text(b, e->name);
+  buf_add(b, ",", 1);
+  field_u64(b, t.requests);
+  buf_add(b, ",", 1);
+  field_u64(b, t.failures);
+  buf_add(b, ",", 1);
+  fields_totals_tail(b, &t);
+  buf_add(b, ",", 1);
+  field_float(b, elapsed_s > 0 ? (double)e->num_requests / elapsed_s : 0);
+  buf_add(b, ",", 1);
+  field_float(b, elapsed_s > 0 ? (double)e->num_failures / elapsed_s : 0);
+  fields_percentiles(b, e->num_requests, pct);
+  buf_add(b, "\r\n", 2);
+}
+
+static void format_stats(buf *b, rl__stats *s, double elapsed_s) {
+  buf_reset(b);
+  buf_str(b, rl__csv_stats_header);
+  const rl__stats_entry **entries;
+  size_t n = rl__stats_entries(s, &entries);
+  for (size_t i = 0; i < n; i++)
+    stats_row(b, entries[i], elapsed_s);
+  stats_row(b, rl__stats_total(s), elapsed_s);
+}
+
+static void history_row(buf *b, const char *type, const char *name,
+                        const rl__history_row *r) {
+  totals t = {
+      .requests = r->requests,
+      .failures = r->failures,
+      .median_ns = r->median_ns,
+      .total_ns = r->total_ns,
+      .min_ns = r->min_ns,
+      .max_ns = r->max_ns,
+      .avg_bytes = r->avg_bytes,
+  };
+  const uint64_t pct[NPCT] = {r->p50_ns,  r->p66_ns,  r->p75_ns,   r->p80_ns,
+                              r->p90_ns,  r->p95_ns,  r->p98_ns,   r->p99_ns,
+                              r->p999_ns, r->p9999_ns, r->p100_ns};
+  buf_printf(b, "%llu,%u,", (unsigned long long)r->unix_time, r->users);
+  field_text(b, type);
+  buf_add(b, ",", 1);
+  field_text(b, name);
+  /* Locust: f"{current_rps:2f}", i.e. six decimals */
+  buf_printf(b, ",%f,%f", r->current_rps, r->current_fps);
+  fields_percentiles(b, r->requests, pct);
+  buf_add(b, ",", 1);
+  field_u64(b, t.requests);
+  buf_add(b, ",", 1);
+  field_u64(b, t.failures);
+  buf_add(b, ",", 1);
+  fields_totals_tail(b, &t);
+  buf_add(b, "\r\n", 2);
+}
+
+static void format_failures(buf *b, rl__stats *s, uint64_t start_unix) {
+  buf_reset(b);
+  buf_str(b, rl__csv_failures_header);
+  const rl__stats_error **errors;
+  size_t n = rl__stats_errors(s, &errors);
+  for (size_t i = 0; i < n; i++) {
+    const rl__stats_error *e = errors[i];
+    field_text(b, e->type);
+    buf_add(b, ",", 1);
+    field_text(b, e->name);
+    buf_add(b, ",", 1);
+    field_text(b, e->error);
+    uint64_t first = start_unix + e->first_sec;
+    uint64_t last = start_unix + e->last_sec;
+    buf_printf(b, ",%llu,%llu,%llu\r\n", (unsigned long long)e->occurrences,
+               (unsigned long long)first, (unsigned long long)last);
+  }
+}
+
+/* ---- whole texts in memory (the web UI) ---------------------------------- */
+
+/* Hands the buffer's text to the caller, or frees it when incomplete. */
+static int buf_take(buf *b, char **out, size_t *len) {
+  if (b->oom || !b->p) {
+    free(b->p);
+    *out = NULL;
+    return RL_ERR_NOMEM;
+  }
+  *out = b->p;
+  *len = b->len;
+  return 0;
+}
+
+int rl__csv_stats_text(rl__stats *s, double elapsed_s, char **out,
+                       size_t *len) {
+  buf b = {0};
+  format_stats(&b, s, elapsed_s);
+  return buf_take(&b, out, len);
+}
+
+int rl__csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
+                          size_t *len) {
+  buf b = {0};
+  format_failures(&b, s, start_unix);
+  return buf_take(&b, out, len);
+}
+
+int rl__csv_history_text(const rl__history *h, char **out, size_t *len) {
+  buf b = {0};
+  buf_str(&b, rl__csv_history_header);
+  for (size_t i = 0; i < h->n; i++) {
+    if (h->track_entries && i + 1 == h->n)
+      for (size_t j = 0; j < h->n_entry_rows; j++)
+        history_row(&b, h->entry_rows[j].type, h->entry_rows[j].name,
+                    &h->entry_rows[j].row);
+    history_row(&b, "", "Aggregated", &h->rows[i]);
+  }
+  return buf_take(&b, out, len);
+}
+
+/* ---- the writer ---------------------------------------------------------- */
+
+struct rl__csv {
+  int full_history;
+  char *path[NFILES];
+  char *tmp[NFILES]; /* for the files rewritten whole */
+  FILE *history;
+  buf history_rows; /* formatted, to append */
+  buf stats;        /* the next _stats.csv, when stats_ready */
+  buf failures;
+  int stats_ready, failures_ready;
+  size_t rows_done; /* history rows formatted so far */
+  uint64_t start_unix;
+  int have_start;
+  int failing;      /* the last write failed (its error was reported) */
+  int rows_lost;    /* some history rows never reached the file */
+  char lost[512];   /* why */
+};
+
+static void set_reason(char *err, size_t errlen, const char *what,
+                       const char *path, int errnum) {
+  char text[256] = "unknown error";
+  if (errnum)
+    strerror_r(errnum, text, sizeof text);
+  if (err && errlen)
+    snprintf(err, errlen, "%s %s: %s", what, path, text);
+}
+
+/* Writes `len` bytes as the whole new content of `path`, through `tmp`
+ * renamed over it. 0, or RL_ERR_IO with the reason. */
+static int replace_file(const char *path, const char *tmp, const char *data,
+                        size_t len, char *err, size_t errlen) {
+  FILE *f = fopen(tmp, "wb");
+  if (!f) {
+    set_reason(err, errlen, "cannot create", tmp, errno);
+    return RL_ERR_IO;
+  }
+  size_t put = fwrite(data, 1, len, f);
+  int werr = put == len ? 0 : errno;
+  if (fclose(f) != 0 && werr == 0)
+    werr = errno ? errno : EIO;
+  if (put != len && werr == 0)
+    werr = EIO;
+  if (werr) {
+    set_reason(err, errlen, "cannot write", tmp, werr);
+    remove(tmp);
+    return RL_ERR_IO;
+  }
+  if (rename(tmp, path) != 0) {
+    set_reason(err, errlen, "cannot rename to", path, errno);
+    remove(tmp);
+    return RL_ERR_IO;
+  }
+  return 0;
+}
+
+static void csv_free(rl__csv *w) {
+  if (w->history)
+    fclose(w->history);
+  for (int i = 0; i < NFILES; i++) {
+    free(w->path[i]);
+    free(w->tmp[i]);
+  }
+  free(w->history_rows.p);
+  free(w->stats.p);
+  free(w->failures.p);
+  free(w);
+}
+
+static char *concat(const char *a, const char *b, const char *c) {
+  size_t len = strlen(a) + strlen(b) + strlen(c) + 1;
+  char *s = malloc(len);
+  if (s)
+    snprintf(s, len, "%s%s%s", a, b, c);
+  return s;
+}
+
+int rl__csv_open(const char *prefix, int full_history, rl__csv **out,
+                 char *err, size_t errlen) {
+  *out = NULL;
+  rl__csv *w = calloc(1, sizeof *w);
+  if (!w)
+    goto nomem;
+  w->full_history = full_history;
+  /* Until the first history row tells the run's start (a run shorter than
+   * a second has none), the writer's own start is close enough. */
+  w->start_unix = rl__unix_time();
+  for (int i = 0; i < NFILES; i++) {
+    w->path[i] = concat(prefix, suffixes[i], "");
+    w->tmp[i] = concat(prefix, suffixes[i], ".tmp");
+    if (!w->path[i] || !w->tmp[i])
+      goto nomem;
+  }
+  w->history = fopen(w->path[F_HISTORY], "wb");
+  if (!w->history) {
+    set_reason(err, errlen, "cannot create", w->path[F_HISTORY], errno);
+    csv_free(w);
+    return RL_ERR_IO;
+  }
+  if (fputs(rl__csv_history_header, w->history) == EOF ||
+      fflush(w->history) != 0) {
+    set_reason(err, errlen, "cannot write", w->path[F_HISTORY], errno);
+    csv_free(w);
+    return RL_ERR_IO;
+  }
+  static const int whole[] = {F_STATS, F_FAILURES, F_EXCEPTIONS};
+  static const char *const headers[] = {
+      rl__csv_stats_header, rl__csv_failures_header,
+      rl__csv_exceptions_header};
+  for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
+    int f = whole[i];
+    if (replace_file(w->path[f], w->tmp[f], headers[i], strlen(headers[i]),
+                     err, errlen) != 0) {
+      csv_free(w);
+      return RL_ERR_IO;
+    }
+  }
+  *out = w;
+  return 0;
+nomem:
+  if (w)
+    csv_free(w);
+  if (err && errlen)
+    snprintf(err, errlen, "out of memory");
+  return RL_ERR_NOMEM;
+}
+
+/* Formats the history rows `h` gained since the last call. */
+static void format_history(rl__csv *w, const rl__history *h) {
+  if (!w->have_start && h->n > 0) {
+    w->start_unix = h->rows[0].unix_time >= h->rows[0].elapsed_s
+                        ? h->rows[0].unix_time - h->rows[0].elapsed_s
+                        : 0;
+    w->have_start = 1;
+  }
+  if (h->n < w->rows_done) /* a different history: start over */
+    w->rows_done = 0;
+  for (size_t i = w->rows_done; i < h->n; i++) {
+    if (w->full_history && i + 1 == h->n)
+      for (size_t j = 0; j < h->n_entry_rows; j++)
+        history_row(&w->history_rows, h->entry_rows[j].type,
+                    h->entry_rows[j].name, &h->entry_rows[j].row);
+    history_row(&w->history_rows, "", "Aggregated", &h->rows[i]);
+  }
+  w->rows_done = h->n;
+}
+
+static int format_all(rl__csv *w, rl__stats *s, const rl__history *h,
+                      double elapsed_s) {
+  size_t kept = w->history_rows.len;
+  format_history(w, h);
+  int history_ok = !w->history_rows.oom;
+  if (!history_ok) {
+    /* Drop these rows rather than append half of one. */
+    w->history_rows.len = kept;
+    w->history_rows.oom = 0;
+  }
+  format_stats(&w->stats, s, elapsed_s);
+  format_failures(&w->failures, s, w->start_unix);
+  w->stats_ready = !w->stats.oom;
+  w->failures_ready = !w->failures.oom;
+  return history_ok && w->stats_ready && w->failures_ready ? 0
+                                                           : RL_ERR_NOMEM;
+}
+
+int rl__csv_tick(rl__csv *w, rl__stats *s, const rl__history *h) {
+  if (!w)
+    return 0;
+  double elapsed = h->n ? (double)h->rows[h->n - 1].elapsed_s : 0;
+  return format_all(w, s, h, elapsed);
+}
+
+/* Writes what is formatted; 0 or RL_ERR_IO with the reason. */
+static int flush_out(rl__csv *w, char *err, size_t errlen) {
+  int rc = 0;
+  if (w->history_rows.len) {
+    size_t put = fwrite(w->history_rows.p, 1, w->history_rows.len, w->history);
+    if ((put != w->history_rows.len || fflush(w->history) != 0)) {
+      int errnum = errno ? errno : EIO;
+      set_reason(err, errlen, "cannot write", w->path[F_HISTORY], errnum);
+      if (!w->rows_lost)
+        set_reason(w->lost, sizeof w->lost, "cannot write",
+                   w->path[F_HISTORY], errnum);
+      w->rows_lost = 1;
+      clearerr(w->history);
+      rc = RL_ERR_IO;
+    }
+    /* Rows that failed are dropped: written again they could come twice. */
+    buf_reset(&w->history_rows);
+  }
+  if (w->stats_ready) {
+    w->stats_ready = 0;
+    if (replace_file(w->path[F_STATS], w->tmp[F_STATS], w->stats.p,
+                     w->stats.len, rc ? NULL : err, errlen) != 0)
+      rc = RL_ERR_IO;
+  }
+  if (w->failures_ready) {
+    w->failures_ready = 0;
+    if (replace_file(w->path[F_FAILURES], w->tmp[F_FAILURES], w->failures.p,
+                     w->failures.len, rc ? NULL : err, errlen) != 0)
+      rc = RL_ERR_IO;
+  }
+  return rc;
+}
+
+int rl__csv_write(rl__csv *w, char *err, size_t errlen) {
+  if (!w)
+    return 0;
+  char reason[512] = "";
+  int rc = flush_out(w, reason, sizeof reason);
+  if (rc == 0 || w->failing) {
+    w->failing = rc != 0;
+    return 0;
+  }
+  w->failing = 1;
+  if (err && errlen)
+    snprintf(err, errlen, "%s", reason);
+  return rc;
+}
+
+int rl__csv_close(rl__csv *w, rl__stats *s, const rl__history *h,
+                  double duration_s, char *err, size_t errlen) {
+  if (!w)
+    return 0;
+  char reason[sizeof w->lost + 32] = "";
+  int rc = format_all(w, s, h, duration_s);
+  if (rc != 0)
+    snprintf(reason, sizeof reason, "out of memory writing the CSV files");
+  int wrc = flush_out(w, rc ? NULL : reason, sizeof reason);
+  if (rc == 0)
+    rc = wrc;
+  if (fclose(w->history) != 0 && rc == 0) {
+    set_reason(reason, sizeof reason, "cannot write", w->path[F_HISTORY],
+               errno);
+    rc = RL_ERR_IO;
+  }
+  w->history = NULL;
+  /* The files are whole now, but for history rows an earlier failure
+   * lost. */
+  if (rc == 0 && w->rows_lost) {
+    rc = RL_ERR_IO;
+    snprintf(reason, sizeof reason, "%s (history rows lost)", w->lost);
+  }
+  if (rc != 0 && err && errlen)
+    snprintf(err, errlen, "%s", reason);
+  csv_free(w);
+  return rc;
+}

@@ -1,0 +1,258 @@
+/*
+ * Scenario files (YAML): user classes, tasks and steps, parsed into plain
+ * structs and validated before anything runs. docs/scenarios.md is the
+ * format's reference.
+ *
+ * Every node keeps its position (1-based line and column) so that any
+ * later check, here or in the runtime, can name file:line:col. The parser
+ * cannot know which plugins will be loaded, so a step's protocol key
+ * (`http`, `grpc`, `redis`...) is only checked for its shape; the caller
+ * checks scenario->protocols against the loaded plugins and reports an
+ * unknown one with rl__scenario_errorf().
+ *
+ * Everything reachable from an rl__scenario is owned by it and freed by
+ * rl__scenario_free(); the structs are read-only for the runtime.
+ */
+#ifndef RL_SCENARIO_H
+#define RL_SCENARIO_H
+
+#include <regex.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "base/jsonpath.h"
+#include "engine/wait.h"
+
+/* A position in the file, 1-based. line == 0: no position (not in the
+ * file, e.g. a default). */
+typedef struct rl__scn_pos {
+  int line, col;
+} rl__scn_pos;
+
+/* An ordered key/value pair (headers, metadata, plugin options). */
+typedef struct rl__scn_kv {
+  char *key;
+  char *value;          /* scalars as written ("5", "true"); null -> "" */
+  rl__scn_pos pos;      /* the key's */
+  rl__scn_pos value_pos;
+} rl__scn_kv;
+
+/* expect.json: one check on the value a JSON path selects in the
+ * response's JSON (HTTP body, or the decoded gRPC message). */
+enum rl__scn_json_op {
+  RL__SCN_JSON_EXISTS,   /* only `path`: the value must be there */
+  RL__SCN_JSON_EQUALS,   /* equal as JSON (1 == 1.0, objects unordered) */
+  RL__SCN_JSON_CONTAINS, /* string: substring; array: an element equals;
+                            object: has the key (a string) */
+  RL__SCN_JSON_MATCHES,  /* string value matches the POSIX ERE */
+};
+
+typedef struct rl__scn_json_expect {
+  rl__scn_pos pos;
+  rl__jsonpath *path;
+  enum rl__scn_json_op op;
+  char *text;      /* EQUALS/CONTAINS: the operand as JSON text;
+                      MATCHES: the ERE; EXISTS: NULL */
+  json_t *value;   /* EQUALS/CONTAINS: the operand parsed (owned ref) */
+  regex_t *re;     /* MATCHES: compiled (REG_EXTENDED | REG_NOSUB) */
+  rl__scn_pos value_pos;
+} rl__scn_json_expect;
+
+/* Locust's catch_response: a request that meets every set expectation
+ * succeeds; the first one it misses is its error text. */
+typedef struct rl__scn_expect {
+  rl__scn_pos pos; /* of the `expect` mapping; line 0: no expectations */
+  int has_status;
+  int status; /* HTTP status, 100..599 */
+  rl__scn_pos status_pos;
+  char *body_contains; /* NULL: unset */
+  rl__scn_pos body_contains_pos;
+  char *body_matches; /* the ERE's text; NULL: unset */
+  regex_t *body_re;   /* compiled with REG_EXTENDED | REG_NOSUB */
+  rl__scn_pos body_matches_pos;
+  rl__scn_json_expect *json;
+  size_t n_json;
+  int has_grpc_status;
+  int grpc_status; /* 0 (OK) .. 16 (UNAUTHENTICATED) */
+  rl__scn_pos grpc_status_pos;
+  int has_max_ms;
+  double max_ms; /* > 0 */
+  rl__scn_pos max_ms_pos;
+} rl__scn_expect;
+
+enum rl__scn_capture_kind {
+  RL__SCN_CAPTURE_JSON,   /* a JSON path into the body / gRPC message */
+  RL__SCN_CAPTURE_HEADER, /* a response header (or gRPC metadata) */
+  RL__SCN_CAPTURE_REGEX,  /* first group of an ERE over the body (the whole
+                             match when the ERE has no group) */
+};
+
+/* capture: {var: source}: after the response, the user's variable `var`
+ * gets the value, for {{var}} in later steps. */
+typedef struct rl__scn_capture {
+  rl__scn_pos pos; /* the variable's */
+  char *var;
+  enum rl__scn_capture_kind kind;
+  char *source; /* as written: "$.token", "header:x-id", "regex:id=(\d+)" */
+  const char *arg; /* into source: the path, header name, or ERE */
+  rl__jsonpath *path; /* JSON */
+  regex_t *re;        /* REGEX: compiled with REG_EXTENDED */
+  rl__scn_pos source_pos;
+} rl__scn_capture;
+
+/* One request. The protocol key picks the plugin; the rest configures it.
+ * Strings the runtime expands as templates ({{...}}): spec, call, header
+ * and metadata values, body (whatever its kind). The parser has checked
+ * their syntax and that every variable they use is captured before them.
+ * Expectations, names, hosts, options and captures are literal. */
+typedef struct rl__scn_step {
+  rl__scn_pos pos; /* the step's mapping */
+  char *protocol;  /* the protocol key: "http", "grpc", "redis"... */
+  rl__scn_pos protocol_pos;
+  char *spec; /* its value: "POST /login", "pkg.Svc/Method"; "" if null */
+  rl__scn_pos spec_pos;
+  char *name; /* stats name; NULL: the plugin's default */
+  rl__scn_pos name_pos;
+  char *host; /* NULL: the user class's, else the scenario's */
+  rl__scn_pos host_pos;
+  rl__scn_kv *headers;
+  size_t n_headers;
+  /* The request's payload: at most one of body / json / data is set,
+   * and `body` holds it in every case (JSON text for json and for data
+   * given as a mapping). */
+  char *body;
+  enum { RL__SCN_BODY_NONE, RL__SCN_BODY_TEXT, RL__SCN_BODY_JSON,
+         RL__SCN_BODY_DATA } body_kind;
+  rl__scn_pos body_pos;
+  rl__scn_kv *metadata;
+  size_t n_metadata;
+  char *proto, *protoset; /* NULL when unset */
+  rl__scn_pos proto_pos, protoset_pos;
+  char **import_paths; /* import_path: a string or a list */
+  size_t n_import_paths;
+  char *call; /* NULL when unset */
+  rl__scn_pos call_pos;
+  rl__scn_kv *options; /* plugin options, as -O key=value */
+  size_t n_options;
+  uint64_t timeout_ns; /* 0: the run's --timeout */
+  rl__scn_pos timeout_pos;
+  rl__scn_expect expect;
+  rl__scn_capture *captures;
+  size_t n_captures;
+} rl__scn_step;
+
+typedef struct rl__scn_task {
+  rl__scn_pos pos;
+  char *name; /* NULL when unset */
+  double weight; /* > 0; default 1 */
+  char **tags;
+  size_t n_tags;
+  rl__scn_step *steps; /* at least one */
+  size_t n_steps;
+} rl__scn_task;
+
+typedef struct rl__scn_user {
+  rl__scn_pos pos;
+  char *name; /* unique in the scenario */
+  rl__scn_pos name_pos;
+  double weight;          /* > 0; default 1 */
+  int has_fixed_count;    /* 1: exactly fixed_count users, before weights */
+  long long fixed_count;  /* >= 0 */
+  rl__wait wait;          /* the class's, else settings.wait, else none */
+  int has_wait;           /* the class set its own */
+  rl__scn_pos wait_pos;
+  char *host; /* NULL: the scenario's */
+  rl__scn_pos host_pos;
+  rl__scn_step *on_start;
+  size_t n_on_start;
+  rl__scn_step *on_stop;
+  size_t n_on_stop;
+  rl__scn_task *tasks; /* at least one */
+  size_t n_tasks;
+  int sequential; /* tasks in the order written, looping (Locust's
+                     SequentialTaskSet); weights are then ignored */
+} rl__scn_user;
+
+/* The top-level `settings:` map: defaults the command line overrides. */
+typedef struct rl__scn_settings {
+  int has_users;
+  long long users;
+  rl__scn_pos users_pos;
+  int has_spawn_rate;
+  double spawn_rate; /* > 0 */
+  rl__scn_pos spawn_rate_pos;
+  int has_run_time;
+  uint64_t run_time_ns;
+  rl__scn_pos run_time_pos;
+  int has_wait; /* the default for classes without `wait` */
+  rl__wait wait;
+  rl__scn_pos wait_pos;
+} rl__scn_settings;
+
+/* One use of a protocol key, for checking against the loaded plugins. */
+typedef struct rl__scn_protocol_use {
+  const char *name; /* borrowed from the step */
+  rl__scn_pos pos;
+} rl__scn_protocol_use;
+
+typedef struct rl__scenario {
+  char *file; /* the name errors use */
+  char *host; /* default for every step; NULL when unset */
+  rl__scn_pos host_pos;
+  rl__scn_settings settings;
+  rl__scn_user *users;
+  size_t n_users;
+  /* Every step's protocol key, in file order (on_start, tasks, on_stop
+   * per class), duplicates included. */
+  rl__scn_protocol_use *protocols;
+  size_t n_protocols;
+} rl__scenario;
+
+/*
+ * Reads and parses the file at `path` (the path as given is the name in
+ * errors). Returns 0 and *out (caller owns; rl__scenario_free), or
+ * RL_ERR_INVAL with "file:line:col: message" in err (or "file: message"
+ * when there is no position, e.g. the file cannot be read), or
+ * RL_ERR_NOMEM. *out is NULL on failure.
+ */
+int rl__scenario_load(const char *path, rl__scenario **out, char *err,
+                      size_t errlen);
+
+/*
+ * As rl__scenario_load, from `len` bytes of `text` (borrowed; no NUL
+ * needed) named `name_for_errors` (copied).
+ */
+int rl__scenario_parse_string(const char *text, size_t len,
+                              const char *name_for_errors,
+                              rl__scenario **out, char *err, size_t errlen);
+
+/* Frees the scenario and everything in it; NULL is fine. */
+void rl__scenario_free(rl__scenario *s);
+
+/*
+ * Formats "file:line:col: message" (or "file: message" when pos.line is
+ * 0) into err, for the caller's own checks (an unknown protocol, a step
+ * a plugin refused). Always returns RL_ERR_INVAL, so it can be returned
+ * directly.
+ */
+int rl__scenario_errorf(const rl__scenario *s, rl__scn_pos pos, char *err,
+                        size_t errlen, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+
+/* The gRPC status code's name ("NOT_FOUND") for 0..16, else NULL. */
+const char *rl__scn_grpc_status_name(int code);
+
+/*
+ * Checks one expect.json entry against a response's parsed JSON `doc`
+ * (borrowed). Returns 1 when it holds; 0 when not, with the reason in
+ * `why` ("$.ok is false, expected true"), the request's error text.
+ */
+int rl__scn_json_expect_check(const rl__scn_json_expect *e, const json_t *doc,
+                              char *why, size_t whylen);
+
+#endif /* RL_SCENARIO_H */

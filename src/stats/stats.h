@@ -1,0 +1,116 @@
+/*
+ * Request statistics: entries grouped by (type, name), an error table
+ * grouped by (type, name, error text), and an aggregated total.
+ *
+ * One rl__stats has one owner thread at a time and takes no lock. The engine
+ * gives each worker thread its own rl__stats to record into (the hot path:
+ * rl__stats_record), and periodically merges it into a run-wide rl__stats
+ * under a lock held by the engine, off the hot path (rl__stats_merge, then
+ * rl__stats_clear on the worker's copy).
+ *
+ * Time: response times are nanoseconds. `sec` arguments are whole seconds
+ * since the run started (monotonic), used for the per-second counters behind
+ * "current" requests/s and failures/s.
+ */
+#ifndef RL_STATS_H
+#define RL_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats/histogram.h"
+
+/* Seconds of per-second counters kept per entry (ring); must exceed the
+ * current-rate window. */
+#define RL__STATS_RING 16
+/* The "current" rate is averaged over this many completed seconds. */
+#define RL__STATS_CURRENT_WINDOW 10
+
+typedef struct rl__stats_entry {
+  char *type; /* owned */
+  char *name; /* owned */
+  uint64_t num_requests;
+  uint64_t num_failures;
+  uint64_t total_ns; /* sum of response times */
+  uint64_t bytes;    /* sum of response sizes */
+  rl__histogram hist; /* every response time; min/max live here too */
+  /* per-second counters: slot = sec % RL__STATS_RING, valid when
+   * ring_sec[slot] == sec */
+  uint64_t ring_sec[RL__STATS_RING];
+  uint64_t ring_reqs[RL__STATS_RING];
+  uint64_t ring_fails[RL__STATS_RING];
+} rl__stats_entry;
+
+typedef struct rl__stats_error {
+  char *type;  /* owned */
+  char *name;  /* owned */
+  char *error; /* owned */
+  uint64_t occurrences;
+  uint64_t first_sec; /* run second of the first occurrence */
+  uint64_t last_sec;  /* run second of the latest occurrence */
+} rl__stats_error;
+
+typedef struct rl__stats rl__stats;
+
+/* A new empty table; NULL on allocation failure. Caller owns it. */
+rl__stats *rl__stats_new(void);
+
+/* Frees the table, its entries and errors. NULL is fine. */
+void rl__stats_del(rl__stats *s);
+
+/*
+ * The entry for (type, name), created empty on first use (copies both
+ * strings). The pointer stays valid until rl__stats_del() (entries are never
+ * freed or moved by clear/merge), so a caller may cache it. NULL on
+ * allocation failure.
+ */
+rl__stats_entry *rl__stats_entry_get(rl__stats *s, const char *type,
+                                     const char *name);
+
+/*
+ * Records one finished request into entry `e` of `s` (e must come from
+ * rl__stats_entry_get on the same `s`). `error` NULL means success; else the
+ * text is copied into the error table on first occurrence. Does not update
+ * the aggregated total (the merge does). Returns 0 or RL_ERR_NOMEM (the
+ * counters are still updated; only the histogram or error row may be lost).
+ */
+int rl__stats_record(rl__stats *s, rl__stats_entry *e, uint64_t rt_ns,
+                     uint64_t bytes, const char *error, uint64_t sec);
+
+/*
+ * Adds everything in `src` into `dst`: entries matched by (type, name) and
+ * created as needed, errors matched by (type, name, error), the per-second
+ * rings second by second; each src entry is also added into dst's total.
+ * Returns 0 or RL_ERR_NOMEM.
+ */
+int rl__stats_merge(rl__stats *dst, const rl__stats *src);
+
+/* Zeroes all counts and histograms and drops the errors; keeps entries
+ * (so cached entry pointers stay valid). Used on a worker's delta after a
+ * merge and for "reset stats". */
+void rl__stats_clear(rl__stats *s);
+
+/* The aggregated total (type "", name "Aggregated"); never NULL. */
+const rl__stats_entry *rl__stats_total(const rl__stats *s);
+
+/*
+ * The entries sorted by (name, type), as Locust orders its tables. Returns
+ * the count; *out points to an array owned by `s`, valid until the next
+ * call that changes `s`. Entries with no request are included.
+ */
+size_t rl__stats_entries(rl__stats *s, const rl__stats_entry ***out);
+
+/* The errors sorted by occurrences, most first; same ownership rules. */
+size_t rl__stats_errors(rl__stats *s, const rl__stats_error ***out);
+
+/* Requests/s and failures/s over the last RL__STATS_CURRENT_WINDOW completed
+ * seconds before `now_sec` (fewer at the start of the run). */
+double rl__stats_entry_current_rps(const rl__stats_entry *e, uint64_t now_sec);
+double rl__stats_entry_current_fps(const rl__stats_entry *e, uint64_t now_sec);
+
+/* Derived figures in nanoseconds (0 when there is no request). */
+uint64_t rl__stats_entry_avg_ns(const rl__stats_entry *e);
+uint64_t rl__stats_entry_min_ns(const rl__stats_entry *e);
+uint64_t rl__stats_entry_max_ns(const rl__stats_entry *e);
+
+#endif /* RL_STATS_H */

@@ -1,0 +1,321 @@
+/* The web UI's API answers (see web_api.h for the contract). */
+#include "web/api.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <rpcload/plugin.h>
+
+#include "base/clock.h"
+#include "report/prometheus.h"
+#include "report/csv.h"
+#include "report/html.h"
+#include "report/json.h"
+#include "engine/worker.h"
+
+extern const char rl__uplot_version[]; /* cmake/report_html_assets.cmake */
+
+#define TYPE_JSON "application/json"
+#define TYPE_TEXT "text/plain; charset=utf-8"
+
+/* ---- answers ------------------------------------------------------------- */
+
+static void set(rl__web_answer *a, unsigned status, const char *type,
+                char *body, size_t len) {
+  memset(a, 0, sizeof *a);
+  a->status = body ? status : 500;
+  a->type = body ? type : TYPE_TEXT;
+  a->body = body;
+  a->len = body ? len : 0;
+}
+
+static void set_text(rl__web_answer *a, unsigned status, const char *text) {
+  char *body = strdup(text);
+  set(a, status, TYPE_TEXT, body, body ? strlen(body) : 0);
+}
+
+/* Serialises and frees `j` (NULL: out of memory). */
+static void set_json(rl__web_answer *a, unsigned status, json_t *j,
+                     size_t flags) {
+  char *text = j ? json_dumps(j, flags) : NULL;
+  json_decref(j);
+  set(a, status, TYPE_JSON, text, text ? strlen(text) : 0);
+}
+
+/* {"success": ok, "message": msg[, "host": host]}, as Locust's. */
+static void set_result(rl__web_answer *a, unsigned status, int ok,
+                       const char *msg, const char *host) {
+  json_t *j = json_pack("{s:b, s:s}", "success", ok, "message", msg);
+  if (j && host)
+    json_object_set_new(j, "host", json_string(host));
+  set_json(a, status, j, JSON_COMPACT);
+}
+
+static void name_download(rl__web_answer *a, const char *prefix,
+                          const char *ext) {
+  snprintf(a->filename, sizeof a->filename, "%s_%llu.%s", prefix,
+           (unsigned long long)rl__unix_time(), ext);
+}
+
+/* ---- reading the run ----------------------------------------------------- */
+
+/* Users asked for now: the sum of what the workers were told (atomics;
+ * the runner's own count belongs to its thread). */
+static uint32_t user_count(const rl__runner *r) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < r->nworkers; i++)
+    n += atomic_load(&r->workers[i].want_users);
+  return n;
+}
+
+/* The stats' span, for reports that rate over a duration: from the first
+ * history second with users or requests (a steered run idles first, and a
+ * reset starts the history anew) to now. Under the stats lock. */
+static void stats_span(const rl__history *h, double *start_unix,
+                       double *duration_s) {
+  double now = (double)rl__unix_time();
+  size_t i = 0;
+  while (i < h->n && h->rows[i].users == 0 && h->rows[i].requests == 0)
+    i++;
+  /* A row closes its second: the span begins one second before it. */
+  double start = i < h->n ? (double)h->rows[i].unix_time - 1 : now;
+  *start_unix = start;
+  *duration_s = now > start ? now - start : 0;
+}
+
+/* A memstream's text; on failure (rc != 0 or the stream's own) NULL. */
+typedef struct membuf {
+  char *p;
+  size_t len;
+  FILE *f;
+} membuf;
+
+static int membuf_open(membuf *m) {
+  m->p = NULL;
+  m->len = 0;
+  m->f = open_memstream(&m->p, &m->len);
+  return m->f ? 0 : RL_ERR_NOMEM;
+}
+
+static void set_membuf(rl__web_answer *a, membuf *m, int rc,
+                       const char *type) {
+  if (fclose(m->f) != 0 && rc == 0)
+    rc = RL_ERR_NOMEM;
+  if (rc != 0) {
+    free(m->p);
+    m->p = NULL;
+  }
+  set(a, 200, type, m->p, m->len);
+}
+
+/* ---- the stats ----------------------------------------------------------- */
+
+void rl__web_api_metrics(rl__web_api *api, rl__web_answer *a) {
+  rl__runner *r = api->r;
+  membuf m;
+  if (membuf_open(&m)) {
+    set(a, 500, NULL, NULL, 0);
+    return;
+  }
+  rl__prometheus_info info = {
+      .users = user_count(r),
+      .state = atomic_load(&r->state),
+      .now_sec = rl__runner_elapsed_sec(r),
+  };
+  pthread_mutex_lock(&r->lock);
+  int rc = rl__prometheus_write(m.f, r->stats, &info);
+  pthread_mutex_unlock(&r->lock);
+  set_membuf(a, &m, rc, RL__PROMETHEUS_CONTENT_TYPE);
+}
+
+void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a) {
+  rl__runner *r = api->r;
+  const char *state = rl__run_state_name(atomic_load(&r->state));
+  uint32_t users = user_count(r);
+  uint64_t now = rl__runner_elapsed_sec(r);
+  pthread_mutex_lock(&r->lock);
+  json_t *j = rl__json_stats_requests(r->stats, &r->history, now, state, users);
+  /* The charts also draw the current p99, which Locust's shape lacks: an
+   * extra key where Locust puts the percentiles it is set to chart. */
+  const rl__history_row *last =
+      r->history.n ? &r->history.rows[r->history.n - 1] : NULL;
+  json_t *p99 = last ? json_real((double)last->p99_ns / 1e6) : json_null();
+  pthread_mutex_unlock(&r->lock);
+  json_t *cur =
+      j ? json_object_get(j, "current_response_time_percentiles") : NULL;
+  if (cur)
+    json_object_set_new(cur, "response_time_percentile_0.99", p99);
+  else
+    json_decref(p99);
+  set_json(a, 200, j, JSON_COMPACT | JSON_REAL_PRECISION(15));
+}
+
+void rl__web_api_report_html(rl__web_api *api, int download,
+                             rl__web_answer *a) {
+  rl__runner *r = api->r;
+  membuf m;
+  if (membuf_open(&m)) {
+    set(a, 500, NULL, NULL, 0);
+    return;
+  }
+  rl__html_run_info info = {
+      .target = api->target,
+      .plugin = api->plugin,
+      .users = user_count(r),
+      .spawn_rate = api->spawn_rate,
+      .run_time_ns = r->cfg->run_time_ns,
+  };
+  pthread_mutex_lock(&r->lock);
+  stats_span(&r->history, &info.start_unix_s, &info.duration_s);
+  info.end_unix_s = info.start_unix_s + info.duration_s;
+  int rc = rl__report_html_write(m.f, &info, r->stats, &r->history);
+  pthread_mutex_unlock(&r->lock);
+  set_membuf(a, &m, rc, "text/html; charset=utf-8");
+  if (download && a->body)
+    name_download(a, "rpcload_report", "html");
+}
+
+void rl__web_api_report_json(rl__web_api *api, rl__web_answer *a) {
+  rl__runner *r = api->r;
+  rl__json_run_info run = {.users = api->users, .user_count = user_count(r)};
+  pthread_mutex_lock(&r->lock);
+  stats_span(&r->history, &run.start_time, &run.duration_s);
+  json_t *j = rl__json_report(r->stats, &r->history, &run);
+  pthread_mutex_unlock(&r->lock);
+  set_json(a, 200, j, RL__JSON_DUMP_FLAGS);
+}
+
+/* Locust's CSV texts come from src/report_csv.c's in-memory formatters. */
+void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
+                     rl__web_answer *a) {
+  static const char *const prefixes[] = {"requests", "requests_full_history",
+                                         "failures", "exceptions"};
+  rl__runner *r = api->r;
+  char *text = NULL;
+  size_t len = 0;
+  int rc = 0;
+  if (kind == RL__WEB_CSV_EXCEPTIONS) {
+    /* rpcload runs no user code that could raise: the header alone. */
+    text = strdup(rl__csv_exceptions_header);
+    len = text ? strlen(text) : 0;
+  } else {
+    pthread_mutex_lock(&r->lock);
+    double start, span;
+    stats_span(&r->history, &start, &span);
+    if (kind == RL__WEB_CSV_STATS)
+      rc = rl__csv_stats_text(r->stats, span, &text, &len);
+    else if (kind == RL__WEB_CSV_HISTORY)
+      rc = rl__csv_history_text(&r->history, &text, &len);
+    else
+      rc = rl__csv_failures_text(r->stats, (uint64_t)start, &text, &len);
+    pthread_mutex_unlock(&r->lock);
+  }
+  if (rc != 0) {
+    free(text);
+    text = NULL;
+  }
+  set(a, 200, "text/csv; charset=utf-8", text, len);
+  if (text)
+    name_download(a, prefixes[kind], "csv");
+}
+
+/* ---- the page's settings ------------------------------------------------- */
+
+void rl__web_api_config(rl__web_api *api, rl__web_answer *a) {
+  uint64_t run_time_ns = api->r->cfg->run_time_ns;
+  json_t *j = json_pack(
+      "{s:s, s:s?, s:I, s:f, s:s, s:s, s:b, s:o?}", "host", api->target,
+      "plugin", api->plugin, "users", (json_int_t)api->users, "spawn_rate",
+      api->spawn_rate, "version", RL_VERSION, "uplot_version",
+      rl__uplot_version, "auth", api->auth,
+      "run_time_s",
+      run_time_ns ? json_real((double)run_time_ns / 1e9) : NULL);
+  set_json(a, 200, j, JSON_COMPACT);
+}
+
+void rl__web_api_exceptions(rl__web_api *api, rl__web_answer *a) {
+  (void)api;
+  set_json(a, 200, json_pack("{s:[]}", "exceptions"), JSON_COMPACT);
+}
+
+/* ---- changing the run ---------------------------------------------------- */
+
+/* Whether `host` names `target`: empty, or equal up to trailing slashes. */
+static int same_host(const char *target, const char *host) {
+  size_t t = strlen(target), h = strlen(host);
+  while (t > 0 && target[t - 1] == '/')
+    t--;
+  while (h > 0 && host[h - 1] == '/')
+    h--;
+  return h == 0 || (t == h && strncmp(target, host, t) == 0);
+}
+
+void rl__web_api_refuse(rl__web_api *api, unsigned status, const char *msg,
+                        rl__web_answer *a) {
+  set_result(a, status, 0, msg, api->target);
+}
+
+void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
+                       const char *spawn_rate_s, const char *host,
+                       const char *run_time, rl__web_answer *a) {
+  user_count_s = user_count_s ? user_count_s : "";
+  spawn_rate_s = spawn_rate_s ? spawn_rate_s : "";
+  host = host ? host : "";
+  char *end;
+  errno = 0;
+  long long users = strtoll(user_count_s, &end, 10);
+  if (!user_count_s[0] || *end || errno || users < 0 || users > 10000000) {
+    rl__web_api_refuse(api, 400,
+                       "user_count must be a whole number from 0 to 10000000",
+                       a);
+    return;
+  }
+  errno = 0;
+  double rate = strtod(spawn_rate_s, &end);
+  if (!spawn_rate_s[0] || *end || errno || !isfinite(rate) || rate <= 0) {
+    rl__web_api_refuse(api, 400, "spawn_rate must be a number > 0", a);
+    return;
+  }
+  if (!same_host(api->target, host)) {
+    char msg[640];
+    snprintf(msg, sizeof msg,
+             "rpcload load-tests the target it was started with (%.200s); "
+             "start another rpcload for %.200s",
+             api->target, host);
+    rl__web_api_refuse(api, 400, msg, a);
+    return;
+  }
+  if (run_time && run_time[0]) {
+    rl__web_api_refuse(api, 400,
+                       "run_time from the web UI is not supported: give "
+                       "-t/--run-time on the command line",
+                       a);
+    return;
+  }
+  if (atomic_load(&api->r->state) == RL__STATE_ENDING) {
+    rl__web_api_refuse(api, 409, "the run is ending", a);
+    return;
+  }
+  rl__runner_ctl ctl = {
+      .swarm = 1, .users = (uint32_t)users, .spawn_rate = rate};
+  rl__runner_control(api->r, &ctl);
+  api->spawn_rate = rate;
+  set_result(a, 200, 1, "Swarming started", api->target);
+}
+
+void rl__web_api_stop(rl__web_api *api, rl__web_answer *a) {
+  rl__runner_ctl ctl = {.stop = 1};
+  rl__runner_control(api->r, &ctl);
+  set_result(a, 200, 1, "Test stopped", NULL);
+}
+
+void rl__web_api_reset(rl__web_api *api, rl__web_answer *a) {
+  rl__runner_ctl ctl = {.reset = 1};
+  rl__runner_control(api->r, &ctl);
+  set_text(a, 200, "ok");
+}

@@ -1,0 +1,107 @@
+/*
+ * The answers of the web UI's HTTP API (Locust's paths, form fields and
+ * JSON keys; see web_ui.h for the list), built in memory from a running
+ * rl__runner. No HTTP here: src/web_ui.c parses requests, checks access
+ * and sends these answers, so they are testable without a socket.
+ *
+ * Each rl__web_api_* function reads what it needs under the runner's stats
+ * lock, formats into a new buffer, and releases the lock before returning:
+ * the caller writes the answer to the network with no lock held. The ones
+ * that change the run go through rl__runner_control (applied on the
+ * runner's loop).
+ *
+ * Threads: one rl__web_api is used by one thread at a time (the web
+ * server's); the runner may run on others.
+ */
+#ifndef RL_WEB_API_H
+#define RL_WEB_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/runner.h"
+
+/* What the API serves and remembers. The strings are borrowed: they must
+ * outlive the API's use. */
+typedef struct rl__web_api {
+  rl__runner *r;
+  const char *target; /* the target rpcload runs against; never NULL */
+  const char *plugin; /* its plugin's name, for the report; may be NULL */
+  uint32_t users;     /* -u: the start form's default */
+  double spawn_rate;  /* -r, then the last rate asked for */
+  int auth;           /* basic auth is on (the page says so) */
+} rl__web_api;
+
+/*
+ * An answer. `body` is malloc'd and passes to the caller, who frees it (or
+ * hands it to the server, which frees it); NULL only when out of memory,
+ * with status 500. `type` is a static string. A non-empty `filename` asks
+ * for a download under that name (Content-Disposition: attachment).
+ */
+typedef struct rl__web_answer {
+  unsigned status;
+  const char *type;
+  char *body;
+  size_t len;
+  char filename[64];
+} rl__web_answer;
+
+/* The Locust CSV files the API serves. */
+enum rl__web_csv {
+  RL__WEB_CSV_STATS,        /* /stats/requests/csv */
+  RL__WEB_CSV_HISTORY,      /* /stats/requests_full_history/csv */
+  RL__WEB_CSV_FAILURES,     /* /stats/failures/csv */
+  RL__WEB_CSV_EXCEPTIONS    /* /exceptions/csv */
+};
+
+/* GET /stats/requests: Locust's live stats (rl__json_stats_requests), plus
+ * response_time_percentile_0.99 in current_response_time_percentiles. */
+void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a);
+
+/* GET /metrics: the Prometheus exposition (src/prometheus.h). */
+void rl__web_api_metrics(rl__web_api *api, rl__web_answer *a);
+
+/* GET /stats/report: the HTML report of the stats so far; as a file named
+ * rpcload_report_UNIXTIME.html when `download`. */
+void rl__web_api_report_html(rl__web_api *api, int download,
+                             rl__web_answer *a);
+
+/* GET /stats/report.json: the --json report of the stats so far. */
+void rl__web_api_report_json(rl__web_api *api, rl__web_answer *a);
+
+/* The CSV file `kind` as a download (Locust's names: requests_T.csv, ...);
+ * 501 when this build cannot format it in memory (see web_api.c). */
+void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
+                     rl__web_answer *a);
+
+/* GET /config: what the page needs to know of the run (host, defaults,
+ * versions) as one JSON object. */
+void rl__web_api_config(rl__web_api *api, rl__web_answer *a);
+
+/* GET /exceptions: {"exceptions": []} (no user code runs, none is raised). */
+void rl__web_api_exceptions(rl__web_api *api, rl__web_answer *a);
+
+/*
+ * POST /swarm with Locust's form fields (NULL or "" when not given):
+ * user_count (0 to 10000000), spawn_rate (> 0), host (empty, or the
+ * target up to trailing slashes: a process runs one target), run_time
+ * (must be empty: the run time is -t's). Asks the runner for the change
+ * and answers {"success": true, "message": "Swarming started", "host"};
+ * else 400 (409 while the run ends) with {"success": false, "message"}.
+ */
+void rl__web_api_swarm(rl__web_api *api, const char *user_count,
+                       const char *spawn_rate, const char *host,
+                       const char *run_time, rl__web_answer *a);
+
+/* GET /stop: {"success": true, "message": "Test stopped"}. */
+void rl__web_api_stop(rl__web_api *api, rl__web_answer *a);
+
+/* GET /stats/reset: "ok". */
+void rl__web_api_reset(rl__web_api *api, rl__web_answer *a);
+
+/* {"success": false, "message": msg, "host": target} with `status`, for
+ * refusals decided before the API (a form too long, another site). */
+void rl__web_api_refuse(rl__web_api *api, unsigned status, const char *msg,
+                        rl__web_answer *a);
+
+#endif /* RL_WEB_API_H */

@@ -1,0 +1,183 @@
+/*
+ * The plugin loader: finds plugins by name and path, and refuses broken
+ * ones (built by tests/plugins/ in several variants) with a message that
+ * names the file and what is wrong.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/plugin_loader.h"
+
+#ifndef RL_TEST_FAKE_PLUGIN_DIR
+#define RL_TEST_FAKE_PLUGIN_DIR RL_TEST_BINARY_DIR "/tests/fake_plugins"
+#endif
+#define FAKE(name) RL_TEST_FAKE_PLUGIN_DIR "/" name ".so"
+
+static void refused(const char *path, int expect_rc, const char *const *words) {
+  rl__plugin_set set;
+  rl__plugin *p = NULL;
+  char err[1024] = "";
+  rl__plugin_set_init(&set);
+  int rc = rl__plugin_set_load(&set, path, &p, err, sizeof err);
+  assert_int_equal(rc, expect_rc);
+  assert_null(p);
+  assert_int_equal(set.n, 0);
+  assert_non_null(strstr(err, path)); /* names the file */
+  for (; *words; words++)
+    if (!strstr(err, *words))
+      fail_msg("'%s' missing from: %s", *words, err);
+  rl__plugin_set_free(&set);
+}
+
+static void test_good_by_path(void **state) {
+  (void)state;
+  rl__plugin_set set;
+  rl__plugin *p = NULL, *again = NULL;
+  char err[512] = "";
+  rl__plugin_set_init(&set);
+  assert_int_equal(rl__plugin_set_load(&set, FAKE("fake_good"), &p, err,
+                                       sizeof err),
+                   0);
+  assert_string_equal(p->desc.name, "fake");
+  assert_string_equal(p->desc.version, "9.9.9");
+  assert_non_null(rl__plugin_scheme(p, "fake"));
+  assert_null(rl__plugin_scheme(p, "http"));
+  assert_ptr_equal(rl__plugin_set_find_scheme(&set, "fake"), p);
+  /* Loading it again, by path or by name, gives the same plugin. */
+  assert_int_equal(rl__plugin_set_load(&set, FAKE("fake_good"), &again, err,
+                                       sizeof err),
+                   0);
+  assert_ptr_equal(again, p);
+  assert_int_equal(rl__plugin_set_load(&set, "fake", &again, err, sizeof err),
+                   0);
+  assert_ptr_equal(again, p);
+  assert_int_equal(set.n, 1);
+  rl__plugin_set_free(&set);
+}
+
+static void test_by_name_from_dir_and_env(void **state) {
+  (void)state;
+  rl__plugin_set set;
+  rl__plugin *p = NULL;
+  char err[1024] = "";
+  rl__plugin_set_init(&set);
+  rl__plugin_set_add_dir(&set, "/nonexistent/dir");
+  rl__plugin_set_add_dir(&set, RL_TEST_FAKE_PLUGIN_DIR);
+  assert_int_equal(
+      rl__plugin_set_load(&set, "fake_good", &p, err, sizeof err), 0);
+  assert_string_equal(p->desc.name, "fake");
+  rl__plugin_set_free(&set);
+
+  setenv("RPCLOAD_PLUGIN_PATH", "/nonexistent:" RL_TEST_FAKE_PLUGIN_DIR, 1);
+  rl__plugin_set_init(&set);
+  assert_int_equal(
+      rl__plugin_set_load(&set, "fake_good", &p, err, sizeof err), 0);
+  rl__plugin_set_free(&set);
+  unsetenv("RPCLOAD_PLUGIN_PATH");
+
+  rl__plugin_set_init(&set);
+  assert_int_equal(rl__plugin_set_load(&set, "no_such_proto", &p, err,
+                                       sizeof err),
+                   RL_ERR_NOTFOUND);
+  assert_non_null(strstr(err, "no_such_proto"));
+  rl__plugin_set_free(&set);
+}
+
+static void test_wrong_major(void **state) {
+  (void)state;
+  const char *words[] = {"ABI 2.0", "ABI 1.", "rebuild", NULL};
+  refused(FAKE("fake_wrong_major"), RL_ERR_ABI, words);
+}
+
+static void test_short_descriptor(void **state) {
+  (void)state;
+  const char *words[] = {"descriptor is", "bytes", NULL};
+  refused(FAKE("fake_short"), RL_ERR_ABI, words);
+}
+
+static void test_no_entry_symbol(void **state) {
+  (void)state;
+  const char *words[] = {"not an rpcload plugin", "rl_plugin_entry", NULL};
+  refused(FAKE("fake_no_entry"), RL_ERR_ABI, words);
+}
+
+static void test_missing_required_member(void **state) {
+  (void)state;
+  const char *words[] = {"step_new", NULL};
+  refused(FAKE("fake_no_step_new"), RL_ERR_ABI, words);
+}
+
+static void test_transport_without_members_refused(void **state) {
+  (void)state;
+  const char *words[] = {"transport_new", NULL};
+  refused(FAKE("fake_transport"), RL_ERR_ABI, words);
+}
+
+static void test_transport_needs_abi_1_1(void **state) {
+  (void)state;
+  const char *words[] = {"transport plugin", "ABI 1.1", NULL};
+  refused(FAKE("fake_old_transport"), RL_ERR_ABI, words);
+}
+
+static void test_not_a_shared_object(void **state) {
+  (void)state;
+  const char *words[] = {"cannot load plugin", NULL};
+  /* This very test's source file: exists, is not an ELF object. */
+  refused(RL_TEST_SOURCE_FILE, RL_ERR_NOTFOUND, words);
+}
+
+static void test_newer_minor_loads(void **state) {
+  (void)state;
+  rl__plugin_set set;
+  rl__plugin *p = NULL;
+  char err[512] = "";
+  rl__plugin_set_init(&set);
+  assert_int_equal(rl__plugin_set_load(&set, FAKE("fake_newer_minor"), &p,
+                                       err, sizeof err),
+                   0);
+  assert_int_equal(RL_ABI_VERSION_MINOR(p->desc.abi_version), 99);
+  assert_non_null(p->desc.step_describe);
+  rl__plugin_set_free(&set);
+}
+
+static void count_refusal(const char *path, const char *reason, void *arg) {
+  (void)path;
+  (void)reason;
+  (*(int *)arg)++;
+}
+
+static void test_scan_skips_broken(void **state) {
+  (void)state;
+  rl__plugin_set set;
+  int refusals = 0;
+  rl__plugin_set_init(&set);
+  rl__plugin_set_add_dir(&set, RL_TEST_FAKE_PLUGIN_DIR);
+  rl__plugin_set_scan(&set, count_refusal, &refusals);
+  /* fake_good (and fake_newer_minor, same name "fake": first one wins) */
+  assert_ptr_not_equal(rl__plugin_set_find_scheme(&set, "fake"), NULL);
+  assert_int_equal(refusals, 6);
+  rl__plugin_set_free(&set);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_good_by_path),
+      cmocka_unit_test(test_by_name_from_dir_and_env),
+      cmocka_unit_test(test_wrong_major),
+      cmocka_unit_test(test_short_descriptor),
+      cmocka_unit_test(test_no_entry_symbol),
+      cmocka_unit_test(test_missing_required_member),
+      cmocka_unit_test(test_transport_without_members_refused),
+      cmocka_unit_test(test_transport_needs_abi_1_1),
+      cmocka_unit_test(test_not_a_shared_object),
+      cmocka_unit_test(test_newer_minor_loads),
+      cmocka_unit_test(test_scan_skips_broken),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,1472 @@
+/*
+ * Unit test of the http1 codec plugin, through the plugin ABI only, with no
+ * sockets: the test loads http1.so with rpcload's loader, plays the host (a
+ * tiny rl_host whose
+ * conn_write appends to a buffer), and feeds response bytes by hand.
+ *
+ * rl_request and rl_conn are opaque to the plugin, which only hands the
+ * pointers back to the host, so the test defines them as it likes.
+ * Requests are heap objects freed inside request_done(), so a plugin that
+ * touches one afterwards shows up under valgrind or ASan; request_done()
+ * also checks that each request is reported exactly once and never from
+ * inside session_submit().
+ *
+ * The host also plays ABI 1.2's response hand-over: request_wants_response
+ * answers what the test says (R.wants) and counts the questions, and
+ * request_response keeps what it was given and checks that it comes at
+ * most once per request, right before that request's request_done.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "engine/plugin_loader.h"
+
+#include <rpcload/plugin.h>
+
+#include "engine/template.h"
+
+struct rl_request {
+  void *step;
+  int id;
+};
+
+struct rl_conn {
+  char *out; /* everything the plugin wrote, in order */
+  size_t out_len;
+  int close_requested;
+  int fail_writes; /* conn_write returns RL_ERR_CLOSED while set */
+};
+
+/* ---- The test host ------------------------------------------------------ */
+
+#define MAX_EVENTS 8
+#define MAX_LIVE 8
+
+struct event {
+  int req_id;
+  char type[32];
+  char name[128];
+  uint64_t bytes;
+  int failed;
+  char error[256];
+};
+
+static struct {
+  struct event events[MAX_EVENTS];
+  int n_events;
+  rl_request *live[MAX_LIVE]; /* accepted and not yet reported */
+  int n_accepted;
+  int in_submit;
+} H;
+
+/* What the host was handed with request_response. */
+static struct {
+  int wants;                /* request_wants_response's answer */
+  int asked;                /* how many times it was asked */
+  int n;                    /* responses handed over */
+  const rl_request *pending; /* handed over, its request_done not yet */
+  int req_id;
+  int status;
+  char headers[2048]; /* "name: value\n" each, in order */
+  size_t n_headers;
+  char body[256]; /* its first bytes, NUL-terminated */
+  size_t body_len;
+  int body_null;
+  int json_null;
+} R;
+
+static void *host_request_step(const rl_request *req) { return req->step; }
+
+static int host_request_wants_response(const rl_request *req) {
+  assert_non_null(req);
+  R.asked++;
+  return R.wants;
+}
+
+static void host_request_response(rl_request *req, const rl_response *resp) {
+  int live = 0;
+  assert_false(H.in_submit);
+  for (int i = 0; i < MAX_LIVE; i++)
+    live |= H.live[i] == req;
+  assert_true(live);          /* before request_done, never after */
+  assert_null(R.pending);     /* at most once per request */
+  assert_true(R.wants);       /* only when the host asked for it */
+  assert_true(resp->struct_size >= sizeof(rl_response));
+  R.pending = req;
+  R.n++;
+  R.req_id = req->id;
+  R.status = resp->status;
+  R.headers[0] = '\0';
+  R.n_headers = resp->n_headers;
+  for (size_t i = 0; i < resp->n_headers; i++) {
+    size_t len = strlen(R.headers);
+    snprintf(R.headers + len, sizeof R.headers - len, "%s: %s\n",
+             resp->headers[i].key, resp->headers[i].value);
+  }
+  R.body_null = resp->body == NULL;
+  R.body_len = resp->body_len;
+  size_t n = resp->body_len < sizeof R.body - 1 ? resp->body_len
+                                                 : sizeof R.body - 1;
+  if (n > 0)
+    memcpy(R.body, resp->body, n);
+  R.body[n] = '\0';
+  R.json_null = resp->json == NULL;
+}
+
+static void host_request_done(rl_request *req, const rl_result *r) {
+  int found = 0;
+  /* A callback from inside submit would break the ABI promise. */
+  assert_false(H.in_submit);
+  /* A response handed over belongs to the very next request_done. */
+  if (R.pending != NULL) {
+    assert_ptr_equal(R.pending, req);
+    R.pending = NULL;
+  }
+  for (int i = 0; i < MAX_LIVE; i++) {
+    if (H.live[i] == req) {
+      H.live[i] = NULL;
+      found = 1;
+    }
+  }
+  assert_true(found); /* never reported twice, never an unknown request */
+  assert_true(H.n_events < MAX_EVENTS);
+  assert_non_null(r->type);
+  assert_non_null(r->name);
+  struct event *e = &H.events[H.n_events++];
+  e->req_id = req->id;
+  snprintf(e->type, sizeof e->type, "%s", r->type);
+  snprintf(e->name, sizeof e->name, "%s", r->name);
+  e->bytes = r->response_bytes;
+  e->failed = r->error != NULL;
+  snprintf(e->error, sizeof e->error, "%s", r->error ? r->error : "");
+  /* The request is gone: any later touch is a use-after-free. */
+  free(req);
+}
+
+static int host_conn_write(rl_conn *conn, const void *data, size_t len) {
+  if (conn->fail_writes)
+    return RL_ERR_CLOSED;
+  char *p = realloc(conn->out, conn->out_len + len + 1);
+  assert_non_null(p);
+  memcpy(p + conn->out_len, data, len);
+  conn->out = p;
+  conn->out_len += len;
+  conn->out[conn->out_len] = '\0';
+  return 0;
+}
+
+static void host_conn_close(rl_conn *conn) { conn->close_requested++; }
+
+static uint64_t host_now_ns(void) { return 0; }
+
+static void host_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int n_logs;
+
+static void host_log(int level, const char *fmt, ...) {
+  va_list ap;
+  (void)level;
+  n_logs++;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+/* Templates through the core's own code, the request id standing in for
+ * the user id; T.override, when set, is what every expansion gives (a
+ * value no template function makes, such as a captured one). */
+static struct {
+  char *buf;
+  size_t cap;
+  uint64_t rng;
+  const char *override;
+} T;
+
+static int host_template_new(const char *text, size_t len, rl_template **out,
+                             char *err, size_t errlen) {
+  return rl__template_new(text, len, out, err, errlen);
+}
+
+static const char *host_template_expand(const rl_template *t, rl_request *req,
+                                        size_t *len) {
+  if (T.override != NULL) {
+    *len = strlen(T.override);
+    return T.override;
+  }
+  rl__template_ctx ctx = {
+      .user_id = (uint64_t)req->id, .seq = 1, .rng = &T.rng};
+  *len = 0;
+  if (rl__template_expand(t, &ctx, &T.buf, len, &T.cap))
+    return NULL;
+  return T.buf ? T.buf : "";
+}
+
+static const rl_host test_host = {
+    .abi_version = RL_ABI_VERSION,
+    .struct_size = sizeof(rl_host),
+    .request_step = host_request_step,
+    .request_done = host_request_done,
+    .conn_write = host_conn_write,
+    .conn_close = host_conn_close,
+    .now_ns = host_now_ns,
+    .log = host_log,
+    .template_new = host_template_new,
+    .template_del = rl__template_del,
+    .template_is_constant = rl__template_is_constant,
+    .template_expand = host_template_expand,
+    .request_wants_response = host_request_wants_response,
+    .request_response = host_request_response,
+};
+
+/* The same services from a host of ABI 1.1: its table ends before the
+ * response members, so the plugin must not look for them. */
+static rl_host old_host;
+
+/* ---- Loading the plugin -------------------------------------------------- */
+
+static rl__plugin_set plugins;
+static const rl_plugin *P;
+
+/* Loaded through rpcload's own loader, so the plugin under test also
+ * passes its checks (entry symbol, ABI, size, required members). */
+static int group_setup(void **state) {
+  (void)state;
+  char err[1024];
+  rl__plugin *p;
+  rl__plugin_set_init(&plugins);
+  if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/http1.so", &p, err,
+                          sizeof err) != 0) {
+    fprintf(stderr, "%s\n", err);
+    return -1;
+  }
+  P = &p->desc;
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  rl__plugin_set_free(&plugins);
+  free(T.buf);
+  T.buf = NULL;
+  return 0;
+}
+
+/* ---- Per-test fixture ------------------------------------------------------ */
+
+#define MAX_STEPS 4
+
+struct fx {
+  rl_conn conn;
+  void *session; /* NULL once deleted */
+  void *steps[MAX_STEPS];
+  int n_steps;
+  int next_id;
+};
+
+static int fx_setup(void **state) {
+  memset(&H, 0, sizeof H);
+  memset(&R, 0, sizeof R);
+  T.override = NULL;
+  struct fx *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
+  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session),
+                   0);
+  assert_non_null(f->session);
+  *state = f;
+  return 0;
+}
+
+/* Deletes the session (if the test did not), then checks the invariant of
+ * every case: each accepted request was reported exactly once. */
+static int fx_teardown(void **state) {
+  struct fx *f = *state;
+  if (f->session != NULL)
+    P->session_del(f->session, RL_ERR_CANCELLED, "test over");
+  assert_int_equal(H.n_events, H.n_accepted);
+  for (int i = 0; i < MAX_LIVE; i++)
+    assert_null(H.live[i]);
+  assert_null(R.pending); /* every response was followed by its done */
+  if (!R.wants)
+    assert_int_equal(R.n, 0);
+  for (int i = 0; i < f->n_steps; i++)
+    P->step_del(f->steps[i]);
+  free(f->conn.out);
+  free(f);
+  return 0;
+}
+
+static rl_step_spec base_spec(void) {
+  rl_step_spec s;
+  memset(&s, 0, sizeof s);
+  s.struct_size = sizeof s;
+  s.url = "http://example.com/";
+  s.scheme = "http";
+  s.host = "example.com";
+  s.port = 80;
+  s.path = "/";
+  return s;
+}
+
+/* Compiles spec; the fixture owns the step. */
+static void *add_step(struct fx *f, const rl_step_spec *spec) {
+  char err[256] = "";
+  void *st = NULL;
+  int rc = P->step_new(&test_host, spec, &st, err, sizeof err);
+  if (rc != 0)
+    fail_msg("step_new failed: %d %s", rc, err);
+  assert_non_null(st);
+  assert_true(f->n_steps < MAX_STEPS);
+  f->steps[f->n_steps++] = st;
+  return st;
+}
+
+static void *add_get_step(struct fx *f) {
+  rl_step_spec spec = base_spec();
+  return add_step(f, &spec);
+}
+
+/* Submits a new request for step; returns the plugin's code. The request
+ * is freed by request_done(), or here when the plugin refuses it. */
+static int submit(struct fx *f, void *step) {
+  rl_request *req = malloc(sizeof *req);
+  assert_non_null(req);
+  req->step = step;
+  req->id = ++f->next_id;
+  int slot = -1;
+  for (int i = 0; i < MAX_LIVE && slot < 0; i++)
+    if (H.live[i] == NULL)
+      slot = i;
+  assert_true(slot >= 0);
+  H.live[slot] = req; /* before the call: done may not come from inside it */
+  H.in_submit = 1;
+  int rc = P->session_submit(f->session, req);
+  H.in_submit = 0;
+  if (rc == 0) {
+    H.n_accepted++;
+  } else {
+    H.live[slot] = NULL;
+    free(req);
+  }
+  return rc;
+}
+
+static int feed_n(struct fx *f, const char *data, size_t len) {
+  return P->session_on_read(f->session, (const uint8_t *)data, len);
+}
+
+static int feed(struct fx *f, const char *data) {
+  return feed_n(f, data, strlen(data));
+}
+
+/* Feeds data one byte per read; returns the first non-zero code. */
+static int feed_bytewise(struct fx *f, const char *data) {
+  size_t n = strlen(data);
+  for (size_t i = 0; i < n; i++) {
+    int rc = feed_n(f, data + i, 1);
+    if (rc != 0)
+      return rc;
+  }
+  return 0;
+}
+
+static void del(struct fx *f, int err, const char *reason) {
+  P->session_del(f->session, err, reason);
+  f->session = NULL;
+}
+
+static void assert_success(int i, const char *type, const char *name,
+                           uint64_t bytes) {
+  assert_true(i < H.n_events);
+  struct event *e = &H.events[i];
+  if (e->failed)
+    fail_msg("event %d failed: %s", i, e->error);
+  assert_string_equal(e->type, type);
+  assert_string_equal(e->name, name);
+  assert_int_equal(e->bytes, bytes);
+}
+
+static void assert_failure(int i, const char *type, const char *name,
+                           const char *error) {
+  assert_true(i < H.n_events);
+  struct event *e = &H.events[i];
+  assert_true(e->failed);
+  assert_string_equal(e->type, type);
+  assert_string_equal(e->name, name);
+  assert_string_equal(e->error, error);
+}
+
+/* The request bytes the plugin sends for spec. */
+static void assert_request(struct fx *f, const rl_step_spec *spec,
+                           const char *want) {
+  void *st = add_step(f, spec);
+  size_t before = f->conn.out_len;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(f->conn.out_len - before, strlen(want));
+  assert_memory_equal(f->conn.out + before, want, strlen(want));
+  /* Complete it so the session takes the next one. */
+  assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+}
+
+/* ---- Descriptor ------------------------------------------------------------ */
+
+static void test_descriptor(void **state) {
+  (void)state;
+  assert_int_equal(RL_ABI_VERSION_MAJOR(P->abi_version), RL_ABI_MAJOR);
+  assert_true(P->struct_size >= RL_PLUGIN_MIN_SIZE);
+  assert_string_equal(P->name, "http1");
+  assert_string_equal(P->version, "0.1.0");
+  assert_int_equal(P->kind, RL_PLUGIN_CODEC);
+  assert_string_equal(P->schemes[0].name, "http");
+  assert_int_equal(P->schemes[0].default_port, 80);
+  assert_int_equal(P->schemes[0].tls, 0);
+  assert_string_equal(P->schemes[1].name, "https");
+  assert_int_equal(P->schemes[1].default_port, 443);
+  assert_int_equal(P->schemes[1].tls, 1);
+  assert_null(P->schemes[2].name);
+  assert_string_equal(P->alpn[0], "http/1.1");
+  assert_null(P->alpn[1]);
+  assert_null(P->session_max_concurrent);
+  assert_non_null(P->step_new);
+  assert_non_null(P->step_del);
+  assert_non_null(P->session_new);
+  assert_non_null(P->session_submit);
+  assert_non_null(P->session_on_read);
+  assert_non_null(P->session_del);
+  assert_non_null(P->step_describe);
+}
+
+/* The host reports its own failures (connection refused) under the step's
+ * default type and name: they must match what the plugin reports. */
+static void test_step_describe(void **state) {
+  struct fx *f = *state;
+  const char *type = NULL, *name = NULL;
+  rl_step_spec s = base_spec();
+  s.path = "/blog?id=7";
+  P->step_describe(add_step(f, &s), &type, &name);
+  assert_string_equal(type, "GET");
+  assert_string_equal(name, "/blog?id=7");
+  s.name = "/blog?id=[id]";
+  s.body = (const uint8_t *)"x";
+  s.body_len = 1;
+  P->step_describe(add_step(f, &s), &type, &name);
+  assert_string_equal(type, "POST");
+  assert_string_equal(name, "/blog?id=[id]");
+}
+
+/* ---- Request bytes --------------------------------------------------------- */
+
+static void test_request_get(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.path = "/search?q=a&page=2";
+  assert_request(f, &s,
+                 "GET /search?q=a&page=2 HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+  assert_success(0, "GET", "/search?q=a&page=2", 0);
+}
+
+static void test_request_post(void **state) {
+  struct fx *f = *state;
+  /* A body and no method: POST with its length. */
+  rl_step_spec s = base_spec();
+  s.path = "/api";
+  s.body = (const uint8_t *)"{\"a\":1}";
+  s.body_len = 7;
+  assert_request(f, &s,
+                 "POST /api HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 7\r\n"
+                 "\r\n"
+                 "{\"a\":1}");
+  assert_success(0, "POST", "/api", 0);
+
+  /* PUT with no body still says its length is 0. */
+  s = base_spec();
+  s.method = "PUT";
+  s.name = "put it";
+  assert_request(f, &s,
+                 "PUT / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 0\r\n"
+                 "\r\n");
+  assert_success(1, "PUT", "put it", 0);
+
+  /* An empty body (-d '') is still a body: POST, length 0. */
+  s = base_spec();
+  s.body = (const uint8_t *)"";
+  s.body_len = 0;
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 0\r\n"
+                 "\r\n");
+
+  /* DELETE without a body has no length. */
+  s = base_spec();
+  s.method = "DELETE";
+  s.path = "/x/1";
+  assert_request(f, &s,
+                 "DELETE /x/1 HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+  assert_success(3, "DELETE", "/x/1", 0);
+}
+
+static void test_request_headers(void **state) {
+  struct fx *f = *state;
+  /* User headers keep their order; one named like a default (any case)
+   * replaces it; a raw "Name: value" line (value NULL) is split. */
+  rl_kv hs[] = {
+      {"user-agent", "custom/2"},
+      {"X-A", "1"},
+      {"X-B:   two words  ", NULL},
+      {"HOST", "other.example"},
+      {"X-A", " again"},
+  };
+  rl_step_spec s = base_spec();
+  s.headers = hs;
+  s.n_headers = sizeof hs / sizeof hs[0];
+  assert_request(f, &s,
+                 "GET / HTTP/1.1\r\n"
+                 "user-agent: custom/2\r\n"
+                 "X-A: 1\r\n"
+                 "X-B: two words\r\n"
+                 "HOST: other.example\r\n"
+                 "X-A: again\r\n"
+                 "\r\n");
+
+  /* An empty value for a default header removes ours; a user length
+   * replaces ours. */
+  rl_kv hs2[] = {
+      {"User-Agent", ""},
+      {"Content-Length", "3"},
+      {"X-Empty", ""},
+  };
+  s = base_spec();
+  s.headers = hs2;
+  s.n_headers = 3;
+  s.body = (const uint8_t *)"abc";
+  s.body_len = 3;
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "Content-Length: 3\r\n"
+                 "X-Empty: \r\n"
+                 "\r\n"
+                 "abc");
+}
+
+static void test_request_host_port(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.port = 8080;
+  assert_request(f, &s,
+                 "GET / HTTP/1.1\r\n"
+                 "Host: example.com:8080\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+
+  s = base_spec();
+  s.scheme = "https";
+  s.tls = 1;
+  s.port = 443;
+  assert_request(f, &s,
+                 "GET / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+
+  /* Port 80 is not the default of https. */
+  s.port = 80;
+  assert_request(f, &s,
+                 "GET / HTTP/1.1\r\n"
+                 "Host: example.com:80\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+
+  /* An IPv6 literal gets its brackets back. */
+  s = base_spec();
+  s.host = "::1";
+  s.port = 8080;
+  assert_request(f, &s,
+                 "GET / HTTP/1.1\r\n"
+                 "Host: [::1]:8080\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+}
+
+/* ---- Bad step specs ------------------------------------------------------- */
+
+static void expect_rejected(const rl_step_spec *spec, const char *want) {
+  char err[256];
+  void *st = NULL;
+  memset(err, 'x', sizeof err);
+  int rc = P->step_new(&test_host, spec, &st, err, sizeof err);
+  assert_int_equal(rc, RL_ERR_INVAL);
+  assert_null(st);
+  assert_string_equal(err, want);
+}
+
+static void test_bad_specs(void **state) {
+  (void)state;
+  rl_step_spec s;
+
+  rl_kv no_colon[] = {{"X-Foo bar", NULL}};
+  s = base_spec();
+  s.headers = no_colon;
+  s.n_headers = 1;
+  expect_rejected(&s, "header 'X-Foo bar' has no ':'");
+
+  rl_kv crlf_value[] = {{"X-A", "1\r\nX-Injected: 2"}};
+  s.headers = crlf_value;
+  expect_rejected(&s, "header 'X-A' contains CR or LF");
+
+  rl_kv crlf_raw[] = {{"X-A: 1\nX-B: 2", NULL}};
+  s.headers = crlf_raw;
+  expect_rejected(&s, "header 'X-A' contains CR or LF");
+
+  rl_kv bad_name[] = {{"X A", "1"}};
+  s.headers = bad_name;
+  expect_rejected(&s, "header name 'X A' is not a valid HTTP token");
+
+  rl_kv empty_name[] = {{": v", NULL}};
+  s.headers = empty_name;
+  expect_rejected(&s, "header ': v' has an empty name");
+
+  rl_kv ctl_value[] = {{"X-A", "a\001b"}};
+  s.headers = ctl_value;
+  expect_rejected(&s, "header 'X-A' value contains a control character");
+
+  s = base_spec();
+  s.method = "GET\r\nX: y";
+  expect_rejected(&s, "method 'GET\\r\\nX: y' contains CR or LF");
+
+  s.method = "GE T";
+  expect_rejected(&s, "method 'GE T' is not a valid HTTP token");
+
+  s.method = "";
+  expect_rejected(&s, "method is empty");
+
+  s = base_spec();
+  s.path = "/a b";
+  expect_rejected(&s,
+                  "path '/a b' contains a space or control character "
+                  "(percent-encode it)");
+
+  s = base_spec();
+  s.host = "";
+  expect_rejected(&s, "no host given");
+
+  rl_kv opts[] = {{"call", "x"}};
+  s = base_spec();
+  s.options = opts;
+  s.n_options = 1;
+  expect_rejected(&s, "option 'call' is not known to http1 (it takes none)");
+
+  /* A tiny err buffer is cut, never overrun. */
+  char small[8];
+  void *st = NULL;
+  s = base_spec();
+  s.headers = no_colon;
+  s.n_headers = 1;
+  assert_int_equal(P->step_new(&test_host, &s, &st, small, sizeof small),
+                   RL_ERR_INVAL);
+  assert_string_equal(small, "header ");
+  assert_int_equal(P->step_new(&test_host, &s, &st, NULL, 0), RL_ERR_INVAL);
+  assert_null(st);
+}
+
+/* ---- Responses -------------------------------------------------------------- */
+
+#define RESP_OK_HELLO "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+
+static void test_content_length_one_read(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(H.n_events, 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 5);
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+static void test_content_length_bytewise(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  /* Not complete until the very last byte. */
+  const char *r = RESP_OK_HELLO;
+  size_t n = strlen(r);
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(H.n_events, 0);
+    assert_int_equal(feed_n(f, r + i, 1), 0);
+  }
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 5);
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+#define RESP_CHUNKED                                                           \
+  "HTTP/1.1 200 OK\r\n"                                                        \
+  "Transfer-Encoding: chunked\r\n"                                             \
+  "\r\n"                                                                       \
+  "5\r\nhello\r\n"                                                             \
+  "6;ext=1\r\n world\r\n"                                                      \
+  "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n"                                       \
+  "0\r\n"                                                                      \
+  "X-Trailer: t\r\n"                                                           \
+  "\r\n"
+
+/* Every split of the chunked response into two reads, then one byte per
+ * read: the size lines, the data, the CRLFs and the trailer all get cut. */
+static void test_chunked_splits(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  const char *r = RESP_CHUNKED;
+  size_t n = strlen(r);
+  int events = 0;
+  for (size_t cut = 1; cut < n; cut++) {
+    assert_int_equal(submit(f, st), 0);
+    assert_int_equal(feed_n(f, r, cut), 0);
+    assert_int_equal(H.n_events, events);
+    assert_int_equal(feed_n(f, r + cut, n - cut), 0);
+    assert_int_equal(H.n_events, events + 1);
+    assert_success(events, "GET", "/", 37);
+    /* Keep the event table small: the invariant is what matters. */
+    H.n_events = 0;
+    H.n_accepted = 0;
+  }
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed_bytewise(f, r), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 37);
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+static void test_404(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.path = "/missing?id=7";
+  s.name = "/missing?id=[id]";
+  void *st = add_step(f, &s);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 404 Not Found\r\n"
+                           "Content-Length: 9\r\n\r\nnot found"),
+                   0);
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/missing?id=[id]", "HTTP 404 Not Found");
+  assert_int_equal(H.events[0].bytes, 9);
+  assert_int_equal(f->conn.close_requested, 0);
+
+  /* The server's own phrase, even split across reads. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed_bytewise(f, "HTTP/1.1 404 Nothing Here\r\n"
+                                    "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_failure(1, "GET", "/missing?id=[id]", "HTTP 404 Nothing Here");
+
+  /* No phrase: the standard one. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 404 \r\nContent-Length: 0\r\n\r\n"), 0);
+  assert_failure(2, "GET", "/missing?id=[id]", "HTTP 404 Not Found");
+
+  /* No phrase and no standard one: just the code. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 499 \r\nContent-Length: 0\r\n\r\n"), 0);
+  assert_failure(3, "GET", "/missing?id=[id]", "HTTP 499");
+}
+
+static void test_500(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.method = "POST";
+  s.path = "/boom";
+  s.body = (const uint8_t *)"x";
+  s.body_len = 1;
+  void *st = add_step(f, &s);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 500 Internal Server Error\r\n"
+                           "Content-Length: 4\r\n\r\noops"),
+                   0);
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "POST", "/boom", "HTTP 500 Internal Server Error");
+  assert_int_equal(H.events[0].bytes, 4);
+
+  /* 400 is the first failing code. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 400 Bad Request\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_failure(1, "POST", "/boom", "HTTP 400 Bad Request");
+
+  /* 3xx is not a failure (as in Locust). */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\nLocation: /\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_success(2, "POST", "/boom", 0);
+}
+
+static void test_head(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.method = "HEAD";
+  void *head = add_step(f, &s);
+  void *get = add_get_step(f);
+  assert_int_equal(submit(f, head), 0);
+  assert_string_equal(f->conn.out, "HEAD / HTTP/1.1\r\n"
+                                   "Host: example.com\r\n"
+                                   "User-Agent: rpcload/0.1\r\n\r\n");
+  /* Content-Length announces the GET body; none follows a HEAD. */
+  assert_int_equal(
+      feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "HEAD", "/", 0);
+  /* The parser is not waiting for 1234 bytes: the next response parses. */
+  assert_int_equal(submit(f, get), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(H.n_events, 2);
+  assert_success(1, "GET", "/", 5);
+}
+
+static void test_100_continue(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 100 Continue\r\n\r\n"), 0);
+  assert_int_equal(H.n_events, 0);
+  assert_int_equal(feed(f, "HTTP/1.1 201 Created\r\n"
+                           "Content-Length: 2\r\n\r\nok"),
+                   0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 2);
+
+  /* Interim and final in one read, and a 103 too. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 100 Continue\r\n\r\n"
+                           "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
+                           "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"),
+                   0);
+  assert_int_equal(H.n_events, 2);
+  assert_success(1, "GET", "/", 3);
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+static void test_connection_close(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nConnection: close\r\n"
+                           "Content-Length: 5\r\n\r\nhello"),
+                   0);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 5);
+  assert_int_equal(f->conn.close_requested, 1);
+  /* The session takes nothing more; nothing is reported for the refusal. */
+  size_t out = f->conn.out_len;
+  assert_int_not_equal(submit(f, st), 0);
+  assert_int_equal(f->conn.out_len, out);
+  /* The host then deletes the session: nothing left to report. */
+  del(f, RL_ERR_CLOSED, "connection closed");
+  assert_int_equal(H.n_events, 1);
+}
+
+static void test_http10_close(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"), 0);
+  assert_success(0, "GET", "/", 2);
+  assert_int_equal(f->conn.close_requested, 1);
+}
+
+static void test_http10_until_eof(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nabc"), 0);
+  assert_int_equal(feed(f, "defg"), 0);
+  /* No length: only the close tells the body is over. */
+  assert_int_equal(H.n_events, 0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 7);
+  /* The connection is already going: no close request from session_del. */
+  assert_int_equal(f->conn.close_requested, 0);
+}
+
+static void test_404_until_eof(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 404 Not Found\r\nConnection: close\r\n"
+                           "\r\nno"),
+                   0);
+  assert_int_equal(H.n_events, 0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "HTTP 404 Not Found");
+  assert_int_equal(H.events[0].bytes, 2);
+}
+
+static void test_closed_mid_response(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  /* Five bytes announced, two came: a close cannot complete that. */
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe"),
+                   0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "connection closed by peer");
+}
+
+static void test_closed_before_response(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  del(f, RL_ERR_CLOSED, NULL); /* no reason: the code's text */
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "connection closed");
+}
+
+static void test_del_io_error(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\n\r\npartial"), 0);
+  /* Even a body read until close does not complete on an error. */
+  del(f, RL_ERR_IO, "connection reset by peer");
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "connection reset by peer");
+}
+
+static void test_del_timeout_no_reason(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  del(f, RL_ERR_TIMEOUT, NULL);
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "timed out");
+}
+
+static void test_del_idle(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  del(f, RL_ERR_IO, "connection reset by peer");
+  assert_int_equal(H.n_events, 1); /* nothing in flight: nothing more */
+}
+
+static void test_busy(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  size_t out = f->conn.out_len;
+  assert_int_equal(submit(f, st), RL_ERR_BUSY);
+  assert_int_equal(H.n_events, 0);
+  assert_int_equal(f->conn.out_len, out); /* nothing written for it */
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(H.n_events, 1);
+  assert_int_equal(H.events[0].req_id, 1);
+}
+
+static void test_write_failure(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  f->conn.fail_writes = 1;
+  assert_int_equal(submit(f, st), RL_ERR_CLOSED);
+  assert_int_equal(H.n_events, 0);
+  /* The refused request is not held: the next one is accepted. */
+  f->conn.fail_writes = 0;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(H.n_events, 1);
+}
+
+static void test_garbage(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "SSH-2.0-OpenSSH_9.2\r\n"), RL_ERR_PROTO);
+  /* The request fails at once, naming the parser's complaint. */
+  assert_int_equal(H.n_events, 1);
+  assert_true(H.events[0].failed);
+  assert_non_null(strstr(H.events[0].error, "invalid HTTP response: "));
+  /* The host closes: session_del must not report it again. */
+  del(f, RL_ERR_PROTO, "protocol error");
+  assert_int_equal(H.n_events, 1);
+}
+
+static void test_bad_chunk(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                           "\r\nzz\r\n"),
+                   RL_ERR_PROTO);
+  assert_int_equal(H.n_events, 1);
+  assert_true(H.events[0].failed);
+  del(f, RL_ERR_PROTO, "protocol error");
+  assert_int_equal(H.n_events, 1);
+}
+
+static void test_unsolicited(void **state) {
+  struct fx *f = *state;
+  /* Even bytes the parser alone would skip (a stray empty line). */
+  assert_int_equal(feed(f, "\r\n"), RL_ERR_PROTO);
+  assert_int_equal(feed(f, RESP_OK_HELLO), RL_ERR_PROTO);
+  assert_int_equal(H.n_events, 0);
+  del(f, RL_ERR_PROTO, "protocol error");
+  assert_int_equal(H.n_events, 0);
+}
+
+static void test_extra_response(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  /* One request, two responses in one read: the first completes it, the
+   * second is unsolicited. */
+  assert_int_equal(feed(f, RESP_OK_HELLO RESP_OK_HELLO), RL_ERR_PROTO);
+  assert_int_equal(H.n_events, 1);
+  assert_success(0, "GET", "/", 5);
+}
+
+static void test_keep_alive(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.path = "/one";
+  void *one = add_step(f, &s);
+  s.path = "/two";
+  void *two = add_step(f, &s);
+  assert_int_equal(submit(f, one), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(submit(f, two), 0);
+  assert_int_equal(
+      feed(f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+              "3\r\nabc\r\n0\r\n\r\n"),
+      0);
+  assert_int_equal(H.n_events, 2);
+  assert_success(0, "GET", "/one", 5);
+  assert_int_equal(H.events[0].req_id, 1);
+  assert_success(1, "GET", "/two", 3);
+  assert_int_equal(H.events[1].req_id, 2);
+  assert_int_equal(f->conn.close_requested, 0);
+  assert_string_equal(f->conn.out, "GET /one HTTP/1.1\r\n"
+                                   "Host: example.com\r\n"
+                                   "User-Agent: rpcload/0.1\r\n\r\n"
+                                   "GET /two HTTP/1.1\r\n"
+                                   "Host: example.com\r\n"
+                                   "User-Agent: rpcload/0.1\r\n\r\n");
+}
+
+static void test_no_content(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  /* 204 and 304 never have a body, with or without a length. */
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 304 Not Modified\r\n\r\n"), 0);
+  assert_int_equal(H.n_events, 2);
+  assert_success(0, "GET", "/", 0);
+  assert_success(1, "GET", "/", 0);
+}
+
+static void test_switching_protocols(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  /* We never ask for an upgrade: a 101 ends request and connection. */
+  static const char r[] = "HTTP/1.1 101 Switching Protocols\r\n"
+                          "Upgrade: h2c\r\nConnection: Upgrade\r\n\r\n"
+                          "\x00\x00\x12\x04";
+  int rc = feed_n(f, r, sizeof r - 1);
+  (void)rc; /* 0 or PROTO: either way the host closes */
+  assert_int_equal(H.n_events, 1);
+  assert_failure(0, "GET", "/", "HTTP 101 Switching Protocols");
+  assert_int_equal(f->conn.close_requested, 1);
+}
+
+/* ---- Templates ------------------------------------------------------------ */
+
+/* Templates in the path, header values and body are expanded per request
+ * (the request id stands for the user id here); Content-Length follows
+ * the expanded body. */
+static void test_templated_request(void **state) {
+  struct fx *f = *state;
+  rl_kv hs[] = {{"Authorization", "Bearer u{{user_id}}"}, {"X-C", "c"}};
+  rl_step_spec s = base_spec();
+  s.path = "/users/{{user_id}}?q={{random_int 5 5}}";
+  s.name = "/users/[id]";
+  s.headers = hs;
+  s.n_headers = 2;
+  s.body = (const uint8_t *)"{\"id\":{{user_id}}}";
+  s.body_len = strlen((const char *)s.body);
+  void *st = add_step(f, &s);
+  const char *type = NULL, *name = NULL;
+  P->step_describe(st, &type, &name);
+  assert_string_equal(type, "POST");
+  assert_string_equal(name, "/users/[id]");
+  for (int id = 1; id <= 12; id++) {
+    char want[512];
+    size_t before = f->conn.out_len;
+    assert_int_equal(submit(f, st), 0);
+    snprintf(want, sizeof want,
+             "POST /users/%d?q=5 HTTP/1.1\r\n"
+             "Host: example.com\r\n"
+             "User-Agent: rpcload/0.1\r\n"
+             "Authorization: Bearer u%d\r\n"
+             "X-C: c\r\n"
+             "Content-Length: %d\r\n"
+             "\r\n"
+             "{\"id\":%d}",
+             id, id, id < 10 ? 8 : 9, id);
+    assert_string_equal(f->conn.out + before, want);
+    assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+    assert_success(0, "POST", "/users/[id]", 0);
+    /* Keep the event table small: the invariant is what matters. */
+    H.n_events = 0;
+    H.n_accepted = 0;
+  }
+  /* No name given: the stats name is the unexpanded path. */
+  s = base_spec();
+  s.path = "/p/{{user_id}}";
+  P->step_describe(add_step(f, &s), &type, &name);
+  assert_string_equal(name, "/p/{{user_id}}");
+}
+
+/* Only the templated parts change; a template that expands to nothing is
+ * fine, braces without a template are text, and a body template with the
+ * user's own Content-Length keeps the user's. */
+static void test_templated_parts(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.path = "/a{{random_string 0}}";
+  assert_request(f, &s,
+                 "GET /a HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "\r\n");
+  rl_kv host[] = {{"Host", "h{{user_id}}.example"}};
+  s = base_spec();
+  s.headers = host;
+  s.n_headers = 1;
+  s.body = (const uint8_t *)"{\"a\":{\"b\":1}}";
+  s.body_len = 13;
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Host: h2.example\r\n"
+                 "Content-Length: 13\r\n"
+                 "\r\n"
+                 "{\"a\":{\"b\":1}}");
+  s = base_spec();
+  s.method = "PUT";
+  s.body = (const uint8_t *)"{{random_string 0}}";
+  s.body_len = strlen((const char *)s.body);
+  assert_request(f, &s,
+                 "PUT / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 0\r\n"
+                 "\r\n");
+  rl_kv cl[] = {{"Content-Length", "2"}};
+  s = base_spec();
+  s.headers = cl;
+  s.n_headers = 1;
+  s.body = (const uint8_t *)"{{seq}}";
+  s.body_len = 7;
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 2\r\n"
+                 "\r\n"
+                 "1");
+}
+
+/* An expansion the request line cannot carry as it is (a captured value
+ * with a blank, a control, UTF-8) is percent-encoded in the path; in a
+ * header value a CR or LF would smuggle a header in: that request is
+ * refused, nothing written. */
+static void test_templated_unsafe_values(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.path = "/s?q={{seq}}&x=1";
+  void *path = add_step(f, &s);
+  rl_kv hs[] = {{"X-Token", "{{seq}}"}};
+  s = base_spec();
+  s.headers = hs;
+  s.n_headers = 1;
+  void *hdr = add_step(f, &s);
+
+  /* (The override is the whole path's expansion.) */
+  T.override = "/s?q=a b\x01\xc3\xa9%20/?&x=1";
+  size_t before = f->conn.out_len;
+  assert_int_equal(submit(f, path), 0);
+  assert_string_equal(f->conn.out + before,
+                      "GET /s?q=a%20b%01%C3%A9%20/?&x=1 HTTP/1.1\r\n"
+                      "Host: example.com\r\n"
+                      "User-Agent: rpcload/0.1\r\n"
+                      "\r\n");
+  assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+
+  T.override = "1\r\nX-Injected: 2";
+  n_logs = 0;
+  before = f->conn.out_len;
+  assert_int_equal(submit(f, hdr), RL_ERR_INVAL);
+  assert_int_equal(submit(f, hdr), RL_ERR_INVAL);
+  assert_int_equal(f->conn.out_len, before);
+  assert_int_equal(n_logs, 1); /* said once, not per request */
+  T.override = "tab\tand blank ok";
+  assert_int_equal(submit(f, hdr), 0);
+  assert_non_null(strstr(f->conn.out + before,
+                         "\r\nX-Token: tab\tand blank ok\r\n"));
+  assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
+  assert_int_equal(H.n_events, 2);
+}
+
+static void test_templated_bad_specs(void **state) {
+  (void)state;
+  rl_step_spec s = base_spec();
+  s.path = "/a/{{nope}}";
+  expect_rejected(&s, "path: unknown template name 'nope' at column 4 "
+                      "(known: user_id, seq, uuid, timestamp, timestamp_ms, "
+                      "random_int A B, random_string N)");
+  /* Blanks inside {{...}} are the template's; outside they are not. */
+  s.path = "/a b/{{random_int 1 9}}";
+  expect_rejected(&s, "path '/a b/{{random_int 1 9}}' contains a space or "
+                      "control character (percent-encode it)");
+  rl_kv hs[] = {{"X-A", "{{user_id"}};
+  s = base_spec();
+  s.headers = hs;
+  s.n_headers = 1;
+  expect_rejected(&s, "header 'X-A': '{{' at column 1 has no closing '}}'");
+  s = base_spec();
+  s.body = (const uint8_t *)"{{uuid}} {{x}}";
+  s.body_len = strlen((const char *)s.body);
+  expect_rejected(&s, "body: unknown template name 'x' at column 10 "
+                      "(known: user_id, seq, uuid, timestamp, timestamp_ms, "
+                      "random_int A B, random_string N)");
+}
+
+/* ---- Responses handed over (ABI 1.2) --------------------------------------- */
+
+/* The host wants the response: status, header fields as sent (trailers
+ * after them, trailing blanks gone), the de-chunked body; no JSON. Also
+ * fed a byte per read, which cuts every name and value. */
+static void test_response_handed_over(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  void *st = add_get_step(f);
+  static const char resp[] = "HTTP/1.1 200 OK\r\n"
+                             "Content-Type: text/plain \r\n"
+                             "X-Empty:\r\n"
+                             "x-id:  42\r\n"
+                             "Transfer-Encoding: chunked\r\n"
+                             "\r\n"
+                             "5\r\nhello\r\n"
+                             "6;ext=1\r\n world\r\n"
+                             "0\r\n"
+                             "X-Trailer: t\r\n"
+                             "\r\n";
+  static const char want_headers[] = "Content-Type: text/plain\n"
+                                     "X-Empty: \n"
+                                     "x-id: 42\n"
+                                     "Transfer-Encoding: chunked\n"
+                                     "X-Trailer: t\n";
+  for (int bytewise = 0; bytewise < 2; bytewise++) {
+    assert_int_equal(submit(f, st), 0);
+    assert_int_equal(bytewise ? feed_bytewise(f, resp) : feed(f, resp), 0);
+    assert_int_equal(H.n_events, bytewise + 1);
+    assert_success(bytewise, "GET", "/", 11);
+    assert_int_equal(R.n, bytewise + 1);
+    assert_int_equal(R.req_id, bytewise + 1);
+    assert_int_equal(R.status, 200);
+    assert_int_equal(R.n_headers, 5);
+    assert_string_equal(R.headers, want_headers);
+    assert_int_equal(R.body_len, 11);
+    assert_string_equal(R.body, "hello world");
+    assert_true(R.json_null);
+  }
+  assert_int_equal(R.asked, 2);
+}
+
+/* A failing status is handed over too (a scenario may expect a 404); a
+ * 1xx is not the response; an empty body is NULL. */
+static void test_response_error_status(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 404 Not Found\r\n"
+                           "Content-Length: 9\r\n\r\nnot found"),
+                   0);
+  assert_failure(0, "GET", "/", "HTTP 404 Not Found");
+  assert_int_equal(R.status, 404);
+  assert_string_equal(R.headers, "Content-Length: 9\n");
+  assert_string_equal(R.body, "not found");
+
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
+                           "HTTP/1.1 201 Created\r\nLocation: /x/7\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_success(1, "GET", "/", 0);
+  assert_int_equal(R.n, 2);
+  assert_int_equal(R.status, 201);
+  assert_string_equal(R.headers, "Location: /x/7\nContent-Length: 0\n");
+  assert_true(R.body_null);
+  assert_int_equal(R.body_len, 0);
+}
+
+/* A body read until the close is handed over when the close ends it; a
+ * response cut short, or no response at all, is not. */
+static void test_response_until_eof_and_cut(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nabc"), 0);
+  assert_int_equal(feed(f, "defg"), 0);
+  assert_int_equal(R.n, 0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_int_equal(R.n, 1);
+  assert_string_equal(R.body, "abcdefg");
+  assert_string_equal(R.headers, "Server: old\n");
+  assert_success(0, "GET", "/", 7);
+}
+
+static void test_response_not_on_errors(void **state) {
+  struct fx *f = *state;
+  R.wants = 1;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe"),
+                   0);
+  del(f, RL_ERR_CLOSED, "connection closed by peer");
+  assert_failure(0, "GET", "/", "connection closed by peer");
+  assert_int_equal(R.n, 0);
+
+  struct fx g = {0};
+  rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
+  assert_int_equal(P->session_new(&test_host, &g.conn, &info, &g.session), 0);
+  f->session = g.session;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "SSH-2.0-OpenSSH_9.2\r\n"), RL_ERR_PROTO);
+  del(f, RL_ERR_PROTO, "protocol error");
+  assert_int_equal(R.n, 0);
+  free(g.conn.out);
+}
+
+/* When the host does not look, nothing is handed over, whatever comes;
+ * the question is asked once per request. */
+static void test_response_not_wanted(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(submit(f, st), 0);
+    assert_int_equal(feed(f, RESP_CHUNKED), 0);
+  }
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\nx"),
+                   0);
+  assert_int_equal(H.n_events, 4);
+  assert_int_equal(R.asked, 4);
+  assert_int_equal(R.n, 0);
+  /* The answer is per request: the next one may want it. */
+  R.wants = 1;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_int_equal(R.n, 1);
+  assert_string_equal(R.body, "hello");
+}
+
+/* A host of ABI 1.1 has no response members: the plugin never asks. */
+static void test_response_old_host(void **state) {
+  struct fx *f = *state;
+  old_host = test_host;
+  old_host.struct_size = (uint32_t)offsetof(rl_host, request_wants_response);
+  old_host.request_wants_response = NULL;
+  old_host.request_response = NULL;
+  P->session_del(f->session, RL_ERR_CANCELLED, "replaced");
+  rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
+  assert_int_equal(P->session_new(&old_host, &f->conn, &info, &f->session),
+                   0);
+  R.wants = 1;
+  void *st = add_get_step(f);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, RESP_OK_HELLO), 0);
+  assert_success(0, "GET", "/", 5);
+  assert_int_equal(R.asked, 0);
+  assert_int_equal(R.n, 0);
+}
+
+#define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_descriptor),
+      T(test_step_describe),
+      T(test_request_get),
+      T(test_request_post),
+      T(test_request_headers),
+      T(test_request_host_port),
+      cmocka_unit_test(test_bad_specs),
+      T(test_content_length_one_read),
+      T(test_content_length_bytewise),
+      T(test_chunked_splits),
+      T(test_404),
+      T(test_500),
+      T(test_head),
+      T(test_100_continue),
+      T(test_connection_close),
+      T(test_http10_close),
+      T(test_http10_until_eof),
+      T(test_404_until_eof),
+      T(test_closed_mid_response),
+      T(test_closed_before_response),
+      T(test_del_io_error),
+      T(test_del_timeout_no_reason),
+      T(test_del_idle),
+      T(test_busy),
+      T(test_write_failure),
+      T(test_garbage),
+      T(test_bad_chunk),
+      T(test_unsolicited),
+      T(test_extra_response),
+      T(test_keep_alive),
+      T(test_no_content),
+      T(test_switching_protocols),
+      T(test_templated_request),
+      T(test_templated_parts),
+      T(test_templated_unsafe_values),
+      cmocka_unit_test(test_templated_bad_specs),
+      T(test_response_handed_over),
+      T(test_response_error_status),
+      T(test_response_until_eof_and_cut),
+      T(test_response_not_on_errors),
+      T(test_response_not_wanted),
+      T(test_response_old_host),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

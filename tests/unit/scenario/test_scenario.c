@@ -1,0 +1,956 @@
+/* Scenario files: the structs a file becomes, and every error naming
+ * file:line:col and what was expected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <regex.h>
+#include <yaml.h>
+
+#include <rpcload/plugin.h>
+
+/*
+ * scenario.c is compiled into this test (the library's copy is then not
+ * linked) with its allocations counted, so that test_out_of_memory can
+ * fail the Nth one and check that every out-of-memory path frees what it
+ * built (ASan's leak checker runs the unit tests).
+ */
+static long alloc_count, fail_at; /* fail_at 0: never fail */
+
+static int alloc_fails(void) { return fail_at && ++alloc_count == fail_at; }
+static void *oom_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
+static void *oom_calloc(size_t n, size_t m) {
+  return alloc_fails() ? NULL : calloc(n, m);
+}
+static void *oom_realloc(void *p, size_t n) {
+  return alloc_fails() ? NULL : realloc(p, n);
+}
+static char *oom_strdup(const char *s) {
+  return alloc_fails() ? NULL : strdup(s);
+}
+#define malloc oom_malloc
+#define calloc oom_calloc
+#define realloc oom_realloc
+#define strdup oom_strdup
+#include "../../../src/scenario/scenario.c"
+#undef malloc
+#undef calloc
+#undef realloc
+#undef strdup
+
+/* The example of issue #7, as written there. */
+static const char issue_example[] =
+    "host: http://127.0.0.1:8080\n"
+    "users:\n"
+    "  - name: WebUser\n"
+    "    weight: 3\n"
+    "    wait: {between: [1, 3]}\n"
+    "    on_start:\n"
+    "      - {http: POST /login, json: {user: \"u{{user_id}}\", pass: x}, "
+    "capture: {token: $.token}}\n"
+    "    tasks:\n"
+    "      - weight: 1\n"
+    "        tags: [browse]\n"
+    "        steps:\n"
+    "          - {http: \"GET /blog?id={{random_int 1 100}}\", name: "
+    "\"/blog?id=[id]\",\n"
+    "             headers: {authorization: \"Bearer {{token}}\"}}\n"
+    "      - weight: 3\n"
+    "        steps:\n"
+    "          - {grpc: locust.hello.HelloService/SayHello, host: "
+    "127.0.0.1:50051,\n"
+    "             proto: hello.proto, data: {name: \"{{user_id}}\"},\n"
+    "             expect: {body_contains: Hello, max_ms: 500}}\n"
+    "  - name: AdminUser\n"
+    "    fixed_count: 1\n"
+    "    wait: {constant: 600}\n"
+    "    tasks: [{steps: [{http: POST /restart}]}]\n";
+
+static rl__scenario *parse_ok(const char *text) {
+  rl__scenario *s = NULL;
+  char err[512] = "";
+  int rc = rl__scenario_parse_string(text, strlen(text), "t.yaml", &s, err,
+                                     sizeof err);
+  if (rc)
+    fail_msg("refused (%d): %s\n--- text:\n%s", rc, err, text);
+  assert_non_null(s);
+  return s;
+}
+
+/* Parses `text`, which must fail with an error that starts with `where`
+ * ("t.yaml:3:5: ") and contains `words`. Returns 0, or 1 after printing
+ * what went wrong. */
+static int check_bad(const char *text, const char *where, const char *words) {
+  rl__scenario *s = (rl__scenario *)&s; /* must come back NULL */
+  char err[512] = "";
+  int rc = rl__scenario_parse_string(text, strlen(text), "t.yaml", &s, err,
+                                     sizeof err);
+  if (rc != RL_ERR_INVAL) {
+    print_error("accepted (%d), expected '%s%s'\n--- text:\n%s\n", rc, where,
+                words, text);
+    if (rc == 0)
+      rl__scenario_free(s);
+    return 1;
+  }
+  if (s != NULL) {
+    print_error("*out not NULL after an error\n");
+    return 1;
+  }
+  if (strncmp(err, where, strlen(where)) != 0 || !strstr(err, words)) {
+    print_error("expected '%s ... %s'\n          got: %s\n--- text:\n%s\n",
+                where, words, err, text);
+    return 1;
+  }
+  return 0;
+}
+
+static void parse_bad(const char *text, const char *where, const char *words) {
+  if (check_bad(text, where, words))
+    fail();
+}
+
+static void assert_pos(rl__scn_pos p, int line, int col) {
+  if (p.line != line || p.col != col)
+    fail_msg("position %d:%d, expected %d:%d", p.line, p.col, line, col);
+}
+
+static void test_issue_example(void **state) {
+  (void)state;
+  rl__scenario *s = parse_ok(issue_example);
+  assert_string_equal(s->file, "t.yaml");
+  assert_string_equal(s->host, "http://127.0.0.1:8080");
+  assert_pos(s->host_pos, 1, 7);
+  assert_int_equal(s->n_users, 2);
+
+  const rl__scn_user *u = &s->users[0];
+  assert_string_equal(u->name, "WebUser");
+  assert_pos(u->pos, 3, 5);
+  assert_pos(u->name_pos, 3, 11);
+  assert_true(u->weight == 3);
+  assert_false(u->has_fixed_count);
+  assert_true(u->has_wait);
+  assert_int_equal(u->wait.kind, RL__WAIT_BETWEEN);
+  assert_int_equal(u->wait.a_ns, 1000000000ull);
+  assert_int_equal(u->wait.b_ns, 3000000000ull);
+  assert_null(u->host);
+  assert_false(u->sequential);
+
+  assert_int_equal(u->n_on_start, 1);
+  const rl__scn_step *st = &u->on_start[0];
+  assert_string_equal(st->protocol, "http");
+  assert_pos(st->protocol_pos, 7, 10);
+  assert_string_equal(st->spec, "POST /login");
+  assert_int_equal(st->body_kind, RL__SCN_BODY_JSON);
+  assert_string_equal(st->body, "{\"user\":\"u{{user_id}}\",\"pass\":\"x\"}");
+  assert_int_equal(st->n_captures, 1);
+  assert_string_equal(st->captures[0].var, "token");
+  assert_int_equal(st->captures[0].kind, RL__SCN_CAPTURE_JSON);
+  assert_string_equal(st->captures[0].arg, "$.token");
+  assert_non_null(st->captures[0].path);
+  assert_int_equal(u->n_on_stop, 0);
+
+  assert_int_equal(u->n_tasks, 2);
+  const rl__scn_task *t = &u->tasks[0];
+  assert_true(t->weight == 1);
+  assert_int_equal(t->n_tags, 1);
+  assert_string_equal(t->tags[0], "browse");
+  assert_null(t->name);
+  assert_int_equal(t->n_steps, 1);
+  st = &t->steps[0];
+  assert_string_equal(st->spec, "GET /blog?id={{random_int 1 100}}");
+  assert_string_equal(st->name, "/blog?id=[id]");
+  assert_int_equal(st->n_headers, 1);
+  assert_string_equal(st->headers[0].key, "authorization");
+  assert_string_equal(st->headers[0].value, "Bearer {{token}}");
+  assert_int_equal(st->body_kind, RL__SCN_BODY_NONE);
+  assert_null(st->body);
+
+  t = &u->tasks[1];
+  assert_true(t->weight == 3);
+  assert_int_equal(t->n_tags, 0);
+  st = &t->steps[0];
+  assert_string_equal(st->protocol, "grpc");
+  assert_string_equal(st->spec, "locust.hello.HelloService/SayHello");
+  assert_string_equal(st->host, "127.0.0.1:50051");
+  assert_string_equal(st->proto, "hello.proto");
+  assert_int_equal(st->body_kind, RL__SCN_BODY_DATA);
+  assert_string_equal(st->body, "{\"name\":\"{{user_id}}\"}");
+  assert_string_equal(st->expect.body_contains, "Hello");
+  assert_true(st->expect.has_max_ms && st->expect.max_ms == 500);
+  assert_false(st->expect.has_status);
+  assert_pos(st->expect.pos, 18, 22);
+
+  u = &s->users[1];
+  assert_string_equal(u->name, "AdminUser");
+  assert_true(u->has_fixed_count);
+  assert_int_equal(u->fixed_count, 1);
+  assert_int_equal(u->wait.kind, RL__WAIT_CONSTANT);
+  assert_int_equal(u->wait.a_ns, 600000000000ull);
+  assert_int_equal(u->n_tasks, 1);
+  assert_true(u->tasks[0].weight == 1);
+  assert_string_equal(u->tasks[0].steps[0].spec, "POST /restart");
+
+  /* Every protocol key, in file order, for the caller to check. */
+  assert_int_equal(s->n_protocols, 4);
+  static const char *const names[] = {"http", "http", "grpc", "http"};
+  static const int lines[] = {7, 12, 16, 22};
+  for (size_t i = 0; i < 4; i++) {
+    assert_string_equal(s->protocols[i].name, names[i]);
+    assert_int_equal(s->protocols[i].pos.line, lines[i]);
+  }
+  /* The caller's own error, placed in the file. */
+  char err[256];
+  assert_int_equal(rl__scenario_errorf(s, s->protocols[2].pos, err,
+                                       sizeof err,
+                                       "unknown protocol '%s' (plugins: %s)",
+                                       s->protocols[2].name, "http1, http2"),
+                   RL_ERR_INVAL);
+  assert_string_equal(err,
+                      "t.yaml:16:14: unknown protocol 'grpc' (plugins: "
+                      "http1, http2)");
+  rl__scenario_errorf(s, (rl__scn_pos){0, 0}, err, sizeof err, "no place");
+  assert_string_equal(err, "t.yaml: no place");
+  rl__scenario_free(s);
+}
+
+static void test_yaml_to_json(void **state) {
+  (void)state;
+  rl__scenario *s = parse_ok(
+      "users:\n"
+      "  - name: U\n"
+      "    tasks:\n"
+      "      - steps:\n"
+      "          - http: POST /\n"
+      "            json:\n"
+      "              i: 1\n"
+      "              f: 1.50\n"
+      "              neg: -2\n"
+      "              e: 1e3\n"
+      "              t: true\n"
+      "              F: False\n"
+      "              n: null\n"
+      "              tilde: ~\n"
+      "              empty:\n"
+      "              s: \"1\"\n"
+      "              q: 'true'\n"
+      "              str: abc\n"
+      "              lead0: 007\n"
+      "              plus: +1\n"
+      "              yes: yes\n"
+      "              inf: .inf\n"
+      "              list: [1, \"a\", [], {}]\n"
+      "              nested: {x: [{y: null}]}\n"
+      "              esc: \"tab\\there \\\"q\\\" back\\\\slash\\u0001\"\n"
+      "              block: |\n"
+      "                two\n"
+      "                lines\n"
+      "          - http: POST /\n"
+      "            json: [1, two]\n"
+      "          - http: POST /\n"
+      "            json: just text\n"
+      "          - grpc: a.B/C\n"
+      "            data: '{\"raw\": {{seq}}}'\n");
+  const rl__scn_task *t = &s->users[0].tasks[0];
+  assert_string_equal(
+      t->steps[0].body,
+      "{\"i\":1,\"f\":1.50,\"neg\":-2,\"e\":1e3,\"t\":true,\"F\":false,"
+      "\"n\":null,\"tilde\":null,\"empty\":null,\"s\":\"1\",\"q\":\"true\","
+      "\"str\":\"abc\",\"lead0\":\"007\",\"plus\":\"+1\",\"yes\":\"yes\","
+      "\"inf\":\".inf\",\"list\":[1,\"a\",[],{}],\"nested\":{\"x\":[{\"y\":"
+      "null}]},\"esc\":\"tab\\there \\\"q\\\" back\\\\slash\\u0001\","
+      "\"block\":\"two\\nlines\\n\"}");
+  assert_string_equal(t->steps[1].body, "[1,\"two\"]");
+  assert_string_equal(t->steps[2].body, "\"just text\"");
+  /* data as a string is kept as written (templates may make it JSON). */
+  assert_int_equal(t->steps[3].body_kind, RL__SCN_BODY_DATA);
+  assert_string_equal(t->steps[3].body, "{\"raw\": {{seq}}}");
+  /* What we emit is JSON. */
+  json_error_t jerr;
+  json_t *j = json_loads(t->steps[0].body, 0, &jerr);
+  if (!j)
+    fail_msg("not JSON: %s", jerr.text);
+  json_decref(j);
+  rl__scenario_free(s);
+}
+
+static void test_step_fields(void **state) {
+  (void)state;
+  rl__scenario *s = parse_ok(
+      "host: https://api.local\n"
+      "users:\n"
+      "  - name: U\n"
+      "    host: https://other\n"
+      "    sequential: true\n"
+      "    tasks:\n"
+      "      - name: t1\n"
+      "        weight: 0.5\n"
+      "        tags: solo\n"
+      "        steps:\n"
+      "          - redis: GET key:{{random_int 1 9}}\n"
+      "            options: {db: 2, pipeline: on}\n"
+      "            timeout: 250ms\n"
+      "          - grpc: pkg.Svc/M\n"
+      "            protoset: api.protoset\n"
+      "            import_path: [a, b]\n"
+      "            metadata: {x-n: 5, x-e: }\n"
+      "            call: M\n"
+      "            timeout: 2\n"
+      "          - udp:\n"
+      "            body: ping {{seq}}\n"
+      "            import_path: one\n"
+      "            headers: {b: 2, a: 1}\n");
+  const rl__scn_user *u = &s->users[0];
+  assert_string_equal(u->host, "https://other");
+  assert_true(u->sequential);
+  assert_false(u->has_wait);
+  assert_int_equal(u->wait.kind, RL__WAIT_NONE);
+  const rl__scn_task *t = &u->tasks[0];
+  assert_string_equal(t->name, "t1");
+  assert_true(t->weight == 0.5);
+  assert_int_equal(t->n_tags, 1);
+  assert_string_equal(t->tags[0], "solo");
+  const rl__scn_step *st = &t->steps[0];
+  assert_string_equal(st->protocol, "redis");
+  assert_string_equal(st->spec, "GET key:{{random_int 1 9}}");
+  assert_int_equal(st->n_options, 2);
+  assert_string_equal(st->options[0].key, "db");
+  assert_string_equal(st->options[0].value, "2");
+  assert_string_equal(st->options[1].value, "on");
+  assert_int_equal(st->timeout_ns, 250000000ull);
+  st = &t->steps[1];
+  assert_string_equal(st->protoset, "api.protoset");
+  assert_int_equal(st->n_import_paths, 2);
+  assert_string_equal(st->import_paths[1], "b");
+  assert_int_equal(st->n_metadata, 2);
+  assert_string_equal(st->metadata[0].key, "x-n");
+  assert_string_equal(st->metadata[0].value, "5");
+  assert_string_equal(st->metadata[1].value, "");
+  assert_string_equal(st->call, "M");
+  assert_int_equal(st->timeout_ns, 2000000000ull);
+  st = &t->steps[2];
+  assert_string_equal(st->protocol, "udp");
+  assert_string_equal(st->spec, "");
+  assert_int_equal(st->body_kind, RL__SCN_BODY_TEXT);
+  assert_string_equal(st->body, "ping {{seq}}");
+  assert_int_equal(st->n_import_paths, 1);
+  /* Headers keep the file's order. */
+  assert_string_equal(st->headers[0].key, "b");
+  assert_string_equal(st->headers[1].key, "a");
+  rl__scenario_free(s);
+}
+
+static void test_waits_and_settings(void **state) {
+  (void)state;
+  rl__scenario *s = parse_ok(
+      "settings:\n"
+      "  users: 10\n"
+      "  spawn_rate: 2.5\n"
+      "  run_time: 1m30s\n"
+      "  wait: {constant_pacing: 3}\n"
+      "users:\n"
+      "  - {name: A, tasks: [{steps: [{http: GET /}]}]}\n"
+      "  - {name: B, wait: 'between:1,2', tasks: [{steps: [{http: GET /}]}]}\n"
+      "  - {name: C, wait: {constant_throughput: 4},\n"
+      "     tasks: [{steps: [{http: GET /}]}]}\n"
+      "  - {name: D, wait: none, tasks: [{steps: [{http: GET /}]}]}\n"
+      "  - {name: E, wait: {constant: 0.25}, fixed_count: 0,\n"
+      "     tasks: [{steps: [{http: GET /}]}]}\n");
+  const rl__scn_settings *st = &s->settings;
+  assert_true(st->has_users && st->users == 10);
+  assert_true(st->has_spawn_rate && st->spawn_rate == 2.5);
+  assert_true(st->has_run_time && st->run_time_ns == 90000000000ull);
+  assert_true(st->has_wait && st->wait.kind == RL__WAIT_PACING &&
+              st->wait.a_ns == 3000000000ull);
+  assert_pos(st->users_pos, 2, 10);
+  /* A takes the default wait; the others their own. */
+  assert_false(s->users[0].has_wait);
+  assert_int_equal(s->users[0].wait.kind, RL__WAIT_PACING);
+  assert_int_equal(s->users[0].wait.a_ns, 3000000000ull);
+  assert_int_equal(s->users[1].wait.kind, RL__WAIT_BETWEEN);
+  assert_int_equal(s->users[1].wait.b_ns, 2000000000ull);
+  assert_int_equal(s->users[2].wait.kind, RL__WAIT_PACING);
+  assert_int_equal(s->users[2].wait.a_ns, 250000000ull);
+  assert_true(s->users[3].has_wait);
+  assert_int_equal(s->users[3].wait.kind, RL__WAIT_NONE);
+  assert_int_equal(s->users[4].wait.kind, RL__WAIT_CONSTANT);
+  assert_int_equal(s->users[4].wait.a_ns, 250000000ull);
+  assert_true(s->users[4].has_fixed_count);
+  assert_int_equal(s->users[4].fixed_count, 0);
+  rl__scenario_free(s);
+}
+
+static void test_expect_and_capture(void **state) {
+  (void)state;
+  rl__scenario *s = parse_ok(
+      "users:\n"
+      "  - name: U\n"
+      "    tasks:\n"
+      "      - steps:\n"
+      "          - http: GET /\n"
+      "            expect:\n"
+      "              status: 201\n"
+      "              body_matches: '^ok [0-9]+$'\n"
+      "              grpc_status: not_found\n"
+      "              json:\n"
+      "                - {path: $.ok}\n"
+      "                - {path: $.n, equals: 1}\n"
+      "                - {path: $.tags, contains: b}\n"
+      "                - {path: $.name, matches: '^a.c$'}\n"
+      "            capture:\n"
+      "              tok: $.token\n"
+      "              rid: 'header: x-request-id'\n"
+      "              num: 'regex:id=([0-9]+)'\n"
+      "          - grpc: a.B/C\n"
+      "            expect:\n"
+      "              grpc_status: 14\n"
+      "              json: {$.a: [1, 2], $.o: {equals: {k: v}}, \n"
+      "                     $.s: {contains: ell}}\n");
+  const rl__scn_step *st = &s->users[0].tasks[0].steps[0];
+  const rl__scn_expect *x = &st->expect;
+  assert_true(x->has_status && x->status == 201);
+  assert_string_equal(x->body_matches, "^ok [0-9]+$");
+  assert_non_null(x->body_re);
+  assert_true(x->has_grpc_status && x->grpc_status == 5);
+  assert_string_equal(rl__scn_grpc_status_name(x->grpc_status), "NOT_FOUND");
+  assert_null(rl__scn_grpc_status_name(17));
+  assert_int_equal(x->n_json, 4);
+  assert_int_equal(x->json[0].op, RL__SCN_JSON_EXISTS);
+  assert_int_equal(x->json[1].op, RL__SCN_JSON_EQUALS);
+  assert_int_equal(x->json[2].op, RL__SCN_JSON_CONTAINS);
+  assert_int_equal(x->json[3].op, RL__SCN_JSON_MATCHES);
+  assert_int_equal(st->n_captures, 3);
+  assert_int_equal(st->captures[1].kind, RL__SCN_CAPTURE_HEADER);
+  assert_string_equal(st->captures[1].arg, "x-request-id");
+  assert_int_equal(st->captures[2].kind, RL__SCN_CAPTURE_REGEX);
+  assert_string_equal(st->captures[2].arg, "id=([0-9]+)");
+  assert_non_null(st->captures[2].re);
+
+  json_error_t jerr;
+  json_t *doc = json_loads("{\"ok\":false,\"n\":1.0,\"tags\":[\"a\",\"b\"],"
+                           "\"name\":\"abc\",\"a\":[1,2],\"o\":{\"k\":\"v\"},"
+                           "\"s\":\"hello\"}",
+                           0, &jerr);
+  assert_non_null(doc);
+  char why[256];
+  for (size_t i = 0; i < 4; i++)
+    if (!rl__scn_json_expect_check(&x->json[i], doc, why, sizeof why))
+      fail_msg("json[%zu]: %s", i, why);
+  const rl__scn_expect *x2 = &s->users[0].tasks[0].steps[1].expect;
+  assert_int_equal(x2->grpc_status, 14);
+  assert_int_equal(x2->n_json, 3);
+  for (size_t i = 0; i < 3; i++)
+    if (!rl__scn_json_expect_check(&x2->json[i], doc, why, sizeof why))
+      fail_msg("json[%zu]: %s", i, why);
+  json_decref(doc);
+
+  /* And the reasons when they do not hold. */
+  doc = json_loads("{\"n\":2,\"tags\":[\"a\"],\"name\":\"abd\"}", 0, &jerr);
+  assert_non_null(doc);
+  assert_false(rl__scn_json_expect_check(&x->json[0], doc, why, sizeof why));
+  assert_string_equal(why, "$.ok: not found");
+  assert_false(rl__scn_json_expect_check(&x->json[1], doc, why, sizeof why));
+  assert_string_equal(why, "$.n is 2, expected 1");
+  assert_false(rl__scn_json_expect_check(&x->json[2], doc, why, sizeof why));
+  assert_string_equal(why, "$.tags is [\"a\"], which does not contain \"b\"");
+  assert_false(rl__scn_json_expect_check(&x->json[3], doc, why, sizeof why));
+  assert_string_equal(why, "$.name is \"abd\", which does not match /^a.c$/");
+  json_decref(doc);
+  rl__scenario_free(s);
+}
+
+static void test_variable_scopes(void **state) {
+  (void)state;
+  /* on_start's captures hold in every task and in on_stop; a task's
+   * earlier steps' in its later steps. */
+  rl__scenario *s = parse_ok(
+      "users:\n"
+      "  - name: U\n"
+      "    on_start:\n"
+      "      - {http: POST /login, capture: {token: $.t}}\n"
+      "      - {http: 'GET /me?t={{token}}', capture: {me: $.id}}\n"
+      "    tasks:\n"
+      "      - steps:\n"
+      "          - {http: 'GET /a/{{me}}', capture: {a: 'header:x-a'}}\n"
+      "          - {http: GET /b, headers: {x: '{{a}}{{token}}'}}\n"
+      "      - steps:\n"
+      "          - {http: GET /c, json: {'{{token}}': ['{{me}}']}}\n"
+      "    on_stop:\n"
+      "      - {http: 'POST /logout/{{token}}', capture: {bye: $.x}}\n"
+      "      - {http: 'GET /{{bye}}'}\n");
+  rl__scenario_free(s);
+  /* Sequential: earlier tasks have run before a later one. */
+  s = parse_ok("users:\n"
+               "  - name: U\n"
+               "    sequential: yes\n"
+               "    tasks:\n"
+               "      - steps: [{http: GET /a, capture: {x: $.x}}]\n"
+               "      - steps: [{http: 'GET /b/{{x}}'}]\n");
+  rl__scenario_free(s);
+
+  /* Not in weighted tasks: task 2 may run first. */
+  parse_bad("users:\n"
+            "  - name: U\n"
+            "    tasks:\n"
+            "      - steps: [{http: GET /a, capture: {x: $.x}}]\n"
+            "      - steps: [{http: 'GET /b/{{x}}'}]\n",
+            "t.yaml:5:32: ",
+            "variable 'x' is never set (capture it in on_start or an "
+            "earlier step)");
+  /* A task's captures do not reach on_stop. */
+  parse_bad("users:\n"
+            "  - name: U\n"
+            "    tasks:\n"
+            "      - steps: [{http: GET /a, capture: {x: $.x}}]\n"
+            "    on_stop: [{http: GET /, headers: {h: '{{x}}'}}]\n",
+            "t.yaml:5:43: ", "variable 'x' is never set");
+  /* A step cannot use what it captures itself. */
+  parse_bad("users:\n"
+            "  - name: U\n"
+            "    tasks:\n"
+            "      - steps: [{http: 'GET /{{x}}', capture: {x: $.x}}]\n",
+            "t.yaml:4:30: ", "variable 'x' is never set");
+  /* Nor can on_start use a later on_start step's. */
+  parse_bad("users:\n"
+            "  - name: U\n"
+            "    on_start:\n"
+            "      - {http: GET /, json: {a: \"{{y}}\"}}\n"
+            "      - {http: GET /, capture: {y: $.y}}\n"
+            "    tasks: [{steps: [{http: GET /}]}]\n",
+            "t.yaml:4:34: ", "variable 'y' is never set");
+  /* Another class's captures are not this user's. */
+  parse_bad("users:\n"
+            "  - name: A\n"
+            "    on_start: [{http: GET /, capture: {t: $.t}}]\n"
+            "    tasks: [{steps: [{http: GET /}]}]\n"
+            "  - name: B\n"
+            "    tasks: [{steps: [{grpc: a/b, data: {x: \"{{t}}\"}}]}]\n",
+            "t.yaml:6:45: ", "variable 't' is never set");
+}
+
+/* Every kind of mistake: where it is reported and what it says. */
+static void test_errors(void **state) {
+  (void)state;
+  static const struct {
+    const char *text, *where, *words;
+  } bad[] = {
+      /* unknown keys, with the expected ones */
+      {"hots: x\nusers: []\n", "t.yaml:1:1: ",
+       "unknown key 'hots' in the scenario (did you mean 'host'? expected: "
+       "host, settings, users)"},
+      {"users:\n  - name: U\n    waits: 1\n", "t.yaml:3:5: ",
+       "unknown key 'waits' in user class (did you mean 'wait'? expected: "
+       "name, weight, fixed_count, wait, host, on_start, on_stop, tasks, "
+       "sequential)"},
+      {"users:\n  - name: U\n    tasks: [{http: GET /}]\n", "t.yaml:3:14: ",
+       "unknown key 'http' in task (expected: name, weight, tags, steps); a "
+       "task's requests go in its 'steps' list"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, "
+       "expect: {staus: 200}}]}]\n",
+       "t.yaml:3:45: ",
+       "unknown key 'staus' in expect (did you mean 'status'?"},
+      {"settings: {user: 3}\nusers: []\n", "t.yaml:1:12: ",
+       "unknown key 'user' in settings (did you mean 'users'?"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, headrs: "
+       "{a: b}}]}]\n",
+       "t.yaml:3:36: ",
+       "unknown key 'headrs' in step (did you mean 'headers'?"},
+      /* wrong types */
+      {"users:\n  - name: U\n    weight: abc\n", "t.yaml:3:13: ",
+       "expected a number for 'weight', got 'abc'"},
+      {"users:\n  - name: U\n    fixed_count: 1.5\n", "t.yaml:3:18: ",
+       "expected a whole number from 0 to 1000000000 for 'fixed_count', got "
+       "'1.5'"},
+      {"users:\n  - name: U\n    sequential: maybe\n", "t.yaml:3:17: ",
+       "expected true or false for 'sequential', got 'maybe'"},
+      {"users:\n  - name: [U]\n", "t.yaml:2:11: ",
+       "expected a string for 'name', got a list"},
+      {"users:\n  - name: U\n    tasks: {steps: []}\n", "t.yaml:3:12: ",
+       "expected a list of tasks for 'tasks', got a mapping"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, "
+       "headers: [a]}]}]\n",
+       "t.yaml:3:45: ", "expected a mapping (name: value) for 'headers'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, "
+       "headers: {a: [b]}}]}]\n",
+       "t.yaml:3:49: ", "expected a string for 'a', got a list"},
+      {"users: 10\n", "t.yaml:1:8: ",
+       "expected a list of user classes for 'users', got '10' (the number "
+       "of users goes in settings: {users: N})"},
+      {"- a\n- b\n", "t.yaml:1:1: ", "expected a mapping at the top"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, "
+       "timeout: soon}]}]\n",
+       "t.yaml:3:45: ", "expected a duration"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, "
+       "timeout: 0}]}]\n",
+       "t.yaml:3:45: ", "'timeout' must be more than 0"},
+      {"users:\n  - name: U\n    tasks: [{weight: 0, steps: [{http: GET /}]}]"
+       "\n",
+       "t.yaml:3:22: ", "a task's 'weight' must be more than 0"},
+      {"users:\n  - name: U\n    tasks: [{tags: [a, ''], steps: [{http: GET "
+       "/}]}]\n",
+       "t.yaml:3:20: ", "a tag cannot be empty"},
+      {"settings: {users: many}\nusers: []\n", "t.yaml:1:19: ",
+       "expected a whole number from 1 to 10000000 for 'users', got 'many'"},
+      {"settings: {run_time: forever}\nusers: []\n", "t.yaml:1:22: ",
+       "expected a duration (seconds, or e.g. 500ms, 30s, 1h30m) for "
+       "'run_time', got 'forever'"},
+      {"settings: {spawn_rate: 0}\nusers: []\n", "t.yaml:1:24: ",
+       "'spawn_rate' must be more than 0"},
+      /* missing and empty */
+      {"host: x\n", "t.yaml:1:1: ", "the scenario is missing 'users'"},
+      {"users: []\n", "t.yaml:1:8: ", "'users' needs at least one user class"},
+      {"users:\n  - weight: 1\n", "t.yaml:2:5: ",
+       "user class is missing 'name'"},
+      {"users:\n  - name: U\n", "t.yaml:2:5: ",
+       "user class 'U' is missing 'tasks'"},
+      {"users:\n  - name: U\n    tasks: []\n", "t.yaml:3:12: ",
+       "user class 'U' has no tasks"},
+      {"users:\n  - name: U\n    tasks: [{weight: 2}]\n", "t.yaml:3:13: ",
+       "task is missing 'steps'"},
+      {"users:\n  - name: U\n    tasks: [{steps: []}]\n", "t.yaml:3:21: ",
+       "a task needs at least one step"},
+      {"users:\n  - name: ''\n", "t.yaml:2:11: ",
+       "a user class name cannot be empty"},
+      {"users:\n  - {name: A, tasks: [{steps: [{http: GET /}]}]}\n"
+       "  - {name: A, tasks: [{steps: [{http: GET /}]}]}\n",
+       "t.yaml:3:12: ", "duplicate user class name 'A' (first at 2:12)"},
+      {"users:\n  - name: U\n    weight: 2\n    fixed_count: 1\n",
+       "t.yaml:4:5: ", "'weight' and 'fixed_count' exclude each other"},
+      {"users:\n  - name: U\n    name: V\n", "t.yaml:3:5: ",
+       "duplicate key 'name' in user class (first at 2:5)"},
+      /* protocol keys */
+      {"users:\n  - name: U\n    tasks: [{steps: [{name: x}]}]\n",
+       "t.yaml:3:22: ",
+       "step has no protocol key: start it with the protocol, e.g. {http: "
+       "GET /path} or {grpc: pkg.Service/Method}"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, grpc: "
+       "a/b}]}]\n",
+       "t.yaml:3:36: ",
+       "step has two protocol keys, 'http' (3:23) and 'grpc': a step makes "
+       "one request (other step keys: name, host, headers, body, json, data, "
+       "metadata, proto, protoset, import_path, call, options, timeout, "
+       "expect, capture)"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{HTTP: GET /}]}]\n",
+       "t.yaml:3:23: ", "'HTTP' is not a protocol name"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: }]}]\n",
+       "t.yaml:3:29: ", "'http' needs a method and path, e.g. 'GET /path'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{grpc: ~}]}]\n",
+       "t.yaml:3:29: ", "'grpc' needs a method, e.g. 'pkg.Service/Method'"},
+      /* payloads */
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, body: x, "
+       "json: {a: 1}}]}]\n",
+       "t.yaml:3:45: ",
+       "'body' and 'json' both give the request's payload: keep one"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{grpc: a/b, data: {}, "
+       "json: {}}]}]\n",
+       "t.yaml:3:44: ", "'data' and 'json' both give the request's payload"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, body: {a: "
+       "1}}]}]\n",
+       "t.yaml:3:42: ",
+       "expected a string for 'body', got a mapping: for a JSON body use "
+       "'json:'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, json: {n: "
+       "{{user_id}}}}]}]\n",
+       "t.yaml:3:47: ", "a {{...}} template must be quoted in YAML"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, json: {a: "
+       "1, a: 2}}]}]\n",
+       "t.yaml:3:49: ", "duplicate key 'a' in a JSON object (first at 3:43)"},
+      /* waits */
+      {"users:\n  - name: U\n    wait: {const: 1}\n", "t.yaml:3:12: ",
+       "unknown wait kind 'const' (did you mean 'constant'? expected: "
+       "constant, between, constant_throughput, constant_pacing)"},
+      {"users:\n  - name: U\n    wait: {between: [3, 1]}\n", "t.yaml:3:21: ",
+       "between: min 3 is greater than max 1"},
+      {"users:\n  - name: U\n    wait: {between: 3}\n", "t.yaml:3:21: ",
+       "expected a list [MIN, MAX] of seconds for 'between', got '3'"},
+      {"users:\n  - name: U\n    wait: {constant: -1}\n", "t.yaml:3:22: ",
+       "'constant' must be from 0 to 1e9 seconds"},
+      {"users:\n  - name: U\n    wait: {constant_throughput: 0}\n",
+       "t.yaml:3:33: ", "'constant_throughput' (tasks per second) must be"},
+      {"users:\n  - name: U\n    wait: {constant_pacing: 0}\n",
+       "t.yaml:3:29: ", "'constant_pacing' must be more than 0"},
+      {"users:\n  - name: U\n    wait: {constant: 1, between: [1, 2]}\n",
+       "t.yaml:3:11: ", "expected one of {constant: S}"},
+      {"users:\n  - name: U\n    wait: sometimes\n", "t.yaml:3:11: ",
+       "unknown wait 'sometimes'"},
+      /* expectations */
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{body_matches: '(a'}}]}]\n",
+       "t.yaml:3:60: ", "bad regular expression '(a': "},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{status: 700}}]}]\n",
+       "t.yaml:3:53: ",
+       "expected a whole number from 100 to 599 for 'status', got '700'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{grpc: a/b, expect: "
+       "{grpc_status: NOPE}}]}]\n",
+       "t.yaml:3:56: ",
+       "expected a gRPC status for 'grpc_status' (a name such as OK, "
+       "NOT_FOUND, UNAVAILABLE, or a number 0..16), got 'NOPE'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{grpc: a/b, expect: "
+       "{grpc_status: 17}}]}]\n",
+       "t.yaml:3:56: ", "got '17'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{max_ms: 0}}]}]\n",
+       "t.yaml:3:53: ", "'max_ms' must be more than 0"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{json: [{equals: 1}]}}]}]\n",
+       "t.yaml:3:52: ", "json expectation is missing 'path'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{json: {$.a: {name: x}}}}]}]\n",
+       "t.yaml:3:58: ",
+       "unknown key 'name' in json expectation (expected: equals, contains, "
+       "matches); to compare with an object write {equals: {...}}"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{json: [{path: $.a, equals: 1, contains: 1}]}}]}]\n",
+       "t.yaml:3:75: ",
+       "'equals' and 'contains' in one json expectation: write two entries"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{json: [{path: '$.a[x]'}]}}]}]\n",
+       "t.yaml:3:64: ",
+       "bad JSON path '$.a[x]': expected an index or a quoted key after '['"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{json: [{path: $.a, matches: '['}]}}]}]\n",
+       "t.yaml:3:74: ", "bad regular expression '['"},
+      /* captures */
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
+       "{t: '$.a..b'}}]}]\n",
+       "t.yaml:3:53: ", "bad JSON path '$.a..b': recursive descent"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
+       "{t: token}}]}]\n",
+       "t.yaml:3:49: ",
+       "expected a capture source for 't': a JSON path ($.token), "
+       "header:NAME or regex:ERE, got 'token'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
+       "{t: 'regex:a('}}]}]\n",
+       "t.yaml:3:56: ", "bad regular expression 'a('"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
+       "{t: 'header:'}}]}]\n",
+       "t.yaml:3:49: ", "expected a header name after 'header:'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
+       "{seq: $.a}}]}]\n",
+       "t.yaml:3:46: ",
+       "capture variable 'seq' would hide the template function"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
+       "{1x: $.a}}]}]\n",
+       "t.yaml:3:46: ", "capture variable '1x' is not a name"},
+      /* templates */
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: 'GET "
+       "/{{token}}'}]}]\n",
+       "t.yaml:3:35: ",
+       "variable 'token' is never set (capture it in on_start or an earlier "
+       "step)"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: 'GET /{{nope "
+       "1}}'}]}]\n",
+       "t.yaml:3:35: ", "'nope' is not a template function (known: user_id"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: 'GET /{{random_int "
+       "5 1}}'}]}]\n",
+       "t.yaml:3:35: ", "random_int needs two integers A <= B"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: 'GET /{{seq'}]}]\n",
+       "t.yaml:3:35: ", "'{{' has no closing '}}'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: 'GET /{{ }}'}]}]\n",
+       "t.yaml:3:35: ", "empty template expression"},
+      /* a template error inside a string with escapes: the string's start */
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, body: "
+       "\"\\t{{x}}\"}]}]\n",
+       "t.yaml:3:42: ", "variable 'x' is never set"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, metadata: "
+       "{a: '{{x}}'}}]}]\n",
+       "t.yaml:3:51: ", "variable 'x' is never set"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, call: "
+       "'{{x}}'}]}]\n",
+       "t.yaml:3:43: ", "variable 'x' is never set"},
+      /* YAML itself */
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /}]}\n",
+       "t.yaml:4:1: ", "YAML: did not find expected ',' or ']'"},
+      {"users: [\n", "t.yaml:2:1: ", "YAML: "},
+      {"a: *nope\n", "t.yaml:1:4: ", "YAML: found undefined alias"},
+      {"users: []\n---\nusers: []\n", "t.yaml:3:1: ",
+       "a second YAML document"},
+      {"", "t.yaml: ", "the file is empty"},
+      {"# only a comment\n", "t.yaml: ", "the file is empty"},
+      {"users: [\"\xff\"]\n", "t.yaml: ", "YAML: invalid"},
+      /* aliases that never end */
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, json: &a "
+       "[*a]}]}]\n",
+       "t.yaml:3:42: ", "nested deeper than 64 levels"},
+  };
+  int failed = 0;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    failed += check_bad(bad[i].text, bad[i].where, bad[i].words);
+  if (failed)
+    fail_msg("%d of %zu cases failed", failed, sizeof bad / sizeof bad[0]);
+}
+
+/* The "billion laughs": aliases that multiply. */
+static void test_alias_bomb(void **state) {
+  (void)state;
+  /* Ten lists of ten, seven deep: 10^7 values from a few lines. */
+  char doc[8192];
+  snprintf(doc, sizeof doc,
+           "users:\n  - name: U\n    tasks: [{steps: [{http: GET /, "
+           "json: [%s]}]}]\n",
+           "&b0 [x, x, x, x, x, x, x, x, x, x], &b1 [*b0, *b0, *b0, *b0, *b0, "
+           "*b0, *b0, *b0, *b0, *b0], &b2 [*b1, *b1, *b1, *b1, *b1, *b1, *b1, "
+           "*b1, *b1, *b1], &b3 [*b2, *b2, *b2, *b2, *b2, *b2, *b2, *b2, *b2, "
+           "*b2], &b4 [*b3, *b3, *b3, *b3, *b3, *b3, *b3, *b3, *b3, *b3], &b5 "
+           "[*b4, *b4, *b4, *b4, *b4, *b4, *b4, *b4, *b4, *b4], &b6 [*b5, *b5, "
+           "*b5, *b5, *b5, *b5, *b5, *b5, *b5, *b5]");
+  parse_bad(doc, "t.yaml:", "aliases expand to more than 1000000 values");
+}
+
+/* Aliases are a way to reuse a step: each use is its own copy. */
+static void test_alias_reuse(void **state) {
+  (void)state;
+  rl__scenario *s = parse_ok(
+      "users:\n"
+      "  - name: U\n"
+      "    on_start: [&login {http: POST /login, capture: {t: $.t}}]\n"
+      "    tasks: [{steps: [*login, {http: 'GET /{{t}}'}]}]\n");
+  assert_int_equal(s->users[0].tasks[0].n_steps, 2);
+  assert_string_equal(s->users[0].tasks[0].steps[0].spec, "POST /login");
+  assert_ptr_not_equal(s->users[0].tasks[0].steps[0].spec,
+                       s->users[0].on_start[0].spec);
+  rl__scenario_free(s);
+}
+
+/* Every prefix of a valid file is either valid or an error with a
+ * position, never a crash or a leak (ASan runs this too). */
+static void test_every_prefix(void **state) {
+  (void)state;
+  size_t len = strlen(issue_example);
+  for (size_t n = 0; n < len; n++) {
+    rl__scenario *s = NULL;
+    char err[512] = "";
+    int rc = rl__scenario_parse_string(issue_example, n, "t.yaml", &s, err,
+                                       sizeof err);
+    if (rc == 0) {
+      rl__scenario_free(s);
+      continue;
+    }
+    assert_int_equal(rc, RL_ERR_INVAL);
+    assert_null(s);
+    if (strncmp(err, "t.yaml:", 7) != 0)
+      fail_msg("prefix %zu: %s", n, err);
+  }
+}
+
+/* Uses most of the format, for test_out_of_memory. */
+static const char rich_example[] =
+    "host: http://h\n"
+    "settings: {users: 3, spawn_rate: 1, run_time: 10s, wait: 'constant:1'}\n"
+    "users:\n"
+    "  - name: U\n"
+    "    sequential: true\n"
+    "    on_start:\n"
+    "      - http: POST /login\n"
+    "        headers: {a: b, c: d}\n"
+    "        json: {user: \"u{{user_id}}\", l: [1, {x: null}]}\n"
+    "        capture: {t: $.t, h: 'header:x', r: 'regex:id=([0-9]+)'}\n"
+    "    tasks:\n"
+    "      - name: one\n"
+    "        tags: [a, b]\n"
+    "        steps:\n"
+    "          - grpc: a.B/C\n"
+    "            proto: x.proto\n"
+    "            import_path: [i, j]\n"
+    "            metadata: {m: '{{t}}'}\n"
+    "            options: {o: 1}\n"
+    "            data: {name: '{{h}}'}\n"
+    "            expect:\n"
+    "              grpc_status: OK\n"
+    "              body_matches: 'a+'\n"
+    "              json: [{path: $.a, equals: {k: [1]}}, {path: $.b, "
+    "matches: x}]\n"
+    "            capture: {z: $.z}\n"
+    "      - steps: [{redis: 'GET {{z}}', call: 'x{{r}}', body: b}]\n"
+    "    on_stop: [{http: 'POST /bye/{{t}}'}]\n"
+    "  - name: V\n"
+    "    fixed_count: 2\n"
+    "    tasks: [{steps: [{http: GET /, expect: {json: {$.q: 1}}}]}]\n";
+
+/* Fails each allocation of a full parse in turn: every failure is
+ * RL_ERR_NOMEM with nothing returned and nothing leaked. */
+static void test_out_of_memory(void **state) {
+  (void)state;
+  const char *const texts[] = {issue_example, rich_example};
+  for (size_t i = 0; i < 2; i++) {
+    int completed = 0;
+    for (long n = 1; n < 100000 && !completed; n++) {
+      rl__scenario *s = NULL;
+      char err[512] = "";
+      alloc_count = 0;
+      fail_at = n;
+      int rc = rl__scenario_parse_string(texts[i], strlen(texts[i]),
+                                         "t.yaml", &s, err, sizeof err);
+      fail_at = 0;
+      if (rc == 0) {
+        completed = 1;
+        rl__scenario_free(s);
+        if (n < 20) /* the parse allocates more than that */
+          fail_msg("complete after failing allocation %ld only", n);
+        continue;
+      }
+      if (rc != RL_ERR_NOMEM)
+        fail_msg("text %zu, allocation %ld failed: rc %d (%s)", i, n, rc,
+                 err);
+      assert_null(s);
+      assert_string_equal(err, "t.yaml: out of memory");
+    }
+    assert_true(completed);
+  }
+}
+
+/* The repository's example scenarios parse. */
+static void test_example_files(void **state) {
+  (void)state;
+  char root[1024];
+  snprintf(root, sizeof root, "%s", RL_TEST_SOURCE_FILE);
+  char *cut = strstr(root, "tests/unit/");
+  assert_non_null(cut);
+  *cut = 0;
+  static const char *const files[] = {"http_browse.yaml", "grpc_hello.yaml",
+                                      "mixed_login.yaml"};
+  for (size_t i = 0; i < 3; i++) {
+    char path[1200];
+    snprintf(path, sizeof path, "%sexamples/scenarios/%s", root, files[i]);
+    rl__scenario *s = NULL;
+    char err[512] = "";
+    if (rl__scenario_load(path, &s, err, sizeof err))
+      fail_msg("%s", err);
+    assert_string_equal(s->file, path);
+    assert_true(s->n_users >= 2);
+    rl__scenario_free(s);
+  }
+  rl__scenario *s = (rl__scenario *)&s;
+  char err[512] = "";
+  assert_int_equal(rl__scenario_load("/nonexistent/x.yaml", &s, err,
+                                     sizeof err),
+                   RL_ERR_INVAL);
+  assert_null(s);
+  assert_string_equal(err,
+                      "/nonexistent/x.yaml: cannot open: No such file or "
+                      "directory");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_issue_example),
+      cmocka_unit_test(test_yaml_to_json),
+      cmocka_unit_test(test_step_fields),
+      cmocka_unit_test(test_waits_and_settings),
+      cmocka_unit_test(test_expect_and_capture),
+      cmocka_unit_test(test_variable_scopes),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_alias_bomb),
+      cmocka_unit_test(test_alias_reuse),
+      cmocka_unit_test(test_every_prefix),
+      cmocka_unit_test(test_out_of_memory),
+      cmocka_unit_test(test_example_files),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,321 @@
+/*
+ * The web UI's API answers (src/web_api.c) against a runner built by hand
+ * (stats, history, two workers' user counts; no threads, no loop): Locust's
+ * JSON shapes, /swarm's validation and what it asks of the runner, /stop
+ * and /stats/reset, the downloads. The HTTP side is
+ * tests/integration/test_web_ui.py's.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include <rpcload/plugin.h>
+
+#include "base/clock.h"
+#include "stats/history.h"
+#include "report/csv.h"
+#include "engine/runner.h"
+#include "stats/stats.h"
+#include "web/api.h"
+#include "engine/worker.h"
+
+#define MS 1000000ull
+
+typedef struct fixture {
+  rl__run_config cfg;
+  rl__runner r;
+  rl__worker workers[2];
+  rl__web_api api;
+} fixture;
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->cfg.users = 5;
+  f->cfg.spawn_rate = 2;
+  rl__runner *r = &f->r;
+  r->cfg = &f->cfg;
+  r->stats = rl__stats_new();
+  assert_non_null(r->stats);
+  pthread_mutex_init(&r->lock, NULL);
+  pthread_mutex_init(&r->ctl_lock, NULL);
+  atomic_init(&r->state, RL__STATE_RUNNING);
+  rl__history_init(&r->history);
+  r->start_ns = rl__now_ns();
+  /* Users as the runner tells its workers: 3 + 4. */
+  atomic_init(&f->workers[0].want_users, 3);
+  atomic_init(&f->workers[1].want_users, 4);
+  r->workers = f->workers;
+  r->nworkers = 2;
+  /* Some requests, merged as a worker would, and two history seconds. */
+  rl__stats *local = rl__stats_new();
+  rl__stats_entry *e = rl__stats_entry_get(local, "GET", "/hello");
+  for (int i = 1; i <= 100; i++)
+    rl__stats_record(local, e, (uint64_t)i * MS, 12,
+                     i % 10 ? NULL : "HTTP 500 <oops>", 0);
+  rl__history_add_times(&r->history, &e->hist);
+  rl__stats_merge(r->stats, local);
+  rl__stats_del(local);
+  uint64_t now = rl__unix_time();
+  rl__history_tick(&r->history, r->stats, now - 1, 1, 7);
+  rl__history_tick(&r->history, r->stats, now, 2, 7);
+  f->api = (rl__web_api){.r = r,
+                         .target = "http://127.0.0.1:8080/hello",
+                         .plugin = "http1",
+                         .users = 5,
+                         .spawn_rate = 2};
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  rl__history_free(&f->r.history);
+  rl__stats_del(f->r.stats);
+  pthread_mutex_destroy(&f->r.lock);
+  pthread_mutex_destroy(&f->r.ctl_lock);
+  free(f);
+  return 0;
+}
+
+/* The answer's body as JSON (the answer is freed). */
+static json_t *answer_json(rl__web_answer *a, unsigned status) {
+  assert_non_null(a->body);
+  assert_int_equal(a->status, status);
+  assert_string_equal(a->type, "application/json");
+  json_error_t err;
+  json_t *j = json_loadb(a->body, a->len, 0, &err);
+  if (!j)
+    fail_msg("not JSON (%s): %.*s", err.text, (int)a->len, a->body);
+  free(a->body);
+  return j;
+}
+
+static void test_stats_requests(void **state) {
+  fixture *f = *state;
+  rl__web_answer a;
+  rl__web_api_stats_requests(&f->api, &a);
+  json_t *j = answer_json(&a, 200);
+  assert_string_equal(json_string_value(json_object_get(j, "state")),
+                      "running");
+  assert_int_equal(json_integer_value(json_object_get(j, "user_count")), 7);
+  json_t *stats = json_object_get(j, "stats");
+  assert_int_equal(json_array_size(stats), 2);
+  json_t *row = json_array_get(stats, 0);
+  assert_string_equal(json_string_value(json_object_get(row, "name")),
+                      "/hello");
+  assert_int_equal(json_integer_value(json_object_get(row, "num_requests")),
+                   100);
+  assert_int_equal(json_integer_value(json_object_get(row, "num_failures")),
+                   10);
+  assert_string_equal(json_string_value(json_object_get(
+                          json_array_get(stats, 1), "name")),
+                      "Aggregated");
+  /* Locust's errors are HTML-escaped. */
+  json_t *err = json_array_get(json_object_get(j, "errors"), 0);
+  assert_string_equal(json_string_value(json_object_get(err, "error")),
+                      "HTTP 500 &lt;oops&gt;");
+  /* The current percentiles, p99 included for the charts. */
+  json_t *cur = json_object_get(j, "current_response_time_percentiles");
+  assert_true(json_is_number(json_object_get(cur, "response_time_percentile_0.5")));
+  json_t *p99 = json_object_get(cur, "response_time_percentile_0.99");
+  assert_true(json_is_number(p99));
+  assert_true(json_number_value(p99) >= 98 && json_number_value(p99) <= 100);
+  json_decref(j);
+}
+
+/* Posts the form; returns the runner's pending request and clears it. */
+static rl__runner_ctl swarm(fixture *f, const char *users, const char *rate,
+                            const char *host, const char *run_time,
+                            unsigned status, const char *message_part) {
+  rl__web_answer a;
+  rl__web_api_swarm(&f->api, users, rate, host, run_time, &a);
+  json_t *j = answer_json(&a, status);
+  assert_int_equal(json_is_true(json_object_get(j, "success")), status == 200);
+  const char *msg = json_string_value(json_object_get(j, "message"));
+  if (!strstr(msg, message_part))
+    fail_msg("message '%s' lacks '%s'", msg, message_part);
+  assert_string_equal(json_string_value(json_object_get(j, "host")),
+                      f->api.target);
+  json_decref(j);
+  rl__runner_ctl ctl = f->r.ctl;
+  memset(&f->r.ctl, 0, sizeof f->r.ctl);
+  return ctl;
+}
+
+static void test_swarm(void **state) {
+  fixture *f = *state;
+  rl__runner_ctl c =
+      swarm(f, "12", "2.5", "", NULL, 200, "Swarming started");
+  assert_int_equal(c.swarm, 1);
+  assert_int_equal(c.users, 12);
+  assert_true(c.spawn_rate == 2.5);
+  assert_true(f->api.spawn_rate == 2.5);
+  /* The same host, up to trailing slashes; 0 users; an empty run_time. */
+  c = swarm(f, "0", "1", "http://127.0.0.1:8080/hello/", "", 200, "started");
+  assert_int_equal(c.swarm, 1);
+  assert_int_equal(c.users, 0);
+
+  static const struct {
+    const char *users, *rate, *host, *run_time, *why;
+  } bad[] = {
+      {NULL, "1", NULL, NULL, "user_count"},
+      {"", "1", NULL, NULL, "user_count"},
+      {"x", "1", NULL, NULL, "user_count"},
+      {"-1", "1", NULL, NULL, "user_count"},
+      {"1.5", "1", NULL, NULL, "user_count"},
+      {"10000001", "1", NULL, NULL, "user_count"},
+      {"1", NULL, NULL, NULL, "spawn_rate"},
+      {"1", "0", NULL, NULL, "spawn_rate"},
+      {"1", "-2", NULL, NULL, "spawn_rate"},
+      {"1", "inf", NULL, NULL, "spawn_rate"},
+      {"1", "nan", NULL, NULL, "spawn_rate"},
+      {"1", "1x", NULL, NULL, "spawn_rate"},
+      {"1", "1", "http://elsewhere/", NULL, "target it was started with"},
+      {"1", "1", "http://127.0.0.1:8080/hello2", NULL, "start another"},
+      {"1", "1", NULL, "30s", "run_time"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    c = swarm(f, bad[i].users, bad[i].rate, bad[i].host, bad[i].run_time, 400,
+              bad[i].why);
+    assert_int_equal(c.swarm, 0);
+  }
+  /* Nothing more while the run ends. */
+  atomic_store(&f->r.state, RL__STATE_ENDING);
+  c = swarm(f, "3", "1", NULL, NULL, 409, "ending");
+  assert_int_equal(c.swarm, 0);
+}
+
+static void test_stop_and_reset(void **state) {
+  fixture *f = *state;
+  rl__web_answer a;
+  rl__web_api_stop(&f->api, &a);
+  json_t *j = answer_json(&a, 200);
+  json_t *want =
+      json_pack("{s:b, s:s}", "success", 1, "message", "Test stopped");
+  assert_true(json_equal(j, want));
+  json_decref(want);
+  json_decref(j);
+  assert_int_equal(f->r.ctl.stop, 1);
+  assert_int_equal(f->r.ctl.reset, 0);
+  rl__web_api_reset(&f->api, &a);
+  assert_int_equal(a.status, 200);
+  assert_int_equal(a.len, 2);
+  assert_memory_equal(a.body, "ok", 2);
+  free(a.body);
+  assert_int_equal(f->r.ctl.reset, 1);
+}
+
+static void test_metrics(void **state) {
+  fixture *f = *state;
+  rl__web_answer a;
+  rl__web_api_metrics(&f->api, &a);
+  assert_int_equal(a.status, 200);
+  assert_string_equal(a.type, "text/plain; version=0.0.4; charset=utf-8");
+  assert_non_null(strstr(a.body, "\nrpcload_users 7\n"));
+  assert_non_null(
+      strstr(a.body, "rpcload_requests_total{method=\"GET\",name=\"/hello\"} 100\n"));
+  assert_non_null(strstr(a.body, "rpcload_state{state=\"running\"} 1\n"));
+  assert_int_equal(a.filename[0], 0);
+  free(a.body);
+}
+
+static void test_config_and_exceptions(void **state) {
+  fixture *f = *state;
+  rl__web_answer a;
+  rl__web_api_config(&f->api, &a);
+  json_t *j = answer_json(&a, 200);
+  assert_string_equal(json_string_value(json_object_get(j, "host")),
+                      f->api.target);
+  assert_int_equal(json_integer_value(json_object_get(j, "users")), 5);
+  assert_true(json_number_value(json_object_get(j, "spawn_rate")) == 2);
+  assert_true(json_is_false(json_object_get(j, "auth")));
+  assert_true(json_is_null(json_object_get(j, "run_time_s"))); /* no -t */
+  assert_string_equal(json_string_value(json_object_get(j, "version")),
+                      RL_VERSION);
+  json_decref(j);
+  rl__web_api_exceptions(&f->api, &a);
+  j = answer_json(&a, 200);
+  json_t *want = json_pack("{s:[]}", "exceptions");
+  assert_true(json_equal(j, want));
+  json_decref(want);
+  json_decref(j);
+}
+
+static void test_reports(void **state) {
+  fixture *f = *state;
+  rl__web_answer a;
+  rl__web_api_report_json(&f->api, &a);
+  json_t *j = answer_json(&a, 200);
+  assert_int_equal(
+      json_integer_value(json_object_get(json_object_get(j, "total"),
+                                         "num_requests")),
+      100);
+  assert_int_equal(json_array_size(json_object_get(j, "history")), 2);
+  json_decref(j);
+
+  rl__web_api_report_html(&f->api, 0, &a);
+  assert_int_equal(a.status, 200);
+  assert_string_equal(a.type, "text/html; charset=utf-8");
+  assert_non_null(strstr(a.body, "id=\"rl-data\""));
+  assert_int_equal(a.filename[0], 0);
+  free(a.body);
+  rl__web_api_report_html(&f->api, 1, &a);
+  assert_int_equal(strncmp(a.filename, "rpcload_report_", 15), 0);
+  assert_non_null(strstr(a.filename, ".html"));
+  free(a.body);
+}
+
+static void test_csv(void **state) {
+  fixture *f = *state;
+  rl__web_answer a;
+  rl__web_api_csv(&f->api, RL__WEB_CSV_EXCEPTIONS, &a);
+  assert_int_equal(a.status, 200);
+  assert_string_equal(a.body, rl__csv_exceptions_header);
+  assert_int_equal(strncmp(a.filename, "exceptions_", 11), 0);
+  free(a.body);
+  static const struct {
+    enum rl__web_csv kind;
+    const char *header, *prefix;
+  } files[] = {
+      {RL__WEB_CSV_STATS, rl__csv_stats_header, "requests_"},
+      {RL__WEB_CSV_HISTORY, rl__csv_history_header, "requests_full_history_"},
+      {RL__WEB_CSV_FAILURES, rl__csv_failures_header, "failures_"},
+  };
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+    rl__web_api_csv(&f->api, files[i].kind, &a);
+    if (a.status == 501) { /* report_csv without in-memory texts */
+      free(a.body);
+      continue;
+    }
+    assert_int_equal(a.status, 200);
+    assert_string_equal(a.type, "text/csv; charset=utf-8");
+    assert_int_equal(strncmp(a.body, files[i].header, strlen(files[i].header)),
+                     0);
+    assert_int_equal(strncmp(a.filename, files[i].prefix,
+                             strlen(files[i].prefix)),
+                     0);
+    free(a.body);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_stats_requests, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_swarm, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stop_and_reset, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_config_and_exceptions, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_reports, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_csv, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
