@@ -144,8 +144,9 @@ static int add_option(argbuf *a, const struct option *o, const char *value,
   if (o->has_arg == no_argument) {
     int on = parse_flag(value ? value : "");
     if (on < 0) {
-      snprintf(err, errlen, "%s: '%s' is a flag: expected true or false, "
-                            "got '%s'",
+      snprintf(err, errlen,
+               "%s: '%s' is a flag: expected true or false, "
+               "got '%s'",
                where, o->name, value ? value : "");
       return RL_ERR_INVAL;
     }
@@ -235,8 +236,7 @@ static int config_line(argbuf *a, char *line, const struct option *known,
 
 /* Reads `path`; a missing file is fine when it was not asked for. */
 static int config_file(argbuf *a, const char *path, int required,
-                       const struct option *known, char *err,
-                       size_t errlen) {
+                       const struct option *known, char *err, size_t errlen) {
   FILE *f = fopen(path, "r");
   if (!f) {
     if (!required && errno == ENOENT)
@@ -322,8 +322,7 @@ static const struct option *long_option(const struct option *known,
 }
 
 int cli_config_argv(int argc, char **argv, const struct option *known,
-                    int *out_argc, char ***out_argv, char *err,
-                    size_t errlen) {
+                    int *out_argc, char ***out_argv, char *err, size_t errlen) {
   *out_argv = NULL;
   *out_argc = 0;
   argbuf a = {0};

@@ -51,8 +51,7 @@
  * RL_ERR_NOMEM; *out_argv is then NULL.
  */
 int cli_config_argv(int argc, char **argv, const struct option *known,
-                    int *out_argc, char ***out_argv, char *err,
-                    size_t errlen);
+                    int *out_argc, char ***out_argv, char *err, size_t errlen);
 
 /* Frees what cli_config_argv returned; NULL is fine. */
 void cli_config_free(char **argv);

@@ -7,20 +7,20 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "base/log.h"
 #include "base/clock.h"
+#include "base/log.h"
 #include "config.h"
-#include "options.h"
 #include "engine/plan.h"
-#include "scenario/scenario.h"
 #include "engine/plugin_loader.h"
+#include "engine/runner.h"
+#include "engine/target.h"
+#include "options.h"
 #include "report/console.h"
 #include "report/csv.h"
-#include "report/json.h"
 #include "report/html.h"
-#include "engine/runner.h"
+#include "report/json.h"
+#include "scenario/scenario.h"
 #include "stats/stats.h"
-#include "engine/target.h"
 #include "web.h"
 
 #define EXIT_USAGE 2
@@ -98,7 +98,8 @@ static int list_plugins(rl__plugin_set *set) {
       snprintf(schemes + len, sizeof schemes - len, "%s%s", len ? "," : "",
                s->name);
     }
-    snprintf(abi, sizeof abi, "%u.%u", RL_ABI_VERSION_MAJOR(p->desc.abi_version),
+    snprintf(abi, sizeof abi, "%u.%u",
+             RL_ABI_VERSION_MAJOR(p->desc.abi_version),
              RL_ABI_VERSION_MINOR(p->desc.abi_version));
     printf("%-12s %-10s %-6s %-24s %s\n", p->desc.name, p->desc.version, abi,
            schemes, p->path);
@@ -120,8 +121,7 @@ static int list_target(rl__target *t) {
   const rl_plugin *d = &t->plugin->desc;
   if (d->struct_size < offsetof(rl_plugin, step_list) + sizeof d->step_list ||
       !d->step_list) {
-    fprintf(stderr, "rpcload: error: plugin %s has nothing to list\n",
-            d->name);
+    fprintf(stderr, "rpcload: error: plugin %s has nothing to list\n", d->name);
     return EXIT_USAGE;
   }
   int rc = d->step_list(t->step, stdout);
@@ -274,9 +274,8 @@ int main(int argc, char **argv) {
     goto out;
   }
   cli_run run = {.console = o.json ? stderr : stdout};
-  if (o.csv_prefix &&
-      rl__csv_open(o.csv_prefix, o.run.full_history, &run.csv, err,
-                   sizeof err)) {
+  if (o.csv_prefix && rl__csv_open(o.csv_prefix, o.run.full_history, &run.csv,
+                                   err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     status = EXIT_USAGE;
     goto out;
@@ -302,30 +301,29 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_REALTIME, &wall_end);
   final_report(run.console, &runner, stats);
   double duration_s = (double)(runner.end_ns - runner.start_ns) / 1e9;
-  if (run.csv &&
-      rl__csv_close(run.csv, stats, &runner.history, duration_s, err,
-                    sizeof err)) {
+  if (run.csv && rl__csv_close(run.csv, stats, &runner.history, duration_s, err,
+                               sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     if (status == 0)
       status = EXIT_FAILURE;
   }
   if (o.json || o.json_path) {
     rl__json_run_info jinfo = {
-        .start_time = (double)wall_start.tv_sec + (double)wall_start.tv_nsec / 1e9,
+        .start_time =
+            (double)wall_start.tv_sec + (double)wall_start.tv_nsec / 1e9,
         .duration_s = duration_s,
         .users = o.run.users,
         .user_count = runner.spawned,
         .cut_requests = runner.cut_requests,
     };
-    if (o.json && rl__json_report_write(stdout, stats, &runner.history,
-                                        &jinfo)) {
+    if (o.json &&
+        rl__json_report_write(stdout, stats, &runner.history, &jinfo)) {
       fprintf(stderr, "rpcload: error: cannot write the JSON report\n");
       if (status == 0)
         status = EXIT_FAILURE;
     }
-    if (o.json_path &&
-        rl__json_report_file(o.json_path, stats, &runner.history, &jinfo,
-                             err, sizeof err)) {
+    if (o.json_path && rl__json_report_file(o.json_path, stats, &runner.history,
+                                            &jinfo, err, sizeof err)) {
       fprintf(stderr, "rpcload: error: %s\n", err);
       if (status == 0)
         status = EXIT_FAILURE;
@@ -340,7 +338,8 @@ int main(int argc, char **argv) {
         .spawn_rate = o.run.spawn_rate,
         .run_time_ns = o.run.run_time_ns,
         .duration_s = (double)(runner.end_ns - runner.start_ns) / 1e9,
-        .start_unix_s = (double)wall_start.tv_sec + (double)wall_start.tv_nsec / 1e9,
+        .start_unix_s =
+            (double)wall_start.tv_sec + (double)wall_start.tv_nsec / 1e9,
         .end_unix_s = (double)wall_end.tv_sec + (double)wall_end.tv_nsec / 1e9,
         .cut_requests = runner.cut_requests,
     };

@@ -1,3 +1,5 @@
+#include "options.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -7,7 +9,6 @@
 #include <unistd.h>
 
 #include "base/clock.h"
-#include "options.h"
 #include "base/units.h"
 
 enum {
@@ -116,7 +117,8 @@ void cli_print_help(FILE *out) {
       "       rpcload -f SCENARIO.yaml [OPTIONS] [URL]\n"
       "       rpcload --proto FILE --list\n"
       "\n"
-      "Load-test a service the way Locust does (simulated users that run a task,\n"
+      "Load-test a service the way Locust does (simulated users that run a "
+      "task,\n"
       "wait, and repeat, spawned at a rate) at the speed of wrk.\n"
       "\n"
       "  rpcload -u 50 -r 10 -t 30s http://127.0.0.1:8080/hello\n"
@@ -126,41 +128,57 @@ void cli_print_help(FILE *out) {
       "          -H 'content-type: application/json' -d '{\"k\":1}' \\\n"
       "          --name /orders https://api.local:8443/orders --insecure\n"
       "\n"
-      "  rpcload -f scenario.yaml -u 100 -r 10 -t 5m       (docs/scenarios.md)\n"
+      "  rpcload -f scenario.yaml -u 100 -r 10 -t 5m       "
+      "(docs/scenarios.md)\n"
       "\n"
       "Scenarios (Locust's user classes, tasks and steps in YAML):\n"
-      "  -f, --scenario FILE      run the user classes of a scenario file; a URL\n"
+      "  -f, --scenario FILE      run the user classes of a scenario file; a "
+      "URL\n"
       "                           given too is the host of steps without one\n"
-      "      --tags T[,T]         only tasks with one of these tags (repeatable)\n"
+      "      --tags T[,T]         only tasks with one of these tags "
+      "(repeatable)\n"
       "      --exclude-tags T[,T] no task with one of these tags\n"
       "      --list               with -f: the user classes and their tasks\n"
       "      --show-task-ratio    with -f: each class's and task's share\n"
       "      --config FILE        options from FILE (default ./rpcload.conf):\n"
-      "                           'users = 10' lines; RPCLOAD_USERS=10 and the\n"
+      "                           'users = 10' lines; RPCLOAD_USERS=10 and "
+      "the\n"
       "                           like from the environment; the command line\n"
-      "                           wins over both, the environment over the file\n"
+      "                           wins over both, the environment over the "
+      "file\n"
       "\n"
       "Load:\n"
       "  -u, --users N            peak number of concurrent users (default 1)\n"
-      "  -r, --spawn-rate R       users started per second, e.g. 10 or 0.5 (default 1)\n"
-      "  -t, --run-time D         how long to run: 30s, 5m, 1h30m, 90 (seconds);\n"
+      "  -r, --spawn-rate R       users started per second, e.g. 10 or 0.5 "
+      "(default 1)\n"
+      "  -t, --run-time D         how long to run: 30s, 5m, 1h30m, 90 "
+      "(seconds);\n"
       "                           default: until Ctrl-C\n"
       "      --threads N          worker threads, one event loop each\n"
-      "                           (default: number of cores, at most one per user)\n"
+      "                           (default: number of cores, at most one per "
+      "user)\n"
       "      --wait SPEC          wait after each task (Locust's wait_time):\n"
       "                             constant:S        e.g. constant:1\n"
       "                             between:MIN,MAX   e.g. between:0.5,2\n"
-      "                             throughput:N      at most N tasks/s per user\n"
-      "                             pacing:S          a task at most every S seconds\n"
-      "                           default: none (the next task starts at once)\n"
-      "      --connections N      N connections in all, shared by the users (dealt\n"
+      "                             throughput:N      at most N tasks/s per "
+      "user\n"
+      "                             pacing:S          a task at most every S "
+      "seconds\n"
+      "                           default: none (the next task starts at "
+      "once)\n"
+      "      --connections N      N connections in all, shared by the users "
+      "(dealt\n"
       "                           round-robin); a protocol that multiplexes\n"
-      "                           (HTTP/2, gRPC) runs their requests concurrently\n"
-      "                           up to the server's limit and queues the rest\n"
+      "                           (HTTP/2, gRPC) runs their requests "
+      "concurrently\n"
+      "                           up to the server's limit and queues the "
+      "rest\n"
       "                           (queue time counts in the response time).\n"
       "                           Default: one connection per user, as Locust\n"
-      "      --stop-timeout S     at the end, let tasks in flight finish for up to\n"
-      "                           S seconds (default 0: cut them; not counted)\n"
+      "      --stop-timeout S     at the end, let tasks in flight finish for "
+      "up to\n"
+      "                           S seconds (default 0: cut them; not "
+      "counted)\n"
       "      --seed N             seed for random waits, for repeatable runs\n"
       "\n"
       "Request:\n"
@@ -168,76 +186,112 @@ void cli_print_help(FILE *out) {
       "  -H, --header 'K: V'      request header; repeat for more\n"
       "                           e.g. -H 'authorization: Bearer x'\n"
       "  -d, --data DATA          request body; -d @FILE reads it from FILE\n"
-      "      --name NAME          name the request is grouped under in the stats\n"
+      "      --name NAME          name the request is grouped under in the "
+      "stats\n"
       "                           (Locust's name=; default: the URL's path)\n"
-      "      --call CALL          what to call, for protocols that name it: a Redis\n"
-      "                           command, e.g. --call 'GET key:{{random_int 1 1000}}'\n"
-      "  -O, --option KEY=VALUE   an option for the protocol plugin (repeatable)\n"
-      "      --connect-timeout S  TCP and TLS connect timeout, seconds (default 10)\n"
-      "      --timeout S          response timeout per request, seconds (default 60)\n"
+      "      --call CALL          what to call, for protocols that name it: a "
+      "Redis\n"
+      "                           command, e.g. --call 'GET key:{{random_int 1 "
+      "1000}}'\n"
+      "  -O, --option KEY=VALUE   an option for the protocol plugin "
+      "(repeatable)\n"
+      "      --connect-timeout S  TCP and TLS connect timeout, seconds "
+      "(default 10)\n"
+      "      --timeout S          response timeout per request, seconds "
+      "(default 60)\n"
       "\n"
       "HTTP/2:\n"
-      "      --http2              speak HTTP/2 only: with http:// by prior knowledge\n"
-      "                           (h2c), with https:// as agreed by ALPN (fails\n"
-      "                           clearly when the server will not). Without it,\n"
-      "                           https:// offers h2 and http/1.1 and the server\n"
+      "      --http2              speak HTTP/2 only: with http:// by prior "
+      "knowledge\n"
+      "                           (h2c), with https:// as agreed by ALPN "
+      "(fails\n"
+      "                           clearly when the server will not). Without "
+      "it,\n"
+      "                           https:// offers h2 and http/1.1 and the "
+      "server\n"
       "                           picks; http:// is HTTP/1.1\n"
       "\n"
       "gRPC (a target host:port, grpc://host:port or grpcs://host:port):\n"
-      "      --proto FILE         the service's .proto (protoc runs at start-up)\n"
-      "  -I, --import-path DIR    where --proto's imports are found (repeatable)\n"
+      "      --proto FILE         the service's .proto (protoc runs at "
+      "start-up)\n"
+      "  -I, --import-path DIR    where --proto's imports are found "
+      "(repeatable)\n"
       "      --protoset FILE      a descriptor set made beforehand (protoc\n"
-      "                           --include_imports -o FILE); without --proto or\n"
-      "                           --protoset the server is asked by reflection\n"
+      "                           --include_imports -o FILE); without --proto "
+      "or\n"
+      "                           --protoset the server is asked by "
+      "reflection\n"
       "      --call METHOD        SayHello, HelloService.SayHello or\n"
       "                           pkg.HelloService/SayHello\n"
       "  -d, --data JSON          the request message in proto3 JSON, e.g.\n"
-      "                           -d '{\"name\":\"u{{user_id}}\"}' (default {})\n"
+      "                           -d '{\"name\":\"u{{user_id}}\"}' (default "
+      "{})\n"
       "  -D, --data-file FILE     a JSON array of messages, sent round-robin\n"
-      "  -m, --metadata JSON      metadata, e.g. -m '{\"authorization\":\"Bearer x\"}';\n"
-      "                           values of keys ending in -bin are sent base64'd\n"
+      "  -m, --metadata JSON      metadata, e.g. -m "
+      "'{\"authorization\":\"Bearer x\"}';\n"
+      "                           values of keys ending in -bin are sent "
+      "base64'd\n"
       "      --authority A        :authority (default host:port)\n"
       "      --compress gzip      gzip request messages\n"
       "      --list               list the services and methods and exit\n"
       "  A call fails when its grpc-status is not OK, as CODE: message\n"
-      "  (UNAVAILABLE: ...); --timeout is sent as grpc-timeout and a call past\n"
-      "  it fails as DEADLINE_EXCEEDED. Stats type grpc, name the method's path.\n"
+      "  (UNAVAILABLE: ...); --timeout is sent as grpc-timeout and a call "
+      "past\n"
+      "  it fails as DEADLINE_EXCEEDED. Stats type grpc, name the method's "
+      "path.\n"
       "\n"
       "TLS (https, grpcs):\n"
       "      --insecure           do not verify the server's certificate\n"
       "      --cacert FILE        trust the CA certificates in FILE (PEM)\n"
       "      --cert FILE          client certificate (PEM)\n"
-      "      --key FILE           client private key (PEM; default: in --cert)\n"
+      "      --key FILE           client private key (PEM; default: in "
+      "--cert)\n"
       "\n"
       "Output:\n"
-      "      --only-summary       no stats table every 2 s, only the final report\n"
-      "      --headless           no web UI, even with the --web options below\n"
+      "      --only-summary       no stats table every 2 s, only the final "
+      "report\n"
+      "      --headless           no web UI, even with the --web options "
+      "below\n"
       "                           (the default: as Locust's --headless)\n"
-      "      --exit-code-on-error N  exit status when any request failed (default 1)\n"
-      "      --html FILE          at the end, write a self-contained HTML report\n"
-      "                           (tables and charts; opens from disk, no network)\n"
-      "      --csv PREFIX         Locust's CSV files, written every second while\n"
+      "      --exit-code-on-error N  exit status when any request failed "
+      "(default 1)\n"
+      "      --html FILE          at the end, write a self-contained HTML "
+      "report\n"
+      "                           (tables and charts; opens from disk, no "
+      "network)\n"
+      "      --csv PREFIX         Locust's CSV files, written every second "
+      "while\n"
       "                           the test runs: PREFIX_stats.csv,\n"
-      "                           PREFIX_stats_history.csv, PREFIX_failures.csv,\n"
+      "                           PREFIX_stats_history.csv, "
+      "PREFIX_failures.csv,\n"
       "                           PREFIX_exceptions.csv\n"
-      "      --csv-full-history   history rows for every entry, not only Aggregated\n"
-      "      --json               print the final stats as JSON on stdout (and no\n"
+      "      --csv-full-history   history rows for every entry, not only "
+      "Aggregated\n"
+      "      --json               print the final stats as JSON on stdout (and "
+      "no\n"
       "                           tables there), histograms included\n"
       "      --json-file FILE     write that JSON to FILE\n"
       "\n"
       "Web UI (opt-in: without it rpcload starts the load at once, like wrk):\n"
-      "      --web                serve Locust's web UI and HTTP API, and start no\n"
-      "                           users until asked (the form, POST /swarm); runs\n"
-      "                           until Ctrl-C or --autoquit. -u and -r fill in the\n"
+      "      --web                serve Locust's web UI and HTTP API, and "
+      "start no\n"
+      "                           users until asked (the form, POST /swarm); "
+      "runs\n"
+      "                           until Ctrl-C or --autoquit. -u and -r fill "
+      "in the\n"
       "                           form; -t counts from the first start\n"
-      "      --web-host HOST      address to listen on (default 127.0.0.1; any\n"
+      "      --web-host HOST      address to listen on (default 127.0.0.1; "
+      "any\n"
       "                           other than loopback prints a warning)\n"
-      "      --web-port PORT      port (default 8089; 0: any free one). The URL is\n"
-      "                           printed to stderr: 'web UI on http://HOST:PORT'\n"
+      "      --web-port PORT      port (default 8089; 0: any free one). The "
+      "URL is\n"
+      "                           printed to stderr: 'web UI on "
+      "http://HOST:PORT'\n"
       "      --web-login U:P      HTTP basic auth with user U, password P\n"
       "      --autostart          start -u users at once, without the form\n"
       "      --autoquit S         end S seconds after the test stops\n"
-      "                           (--web-host, --web-port, --web-login, --autostart\n"
+      "                           (--web-host, --web-port, --web-login, "
+      "--autostart\n"
       "                           and --autoquit each imply --web)\n"
       "      --prometheus-port [HOST:]PORT  serve the stats for Prometheus at\n"
       "                           http://HOST:PORT/metrics (HOST default\n"
@@ -245,26 +299,33 @@ void cli_print_help(FILE *out) {
       "                           /metrics is on the web UI's port too\n"
       "\n"
       "Plugins (one per protocol, found by the URL's scheme):\n"
-      "      --plugins            list the plugins found, with versions and schemes\n"
+      "      --plugins            list the plugins found, with versions and "
+      "schemes\n"
       "      --plugin NAME|PATH   use this plugin, e.g. --plugin ./myproto.so\n"
-      "      --plugin-dir DIR     look for plugins in DIR first (repeatable); then\n"
-      "                           $RPCLOAD_PLUGIN_PATH (colon-separated), then the\n"
+      "      --plugin-dir DIR     look for plugins in DIR first (repeatable); "
+      "then\n"
+      "                           $RPCLOAD_PLUGIN_PATH (colon-separated), then "
+      "the\n"
       "                           built-in directories\n"
       "\n"
       "  -h, --help               this text\n"
       "  -V, --version            rpcload's version and plugin ABI version\n"
       "\n"
       "Templates: -d, --call and plugin options may hold {{user_id}}, {{seq}}\n"
-      "(the user's request number), {{uuid}}, {{timestamp}}, {{timestamp_ms}},\n"
+      "(the user's request number), {{uuid}}, {{timestamp}}, "
+      "{{timestamp_ms}},\n"
       "{{random_int A B}} and {{random_string N}}, expanded for every request\n"
       "by plugins that support them.\n"
       "\n"
-      "Output: Locust's stats table every 2 s and at the end, then response time\n"
+      "Output: Locust's stats table every 2 s and at the end, then response "
+      "time\n"
       "percentiles and an error report. Times are in milliseconds.\n"
-      "Ctrl-C stops (tasks in flight get --stop-timeout) and prints the report;\n"
+      "Ctrl-C stops (tasks in flight get --stop-timeout) and prints the "
+      "report;\n"
       "a second Ctrl-C ends at once and still prints it.\n"
       "\n"
-      "Exit status: 0 when no request failed, 1 (or --exit-code-on-error) when\n"
+      "Exit status: 0 when no request failed, 1 (or --exit-code-on-error) "
+      "when\n"
       "any failed, 2 for a usage or configuration error.\n",
       out);
 }
@@ -333,7 +394,8 @@ static int add_header(cli_options *o, char *arg, char *err, size_t errlen) {
 /* --tags a,b (repeatable): appends each comma-separated tag. */
 static int add_tags(const char ***list, size_t *n, char *arg) {
   char *save = NULL;
-  for (char *t = strtok_r(arg, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+  for (char *t = strtok_r(arg, ", ", &save); t;
+       t = strtok_r(NULL, ", ", &save)) {
     const char **l = realloc(*list, (*n + 1) * sizeof *l);
     if (!l)
       return RL_ERR_NOMEM;
@@ -343,10 +405,10 @@ static int add_tags(const char ***list, size_t *n, char *arg) {
   return 0;
 }
 
-static int add_plugin_option(cli_options *o, const char *key,
-                             const char *value, char *err, size_t errlen) {
-  rl_kv *kv = realloc(o->plugin_options,
-                      (o->n_plugin_options + 1) * sizeof(rl_kv));
+static int add_plugin_option(cli_options *o, const char *key, const char *value,
+                             char *err, size_t errlen) {
+  rl_kv *kv =
+      realloc(o->plugin_options, (o->n_plugin_options + 1) * sizeof(rl_kv));
   if (!kv) {
     snprintf(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
@@ -433,8 +495,8 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
     case 'u':
       o->users_given = 1;
       if (rl__parse_int(optarg, 1, 10000000, &v))
-        return bad_value("--users", optarg, "expected a whole number >= 1",
-                         err, errlen);
+        return bad_value("--users", optarg, "expected a whole number >= 1", err,
+                         errlen);
       o->run.users = (uint32_t)v;
       break;
     case 'r':
@@ -507,8 +569,8 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
       break;
     case OPT_CONNECT_TIMEOUT:
       if (rl__parse_duration(optarg, &ns) || ns == 0)
-        return bad_value("--connect-timeout", optarg,
-                         "expected seconds > 0", err, errlen);
+        return bad_value("--connect-timeout", optarg, "expected seconds > 0",
+                         err, errlen);
       o->target.connect_timeout_ns = ns;
       break;
     case OPT_TIMEOUT:
@@ -525,8 +587,8 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
       break;
     case OPT_STOP_TIMEOUT:
       if (rl__parse_duration(optarg, &ns))
-        return bad_value("--stop-timeout", optarg, "expected seconds >= 0",
-                         err, errlen);
+        return bad_value("--stop-timeout", optarg, "expected seconds >= 0", err,
+                         errlen);
       o->run.stop_timeout_ns = ns;
       break;
     case OPT_EXIT_CODE:

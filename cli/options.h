@@ -14,7 +14,7 @@ typedef struct cli_options {
   rl__target_options target;
   rl_kv *headers; /* owned; values point into argv */
   size_t n_headers;
-  char *body; /* owned when read from @file, else NULL */
+  char *body;            /* owned when read from @file, else NULL */
   rl_kv *plugin_options; /* --call, -O; owned array, strings in argv */
   size_t n_plugin_options;
   const char **plugin_dirs; /* owned array of argv strings */
@@ -23,14 +23,14 @@ typedef struct cli_options {
   int only_summary, headless, http2;
   int exit_code_on_error;
   int seed_given;
-  int list;       /* --list */
-  const char *scenario; /* -f FILE */
+  int list;                          /* --list */
+  const char *scenario;              /* -f FILE */
   const char **tags, **exclude_tags; /* owned arrays of argv strings */
   size_t n_tags, n_exclude_tags;
   int show_task_ratio;
   int users_given, rate_given, time_given, wait_given;
-  int grpc_given; /* 1: a gRPC option (--proto...); 2: --call */
-  const char *html_path; /* --html FILE, or NULL */
+  int grpc_given;         /* 1: a gRPC option (--proto...); 2: --call */
+  const char *html_path;  /* --html FILE, or NULL */
   const char *csv_prefix; /* --csv PREFIX, or NULL */
   int json;               /* --json: the final stats as JSON on stdout */
   const char *json_path;  /* --json-file FILE, or NULL */

@@ -4,8 +4,8 @@
 #ifndef RL_CLI_WEB_H
 #define RL_CLI_WEB_H
 
-#include "options.h"
 #include "engine/runner.h"
+#include "options.h"
 #include "web/ui.h"
 
 typedef struct cli_web {

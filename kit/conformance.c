@@ -37,15 +37,15 @@
 #include <rpcload/plugin.h>
 
 #include "base/clock.h"
-#include "engine/host.h"
 #include "base/log.h"
+#include "base/units.h"
+#include "base/url.h"
+#include "engine/host.h"
 #include "engine/plugin_loader.h"
 #include "engine/request.h"
 #include "engine/runner.h"
-#include "stats/stats.h"
 #include "engine/target.h"
-#include "base/units.h"
-#include "base/url.h"
+#include "stats/stats.h"
 
 /* ---- the books ----------------------------------------------------------- */
 
@@ -145,8 +145,8 @@ static void timed(const char *name, uint64_t start) {
   }
   if (took > kit.stall_limit_ns) {
     kit.stalls++;
-    violation("%s blocked the worker thread for %.1f ms (limit %.0f ms)",
-              name, (double)took / 1e6, (double)kit.stall_limit_ns / 1e6);
+    violation("%s blocked the worker thread for %.1f ms (limit %.0f ms)", name,
+              (double)took / 1e6, (double)kit.stall_limit_ns / 1e6);
   }
   pthread_mutex_unlock(&kit.lock);
 }
@@ -254,8 +254,8 @@ static int submit_common(const char *name,
     b->refused_unclaimed = 1;
     b->owner = NULL;
     if (rc > 0)
-      violation("%s returned %d: errors must be negative RL_ERR_* codes",
-                name, rc);
+      violation("%s returned %d: errors must be negative RL_ERR_* codes", name,
+                rc);
   }
   pthread_mutex_unlock(&kit.lock);
   return rc;
@@ -379,8 +379,8 @@ static void check_descriptor(const rl__plugin *p) {
   int schemes = 0, schemes_ok = d->schemes != NULL;
   for (const rl_scheme *s = d->schemes; s && s->name; s++, schemes++)
     for (const char *c = s->name; *c; c++)
-      if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-            *c == '+' || *c == '-' || *c == '.'))
+      if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '+' ||
+            *c == '-' || *c == '.'))
         schemes_ok = 0;
   check(schemes_ok && schemes > 0,
         "descriptor: %d URL scheme(s), lower-case, list ends with {NULL}",
@@ -671,19 +671,17 @@ int main(int argc, char **argv) {
     char url[2048];
     int is_v6 = strchr(u.host, ':') != NULL;
     snprintf(url, sizeof url, "%s%s%s%s%s:%u%s", u.scheme ? u.scheme : "",
-             u.scheme ? "://" : "", is_v6 ? "[" : "", u.host,
-             is_v6 ? "]" : "", port, u.path);
+             u.scheme ? "://" : "", is_v6 ? "[" : "", u.host, is_v6 ? "]" : "",
+             port, u.path);
     rl__target_options closed = topts;
     closed.url = url;
-    closed.connect_timeout_ns = closed.request_timeout_ns =
-        RL__NS_PER_SEC / 2;
+    closed.connect_timeout_ns = closed.request_timeout_ns = RL__NS_PER_SEC / 2;
     cfg.users = 2;
     cfg.run_time_ns = RL__NS_PER_SEC + RL__NS_PER_SEC / 2;
     cfg.stop_timeout_ns = RL__NS_PER_SEC;
     rc = fd >= 0 ? run(&plugins, &closed, &cfg, &res) : -1;
     clean = no_violations();
-    check(rc == 0 && clean && res.requests > 0 &&
-              res.failures == res.requests,
+    check(rc == 0 && clean && res.requests > 0 && res.failures == res.requests,
           "nothing listening: %llu request(s), all failed (%s)",
           (unsigned long long)res.requests, res.top_error);
     if (fd >= 0)
@@ -694,8 +692,8 @@ int main(int argc, char **argv) {
   /* 4. The stall detector's verdict over all runs. */
   check(kit.stalls == 0,
         "no blocking: longest plugin callback %.2f ms (%s), limit %g ms",
-        (double)kit.longest_ns / 1e6,
-        kit.longest_in ? kit.longest_in : "none", stall_ms);
+        (double)kit.longest_ns / 1e6, kit.longest_in ? kit.longest_in : "none",
+        stall_ms);
 
   printf("%d passed, %d failed\n", passed, failed);
   rl__host_thread_exit();

@@ -45,7 +45,8 @@ static void sift_down(hs_delay_heap *h, size_t i) {
     size_t child = 2 * i + 1;
     if (child >= h->len)
       break;
-    if (child + 1 < h->len && h->items[child + 1]->due_ns < h->items[child]->due_ns)
+    if (child + 1 < h->len &&
+        h->items[child + 1]->due_ns < h->items[child]->due_ns)
       child++;
     if (it->due_ns <= h->items[child]->due_ns)
       break;

@@ -21,10 +21,6 @@
  * second signal, the calls still open are cancelled. Exit status 0, or 1
  * for a start-up failure, 2 for a usage error.
  */
-#include <grpc/grpc.h>
-#include <grpc/grpc_security.h>
-#include <grpc/support/time.h>
-
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -35,12 +31,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
 
 #include "server.h"
 
 #define HS_METHOD_HELLO "/locust.hello.HelloService/SayHello"
-#define HS_METHOD_REFL_V1 "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
-#define HS_METHOD_REFL_V1ALPHA "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+#define HS_METHOD_REFL_V1                                                      \
+  "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+#define HS_METHOD_REFL_V1ALPHA                                                 \
+  "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 
 /* Calls requested ahead per worker: a burst of new calls finds a request
  * waiting instead of queueing in grpc core (whose queue of calls nobody
@@ -85,21 +88,28 @@ int64_t hs_now_ns(void) {
 }
 
 static void usage(FILE *f) {
-  fputs("usage: hello_server [--host ADDR] [--port P] [--threads N] [--tls CERT KEY]\n"
-        "                    [--grace S] [--max-delayed N] [--no-reflection]\n"
-        "  --host ADDR        address to listen on (default 127.0.0.1; [::1] or ::1 for IPv6)\n"
-        "  --port P           port (default 50051, Locust's example); 0: the kernel picks,\n"
-        "                     printed as 'listening on HOST:PORT'\n"
-        "  --threads N        completion-queue threads (default 1)\n"
-        "  --tls CERT KEY     serve TLS with this PEM certificate chain and key\n"
-        "  --grace S          at SIGTERM/SIGINT, seconds calls in flight get to finish\n"
-        "                     before they are cancelled (default 5)\n"
-        "  --max-delayed N    delayed calls (x-delay-ms) held per thread; beyond, calls are\n"
-        "                     answered RESOURCE_EXHAUSTED (default 100000)\n"
-        "  --no-reflection    do not serve grpc.reflection.v1/v1alpha\n"
-        "Per call, request metadata: x-delay-ms: N (answer after N ms), x-status: CODE\n"
-        "(answer with that gRPC status), x-message: TEXT (the status message).\n",
-        f);
+  fputs(
+      "usage: hello_server [--host ADDR] [--port P] [--threads N] [--tls CERT "
+      "KEY]\n"
+      "                    [--grace S] [--max-delayed N] [--no-reflection]\n"
+      "  --host ADDR        address to listen on (default 127.0.0.1; [::1] or "
+      "::1 for IPv6)\n"
+      "  --port P           port (default 50051, Locust's example); 0: the "
+      "kernel picks,\n"
+      "                     printed as 'listening on HOST:PORT'\n"
+      "  --threads N        completion-queue threads (default 1)\n"
+      "  --tls CERT KEY     serve TLS with this PEM certificate chain and key\n"
+      "  --grace S          at SIGTERM/SIGINT, seconds calls in flight get to "
+      "finish\n"
+      "                     before they are cancelled (default 5)\n"
+      "  --max-delayed N    delayed calls (x-delay-ms) held per thread; "
+      "beyond, calls are\n"
+      "                     answered RESOURCE_EXHAUSTED (default 100000)\n"
+      "  --no-reflection    do not serve grpc.reflection.v1/v1alpha\n"
+      "Per call, request metadata: x-delay-ms: N (answer after N ms), "
+      "x-status: CODE\n"
+      "(answer with that gRPC status), x-message: TEXT (the status message).\n",
+      f);
 }
 
 /* Parses a whole decimal number in [lo, hi]. Returns 0 or -1. */
@@ -142,7 +152,8 @@ static int parse_options(int argc, char **argv, options *o) {
       char *end;
       errno = 0;
       o->grace_s = strtod(argv[++i], &end);
-      if (errno || end == argv[i] || *end || !(o->grace_s >= 0 && o->grace_s <= 3600))
+      if (errno || end == argv[i] || *end ||
+          !(o->grace_s >= 0 && o->grace_s <= 3600))
         goto bad_value;
     } else {
       hs_log("unknown option or missing value: %s", a);
@@ -170,7 +181,10 @@ static char *read_file(const char *path) {
   int err = ferror(f);
   fclose(f);
   if (!buf || err || n > HS_MAX_PEM || n == 0) {
-    hs_log("%s: %s", path, !buf ? "out of memory" : err ? "read error" : "empty or too large");
+    hs_log("%s: %s", path,
+           !buf  ? "out of memory"
+           : err ? "read error"
+                 : "empty or too large");
     free(buf);
     return NULL;
   }
@@ -191,7 +205,8 @@ static grpc_server_credentials *make_credentials(const options *o) {
     creds = grpc_ssl_server_credentials_create_ex(
         NULL, &pair, 1, GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
     if (!creds)
-      hs_log("cannot use %s and %s as TLS certificate and key", o->cert, o->key);
+      hs_log("cannot use %s and %s as TLS certificate and key", o->cert,
+             o->key);
   }
   free(cert);
   free(key);
@@ -243,7 +258,8 @@ static void *worker_main(void *arg) {
       tag->fn(tag, ev.success);
     }
     if (!w->cq_shut) /* after the queue shutdown no batch may start */
-      hs_hello_fire_due(w, hs_now_ns(), atomic_load(&srv->phase) == HS_CANCELLING);
+      hs_hello_fire_due(w, hs_now_ns(),
+                        atomic_load(&srv->phase) == HS_CANCELLING);
   }
   return NULL;
 }
@@ -259,7 +275,8 @@ static void format_addr(char *buf, size_t len, const char *host, long port) {
 /* Waits up to `seconds` for all workers to see the server shut down, or
  * for a signal in `sigs`. Returns 1 when they did, 0 on a signal or when the
  * time ran out. The wait is bounded by the clock, not by a loop count. */
-static int wait_workers_down(hs_server *srv, const sigset_t *sigs, double seconds) {
+static int wait_workers_down(hs_server *srv, const sigset_t *sigs,
+                             double seconds) {
   struct timespec t0;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
@@ -267,13 +284,14 @@ static int wait_workers_down(hs_server *srv, const sigset_t *sigs, double second
       return 1;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    double spent =
-        (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+    double spent = (double)(now.tv_sec - t0.tv_sec) +
+                   (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
     double left = seconds - spent;
     if (left <= 0)
       return 0;
     double step = left < 0.05 ? left : 0.05;
-    struct timespec ts = {(time_t)step, (long)((step - (double)(time_t)step) * 1e9)};
+    struct timespec ts = {(time_t)step,
+                          (long)((step - (double)(time_t)step) * 1e9)};
     if (sigtimedwait(sigs, NULL, &ts) > 0)
       return 0;
   }
@@ -289,10 +307,13 @@ static void print_counts(const hs_server *srv) {
     t.unimplemented += c->unimplemented;
     t.failed += c->failed;
   }
-  uint64_t served = t.hello_ok + t.hello_status + t.reflection + t.unimplemented;
-  printf("calls served: %" PRIu64 " (hello ok %" PRIu64 ", hello error status %" PRIu64
-         ", reflection %" PRIu64 ", unimplemented %" PRIu64 "), failed %" PRIu64 "\n",
-         served, t.hello_ok, t.hello_status, t.reflection, t.unimplemented, t.failed);
+  uint64_t served =
+      t.hello_ok + t.hello_status + t.reflection + t.unimplemented;
+  printf("calls served: %" PRIu64 " (hello ok %" PRIu64
+         ", hello error status %" PRIu64 ", reflection %" PRIu64
+         ", unimplemented %" PRIu64 "), failed %" PRIu64 "\n",
+         served, t.hello_ok, t.hello_status, t.reflection, t.unimplemented,
+         t.failed);
   fflush(stdout);
 }
 
@@ -303,16 +324,18 @@ static int start_server(hs_server *srv, const options *o) {
   grpc_arg arg = {GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, {.integer = 0}};
   grpc_channel_args args = {1, &arg};
   srv->server = grpc_server_create(&args, NULL);
-  srv->m_hello = grpc_server_register_method(srv->server, HS_METHOD_HELLO, NULL,
-                                             GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+  srv->m_hello =
+      grpc_server_register_method(srv->server, HS_METHOD_HELLO, NULL,
+                                  GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
   if (srv->refl) {
-    srv->m_refl_v1 = grpc_server_register_method(srv->server, HS_METHOD_REFL_V1, NULL,
-                                                 GRPC_SRM_PAYLOAD_NONE, 0);
-    srv->m_refl_v1alpha = grpc_server_register_method(srv->server, HS_METHOD_REFL_V1ALPHA, NULL,
-                                                      GRPC_SRM_PAYLOAD_NONE, 0);
+    srv->m_refl_v1 = grpc_server_register_method(
+        srv->server, HS_METHOD_REFL_V1, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+    srv->m_refl_v1alpha = grpc_server_register_method(
+        srv->server, HS_METHOD_REFL_V1ALPHA, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
   }
   for (size_t i = 0; i < srv->nworkers; i++)
-    grpc_server_register_completion_queue(srv->server, srv->workers[i].cq, NULL);
+    grpc_server_register_completion_queue(srv->server, srv->workers[i].cq,
+                                          NULL);
 
   char addr[300];
   format_addr(addr, sizeof addr, o->host, o->port);
@@ -320,7 +343,8 @@ static int start_server(hs_server *srv, const options *o) {
   int port = creds ? grpc_server_add_http2_port(srv->server, addr, creds) : 0;
   if (creds)
     grpc_server_credentials_release(creds);
-  if (!srv->m_hello || (srv->refl && (!srv->m_refl_v1 || !srv->m_refl_v1alpha))) {
+  if (!srv->m_hello ||
+      (srv->refl && (!srv->m_refl_v1 || !srv->m_refl_v1alpha))) {
     hs_log("cannot register the methods");
     return -1;
   }
@@ -343,8 +367,8 @@ static void abandon_server(hs_server *srv) {
   grpc_server_shutdown_and_notify(srv->server, srv->workers[0].cq, &done);
   grpc_server_cancel_all_calls(srv->server);
   for (;;) {
-    grpc_event ev =
-        grpc_completion_queue_next(srv->workers[0].cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    grpc_event ev = grpc_completion_queue_next(
+        srv->workers[0].cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
     if (ev.type != GRPC_OP_COMPLETE || ev.tag == &done)
       break;
   }
@@ -372,8 +396,8 @@ int main(int argc, char **argv) {
   memset(&srv, 0, sizeof srv);
   if (o.reflection) {
     char err[200];
-    if (hs_reflection_init(&refl, hs_descriptor_set, hs_descriptor_set_len, err, sizeof err) <
-        0) {
+    if (hs_reflection_init(&refl, hs_descriptor_set, hs_descriptor_set_len, err,
+                           sizeof err) < 0) {
       hs_log("reflection: %s", err);
       return 1;
     }
@@ -406,7 +430,8 @@ int main(int argc, char **argv) {
   }
   if (rc == 0) {
     for (size_t i = 0; i < srv.nworkers; i++) {
-      if (pthread_create(&srv.workers[i].thread, NULL, worker_main, &srv.workers[i]) != 0) {
+      if (pthread_create(&srv.workers[i].thread, NULL, worker_main,
+                         &srv.workers[i]) != 0) {
         /* The server is started and the queues registered: without a
          * thread for each queue no orderly stop is possible. */
         hs_log("cannot start thread %zu of %zu", i + 1, srv.nworkers);
@@ -415,17 +440,20 @@ int main(int argc, char **argv) {
     }
     int sig = SIGTERM;
     sigwait(&sigs, &sig); /* fails only for a bad set */
-    hs_log("%s: stopping (grace %.1fs)", sig == SIGINT ? "SIGINT" : "SIGTERM", o.grace_s);
+    hs_log("%s: stopping (grace %.1fs)", sig == SIGINT ? "SIGINT" : "SIGTERM",
+           o.grace_s);
     atomic_store(&srv.phase, HS_DRAINING);
     for (size_t i = 0; i < srv.nworkers; i++)
-      grpc_server_shutdown_and_notify(srv.server, srv.workers[i].cq, &srv.workers[i].server_down);
+      grpc_server_shutdown_and_notify(srv.server, srv.workers[i].cq,
+                                      &srv.workers[i].server_down);
     if (!wait_workers_down(&srv, &sigs, o.grace_s)) {
       hs_log("cancelling the calls still in flight");
       atomic_store(&srv.phase, HS_CANCELLING);
       grpc_server_cancel_all_calls(srv.server);
       if (!wait_workers_down(&srv, &sigs, HS_CANCEL_WAIT_S)) {
-        hs_log("calls did not end %ds after cancelling: exiting without cleanup",
-               HS_CANCEL_WAIT_S);
+        hs_log(
+            "calls did not end %ds after cancelling: exiting without cleanup",
+            HS_CANCEL_WAIT_S);
         _exit(1);
       }
     }
@@ -440,8 +468,8 @@ int main(int argc, char **argv) {
       grpc_completion_queue_shutdown(srv.workers[i].cq);
       grpc_event ev;
       do
-        ev = grpc_completion_queue_next(srv.workers[i].cq, gpr_inf_future(GPR_CLOCK_REALTIME),
-                                        NULL);
+        ev = grpc_completion_queue_next(
+            srv.workers[i].cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
       while (ev.type != GRPC_QUEUE_SHUTDOWN);
     }
     grpc_completion_queue_destroy(srv.workers[i].cq);

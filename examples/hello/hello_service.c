@@ -26,15 +26,15 @@
  *   done     -> when no batch is in flight and it is in no heap: counted,
  *               freed.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/slice.h>
 #include <grpc/status.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "hello.pb-c.h"
 #include "server.h"
@@ -57,16 +57,17 @@ typedef struct hello_call {
   hs_worker *w;
   grpc_call *call; /* owned: unref'ed when done */
   gpr_timespec deadline;
-  grpc_metadata_array md;     /* request metadata (owned; values borrowed by details) */
-  grpc_byte_buffer *payload;  /* the request message (owned) */
-  grpc_byte_buffer *reply;    /* the response message, NULL without one (owned) */
+  grpc_metadata_array
+      md; /* request metadata (owned; values borrowed by details) */
+  grpc_byte_buffer *payload; /* the request message (owned) */
+  grpc_byte_buffer *reply; /* the response message, NULL without one (owned) */
   grpc_status_code status;
-  grpc_slice details;         /* the status message (owned), valid if has_details */
+  grpc_slice details; /* the status message (owned), valid if has_details */
   int has_details;
-  int ops;                    /* batches in flight */
-  int answer_ok;              /* the answer's batch succeeded */
-  int cancelled;              /* RECV_CLOSE_ON_SERVER: the call did not run to completion */
-  char error[128];            /* a status message made here (bad knob, busy) */
+  int ops;       /* batches in flight */
+  int answer_ok; /* the answer's batch succeeded */
+  int cancelled; /* RECV_CLOSE_ON_SERVER: the call did not run to completion */
+  char error[128]; /* a status message made here (bad knob, busy) */
 } hello_call;
 
 static void on_arrived(hs_tag *tag, int ok);
@@ -101,7 +102,8 @@ static void maybe_done(hello_call *c) {
  * shutdown's doing and would only repeat. */
 static void request_refused(hs_worker *w, grpc_call_error e, const char *what) {
   if (!w->requests_failed)
-    hs_log("cannot ask grpc for a %s call: %s", what, grpc_call_error_to_string(e));
+    hs_log("cannot ask grpc for a %s call: %s", what,
+           grpc_call_error_to_string(e));
   w->requests_failed = 1;
 }
 
@@ -117,9 +119,9 @@ int hs_hello_request(hs_worker *w) {
   c->timer.idx = HS_DELAY_NONE;
   c->w = w;
   grpc_metadata_array_init(&c->md);
-  grpc_call_error e =
-      grpc_server_request_registered_call(w->srv->server, w->srv->m_hello, &c->call, &c->deadline,
-                                          &c->md, &c->payload, w->cq, w->cq, &c->arrived);
+  grpc_call_error e = grpc_server_request_registered_call(
+      w->srv->server, w->srv->m_hello, &c->call, &c->deadline, &c->md,
+      &c->payload, w->cq, w->cq, &c->arrived);
   if (e != GRPC_CALL_OK) {
     request_refused(w, e, "SayHello");
     maybe_done(c);
@@ -155,10 +157,12 @@ static int parse_uint(grpc_slice v, long max, long *out) {
   return 0;
 }
 
-static void bad_knob(hello_call *c, const char *key, grpc_slice v, const char *want) {
+static void bad_knob(hello_call *c, const char *key, grpc_slice v,
+                     const char *want) {
   size_t len = GRPC_SLICE_LENGTH(v);
-  snprintf(c->error, sizeof c->error, "%s: expected %s, got '%.*s%s'", key, want,
-           (int)(len > HS_SHOW_MAX ? HS_SHOW_MAX : len), (const char *)GRPC_SLICE_START_PTR(v),
+  snprintf(c->error, sizeof c->error, "%s: expected %s, got '%.*s%s'", key,
+           want, (int)(len > HS_SHOW_MAX ? HS_SHOW_MAX : len),
+           (const char *)GRPC_SLICE_START_PTR(v),
            len > HS_SHOW_MAX ? "..." : "");
   set_status(c, GRPC_STATUS_INVALID_ARGUMENT, c->error);
 }
@@ -171,7 +175,8 @@ static long read_knobs(hello_call *c) {
     const grpc_metadata *m = &c->md.metadata[i];
     if (grpc_slice_str_cmp(m->key, "x-delay-ms") == 0) {
       if (parse_uint(m->value, HS_MAX_DELAY_MS, &delay) < 0) {
-        bad_knob(c, "x-delay-ms", m->value, "a number of milliseconds 0.." HS_MAX_DELAY_TEXT);
+        bad_knob(c, "x-delay-ms", m->value,
+                 "a number of milliseconds 0.." HS_MAX_DELAY_TEXT);
         return -1;
       }
     } else if (grpc_slice_str_cmp(m->key, "x-status") == 0) {
@@ -216,7 +221,8 @@ static int make_reply(hello_call *c) {
     return -1;
   }
   const char *name = req->name ? req->name : "";
-  size_t tlen = sizeof HS_HELLO_PREFIX - 1 + strlen(name) + sizeof HS_HELLO_SUFFIX - 1;
+  size_t tlen =
+      sizeof HS_HELLO_PREFIX - 1 + strlen(name) + sizeof HS_HELLO_SUFFIX - 1;
   char *text = malloc(tlen + 1);
   if (!text) {
     locust__hello__hello_request__free_unpacked(req, NULL);
@@ -230,7 +236,8 @@ static int make_reply(hello_call *c) {
   resp.message = text;
   /* Encode straight into a slice that the byte buffer then refers to: no
    * copy between protobuf-c and grpc. */
-  grpc_slice out = grpc_slice_malloc(locust__hello__hello_response__get_packed_size(&resp));
+  grpc_slice out =
+      grpc_slice_malloc(locust__hello__hello_response__get_packed_size(&resp));
   locust__hello__hello_response__pack(&resp, GRPC_SLICE_START_PTR(out));
   free(text);
   c->reply = grpc_raw_byte_buffer_create(&out, 1);
@@ -253,14 +260,17 @@ static void send_answer(hello_call *c, int with_close) {
   }
   ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
   ops[n].data.send_status_from_server.status = c->status;
-  ops[n++].data.send_status_from_server.status_details = c->has_details ? &c->details : NULL;
+  ops[n++].data.send_status_from_server.status_details =
+      c->has_details ? &c->details : NULL;
   if (with_close) {
     ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
     ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
   }
-  grpc_call_error e = grpc_call_start_batch(c->call, ops, n, &c->answered, NULL);
+  grpc_call_error e =
+      grpc_call_start_batch(c->call, ops, n, &c->answered, NULL);
   if (e != GRPC_CALL_OK) {
-    hs_log("SayHello: cannot start the answer: %s", grpc_call_error_to_string(e));
+    hs_log("SayHello: cannot start the answer: %s",
+           grpc_call_error_to_string(e));
     grpc_call_cancel(c->call, NULL);
     return;
   }
@@ -282,7 +292,7 @@ static void on_arrived(hs_tag *tag, int ok) {
 
   long delay = read_knobs(c);
   if (delay >= 0 && c->status == GRPC_STATUS_OK && make_reply(c) < 0)
-    delay = 0; /* the request is bad: say so now */
+    delay = 0;      /* the request is bad: say so now */
   if (c->payload) { /* read: a delayed call holds its answer, not its request */
     grpc_byte_buffer_destroy(c->payload);
     c->payload = NULL;
@@ -296,7 +306,8 @@ static void on_arrived(hs_tag *tag, int ok) {
   memset(&close_op, 0, sizeof close_op);
   close_op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   close_op.data.recv_close_on_server.cancelled = &c->cancelled;
-  grpc_call_error e = grpc_call_start_batch(c->call, &close_op, 1, &c->closed, NULL);
+  grpc_call_error e =
+      grpc_call_start_batch(c->call, &close_op, 1, &c->closed, NULL);
   if (e != GRPC_CALL_OK) {
     hs_log("SayHello: cannot watch the call: %s", grpc_call_error_to_string(e));
     send_answer(c, 1);
@@ -307,7 +318,8 @@ static void on_arrived(hs_tag *tag, int ok) {
   c->timer.due_ns = hs_now_ns() + (int64_t)delay * 1000000;
   if (hs_delay_heap_push(&w->delays, &c->timer) < 0) {
     /* The heap is full: refuse rather than grow without bound. */
-    snprintf(c->error, sizeof c->error, "too many delayed calls (%zu) on this server thread",
+    snprintf(c->error, sizeof c->error,
+             "too many delayed calls (%zu) on this server thread",
              w->delays.cap);
     set_status(c, GRPC_STATUS_RESOURCE_EXHAUSTED, c->error);
     send_answer(c, 0);
@@ -336,7 +348,8 @@ static void on_closed(hs_tag *tag, int ok) {
 
 void hs_hello_fire_due(hs_worker *w, int64_t now_ns, int all) {
   hs_delay_item *it;
-  while ((it = hs_delay_heap_top(&w->delays)) != NULL && (all || it->due_ns <= now_ns)) {
+  while ((it = hs_delay_heap_top(&w->delays)) != NULL &&
+         (all || it->due_ns <= now_ns)) {
     hs_delay_heap_remove(&w->delays, it);
     hello_call *c = HS_CONTAINER_OF(it, hello_call, timer);
     send_answer(c, 0);
@@ -391,7 +404,8 @@ static void unknown_arrived(hs_tag *tag, int ok) {
   ops[1].data.send_status_from_server.status_details = &msg;
   ops[2].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
   ops[2].data.recv_close_on_server.cancelled = &u->cancelled;
-  grpc_call_error e = grpc_call_start_batch(u->call, ops, 3, &u->answered, NULL);
+  grpc_call_error e =
+      grpc_call_start_batch(u->call, ops, 3, &u->answered, NULL);
   if (e != GRPC_CALL_OK) {
     hs_log("cannot answer an unknown method: %s", grpc_call_error_to_string(e));
     grpc_call_cancel(u->call, NULL);
@@ -411,8 +425,8 @@ int hs_unknown_request(hs_worker *w) {
   u->w = w;
   grpc_call_details_init(&u->details);
   grpc_metadata_array_init(&u->md);
-  grpc_call_error e = grpc_server_request_call(w->srv->server, &u->call, &u->details, &u->md,
-                                               w->cq, w->cq, &u->arrived);
+  grpc_call_error e = grpc_server_request_call(
+      w->srv->server, &u->call, &u->details, &u->md, w->cq, w->cq, &u->arrived);
   if (e != GRPC_CALL_OK) {
     request_refused(w, e, "generic");
     unknown_free(u);

@@ -28,8 +28,10 @@
 enum { HS_NOT_FOUND = 5, HS_UNIMPLEMENTED = 12 };
 
 /* The oneof cases of the request and the response, by their field name. */
-#define HS_REQ(name) GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_##name
-#define HS_RESP(name) GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_##name
+#define HS_REQ(name)                                                           \
+  GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_##name
+#define HS_RESP(name)                                                          \
+  GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_##name
 
 /* Longest symbol or file name quoted back in an error message. */
 #define HS_ERR_NAME_MAX 200
@@ -61,11 +63,12 @@ static int grow(void **arr, size_t *cap, size_t len, size_t sz) {
 
 /* Adds the symbol scope.name of the given kind, defined in file f.
  * Takes nothing; copies the name. Returns 0 or -1 (OOM). */
-static int add_symbol(hs_reflection *r, const char *scope, const char *name, hs_refl_kind kind,
-                      size_t f) {
+static int add_symbol(hs_reflection *r, const char *scope, const char *name,
+                      hs_refl_kind kind, size_t f) {
   if (!name)
     return 0; /* a nameless definition (invalid, never from protoc): not findable */
-  if (grow((void **)&r->symbols, &r->capsymbols, r->nsymbols, sizeof *r->symbols) < 0)
+  if (grow((void **)&r->symbols, &r->capsymbols, r->nsymbols,
+           sizeof *r->symbols) < 0)
     return -1;
   char *q = qualify(scope, name);
   if (!q)
@@ -77,7 +80,8 @@ static int add_symbol(hs_reflection *r, const char *scope, const char *name, hs_
 /* Indexes an extension field declared in file f (the extendee comes
  * fully qualified, with a leading dot). Also adds it as a symbol. */
 static int add_extension(hs_reflection *r, const char *scope,
-                         const Google__Protobuf__FieldDescriptorProto *ext, size_t f) {
+                         const Google__Protobuf__FieldDescriptorProto *ext,
+                         size_t f) {
   if (add_symbol(r, scope, ext->name, HS_SYM_OTHER, f) < 0)
     return -1;
   if (!ext->extendee || !ext->has_number)
@@ -132,7 +136,8 @@ static int add_message(hs_reflection *r, const char *scope,
 
 /* A service and its methods; the service also goes on the list_services list. */
 static int add_service(hs_reflection *r, const char *scope,
-                       const Google__Protobuf__ServiceDescriptorProto *s, size_t f) {
+                       const Google__Protobuf__ServiceDescriptorProto *s,
+                       size_t f) {
   if (!s->name)
     return 0;
   if (add_symbol(r, scope, s->name, HS_SYM_OTHER, f) < 0)
@@ -143,8 +148,8 @@ static int add_service(hs_reflection *r, const char *scope,
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < s->n_method; i++)
     rc = add_symbol(r, full, s->method[i]->name, HS_SYM_OTHER, f);
-  if (rc == 0 &&
-      grow((void **)&r->services, &r->capservices, r->nservices, sizeof *r->services) == 0) {
+  if (rc == 0 && grow((void **)&r->services, &r->capservices, r->nservices,
+                      sizeof *r->services) == 0) {
     r->services[r->nservices++] = full;
     return 0;
   }
@@ -153,7 +158,8 @@ static int add_service(hs_reflection *r, const char *scope,
 }
 
 /* Indexes the symbols of file f, whose FileDescriptorProto is fd. */
-static int add_file_symbols(hs_reflection *r, const Google__Protobuf__FileDescriptorProto *fd,
+static int add_file_symbols(hs_reflection *r,
+                            const Google__Protobuf__FileDescriptorProto *fd,
                             size_t f) {
   const char *pkg = fd->package ? fd->package : "";
   int rc = 0;
@@ -194,7 +200,8 @@ static int file_index(const hs_reflection *r, const char *name, size_t *idx) {
 }
 
 static int symbol_cmp(const void *a, const void *b) {
-  return strcmp(((const hs_refl_symbol *)a)->name, ((const hs_refl_symbol *)b)->name);
+  return strcmp(((const hs_refl_symbol *)a)->name,
+                ((const hs_refl_symbol *)b)->name);
 }
 
 static int fail(hs_reflection *r, char *err, size_t errlen, const char *what) {
@@ -203,8 +210,8 @@ static int fail(hs_reflection *r, char *err, size_t errlen, const char *what) {
   return -1;
 }
 
-int hs_reflection_init(hs_reflection *r, const uint8_t *set, size_t len, char *err,
-                       size_t errlen) {
+int hs_reflection_init(hs_reflection *r, const uint8_t *set, size_t len,
+                       char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
   /* Pass 1: split the FileDescriptorSet (field 1, repeated
    * FileDescriptorProto) into its files, keeping each one's bytes exactly
@@ -231,7 +238,8 @@ int hs_reflection_init(hs_reflection *r, const uint8_t *set, size_t len, char *e
   /* Pass 2: decode each file for its name, imports and symbols. */
   for (size_t i = 0; i < r->nfiles; i++) {
     Google__Protobuf__FileDescriptorProto *fd =
-        google__protobuf__file_descriptor_proto__unpack(NULL, r->files[i].len, r->files[i].data);
+        google__protobuf__file_descriptor_proto__unpack(NULL, r->files[i].len,
+                                                        r->files[i].data);
     if (!fd || !fd->name) {
       if (fd)
         google__protobuf__file_descriptor_proto__free_unpacked(fd, NULL);
@@ -248,10 +256,12 @@ int hs_reflection_init(hs_reflection *r, const uint8_t *set, size_t len, char *e
    * happen). */
   for (size_t i = 0; i < r->nfiles; i++) {
     Google__Protobuf__FileDescriptorProto *fd =
-        google__protobuf__file_descriptor_proto__unpack(NULL, r->files[i].len, r->files[i].data);
+        google__protobuf__file_descriptor_proto__unpack(NULL, r->files[i].len,
+                                                        r->files[i].data);
     if (!fd)
       return fail(r, err, errlen, "a file does not decode");
-    r->files[i].deps = calloc(fd->n_dependency ? fd->n_dependency : 1, sizeof(size_t));
+    r->files[i].deps =
+        calloc(fd->n_dependency ? fd->n_dependency : 1, sizeof(size_t));
     int rc = r->files[i].deps ? 0 : -1;
     for (size_t d = 0; rc == 0 && d < fd->n_dependency; d++) {
       size_t idx;
@@ -288,7 +298,8 @@ void hs_reflection_free(hs_reflection *r) {
 
 /* ---- answering ------------------------------------------------------------ */
 
-static const hs_refl_symbol *find_symbol(const hs_reflection *r, const char *name) {
+static const hs_refl_symbol *find_symbol(const hs_reflection *r,
+                                         const char *name) {
   if (!r->nsymbols)
     return NULL;
   hs_refl_symbol key = {(char *)name, HS_SYM_OTHER, 0};
@@ -319,8 +330,8 @@ static void answer_free(answer *a) {
 }
 
 static void set_error(answer *a, int code, const char *what, const char *name) {
-  snprintf(a->error_text, sizeof a->error_text, "%s not found: %.*s", what, HS_ERR_NAME_MAX,
-           name);
+  snprintf(a->error_text, sizeof a->error_text, "%s not found: %.*s", what,
+           HS_ERR_NAME_MAX, name);
   a->error.error_code = code;
   a->error.error_message = a->error_text;
   a->resp.message_response_case = HS_RESP(ERROR_RESPONSE);
@@ -351,7 +362,8 @@ static int answer_file(const hs_reflection *r, answer *a, size_t f) {
     }
   }
   for (size_t i = 0; i < n; i++)
-    a->blobs[i] = (ProtobufCBinaryData){r->files[order[i]].len, r->files[order[i]].data};
+    a->blobs[i] =
+        (ProtobufCBinaryData){r->files[order[i]].len, r->files[order[i]].data};
   free(order);
   free(seen);
   a->files.n_file_descriptor_proto = n;
@@ -364,12 +376,13 @@ static int answer_file(const hs_reflection *r, answer *a, size_t f) {
 static int answer_list(const hs_reflection *r, answer *a) {
   size_t n = r->nservices;
   a->service_msgs = calloc(n ? n : 1, sizeof *a->service_msgs);
-  a->service_ptrs = calloc(n ? n : 1, sizeof(Grpc__Reflection__V1__ServiceResponse *));
+  a->service_ptrs =
+      calloc(n ? n : 1, sizeof(Grpc__Reflection__V1__ServiceResponse *));
   if (!a->service_msgs || !a->service_ptrs)
     return -1;
   for (size_t i = 0; i < n; i++) {
-    a->service_msgs[i] =
-        (Grpc__Reflection__V1__ServiceResponse)GRPC__REFLECTION__V1__SERVICE_RESPONSE__INIT;
+    a->service_msgs[i] = (Grpc__Reflection__V1__ServiceResponse)
+        GRPC__REFLECTION__V1__SERVICE_RESPONSE__INIT;
     a->service_msgs[i].name = r->services[i];
     a->service_ptrs[i] = &a->service_msgs[i];
   }
@@ -380,7 +393,8 @@ static int answer_list(const hs_reflection *r, answer *a) {
   return 0;
 }
 
-static int answer_ext_numbers(const hs_reflection *r, answer *a, const char *type) {
+static int answer_ext_numbers(const hs_reflection *r, answer *a,
+                              const char *type) {
   const hs_refl_symbol *s = find_symbol(r, type);
   if (!s || s->kind != HS_SYM_MESSAGE) {
     set_error(a, HS_NOT_FOUND, "message type", type);
@@ -405,14 +419,15 @@ static int answer_extension(const hs_reflection *r, answer *a,
                             const Grpc__Reflection__V1__ExtensionRequest *e) {
   const char *type = e && e->containing_type ? e->containing_type : "";
   for (size_t i = 0; e && i < r->nexts; i++)
-    if (r->exts[i].number == e->extension_number && strcmp(r->exts[i].extendee, type) == 0)
+    if (r->exts[i].number == e->extension_number &&
+        strcmp(r->exts[i].extendee, type) == 0)
       return answer_file(r, a, r->exts[i].file);
   set_error(a, HS_NOT_FOUND, "extension of", type);
   return 0;
 }
 
-int hs_reflection_answer(const hs_reflection *r, const uint8_t *req, size_t len, uint8_t **out,
-                         size_t *outlen) {
+int hs_reflection_answer(const hs_reflection *r, const uint8_t *req, size_t len,
+                         uint8_t **out, size_t *outlen) {
   Grpc__Reflection__V1__ServerReflectionRequest *q =
       grpc__reflection__v1__server_reflection_request__unpack(NULL, len, req);
   if (!q)
@@ -456,7 +471,8 @@ int hs_reflection_answer(const hs_reflection *r, const uint8_t *req, size_t len,
   default:
     /* Empty, or a kind of request newer than this file (an unknown oneof
      * field decodes as none): UNIMPLEMENTED, as grpc C++'s reflection says. */
-    snprintf(a.error_text, sizeof a.error_text, "unknown or empty reflection request");
+    snprintf(a.error_text, sizeof a.error_text,
+             "unknown or empty reflection request");
     a.error.error_code = HS_UNIMPLEMENTED;
     a.error.error_message = a.error_text;
     a.resp.message_response_case = HS_RESP(ERROR_RESPONSE);
@@ -464,7 +480,8 @@ int hs_reflection_answer(const hs_reflection *r, const uint8_t *req, size_t len,
     break;
   }
   if (rc == 0) {
-    *outlen = grpc__reflection__v1__server_reflection_response__get_packed_size(&a.resp);
+    *outlen = grpc__reflection__v1__server_reflection_response__get_packed_size(
+        &a.resp);
     *out = malloc(*outlen ? *outlen : 1);
     if (*out)
       grpc__reflection__v1__server_reflection_response__pack(&a.resp, *out);

@@ -20,10 +20,11 @@ extern const unsigned char hs_descriptor_set[];
 extern const size_t hs_descriptor_set_len;
 
 typedef struct hs_refl_file {
-  char *name;    /* "hello.proto" (owned) */
-  uint8_t *data; /* the serialized FileDescriptorProto, as protoc wrote it (owned) */
+  char *name; /* "hello.proto" (owned) */
+  uint8_t *
+      data; /* the serialized FileDescriptorProto, as protoc wrote it (owned) */
   size_t len;
-  size_t *deps;  /* indexes of the files it imports that we have (owned) */
+  size_t *deps; /* indexes of the files it imports that we have (owned) */
   size_t ndeps;
 } hs_refl_file;
 
@@ -54,8 +55,8 @@ typedef struct hs_reflection {
 
 /* Builds r from a serialized FileDescriptorSet (borrowed: everything kept
  * is copied). Returns 0, or -1 with a reason in err (r is then freed). */
-int hs_reflection_init(hs_reflection *r, const uint8_t *set, size_t len, char *err,
-                       size_t errlen);
+int hs_reflection_init(hs_reflection *r, const uint8_t *set, size_t len,
+                       char *err, size_t errlen);
 
 /* Frees everything r owns. Safe on a zeroed or freed r. */
 void hs_reflection_free(hs_reflection *r);
@@ -66,7 +67,7 @@ void hs_reflection_free(hs_reflection *r);
  * with the serialized ServerReflectionResponse in *out (malloc'ed: the
  * caller owns and frees it) and its size in *outlen; -1 when the request
  * does not decode or memory runs out (the caller ends the stream). */
-int hs_reflection_answer(const hs_reflection *r, const uint8_t *req, size_t len, uint8_t **out,
-                         size_t *outlen);
+int hs_reflection_answer(const hs_reflection *r, const uint8_t *req, size_t len,
+                         uint8_t **out, size_t *outlen);
 
 #endif

@@ -18,14 +18,14 @@
  * back the call is counted and freed (ops == 0). All events of a call
  * come to the one worker thread that owns its queue: no lock.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc.h>
 #include <grpc/slice.h>
 #include <grpc/status.h>
-
-#include <stdlib.h>
-#include <string.h>
 
 #include "server.h"
 
@@ -78,7 +78,8 @@ static void maybe_done(refl_call *r) {
 static int start(refl_call *r, grpc_op *ops, size_t n, hs_tag *t) {
   grpc_call_error e = grpc_call_start_batch(r->call, ops, n, t, NULL);
   if (e != GRPC_CALL_OK) {
-    hs_log("reflection: cannot start a batch: %s", grpc_call_error_to_string(e));
+    hs_log("reflection: cannot start a batch: %s",
+           grpc_call_error_to_string(e));
     grpc_call_cancel(r->call, NULL);
     return -1;
   }
@@ -101,10 +102,12 @@ int hs_reflection_request(hs_worker *w, void *method) {
   r->method = method;
   grpc_metadata_array_init(&r->md);
   grpc_call_error e = grpc_server_request_registered_call(
-      w->srv->server, method, &r->call, &r->deadline, &r->md, NULL, w->cq, w->cq, &r->arrived);
+      w->srv->server, method, &r->call, &r->deadline, &r->md, NULL, w->cq,
+      w->cq, &r->arrived);
   if (e != GRPC_CALL_OK) {
     if (!w->requests_failed)
-      hs_log("cannot ask grpc for a reflection call: %s", grpc_call_error_to_string(e));
+      hs_log("cannot ask grpc for a reflection call: %s",
+             grpc_call_error_to_string(e));
     w->requests_failed = 1;
     maybe_done(r);
     return -1;
@@ -173,8 +176,8 @@ static void on_received(hs_tag *tag, int ok) {
   int rc = -1;
   if (grpc_byte_buffer_reader_init(&rd, r->in)) {
     grpc_slice all = grpc_byte_buffer_reader_readall(&rd);
-    rc = hs_reflection_answer(r->w->srv->refl, GRPC_SLICE_START_PTR(all), GRPC_SLICE_LENGTH(all),
-                              &answer, &alen);
+    rc = hs_reflection_answer(r->w->srv->refl, GRPC_SLICE_START_PTR(all),
+                              GRPC_SLICE_LENGTH(all), &answer, &alen);
     grpc_slice_unref(all);
     grpc_byte_buffer_reader_destroy(&rd);
   }

@@ -12,12 +12,12 @@
 #ifndef HS_SERVER_H
 #define HS_SERVER_H
 
-#include <grpc/grpc.h>
-
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <grpc/grpc.h>
 
 #include "delay_heap.h"
 #include "reflection.h"
@@ -38,11 +38,13 @@ struct hs_tag {
 /* What a worker did, printed at exit. Written by the owning worker only,
  * read by the main thread after joining it. */
 typedef struct hs_counts {
-  uint64_t hello_ok;      /* SayHello answered with status OK */
-  uint64_t hello_status;  /* SayHello answered with a non-OK status (x-status, bad knobs, busy) */
+  uint64_t hello_ok; /* SayHello answered with status OK */
+  uint64_t
+      hello_status; /* SayHello answered with a non-OK status (x-status, bad knobs, busy) */
   uint64_t reflection;    /* reflection streams closed with a status */
   uint64_t unimplemented; /* calls to other methods, answered UNIMPLEMENTED */
-  uint64_t failed;        /* cancelled by the client, or broke before the status went out */
+  uint64_t
+      failed; /* cancelled by the client, or broke before the status went out */
 } hs_counts;
 
 /* Shutdown phases, in order (hs_server.phase). */
@@ -58,9 +60,9 @@ typedef struct hs_worker hs_worker;
  * main thread before the workers start and only read after. */
 typedef struct hs_server {
   grpc_server *server;
-  void *m_hello;         /* registered /locust.hello.HelloService/SayHello */
-  void *m_refl_v1;       /* registered reflection v1 method, or NULL */
-  void *m_refl_v1alpha;  /* registered reflection v1alpha method, or NULL */
+  void *m_hello;        /* registered /locust.hello.HelloService/SayHello */
+  void *m_refl_v1;      /* registered reflection v1 method, or NULL */
+  void *m_refl_v1alpha; /* registered reflection v1alpha method, or NULL */
   const hs_reflection *refl; /* NULL when reflection is off */
   hs_worker *workers;
   size_t nworkers;
@@ -72,11 +74,11 @@ struct hs_worker {
   hs_server *srv;
   grpc_completion_queue *cq; /* owned; destroyed by main after the join */
   pthread_t thread;
-  hs_delay_heap delays;      /* delayed SayHello answers, owned */
+  hs_delay_heap delays; /* delayed SayHello answers, owned */
   hs_counts counts;
-  hs_tag server_down;        /* grpc_server_shutdown_and_notify's tag */
-  int cq_shut;               /* grpc_completion_queue_shutdown() called */
-  int requests_failed;       /* a request_*_call was refused: logged once */
+  hs_tag server_down;  /* grpc_server_shutdown_and_notify's tag */
+  int cq_shut;         /* grpc_completion_queue_shutdown() called */
+  int requests_failed; /* a request_*_call was refused: logged once */
 };
 
 /* The monotonic clock in nanoseconds, on grpc's monotonic clock (the clock

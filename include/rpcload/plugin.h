@@ -164,8 +164,8 @@ typedef struct rl_response {
 } rl_response;
 
 typedef struct rl_result {
-  const char *type;        /* stats type, e.g. "GET", "grpc", "redis"; required */
-  const char *name;        /* stats name (grouping key); required */
+  const char *type; /* stats type, e.g. "GET", "grpc", "redis"; required */
+  const char *name; /* stats name (grouping key); required */
   uint64_t response_bytes; /* size of the response payload in bytes */
   const char *error;       /* NULL on success, else why it failed */
 } rl_result;
@@ -319,7 +319,6 @@ typedef struct rl_host {
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 
-
 /*
  * One request as configured by the user (command line or scenario step),
  * with the target already split by the host. Everything here lives only
@@ -363,10 +362,10 @@ typedef struct rl_step_spec {
 /* What a transport plugin is told about its target (ABI 1.1). */
 typedef struct rl_transport_info {
   uint32_t struct_size;
-  const char *host;           /* as in the step spec */
+  const char *host; /* as in the step spec */
   uint16_t port;
   int tls;
-  const void *addr;           /* resolved address (struct sockaddr *) */
+  const void *addr; /* resolved address (struct sockaddr *) */
   uint32_t addrlen;
   uint64_t connect_timeout_ns; /* the user's --connect-timeout */
   uint64_t request_timeout_ns; /* the user's --timeout */
@@ -403,14 +402,14 @@ enum rl_plugin_kind {
  * must be set; the rest may be NULL.
  */
 typedef struct rl_plugin {
-  uint32_t abi_version;      /* required: RL_ABI_VERSION */
-  uint32_t struct_size;      /* required: sizeof(rl_plugin) */
-  const char *name;          /* required: short name, e.g. "http1" */
-  const char *version;       /* required: the plugin's own version */
-  const char *summary;       /* one line for `rpcload --plugins` */
-  const rl_scheme *schemes;  /* required: URL schemes served */
-  const char *const *alpn;   /* TLS ALPN ids offered, NULL-terminated */
-  uint32_t kind;             /* required: enum rl_plugin_kind */
+  uint32_t abi_version;     /* required: RL_ABI_VERSION */
+  uint32_t struct_size;     /* required: sizeof(rl_plugin) */
+  const char *name;         /* required: short name, e.g. "http1" */
+  const char *version;      /* required: the plugin's own version */
+  const char *summary;      /* one line for `rpcload --plugins` */
+  const rl_scheme *schemes; /* required: URL schemes served */
+  const char *const *alpn;  /* TLS ALPN ids offered, NULL-terminated */
+  uint32_t kind;            /* required: enum rl_plugin_kind */
 
   /* Process-wide set-up, on the main thread before any step_new(). The
    * host table outlives the plugin's use of it. */
@@ -542,8 +541,7 @@ RL_EXPORT const rl_plugin *rl_plugin_entry(void);
 
 /* Size of the ABI 1.0 descriptor: the least a host of major 1 accepts. */
 #define RL_PLUGIN_MIN_SIZE                                                     \
-  (offsetof(rl_plugin, step_describe) +                                        \
-   sizeof(((rl_plugin *)0)->step_describe))
+  (offsetof(rl_plugin, step_describe) + sizeof(((rl_plugin *)0)->step_describe))
 
 #ifdef __cplusplus
 }

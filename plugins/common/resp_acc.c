@@ -70,9 +70,8 @@ void rl__resp_acc_free_all(rl__resp_acc **free_list) {
   }
 }
 
-void rl__resp_acc_header(rl__resp_acc *a, const uint8_t *name,
-                         size_t name_len, const uint8_t *value,
-                         size_t value_len) {
+void rl__resp_acc_header(rl__resp_acc *a, const uint8_t *name, size_t name_len,
+                         const uint8_t *value, size_t value_len) {
   size_t more = name_len + value_len + 2;
   if (a->oom || a->hdr_len + more > RL__RESP_MAX_HEADERS ||
       rl__resp_grow(&a->hdr, &a->hdr_cap, a->hdr_len, more) != 0) {

@@ -50,9 +50,8 @@ void rl__resp_acc_put(rl__resp_acc **free_list, rl__resp_acc *a);
 void rl__resp_acc_free_all(rl__resp_acc **free_list);
 
 /* One header field (borrowed), appended. */
-void rl__resp_acc_header(rl__resp_acc *a, const uint8_t *name,
-                         size_t name_len, const uint8_t *value,
-                         size_t value_len);
+void rl__resp_acc_header(rl__resp_acc *a, const uint8_t *name, size_t name_len,
+                         const uint8_t *value, size_t value_len);
 
 /* Payload bytes (borrowed), appended up to RL__RESP_MAX_BODY. */
 void rl__resp_acc_data(rl__resp_acc *a, const uint8_t *data, size_t len);

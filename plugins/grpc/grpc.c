@@ -34,16 +34,6 @@
  *
  * Everything except rl_plugin_entry() is static or hidden.
  */
-#include <rpcload/plugin.h>
-
-#include "grpc_wire.h"
-#include "h2session.h"
-#include "http_text.h"
-#include "resp_acc.h"
-#include "pbdesc.h"
-#include "pbjson.h"
-#include "reflect.h"
-
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,6 +41,16 @@
 #include <string.h>
 
 #include <jansson.h>
+
+#include <rpcload/plugin.h>
+
+#include "grpc_wire.h"
+#include "h2session.h"
+#include "http_text.h"
+#include "pbdesc.h"
+#include "pbjson.h"
+#include "reflect.h"
+#include "resp_acc.h"
 
 #define GRPC_USER_AGENT "grpc-c/rpcload 0.1"
 /* Streams offered before the server's SETTINGS arrive (as http2). */
@@ -180,12 +180,12 @@ static int add_nv(struct grpc_step *st, const char *name, const char *value,
     *c = (char)rl__http_ascii_lower((unsigned char)*c);
   /* The strings live as long as the step, which outlives every session:
    * nghttp2 need not copy them per call. */
-  st->nva[st->nvlen++] = (nghttp2_nv){
-      .name = (uint8_t *)n,
-      .value = (uint8_t *)v,
-      .namelen = strlen(n),
-      .valuelen = value_len,
-      .flags = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
+  st->nva[st->nvlen++] = (nghttp2_nv){.name = (uint8_t *)n,
+                                      .value = (uint8_t *)v,
+                                      .namelen = strlen(n),
+                                      .valuelen = value_len,
+                                      .flags = NGHTTP2_NV_FLAG_NO_COPY_NAME |
+                                               NGHTTP2_NV_FLAG_NO_COPY_VALUE};
   return 0;
 }
 
@@ -402,9 +402,9 @@ static int compile_message(struct grpc_step *st, const char *json, size_t len,
   if (tpl != NULL) {
     char *probe = template_stand_in(json, len);
     ProtobufCMessage *msg = NULL;
-    rc = probe == NULL ? RL_ERR_NOMEM
-                       : rl__pb_from_json(st->pool, in, probe, &msg, perr,
-                                          sizeof perr);
+    rc = probe == NULL
+             ? RL_ERR_NOMEM
+             : rl__pb_from_json(st->pool, in, probe, &msg, perr, sizeof perr);
     free(probe);
     rl__pb_message_free(msg);
     if (rc != 0) {
@@ -448,8 +448,8 @@ static int compile_messages(struct grpc_step *st, const rl_step_spec *spec,
     char *text = dup_len((const char *)spec->body, spec->body_len);
     if (text == NULL)
       return RL_ERR_NOMEM;
-    int rc = compile_message(st, text, spec->body_len, "-d", &st->msgs[0],
-                             err, errlen);
+    int rc = compile_message(st, text, spec->body_len, "-d", &st->msgs[0], err,
+                             errlen);
     free(text);
     return rc;
   }
@@ -478,12 +478,13 @@ static int compile_messages(struct grpc_step *st, const rl_step_spec *spec,
   st->msgs = calloc(n, sizeof *st->msgs);
   int rc = st->msgs == NULL ? RL_ERR_NOMEM : 0;
   for (size_t i = 0; rc == 0 && i < n; i++) {
-    char *one = json_dumps(json_array_get(arr, i), JSON_COMPACT | JSON_ENCODE_ANY);
+    char *one =
+        json_dumps(json_array_get(arr, i), JSON_COMPACT | JSON_ENCODE_ANY);
     char what[300];
     snprintf(what, sizeof what, "-D %s [%zu]", o->data_file, i);
     rc = one == NULL ? RL_ERR_NOMEM
-                     : compile_message(st, one, strlen(one), what,
-                                       &st->msgs[i], err, errlen);
+                     : compile_message(st, one, strlen(one), what, &st->msgs[i],
+                                       err, errlen);
     free(one);
     if (rc == 0)
       st->n_msgs++;
@@ -549,8 +550,7 @@ static int add_metadata(struct grpc_step *st, const char *key,
     }
   }
   if (tpl != NULL) {
-    struct grpc_md_tpl *p =
-        realloc(st->md_tpl, (st->n_md_tpl + 1) * sizeof *p);
+    struct grpc_md_tpl *p = realloc(st->md_tpl, (st->n_md_tpl + 1) * sizeof *p);
     if (p == NULL) {
       st->host->template_del(tpl);
       free(name);
@@ -580,8 +580,8 @@ static int parse_metadata_json(struct grpc_step *st, const char *text,
   json_t *obj = json_loads(text, 0, &jerr);
   if (obj == NULL || !json_is_object(obj)) {
     if (obj == NULL)
-      rl__http_set_err(err, errlen, "-m: not JSON (column %d: %s)",
-                       jerr.column, jerr.text);
+      rl__http_set_err(err, errlen, "-m: not JSON (column %d: %s)", jerr.column,
+                       jerr.text);
     else
       rl__http_set_err(err, errlen,
                        "-m: expected a JSON object such as "
@@ -657,14 +657,15 @@ static int build_headers(struct grpc_step *st, const rl_step_spec *spec,
              v6 ? "]" : "", (unsigned)spec->port);
   const char *path = st->method->path;
   int rc = add_nv(st, ":method", "POST", 4);
-  rc = rc ? rc : add_nv(st, ":scheme", spec->tls ? "https" : "http",
-                        spec->tls ? 5 : 4);
+  rc = rc ? rc
+          : add_nv(st, ":scheme", spec->tls ? "https" : "http",
+                   spec->tls ? 5 : 4);
   rc = rc ? rc : add_nv(st, ":path", path, strlen(path));
   rc = rc ? rc : add_nv(st, ":authority", auth, strlen(auth));
   rc = rc ? rc : add_nv(st, "te", "trailers", 8);
   rc = rc ? rc : add_nv(st, "content-type", "application/grpc", 16);
-  rc = rc ? rc : add_nv(st, "user-agent", GRPC_USER_AGENT,
-                        strlen(GRPC_USER_AGENT));
+  rc = rc ? rc
+          : add_nv(st, "user-agent", GRPC_USER_AGENT, strlen(GRPC_USER_AGENT));
   if (rc == 0 && SPEC_HAS(spec, timeout_ns) && spec->timeout_ns > 0) {
     grpc_timeout_format(spec->timeout_ns, timeout, sizeof timeout);
     rc = add_nv(st, "grpc-timeout", timeout, strlen(timeout));
@@ -708,8 +709,8 @@ static int grpc_step_new(const rl_host *host, const rl_step_spec *spec,
     goto out;
   if (o.compress != NULL && strcmp(o.compress, "gzip") != 0 &&
       strcmp(o.compress, "identity") != 0) {
-    rl__http_set_err(err, errlen,
-                     "--compress takes gzip or identity, not '%s'", o.compress);
+    rl__http_set_err(err, errlen, "--compress takes gzip or identity, not '%s'",
+                     o.compress);
     rc = RL_ERR_INVAL;
     goto out;
   }
@@ -790,34 +791,34 @@ static int grpc_step_list(void *step, FILE *out) {
 /* ---- Sessions ------------------------------------------------------------ */
 
 struct grpc_session {
-  const rl_host *host; /* borrowed: lives until fini */
-  rl_conn *conn;       /* borrowed: valid until session_del */
-  h2_session *h2;      /* owned */
-  int has_retry;       /* the host offers request_retry and conn_drain */
-  int has_responses;   /* the host takes responses (ABI 1.2) */
+  const rl_host *host;      /* borrowed: lives until fini */
+  rl_conn *conn;            /* borrowed: valid until session_del */
+  h2_session *h2;           /* owned */
+  int has_retry;            /* the host offers request_retry and conn_drain */
+  int has_responses;        /* the host takes responses (ABI 1.2) */
   const char *abort_reason; /* while ending every stream at once */
-  rl__resp_acc *free_accs; /* collectors to reuse; owned */
+  rl__resp_acc *free_accs;  /* collectors to reuse; owned */
 };
 
 /* Why a response is broken, found while reading it; reported at its end
  * unless the server's own status says more. */
 enum grpc_broken {
   BROKEN_NONE = 0,
-  BROKEN_TOO_BIG,       /* a message over GRPC_MAX_MESSAGE */
-  BROKEN_DECODE,        /* the message does not decode as the output type */
-  BROKEN_COMPRESSION,   /* compressed without a grpc-encoding we know */
-  BROKEN_INFLATE,       /* the gzip data is corrupt */
-  BROKEN_TWO_MESSAGES,  /* a unary call answered twice */
-  BROKEN_TRUNCATED,     /* the stream ended inside a message */
+  BROKEN_TOO_BIG,      /* a message over GRPC_MAX_MESSAGE */
+  BROKEN_DECODE,       /* the message does not decode as the output type */
+  BROKEN_COMPRESSION,  /* compressed without a grpc-encoding we know */
+  BROKEN_INFLATE,      /* the gzip data is corrupt */
+  BROKEN_TWO_MESSAGES, /* a unary call answered twice */
+  BROKEN_TRUNCATED,    /* the stream ended inside a message */
   BROKEN_NOMEM
 };
 
 /* Per-call state: the h2session stream area, valid until on_end. */
 struct grpc_stream {
   struct grpc_session *s;
-  rl_request *req;              /* owned by the host */
-  const struct grpc_step *st;   /* req's step */
-  uint64_t bytes;               /* message bytes received (uncompressed) */
+  rl_request *req;            /* owned by the host */
+  const struct grpc_step *st; /* req's step */
+  uint64_t bytes;             /* message bytes received (uncompressed) */
   int http_status;
   int grpc_status; /* -1 until a grpc-status arrives */
   int gzip_in;     /* the response's grpc-encoding is gzip/deflate */
@@ -886,10 +887,9 @@ static void h2cb_header(void *stream_data, enum h2_block block,
     grpc_message_decode(value, value_len, gs->message, sizeof gs->message);
   } else if (block == H2_BLOCK_RESPONSE) {
     if (name_len == 12 && memcmp(name, "content-type", 12) == 0) {
-      gs->not_grpc = !(value_len >= 16 &&
-                       memcmp(value, "application/grpc", 16) == 0 &&
-                       (value_len == 16 || value[16] == '+' ||
-                        value[16] == ';'));
+      gs->not_grpc =
+          !(value_len >= 16 && memcmp(value, "application/grpc", 16) == 0 &&
+            (value_len == 16 || value[16] == '+' || value[16] == ';'));
     } else if (name_len == 13 && memcmp(name, "grpc-encoding", 13) == 0) {
       gs->gzip_in = (value_len == 4 && memcmp(value, "gzip", 4) == 0) ||
                     (value_len == 7 && memcmp(value, "deflate", 7) == 0);
@@ -937,7 +937,7 @@ static void take_message(struct grpc_stream *gs, int compressed,
     }
     int rc = grpc_gunzip(data, len, GRPC_MAX_MESSAGE, &plain, &len);
     if (rc != 0) {
-      gs->broken = rc == RL_ERR_NOMEM  ? BROKEN_NOMEM
+      gs->broken = rc == RL_ERR_NOMEM   ? BROKEN_NOMEM
                    : rc == RL_ERR_INVAL ? BROKEN_TOO_BIG
                                         : BROKEN_INFLATE;
       return;
@@ -1015,8 +1015,7 @@ static void h2cb_goaway(void *session_data, uint32_t error_code,
 }
 
 /* The text of a broken response. */
-static void broken_text(const struct grpc_stream *gs, char *out,
-                        size_t len) {
+static void broken_text(const struct grpc_stream *gs, char *out, size_t len) {
   const char *type = gs->st->method->output->name;
   switch (gs->broken) {
   case BROKEN_TOO_BIG:
@@ -1132,11 +1131,10 @@ static void reset_text(uint32_t code, char *out, size_t len) {
     snprintf(num, sizeof num, "0x%x", (unsigned)code);
     name = num;
   }
-  const char *grpc = code == NGHTTP2_REFUSED_STREAM ? "UNAVAILABLE"
-                     : code == NGHTTP2_CANCEL       ? "CANCELLED"
-                     : code == NGHTTP2_ENHANCE_YOUR_CALM
-                         ? "RESOURCE_EXHAUSTED"
-                         : "INTERNAL";
+  const char *grpc = code == NGHTTP2_REFUSED_STREAM      ? "UNAVAILABLE"
+                     : code == NGHTTP2_CANCEL            ? "CANCELLED"
+                     : code == NGHTTP2_ENHANCE_YOUR_CALM ? "RESOURCE_EXHAUSTED"
+                                                         : "INTERNAL";
   snprintf(out, len, "%s: stream reset by the server (%s)", grpc, name);
 }
 
@@ -1231,9 +1229,8 @@ static uint32_t grpc_session_max_concurrent(void *session) {
 static void free_body(void *arg) { free(arg); }
 
 /* The frame of a templated message for req: a new buffer (caller frees). */
-static int expand_message(const struct grpc_step *st,
-                          const struct grpc_msg *m, rl_request *req,
-                          uint8_t **frame, size_t *frame_len) {
+static int expand_message(const struct grpc_step *st, const struct grpc_msg *m,
+                          rl_request *req, uint8_t **frame, size_t *frame_len) {
   size_t len = 0;
   const char *text = st->host->template_expand(m->json, req, &len);
   if (text == NULL)
@@ -1242,8 +1239,8 @@ static int expand_message(const struct grpc_step *st,
   size_t wire_len = 0;
   char perr[256];
   ProtobufCMessage *msg = NULL;
-  int rc = rl__pb_from_json_len(st->pool, st->method->input, text, len, &msg, perr,
-                            sizeof perr);
+  int rc = rl__pb_from_json_len(st->pool, st->method->input, text, len, &msg,
+                                perr, sizeof perr);
   if (rc != 0)
     return rc;
   rc = rl__pb_encode(msg, &wire, &wire_len);
@@ -1261,9 +1258,8 @@ static int expand_message(const struct grpc_step *st,
  * NO_COPY during the submit), the message expanded into a buffer the
  * stream owns until it is sent.
  */
-static int submit_templated(struct grpc_session *s,
-                            const struct grpc_step *st, rl_request *req,
-                            const struct grpc_msg *m,
+static int submit_templated(struct grpc_session *s, const struct grpc_step *st,
+                            rl_request *req, const struct grpc_msg *m,
                             const struct grpc_stream *init) {
   nghttp2_nv stack_nva[GRPC_NV_STACK];
   char *values[GRPC_NV_STACK];
@@ -1297,7 +1293,9 @@ static int submit_templated(struct grpc_session *s,
   h2_body body = {.data = m->frame, .len = m->frame_len};
   if (rc == 0 && m->json != NULL) {
     rc = expand_message(st, m, req, &frame, &frame_len);
-    body = (h2_body){.data = frame, .len = frame_len, .release = free_body,
+    body = (h2_body){.data = frame,
+                     .len = frame_len,
+                     .release = free_body,
                      .release_arg = frame};
   }
   if (rc == 0)
@@ -1345,7 +1343,9 @@ static int grpc_session_submit(void *session, rl_request *req) {
     rc = h2_session_submit(s->h2, st->nva, st->nvlen, &body, &init, NULL);
   }
   if (rc != 0) {
-    rl__resp_acc_put(&s->free_accs, init.acc); /* the stream never was: the collector is ours */
+    rl__resp_acc_put(
+        &s->free_accs,
+        init.acc); /* the stream never was: the collector is ours */
     return rc;
   }
   if (s->has_retry && h2_session_closing(s->h2, NULL))

@@ -1,12 +1,12 @@
 #include "grpc_wire.h"
 
-#include <rpcload/plugin.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <zlib.h>
+
+#include <rpcload/plugin.h>
 
 const char *grpc_code_name(int code) {
   static const char *const names[] = {
@@ -59,20 +59,16 @@ const char *grpc_timeout_format(uint64_t ns, char *buf, size_t len) {
     char unit;
     uint64_t ns;
   } units[] = {
-      {'n', 1ull},
-      {'u', 1000ull},
-      {'m', 1000000ull},
-      {'S', 1000000000ull},
-      {'M', 60000000000ull},
-      {'H', 3600000000000ull},
+      {'n', 1ull},          {'u', 1000ull},        {'m', 1000000ull},
+      {'S', 1000000000ull}, {'M', 60000000000ull}, {'H', 3600000000000ull},
   };
   const uint64_t max = 99999999; /* the spec allows 8 digits */
   size_t n = sizeof units / sizeof units[0];
   for (size_t i = 0; i < n; i++) {
     uint64_t v = ns / units[i].ns + (ns % units[i].ns != 0);
     if (v <= max || i == n - 1) {
-      snprintf(buf, len, "%llu%c",
-               (unsigned long long)(v <= max ? v : max), units[i].unit);
+      snprintf(buf, len, "%llu%c", (unsigned long long)(v <= max ? v : max),
+               units[i].unit);
       return buf;
     }
   }

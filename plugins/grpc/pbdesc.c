@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <google/protobuf/descriptor.pb-c.h>
 #include <limits.h>
 #include <math.h>
 #include <spawn.h>
@@ -23,8 +24,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <google/protobuf/descriptor.pb-c.h>
 
 #include <rpcload/plugin.h>
 

@@ -13,8 +13,6 @@
  *
  * The well-known types' own forms are in pbwkt.c.
  */
-#include "pbjson_int.h"
-
 #include <errno.h>
 #include <float.h>
 #include <inttypes.h>
@@ -25,6 +23,8 @@
 #include <string.h>
 
 #include <rpcload/plugin.h>
+
+#include "pbjson_int.h"
 
 /* ---- messages --------------------------------------------------------------
  */

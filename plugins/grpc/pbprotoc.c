@@ -5,8 +5,6 @@
  * of everything it imports to a temporary file, which pbdesc then loads. On
  * failure protoc's own output is the error: it names file:line:column.
  */
-#include "pbdesc.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +16,8 @@
 #include <unistd.h>
 
 #include <rpcload/plugin.h>
+
+#include "pbdesc.h"
 
 extern char **environ;
 

@@ -9,13 +9,13 @@
  * by number and their types checked, so a set holding some other message
  * under a well-known name gives an error rather than a wrong layout.
  */
-#include "pbjson_int.h"
-
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <rpcload/plugin.h>
+
+#include "pbjson_int.h"
 
 /* Timestamps span 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999999Z. */
 #define TS_MIN_SECONDS INT64_C(-62135596800)

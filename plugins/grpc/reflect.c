@@ -24,8 +24,6 @@
  */
 #include "reflect.h"
 
-#include "h2session.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +43,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+
+#include "h2session.h"
 
 #define RF_PATH_V1 "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
 #define RF_PATH_V1ALPHA                                                        \
@@ -219,8 +219,8 @@ static int rd_varint(rf_rd *r, uint64_t *v) {
  * bytes in (*data, *len) (*data NULL otherwise), for a varint its value in
  * *val (0 otherwise); 0 at the end; -1 when malformed (groups included: no
  * reflection message has them). */
-static int rd_field(rf_rd *r, uint32_t *num, const uint8_t **data,
-                    size_t *len, uint64_t *val) {
+static int rd_field(rf_rd *r, uint32_t *num, const uint8_t **data, size_t *len,
+                    uint64_t *val) {
   if (r->p >= r->end)
     return 0;
   uint64_t tag, v;
@@ -271,13 +271,13 @@ static char *dup_name(const uint8_t *d, size_t n) {
 
 /* What one gRPC call got back. */
 typedef struct rf_call {
-  int status;          /* :status of the response */
-  long grpc_status;    /* -1: none came; -2: not a number */
+  int status;       /* :status of the response */
+  long grpc_status; /* -1: none came; -2: not a number */
   char grpc_message[256];
-  int grpc_content;    /* content-type is application/grpc[+...|;...] */
-  rf_buf body;         /* the DATA payload: gRPC framed messages */
-  int body_too_big;    /* it went over RF_MAX_BODY: the rest was dropped */
-  int ended;           /* on_end came */
+  int grpc_content; /* content-type is application/grpc[+...|;...] */
+  rf_buf body;      /* the DATA payload: gRPC framed messages */
+  int body_too_big; /* it went over RF_MAX_BODY: the rest was dropped */
+  int ended;        /* on_end came */
   enum h2_end how;
   uint32_t code;
 } rf_call;
@@ -290,9 +290,9 @@ typedef struct rf_conn {
   uint64_t deadline; /* CLOCK_MONOTONIC ns */
   int fd;
   SSL_CTX *ctx;
-  SSL *ssl;   /* owns rbio and wbio */
-  BIO *rbio;  /* what the socket read, for OpenSSL */
-  BIO *wbio;  /* what OpenSSL wrote, for the socket */
+  SSL *ssl;  /* owns rbio and wbio */
+  BIO *rbio; /* what the socket read, for OpenSSL */
+  BIO *wbio; /* what OpenSSL wrote, for the socket */
   h2_session *h2;
   char **md_names; /* the metadata names, lowercased */
   rf_call call;    /* the call in flight (one at a time) */
@@ -395,8 +395,7 @@ static int wait_fd(rf_conn *c, short events, const char *doing) {
     if (n > 0)
       return 0; /* ready, or an error the next call will report */
     if (n < 0 && errno != EINTR)
-      return fail(c, RL_ERR_IO, "reflection: poll failed: %s",
-                  strerror(errno));
+      return fail(c, RL_ERR_IO, "reflection: poll failed: %s", strerror(errno));
   }
 }
 
@@ -421,8 +420,8 @@ static int sock_send_all(rf_conn *c, const uint8_t *d, size_t n) {
     if (w < 0 && (errno == EPIPE || errno == ECONNRESET))
       return fail_closed(c, errno);
     if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-      return fail(c, RL_ERR_IO, "reflection: cannot send to %s: %s",
-                  c->where, strerror(errno));
+      return fail(c, RL_ERR_IO, "reflection: cannot send to %s: %s", c->where,
+                  strerror(errno));
     int rc = wait_fd(c, POLLOUT, "sending to"); /* full: the deadline rules */
     if (rc != 0)
       return rc;
@@ -446,8 +445,8 @@ static int sock_recv_some(rf_conn *c, uint8_t *buf, size_t cap, size_t *got,
     } else if (errno == ECONNRESET) {
       return fail_closed(c, errno);
     } else if (errno != EINTR) {
-      return fail(c, RL_ERR_IO, "reflection: cannot read from %s: %s",
-                  c->where, strerror(errno));
+      return fail(c, RL_ERR_IO, "reflection: cannot read from %s: %s", c->where,
+                  strerror(errno));
     }
   }
 }
@@ -465,8 +464,8 @@ static int rf_connect(rf_conn *c) {
   struct addrinfo *res = NULL;
   int g = getaddrinfo(o->host, port, &hints, &res);
   if (g != 0)
-    return fail(c, RL_ERR_CONNECT, "reflection: cannot resolve %s: %s",
-                o->host, g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+    return fail(c, RL_ERR_CONNECT, "reflection: cannot resolve %s: %s", o->host,
+                g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
   int last = ECONNREFUSED;
   for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
     int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
@@ -595,8 +594,8 @@ static int tls_ctx(rf_conn *c) {
     if (SSL_CTX_use_certificate_chain_file(c->ctx, o->cert) != 1) {
       tls_reason(c, why, sizeof why);
       return fail(c, RL_ERR_TLS,
-                  "reflection: cannot load client certificate %s: %s",
-                  o->cert, why);
+                  "reflection: cannot load client certificate %s: %s", o->cert,
+                  why);
     }
     if (SSL_CTX_use_PrivateKey_file(c->ctx, key, SSL_FILETYPE_PEM) != 1) {
       tls_reason(c, why, sizeof why);
@@ -675,8 +674,7 @@ static int tls_handshake(rf_conn *c) {
     if (e != SSL_ERROR_WANT_READ)
       return fail(c, RL_ERR_TLS,
                   "reflection: TLS handshake with %s failed: %s%s", c->where,
-                  why,
-                  tls_hint(why));
+                  why, tls_hint(why));
     int eof = 0;
     rc = tls_fill(c, &eof, "during the TLS handshake with");
     if (rc != 0)
@@ -714,8 +712,8 @@ static int conn_write(rf_conn *c, const uint8_t *d, size_t n) {
     if (w <= 0) {
       char why[256];
       tls_reason(c, why, sizeof why);
-      return fail(c, RL_ERR_TLS, "reflection: TLS error with %s: %s",
-                  c->where, why);
+      return fail(c, RL_ERR_TLS, "reflection: TLS error with %s: %s", c->where,
+                  why);
     }
     d += w;
     n -= (size_t)w;
@@ -749,8 +747,8 @@ static int conn_read(rf_conn *c, uint8_t *buf, size_t cap, size_t *got) {
       return 0;
     }
     if (e != SSL_ERROR_WANT_READ)
-      return fail(c, RL_ERR_TLS, "reflection: TLS error with %s: %s",
-                  c->where, why);
+      return fail(c, RL_ERR_TLS, "reflection: TLS error with %s: %s", c->where,
+                  why);
     int eof = 0;
     rc = tls_fill(c, &eof, doing);
     if (rc != 0)
@@ -857,12 +855,12 @@ static int md_prepare(rf_conn *c) {
     c->md_names[i] = n;
     /* Pseudo-headers are ours to set; other bad names would make the
      * server reset the stream with a less telling error. */
-    if (n[0] == ':' || !nghttp2_check_header_name((const uint8_t *)n,
-                                                  strlen(n)))
+    if (n[0] == ':' ||
+        !nghttp2_check_header_name((const uint8_t *)n, strlen(n)))
       return fail(c, RL_ERR_INVAL, "reflection: bad metadata name '%s'", k);
     if (!nghttp2_check_header_value((const uint8_t *)v, strlen(v)))
-      return fail(c, RL_ERR_INVAL,
-                  "reflection: bad metadata value for '%s'", k);
+      return fail(c, RL_ERR_INVAL, "reflection: bad metadata value for '%s'",
+                  k);
   }
   return 0;
 }
@@ -939,8 +937,8 @@ static int rf_call_run(rf_conn *c, const char *path, const uint8_t *msg,
       if (h2_session_goaway(c->h2, &code)) {
         const char *name = h2_error_name(code);
         rc = fail(c, RL_ERR_CLOSED,
-                  "reflection: %s closed the connection (GOAWAY %s)",
-                  c->where, name != NULL ? name : "with an unknown code");
+                  "reflection: %s closed the connection (GOAWAY %s)", c->where,
+                  name != NULL ? name : "with an unknown code");
       } else {
         rc = fail(c, RL_ERR_CLOSED,
                   "reflection: %s closed the connection before answering%s",
@@ -976,8 +974,8 @@ static int rf_call_check(rf_conn *c) {
   case H2_END_COMPLETE:
     break;
   case H2_END_RESET:
-    return fail(c, RL_ERR_PROTO, "reflection: %s reset the call (%s)",
-                c->where, code != NULL ? code : "unknown code");
+    return fail(c, RL_ERR_PROTO, "reflection: %s reset the call (%s)", c->where,
+                code != NULL ? code : "unknown code");
   case H2_END_UNPROCESSED:
     return fail(c, RL_ERR_CLOSED,
                 "reflection: %s refused the call: it is shutting down "
@@ -1020,9 +1018,8 @@ static int rf_call_check(rf_conn *c) {
                 "content-type",
                 c->where, call->status);
   if (call->body_too_big)
-    return fail(c, RL_ERR_PROTO,
-                "reflection: %s sent a response over %u MiB", c->where,
-                RF_MAX_BODY >> 20);
+    return fail(c, RL_ERR_PROTO, "reflection: %s sent a response over %u MiB",
+                c->where, RF_MAX_BODY >> 20);
   return 0;
 }
 
@@ -1060,8 +1057,8 @@ static int grow(void **arr, size_t *cap, size_t n, size_t size) {
 }
 
 static int malformed(rf_state *s, const char *what) {
-  return fail(&s->c, RL_ERR_PROTO,
-              "reflection: malformed %s from %s", what, s->c.where);
+  return fail(&s->c, RL_ERR_PROTO, "reflection: malformed %s from %s", what,
+              s->c.where);
 }
 
 static rf_file *find_file(rf_state *s, const char *name) {
@@ -1105,8 +1102,9 @@ static int add_file(rf_state *s, const uint8_t *d, size_t n) {
       if (dep == NULL ||
           grow((void **)&f.deps, &cap_deps, f.n_deps, sizeof *f.deps) != 0) {
         free(dep);
-        rc = dep == NULL ? malformed(s, "FileDescriptorProto (import)")
-                         : fail(&s->c, RL_ERR_NOMEM, "reflection: out of memory");
+        rc = dep == NULL
+                 ? malformed(s, "FileDescriptorProto (import)")
+                 : fail(&s->c, RL_ERR_NOMEM, "reflection: out of memory");
       } else {
         f.deps[f.n_deps++] = dep;
       }
@@ -1431,8 +1429,8 @@ static int fetch(rf_state *s, rl__pb_pool **out) {
     /* pbdesc says INVAL: the server's descriptors are at fault. */
     if (rc != 0)
       rc = fail(c, rc == RL_ERR_NOMEM ? rc : RL_ERR_PROTO,
-                "reflection: cannot use the descriptors %s sent: %s",
-                c->where, why);
+                "reflection: cannot use the descriptors %s sent: %s", c->where,
+                why);
   }
   free(set.p);
   return rc;

@@ -23,17 +23,17 @@
  * Everything except rl_plugin_entry() is static; the module is built with
  * hidden visibility.
  */
-#include <rpcload/plugin.h>
-
-#include <http_parser.h>
-
-#include "http_text.h"
-
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <http_parser.h>
+
+#include <rpcload/plugin.h>
+
+#include "http_text.h"
 
 #define HTTP1_USER_AGENT "rpcload/0.1"
 /* Longest reason phrase kept for an error text; longer ones are cut, so
@@ -436,16 +436,14 @@ static void free_tpls(const rl_host *host, rl_template *path,
  * is an array of n (or NULL). Returns 0 or an RL_ERR_* code with err set.
  */
 static int compile_templates(const rl_host *host, const rl_step_spec *spec,
-                             const char *path, const struct hdr *hs,
-                             size_t n, rl_template **path_tpl,
-                             rl_template ***values, rl_template **body_tpl,
-                             char *err, size_t errlen) {
+                             const char *path, const struct hdr *hs, size_t n,
+                             rl_template **path_tpl, rl_template ***values,
+                             rl_template **body_tpl, char *err, size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
   *path_tpl = NULL;
   *values = NULL;
   *body_tpl = NULL;
-  int rc = compile_tpl(host, path, strlen(path), "path", path_tpl, err,
-                       errlen);
+  int rc = compile_tpl(host, path, strlen(path), "path", path_tpl, err, errlen);
   if (rc == 0 && n > 0) {
     *values = calloc(n, sizeof(rl_template *));
     if (*values == NULL) {
@@ -662,8 +660,8 @@ struct http1_session {
   uint64_t body_bytes;               /* body bytes of the current response */
   char reason[HTTP1_REASON_MAX + 1]; /* reason phrase, possibly cut */
   size_t reason_len;
-  int closing;  /* no more requests: the response ended the connection */
-  int deleting; /* inside session_del: the connection is already going */
+  int closing;       /* no more requests: the response ended the connection */
+  int deleting;      /* inside session_del: the connection is already going */
   int has_responses; /* the host takes responses (ABI 1.2) */
   /* The host looks at the current request's response (asked once, at
    * submit): the parser then runs with the collecting callbacks. */

@@ -12,12 +12,12 @@
  */
 #include "h2session.h"
 
-#include <rpcload/plugin.h>
-
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rpcload/plugin.h>
 
 /* nghttp2 1.60 renamed the ssize_t API (mem_recv2, mem_send2,
  * submit_request2, data_provider2) and deprecated the old one; Debian 12
@@ -64,9 +64,9 @@ struct h2_stream {
   uint8_t block;     /* enum h2_block of the header block being read */
   uint8_t held_how;  /* enum h2_end, when held */
   uint32_t held_code;
-  int status;        /* :status of the block being read */
-  h2_body body;      /* borrowed from the owner until released */
-  size_t body_off;   /* bytes of body handed to nghttp2 */
+  int status;      /* :status of the block being read */
+  h2_body body;    /* borrowed from the owner until released */
+  size_t body_off; /* bytes of body handed to nghttp2 */
   /* The owner's area (stream_data_size bytes), aligned for any type. */
   alignas(max_align_t) unsigned char area[];
 };
@@ -100,11 +100,20 @@ struct h2_session {
 const char *h2_error_name(uint32_t code) {
   /* RFC 9113 section 7, in code order. */
   static const char *const names[] = {
-      "NO_ERROR",          "PROTOCOL_ERROR",      "INTERNAL_ERROR",
-      "FLOW_CONTROL_ERROR", "SETTINGS_TIMEOUT",   "STREAM_CLOSED",
-      "FRAME_SIZE_ERROR",  "REFUSED_STREAM",      "CANCEL",
-      "COMPRESSION_ERROR", "CONNECT_ERROR",       "ENHANCE_YOUR_CALM",
-      "INADEQUATE_SECURITY", "HTTP_1_1_REQUIRED",
+      "NO_ERROR",
+      "PROTOCOL_ERROR",
+      "INTERNAL_ERROR",
+      "FLOW_CONTROL_ERROR",
+      "SETTINGS_TIMEOUT",
+      "STREAM_CLOSED",
+      "FRAME_SIZE_ERROR",
+      "REFUSED_STREAM",
+      "CANCEL",
+      "COMPRESSION_ERROR",
+      "CONNECT_ERROR",
+      "ENHANCE_YOUR_CALM",
+      "INADEQUATE_SECURITY",
+      "HTTP_1_1_REQUIRED",
   };
   return code < sizeof names / sizeof names[0] ? names[code] : NULL;
 }
@@ -231,8 +240,7 @@ static void stream_end(h2_session *s, struct h2_stream *st, enum h2_end how,
 static void deliver_held(h2_session *s) {
   if (s->n_held == 0 || s->in_submit)
     return;
-  for (struct h2_link *l = s->streams.next, *next; l != &s->streams;
-       l = next) {
+  for (struct h2_link *l = s->streams.next, *next; l != &s->streams; l = next) {
     next = l->next;
     struct h2_stream *st = stream_at(l);
     if (!st->held)
@@ -287,9 +295,8 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 }
 
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
-                     const uint8_t *name, size_t namelen,
-                     const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *user_data) {
+                     const uint8_t *name, size_t namelen, const uint8_t *value,
+                     size_t valuelen, uint8_t flags, void *user_data) {
   h2_session *s = user_data;
   (void)flags;
   if (frame->hd.type != NGHTTP2_HEADERS)
@@ -300,8 +307,8 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame,
   /* nghttp2 checked that :status is first and three digits. */
   if (st->block != H2_BLOCK_TRAILERS && namelen == 7 &&
       memcmp(name, ":status", 7) == 0 && valuelen == 3) {
-    st->status = (value[0] - '0') * 100 + (value[1] - '0') * 10 +
-                 (value[2] - '0');
+    st->status =
+        (value[0] - '0') * 100 + (value[1] - '0') * 10 + (value[2] - '0');
     if (st->status >= 100 && st->status < 200)
       st->block = H2_BLOCK_INFORMATIONAL;
   }
@@ -331,8 +338,7 @@ static void goaway_received(h2_session *s, const nghttp2_goaway *g) {
   s->goaway_last = g->last_stream_id;
   if (s->cb.on_goaway != NULL)
     s->cb.on_goaway(s->data, g->error_code, g->last_stream_id);
-  for (struct h2_link *l = s->streams.next, *next; l != &s->streams;
-       l = next) {
+  for (struct h2_link *l = s->streams.next, *next; l != &s->streams; l = next) {
     next = l->next;
     struct h2_stream *st = stream_at(l);
     if (st->owned && !st->held && st->id > g->last_stream_id)
@@ -411,8 +417,7 @@ static int on_stream_close(nghttp2_session *ng, int32_t stream_id,
    * the record, which may be recycled below. */
   nghttp2_session_set_stream_user_data(ng, stream_id, NULL);
   if (st->owned && !st->held)
-    stream_end(s, st,
-               st->rst_recv ? H2_END_RESET : H2_END_ERROR, error_code);
+    stream_end(s, st, st->rst_recv ? H2_END_RESET : H2_END_ERROR, error_code);
   else
     stream_maybe_free(s, st);
   return 0;
@@ -538,8 +543,8 @@ int h2_session_submit(h2_session *s, const nghttp2_nv *nva, size_t nvlen,
   memset(&prd, 0, sizeof prd);
   prd.source.ptr = st;
   prd.read_callback = read_body;
-  int32_t id = H2_SUBMIT_REQUEST(s->ng, NULL, nva, nvlen,
-                                 has_body ? &prd : NULL, st);
+  int32_t id =
+      H2_SUBMIT_REQUEST(s->ng, NULL, nva, nvlen, has_body ? &prd : NULL, st);
   if (id < 0) {
     /* Nothing was queued: the record goes straight back, and the body
      * stays the caller's (no release on failure). */
@@ -601,8 +606,7 @@ int h2_session_recv(h2_session *s, const uint8_t *data, size_t len) {
   h2_ssize n = H2_MEM_RECV(s->ng, data, len);
   if (n < 0) {
     s->failed = 1;
-    snprintf(s->error, sizeof s->error, "HTTP/2: %s",
-             nghttp2_strerror((int)n));
+    snprintf(s->error, sizeof s->error, "HTTP/2: %s", nghttp2_strerror((int)n));
     return n == NGHTTP2_ERR_NOMEM ? RL_ERR_NOMEM : RL_ERR_PROTO;
   }
   /* Send what the bytes asked for (acknowledgements, window updates, a
@@ -633,9 +637,7 @@ uint32_t h2_session_max_concurrent(const h2_session *s,
   return n;
 }
 
-int h2_session_settings_known(const h2_session *s) {
-  return s->settings_known;
-}
+int h2_session_settings_known(const h2_session *s) { return s->settings_known; }
 
 size_t h2_session_active(const h2_session *s) { return s->active; }
 
@@ -666,16 +668,14 @@ void *h2_session_find(h2_session *s, int (*match)(void *area, void *arg),
 }
 
 int h2_session_cancel(h2_session *s, void *area) {
-  struct h2_stream *st =
-      (struct h2_stream *)((unsigned char *)area -
-                           offsetof(struct h2_stream, area));
+  struct h2_stream *st = (struct h2_stream *)((unsigned char *)area -
+                                              offsetof(struct h2_stream, area));
   if (!st->owned || st->held)
     return RL_ERR_INVAL;
   /* The server may still answer; nghttp2 drops what comes for a stream
    * it reset, and its window is given back. */
   if (st->open && st->id > 0 && !s->failed)
-    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id,
-                              NGHTTP2_CANCEL);
+    nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
   stream_end(s, st, H2_END_CANCELLED, NGHTTP2_CANCEL);
   return h2_session_flush(s);
 }
@@ -683,8 +683,7 @@ int h2_session_cancel(h2_session *s, void *area) {
 void h2_session_abort(h2_session *s) {
   deliver_held(s);
   s->failed = 1;
-  for (struct h2_link *l = s->streams.next, *next; l != &s->streams;
-       l = next) {
+  for (struct h2_link *l = s->streams.next, *next; l != &s->streams; l = next) {
     next = l->next;
     struct h2_stream *st = stream_at(l);
     if (st->owned)
@@ -701,8 +700,7 @@ void h2_session_del(h2_session *s) {
   /* nghttp2_session_del() calls no callback: our records are freed here,
    * after it, since it may still point at their bodies until then. */
   nghttp2_session_del(s->ng);
-  for (struct h2_link *l = s->streams.next, *next; l != &s->streams;
-       l = next) {
+  for (struct h2_link *l = s->streams.next, *next; l != &s->streams; l = next) {
     next = l->next;
     struct h2_stream *st = stream_at(l);
     body_release(st);

@@ -83,9 +83,8 @@ typedef struct h2_callbacks {
    * connection is gone). */
   int (*write)(void *session_data, const uint8_t *data, size_t len);
   /* One header field. Pseudo-header fields (":status") come first. */
-  void (*on_header)(void *stream_data, enum h2_block block,
-                    const uint8_t *name, size_t name_len,
-                    const uint8_t *value, size_t value_len);
+  void (*on_header)(void *stream_data, enum h2_block block, const uint8_t *name,
+                    size_t name_len, const uint8_t *value, size_t value_len);
   /* A header block ended; `status` is its :status (0 for trailers). */
   void (*on_headers_end)(void *stream_data, enum h2_block block, int status);
   /* DATA payload (padding excluded). */

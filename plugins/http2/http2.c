@@ -29,17 +29,17 @@
  * Everything except rl_plugin_entry() is static; the module is built with
  * hidden visibility.
  */
-#include <rpcload/plugin.h>
-
-#include "h2session.h"
-#include "http_text.h"
-#include "resp_acc.h"
-
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rpcload/plugin.h>
+
+#include "h2session.h"
+#include "http_text.h"
+#include "resp_acc.h"
 
 #define HTTP2_USER_AGENT "rpcload/0.1"
 /* Streams offered before the server's SETTINGS say how many it takes:
@@ -170,13 +170,13 @@ struct http2_step {
   char *strings; /* every name and value nva points at */
   uint8_t *body; /* the request body, or NULL */
   size_t body_len;
-  rl_template *body_tpl; /* the body when it has {{...}}, else NULL */
+  rl_template *body_tpl;    /* the body when it has {{...}}, else NULL */
   struct tpl_field *fields; /* templated header values (:path too) */
   size_t n_fields;
-  size_t cl_index;       /* our content-length in nva, or nvlen if none */
-  char *type;            /* stats type: the method */
-  char *name;            /* stats name: --name, else path and query */
-  atomic_int warned;     /* a bad expansion was logged once */
+  size_t cl_index;   /* our content-length in nva, or nvlen if none */
+  char *type;        /* stats type: the method */
+  char *name;        /* stats name: --name, else path and query */
+  atomic_int warned; /* a bad expansion was logged once */
 };
 
 /* One user header, split and trimmed; points into the step spec. */
@@ -561,8 +561,7 @@ static int check_path(const rl_host *host, const rl_step_spec *spec,
   *path_tpl = NULL;
   if (!HOST_HAS_TEMPLATE_API(host) || !has_open(path, strlen(path)))
     return check_spec(spec, method, path, err, errlen);
-  int rc = compile_tpl(host, path, strlen(path), "path", path_tpl, err,
-                       errlen);
+  int rc = compile_tpl(host, path, strlen(path), "path", path_tpl, err, errlen);
   if (rc != 0)
     return rc;
   char *skeleton = without_templates(path);
@@ -787,8 +786,8 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     st->nva[i].flags =
         NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
     if (b.f[i].tpl != NULL)
-      st->fields[st->n_fields++] =
-          (struct tpl_field){.index = i, .tpl = b.f[i].tpl, .path = b.f[i].path};
+      st->fields[st->n_fields++] = (struct tpl_field){
+          .index = i, .tpl = b.f[i].tpl, .path = b.f[i].path};
   }
   free(b.f);
   *step = st;
@@ -1128,10 +1127,8 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
     }
     h2_body body = {.data = st->body, .len = st->body_len};
     if (templated_body)
-      body = (h2_body){.data = copy,
-                       .len = len,
-                       .release = free_body,
-                       .release_arg = copy};
+      body = (h2_body){
+          .data = copy, .len = len, .release = free_body, .release_arg = copy};
     rc = h2_session_submit(s->h2, nva, st->nvlen,
                            body.len > 0 || body.data != NULL ? &body : NULL,
                            init, NULL);
@@ -1184,7 +1181,9 @@ static int http2_session_submit(void *session, rl_request *req) {
                            st->body != NULL ? &body : NULL, &init, NULL);
   }
   if (rc != 0) {
-    rl__resp_acc_put(&s->free_accs, init.acc); /* the stream never was: the collector is ours */
+    rl__resp_acc_put(
+        &s->free_accs,
+        init.acc); /* the stream never was: the collector is ours */
     return rc;
   }
   /* The last stream id is spent: new requests need a new connection. */

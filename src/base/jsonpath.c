@@ -47,7 +47,7 @@ static seg *push_seg(rl__jsonpath *p) {
 
 typedef struct compiler {
   const char *text;
-  size_t off;     /* where the problem is */
+  size_t off; /* where the problem is */
   char *err;
   size_t errlen;
 } compiler;
@@ -55,7 +55,8 @@ typedef struct compiler {
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static int fail(compiler *c, size_t off, const char *fmt, ...) {
+static int
+fail(compiler *c, size_t off, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(c->err, c->errlen, fmt, ap);
@@ -64,9 +65,7 @@ static int fail(compiler *c, size_t off, const char *fmt, ...) {
   return RL_ERR_INVAL;
 }
 
-static int is_name_char(char ch) {
-  return ch && !strchr(".[]'\" \t\r\n", ch);
-}
+static int is_name_char(char ch) { return ch && !strchr(".[]'\" \t\r\n", ch); }
 
 /* Parses a quoted key starting at text[i] (the quote); sets *end past the
  * closing quote and *out to the unescaped key (malloc'd). */
@@ -112,8 +111,9 @@ static int compile(compiler *c, rl__jsonpath *p) {
       if (t[b] == '.')
         return fail(c, i, "recursive descent '..' is not supported");
       if (t[b] == '*')
-        return fail(c, b, "wildcards are not supported: a path selects one "
-                          "value");
+        return fail(c, b,
+                    "wildcards are not supported: a path selects one "
+                    "value");
       while (is_name_char(t[e]))
         e++;
       if (e == b)
@@ -163,11 +163,13 @@ static int compile(compiler *c, rl__jsonpath *p) {
         s->kind = SEG_INDEX;
         s->index = v;
       } else if (t[j] == '*') {
-        return fail(c, j, "wildcards are not supported: a path selects one "
-                          "value");
+        return fail(c, j,
+                    "wildcards are not supported: a path selects one "
+                    "value");
       } else if (t[j] == '?') {
-        return fail(c, j, "filters are not supported: a path selects one "
-                          "value");
+        return fail(c, j,
+                    "filters are not supported: a path selects one "
+                    "value");
       } else {
         return fail(c, j, "expected an index or a quoted key after '['");
       }
@@ -183,8 +185,8 @@ static int compile(compiler *c, rl__jsonpath *p) {
   return 0;
 }
 
-int rl__jsonpath_compile(const char *text, rl__jsonpath **out,
-                         size_t *err_off, char *err, size_t errlen) {
+int rl__jsonpath_compile(const char *text, rl__jsonpath **out, size_t *err_off,
+                         char *err, size_t errlen) {
   *out = NULL;
   rl__jsonpath *p = calloc(1, sizeof *p);
   if (!p || !(p->text = strdup(text))) {

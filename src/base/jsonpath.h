@@ -29,8 +29,8 @@ typedef struct rl__jsonpath rl__jsonpath;
  * in the text: the caller places it) and the 0-based byte offset of the
  * problem in *err_off (may be NULL), or RL_ERR_NOMEM.
  */
-int rl__jsonpath_compile(const char *text, rl__jsonpath **out,
-                         size_t *err_off, char *err, size_t errlen);
+int rl__jsonpath_compile(const char *text, rl__jsonpath **out, size_t *err_off,
+                         char *err, size_t errlen);
 
 /* Frees a path; NULL is fine. */
 void rl__jsonpath_free(rl__jsonpath *p);

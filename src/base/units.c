@@ -38,8 +38,8 @@ static double unit_ns(const char *unit, size_t len) {
   static const struct {
     const char *name;
     double ns;
-  } units[] = {{"h", 3600e9}, {"m", 60e9}, {"s", 1e9}, {"ms", 1e6},
-               {"us", 1e3}};
+  } units[] = {
+      {"h", 3600e9}, {"m", 60e9}, {"s", 1e9}, {"ms", 1e6}, {"us", 1e3}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
     if (strlen(units[i].name) == len && memcmp(units[i].name, unit, len) == 0)
       return units[i].ns;

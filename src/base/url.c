@@ -114,8 +114,10 @@ int rl__url_parse(const char *text, rl__url *out, char *err, size_t errlen) {
       }
     }
     if ((unsigned char)*c <= ' ') {
-      snprintf(err, errlen, "bad URL '%s': spaces or control characters in "
-               "the path (percent-encode them)", text);
+      snprintf(err, errlen,
+               "bad URL '%s': spaces or control characters in "
+               "the path (percent-encode them)",
+               text);
       goto fail;
     }
   }

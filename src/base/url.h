@@ -6,10 +6,10 @@
 #include <stdint.h>
 
 typedef struct rl__url {
-  char *scheme; /* lower-cased; NULL when the target has no "scheme://" */
-  char *host;   /* without IPv6 brackets */
+  char *scheme;  /* lower-cased; NULL when the target has no "scheme://" */
+  char *host;    /* without IPv6 brackets */
   uint16_t port; /* 0 when absent */
-  char *path;   /* path and query; "/" when absent */
+  char *path;    /* path and query; "/" when absent */
 } rl__url;
 
 /*

@@ -1,10 +1,11 @@
 #include "engine/checks.h"
 
-#include <jansson.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "base/jsonpath.h"
 #include "scenario/scenario.h"
@@ -35,8 +36,7 @@ static const char *status_text(int grpc, int code, char *buf, size_t len) {
   return buf;
 }
 
-static const char *expect_error(const rl__scn_expect *e,
-                                const rl__response *r,
+static const char *expect_error(const rl__scn_expect *e, const rl__response *r,
                                 const char *plugin_error, uint64_t rt_ns,
                                 json_t **doc, int *tried, char *buf,
                                 size_t len) {
@@ -57,8 +57,8 @@ static const char *expect_error(const rl__scn_expect *e,
   if (err)
     return err;
   if (e->body_contains && !strstr(body_text(r), e->body_contains)) {
-    snprintf(buf, len, "response does not contain '%.80s'%s",
-             e->body_contains, r->body_cut ? " (body cut at 4 MiB)" : "");
+    snprintf(buf, len, "response does not contain '%.80s'%s", e->body_contains,
+             r->body_cut ? " (body cut at 4 MiB)" : "");
     return buf;
   }
   if (e->body_re && regexec(e->body_re, body_text(r), 0, NULL, 0) != 0) {
@@ -134,8 +134,8 @@ const char *rl__checks_apply(const rl__plan_step *ps, const rl__response *resp,
   const char *err = plugin_error;
   if (r->have) {
     if (s->expect.pos.line)
-      err = expect_error(&s->expect, r, plugin_error, rt_ns, &doc, &tried,
-                         buf, len);
+      err = expect_error(&s->expect, r, plugin_error, rt_ns, &doc, &tried, buf,
+                         len);
   } else if (!err) {
     err = "no response to check";
   }

@@ -12,8 +12,8 @@
 #include <openssl/err.h>
 
 #include "base/clock.h"
-#include "engine/host.h"
 #include "base/log.h"
+#include "engine/host.h"
 #include "engine/request.h"
 #include "engine/target.h"
 #include "engine/worker.h"
@@ -180,8 +180,10 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
   if (c->inflight) {
     /* A plugin that broke the one-event contract: say so once, and keep
      * the books straight rather than hang the user for ever. */
-    rl__log(RL__LOG_ERROR, "plugin %s ended a session with %u request(s) "
-            "unreported", c->v->plugin->desc.name, c->inflight);
+    rl__log(RL__LOG_ERROR,
+            "plugin %s ended a session with %u request(s) "
+            "unreported",
+            c->v->plugin->desc.name, c->inflight);
     while (c->in_head)
       inflight_unlink(c, c->in_head);
     c->inflight = 0;
@@ -215,7 +217,8 @@ static void flush(rl_conn *c) {
     size_t left = c->wlen - c->woff;
     ssize_t n;
     if (c->ssl) {
-      int r = SSL_write(c->ssl, c->wbuf + c->woff, left > INT32_MAX ? INT32_MAX : (int)left);
+      int r = SSL_write(c->ssl, c->wbuf + c->woff,
+                        left > INT32_MAX ? INT32_MAX : (int)left);
       if (r <= 0) {
         int e = SSL_get_error(c->ssl, r);
         if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
@@ -270,8 +273,8 @@ static void dispatch(rl_conn *c) {
     if (rc < 0) {
       inflight_unlink(c, req);
       char why[160];
-      snprintf(why, sizeof why, "%s refused the request: %s",
-               p->name, rl_strerror(rc));
+      snprintf(why, sizeof why, "%s refused the request: %s", p->name,
+               rl_strerror(rc));
       rl__request_fail(req, why);
     }
   }
@@ -335,9 +338,8 @@ static void established(rl_conn *c) {
     conn_fail(c, rc, why);
     return;
   }
-  c->max_concurrent = p->session_max_concurrent
-                          ? p->session_max_concurrent(c->session)
-                          : 1;
+  c->max_concurrent =
+      p->session_max_concurrent ? p->session_max_concurrent(c->session) : 1;
   if (c->max_concurrent == 0)
     c->max_concurrent = 1;
   set_events(c, EV_READ);
@@ -371,8 +373,8 @@ static void connected(rl_conn *c) {
     established(c);
     return;
   }
-  c->ssl = rl__tls_new(c->t->ssl_ctx, c->fd, c->t->host, c->t->verify,
-                       c->resume);
+  c->ssl =
+      rl__tls_new(c->t->ssl_ctx, c->fd, c->t->host, c->t->verify, c->resume);
   if (!c->ssl) {
     conn_fail(c, RL_ERR_TLS, "cannot start TLS");
     return;
@@ -384,8 +386,8 @@ static void connected(rl_conn *c) {
 static void conn_connect(rl_conn *c) {
   const rl__target *t = c->t;
   char why[160];
-  int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                  0);
+  int fd =
+      socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     int e = errno;
     errno_text(e, why, sizeof why);
@@ -505,8 +507,7 @@ static void on_readable(rl_conn *c) {
     int rc = p->session_on_read(c->session, buf, (size_t)n);
     if (rc < 0) {
       char why[160];
-      snprintf(why, sizeof why, "%s: %s from server", p->name,
-               rl_strerror(rc));
+      snprintf(why, sizeof why, "%s: %s from server", p->name, rl_strerror(rc));
       conn_fail(c, rc, why);
       return;
     }
@@ -566,8 +567,8 @@ static void expire_requests(rl_conn *c) {
   while (c->state == RL__CONN_OPEN && c->in_head &&
          now - c->in_head->handed_ns >= limit) {
     rl_request *req = c->in_head;
-    if (!p->session_cancel ||
-        p->session_cancel(c->session, req, why) != 0 || c->in_head == req) {
+    if (!p->session_cancel || p->session_cancel(c->session, req, why) != 0 ||
+        c->in_head == req) {
       conn_fail(c, RL_ERR_TIMEOUT, why);
       return;
     }
@@ -575,8 +576,8 @@ static void expire_requests(rl_conn *c) {
   if (c->state != RL__CONN_OPEN)
     return;
   if (c->in_head) {
-    ev_timer_set(&c->timer,
-                 (double)(c->in_head->handed_ns + limit - now) / 1e9, 0.);
+    ev_timer_set(&c->timer, (double)(c->in_head->handed_ns + limit - now) / 1e9,
+                 0.);
     ev_timer_start(c->w->loop, &c->timer);
   }
   after_plugin(c); /* send the resets; refill the freed capacity */

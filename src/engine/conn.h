@@ -40,21 +40,21 @@ struct rl_conn {
   const struct rl__variant *v; /* the plugin carrying this connection: the
                                   target's first, or ALPN's pick over TLS */
   int fd;
-  uint8_t state;       /* enum rl__conn_state */
-  uint8_t events;      /* libev mask the io watcher has now */
-  uint8_t close_later; /* the plugin asked for a close */
-  uint8_t was_open;    /* reached OPEN since the last connect */
-  uint8_t draining;    /* no new requests; close once none is in flight */
+  uint8_t state;         /* enum rl__conn_state */
+  uint8_t events;        /* libev mask the io watcher has now */
+  uint8_t close_later;   /* the plugin asked for a close */
+  uint8_t was_open;      /* reached OPEN since the last connect */
+  uint8_t draining;      /* no new requests; close once none is in flight */
   uint8_t flush_pending; /* on the worker's flush list */
   rl_conn *next_flush;
   uint32_t max_concurrent;
-  uint32_t inflight;      /* accepted by the session, not yet done */
+  uint32_t inflight;             /* accepted by the session, not yet done */
   rl_request *in_head, *in_tail; /* those, oldest first (their deadlines) */
   ev_io io;
   ev_timer timer; /* connect timeout, then request timeout */
   SSL *ssl;
-  SSL_SESSION *resume; /* last TLS session, to resume on reconnect */
-  void *session;       /* the plugin's, between session_new and _del */
+  SSL_SESSION *resume;         /* last TLS session, to resume on reconnect */
+  void *session;               /* the plugin's, between session_new and _del */
   rl_request *q_head, *q_tail; /* waiting for the session */
   uint8_t *wbuf;
   size_t wlen, woff, wcap;

@@ -5,16 +5,16 @@
 #include <stdlib.h>
 
 #include "base/clock.h"
-#include "engine/conn.h"
 #include "base/log.h"
+#include "engine/conn.h"
 #include "engine/loop_services.h"
 #include "engine/plan.h"
-#include "engine/runner.h"
-#include "engine/worker.h"
 #include "engine/request.h"
+#include "engine/runner.h"
 #include "engine/target.h"
 #include "engine/template.h"
 #include "engine/user.h"
+#include "engine/worker.h"
 
 /* The step of the plugin carrying the request: over TLS, ALPN may have
  * picked another plugin than the target's first. */
@@ -76,8 +76,8 @@ static int host_request_wants_response(const rl_request *req) {
 static void host_request_response(rl_request *req, const rl_response *resp) {
   rl__user *u = req->user;
   if (u && u->resp && resp &&
-      resp->struct_size >= offsetof(rl_response, body_len) +
-                               sizeof resp->body_len)
+      resp->struct_size >=
+          offsetof(rl_response, body_len) + sizeof resp->body_len)
     (void)rl__response_store(u->resp, resp); /* a failed copy: have == 0 */
 }
 

@@ -1,11 +1,12 @@
 #include "engine/plan.h"
 
-#include <jansson.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include <rpcload/plugin.h>
 
@@ -259,9 +260,10 @@ static int compile_step(compiler *c, const rl__scn_user *k,
                                "unknown protocol '%s' (known: %s)", proto,
                                known);
   }
-  const char *host = s->host ? s->host : k->host ? k->host
-                     : o->host     ? o->host
-                                   : c->scn->host;
+  const char *host = s->host   ? s->host
+                     : k->host ? k->host
+                     : o->host ? o->host
+                               : c->scn->host;
   const char *spec = s->spec ? s->spec : "";
   const char *path = NULL;
   if (is_http) {
@@ -445,9 +447,8 @@ static int assign_classes(rl__plan *p, uint32_t users) {
   }
   size_t i = 0;
   for (size_t c = 0; c < p->n_classes; c++)
-    for (uint64_t f = 0; p->classes[c].has_fixed && f < p->classes[c].fixed &&
-                         i < n;
-         f++)
+    for (uint64_t f = 0;
+         p->classes[c].has_fixed && f < p->classes[c].fixed && i < n; f++)
       p->assign[i++] = (uint16_t)c;
   p->n_fixed_users = i;
   double total = 0;
@@ -477,10 +478,10 @@ static int assign_classes(rl__plan *p, uint32_t users) {
 }
 
 int rl__plan_from_scenario(rl__plugin_set *plugins, const rl__scenario *scn,
-                           const rl__plan_options *o, rl__plan **out,
-                           char *err, size_t errlen) {
-  compiler c = {.plugins = plugins, .scn = scn, .o = o, .err = err,
-                .errlen = errlen};
+                           const rl__plan_options *o, rl__plan **out, char *err,
+                           size_t errlen) {
+  compiler c = {
+      .plugins = plugins, .scn = scn, .o = o, .err = err, .errlen = errlen};
   rl__plan *p = calloc(1, sizeof *p);
   int rc = RL_ERR_NOMEM;
   if (!p)
@@ -608,8 +609,8 @@ void rl__plan_print_list(const rl__plan *p, const rl__scenario *scn,
         snprintf(label, sizeof label, "%s", pt->name);
       else
         snprintf(label, sizeof label, "task %zu", t + 1);
-      fprintf(out, "  - %s (weight %g): %s %s", label, pt->weight,
-              s0->protocol, s0->spec ? s0->spec : "");
+      fprintf(out, "  - %s (weight %g): %s %s", label, pt->weight, s0->protocol,
+              s0->spec ? s0->spec : "");
       if (pt->n_steps > 1)
         fprintf(out, " +%zu step(s)", pt->n_steps - 1);
       const rl__scn_task *st = task_of(scn, k, t);

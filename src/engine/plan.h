@@ -15,17 +15,17 @@
 #include <stdio.h>
 
 #include "engine/plugin_loader.h"
-#include "scenario/scenario.h"
 #include "engine/target.h"
 #include "engine/wait.h"
+#include "scenario/scenario.h"
 
 typedef struct rl__plan_step {
-  rl__target *target;          /* owned unless the plan is a quick one */
-  const rl__scn_step *src;     /* its scenario step (expect, capture), or
+  rl__target *target;      /* owned unless the plan is a quick one */
+  const rl__scn_step *src; /* its scenario step (expect, capture), or
                                   NULL on the quick command line */
-  size_t endpoint;             /* which of the user's connections */
-  size_t *capture_vars;        /* per src capture: the variable index */
-  int checks;                  /* has expect or capture: wants responses */
+  size_t endpoint;         /* which of the user's connections */
+  size_t *capture_vars;    /* per src capture: the variable index */
+  int checks;              /* has expect or capture: wants responses */
 } rl__plan_step;
 
 typedef struct rl__plan_task {
@@ -54,15 +54,15 @@ typedef struct rl__plan_class {
 typedef struct rl__plan {
   rl__plan_class *classes;
   size_t n_classes;
-  size_t n_endpoints;       /* connections a user holds */
+  size_t n_endpoints; /* connections a user holds */
   /* Per endpoint, the first step target going there: its connections are
    * set up with it (borrowed from the steps). */
   struct rl__target **endpoint_targets;
-  char **vars;              /* variable names (scenario captures) */
+  char **vars; /* variable names (scenario captures) */
   size_t n_vars;
-  uint16_t *assign;         /* user (0-based spawn order) -> class */
+  uint16_t *assign; /* user (0-based spawn order) -> class */
   size_t n_assign;
-  size_t n_fixed_users;     /* the first users, of fixed_count classes */
+  size_t n_fixed_users; /* the first users, of fixed_count classes */
   int has_on_stop;
   int owns_targets;
 } rl__plan;
@@ -75,9 +75,9 @@ typedef struct rl__plan_options {
   size_t n_tags;
   const char *const *exclude_tags; /* --exclude-tags */
   size_t n_exclude_tags;
-  uint32_t users;                 /* -u: how many class assignments */
-  const rl__wait *default_wait;   /* --wait, for classes without one */
-  int wait_given;                 /* --wait given: it wins over the file */
+  uint32_t users;               /* -u: how many class assignments */
+  const rl__wait *default_wait; /* --wait, for classes without one */
+  int wait_given;               /* --wait given: it wins over the file */
 } rl__plan_options;
 
 /*
@@ -93,8 +93,8 @@ rl__plan *rl__plan_single(rl__target *target, const rl__wait *wait);
  * (caller owns), or a negative code with the reason in err.
  */
 int rl__plan_from_scenario(rl__plugin_set *plugins, const rl__scenario *scn,
-                           const rl__plan_options *o, rl__plan **out,
-                           char *err, size_t errlen);
+                           const rl__plan_options *o, rl__plan **out, char *err,
+                           size_t errlen);
 
 void rl__plan_free(rl__plan *p);
 
@@ -107,8 +107,7 @@ rl__target *rl__plan_first_target(const rl__plan *p);
 
 /* `rpcload -f F --list`: classes, weights or fixed counts, tasks with
  * weights and tags. */
-void rl__plan_print_list(const rl__plan *p, const rl__scenario *scn,
-                         FILE *out);
+void rl__plan_print_list(const rl__plan *p, const rl__scenario *scn, FILE *out);
 
 /* `--show-task-ratio`: each class's share of users and each task's share
  * within its class and of all tasks. */

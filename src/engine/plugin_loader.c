@@ -20,8 +20,8 @@
 
 /* Error texts may be cut to the caller's buffer: that is intended, so they
  * go through vsnprintf, which the compiler does not second-guess. */
-__attribute__((format(printf, 3, 4))) static int
-errf(char *err, size_t errlen, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int errf(char *err, size_t errlen,
+                                                      const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   int n = vsnprintf(err, errlen, fmt, ap);
@@ -150,9 +150,8 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
   void *sym = dlsym(dl, RL_PLUGIN_ENTRY_SYMBOL);
   rl_plugin_entry_fn entry;
   if (!sym) {
-    errf(err, errlen,
-             "%s is not an rpcload plugin: it has no symbol %s", path,
-             RL_PLUGIN_ENTRY_SYMBOL);
+    errf(err, errlen, "%s is not an rpcload plugin: it has no symbol %s", path,
+         RL_PLUGIN_ENTRY_SYMBOL);
     dlclose(dl);
     return RL_ERR_ABI;
   }
@@ -160,27 +159,27 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
   const rl_plugin *d = entry();
   if (!d) {
     errf(err, errlen, "plugin %s: %s() returned NULL", path,
-             RL_PLUGIN_ENTRY_SYMBOL);
+         RL_PLUGIN_ENTRY_SYMBOL);
     dlclose(dl);
     return RL_ERR_ABI;
   }
   if (RL_ABI_VERSION_MAJOR(d->abi_version) != RL_ABI_MAJOR) {
     errf(err, errlen,
-             "plugin %s was built for plugin ABI %u.%u, this rpcload speaks "
-             "ABI %u.%u: rebuild the plugin against this rpcload's "
-             "<rpcload/plugin.h>",
-             path, RL_ABI_VERSION_MAJOR(d->abi_version),
-             RL_ABI_VERSION_MINOR(d->abi_version), (unsigned)RL_ABI_MAJOR,
-             (unsigned)RL_ABI_MINOR);
+         "plugin %s was built for plugin ABI %u.%u, this rpcload speaks "
+         "ABI %u.%u: rebuild the plugin against this rpcload's "
+         "<rpcload/plugin.h>",
+         path, RL_ABI_VERSION_MAJOR(d->abi_version),
+         RL_ABI_VERSION_MINOR(d->abi_version), (unsigned)RL_ABI_MAJOR,
+         (unsigned)RL_ABI_MINOR);
     dlclose(dl);
     return RL_ERR_ABI;
   }
   if (d->struct_size < RL_PLUGIN_MIN_SIZE) {
     errf(err, errlen,
-             "plugin %s: its descriptor is %u bytes, plugin ABI %u.%u needs at "
-             "least %zu (built against an incompatible header?)",
-             path, d->struct_size, RL_ABI_VERSION_MAJOR(d->abi_version),
-             RL_ABI_VERSION_MINOR(d->abi_version), (size_t)RL_PLUGIN_MIN_SIZE);
+         "plugin %s: its descriptor is %u bytes, plugin ABI %u.%u needs at "
+         "least %zu (built against an incompatible header?)",
+         path, d->struct_size, RL_ABI_VERSION_MAJOR(d->abi_version),
+         RL_ABI_VERSION_MINOR(d->abi_version), (size_t)RL_PLUGIN_MIN_SIZE);
     dlclose(dl);
     return RL_ERR_ABI;
   }
@@ -195,12 +194,10 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
   memcpy(&p->desc, d,
          d->struct_size < sizeof p->desc ? d->struct_size : sizeof p->desc);
   const char *missing = required_missing(&p->desc);
-  size_t transport_size = offsetof(rl_plugin, transport_del) +
-                          sizeof(p->desc.transport_del);
-  if (p->desc.kind != RL_PLUGIN_CODEC &&
-      p->desc.kind != RL_PLUGIN_TRANSPORT) {
-    errf(err, errlen, "plugin %s: unknown plugin kind %u", path,
-         p->desc.kind);
+  size_t transport_size =
+      offsetof(rl_plugin, transport_del) + sizeof(p->desc.transport_del);
+  if (p->desc.kind != RL_PLUGIN_CODEC && p->desc.kind != RL_PLUGIN_TRANSPORT) {
+    errf(err, errlen, "plugin %s: unknown plugin kind %u", path, p->desc.kind);
     plugin_unload(p);
     return RL_ERR_UNSUPPORTED;
   }
@@ -215,7 +212,7 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
   }
   if (missing) {
     errf(err, errlen, "plugin %s: required descriptor member '%s' is not set",
-             path, missing);
+         path, missing);
     plugin_unload(p);
     return RL_ERR_ABI;
   }

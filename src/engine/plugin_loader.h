@@ -18,12 +18,12 @@
 #include <rpcload/plugin.h>
 
 typedef struct rl__plugin {
-  char *path;     /* owned */
-  void *dl;       /* dlopen handle */
+  char *path; /* owned */
+  void *dl;   /* dlopen handle */
   /* A copy of the descriptor, zero-filled past the plugin's struct_size, so
    * members a plugin built for an older minor lacks read as NULL. */
   rl_plugin desc;
-  int inited;     /* desc.init has run successfully */
+  int inited; /* desc.init has run successfully */
 } rl__plugin;
 
 typedef struct rl__plugin_set {
@@ -62,8 +62,7 @@ void rl__plugin_set_scan(rl__plugin_set *set,
                          void *arg);
 
 /* The first loaded plugin serving URL scheme `scheme`, or NULL. */
-rl__plugin *rl__plugin_set_find_scheme(rl__plugin_set *set,
-                                       const char *scheme);
+rl__plugin *rl__plugin_set_find_scheme(rl__plugin_set *set, const char *scheme);
 
 /* Runs the plugin's init once (with the host table). 0 or its error. */
 int rl__plugin_init(rl__plugin *p);

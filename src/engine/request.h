@@ -18,13 +18,13 @@ struct rl__target;
 struct rl_request {
   struct rl__user *user;
   const struct rl__target *target;
-  rl_conn *conn;          /* the connection carrying it */
-  rl_request *next;       /* link in the connection's queue */
+  rl_conn *conn;    /* the connection carrying it */
+  rl_request *next; /* link in the connection's queue */
   /* In the connection's in-flight list (oldest first), for the timeout. */
   rl_request *in_prev, *in_next;
-  uint64_t handed_ns;     /* when the session took it */
-  uint64_t start_ns;      /* intended start: response time counts from here */
-  uint8_t retries;        /* re-sent after the connection closed unused */
+  uint64_t handed_ns; /* when the session took it */
+  uint64_t start_ns;  /* intended start: response time counts from here */
+  uint8_t retries;    /* re-sent after the connection closed unused */
   /* Stats entry of the last (type, name) this request reported: plugins
    * report the same strings every time, so the lookup is a compare. */
   const char *cached_type;

@@ -20,12 +20,12 @@
 #define RL__RESPONSE_MAX_BODY ((size_t)4 << 20)
 
 typedef struct rl__response {
-  int have;       /* a response arrived for the current request */
-  int status;     /* rl_response.status */
-  char *body;     /* NUL-terminated; body_len bytes (may hold NULs) */
+  int have;   /* a response arrived for the current request */
+  int status; /* rl_response.status */
+  char *body; /* NUL-terminated; body_len bytes (may hold NULs) */
   size_t body_len, body_cap;
-  int body_cut;   /* longer than RL__RESPONSE_MAX_BODY */
-  char *json;     /* the plugin's JSON of the payload, or NULL */
+  int body_cut; /* longer than RL__RESPONSE_MAX_BODY */
+  char *json;   /* the plugin's JSON of the payload, or NULL */
   size_t json_cap;
   int has_json;
   /* Header names and values, NUL-separated pairs in one block. */

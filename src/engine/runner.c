@@ -42,7 +42,8 @@ static void tell_workers(rl__runner *r, uint32_t users) {
 static void spawn_tick(rl__runner *r) {
   double elapsed = (double)(rl__now_ns() - r->swarm_t0_ns) / 1e9;
   uint32_t up = r->swarm_to >= r->swarm_from;
-  uint32_t span = up ? r->swarm_to - r->swarm_from : r->swarm_from - r->swarm_to;
+  uint32_t span =
+      up ? r->swarm_to - r->swarm_from : r->swarm_from - r->swarm_to;
   uint32_t step = rl__spawn_due(span, r->swarm_rate, elapsed);
   uint32_t due = up ? r->swarm_from + step : r->swarm_from - step;
   if (due != r->spawned)

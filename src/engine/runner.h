@@ -13,9 +13,9 @@
 
 #include <ev.h>
 
+#include "engine/wait.h"
 #include "stats/history.h"
 #include "stats/stats.h"
-#include "engine/wait.h"
 
 struct rl__target;
 struct rl__worker;
@@ -31,7 +31,7 @@ typedef struct rl__run_config {
   uint64_t seed;            /* for waits (and later, task choices) */
   double report_interval_s; /* 0: no periodic report */
   uint32_t connections;     /* 0: one per user; else shared, N in all */
-  int full_history;         /* history rows per entry too (--csv-full-history) */
+  int full_history; /* history rows per entry too (--csv-full-history) */
   /* What users run (a scenario's classes); NULL: one class with one task
    * of one request, the target given to rl__runner_run. */
   const struct rl__plan *plan;
@@ -55,12 +55,12 @@ enum rl__run_state {
 
 /* What another thread may ask of a running run (rl__runner_control). */
 typedef struct rl__runner_ctl {
-  int swarm;         /* 1: change the user count to users at spawn_rate */
+  int swarm; /* 1: change the user count to users at spawn_rate */
   uint32_t users;
   double spawn_rate;
-  int stop;          /* 1: stop every user (steered: the run goes on) */
-  int reset;         /* 1: clear the stats and the history */
-  int quit;          /* 1: end the run, as a signal would */
+  int stop;  /* 1: stop every user (steered: the run goes on) */
+  int reset; /* 1: clear the stats and the history */
+  int quit;  /* 1: end the run, as a signal would */
 } rl__runner_ctl;
 
 /* A hook on the main thread (see rl__runner_hooks). */
@@ -85,7 +85,7 @@ typedef struct rl__runner_hooks {
 typedef struct rl__runner {
   const rl__run_config *cfg;
   const struct rl__target *target; /* the plan's first step's */
-  const struct rl__plan *plan;      /* cfg->plan, or own_plan */
+  const struct rl__plan *plan;     /* cfg->plan, or own_plan */
   struct rl__plan *own_plan;
   rl__stats *stats;     /* the run's merged stats; guard with `lock` */
   rl__history history;  /* a row per second; guard with `lock`; the caller
@@ -95,7 +95,7 @@ typedef struct rl__runner {
   uint64_t end_ns;
   struct rl__worker *workers;
   uint32_t nworkers;
-  uint32_t spawned;  /* users the workers were told to have (main) */
+  uint32_t spawned; /* users the workers were told to have (main) */
   /* The current ramp: from swarm_from users to swarm_to at swarm_rate,
    * started at swarm_t0_ns (main thread). */
   uint32_t swarm_from, swarm_to;
@@ -110,8 +110,8 @@ typedef struct rl__runner {
   rl__runner_ctl ctl;
   ev_async ctl_async;
   ev_timer autoquit_timer;
-  int stopping;      /* a stop was sent */
-  int signals;       /* signals received */
+  int stopping; /* a stop was sent */
+  int signals;  /* signals received */
   uint64_t cut_requests;
   rl__runner_hooks hooks;
   /* main loop */

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/host.h"
 #include "base/url.h"
+#include "engine/host.h"
 
 static void warn_refused(const char *path, const char *reason, void *arg) {
   (void)path;

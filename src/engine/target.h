@@ -67,7 +67,7 @@ typedef struct rl__target {
   const char *type;
   const char *name;
   int alpn_required;
-  char *host;         /* owned */
+  char *host; /* owned */
   uint16_t port;
   int tls;
   struct sockaddr_storage addr;

@@ -24,8 +24,8 @@ enum part_kind {
 
 typedef struct part {
   enum part_kind kind;
-  size_t off, len;  /* PART_TEXT: a slice of the template's text */
-  long long a, b;   /* arguments */
+  size_t off, len; /* PART_TEXT: a slice of the template's text */
+  long long a, b;  /* arguments */
 } part;
 
 struct rl_template {
@@ -39,10 +39,13 @@ static const struct {
   enum part_kind kind;
   int nargs;
 } names[] = {
-    {"user_id", PART_USER_ID, 0},       {"seq", PART_SEQ, 0},
-    {"uuid", PART_UUID, 0},             {"timestamp", PART_TIMESTAMP, 0},
+    {"user_id", PART_USER_ID, 0},
+    {"seq", PART_SEQ, 0},
+    {"uuid", PART_UUID, 0},
+    {"timestamp", PART_TIMESTAMP, 0},
     {"timestamp_ms", PART_TIMESTAMP_MS, 0},
-    {"random_int", PART_RANDOM_INT, 2}, {"random_string", PART_RANDOM_STRING, 1},
+    {"random_int", PART_RANDOM_INT, 2},
+    {"random_string", PART_RANDOM_STRING, 1},
 };
 
 /* The variables a scenario's templates may name (main thread, while its
@@ -79,9 +82,11 @@ static int parse_expr(const char *expr, size_t n, size_t col, part *out,
   char *words[4] = {NULL, NULL, NULL, NULL};
   int nw = 0;
   char *save = NULL;
-  for (char *w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+  for (char *w = strtok_r(buf, " \t", &save); w;
+       w = strtok_r(NULL, " \t", &save)) {
     if (nw == 4) {
-      snprintf(err, errlen, "too many arguments in template at column %zu", col);
+      snprintf(err, errlen, "too many arguments in template at column %zu",
+               col);
       return RL_ERR_INVAL;
     }
     words[nw++] = w;
@@ -113,8 +118,8 @@ static int parse_expr(const char *expr, size_t n, size_t col, part *out,
     } else if (out->kind == PART_RANDOM_STRING) {
       if (rl__parse_int(words[1], 0, 1 << 20, &out->a)) {
         snprintf(err, errlen,
-                 "random_string at column %zu needs a length from 0 to %d",
-                 col, 1 << 20);
+                 "random_string at column %zu needs a length from 0 to %d", col,
+                 1 << 20);
         return RL_ERR_INVAL;
       }
     }
@@ -135,8 +140,8 @@ static int parse_expr(const char *expr, size_t n, size_t col, part *out,
   return RL_ERR_INVAL;
 }
 
-int rl__template_new(const char *text, size_t len, rl_template **out,
-                     char *err, size_t errlen) {
+int rl__template_new(const char *text, size_t len, rl_template **out, char *err,
+                     size_t errlen) {
   rl_template *t = calloc(1, sizeof *t);
   if (!t || !(t->text = malloc(len + 1))) {
     free(t);
@@ -161,7 +166,8 @@ int rl__template_new(const char *text, size_t len, rl_template **out,
       goto fail;
     }
     if (open > lit &&
-        (rc = push(t, (part){.kind = PART_TEXT, .off = lit, .len = open - lit})))
+        (rc =
+             push(t, (part){.kind = PART_TEXT, .off = lit, .len = open - lit})))
       goto fail;
     size_t b = open + 2, e = close;
     while (b < e && is_blank(text[b]))
@@ -270,9 +276,8 @@ int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
       break;
     }
     case PART_VAR: {
-      const char *v = (size_t)p->a < ctx->n_vars && ctx->vars
-                          ? ctx->vars[p->a]
-                          : NULL;
+      const char *v =
+          (size_t)p->a < ctx->n_vars && ctx->vars ? ctx->vars[p->a] : NULL;
       size_t vl = v ? strlen(v) : 0;
       if (reserve(buf, len, cap, vl))
         return RL_ERR_NOMEM;

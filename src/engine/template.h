@@ -49,8 +49,8 @@ void rl__template_set_variables(const char *const *names, size_t n);
  * (caller owns; rl__template_del), or RL_ERR_INVAL with a reason in err
  * ("unknown template name 'x' at column 7"), or RL_ERR_NOMEM.
  */
-int rl__template_new(const char *text, size_t len, rl_template **out,
-                     char *err, size_t errlen);
+int rl__template_new(const char *text, size_t len, rl_template **out, char *err,
+                     size_t errlen);
 
 void rl__template_del(rl_template *t);
 

@@ -37,8 +37,7 @@ SSL_CTX *rl__tls_ctx_new(const rl__tls_options *o, const char *const *alpn,
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     if (o->cacert) {
       if (SSL_CTX_load_verify_locations(ctx, o->cacert, NULL) != 1) {
-        queue_error(err, errlen, "cannot load CA certificates from",
-                    o->cacert);
+        queue_error(err, errlen, "cannot load CA certificates from", o->cacert);
         goto fail;
       }
     } else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
@@ -57,8 +56,8 @@ SSL_CTX *rl__tls_ctx_new(const rl__tls_options *o, const char *const *alpn,
       goto fail;
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
-      snprintf(err, errlen, "client key %s does not match certificate %s",
-               key, o->cert);
+      snprintf(err, errlen, "client key %s does not match certificate %s", key,
+               o->cert);
       goto fail;
     }
   } else if (o->key) {
@@ -123,8 +122,7 @@ fail:
   return NULL;
 }
 
-const char *rl__tls_error_text(SSL *ssl, int ssl_error, char *buf,
-                               size_t len) {
+const char *rl__tls_error_text(SSL *ssl, int ssl_error, char *buf, size_t len) {
   long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
   unsigned long e = ERR_peek_error();
   if (v != X509_V_OK) {

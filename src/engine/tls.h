@@ -39,7 +39,6 @@ SSL *rl__tls_new(SSL_CTX *ctx, int fd, const char *host, int verify,
  * reason when verification failed, else OpenSSL's error queue (cleared).
  * Writes into buf and returns it.
  */
-const char *rl__tls_error_text(SSL *ssl, int ssl_error, char *buf,
-                               size_t len);
+const char *rl__tls_error_text(SSL *ssl, int ssl_error, char *buf, size_t len);
 
 #endif /* RL_TLS_H */

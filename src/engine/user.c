@@ -3,10 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/checks.h"
 #include "base/clock.h"
-#include "engine/plan.h"
 #include "base/rng.h"
+#include "engine/checks.h"
+#include "engine/plan.h"
 #include "engine/runner.h"
 #include "engine/target.h"
 #include "engine/wait.h"
@@ -119,8 +119,8 @@ static uint32_t choose_task(rl__user *u) {
     return 0;
   if (k->sequential)
     return u->next_seq_task++ % (uint32_t)k->n_tasks;
-  double x = (double)(rl__rng_next(&u->rng) >> 11) * 0x1.0p-53 *
-             k->total_weight;
+  double x =
+      (double)(rl__rng_next(&u->rng) >> 11) * 0x1.0p-53 * k->total_weight;
   for (size_t i = 0; i < k->n_tasks; i++)
     if (x < k->cum_weight[i])
       return (uint32_t)i;
@@ -182,8 +182,8 @@ static void end_of_steps(rl__user *u) {
     start_task(u, 0);
     return;
   }
-  uint64_t pause = rl__wait_next(&u->cls->wait, u->task_start_ns,
-                                 rl__now_ns(), &u->rng);
+  uint64_t pause =
+      rl__wait_next(&u->cls->wait, u->task_start_ns, rl__now_ns(), &u->rng);
   if (pause) {
     u->state = RL__USER_WAITING;
     ev_timer_set(&u->timer, (double)pause / 1e9, 0.);
@@ -303,8 +303,8 @@ static void finish(rl_request *req, const rl_result *res) {
     const rl__plan_step *ps = u->cls->checks ? current_step(u) : NULL;
     if (ps && ps->src) {
       int stop_task = 0;
-      error = rl__checks_apply(ps, u->resp, error, rt, u->vars, why,
-                               sizeof why, &stop_task);
+      error = rl__checks_apply(ps, u->resp, error, rt, u->vars, why, sizeof why,
+                               &stop_task);
       u->capture_failed = (uint8_t)stop_task;
     }
     if (type != req->cached_type || name != req->cached_name) {

@@ -39,13 +39,13 @@ enum rl__user_phase {
 typedef struct rl__user {
   struct rl__worker *w;
   const struct rl__plan_class *cls; /* what it runs (the plan's) */
-  uint8_t phase;       /* enum rl__user_phase */
+  uint8_t phase;                    /* enum rl__user_phase */
   uint8_t capture_failed; /* the step that just ended failed a capture */
-  uint32_t task;       /* index in cls->tasks */
-  uint32_t step;       /* index in the phase's steps */
+  uint32_t task;          /* index in cls->tasks */
+  uint32_t step;          /* index in the phase's steps */
   uint32_t next_seq_task; /* sequential classes: the next task */
-  uint64_t id;       /* 1-based, unique across the run */
-  uint8_t state;     /* enum rl__user_state */
+  uint64_t id;            /* 1-based, unique across the run */
+  uint8_t state;          /* enum rl__user_state */
   uint8_t step_done; /* on resume: a step just ended (else: start a task) */
   uint8_t queued;    /* on the worker's ready list */
   uint8_t started;   /* has run a task */

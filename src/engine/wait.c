@@ -46,7 +46,8 @@ int rl__wait_parse(const char *spec, rl__wait *out, char *err, size_t errlen) {
     char a[64], b[64];
     const char *comma = strchr(arg, ',');
     out->kind = RL__WAIT_BETWEEN;
-    if (comma && (size_t)(comma - arg) < sizeof a && strlen(comma + 1) < sizeof b) {
+    if (comma && (size_t)(comma - arg) < sizeof a &&
+        strlen(comma + 1) < sizeof b) {
       memcpy(a, arg, (size_t)(comma - arg));
       a[comma - arg] = 0;
       memcpy(b, comma + 1, strlen(comma + 1) + 1);
@@ -54,9 +55,10 @@ int rl__wait_parse(const char *spec, rl__wait *out, char *err, size_t errlen) {
           out->a_ns <= out->b_ns)
         return 0;
     }
-    snprintf(err, errlen,
-             "bad wait '%s': expected between:MIN,MAX in seconds with MIN <= MAX",
-             spec);
+    snprintf(
+        err, errlen,
+        "bad wait '%s': expected between:MIN,MAX in seconds with MIN <= MAX",
+        spec);
     return RL_ERR_INVAL;
   } else {
     snprintf(err, errlen,

@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/host.h"
 #include "base/log.h"
-#include "engine/plan.h"
 #include "engine/conn.h"
+#include "engine/host.h"
+#include "engine/plan.h"
 #include "engine/request.h"
 #include "engine/runner.h"
 #include "engine/spawn.h"
@@ -117,7 +117,8 @@ static void spawn(rl__worker *w, uint32_t want) {
   while (w->active_users < want && !w->stopping) {
     if (w->nusers == w->cap) {
       size_t cap = w->cap ? w->cap * 2 : 64;
-      struct rl__user **users = realloc(w->users, cap * sizeof(struct rl__user *));
+      struct rl__user **users =
+          realloc(w->users, cap * sizeof(struct rl__user *));
       if (!users)
         break;
       w->users = users;
@@ -126,7 +127,8 @@ static void spawn(rl__worker *w, uint32_t want) {
     /* Users are dealt to threads round-robin: user i lives on thread
      * i % nthreads, so its 1-based id is unique across the run. */
     uint64_t id = (uint64_t)w->nusers * nthreads + (uint64_t)w->index + 1;
-    rl__user *u = rl__user_new(w, id, rl__plan_class_of(w->runner->plan, id - 1));
+    rl__user *u =
+        rl__user_new(w, id, rl__plan_class_of(w->runner->plan, id - 1));
     if (!u) {
       rl__log(RL__LOG_ERROR, "out of memory spawning user %llu",
               (unsigned long long)id);
@@ -218,8 +220,8 @@ void rl__worker_submit(rl__worker *w, rl_conn *conn, rl_request *req) {
     if (w->transports[i].target == req->target)
       wt = &w->transports[i];
   if (!wt || !wt->state) {
-    rl__request_fail(req, wt && wt->error ? wt->error
-                                          : "transport not running");
+    rl__request_fail(req,
+                     wt && wt->error ? wt->error : "transport not running");
     return;
   }
   int rc = p->transport_submit(wt->state, req);
@@ -258,8 +260,8 @@ static void start_one_transport(rl__worker *w, const rl__target *t) {
       .connect_timeout_ns = t->connect_timeout_ns,
       .request_timeout_ns = t->request_timeout_ns,
   };
-  int rc = p->transport_new(rl__host(), &w->loop_handle, t->step, &info,
-                            &wt->state);
+  int rc =
+      p->transport_new(rl__host(), &w->loop_handle, t->step, &info, &wt->state);
   if (rc < 0) {
     wt->state = NULL;
     wt->error = "transport could not start";
@@ -305,10 +307,9 @@ int rl__worker_start(rl__worker *w, struct rl__runner *r, int index) {
   w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
   w->loop_handle.w = w;
   /* --connections N: N in all, dealt to threads like users are. */
-  w->npool = r->cfg->connections
-                 ? rl__spawn_share(r->cfg->connections, (uint32_t)index,
-                                   r->nworkers)
-                 : 0;
+  w->npool = r->cfg->connections ? rl__spawn_share(r->cfg->connections,
+                                                   (uint32_t)index, r->nworkers)
+                                 : 0;
   if (w->npool) {
     w->pool = calloc(w->npool, sizeof *w->pool);
     if (!w->pool)

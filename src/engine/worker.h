@@ -44,7 +44,7 @@ typedef struct rl__worker {
   ev_idle idle;
   ev_timer flush_timer;
   ev_timer stop_timer;
-  rl_conn *pool; /* --connections: this thread's shared connections */
+  rl_conn *pool;       /* --connections: this thread's shared connections */
   rl_conn *flush_head; /* connections with output to send this round */
   uint32_t npool;
   struct rl__user **users; /* every user spawned here */
@@ -57,14 +57,14 @@ typedef struct rl__worker {
   uint32_t active_users; /* not stopped and not retiring */
   unsigned stats_epoch;  /* the runner's reset_epoch at the last flush */
   uint64_t cut_requests; /* in flight when cut; not in the stats */
-  rl_loop loop_handle;    /* what transport plugins see of `loop` */
+  rl_loop loop_handle;   /* what transport plugins see of `loop` */
   /* Transport plugins' per-thread states, one per plan target of a
    * transport plugin (the quick command line has at most one). */
   struct rl__worker_transport {
     const struct rl__target *target;
     void *state;       /* NULL when transport_new failed */
     const char *error; /* why, then */
-  } *transports;
+  } * transports;
   size_t ntransports;
 } rl__worker;
 

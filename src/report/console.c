@@ -5,11 +5,11 @@
 #define TYPE_WIDTH 8
 #define NAME_WIDTH 80 /* Locust's STATS_NAME_WIDTH when not on a terminal */
 
-static const double percentiles[] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9,
-                                     99.99, 100};
-static const char *const percentile_names[] = {
-    "50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%",
-    "99.99%", "100%"};
+static const double percentiles[] = {50, 66, 75,   80,    90, 95,
+                                     98, 99, 99.9, 99.99, 100};
+static const char *const percentile_names[] = {"50%",   "66%",    "75%", "80%",
+                                               "90%",   "95%",    "98%", "99%",
+                                               "99.9%", "99.99%", "100%"};
 #define NPCT (sizeof percentiles / sizeof percentiles[0])
 
 void rl__format_ms(uint64_t ns, char *buf, size_t len) {
@@ -43,9 +43,8 @@ static void stats_row(FILE *out, const rl__stats_entry *e, const char *type,
   char typecol[64], fails[48], avg[24], min[24], max[24], med[24];
   /* Locust writes the method followed by a space in this column. */
   snprintf(typecol, sizeof typecol, "%s%s", type, *type ? " " : "");
-  double ratio = e->num_requests
-                     ? (double)e->num_failures / (double)e->num_requests
-                     : 0;
+  double ratio =
+      e->num_requests ? (double)e->num_failures / (double)e->num_requests : 0;
   snprintf(fails, sizeof fails, "%llu(%.2f%%)",
            (unsigned long long)e->num_failures, ratio * 100);
   rl__format_ms(rl__stats_entry_avg_ns(e), avg, sizeof avg);
@@ -99,8 +98,7 @@ static void percentile_row(FILE *out, const rl__stats_entry *e) {
   for (size_t i = 0; i < NPCT; i++)
     rl__format_ms(rl__histogram_percentile(&e->hist, percentiles[i]), v[i],
                   sizeof v[i]);
-  fprintf(out, "%-*s %-*s %8s", TYPE_WIDTH, e->type, NAME_WIDTH, e->name,
-          v[0]);
+  fprintf(out, "%-*s %-*s %8s", TYPE_WIDTH, e->type, NAME_WIDTH, e->name, v[0]);
   for (size_t i = 1; i < NPCT; i++)
     fprintf(out, " %6s", v[i]);
   fprintf(out, " %6llu\n", (unsigned long long)e->num_requests);

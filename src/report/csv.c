@@ -19,8 +19,7 @@
 
 #include "base/clock.h"
 
-#define PERCENTILE_COLUMNS                                                     \
-  "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
+#define PERCENTILE_COLUMNS "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
 
 const char rl__csv_stats_header[] =
     "Type,Name,Request Count,Failure Count,Median Response Time,"
@@ -303,8 +302,8 @@ static void fields_totals_tail(buf *b, const totals *t) {
   buf_add(b, ",", 1);
   /* avg_response_time: the sum in ms over the count, as Locust divides;
    * 0.0 when there is no request, a float either way */
-  field_float(b, t->requests ? ns_to_ms(t->total_ns) / (double)t->requests
-                             : 0.0);
+  field_float(b,
+              t->requests ? ns_to_ms(t->total_ns) / (double)t->requests : 0.0);
   buf_add(b, ",", 1);
   field_ms_or_0(b, t->min_ns);
   buf_add(b, ",", 1);
@@ -338,9 +337,8 @@ static void stats_row(buf *b, const rl__stats_entry *e, double elapsed_s) {
       .total_ns = e->total_ns,
       .min_ns = rl__stats_entry_min_ns(e),
       .max_ns = rl__stats_entry_max_ns(e),
-      .avg_bytes = e->num_requests
-                       ? (double)e->bytes / (double)e->num_requests
-                       : 0,
+      .avg_bytes =
+          e->num_requests ? (double)e->bytes / (double)e->num_requests : 0,
   };
   field_text(b, e->type);
   buf_add(b, ",", 1);
@@ -380,8 +378,8 @@ static void history_row(buf *b, const char *type, const char *name,
       .max_ns = r->max_ns,
       .avg_bytes = r->avg_bytes,
   };
-  const uint64_t pct[NPCT] = {r->p50_ns,  r->p66_ns,  r->p75_ns,   r->p80_ns,
-                              r->p90_ns,  r->p95_ns,  r->p98_ns,   r->p99_ns,
+  const uint64_t pct[NPCT] = {r->p50_ns,  r->p66_ns,   r->p75_ns, r->p80_ns,
+                              r->p90_ns,  r->p95_ns,   r->p98_ns, r->p99_ns,
                               r->p999_ns, r->p9999_ns, r->p100_ns};
   buf_printf(b, "%llu,%u,", (unsigned long long)r->unix_time, r->users);
   field_text(b, type);
@@ -473,9 +471,9 @@ struct rl__csv {
   size_t rows_done; /* history rows formatted so far */
   uint64_t start_unix;
   int have_start;
-  int failing;      /* the last write failed (its error was reported) */
-  int rows_lost;    /* some history rows never reached the file */
-  char lost[512];   /* why */
+  int failing;    /* the last write failed (its error was reported) */
+  int rows_lost;  /* some history rows never reached the file */
+  char lost[512]; /* why */
 };
 
 static void set_reason(char *err, size_t errlen, const char *what,
@@ -536,8 +534,8 @@ static char *concat(const char *a, const char *b, const char *c) {
   return s;
 }
 
-int rl__csv_open(const char *prefix, int full_history, rl__csv **out,
-                 char *err, size_t errlen) {
+int rl__csv_open(const char *prefix, int full_history, rl__csv **out, char *err,
+                 size_t errlen) {
   *out = NULL;
   rl__csv *w = calloc(1, sizeof *w);
   if (!w)
@@ -566,12 +564,11 @@ int rl__csv_open(const char *prefix, int full_history, rl__csv **out,
   }
   static const int whole[] = {F_STATS, F_FAILURES, F_EXCEPTIONS};
   static const char *const headers[] = {
-      rl__csv_stats_header, rl__csv_failures_header,
-      rl__csv_exceptions_header};
+      rl__csv_stats_header, rl__csv_failures_header, rl__csv_exceptions_header};
   for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
     int f = whole[i];
-    if (replace_file(w->path[f], w->tmp[f], headers[i], strlen(headers[i]),
-                     err, errlen) != 0) {
+    if (replace_file(w->path[f], w->tmp[f], headers[i], strlen(headers[i]), err,
+                     errlen) != 0) {
       csv_free(w);
       return RL_ERR_IO;
     }
@@ -620,8 +617,7 @@ static int format_all(rl__csv *w, rl__stats *s, const rl__history *h,
   format_failures(&w->failures, s, w->start_unix);
   w->stats_ready = !w->stats.oom;
   w->failures_ready = !w->failures.oom;
-  return history_ok && w->stats_ready && w->failures_ready ? 0
-                                                           : RL_ERR_NOMEM;
+  return history_ok && w->stats_ready && w->failures_ready ? 0 : RL_ERR_NOMEM;
 }
 
 int rl__csv_tick(rl__csv *w, rl__stats *s, const rl__history *h) {
@@ -640,8 +636,8 @@ static int flush_out(rl__csv *w, char *err, size_t errlen) {
       int errnum = errno ? errno : EIO;
       set_reason(err, errlen, "cannot write", w->path[F_HISTORY], errnum);
       if (!w->rows_lost)
-        set_reason(w->lost, sizeof w->lost, "cannot write",
-                   w->path[F_HISTORY], errnum);
+        set_reason(w->lost, sizeof w->lost, "cannot write", w->path[F_HISTORY],
+                   errnum);
       w->rows_lost = 1;
       clearerr(w->history);
       rc = RL_ERR_IO;

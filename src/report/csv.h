@@ -69,8 +69,8 @@ extern const char rl__csv_exceptions_header[];
  * with rl__csv_close); on failure returns RL_ERR_IO or RL_ERR_NOMEM with a
  * reason naming the file in `err`, and *out is NULL.
  */
-int rl__csv_open(const char *prefix, int full_history, rl__csv **out,
-                 char *err, size_t errlen);
+int rl__csv_open(const char *prefix, int full_history, rl__csv **out, char *err,
+                 size_t errlen);
 
 /*
  * Formats, in memory only, the history rows `h` gained since the last call
@@ -119,8 +119,7 @@ int rl__csv_close(rl__csv *w, rl__stats *s, const rl__history *h,
  *    tracks entries, the latest second's entry rows come before its
  *    Aggregated row (older seconds' entry rows are not kept).
  */
-int rl__csv_stats_text(rl__stats *s, double elapsed_s, char **out,
-                       size_t *len);
+int rl__csv_stats_text(rl__stats *s, double elapsed_s, char **out, size_t *len);
 int rl__csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
                           size_t *len);
 int rl__csv_history_text(const rl__history *h, char **out, size_t *len);

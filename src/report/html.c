@@ -16,8 +16,8 @@ extern const char rl__uplot_version[];
 extern const char rl__report_js[];
 extern const char rl__report_css[];
 
-static const double percentiles[] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9,
-                                     99.99, 100};
+static const double percentiles[] = {50, 66, 75,   80,    90, 95,
+                                     98, 99, 99.9, 99.99, 100};
 #define NPCT (sizeof percentiles / sizeof percentiles[0])
 
 /* ---- text ---------------------------------------------------------------- */
@@ -70,8 +70,8 @@ void rl__html_json_string(FILE *out, const char *s) {
       fputs("\\t", out);
     } else if (cp == '\r') {
       fputs("\\r", out);
-    } else if (cp < 0x20 || cp == 0x7f || cp == '<' || cp == '>' ||
-               cp == '&' || cp == 0x2028 || cp == 0x2029) {
+    } else if (cp < 0x20 || cp == 0x7f || cp == '<' || cp == '>' || cp == '&' ||
+               cp == 0x2028 || cp == 0x2029) {
       /* '<' and '>' so that no "</script" or "<!--" can appear in the
        * script element; '&' for good measure; U+2028/9 for old parsers. */
       fprintf(out, "\\u%04lx", (unsigned long)cp);
@@ -128,8 +128,7 @@ static void trim_decimals(char *buf) {
 /* Nanoseconds as milliseconds, exactly: 1234567 -> 1.234567. */
 static void put_ms(FILE *out, uint64_t ns) {
   char buf[48];
-  snprintf(buf, sizeof buf, "%llu.%06llu",
-           (unsigned long long)(ns / 1000000),
+  snprintf(buf, sizeof buf, "%llu.%06llu", (unsigned long long)(ns / 1000000),
            (unsigned long long)(ns % 1000000));
   trim_decimals(buf);
   fputs(buf, out);
@@ -256,9 +255,8 @@ static void put_entry(FILE *out, const rl__stats_entry *e, double duration_s) {
   put_key(out, &first, "median_ms");
   put_entry_ms(out, e, rl__histogram_percentile(&e->hist, 50));
   put_key(out, &first, "avg_bytes");
-  put_num(out, e->num_requests
-                   ? (double)e->bytes / (double)e->num_requests
-                   : 0);
+  put_num(out,
+          e->num_requests ? (double)e->bytes / (double)e->num_requests : 0);
   put_key(out, &first, "rps");
   put_num(out, duration_s > 0 ? (double)e->num_requests / duration_s : NAN);
   put_key(out, &first, "fps");
@@ -313,8 +311,8 @@ enum col {
   NCOLS
 };
 static const char *const col_names[NCOLS] = {
-    "time", "elapsed_s", "users", "requests", "failures",
-    "rps",  "fps",       "p50_ms", "p95_ms",  "p99_ms"};
+    "time", "elapsed_s", "users",  "requests", "failures",
+    "rps",  "fps",       "p50_ms", "p95_ms",   "p99_ms"};
 
 /* A window percentile: 0 means the window saw no request, a gap. */
 static void put_window_ms(FILE *out, uint64_t ns) {
@@ -378,8 +376,8 @@ static void put_history(FILE *out, const rl__history *history) {
   putc('}', out);
 }
 
-static void put_data(FILE *out, const rl__html_run_info *info,
-                     rl__stats *stats, const rl__history *history) {
+static void put_data(FILE *out, const rl__html_run_info *info, rl__stats *stats,
+                     const rl__history *history) {
   fputs("{\"run\":", out);
   put_run(out, info, history);
   fputs(",\n\"percentiles\":[", out);

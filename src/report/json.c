@@ -16,12 +16,12 @@
 
 #include <rpcload/plugin.h>
 
-static const double percents[] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9,
-                                  99.99, 100};
+static const double percents[] = {50, 66, 75,   80,    90, 95,
+                                  98, 99, 99.9, 99.99, 100};
 /* Python's str() of the fractions, as Locust's keys spell them. */
-static const char *const fraction_names[] = {
-    "0.5", "0.66", "0.75", "0.8", "0.9", "0.95", "0.98", "0.99", "0.999",
-    "0.9999", "1.0"};
+static const char *const fraction_names[] = {"0.5",   "0.66",   "0.75", "0.8",
+                                             "0.9",   "0.95",   "0.98", "0.99",
+                                             "0.999", "0.9999", "1.0"};
 #define NPCT (sizeof percents / sizeof percents[0])
 #define STATS_REQUESTS_MAX_ROWS 500 /* Locust's web.py truncation */
 
@@ -31,7 +31,7 @@ static const char *const fraction_names[] = {
  * Stops at the terminator, which is never a continuation byte. */
 static size_t utf8_seq(const unsigned char *p) {
   unsigned c = p[0];
-#define CONT(x) (((x) & 0xC0u) == 0x80u)
+#define CONT(x) (((x)&0xC0u) == 0x80u)
   if (c < 0x80)
     return 1;
   if (c < 0xC2)
@@ -92,10 +92,20 @@ static json_t *html_str(const char *s, int quote) {
   size_t len = 0;
   for (const char *p = s; *p; p++) {
     switch (*p) {
-    case '&': len += 5; break;
-    case '<': case '>': len += 4; break;
-    case '"': case '\'': len += quote ? 6 : 1; break;
-    default: len += 1; break;
+    case '&':
+      len += 5;
+      break;
+    case '<':
+    case '>':
+      len += 4;
+      break;
+    case '"':
+    case '\'':
+      len += quote ? 6 : 1;
+      break;
+    default:
+      len += 1;
+      break;
     }
   }
   char *out = malloc(len + 1);
@@ -105,12 +115,23 @@ static json_t *html_str(const char *s, int quote) {
   for (const char *p = s; *p; p++) {
     const char *rep = NULL;
     switch (*p) {
-    case '&': rep = "&amp;"; break;
-    case '<': rep = "&lt;"; break;
-    case '>': rep = "&gt;"; break;
-    case '"': rep = quote ? "&quot;" : NULL; break;
-    case '\'': rep = quote ? "&#x27;" : NULL; break;
-    default: break;
+    case '&':
+      rep = "&amp;";
+      break;
+    case '<':
+      rep = "&lt;";
+      break;
+    case '>':
+      rep = "&gt;";
+      break;
+    case '"':
+      rep = quote ? "&quot;" : NULL;
+      break;
+    case '\'':
+      rep = quote ? "&#x27;" : NULL;
+      break;
+    default:
+      break;
     }
     if (rep) {
       size_t n = strlen(rep);
@@ -212,8 +233,7 @@ static json_t *entry(const rl__stats_entry *e, const rl__stats_entry *total,
   put(j, "total_content_length", u64(e->bytes), &ok);
   put(j, "avg_content_length", num(ratio(e->bytes, n)), &ok);
   put(j, "total_rps", num(per_sec(n, duration_s)), &ok);
-  put(j, "total_fail_per_sec", num(per_sec(e->num_failures, duration_s)),
-      &ok);
+  put(j, "total_fail_per_sec", num(per_sec(e->num_failures, duration_s)), &ok);
   json_t *buckets = json_array();
   if (!buckets || rl__histogram_foreach(&e->hist, push_bucket, buckets) != 0)
     ok = 0;
@@ -385,15 +405,14 @@ static json_t *request_row(const rl__stats_entry *e,
       &ok);
   put(j, "median_response_time", ms(rl__histogram_percentile(&e->hist, 50)),
       &ok);
-  put(j, "ninetieth_response_time",
-      ms(rl__histogram_percentile(&e->hist, 90)), &ok);
+  put(j, "ninetieth_response_time", ms(rl__histogram_percentile(&e->hist, 90)),
+      &ok);
   put(j, "ninety_ninth_response_time",
       ms(rl__histogram_percentile(&e->hist, 99)), &ok);
   put(j, "avg_content_length", num(ratio(e->bytes, e->num_requests)), &ok);
   for (size_t i = 0; i < NPCT; i++) {
     char key[48];
-    snprintf(key, sizeof key, "response_time_percentile_%s",
-             fraction_names[i]);
+    snprintf(key, sizeof key, "response_time_percentile_%s", fraction_names[i]);
     put(j, key, ms(rl__histogram_percentile(&e->hist, percents[i])), &ok);
   }
   return done(j, ok);
@@ -430,8 +449,8 @@ json_t *rl__json_stats_requests(rl__stats *s, const rl__history *h,
   put(j, "errors", errs, &ok);
 
   put(j, "total_rps", num(rl__stats_entry_current_rps(total, now_sec)), &ok);
-  put(j, "total_fail_per_sec",
-      num(rl__stats_entry_current_fps(total, now_sec)), &ok);
+  put(j, "total_fail_per_sec", num(rl__stats_entry_current_fps(total, now_sec)),
+      &ok);
   put(j, "total_avg_response_time", avg_ms(total), &ok);
   put(j, "fail_ratio", num(ratio(total->num_failures, total->num_requests)),
       &ok);

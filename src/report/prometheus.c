@@ -5,8 +5,8 @@
 
 #include <rpcload/plugin.h>
 
-#include "stats/histogram.h"
 #include "engine/runner.h"
+#include "stats/histogram.h"
 
 #define US 1000ull
 #define MS 1000000ull
@@ -15,9 +15,9 @@
 /* 1-2.5-5 steps: fine enough where loopback and LAN latencies live (tens
  * of microseconds to milliseconds), coarse where only timeouts are. */
 const uint64_t rl__prometheus_bounds_ns[RL__PROMETHEUS_NBOUNDS] = {
-    100 * US, 250 * US, 500 * US, 1 * MS,   2500 * US, 5 * MS,
-    10 * MS,  25 * MS,  50 * MS,  100 * MS, 250 * MS,  500 * MS,
-    1 * SEC,  2500 * MS, 5 * SEC, 10 * SEC, 30 * SEC,  60 * SEC};
+    100 * US, 250 * US,  500 * US, 1 * MS,   2500 * US, 5 * MS,
+    10 * MS,  25 * MS,   50 * MS,  100 * MS, 250 * MS,  500 * MS,
+    1 * SEC,  2500 * MS, 5 * SEC,  10 * SEC, 30 * SEC,  60 * SEC};
 const char *const rl__prometheus_bounds_text[RL__PROMETHEUS_NBOUNDS] = {
     "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
     "0.01",   "0.025",   "0.05",   "0.1",   "0.25",   "0.5",
@@ -158,8 +158,7 @@ static void histogram(FILE *out, const rl__stats_entry *e) {
     fprintf(out, "%s_bucket{", metric);
     entry_labels(out, e->type, e->name);
     fprintf(out, ",le=\"%s\"} %llu\n",
-            i < RL__PROMETHEUS_NBOUNDS ? rl__prometheus_bounds_text[i]
-                                       : "+Inf",
+            i < RL__PROMETHEUS_NBOUNDS ? rl__prometheus_bounds_text[i] : "+Inf",
             (unsigned long long)cum);
   }
   fprintf(out, "%s_sum{", metric);

@@ -20,8 +20,8 @@
 
 #include <rpcload/plugin.h>
 
-#include "engine/template.h"
 #include "base/units.h"
+#include "engine/template.h"
 
 /* Aliases can make a tree a graph (`&a [*a]`) or blow it up exponentially
  * (the "billion laughs"): JSON conversion stops at this depth and this many
@@ -32,8 +32,8 @@
 
 /* ---- errors -------------------------------------------------------------- */
 
-static void vformat(const char *file, rl__scn_pos pos, char *err,
-                    size_t errlen, const char *fmt, va_list ap) {
+static void vformat(const char *file, rl__scn_pos pos, char *err, size_t errlen,
+                    const char *fmt, va_list ap) {
   if (!err || !errlen)
     return;
   char msg[768];
@@ -71,7 +71,8 @@ typedef struct ctx {
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static int errat(ctx *c, rl__scn_pos pos, const char *fmt, ...) {
+static int
+errat(ctx *c, rl__scn_pos pos, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vformat(c->file, pos, c->err, c->errlen, fmt, ap);
@@ -142,8 +143,7 @@ static int type_err(ctx *c, const yaml_node_t *n, const char *expected,
  */
 static rl__scn_pos inner_pos(const yaml_node_t *n, size_t off) {
   rl__scn_pos p = npos(n);
-  if (n->type != YAML_SCALAR_NODE ||
-      n->start_mark.line != n->end_mark.line)
+  if (n->type != YAML_SCALAR_NODE || n->start_mark.line != n->end_mark.line)
     return p;
   size_t span = n->end_mark.column - n->start_mark.column;
   size_t len = n->data.scalar.length;
@@ -303,8 +303,7 @@ static int dup_str(ctx *c, const char *s, char **out) {
 }
 
 /* A string; null is refused (it is always a mistake where we want one). */
-static int get_str(ctx *c, const yaml_node_t *n, const char *key,
-                   char **out) {
+static int get_str(ctx *c, const yaml_node_t *n, const char *key, char **out) {
   const char *t;
   int rc;
   if (is_null(n))
@@ -325,8 +324,7 @@ static int opt_str(ctx *c, const yaml_node_t *m, const char *key, char **out,
   return get_str(c, v, key, out);
 }
 
-static int get_num(ctx *c, const yaml_node_t *n, const char *key,
-                   double *out) {
+static int get_num(ctx *c, const yaml_node_t *n, const char *key, double *out) {
   *out = 0;
   if (n->type == YAML_SCALAR_NODE && !is_null(n)) {
     const char *t = stext(n);
@@ -342,8 +340,8 @@ static int get_num(ctx *c, const yaml_node_t *n, const char *key,
   return type_err(c, n, "a number", key);
 }
 
-static int get_int(ctx *c, const yaml_node_t *n, const char *key,
-                   long long min, long long max, long long *out) {
+static int get_int(ctx *c, const yaml_node_t *n, const char *key, long long min,
+                   long long max, long long *out) {
   *out = 0;
   if (n->type == YAML_SCALAR_NODE &&
       rl__parse_int(stext(n), min, max, out) == 0)
@@ -357,7 +355,7 @@ static int get_bool(ctx *c, const yaml_node_t *n, const char *key, int *out) {
   *out = 0;
   static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes",
                                     "YES",  "on",   "On",   "ON",  NULL};
-  static const char *const no[] = {"false", "False", "FALSE", "no", "No",
+  static const char *const no[] = {"false", "False", "FALSE", "no",  "No",
                                    "NO",    "off",   "Off",   "OFF", NULL};
   if (n->type == YAML_SCALAR_NODE && in_list(yes, stext(n))) {
     *out = 1;
@@ -376,8 +374,7 @@ static int get_duration(ctx *c, const yaml_node_t *n, const char *key,
   *out = 0;
   if (n->type == YAML_SCALAR_NODE && rl__parse_duration(stext(n), out) == 0)
     return 0;
-  return type_err(c, n, "a duration (seconds, or e.g. 500ms, 30s, 1h30m)",
-                  key);
+  return type_err(c, n, "a duration (seconds, or e.g. 500ms, 30s, 1h30m)", key);
 }
 
 /* ---- arrays -------------------------------------------------------------- */
@@ -402,7 +399,7 @@ static void *grow(void *arr_ptr, size_t *n, size_t size) {
 /* ---- variables and templates --------------------------------------------- */
 
 static const char *const builtins[] = {
-    "user_id",    "seq",        "uuid",          "timestamp",
+    "user_id",      "seq",        "uuid",          "timestamp",
     "timestamp_ms", "random_int", "random_string", NULL};
 
 static int vars_has(const vars *v, const char *name, size_t len) {
@@ -490,8 +487,8 @@ static int check_template(ctx *c, const yaml_node_t *n, const char *text,
     if (in_list(builtins, word)) {
       rl_template *t = NULL;
       char msg[256];
-      int rc = rl__template_new(text + open, close + 2 - open, &t, msg,
-                                sizeof msg);
+      int rc =
+          rl__template_new(text + open, close + 2 - open, &t, msg, sizeof msg);
       rl__template_del(t);
       if (rc == RL_ERR_NOMEM)
         return oom(c);
@@ -618,11 +615,12 @@ static int is_json_number(const char *s) {
 static int to_json(ctx *c, const yaml_node_t *n, sbuf *b, const vars *v,
                    int depth) {
   if (depth > MAX_DEPTH)
-    return errat(c, npos(n), "nested deeper than %d levels (an alias "
-                             "refers to itself?)", MAX_DEPTH);
+    return errat(c, npos(n),
+                 "nested deeper than %d levels (an alias "
+                 "refers to itself?)",
+                 MAX_DEPTH);
   if (++c->work > MAX_WORK)
-    return errat(c, npos(n), "aliases expand to more than %d values",
-                 MAX_WORK);
+    return errat(c, npos(n), "aliases expand to more than %d values", MAX_WORK);
   int rc;
   if (n->type == YAML_SCALAR_NODE) {
     const char *t;
@@ -630,13 +628,13 @@ static int to_json(ctx *c, const yaml_node_t *n, sbuf *b, const vars *v,
       return rc;
     if (is_null(n)) {
       sb_str(b, "null");
-    } else if (is_plain(n) && (strcmp(t, "true") == 0 ||
-                               strcmp(t, "True") == 0 ||
-                               strcmp(t, "TRUE") == 0)) {
+    } else if (is_plain(n) &&
+               (strcmp(t, "true") == 0 || strcmp(t, "True") == 0 ||
+                strcmp(t, "TRUE") == 0)) {
       sb_str(b, "true");
-    } else if (is_plain(n) && (strcmp(t, "false") == 0 ||
-                               strcmp(t, "False") == 0 ||
-                               strcmp(t, "FALSE") == 0)) {
+    } else if (is_plain(n) &&
+               (strcmp(t, "false") == 0 || strcmp(t, "False") == 0 ||
+                strcmp(t, "FALSE") == 0)) {
       sb_str(b, "false");
     } else if (is_plain(n) && is_json_number(t)) {
       sb_str(b, t);
@@ -679,8 +677,7 @@ static int to_json(ctx *c, const yaml_node_t *n, sbuf *b, const vars *v,
 }
 
 /* `n` as JSON text in *out (owned by the caller). */
-static int json_text(ctx *c, const yaml_node_t *n, const vars *v,
-                     char **out) {
+static int json_text(ctx *c, const yaml_node_t *n, const vars *v, char **out) {
   sbuf b = {0};
   int rc = to_json(c, n, &b, v, 0);
   if (rc) {
@@ -693,8 +690,8 @@ static int json_text(ctx *c, const yaml_node_t *n, const vars *v,
 
 /* ---- regular expressions and JSON paths ---------------------------------- */
 
-static int compile_re(ctx *c, const yaml_node_t *n, size_t off,
-                      const char *re, int flags, regex_t **out) {
+static int compile_re(ctx *c, const yaml_node_t *n, size_t off, const char *re,
+                      int flags, regex_t **out) {
   regex_t *r = malloc(sizeof *r);
   if (!r)
     return oom(c);
@@ -836,8 +833,7 @@ static const char *const json_op_keys[] = {"equals", "contains", "matches",
 
 /* The operator part of a json expectation: `m` holds at most one of
  * equals / contains / matches (and, in the list form, path). */
-static int parse_json_op(ctx *c, const yaml_node_t *m,
-                         rl__scn_json_expect *e) {
+static int parse_json_op(ctx *c, const yaml_node_t *m, rl__scn_json_expect *e) {
   int rc;
   yaml_node_t *k = NULL, *val = NULL, *k2 = NULL;
   for (int i = 0; json_op_keys[i]; i++) {
@@ -878,8 +874,7 @@ static int parse_json_op(ctx *c, const yaml_node_t *m,
   return 0;
 }
 
-static int parse_json_expects(ctx *c, const yaml_node_t *n,
-                              rl__scn_expect *x) {
+static int parse_json_expects(ctx *c, const yaml_node_t *n, rl__scn_expect *x) {
   int rc;
   if (n->type == YAML_SEQUENCE_NODE) {
     for (yaml_node_item_t *it = n->data.sequence.items.start;
@@ -940,9 +935,9 @@ static int parse_json_expects(ctx *c, const yaml_node_t *n,
   return 0;
 }
 
-static const char *const expect_keys[] = {"status",      "body_contains",
-                                          "body_matches", "json",
-                                          "grpc_status", "max_ms", NULL};
+static const char *const expect_keys[] = {
+    "status", "body_contains", "body_matches", "json", "grpc_status", "max_ms",
+    NULL};
 
 static int parse_expect(ctx *c, const yaml_node_t *n, rl__scn_expect *x) {
   int rc;
@@ -1056,23 +1051,22 @@ static int parse_captures(ctx *c, const yaml_node_t *n, rl__scn_step *st,
 /* ---- steps --------------------------------------------------------------- */
 
 static const char *const step_keys[] = {
-    "name",   "host",     "headers",     "body", "json",    "data",
-    "metadata", "proto",  "protoset",    "import_path", "call", "options",
-    "timeout", "expect",  "capture",     NULL};
+    "name",     "host",   "headers",  "body",        "json", "data",
+    "metadata", "proto",  "protoset", "import_path", "call", "options",
+    "timeout",  "expect", "capture",  NULL};
 
 /* A protocol key reads like a URL scheme: http, grpc, redis, h2c... */
 static int is_protocol_name(const char *s) {
   if (!(*s >= 'a' && *s <= 'z'))
     return 0;
   for (; *s; s++)
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-          *s == '+' || *s == '-' || *s == '.'))
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '+' ||
+          *s == '-' || *s == '.'))
       return 0;
   return 1;
 }
 
-static int parse_step(ctx *c, const yaml_node_t *n, vars *v,
-                      rl__scn_step *st) {
+static int parse_step(ctx *c, const yaml_node_t *n, vars *v, rl__scn_step *st) {
   int rc;
   char keys[512];
   if (n->type != YAML_MAPPING_NODE)
@@ -1089,7 +1083,7 @@ static int parse_step(ctx *c, const yaml_node_t *n, vars *v,
     if (pk) {
       /* Two candidates: one is likely a misspelt step key (a lone one is
        * taken as the protocol: plugin names are open-ended). */
-      const yaml_node_t *typo = closest(step_keys, stext(k)) ? k
+      const yaml_node_t *typo = closest(step_keys, stext(k))    ? k
                                 : closest(step_keys, stext(pk)) ? pk
                                                                 : NULL;
       if (typo)
@@ -1217,8 +1211,8 @@ static int parse_step(ctx *c, const yaml_node_t *n, vars *v,
   return 0;
 }
 
-static int parse_steps(ctx *c, const yaml_node_t *n, const char *key,
-                       vars *v, rl__scn_step **out, size_t *count) {
+static int parse_steps(ctx *c, const yaml_node_t *n, const char *key, vars *v,
+                       rl__scn_step **out, size_t *count) {
   int rc;
   if (n->type != YAML_SEQUENCE_NODE)
     return type_err(c, n, "a list of steps", key);
@@ -1238,8 +1232,7 @@ static int parse_steps(ctx *c, const yaml_node_t *n, const char *key,
 static const char *const task_keys[] = {"name", "weight", "tags", "steps",
                                         NULL};
 
-static int parse_task(ctx *c, const yaml_node_t *n, vars *v,
-                      rl__scn_task *t) {
+static int parse_task(ctx *c, const yaml_node_t *n, vars *v, rl__scn_task *t) {
   int rc;
   if (n->type != YAML_MAPPING_NODE)
     return type_err(c, n, "a mapping (a task: {steps: [...]})", "tasks");
@@ -1274,9 +1267,8 @@ static int parse_task(ctx *c, const yaml_node_t *n, vars *v,
 
 /* ---- wait ---------------------------------------------------------------- */
 
-static const char *const wait_kinds[] = {"constant", "between",
-                                         "constant_throughput",
-                                         "constant_pacing", NULL};
+static const char *const wait_kinds[] = {
+    "constant", "between", "constant_throughput", "constant_pacing", NULL};
 
 /* Seconds (<= 1e9, as wait.c) into ns. */
 static int wait_seconds(ctx *c, const yaml_node_t *n, const char *key,
@@ -1356,16 +1348,16 @@ static int parse_wait(ctx *c, const yaml_node_t *n, rl__wait *w) {
       (rc = wait_seconds(c, b, "between", &w->b_ns)))
     return rc;
   if (w->a_ns > w->b_ns)
-    return errat(c, npos(v), "between: min %s is greater than max %s",
-                 stext(a), stext(b));
+    return errat(c, npos(v), "between: min %s is greater than max %s", stext(a),
+                 stext(b));
   return 0;
 }
 
 /* ---- user classes -------------------------------------------------------- */
 
 static const char *const user_keys[] = {
-    "name",     "weight",   "fixed_count", "wait",      "host",
-    "on_start", "on_stop",  "tasks",       "sequential", NULL};
+    "name",     "weight",  "fixed_count", "wait",       "host",
+    "on_start", "on_stop", "tasks",       "sequential", NULL};
 
 static int parse_user(ctx *c, const yaml_node_t *n, rl__scn_user *u) {
   int rc;
@@ -1472,8 +1464,8 @@ out:
 
 /* ---- top level ----------------------------------------------------------- */
 
-static const char *const settings_keys[] = {"users", "spawn_rate",
-                                            "run_time", "wait", NULL};
+static const char *const settings_keys[] = {"users", "spawn_rate", "run_time",
+                                            "wait", NULL};
 
 static int parse_settings(ctx *c, const yaml_node_t *n, rl__scn_settings *s) {
   int rc;
@@ -1527,8 +1519,9 @@ static int parse_root(ctx *c, const yaml_node_t *root) {
       (rc = parse_settings(c, v, &s->settings)))
     return rc;
   if (!(v = get(c, root, "users", NULL)))
-    return errat(c, npos(root), "the scenario is missing 'users' (its list "
-                                "of user classes)");
+    return errat(c, npos(root),
+                 "the scenario is missing 'users' (its list "
+                 "of user classes)");
   if (v->type == YAML_SCALAR_NODE && !is_null(v))
     return errat(c, npos(v),
                  "expected a list of user classes for 'users', got '%s' (the "
@@ -1568,8 +1561,8 @@ static int yaml_error(ctx *c, const yaml_parser_t *p) {
 }
 
 int rl__scenario_parse_string(const char *text, size_t len,
-                              const char *name_for_errors,
-                              rl__scenario **out, char *err, size_t errlen) {
+                              const char *name_for_errors, rl__scenario **out,
+                              char *err, size_t errlen) {
   *out = NULL;
   ctx c = {.file = name_for_errors ? name_for_errors : "scenario",
            .err = err,
@@ -1635,8 +1628,7 @@ int rl__scenario_load(const char *path, rl__scenario **out, char *err,
   for (;;) {
     if (len == cap) {
       if (cap >= MAX_FILE_BYTES) {
-        snprintf(err, errlen, "%s: larger than %u bytes", path,
-                 MAX_FILE_BYTES);
+        snprintf(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
         rc = RL_ERR_INVAL;
         break;
       }
@@ -1662,8 +1654,7 @@ int rl__scenario_load(const char *path, rl__scenario **out, char *err,
   }
   fclose(f);
   if (!rc)
-    rc = rl__scenario_parse_string(buf ? buf : "", len, path, out, err,
-                                   errlen);
+    rc = rl__scenario_parse_string(buf ? buf : "", len, path, out, err, errlen);
   free(buf);
   return rc;
 }

@@ -34,8 +34,8 @@ typedef struct rl__scn_pos {
 /* An ordered key/value pair (headers, metadata, plugin options). */
 typedef struct rl__scn_kv {
   char *key;
-  char *value;          /* scalars as written ("5", "true"); null -> "" */
-  rl__scn_pos pos;      /* the key's */
+  char *value;     /* scalars as written ("5", "true"); null -> "" */
+  rl__scn_pos pos; /* the key's */
   rl__scn_pos value_pos;
 } rl__scn_kv;
 
@@ -53,10 +53,10 @@ typedef struct rl__scn_json_expect {
   rl__scn_pos pos;
   rl__jsonpath *path;
   enum rl__scn_json_op op;
-  char *text;      /* EQUALS/CONTAINS: the operand as JSON text;
+  char *text;    /* EQUALS/CONTAINS: the operand as JSON text;
                       MATCHES: the ERE; EXISTS: NULL */
-  json_t *value;   /* EQUALS/CONTAINS: the operand parsed (owned ref) */
-  regex_t *re;     /* MATCHES: compiled (REG_EXTENDED | REG_NOSUB) */
+  json_t *value; /* EQUALS/CONTAINS: the operand parsed (owned ref) */
+  regex_t *re;   /* MATCHES: compiled (REG_EXTENDED | REG_NOSUB) */
   rl__scn_pos value_pos;
 } rl__scn_json_expect;
 
@@ -95,7 +95,7 @@ typedef struct rl__scn_capture {
   rl__scn_pos pos; /* the variable's */
   char *var;
   enum rl__scn_capture_kind kind;
-  char *source; /* as written: "$.token", "header:x-id", "regex:id=(\d+)" */
+  char *source;    /* as written: "$.token", "header:x-id", "regex:id=(\d+)" */
   const char *arg; /* into source: the path, header name, or ERE */
   rl__jsonpath *path; /* JSON */
   regex_t *re;        /* REGEX: compiled with REG_EXTENDED */
@@ -123,8 +123,12 @@ typedef struct rl__scn_step {
    * and `body` holds it in every case (JSON text for json and for data
    * given as a mapping). */
   char *body;
-  enum { RL__SCN_BODY_NONE, RL__SCN_BODY_TEXT, RL__SCN_BODY_JSON,
-         RL__SCN_BODY_DATA } body_kind;
+  enum {
+    RL__SCN_BODY_NONE,
+    RL__SCN_BODY_TEXT,
+    RL__SCN_BODY_JSON,
+    RL__SCN_BODY_DATA
+  } body_kind;
   rl__scn_pos body_pos;
   rl__scn_kv *metadata;
   size_t n_metadata;
@@ -145,7 +149,7 @@ typedef struct rl__scn_step {
 
 typedef struct rl__scn_task {
   rl__scn_pos pos;
-  char *name; /* NULL when unset */
+  char *name;    /* NULL when unset */
   double weight; /* > 0; default 1 */
   char **tags;
   size_t n_tags;
@@ -157,11 +161,11 @@ typedef struct rl__scn_user {
   rl__scn_pos pos;
   char *name; /* unique in the scenario */
   rl__scn_pos name_pos;
-  double weight;          /* > 0; default 1 */
-  int has_fixed_count;    /* 1: exactly fixed_count users, before weights */
-  long long fixed_count;  /* >= 0 */
-  rl__wait wait;          /* the class's, else settings.wait, else none */
-  int has_wait;           /* the class set its own */
+  double weight;         /* > 0; default 1 */
+  int has_fixed_count;   /* 1: exactly fixed_count users, before weights */
+  long long fixed_count; /* >= 0 */
+  rl__wait wait;         /* the class's, else settings.wait, else none */
+  int has_wait;          /* the class set its own */
   rl__scn_pos wait_pos;
   char *host; /* NULL: the scenario's */
   rl__scn_pos host_pos;
@@ -225,8 +229,8 @@ int rl__scenario_load(const char *path, rl__scenario **out, char *err,
  * needed) named `name_for_errors` (copied).
  */
 int rl__scenario_parse_string(const char *text, size_t len,
-                              const char *name_for_errors,
-                              rl__scenario **out, char *err, size_t errlen);
+                              const char *name_for_errors, rl__scenario **out,
+                              char *err, size_t errlen);
 
 /* Frees the scenario and everything in it; NULL is fine. */
 void rl__scenario_free(rl__scenario *s);

@@ -29,9 +29,9 @@
 #define RL__HIST_CHUNKS (RL__HIST_MAX_BITS - RL__HIST_SUB_BITS)
 
 typedef struct rl__histogram {
-  uint64_t count;    /* values recorded */
-  uint64_t min;      /* smallest value recorded (UINT64_MAX when empty) */
-  uint64_t max;      /* largest value recorded (0 when empty) */
+  uint64_t count; /* values recorded */
+  uint64_t min;   /* smallest value recorded (UINT64_MAX when empty) */
+  uint64_t max;   /* largest value recorded (0 when empty) */
   uint64_t *chunk[RL__HIST_CHUNKS]; /* lazily allocated counters */
 } rl__histogram;
 

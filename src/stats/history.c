@@ -75,8 +75,8 @@ typedef struct pct_walk {
   uint64_t *out;
 } pct_walk;
 
-static void walk_start(pct_walk *w, uint64_t count, uint64_t min,
-                       uint64_t max, uint64_t *out) {
+static void walk_start(pct_walk *w, uint64_t count, uint64_t min, uint64_t max,
+                       uint64_t *out) {
   for (size_t i = 0; i < NPCT; i++)
     w->rank[i] = rank_of(rl__history_percents[i], count);
   w->seen = 0;
@@ -183,8 +183,8 @@ static int push_bucket(uint64_t lo, uint64_t hi, uint64_t count, void *arg) {
  * at most a's count for that bucket). `out` must hold na + nc pairs and
  * differ from the inputs. Returns the pairs written.
  */
-static size_t pairs_combine(const pair *a, size_t na, const pair *b,
-                            size_t nb, const pair *c, size_t nc, pair *out) {
+static size_t pairs_combine(const pair *a, size_t na, const pair *b, size_t nb,
+                            const pair *c, size_t nc, pair *out) {
   size_t i = 0, j = 0, k = 0, o = 0;
   while (i < na || k < nc) {
     uint64_t hi = UINT64_MAX;
@@ -314,9 +314,8 @@ static struct rl__history_entry *entry_get(rl__history *h, const char *type,
   return e;
 }
 
-static struct rl__history_entry *entry_find(const rl__history *h,
-                                            const char *type,
-                                            const char *name) {
+static struct rl__history_entry *
+entry_find(const rl__history *h, const char *type, const char *name) {
   int found;
   size_t at = entry_pos(h, type, name, &found);
   return found ? h->entries[at] : NULL;
@@ -370,9 +369,9 @@ static int entry_rotate(rl__history *h, struct rl__history_entry *e,
       rc = RL_ERR_NOMEM;
     } else {
       pair *tmp = h->scratch;
-      size_t n = need ? pairs_combine(m->v, m->n, out->v, out->n, in->v,
-                                      in->n, tmp)
-                      : 0;
+      size_t n =
+          need ? pairs_combine(m->v, m->n, out->v, out->n, in->v, in->n, tmp)
+               : 0;
       if (n)
         memcpy(m->v, tmp, n * sizeof *tmp);
       m->n = n;
@@ -429,9 +428,8 @@ static void row_totals(rl__history_row *r, const rl__stats_entry *e,
   r->max_ns = rl__stats_entry_max_ns(e);
   r->median_ns = rl__histogram_percentile(&e->hist, 50);
   r->total_ns = e->total_ns;
-  r->avg_bytes = e->num_requests
-                     ? (double)e->bytes / (double)e->num_requests
-                     : 0;
+  r->avg_bytes =
+      e->num_requests ? (double)e->bytes / (double)e->num_requests : 0;
 }
 
 /* Rotates every entry's finished second into window slot `slot`, then

@@ -31,8 +31,8 @@ typedef struct rl__stats_entry {
   char *name; /* owned */
   uint64_t num_requests;
   uint64_t num_failures;
-  uint64_t total_ns; /* sum of response times */
-  uint64_t bytes;    /* sum of response sizes */
+  uint64_t total_ns;  /* sum of response times */
+  uint64_t bytes;     /* sum of response sizes */
   rl__histogram hist; /* every response time; min/max live here too */
   /* per-second counters: slot = sec % RL__STATS_RING, valid when
    * ring_sec[slot] == sec */

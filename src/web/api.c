@@ -12,11 +12,11 @@
 #include <rpcload/plugin.h>
 
 #include "base/clock.h"
-#include "report/prometheus.h"
+#include "engine/worker.h"
 #include "report/csv.h"
 #include "report/html.h"
 #include "report/json.h"
-#include "engine/worker.h"
+#include "report/prometheus.h"
 
 extern const char rl__uplot_version[]; /* cmake/report_html_assets.cmake */
 
@@ -102,8 +102,7 @@ static int membuf_open(membuf *m) {
   return m->f ? 0 : RL_ERR_NOMEM;
 }
 
-static void set_membuf(rl__web_answer *a, membuf *m, int rc,
-                       const char *type) {
+static void set_membuf(rl__web_answer *a, membuf *m, int rc, const char *type) {
   if (fclose(m->f) != 0 && rc == 0)
     rc = RL_ERR_NOMEM;
   if (rc != 0) {
@@ -232,8 +231,7 @@ void rl__web_api_config(rl__web_api *api, rl__web_answer *a) {
       "{s:s, s:s?, s:I, s:f, s:s, s:s, s:b, s:o?}", "host", api->target,
       "plugin", api->plugin, "users", (json_int_t)api->users, "spawn_rate",
       api->spawn_rate, "version", RL_VERSION, "uplot_version",
-      rl__uplot_version, "auth", api->auth,
-      "run_time_s",
+      rl__uplot_version, "auth", api->auth, "run_time_s",
       run_time_ns ? json_real((double)run_time_ns / 1e9) : NULL);
   set_json(a, 200, j, JSON_COMPACT);
 }
@@ -270,9 +268,8 @@ void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
   errno = 0;
   long long users = strtoll(user_count_s, &end, 10);
   if (!user_count_s[0] || *end || errno || users < 0 || users > 10000000) {
-    rl__web_api_refuse(api, 400,
-                       "user_count must be a whole number from 0 to 10000000",
-                       a);
+    rl__web_api_refuse(
+        api, 400, "user_count must be a whole number from 0 to 10000000", a);
     return;
   }
   errno = 0;

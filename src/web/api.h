@@ -48,10 +48,10 @@ typedef struct rl__web_answer {
 
 /* The Locust CSV files the API serves. */
 enum rl__web_csv {
-  RL__WEB_CSV_STATS,        /* /stats/requests/csv */
-  RL__WEB_CSV_HISTORY,      /* /stats/requests_full_history/csv */
-  RL__WEB_CSV_FAILURES,     /* /stats/failures/csv */
-  RL__WEB_CSV_EXCEPTIONS    /* /exceptions/csv */
+  RL__WEB_CSV_STATS,     /* /stats/requests/csv */
+  RL__WEB_CSV_HISTORY,   /* /stats/requests_full_history/csv */
+  RL__WEB_CSV_FAILURES,  /* /stats/failures/csv */
+  RL__WEB_CSV_EXCEPTIONS /* /exceptions/csv */
 };
 
 /* GET /stats/requests: Locust's live stats (rl__json_stats_requests), plus
@@ -63,8 +63,7 @@ void rl__web_api_metrics(rl__web_api *api, rl__web_answer *a);
 
 /* GET /stats/report: the HTML report of the stats so far; as a file named
  * rpcload_report_UNIXTIME.html when `download`. */
-void rl__web_api_report_html(rl__web_api *api, int download,
-                             rl__web_answer *a);
+void rl__web_api_report_html(rl__web_api *api, int download, rl__web_answer *a);
 
 /* GET /stats/report.json: the --json report of the stats so far. */
 void rl__web_api_report_json(rl__web_api *api, rl__web_answer *a);

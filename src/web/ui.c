@@ -35,8 +35,7 @@
 extern const char rl__uplot_js[], rl__uplot_css[], rl__uplot_license[];
 extern const size_t rl__uplot_js_len, rl__uplot_css_len;
 extern const char rl__web_ui_html[], rl__web_ui_js[], rl__web_ui_css[];
-extern const size_t rl__web_ui_html_len, rl__web_ui_js_len,
-    rl__web_ui_css_len;
+extern const size_t rl__web_ui_html_len, rl__web_ui_js_len, rl__web_ui_css_len;
 
 /* A form field longer than this is refused rather than buffered. */
 #define FIELD_MAX 512
@@ -61,8 +60,9 @@ struct rl__web_ui {
  * NULL when out of memory (owned data is then freed). */
 static struct MHD_Response *new_response(const char *type, const char *data,
                                          size_t len, int owned) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
-      len, (void *)(uintptr_t)data, owned ? free : NULL);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer_with_free_callback(
+          len, (void *)(uintptr_t)data, owned ? free : NULL);
   if (!resp) {
     if (owned)
       free((void *)(uintptr_t)data);
@@ -124,8 +124,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *c,
     return answer_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
   char disposition[96];
   if (a->filename[0])
-    snprintf(disposition, sizeof disposition,
-             "attachment; filename=\"%s\"", a->filename);
+    snprintf(disposition, sizeof disposition, "attachment; filename=\"%s\"",
+             a->filename);
   return answer(c, a->status, a->type, a->body, a->len, 1,
                 a->filename[0] ? disposition : NULL);
 }
@@ -144,8 +144,7 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind,
                                   const char *key, const char *filename,
                                   const char *content_type,
                                   const char *transfer_encoding,
-                                  const char *data, uint64_t off,
-                                  size_t size) {
+                                  const char *data, uint64_t off, size_t size) {
   (void)kind;
   (void)filename;
   (void)content_type;
@@ -270,8 +269,8 @@ static int authorised(const rl__web_ui *ui, struct MHD_Connection *c) {
 static enum MHD_Result ask_login(struct MHD_Connection *c) {
   static const char body[] = "401 Unauthorized: rpcload's web UI needs the "
                              "--web-login user and password\n";
-  struct MHD_Response *resp = new_response("text/plain; charset=utf-8", body,
-                                           sizeof body - 1, 0);
+  struct MHD_Response *resp =
+      new_response("text/plain; charset=utf-8", body, sizeof body - 1, 0);
   if (resp)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                             "Basic realm=\"rpcload\", charset=\"UTF-8\"");
@@ -313,8 +312,7 @@ static enum MHD_Result route_asset(rl__web_ui *ui, struct MHD_Connection *c,
     return answer(c, MHD_HTTP_OK, css, rl__web_ui_css, rl__web_ui_css_len, 0,
                   NULL);
   if (is(url, "/assets/uPlot.js"))
-    return answer(c, MHD_HTTP_OK, js, ui->uplot_js, ui->uplot_js_len, 0,
-                  NULL);
+    return answer(c, MHD_HTTP_OK, js, ui->uplot_js, ui->uplot_js_len, 0, NULL);
   if (is(url, "/assets/uPlot.css"))
     return answer(c, MHD_HTTP_OK, css, rl__uplot_css, rl__uplot_css_len, 0,
                   NULL);
@@ -374,8 +372,7 @@ static enum MHD_Result route_get(rl__web_ui *ui, struct MHD_Connection *c,
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                                   const char *url, const char *method,
-                                  const char *version,
-                                  const char *upload_data,
+                                  const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
   (void)version;
   rl__web_ui *ui = cls;
@@ -457,8 +454,8 @@ static int loopback_addr(const struct sockaddr *sa) {
 /* Listens on host:port; the socket, or -1 with the reason in `err`. We bind
  * ourselves rather than let libmicrohttpd do it, to report why it failed
  * and to learn the kernel's port. */
-static int listen_on(rl__web_ui *ui, const char *host, uint16_t port,
-                     char *err, size_t errlen) {
+static int listen_on(rl__web_ui *ui, const char *host, uint16_t port, char *err,
+                     size_t errlen) {
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof hints);
   hints.ai_family = AF_UNSPEC;
@@ -489,8 +486,8 @@ static int listen_on(rl__web_ui *ui, const char *host, uint16_t port,
   }
   freeaddrinfo(res);
   if (fd < 0) {
-    snprintf(err, errlen, "web UI: cannot listen on %s port %u: %s", host,
-             port, strerror(errnum));
+    snprintf(err, errlen, "web UI: cannot listen on %s port %u: %s", host, port,
+             strerror(errnum));
     return -1;
   }
   struct sockaddr_storage ss;
@@ -589,11 +586,10 @@ int rl__web_ui_start(const rl__web_ui_config *cfg, rl__runner *r,
   pthread_sigmask(SIG_BLOCK, &block, &old);
   ui->daemon = MHD_start_daemon(
       MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-      on_request, ui, MHD_OPTION_LISTEN_SOCKET, fd,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-      MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-      MHD_OPTION_END);
+      on_request, ui, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
+      on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
+      MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)30, MHD_OPTION_END);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (!ui->daemon) {
     close(fd);
@@ -608,9 +604,7 @@ int rl__web_ui_start(const rl__web_ui_config *cfg, rl__runner *r,
 
 uint16_t rl__web_ui_port(const rl__web_ui *ui) { return ui->port; }
 
-const char *rl__web_ui_authority(const rl__web_ui *ui) {
-  return ui->authority;
-}
+const char *rl__web_ui_authority(const rl__web_ui *ui) { return ui->authority; }
 
 int rl__web_ui_is_loopback(const rl__web_ui *ui) { return ui->loopback; }
 

@@ -48,9 +48,9 @@
 typedef struct rl__web_ui rl__web_ui;
 
 typedef struct rl__web_ui_config {
-  const char *host; /* address to listen on (name or literal); NULL:
+  const char *host;  /* address to listen on (name or literal); NULL:
                        127.0.0.1 */
-  uint16_t port;    /* 0: the kernel picks one (rl__web_ui_port says) */
+  uint16_t port;     /* 0: the kernel picks one (rl__web_ui_port says) */
   const char *login; /* "user:password": basic auth on every path; NULL:
                         none */
   int metrics_only;  /* serve /metrics alone (--prometheus-port) */

@@ -24,8 +24,8 @@ typedef struct session {
   unsigned submits;
 } session;
 
-static int step_new(const rl_host *host, const rl_step_spec *spec,
-                    void **step, char *err, size_t errlen) {
+static int step_new(const rl_host *host, const rl_step_spec *spec, void **step,
+                    char *err, size_t errlen) {
   (void)host;
   (void)spec;
   (void)err;
@@ -53,8 +53,8 @@ static int session_new(const rl_host *host, rl_conn *conn,
 }
 
 static void done(session *s, rl_request *req, const char *error) {
-  rl_result r = {.type = "echo", .name = "ping", .response_bytes = 5,
-                 .error = error};
+  rl_result r = {
+      .type = "echo", .name = "ping", .response_bytes = 5, .error = error};
   s->host->request_done(req, &r);
 }
 

@@ -18,8 +18,9 @@
 #ifdef __GNUC__
 __attribute__((unused))
 #endif
-static int step_new(const rl_host *host, const rl_step_spec *spec,
-                    void **step, char *err, size_t errlen) {
+static int
+step_new(const rl_host *host, const rl_step_spec *spec, void **step, char *err,
+         size_t errlen) {
   (void)host;
   (void)spec;
   (void)err;
@@ -67,50 +68,51 @@ struct newer {
   rl_plugin v1;
   void (*added_later)(void);
 };
-static const struct newer desc = {
-    .v1 =
+static const struct newer desc =
+    {
+        .v1 =
 #else
 static const rl_plugin desc =
 #endif
-    {
+            {
 #if defined(FAKE_WRONG_MAJOR)
-        .abi_version = (2u << 16) | 0u,
+                .abi_version = (2u << 16) | 0u,
 #elif defined(FAKE_NEWER_MINOR)
         .abi_version = (RL_ABI_MAJOR << 16) | 99u,
 #else
-        .abi_version = RL_ABI_VERSION,
+    .abi_version = RL_ABI_VERSION,
 #endif
 #if defined(FAKE_SHORT)
-        .struct_size = (uint32_t)offsetof(rl_plugin, session_new),
+                .struct_size = (uint32_t)offsetof(rl_plugin, session_new),
 #elif defined(FAKE_OLD_TRANSPORT)
         .struct_size = (uint32_t)RL_PLUGIN_MIN_SIZE,
 #elif defined(FAKE_NEWER_MINOR)
-        .struct_size = sizeof(struct newer),
+    .struct_size = sizeof(struct newer),
 #else
-        .struct_size = sizeof(rl_plugin),
+    .struct_size = sizeof(rl_plugin),
 #endif
-        .name = "fake",
-        .version = "9.9.9",
-        .summary = "a plugin for the loader test",
-        .schemes = schemes,
+                .name = "fake",
+                .version = "9.9.9",
+                .summary = "a plugin for the loader test",
+                .schemes = schemes,
 #if defined(FAKE_TRANSPORT) || defined(FAKE_OLD_TRANSPORT)
-        .kind = RL_PLUGIN_TRANSPORT,
+                .kind = RL_PLUGIN_TRANSPORT,
 #else
         .kind = RL_PLUGIN_CODEC,
 #endif
 #ifndef FAKE_NO_STEP_NEW
-        .step_new = step_new,
+                .step_new = step_new,
 #endif
-        .step_del = step_del,
-        .session_new = session_new,
-        .session_submit = session_submit,
-        .session_on_read = session_on_read,
-        .session_del = session_del,
-        .step_describe = step_describe,
-    }
+                .step_del = step_del,
+                .session_new = session_new,
+                .session_submit = session_submit,
+                .session_on_read = session_on_read,
+                .session_del = session_del,
+                .step_describe = step_describe,
+            }
 #ifdef FAKE_NEWER_MINOR
-    ,
-    .added_later = NULL,
+        ,
+        .added_later = NULL,
 }
 #endif
 ;

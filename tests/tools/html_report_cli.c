@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "stats/history.h"
 #include "report/html.h"
+#include "stats/history.h"
 #include "stats/stats.h"
 
 #define MS 1000000ull
@@ -43,7 +43,8 @@ static double rnd(void) { /* xorshift64*, in [0, 1) */
   rng_state ^= rng_state >> 12;
   rng_state ^= rng_state << 25;
   rng_state ^= rng_state >> 27;
-  return (double)((rng_state * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+  return (double)((rng_state * 2685821657736338717ull) >> 11) /
+         9007199254740992.0;
 }
 
 typedef struct spec {
@@ -95,15 +96,16 @@ static int run(rl__stats *stats, rl__history *h, unsigned seconds,
     unsigned n = (unsigned)((double)users * 30 * wave);
     double slow = 1 + 0.8 * (0.5 + 0.5 * sin((double)sec / 9.0 + 1));
     for (size_t i = 0; i < NSPECS; i++) {
-      rl__stats_entry *e = rl__stats_entry_get(local, specs[i].type,
-                                               spec_name(i));
+      rl__stats_entry *e =
+          rl__stats_entry_get(local, specs[i].type, spec_name(i));
       if (!e)
         goto fail;
       unsigned k = (unsigned)(n * specs[i].share) + 1;
       for (unsigned j = 0; j < k; j++) {
         /* A long tail: most near base, a few ten times slower. */
         double r = rnd();
-        double t = specs[i].base_ms * slow * (0.5 + r + (r > 0.97 ? 10 * r : 0));
+        double t =
+            specs[i].base_ms * slow * (0.5 + r + (r > 0.97 ? 10 * r : 0));
         const char *err = NULL;
         if (rnd() < specs[i].fail)
           err = i == 2 ? hostile_error : specs[i].error;
@@ -144,7 +146,8 @@ int main(int argc, char **argv) {
     }
   }
   if (!out) {
-    fprintf(stderr, "usage: html_report_cli OUT.html [--seconds N] [--empty]\n");
+    fprintf(stderr,
+            "usage: html_report_cli OUT.html [--seconds N] [--empty]\n");
     return 2;
   }
   rl__stats *stats = rl__stats_new();
@@ -157,7 +160,8 @@ int main(int argc, char **argv) {
     goto out;
   }
   rl__html_run_info info = {
-      .target = empty ? "http://127.0.0.1:1/" : "http://127.0.0.1:8080/<b>&\"x\"",
+      .target =
+          empty ? "http://127.0.0.1:1/" : "http://127.0.0.1:8080/<b>&\"x\"",
       .plugin = "http1",
       .command_line = "rpcload -u 50 -r 5 -t 1m http://127.0.0.1:8080/",
       .users = 50,

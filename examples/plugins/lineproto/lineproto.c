@@ -10,11 +10,11 @@
  * the connect and request timeouts and reconnection; the plugin only turns
  * a request into bytes and bytes back into a completion.
  */
-#include <rpcload/plugin.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rpcload/plugin.h>
 
 /* URL schemes this plugin serves: line://HOST[:PORT], port 7 (the echo
  * service, RFC 862) when the URL gives none. No TLS. */

@@ -22,12 +22,12 @@
  * Everything except rl_plugin_entry() is static; the module is built with
  * hidden visibility.
  */
-#include <rpcload/plugin.h>
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rpcload/plugin.h>
 
 /* Requests one session keeps in flight at most (pipelining). With the
  * default of one connection per user the core hands it only one. */
@@ -397,8 +397,8 @@ static int flush_constant(struct redis_step *st, struct buf *b) {
  * piece of its own. Borrows a; fills st. Returns 0, or a negative code
  * with err set.
  */
-static int compile_args(struct redis_step *st, const struct args *a,
-                        char *err, size_t errlen) {
+static int compile_args(struct redis_step *st, const struct args *a, char *err,
+                        size_t errlen) {
   const rl_host *host = st->host;
   struct buf b = {0};
   int rc = 0;
@@ -618,17 +618,17 @@ struct redis_session {
 
   /* The reply parser; it keeps its state across reads. */
   enum parse_state state;
-  char type;          /* type byte of the current element */
-  uint64_t owed;      /* elements still to read to end the reply; 0 between
+  char type;            /* type byte of the current element */
+  uint64_t owed;        /* elements still to read to end the reply; 0 between
                          replies */
-  uint64_t num;       /* the number on a header line ($ * :) */
-  int negative;       /* it had a '-' */
-  int digits;         /* digits seen so far */
-  int bad_number;     /* a byte that is not a digit */
-  int big;            /* num passed REDIS_NUM_MAX (fine for an integer) */
-  uint64_t bulk_left; /* payload bytes still to skip */
+  uint64_t num;         /* the number on a header line ($ * :) */
+  int negative;         /* it had a '-' */
+  int digits;           /* digits seen so far */
+  int bad_number;       /* a byte that is not a digit */
+  int big;              /* num passed REDIS_NUM_MAX (fine for an integer) */
+  uint64_t bulk_left;   /* payload bytes still to skip */
   uint64_t reply_bytes; /* bytes of the current reply so far */
-  int top_error;      /* the reply is an error ("-...") */
+  int top_error;        /* the reply is an error ("-...") */
   char error[REDIS_ERROR_MAX + 1]; /* its message, possibly cut */
   size_t error_len;
 };
@@ -772,10 +772,14 @@ static int read_type(struct redis_session *s, uint8_t c) {
     break;
   default:
     if (c >= 0x21 && c < 0x7f)
-      return protocol_error(s, "unexpected byte '%c' where a reply type "
-                               "(+ - : $ *) was expected", c);
-    return protocol_error(s, "unexpected byte 0x%02x where a reply type "
-                             "(+ - : $ *) was expected", c);
+      return protocol_error(s,
+                            "unexpected byte '%c' where a reply type "
+                            "(+ - : $ *) was expected",
+                            c);
+    return protocol_error(s,
+                          "unexpected byte 0x%02x where a reply type "
+                          "(+ - : $ *) was expected",
+                          c);
   }
   s->type = (char)c;
   s->num = 0;

@@ -35,8 +35,6 @@
 #define _POSIX_C_SOURCE 200809L // NOLINT(bugprone-reserved-identifier)
 #endif
 
-#include <rpcload/plugin.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -46,6 +44,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include <rpcload/plugin.h>
 
 /* The largest UDP payload (IPv6 without jumbograms; IPv4's is 65507), so a
  * receive buffer of this size never truncates a datagram. */

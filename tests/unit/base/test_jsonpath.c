@@ -113,9 +113,9 @@ static void test_syntax_errors(void **state) {
     rl__jsonpath *p = (rl__jsonpath *)&p; /* must be reset to NULL */
     char err[160] = "";
     size_t off = 999;
-    assert_int_equal(rl__jsonpath_compile(bad[i].path, &p, &off, err,
-                                          sizeof err),
-                     RL_ERR_INVAL);
+    assert_int_equal(
+        rl__jsonpath_compile(bad[i].path, &p, &off, err, sizeof err),
+        RL_ERR_INVAL);
     assert_null(p);
     if (!strstr(err, bad[i].words))
       fail_msg("'%s': '%s' not in: %s", bad[i].path, bad[i].words, err);

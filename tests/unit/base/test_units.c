@@ -33,8 +33,8 @@ static void test_durations(void **state) {
 static void test_bad_durations(void **state) {
   (void)state;
   uint64_t ns = 7;
-  const char *bad[] = {"", "s", "10x", "-5", "1h-3m", "abc", "1 s",
-                       "inf", "nan", "0x10", "99999999999h", "5M"};
+  const char *bad[] = {"",    "s",   "10x", "-5",   "1h-3m",        "abc",
+                       "1 s", "inf", "nan", "0x10", "99999999999h", "5M"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     assert_int_equal(rl__parse_duration(bad[i], &ns), RL_ERR_INVAL);
     assert_int_equal(ns, 7); /* untouched on error */

@@ -42,15 +42,14 @@ static void test_good(void **state) {
 
 static void test_bad(void **state) {
   (void)state;
-  const char *bad[] = {"http://",         "http://:80/",      "://x",
-                       "ht tp://x/",      "http://[::1/",     "http://x:0/",
-                       "http://x:65536/", "http://x:8o/",     "http://x/a b",
+  const char *bad[] = {"http://",         "http://:80/",  "://x",
+                       "ht tp://x/",      "http://[::1/", "http://x:0/",
+                       "http://x:65536/", "http://x:8o/", "http://x/a b",
                        "http://x:/"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     rl__url u;
     char err[256] = "";
-    assert_int_equal(rl__url_parse(bad[i], &u, err, sizeof err),
-                     RL_ERR_INVAL);
+    assert_int_equal(rl__url_parse(bad[i], &u, err, sizeof err), RL_ERR_INVAL);
     assert_non_null(strstr(err, "URL"));
   }
 }

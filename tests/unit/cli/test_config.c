@@ -34,10 +34,10 @@ static char oldcwd[1024];
 
 static void clear_env(void) {
   static const char *const vars[] = {
-      "RPCLOAD_USERS",    "RPCLOAD_SPAWN_RATE",   "RPCLOAD_RUN_TIME",
-      "RPCLOAD_HEADER",   "RPCLOAD_DATA",         "RPCLOAD_HEADLESS",
-      "RPCLOAD_ONLY_SUMMARY", "RPCLOAD_INSECURE", "RPCLOAD_COLOR",
-      "RPCLOAD_CONFIG",   "RPCLOAD_NOT_AN_OPTION"};
+      "RPCLOAD_USERS",        "RPCLOAD_SPAWN_RATE",   "RPCLOAD_RUN_TIME",
+      "RPCLOAD_HEADER",       "RPCLOAD_DATA",         "RPCLOAD_HEADLESS",
+      "RPCLOAD_ONLY_SUMMARY", "RPCLOAD_INSECURE",     "RPCLOAD_COLOR",
+      "RPCLOAD_CONFIG",       "RPCLOAD_NOT_AN_OPTION"};
   for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
     unsetenv(vars[i]);
 }
@@ -123,27 +123,25 @@ static void test_nothing_to_add(void **state) {
 
 static void test_file_then_env_then_command_line(void **state) {
   (void)state;
-  write_file("rpcload.conf",
-             "# a Locust-style config\n"
-             "users = 10\n"
-             "  spawn-rate=5\n"
-             "\n"
-             "; another comment\n"
-             "headless = true\n"
-             "only_summary = false\n"
-             "header = a: b\n"
-             "header = c: d   # two headers\n"
-             "data = '{\"k\": \"#x\"}'  # quoted: the # stays\n"
-             "run_time = 30s#not a comment\n"
-             "color =\n"
-             "insecure = YES\r\n");
+  write_file("rpcload.conf", "# a Locust-style config\n"
+                             "users = 10\n"
+                             "  spawn-rate=5\n"
+                             "\n"
+                             "; another comment\n"
+                             "headless = true\n"
+                             "only_summary = false\n"
+                             "header = a: b\n"
+                             "header = c: d   # two headers\n"
+                             "data = '{\"k\": \"#x\"}'  # quoted: the # stays\n"
+                             "run_time = 30s#not a comment\n"
+                             "color =\n"
+                             "insecure = YES\r\n");
   setenv("RPCLOAD_USERS", "20", 1);
-  setenv("RPCLOAD_HEADLESS", "0", 1);     /* false: adds nothing */
-  setenv("RPCLOAD_SPAWN_RATE", "", 1);    /* empty: unset */
+  setenv("RPCLOAD_HEADLESS", "0", 1);      /* false: adds nothing */
+  setenv("RPCLOAD_SPAWN_RATE", "", 1);     /* empty: unset */
   setenv("RPCLOAD_NOT_AN_OPTION", "1", 1); /* not ours: ignored */
   setenv("RPCLOAD_COLOR", "always", 1);
-  static const char *const args[] = {"rpcload", "-u", "30", "http://x/",
-                                     NULL};
+  static const char *const args[] = {"rpcload", "-u", "30", "http://x/", NULL};
   expect_argv(args, "rpcload|--users=10|--spawn-rate=5|--headless|"
                     "--header=a: b|--header=c: d|--data={\"k\": \"#x\"}|"
                     "--run-time=30s#not a comment|--color|--insecure|"
@@ -178,8 +176,8 @@ static void test_config_option(void **state) {
   write_file("rpcload.conf", "users = 1\n");
   write_file("other.conf", "users = 2\n");
   /* --config replaces rpcload.conf, and is gone from the result. */
-  static const char *const a1[] = {"rpcload", "--config", "other.conf", "-r",
-                                   "1", NULL};
+  static const char *const a1[] = {"rpcload", "--config", "other.conf",
+                                   "-r",      "1",        NULL};
   expect_argv(a1, "rpcload|--users=2|-r|1");
   static const char *const a2[] = {"rpcload", "-r", "1", "--config=other.conf",
                                    NULL};
@@ -238,8 +236,8 @@ static void test_errors(void **state) {
   expect_error(missing, "nope.conf: cannot open: No such file or directory");
   static const char *const no_name[] = {"rpcload", "--config", NULL};
   expect_error(no_name, "--config needs a file name");
-  static const char *const twice[] = {"rpcload", "--config=a", "--config",
-                                      "b", NULL};
+  static const char *const twice[] = {"rpcload", "--config=a", "--config", "b",
+                                      NULL};
   expect_error(twice, "--config is given twice");
   setenv("RPCLOAD_HEADLESS", "maybe", 1);
   expect_error(args, "RPCLOAD_HEADLESS: 'headless' is a flag: expected true "

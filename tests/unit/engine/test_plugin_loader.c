@@ -41,18 +41,16 @@ static void test_good_by_path(void **state) {
   rl__plugin *p = NULL, *again = NULL;
   char err[512] = "";
   rl__plugin_set_init(&set);
-  assert_int_equal(rl__plugin_set_load(&set, FAKE("fake_good"), &p, err,
-                                       sizeof err),
-                   0);
+  assert_int_equal(
+      rl__plugin_set_load(&set, FAKE("fake_good"), &p, err, sizeof err), 0);
   assert_string_equal(p->desc.name, "fake");
   assert_string_equal(p->desc.version, "9.9.9");
   assert_non_null(rl__plugin_scheme(p, "fake"));
   assert_null(rl__plugin_scheme(p, "http"));
   assert_ptr_equal(rl__plugin_set_find_scheme(&set, "fake"), p);
   /* Loading it again, by path or by name, gives the same plugin. */
-  assert_int_equal(rl__plugin_set_load(&set, FAKE("fake_good"), &again, err,
-                                       sizeof err),
-                   0);
+  assert_int_equal(
+      rl__plugin_set_load(&set, FAKE("fake_good"), &again, err, sizeof err), 0);
   assert_ptr_equal(again, p);
   assert_int_equal(rl__plugin_set_load(&set, "fake", &again, err, sizeof err),
                    0);
@@ -69,22 +67,22 @@ static void test_by_name_from_dir_and_env(void **state) {
   rl__plugin_set_init(&set);
   rl__plugin_set_add_dir(&set, "/nonexistent/dir");
   rl__plugin_set_add_dir(&set, RL_TEST_FAKE_PLUGIN_DIR);
-  assert_int_equal(
-      rl__plugin_set_load(&set, "fake_good", &p, err, sizeof err), 0);
+  assert_int_equal(rl__plugin_set_load(&set, "fake_good", &p, err, sizeof err),
+                   0);
   assert_string_equal(p->desc.name, "fake");
   rl__plugin_set_free(&set);
 
   setenv("RPCLOAD_PLUGIN_PATH", "/nonexistent:" RL_TEST_FAKE_PLUGIN_DIR, 1);
   rl__plugin_set_init(&set);
-  assert_int_equal(
-      rl__plugin_set_load(&set, "fake_good", &p, err, sizeof err), 0);
+  assert_int_equal(rl__plugin_set_load(&set, "fake_good", &p, err, sizeof err),
+                   0);
   rl__plugin_set_free(&set);
   unsetenv("RPCLOAD_PLUGIN_PATH");
 
   rl__plugin_set_init(&set);
-  assert_int_equal(rl__plugin_set_load(&set, "no_such_proto", &p, err,
-                                       sizeof err),
-                   RL_ERR_NOTFOUND);
+  assert_int_equal(
+      rl__plugin_set_load(&set, "no_such_proto", &p, err, sizeof err),
+      RL_ERR_NOTFOUND);
   assert_non_null(strstr(err, "no_such_proto"));
   rl__plugin_set_free(&set);
 }
@@ -138,9 +136,9 @@ static void test_newer_minor_loads(void **state) {
   rl__plugin *p = NULL;
   char err[512] = "";
   rl__plugin_set_init(&set);
-  assert_int_equal(rl__plugin_set_load(&set, FAKE("fake_newer_minor"), &p,
-                                       err, sizeof err),
-                   0);
+  assert_int_equal(
+      rl__plugin_set_load(&set, FAKE("fake_newer_minor"), &p, err, sizeof err),
+      0);
   assert_int_equal(RL_ABI_VERSION_MINOR(p->desc.abi_version), 99);
   assert_non_null(p->desc.step_describe);
   rl__plugin_set_free(&set);

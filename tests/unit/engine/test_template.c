@@ -89,7 +89,7 @@ static void test_uuid_and_string(void **state) {
   char *u = expand("{{uuid}}", 1, 1, &rng);
   assert_int_equal(strlen(u), 36);
   assert_int_equal(u[8], '-');
-  assert_int_equal(u[14], '4'); /* version 4 */
+  assert_int_equal(u[14], '4');               /* version 4 */
   assert_true(strchr("89ab", u[19]) != NULL); /* RFC 4122 variant */
   char *u2 = expand("{{uuid}}", 1, 1, &rng);
   assert_string_not_equal(u, u2);

@@ -61,8 +61,7 @@ static void test_pacing_counts_from_task_start(void **state) {
   uint64_t rng = 1;
   assert_true(rl__wait_is_paced(&w));
   /* A task started at 10 s that took 0.5 s waits 1.5 s. */
-  assert_int_equal(rl__wait_next(&w, 10 * S, 10 * S + S / 2, &rng),
-                   3 * S / 2);
+  assert_int_equal(rl__wait_next(&w, 10 * S, 10 * S + S / 2, &rng), 3 * S / 2);
   /* One that overran its period does not wait. */
   assert_int_equal(rl__wait_next(&w, 10 * S, 13 * S, &rng), 0);
 }
@@ -78,15 +77,14 @@ static void test_throughput_is_pacing_of_inverse(void **state) {
 
 static void test_bad_specs(void **state) {
   (void)state;
-  const char *bad[] = {"", "constant", "constant:", "constant:x",
-                       "constant:-1", "between:2,1", "between:1",
-                       "between:a,b", "throughput:0", "pacing:0", "sometimes:1",
-                       "none:1"};
+  const char *bad[] = {"",           "constant",    "constant:",
+                       "constant:x", "constant:-1", "between:2,1",
+                       "between:1",  "between:a,b", "throughput:0",
+                       "pacing:0",   "sometimes:1", "none:1"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     rl__wait w;
     char err[256] = "";
-    assert_int_equal(rl__wait_parse(bad[i], &w, err, sizeof err),
-                     RL_ERR_INVAL);
+    assert_int_equal(rl__wait_parse(bad[i], &w, err, sizeof err), RL_ERR_INVAL);
     assert_true(strlen(err) > 10); /* a reason for the person who typed it */
   }
 }

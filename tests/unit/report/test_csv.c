@@ -6,16 +6,13 @@
  * written by Locust 2.12.1 itself (locust.stats.StatsCSV.requests_csv on
  * the same requests, as floats in ms, over a 10 s run).
  */
+#include <dirent.h>
+#include <math.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,10 +21,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
 #include <rpcload/plugin.h>
 
-#include "stats/history.h"
 #include "report/csv.h"
+#include "stats/history.h"
 #include "stats/stats.h"
 
 #define T0 1700000000ull
@@ -147,9 +146,8 @@ static void feed(fixture *f, uint64_t sec, const char *type, const char *name,
 }
 
 static void tick(fixture *f, uint64_t elapsed, uint32_t users) {
-  assert_int_equal(rl__history_tick(&f->h, f->run, T0 + elapsed, elapsed,
-                                    users),
-                   0);
+  assert_int_equal(
+      rl__history_tick(&f->h, f->run, T0 + elapsed, elapsed, users), 0);
 }
 
 /* Locust's requests of test_stats_values_match_locust. */
@@ -479,8 +477,7 @@ static void test_history_entry_percentiles_exact(void **state) {
         x ^= x << 17;
         ms[i] = (double)(x % (500000 * (s % 5 + 1))) / 1000.0;
         assert_int_equal(
-            rl__histogram_record(&dense[s], (uint64_t)llround(ms[i] * 1e6)),
-            0);
+            rl__histogram_record(&dense[s], (uint64_t)llround(ms[i] * 1e6)), 0);
       }
       feed(f, s, "GET", "/r", ms, PER_WORKER, 0, -1, NULL);
     }
@@ -495,18 +492,17 @@ static void test_history_entry_percentiles_exact(void **state) {
     uint64_t want[RL__HISTORY_NPCT];
     rl__history_percentiles(&window, want);
     for (size_t i = 0; i < RL__HISTORY_NPCT; i++)
-      assert_int_equal(want[i], window.count ? rl__histogram_percentile(
-                                                   &window,
-                                                   rl__history_percents[i])
-                                             : 0);
+      assert_int_equal(want[i], window.count
+                                    ? rl__histogram_percentile(
+                                          &window, rl__history_percents[i])
+                                    : 0);
     rl__histogram_free(&window);
 
     assert_int_equal(f->h.n_entry_rows, 1);
     const rl__history_row *r = &f->h.entry_rows[0].row;
     const uint64_t got[RL__HISTORY_NPCT] = {
-        r->p50_ns, r->p66_ns, r->p75_ns,   r->p80_ns,    r->p90_ns,
-        r->p95_ns, r->p98_ns, r->p99_ns,   r->p999_ns,   r->p9999_ns,
-        r->p100_ns};
+        r->p50_ns, r->p66_ns, r->p75_ns,  r->p80_ns,   r->p90_ns, r->p95_ns,
+        r->p98_ns, r->p99_ns, r->p999_ns, r->p9999_ns, r->p100_ns};
     for (size_t i = 0; i < RL__HISTORY_NPCT; i++)
       assert_int_equal(got[i], want[i]);
   }
@@ -757,18 +753,15 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_history_aggregated_rows, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_history_full, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_history_catches_up, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_history_catches_up, setup, teardown),
       cmocka_unit_test_setup_teardown(test_history_reset, setup, teardown),
       cmocka_unit_test_setup_teardown(test_history_entry_window, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_history_entry_percentiles_exact,
                                       setup, teardown),
-      cmocka_unit_test_setup_teardown(test_replaced_by_rename, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_replaced_by_rename, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_history_rows_lost, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_history_rows_lost, setup, teardown),
       cmocka_unit_test_setup_teardown(test_survives_kill, setup, teardown),
       cmocka_unit_test(test_py_float),
       cmocka_unit_test_setup_teardown(test_null_writer, setup, teardown),

@@ -15,8 +15,8 @@
 
 #include <rpcload/plugin.h>
 
-#include "stats/history.h"
 #include "report/html.h"
+#include "stats/history.h"
 #include "stats/stats.h"
 
 #define MS 1000000ull
@@ -95,8 +95,8 @@ static const char *const evil_quotes = "/q?x=\"1\"&y='2'\\ <!-- -->";
 static const char *const evil_error = "</SCRIPT ><img src=x onerror=alert(2)>";
 
 static void record_n(rl__stats *run, rl__history *h, const char *type,
-                     const char *name, int n, uint64_t rt_ns,
-                     const char *error, uint64_t sec) {
+                     const char *name, int n, uint64_t rt_ns, const char *error,
+                     uint64_t sec) {
   rl__stats *local = rl__stats_new();
   assert_non_null(local);
   rl__stats_entry *e = rl__stats_entry_get(local, type, name);
@@ -120,17 +120,23 @@ static void test_json_string(void **state) {
   expect_written(w, "a\"b\\c", "\"a\\\"b\\\\c\"");
   expect_written(w, "</script>", "\"\\u003c/script\\u003e\"");
   expect_written(w, "<!-- & -->", "\"\\u003c!-- \\u0026 --\\u003e\"");
-  expect_written(w, "t\tn\nr\r\x01\x1f\x7f", "\"t\\tn\\nr\\r\\u0001\\u001f\\u007f\"");
+  expect_written(w, "t\tn\nr\r\x01\x1f\x7f",
+                 "\"t\\tn\\nr\\r\\u0001\\u001f\\u007f\"");
   /* valid UTF-8 passes through; U+2028 and U+2029 are escaped */
   expect_written(w, "caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80",
                  "\"caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x98\x80\"");
-  expect_written(w, "a\xe2\x80\xa8" "b\xe2\x80\xa9", "\"a\\u2028b\\u2029\"");
+  expect_written(w,
+                 "a\xe2\x80\xa8"
+                 "b\xe2\x80\xa9",
+                 "\"a\\u2028b\\u2029\"");
   /* invalid UTF-8: each bad byte becomes U+FFFD, the rest survives */
   expect_written(w, "x\xffy", "\"x\\ufffdy\"");
-  expect_written(w, "\xc0\xaf", "\"\\ufffd\\ufffd\"");         /* overlong '/' */
-  expect_written(w, "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""); /* surrogate */
-  expect_written(w, "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
-  expect_written(w, "\xe2\x98", "\"\\ufffd\\ufffd\"");          /* cut short */
+  expect_written(w, "\xc0\xaf", "\"\\ufffd\\ufffd\""); /* overlong '/' */
+  expect_written(w, "\xed\xa0\x80",
+                 "\"\\ufffd\\ufffd\\ufffd\""); /* surrogate */
+  expect_written(w, "\xf4\x90\x80\x80",
+                 "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  /* > U+10FFFF */
+  expect_written(w, "\xe2\x98", "\"\\ufffd\\ufffd\""); /* cut short */
   expect_written(w, "\xe2\x98<", "\"\\ufffd\\ufffd\\u003c\"");
 }
 
@@ -188,7 +194,8 @@ static void test_page_structure_and_escaping(void **state) {
   assert_int_equal(count(p, "<!--"), 0);
   assert_int_equal(count_ci(p, "<title>"), 1);
   assert_int_equal(count_ci(p, "</title>"), 1);
-  assert_non_null(strstr(p, "<script type=\"application/json\" id=\"rl-data\">"));
+  assert_non_null(
+      strstr(p, "<script type=\"application/json\" id=\"rl-data\">"));
   assert_non_null(strstr(p, "<main id=\"rl-report\"></main>"));
   /* Self-contained: a CSP that allows no fetch, no external reference. */
   assert_non_null(strstr(p, "content=\"default-src 'none'; script-src "
@@ -253,8 +260,9 @@ static void test_page_structure_and_escaping(void **state) {
   assert_non_null(strstr(j, "\"percentiles\":[50,66,75,80,90,95,98,99,99.9,"
                             "99.99,100]"));
   /* The errors. */
-  assert_non_null(strstr(j, "\"errors\":[\n{\"occurrences\":6,\"type\":\"POST\","
-                            "\"name\":\"/q?x="));
+  assert_non_null(strstr(j,
+                         "\"errors\":[\n{\"occurrences\":6,\"type\":\"POST\","
+                         "\"name\":\"/q?x="));
   assert_non_null(strstr(j, "\"first_s\":0,\"last_s\":2}]"));
   /* The history, as columns. */
   assert_non_null(strstr(j, "\"time\":[1700000001,1700000002,1700000003]"));
@@ -280,16 +288,18 @@ static void test_empty_run(void **state) {
   report r = make_report(NULL, s, NULL);
   const char *j = r.json;
   assert_non_null(strstr(r.page, "<title>rpcload report</title>"));
-  assert_non_null(strstr(j, "\"target\":\"\",\"plugin\":null,\"command\":null"));
+  assert_non_null(
+      strstr(j, "\"target\":\"\",\"plugin\":null,\"command\":null"));
   assert_non_null(strstr(j, "\"run_time_s\":null,\"duration_s\":0,"
                             "\"start_unix\":null,\"end_unix\":null,"
                             "\"start\":null,\"end\":null"));
-  assert_non_null(strstr(j, "{\"type\":\"GET\",\"name\":\"/never\","
-                            "\"requests\":0,\"failures\":0,\"avg_ms\":null,"
-                            "\"min_ms\":null,\"max_ms\":null,\"median_ms\":null,"
-                            "\"avg_bytes\":0,\"rps\":null,\"fps\":null,"
-                            "\"pct_ms\":[null,null,null,null,null,null,null,"
-                            "null,null,null,null]}"));
+  assert_non_null(strstr(j,
+                         "{\"type\":\"GET\",\"name\":\"/never\","
+                         "\"requests\":0,\"failures\":0,\"avg_ms\":null,"
+                         "\"min_ms\":null,\"max_ms\":null,\"median_ms\":null,"
+                         "\"avg_bytes\":0,\"rps\":null,\"fps\":null,"
+                         "\"pct_ms\":[null,null,null,null,null,null,null,"
+                         "null,null,null,null]}"));
   assert_non_null(strstr(j, "\"errors\":[]"));
   assert_non_null(strstr(j, "\"time\":[]"));
   assert_non_null(strstr(j, "\"p99_ms\":[]}"));
@@ -339,11 +349,12 @@ static void test_write_errors(void **state) {
   assert_int_equal(rl__report_html_save("/nonexistent-dir/r.html", NULL, s,
                                         NULL, err, sizeof err),
                    RL_ERR_IO);
-  assert_string_equal(err, "cannot write the HTML report "
-                           "/nonexistent-dir/r.html: No such file or directory");
-  assert_int_equal(rl__report_html_save("/nonexistent-dir/r.html", NULL, s,
-                                        NULL, NULL, 0),
-                   RL_ERR_IO);
+  assert_string_equal(err,
+                      "cannot write the HTML report "
+                      "/nonexistent-dir/r.html: No such file or directory");
+  assert_int_equal(
+      rl__report_html_save("/nonexistent-dir/r.html", NULL, s, NULL, NULL, 0),
+      RL_ERR_IO);
 
   /* And a good file: the same bytes as rl__report_html_write. */
   char path[] = "/tmp/rl_report_html_XXXXXX";

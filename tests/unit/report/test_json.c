@@ -2,23 +2,22 @@
  * Unit tests for the JSON report and Locust's /stats/requests body
  * (src/report_json.c).
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include <cmocka.h>
-
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
 #include <rpcload/plugin.h>
 
-#include "stats/history.h"
 #include "report/json.h"
+#include "stats/history.h"
 #include "stats/stats.h"
 
 #define MS 1000000ull
@@ -30,9 +29,9 @@ static void record(rl__stats *run, uint64_t sec, const char *type,
   assert_non_null(local);
   rl__stats_entry *e = rl__stats_entry_get(local, type, name);
   for (size_t i = 0; i < n; i++)
-    assert_int_equal(rl__stats_record(local, e, ns[i], bytes,
-                                      i == 0 ? error : NULL, sec),
-                     0);
+    assert_int_equal(
+        rl__stats_record(local, e, ns[i], bytes, i == 0 ? error : NULL, sec),
+        0);
   assert_int_equal(rl__stats_merge(run, local), 0);
   rl__stats_del(local);
 }
@@ -213,7 +212,12 @@ static void test_strings(void **state) {
   const char *name = "q\"b\\s/\n\t\x01 \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80";
   record(s, 0, "GET", name, one, 1, 0, NULL);
   /* truncated sequence, lone continuation, overlong, surrogate, > U+10FFFF */
-  record(s, 0, "GET", "a\xC3" "b\x80" "c\xC0\xAF" "d\xED\xA0\x80" "e\xF4\x90\x80\x80",
+  record(s, 0, "GET",
+         "a\xC3"
+         "b\x80"
+         "c\xC0\xAF"
+         "d\xED\xA0\x80"
+         "e\xF4\x90\x80\x80",
          one, 1, 0, "bad \xFF byte");
   char *text = NULL;
   size_t len = 0;
@@ -226,7 +230,9 @@ static void test_strings(void **state) {
   const json_t *stats = json_object_get(j, "stats");
   assert_string_equal(str_at(json_array_get(stats, 1), "name"), name);
   assert_string_equal(str_at(json_array_get(stats, 0), "name"),
-                      "a\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD"
+                      "a\xEF\xBF\xBD"
+                      "b\xEF\xBF\xBD"
+                      "c\xEF\xBF\xBD\xEF\xBF\xBD"
                       "d\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
                       "e\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
   const json_t *e = json_array_get(json_object_get(j, "errors"), 0);
@@ -268,9 +274,8 @@ static void test_history(void **state) {
               5.0);
   /* Ten seconds later the window is empty: null percentiles. */
   const json_t *r10 = json_array_get(hist, 10);
-  assert_true(json_is_null(
-      json_object_get(json_object_get(r10, "response_time_percentiles"),
-                      "0.5")));
+  assert_true(json_is_null(json_object_get(
+      json_object_get(r10, "response_time_percentiles"), "0.5")));
   assert_int_equal(int_at(r10, "num_requests"), 10);
   json_decref(j);
   rl__history_free(&h);
@@ -315,20 +320,25 @@ static void test_stats_requests(void **state) {
   /* No history yet: the current percentiles are unknown. */
   json_t *j = rl__json_stats_requests(s, &h, 6, "running", 18);
   assert_non_null(j);
-  assert_true(json_is_null(
-      json_object_get(j, "current_response_time_percentile_95")));
+  assert_true(
+      json_is_null(json_object_get(j, "current_response_time_percentile_95")));
   json_decref(j);
   rl__history_add_times(&h, &rl__stats_total(s)->hist);
   assert_int_equal(rl__history_tick(&h, s, 1700000006, 6, 18), 0);
 
   j = rl__json_stats_requests(s, &h, 6, "running", 18);
   assert_non_null(j);
-  static const char *const keys[] = {
-      "stats", "errors", "total_rps", "total_fail_per_sec",
-      "total_avg_response_time", "fail_ratio",
-      "current_response_time_percentile_95",
-      "current_response_time_percentile_50",
-      "current_response_time_percentiles", "state", "user_count"};
+  static const char *const keys[] = {"stats",
+                                     "errors",
+                                     "total_rps",
+                                     "total_fail_per_sec",
+                                     "total_avg_response_time",
+                                     "fail_ratio",
+                                     "current_response_time_percentile_95",
+                                     "current_response_time_percentile_50",
+                                     "current_response_time_percentiles",
+                                     "state",
+                                     "user_count"};
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
     assert_non_null(json_object_get(j, keys[i]));
   assert_string_equal(str_at(j, "state"), "running");
@@ -346,14 +356,24 @@ static void test_stats_requests(void **state) {
   const json_t *stats = json_object_get(j, "stats");
   assert_int_equal(json_array_size(stats), 4);
   const json_t *b = json_array_get(stats, 1);
-  static const char *const row_keys[] = {
-      "method", "name", "safe_name", "num_requests", "num_failures",
-      "avg_response_time", "min_response_time", "max_response_time",
-      "current_rps", "current_fail_per_sec", "median_response_time",
-      "ninetieth_response_time", "ninety_ninth_response_time",
-      "avg_content_length", "response_time_percentile_0.5",
-      "response_time_percentile_0.95", "response_time_percentile_0.9999",
-      "response_time_percentile_1.0"};
+  static const char *const row_keys[] = {"method",
+                                         "name",
+                                         "safe_name",
+                                         "num_requests",
+                                         "num_failures",
+                                         "avg_response_time",
+                                         "min_response_time",
+                                         "max_response_time",
+                                         "current_rps",
+                                         "current_fail_per_sec",
+                                         "median_response_time",
+                                         "ninetieth_response_time",
+                                         "ninety_ninth_response_time",
+                                         "avg_content_length",
+                                         "response_time_percentile_0.5",
+                                         "response_time_percentile_0.95",
+                                         "response_time_percentile_0.9999",
+                                         "response_time_percentile_1.0"};
   for (size_t i = 0; i < sizeof row_keys / sizeof row_keys[0]; i++)
     assert_non_null(json_object_get(b, row_keys[i]));
   assert_string_equal(str_at(b, "name"), "/b");
@@ -393,8 +413,7 @@ static void test_stats_requests_truncates(void **state) {
   const json_t *stats = json_object_get(j, "stats");
   assert_int_equal(json_array_size(stats), 501);
   assert_string_equal(str_at(json_array_get(stats, 499), "name"), "/499");
-  assert_string_equal(str_at(json_array_get(stats, 500), "name"),
-                      "Aggregated");
+  assert_string_equal(str_at(json_array_get(stats, 500), "name"), "Aggregated");
   json_decref(j);
   rl__stats_del(s);
 }

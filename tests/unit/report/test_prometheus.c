@@ -23,8 +23,8 @@
 
 #include <rpcload/plugin.h>
 
-#include "report/prometheus.h"
 #include "engine/runner.h"
+#include "report/prometheus.h"
 #include "stats/stats.h"
 
 #define US 1000ull
@@ -83,16 +83,16 @@ static rl__stats *run_stats(void) {
 static void test_counters_and_gauges(void **state) {
   (void)state;
   rl__stats *s = run_stats();
-  rl__prometheus_info info = {.users = 7, .state = RL__STATE_RUNNING,
-                              .now_sec = 2};
+  rl__prometheus_info info = {
+      .users = 7, .state = RL__STATE_RUNNING, .now_sec = 2};
   char *text = exposition(s, &info);
   expect_line(text, "# TYPE rpcload_requests_total counter");
   expect_line(text, "rpcload_requests_total{method=\"GET\",name=\"/hello\"} 5");
   expect_line(text,
               "rpcload_requests_total{method=\"POST\",name=\"/orders\"} 1");
   expect_line(text, "rpcload_failures_total{method=\"GET\",name=\"/hello\"} 1");
-  expect_line(text,
-              "rpcload_response_bytes_total{method=\"GET\",name=\"/hello\"} 50");
+  expect_line(
+      text, "rpcload_response_bytes_total{method=\"GET\",name=\"/hello\"} 50");
   expect_line(text, "# TYPE rpcload_current_rps gauge");
   expect_line(text, "rpcload_errors_total{method=\"GET\",name=\"/hello\","
                     "error=\"timed out\"} 1");

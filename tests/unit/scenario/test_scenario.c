@@ -1,5 +1,6 @@
 /* Scenario files: the structs a file becomes, and every error naming
  * file:line:col and what was expected. */
+#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,10 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include <regex.h>
 #include <yaml.h>
+
+#include <cmocka.h>
 
 #include <rpcload/plugin.h>
 
@@ -206,14 +206,12 @@ static void test_issue_example(void **state) {
   }
   /* The caller's own error, placed in the file. */
   char err[256];
-  assert_int_equal(rl__scenario_errorf(s, s->protocols[2].pos, err,
-                                       sizeof err,
+  assert_int_equal(rl__scenario_errorf(s, s->protocols[2].pos, err, sizeof err,
                                        "unknown protocol '%s' (plugins: %s)",
                                        s->protocols[2].name, "http1, http2"),
                    RL_ERR_INVAL);
-  assert_string_equal(err,
-                      "t.yaml:16:14: unknown protocol 'grpc' (plugins: "
-                      "http1, http2)");
+  assert_string_equal(err, "t.yaml:16:14: unknown protocol 'grpc' (plugins: "
+                           "http1, http2)");
   rl__scenario_errorf(s, (rl__scn_pos){0, 0}, err, sizeof err, "no place");
   assert_string_equal(err, "t.yaml: no place");
   rl__scenario_free(s);
@@ -281,30 +279,29 @@ static void test_yaml_to_json(void **state) {
 
 static void test_step_fields(void **state) {
   (void)state;
-  rl__scenario *s = parse_ok(
-      "host: https://api.local\n"
-      "users:\n"
-      "  - name: U\n"
-      "    host: https://other\n"
-      "    sequential: true\n"
-      "    tasks:\n"
-      "      - name: t1\n"
-      "        weight: 0.5\n"
-      "        tags: solo\n"
-      "        steps:\n"
-      "          - redis: GET key:{{random_int 1 9}}\n"
-      "            options: {db: 2, pipeline: on}\n"
-      "            timeout: 250ms\n"
-      "          - grpc: pkg.Svc/M\n"
-      "            protoset: api.protoset\n"
-      "            import_path: [a, b]\n"
-      "            metadata: {x-n: 5, x-e: }\n"
-      "            call: M\n"
-      "            timeout: 2\n"
-      "          - udp:\n"
-      "            body: ping {{seq}}\n"
-      "            import_path: one\n"
-      "            headers: {b: 2, a: 1}\n");
+  rl__scenario *s = parse_ok("host: https://api.local\n"
+                             "users:\n"
+                             "  - name: U\n"
+                             "    host: https://other\n"
+                             "    sequential: true\n"
+                             "    tasks:\n"
+                             "      - name: t1\n"
+                             "        weight: 0.5\n"
+                             "        tags: solo\n"
+                             "        steps:\n"
+                             "          - redis: GET key:{{random_int 1 9}}\n"
+                             "            options: {db: 2, pipeline: on}\n"
+                             "            timeout: 250ms\n"
+                             "          - grpc: pkg.Svc/M\n"
+                             "            protoset: api.protoset\n"
+                             "            import_path: [a, b]\n"
+                             "            metadata: {x-n: 5, x-e: }\n"
+                             "            call: M\n"
+                             "            timeout: 2\n"
+                             "          - udp:\n"
+                             "            body: ping {{seq}}\n"
+                             "            import_path: one\n"
+                             "            headers: {b: 2, a: 1}\n");
   const rl__scn_user *u = &s->users[0];
   assert_string_equal(u->host, "https://other");
   assert_true(u->sequential);
@@ -387,30 +384,30 @@ static void test_waits_and_settings(void **state) {
 
 static void test_expect_and_capture(void **state) {
   (void)state;
-  rl__scenario *s = parse_ok(
-      "users:\n"
-      "  - name: U\n"
-      "    tasks:\n"
-      "      - steps:\n"
-      "          - http: GET /\n"
-      "            expect:\n"
-      "              status: 201\n"
-      "              body_matches: '^ok [0-9]+$'\n"
-      "              grpc_status: not_found\n"
-      "              json:\n"
-      "                - {path: $.ok}\n"
-      "                - {path: $.n, equals: 1}\n"
-      "                - {path: $.tags, contains: b}\n"
-      "                - {path: $.name, matches: '^a.c$'}\n"
-      "            capture:\n"
-      "              tok: $.token\n"
-      "              rid: 'header: x-request-id'\n"
-      "              num: 'regex:id=([0-9]+)'\n"
-      "          - grpc: a.B/C\n"
-      "            expect:\n"
-      "              grpc_status: 14\n"
-      "              json: {$.a: [1, 2], $.o: {equals: {k: v}}, \n"
-      "                     $.s: {contains: ell}}\n");
+  rl__scenario *s =
+      parse_ok("users:\n"
+               "  - name: U\n"
+               "    tasks:\n"
+               "      - steps:\n"
+               "          - http: GET /\n"
+               "            expect:\n"
+               "              status: 201\n"
+               "              body_matches: '^ok [0-9]+$'\n"
+               "              grpc_status: not_found\n"
+               "              json:\n"
+               "                - {path: $.ok}\n"
+               "                - {path: $.n, equals: 1}\n"
+               "                - {path: $.tags, contains: b}\n"
+               "                - {path: $.name, matches: '^a.c$'}\n"
+               "            capture:\n"
+               "              tok: $.token\n"
+               "              rid: 'header: x-request-id'\n"
+               "              num: 'regex:id=([0-9]+)'\n"
+               "          - grpc: a.B/C\n"
+               "            expect:\n"
+               "              grpc_status: 14\n"
+               "              json: {$.a: [1, 2], $.o: {equals: {k: v}}, \n"
+               "                     $.s: {contains: ell}}\n");
   const rl__scn_step *st = &s->users[0].tasks[0].steps[0];
   const rl__scn_expect *x = &st->expect;
   assert_true(x->has_status && x->status == 201);
@@ -561,17 +558,17 @@ static void test_errors(void **state) {
        "t.yaml:3:36: ",
        "unknown key 'headrs' in step (did you mean 'headers'?"},
       /* wrong types */
-      {"users:\n  - name: U\n    weight: abc\n", "t.yaml:3:13: ",
-       "expected a number for 'weight', got 'abc'"},
+      {"users:\n  - name: U\n    weight: abc\n",
+       "t.yaml:3:13: ", "expected a number for 'weight', got 'abc'"},
       {"users:\n  - name: U\n    fixed_count: 1.5\n", "t.yaml:3:18: ",
        "expected a whole number from 0 to 1000000000 for 'fixed_count', got "
        "'1.5'"},
-      {"users:\n  - name: U\n    sequential: maybe\n", "t.yaml:3:17: ",
-       "expected true or false for 'sequential', got 'maybe'"},
-      {"users:\n  - name: [U]\n", "t.yaml:2:11: ",
-       "expected a string for 'name', got a list"},
-      {"users:\n  - name: U\n    tasks: {steps: []}\n", "t.yaml:3:12: ",
-       "expected a list of tasks for 'tasks', got a mapping"},
+      {"users:\n  - name: U\n    sequential: maybe\n",
+       "t.yaml:3:17: ", "expected true or false for 'sequential', got 'maybe'"},
+      {"users:\n  - name: [U]\n",
+       "t.yaml:2:11: ", "expected a string for 'name', got a list"},
+      {"users:\n  - name: U\n    tasks: {steps: []}\n",
+       "t.yaml:3:12: ", "expected a list of tasks for 'tasks', got a mapping"},
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, "
        "headers: [a]}]}]\n",
        "t.yaml:3:45: ", "expected a mapping (name: value) for 'headers'"},
@@ -599,30 +596,30 @@ static void test_errors(void **state) {
       {"settings: {run_time: forever}\nusers: []\n", "t.yaml:1:22: ",
        "expected a duration (seconds, or e.g. 500ms, 30s, 1h30m) for "
        "'run_time', got 'forever'"},
-      {"settings: {spawn_rate: 0}\nusers: []\n", "t.yaml:1:24: ",
-       "'spawn_rate' must be more than 0"},
+      {"settings: {spawn_rate: 0}\nusers: []\n",
+       "t.yaml:1:24: ", "'spawn_rate' must be more than 0"},
       /* missing and empty */
       {"host: x\n", "t.yaml:1:1: ", "the scenario is missing 'users'"},
       {"users: []\n", "t.yaml:1:8: ", "'users' needs at least one user class"},
-      {"users:\n  - weight: 1\n", "t.yaml:2:5: ",
-       "user class is missing 'name'"},
-      {"users:\n  - name: U\n", "t.yaml:2:5: ",
-       "user class 'U' is missing 'tasks'"},
-      {"users:\n  - name: U\n    tasks: []\n", "t.yaml:3:12: ",
-       "user class 'U' has no tasks"},
-      {"users:\n  - name: U\n    tasks: [{weight: 2}]\n", "t.yaml:3:13: ",
-       "task is missing 'steps'"},
-      {"users:\n  - name: U\n    tasks: [{steps: []}]\n", "t.yaml:3:21: ",
-       "a task needs at least one step"},
-      {"users:\n  - name: ''\n", "t.yaml:2:11: ",
-       "a user class name cannot be empty"},
+      {"users:\n  - weight: 1\n",
+       "t.yaml:2:5: ", "user class is missing 'name'"},
+      {"users:\n  - name: U\n",
+       "t.yaml:2:5: ", "user class 'U' is missing 'tasks'"},
+      {"users:\n  - name: U\n    tasks: []\n",
+       "t.yaml:3:12: ", "user class 'U' has no tasks"},
+      {"users:\n  - name: U\n    tasks: [{weight: 2}]\n",
+       "t.yaml:3:13: ", "task is missing 'steps'"},
+      {"users:\n  - name: U\n    tasks: [{steps: []}]\n",
+       "t.yaml:3:21: ", "a task needs at least one step"},
+      {"users:\n  - name: ''\n",
+       "t.yaml:2:11: ", "a user class name cannot be empty"},
       {"users:\n  - {name: A, tasks: [{steps: [{http: GET /}]}]}\n"
        "  - {name: A, tasks: [{steps: [{http: GET /}]}]}\n",
        "t.yaml:3:12: ", "duplicate user class name 'A' (first at 2:12)"},
       {"users:\n  - name: U\n    weight: 2\n    fixed_count: 1\n",
        "t.yaml:4:5: ", "'weight' and 'fixed_count' exclude each other"},
-      {"users:\n  - name: U\n    name: V\n", "t.yaml:3:5: ",
-       "duplicate key 'name' in user class (first at 2:5)"},
+      {"users:\n  - name: U\n    name: V\n",
+       "t.yaml:3:5: ", "duplicate key 'name' in user class (first at 2:5)"},
       /* protocol keys */
       {"users:\n  - name: U\n    tasks: [{steps: [{name: x}]}]\n",
        "t.yaml:3:22: ",
@@ -664,20 +661,20 @@ static void test_errors(void **state) {
       {"users:\n  - name: U\n    wait: {const: 1}\n", "t.yaml:3:12: ",
        "unknown wait kind 'const' (did you mean 'constant'? expected: "
        "constant, between, constant_throughput, constant_pacing)"},
-      {"users:\n  - name: U\n    wait: {between: [3, 1]}\n", "t.yaml:3:21: ",
-       "between: min 3 is greater than max 1"},
+      {"users:\n  - name: U\n    wait: {between: [3, 1]}\n",
+       "t.yaml:3:21: ", "between: min 3 is greater than max 1"},
       {"users:\n  - name: U\n    wait: {between: 3}\n", "t.yaml:3:21: ",
        "expected a list [MIN, MAX] of seconds for 'between', got '3'"},
-      {"users:\n  - name: U\n    wait: {constant: -1}\n", "t.yaml:3:22: ",
-       "'constant' must be from 0 to 1e9 seconds"},
+      {"users:\n  - name: U\n    wait: {constant: -1}\n",
+       "t.yaml:3:22: ", "'constant' must be from 0 to 1e9 seconds"},
       {"users:\n  - name: U\n    wait: {constant_throughput: 0}\n",
        "t.yaml:3:33: ", "'constant_throughput' (tasks per second) must be"},
       {"users:\n  - name: U\n    wait: {constant_pacing: 0}\n",
        "t.yaml:3:29: ", "'constant_pacing' must be more than 0"},
       {"users:\n  - name: U\n    wait: {constant: 1, between: [1, 2]}\n",
        "t.yaml:3:11: ", "expected one of {constant: S}"},
-      {"users:\n  - name: U\n    wait: sometimes\n", "t.yaml:3:11: ",
-       "unknown wait 'sometimes'"},
+      {"users:\n  - name: U\n    wait: sometimes\n",
+       "t.yaml:3:11: ", "unknown wait 'sometimes'"},
       /* expectations */
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
        "{body_matches: '(a'}}]}]\n",
@@ -769,8 +766,7 @@ static void test_errors(void **state) {
        "t.yaml:4:1: ", "YAML: did not find expected ',' or ']'"},
       {"users: [\n", "t.yaml:2:1: ", "YAML: "},
       {"a: *nope\n", "t.yaml:1:4: ", "YAML: found undefined alias"},
-      {"users: []\n---\nusers: []\n", "t.yaml:3:1: ",
-       "a second YAML document"},
+      {"users: []\n---\nusers: []\n", "t.yaml:3:1: ", "a second YAML document"},
       {"", "t.yaml: ", "the file is empty"},
       {"# only a comment\n", "t.yaml: ", "the file is empty"},
       {"users: [\"\xff\"]\n", "t.yaml: ", "YAML: invalid"},
@@ -806,11 +802,11 @@ static void test_alias_bomb(void **state) {
 /* Aliases are a way to reuse a step: each use is its own copy. */
 static void test_alias_reuse(void **state) {
   (void)state;
-  rl__scenario *s = parse_ok(
-      "users:\n"
-      "  - name: U\n"
-      "    on_start: [&login {http: POST /login, capture: {t: $.t}}]\n"
-      "    tasks: [{steps: [*login, {http: 'GET /{{t}}'}]}]\n");
+  rl__scenario *s =
+      parse_ok("users:\n"
+               "  - name: U\n"
+               "    on_start: [&login {http: POST /login, capture: {t: $.t}}]\n"
+               "    tasks: [{steps: [*login, {http: 'GET /{{t}}'}]}]\n");
   assert_int_equal(s->users[0].tasks[0].n_steps, 2);
   assert_string_equal(s->users[0].tasks[0].steps[0].spec, "POST /login");
   assert_ptr_not_equal(s->users[0].tasks[0].steps[0].spec,
@@ -885,8 +881,8 @@ static void test_out_of_memory(void **state) {
       char err[512] = "";
       alloc_count = 0;
       fail_at = n;
-      int rc = rl__scenario_parse_string(texts[i], strlen(texts[i]),
-                                         "t.yaml", &s, err, sizeof err);
+      int rc = rl__scenario_parse_string(texts[i], strlen(texts[i]), "t.yaml",
+                                         &s, err, sizeof err);
       fail_at = 0;
       if (rc == 0) {
         completed = 1;
@@ -896,8 +892,7 @@ static void test_out_of_memory(void **state) {
         continue;
       }
       if (rc != RL_ERR_NOMEM)
-        fail_msg("text %zu, allocation %ld failed: rc %d (%s)", i, n, rc,
-                 err);
+        fail_msg("text %zu, allocation %ld failed: rc %d (%s)", i, n, rc, err);
       assert_null(s);
       assert_string_equal(err, "t.yaml: out of memory");
     }
@@ -928,13 +923,12 @@ static void test_example_files(void **state) {
   }
   rl__scenario *s = (rl__scenario *)&s;
   char err[512] = "";
-  assert_int_equal(rl__scenario_load("/nonexistent/x.yaml", &s, err,
-                                     sizeof err),
-                   RL_ERR_INVAL);
+  assert_int_equal(
+      rl__scenario_load("/nonexistent/x.yaml", &s, err, sizeof err),
+      RL_ERR_INVAL);
   assert_null(s);
-  assert_string_equal(err,
-                      "/nonexistent/x.yaml: cannot open: No such file or "
-                      "directory");
+  assert_string_equal(err, "/nonexistent/x.yaml: cannot open: No such file or "
+                           "directory");
 }
 
 int main(void) {

@@ -13,18 +13,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
 #include <jansson.h>
+
+#include <cmocka.h>
 
 #include <rpcload/plugin.h>
 
 #include "base/clock.h"
-#include "stats/history.h"
-#include "report/csv.h"
 #include "engine/runner.h"
+#include "engine/worker.h"
+#include "report/csv.h"
+#include "stats/history.h"
 #include "stats/stats.h"
 #include "web/api.h"
-#include "engine/worker.h"
 
 #define MS 1000000ull
 
@@ -115,16 +116,17 @@ static void test_stats_requests(void **state) {
                    100);
   assert_int_equal(json_integer_value(json_object_get(row, "num_failures")),
                    10);
-  assert_string_equal(json_string_value(json_object_get(
-                          json_array_get(stats, 1), "name")),
-                      "Aggregated");
+  assert_string_equal(
+      json_string_value(json_object_get(json_array_get(stats, 1), "name")),
+      "Aggregated");
   /* Locust's errors are HTML-escaped. */
   json_t *err = json_array_get(json_object_get(j, "errors"), 0);
   assert_string_equal(json_string_value(json_object_get(err, "error")),
                       "HTTP 500 &lt;oops&gt;");
   /* The current percentiles, p99 included for the charts. */
   json_t *cur = json_object_get(j, "current_response_time_percentiles");
-  assert_true(json_is_number(json_object_get(cur, "response_time_percentile_0.5")));
+  assert_true(
+      json_is_number(json_object_get(cur, "response_time_percentile_0.5")));
   json_t *p99 = json_object_get(cur, "response_time_percentile_0.99");
   assert_true(json_is_number(p99));
   assert_true(json_number_value(p99) >= 98 && json_number_value(p99) <= 100);
@@ -152,8 +154,7 @@ static rl__runner_ctl swarm(fixture *f, const char *users, const char *rate,
 
 static void test_swarm(void **state) {
   fixture *f = *state;
-  rl__runner_ctl c =
-      swarm(f, "12", "2.5", "", NULL, 200, "Swarming started");
+  rl__runner_ctl c = swarm(f, "12", "2.5", "", NULL, 200, "Swarming started");
   assert_int_equal(c.swarm, 1);
   assert_int_equal(c.users, 12);
   assert_true(c.spawn_rate == 2.5);
@@ -220,8 +221,8 @@ static void test_metrics(void **state) {
   assert_int_equal(a.status, 200);
   assert_string_equal(a.type, "text/plain; version=0.0.4; charset=utf-8");
   assert_non_null(strstr(a.body, "\nrpcload_users 7\n"));
-  assert_non_null(
-      strstr(a.body, "rpcload_requests_total{method=\"GET\",name=\"/hello\"} 100\n"));
+  assert_non_null(strstr(
+      a.body, "rpcload_requests_total{method=\"GET\",name=\"/hello\"} 100\n"));
   assert_non_null(strstr(a.body, "rpcload_state{state=\"running\"} 1\n"));
   assert_int_equal(a.filename[0], 0);
   free(a.body);
@@ -254,10 +255,9 @@ static void test_reports(void **state) {
   rl__web_answer a;
   rl__web_api_report_json(&f->api, &a);
   json_t *j = answer_json(&a, 200);
-  assert_int_equal(
-      json_integer_value(json_object_get(json_object_get(j, "total"),
-                                         "num_requests")),
-      100);
+  assert_int_equal(json_integer_value(json_object_get(
+                       json_object_get(j, "total"), "num_requests")),
+                   100);
   assert_int_equal(json_array_size(json_object_get(j, "history")), 2);
   json_decref(j);
 
@@ -299,9 +299,8 @@ static void test_csv(void **state) {
     assert_string_equal(a.type, "text/csv; charset=utf-8");
     assert_int_equal(strncmp(a.body, files[i].header, strlen(files[i].header)),
                      0);
-    assert_int_equal(strncmp(a.filename, files[i].prefix,
-                             strlen(files[i].prefix)),
-                     0);
+    assert_int_equal(
+        strncmp(a.filename, files[i].prefix, strlen(files[i].prefix)), 0);
     free(a.body);
   }
 }

@@ -25,10 +25,9 @@
 
 #include <cmocka.h>
 
-#include "engine/plugin_loader.h"
-
 #include <rpcload/plugin.h>
 
+#include "engine/plugin_loader.h"
 #include "engine/template.h"
 
 struct rl_request {
@@ -145,8 +144,8 @@ static const char *host_template_expand(const rl_template *t, rl_request *req,
   *len = 0;
   if (H.fail_expand)
     return NULL;
-  rl__template_ctx ctx = {.user_id = req->user_id, .seq = req->seq,
-                          .rng = &req->rng};
+  rl__template_ctx ctx = {
+      .user_id = req->user_id, .seq = req->seq, .rng = &req->rng};
   char *buf = NULL;
   size_t cap = 0;
   if (rl__template_expand(t, &ctx, &buf, len, &cap) != 0) {
@@ -226,8 +225,7 @@ static int fx_setup(void **state) {
   assert_non_null(f);
   f->user_id = 1;
   rl_conn_info info = {sizeof info, NULL, "127.0.0.1", 6379, 0};
-  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session),
-                   0);
+  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session), 0);
   assert_non_null(f->session);
   *state = f;
   return 0;
@@ -446,8 +444,9 @@ static void test_encode_constant(void **state) {
   SENDS(f, st, "*1\r\n$4\r\nping\r\n");
 
   st = add_call(f, "MSET a 1 b 22 c 333", NULL);
-  SENDS(f, st, "*7\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n"
-               "$2\r\n22\r\n$1\r\nc\r\n$3\r\n333\r\n");
+  SENDS(f, st,
+        "*7\r\n$4\r\nMSET\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n"
+        "$2\r\n22\r\n$1\r\nc\r\n$3\r\n333\r\n");
 }
 
 static void test_encode_templated(void **state) {
@@ -464,8 +463,7 @@ static void test_encode_templated(void **state) {
   st = add_call(f, "HSET h:{{user_id}} {{seq}} {{user_id}}-{{seq}}", NULL);
   f->user_id = 5;
   f->seq = 99;
-  SENDS(f, st,
-        "*4\r\n$4\r\nHSET\r\n$3\r\nh:5\r\n$3\r\n100\r\n$5\r\n5-100\r\n");
+  SENDS(f, st, "*4\r\n$4\r\nHSET\r\n$3\r\nh:5\r\n$3\r\n100\r\n$5\r\n5-100\r\n");
 
   /* Blanks inside {{...}} belong to the template; the value is in range
    * and its length header matches. */
@@ -476,9 +474,9 @@ static void test_encode_templated(void **state) {
     const char *o = f->conn.out + before;
     unsigned len = 0, n = 0;
     int used = 0;
-    assert_int_equal(sscanf(o, "*2\r\n$3\r\nGET\r\n$%u\r\nkey:%u\r\n%n", &len,
-                            &n, &used),
-                     2);
+    assert_int_equal(
+        sscanf(o, "*2\r\n$3\r\nGET\r\n$%u\r\nkey:%u\r\n%n", &len, &n, &used),
+        2);
     assert_int_equal(used, f->conn.out_len - before);
     assert_true(n >= 1 && n <= 1000);
     assert_int_equal(len, 4 + snprintf(NULL, 0, "%u", n));
@@ -502,13 +500,15 @@ static void test_encode_quoted(void **state) {
   SENDS(f, st, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\na b\r\n");
 
   st = add_call(f, "SET \"key with  blanks\" \"say \\\"hi\\\"\"", NULL);
-  SENDS(f, st, "*3\r\n$3\r\nSET\r\n$16\r\nkey with  blanks\r\n"
-               "$8\r\nsay \"hi\"\r\n");
+  SENDS(f, st,
+        "*3\r\n$3\r\nSET\r\n$16\r\nkey with  blanks\r\n"
+        "$8\r\nsay \"hi\"\r\n");
 
   /* redis-cli's escapes: \n \r \t \xHH in double quotes, \' in single. */
   st = add_call(f, "ECHO \"a\\tb\\r\\n\\x41\\x00z\" 'it\\'s' '\\n'", NULL);
-  SENDS(f, st, "*4\r\n$4\r\nECHO\r\n$8\r\na\tb\r\nA\0z\r\n$4\r\nit's\r\n"
-               "$2\r\n\\n\r\n");
+  SENDS(f, st,
+        "*4\r\n$4\r\nECHO\r\n$8\r\na\tb\r\nA\0z\r\n$4\r\nit's\r\n"
+        "$2\r\n\\n\r\n");
 
   /* Empty quoted arguments are arguments. */
   st = add_call(f, "SET \"\" ''", NULL);
@@ -654,7 +654,8 @@ struct reply {
   const char *error; /* NULL: success */
 };
 
-#define R(lit, error) {(lit), sizeof(lit) - 1, (error)}
+#define R(lit, error)                                                          \
+  { (lit), sizeof(lit) - 1, (error) }
 
 /* One of each kind, with the edges of each. */
 static const struct reply every_kind[] = {

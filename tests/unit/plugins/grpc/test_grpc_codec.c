@@ -29,15 +29,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
 #include <nghttp2/nghttp2.h>
 
-#include "engine/plugin_loader.h"
-#include "engine/template.h"
+#include <cmocka.h>
 
 #include <rpcload/plugin.h>
 
+#include "engine/plugin_loader.h"
+#include "engine/template.h"
 #include "grpc_wire.h"
 
 /* nghttp2 1.60 renamed the ssize_t API; Debian 12 ships 1.52. */
@@ -347,8 +346,7 @@ static srv_ssize srv_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
   if (ss->resp_off == ss->resp_len) {
     *flags |= NGHTTP2_DATA_FLAG_EOF;
     if (ss->trailers) {
-      const nghttp2_nv tr[] = {NV("grpc-status", "0"),
-                               NV("grpc-message", "")};
+      const nghttp2_nv tr[] = {NV("grpc-status", "0"), NV("grpc-message", "")};
       assert_int_equal(nghttp2_submit_trailer(ng, id, tr, 2), 0);
       *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
     }
@@ -418,18 +416,16 @@ static void srv_answer(struct server *sv, struct srv_stream *ss) {
     assert_int_equal(
         SRV_SUBMIT_RESPONSE(sv->ng, ss->id, gzip ? zipped : plain, 3, &prd), 0);
   } else if (strcmp(name, "notfound") == 0) {
-    nghttp2_nv nva[] = {NV(":status", "200"),
-                        NV("content-type", "application/grpc"),
-                        NV("grpc-status", "5"),
-                        NV("grpc-message", "no%20such%20user")};
+    nghttp2_nv nva[] = {
+        NV(":status", "200"), NV("content-type", "application/grpc"),
+        NV("grpc-status", "5"), NV("grpc-message", "no%20such%20user")};
     assert_int_equal(SRV_SUBMIT_RESPONSE(sv->ng, ss->id, nva, 4, NULL), 0);
   } else if (strcmp(name, "http503") == 0) {
     nghttp2_nv nva[] = {NV(":status", "503")};
     assert_int_equal(SRV_SUBMIT_RESPONSE(sv->ng, ss->id, nva, 1, NULL), 0);
   } else if (strcmp(name, "reset") == 0) {
     assert_int_equal(nghttp2_submit_rst_stream(sv->ng, NGHTTP2_FLAG_NONE,
-                                               ss->id,
-                                               NGHTTP2_INTERNAL_ERROR),
+                                               ss->id, NGHTTP2_INTERNAL_ERROR),
                      0);
   }
 }
@@ -492,8 +488,7 @@ static int fx_setup(void **state) {
   struct fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   rl_conn_info info = {sizeof info, "h2", "example.com", 50051, 0};
-  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session),
-                   0);
+  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session), 0);
   nghttp2_session_callbacks *cbs;
   assert_int_equal(nghttp2_session_callbacks_new(&cbs), 0);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs,
@@ -502,7 +497,8 @@ static int fx_setup(void **state) {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, srv_on_frame_recv);
   assert_int_equal(nghttp2_session_server_new(&f->sv.ng, cbs, &f->sv), 0);
   nghttp2_session_callbacks_del(cbs);
-  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}};
+  nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100}};
   assert_int_equal(nghttp2_submit_settings(f->sv.ng, NGHTTP2_FLAG_NONE, iv, 1),
                    0);
   *state = f;
@@ -627,7 +623,10 @@ static void test_gzip_and_split(void **state) {
   assert_false(H.ev[2].failed);
   assert_int_equal(r->status, 0);
   assert_int_equal(r->body_len, BIG_LEN + 4); /* tag, 3-byte length */
-  assert_memory_equal(r->body, "\x0a\xc0\xb8\x02" "bbbb", 8);
+  assert_memory_equal(r->body,
+                      "\x0a\xc0\xb8\x02"
+                      "bbbb",
+                      8);
   assert_true(strncmp(r->json, "{\"message\":\"bbbb", 16) == 0);
 }
 
@@ -705,7 +704,7 @@ static void test_not_wanted(void **state) {
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
   const struct CMUnitTest tests[] = {
-      T(test_ok),         T(test_gzip_and_split), T(test_not_ok),
+      T(test_ok),          T(test_gzip_and_split), T(test_not_ok),
       T(test_no_response), T(test_not_wanted),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -65,11 +65,11 @@ static void test_base64(void **state) {
   (void)state;
   const struct {
     const char *in, *out;
-  } cases[] = {{"", ""},       {"f", "Zg"},         {"fo", "Zm8"},
+  } cases[] = {{"", ""},        {"f", "Zg"},        {"fo", "Zm8"},
                {"foo", "Zm9v"}, {"foob", "Zm9vYg"}, {"\x01\x02\xff", "AQL/"}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    char *b = grpc_base64_encode((const uint8_t *)cases[i].in,
-                                 strlen(cases[i].in));
+    char *b =
+        grpc_base64_encode((const uint8_t *)cases[i].in, strlen(cases[i].in));
     assert_non_null(b);
     assert_string_equal(b, cases[i].out);
     free(b);
@@ -80,9 +80,8 @@ static void test_frame_plain(void **state) {
   (void)state;
   uint8_t *f = NULL;
   size_t len = 0;
-  assert_int_equal(grpc_frame_build((const uint8_t *)"\x0a\x01x", 3, 0, &f,
-                                    &len),
-                   0);
+  assert_int_equal(
+      grpc_frame_build((const uint8_t *)"\x0a\x01x", 3, 0, &f, &len), 0);
   assert_int_equal(len, 8);
   assert_memory_equal(f, "\x00\x00\x00\x00\x03\x0a\x01x", 8);
   free(f);
@@ -103,8 +102,8 @@ static void test_frame_gzip_round_trip(void **state) {
   size_t len = 0, back_len = 0;
   assert_int_equal(grpc_frame_build(msg, n, 1, &f, &len), 0);
   assert_int_equal(f[0], 1); /* the compressed flag */
-  size_t clen = (size_t)f[1] << 24 | (size_t)f[2] << 16 | (size_t)f[3] << 8 |
-                f[4];
+  size_t clen =
+      (size_t)f[1] << 24 | (size_t)f[2] << 16 | (size_t)f[3] << 8 | f[4];
   assert_int_equal(clen + 5, len);
   assert_true(clen < n / 10);
   assert_int_equal(f[5], 0x1f); /* gzip's magic */
@@ -118,9 +117,9 @@ static void test_frame_gzip_round_trip(void **state) {
                    RL_ERR_INVAL);
   assert_int_equal(grpc_gunzip(f + 5, clen / 2, 1 << 20, &back, &back_len),
                    RL_ERR_PROTO);
-  assert_int_equal(grpc_gunzip((const uint8_t *)"not gzip", 8, 1 << 20, &back,
-                               &back_len),
-                   RL_ERR_PROTO);
+  assert_int_equal(
+      grpc_gunzip((const uint8_t *)"not gzip", 8, 1 << 20, &back, &back_len),
+      RL_ERR_PROTO);
   free(f);
   free(msg);
 }

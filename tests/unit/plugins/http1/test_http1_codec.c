@@ -26,10 +26,9 @@
 
 #include <cmocka.h>
 
-#include "engine/plugin_loader.h"
-
 #include <rpcload/plugin.h>
 
+#include "engine/plugin_loader.h"
 #include "engine/template.h"
 
 struct rl_request {
@@ -68,9 +67,9 @@ static struct {
 
 /* What the host was handed with request_response. */
 static struct {
-  int wants;                /* request_wants_response's answer */
-  int asked;                /* how many times it was asked */
-  int n;                    /* responses handed over */
+  int wants;                 /* request_wants_response's answer */
+  int asked;                 /* how many times it was asked */
+  int n;                     /* responses handed over */
   const rl_request *pending; /* handed over, its request_done not yet */
   int req_id;
   int status;
@@ -95,9 +94,9 @@ static void host_request_response(rl_request *req, const rl_response *resp) {
   assert_false(H.in_submit);
   for (int i = 0; i < MAX_LIVE; i++)
     live |= H.live[i] == req;
-  assert_true(live);          /* before request_done, never after */
-  assert_null(R.pending);     /* at most once per request */
-  assert_true(R.wants);       /* only when the host asked for it */
+  assert_true(live);      /* before request_done, never after */
+  assert_null(R.pending); /* at most once per request */
+  assert_true(R.wants);   /* only when the host asked for it */
   assert_true(resp->struct_size >= sizeof(rl_response));
   R.pending = req;
   R.n++;
@@ -112,8 +111,8 @@ static void host_request_response(rl_request *req, const rl_response *resp) {
   }
   R.body_null = resp->body == NULL;
   R.body_len = resp->body_len;
-  size_t n = resp->body_len < sizeof R.body - 1 ? resp->body_len
-                                                 : sizeof R.body - 1;
+  size_t n =
+      resp->body_len < sizeof R.body - 1 ? resp->body_len : sizeof R.body - 1;
   if (n > 0)
     memcpy(R.body, resp->body, n);
   R.body[n] = '\0';
@@ -279,8 +278,7 @@ static int fx_setup(void **state) {
   struct fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
-  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session),
-                   0);
+  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session), 0);
   assert_non_null(f->session);
   *state = f;
   return 0;
@@ -665,9 +663,8 @@ static void test_bad_specs(void **state) {
 
   s = base_spec();
   s.path = "/a b";
-  expect_rejected(&s,
-                  "path '/a b' contains a space or control character "
-                  "(percent-encode it)");
+  expect_rejected(&s, "path '/a b' contains a space or control character "
+                      "(percent-encode it)");
 
   s = base_spec();
   s.host = "";
@@ -835,8 +832,8 @@ static void test_head(void **state) {
                                    "Host: example.com\r\n"
                                    "User-Agent: rpcload/0.1\r\n\r\n");
   /* Content-Length announces the GET body; none follows a HEAD. */
-  assert_int_equal(
-      feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"),
+                   0);
   assert_int_equal(H.n_events, 1);
   assert_success(0, "HEAD", "/", 0);
   /* The parser is not waiting for 1234 bytes: the next response parses. */
@@ -892,7 +889,8 @@ static void test_http10_close(void **state) {
   struct fx *f = *state;
   void *st = add_get_step(f);
   assert_int_equal(submit(f, st), 0);
-  assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"), 0);
+  assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+                   0);
   assert_success(0, "GET", "/", 2);
   assert_int_equal(f->conn.close_requested, 1);
 }
@@ -1060,10 +1058,10 @@ static void test_keep_alive(void **state) {
   assert_int_equal(submit(f, one), 0);
   assert_int_equal(feed(f, RESP_OK_HELLO), 0);
   assert_int_equal(submit(f, two), 0);
-  assert_int_equal(
-      feed(f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-              "3\r\nabc\r\n0\r\n\r\n"),
-      0);
+  assert_int_equal(feed(f,
+                        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "3\r\nabc\r\n0\r\n\r\n"),
+                   0);
   assert_int_equal(H.n_events, 2);
   assert_success(0, "GET", "/one", 5);
   assert_int_equal(H.events[0].req_id, 1);
@@ -1239,8 +1237,8 @@ static void test_templated_unsafe_values(void **state) {
   assert_int_equal(n_logs, 1); /* said once, not per request */
   T.override = "tab\tand blank ok";
   assert_int_equal(submit(f, hdr), 0);
-  assert_non_null(strstr(f->conn.out + before,
-                         "\r\nX-Token: tab\tand blank ok\r\n"));
+  assert_non_null(
+      strstr(f->conn.out + before, "\r\nX-Token: tab\tand blank ok\r\n"));
   assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
   assert_int_equal(H.n_events, 2);
 }
@@ -1410,8 +1408,7 @@ static void test_response_old_host(void **state) {
   old_host.request_response = NULL;
   P->session_del(f->session, RL_ERR_CANCELLED, "replaced");
   rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
-  assert_int_equal(P->session_new(&old_host, &f->conn, &info, &f->session),
-                   0);
+  assert_int_equal(P->session_new(&old_host, &f->conn, &info, &f->session), 0);
   R.wants = 1;
   void *st = add_get_step(f);
   assert_int_equal(submit(f, st), 0);

@@ -39,13 +39,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cmocka.h>
-
-#include "engine/plugin_loader.h"
 #include <nghttp2/nghttp2.h>
+
+#include <cmocka.h>
 
 #include <rpcload/plugin.h>
 
+#include "engine/plugin_loader.h"
 #include "engine/template.h"
 
 /* nghttp2 1.60 renamed the ssize_t API and deprecated the old names;
@@ -124,9 +124,9 @@ struct resp {
 };
 
 static struct {
-  int wants; /* request_wants_response's answer */
-  int asked; /* how many times it was asked */
-  int n;     /* responses handed over */
+  int wants;                 /* request_wants_response's answer */
+  int asked;                 /* how many times it was asked */
+  int n;                     /* responses handed over */
   const rl_request *pending; /* handed over, its request_done not yet */
   struct resp by_id[MAX_RESP + 1];
 } R;
@@ -162,8 +162,8 @@ static void host_request_response(rl_request *req, const rl_response *resp) {
   }
   r->body_null = resp->body == NULL;
   r->body_len = resp->body_len;
-  size_t n = resp->body_len < sizeof r->body - 1 ? resp->body_len
-                                                  : sizeof r->body - 1;
+  size_t n =
+      resp->body_len < sizeof r->body - 1 ? resp->body_len : sizeof r->body - 1;
   if (n > 0)
     memcpy(r->body, resp->body, n);
   r->body[n] = '\0';
@@ -392,7 +392,6 @@ static void copy_field(char *dst, size_t cap, const uint8_t *s, size_t n) {
   append(dst, cap, s, n);
 }
 
-
 static const char HELLO[] = "hello world\n";
 
 static srv_ssize srv_read_body(nghttp2_session *ng, int32_t stream_id,
@@ -425,8 +424,8 @@ static srv_ssize srv_read_body(nghttp2_session *ng, int32_t stream_id,
 
 #define NV(name, value)                                                        \
   {                                                                            \
-    (uint8_t *)(name), (uint8_t *)(value), sizeof(name) - 1,                   \
-        strlen(value), NGHTTP2_NV_FLAG_NONE                                    \
+    (uint8_t *)(name), (uint8_t *)(value), sizeof(name) - 1, strlen(value),    \
+        NGHTTP2_NV_FLAG_NONE                                                   \
   }
 
 /* Sends a response on stream ss: status, an optional content-length and a
@@ -448,10 +447,10 @@ static void srv_respond_full(struct server *sv, struct srv_stream *ss,
   memset(&prd, 0, sizeof prd);
   prd.source.ptr = ss;
   prd.read_callback = srv_read_body;
-  assert_int_equal(SRV_SUBMIT_RESPONSE(sv->ng, ss->id, nva, n,
-                                       body_len > 0 || ss->trailers ? &prd
-                                                                    : NULL),
-                   0);
+  assert_int_equal(
+      SRV_SUBMIT_RESPONSE(sv->ng, ss->id, nva, n,
+                          body_len > 0 || ss->trailers ? &prd : NULL),
+      0);
 }
 
 /* The server's answer to a request, by path (see the top of the file). */
@@ -626,8 +625,8 @@ static void srv_start(struct server *sv, const nghttp2_settings_entry *iv,
   nghttp2_session_callbacks_set_on_frame_send_callback(cbs, srv_on_frame_send);
   assert_int_equal(nghttp2_session_server_new(&sv->ng, cbs, sv), 0);
   nghttp2_session_callbacks_del(cbs);
-  assert_int_equal(
-      nghttp2_submit_settings(sv->ng, NGHTTP2_FLAG_NONE, iv, niv), 0);
+  assert_int_equal(nghttp2_submit_settings(sv->ng, NGHTTP2_FLAG_NONE, iv, niv),
+                   0);
 }
 
 /* ---- Per-test fixture ------------------------------------------------------ */
@@ -651,8 +650,7 @@ static int fx_setup(void **state) {
   struct fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   rl_conn_info info = {sizeof info, "h2", "example.com", 80, 0};
-  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session),
-                   0);
+  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session), 0);
   assert_non_null(f->session);
   *state = f;
   return 0;
@@ -1097,8 +1095,7 @@ static void test_settings_exchange(void **state) {
                        sv, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE),
                    1u << 20);
   assert_int_equal(
-      nghttp2_session_get_remote_settings(sv, NGHTTP2_SETTINGS_ENABLE_PUSH),
-      0);
+      nghttp2_session_get_remote_settings(sv, NGHTTP2_SETTINGS_ENABLE_PUSH), 0);
   assert_true(nghttp2_session_get_remote_window_size(sv) >= (1 << 24) - 1);
   assert_int_equal(f->sv.settings_acked, 1);
   assert_int_equal(max_concurrent(f), 7);
@@ -1220,8 +1217,7 @@ static void test_10mb_response(void **state) {
  * second request while one is open, and takes it once the first ends. */
 static void test_max_concurrent_1(void **state) {
   struct fx *f = *state;
-  nghttp2_settings_entry iv[] = {
-      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1}};
+  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1}};
   srv_start(&f->sv, iv, 1);
   assert_int_equal(max_concurrent(f), 100);
   assert_int_equal(pump(f), 0);
@@ -1448,8 +1444,8 @@ static void test_garbage(void **state) {
   struct fx *f = *state;
   assert_int_equal(submit(f, get_step(f, "/hello")), 0);
   static const char junk[] = "SSH-2.0-OpenSSH_9.2\r\n";
-  int rc = P->session_on_read(f->session, (const uint8_t *)junk,
-                              sizeof junk - 1);
+  int rc =
+      P->session_on_read(f->session, (const uint8_t *)junk, sizeof junk - 1);
   assert_int_equal(rc, RL_ERR_PROTO);
   /* The request fails at once, naming what went wrong. */
   assert_int_equal(H.n_events, 1);
@@ -1528,12 +1524,16 @@ static void test_templated_path_and_headers(void **state) {
     snprintf(want, sizeof want, "h%d.example", i + 1);
     assert_string_equal(ss->authority, want);
     if (i < 2) {
-      snprintf(want, sizeof want, "user-agent: rpcload/0.1\nx-token: t%d\n"
-                                  "x-c: c\n", i + 1);
+      snprintf(want, sizeof want,
+               "user-agent: rpcload/0.1\nx-token: t%d\n"
+               "x-c: c\n",
+               i + 1);
       assert_string_equal(ss->method, "GET");
     } else {
-      snprintf(want, sizeof want, "user-agent: rpcload/0.1\nx-token: t%d\n"
-                                  "x-c: c\ncontent-length: 4\n", i + 1);
+      snprintf(want, sizeof want,
+               "user-agent: rpcload/0.1\nx-token: t%d\n"
+               "x-c: c\ncontent-length: 4\n",
+               i + 1);
       assert_string_equal(ss->method, "POST");
       char body[16];
       snprintf(body, sizeof body, "id=%d", i + 1);
@@ -1719,8 +1719,7 @@ static void test_response_old_host(void **state) {
   free(f->conn.out);
   f->conn.out = NULL;
   f->conn.out_len = 0;
-  assert_int_equal(P->session_new(&old_host, &f->conn, &info, &f->session),
-                   0);
+  assert_int_equal(P->session_new(&old_host, &f->conn, &info, &f->session), 0);
   R.wants = 1;
   assert_int_equal(submit(f, get_step(f, "/meta")), 0);
   assert_int_equal(pump(f), 0);
