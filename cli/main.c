@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "config.h"
 #include "engine/plan.h"
+#include "engine/host.h"
 #include "engine/plugin_loader.h"
 #include "engine/runner.h"
 #include "engine/target.h"
@@ -39,6 +40,17 @@ typedef struct cli_run {
   cli_web web;   /* --web, --prometheus-port (cli/web.c) */
 } cli_run;
 
+struct console_read {
+  FILE *mem;
+  uint64_t now_sec;
+};
+
+static void read_console(rl__stats *s, const rl__history *h, void *arg) {
+  (void)h;
+  struct console_read *rd = arg;
+  rl__report_console_stats(rd->mem, s, rd->now_sec, 0, 0);
+}
+
 static void report_progress(rl__runner *r, void *arg) {
   cli_run *run = arg;
   char *text = NULL;
@@ -46,13 +58,22 @@ static void report_progress(rl__runner *r, void *arg) {
   FILE *mem = open_memstream(&text, &len);
   if (!mem)
     return;
-  pthread_mutex_lock(&r->lock);
-  rl__report_console_stats(mem, r->stats, rl__runner_elapsed_sec(r), 0, 0);
-  pthread_mutex_unlock(&r->lock);
+  struct console_read rd = {.mem = mem, .now_sec = rl__runner_elapsed_sec(r)};
+  rl__runner_with_stats(r, read_console, &rd);
   fclose(mem);
   fwrite(text, 1, len, run->console);
   fflush(run->console);
   free(text);
+}
+
+struct csv_read {
+  rl__csv *csv;
+  int rc;
+};
+
+static void read_csv(rl__stats *s, const rl__history *h, void *arg) {
+  struct csv_read *rd = arg;
+  rd->rc = rl__csv_tick(rd->csv, s, h);
 }
 
 /* Every second: the CSV files, formatted under the lock, written after. */
@@ -61,10 +82,9 @@ static void write_csv_second(rl__runner *r, void *arg) {
   char err[512];
   if (!run->csv)
     return;
-  pthread_mutex_lock(&r->lock);
-  int rc = rl__csv_tick(run->csv, r->stats, &r->history);
-  pthread_mutex_unlock(&r->lock);
-  if (rc)
+  struct csv_read rd = {.csv = run->csv};
+  rl__runner_with_stats(r, read_csv, &rd);
+  if (rd.rc)
     rl__log(RL__LOG_WARN, "out of memory formatting the CSV files");
   if (rl__csv_write(run->csv, err, sizeof err))
     rl__log(RL__LOG_WARN, "%s", err);
@@ -206,7 +226,7 @@ int main(int argc, char **argv) {
   char err[1024] = "";
   int status = 0;
   rl__plugin_set plugins;
-  rl__plugin_set_init(&plugins);
+  rl__plugin_set_init(&plugins, rl__host());
   rl__target *target = NULL;
   rl__stats *stats = NULL;
   rl__scenario *scn = NULL;
@@ -292,7 +312,7 @@ int main(int argc, char **argv) {
     hooks.started = web_started;
     hooks.ended = web_ended;
   }
-  if (rl__runner_run(&runner, &o.run, target, stats, &hooks)) {
+  if (rl__runner_run(&runner, &o.run, plugins.host, target, stats, &hooks)) {
     fprintf(stderr, "rpcload: error: cannot start the worker threads\n");
     status = EXIT_FAILURE;
   }
@@ -301,7 +321,7 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_REALTIME, &wall_end);
   final_report(run.console, &runner, stats);
   double duration_s = (double)(runner.end_ns - runner.start_ns) / 1e9;
-  if (run.csv && rl__csv_close(run.csv, stats, &runner.history, duration_s, err,
+  if (run.csv && rl__csv_close(run.csv, stats, &runner.hub.history, duration_s, err,
                                sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     if (status == 0)
@@ -317,12 +337,12 @@ int main(int argc, char **argv) {
         .cut_requests = runner.cut_requests,
     };
     if (o.json &&
-        rl__json_report_write(stdout, stats, &runner.history, &jinfo)) {
+        rl__json_report_write(stdout, stats, &runner.hub.history, &jinfo)) {
       fprintf(stderr, "rpcload: error: cannot write the JSON report\n");
       if (status == 0)
         status = EXIT_FAILURE;
     }
-    if (o.json_path && rl__json_report_file(o.json_path, stats, &runner.history,
+    if (o.json_path && rl__json_report_file(o.json_path, stats, &runner.hub.history,
                                             &jinfo, err, sizeof err)) {
       fprintf(stderr, "rpcload: error: %s\n", err);
       if (status == 0)
@@ -343,14 +363,14 @@ int main(int argc, char **argv) {
         .end_unix_s = (double)wall_end.tv_sec + (double)wall_end.tv_nsec / 1e9,
         .cut_requests = runner.cut_requests,
     };
-    if (rl__report_html_save(o.html_path, &info, stats, &runner.history, err,
+    if (rl__report_html_save(o.html_path, &info, stats, &runner.hub.history, err,
                              sizeof err)) {
       fprintf(stderr, "rpcload: error: %s\n", err);
       if (status == 0)
         status = EXIT_FAILURE;
     }
   }
-  rl__history_free(&runner.history);
+  rl__runner_free(&runner);
   if (status == 0 && rl__stats_total(stats)->num_failures)
     status = o.exit_code_on_error;
 out:

@@ -201,7 +201,7 @@ static void kit_request_done(rl_request *req, const rl_result *res) {
   /* Only a well-formed first event reaches the core: a second one would
    * corrupt the books the run depends on. */
   if (ok)
-    rl__request_done(req, res);
+    rl__host()->request_done(req, res);
 }
 
 /* ---- wrappers around the plugin's callbacks ------------------------------ */
@@ -415,7 +415,7 @@ static int run(rl__plugin_set *plugins, const rl__target_options *topts,
   }
   rl__stats *stats = rl__stats_new();
   rl__runner r;
-  int rc = stats ? rl__runner_run(&r, cfg, target, stats, NULL) : -1;
+  int rc = stats ? rl__runner_run(&r, cfg, &kit_host, target, stats, NULL) : -1;
   if (rc == 0) {
     const rl__stats_entry *t = rl__stats_total(stats);
     out->requests = t->num_requests;
@@ -426,8 +426,8 @@ static int run(rl__plugin_set *plugins, const rl__target_options *topts,
       snprintf(out->top_error, sizeof out->top_error, "%s %s: %s",
                errors[0]->type, errors[0]->name, errors[0]->error);
   }
-  if (rc == 0)
-    rl__history_free(&r.history);
+  if (stats)
+    rl__runner_free(&r);
   rl__stats_del(stats);
   rl__target_del(target);
   return rc;
@@ -612,7 +612,7 @@ int main(int argc, char **argv) {
   rl__log_set_level(RL__LOG_WARN); /* the runs' progress lines are noise here */
 
   rl__plugin_set plugins;
-  rl__plugin_set_init(&plugins);
+  rl__plugin_set_init(&plugins, &kit_host);
   rl__plugin *p;
   char err[1024];
   if (rl__plugin_set_load(&plugins, plugin_arg, &p, err, sizeof err)) {
@@ -696,7 +696,6 @@ int main(int argc, char **argv) {
         stall_ms);
 
   printf("%d passed, %d failed\n", passed, failed);
-  rl__host_thread_exit();
   rl__plugin_set_free(&plugins);
   free(kit.slots);
   return failed ? 1 : 0;

@@ -13,10 +13,9 @@
 
 #include "base/clock.h"
 #include "base/log.h"
-#include "engine/host.h"
 #include "engine/request.h"
 #include "engine/target.h"
-#include "engine/worker.h"
+#include "engine/loop.h"
 
 /* A request re-sent this many times after its connection closed before the
  * session took it is failed instead, so a server that closes every new
@@ -27,10 +26,10 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void conn_connect(rl_conn *c);
 
-void rl__conn_init(rl_conn *c, struct rl__worker *w,
+void rl__conn_init(rl_conn *c, rl_loop *loop,
                    const struct rl__target *t) {
   memset(c, 0, sizeof *c);
-  c->w = w;
+  c->loop = loop;
   c->t = t;
   c->fd = -1;
   c->v = &t->v[0];
@@ -68,10 +67,10 @@ static void set_events(rl_conn *c, int events) {
   if (c->events == events)
     return;
   if (c->events)
-    ev_io_stop(c->w->loop, &c->io);
+    ev_io_stop(c->loop->ev, &c->io);
   if (events) {
     ev_io_set(&c->io, c->fd, events);
-    ev_io_start(c->w->loop, &c->io);
+    ev_io_start(c->loop->ev, &c->io);
   }
   c->events = (uint8_t)events;
 }
@@ -137,14 +136,14 @@ static void arm_request_timer(rl_conn *c) {
   if (ev_is_active(&c->timer) || !c->t->request_timeout_ns)
     return;
   ev_timer_set(&c->timer, (double)c->t->request_timeout_ns / 1e9, 0.);
-  ev_timer_start(c->w->loop, &c->timer);
+  ev_timer_start(c->loop->ev, &c->timer);
 }
 
 static void close_socket(rl_conn *c) {
   set_events(c, 0);
   /* Unconditionally: a timeout that expired this loop round is inactive
    * but pending, and would still call back on the closed connection. */
-  ev_timer_stop(c->w->loop, &c->timer);
+  ev_timer_stop(c->loop->ev, &c->timer);
   if (c->ssl) {
     if (c->was_open) {
       SSL_SESSION *s = SSL_get1_session(c->ssl);
@@ -192,7 +191,7 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
     return;
   /* Requests the session never took were not sent: after a clean close of
    * a working connection they go out again on a new one. */
-  if (was_open && err != RL_ERR_CANCELLED && !c->w->cutting) {
+  if (was_open && err != RL_ERR_CANCELLED && !c->loop->cutting) {
     int retry = 1;
     for (rl_request *r = c->q_head; r; r = r->next)
       if (r->retries >= MAX_RETRIES)
@@ -297,7 +296,7 @@ static void after_plugin(rl_conn *c) {
 }
 
 static void established(rl_conn *c) {
-  ev_timer_stop(c->w->loop, &c->timer); /* also when expired but pending */
+  ev_timer_stop(c->loop->ev, &c->timer); /* also when expired but pending */
   const unsigned char *alpn = NULL;
   unsigned alpn_len = 0;
   char alpn_buf[256];
@@ -329,7 +328,7 @@ static void established(rl_conn *c) {
   c->state = RL__CONN_OPEN;
   c->was_open = 1;
   const rl_plugin *p = &c->v->plugin->desc;
-  int rc = p->session_new(rl__host(), c, &info, &c->session);
+  int rc = p->session_new(c->loop->host, c, &info, &c->session);
   if (rc < 0) {
     char why[160];
     c->session = NULL;
@@ -415,7 +414,7 @@ static void conn_connect(rl_conn *c) {
   set_events(c, EV_WRITE);
   if (t->connect_timeout_ns) {
     ev_timer_set(&c->timer, (double)t->connect_timeout_ns / 1e9, 0.);
-    ev_timer_start(c->w->loop, &c->timer);
+    ev_timer_start(c->loop->ev, &c->timer);
   }
 }
 
@@ -426,14 +425,14 @@ static void schedule_flush(rl_conn *c) {
   if (c->flush_pending)
     return;
   c->flush_pending = 1;
-  c->next_flush = c->w->flush_head;
-  c->w->flush_head = c;
+  c->next_flush = c->loop->flush_head;
+  c->loop->flush_head = c;
 }
 
-void rl__conn_flush_scheduled(struct rl__worker *w) {
-  while (w->flush_head) {
-    rl_conn *c = w->flush_head;
-    w->flush_head = c->next_flush;
+void rl__conn_flush_scheduled(rl_loop *loop) {
+  while (loop->flush_head) {
+    rl_conn *c = loop->flush_head;
+    loop->flush_head = c->next_flush;
     c->next_flush = NULL;
     c->flush_pending = 0;
     if (c->state == RL__CONN_OPEN && c->wlen > c->woff)
@@ -463,8 +462,8 @@ void rl__conn_submit(rl_conn *c, rl_request *req) {
 
 static void on_readable(rl_conn *c) {
   const rl_plugin *p = &c->v->plugin->desc;
-  uint8_t *buf = c->w->rbuf;
-  size_t size = c->w->rbuf_size;
+  uint8_t *buf = c->loop->rbuf;
+  size_t size = c->loop->rbuf_size;
   /* Plain sockets: one read per wake-up unless it filled the buffer. TLS:
    * until OpenSSL has nothing buffered, since epoll cannot see its buffer. */
   for (int rounds = 0; rounds < 64 && c->state == RL__CONN_OPEN; rounds++) {
@@ -535,7 +534,7 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents) {
     /* The connect timeout covers the TLS handshake too: leave it. Else
      * stop it, also when it expired this round and is only pending. */
     if (!c->t->tls)
-      ev_timer_stop(c->w->loop, &c->timer);
+      ev_timer_stop(c->loop->ev, &c->timer);
     connected(c);
     break;
   }
@@ -551,7 +550,7 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents) {
   default:
     break;
   }
-  rl__worker_run_ready(c->w);
+  c->loop->after_event(c->loop);
 }
 
 /* Ends the requests whose time is up, oldest first: alone through the
@@ -578,7 +577,7 @@ static void expire_requests(rl_conn *c) {
   if (c->in_head) {
     ev_timer_set(&c->timer, (double)(c->in_head->handed_ns + limit - now) / 1e9,
                  0.);
-    ev_timer_start(c->w->loop, &c->timer);
+    ev_timer_start(c->loop->ev, &c->timer);
   }
   after_plugin(c); /* send the resets; refill the freed capacity */
 }
@@ -597,7 +596,7 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents) {
   } else if (c->state == RL__CONN_OPEN && c->in_head) {
     expire_requests(c);
   }
-  rl__worker_run_ready(c->w);
+  c->loop->after_event(c->loop);
 }
 
 void rl__conn_request_ended(rl_request *req) {
@@ -636,7 +635,7 @@ void rl__conn_retry(rl_request *req, const char *reason) {
   /* This connection cannot carry it: drain it, and send the request again
    * when it has closed. A request already re-sent once fails instead. */
   c->draining = 1;
-  if (req->retries >= MAX_RETRIES || c->w->cutting)
+  if (req->retries >= MAX_RETRIES || c->loop->cutting)
     rl__request_fail(req, reason ? reason : "retried and failed again");
   else
     queue_push(c, req);

@@ -23,7 +23,6 @@
 
 #include <rpcload/plugin.h>
 
-struct rl__worker;
 struct rl__target;
 struct rl__variant;
 
@@ -35,7 +34,7 @@ enum rl__conn_state {
 };
 
 struct rl_conn {
-  struct rl__worker *w;
+  rl_loop *loop; /* its worker thread's (engine/loop.h) */
   const struct rl__target *t;
   const struct rl__variant *v; /* the plugin carrying this connection: the
                                   target's first, or ALPN's pick over TLS */
@@ -61,9 +60,8 @@ struct rl_conn {
 };
 
 /* Initialises an idle connection in caller-owned memory; connects on the
- * first submit. `w` and `t` must outlive it. */
-void rl__conn_init(rl_conn *c, struct rl__worker *w,
-                   const struct rl__target *t);
+ * first submit. `loop` and `t` must outlive it. */
+void rl__conn_init(rl_conn *c, rl_loop *loop, const struct rl__target *t);
 
 /* Queues a request (connecting first if needed). Never fails: a request
  * that cannot be carried ends in a failure event. */
@@ -76,14 +74,15 @@ void rl__conn_submit(rl_conn *c, rl_request *req);
  */
 void rl__conn_shutdown(rl_conn *c, int err, const char *reason);
 
-/* Worker thread: writes what the connections on the worker's flush list
- * hold (requests submitted while the ready users ran), one send each. */
-void rl__conn_flush_scheduled(struct rl__worker *w);
+/* Writes what the connections on the loop's flush list hold (requests
+ * submitted while the ready users ran), one send each. */
+void rl__conn_flush_scheduled(rl_loop *loop);
 
 /* Frees buffers and the saved TLS session; the connection must be idle. */
 void rl__conn_free(rl_conn *c);
 
-/* A request the session accepted has ended (called by rl__request_done). */
+/* A request the session accepted has ended: off the connection's books
+ * (host->request_done calls this before ending the request). */
 void rl__conn_request_ended(rl_request *req);
 
 /* ABI services (host->conn_write, conn_close, conn_drain, request_retry),

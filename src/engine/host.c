@@ -7,14 +7,13 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/conn.h"
+#include "engine/loop.h"
 #include "engine/loop_services.h"
 #include "engine/plan.h"
 #include "engine/request.h"
-#include "engine/runner.h"
 #include "engine/target.h"
 #include "engine/template.h"
 #include "engine/user.h"
-#include "engine/worker.h"
 
 /* The step of the plugin carrying the request: over TLS, ALPN may have
  * picked another plugin than the target's first. */
@@ -39,30 +38,34 @@ static void host_log(int level, const char *fmt, ...) {
   va_end(ap);
 }
 
-/* Expansions land in a buffer per thread: a worker's plugins expand one
- * template at a time, and no lock is needed. */
-static _Thread_local struct {
-  char *buf;
-  size_t cap;
-} scratch;
+/* The plugin is done with a request: the connection takes it off its
+ * books (a transport plugin's requests have none), then it ends. */
+static void host_request_done(rl_request *req, const rl_result *result) {
+  if (req->conn)
+    rl__conn_request_ended(req);
+  rl__request_end(req, result);
+}
 
 static int host_template_new(const char *text, size_t len, rl_template **out,
                              char *err, size_t errlen) {
   return rl__template_new(text, len, out, err, errlen);
 }
 
+/* Expansions land in the loop's scratch buffer: a worker's plugins expand
+ * one template at a time, and no lock is needed. */
 static const char *host_template_expand(const rl_template *t, rl_request *req,
                                         size_t *len) {
-  const rl__user *u = req->user;
+  rl__user *u = req->user;
+  rl_loop *lp = u->loop;
   rl__template_ctx ctx = {.user_id = u->id,
                           .seq = u->seq,
-                          .rng = &req->user->rng,
+                          .rng = &u->rng,
                           .vars = u->vars,
-                          .n_vars = u->vars ? u->w->runner->plan->n_vars : 0};
+                          .n_vars = u->vars ? lp->plan->n_vars : 0};
   *len = 0;
-  if (rl__template_expand(t, &ctx, &scratch.buf, len, &scratch.cap))
+  if (rl__template_expand(t, &ctx, &lp->scratch, len, &lp->scratch_cap))
     return NULL;
-  return scratch.buf ? scratch.buf : "";
+  return lp->scratch ? lp->scratch : "";
 }
 
 static uint64_t host_request_user_id(const rl_request *req) {
@@ -81,17 +84,11 @@ static void host_request_response(rl_request *req, const rl_response *resp) {
     (void)rl__response_store(u->resp, resp); /* a failed copy: have == 0 */
 }
 
-void rl__host_thread_exit(void) {
-  free(scratch.buf);
-  scratch.buf = NULL;
-  scratch.cap = 0;
-}
-
 static const rl_host host_table = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_host),
     .request_step = host_request_step,
-    .request_done = rl__request_done,
+    .request_done = host_request_done,
     .conn_write = rl__conn_write,
     .conn_close = rl__conn_close_later,
     .now_ns = rl__now_ns,

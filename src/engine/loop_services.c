@@ -4,18 +4,18 @@
 
 #include <ev.h>
 
-#include "engine/worker.h"
+#include "engine/loop.h"
 
 struct rl_io {
   ev_io watcher;
-  struct rl__worker *w;
+  rl_loop *loop;
   void (*cb)(rl_io *io, int events, void *arg);
   void *arg;
 };
 
 struct rl_timer {
   ev_timer watcher;
-  struct rl__worker *w;
+  rl_loop *loop;
   void (*cb)(rl_timer *t, void *arg);
   void *arg;
   int firing; /* inside cb: stopping then must not free */
@@ -23,7 +23,7 @@ struct rl_timer {
 
 struct rl_async {
   ev_async watcher;
-  struct rl__worker *w;
+  rl_loop *loop;
   void (*cb)(rl_async *a, void *arg);
   void *arg;
 };
@@ -33,16 +33,16 @@ static int to_ev(int events) {
          ((events & RL_IO_WRITE) ? EV_WRITE : 0);
 }
 
-static void io_cb(struct ev_loop *loop, ev_io *watcher, int revents) {
-  (void)loop;
+static void io_cb(struct ev_loop *ev, ev_io *watcher, int revents) {
+  (void)ev;
   rl_io *io = watcher->data;
   /* The callback may stop (free) the watcher: keep what we need. */
-  struct rl__worker *w = io->w;
+  rl_loop *loop = io->loop;
   io->cb(io,
          ((revents & EV_READ) ? RL_IO_READ : 0) |
              ((revents & EV_WRITE) ? RL_IO_WRITE : 0),
          io->arg);
-  rl__worker_run_ready(w);
+  loop->after_event(loop);
 }
 
 rl_io *rl__io_start(rl_loop *loop, int fd, int events,
@@ -50,42 +50,42 @@ rl_io *rl__io_start(rl_loop *loop, int fd, int events,
   rl_io *io = malloc(sizeof *io);
   if (!io)
     return NULL;
-  io->w = loop->w;
+  io->loop = loop;
   io->cb = cb;
   io->arg = arg;
   ev_io_init(&io->watcher, io_cb, fd, to_ev(events));
   io->watcher.data = io;
   if (events)
-    ev_io_start(io->w->loop, &io->watcher);
+    ev_io_start(io->loop->ev, &io->watcher);
   return io;
 }
 
 void rl__io_set(rl_io *io, int events) {
-  ev_io_stop(io->w->loop, &io->watcher);
+  ev_io_stop(io->loop->ev, &io->watcher);
   ev_io_set(&io->watcher, io->watcher.fd, to_ev(events));
   if (events)
-    ev_io_start(io->w->loop, &io->watcher);
+    ev_io_start(io->loop->ev, &io->watcher);
 }
 
 void rl__io_stop(rl_io *io) {
   if (!io)
     return;
-  ev_io_stop(io->w->loop, &io->watcher);
+  ev_io_stop(io->loop->ev, &io->watcher);
   free(io);
 }
 
-static void timer_cb(struct ev_loop *loop, ev_timer *watcher, int revents) {
-  (void)loop;
+static void timer_cb(struct ev_loop *ev, ev_timer *watcher, int revents) {
+  (void)ev;
   (void)revents;
   rl_timer *t = watcher->data;
-  struct rl__worker *w = t->w;
+  rl_loop *loop = t->loop;
   /* A fired timer is gone: libev has stopped it and we free it after the
    * plugin's callback. A plugin that stops it from inside the callback
    * (a shared "finish" path) is harmless: timer_stop sees `firing`. */
   t->firing = 1;
   t->cb(t, t->arg);
   free(t);
-  rl__worker_run_ready(w);
+  loop->after_event(loop);
 }
 
 rl_timer *rl__timer_start(rl_loop *loop, uint64_t after_ns,
@@ -93,30 +93,30 @@ rl_timer *rl__timer_start(rl_loop *loop, uint64_t after_ns,
   rl_timer *t = malloc(sizeof *t);
   if (!t)
     return NULL;
-  t->w = loop->w;
+  t->loop = loop;
   t->cb = cb;
   t->arg = arg;
   t->firing = 0;
   ev_timer_init(&t->watcher, timer_cb, (double)after_ns / 1e9, 0.);
   t->watcher.data = t;
-  ev_timer_start(t->w->loop, &t->watcher);
+  ev_timer_start(t->loop->ev, &t->watcher);
   return t;
 }
 
 void rl__timer_stop(rl_timer *t) {
   if (!t || t->firing)
     return;
-  ev_timer_stop(t->w->loop, &t->watcher);
+  ev_timer_stop(t->loop->ev, &t->watcher);
   free(t);
 }
 
-static void async_cb(struct ev_loop *loop, ev_async *watcher, int revents) {
-  (void)loop;
+static void async_cb(struct ev_loop *ev, ev_async *watcher, int revents) {
+  (void)ev;
   (void)revents;
   rl_async *a = watcher->data;
-  struct rl__worker *w = a->w;
+  rl_loop *loop = a->loop;
   a->cb(a, a->arg);
-  rl__worker_run_ready(w);
+  loop->after_event(loop);
 }
 
 rl_async *rl__async_new(rl_loop *loop, void (*cb)(rl_async *a, void *arg),
@@ -124,20 +124,20 @@ rl_async *rl__async_new(rl_loop *loop, void (*cb)(rl_async *a, void *arg),
   rl_async *a = malloc(sizeof *a);
   if (!a)
     return NULL;
-  a->w = loop->w;
+  a->loop = loop;
   a->cb = cb;
   a->arg = arg;
   ev_async_init(&a->watcher, async_cb);
   a->watcher.data = a;
-  ev_async_start(a->w->loop, &a->watcher);
+  ev_async_start(a->loop->ev, &a->watcher);
   return a;
 }
 
-void rl__async_send(rl_async *a) { ev_async_send(a->w->loop, &a->watcher); }
+void rl__async_send(rl_async *a) { ev_async_send(a->loop->ev, &a->watcher); }
 
 void rl__async_del(rl_async *a) {
   if (!a)
     return;
-  ev_async_stop(a->w->loop, &a->watcher);
+  ev_async_stop(a->loop->ev, &a->watcher);
   free(a);
 }

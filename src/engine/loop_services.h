@@ -1,20 +1,14 @@
 /*
- * The worker loop lent to transport plugins through the ABI (rl_loop,
- * rl_io, rl_timer, rl_async): thin wrappers over libev watchers that also
- * let the worker's queued users act after each plugin callback, exactly as
- * core-owned connections do.
+ * The worker loop lent to transport plugins through the ABI (rl_io,
+ * rl_timer, rl_async on an rl_loop, engine/loop.h): thin wrappers over
+ * libev watchers that also let the loop's queued users act after each
+ * plugin callback (loop->after_event), exactly as core-owned connections
+ * do.
  */
-#ifndef RL_LOOP_SERVICES_H
-#define RL_LOOP_SERVICES_H
+#ifndef RL_ENGINE_LOOP_SERVICES_H
+#define RL_ENGINE_LOOP_SERVICES_H
 
 #include <rpcload/plugin.h>
-
-struct rl__worker;
-
-/* The ABI's handle for a worker loop; embedded in the worker. */
-struct rl_loop {
-  struct rl__worker *w;
-};
 
 rl_io *rl__io_start(rl_loop *loop, int fd, int events,
                     void (*cb)(rl_io *io, int events, void *arg), void *arg);
@@ -28,4 +22,4 @@ rl_async *rl__async_new(rl_loop *loop, void (*cb)(rl_async *a, void *arg),
 void rl__async_send(rl_async *a);
 void rl__async_del(rl_async *a);
 
-#endif /* RL_LOOP_SERVICES_H */
+#endif /* RL_ENGINE_LOOP_SERVICES_H */

@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/host.h"
 
 #ifndef RL_PLUGIN_INSTALL_RELDIR
 #define RL_PLUGIN_INSTALL_RELDIR "lib/rpcload/plugins"
@@ -29,7 +28,10 @@ __attribute__((format(printf, 3, 4))) static int errf(char *err, size_t errlen,
   return n;
 }
 
-void rl__plugin_set_init(rl__plugin_set *set) { memset(set, 0, sizeof *set); }
+void rl__plugin_set_init(rl__plugin_set *set, const rl_host *host) {
+  memset(set, 0, sizeof *set);
+  set->host = host;
+}
 
 static void plugin_unload(rl__plugin *p) {
   if (p->inited && p->desc.fini)
@@ -240,6 +242,7 @@ static int keep(rl__plugin_set *set, rl__plugin *p) {
     set->items = items;
     set->cap = cap;
   }
+  p->host = set->host;
   set->items[set->n++] = p;
   return 0;
 }
@@ -362,7 +365,7 @@ int rl__plugin_init(rl__plugin *p) {
   if (p->inited)
     return 0;
   if (p->desc.init) {
-    int rc = p->desc.init(rl__host());
+    int rc = p->desc.init(p->host);
     if (rc)
       return rc;
   }

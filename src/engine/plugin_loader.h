@@ -23,7 +23,8 @@ typedef struct rl__plugin {
   /* A copy of the descriptor, zero-filled past the plugin's struct_size, so
    * members a plugin built for an older minor lacks read as NULL. */
   rl_plugin desc;
-  int inited; /* desc.init has run successfully */
+  int inited;          /* desc.init has run successfully */
+  const rl_host *host; /* the set's: what every callback is handed */
 } rl__plugin;
 
 typedef struct rl__plugin_set {
@@ -32,9 +33,12 @@ typedef struct rl__plugin_set {
   char **dirs; /* search path, owned */
   size_t ndirs, dircap;
   int defaults_added;
+  const rl_host *host; /* borrowed */
 } rl__plugin_set;
 
-void rl__plugin_set_init(rl__plugin_set *set);
+/* An empty set whose plugins get `host` (borrowed; it must outlive the
+ * set: the core's rl__host(), or a test's own) in every callback. */
+void rl__plugin_set_init(rl__plugin_set *set, const rl_host *host);
 
 /* Unloads every plugin (fini first, for those initialised) and frees the
  * set's memory. Every step and session must be gone. */
@@ -64,7 +68,8 @@ void rl__plugin_set_scan(rl__plugin_set *set,
 /* The first loaded plugin serving URL scheme `scheme`, or NULL. */
 rl__plugin *rl__plugin_set_find_scheme(rl__plugin_set *set, const char *scheme);
 
-/* Runs the plugin's init once (with the host table). 0 or its error. */
+/* Runs the plugin's init once (with its set's host table). 0 or its
+ * error. */
 int rl__plugin_init(rl__plugin *p);
 
 /* The scheme entry of `p` named `scheme`, or NULL. */

@@ -1,10 +1,17 @@
 /*
- * The request object behind the ABI's opaque rl_request. Each user embeds
- * the one request it can have in flight, so starting a request allocates
- * nothing.
+ * The request object behind the ABI's opaque rl_request, and the request
+ * event. Each user embeds the one request it can have in flight, so
+ * starting a request allocates nothing.
+ *
+ * A request ends exactly once, through rl__request_end: from the plugin
+ * (host->request_done, after the connection has taken it off its books),
+ * or from the core for a request no session accepted (rl__request_fail).
+ * What the end means is its owner's business (`end`, set by the user);
+ * rl__request_record turns it into the request event in the thread's
+ * stats.
  */
-#ifndef RL_REQUEST_H
-#define RL_REQUEST_H
+#ifndef RL_ENGINE_REQUEST_H
+#define RL_ENGINE_REQUEST_H
 
 #include <stdint.h>
 
@@ -18,6 +25,9 @@ struct rl__target;
 struct rl_request {
   struct rl__user *user;
   const struct rl__target *target;
+  /* Called once when the request has ended (`result` and its strings are
+   * only valid during the call). */
+  void (*end)(rl_request *req, const rl_result *result);
   rl_conn *conn;    /* the connection carrying it */
   rl_request *next; /* link in the connection's queue */
   /* In the connection's in-flight list (oldest first), for the timeout. */
@@ -32,16 +42,22 @@ struct rl_request {
   rl__stats_entry *cached_entry;
 };
 
-/*
- * Ends a request: records the request event (unless the run is being cut)
- * and hands the user back to its worker. Called by plugins through
- * host->request_done and by the core for requests no session accepted.
- * `result` and its strings are only read during the call.
- */
-void rl__request_done(rl_request *req, const rl_result *result);
+/* Ends a request: calls its owner's `end`. */
+void rl__request_end(rl_request *req, const rl_result *result);
 
-/* Fails a request that never reached a session, with the target's default
- * type and name and `reason` as the error text. */
+/* Ends a request that never reached a session, with the target's default
+ * type and name and `reason` (borrowed; "failed" when NULL) as the error
+ * text. */
 void rl__request_fail(rl_request *req, const char *reason);
 
-#endif /* RL_REQUEST_H */
+/*
+ * The request event: records the request, which ended at `now_ns` after
+ * `rt_ns`, into `stats` (the thread's) under the result's type and name
+ * (the target's defaults where the result has none), with `error` (NULL:
+ * success; borrowed) as its outcome, in the second `sec` of the run.
+ */
+void rl__request_record(rl__stats *stats, rl_request *req,
+                        const rl_result *result, const char *error,
+                        uint64_t rt_ns, uint64_t sec);
+
+#endif /* RL_ENGINE_REQUEST_H */

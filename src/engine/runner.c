@@ -102,13 +102,7 @@ static void stop_users(rl__runner *r) {
 
 /* Clears the merged stats and the history; what workers recorded before
  * is dropped at their next merge (reset_epoch). */
-static void reset_stats(rl__runner *r) {
-  pthread_mutex_lock(&r->lock);
-  r->reset_epoch++;
-  rl__stats_clear(r->stats);
-  rl__history_reset(&r->history);
-  pthread_mutex_unlock(&r->lock);
-}
+static void reset_stats(rl__runner *r) { rl__stats_hub_reset(&r->hub); }
 
 static void run_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
@@ -207,11 +201,9 @@ static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
   rl__runner *r = t->data;
-  pthread_mutex_lock(&r->lock);
-  if (rl__history_tick(&r->history, r->stats, rl__unix_time(),
-                       rl__runner_elapsed_sec(r), r->spawned))
+  if (rl__stats_hub_tick(&r->hub, rl__unix_time(), rl__runner_elapsed_sec(r),
+                         r->spawned))
     rl__log(RL__LOG_WARN, "out of memory recording the history");
-  pthread_mutex_unlock(&r->lock);
   if (r->hooks.second)
     r->hooks.second(r, r->hooks.arg);
 }
@@ -240,9 +232,39 @@ static void done_cb(struct ev_loop *loop, ev_async *a, int revents) {
     ev_break(loop, EVBREAK_ALL);
 }
 
-void rl__runner_worker_finished(rl__runner *r) {
+/* Worker thread: a worker has ended (its last stats merged). */
+static void worker_finished(void *arg) {
+  rl__runner *r = arg;
   atomic_fetch_add(&r->finished_workers, 1);
   ev_async_send(r->loop, &r->done_async);
+}
+
+void rl__runner_with_stats(rl__runner *r, rl__stats_reader fn, void *arg) {
+  rl__stats_hub_read(&r->hub, fn, arg);
+}
+
+void rl__runner_free(rl__runner *r) { rl__stats_hub_free(&r->hub); }
+
+/* What worker `index` needs of the run. */
+static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
+  const rl__run_config *cfg = r->cfg;
+  return (rl__worker_config){
+      .index = (int)index,
+      .nworkers = r->nworkers,
+      .host = r->host,
+      .plan = r->plan,
+      .seed = cfg->seed,
+      .start_ns = r->start_ns,
+      .stop_timeout_ns = cfg->stop_timeout_ns,
+      /* --connections N: N in all, dealt to threads like users are. */
+      .npool = cfg->connections
+                   ? rl__spawn_share(cfg->connections, index, r->nworkers)
+                   : 0,
+      .pool_target = r->target,
+      .hub = &r->hub,
+      .finished = worker_finished,
+      .finished_arg = r,
+  };
 }
 
 uint64_t rl__runner_elapsed_sec(const rl__runner *r) {
@@ -250,10 +272,12 @@ uint64_t rl__runner_elapsed_sec(const rl__runner *r) {
 }
 
 int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
-                   const struct rl__target *target, rl__stats *stats,
-                   const rl__runner_hooks *hooks) {
+                   const rl_host *host, const struct rl__target *target,
+                   rl__stats *stats, const rl__runner_hooks *hooks) {
   memset(r, 0, sizeof *r);
   r->cfg = cfg;
+  r->host = host;
+  rl__stats_hub_init(&r->hub, stats, cfg->full_history);
   r->plan = cfg->plan;
   if (!r->plan) {
     r->own_plan = rl__plan_single((struct rl__target *)target, &cfg->wait);
@@ -262,16 +286,11 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     r->plan = r->own_plan;
   }
   r->target = rl__plan_first_target(r->plan);
-  r->stats = stats;
   if (hooks)
     r->hooks = *hooks;
   r->nworkers = cfg->threads ? cfg->threads : 1;
-  pthread_mutex_init(&r->lock, NULL);
   pthread_mutex_init(&r->ctl_lock, NULL);
   atomic_init(&r->state, RL__STATE_READY);
-  rl__history_init(&r->history);
-  if (cfg->full_history)
-    rl__history_track_entries(&r->history);
   atomic_init(&r->finished_workers, 0);
   /* Our own loop, not libev's default: the default loop would also reap
    * children (SIGCHLD) behind the caller's back. */
@@ -281,7 +300,6 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     free(r->workers);
     if (r->loop)
       ev_loop_destroy(r->loop);
-    pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->ctl_lock);
     rl__plan_free(r->own_plan);
     r->own_plan = NULL;
@@ -309,9 +327,11 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   r->start_ns = rl__now_ns();
   int rc = 0;
   uint32_t started = 0;
-  for (; started < r->nworkers; started++)
-    if ((rc = rl__worker_start(&r->workers[started], r, (int)started)))
-      break;
+  for (; started < r->nworkers; started++) {
+    rl__worker_config wc = worker_config(r, started);
+    if ((rc = rl__worker_start(&r->workers[started], &wc)))
+      break; /* rl__worker_join below frees what it set up */
+  }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 
   if (rc == 0) {
@@ -346,7 +366,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   r->end_ns = rl__now_ns();
   for (uint32_t i = 0; i < r->nworkers; i++) {
     rl__worker_join(&r->workers[i]);
-    r->cut_requests += r->workers[i].cut_requests;
+    r->cut_requests += rl__worker_cut_requests(&r->workers[i]);
   }
   if (rc == 0 && r->hooks.ended)
     r->hooks.ended(r, r->hooks.arg);
@@ -365,7 +385,6 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   pthread_mutex_unlock(&r->ctl_lock);
   free(r->workers);
   r->workers = NULL;
-  pthread_mutex_destroy(&r->lock);
   pthread_mutex_destroy(&r->ctl_lock);
   rl__plan_free(r->own_plan);
   r->own_plan = NULL;

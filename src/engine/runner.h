@@ -13,8 +13,11 @@
 
 #include <ev.h>
 
+#include <rpcload/plugin.h>
+
 #include "engine/wait.h"
 #include "stats/history.h"
+#include "stats/hub.h"
 #include "stats/stats.h"
 
 struct rl__target;
@@ -84,13 +87,14 @@ typedef struct rl__runner_hooks {
 
 typedef struct rl__runner {
   const rl__run_config *cfg;
+  const rl_host *host;
   const struct rl__target *target; /* the plan's first step's */
   const struct rl__plan *plan;     /* cfg->plan, or own_plan */
   struct rl__plan *own_plan;
-  rl__stats *stats;     /* the run's merged stats; guard with `lock` */
-  rl__history history;  /* a row per second; guard with `lock`; the caller
-                           frees it (rl__history_free) after the run */
-  pthread_mutex_t lock; /* held by workers merging, by reporters reading */
+  /* The run's merged stats and its history, a row per second: read them
+   * with rl__runner_with_stats while the run goes; after it, directly,
+   * until rl__runner_free. */
+  rl__stats_hub hub;
   uint64_t start_ns;
   uint64_t end_ns;
   struct rl__worker *workers;
@@ -102,9 +106,6 @@ typedef struct rl__runner {
   double swarm_rate;
   uint64_t swarm_t0_ns;
   _Atomic int state; /* enum rl__run_state; written by main, read by any */
-  /* Bumped (under `lock`) when the stats are reset: workers drop what they
-   * recorded before it instead of merging it. */
-  unsigned reset_epoch;
   /* Requests from other threads, applied on the main loop. */
   pthread_mutex_t ctl_lock;
   rl__runner_ctl ctl;
@@ -124,14 +125,27 @@ typedef struct rl__runner {
 
 /*
  * Runs the load until the run time ends or a signal stops it, merging into
- * `stats` (caller-owned, must be empty). `cfg` and `target` must outlive
- * the call; `hooks` (may be NULL) is copied. Returns 0, or a negative code
+ * `stats` (caller-owned, must be empty, must outlive `r`). Plugins get
+ * `host` (borrowed: the plugin set's). `cfg` and `target` must outlive the
+ * call; `hooks` (may be NULL) is copied. Returns 0, or a negative code
  * when threads could not be started. On return every worker has ended and
- * `r` holds the run's figures.
+ * `r` holds the run's figures (r->hub: stats and history) until
+ * rl__runner_free(r), which the caller calls in every case.
  */
 int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
-                   const struct rl__target *target, rl__stats *stats,
-                   const rl__runner_hooks *hooks);
+                   const rl_host *host, const struct rl__target *target,
+                   rl__stats *stats, const rl__runner_hooks *hooks);
+
+/* Frees what the run left for its reports (the history). */
+void rl__runner_free(rl__runner *r);
+
+/*
+ * Any thread: calls `fn(stats, history, arg)` with the run's merged
+ * stats, under the one lock the workers' merges take. Format into memory
+ * in `fn` and write after it returns: a slow writer must not hold up the
+ * workers.
+ */
+void rl__runner_with_stats(rl__runner *r, rl__stats_reader fn, void *arg);
 
 /*
  * Any thread, while rl__runner_run runs (e.g. from the web UI's server
@@ -144,9 +158,6 @@ void rl__runner_control(rl__runner *r, const rl__runner_ctl *c);
 /* The state's name as Locust's API spells it ("ready", "spawning",
  * "running", "stopped", "stopping"). */
 const char *rl__run_state_name(int state);
-
-/* Worker thread: this worker has ended (wakes the main loop). */
-void rl__runner_worker_finished(rl__runner *r);
 
 /* Seconds since the run started (for "current" rates). */
 uint64_t rl__runner_elapsed_sec(const rl__runner *r);

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "base/url.h"
-#include "engine/host.h"
 
 static void warn_refused(const char *path, const char *reason, void *arg) {
   (void)path;
@@ -48,7 +47,7 @@ static int add_variant(rl__target *t, rl__plugin *p, const rl_step_spec *spec,
              rl_strerror(rc));
     return rc;
   }
-  if ((rc = p->desc.step_new(rl__host(), spec, &v->step, perr, sizeof perr))) {
+  if ((rc = p->desc.step_new(p->host, spec, &v->step, perr, sizeof perr))) {
     snprintf(err, errlen, "%s: %s", p->desc.name,
              perr[0] ? perr : rl_strerror(rc));
     v->step = NULL;

@@ -1,5 +1,6 @@
 #include "engine/user.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,13 +8,54 @@
 #include "base/rng.h"
 #include "engine/checks.h"
 #include "engine/plan.h"
-#include "engine/runner.h"
 #include "engine/target.h"
 #include "engine/wait.h"
-#include "engine/worker.h"
 
 static void start_task(rl__user *u, int waited);
 static void start_step(rl__user *u);
+static void request_ended(rl_request *req, const rl_result *res);
+
+/* Queues the user to act once the current callback is done (the worker
+ * runs the queue: engine/loop.h). */
+static void enqueue(rl__user *u) {
+  rl_loop *lp = u->loop;
+  if (u->queued)
+    return;
+  u->queued = 1;
+  u->next_ready = NULL;
+  if (lp->ready_tail)
+    lp->ready_tail->next_ready = u;
+  else
+    lp->ready_head = u;
+  lp->ready_tail = u;
+}
+
+/* Starts the user's request on its target's transport plugin, or on
+ * `conn` for a codec plugin. Never fails: failures become events. */
+static void submit(rl__user *u, rl_conn *conn) {
+  rl_request *req = &u->req;
+  const rl_plugin *p = &req->target->plugin->desc;
+  if (p->kind != RL_PLUGIN_TRANSPORT) {
+    rl__conn_submit(conn, req);
+    return;
+  }
+  req->conn = NULL;
+  const rl__loop_transport *lt = NULL;
+  for (size_t i = 0; i < u->loop->ntransports && !lt; i++)
+    if (u->loop->transports[i].target == req->target)
+      lt = &u->loop->transports[i];
+  if (!lt || !lt->state) {
+    rl__request_fail(req, lt && lt->error ? lt->error : "transport not running");
+    return;
+  }
+  int rc = p->transport_submit(lt->state, req);
+  if (rc < 0) {
+    char why[160];
+    snprintf(why, sizeof why, "%s refused the request: %s", p->name,
+             rl_strerror(rc));
+    rl__request_fail(req, why);
+  }
+}
 
 /* The steps of the user's current phase. */
 static const rl__plan_step *phase_steps(const rl__user *u, size_t *n) {
@@ -36,8 +78,8 @@ static rl_conn *endpoint_conn(rl__user *u, size_t endpoint) {
 }
 
 void rl__user_end(rl__user *u) {
-  if (u->cls->n_on_stop && u->phase != RL__PHASE_STOP && !u->w->cutting) {
-    ev_timer_stop(u->w->loop, &u->timer); /* also when pending */
+  if (u->cls->n_on_stop && u->phase != RL__PHASE_STOP && !u->loop->cutting) {
+    ev_timer_stop(u->loop->ev, &u->timer); /* also when pending */
     u->phase = RL__PHASE_STOP;
     u->step = 0;
     u->state = RL__USER_RUNNING;
@@ -55,32 +97,31 @@ static void user_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     return; /* stopped or sent on (on_stop) since the timer was set */
   u->state = RL__USER_READY;
   u->step_done = 0;
-  if (u->w->stopping || u->retiring)
+  if (u->loop->stopping || u->retiring)
     rl__user_end(u);
   else
     start_task(u, 1);
-  rl__worker_run_ready(u->w);
+  u->loop->after_event(u->loop);
 }
 
-rl__user *rl__user_new(struct rl__worker *w, uint64_t id,
-                       const rl__plan_class *cls) {
+rl__user *rl__user_new(rl_loop *loop, uint64_t id, const rl__plan_class *cls,
+                       rl_conn *shared) {
   rl__user *u = calloc(1, sizeof *u);
   if (!u)
     return NULL;
-  const rl__runner *r = w->runner;
-  const rl__plan *plan = r->plan;
-  u->w = w;
+  const rl__plan *plan = loop->plan;
+  u->loop = loop;
   u->id = id;
   u->cls = cls;
   /* Seeded per user so a run with --seed repeats its waits and choices. */
-  u->rng = r->cfg->seed ^ (id * 0x9e3779b97f4a7c15ull);
+  u->rng = loop->seed ^ (id * 0x9e3779b97f4a7c15ull);
   ev_init(&u->timer, user_timer_cb);
   u->timer.data = u;
   rl__target *first = rl__plan_first_target(plan);
-  if (w->npool) {
-    u->conn = &w->pool[w->nusers % w->npool];
+  if (shared) {
+    u->conn = shared;
   } else {
-    rl__conn_init(&u->own, w, plan->endpoint_targets[0]);
+    rl__conn_init(&u->own, loop, plan->endpoint_targets[0]);
     u->conn = &u->own;
   }
   int fail = 0;
@@ -90,7 +131,7 @@ rl__user *rl__user_new(struct rl__worker *w, uint64_t id,
     /* Each endpoint's connection is set up with the first step that
      * goes there; any step to the same endpoint may use it. */
     for (size_t e = 1; u->more && e < plan->n_endpoints; e++)
-      rl__conn_init(&u->more[e - 1], w, plan->endpoint_targets[e]);
+      rl__conn_init(&u->more[e - 1], loop, plan->endpoint_targets[e]);
   }
   if (plan->n_vars) {
     u->vars = calloc(plan->n_vars, sizeof *u->vars);
@@ -106,9 +147,10 @@ rl__user *rl__user_new(struct rl__worker *w, uint64_t id,
   }
   u->req.user = u;
   u->req.target = first;
+  u->req.end = request_ended;
   u->phase = cls->n_on_start ? RL__PHASE_START : RL__PHASE_TASK;
   u->state = RL__USER_READY;
-  rl__worker_enqueue(w, u);
+  enqueue(u);
   return u;
 }
 
@@ -142,7 +184,7 @@ static void start_step(rl__user *u) {
   u->seq++;
   if (u->resp)
     rl__response_clear(u->resp);
-  rl__worker_submit(u->w, endpoint_conn(u, s->endpoint), &u->req);
+  submit(u, endpoint_conn(u, s->endpoint));
 }
 
 /* `waited`: the user's wait timer just fired (else it starts at once). */
@@ -168,12 +210,11 @@ static void start_task(rl__user *u, int waited) {
 
 /* The task (or on_start / on_stop) ended: wait, then the next task. */
 static void end_of_steps(rl__user *u) {
-  rl__worker *w = u->w;
   if (u->phase == RL__PHASE_STOP) {
     rl__user_stop(u, 0);
     return;
   }
-  if (w->stopping || u->retiring) {
+  if (u->loop->stopping || u->retiring) {
     rl__user_end(u);
     return;
   }
@@ -187,19 +228,19 @@ static void end_of_steps(rl__user *u) {
   if (pause) {
     u->state = RL__USER_WAITING;
     ev_timer_set(&u->timer, (double)pause / 1e9, 0.);
-    ev_timer_start(w->loop, &u->timer);
+    ev_timer_start(u->loop->ev, &u->timer);
     return;
   }
   start_task(u, 0);
 }
 
 void rl__user_resume(rl__user *u) {
-  rl__worker *w = u->w;
+  const rl_loop *lp = u->loop;
   if (u->state == RL__USER_STOPPED)
     return;
   if (!u->step_done) {
     /* Its first act, or a retire/stop while it was queued. */
-    if (w->stopping || u->retiring) {
+    if (lp->stopping || u->retiring) {
       if (u->phase != RL__PHASE_STOP)
         rl__user_end(u);
       return;
@@ -216,7 +257,7 @@ void rl__user_resume(rl__user *u) {
   /* A failed capture ends the task there: its later steps would use a
    * value that is not there. */
   if (!u->capture_failed && u->step + 1 < n &&
-      !(u->phase == RL__PHASE_TASK && (w->stopping || u->retiring) &&
+      !(u->phase == RL__PHASE_TASK && (lp->stopping || u->retiring) &&
         u->cls->n_on_stop)) {
     u->step++;
     start_step(u);
@@ -233,17 +274,17 @@ void rl__user_stop(rl__user *u, int cut) {
   /* Not only when active: a wait timer that expired in this loop round is
    * inactive but still pending, and its callback would bring the user
    * back (and count its stop twice). ev_timer_stop clears both. */
-  ev_timer_stop(u->w->loop, &u->timer);
+  ev_timer_stop(u->loop->ev, &u->timer);
   (void)cut;
   /* Cancels what is in flight when cutting; closes an idle connection
    * otherwise. Either way the events it yields are the worker's to
    * discard or count. A shared connection is the worker's to close. */
   if (u->conn == &u->own)
     rl__conn_shutdown(&u->own, RL_ERR_CANCELLED, "stopped");
-  size_t more = u->more ? u->w->runner->plan->n_endpoints - 1 : 0;
+  size_t more = u->more ? u->loop->plan->n_endpoints - 1 : 0;
   for (size_t i = 0; i < more; i++)
     rl__conn_shutdown(&u->more[i], RL_ERR_CANCELLED, "stopped");
-  u->w->live_users--;
+  u->loop->live_users--;
 }
 
 void rl__user_retire(rl__user *u) {
@@ -255,20 +296,20 @@ void rl__user_retire(rl__user *u) {
   /* RUNNING: ends in resume once its task ends. READY: when its turn
    * comes in the ready queue. */
   else if (u->state == RL__USER_READY)
-    rl__worker_enqueue(u->w, u);
+    enqueue(u);
 }
 
 void rl__user_free(rl__user *u) {
   if (u->conn == &u->own)
     rl__conn_free(&u->own);
   if (u->more) {
-    size_t more = u->w->runner->plan->n_endpoints - 1;
+    size_t more = u->loop->plan->n_endpoints - 1;
     for (size_t i = 0; i < more; i++)
       rl__conn_free(&u->more[i]);
     free(u->more);
   }
   if (u->vars) {
-    for (size_t i = 0; i < u->w->runner->plan->n_vars; i++)
+    for (size_t i = 0; i < u->loop->plan->n_vars; i++)
       free(u->vars[i]);
     free(u->vars);
   }
@@ -288,52 +329,32 @@ static const rl__plan_step *current_step(const rl__user *u) {
   return u->step < n ? &ps[u->step] : NULL;
 }
 
-static void finish(rl_request *req, const rl_result *res) {
+/* The user's request has ended (req->end): the request event, unless the
+ * run is cutting, with the step's checks deciding its outcome; then the
+ * user acts again once the current callback is done. */
+static void request_ended(rl_request *req, const rl_result *res) {
   rl__user *u = req->user;
-  rl__worker *w = u->w;
+  rl_loop *lp = u->loop;
   uint64_t now = rl__now_ns();
   uint64_t rt = now > req->start_ns ? now - req->start_ns : 0;
-  if (w->cutting) {
-    w->cut_requests++;
+  if (lp->cutting) {
+    lp->cut_requests++;
   } else {
-    const char *type = res && res->type ? res->type : req->target->type;
-    const char *name = res && res->name ? res->name : req->target->name;
     const char *error = res ? res->error : NULL;
     char why[256];
     const rl__plan_step *ps = u->cls->checks ? current_step(u) : NULL;
     if (ps && ps->src) {
       int stop_task = 0;
-      error = rl__checks_apply(ps, u->resp, error, rt, u->vars, why, sizeof why,
-                               &stop_task);
+      error = rl__checks_apply(ps, u->resp, error, rt, u->vars, why,
+                               sizeof why, &stop_task);
       u->capture_failed = (uint8_t)stop_task;
     }
-    if (type != req->cached_type || name != req->cached_name) {
-      req->cached_entry = rl__stats_entry_get(w->stats, type, name);
-      req->cached_type = type;
-      req->cached_name = name;
-    }
-    uint64_t sec = (now - w->runner->start_ns) / RL__NS_PER_SEC;
-    if (req->cached_entry)
-      rl__stats_record(w->stats, req->cached_entry, rt,
-                       res ? res->response_bytes : 0, error, sec);
+    rl__request_record(lp->stats, req, res, error, rt,
+                       (now - lp->start_ns) / RL__NS_PER_SEC);
   }
   if (u->state == RL__USER_STOPPED)
     return;
   u->state = RL__USER_READY;
   u->step_done = 1;
-  rl__worker_enqueue(w, u);
-}
-
-void rl__request_done(rl_request *req, const rl_result *result) {
-  if (req->conn)
-    rl__conn_request_ended(req);
-  finish(req, result);
-}
-
-void rl__request_fail(rl_request *req, const char *reason) {
-  rl_result res = {.type = req->target->type,
-                   .name = req->target->name,
-                   .response_bytes = 0,
-                   .error = reason ? reason : "failed"};
-  finish(req, &res);
+  enqueue(u);
 }

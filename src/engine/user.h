@@ -14,10 +14,9 @@
 #include <ev.h>
 
 #include "engine/conn.h"
+#include "engine/loop.h"
 #include "engine/request.h"
 #include "engine/response.h"
-
-struct rl__worker;
 
 enum rl__user_state {
   RL__USER_READY = 0, /* queued on its worker to act */
@@ -37,7 +36,7 @@ enum rl__user_phase {
 };
 
 typedef struct rl__user {
-  struct rl__worker *w;
+  rl_loop *loop; /* its worker thread's */
   const struct rl__plan_class *cls; /* what it runs (the plan's) */
   uint8_t phase;                    /* enum rl__user_phase */
   uint8_t capture_failed; /* the step that just ended failed a capture */
@@ -47,14 +46,14 @@ typedef struct rl__user {
   uint64_t id;            /* 1-based, unique across the run */
   uint8_t state;          /* enum rl__user_state */
   uint8_t step_done; /* on resume: a step just ended (else: start a task) */
-  uint8_t queued;    /* on the worker's ready list */
+  uint8_t queued;    /* on the loop's ready list */
   uint8_t started;   /* has run a task */
   uint8_t retiring;  /* stop once the current task ends (users lowered) */
   uint64_t task_start_ns; /* scheduled start of the current task */
   uint64_t seq;           /* requests started ({{seq}} of the current one) */
   uint64_t rng;
   ev_timer timer;
-  rl_conn *conn; /* &own, or a connection of the worker's shared pool */
+  rl_conn *conn; /* &own, or a connection of the thread's shared pool */
   rl_conn own;   /* endpoint 0's connection */
   rl_conn *more; /* endpoints 1.. of a scenario (plan->n_endpoints - 1) */
   char **vars;   /* the scenario's variables (captures), or NULL */
@@ -65,11 +64,12 @@ typedef struct rl__user {
   rl__response *resp;
 } rl__user;
 
-/* A new user of class `cls` on worker `w`, queued to start (on_start,
- * then its first task). Caller (the worker) owns it; NULL on allocation
- * failure. */
-rl__user *rl__user_new(struct rl__worker *w, uint64_t id,
-                       const struct rl__plan_class *cls);
+/* A new user of class `cls` (of loop->plan) on `loop`, queued to start
+ * (on_start, then its first task). Its first endpoint's connection is
+ * `shared` (borrowed: a --connections pool's) or, when NULL, its own.
+ * Caller (the worker) owns it; NULL on allocation failure. */
+rl__user *rl__user_new(rl_loop *loop, uint64_t id,
+                       const struct rl__plan_class *cls, rl_conn *shared);
 
 /* Acts on the user's state: next task, wait, or stop. Worker thread only. */
 void rl__user_resume(rl__user *u);

@@ -6,11 +6,8 @@
 
 #include "base/log.h"
 #include "engine/conn.h"
-#include "engine/host.h"
 #include "engine/plan.h"
 #include "engine/request.h"
-#include "engine/runner.h"
-#include "engine/spawn.h"
 #include "engine/target.h"
 #include "engine/user.h"
 
@@ -18,34 +15,20 @@
 #define FLUSH_INTERVAL_S 1.0
 
 static void flush_stats(rl__worker *w) {
-  rl__runner *r = w->runner;
-  const rl__stats_entry **entries;
-  size_t n = rl__stats_entries(w->stats, &entries);
-  int rc = 0;
-  pthread_mutex_lock(&r->lock);
-  /* Stats reset since our last merge: what we hold belongs to before it. */
-  if (w->stats_epoch == r->reset_epoch) {
-    rc = rl__stats_merge(r->stats, w->stats);
-    for (size_t i = 0; i < n; i++)
-      rc |= rl__history_add_entry(&r->history, entries[i]);
-  }
-  w->stats_epoch = r->reset_epoch;
-  pthread_mutex_unlock(&r->lock);
-  if (rc)
+  if (rl__stats_hub_merge(w->cfg.hub, w->loop.stats, &w->stats_epoch))
     rl__log(RL__LOG_WARN, "out of memory merging statistics");
-  rl__stats_clear(w->stats);
 }
 
 /* Ends the thread's transports; what they still hold is cancelled
  * (counted apart while cutting, like any request cut at the stop). */
 static void end_transport(rl__worker *w) {
-  for (size_t i = 0; i < w->ntransports; i++) {
-    void *t = w->transports[i].state;
+  for (size_t i = 0; i < w->loop.ntransports; i++) {
+    rl__loop_transport *lt = &w->loop.transports[i];
+    void *t = lt->state;
     if (!t)
       continue;
-    w->transports[i].state = NULL;
-    w->transports[i].target->plugin->desc.transport_del(t, RL_ERR_CANCELLED,
-                                                        "stopped");
+    lt->state = NULL;
+    lt->target->plugin->desc.transport_del(t, RL_ERR_CANCELLED, "stopped");
   }
 }
 
@@ -55,23 +38,25 @@ static void close_pool(rl__worker *w) {
 }
 
 static void check_finished(rl__worker *w) {
-  if (!w->stopping || w->live_users || w->finished)
+  if (!w->loop.stopping || w->loop.live_users || w->finished)
     return;
   end_transport(w);
   close_pool(w);
   w->finished = 1;
-  ev_timer_stop(w->loop, &w->flush_timer);
-  ev_timer_stop(w->loop, &w->stop_timer);
-  ev_idle_stop(w->loop, &w->idle);
-  ev_prepare_stop(w->loop, &w->prepare);
-  ev_async_stop(w->loop, &w->wake);
+  struct ev_loop *ev = w->loop.ev;
+  ev_timer_stop(ev, &w->flush_timer);
+  ev_timer_stop(ev, &w->stop_timer);
+  ev_idle_stop(ev, &w->idle);
+  ev_prepare_stop(ev, &w->prepare);
+  ev_async_stop(ev, &w->wake);
   flush_stats(w);
-  rl__runner_worker_finished(w->runner);
-  ev_break(w->loop, EVBREAK_ALL);
+  if (w->cfg.finished)
+    w->cfg.finished(w->cfg.finished_arg);
+  ev_break(ev, EVBREAK_ALL);
 }
 
 static void cut(rl__worker *w) {
-  w->stopping = w->cutting = 1;
+  w->loop.stopping = w->loop.cutting = 1;
   end_transport(w);
   close_pool(w);
   for (size_t i = 0; i < w->nusers; i++)
@@ -80,8 +65,8 @@ static void cut(rl__worker *w) {
 }
 
 static void begin_stop(rl__worker *w) {
-  w->stopping = 1;
-  uint64_t grace = w->runner->cfg->stop_timeout_ns;
+  w->loop.stopping = 1;
+  uint64_t grace = w->cfg.stop_timeout_ns;
   if (!grace) {
     cut(w);
     return;
@@ -92,7 +77,7 @@ static void begin_stop(rl__worker *w) {
     if (w->users[i]->state == RL__USER_WAITING)
       rl__user_end(w->users[i]);
   ev_timer_set(&w->stop_timer, (double)grace / 1e9, 0.);
-  ev_timer_start(w->loop, &w->stop_timer);
+  ev_timer_start(w->loop.ev, &w->stop_timer);
   check_finished(w);
 }
 
@@ -109,12 +94,12 @@ static void retire(rl__worker *w, uint32_t want) {
 }
 
 static void spawn(rl__worker *w, uint32_t want) {
-  uint32_t nthreads = w->runner->nworkers;
+  uint32_t nthreads = w->cfg.nworkers;
   if (want < w->active_users) {
     retire(w, want);
     return;
   }
-  while (w->active_users < want && !w->stopping) {
+  while (w->active_users < want && !w->loop.stopping) {
     if (w->nusers == w->cap) {
       size_t cap = w->cap ? w->cap * 2 : 64;
       struct rl__user **users =
@@ -126,32 +111,53 @@ static void spawn(rl__worker *w, uint32_t want) {
     }
     /* Users are dealt to threads round-robin: user i lives on thread
      * i % nthreads, so its 1-based id is unique across the run. */
-    uint64_t id = (uint64_t)w->nusers * nthreads + (uint64_t)w->index + 1;
-    rl__user *u =
-        rl__user_new(w, id, rl__plan_class_of(w->runner->plan, id - 1));
+    uint64_t id = (uint64_t)w->nusers * nthreads + (uint64_t)w->cfg.index + 1;
+    rl_conn *shared = w->npool ? &w->pool[w->nusers % w->npool] : NULL;
+    rl__user *u = rl__user_new(&w->loop, id,
+                               rl__plan_class_of(w->cfg.plan, id - 1), shared);
     if (!u) {
       rl__log(RL__LOG_ERROR, "out of memory spawning user %llu",
               (unsigned long long)id);
       break;
     }
     w->users[w->nusers++] = u;
-    w->live_users++;
+    w->loop.live_users++;
     w->active_users++;
   }
 }
+
+/* Lets the queued users act. Users queued while this runs wait for the
+ * next call, so a user that fails at once cannot starve the loop. */
+static void run_ready(rl__worker *w) {
+  rl__user *u = w->loop.ready_head;
+  w->loop.ready_head = w->loop.ready_tail = NULL;
+  while (u) {
+    rl__user *next = u->next_ready;
+    u->queued = 0;
+    u->next_ready = NULL;
+    rl__user_resume(u);
+    u = next;
+  }
+  rl__conn_flush_scheduled(&w->loop);
+  if (w->loop.ready_head && !w->finished && !ev_is_active(&w->idle))
+    ev_idle_start(w->loop.ev, &w->idle);
+  check_finished(w);
+}
+
+static void after_event(rl_loop *loop) { run_ready(loop->owner); }
 
 static void wake_cb(struct ev_loop *loop, ev_async *a, int revents) {
   (void)loop;
   (void)revents;
   rl__worker *w = a->data;
   int cmd = atomic_load(&w->command);
-  if (cmd == RL__CMD_CUT && !w->cutting)
+  if (cmd == RL__CMD_CUT && !w->loop.cutting)
     cut(w);
-  else if (cmd == RL__CMD_STOP && !w->stopping)
+  else if (cmd == RL__CMD_STOP && !w->loop.stopping)
     begin_stop(w);
   else if (cmd == RL__CMD_RUN)
     spawn(w, atomic_load(&w->want_users));
-  rl__worker_run_ready(w);
+  run_ready(w);
 }
 
 static void stop_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -169,87 +175,35 @@ static void flush_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 static void prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents) {
   (void)loop;
   (void)revents;
-  rl__worker_run_ready(p->data);
+  run_ready(p->data);
 }
 
 static void idle_cb(struct ev_loop *loop, ev_idle *i, int revents) {
   (void)revents;
   rl__worker *w = i->data;
-  rl__worker_run_ready(w);
-  if (!w->ready_head)
+  run_ready(w);
+  if (!w->loop.ready_head)
     ev_idle_stop(loop, i);
-}
-
-void rl__worker_enqueue(rl__worker *w, struct rl__user *u) {
-  if (u->queued)
-    return;
-  u->queued = 1;
-  u->next_ready = NULL;
-  if (w->ready_tail)
-    w->ready_tail->next_ready = u;
-  else
-    w->ready_head = u;
-  w->ready_tail = u;
-}
-
-void rl__worker_run_ready(rl__worker *w) {
-  rl__user *u = w->ready_head;
-  w->ready_head = w->ready_tail = NULL;
-  while (u) {
-    rl__user *next = u->next_ready;
-    u->queued = 0;
-    u->next_ready = NULL;
-    rl__user_resume(u);
-    u = next;
-  }
-  rl__conn_flush_scheduled(w);
-  if (w->ready_head && !w->finished && !ev_is_active(&w->idle))
-    ev_idle_start(w->loop, &w->idle);
-  check_finished(w);
-}
-
-void rl__worker_submit(rl__worker *w, rl_conn *conn, rl_request *req) {
-  const rl_plugin *p = &req->target->plugin->desc;
-  if (p->kind != RL_PLUGIN_TRANSPORT) {
-    rl__conn_submit(conn, req);
-    return;
-  }
-  req->conn = NULL;
-  struct rl__worker_transport *wt = NULL;
-  for (size_t i = 0; i < w->ntransports && !wt; i++)
-    if (w->transports[i].target == req->target)
-      wt = &w->transports[i];
-  if (!wt || !wt->state) {
-    rl__request_fail(req,
-                     wt && wt->error ? wt->error : "transport not running");
-    return;
-  }
-  int rc = p->transport_submit(wt->state, req);
-  if (rc < 0) {
-    char why[160];
-    snprintf(why, sizeof why, "%s refused the request: %s", p->name,
-             rl_strerror(rc));
-    rl__request_fail(req, why);
-  }
 }
 
 /* One transport plugin's per-thread state, made on the thread it serves. */
 static void start_one_transport(rl__worker *w, const rl__target *t) {
+  rl_loop *lp = &w->loop;
   const rl_plugin *p = &t->plugin->desc;
-  for (size_t i = 0; i < w->ntransports; i++)
-    if (w->transports[i].target == t)
+  for (size_t i = 0; i < lp->ntransports; i++)
+    if (lp->transports[i].target == t)
       return;
-  struct rl__worker_transport *a =
-      realloc(w->transports, (w->ntransports + 1) * sizeof *a);
+  rl__loop_transport *a =
+      realloc(lp->transports, (lp->ntransports + 1) * sizeof *a);
   if (!a) {
     rl__log(RL__LOG_ERROR, "out of memory starting a transport");
     return;
   }
-  w->transports = a;
-  struct rl__worker_transport *wt = &a[w->ntransports++];
-  wt->target = t;
-  wt->state = NULL;
-  wt->error = NULL;
+  lp->transports = a;
+  rl__loop_transport *lt = &a[lp->ntransports++];
+  lt->target = t;
+  lt->state = NULL;
+  lt->error = NULL;
   rl_transport_info info = {
       .struct_size = sizeof info,
       .host = t->host,
@@ -260,13 +214,12 @@ static void start_one_transport(rl__worker *w, const rl__target *t) {
       .connect_timeout_ns = t->connect_timeout_ns,
       .request_timeout_ns = t->request_timeout_ns,
   };
-  int rc =
-      p->transport_new(rl__host(), &w->loop_handle, t->step, &info, &wt->state);
+  int rc = p->transport_new(lp->host, lp, t->step, &info, &lt->state);
   if (rc < 0) {
-    wt->state = NULL;
-    wt->error = "transport could not start";
+    lt->state = NULL;
+    lt->error = "transport could not start";
     rl__log(RL__LOG_ERROR, "%s: transport could not start on thread %d: %s",
-            p->name, w->index, rl_strerror(rc));
+            p->name, w->cfg.index, rl_strerror(rc));
   }
 }
 
@@ -279,7 +232,7 @@ static void start_steps_transports(rl__worker *w, const rl__plan_step *s,
 
 /* Every transport-plugin target of the plan gets its state here. */
 static void start_transport(rl__worker *w) {
-  const rl__plan *plan = w->runner->plan;
+  const rl__plan *plan = w->cfg.plan;
   for (size_t c = 0; c < plan->n_classes; c++) {
     const rl__plan_class *k = &plan->classes[c];
     start_steps_transports(w, k->on_start, k->n_on_start);
@@ -292,41 +245,35 @@ static void start_transport(rl__worker *w) {
 static void *worker_main(void *arg) {
   rl__worker *w = arg;
   start_transport(w);
-  ev_run(w->loop, 0);
-  rl__host_thread_exit();
+  ev_run(w->loop.ev, 0);
   return NULL;
 }
 
-int rl__worker_start(rl__worker *w, struct rl__runner *r, int index) {
-  memset(w, 0, sizeof *w);
-  w->index = index;
-  w->runner = r;
-  w->rbuf_size = READ_BUFFER_SIZE;
-  w->rbuf = malloc(w->rbuf_size);
-  w->stats = rl__stats_new();
-  w->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
-  w->loop_handle.w = w;
-  /* --connections N: N in all, dealt to threads like users are. */
-  w->npool = r->cfg->connections ? rl__spawn_share(r->cfg->connections,
-                                                   (uint32_t)index, r->nworkers)
-                                 : 0;
-  if (w->npool) {
-    w->pool = calloc(w->npool, sizeof *w->pool);
-    if (!w->pool)
-      return RL_ERR_NOMEM;
-    for (uint32_t i = 0; i < w->npool; i++)
-      rl__conn_init(&w->pool[i], w, r->target);
-  }
-  if (!w->rbuf || !w->stats || !w->loop)
-    return RL_ERR_NOMEM;
-  atomic_init(&w->want_users, 0);
-  atomic_init(&w->command, RL__CMD_RUN);
+/* The loop every user and connection of this thread runs on. */
+static int loop_init(rl__worker *w) {
+  rl_loop *lp = &w->loop;
+  lp->host = w->cfg.host;
+  lp->index = w->cfg.index;
+  lp->plan = w->cfg.plan;
+  lp->seed = w->cfg.seed;
+  lp->start_ns = w->cfg.start_ns;
+  lp->after_event = after_event;
+  lp->owner = w;
+  lp->rbuf_size = READ_BUFFER_SIZE;
+  lp->rbuf = malloc(lp->rbuf_size);
+  lp->stats = rl__stats_new();
+  lp->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+  return lp->rbuf && lp->stats && lp->ev ? 0 : RL_ERR_NOMEM;
+}
+
+static void watchers_init(rl__worker *w) {
+  struct ev_loop *ev = w->loop.ev;
   ev_async_init(&w->wake, wake_cb);
   w->wake.data = w;
-  ev_async_start(w->loop, &w->wake);
+  ev_async_start(ev, &w->wake);
   ev_prepare_init(&w->prepare, prepare_cb);
   w->prepare.data = w;
-  ev_prepare_start(w->loop, &w->prepare);
+  ev_prepare_start(ev, &w->prepare);
   ev_idle_init(&w->idle, idle_cb);
   w->idle.data = w;
   ev_init(&w->stop_timer, stop_timer_cb);
@@ -334,7 +281,27 @@ int rl__worker_start(rl__worker *w, struct rl__runner *r, int index) {
   ev_timer_init(&w->flush_timer, flush_timer_cb, FLUSH_INTERVAL_S,
                 FLUSH_INTERVAL_S);
   w->flush_timer.data = w;
-  ev_timer_start(w->loop, &w->flush_timer);
+  ev_timer_start(ev, &w->flush_timer);
+}
+
+int rl__worker_start(rl__worker *w, const rl__worker_config *cfg) {
+  memset(w, 0, sizeof *w);
+  w->cfg = *cfg;
+  w->stats_epoch = cfg->hub->epoch;
+  atomic_init(&w->want_users, 0);
+  atomic_init(&w->command, RL__CMD_RUN);
+  if (loop_init(w))
+    return RL_ERR_NOMEM;
+  /* --connections N: N in all, dealt to threads like users are. */
+  if (cfg->npool) {
+    w->pool = calloc(cfg->npool, sizeof *w->pool);
+    if (!w->pool)
+      return RL_ERR_NOMEM;
+    w->npool = cfg->npool;
+    for (uint32_t i = 0; i < w->npool; i++)
+      rl__conn_init(&w->pool[i], &w->loop, cfg->pool_target);
+  }
+  watchers_init(w);
   if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
     return RL_ERR_NOMEM;
   w->thread_started = 1;
@@ -355,26 +322,33 @@ void rl__worker_join(rl__worker *w) {
   free(w->pool);
   w->pool = NULL;
   w->npool = 0;
-  if (w->loop)
-    ev_loop_destroy(w->loop);
-  w->loop = NULL;
-  rl__stats_del(w->stats);
-  w->stats = NULL;
-  free(w->rbuf);
-  w->rbuf = NULL;
-  free(w->transports);
-  w->transports = NULL;
-  w->ntransports = 0;
+  rl_loop *lp = &w->loop;
+  if (lp->ev)
+    ev_loop_destroy(lp->ev);
+  lp->ev = NULL;
+  rl__stats_del(lp->stats);
+  lp->stats = NULL;
+  free(lp->rbuf);
+  lp->rbuf = NULL;
+  free(lp->scratch);
+  lp->scratch = NULL;
+  free(lp->transports);
+  lp->transports = NULL;
+  lp->ntransports = 0;
 }
 
 void rl__worker_set_users(rl__worker *w, uint32_t n) {
   atomic_store(&w->want_users, n);
-  ev_async_send(w->loop, &w->wake);
+  ev_async_send(w->loop.ev, &w->wake);
 }
 
 void rl__worker_command(rl__worker *w, enum rl__worker_cmd cmd) {
   int cur = atomic_load(&w->command);
   if ((int)cmd > cur)
     atomic_store(&w->command, (int)cmd);
-  ev_async_send(w->loop, &w->wake);
+  ev_async_send(w->loop.ev, &w->wake);
+}
+
+uint64_t rl__worker_cut_requests(const rl__worker *w) {
+  return w->loop.cut_requests;
 }

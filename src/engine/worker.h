@@ -1,14 +1,16 @@
 /*
- * A worker thread: one libev loop running a share of the users. It records
- * into its own stats without locks and merges them into the run's stats
- * once a second (and at the end) under the runner's lock: the only lock a
+ * A worker thread: one libev loop (engine/loop.h) running a share of the
+ * users. It records into its own stats without locks and merges them into
+ * the run's (stats/hub.h) once a second and at the end: the only lock a
  * worker takes, and never per request.
  *
  * The main thread steers it through set_users/command (an atomic and an
- * ev_async); everything else in here belongs to the worker thread.
+ * ev_async); everything else in here belongs to the worker thread. The
+ * worker knows nothing of the runner: what it needs of the run comes in
+ * its config, and it says it has ended through the config's hook.
  */
-#ifndef RL_WORKER_H
-#define RL_WORKER_H
+#ifndef RL_ENGINE_WORKER_H
+#define RL_ENGINE_WORKER_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,12 +19,16 @@
 
 #include <ev.h>
 
-#include "engine/conn.h"
-#include "engine/loop_services.h"
-#include "stats/stats.h"
+#include <rpcload/plugin.h>
 
-struct rl__runner;
+#include "engine/conn.h"
+#include "engine/loop.h"
+#include "stats/hub.h"
+
+struct rl__plan;
+struct rl__target;
 struct rl__user;
+struct rl__worker;
 
 enum rl__worker_cmd {
   RL__CMD_RUN = 0,
@@ -30,46 +36,50 @@ enum rl__worker_cmd {
   RL__CMD_CUT,  /* end now: cancel what is in flight */
 };
 
+/* What a worker needs of the run; copied by rl__worker_start, the
+ * pointers borrowed for the worker's life. */
+typedef struct rl__worker_config {
+  int index;                   /* 0-based */
+  uint32_t nworkers;           /* users are dealt round-robin over them */
+  const rl_host *host;         /* handed to plugins */
+  const struct rl__plan *plan; /* what users run */
+  uint64_t seed;
+  uint64_t start_ns;        /* the run's start (per-second stats) */
+  uint64_t stop_timeout_ns; /* grace for in-flight tasks at a stop */
+  /* --connections: this thread's shared connections, to `pool_target`;
+   * 0: each user has its own. */
+  uint32_t npool;
+  const struct rl__target *pool_target;
+  rl__stats_hub *hub; /* the run's stats, merged into once a second */
+  /* Worker thread: the worker has ended (its last stats are merged). */
+  void (*finished)(void *arg);
+  void *finished_arg;
+} rl__worker_config;
+
 typedef struct rl__worker {
-  int index;
-  struct rl__runner *runner;
-  struct ev_loop *loop;
+  rl__worker_config cfg;
+  rl_loop loop; /* what the users and connections see */
   pthread_t thread;
   int thread_started;
-  rl__stats *stats; /* this thread's, merged into the runner's */
-  uint8_t *rbuf;    /* read buffer shared by the thread's connections */
-  size_t rbuf_size;
   ev_async wake;
   ev_prepare prepare;
   ev_idle idle;
   ev_timer flush_timer;
   ev_timer stop_timer;
-  rl_conn *pool;       /* --connections: this thread's shared connections */
-  rl_conn *flush_head; /* connections with output to send this round */
+  rl_conn *pool; /* --connections: this thread's shared connections */
   uint32_t npool;
   struct rl__user **users; /* every user spawned here */
   size_t nusers, cap;
-  struct rl__user *ready_head, *ready_tail;
   atomic_uint want_users; /* written by main */
   atomic_int command;     /* written by main */
-  int stopping, cutting, finished;
-  uint32_t live_users;   /* not stopped (retiring ones included) */
+  int finished;
   uint32_t active_users; /* not stopped and not retiring */
-  unsigned stats_epoch;  /* the runner's reset_epoch at the last flush */
-  uint64_t cut_requests; /* in flight when cut; not in the stats */
-  rl_loop loop_handle;   /* what transport plugins see of `loop` */
-  /* Transport plugins' per-thread states, one per plan target of a
-   * transport plugin (the quick command line has at most one). */
-  struct rl__worker_transport {
-    const struct rl__target *target;
-    void *state;       /* NULL when transport_new failed */
-    const char *error; /* why, then */
-  } * transports;
-  size_t ntransports;
+  unsigned stats_epoch;  /* the hub's epoch at the last merge */
 } rl__worker;
 
-/* Sets up worker `index` of `r` and starts its thread. 0 or an error. */
-int rl__worker_start(rl__worker *w, struct rl__runner *r, int index);
+/* Sets up the worker with `cfg` (copied) and starts its thread. 0 or an
+ * error; on error rl__worker_join still frees what was set up. */
+int rl__worker_start(rl__worker *w, const rl__worker_config *cfg);
 
 /* Waits for the thread to end and frees the worker's users, loop, stats. */
 void rl__worker_join(rl__worker *w);
@@ -80,15 +90,7 @@ void rl__worker_set_users(rl__worker *w, uint32_t n);
 /* Main thread: stop or cut. */
 void rl__worker_command(rl__worker *w, enum rl__worker_cmd cmd);
 
-/* Worker thread: start a request on the target's transport plugin, or on
- * `conn` for a codec plugin. Never fails: failures become events. */
-void rl__worker_submit(rl__worker *w, rl_conn *conn, rl_request *req);
+/* Requests cut at the stop (not in the stats); after rl__worker_join. */
+uint64_t rl__worker_cut_requests(const rl__worker *w);
 
-/* Worker thread: queue a user to act once the current callback is done. */
-void rl__worker_enqueue(rl__worker *w, struct rl__user *u);
-
-/* Worker thread: let queued users act. Users queued while this runs wait
- * for the next call, so a user that fails at once cannot starve the loop. */
-void rl__worker_run_ready(rl__worker *w);
-
-#endif /* RL_WORKER_H */
+#endif /* RL_ENGINE_WORKER_H */

@@ -114,6 +114,79 @@ static void set_membuf(rl__web_answer *a, membuf *m, int rc, const char *type) {
 
 /* ---- the stats ----------------------------------------------------------- */
 
+/* Readers of the run's stats, called under its lock (rl__runner_with_stats):
+ * each formats into memory; the answer is written after the lock is gone. */
+struct metrics_read {
+  FILE *f;
+  const rl__prometheus_info *info;
+  int rc;
+};
+
+static void read_metrics(rl__stats *s, const rl__history *h, void *arg) {
+  (void)h;
+  struct metrics_read *rd = arg;
+  rd->rc = rl__prometheus_write(rd->f, s, rd->info);
+}
+
+struct requests_read {
+  uint64_t now;
+  const char *state;
+  uint32_t users;
+  json_t *j, *p99;
+};
+
+static void read_requests(rl__stats *s, const rl__history *h, void *arg) {
+  struct requests_read *rd = arg;
+  rd->j = rl__json_stats_requests(s, h, rd->now, rd->state, rd->users);
+  /* The charts also draw the current p99, which Locust's shape lacks: an
+   * extra key where Locust puts the percentiles it is set to chart. */
+  const rl__history_row *last = h->n ? &h->rows[h->n - 1] : NULL;
+  rd->p99 = last ? json_real((double)last->p99_ns / 1e6) : json_null();
+}
+
+struct html_read {
+  FILE *f;
+  rl__html_run_info *info;
+  int rc;
+};
+
+static void read_html(rl__stats *s, const rl__history *h, void *arg) {
+  struct html_read *rd = arg;
+  stats_span(h, &rd->info->start_unix_s, &rd->info->duration_s);
+  rd->info->end_unix_s = rd->info->start_unix_s + rd->info->duration_s;
+  rd->rc = rl__report_html_write(rd->f, rd->info, s, h);
+}
+
+struct json_read {
+  rl__json_run_info *run;
+  json_t *j;
+};
+
+static void read_json(rl__stats *s, const rl__history *h, void *arg) {
+  struct json_read *rd = arg;
+  stats_span(h, &rd->run->start_time, &rd->run->duration_s);
+  rd->j = rl__json_report(s, h, rd->run);
+}
+
+struct csv_read {
+  enum rl__web_csv kind;
+  char *text;
+  size_t len;
+  int rc;
+};
+
+static void read_csv(rl__stats *s, const rl__history *h, void *arg) {
+  struct csv_read *rd = arg;
+  double start, span;
+  stats_span(h, &start, &span);
+  if (rd->kind == RL__WEB_CSV_STATS)
+    rd->rc = rl__csv_stats_text(s, span, &rd->text, &rd->len);
+  else if (rd->kind == RL__WEB_CSV_HISTORY)
+    rd->rc = rl__csv_history_text(h, &rd->text, &rd->len);
+  else
+    rd->rc = rl__csv_failures_text(s, (uint64_t)start, &rd->text, &rd->len);
+}
+
 void rl__web_api_metrics(rl__web_api *api, rl__web_answer *a) {
   rl__runner *r = api->r;
   membuf m;
@@ -126,25 +199,19 @@ void rl__web_api_metrics(rl__web_api *api, rl__web_answer *a) {
       .state = atomic_load(&r->state),
       .now_sec = rl__runner_elapsed_sec(r),
   };
-  pthread_mutex_lock(&r->lock);
-  int rc = rl__prometheus_write(m.f, r->stats, &info);
-  pthread_mutex_unlock(&r->lock);
-  set_membuf(a, &m, rc, RL__PROMETHEUS_CONTENT_TYPE);
+  struct metrics_read rd = {.f = m.f, .info = &info};
+  rl__runner_with_stats(r, read_metrics, &rd);
+  set_membuf(a, &m, rd.rc, RL__PROMETHEUS_CONTENT_TYPE);
 }
 
 void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a) {
   rl__runner *r = api->r;
   const char *state = rl__run_state_name(atomic_load(&r->state));
   uint32_t users = user_count(r);
-  uint64_t now = rl__runner_elapsed_sec(r);
-  pthread_mutex_lock(&r->lock);
-  json_t *j = rl__json_stats_requests(r->stats, &r->history, now, state, users);
-  /* The charts also draw the current p99, which Locust's shape lacks: an
-   * extra key where Locust puts the percentiles it is set to chart. */
-  const rl__history_row *last =
-      r->history.n ? &r->history.rows[r->history.n - 1] : NULL;
-  json_t *p99 = last ? json_real((double)last->p99_ns / 1e6) : json_null();
-  pthread_mutex_unlock(&r->lock);
+  struct requests_read rd = {
+      .now = rl__runner_elapsed_sec(r), .state = state, .users = users};
+  rl__runner_with_stats(r, read_requests, &rd);
+  json_t *j = rd.j, *p99 = rd.p99;
   json_t *cur =
       j ? json_object_get(j, "current_response_time_percentiles") : NULL;
   if (cur)
@@ -169,12 +236,9 @@ void rl__web_api_report_html(rl__web_api *api, int download,
       .spawn_rate = api->spawn_rate,
       .run_time_ns = r->cfg->run_time_ns,
   };
-  pthread_mutex_lock(&r->lock);
-  stats_span(&r->history, &info.start_unix_s, &info.duration_s);
-  info.end_unix_s = info.start_unix_s + info.duration_s;
-  int rc = rl__report_html_write(m.f, &info, r->stats, &r->history);
-  pthread_mutex_unlock(&r->lock);
-  set_membuf(a, &m, rc, "text/html; charset=utf-8");
+  struct html_read rd = {.f = m.f, .info = &info};
+  rl__runner_with_stats(r, read_html, &rd);
+  set_membuf(a, &m, rd.rc, "text/html; charset=utf-8");
   if (download && a->body)
     name_download(a, "rpcload_report", "html");
 }
@@ -182,11 +246,9 @@ void rl__web_api_report_html(rl__web_api *api, int download,
 void rl__web_api_report_json(rl__web_api *api, rl__web_answer *a) {
   rl__runner *r = api->r;
   rl__json_run_info run = {.users = api->users, .user_count = user_count(r)};
-  pthread_mutex_lock(&r->lock);
-  stats_span(&r->history, &run.start_time, &run.duration_s);
-  json_t *j = rl__json_report(r->stats, &r->history, &run);
-  pthread_mutex_unlock(&r->lock);
-  set_json(a, 200, j, RL__JSON_DUMP_FLAGS);
+  struct json_read rd = {.run = &run};
+  rl__runner_with_stats(r, read_json, &rd);
+  set_json(a, 200, rd.j, RL__JSON_DUMP_FLAGS);
 }
 
 /* Locust's CSV texts come from src/report_csv.c's in-memory formatters. */
@@ -203,16 +265,11 @@ void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
     text = strdup(rl__csv_exceptions_header);
     len = text ? strlen(text) : 0;
   } else {
-    pthread_mutex_lock(&r->lock);
-    double start, span;
-    stats_span(&r->history, &start, &span);
-    if (kind == RL__WEB_CSV_STATS)
-      rc = rl__csv_stats_text(r->stats, span, &text, &len);
-    else if (kind == RL__WEB_CSV_HISTORY)
-      rc = rl__csv_history_text(&r->history, &text, &len);
-    else
-      rc = rl__csv_failures_text(r->stats, (uint64_t)start, &text, &len);
-    pthread_mutex_unlock(&r->lock);
+    struct csv_read rd = {.kind = kind};
+    rl__runner_with_stats(r, read_csv, &rd);
+    text = rd.text;
+    len = rd.len;
+    rc = rd.rc;
   }
   if (rc != 0) {
     free(text);

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "engine/host.h"
 #include "engine/plugin_loader.h"
 
 #ifndef RL_TEST_FAKE_PLUGIN_DIR
@@ -23,7 +24,7 @@ static void refused(const char *path, int expect_rc, const char *const *words) {
   rl__plugin_set set;
   rl__plugin *p = NULL;
   char err[1024] = "";
-  rl__plugin_set_init(&set);
+  rl__plugin_set_init(&set, rl__host());
   int rc = rl__plugin_set_load(&set, path, &p, err, sizeof err);
   assert_int_equal(rc, expect_rc);
   assert_null(p);
@@ -40,7 +41,7 @@ static void test_good_by_path(void **state) {
   rl__plugin_set set;
   rl__plugin *p = NULL, *again = NULL;
   char err[512] = "";
-  rl__plugin_set_init(&set);
+  rl__plugin_set_init(&set, rl__host());
   assert_int_equal(
       rl__plugin_set_load(&set, FAKE("fake_good"), &p, err, sizeof err), 0);
   assert_string_equal(p->desc.name, "fake");
@@ -64,7 +65,7 @@ static void test_by_name_from_dir_and_env(void **state) {
   rl__plugin_set set;
   rl__plugin *p = NULL;
   char err[1024] = "";
-  rl__plugin_set_init(&set);
+  rl__plugin_set_init(&set, rl__host());
   rl__plugin_set_add_dir(&set, "/nonexistent/dir");
   rl__plugin_set_add_dir(&set, RL_TEST_FAKE_PLUGIN_DIR);
   assert_int_equal(rl__plugin_set_load(&set, "fake_good", &p, err, sizeof err),
@@ -73,13 +74,13 @@ static void test_by_name_from_dir_and_env(void **state) {
   rl__plugin_set_free(&set);
 
   setenv("RPCLOAD_PLUGIN_PATH", "/nonexistent:" RL_TEST_FAKE_PLUGIN_DIR, 1);
-  rl__plugin_set_init(&set);
+  rl__plugin_set_init(&set, rl__host());
   assert_int_equal(rl__plugin_set_load(&set, "fake_good", &p, err, sizeof err),
                    0);
   rl__plugin_set_free(&set);
   unsetenv("RPCLOAD_PLUGIN_PATH");
 
-  rl__plugin_set_init(&set);
+  rl__plugin_set_init(&set, rl__host());
   assert_int_equal(
       rl__plugin_set_load(&set, "no_such_proto", &p, err, sizeof err),
       RL_ERR_NOTFOUND);
@@ -135,7 +136,7 @@ static void test_newer_minor_loads(void **state) {
   rl__plugin_set set;
   rl__plugin *p = NULL;
   char err[512] = "";
-  rl__plugin_set_init(&set);
+  rl__plugin_set_init(&set, rl__host());
   assert_int_equal(
       rl__plugin_set_load(&set, FAKE("fake_newer_minor"), &p, err, sizeof err),
       0);
@@ -154,7 +155,7 @@ static void test_scan_skips_broken(void **state) {
   (void)state;
   rl__plugin_set set;
   int refusals = 0;
-  rl__plugin_set_init(&set);
+  rl__plugin_set_init(&set, rl__host());
   rl__plugin_set_add_dir(&set, RL_TEST_FAKE_PLUGIN_DIR);
   rl__plugin_set_scan(&set, count_refusal, &refusals);
   /* fake_good (and fake_newer_minor, same name "fake": first one wins) */

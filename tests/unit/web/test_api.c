@@ -43,12 +43,11 @@ static int setup(void **state) {
   f->cfg.spawn_rate = 2;
   rl__runner *r = &f->r;
   r->cfg = &f->cfg;
-  r->stats = rl__stats_new();
-  assert_non_null(r->stats);
-  pthread_mutex_init(&r->lock, NULL);
+  rl__stats *stats = rl__stats_new();
+  assert_non_null(stats);
+  rl__stats_hub_init(&r->hub, stats, 0);
   pthread_mutex_init(&r->ctl_lock, NULL);
   atomic_init(&r->state, RL__STATE_RUNNING);
-  rl__history_init(&r->history);
   r->start_ns = rl__now_ns();
   /* Users as the runner tells its workers: 3 + 4. */
   atomic_init(&f->workers[0].want_users, 3);
@@ -61,12 +60,12 @@ static int setup(void **state) {
   for (int i = 1; i <= 100; i++)
     rl__stats_record(local, e, (uint64_t)i * MS, 12,
                      i % 10 ? NULL : "HTTP 500 <oops>", 0);
-  rl__history_add_times(&r->history, &e->hist);
-  rl__stats_merge(r->stats, local);
+  rl__history_add_times(&r->hub.history, &e->hist);
+  rl__stats_merge(stats, local);
   rl__stats_del(local);
   uint64_t now = rl__unix_time();
-  rl__history_tick(&r->history, r->stats, now - 1, 1, 7);
-  rl__history_tick(&r->history, r->stats, now, 2, 7);
+  rl__history_tick(&r->hub.history, stats, now - 1, 1, 7);
+  rl__history_tick(&r->hub.history, stats, now, 2, 7);
   f->api = (rl__web_api){.r = r,
                          .target = "http://127.0.0.1:8080/hello",
                          .plugin = "http1",
@@ -78,9 +77,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fixture *f = *state;
-  rl__history_free(&f->r.history);
-  rl__stats_del(f->r.stats);
-  pthread_mutex_destroy(&f->r.lock);
+  rl__stats *stats = f->r.hub.stats;
+  rl__stats_hub_free(&f->r.hub);
+  rl__stats_del(stats);
   pthread_mutex_destroy(&f->r.ctl_lock);
   free(f);
   return 0;

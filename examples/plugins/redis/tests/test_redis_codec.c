@@ -188,7 +188,7 @@ static int group_setup(void **state) {
   (void)state;
   char err[1024];
   rl__plugin *p;
-  rl__plugin_set_init(&plugins);
+  rl__plugin_set_init(&plugins, &test_host);
   if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/redis.so", &p, err,
                           sizeof err) != 0) {
     fprintf(stderr, "%s\n", err);

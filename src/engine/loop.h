@@ -1,0 +1,75 @@
+/*
+ * A worker thread's loop as the parts that run on it see it: the users
+ * (engine/user.c), the connections (engine/conn.c) and the transport
+ * plugins' watchers (engine/loop_services.c). It is the ABI's opaque
+ * rl_loop, and what breaks the old worker <-> user <-> conn circle: those
+ * parts read and queue things here, and only the worker (engine/worker.c),
+ * which owns the loop, drives it. One thread; nothing here locks.
+ *
+ * After every callback that may have ended requests or made users ready
+ * (socket I/O, a plugin's timer or async), the part that ran it calls
+ * loop->after_event(loop): the worker lets the queued users act then, so
+ * the core never calls back into a plugin from inside one of its own
+ * callbacks.
+ */
+#ifndef RL_ENGINE_LOOP_H
+#define RL_ENGINE_LOOP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include <rpcload/plugin.h>
+
+#include "stats/stats.h"
+
+struct rl__plan;
+struct rl__target;
+struct rl__user;
+
+/* A transport plugin's per-thread state, one per plan target of a
+ * transport plugin (the quick command line has at most one). */
+typedef struct rl__loop_transport {
+  const struct rl__target *target;
+  void *state;       /* NULL when transport_new failed */
+  const char *error; /* why, then */
+} rl__loop_transport;
+
+struct rl_loop {
+  struct ev_loop *ev;
+  const rl_host *host; /* the services table plugins are handed */
+  int index;           /* the worker thread's, 0-based */
+  /* What users run (read-only, shared by every thread) and the run's
+   * seed (each user's generator derives from it). */
+  const struct rl__plan *plan;
+  uint64_t seed;
+  /* Request events land here: this thread's own stats, no lock; the
+   * per-second slot counts from the run's start. */
+  rl__stats *stats;
+  uint64_t start_ns;
+  /* The run is ending: users stop after their task (stopping), or at once
+   * with what they have in flight cut (cutting: their events are counted
+   * in cut_requests, not in the stats). */
+  int stopping, cutting;
+  uint64_t cut_requests;
+  uint32_t live_users; /* users here not stopped yet (retiring included) */
+  /* Users queued to act once the current callback is done (user.c
+   * queues, the worker runs them). */
+  struct rl__user *ready_head, *ready_tail;
+  /* Connections with output to send this round (conn.c). */
+  rl_conn *flush_head;
+  /* The read buffer every connection on this thread reads into. */
+  uint8_t *rbuf;
+  size_t rbuf_size;
+  /* Template expansions for plugins land here, one at a time. */
+  char *scratch;
+  size_t scratch_cap;
+  rl__loop_transport *transports;
+  size_t ntransports;
+  /* Set by the owner: let the ready users act (see above). */
+  void (*after_event)(rl_loop *loop);
+  void *owner; /* the worker, for after_event */
+};
+
+#endif /* RL_ENGINE_LOOP_H */

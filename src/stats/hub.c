@@ -1,0 +1,58 @@
+#include "stats/hub.h"
+
+#include <rpcload/plugin.h>
+
+void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats,
+                        int full_history) {
+  pthread_mutex_init(&hub->lock, NULL);
+  hub->stats = stats;
+  hub->epoch = 0;
+  rl__history_init(&hub->history);
+  if (full_history)
+    rl__history_track_entries(&hub->history);
+}
+
+void rl__stats_hub_free(rl__stats_hub *hub) {
+  rl__history_free(&hub->history);
+  pthread_mutex_destroy(&hub->lock);
+}
+
+int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local,
+                        unsigned *epoch) {
+  const rl__stats_entry **entries;
+  size_t n = rl__stats_entries(local, &entries);
+  int rc = 0;
+  pthread_mutex_lock(&hub->lock);
+  if (*epoch == hub->epoch) {
+    rc = rl__stats_merge(hub->stats, local);
+    for (size_t i = 0; i < n; i++)
+      rc |= rl__history_add_entry(&hub->history, entries[i]);
+  }
+  *epoch = hub->epoch;
+  pthread_mutex_unlock(&hub->lock);
+  rl__stats_clear(local);
+  return rc ? RL_ERR_NOMEM : 0;
+}
+
+void rl__stats_hub_reset(rl__stats_hub *hub) {
+  pthread_mutex_lock(&hub->lock);
+  hub->epoch++;
+  rl__stats_clear(hub->stats);
+  rl__history_reset(&hub->history);
+  pthread_mutex_unlock(&hub->lock);
+}
+
+int rl__stats_hub_tick(rl__stats_hub *hub, uint64_t unix_time,
+                       uint64_t elapsed_s, uint32_t users) {
+  pthread_mutex_lock(&hub->lock);
+  int rc = rl__history_tick(&hub->history, hub->stats, unix_time, elapsed_s,
+                            users);
+  pthread_mutex_unlock(&hub->lock);
+  return rc ? RL_ERR_NOMEM : 0;
+}
+
+void rl__stats_hub_read(rl__stats_hub *hub, rl__stats_reader fn, void *arg) {
+  pthread_mutex_lock(&hub->lock);
+  fn(hub->stats, &hub->history, arg);
+  pthread_mutex_unlock(&hub->lock);
+}

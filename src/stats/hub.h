@@ -1,0 +1,59 @@
+/*
+ * The run's stats as threads share them: the merged stats and the
+ * history behind one lock. Worker threads record into stats of their own
+ * without locks and merge them here once a second (rl__stats_hub_merge);
+ * readers (console, CSV, web API, Prometheus) look at the merged figures
+ * inside a callback that holds the lock (rl__stats_hub_read), formatting
+ * into memory and writing after it returns, so a slow reader never holds
+ * up a merge. Nothing else takes the lock.
+ *
+ * A reset (rl__stats_hub_reset) clears both and bumps an epoch: a worker
+ * whose figures were recorded before it drops them at its next merge.
+ */
+#ifndef RL_STATS_HUB_H
+#define RL_STATS_HUB_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "stats/history.h"
+#include "stats/stats.h"
+
+typedef struct rl__stats_hub {
+  pthread_mutex_t lock;
+  rl__stats *stats;    /* borrowed: the caller's, outlives the hub */
+  rl__history history; /* owned */
+  unsigned epoch;      /* bumped by every reset */
+} rl__stats_hub;
+
+/* Sets up a hub over `stats` (borrowed, empty); `full_history` keeps
+ * per-entry history rows (--csv-full-history). */
+void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats,
+                        int full_history);
+
+/* Frees the history and the lock (the stats stay the caller's). */
+void rl__stats_hub_free(rl__stats_hub *hub);
+
+/*
+ * A worker's merge: adds `local` (the thread's own stats) to the run's
+ * unless a reset came since `*epoch` (then it is dropped), clears
+ * `local`, and sets *epoch to the hub's. Returns 0 or RL_ERR_NOMEM.
+ */
+int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local,
+                        unsigned *epoch);
+
+/* Clears the merged stats and the history, and bumps the epoch. */
+void rl__stats_hub_reset(rl__stats_hub *hub);
+
+/* Adds the history row of the second that just ended. 0 or RL_ERR_NOMEM. */
+int rl__stats_hub_tick(rl__stats_hub *hub, uint64_t unix_time,
+                       uint64_t elapsed_s, uint32_t users);
+
+/* What a reader sees, with the lock held: read only, and briefly. */
+typedef void (*rl__stats_reader)(rl__stats *stats, const rl__history *history,
+                                 void *arg);
+
+/* Calls `fn(stats, history, arg)` with the lock held. */
+void rl__stats_hub_read(rl__stats_hub *hub, rl__stats_reader fn, void *arg);
+
+#endif /* RL_STATS_HUB_H */
