@@ -20,6 +20,7 @@
 #include "report/csv.h"
 #include "report/html.h"
 #include "report/json.h"
+#include "scenario/compile.h"
 #include "scenario/scenario.h"
 #include "stats/stats.h"
 #include "web.h"
@@ -268,7 +269,7 @@ int main(int argc, char **argv) {
       goto out;
     if (o.list || o.show_task_ratio) {
       if (o.list)
-        rl__plan_print_list(plan, scn, stdout);
+        rl__plan_print_list(plan, stdout);
       if (o.show_task_ratio)
         rl__plan_print_ratios(plan, stdout);
       goto out;

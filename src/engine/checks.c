@@ -8,7 +8,127 @@
 #include <jansson.h>
 
 #include "base/jsonpath.h"
-#include "scenario/scenario.h"
+
+static const char *const grpc_codes[] = {
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+};
+
+const char *rl__grpc_status_name(int code) {
+  return code >= 0 && code <= 16 ? grpc_codes[code] : NULL;
+}
+
+/* JSON equality where 1 == 1.0 (jansson's json_equal keeps integers and
+ * reals apart, people do not). */
+static int json_same(const json_t *a, const json_t *b) {
+  if (json_is_number(a) && json_is_number(b))
+    return json_number_value(a) == json_number_value(b);
+  if (json_typeof(a) != json_typeof(b))
+    return 0;
+  if (json_is_array(a)) {
+    if (json_array_size(a) != json_array_size(b))
+      return 0;
+    for (size_t i = 0; i < json_array_size(a); i++)
+      if (!json_same(json_array_get(a, i), json_array_get(b, i)))
+        return 0;
+    return 1;
+  }
+  if (json_is_object(a)) {
+    if (json_object_size(a) != json_object_size(b))
+      return 0;
+    const char *key;
+    json_t *va;
+    /* json_object_foreach wants a non-const object; it does not change it. */
+    json_object_foreach((json_t *)a, key, va) {
+      json_t *vb = json_object_get(b, key);
+      if (!vb || !json_same(va, vb))
+        return 0;
+    }
+    return 1;
+  }
+  return json_equal(a, b);
+}
+
+/* A value for a message, cut to 60 characters. */
+static void shown(const json_t *v, char *buf, size_t len) {
+  char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (!t) {
+    snprintf(buf, len, "?");
+    return;
+  }
+  if (strlen(t) > 60)
+    snprintf(buf, len, "%.57s...", t);
+  else
+    snprintf(buf, len, "%s", t);
+  free(t);
+}
+
+int rl__json_expect_check(const rl__json_expect *e, const json_t *doc,
+                          char *why, size_t whylen) {
+  const char *path = rl__jsonpath_text(e->path);
+  json_t *v = rl__jsonpath_eval(e->path, doc);
+  char got[80], want[80];
+  if (!v) {
+    snprintf(why, whylen, "%s: not found", path);
+    return 0;
+  }
+  switch (e->op) {
+  case RL__JSON_EXISTS:
+    return 1;
+  case RL__JSON_EQUALS:
+    if (json_same(v, e->value))
+      return 1;
+    shown(v, got, sizeof got);
+    shown(e->value, want, sizeof want);
+    snprintf(why, whylen, "%s is %s, expected %s", path, got, want);
+    return 0;
+  case RL__JSON_CONTAINS:
+    if (json_is_string(v) && json_is_string(e->value)) {
+      if (strstr(json_string_value(v), json_string_value(e->value)))
+        return 1;
+    } else if (json_is_array(v)) {
+      for (size_t i = 0; i < json_array_size(v); i++)
+        if (json_same(json_array_get(v, i), e->value))
+          return 1;
+    } else if (json_is_object(v) && json_is_string(e->value)) {
+      if (json_object_get(v, json_string_value(e->value)))
+        return 1;
+    }
+    shown(v, got, sizeof got);
+    shown(e->value, want, sizeof want);
+    snprintf(why, whylen, "%s is %s, which does not contain %s", path, got,
+             want);
+    return 0;
+  case RL__JSON_MATCHES: {
+    char *text = rl__jsonpath_value_text(v);
+    int ok = text && regexec(e->re, text, 0, NULL, 0) == 0;
+    free(text);
+    if (ok)
+      return 1;
+    shown(v, got, sizeof got);
+    snprintf(why, whylen, "%s is %s, which does not match /%s/", path, got,
+             e->text);
+    return 0;
+  }
+  }
+  snprintf(why, whylen, "%s: bad expectation", path);
+  return 0;
+}
 
 /* The response as JSON, parsed once per check: the plugin's own JSON
  * (gRPC's decoded message) or the body. NULL when it is not JSON. */
@@ -29,14 +149,14 @@ static const char *body_text(const rl__response *r) {
 }
 
 static const char *status_text(int grpc, int code, char *buf, size_t len) {
-  const char *name = grpc ? rl__scn_grpc_status_name(code) : NULL;
+  const char *name = grpc ? rl__grpc_status_name(code) : NULL;
   if (name)
     return name;
   snprintf(buf, len, "%d", code);
   return buf;
 }
 
-static const char *expect_error(const rl__scn_expect *e, const rl__response *r,
+static const char *expect_error(const rl__expect *e, const rl__response *r,
                                 const char *plugin_error, uint64_t rt_ns,
                                 json_t **doc, int *tried, char *buf,
                                 size_t len) {
@@ -71,7 +191,7 @@ static const char *expect_error(const rl__scn_expect *e, const rl__response *r,
       snprintf(buf, len, "response is not JSON (expect.json)");
       return buf;
     }
-    if (!rl__scn_json_expect_check(&e->json[i], d, buf, len))
+    if (!rl__json_expect_check(&e->json[i], d, buf, len))
       return buf;
   }
   if (e->has_max_ms && (double)rt_ns / 1e6 > e->max_ms) {
@@ -82,10 +202,10 @@ static const char *expect_error(const rl__scn_expect *e, const rl__response *r,
 }
 
 /* The value a capture selects, malloc'd; NULL when absent (why in buf). */
-static char *capture_value(const rl__scn_capture *c, const rl__response *r,
+static char *capture_value(const rl__capture *c, const rl__response *r,
                            json_t **doc, int *tried, char *buf, size_t len) {
   switch (c->kind) {
-  case RL__SCN_CAPTURE_JSON: {
+  case RL__CAPTURE_JSON: {
     json_t *d = response_json(r, doc, tried);
     json_t *v = d ? rl__jsonpath_eval(c->path, d) : NULL;
     if (!v) {
@@ -95,7 +215,7 @@ static char *capture_value(const rl__scn_capture *c, const rl__response *r,
     }
     return rl__jsonpath_value_text(v);
   }
-  case RL__SCN_CAPTURE_HEADER: {
+  case RL__CAPTURE_HEADER: {
     const char *v = rl__response_header(r, c->arg);
     if (!v) {
       snprintf(buf, len, "capture %s: no header %s in the response", c->var,
@@ -104,7 +224,7 @@ static char *capture_value(const rl__scn_capture *c, const rl__response *r,
     }
     return strdup(v);
   }
-  case RL__SCN_CAPTURE_REGEX:
+  case RL__CAPTURE_REGEX:
   default: {
     regmatch_t m[2];
     const char *text = body_text(r);
@@ -119,39 +239,36 @@ static char *capture_value(const rl__scn_capture *c, const rl__response *r,
   }
 }
 
-const char *rl__checks_apply(const rl__plan_step *ps, const rl__response *resp,
-                             const char *plugin_error, uint64_t rt_ns,
-                             char **vars, char *buf, size_t len,
+const char *rl__checks_apply(const rl__step_checks *ck,
+                             const rl__response *resp, const char *plugin_error,
+                             uint64_t rt_ns, char **vars, char *buf, size_t len,
                              int *stop_task) {
-  const rl__scn_step *s = ps->src;
   *stop_task = 0;
-  if (!s)
-    return plugin_error;
   static const rl__response none = {.status = -1};
   const rl__response *r = resp && resp->have ? resp : &none;
   json_t *doc = NULL;
   int tried = 0;
   const char *err = plugin_error;
   if (r->have) {
-    if (s->expect.pos.line)
-      err = expect_error(&s->expect, r, plugin_error, rt_ns, &doc, &tried, buf,
+    if (ck->expect)
+      err = expect_error(ck->expect, r, plugin_error, rt_ns, &doc, &tried, buf,
                          len);
   } else if (!err) {
     err = "no response to check";
   }
-  for (size_t i = 0; i < s->n_captures && !*stop_task; i++) {
+  for (size_t i = 0; i < ck->n_captures && !*stop_task; i++) {
     if (err) {
       /* Nothing trustworthy to capture from: the task cannot go on. */
       *stop_task = 1;
       break;
     }
-    char *v = capture_value(&s->captures[i], r, &doc, &tried, buf, len);
+    char *v = capture_value(&ck->captures[i], r, &doc, &tried, buf, len);
     if (!v) {
       err = buf;
       *stop_task = 1;
       break;
     }
-    size_t k = ps->capture_vars[i];
+    size_t k = ck->capture_vars[i];
     free(vars[k]);
     vars[k] = v;
   }

@@ -1,33 +1,110 @@
 /*
- * A scenario step's expect and capture, applied to the response a plugin
+ * A step's expectations and captures, applied to the response a plugin
  * handed over (response.h): Locust's catch_response, and values carried
  * from one request to the next in the user's variables.
  *
- * Worker thread; nothing here keeps state.
+ * The types are what the engine checks; a scenario file (scenario/) is one
+ * way to fill them, and owns what it fills. Worker thread; nothing here
+ * keeps state.
  */
-#ifndef RL_CHECKS_H
-#define RL_CHECKS_H
+#ifndef RL_ENGINE_CHECKS_H
+#define RL_ENGINE_CHECKS_H
 
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine/plan.h"
+#include <jansson.h>
+
+#include "base/jsonpath.h"
 #include "engine/response.h"
 
+/* expect.json: one check on the value a JSON path selects in the
+ * response's JSON (HTTP body, or the decoded gRPC message). */
+enum rl__json_op {
+  RL__JSON_EXISTS,   /* only `path`: the value must be there */
+  RL__JSON_EQUALS,   /* equal as JSON (1 == 1.0, objects unordered) */
+  RL__JSON_CONTAINS, /* string: substring; array: an element equals;
+                        object: has the key (a string) */
+  RL__JSON_MATCHES,  /* string value matches the POSIX ERE */
+};
+
+typedef struct rl__json_expect {
+  rl__jsonpath *path;
+  enum rl__json_op op;
+  char *text;    /* EQUALS/CONTAINS: the operand as JSON text;
+                    MATCHES: the ERE; EXISTS: NULL */
+  json_t *value; /* EQUALS/CONTAINS: the operand parsed */
+  regex_t *re;   /* MATCHES: compiled (REG_EXTENDED | REG_NOSUB) */
+} rl__json_expect;
+
+/* Locust's catch_response: a request that meets every set expectation
+ * succeeds; the first one it misses is its error text. */
+typedef struct rl__expect {
+  int has_status;
+  int status; /* HTTP status, 100..599 */
+  char *body_contains;
+  char *body_matches; /* the ERE's text */
+  regex_t *body_re;   /* compiled with REG_EXTENDED | REG_NOSUB */
+  rl__json_expect *json;
+  size_t n_json;
+  int has_grpc_status;
+  int grpc_status; /* 0 (OK) .. 16 (UNAUTHENTICATED) */
+  int has_max_ms;
+  double max_ms; /* > 0 */
+} rl__expect;
+
+enum rl__capture_kind {
+  RL__CAPTURE_JSON,   /* a JSON path into the body / gRPC message */
+  RL__CAPTURE_HEADER, /* a response header (or gRPC metadata) */
+  RL__CAPTURE_REGEX,  /* first group of an ERE over the body (the whole
+                         match when the ERE has no group) */
+};
+
+/* A value from the response into one of the user's variables, for
+ * {{var}} in later steps. */
+typedef struct rl__capture {
+  char *var;
+  enum rl__capture_kind kind;
+  char *source;       /* as written: "$.token", "header:x-id", "regex:..." */
+  const char *arg;    /* into source: the path, header name, or ERE */
+  rl__jsonpath *path; /* JSON */
+  regex_t *re;        /* REGEX: compiled with REG_EXTENDED */
+} rl__capture;
+
+/* What one step checks, borrowed from whoever filled it. */
+typedef struct rl__step_checks {
+  const rl__expect *expect; /* NULL: no expectations */
+  const rl__capture *captures;
+  size_t n_captures;
+  const size_t *capture_vars; /* per capture: the user's variable index */
+} rl__step_checks;
+
+/* The gRPC status code's name ("NOT_FOUND") for 0..16, else NULL. */
+const char *rl__grpc_status_name(int code);
+
 /*
- * The outcome of step `ps` whose plugin reported `plugin_error` (NULL:
- * success; borrowed) after `rt_ns`, with the response in `resp` (may be
- * NULL or empty). An expected status (HTTP or gRPC) decides success by
- * itself, overriding the plugin's verdict on the status; the other
- * expectations can only turn a success into a failure. Then each capture
- * stores its value in vars[ps->capture_vars[i]] (the user's; the old value
- * is freed); a capture that finds nothing, or a failed request, fails and
- * sets *stop_task. Returns the request's error text: NULL, plugin_error,
- * or a text written into buf (len bytes).
+ * Checks one expect.json entry against a response's parsed JSON `doc`
+ * (borrowed). Returns 1 when it holds; 0 when not, with the reason in
+ * `why` ("$.ok is false, expected true"), the request's error text.
  */
-const char *rl__checks_apply(const rl__plan_step *ps, const rl__response *resp,
-                             const char *plugin_error, uint64_t rt_ns,
-                             char **vars, char *buf, size_t len,
+int rl__json_expect_check(const rl__json_expect *e, const json_t *doc,
+                          char *why, size_t whylen);
+
+/*
+ * The outcome of a step checking `ck` whose plugin reported `plugin_error`
+ * (NULL: success; borrowed) after `rt_ns`, with the response in `resp`
+ * (may be NULL or empty). An expected status (HTTP or gRPC) decides
+ * success by itself, overriding the plugin's verdict on the status; the
+ * other expectations can only turn a success into a failure. Then each
+ * capture stores its value in vars[ck->capture_vars[i]] (the user's; the
+ * old value is freed); a capture that finds nothing, or a failed request,
+ * fails and sets *stop_task. Returns the request's error text: NULL,
+ * plugin_error, or a text written into buf (len bytes).
+ */
+const char *rl__checks_apply(const rl__step_checks *ck,
+                             const rl__response *resp, const char *plugin_error,
+                             uint64_t rt_ns, char **vars, char *buf, size_t len,
                              int *stop_task);
 
-#endif /* RL_CHECKS_H */
+#endif /* RL_ENGINE_CHECKS_H */

@@ -13,9 +13,9 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/loop.h"
 #include "engine/request.h"
 #include "engine/target.h"
-#include "engine/loop.h"
 
 /* A request re-sent this many times after its connection closed before the
  * session took it is failed instead, so a server that closes every new
@@ -26,8 +26,7 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void conn_connect(rl_conn *c);
 
-void rl__conn_init(rl_conn *c, rl_loop *loop,
-                   const struct rl__target *t) {
+void rl__conn_init(rl_conn *c, rl_loop *loop, const struct rl__target *t) {
   memset(c, 0, sizeof *c);
   c->loop = loop;
   c->t = t;

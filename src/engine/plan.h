@@ -1,8 +1,9 @@
 /*
  * A plan: what users run, compiled for the run. The quick command line is
  * a plan of one user class with one task of one step (its target); a
- * scenario file (scenario.h) becomes a plan of its user classes, tasks and
- * steps, each step compiled into a target of its protocol's plugin.
+ * scenario file becomes a plan of its user classes, tasks and steps, each
+ * step compiled into a target of its protocol's plugin (scenario/compile.h
+ * builds it with the functions below).
  *
  * Built on the main thread before the run, read-only afterwards: every
  * worker shares it without locks.
@@ -14,22 +15,24 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "engine/checks.h"
 #include "engine/plugin_loader.h"
 #include "engine/target.h"
 #include "engine/wait.h"
-#include "scenario/scenario.h"
 
 typedef struct rl__plan_step {
-  rl__target *target;      /* owned unless the plan is a quick one */
-  const rl__scn_step *src; /* its scenario step (expect, capture), or
-                                  NULL on the quick command line */
-  size_t endpoint;         /* which of the user's connections */
-  size_t *capture_vars;    /* per src capture: the variable index */
-  int checks;              /* has expect or capture: wants responses */
+  rl__target *target;     /* owned unless the plan is a quick one */
+  rl__step_checks checks; /* expect and captures (borrowed), if any */
+  int has_checks;         /* has expect or capture: wants responses */
+  size_t endpoint;        /* which of the user's connections */
+  size_t *capture_vars;   /* owned: checks.capture_vars */
+  const void *origin;     /* what it was compiled from (a scenario step),
+                             for listings; NULL on the quick command line */
 } rl__plan_step;
 
 typedef struct rl__plan_task {
-  const char *name; /* NULL: "task N" */
+  const char *name;   /* NULL: "task N" */
+  const void *origin; /* what it was compiled from (a scenario task) */
   double weight;
   rl__plan_step *steps;
   size_t n_steps;
@@ -67,19 +70,6 @@ typedef struct rl__plan {
   int owns_targets;
 } rl__plan;
 
-/* Options of a scenario's compilation, from the command line. */
-typedef struct rl__plan_options {
-  const rl__target_options *base; /* TLS, timeouts, --http2, plugin opts */
-  const char *host;               /* the command line's target, or NULL */
-  const char *const *tags;        /* --tags: keep tasks with one of them */
-  size_t n_tags;
-  const char *const *exclude_tags; /* --exclude-tags */
-  size_t n_exclude_tags;
-  uint32_t users;               /* -u: how many class assignments */
-  const rl__wait *default_wait; /* --wait, for classes without one */
-  int wait_given;               /* --wait given: it wins over the file */
-} rl__plan_options;
-
 /*
  * The quick command line's plan: one class, one task, one step running
  * `target` (borrowed: it must outlive the plan) with `wait`. Returns NULL
@@ -87,27 +77,30 @@ typedef struct rl__plan_options {
  */
 rl__plan *rl__plan_single(rl__target *target, const rl__wait *wait);
 
-/*
- * Compiles a scenario (borrowed; it must outlive the plan) with plugins
- * from `plugins`. Every error names file:line:col. Returns 0 and *out
- * (caller owns), or a negative code with the reason in err.
- */
-int rl__plan_from_scenario(rl__plugin_set *plugins, const rl__scenario *scn,
-                           const rl__plan_options *o, rl__plan **out, char *err,
-                           size_t errlen);
-
 void rl__plan_free(rl__plan *p);
 
 /* The class of the user with 0-based spawn index `i`. */
 const rl__plan_class *rl__plan_class_of(const rl__plan *p, uint64_t i);
 
+/*
+ * Building a plan (scenario/compile.c): the index of t's endpoint in the
+ * plan (same plugin, host, port and TLS share one), adding it with t as
+ * the target its connections are set up with when new. 0 or RL_ERR_NOMEM.
+ */
+int rl__plan_endpoint(rl__plan *p, rl__target *t, size_t *out);
+
+/* The index of the user variable `name` (copied), added when new. 0 or
+ * RL_ERR_NOMEM. */
+int rl__plan_var(rl__plan *p, const char *name, size_t *out);
+
+/* Deals the first `users` users (at least 1024) to the plan's classes:
+ * fixed_count classes first, in order, then the weighted classes by
+ * smooth weighted round-robin. 0 or RL_ERR_NOMEM. */
+int rl__plan_assign_classes(rl__plan *p, uint32_t users);
+
 /* The first step's target (the run's "main" target, for transports and
  * shared connections on the quick command line). */
 rl__target *rl__plan_first_target(const rl__plan *p);
-
-/* `rpcload -f F --list`: classes, weights or fixed counts, tasks with
- * weights and tags. */
-void rl__plan_print_list(const rl__plan *p, const rl__scenario *scn, FILE *out);
 
 /* `--show-task-ratio`: each class's share of users and each task's share
  * within its class and of all tasks. */

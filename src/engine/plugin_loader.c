@@ -9,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #ifndef RL_PLUGIN_INSTALL_RELDIR
 #define RL_PLUGIN_INSTALL_RELDIR "lib/rpcload/plugins"
 #endif

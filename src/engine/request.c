@@ -17,10 +17,8 @@ void rl__request_fail(rl_request *req, const char *reason) {
 void rl__request_record(rl__stats *stats, rl_request *req,
                         const rl_result *result, const char *error,
                         uint64_t rt_ns, uint64_t sec) {
-  const char *type =
-      result && result->type ? result->type : req->target->type;
-  const char *name =
-      result && result->name ? result->name : req->target->name;
+  const char *type = result && result->type ? result->type : req->target->type;
+  const char *name = result && result->name ? result->name : req->target->name;
   if (type != req->cached_type || name != req->cached_name) {
     req->cached_entry = rl__stats_entry_get(stats, type, name);
     req->cached_type = type;

@@ -45,7 +45,8 @@ static void submit(rl__user *u, rl_conn *conn) {
     if (u->loop->transports[i].target == req->target)
       lt = &u->loop->transports[i];
   if (!lt || !lt->state) {
-    rl__request_fail(req, lt && lt->error ? lt->error : "transport not running");
+    rl__request_fail(req,
+                     lt && lt->error ? lt->error : "transport not running");
     return;
   }
   int rc = p->transport_submit(lt->state, req);
@@ -343,9 +344,9 @@ static void request_ended(rl_request *req, const rl_result *res) {
     const char *error = res ? res->error : NULL;
     char why[256];
     const rl__plan_step *ps = u->cls->checks ? current_step(u) : NULL;
-    if (ps && ps->src) {
+    if (ps && ps->has_checks) {
       int stop_task = 0;
-      error = rl__checks_apply(ps, u->resp, error, rt, u->vars, why,
+      error = rl__checks_apply(&ps->checks, u->resp, error, rt, u->vars, why,
                                sizeof why, &stop_task);
       u->capture_failed = (uint8_t)stop_task;
     }

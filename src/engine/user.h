@@ -36,7 +36,7 @@ enum rl__user_phase {
 };
 
 typedef struct rl__user {
-  rl_loop *loop; /* its worker thread's */
+  rl_loop *loop;                    /* its worker thread's */
   const struct rl__plan_class *cls; /* what it runs (the plan's) */
   uint8_t phase;                    /* enum rl__user_phase */
   uint8_t capture_failed; /* the step that just ended failed a capture */

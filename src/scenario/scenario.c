@@ -781,31 +781,6 @@ static int parse_str_list(ctx *c, const yaml_node_t *n, const char *key,
 
 /* ---- expect -------------------------------------------------------------- */
 
-static const char *const grpc_codes[] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-    NULL,
-};
-
-const char *rl__scn_grpc_status_name(int code) {
-  return code >= 0 && code <= 16 ? grpc_codes[code] : NULL;
-}
-
 static int parse_grpc_status(ctx *c, const yaml_node_t *n, int *out) {
   long long v;
   if (n->type == YAML_SCALAR_NODE) {
@@ -813,8 +788,8 @@ static int parse_grpc_status(ctx *c, const yaml_node_t *n, int *out) {
       *out = (int)v;
       return 0;
     }
-    for (int i = 0; grpc_codes[i]; i++)
-      if (strcasecmp(grpc_codes[i], stext(n)) == 0) {
+    for (int i = 0; rl__grpc_status_name(i); i++)
+      if (strcasecmp(rl__grpc_status_name(i), stext(n)) == 0) {
         *out = i;
         return 0;
       }
@@ -833,7 +808,7 @@ static const char *const json_op_keys[] = {"equals", "contains", "matches",
 
 /* The operator part of a json expectation: `m` holds at most one of
  * equals / contains / matches (and, in the list form, path). */
-static int parse_json_op(ctx *c, const yaml_node_t *m, rl__scn_json_expect *e) {
+static int parse_json_op(ctx *c, const yaml_node_t *m, rl__json_expect *e) {
   int rc;
   yaml_node_t *k = NULL, *val = NULL, *k2 = NULL;
   for (int i = 0; json_op_keys[i]; i++) {
@@ -852,18 +827,16 @@ static int parse_json_op(ctx *c, const yaml_node_t *m, rl__scn_json_expect *e) {
                  "'%s' and '%s' in one json expectation: write two entries",
                  stext(k), stext(k2));
   if (!k) {
-    e->op = RL__SCN_JSON_EXISTS;
+    e->op = RL__JSON_EXISTS;
     return 0;
   }
-  e->value_pos = npos(val);
   if (strcmp(stext(k), "matches") == 0) {
-    e->op = RL__SCN_JSON_MATCHES;
+    e->op = RL__JSON_MATCHES;
     if ((rc = get_str(c, val, "matches", &e->text)))
       return rc;
     return compile_re(c, val, 0, e->text, REG_EXTENDED | REG_NOSUB, &e->re);
   }
-  e->op = strcmp(stext(k), "equals") == 0 ? RL__SCN_JSON_EQUALS
-                                          : RL__SCN_JSON_CONTAINS;
+  e->op = strcmp(stext(k), "equals") == 0 ? RL__JSON_EQUALS : RL__JSON_CONTAINS;
   if ((rc = json_text(c, val, NULL, &e->text)))
     return rc;
   json_error_t jerr;
@@ -874,7 +847,7 @@ static int parse_json_op(ctx *c, const yaml_node_t *m, rl__scn_json_expect *e) {
   return 0;
 }
 
-static int parse_json_expects(ctx *c, const yaml_node_t *n, rl__scn_expect *x) {
+static int parse_json_expects(ctx *c, const yaml_node_t *n, rl__expect *x) {
   int rc;
   if (n->type == YAML_SEQUENCE_NODE) {
     for (yaml_node_item_t *it = n->data.sequence.items.start;
@@ -884,10 +857,9 @@ static int parse_json_expects(ctx *c, const yaml_node_t *n, rl__scn_expect *x) {
         return type_err(c, m, "a mapping {path: $.x, equals: V}", "json");
       if ((rc = check_map(c, m, "json expectation", json_expect_keys, NULL)))
         return rc;
-      rl__scn_json_expect *e = grow(&x->json, &x->n_json, sizeof *e);
+      rl__json_expect *e = grow(&x->json, &x->n_json, sizeof *e);
       if (!e)
         return oom(c);
-      e->pos = npos(m);
       yaml_node_t *p = get(c, m, "path", NULL);
       if (!p)
         return errat(c, npos(m), "json expectation is missing 'path'");
@@ -906,16 +878,14 @@ static int parse_json_expects(ctx *c, const yaml_node_t *n, rl__scn_expect *x) {
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
        p < n->data.mapping.pairs.top; p++) {
     yaml_node_t *k = node_at(c, p->key), *val = node_at(c, p->value);
-    rl__scn_json_expect *e = grow(&x->json, &x->n_json, sizeof *e);
+    rl__json_expect *e = grow(&x->json, &x->n_json, sizeof *e);
     if (!e)
       return oom(c);
-    e->pos = npos(k);
     if ((rc = compile_path(c, k, 0, stext(k), &e->path)))
       return rc;
     if (val->type != YAML_MAPPING_NODE) {
       /* $.ok: true is short for {equals: true}. */
-      e->op = RL__SCN_JSON_EQUALS;
-      e->value_pos = npos(val);
+      e->op = RL__JSON_EQUALS;
       json_error_t jerr;
       if ((rc = json_text(c, val, NULL, &e->text)))
         return rc;
@@ -928,7 +898,7 @@ static int parse_json_expects(ctx *c, const yaml_node_t *n, rl__scn_expect *x) {
                         "to compare with an object write {equals: {...}}")) ||
         (rc = parse_json_op(c, val, e)))
       return rc;
-    if (e->op == RL__SCN_JSON_EXISTS)
+    if (e->op == RL__JSON_EXISTS)
       return errat(c, npos(val),
                    "empty json expectation: give equals, contains or matches");
   }
@@ -939,13 +909,14 @@ static const char *const expect_keys[] = {
     "status", "body_contains", "body_matches", "json", "grpc_status", "max_ms",
     NULL};
 
-static int parse_expect(ctx *c, const yaml_node_t *n, rl__scn_expect *x) {
+static int parse_expect(ctx *c, const yaml_node_t *n, rl__scn_step *st) {
+  rl__expect *x = &st->expect;
   int rc;
   if (n->type != YAML_MAPPING_NODE)
     return type_err(c, n, "a mapping", "expect");
   if ((rc = check_map(c, n, "expect", expect_keys, NULL)))
     return rc;
-  x->pos = npos(n);
+  st->expect_pos = npos(n);
   yaml_node_t *v;
   long long status;
   if ((v = get(c, n, "status", NULL))) {
@@ -953,12 +924,9 @@ static int parse_expect(ctx *c, const yaml_node_t *n, rl__scn_expect *x) {
       return rc;
     x->has_status = 1;
     x->status = (int)status;
-    x->status_pos = npos(v);
   }
-  if ((rc = opt_str(c, n, "body_contains", &x->body_contains,
-                    &x->body_contains_pos)) ||
-      (rc = opt_str(c, n, "body_matches", &x->body_matches,
-                    &x->body_matches_pos)))
+  if ((rc = opt_str(c, n, "body_contains", &x->body_contains, NULL)) ||
+      (rc = opt_str(c, n, "body_matches", &x->body_matches, NULL)))
     return rc;
   if (x->body_matches &&
       (rc = compile_re(c, get(c, n, "body_matches", NULL), 0, x->body_matches,
@@ -970,7 +938,6 @@ static int parse_expect(ctx *c, const yaml_node_t *n, rl__scn_expect *x) {
     if ((rc = parse_grpc_status(c, v, &x->grpc_status)))
       return rc;
     x->has_grpc_status = 1;
-    x->grpc_status_pos = npos(v);
   }
   if ((v = get(c, n, "max_ms", NULL))) {
     if ((rc = get_num(c, v, "max_ms", &x->max_ms)))
@@ -978,7 +945,6 @@ static int parse_expect(ctx *c, const yaml_node_t *n, rl__scn_expect *x) {
     if (!(x->max_ms > 0))
       return errat(c, npos(v), "'max_ms' must be more than 0");
     x->has_max_ms = 1;
-    x->max_ms_pos = npos(v);
   }
   return 0;
 }
@@ -1008,27 +974,25 @@ static int parse_captures(ctx *c, const yaml_node_t *n, rl__scn_step *st,
                    name);
     if ((rc = scalar_text(c, val, name, &src)))
       return rc;
-    rl__scn_capture *cp = grow(&st->captures, &st->n_captures, sizeof *cp);
+    rl__capture *cp = grow(&st->captures, &st->n_captures, sizeof *cp);
     if (!cp)
       return oom(c);
-    cp->pos = npos(k);
-    cp->source_pos = npos(val);
     if ((rc = dup_str(c, name, &cp->var)) ||
         (rc = dup_str(c, src, &cp->source)))
       return rc;
     if (src[0] == '$') {
-      cp->kind = RL__SCN_CAPTURE_JSON;
+      cp->kind = RL__CAPTURE_JSON;
       cp->arg = cp->source;
       rc = compile_path(c, val, 0, cp->source, &cp->path);
     } else if (strncmp(src, "header:", 7) == 0) {
-      cp->kind = RL__SCN_CAPTURE_HEADER;
+      cp->kind = RL__CAPTURE_HEADER;
       cp->arg = cp->source + 7;
       while (*cp->arg == ' ')
         cp->arg++;
       if (!*cp->arg)
         rc = errat(c, npos(val), "expected a header name after 'header:'");
     } else if (strncmp(src, "regex:", 6) == 0) {
-      cp->kind = RL__SCN_CAPTURE_REGEX;
+      cp->kind = RL__CAPTURE_REGEX;
       cp->arg = cp->source + 6;
       rc = compile_re(c, val, 6, cp->arg, REG_EXTENDED, &cp->re);
     } else {
@@ -1202,8 +1166,7 @@ static int parse_step(ctx *c, const yaml_node_t *n, vars *v, rl__scn_step *st) {
     }
   }
 
-  if ((val = get(c, n, "expect", NULL)) &&
-      (rc = parse_expect(c, val, &st->expect)))
+  if ((val = get(c, n, "expect", NULL)) && (rc = parse_expect(c, val, st)))
     return rc;
   if ((val = get(c, n, "capture", NULL)) &&
       (rc = parse_captures(c, val, st, v)))
@@ -1688,7 +1651,7 @@ static void free_step(rl__scn_step *st) {
   free_strs(st->import_paths, st->n_import_paths);
   free(st->call);
   free_kvs(st->options, st->n_options);
-  rl__scn_expect *x = &st->expect;
+  rl__expect *x = &st->expect;
   free(x->body_contains);
   free(x->body_matches);
   free_re(x->body_re);
@@ -1735,103 +1698,4 @@ void rl__scenario_free(rl__scenario *s) {
   free(s->host);
   free(s->file);
   free(s);
-}
-
-/* ---- checking json expectations ------------------------------------------ */
-
-/* JSON equality where 1 == 1.0 (jansson's json_equal keeps integers and
- * reals apart, people do not). */
-static int json_same(const json_t *a, const json_t *b) {
-  if (json_is_number(a) && json_is_number(b))
-    return json_number_value(a) == json_number_value(b);
-  if (json_typeof(a) != json_typeof(b))
-    return 0;
-  if (json_is_array(a)) {
-    if (json_array_size(a) != json_array_size(b))
-      return 0;
-    for (size_t i = 0; i < json_array_size(a); i++)
-      if (!json_same(json_array_get(a, i), json_array_get(b, i)))
-        return 0;
-    return 1;
-  }
-  if (json_is_object(a)) {
-    if (json_object_size(a) != json_object_size(b))
-      return 0;
-    const char *key;
-    json_t *va;
-    /* json_object_foreach wants a non-const object; it does not change it. */
-    json_object_foreach((json_t *)a, key, va) {
-      json_t *vb = json_object_get(b, key);
-      if (!vb || !json_same(va, vb))
-        return 0;
-    }
-    return 1;
-  }
-  return json_equal(a, b);
-}
-
-/* A value for a message, cut to 60 characters. */
-static void shown(const json_t *v, char *buf, size_t len) {
-  char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-  if (!t) {
-    snprintf(buf, len, "?");
-    return;
-  }
-  if (strlen(t) > 60)
-    snprintf(buf, len, "%.57s...", t);
-  else
-    snprintf(buf, len, "%s", t);
-  free(t);
-}
-
-int rl__scn_json_expect_check(const rl__scn_json_expect *e, const json_t *doc,
-                              char *why, size_t whylen) {
-  const char *path = rl__jsonpath_text(e->path);
-  json_t *v = rl__jsonpath_eval(e->path, doc);
-  char got[80], want[80];
-  if (!v) {
-    snprintf(why, whylen, "%s: not found", path);
-    return 0;
-  }
-  switch (e->op) {
-  case RL__SCN_JSON_EXISTS:
-    return 1;
-  case RL__SCN_JSON_EQUALS:
-    if (json_same(v, e->value))
-      return 1;
-    shown(v, got, sizeof got);
-    shown(e->value, want, sizeof want);
-    snprintf(why, whylen, "%s is %s, expected %s", path, got, want);
-    return 0;
-  case RL__SCN_JSON_CONTAINS:
-    if (json_is_string(v) && json_is_string(e->value)) {
-      if (strstr(json_string_value(v), json_string_value(e->value)))
-        return 1;
-    } else if (json_is_array(v)) {
-      for (size_t i = 0; i < json_array_size(v); i++)
-        if (json_same(json_array_get(v, i), e->value))
-          return 1;
-    } else if (json_is_object(v) && json_is_string(e->value)) {
-      if (json_object_get(v, json_string_value(e->value)))
-        return 1;
-    }
-    shown(v, got, sizeof got);
-    shown(e->value, want, sizeof want);
-    snprintf(why, whylen, "%s is %s, which does not contain %s", path, got,
-             want);
-    return 0;
-  case RL__SCN_JSON_MATCHES: {
-    char *text = rl__jsonpath_value_text(v);
-    int ok = text && regexec(e->re, text, 0, NULL, 0) == 0;
-    free(text);
-    if (ok)
-      return 1;
-    shown(v, got, sizeof got);
-    snprintf(why, whylen, "%s is %s, which does not match /%s/", path, got,
-             e->text);
-    return 0;
-  }
-  }
-  snprintf(why, whylen, "%s: bad expectation", path);
-  return 0;
 }

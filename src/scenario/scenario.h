@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "base/jsonpath.h"
+#include "engine/checks.h"
 #include "engine/wait.h"
 
 /* A position in the file, 1-based. line == 0: no position (not in the
@@ -38,69 +39,6 @@ typedef struct rl__scn_kv {
   rl__scn_pos pos; /* the key's */
   rl__scn_pos value_pos;
 } rl__scn_kv;
-
-/* expect.json: one check on the value a JSON path selects in the
- * response's JSON (HTTP body, or the decoded gRPC message). */
-enum rl__scn_json_op {
-  RL__SCN_JSON_EXISTS,   /* only `path`: the value must be there */
-  RL__SCN_JSON_EQUALS,   /* equal as JSON (1 == 1.0, objects unordered) */
-  RL__SCN_JSON_CONTAINS, /* string: substring; array: an element equals;
-                            object: has the key (a string) */
-  RL__SCN_JSON_MATCHES,  /* string value matches the POSIX ERE */
-};
-
-typedef struct rl__scn_json_expect {
-  rl__scn_pos pos;
-  rl__jsonpath *path;
-  enum rl__scn_json_op op;
-  char *text;    /* EQUALS/CONTAINS: the operand as JSON text;
-                      MATCHES: the ERE; EXISTS: NULL */
-  json_t *value; /* EQUALS/CONTAINS: the operand parsed (owned ref) */
-  regex_t *re;   /* MATCHES: compiled (REG_EXTENDED | REG_NOSUB) */
-  rl__scn_pos value_pos;
-} rl__scn_json_expect;
-
-/* Locust's catch_response: a request that meets every set expectation
- * succeeds; the first one it misses is its error text. */
-typedef struct rl__scn_expect {
-  rl__scn_pos pos; /* of the `expect` mapping; line 0: no expectations */
-  int has_status;
-  int status; /* HTTP status, 100..599 */
-  rl__scn_pos status_pos;
-  char *body_contains; /* NULL: unset */
-  rl__scn_pos body_contains_pos;
-  char *body_matches; /* the ERE's text; NULL: unset */
-  regex_t *body_re;   /* compiled with REG_EXTENDED | REG_NOSUB */
-  rl__scn_pos body_matches_pos;
-  rl__scn_json_expect *json;
-  size_t n_json;
-  int has_grpc_status;
-  int grpc_status; /* 0 (OK) .. 16 (UNAUTHENTICATED) */
-  rl__scn_pos grpc_status_pos;
-  int has_max_ms;
-  double max_ms; /* > 0 */
-  rl__scn_pos max_ms_pos;
-} rl__scn_expect;
-
-enum rl__scn_capture_kind {
-  RL__SCN_CAPTURE_JSON,   /* a JSON path into the body / gRPC message */
-  RL__SCN_CAPTURE_HEADER, /* a response header (or gRPC metadata) */
-  RL__SCN_CAPTURE_REGEX,  /* first group of an ERE over the body (the whole
-                             match when the ERE has no group) */
-};
-
-/* capture: {var: source}: after the response, the user's variable `var`
- * gets the value, for {{var}} in later steps. */
-typedef struct rl__scn_capture {
-  rl__scn_pos pos; /* the variable's */
-  char *var;
-  enum rl__scn_capture_kind kind;
-  char *source;    /* as written: "$.token", "header:x-id", "regex:id=(\d+)" */
-  const char *arg; /* into source: the path, header name, or ERE */
-  rl__jsonpath *path; /* JSON */
-  regex_t *re;        /* REGEX: compiled with REG_EXTENDED */
-  rl__scn_pos source_pos;
-} rl__scn_capture;
 
 /* One request. The protocol key picks the plugin; the rest configures it.
  * Strings the runtime expands as templates ({{...}}): spec, call, header
@@ -142,8 +80,9 @@ typedef struct rl__scn_step {
   size_t n_options;
   uint64_t timeout_ns; /* 0: the run's --timeout */
   rl__scn_pos timeout_pos;
-  rl__scn_expect expect;
-  rl__scn_capture *captures;
+  rl__expect expect;      /* engine/checks.h */
+  rl__scn_pos expect_pos; /* line 0: the step has no expect */
+  rl__capture *captures;
   size_t n_captures;
 } rl__scn_step;
 
@@ -247,16 +186,5 @@ int rl__scenario_errorf(const rl__scenario *s, rl__scn_pos pos, char *err,
     __attribute__((format(printf, 5, 6)))
 #endif
     ;
-
-/* The gRPC status code's name ("NOT_FOUND") for 0..16, else NULL. */
-const char *rl__scn_grpc_status_name(int code);
-
-/*
- * Checks one expect.json entry against a response's parsed JSON `doc`
- * (borrowed). Returns 1 when it holds; 0 when not, with the reason in
- * `why` ("$.ok is false, expected true"), the request's error text.
- */
-int rl__scn_json_expect_check(const rl__scn_json_expect *e, const json_t *doc,
-                              char *why, size_t whylen);
 
 #endif /* RL_SCENARIO_H */

@@ -17,8 +17,7 @@ void rl__stats_hub_free(rl__stats_hub *hub) {
   pthread_mutex_destroy(&hub->lock);
 }
 
-int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local,
-                        unsigned *epoch) {
+int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, unsigned *epoch) {
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(local, &entries);
   int rc = 0;
@@ -45,8 +44,8 @@ void rl__stats_hub_reset(rl__stats_hub *hub) {
 int rl__stats_hub_tick(rl__stats_hub *hub, uint64_t unix_time,
                        uint64_t elapsed_s, uint32_t users) {
   pthread_mutex_lock(&hub->lock);
-  int rc = rl__history_tick(&hub->history, hub->stats, unix_time, elapsed_s,
-                            users);
+  int rc =
+      rl__history_tick(&hub->history, hub->stats, unix_time, elapsed_s, users);
   pthread_mutex_unlock(&hub->lock);
   return rc ? RL_ERR_NOMEM : 0;
 }

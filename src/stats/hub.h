@@ -28,8 +28,7 @@ typedef struct rl__stats_hub {
 
 /* Sets up a hub over `stats` (borrowed, empty); `full_history` keeps
  * per-entry history rows (--csv-full-history). */
-void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats,
-                        int full_history);
+void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats, int full_history);
 
 /* Frees the history and the lock (the stats stay the caller's). */
 void rl__stats_hub_free(rl__stats_hub *hub);
@@ -39,8 +38,7 @@ void rl__stats_hub_free(rl__stats_hub *hub);
  * unless a reset came since `*epoch` (then it is dropped), clears
  * `local`, and sets *epoch to the hub's. Returns 0 or RL_ERR_NOMEM.
  */
-int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local,
-                        unsigned *epoch);
+int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, unsigned *epoch);
 
 /* Clears the merged stats and the history, and bumps the epoch. */
 void rl__stats_hub_reset(rl__stats_hub *hub);

@@ -150,7 +150,7 @@ static void test_issue_example(void **state) {
   assert_string_equal(st->body, "{\"user\":\"u{{user_id}}\",\"pass\":\"x\"}");
   assert_int_equal(st->n_captures, 1);
   assert_string_equal(st->captures[0].var, "token");
-  assert_int_equal(st->captures[0].kind, RL__SCN_CAPTURE_JSON);
+  assert_int_equal(st->captures[0].kind, RL__CAPTURE_JSON);
   assert_string_equal(st->captures[0].arg, "$.token");
   assert_non_null(st->captures[0].path);
   assert_int_equal(u->n_on_stop, 0);
@@ -184,7 +184,7 @@ static void test_issue_example(void **state) {
   assert_string_equal(st->expect.body_contains, "Hello");
   assert_true(st->expect.has_max_ms && st->expect.max_ms == 500);
   assert_false(st->expect.has_status);
-  assert_pos(st->expect.pos, 18, 22);
+  assert_pos(st->expect_pos, 18, 22);
 
   u = &s->users[1];
   assert_string_equal(u->name, "AdminUser");
@@ -409,22 +409,22 @@ static void test_expect_and_capture(void **state) {
                "              json: {$.a: [1, 2], $.o: {equals: {k: v}}, \n"
                "                     $.s: {contains: ell}}\n");
   const rl__scn_step *st = &s->users[0].tasks[0].steps[0];
-  const rl__scn_expect *x = &st->expect;
+  const rl__expect *x = &st->expect;
   assert_true(x->has_status && x->status == 201);
   assert_string_equal(x->body_matches, "^ok [0-9]+$");
   assert_non_null(x->body_re);
   assert_true(x->has_grpc_status && x->grpc_status == 5);
-  assert_string_equal(rl__scn_grpc_status_name(x->grpc_status), "NOT_FOUND");
-  assert_null(rl__scn_grpc_status_name(17));
+  assert_string_equal(rl__grpc_status_name(x->grpc_status), "NOT_FOUND");
+  assert_null(rl__grpc_status_name(17));
   assert_int_equal(x->n_json, 4);
-  assert_int_equal(x->json[0].op, RL__SCN_JSON_EXISTS);
-  assert_int_equal(x->json[1].op, RL__SCN_JSON_EQUALS);
-  assert_int_equal(x->json[2].op, RL__SCN_JSON_CONTAINS);
-  assert_int_equal(x->json[3].op, RL__SCN_JSON_MATCHES);
+  assert_int_equal(x->json[0].op, RL__JSON_EXISTS);
+  assert_int_equal(x->json[1].op, RL__JSON_EQUALS);
+  assert_int_equal(x->json[2].op, RL__JSON_CONTAINS);
+  assert_int_equal(x->json[3].op, RL__JSON_MATCHES);
   assert_int_equal(st->n_captures, 3);
-  assert_int_equal(st->captures[1].kind, RL__SCN_CAPTURE_HEADER);
+  assert_int_equal(st->captures[1].kind, RL__CAPTURE_HEADER);
   assert_string_equal(st->captures[1].arg, "x-request-id");
-  assert_int_equal(st->captures[2].kind, RL__SCN_CAPTURE_REGEX);
+  assert_int_equal(st->captures[2].kind, RL__CAPTURE_REGEX);
   assert_string_equal(st->captures[2].arg, "id=([0-9]+)");
   assert_non_null(st->captures[2].re);
 
@@ -436,26 +436,26 @@ static void test_expect_and_capture(void **state) {
   assert_non_null(doc);
   char why[256];
   for (size_t i = 0; i < 4; i++)
-    if (!rl__scn_json_expect_check(&x->json[i], doc, why, sizeof why))
+    if (!rl__json_expect_check(&x->json[i], doc, why, sizeof why))
       fail_msg("json[%zu]: %s", i, why);
-  const rl__scn_expect *x2 = &s->users[0].tasks[0].steps[1].expect;
+  const rl__expect *x2 = &s->users[0].tasks[0].steps[1].expect;
   assert_int_equal(x2->grpc_status, 14);
   assert_int_equal(x2->n_json, 3);
   for (size_t i = 0; i < 3; i++)
-    if (!rl__scn_json_expect_check(&x2->json[i], doc, why, sizeof why))
+    if (!rl__json_expect_check(&x2->json[i], doc, why, sizeof why))
       fail_msg("json[%zu]: %s", i, why);
   json_decref(doc);
 
   /* And the reasons when they do not hold. */
   doc = json_loads("{\"n\":2,\"tags\":[\"a\"],\"name\":\"abd\"}", 0, &jerr);
   assert_non_null(doc);
-  assert_false(rl__scn_json_expect_check(&x->json[0], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[0], doc, why, sizeof why));
   assert_string_equal(why, "$.ok: not found");
-  assert_false(rl__scn_json_expect_check(&x->json[1], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[1], doc, why, sizeof why));
   assert_string_equal(why, "$.n is 2, expected 1");
-  assert_false(rl__scn_json_expect_check(&x->json[2], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[2], doc, why, sizeof why));
   assert_string_equal(why, "$.tags is [\"a\"], which does not contain \"b\"");
-  assert_false(rl__scn_json_expect_check(&x->json[3], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[3], doc, why, sizeof why));
   assert_string_equal(why, "$.name is \"abd\", which does not match /^a.c$/");
   json_decref(doc);
   rl__scenario_free(s);
