@@ -16,7 +16,10 @@ static void stop_run(rl__runner *r) {
   if (r->stopping)
     return;
   r->stopping = 1;
+  pthread_mutex_lock(&r->state_lock);
   atomic_store(&r->state, RL__STATE_ENDING);
+  pthread_cond_broadcast(&r->state_cond); /* stop waiters: the run ends */
+  pthread_mutex_unlock(&r->state_lock);
   ev_timer_stop(r->loop, &r->spawn_timer);
   ev_timer_stop(r->loop, &r->run_timer);
   ev_timer_stop(r->loop, &r->autoquit_timer);
@@ -87,22 +90,66 @@ static void start_run_timer(rl__runner *r) {
   }
 }
 
-/* A steered run's stop: every user goes, the run (and the web UI) stay. */
+static void swarm(rl__runner *r, uint32_t users, double rate);
+static void start_run_timer(rl__runner *r);
+static void history_tick(rl__runner *r);
+
+/* A steered run's stop: every user goes, the run (and the web UI) stay.
+ * The state is "stopping" until every worker's users have stopped and its
+ * stats are merged (finish_stop). */
 static void stop_users(rl__runner *r) {
+  int state = atomic_load(&r->state);
+  if (state == RL__STATE_STOPPING || state == RL__STATE_ENDING)
+    return;
   ev_timer_stop(r->loop, &r->spawn_timer);
   ev_timer_stop(r->loop, &r->run_timer);
-  tell_workers(r, 0);
+  r->spawned = 0;
+  atomic_store(&r->workers_stopped, 0);
+  atomic_store(&r->state, RL__STATE_STOPPING);
+  rl__log(RL__LOG_INFO, "stopping the test");
+  for (uint32_t k = 0; k < r->nworkers; k++)
+    rl__worker_stop_users(&r->workers[k]);
+}
+
+/* Main: every worker's users have stopped and their stats are in. */
+static void finish_stop(rl__runner *r) {
+  /* A history row with the final totals, at once: a CSV written now must
+   * agree with what the API says (the next row comes a second later). */
+  history_tick(r);
+  ev_timer_again(r->loop, &r->history_timer);
+  pthread_mutex_lock(&r->state_lock);
+  /* Users are stopped now, whatever stop was asked meanwhile. */
+  r->stops_done = r->stops_asked;
   atomic_store(&r->state, RL__STATE_STOPPED);
-  rl__log(RL__LOG_INFO, "test stopped");
+  pthread_cond_broadcast(&r->state_cond);
+  pthread_mutex_unlock(&r->state_lock);
+  uint64_t cut = rl__stats_hub_cut(&r->hub);
+  if (cut)
+    rl__log(RL__LOG_INFO,
+            "test stopped; %llu request(s) in flight were cut and not counted "
+            "(--stop-timeout lets them finish)",
+            (unsigned long long)cut);
+  else
+    rl__log(RL__LOG_INFO, "test stopped");
   if (r->cfg->autoquit_s >= 0) {
     ev_timer_set(&r->autoquit_timer, r->cfg->autoquit_s, 0.);
     ev_timer_start(r->loop, &r->autoquit_timer);
+  }
+  if (r->swarm_pending) {
+    r->swarm_pending = 0;
+    rl__stats_hub_reset(&r->hub); /* a new test starts from clean stats */
+    start_run_timer(r);
+    swarm(r, r->pending_users, r->pending_rate);
   }
 }
 
 /* Clears the merged stats and the history; what workers recorded before
  * is dropped at their next merge (reset_epoch). */
-static void reset_stats(rl__runner *r) { rl__stats_hub_reset(&r->hub); }
+static void reset_stats(rl__runner *r) {
+  rl__stats_hub_reset(&r->hub);
+  for (uint32_t k = 0; k < r->nworkers; k++)
+    rl__worker_wake(&r->workers[k]);
+}
 
 static void run_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
@@ -137,8 +184,6 @@ static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
     stop_run(r);
     return;
   }
-  if (c.reset)
-    reset_stats(r);
   if (c.stop) {
     if (r->cfg->steered)
       stop_users(r);
@@ -147,10 +192,18 @@ static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
   }
   if (c.swarm) {
     int state = atomic_load(&r->state);
+    if (state == RL__STATE_STOPPING) {
+      /* Started again before the stop is over: once it is. */
+      r->swarm_pending = 1;
+      r->pending_users = c.users;
+      r->pending_rate = c.spawn_rate;
+      return;
+    }
     /* A new test after a stop starts from clean stats, as Locust's. */
     if (state == RL__STATE_READY || state == RL__STATE_STOPPED) {
       if (state == RL__STATE_STOPPED && !c.reset)
         reset_stats(r);
+      r->swarm_pending = 0;
       ev_timer_stop(r->loop, &r->autoquit_timer);
       start_run_timer(r);
     }
@@ -159,6 +212,15 @@ static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
 }
 
 void rl__runner_control(rl__runner *r, const rl__runner_ctl *c) {
+  /* A reset is done here and now: a read right after sees nothing from
+   * before it. */
+  if (c->reset)
+    rl__runner_reset(r);
+  if (c->stop) {
+    pthread_mutex_lock(&r->state_lock);
+    r->stops_asked++;
+    pthread_mutex_unlock(&r->state_lock);
+  }
   pthread_mutex_lock(&r->ctl_lock);
   if (c->swarm) {
     r->ctl.swarm = 1;
@@ -168,6 +230,8 @@ void rl__runner_control(rl__runner *r, const rl__runner_ctl *c) {
   r->ctl.stop |= c->stop;
   r->ctl.reset |= c->reset;
   r->ctl.quit |= c->quit;
+  if (c->swarm && c->reset)
+    r->ctl.reset = 1; /* a new test that starts from clean stats */
   struct ev_loop *loop = r->loop;
   if (loop)
     ev_async_send(loop, &r->ctl_async);
@@ -182,10 +246,12 @@ const char *rl__run_state_name(int state) {
     return "spawning";
   case RL__STATE_RUNNING:
     return "running";
+  case RL__STATE_STOPPING:
+    return "stopping";
   case RL__STATE_STOPPED:
     return "stopped";
   default:
-    return "stopping";
+    return "quitting";
   }
 }
 
@@ -197,15 +263,19 @@ static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     r->hooks.report(r, r->hooks.arg);
 }
 
-static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-  (void)loop;
-  (void)revents;
-  rl__runner *r = t->data;
+/* A history row, then the per-second hook (the CSV files). */
+static void history_tick(rl__runner *r) {
   if (rl__stats_hub_tick(&r->hub, rl__unix_time(), rl__runner_elapsed_sec(r),
                          r->spawned))
     rl__log(RL__LOG_WARN, "out of memory recording the history");
   if (r->hooks.second)
     r->hooks.second(r, r->hooks.arg);
+}
+
+static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  history_tick(t->data);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
@@ -228,8 +298,13 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
 static void done_cb(struct ev_loop *loop, ev_async *a, int revents) {
   (void)revents;
   rl__runner *r = a->data;
-  if (atomic_load(&r->finished_workers) == r->nworkers)
+  if (atomic_load(&r->finished_workers) == r->nworkers) {
     ev_break(loop, EVBREAK_ALL);
+    return;
+  }
+  if (atomic_load(&r->state) == RL__STATE_STOPPING &&
+      atomic_load(&r->workers_stopped) == r->nworkers)
+    finish_stop(r);
 }
 
 /* Worker thread: a worker has ended (its last stats merged). */
@@ -237,6 +312,52 @@ static void worker_finished(void *arg) {
   rl__runner *r = arg;
   atomic_fetch_add(&r->finished_workers, 1);
   ev_async_send(r->loop, &r->done_async);
+}
+
+/* Worker thread: a worker's users have all stopped (a steered stop). */
+static void worker_users_stopped(void *arg) {
+  rl__runner *r = arg;
+  atomic_fetch_add(&r->workers_stopped, 1);
+  ev_async_send(r->loop, &r->done_async);
+}
+
+void rl__runner_reset(rl__runner *r) {
+  rl__stats_hub_reset(&r->hub);
+  pthread_mutex_lock(&r->ctl_lock);
+  /* Workers exist (and their loops) only while the run does. */
+  if (r->loop)
+    for (uint32_t k = 0; k < r->nworkers; k++)
+      rl__worker_wake(&r->workers[k]);
+  pthread_mutex_unlock(&r->ctl_lock);
+}
+
+int rl__runner_stop_wait(rl__runner *r, double timeout_s) {
+  rl__runner_ctl stop = {.stop = 1};
+  pthread_mutex_lock(&r->state_lock);
+  uint64_t mine = r->stops_asked + 1;
+  pthread_mutex_unlock(&r->state_lock);
+  rl__runner_control(r, &stop);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  double end = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + timeout_s;
+  until.tv_sec = (time_t)end;
+  until.tv_nsec = (long)((end - (double)until.tv_sec) * 1e9);
+  int rc = 0;
+  pthread_mutex_lock(&r->state_lock);
+  /* Every stop asked ends in finish_stop (users or none: the workers say
+   * so at once), or in the run's end. */
+  while (r->stops_done < mine) {
+    if (atomic_load(&r->state) == RL__STATE_ENDING) {
+      rc = RL_ERR_CLOSED;
+      break;
+    }
+    if (pthread_cond_timedwait(&r->state_cond, &r->state_lock, &until)) {
+      rc = RL_ERR_TIMEOUT;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&r->state_lock);
+  return rc;
 }
 
 void rl__runner_with_stats(rl__runner *r, rl__stats_reader fn, void *arg) {
@@ -263,6 +384,7 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
       .pool_target = r->target,
       .hub = &r->hub,
       .finished = worker_finished,
+      .users_stopped = worker_users_stopped,
       .finished_arg = r,
   };
 }
@@ -290,6 +412,9 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     r->hooks = *hooks;
   r->nworkers = cfg->threads ? cfg->threads : 1;
   pthread_mutex_init(&r->ctl_lock, NULL);
+  pthread_mutex_init(&r->state_lock, NULL);
+  pthread_cond_init(&r->state_cond, NULL);
+  atomic_init(&r->workers_stopped, 0);
   atomic_init(&r->state, RL__STATE_READY);
   atomic_init(&r->finished_workers, 0);
   /* Our own loop, not libev's default: the default loop would also reap
@@ -301,6 +426,8 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     if (r->loop)
       ev_loop_destroy(r->loop);
     pthread_mutex_destroy(&r->ctl_lock);
+    pthread_mutex_destroy(&r->state_lock);
+    pthread_cond_destroy(&r->state_cond);
     rl__plan_free(r->own_plan);
     r->own_plan = NULL;
     return RL_ERR_NOMEM;
@@ -386,6 +513,8 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   free(r->workers);
   r->workers = NULL;
   pthread_mutex_destroy(&r->ctl_lock);
+  pthread_mutex_destroy(&r->state_lock);
+  pthread_cond_destroy(&r->state_cond);
   rl__plan_free(r->own_plan);
   r->own_plan = NULL;
   return rc;

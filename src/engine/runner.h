@@ -52,7 +52,9 @@ enum rl__run_state {
   RL__STATE_READY = 0, /* steered, not started yet */
   RL__STATE_SPAWNING,  /* changing the user count at the spawn rate */
   RL__STATE_RUNNING,   /* at the asked user count */
-  RL__STATE_STOPPED,   /* steered: users stopped, may start again */
+  RL__STATE_STOPPING,  /* steered: users stopping, last stats merging */
+  RL__STATE_STOPPED,   /* steered: users stopped and every figure final;
+                          may start again */
   RL__STATE_ENDING     /* the run is ending (workers stopping) */
 };
 
@@ -106,6 +108,16 @@ typedef struct rl__runner {
   double swarm_rate;
   uint64_t swarm_t0_ns;
   _Atomic int state; /* enum rl__run_state; written by main, read by any */
+  /* A steered stop: asked (any thread, under state_lock) and done (main,
+   * under state_lock, once every worker's users have stopped and its
+   * stats are merged); waiters sleep on state_cond. */
+  pthread_mutex_t state_lock;
+  pthread_cond_t state_cond;
+  uint64_t stops_asked, stops_done;
+  atomic_uint workers_stopped; /* workers done with the current stop */
+  int swarm_pending;           /* a start asked while stopping */
+  uint32_t pending_users;
+  double pending_rate;
   /* Requests from other threads, applied on the main loop. */
   pthread_mutex_t ctl_lock;
   rl__runner_ctl ctl;
@@ -155,8 +167,25 @@ void rl__runner_with_stats(rl__runner *r, rl__stats_reader fn, void *arg);
  */
 void rl__runner_control(rl__runner *r, const rl__runner_ctl *c);
 
+/*
+ * Any thread, while rl__runner_run runs: a steered run's stop (as
+ * rl__runner_control's stop) that returns once it is over, so that the
+ * figures anyone reads afterwards are final: every user stopped (cut after
+ * --stop-timeout) and every worker's last stats merged. Waits at most
+ * `timeout_s`. Returns 0 when stopped, RL_ERR_TIMEOUT when still stopping
+ * then, RL_ERR_CLOSED when the run ended meanwhile.
+ */
+int rl__runner_stop_wait(rl__runner *r, double timeout_s);
+
+/*
+ * Any thread: clears the run's stats and history now (a read right after
+ * sees nothing from before), and has every worker drop what it recorded
+ * before the reset at once (nothing recorded after it is lost).
+ */
+void rl__runner_reset(rl__runner *r);
+
 /* The state's name as Locust's API spells it ("ready", "spawning",
- * "running", "stopped", "stopping"). */
+ * "running", "stopping", "stopped"; "quitting" while the run ends). */
 const char *rl__run_state_name(int state);
 
 /* Seconds since the run started (for "current" rates). */

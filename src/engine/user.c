@@ -330,15 +330,17 @@ static const rl__plan_step *current_step(const rl__user *u) {
   return u->step < n ? &ps[u->step] : NULL;
 }
 
-/* The user's request has ended (req->end): the request event, unless the
- * run is cutting, with the step's checks deciding its outcome; then the
- * user acts again once the current callback is done. */
+/* The user's request has ended (req->end): the request event, with the
+ * step's checks deciding its outcome; then the user acts again once the
+ * current callback is done. A request of a stopped user was cut at a stop
+ * (a stop never leaves a request in flight otherwise): it is counted
+ * apart, neither a success nor the server's failure. */
 static void request_ended(rl_request *req, const rl_result *res) {
   rl__user *u = req->user;
   rl_loop *lp = u->loop;
   uint64_t now = rl__now_ns();
   uint64_t rt = now > req->start_ns ? now - req->start_ns : 0;
-  if (lp->cutting) {
+  if (lp->cutting || u->state == RL__USER_STOPPED) {
     lp->cut_requests++;
   } else {
     const char *error = res ? res->error : NULL;

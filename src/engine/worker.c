@@ -15,8 +15,20 @@
 #define FLUSH_INTERVAL_S 1.0
 
 static void flush_stats(rl__worker *w) {
-  if (rl__stats_hub_merge(w->cfg.hub, w->loop.stats, &w->stats_epoch))
+  uint64_t cut = w->loop.cut_requests - w->cut_merged;
+  w->cut_merged = w->loop.cut_requests;
+  if (rl__stats_hub_merge(w->cfg.hub, w->loop.stats, cut, &w->stats_epoch))
     rl__log(RL__LOG_WARN, "out of memory merging statistics");
+}
+
+/* A reset since our last merge: what we recorded belongs to before it. */
+static void sync_epoch(rl__worker *w) {
+  unsigned e = rl__stats_hub_epoch(w->cfg.hub);
+  if (e == w->stats_epoch)
+    return;
+  rl__stats_clear(w->loop.stats);
+  w->cut_merged = w->loop.cut_requests;
+  w->stats_epoch = e;
 }
 
 /* Ends the thread's transports; what they still hold is cancelled
@@ -46,6 +58,7 @@ static void check_finished(rl__worker *w) {
   struct ev_loop *ev = w->loop.ev;
   ev_timer_stop(ev, &w->flush_timer);
   ev_timer_stop(ev, &w->stop_timer);
+  ev_timer_stop(ev, &w->users_stop_timer);
   ev_idle_stop(ev, &w->idle);
   ev_prepare_stop(ev, &w->prepare);
   ev_async_stop(ev, &w->wake);
@@ -55,12 +68,58 @@ static void check_finished(rl__worker *w) {
   ev_break(ev, EVBREAK_ALL);
 }
 
+/* A stop of every user is over once none is left: the stats go to the
+ * hub at once, so the run's figures are final when the runner says
+ * stopped. */
+static void check_users_stopped(rl__worker *w) {
+  if (!w->users_stopping || w->loop.live_users)
+    return;
+  w->users_stopping = 0;
+  ev_timer_stop(w->loop.ev, &w->users_stop_timer);
+  flush_stats(w);
+  if (w->cfg.users_stopped)
+    w->cfg.users_stopped(w->cfg.finished_arg);
+}
+
+/* Cuts every user still running (and what the shared connections carry):
+ * their requests in flight are counted apart, as at the end of a run. */
+static void cut_users(rl__worker *w) {
+  close_pool(w);
+  for (size_t i = 0; i < w->nusers; i++)
+    rl__user_stop(w->users[i], 1);
+}
+
+static void users_stop_timer_cb(struct ev_loop *loop, ev_timer *t,
+                                int revents) {
+  (void)loop;
+  (void)revents;
+  rl__worker *w = t->data;
+  cut_users(w);
+  check_users_stopped(w);
+}
+
+static void stop_users(rl__worker *w) {
+  w->users_stopping = 1;
+  w->active_users = 0;
+  uint64_t grace = w->cfg.stop_timeout_ns;
+  if (!grace) {
+    cut_users(w);
+  } else {
+    for (size_t i = 0; i < w->nusers; i++)
+      rl__user_retire(w->users[i]);
+    ev_timer_set(&w->users_stop_timer, (double)grace / 1e9, 0.);
+    ev_timer_start(w->loop.ev, &w->users_stop_timer);
+  }
+  check_users_stopped(w);
+}
+
 static void cut(rl__worker *w) {
   w->loop.stopping = w->loop.cutting = 1;
   end_transport(w);
   close_pool(w);
   for (size_t i = 0; i < w->nusers; i++)
     rl__user_stop(w->users[i], 1);
+  ev_timer_stop(w->loop.ev, &w->users_stop_timer);
   check_finished(w);
 }
 
@@ -99,7 +158,7 @@ static void spawn(rl__worker *w, uint32_t want) {
     retire(w, want);
     return;
   }
-  while (w->active_users < want && !w->loop.stopping) {
+  while (w->active_users < want && !w->loop.stopping && !w->users_stopping) {
     if (w->nusers == w->cap) {
       size_t cap = w->cap ? w->cap * 2 : 64;
       struct rl__user **users =
@@ -141,6 +200,7 @@ static void run_ready(rl__worker *w) {
   rl__conn_flush_scheduled(&w->loop);
   if (w->loop.ready_head && !w->finished && !ev_is_active(&w->idle))
     ev_idle_start(w->loop.ev, &w->idle);
+  check_users_stopped(w);
   check_finished(w);
 }
 
@@ -150,12 +210,17 @@ static void wake_cb(struct ev_loop *loop, ev_async *a, int revents) {
   (void)loop;
   (void)revents;
   rl__worker *w = a->data;
+  sync_epoch(w);
   int cmd = atomic_load(&w->command);
+  unsigned gen = atomic_load(&w->stop_gen);
   if (cmd == RL__CMD_CUT && !w->loop.cutting)
     cut(w);
   else if (cmd == RL__CMD_STOP && !w->loop.stopping)
     begin_stop(w);
-  else if (cmd == RL__CMD_RUN)
+  else if (cmd == RL__CMD_RUN && gen != w->stop_seen) {
+    w->stop_seen = gen;
+    stop_users(w);
+  } else if (cmd == RL__CMD_RUN)
     spawn(w, atomic_load(&w->want_users));
   run_ready(w);
 }
@@ -278,6 +343,8 @@ static void watchers_init(rl__worker *w) {
   w->idle.data = w;
   ev_init(&w->stop_timer, stop_timer_cb);
   w->stop_timer.data = w;
+  ev_init(&w->users_stop_timer, users_stop_timer_cb);
+  w->users_stop_timer.data = w;
   ev_timer_init(&w->flush_timer, flush_timer_cb, FLUSH_INTERVAL_S,
                 FLUSH_INTERVAL_S);
   w->flush_timer.data = w;
@@ -290,6 +357,7 @@ int rl__worker_start(rl__worker *w, const rl__worker_config *cfg) {
   w->stats_epoch = cfg->hub->epoch;
   atomic_init(&w->want_users, 0);
   atomic_init(&w->command, RL__CMD_RUN);
+  atomic_init(&w->stop_gen, 0);
   if (loop_init(w))
     return RL_ERR_NOMEM;
   /* --connections N: N in all, dealt to threads like users are. */
@@ -348,6 +416,14 @@ void rl__worker_command(rl__worker *w, enum rl__worker_cmd cmd) {
     atomic_store(&w->command, (int)cmd);
   ev_async_send(w->loop.ev, &w->wake);
 }
+
+void rl__worker_stop_users(rl__worker *w) {
+  atomic_store(&w->want_users, 0);
+  atomic_fetch_add(&w->stop_gen, 1);
+  ev_async_send(w->loop.ev, &w->wake);
+}
+
+void rl__worker_wake(rl__worker *w) { ev_async_send(w->loop.ev, &w->wake); }
 
 uint64_t rl__worker_cut_requests(const rl__worker *w) {
   return w->loop.cut_requests;

@@ -53,7 +53,10 @@ typedef struct rl__worker_config {
   rl__stats_hub *hub; /* the run's stats, merged into once a second */
   /* Worker thread: the worker has ended (its last stats are merged). */
   void (*finished)(void *arg);
-  void *finished_arg;
+  /* Worker thread: every user of a stop (rl__worker_stop_users) has
+   * stopped and the worker's stats are merged. */
+  void (*users_stopped)(void *arg);
+  void *finished_arg; /* for both */
 } rl__worker_config;
 
 typedef struct rl__worker {
@@ -70,11 +73,16 @@ typedef struct rl__worker {
   uint32_t npool;
   struct rl__user **users; /* every user spawned here */
   size_t nusers, cap;
-  atomic_uint want_users; /* written by main */
-  atomic_int command;     /* written by main */
+  atomic_uint want_users;    /* written by main */
+  atomic_int command;        /* written by main */
+  atomic_uint stop_gen;      /* written by main: a stop of every user */
+  unsigned stop_seen;        /* the last stop_gen acted on */
+  int users_stopping;        /* such a stop is under way */
+  ev_timer users_stop_timer; /* its --stop-timeout: then users are cut */
   int finished;
   uint32_t active_users; /* not stopped and not retiring */
   unsigned stats_epoch;  /* the hub's epoch at the last merge */
+  uint64_t cut_merged;   /* loop.cut_requests already in the hub */
 } rl__worker;
 
 /* Sets up the worker with `cfg` (copied) and starts its thread. 0 or an
@@ -89,6 +97,19 @@ void rl__worker_set_users(rl__worker *w, uint32_t n);
 
 /* Main thread: stop or cut. */
 void rl__worker_command(rl__worker *w, enum rl__worker_cmd cmd);
+
+/*
+ * Main thread: stop every user (a steered run's stop; the worker stays for
+ * the next start). Users between tasks stop now, users in a task finish it
+ * within the stop timeout and are then cut; with no stop timeout they are
+ * cut at once. When none is left the worker merges its stats and calls
+ * cfg.users_stopped. A later rl__worker_set_users spawns anew.
+ */
+void rl__worker_stop_users(rl__worker *w);
+
+/* Any thread: the worker looks at the hub's epoch now: stats it recorded
+ * before a reset are dropped at once rather than at its next merge. */
+void rl__worker_wake(rl__worker *w);
 
 /* Requests cut at the stop (not in the stats); after rl__worker_join. */
 uint64_t rl__worker_cut_requests(const rl__worker *w);

@@ -7,6 +7,8 @@ void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats,
   pthread_mutex_init(&hub->lock, NULL);
   hub->stats = stats;
   hub->epoch = 0;
+  hub->cut_requests = 0;
+
   rl__history_init(&hub->history);
   if (full_history)
     rl__history_track_entries(&hub->history);
@@ -17,13 +19,15 @@ void rl__stats_hub_free(rl__stats_hub *hub) {
   pthread_mutex_destroy(&hub->lock);
 }
 
-int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, unsigned *epoch) {
+int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, uint64_t cut,
+                        unsigned *epoch) {
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(local, &entries);
   int rc = 0;
   pthread_mutex_lock(&hub->lock);
   if (*epoch == hub->epoch) {
     rc = rl__stats_merge(hub->stats, local);
+    hub->cut_requests += cut;
     for (size_t i = 0; i < n; i++)
       rc |= rl__history_add_entry(&hub->history, entries[i]);
   }
@@ -33,9 +37,24 @@ int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, unsigned *epoch) {
   return rc ? RL_ERR_NOMEM : 0;
 }
 
+unsigned rl__stats_hub_epoch(rl__stats_hub *hub) {
+  pthread_mutex_lock(&hub->lock);
+  unsigned e = hub->epoch;
+  pthread_mutex_unlock(&hub->lock);
+  return e;
+}
+
+uint64_t rl__stats_hub_cut(rl__stats_hub *hub) {
+  pthread_mutex_lock(&hub->lock);
+  uint64_t n = hub->cut_requests;
+  pthread_mutex_unlock(&hub->lock);
+  return n;
+}
+
 void rl__stats_hub_reset(rl__stats_hub *hub) {
   pthread_mutex_lock(&hub->lock);
   hub->epoch++;
+  hub->cut_requests = 0;
   rl__stats_clear(hub->stats);
   rl__history_reset(&hub->history);
   pthread_mutex_unlock(&hub->lock);

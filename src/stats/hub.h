@@ -24,6 +24,9 @@ typedef struct rl__stats_hub {
   rl__stats *stats;    /* borrowed: the caller's, outlives the hub */
   rl__history history; /* owned */
   unsigned epoch;      /* bumped by every reset */
+  /* Requests in flight when users were cut at a stop: ended, but neither
+   * successes nor the server's failures, so not in `stats`. */
+  uint64_t cut_requests;
 } rl__stats_hub;
 
 /* Sets up a hub over `stats` (borrowed, empty); `full_history` keeps
@@ -34,13 +37,23 @@ void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats, int full_history);
 void rl__stats_hub_free(rl__stats_hub *hub);
 
 /*
- * A worker's merge: adds `local` (the thread's own stats) to the run's
- * unless a reset came since `*epoch` (then it is dropped), clears
- * `local`, and sets *epoch to the hub's. Returns 0 or RL_ERR_NOMEM.
+ * A worker's merge: adds `local` (the thread's own stats) and `cut` (its
+ * requests cut since the last merge) to the run's unless a reset came
+ * since `*epoch` (then both are dropped), clears `local`, and sets *epoch
+ * to the hub's. Returns 0 or RL_ERR_NOMEM.
  */
-int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, unsigned *epoch);
+int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, uint64_t cut,
+                        unsigned *epoch);
 
-/* Clears the merged stats and the history, and bumps the epoch. */
+/* The hub's epoch now (under the lock): a worker that sees it change has
+ * recorded its local stats before a reset. */
+unsigned rl__stats_hub_epoch(rl__stats_hub *hub);
+
+/* The run's cut requests so far (under the lock). */
+uint64_t rl__stats_hub_cut(rl__stats_hub *hub);
+
+/* Clears the merged stats, the cut count and the history, and bumps the
+ * epoch. */
 void rl__stats_hub_reset(rl__stats_hub *hub);
 
 /* Adds the history row of the second that just ended. 0 or RL_ERR_NOMEM. */

@@ -212,6 +212,11 @@ void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a) {
       .now = rl__runner_elapsed_sec(r), .state = state, .users = users};
   rl__runner_with_stats(r, read_requests, &rd);
   json_t *j = rd.j, *p99 = rd.p99;
+  /* Requests in flight when users were cut at a stop: not in the stats
+   * (neither successes nor the server's failures), counted here. */
+  if (j)
+    json_object_set_new(j, "cut_requests",
+                        json_integer((json_int_t)rl__stats_hub_cut(&r->hub)));
   json_t *cur =
       j ? json_object_get(j, "current_response_time_percentiles") : NULL;
   if (cur)
@@ -246,6 +251,7 @@ void rl__web_api_report_html(rl__web_api *api, int download,
 void rl__web_api_report_json(rl__web_api *api, rl__web_answer *a) {
   rl__runner *r = api->r;
   rl__json_run_info run = {.users = api->users, .user_count = user_count(r)};
+  run.cut_requests = rl__stats_hub_cut(&r->hub);
   struct json_read rd = {.run = &run};
   rl__runner_with_stats(r, read_json, &rd);
   set_json(a, 200, rd.j, RL__JSON_DUMP_FLAGS);
@@ -362,10 +368,20 @@ void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
   set_result(a, 200, 1, "Swarming started", api->target);
 }
 
+/* Locust's stop is synchronous, and so is ours: the answer comes once
+ * every user has stopped and every worker's last stats are merged, so a
+ * caller that reads the stats next reads final figures (docs/web.md).
+ * Bounded by --stop-timeout plus a few seconds; past that the answer says
+ * the test is still stopping. */
+#define STOP_WAIT_SLACK_S 5.0
+
 void rl__web_api_stop(rl__web_api *api, rl__web_answer *a) {
-  rl__runner_ctl ctl = {.stop = 1};
-  rl__runner_control(api->r, &ctl);
-  set_result(a, 200, 1, "Test stopped", NULL);
+  double wait = (double)api->r->cfg->stop_timeout_ns / 1e9 + STOP_WAIT_SLACK_S;
+  int rc = rl__runner_stop_wait(api->r, wait);
+  if (rc == RL_ERR_TIMEOUT)
+    set_result(a, 200, 1, "Test stopping", NULL);
+  else
+    set_result(a, 200, 1, "Test stopped", NULL);
 }
 
 void rl__web_api_reset(rl__web_api *api, rl__web_answer *a) {

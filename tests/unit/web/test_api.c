@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -47,6 +48,8 @@ static int setup(void **state) {
   assert_non_null(stats);
   rl__stats_hub_init(&r->hub, stats, 0);
   pthread_mutex_init(&r->ctl_lock, NULL);
+  pthread_mutex_init(&r->state_lock, NULL);
+  pthread_cond_init(&r->state_cond, NULL);
   atomic_init(&r->state, RL__STATE_RUNNING);
   r->start_ns = rl__now_ns();
   /* Users as the runner tells its workers: 3 + 4. */
@@ -81,6 +84,8 @@ static int teardown(void **state) {
   rl__stats_hub_free(&f->r.hub);
   rl__stats_del(stats);
   pthread_mutex_destroy(&f->r.ctl_lock);
+  pthread_mutex_destroy(&f->r.state_lock);
+  pthread_cond_destroy(&f->r.state_cond);
   free(f);
   return 0;
 }
@@ -193,10 +198,41 @@ static void test_swarm(void **state) {
   assert_int_equal(c.swarm, 0);
 }
 
+static void sleep_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* Plays the runner's main loop for a stop: once the stop is asked, the
+ * users "stop" (after a while) and the runner says stopped. */
+static void *finish_stop_later(void *arg) {
+  rl__runner *r = arg;
+  for (int i = 0; i < 2000; i++) {
+    pthread_mutex_lock(&r->ctl_lock);
+    int asked = r->ctl.stop;
+    pthread_mutex_unlock(&r->ctl_lock);
+    if (asked)
+      break;
+    sleep_ms(1);
+  }
+  sleep_ms(50);
+  pthread_mutex_lock(&r->state_lock);
+  r->stops_done = r->stops_asked;
+  atomic_store(&r->state, RL__STATE_STOPPED);
+  pthread_cond_broadcast(&r->state_cond);
+  pthread_mutex_unlock(&r->state_lock);
+  return NULL;
+}
+
 static void test_stop_and_reset(void **state) {
   fixture *f = *state;
   rl__web_answer a;
+  /* /stop answers once the run says stopped, not before. */
+  pthread_t runner;
+  assert_int_equal(pthread_create(&runner, NULL, finish_stop_later, &f->r), 0);
   rl__web_api_stop(&f->api, &a);
+  assert_int_equal(atomic_load(&f->r.state), RL__STATE_STOPPED);
+  pthread_join(runner, NULL);
   json_t *j = answer_json(&a, 200);
   json_t *want =
       json_pack("{s:b, s:s}", "success", 1, "message", "Test stopped");
@@ -205,12 +241,15 @@ static void test_stop_and_reset(void **state) {
   json_decref(j);
   assert_int_equal(f->r.ctl.stop, 1);
   assert_int_equal(f->r.ctl.reset, 0);
+  /* A reset is done before the answer: the stats are empty at once. */
+  assert_int_equal(rl__stats_total(f->r.hub.stats)->num_requests, 100);
   rl__web_api_reset(&f->api, &a);
   assert_int_equal(a.status, 200);
   assert_int_equal(a.len, 2);
   assert_memory_equal(a.body, "ok", 2);
   free(a.body);
-  assert_int_equal(f->r.ctl.reset, 1);
+  assert_int_equal(rl__stats_total(f->r.hub.stats)->num_requests, 0);
+  assert_int_equal(f->r.hub.history.n, 0);
 }
 
 static void test_metrics(void **state) {
