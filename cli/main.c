@@ -14,6 +14,7 @@
 #include "engine/plugin_loader.h"
 #include "engine/runner.h"
 #include "engine/target.h"
+#include "help.h"
 #include "options.h"
 #include "report/console.h"
 #include "report/csv.h"

@@ -58,7 +58,4 @@ void cli_options_free(cli_options *o);
 /* getopt's table of long options (for the config file's names). */
 const struct option *cli_long_options(void);
 
-/* The --help text. */
-void cli_print_help(FILE *out);
-
 #endif /* RL_CLI_OPTIONS_H */
