@@ -224,7 +224,8 @@ int main(int argc, char **argv) {
     status = EXIT_USAGE;
     goto out;
   }
-  if (cli_options_parse(&o, cargc, cargv, err, sizeof err)) {
+  if (cli_options_parse(&o, cargc, cargv, err, sizeof err) ||
+      cli_options_check(&o, err, sizeof err)) {
     usage_error(err);
     status = EXIT_USAGE;
     goto out;
