@@ -128,8 +128,8 @@ SERVER_ALL=$(log_count_all "$OFF")
 SERVER_200=$(log_count_200 "$OFF")
 CLIENT_REQS=$(client_reqs_locust_table "$OUT")
 CLIENT_FAILS=$(client_fails_locust_table "$OUT")
-CUT=$(client_cut_rpcload "$OUT")
-WALL=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.1f", b-a}')
+CLIENT_CUT=$(client_cut_rpcload "$OUT")
+WALL_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.1f", b-a}')
 F=$(time_fields "$TF") || F="- - -"
 read -r SU SS PEAK_RSS <<<"$F"
 if [[ $PEAK_RSS != - ]] && (( PEAK_SAMPLED_RSS > PEAK_RSS )); then PEAK_RSS=$PEAK_SAMPLED_RSS; fi
@@ -139,7 +139,7 @@ verdict=PASS why=()
 num() { [[ $1 =~ ^[0-9]+$ ]]; }
 if num "$CLIENT_REQS" && num "$CLIENT_FAILS"; then
     CLIENT_OK=$(( CLIENT_REQS - CLIENT_FAILS ))
-    ACCOUNTED=$(( CLIENT_REQS + CUT ))
+    ACCOUNTED=$(( CLIENT_REQS + CLIENT_CUT ))
     (( CLIENT_FAILS == 0 )) || { verdict=FAIL; why+=("rpcload reported $CLIENT_FAILS failed requests"); }
     # Every request rpcload counted was logged by nginx; a request cut at the
     # stop was logged if nginx had read it before the connection closed (it
@@ -147,23 +147,23 @@ if num "$CLIENT_REQS" && num "$CLIENT_FAILS"; then
     # [requests, requests + cut], exactly requests when nothing was cut.
     if (( SERVER_ALL < CLIENT_REQS || SERVER_ALL > ACCOUNTED )); then
         verdict=FAIL
-        if (( CUT == 0 )); then
+        if (( CLIENT_CUT == 0 )); then
             why+=("rpcload counted $CLIENT_REQS requests, nginx logged $SERVER_ALL (difference $(( SERVER_ALL - CLIENT_REQS )))")
         else
             why+=("nginx logged $SERVER_ALL requests, outside rpcload's $CLIENT_REQS .. $ACCOUNTED (requests .. requests + cut)")
         fi
     elif (( SERVER_ALL != ACCOUNTED )); then
-        why+=("note: $(( ACCOUNTED - SERVER_ALL )) of the $CUT cut requests never reached nginx's log (cut before nginx read them)")
+        why+=("note: $(( ACCOUNTED - SERVER_ALL )) of the $CLIENT_CUT cut requests never reached nginx's log (cut before nginx read them)")
     fi
-    if (( SERVER_200 < CLIENT_OK || SERVER_200 > CLIENT_OK + CUT )); then
+    if (( SERVER_200 < CLIENT_OK || SERVER_200 > CLIENT_OK + CLIENT_CUT )); then
         verdict=FAIL
-        why+=("rpcload's successes $CLIENT_OK (+ cut $CUT) do not match nginx's $SERVER_200 status-200 lines")
+        why+=("rpcload's successes $CLIENT_OK (+ cut $CLIENT_CUT) do not match nginx's $SERVER_200 status-200 lines")
     fi
 else
     CLIENT_OK=- ACCOUNTED=-
     verdict=FAIL; why+=("no Aggregated row in rpcload's output (did it finish?)")
 fi
-(( STOP == 0 || CUT == 0 )) || { verdict=FAIL; why+=("$CUT requests were cut despite --stop-timeout $STOP"); }
+(( STOP == 0 || CLIENT_CUT == 0 )) || { verdict=FAIL; why+=("$CLIENT_CUT requests were cut despite --stop-timeout $STOP"); }
 (( RC == 0 )) || { verdict=FAIL; why+=("rpcload exit status $RC"); }
 (( SERVER_200 > 0 )) || { verdict=FAIL; why+=("no request reached the server"); }
 [[ ${MIN_CONNS_STEADY:-0} -ge $CONN && $PEAK_CONNS -le $CONN ]] ||
@@ -174,8 +174,8 @@ echo "HTTP/2 soak: $CONN connections x $STREAMS streams = $USERS users (spawn ra
 echo "h2c GET $URL; nginx: 1 worker on cpu $SERVER_CPU (http2_max_concurrent_streams $NGINX_H2_STREAMS); rpcload: --threads 1, cpu ${CLIENT_CPU}"
 echo "$FD_NOTE"
 echo
-awk -v dur="$DUR" -v reqs="$CLIENT_REQS" -v ok="$CLIENT_OK" -v fails="$CLIENT_FAILS" -v cut="$CUT" \
-    -v acc="$ACCOUNTED" -v sall="$SERVER_ALL" -v s200="$SERVER_200" -v rc="$RC" -v wall="$WALL" \
+awk -v dur="$DUR" -v reqs="$CLIENT_REQS" -v ok="$CLIENT_OK" -v fails="$CLIENT_FAILS" -v cut="$CLIENT_CUT" \
+    -v acc="$ACCOUNTED" -v sall="$SERVER_ALL" -v s200="$SERVER_200" -v rc="$RC" -v wall="$WALL_S" \
     -v conns="$PEAK_CONNS" -v minc="${MIN_CONNS_STEADY:--}" -v peak="$PEAK_RSS" \
     -v u="$SU" -v s="$SS" -v n0="$N0" -v n1="$N1" -v b0="$B0" -v b1="$B1" -v t0="$T0" -v t1="$T1" 'BEGIN {
     row = "%-52s %s\n"
