@@ -201,6 +201,12 @@ stop_pid() {
     wait "$pid" 2>/dev/null || true
 }
 
+# CPU seconds (user+sys, all threads) process $1 has used so far.
+proc_cpu() {
+    sed 's/.*) //' "/proc/$1/stat" |
+        awk -v h="$(getconf CLK_TCK)" '{printf "%.2f", ($12 + $13) / h}'
+}
+
 # ---- nginx ------------------------------------------------------------------
 
 # nginx_start WORKDIR WORKER_CONNECTIONS [RLIMIT_NOFILE (default 20000)] [PROTO]
@@ -459,6 +465,15 @@ skip() { ORDER+=("$1"); NOTE[$1]="skipped: $2"; say "skipping $1: $2"; }
 have_rpcload() {
     [[ -x $RPCLOAD ]] && return 0
     skip rpcload "no executable at $RPCLOAD (set RPCLOAD)"
+    return 1
+}
+
+# have_rpcload_plugin PLUGIN WHY: have_rpcload, and PLUGIN.so is in
+# $RPCLOAD_PLUGIN_DIR; if not, skips rpcload saying WHY.
+have_rpcload_plugin() {
+    have_rpcload || return 1
+    [[ -e $RPCLOAD_PLUGIN_DIR/$1.so ]] && return 0
+    skip rpcload "$2"
     return 1
 }
 
