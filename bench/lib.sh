@@ -106,6 +106,21 @@ need_fds() {
     (( $(ulimit -n) > $1 + 100 )) || die "open-files limit $(ulimit -n) too low for $1 $2"
 }
 
+# soak_fd_limit N: the soft open-files limit raised to FDS: 20000, or N +
+# 1000 when 20000 does not leave 100 beyond N (nginx inherits it and takes it
+# for worker_rlimit_nofile). Sets FD_NOTE, which the soak's report prints.
+soak_fd_limit() {
+    local old
+    old=$(ulimit -Sn)
+    FDS=20000
+    (( FDS >= $1 + 100 )) || FDS=$(( $1 + 1000 ))
+    if ! ulimit -Sn "$FDS" 2>/dev/null; then
+        die "cannot raise the soft open-files limit to $FDS (hard limit $(ulimit -Hn))"
+    fi
+    FD_NOTE="soft open-files limit raised with 'ulimit -n $FDS' (was $old, hard $(ulimit -Hn))"
+    say "$FD_NOTE"
+}
+
 # ---- the temporary directory, and what to undo at exit ----------------------
 
 AT_EXIT=()
@@ -346,6 +361,10 @@ listen_overflows() {
     awk '/^TcpExt:/ { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 }
                       else for (i = 2; i <= NF; i++) if (k[i] == "ListenOverflows") print $i }' /proc/net/netstat
 }
+
+# first child PID of $1 (timeout -> time -> rpcload)
+child_of() { pgrep -P "$1" 2>/dev/null | head -n 1 || true; }
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
 
 # ---- one client run, measured -----------------------------------------------
 
@@ -614,4 +633,36 @@ bar_ratio() {
     else
         echo "$6"
     fi
+}
+
+# ---- a soak's report --------------------------------------------------------
+
+# An awk function for a soak's report: cpu_rows(row, n) prints, formatted
+# with row, rpcload's CPU (user u + sys s; u "-": unknown) and its CPU per
+# request over n, nginx's worker CPU (n0 to n1 over dur s) and the other
+# processes' CPU (the machine busy b0 to b1 over the wall time t0 to t1),
+# all -v variables of the awk program.
+SOAK_CPU_ROWS='
+function cpu_rows(row, n,   o) {
+    if (u != "-") {
+        printf row, "rpcload CPU user+sys (s)", sprintf("%.2f", u + s)
+        if (n > 0) printf row, "rpcload CPU us per request", sprintf("%.2f", (u + s) * 1e6 / n)
+    }
+    printf row, "nginx worker CPU (% of run time)", sprintf("%.0f%%", (n1 - n0) * 100 / dur)
+    o = (b1 - b0 - (n1 - n0) - (u == "-" ? 0 : u + s)) * 100 / (t1 - t0); if (o < 0) o = 0
+    printf row, "other processes CPU (% of one core)", sprintf("%.0f%%", o)
+}
+'
+
+# soak_verdict VERDICT OUT WHY...: "result: VERDICT", the reasons, and the
+# head of rpcload's error report from OUT; returns 0 when VERDICT is PASS.
+soak_verdict() {
+    local verdict=$1 out=$2 w; shift 2
+    echo
+    echo "result: $verdict"
+    for w in "$@"; do echo "  $w"; done
+    if [[ -s $out ]] && grep -q '^Error report' "$out"; then
+        echo; sed -n '/^Error report/,$p' "$out" | head -n 20
+    fi
+    [[ $verdict == PASS ]]
 }

@@ -24,24 +24,11 @@ EOF
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-CONN=100 STREAMS=100 DUR=30 STOP=10 RATE='' KEEP=0 FDS=20000
-while getopts 'c:m:t:s:r:kh' opt; do
-    case $opt in
-        c) CONN=$OPTARG ;;
-        m) STREAMS=$OPTARG ;;
-        t) DUR=${OPTARG%s} ;;
-        s) STOP=${OPTARG%s} ;;
-        r) RATE=$OPTARG ;;
-        k) KEEP=1 ;;
-        h) usage; exit 0 ;;
-        *) usage >&2; exit 2 ;;
-    esac
-done
+CONN=100 STREAMS=100 DUR=30 STOP=10 RATE='' KEEP=0
+parse_options 'c:CONN m:STREAMS t:DUR:secs s:STOP:secs r:RATE k:KEEP:flag' "$@"
 USERS=$(( CONN * STREAMS ))
 : "${RATE:=$USERS}"
-for v in CONN STREAMS DUR RATE; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v wants a positive integer, got '${!v}'"
-done
+for v in CONN STREAMS DUR RATE; do need_count "$v" "${!v}"; done
 [[ $STOP =~ ^[0-9]+$ ]] || die "-s wants whole seconds >= 0, got '$STOP'"
 
 RPCLOAD=${RPCLOAD:-$REPO_DIR/build/rpcload}
@@ -50,36 +37,15 @@ need_tools taskset timeout curl awk ss pgrep
 
 # rpcload needs a descriptor per connection, not per user; the 20000 asked
 # for is headroom (and what nginx's worker_rlimit_nofile is set to).
-OLD_FDS=$(ulimit -Sn)
-(( FDS >= CONN + 100 )) || FDS=$(( CONN + 1000 ))
-if ! ulimit -Sn "$FDS" 2>/dev/null; then
-    die "cannot raise the soft open-files limit to $FDS (hard limit $(ulimit -Hn))"
-fi
-FD_NOTE="soft open-files limit raised with 'ulimit -n $FDS' (was $OLD_FDS, hard $(ulimit -Hn))"
-say "$FD_NOTE"
+soak_fd_limit "$CONN"
 
-if [[ $CLIENT_CPU == all ]]; then PIN=(); else PIN=(taskset -c "$CLIENT_CPU"); fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rpcload-bench-soak-h2.XXXXXX")
-RUN_PID=
-cleanup() {
-    if [[ -n $RUN_PID ]] && kill -0 "$RUN_PID" 2>/dev/null; then
-        kill -TERM "$RUN_PID" 2>/dev/null || true   # timeout(1) passes it on to rpcload
-        wait "$RUN_PID" 2>/dev/null || true
-    fi
-    nginx_stop
-    if (( KEEP )); then say "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+work_dir soak-h2
 (( STREAMS > NGINX_H2_STREAMS )) && NGINX_H2_STREAMS=$STREAMS
 nginx_start "$WORK/nginx" "$FDS" "$FDS" h2c
 URL=http://127.0.0.1:$NGINX_PORT/hello
-
-# first child PID of $1 (timeout -> time -> rpcload)
-child_of() { pgrep -P "$1" 2>/dev/null | head -n 1 || true; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+RUN_PID=
+# shellcheck disable=SC2016  # expanded at exit
+at_exit 'end_job "$RUN_PID"'
 
 # ---- the soak ---------------------------------------------------------------
 LIMIT=$(( DUR + STOP + 60 ))
@@ -90,8 +56,8 @@ N0=$(nginx_cpu) B0=$(machine_busy) T0=$(date +%s.%N)
 ARGS=(--threads 1 --http2 --connections "$CONN" -u "$USERS" -r "$RATE" -t "${DUR}s"
       --stop-timeout "$STOP" --only-summary "$URL")
 say "running: $RPCLOAD ${ARGS[*]}"
-timeout -k 5 "$LIMIT" "$GNU_TIME" -f '%U %S %M' -o "$TF" \
-    "${PIN[@]}" "$RPCLOAD" "${ARGS[@]}" </dev/null >"$OUT" 2>&1 &
+timed_prefix "$LIMIT" "$TF"
+"${TIMED[@]}" "$RPCLOAD" "${ARGS[@]}" </dev/null >"$OUT" 2>&1 &
 RUN_PID=$!
 # once a second: established connections at nginx's port, rpcload's RSS
 # (t: whole seconds since the start, from the clock: the loop takes a bit
@@ -177,7 +143,8 @@ echo
 awk -v dur="$DUR" -v reqs="$CLIENT_REQS" -v ok="$CLIENT_OK" -v fails="$CLIENT_FAILS" -v cut="$CLIENT_CUT" \
     -v acc="$ACCOUNTED" -v sall="$SERVER_ALL" -v s200="$SERVER_200" -v rc="$RC" -v wall="$WALL_S" \
     -v conns="$PEAK_CONNS" -v minc="${MIN_CONNS_STEADY:--}" -v peak="$PEAK_RSS" \
-    -v u="$SU" -v s="$SS" -v n0="$N0" -v n1="$N1" -v b0="$B0" -v b1="$B1" -v t0="$T0" -v t1="$T1" 'BEGIN {
+    -v u="$SU" -v s="$SS" -v n0="$N0" -v n1="$N1" -v b0="$B0" -v b1="$B1" -v t0="$T0" -v t1="$T1" \
+    "$SOAK_CPU_ROWS"'BEGIN {
     row = "%-52s %s\n"
     printf row, "rpcload requests (Aggregated # reqs)", reqs
     printf row, "  successes (# reqs - # fails)", ok
@@ -191,22 +158,10 @@ awk -v dur="$DUR" -v reqs="$CLIENT_REQS" -v ok="$CLIENT_OK" -v fails="$CLIENT_FA
     printf row, "rpcload exit status", rc
     printf row, "rpcload wall time (s)", wall
     printf row, "nginx established conns (min 3 s..end-1 s, max)", minc ", " conns
-    if (u != "-") {
-        printf row, "rpcload CPU user+sys (s)", sprintf("%.2f", u + s)
-        if (sall > 0) printf row, "rpcload CPU us per request", sprintf("%.2f", (u + s) * 1e6 / sall)
-    }
-    printf row, "nginx worker CPU (% of run time)", sprintf("%.0f%%", (n1 - n0) * 100 / dur)
-    o = (b1 - b0 - (n1 - n0) - (u == "-" ? 0 : u + s)) * 100 / (t1 - t0); if (o < 0) o = 0
-    printf row, "other processes CPU (% of one core)", sprintf("%.0f%%", o)
+    cpu_rows(row, sall)
     if (peak != "-")
         printf row, "rpcload peak RSS, KiB", sprintf("%d (%.1f MiB)", peak, peak / 1024)
     else
         printf row, "rpcload peak RSS, KiB", "- (run did not finish)"
 }'
-echo
-echo "result: $verdict"
-for w in "${why[@]}"; do echo "  $w"; done
-if [[ -s $OUT ]] && grep -q '^Error report' "$OUT"; then
-    echo; sed -n '/^Error report/,$p' "$OUT" | head -n 20
-fi
-[[ $verdict == PASS ]]
+soak_verdict "$verdict" "$OUT" "${why[@]}"
