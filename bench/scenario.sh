@@ -18,35 +18,18 @@ EOF
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=bench/run_client.sh
-source "$(dirname "${BASH_SOURCE[0]}")/run_client.sh"
 
 DUR=60 USERS=1000 KEEP=0
-while getopts 'd:u:kh' opt; do
-    case $opt in
-        d) DUR=${OPTARG%s} ;;
-        u) USERS=$OPTARG ;;
-        k) KEEP=1 ;;
-        h) usage; exit 0 ;;
-        *) usage >&2; exit 2 ;;
-    esac
-done
-[[ $DUR =~ ^[1-9][0-9]*$ ]] || die "-d wants whole seconds, got '$DUR'"
-[[ $USERS =~ ^[1-9][0-9]*$ ]] || die "-u wants a positive integer, got '$USERS'"
+parse_options 'd:DUR:secs u:USERS k:KEEP:flag' "$@"
+need_count -d "$DUR" "whole seconds"
+need_count -u "$USERS"
 
 RPCLOAD=${RPCLOAD:-$REPO_DIR/build/rpcload}
 [[ -x $RPCLOAD ]] || die "no executable at $RPCLOAD (set RPCLOAD)"
 need_tools taskset timeout curl awk ss
-ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+raise_fd_limit
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rpcload-bench-scenario.XXXXXX")
-cleanup() {
-    nginx_stop
-    if (( KEEP )); then say "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+work_dir scenario
 nginx_start "$WORK/nginx" 20000
 HOST=http://127.0.0.1:$NGINX_PORT
 
@@ -61,13 +44,9 @@ users:
       - {weight: 1, steps: [{http: "GET /hello?u={{user_id}}", name: /hello}]}
 YAML
 
-# CUT is filled by run_client; this table does not show it.
-# shellcheck disable=SC2034
-declare -A REQS CREQS CUT CPU RSS WALL NOTE SRV OTHER
-ORDER=()
-run_client cli client_reqs_locust_table no_cut \
+run_nginx_client cli client_reqs_locust_table no_cut \
     "$RPCLOAD" --threads 1 -u "$USERS" -r "$USERS" -t "${DUR}s" --only-summary "$HOST/hello"
-run_client scenario client_reqs_locust_table no_cut \
+run_nginx_client scenario client_reqs_locust_table no_cut \
     "$RPCLOAD" --threads 1 -u "$USERS" -r "$USERS" -t "${DUR}s" --only-summary \
     -f "$WORK/bench.yaml" "$HOST"
 

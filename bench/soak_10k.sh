@@ -20,22 +20,9 @@ EOF
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-USERS=10000 RATE=2000 DUR=30 THREADS=1 IDLE=5 KEEP=0 FDS=20000
-while getopts 'u:r:t:T:i:kh' opt; do
-    case $opt in
-        u) USERS=$OPTARG ;;
-        r) RATE=$OPTARG ;;
-        t) DUR=${OPTARG%s} ;;
-        T) THREADS=$OPTARG ;;
-        i) IDLE=${OPTARG%s} ;;
-        k) KEEP=1 ;;
-        h) usage; exit 0 ;;
-        *) usage >&2; exit 2 ;;
-    esac
-done
-for v in USERS RATE DUR THREADS IDLE; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v wants a positive integer, got '${!v}'"
-done
+USERS=10000 RATE=2000 DUR=30 THREADS=1 IDLE=5 KEEP=0
+parse_options 'u:USERS r:RATE t:DUR:secs T:THREADS i:IDLE:secs k:KEEP:flag' "$@"
+for v in USERS RATE DUR THREADS IDLE; do need_count "$v" "${!v}"; done
 (( USERS >= 2 )) || die "-u must be at least 2"
 
 RPCLOAD=${RPCLOAD:-$REPO_DIR/build/rpcload}
@@ -44,35 +31,14 @@ need_tools taskset timeout curl awk ss pgrep
 
 # One fd per user plus a few; nginx needs as many again (it inherits this limit
 # and also sets worker_rlimit_nofile).
-OLD_FDS=$(ulimit -Sn)
-(( FDS >= USERS + 100 )) || FDS=$(( USERS + 1000 ))
-if ! ulimit -Sn "$FDS" 2>/dev/null; then
-    die "cannot raise the soft open-files limit to $FDS (hard limit $(ulimit -Hn))"
-fi
-FD_NOTE="soft open-files limit raised with 'ulimit -n $FDS' (was $OLD_FDS, hard $(ulimit -Hn))"
-say "$FD_NOTE"
+soak_fd_limit "$USERS"
 
-if [[ $CLIENT_CPU == all ]]; then PIN=(); else PIN=(taskset -c "$CLIENT_CPU"); fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rpcload-bench-soak.XXXXXX")
-RUN_PID=
-cleanup() {
-    if [[ -n $RUN_PID ]] && kill -0 "$RUN_PID" 2>/dev/null; then
-        kill -TERM "$RUN_PID" 2>/dev/null || true   # timeout(1) passes it on to rpcload
-        wait "$RUN_PID" 2>/dev/null || true
-    fi
-    nginx_stop
-    if (( KEEP )); then say "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+work_dir soak
 nginx_start "$WORK/nginx" "$FDS" "$FDS"
 URL=http://127.0.0.1:$NGINX_PORT/hello
-
-# first child PID of $1 (timeout -> time -> rpcload)
-child_of() { pgrep -P "$1" 2>/dev/null | head -n 1 || true; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+RUN_PID=
+# shellcheck disable=SC2016  # expanded at exit
+at_exit 'end_job "$RUN_PID"'
 
 # run_rpcload TAG LIMIT_SECONDS ARGS... : runs rpcload under GNU time in the
 # background, samples server connections and rpcload's RSS once a second.
@@ -83,8 +49,8 @@ run_rpcload() {
     local tag=$1 limit=$2; shift 2
     local out=$WORK/$tag.out tf=$WORK/$tag.time t=0 c r tpid rpid
     say "running ($tag): $RPCLOAD $*"
-    timeout -k 5 "$limit" "$GNU_TIME" -f '%U %S %M' -o "$tf" \
-        "${PIN[@]}" "$RPCLOAD" "$@" </dev/null >"$out" 2>&1 &
+    timed_prefix "$limit" "$tf"
+    "${TIMED[@]}" "$RPCLOAD" "$@" </dev/null >"$out" 2>&1 &
     RUN_PID=$!
     PEAK_CONNS=0 FULL_AT=- PEAK_SAMPLED_RSS=0
     : >"$WORK/$tag.timeline"
@@ -149,7 +115,7 @@ echo
 awk -v users="$USERS" -v dur="$DUR" -v fails="$CLIENT_FAILS" -v sreq="$SERVER_REQS" -v creq="$CLIENT_REQS" \
     -v conns="$PEAK_CONNS" -v full="$FULL_AT" -v idle="$IDLE_RSS" -v peak="$PEAK_RSS" \
     -v u="$SU" -v s="$SS" -v rc="$SOAK_RC" -v n0="$N0" -v n1="$N1" -v b0="$B0" -v b1="$B1" \
-    -v t0="$T0" -v t1="$T1" -v lo=$(( L1 - L0 )) 'BEGIN {
+    -v t0="$T0" -v t1="$T1" -v lo=$(( L1 - L0 )) "$SOAK_CPU_ROWS"'BEGIN {
     row = "%-48s %s\n"
     printf row, "errors (rpcload Aggregated # fails)", fails
     printf row, "rpcload exit status", rc
@@ -159,13 +125,7 @@ awk -v users="$USERS" -v dur="$DUR" -v fails="$CLIENT_FAILS" -v sreq="$SERVER_RE
     printf row, "peak established connections at nginx", conns
     printf row, "all connections up after (s, 1 s samples)", full
     printf row, "accept-queue overflows (kernel ListenOverflows)", lo
-    if (u != "-") {
-        printf row, "rpcload CPU user+sys (s)", sprintf("%.2f", u + s)
-        if (sreq > 0) printf row, "rpcload CPU us per request", sprintf("%.2f", (u + s) * 1e6 / sreq)
-    }
-    printf row, "nginx worker CPU (% of run time)", sprintf("%.0f%%", (n1 - n0) * 100 / dur)
-    o = (b1 - b0 - (n1 - n0) - (u == "-" ? 0 : u + s)) * 100 / (t1 - t0); if (o < 0) o = 0
-    printf row, "other processes CPU (% of one core)", sprintf("%.0f%%", o)
+    cpu_rows(row, sreq)
     printf row, "idle rpcload peak RSS (-u 1), KiB", sprintf("%d (%.1f MiB)", idle, idle / 1024)
     if (peak != "-") {
         printf row, "rpcload peak RSS, KiB", sprintf("%d (%.1f MiB)", peak, peak / 1024)
@@ -174,10 +134,4 @@ awk -v users="$USERS" -v dur="$DUR" -v fails="$CLIENT_FAILS" -v sreq="$SERVER_RE
         printf row, "rpcload peak RSS, KiB", "- (run did not finish)"
     }
 }'
-echo
-echo "result: $verdict"
-for w in "${why[@]}"; do echo "  $w"; done
-if [[ -s $WORK/soak.out ]] && grep -q '^Error report' "$WORK/soak.out"; then
-    echo; sed -n '/^Error report/,$p' "$WORK/soak.out" | head -n 20
-fi
-[[ $verdict == PASS ]]
+soak_verdict "$verdict" "$WORK/soak.out" "${why[@]}"

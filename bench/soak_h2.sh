@@ -24,24 +24,11 @@ EOF
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-CONN=100 STREAMS=100 DUR=30 STOP=10 RATE='' KEEP=0 FDS=20000
-while getopts 'c:m:t:s:r:kh' opt; do
-    case $opt in
-        c) CONN=$OPTARG ;;
-        m) STREAMS=$OPTARG ;;
-        t) DUR=${OPTARG%s} ;;
-        s) STOP=${OPTARG%s} ;;
-        r) RATE=$OPTARG ;;
-        k) KEEP=1 ;;
-        h) usage; exit 0 ;;
-        *) usage >&2; exit 2 ;;
-    esac
-done
+CONN=100 STREAMS=100 DUR=30 STOP=10 RATE='' KEEP=0
+parse_options 'c:CONN m:STREAMS t:DUR:secs s:STOP:secs r:RATE k:KEEP:flag' "$@"
 USERS=$(( CONN * STREAMS ))
 : "${RATE:=$USERS}"
-for v in CONN STREAMS DUR RATE; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v wants a positive integer, got '${!v}'"
-done
+for v in CONN STREAMS DUR RATE; do need_count "$v" "${!v}"; done
 [[ $STOP =~ ^[0-9]+$ ]] || die "-s wants whole seconds >= 0, got '$STOP'"
 
 RPCLOAD=${RPCLOAD:-$REPO_DIR/build/rpcload}
@@ -50,36 +37,15 @@ need_tools taskset timeout curl awk ss pgrep
 
 # rpcload needs a descriptor per connection, not per user; the 20000 asked
 # for is headroom (and what nginx's worker_rlimit_nofile is set to).
-OLD_FDS=$(ulimit -Sn)
-(( FDS >= CONN + 100 )) || FDS=$(( CONN + 1000 ))
-if ! ulimit -Sn "$FDS" 2>/dev/null; then
-    die "cannot raise the soft open-files limit to $FDS (hard limit $(ulimit -Hn))"
-fi
-FD_NOTE="soft open-files limit raised with 'ulimit -n $FDS' (was $OLD_FDS, hard $(ulimit -Hn))"
-say "$FD_NOTE"
+soak_fd_limit "$CONN"
 
-if [[ $CLIENT_CPU == all ]]; then PIN=(); else PIN=(taskset -c "$CLIENT_CPU"); fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rpcload-bench-soak-h2.XXXXXX")
-RUN_PID=
-cleanup() {
-    if [[ -n $RUN_PID ]] && kill -0 "$RUN_PID" 2>/dev/null; then
-        kill -TERM "$RUN_PID" 2>/dev/null || true   # timeout(1) passes it on to rpcload
-        wait "$RUN_PID" 2>/dev/null || true
-    fi
-    nginx_stop
-    if (( KEEP )); then say "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+work_dir soak-h2
 (( STREAMS > NGINX_H2_STREAMS )) && NGINX_H2_STREAMS=$STREAMS
 nginx_start "$WORK/nginx" "$FDS" "$FDS" h2c
 URL=http://127.0.0.1:$NGINX_PORT/hello
-
-# first child PID of $1 (timeout -> time -> rpcload)
-child_of() { pgrep -P "$1" 2>/dev/null | head -n 1 || true; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+RUN_PID=
+# shellcheck disable=SC2016  # expanded at exit
+at_exit 'end_job "$RUN_PID"'
 
 # ---- the soak ---------------------------------------------------------------
 LIMIT=$(( DUR + STOP + 60 ))
@@ -90,8 +56,8 @@ N0=$(nginx_cpu) B0=$(machine_busy) T0=$(date +%s.%N)
 ARGS=(--threads 1 --http2 --connections "$CONN" -u "$USERS" -r "$RATE" -t "${DUR}s"
       --stop-timeout "$STOP" --only-summary "$URL")
 say "running: $RPCLOAD ${ARGS[*]}"
-timeout -k 5 "$LIMIT" "$GNU_TIME" -f '%U %S %M' -o "$TF" \
-    "${PIN[@]}" "$RPCLOAD" "${ARGS[@]}" </dev/null >"$OUT" 2>&1 &
+timed_prefix "$LIMIT" "$TF"
+"${TIMED[@]}" "$RPCLOAD" "${ARGS[@]}" </dev/null >"$OUT" 2>&1 &
 RUN_PID=$!
 # once a second: established connections at nginx's port, rpcload's RSS
 # (t: whole seconds since the start, from the clock: the loop takes a bit
@@ -128,8 +94,8 @@ SERVER_ALL=$(log_count_all "$OFF")
 SERVER_200=$(log_count_200 "$OFF")
 CLIENT_REQS=$(client_reqs_locust_table "$OUT")
 CLIENT_FAILS=$(client_fails_locust_table "$OUT")
-CUT=$(client_cut_rpcload "$OUT")
-WALL=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.1f", b-a}')
+CLIENT_CUT=$(client_cut_rpcload "$OUT")
+WALL_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.1f", b-a}')
 F=$(time_fields "$TF") || F="- - -"
 read -r SU SS PEAK_RSS <<<"$F"
 if [[ $PEAK_RSS != - ]] && (( PEAK_SAMPLED_RSS > PEAK_RSS )); then PEAK_RSS=$PEAK_SAMPLED_RSS; fi
@@ -139,7 +105,7 @@ verdict=PASS why=()
 num() { [[ $1 =~ ^[0-9]+$ ]]; }
 if num "$CLIENT_REQS" && num "$CLIENT_FAILS"; then
     CLIENT_OK=$(( CLIENT_REQS - CLIENT_FAILS ))
-    ACCOUNTED=$(( CLIENT_REQS + CUT ))
+    ACCOUNTED=$(( CLIENT_REQS + CLIENT_CUT ))
     (( CLIENT_FAILS == 0 )) || { verdict=FAIL; why+=("rpcload reported $CLIENT_FAILS failed requests"); }
     # Every request rpcload counted was logged by nginx; a request cut at the
     # stop was logged if nginx had read it before the connection closed (it
@@ -147,23 +113,23 @@ if num "$CLIENT_REQS" && num "$CLIENT_FAILS"; then
     # [requests, requests + cut], exactly requests when nothing was cut.
     if (( SERVER_ALL < CLIENT_REQS || SERVER_ALL > ACCOUNTED )); then
         verdict=FAIL
-        if (( CUT == 0 )); then
+        if (( CLIENT_CUT == 0 )); then
             why+=("rpcload counted $CLIENT_REQS requests, nginx logged $SERVER_ALL (difference $(( SERVER_ALL - CLIENT_REQS )))")
         else
             why+=("nginx logged $SERVER_ALL requests, outside rpcload's $CLIENT_REQS .. $ACCOUNTED (requests .. requests + cut)")
         fi
     elif (( SERVER_ALL != ACCOUNTED )); then
-        why+=("note: $(( ACCOUNTED - SERVER_ALL )) of the $CUT cut requests never reached nginx's log (cut before nginx read them)")
+        why+=("note: $(( ACCOUNTED - SERVER_ALL )) of the $CLIENT_CUT cut requests never reached nginx's log (cut before nginx read them)")
     fi
-    if (( SERVER_200 < CLIENT_OK || SERVER_200 > CLIENT_OK + CUT )); then
+    if (( SERVER_200 < CLIENT_OK || SERVER_200 > CLIENT_OK + CLIENT_CUT )); then
         verdict=FAIL
-        why+=("rpcload's successes $CLIENT_OK (+ cut $CUT) do not match nginx's $SERVER_200 status-200 lines")
+        why+=("rpcload's successes $CLIENT_OK (+ cut $CLIENT_CUT) do not match nginx's $SERVER_200 status-200 lines")
     fi
 else
     CLIENT_OK=- ACCOUNTED=-
     verdict=FAIL; why+=("no Aggregated row in rpcload's output (did it finish?)")
 fi
-(( STOP == 0 || CUT == 0 )) || { verdict=FAIL; why+=("$CUT requests were cut despite --stop-timeout $STOP"); }
+(( STOP == 0 || CLIENT_CUT == 0 )) || { verdict=FAIL; why+=("$CLIENT_CUT requests were cut despite --stop-timeout $STOP"); }
 (( RC == 0 )) || { verdict=FAIL; why+=("rpcload exit status $RC"); }
 (( SERVER_200 > 0 )) || { verdict=FAIL; why+=("no request reached the server"); }
 [[ ${MIN_CONNS_STEADY:-0} -ge $CONN && $PEAK_CONNS -le $CONN ]] ||
@@ -174,10 +140,11 @@ echo "HTTP/2 soak: $CONN connections x $STREAMS streams = $USERS users (spawn ra
 echo "h2c GET $URL; nginx: 1 worker on cpu $SERVER_CPU (http2_max_concurrent_streams $NGINX_H2_STREAMS); rpcload: --threads 1, cpu ${CLIENT_CPU}"
 echo "$FD_NOTE"
 echo
-awk -v dur="$DUR" -v reqs="$CLIENT_REQS" -v ok="$CLIENT_OK" -v fails="$CLIENT_FAILS" -v cut="$CUT" \
-    -v acc="$ACCOUNTED" -v sall="$SERVER_ALL" -v s200="$SERVER_200" -v rc="$RC" -v wall="$WALL" \
+awk -v dur="$DUR" -v reqs="$CLIENT_REQS" -v ok="$CLIENT_OK" -v fails="$CLIENT_FAILS" -v cut="$CLIENT_CUT" \
+    -v acc="$ACCOUNTED" -v sall="$SERVER_ALL" -v s200="$SERVER_200" -v rc="$RC" -v wall="$WALL_S" \
     -v conns="$PEAK_CONNS" -v minc="${MIN_CONNS_STEADY:--}" -v peak="$PEAK_RSS" \
-    -v u="$SU" -v s="$SS" -v n0="$N0" -v n1="$N1" -v b0="$B0" -v b1="$B1" -v t0="$T0" -v t1="$T1" 'BEGIN {
+    -v u="$SU" -v s="$SS" -v n0="$N0" -v n1="$N1" -v b0="$B0" -v b1="$B1" -v t0="$T0" -v t1="$T1" \
+    "$SOAK_CPU_ROWS"'BEGIN {
     row = "%-52s %s\n"
     printf row, "rpcload requests (Aggregated # reqs)", reqs
     printf row, "  successes (# reqs - # fails)", ok
@@ -191,22 +158,10 @@ awk -v dur="$DUR" -v reqs="$CLIENT_REQS" -v ok="$CLIENT_OK" -v fails="$CLIENT_FA
     printf row, "rpcload exit status", rc
     printf row, "rpcload wall time (s)", wall
     printf row, "nginx established conns (min 3 s..end-1 s, max)", minc ", " conns
-    if (u != "-") {
-        printf row, "rpcload CPU user+sys (s)", sprintf("%.2f", u + s)
-        if (sall > 0) printf row, "rpcload CPU us per request", sprintf("%.2f", (u + s) * 1e6 / sall)
-    }
-    printf row, "nginx worker CPU (% of run time)", sprintf("%.0f%%", (n1 - n0) * 100 / dur)
-    o = (b1 - b0 - (n1 - n0) - (u == "-" ? 0 : u + s)) * 100 / (t1 - t0); if (o < 0) o = 0
-    printf row, "other processes CPU (% of one core)", sprintf("%.0f%%", o)
+    cpu_rows(row, sall)
     if (peak != "-")
         printf row, "rpcload peak RSS, KiB", sprintf("%d (%.1f MiB)", peak, peak / 1024)
     else
         printf row, "rpcload peak RSS, KiB", "- (run did not finish)"
 }'
-echo
-echo "result: $verdict"
-for w in "${why[@]}"; do echo "  $w"; done
-if [[ -s $OUT ]] && grep -q '^Error report' "$OUT"; then
-    echo; sed -n '/^Error report/,$p' "$OUT" | head -n 20
-fi
-[[ $verdict == PASS ]]
+soak_verdict "$verdict" "$OUT" "${why[@]}"

@@ -21,59 +21,48 @@ EOF
 
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-# shellcheck source=bench/run_client.sh
-source "$(dirname "${BASH_SOURCE[0]}")/run_client.sh"
 
 DUR=10 CONN=50 ROUNDS=3 KEEP=0
 POLL_S=${POLL_S:-1}
-while getopts 'd:c:n:kh' opt; do
-    case $opt in
-        d) DUR=${OPTARG%s} ;;
-        c) CONN=$OPTARG ;;
-        n) ROUNDS=$OPTARG ;;
-        k) KEEP=1 ;;
-        h) usage; exit 0 ;;
-        *) usage >&2; exit 2 ;;
-    esac
-done
-[[ $DUR =~ ^[1-9][0-9]*$ ]] || die "-d wants whole seconds, got '$DUR'"
-[[ $CONN =~ ^[1-9][0-9]*$ ]] || die "-c wants a positive integer, got '$CONN'"
-[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "-n wants a positive integer, got '$ROUNDS'"
+parse_options 'd:DUR:secs c:CONN n:ROUNDS k:KEEP:flag' "$@"
+need_count -d "$DUR" "whole seconds"
+need_count -c "$CONN"
+need_count -n "$ROUNDS"
 
 RPCLOAD=${RPCLOAD:-$REPO_DIR/build/rpcload}
 [[ -x $RPCLOAD ]] || die "no rpcload executable at $RPCLOAD (set RPCLOAD)"
 need_tools taskset timeout curl awk
-ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
+raise_fd_limit
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rpcload-bench-web.XXXXXX")
-POLLER_PID=
-cleanup() {
-    if [[ -n $POLLER_PID ]]; then kill "$POLLER_PID" 2>/dev/null || true; wait "$POLLER_PID" 2>/dev/null || true; fi
-    nginx_stop
-    if (( KEEP )); then say "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+work_dir web
 nginx_start "$WORK/nginx" 20000
 URL=http://127.0.0.1:$NGINX_PORT/hello
+POLLER_PID=
+# shellcheck disable=SC2016  # expanded at exit
+at_exit 'end_job "$POLLER_PID"'
 
-# shellcheck disable=SC2034  # filled and read through run_client
-declare -A REQS CREQS CUT CPU RSS WALL NOTE SRV OTHER POLLS
-ORDER=()
+declare -A POLLS
+
+# web_ui_url OUTFILE: the web UI's base URL, once rpcload has said it in its
+# output (up to 10 s); empty when it did not.
+web_ui_url() {
+    local base=''
+    for _ in $(seq 200); do
+        base=$(sed -n 's/.*web UI on \(http:[^ ]*\).*/\1/p' "$1" 2>/dev/null | head -n 1 || true)
+        [[ -n $base ]] && break
+        sleep 0.05
+    done
+    echo "$base"
+}
 
 # poll OUTFILE COUNTFILE: waits for "web UI on http://..." in the client's
 # output, then GETs /stats/requests every POLL_S seconds until rpcload is
 # gone, one line in COUNTFILE per answered poll. On the server's core: the
 # poller's own CPU is not the client's.
 poll() {
-    local out=$1 count=$2 base=''
+    local out=$1 count=$2 base
     : >"$count"
-    for _ in $(seq 200); do
-        base=$(sed -n 's/.*web UI on \(http:[^ ]*\).*/\1/p' "$out" 2>/dev/null | head -n 1 || true)
-        [[ -n $base ]] && break
-        sleep 0.05
-    done
+    base=$(web_ui_url "$out")
     [[ -n $base ]] || { say "poller: no web UI URL in $out"; return 0; }
     while taskset -c "$SERVER_CPU" curl -fsS -o /dev/null --max-time 2 "$base/stats/requests" 2>/dev/null; do
         echo ok >>"$count"
@@ -82,12 +71,12 @@ poll() {
 }
 
 for round in $(seq "$ROUNDS"); do
-    run_client "headless$round" client_reqs_locust_table client_cut_rpcload \
+    run_nginx_client "headless$round" client_reqs_locust_table client_cut_rpcload \
         "$RPCLOAD" --threads 1 -u "$CONN" -r $(( CONN * 100 )) -t "${DUR}s" --only-summary "$URL"
     name=web$round
     poll "$WORK/$name.out" "$WORK/$name.polls" &
     POLLER_PID=$!
-    run_client "$name" client_reqs_locust_table client_cut_rpcload \
+    run_nginx_client "$name" client_reqs_locust_table client_cut_rpcload \
         "$RPCLOAD" --threads 1 --web --web-port 0 --autostart --autoquit 0 \
         -u "$CONN" -r $(( CONN * 100 )) -t "${DUR}s" --only-summary "$URL"
     wait "$POLLER_PID" 2>/dev/null || true
@@ -106,11 +95,7 @@ poll_cost() {
     taskset -c "$CLIENT_CPU" "$RPCLOAD" --threads 1 --web --web-port 0 --autostart -u 1 -r 10 -t 2s \
         --only-summary "$URL" </dev/null >"$out" 2>&1 &
     pid=$!
-    for _ in $(seq 200); do
-        base=$(sed -n 's/.*web UI on \(http:[^ ]*\).*/\1/p' "$out" 2>/dev/null | head -n 1 || true)
-        [[ -n $base ]] && break
-        sleep 0.05
-    done
+    base=$(web_ui_url "$out")
     sleep 3   # the load has stopped: only the polls use CPU now
     if [[ -n $base && -n $PY ]]; then
         POLL_US=$(taskset -c "$SERVER_CPU" "$PY" - "$base" "$pid" "$POLL_COST_N" <<'PYEOF'
@@ -136,11 +121,6 @@ PYEOF
 poll_cost
 
 # ---- the table (stdout) ----------------------------------------------------
-us_per_req() {   # NAME -> CPU us per request, or empty
-    local c=$1
-    [[ -n ${CPU[$c]:-} && ${REQS[$c]:-0} -gt 0 ]] || return 0
-    awk -v c="${CPU[$c]}" -v n="${REQS[$c]}" 'BEGIN{printf "%.4f", c*1e6/n}'
-}
 median() { sort -g | awk '{v[NR]=$1} END{if (NR==0) exit; if (NR%2) print v[(NR+1)/2]; else printf "%.4f\n", (v[NR/2]+v[NR/2+1])/2}'; }
 
 echo
@@ -154,7 +134,7 @@ printf '%-10s %10s %9s %7s %7s %10s %8s %6s %7s %7s  %s\n' \
     ---------- ---------- --------- ------- ------- ---------- -------- ------ ------- ------- ----
 HEADLESS=() WEB=()
 for c in "${ORDER[@]}"; do
-    us=$(us_per_req "$c")
+    us=$(us_per "$c" 4 || true)
     case $c in headless*) [[ -n $us ]] && HEADLESS+=("$us") ;; web*) [[ -n $us ]] && WEB+=("$us") ;; esac
     awk -v name="$c" -v n="${REQS[$c]:-0}" -v d="$DUR" -v cpu="${CPU[$c]:-}" -v wall="${WALL[$c]:-}" \
         -v rss="${RSS[$c]:-}" -v us="${us:--}" -v polls="${POLLS[$c]:--}" -v srv="${SRV[$c]:--}" \

@@ -5,21 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include "base/clock.h"
 #include "base/log.h"
 #include "config.h"
-#include "engine/plan.h"
 #include "engine/host.h"
+#include "engine/plan.h"
 #include "engine/plugin_loader.h"
 #include "engine/runner.h"
 #include "engine/target.h"
+#include "help.h"
 #include "options.h"
-#include "report/console.h"
-#include "report/csv.h"
-#include "report/html.h"
-#include "report/json.h"
+#include "reports.h"
 #include "scenario/compile.h"
 #include "scenario/scenario.h"
 #include "stats/stats.h"
@@ -31,64 +28,19 @@ static void usage_error(const char *msg) {
   fprintf(stderr, "rpcload: error: %s\nTry 'rpcload --help' for more.\n", msg);
 }
 
-/* The table is formatted into memory under the stats lock and written
- * after it is released: a slow terminal must not hold up the workers, who
- * take the same lock to merge. */
 /* What the hooks need; lives on main's stack for the run. */
 typedef struct cli_run {
-  FILE *console; /* stdout, or stderr when --json owns stdout */
-  rl__csv *csv;  /* --csv, or NULL */
-  cli_web web;   /* --web, --prometheus-port (cli/web.c) */
+  cli_reports reports; /* console, --csv (cli/reports.c) */
+  cli_web web;         /* --web, --prometheus-port (cli/web.c) */
 } cli_run;
 
-struct console_read {
-  FILE *mem;
-  uint64_t now_sec;
-};
-
-static void read_console(rl__stats *s, const rl__history *h, void *arg) {
-  (void)h;
-  struct console_read *rd = arg;
-  rl__report_console_stats(rd->mem, s, rd->now_sec, 0, 0);
-}
-
+/* The console table and the CSV files while the run goes (cli/reports.c). */
 static void report_progress(rl__runner *r, void *arg) {
-  cli_run *run = arg;
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  if (!mem)
-    return;
-  struct console_read rd = {.mem = mem, .now_sec = rl__runner_elapsed_sec(r)};
-  rl__runner_with_stats(r, read_console, &rd);
-  fclose(mem);
-  fwrite(text, 1, len, run->console);
-  fflush(run->console);
-  free(text);
+  cli_reports_progress(r, &((cli_run *)arg)->reports);
 }
 
-struct csv_read {
-  rl__csv *csv;
-  int rc;
-};
-
-static void read_csv(rl__stats *s, const rl__history *h, void *arg) {
-  struct csv_read *rd = arg;
-  rd->rc = rl__csv_tick(rd->csv, s, h);
-}
-
-/* Every second: the CSV files, formatted under the lock, written after. */
-static void write_csv_second(rl__runner *r, void *arg) {
-  cli_run *run = arg;
-  char err[512];
-  if (!run->csv)
-    return;
-  struct csv_read rd = {.csv = run->csv};
-  rl__runner_with_stats(r, read_csv, &rd);
-  if (rd.rc)
-    rl__log(RL__LOG_WARN, "out of memory formatting the CSV files");
-  if (rl__csv_write(run->csv, err, sizeof err))
-    rl__log(RL__LOG_WARN, "%s", err);
+static void report_second(rl__runner *r, void *arg) {
+  cli_reports_second(r, &((cli_run *)arg)->reports);
 }
 
 /* The web UI and --prometheus-port: up once the workers are, down once
@@ -209,19 +161,6 @@ static void raise_fd_limit(uint32_t users) {
             users, users + 64, (unsigned long long)rl.rlim_cur);
 }
 
-static void final_report(FILE *out, rl__runner *r, rl__stats *stats) {
-  double duration = (double)(r->end_ns - r->start_ns) / 1e9;
-  rl__report_console_stats(out, stats, 0, 1, duration);
-  rl__report_console_percentiles(out, stats);
-  rl__report_console_errors(out, stats);
-  fflush(out);
-  if (r->cut_requests)
-    rl__log(RL__LOG_INFO,
-            "%llu request(s) in flight at the stop were cut and not counted "
-            "(--stop-timeout lets them finish)",
-            (unsigned long long)r->cut_requests);
-}
-
 int main(int argc, char **argv) {
   cli_options o;
   char err[1024] = "";
@@ -244,7 +183,8 @@ int main(int argc, char **argv) {
     status = EXIT_USAGE;
     goto out;
   }
-  if (cli_options_parse(&o, cargc, cargv, err, sizeof err)) {
+  if (cli_options_parse(&o, cargc, cargv, err, sizeof err) ||
+      cli_options_check(&o, err, sizeof err)) {
     usage_error(err);
     status = EXIT_USAGE;
     goto out;
@@ -294,21 +234,16 @@ int main(int argc, char **argv) {
     status = EXIT_FAILURE;
     goto out;
   }
-  cli_run run = {.console = o.json ? stderr : stdout};
-  if (o.csv_prefix && rl__csv_open(o.csv_prefix, o.run.full_history, &run.csv,
-                                   err, sizeof err)) {
+  const char *plugin = target ? target->plugin->desc.name : "scenario";
+  cli_run run = {.web = {.o = &o, .plugin = plugin}};
+  if (cli_reports_open(&run.reports, &o, plugin, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     status = EXIT_USAGE;
     goto out;
   }
   rl__runner runner;
-  struct timespec wall_start, wall_end;
-  clock_gettime(CLOCK_REALTIME, &wall_start);
   rl__runner_hooks hooks = {
-      .report = report_progress, .second = write_csv_second, .arg = &run};
-  /* web UI / Prometheus (cli/web.c) */
-  run.web.o = &o;
-  run.web.plugin = target ? target->plugin->desc.name : "scenario";
+      .report = report_progress, .second = report_second, .arg = &run};
   if (cli_web_wanted(&o)) {
     hooks.started = web_started;
     hooks.ended = web_ended;
@@ -319,58 +254,8 @@ int main(int argc, char **argv) {
   }
   if (run.web.failed && status == 0)
     status = EXIT_FAILURE; /* a server could not listen: the run was ended */
-  clock_gettime(CLOCK_REALTIME, &wall_end);
-  final_report(run.console, &runner, stats);
-  double duration_s = (double)(runner.end_ns - runner.start_ns) / 1e9;
-  if (run.csv && rl__csv_close(run.csv, stats, &runner.hub.history, duration_s, err,
-                               sizeof err)) {
-    fprintf(stderr, "rpcload: error: %s\n", err);
-    if (status == 0)
-      status = EXIT_FAILURE;
-  }
-  if (o.json || o.json_path) {
-    rl__json_run_info jinfo = {
-        .start_time =
-            (double)wall_start.tv_sec + (double)wall_start.tv_nsec / 1e9,
-        .duration_s = duration_s,
-        .users = o.run.users,
-        .user_count = runner.spawned,
-        .cut_requests = runner.cut_requests,
-    };
-    if (o.json &&
-        rl__json_report_write(stdout, stats, &runner.hub.history, &jinfo)) {
-      fprintf(stderr, "rpcload: error: cannot write the JSON report\n");
-      if (status == 0)
-        status = EXIT_FAILURE;
-    }
-    if (o.json_path && rl__json_report_file(o.json_path, stats, &runner.hub.history,
-                                            &jinfo, err, sizeof err)) {
-      fprintf(stderr, "rpcload: error: %s\n", err);
-      if (status == 0)
-        status = EXIT_FAILURE;
-    }
-  }
-  if (o.html_path) {
-    /* The run has ended: no lock needed. */
-    rl__html_run_info info = {
-        .target = o.target.url,
-        .plugin = target ? target->plugin->desc.name : "scenario",
-        .users = o.run.users,
-        .spawn_rate = o.run.spawn_rate,
-        .run_time_ns = o.run.run_time_ns,
-        .duration_s = (double)(runner.end_ns - runner.start_ns) / 1e9,
-        .start_unix_s =
-            (double)wall_start.tv_sec + (double)wall_start.tv_nsec / 1e9,
-        .end_unix_s = (double)wall_end.tv_sec + (double)wall_end.tv_nsec / 1e9,
-        .cut_requests = runner.cut_requests,
-    };
-    if (rl__report_html_save(o.html_path, &info, stats, &runner.hub.history, err,
-                             sizeof err)) {
-      fprintf(stderr, "rpcload: error: %s\n", err);
-      if (status == 0)
-        status = EXIT_FAILURE;
-    }
-  }
+  if (cli_reports_finish(&run.reports, &runner, stats) && status == 0)
+    status = EXIT_FAILURE;
   rl__runner_free(&runner);
   if (status == 0 && rl__stats_total(stats)->num_failures)
     status = o.exit_code_on_error;

@@ -1,3 +1,6 @@
+/* The command line read into cli_options: getopt's table and one parser per
+ * group of options, as --help groups them. What the options mean together
+ * (the target, the mode, the derived settings) is options_check.c's. */
 #include "options.h"
 
 #include <errno.h>
@@ -5,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -110,225 +112,6 @@ static const struct option long_options[] = {
     {"json-file", required_argument, NULL, OPT_JSON_FILE},
     {NULL, 0, NULL, 0},
 };
-
-void cli_print_help(FILE *out) {
-  fputs(
-      "Usage: rpcload [OPTIONS] URL\n"
-      "       rpcload -f SCENARIO.yaml [OPTIONS] [URL]\n"
-      "       rpcload --proto FILE --list\n"
-      "\n"
-      "Load-test a service the way Locust does (simulated users that run a "
-      "task,\n"
-      "wait, and repeat, spawned at a rate) at the speed of wrk.\n"
-      "\n"
-      "  rpcload -u 50 -r 10 -t 30s http://127.0.0.1:8080/hello\n"
-      "  rpcload --proto hello.proto --call SayHello -d '{\"name\":\"x\"}' \\\n"
-      "          -u 100 -r 10 -t 30s 127.0.0.1:50051\n"
-      "  rpcload -u 200 -r 50 -t 1m --wait between:0.5,2 -X POST \\\n"
-      "          -H 'content-type: application/json' -d '{\"k\":1}' \\\n"
-      "          --name /orders https://api.local:8443/orders --insecure\n"
-      "\n"
-      "  rpcload -f scenario.yaml -u 100 -r 10 -t 5m       "
-      "(docs/scenarios.md)\n"
-      "\n"
-      "Scenarios (Locust's user classes, tasks and steps in YAML):\n"
-      "  -f, --scenario FILE      run the user classes of a scenario file; a "
-      "URL\n"
-      "                           given too is the host of steps without one\n"
-      "      --tags T[,T]         only tasks with one of these tags "
-      "(repeatable)\n"
-      "      --exclude-tags T[,T] no task with one of these tags\n"
-      "      --list               with -f: the user classes and their tasks\n"
-      "      --show-task-ratio    with -f: each class's and task's share\n"
-      "      --config FILE        options from FILE (default ./rpcload.conf):\n"
-      "                           'users = 10' lines; RPCLOAD_USERS=10 and "
-      "the\n"
-      "                           like from the environment; the command line\n"
-      "                           wins over both, the environment over the "
-      "file\n"
-      "\n"
-      "Load:\n"
-      "  -u, --users N            peak number of concurrent users (default 1)\n"
-      "  -r, --spawn-rate R       users started per second, e.g. 10 or 0.5 "
-      "(default 1)\n"
-      "  -t, --run-time D         how long to run: 30s, 5m, 1h30m, 90 "
-      "(seconds);\n"
-      "                           default: until Ctrl-C\n"
-      "      --threads N          worker threads, one event loop each\n"
-      "                           (default: number of cores, at most one per "
-      "user)\n"
-      "      --wait SPEC          wait after each task (Locust's wait_time):\n"
-      "                             constant:S        e.g. constant:1\n"
-      "                             between:MIN,MAX   e.g. between:0.5,2\n"
-      "                             throughput:N      at most N tasks/s per "
-      "user\n"
-      "                             pacing:S          a task at most every S "
-      "seconds\n"
-      "                           default: none (the next task starts at "
-      "once)\n"
-      "      --connections N      N connections in all, shared by the users "
-      "(dealt\n"
-      "                           round-robin); a protocol that multiplexes\n"
-      "                           (HTTP/2, gRPC) runs their requests "
-      "concurrently\n"
-      "                           up to the server's limit and queues the "
-      "rest\n"
-      "                           (queue time counts in the response time).\n"
-      "                           Default: one connection per user, as Locust\n"
-      "      --stop-timeout S     at the end, let tasks in flight finish for "
-      "up to\n"
-      "                           S seconds (default 0: cut them; not "
-      "counted)\n"
-      "      --seed N             seed for random waits, for repeatable runs\n"
-      "\n"
-      "Request:\n"
-      "  -X, --method M           HTTP method (default GET, or POST with -d)\n"
-      "  -H, --header 'K: V'      request header; repeat for more\n"
-      "                           e.g. -H 'authorization: Bearer x'\n"
-      "  -d, --data DATA          request body; -d @FILE reads it from FILE\n"
-      "      --name NAME          name the request is grouped under in the "
-      "stats\n"
-      "                           (Locust's name=; default: the URL's path)\n"
-      "      --call CALL          what to call, for protocols that name it: a "
-      "Redis\n"
-      "                           command, e.g. --call 'GET key:{{random_int 1 "
-      "1000}}'\n"
-      "  -O, --option KEY=VALUE   an option for the protocol plugin "
-      "(repeatable)\n"
-      "      --connect-timeout S  TCP and TLS connect timeout, seconds "
-      "(default 10)\n"
-      "      --timeout S          response timeout per request, seconds "
-      "(default 60)\n"
-      "\n"
-      "HTTP/2:\n"
-      "      --http2              speak HTTP/2 only: with http:// by prior "
-      "knowledge\n"
-      "                           (h2c), with https:// as agreed by ALPN "
-      "(fails\n"
-      "                           clearly when the server will not). Without "
-      "it,\n"
-      "                           https:// offers h2 and http/1.1 and the "
-      "server\n"
-      "                           picks; http:// is HTTP/1.1\n"
-      "\n"
-      "gRPC (a target host:port, grpc://host:port or grpcs://host:port):\n"
-      "      --proto FILE         the service's .proto (protoc runs at "
-      "start-up)\n"
-      "  -I, --import-path DIR    where --proto's imports are found "
-      "(repeatable)\n"
-      "      --protoset FILE      a descriptor set made beforehand (protoc\n"
-      "                           --include_imports -o FILE); without --proto "
-      "or\n"
-      "                           --protoset the server is asked by "
-      "reflection\n"
-      "      --call METHOD        SayHello, HelloService.SayHello or\n"
-      "                           pkg.HelloService/SayHello\n"
-      "  -d, --data JSON          the request message in proto3 JSON, e.g.\n"
-      "                           -d '{\"name\":\"u{{user_id}}\"}' (default "
-      "{})\n"
-      "  -D, --data-file FILE     a JSON array of messages, sent round-robin\n"
-      "  -m, --metadata JSON      metadata, e.g. -m "
-      "'{\"authorization\":\"Bearer x\"}';\n"
-      "                           values of keys ending in -bin are sent "
-      "base64'd\n"
-      "      --authority A        :authority (default host:port)\n"
-      "      --compress gzip      gzip request messages\n"
-      "      --list               list the services and methods and exit\n"
-      "  A call fails when its grpc-status is not OK, as CODE: message\n"
-      "  (UNAVAILABLE: ...); --timeout is sent as grpc-timeout and a call "
-      "past\n"
-      "  it fails as DEADLINE_EXCEEDED. Stats type grpc, name the method's "
-      "path.\n"
-      "\n"
-      "TLS (https, grpcs):\n"
-      "      --insecure           do not verify the server's certificate\n"
-      "      --cacert FILE        trust the CA certificates in FILE (PEM)\n"
-      "      --cert FILE          client certificate (PEM)\n"
-      "      --key FILE           client private key (PEM; default: in "
-      "--cert)\n"
-      "\n"
-      "Output:\n"
-      "      --only-summary       no stats table every 2 s, only the final "
-      "report\n"
-      "      --headless           no web UI, even with the --web options "
-      "below\n"
-      "                           (the default: as Locust's --headless)\n"
-      "      --exit-code-on-error N  exit status when any request failed "
-      "(default 1)\n"
-      "      --html FILE          at the end, write a self-contained HTML "
-      "report\n"
-      "                           (tables and charts; opens from disk, no "
-      "network)\n"
-      "      --csv PREFIX         Locust's CSV files, written every second "
-      "while\n"
-      "                           the test runs: PREFIX_stats.csv,\n"
-      "                           PREFIX_stats_history.csv, "
-      "PREFIX_failures.csv,\n"
-      "                           PREFIX_exceptions.csv\n"
-      "      --csv-full-history   history rows for every entry, not only "
-      "Aggregated\n"
-      "      --json               print the final stats as JSON on stdout (and "
-      "no\n"
-      "                           tables there), histograms included\n"
-      "      --json-file FILE     write that JSON to FILE\n"
-      "\n"
-      "Web UI (opt-in: without it rpcload starts the load at once, like wrk):\n"
-      "      --web                serve Locust's web UI and HTTP API, and "
-      "start no\n"
-      "                           users until asked (the form, POST /swarm); "
-      "runs\n"
-      "                           until Ctrl-C or --autoquit. -u and -r fill "
-      "in the\n"
-      "                           form; -t counts from the first start\n"
-      "      --web-host HOST      address to listen on (default 127.0.0.1; "
-      "any\n"
-      "                           other than loopback prints a warning)\n"
-      "      --web-port PORT      port (default 8089; 0: any free one). The "
-      "URL is\n"
-      "                           printed to stderr: 'web UI on "
-      "http://HOST:PORT'\n"
-      "      --web-login U:P      HTTP basic auth with user U, password P\n"
-      "      --autostart          start -u users at once, without the form\n"
-      "      --autoquit S         end S seconds after the test stops\n"
-      "                           (--web-host, --web-port, --web-login, "
-      "--autostart\n"
-      "                           and --autoquit each imply --web)\n"
-      "      --prometheus-port [HOST:]PORT  serve the stats for Prometheus at\n"
-      "                           http://HOST:PORT/metrics (HOST default\n"
-      "                           127.0.0.1), headless or not; in web mode\n"
-      "                           /metrics is on the web UI's port too\n"
-      "\n"
-      "Plugins (one per protocol, found by the URL's scheme):\n"
-      "      --plugins            list the plugins found, with versions and "
-      "schemes\n"
-      "      --plugin NAME|PATH   use this plugin, e.g. --plugin ./myproto.so\n"
-      "      --plugin-dir DIR     look for plugins in DIR first (repeatable); "
-      "then\n"
-      "                           $RPCLOAD_PLUGIN_PATH (colon-separated), then "
-      "the\n"
-      "                           built-in directories\n"
-      "\n"
-      "  -h, --help               this text\n"
-      "  -V, --version            rpcload's version and plugin ABI version\n"
-      "\n"
-      "Templates: -d, --call and plugin options may hold {{user_id}}, {{seq}}\n"
-      "(the user's request number), {{uuid}}, {{timestamp}}, "
-      "{{timestamp_ms}},\n"
-      "{{random_int A B}} and {{random_string N}}, expanded for every request\n"
-      "by plugins that support them.\n"
-      "\n"
-      "Output: Locust's stats table every 2 s and at the end, then response "
-      "time\n"
-      "percentiles and an error report. Times are in milliseconds.\n"
-      "Ctrl-C stops (tasks in flight get --stop-timeout) and prints the "
-      "report;\n"
-      "a second Ctrl-C ends at once and still prints it.\n"
-      "\n"
-      "Exit status: 0 when no request failed, 1 (or --exit-code-on-error) "
-      "when\n"
-      "any failed, 2 for a usage or configuration error.\n",
-      out);
-}
 
 static int read_file(const char *path, char **out, size_t *len, char *err,
                      size_t errlen) {
@@ -460,8 +243,326 @@ static int parse_host_port(cli_options *o, const char *arg, char *err,
   return 0;
 }
 
-int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
+/* A group's parser returns this for an option of another group. */
+#define NOT_MINE 1
+
+/* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed */
+static int parse_load(cli_options *o, int c, char *arg, char *err,
                       size_t errlen) {
+  long long v;
+  double d;
+  uint64_t ns;
+  switch (c) {
+  case 'u':
+    o->users_given = 1;
+    if (rl__parse_int(arg, 1, 10000000, &v))
+      return bad_value("--users", arg, "expected a whole number >= 1", err,
+                       errlen);
+    o->run.users = (uint32_t)v;
+    return 0;
+  case 'r':
+    o->rate_given = 1;
+    if (rl__parse_number(arg, &d) || d <= 0)
+      return bad_value("--spawn-rate", arg,
+                       "expected users per second > 0, e.g. 10 or 0.5", err,
+                       errlen);
+    o->run.spawn_rate = d;
+    return 0;
+  case 't':
+    o->time_given = 1;
+    if (rl__parse_duration(arg, &ns) || ns == 0)
+      return bad_value("--run-time", arg,
+                       "expected a duration such as 30s, 5m, 1h30m or 90", err,
+                       errlen);
+    o->run.run_time_ns = ns;
+    return 0;
+  case OPT_THREADS:
+    if (rl__parse_int(arg, 1, 1024, &v))
+      return bad_value("--threads", arg, "expected 1 to 1024", err, errlen);
+    o->run.threads = (uint32_t)v;
+    o->threads_given = 1;
+    return 0;
+  case OPT_WAIT: {
+    o->wait_given = 1;
+    char why[256];
+    if (rl__wait_parse(arg, &o->run.wait, why, sizeof why)) {
+      snprintf(err, errlen, "%s", why);
+      return RL_ERR_INVAL;
+    }
+    return 0;
+  }
+  case OPT_CONNECTIONS:
+    if (rl__parse_int(arg, 1, 1000000, &v))
+      return bad_value("--connections", arg, "expected a whole number >= 1",
+                       err, errlen);
+    o->run.connections = (uint32_t)v;
+    return 0;
+  case OPT_STOP_TIMEOUT:
+    if (rl__parse_duration(arg, &ns))
+      return bad_value("--stop-timeout", arg, "expected seconds >= 0", err,
+                       errlen);
+    o->run.stop_timeout_ns = ns;
+    return 0;
+  case OPT_SEED:
+    if (rl__parse_int(arg, 0, INT64_MAX, &v))
+      return bad_value("--seed", arg, "expected a whole number >= 0", err,
+                       errlen);
+    o->run.seed = (uint64_t)v;
+    o->seed_given = 1;
+    return 0;
+  default:
+    return NOT_MINE;
+  }
+}
+
+/* -X, -H, -d, --name, --call, -O, the timeouts, --http2 and TLS */
+static int parse_request(cli_options *o, int c, char *arg, char *err,
+                         size_t errlen) {
+  uint64_t ns;
+  switch (c) {
+  case 'X':
+    o->target.method = arg;
+    return 0;
+  case 'H':
+    if (add_header(o, arg, err, errlen))
+      return RL_ERR_INVAL;
+    return 0;
+  case 'd':
+    free(o->body);
+    o->body = NULL;
+    if (arg[0] == '@') {
+      size_t len;
+      if (read_file(arg + 1, &o->body, &len, err, errlen))
+        return RL_ERR_INVAL;
+      o->target.body = (const uint8_t *)o->body;
+      o->target.body_len = len;
+    } else {
+      o->target.body = (const uint8_t *)arg;
+      o->target.body_len = strlen(arg);
+    }
+    return 0;
+  case OPT_NAME:
+    o->target.name = arg;
+    return 0;
+  case OPT_CALL:
+    if (add_plugin_option(o, "call", arg, err, errlen))
+      return RL_ERR_NOMEM;
+    return 0;
+  case 'O': {
+    char *eq = strchr(arg, '=');
+    if (!eq || eq == arg)
+      return bad_value("--option", arg, "expected KEY=VALUE", err, errlen);
+    *eq = 0; /* argv is ours to edit */
+    if (add_plugin_option(o, arg, eq + 1, err, errlen))
+      return RL_ERR_NOMEM;
+    return 0;
+  }
+  case OPT_CONNECT_TIMEOUT:
+    if (rl__parse_duration(arg, &ns) || ns == 0)
+      return bad_value("--connect-timeout", arg, "expected seconds > 0", err,
+                       errlen);
+    o->target.connect_timeout_ns = ns;
+    return 0;
+  case OPT_TIMEOUT:
+    if (rl__parse_duration(arg, &ns) || ns == 0)
+      return bad_value("--timeout", arg, "expected seconds > 0", err, errlen);
+    o->target.request_timeout_ns = ns;
+    return 0;
+  case OPT_HTTP2:
+    o->http2 = 1;
+    return 0;
+  case OPT_INSECURE:
+    o->target.tls.insecure = 1;
+    return 0;
+  case OPT_CACERT:
+    o->target.tls.cacert = arg;
+    return 0;
+  case OPT_CERT:
+    o->target.tls.cert = arg;
+    return 0;
+  case OPT_KEY:
+    o->target.tls.key = arg;
+    return 0;
+  default:
+    return NOT_MINE;
+  }
+}
+
+/* --proto, -I, --protoset, -m, --authority, --compress, -D: gRPC's options
+ * reach the plugin as its own options; they also make a target without a
+ * scheme mean grpc:// (cli_options_check). */
+static int parse_grpc(cli_options *o, int c, char *arg, char *err,
+                      size_t errlen) {
+  const char *key = c == OPT_PROTO       ? "proto"
+                    : c == 'I'           ? "import_path"
+                    : c == OPT_PROTOSET  ? "protoset"
+                    : c == 'm'           ? "metadata"
+                    : c == OPT_AUTHORITY ? "authority"
+                    : c == OPT_COMPRESS  ? "compress"
+                    : c == 'D'           ? "data_file"
+                                         : NULL;
+  if (!key)
+    return NOT_MINE;
+  if (add_plugin_option(o, key, arg, err, errlen))
+    return RL_ERR_NOMEM;
+  o->grpc_given = 1;
+  return 0;
+}
+
+/* -f, --tags, --exclude-tags, --list, --show-task-ratio */
+static int parse_scenario(cli_options *o, int c, char *arg, char *err,
+                          size_t errlen) {
+  (void)err;
+  (void)errlen;
+  switch (c) {
+  case 'f':
+    o->scenario = arg;
+    return 0;
+  case OPT_TAGS:
+    if (add_tags(&o->tags, &o->n_tags, arg))
+      return RL_ERR_NOMEM;
+    return 0;
+  case OPT_EXCLUDE_TAGS:
+    if (add_tags(&o->exclude_tags, &o->n_exclude_tags, arg))
+      return RL_ERR_NOMEM;
+    return 0;
+  case OPT_LIST:
+    o->list = 1;
+    return 0;
+  case OPT_SHOW_TASK_RATIO:
+    o->show_task_ratio = 1;
+    return 0;
+  default:
+    return NOT_MINE;
+  }
+}
+
+/* --only-summary, --headless, --exit-code-on-error and the report files */
+static int parse_output(cli_options *o, int c, char *arg, char *err,
+                        size_t errlen) {
+  long long v;
+  switch (c) {
+  case OPT_ONLY_SUMMARY:
+    o->only_summary = 1;
+    return 0;
+  case OPT_HEADLESS:
+    o->headless = 1;
+    return 0;
+  case OPT_EXIT_CODE:
+    if (rl__parse_int(arg, 0, 255, &v))
+      return bad_value("--exit-code-on-error", arg, "expected 0 to 255", err,
+                       errlen);
+    o->exit_code_on_error = (int)v;
+    return 0;
+  case OPT_HTML:
+    o->html_path = arg;
+    return 0;
+  case OPT_CSV:
+    o->csv_prefix = arg;
+    return 0;
+  case OPT_CSV_FULL_HISTORY:
+    o->run.full_history = 1;
+    return 0;
+  case OPT_JSON:
+    o->json = 1;
+    return 0;
+  case OPT_JSON_FILE:
+    o->json_path = arg;
+    return 0;
+  default:
+    return NOT_MINE;
+  }
+}
+
+/* --web and the options that imply it (--headless still wins, in
+ * cli_options_check), --prometheus-port */
+static int parse_web(cli_options *o, int c, char *arg, char *err,
+                     size_t errlen) {
+  long long v;
+  uint64_t ns;
+  switch (c) {
+  case OPT_WEB:
+    o->web = 1;
+    return 0;
+  case OPT_WEB_HOST:
+    o->web_host = arg;
+    o->web = 1;
+    return 0;
+  case OPT_WEB_PORT:
+    if (rl__parse_int(arg, 0, 65535, &v))
+      return bad_value("--web-port", arg, "expected 0 to 65535", err, errlen);
+    o->web_port = (int)v;
+    o->web = 1;
+    return 0;
+  case OPT_WEB_LOGIN:
+    if (!strchr(arg, ':') || arg[0] == ':')
+      return bad_value("--web-login", arg, "expected user:password", err,
+                       errlen);
+    o->web_login = arg;
+    o->web = 1;
+    return 0;
+  case OPT_AUTOSTART:
+    o->run.autostart = 1;
+    o->web = 1;
+    return 0;
+  case OPT_AUTOQUIT:
+    if (rl__parse_duration(arg, &ns))
+      return bad_value("--autoquit", arg,
+                       "expected seconds >= 0, e.g. 10 or 1m", err, errlen);
+    o->run.autoquit_s = (double)ns / 1e9;
+    o->web = 1;
+    return 0;
+  case OPT_PROMETHEUS_PORT:
+    if (parse_host_port(o, arg, err, errlen))
+      return RL_ERR_INVAL;
+    return 0;
+  default:
+    return NOT_MINE;
+  }
+}
+
+/* -h, -V, --plugins, --plugin, --plugin-dir */
+static int parse_program(cli_options *o, int c, char *arg, char *err,
+                         size_t errlen) {
+  switch (c) {
+  case 'h':
+    o->help = 1;
+    return 0;
+  case 'V':
+    o->version = 1;
+    return 0;
+  case OPT_PLUGINS:
+    o->list_plugins = 1;
+    return 0;
+  case OPT_PLUGIN:
+    o->target.plugin = arg;
+    return 0;
+  case OPT_PLUGIN_DIR: {
+    const char **dirs =
+        realloc(o->plugin_dirs, (o->n_plugin_dirs + 1) * sizeof *dirs);
+    if (!dirs) {
+      snprintf(err, errlen, "out of memory");
+      return RL_ERR_NOMEM;
+    }
+    o->plugin_dirs = dirs;
+    dirs[o->n_plugin_dirs++] = arg;
+    return 0;
+  }
+  default:
+    return NOT_MINE;
+  }
+}
+
+typedef int (*parse_group_fn)(cli_options *o, int c, char *arg, char *err,
+                              size_t errlen);
+
+static const parse_group_fn parse_groups[] = {
+    parse_load,   parse_request, parse_grpc,    parse_scenario,
+    parse_output, parse_web,     parse_program,
+};
+
+/* Defaults before the command line: what an option leaves alone keeps. */
+static void set_defaults(cli_options *o) {
   memset(o, 0, sizeof *o);
   o->run.users = 1;
   o->run.spawn_rate = 1;
@@ -471,367 +572,36 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   o->target.connect_timeout_ns = 10 * RL__NS_PER_SEC;
   o->target.request_timeout_ns = 60 * RL__NS_PER_SEC;
   o->exit_code_on_error = 1;
-  int threads_given = 0;
   o->web_port = 8089;
   o->prometheus_port = -1;
   o->run.autoquit_s = -1;
-  int web_implied = 0;
+}
 
+int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
+                      size_t errlen) {
+  set_defaults(o);
   opterr = 0;
   optind = 1;
   int c;
-  long long v;
-  double d;
-  uint64_t ns;
   while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:D:f:", long_options,
                           NULL)) != -1) {
-    switch (c) {
-    case 'h':
-      o->help = 1;
-      break;
-    case 'V':
-      o->version = 1;
-      break;
-    case 'u':
-      o->users_given = 1;
-      if (rl__parse_int(optarg, 1, 10000000, &v))
-        return bad_value("--users", optarg, "expected a whole number >= 1", err,
-                         errlen);
-      o->run.users = (uint32_t)v;
-      break;
-    case 'r':
-      o->rate_given = 1;
-      if (rl__parse_number(optarg, &d) || d <= 0)
-        return bad_value("--spawn-rate", optarg,
-                         "expected users per second > 0, e.g. 10 or 0.5", err,
-                         errlen);
-      o->run.spawn_rate = d;
-      break;
-    case 't':
-      o->time_given = 1;
-      if (rl__parse_duration(optarg, &ns) || ns == 0)
-        return bad_value("--run-time", optarg,
-                         "expected a duration such as 30s, 5m, 1h30m or 90",
-                         err, errlen);
-      o->run.run_time_ns = ns;
-      break;
-    case OPT_THREADS:
-      if (rl__parse_int(optarg, 1, 1024, &v))
-        return bad_value("--threads", optarg, "expected 1 to 1024", err,
-                         errlen);
-      o->run.threads = (uint32_t)v;
-      threads_given = 1;
-      break;
-    case OPT_WAIT: {
-      o->wait_given = 1;
-      char why[256];
-      if (rl__wait_parse(optarg, &o->run.wait, why, sizeof why)) {
-        snprintf(err, errlen, "%s", why);
-        return RL_ERR_INVAL;
-      }
-      break;
-    }
-    case 'X':
-      o->target.method = optarg;
-      break;
-    case 'H':
-      if (add_header(o, optarg, err, errlen))
-        return RL_ERR_INVAL;
-      break;
-    case 'd':
-      free(o->body);
-      o->body = NULL;
-      if (optarg[0] == '@') {
-        size_t len;
-        if (read_file(optarg + 1, &o->body, &len, err, errlen))
-          return RL_ERR_INVAL;
-        o->target.body = (const uint8_t *)o->body;
-        o->target.body_len = len;
-      } else {
-        o->target.body = (const uint8_t *)optarg;
-        o->target.body_len = strlen(optarg);
-      }
-      break;
-    case OPT_NAME:
-      o->target.name = optarg;
-      break;
-    case OPT_INSECURE:
-      o->target.tls.insecure = 1;
-      break;
-    case OPT_CACERT:
-      o->target.tls.cacert = optarg;
-      break;
-    case OPT_CERT:
-      o->target.tls.cert = optarg;
-      break;
-    case OPT_KEY:
-      o->target.tls.key = optarg;
-      break;
-    case OPT_CONNECT_TIMEOUT:
-      if (rl__parse_duration(optarg, &ns) || ns == 0)
-        return bad_value("--connect-timeout", optarg, "expected seconds > 0",
-                         err, errlen);
-      o->target.connect_timeout_ns = ns;
-      break;
-    case OPT_TIMEOUT:
-      if (rl__parse_duration(optarg, &ns) || ns == 0)
-        return bad_value("--timeout", optarg, "expected seconds > 0", err,
-                         errlen);
-      o->target.request_timeout_ns = ns;
-      break;
-    case OPT_ONLY_SUMMARY:
-      o->only_summary = 1;
-      break;
-    case OPT_HEADLESS:
-      o->headless = 1;
-      break;
-    case OPT_STOP_TIMEOUT:
-      if (rl__parse_duration(optarg, &ns))
-        return bad_value("--stop-timeout", optarg, "expected seconds >= 0", err,
-                         errlen);
-      o->run.stop_timeout_ns = ns;
-      break;
-    case OPT_EXIT_CODE:
-      if (rl__parse_int(optarg, 0, 255, &v))
-        return bad_value("--exit-code-on-error", optarg, "expected 0 to 255",
-                         err, errlen);
-      o->exit_code_on_error = (int)v;
-      break;
-    case OPT_PLUGINS:
-      o->list_plugins = 1;
-      break;
-    case OPT_PLUGIN:
-      o->target.plugin = optarg;
-      break;
-    case OPT_PLUGIN_DIR: {
-      const char **dirs =
-          realloc(o->plugin_dirs, (o->n_plugin_dirs + 1) * sizeof *dirs);
-      if (!dirs) {
-        snprintf(err, errlen, "out of memory");
-        return RL_ERR_NOMEM;
-      }
-      o->plugin_dirs = dirs;
-      dirs[o->n_plugin_dirs++] = optarg;
-      break;
-    }
-    case OPT_SEED:
-      if (rl__parse_int(optarg, 0, INT64_MAX, &v))
-        return bad_value("--seed", optarg, "expected a whole number >= 0", err,
-                         errlen);
-      o->run.seed = (uint64_t)v;
-      o->seed_given = 1;
-      break;
-    case OPT_HTTP2:
-      o->http2 = 1;
-      break;
-    case OPT_CONNECTIONS:
-      if (rl__parse_int(optarg, 1, 1000000, &v))
-        return bad_value("--connections", optarg,
-                         "expected a whole number >= 1", err, errlen);
-      o->run.connections = (uint32_t)v;
-      break;
-    case OPT_CALL:
-      if (add_plugin_option(o, "call", optarg, err, errlen))
-        return RL_ERR_NOMEM;
-      break;
-    case 'O': {
-      char *eq = strchr(optarg, '=');
-      if (!eq || eq == optarg)
-        return bad_value("--option", optarg, "expected KEY=VALUE", err, errlen);
-      *eq = 0; /* argv is ours to edit */
-      if (add_plugin_option(o, optarg, eq + 1, err, errlen))
-        return RL_ERR_NOMEM;
-      break;
-    }
-    case OPT_PROTO:
-    case 'I':
-    case OPT_PROTOSET:
-    case 'm':
-    case OPT_AUTHORITY:
-    case OPT_COMPRESS:
-    case 'D': {
-      /* gRPC's options reach the plugin as its own options; they also
-       * make a target without a scheme mean grpc://. */
-      const char *key = c == OPT_PROTO       ? "proto"
-                        : c == 'I'           ? "import_path"
-                        : c == OPT_PROTOSET  ? "protoset"
-                        : c == 'm'           ? "metadata"
-                        : c == OPT_AUTHORITY ? "authority"
-                        : c == OPT_COMPRESS  ? "compress"
-                                             : "data_file";
-      if (add_plugin_option(o, key, optarg, err, errlen))
-        return RL_ERR_NOMEM;
-      o->grpc_given = 1;
-      break;
-    }
-    case OPT_LIST:
-      o->list = 1;
-      break;
-    case 'f':
-      o->scenario = optarg;
-      break;
-    case OPT_TAGS:
-    case OPT_EXCLUDE_TAGS:
-      if (add_tags(c == OPT_TAGS ? &o->tags : &o->exclude_tags,
-                   c == OPT_TAGS ? &o->n_tags : &o->n_exclude_tags, optarg))
-        return RL_ERR_NOMEM;
-      break;
-    case OPT_SHOW_TASK_RATIO:
-      o->show_task_ratio = 1;
-      break;
-    case OPT_HTML:
-      o->html_path = optarg;
-      break;
-    case OPT_CSV:
-      o->csv_prefix = optarg;
-      break;
-    case OPT_CSV_FULL_HISTORY:
-      o->run.full_history = 1;
-      break;
-    case OPT_JSON:
-      o->json = 1;
-      break;
-    case OPT_JSON_FILE:
-      o->json_path = optarg;
-      break;
-    case OPT_WEB:
-      o->web = 1;
-      break;
-    case OPT_WEB_HOST:
-      o->web_host = optarg;
-      web_implied = 1;
-      break;
-    case OPT_WEB_PORT:
-      if (rl__parse_int(optarg, 0, 65535, &v))
-        return bad_value("--web-port", optarg, "expected 0 to 65535", err,
-                         errlen);
-      o->web_port = (int)v;
-      web_implied = 1;
-      break;
-    case OPT_WEB_LOGIN:
-      if (!strchr(optarg, ':') || optarg[0] == ':')
-        return bad_value("--web-login", optarg, "expected user:password", err,
-                         errlen);
-      o->web_login = optarg;
-      web_implied = 1;
-      break;
-    case OPT_AUTOSTART:
-      o->run.autostart = 1;
-      web_implied = 1;
-      break;
-    case OPT_AUTOQUIT:
-      if (rl__parse_duration(optarg, &ns))
-        return bad_value("--autoquit", optarg,
-                         "expected seconds >= 0, e.g. 10 or 1m", err, errlen);
-      o->run.autoquit_s = (double)ns / 1e9;
-      web_implied = 1;
-      break;
-    case OPT_PROMETHEUS_PORT:
-      if (parse_host_port(o, optarg, err, errlen))
-        return RL_ERR_INVAL;
-      break;
-    case ':':
+    if (c == ':') {
       snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
       return RL_ERR_INVAL;
-    default:
+    }
+    int rc = NOT_MINE;
+    for (size_t i = 0;
+         rc == NOT_MINE && i < sizeof parse_groups / sizeof *parse_groups; i++)
+      rc = parse_groups[i](o, c, optarg, err, errlen);
+    if (rc == NOT_MINE) {
       snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
       return RL_ERR_INVAL;
     }
+    if (rc)
+      return rc;
   }
-  if (o->help || o->version || o->list_plugins)
-    return 0;
-  /* "host:port" with gRPC's options (or --call alone, asking the server
-   * by reflection) is a gRPC target, as in grpcurl and ghz. */
-  for (size_t i = 0; i < o->n_plugin_options; i++)
-    if (strcmp(o->plugin_options[i].key, "call") == 0)
-      o->grpc_given |= 2;
-  if (o->grpc_given && !o->target.plugin)
-    o->target.default_scheme = "grpc";
-  o->target.headers = o->headers;
-  o->target.n_headers = o->n_headers;
-  o->target.options = o->plugin_options;
-  o->target.n_options = o->n_plugin_options;
-  if (o->scenario) {
-    /* The file holds the requests; a target on the command line is the
-     * host every step without its own goes to. */
-    if (argc - optind > 1) {
-      snprintf(err, errlen, "one target expected, got '%s' and '%s'",
-               argv[optind], argv[optind + 1]);
-      return RL_ERR_INVAL;
-    }
-    o->target.url = optind < argc ? argv[optind] : NULL;
-    o->target.default_scheme = NULL;
-    if (o->http2)
-      o->target.plugin = "http2";
-    if (o->list || o->show_task_ratio)
-      return 0;
-  } else if (o->list) {
-    o->target.list_only = 1;
-    if (argc - optind > 1) {
-      snprintf(err, errlen, "one target expected, got '%s' and '%s'",
-               argv[optind], argv[optind + 1]);
-      return RL_ERR_INVAL;
-    }
-    o->target.url = optind < argc ? argv[optind] : NULL;
-    if (!o->target.url && !(o->grpc_given & 1)) {
-      snprintf(err, errlen,
-               "--list lists a gRPC service: give --proto FILE, --protoset "
-               "FILE, or a server that offers reflection");
-      return RL_ERR_INVAL;
-    }
-    if (!o->target.default_scheme && !o->target.plugin)
-      o->target.default_scheme = "grpc";
-    return 0;
-  }
-  if (!o->scenario && optind >= argc) {
-    snprintf(err, errlen, "no target URL given (e.g. http://127.0.0.1:8080/)");
-    return RL_ERR_INVAL;
-  }
-  if (!o->scenario && argc - optind > 1) {
-    snprintf(err, errlen, "one target URL expected, got '%s' and '%s'",
-             argv[optind], argv[optind + 1]);
-    return RL_ERR_INVAL;
-  }
-  if (!o->scenario)
-    o->target.url = argv[optind];
-  if (o->scenario && o->run.connections) {
-    snprintf(err, errlen,
-             "--connections applies to the command line's one request, not "
-             "to a scenario (each user holds its own connections)");
-    return RL_ERR_INVAL;
-  }
-  if (o->http2) {
-    if (o->target.plugin && strcmp(o->target.plugin, "http2") != 0) {
-      snprintf(err, errlen, "--http2 and --plugin %s contradict each other",
-               o->target.plugin);
-      return RL_ERR_INVAL;
-    }
-    /* h2c with prior knowledge, or h2 agreed by ALPN: never HTTP/1.1. */
-    o->target.plugin = "http2";
-    o->target.alpn_required = 1;
-  }
-  if (!o->seed_given)
-    o->run.seed = rl__now_ns() ^ ((uint64_t)getpid() << 32);
-  /* The web UI is opt-in, so that `rpcload -u ... URL` loads at once as
-   * wrk and ghz do; --headless overrides every web option, as Locust's. */
-  o->web = (o->web || web_implied) && !o->headless;
-  if (o->web) {
-    o->run.steered = 1;
-    if (!o->web_host)
-      o->web_host = "127.0.0.1";
-  } else {
-    o->run.autostart = 0;
-    o->run.autoquit_s = -1;
-  }
-  /* More threads than users would only idle (the web UI may ask for more
-   * users than -u: keep every core there). */
-  if (!o->web && !threads_given && o->run.threads > o->run.users)
-    o->run.threads = o->run.users;
-  /* Every thread needs at least one of the shared connections. */
-  if (o->run.connections && o->run.threads > o->run.connections)
-    o->run.threads = o->run.connections;
-  if (o->only_summary)
-    o->run.report_interval_s = 0;
+  o->args = argv + optind;
+  o->n_args = argc - optind;
   return 0;
 }
 

@@ -1,5 +1,6 @@
 /* Command-line options of the rpcload executable, parsed into the core's
- * configuration structs. */
+ * configuration structs (options.c), then checked and completed
+ * (options_check.c). */
 #ifndef RL_CLI_OPTIONS_H
 #define RL_CLI_OPTIONS_H
 
@@ -28,14 +29,15 @@ typedef struct cli_options {
   const char **tags, **exclude_tags; /* owned arrays of argv strings */
   size_t n_tags, n_exclude_tags;
   int show_task_ratio;
-  int users_given, rate_given, time_given, wait_given;
+  int users_given, rate_given, time_given, wait_given, threads_given;
   int grpc_given;         /* 1: a gRPC option (--proto...); 2: --call */
   const char *html_path;  /* --html FILE, or NULL */
   const char *csv_prefix; /* --csv PREFIX, or NULL */
   int json;               /* --json: the final stats as JSON on stdout */
   const char *json_path;  /* --json-file FILE, or NULL */
   /* The web UI and Prometheus (cli/web.c). --web-host, --web-port,
-   * --web-login, --autostart and --autoquit imply --web; --headless wins. */
+   * --web-login, --autostart and --autoquit imply --web; --headless wins
+   * (cli_options_check). */
   int web;                     /* --web: steered by the web UI */
   const char *web_host;        /* --web-host, default 127.0.0.1 */
   int web_port;                /* --web-port, default 8089; 0: any */
@@ -43,22 +45,33 @@ typedef struct cli_options {
   const char *prometheus_host; /* --prometheus-port [HOST:]PORT; NULL: */
   int prometheus_port;         /*   127.0.0.1; port -1: none, 0: any */
   char *prometheus_arg;        /* owned copy of HOST for prometheus_host */
+  char **args; /* the operands after the options: argv's, borrowed */
+  int n_args;
 } cli_options;
 
 /*
- * Parses argv into `o` (zeroed and defaulted first). Returns 0, or
- * RL_ERR_INVAL with a one-line reason in err (a usage error: exit 2).
- * `o` must be freed with cli_options_free either way.
+ * Parses argv into `o` (zeroed and defaulted first): each option's value
+ * alone, nothing across options. argv is reordered (operands last) and
+ * edited in place; `o` points into it, so it must outlive `o`. Returns 0,
+ * or RL_ERR_INVAL with a one-line reason in err (a usage error: exit 2;
+ * RL_ERR_NOMEM when out of memory). `o` must be freed with
+ * cli_options_free either way.
  */
 int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
                       size_t errlen);
+
+/*
+ * After cli_options_parse: takes the target from the operands, checks
+ * the options against each other and the mode (-f, --list), and derives
+ * the run's settings (o->target, o->run). Returns 0, or RL_ERR_INVAL with
+ * a one-line reason in err (a usage error: exit 2). Nothing to do with
+ * --help, --version or --plugins.
+ */
+int cli_options_check(cli_options *o, char *err, size_t errlen);
 
 void cli_options_free(cli_options *o);
 
 /* getopt's table of long options (for the config file's names). */
 const struct option *cli_long_options(void);
-
-/* The --help text. */
-void cli_print_help(FILE *out);
 
 #endif /* RL_CLI_OPTIONS_H */

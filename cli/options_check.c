@@ -1,0 +1,139 @@
+/* What the parsed options mean together: the target and the mode (a run,
+ * a scenario, a listing) from the operands, the checks across options, and
+ * the settings derived from them. Parsing is options.c's. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "options.h"
+
+/* The target options' lists and default scheme, from the options given. */
+static void build_target(cli_options *o) {
+  /* "host:port" with gRPC's options (or --call alone, asking the server
+   * by reflection) is a gRPC target, as in grpcurl and ghz. */
+  for (size_t i = 0; i < o->n_plugin_options; i++)
+    if (strcmp(o->plugin_options[i].key, "call") == 0)
+      o->grpc_given |= 2;
+  if (o->grpc_given && !o->target.plugin)
+    o->target.default_scheme = "grpc";
+  o->target.headers = o->headers;
+  o->target.n_headers = o->n_headers;
+  o->target.options = o->plugin_options;
+  o->target.n_options = o->n_plugin_options;
+}
+
+static int too_many(const cli_options *o, const char *what, char *err,
+                    size_t errlen) {
+  snprintf(err, errlen, "one %s expected, got '%s' and '%s'", what, o->args[0],
+           o->args[1]);
+  return RL_ERR_INVAL;
+}
+
+/* -f: the file holds the requests; a target on the command line is the
+ * host every step without its own goes to. */
+static int scenario_target(cli_options *o, char *err, size_t errlen) {
+  if (o->n_args > 1)
+    return too_many(o, "target", err, errlen);
+  o->target.url = o->n_args > 0 ? o->args[0] : NULL;
+  o->target.default_scheme = NULL;
+  if (o->http2)
+    o->target.plugin = "http2";
+  return 0;
+}
+
+/* --list without -f: what the target's plugin can list (a gRPC service). */
+static int list_target(cli_options *o, char *err, size_t errlen) {
+  o->target.list_only = 1;
+  if (o->n_args > 1)
+    return too_many(o, "target", err, errlen);
+  o->target.url = o->n_args > 0 ? o->args[0] : NULL;
+  if (!o->target.url && !(o->grpc_given & 1)) {
+    snprintf(err, errlen,
+             "--list lists a gRPC service: give --proto FILE, --protoset "
+             "FILE, or a server that offers reflection");
+    return RL_ERR_INVAL;
+  }
+  if (!o->target.default_scheme && !o->target.plugin)
+    o->target.default_scheme = "grpc";
+  return 0;
+}
+
+/* The quick command line: exactly one URL. */
+static int url_target(cli_options *o, char *err, size_t errlen) {
+  if (o->n_args < 1) {
+    snprintf(err, errlen, "no target URL given (e.g. http://127.0.0.1:8080/)");
+    return RL_ERR_INVAL;
+  }
+  if (o->n_args > 1)
+    return too_many(o, "target URL", err, errlen);
+  o->target.url = o->args[0];
+  return 0;
+}
+
+/* Options that contradict each other or the mode. */
+static int check_conflicts(cli_options *o, char *err, size_t errlen) {
+  if (o->scenario && o->run.connections) {
+    snprintf(err, errlen,
+             "--connections applies to the command line's one request, not "
+             "to a scenario (each user holds its own connections)");
+    return RL_ERR_INVAL;
+  }
+  if (o->http2) {
+    if (o->target.plugin && strcmp(o->target.plugin, "http2") != 0) {
+      snprintf(err, errlen, "--http2 and --plugin %s contradict each other",
+               o->target.plugin);
+      return RL_ERR_INVAL;
+    }
+    /* h2c with prior knowledge, or h2 agreed by ALPN: never HTTP/1.1. */
+    o->target.plugin = "http2";
+    o->target.alpn_required = 1;
+  }
+  return 0;
+}
+
+/* The run's settings that follow from the others. */
+static void derive_run(cli_options *o) {
+  if (!o->seed_given)
+    o->run.seed = rl__now_ns() ^ ((uint64_t)getpid() << 32);
+  /* The web UI is opt-in, so that `rpcload -u ... URL` loads at once as
+   * wrk and ghz do; --headless overrides every web option, as Locust's. */
+  o->web = o->web && !o->headless;
+  if (o->web) {
+    o->run.steered = 1;
+    if (!o->web_host)
+      o->web_host = "127.0.0.1";
+  } else {
+    o->run.autostart = 0;
+    o->run.autoquit_s = -1;
+  }
+  /* More threads than users would only idle (the web UI may ask for more
+   * users than -u: keep every core there). */
+  if (!o->web && !o->threads_given && o->run.threads > o->run.users)
+    o->run.threads = o->run.users;
+  /* Every thread needs at least one of the shared connections. */
+  if (o->run.connections && o->run.threads > o->run.connections)
+    o->run.threads = o->run.connections;
+  if (o->only_summary)
+    o->run.report_interval_s = 0;
+}
+
+int cli_options_check(cli_options *o, char *err, size_t errlen) {
+  if (o->help || o->version || o->list_plugins)
+    return 0; /* no run to check */
+  build_target(o);
+  if (o->scenario) {
+    if (scenario_target(o, err, errlen))
+      return RL_ERR_INVAL;
+    if (o->list || o->show_task_ratio)
+      return 0; /* the plan is printed, not run */
+  } else if (o->list) {
+    return list_target(o, err, errlen);
+  } else if (url_target(o, err, errlen)) {
+    return RL_ERR_INVAL;
+  }
+  if (check_conflicts(o, err, errlen))
+    return RL_ERR_INVAL;
+  derive_run(o);
+  return 0;
+}

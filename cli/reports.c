@@ -1,0 +1,162 @@
+#include "reports.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+#include "report/console.h"
+#include "report/html.h"
+#include "report/json.h"
+
+int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
+                     char *err, size_t errlen) {
+  *rep = (cli_reports){.o = o, .plugin = plugin};
+  rep->console = o->json ? stderr : stdout;
+  if (o->csv_prefix) {
+    int rc = rl__csv_open(o->csv_prefix, o->run.full_history, &rep->csv, err,
+                          errlen);
+    if (rc)
+      return rc;
+  }
+  clock_gettime(CLOCK_REALTIME, &rep->wall_start);
+  return 0;
+}
+
+/* The table is formatted into memory under the stats lock and written
+ * after it is released: a slow terminal must not hold up the workers, who
+ * take the same lock to merge. */
+struct console_read {
+  FILE *mem;
+  uint64_t now_sec;
+};
+
+static void read_console(rl__stats *s, const rl__history *h, void *arg) {
+  (void)h;
+  struct console_read *rd = arg;
+  rl__report_console_stats(rd->mem, s, rd->now_sec, 0, 0);
+}
+
+void cli_reports_progress(rl__runner *r, cli_reports *rep) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  if (!mem)
+    return;
+  struct console_read rd = {.mem = mem, .now_sec = rl__runner_elapsed_sec(r)};
+  rl__runner_with_stats(r, read_console, &rd);
+  fclose(mem);
+  fwrite(text, 1, len, rep->console);
+  fflush(rep->console);
+  free(text);
+}
+
+struct csv_read {
+  rl__csv *csv;
+  int rc;
+};
+
+static void read_csv(rl__stats *s, const rl__history *h, void *arg) {
+  struct csv_read *rd = arg;
+  rd->rc = rl__csv_tick(rd->csv, s, h);
+}
+
+/* Formatted under the lock, written after. */
+void cli_reports_second(rl__runner *r, cli_reports *rep) {
+  char err[512];
+  if (!rep->csv)
+    return;
+  struct csv_read rd = {.csv = rep->csv};
+  rl__runner_with_stats(r, read_csv, &rd);
+  if (rd.rc)
+    rl__log(RL__LOG_WARN, "out of memory formatting the CSV files");
+  if (rl__csv_write(rep->csv, err, sizeof err))
+    rl__log(RL__LOG_WARN, "%s", err);
+}
+
+static double unix_s(const struct timespec *t) {
+  return (double)t->tv_sec + (double)t->tv_nsec / 1e9;
+}
+
+static void final_console(FILE *out, rl__runner *r, rl__stats *stats) {
+  double duration = (double)(r->end_ns - r->start_ns) / 1e9;
+  rl__report_console_stats(out, stats, 0, 1, duration);
+  rl__report_console_percentiles(out, stats);
+  rl__report_console_errors(out, stats);
+  fflush(out);
+  if (r->cut_requests)
+    rl__log(RL__LOG_INFO,
+            "%llu request(s) in flight at the stop were cut and not counted "
+            "(--stop-timeout lets them finish)",
+            (unsigned long long)r->cut_requests);
+}
+
+/* --json on stdout, --json-file. */
+static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
+                      double duration_s) {
+  const cli_options *o = rep->o;
+  char err[1024] = "";
+  int status = 0;
+  rl__json_run_info jinfo = {
+      .start_time = unix_s(&rep->wall_start),
+      .duration_s = duration_s,
+      .users = o->run.users,
+      .user_count = r->spawned,
+      .cut_requests = r->cut_requests,
+  };
+  if (o->json &&
+      rl__json_report_write(stdout, stats, &r->hub.history, &jinfo)) {
+    fprintf(stderr, "rpcload: error: cannot write the JSON report\n");
+    status = EXIT_FAILURE;
+  }
+  if (o->json_path && rl__json_report_file(o->json_path, stats, &r->hub.history,
+                                           &jinfo, err, sizeof err)) {
+    fprintf(stderr, "rpcload: error: %s\n", err);
+    status = EXIT_FAILURE;
+  }
+  return status;
+}
+
+/* --html; the run has ended: no lock needed. */
+static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
+                      const struct timespec *wall_end) {
+  const cli_options *o = rep->o;
+  char err[1024] = "";
+  rl__html_run_info info = {
+      .target = o->target.url,
+      .plugin = rep->plugin,
+      .users = o->run.users,
+      .spawn_rate = o->run.spawn_rate,
+      .run_time_ns = o->run.run_time_ns,
+      .duration_s = (double)(r->end_ns - r->start_ns) / 1e9,
+      .start_unix_s = unix_s(&rep->wall_start),
+      .end_unix_s = unix_s(wall_end),
+      .cut_requests = r->cut_requests,
+  };
+  if (rl__report_html_save(o->html_path, &info, stats, &r->hub.history, err,
+                           sizeof err)) {
+    fprintf(stderr, "rpcload: error: %s\n", err);
+    return EXIT_FAILURE;
+  }
+  return 0;
+}
+
+int cli_reports_finish(cli_reports *rep, rl__runner *r, rl__stats *stats) {
+  const cli_options *o = rep->o;
+  char err[1024] = "";
+  int status = 0;
+  struct timespec wall_end;
+  clock_gettime(CLOCK_REALTIME, &wall_end);
+  final_console(rep->console, r, stats);
+  double duration_s = (double)(r->end_ns - r->start_ns) / 1e9;
+  if (rep->csv && rl__csv_close(rep->csv, stats, &r->hub.history, duration_s,
+                                err, sizeof err)) {
+    fprintf(stderr, "rpcload: error: %s\n", err);
+    status = EXIT_FAILURE;
+  }
+  rep->csv = NULL;
+  if ((o->json || o->json_path) && write_json(rep, r, stats, duration_s))
+    status = EXIT_FAILURE;
+  if (o->html_path && write_html(rep, r, stats, &wall_end))
+    status = EXIT_FAILURE;
+  return status;
+}
