@@ -108,10 +108,10 @@ static int list_target(rl__target *t) {
 
 /* -f FILE: the scenario, its settings under the command line's options,
  * compiled into a plan. Returns 0 or an exit status. */
-static int load_scenario(cli_options *o, rl__plugin_set *plugins,
-                         rl__scenario **scn, rl__plan **plan) {
+static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
+                         rl__plan **plan) {
   char err[1024] = "";
-  if (rl__scenario_load(o->scenario, scn, err, sizeof err)) {
+  if (rl__scn_load(o->scenario, scn, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     return EXIT_USAGE;
   }
@@ -123,7 +123,7 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins,
   if (!o->time_given && st->has_run_time)
     o->run.run_time_ns = st->run_time_ns;
   rl__plugin_set_scan(plugins, list_refused, NULL);
-  rl__plan_options po = {
+  rl__scn_compile_options po = {
       .base = &o->target,
       .host = o->target.url,
       .tags = o->tags,
@@ -134,7 +134,7 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins,
       .default_wait = &o->run.wait,
       .wait_given = o->wait_given,
   };
-  if (rl__plan_from_scenario(plugins, *scn, &po, plan, err, sizeof err)) {
+  if (rl__scn_compile(plugins, *scn, &po, plan, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     return EXIT_USAGE;
   }
@@ -169,7 +169,7 @@ int main(int argc, char **argv) {
   rl__plugin_set_init(&plugins, rl__host());
   rl__target *target = NULL;
   rl__stats *stats = NULL;
-  rl__scenario *scn = NULL;
+  rl__scn *scn = NULL;
   rl__plan *plan = NULL;
   int cargc = 0;
   char **cargv = NULL;
@@ -209,7 +209,7 @@ int main(int argc, char **argv) {
       goto out;
     if (o.list || o.show_task_ratio) {
       if (o.list)
-        rl__plan_print_list(plan, stdout);
+        rl__scn_print_list(plan, stdout);
       if (o.show_task_ratio)
         rl__plan_print_ratios(plan, stdout);
       goto out;
@@ -262,8 +262,8 @@ int main(int argc, char **argv) {
 out:
   rl__stats_del(stats);
   rl__target_del(target);
-  rl__plan_free(plan);
-  rl__scenario_free(scn);
+  rl__plan_del(plan);
+  rl__scn_del(scn);
   rl__plugin_set_free(&plugins);
   cli_options_free(&o);
   cli_config_free(cargv);

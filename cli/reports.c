@@ -13,8 +13,8 @@ int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
   *rep = (cli_reports){.o = o, .plugin = plugin};
   rep->console = o->json ? stderr : stdout;
   if (o->csv_prefix) {
-    int rc = rl__csv_open(o->csv_prefix, o->run.full_history, &rep->csv, err,
-                          errlen);
+    int rc = rl__report_csv_open(o->csv_prefix, o->run.full_history, &rep->csv,
+                                 err, errlen);
     if (rc)
       return rc;
   }
@@ -51,13 +51,13 @@ void cli_reports_progress(rl__runner *r, cli_reports *rep) {
 }
 
 struct csv_read {
-  rl__csv *csv;
+  rl__report_csv *csv;
   int rc;
 };
 
 static void read_csv(rl__stats *s, const rl__history *h, void *arg) {
   struct csv_read *rd = arg;
-  rd->rc = rl__csv_tick(rd->csv, s, h);
+  rd->rc = rl__report_csv_tick(rd->csv, s, h);
 }
 
 /* Formatted under the lock, written after. */
@@ -69,7 +69,7 @@ void cli_reports_second(rl__runner *r, cli_reports *rep) {
   rl__runner_with_stats(r, read_csv, &rd);
   if (rd.rc)
     rl__log(RL__LOG_WARN, "out of memory formatting the CSV files");
-  if (rl__csv_write(rep->csv, err, sizeof err))
+  if (rl__report_csv_write(rep->csv, err, sizeof err))
     rl__log(RL__LOG_WARN, "%s", err);
 }
 
@@ -96,7 +96,7 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
   const cli_options *o = rep->o;
   char err[1024] = "";
   int status = 0;
-  rl__json_run_info jinfo = {
+  rl__report_json_info jinfo = {
       .start_time = unix_s(&rep->wall_start),
       .duration_s = duration_s,
       .users = o->run.users,
@@ -104,11 +104,11 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
       .cut_requests = r->cut_requests,
   };
   if (o->json &&
-      rl__json_report_write(stdout, stats, &r->hub.history, &jinfo)) {
+      rl__report_json_write(stdout, stats, &r->hub.history, &jinfo)) {
     fprintf(stderr, "rpcload: error: cannot write the JSON report\n");
     status = EXIT_FAILURE;
   }
-  if (o->json_path && rl__json_report_file(o->json_path, stats, &r->hub.history,
+  if (o->json_path && rl__report_json_file(o->json_path, stats, &r->hub.history,
                                            &jinfo, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     status = EXIT_FAILURE;
@@ -121,7 +121,7 @@ static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
                       const struct timespec *wall_end) {
   const cli_options *o = rep->o;
   char err[1024] = "";
-  rl__html_run_info info = {
+  rl__report_html_info info = {
       .target = o->target.url,
       .plugin = rep->plugin,
       .users = o->run.users,
@@ -148,8 +148,8 @@ int cli_reports_finish(cli_reports *rep, rl__runner *r, rl__stats *stats) {
   clock_gettime(CLOCK_REALTIME, &wall_end);
   final_console(rep->console, r, stats);
   double duration_s = (double)(r->end_ns - r->start_ns) / 1e9;
-  if (rep->csv && rl__csv_close(rep->csv, stats, &r->hub.history, duration_s,
-                                err, sizeof err)) {
+  if (rep->csv && rl__report_csv_close(rep->csv, stats, &r->hub.history,
+                                       duration_s, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     status = EXIT_FAILURE;
   }

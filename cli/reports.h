@@ -18,7 +18,7 @@ typedef struct cli_reports {
   const cli_options *o;       /* borrowed: outlives the reports */
   const char *plugin;         /* the target's plugin name, borrowed */
   FILE *console;              /* stdout, or stderr when --json owns stdout */
-  rl__csv *csv;               /* --csv, or NULL; owned until the finish */
+  rl__report_csv *csv;        /* --csv, or NULL; owned until the finish */
   struct timespec wall_start; /* wall clock when the run was started */
 } cli_reports;
 

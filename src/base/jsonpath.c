@@ -23,7 +23,7 @@ struct rl__jsonpath {
   size_t nsegs;
 };
 
-void rl__jsonpath_free(rl__jsonpath *p) {
+void rl__jsonpath_del(rl__jsonpath *p) {
   if (!p)
     return;
   for (size_t i = 0; i < p->nsegs; i++)
@@ -185,8 +185,8 @@ static int compile(compiler *c, rl__jsonpath *p) {
   return 0;
 }
 
-int rl__jsonpath_compile(const char *text, rl__jsonpath **out, size_t *err_off,
-                         char *err, size_t errlen) {
+int rl__jsonpath_new(const char *text, rl__jsonpath **out, size_t *err_off,
+                     char *err, size_t errlen) {
   *out = NULL;
   rl__jsonpath *p = calloc(1, sizeof *p);
   if (!p || !(p->text = strdup(text))) {
@@ -201,7 +201,7 @@ int rl__jsonpath_compile(const char *text, rl__jsonpath **out, size_t *err_off,
       snprintf(err, errlen, "out of memory");
     if (err_off)
       *err_off = c.off;
-    rl__jsonpath_free(p);
+    rl__jsonpath_del(p);
     return rc;
   }
   *out = p;

@@ -25,15 +25,15 @@ typedef struct rl__jsonpath rl__jsonpath;
 
 /*
  * Compiles the NUL-terminated `text`. Returns 0 and *out (caller owns;
- * rl__jsonpath_free), or RL_ERR_INVAL with the reason in err (no position
+ * rl__jsonpath_del), or RL_ERR_INVAL with the reason in err (no position
  * in the text: the caller places it) and the 0-based byte offset of the
  * problem in *err_off (may be NULL), or RL_ERR_NOMEM.
  */
-int rl__jsonpath_compile(const char *text, rl__jsonpath **out, size_t *err_off,
-                         char *err, size_t errlen);
+int rl__jsonpath_new(const char *text, rl__jsonpath **out, size_t *err_off,
+                     char *err, size_t errlen);
 
 /* Frees a path; NULL is fine. */
-void rl__jsonpath_free(rl__jsonpath *p);
+void rl__jsonpath_del(rl__jsonpath *p);
 
 /* The source text (owned by the path). */
 const char *rl__jsonpath_text(const rl__jsonpath *p);

@@ -25,7 +25,7 @@ static void free_steps(rl__plan_step *s, size_t n, int owns) {
   free(s);
 }
 
-void rl__plan_free(rl__plan *p) {
+void rl__plan_del(rl__plan *p) {
   if (!p)
     return;
   for (size_t c = 0; c < p->n_classes; c++) {
@@ -159,7 +159,7 @@ rl__plan *rl__plan_single(rl__target *target, const rl__wait *wait) {
   k->tasks->n_steps = 1;
   k->tasks->steps->target = target;
   if (rl__plan_endpoint(p, target, &k->tasks->steps->endpoint)) {
-    rl__plan_free(p);
+    rl__plan_del(p);
     return NULL;
   }
   k->cum_weight[0] = 1;

@@ -73,11 +73,11 @@ typedef struct rl__plan {
 /*
  * The quick command line's plan: one class, one task, one step running
  * `target` (borrowed: it must outlive the plan) with `wait`. Returns NULL
- * when out of memory. Free with rl__plan_free.
+ * when out of memory. Free with rl__plan_del.
  */
 rl__plan *rl__plan_single(rl__target *target, const rl__wait *wait);
 
-void rl__plan_free(rl__plan *p);
+void rl__plan_del(rl__plan *p);
 
 /* The class of the user with 0-based spawn index `i`. */
 const rl__plan_class *rl__plan_class_of(const rl__plan *p, uint64_t i);

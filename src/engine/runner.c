@@ -428,7 +428,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     pthread_mutex_destroy(&r->ctl_lock);
     pthread_mutex_destroy(&r->state_lock);
     pthread_cond_destroy(&r->state_cond);
-    rl__plan_free(r->own_plan);
+    rl__plan_del(r->own_plan);
     r->own_plan = NULL;
     return RL_ERR_NOMEM;
   }
@@ -515,7 +515,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   pthread_mutex_destroy(&r->ctl_lock);
   pthread_mutex_destroy(&r->state_lock);
   pthread_cond_destroy(&r->state_cond);
-  rl__plan_free(r->own_plan);
+  rl__plan_del(r->own_plan);
   r->own_plan = NULL;
   return rc;
 }

@@ -143,7 +143,7 @@ rl__user *rl__user_new(rl_loop *loop, uint64_t id, const rl__plan_class *cls,
     fail |= !u->resp;
   }
   if (fail) {
-    rl__user_free(u);
+    rl__user_del(u);
     return NULL;
   }
   u->req.user = u;
@@ -300,7 +300,7 @@ void rl__user_retire(rl__user *u) {
     enqueue(u);
 }
 
-void rl__user_free(rl__user *u) {
+void rl__user_del(rl__user *u) {
   if (u->conn == &u->own)
     rl__conn_free(&u->own);
   if (u->more) {

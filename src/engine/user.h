@@ -95,6 +95,6 @@ void rl__user_end(rl__user *u);
 void rl__user_retire(rl__user *u);
 
 /* Frees a stopped user. */
-void rl__user_free(rl__user *u);
+void rl__user_del(rl__user *u);
 
 #endif /* RL_USER_H */

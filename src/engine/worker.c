@@ -381,7 +381,7 @@ void rl__worker_join(rl__worker *w) {
     pthread_join(w->thread, NULL);
   w->thread_started = 0;
   for (size_t i = 0; i < w->nusers; i++)
-    rl__user_free(w->users[i]);
+    rl__user_del(w->users[i]);
   free(w->users);
   w->users = NULL;
   w->nusers = 0;

@@ -12,7 +12,7 @@ static const char *const percentile_names[] = {"50%",   "66%",    "75%", "80%",
                                                "99.9%", "99.99%", "100%"};
 #define NPCT (sizeof percentiles / sizeof percentiles[0])
 
-void rl__format_ms(uint64_t ns, char *buf, size_t len) {
+void rl__report_format_ms(uint64_t ns, char *buf, size_t len) {
   double ms = (double)ns / 1e6;
   if (ms < 1000)
     snprintf(buf, len, "%.2f", ms);
@@ -47,10 +47,10 @@ static void stats_row(FILE *out, const rl__stats_entry *e, const char *type,
       e->num_requests ? (double)e->num_failures / (double)e->num_requests : 0;
   snprintf(fails, sizeof fails, "%llu(%.2f%%)",
            (unsigned long long)e->num_failures, ratio * 100);
-  rl__format_ms(rl__stats_entry_avg_ns(e), avg, sizeof avg);
-  rl__format_ms(rl__stats_entry_min_ns(e), min, sizeof min);
-  rl__format_ms(rl__stats_entry_max_ns(e), max, sizeof max);
-  rl__format_ms(rl__histogram_percentile(&e->hist, 50), med, sizeof med);
+  rl__report_format_ms(rl__stats_entry_avg_ns(e), avg, sizeof avg);
+  rl__report_format_ms(rl__stats_entry_min_ns(e), min, sizeof min);
+  rl__report_format_ms(rl__stats_entry_max_ns(e), max, sizeof max);
+  rl__report_format_ms(rl__histogram_percentile(&e->hist, 50), med, sizeof med);
   /* Locust's %7.2f overflows its column from 100k req/s, which loopback
    * runs reach: drop the decimals there. */
   fprintf(out, "%-*s %-*s %7llu %12s |%7s %7s %7s%7s | %7.*f %11.2f\n",
@@ -96,8 +96,8 @@ void rl__report_console_stats(FILE *out, rl__stats *s, uint64_t now_sec,
 static void percentile_row(FILE *out, const rl__stats_entry *e) {
   char v[NPCT][24];
   for (size_t i = 0; i < NPCT; i++)
-    rl__format_ms(rl__histogram_percentile(&e->hist, percentiles[i]), v[i],
-                  sizeof v[i]);
+    rl__report_format_ms(rl__histogram_percentile(&e->hist, percentiles[i]),
+                         v[i], sizeof v[i]);
   fprintf(out, "%-*s %-*s %8s", TYPE_WIDTH, e->type, NAME_WIDTH, e->name, v[0]);
   for (size_t i = 1; i < NPCT; i++)
     fprintf(out, " %6s", v[i]);

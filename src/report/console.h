@@ -27,6 +27,6 @@ void rl__report_console_percentiles(FILE *out, rl__stats *s);
 void rl__report_console_errors(FILE *out, rl__stats *s);
 
 /* Formats a response time in ms for a column: "0.21", "12.50", "1234". */
-void rl__format_ms(uint64_t ns, char *buf, size_t len);
+void rl__report_format_ms(uint64_t ns, char *buf, size_t len);
 
 #endif /* RL_REPORT_CONSOLE_H */

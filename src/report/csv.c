@@ -1,8 +1,8 @@
 /*
  * Locust-compatible CSV files (see report_csv.h for the contract).
  *
- * rl__csv_tick formats into three memory buffers (history rows to append,
- * the whole _stats.csv, the whole _failures.csv); rl__csv_write empties
+ * rl__report_csv_tick formats into three memory buffers (history rows to append,
+ * the whole _stats.csv, the whole _failures.csv); rl__report_csv_write empties
  * them into the files. The buffers keep their memory from second to
  * second, so a steady run allocates nothing here.
  */
@@ -21,18 +21,19 @@
 
 #define PERCENTILE_COLUMNS "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
 
-const char rl__csv_stats_header[] =
+const char rl__report_csv_stats_header[] =
     "Type,Name,Request Count,Failure Count,Median Response Time,"
     "Average Response Time,Min Response Time,Max Response Time,"
     "Average Content Size,Requests/s,Failures/s," PERCENTILE_COLUMNS "\r\n";
-const char rl__csv_history_header[] =
+const char rl__report_csv_history_header[] =
     "Timestamp,User Count,Type,Name,Requests/s,Failures/s," PERCENTILE_COLUMNS
     ",Total Request Count,Total Failure Count,Total Median Response Time,"
     "Total Average Response Time,Total Min Response Time,"
     "Total Max Response Time,Total Average Content Size\r\n";
-const char rl__csv_failures_header[] =
+const char rl__report_csv_failures_header[] =
     "Method,Name,Error,Occurrences,First Seen,Last Seen\r\n";
-const char rl__csv_exceptions_header[] = "Count,Message,Traceback,Nodes\r\n";
+const char rl__report_csv_exceptions_header[] =
+    "Count,Message,Traceback,Nodes\r\n";
 
 #define NPCT RL__HISTORY_NPCT
 
@@ -159,7 +160,7 @@ static int digits_at(double v, int p, char digits[24], long *exp10) {
   return strtod(sci, NULL) == v;
 }
 
-void rl__csv_py_float(double v, char *out, size_t len) {
+void rl__report_csv_py_float(double v, char *out, size_t len) {
   if (isnan(v)) {
     snprintf(out, len, "nan");
     return;
@@ -231,7 +232,7 @@ void rl__csv_py_float(double v, char *out, size_t len) {
 
 static void field_float(buf *b, double v) {
   char s[48];
-  rl__csv_py_float(v, s, sizeof s);
+  rl__report_csv_py_float(v, s, sizeof s);
   buf_str(b, s);
 }
 
@@ -359,7 +360,7 @@ static void stats_row(buf *b, const rl__stats_entry *e, double elapsed_s) {
 
 static void format_stats(buf *b, rl__stats *s, double elapsed_s) {
   buf_reset(b);
-  buf_str(b, rl__csv_stats_header);
+  buf_str(b, rl__report_csv_stats_header);
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(s, &entries);
   for (size_t i = 0; i < n; i++)
@@ -399,7 +400,7 @@ static void history_row(buf *b, const char *type, const char *name,
 
 static void format_failures(buf *b, rl__stats *s, uint64_t start_unix) {
   buf_reset(b);
-  buf_str(b, rl__csv_failures_header);
+  buf_str(b, rl__report_csv_failures_header);
   const rl__stats_error **errors;
   size_t n = rl__stats_errors(s, &errors);
   for (size_t i = 0; i < n; i++) {
@@ -430,23 +431,23 @@ static int buf_take(buf *b, char **out, size_t *len) {
   return 0;
 }
 
-int rl__csv_stats_text(rl__stats *s, double elapsed_s, char **out,
-                       size_t *len) {
+int rl__report_csv_stats_text(rl__stats *s, double elapsed_s, char **out,
+                              size_t *len) {
   buf b = {0};
   format_stats(&b, s, elapsed_s);
   return buf_take(&b, out, len);
 }
 
-int rl__csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
-                          size_t *len) {
+int rl__report_csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
+                                 size_t *len) {
   buf b = {0};
   format_failures(&b, s, start_unix);
   return buf_take(&b, out, len);
 }
 
-int rl__csv_history_text(const rl__history *h, char **out, size_t *len) {
+int rl__report_csv_history_text(const rl__history *h, char **out, size_t *len) {
   buf b = {0};
-  buf_str(&b, rl__csv_history_header);
+  buf_str(&b, rl__report_csv_history_header);
   for (size_t i = 0; i < h->n; i++) {
     if (h->track_entries && i + 1 == h->n)
       for (size_t j = 0; j < h->n_entry_rows; j++)
@@ -459,7 +460,7 @@ int rl__csv_history_text(const rl__history *h, char **out, size_t *len) {
 
 /* ---- the writer ---------------------------------------------------------- */
 
-struct rl__csv {
+struct rl__report_csv {
   int full_history;
   char *path[NFILES];
   char *tmp[NFILES]; /* for the files rewritten whole */
@@ -513,7 +514,7 @@ static int replace_file(const char *path, const char *tmp, const char *data,
   return 0;
 }
 
-static void csv_free(rl__csv *w) {
+static void csv_free(rl__report_csv *w) {
   if (w->history)
     fclose(w->history);
   for (int i = 0; i < NFILES; i++) {
@@ -534,10 +535,10 @@ static char *concat(const char *a, const char *b, const char *c) {
   return s;
 }
 
-int rl__csv_open(const char *prefix, int full_history, rl__csv **out, char *err,
-                 size_t errlen) {
+int rl__report_csv_open(const char *prefix, int full_history,
+                        rl__report_csv **out, char *err, size_t errlen) {
   *out = NULL;
-  rl__csv *w = calloc(1, sizeof *w);
+  rl__report_csv *w = calloc(1, sizeof *w);
   if (!w)
     goto nomem;
   w->full_history = full_history;
@@ -556,15 +557,16 @@ int rl__csv_open(const char *prefix, int full_history, rl__csv **out, char *err,
     csv_free(w);
     return RL_ERR_IO;
   }
-  if (fputs(rl__csv_history_header, w->history) == EOF ||
+  if (fputs(rl__report_csv_history_header, w->history) == EOF ||
       fflush(w->history) != 0) {
     set_reason(err, errlen, "cannot write", w->path[F_HISTORY], errno);
     csv_free(w);
     return RL_ERR_IO;
   }
   static const int whole[] = {F_STATS, F_FAILURES, F_EXCEPTIONS};
-  static const char *const headers[] = {
-      rl__csv_stats_header, rl__csv_failures_header, rl__csv_exceptions_header};
+  static const char *const headers[] = {rl__report_csv_stats_header,
+                                        rl__report_csv_failures_header,
+                                        rl__report_csv_exceptions_header};
   for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
     int f = whole[i];
     if (replace_file(w->path[f], w->tmp[f], headers[i], strlen(headers[i]), err,
@@ -584,7 +586,7 @@ nomem:
 }
 
 /* Formats the history rows `h` gained since the last call. */
-static void format_history(rl__csv *w, const rl__history *h) {
+static void format_history(rl__report_csv *w, const rl__history *h) {
   if (!w->have_start && h->n > 0) {
     w->start_unix = h->rows[0].unix_time >= h->rows[0].elapsed_s
                         ? h->rows[0].unix_time - h->rows[0].elapsed_s
@@ -603,7 +605,7 @@ static void format_history(rl__csv *w, const rl__history *h) {
   w->rows_done = h->n;
 }
 
-static int format_all(rl__csv *w, rl__stats *s, const rl__history *h,
+static int format_all(rl__report_csv *w, rl__stats *s, const rl__history *h,
                       double elapsed_s) {
   size_t kept = w->history_rows.len;
   format_history(w, h);
@@ -620,7 +622,7 @@ static int format_all(rl__csv *w, rl__stats *s, const rl__history *h,
   return history_ok && w->stats_ready && w->failures_ready ? 0 : RL_ERR_NOMEM;
 }
 
-int rl__csv_tick(rl__csv *w, rl__stats *s, const rl__history *h) {
+int rl__report_csv_tick(rl__report_csv *w, rl__stats *s, const rl__history *h) {
   if (!w)
     return 0;
   double elapsed = h->n ? (double)h->rows[h->n - 1].elapsed_s : 0;
@@ -628,7 +630,7 @@ int rl__csv_tick(rl__csv *w, rl__stats *s, const rl__history *h) {
 }
 
 /* Writes what is formatted; 0 or RL_ERR_IO with the reason. */
-static int flush_out(rl__csv *w, char *err, size_t errlen) {
+static int flush_out(rl__report_csv *w, char *err, size_t errlen) {
   int rc = 0;
   if (w->history_rows.len) {
     size_t put = fwrite(w->history_rows.p, 1, w->history_rows.len, w->history);
@@ -660,7 +662,7 @@ static int flush_out(rl__csv *w, char *err, size_t errlen) {
   return rc;
 }
 
-int rl__csv_write(rl__csv *w, char *err, size_t errlen) {
+int rl__report_csv_write(rl__report_csv *w, char *err, size_t errlen) {
   if (!w)
     return 0;
   char reason[512] = "";
@@ -675,8 +677,8 @@ int rl__csv_write(rl__csv *w, char *err, size_t errlen) {
   return rc;
 }
 
-int rl__csv_close(rl__csv *w, rl__stats *s, const rl__history *h,
-                  double duration_s, char *err, size_t errlen) {
+int rl__report_csv_close(rl__report_csv *w, rl__stats *s, const rl__history *h,
+                         double duration_s, char *err, size_t errlen) {
   if (!w)
     return 0;
   char reason[sizeof w->lost + 32] = "";

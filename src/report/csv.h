@@ -27,7 +27,7 @@
  *    rpcload takes both from its 3-digit histogram (the JSON report has the
  *    unrounded values);
  *  - Requests/s, Failures/s in _stats.csv: totals over the run so far
- *    (the latest tick's elapsed seconds; at rl__csv_close, the duration);
+ *    (the latest tick's elapsed seconds; at rl__report_csv_close, the duration);
  *    in _stats_history.csv: the current rates, "%f" as Locust writes them;
  *  - history percentiles are the current ones (last RL__HISTORY_WINDOW
  *    seconds), for the Aggregated row too. *rpcload*: Locust writes the
@@ -37,11 +37,11 @@
  *    reports issue's header; Locust 2.12 stops at Occurrences), most
  *    frequent first; First/Last Seen are Unix seconds like the history's
  *    Timestamp (the run's start is taken from the first history row, or is
- *    the time of rl__csv_open before there is one).
+ *    the time of rl__report_csv_open before there is one).
  *
  * Threads: one writer is used by one thread at a time (the runner's main
- * thread). rl__csv_tick only formats into memory and does no I/O, so it can
- * run under the stats lock; rl__csv_write does the I/O and must run without
+ * thread). rl__report_csv_tick only formats into memory and does no I/O, so it can
+ * run under the stats lock; rl__report_csv_write does the I/O and must run without
  * the lock.
  */
 #ifndef RL_REPORT_CSV_H
@@ -53,24 +53,24 @@
 #include "stats/history.h"
 #include "stats/stats.h"
 
-typedef struct rl__csv rl__csv;
+typedef struct rl__report_csv rl__report_csv;
 
 /* The header lines, CRLF included (for tests and the web UI's downloads). */
-extern const char rl__csv_stats_header[];
-extern const char rl__csv_history_header[];
-extern const char rl__csv_failures_header[];
-extern const char rl__csv_exceptions_header[];
+extern const char rl__report_csv_stats_header[];
+extern const char rl__report_csv_history_header[];
+extern const char rl__report_csv_failures_header[];
+extern const char rl__report_csv_exceptions_header[];
 
 /*
  * Creates the four files with their header lines (truncating any old ones)
  * and keeps the history file open. `full_history` adds the per-entry history
  * rows; they need per-entry figures in the history, so the runner must also
  * call rl__history_track_entries(). On success *out is the writer (free it
- * with rl__csv_close); on failure returns RL_ERR_IO or RL_ERR_NOMEM with a
+ * with rl__report_csv_close); on failure returns RL_ERR_IO or RL_ERR_NOMEM with a
  * reason naming the file in `err`, and *out is NULL.
  */
-int rl__csv_open(const char *prefix, int full_history, rl__csv **out, char *err,
-                 size_t errlen);
+int rl__report_csv_open(const char *prefix, int full_history,
+                        rl__report_csv **out, char *err, size_t errlen);
 
 /*
  * Formats, in memory only, the history rows `h` gained since the last call
@@ -81,7 +81,7 @@ int rl__csv_open(const char *prefix, int full_history, rl__csv **out, char *err,
  * entries refreshes its sorted view. Returns 0 or RL_ERR_NOMEM (this
  * second's text is then dropped). NULL `w` does nothing.
  */
-int rl__csv_tick(rl__csv *w, rl__stats *s, const rl__history *h);
+int rl__report_csv_tick(rl__report_csv *w, rl__stats *s, const rl__history *h);
 
 /*
  * Writes what the last ticks formatted: appends and flushes the history
@@ -91,10 +91,10 @@ int rl__csv_tick(rl__csv *w, rl__stats *s, const rl__history *h);
  * succeeded: while writes keep failing, later calls return 0 quietly (so
  * a caller can log every non-zero result). A failed _stats.csv or
  * _failures.csv keeps its last good content until a later write works;
- * failed history rows are dropped (rl__csv_close reports them). NULL `w`
+ * failed history rows are dropped (rl__report_csv_close reports them). NULL `w`
  * does nothing.
  */
-int rl__csv_write(rl__csv *w, char *err, size_t errlen);
+int rl__report_csv_write(rl__report_csv *w, char *err, size_t errlen);
 
 /*
  * Completes the files after the run (call once every worker has ended):
@@ -104,8 +104,8 @@ int rl__csv_write(rl__csv *w, char *err, size_t errlen);
  * reason in `err` when these writes fail or history rows were lost during
  * the run. NULL `w` returns 0.
  */
-int rl__csv_close(rl__csv *w, rl__stats *s, const rl__history *h,
-                  double duration_s, char *err, size_t errlen);
+int rl__report_csv_close(rl__report_csv *w, rl__stats *s, const rl__history *h,
+                         double duration_s, char *err, size_t errlen);
 
 /*
  * In memory, for the web UI's downloads (/stats/requests/csv and the
@@ -119,16 +119,17 @@ int rl__csv_close(rl__csv *w, rl__stats *s, const rl__history *h,
  *    tracks entries, the latest second's entry rows come before its
  *    Aggregated row (older seconds' entry rows are not kept).
  */
-int rl__csv_stats_text(rl__stats *s, double elapsed_s, char **out, size_t *len);
-int rl__csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
-                          size_t *len);
-int rl__csv_history_text(const rl__history *h, char **out, size_t *len);
+int rl__report_csv_stats_text(rl__stats *s, double elapsed_s, char **out,
+                              size_t *len);
+int rl__report_csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
+                                 size_t *len);
+int rl__report_csv_history_text(const rl__history *h, char **out, size_t *len);
 
 /*
  * Python's repr() of a float, as Locust's csv rows carry: the shortest
  * decimal that reads back the same double, with ".0" on whole numbers and
  * exponent form below 1e-4 and from 1e16. Exposed for the tests.
  */
-void rl__csv_py_float(double v, char *buf, size_t len);
+void rl__report_csv_py_float(double v, char *buf, size_t len);
 
 #endif /* RL_REPORT_CSV_H */

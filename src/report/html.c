@@ -53,7 +53,7 @@ static long utf8_next(const unsigned char *s, size_t *len) {
   return cp;
 }
 
-void rl__html_json_string(FILE *out, const char *s) {
+void rl__report_html_json_string(FILE *out, const char *s) {
   const unsigned char *p = (const unsigned char *)(s ? s : "");
   putc('"', out);
   while (*p) {
@@ -83,7 +83,7 @@ void rl__html_json_string(FILE *out, const char *s) {
   putc('"', out);
 }
 
-void rl__html_text(FILE *out, const char *s) {
+void rl__report_html_text(FILE *out, const char *s) {
   const unsigned char *p = (const unsigned char *)(s ? s : "");
   while (*p) {
     size_t n;
@@ -162,7 +162,7 @@ static void put_local_time(FILE *out, double unix_s) {
     fputs("null", out);
     return;
   }
-  rl__html_json_string(out, buf);
+  rl__report_html_json_string(out, buf);
 }
 
 /* ---- the JSON document --------------------------------------------------- */
@@ -171,18 +171,18 @@ static void put_key(FILE *out, int *first, const char *key) {
   if (!*first)
     putc(',', out);
   *first = 0;
-  rl__html_json_string(out, key);
+  rl__report_html_json_string(out, key);
   putc(':', out);
 }
 
 static void put_str_or_null(FILE *out, const char *s) {
   if (s)
-    rl__html_json_string(out, s);
+    rl__report_html_json_string(out, s);
   else
     fputs("null", out);
 }
 
-static void put_run(FILE *out, const rl__html_run_info *info,
+static void put_run(FILE *out, const rl__report_html_info *info,
                     const rl__history *history) {
   double start = info->start_unix_s, end = info->end_unix_s;
   if (!(start > 0) && history && history->n) {
@@ -194,15 +194,15 @@ static void put_run(FILE *out, const rl__html_run_info *info,
   int first = 1;
   putc('{', out);
   put_key(out, &first, "target");
-  rl__html_json_string(out, info->target);
+  rl__report_html_json_string(out, info->target);
   put_key(out, &first, "plugin");
   put_str_or_null(out, info->plugin);
   put_key(out, &first, "command");
   put_str_or_null(out, info->command_line);
   put_key(out, &first, "version");
-  rl__html_json_string(out, info->version ? info->version : RL_VERSION);
+  rl__report_html_json_string(out, info->version ? info->version : RL_VERSION);
   put_key(out, &first, "uplot_version");
-  rl__html_json_string(out, rl__uplot_version);
+  rl__report_html_json_string(out, rl__uplot_version);
   put_key(out, &first, "users");
   put_u64(out, info->users);
   put_key(out, &first, "spawn_rate");
@@ -239,9 +239,9 @@ static void put_entry(FILE *out, const rl__stats_entry *e, double duration_s) {
   int first = 1;
   putc('{', out);
   put_key(out, &first, "type");
-  rl__html_json_string(out, e->type);
+  rl__report_html_json_string(out, e->type);
   put_key(out, &first, "name");
-  rl__html_json_string(out, e->name);
+  rl__report_html_json_string(out, e->name);
   put_key(out, &first, "requests");
   put_u64(out, e->num_requests);
   put_key(out, &first, "failures");
@@ -282,11 +282,11 @@ static void put_errors(FILE *out, rl__stats *stats) {
     put_key(out, &first, "occurrences");
     put_u64(out, r->occurrences);
     put_key(out, &first, "type");
-    rl__html_json_string(out, r->type);
+    rl__report_html_json_string(out, r->type);
     put_key(out, &first, "name");
-    rl__html_json_string(out, r->name);
+    rl__report_html_json_string(out, r->name);
     put_key(out, &first, "error");
-    rl__html_json_string(out, r->error);
+    rl__report_html_json_string(out, r->error);
     put_key(out, &first, "first_s");
     put_u64(out, r->first_sec);
     put_key(out, &first, "last_s");
@@ -364,7 +364,7 @@ static void put_history(FILE *out, const rl__history *history) {
   putc('{', out);
   for (int c = 0; c < NCOLS; c++) {
     fputs(c ? ",\n" : "\n", out);
-    rl__html_json_string(out, col_names[c]);
+    rl__report_html_json_string(out, col_names[c]);
     fputs(":[", out);
     for (size_t i = 0; i < n; i++) {
       if (i)
@@ -376,8 +376,8 @@ static void put_history(FILE *out, const rl__history *history) {
   putc('}', out);
 }
 
-static void put_data(FILE *out, const rl__html_run_info *info, rl__stats *stats,
-                     const rl__history *history) {
+static void put_data(FILE *out, const rl__report_html_info *info,
+                     rl__stats *stats, const rl__history *history) {
   fputs("{\"run\":", out);
   put_run(out, info, history);
   fputs(",\n\"percentiles\":[", out);
@@ -404,9 +404,9 @@ static void put_data(FILE *out, const rl__html_run_info *info, rl__stats *stats,
 
 /* ---- the page ------------------------------------------------------------ */
 
-int rl__report_html_write(FILE *out, const rl__html_run_info *info,
+int rl__report_html_write(FILE *out, const rl__report_html_info *info,
                           rl__stats *stats, const rl__history *history) {
-  static const rl__html_run_info none;
+  static const rl__report_html_info none;
   if (!info)
     info = &none;
   tzset(); /* localtime_r need not */
@@ -422,11 +422,11 @@ int rl__report_html_write(FILE *out, const rl__html_run_info *info,
         "initial-scale=1\">\n",
         out);
   fputs("<meta name=\"generator\" content=\"rpcload ", out);
-  rl__html_text(out, info->version ? info->version : RL_VERSION);
+  rl__report_html_text(out, info->version ? info->version : RL_VERSION);
   fputs("\">\n<title>rpcload report", out);
   if (info->target && *info->target) {
     fputs(": ", out);
-    rl__html_text(out, info->target);
+    rl__report_html_text(out, info->target);
   }
   fputs("</title>\n<style>\n", out);
   fputs(rl__uplot_css, out);
@@ -435,7 +435,7 @@ int rl__report_html_write(FILE *out, const rl__html_run_info *info,
   fputs("\n</style>\n</head>\n<body>\n<header>\n<h1>rpcload report</h1>\n"
         "<p class=\"target\">",
         out);
-  rl__html_text(out, info->target);
+  rl__report_html_text(out, info->target);
   fputs("</p>\n</header>\n"
         "<noscript><p class=\"note\">This report draws its tables and "
         "charts with JavaScript, which is off. Its figures are in the page "
@@ -444,9 +444,9 @@ int rl__report_html_write(FILE *out, const rl__html_run_info *info,
         "<main id=\"rl-report\"></main>\n"
         "<footer><p>Written by rpcload ",
         out);
-  rl__html_text(out, info->version ? info->version : RL_VERSION);
+  rl__report_html_text(out, info->version ? info->version : RL_VERSION);
   fputs(". Charts: uPlot ", out);
-  rl__html_text(out, rl__uplot_version);
+  rl__report_html_text(out, rl__uplot_version);
   fputs(" (MIT License, below in the page source).</p></footer>\n"
         "<script type=\"application/json\" id=\"rl-data\">\n",
         out);
@@ -463,7 +463,7 @@ int rl__report_html_write(FILE *out, const rl__html_run_info *info,
   return ferror(out) ? RL_ERR_IO : 0;
 }
 
-int rl__report_html_save(const char *path, const rl__html_run_info *info,
+int rl__report_html_save(const char *path, const rl__report_html_info *info,
                          rl__stats *stats, const rl__history *history,
                          char *err, size_t errlen) {
   FILE *f = fopen(path, "w");

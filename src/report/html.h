@@ -45,7 +45,7 @@
 
 /* What the report says about the run besides its stats. Strings may be
  * NULL; they are only read during the call. */
-typedef struct rl__html_run_info {
+typedef struct rl__report_html_info {
   const char *target;       /* what was load-tested, e.g. the URL */
   const char *plugin;       /* protocol plugin name; NULL: not shown */
   const char *command_line; /* as typed; NULL: not shown */
@@ -58,7 +58,7 @@ typedef struct rl__html_run_info {
    * the history's first row and end from start + duration_s. */
   double start_unix_s, end_unix_s;
   uint64_t cut_requests; /* in flight at the stop, not counted */
-} rl__html_run_info;
+} rl__report_html_info;
 
 /*
  * Writes the report to `out`. The caller holds the stats lock, or the run
@@ -66,7 +66,7 @@ typedef struct rl__html_run_info {
  * reporter does); `history` may be NULL or empty (the charts then say there
  * is no data). Returns 0, or RL_ERR_IO when writing to `out` failed.
  */
-int rl__report_html_write(FILE *out, const rl__html_run_info *info,
+int rl__report_html_write(FILE *out, const rl__report_html_info *info,
                           rl__stats *stats, const rl__history *history);
 
 /*
@@ -74,7 +74,7 @@ int rl__report_html_write(FILE *out, const rl__html_run_info *info,
  * Returns 0, or RL_ERR_IO with a reason naming the file in `err` (may be
  * NULL).
  */
-int rl__report_html_save(const char *path, const rl__html_run_info *info,
+int rl__report_html_save(const char *path, const rl__report_html_info *info,
                          rl__stats *stats, const rl__history *history,
                          char *err, size_t errlen);
 
@@ -88,7 +88,7 @@ int rl__report_html_save(const char *path, const rl__html_run_info *info,
  *       character references; control characters other than tab, line
  *       feed and carriage return become U+FFFD.
  */
-void rl__html_json_string(FILE *out, const char *s);
-void rl__html_text(FILE *out, const char *s);
+void rl__report_html_json_string(FILE *out, const char *s);
+void rl__report_html_text(FILE *out, const char *s);
 
 #endif /* RL_REPORT_HTML_H */

@@ -241,7 +241,7 @@ static json_t *entry(const rl__stats_entry *e, const rl__stats_entry *total,
   return done(j, ok);
 }
 
-json_t *rl__json_entry(const rl__stats_entry *e, double duration_s) {
+json_t *rl__report_json_entry(const rl__stats_entry *e, double duration_s) {
   return entry(e, NULL, duration_s);
 }
 
@@ -255,7 +255,7 @@ static json_t *iso_time(double unix_s) {
   return json_string(text);
 }
 
-static json_t *run_info(const rl__json_run_info *run) {
+static json_t *run_info(const rl__report_json_info *run) {
   json_t *j = json_object();
   int ok = j != NULL;
   put(j, "start_time", num(run->start_time), &ok);
@@ -322,8 +322,8 @@ static json_t *history_report(const rl__history *h) {
   return done(arr, ok);
 }
 
-json_t *rl__json_report(rl__stats *s, const rl__history *h,
-                        const rl__json_run_info *run) {
+json_t *rl__report_json(rl__stats *s, const rl__history *h,
+                        const rl__report_json_info *run) {
   json_t *j = json_object();
   int ok = j != NULL;
   put(j, "rpcload_version", json_string(RL_VERSION), &ok);
@@ -344,20 +344,20 @@ json_t *rl__json_report(rl__stats *s, const rl__history *h,
   return done(j, ok);
 }
 
-int rl__json_report_write(FILE *out, rl__stats *s, const rl__history *h,
-                          const rl__json_run_info *run) {
-  json_t *j = rl__json_report(s, h, run);
+int rl__report_json_write(FILE *out, rl__stats *s, const rl__history *h,
+                          const rl__report_json_info *run) {
+  json_t *j = rl__report_json(s, h, run);
   if (!j)
     return RL_ERR_NOMEM;
-  int rc = json_dumpf(j, out, RL__JSON_DUMP_FLAGS);
+  int rc = json_dumpf(j, out, RL__REPORT_JSON_DUMP_FLAGS);
   json_decref(j);
   if (rc != 0 || fputc('\n', out) == EOF || fflush(out) != 0)
     return RL_ERR_IO;
   return 0;
 }
 
-int rl__json_report_file(const char *path, rl__stats *s, const rl__history *h,
-                         const rl__json_run_info *run, char *err,
+int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
+                         const rl__report_json_info *run, char *err,
                          size_t errlen) {
   FILE *f = fopen(path, "w");
   if (!f) {
@@ -367,7 +367,7 @@ int rl__json_report_file(const char *path, rl__stats *s, const rl__history *h,
       snprintf(err, errlen, "cannot create %s: %s", path, text);
     return RL_ERR_IO;
   }
-  int rc = rl__json_report_write(f, s, h, run);
+  int rc = rl__report_json_write(f, s, h, run);
   int errnum = errno;
   if (fclose(f) != 0 && rc == 0) {
     rc = RL_ERR_IO;
@@ -418,9 +418,9 @@ static json_t *request_row(const rl__stats_entry *e,
   return done(j, ok);
 }
 
-json_t *rl__json_stats_requests(rl__stats *s, const rl__history *h,
-                                uint64_t now_sec, const char *state,
-                                uint32_t user_count) {
+json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
+                                       uint64_t now_sec, const char *state,
+                                       uint32_t user_count) {
   json_t *j = json_object();
   int ok = j != NULL;
   const rl__stats_entry *total = rl__stats_total(s);

@@ -2,10 +2,10 @@
  * Stats as JSON (jansson), with Locust's key names wherever Locust has the
  * figure:
  *
- *  - rl__json_report: the final report of `--json` / `--json-file F`:
+ *  - rl__report_json: the final report of `--json` / `--json-file F`:
  *    run info, every entry with its percentiles and its histogram, the
  *    Aggregated total, the errors, and optionally the per-second history;
- *  - rl__json_stats_requests: the body of Locust's web UI endpoint
+ *  - rl__report_json_stats_requests: the body of Locust's web UI endpoint
  *    /stats/requests (Locust 2.x keys), for a web UI to serve as is.
  *
  * Units: response times are milliseconds as JSON numbers with decimals
@@ -32,15 +32,15 @@
 
 /* How the report is printed: 2-space indent; 15 significant digits, so a
  * time like 0.523417 ms prints as that, not as 0.52341700000000004. */
-#define RL__JSON_DUMP_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(15))
+#define RL__REPORT_JSON_DUMP_FLAGS (JSON_INDENT(2) | JSON_REAL_PRECISION(15))
 
-typedef struct rl__json_run_info {
+typedef struct rl__report_json_info {
   double start_time;     /* Unix time of the run's start, s (0: unknown) */
   double duration_s;     /* the run's length; rates are over it */
   uint32_t users;        /* users asked for (-u) */
   uint32_t user_count;   /* users started when the run ended */
   uint64_t cut_requests; /* cut at the stop and left out of the stats */
-} rl__json_run_info;
+} rl__report_json_info;
 
 /*
  * One entry (or the Aggregated total):
@@ -58,7 +58,7 @@ typedef struct rl__json_run_info {
  *     values to 3 significant digits.
  * The Aggregated total's method is null, as in Locust.
  */
-json_t *rl__json_entry(const rl__stats_entry *e, double duration_s);
+json_t *rl__report_json_entry(const rl__stats_entry *e, double duration_s);
 
 /*
  * The final report:
@@ -75,18 +75,18 @@ json_t *rl__json_entry(const rl__stats_entry *e, double duration_s);
  * response_time_percentiles (over the last RL__HISTORY_WINDOW s; null
  * values when that window saw no request).
  */
-json_t *rl__json_report(rl__stats *s, const rl__history *h,
-                        const rl__json_run_info *run);
+json_t *rl__report_json(rl__stats *s, const rl__history *h,
+                        const rl__report_json_info *run);
 
-/* rl__json_report printed to `out` with RL__JSON_DUMP_FLAGS and a final
+/* rl__report_json printed to `out` with RL__REPORT_JSON_DUMP_FLAGS and a final
  * newline. 0, RL_ERR_NOMEM or RL_ERR_IO. */
-int rl__json_report_write(FILE *out, rl__stats *s, const rl__history *h,
-                          const rl__json_run_info *run);
+int rl__report_json_write(FILE *out, rl__stats *s, const rl__history *h,
+                          const rl__report_json_info *run);
 
 /* The same into file `path` (created or truncated). 0, or RL_ERR_NOMEM /
  * RL_ERR_IO with the reason naming the file in `err`. */
-int rl__json_report_file(const char *path, rl__stats *s, const rl__history *h,
-                         const rl__json_run_info *run, char *err,
+int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
+                         const rl__report_json_info *run, char *err,
                          size_t errlen);
 
 /*
@@ -109,8 +109,8 @@ int rl__json_report_file(const char *path, rl__stats *s, const rl__history *h,
  * Locust's), the current_* percentiles come from the latest history row
  * (null without one). Locust truncates to 500 rows; so does this.
  */
-json_t *rl__json_stats_requests(rl__stats *s, const rl__history *h,
-                                uint64_t now_sec, const char *state,
-                                uint32_t user_count);
+json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
+                                       uint64_t now_sec, const char *state,
+                                       uint32_t user_count);
 
 #endif /* RL_REPORT_JSON_H */

@@ -14,14 +14,15 @@
 
 /* 1-2.5-5 steps: fine enough where loopback and LAN latencies live (tens
  * of microseconds to milliseconds), coarse where only timeouts are. */
-const uint64_t rl__prometheus_bounds_ns[RL__PROMETHEUS_NBOUNDS] = {
-    100 * US, 250 * US,  500 * US, 1 * MS,   2500 * US, 5 * MS,
-    10 * MS,  25 * MS,   50 * MS,  100 * MS, 250 * MS,  500 * MS,
-    1 * SEC,  2500 * MS, 5 * SEC,  10 * SEC, 30 * SEC,  60 * SEC};
-const char *const rl__prometheus_bounds_text[RL__PROMETHEUS_NBOUNDS] = {
-    "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
-    "0.01",   "0.025",   "0.05",   "0.1",   "0.25",   "0.5",
-    "1",      "2.5",     "5",      "10",    "30",     "60"};
+const uint64_t rl__report_prometheus_bounds_ns[RL__REPORT_PROMETHEUS_NBOUNDS] =
+    {100 * US, 250 * US,  500 * US, 1 * MS,   2500 * US, 5 * MS,
+     10 * MS,  25 * MS,   50 * MS,  100 * MS, 250 * MS,  500 * MS,
+     1 * SEC,  2500 * MS, 5 * SEC,  10 * SEC, 30 * SEC,  60 * SEC};
+const char
+    *const rl__report_prometheus_bounds_text[RL__REPORT_PROMETHEUS_NBOUNDS] = {
+        "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005",
+        "0.01",   "0.025",   "0.05",   "0.1",   "0.25",   "0.5",
+        "1",      "2.5",     "5",      "10",    "30",     "60"};
 
 /* Length of the valid UTF-8 sequence at `p` (at most `n` bytes), or 0 when
  * it is not one (overlong forms, surrogates and values past U+10FFFF are
@@ -57,7 +58,7 @@ static size_t utf8_seq(const unsigned char *p, size_t n) {
   return len;
 }
 
-void rl__prometheus_label_value(FILE *out, const char *s) {
+void rl__report_prometheus_label_value(FILE *out, const char *s) {
   if (!s)
     return;
   const unsigned char *p = (const unsigned char *)s;
@@ -85,9 +86,9 @@ void rl__prometheus_label_value(FILE *out, const char *s) {
 /* {method="...",name="..."} without the braces. */
 static void entry_labels(FILE *out, const char *type, const char *name) {
   fputs("method=\"", out);
-  rl__prometheus_label_value(out, type);
+  rl__report_prometheus_label_value(out, type);
   fputs("\",name=\"", out);
-  rl__prometheus_label_value(out, name);
+  rl__report_prometheus_label_value(out, name);
   fputc('"', out);
 }
 
@@ -134,14 +135,15 @@ static void per_entry(FILE *out, const rl__stats_entry *const *entries,
 
 /* Counts per bound (not yet cumulative); the last slot is +Inf's. */
 typedef struct bucket_counts {
-  uint64_t n[RL__PROMETHEUS_NBOUNDS + 1];
+  uint64_t n[RL__REPORT_PROMETHEUS_NBOUNDS + 1];
 } bucket_counts;
 
 static int add_bucket(uint64_t lo, uint64_t hi, uint64_t count, void *arg) {
   (void)lo;
   bucket_counts *b = arg;
   size_t i = 0;
-  while (i < RL__PROMETHEUS_NBOUNDS && hi > rl__prometheus_bounds_ns[i])
+  while (i < RL__REPORT_PROMETHEUS_NBOUNDS &&
+         hi > rl__report_prometheus_bounds_ns[i])
     i++;
   b->n[i] += count;
   return 0;
@@ -153,12 +155,14 @@ static void histogram(FILE *out, const rl__stats_entry *e) {
   memset(&b, 0, sizeof b);
   rl__histogram_foreach(&e->hist, add_bucket, &b);
   uint64_t cum = 0;
-  for (size_t i = 0; i <= RL__PROMETHEUS_NBOUNDS; i++) {
+  for (size_t i = 0; i <= RL__REPORT_PROMETHEUS_NBOUNDS; i++) {
     cum += b.n[i];
     fprintf(out, "%s_bucket{", metric);
     entry_labels(out, e->type, e->name);
     fprintf(out, ",le=\"%s\"} %llu\n",
-            i < RL__PROMETHEUS_NBOUNDS ? rl__prometheus_bounds_text[i] : "+Inf",
+            i < RL__REPORT_PROMETHEUS_NBOUNDS
+                ? rl__report_prometheus_bounds_text[i]
+                : "+Inf",
             (unsigned long long)cum);
   }
   fprintf(out, "%s_sum{", metric);
@@ -169,8 +173,8 @@ static void histogram(FILE *out, const rl__stats_entry *e) {
   fprintf(out, "} %llu\n", (unsigned long long)cum);
 }
 
-int rl__prometheus_write(FILE *out, rl__stats *s,
-                         const rl__prometheus_info *info) {
+int rl__report_prometheus_write(FILE *out, rl__stats *s,
+                                const rl__report_prometheus_info *info) {
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(s, &entries);
   uint64_t now = info->now_sec;
@@ -197,7 +201,7 @@ int rl__prometheus_write(FILE *out, rl__stats *s,
     fputs("rpcload_errors_total{", out);
     entry_labels(out, errors[i]->type, errors[i]->name);
     fputs(",error=\"", out);
-    rl__prometheus_label_value(out, errors[i]->error);
+    rl__report_prometheus_label_value(out, errors[i]->error);
     fprintf(out, "\"} %llu\n", (unsigned long long)errors[i]->occurrences);
   }
 

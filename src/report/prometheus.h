@@ -21,7 +21,7 @@
  * A "reset stats" sets the counters back to 0, which Prometheus reads as a
  * counter reset, as after a restart.
  *
- * Histogram buckets: the fixed ladder rl__prometheus_bounds_ns (100 us to
+ * Histogram buckets: the fixed ladder rl__report_prometheus_bounds_ns (100 us to
  * 60 s in 1-2.5-5 steps), then +Inf. rpcload's own histogram is finer
  * (log-linear, 3 significant digits): each of its buckets is counted under
  * the first bound at or above the bucket's upper edge, so a bucket
@@ -42,20 +42,23 @@
 #include "stats/stats.h"
 
 /* The Content-Type of the text format. */
-#define RL__PROMETHEUS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+#define RL__REPORT_PROMETHEUS_CONTENT_TYPE                                     \
+  "text/plain; version=0.0.4; charset=utf-8"
 
 /* The histogram's bucket bounds in nanoseconds, increasing, and their
  * `le` label texts in seconds (e.g. "0.0025"); +Inf comes after them. */
-#define RL__PROMETHEUS_NBOUNDS 18
-extern const uint64_t rl__prometheus_bounds_ns[RL__PROMETHEUS_NBOUNDS];
-extern const char *const rl__prometheus_bounds_text[RL__PROMETHEUS_NBOUNDS];
+#define RL__REPORT_PROMETHEUS_NBOUNDS 18
+extern const uint64_t
+    rl__report_prometheus_bounds_ns[RL__REPORT_PROMETHEUS_NBOUNDS];
+extern const char
+    *const rl__report_prometheus_bounds_text[RL__REPORT_PROMETHEUS_NBOUNDS];
 
 /* What the exposition says about the run besides its stats. */
-typedef struct rl__prometheus_info {
+typedef struct rl__report_prometheus_info {
   uint32_t users;   /* rpcload_users */
   int state;        /* enum rl__run_state (runner.h) */
   uint64_t now_sec; /* the run second, for the current rates */
-} rl__prometheus_info;
+} rl__report_prometheus_info;
 
 /*
  * Writes the exposition of `s` to `out`. `s` is only read (its sorted
@@ -64,11 +67,11 @@ typedef struct rl__prometheus_info {
  * it (an open_memstream is the intended `out`). Returns 0, or RL_ERR_IO
  * when writing to `out` failed.
  */
-int rl__prometheus_write(FILE *out, rl__stats *s,
-                         const rl__prometheus_info *info);
+int rl__report_prometheus_write(FILE *out, rl__stats *s,
+                                const rl__report_prometheus_info *info);
 
 /* A label value, without its quotes, escaped as above (exposed for the
  * tests). NULL writes as empty. */
-void rl__prometheus_label_value(FILE *out, const char *s);
+void rl__report_prometheus_label_value(FILE *out, const char *s);
 
 #endif /* RL_PROMETHEUS_H */

@@ -24,8 +24,8 @@
 
 typedef struct compiler {
   rl__plugin_set *plugins;
-  const rl__scenario *scn;
-  const rl__plan_options *o;
+  const rl__scn *scn;
+  const rl__scn_compile_options *o;
   rl__plan *plan;
   char *dir; /* the scenario file's directory, for relative paths */
   char *err;
@@ -117,7 +117,7 @@ static void free_strings(step_strings *ss) {
 
 static int compile_step(compiler *c, const rl__scn_user *k,
                         const rl__scn_step *s, rl__plan_step *out) {
-  const rl__plan_options *o = c->o;
+  const rl__scn_compile_options *o = c->o;
   rl__target_options to = *o->base;
   step_strings ss = {0};
   int rc = RL_ERR_NOMEM;
@@ -127,9 +127,8 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   if (!is_http && !is_grpc && !rl__plugin_set_find_scheme(c->plugins, proto)) {
     char known[512];
     list_protocols(c->plugins, known, sizeof known);
-    return rl__scenario_errorf(c->scn, s->protocol_pos, c->err, c->errlen,
-                               "unknown protocol '%s' (known: %s)", proto,
-                               known);
+    return rl__scn_errorf(c->scn, s->protocol_pos, c->err, c->errlen,
+                          "unknown protocol '%s' (known: %s)", proto, known);
   }
   const char *host = s->host   ? s->host
                      : k->host ? k->host
@@ -155,7 +154,7 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   const char *where = is_http && has_scheme(path) ? path : host;
   if (!where || !*where) {
     free_strings(&ss);
-    return rl__scenario_errorf(
+    return rl__scn_errorf(
         c->scn, s->pos, c->err, c->errlen,
         "step has no host: give host: in the step, its user class or the "
         "file, or a target on the command line");
@@ -246,7 +245,7 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   rc = rl__target_new(c->plugins, &to, &out->target, terr, sizeof terr);
   if (rc) {
     free_strings(&ss);
-    return rl__scenario_errorf(c->scn, s->pos, c->err, c->errlen, "%s", terr);
+    return rl__scn_errorf(c->scn, s->pos, c->err, c->errlen, "%s", terr);
   }
   free_strings(&ss);
   out->origin = s;
@@ -303,15 +302,16 @@ static int has_tag(const rl__scn_task *t, const char *const *tags, size_t n) {
   return 0;
 }
 
-static int task_selected(const rl__plan_options *o, const rl__scn_task *t) {
+static int task_selected(const rl__scn_compile_options *o,
+                         const rl__scn_task *t) {
   if (o->n_tags && !has_tag(t, o->tags, o->n_tags))
     return 0;
   return !has_tag(t, o->exclude_tags, o->n_exclude_tags);
 }
 
-int rl__plan_from_scenario(rl__plugin_set *plugins, const rl__scenario *scn,
-                           const rl__plan_options *o, rl__plan **out, char *err,
-                           size_t errlen) {
+int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
+                    const rl__scn_compile_options *o, rl__plan **out, char *err,
+                    size_t errlen) {
   compiler c = {
       .plugins = plugins, .scn = scn, .o = o, .err = err, .errlen = errlen};
   rl__plan *p = calloc(1, sizeof *p);
@@ -321,8 +321,8 @@ int rl__plan_from_scenario(rl__plugin_set *plugins, const rl__scenario *scn,
   c.plan = p;
   p->owns_targets = 1;
   if (scn->n_users > 65535) {
-    rc = rl__scenario_errorf(scn, scn->users[0].pos, err, errlen,
-                             "too many user classes");
+    rc = rl__scn_errorf(scn, scn->users[0].pos, err, errlen,
+                        "too many user classes");
     goto fail;
   }
   {
@@ -390,9 +390,9 @@ int rl__plan_from_scenario(rl__plugin_set *plugins, const rl__scenario *scn,
   }
   rl__template_set_variables(NULL, 0);
   if (!p->n_classes) {
-    rc = rl__scenario_errorf(scn, (rl__scn_pos){0, 0}, err, errlen,
-                             "no user class has a task to run (see --tags "
-                             "and --exclude-tags)");
+    rc = rl__scn_errorf(scn, (rl__scn_pos){0, 0}, err, errlen,
+                        "no user class has a task to run (see --tags "
+                        "and --exclude-tags)");
     goto fail;
   }
   if (rl__plan_assign_classes(p, o->users))
@@ -406,13 +406,13 @@ oom:
 fail:
   rl__template_set_variables(NULL, 0);
   free(c.dir);
-  rl__plan_free(p);
+  rl__plan_del(p);
   return rc;
 }
 
 /* ---- listing --------------------------------------------------------------- */
 
-void rl__plan_print_list(const rl__plan *p, FILE *out) {
+void rl__scn_print_list(const rl__plan *p, FILE *out) {
   for (size_t c = 0; c < p->n_classes; c++) {
     const rl__plan_class *k = &p->classes[c];
     if (k->has_fixed)

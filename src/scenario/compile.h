@@ -16,7 +16,7 @@
 #include "scenario/scenario.h"
 
 /* Options of a scenario's compilation, from the command line. */
-typedef struct rl__plan_options {
+typedef struct rl__scn_compile_options {
   const rl__target_options *base; /* TLS, timeouts, --http2, plugin opts */
   const char *host;               /* the command line's target, or NULL */
   const char *const *tags;        /* --tags: keep tasks with one of them */
@@ -26,20 +26,20 @@ typedef struct rl__plan_options {
   uint32_t users;               /* -u: how many class assignments */
   const rl__wait *default_wait; /* --wait, for classes without one */
   int wait_given;               /* --wait given: it wins over the file */
-} rl__plan_options;
+} rl__scn_compile_options;
 
 /*
  * Compiles a scenario (borrowed; it must outlive the plan) with plugins
  * from `plugins`. Every error names file:line:col. Returns 0 and *out
  * (caller owns), or a negative code with the reason in err.
  */
-int rl__plan_from_scenario(rl__plugin_set *plugins, const rl__scenario *scn,
-                           const rl__plan_options *o, rl__plan **out, char *err,
-                           size_t errlen);
+int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
+                    const rl__scn_compile_options *o, rl__plan **out, char *err,
+                    size_t errlen);
 
 /* `rpcload -f F --list`: classes, weights or fixed counts, tasks with
  * weights and tags (of a plan compiled from a scenario, which must still
  * be there). */
-void rl__plan_print_list(const rl__plan *p, FILE *out);
+void rl__scn_print_list(const rl__plan *p, FILE *out);
 
 #endif /* RL_SCENARIO_COMPILE_H */

@@ -3,7 +3,7 @@
  * tree (each node with its start mark), then one pass walks it into the
  * structs of scenario.h, checking as it goes. The first problem found ends
  * the parse with "file:line:col: message"; whatever was built so far is
- * freed by rl__scenario_free, which copes with half-filled structs (arrays
+ * freed by rl__scn_del, which copes with half-filled structs (arrays
  * grow by a zeroed element before it is filled).
  */
 #include "scenario/scenario.h"
@@ -44,8 +44,8 @@ static void vformat(const char *file, rl__scn_pos pos, char *err, size_t errlen,
     snprintf(err, errlen, "%s: %s", file, msg);
 }
 
-int rl__scenario_errorf(const rl__scenario *s, rl__scn_pos pos, char *err,
-                        size_t errlen, const char *fmt, ...) {
+int rl__scn_errorf(const rl__scn *s, rl__scn_pos pos, char *err, size_t errlen,
+                   const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vformat(s && s->file ? s->file : "scenario", pos, err, errlen, fmt, ap);
@@ -64,7 +64,7 @@ typedef struct ctx {
   yaml_document_t *doc;
   char *err;
   size_t errlen;
-  rl__scenario *s;
+  rl__scn *s;
   size_t work; /* nodes visited by JSON conversion */
 } ctx;
 
@@ -718,7 +718,7 @@ static int compile_path(ctx *c, const yaml_node_t *n, size_t off,
                         const char *text, rl__jsonpath **out) {
   char why[160];
   size_t at = 0;
-  int rc = rl__jsonpath_compile(text, out, &at, why, sizeof why);
+  int rc = rl__jsonpath_new(text, out, &at, why, sizeof why);
   if (rc == RL_ERR_NOMEM)
     return oom(c);
   if (rc)
@@ -1470,7 +1470,7 @@ static const char *const top_keys[] = {"host", "settings", "users", NULL};
 
 static int parse_root(ctx *c, const yaml_node_t *root) {
   int rc;
-  rl__scenario *s = c->s;
+  rl__scn *s = c->s;
   if (root->type != YAML_MAPPING_NODE)
     return errat(c, npos(root),
                  "expected a mapping at the top (host:, settings:, users:)");
@@ -1523,14 +1523,14 @@ static int yaml_error(ctx *c, const yaml_parser_t *p) {
   return errat(c, at, "YAML: %s", problem);
 }
 
-int rl__scenario_parse_string(const char *text, size_t len,
-                              const char *name_for_errors, rl__scenario **out,
-                              char *err, size_t errlen) {
+int rl__scn_parse_string(const char *text, size_t len,
+                         const char *name_for_errors, rl__scn **out, char *err,
+                         size_t errlen) {
   *out = NULL;
   ctx c = {.file = name_for_errors ? name_for_errors : "scenario",
            .err = err,
            .errlen = errlen};
-  rl__scenario *s = calloc(1, sizeof *s);
+  rl__scn *s = calloc(1, sizeof *s);
   if (!s || !(s->file = strdup(c.file))) {
     free(s);
     return oom(&c);
@@ -1540,14 +1540,14 @@ int rl__scenario_parse_string(const char *text, size_t len,
   yaml_document_t doc, extra;
   int rc = 0;
   if (!yaml_parser_initialize(&parser)) {
-    rl__scenario_free(s);
+    rl__scn_del(s);
     return oom(&c);
   }
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &doc)) {
     rc = yaml_error(&c, &parser);
     yaml_parser_delete(&parser);
-    rl__scenario_free(s);
+    rl__scn_del(s);
     return rc;
   }
   c.doc = &doc;
@@ -1570,15 +1570,14 @@ int rl__scenario_parse_string(const char *text, size_t len,
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
   if (rc) {
-    rl__scenario_free(s);
+    rl__scn_del(s);
     return rc;
   }
   *out = s;
   return 0;
 }
 
-int rl__scenario_load(const char *path, rl__scenario **out, char *err,
-                      size_t errlen) {
+int rl__scn_load(const char *path, rl__scn **out, char *err, size_t errlen) {
   *out = NULL;
   FILE *f = fopen(path, "rb");
   if (!f) {
@@ -1617,7 +1616,7 @@ int rl__scenario_load(const char *path, rl__scenario **out, char *err,
   }
   fclose(f);
   if (!rc)
-    rc = rl__scenario_parse_string(buf ? buf : "", len, path, out, err, errlen);
+    rc = rl__scn_parse_string(buf ? buf : "", len, path, out, err, errlen);
   free(buf);
   return rc;
 }
@@ -1656,7 +1655,7 @@ static void free_step(rl__scn_step *st) {
   free(x->body_matches);
   free_re(x->body_re);
   for (size_t i = 0; i < x->n_json; i++) {
-    rl__jsonpath_free(x->json[i].path);
+    rl__jsonpath_del(x->json[i].path);
     free(x->json[i].text);
     json_decref(x->json[i].value);
     free_re(x->json[i].re);
@@ -1665,7 +1664,7 @@ static void free_step(rl__scn_step *st) {
   for (size_t i = 0; i < st->n_captures; i++) {
     free(st->captures[i].var);
     free(st->captures[i].source);
-    rl__jsonpath_free(st->captures[i].path);
+    rl__jsonpath_del(st->captures[i].path);
     free_re(st->captures[i].re);
   }
   free(st->captures);
@@ -1677,7 +1676,7 @@ static void free_steps(rl__scn_step *st, size_t n) {
   free(st);
 }
 
-void rl__scenario_free(rl__scenario *s) {
+void rl__scn_del(rl__scn *s) {
   if (!s)
     return;
   for (size_t i = 0; i < s->n_users; i++) {

@@ -8,10 +8,10 @@
  * cannot know which plugins will be loaded, so a step's protocol key
  * (`http`, `grpc`, `redis`...) is only checked for its shape; the caller
  * checks scenario->protocols against the loaded plugins and reports an
- * unknown one with rl__scenario_errorf().
+ * unknown one with rl__scn_errorf().
  *
- * Everything reachable from an rl__scenario is owned by it and freed by
- * rl__scenario_free(); the structs are read-only for the runtime.
+ * Everything reachable from an rl__scn is owned by it and freed by
+ * rl__scn_del(); the structs are read-only for the runtime.
  */
 #ifndef RL_SCENARIO_H
 #define RL_SCENARIO_H
@@ -140,7 +140,7 @@ typedef struct rl__scn_protocol_use {
   rl__scn_pos pos;
 } rl__scn_protocol_use;
 
-typedef struct rl__scenario {
+typedef struct rl__scn {
   char *file; /* the name errors use */
   char *host; /* default for every step; NULL when unset */
   rl__scn_pos host_pos;
@@ -151,28 +151,27 @@ typedef struct rl__scenario {
    * per class), duplicates included. */
   rl__scn_protocol_use *protocols;
   size_t n_protocols;
-} rl__scenario;
+} rl__scn;
 
 /*
  * Reads and parses the file at `path` (the path as given is the name in
- * errors). Returns 0 and *out (caller owns; rl__scenario_free), or
+ * errors). Returns 0 and *out (caller owns; rl__scn_del), or
  * RL_ERR_INVAL with "file:line:col: message" in err (or "file: message"
  * when there is no position, e.g. the file cannot be read), or
  * RL_ERR_NOMEM. *out is NULL on failure.
  */
-int rl__scenario_load(const char *path, rl__scenario **out, char *err,
-                      size_t errlen);
+int rl__scn_load(const char *path, rl__scn **out, char *err, size_t errlen);
 
 /*
- * As rl__scenario_load, from `len` bytes of `text` (borrowed; no NUL
+ * As rl__scn_load, from `len` bytes of `text` (borrowed; no NUL
  * needed) named `name_for_errors` (copied).
  */
-int rl__scenario_parse_string(const char *text, size_t len,
-                              const char *name_for_errors, rl__scenario **out,
-                              char *err, size_t errlen);
+int rl__scn_parse_string(const char *text, size_t len,
+                         const char *name_for_errors, rl__scn **out, char *err,
+                         size_t errlen);
 
 /* Frees the scenario and everything in it; NULL is fine. */
-void rl__scenario_free(rl__scenario *s);
+void rl__scn_del(rl__scn *s);
 
 /*
  * Formats "file:line:col: message" (or "file: message" when pos.line is
@@ -180,8 +179,8 @@ void rl__scenario_free(rl__scenario *s);
  * a plugin refused). Always returns RL_ERR_INVAL, so it can be returned
  * directly.
  */
-int rl__scenario_errorf(const rl__scenario *s, rl__scn_pos pos, char *err,
-                        size_t errlen, const char *fmt, ...)
+int rl__scn_errorf(const rl__scn *s, rl__scn_pos pos, char *err, size_t errlen,
+                   const char *fmt, ...)
 #if defined(__GNUC__) || defined(__clang__)
     __attribute__((format(printf, 5, 6)))
 #endif

@@ -118,14 +118,14 @@ static void set_membuf(rl__web_answer *a, membuf *m, int rc, const char *type) {
  * each formats into memory; the answer is written after the lock is gone. */
 struct metrics_read {
   FILE *f;
-  const rl__prometheus_info *info;
+  const rl__report_prometheus_info *info;
   int rc;
 };
 
 static void read_metrics(rl__stats *s, const rl__history *h, void *arg) {
   (void)h;
   struct metrics_read *rd = arg;
-  rd->rc = rl__prometheus_write(rd->f, s, rd->info);
+  rd->rc = rl__report_prometheus_write(rd->f, s, rd->info);
 }
 
 struct requests_read {
@@ -137,7 +137,7 @@ struct requests_read {
 
 static void read_requests(rl__stats *s, const rl__history *h, void *arg) {
   struct requests_read *rd = arg;
-  rd->j = rl__json_stats_requests(s, h, rd->now, rd->state, rd->users);
+  rd->j = rl__report_json_stats_requests(s, h, rd->now, rd->state, rd->users);
   /* The charts also draw the current p99, which Locust's shape lacks: an
    * extra key where Locust puts the percentiles it is set to chart. */
   const rl__history_row *last = h->n ? &h->rows[h->n - 1] : NULL;
@@ -146,7 +146,7 @@ static void read_requests(rl__stats *s, const rl__history *h, void *arg) {
 
 struct html_read {
   FILE *f;
-  rl__html_run_info *info;
+  rl__report_html_info *info;
   int rc;
 };
 
@@ -158,14 +158,14 @@ static void read_html(rl__stats *s, const rl__history *h, void *arg) {
 }
 
 struct json_read {
-  rl__json_run_info *run;
+  rl__report_json_info *run;
   json_t *j;
 };
 
 static void read_json(rl__stats *s, const rl__history *h, void *arg) {
   struct json_read *rd = arg;
   stats_span(h, &rd->run->start_time, &rd->run->duration_s);
-  rd->j = rl__json_report(s, h, rd->run);
+  rd->j = rl__report_json(s, h, rd->run);
 }
 
 struct csv_read {
@@ -180,11 +180,12 @@ static void read_csv(rl__stats *s, const rl__history *h, void *arg) {
   double start, span;
   stats_span(h, &start, &span);
   if (rd->kind == RL__WEB_CSV_STATS)
-    rd->rc = rl__csv_stats_text(s, span, &rd->text, &rd->len);
+    rd->rc = rl__report_csv_stats_text(s, span, &rd->text, &rd->len);
   else if (rd->kind == RL__WEB_CSV_HISTORY)
-    rd->rc = rl__csv_history_text(h, &rd->text, &rd->len);
+    rd->rc = rl__report_csv_history_text(h, &rd->text, &rd->len);
   else
-    rd->rc = rl__csv_failures_text(s, (uint64_t)start, &rd->text, &rd->len);
+    rd->rc =
+        rl__report_csv_failures_text(s, (uint64_t)start, &rd->text, &rd->len);
 }
 
 void rl__web_api_metrics(rl__web_api *api, rl__web_answer *a) {
@@ -194,14 +195,14 @@ void rl__web_api_metrics(rl__web_api *api, rl__web_answer *a) {
     set(a, 500, NULL, NULL, 0);
     return;
   }
-  rl__prometheus_info info = {
+  rl__report_prometheus_info info = {
       .users = user_count(r),
       .state = atomic_load(&r->state),
       .now_sec = rl__runner_elapsed_sec(r),
   };
   struct metrics_read rd = {.f = m.f, .info = &info};
   rl__runner_with_stats(r, read_metrics, &rd);
-  set_membuf(a, &m, rd.rc, RL__PROMETHEUS_CONTENT_TYPE);
+  set_membuf(a, &m, rd.rc, RL__REPORT_PROMETHEUS_CONTENT_TYPE);
 }
 
 void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a) {
@@ -234,7 +235,7 @@ void rl__web_api_report_html(rl__web_api *api, int download,
     set(a, 500, NULL, NULL, 0);
     return;
   }
-  rl__html_run_info info = {
+  rl__report_html_info info = {
       .target = api->target,
       .plugin = api->plugin,
       .users = user_count(r),
@@ -250,11 +251,11 @@ void rl__web_api_report_html(rl__web_api *api, int download,
 
 void rl__web_api_report_json(rl__web_api *api, rl__web_answer *a) {
   rl__runner *r = api->r;
-  rl__json_run_info run = {.users = api->users, .user_count = user_count(r)};
+  rl__report_json_info run = {.users = api->users, .user_count = user_count(r)};
   run.cut_requests = rl__stats_hub_cut(&r->hub);
   struct json_read rd = {.run = &run};
   rl__runner_with_stats(r, read_json, &rd);
-  set_json(a, 200, rd.j, RL__JSON_DUMP_FLAGS);
+  set_json(a, 200, rd.j, RL__REPORT_JSON_DUMP_FLAGS);
 }
 
 /* Locust's CSV texts come from src/report_csv.c's in-memory formatters. */
@@ -268,7 +269,7 @@ void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
   int rc = 0;
   if (kind == RL__WEB_CSV_EXCEPTIONS) {
     /* rpcload runs no user code that could raise: the header alone. */
-    text = strdup(rl__csv_exceptions_header);
+    text = strdup(rl__report_csv_exceptions_header);
     len = text ? strlen(text) : 0;
   } else {
     struct csv_read rd = {.kind = kind};

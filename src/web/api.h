@@ -54,7 +54,7 @@ enum rl__web_csv {
   RL__WEB_CSV_EXCEPTIONS /* /exceptions/csv */
 };
 
-/* GET /stats/requests: Locust's live stats (rl__json_stats_requests), plus
+/* GET /stats/requests: Locust's live stats (rl__report_json_stats_requests), plus
  * response_time_percentile_0.99 in current_response_time_percentiles. */
 void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a);
 

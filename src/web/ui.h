@@ -14,7 +14,7 @@
  *                              {"success", "message", "host"}
  *   GET  /stop                 {"success": true, "message": "Test stopped"}
  *   GET  /stats/reset          "ok"
- *   GET  /stats/requests       Locust's live stats (rl__json_stats_requests)
+ *   GET  /stats/requests       Locust's live stats (rl__report_json_stats_requests)
  *   GET  /stats/requests/csv, /stats/requests_full_history/csv,
  *        /stats/failures/csv, /exceptions/csv   Locust's CSV files
  *   GET  /exceptions           {"exceptions": []} (no user code, none)

@@ -159,7 +159,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "html_report_cli: out of memory\n");
     goto out;
   }
-  rl__html_run_info info = {
+  rl__report_html_info info = {
       .target =
           empty ? "http://127.0.0.1:1/" : "http://127.0.0.1:8080/<b>&\"x\"",
       .plugin = "http1",

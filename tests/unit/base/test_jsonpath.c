@@ -27,12 +27,12 @@ static char *eval_text(const char *path) {
   assert_non_null(doc);
   rl__jsonpath *p = NULL;
   char err[128] = "";
-  if (rl__jsonpath_compile(path, &p, NULL, err, sizeof err))
+  if (rl__jsonpath_new(path, &p, NULL, err, sizeof err))
     fail_msg("'%s' refused: %s", path, err);
   assert_string_equal(rl__jsonpath_text(p), path);
   json_t *v = rl__jsonpath_eval(p, doc);
   char *text = v ? rl__jsonpath_value_text(v) : NULL;
-  rl__jsonpath_free(p);
+  rl__jsonpath_del(p);
   json_decref(doc);
   return text;
 }
@@ -113,9 +113,8 @@ static void test_syntax_errors(void **state) {
     rl__jsonpath *p = (rl__jsonpath *)&p; /* must be reset to NULL */
     char err[160] = "";
     size_t off = 999;
-    assert_int_equal(
-        rl__jsonpath_compile(bad[i].path, &p, &off, err, sizeof err),
-        RL_ERR_INVAL);
+    assert_int_equal(rl__jsonpath_new(bad[i].path, &p, &off, err, sizeof err),
+                     RL_ERR_INVAL);
     assert_null(p);
     if (!strstr(err, bad[i].words))
       fail_msg("'%s': '%s' not in: %s", bad[i].path, bad[i].words, err);

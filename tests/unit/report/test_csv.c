@@ -179,21 +179,22 @@ static const char exceptions_header[] = "Count,Message,Traceback,Nodes\r\n";
 
 static void test_headers_on_open(void **state) {
   fixture *f = *state;
-  assert_string_equal(rl__csv_stats_header, stats_header);
-  assert_string_equal(rl__csv_history_header, history_header);
-  assert_string_equal(rl__csv_failures_header, failures_header);
-  assert_string_equal(rl__csv_exceptions_header, exceptions_header);
+  assert_string_equal(rl__report_csv_stats_header, stats_header);
+  assert_string_equal(rl__report_csv_history_header, history_header);
+  assert_string_equal(rl__report_csv_failures_header, failures_header);
+  assert_string_equal(rl__report_csv_exceptions_header, exceptions_header);
 
-  rl__csv *w;
+  rl__report_csv *w;
   char err[256] = "";
-  assert_int_equal(rl__csv_open(f->prefix, 0, &w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_open(f->prefix, 0, &w, err, sizeof err), 0);
   /* All four exist with their header before the first second. */
   assert_file(f, "_stats.csv", stats_header);
   assert_file(f, "_stats_history.csv", history_header);
   assert_file(f, "_failures.csv", failures_header);
   assert_file(f, "_exceptions.csv", exceptions_header);
   assert_false(exists(f, "_stats.csv.tmp"));
-  assert_int_equal(rl__csv_close(w, f->run, &f->h, 0, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_close(w, f->run, &f->h, 0, err, sizeof err),
+                   0);
   /* A run without requests: the Aggregated row alone. */
   assert_file(f, "_stats.csv",
               "Type,Name,Request Count,Failure Count,Median Response "
@@ -207,11 +208,12 @@ static void test_headers_on_open(void **state) {
 
 static void test_open_fails_with_reason(void **state) {
   fixture *f = *state;
-  rl__csv *w = (rl__csv *)1;
+  rl__report_csv *w = (rl__report_csv *)1;
   char err[256] = "";
   char prefix[256];
   snprintf(prefix, sizeof prefix, "%s/no/such/dir/run", f->dir);
-  assert_int_equal(rl__csv_open(prefix, 0, &w, err, sizeof err), RL_ERR_IO);
+  assert_int_equal(rl__report_csv_open(prefix, 0, &w, err, sizeof err),
+                   RL_ERR_IO);
   assert_null(w);
   assert_non_null(strstr(err, "no/such/dir/run_stats_history.csv"));
   assert_non_null(strstr(err, "No such file"));
@@ -238,17 +240,18 @@ static const char locust_stats[] =
 
 static void test_stats_values_match_locust(void **state) {
   fixture *f = *state;
-  rl__csv *w;
+  rl__report_csv *w;
   char err[256] = "";
-  assert_int_equal(rl__csv_open(f->prefix, 0, &w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_open(f->prefix, 0, &w, err, sizeof err), 0);
   feed_known_set(f);
   /* While running: requests/s over the elapsed seconds of the last tick. */
   tick(f, 10, 4);
-  assert_int_equal(rl__csv_tick(w, f->run, &f->h), 0);
-  assert_int_equal(rl__csv_write(w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_tick(w, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_write(w, err, sizeof err), 0);
   assert_file(f, "_stats.csv", locust_stats);
   /* At the end: over the duration given. */
-  assert_int_equal(rl__csv_close(w, f->run, &f->h, 10.0, err, sizeof err), 0);
+  assert_int_equal(
+      rl__report_csv_close(w, f->run, &f->h, 10.0, err, sizeof err), 0);
   assert_file(f, "_stats.csv", locust_stats);
   assert_file(f, "_failures.csv",
               "Method,Name,Error,Occurrences,First Seen,Last Seen\r\n"
@@ -257,14 +260,15 @@ static void test_stats_values_match_locust(void **state) {
 
 static void test_final_rates_use_duration(void **state) {
   fixture *f = *state;
-  rl__csv *w;
+  rl__report_csv *w;
   char err[256] = "";
   static const double one[] = {1};
-  assert_int_equal(rl__csv_open(f->prefix, 0, &w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_open(f->prefix, 0, &w, err, sizeof err), 0);
   feed(f, 0, "GET", "/", one, 1, 0, 0, "e");
   tick(f, 1, 1);
-  assert_int_equal(rl__csv_tick(w, f->run, &f->h), 0);
-  assert_int_equal(rl__csv_close(w, f->run, &f->h, 4.0, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_tick(w, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_close(w, f->run, &f->h, 4.0, err, sizeof err),
+                   0);
   assert_file(f, "_stats.csv",
               "Type,Name,Request Count,Failure Count,Median Response "
               "Time,Average Response Time,Min Response Time,Max Response "
@@ -278,15 +282,16 @@ static void test_final_rates_use_duration(void **state) {
 /* Python's csv module: quoted only for , " CR LF; quotes doubled. */
 static void test_quoting(void **state) {
   fixture *f = *state;
-  rl__csv *w;
+  rl__report_csv *w;
   char err[256] = "";
   static const double one[] = {2};
-  assert_int_equal(rl__csv_open(f->prefix, 0, &w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_open(f->prefix, 0, &w, err, sizeof err), 0);
   feed(f, 3, "GET", "plain;name with spaces", one, 1, 0, -1, NULL);
   feed(f, 3, "GET", "a\nb", one, 1, 0, 0, "line1\r\nline2");
   feed(f, 3, "X,Y", "\"q\"", one, 1, 0, 0, "said \"no\", twice");
   tick(f, 4, 1);
-  assert_int_equal(rl__csv_close(w, f->run, &f->h, 4.0, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_close(w, f->run, &f->h, 4.0, err, sizeof err),
+                   0);
   char *stats = file_of(f, "_stats.csv");
   assert_non_null(stats);
   /* sorted by name: "\"q\"" < "a\nb" < "plain..." */
@@ -325,45 +330,47 @@ static const char row_agg2[] =
     "10,2,1,10,10.0,10.0,10.0,5.0\r\n";
 
 /* Two seconds: requests in the first, none in the second. */
-static void two_seconds(fixture *f, rl__csv *w) {
+static void two_seconds(fixture *f, rl__report_csv *w) {
   static const double ten[] = {10, 10};
   char err[256] = "";
   feed(f, 0, "GET", "/a", ten, 2, 5, 1, "x");
   assert_non_null(rl__stats_entry_get(f->run, "GET", "/empty"));
   tick(f, 1, 2);
-  assert_int_equal(rl__csv_tick(w, f->run, &f->h), 0);
-  assert_int_equal(rl__csv_write(w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_tick(w, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_write(w, err, sizeof err), 0);
   tick(f, 2, 2);
-  assert_int_equal(rl__csv_tick(w, f->run, &f->h), 0);
-  assert_int_equal(rl__csv_write(w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_tick(w, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_write(w, err, sizeof err), 0);
 }
 
 static void test_history_aggregated_rows(void **state) {
   fixture *f = *state;
-  rl__csv *w;
+  rl__report_csv *w;
   char err[256] = "";
-  assert_int_equal(rl__csv_open(f->prefix, 0, &w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_open(f->prefix, 0, &w, err, sizeof err), 0);
   two_seconds(f, w);
   char want[2048];
   snprintf(want, sizeof want, "%s%s%s", history_header, row_agg1, row_agg2);
   /* Appended and flushed each second: readable before the close. */
   assert_file(f, "_stats_history.csv", want);
-  assert_int_equal(rl__csv_close(w, f->run, &f->h, 2.5, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_close(w, f->run, &f->h, 2.5, err, sizeof err),
+                   0);
   assert_file(f, "_stats_history.csv", want);
 }
 
 static void test_history_full(void **state) {
   fixture *f = *state;
-  rl__csv *w;
+  rl__report_csv *w;
   char err[256] = "";
   rl__history_track_entries(&f->h);
-  assert_int_equal(rl__csv_open(f->prefix, 1, &w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_open(f->prefix, 1, &w, err, sizeof err), 0);
   two_seconds(f, w);
   char want[4096];
   snprintf(want, sizeof want, "%s%s%s%s%s%s%s", history_header, row_a1,
            row_empty1, row_agg1, row_a2, row_empty2, row_agg2);
   assert_file(f, "_stats_history.csv", want);
-  assert_int_equal(rl__csv_close(w, f->run, &f->h, 2.5, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_close(w, f->run, &f->h, 2.5, err, sizeof err),
+                   0);
   assert_file(f, "_stats_history.csv", want);
 }
 
@@ -372,16 +379,17 @@ static void test_history_full(void **state) {
  * gets every row at the close. */
 static void test_history_catches_up(void **state) {
   fixture *f = *state;
-  rl__csv *w;
+  rl__report_csv *w;
   char err[256] = "";
   rl__history_track_entries(&f->h);
-  assert_int_equal(rl__csv_open(f->prefix, 1, &w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_open(f->prefix, 1, &w, err, sizeof err), 0);
   static const double ten[] = {10, 10};
   feed(f, 0, "GET", "/a", ten, 2, 5, 1, "x");
   assert_non_null(rl__stats_entry_get(f->run, "GET", "/empty"));
   tick(f, 1, 2);
   tick(f, 2, 2);
-  assert_int_equal(rl__csv_close(w, f->run, &f->h, 2.5, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_close(w, f->run, &f->h, 2.5, err, sizeof err),
+                   0);
   char want[4096];
   snprintf(want, sizeof want, "%s%s%s%s%s", history_header, row_agg1, row_a2,
            row_empty2, row_agg2);
@@ -392,18 +400,18 @@ static void test_history_catches_up(void **state) {
  * CSV history file goes on with the new rows. */
 static void test_history_reset(void **state) {
   fixture *f = *state;
-  rl__csv *w;
+  rl__report_csv *w;
   char err[256] = "";
   rl__history_track_entries(&f->h);
-  assert_int_equal(rl__csv_open(f->prefix, 1, &w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_open(f->prefix, 1, &w, err, sizeof err), 0);
   two_seconds(f, w);
   rl__stats_clear(f->run);
   rl__history_reset(&f->h);
   assert_true(f->h.track_entries);
   assert_int_equal(f->h.n, 0);
   tick(f, 3, 2);
-  assert_int_equal(rl__csv_tick(w, f->run, &f->h), 0);
-  assert_int_equal(rl__csv_write(w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_tick(w, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_write(w, err, sizeof err), 0);
   char want[4096];
   snprintf(want, sizeof want, "%s%s%s%s%s%s%s%s%s%s", history_header, row_a1,
            row_empty1, row_agg1, row_a2, row_empty2, row_agg2,
@@ -414,7 +422,8 @@ static void test_history_reset(void **state) {
            "1700000003,2,,Aggregated,0.000000,0.000000,N/A,N/A,N/A,N/A,N/A,"
            "N/A,N/A,N/A,N/A,N/A,N/A,0,0,0,0.0,0,0,0\r\n");
   assert_file(f, "_stats_history.csv", want);
-  assert_int_equal(rl__csv_close(w, f->run, &f->h, 3, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_close(w, f->run, &f->h, 3, err, sizeof err),
+                   0);
   assert_file(f, "_stats_history.csv", want);
 }
 
@@ -516,14 +525,14 @@ static void test_history_entry_percentiles_exact(void **state) {
  * old one keeps reading it whole, and no temp file is left behind. */
 static void test_replaced_by_rename(void **state) {
   fixture *f = *state;
-  rl__csv *w;
+  rl__report_csv *w;
   char err[256] = "";
   static const double one[] = {1};
-  assert_int_equal(rl__csv_open(f->prefix, 0, &w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_open(f->prefix, 0, &w, err, sizeof err), 0);
   feed(f, 0, "GET", "/first", one, 1, 0, -1, NULL);
   tick(f, 1, 1);
-  assert_int_equal(rl__csv_tick(w, f->run, &f->h), 0);
-  assert_int_equal(rl__csv_write(w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_tick(w, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_write(w, err, sizeof err), 0);
 
   char path[256];
   snprintf(path, sizeof path, "%s_stats.csv", f->prefix);
@@ -534,8 +543,8 @@ static void test_replaced_by_rename(void **state) {
 
   feed(f, 1, "GET", "/second", one, 1, 0, -1, NULL);
   tick(f, 2, 1);
-  assert_int_equal(rl__csv_tick(w, f->run, &f->h), 0);
-  assert_int_equal(rl__csv_write(w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_tick(w, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_write(w, err, sizeof err), 0);
   assert_int_equal(stat(path, &after), 0);
   assert_true(before.st_ino != after.st_ino);
   assert_false(exists(f, "_stats.csv.tmp"));
@@ -550,21 +559,22 @@ static void test_replaced_by_rename(void **state) {
   char *now = file_of(f, "_stats.csv");
   assert_non_null(strstr(now, "GET,/second,"));
   free(now);
-  assert_int_equal(rl__csv_close(w, f->run, &f->h, 2, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_close(w, f->run, &f->h, 2, err, sizeof err),
+                   0);
 }
 
 /* A failing write is reported once and keeps the last good file; writing
  * recovers when the cause goes away. */
 static void test_write_failure(void **state) {
   fixture *f = *state;
-  rl__csv *w;
+  rl__report_csv *w;
   char err[256] = "";
   static const double one[] = {1};
-  assert_int_equal(rl__csv_open(f->prefix, 0, &w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_open(f->prefix, 0, &w, err, sizeof err), 0);
   feed(f, 0, "GET", "/ok", one, 1, 0, -1, NULL);
   tick(f, 1, 1);
-  assert_int_equal(rl__csv_tick(w, f->run, &f->h), 0);
-  assert_int_equal(rl__csv_write(w, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_tick(w, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_write(w, err, sizeof err), 0);
   char *good = file_of(f, "_stats.csv");
 
   /* A directory where the temp file goes: fopen fails. */
@@ -573,13 +583,13 @@ static void test_write_failure(void **state) {
   assert_int_equal(mkdir(tmp, 0700), 0);
   feed(f, 1, "GET", "/lost", one, 1, 0, -1, NULL);
   tick(f, 2, 1);
-  assert_int_equal(rl__csv_tick(w, f->run, &f->h), 0);
-  assert_int_equal(rl__csv_write(w, err, sizeof err), RL_ERR_IO);
+  assert_int_equal(rl__report_csv_tick(w, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_write(w, err, sizeof err), RL_ERR_IO);
   assert_non_null(strstr(err, "run_stats.csv.tmp"));
   tick(f, 3, 1);
-  assert_int_equal(rl__csv_tick(w, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_tick(w, f->run, &f->h), 0);
   err[0] = '\0';
-  assert_int_equal(rl__csv_write(w, err, sizeof err), 0); /* quiet */
+  assert_int_equal(rl__report_csv_write(w, err, sizeof err), 0); /* quiet */
   assert_string_equal(err, "");
   char *kept = file_of(f, "_stats.csv");
   assert_string_equal(kept, good);
@@ -592,7 +602,8 @@ static void test_write_failure(void **state) {
 
   /* The cause goes: the close completes the files and all is well. */
   assert_int_equal(rmdir(tmp), 0);
-  assert_int_equal(rl__csv_close(w, f->run, &f->h, 3, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_close(w, f->run, &f->h, 3, err, sizeof err),
+                   0);
   char *final = file_of(f, "_stats.csv");
   assert_non_null(strstr(final, "GET,/lost,"));
   free(final);
@@ -606,22 +617,22 @@ static void test_history_rows_lost(void **state) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    rl__csv *w;
+    rl__report_csv *w;
     char err[256] = "";
     static const double one[] = {4};
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit lim = {2000, 2000};
     if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
       _exit(10);
-    if (rl__csv_open(f->prefix, 0, &w, err, sizeof err) != 0)
+    if (rl__report_csv_open(f->prefix, 0, &w, err, sizeof err) != 0)
       _exit(11);
     int reported = 0;
     for (uint64_t s = 0; s < 40; s++) {
       feed(f, s, "GET", "/k", one, 1, 0, -1, NULL);
       tick(f, s + 1, 1);
-      if (rl__csv_tick(w, f->run, &f->h) != 0)
+      if (rl__report_csv_tick(w, f->run, &f->h) != 0)
         _exit(12);
-      if (rl__csv_write(w, err, sizeof err) != 0) {
+      if (rl__report_csv_write(w, err, sizeof err) != 0) {
         reported++;
         if (!strstr(err, "run_stats_history.csv: File too large"))
           _exit(13);
@@ -630,7 +641,8 @@ static void test_history_rows_lost(void **state) {
     if (reported != 1)
       _exit(14);
     err[0] = '\0';
-    if (rl__csv_close(w, f->run, &f->h, 40, err, sizeof err) != RL_ERR_IO)
+    if (rl__report_csv_close(w, f->run, &f->h, 40, err, sizeof err) !=
+        RL_ERR_IO)
       _exit(15);
     if (!strstr(err, "File too large (history rows lost)"))
       _exit(16);
@@ -654,16 +666,16 @@ static void test_survives_kill(void **state) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    rl__csv *w;
+    rl__report_csv *w;
     char err[256];
     static const double one[] = {4};
-    if (rl__csv_open(f->prefix, 0, &w, err, sizeof err) != 0)
+    if (rl__report_csv_open(f->prefix, 0, &w, err, sizeof err) != 0)
       _exit(3);
     for (uint64_t s = 0; s < 3; s++) {
       feed(f, s, "GET", "/k", one, 1, 0, -1, NULL);
       tick(f, s + 1, 1);
-      if (rl__csv_tick(w, f->run, &f->h) != 0 ||
-          rl__csv_write(w, err, sizeof err) != 0)
+      if (rl__report_csv_tick(w, f->run, &f->h) != 0 ||
+          rl__report_csv_write(w, err, sizeof err) != 0)
         _exit(4);
     }
     raise(SIGKILL);
@@ -727,7 +739,7 @@ static void test_py_float(void **state) {
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char buf[48];
-    rl__csv_py_float(cases[i].v, buf, sizeof buf);
+    rl__report_csv_py_float(cases[i].v, buf, sizeof buf);
     assert_string_equal(buf, cases[i].repr);
   }
 }
@@ -735,9 +747,10 @@ static void test_py_float(void **state) {
 static void test_null_writer(void **state) {
   fixture *f = *state;
   char err[16];
-  assert_int_equal(rl__csv_tick(NULL, f->run, &f->h), 0);
-  assert_int_equal(rl__csv_write(NULL, err, sizeof err), 0);
-  assert_int_equal(rl__csv_close(NULL, f->run, &f->h, 1, err, sizeof err), 0);
+  assert_int_equal(rl__report_csv_tick(NULL, f->run, &f->h), 0);
+  assert_int_equal(rl__report_csv_write(NULL, err, sizeof err), 0);
+  assert_int_equal(
+      rl__report_csv_close(NULL, f->run, &f->h, 1, err, sizeof err), 0);
 }
 
 int main(void) {

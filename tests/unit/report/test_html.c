@@ -69,7 +69,7 @@ static void report_free(report *r) {
   free(r->json);
 }
 
-static report make_report(const rl__html_run_info *info, rl__stats *s,
+static report make_report(const rl__report_html_info *info, rl__stats *s,
                           const rl__history *h) {
   report r = {0};
   FILE *f = open_memstream(&r.page, &r.len);
@@ -113,7 +113,7 @@ static void record_n(rl__stats *run, rl__history *h, const char *type,
 
 static void test_json_string(void **state) {
   (void)state;
-  writer w = rl__html_json_string;
+  writer w = rl__report_html_json_string;
   expect_written(w, "/hello", "\"/hello\"");
   expect_written(w, NULL, "\"\"");
   expect_written(w, "", "\"\"");
@@ -142,7 +142,7 @@ static void test_json_string(void **state) {
 
 static void test_html_text(void **state) {
   (void)state;
-  writer w = rl__html_text;
+  writer w = rl__report_html_text;
   expect_written(w, "plain /path", "plain /path");
   expect_written(w, NULL, "");
   expect_written(w, "<b a=\"1\" c='2'>&amp;</b>",
@@ -167,7 +167,7 @@ static void test_page_structure_and_escaping(void **state) {
                                       (uint32_t)(10 * (sec + 1))),
                      0);
   }
-  rl__html_run_info info = {
+  rl__report_html_info info = {
       .target = "http://h/</title><script>alert(3)</script>",
       .plugin = "http1",
       .command_line = "rpcload -u 30 \"</script>\"",
@@ -318,7 +318,7 @@ static void test_history_gaps_and_start(void **state) {
   assert_int_equal(rl__history_tick(&h, s, 1700000101, 1, 1), 0);
   record_n(s, &h, "GET", "/x", 4, 7 * MS, NULL, 1);
   assert_int_equal(rl__history_tick(&h, s, 1700000102, 2, 2), 0);
-  rl__html_run_info info = {.target = "t", .duration_s = 2.5};
+  rl__report_html_info info = {.target = "t", .duration_s = 2.5};
   report r = make_report(&info, s, &h);
   assert_non_null(strstr(r.json, "\"p50_ms\":[null,7]"));
   assert_non_null(strstr(r.json, "\"start_unix\":1700000100,"

@@ -48,7 +48,7 @@ static rl__stats *known_stats(void) {
   return s;
 }
 
-static const rl__json_run_info run_info = {
+static const rl__report_json_info run_info = {
     .start_time = 1700000000.0,
     .duration_s = 10.0,
     .users = 20,
@@ -86,7 +86,7 @@ static void assert_near(double got, double want) {
 static void test_report(void **state) {
   (void)state;
   rl__stats *s = known_stats();
-  json_t *j = rl__json_report(s, NULL, &run_info);
+  json_t *j = rl__report_json(s, NULL, &run_info);
   assert_non_null(j);
   assert_string_equal(str_at(j, "rpcload_version"), RL_VERSION);
   assert_null(json_object_get(j, "history"));
@@ -167,7 +167,7 @@ static void test_empty_entry(void **state) {
   (void)state;
   rl__stats *s = rl__stats_new();
   assert_non_null(rl__stats_entry_get(s, "GET", "/none"));
-  json_t *j = rl__json_report(s, NULL, &run_info);
+  json_t *j = rl__report_json(s, NULL, &run_info);
   assert_non_null(j);
   const json_t *e = json_array_get(json_object_get(j, "stats"), 0);
   assert_int_equal(int_at(e, "num_requests"), 0);
@@ -189,7 +189,7 @@ static void test_dump_text(void **state) {
   size_t len = 0;
   FILE *mem = open_memstream(&text, &len);
   assert_non_null(mem);
-  assert_int_equal(rl__json_report_write(mem, s, NULL, &run_info), 0);
+  assert_int_equal(rl__report_json_write(mem, s, NULL, &run_info), 0);
   fclose(mem);
   assert_non_null(strstr(text, "\"min_response_time\": 0.523417,"));
   assert_non_null(strstr(text, "\"total_rps\": 0.5,"));
@@ -222,7 +222,7 @@ static void test_strings(void **state) {
   char *text = NULL;
   size_t len = 0;
   FILE *mem = open_memstream(&text, &len);
-  assert_int_equal(rl__json_report_write(mem, s, NULL, &run_info), 0);
+  assert_int_equal(rl__report_json_write(mem, s, NULL, &run_info), 0);
   fclose(mem);
   json_error_t jerr;
   json_t *j = json_loads(text, 0, &jerr);
@@ -259,7 +259,7 @@ static void test_history(void **state) {
   for (uint64_t t = 2; t <= 11; t++)
     assert_int_equal(rl__history_tick(&h, s, 1700000000 + t, t, 7), 0);
 
-  json_t *j = rl__json_report(s, &h, &run_info);
+  json_t *j = rl__report_json(s, &h, &run_info);
   assert_non_null(j);
   const json_t *hist = json_object_get(j, "history");
   assert_int_equal(json_array_size(hist), 11);
@@ -290,7 +290,7 @@ static void test_report_file(void **state) {
   char path[128], err[256] = "";
   snprintf(path, sizeof path, "%s/out.json", dir);
   assert_int_equal(
-      rl__json_report_file(path, s, NULL, &run_info, err, sizeof err), 0);
+      rl__report_json_file(path, s, NULL, &run_info, err, sizeof err), 0);
   json_error_t jerr;
   json_t *j = json_load_file(path, 0, &jerr);
   assert_non_null(j);
@@ -300,7 +300,7 @@ static void test_report_file(void **state) {
 
   snprintf(path, sizeof path, "%s/missing/out.json", dir);
   assert_int_equal(
-      rl__json_report_file(path, s, NULL, &run_info, err, sizeof err),
+      rl__report_json_file(path, s, NULL, &run_info, err, sizeof err),
       RL_ERR_IO);
   assert_non_null(strstr(err, "missing/out.json"));
   assert_non_null(strstr(err, "No such file"));
@@ -318,7 +318,7 @@ static void test_stats_requests(void **state) {
   rl__history h;
   rl__history_init(&h);
   /* No history yet: the current percentiles are unknown. */
-  json_t *j = rl__json_stats_requests(s, &h, 6, "running", 18);
+  json_t *j = rl__report_json_stats_requests(s, &h, 6, "running", 18);
   assert_non_null(j);
   assert_true(
       json_is_null(json_object_get(j, "current_response_time_percentile_95")));
@@ -326,7 +326,7 @@ static void test_stats_requests(void **state) {
   rl__history_add_times(&h, &rl__stats_total(s)->hist);
   assert_int_equal(rl__history_tick(&h, s, 1700000006, 6, 18), 0);
 
-  j = rl__json_stats_requests(s, &h, 6, "running", 18);
+  j = rl__report_json_stats_requests(s, &h, 6, "running", 18);
   assert_non_null(j);
   static const char *const keys[] = {"stats",
                                      "errors",
@@ -408,7 +408,7 @@ static void test_stats_requests_truncates(void **state) {
     snprintf(name, sizeof name, "/%03d", i);
     assert_non_null(rl__stats_entry_get(s, "GET", name));
   }
-  json_t *j = rl__json_stats_requests(s, NULL, 1, "stopped", 0);
+  json_t *j = rl__report_json_stats_requests(s, NULL, 1, "stopped", 0);
   assert_non_null(j);
   const json_t *stats = json_object_get(j, "stats");
   assert_int_equal(json_array_size(stats), 501);

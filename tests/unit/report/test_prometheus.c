@@ -31,13 +31,13 @@
 #define MS 1000000ull
 #define SEC 1000000000ull
 
-/* What rl__prometheus_write writes for `s`, NUL-terminated; caller frees. */
-static char *exposition(rl__stats *s, const rl__prometheus_info *info) {
+/* What rl__report_prometheus_write writes for `s`, NUL-terminated; caller frees. */
+static char *exposition(rl__stats *s, const rl__report_prometheus_info *info) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   assert_non_null(f);
-  assert_int_equal(rl__prometheus_write(f, s, info), 0);
+  assert_int_equal(rl__report_prometheus_write(f, s, info), 0);
   assert_int_equal(fclose(f), 0);
   return buf;
 }
@@ -83,7 +83,7 @@ static rl__stats *run_stats(void) {
 static void test_counters_and_gauges(void **state) {
   (void)state;
   rl__stats *s = run_stats();
-  rl__prometheus_info info = {
+  rl__report_prometheus_info info = {
       .users = 7, .state = RL__STATE_RUNNING, .now_sec = 2};
   char *text = exposition(s, &info);
   expect_line(text, "# TYPE rpcload_requests_total counter");
@@ -116,7 +116,7 @@ static void test_counters_and_gauges(void **state) {
 static void test_histogram(void **state) {
   (void)state;
   rl__stats *s = run_stats();
-  rl__prometheus_info info = {.state = RL__STATE_RUNNING};
+  rl__report_prometheus_info info = {.state = RL__STATE_RUNNING};
   char *text = exposition(s, &info);
   expect_line(text, "# TYPE rpcload_response_time_seconds histogram");
   /* 50 us, 200 us, 900 us, 3 ms, 70 s: cumulative counts per bound. */
@@ -149,10 +149,11 @@ static void test_histogram(void **state) {
        p = strstr(p + 1, "le=\"+Inf\""))
     infs++;
   assert_int_equal(infs, 2);
-  for (size_t i = 1; i < RL__PROMETHEUS_NBOUNDS; i++) {
-    assert_true(rl__prometheus_bounds_ns[i - 1] < rl__prometheus_bounds_ns[i]);
-    assert_true(strtod(rl__prometheus_bounds_text[i], NULL) * 1e9 ==
-                (double)rl__prometheus_bounds_ns[i]);
+  for (size_t i = 1; i < RL__REPORT_PROMETHEUS_NBOUNDS; i++) {
+    assert_true(rl__report_prometheus_bounds_ns[i - 1] <
+                rl__report_prometheus_bounds_ns[i]);
+    assert_true(strtod(rl__report_prometheus_bounds_text[i], NULL) * 1e9 ==
+                (double)rl__report_prometheus_bounds_ns[i]);
   }
   free(text);
   rl__stats_del(s);
@@ -161,7 +162,7 @@ static void test_histogram(void **state) {
 static void test_empty(void **state) {
   (void)state;
   rl__stats *s = rl__stats_new();
-  rl__prometheus_info info = {.state = RL__STATE_READY};
+  rl__report_prometheus_info info = {.state = RL__STATE_READY};
   char *text = exposition(s, &info);
   /* The families are declared even without a sample, so a scrape before
    * the first request is valid and names what will come. */
@@ -179,7 +180,7 @@ static char *label(const char *in) {
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   assert_non_null(f);
-  rl__prometheus_label_value(f, in);
+  rl__report_prometheus_label_value(f, in);
   assert_int_equal(fclose(f), 0);
   return buf;
 }
@@ -211,7 +212,7 @@ static void test_label_escaping(void **state) {
   rl__stats_entry *e = rl__stats_entry_get(local, "GET", "/q?a=\"1\"\\\n");
   rl__stats_record(local, e, 1 * MS, 0, "bad \"thing\"", 0);
   rl__stats_merge(s, local);
-  rl__prometheus_info info = {.state = RL__STATE_RUNNING};
+  rl__report_prometheus_info info = {.state = RL__STATE_RUNNING};
   char *text = exposition(s, &info);
   expect_line(text, "rpcload_requests_total{method=\"GET\","
                     "name=\"/q?a=\\\"1\\\"\\\\\\n\"} 1");
@@ -228,8 +229,8 @@ static void test_write_error(void **state) {
   rl__stats *s = run_stats();
   FILE *f = fopen("/dev/null", "r"); /* every write fails */
   assert_non_null(f);
-  rl__prometheus_info info = {.state = RL__STATE_RUNNING};
-  assert_int_equal(rl__prometheus_write(f, s, &info), RL_ERR_IO);
+  rl__report_prometheus_info info = {.state = RL__STATE_RUNNING};
+  assert_int_equal(rl__report_prometheus_write(f, s, &info), RL_ERR_IO);
   fclose(f);
   rl__stats_del(s);
 }

@@ -72,11 +72,11 @@ static const char issue_example[] =
     "    wait: {constant: 600}\n"
     "    tasks: [{steps: [{http: POST /restart}]}]\n";
 
-static rl__scenario *parse_ok(const char *text) {
-  rl__scenario *s = NULL;
+static rl__scn *parse_ok(const char *text) {
+  rl__scn *s = NULL;
   char err[512] = "";
-  int rc = rl__scenario_parse_string(text, strlen(text), "t.yaml", &s, err,
-                                     sizeof err);
+  int rc =
+      rl__scn_parse_string(text, strlen(text), "t.yaml", &s, err, sizeof err);
   if (rc)
     fail_msg("refused (%d): %s\n--- text:\n%s", rc, err, text);
   assert_non_null(s);
@@ -87,15 +87,15 @@ static rl__scenario *parse_ok(const char *text) {
  * ("t.yaml:3:5: ") and contains `words`. Returns 0, or 1 after printing
  * what went wrong. */
 static int check_bad(const char *text, const char *where, const char *words) {
-  rl__scenario *s = (rl__scenario *)&s; /* must come back NULL */
+  rl__scn *s = (rl__scn *)&s; /* must come back NULL */
   char err[512] = "";
-  int rc = rl__scenario_parse_string(text, strlen(text), "t.yaml", &s, err,
-                                     sizeof err);
+  int rc =
+      rl__scn_parse_string(text, strlen(text), "t.yaml", &s, err, sizeof err);
   if (rc != RL_ERR_INVAL) {
     print_error("accepted (%d), expected '%s%s'\n--- text:\n%s\n", rc, where,
                 words, text);
     if (rc == 0)
-      rl__scenario_free(s);
+      rl__scn_del(s);
     return 1;
   }
   if (s != NULL) {
@@ -122,7 +122,7 @@ static void assert_pos(rl__scn_pos p, int line, int col) {
 
 static void test_issue_example(void **state) {
   (void)state;
-  rl__scenario *s = parse_ok(issue_example);
+  rl__scn *s = parse_ok(issue_example);
   assert_string_equal(s->file, "t.yaml");
   assert_string_equal(s->host, "http://127.0.0.1:8080");
   assert_pos(s->host_pos, 1, 7);
@@ -206,20 +206,20 @@ static void test_issue_example(void **state) {
   }
   /* The caller's own error, placed in the file. */
   char err[256];
-  assert_int_equal(rl__scenario_errorf(s, s->protocols[2].pos, err, sizeof err,
-                                       "unknown protocol '%s' (plugins: %s)",
-                                       s->protocols[2].name, "http1, http2"),
+  assert_int_equal(rl__scn_errorf(s, s->protocols[2].pos, err, sizeof err,
+                                  "unknown protocol '%s' (plugins: %s)",
+                                  s->protocols[2].name, "http1, http2"),
                    RL_ERR_INVAL);
   assert_string_equal(err, "t.yaml:16:14: unknown protocol 'grpc' (plugins: "
                            "http1, http2)");
-  rl__scenario_errorf(s, (rl__scn_pos){0, 0}, err, sizeof err, "no place");
+  rl__scn_errorf(s, (rl__scn_pos){0, 0}, err, sizeof err, "no place");
   assert_string_equal(err, "t.yaml: no place");
-  rl__scenario_free(s);
+  rl__scn_del(s);
 }
 
 static void test_yaml_to_json(void **state) {
   (void)state;
-  rl__scenario *s = parse_ok(
+  rl__scn *s = parse_ok(
       "users:\n"
       "  - name: U\n"
       "    tasks:\n"
@@ -274,34 +274,34 @@ static void test_yaml_to_json(void **state) {
   if (!j)
     fail_msg("not JSON: %s", jerr.text);
   json_decref(j);
-  rl__scenario_free(s);
+  rl__scn_del(s);
 }
 
 static void test_step_fields(void **state) {
   (void)state;
-  rl__scenario *s = parse_ok("host: https://api.local\n"
-                             "users:\n"
-                             "  - name: U\n"
-                             "    host: https://other\n"
-                             "    sequential: true\n"
-                             "    tasks:\n"
-                             "      - name: t1\n"
-                             "        weight: 0.5\n"
-                             "        tags: solo\n"
-                             "        steps:\n"
-                             "          - redis: GET key:{{random_int 1 9}}\n"
-                             "            options: {db: 2, pipeline: on}\n"
-                             "            timeout: 250ms\n"
-                             "          - grpc: pkg.Svc/M\n"
-                             "            protoset: api.protoset\n"
-                             "            import_path: [a, b]\n"
-                             "            metadata: {x-n: 5, x-e: }\n"
-                             "            call: M\n"
-                             "            timeout: 2\n"
-                             "          - udp:\n"
-                             "            body: ping {{seq}}\n"
-                             "            import_path: one\n"
-                             "            headers: {b: 2, a: 1}\n");
+  rl__scn *s = parse_ok("host: https://api.local\n"
+                        "users:\n"
+                        "  - name: U\n"
+                        "    host: https://other\n"
+                        "    sequential: true\n"
+                        "    tasks:\n"
+                        "      - name: t1\n"
+                        "        weight: 0.5\n"
+                        "        tags: solo\n"
+                        "        steps:\n"
+                        "          - redis: GET key:{{random_int 1 9}}\n"
+                        "            options: {db: 2, pipeline: on}\n"
+                        "            timeout: 250ms\n"
+                        "          - grpc: pkg.Svc/M\n"
+                        "            protoset: api.protoset\n"
+                        "            import_path: [a, b]\n"
+                        "            metadata: {x-n: 5, x-e: }\n"
+                        "            call: M\n"
+                        "            timeout: 2\n"
+                        "          - udp:\n"
+                        "            body: ping {{seq}}\n"
+                        "            import_path: one\n"
+                        "            headers: {b: 2, a: 1}\n");
   const rl__scn_user *u = &s->users[0];
   assert_string_equal(u->host, "https://other");
   assert_true(u->sequential);
@@ -339,12 +339,12 @@ static void test_step_fields(void **state) {
   /* Headers keep the file's order. */
   assert_string_equal(st->headers[0].key, "b");
   assert_string_equal(st->headers[1].key, "a");
-  rl__scenario_free(s);
+  rl__scn_del(s);
 }
 
 static void test_waits_and_settings(void **state) {
   (void)state;
-  rl__scenario *s = parse_ok(
+  rl__scn *s = parse_ok(
       "settings:\n"
       "  users: 10\n"
       "  spawn_rate: 2.5\n"
@@ -379,12 +379,12 @@ static void test_waits_and_settings(void **state) {
   assert_int_equal(s->users[4].wait.a_ns, 250000000ull);
   assert_true(s->users[4].has_fixed_count);
   assert_int_equal(s->users[4].fixed_count, 0);
-  rl__scenario_free(s);
+  rl__scn_del(s);
 }
 
 static void test_expect_and_capture(void **state) {
   (void)state;
-  rl__scenario *s =
+  rl__scn *s =
       parse_ok("users:\n"
                "  - name: U\n"
                "    tasks:\n"
@@ -458,14 +458,14 @@ static void test_expect_and_capture(void **state) {
   assert_false(rl__json_expect_check(&x->json[3], doc, why, sizeof why));
   assert_string_equal(why, "$.name is \"abd\", which does not match /^a.c$/");
   json_decref(doc);
-  rl__scenario_free(s);
+  rl__scn_del(s);
 }
 
 static void test_variable_scopes(void **state) {
   (void)state;
   /* on_start's captures hold in every task and in on_stop; a task's
    * earlier steps' in its later steps. */
-  rl__scenario *s = parse_ok(
+  rl__scn *s = parse_ok(
       "users:\n"
       "  - name: U\n"
       "    on_start:\n"
@@ -480,7 +480,7 @@ static void test_variable_scopes(void **state) {
       "    on_stop:\n"
       "      - {http: 'POST /logout/{{token}}', capture: {bye: $.x}}\n"
       "      - {http: 'GET /{{bye}}'}\n");
-  rl__scenario_free(s);
+  rl__scn_del(s);
   /* Sequential: earlier tasks have run before a later one. */
   s = parse_ok("users:\n"
                "  - name: U\n"
@@ -488,7 +488,7 @@ static void test_variable_scopes(void **state) {
                "    tasks:\n"
                "      - steps: [{http: GET /a, capture: {x: $.x}}]\n"
                "      - steps: [{http: 'GET /b/{{x}}'}]\n");
-  rl__scenario_free(s);
+  rl__scn_del(s);
 
   /* Not in weighted tasks: task 2 may run first. */
   parse_bad("users:\n"
@@ -802,7 +802,7 @@ static void test_alias_bomb(void **state) {
 /* Aliases are a way to reuse a step: each use is its own copy. */
 static void test_alias_reuse(void **state) {
   (void)state;
-  rl__scenario *s =
+  rl__scn *s =
       parse_ok("users:\n"
                "  - name: U\n"
                "    on_start: [&login {http: POST /login, capture: {t: $.t}}]\n"
@@ -811,7 +811,7 @@ static void test_alias_reuse(void **state) {
   assert_string_equal(s->users[0].tasks[0].steps[0].spec, "POST /login");
   assert_ptr_not_equal(s->users[0].tasks[0].steps[0].spec,
                        s->users[0].on_start[0].spec);
-  rl__scenario_free(s);
+  rl__scn_del(s);
 }
 
 /* Every prefix of a valid file is either valid or an error with a
@@ -820,12 +820,12 @@ static void test_every_prefix(void **state) {
   (void)state;
   size_t len = strlen(issue_example);
   for (size_t n = 0; n < len; n++) {
-    rl__scenario *s = NULL;
+    rl__scn *s = NULL;
     char err[512] = "";
-    int rc = rl__scenario_parse_string(issue_example, n, "t.yaml", &s, err,
-                                       sizeof err);
+    int rc =
+        rl__scn_parse_string(issue_example, n, "t.yaml", &s, err, sizeof err);
     if (rc == 0) {
-      rl__scenario_free(s);
+      rl__scn_del(s);
       continue;
     }
     assert_int_equal(rc, RL_ERR_INVAL);
@@ -877,16 +877,16 @@ static void test_out_of_memory(void **state) {
   for (size_t i = 0; i < 2; i++) {
     int completed = 0;
     for (long n = 1; n < 100000 && !completed; n++) {
-      rl__scenario *s = NULL;
+      rl__scn *s = NULL;
       char err[512] = "";
       alloc_count = 0;
       fail_at = n;
-      int rc = rl__scenario_parse_string(texts[i], strlen(texts[i]), "t.yaml",
-                                         &s, err, sizeof err);
+      int rc = rl__scn_parse_string(texts[i], strlen(texts[i]), "t.yaml", &s,
+                                    err, sizeof err);
       fail_at = 0;
       if (rc == 0) {
         completed = 1;
-        rl__scenario_free(s);
+        rl__scn_del(s);
         if (n < 20) /* the parse allocates more than that */
           fail_msg("complete after failing allocation %ld only", n);
         continue;
@@ -913,19 +913,18 @@ static void test_example_files(void **state) {
   for (size_t i = 0; i < 3; i++) {
     char path[1200];
     snprintf(path, sizeof path, "%sexamples/scenarios/%s", root, files[i]);
-    rl__scenario *s = NULL;
+    rl__scn *s = NULL;
     char err[512] = "";
-    if (rl__scenario_load(path, &s, err, sizeof err))
+    if (rl__scn_load(path, &s, err, sizeof err))
       fail_msg("%s", err);
     assert_string_equal(s->file, path);
     assert_true(s->n_users >= 2);
-    rl__scenario_free(s);
+    rl__scn_del(s);
   }
-  rl__scenario *s = (rl__scenario *)&s;
+  rl__scn *s = (rl__scn *)&s;
   char err[512] = "";
-  assert_int_equal(
-      rl__scenario_load("/nonexistent/x.yaml", &s, err, sizeof err),
-      RL_ERR_INVAL);
+  assert_int_equal(rl__scn_load("/nonexistent/x.yaml", &s, err, sizeof err),
+                   RL_ERR_INVAL);
   assert_null(s);
   assert_string_equal(err, "/nonexistent/x.yaml: cannot open: No such file or "
                            "directory");

@@ -316,16 +316,17 @@ static void test_csv(void **state) {
   rl__web_answer a;
   rl__web_api_csv(&f->api, RL__WEB_CSV_EXCEPTIONS, &a);
   assert_int_equal(a.status, 200);
-  assert_string_equal(a.body, rl__csv_exceptions_header);
+  assert_string_equal(a.body, rl__report_csv_exceptions_header);
   assert_int_equal(strncmp(a.filename, "exceptions_", 11), 0);
   free(a.body);
   static const struct {
     enum rl__web_csv kind;
     const char *header, *prefix;
   } files[] = {
-      {RL__WEB_CSV_STATS, rl__csv_stats_header, "requests_"},
-      {RL__WEB_CSV_HISTORY, rl__csv_history_header, "requests_full_history_"},
-      {RL__WEB_CSV_FAILURES, rl__csv_failures_header, "failures_"},
+      {RL__WEB_CSV_STATS, rl__report_csv_stats_header, "requests_"},
+      {RL__WEB_CSV_HISTORY, rl__report_csv_history_header,
+       "requests_full_history_"},
+      {RL__WEB_CSV_FAILURES, rl__report_csv_failures_header, "failures_"},
   };
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     rl__web_api_csv(&f->api, files[i].kind, &a);
