@@ -17,6 +17,7 @@
 
 #include <rpcload/plugin.h>
 
+#include "base/buf.h"
 #include "base/clock.h"
 
 #define PERCENTILE_COLUMNS "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
@@ -41,87 +42,23 @@ enum { F_STATS, F_HISTORY, F_FAILURES, F_EXCEPTIONS, NFILES };
 static const char *const suffixes[NFILES] = {
     "_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv"};
 
-/* ---- growable text buffer ------------------------------------------------ */
-
-typedef struct buf {
-  char *p;
-  size_t len, cap;
-  int oom; /* an append failed: the text is incomplete */
-} buf;
-
-static void buf_reset(buf *b) {
-  b->len = 0;
-  b->oom = 0;
-}
-
-static int buf_reserve(buf *b, size_t more) {
-  if (b->oom)
-    return -1;
-  if (b->len + more + 1 <= b->cap)
-    return 0;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->len + more + 1)
-    cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) {
-    b->oom = 1;
-    return -1;
-  }
-  b->p = p;
-  b->cap = cap;
-  return 0;
-}
-
-static void buf_add(buf *b, const char *s, size_t n) {
-  if (buf_reserve(b, n) != 0)
-    return;
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void buf_str(buf *b, const char *s) { buf_add(b, s, strlen(s)); }
-
-__attribute__((format(printf, 2, 3))) static void
-buf_printf(buf *b, const char *fmt, ...) {
-  char small[128];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(small, sizeof small, fmt, ap);
-  va_end(ap);
-  if (n < 0) {
-    b->oom = 1;
-    return;
-  }
-  if ((size_t)n < sizeof small) {
-    buf_add(b, small, (size_t)n);
-    return;
-  }
-  if (buf_reserve(b, (size_t)n) != 0)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
-}
-
 /* ---- fields as Python's csv module writes them --------------------------- */
 
 /* QUOTE_MINIMAL with the excel dialect: quoted when the text holds the
  * delimiter, the quote character or a line-terminator character; quotes
  * inside are doubled. */
-static void field_text(buf *b, const char *s) {
+static void field_text(rl__buf *b, const char *s) {
   if (strpbrk(s, ",\"\r\n") == NULL) {
-    buf_str(b, s);
+    rl__buf_str(b, s);
     return;
   }
-  buf_add(b, "\"", 1);
+  rl__buf_add(b, "\"", 1);
   for (const char *q; (q = strchr(s, '"')) != NULL; s = q + 1) {
-    buf_add(b, s, (size_t)(q - s) + 1);
-    buf_add(b, "\"", 1);
+    rl__buf_add(b, s, (size_t)(q - s) + 1);
+    rl__buf_add(b, "\"", 1);
   }
-  buf_str(b, s);
-  buf_add(b, "\"", 1);
+  rl__buf_str(b, s);
+  rl__buf_add(b, "\"", 1);
 }
 
 /* The p significant digits of v > 0 as Python's repr would take them, and
@@ -230,14 +167,14 @@ void rl__report_csv_py_float(double v, char *out, size_t len) {
   snprintf(out, len, "%s", fixed);
 }
 
-static void field_float(buf *b, double v) {
+static void field_float(rl__buf *b, double v) {
   char s[48];
   rl__report_csv_py_float(v, s, sizeof s);
-  buf_str(b, s);
+  rl__buf_str(b, s);
 }
 
-static void field_u64(buf *b, uint64_t v) {
-  buf_printf(b, "%llu", (unsigned long long)v);
+static void field_u64(rl__buf *b, uint64_t v) {
+  rl__buf_printf(b, "%llu", (unsigned long long)v);
 }
 
 static double ns_to_ms(uint64_t ns) { return (double)ns / 1e6; }
@@ -257,9 +194,9 @@ static double locust_round(double ms) {
 
 /* A time Locust writes as its raw float, or 0 (`or 0`, or max's initial
  * int 0) when there is none. */
-static void field_ms_or_0(buf *b, uint64_t ns) {
+static void field_ms_or_0(rl__buf *b, uint64_t ns) {
   if (ns == 0)
-    buf_add(b, "0", 1);
+    rl__buf_add(b, "0", 1);
   else
     field_float(b, ns_to_ms(ns));
 }
@@ -267,10 +204,10 @@ static void field_ms_or_0(buf *b, uint64_t ns) {
 /* StatsEntry.median_response_time: the rounded median, kept within
  * [min, max]; an int under 100 ms (round() without digits), else a float,
  * and the raw min or max when clamped. */
-static void field_median(buf *b, uint64_t requests, uint64_t median_ns,
+static void field_median(rl__buf *b, uint64_t requests, uint64_t median_ns,
                          uint64_t min_ns, uint64_t max_ns) {
   if (requests == 0) {
-    buf_add(b, "0", 1);
+    rl__buf_add(b, "0", 1);
     return;
   }
   double raw = ns_to_ms(median_ns);
@@ -281,13 +218,13 @@ static void field_median(buf *b, uint64_t requests, uint64_t median_ns,
   else if (med < min)
     field_float(b, min);
   else if (raw < 100)
-    buf_printf(b, "%.0f", med);
+    rl__buf_printf(b, "%.0f", med);
   else
     field_float(b, med);
 }
 
-static void field_percentile(buf *b, uint64_t ns) {
-  buf_printf(b, "%.0f", locust_round(ns_to_ms(ns)));
+static void field_percentile(rl__buf *b, uint64_t ns) {
+  rl__buf_printf(b, "%.0f", locust_round(ns_to_ms(ns)));
 }
 
 /* The seven "totals" columns both files share, from Median to Average
@@ -298,29 +235,30 @@ typedef struct totals {
   double avg_bytes;
 } totals;
 
-static void fields_totals_tail(buf *b, const totals *t) {
+static void fields_totals_tail(rl__buf *b, const totals *t) {
   field_median(b, t->requests, t->median_ns, t->min_ns, t->max_ns);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   /* avg_response_time: the sum in ms over the count, as Locust divides;
    * 0.0 when there is no request, a float either way */
   field_float(b,
               t->requests ? ns_to_ms(t->total_ns) / (double)t->requests : 0.0);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   field_ms_or_0(b, t->min_ns);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   field_ms_or_0(b, t->max_ns);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   if (t->requests == 0)
-    buf_add(b, "0", 1); /* avg_content_length's ZeroDivisionError: int 0 */
+    rl__buf_add(b, "0", 1); /* avg_content_length's ZeroDivisionError: int 0 */
   else
     field_float(b, t->avg_bytes);
 }
 
-static void fields_percentiles(buf *b, uint64_t requests, const uint64_t *ns) {
+static void fields_percentiles(rl__buf *b, uint64_t requests,
+                               const uint64_t *ns) {
   for (size_t i = 0; i < NPCT; i++) {
-    buf_add(b, ",", 1);
+    rl__buf_add(b, ",", 1);
     if (requests == 0)
-      buf_add(b, "N/A", 3);
+      rl__buf_add(b, "N/A", 3);
     else
       field_percentile(b, ns[i]);
   }
@@ -328,7 +266,7 @@ static void fields_percentiles(buf *b, uint64_t requests, const uint64_t *ns) {
 
 /* ---- the three kinds of rows --------------------------------------------- */
 
-static void stats_row(buf *b, const rl__stats_entry *e, double elapsed_s) {
+static void stats_row(rl__buf *b, const rl__stats_entry *e, double elapsed_s) {
   uint64_t pct[NPCT]; /* one walk over the histogram for all of them */
   rl__history_percentiles(&e->hist, pct);
   totals t = {
@@ -342,25 +280,25 @@ static void stats_row(buf *b, const rl__stats_entry *e, double elapsed_s) {
           e->num_requests ? (double)e->bytes / (double)e->num_requests : 0,
   };
   field_text(b, e->type);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   field_text(b, e->name);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   field_u64(b, t.requests);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   field_u64(b, t.failures);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   fields_totals_tail(b, &t);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   field_float(b, elapsed_s > 0 ? (double)e->num_requests / elapsed_s : 0);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   field_float(b, elapsed_s > 0 ? (double)e->num_failures / elapsed_s : 0);
   fields_percentiles(b, e->num_requests, pct);
-  buf_add(b, "\r\n", 2);
+  rl__buf_add(b, "\r\n", 2);
 }
 
-static void format_stats(buf *b, rl__stats *s, double elapsed_s) {
-  buf_reset(b);
-  buf_str(b, rl__report_csv_stats_header);
+static void format_stats(rl__buf *b, rl__stats *s, double elapsed_s) {
+  rl__buf_reset(b);
+  rl__buf_str(b, rl__report_csv_stats_header);
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(s, &entries);
   for (size_t i = 0; i < n; i++)
@@ -368,7 +306,7 @@ static void format_stats(buf *b, rl__stats *s, double elapsed_s) {
   stats_row(b, rl__stats_total(s), elapsed_s);
 }
 
-static void history_row(buf *b, const char *type, const char *name,
+static void history_row(rl__buf *b, const char *type, const char *name,
                         const rl__history_row *r) {
   totals t = {
       .requests = r->requests,
@@ -382,72 +320,60 @@ static void history_row(buf *b, const char *type, const char *name,
   const uint64_t pct[NPCT] = {r->p50_ns,  r->p66_ns,   r->p75_ns, r->p80_ns,
                               r->p90_ns,  r->p95_ns,   r->p98_ns, r->p99_ns,
                               r->p999_ns, r->p9999_ns, r->p100_ns};
-  buf_printf(b, "%llu,%u,", (unsigned long long)r->unix_time, r->users);
+  rl__buf_printf(b, "%llu,%u,", (unsigned long long)r->unix_time, r->users);
   field_text(b, type);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   field_text(b, name);
   /* Locust: f"{current_rps:2f}", i.e. six decimals */
-  buf_printf(b, ",%f,%f", r->current_rps, r->current_fps);
+  rl__buf_printf(b, ",%f,%f", r->current_rps, r->current_fps);
   fields_percentiles(b, r->requests, pct);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   field_u64(b, t.requests);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   field_u64(b, t.failures);
-  buf_add(b, ",", 1);
+  rl__buf_add(b, ",", 1);
   fields_totals_tail(b, &t);
-  buf_add(b, "\r\n", 2);
+  rl__buf_add(b, "\r\n", 2);
 }
 
-static void format_failures(buf *b, rl__stats *s, uint64_t start_unix) {
-  buf_reset(b);
-  buf_str(b, rl__report_csv_failures_header);
+static void format_failures(rl__buf *b, rl__stats *s, uint64_t start_unix) {
+  rl__buf_reset(b);
+  rl__buf_str(b, rl__report_csv_failures_header);
   const rl__stats_error **errors;
   size_t n = rl__stats_errors(s, &errors);
   for (size_t i = 0; i < n; i++) {
     const rl__stats_error *e = errors[i];
     field_text(b, e->type);
-    buf_add(b, ",", 1);
+    rl__buf_add(b, ",", 1);
     field_text(b, e->name);
-    buf_add(b, ",", 1);
+    rl__buf_add(b, ",", 1);
     field_text(b, e->error);
     uint64_t first = start_unix + e->first_sec;
     uint64_t last = start_unix + e->last_sec;
-    buf_printf(b, ",%llu,%llu,%llu\r\n", (unsigned long long)e->occurrences,
-               (unsigned long long)first, (unsigned long long)last);
+    rl__buf_printf(b, ",%llu,%llu,%llu\r\n", (unsigned long long)e->occurrences,
+                   (unsigned long long)first, (unsigned long long)last);
   }
 }
 
 /* ---- whole texts in memory (the web UI) ---------------------------------- */
 
-/* Hands the buffer's text to the caller, or frees it when incomplete. */
-static int buf_take(buf *b, char **out, size_t *len) {
-  if (b->oom || !b->p) {
-    free(b->p);
-    *out = NULL;
-    return RL_ERR_NOMEM;
-  }
-  *out = b->p;
-  *len = b->len;
-  return 0;
-}
-
 int rl__report_csv_stats_text(rl__stats *s, double elapsed_s, char **out,
                               size_t *len) {
-  buf b = {0};
+  rl__buf b = {0};
   format_stats(&b, s, elapsed_s);
-  return buf_take(&b, out, len);
+  return rl__buf_take(&b, out, len) ? RL_ERR_NOMEM : 0;
 }
 
 int rl__report_csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
                                  size_t *len) {
-  buf b = {0};
+  rl__buf b = {0};
   format_failures(&b, s, start_unix);
-  return buf_take(&b, out, len);
+  return rl__buf_take(&b, out, len) ? RL_ERR_NOMEM : 0;
 }
 
 int rl__report_csv_history_text(const rl__history *h, char **out, size_t *len) {
-  buf b = {0};
-  buf_str(&b, rl__report_csv_history_header);
+  rl__buf b = {0};
+  rl__buf_str(&b, rl__report_csv_history_header);
   for (size_t i = 0; i < h->n; i++) {
     if (h->track_entries && i + 1 == h->n)
       for (size_t j = 0; j < h->n_entry_rows; j++)
@@ -455,7 +381,7 @@ int rl__report_csv_history_text(const rl__history *h, char **out, size_t *len) {
                     &h->entry_rows[j].row);
     history_row(&b, "", "Aggregated", &h->rows[i]);
   }
-  return buf_take(&b, out, len);
+  return rl__buf_take(&b, out, len) ? RL_ERR_NOMEM : 0;
 }
 
 /* ---- the writer ---------------------------------------------------------- */
@@ -465,9 +391,9 @@ struct rl__report_csv {
   char *path[NFILES];
   char *tmp[NFILES]; /* for the files rewritten whole */
   FILE *history;
-  buf history_rows; /* formatted, to append */
-  buf stats;        /* the next _stats.csv, when stats_ready */
-  buf failures;
+  rl__buf history_rows; /* formatted, to append */
+  rl__buf stats;        /* the next _stats.csv, when stats_ready */
+  rl__buf failures;
   int stats_ready, failures_ready;
   size_t rows_done; /* history rows formatted so far */
   uint64_t start_unix;
@@ -521,9 +447,9 @@ static void csv_free(rl__report_csv *w) {
     free(w->path[i]);
     free(w->tmp[i]);
   }
-  free(w->history_rows.p);
-  free(w->stats.p);
-  free(w->failures.p);
+  rl__buf_free(&w->history_rows);
+  rl__buf_free(&w->stats);
+  rl__buf_free(&w->failures);
   free(w);
 }
 
@@ -645,7 +571,7 @@ static int flush_out(rl__report_csv *w, char *err, size_t errlen) {
       rc = RL_ERR_IO;
     }
     /* Rows that failed are dropped: written again they could come twice. */
-    buf_reset(&w->history_rows);
+    rl__buf_reset(&w->history_rows);
   }
   if (w->stats_ready) {
     w->stats_ready = 0;
