@@ -10,12 +10,13 @@ header by bare name from another folder (docs/architecture.md, "Modules").
                   headers by bare name
   tests/          anything they test
   plugins/ examples/
-                  never src/: a plugin sees only <rpcload/...> and its own
-                  (or plugins/lib/) headers
+                  never src/: a plugin sees only <rpcload/...>, its own
+                  folder's headers by bare name, and plugins/lib/'s as
+                  "lib/x.h" (never another plugin's folder)
 
-A bare "x.h" must name a file in the includer's own folder (or, for
-plugins, plugins/lib/ or a generated header); a "dir/x.h" under src/ must
-exist.
+A bare "x.h" must name a file in the includer's own folder (or a generated
+header); a "dir/x.h" must exist under src/ or, for another folder of
+plugins/ ("lib/x.h", and "grpc/x.h" from a test), under plugins/.
 Usage: scripts/check_includes.py  (from anywhere; exit 1 with one line per
 offence)
 """
@@ -65,6 +66,9 @@ def check(path):
             if not (os.path.exists(os.path.join(here, inc)) or
                     os.path.exists(os.path.join(ROOT, "plugins", inc))):
                 yield '%s: "%s": no such header under src/ or plugins/' % (where, inc)
+            elif parts[0] == "plugins" and mod != "lib":
+                yield ('%s: "%s": a plugin shares code through plugins/lib/, '
+                       'not another plugin\'s folder' % (where, inc))
             continue
         if not os.path.exists(os.path.join(ROOT, "src", inc)):
             yield '%s: "%s" does not exist under src/' % (where, inc)

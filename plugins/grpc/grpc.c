@@ -45,12 +45,12 @@
 #include <rpcload/plugin.h>
 
 #include "grpc_wire.h"
-#include "h2session.h"
-#include "http_text.h"
+#include "lib/h2session.h"
+#include "lib/http_text.h"
+#include "lib/resp_acc.h"
 #include "pbdesc.h"
 #include "pbjson.h"
 #include "reflect.h"
-#include "resp_acc.h"
 
 #define GRPC_USER_AGENT "grpc-c/rpcload 0.1"
 /* Streams offered before the server's SETTINGS arrive (as http2). */

@@ -8,7 +8,7 @@
  *     byte goes through send(MSG_NOSIGNAL)/recv and a closed peer cannot
  *     raise SIGPIPE in a program that did not ignore it (the CLI does, a
  *     test tool need not);
- *   - h2session (plugins/http2) for HTTP/2: its write callback sends on
+ *   - h2session (plugins/lib) for HTTP/2: its write callback sends on
  *     the connection, what the socket reads goes to h2_session_recv();
  *   - one gRPC call per reflection request: one message out with
  *     END_STREAM, read until the server ends the stream, one (or more)
@@ -44,7 +44,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "h2session.h"
+#include "lib/h2session.h"
 
 #define RF_PATH_V1 "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
 #define RF_PATH_V1ALPHA                                                        \
@@ -356,7 +356,7 @@ __attribute__((format(printf, 3, 4))) static int fail(rf_conn *c, int code,
   if (c->errlen > 0) {
     va_list ap;
     va_start(ap, fmt);
-    /* clang-tidy 14 misreads va_start here (see plugins/common/http_text.c);
+    /* clang-tidy 14 misreads va_start here (see plugins/lib/http_text.c);
      * the list is initialised on the line above. */
     // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
     vsnprintf(c->err, c->errlen, fmt, ap);

@@ -33,7 +33,7 @@
 
 #include <rpcload/plugin.h>
 
-#include "http_text.h"
+#include "lib/http_text.h"
 
 #define HTTP1_USER_AGENT "rpcload/0.1"
 /* Longest reason phrase kept for an error text; longer ones are cut, so

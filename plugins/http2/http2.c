@@ -37,9 +37,9 @@
 
 #include <rpcload/plugin.h>
 
-#include "h2session.h"
-#include "http_text.h"
-#include "resp_acc.h"
+#include "lib/h2session.h"
+#include "lib/http_text.h"
+#include "lib/resp_acc.h"
 
 #define HTTP2_USER_AGENT "rpcload/0.1"
 /* Streams offered before the server's SETTINGS say how many it takes:

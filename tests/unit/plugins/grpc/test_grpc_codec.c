@@ -37,7 +37,7 @@
 
 #include "engine/plugin_loader.h"
 #include "engine/template.h"
-#include "grpc_wire.h"
+#include "grpc/grpc_wire.h"
 
 /* nghttp2 1.60 renamed the ssize_t API; Debian 12 ships 1.52. */
 #if NGHTTP2_VERSION_NUM >= 0x013c00

@@ -11,7 +11,7 @@
 
 #include <rpcload/plugin.h>
 
-#include "grpc_wire.h"
+#include "grpc/grpc_wire.h"
 
 static void test_timeout_units(void **state) {
   (void)state;

@@ -1,7 +1,8 @@
 /*
- * Text helpers the HTTP plugins share (http1, http2): error messages,
- * printing user input safely, and RFC 9110 token checks. Compiled into each
- * plugin module (hidden there), so no plugin depends on another.
+ * Text helpers the HTTP plugins share (http1, http2; grpc for its
+ * messages): error messages, printing user input safely, and RFC 9110
+ * token checks. Part of plugins/lib, linked into each plugin module
+ * (hidden there), so no plugin depends on another.
  */
 #ifndef RL_HTTP_TEXT_H
 #define RL_HTTP_TEXT_H

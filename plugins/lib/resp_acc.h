@@ -6,7 +6,8 @@
  * list between requests, so their memory is reused; one that grew past a
  * small response gives the excess back when it returns to the list.
  *
- * Compiled into each plugin (hidden there). One thread owns a collector.
+ * Part of plugins/lib (hidden in each plugin). One thread owns a
+ * collector.
  */
 #ifndef RL_RESP_ACC_H
 #define RL_RESP_ACC_H
