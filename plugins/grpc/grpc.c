@@ -884,7 +884,7 @@ static void h2cb_header(void *stream_data, enum h2_block block,
   if (name_len == 11 && memcmp(name, "grpc-status", 11) == 0) {
     gs->grpc_status = parse_status(value, value_len);
   } else if (name_len == 12 && memcmp(name, "grpc-message", 12) == 0) {
-    grpc_message_decode(value, value_len, gs->message, sizeof gs->message);
+    rl__grpc_message_decode(value, value_len, gs->message, sizeof gs->message);
   } else if (block == H2_BLOCK_RESPONSE) {
     if (name_len == 12 && memcmp(name, "content-type", 12) == 0) {
       gs->not_grpc =
@@ -1073,7 +1073,7 @@ static int outcome(struct grpc_stream *gs, char *error, size_t len) {
   if (gs->broken == BROKEN_NONE && gs->prefix_got > 0)
     gs->broken = BROKEN_TRUNCATED;
   if (gs->grpc_status > 0) {
-    const char *name = grpc_code_name(gs->grpc_status);
+    const char *name = rl__grpc_status_name(gs->grpc_status);
     char num[16];
     if (name == NULL) {
       snprintf(num, sizeof num, "CODE_%d", gs->grpc_status);
@@ -1086,7 +1086,7 @@ static int outcome(struct grpc_stream *gs, char *error, size_t len) {
   if (gs->grpc_status < 0) {
     if (gs->http_status != 200) {
       int code = grpc_code_from_http(gs->http_status);
-      snprintf(error, len, "%s: HTTP status %d", grpc_code_name(code),
+      snprintf(error, len, "%s: HTTP status %d", rl__grpc_status_name(code),
                gs->http_status);
       return code;
     }

@@ -44,6 +44,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "lib/grpc_status.h"
 #include "lib/h2session.h"
 
 #define RF_PATH_V1 "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
@@ -73,9 +74,6 @@ enum {
   RF_RESP_LIST_SERVICES = 6,
   RF_RESP_ERROR = 7
 };
-/* gRPC status codes we act on. */
-enum { RF_GRPC_OK = 0, RF_GRPC_UNIMPLEMENTED = 12 };
-
 /* Protobuf wire types. */
 enum { WT_VARINT = 0, WT_I64 = 1, WT_LEN = 2, WT_I32 = 5 };
 
@@ -87,59 +85,15 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* gRPC status code names (the gRPC spec's list, in code order). */
-static const char *grpc_status_name(long code) {
-  static const char *const names[] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED",
-  };
-  if (code >= 0 && (size_t)code < sizeof names / sizeof names[0])
-    return names[code];
-  return NULL;
-}
-
-static int hexval(uint8_t c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/* Copies n bytes of server text into dst (len bytes) as a C string,
- * decoding %XX when `percent` (grpc-message is percent-encoded). Making it
- * printable is left to sanitize_line(), which fail() applies to every
- * message. */
-static void copy_text(char *dst, size_t len, const uint8_t *src, size_t n,
-                      int percent) {
+/* Copies n bytes of server text into dst (len bytes) as a C string.
+ * Making it printable is left to sanitize_line(), which fail() applies to
+ * every message. */
+static void copy_text(char *dst, size_t len, const uint8_t *src, size_t n) {
   size_t o = 0;
   for (size_t i = 0; i < n && o + 1 < len; i++) {
-    unsigned c = src[i];
-    if (percent && c == '%' && i + 2 < n && hexval(src[i + 1]) >= 0 &&
-        hexval(src[i + 2]) >= 0) {
-      c = (unsigned)(hexval(src[i + 1]) * 16 + hexval(src[i + 2]));
-      i += 2;
-    }
-    if (c == 0)
+    if (src[i] == 0)
       continue; /* would end the string; the rest is sanitize_line's */
-    dst[o++] = (char)c;
+    dst[o++] = (char)src[i];
   }
   dst[o] = '\0';
 }
@@ -691,7 +645,7 @@ static int tls_handshake(rf_conn *c) {
   if (plen != 2 || memcmp(proto, "h2", 2) != 0) {
     char chosen[64] = "";
     if (plen > 0)
-      copy_text(chosen, sizeof chosen, proto, plen, 0);
+      copy_text(chosen, sizeof chosen, proto, plen);
     return fail(c, RL_ERR_TLS,
                 "reflection: %s does not offer HTTP/2 over TLS, which gRPC "
                 "needs (ALPN: h2 asked, %s%s%s)",
@@ -796,8 +750,8 @@ static void h2_header_cb(void *area, enum h2_block block, const uint8_t *name,
     }
     call->grpc_status = ok ? v : -2;
   } else if (name_is(name, name_len, "grpc-message")) {
-    copy_text(call->grpc_message, sizeof call->grpc_message, value, value_len,
-              1);
+    rl__grpc_message_decode(value, value_len, call->grpc_message,
+                            sizeof call->grpc_message);
   } else if (block == H2_BLOCK_RESPONSE &&
              name_is(name, name_len, "content-type")) {
     static const char ct[] = "application/grpc";
@@ -1002,10 +956,10 @@ static int rf_call_check(rf_conn *c) {
   if (call->grpc_status == -2)
     return fail(c, RL_ERR_PROTO, "reflection: %s sent a malformed grpc-status",
                 c->where);
-  if (call->grpc_status == RF_GRPC_UNIMPLEMENTED)
+  if (call->grpc_status == GRPC_UNIMPLEMENTED)
     return RL_ERR_UNSUPPORTED;
-  if (call->grpc_status != RF_GRPC_OK) {
-    const char *name = grpc_status_name(call->grpc_status);
+  if (call->grpc_status != GRPC_OK) {
+    const char *name = rl__grpc_status_name((int)call->grpc_status);
     char num[24];
     snprintf(num, sizeof num, "%ld", call->grpc_status);
     return fail(c, RL_ERR_PROTO, "reflection: server error %s: %s",
@@ -1191,9 +1145,9 @@ static int error_response(rf_state *s, const uint8_t *d, size_t n,
     if (num == 1 && v == NULL)
       code = (int32_t)(uint32_t)ival; /* int32 error_code */
     else if (num == 2 && v != NULL)
-      copy_text(msg, sizeof msg, v, vl, 0);
+      copy_text(msg, sizeof msg, v, vl);
   }
-  const char *name = grpc_status_name((long)code);
+  const char *name = rl__grpc_status_name((int)code);
   char num_text[24];
   snprintf(num_text, sizeof num_text, "%lld", (long long)code);
   return fail(&s->c, RL_ERR_PROTO, "reflection: server error %s for %s: %s",
