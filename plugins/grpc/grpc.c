@@ -35,16 +35,19 @@
  * Everything except rl_plugin_entry() is static or hidden.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include <rpcload/plugin.h>
 
 #include "grpc_wire.h"
+#include "lib/buf.h"
 #include "lib/h2session.h"
 #include "lib/http_text.h"
 #include "lib/resp_acc.h"
@@ -318,35 +321,22 @@ static int load_pool(const rl_step_spec *spec, const struct grpc_options *o,
 
 /* Reads a whole file into a NUL-terminated buffer (caller frees). */
 static char *read_text_file(const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     rl__http_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
     return NULL;
   }
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  while (buf != NULL) {
-    n += fread(buf + n, 1, cap - n - 1, f);
-    if (n < cap - 1)
-      break;
-    char *p = realloc(buf, cap * 2);
-    if (p == NULL) {
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    buf = p;
-    cap *= 2;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (buf == NULL || bad) {
-    free(buf);
+  rl__buf b = {0};
+  int rc = rl__buf_read_fd(&b, fd);
+  close(fd);
+  if (rc == 0)
+    rc = rl__buf_add(&b, "", 1);
+  if (rc != 0) {
+    rl__buf_free(&b);
     rl__http_set_err(err, errlen, "cannot read %s", path);
     return NULL;
   }
-  buf[n] = '\0';
-  return buf;
+  return b.p;
 }
 
 /*
@@ -911,10 +901,8 @@ static void acc_message(struct grpc_stream *gs, const ProtobufCMessage *m,
                         const uint8_t *data, size_t len) {
   rl__resp_acc *a = gs->acc;
   char err[128];
-  if (len > 0 && rl__resp_grow(&a->body, &a->body_cap, 0, len) == 0) {
-    memcpy(a->body, data, len);
-    a->body_len = len;
-  }
+  rl__buf_reset(&a->body);
+  rl__buf_add(&a->body, data, len); /* left out when out of memory */
   if (rl__pb_to_json(gs->st->pool, m, 0, &a->json, err, sizeof err) != 0)
     a->json = NULL;
 }

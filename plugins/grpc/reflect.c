@@ -44,6 +44,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "lib/buf.h"
 #include "lib/grpc_status.h"
 #include "lib/h2session.h"
 
@@ -98,33 +99,7 @@ static void copy_text(char *dst, size_t len, const uint8_t *src, size_t n) {
   dst[o] = '\0';
 }
 
-/* A growable byte buffer. */
-typedef struct rf_buf {
-  uint8_t *p;
-  size_t len, cap;
-} rf_buf;
-
-/* Appends n bytes. Returns 0 or RL_ERR_NOMEM (the buffer unchanged). */
-static int buf_add(rf_buf *b, const void *d, size_t n) {
-  if (n > SIZE_MAX / 2 - b->len)
-    return RL_ERR_NOMEM;
-  if (b->len + n > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n)
-      cap *= 2;
-    uint8_t *p = realloc(b->p, cap);
-    if (p == NULL)
-      return RL_ERR_NOMEM;
-    b->p = p;
-    b->cap = cap;
-  }
-  if (n > 0)
-    memcpy(b->p + b->len, d, n);
-  b->len += n;
-  return 0;
-}
-
-static int buf_varint(rf_buf *b, uint64_t v) {
+static int buf_varint(rl__buf *b, uint64_t v) {
   uint8_t tmp[10];
   size_t n = 0;
   do {
@@ -134,16 +109,16 @@ static int buf_varint(rf_buf *b, uint64_t v) {
       tmp[n] |= 0x80;
     n++;
   } while (v);
-  return buf_add(b, tmp, n);
+  return rl__buf_add(b, tmp, n);
 }
 
 /* A length-delimited field: tag, length, bytes. */
-static int buf_lenfield(rf_buf *b, uint32_t field, const void *d, size_t n) {
+static int buf_lenfield(rl__buf *b, uint32_t field, const void *d, size_t n) {
   int rc = buf_varint(b, ((uint64_t)field << 3) | WT_LEN);
   if (rc == 0)
     rc = buf_varint(b, n);
   if (rc == 0)
-    rc = buf_add(b, d, n);
+    rc = rl__buf_add(b, d, n);
   return rc;
 }
 
@@ -229,7 +204,7 @@ typedef struct rf_call {
   long grpc_status; /* -1: none came; -2: not a number */
   char grpc_message[256];
   int grpc_content; /* content-type is application/grpc[+...|;...] */
-  rf_buf body;      /* the DATA payload: gRPC framed messages */
+  rl__buf body;     /* the DATA payload: gRPC framed messages */
   int body_too_big; /* it went over RF_MAX_BODY: the rest was dropped */
   int ended;        /* on_end came */
   enum h2_end how;
@@ -770,7 +745,7 @@ static void h2_data_cb(void *area, const uint8_t *data, size_t len) {
   rf_call *call = call_of(area);
   if (call->body_too_big)
     return;
-  if (len > RF_MAX_BODY - call->body.len || buf_add(&call->body, data, len))
+  if (len > RF_MAX_BODY - call->body.len || rl__buf_add(&call->body, data, len))
     call->body_too_big = 1; /* reported once the stream ends */
 }
 
@@ -782,7 +757,7 @@ static void h2_end_cb(void *area, enum h2_end how, uint32_t error_code) {
 }
 
 static void call_reset(rf_call *call) {
-  free(call->body.p);
+  rl__buf_free(&call->body);
   memset(call, 0, sizeof *call);
   call->grpc_status = -1;
 }
@@ -1199,12 +1174,12 @@ static int handle_response(rf_state *s, const uint8_t *d, size_t n,
 
 /* The messages of the call's body, each handled. */
 static int handle_body(rf_state *s, const char *what) {
-  const rf_buf *b = &s->c.call.body;
+  const rl__buf *b = &s->c.call.body;
   size_t off = 0, count = 0;
   while (off < b->len) {
     if (b->len - off < 5)
       return malformed(s, "gRPC message framing");
-    const uint8_t *h = b->p + off;
+    const uint8_t *h = (const uint8_t *)b->p + off;
     size_t len = (size_t)h[1] << 24 | (size_t)h[2] << 16 | (size_t)h[3] << 8 |
                  (size_t)h[4];
     if (h[0] != 0)
@@ -1233,7 +1208,7 @@ static int handle_body(rf_state *s, const char *what) {
  */
 static int ask(rf_state *s, uint32_t field, const char *value,
                int may_fall_back) {
-  rf_buf req = {0};
+  rl__buf req = {0};
   if (buf_lenfield(&req, field, value, strlen(value)) != 0) {
     free(req.p);
     return fail(&s->c, RL_ERR_NOMEM, "reflection: out of memory");
@@ -1246,7 +1221,7 @@ static int ask(rf_state *s, uint32_t field, const char *value,
              field == RF_REQ_FILE_BY_FILENAME ? "file" : "symbol", value);
   int rc;
   for (;;) {
-    rc = rf_call_run(&s->c, s->path, req.p, req.len);
+    rc = rf_call_run(&s->c, s->path, (const uint8_t *)req.p, req.len);
     if (rc == 0)
       rc = rf_call_check(&s->c);
     /* UNSUPPORTED with no error recorded: the server said UNIMPLEMENTED. */
@@ -1280,7 +1255,7 @@ static int ask(rf_state *s, uint32_t field, const char *value,
 }
 
 /* Appends f and (first) the files it imports to the set, each once. */
-static int emit_file(rf_state *s, rf_file *f, rf_buf *set, unsigned depth) {
+static int emit_file(rf_state *s, rf_file *f, rl__buf *set, unsigned depth) {
   if (f->mark == 2)
     return 0;
   if (f->mark == 1 || depth > RF_MAX_FILES)
@@ -1373,13 +1348,13 @@ static int fetch(rf_state *s, rl__pb_pool **out) {
   if (rc != 0)
     return rc;
 
-  rf_buf set = {0};
+  rl__buf set = {0};
   for (size_t i = 0; rc == 0 && i < s->n_files; i++)
     rc = emit_file(s, &s->files[i], &set, 0);
   if (rc == 0) {
     char why[512];
-    rc = rl__pb_pool_new_from_descriptor_set(set.p, set.len, out, why,
-                                             sizeof why);
+    rc = rl__pb_pool_new_from_descriptor_set((const uint8_t *)set.p, set.len,
+                                             out, why, sizeof why);
     /* pbdesc says INVAL: the server's descriptors are at fault. */
     if (rc != 0)
       rc = fail(c, rc == RL_ERR_NOMEM ? rc : RL_ERR_PROTO,

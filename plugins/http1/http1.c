@@ -33,6 +33,7 @@
 
 #include <rpcload/plugin.h>
 
+#include "lib/buf.h"
 #include "lib/http_text.h"
 
 #define HTTP1_USER_AGENT "rpcload/0.1"
@@ -56,54 +57,6 @@ static const char *const http1_alpn[] = {"http/1.1", NULL};
 
 static int has_crlf(const char *s, size_t n) {
   return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
-}
-
-/* A growable byte buffer; on allocation failure it sets oom and ignores
- * further appends, so builders check once at the end. Owns p. */
-struct buf {
-  char *p;
-  size_t len, cap;
-  int oom;
-};
-
-static void buf_add(struct buf *b, const void *data, size_t n) {
-  if (b->oom || n == 0)
-    return;
-  if (n > b->cap - b->len) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < n) {
-      if (cap > ((size_t)-1) / 2) {
-        b->oom = 1;
-        return;
-      }
-      cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, data, n);
-  b->len += n;
-}
-
-static void buf_str(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
-
-/* Frees b's memory when it holds more than `keep` bytes. */
-static void buf_trim(struct buf *b, size_t keep) {
-  if (b->cap > keep) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-  }
-}
-
-/* Empties b, keeping its memory. */
-static void buf_reset(struct buf *b) {
-  b->len = 0;
-  b->oom = 0;
 }
 
 /* True when the host offers request templates (ABI 1.1) and fills them. */
@@ -292,20 +245,20 @@ static int check_spec(const rl_step_spec *spec, const char *method,
 
 /* Appends "Host: <host>[:port]\r\n"; an IPv6 literal gets its brackets
  * back (the spec gives it without). */
-static void add_host_header(struct buf *b, const rl_step_spec *spec) {
+static void add_host_header(rl__buf *b, const rl_step_spec *spec) {
   int v6 = strchr(spec->host, ':') != NULL;
-  buf_str(b, "Host: ");
+  rl__buf_str(b, "Host: ");
   if (v6)
-    buf_str(b, "[");
-  buf_str(b, spec->host);
+    rl__buf_str(b, "[");
+  rl__buf_str(b, spec->host);
   if (v6)
-    buf_str(b, "]");
+    rl__buf_str(b, "]");
   if (spec->port != 0 && spec->port != scheme_default_port(spec)) {
     char port[8];
     snprintf(port, sizeof port, ":%u", (unsigned)spec->port);
-    buf_str(b, port);
+    rl__buf_str(b, port);
   }
-  buf_str(b, "\r\n");
+  rl__buf_str(b, "\r\n");
 }
 
 /* ---- Templates ----------------------------------------------------------- */
@@ -367,7 +320,7 @@ static char *without_templates(const char *s) {
 /* The request under construction: constant bytes in `b`, and, once
  * something is templated, the segments (SEG_TEXT ones point into b). */
 struct req_builder {
-  struct buf b;
+  rl__buf b;
   struct seg *segs;
   size_t n, cap;
   size_t text_start; /* where the constant bytes not yet in a segment begin */
@@ -567,32 +520,32 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
   int wants_length = has_body || strcmp(method, "POST") == 0 ||
                      strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
   struct req_builder rb = {0};
-  struct buf *b = &rb.b;
+  rl__buf *b = &rb.b;
 
-  buf_str(b, method);
-  buf_str(b, " ");
+  rl__buf_str(b, method);
+  rl__buf_str(b, " ");
   if (path_tpl != NULL)
     rb_seg(host, &rb, SEG_PATH, path_tpl);
   else
-    buf_str(b, path);
+    rl__buf_str(b, path);
   path_tpl = NULL; /* the builder owns it */
-  buf_str(b, " HTTP/1.1\r\n");
+  rl__buf_str(b, " HTTP/1.1\r\n");
   if (!user_has(hs, n, "Host"))
     add_host_header(b, spec);
   if (!user_has(hs, n, "User-Agent"))
-    buf_str(b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
+    rl__buf_str(b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
   for (size_t i = 0; i < n; i++) {
     if (hs[i].value_len == 0 && is_default_header(&hs[i]))
       continue; /* "-H 'User-Agent:'" removes ours and sends nothing */
-    buf_add(b, hs[i].name, hs[i].name_len);
-    buf_str(b, ": ");
+    rl__buf_add(b, hs[i].name, hs[i].name_len);
+    rl__buf_str(b, ": ");
     if (value_tpl != NULL && value_tpl[i] != NULL)
       rb_seg(host, &rb, SEG_VALUE, value_tpl[i]);
     else
-      buf_add(b, hs[i].value, hs[i].value_len);
+      rl__buf_add(b, hs[i].value, hs[i].value_len);
     if (value_tpl != NULL)
       value_tpl[i] = NULL; /* the builder owns it */
-    buf_str(b, "\r\n");
+    rl__buf_str(b, "\r\n");
   }
   free(value_tpl);
   /* A user's Transfer-Encoding frames the body itself; sending a length
@@ -600,21 +553,21 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
   if (wants_length && !user_has(hs, n, "Content-Length") &&
       !user_has(hs, n, "Transfer-Encoding")) {
     if (body_tpl != NULL) {
-      buf_str(b, "Content-Length: ");
+      rl__buf_str(b, "Content-Length: ");
       rb_seg(host, &rb, SEG_LENGTH, NULL);
-      buf_str(b, "\r\n");
+      rl__buf_str(b, "\r\n");
     } else {
       char cl[48];
       snprintf(cl, sizeof cl, "Content-Length: %zu\r\n",
                has_body ? spec->body_len : (size_t)0);
-      buf_str(b, cl);
+      rl__buf_str(b, cl);
     }
   }
-  buf_str(b, "\r\n");
+  rl__buf_str(b, "\r\n");
   if (body_tpl != NULL)
     rb_seg(host, &rb, SEG_BODY, NULL);
   else if (has_body)
-    buf_add(b, spec->body, spec->body_len);
+    rl__buf_add(b, spec->body, spec->body_len);
   if (rb.n > 0)
     rb_close_text(&rb);
   free(hs);
@@ -669,15 +622,15 @@ struct http1_session {
   /* The response collected when `want`: header fields (trailers after)
    * as "name\0value\0" pairs, and the de-chunked body. Memory is kept
    * from request to request. */
-  struct buf hdr;
+  rl__buf hdr;
   size_t n_hdr;
   enum hdr_state hdr_state;
   size_t value_start; /* where the value being collected begins in hdr */
-  struct buf body;
+  rl__buf body;
   rl_kv *kv; /* the pairs for request_response */
   size_t kv_cap;
   /* A templated request being assembled, and its expanded body. */
-  struct buf out, tmp;
+  rl__buf out, tmp;
 };
 
 /* Ends the header field being collected, if any: its value loses its
@@ -685,12 +638,12 @@ struct http1_session {
  * skips the leading one) and gets its NUL. */
 static void end_field(struct http1_session *s) {
   if (s->hdr_state == HDR_NAME) {
-    buf_add(&s->hdr, "\0", 2); /* a name alone: an empty value */
+    rl__buf_add(&s->hdr, "\0", 2); /* a name alone: an empty value */
   } else if (s->hdr_state == HDR_VALUE) {
     while (!s->hdr.oom && s->hdr.len > s->value_start &&
            rl__http_is_ows(s->hdr.p[s->hdr.len - 1]))
       s->hdr.len--;
-    buf_add(&s->hdr, "", 1);
+    rl__buf_add(&s->hdr, "", 1);
   }
   s->hdr_state = HDR_NONE;
 }
@@ -726,8 +679,8 @@ static void hand_over(struct http1_session *s, unsigned status) {
     resp.body_len = s->body.len;
   }
   s->host->request_response(s->req, &resp);
-  buf_trim(&s->hdr, HTTP1_RESPONSE_KEEP);
-  buf_trim(&s->body, HTTP1_RESPONSE_KEEP);
+  rl__buf_trim(&s->hdr, HTTP1_RESPONSE_KEEP);
+  rl__buf_trim(&s->body, HTTP1_RESPONSE_KEEP);
 }
 
 /*
@@ -773,8 +726,8 @@ static int on_message_begin(http_parser *p) {
   s->reason_len = 0;
   if (s->want) {
     /* Also after a 1xx: only the final response is handed over. */
-    buf_reset(&s->hdr);
-    buf_reset(&s->body);
+    rl__buf_reset(&s->hdr);
+    rl__buf_reset(&s->body);
     s->n_hdr = 0;
     s->hdr_state = HDR_NONE;
   }
@@ -816,18 +769,18 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
     s->n_hdr++;
     s->hdr_state = HDR_NAME;
   }
-  buf_add(&s->hdr, at, len);
+  rl__buf_add(&s->hdr, at, len);
   return 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   if (s->hdr_state == HDR_NAME) {
-    buf_add(&s->hdr, "", 1);
+    rl__buf_add(&s->hdr, "", 1);
     s->value_start = s->hdr.len;
     s->hdr_state = HDR_VALUE;
   }
-  buf_add(&s->hdr, at, len);
+  rl__buf_add(&s->hdr, at, len);
   return 0;
 }
 
@@ -841,7 +794,7 @@ static int on_body_collect(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   s->body_bytes += len;
   size_t room = HTTP1_RESPONSE_MAX_BODY - s->body.len;
-  buf_add(&s->body, at, len < room ? len : room);
+  rl__buf_add(&s->body, at, len < room ? len : room);
   return 0;
 }
 
@@ -933,19 +886,19 @@ static int path_needs_escape(unsigned char c) { return c <= 0x20 || c >= 0x7f; }
 
 /* Appends an expanded path, percent-encoding what cannot go in a request
  * line; everything else ('%', '?', '&', '/') stays as the user made it. */
-static void add_path(struct buf *b, const char *text, size_t len) {
+static void add_path(rl__buf *b, const char *text, size_t len) {
   static const char hex[] = "0123456789ABCDEF";
   size_t run = 0;
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)text[i];
     if (!path_needs_escape(c))
       continue;
-    buf_add(b, text + run, i - run);
+    rl__buf_add(b, text + run, i - run);
     char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-    buf_add(b, esc, 3);
+    rl__buf_add(b, esc, 3);
     run = i + 1;
   }
-  buf_add(b, text + run, len - run);
+  rl__buf_add(b, text + run, len - run);
 }
 
 /* True when an expanded header value has a byte a field value cannot
@@ -970,20 +923,20 @@ static int assemble(struct http1_session *s, struct http1_step *st,
   const rl_host *h = s->host;
   size_t len = 0;
   const char *text;
-  buf_reset(&s->out);
-  buf_reset(&s->tmp);
+  rl__buf_reset(&s->out);
+  rl__buf_reset(&s->tmp);
   if (st->body_tpl != NULL) {
     text = h->template_expand(st->body_tpl, req, &len);
     if (text == NULL)
       return RL_ERR_NOMEM;
-    buf_add(&s->tmp, text, len);
+    rl__buf_add(&s->tmp, text, len);
   }
   for (size_t i = 0; i < st->n_segs; i++) {
     const struct seg *sg = &st->segs[i];
     char num[32];
     switch (sg->kind) {
     case SEG_TEXT:
-      buf_add(&s->out, st->bytes + sg->off, sg->len);
+      rl__buf_add(&s->out, st->bytes + sg->off, sg->len);
       break;
     case SEG_PATH:
     case SEG_VALUE:
@@ -1002,15 +955,15 @@ static int assemble(struct http1_session *s, struct http1_step *st,
                  st->type, st->name);
         return RL_ERR_INVAL;
       }
-      buf_add(&s->out, text, len);
+      rl__buf_add(&s->out, text, len);
       break;
     case SEG_LENGTH:
       snprintf(num, sizeof num, "%zu", s->tmp.len);
-      buf_str(&s->out, num);
+      rl__buf_str(&s->out, num);
       break;
     case SEG_BODY:
     default:
-      buf_add(&s->out, s->tmp.p, s->tmp.len);
+      rl__buf_add(&s->out, s->tmp.p, s->tmp.len);
       break;
     }
   }

@@ -37,6 +37,7 @@
 
 #include <rpcload/plugin.h>
 
+#include "lib/buf.h"
 #include "lib/h2session.h"
 #include "lib/http_text.h"
 #include "lib/resp_acc.h"
@@ -346,8 +347,7 @@ struct field {
 };
 
 struct nv_builder {
-  char *p; /* the string block */
-  size_t len, cap;
+  rl__buf s; /* the string block */
   struct field *f;
   size_t n, fcap;
   int oom; /* set on allocation failure: appends stop, checked once */
@@ -357,34 +357,19 @@ struct nv_builder {
  * returns their offset. */
 static size_t nvb_str(struct nv_builder *b, const char *s, size_t n,
                       int lower) {
-  size_t off = b->len;
-  if (b->oom)
+  size_t off = b->s.len;
+  if (b->oom || rl__buf_reserve(&b->s, n + 1) != 0) {
+    b->oom = 1;
     return 0;
-  if (n + 1 > b->cap - b->len) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < n + 1) {
-      if (cap > ((size_t)-1) / 2) {
-        b->oom = 1;
-        return 0;
-      }
-      cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-      b->oom = 1;
-      return 0;
-    }
-    b->p = p;
-    b->cap = cap;
   }
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if (lower)
       c = (char)rl__http_ascii_lower((unsigned char)c);
-    b->p[b->len + i] = c;
+    b->s.p[b->s.len + i] = c;
   }
-  b->len += n;
-  b->p[b->len++] = '\0'; /* NUL-terminated, for debugging and tests */
+  b->s.len += n;
+  b->s.p[b->s.len++] = '\0'; /* NUL-terminated, for debugging and tests */
   return off;
 }
 
@@ -767,7 +752,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
        st->body == NULL)) {
     http2_step_del(st);
     nvb_free_tpls(host, &b);
-    free(b.p);
+    rl__buf_free(&b.s);
     free(b.f);
     rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
@@ -775,13 +760,13 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   /* The strings live as long as the step, which outlives every session:
    * nghttp2 may keep pointers to them instead of copying (NO_COPY), and
    * HPACK still indexes them, so repeated requests cost a few bytes. */
-  st->strings = b.p;
+  st->strings = b.s.p;
   st->nvlen = b.n;
   st->cl_index = cl_index < b.n ? cl_index : b.n;
   for (size_t i = 0; i < b.n; i++) {
-    st->nva[i].name = (uint8_t *)(b.p + b.f[i].name_off);
+    st->nva[i].name = (uint8_t *)(b.s.p + b.f[i].name_off);
     st->nva[i].namelen = b.f[i].name_len;
-    st->nva[i].value = (uint8_t *)(b.p + b.f[i].value_off);
+    st->nva[i].value = (uint8_t *)(b.s.p + b.f[i].value_off);
     st->nva[i].valuelen = b.f[i].value_len;
     st->nva[i].flags =
         NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
@@ -819,8 +804,7 @@ struct http2_session {
   const char *cancel_reason;
   rl__resp_acc *free_accs; /* collectors to reuse; owned */
   /* Expanded header values of the request being submitted. */
-  char *scratch;
-  size_t scratch_cap;
+  rl__buf scratch;
 };
 
 /* Per-request state: the h2session stream area, valid until on_end. */
@@ -1023,7 +1007,7 @@ static int bad_value(const char *v, size_t len) {
 static int expand_fields(struct http2_session *s, struct http2_step *st,
                          rl_request *req, size_t *off, size_t *len) {
   static const char hex[] = "0123456789ABCDEF";
-  size_t used = 0;
+  rl__buf_reset(&s->scratch);
   for (size_t i = 0; i < st->n_fields; i++) {
     size_t n = 0;
     const char *text = s->host->template_expand(st->fields[i].tpl, req, &n);
@@ -1039,30 +1023,22 @@ static int expand_fields(struct http2_session *s, struct http2_step *st,
     }
     /* At most 3 bytes for each byte of a path (%XX). */
     size_t need = st->fields[i].path ? 3 * n : n;
-    if (need > s->scratch_cap - used) {
-      size_t cap = s->scratch_cap ? s->scratch_cap : 256;
-      while (cap - used < need) {
-        if (cap > ((size_t)-1) / 2)
-          return RL_ERR_NOMEM;
-        cap *= 2;
-      }
-      char *p = realloc(s->scratch, cap);
-      if (p == NULL)
-        return RL_ERR_NOMEM;
-      s->scratch = p;
-      s->scratch_cap = cap;
-    }
+    if (rl__buf_reserve(&s->scratch, need) != 0)
+      return RL_ERR_NOMEM;
+    char *out = s->scratch.p;
+    size_t used = s->scratch.len;
     off[i] = used;
     for (size_t j = 0; j < n; j++) {
       unsigned char c = (unsigned char)text[j];
       if (st->fields[i].path && path_needs_escape(c)) {
-        s->scratch[used++] = '%';
-        s->scratch[used++] = hex[c >> 4];
-        s->scratch[used++] = hex[c & 15];
+        out[used++] = '%';
+        out[used++] = hex[c >> 4];
+        out[used++] = hex[c & 15];
       } else {
-        s->scratch[used++] = (char)c;
+        out[used++] = (char)c;
       }
     }
+    s->scratch.len = used;
     len[i] = used - off[i];
   }
   return 0;
@@ -1114,7 +1090,7 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
     memcpy(nva, st->nva, st->nvlen * sizeof *nva);
     for (size_t i = 0; i < st->n_fields; i++) {
       nghttp2_nv *nv = &nva[st->fields[i].index];
-      nv->value = (uint8_t *)s->scratch + off[i];
+      nv->value = (uint8_t *)s->scratch.p + off[i];
       nv->valuelen = flen[i];
       nv->flags = NGHTTP2_NV_FLAG_NO_COPY_NAME; /* the value is copied */
     }
@@ -1260,7 +1236,7 @@ static void http2_session_del(void *session, int err, const char *reason) {
   }
   h2_session_del(s->h2);
   rl__resp_acc_free_all(&s->free_accs);
-  free(s->scratch);
+  rl__buf_free(&s->scratch);
   free(s);
 }
 
