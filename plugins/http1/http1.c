@@ -35,17 +35,12 @@
 
 #include "lib/buf.h"
 #include "lib/http_text.h"
+#include "lib/resp_acc.h"
 
 #define HTTP1_USER_AGENT "rpcload/0.1"
 /* Longest reason phrase kept for an error text; longer ones are cut, so
  * that one chatty server cannot make every error row unreadable. */
 #define HTTP1_REASON_MAX 96
-/* Most body bytes collected for a response the host looks at. More than
- * the host keeps, so that it still sees when a body was cut. */
-#define HTTP1_RESPONSE_MAX_BODY ((size_t)8 << 20)
-/* Collecting buffers larger than this are freed once handed over, so that
- * one big response does not pin its memory for the connection's life. */
-#define HTTP1_RESPONSE_KEEP ((size_t)64 << 10)
 
 static const rl_scheme http1_schemes[] = {
     {"http", 80, 0},
@@ -619,16 +614,12 @@ struct http1_session {
   /* The host looks at the current request's response (asked once, at
    * submit): the parser then runs with the collecting callbacks. */
   int want;
-  /* The response collected when `want`: header fields (trailers after)
-   * as "name\0value\0" pairs, and the de-chunked body. Memory is kept
-   * from request to request. */
-  rl__buf hdr;
-  size_t n_hdr;
+  /* The response collected when `want`: header fields (trailers after),
+   * appended to acc.hdr piece by piece as the parser finds them, and the
+   * de-chunked body. Memory is kept from request to request. */
+  rl__resp_acc acc;
   enum hdr_state hdr_state;
   size_t value_start; /* where the value being collected begins in hdr */
-  rl__buf body;
-  rl_kv *kv; /* the pairs for request_response */
-  size_t kv_cap;
   /* A templated request being assembled, and its expanded body. */
   rl__buf out, tmp;
 };
@@ -637,13 +628,14 @@ struct http1_session {
  * trailing whitespace (not part of it, RFC 9110 5.5; the parser already
  * skips the leading one) and gets its NUL. */
 static void end_field(struct http1_session *s) {
+  rl__buf *hdr = &s->acc.hdr;
   if (s->hdr_state == HDR_NAME) {
-    rl__buf_add(&s->hdr, "\0", 2); /* a name alone: an empty value */
+    rl__buf_add(hdr, "\0", 2); /* a name alone: an empty value */
   } else if (s->hdr_state == HDR_VALUE) {
-    while (!s->hdr.oom && s->hdr.len > s->value_start &&
-           rl__http_is_ows(s->hdr.p[s->hdr.len - 1]))
-      s->hdr.len--;
-    rl__buf_add(&s->hdr, "", 1);
+    while (!hdr->oom && hdr->len > s->value_start &&
+           rl__http_is_ows(hdr->p[hdr->len - 1]))
+      hdr->len--;
+    rl__buf_add(hdr, "", 1);
   }
   s->hdr_state = HDR_NONE;
 }
@@ -652,35 +644,9 @@ static void end_field(struct http1_session *s) {
  * only when it asked (s->want). What does not fit in memory is left out
  * (the headers) or cut (the body). */
 static void hand_over(struct http1_session *s, unsigned status) {
-  rl_response resp = {.struct_size = sizeof resp, .status = (int)status};
   end_field(s);
-  if (!s->hdr.oom && s->n_hdr > 0) {
-    if (s->n_hdr > s->kv_cap) {
-      rl_kv *kv = realloc(s->kv, s->n_hdr * sizeof *kv);
-      if (kv != NULL) {
-        s->kv = kv;
-        s->kv_cap = s->n_hdr;
-      }
-    }
-    if (s->n_hdr <= s->kv_cap) {
-      const char *p = s->hdr.p;
-      for (size_t i = 0; i < s->n_hdr; i++) {
-        s->kv[i].key = p;
-        p += strlen(p) + 1;
-        s->kv[i].value = p;
-        p += strlen(p) + 1;
-      }
-      resp.headers = s->kv;
-      resp.n_headers = s->n_hdr;
-    }
-  }
-  if (s->body.len > 0) {
-    resp.body = (const uint8_t *)s->body.p;
-    resp.body_len = s->body.len;
-  }
-  s->host->request_response(s->req, &resp);
-  rl__buf_trim(&s->hdr, HTTP1_RESPONSE_KEEP);
-  rl__buf_trim(&s->body, HTTP1_RESPONSE_KEEP);
+  rl__resp_acc_hand_over(s->host, s->req, &s->acc, (int)status);
+  rl__resp_acc_clear(&s->acc);
 }
 
 /*
@@ -726,9 +692,7 @@ static int on_message_begin(http_parser *p) {
   s->reason_len = 0;
   if (s->want) {
     /* Also after a 1xx: only the final response is handed over. */
-    rl__buf_reset(&s->hdr);
-    rl__buf_reset(&s->body);
-    s->n_hdr = 0;
+    rl__resp_acc_clear(&s->acc);
     s->hdr_state = HDR_NONE;
   }
   return 0;
@@ -766,21 +730,21 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   if (s->hdr_state != HDR_NAME) {
     end_field(s);
-    s->n_hdr++;
+    s->acc.n_hdr++;
     s->hdr_state = HDR_NAME;
   }
-  rl__buf_add(&s->hdr, at, len);
+  rl__buf_add(&s->acc.hdr, at, len);
   return 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   if (s->hdr_state == HDR_NAME) {
-    rl__buf_add(&s->hdr, "", 1);
-    s->value_start = s->hdr.len;
+    rl__buf_add(&s->acc.hdr, "", 1);
+    s->value_start = s->acc.hdr.len;
     s->hdr_state = HDR_VALUE;
   }
-  rl__buf_add(&s->hdr, at, len);
+  rl__buf_add(&s->acc.hdr, at, len);
   return 0;
 }
 
@@ -793,8 +757,7 @@ static int on_headers_complete_collect(http_parser *p) {
 static int on_body_collect(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   s->body_bytes += len;
-  size_t room = HTTP1_RESPONSE_MAX_BODY - s->body.len;
-  rl__buf_add(&s->body, at, len < room ? len : room);
+  rl__resp_acc_data(&s->acc, (const uint8_t *)at, len);
   return 0;
 }
 
@@ -1051,9 +1014,7 @@ static void http1_session_del(void *session, int err, const char *reason) {
     parse(s, NULL, 0);
   if (s->req != NULL)
     finish(s, reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err));
-  free(s->hdr.p);
-  free(s->body.p);
-  free(s->kv);
+  rl__resp_acc_free(&s->acc);
   free(s->out.p);
   free(s->tmp.p);
   free(s);
