@@ -51,6 +51,7 @@
 #include "lib/h2session.h"
 #include "lib/http_text.h"
 #include "lib/resp_acc.h"
+#include "lib/tpl.h"
 #include "pbdesc.h"
 #include "pbjson.h"
 #include "reflect.h"
@@ -340,32 +341,6 @@ static char *read_text_file(const char *path, char *err, size_t errlen) {
 }
 
 /*
- * The JSON with every {{...}} replaced by 1: a stand-in that lets a
- * templated message be checked against its type before the run (a field
- * that takes a template takes a number or, inside quotes, a string).
- * Caller frees; NULL when out of memory.
- */
-static char *template_stand_in(const char *json, size_t len) {
-  char *out = malloc(len + 1);
-  size_t o = 0;
-  if (out == NULL)
-    return NULL;
-  for (size_t i = 0; i < len; i++) {
-    if (json[i] == '{' && i + 1 < len && json[i + 1] == '{') {
-      const char *end = strstr(json + i + 2, "}}");
-      if (end != NULL && (size_t)(end - json) < len) {
-        out[o++] = '1';
-        i = (size_t)(end - json) + 1;
-        continue;
-      }
-    }
-    out[o++] = json[i];
-  }
-  out[o] = '\0';
-  return out;
-}
-
-/*
  * Compiles one request message from JSON text (`what` names it in
  * errors: "-d", "-D file.json [3]"): checked against the input type now,
  * then framed once, or kept as a template when it has {{...}}.
@@ -378,19 +353,16 @@ static int compile_message(struct grpc_step *st, const char *json, size_t len,
   const ProtobufCMessageDescriptor *in = st->method->input;
   rl_template *tpl = NULL;
   int rc;
-  if (RL_HOST_HAS_TEMPLATES(host)) {
-    rc = host->template_new(json, len, &tpl, perr, sizeof perr);
-    if (rc != 0) {
-      rl__http_set_err(err, errlen, "%s: %s", what, perr);
+  if (rl__tpl_available(host)) {
+    rc = rl__tpl_compile(host, json, len, what, &tpl, err, errlen);
+    if (rc != 0)
       return rc;
-    }
-    if (host->template_is_constant(tpl)) {
-      host->template_del(tpl);
-      tpl = NULL;
-    }
   }
   if (tpl != NULL) {
-    char *probe = template_stand_in(json, len);
+    /* Every {{...}} as 1: a stand-in that lets the message be checked
+     * against its type before the run (a field that takes a template
+     * takes a number or, inside quotes, a string). */
+    char *probe = rl__tpl_replace(json, len, "1");
     ProtobufCMessage *msg = NULL;
     rc = probe == NULL
              ? RL_ERR_NOMEM
@@ -525,18 +497,14 @@ static int add_metadata(struct grpc_step *st, const char *key,
     return RL_ERR_INVAL;
   }
   rl_template *tpl = NULL;
-  if (RL_HOST_HAS_TEMPLATES(st->host)) {
-    char terr[256] = "";
-    int rc = st->host->template_new(value, vlen, &tpl, terr, sizeof terr);
+  if (rl__tpl_available(st->host)) {
+    char what[RL__HTTP_SHOW_BUF_LEN + 16];
+    snprintf(what, sizeof what, "metadata '%s'",
+             rl__http_show(key, klen, shown));
+    int rc = rl__tpl_compile(st->host, value, vlen, what, &tpl, err, errlen);
     if (rc != 0) {
-      rl__http_set_err(err, errlen, "metadata '%s': %s",
-                       rl__http_show(key, klen, shown), terr);
       free(name);
       return rc;
-    }
-    if (st->host->template_is_constant(tpl)) {
-      st->host->template_del(tpl);
-      tpl = NULL;
     }
   }
   if (tpl != NULL) {

@@ -36,6 +36,7 @@
 #include "lib/buf.h"
 #include "lib/http_text.h"
 #include "lib/resp_acc.h"
+#include "lib/tpl.h"
 
 #define HTTP1_USER_AGENT "rpcload/0.1"
 /* Longest reason phrase kept for an error text; longer ones are cut, so
@@ -49,16 +50,6 @@ static const rl_scheme http1_schemes[] = {
 };
 
 static const char *const http1_alpn[] = {"http/1.1", NULL};
-
-static int has_crlf(const char *s, size_t n) {
-  return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
-}
-
-/* True when the host offers request templates (ABI 1.1) and fills them. */
-static int host_has_templates(const rl_host *host) {
-  return host != NULL && RL_HOST_HAS_TEMPLATES(host) &&
-         host->template_new != NULL && host->template_expand != NULL;
-}
 
 /* ---- Steps --------------------------------------------------------------- */
 
@@ -94,108 +85,6 @@ struct http1_step {
   atomic_int warned;     /* a bad expansion was logged once */
 };
 
-/* One user header, split and trimmed; points into the step spec. */
-struct hdr {
-  const char *name;
-  size_t name_len;
-  const char *value;
-  size_t value_len;
-};
-
-/* The headers rpcload adds itself; a user header with one of these names
- * replaces ours (and an empty value just removes ours, as curl does). */
-static int is_default_header(const struct hdr *h) {
-  return rl__http_name_is(h->name, h->name_len, "Host") ||
-         rl__http_name_is(h->name, h->name_len, "User-Agent") ||
-         rl__http_name_is(h->name, h->name_len, "Content-Length");
-}
-
-static int user_has(const struct hdr *hs, size_t n, const char *name) {
-  for (size_t i = 0; i < n; i++)
-    if (rl__http_name_is(hs[i].name, hs[i].name_len, name))
-      return 1;
-  return 0;
-}
-
-/*
- * Splits and checks one user header. kv->value NULL means kv->key is the
- * raw "Name: value" line as the user typed it; otherwise key is the name.
- * Fills *h with pointers into kv's strings (borrowed: valid while the spec
- * is). Returns 0, or RL_ERR_INVAL with a message in err.
- */
-static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
-                        size_t errlen) {
-  char shown[RL__HTTP_SHOW_BUF_LEN];
-  const char *key = kv->key ? kv->key : "";
-  const char *value;
-  size_t key_len = strlen(key);
-
-  if (kv->value == NULL) {
-    const char *colon = strchr(key, ':');
-    if (colon == NULL) {
-      rl__http_set_err(err, errlen, "header '%s' has no ':'",
-                       rl__http_show(key, key_len, shown));
-      return RL_ERR_INVAL;
-    }
-    h->name = key;
-    h->name_len = (size_t)(colon - key);
-    value = colon + 1;
-  } else {
-    h->name = key;
-    h->name_len = key_len;
-    value = kv->value;
-  }
-
-  /* Leading and trailing whitespace is not part of a field value. */
-  size_t value_len = strlen(value);
-  while (value_len > 0 && rl__http_is_ows(*value)) {
-    value++;
-    value_len--;
-  }
-  while (value_len > 0 && rl__http_is_ows(value[value_len - 1]))
-    value_len--;
-  h->value = value;
-  h->value_len = value_len;
-
-  /* CR or LF would let the header end early and smuggle another one in. */
-  if (has_crlf(h->name, h->name_len) || has_crlf(h->value, h->value_len)) {
-    rl__http_set_err(err, errlen, "header '%s' contains CR or LF",
-                     rl__http_show(h->name, h->name_len, shown));
-    return RL_ERR_INVAL;
-  }
-  if (h->name_len == 0) {
-    rl__http_set_err(err, errlen, "header '%s' has an empty name",
-                     rl__http_show(key, key_len, shown));
-    return RL_ERR_INVAL;
-  }
-  if (!rl__http_is_token(h->name, h->name_len)) {
-    rl__http_set_err(err, errlen, "header name '%s' is not a valid HTTP token",
-                     rl__http_show(h->name, h->name_len, shown));
-    return RL_ERR_INVAL;
-  }
-  for (size_t i = 0; i < h->value_len; i++) {
-    unsigned char c = (unsigned char)h->value[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      rl__http_set_err(err, errlen,
-                       "header '%s' value contains a control character",
-                       rl__http_show(h->name, h->name_len, shown));
-      return RL_ERR_INVAL;
-    }
-  }
-  return 0;
-}
-
-/* The default port of spec's scheme, so Host carries a port only when the
- * URL needed one. */
-static uint16_t scheme_default_port(const rl_step_spec *spec) {
-  if (spec->scheme != NULL) {
-    for (const rl_scheme *s = http1_schemes; s->name != NULL; s++)
-      if (strcmp(s->name, spec->scheme) == 0)
-        return s->default_port;
-  }
-  return spec->tls ? 443 : 80;
-}
-
 static void http1_step_del(void *step) {
   struct http1_step *st = step;
   if (st == NULL)
@@ -225,7 +114,7 @@ static int check_spec(const rl_step_spec *spec, const char *method,
     rl__http_set_err(err, errlen, "method is empty");
     return RL_ERR_INVAL;
   }
-  if (has_crlf(method, method_len)) {
+  if (rl__http_has_crlf(method, method_len)) {
     rl__http_set_err(err, errlen, "method '%s' contains CR or LF",
                      rl__http_show(method, method_len, shown));
     return RL_ERR_INVAL;
@@ -238,79 +127,7 @@ static int check_spec(const rl_step_spec *spec, const char *method,
   return rl__http_check_target(spec, path, "http1", err, errlen);
 }
 
-/* Appends "Host: <host>[:port]\r\n"; an IPv6 literal gets its brackets
- * back (the spec gives it without). */
-static void add_host_header(rl__buf *b, const rl_step_spec *spec) {
-  int v6 = strchr(spec->host, ':') != NULL;
-  rl__buf_str(b, "Host: ");
-  if (v6)
-    rl__buf_str(b, "[");
-  rl__buf_str(b, spec->host);
-  if (v6)
-    rl__buf_str(b, "]");
-  if (spec->port != 0 && spec->port != scheme_default_port(spec)) {
-    char port[8];
-    snprintf(port, sizeof port, ":%u", (unsigned)spec->port);
-    rl__buf_str(b, port);
-  }
-  rl__buf_str(b, "\r\n");
-}
-
 /* ---- Templates ----------------------------------------------------------- */
-
-/*
- * Compiles `len` bytes of text as a request template. *out is NULL when
- * the text has no {{...}} (it is then sent as it is), else the template,
- * owned by the caller. Returns 0, or an RL_ERR_* code with the template's
- * complaint in err, prefixed with `what` ("path", "header 'X-A'", "body").
- * Borrows everything.
- */
-static int compile_tpl(const rl_host *host, const char *text, size_t len,
-                       const char *what, rl_template **out, char *err,
-                       size_t errlen) {
-  char terr[256] = "";
-  rl_template *t = NULL;
-  *out = NULL;
-  /* Text without "{{" is constant: no need to ask the host. */
-  int opens = 0;
-  for (size_t i = 0; i + 1 < len && !opens; i++)
-    opens = text[i] == '{' && text[i + 1] == '{';
-  if (!opens)
-    return 0;
-  int rc = host->template_new(text, len, &t, terr, sizeof terr);
-  if (rc != 0) {
-    rl__http_set_err(err, errlen, "%s: %s", what,
-                     terr[0] ? terr : rl_strerror(rc));
-    return rc;
-  }
-  if (host->template_is_constant(t))
-    host->template_del(t);
-  else
-    *out = t;
-  return 0;
-}
-
-/* The text without its {{...}} expressions (a compiled template's: every
- * "{{" has its "}}"), for checking the constant part of a templated path.
- * Caller frees; NULL when out of memory. */
-static char *without_templates(const char *s) {
-  size_t n = strlen(s), o = 0;
-  char *out = malloc(n + 1);
-  if (out == NULL)
-    return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '{' && s[i + 1] == '{') {
-      const char *end = strstr(s + i + 2, "}}");
-      if (end != NULL) {
-        i = (size_t)(end - s) + 1;
-        continue;
-      }
-    }
-    out[o++] = s[i];
-  }
-  out[o] = '\0';
-  return out;
-}
 
 /* The request under construction: constant bytes in `b`, and, once
  * something is templated, the segments (SEG_TEXT ones point into b). */
@@ -384,14 +201,15 @@ static void free_tpls(const rl_host *host, rl_template *path,
  * is an array of n (or NULL). Returns 0 or an RL_ERR_* code with err set.
  */
 static int compile_templates(const rl_host *host, const rl_step_spec *spec,
-                             const char *path, const struct hdr *hs, size_t n,
+                             const char *path, const rl__http_hdr *hs, size_t n,
                              rl_template **path_tpl, rl_template ***values,
                              rl_template **body_tpl, char *err, size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
   *path_tpl = NULL;
   *values = NULL;
   *body_tpl = NULL;
-  int rc = compile_tpl(host, path, strlen(path), "path", path_tpl, err, errlen);
+  int rc =
+      rl__tpl_compile(host, path, strlen(path), "path", path_tpl, err, errlen);
   if (rc == 0 && n > 0) {
     *values = calloc(n, sizeof(rl_template *));
     if (*values == NULL) {
@@ -402,12 +220,12 @@ static int compile_templates(const rl_host *host, const rl_step_spec *spec,
   for (size_t i = 0; rc == 0 && i < n; i++) {
     snprintf(what, sizeof what, "header '%s'",
              rl__http_show(hs[i].name, hs[i].name_len, shown));
-    rc = compile_tpl(host, hs[i].value, hs[i].value_len, what, &(*values)[i],
-                     err, errlen);
+    rc = rl__tpl_compile(host, hs[i].value, hs[i].value_len, what,
+                         &(*values)[i], err, errlen);
   }
   if (rc == 0 && spec->body != NULL && spec->body_len > 0)
-    rc = compile_tpl(host, (const char *)spec->body, spec->body_len, "body",
-                     body_tpl, err, errlen);
+    rc = rl__tpl_compile(host, (const char *)spec->body, spec->body_len, "body",
+                         body_tpl, err, errlen);
   if (rc != 0) {
     free_tpls(host, *path_tpl, *values, n, *body_tpl);
     *path_tpl = NULL;
@@ -426,7 +244,7 @@ static int compile_templates(const rl_host *host, const rl_step_spec *spec,
 static int check_spec_templated(const rl_step_spec *spec, const char *method,
                                 const char *path, char *err, size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN];
-  char *skeleton = without_templates(path);
+  char *skeleton = rl__tpl_replace(path, strlen(path), "");
   if (skeleton == NULL) {
     rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
@@ -470,7 +288,7 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
       spec->method != NULL ? spec->method : (has_body ? "POST" : "GET");
   const char *path =
       spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
-  int templates = host_has_templates(host);
+  int templates = rl__tpl_available(host);
   int rc;
   if (templates && strstr(path, "{{") != NULL)
     rc = check_spec_templated(spec, method, path, err, errlen);
@@ -479,26 +297,10 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
   if (rc != 0)
     return rc;
 
-  struct hdr *hs = NULL;
-  if (spec->n_headers > 0) {
-    if (spec->headers == NULL) {
-      rl__http_set_err(err, errlen, "%zu headers announced but none given",
-                       spec->n_headers);
-      return RL_ERR_INVAL;
-    }
-    hs = calloc(spec->n_headers, sizeof *hs);
-    if (hs == NULL) {
-      rl__http_set_err(err, errlen, "out of memory");
-      return RL_ERR_NOMEM;
-    }
-  }
-  for (size_t i = 0; i < spec->n_headers; i++) {
-    rc = parse_header(&spec->headers[i], &hs[i], err, errlen);
-    if (rc != 0) {
-      free(hs);
-      return rc;
-    }
-  }
+  rl__http_hdr *hs = NULL;
+  rc = rl__http_parse_headers(spec, &hs, err, errlen);
+  if (rc != 0)
+    return rc;
   size_t n = spec->n_headers;
   rl_template *path_tpl = NULL, *body_tpl = NULL, **value_tpl = NULL;
   if (templates) {
@@ -510,10 +312,7 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
     }
   }
 
-  /* A POST/PUT/PATCH without a body still says "0" (RFC 9110 8.6), or some
-   * servers answer 411 Length Required. */
-  int wants_length = has_body || strcmp(method, "POST") == 0 ||
-                     strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+  int wants_length = rl__http_wants_length(method, has_body);
   struct req_builder rb = {0};
   rl__buf *b = &rb.b;
 
@@ -525,12 +324,15 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
     rl__buf_str(b, path);
   path_tpl = NULL; /* the builder owns it */
   rl__buf_str(b, " HTTP/1.1\r\n");
-  if (!user_has(hs, n, "Host"))
-    add_host_header(b, spec);
-  if (!user_has(hs, n, "User-Agent"))
+  if (rl__http_find_header(hs, n, "Host") == NULL) {
+    rl__buf_str(b, "Host: ");
+    rl__http_add_authority(b, http1_schemes, spec);
+    rl__buf_str(b, "\r\n");
+  }
+  if (rl__http_find_header(hs, n, "User-Agent") == NULL)
     rl__buf_str(b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
   for (size_t i = 0; i < n; i++) {
-    if (hs[i].value_len == 0 && is_default_header(&hs[i]))
+    if (hs[i].value_len == 0 && rl__http_is_default_header(&hs[i]))
       continue; /* "-H 'User-Agent:'" removes ours and sends nothing */
     rl__buf_add(b, hs[i].name, hs[i].name_len);
     rl__buf_str(b, ": ");
@@ -545,8 +347,8 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
   free(value_tpl);
   /* A user's Transfer-Encoding frames the body itself; sending a length
    * beside it is forbidden (RFC 9112 6.2). */
-  if (wants_length && !user_has(hs, n, "Content-Length") &&
-      !user_has(hs, n, "Transfer-Encoding")) {
+  if (wants_length && rl__http_find_header(hs, n, "Content-Length") == NULL &&
+      rl__http_find_header(hs, n, "Transfer-Encoding") == NULL) {
     if (body_tpl != NULL) {
       rl__buf_str(b, "Content-Length: ");
       rb_seg(host, &rb, SEG_LENGTH, NULL);
@@ -843,38 +645,6 @@ static int http1_session_new(const rl_host *host, rl_conn *conn,
   return 0;
 }
 
-/* Bytes an expanded path cannot carry as they are: controls, space, DEL
- * and non-ASCII (RFC 3986 wants UTF-8 percent-encoded). */
-static int path_needs_escape(unsigned char c) { return c <= 0x20 || c >= 0x7f; }
-
-/* Appends an expanded path, percent-encoding what cannot go in a request
- * line; everything else ('%', '?', '&', '/') stays as the user made it. */
-static void add_path(rl__buf *b, const char *text, size_t len) {
-  static const char hex[] = "0123456789ABCDEF";
-  size_t run = 0;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)text[i];
-    if (!path_needs_escape(c))
-      continue;
-    rl__buf_add(b, text + run, i - run);
-    char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-    rl__buf_add(b, esc, 3);
-    run = i + 1;
-  }
-  rl__buf_add(b, text + run, len - run);
-}
-
-/* True when an expanded header value has a byte a field value cannot
- * hold: CR or LF would end the header early (and smuggle another one in). */
-static int bad_value(const char *v, size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)v[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
-      return 1;
-  }
-  return 0;
-}
-
 /*
  * Assembles a templated request for req into s->out: the body first (its
  * length goes in the headers), copied before the next expansion reuses the
@@ -907,10 +677,10 @@ static int assemble(struct http1_session *s, struct http1_step *st,
       if (text == NULL)
         return RL_ERR_NOMEM;
       if (sg->kind == SEG_PATH) {
-        add_path(&s->out, text, len);
+        rl__http_add_path(&s->out, text, len);
         break;
       }
-      if (bad_value(text, len)) {
+      if (rl__http_bad_value(text, len)) {
         if (atomic_exchange(&st->warned, 1) == 0)
           h->log(RL_LOG_WARN,
                  "http1: a header value of %s %s expanded to a control "

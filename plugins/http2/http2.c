@@ -41,6 +41,7 @@
 #include "lib/h2session.h"
 #include "lib/http_text.h"
 #include "lib/resp_acc.h"
+#include "lib/tpl.h"
 
 #define HTTP2_USER_AGENT "rpcload/0.1"
 /* Streams offered before the server's SETTINGS say how many it takes:
@@ -55,17 +56,6 @@ static const rl_scheme http2_schemes[] = {
 };
 
 static const char *const http2_alpn[] = {"h2", NULL};
-
-/* True when the host offers request templates (ABI 1.1). */
-#define HOST_HAS_TEMPLATE_API(h)                                               \
-  ((h)->struct_size >=                                                         \
-       offsetof(rl_host, template_expand) + sizeof((h)->template_expand) &&    \
-   (h)->template_new != NULL && (h)->template_expand != NULL)
-
-/* True when the host offers request_retry and conn_drain (ABI 1.1 as of
- * the GOAWAY members). */
-#define HOST_HAS_RETRY(h)                                                      \
-  ((h)->struct_size >= offsetof(rl_host, conn_drain) + sizeof((h)->conn_drain))
 
 /* The standard reason phrase of an HTTP status code (RFC 9110 section 15
  * and the registered extensions), or NULL. HTTP/2 carries none. */
@@ -180,82 +170,10 @@ struct http2_step {
   atomic_int warned; /* a bad expansion was logged once */
 };
 
-/* One user header, split and trimmed; points into the step spec. */
-struct hdr {
-  const char *name;
-  size_t name_len;
-  const char *value;
-  size_t value_len;
-};
-
-/*
- * Splits and checks one user header. kv->value NULL means kv->key is the
- * raw "Name: value" line as the user typed it; otherwise key is the name.
- * Fills *h with pointers into kv's strings (borrowed: valid while the spec
- * is). Returns 0, or RL_ERR_INVAL with a message in err.
- */
-static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
-                        size_t errlen) {
-  char shown[RL__HTTP_SHOW_BUF_LEN];
-  const char *key = kv->key ? kv->key : "";
-  const char *value;
-  size_t key_len = strlen(key);
-
-  if (kv->value == NULL) {
-    const char *colon = strchr(key, ':');
-    if (colon == NULL) {
-      rl__http_set_err(err, errlen, "header '%s' has no ':'",
-                       rl__http_show(key, key_len, shown));
-      return RL_ERR_INVAL;
-    }
-    h->name = key;
-    h->name_len = (size_t)(colon - key);
-    value = colon + 1;
-  } else {
-    h->name = key;
-    h->name_len = key_len;
-    value = kv->value;
-  }
-
-  size_t value_len = strlen(value);
-  while (value_len > 0 && rl__http_is_ows(*value)) {
-    value++;
-    value_len--;
-  }
-  while (value_len > 0 && rl__http_is_ows(value[value_len - 1]))
-    value_len--;
-  h->value = value;
-  h->value_len = value_len;
-
-  if (h->name_len == 0) {
-    rl__http_set_err(err, errlen, "header '%s' has an empty name",
-                     rl__http_show(key, key_len, shown));
-    return RL_ERR_INVAL;
-  }
-  /* A token excludes ':' too: pseudo-headers are ours to write. */
-  if (!rl__http_is_token(h->name, h->name_len)) {
-    rl__http_set_err(err, errlen, "header name '%s' is not a valid HTTP token",
-                     rl__http_show(h->name, h->name_len, shown));
-    return RL_ERR_INVAL;
-  }
-  /* RFC 9113 8.2.1: CR, LF and NUL are never valid in a field value; the
-   * other controls are refused as http1 refuses them. */
-  for (size_t i = 0; i < h->value_len; i++) {
-    unsigned char c = (unsigned char)h->value[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      rl__http_set_err(err, errlen,
-                       "header '%s' value contains a control character",
-                       rl__http_show(h->name, h->name_len, shown));
-      return RL_ERR_INVAL;
-    }
-  }
-  return 0;
-}
-
 /* Connection-specific headers HTTP/2 forbids (RFC 9113 8.2.2). They make
  * sense for an HTTP/1.1 command line the user may reuse, so they are
  * dropped, not refused. TE survives only as "trailers". */
-static int is_dropped_header(const struct hdr *h) {
+static int is_dropped_header(const rl__http_hdr *h) {
   if (rl__http_name_is(h->name, h->name_len, "te"))
     return !(h->value_len == 8 && rl__http_name_is(h->value, 8, "trailers"));
   return rl__http_name_is(h->name, h->name_len, "connection") ||
@@ -263,35 +181,6 @@ static int is_dropped_header(const struct hdr *h) {
          rl__http_name_is(h->name, h->name_len, "proxy-connection") ||
          rl__http_name_is(h->name, h->name_len, "transfer-encoding") ||
          rl__http_name_is(h->name, h->name_len, "upgrade");
-}
-
-/* The headers rpcload adds itself; a user header with one of these names
- * replaces ours (and an empty value just removes ours, as curl does). */
-static int is_default_header(const struct hdr *h) {
-  return rl__http_name_is(h->name, h->name_len, "host") ||
-         rl__http_name_is(h->name, h->name_len, "user-agent") ||
-         rl__http_name_is(h->name, h->name_len, "content-length");
-}
-
-/* The last user header named `name`, or NULL. */
-static const struct hdr *user_header(const struct hdr *hs, size_t n,
-                                     const char *name) {
-  const struct hdr *found = NULL;
-  for (size_t i = 0; i < n; i++)
-    if (rl__http_name_is(hs[i].name, hs[i].name_len, name))
-      found = &hs[i];
-  return found;
-}
-
-/* The default port of spec's scheme, so :authority carries a port only
- * when the URL needed one. */
-static uint16_t scheme_default_port(const rl_step_spec *spec) {
-  if (spec->scheme != NULL) {
-    for (const rl_scheme *s = http2_schemes; s->name != NULL; s++)
-      if (strcmp(s->name, spec->scheme) == 0)
-        return s->default_port;
-  }
-  return spec->tls ? 443 : 80;
 }
 
 static void http2_step_del(void *step) {
@@ -432,104 +321,18 @@ static void nvb_add_str(struct nv_builder *b, const char *name,
  * as it removes HTTP/1.1's Host: HTTP/2 servers refuse a request with
  * neither (RFC 9113 8.3.1), so the URL's authority stays. */
 static void add_authority(struct nv_builder *b, const rl_step_spec *spec,
-                          const struct hdr *user_host) {
+                          const rl__http_hdr *user_host) {
   if (user_host != NULL && user_host->value_len > 0) {
     nvb_add(b, ":authority", 10, user_host->value, user_host->value_len);
     return;
   }
-  char auth[300];
-  int v6 = strchr(spec->host, ':') != NULL;
-  if (spec->port != 0 && spec->port != scheme_default_port(spec))
-    snprintf(auth, sizeof auth, "%s%s%s:%u", v6 ? "[" : "", spec->host,
-             v6 ? "]" : "", (unsigned)spec->port);
+  rl__buf auth = {0};
+  rl__http_add_authority(&auth, http2_schemes, spec);
+  if (auth.oom)
+    b->oom = 1;
   else
-    snprintf(auth, sizeof auth, "%s%s%s", v6 ? "[" : "", spec->host,
-             v6 ? "]" : "");
-  nvb_add_str(b, ":authority", auth);
-}
-
-/* Parses every user header into a new array (caller frees; NULL when
- * there are none). Returns 0 or an RL_ERR_* code with err set. */
-static int parse_headers(const rl_step_spec *spec, struct hdr **out, char *err,
-                         size_t errlen) {
-  *out = NULL;
-  if (spec->n_headers == 0)
-    return 0;
-  if (spec->headers == NULL) {
-    rl__http_set_err(err, errlen, "%zu headers announced but none given",
-                     spec->n_headers);
-    return RL_ERR_INVAL;
-  }
-  struct hdr *hs = calloc(spec->n_headers, sizeof *hs);
-  if (hs == NULL) {
-    rl__http_set_err(err, errlen, "out of memory");
-    return RL_ERR_NOMEM;
-  }
-  for (size_t i = 0; i < spec->n_headers; i++) {
-    int rc = parse_header(&spec->headers[i], &hs[i], err, errlen);
-    if (rc != 0) {
-      free(hs);
-      return rc;
-    }
-  }
-  *out = hs;
-  return 0;
-}
-
-/*
- * Compiles `len` bytes of text as a request template. *out is NULL when
- * the text has no {{...}} (it is then sent as it is), else the template,
- * owned by the caller. Returns 0, or an RL_ERR_* code with the template's
- * complaint in err, prefixed with `what` ("path", "header 'x-a'", "body").
- * Borrows everything.
- */
-static int compile_tpl(const rl_host *host, const char *text, size_t len,
-                       const char *what, rl_template **out, char *err,
-                       size_t errlen) {
-  char terr[256] = "";
-  rl_template *t = NULL;
-  *out = NULL;
-  int rc = host->template_new(text, len, &t, terr, sizeof terr);
-  if (rc != 0) {
-    rl__http_set_err(err, errlen, "%s: %s", what,
-                     terr[0] ? terr : rl_strerror(rc));
-    return rc;
-  }
-  if (host->template_is_constant(t))
-    host->template_del(t);
-  else
-    *out = t;
-  return 0;
-}
-
-/* True when n bytes of s hold "{{": only such text needs compiling. */
-static int has_open(const char *s, size_t n) {
-  for (size_t i = 0; i + 1 < n; i++)
-    if (s[i] == '{' && s[i + 1] == '{')
-      return 1;
-  return 0;
-}
-
-/* The text without its {{...}} expressions (a compiled template's: every
- * "{{" has its "}}"), for checking the constant part of a templated path.
- * Caller frees; NULL when out of memory. */
-static char *without_templates(const char *s) {
-  size_t n = strlen(s), o = 0;
-  char *out = malloc(n + 1);
-  if (out == NULL)
-    return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '{' && s[i + 1] == '{') {
-      const char *end = strstr(s + i + 2, "}}");
-      if (end != NULL) {
-        i = (size_t)(end - s) + 1;
-        continue;
-      }
-    }
-    out[o++] = s[i];
-  }
-  out[o] = '\0';
-  return out;
+    nvb_add(b, ":authority", 10, auth.p, auth.len);
+  rl__buf_free(&auth);
 }
 
 /*
@@ -544,12 +347,13 @@ static int check_path(const rl_host *host, const rl_step_spec *spec,
                       rl_template **path_tpl, char *err, size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN];
   *path_tpl = NULL;
-  if (!HOST_HAS_TEMPLATE_API(host) || !has_open(path, strlen(path)))
+  if (!rl__tpl_available(host) || !rl__tpl_has_open(path, strlen(path)))
     return check_spec(spec, method, path, err, errlen);
-  int rc = compile_tpl(host, path, strlen(path), "path", path_tpl, err, errlen);
+  int rc =
+      rl__tpl_compile(host, path, strlen(path), "path", path_tpl, err, errlen);
   if (rc != 0)
     return rc;
-  char *skeleton = without_templates(path);
+  char *skeleton = rl__tpl_replace(path, strlen(path), "");
   if (skeleton == NULL) {
     rl__http_set_err(err, errlen, "out of memory");
     rc = RL_ERR_NOMEM;
@@ -581,15 +385,15 @@ static void free_tpls(const rl_host *host, rl_template **t, size_t n) {
 /* Compiles the header values that hold templates: *out is an array of n
  * (NULL entries: constant), or NULL when none does. Returns 0 or an
  * RL_ERR_* code with err set. */
-static int compile_values(const rl_host *host, const struct hdr *hs, size_t n,
+static int compile_values(const rl_host *host, const rl__http_hdr *hs, size_t n,
                           rl_template ***out, char *err, size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
   *out = NULL;
-  if (!HOST_HAS_TEMPLATE_API(host))
+  if (!rl__tpl_available(host))
     return 0;
   rl_template **t = NULL;
   for (size_t i = 0; i < n; i++) {
-    if (!has_open(hs[i].value, hs[i].value_len))
+    if (!rl__tpl_has_open(hs[i].value, hs[i].value_len))
       continue;
     if (t == NULL && (t = calloc(n, sizeof(rl_template *))) == NULL) {
       rl__http_set_err(err, errlen, "out of memory");
@@ -597,8 +401,8 @@ static int compile_values(const rl_host *host, const struct hdr *hs, size_t n,
     }
     snprintf(what, sizeof what, "header '%s'",
              rl__http_show(hs[i].name, hs[i].name_len, shown));
-    int rc = compile_tpl(host, hs[i].value, hs[i].value_len, what, &t[i], err,
-                         errlen);
+    int rc = rl__tpl_compile(host, hs[i].value, hs[i].value_len, what, &t[i],
+                             err, errlen);
     if (rc != 0) {
       free_tpls(host, t, n);
       return rc;
@@ -640,19 +444,19 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   if (rc != 0)
     return rc;
   rl_template *body_tpl = NULL;
-  if (has_body && spec->body_len > 0 && HOST_HAS_TEMPLATE_API(host)) {
-    rc = compile_tpl(host, (const char *)spec->body, spec->body_len, "body",
-                     &body_tpl, err, errlen);
+  if (has_body && spec->body_len > 0 && rl__tpl_available(host)) {
+    rc = rl__tpl_compile(host, (const char *)spec->body, spec->body_len, "body",
+                         &body_tpl, err, errlen);
     if (rc != 0) {
       if (path_tpl != NULL)
         host->template_del(path_tpl);
       return rc;
     }
   }
-  struct hdr *hs = NULL;
+  rl__http_hdr *hs = NULL;
   rl_template **value_tpl = NULL;
   size_t n = spec->n_headers;
-  rc = parse_headers(spec, &hs, err, errlen);
+  rc = rl__http_parse_headers(spec, &hs, err, errlen);
   if (rc == 0)
     rc = compile_values(host, hs, n, &value_tpl, err, errlen);
   if (rc != 0) {
@@ -664,16 +468,14 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     return rc;
   }
 
-  /* A POST/PUT/PATCH without a body still says "0" (RFC 9110 8.6), as
-   * http1 does, so both plugins send the same request. */
-  int wants_length = has_body || strcmp(method, "POST") == 0 ||
-                     strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+  /* As http1 does, so both plugins send the same request. */
+  int wants_length = rl__http_wants_length(method, has_body);
   struct nv_builder b = {0};
 
   /* Pseudo-header fields first (RFC 9113 8.3). */
   nvb_add_str(&b, ":method", method);
   nvb_add_str(&b, ":scheme", scheme);
-  const struct hdr *user_host = user_header(hs, n, "host");
+  const rl__http_hdr *user_host = rl__http_find_header(hs, n, "host");
   rl_template *host_tpl = NULL;
   if (user_host != NULL && value_tpl != NULL) {
     host_tpl = value_tpl[user_host - hs];
@@ -689,7 +491,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   else
     nvb_add_str(&b, ":path", path);
   path_tpl = NULL; /* the builder owns it */
-  if (user_header(hs, n, "user-agent") == NULL)
+  if (rl__http_find_header(hs, n, "user-agent") == NULL)
     nvb_add_str(&b, "user-agent", HTTP2_USER_AGENT);
   for (size_t i = 0; i < n; i++) {
     rl_template *t = value_tpl != NULL ? value_tpl[i] : NULL;
@@ -697,7 +499,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
       value_tpl[i] = NULL;
     if (rl__http_name_is(hs[i].name, hs[i].name_len, "host") ||
         is_dropped_header(&hs[i]) ||
-        (hs[i].value_len == 0 && is_default_header(&hs[i]))) {
+        (hs[i].value_len == 0 && rl__http_is_default_header(&hs[i]))) {
       /* Host became :authority; connection-specific fields are dropped;
        * "-H 'User-Agent:'" removes ours and sends nothing. */
       if (t != NULL)
@@ -712,7 +514,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   }
   free(value_tpl);
   size_t cl_index = (size_t)-1;
-  if (wants_length && user_header(hs, n, "content-length") == NULL) {
+  if (wants_length && rl__http_find_header(hs, n, "content-length") == NULL) {
     char cl[32];
     cl_index = b.n;
     snprintf(cl, sizeof cl, "%zu", has_body ? spec->body_len : (size_t)0);
@@ -770,7 +572,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     st->nva[i].valuelen = b.f[i].value_len;
     st->nva[i].flags =
         NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
-    if (b.f[i].tpl != NULL)
+    if (b.f[i].tpl != NULL && st->n_fields < n_fields) /* (always) */
       st->fields[st->n_fields++] = (struct tpl_field){
           .index = i, .tpl = b.f[i].tpl, .path = b.f[i].path};
   }
@@ -952,7 +754,7 @@ static int http2_session_new(const rl_host *host, rl_conn *conn,
     return RL_ERR_NOMEM;
   s->host = host;
   s->conn = conn;
-  s->has_retry = HOST_HAS_RETRY(host);
+  s->has_retry = RL_HOST_HAS(host, conn_drain);
   s->has_responses = RL_HOST_HAS_RESPONSES(host) &&
                      host->request_wants_response != NULL &&
                      host->request_response != NULL;
@@ -981,21 +783,6 @@ static uint32_t http2_session_max_concurrent(void *session) {
  * request; longer ones on the heap. */
 #define HTTP2_NV_STACK 32
 
-/* Bytes an expanded :path cannot carry as they are: controls, space, DEL
- * and non-ASCII (RFC 3986 wants UTF-8 percent-encoded). */
-static int path_needs_escape(unsigned char c) { return c <= 0x20 || c >= 0x7f; }
-
-/* True when an expanded header value has a byte a field value cannot
- * hold (RFC 9113 8.2.1: CR, LF, NUL; other controls as at start-up). */
-static int bad_value(const char *v, size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)v[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
-      return 1;
-  }
-  return 0;
-}
-
 /*
  * Expands the templated header values for req into s->scratch, back to
  * back (each copied before the next expansion reuses the host's buffer);
@@ -1006,14 +793,13 @@ static int bad_value(const char *v, size_t len) {
  */
 static int expand_fields(struct http2_session *s, struct http2_step *st,
                          rl_request *req, size_t *off, size_t *len) {
-  static const char hex[] = "0123456789ABCDEF";
   rl__buf_reset(&s->scratch);
   for (size_t i = 0; i < st->n_fields; i++) {
     size_t n = 0;
     const char *text = s->host->template_expand(st->fields[i].tpl, req, &n);
     if (text == NULL)
       return RL_ERR_NOMEM;
-    if (!st->fields[i].path && bad_value(text, n)) {
+    if (!st->fields[i].path && rl__http_bad_value(text, n)) {
       if (atomic_exchange(&st->warned, 1) == 0)
         s->host->log(RL_LOG_WARN,
                      "http2: a header value of %s %s expanded to a control "
@@ -1021,25 +807,14 @@ static int expand_fields(struct http2_session *s, struct http2_step *st,
                      st->type, st->name);
       return RL_ERR_INVAL;
     }
-    /* At most 3 bytes for each byte of a path (%XX). */
-    size_t need = st->fields[i].path ? 3 * n : n;
-    if (rl__buf_reserve(&s->scratch, need) != 0)
+    off[i] = s->scratch.len;
+    if (st->fields[i].path)
+      rl__http_add_path(&s->scratch, text, n);
+    else
+      rl__buf_add(&s->scratch, text, n);
+    if (s->scratch.oom)
       return RL_ERR_NOMEM;
-    char *out = s->scratch.p;
-    size_t used = s->scratch.len;
-    off[i] = used;
-    for (size_t j = 0; j < n; j++) {
-      unsigned char c = (unsigned char)text[j];
-      if (st->fields[i].path && path_needs_escape(c)) {
-        out[used++] = '%';
-        out[used++] = hex[c >> 4];
-        out[used++] = hex[c & 15];
-      } else {
-        out[used++] = (char)c;
-      }
-    }
-    s->scratch.len = used;
-    len[i] = used - off[i];
+    len[i] = s->scratch.len - off[i];
   }
   return 0;
 }

@@ -136,3 +136,164 @@ int rl__http_check_target(const rl_step_spec *spec, const char *path,
   }
   return 0;
 }
+
+int rl__http_bad_value(const char *v, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)v[i];
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      return 1;
+  }
+  return 0;
+}
+
+int rl__http_has_crlf(const char *s, size_t n) {
+  return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
+}
+
+int rl__http_parse_header(const rl_kv *kv, rl__http_hdr *h, char *err,
+                          size_t errlen) {
+  char shown[RL__HTTP_SHOW_BUF_LEN];
+  const char *key = kv->key ? kv->key : "";
+  const char *value;
+  size_t key_len = strlen(key);
+
+  if (kv->value == NULL) {
+    const char *colon = strchr(key, ':');
+    if (colon == NULL) {
+      rl__http_set_err(err, errlen, "header '%s' has no ':'",
+                       rl__http_show(key, key_len, shown));
+      return RL_ERR_INVAL;
+    }
+    h->name = key;
+    h->name_len = (size_t)(colon - key);
+    value = colon + 1;
+  } else {
+    h->name = key;
+    h->name_len = key_len;
+    value = kv->value;
+  }
+
+  /* Leading and trailing blanks are not part of a field value. */
+  size_t value_len = strlen(value);
+  while (value_len > 0 && rl__http_is_ows(*value)) {
+    value++;
+    value_len--;
+  }
+  while (value_len > 0 && rl__http_is_ows(value[value_len - 1]))
+    value_len--;
+  h->value = value;
+  h->value_len = value_len;
+
+  if (rl__http_has_crlf(h->name, h->name_len) ||
+      rl__http_has_crlf(h->value, h->value_len)) {
+    rl__http_set_err(err, errlen, "header '%s' contains CR or LF",
+                     rl__http_show(h->name, h->name_len, shown));
+    return RL_ERR_INVAL;
+  }
+  if (h->name_len == 0) {
+    rl__http_set_err(err, errlen, "header '%s' has an empty name",
+                     rl__http_show(key, key_len, shown));
+    return RL_ERR_INVAL;
+  }
+  if (!rl__http_is_token(h->name, h->name_len)) {
+    rl__http_set_err(err, errlen, "header name '%s' is not a valid HTTP token",
+                     rl__http_show(h->name, h->name_len, shown));
+    return RL_ERR_INVAL;
+  }
+  if (rl__http_bad_value(h->value, h->value_len)) {
+    rl__http_set_err(err, errlen,
+                     "header '%s' value contains a control character",
+                     rl__http_show(h->name, h->name_len, shown));
+    return RL_ERR_INVAL;
+  }
+  return 0;
+}
+
+int rl__http_parse_headers(const rl_step_spec *spec, rl__http_hdr **out,
+                           char *err, size_t errlen) {
+  *out = NULL;
+  if (spec->n_headers == 0)
+    return 0;
+  if (spec->headers == NULL) {
+    rl__http_set_err(err, errlen, "%zu headers announced but none given",
+                     spec->n_headers);
+    return RL_ERR_INVAL;
+  }
+  rl__http_hdr *hs = calloc(spec->n_headers, sizeof *hs);
+  if (hs == NULL) {
+    rl__http_set_err(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < spec->n_headers; i++) {
+    int rc = rl__http_parse_header(&spec->headers[i], &hs[i], err, errlen);
+    if (rc != 0) {
+      free(hs);
+      return rc;
+    }
+  }
+  *out = hs;
+  return 0;
+}
+
+const rl__http_hdr *rl__http_find_header(const rl__http_hdr *hs, size_t n,
+                                         const char *name) {
+  const rl__http_hdr *found = NULL;
+  for (size_t i = 0; i < n; i++)
+    if (rl__http_name_is(hs[i].name, hs[i].name_len, name))
+      found = &hs[i];
+  return found;
+}
+
+int rl__http_is_default_header(const rl__http_hdr *h) {
+  return rl__http_name_is(h->name, h->name_len, "host") ||
+         rl__http_name_is(h->name, h->name_len, "user-agent") ||
+         rl__http_name_is(h->name, h->name_len, "content-length");
+}
+
+int rl__http_wants_length(const char *method, int has_body) {
+  return has_body || strcmp(method, "POST") == 0 ||
+         strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
+}
+
+uint16_t rl__http_default_port(const rl_scheme *schemes,
+                               const rl_step_spec *spec) {
+  if (spec->scheme != NULL) {
+    for (const rl_scheme *s = schemes; s->name != NULL; s++)
+      if (strcmp(s->name, spec->scheme) == 0)
+        return s->default_port;
+  }
+  return spec->tls ? 443 : 80;
+}
+
+void rl__http_add_authority(rl__buf *b, const rl_scheme *schemes,
+                            const rl_step_spec *spec) {
+  int v6 = strchr(spec->host, ':') != NULL;
+  if (v6)
+    rl__buf_str(b, "[");
+  rl__buf_str(b, spec->host);
+  if (v6)
+    rl__buf_str(b, "]");
+  if (spec->port != 0 && spec->port != rl__http_default_port(schemes, spec)) {
+    char port[8];
+    snprintf(port, sizeof port, ":%u", (unsigned)spec->port);
+    rl__buf_str(b, port);
+  }
+}
+
+/* Bytes an expanded path cannot carry as they are. */
+static int path_needs_escape(unsigned char c) { return c <= 0x20 || c >= 0x7f; }
+
+void rl__http_add_path(rl__buf *b, const char *text, size_t len) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t run = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)text[i];
+    if (!path_needs_escape(c))
+      continue;
+    rl__buf_add(b, text + run, i - run);
+    char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+    rl__buf_add(b, esc, 3);
+    run = i + 1;
+  }
+  rl__buf_add(b, text + run, len - run);
+}

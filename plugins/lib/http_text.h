@@ -1,15 +1,20 @@
 /*
  * Text helpers the HTTP plugins share (http1, http2; grpc for its
- * messages): error messages, printing user input safely, and RFC 9110
- * token checks. Part of plugins/lib, linked into each plugin module
- * (hidden there), so no plugin depends on another.
+ * messages): error messages, printing user input safely, RFC 9110 token
+ * and field checks, the user's -H headers (one parser, one rule for both
+ * HTTP versions), and the pieces of a request target both build. Part of
+ * plugins/lib, linked into each plugin module (hidden there), so no plugin
+ * depends on another.
  */
 #ifndef RL_HTTP_TEXT_H
 #define RL_HTTP_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <rpcload/plugin.h>
+
+#include "buf.h"
 
 /* User input longer than this is cut with "..." when shown in a message. */
 #define RL__HTTP_SHOW_MAX 64
@@ -43,6 +48,9 @@ int rl__http_is_tchar(unsigned char c);
 /* A non-empty run of tchars. */
 int rl__http_is_token(const char *s, size_t n);
 
+/* True when n bytes of s hold a CR or an LF. */
+int rl__http_has_crlf(const char *s, size_t n);
+
 /* Optional whitespace (RFC 9110 OWS): space or tab. */
 int rl__http_is_ows(char c);
 
@@ -61,5 +69,80 @@ int rl__http_check_target(const rl_step_spec *spec, const char *path,
 
 /* A malloc'd copy of s (the caller frees it), or NULL. */
 char *rl__http_dup_str(const char *s);
+
+/* True when a field value has a byte it cannot hold: a control character
+ * other than HTAB (CR, LF and NUL among them), or DEL. RFC 9110 5.5 allows
+ * visible characters, SP, HTAB and obs-text (bytes >= 0x80) only. For
+ * template expansions, checked per request. */
+int rl__http_bad_value(const char *v, size_t len);
+
+/* One user header, split and trimmed; points into the strings it was
+ * parsed from. */
+typedef struct rl__http_hdr {
+  const char *name;
+  size_t name_len;
+  const char *value;
+  size_t value_len;
+} rl__http_hdr;
+
+/*
+ * Splits and checks one user header (-H, or a scenario step's headers):
+ * kv->value NULL means kv->key is the raw "Name: value" line as the user
+ * typed it; otherwise kv->key is the name and kv->value the value. Blanks
+ * (SP, HTAB) around the value are not part of it (RFC 9110 5.5) and are
+ * dropped. Refused, with RL_ERR_INVAL and one line in err, in this order:
+ *   - a raw line without ':'               "header 'X-Foo bar' has no ':'"
+ *   - CR or LF in the name or the value: it would end the field early and
+ *     smuggle another one in               "header 'X-A' contains CR or LF"
+ *   - an empty name                        "header ': v' has an empty name"
+ *   - a name that is not an RFC 9110 token (5.1: tchars only, so no blank,
+ *     no ':' (pseudo-headers such as ":path" are the plugin's to write),
+ *     no control or non-ASCII byte)
+ *                          "header name 'X A' is not a valid HTTP token"
+ *   - any other control character in the value (HTAB excepted) or DEL, as
+ *     rl__http_bad_value says
+ *                 "header 'X-A' value contains a control character"
+ * A NUL cannot occur: the strings end there. Bytes >= 0x80 in a value
+ * (obs-text, UTF-8) are kept. On 0, *h points into kv's strings (borrowed:
+ * valid while they are).
+ */
+int rl__http_parse_header(const rl_kv *kv, rl__http_hdr *h, char *err,
+                          size_t errlen);
+
+/* Every header of spec, parsed, in a new array (the caller frees it; NULL
+ * when there are none). 0, or an RL_ERR_* code with err set. */
+int rl__http_parse_headers(const rl_step_spec *spec, rl__http_hdr **out,
+                           char *err, size_t errlen);
+
+/* The last of n headers named `name` (ASCII case ignored), or NULL. */
+const rl__http_hdr *rl__http_find_header(const rl__http_hdr *hs, size_t n,
+                                         const char *name);
+
+/* A header the HTTP plugins write themselves (Host, User-Agent,
+ * Content-Length): the user's replaces theirs, and an empty value just
+ * removes theirs, as curl does. */
+int rl__http_is_default_header(const rl__http_hdr *h);
+
+/* Whether a request says Content-Length: with a body, and for POST, PUT
+ * and PATCH also without one ("0", RFC 9110 8.6: some servers answer 411
+ * otherwise). */
+int rl__http_wants_length(const char *method, int has_body);
+
+/* The default port of spec's scheme in `schemes` (the plugin's table),
+ * else 443 with TLS and 80 without. */
+uint16_t rl__http_default_port(const rl_scheme *schemes,
+                               const rl_step_spec *spec);
+
+/* Appends the authority of spec's URL: host, with an IPv6 literal's
+ * brackets put back (the spec gives it without), and ":port" only when the
+ * port is not the scheme's default. */
+void rl__http_add_authority(rl__buf *b, const rl_scheme *schemes,
+                            const rl_step_spec *spec);
+
+/* Appends an expanded path, percent-encoding what cannot go in a request
+ * target as it is (controls, space, DEL, and non-ASCII bytes: RFC 3986
+ * wants UTF-8 percent-encoded); everything else ('%', '?', '&', '/') stays
+ * as the user made it. */
+void rl__http_add_path(rl__buf *b, const char *text, size_t len);
 
 #endif /* RL_HTTP_TEXT_H */

@@ -879,10 +879,14 @@ static void test_bad_specs(void **state) {
   (void)state;
   rl_step_spec s;
 
+  /* The -H rule is http1's (lib/http_text.h): CR and LF named as such. */
   rl_kv crlf_value[] = {{"X-A", "1\r\nX-Injected: 2"}};
   s = base_spec("/");
   s.headers = crlf_value;
   s.n_headers = 1;
+  expect_rejected(&s, "header 'X-A' contains CR or LF");
+  rl_kv ctl_value[] = {{"X-A", "a\001b"}};
+  s.headers = ctl_value;
   expect_rejected(&s, "header 'X-A' value contains a control character");
 
   rl_kv bad_name[] = {{"X A", "1"}};
