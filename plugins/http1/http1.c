@@ -182,56 +182,60 @@ static void rb_free(const rl_host *host, struct req_builder *rb) {
   free(rb->b.p);
 }
 
-/* Frees templates not yet handed to a builder. */
-static void free_tpls(const rl_host *host, rl_template *path,
-                      rl_template **values, size_t n, rl_template *body) {
-  if (path != NULL)
-    host->template_del(path);
-  for (size_t i = 0; values != NULL && i < n; i++)
-    if (values[i] != NULL)
-      host->template_del(values[i]);
-  free(values);
-  if (body != NULL)
-    host->template_del(body);
+/* What a step spec asks for, read and checked, with its templates
+ * compiled: each template is NULL when its text goes out as it is. The
+ * strings are the spec's (borrowed); hs and the templates are owned until
+ * build_request() hands the templates to the builder and the step. */
+struct req_parts {
+  const char *method;
+  const char *path;
+  int has_body;
+  rl__http_hdr *hs; /* the user's headers, n of them */
+  size_t n;
+  rl_template *path_tpl;
+  rl_template **value_tpl; /* n of them, or NULL when no value has any */
+  rl_template *body_tpl;
+};
+
+/* Frees what parts still owns. */
+static void parts_free(const rl_host *host, struct req_parts *pt) {
+  if (pt->path_tpl != NULL)
+    host->template_del(pt->path_tpl);
+  for (size_t i = 0; pt->value_tpl != NULL && i < pt->n; i++)
+    if (pt->value_tpl[i] != NULL)
+      host->template_del(pt->value_tpl[i]);
+  free(pt->value_tpl);
+  if (pt->body_tpl != NULL)
+    host->template_del(pt->body_tpl);
+  free(pt->hs);
+  memset(pt, 0, sizeof *pt);
 }
 
-/*
- * Compiles the templates of the path, the header values and the body.
- * Each out pointer is NULL when its text has nothing to expand; *values
- * is an array of n (or NULL). Returns 0 or an RL_ERR_* code with err set.
- */
+/* Compiles the templates of the path, the header values and the body into
+ * pt. Returns 0 or an RL_ERR_* code with err set (what was compiled stays
+ * in pt, for parts_free). */
 static int compile_templates(const rl_host *host, const rl_step_spec *spec,
-                             const char *path, const rl__http_hdr *hs, size_t n,
-                             rl_template **path_tpl, rl_template ***values,
-                             rl_template **body_tpl, char *err, size_t errlen) {
+                             struct req_parts *pt, char *err, size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
-  *path_tpl = NULL;
-  *values = NULL;
-  *body_tpl = NULL;
-  int rc =
-      rl__tpl_compile(host, path, strlen(path), "path", path_tpl, err, errlen);
-  if (rc == 0 && n > 0) {
-    *values = calloc(n, sizeof(rl_template *));
-    if (*values == NULL) {
+  int rc = rl__tpl_compile(host, pt->path, strlen(pt->path), "path",
+                           &pt->path_tpl, err, errlen);
+  if (rc == 0 && pt->n > 0) {
+    pt->value_tpl = calloc(pt->n, sizeof(rl_template *));
+    if (pt->value_tpl == NULL) {
       rl__http_set_err(err, errlen, "out of memory");
       rc = RL_ERR_NOMEM;
     }
   }
-  for (size_t i = 0; rc == 0 && i < n; i++) {
+  for (size_t i = 0; rc == 0 && i < pt->n; i++) {
+    const rl__http_hdr *h = &pt->hs[i];
     snprintf(what, sizeof what, "header '%s'",
-             rl__http_show(hs[i].name, hs[i].name_len, shown));
-    rc = rl__tpl_compile(host, hs[i].value, hs[i].value_len, what,
-                         &(*values)[i], err, errlen);
+             rl__http_show(h->name, h->name_len, shown));
+    rc = rl__tpl_compile(host, h->value, h->value_len, what, &pt->value_tpl[i],
+                         err, errlen);
   }
   if (rc == 0 && spec->body != NULL && spec->body_len > 0)
     rc = rl__tpl_compile(host, (const char *)spec->body, spec->body_len, "body",
-                         body_tpl, err, errlen);
-  if (rc != 0) {
-    free_tpls(host, *path_tpl, *values, n, *body_tpl);
-    *path_tpl = NULL;
-    *values = NULL;
-    *body_tpl = NULL;
-  }
+                         &pt->body_tpl, err, errlen);
   return rc;
 }
 
@@ -264,6 +268,113 @@ static int check_spec_templated(const rl_step_spec *spec, const char *method,
 }
 
 /*
+ * Reads spec into *pt (zeroed first): the method (POST with a body, GET
+ * without, unless given), the path ("/" unless given), checked; the
+ * user's headers, parsed; the templates, compiled when the host offers
+ * them. Returns 0, or an RL_ERR_* code with err set and nothing left to
+ * free.
+ */
+static int read_parts(const rl_host *host, const rl_step_spec *spec,
+                      struct req_parts *pt, char *err, size_t errlen) {
+  memset(pt, 0, sizeof *pt);
+  pt->has_body = spec->body != NULL;
+  pt->method =
+      spec->method != NULL ? spec->method : (pt->has_body ? "POST" : "GET");
+  pt->path = spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
+  int templates = rl__tpl_available(host);
+  int rc;
+  if (templates && strstr(pt->path, "{{") != NULL)
+    rc = check_spec_templated(spec, pt->method, pt->path, err, errlen);
+  else
+    rc = check_spec(spec, pt->method, pt->path, err, errlen);
+  if (rc == 0)
+    rc = rl__http_parse_headers(spec, &pt->hs, err, errlen);
+  pt->n = spec->n_headers;
+  if (rc == 0 && templates)
+    rc = compile_templates(host, spec, pt, err, errlen);
+  if (rc != 0)
+    parts_free(host, pt);
+  return rc;
+}
+
+/* Appends "METHOD path HTTP/1.1\r\n"; a templated path is a segment. */
+static void add_request_line(const rl_host *host, struct req_builder *rb,
+                             struct req_parts *pt) {
+  rl__buf_str(&rb->b, pt->method);
+  rl__buf_str(&rb->b, " ");
+  if (pt->path_tpl != NULL)
+    rb_seg(host, rb, SEG_PATH, pt->path_tpl);
+  else
+    rl__buf_str(&rb->b, pt->path);
+  pt->path_tpl = NULL; /* the builder owns it */
+  rl__buf_str(&rb->b, " HTTP/1.1\r\n");
+}
+
+/* Appends Host and User-Agent unless the user gives them, then the user's
+ * headers in order (templated values as segments). */
+static void add_headers(const rl_host *host, const rl_step_spec *spec,
+                        struct req_builder *rb, struct req_parts *pt) {
+  rl__buf *b = &rb->b;
+  if (rl__http_find_header(pt->hs, pt->n, "Host") == NULL) {
+    rl__buf_str(b, "Host: ");
+    rl__http_add_authority(b, http1_schemes, spec);
+    rl__buf_str(b, "\r\n");
+  }
+  if (rl__http_find_header(pt->hs, pt->n, "User-Agent") == NULL)
+    rl__buf_str(b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
+  for (size_t i = 0; i < pt->n; i++) {
+    const rl__http_hdr *h = &pt->hs[i];
+    rl_template *t = pt->value_tpl != NULL ? pt->value_tpl[i] : NULL;
+    if (pt->value_tpl != NULL)
+      pt->value_tpl[i] = NULL; /* the builder owns it, or it goes here */
+    if (h->value_len == 0 && rl__http_is_default_header(h)) {
+      /* "-H 'User-Agent:'" removes ours and sends nothing. */
+      if (t != NULL)
+        host->template_del(t);
+      continue;
+    }
+    rl__buf_add(b, h->name, h->name_len);
+    rl__buf_str(b, ": ");
+    if (t != NULL)
+      rb_seg(host, rb, SEG_VALUE, t);
+    else
+      rl__buf_add(b, h->value, h->value_len);
+    rl__buf_str(b, "\r\n");
+  }
+}
+
+/* Appends Content-Length when the request needs one and the user's
+ * headers do not frame the body, the blank line, and the body (a
+ * templated body and its length as segments). */
+static void add_body(const rl_host *host, const rl_step_spec *spec,
+                     struct req_builder *rb, const struct req_parts *pt) {
+  rl__buf *b = &rb->b;
+  /* A user's Transfer-Encoding frames the body itself; sending a length
+   * beside it is forbidden (RFC 9112 6.2). */
+  if (rl__http_wants_length(pt->method, pt->has_body) &&
+      rl__http_find_header(pt->hs, pt->n, "Content-Length") == NULL &&
+      rl__http_find_header(pt->hs, pt->n, "Transfer-Encoding") == NULL) {
+    if (pt->body_tpl != NULL) {
+      rl__buf_str(b, "Content-Length: ");
+      rb_seg(host, rb, SEG_LENGTH, NULL);
+      rl__buf_str(b, "\r\n");
+    } else {
+      char cl[48];
+      snprintf(cl, sizeof cl, "Content-Length: %zu\r\n",
+               pt->has_body ? spec->body_len : (size_t)0);
+      rl__buf_str(b, cl);
+    }
+  }
+  rl__buf_str(b, "\r\n");
+  if (pt->body_tpl != NULL)
+    rb_seg(host, rb, SEG_BODY, NULL);
+  else if (pt->has_body)
+    rl__buf_add(b, spec->body, spec->body_len);
+  if (rb->n > 0)
+    rb_close_text(rb);
+}
+
+/*
  * Compiles spec into a step: the request bytes are built here once, so the
  * hot path only copies them (or, with templates, the segments to assemble
  * them from). Borrows host and spec (only during the call); on success the
@@ -276,119 +387,38 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
     rl__http_set_err(err, errlen, "no step spec given");
     return RL_ERR_INVAL;
   }
-  /* We read members up to `name`; an older, shorter spec cannot serve. */
-  if (spec->struct_size < offsetof(rl_step_spec, name) + sizeof(spec->name)) {
-    rl__http_set_err(err, errlen, "step spec too short (%u bytes)",
-                     (unsigned)spec->struct_size);
-    return RL_ERR_ABI;
-  }
-
-  int has_body = spec->body != NULL;
-  const char *method =
-      spec->method != NULL ? spec->method : (has_body ? "POST" : "GET");
-  const char *path =
-      spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
-  int templates = rl__tpl_available(host);
-  int rc;
-  if (templates && strstr(path, "{{") != NULL)
-    rc = check_spec_templated(spec, method, path, err, errlen);
-  else
-    rc = check_spec(spec, method, path, err, errlen);
+  int rc = rl__http_check_spec_size(spec, err, errlen);
+  struct req_parts pt;
+  if (rc == 0)
+    rc = read_parts(host, spec, &pt, err, errlen);
   if (rc != 0)
     return rc;
 
-  rl__http_hdr *hs = NULL;
-  rc = rl__http_parse_headers(spec, &hs, err, errlen);
-  if (rc != 0)
-    return rc;
-  size_t n = spec->n_headers;
-  rl_template *path_tpl = NULL, *body_tpl = NULL, **value_tpl = NULL;
-  if (templates) {
-    rc = compile_templates(host, spec, path, hs, n, &path_tpl, &value_tpl,
-                           &body_tpl, err, errlen);
-    if (rc != 0) {
-      free(hs);
-      return rc;
-    }
-  }
-
-  int wants_length = rl__http_wants_length(method, has_body);
   struct req_builder rb = {0};
-  rl__buf *b = &rb.b;
-
-  rl__buf_str(b, method);
-  rl__buf_str(b, " ");
-  if (path_tpl != NULL)
-    rb_seg(host, &rb, SEG_PATH, path_tpl);
-  else
-    rl__buf_str(b, path);
-  path_tpl = NULL; /* the builder owns it */
-  rl__buf_str(b, " HTTP/1.1\r\n");
-  if (rl__http_find_header(hs, n, "Host") == NULL) {
-    rl__buf_str(b, "Host: ");
-    rl__http_add_authority(b, http1_schemes, spec);
-    rl__buf_str(b, "\r\n");
-  }
-  if (rl__http_find_header(hs, n, "User-Agent") == NULL)
-    rl__buf_str(b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
-  for (size_t i = 0; i < n; i++) {
-    if (hs[i].value_len == 0 && rl__http_is_default_header(&hs[i]))
-      continue; /* "-H 'User-Agent:'" removes ours and sends nothing */
-    rl__buf_add(b, hs[i].name, hs[i].name_len);
-    rl__buf_str(b, ": ");
-    if (value_tpl != NULL && value_tpl[i] != NULL)
-      rb_seg(host, &rb, SEG_VALUE, value_tpl[i]);
-    else
-      rl__buf_add(b, hs[i].value, hs[i].value_len);
-    if (value_tpl != NULL)
-      value_tpl[i] = NULL; /* the builder owns it */
-    rl__buf_str(b, "\r\n");
-  }
-  free(value_tpl);
-  /* A user's Transfer-Encoding frames the body itself; sending a length
-   * beside it is forbidden (RFC 9112 6.2). */
-  if (wants_length && rl__http_find_header(hs, n, "Content-Length") == NULL &&
-      rl__http_find_header(hs, n, "Transfer-Encoding") == NULL) {
-    if (body_tpl != NULL) {
-      rl__buf_str(b, "Content-Length: ");
-      rb_seg(host, &rb, SEG_LENGTH, NULL);
-      rl__buf_str(b, "\r\n");
-    } else {
-      char cl[48];
-      snprintf(cl, sizeof cl, "Content-Length: %zu\r\n",
-               has_body ? spec->body_len : (size_t)0);
-      rl__buf_str(b, cl);
-    }
-  }
-  rl__buf_str(b, "\r\n");
-  if (body_tpl != NULL)
-    rb_seg(host, &rb, SEG_BODY, NULL);
-  else if (has_body)
-    rl__buf_add(b, spec->body, spec->body_len);
-  if (rb.n > 0)
-    rb_close_text(&rb);
-  free(hs);
+  add_request_line(host, &rb, &pt);
+  add_headers(host, spec, &rb, &pt);
+  add_body(host, spec, &rb, &pt);
 
   struct http1_step *st = calloc(1, sizeof *st);
   if (st != NULL) {
     st->host = host;
-    st->body_tpl = body_tpl; /* the step owns it from here */
-    body_tpl = NULL;
-    st->type = rl__http_dup_str(method);
+    st->body_tpl = pt.body_tpl; /* the step owns it from here */
+    pt.body_tpl = NULL;
+    st->type = rl__http_dup_str(pt.method);
     st->name = rl__http_dup_str(
-        spec->name != NULL && spec->name[0] != '\0' ? spec->name : path);
-    st->head = strcmp(method, "HEAD") == 0;
+        spec->name != NULL && spec->name[0] != '\0' ? spec->name : pt.path);
+    st->head = strcmp(pt.method, "HEAD") == 0;
   }
-  if (st == NULL || b->oom || rb.oom || st->type == NULL || st->name == NULL) {
+  parts_free(host, &pt);
+  if (st == NULL || rb.b.oom || rb.oom || st->type == NULL ||
+      st->name == NULL) {
     http1_step_del(st);
-    if (body_tpl != NULL)
-      host->template_del(body_tpl);
     rb_free(host, &rb);
     rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
-  st->bytes = b->p;
-  st->len = b->len;
+  st->bytes = rb.b.p;
+  st->len = rb.b.len;
   st->segs = rb.segs;
   st->n_segs = rb.n;
   *step = st;

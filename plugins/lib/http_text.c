@@ -99,6 +99,16 @@ char *rl__http_dup_str(const char *s) {
   return d;
 }
 
+int rl__http_check_spec_size(const rl_step_spec *spec, char *err,
+                             size_t errlen) {
+  if (spec->struct_size < offsetof(rl_step_spec, name) + sizeof(spec->name)) {
+    rl__http_set_err(err, errlen, "step spec too short (%u bytes)",
+                     (unsigned)spec->struct_size);
+    return RL_ERR_ABI;
+  }
+  return 0;
+}
+
 int rl__http_check_target(const rl_step_spec *spec, const char *path,
                           const char *plugin, char *err, size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN];

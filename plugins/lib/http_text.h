@@ -58,6 +58,11 @@ int rl__http_is_ows(char c);
  * value: controls, space, DEL. */
 int rl__http_has_space_or_ctl(const char *s);
 
+/* The spec has the members up to `name` (ABI 1.0's), all an HTTP plugin
+ * reads without checking struct_size. 0, or RL_ERR_ABI with err set. */
+int rl__http_check_spec_size(const rl_step_spec *spec, char *err,
+                             size_t errlen);
+
 /*
  * The checks every HTTP plugin makes of a step's target: a path and host
  * without spaces or controls, no body length without a body, and no plugin
