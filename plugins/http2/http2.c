@@ -335,22 +335,51 @@ static void add_authority(struct nv_builder *b, const rl_step_spec *spec,
   rl__buf_free(&auth);
 }
 
+/* What a step spec asks for, read and checked, with its templates
+ * compiled: each template is NULL when its text goes out as it is. The
+ * strings are the spec's (borrowed); hs and the templates are owned until
+ * the header list takes them. */
+struct req_parts {
+  const char *method;
+  const char *path;
+  const char *scheme;
+  int has_body;
+  rl__http_hdr *hs; /* the user's headers, n of them */
+  size_t n;
+  rl_template *path_tpl;
+  rl_template **value_tpl; /* n of them, or NULL when no value has any */
+  rl_template *body_tpl;
+};
+
+/* Frees what parts still owns. */
+static void parts_free(const rl_host *host, struct req_parts *pt) {
+  if (pt->path_tpl != NULL)
+    host->template_del(pt->path_tpl);
+  for (size_t i = 0; pt->value_tpl != NULL && i < pt->n; i++)
+    if (pt->value_tpl[i] != NULL)
+      host->template_del(pt->value_tpl[i]);
+  free(pt->value_tpl);
+  if (pt->body_tpl != NULL)
+    host->template_del(pt->body_tpl);
+  free(pt->hs);
+  memset(pt, 0, sizeof *pt);
+}
+
 /*
  * Checks the spec as check_spec() does, with a path that may hold
  * templates: then only its constant part must be free of spaces and
  * controls (an expansion is percent-encoded where it must be). Compiles
- * the path into *path_tpl (NULL when constant). Returns 0 or an RL_ERR_*
- * code with err set.
+ * the path into pt->path_tpl (NULL when constant). Returns 0 or an
+ * RL_ERR_* code with err set.
  */
 static int check_path(const rl_host *host, const rl_step_spec *spec,
-                      const char *method, const char *path,
-                      rl_template **path_tpl, char *err, size_t errlen) {
+                      struct req_parts *pt, char *err, size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN];
-  *path_tpl = NULL;
+  const char *path = pt->path;
   if (!rl__tpl_available(host) || !rl__tpl_has_open(path, strlen(path)))
-    return check_spec(spec, method, path, err, errlen);
-  int rc =
-      rl__tpl_compile(host, path, strlen(path), "path", path_tpl, err, errlen);
+    return check_spec(spec, pt->method, path, err, errlen);
+  int rc = rl__tpl_compile(host, path, strlen(path), "path", &pt->path_tpl, err,
+                           errlen);
   if (rc != 0)
     return rc;
   char *skeleton = rl__tpl_replace(path, strlen(path), "");
@@ -364,52 +393,207 @@ static int check_path(const rl_host *host, const rl_step_spec *spec,
                      rl__http_show(path, strlen(path), shown));
     rc = RL_ERR_INVAL;
   } else {
-    rc = check_spec(spec, method, skeleton, err, errlen);
+    rc = check_spec(spec, pt->method, skeleton, err, errlen);
   }
   free(skeleton);
-  if (rc != 0 && *path_tpl != NULL) {
-    host->template_del(*path_tpl);
-    *path_tpl = NULL;
-  }
   return rc;
 }
 
-/* Frees an array of n templates (NULL entries fine) and the array. */
-static void free_tpls(const rl_host *host, rl_template **t, size_t n) {
-  for (size_t i = 0; t != NULL && i < n; i++)
-    if (t[i] != NULL)
-      host->template_del(t[i]);
-  free(t);
-}
-
-/* Compiles the header values that hold templates: *out is an array of n
- * (NULL entries: constant), or NULL when none does. Returns 0 or an
- * RL_ERR_* code with err set. */
-static int compile_values(const rl_host *host, const rl__http_hdr *hs, size_t n,
-                          rl_template ***out, char *err, size_t errlen) {
+/* Compiles the header values that hold templates: pt->value_tpl is an
+ * array of n (NULL entries: constant), or NULL when none does. Returns 0
+ * or an RL_ERR_* code with err set. */
+static int compile_values(const rl_host *host, struct req_parts *pt, char *err,
+                          size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
-  *out = NULL;
   if (!rl__tpl_available(host))
     return 0;
-  rl_template **t = NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (!rl__tpl_has_open(hs[i].value, hs[i].value_len))
+  for (size_t i = 0; i < pt->n; i++) {
+    const rl__http_hdr *h = &pt->hs[i];
+    if (!rl__tpl_has_open(h->value, h->value_len))
       continue;
-    if (t == NULL && (t = calloc(n, sizeof(rl_template *))) == NULL) {
+    if (pt->value_tpl == NULL &&
+        (pt->value_tpl = calloc(pt->n, sizeof(rl_template *))) == NULL) {
       rl__http_set_err(err, errlen, "out of memory");
       return RL_ERR_NOMEM;
     }
     snprintf(what, sizeof what, "header '%s'",
-             rl__http_show(hs[i].name, hs[i].name_len, shown));
-    int rc = rl__tpl_compile(host, hs[i].value, hs[i].value_len, what, &t[i],
-                             err, errlen);
-    if (rc != 0) {
-      free_tpls(host, t, n);
+             rl__http_show(h->name, h->name_len, shown));
+    int rc = rl__tpl_compile(host, h->value, h->value_len, what,
+                             &pt->value_tpl[i], err, errlen);
+    if (rc != 0)
       return rc;
+  }
+  return 0;
+}
+
+/*
+ * Reads spec into *pt (zeroed first): the method (POST with a body, GET
+ * without, unless given), the path ("/" unless given) and the scheme,
+ * checked; the path's and body's templates; the user's headers, parsed,
+ * and their values' templates. Returns 0, or an RL_ERR_* code with err
+ * set and nothing left to free.
+ */
+static int read_parts(const rl_host *host, const rl_step_spec *spec,
+                      struct req_parts *pt, char *err, size_t errlen) {
+  memset(pt, 0, sizeof *pt);
+  pt->has_body = spec->body != NULL;
+  pt->method =
+      spec->method != NULL ? spec->method : (pt->has_body ? "POST" : "GET");
+  pt->path = spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
+  pt->scheme = spec->scheme != NULL && spec->scheme[0] != '\0'
+                   ? spec->scheme
+                   : (spec->tls ? "https" : "http");
+  int rc = check_path(host, spec, pt, err, errlen);
+  if (rc == 0 && pt->has_body && spec->body_len > 0 && rl__tpl_available(host))
+    rc = rl__tpl_compile(host, (const char *)spec->body, spec->body_len, "body",
+                         &pt->body_tpl, err, errlen);
+  if (rc == 0)
+    rc = rl__http_parse_headers(spec, &pt->hs, err, errlen);
+  pt->n = spec->n_headers;
+  if (rc == 0)
+    rc = compile_values(host, pt, err, errlen);
+  if (rc != 0)
+    parts_free(host, pt);
+  return rc;
+}
+
+/* Takes the template of header i out of pt (NULL when it has none): the
+ * header list owns it from here. */
+static rl_template *take_value_tpl(struct req_parts *pt, size_t i) {
+  if (pt->value_tpl == NULL)
+    return NULL;
+  rl_template *t = pt->value_tpl[i];
+  pt->value_tpl[i] = NULL;
+  return t;
+}
+
+/* The pseudo-header fields, first (RFC 9113 8.3): :method, :scheme,
+ * :authority (the user's Host, templated or not, else the URL's), :path. */
+static void add_pseudo_headers(const rl_host *host, const rl_step_spec *spec,
+                               struct nv_builder *b, struct req_parts *pt) {
+  nvb_add_str(b, ":method", pt->method);
+  nvb_add_str(b, ":scheme", pt->scheme);
+  const rl__http_hdr *user_host = rl__http_find_header(pt->hs, pt->n, "host");
+  rl_template *host_tpl = user_host != NULL
+                              ? take_value_tpl(pt, (size_t)(user_host - pt->hs))
+                              : NULL;
+  if (host_tpl != NULL)
+    nvb_add_tpl(host, b, ":authority", 10, user_host->value,
+                user_host->value_len, host_tpl, 0);
+  else
+    add_authority(b, spec, user_host);
+  if (pt->path_tpl != NULL)
+    nvb_add_tpl(host, b, ":path", 5, pt->path, strlen(pt->path), pt->path_tpl,
+                1);
+  else
+    nvb_add_str(b, ":path", pt->path);
+  pt->path_tpl = NULL; /* the builder owns it */
+}
+
+/* user-agent unless the user gives one, then the user's headers in order,
+ * but Host (it became :authority), the connection-specific ones, and the
+ * empty ones that remove ours. */
+static void add_headers(const rl_host *host, struct nv_builder *b,
+                        struct req_parts *pt) {
+  if (rl__http_find_header(pt->hs, pt->n, "user-agent") == NULL)
+    nvb_add_str(b, "user-agent", HTTP2_USER_AGENT);
+  for (size_t i = 0; i < pt->n; i++) {
+    const rl__http_hdr *h = &pt->hs[i];
+    rl_template *t = take_value_tpl(pt, i);
+    if (rl__http_name_is(h->name, h->name_len, "host") ||
+        is_dropped_header(h) ||
+        (h->value_len == 0 && rl__http_is_default_header(h))) {
+      /* "-H 'User-Agent:'" removes ours and sends nothing. */
+      if (t != NULL)
+        host->template_del(t);
+      continue;
+    }
+    if (t != NULL)
+      nvb_add_tpl(host, b, h->name, h->name_len, h->value, h->value_len, t, 0);
+    else
+      nvb_add(b, h->name, h->name_len, h->value, h->value_len);
+  }
+}
+
+/* content-length when the request says one (as http1 does, so both
+ * plugins send the same request) and the user gives none. Returns its
+ * index in the list, or (size_t)-1. */
+static size_t add_length(const rl_step_spec *spec, struct nv_builder *b,
+                         const struct req_parts *pt) {
+  if (!rl__http_wants_length(pt->method, pt->has_body) ||
+      rl__http_find_header(pt->hs, pt->n, "content-length") != NULL)
+    return (size_t)-1;
+  char cl[32];
+  size_t index = b->n;
+  snprintf(cl, sizeof cl, "%zu", pt->has_body ? spec->body_len : (size_t)0);
+  nvb_add_str(b, "content-length", cl);
+  return index;
+}
+
+/*
+ * Makes the step from the header list built (its strings and templates
+ * move into the step, *b is emptied), the body (copied unless templated:
+ * pt->body_tpl moves too) and the names. Returns the step, or NULL when
+ * out of memory (then everything is freed, b's templates included).
+ */
+static struct http2_step *step_from(const rl_host *host,
+                                    const rl_step_spec *spec,
+                                    struct req_parts *pt, struct nv_builder *b,
+                                    size_t cl_index) {
+  struct http2_step *st = calloc(1, sizeof *st);
+  size_t n_fields = 0;
+  if (st != NULL) {
+    st->host = host;
+    st->body_tpl = pt->body_tpl; /* the step owns it from here */
+    pt->body_tpl = NULL;
+  }
+  int copy_body =
+      pt->has_body && spec->body_len > 0 && st != NULL && st->body_tpl == NULL;
+  if (st != NULL && !b->oom) {
+    st->nva = calloc(b->n, sizeof *st->nva);
+    for (size_t i = 0; i < b->n; i++)
+      n_fields += b->f[i].tpl != NULL;
+    if (n_fields > 0)
+      st->fields = calloc(n_fields, sizeof *st->fields);
+    st->type = rl__http_dup_str(pt->method);
+    st->name = rl__http_dup_str(
+        spec->name != NULL && spec->name[0] != '\0' ? spec->name : pt->path);
+    /* A templated body is expanded per request: no copy to keep. */
+    if (copy_body && (st->body = malloc(spec->body_len)) != NULL) {
+      memcpy(st->body, spec->body, spec->body_len);
+      st->body_len = spec->body_len;
     }
   }
-  *out = t;
-  return 0;
+  if (st == NULL || b->oom || st->nva == NULL || st->type == NULL ||
+      st->name == NULL || (n_fields > 0 && st->fields == NULL) ||
+      (copy_body && st->body == NULL)) {
+    http2_step_del(st);
+    nvb_free_tpls(host, b);
+    rl__buf_free(&b->s);
+    free(b->f);
+    return NULL;
+  }
+  /* The strings live as long as the step, which outlives every session:
+   * nghttp2 may keep pointers to them instead of copying (NO_COPY), and
+   * HPACK still indexes them, so repeated requests cost a few bytes. */
+  st->strings = b->s.p;
+  st->nvlen = b->n;
+  st->cl_index = cl_index < b->n ? cl_index : b->n;
+  for (size_t i = 0; i < b->n; i++) {
+    const struct field *f = &b->f[i];
+    st->nva[i].name = (uint8_t *)(b->s.p + f->name_off);
+    st->nva[i].namelen = f->name_len;
+    st->nva[i].value = (uint8_t *)(b->s.p + f->value_off);
+    st->nva[i].valuelen = f->value_len;
+    st->nva[i].flags =
+        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+    if (f->tpl != NULL && st->n_fields < n_fields) /* (always) */
+      st->fields[st->n_fields++] =
+          (struct tpl_field){.index = i, .tpl = f->tpl, .path = f->path};
+  }
+  free(b->f);
+  memset(b, 0, sizeof *b);
+  return st;
 }
 
 /*
@@ -424,159 +608,23 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     rl__http_set_err(err, errlen, "no step spec given");
     return RL_ERR_INVAL;
   }
-  /* We need members up to `name`; an older, shorter spec cannot serve. */
-  if (spec->struct_size < offsetof(rl_step_spec, name) + sizeof(spec->name)) {
-    rl__http_set_err(err, errlen, "step spec too short (%u bytes)",
-                     (unsigned)spec->struct_size);
-    return RL_ERR_ABI;
-  }
-
-  int has_body = spec->body != NULL;
-  const char *method =
-      spec->method != NULL ? spec->method : (has_body ? "POST" : "GET");
-  const char *path =
-      spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
-  const char *scheme = spec->scheme != NULL && spec->scheme[0] != '\0'
-                           ? spec->scheme
-                           : (spec->tls ? "https" : "http");
-  rl_template *path_tpl = NULL;
-  int rc = check_path(host, spec, method, path, &path_tpl, err, errlen);
+  int rc = rl__http_check_spec_size(spec, err, errlen);
+  struct req_parts pt;
+  if (rc == 0)
+    rc = read_parts(host, spec, &pt, err, errlen);
   if (rc != 0)
     return rc;
-  rl_template *body_tpl = NULL;
-  if (has_body && spec->body_len > 0 && rl__tpl_available(host)) {
-    rc = rl__tpl_compile(host, (const char *)spec->body, spec->body_len, "body",
-                         &body_tpl, err, errlen);
-    if (rc != 0) {
-      if (path_tpl != NULL)
-        host->template_del(path_tpl);
-      return rc;
-    }
-  }
-  rl__http_hdr *hs = NULL;
-  rl_template **value_tpl = NULL;
-  size_t n = spec->n_headers;
-  rc = rl__http_parse_headers(spec, &hs, err, errlen);
-  if (rc == 0)
-    rc = compile_values(host, hs, n, &value_tpl, err, errlen);
-  if (rc != 0) {
-    free(hs);
-    if (body_tpl != NULL)
-      host->template_del(body_tpl);
-    if (path_tpl != NULL)
-      host->template_del(path_tpl);
-    return rc;
-  }
 
-  /* As http1 does, so both plugins send the same request. */
-  int wants_length = rl__http_wants_length(method, has_body);
   struct nv_builder b = {0};
-
-  /* Pseudo-header fields first (RFC 9113 8.3). */
-  nvb_add_str(&b, ":method", method);
-  nvb_add_str(&b, ":scheme", scheme);
-  const rl__http_hdr *user_host = rl__http_find_header(hs, n, "host");
-  rl_template *host_tpl = NULL;
-  if (user_host != NULL && value_tpl != NULL) {
-    host_tpl = value_tpl[user_host - hs];
-    value_tpl[user_host - hs] = NULL;
-  }
-  if (host_tpl != NULL)
-    nvb_add_tpl(host, &b, ":authority", 10, user_host->value,
-                user_host->value_len, host_tpl, 0);
-  else
-    add_authority(&b, spec, user_host);
-  if (path_tpl != NULL)
-    nvb_add_tpl(host, &b, ":path", 5, path, strlen(path), path_tpl, 1);
-  else
-    nvb_add_str(&b, ":path", path);
-  path_tpl = NULL; /* the builder owns it */
-  if (rl__http_find_header(hs, n, "user-agent") == NULL)
-    nvb_add_str(&b, "user-agent", HTTP2_USER_AGENT);
-  for (size_t i = 0; i < n; i++) {
-    rl_template *t = value_tpl != NULL ? value_tpl[i] : NULL;
-    if (value_tpl != NULL)
-      value_tpl[i] = NULL;
-    if (rl__http_name_is(hs[i].name, hs[i].name_len, "host") ||
-        is_dropped_header(&hs[i]) ||
-        (hs[i].value_len == 0 && rl__http_is_default_header(&hs[i]))) {
-      /* Host became :authority; connection-specific fields are dropped;
-       * "-H 'User-Agent:'" removes ours and sends nothing. */
-      if (t != NULL)
-        host->template_del(t);
-      continue;
-    }
-    if (t != NULL)
-      nvb_add_tpl(host, &b, hs[i].name, hs[i].name_len, hs[i].value,
-                  hs[i].value_len, t, 0);
-    else
-      nvb_add(&b, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
-  }
-  free(value_tpl);
-  size_t cl_index = (size_t)-1;
-  if (wants_length && rl__http_find_header(hs, n, "content-length") == NULL) {
-    char cl[32];
-    cl_index = b.n;
-    snprintf(cl, sizeof cl, "%zu", has_body ? spec->body_len : (size_t)0);
-    nvb_add_str(&b, "content-length", cl);
-  }
-  free(hs);
-
-  struct http2_step *st = calloc(1, sizeof *st);
-  if (st != NULL) {
-    st->host = host;
-    st->body_tpl = body_tpl; /* the step owns it from here */
-  } else if (body_tpl != NULL) {
-    host->template_del(body_tpl);
-  }
-  size_t n_fields = 0;
-  if (st != NULL && !b.oom) {
-    st->nva = calloc(b.n, sizeof *st->nva);
-    for (size_t i = 0; i < b.n; i++)
-      n_fields += b.f[i].tpl != NULL;
-    if (n_fields > 0)
-      st->fields = calloc(n_fields, sizeof *st->fields);
-    st->type = rl__http_dup_str(method);
-    st->name = rl__http_dup_str(
-        spec->name != NULL && spec->name[0] != '\0' ? spec->name : path);
-    /* A templated body is expanded per request: no copy to keep. */
-    if (has_body && spec->body_len > 0 && body_tpl == NULL) {
-      st->body = malloc(spec->body_len);
-      if (st->body != NULL) {
-        memcpy(st->body, spec->body, spec->body_len);
-        st->body_len = spec->body_len;
-      }
-    }
-  }
-  if (st == NULL || b.oom || st->nva == NULL || st->type == NULL ||
-      st->name == NULL || (n_fields > 0 && st->fields == NULL) ||
-      (has_body && spec->body_len > 0 && body_tpl == NULL &&
-       st->body == NULL)) {
-    http2_step_del(st);
-    nvb_free_tpls(host, &b);
-    rl__buf_free(&b.s);
-    free(b.f);
+  add_pseudo_headers(host, spec, &b, &pt);
+  add_headers(host, &b, &pt);
+  size_t cl_index = add_length(spec, &b, &pt);
+  struct http2_step *st = step_from(host, spec, &pt, &b, cl_index);
+  parts_free(host, &pt);
+  if (st == NULL) {
     rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
-  /* The strings live as long as the step, which outlives every session:
-   * nghttp2 may keep pointers to them instead of copying (NO_COPY), and
-   * HPACK still indexes them, so repeated requests cost a few bytes. */
-  st->strings = b.s.p;
-  st->nvlen = b.n;
-  st->cl_index = cl_index < b.n ? cl_index : b.n;
-  for (size_t i = 0; i < b.n; i++) {
-    st->nva[i].name = (uint8_t *)(b.s.p + b.f[i].name_off);
-    st->nva[i].namelen = b.f[i].name_len;
-    st->nva[i].value = (uint8_t *)(b.s.p + b.f[i].value_off);
-    st->nva[i].valuelen = b.f[i].value_len;
-    st->nva[i].flags =
-        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
-    if (b.f[i].tpl != NULL && st->n_fields < n_fields) /* (always) */
-      st->fields[st->n_fields++] = (struct tpl_field){
-          .index = i, .tpl = b.f[i].tpl, .path = b.f[i].path};
-  }
-  free(b.f);
   *step = st;
   return 0;
 }
