@@ -182,40 +182,11 @@ static void rb_free(const rl_host *host, struct req_builder *rb) {
   free(rb->b.p);
 }
 
-/* What a step spec asks for, read and checked, with its templates
- * compiled: each template is NULL when its text goes out as it is. The
- * strings are the spec's (borrowed); hs and the templates are owned until
- * build_request() hands the templates to the builder and the step. */
-struct req_parts {
-  const char *method;
-  const char *path;
-  int has_body;
-  rl__http_hdr *hs; /* the user's headers, n of them */
-  size_t n;
-  rl_template *path_tpl;
-  rl_template **value_tpl; /* n of them, or NULL when no value has any */
-  rl_template *body_tpl;
-};
-
-/* Frees what parts still owns. */
-static void parts_free(const rl_host *host, struct req_parts *pt) {
-  if (pt->path_tpl != NULL)
-    host->template_del(pt->path_tpl);
-  for (size_t i = 0; pt->value_tpl != NULL && i < pt->n; i++)
-    if (pt->value_tpl[i] != NULL)
-      host->template_del(pt->value_tpl[i]);
-  free(pt->value_tpl);
-  if (pt->body_tpl != NULL)
-    host->template_del(pt->body_tpl);
-  free(pt->hs);
-  memset(pt, 0, sizeof *pt);
-}
-
 /* Compiles the templates of the path, the header values and the body into
  * pt. Returns 0 or an RL_ERR_* code with err set (what was compiled stays
- * in pt, for parts_free). */
+ * in pt, for rl__http_parts_free). */
 static int compile_templates(const rl_host *host, const rl_step_spec *spec,
-                             struct req_parts *pt, char *err, size_t errlen) {
+                             rl__http_parts *pt, char *err, size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
   int rc = rl__tpl_compile(host, pt->path, strlen(pt->path), "path",
                            &pt->path_tpl, err, errlen);
@@ -241,26 +212,13 @@ static int compile_templates(const rl_host *host, const rl_step_spec *spec,
 
 /*
  * Checks a templated path: its constant part must have no space or
- * control character (an expansion is percent-encoded where it must be).
- * Then checks the rest of the spec as check_spec() does. Returns 0, or
- * RL_ERR_INVAL / RL_ERR_NOMEM with err set.
+ * control character; then the rest of the spec as check_spec() does.
+ * Returns 0, or RL_ERR_INVAL / RL_ERR_NOMEM with err set.
  */
 static int check_spec_templated(const rl_step_spec *spec, const char *method,
                                 const char *path, char *err, size_t errlen) {
-  char shown[RL__HTTP_SHOW_BUF_LEN];
-  char *skeleton = rl__tpl_replace(path, strlen(path), "");
-  if (skeleton == NULL) {
-    rl__http_set_err(err, errlen, "out of memory");
-    return RL_ERR_NOMEM;
-  }
-  int rc = 0;
-  if (rl__http_has_space_or_ctl(skeleton)) {
-    rl__http_set_err(err, errlen,
-                     "path '%s' contains a space or control character "
-                     "(percent-encode it)",
-                     rl__http_show(path, strlen(path), shown));
-    rc = RL_ERR_INVAL;
-  }
+  char *skeleton = NULL;
+  int rc = rl__http_path_skeleton(path, &skeleton, err, errlen);
   if (rc == 0)
     rc = check_spec(spec, method, skeleton, err, errlen);
   free(skeleton);
@@ -268,19 +226,13 @@ static int check_spec_templated(const rl_step_spec *spec, const char *method,
 }
 
 /*
- * Reads spec into *pt (zeroed first): the method (POST with a body, GET
- * without, unless given), the path ("/" unless given), checked; the
- * user's headers, parsed; the templates, compiled when the host offers
- * them. Returns 0, or an RL_ERR_* code with err set and nothing left to
+ * Reads spec into *pt: the method and the path checked, the user's
+ * headers parsed, the templates compiled when the host offers them. Returns 0, or an RL_ERR_* code with err set and nothing left to
  * free.
  */
 static int read_parts(const rl_host *host, const rl_step_spec *spec,
-                      struct req_parts *pt, char *err, size_t errlen) {
-  memset(pt, 0, sizeof *pt);
-  pt->has_body = spec->body != NULL;
-  pt->method =
-      spec->method != NULL ? spec->method : (pt->has_body ? "POST" : "GET");
-  pt->path = spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
+                      rl__http_parts *pt, char *err, size_t errlen) {
+  rl__http_parts_init(pt, spec);
   int templates = rl__tpl_available(host);
   int rc;
   if (templates && strstr(pt->path, "{{") != NULL)
@@ -293,13 +245,13 @@ static int read_parts(const rl_host *host, const rl_step_spec *spec,
   if (rc == 0 && templates)
     rc = compile_templates(host, spec, pt, err, errlen);
   if (rc != 0)
-    parts_free(host, pt);
+    rl__http_parts_free(host, pt);
   return rc;
 }
 
 /* Appends "METHOD path HTTP/1.1\r\n"; a templated path is a segment. */
 static void add_request_line(const rl_host *host, struct req_builder *rb,
-                             struct req_parts *pt) {
+                             rl__http_parts *pt) {
   rl__buf_str(&rb->b, pt->method);
   rl__buf_str(&rb->b, " ");
   if (pt->path_tpl != NULL)
@@ -313,7 +265,7 @@ static void add_request_line(const rl_host *host, struct req_builder *rb,
 /* Appends Host and User-Agent unless the user gives them, then the user's
  * headers in order (templated values as segments). */
 static void add_headers(const rl_host *host, const rl_step_spec *spec,
-                        struct req_builder *rb, struct req_parts *pt) {
+                        struct req_builder *rb, rl__http_parts *pt) {
   rl__buf *b = &rb->b;
   if (rl__http_find_header(pt->hs, pt->n, "Host") == NULL) {
     rl__buf_str(b, "Host: ");
@@ -324,9 +276,7 @@ static void add_headers(const rl_host *host, const rl_step_spec *spec,
     rl__buf_str(b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
   for (size_t i = 0; i < pt->n; i++) {
     const rl__http_hdr *h = &pt->hs[i];
-    rl_template *t = pt->value_tpl != NULL ? pt->value_tpl[i] : NULL;
-    if (pt->value_tpl != NULL)
-      pt->value_tpl[i] = NULL; /* the builder owns it, or it goes here */
+    rl_template *t = rl__http_parts_take_value(pt, i);
     if (h->value_len == 0 && rl__http_is_default_header(h)) {
       /* "-H 'User-Agent:'" removes ours and sends nothing. */
       if (t != NULL)
@@ -347,7 +297,7 @@ static void add_headers(const rl_host *host, const rl_step_spec *spec,
  * headers do not frame the body, the blank line, and the body (a
  * templated body and its length as segments). */
 static void add_body(const rl_host *host, const rl_step_spec *spec,
-                     struct req_builder *rb, const struct req_parts *pt) {
+                     struct req_builder *rb, const rl__http_parts *pt) {
   rl__buf *b = &rb->b;
   /* A user's Transfer-Encoding frames the body itself; sending a length
    * beside it is forbidden (RFC 9112 6.2). */
@@ -388,7 +338,7 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
     return RL_ERR_INVAL;
   }
   int rc = rl__http_check_spec_size(spec, err, errlen);
-  struct req_parts pt;
+  rl__http_parts pt;
   if (rc == 0)
     rc = read_parts(host, spec, &pt, err, errlen);
   if (rc != 0)
@@ -409,7 +359,7 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
         spec->name != NULL && spec->name[0] != '\0' ? spec->name : pt.path);
     st->head = strcmp(pt.method, "HEAD") == 0;
   }
-  parts_free(host, &pt);
+  rl__http_parts_free(host, &pt);
   if (st == NULL || rb.b.oom || rb.oom || st->type == NULL ||
       st->name == NULL) {
     http1_step_del(st);

@@ -335,36 +335,6 @@ static void add_authority(struct nv_builder *b, const rl_step_spec *spec,
   rl__buf_free(&auth);
 }
 
-/* What a step spec asks for, read and checked, with its templates
- * compiled: each template is NULL when its text goes out as it is. The
- * strings are the spec's (borrowed); hs and the templates are owned until
- * the header list takes them. */
-struct req_parts {
-  const char *method;
-  const char *path;
-  const char *scheme;
-  int has_body;
-  rl__http_hdr *hs; /* the user's headers, n of them */
-  size_t n;
-  rl_template *path_tpl;
-  rl_template **value_tpl; /* n of them, or NULL when no value has any */
-  rl_template *body_tpl;
-};
-
-/* Frees what parts still owns. */
-static void parts_free(const rl_host *host, struct req_parts *pt) {
-  if (pt->path_tpl != NULL)
-    host->template_del(pt->path_tpl);
-  for (size_t i = 0; pt->value_tpl != NULL && i < pt->n; i++)
-    if (pt->value_tpl[i] != NULL)
-      host->template_del(pt->value_tpl[i]);
-  free(pt->value_tpl);
-  if (pt->body_tpl != NULL)
-    host->template_del(pt->body_tpl);
-  free(pt->hs);
-  memset(pt, 0, sizeof *pt);
-}
-
 /*
  * Checks the spec as check_spec() does, with a path that may hold
  * templates: then only its constant part must be free of spaces and
@@ -373,8 +343,7 @@ static void parts_free(const rl_host *host, struct req_parts *pt) {
  * RL_ERR_* code with err set.
  */
 static int check_path(const rl_host *host, const rl_step_spec *spec,
-                      struct req_parts *pt, char *err, size_t errlen) {
-  char shown[RL__HTTP_SHOW_BUF_LEN];
+                      rl__http_parts *pt, char *err, size_t errlen) {
   const char *path = pt->path;
   if (!rl__tpl_available(host) || !rl__tpl_has_open(path, strlen(path)))
     return check_spec(spec, pt->method, path, err, errlen);
@@ -382,19 +351,10 @@ static int check_path(const rl_host *host, const rl_step_spec *spec,
                            errlen);
   if (rc != 0)
     return rc;
-  char *skeleton = rl__tpl_replace(path, strlen(path), "");
-  if (skeleton == NULL) {
-    rl__http_set_err(err, errlen, "out of memory");
-    rc = RL_ERR_NOMEM;
-  } else if (rl__http_has_space_or_ctl(skeleton)) {
-    rl__http_set_err(err, errlen,
-                     "path '%s' contains a space or control character "
-                     "(percent-encode it)",
-                     rl__http_show(path, strlen(path), shown));
-    rc = RL_ERR_INVAL;
-  } else {
+  char *skeleton = NULL;
+  rc = rl__http_path_skeleton(path, &skeleton, err, errlen);
+  if (rc == 0)
     rc = check_spec(spec, pt->method, skeleton, err, errlen);
-  }
   free(skeleton);
   return rc;
 }
@@ -402,7 +362,7 @@ static int check_path(const rl_host *host, const rl_step_spec *spec,
 /* Compiles the header values that hold templates: pt->value_tpl is an
  * array of n (NULL entries: constant), or NULL when none does. Returns 0
  * or an RL_ERR_* code with err set. */
-static int compile_values(const rl_host *host, struct req_parts *pt, char *err,
+static int compile_values(const rl_host *host, rl__http_parts *pt, char *err,
                           size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
   if (!rl__tpl_available(host))
@@ -427,22 +387,14 @@ static int compile_values(const rl_host *host, struct req_parts *pt, char *err,
 }
 
 /*
- * Reads spec into *pt (zeroed first): the method (POST with a body, GET
- * without, unless given), the path ("/" unless given) and the scheme,
- * checked; the path's and body's templates; the user's headers, parsed,
- * and their values' templates. Returns 0, or an RL_ERR_* code with err
+ * Reads spec into *pt: the method and the path checked and the path's
+ * template compiled, then the body's, then the user's headers parsed and
+ * their values' templates. Returns 0, or an RL_ERR_* code with err
  * set and nothing left to free.
  */
 static int read_parts(const rl_host *host, const rl_step_spec *spec,
-                      struct req_parts *pt, char *err, size_t errlen) {
-  memset(pt, 0, sizeof *pt);
-  pt->has_body = spec->body != NULL;
-  pt->method =
-      spec->method != NULL ? spec->method : (pt->has_body ? "POST" : "GET");
-  pt->path = spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
-  pt->scheme = spec->scheme != NULL && spec->scheme[0] != '\0'
-                   ? spec->scheme
-                   : (spec->tls ? "https" : "http");
+                      rl__http_parts *pt, char *err, size_t errlen) {
+  rl__http_parts_init(pt, spec);
   int rc = check_path(host, spec, pt, err, errlen);
   if (rc == 0 && pt->has_body && spec->body_len > 0 && rl__tpl_available(host))
     rc = rl__tpl_compile(host, (const char *)spec->body, spec->body_len, "body",
@@ -453,30 +405,21 @@ static int read_parts(const rl_host *host, const rl_step_spec *spec,
   if (rc == 0)
     rc = compile_values(host, pt, err, errlen);
   if (rc != 0)
-    parts_free(host, pt);
+    rl__http_parts_free(host, pt);
   return rc;
-}
-
-/* Takes the template of header i out of pt (NULL when it has none): the
- * header list owns it from here. */
-static rl_template *take_value_tpl(struct req_parts *pt, size_t i) {
-  if (pt->value_tpl == NULL)
-    return NULL;
-  rl_template *t = pt->value_tpl[i];
-  pt->value_tpl[i] = NULL;
-  return t;
 }
 
 /* The pseudo-header fields, first (RFC 9113 8.3): :method, :scheme,
  * :authority (the user's Host, templated or not, else the URL's), :path. */
 static void add_pseudo_headers(const rl_host *host, const rl_step_spec *spec,
-                               struct nv_builder *b, struct req_parts *pt) {
+                               struct nv_builder *b, rl__http_parts *pt) {
   nvb_add_str(b, ":method", pt->method);
   nvb_add_str(b, ":scheme", pt->scheme);
   const rl__http_hdr *user_host = rl__http_find_header(pt->hs, pt->n, "host");
-  rl_template *host_tpl = user_host != NULL
-                              ? take_value_tpl(pt, (size_t)(user_host - pt->hs))
-                              : NULL;
+  rl_template *host_tpl =
+      user_host != NULL
+          ? rl__http_parts_take_value(pt, (size_t)(user_host - pt->hs))
+          : NULL;
   if (host_tpl != NULL)
     nvb_add_tpl(host, b, ":authority", 10, user_host->value,
                 user_host->value_len, host_tpl, 0);
@@ -494,12 +437,12 @@ static void add_pseudo_headers(const rl_host *host, const rl_step_spec *spec,
  * but Host (it became :authority), the connection-specific ones, and the
  * empty ones that remove ours. */
 static void add_headers(const rl_host *host, struct nv_builder *b,
-                        struct req_parts *pt) {
+                        rl__http_parts *pt) {
   if (rl__http_find_header(pt->hs, pt->n, "user-agent") == NULL)
     nvb_add_str(b, "user-agent", HTTP2_USER_AGENT);
   for (size_t i = 0; i < pt->n; i++) {
     const rl__http_hdr *h = &pt->hs[i];
-    rl_template *t = take_value_tpl(pt, i);
+    rl_template *t = rl__http_parts_take_value(pt, i);
     if (rl__http_name_is(h->name, h->name_len, "host") ||
         is_dropped_header(h) ||
         (h->value_len == 0 && rl__http_is_default_header(h))) {
@@ -519,7 +462,7 @@ static void add_headers(const rl_host *host, struct nv_builder *b,
  * plugins send the same request) and the user gives none. Returns its
  * index in the list, or (size_t)-1. */
 static size_t add_length(const rl_step_spec *spec, struct nv_builder *b,
-                         const struct req_parts *pt) {
+                         const rl__http_parts *pt) {
   if (!rl__http_wants_length(pt->method, pt->has_body) ||
       rl__http_find_header(pt->hs, pt->n, "content-length") != NULL)
     return (size_t)-1;
@@ -538,7 +481,7 @@ static size_t add_length(const rl_step_spec *spec, struct nv_builder *b,
  */
 static struct http2_step *step_from(const rl_host *host,
                                     const rl_step_spec *spec,
-                                    struct req_parts *pt, struct nv_builder *b,
+                                    rl__http_parts *pt, struct nv_builder *b,
                                     size_t cl_index) {
   struct http2_step *st = calloc(1, sizeof *st);
   size_t n_fields = 0;
@@ -609,7 +552,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     return RL_ERR_INVAL;
   }
   int rc = rl__http_check_spec_size(spec, err, errlen);
-  struct req_parts pt;
+  rl__http_parts pt;
   if (rc == 0)
     rc = read_parts(host, spec, &pt, err, errlen);
   if (rc != 0)
@@ -620,7 +563,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   add_headers(host, &b, &pt);
   size_t cl_index = add_length(spec, &b, &pt);
   struct http2_step *st = step_from(host, spec, &pt, &b, cl_index);
-  parts_free(host, &pt);
+  rl__http_parts_free(host, &pt);
   if (st == NULL) {
     rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;

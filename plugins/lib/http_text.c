@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tpl.h"
+
 void rl__http_set_err(char *err, size_t errlen, const char *fmt, ...) {
   if (err == NULL || errlen == 0)
     return;
@@ -306,4 +308,56 @@ void rl__http_add_path(rl__buf *b, const char *text, size_t len) {
     run = i + 1;
   }
   rl__buf_add(b, text + run, len - run);
+}
+
+int rl__http_path_skeleton(const char *path, char **skeleton, char *err,
+                           size_t errlen) {
+  char shown[RL__HTTP_SHOW_BUF_LEN];
+  *skeleton = rl__tpl_replace(path, strlen(path), "");
+  if (*skeleton == NULL) {
+    rl__http_set_err(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  if (rl__http_has_space_or_ctl(*skeleton)) {
+    rl__http_set_err(err, errlen,
+                     "path '%s' contains a space or control character "
+                     "(percent-encode it)",
+                     rl__http_show(path, strlen(path), shown));
+    free(*skeleton);
+    *skeleton = NULL;
+    return RL_ERR_INVAL;
+  }
+  return 0;
+}
+
+void rl__http_parts_init(rl__http_parts *pt, const rl_step_spec *spec) {
+  memset(pt, 0, sizeof *pt);
+  pt->has_body = spec->body != NULL;
+  pt->method =
+      spec->method != NULL ? spec->method : (pt->has_body ? "POST" : "GET");
+  pt->path = spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
+  pt->scheme = spec->scheme != NULL && spec->scheme[0] != '\0'
+                   ? spec->scheme
+                   : (spec->tls ? "https" : "http");
+}
+
+void rl__http_parts_free(const rl_host *host, rl__http_parts *pt) {
+  if (pt->path_tpl != NULL)
+    host->template_del(pt->path_tpl);
+  for (size_t i = 0; pt->value_tpl != NULL && i < pt->n; i++)
+    if (pt->value_tpl[i] != NULL)
+      host->template_del(pt->value_tpl[i]);
+  free(pt->value_tpl);
+  if (pt->body_tpl != NULL)
+    host->template_del(pt->body_tpl);
+  free(pt->hs);
+  memset(pt, 0, sizeof *pt);
+}
+
+rl_template *rl__http_parts_take_value(rl__http_parts *pt, size_t i) {
+  if (pt->value_tpl == NULL)
+    return NULL;
+  rl_template *t = pt->value_tpl[i];
+  pt->value_tpl[i] = NULL;
+  return t;
 }

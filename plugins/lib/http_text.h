@@ -144,6 +144,48 @@ uint16_t rl__http_default_port(const rl_scheme *schemes,
 void rl__http_add_authority(rl__buf *b, const rl_scheme *schemes,
                             const rl_step_spec *spec);
 
+/*
+ * The constant part of a templated path (its {{...}} left out), checked
+ * for spaces and controls: an expansion is percent-encoded per request
+ * where it must be, the constant part is the user's to encode. On 0,
+ * *skeleton is a new string (the caller frees it) to check the rest of the
+ * target with; else RL_ERR_INVAL (the message quotes the whole path) or
+ * RL_ERR_NOMEM, with err set.
+ */
+int rl__http_path_skeleton(const char *path, char **skeleton, char *err,
+                           size_t errlen);
+
+/*
+ * What an HTTP step spec asks for, as a plugin reads it in step_new (each
+ * plugin checks it in its own order, then builds its request from it):
+ * the method (POST with a body, GET without, unless given), the path ("/"
+ * unless given), the scheme (the URL's, else https or http), the user's
+ * headers, and the templates compiled from them, each NULL when its text
+ * goes out as it is. The strings are the spec's (borrowed); hs and the
+ * templates are owned until the plugin takes them (and sets them NULL).
+ */
+typedef struct rl__http_parts {
+  const char *method;
+  const char *path;
+  const char *scheme;
+  int has_body;
+  rl__http_hdr *hs; /* the user's headers, n of them */
+  size_t n;
+  rl_template *path_tpl;
+  rl_template **value_tpl; /* n of them, or NULL when no value has any */
+  rl_template *body_tpl;
+} rl__http_parts;
+
+/* Zeroes *pt and sets method, path, scheme and has_body from spec. */
+void rl__http_parts_init(rl__http_parts *pt, const rl_step_spec *spec);
+
+/* Frees what *pt still owns (host frees the templates); *pt is zeroed. */
+void rl__http_parts_free(const rl_host *host, rl__http_parts *pt);
+
+/* Takes header i's value template out of *pt: the caller owns it (NULL
+ * when the value has none). */
+rl_template *rl__http_parts_take_value(rl__http_parts *pt, size_t i);
+
 /* Appends an expanded path, percent-encoding what cannot go in a request
  * target as it is (controls, space, DEL, and non-ASCII bytes: RFC 3986
  * wants UTF-8 percent-encoded); everything else ('%', '?', '&', '/') stays
