@@ -8,7 +8,9 @@ header by bare name from another folder (docs/architecture.md, "Modules").
                   other)
   cli/ kit/       any src/ module (they sit on top), and their own folder's
                   headers by bare name
-  tests/          anything they test
+  tests/          anything they test, and what tests share by its path
+                  under tests/ ("unit/fake_host.h"; also from the examples'
+                  tests)
   plugins/ examples/
                   never src/: a plugin sees only <rpcload/...>, its own
                   folder's headers by bare name, and plugins/lib/'s as
@@ -62,9 +64,12 @@ def check(path):
             continue
         mod = inc.split("/")[0]
         if mod not in RANK:
-            # plugins/lib/x.h, plugins/grpc/x.h: the plugins' own headers
+            # plugins/lib/x.h, plugins/grpc/x.h: the plugins' own headers;
+            # for tests also tests/unit/x.h: what they share (the fake host)
             if not (os.path.exists(os.path.join(here, inc)) or
-                    os.path.exists(os.path.join(ROOT, "plugins", inc))):
+                    os.path.exists(os.path.join(ROOT, "plugins", inc)) or
+                    ("tests" in parts and
+                     os.path.exists(os.path.join(ROOT, "tests", inc)))):
                 yield '%s: "%s": no such header under src/ or plugins/' % (where, inc)
             elif parts[0] == "plugins" and mod != "lib":
                 yield ('%s: "%s": a plugin shares code through plugins/lib/, '
