@@ -38,6 +38,7 @@
 #include <rpcload/plugin.h>
 
 #include "lib/buf.h"
+#include "lib/h2codec.h"
 #include "lib/h2session.h"
 #include "lib/http_text.h"
 #include "lib/resp_acc.h"
@@ -585,17 +586,9 @@ static void http2_step_describe(void *step, const char **type,
 
 /* One connection. Owned by the plugin from session_new to session_del. */
 struct http2_session {
-  const rl_host *host; /* borrowed: lives until fini */
-  rl_conn *conn;       /* borrowed: valid until session_del */
-  h2_session *h2;      /* owned */
-  int has_retry;       /* the host offers request_retry and conn_drain */
-  int has_responses;   /* the host takes responses (ABI 1.2) */
-  /* While ending every stream at once (session_del, a connection error):
-   * the error text they fail with; borrowed for that moment. */
-  const char *abort_reason;
+  rl__h2codec c; /* first: the h2session's session_data */
   /* While cancelling one stream: why (borrowed for that moment). */
   const char *cancel_reason;
-  rl__resp_acc *free_accs; /* collectors to reuse; owned */
   /* Expanded header values of the request being submitted. */
   rl__buf scratch;
 };
@@ -620,14 +613,9 @@ static void finish(struct http2_stream *ps, const char *error) {
   r.name = ps->st->name;
   r.response_bytes = ps->bytes;
   r.error = error;
-  rl__resp_acc_put(&ps->s->free_accs, ps->acc);
+  rl__resp_acc_put(&ps->s->c.free_accs, ps->acc);
   ps->acc = NULL;
-  ps->s->host->request_done(ps->req, &r);
-}
-
-static int h2cb_write(void *session_data, const uint8_t *data, size_t len) {
-  struct http2_session *s = session_data;
-  return s->host->conn_write(s->conn, data, len);
+  ps->s->c.host->request_done(ps->req, &r);
 }
 
 static void h2cb_headers_end(void *stream_data, enum h2_block block,
@@ -656,17 +644,6 @@ static void h2cb_data(void *stream_data, const uint8_t *data, size_t len) {
     rl__resp_acc_data(ps->acc, data, len);
 }
 
-/* The server will start no new stream: the host must stop handing us
- * requests before we give back those the server never processed. */
-static void h2cb_goaway(void *session_data, uint32_t error_code,
-                        int32_t last_stream_id) {
-  struct http2_session *s = session_data;
-  (void)error_code;
-  (void)last_stream_id;
-  if (s->has_retry)
-    s->host->conn_drain(s->conn);
-}
-
 /* The one place a request ends: exactly once per accepted request, as
  * h2session promises one on_end per stream. */
 static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
@@ -675,7 +652,7 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
   switch (how) {
   case H2_END_COMPLETE:
     if (ps->acc != NULL)
-      rl__resp_acc_hand_over(ps->s->host, ps->req, ps->acc, ps->status);
+      rl__resp_acc_hand_over(ps->s->c.host, ps->req, ps->acc, ps->status);
     if (ps->status >= 400) {
       const char *phrase = status_phrase(ps->status);
       snprintf(error, sizeof error, "HTTP %d%s%s", ps->status,
@@ -703,10 +680,10 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
              error_code_text(code, num, sizeof num));
     /* The server never saw it: send it again on a new connection (the
      * GOAWAY callback already drained this one). */
-    if (ps->s->has_retry) {
-      rl__resp_acc_put(&ps->s->free_accs, ps->acc);
+    if (ps->s->c.has_retry) {
+      rl__resp_acc_put(&ps->s->c.free_accs, ps->acc);
       ps->acc = NULL;
-      ps->s->host->request_retry(ps->req, error);
+      ps->s->c.host->request_retry(ps->req, error);
     } else
       finish(ps, error);
     return;
@@ -716,19 +693,19 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
     return;
   case H2_END_ABORTED:
   default:
-    finish(ps, ps->s->abort_reason != NULL ? ps->s->abort_reason
-                                           : rl_strerror(RL_ERR_CLOSED));
+    finish(ps, ps->s->c.abort_reason != NULL ? ps->s->c.abort_reason
+                                             : rl_strerror(RL_ERR_CLOSED));
     return;
   }
 }
 
 static const h2_callbacks http2_h2_callbacks = {
-    .write = h2cb_write,
+    .write = rl__h2codec_write,
     .on_header = h2cb_header,
     .on_headers_end = h2cb_headers_end,
     .on_data = h2cb_data,
     .on_end = h2cb_end,
-    .on_goaway = h2cb_goaway,
+    .on_goaway = rl__h2codec_goaway,
 };
 
 /*
@@ -743,19 +720,9 @@ static int http2_session_new(const rl_host *host, rl_conn *conn,
   struct http2_session *s = calloc(1, sizeof *s);
   if (s == NULL)
     return RL_ERR_NOMEM;
-  s->host = host;
-  s->conn = conn;
-  s->has_retry = RL_HOST_HAS(host, conn_drain);
-  s->has_responses = RL_HOST_HAS_RESPONSES(host) &&
-                     host->request_wants_response != NULL &&
-                     host->request_response != NULL;
-  h2_config cfg = {0};
-  cfg.stream_data_size = sizeof(struct http2_stream);
-  int rc = h2_session_new(&http2_h2_callbacks, s, &cfg, &s->h2);
-  if (rc == 0)
-    rc = h2_session_flush(s->h2);
+  int rc = rl__h2codec_start(&s->c, host, conn, &http2_h2_callbacks,
+                             sizeof(struct http2_stream));
   if (rc != 0) {
-    h2_session_del(s->h2);
     free(s);
     return rc;
   }
@@ -767,7 +734,7 @@ static int http2_session_new(const rl_host *host, rl_conn *conn,
  * SETTINGS_MAX_CONCURRENT_STREAMS, or at most 100 before it is known. */
 static uint32_t http2_session_max_concurrent(void *session) {
   struct http2_session *s = session;
-  return h2_session_max_concurrent(s->h2, HTTP2_STREAMS_BEFORE_SETTINGS);
+  return h2_session_max_concurrent(s->c.h2, HTTP2_STREAMS_BEFORE_SETTINGS);
 }
 
 /* Header lists up to this long are copied on the stack for a templated
@@ -787,15 +754,15 @@ static int expand_fields(struct http2_session *s, struct http2_step *st,
   rl__buf_reset(&s->scratch);
   for (size_t i = 0; i < st->n_fields; i++) {
     size_t n = 0;
-    const char *text = s->host->template_expand(st->fields[i].tpl, req, &n);
+    const char *text = s->c.host->template_expand(st->fields[i].tpl, req, &n);
     if (text == NULL)
       return RL_ERR_NOMEM;
     if (!st->fields[i].path && rl__http_bad_value(text, n)) {
       if (atomic_exchange(&st->warned, 1) == 0)
-        s->host->log(RL_LOG_WARN,
-                     "http2: a header value of %s %s expanded to a control "
-                     "character (CR, LF...): such requests are refused",
-                     st->type, st->name);
+        s->c.host->log(RL_LOG_WARN,
+                       "http2: a header value of %s %s expanded to a control "
+                       "character (CR, LF...): such requests are refused",
+                       st->type, st->name);
       return RL_ERR_INVAL;
     }
     off[i] = s->scratch.len;
@@ -809,9 +776,6 @@ static int expand_fields(struct http2_session *s, struct http2_step *st,
   }
   return 0;
 }
-
-/* Frees a templated body once h2session is done sending it. */
-static void free_body(void *arg) { free(arg); }
 
 /*
  * Submits a request with templated parts: the header values (:path too)
@@ -839,7 +803,7 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
       rc = RL_ERR_NOMEM;
   }
   if (rc == 0 && templated_body) {
-    const char *text = s->host->template_expand(st->body_tpl, req, &len);
+    const char *text = s->c.host->template_expand(st->body_tpl, req, &len);
     if (text == NULL) {
       rc = RL_ERR_NOMEM;
     } else if (len > 0) {
@@ -869,9 +833,11 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
     }
     h2_body body = {.data = st->body, .len = st->body_len};
     if (templated_body)
-      body = (h2_body){
-          .data = copy, .len = len, .release = free_body, .release_arg = copy};
-    rc = h2_session_submit(s->h2, nva, st->nvlen,
+      body = (h2_body){.data = copy,
+                       .len = len,
+                       .release = rl__h2codec_free_body,
+                       .release_arg = copy};
+    rc = h2_session_submit(s->c.h2, nva, st->nvlen,
                            body.len > 0 || body.data != NULL ? &body : NULL,
                            init, NULL);
   }
@@ -898,40 +864,27 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
  */
 static int http2_session_submit(void *session, rl_request *req) {
   struct http2_session *s = session;
-  if (h2_session_closing(s->h2, NULL))
-    return RL_ERR_CLOSED;
-  uint32_t limit = http2_session_max_concurrent(s);
-  if (h2_session_active(s->h2) >= (limit > 0 ? limit : 1))
-    return RL_ERR_BUSY;
-  struct http2_step *st = s->host->request_step(req);
+  int rc = rl__h2codec_admit(&s->c, HTTP2_STREAMS_BEFORE_SETTINGS);
+  if (rc != 0)
+    return rc;
+  struct http2_step *st = s->c.host->request_step(req);
   if (st == NULL)
     return RL_ERR_INVAL;
 
   struct http2_stream init = {.s = s, .req = req, .st = st};
   /* Asked once per request: only then does the stream collect. */
-  if (s->has_responses && s->host->request_wants_response(req) &&
-      (init.acc = rl__resp_acc_get(&s->free_accs)) == NULL)
-    return RL_ERR_NOMEM;
-  int rc;
+  if ((rc = rl__h2codec_collector(&s->c, req, &init.acc)) != 0)
+    return rc;
   if (st->body_tpl != NULL || st->n_fields > 0) {
     rc = submit_templated(s, st, req, &init);
   } else {
     /* The body belongs to the step, which outlives the session: no
      * release needed. */
     h2_body body = {.data = st->body, .len = st->body_len};
-    rc = h2_session_submit(s->h2, st->nva, st->nvlen,
+    rc = h2_session_submit(s->c.h2, st->nva, st->nvlen,
                            st->body != NULL ? &body : NULL, &init, NULL);
   }
-  if (rc != 0) {
-    rl__resp_acc_put(
-        &s->free_accs,
-        init.acc); /* the stream never was: the collector is ours */
-    return rc;
-  }
-  /* The last stream id is spent: new requests need a new connection. */
-  if (s->has_retry && h2_session_closing(s->h2, NULL))
-    s->host->conn_drain(s->conn);
-  return rc;
+  return rl__h2codec_submitted(&s->c, rc, init.acc);
 }
 
 /*
@@ -943,15 +896,7 @@ static int http2_session_submit(void *session, rl_request *req) {
 static int http2_session_on_read(void *session, const uint8_t *data,
                                  size_t len) {
   struct http2_session *s = session;
-  int rc = h2_session_recv(s->h2, data, len);
-  if (rc == RL_ERR_PROTO) {
-    s->abort_reason = h2_session_error(s->h2);
-    if (s->abort_reason[0] == '\0')
-      s->abort_reason = rl_strerror(rc);
-    h2_session_abort(s->h2);
-    s->abort_reason = NULL;
-  }
-  return rc;
+  return rl__h2codec_read(&s->c, data, len);
 }
 
 static int stream_is(void *area, void *arg) {
@@ -967,11 +912,11 @@ static int stream_is(void *area, void *arg) {
 static int http2_session_cancel(void *session, rl_request *req,
                                 const char *reason) {
   struct http2_session *s = session;
-  void *area = h2_session_find(s->h2, stream_is, req);
+  void *area = h2_session_find(s->c.h2, stream_is, req);
   if (area == NULL)
     return RL_ERR_INVAL;
   s->cancel_reason = reason;
-  int rc = h2_session_cancel(s->h2, area);
+  int rc = h2_session_cancel(s->c.h2, area);
   s->cancel_reason = NULL;
   /* The request is reported whatever the write did; a failed write shows
    * up on the connection next. */
@@ -990,18 +935,15 @@ static void http2_session_del(void *session, int err, const char *reason) {
   if (s == NULL)
     return;
   char why[64], num[16];
-  uint32_t code = NGHTTP2_NO_ERROR;
-  if (err == RL_ERR_CLOSED && h2_session_goaway(s->h2, &code) &&
-      code != NGHTTP2_NO_ERROR) {
+  uint32_t code;
+  if (rl__h2codec_goaway_error(&s->c, err, &code)) {
     snprintf(why, sizeof why, "GOAWAY: %s",
              error_code_text(code, num, sizeof num));
-    s->abort_reason = why;
+    rl__h2codec_end(&s->c, why);
   } else {
-    s->abort_reason =
-        reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err);
+    rl__h2codec_end(
+        &s->c, reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err));
   }
-  h2_session_del(s->h2);
-  rl__resp_acc_free_all(&s->free_accs);
   rl__buf_free(&s->scratch);
   free(s);
 }
