@@ -39,6 +39,9 @@ static int group_setup(void **state) {
   (void)state;
   char err[1024];
   rl__plugin *p;
+  /* The host first: cases without a fixture (and the loader) use it. */
+  rl_fake_host_init(&fh);
+  fh.on_violation = violation;
   rl__plugin_set_init(&plugins);
   if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/redis.so", &p, err,
                           sizeof err) != 0) {
@@ -46,8 +49,6 @@ static int group_setup(void **state) {
     return -1;
   }
   P = &p->desc;
-  rl_fake_host_init(&fh); /* for the cases without a fixture */
-  fh.on_violation = violation;
   return 0;
 }
 

@@ -83,6 +83,9 @@ static int group_setup(void **state) {
   (void)state;
   char err[1024];
   rl__plugin *p;
+  /* The host first: cases without a fixture (and the loader) use it. */
+  rl_fake_host_init(&fh);
+  fh.on_violation = violation;
   rl__plugin_set_init(&plugins);
   if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/grpc.so", &p, err,
                           sizeof err) != 0) {
@@ -90,8 +93,6 @@ static int group_setup(void **state) {
     return -1;
   }
   P = &p->desc;
-  rl_fake_host_init(&fh);
-  fh.on_violation = violation;
   for (int m = 0; m < N_MODES; m++) {
     char body[64];
     snprintf(body, sizeof body, "{\"name\":\"%s\"}", mode_name[m]);
