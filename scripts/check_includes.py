@@ -8,14 +8,17 @@ header by bare name from another folder (docs/architecture.md, "Modules").
                   other)
   cli/ kit/       any src/ module (they sit on top), and their own folder's
                   headers by bare name
-  tests/          anything they test
+  tests/          anything they test, and what tests share by its path
+                  under tests/ ("unit/fake_host.h"; also from the examples'
+                  tests)
   plugins/ examples/
-                  never src/: a plugin sees only <rpcload/...> and its own
-                  (or plugins/lib/) headers
+                  never src/: a plugin sees only <rpcload/...>, its own
+                  folder's headers by bare name, and plugins/lib/'s as
+                  "lib/x.h" (never another plugin's folder)
 
-A bare "x.h" must name a file in the includer's own folder (or, for
-plugins, plugins/lib/ or a generated header); a "dir/x.h" under src/ must
-exist.
+A bare "x.h" must name a file in the includer's own folder (or a generated
+header); a "dir/x.h" must exist under src/ or, for another folder of
+plugins/ ("lib/x.h", and "grpc/x.h" from a test), under plugins/.
 Usage: scripts/check_includes.py  (from anywhere; exit 1 with one line per
 offence)
 """
@@ -61,10 +64,16 @@ def check(path):
             continue
         mod = inc.split("/")[0]
         if mod not in RANK:
-            # plugins/lib/x.h, plugins/grpc/x.h: the plugins' own headers
+            # plugins/lib/x.h, plugins/grpc/x.h: the plugins' own headers;
+            # for tests also tests/unit/x.h: what they share (the fake host)
             if not (os.path.exists(os.path.join(here, inc)) or
-                    os.path.exists(os.path.join(ROOT, "plugins", inc))):
+                    os.path.exists(os.path.join(ROOT, "plugins", inc)) or
+                    ("tests" in parts and
+                     os.path.exists(os.path.join(ROOT, "tests", inc)))):
                 yield '%s: "%s": no such header under src/ or plugins/' % (where, inc)
+            elif parts[0] == "plugins" and mod != "lib":
+                yield ('%s: "%s": a plugin shares code through plugins/lib/, '
+                       'not another plugin\'s folder' % (where, inc))
             continue
         if not os.path.exists(os.path.join(ROOT, "src", inc)):
             yield '%s: "%s" does not exist under src/' % (where, inc)

@@ -35,22 +35,27 @@
  * Everything except rl_plugin_entry() is static or hidden.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include <rpcload/plugin.h>
 
 #include "grpc_wire.h"
-#include "h2session.h"
-#include "http_text.h"
+#include "lib/buf.h"
+#include "lib/h2codec.h"
+#include "lib/h2session.h"
+#include "lib/http_text.h"
+#include "lib/resp_acc.h"
+#include "lib/tpl.h"
 #include "pbdesc.h"
 #include "pbjson.h"
 #include "reflect.h"
-#include "resp_acc.h"
 
 #define GRPC_USER_AGENT "grpc-c/rpcload 0.1"
 /* Streams offered before the server's SETTINGS arrive (as http2). */
@@ -318,61 +323,22 @@ static int load_pool(const rl_step_spec *spec, const struct grpc_options *o,
 
 /* Reads a whole file into a NUL-terminated buffer (caller frees). */
 static char *read_text_file(const char *path, char *err, size_t errlen) {
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     rl__http_set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
     return NULL;
   }
-  size_t cap = 4096, n = 0;
-  char *buf = malloc(cap);
-  while (buf != NULL) {
-    n += fread(buf + n, 1, cap - n - 1, f);
-    if (n < cap - 1)
-      break;
-    char *p = realloc(buf, cap * 2);
-    if (p == NULL) {
-      free(buf);
-      buf = NULL;
-      break;
-    }
-    buf = p;
-    cap *= 2;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (buf == NULL || bad) {
-    free(buf);
+  rl__buf b = {0};
+  int rc = rl__buf_read_fd(&b, fd);
+  close(fd);
+  if (rc == 0)
+    rc = rl__buf_add(&b, "", 1);
+  if (rc != 0) {
+    rl__buf_free(&b);
     rl__http_set_err(err, errlen, "cannot read %s", path);
     return NULL;
   }
-  buf[n] = '\0';
-  return buf;
-}
-
-/*
- * The JSON with every {{...}} replaced by 1: a stand-in that lets a
- * templated message be checked against its type before the run (a field
- * that takes a template takes a number or, inside quotes, a string).
- * Caller frees; NULL when out of memory.
- */
-static char *template_stand_in(const char *json, size_t len) {
-  char *out = malloc(len + 1);
-  size_t o = 0;
-  if (out == NULL)
-    return NULL;
-  for (size_t i = 0; i < len; i++) {
-    if (json[i] == '{' && i + 1 < len && json[i + 1] == '{') {
-      const char *end = strstr(json + i + 2, "}}");
-      if (end != NULL && (size_t)(end - json) < len) {
-        out[o++] = '1';
-        i = (size_t)(end - json) + 1;
-        continue;
-      }
-    }
-    out[o++] = json[i];
-  }
-  out[o] = '\0';
-  return out;
+  return b.p;
 }
 
 /*
@@ -388,19 +354,16 @@ static int compile_message(struct grpc_step *st, const char *json, size_t len,
   const ProtobufCMessageDescriptor *in = st->method->input;
   rl_template *tpl = NULL;
   int rc;
-  if (RL_HOST_HAS_TEMPLATES(host)) {
-    rc = host->template_new(json, len, &tpl, perr, sizeof perr);
-    if (rc != 0) {
-      rl__http_set_err(err, errlen, "%s: %s", what, perr);
+  if (rl__tpl_available(host)) {
+    rc = rl__tpl_compile(host, json, len, what, &tpl, err, errlen);
+    if (rc != 0)
       return rc;
-    }
-    if (host->template_is_constant(tpl)) {
-      host->template_del(tpl);
-      tpl = NULL;
-    }
   }
   if (tpl != NULL) {
-    char *probe = template_stand_in(json, len);
+    /* Every {{...}} as 1: a stand-in that lets the message be checked
+     * against its type before the run (a field that takes a template
+     * takes a number or, inside quotes, a string). */
+    char *probe = rl__tpl_replace(json, len, "1");
     ProtobufCMessage *msg = NULL;
     rc = probe == NULL
              ? RL_ERR_NOMEM
@@ -535,18 +498,14 @@ static int add_metadata(struct grpc_step *st, const char *key,
     return RL_ERR_INVAL;
   }
   rl_template *tpl = NULL;
-  if (RL_HOST_HAS_TEMPLATES(st->host)) {
-    char terr[256] = "";
-    int rc = st->host->template_new(value, vlen, &tpl, terr, sizeof terr);
+  if (rl__tpl_available(st->host)) {
+    char what[RL__HTTP_SHOW_BUF_LEN + 16];
+    snprintf(what, sizeof what, "metadata '%s'",
+             rl__http_show(key, klen, shown));
+    int rc = rl__tpl_compile(st->host, value, vlen, what, &tpl, err, errlen);
     if (rc != 0) {
-      rl__http_set_err(err, errlen, "metadata '%s': %s",
-                       rl__http_show(key, klen, shown), terr);
       free(name);
       return rc;
-    }
-    if (st->host->template_is_constant(tpl)) {
-      st->host->template_del(tpl);
-      tpl = NULL;
     }
   }
   if (tpl != NULL) {
@@ -791,13 +750,7 @@ static int grpc_step_list(void *step, FILE *out) {
 /* ---- Sessions ------------------------------------------------------------ */
 
 struct grpc_session {
-  const rl_host *host;      /* borrowed: lives until fini */
-  rl_conn *conn;            /* borrowed: valid until session_del */
-  h2_session *h2;           /* owned */
-  int has_retry;            /* the host offers request_retry and conn_drain */
-  int has_responses;        /* the host takes responses (ABI 1.2) */
-  const char *abort_reason; /* while ending every stream at once */
-  rl__resp_acc *free_accs;  /* collectors to reuse; owned */
+  rl__h2codec c; /* the connection; all there is */
 };
 
 /* Why a response is broken, found while reading it; reported at its end
@@ -840,7 +793,7 @@ struct grpc_stream {
 static void stream_cleanup(struct grpc_stream *gs) {
   free(gs->buf);
   gs->buf = NULL;
-  rl__resp_acc_put(&gs->s->free_accs, gs->acc);
+  rl__resp_acc_put(&gs->s->c.free_accs, gs->acc);
   gs->acc = NULL;
 }
 
@@ -851,12 +804,7 @@ static void finish(struct grpc_stream *gs, const char *error) {
   r.response_bytes = gs->bytes;
   r.error = error;
   stream_cleanup(gs);
-  gs->s->host->request_done(gs->req, &r);
-}
-
-static int h2cb_write(void *session_data, const uint8_t *data, size_t len) {
-  struct grpc_session *s = session_data;
-  return s->host->conn_write(s->conn, data, len);
+  gs->s->c.host->request_done(gs->req, &r);
 }
 
 static int parse_status(const uint8_t *v, size_t len) {
@@ -884,7 +832,7 @@ static void h2cb_header(void *stream_data, enum h2_block block,
   if (name_len == 11 && memcmp(name, "grpc-status", 11) == 0) {
     gs->grpc_status = parse_status(value, value_len);
   } else if (name_len == 12 && memcmp(name, "grpc-message", 12) == 0) {
-    grpc_message_decode(value, value_len, gs->message, sizeof gs->message);
+    rl__grpc_message_decode(value, value_len, gs->message, sizeof gs->message);
   } else if (block == H2_BLOCK_RESPONSE) {
     if (name_len == 12 && memcmp(name, "content-type", 12) == 0) {
       gs->not_grpc =
@@ -911,10 +859,8 @@ static void acc_message(struct grpc_stream *gs, const ProtobufCMessage *m,
                         const uint8_t *data, size_t len) {
   rl__resp_acc *a = gs->acc;
   char err[128];
-  if (len > 0 && rl__resp_grow(&a->body, &a->body_cap, 0, len) == 0) {
-    memcpy(a->body, data, len);
-    a->body_len = len;
-  }
+  rl__buf_reset(&a->body);
+  rl__buf_add(&a->body, data, len); /* left out when out of memory */
   if (rl__pb_to_json(gs->st->pool, m, 0, &a->json, err, sizeof err) != 0)
     a->json = NULL;
 }
@@ -1005,15 +951,6 @@ static void h2cb_data(void *stream_data, const uint8_t *data, size_t len) {
   }
 }
 
-static void h2cb_goaway(void *session_data, uint32_t error_code,
-                        int32_t last_stream_id) {
-  struct grpc_session *s = session_data;
-  (void)error_code;
-  (void)last_stream_id;
-  if (s->has_retry)
-    s->host->conn_drain(s->conn);
-}
-
 /* The text of a broken response. */
 static void broken_text(const struct grpc_stream *gs, char *out, size_t len) {
   const char *type = gs->st->method->output->name;
@@ -1073,7 +1010,7 @@ static int outcome(struct grpc_stream *gs, char *error, size_t len) {
   if (gs->broken == BROKEN_NONE && gs->prefix_got > 0)
     gs->broken = BROKEN_TRUNCATED;
   if (gs->grpc_status > 0) {
-    const char *name = grpc_code_name(gs->grpc_status);
+    const char *name = rl__grpc_status_name(gs->grpc_status);
     char num[16];
     if (name == NULL) {
       snprintf(num, sizeof num, "CODE_%d", gs->grpc_status);
@@ -1086,7 +1023,7 @@ static int outcome(struct grpc_stream *gs, char *error, size_t len) {
   if (gs->grpc_status < 0) {
     if (gs->http_status != 200) {
       int code = grpc_code_from_http(gs->http_status);
-      snprintf(error, len, "%s: HTTP status %d", grpc_code_name(code),
+      snprintf(error, len, "%s: HTTP status %d", rl__grpc_status_name(code),
                gs->http_status);
       return code;
     }
@@ -1111,7 +1048,7 @@ static int outcome(struct grpc_stream *gs, char *error, size_t len) {
 
 /* Hands the collected response to the host with the call's status. */
 static void hand_over(struct grpc_stream *gs, int code) {
-  rl__resp_acc_hand_over(gs->s->host, gs->req, gs->acc, code);
+  rl__resp_acc_hand_over(gs->s->c.host, gs->req, gs->acc, code);
 }
 
 /* The outcome of a stream the server ended. */
@@ -1160,9 +1097,9 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
     name = h2_error_name(code);
     snprintf(error, sizeof error, "UNAVAILABLE: GOAWAY %s",
              name != NULL ? name : "");
-    if (gs->s->has_retry) {
+    if (gs->s->c.has_retry) {
       stream_cleanup(gs);
-      gs->s->host->request_retry(gs->req, error);
+      gs->s->c.host->request_retry(gs->req, error);
     } else {
       finish(gs, error);
     }
@@ -1174,20 +1111,20 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
   case H2_END_ABORTED:
   default:
     snprintf(error, sizeof error, "UNAVAILABLE: %s",
-             gs->s->abort_reason != NULL ? gs->s->abort_reason
-                                         : rl_strerror(RL_ERR_CLOSED));
+             gs->s->c.abort_reason != NULL ? gs->s->c.abort_reason
+                                           : rl_strerror(RL_ERR_CLOSED));
     finish(gs, error);
     return;
   }
 }
 
 static const h2_callbacks grpc_h2_callbacks = {
-    .write = h2cb_write,
+    .write = rl__h2codec_write,
     .on_header = h2cb_header,
     .on_headers_end = h2cb_headers_end,
     .on_data = h2cb_data,
     .on_end = h2cb_end,
-    .on_goaway = h2cb_goaway,
+    .on_goaway = rl__h2codec_goaway,
 };
 
 /*
@@ -1201,19 +1138,9 @@ static int grpc_session_new(const rl_host *host, rl_conn *conn,
   struct grpc_session *s = calloc(1, sizeof *s);
   if (s == NULL)
     return RL_ERR_NOMEM;
-  s->host = host;
-  s->conn = conn;
-  s->has_retry = RL_HOST_HAS(host, conn_drain);
-  s->has_responses = RL_HOST_HAS_RESPONSES(host) &&
-                     host->request_wants_response != NULL &&
-                     host->request_response != NULL;
-  h2_config cfg = {0};
-  cfg.stream_data_size = sizeof(struct grpc_stream);
-  int rc = h2_session_new(&grpc_h2_callbacks, s, &cfg, &s->h2);
-  if (rc == 0)
-    rc = h2_session_flush(s->h2);
+  int rc = rl__h2codec_start(&s->c, host, conn, &grpc_h2_callbacks,
+                             sizeof(struct grpc_stream));
   if (rc != 0) {
-    h2_session_del(s->h2);
     free(s);
     return rc;
   }
@@ -1223,10 +1150,8 @@ static int grpc_session_new(const rl_host *host, rl_conn *conn,
 
 static uint32_t grpc_session_max_concurrent(void *session) {
   struct grpc_session *s = session;
-  return h2_session_max_concurrent(s->h2, GRPC_STREAMS_BEFORE_SETTINGS);
+  return h2_session_max_concurrent(s->c.h2, GRPC_STREAMS_BEFORE_SETTINGS);
 }
-
-static void free_body(void *arg) { free(arg); }
 
 /* The frame of a templated message for req: a new buffer (caller frees). */
 static int expand_message(const struct grpc_step *st, const struct grpc_msg *m,
@@ -1272,7 +1197,8 @@ static int submit_templated(struct grpc_session *s, const struct grpc_step *st,
   size_t nvalues = 0;
   for (size_t i = 0; rc == 0 && i < st->n_md_tpl; i++) {
     size_t len = 0;
-    const char *text = s->host->template_expand(st->md_tpl[i].value, req, &len);
+    const char *text =
+        s->c.host->template_expand(st->md_tpl[i].value, req, &len);
     char *v = text == NULL ? NULL
               : st->md_tpl[i].bin
                   ? grpc_base64_encode((const uint8_t *)text, len)
@@ -1295,11 +1221,11 @@ static int submit_templated(struct grpc_session *s, const struct grpc_step *st,
     rc = expand_message(st, m, req, &frame, &frame_len);
     body = (h2_body){.data = frame,
                      .len = frame_len,
-                     .release = free_body,
+                     .release = rl__h2codec_free_body,
                      .release_arg = frame};
   }
   if (rc == 0)
-    rc = h2_session_submit(s->h2, stack_nva, nv, &body, init, NULL);
+    rc = h2_session_submit(s->c.h2, stack_nva, nv, &body, init, NULL);
   if (rc != 0)
     free(frame); /* a refused submit leaves the body ours */
   for (size_t i = 0; i < nvalues; i++)
@@ -1316,12 +1242,10 @@ static int submit_templated(struct grpc_session *s, const struct grpc_step *st,
  */
 static int grpc_session_submit(void *session, rl_request *req) {
   struct grpc_session *s = session;
-  if (h2_session_closing(s->h2, NULL))
-    return RL_ERR_CLOSED;
-  uint32_t limit = grpc_session_max_concurrent(s);
-  if (h2_session_active(s->h2) >= (limit > 0 ? limit : 1))
-    return RL_ERR_BUSY;
-  struct grpc_step *st = s->host->request_step(req);
+  int rc = rl__h2codec_admit(&s->c, GRPC_STREAMS_BEFORE_SETTINGS);
+  if (rc != 0)
+    return rc;
+  struct grpc_step *st = s->c.host->request_step(req);
   if (st == NULL || st->method == NULL)
     return RL_ERR_INVAL;
   const struct grpc_msg *m = &st->msgs[0];
@@ -1331,40 +1255,22 @@ static int grpc_session_submit(void *session, rl_request *req) {
                   st->n_msgs];
   struct grpc_stream init = {.s = s, .req = req, .st = st, .grpc_status = -1};
   /* Asked once per call: only then does the stream collect. */
-  if (s->has_responses && s->host->request_wants_response(req) &&
-      (init.acc = rl__resp_acc_get(&s->free_accs)) == NULL)
-    return RL_ERR_NOMEM;
-  int rc;
+  if ((rc = rl__h2codec_collector(&s->c, req, &init.acc)) != 0)
+    return rc;
   if (m->json != NULL || st->n_md_tpl > 0) {
     rc = submit_templated(s, st, req, m, &init);
   } else {
     /* The frame belongs to the step, which outlives the session. */
     h2_body body = {.data = m->frame, .len = m->frame_len};
-    rc = h2_session_submit(s->h2, st->nva, st->nvlen, &body, &init, NULL);
+    rc = h2_session_submit(s->c.h2, st->nva, st->nvlen, &body, &init, NULL);
   }
-  if (rc != 0) {
-    rl__resp_acc_put(
-        &s->free_accs,
-        init.acc); /* the stream never was: the collector is ours */
-    return rc;
-  }
-  if (s->has_retry && h2_session_closing(s->h2, NULL))
-    s->host->conn_drain(s->conn);
-  return rc;
+  return rl__h2codec_submitted(&s->c, rc, init.acc);
 }
 
 static int grpc_session_on_read(void *session, const uint8_t *data,
                                 size_t len) {
   struct grpc_session *s = session;
-  int rc = h2_session_recv(s->h2, data, len);
-  if (rc == RL_ERR_PROTO) {
-    s->abort_reason = h2_session_error(s->h2);
-    if (s->abort_reason[0] == '\0')
-      s->abort_reason = rl_strerror(rc);
-    h2_session_abort(s->h2);
-    s->abort_reason = NULL;
-  }
-  return rc;
+  return rl__h2codec_read(&s->c, data, len);
 }
 
 static int stream_is(void *area, void *arg) {
@@ -1376,11 +1282,11 @@ static int stream_is(void *area, void *arg) {
 static int grpc_session_cancel(void *session, rl_request *req,
                                const char *reason) {
   struct grpc_session *s = session;
-  void *area = h2_session_find(s->h2, stream_is, req);
+  void *area = h2_session_find(s->c.h2, stream_is, req);
   if (area == NULL)
     return RL_ERR_INVAL;
   (void)reason; /* the call fails as DEADLINE_EXCEEDED, as gRPC says */
-  (void)h2_session_cancel(s->h2, area);
+  (void)h2_session_cancel(s->c.h2, area);
   return 0;
 }
 
@@ -1391,18 +1297,15 @@ static void grpc_session_del(void *session, int err, const char *reason) {
   if (s == NULL)
     return;
   char why[64];
-  uint32_t code = NGHTTP2_NO_ERROR;
-  if (err == RL_ERR_CLOSED && h2_session_goaway(s->h2, &code) &&
-      code != NGHTTP2_NO_ERROR) {
+  uint32_t code;
+  if (rl__h2codec_goaway_error(&s->c, err, &code)) {
     const char *name = h2_error_name(code);
     snprintf(why, sizeof why, "GOAWAY %s", name != NULL ? name : "");
-    s->abort_reason = why;
+    rl__h2codec_end(&s->c, why);
   } else {
-    s->abort_reason =
-        reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err);
+    rl__h2codec_end(
+        &s->c, reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err));
   }
-  h2_session_del(s->h2);
-  rl__resp_acc_free_all(&s->free_accs);
   free(s);
 }
 

@@ -8,31 +8,6 @@
 
 #include <rpcload/plugin.h>
 
-const char *grpc_code_name(int code) {
-  static const char *const names[] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED",
-  };
-  if (code < 0 || code >= (int)(sizeof names / sizeof names[0]))
-    return NULL;
-  return names[code];
-}
-
 /* doc/http-grpc-status-mapping.md in the grpc repository. */
 int grpc_code_from_http(int http_status) {
   switch (http_status) {
@@ -73,36 +48,6 @@ const char *grpc_timeout_format(uint64_t ns, char *buf, size_t len) {
     }
   }
   return buf; /* not reached */
-}
-
-static int hex_value(uint8_t c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-void grpc_message_decode(const uint8_t *in, size_t len, char *out,
-                         size_t outlen) {
-  size_t o = 0;
-  if (outlen == 0)
-    return;
-  for (size_t i = 0; i < len && o + 1 < outlen; i++) {
-    int hi, lo;
-    if (in[i] == '%' && i + 2 < len && (hi = hex_value(in[i + 1])) >= 0 &&
-        (lo = hex_value(in[i + 2])) >= 0) {
-      uint8_t c = (uint8_t)(hi << 4 | lo);
-      /* A control character would break the one-line error text. */
-      out[o++] = (char)(c < 0x20 || c == 0x7f ? ' ' : c);
-      i += 2;
-    } else {
-      out[o++] = (char)in[i];
-    }
-  }
-  out[o] = '\0';
 }
 
 char *grpc_base64_encode(const uint8_t *in, size_t len) {

@@ -1,10 +1,10 @@
 /*
  * grpc_wire: the small pieces of the gRPC-over-HTTP/2 protocol
  * (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md) that
- * are not HTTP/2 itself: message framing, status codes and their names,
- * the grpc-timeout and grpc-message header encodings, binary metadata, the
- * HTTP status fallback, and gzip. No state, no I/O: the plugin (grpc.c)
- * and its tests call these.
+ * are not HTTP/2 itself: message framing, the grpc-timeout header, binary
+ * metadata, the HTTP status fallback, and gzip. No state, no I/O: the
+ * plugin (grpc.c) and its tests call these. Status codes, their names and
+ * grpc-message are lib/grpc_status's, shared with the reflection client.
  *
  * Errors are negative RL_ERR_* codes.
  */
@@ -14,33 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/grpc_status.h"
+
 /* Length-prefixed message: 1 byte compressed flag, 4 bytes length (big
  * endian), the message. */
 #define GRPC_FRAME_HEADER 5
-
-/* The status codes (grpc/include/grpc/impl/codegen/status.h). */
-enum grpc_code {
-  GRPC_OK = 0,
-  GRPC_CANCELLED = 1,
-  GRPC_UNKNOWN = 2,
-  GRPC_INVALID_ARGUMENT = 3,
-  GRPC_DEADLINE_EXCEEDED = 4,
-  GRPC_NOT_FOUND = 5,
-  GRPC_ALREADY_EXISTS = 6,
-  GRPC_PERMISSION_DENIED = 7,
-  GRPC_RESOURCE_EXHAUSTED = 8,
-  GRPC_FAILED_PRECONDITION = 9,
-  GRPC_ABORTED = 10,
-  GRPC_OUT_OF_RANGE = 11,
-  GRPC_UNIMPLEMENTED = 12,
-  GRPC_INTERNAL = 13,
-  GRPC_UNAVAILABLE = 14,
-  GRPC_DATA_LOSS = 15,
-  GRPC_UNAUTHENTICATED = 16
-};
-
-/* "UNAVAILABLE" for 14; NULL for a code outside 0..16. Static string. */
-const char *grpc_code_name(int code);
 
 /* The status a client reports when a response has an HTTP status other
  * than 200 and no grpc-status (the spec's HTTP-to-gRPC mapping). */
@@ -53,14 +31,6 @@ int grpc_code_from_http(int http_status);
  * "1500000u"). Returns buf.
  */
 const char *grpc_timeout_format(uint64_t ns, char *buf, size_t len);
-
-/*
- * Decodes a grpc-message value (percent-encoded UTF-8) into out (at most
- * outlen - 1 bytes, NUL-terminated; longer text is cut). A '%' not
- * followed by two hex digits is kept as it is, as the spec asks.
- */
-void grpc_message_decode(const uint8_t *in, size_t len, char *out,
-                         size_t outlen);
 
 /*
  * Base64 without padding (what gRPC sends for "-bin" metadata values) of

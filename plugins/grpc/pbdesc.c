@@ -27,6 +27,8 @@
 
 #include <rpcload/plugin.h>
 
+#include "lib/buf.h"
+
 typedef Google__Protobuf__FileDescriptorSet pb_file_set;
 typedef Google__Protobuf__FileDescriptorProto pb_file_proto;
 typedef Google__Protobuf__DescriptorProto pb_msg_proto;
@@ -1162,37 +1164,20 @@ static int read_file(const char *path, uint8_t **data, size_t *len, char *err,
     snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
     return RL_ERR_IO;
   }
-  size_t cap = 0, n = 0;
-  uint8_t *buf = NULL;
-  for (;;) {
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 16384;
-      uint8_t *nb = realloc(buf, ncap);
-      if (nb == NULL) {
-        free(buf);
-        close(fd);
-        snprintf(err, errlen, "out of memory");
-        return RL_ERR_NOMEM;
-      }
-      buf = nb;
-      cap = ncap;
-    }
-    ssize_t r = read(fd, buf + n, cap - n);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0) {
-      snprintf(err, errlen, "cannot read '%s': %s", path, strerror(errno));
-      free(buf);
-      close(fd);
-      return RL_ERR_IO;
-    }
-    if (r == 0)
-      break;
-    n += (size_t)r;
-  }
+  rl__buf b = {0};
+  int rc = rl__buf_read_fd(&b, fd);
+  int read_errno = errno;
   close(fd);
-  *data = buf;
-  *len = n;
+  if (rc != 0) {
+    if (rc == RL_ERR_NOMEM)
+      snprintf(err, errlen, "out of memory");
+    else
+      snprintf(err, errlen, "cannot read '%s': %s", path, strerror(read_errno));
+    rl__buf_free(&b);
+    return rc;
+  }
+  *data = (uint8_t *)b.p;
+  *len = b.len;
   return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "lib/buf.h"
 #include "pbjson.h"
 
 /* Deeper nesting than this is refused (protobuf's own limit). */
@@ -22,10 +23,7 @@ typedef struct rl__pbj {
   char path[256]; /* the field being converted: "user.tags[2]" */
   size_t plen;
   int depth;
-  /* to_json's output */
-  char *buf;
-  size_t len, cap;
-  int oom;
+  rl__buf out; /* to_json's output */
   unsigned flags;
   int indent;
   int first; /* nothing written yet in the innermost object or array */

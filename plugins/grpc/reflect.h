@@ -13,7 +13,8 @@
  * service (except grpc.reflection.* itself), then file_by_filename for
  * every import the answers named but did not include, until the set is
  * closed. Each request is its own gRPC call (stream) on the one HTTP/2
- * connection.
+ * connection. reflect.c speaks the protocol; reflect_conn.c holds the
+ * connection (socket, deadline, TLS, HTTP/2, the calls).
  */
 #ifndef RL_REFLECT_H
 #define RL_REFLECT_H

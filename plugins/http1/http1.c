@@ -33,18 +33,15 @@
 
 #include <rpcload/plugin.h>
 
-#include "http_text.h"
+#include "lib/buf.h"
+#include "lib/http_text.h"
+#include "lib/resp_acc.h"
+#include "lib/tpl.h"
 
 #define HTTP1_USER_AGENT "rpcload/0.1"
 /* Longest reason phrase kept for an error text; longer ones are cut, so
  * that one chatty server cannot make every error row unreadable. */
 #define HTTP1_REASON_MAX 96
-/* Most body bytes collected for a response the host looks at. More than
- * the host keeps, so that it still sees when a body was cut. */
-#define HTTP1_RESPONSE_MAX_BODY ((size_t)8 << 20)
-/* Collecting buffers larger than this are freed once handed over, so that
- * one big response does not pin its memory for the connection's life. */
-#define HTTP1_RESPONSE_KEEP ((size_t)64 << 10)
 
 static const rl_scheme http1_schemes[] = {
     {"http", 80, 0},
@@ -53,64 +50,6 @@ static const rl_scheme http1_schemes[] = {
 };
 
 static const char *const http1_alpn[] = {"http/1.1", NULL};
-
-static int has_crlf(const char *s, size_t n) {
-  return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
-}
-
-/* A growable byte buffer; on allocation failure it sets oom and ignores
- * further appends, so builders check once at the end. Owns p. */
-struct buf {
-  char *p;
-  size_t len, cap;
-  int oom;
-};
-
-static void buf_add(struct buf *b, const void *data, size_t n) {
-  if (b->oom || n == 0)
-    return;
-  if (n > b->cap - b->len) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < n) {
-      if (cap > ((size_t)-1) / 2) {
-        b->oom = 1;
-        return;
-      }
-      cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, data, n);
-  b->len += n;
-}
-
-static void buf_str(struct buf *b, const char *s) { buf_add(b, s, strlen(s)); }
-
-/* Frees b's memory when it holds more than `keep` bytes. */
-static void buf_trim(struct buf *b, size_t keep) {
-  if (b->cap > keep) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-  }
-}
-
-/* Empties b, keeping its memory. */
-static void buf_reset(struct buf *b) {
-  b->len = 0;
-  b->oom = 0;
-}
-
-/* True when the host offers request templates (ABI 1.1) and fills them. */
-static int host_has_templates(const rl_host *host) {
-  return host != NULL && RL_HOST_HAS_TEMPLATES(host) &&
-         host->template_new != NULL && host->template_expand != NULL;
-}
 
 /* ---- Steps --------------------------------------------------------------- */
 
@@ -146,108 +85,6 @@ struct http1_step {
   atomic_int warned;     /* a bad expansion was logged once */
 };
 
-/* One user header, split and trimmed; points into the step spec. */
-struct hdr {
-  const char *name;
-  size_t name_len;
-  const char *value;
-  size_t value_len;
-};
-
-/* The headers rpcload adds itself; a user header with one of these names
- * replaces ours (and an empty value just removes ours, as curl does). */
-static int is_default_header(const struct hdr *h) {
-  return rl__http_name_is(h->name, h->name_len, "Host") ||
-         rl__http_name_is(h->name, h->name_len, "User-Agent") ||
-         rl__http_name_is(h->name, h->name_len, "Content-Length");
-}
-
-static int user_has(const struct hdr *hs, size_t n, const char *name) {
-  for (size_t i = 0; i < n; i++)
-    if (rl__http_name_is(hs[i].name, hs[i].name_len, name))
-      return 1;
-  return 0;
-}
-
-/*
- * Splits and checks one user header. kv->value NULL means kv->key is the
- * raw "Name: value" line as the user typed it; otherwise key is the name.
- * Fills *h with pointers into kv's strings (borrowed: valid while the spec
- * is). Returns 0, or RL_ERR_INVAL with a message in err.
- */
-static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
-                        size_t errlen) {
-  char shown[RL__HTTP_SHOW_BUF_LEN];
-  const char *key = kv->key ? kv->key : "";
-  const char *value;
-  size_t key_len = strlen(key);
-
-  if (kv->value == NULL) {
-    const char *colon = strchr(key, ':');
-    if (colon == NULL) {
-      rl__http_set_err(err, errlen, "header '%s' has no ':'",
-                       rl__http_show(key, key_len, shown));
-      return RL_ERR_INVAL;
-    }
-    h->name = key;
-    h->name_len = (size_t)(colon - key);
-    value = colon + 1;
-  } else {
-    h->name = key;
-    h->name_len = key_len;
-    value = kv->value;
-  }
-
-  /* Leading and trailing whitespace is not part of a field value. */
-  size_t value_len = strlen(value);
-  while (value_len > 0 && rl__http_is_ows(*value)) {
-    value++;
-    value_len--;
-  }
-  while (value_len > 0 && rl__http_is_ows(value[value_len - 1]))
-    value_len--;
-  h->value = value;
-  h->value_len = value_len;
-
-  /* CR or LF would let the header end early and smuggle another one in. */
-  if (has_crlf(h->name, h->name_len) || has_crlf(h->value, h->value_len)) {
-    rl__http_set_err(err, errlen, "header '%s' contains CR or LF",
-                     rl__http_show(h->name, h->name_len, shown));
-    return RL_ERR_INVAL;
-  }
-  if (h->name_len == 0) {
-    rl__http_set_err(err, errlen, "header '%s' has an empty name",
-                     rl__http_show(key, key_len, shown));
-    return RL_ERR_INVAL;
-  }
-  if (!rl__http_is_token(h->name, h->name_len)) {
-    rl__http_set_err(err, errlen, "header name '%s' is not a valid HTTP token",
-                     rl__http_show(h->name, h->name_len, shown));
-    return RL_ERR_INVAL;
-  }
-  for (size_t i = 0; i < h->value_len; i++) {
-    unsigned char c = (unsigned char)h->value[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      rl__http_set_err(err, errlen,
-                       "header '%s' value contains a control character",
-                       rl__http_show(h->name, h->name_len, shown));
-      return RL_ERR_INVAL;
-    }
-  }
-  return 0;
-}
-
-/* The default port of spec's scheme, so Host carries a port only when the
- * URL needed one. */
-static uint16_t scheme_default_port(const rl_step_spec *spec) {
-  if (spec->scheme != NULL) {
-    for (const rl_scheme *s = http1_schemes; s->name != NULL; s++)
-      if (strcmp(s->name, spec->scheme) == 0)
-        return s->default_port;
-  }
-  return spec->tls ? 443 : 80;
-}
-
 static void http1_step_del(void *step) {
   struct http1_step *st = step;
   if (st == NULL)
@@ -277,7 +114,7 @@ static int check_spec(const rl_step_spec *spec, const char *method,
     rl__http_set_err(err, errlen, "method is empty");
     return RL_ERR_INVAL;
   }
-  if (has_crlf(method, method_len)) {
+  if (rl__http_has_crlf(method, method_len)) {
     rl__http_set_err(err, errlen, "method '%s' contains CR or LF",
                      rl__http_show(method, method_len, shown));
     return RL_ERR_INVAL;
@@ -290,84 +127,12 @@ static int check_spec(const rl_step_spec *spec, const char *method,
   return rl__http_check_target(spec, path, "http1", err, errlen);
 }
 
-/* Appends "Host: <host>[:port]\r\n"; an IPv6 literal gets its brackets
- * back (the spec gives it without). */
-static void add_host_header(struct buf *b, const rl_step_spec *spec) {
-  int v6 = strchr(spec->host, ':') != NULL;
-  buf_str(b, "Host: ");
-  if (v6)
-    buf_str(b, "[");
-  buf_str(b, spec->host);
-  if (v6)
-    buf_str(b, "]");
-  if (spec->port != 0 && spec->port != scheme_default_port(spec)) {
-    char port[8];
-    snprintf(port, sizeof port, ":%u", (unsigned)spec->port);
-    buf_str(b, port);
-  }
-  buf_str(b, "\r\n");
-}
-
 /* ---- Templates ----------------------------------------------------------- */
-
-/*
- * Compiles `len` bytes of text as a request template. *out is NULL when
- * the text has no {{...}} (it is then sent as it is), else the template,
- * owned by the caller. Returns 0, or an RL_ERR_* code with the template's
- * complaint in err, prefixed with `what` ("path", "header 'X-A'", "body").
- * Borrows everything.
- */
-static int compile_tpl(const rl_host *host, const char *text, size_t len,
-                       const char *what, rl_template **out, char *err,
-                       size_t errlen) {
-  char terr[256] = "";
-  rl_template *t = NULL;
-  *out = NULL;
-  /* Text without "{{" is constant: no need to ask the host. */
-  int opens = 0;
-  for (size_t i = 0; i + 1 < len && !opens; i++)
-    opens = text[i] == '{' && text[i + 1] == '{';
-  if (!opens)
-    return 0;
-  int rc = host->template_new(text, len, &t, terr, sizeof terr);
-  if (rc != 0) {
-    rl__http_set_err(err, errlen, "%s: %s", what,
-                     terr[0] ? terr : rl_strerror(rc));
-    return rc;
-  }
-  if (host->template_is_constant(t))
-    host->template_del(t);
-  else
-    *out = t;
-  return 0;
-}
-
-/* The text without its {{...}} expressions (a compiled template's: every
- * "{{" has its "}}"), for checking the constant part of a templated path.
- * Caller frees; NULL when out of memory. */
-static char *without_templates(const char *s) {
-  size_t n = strlen(s), o = 0;
-  char *out = malloc(n + 1);
-  if (out == NULL)
-    return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '{' && s[i + 1] == '{') {
-      const char *end = strstr(s + i + 2, "}}");
-      if (end != NULL) {
-        i = (size_t)(end - s) + 1;
-        continue;
-      }
-    }
-    out[o++] = s[i];
-  }
-  out[o] = '\0';
-  return out;
-}
 
 /* The request under construction: constant bytes in `b`, and, once
  * something is templated, the segments (SEG_TEXT ones point into b). */
 struct req_builder {
-  struct buf b;
+  rl__buf b;
   struct seg *segs;
   size_t n, cap;
   size_t text_start; /* where the constant bytes not yet in a segment begin */
@@ -417,84 +182,146 @@ static void rb_free(const rl_host *host, struct req_builder *rb) {
   free(rb->b.p);
 }
 
-/* Frees templates not yet handed to a builder. */
-static void free_tpls(const rl_host *host, rl_template *path,
-                      rl_template **values, size_t n, rl_template *body) {
-  if (path != NULL)
-    host->template_del(path);
-  for (size_t i = 0; values != NULL && i < n; i++)
-    if (values[i] != NULL)
-      host->template_del(values[i]);
-  free(values);
-  if (body != NULL)
-    host->template_del(body);
-}
-
-/*
- * Compiles the templates of the path, the header values and the body.
- * Each out pointer is NULL when its text has nothing to expand; *values
- * is an array of n (or NULL). Returns 0 or an RL_ERR_* code with err set.
- */
+/* Compiles the templates of the path, the header values and the body into
+ * pt. Returns 0 or an RL_ERR_* code with err set (what was compiled stays
+ * in pt, for rl__http_parts_free). */
 static int compile_templates(const rl_host *host, const rl_step_spec *spec,
-                             const char *path, const struct hdr *hs, size_t n,
-                             rl_template **path_tpl, rl_template ***values,
-                             rl_template **body_tpl, char *err, size_t errlen) {
+                             rl__http_parts *pt, char *err, size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
-  *path_tpl = NULL;
-  *values = NULL;
-  *body_tpl = NULL;
-  int rc = compile_tpl(host, path, strlen(path), "path", path_tpl, err, errlen);
-  if (rc == 0 && n > 0) {
-    *values = calloc(n, sizeof(rl_template *));
-    if (*values == NULL) {
+  int rc = rl__tpl_compile(host, pt->path, strlen(pt->path), "path",
+                           &pt->path_tpl, err, errlen);
+  if (rc == 0 && pt->n > 0) {
+    pt->value_tpl = calloc(pt->n, sizeof(rl_template *));
+    if (pt->value_tpl == NULL) {
       rl__http_set_err(err, errlen, "out of memory");
       rc = RL_ERR_NOMEM;
     }
   }
-  for (size_t i = 0; rc == 0 && i < n; i++) {
+  for (size_t i = 0; rc == 0 && i < pt->n; i++) {
+    const rl__http_hdr *h = &pt->hs[i];
     snprintf(what, sizeof what, "header '%s'",
-             rl__http_show(hs[i].name, hs[i].name_len, shown));
-    rc = compile_tpl(host, hs[i].value, hs[i].value_len, what, &(*values)[i],
-                     err, errlen);
+             rl__http_show(h->name, h->name_len, shown));
+    rc = rl__tpl_compile(host, h->value, h->value_len, what, &pt->value_tpl[i],
+                         err, errlen);
   }
   if (rc == 0 && spec->body != NULL && spec->body_len > 0)
-    rc = compile_tpl(host, (const char *)spec->body, spec->body_len, "body",
-                     body_tpl, err, errlen);
-  if (rc != 0) {
-    free_tpls(host, *path_tpl, *values, n, *body_tpl);
-    *path_tpl = NULL;
-    *values = NULL;
-    *body_tpl = NULL;
-  }
+    rc = rl__tpl_compile(host, (const char *)spec->body, spec->body_len, "body",
+                         &pt->body_tpl, err, errlen);
   return rc;
 }
 
 /*
  * Checks a templated path: its constant part must have no space or
- * control character (an expansion is percent-encoded where it must be).
- * Then checks the rest of the spec as check_spec() does. Returns 0, or
- * RL_ERR_INVAL / RL_ERR_NOMEM with err set.
+ * control character; then the rest of the spec as check_spec() does.
+ * Returns 0, or RL_ERR_INVAL / RL_ERR_NOMEM with err set.
  */
 static int check_spec_templated(const rl_step_spec *spec, const char *method,
                                 const char *path, char *err, size_t errlen) {
-  char shown[RL__HTTP_SHOW_BUF_LEN];
-  char *skeleton = without_templates(path);
-  if (skeleton == NULL) {
-    rl__http_set_err(err, errlen, "out of memory");
-    return RL_ERR_NOMEM;
-  }
-  int rc = 0;
-  if (rl__http_has_space_or_ctl(skeleton)) {
-    rl__http_set_err(err, errlen,
-                     "path '%s' contains a space or control character "
-                     "(percent-encode it)",
-                     rl__http_show(path, strlen(path), shown));
-    rc = RL_ERR_INVAL;
-  }
+  char *skeleton = NULL;
+  int rc = rl__http_path_skeleton(path, &skeleton, err, errlen);
   if (rc == 0)
     rc = check_spec(spec, method, skeleton, err, errlen);
   free(skeleton);
   return rc;
+}
+
+/*
+ * Reads spec into *pt: the method and the path checked, the user's
+ * headers parsed, the templates compiled when the host offers them. Returns 0, or an RL_ERR_* code with err set and nothing left to
+ * free.
+ */
+static int read_parts(const rl_host *host, const rl_step_spec *spec,
+                      rl__http_parts *pt, char *err, size_t errlen) {
+  rl__http_parts_init(pt, spec);
+  int templates = rl__tpl_available(host);
+  int rc;
+  if (templates && strstr(pt->path, "{{") != NULL)
+    rc = check_spec_templated(spec, pt->method, pt->path, err, errlen);
+  else
+    rc = check_spec(spec, pt->method, pt->path, err, errlen);
+  if (rc == 0)
+    rc = rl__http_parse_headers(spec, &pt->hs, err, errlen);
+  pt->n = spec->n_headers;
+  if (rc == 0 && templates)
+    rc = compile_templates(host, spec, pt, err, errlen);
+  if (rc != 0)
+    rl__http_parts_free(host, pt);
+  return rc;
+}
+
+/* Appends "METHOD path HTTP/1.1\r\n"; a templated path is a segment. */
+static void add_request_line(const rl_host *host, struct req_builder *rb,
+                             rl__http_parts *pt) {
+  rl__buf_str(&rb->b, pt->method);
+  rl__buf_str(&rb->b, " ");
+  if (pt->path_tpl != NULL)
+    rb_seg(host, rb, SEG_PATH, pt->path_tpl);
+  else
+    rl__buf_str(&rb->b, pt->path);
+  pt->path_tpl = NULL; /* the builder owns it */
+  rl__buf_str(&rb->b, " HTTP/1.1\r\n");
+}
+
+/* Appends Host and User-Agent unless the user gives them, then the user's
+ * headers in order (templated values as segments). */
+static void add_headers(const rl_host *host, const rl_step_spec *spec,
+                        struct req_builder *rb, rl__http_parts *pt) {
+  rl__buf *b = &rb->b;
+  if (rl__http_find_header(pt->hs, pt->n, "Host") == NULL) {
+    rl__buf_str(b, "Host: ");
+    rl__http_add_authority(b, http1_schemes, spec);
+    rl__buf_str(b, "\r\n");
+  }
+  if (rl__http_find_header(pt->hs, pt->n, "User-Agent") == NULL)
+    rl__buf_str(b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
+  for (size_t i = 0; i < pt->n; i++) {
+    const rl__http_hdr *h = &pt->hs[i];
+    rl_template *t = rl__http_parts_take_value(pt, i);
+    if (h->value_len == 0 && rl__http_is_default_header(h)) {
+      /* "-H 'User-Agent:'" removes ours and sends nothing. */
+      if (t != NULL)
+        host->template_del(t);
+      continue;
+    }
+    rl__buf_add(b, h->name, h->name_len);
+    rl__buf_str(b, ": ");
+    if (t != NULL)
+      rb_seg(host, rb, SEG_VALUE, t);
+    else
+      rl__buf_add(b, h->value, h->value_len);
+    rl__buf_str(b, "\r\n");
+  }
+}
+
+/* Appends Content-Length when the request needs one and the user's
+ * headers do not frame the body, the blank line, and the body (a
+ * templated body and its length as segments). */
+static void add_body(const rl_host *host, const rl_step_spec *spec,
+                     struct req_builder *rb, const rl__http_parts *pt) {
+  rl__buf *b = &rb->b;
+  /* A user's Transfer-Encoding frames the body itself; sending a length
+   * beside it is forbidden (RFC 9112 6.2). */
+  if (rl__http_wants_length(pt->method, pt->has_body) &&
+      rl__http_find_header(pt->hs, pt->n, "Content-Length") == NULL &&
+      rl__http_find_header(pt->hs, pt->n, "Transfer-Encoding") == NULL) {
+    if (pt->body_tpl != NULL) {
+      rl__buf_str(b, "Content-Length: ");
+      rb_seg(host, rb, SEG_LENGTH, NULL);
+      rl__buf_str(b, "\r\n");
+    } else {
+      char cl[48];
+      snprintf(cl, sizeof cl, "Content-Length: %zu\r\n",
+               pt->has_body ? spec->body_len : (size_t)0);
+      rl__buf_str(b, cl);
+    }
+  }
+  rl__buf_str(b, "\r\n");
+  if (pt->body_tpl != NULL)
+    rb_seg(host, rb, SEG_BODY, NULL);
+  else if (pt->has_body)
+    rl__buf_add(b, spec->body, spec->body_len);
+  if (rb->n > 0)
+    rb_close_text(rb);
 }
 
 /*
@@ -510,135 +337,38 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
     rl__http_set_err(err, errlen, "no step spec given");
     return RL_ERR_INVAL;
   }
-  /* We read members up to `name`; an older, shorter spec cannot serve. */
-  if (spec->struct_size < offsetof(rl_step_spec, name) + sizeof(spec->name)) {
-    rl__http_set_err(err, errlen, "step spec too short (%u bytes)",
-                     (unsigned)spec->struct_size);
-    return RL_ERR_ABI;
-  }
-
-  int has_body = spec->body != NULL;
-  const char *method =
-      spec->method != NULL ? spec->method : (has_body ? "POST" : "GET");
-  const char *path =
-      spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
-  int templates = host_has_templates(host);
-  int rc;
-  if (templates && strstr(path, "{{") != NULL)
-    rc = check_spec_templated(spec, method, path, err, errlen);
-  else
-    rc = check_spec(spec, method, path, err, errlen);
+  int rc = rl__http_check_spec_size(spec, err, errlen);
+  rl__http_parts pt;
+  if (rc == 0)
+    rc = read_parts(host, spec, &pt, err, errlen);
   if (rc != 0)
     return rc;
 
-  struct hdr *hs = NULL;
-  if (spec->n_headers > 0) {
-    if (spec->headers == NULL) {
-      rl__http_set_err(err, errlen, "%zu headers announced but none given",
-                       spec->n_headers);
-      return RL_ERR_INVAL;
-    }
-    hs = calloc(spec->n_headers, sizeof *hs);
-    if (hs == NULL) {
-      rl__http_set_err(err, errlen, "out of memory");
-      return RL_ERR_NOMEM;
-    }
-  }
-  for (size_t i = 0; i < spec->n_headers; i++) {
-    rc = parse_header(&spec->headers[i], &hs[i], err, errlen);
-    if (rc != 0) {
-      free(hs);
-      return rc;
-    }
-  }
-  size_t n = spec->n_headers;
-  rl_template *path_tpl = NULL, *body_tpl = NULL, **value_tpl = NULL;
-  if (templates) {
-    rc = compile_templates(host, spec, path, hs, n, &path_tpl, &value_tpl,
-                           &body_tpl, err, errlen);
-    if (rc != 0) {
-      free(hs);
-      return rc;
-    }
-  }
-
-  /* A POST/PUT/PATCH without a body still says "0" (RFC 9110 8.6), or some
-   * servers answer 411 Length Required. */
-  int wants_length = has_body || strcmp(method, "POST") == 0 ||
-                     strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
   struct req_builder rb = {0};
-  struct buf *b = &rb.b;
-
-  buf_str(b, method);
-  buf_str(b, " ");
-  if (path_tpl != NULL)
-    rb_seg(host, &rb, SEG_PATH, path_tpl);
-  else
-    buf_str(b, path);
-  path_tpl = NULL; /* the builder owns it */
-  buf_str(b, " HTTP/1.1\r\n");
-  if (!user_has(hs, n, "Host"))
-    add_host_header(b, spec);
-  if (!user_has(hs, n, "User-Agent"))
-    buf_str(b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
-  for (size_t i = 0; i < n; i++) {
-    if (hs[i].value_len == 0 && is_default_header(&hs[i]))
-      continue; /* "-H 'User-Agent:'" removes ours and sends nothing */
-    buf_add(b, hs[i].name, hs[i].name_len);
-    buf_str(b, ": ");
-    if (value_tpl != NULL && value_tpl[i] != NULL)
-      rb_seg(host, &rb, SEG_VALUE, value_tpl[i]);
-    else
-      buf_add(b, hs[i].value, hs[i].value_len);
-    if (value_tpl != NULL)
-      value_tpl[i] = NULL; /* the builder owns it */
-    buf_str(b, "\r\n");
-  }
-  free(value_tpl);
-  /* A user's Transfer-Encoding frames the body itself; sending a length
-   * beside it is forbidden (RFC 9112 6.2). */
-  if (wants_length && !user_has(hs, n, "Content-Length") &&
-      !user_has(hs, n, "Transfer-Encoding")) {
-    if (body_tpl != NULL) {
-      buf_str(b, "Content-Length: ");
-      rb_seg(host, &rb, SEG_LENGTH, NULL);
-      buf_str(b, "\r\n");
-    } else {
-      char cl[48];
-      snprintf(cl, sizeof cl, "Content-Length: %zu\r\n",
-               has_body ? spec->body_len : (size_t)0);
-      buf_str(b, cl);
-    }
-  }
-  buf_str(b, "\r\n");
-  if (body_tpl != NULL)
-    rb_seg(host, &rb, SEG_BODY, NULL);
-  else if (has_body)
-    buf_add(b, spec->body, spec->body_len);
-  if (rb.n > 0)
-    rb_close_text(&rb);
-  free(hs);
+  add_request_line(host, &rb, &pt);
+  add_headers(host, spec, &rb, &pt);
+  add_body(host, spec, &rb, &pt);
 
   struct http1_step *st = calloc(1, sizeof *st);
   if (st != NULL) {
     st->host = host;
-    st->body_tpl = body_tpl; /* the step owns it from here */
-    body_tpl = NULL;
-    st->type = rl__http_dup_str(method);
+    st->body_tpl = pt.body_tpl; /* the step owns it from here */
+    pt.body_tpl = NULL;
+    st->type = rl__http_dup_str(pt.method);
     st->name = rl__http_dup_str(
-        spec->name != NULL && spec->name[0] != '\0' ? spec->name : path);
-    st->head = strcmp(method, "HEAD") == 0;
+        spec->name != NULL && spec->name[0] != '\0' ? spec->name : pt.path);
+    st->head = strcmp(pt.method, "HEAD") == 0;
   }
-  if (st == NULL || b->oom || rb.oom || st->type == NULL || st->name == NULL) {
+  rl__http_parts_free(host, &pt);
+  if (st == NULL || rb.b.oom || rb.oom || st->type == NULL ||
+      st->name == NULL) {
     http1_step_del(st);
-    if (body_tpl != NULL)
-      host->template_del(body_tpl);
     rb_free(host, &rb);
     rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
-  st->bytes = b->p;
-  st->len = b->len;
+  st->bytes = rb.b.p;
+  st->len = rb.b.len;
   st->segs = rb.segs;
   st->n_segs = rb.n;
   *step = st;
@@ -666,31 +396,28 @@ struct http1_session {
   /* The host looks at the current request's response (asked once, at
    * submit): the parser then runs with the collecting callbacks. */
   int want;
-  /* The response collected when `want`: header fields (trailers after)
-   * as "name\0value\0" pairs, and the de-chunked body. Memory is kept
-   * from request to request. */
-  struct buf hdr;
-  size_t n_hdr;
+  /* The response collected when `want`: header fields (trailers after),
+   * appended to acc.hdr piece by piece as the parser finds them, and the
+   * de-chunked body. Memory is kept from request to request. */
+  rl__resp_acc acc;
   enum hdr_state hdr_state;
   size_t value_start; /* where the value being collected begins in hdr */
-  struct buf body;
-  rl_kv *kv; /* the pairs for request_response */
-  size_t kv_cap;
   /* A templated request being assembled, and its expanded body. */
-  struct buf out, tmp;
+  rl__buf out, tmp;
 };
 
 /* Ends the header field being collected, if any: its value loses its
  * trailing whitespace (not part of it, RFC 9110 5.5; the parser already
  * skips the leading one) and gets its NUL. */
 static void end_field(struct http1_session *s) {
+  rl__buf *hdr = &s->acc.hdr;
   if (s->hdr_state == HDR_NAME) {
-    buf_add(&s->hdr, "\0", 2); /* a name alone: an empty value */
+    rl__buf_add(hdr, "\0", 2); /* a name alone: an empty value */
   } else if (s->hdr_state == HDR_VALUE) {
-    while (!s->hdr.oom && s->hdr.len > s->value_start &&
-           rl__http_is_ows(s->hdr.p[s->hdr.len - 1]))
-      s->hdr.len--;
-    buf_add(&s->hdr, "", 1);
+    while (!hdr->oom && hdr->len > s->value_start &&
+           rl__http_is_ows(hdr->p[hdr->len - 1]))
+      hdr->len--;
+    rl__buf_add(hdr, "", 1);
   }
   s->hdr_state = HDR_NONE;
 }
@@ -699,35 +426,9 @@ static void end_field(struct http1_session *s) {
  * only when it asked (s->want). What does not fit in memory is left out
  * (the headers) or cut (the body). */
 static void hand_over(struct http1_session *s, unsigned status) {
-  rl_response resp = {.struct_size = sizeof resp, .status = (int)status};
   end_field(s);
-  if (!s->hdr.oom && s->n_hdr > 0) {
-    if (s->n_hdr > s->kv_cap) {
-      rl_kv *kv = realloc(s->kv, s->n_hdr * sizeof *kv);
-      if (kv != NULL) {
-        s->kv = kv;
-        s->kv_cap = s->n_hdr;
-      }
-    }
-    if (s->n_hdr <= s->kv_cap) {
-      const char *p = s->hdr.p;
-      for (size_t i = 0; i < s->n_hdr; i++) {
-        s->kv[i].key = p;
-        p += strlen(p) + 1;
-        s->kv[i].value = p;
-        p += strlen(p) + 1;
-      }
-      resp.headers = s->kv;
-      resp.n_headers = s->n_hdr;
-    }
-  }
-  if (s->body.len > 0) {
-    resp.body = (const uint8_t *)s->body.p;
-    resp.body_len = s->body.len;
-  }
-  s->host->request_response(s->req, &resp);
-  buf_trim(&s->hdr, HTTP1_RESPONSE_KEEP);
-  buf_trim(&s->body, HTTP1_RESPONSE_KEEP);
+  rl__resp_acc_hand_over(s->host, s->req, &s->acc, (int)status);
+  rl__resp_acc_clear(&s->acc);
 }
 
 /*
@@ -773,9 +474,7 @@ static int on_message_begin(http_parser *p) {
   s->reason_len = 0;
   if (s->want) {
     /* Also after a 1xx: only the final response is handed over. */
-    buf_reset(&s->hdr);
-    buf_reset(&s->body);
-    s->n_hdr = 0;
+    rl__resp_acc_clear(&s->acc);
     s->hdr_state = HDR_NONE;
   }
   return 0;
@@ -813,21 +512,21 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   if (s->hdr_state != HDR_NAME) {
     end_field(s);
-    s->n_hdr++;
+    s->acc.n_hdr++;
     s->hdr_state = HDR_NAME;
   }
-  buf_add(&s->hdr, at, len);
+  rl__buf_add(&s->acc.hdr, at, len);
   return 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   if (s->hdr_state == HDR_NAME) {
-    buf_add(&s->hdr, "", 1);
-    s->value_start = s->hdr.len;
+    rl__buf_add(&s->acc.hdr, "", 1);
+    s->value_start = s->acc.hdr.len;
     s->hdr_state = HDR_VALUE;
   }
-  buf_add(&s->hdr, at, len);
+  rl__buf_add(&s->acc.hdr, at, len);
   return 0;
 }
 
@@ -840,8 +539,7 @@ static int on_headers_complete_collect(http_parser *p) {
 static int on_body_collect(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   s->body_bytes += len;
-  size_t room = HTTP1_RESPONSE_MAX_BODY - s->body.len;
-  buf_add(&s->body, at, len < room ? len : room);
+  rl__resp_acc_data(&s->acc, (const uint8_t *)at, len);
   return 0;
 }
 
@@ -927,38 +625,6 @@ static int http1_session_new(const rl_host *host, rl_conn *conn,
   return 0;
 }
 
-/* Bytes an expanded path cannot carry as they are: controls, space, DEL
- * and non-ASCII (RFC 3986 wants UTF-8 percent-encoded). */
-static int path_needs_escape(unsigned char c) { return c <= 0x20 || c >= 0x7f; }
-
-/* Appends an expanded path, percent-encoding what cannot go in a request
- * line; everything else ('%', '?', '&', '/') stays as the user made it. */
-static void add_path(struct buf *b, const char *text, size_t len) {
-  static const char hex[] = "0123456789ABCDEF";
-  size_t run = 0;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)text[i];
-    if (!path_needs_escape(c))
-      continue;
-    buf_add(b, text + run, i - run);
-    char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
-    buf_add(b, esc, 3);
-    run = i + 1;
-  }
-  buf_add(b, text + run, len - run);
-}
-
-/* True when an expanded header value has a byte a field value cannot
- * hold: CR or LF would end the header early (and smuggle another one in). */
-static int bad_value(const char *v, size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)v[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
-      return 1;
-  }
-  return 0;
-}
-
 /*
  * Assembles a templated request for req into s->out: the body first (its
  * length goes in the headers), copied before the next expansion reuses the
@@ -970,20 +636,20 @@ static int assemble(struct http1_session *s, struct http1_step *st,
   const rl_host *h = s->host;
   size_t len = 0;
   const char *text;
-  buf_reset(&s->out);
-  buf_reset(&s->tmp);
+  rl__buf_reset(&s->out);
+  rl__buf_reset(&s->tmp);
   if (st->body_tpl != NULL) {
     text = h->template_expand(st->body_tpl, req, &len);
     if (text == NULL)
       return RL_ERR_NOMEM;
-    buf_add(&s->tmp, text, len);
+    rl__buf_add(&s->tmp, text, len);
   }
   for (size_t i = 0; i < st->n_segs; i++) {
     const struct seg *sg = &st->segs[i];
     char num[32];
     switch (sg->kind) {
     case SEG_TEXT:
-      buf_add(&s->out, st->bytes + sg->off, sg->len);
+      rl__buf_add(&s->out, st->bytes + sg->off, sg->len);
       break;
     case SEG_PATH:
     case SEG_VALUE:
@@ -991,10 +657,10 @@ static int assemble(struct http1_session *s, struct http1_step *st,
       if (text == NULL)
         return RL_ERR_NOMEM;
       if (sg->kind == SEG_PATH) {
-        add_path(&s->out, text, len);
+        rl__http_add_path(&s->out, text, len);
         break;
       }
-      if (bad_value(text, len)) {
+      if (rl__http_bad_value(text, len)) {
         if (atomic_exchange(&st->warned, 1) == 0)
           h->log(RL_LOG_WARN,
                  "http1: a header value of %s %s expanded to a control "
@@ -1002,15 +668,15 @@ static int assemble(struct http1_session *s, struct http1_step *st,
                  st->type, st->name);
         return RL_ERR_INVAL;
       }
-      buf_add(&s->out, text, len);
+      rl__buf_add(&s->out, text, len);
       break;
     case SEG_LENGTH:
       snprintf(num, sizeof num, "%zu", s->tmp.len);
-      buf_str(&s->out, num);
+      rl__buf_str(&s->out, num);
       break;
     case SEG_BODY:
     default:
-      buf_add(&s->out, s->tmp.p, s->tmp.len);
+      rl__buf_add(&s->out, s->tmp.p, s->tmp.len);
       break;
     }
   }
@@ -1098,9 +764,7 @@ static void http1_session_del(void *session, int err, const char *reason) {
     parse(s, NULL, 0);
   if (s->req != NULL)
     finish(s, reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err));
-  free(s->hdr.p);
-  free(s->body.p);
-  free(s->kv);
+  rl__resp_acc_free(&s->acc);
   free(s->out.p);
   free(s->tmp.p);
   free(s);

@@ -37,9 +37,12 @@
 
 #include <rpcload/plugin.h>
 
-#include "h2session.h"
-#include "http_text.h"
-#include "resp_acc.h"
+#include "lib/buf.h"
+#include "lib/h2codec.h"
+#include "lib/h2session.h"
+#include "lib/http_text.h"
+#include "lib/resp_acc.h"
+#include "lib/tpl.h"
 
 #define HTTP2_USER_AGENT "rpcload/0.1"
 /* Streams offered before the server's SETTINGS say how many it takes:
@@ -54,17 +57,6 @@ static const rl_scheme http2_schemes[] = {
 };
 
 static const char *const http2_alpn[] = {"h2", NULL};
-
-/* True when the host offers request templates (ABI 1.1). */
-#define HOST_HAS_TEMPLATE_API(h)                                               \
-  ((h)->struct_size >=                                                         \
-       offsetof(rl_host, template_expand) + sizeof((h)->template_expand) &&    \
-   (h)->template_new != NULL && (h)->template_expand != NULL)
-
-/* True when the host offers request_retry and conn_drain (ABI 1.1 as of
- * the GOAWAY members). */
-#define HOST_HAS_RETRY(h)                                                      \
-  ((h)->struct_size >= offsetof(rl_host, conn_drain) + sizeof((h)->conn_drain))
 
 /* The standard reason phrase of an HTTP status code (RFC 9110 section 15
  * and the registered extensions), or NULL. HTTP/2 carries none. */
@@ -179,82 +171,10 @@ struct http2_step {
   atomic_int warned; /* a bad expansion was logged once */
 };
 
-/* One user header, split and trimmed; points into the step spec. */
-struct hdr {
-  const char *name;
-  size_t name_len;
-  const char *value;
-  size_t value_len;
-};
-
-/*
- * Splits and checks one user header. kv->value NULL means kv->key is the
- * raw "Name: value" line as the user typed it; otherwise key is the name.
- * Fills *h with pointers into kv's strings (borrowed: valid while the spec
- * is). Returns 0, or RL_ERR_INVAL with a message in err.
- */
-static int parse_header(const rl_kv *kv, struct hdr *h, char *err,
-                        size_t errlen) {
-  char shown[RL__HTTP_SHOW_BUF_LEN];
-  const char *key = kv->key ? kv->key : "";
-  const char *value;
-  size_t key_len = strlen(key);
-
-  if (kv->value == NULL) {
-    const char *colon = strchr(key, ':');
-    if (colon == NULL) {
-      rl__http_set_err(err, errlen, "header '%s' has no ':'",
-                       rl__http_show(key, key_len, shown));
-      return RL_ERR_INVAL;
-    }
-    h->name = key;
-    h->name_len = (size_t)(colon - key);
-    value = colon + 1;
-  } else {
-    h->name = key;
-    h->name_len = key_len;
-    value = kv->value;
-  }
-
-  size_t value_len = strlen(value);
-  while (value_len > 0 && rl__http_is_ows(*value)) {
-    value++;
-    value_len--;
-  }
-  while (value_len > 0 && rl__http_is_ows(value[value_len - 1]))
-    value_len--;
-  h->value = value;
-  h->value_len = value_len;
-
-  if (h->name_len == 0) {
-    rl__http_set_err(err, errlen, "header '%s' has an empty name",
-                     rl__http_show(key, key_len, shown));
-    return RL_ERR_INVAL;
-  }
-  /* A token excludes ':' too: pseudo-headers are ours to write. */
-  if (!rl__http_is_token(h->name, h->name_len)) {
-    rl__http_set_err(err, errlen, "header name '%s' is not a valid HTTP token",
-                     rl__http_show(h->name, h->name_len, shown));
-    return RL_ERR_INVAL;
-  }
-  /* RFC 9113 8.2.1: CR, LF and NUL are never valid in a field value; the
-   * other controls are refused as http1 refuses them. */
-  for (size_t i = 0; i < h->value_len; i++) {
-    unsigned char c = (unsigned char)h->value[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      rl__http_set_err(err, errlen,
-                       "header '%s' value contains a control character",
-                       rl__http_show(h->name, h->name_len, shown));
-      return RL_ERR_INVAL;
-    }
-  }
-  return 0;
-}
-
 /* Connection-specific headers HTTP/2 forbids (RFC 9113 8.2.2). They make
  * sense for an HTTP/1.1 command line the user may reuse, so they are
  * dropped, not refused. TE survives only as "trailers". */
-static int is_dropped_header(const struct hdr *h) {
+static int is_dropped_header(const rl__http_hdr *h) {
   if (rl__http_name_is(h->name, h->name_len, "te"))
     return !(h->value_len == 8 && rl__http_name_is(h->value, 8, "trailers"));
   return rl__http_name_is(h->name, h->name_len, "connection") ||
@@ -262,35 +182,6 @@ static int is_dropped_header(const struct hdr *h) {
          rl__http_name_is(h->name, h->name_len, "proxy-connection") ||
          rl__http_name_is(h->name, h->name_len, "transfer-encoding") ||
          rl__http_name_is(h->name, h->name_len, "upgrade");
-}
-
-/* The headers rpcload adds itself; a user header with one of these names
- * replaces ours (and an empty value just removes ours, as curl does). */
-static int is_default_header(const struct hdr *h) {
-  return rl__http_name_is(h->name, h->name_len, "host") ||
-         rl__http_name_is(h->name, h->name_len, "user-agent") ||
-         rl__http_name_is(h->name, h->name_len, "content-length");
-}
-
-/* The last user header named `name`, or NULL. */
-static const struct hdr *user_header(const struct hdr *hs, size_t n,
-                                     const char *name) {
-  const struct hdr *found = NULL;
-  for (size_t i = 0; i < n; i++)
-    if (rl__http_name_is(hs[i].name, hs[i].name_len, name))
-      found = &hs[i];
-  return found;
-}
-
-/* The default port of spec's scheme, so :authority carries a port only
- * when the URL needed one. */
-static uint16_t scheme_default_port(const rl_step_spec *spec) {
-  if (spec->scheme != NULL) {
-    for (const rl_scheme *s = http2_schemes; s->name != NULL; s++)
-      if (strcmp(s->name, spec->scheme) == 0)
-        return s->default_port;
-  }
-  return spec->tls ? 443 : 80;
 }
 
 static void http2_step_del(void *step) {
@@ -346,8 +237,7 @@ struct field {
 };
 
 struct nv_builder {
-  char *p; /* the string block */
-  size_t len, cap;
+  rl__buf s; /* the string block */
   struct field *f;
   size_t n, fcap;
   int oom; /* set on allocation failure: appends stop, checked once */
@@ -357,34 +247,19 @@ struct nv_builder {
  * returns their offset. */
 static size_t nvb_str(struct nv_builder *b, const char *s, size_t n,
                       int lower) {
-  size_t off = b->len;
-  if (b->oom)
+  size_t off = b->s.len;
+  if (b->oom || rl__buf_reserve(&b->s, n + 1) != 0) {
+    b->oom = 1;
     return 0;
-  if (n + 1 > b->cap - b->len) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < n + 1) {
-      if (cap > ((size_t)-1) / 2) {
-        b->oom = 1;
-        return 0;
-      }
-      cap *= 2;
-    }
-    char *p = realloc(b->p, cap);
-    if (p == NULL) {
-      b->oom = 1;
-      return 0;
-    }
-    b->p = p;
-    b->cap = cap;
   }
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if (lower)
       c = (char)rl__http_ascii_lower((unsigned char)c);
-    b->p[b->len + i] = c;
+    b->s.p[b->s.len + i] = c;
   }
-  b->len += n;
-  b->p[b->len++] = '\0'; /* NUL-terminated, for debugging and tests */
+  b->s.len += n;
+  b->s.p[b->s.len++] = '\0'; /* NUL-terminated, for debugging and tests */
   return off;
 }
 
@@ -447,180 +322,222 @@ static void nvb_add_str(struct nv_builder *b, const char *name,
  * as it removes HTTP/1.1's Host: HTTP/2 servers refuse a request with
  * neither (RFC 9113 8.3.1), so the URL's authority stays. */
 static void add_authority(struct nv_builder *b, const rl_step_spec *spec,
-                          const struct hdr *user_host) {
+                          const rl__http_hdr *user_host) {
   if (user_host != NULL && user_host->value_len > 0) {
     nvb_add(b, ":authority", 10, user_host->value, user_host->value_len);
     return;
   }
-  char auth[300];
-  int v6 = strchr(spec->host, ':') != NULL;
-  if (spec->port != 0 && spec->port != scheme_default_port(spec))
-    snprintf(auth, sizeof auth, "%s%s%s:%u", v6 ? "[" : "", spec->host,
-             v6 ? "]" : "", (unsigned)spec->port);
+  rl__buf auth = {0};
+  rl__http_add_authority(&auth, http2_schemes, spec);
+  if (auth.oom)
+    b->oom = 1;
   else
-    snprintf(auth, sizeof auth, "%s%s%s", v6 ? "[" : "", spec->host,
-             v6 ? "]" : "");
-  nvb_add_str(b, ":authority", auth);
-}
-
-/* Parses every user header into a new array (caller frees; NULL when
- * there are none). Returns 0 or an RL_ERR_* code with err set. */
-static int parse_headers(const rl_step_spec *spec, struct hdr **out, char *err,
-                         size_t errlen) {
-  *out = NULL;
-  if (spec->n_headers == 0)
-    return 0;
-  if (spec->headers == NULL) {
-    rl__http_set_err(err, errlen, "%zu headers announced but none given",
-                     spec->n_headers);
-    return RL_ERR_INVAL;
-  }
-  struct hdr *hs = calloc(spec->n_headers, sizeof *hs);
-  if (hs == NULL) {
-    rl__http_set_err(err, errlen, "out of memory");
-    return RL_ERR_NOMEM;
-  }
-  for (size_t i = 0; i < spec->n_headers; i++) {
-    int rc = parse_header(&spec->headers[i], &hs[i], err, errlen);
-    if (rc != 0) {
-      free(hs);
-      return rc;
-    }
-  }
-  *out = hs;
-  return 0;
-}
-
-/*
- * Compiles `len` bytes of text as a request template. *out is NULL when
- * the text has no {{...}} (it is then sent as it is), else the template,
- * owned by the caller. Returns 0, or an RL_ERR_* code with the template's
- * complaint in err, prefixed with `what` ("path", "header 'x-a'", "body").
- * Borrows everything.
- */
-static int compile_tpl(const rl_host *host, const char *text, size_t len,
-                       const char *what, rl_template **out, char *err,
-                       size_t errlen) {
-  char terr[256] = "";
-  rl_template *t = NULL;
-  *out = NULL;
-  int rc = host->template_new(text, len, &t, terr, sizeof terr);
-  if (rc != 0) {
-    rl__http_set_err(err, errlen, "%s: %s", what,
-                     terr[0] ? terr : rl_strerror(rc));
-    return rc;
-  }
-  if (host->template_is_constant(t))
-    host->template_del(t);
-  else
-    *out = t;
-  return 0;
-}
-
-/* True when n bytes of s hold "{{": only such text needs compiling. */
-static int has_open(const char *s, size_t n) {
-  for (size_t i = 0; i + 1 < n; i++)
-    if (s[i] == '{' && s[i + 1] == '{')
-      return 1;
-  return 0;
-}
-
-/* The text without its {{...}} expressions (a compiled template's: every
- * "{{" has its "}}"), for checking the constant part of a templated path.
- * Caller frees; NULL when out of memory. */
-static char *without_templates(const char *s) {
-  size_t n = strlen(s), o = 0;
-  char *out = malloc(n + 1);
-  if (out == NULL)
-    return NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (s[i] == '{' && s[i + 1] == '{') {
-      const char *end = strstr(s + i + 2, "}}");
-      if (end != NULL) {
-        i = (size_t)(end - s) + 1;
-        continue;
-      }
-    }
-    out[o++] = s[i];
-  }
-  out[o] = '\0';
-  return out;
+    nvb_add(b, ":authority", 10, auth.p, auth.len);
+  rl__buf_free(&auth);
 }
 
 /*
  * Checks the spec as check_spec() does, with a path that may hold
  * templates: then only its constant part must be free of spaces and
  * controls (an expansion is percent-encoded where it must be). Compiles
- * the path into *path_tpl (NULL when constant). Returns 0 or an RL_ERR_*
- * code with err set.
+ * the path into pt->path_tpl (NULL when constant). Returns 0 or an
+ * RL_ERR_* code with err set.
  */
 static int check_path(const rl_host *host, const rl_step_spec *spec,
-                      const char *method, const char *path,
-                      rl_template **path_tpl, char *err, size_t errlen) {
-  char shown[RL__HTTP_SHOW_BUF_LEN];
-  *path_tpl = NULL;
-  if (!HOST_HAS_TEMPLATE_API(host) || !has_open(path, strlen(path)))
-    return check_spec(spec, method, path, err, errlen);
-  int rc = compile_tpl(host, path, strlen(path), "path", path_tpl, err, errlen);
+                      rl__http_parts *pt, char *err, size_t errlen) {
+  const char *path = pt->path;
+  if (!rl__tpl_available(host) || !rl__tpl_has_open(path, strlen(path)))
+    return check_spec(spec, pt->method, path, err, errlen);
+  int rc = rl__tpl_compile(host, path, strlen(path), "path", &pt->path_tpl, err,
+                           errlen);
   if (rc != 0)
     return rc;
-  char *skeleton = without_templates(path);
-  if (skeleton == NULL) {
-    rl__http_set_err(err, errlen, "out of memory");
-    rc = RL_ERR_NOMEM;
-  } else if (rl__http_has_space_or_ctl(skeleton)) {
-    rl__http_set_err(err, errlen,
-                     "path '%s' contains a space or control character "
-                     "(percent-encode it)",
-                     rl__http_show(path, strlen(path), shown));
-    rc = RL_ERR_INVAL;
-  } else {
-    rc = check_spec(spec, method, skeleton, err, errlen);
-  }
+  char *skeleton = NULL;
+  rc = rl__http_path_skeleton(path, &skeleton, err, errlen);
+  if (rc == 0)
+    rc = check_spec(spec, pt->method, skeleton, err, errlen);
   free(skeleton);
-  if (rc != 0 && *path_tpl != NULL) {
-    host->template_del(*path_tpl);
-    *path_tpl = NULL;
-  }
   return rc;
 }
 
-/* Frees an array of n templates (NULL entries fine) and the array. */
-static void free_tpls(const rl_host *host, rl_template **t, size_t n) {
-  for (size_t i = 0; t != NULL && i < n; i++)
-    if (t[i] != NULL)
-      host->template_del(t[i]);
-  free(t);
-}
-
-/* Compiles the header values that hold templates: *out is an array of n
- * (NULL entries: constant), or NULL when none does. Returns 0 or an
- * RL_ERR_* code with err set. */
-static int compile_values(const rl_host *host, const struct hdr *hs, size_t n,
-                          rl_template ***out, char *err, size_t errlen) {
+/* Compiles the header values that hold templates: pt->value_tpl is an
+ * array of n (NULL entries: constant), or NULL when none does. Returns 0
+ * or an RL_ERR_* code with err set. */
+static int compile_values(const rl_host *host, rl__http_parts *pt, char *err,
+                          size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN], what[RL__HTTP_SHOW_BUF_LEN + 16];
-  *out = NULL;
-  if (!HOST_HAS_TEMPLATE_API(host))
+  if (!rl__tpl_available(host))
     return 0;
-  rl_template **t = NULL;
-  for (size_t i = 0; i < n; i++) {
-    if (!has_open(hs[i].value, hs[i].value_len))
+  for (size_t i = 0; i < pt->n; i++) {
+    const rl__http_hdr *h = &pt->hs[i];
+    if (!rl__tpl_has_open(h->value, h->value_len))
       continue;
-    if (t == NULL && (t = calloc(n, sizeof(rl_template *))) == NULL) {
+    if (pt->value_tpl == NULL &&
+        (pt->value_tpl = calloc(pt->n, sizeof(rl_template *))) == NULL) {
       rl__http_set_err(err, errlen, "out of memory");
       return RL_ERR_NOMEM;
     }
     snprintf(what, sizeof what, "header '%s'",
-             rl__http_show(hs[i].name, hs[i].name_len, shown));
-    int rc = compile_tpl(host, hs[i].value, hs[i].value_len, what, &t[i], err,
-                         errlen);
-    if (rc != 0) {
-      free_tpls(host, t, n);
+             rl__http_show(h->name, h->name_len, shown));
+    int rc = rl__tpl_compile(host, h->value, h->value_len, what,
+                             &pt->value_tpl[i], err, errlen);
+    if (rc != 0)
       return rc;
+  }
+  return 0;
+}
+
+/*
+ * Reads spec into *pt: the method and the path checked and the path's
+ * template compiled, then the body's, then the user's headers parsed and
+ * their values' templates. Returns 0, or an RL_ERR_* code with err
+ * set and nothing left to free.
+ */
+static int read_parts(const rl_host *host, const rl_step_spec *spec,
+                      rl__http_parts *pt, char *err, size_t errlen) {
+  rl__http_parts_init(pt, spec);
+  int rc = check_path(host, spec, pt, err, errlen);
+  if (rc == 0 && pt->has_body && spec->body_len > 0 && rl__tpl_available(host))
+    rc = rl__tpl_compile(host, (const char *)spec->body, spec->body_len, "body",
+                         &pt->body_tpl, err, errlen);
+  if (rc == 0)
+    rc = rl__http_parse_headers(spec, &pt->hs, err, errlen);
+  pt->n = spec->n_headers;
+  if (rc == 0)
+    rc = compile_values(host, pt, err, errlen);
+  if (rc != 0)
+    rl__http_parts_free(host, pt);
+  return rc;
+}
+
+/* The pseudo-header fields, first (RFC 9113 8.3): :method, :scheme,
+ * :authority (the user's Host, templated or not, else the URL's), :path. */
+static void add_pseudo_headers(const rl_host *host, const rl_step_spec *spec,
+                               struct nv_builder *b, rl__http_parts *pt) {
+  nvb_add_str(b, ":method", pt->method);
+  nvb_add_str(b, ":scheme", pt->scheme);
+  const rl__http_hdr *user_host = rl__http_find_header(pt->hs, pt->n, "host");
+  rl_template *host_tpl =
+      user_host != NULL
+          ? rl__http_parts_take_value(pt, (size_t)(user_host - pt->hs))
+          : NULL;
+  if (host_tpl != NULL)
+    nvb_add_tpl(host, b, ":authority", 10, user_host->value,
+                user_host->value_len, host_tpl, 0);
+  else
+    add_authority(b, spec, user_host);
+  if (pt->path_tpl != NULL)
+    nvb_add_tpl(host, b, ":path", 5, pt->path, strlen(pt->path), pt->path_tpl,
+                1);
+  else
+    nvb_add_str(b, ":path", pt->path);
+  pt->path_tpl = NULL; /* the builder owns it */
+}
+
+/* user-agent unless the user gives one, then the user's headers in order,
+ * but Host (it became :authority), the connection-specific ones, and the
+ * empty ones that remove ours. */
+static void add_headers(const rl_host *host, struct nv_builder *b,
+                        rl__http_parts *pt) {
+  if (rl__http_find_header(pt->hs, pt->n, "user-agent") == NULL)
+    nvb_add_str(b, "user-agent", HTTP2_USER_AGENT);
+  for (size_t i = 0; i < pt->n; i++) {
+    const rl__http_hdr *h = &pt->hs[i];
+    rl_template *t = rl__http_parts_take_value(pt, i);
+    if (rl__http_name_is(h->name, h->name_len, "host") ||
+        is_dropped_header(h) ||
+        (h->value_len == 0 && rl__http_is_default_header(h))) {
+      /* "-H 'User-Agent:'" removes ours and sends nothing. */
+      if (t != NULL)
+        host->template_del(t);
+      continue;
+    }
+    if (t != NULL)
+      nvb_add_tpl(host, b, h->name, h->name_len, h->value, h->value_len, t, 0);
+    else
+      nvb_add(b, h->name, h->name_len, h->value, h->value_len);
+  }
+}
+
+/* content-length when the request says one (as http1 does, so both
+ * plugins send the same request) and the user gives none. Returns its
+ * index in the list, or (size_t)-1. */
+static size_t add_length(const rl_step_spec *spec, struct nv_builder *b,
+                         const rl__http_parts *pt) {
+  if (!rl__http_wants_length(pt->method, pt->has_body) ||
+      rl__http_find_header(pt->hs, pt->n, "content-length") != NULL)
+    return (size_t)-1;
+  char cl[32];
+  size_t index = b->n;
+  snprintf(cl, sizeof cl, "%zu", pt->has_body ? spec->body_len : (size_t)0);
+  nvb_add_str(b, "content-length", cl);
+  return index;
+}
+
+/*
+ * Makes the step from the header list built (its strings and templates
+ * move into the step, *b is emptied), the body (copied unless templated:
+ * pt->body_tpl moves too) and the names. Returns the step, or NULL when
+ * out of memory (then everything is freed, b's templates included).
+ */
+static struct http2_step *step_from(const rl_host *host,
+                                    const rl_step_spec *spec,
+                                    rl__http_parts *pt, struct nv_builder *b,
+                                    size_t cl_index) {
+  struct http2_step *st = calloc(1, sizeof *st);
+  size_t n_fields = 0;
+  if (st != NULL) {
+    st->host = host;
+    st->body_tpl = pt->body_tpl; /* the step owns it from here */
+    pt->body_tpl = NULL;
+  }
+  int copy_body =
+      pt->has_body && spec->body_len > 0 && st != NULL && st->body_tpl == NULL;
+  if (st != NULL && !b->oom) {
+    st->nva = calloc(b->n, sizeof *st->nva);
+    for (size_t i = 0; i < b->n; i++)
+      n_fields += b->f[i].tpl != NULL;
+    if (n_fields > 0)
+      st->fields = calloc(n_fields, sizeof *st->fields);
+    st->type = rl__http_dup_str(pt->method);
+    st->name = rl__http_dup_str(
+        spec->name != NULL && spec->name[0] != '\0' ? spec->name : pt->path);
+    /* A templated body is expanded per request: no copy to keep. */
+    if (copy_body && (st->body = malloc(spec->body_len)) != NULL) {
+      memcpy(st->body, spec->body, spec->body_len);
+      st->body_len = spec->body_len;
     }
   }
-  *out = t;
-  return 0;
+  if (st == NULL || b->oom || st->nva == NULL || st->type == NULL ||
+      st->name == NULL || (n_fields > 0 && st->fields == NULL) ||
+      (copy_body && st->body == NULL)) {
+    http2_step_del(st);
+    nvb_free_tpls(host, b);
+    rl__buf_free(&b->s);
+    free(b->f);
+    return NULL;
+  }
+  /* The strings live as long as the step, which outlives every session:
+   * nghttp2 may keep pointers to them instead of copying (NO_COPY), and
+   * HPACK still indexes them, so repeated requests cost a few bytes. */
+  st->strings = b->s.p;
+  st->nvlen = b->n;
+  st->cl_index = cl_index < b->n ? cl_index : b->n;
+  for (size_t i = 0; i < b->n; i++) {
+    const struct field *f = &b->f[i];
+    st->nva[i].name = (uint8_t *)(b->s.p + f->name_off);
+    st->nva[i].namelen = f->name_len;
+    st->nva[i].value = (uint8_t *)(b->s.p + f->value_off);
+    st->nva[i].valuelen = f->value_len;
+    st->nva[i].flags =
+        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+    if (f->tpl != NULL && st->n_fields < n_fields) /* (always) */
+      st->fields[st->n_fields++] =
+          (struct tpl_field){.index = i, .tpl = f->tpl, .path = f->path};
+  }
+  free(b->f);
+  memset(b, 0, sizeof *b);
+  return st;
 }
 
 /*
@@ -635,161 +552,23 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     rl__http_set_err(err, errlen, "no step spec given");
     return RL_ERR_INVAL;
   }
-  /* We need members up to `name`; an older, shorter spec cannot serve. */
-  if (spec->struct_size < offsetof(rl_step_spec, name) + sizeof(spec->name)) {
-    rl__http_set_err(err, errlen, "step spec too short (%u bytes)",
-                     (unsigned)spec->struct_size);
-    return RL_ERR_ABI;
-  }
-
-  int has_body = spec->body != NULL;
-  const char *method =
-      spec->method != NULL ? spec->method : (has_body ? "POST" : "GET");
-  const char *path =
-      spec->path != NULL && spec->path[0] != '\0' ? spec->path : "/";
-  const char *scheme = spec->scheme != NULL && spec->scheme[0] != '\0'
-                           ? spec->scheme
-                           : (spec->tls ? "https" : "http");
-  rl_template *path_tpl = NULL;
-  int rc = check_path(host, spec, method, path, &path_tpl, err, errlen);
+  int rc = rl__http_check_spec_size(spec, err, errlen);
+  rl__http_parts pt;
+  if (rc == 0)
+    rc = read_parts(host, spec, &pt, err, errlen);
   if (rc != 0)
     return rc;
-  rl_template *body_tpl = NULL;
-  if (has_body && spec->body_len > 0 && HOST_HAS_TEMPLATE_API(host)) {
-    rc = compile_tpl(host, (const char *)spec->body, spec->body_len, "body",
-                     &body_tpl, err, errlen);
-    if (rc != 0) {
-      if (path_tpl != NULL)
-        host->template_del(path_tpl);
-      return rc;
-    }
-  }
-  struct hdr *hs = NULL;
-  rl_template **value_tpl = NULL;
-  size_t n = spec->n_headers;
-  rc = parse_headers(spec, &hs, err, errlen);
-  if (rc == 0)
-    rc = compile_values(host, hs, n, &value_tpl, err, errlen);
-  if (rc != 0) {
-    free(hs);
-    if (body_tpl != NULL)
-      host->template_del(body_tpl);
-    if (path_tpl != NULL)
-      host->template_del(path_tpl);
-    return rc;
-  }
 
-  /* A POST/PUT/PATCH without a body still says "0" (RFC 9110 8.6), as
-   * http1 does, so both plugins send the same request. */
-  int wants_length = has_body || strcmp(method, "POST") == 0 ||
-                     strcmp(method, "PUT") == 0 || strcmp(method, "PATCH") == 0;
   struct nv_builder b = {0};
-
-  /* Pseudo-header fields first (RFC 9113 8.3). */
-  nvb_add_str(&b, ":method", method);
-  nvb_add_str(&b, ":scheme", scheme);
-  const struct hdr *user_host = user_header(hs, n, "host");
-  rl_template *host_tpl = NULL;
-  if (user_host != NULL && value_tpl != NULL) {
-    host_tpl = value_tpl[user_host - hs];
-    value_tpl[user_host - hs] = NULL;
-  }
-  if (host_tpl != NULL)
-    nvb_add_tpl(host, &b, ":authority", 10, user_host->value,
-                user_host->value_len, host_tpl, 0);
-  else
-    add_authority(&b, spec, user_host);
-  if (path_tpl != NULL)
-    nvb_add_tpl(host, &b, ":path", 5, path, strlen(path), path_tpl, 1);
-  else
-    nvb_add_str(&b, ":path", path);
-  path_tpl = NULL; /* the builder owns it */
-  if (user_header(hs, n, "user-agent") == NULL)
-    nvb_add_str(&b, "user-agent", HTTP2_USER_AGENT);
-  for (size_t i = 0; i < n; i++) {
-    rl_template *t = value_tpl != NULL ? value_tpl[i] : NULL;
-    if (value_tpl != NULL)
-      value_tpl[i] = NULL;
-    if (rl__http_name_is(hs[i].name, hs[i].name_len, "host") ||
-        is_dropped_header(&hs[i]) ||
-        (hs[i].value_len == 0 && is_default_header(&hs[i]))) {
-      /* Host became :authority; connection-specific fields are dropped;
-       * "-H 'User-Agent:'" removes ours and sends nothing. */
-      if (t != NULL)
-        host->template_del(t);
-      continue;
-    }
-    if (t != NULL)
-      nvb_add_tpl(host, &b, hs[i].name, hs[i].name_len, hs[i].value,
-                  hs[i].value_len, t, 0);
-    else
-      nvb_add(&b, hs[i].name, hs[i].name_len, hs[i].value, hs[i].value_len);
-  }
-  free(value_tpl);
-  size_t cl_index = (size_t)-1;
-  if (wants_length && user_header(hs, n, "content-length") == NULL) {
-    char cl[32];
-    cl_index = b.n;
-    snprintf(cl, sizeof cl, "%zu", has_body ? spec->body_len : (size_t)0);
-    nvb_add_str(&b, "content-length", cl);
-  }
-  free(hs);
-
-  struct http2_step *st = calloc(1, sizeof *st);
-  if (st != NULL) {
-    st->host = host;
-    st->body_tpl = body_tpl; /* the step owns it from here */
-  } else if (body_tpl != NULL) {
-    host->template_del(body_tpl);
-  }
-  size_t n_fields = 0;
-  if (st != NULL && !b.oom) {
-    st->nva = calloc(b.n, sizeof *st->nva);
-    for (size_t i = 0; i < b.n; i++)
-      n_fields += b.f[i].tpl != NULL;
-    if (n_fields > 0)
-      st->fields = calloc(n_fields, sizeof *st->fields);
-    st->type = rl__http_dup_str(method);
-    st->name = rl__http_dup_str(
-        spec->name != NULL && spec->name[0] != '\0' ? spec->name : path);
-    /* A templated body is expanded per request: no copy to keep. */
-    if (has_body && spec->body_len > 0 && body_tpl == NULL) {
-      st->body = malloc(spec->body_len);
-      if (st->body != NULL) {
-        memcpy(st->body, spec->body, spec->body_len);
-        st->body_len = spec->body_len;
-      }
-    }
-  }
-  if (st == NULL || b.oom || st->nva == NULL || st->type == NULL ||
-      st->name == NULL || (n_fields > 0 && st->fields == NULL) ||
-      (has_body && spec->body_len > 0 && body_tpl == NULL &&
-       st->body == NULL)) {
-    http2_step_del(st);
-    nvb_free_tpls(host, &b);
-    free(b.p);
-    free(b.f);
+  add_pseudo_headers(host, spec, &b, &pt);
+  add_headers(host, &b, &pt);
+  size_t cl_index = add_length(spec, &b, &pt);
+  struct http2_step *st = step_from(host, spec, &pt, &b, cl_index);
+  rl__http_parts_free(host, &pt);
+  if (st == NULL) {
     rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
-  /* The strings live as long as the step, which outlives every session:
-   * nghttp2 may keep pointers to them instead of copying (NO_COPY), and
-   * HPACK still indexes them, so repeated requests cost a few bytes. */
-  st->strings = b.p;
-  st->nvlen = b.n;
-  st->cl_index = cl_index < b.n ? cl_index : b.n;
-  for (size_t i = 0; i < b.n; i++) {
-    st->nva[i].name = (uint8_t *)(b.p + b.f[i].name_off);
-    st->nva[i].namelen = b.f[i].name_len;
-    st->nva[i].value = (uint8_t *)(b.p + b.f[i].value_off);
-    st->nva[i].valuelen = b.f[i].value_len;
-    st->nva[i].flags =
-        NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
-    if (b.f[i].tpl != NULL)
-      st->fields[st->n_fields++] = (struct tpl_field){
-          .index = i, .tpl = b.f[i].tpl, .path = b.f[i].path};
-  }
-  free(b.f);
   *step = st;
   return 0;
 }
@@ -807,20 +586,11 @@ static void http2_step_describe(void *step, const char **type,
 
 /* One connection. Owned by the plugin from session_new to session_del. */
 struct http2_session {
-  const rl_host *host; /* borrowed: lives until fini */
-  rl_conn *conn;       /* borrowed: valid until session_del */
-  h2_session *h2;      /* owned */
-  int has_retry;       /* the host offers request_retry and conn_drain */
-  int has_responses;   /* the host takes responses (ABI 1.2) */
-  /* While ending every stream at once (session_del, a connection error):
-   * the error text they fail with; borrowed for that moment. */
-  const char *abort_reason;
+  rl__h2codec c; /* first: the h2session's session_data */
   /* While cancelling one stream: why (borrowed for that moment). */
   const char *cancel_reason;
-  rl__resp_acc *free_accs; /* collectors to reuse; owned */
   /* Expanded header values of the request being submitted. */
-  char *scratch;
-  size_t scratch_cap;
+  rl__buf scratch;
 };
 
 /* Per-request state: the h2session stream area, valid until on_end. */
@@ -843,14 +613,9 @@ static void finish(struct http2_stream *ps, const char *error) {
   r.name = ps->st->name;
   r.response_bytes = ps->bytes;
   r.error = error;
-  rl__resp_acc_put(&ps->s->free_accs, ps->acc);
+  rl__resp_acc_put(&ps->s->c.free_accs, ps->acc);
   ps->acc = NULL;
-  ps->s->host->request_done(ps->req, &r);
-}
-
-static int h2cb_write(void *session_data, const uint8_t *data, size_t len) {
-  struct http2_session *s = session_data;
-  return s->host->conn_write(s->conn, data, len);
+  ps->s->c.host->request_done(ps->req, &r);
 }
 
 static void h2cb_headers_end(void *stream_data, enum h2_block block,
@@ -879,17 +644,6 @@ static void h2cb_data(void *stream_data, const uint8_t *data, size_t len) {
     rl__resp_acc_data(ps->acc, data, len);
 }
 
-/* The server will start no new stream: the host must stop handing us
- * requests before we give back those the server never processed. */
-static void h2cb_goaway(void *session_data, uint32_t error_code,
-                        int32_t last_stream_id) {
-  struct http2_session *s = session_data;
-  (void)error_code;
-  (void)last_stream_id;
-  if (s->has_retry)
-    s->host->conn_drain(s->conn);
-}
-
 /* The one place a request ends: exactly once per accepted request, as
  * h2session promises one on_end per stream. */
 static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
@@ -898,7 +652,7 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
   switch (how) {
   case H2_END_COMPLETE:
     if (ps->acc != NULL)
-      rl__resp_acc_hand_over(ps->s->host, ps->req, ps->acc, ps->status);
+      rl__resp_acc_hand_over(ps->s->c.host, ps->req, ps->acc, ps->status);
     if (ps->status >= 400) {
       const char *phrase = status_phrase(ps->status);
       snprintf(error, sizeof error, "HTTP %d%s%s", ps->status,
@@ -926,10 +680,10 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
              error_code_text(code, num, sizeof num));
     /* The server never saw it: send it again on a new connection (the
      * GOAWAY callback already drained this one). */
-    if (ps->s->has_retry) {
-      rl__resp_acc_put(&ps->s->free_accs, ps->acc);
+    if (ps->s->c.has_retry) {
+      rl__resp_acc_put(&ps->s->c.free_accs, ps->acc);
       ps->acc = NULL;
-      ps->s->host->request_retry(ps->req, error);
+      ps->s->c.host->request_retry(ps->req, error);
     } else
       finish(ps, error);
     return;
@@ -939,19 +693,19 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
     return;
   case H2_END_ABORTED:
   default:
-    finish(ps, ps->s->abort_reason != NULL ? ps->s->abort_reason
-                                           : rl_strerror(RL_ERR_CLOSED));
+    finish(ps, ps->s->c.abort_reason != NULL ? ps->s->c.abort_reason
+                                             : rl_strerror(RL_ERR_CLOSED));
     return;
   }
 }
 
 static const h2_callbacks http2_h2_callbacks = {
-    .write = h2cb_write,
+    .write = rl__h2codec_write,
     .on_header = h2cb_header,
     .on_headers_end = h2cb_headers_end,
     .on_data = h2cb_data,
     .on_end = h2cb_end,
-    .on_goaway = h2cb_goaway,
+    .on_goaway = rl__h2codec_goaway,
 };
 
 /*
@@ -966,19 +720,9 @@ static int http2_session_new(const rl_host *host, rl_conn *conn,
   struct http2_session *s = calloc(1, sizeof *s);
   if (s == NULL)
     return RL_ERR_NOMEM;
-  s->host = host;
-  s->conn = conn;
-  s->has_retry = HOST_HAS_RETRY(host);
-  s->has_responses = RL_HOST_HAS_RESPONSES(host) &&
-                     host->request_wants_response != NULL &&
-                     host->request_response != NULL;
-  h2_config cfg = {0};
-  cfg.stream_data_size = sizeof(struct http2_stream);
-  int rc = h2_session_new(&http2_h2_callbacks, s, &cfg, &s->h2);
-  if (rc == 0)
-    rc = h2_session_flush(s->h2);
+  int rc = rl__h2codec_start(&s->c, host, conn, &http2_h2_callbacks,
+                             sizeof(struct http2_stream));
   if (rc != 0) {
-    h2_session_del(s->h2);
     free(s);
     return rc;
   }
@@ -990,27 +734,12 @@ static int http2_session_new(const rl_host *host, rl_conn *conn,
  * SETTINGS_MAX_CONCURRENT_STREAMS, or at most 100 before it is known. */
 static uint32_t http2_session_max_concurrent(void *session) {
   struct http2_session *s = session;
-  return h2_session_max_concurrent(s->h2, HTTP2_STREAMS_BEFORE_SETTINGS);
+  return h2_session_max_concurrent(s->c.h2, HTTP2_STREAMS_BEFORE_SETTINGS);
 }
 
 /* Header lists up to this long are copied on the stack for a templated
  * request; longer ones on the heap. */
 #define HTTP2_NV_STACK 32
-
-/* Bytes an expanded :path cannot carry as they are: controls, space, DEL
- * and non-ASCII (RFC 3986 wants UTF-8 percent-encoded). */
-static int path_needs_escape(unsigned char c) { return c <= 0x20 || c >= 0x7f; }
-
-/* True when an expanded header value has a byte a field value cannot
- * hold (RFC 9113 8.2.1: CR, LF, NUL; other controls as at start-up). */
-static int bad_value(const char *v, size_t len) {
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)v[i];
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
-      return 1;
-  }
-  return 0;
-}
 
 /*
  * Expands the templated header values for req into s->scratch, back to
@@ -1022,54 +751,31 @@ static int bad_value(const char *v, size_t len) {
  */
 static int expand_fields(struct http2_session *s, struct http2_step *st,
                          rl_request *req, size_t *off, size_t *len) {
-  static const char hex[] = "0123456789ABCDEF";
-  size_t used = 0;
+  rl__buf_reset(&s->scratch);
   for (size_t i = 0; i < st->n_fields; i++) {
     size_t n = 0;
-    const char *text = s->host->template_expand(st->fields[i].tpl, req, &n);
+    const char *text = s->c.host->template_expand(st->fields[i].tpl, req, &n);
     if (text == NULL)
       return RL_ERR_NOMEM;
-    if (!st->fields[i].path && bad_value(text, n)) {
+    if (!st->fields[i].path && rl__http_bad_value(text, n)) {
       if (atomic_exchange(&st->warned, 1) == 0)
-        s->host->log(RL_LOG_WARN,
-                     "http2: a header value of %s %s expanded to a control "
-                     "character (CR, LF...): such requests are refused",
-                     st->type, st->name);
+        s->c.host->log(RL_LOG_WARN,
+                       "http2: a header value of %s %s expanded to a control "
+                       "character (CR, LF...): such requests are refused",
+                       st->type, st->name);
       return RL_ERR_INVAL;
     }
-    /* At most 3 bytes for each byte of a path (%XX). */
-    size_t need = st->fields[i].path ? 3 * n : n;
-    if (need > s->scratch_cap - used) {
-      size_t cap = s->scratch_cap ? s->scratch_cap : 256;
-      while (cap - used < need) {
-        if (cap > ((size_t)-1) / 2)
-          return RL_ERR_NOMEM;
-        cap *= 2;
-      }
-      char *p = realloc(s->scratch, cap);
-      if (p == NULL)
-        return RL_ERR_NOMEM;
-      s->scratch = p;
-      s->scratch_cap = cap;
-    }
-    off[i] = used;
-    for (size_t j = 0; j < n; j++) {
-      unsigned char c = (unsigned char)text[j];
-      if (st->fields[i].path && path_needs_escape(c)) {
-        s->scratch[used++] = '%';
-        s->scratch[used++] = hex[c >> 4];
-        s->scratch[used++] = hex[c & 15];
-      } else {
-        s->scratch[used++] = (char)c;
-      }
-    }
-    len[i] = used - off[i];
+    off[i] = s->scratch.len;
+    if (st->fields[i].path)
+      rl__http_add_path(&s->scratch, text, n);
+    else
+      rl__buf_add(&s->scratch, text, n);
+    if (s->scratch.oom)
+      return RL_ERR_NOMEM;
+    len[i] = s->scratch.len - off[i];
   }
   return 0;
 }
-
-/* Frees a templated body once h2session is done sending it. */
-static void free_body(void *arg) { free(arg); }
 
 /*
  * Submits a request with templated parts: the header values (:path too)
@@ -1097,7 +803,7 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
       rc = RL_ERR_NOMEM;
   }
   if (rc == 0 && templated_body) {
-    const char *text = s->host->template_expand(st->body_tpl, req, &len);
+    const char *text = s->c.host->template_expand(st->body_tpl, req, &len);
     if (text == NULL) {
       rc = RL_ERR_NOMEM;
     } else if (len > 0) {
@@ -1114,7 +820,7 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
     memcpy(nva, st->nva, st->nvlen * sizeof *nva);
     for (size_t i = 0; i < st->n_fields; i++) {
       nghttp2_nv *nv = &nva[st->fields[i].index];
-      nv->value = (uint8_t *)s->scratch + off[i];
+      nv->value = (uint8_t *)s->scratch.p + off[i];
       nv->valuelen = flen[i];
       nv->flags = NGHTTP2_NV_FLAG_NO_COPY_NAME; /* the value is copied */
     }
@@ -1127,9 +833,11 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
     }
     h2_body body = {.data = st->body, .len = st->body_len};
     if (templated_body)
-      body = (h2_body){
-          .data = copy, .len = len, .release = free_body, .release_arg = copy};
-    rc = h2_session_submit(s->h2, nva, st->nvlen,
+      body = (h2_body){.data = copy,
+                       .len = len,
+                       .release = rl__h2codec_free_body,
+                       .release_arg = copy};
+    rc = h2_session_submit(s->c.h2, nva, st->nvlen,
                            body.len > 0 || body.data != NULL ? &body : NULL,
                            init, NULL);
   }
@@ -1156,40 +864,27 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
  */
 static int http2_session_submit(void *session, rl_request *req) {
   struct http2_session *s = session;
-  if (h2_session_closing(s->h2, NULL))
-    return RL_ERR_CLOSED;
-  uint32_t limit = http2_session_max_concurrent(s);
-  if (h2_session_active(s->h2) >= (limit > 0 ? limit : 1))
-    return RL_ERR_BUSY;
-  struct http2_step *st = s->host->request_step(req);
+  int rc = rl__h2codec_admit(&s->c, HTTP2_STREAMS_BEFORE_SETTINGS);
+  if (rc != 0)
+    return rc;
+  struct http2_step *st = s->c.host->request_step(req);
   if (st == NULL)
     return RL_ERR_INVAL;
 
   struct http2_stream init = {.s = s, .req = req, .st = st};
   /* Asked once per request: only then does the stream collect. */
-  if (s->has_responses && s->host->request_wants_response(req) &&
-      (init.acc = rl__resp_acc_get(&s->free_accs)) == NULL)
-    return RL_ERR_NOMEM;
-  int rc;
+  if ((rc = rl__h2codec_collector(&s->c, req, &init.acc)) != 0)
+    return rc;
   if (st->body_tpl != NULL || st->n_fields > 0) {
     rc = submit_templated(s, st, req, &init);
   } else {
     /* The body belongs to the step, which outlives the session: no
      * release needed. */
     h2_body body = {.data = st->body, .len = st->body_len};
-    rc = h2_session_submit(s->h2, st->nva, st->nvlen,
+    rc = h2_session_submit(s->c.h2, st->nva, st->nvlen,
                            st->body != NULL ? &body : NULL, &init, NULL);
   }
-  if (rc != 0) {
-    rl__resp_acc_put(
-        &s->free_accs,
-        init.acc); /* the stream never was: the collector is ours */
-    return rc;
-  }
-  /* The last stream id is spent: new requests need a new connection. */
-  if (s->has_retry && h2_session_closing(s->h2, NULL))
-    s->host->conn_drain(s->conn);
-  return rc;
+  return rl__h2codec_submitted(&s->c, rc, init.acc);
 }
 
 /*
@@ -1201,15 +896,7 @@ static int http2_session_submit(void *session, rl_request *req) {
 static int http2_session_on_read(void *session, const uint8_t *data,
                                  size_t len) {
   struct http2_session *s = session;
-  int rc = h2_session_recv(s->h2, data, len);
-  if (rc == RL_ERR_PROTO) {
-    s->abort_reason = h2_session_error(s->h2);
-    if (s->abort_reason[0] == '\0')
-      s->abort_reason = rl_strerror(rc);
-    h2_session_abort(s->h2);
-    s->abort_reason = NULL;
-  }
-  return rc;
+  return rl__h2codec_read(&s->c, data, len);
 }
 
 static int stream_is(void *area, void *arg) {
@@ -1225,11 +912,11 @@ static int stream_is(void *area, void *arg) {
 static int http2_session_cancel(void *session, rl_request *req,
                                 const char *reason) {
   struct http2_session *s = session;
-  void *area = h2_session_find(s->h2, stream_is, req);
+  void *area = h2_session_find(s->c.h2, stream_is, req);
   if (area == NULL)
     return RL_ERR_INVAL;
   s->cancel_reason = reason;
-  int rc = h2_session_cancel(s->h2, area);
+  int rc = h2_session_cancel(s->c.h2, area);
   s->cancel_reason = NULL;
   /* The request is reported whatever the write did; a failed write shows
    * up on the connection next. */
@@ -1248,19 +935,16 @@ static void http2_session_del(void *session, int err, const char *reason) {
   if (s == NULL)
     return;
   char why[64], num[16];
-  uint32_t code = NGHTTP2_NO_ERROR;
-  if (err == RL_ERR_CLOSED && h2_session_goaway(s->h2, &code) &&
-      code != NGHTTP2_NO_ERROR) {
+  uint32_t code;
+  if (rl__h2codec_goaway_error(&s->c, err, &code)) {
     snprintf(why, sizeof why, "GOAWAY: %s",
              error_code_text(code, num, sizeof num));
-    s->abort_reason = why;
+    rl__h2codec_end(&s->c, why);
   } else {
-    s->abort_reason =
-        reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err);
+    rl__h2codec_end(
+        &s->c, reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err));
   }
-  h2_session_del(s->h2);
-  rl__resp_acc_free_all(&s->free_accs);
-  free(s->scratch);
+  rl__buf_free(&s->scratch);
   free(s);
 }
 

@@ -25,8 +25,8 @@
 
 #include <rpcload/plugin.h>
 
-#include "pbdesc.h"
-#include "pbjson.h"
+#include "grpc/pbdesc.h"
+#include "grpc/pbjson.h"
 
 #define MAX_IMPORTS 64
 

@@ -17,8 +17,8 @@
 
 #include <rpcload/plugin.h>
 
-#include "pbdesc.h"
-#include "reflect.h"
+#include "grpc/pbdesc.h"
+#include "grpc/reflect.h"
 
 #define MAX_HEADERS 32
 

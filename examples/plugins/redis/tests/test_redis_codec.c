@@ -1,19 +1,12 @@
 /*
  * Unit test of the redis example plugin (examples/plugins/redis), through
  * the plugin ABI only, with no sockets: the test loads redis.so with
- * rpcload's loader, plays
- * the host (a tiny rl_host whose conn_write appends to a buffer and whose
- * template services are the core's own rl__template_*), and feeds reply
- * bytes by hand.
- *
- * rl_request and rl_conn are opaque to the plugin, which only hands the
- * pointers back to the host, so the test defines them as it likes.
- * Requests are heap objects freed inside request_done(), so a plugin that
- * touches one afterwards shows up under valgrind or ASan; request_done()
- * also checks that each request is reported exactly once and never from
- * inside session_submit(). template_expand() frees (after scribbling over)
- * its previous result on every call, so a plugin that keeps an expansion
- * past the next expand reads freed memory.
+ * rpcload's loader, plays the host with tests/unit/fake_host (conn_write
+ * appends to a buffer; each request is reported exactly once, never from
+ * inside session_submit, and freed there; template_expand frees, after
+ * scribbling over, its previous result on every call, so a plugin that
+ * keeps an expansion past the next expand reads freed memory), and feeds
+ * reply bytes by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,154 +21,12 @@
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
-#include "engine/template.h"
+#include "unit/fake_host.h"
 
-struct rl_request {
-  void *step;
-  int id;
-  uint64_t user_id, seq, rng; /* what templates draw on */
-};
+static rl_fake_host fh;
 
-struct rl_conn {
-  char *out; /* everything the plugin wrote, in order */
-  size_t out_len;
-  int close_requested;
-  int fail_writes; /* conn_write returns RL_ERR_CLOSED while set */
-};
-
-/* ---- The test host ------------------------------------------------------ */
-
-#define MAX_EVENTS 256
-#define MAX_LIVE 128
-
-struct event {
-  int req_id;
-  char type[32];
-  char name[128];
-  uint64_t bytes;
-  int failed;
-  char error[512];
-};
-
-static struct {
-  struct event events[MAX_EVENTS];
-  int n_events;
-  rl_request *live[MAX_LIVE]; /* accepted and not yet reported */
-  int n_accepted;
-  int in_submit;
-  int fail_expand; /* template_expand returns NULL while set */
-  char *expanded;  /* template_expand's last result; freed by the next */
-  size_t expanded_cap;
-} H;
-
-static void *host_request_step(const rl_request *req) { return req->step; }
-
-static void host_request_done(rl_request *req, const rl_result *r) {
-  int found = 0;
-  /* A callback from inside submit would break the ABI promise. */
-  assert_false(H.in_submit);
-  for (int i = 0; i < MAX_LIVE; i++) {
-    if (H.live[i] == req) {
-      H.live[i] = NULL;
-      found = 1;
-    }
-  }
-  assert_true(found); /* never reported twice, never an unknown request */
-  assert_true(H.n_events < MAX_EVENTS);
-  assert_non_null(r->type);
-  assert_non_null(r->name);
-  struct event *e = &H.events[H.n_events++];
-  e->req_id = req->id;
-  snprintf(e->type, sizeof e->type, "%s", r->type);
-  snprintf(e->name, sizeof e->name, "%s", r->name);
-  e->bytes = r->response_bytes;
-  e->failed = r->error != NULL;
-  snprintf(e->error, sizeof e->error, "%s", r->error ? r->error : "");
-  /* The request is gone: any later touch is a use-after-free. */
-  free(req);
-}
-
-static int host_conn_write(rl_conn *conn, const void *data, size_t len) {
-  if (conn->fail_writes)
-    return RL_ERR_CLOSED;
-  char *p = realloc(conn->out, conn->out_len + len + 1);
-  assert_non_null(p);
-  memcpy(p + conn->out_len, data, len);
-  conn->out = p;
-  conn->out_len += len;
-  conn->out[conn->out_len] = '\0';
-  return 0;
-}
-
-static void host_conn_close(rl_conn *conn) { conn->close_requested++; }
-
-static uint64_t host_now_ns(void) { return 0; }
-
-static void host_log(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void host_log(int level, const char *fmt, ...) {
-  va_list ap;
-  (void)level;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
-static int host_template_new(const char *text, size_t len, rl_template **out,
-                             char *err, size_t errlen) {
-  return rl__template_new(text, len, out, err, errlen);
-}
-
-/* The previous result is spoiled and freed first: the ABI says it lives
- * only until the next call. */
-static void drop_expanded(void) {
-  if (H.expanded != NULL)
-    memset(H.expanded, 'Z', H.expanded_cap);
-  free(H.expanded);
-  H.expanded = NULL;
-  H.expanded_cap = 0;
-}
-
-static const char *host_template_expand(const rl_template *t, rl_request *req,
-                                        size_t *len) {
-  drop_expanded();
-  *len = 0;
-  if (H.fail_expand)
-    return NULL;
-  rl__template_ctx ctx = {
-      .user_id = req->user_id, .seq = req->seq, .rng = &req->rng};
-  char *buf = NULL;
-  size_t cap = 0;
-  if (rl__template_expand(t, &ctx, &buf, len, &cap) != 0) {
-    free(buf);
-    return NULL;
-  }
-  if (buf == NULL) { /* an empty expansion still needs an address */
-    buf = malloc(1);
-    assert_non_null(buf);
-    cap = 1;
-  }
-  H.expanded = buf;
-  H.expanded_cap = cap;
-  return buf;
-}
-
-static const rl_host test_host = {
-    .abi_version = RL_ABI_VERSION,
-    .struct_size = sizeof(rl_host),
-    .request_step = host_request_step,
-    .request_done = host_request_done,
-    .conn_write = host_conn_write,
-    .conn_close = host_conn_close,
-    .now_ns = host_now_ns,
-    .log = host_log,
-    .template_new = host_template_new,
-    .template_del = rl__template_del,
-    .template_is_constant = rl__template_is_constant,
-    .template_expand = host_template_expand,
-};
+/* A contract the plugin broke fails the test at once. */
+static void violation(const char *what) { fail_msg("fake host: %s", what); }
 
 /* ---- Loading the plugin -------------------------------------------------- */
 
@@ -188,7 +39,10 @@ static int group_setup(void **state) {
   (void)state;
   char err[1024];
   rl__plugin *p;
-  rl__plugin_set_init(&plugins, &test_host);
+  /* The host first: cases without a fixture (and the loader) use it. */
+  rl_fake_host_init(&fh);
+  fh.on_violation = violation;
+  rl__plugin_set_init(&plugins, &fh.host);
   if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/redis.so", &p, err,
                           sizeof err) != 0) {
     fprintf(stderr, "%s\n", err);
@@ -200,7 +54,7 @@ static int group_setup(void **state) {
 
 static int group_teardown(void **state) {
   (void)state;
-  drop_expanded();
+  rl_fake_host_free(&fh);
   rl__plugin_set_free(&plugins);
   return 0;
 }
@@ -214,18 +68,17 @@ struct fx {
   void *session; /* NULL once deleted */
   void *steps[MAX_STEPS];
   int n_steps;
-  int next_id;
   uint64_t user_id, seq; /* given to the next request */
 };
 
 static int fx_setup(void **state) {
-  drop_expanded();
-  memset(&H, 0, sizeof H);
+  rl_fake_host_init(&fh);
+  fh.on_violation = violation;
   struct fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   f->user_id = 1;
   rl_conn_info info = {sizeof info, NULL, "127.0.0.1", 6379, 0};
-  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session), 0);
+  assert_int_equal(P->session_new(&fh.host, &f->conn, &info, &f->session), 0);
   assert_non_null(f->session);
   *state = f;
   return 0;
@@ -237,12 +90,10 @@ static int fx_teardown(void **state) {
   struct fx *f = *state;
   if (f->session != NULL)
     P->session_del(f->session, RL_ERR_CANCELLED, "test over");
-  assert_int_equal(H.n_events, H.n_accepted);
-  for (int i = 0; i < MAX_LIVE; i++)
-    assert_null(H.live[i]);
+  rl_fake_host_check_idle(&fh);
   for (int i = 0; i < f->n_steps; i++)
     P->step_del(f->steps[i]);
-  free(f->conn.out);
+  rl_fake_conn_free(&f->conn);
   free(f);
   return 0;
 }
@@ -265,7 +116,7 @@ static rl_step_spec base_spec(const rl_kv *opts, size_t n_opts) {
 static void *add_step(struct fx *f, const rl_step_spec *spec) {
   char err[256] = "";
   void *st = NULL;
-  int rc = P->step_new(&test_host, spec, &st, err, sizeof err);
+  int rc = P->step_new(&fh.host, spec, &st, err, sizeof err);
   if (rc != 0)
     fail_msg("step_new failed: %d %s", rc, err);
   assert_non_null(st);
@@ -282,32 +133,12 @@ static void *add_call(struct fx *f, const char *call, const char *name) {
   return add_step(f, &s);
 }
 
-/* Submits a new request for step; returns the plugin's code. The request
- * is freed by request_done(), or here when the plugin refuses it. */
+/* Submits a new request for step, for the fixture's user and its next
+ * seq; returns the plugin's code. */
 static int submit(struct fx *f, void *step) {
-  rl_request *req = malloc(sizeof *req);
-  assert_non_null(req);
-  req->step = step;
-  req->id = ++f->next_id;
-  req->user_id = f->user_id;
-  req->seq = ++f->seq;
-  req->rng = 0x9e3779b97f4a7c15ULL * (uint64_t)req->id;
-  int slot = -1;
-  for (int i = 0; i < MAX_LIVE && slot < 0; i++)
-    if (H.live[i] == NULL)
-      slot = i;
-  assert_true(slot >= 0);
-  H.live[slot] = req; /* before the call: done may not come from inside it */
-  H.in_submit = 1;
-  int rc = P->session_submit(f->session, req);
-  H.in_submit = 0;
-  if (rc == 0) {
-    H.n_accepted++;
-  } else {
-    H.live[slot] = NULL;
-    free(req);
-  }
-  return rc;
+  fh.user_id = f->user_id;
+  fh.user_seq = ++f->seq;
+  return rl_fake_submit(&fh, P, f->session, step);
 }
 
 static int feed_n(struct fx *f, const char *data, size_t len) {
@@ -336,14 +167,13 @@ static void del(struct fx *f, int err, const char *reason) {
 /* Forgets the events seen so far (all reported), to keep the table small
  * in loops: the invariant is what matters. */
 static void reset_events(void) {
-  assert_int_equal(H.n_events, H.n_accepted);
-  H.n_events = 0;
-  H.n_accepted = 0;
+  assert_int_equal(fh.n_events, fh.n_accepted);
+  rl_fake_host_forget_events(&fh);
 }
 
 static void assert_success(int i, const char *name, uint64_t bytes) {
-  assert_true(i < H.n_events);
-  struct event *e = &H.events[i];
+  assert_true(i < fh.n_events);
+  const rl_fake_event *e = &fh.events[i];
   if (e->failed)
     fail_msg("event %d failed: %s", i, e->error);
   assert_string_equal(e->type, "redis");
@@ -352,8 +182,8 @@ static void assert_success(int i, const char *name, uint64_t bytes) {
 }
 
 static void assert_failure(int i, const char *name, const char *error) {
-  assert_true(i < H.n_events);
-  struct event *e = &H.events[i];
+  assert_true(i < fh.n_events);
+  const rl_fake_event *e = &fh.events[i];
   assert_true(e->failed);
   assert_string_equal(e->type, "redis");
   assert_string_equal(e->name, name);
@@ -527,16 +357,16 @@ static void test_encode_quoted(void **state) {
 static void test_expand_failure(void **state) {
   struct fx *f = *state;
   void *st = add_call(f, "GET k{{seq}}", NULL);
-  H.fail_expand = 1;
+  fh.fail_expand = 1;
   size_t out = f->conn.out_len;
   assert_int_equal(submit(f, st), RL_ERR_NOMEM);
   assert_int_equal(f->conn.out_len, out); /* nothing half-written */
-  H.fail_expand = 0;
+  fh.fail_expand = 0;
   /* The refused request is not held: the next reply is the next one's. */
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "$1\r\nx\r\n"), 0);
-  assert_int_equal(H.n_events, 1);
-  assert_int_equal(H.events[0].req_id, 2);
+  assert_int_equal(fh.n_events, 1);
+  assert_int_equal(fh.events[0].req_id, 2);
 }
 
 /* ---- Bad step specs ------------------------------------------------------- */
@@ -553,7 +383,7 @@ static void expect_rejected_rc(const rl_host *host, const rl_step_spec *spec,
 }
 
 static void expect_rejected(const rl_step_spec *spec, const char *want) {
-  expect_rejected_rc(&test_host, spec, RL_ERR_INVAL, want);
+  expect_rejected_rc(&fh.host, spec, RL_ERR_INVAL, want);
 }
 
 static void expect_call_rejected(const char *call, const char *want) {
@@ -627,7 +457,7 @@ static void test_bad_specs(void **state) {
                        "at column 1 needs two integers A <= B");
 
   /* A host from before ABI 1.1 has no templates to offer. */
-  rl_host old = test_host;
+  rl_host old = fh.host;
   old.abi_version = (RL_ABI_MAJOR << 16) | 0;
   old.struct_size = (uint32_t)offsetof(rl_host, template_new);
   s = base_spec(&get, 1);
@@ -639,10 +469,10 @@ static void test_bad_specs(void **state) {
   char small[8];
   void *st = NULL;
   s = base_spec(NULL, 0);
-  assert_int_equal(P->step_new(&test_host, &s, &st, small, sizeof small),
+  assert_int_equal(P->step_new(&fh.host, &s, &st, small, sizeof small),
                    RL_ERR_INVAL);
   assert_string_equal(small, "needs -");
-  assert_int_equal(P->step_new(&test_host, &s, &st, NULL, 0), RL_ERR_INVAL);
+  assert_int_equal(P->step_new(&fh.host, &s, &st, NULL, 0), RL_ERR_INVAL);
   assert_null(st);
 }
 
@@ -693,7 +523,7 @@ static void assert_reply_event(int i, const struct reply *r) {
     assert_failure(i, "GET", r->error);
   else
     assert_success(i, "GET", r->len);
-  assert_int_equal(H.events[i].bytes, r->len);
+  assert_int_equal(fh.events[i].bytes, r->len);
 }
 
 /* Each reply, cut into two reads at every byte: nothing completes before
@@ -706,19 +536,19 @@ static void test_every_kind_split(void **state) {
     for (size_t cut = 0; cut <= r->len; cut++) {
       assert_int_equal(submit(f, st), 0);
       assert_int_equal(feed_n(f, r->bytes, cut), 0);
-      assert_int_equal(H.n_events, cut == r->len ? 1 : 0);
+      assert_int_equal(fh.n_events, cut == r->len ? 1 : 0);
       assert_int_equal(feed_n(f, r->bytes + cut, r->len - cut), 0);
-      assert_int_equal(H.n_events, 1);
+      assert_int_equal(fh.n_events, 1);
       assert_reply_event(0, r);
       reset_events();
     }
     /* One byte per read. */
     assert_int_equal(submit(f, st), 0);
     for (size_t i = 0; i < r->len; i++) {
-      assert_int_equal(H.n_events, 0);
+      assert_int_equal(fh.n_events, 0);
       assert_int_equal(feed_n(f, r->bytes + i, 1), 0);
     }
-    assert_int_equal(H.n_events, 1);
+    assert_int_equal(fh.n_events, 1);
     assert_reply_event(0, r);
     reset_events();
   }
@@ -741,16 +571,16 @@ static void test_every_kind_pipelined(void **state) {
   for (size_t cut = 0; cut <= len; cut++) {
     for (size_t k = 0; k < N_KINDS; k++)
       assert_int_equal(submit(f, st), 0);
-    int first = f->next_id - (int)N_KINDS + 1;
+    int first = fh.next_id - (int)N_KINDS + 1;
     assert_int_equal(feed_n(f, all, cut), 0);
     size_t done = 0;
     while (done < N_KINDS && ends[done] <= cut)
       done++;
-    assert_int_equal(H.n_events, done);
+    assert_int_equal(fh.n_events, done);
     assert_int_equal(feed_n(f, all + cut, len - cut), 0);
-    assert_int_equal(H.n_events, N_KINDS);
+    assert_int_equal(fh.n_events, N_KINDS);
     for (size_t k = 0; k < N_KINDS; k++) {
-      assert_int_equal(H.events[k].req_id, first + (int)k);
+      assert_int_equal(fh.events[k].req_id, first + (int)k);
       assert_reply_event((int)k, &every_kind[k]);
     }
     reset_events();
@@ -758,7 +588,7 @@ static void test_every_kind_pipelined(void **state) {
   for (size_t k = 0; k < N_KINDS; k++)
     assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed_bytewise(f, all, len), 0);
-  assert_int_equal(H.n_events, N_KINDS);
+  assert_int_equal(fh.n_events, N_KINDS);
   for (size_t k = 0; k < N_KINDS; k++)
     assert_reply_event((int)k, &every_kind[k]);
 }
@@ -773,16 +603,18 @@ static void test_deep_nesting(void **state) {
   assert_non_null(r);
   size_t len = 0;
   for (int i = 0; i < DEPTH; i++) {
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes, no string
     memcpy(r + len, "*1\r\n", 4);
     len += 4;
   }
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes, no string
   memcpy(r + len, ":1\r\n", 4);
   len += 4;
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed_n(f, r, len - 1), 0);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   assert_int_equal(feed_n(f, r + len - 1, 1), 0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "EVAL", len);
   free(r);
 }
@@ -795,10 +627,12 @@ static void test_large_bulk(void **state) {
   size_t len = strlen(head) + SIZE + 2;
   char *r = malloc(len);
   assert_non_null(r);
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes, no string
   memcpy(r, head, strlen(head));
   /* The payload looks like RESP: it must be skipped, not parsed. */
   for (size_t i = 0; i < SIZE; i++)
     r[strlen(head) + i] = "-ERR\r\n*$:+"[i % 10];
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes, no string
   memcpy(r + len - 2, "\r\n", 2);
 
   /* In pieces of odd sizes, then in one read. */
@@ -809,16 +643,16 @@ static void test_large_bulk(void **state) {
     size_t n = sizes[i % (sizeof sizes / sizeof sizes[0])];
     if (n > len - off)
       n = len - off;
-    assert_int_equal(H.n_events, 0);
+    assert_int_equal(fh.n_events, 0);
     assert_int_equal(feed_n(f, r + off, n), 0);
     off += n;
   }
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "GET", len);
 
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed_n(f, r, len), 0);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_success(1, "GET", len);
   free(r);
 }
@@ -829,9 +663,9 @@ static void test_error_reply(void **state) {
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "-ERR value is not an integer or out of range\r\n"),
                    0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(0, "INCR", "ERR value is not an integer or out of range");
-  assert_int_equal(H.events[0].bytes,
+  assert_int_equal(fh.events[0].bytes,
                    strlen("-ERR value is not an integer or out of range\r\n"));
 
   /* The session goes on after an error reply. */
@@ -843,13 +677,14 @@ static void test_error_reply(void **state) {
   char r[600];
   memset(r, 'e', sizeof r);
   r[0] = '-';
+  // NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes, no string
   memcpy(r + sizeof r - 2, "\r\n", 2);
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed_bytewise(f, r, sizeof r), 0);
-  assert_int_equal(H.n_events, 3);
-  assert_true(H.events[2].failed);
-  assert_int_equal(strlen(H.events[2].error), 200);
-  assert_int_equal(H.events[2].bytes, sizeof r);
+  assert_int_equal(fh.n_events, 3);
+  assert_true(fh.events[2].failed);
+  assert_int_equal(strlen(fh.events[2].error), 200);
+  assert_int_equal(fh.events[2].bytes, sizeof r);
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "-\r\n"), 0);
   assert_failure(3, "INCR", "empty Redis error reply");
@@ -866,18 +701,18 @@ static void test_pipelined_fifo(void **state) {
   assert_string_equal(f->conn.out, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
                                    "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
                                    "*2\r\n$4\r\nINCR\r\n$1\r\nk\r\n");
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   assert_int_equal(
       feed(f, "+OK\r\n$1\r\nv\r\n-ERR value is not an integer or out of "
               "range\r\n"),
       0);
-  assert_int_equal(H.n_events, 3);
+  assert_int_equal(fh.n_events, 3);
   assert_success(0, "SET", 5);
-  assert_int_equal(H.events[0].req_id, 1);
+  assert_int_equal(fh.events[0].req_id, 1);
   assert_success(1, "get it", 7);
-  assert_int_equal(H.events[1].req_id, 2);
+  assert_int_equal(fh.events[1].req_id, 2);
   assert_failure(2, "INCR", "ERR value is not an integer or out of range");
-  assert_int_equal(H.events[2].req_id, 3);
+  assert_int_equal(fh.events[2].req_id, 3);
   assert_int_equal(f->conn.close_requested, 0);
 }
 
@@ -890,16 +725,16 @@ static void test_busy(void **state) {
   assert_int_equal(submit(f, st), RL_ERR_BUSY);
   assert_int_equal(f->conn.out_len, out); /* nothing written for it */
   assert_int_equal(feed(f, "+PONG\r\n"), 0);
-  assert_int_equal(H.n_events, 1);
-  assert_int_equal(H.events[0].req_id, 1);
+  assert_int_equal(fh.n_events, 1);
+  assert_int_equal(fh.events[0].req_id, 1);
   /* Room again; the ring wraps and keeps its order. */
   assert_int_equal(submit(f, st), 0);
   for (int i = 0; i < 64; i++)
     assert_int_equal(feed(f, "+PONG\r\n"), 0);
-  assert_int_equal(H.n_events, 65);
+  assert_int_equal(fh.n_events, 65);
   for (int i = 0; i < 64; i++)
-    assert_int_equal(H.events[i].req_id, i + 1);
-  assert_int_equal(H.events[64].req_id, 66); /* 65 was refused */
+    assert_int_equal(fh.events[i].req_id, i + 1);
+  assert_int_equal(fh.events[64].req_id, 66); /* 65 was refused */
 }
 
 static void test_write_failure(void **state) {
@@ -909,13 +744,13 @@ static void test_write_failure(void **state) {
   f->conn.fail_writes = 1;
   assert_int_equal(submit(f, st), RL_ERR_CLOSED);
   assert_int_equal(submit(f, cst), RL_ERR_CLOSED);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   /* The refused requests are not held. */
   f->conn.fail_writes = 0;
   assert_int_equal(submit(f, cst), 0);
   assert_int_equal(feed(f, "$-1\r\n"), 0);
-  assert_int_equal(H.n_events, 1);
-  assert_int_equal(H.events[0].req_id, 3);
+  assert_int_equal(fh.n_events, 1);
+  assert_int_equal(fh.events[0].req_id, 3);
 }
 
 /* ---- The end of a session -------------------------------------------------- */
@@ -930,12 +765,12 @@ static void test_del_in_flight(void **state) {
   /* Half of the first reply arrived: a close cannot complete it. */
   assert_int_equal(feed(f, "$5\r\nhel"), 0);
   del(f, RL_ERR_IO, "connection reset by peer");
-  assert_int_equal(H.n_events, 3);
+  assert_int_equal(fh.n_events, 3);
   assert_failure(0, "GET", "connection reset by peer");
   assert_failure(1, "SET", "connection reset by peer");
   assert_failure(2, "GET", "connection reset by peer");
   for (int i = 0; i < 3; i++)
-    assert_int_equal(H.events[i].req_id, i + 1);
+    assert_int_equal(fh.events[i].req_id, i + 1);
 }
 
 static void test_del_no_reason(void **state) {
@@ -944,7 +779,7 @@ static void test_del_no_reason(void **state) {
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(submit(f, st), 0);
   del(f, RL_ERR_CLOSED, NULL);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_failure(0, "GET", "connection closed");
   assert_failure(1, "GET", "connection closed");
 }
@@ -954,7 +789,7 @@ static void test_del_timeout_empty_reason(void **state) {
   void *st = add_call(f, "GET a", NULL);
   assert_int_equal(submit(f, st), 0);
   del(f, RL_ERR_TIMEOUT, "");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(0, "GET", "timed out");
 }
 
@@ -964,7 +799,7 @@ static void test_del_idle(void **state) {
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "$-1\r\n"), 0);
   del(f, RL_ERR_CLOSED, "connection closed by peer");
-  assert_int_equal(H.n_events, 1); /* nothing in flight: nothing more */
+  assert_int_equal(fh.n_events, 1); /* nothing in flight: nothing more */
 }
 
 /* ---- Protocol errors ------------------------------------------------------- */
@@ -975,10 +810,10 @@ static void test_del_idle(void **state) {
 static void expect_garbage(const char *bytes, size_t len, const char *want) {
   struct fx f;
   memset(&f, 0, sizeof f);
-  drop_expanded();
-  memset(&H, 0, sizeof H);
+  rl_fake_host_init(&fh);
+  fh.on_violation = violation;
   rl_conn_info info = {sizeof info, NULL, "127.0.0.1", 6379, 0};
-  assert_int_equal(P->session_new(&test_host, &f.conn, &info, &f.session), 0);
+  assert_int_equal(P->session_new(&fh.host, &f.conn, &info, &f.session), 0);
   void *st = add_call(&f, "GET k", NULL);
   assert_int_equal(submit(&f, st), 0);
   assert_int_equal(submit(&f, st), 0);
@@ -986,18 +821,18 @@ static void expect_garbage(const char *bytes, size_t len, const char *want) {
   for (size_t i = 0; i < len && rc == 0; i++) /* bytewise: same verdict */
     rc = feed_n(&f, bytes + i, 1);
   assert_int_equal(rc, RL_ERR_PROTO);
-  assert_int_equal(H.n_events, 1);
-  assert_true(H.events[0].failed);
-  if (strncmp(H.events[0].error, want, strlen(want)) != 0)
-    fail_msg("error '%s' does not start with '%s'", H.events[0].error, want);
+  assert_int_equal(fh.n_events, 1);
+  assert_true(fh.events[0].failed);
+  if (strncmp(fh.events[0].error, want, strlen(want)) != 0)
+    fail_msg("error '%s' does not start with '%s'", fh.events[0].error, want);
   assert_int_equal(feed(&f, "+OK\r\n"), RL_ERR_PROTO);
   assert_int_equal(submit(&f, st), RL_ERR_CLOSED);
   del(&f, RL_ERR_PROTO, "protocol error");
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_failure(1, "GET", "protocol error");
-  assert_int_equal(H.n_events, H.n_accepted);
+  assert_int_equal(fh.n_events, fh.n_accepted);
   P->step_del(st);
-  free(f.conn.out);
+  rl_fake_conn_free(&f.conn);
 }
 
 #define GARBAGE(lit, want) expect_garbage((lit), sizeof(lit) - 1, (want))
@@ -1032,9 +867,9 @@ static void test_garbage(void **state) {
 static void test_unsolicited(void **state) {
   struct fx *f = *state;
   assert_int_equal(feed(f, "+OK\r\n"), RL_ERR_PROTO);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   del(f, RL_ERR_PROTO, "protocol error");
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
 }
 
 static void test_extra_reply(void **state) {
@@ -1044,7 +879,7 @@ static void test_extra_reply(void **state) {
   /* One request, two replies in one read: the first completes it, the
    * second is unsolicited. */
   assert_int_equal(feed(f, "$1\r\nv\r\n+OK\r\n"), RL_ERR_PROTO);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "GET", 7);
   /* The session is out of step: it takes nothing more. */
   assert_int_equal(submit(f, st), RL_ERR_CLOSED);
@@ -1056,7 +891,7 @@ static void test_stray_crlf(void **state) {
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "$1\r\nv\r\n"), 0);
   assert_int_equal(feed(f, "\r\n"), RL_ERR_PROTO);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "GET", 7);
 }
 

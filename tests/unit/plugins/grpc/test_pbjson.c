@@ -28,8 +28,8 @@
 
 #include <rpcload/plugin.h>
 
-#include "pbdesc.h"
-#include "pbjson.h"
+#include "grpc/pbdesc.h"
+#include "grpc/pbjson.h"
 
 #ifndef RL_TEST_DATA_DIR
 #error "RL_TEST_DATA_DIR must name tests/data"

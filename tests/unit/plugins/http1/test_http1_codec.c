@@ -1,20 +1,10 @@
 /*
  * Unit test of the http1 codec plugin, through the plugin ABI only, with no
- * sockets: the test loads http1.so with rpcload's loader, plays the host (a
- * tiny rl_host whose
- * conn_write appends to a buffer), and feeds response bytes by hand.
- *
- * rl_request and rl_conn are opaque to the plugin, which only hands the
- * pointers back to the host, so the test defines them as it likes.
- * Requests are heap objects freed inside request_done(), so a plugin that
- * touches one afterwards shows up under valgrind or ASan; request_done()
- * also checks that each request is reported exactly once and never from
- * inside session_submit().
- *
- * The host also plays ABI 1.2's response hand-over: request_wants_response
- * answers what the test says (R.wants) and counts the questions, and
- * request_response keeps what it was given and checks that it comes at
- * most once per request, right before that request's request_done.
+ * sockets: the test loads http1.so with rpcload's loader, plays the host
+ * with tests/unit/fake_host (conn_write appends to a buffer; each request
+ * is reported exactly once, never from inside session_submit, and freed
+ * there; ABI 1.2's response hand-over is checked and kept), and feeds
+ * response bytes by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -29,202 +19,19 @@
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
-#include "engine/template.h"
+#include "unit/fake_host.h"
 
-struct rl_request {
-  void *step;
-  int id;
-};
+/* The host, and the response it was handed last. */
+static rl_fake_host fh;
 
-struct rl_conn {
-  char *out; /* everything the plugin wrote, in order */
-  size_t out_len;
-  int close_requested;
-  int fail_writes; /* conn_write returns RL_ERR_CLOSED while set */
-};
-
-/* ---- The test host ------------------------------------------------------ */
-
-#define MAX_EVENTS 8
-#define MAX_LIVE 8
-
-struct event {
-  int req_id;
-  char type[32];
-  char name[128];
-  uint64_t bytes;
-  int failed;
-  char error[256];
-};
-
-static struct {
-  struct event events[MAX_EVENTS];
-  int n_events;
-  rl_request *live[MAX_LIVE]; /* accepted and not yet reported */
-  int n_accepted;
-  int in_submit;
-} H;
-
-/* What the host was handed with request_response. */
-static struct {
-  int wants;                 /* request_wants_response's answer */
-  int asked;                 /* how many times it was asked */
-  int n;                     /* responses handed over */
-  const rl_request *pending; /* handed over, its request_done not yet */
-  int req_id;
-  int status;
-  char headers[2048]; /* "name: value\n" each, in order */
-  size_t n_headers;
-  char body[256]; /* its first bytes, NUL-terminated */
-  size_t body_len;
-  int body_null;
-  int json_null;
-} R;
-
-static void *host_request_step(const rl_request *req) { return req->step; }
-
-static int host_request_wants_response(const rl_request *req) {
-  assert_non_null(req);
-  R.asked++;
-  return R.wants;
+static const rl_fake_response *last(void) {
+  const rl_fake_response *r = rl_fake_last_response(&fh);
+  assert_non_null(r);
+  return r;
 }
 
-static void host_request_response(rl_request *req, const rl_response *resp) {
-  int live = 0;
-  assert_false(H.in_submit);
-  for (int i = 0; i < MAX_LIVE; i++)
-    live |= H.live[i] == req;
-  assert_true(live);      /* before request_done, never after */
-  assert_null(R.pending); /* at most once per request */
-  assert_true(R.wants);   /* only when the host asked for it */
-  assert_true(resp->struct_size >= sizeof(rl_response));
-  R.pending = req;
-  R.n++;
-  R.req_id = req->id;
-  R.status = resp->status;
-  R.headers[0] = '\0';
-  R.n_headers = resp->n_headers;
-  for (size_t i = 0; i < resp->n_headers; i++) {
-    size_t len = strlen(R.headers);
-    snprintf(R.headers + len, sizeof R.headers - len, "%s: %s\n",
-             resp->headers[i].key, resp->headers[i].value);
-  }
-  R.body_null = resp->body == NULL;
-  R.body_len = resp->body_len;
-  size_t n =
-      resp->body_len < sizeof R.body - 1 ? resp->body_len : sizeof R.body - 1;
-  if (n > 0)
-    memcpy(R.body, resp->body, n);
-  R.body[n] = '\0';
-  R.json_null = resp->json == NULL;
-}
-
-static void host_request_done(rl_request *req, const rl_result *r) {
-  int found = 0;
-  /* A callback from inside submit would break the ABI promise. */
-  assert_false(H.in_submit);
-  /* A response handed over belongs to the very next request_done. */
-  if (R.pending != NULL) {
-    assert_ptr_equal(R.pending, req);
-    R.pending = NULL;
-  }
-  for (int i = 0; i < MAX_LIVE; i++) {
-    if (H.live[i] == req) {
-      H.live[i] = NULL;
-      found = 1;
-    }
-  }
-  assert_true(found); /* never reported twice, never an unknown request */
-  assert_true(H.n_events < MAX_EVENTS);
-  assert_non_null(r->type);
-  assert_non_null(r->name);
-  struct event *e = &H.events[H.n_events++];
-  e->req_id = req->id;
-  snprintf(e->type, sizeof e->type, "%s", r->type);
-  snprintf(e->name, sizeof e->name, "%s", r->name);
-  e->bytes = r->response_bytes;
-  e->failed = r->error != NULL;
-  snprintf(e->error, sizeof e->error, "%s", r->error ? r->error : "");
-  /* The request is gone: any later touch is a use-after-free. */
-  free(req);
-}
-
-static int host_conn_write(rl_conn *conn, const void *data, size_t len) {
-  if (conn->fail_writes)
-    return RL_ERR_CLOSED;
-  char *p = realloc(conn->out, conn->out_len + len + 1);
-  assert_non_null(p);
-  memcpy(p + conn->out_len, data, len);
-  conn->out = p;
-  conn->out_len += len;
-  conn->out[conn->out_len] = '\0';
-  return 0;
-}
-
-static void host_conn_close(rl_conn *conn) { conn->close_requested++; }
-
-static uint64_t host_now_ns(void) { return 0; }
-
-static void host_log(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int n_logs;
-
-static void host_log(int level, const char *fmt, ...) {
-  va_list ap;
-  (void)level;
-  n_logs++;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
-/* Templates through the core's own code, the request id standing in for
- * the user id; T.override, when set, is what every expansion gives (a
- * value no template function makes, such as a captured one). */
-static struct {
-  char *buf;
-  size_t cap;
-  uint64_t rng;
-  const char *override;
-} T;
-
-static int host_template_new(const char *text, size_t len, rl_template **out,
-                             char *err, size_t errlen) {
-  return rl__template_new(text, len, out, err, errlen);
-}
-
-static const char *host_template_expand(const rl_template *t, rl_request *req,
-                                        size_t *len) {
-  if (T.override != NULL) {
-    *len = strlen(T.override);
-    return T.override;
-  }
-  rl__template_ctx ctx = {
-      .user_id = (uint64_t)req->id, .seq = 1, .rng = &T.rng};
-  *len = 0;
-  if (rl__template_expand(t, &ctx, &T.buf, len, &T.cap))
-    return NULL;
-  return T.buf ? T.buf : "";
-}
-
-static const rl_host test_host = {
-    .abi_version = RL_ABI_VERSION,
-    .struct_size = sizeof(rl_host),
-    .request_step = host_request_step,
-    .request_done = host_request_done,
-    .conn_write = host_conn_write,
-    .conn_close = host_conn_close,
-    .now_ns = host_now_ns,
-    .log = host_log,
-    .template_new = host_template_new,
-    .template_del = rl__template_del,
-    .template_is_constant = rl__template_is_constant,
-    .template_expand = host_template_expand,
-    .request_wants_response = host_request_wants_response,
-    .request_response = host_request_response,
-};
+/* A contract the plugin broke fails the test at once. */
+static void violation(const char *what) { fail_msg("fake host: %s", what); }
 
 /* The same services from a host of ABI 1.1: its table ends before the
  * response members, so the plugin must not look for them. */
@@ -241,7 +48,10 @@ static int group_setup(void **state) {
   (void)state;
   char err[1024];
   rl__plugin *p;
-  rl__plugin_set_init(&plugins, &test_host);
+  /* The host first: cases without a fixture (and the loader) use it. */
+  rl_fake_host_init(&fh);
+  fh.on_violation = violation;
+  rl__plugin_set_init(&plugins, &fh.host);
   if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/http1.so", &p, err,
                           sizeof err) != 0) {
     fprintf(stderr, "%s\n", err);
@@ -254,8 +64,7 @@ static int group_setup(void **state) {
 static int group_teardown(void **state) {
   (void)state;
   rl__plugin_set_free(&plugins);
-  free(T.buf);
-  T.buf = NULL;
+  rl_fake_host_free(&fh);
   return 0;
 }
 
@@ -268,17 +77,15 @@ struct fx {
   void *session; /* NULL once deleted */
   void *steps[MAX_STEPS];
   int n_steps;
-  int next_id;
 };
 
 static int fx_setup(void **state) {
-  memset(&H, 0, sizeof H);
-  memset(&R, 0, sizeof R);
-  T.override = NULL;
+  rl_fake_host_init(&fh);
+  fh.on_violation = violation;
   struct fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
-  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session), 0);
+  assert_int_equal(P->session_new(&fh.host, &f->conn, &info, &f->session), 0);
   assert_non_null(f->session);
   *state = f;
   return 0;
@@ -290,15 +97,14 @@ static int fx_teardown(void **state) {
   struct fx *f = *state;
   if (f->session != NULL)
     P->session_del(f->session, RL_ERR_CANCELLED, "test over");
-  assert_int_equal(H.n_events, H.n_accepted);
-  for (int i = 0; i < MAX_LIVE; i++)
-    assert_null(H.live[i]);
-  assert_null(R.pending); /* every response was followed by its done */
-  if (!R.wants)
-    assert_int_equal(R.n, 0);
+  /* Each accepted request reported once; every response followed by its
+   * done. */
+  rl_fake_host_check_idle(&fh);
+  if (!fh.wants_response)
+    assert_int_equal(fh.n_responses, 0);
   for (int i = 0; i < f->n_steps; i++)
     P->step_del(f->steps[i]);
-  free(f->conn.out);
+  rl_fake_conn_free(&f->conn);
   free(f);
   return 0;
 }
@@ -319,7 +125,7 @@ static rl_step_spec base_spec(void) {
 static void *add_step(struct fx *f, const rl_step_spec *spec) {
   char err[256] = "";
   void *st = NULL;
-  int rc = P->step_new(&test_host, spec, &st, err, sizeof err);
+  int rc = P->step_new(&fh.host, spec, &st, err, sizeof err);
   if (rc != 0)
     fail_msg("step_new failed: %d %s", rc, err);
   assert_non_null(st);
@@ -333,29 +139,9 @@ static void *add_get_step(struct fx *f) {
   return add_step(f, &spec);
 }
 
-/* Submits a new request for step; returns the plugin's code. The request
- * is freed by request_done(), or here when the plugin refuses it. */
+/* Submits a new request for step; returns the plugin's code. */
 static int submit(struct fx *f, void *step) {
-  rl_request *req = malloc(sizeof *req);
-  assert_non_null(req);
-  req->step = step;
-  req->id = ++f->next_id;
-  int slot = -1;
-  for (int i = 0; i < MAX_LIVE && slot < 0; i++)
-    if (H.live[i] == NULL)
-      slot = i;
-  assert_true(slot >= 0);
-  H.live[slot] = req; /* before the call: done may not come from inside it */
-  H.in_submit = 1;
-  int rc = P->session_submit(f->session, req);
-  H.in_submit = 0;
-  if (rc == 0) {
-    H.n_accepted++;
-  } else {
-    H.live[slot] = NULL;
-    free(req);
-  }
-  return rc;
+  return rl_fake_submit(&fh, P, f->session, step);
 }
 
 static int feed_n(struct fx *f, const char *data, size_t len) {
@@ -384,8 +170,8 @@ static void del(struct fx *f, int err, const char *reason) {
 
 static void assert_success(int i, const char *type, const char *name,
                            uint64_t bytes) {
-  assert_true(i < H.n_events);
-  struct event *e = &H.events[i];
+  assert_true(i < fh.n_events);
+  const rl_fake_event *e = &fh.events[i];
   if (e->failed)
     fail_msg("event %d failed: %s", i, e->error);
   assert_string_equal(e->type, type);
@@ -395,8 +181,8 @@ static void assert_success(int i, const char *type, const char *name,
 
 static void assert_failure(int i, const char *type, const char *name,
                            const char *error) {
-  assert_true(i < H.n_events);
-  struct event *e = &H.events[i];
+  assert_true(i < fh.n_events);
+  const rl_fake_event *e = &fh.events[i];
   assert_true(e->failed);
   assert_string_equal(e->type, type);
   assert_string_equal(e->name, name);
@@ -615,7 +401,7 @@ static void expect_rejected(const rl_step_spec *spec, const char *want) {
   char err[256];
   void *st = NULL;
   memset(err, 'x', sizeof err);
-  int rc = P->step_new(&test_host, spec, &st, err, sizeof err);
+  int rc = P->step_new(&fh.host, spec, &st, err, sizeof err);
   assert_int_equal(rc, RL_ERR_INVAL);
   assert_null(st);
   assert_string_equal(err, want);
@@ -682,10 +468,10 @@ static void test_bad_specs(void **state) {
   s = base_spec();
   s.headers = no_colon;
   s.n_headers = 1;
-  assert_int_equal(P->step_new(&test_host, &s, &st, small, sizeof small),
+  assert_int_equal(P->step_new(&fh.host, &s, &st, small, sizeof small),
                    RL_ERR_INVAL);
   assert_string_equal(small, "header ");
-  assert_int_equal(P->step_new(&test_host, &s, &st, NULL, 0), RL_ERR_INVAL);
+  assert_int_equal(P->step_new(&fh.host, &s, &st, NULL, 0), RL_ERR_INVAL);
   assert_null(st);
 }
 
@@ -697,9 +483,9 @@ static void test_content_length_one_read(void **state) {
   struct fx *f = *state;
   void *st = add_get_step(f);
   assert_int_equal(submit(f, st), 0);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   assert_int_equal(feed(f, RESP_OK_HELLO), 0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "GET", "/", 5);
   assert_int_equal(f->conn.close_requested, 0);
 }
@@ -712,10 +498,10 @@ static void test_content_length_bytewise(void **state) {
   const char *r = RESP_OK_HELLO;
   size_t n = strlen(r);
   for (size_t i = 0; i < n; i++) {
-    assert_int_equal(H.n_events, 0);
+    assert_int_equal(fh.n_events, 0);
     assert_int_equal(feed_n(f, r + i, 1), 0);
   }
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "GET", "/", 5);
   assert_int_equal(f->conn.close_requested, 0);
 }
@@ -742,17 +528,16 @@ static void test_chunked_splits(void **state) {
   for (size_t cut = 1; cut < n; cut++) {
     assert_int_equal(submit(f, st), 0);
     assert_int_equal(feed_n(f, r, cut), 0);
-    assert_int_equal(H.n_events, events);
+    assert_int_equal(fh.n_events, events);
     assert_int_equal(feed_n(f, r + cut, n - cut), 0);
-    assert_int_equal(H.n_events, events + 1);
+    assert_int_equal(fh.n_events, events + 1);
     assert_success(events, "GET", "/", 37);
     /* Keep the event table small: the invariant is what matters. */
-    H.n_events = 0;
-    H.n_accepted = 0;
+    rl_fake_host_forget_events(&fh);
   }
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed_bytewise(f, r), 0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "GET", "/", 37);
   assert_int_equal(f->conn.close_requested, 0);
 }
@@ -767,9 +552,9 @@ static void test_404(void **state) {
   assert_int_equal(feed(f, "HTTP/1.1 404 Not Found\r\n"
                            "Content-Length: 9\r\n\r\nnot found"),
                    0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(0, "GET", "/missing?id=[id]", "HTTP 404 Not Found");
-  assert_int_equal(H.events[0].bytes, 9);
+  assert_int_equal(fh.events[0].bytes, 9);
   assert_int_equal(f->conn.close_requested, 0);
 
   /* The server's own phrase, even split across reads. */
@@ -802,9 +587,9 @@ static void test_500(void **state) {
   assert_int_equal(feed(f, "HTTP/1.1 500 Internal Server Error\r\n"
                            "Content-Length: 4\r\n\r\noops"),
                    0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(0, "POST", "/boom", "HTTP 500 Internal Server Error");
-  assert_int_equal(H.events[0].bytes, 4);
+  assert_int_equal(fh.events[0].bytes, 4);
 
   /* 400 is the first failing code. */
   assert_int_equal(submit(f, st), 0);
@@ -834,12 +619,12 @@ static void test_head(void **state) {
   /* Content-Length announces the GET body; none follows a HEAD. */
   assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n"),
                    0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "HEAD", "/", 0);
   /* The parser is not waiting for 1234 bytes: the next response parses. */
   assert_int_equal(submit(f, get), 0);
   assert_int_equal(feed(f, RESP_OK_HELLO), 0);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_success(1, "GET", "/", 5);
 }
 
@@ -848,11 +633,11 @@ static void test_100_continue(void **state) {
   void *st = add_get_step(f);
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "HTTP/1.1 100 Continue\r\n\r\n"), 0);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   assert_int_equal(feed(f, "HTTP/1.1 201 Created\r\n"
                            "Content-Length: 2\r\n\r\nok"),
                    0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "GET", "/", 2);
 
   /* Interim and final in one read, and a 103 too. */
@@ -861,7 +646,7 @@ static void test_100_continue(void **state) {
                            "HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n"
                            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"),
                    0);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_success(1, "GET", "/", 3);
   assert_int_equal(f->conn.close_requested, 0);
 }
@@ -873,7 +658,7 @@ static void test_connection_close(void **state) {
   assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nConnection: close\r\n"
                            "Content-Length: 5\r\n\r\nhello"),
                    0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "GET", "/", 5);
   assert_int_equal(f->conn.close_requested, 1);
   /* The session takes nothing more; nothing is reported for the refusal. */
@@ -882,7 +667,7 @@ static void test_connection_close(void **state) {
   assert_int_equal(f->conn.out_len, out);
   /* The host then deletes the session: nothing left to report. */
   del(f, RL_ERR_CLOSED, "connection closed");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
 }
 
 static void test_http10_close(void **state) {
@@ -902,9 +687,9 @@ static void test_http10_until_eof(void **state) {
   assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nabc"), 0);
   assert_int_equal(feed(f, "defg"), 0);
   /* No length: only the close tells the body is over. */
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   del(f, RL_ERR_CLOSED, "connection closed by peer");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "GET", "/", 7);
   /* The connection is already going: no close request from session_del. */
   assert_int_equal(f->conn.close_requested, 0);
@@ -917,11 +702,11 @@ static void test_404_until_eof(void **state) {
   assert_int_equal(feed(f, "HTTP/1.1 404 Not Found\r\nConnection: close\r\n"
                            "\r\nno"),
                    0);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   del(f, RL_ERR_CLOSED, "connection closed by peer");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(0, "GET", "/", "HTTP 404 Not Found");
-  assert_int_equal(H.events[0].bytes, 2);
+  assert_int_equal(fh.events[0].bytes, 2);
 }
 
 static void test_closed_mid_response(void **state) {
@@ -932,7 +717,7 @@ static void test_closed_mid_response(void **state) {
   assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe"),
                    0);
   del(f, RL_ERR_CLOSED, "connection closed by peer");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(0, "GET", "/", "connection closed by peer");
 }
 
@@ -941,7 +726,7 @@ static void test_closed_before_response(void **state) {
   void *st = add_get_step(f);
   assert_int_equal(submit(f, st), 0);
   del(f, RL_ERR_CLOSED, NULL); /* no reason: the code's text */
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(0, "GET", "/", "connection closed");
 }
 
@@ -952,7 +737,7 @@ static void test_del_io_error(void **state) {
   assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\n\r\npartial"), 0);
   /* Even a body read until close does not complete on an error. */
   del(f, RL_ERR_IO, "connection reset by peer");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(0, "GET", "/", "connection reset by peer");
 }
 
@@ -961,7 +746,7 @@ static void test_del_timeout_no_reason(void **state) {
   void *st = add_get_step(f);
   assert_int_equal(submit(f, st), 0);
   del(f, RL_ERR_TIMEOUT, NULL);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(0, "GET", "/", "timed out");
 }
 
@@ -971,7 +756,7 @@ static void test_del_idle(void **state) {
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, RESP_OK_HELLO), 0);
   del(f, RL_ERR_IO, "connection reset by peer");
-  assert_int_equal(H.n_events, 1); /* nothing in flight: nothing more */
+  assert_int_equal(fh.n_events, 1); /* nothing in flight: nothing more */
 }
 
 static void test_busy(void **state) {
@@ -980,11 +765,11 @@ static void test_busy(void **state) {
   assert_int_equal(submit(f, st), 0);
   size_t out = f->conn.out_len;
   assert_int_equal(submit(f, st), RL_ERR_BUSY);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   assert_int_equal(f->conn.out_len, out); /* nothing written for it */
   assert_int_equal(feed(f, RESP_OK_HELLO), 0);
-  assert_int_equal(H.n_events, 1);
-  assert_int_equal(H.events[0].req_id, 1);
+  assert_int_equal(fh.n_events, 1);
+  assert_int_equal(fh.events[0].req_id, 1);
 }
 
 static void test_write_failure(void **state) {
@@ -992,12 +777,12 @@ static void test_write_failure(void **state) {
   void *st = add_get_step(f);
   f->conn.fail_writes = 1;
   assert_int_equal(submit(f, st), RL_ERR_CLOSED);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   /* The refused request is not held: the next one is accepted. */
   f->conn.fail_writes = 0;
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, RESP_OK_HELLO), 0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
 }
 
 static void test_garbage(void **state) {
@@ -1006,12 +791,12 @@ static void test_garbage(void **state) {
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "SSH-2.0-OpenSSH_9.2\r\n"), RL_ERR_PROTO);
   /* The request fails at once, naming the parser's complaint. */
-  assert_int_equal(H.n_events, 1);
-  assert_true(H.events[0].failed);
-  assert_non_null(strstr(H.events[0].error, "invalid HTTP response: "));
+  assert_int_equal(fh.n_events, 1);
+  assert_true(fh.events[0].failed);
+  assert_non_null(strstr(fh.events[0].error, "invalid HTTP response: "));
   /* The host closes: session_del must not report it again. */
   del(f, RL_ERR_PROTO, "protocol error");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
 }
 
 static void test_bad_chunk(void **state) {
@@ -1021,10 +806,10 @@ static void test_bad_chunk(void **state) {
   assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
                            "\r\nzz\r\n"),
                    RL_ERR_PROTO);
-  assert_int_equal(H.n_events, 1);
-  assert_true(H.events[0].failed);
+  assert_int_equal(fh.n_events, 1);
+  assert_true(fh.events[0].failed);
   del(f, RL_ERR_PROTO, "protocol error");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
 }
 
 static void test_unsolicited(void **state) {
@@ -1032,9 +817,9 @@ static void test_unsolicited(void **state) {
   /* Even bytes the parser alone would skip (a stray empty line). */
   assert_int_equal(feed(f, "\r\n"), RL_ERR_PROTO);
   assert_int_equal(feed(f, RESP_OK_HELLO), RL_ERR_PROTO);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   del(f, RL_ERR_PROTO, "protocol error");
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
 }
 
 static void test_extra_response(void **state) {
@@ -1044,7 +829,7 @@ static void test_extra_response(void **state) {
   /* One request, two responses in one read: the first completes it, the
    * second is unsolicited. */
   assert_int_equal(feed(f, RESP_OK_HELLO RESP_OK_HELLO), RL_ERR_PROTO);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(0, "GET", "/", 5);
 }
 
@@ -1062,11 +847,11 @@ static void test_keep_alive(void **state) {
                         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                         "3\r\nabc\r\n0\r\n\r\n"),
                    0);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_success(0, "GET", "/one", 5);
-  assert_int_equal(H.events[0].req_id, 1);
+  assert_int_equal(fh.events[0].req_id, 1);
   assert_success(1, "GET", "/two", 3);
-  assert_int_equal(H.events[1].req_id, 2);
+  assert_int_equal(fh.events[1].req_id, 2);
   assert_int_equal(f->conn.close_requested, 0);
   assert_string_equal(f->conn.out, "GET /one HTTP/1.1\r\n"
                                    "Host: example.com\r\n"
@@ -1084,7 +869,7 @@ static void test_no_content(void **state) {
   assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "HTTP/1.1 304 Not Modified\r\n\r\n"), 0);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_success(0, "GET", "/", 0);
   assert_success(1, "GET", "/", 0);
 }
@@ -1099,7 +884,7 @@ static void test_switching_protocols(void **state) {
                           "\x00\x00\x12\x04";
   int rc = feed_n(f, r, sizeof r - 1);
   (void)rc; /* 0 or PROTO: either way the host closes */
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(0, "GET", "/", "HTTP 101 Switching Protocols");
   assert_int_equal(f->conn.close_requested, 1);
 }
@@ -1142,8 +927,7 @@ static void test_templated_request(void **state) {
     assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
     assert_success(0, "POST", "/users/[id]", 0);
     /* Keep the event table small: the invariant is what matters. */
-    H.n_events = 0;
-    H.n_accepted = 0;
+    rl_fake_host_forget_events(&fh);
   }
   /* No name given: the stats name is the unexpanded path. */
   s = base_spec();
@@ -1218,7 +1002,7 @@ static void test_templated_unsafe_values(void **state) {
   void *hdr = add_step(f, &s);
 
   /* (The override is the whole path's expansion.) */
-  T.override = "/s?q=a b\x01\xc3\xa9%20/?&x=1";
+  fh.expand_override = "/s?q=a b\x01\xc3\xa9%20/?&x=1";
   size_t before = f->conn.out_len;
   assert_int_equal(submit(f, path), 0);
   assert_string_equal(f->conn.out + before,
@@ -1228,19 +1012,19 @@ static void test_templated_unsafe_values(void **state) {
                       "\r\n");
   assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
 
-  T.override = "1\r\nX-Injected: 2";
-  n_logs = 0;
+  fh.expand_override = "1\r\nX-Injected: 2";
+  fh.n_logs = 0;
   before = f->conn.out_len;
   assert_int_equal(submit(f, hdr), RL_ERR_INVAL);
   assert_int_equal(submit(f, hdr), RL_ERR_INVAL);
   assert_int_equal(f->conn.out_len, before);
-  assert_int_equal(n_logs, 1); /* said once, not per request */
-  T.override = "tab\tand blank ok";
+  assert_int_equal(fh.n_logs, 1); /* said once, not per request */
+  fh.expand_override = "tab\tand blank ok";
   assert_int_equal(submit(f, hdr), 0);
   assert_non_null(
       strstr(f->conn.out + before, "\r\nX-Token: tab\tand blank ok\r\n"));
   assert_int_equal(feed(f, "HTTP/1.1 204 No Content\r\n\r\n"), 0);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
 }
 
 static void test_templated_bad_specs(void **state) {
@@ -1274,7 +1058,7 @@ static void test_templated_bad_specs(void **state) {
  * fed a byte per read, which cuts every name and value. */
 static void test_response_handed_over(void **state) {
   struct fx *f = *state;
-  R.wants = 1;
+  fh.wants_response = 1;
   void *st = add_get_step(f);
   static const char resp[] = "HTTP/1.1 200 OK\r\n"
                              "Content-Type: text/plain \r\n"
@@ -1295,34 +1079,34 @@ static void test_response_handed_over(void **state) {
   for (int bytewise = 0; bytewise < 2; bytewise++) {
     assert_int_equal(submit(f, st), 0);
     assert_int_equal(bytewise ? feed_bytewise(f, resp) : feed(f, resp), 0);
-    assert_int_equal(H.n_events, bytewise + 1);
+    assert_int_equal(fh.n_events, bytewise + 1);
     assert_success(bytewise, "GET", "/", 11);
-    assert_int_equal(R.n, bytewise + 1);
-    assert_int_equal(R.req_id, bytewise + 1);
-    assert_int_equal(R.status, 200);
-    assert_int_equal(R.n_headers, 5);
-    assert_string_equal(R.headers, want_headers);
-    assert_int_equal(R.body_len, 11);
-    assert_string_equal(R.body, "hello world");
-    assert_true(R.json_null);
+    assert_int_equal(fh.n_responses, bytewise + 1);
+    assert_int_equal(fh.last_response_id, bytewise + 1);
+    assert_int_equal(last()->status, 200);
+    assert_int_equal(last()->n_headers, 5);
+    assert_string_equal(last()->headers, want_headers);
+    assert_int_equal(last()->body_len, 11);
+    assert_string_equal(last()->body, "hello world");
+    assert_true(last()->json_null);
   }
-  assert_int_equal(R.asked, 2);
+  assert_int_equal(fh.asked, 2);
 }
 
 /* A failing status is handed over too (a scenario may expect a 404); a
  * 1xx is not the response; an empty body is NULL. */
 static void test_response_error_status(void **state) {
   struct fx *f = *state;
-  R.wants = 1;
+  fh.wants_response = 1;
   void *st = add_get_step(f);
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "HTTP/1.1 404 Not Found\r\n"
                            "Content-Length: 9\r\n\r\nnot found"),
                    0);
   assert_failure(0, "GET", "/", "HTTP 404 Not Found");
-  assert_int_equal(R.status, 404);
-  assert_string_equal(R.headers, "Content-Length: 9\n");
-  assert_string_equal(R.body, "not found");
+  assert_int_equal(last()->status, 404);
+  assert_string_equal(last()->headers, "Content-Length: 9\n");
+  assert_string_equal(last()->body, "not found");
 
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
@@ -1330,50 +1114,50 @@ static void test_response_error_status(void **state) {
                            "Content-Length: 0\r\n\r\n"),
                    0);
   assert_success(1, "GET", "/", 0);
-  assert_int_equal(R.n, 2);
-  assert_int_equal(R.status, 201);
-  assert_string_equal(R.headers, "Location: /x/7\nContent-Length: 0\n");
-  assert_true(R.body_null);
-  assert_int_equal(R.body_len, 0);
+  assert_int_equal(fh.n_responses, 2);
+  assert_int_equal(last()->status, 201);
+  assert_string_equal(last()->headers, "Location: /x/7\nContent-Length: 0\n");
+  assert_true(last()->body_null);
+  assert_int_equal(last()->body_len, 0);
 }
 
 /* A body read until the close is handed over when the close ends it; a
  * response cut short, or no response at all, is not. */
 static void test_response_until_eof_and_cut(void **state) {
   struct fx *f = *state;
-  R.wants = 1;
+  fh.wants_response = 1;
   void *st = add_get_step(f);
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "HTTP/1.0 200 OK\r\nServer: old\r\n\r\nabc"), 0);
   assert_int_equal(feed(f, "defg"), 0);
-  assert_int_equal(R.n, 0);
+  assert_int_equal(fh.n_responses, 0);
   del(f, RL_ERR_CLOSED, "connection closed by peer");
-  assert_int_equal(R.n, 1);
-  assert_string_equal(R.body, "abcdefg");
-  assert_string_equal(R.headers, "Server: old\n");
+  assert_int_equal(fh.n_responses, 1);
+  assert_string_equal(last()->body, "abcdefg");
+  assert_string_equal(last()->headers, "Server: old\n");
   assert_success(0, "GET", "/", 7);
 }
 
 static void test_response_not_on_errors(void **state) {
   struct fx *f = *state;
-  R.wants = 1;
+  fh.wants_response = 1;
   void *st = add_get_step(f);
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe"),
                    0);
   del(f, RL_ERR_CLOSED, "connection closed by peer");
   assert_failure(0, "GET", "/", "connection closed by peer");
-  assert_int_equal(R.n, 0);
+  assert_int_equal(fh.n_responses, 0);
 
   struct fx g = {0};
   rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
-  assert_int_equal(P->session_new(&test_host, &g.conn, &info, &g.session), 0);
+  assert_int_equal(P->session_new(&fh.host, &g.conn, &info, &g.session), 0);
   f->session = g.session;
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "SSH-2.0-OpenSSH_9.2\r\n"), RL_ERR_PROTO);
   del(f, RL_ERR_PROTO, "protocol error");
-  assert_int_equal(R.n, 0);
-  free(g.conn.out);
+  assert_int_equal(fh.n_responses, 0);
+  rl_fake_conn_free(&g.conn);
 }
 
 /* When the host does not look, nothing is handed over, whatever comes;
@@ -1388,34 +1172,34 @@ static void test_response_not_wanted(void **state) {
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "HTTP/1.1 500 Oops\r\nContent-Length: 1\r\n\r\nx"),
                    0);
-  assert_int_equal(H.n_events, 4);
-  assert_int_equal(R.asked, 4);
-  assert_int_equal(R.n, 0);
+  assert_int_equal(fh.n_events, 4);
+  assert_int_equal(fh.asked, 4);
+  assert_int_equal(fh.n_responses, 0);
   /* The answer is per request: the next one may want it. */
-  R.wants = 1;
+  fh.wants_response = 1;
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, RESP_OK_HELLO), 0);
-  assert_int_equal(R.n, 1);
-  assert_string_equal(R.body, "hello");
+  assert_int_equal(fh.n_responses, 1);
+  assert_string_equal(last()->body, "hello");
 }
 
 /* A host of ABI 1.1 has no response members: the plugin never asks. */
 static void test_response_old_host(void **state) {
   struct fx *f = *state;
-  old_host = test_host;
+  old_host = fh.host;
   old_host.struct_size = (uint32_t)offsetof(rl_host, request_wants_response);
   old_host.request_wants_response = NULL;
   old_host.request_response = NULL;
   P->session_del(f->session, RL_ERR_CANCELLED, "replaced");
   rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
   assert_int_equal(P->session_new(&old_host, &f->conn, &info, &f->session), 0);
-  R.wants = 1;
+  fh.wants_response = 1;
   void *st = add_get_step(f);
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, RESP_OK_HELLO), 0);
   assert_success(0, "GET", "/", 5);
-  assert_int_equal(R.asked, 0);
-  assert_int_equal(R.n, 0);
+  assert_int_equal(fh.asked, 0);
+  assert_int_equal(fh.n_responses, 0);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)

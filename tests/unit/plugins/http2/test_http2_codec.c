@@ -23,13 +23,14 @@
  *   /meta       201 with x-id and content-type, "hello world\n", trailers
  *   /hold       nothing until the test says (srv_respond)
  *
- * As in the http1 test, requests are heap objects freed when the plugin
- * reports them, so touching one afterwards shows under valgrind or ASan,
- * and the host checks that each is reported once, never from inside
- * session_submit(). The host also plays ABI 1.2's response hand-over:
- * request_wants_response answers R.wants and counts the questions, and
- * request_response keeps what it was given, checking that it comes at most
- * once per request, right before that request's request_done.
+ * The host is tests/unit/fake_host, as in the http1 test: requests are
+ * heap objects freed when the plugin reports them, so touching one
+ * afterwards shows under valgrind or ASan, and the host checks that each is
+ * reported once, never from inside session_submit(). It also plays ABI
+ * 1.2's response hand-over: request_wants_response answers
+ * fh.wants_response and counts the questions, and request_response keeps
+ * what it was given, checking that it comes at most once per request,
+ * right before that request's request_done.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,7 +47,7 @@
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
-#include "engine/template.h"
+#include "unit/fake_host.h"
 
 /* nghttp2 1.60 renamed the ssize_t API and deprecated the old names;
  * Debian 12 ships 1.52. The server below uses these. */
@@ -64,252 +65,10 @@ typedef nghttp2_data_provider srv_data_provider;
 #define SRV_SUBMIT_RESPONSE nghttp2_submit_response
 #endif
 
-struct rl_request {
-  void *step;
-  int id;
-};
+static rl_fake_host fh;
 
-struct rl_conn {
-  uint8_t *out; /* what the plugin wrote and the server has not read */
-  size_t out_len;
-  uint64_t written; /* bytes written in all */
-  int close_requested;
-  int fail_writes; /* conn_write returns RL_ERR_CLOSED while set */
-};
-
-/* ---- The test host ------------------------------------------------------ */
-
-#define MAX_EVENTS 32
-#define MAX_LIVE 32
-
-struct event {
-  int req_id;
-  char type[32];
-  char name[128];
-  uint64_t bytes;
-  int failed;
-  char error[256];
-  int seq; /* when, in the order of host calls */
-};
-
-struct retry {
-  int req_id;
-  char reason[128];
-  int seq;
-};
-
-static struct {
-  struct event events[MAX_EVENTS];
-  int n_events;
-  struct retry retries[MAX_EVENTS];
-  int n_retries;
-  int drains;
-  int first_drain_seq;
-  int seq;
-  rl_request *live[MAX_LIVE]; /* accepted and not yet reported */
-  int n_accepted;
-  int in_submit;
-} H;
-
-/* What the host was handed with request_response, per request id. */
-#define MAX_RESP 32
-struct resp {
-  int got;
-  int status;
-  char headers[1024]; /* "name: value\n" each, in order */
-  size_t body_len;
-  char body[64]; /* its first bytes, NUL-terminated */
-  int body_null;
-  int json_null;
-};
-
-static struct {
-  int wants;                 /* request_wants_response's answer */
-  int asked;                 /* how many times it was asked */
-  int n;                     /* responses handed over */
-  const rl_request *pending; /* handed over, its request_done not yet */
-  struct resp by_id[MAX_RESP + 1];
-} R;
-
-static void *host_request_step(const rl_request *req) { return req->step; }
-
-static int host_request_wants_response(const rl_request *req) {
-  assert_non_null(req);
-  R.asked++;
-  return R.wants;
-}
-
-static void host_request_response(rl_request *req, const rl_response *resp) {
-  int live = 0;
-  assert_false(H.in_submit);
-  for (int i = 0; i < MAX_LIVE; i++)
-    live |= H.live[i] == req;
-  assert_true(live);      /* before request_done, never after */
-  assert_null(R.pending); /* the one before must have had its done */
-  assert_true(resp->struct_size >= sizeof(rl_response));
-  assert_true(req->id >= 1 && req->id <= MAX_RESP);
-  struct resp *r = &R.by_id[req->id];
-  assert_false(r->got); /* at most once per request */
-  R.pending = req;
-  R.n++;
-  r->got = 1;
-  r->status = resp->status;
-  r->headers[0] = '\0';
-  for (size_t i = 0; i < resp->n_headers; i++) {
-    size_t len = strlen(r->headers);
-    snprintf(r->headers + len, sizeof r->headers - len, "%s: %s\n",
-             resp->headers[i].key, resp->headers[i].value);
-  }
-  r->body_null = resp->body == NULL;
-  r->body_len = resp->body_len;
-  size_t n =
-      resp->body_len < sizeof r->body - 1 ? resp->body_len : sizeof r->body - 1;
-  if (n > 0)
-    memcpy(r->body, resp->body, n);
-  r->body[n] = '\0';
-  r->json_null = resp->json == NULL;
-}
-
-/* Forgets a live request; fails the test if it is not live (reported
- * twice, or never accepted). */
-static void forget_live(rl_request *req) {
-  int found = 0;
-  for (int i = 0; i < MAX_LIVE; i++) {
-    if (H.live[i] == req) {
-      H.live[i] = NULL;
-      found = 1;
-    }
-  }
-  assert_true(found);
-}
-
-static void host_request_done(rl_request *req, const rl_result *r) {
-  /* A callback from inside submit would break the ABI promise. */
-  assert_false(H.in_submit);
-  /* A response handed over belongs to the very next request_done. */
-  if (R.pending != NULL) {
-    assert_ptr_equal(R.pending, req);
-    R.pending = NULL;
-  }
-  forget_live(req);
-  assert_true(H.n_events < MAX_EVENTS);
-  assert_non_null(r->type);
-  assert_non_null(r->name);
-  struct event *e = &H.events[H.n_events++];
-  e->req_id = req->id;
-  snprintf(e->type, sizeof e->type, "%s", r->type);
-  snprintf(e->name, sizeof e->name, "%s", r->name);
-  e->bytes = r->response_bytes;
-  e->failed = r->error != NULL;
-  snprintf(e->error, sizeof e->error, "%s", r->error ? r->error : "");
-  e->seq = ++H.seq;
-  /* The request is gone: any later touch is a use-after-free. */
-  free(req);
-}
-
-static void host_request_retry(rl_request *req, const char *reason) {
-  assert_false(H.in_submit);
-  assert_null(R.pending);
-  forget_live(req);
-  assert_true(H.n_retries < MAX_EVENTS);
-  struct retry *r = &H.retries[H.n_retries++];
-  r->req_id = req->id;
-  snprintf(r->reason, sizeof r->reason, "%s", reason ? reason : "");
-  r->seq = ++H.seq;
-  /* For the session the request has ended, as with request_done. */
-  free(req);
-}
-
-static void host_conn_drain(rl_conn *conn) {
-  (void)conn;
-  H.drains++;
-  if (H.first_drain_seq == 0)
-    H.first_drain_seq = ++H.seq;
-}
-
-static int host_conn_write(rl_conn *conn, const void *data, size_t len) {
-  if (conn->fail_writes)
-    return RL_ERR_CLOSED;
-  uint8_t *p = realloc(conn->out, conn->out_len + len);
-  assert_non_null(p);
-  memcpy(p + conn->out_len, data, len);
-  conn->out = p;
-  conn->out_len += len;
-  conn->written += len;
-  return 0;
-}
-
-static void host_conn_close(rl_conn *conn) { conn->close_requested++; }
-
-static uint64_t host_now_ns(void) { return 0; }
-
-static void host_log(int level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int n_logs;
-
-static void host_log(int level, const char *fmt, ...) {
-  va_list ap;
-  (void)level;
-  n_logs++;
-  va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
-  va_end(ap);
-  fputc('\n', stderr);
-}
-
-/* Templates through the core's own code, the request id standing in for
- * the user id; T.override, when set, is what every expansion gives (a
- * value no template function makes, such as a captured one). */
-static struct {
-  char *buf;
-  size_t cap;
-  uint64_t rng;
-  const char *override;
-} T;
-
-static int host_template_new(const char *text, size_t len, rl_template **out,
-                             char *err, size_t errlen) {
-  return rl__template_new(text, len, out, err, errlen);
-}
-
-static const char *host_template_expand(const rl_template *t, rl_request *req,
-                                        size_t *len) {
-  if (T.override != NULL) {
-    *len = strlen(T.override);
-    return T.override;
-  }
-  rl__template_ctx ctx = {
-      .user_id = (uint64_t)req->id, .seq = 1, .rng = &T.rng};
-  *len = 0;
-  if (rl__template_expand(t, &ctx, &T.buf, len, &T.cap))
-    return NULL;
-  return T.buf ? T.buf : "";
-}
-
-static uint64_t host_request_user_id(const rl_request *req) {
-  return (uint64_t)req->id;
-}
-
-static const rl_host test_host = {
-    .abi_version = RL_ABI_VERSION,
-    .struct_size = sizeof(rl_host),
-    .request_step = host_request_step,
-    .request_done = host_request_done,
-    .conn_write = host_conn_write,
-    .conn_close = host_conn_close,
-    .now_ns = host_now_ns,
-    .log = host_log,
-    .template_new = host_template_new,
-    .template_del = rl__template_del,
-    .template_is_constant = rl__template_is_constant,
-    .template_expand = host_template_expand,
-    .request_user_id = host_request_user_id,
-    .request_retry = host_request_retry,
-    .conn_drain = host_conn_drain,
-    .request_wants_response = host_request_wants_response,
-    .request_response = host_request_response,
-};
+/* A contract the plugin broke fails the test at once. */
+static void violation(const char *what) { fail_msg("fake host: %s", what); }
 
 /* ---- Loading the plugin -------------------------------------------------- */
 
@@ -322,7 +81,10 @@ static int group_setup(void **state) {
   (void)state;
   char err[1024];
   rl__plugin *p;
-  rl__plugin_set_init(&plugins, &test_host);
+  /* The host first: cases without a fixture (and the loader) use it. */
+  rl_fake_host_init(&fh);
+  fh.on_violation = violation;
+  rl__plugin_set_init(&plugins, &fh.host);
   if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/http2.so", &p, err,
                           sizeof err) != 0) {
     fprintf(stderr, "%s\n", err);
@@ -334,8 +96,7 @@ static int group_setup(void **state) {
 
 static int group_teardown(void **state) {
   (void)state;
-  free(T.buf);
-  T.buf = NULL;
+  rl_fake_host_free(&fh);
   rl__plugin_set_free(&plugins);
   return 0;
 }
@@ -638,19 +399,17 @@ struct fx {
   void *session; /* NULL once deleted */
   void *steps[MAX_STEPS];
   int n_steps;
-  int next_id;
   struct server sv;
   size_t chunk; /* feed the plugin at most this many bytes per read; 0: all */
 };
 
 static int fx_setup(void **state) {
-  memset(&H, 0, sizeof H);
-  memset(&R, 0, sizeof R);
-  T.override = NULL;
+  rl_fake_host_init(&fh);
+  fh.on_violation = violation;
   struct fx *f = calloc(1, sizeof *f);
   assert_non_null(f);
   rl_conn_info info = {sizeof info, "h2", "example.com", 80, 0};
-  assert_int_equal(P->session_new(&test_host, &f->conn, &info, &f->session), 0);
+  assert_int_equal(P->session_new(&fh.host, &f->conn, &info, &f->session), 0);
   assert_non_null(f->session);
   *state = f;
   return 0;
@@ -663,15 +422,14 @@ static int fx_teardown(void **state) {
   struct fx *f = *state;
   if (f->session != NULL)
     P->session_del(f->session, RL_ERR_CANCELLED, "test over");
-  assert_int_equal(H.n_events + H.n_retries, H.n_accepted);
-  for (int i = 0; i < MAX_LIVE; i++)
-    assert_null(H.live[i]);
-  assert_null(R.pending); /* every response was followed by its done */
+  /* Each accepted request reported or handed back once; every response
+   * followed by its done. */
+  rl_fake_host_check_idle(&fh);
   for (int i = 0; i < f->n_steps; i++)
     P->step_del(f->steps[i]);
   if (f->sv.ng != NULL)
     nghttp2_session_del(f->sv.ng);
-  free(f->conn.out);
+  rl_fake_conn_free(&f->conn);
   free(f);
   return 0;
 }
@@ -705,11 +463,9 @@ static int pump(struct fx *f) {
   for (int rounds = 0; rounds < 1000000; rounds++) {
     int progress = 0;
     if (f->conn.out_len > 0) {
-      uint8_t *in = f->conn.out;
-      size_t n = f->conn.out_len;
-      f->conn.out = NULL;
-      f->conn.out_len = 0;
-      srv_ssize r = SRV_MEM_RECV(f->sv.ng, in, n);
+      size_t n = 0;
+      char *in = rl_fake_conn_take(&f->conn, &n);
+      srv_ssize r = SRV_MEM_RECV(f->sv.ng, (const uint8_t *)in, n);
       free(in);
       assert_int_equal(r, (srv_ssize)n);
       progress = 1;
@@ -750,7 +506,7 @@ static rl_step_spec base_spec(const char *path) {
 static void *add_step(struct fx *f, const rl_step_spec *spec) {
   char err[256] = "";
   void *st = NULL;
-  int rc = P->step_new(&test_host, spec, &st, err, sizeof err);
+  int rc = P->step_new(&fh.host, spec, &st, err, sizeof err);
   if (rc != 0)
     fail_msg("step_new failed: %d %s", rc, err);
   assert_non_null(st);
@@ -764,29 +520,9 @@ static void *get_step(struct fx *f, const char *path) {
   return add_step(f, &spec);
 }
 
-/* Submits a new request for step; returns the plugin's code. The request
- * is freed when reported, or here when the plugin refuses it. */
+/* Submits a new request for step; returns the plugin's code. */
 static int submit(struct fx *f, void *step) {
-  rl_request *req = malloc(sizeof *req);
-  assert_non_null(req);
-  req->step = step;
-  req->id = ++f->next_id;
-  int slot = -1;
-  for (int i = 0; i < MAX_LIVE && slot < 0; i++)
-    if (H.live[i] == NULL)
-      slot = i;
-  assert_true(slot >= 0);
-  H.live[slot] = req; /* before the call: done may not come from inside it */
-  H.in_submit = 1;
-  int rc = P->session_submit(f->session, req);
-  H.in_submit = 0;
-  if (rc == 0) {
-    H.n_accepted++;
-  } else {
-    H.live[slot] = NULL;
-    free(req);
-  }
-  return rc;
+  return rl_fake_submit(&fh, P, f->session, step);
 }
 
 static void del(struct fx *f, int err, const char *reason) {
@@ -794,17 +530,16 @@ static void del(struct fx *f, int err, const char *reason) {
   f->session = NULL;
 }
 
-static const struct event *event_of(int req_id) {
-  for (int i = 0; i < H.n_events; i++)
-    if (H.events[i].req_id == req_id)
-      return &H.events[i];
-  fail_msg("no event for request %d", req_id);
-  return NULL;
+static const rl_fake_event *event_of(int req_id) {
+  const rl_fake_event *e = rl_fake_event_of(&fh, req_id);
+  if (e == NULL)
+    fail_msg("no event for request %d", req_id);
+  return e;
 }
 
 static void assert_success(int req_id, const char *type, const char *name,
                            uint64_t bytes) {
-  const struct event *e = event_of(req_id);
+  const rl_fake_event *e = event_of(req_id);
   if (e->failed)
     fail_msg("request %d failed: %s", req_id, e->error);
   assert_string_equal(e->type, type);
@@ -813,7 +548,7 @@ static void assert_success(int req_id, const char *type, const char *name,
 }
 
 static void assert_failure(int req_id, const char *error) {
-  const struct event *e = event_of(req_id);
+  const rl_fake_event *e = event_of(req_id);
   assert_true(e->failed);
   assert_string_equal(e->error, error);
 }
@@ -869,7 +604,7 @@ static void expect_rejected(const rl_step_spec *spec, const char *want) {
   char err[256];
   void *st = NULL;
   memset(err, 'x', sizeof err);
-  int rc = P->step_new(&test_host, spec, &st, err, sizeof err);
+  int rc = P->step_new(&fh.host, spec, &st, err, sizeof err);
   assert_int_equal(rc, RL_ERR_INVAL);
   assert_null(st);
   assert_string_equal(err, want);
@@ -879,10 +614,14 @@ static void test_bad_specs(void **state) {
   (void)state;
   rl_step_spec s;
 
+  /* The -H rule is http1's (lib/http_text.h): CR and LF named as such. */
   rl_kv crlf_value[] = {{"X-A", "1\r\nX-Injected: 2"}};
   s = base_spec("/");
   s.headers = crlf_value;
   s.n_headers = 1;
+  expect_rejected(&s, "header 'X-A' contains CR or LF");
+  rl_kv ctl_value[] = {{"X-A", "a\001b"}};
+  s.headers = ctl_value;
   expect_rejected(&s, "header 'X-A' value contains a control character");
 
   rl_kv bad_name[] = {{"X A", "1"}};
@@ -1018,7 +757,7 @@ static void test_request_defaults(void **state) {
                       "user-agent: rpcload/0.1\ncontent-length: 0\n");
   assert_int_equal(ss[4].body_bytes, 0);
   assert_true(ss[4].ended);
-  assert_int_equal(H.n_events, 5);
+  assert_int_equal(fh.n_events, 5);
   for (int i = 1; i <= 5; i++)
     if (event_of(i)->failed)
       fail_msg("request %d failed: %s", i, event_of(i)->error);
@@ -1067,7 +806,7 @@ static void test_templated_body(void **state) {
   assert_int_equal(f->sv.streams[11].body_bytes, 0);
   assert_true(f->sv.streams[11].ended);
   assert_true(strstr(f->sv.streams[11].headers, "content-length: 0\n"));
-  assert_int_equal(H.n_events, 13);
+  assert_int_equal(fh.n_events, 13);
 }
 
 /* ---- The connection ------------------------------------------------------------ */
@@ -1113,16 +852,16 @@ static void test_get_200(void **state) {
   struct fx *f = *state;
   void *st = get_step(f, "/hello");
   assert_int_equal(submit(f, st), 0);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(1, "GET", "/hello", strlen(HELLO));
   /* The connection carries the next one too. */
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(pump(f), 0);
   assert_success(2, "GET", "/hello", strlen(HELLO));
   assert_int_equal(f->conn.close_requested, 0);
-  assert_int_equal(H.drains, 0);
+  assert_int_equal(fh.drains, 0);
 }
 
 /* Every frame split at every byte: the server's output reaches the
@@ -1133,7 +872,7 @@ static void test_get_bytewise(void **state) {
   assert_int_equal(submit(f, get_step(f, "/trailers")), 0);
   assert_int_equal(submit(f, get_step(f, "/info")), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   /* Trailers and a 103 before the response are not the response. */
   assert_success(1, "GET", "/trailers", strlen(HELLO));
   assert_success(2, "GET", "/info", strlen(HELLO));
@@ -1144,7 +883,7 @@ static void test_404_and_500(void **state) {
   assert_int_equal(submit(f, get_step(f, "/missing")), 0);
   assert_int_equal(submit(f, get_step(f, "/error")), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_failure(1, "HTTP 404 Not Found");
   assert_failure(2, "HTTP 500 Internal Server Error");
   assert_string_equal(event_of(1)->type, "GET");
@@ -1186,7 +925,7 @@ static void test_post_1mb_flow_control(void **state) {
   assert_int_equal(submit(f, st), 0);
   /* Flow control: headers and at most one window of DATA went out. */
   assert_true(f->conn.written - before < 4096 + 1024);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   assert_int_equal(pump(f), 0);
   assert_int_equal(f->sv.n, 1);
   assert_int_equal(f->sv.streams[0].body_bytes, len);
@@ -1202,7 +941,7 @@ static void test_10mb_response(void **state) {
   f->chunk = 1377;
   assert_int_equal(submit(f, get_step(f, "/big")), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(1, "GET", "/big", BIG_LEN);
   /* Two at once share the connection window. */
   f->chunk = 0;
@@ -1230,7 +969,7 @@ static void test_max_concurrent_1(void **state) {
   assert_int_equal(submit(f, hello), RL_ERR_BUSY);
   assert_int_equal(f->conn.out_len, out); /* nothing written for it */
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
 
   struct srv_stream *ss = &f->sv.streams[0];
   srv_respond_full(&f->sv, ss, "200", NULL, HELLO, strlen(HELLO));
@@ -1247,12 +986,12 @@ static void test_rst_stream(void **state) {
   assert_int_equal(submit(f, get_step(f, "/rst-odd")), 0);
   assert_int_equal(submit(f, get_step(f, "/hello")), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 3);
+  assert_int_equal(fh.n_events, 3);
   assert_failure(1, "RST_STREAM: REFUSED_STREAM");
   assert_failure(2, "RST_STREAM: 0x1f");
   /* A reset stream does not disturb its neighbours. */
   assert_success(3, "GET", "/hello", strlen(HELLO));
-  assert_int_equal(H.n_retries, 0);
+  assert_int_equal(fh.n_retries, 0);
 }
 
 /* The host's timeout on one stream of a busy connection: only that stream
@@ -1264,16 +1003,13 @@ static void test_cancel_one_stream(void **state) {
   assert_int_equal(submit(f, get_step(f, "/hold")), 0);
   assert_int_equal(submit(f, get_step(f, "/hello")), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(2, "GET", "/hello", strlen(HELLO));
-  rl_request *held = NULL;
-  for (int i = 0; i < MAX_LIVE; i++)
-    if (H.live[i] != NULL && H.live[i]->id == 1)
-      held = H.live[i];
+  rl_request *held = rl_fake_live(&fh, 1);
   assert_non_null(held);
   assert_int_equal(P->session_cancel(f->session, held, "timed out after 1s"),
                    0);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_failure(1, "timed out after 1s");
   assert_int_equal(pump(f), 0);
   struct srv_stream *ss = srv_find(&f->sv, 1);
@@ -1291,7 +1027,7 @@ static void test_invalid_response(void **state) {
   struct fx *f = *state;
   assert_int_equal(submit(f, get_step(f, "/badlen")), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(1, "HTTP/2 stream error: PROTOCOL_ERROR");
 }
 
@@ -1319,13 +1055,13 @@ static void test_early_response(void **state) {
 
   assert_int_equal(submit(f, early), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_success(1, "POST", "/early", strlen(HELLO));
   assert_int_equal(f->sv.streams[0].body_bytes, len); /* still all sent */
 
   assert_int_equal(submit(f, early_rst), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_success(2, "POST", "/early-rst", strlen(HELLO));
   assert_true(f->sv.streams[1].body_bytes < len);
 
@@ -1355,20 +1091,20 @@ static void test_goaway_mid_flight(void **state) {
                    strlen(HELLO));
   assert_int_equal(pump(f), 0);
 
-  assert_int_equal(H.drains, 1);
-  assert_int_equal(H.n_retries, 2);
+  assert_int_equal(fh.drains, 1);
+  assert_int_equal(fh.n_retries, 2);
   for (int i = 0; i < 2; i++) {
-    assert_true(H.retries[i].req_id == 2 || H.retries[i].req_id == 3);
-    assert_string_equal(H.retries[i].reason, "GOAWAY: NO_ERROR");
-    assert_true(H.first_drain_seq < H.retries[i].seq); /* drain first */
+    assert_true(fh.retries[i].req_id == 2 || fh.retries[i].req_id == 3);
+    assert_string_equal(fh.retries[i].reason, "GOAWAY: NO_ERROR");
+    assert_true(fh.first_drain_seq < fh.retries[i].seq); /* drain first */
   }
-  assert_int_not_equal(H.retries[0].req_id, H.retries[1].req_id);
-  assert_int_equal(H.n_events, 1);
+  assert_int_not_equal(fh.retries[0].req_id, fh.retries[1].req_id);
+  assert_int_equal(fh.n_events, 1);
   assert_success(1, "GET", "/hold", strlen(HELLO));
   /* No new stream on a connection going away. */
   assert_int_equal(submit(f, hold), RL_ERR_CLOSED);
   del(f, RL_ERR_CLOSED, "connection closed");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
 }
 
 /* A graceful shutdown: GOAWAY(2^31-1) first, then the real last stream. */
@@ -1380,14 +1116,14 @@ static void test_goaway_two_step(void **state) {
   assert_int_equal(pump(f), 0);
   assert_int_equal(nghttp2_submit_shutdown_notice(f->sv.ng), 0);
   assert_int_equal(pump(f), 0);
-  assert_true(H.drains >= 1);
-  assert_int_equal(H.n_retries, 0); /* every stream may still be served */
+  assert_true(fh.drains >= 1);
+  assert_int_equal(fh.n_retries, 0); /* every stream may still be served */
   assert_int_equal(nghttp2_submit_goaway(f->sv.ng, NGHTTP2_FLAG_NONE, 1,
                                          NGHTTP2_NO_ERROR, NULL, 0),
                    0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_retries, 1);
-  assert_int_equal(H.retries[0].req_id, 2);
+  assert_int_equal(fh.n_retries, 1);
+  assert_int_equal(fh.retries[0].req_id, 2);
   srv_respond_full(&f->sv, &f->sv.streams[0], "404", NULL, NULL, 0);
   assert_int_equal(pump(f), 0);
   assert_failure(1, "HTTP 404 Not Found");
@@ -1405,11 +1141,11 @@ static void test_goaway_error_then_close(void **state) {
                                          NGHTTP2_ENHANCE_YOUR_CALM, NULL, 0),
                    0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.drains, 1);
-  assert_int_equal(H.n_retries, 0);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.drains, 1);
+  assert_int_equal(fh.n_retries, 0);
+  assert_int_equal(fh.n_events, 0);
   del(f, RL_ERR_CLOSED, "connection closed by server");
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
   assert_failure(1, "GOAWAY: ENHANCE_YOUR_CALM");
   assert_failure(2, "GOAWAY: ENHANCE_YOUR_CALM");
 }
@@ -1423,9 +1159,9 @@ static void test_del_with_open_streams(void **state) {
     assert_int_equal(submit(f, hold), 0);
   assert_int_equal(submit(f, get_step(f, "/hello")), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   del(f, RL_ERR_TIMEOUT, "timed out after 1s");
-  assert_int_equal(H.n_events, 4);
+  assert_int_equal(fh.n_events, 4);
   for (int i = 1; i <= 3; i++)
     assert_failure(i, "timed out after 1s");
   assert_success(4, "GET", "/hello", strlen(HELLO));
@@ -1436,7 +1172,7 @@ static void test_del_no_reason(void **state) {
   /* Not even sent yet: the server never spoke. */
   assert_int_equal(submit(f, get_step(f, "/hold")), 0);
   del(f, RL_ERR_IO, NULL);
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
   assert_failure(1, "I/O error");
 }
 
@@ -1448,12 +1184,12 @@ static void test_garbage(void **state) {
       P->session_on_read(f->session, (const uint8_t *)junk, sizeof junk - 1);
   assert_int_equal(rc, RL_ERR_PROTO);
   /* The request fails at once, naming what went wrong. */
-  assert_int_equal(H.n_events, 1);
-  assert_true(H.events[0].failed);
-  assert_non_null(strstr(H.events[0].error, "HTTP/2"));
+  assert_int_equal(fh.n_events, 1);
+  assert_true(fh.events[0].failed);
+  assert_non_null(strstr(fh.events[0].error, "HTTP/2"));
   /* The host closes: session_del reports nothing twice. */
   del(f, RL_ERR_PROTO, "protocol error");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
 }
 
 /* A connection error after a good start: DATA on stream 0. */
@@ -1465,22 +1201,22 @@ static void test_connection_error(void **state) {
   static const uint8_t bad[] = {0, 0, 1, NGHTTP2_DATA, 0, 0, 0, 0, 0, 'x'};
   assert_int_equal(P->session_on_read(f->session, bad, sizeof bad),
                    RL_ERR_PROTO);
-  assert_int_equal(H.n_events, 1);
-  assert_non_null(strstr(H.events[0].error, "PROTOCOL_ERROR"));
+  assert_int_equal(fh.n_events, 1);
+  assert_non_null(strstr(fh.events[0].error, "PROTOCOL_ERROR"));
   /* Bytes after the error are refused too. */
   assert_int_equal(P->session_on_read(f->session, bad, sizeof bad),
                    RL_ERR_PROTO);
   del(f, RL_ERR_PROTO, "protocol error");
-  assert_int_equal(H.n_events, 1);
+  assert_int_equal(fh.n_events, 1);
 }
 
 static void test_write_failure(void **state) {
   struct fx *f = *state;
   f->conn.fail_writes = 1;
   assert_int_equal(submit(f, get_step(f, "/hello")), RL_ERR_CLOSED);
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
   del(f, RL_ERR_CLOSED, "connection closed");
-  assert_int_equal(H.n_events, 0);
+  assert_int_equal(fh.n_events, 0);
 }
 
 /* ---- Templates in the path and header values --------------------------------- */
@@ -1543,7 +1279,7 @@ static void test_templated_path_and_headers(void **state) {
   }
   assert_string_equal(f->sv.streams[4].path, "/many/5");
   assert_non_null(strstr(f->sv.streams[4].headers, "x-h: v\nx-last: 5\n"));
-  assert_int_equal(H.n_events, 5);
+  assert_int_equal(fh.n_events, 5);
   for (int i = 1; i <= 5; i++)
     if (event_of(i)->failed)
       fail_msg("request %d failed: %s", i, event_of(i)->error);
@@ -1561,22 +1297,22 @@ static void test_templated_unsafe_values(void **state) {
   s.n_headers = 1;
   void *hdr = add_step(f, &s);
   /* (The override is the whole path's expansion.) */
-  T.override = "/s?q=a b\x01\xc3\xa9%20/?&x=1";
+  fh.expand_override = "/s?q=a b\x01\xc3\xa9%20/?&x=1";
   assert_int_equal(submit(f, path), 0);
   assert_int_equal(pump(f), 0);
   assert_string_equal(f->sv.streams[0].path, "/s?q=a%20b%01%C3%A9%20/?&x=1");
-  T.override = "1\r\nx-injected: 2";
-  n_logs = 0;
+  fh.expand_override = "1\r\nx-injected: 2";
+  fh.n_logs = 0;
   assert_int_equal(submit(f, hdr), RL_ERR_INVAL);
   assert_int_equal(submit(f, hdr), RL_ERR_INVAL);
-  assert_int_equal(n_logs, 1);
-  T.override = "tab\tand blank ok";
+  assert_int_equal(fh.n_logs, 1);
+  fh.expand_override = "tab\tand blank ok";
   assert_int_equal(submit(f, hdr), 0);
   assert_int_equal(pump(f), 0);
   assert_int_equal(f->sv.n, 2);
   assert_string_equal(f->sv.streams[1].headers,
                       "user-agent: rpcload/0.1\nx-token: tab\tand blank ok\n");
-  assert_int_equal(H.n_events, 2);
+  assert_int_equal(fh.n_events, 2);
 }
 
 static void test_templated_bad_specs(void **state) {
@@ -1602,16 +1338,16 @@ static void test_templated_bad_specs(void **state) {
  * payload; no JSON. An error status too; a reset stream has none. */
 static void test_response_handed_over(void **state) {
   struct fx *f = *state;
-  R.wants = 1;
+  fh.wants_response = 1;
   assert_int_equal(submit(f, get_step(f, "/meta")), 0);
   assert_int_equal(submit(f, get_step(f, "/info")), 0);
   assert_int_equal(submit(f, get_step(f, "/missing")), 0);
   assert_int_equal(submit(f, get_step(f, "/refuse")), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 4);
-  assert_int_equal(R.asked, 4);
-  assert_int_equal(R.n, 3);
-  struct resp *r = &R.by_id[1];
+  assert_int_equal(fh.n_events, 4);
+  assert_int_equal(fh.asked, 4);
+  assert_int_equal(fh.n_responses, 3);
+  const rl_fake_response *r = rl_fake_response_of(&fh, 1);
   assert_true(r->got);
   assert_int_equal(r->status, 201);
   assert_string_equal(r->headers,
@@ -1620,46 +1356,47 @@ static void test_response_handed_over(void **state) {
   assert_int_equal(r->body_len, strlen(HELLO));
   assert_true(r->json_null);
   assert_success(1, "GET", "/meta", strlen(HELLO));
-  r = &R.by_id[2];
+  r = rl_fake_response_of(&fh, 2);
   assert_int_equal(r->status, 200);
   assert_string_equal(r->headers, "");
   assert_string_equal(r->body, HELLO);
-  r = &R.by_id[3];
+  r = rl_fake_response_of(&fh, 3);
   assert_int_equal(r->status, 404);
   assert_true(r->body_null);
   assert_int_equal(r->body_len, 0);
   assert_failure(3, "HTTP 404 Not Found");
-  assert_false(R.by_id[4].got);
+  assert_false(rl_fake_response_of(&fh, 4)->got);
   assert_failure(4, "RST_STREAM: REFUSED_STREAM");
 }
 
 /* The same, every frame split at every byte. */
 static void test_response_bytewise(void **state) {
   struct fx *f = *state;
-  R.wants = 1;
+  fh.wants_response = 1;
   f->chunk = 1;
   assert_int_equal(submit(f, get_step(f, "/meta")), 0);
   assert_int_equal(submit(f, get_step(f, "/trailers")), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(R.n, 2);
-  assert_string_equal(R.by_id[1].headers,
+  assert_int_equal(fh.n_responses, 2);
+  assert_string_equal(rl_fake_response_of(&fh, 1)->headers,
                       "x-id: 42\ncontent-type: text/plain\nx-checksum: 42\n");
-  assert_string_equal(R.by_id[1].body, HELLO);
-  assert_string_equal(R.by_id[2].headers, "x-checksum: 42\n");
-  assert_string_equal(R.by_id[2].body, HELLO);
+  assert_string_equal(rl_fake_response_of(&fh, 1)->body, HELLO);
+  assert_string_equal(rl_fake_response_of(&fh, 2)->headers, "x-checksum: 42\n");
+  assert_string_equal(rl_fake_response_of(&fh, 2)->body, HELLO);
 }
 
 /* A large body: counted whole, handed over up to the plugin's limit
  * (more than the host keeps, so it sees the body was cut). */
 static void test_response_big_body(void **state) {
   struct fx *f = *state;
-  R.wants = 1;
+  fh.wants_response = 1;
   assert_int_equal(submit(f, get_step(f, "/big")), 0);
   assert_int_equal(pump(f), 0);
   assert_success(1, "GET", "/big", BIG_LEN);
-  assert_int_equal(R.by_id[1].body_len, (size_t)8 << 20);
-  assert_true(R.by_id[1].body_len < BIG_LEN);
-  assert_string_equal(R.by_id[1].headers, "content-length: 10485760\n");
+  assert_int_equal(rl_fake_response_of(&fh, 1)->body_len, (size_t)8 << 20);
+  assert_true(rl_fake_response_of(&fh, 1)->body_len < BIG_LEN);
+  assert_string_equal(rl_fake_response_of(&fh, 1)->headers,
+                      "content-length: 10485760\n");
 }
 
 /* When the host does not look, nothing is handed over; it is asked once
@@ -1668,31 +1405,28 @@ static void test_response_not_wanted(void **state) {
   struct fx *f = *state;
   assert_int_equal(submit(f, get_step(f, "/meta")), 0);
   assert_int_equal(submit(f, get_step(f, "/missing")), 0);
-  R.wants = 1;
+  fh.wants_response = 1;
   assert_int_equal(submit(f, get_step(f, "/hello")), 0);
-  R.wants = 0;
+  fh.wants_response = 0;
   assert_int_equal(submit(f, get_step(f, "/trailers")), 0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_events, 4);
-  assert_int_equal(R.asked, 4);
-  assert_int_equal(R.n, 1);
-  assert_true(R.by_id[3].got);
-  assert_string_equal(R.by_id[3].body, HELLO);
+  assert_int_equal(fh.n_events, 4);
+  assert_int_equal(fh.asked, 4);
+  assert_int_equal(fh.n_responses, 1);
+  assert_true(rl_fake_response_of(&fh, 3)->got);
+  assert_string_equal(rl_fake_response_of(&fh, 3)->body, HELLO);
 }
 
 /* No response, no hand-over: streams handed back after a GOAWAY, cut by
  * the host's timeout, or ended with the connection. */
 static void test_response_not_without_one(void **state) {
   struct fx *f = *state;
-  R.wants = 1;
+  fh.wants_response = 1;
   void *hold = get_step(f, "/hold");
   for (int i = 0; i < 4; i++)
     assert_int_equal(submit(f, hold), 0);
   assert_int_equal(pump(f), 0);
-  rl_request *first = NULL;
-  for (int i = 0; i < MAX_LIVE; i++)
-    if (H.live[i] != NULL && H.live[i]->id == 1)
-      first = H.live[i];
+  rl_request *first = rl_fake_live(&fh, 1);
   assert_non_null(first);
   assert_int_equal(P->session_cancel(f->session, first, "timed out after 1s"),
                    0);
@@ -1700,32 +1434,30 @@ static void test_response_not_without_one(void **state) {
                                          NGHTTP2_NO_ERROR, NULL, 0),
                    0);
   assert_int_equal(pump(f), 0);
-  assert_int_equal(H.n_retries, 2); /* streams 5 and 7 */
+  assert_int_equal(fh.n_retries, 2); /* streams 5 and 7 */
   del(f, RL_ERR_CLOSED, "connection closed by peer");
-  assert_int_equal(H.n_events, 2); /* 1 cut, 3 ended with the connection */
-  assert_int_equal(R.n, 0);
+  assert_int_equal(fh.n_events, 2); /* 1 cut, 3 ended with the connection */
+  assert_int_equal(fh.n_responses, 0);
 }
 
 /* A host of ABI 1.1 has no response members: the plugin never asks. */
 static void test_response_old_host(void **state) {
   struct fx *f = *state;
   static rl_host old_host;
-  old_host = test_host;
+  old_host = fh.host;
   old_host.struct_size = (uint32_t)offsetof(rl_host, request_wants_response);
   old_host.request_wants_response = NULL;
   old_host.request_response = NULL;
   P->session_del(f->session, RL_ERR_CANCELLED, "replaced");
   rl_conn_info info = {sizeof info, "h2", "example.com", 80, 0};
-  free(f->conn.out);
-  f->conn.out = NULL;
-  f->conn.out_len = 0;
+  rl_fake_conn_free(&f->conn);
   assert_int_equal(P->session_new(&old_host, &f->conn, &info, &f->session), 0);
-  R.wants = 1;
+  fh.wants_response = 1;
   assert_int_equal(submit(f, get_step(f, "/meta")), 0);
   assert_int_equal(pump(f), 0);
   assert_success(1, "GET", "/meta", strlen(HELLO));
-  assert_int_equal(R.asked, 0);
-  assert_int_equal(R.n, 0);
+  assert_int_equal(fh.asked, 0);
+  assert_int_equal(fh.n_responses, 0);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)

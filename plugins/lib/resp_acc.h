@@ -1,12 +1,16 @@
 /*
  * A response being collected for the host (ABI 1.2 request_response), for
- * the plugins built on h2session (http2, grpc): header fields as
- * "name\0value\0" pairs (trailers after the headers), the payload, and the
- * plugin's JSON of it (gRPC). Collectors are kept on a per-session free
- * list between requests, so their memory is reused; one that grew past a
- * small response gives the excess back when it returns to the list.
+ * the plugins that hand responses over (http1, http2, grpc): header fields
+ * as "name\0value\0" pairs (trailers after the headers), the payload, and
+ * the plugin's JSON of it (gRPC). A collector is either embedded in a
+ * session that has one request at a time (http1), or taken from and put
+ * back on a per-session free list (the HTTP/2 plugins, one per stream
+ * that wants its response); either way its memory is reused between
+ * requests, and one that grew past a small response gives the excess back
+ * when emptied.
  *
- * Compiled into each plugin (hidden there). One thread owns a collector.
+ * Part of plugins/lib (hidden in each plugin). One thread owns a
+ * collector.
  */
 #ifndef RL_RESP_ACC_H
 #define RL_RESP_ACC_H
@@ -16,34 +20,37 @@
 
 #include <rpcload/plugin.h>
 
+#include "buf.h"
+
 /* Header bytes kept per response; past it the headers are left out. */
 #define RL__RESP_MAX_HEADERS ((size_t)1 << 20)
 /* Payload bytes kept (the host keeps 4 MiB; more lets it see the cut). */
 #define RL__RESP_MAX_BODY ((size_t)8 << 20)
-/* What a collector keeps on the free list. */
+/* What an emptied collector keeps of its memory. */
 #define RL__RESP_KEEP ((size_t)64 << 10)
 
 typedef struct rl__resp_acc {
   struct rl__resp_acc *next; /* on the free list */
-  char *hdr;
-  size_t hdr_len, hdr_cap, n_hdr;
-  uint8_t *body;
-  size_t body_len, body_cap;
-  char *json; /* the payload as JSON (the plugin's), or NULL; owned */
-  rl_kv *kv;  /* the pairs for request_response */
+  /* "name\0value\0" pairs; hdr.oom: they did not fit and are left out. */
+  rl__buf hdr;
+  size_t n_hdr;
+  rl__buf body; /* cut at RL__RESP_MAX_BODY, or where memory ran out */
+  char *json;   /* the payload as JSON (the plugin's), or NULL; owned */
+  rl_kv *kv;    /* the pairs for request_response */
   size_t kv_cap;
-  int oom; /* the headers did not fit: they are left out */
 } rl__resp_acc;
 
-/* Makes room for `more` bytes after `len` in the buffer *pp (a char * or
- * uint8_t *, capacity *cap). 0 or RL_ERR_NOMEM (the buffer is kept). */
-int rl__resp_grow(void *pp, size_t *cap, size_t len, size_t more);
+/* Empties a collector for the next response, trimmed to RL__RESP_KEEP. */
+void rl__resp_acc_clear(rl__resp_acc *a);
+
+/* Frees what a collector holds (not `a` itself); it is then empty. */
+void rl__resp_acc_free(rl__resp_acc *a);
 
 /* A collector from *free_list, emptied, or a new one; NULL when out of
  * memory. The caller owns it until rl__resp_acc_put. */
 rl__resp_acc *rl__resp_acc_get(rl__resp_acc **free_list);
 
-/* Back on *free_list (NULL is fine), trimmed to RL__RESP_KEEP. */
+/* Back on *free_list (NULL is fine), emptied. */
 void rl__resp_acc_put(rl__resp_acc **free_list, rl__resp_acc *a);
 
 /* Frees every collector on *free_list. */

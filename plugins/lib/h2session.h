@@ -5,9 +5,10 @@
  * sent go in with h2_session_recv(), and every byte nghttp2 wants to send
  * leaves through the write callback (the plugin passes it on with
  * host->conn_write). The http2 plugin is built on it, and the gRPC plugin
- * reuses it (gRPC is HTTP/2 plus message framing and trailers), so it knows
- * nothing of steps or stats: it carries requests as a header list and a
- * body, and reports per stream what came back.
+ * and its reflection client reuse it (gRPC is HTTP/2 plus message framing
+ * and trailers), so it knows nothing of steps or stats: it carries
+ * requests as a header list and a body, and reports per stream what came
+ * back.
  *
  * Per stream, in order: header fields (on_header) and the end of each
  * header block (on_headers_end) for informational 1xx responses, the
