@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite:
 #   1. scripts/setup.sh (packages + build/)
-#   2. ctest in build/: unit, integration (nginx) and valgrind tests
-#   3. unit tests again under AddressSanitizer + UBSan in build-asan/
-#   4. clang-tidy over src/ cli/ plugins/ kit/ examples/ (config: .clang-tidy)
+#   2. the tree's shape: formatting (.clang-format) and the module order of
+#      includes (scripts/check_format.sh, scripts/check_includes.py)
+#   3. ctest in build/: unit, integration and valgrind tests
+#   4. unit tests again under AddressSanitizer + UBSan in build-asan/, and
+#      the integration suites there (all but the slowest; valgrind's skip)
+#   5. clang-tidy over src/ cli/ plugins/ kit/ examples/ (config: .clang-tidy)
 # Every step runs even when an earlier one failed; exits non-zero if any failed.
 set -euo pipefail
 
@@ -31,13 +34,23 @@ ctest_main() {
   (cd build && ctest --output-on-failure -j"$JOBS")
 }
 
+ASAN_ENV=(ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1
+          UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+
 asan_unit() {
   cmake -S . -B build-asan -DRPCLOAD_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null &&
     cmake --build build-asan -j"$JOBS" &&
-    (cd build-asan &&
-      ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1 \
-      UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-      ctest --output-on-failure -L unit -j"$JOBS")
+    (cd build-asan && env "${ASAN_ENV[@]}" ctest --output-on-failure -L unit -j"$JOBS")
+}
+
+# The integration suites against the sanitized build: every request path
+# of the core and the plugins under ASan+UBSan. Left out for time: http1
+# (its paths run in the scenario, report, web UI and conformance suites), the
+# 20-run stop test, the SDK install, the JSON mapping round trip (its unit
+# test runs above) and the HTML report's browser check.
+ASAN_SKIP='integration/(http1|web_stop|sdk|pbjson|html_report)$'
+asan_integration() {
+  (cd build-asan && env "${ASAN_ENV[@]}" ctest --output-on-failure -L integration -E "$ASAN_SKIP")
 }
 
 tidy() {
@@ -65,8 +78,11 @@ tidy() {
 banner "setup and build (build/)"
 scripts/setup.sh
 
+step "formatting (clang-format)" scripts/check_format.sh
+step "module order of includes" /usr/bin/python3 scripts/check_includes.py
 step "ctest (build/: unit, integration, valgrind)" ctest_main
 step "unit tests under ASan+UBSan (build-asan/)" asan_unit
+step "integration tests under ASan+UBSan (build-asan/)" asan_integration
 step "clang-tidy" tidy
 
 if ((${#FAILED[@]})); then

@@ -29,6 +29,13 @@ def binary():
     return path
 
 
+def sanitized():
+    """True when rpcload was built with AddressSanitizer (valgrind cannot
+    run such a build: tests that use valgrind skip there)."""
+    with open(binary(), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def base_argv(wrapper=None):
     """[wrapper...] rpcload [--plugin-dir $RPCLOAD_PLUGIN_DIR]"""
     argv = list(wrapper or []) + [binary()]
