@@ -21,7 +21,7 @@
 #include <rpcload/plugin.h>
 
 #include "base/units.h"
-#include "engine/template.h"
+#include "scenario/vars.h"
 #include "scenario/yaml.h"
 
 /* Aliases can make a tree a graph (`&a [*a]`) or blow it up exponentially
@@ -41,132 +41,6 @@ int rl__scn_errorf(const rl__scn *s, rl__scn_pos pos, char *err, size_t errlen,
                   ap);
   va_end(ap);
   return RL_ERR_INVAL;
-}
-
-/* A growable set of variable names (borrowed from the captures). */
-typedef struct vars {
-  const char **names;
-  size_t n, cap;
-} vars;
-
-/* ---- variables and templates --------------------------------------------- */
-
-static const char *const builtins[] = {
-    "user_id",      "seq",        "uuid",          "timestamp",
-    "timestamp_ms", "random_int", "random_string", NULL};
-
-static int vars_has(const vars *v, const char *name, size_t len) {
-  for (size_t i = 0; i < v->n; i++)
-    if (strlen(v->names[i]) == len && memcmp(v->names[i], name, len) == 0)
-      return 1;
-  return 0;
-}
-
-static int vars_push(rl__scn_ctx *c, vars *v, const char *name) {
-  if (v->n == v->cap) {
-    size_t cap = v->cap ? v->cap * 2 : 8;
-    const char **names = realloc(v->names, cap * sizeof *names);
-    if (!names)
-      return rl__scn_oom(c);
-    v->names = names;
-    v->cap = cap;
-  }
-  v->names[v->n++] = name;
-  return 0;
-}
-
-static int vars_copy(rl__scn_ctx *c, const vars *from, vars *to) {
-  memset(to, 0, sizeof *to);
-  for (size_t i = 0; i < from->n; i++)
-    if (vars_push(c, to, from->names[i]))
-      return RL_ERR_NOMEM;
-  return 0;
-}
-
-static int is_ident(const char *s, size_t len) {
-  if (!len || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
-                s[0] == '_'))
-    return 0;
-  for (size_t i = 1; i < len; i++)
-    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-          (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-      return 0;
-  return 1;
-}
-
-/* Removes the first " at column N" from a template.c message: the
- * scenario's own position replaces it. */
-static void drop_column(char *msg) {
-  char *at = strstr(msg, " at column ");
-  if (!at)
-    return;
-  char *end = at + strlen(" at column ");
-  while (*end >= '0' && *end <= '9')
-    end++;
-  memmove(at, end, strlen(end) + 1);
-}
-
-/*
- * Checks the {{...}} in `text` (the value of scalar `n`): a builtin
- * function with the right arguments (template.c decides), or a variable in
- * `v`. NULL `v`: the string is not a template.
- */
-static int check_template(rl__scn_ctx *c, const yaml_node_t *n,
-                          const char *text, const vars *v) {
-  if (!v)
-    return 0;
-  size_t len = strlen(text);
-  for (size_t i = 0; i + 1 < len; i++) {
-    if (!(text[i] == '{' && text[i + 1] == '{'))
-      continue;
-    size_t open = i, close = open + 2;
-    while (close + 1 < len && !(text[close] == '}' && text[close + 1] == '}'))
-      close++;
-    if (close + 1 >= len)
-      return rl__scn_errat(c, rl__scn_inner_pos(n, open),
-                           "'{{' has no closing '}}'");
-    size_t b = open + 2, e = close;
-    while (b < e && (text[b] == ' ' || text[b] == '\t'))
-      b++;
-    while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t'))
-      e--;
-    size_t w = b;
-    while (w < e && text[w] != ' ' && text[w] != '\t')
-      w++;
-    char word[64];
-    snprintf(word, sizeof word, "%.*s", (int)(w - b), text + b);
-    rl__scn_pos at = rl__scn_inner_pos(n, open);
-    if (b == e)
-      return rl__scn_errat(c, at, "empty template expression {{}}");
-    if (rl__scn_in_list(builtins, word)) {
-      rl_template *t = NULL;
-      char msg[256];
-      int rc =
-          rl__template_new(text + open, close + 2 - open, &t, msg, sizeof msg);
-      rl__template_del(t);
-      if (rc == RL_ERR_NOMEM)
-        return rl__scn_oom(c);
-      if (rc) {
-        drop_column(msg);
-        return rl__scn_errat(c, at, "%s", msg);
-      }
-    } else if (w != e || !is_ident(text + b, w - b)) {
-      return rl__scn_errat(
-          c, at,
-          "'%s' is not a template function (known: user_id, seq, "
-          "uuid, timestamp, timestamp_ms, random_int A B, "
-          "random_string N) nor a variable name",
-          word);
-    } else if (!vars_has(v, text + b, w - b)) {
-      return rl__scn_errat(
-          c, at,
-          "variable '%s' is never set (capture it in on_start or an "
-          "earlier step)",
-          word);
-    }
-    i = close + 1;
-  }
-  return 0;
 }
 
 /* ---- YAML to JSON -------------------------------------------------------- */
@@ -268,8 +142,8 @@ static int is_json_number(const char *s) {
  * 1.50); quoted ones are strings. Strings are checked as templates
  * against `v` (NULL: not templates).
  */
-static int to_json(rl__scn_ctx *c, const yaml_node_t *n, sbuf *b, const vars *v,
-                   int depth) {
+static int to_json(rl__scn_ctx *c, const yaml_node_t *n, sbuf *b,
+                   const rl__scn_vars *v, int depth) {
   if (depth > MAX_DEPTH)
     return rl__scn_errat(c, rl__scn_npos(n),
                          "nested deeper than %d levels (an alias "
@@ -296,7 +170,7 @@ static int to_json(rl__scn_ctx *c, const yaml_node_t *n, sbuf *b, const vars *v,
     } else if (rl__scn_is_plain(n) && is_json_number(t)) {
       sb_str(b, t);
     } else {
-      if ((rc = check_template(c, n, t, v)))
+      if ((rc = rl__scn_check_template(c, n, t, v)))
         return rc;
       sb_json_string(b, t, strlen(t));
     }
@@ -319,7 +193,7 @@ static int to_json(rl__scn_ctx *c, const yaml_node_t *n, sbuf *b, const vars *v,
       yaml_node_t *k = rl__scn_node_at(c, p->key);
       const char *kt;
       if ((rc = rl__scn_scalar_text(c, k, "a JSON key", &kt)) ||
-          (rc = check_template(c, k, kt, v)))
+          (rc = rl__scn_check_template(c, k, kt, v)))
         return rc;
       if (p != n->data.mapping.pairs.start)
         sb_put(b, ",", 1);
@@ -334,8 +208,8 @@ static int to_json(rl__scn_ctx *c, const yaml_node_t *n, sbuf *b, const vars *v,
 }
 
 /* `n` as JSON text in *out (owned by the caller). */
-static int json_text(rl__scn_ctx *c, const yaml_node_t *n, const vars *v,
-                     char **out) {
+static int json_text(rl__scn_ctx *c, const yaml_node_t *n,
+                     const rl__scn_vars *v, char **out) {
   sbuf b = {0};
   int rc = to_json(c, n, &b, v, 0);
   if (rc) {
@@ -351,7 +225,7 @@ static int json_text(rl__scn_ctx *c, const yaml_node_t *n, const vars *v,
 /* A mapping of scalars into kv pairs; values checked as templates against
  * `v` (NULL: literal). */
 static int parse_kv(rl__scn_ctx *c, const yaml_node_t *m, const char *key,
-                    const vars *v, rl__scn_kv **out, size_t *n) {
+                    const rl__scn_vars *v, rl__scn_kv **out, size_t *n) {
   int rc;
   if (m->type != YAML_MAPPING_NODE)
     return rl__scn_type_err(c, m, "a mapping (name: value)", key);
@@ -365,7 +239,7 @@ static int parse_kv(rl__scn_ctx *c, const yaml_node_t *m, const char *key,
     if (!rl__scn_is_null(val) &&
         (rc = rl__scn_scalar_text(c, val, rl__scn_stext(k), &vt)))
       return rc;
-    if ((rc = check_template(c, val, vt, v)))
+    if ((rc = rl__scn_check_template(c, val, vt, v)))
       return rc;
     rl__scn_kv *kv = rl__scn_grow(out, n, sizeof **out);
     if (!kv)
@@ -568,7 +442,7 @@ static int parse_expect(rl__scn_ctx *c, const yaml_node_t *n,
 /* ---- capture ------------------------------------------------------------- */
 
 static int parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
-                          rl__scn_step *st, vars *v) {
+                          rl__scn_step *st, rl__scn_vars *v) {
   int rc;
   if (n->type != YAML_MAPPING_NODE)
     return rl__scn_type_err(c, n, "a mapping (variable: source)", "capture");
@@ -579,13 +453,13 @@ static int parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
     yaml_node_t *k = rl__scn_node_at(c, p->key),
                 *val = rl__scn_node_at(c, p->value);
     const char *name = rl__scn_stext(k), *src;
-    if (!is_ident(name, strlen(name)))
+    if (!rl__scn_is_ident(name, strlen(name)))
       return rl__scn_errat(
           c, rl__scn_npos(k),
           "capture variable '%s' is not a name (letters, digits, _; "
           "not starting with a digit)",
           name);
-    if (rl__scn_in_list(builtins, name))
+    if (rl__scn_in_list(rl__scn_builtins, name))
       return rl__scn_errat(
           c, rl__scn_npos(k),
           "capture variable '%s' would hide the template function "
@@ -628,7 +502,7 @@ static int parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
   }
   /* Only now: a step's own templates cannot use what it captures. */
   for (size_t i = 0; i < st->n_captures; i++)
-    if ((rc = vars_push(c, v, st->captures[i].var)))
+    if ((rc = rl__scn_vars_push(c, v, st->captures[i].var)))
       return rc;
   return 0;
 }
@@ -651,7 +525,7 @@ static int is_protocol_name(const char *s) {
   return 1;
 }
 
-static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, vars *v,
+static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
                       rl__scn_step *st) {
   int rc;
   char keys[512];
@@ -718,7 +592,7 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, vars *v,
   } else {
     rc = rl__scn_get_str(c, pv, st->protocol, &st->spec);
   }
-  if (rc || (rc = check_template(c, pv, st->spec, v)))
+  if (rc || (rc = rl__scn_check_template(c, pv, st->spec, v)))
     return rc;
 
   yaml_node_t *val, *k;
@@ -729,8 +603,8 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, vars *v,
                             &st->protoset_pos)) ||
       (rc = rl__scn_opt_str(c, n, "call", &st->call, &st->call_pos)))
     return rc;
-  if (st->call &&
-      (rc = check_template(c, rl__scn_get(c, n, "call", NULL), st->call, v)))
+  if (st->call && (rc = rl__scn_check_template(
+                       c, rl__scn_get(c, n, "call", NULL), st->call, v)))
     return rc;
   if ((val = rl__scn_get(c, n, "headers", NULL)) &&
       (rc = parse_kv(c, val, "headers", v, &st->headers, &st->n_headers)))
@@ -783,7 +657,7 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, vars *v,
             "use 'json:'",
             val->type == YAML_MAPPING_NODE ? "a mapping" : "a list");
       if ((rc = rl__scn_get_str(c, val, "body", &st->body)) ||
-          (rc = check_template(c, val, st->body, v)))
+          (rc = rl__scn_check_template(c, val, st->body, v)))
         return rc;
     } else if (i == 1 || val->type != YAML_SCALAR_NODE) {
       st->body_kind = i == 1 ? RL__SCN_BODY_JSON : RL__SCN_BODY_DATA;
@@ -792,7 +666,7 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, vars *v,
     } else {
       st->body_kind = RL__SCN_BODY_DATA;
       if ((rc = rl__scn_get_str(c, val, "data", &st->body)) ||
-          (rc = check_template(c, val, st->body, v)))
+          (rc = rl__scn_check_template(c, val, st->body, v)))
         return rc;
     }
   }
@@ -807,7 +681,7 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, vars *v,
 }
 
 static int parse_steps(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
-                       vars *v, rl__scn_step **out, size_t *count) {
+                       rl__scn_vars *v, rl__scn_step **out, size_t *count) {
   int rc;
   if (n->type != YAML_SEQUENCE_NODE)
     return rl__scn_type_err(c, n, "a list of steps", key);
@@ -827,7 +701,7 @@ static int parse_steps(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
 static const char *const task_keys[] = {"name", "weight", "tags", "steps",
                                         NULL};
 
-static int parse_task(rl__scn_ctx *c, const yaml_node_t *n, vars *v,
+static int parse_task(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
                       rl__scn_task *t) {
   int rc;
   if (n->type != YAML_MAPPING_NODE)
@@ -1025,7 +899,7 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
   /* Variables: on_start's captures hold for every task and for on_stop;
    * a task sees its earlier steps' (and, when sequential, its earlier
    * tasks'). */
-  vars start = {0}, tv = {0}, seq = {0};
+  rl__scn_vars start = {0}, tv = {0}, seq = {0};
   if ((val = rl__scn_get(c, n, "on_start", NULL)) &&
       (rc = parse_steps(c, val, "on_start", &start, &u->on_start,
                         &u->n_on_start)))
@@ -1040,7 +914,7 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
     rc = rl__scn_type_err(c, tasks, "a list of tasks", "tasks");
     goto out;
   }
-  if ((rc = vars_copy(c, &start, &seq)))
+  if ((rc = rl__scn_vars_copy(c, &start, &seq)))
     goto out;
   for (yaml_node_item_t *it = tasks->data.sequence.items.start;
        it < tasks->data.sequence.items.top; it++) {
@@ -1050,7 +924,7 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
       goto out;
     }
     free(tv.names);
-    if ((rc = vars_copy(c, u->sequential ? &seq : &start, &tv)) ||
+    if ((rc = rl__scn_vars_copy(c, u->sequential ? &seq : &start, &tv)) ||
         (rc = parse_task(c, rl__scn_node_at(c, *it), &tv, t)))
       goto out;
     if (u->sequential) {
@@ -1065,7 +939,7 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
     goto out;
   }
   free(tv.names);
-  if ((rc = vars_copy(c, &start, &tv)))
+  if ((rc = rl__scn_vars_copy(c, &start, &tv)))
     goto out;
   if ((val = rl__scn_get(c, n, "on_stop", NULL)))
     rc = parse_steps(c, val, "on_stop", &tv, &u->on_stop, &u->n_on_stop);
