@@ -1,10 +1,17 @@
 /*
- * Scenario files: libyaml's document API loads the whole file into a node
- * tree (each node with its start mark), then one pass walks it into the
- * structs of scenario.h, checking as it goes. The first problem found ends
- * the parse with "file:line:col: message"; whatever was built so far is
- * freed by rl__scn_del, which copes with half-filled structs (arrays
- * grow by a zeroed element before it is filled).
+ * Scenario files: the schema. libyaml's document API loads the whole file
+ * into a node tree (each node with its start mark), then one pass walks it
+ * into the structs of scenario.h, checking as it goes: the root, settings,
+ * user classes, waits, tasks and steps (a step's expect and capture are
+ * checks.c's). The first problem found ends the parse with
+ * "file:line:col: message"; whatever was built so far is freed by
+ * rl__scn_del, which copes with half-filled structs (arrays grow by a
+ * zeroed element before it is filled). Also the entry points (a file, a
+ * string) and rl__scn_errorf.
+ *
+ * May call: scenario/yaml.h (reading nodes), scenario/vars.h (variables
+ * in scope, template checks), scenario/yaml_json.h (JSON bodies),
+ * scenario/checks.h (expect, capture), engine/wait.h, libyaml.
  */
 #include "scenario/scenario.h"
 
@@ -14,1001 +21,60 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <yaml.h>
 
 #include <rpcload/plugin.h>
 
-#include "base/units.h"
-#include "engine/template.h"
+#include "scenario/checks.h"
+#include "scenario/vars.h"
+#include "scenario/yaml.h"
+#include "scenario/yaml_json.h"
 
-/* Aliases can make a tree a graph (`&a [*a]`) or blow it up exponentially
- * (the "billion laughs"): JSON conversion stops at this depth and this many
- * nodes visited. */
-#define MAX_DEPTH 64
-#define MAX_WORK 1000000
 #define MAX_FILE_BYTES (16u << 20)
 
 /* ---- errors -------------------------------------------------------------- */
-
-static void vformat(const char *file, rl__scn_pos pos, char *err, size_t errlen,
-                    const char *fmt, va_list ap) {
-  if (!err || !errlen)
-    return;
-  char msg[768];
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  if (pos.line > 0)
-    snprintf(err, errlen, "%s:%d:%d: %s", file, pos.line, pos.col, msg);
-  else
-    snprintf(err, errlen, "%s: %s", file, msg);
-}
 
 int rl__scn_errorf(const rl__scn *s, rl__scn_pos pos, char *err, size_t errlen,
                    const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vformat(s && s->file ? s->file : "scenario", pos, err, errlen, fmt, ap);
+  rl__scn_vformat(s && s->file ? s->file : "scenario", pos, err, errlen, fmt,
+                  ap);
   va_end(ap);
   return RL_ERR_INVAL;
-}
-
-/* A growable set of variable names (borrowed from the captures). */
-typedef struct vars {
-  const char **names;
-  size_t n, cap;
-} vars;
-
-typedef struct ctx {
-  const char *file;
-  yaml_document_t *doc;
-  char *err;
-  size_t errlen;
-  rl__scn *s;
-  size_t work; /* nodes visited by JSON conversion */
-} ctx;
-
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int
-errat(ctx *c, rl__scn_pos pos, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vformat(c->file, pos, c->err, c->errlen, fmt, ap);
-  va_end(ap);
-  return RL_ERR_INVAL;
-}
-
-static int oom(ctx *c) {
-  snprintf(c->err, c->errlen, "%s: out of memory", c->file);
-  return RL_ERR_NOMEM;
-}
-
-/* ---- nodes --------------------------------------------------------------- */
-
-static rl__scn_pos npos(const yaml_node_t *n) {
-  return (rl__scn_pos){(int)n->start_mark.line + 1,
-                       (int)n->start_mark.column + 1};
-}
-
-static yaml_node_t *node_at(ctx *c, yaml_node_item_t id) {
-  return yaml_document_get_node(c->doc, id);
-}
-
-static const char *stext(const yaml_node_t *n) {
-  return (const char *)n->data.scalar.value;
-}
-
-static int is_plain(const yaml_node_t *n) {
-  return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-}
-
-/* YAML's null: an unquoted ~, null or nothing. */
-static int is_null(const yaml_node_t *n) {
-  if (n->type != YAML_SCALAR_NODE || !is_plain(n))
-    return 0;
-  const char *t = stext(n);
-  return !*t || strcmp(t, "~") == 0 || strcmp(t, "null") == 0 ||
-         strcmp(t, "Null") == 0 || strcmp(t, "NULL") == 0;
-}
-
-/* What a node is, for "expected X, got Y". */
-static const char *describe(const yaml_node_t *n, char *buf, size_t len) {
-  if (n->type == YAML_MAPPING_NODE)
-    return "a mapping";
-  if (n->type == YAML_SEQUENCE_NODE)
-    return "a list";
-  if (is_null(n))
-    return "nothing";
-  const char *t = stext(n);
-  if (strlen(t) > 40)
-    snprintf(buf, len, "'%.37s...'", t);
-  else
-    snprintf(buf, len, "'%s'", t);
-  return buf;
-}
-
-static int type_err(ctx *c, const yaml_node_t *n, const char *expected,
-                    const char *key) {
-  char buf[64];
-  return errat(c, npos(n), "expected %s for '%s', got %s", expected, key,
-               describe(n, buf, sizeof buf));
-}
-
-/*
- * The position of byte `off` inside a scalar, when the source maps onto
- * the value byte for byte (one line, no escapes, ASCII); else the
- * scalar's own position.
- */
-static rl__scn_pos inner_pos(const yaml_node_t *n, size_t off) {
-  rl__scn_pos p = npos(n);
-  if (n->type != YAML_SCALAR_NODE || n->start_mark.line != n->end_mark.line)
-    return p;
-  size_t span = n->end_mark.column - n->start_mark.column;
-  size_t len = n->data.scalar.length;
-  switch (n->data.scalar.style) {
-  case YAML_PLAIN_SCALAR_STYLE:
-    if (span == len)
-      p.col += (int)off;
-    break;
-  case YAML_SINGLE_QUOTED_SCALAR_STYLE:
-  case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
-    if (span == len + 2)
-      p.col += (int)off + 1;
-    break;
-  default:
-    break;
-  }
-  return p;
-}
-
-/* ---- mappings ------------------------------------------------------------ */
-
-static int in_list(const char *const *list, const char *s) {
-  for (size_t i = 0; list[i]; i++)
-    if (strcmp(list[i], s) == 0)
-      return 1;
-  return 0;
-}
-
-/* Levenshtein distance, for "did you mean"; large for long words. */
-static size_t distance(const char *a, const char *b) {
-  size_t la = strlen(a), lb = strlen(b);
-  if (la > 63 || lb > 63)
-    return 99;
-  size_t row[64];
-  for (size_t j = 0; j <= lb; j++)
-    row[j] = j;
-  for (size_t i = 1; i <= la; i++) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= lb; j++) {
-      size_t up = row[j];
-      size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
-      if (up + 1 < best)
-        best = up + 1;
-      if (row[j - 1] + 1 < best)
-        best = row[j - 1] + 1;
-      row[j] = best;
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
-/* The word in `list` `s` was likely meant to be: at most 2 edits away,
- * or else one it abbreviates ("const" for "constant"). */
-static const char *closest(const char *const *list, const char *s) {
-  const char *best = NULL;
-  size_t bd = 3;
-  for (size_t i = 0; list[i]; i++) {
-    size_t d = distance(list[i], s);
-    if (d < bd && d < strlen(list[i])) {
-      bd = d;
-      best = list[i];
-    }
-  }
-  for (size_t i = 0; !best && list[i]; i++)
-    if (strlen(s) >= 3 && strncmp(list[i], s, strlen(s)) == 0)
-      best = list[i];
-  return best;
-}
-
-static void join(const char *const *list, char *buf, size_t len) {
-  size_t used = 0;
-  buf[0] = 0;
-  for (size_t i = 0; list[i] && used < len; i++) {
-    int n = snprintf(buf + used, len - used, "%s%s", i ? ", " : "", list[i]);
-    if (n < 0)
-      break;
-    used += (size_t)n;
-  }
-}
-
-static int unknown_key(ctx *c, const yaml_node_t *k, const char *what,
-                       const char *const *allowed, const char *hint) {
-  char list[512];
-  join(allowed, list, sizeof list);
-  const char *near = closest(allowed, stext(k));
-  char mean[96] = "";
-  if (near)
-    snprintf(mean, sizeof mean, "did you mean '%s'? ", near);
-  return errat(c, npos(k), "unknown key '%s' in %s (%sexpected: %s)%s%s",
-               stext(k), what, mean, list, hint ? "; " : "", hint ? hint : "");
-}
-
-/*
- * Checks a mapping's keys: each a string, none twice, and (when `allowed`
- * is not NULL) each in `allowed`.
- */
-static int check_map(ctx *c, const yaml_node_t *m, const char *what,
-                     const char *const *allowed, const char *hint) {
-  for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
-       p < m->data.mapping.pairs.top; p++) {
-    yaml_node_t *k = node_at(c, p->key);
-    if (k->type != YAML_SCALAR_NODE) {
-      if (k->type == YAML_MAPPING_NODE)
-        return errat(c, npos(k),
-                     "a key in %s is a mapping: a {{...}} template must be "
-                     "quoted in YAML (\"{{user_id}}\")",
-                     what);
-      return errat(c, npos(k), "keys in %s must be strings, got a list", what);
-    }
-    for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
-      yaml_node_t *k0 = node_at(c, q->key);
-      if (k0->type == YAML_SCALAR_NODE && strcmp(stext(k0), stext(k)) == 0)
-        return errat(c, npos(k), "duplicate key '%s' in %s (first at %d:%d)",
-                     stext(k), what, npos(k0).line, npos(k0).col);
-    }
-    if (allowed && !in_list(allowed, stext(k)))
-      return unknown_key(c, k, what, allowed, hint);
-  }
-  return 0;
-}
-
-/* The value of `key` in mapping `m` (keys already checked), or NULL. */
-static yaml_node_t *get(ctx *c, const yaml_node_t *m, const char *key,
-                        yaml_node_t **key_node) {
-  for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
-       p < m->data.mapping.pairs.top; p++) {
-    yaml_node_t *k = node_at(c, p->key);
-    if (k->type == YAML_SCALAR_NODE && strcmp(stext(k), key) == 0) {
-      if (key_node)
-        *key_node = k;
-      return node_at(c, p->value);
-    }
-  }
-  return NULL;
-}
-
-/* ---- scalars ------------------------------------------------------------- */
-
-/* Text of a scalar, refusing an embedded NUL (C strings end there). */
-static int scalar_text(ctx *c, const yaml_node_t *n, const char *key,
-                       const char **out) {
-  *out = "";
-  if (n->type != YAML_SCALAR_NODE)
-    return type_err(c, n, "a string", key);
-  if (strlen(stext(n)) != n->data.scalar.length)
-    return errat(c, npos(n), "'%s' contains a NUL character", key);
-  *out = stext(n);
-  return 0;
-}
-
-static int dup_str(ctx *c, const char *s, char **out) {
-  if (!(*out = strdup(s)))
-    return oom(c);
-  return 0;
-}
-
-/* A string; null is refused (it is always a mistake where we want one). */
-static int get_str(ctx *c, const yaml_node_t *n, const char *key, char **out) {
-  const char *t;
-  int rc;
-  if (is_null(n))
-    return type_err(c, n, "a string", key);
-  if ((rc = scalar_text(c, n, key, &t)))
-    return rc;
-  return dup_str(c, t, out);
-}
-
-/* An optional string member: *out stays NULL when `key` is absent. */
-static int opt_str(ctx *c, const yaml_node_t *m, const char *key, char **out,
-                   rl__scn_pos *pos) {
-  yaml_node_t *v = get(c, m, key, NULL);
-  if (!v)
-    return 0;
-  if (pos)
-    *pos = npos(v);
-  return get_str(c, v, key, out);
-}
-
-static int get_num(ctx *c, const yaml_node_t *n, const char *key, double *out) {
-  *out = 0;
-  if (n->type == YAML_SCALAR_NODE && !is_null(n)) {
-    const char *t = stext(n);
-    char *end;
-    errno = 0;
-    double v = strtod(t, &end);
-    /* strtod also reads inf, nan and hex: nobody means those here. */
-    if (*t && !*end && !errno && isfinite(v) && !strpbrk(t, "xXnN")) {
-      *out = v;
-      return 0;
-    }
-  }
-  return type_err(c, n, "a number", key);
-}
-
-static int get_int(ctx *c, const yaml_node_t *n, const char *key, long long min,
-                   long long max, long long *out) {
-  *out = 0;
-  if (n->type == YAML_SCALAR_NODE &&
-      rl__parse_int(stext(n), min, max, out) == 0)
-    return 0;
-  char what[96];
-  snprintf(what, sizeof what, "a whole number from %lld to %lld", min, max);
-  return type_err(c, n, what, key);
-}
-
-static int get_bool(ctx *c, const yaml_node_t *n, const char *key, int *out) {
-  *out = 0;
-  static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes",
-                                    "YES",  "on",   "On",   "ON",  NULL};
-  static const char *const no[] = {"false", "False", "FALSE", "no",  "No",
-                                   "NO",    "off",   "Off",   "OFF", NULL};
-  if (n->type == YAML_SCALAR_NODE && in_list(yes, stext(n))) {
-    *out = 1;
-    return 0;
-  }
-  if (n->type == YAML_SCALAR_NODE && in_list(no, stext(n))) {
-    *out = 0;
-    return 0;
-  }
-  return type_err(c, n, "true or false", key);
-}
-
-/* A duration: a number of seconds or "500ms", "2s", "1m30s". */
-static int get_duration(ctx *c, const yaml_node_t *n, const char *key,
-                        uint64_t *out) {
-  *out = 0;
-  if (n->type == YAML_SCALAR_NODE && rl__parse_duration(stext(n), out) == 0)
-    return 0;
-  return type_err(c, n, "a duration (seconds, or e.g. 500ms, 30s, 1h30m)", key);
-}
-
-/* ---- arrays -------------------------------------------------------------- */
-
-/*
- * Grows the array whose pointer is at `arr_ptr` (any T **, *n elements of
- * `size` bytes) by one zeroed element and returns it, or NULL when out of
- * memory (the array is then unchanged). The pointer is read and written
- * with memcpy: writing a T * through a void ** would break aliasing rules.
- */
-static void *grow(void *arr_ptr, size_t *n, size_t size) {
-  char *old;
-  memcpy(&old, arr_ptr, sizeof old);
-  char *a = realloc(old, (*n + 1) * size);
-  if (!a)
-    return NULL;
-  memcpy(arr_ptr, &a, sizeof a);
-  memset(a + *n * size, 0, size);
-  return a + (*n)++ * size;
-}
-
-/* ---- variables and templates --------------------------------------------- */
-
-static const char *const builtins[] = {
-    "user_id",      "seq",        "uuid",          "timestamp",
-    "timestamp_ms", "random_int", "random_string", NULL};
-
-static int vars_has(const vars *v, const char *name, size_t len) {
-  for (size_t i = 0; i < v->n; i++)
-    if (strlen(v->names[i]) == len && memcmp(v->names[i], name, len) == 0)
-      return 1;
-  return 0;
-}
-
-static int vars_push(ctx *c, vars *v, const char *name) {
-  if (v->n == v->cap) {
-    size_t cap = v->cap ? v->cap * 2 : 8;
-    const char **names = realloc(v->names, cap * sizeof *names);
-    if (!names)
-      return oom(c);
-    v->names = names;
-    v->cap = cap;
-  }
-  v->names[v->n++] = name;
-  return 0;
-}
-
-static int vars_copy(ctx *c, const vars *from, vars *to) {
-  memset(to, 0, sizeof *to);
-  for (size_t i = 0; i < from->n; i++)
-    if (vars_push(c, to, from->names[i]))
-      return RL_ERR_NOMEM;
-  return 0;
-}
-
-static int is_ident(const char *s, size_t len) {
-  if (!len || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
-                s[0] == '_'))
-    return 0;
-  for (size_t i = 1; i < len; i++)
-    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-          (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-      return 0;
-  return 1;
-}
-
-/* Removes the first " at column N" from a template.c message: the
- * scenario's own position replaces it. */
-static void drop_column(char *msg) {
-  char *at = strstr(msg, " at column ");
-  if (!at)
-    return;
-  char *end = at + strlen(" at column ");
-  while (*end >= '0' && *end <= '9')
-    end++;
-  memmove(at, end, strlen(end) + 1);
-}
-
-/*
- * Checks the {{...}} in `text` (the value of scalar `n`): a builtin
- * function with the right arguments (template.c decides), or a variable in
- * `v`. NULL `v`: the string is not a template.
- */
-static int check_template(ctx *c, const yaml_node_t *n, const char *text,
-                          const vars *v) {
-  if (!v)
-    return 0;
-  size_t len = strlen(text);
-  for (size_t i = 0; i + 1 < len; i++) {
-    if (!(text[i] == '{' && text[i + 1] == '{'))
-      continue;
-    size_t open = i, close = open + 2;
-    while (close + 1 < len && !(text[close] == '}' && text[close + 1] == '}'))
-      close++;
-    if (close + 1 >= len)
-      return errat(c, inner_pos(n, open), "'{{' has no closing '}}'");
-    size_t b = open + 2, e = close;
-    while (b < e && (text[b] == ' ' || text[b] == '\t'))
-      b++;
-    while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t'))
-      e--;
-    size_t w = b;
-    while (w < e && text[w] != ' ' && text[w] != '\t')
-      w++;
-    char word[64];
-    snprintf(word, sizeof word, "%.*s", (int)(w - b), text + b);
-    rl__scn_pos at = inner_pos(n, open);
-    if (b == e)
-      return errat(c, at, "empty template expression {{}}");
-    if (in_list(builtins, word)) {
-      rl_template *t = NULL;
-      char msg[256];
-      int rc =
-          rl__template_new(text + open, close + 2 - open, &t, msg, sizeof msg);
-      rl__template_del(t);
-      if (rc == RL_ERR_NOMEM)
-        return oom(c);
-      if (rc) {
-        drop_column(msg);
-        return errat(c, at, "%s", msg);
-      }
-    } else if (w != e || !is_ident(text + b, w - b)) {
-      return errat(c, at,
-                   "'%s' is not a template function (known: user_id, seq, "
-                   "uuid, timestamp, timestamp_ms, random_int A B, "
-                   "random_string N) nor a variable name",
-                   word);
-    } else if (!vars_has(v, text + b, w - b)) {
-      return errat(c, at,
-                   "variable '%s' is never set (capture it in on_start or an "
-                   "earlier step)",
-                   word);
-    }
-    i = close + 1;
-  }
-  return 0;
-}
-
-/* ---- YAML to JSON -------------------------------------------------------- */
-
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-  if (b->oom)
-    return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_json_string(sbuf *b, const char *s, size_t n) {
-  sb_put(b, "\"", 1);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    char esc[8];
-    switch (ch) {
-    case '"':
-      sb_put(b, "\\\"", 2);
-      break;
-    case '\\':
-      sb_put(b, "\\\\", 2);
-      break;
-    case '\n':
-      sb_put(b, "\\n", 2);
-      break;
-    case '\r':
-      sb_put(b, "\\r", 2);
-      break;
-    case '\t':
-      sb_put(b, "\\t", 2);
-      break;
-    default:
-      if (ch < 0x20) {
-        snprintf(esc, sizeof esc, "\\u%04x", ch);
-        sb_put(b, esc, 6);
-      } else {
-        sb_put(b, (const char *)&s[i], 1);
-      }
-    }
-  }
-  sb_put(b, "\"", 1);
-}
-
-/* JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
-static int is_json_number(const char *s) {
-  if (*s == '-')
-    s++;
-  if (*s == '0')
-    s++;
-  else if (*s >= '1' && *s <= '9')
-    while (*s >= '0' && *s <= '9')
-      s++;
-  else
-    return 0;
-  if (*s == '.') {
-    s++;
-    if (!(*s >= '0' && *s <= '9'))
-      return 0;
-    while (*s >= '0' && *s <= '9')
-      s++;
-  }
-  if (*s == 'e' || *s == 'E') {
-    s++;
-    if (*s == '+' || *s == '-')
-      s++;
-    if (!(*s >= '0' && *s <= '9'))
-      return 0;
-    while (*s >= '0' && *s <= '9')
-      s++;
-  }
-  return *s == 0;
-}
-
-/*
- * Appends node `n` as JSON. Unquoted scalars that read as JSON numbers,
- * true/false or null keep that type (their text as written: 1.50 stays
- * 1.50); quoted ones are strings. Strings are checked as templates
- * against `v` (NULL: not templates).
- */
-static int to_json(ctx *c, const yaml_node_t *n, sbuf *b, const vars *v,
-                   int depth) {
-  if (depth > MAX_DEPTH)
-    return errat(c, npos(n),
-                 "nested deeper than %d levels (an alias "
-                 "refers to itself?)",
-                 MAX_DEPTH);
-  if (++c->work > MAX_WORK)
-    return errat(c, npos(n), "aliases expand to more than %d values", MAX_WORK);
-  int rc;
-  if (n->type == YAML_SCALAR_NODE) {
-    const char *t;
-    if ((rc = scalar_text(c, n, "a JSON value", &t)))
-      return rc;
-    if (is_null(n)) {
-      sb_str(b, "null");
-    } else if (is_plain(n) &&
-               (strcmp(t, "true") == 0 || strcmp(t, "True") == 0 ||
-                strcmp(t, "TRUE") == 0)) {
-      sb_str(b, "true");
-    } else if (is_plain(n) &&
-               (strcmp(t, "false") == 0 || strcmp(t, "False") == 0 ||
-                strcmp(t, "FALSE") == 0)) {
-      sb_str(b, "false");
-    } else if (is_plain(n) && is_json_number(t)) {
-      sb_str(b, t);
-    } else {
-      if ((rc = check_template(c, n, t, v)))
-        return rc;
-      sb_json_string(b, t, strlen(t));
-    }
-  } else if (n->type == YAML_SEQUENCE_NODE) {
-    sb_put(b, "[", 1);
-    for (yaml_node_item_t *it = n->data.sequence.items.start;
-         it < n->data.sequence.items.top; it++) {
-      if (it != n->data.sequence.items.start)
-        sb_put(b, ",", 1);
-      if ((rc = to_json(c, node_at(c, *it), b, v, depth + 1)))
-        return rc;
-    }
-    sb_put(b, "]", 1);
-  } else {
-    if ((rc = check_map(c, n, "a JSON object", NULL, NULL)))
-      return rc;
-    sb_put(b, "{", 1);
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-         p < n->data.mapping.pairs.top; p++) {
-      yaml_node_t *k = node_at(c, p->key);
-      const char *kt;
-      if ((rc = scalar_text(c, k, "a JSON key", &kt)) ||
-          (rc = check_template(c, k, kt, v)))
-        return rc;
-      if (p != n->data.mapping.pairs.start)
-        sb_put(b, ",", 1);
-      sb_json_string(b, kt, strlen(kt));
-      sb_put(b, ":", 1);
-      if ((rc = to_json(c, node_at(c, p->value), b, v, depth + 1)))
-        return rc;
-    }
-    sb_put(b, "}", 1);
-  }
-  return b->oom ? oom(c) : 0;
-}
-
-/* `n` as JSON text in *out (owned by the caller). */
-static int json_text(ctx *c, const yaml_node_t *n, const vars *v, char **out) {
-  sbuf b = {0};
-  int rc = to_json(c, n, &b, v, 0);
-  if (rc) {
-    free(b.p);
-    return rc;
-  }
-  *out = b.p;
-  return 0;
-}
-
-/* ---- regular expressions and JSON paths ---------------------------------- */
-
-static int compile_re(ctx *c, const yaml_node_t *n, size_t off, const char *re,
-                      int flags, regex_t **out) {
-  regex_t *r = malloc(sizeof *r);
-  if (!r)
-    return oom(c);
-  int rc = regcomp(r, re, flags);
-  if (rc) {
-    char why[160];
-    regerror(rc, r, why, sizeof why);
-    free(r);
-    return errat(c, inner_pos(n, off), "bad regular expression '%s': %s", re,
-                 why);
-  }
-  *out = r;
-  return 0;
-}
-
-static void free_re(regex_t *r) {
-  if (r) {
-    regfree(r);
-    free(r);
-  }
-}
-
-static int compile_path(ctx *c, const yaml_node_t *n, size_t off,
-                        const char *text, rl__jsonpath **out) {
-  char why[160];
-  size_t at = 0;
-  int rc = rl__jsonpath_new(text, out, &at, why, sizeof why);
-  if (rc == RL_ERR_NOMEM)
-    return oom(c);
-  if (rc)
-    return errat(c, inner_pos(n, off + at), "bad JSON path '%s': %s", text,
-                 why);
-  return 0;
 }
 
 /* ---- key/value maps ------------------------------------------------------ */
 
 /* A mapping of scalars into kv pairs; values checked as templates against
  * `v` (NULL: literal). */
-static int parse_kv(ctx *c, const yaml_node_t *m, const char *key,
-                    const vars *v, rl__scn_kv **out, size_t *n) {
+static int parse_kv(rl__scn_ctx *c, const yaml_node_t *m, const char *key,
+                    const rl__scn_vars *v, rl__scn_kv **out, size_t *n) {
   int rc;
   if (m->type != YAML_MAPPING_NODE)
-    return type_err(c, m, "a mapping (name: value)", key);
-  if ((rc = check_map(c, m, key, NULL, NULL)))
+    return rl__scn_type_err(c, m, "a mapping (name: value)", key);
+  if ((rc = rl__scn_check_map(c, m, key, NULL, NULL)))
     return rc;
   for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
        p < m->data.mapping.pairs.top; p++) {
-    yaml_node_t *k = node_at(c, p->key), *val = node_at(c, p->value);
+    yaml_node_t *k = rl__scn_node_at(c, p->key),
+                *val = rl__scn_node_at(c, p->value);
     const char *vt = "";
-    if (!is_null(val) && (rc = scalar_text(c, val, stext(k), &vt)))
+    if (!rl__scn_is_null(val) &&
+        (rc = rl__scn_scalar_text(c, val, rl__scn_stext(k), &vt)))
       return rc;
-    if ((rc = check_template(c, val, vt, v)))
+    if ((rc = rl__scn_check_template(c, val, vt, v)))
       return rc;
-    rl__scn_kv *kv = grow(out, n, sizeof **out);
+    rl__scn_kv *kv = rl__scn_grow(out, n, sizeof **out);
     if (!kv)
-      return oom(c);
-    kv->pos = npos(k);
-    kv->value_pos = npos(val);
-    if ((rc = dup_str(c, stext(k), &kv->key)) ||
-        (rc = dup_str(c, vt, &kv->value)))
+      return rl__scn_oom(c);
+    kv->pos = rl__scn_npos(k);
+    kv->value_pos = rl__scn_npos(val);
+    if ((rc = rl__scn_dup_str(c, rl__scn_stext(k), &kv->key)) ||
+        (rc = rl__scn_dup_str(c, vt, &kv->value)))
       return rc;
   }
-  return 0;
-}
-
-/* A string or a list of strings. */
-static int parse_str_list(ctx *c, const yaml_node_t *n, const char *key,
-                          char ***out, size_t *count) {
-  int rc;
-  if (n->type != YAML_SEQUENCE_NODE) {
-    char **s = grow(out, count, sizeof **out);
-    if (!s)
-      return oom(c);
-    return get_str(c, n, key, s);
-  }
-  for (yaml_node_item_t *it = n->data.sequence.items.start;
-       it < n->data.sequence.items.top; it++) {
-    char **s = grow(out, count, sizeof **out);
-    if (!s)
-      return oom(c);
-    if ((rc = get_str(c, node_at(c, *it), key, s)))
-      return rc;
-  }
-  return 0;
-}
-
-/* ---- expect -------------------------------------------------------------- */
-
-static int parse_grpc_status(ctx *c, const yaml_node_t *n, int *out) {
-  long long v;
-  if (n->type == YAML_SCALAR_NODE) {
-    if (rl__parse_int(stext(n), 0, 16, &v) == 0) {
-      *out = (int)v;
-      return 0;
-    }
-    for (int i = 0; rl__grpc_status_name(i); i++)
-      if (strcasecmp(rl__grpc_status_name(i), stext(n)) == 0) {
-        *out = i;
-        return 0;
-      }
-  }
-  char buf[64];
-  return errat(c, npos(n),
-               "expected a gRPC status for 'grpc_status' (a name such as OK, "
-               "NOT_FOUND, UNAVAILABLE, or a number 0..16), got %s",
-               describe(n, buf, sizeof buf));
-}
-
-static const char *const json_expect_keys[] = {"path", "equals", "contains",
-                                               "matches", NULL};
-static const char *const json_op_keys[] = {"equals", "contains", "matches",
-                                           NULL};
-
-/* The operator part of a json expectation: `m` holds at most one of
- * equals / contains / matches (and, in the list form, path). */
-static int parse_json_op(ctx *c, const yaml_node_t *m, rl__json_expect *e) {
-  int rc;
-  yaml_node_t *k = NULL, *val = NULL, *k2 = NULL;
-  for (int i = 0; json_op_keys[i]; i++) {
-    yaml_node_t *kn = NULL, *vn = get(c, m, json_op_keys[i], &kn);
-    if (!vn)
-      continue;
-    if (k)
-      k2 = kn;
-    else {
-      k = kn;
-      val = vn;
-    }
-  }
-  if (k2)
-    return errat(c, npos(k2),
-                 "'%s' and '%s' in one json expectation: write two entries",
-                 stext(k), stext(k2));
-  if (!k) {
-    e->op = RL__JSON_EXISTS;
-    return 0;
-  }
-  if (strcmp(stext(k), "matches") == 0) {
-    e->op = RL__JSON_MATCHES;
-    if ((rc = get_str(c, val, "matches", &e->text)))
-      return rc;
-    return compile_re(c, val, 0, e->text, REG_EXTENDED | REG_NOSUB, &e->re);
-  }
-  e->op = strcmp(stext(k), "equals") == 0 ? RL__JSON_EQUALS : RL__JSON_CONTAINS;
-  if ((rc = json_text(c, val, NULL, &e->text)))
-    return rc;
-  json_error_t jerr;
-  e->value = json_loads(e->text, JSON_DECODE_ANY, &jerr);
-  if (!e->value)
-    return errat(c, npos(val), "cannot compare with %s: %s", e->text,
-                 jerr.text);
-  return 0;
-}
-
-static int parse_json_expects(ctx *c, const yaml_node_t *n, rl__expect *x) {
-  int rc;
-  if (n->type == YAML_SEQUENCE_NODE) {
-    for (yaml_node_item_t *it = n->data.sequence.items.start;
-         it < n->data.sequence.items.top; it++) {
-      yaml_node_t *m = node_at(c, *it);
-      if (m->type != YAML_MAPPING_NODE)
-        return type_err(c, m, "a mapping {path: $.x, equals: V}", "json");
-      if ((rc = check_map(c, m, "json expectation", json_expect_keys, NULL)))
-        return rc;
-      rl__json_expect *e = grow(&x->json, &x->n_json, sizeof *e);
-      if (!e)
-        return oom(c);
-      yaml_node_t *p = get(c, m, "path", NULL);
-      if (!p)
-        return errat(c, npos(m), "json expectation is missing 'path'");
-      const char *pt;
-      if ((rc = scalar_text(c, p, "path", &pt)) ||
-          (rc = compile_path(c, p, 0, pt, &e->path)) ||
-          (rc = parse_json_op(c, m, e)))
-        return rc;
-    }
-    return 0;
-  }
-  if (n->type != YAML_MAPPING_NODE)
-    return type_err(c, n, "a mapping ($.path: value) or a list", "json");
-  if ((rc = check_map(c, n, "json", NULL, NULL)))
-    return rc;
-  for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-       p < n->data.mapping.pairs.top; p++) {
-    yaml_node_t *k = node_at(c, p->key), *val = node_at(c, p->value);
-    rl__json_expect *e = grow(&x->json, &x->n_json, sizeof *e);
-    if (!e)
-      return oom(c);
-    if ((rc = compile_path(c, k, 0, stext(k), &e->path)))
-      return rc;
-    if (val->type != YAML_MAPPING_NODE) {
-      /* $.ok: true is short for {equals: true}. */
-      e->op = RL__JSON_EQUALS;
-      json_error_t jerr;
-      if ((rc = json_text(c, val, NULL, &e->text)))
-        return rc;
-      if (!(e->value = json_loads(e->text, JSON_DECODE_ANY, &jerr)))
-        return errat(c, npos(val), "cannot compare with %s: %s", e->text,
-                     jerr.text);
-      continue;
-    }
-    if ((rc = check_map(c, val, "json expectation", json_op_keys,
-                        "to compare with an object write {equals: {...}}")) ||
-        (rc = parse_json_op(c, val, e)))
-      return rc;
-    if (e->op == RL__JSON_EXISTS)
-      return errat(c, npos(val),
-                   "empty json expectation: give equals, contains or matches");
-  }
-  return 0;
-}
-
-static const char *const expect_keys[] = {
-    "status", "body_contains", "body_matches", "json", "grpc_status", "max_ms",
-    NULL};
-
-static int parse_expect(ctx *c, const yaml_node_t *n, rl__scn_step *st) {
-  rl__expect *x = &st->expect;
-  int rc;
-  if (n->type != YAML_MAPPING_NODE)
-    return type_err(c, n, "a mapping", "expect");
-  if ((rc = check_map(c, n, "expect", expect_keys, NULL)))
-    return rc;
-  st->expect_pos = npos(n);
-  yaml_node_t *v;
-  long long status;
-  if ((v = get(c, n, "status", NULL))) {
-    if ((rc = get_int(c, v, "status", 100, 599, &status)))
-      return rc;
-    x->has_status = 1;
-    x->status = (int)status;
-  }
-  if ((rc = opt_str(c, n, "body_contains", &x->body_contains, NULL)) ||
-      (rc = opt_str(c, n, "body_matches", &x->body_matches, NULL)))
-    return rc;
-  if (x->body_matches &&
-      (rc = compile_re(c, get(c, n, "body_matches", NULL), 0, x->body_matches,
-                       REG_EXTENDED | REG_NOSUB, &x->body_re)))
-    return rc;
-  if ((v = get(c, n, "json", NULL)) && (rc = parse_json_expects(c, v, x)))
-    return rc;
-  if ((v = get(c, n, "grpc_status", NULL))) {
-    if ((rc = parse_grpc_status(c, v, &x->grpc_status)))
-      return rc;
-    x->has_grpc_status = 1;
-  }
-  if ((v = get(c, n, "max_ms", NULL))) {
-    if ((rc = get_num(c, v, "max_ms", &x->max_ms)))
-      return rc;
-    if (!(x->max_ms > 0))
-      return errat(c, npos(v), "'max_ms' must be more than 0");
-    x->has_max_ms = 1;
-  }
-  return 0;
-}
-
-/* ---- capture ------------------------------------------------------------- */
-
-static int parse_captures(ctx *c, const yaml_node_t *n, rl__scn_step *st,
-                          vars *v) {
-  int rc;
-  if (n->type != YAML_MAPPING_NODE)
-    return type_err(c, n, "a mapping (variable: source)", "capture");
-  if ((rc = check_map(c, n, "capture", NULL, NULL)))
-    return rc;
-  for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-       p < n->data.mapping.pairs.top; p++) {
-    yaml_node_t *k = node_at(c, p->key), *val = node_at(c, p->value);
-    const char *name = stext(k), *src;
-    if (!is_ident(name, strlen(name)))
-      return errat(c, npos(k),
-                   "capture variable '%s' is not a name (letters, digits, _; "
-                   "not starting with a digit)",
-                   name);
-    if (in_list(builtins, name))
-      return errat(c, npos(k),
-                   "capture variable '%s' would hide the template function "
-                   "of that name",
-                   name);
-    if ((rc = scalar_text(c, val, name, &src)))
-      return rc;
-    rl__capture *cp = grow(&st->captures, &st->n_captures, sizeof *cp);
-    if (!cp)
-      return oom(c);
-    if ((rc = dup_str(c, name, &cp->var)) ||
-        (rc = dup_str(c, src, &cp->source)))
-      return rc;
-    if (src[0] == '$') {
-      cp->kind = RL__CAPTURE_JSON;
-      cp->arg = cp->source;
-      rc = compile_path(c, val, 0, cp->source, &cp->path);
-    } else if (strncmp(src, "header:", 7) == 0) {
-      cp->kind = RL__CAPTURE_HEADER;
-      cp->arg = cp->source + 7;
-      while (*cp->arg == ' ')
-        cp->arg++;
-      if (!*cp->arg)
-        rc = errat(c, npos(val), "expected a header name after 'header:'");
-    } else if (strncmp(src, "regex:", 6) == 0) {
-      cp->kind = RL__CAPTURE_REGEX;
-      cp->arg = cp->source + 6;
-      rc = compile_re(c, val, 6, cp->arg, REG_EXTENDED, &cp->re);
-    } else {
-      char buf[64];
-      rc = errat(c, npos(val),
-                 "expected a capture source for '%s': a JSON path ($.token), "
-                 "header:NAME or regex:ERE, got %s",
-                 name, describe(val, buf, sizeof buf));
-    }
-    if (rc)
-      return rc;
-  }
-  /* Only now: a step's own templates cannot use what it captures. */
-  for (size_t i = 0; i < st->n_captures; i++)
-    if ((rc = vars_push(c, v, st->captures[i].var)))
-      return rc;
   return 0;
 }
 
@@ -1030,99 +96,107 @@ static int is_protocol_name(const char *s) {
   return 1;
 }
 
-static int parse_step(ctx *c, const yaml_node_t *n, vars *v, rl__scn_step *st) {
+static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
+                      rl__scn_step *st) {
   int rc;
   char keys[512];
   if (n->type != YAML_MAPPING_NODE)
-    return type_err(c, n, "a mapping (e.g. {http: GET /path})", "step");
-  st->pos = npos(n);
-  if ((rc = check_map(c, n, "step", NULL, NULL)))
+    return rl__scn_type_err(c, n, "a mapping (e.g. {http: GET /path})", "step");
+  st->pos = rl__scn_npos(n);
+  if ((rc = rl__scn_check_map(c, n, "step", NULL, NULL)))
     return rc;
   yaml_node_t *pk = NULL, *pv = NULL;
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
        p < n->data.mapping.pairs.top; p++) {
-    yaml_node_t *k = node_at(c, p->key);
-    if (in_list(step_keys, stext(k)))
+    yaml_node_t *k = rl__scn_node_at(c, p->key);
+    if (rl__scn_in_list(step_keys, rl__scn_stext(k)))
       continue;
     if (pk) {
       /* Two candidates: one is likely a misspelt step key (a lone one is
        * taken as the protocol: plugin names are open-ended). */
-      const yaml_node_t *typo = closest(step_keys, stext(k))    ? k
-                                : closest(step_keys, stext(pk)) ? pk
-                                                                : NULL;
+      const yaml_node_t *typo = rl__scn_closest(step_keys, rl__scn_stext(k)) ? k
+                                : rl__scn_closest(step_keys, rl__scn_stext(pk))
+                                    ? pk
+                                    : NULL;
       if (typo)
-        return unknown_key(c, typo, "step", step_keys, NULL);
-      join(step_keys, keys, sizeof keys);
-      return errat(c, npos(k),
-                   "step has two protocol keys, '%s' (%d:%d) and '%s': a "
-                   "step makes one request (other step keys: %s)",
-                   stext(pk), npos(pk).line, npos(pk).col, stext(k), keys);
+        return rl__scn_unknown_key(c, typo, "step", step_keys, NULL);
+      rl__scn_join(step_keys, keys, sizeof keys);
+      return rl__scn_errat(
+          c, rl__scn_npos(k),
+          "step has two protocol keys, '%s' (%d:%d) and '%s': a "
+          "step makes one request (other step keys: %s)",
+          rl__scn_stext(pk), rl__scn_npos(pk).line, rl__scn_npos(pk).col,
+          rl__scn_stext(k), keys);
     }
     pk = k;
-    pv = node_at(c, p->value);
+    pv = rl__scn_node_at(c, p->value);
   }
   if (!pk)
-    return errat(c, npos(n),
-                 "step has no protocol key: start it with the protocol, "
-                 "e.g. {http: GET /path} or {grpc: pkg.Service/Method}");
-  if (!is_protocol_name(stext(pk)))
-    return errat(c, npos(pk),
-                 "'%s' is not a protocol name (lower-case letters, digits, "
-                 "+ - .) nor a step key",
-                 stext(pk));
-  if ((rc = dup_str(c, stext(pk), &st->protocol)))
+    return rl__scn_errat(
+        c, rl__scn_npos(n),
+        "step has no protocol key: start it with the protocol, "
+        "e.g. {http: GET /path} or {grpc: pkg.Service/Method}");
+  if (!is_protocol_name(rl__scn_stext(pk)))
+    return rl__scn_errat(
+        c, rl__scn_npos(pk),
+        "'%s' is not a protocol name (lower-case letters, digits, "
+        "+ - .) nor a step key",
+        rl__scn_stext(pk));
+  if ((rc = rl__scn_dup_str(c, rl__scn_stext(pk), &st->protocol)))
     return rc;
-  st->protocol_pos = npos(pk);
+  st->protocol_pos = rl__scn_npos(pk);
   rl__scn_protocol_use *use =
-      grow(&c->s->protocols, &c->s->n_protocols, sizeof *use);
+      rl__scn_grow(&c->s->protocols, &c->s->n_protocols, sizeof *use);
   if (!use)
-    return oom(c);
+    return rl__scn_oom(c);
   use->name = st->protocol;
   use->pos = st->protocol_pos;
 
-  st->spec_pos = npos(pv);
-  if (is_null(pv)) {
+  st->spec_pos = rl__scn_npos(pv);
+  if (rl__scn_is_null(pv)) {
     if (strcmp(st->protocol, "http") == 0 || strcmp(st->protocol, "grpc") == 0)
-      return errat(c, npos(pv), "'%s' needs %s", st->protocol,
-                   strcmp(st->protocol, "http") == 0
-                       ? "a method and path, e.g. 'GET /path'"
-                       : "a method, e.g. 'pkg.Service/Method'");
-    rc = dup_str(c, "", &st->spec);
+      return rl__scn_errat(c, rl__scn_npos(pv), "'%s' needs %s", st->protocol,
+                           strcmp(st->protocol, "http") == 0
+                               ? "a method and path, e.g. 'GET /path'"
+                               : "a method, e.g. 'pkg.Service/Method'");
+    rc = rl__scn_dup_str(c, "", &st->spec);
   } else {
-    rc = get_str(c, pv, st->protocol, &st->spec);
+    rc = rl__scn_get_str(c, pv, st->protocol, &st->spec);
   }
-  if (rc || (rc = check_template(c, pv, st->spec, v)))
+  if (rc || (rc = rl__scn_check_template(c, pv, st->spec, v)))
     return rc;
 
   yaml_node_t *val, *k;
-  if ((rc = opt_str(c, n, "name", &st->name, &st->name_pos)) ||
-      (rc = opt_str(c, n, "host", &st->host, &st->host_pos)) ||
-      (rc = opt_str(c, n, "proto", &st->proto, &st->proto_pos)) ||
-      (rc = opt_str(c, n, "protoset", &st->protoset, &st->protoset_pos)) ||
-      (rc = opt_str(c, n, "call", &st->call, &st->call_pos)))
+  if ((rc = rl__scn_opt_str(c, n, "name", &st->name, &st->name_pos)) ||
+      (rc = rl__scn_opt_str(c, n, "host", &st->host, &st->host_pos)) ||
+      (rc = rl__scn_opt_str(c, n, "proto", &st->proto, &st->proto_pos)) ||
+      (rc = rl__scn_opt_str(c, n, "protoset", &st->protoset,
+                            &st->protoset_pos)) ||
+      (rc = rl__scn_opt_str(c, n, "call", &st->call, &st->call_pos)))
     return rc;
-  if (st->call &&
-      (rc = check_template(c, get(c, n, "call", NULL), st->call, v)))
+  if (st->call && (rc = rl__scn_check_template(
+                       c, rl__scn_get(c, n, "call", NULL), st->call, v)))
     return rc;
-  if ((val = get(c, n, "headers", NULL)) &&
+  if ((val = rl__scn_get(c, n, "headers", NULL)) &&
       (rc = parse_kv(c, val, "headers", v, &st->headers, &st->n_headers)))
     return rc;
-  if ((val = get(c, n, "metadata", NULL)) &&
+  if ((val = rl__scn_get(c, n, "metadata", NULL)) &&
       (rc = parse_kv(c, val, "metadata", v, &st->metadata, &st->n_metadata)))
     return rc;
-  if ((val = get(c, n, "options", NULL)) &&
+  if ((val = rl__scn_get(c, n, "options", NULL)) &&
       (rc = parse_kv(c, val, "options", NULL, &st->options, &st->n_options)))
     return rc;
-  if ((val = get(c, n, "import_path", NULL)) &&
-      (rc = parse_str_list(c, val, "import_path", &st->import_paths,
-                           &st->n_import_paths)))
+  if ((val = rl__scn_get(c, n, "import_path", NULL)) &&
+      (rc = rl__scn_parse_str_list(c, val, "import_path", &st->import_paths,
+                                   &st->n_import_paths)))
     return rc;
-  if ((val = get(c, n, "timeout", NULL))) {
-    if ((rc = get_duration(c, val, "timeout", &st->timeout_ns)))
+  if ((val = rl__scn_get(c, n, "timeout", NULL))) {
+    if ((rc = rl__scn_get_duration(c, val, "timeout", &st->timeout_ns)))
       return rc;
     if (!st->timeout_ns)
-      return errat(c, npos(val), "'timeout' must be more than 0");
-    st->timeout_pos = npos(val);
+      return rl__scn_errat(c, rl__scn_npos(val),
+                           "'timeout' must be more than 0");
+    st->timeout_pos = rl__scn_npos(val);
   }
 
   /* The payload: body (text), json (any YAML as JSON) or data (a gRPC
@@ -1131,60 +205,63 @@ static int parse_step(ctx *c, const yaml_node_t *n, vars *v, rl__scn_step *st) {
   yaml_node_t *first = NULL;
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
        p < n->data.mapping.pairs.top; p++) {
-    k = node_at(c, p->key);
+    k = rl__scn_node_at(c, p->key);
     int i = 0;
-    while (payload[i] && strcmp(payload[i], stext(k)) != 0)
+    while (payload[i] && strcmp(payload[i], rl__scn_stext(k)) != 0)
       i++;
     if (!payload[i])
       continue;
-    val = node_at(c, p->value);
+    val = rl__scn_node_at(c, p->value);
     if (first)
-      return errat(c, npos(k),
-                   "'%s' and '%s' both give the request's payload: keep one",
-                   stext(first), payload[i]);
+      return rl__scn_errat(
+          c, rl__scn_npos(k),
+          "'%s' and '%s' both give the request's payload: keep one",
+          rl__scn_stext(first), payload[i]);
     first = k;
-    st->body_pos = npos(val);
+    st->body_pos = rl__scn_npos(val);
     if (i == 0) {
       st->body_kind = RL__SCN_BODY_TEXT;
       if (val->type == YAML_MAPPING_NODE || val->type == YAML_SEQUENCE_NODE)
-        return errat(c, npos(val),
-                     "expected a string for 'body', got %s: for a JSON body "
-                     "use 'json:'",
-                     val->type == YAML_MAPPING_NODE ? "a mapping" : "a list");
-      if ((rc = get_str(c, val, "body", &st->body)) ||
-          (rc = check_template(c, val, st->body, v)))
+        return rl__scn_errat(
+            c, rl__scn_npos(val),
+            "expected a string for 'body', got %s: for a JSON body "
+            "use 'json:'",
+            val->type == YAML_MAPPING_NODE ? "a mapping" : "a list");
+      if ((rc = rl__scn_get_str(c, val, "body", &st->body)) ||
+          (rc = rl__scn_check_template(c, val, st->body, v)))
         return rc;
     } else if (i == 1 || val->type != YAML_SCALAR_NODE) {
       st->body_kind = i == 1 ? RL__SCN_BODY_JSON : RL__SCN_BODY_DATA;
-      if ((rc = json_text(c, val, v, &st->body)))
+      if ((rc = rl__scn_json_text(c, val, v, &st->body)))
         return rc;
     } else {
       st->body_kind = RL__SCN_BODY_DATA;
-      if ((rc = get_str(c, val, "data", &st->body)) ||
-          (rc = check_template(c, val, st->body, v)))
+      if ((rc = rl__scn_get_str(c, val, "data", &st->body)) ||
+          (rc = rl__scn_check_template(c, val, st->body, v)))
         return rc;
     }
   }
 
-  if ((val = get(c, n, "expect", NULL)) && (rc = parse_expect(c, val, st)))
+  if ((val = rl__scn_get(c, n, "expect", NULL)) &&
+      (rc = rl__scn_parse_expect(c, val, st)))
     return rc;
-  if ((val = get(c, n, "capture", NULL)) &&
-      (rc = parse_captures(c, val, st, v)))
+  if ((val = rl__scn_get(c, n, "capture", NULL)) &&
+      (rc = rl__scn_parse_captures(c, val, st, v)))
     return rc;
   return 0;
 }
 
-static int parse_steps(ctx *c, const yaml_node_t *n, const char *key, vars *v,
-                       rl__scn_step **out, size_t *count) {
+static int parse_steps(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
+                       rl__scn_vars *v, rl__scn_step **out, size_t *count) {
   int rc;
   if (n->type != YAML_SEQUENCE_NODE)
-    return type_err(c, n, "a list of steps", key);
+    return rl__scn_type_err(c, n, "a list of steps", key);
   for (yaml_node_item_t *it = n->data.sequence.items.start;
        it < n->data.sequence.items.top; it++) {
-    rl__scn_step *st = grow(out, count, sizeof *st);
+    rl__scn_step *st = rl__scn_grow(out, count, sizeof *st);
     if (!st)
-      return oom(c);
-    if ((rc = parse_step(c, node_at(c, *it), v, st)))
+      return rl__scn_oom(c);
+    if ((rc = parse_step(c, rl__scn_node_at(c, *it), v, st)))
       return rc;
   }
   return 0;
@@ -1195,36 +272,41 @@ static int parse_steps(ctx *c, const yaml_node_t *n, const char *key, vars *v,
 static const char *const task_keys[] = {"name", "weight", "tags", "steps",
                                         NULL};
 
-static int parse_task(ctx *c, const yaml_node_t *n, vars *v, rl__scn_task *t) {
+static int parse_task(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
+                      rl__scn_task *t) {
   int rc;
   if (n->type != YAML_MAPPING_NODE)
-    return type_err(c, n, "a mapping (a task: {steps: [...]})", "tasks");
-  t->pos = npos(n);
+    return rl__scn_type_err(c, n, "a mapping (a task: {steps: [...]})",
+                            "tasks");
+  t->pos = rl__scn_npos(n);
   t->weight = 1;
-  if ((rc = check_map(c, n, "task", task_keys,
-                      "a task's requests go in its 'steps' list")) ||
-      (rc = opt_str(c, n, "name", &t->name, NULL)))
+  if ((rc = rl__scn_check_map(c, n, "task", task_keys,
+                              "a task's requests go in its 'steps' list")) ||
+      (rc = rl__scn_opt_str(c, n, "name", &t->name, NULL)))
     return rc;
   yaml_node_t *val;
-  if ((val = get(c, n, "weight", NULL))) {
-    if ((rc = get_num(c, val, "weight", &t->weight)))
+  if ((val = rl__scn_get(c, n, "weight", NULL))) {
+    if ((rc = rl__scn_get_num(c, val, "weight", &t->weight)))
       return rc;
     if (!(t->weight > 0))
-      return errat(c, npos(val), "a task's 'weight' must be more than 0");
+      return rl__scn_errat(c, rl__scn_npos(val),
+                           "a task's 'weight' must be more than 0");
   }
-  if ((val = get(c, n, "tags", NULL))) {
-    if ((rc = parse_str_list(c, val, "tags", &t->tags, &t->n_tags)))
+  if ((val = rl__scn_get(c, n, "tags", NULL))) {
+    if ((rc = rl__scn_parse_str_list(c, val, "tags", &t->tags, &t->n_tags)))
       return rc;
     for (size_t i = 0; i < t->n_tags; i++)
       if (!t->tags[i][0])
-        return errat(c, npos(val), "a tag cannot be empty");
+        return rl__scn_errat(c, rl__scn_npos(val), "a tag cannot be empty");
   }
-  if (!(val = get(c, n, "steps", NULL)))
-    return errat(c, npos(n), "task is missing 'steps' (its list of requests)");
+  if (!(val = rl__scn_get(c, n, "steps", NULL)))
+    return rl__scn_errat(c, rl__scn_npos(n),
+                         "task is missing 'steps' (its list of requests)");
   if ((rc = parse_steps(c, val, "steps", v, &t->steps, &t->n_steps)))
     return rc;
   if (!t->n_steps)
-    return errat(c, npos(val), "a task needs at least one step");
+    return rl__scn_errat(c, rl__scn_npos(val),
+                         "a task needs at least one step");
   return 0;
 }
 
@@ -1234,48 +316,52 @@ static const char *const wait_kinds[] = {
     "constant", "between", "constant_throughput", "constant_pacing", NULL};
 
 /* Seconds (<= 1e9, as wait.c) into ns. */
-static int wait_seconds(ctx *c, const yaml_node_t *n, const char *key,
+static int wait_seconds(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
                         uint64_t *ns) {
   double s;
-  int rc = get_num(c, n, key, &s);
+  int rc = rl__scn_get_num(c, n, key, &s);
   if (rc)
     return rc;
   if (s < 0 || s > 1e9)
-    return errat(c, npos(n), "'%s' must be from 0 to 1e9 seconds", key);
+    return rl__scn_errat(c, rl__scn_npos(n),
+                         "'%s' must be from 0 to 1e9 seconds", key);
   *ns = (uint64_t)llround(s * 1e9);
   return 0;
 }
 
-static int parse_wait(ctx *c, const yaml_node_t *n, rl__wait *w) {
+static int parse_wait(rl__scn_ctx *c, const yaml_node_t *n, rl__wait *w) {
   int rc;
   memset(w, 0, sizeof *w);
   if (n->type == YAML_SCALAR_NODE) {
     /* The command line's spelling: between:1,3, constant:1, none. */
     char why[256];
-    if (rl__wait_parse(stext(n), w, why, sizeof why))
-      return errat(c, npos(n), "%s", why);
+    if (rl__wait_parse(rl__scn_stext(n), w, why, sizeof why))
+      return rl__scn_errat(c, rl__scn_npos(n), "%s", why);
     return 0;
   }
   if (n->type != YAML_MAPPING_NODE ||
       n->data.mapping.pairs.top - n->data.mapping.pairs.start != 1)
-    return errat(c, npos(n),
-                 "expected one of {constant: S}, {between: [MIN, MAX]}, "
-                 "{constant_throughput: N}, {constant_pacing: S} for 'wait'");
-  yaml_node_t *k = node_at(c, n->data.mapping.pairs.start->key);
-  yaml_node_t *v = node_at(c, n->data.mapping.pairs.start->value);
-  if (k->type != YAML_SCALAR_NODE || !in_list(wait_kinds, stext(k))) {
+    return rl__scn_errat(
+        c, rl__scn_npos(n),
+        "expected one of {constant: S}, {between: [MIN, MAX]}, "
+        "{constant_throughput: N}, {constant_pacing: S} for 'wait'");
+  yaml_node_t *k = rl__scn_node_at(c, n->data.mapping.pairs.start->key);
+  yaml_node_t *v = rl__scn_node_at(c, n->data.mapping.pairs.start->value);
+  if (k->type != YAML_SCALAR_NODE ||
+      !rl__scn_in_list(wait_kinds, rl__scn_stext(k))) {
     if (k->type != YAML_SCALAR_NODE)
-      return errat(c, npos(k), "expected a wait kind");
-    const char *near = closest(wait_kinds, stext(k));
+      return rl__scn_errat(c, rl__scn_npos(k), "expected a wait kind");
+    const char *near = rl__scn_closest(wait_kinds, rl__scn_stext(k));
     char mean[96] = "";
     if (near)
       snprintf(mean, sizeof mean, "did you mean '%s'? ", near);
-    return errat(c, npos(k),
-                 "unknown wait kind '%s' (%sexpected: constant, between, "
-                 "constant_throughput, constant_pacing)",
-                 stext(k), mean);
+    return rl__scn_errat(
+        c, rl__scn_npos(k),
+        "unknown wait kind '%s' (%sexpected: constant, between, "
+        "constant_throughput, constant_pacing)",
+        rl__scn_stext(k), mean);
   }
-  const char *kind = stext(k);
+  const char *kind = rl__scn_stext(k);
   if (strcmp(kind, "constant") == 0) {
     w->kind = RL__WAIT_CONSTANT;
     return wait_seconds(c, v, kind, &w->a_ns);
@@ -1285,18 +371,20 @@ static int parse_wait(ctx *c, const yaml_node_t *n, rl__wait *w) {
     if ((rc = wait_seconds(c, v, kind, &w->a_ns)))
       return rc;
     if (!w->a_ns)
-      return errat(c, npos(v), "'constant_pacing' must be more than 0");
+      return rl__scn_errat(c, rl__scn_npos(v),
+                           "'constant_pacing' must be more than 0");
     return 0;
   }
   if (strcmp(kind, "constant_throughput") == 0) {
     double tps;
     w->kind = RL__WAIT_PACING;
-    if ((rc = get_num(c, v, kind, &tps)))
+    if ((rc = rl__scn_get_num(c, v, kind, &tps)))
       return rc;
     if (!(tps > 0 && tps <= 1e9))
-      return errat(c, npos(v),
-                   "'constant_throughput' (tasks per second) must be more "
-                   "than 0");
+      return rl__scn_errat(
+          c, rl__scn_npos(v),
+          "'constant_throughput' (tasks per second) must be more "
+          "than 0");
     w->a_ns = (uint64_t)llround(1e9 / tps);
     return 0;
   }
@@ -1304,15 +392,16 @@ static int parse_wait(ctx *c, const yaml_node_t *n, rl__wait *w) {
   w->kind = RL__WAIT_BETWEEN;
   if (v->type != YAML_SEQUENCE_NODE ||
       v->data.sequence.items.top - v->data.sequence.items.start != 2)
-    return type_err(c, v, "a list [MIN, MAX] of seconds", "between");
-  yaml_node_t *a = node_at(c, v->data.sequence.items.start[0]);
-  yaml_node_t *b = node_at(c, v->data.sequence.items.start[1]);
+    return rl__scn_type_err(c, v, "a list [MIN, MAX] of seconds", "between");
+  yaml_node_t *a = rl__scn_node_at(c, v->data.sequence.items.start[0]);
+  yaml_node_t *b = rl__scn_node_at(c, v->data.sequence.items.start[1]);
   if ((rc = wait_seconds(c, a, "between", &w->a_ns)) ||
       (rc = wait_seconds(c, b, "between", &w->b_ns)))
     return rc;
   if (w->a_ns > w->b_ns)
-    return errat(c, npos(v), "between: min %s is greater than max %s", stext(a),
-                 stext(b));
+    return rl__scn_errat(c, rl__scn_npos(v),
+                         "between: min %s is greater than max %s",
+                         rl__scn_stext(a), rl__scn_stext(b));
   return 0;
 }
 
@@ -1322,86 +411,92 @@ static const char *const user_keys[] = {
     "name",     "weight",  "fixed_count", "wait",       "host",
     "on_start", "on_stop", "tasks",       "sequential", NULL};
 
-static int parse_user(ctx *c, const yaml_node_t *n, rl__scn_user *u) {
+static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
   int rc;
   if (n->type != YAML_MAPPING_NODE)
-    return type_err(c, n, "a mapping (a user class: {name: X, tasks: [...]})",
-                    "users");
-  u->pos = npos(n);
+    return rl__scn_type_err(
+        c, n, "a mapping (a user class: {name: X, tasks: [...]})", "users");
+  u->pos = rl__scn_npos(n);
   u->weight = 1;
-  if ((rc = check_map(c, n, "user class", user_keys, NULL)))
+  if ((rc = rl__scn_check_map(c, n, "user class", user_keys, NULL)))
     return rc;
   yaml_node_t *val, *wk = NULL, *fk = NULL;
-  if (!(val = get(c, n, "name", NULL)))
-    return errat(c, npos(n), "user class is missing 'name'");
-  u->name_pos = npos(val);
-  if ((rc = get_str(c, val, "name", &u->name)))
+  if (!(val = rl__scn_get(c, n, "name", NULL)))
+    return rl__scn_errat(c, rl__scn_npos(n), "user class is missing 'name'");
+  u->name_pos = rl__scn_npos(val);
+  if ((rc = rl__scn_get_str(c, val, "name", &u->name)))
     return rc;
   if (!u->name[0])
-    return errat(c, npos(val), "a user class name cannot be empty");
+    return rl__scn_errat(c, rl__scn_npos(val),
+                         "a user class name cannot be empty");
   for (size_t i = 0; i + 1 < c->s->n_users; i++)
     if (strcmp(c->s->users[i].name, u->name) == 0)
-      return errat(c, npos(val),
-                   "duplicate user class name '%s' (first at %d:%d)", u->name,
-                   c->s->users[i].name_pos.line, c->s->users[i].name_pos.col);
-  if ((val = get(c, n, "weight", &wk))) {
-    if ((rc = get_num(c, val, "weight", &u->weight)))
+      return rl__scn_errat(c, rl__scn_npos(val),
+                           "duplicate user class name '%s' (first at %d:%d)",
+                           u->name, c->s->users[i].name_pos.line,
+                           c->s->users[i].name_pos.col);
+  if ((val = rl__scn_get(c, n, "weight", &wk))) {
+    if ((rc = rl__scn_get_num(c, val, "weight", &u->weight)))
       return rc;
     if (!(u->weight > 0))
-      return errat(c, npos(val), "a user class's 'weight' must be more than 0");
+      return rl__scn_errat(c, rl__scn_npos(val),
+                           "a user class's 'weight' must be more than 0");
   }
-  if ((val = get(c, n, "fixed_count", &fk))) {
+  if ((val = rl__scn_get(c, n, "fixed_count", &fk))) {
     if (wk)
-      return errat(c, npos(fk),
-                   "'weight' and 'fixed_count' exclude each other: a class "
-                   "with a fixed count gets exactly that many users");
-    if ((rc = get_int(c, val, "fixed_count", 0, 1000000000, &u->fixed_count)))
+      return rl__scn_errat(
+          c, rl__scn_npos(fk),
+          "'weight' and 'fixed_count' exclude each other: a class "
+          "with a fixed count gets exactly that many users");
+    if ((rc = rl__scn_get_int(c, val, "fixed_count", 0, 1000000000,
+                              &u->fixed_count)))
       return rc;
     u->has_fixed_count = 1;
   }
-  if ((val = get(c, n, "wait", NULL))) {
-    u->wait_pos = npos(val);
+  if ((val = rl__scn_get(c, n, "wait", NULL))) {
+    u->wait_pos = rl__scn_npos(val);
     if ((rc = parse_wait(c, val, &u->wait)))
       return rc;
     u->has_wait = 1;
   } else if (c->s->settings.has_wait) {
     u->wait = c->s->settings.wait;
   }
-  if ((rc = opt_str(c, n, "host", &u->host, &u->host_pos)))
+  if ((rc = rl__scn_opt_str(c, n, "host", &u->host, &u->host_pos)))
     return rc;
-  if ((val = get(c, n, "sequential", NULL)) &&
-      (rc = get_bool(c, val, "sequential", &u->sequential)))
+  if ((val = rl__scn_get(c, n, "sequential", NULL)) &&
+      (rc = rl__scn_get_bool(c, val, "sequential", &u->sequential)))
     return rc;
 
   /* Variables: on_start's captures hold for every task and for on_stop;
    * a task sees its earlier steps' (and, when sequential, its earlier
    * tasks'). */
-  vars start = {0}, tv = {0}, seq = {0};
-  if ((val = get(c, n, "on_start", NULL)) &&
+  rl__scn_vars start = {0}, tv = {0}, seq = {0};
+  if ((val = rl__scn_get(c, n, "on_start", NULL)) &&
       (rc = parse_steps(c, val, "on_start", &start, &u->on_start,
                         &u->n_on_start)))
     goto out;
-  yaml_node_t *tasks = get(c, n, "tasks", NULL);
+  yaml_node_t *tasks = rl__scn_get(c, n, "tasks", NULL);
   if (!tasks) {
-    rc = errat(c, npos(n), "user class '%s' is missing 'tasks'", u->name);
+    rc = rl__scn_errat(c, rl__scn_npos(n), "user class '%s' is missing 'tasks'",
+                       u->name);
     goto out;
   }
   if (tasks->type != YAML_SEQUENCE_NODE) {
-    rc = type_err(c, tasks, "a list of tasks", "tasks");
+    rc = rl__scn_type_err(c, tasks, "a list of tasks", "tasks");
     goto out;
   }
-  if ((rc = vars_copy(c, &start, &seq)))
+  if ((rc = rl__scn_vars_copy(c, &start, &seq)))
     goto out;
   for (yaml_node_item_t *it = tasks->data.sequence.items.start;
        it < tasks->data.sequence.items.top; it++) {
-    rl__scn_task *t = grow(&u->tasks, &u->n_tasks, sizeof *t);
+    rl__scn_task *t = rl__scn_grow(&u->tasks, &u->n_tasks, sizeof *t);
     if (!t) {
-      rc = oom(c);
+      rc = rl__scn_oom(c);
       goto out;
     }
     free(tv.names);
-    if ((rc = vars_copy(c, u->sequential ? &seq : &start, &tv)) ||
-        (rc = parse_task(c, node_at(c, *it), &tv, t)))
+    if ((rc = rl__scn_vars_copy(c, u->sequential ? &seq : &start, &tv)) ||
+        (rc = parse_task(c, rl__scn_node_at(c, *it), &tv, t)))
       goto out;
     if (u->sequential) {
       free(seq.names);
@@ -1410,13 +505,14 @@ static int parse_user(ctx *c, const yaml_node_t *n, rl__scn_user *u) {
     }
   }
   if (!u->n_tasks) {
-    rc = errat(c, npos(tasks), "user class '%s' has no tasks", u->name);
+    rc = rl__scn_errat(c, rl__scn_npos(tasks), "user class '%s' has no tasks",
+                       u->name);
     goto out;
   }
   free(tv.names);
-  if ((rc = vars_copy(c, &start, &tv)))
+  if ((rc = rl__scn_vars_copy(c, &start, &tv)))
     goto out;
-  if ((val = get(c, n, "on_stop", NULL)))
+  if ((val = rl__scn_get(c, n, "on_stop", NULL)))
     rc = parse_steps(c, val, "on_stop", &tv, &u->on_stop, &u->n_on_stop);
 out:
   free(start.names);
@@ -1430,110 +526,99 @@ out:
 static const char *const settings_keys[] = {"users", "spawn_rate", "run_time",
                                             "wait", NULL};
 
-static int parse_settings(ctx *c, const yaml_node_t *n, rl__scn_settings *s) {
+static int parse_settings(rl__scn_ctx *c, const yaml_node_t *n,
+                          rl__scn_settings *s) {
   int rc;
   if (n->type != YAML_MAPPING_NODE)
-    return type_err(c, n, "a mapping", "settings");
-  if ((rc = check_map(c, n, "settings", settings_keys, NULL)))
+    return rl__scn_type_err(c, n, "a mapping", "settings");
+  if ((rc = rl__scn_check_map(c, n, "settings", settings_keys, NULL)))
     return rc;
   yaml_node_t *v;
-  if ((v = get(c, n, "users", NULL))) {
-    if ((rc = get_int(c, v, "users", 1, 10000000, &s->users)))
+  if ((v = rl__scn_get(c, n, "users", NULL))) {
+    if ((rc = rl__scn_get_int(c, v, "users", 1, 10000000, &s->users)))
       return rc;
     s->has_users = 1;
-    s->users_pos = npos(v);
+    s->users_pos = rl__scn_npos(v);
   }
-  if ((v = get(c, n, "spawn_rate", NULL))) {
-    if ((rc = get_num(c, v, "spawn_rate", &s->spawn_rate)))
+  if ((v = rl__scn_get(c, n, "spawn_rate", NULL))) {
+    if ((rc = rl__scn_get_num(c, v, "spawn_rate", &s->spawn_rate)))
       return rc;
     if (!(s->spawn_rate > 0))
-      return errat(c, npos(v), "'spawn_rate' must be more than 0");
+      return rl__scn_errat(c, rl__scn_npos(v),
+                           "'spawn_rate' must be more than 0");
     s->has_spawn_rate = 1;
-    s->spawn_rate_pos = npos(v);
+    s->spawn_rate_pos = rl__scn_npos(v);
   }
-  if ((v = get(c, n, "run_time", NULL))) {
-    if ((rc = get_duration(c, v, "run_time", &s->run_time_ns)))
+  if ((v = rl__scn_get(c, n, "run_time", NULL))) {
+    if ((rc = rl__scn_get_duration(c, v, "run_time", &s->run_time_ns)))
       return rc;
     s->has_run_time = 1;
-    s->run_time_pos = npos(v);
+    s->run_time_pos = rl__scn_npos(v);
   }
-  if ((v = get(c, n, "wait", NULL))) {
+  if ((v = rl__scn_get(c, n, "wait", NULL))) {
     if ((rc = parse_wait(c, v, &s->wait)))
       return rc;
     s->has_wait = 1;
-    s->wait_pos = npos(v);
+    s->wait_pos = rl__scn_npos(v);
   }
   return 0;
 }
 
 static const char *const top_keys[] = {"host", "settings", "users", NULL};
 
-static int parse_root(ctx *c, const yaml_node_t *root) {
+static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
   int rc;
   rl__scn *s = c->s;
   if (root->type != YAML_MAPPING_NODE)
-    return errat(c, npos(root),
-                 "expected a mapping at the top (host:, settings:, users:)");
-  if ((rc = check_map(c, root, "the scenario", top_keys, NULL)) ||
-      (rc = opt_str(c, root, "host", &s->host, &s->host_pos)))
+    return rl__scn_errat(
+        c, rl__scn_npos(root),
+        "expected a mapping at the top (host:, settings:, users:)");
+  if ((rc = rl__scn_check_map(c, root, "the scenario", top_keys, NULL)) ||
+      (rc = rl__scn_opt_str(c, root, "host", &s->host, &s->host_pos)))
     return rc;
   yaml_node_t *v;
-  if ((v = get(c, root, "settings", NULL)) &&
+  if ((v = rl__scn_get(c, root, "settings", NULL)) &&
       (rc = parse_settings(c, v, &s->settings)))
     return rc;
-  if (!(v = get(c, root, "users", NULL)))
-    return errat(c, npos(root),
-                 "the scenario is missing 'users' (its list "
-                 "of user classes)");
-  if (v->type == YAML_SCALAR_NODE && !is_null(v))
-    return errat(c, npos(v),
-                 "expected a list of user classes for 'users', got '%s' (the "
-                 "number of users goes in settings: {users: N})",
-                 stext(v));
+  if (!(v = rl__scn_get(c, root, "users", NULL)))
+    return rl__scn_errat(c, rl__scn_npos(root),
+                         "the scenario is missing 'users' (its list "
+                         "of user classes)");
+  if (v->type == YAML_SCALAR_NODE && !rl__scn_is_null(v))
+    return rl__scn_errat(
+        c, rl__scn_npos(v),
+        "expected a list of user classes for 'users', got '%s' (the "
+        "number of users goes in settings: {users: N})",
+        rl__scn_stext(v));
   if (v->type != YAML_SEQUENCE_NODE)
-    return type_err(c, v, "a list of user classes", "users");
+    return rl__scn_type_err(c, v, "a list of user classes", "users");
   for (yaml_node_item_t *it = v->data.sequence.items.start;
        it < v->data.sequence.items.top; it++) {
-    rl__scn_user *u = grow(&s->users, &s->n_users, sizeof *u);
+    rl__scn_user *u = rl__scn_grow(&s->users, &s->n_users, sizeof *u);
     if (!u)
-      return oom(c);
-    if ((rc = parse_user(c, node_at(c, *it), u)))
+      return rl__scn_oom(c);
+    if ((rc = parse_user(c, rl__scn_node_at(c, *it), u)))
       return rc;
   }
   if (!s->n_users)
-    return errat(c, npos(v), "'users' needs at least one user class");
+    return rl__scn_errat(c, rl__scn_npos(v),
+                         "'users' needs at least one user class");
   return 0;
 }
 
 /* ---- entry points -------------------------------------------------------- */
 
-static int yaml_error(ctx *c, const yaml_parser_t *p) {
-  const char *problem = p->problem ? p->problem : "malformed YAML";
-  if (p->error == YAML_MEMORY_ERROR)
-    return oom(c);
-  if (p->error == YAML_READER_ERROR)
-    return errat(c, (rl__scn_pos){0, 0}, "YAML: %s at byte %zu", problem,
-                 p->problem_offset);
-  rl__scn_pos at = {(int)p->problem_mark.line + 1,
-                    (int)p->problem_mark.column + 1};
-  if (p->context)
-    return errat(c, at, "YAML: %s (%s at %d:%d)", problem, p->context,
-                 (int)p->context_mark.line + 1,
-                 (int)p->context_mark.column + 1);
-  return errat(c, at, "YAML: %s", problem);
-}
-
 int rl__scn_parse_string(const char *text, size_t len,
                          const char *name_for_errors, rl__scn **out, char *err,
                          size_t errlen) {
   *out = NULL;
-  ctx c = {.file = name_for_errors ? name_for_errors : "scenario",
-           .err = err,
-           .errlen = errlen};
+  rl__scn_ctx c = {.file = name_for_errors ? name_for_errors : "scenario",
+                   .err = err,
+                   .errlen = errlen};
   rl__scn *s = calloc(1, sizeof *s);
   if (!s || !(s->file = strdup(c.file))) {
     free(s);
-    return oom(&c);
+    return rl__scn_oom(&c);
   }
   c.s = s;
   yaml_parser_t parser;
@@ -1541,11 +626,11 @@ int rl__scn_parse_string(const char *text, size_t len,
   int rc = 0;
   if (!yaml_parser_initialize(&parser)) {
     rl__scn_del(s);
-    return oom(&c);
+    return rl__scn_oom(&c);
   }
   yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
   if (!yaml_parser_load(&parser, &doc)) {
-    rc = yaml_error(&c, &parser);
+    rc = rl__scn_yaml_error(&c, &parser);
     yaml_parser_delete(&parser);
     rl__scn_del(s);
     return rc;
@@ -1553,16 +638,17 @@ int rl__scn_parse_string(const char *text, size_t len,
   c.doc = &doc;
   yaml_node_t *root = yaml_document_get_root_node(&doc);
   if (!root) {
-    rc = errat(&c, (rl__scn_pos){0, 0},
-               "the file is empty: expected a mapping with 'users'");
+    rc = rl__scn_errat(&c, (rl__scn_pos){0, 0},
+                       "the file is empty: expected a mapping with 'users'");
   } else if (!yaml_parser_load(&parser, &extra)) {
-    rc = yaml_error(&c, &parser);
+    rc = rl__scn_yaml_error(&c, &parser);
   } else {
     yaml_node_t *second = yaml_document_get_root_node(&extra);
     if (second)
-      rc = errat(&c, npos(second),
-                 "a second YAML document: a scenario is one document (no "
-                 "'---' between parts)");
+      rc = rl__scn_errat(
+          &c, rl__scn_npos(second),
+          "a second YAML document: a scenario is one document (no "
+          "'---' between parts)");
     yaml_document_delete(&extra);
     if (!rc)
       rc = parse_root(&c, root);
@@ -1653,19 +739,19 @@ static void free_step(rl__scn_step *st) {
   rl__expect *x = &st->expect;
   free(x->body_contains);
   free(x->body_matches);
-  free_re(x->body_re);
+  rl__scn_free_re(x->body_re);
   for (size_t i = 0; i < x->n_json; i++) {
     rl__jsonpath_del(x->json[i].path);
     free(x->json[i].text);
     json_decref(x->json[i].value);
-    free_re(x->json[i].re);
+    rl__scn_free_re(x->json[i].re);
   }
   free(x->json);
   for (size_t i = 0; i < st->n_captures; i++) {
     free(st->captures[i].var);
     free(st->captures[i].source);
     rl__jsonpath_del(st->captures[i].path);
-    free_re(st->captures[i].re);
+    rl__scn_free_re(st->captures[i].re);
   }
   free(st->captures);
 }

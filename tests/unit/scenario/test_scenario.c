@@ -1,6 +1,5 @@
 /* Scenario files: the structs a file becomes, and every error naming
  * file:line:col and what was expected. */
-#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,40 +8,56 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <yaml.h>
+#include <jansson.h>
 
 #include <cmocka.h>
 
 #include <rpcload/plugin.h>
 
+#include "engine/checks.h"
+#include "engine/wait.h"
+#include "scenario/scenario.h"
+
 /*
- * scenario.c is compiled into this test (the library's copy is then not
- * linked) with its allocations counted, so that test_out_of_memory can
- * fail the Nth one and check that every out-of-memory path frees what it
- * built (ASan's leak checker runs the unit tests).
+ * This test is linked with --wrap for malloc, calloc, realloc and strdup
+ * (tests/CMakeLists.txt): each call from code linked into it (the core
+ * library's scenario module, and what it calls there: templates, JSON
+ * paths) comes through here, counted, so that test_out_of_memory can fail
+ * the Nth one and check that every out-of-memory path frees what it built
+ * (ASan's leak checker runs the unit tests). Shared libraries (libyaml,
+ * jansson, the C library's regcomp) allocate uncounted: a failure there
+ * has its own message (a jansson value that cannot be built reads as
+ * "cannot compare"). Unlike replacing malloc itself (test_histogram.c),
+ * this works under ASan.
  */
 static long alloc_count, fail_at; /* fail_at 0: never fail */
 
 static int alloc_fails(void) { return fail_at && ++alloc_count == fail_at; }
-static void *oom_malloc(size_t n) { return alloc_fails() ? NULL : malloc(n); }
-static void *oom_calloc(size_t n, size_t m) {
-  return alloc_fails() ? NULL : calloc(n, m);
+
+/* The names --wrap gives the real functions and their replacements. */
+/* NOLINTBEGIN(bugprone-reserved-identifier) */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+
+void *__wrap_malloc(size_t n) {
+  return alloc_fails() ? NULL : __real_malloc(n);
 }
-static void *oom_realloc(void *p, size_t n) {
-  return alloc_fails() ? NULL : realloc(p, n);
+void *__wrap_calloc(size_t n, size_t m) {
+  return alloc_fails() ? NULL : __real_calloc(n, m);
 }
-static char *oom_strdup(const char *s) {
-  return alloc_fails() ? NULL : strdup(s);
+void *__wrap_realloc(void *p, size_t n) {
+  return alloc_fails() ? NULL : __real_realloc(p, n);
 }
-#define malloc oom_malloc
-#define calloc oom_calloc
-#define realloc oom_realloc
-#define strdup oom_strdup
-#include "../../../src/scenario/scenario.c"
-#undef malloc
-#undef calloc
-#undef realloc
-#undef strdup
+char *__wrap_strdup(const char *s) {
+  return alloc_fails() ? NULL : __real_strdup(s);
+}
+/* NOLINTEND(bugprone-reserved-identifier) */
 
 /* The example of issue #7, as written there. */
 static const char issue_example[] =

@@ -1,0 +1,139 @@
+/*
+ * The user variables in scope and the template checks (vars.h): which
+ * names a step's {{...}} may use, and whether each expression is a
+ * builtin function with the right arguments (engine/template.c decides)
+ * or a variable set before it.
+ *
+ * May call: scenario/yaml.h (errors, positions), engine/template.h.
+ */
+#include "scenario/vars.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include <rpcload/plugin.h>
+
+#include "engine/template.h"
+#include "scenario/yaml.h"
+
+const char *const rl__scn_builtins[] = {
+    "user_id",      "seq",        "uuid",          "timestamp",
+    "timestamp_ms", "random_int", "random_string", NULL};
+
+static int vars_has(const rl__scn_vars *v, const char *name, size_t len) {
+  for (size_t i = 0; i < v->n; i++)
+    if (strlen(v->names[i]) == len && memcmp(v->names[i], name, len) == 0)
+      return 1;
+  return 0;
+}
+
+int rl__scn_vars_push(rl__scn_ctx *c, rl__scn_vars *v, const char *name) {
+  if (v->n == v->cap) {
+    size_t cap = v->cap ? v->cap * 2 : 8;
+    const char **names = realloc(v->names, cap * sizeof *names);
+    if (!names)
+      return rl__scn_oom(c);
+    v->names = names;
+    v->cap = cap;
+  }
+  v->names[v->n++] = name;
+  return 0;
+}
+
+int rl__scn_vars_copy(rl__scn_ctx *c, const rl__scn_vars *from,
+                      rl__scn_vars *to) {
+  memset(to, 0, sizeof *to);
+  for (size_t i = 0; i < from->n; i++)
+    if (rl__scn_vars_push(c, to, from->names[i]))
+      return RL_ERR_NOMEM;
+  return 0;
+}
+
+int rl__scn_is_ident(const char *s, size_t len) {
+  if (!len || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+                s[0] == '_'))
+    return 0;
+  for (size_t i = 1; i < len; i++)
+    if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+          (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+      return 0;
+  return 1;
+}
+
+/* Removes the first " at column N" from a template.c message: the
+ * scenario's own position replaces it. */
+static void drop_column(char *msg) {
+  char *at = strstr(msg, " at column ");
+  if (!at)
+    return;
+  char *end = at + strlen(" at column ");
+  while (*end >= '0' && *end <= '9')
+    end++;
+  memmove(at, end, strlen(end) + 1);
+}
+
+/*
+ * Checks the {{...}} in `text` (the value of scalar `n`): a builtin
+ * function with the right arguments (template.c decides), or a variable in
+ * `v`. NULL `v`: the string is not a template.
+ */
+int rl__scn_check_template(rl__scn_ctx *c, const yaml_node_t *n,
+                           const char *text, const rl__scn_vars *v) {
+  if (!v)
+    return 0;
+  size_t len = strlen(text);
+  for (size_t i = 0; i + 1 < len; i++) {
+    if (!(text[i] == '{' && text[i + 1] == '{'))
+      continue;
+    size_t open = i, close = open + 2;
+    while (close + 1 < len && !(text[close] == '}' && text[close + 1] == '}'))
+      close++;
+    if (close + 1 >= len)
+      return rl__scn_errat(c, rl__scn_inner_pos(n, open),
+                           "'{{' has no closing '}}'");
+    size_t b = open + 2, e = close;
+    while (b < e && (text[b] == ' ' || text[b] == '\t'))
+      b++;
+    while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t'))
+      e--;
+    size_t w = b;
+    while (w < e && text[w] != ' ' && text[w] != '\t')
+      w++;
+    char word[64];
+    snprintf(word, sizeof word, "%.*s", (int)(w - b), text + b);
+    rl__scn_pos at = rl__scn_inner_pos(n, open);
+    if (b == e)
+      return rl__scn_errat(c, at, "empty template expression {{}}");
+    if (rl__scn_in_list(rl__scn_builtins, word)) {
+      rl_template *t = NULL;
+      char msg[256];
+      int rc =
+          rl__template_new(text + open, close + 2 - open, &t, msg, sizeof msg);
+      rl__template_del(t);
+      if (rc == RL_ERR_NOMEM)
+        return rl__scn_oom(c);
+      if (rc) {
+        drop_column(msg);
+        return rl__scn_errat(c, at, "%s", msg);
+      }
+    } else if (w != e || !rl__scn_is_ident(text + b, w - b)) {
+      return rl__scn_errat(
+          c, at,
+          "'%s' is not a template function (known: user_id, seq, "
+          "uuid, timestamp, timestamp_ms, random_int A B, "
+          "random_string N) nor a variable name",
+          word);
+    } else if (!vars_has(v, text + b, w - b)) {
+      return rl__scn_errat(
+          c, at,
+          "variable '%s' is never set (capture it in on_start or an "
+          "earlier step)",
+          word);
+    }
+    i = close + 1;
+  }
+  return 0;
+}
