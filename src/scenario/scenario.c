@@ -11,7 +11,7 @@
  *
  * May call: scenario/yaml.h (reading nodes), scenario/vars.h (variables
  * in scope, template checks), scenario/yaml_json.h (JSON bodies),
- * scenario/checks.h (expect, capture), engine/wait.h, libyaml.
+ * scenario/expect.h (expect, capture), engine/wait.h, libyaml.
  */
 #include "scenario/scenario.h"
 
@@ -26,7 +26,7 @@
 
 #include <rpcload/plugin.h>
 
-#include "scenario/checks.h"
+#include "scenario/expect.h"
 #include "scenario/vars.h"
 #include "scenario/yaml.h"
 #include "scenario/yaml_json.h"

@@ -8,7 +8,7 @@
  * with), scenario/vars.h (names a capture may take and sets),
  * engine/checks.h (gRPC status names), jansson, base/units.h.
  */
-#include "scenario/checks.h"
+#include "scenario/expect.h"
 
 #include <regex.h>
 #include <string.h>

@@ -3,8 +3,8 @@
  * rl__capture (engine/checks.h): what decides whether a response counts
  * as a success, and the values carried from it into later steps.
  */
-#ifndef RL_SCENARIO_CHECKS_H
-#define RL_SCENARIO_CHECKS_H
+#ifndef RL_SCENARIO_EXPECT_H
+#define RL_SCENARIO_EXPECT_H
 
 #include <yaml.h>
 
@@ -22,4 +22,4 @@ int rl__scn_parse_expect(rl__scn_ctx *c, const yaml_node_t *n,
 int rl__scn_parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
                            rl__scn_step *st, rl__scn_vars *v);
 
-#endif /* RL_SCENARIO_CHECKS_H */
+#endif /* RL_SCENARIO_EXPECT_H */
