@@ -257,6 +257,25 @@ static void test_each_request_is_recorded_in_the_loops_stats(void **state) {
   assert_string_equal(th_tp_labels(), "A B C");
 }
 
+static void test_the_reported_name_counts_not_its_address(void **state) {
+  (void)state;
+  /* rl_result's strings are only borrowed for the request_done call: a
+   * plugin may report each request's name from one buffer it rewrites.
+   * Each request counts under the name it reported then. */
+  static char name[16] = "first";
+  const int task[] = {A, -1};
+  f.s[A].name = name;
+  plan(NULL, task, NULL, constant(5 * TH_MS));
+  spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, recorded() == 1);
+  strcpy(name, "second");
+  TH_RUN_UNTIL(&f.lp, recorded() == 2);
+  strcpy(name, "first");
+  TH_RUN_UNTIL(&f.lp, recorded() == 3);
+  assert_int_equal(requests_of("TA", "first"), 2);
+  assert_int_equal(requests_of("TA", "second"), 1);
+}
+
 static void test_retire_while_waiting_runs_on_stop_at_once(void **state) {
   (void)state;
   const int task[] = {A, -1}, stop[] = {E, -1};
@@ -508,6 +527,7 @@ int main(void) {
       T(test_a_new_user_is_queued_then_runs),
       T(test_steps_run_in_order_and_the_wait_follows_the_task),
       T(test_each_request_is_recorded_in_the_loops_stats),
+      T(test_the_reported_name_counts_not_its_address),
       T(test_retire_while_waiting_runs_on_stop_at_once),
       T(test_retire_while_running_finishes_the_task),
       T(test_stopping_lets_the_task_finish),
