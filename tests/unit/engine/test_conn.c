@@ -223,6 +223,38 @@ static void test_peer_close_resends_unsent_requests_once(void **state) {
     assert_int_equal(r[i].ends, 1);
 }
 
+static void test_a_fresh_request_is_resent_behind_a_resent_one(void **state) {
+  (void)state;
+  /* A shared connection (--connections) queues several users' requests:
+   * one that has had its second chance must not take a fresh one down
+   * with it. */
+  treq r[4];
+  th_in in1 = {0}, in2 = {0}, in3 = {0};
+  for (int i = 0; i < 3; i++) {
+    treq_init(&r[i]);
+    rl__conn_submit(&f.c, &r[i].req);
+  }
+  int fd1 = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd1, &in1, "r 1\n");
+  close(fd1);
+  int fd2 = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd2, &in2, "r 2\n");
+  /* r3 waits on its second connection; r4 joins the queue behind it. */
+  treq_init(&r[3]);
+  rl__conn_submit(&f.c, &r[3].req);
+  close(fd2);
+  TH_RUN_UNTIL(&f.lp, r[1].ends && r[2].ends);
+  assert_string_equal(r[2].error, "connection closed by server");
+  /* r4 was never re-sent: it goes out on a third connection. */
+  assert_int_equal(r[3].ends, 0);
+  int fd3 = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd3, &in3, "r 3\n");
+  th_send(fd3, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r[3].ends);
+  ended_ok(&r[3]);
+  close(fd3);
+}
+
 static void test_connect_refused_fails_under_the_targets_name(void **state) {
   (void)state;
   th_target_free(f.t);
@@ -556,6 +588,7 @@ int main(void) {
       T(test_writes_go_out_when_the_round_flushes),
       T(test_queue_waits_for_max_concurrent),
       T(test_peer_close_resends_unsent_requests_once),
+      T(test_a_fresh_request_is_resent_behind_a_resent_one),
       T(test_connect_refused_fails_under_the_targets_name),
       T(test_connect_timeout),
       T(test_session_refusals_fail_from_the_core),
