@@ -406,6 +406,8 @@ rl__target *th_target_new(rl__plugin *p, th_step *step, uint16_t port) {
 
 void th_target_free(rl__target *t) {
   if (t) {
+    if (t->ssl_ctx)
+      SSL_CTX_free(t->ssl_ctx);
     free(t->host);
     free(t);
   }

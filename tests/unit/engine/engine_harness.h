@@ -117,7 +117,8 @@ void th_reset(void);
 /* ---- targets --------------------------------------------------------------- */
 
 /* A target of `p` running `step` (borrowed) at 127.0.0.1:`port`, as
- * rl__target_new would make it. Free with th_target_free. */
+ * rl__target_new would make it. Free with th_target_free (which also
+ * frees a TLS context the test put in it). */
 rl__target *th_target_new(rl__plugin *p, th_step *step, uint16_t port);
 void th_target_free(rl__target *t);
 

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -581,6 +582,221 @@ static void test_large_writes_and_reads_arrive_whole(void **state) {
   close(fd);
 }
 
+/* ---- TLS ----------------------------------------------------------------- */
+
+/* The server side: a self-signed certificate made here, and an ALPN pick
+ * (NULL: none agreed). */
+static SSL_CTX *server_ctx(const char *alpn_pick);
+
+static int alpn_select(SSL *ssl, const unsigned char **out,
+                       unsigned char *outlen, const unsigned char *in,
+                       unsigned inlen, void *arg) {
+  (void)ssl;
+  const char *pick = arg;
+  size_t n = strlen(pick);
+  for (unsigned i = 0; i < inlen; i += 1u + in[i])
+    if (in[i] == n && memcmp(in + i + 1, pick, n) == 0) {
+      *out = in + i + 1;
+      *outlen = in[i];
+      return SSL_TLSEXT_ERR_OK;
+    }
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+static SSL_CTX *server_ctx(const char *alpn_pick) {
+  EVP_PKEY *key = EVP_EC_gen("P-256");
+  X509 *cert = X509_new();
+  assert_non_null(key);
+  assert_non_null(cert);
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_NAME *name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             (const unsigned char *)"localhost", -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509_set_pubkey(cert, key);
+  assert_true(X509_sign(cert, key, EVP_sha256()) > 0);
+  SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+  assert_non_null(ctx);
+  assert_int_equal(SSL_CTX_use_certificate(ctx, cert), 1);
+  assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  if (alpn_pick)
+    SSL_CTX_set_alpn_select_cb(ctx, alpn_select, (void *)alpn_pick);
+  return ctx;
+}
+
+typedef struct tls_peer {
+  int fd;
+  SSL *ssl;
+  int done, failed; /* handshake */
+  th_in in;
+} tls_peer;
+
+/* One step of the server's handshake (non-blocking); 1 once it is over. */
+static int server_handshake(tls_peer *p) {
+  if (p->done)
+    return 1;
+  int r = SSL_do_handshake(p->ssl);
+  if (r == 1) {
+    p->done = 1;
+    return 1;
+  }
+  int e = SSL_get_error(p->ssl, r);
+  if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+    p->done = p->failed = 1;
+  return p->done;
+}
+
+static void tls_accept(tls_peer *p, SSL_CTX *ctx) {
+  memset(p, 0, sizeof *p);
+  p->fd = th_accept(&f.lp, f.lfd);
+  p->ssl = SSL_new(ctx);
+  assert_non_null(p->ssl);
+  SSL_set_fd(p->ssl, p->fd);
+  SSL_set_accept_state(p->ssl);
+}
+
+static int tls_read(tls_peer *p, const char *want) {
+  if (!server_handshake(p) || p->failed)
+    return 0;
+  for (;;) {
+    size_t room = sizeof p->in.data - 1 - p->in.len;
+    int n = SSL_read(p->ssl, p->in.data + p->in.len, (int)room);
+    if (n <= 0)
+      break;
+    p->in.len += (size_t)n;
+  }
+  p->in.data[p->in.len] = '\0';
+  return strstr(p->in.data, want) != NULL;
+}
+
+static void tls_send(tls_peer *p, const char *text) {
+  assert_int_equal(SSL_write(p->ssl, text, (int)strlen(text)),
+                   (int)strlen(text));
+}
+
+static void tls_close(tls_peer *p) {
+  if (p->ssl) {
+    if (p->done && !p->failed)
+      (void)SSL_shutdown(p->ssl);
+    SSL_free(p->ssl);
+  }
+  close(p->fd);
+  p->ssl = NULL;
+}
+
+/* Two line plugins over TLS: "line" offers h2, "line-h1" http/1.1, and
+ * the target lists them in that order (h2 first, as rl__target_new puts
+ * it). */
+static rl__plugin line_h1;
+
+static void use_tls(int verify, int alpn_required) {
+  static const char *const h2[] = {"h2", NULL};
+  static const char *const h1[] = {"http/1.1", NULL};
+  static const char *const offer[] = {"h2", "http/1.1", NULL};
+  th_line.desc.alpn = h2;
+  line_h1 = th_line;
+  line_h1.desc.name = "line-h1";
+  line_h1.desc.alpn = h1;
+  f.t->tls = 1;
+  f.t->verify = verify;
+  f.t->alpn_required = alpn_required;
+  f.t->v[1] = f.t->v[0];
+  f.t->v[1].plugin = &line_h1;
+  f.t->nv = 2;
+  rl__tls_options o = {.insecure = !verify};
+  char err[256] = "";
+  f.t->ssl_ctx = rl__tls_ctx_new(&o, offer, err, sizeof err);
+  if (!f.t->ssl_ctx)
+    fail_msg("%s", err);
+  rl__conn_init(&f.c, &f.lp, f.t);
+}
+
+static void test_tls_alpn_picks_the_plugin(void **state) {
+  (void)state;
+  use_tls(0, 0);
+  /* What the server agrees to picks the plugin; none: HTTP/1.1's. */
+  const char *picks[] = {"http/1.1", "h2", NULL};
+  const rl__plugin *want[] = {&line_h1, &th_line, &line_h1};
+  for (int i = 0; i < 3; i++) {
+    SSL_CTX *ctx = server_ctx(picks[i]);
+    treq r;
+    treq_init(&r);
+    tls_peer p;
+    char line[16];
+    snprintf(line, sizeof line, "r %d\n", i + 1);
+    rl__conn_submit(&f.c, &r.req);
+    tls_accept(&p, ctx);
+    TH_RUN_UNTIL(&f.lp, tls_read(&p, line));
+    assert_ptr_equal(f.c.v->plugin, want[i]);
+    tls_send(&p, "ok\n");
+    TH_RUN_UNTIL(&f.lp, r.ends);
+    ended_ok(&r);
+    rl__conn_shutdown(&f.c, RL_ERR_CANCELLED, "next");
+    tls_close(&p);
+    SSL_CTX_free(ctx);
+  }
+}
+
+static void test_tls_without_an_agreed_protocol_fails(void **state) {
+  (void)state;
+  use_tls(0, 1); /* --http2: ALPN must agree */
+  SSL_CTX *ctx = server_ctx(NULL);
+  treq r;
+  treq_init(&r);
+  tls_peer p;
+  rl__conn_submit(&f.c, &r.req);
+  tls_accept(&p, ctx);
+  TH_RUN_UNTIL(&f.lp, (server_handshake(&p), r.ends));
+  assert_false(r.by_plugin);
+  assert_string_equal(r.error, "server agreed to no protocol line speaks "
+                               "(ALPN: none; offered: h2)");
+  assert_string_equal(r.type, "LINE");
+  assert_int_equal(th_seen.sessions, 0);
+  assert_int_equal(f.c.state, RL__CONN_CLOSED);
+  tls_close(&p);
+  SSL_CTX_free(ctx);
+}
+
+static void test_tls_verification_failure_fails_the_request(void **state) {
+  (void)state;
+  use_tls(1, 0); /* the system's CAs never signed the test's certificate */
+  SSL_CTX *ctx = server_ctx("h2");
+  treq r;
+  treq_init(&r);
+  tls_peer p;
+  rl__conn_submit(&f.c, &r.req);
+  tls_accept(&p, ctx);
+  TH_RUN_UNTIL(&f.lp, (server_handshake(&p), r.ends));
+  assert_false(r.by_plugin);
+  const char *prefix = "TLS handshake failed: certificate verify failed: ";
+  if (strncmp(r.error, prefix, strlen(prefix)) != 0)
+    fail_msg("unexpected error: %s", r.error);
+  assert_non_null(strstr(r.error, "self"));
+  assert_string_equal(r.type, "LINE");
+  assert_int_equal(th_seen.sessions, 0);
+  tls_close(&p);
+  SSL_CTX_free(ctx);
+}
+
+static void test_tls_handshake_within_the_connect_timeout(void **state) {
+  (void)state;
+  use_tls(0, 0);
+  f.t->connect_timeout_ns = 100 * TH_MS;
+  treq r;
+  treq_init(&r);
+  rl__conn_submit(&f.c, &r.req);
+  int fd = th_accept(&f.lp, f.lfd); /* TCP only: no TLS from this side */
+  TH_RUN_UNTIL(&f.lp, r.ends);
+  assert_false(r.by_plugin);
+  assert_string_equal(r.error, "TLS handshake timed out after 0.1s");
+  close(fd);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -600,7 +816,14 @@ int main(void) {
       T(test_request_retry_resends_once),
       T(test_protocol_error_closes_with_the_plugins_name),
       T(test_large_writes_and_reads_arrive_whole),
+      T(test_tls_alpn_picks_the_plugin),
+      T(test_tls_without_an_agreed_protocol_fails),
+      T(test_tls_verification_failure_fails_the_request),
+      T(test_tls_handshake_within_the_connect_timeout),
 #undef T
   };
+  /* As cli/main.c does: OpenSSL writes with write(), so a peer that has
+   * closed would raise SIGPIPE (plain sockets send with MSG_NOSIGNAL). */
+  signal(SIGPIPE, SIG_IGN);
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
