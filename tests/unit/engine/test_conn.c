@@ -797,6 +797,31 @@ static void test_tls_handshake_within_the_connect_timeout(void **state) {
   close(fd);
 }
 
+static void test_tls_session_resumed_on_reconnect(void **state) {
+  (void)state;
+  use_tls(0, 0);
+  SSL_CTX *ctx = server_ctx("h2");
+  for (int i = 0; i < 2; i++) {
+    treq r;
+    treq_init(&r);
+    tls_peer p;
+    char line[16];
+    snprintf(line, sizeof line, "r %d\n", i + 1);
+    rl__conn_submit(&f.c, &r.req);
+    tls_accept(&p, ctx);
+    TH_RUN_UNTIL(&f.lp, tls_read(&p, line));
+    /* The second connection resumes the first one's session. */
+    assert_int_equal(SSL_session_reused(p.ssl), i);
+    tls_send(&p, "ok\n");
+    TH_RUN_UNTIL(&f.lp, r.ends);
+    ended_ok(&r);
+    /* The server closes; the next request reconnects. */
+    tls_close(&p);
+    TH_RUN_UNTIL(&f.lp, f.c.state == RL__CONN_CLOSED);
+  }
+  SSL_CTX_free(ctx);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -820,6 +845,7 @@ int main(void) {
       T(test_tls_without_an_agreed_protocol_fails),
       T(test_tls_verification_failure_fails_the_request),
       T(test_tls_handshake_within_the_connect_timeout),
+      T(test_tls_session_resumed_on_reconnect),
 #undef T
   };
   /* As cli/main.c does: OpenSSL writes with write(), so a peer that has
