@@ -151,6 +151,11 @@ static void close_socket(rl_conn *c) {
           SSL_SESSION_free(c->resume);
         c->resume = s;
       }
+      /* Freed without a shutdown, OpenSSL would drop the session from the
+       * cache and mark it not resumable. A working connection's session
+       * stays good (TLS 1.1 on: no close_notify needed to resume); one
+       * that failed with an alert was already marked. No I/O here. */
+      SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     }
     SSL_free(c->ssl);
     c->ssl = NULL;
