@@ -364,6 +364,24 @@ static void test_fewer_users_retire_the_newest(void **state) {
   assert_int_equal(m.failures, 0);
 }
 
+static void test_users_failing_at_once_do_not_starve_the_loop(void **state) {
+  (void)state;
+  /* Nothing listens and users do not wait: every request fails as fast
+   * as it can be made, and the worker still hears the stop. */
+  th_target_free(f.t);
+  f.t = th_target_new(&th_line, &f.step, th_closed_port());
+  start(SILENT, 0, RL__NS_PER_SEC); /* constant 0: no wait */
+  rl__worker_set_users(&f.w, 2);
+  pause_ms(100);
+  uint64_t took = stop_and_join(RL__CMD_STOP);
+  assert_true(took < RL__NS_PER_SEC);
+  merged m = hub();
+  assert_true(m.requests > 10);
+  assert_int_equal(m.failures, m.requests);
+  assert_int_equal(m.errors, 1);        /* one row: "connection refused" */
+  assert_int_equal(th_plugin_dones, 0); /* all failed by the core */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -373,6 +391,7 @@ int main(void) {
       T(test_cut_ends_a_stop_at_once),
       T(test_a_stop_without_users_finishes),
       T(test_fewer_users_retire_the_newest),
+      T(test_users_failing_at_once_do_not_starve_the_loop),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
