@@ -151,6 +151,11 @@ static void close_socket(rl_conn *c) {
           SSL_SESSION_free(c->resume);
         c->resume = s;
       }
+      /* Freed without a shutdown, OpenSSL would drop the session from the
+       * cache and mark it not resumable. A working connection's session
+       * stays good (TLS 1.1 on: no close_notify needed to resume); one
+       * that failed with an alert was already marked. No I/O here. */
+      SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
     }
     SSL_free(c->ssl);
     c->ssl = NULL;
@@ -189,18 +194,33 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
   if (!c->q_head)
     return;
   /* Requests the session never took were not sent: after a clean close of
-   * a working connection they go out again on a new one. */
+   * a working connection they go out again on a new one, each once (those
+   * already re-sent fail; on a shared connection they may sit beside
+   * fresh ones). */
   if (was_open && err != RL_ERR_CANCELLED && !c->loop->cutting) {
-    int retry = 1;
-    for (rl_request *r = c->q_head; r; r = r->next)
-      if (r->retries >= MAX_RETRIES)
-        retry = 0;
-    if (retry) {
-      for (rl_request *r = c->q_head; r; r = r->next)
+    rl_request *q = c->q_head, *spent = NULL, **spent_tail = &spent;
+    c->q_head = c->q_tail = NULL;
+    while (q) {
+      rl_request *r = q;
+      q = r->next;
+      if (r->retries >= MAX_RETRIES) {
+        r->next = NULL;
+        *spent_tail = r;
+        spent_tail = &r->next;
+      } else {
         r->retries++;
-      conn_connect(c);
-      return;
+        queue_push(c, r);
+      }
     }
+    while (spent) {
+      rl_request *r = spent;
+      spent = r->next;
+      r->next = NULL;
+      rl__request_fail(r, reason);
+    }
+    if (c->q_head && c->state == RL__CONN_CLOSED)
+      conn_connect(c);
+    return;
   }
   fail_queue(c, reason);
 }

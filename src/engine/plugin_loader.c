@@ -137,33 +137,11 @@ static const char *required_missing(const rl_plugin *d) {
   return NULL;
 }
 
-/* Opens and checks one file. On success *out is a new plugin the caller
- * owns. */
-static int plugin_open(const char *path, rl__plugin **out, char *err,
-                       size_t errlen) {
-  void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!dl) {
-    errf(err, errlen, "cannot load plugin %s: %s", path, dlerror());
-    return RL_ERR_NOTFOUND;
-  }
-  /* dlsym returns void *; POSIX guarantees the conversion to a function
-   * pointer works, C11 does not, hence the memcpy. */
-  void *sym = dlsym(dl, RL_PLUGIN_ENTRY_SYMBOL);
-  rl_plugin_entry_fn entry;
-  if (!sym) {
-    errf(err, errlen, "%s is not an rpcload plugin: it has no symbol %s", path,
-         RL_PLUGIN_ENTRY_SYMBOL);
-    dlclose(dl);
-    return RL_ERR_ABI;
-  }
-  memcpy(&entry, &sym, sizeof entry);
-  const rl_plugin *d = entry();
-  if (!d) {
-    errf(err, errlen, "plugin %s: %s() returned NULL", path,
-         RL_PLUGIN_ENTRY_SYMBOL);
-    dlclose(dl);
-    return RL_ERR_ABI;
-  }
+/* Checks descriptor `d` (from file or label `path`) and copies it into a
+ * new plugin the caller owns in *out, keeping `dl` (may be NULL: a
+ * descriptor in memory). On failure `dl` is closed. */
+static int plugin_from_desc(const char *path, void *dl, const rl_plugin *d,
+                            rl__plugin **out, char *err, size_t errlen) {
   if (RL_ABI_VERSION_MAJOR(d->abi_version) != RL_ABI_MAJOR) {
     errf(err, errlen,
          "plugin %s was built for plugin ABI %u.%u, this rpcload speaks "
@@ -172,7 +150,8 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
          path, RL_ABI_VERSION_MAJOR(d->abi_version),
          RL_ABI_VERSION_MINOR(d->abi_version), (unsigned)RL_ABI_MAJOR,
          (unsigned)RL_ABI_MINOR);
-    dlclose(dl);
+    if (dl)
+      dlclose(dl);
     return RL_ERR_ABI;
   }
   if (d->struct_size < RL_PLUGIN_MIN_SIZE) {
@@ -181,13 +160,15 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
          "least %zu (built against an incompatible header?)",
          path, d->struct_size, RL_ABI_VERSION_MAJOR(d->abi_version),
          RL_ABI_VERSION_MINOR(d->abi_version), (size_t)RL_PLUGIN_MIN_SIZE);
-    dlclose(dl);
+    if (dl)
+      dlclose(dl);
     return RL_ERR_ABI;
   }
   rl__plugin *p = calloc(1, sizeof *p);
   if (!p || !(p->path = strdup(path))) {
     free(p);
-    dlclose(dl);
+    if (dl)
+      dlclose(dl);
     errf(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
@@ -219,6 +200,36 @@ static int plugin_open(const char *path, rl__plugin **out, char *err,
   }
   *out = p;
   return 0;
+}
+
+/* Opens and checks one file. On success *out is a new plugin the caller
+ * owns. */
+static int plugin_open(const char *path, rl__plugin **out, char *err,
+                       size_t errlen) {
+  void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!dl) {
+    errf(err, errlen, "cannot load plugin %s: %s", path, dlerror());
+    return RL_ERR_NOTFOUND;
+  }
+  /* dlsym returns void *; POSIX guarantees the conversion to a function
+   * pointer works, C11 does not, hence the memcpy. */
+  void *sym = dlsym(dl, RL_PLUGIN_ENTRY_SYMBOL);
+  rl_plugin_entry_fn entry;
+  if (!sym) {
+    errf(err, errlen, "%s is not an rpcload plugin: it has no symbol %s", path,
+         RL_PLUGIN_ENTRY_SYMBOL);
+    dlclose(dl);
+    return RL_ERR_ABI;
+  }
+  memcpy(&entry, &sym, sizeof entry);
+  const rl_plugin *d = entry();
+  if (!d) {
+    errf(err, errlen, "plugin %s: %s() returned NULL", path,
+         RL_PLUGIN_ENTRY_SYMBOL);
+    dlclose(dl);
+    return RL_ERR_ABI;
+  }
+  return plugin_from_desc(path, dl, d, out, err, errlen);
 }
 
 static rl__plugin *find_loaded(rl__plugin_set *set, const char *path,
@@ -268,6 +279,27 @@ static int load_path(rl__plugin_set *set, const char *path, rl__plugin **out,
     *out = same;
     return 0;
   }
+  if ((rc = keep(set, p))) {
+    plugin_unload(p);
+    errf(err, errlen, "out of memory");
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
+int rl__plugin_set_add(rl__plugin_set *set, const rl_plugin *desc,
+                       const char *label, rl__plugin **out, char *err,
+                       size_t errlen) {
+  rl__plugin *same = find_loaded(set, NULL, desc->name ? desc->name : "");
+  if (same) {
+    *out = same;
+    return 0;
+  }
+  rl__plugin *p;
+  int rc = plugin_from_desc(label, NULL, desc, &p, err, errlen);
+  if (rc)
+    return rc;
   if ((rc = keep(set, p))) {
     plugin_unload(p);
     errf(err, errlen, "out of memory");

@@ -57,6 +57,20 @@ int rl__plugin_set_load(rl__plugin_set *set, const char *name_or_path,
                         rl__plugin **out, char *err, size_t errlen);
 
 /*
+ * Adds a plugin whose descriptor is already in memory instead of in a .so
+ * file: a test's fake, or a plugin linked into the program. `desc` is
+ * checked as a loaded plugin's is and copied; what it points to (names,
+ * schemes, callbacks) is borrowed and must outlive the set. `label`
+ * (copied) stands for the file in messages and in p->path. Returns 0 and
+ * the plugin (owned by the set) in *out, or a negative code with the
+ * reason in err. A name already in the set returns the plugin there, as
+ * loading does.
+ */
+int rl__plugin_set_add(rl__plugin_set *set, const rl_plugin *desc,
+                       const char *label, rl__plugin **out, char *err,
+                       size_t errlen);
+
+/*
  * Loads every *.so in the search directories. Files that are refused are
  * reported through `on_refused(path, reason, arg)` (may be NULL) and skipped.
  */

@@ -1,5 +1,7 @@
 #include "engine/request.h"
 
+#include <string.h>
+
 #include "engine/target.h"
 
 void rl__request_end(rl_request *req, const rl_result *result) {
@@ -19,11 +21,9 @@ void rl__request_record(rl__stats *stats, rl_request *req,
                         uint64_t rt_ns, uint64_t sec) {
   const char *type = result && result->type ? result->type : req->target->type;
   const char *name = result && result->name ? result->name : req->target->name;
-  if (type != req->cached_type || name != req->cached_name) {
+  rl__stats_entry *e = req->cached_entry;
+  if (!e || strcmp(e->name, name) != 0 || strcmp(e->type, type) != 0)
     req->cached_entry = rl__stats_entry_get(stats, type, name);
-    req->cached_type = type;
-    req->cached_name = name;
-  }
   if (req->cached_entry)
     rl__stats_record(stats, req->cached_entry, rt_ns,
                      result ? result->response_bytes : 0, error, sec);

@@ -36,9 +36,9 @@ struct rl_request {
   uint64_t start_ns;  /* intended start: response time counts from here */
   uint8_t retries;    /* re-sent after the connection closed unused */
   /* Stats entry of the last (type, name) this request reported: plugins
-   * report the same strings every time, so the lookup is a compare. */
-  const char *cached_type;
-  const char *cached_name;
+   * report the same names every time, so the lookup is two string
+   * compares. By content, not address: the result's strings are only
+   * borrowed for the call, and a plugin may reuse a buffer. */
   rl__stats_entry *cached_entry;
 };
 

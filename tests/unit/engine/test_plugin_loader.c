@@ -164,6 +164,99 @@ static void test_scan_skips_broken(void **state) {
   rl__plugin_set_free(&set);
 }
 
+/* A descriptor in memory (rl__plugin_set_add): checked as a file's is,
+ * found by name and scheme like a loaded one, refused with its label. */
+static int mem_step_new(const rl_host *host, const rl_step_spec *spec,
+                        void **step, char *err, size_t errlen) {
+  (void)host;
+  (void)spec;
+  (void)err;
+  (void)errlen;
+  *step = NULL;
+  return 0;
+}
+static void mem_step_del(void *step) { (void)step; }
+static void mem_step_describe(void *step, const char **type,
+                              const char **name) {
+  (void)step;
+  *type = "mem";
+  *name = "mem";
+}
+static int mem_transport_new(const rl_host *host, rl_loop *loop, void *step,
+                             const rl_transport_info *info, void **out) {
+  (void)host;
+  (void)loop;
+  (void)step;
+  (void)info;
+  *out = NULL;
+  return 0;
+}
+static int mem_transport_submit(void *transport, rl_request *req) {
+  (void)transport;
+  (void)req;
+  return RL_ERR_UNSUPPORTED;
+}
+static void mem_transport_del(void *transport, int err, const char *reason) {
+  (void)transport;
+  (void)err;
+  (void)reason;
+}
+
+static void test_add_from_memory(void **state) {
+  (void)state;
+  static const rl_scheme schemes[] = {{"mem", 1, 0}, {NULL, 0, 0}};
+  rl_plugin d = {
+      .abi_version = RL_ABI_VERSION,
+      .struct_size = sizeof(rl_plugin),
+      .name = "mem",
+      .version = "1",
+      .schemes = schemes,
+      .kind = RL_PLUGIN_TRANSPORT,
+      .step_new = mem_step_new,
+      .step_del = mem_step_del,
+      .step_describe = mem_step_describe,
+  };
+  rl__plugin_set set;
+  rl__plugin *p = NULL, *again = NULL;
+  char err[512] = "";
+  rl__plugin_set_init(&set, rl__host());
+  /* A transport without its transport_* members is refused, naming the
+   * label where a file's path would be. */
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<test>", &p, err, sizeof err),
+                   RL_ERR_ABI);
+  assert_null(p);
+  assert_non_null(strstr(err, "plugin <test>"));
+  assert_non_null(strstr(err, "transport_new"));
+  d.abi_version = 2u << 16;
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<test>", &p, err, sizeof err),
+                   RL_ERR_ABI);
+  assert_non_null(strstr(err, "ABI 2.0"));
+  assert_int_equal(set.n, 0);
+  /* A good one belongs to the set, gets the set's host, and is found by
+   * name and scheme like a loaded file. */
+  d.abi_version = RL_ABI_VERSION;
+  d.transport_new = mem_transport_new;
+  d.transport_submit = mem_transport_submit;
+  d.transport_del = mem_transport_del;
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<test>", &p, err, sizeof err),
+                   0);
+  assert_non_null(p);
+  assert_null(p->dl);
+  assert_string_equal(p->path, "<test>");
+  assert_ptr_equal(p->host, rl__host());
+  assert_ptr_equal(p->desc.transport_new, mem_transport_new);
+  assert_ptr_equal(rl__plugin_set_find_scheme(&set, "mem"), p);
+  assert_int_equal(rl__plugin_set_load(&set, "mem", &again, err, sizeof err),
+                   0);
+  assert_ptr_equal(again, p);
+  /* The same name again: the one already there. */
+  assert_int_equal(
+      rl__plugin_set_add(&set, &d, "<other>", &again, err, sizeof err), 0);
+  assert_ptr_equal(again, p);
+  assert_int_equal(set.n, 1);
+  rl__plugin_set_free(&set); /* no dlclose of a NULL handle */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_by_path),
@@ -177,6 +270,7 @@ int main(void) {
       cmocka_unit_test(test_not_a_shared_object),
       cmocka_unit_test(test_newer_minor_loads),
       cmocka_unit_test(test_scan_skips_broken),
+      cmocka_unit_test(test_add_from_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

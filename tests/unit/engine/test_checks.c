@@ -1,0 +1,485 @@
+/*
+ * A step's checks (engine/checks.h): expectations decide a request's
+ * outcome and captures fill the user's variables. The rl__expect and
+ * rl__capture values are built by hand here, as a scenario file would
+ * fill them (regexes compiled with regcomp, paths with
+ * rl__jsonpath_compile), and applied to responses stored through
+ * rl__response_store, as a plugin hands them over.
+ */
+#include <regex.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include <cmocka.h>
+
+#include <rpcload/plugin.h>
+
+#include "base/jsonpath.h"
+#include "engine/checks.h"
+#include "engine/response.h"
+
+#define MS 1000000ull
+
+/* ---- building blocks ---------------------------------------------------- */
+
+static rl__jsonpath *path(const char *text) {
+  rl__jsonpath *p = NULL;
+  char err[128] = "";
+  if (rl__jsonpath_compile(text, &p, NULL, err, sizeof err))
+    fail_msg("path %s: %s", text, err);
+  return p;
+}
+
+static regex_t *regex(const char *text, int flags) {
+  regex_t *re = malloc(sizeof *re);
+  assert_non_null(re);
+  assert_int_equal(regcomp(re, text, REG_EXTENDED | flags), 0);
+  return re;
+}
+
+static void regex_free(regex_t *re) {
+  if (re) {
+    regfree(re);
+    free(re);
+  }
+}
+
+/* An expect.json entry; `operand` is JSON text (EQUALS, CONTAINS) or an
+ * ERE (MATCHES). */
+static rl__json_expect jexpect(const char *p, enum rl__json_op op,
+                               const char *operand) {
+  rl__json_expect e = {.path = path(p), .op = op};
+  if (op == RL__JSON_EQUALS || op == RL__JSON_CONTAINS) {
+    e.text = strdup(operand);
+    e.value = json_loads(operand, JSON_DECODE_ANY, NULL);
+    assert_non_null(e.value);
+  } else if (op == RL__JSON_MATCHES) {
+    e.text = strdup(operand);
+    e.re = regex(operand, REG_NOSUB);
+  }
+  return e;
+}
+
+static void jexpect_free(rl__json_expect *e) {
+  rl__jsonpath_free(e->path);
+  free(e->text);
+  json_decref(e->value);
+  regex_free(e->re);
+}
+
+/* A response as a plugin hands it over. */
+static void respond(rl__response *r, int status, const char *body,
+                    const char *json, const rl_kv *headers, size_t n_headers) {
+  rl_response in = {
+      .struct_size = sizeof in,
+      .status = status,
+      .headers = headers,
+      .n_headers = n_headers,
+      .body = (const uint8_t *)body,
+      .body_len = body ? strlen(body) : 0,
+      .json = json,
+  };
+  assert_int_equal(rl__response_store(r, &in), 0);
+}
+
+/* Applies `e` (no captures) and returns the error text, "" for success. */
+static const char *outcome(const rl__expect *e, const rl__response *r,
+                           const char *plugin_error, uint64_t rt_ns) {
+  static char buf[256];
+  static char out[256];
+  rl__step_checks ck = {.expect = e};
+  int stop = -1;
+  const char *err = rl__checks_apply(&ck, r, plugin_error, rt_ns, NULL, buf,
+                                     sizeof buf, &stop);
+  assert_int_equal(stop, 0); /* without captures the task goes on */
+  snprintf(out, sizeof out, "%s", err ? err : "");
+  return out;
+}
+
+/* ---- expectations -------------------------------------------------------- */
+
+static void test_grpc_status_names(void **state) {
+  (void)state;
+  assert_string_equal(rl__grpc_status_name(0), "OK");
+  assert_string_equal(rl__grpc_status_name(5), "NOT_FOUND");
+  assert_string_equal(rl__grpc_status_name(16), "UNAUTHENTICATED");
+  assert_null(rl__grpc_status_name(17));
+  assert_null(rl__grpc_status_name(-1));
+}
+
+static void test_no_expectations_keep_the_plugins_verdict(void **state) {
+  (void)state;
+  rl__response r = {0};
+  respond(&r, 500, "oops", NULL, NULL, 0);
+  assert_string_equal(outcome(NULL, &r, NULL, 0), "");
+  assert_string_equal(outcome(NULL, &r, "HTTP 500", 0), "HTTP 500");
+  rl__response_free(&r);
+}
+
+static void test_expected_status_decides_alone(void **state) {
+  (void)state;
+  rl__response r = {0};
+  rl__expect e = {
+      .has_status = 1, .status = 404, .body_contains = "never there"};
+  respond(&r, 404, "not found", NULL, NULL, 0);
+  /* The plugin called a 404 a failure; the step expects it: success, and
+   * the other expectations still apply. */
+  assert_string_equal(outcome(&e, &r, "HTTP 404", 0),
+                      "response does not contain 'never there'");
+  e.body_contains = "not found";
+  assert_string_equal(outcome(&e, &r, "HTTP 404", 0), "");
+  /* A status the plugin liked but the step does not expect fails, with
+   * the step's text rather than the plugin's. */
+  respond(&r, 200, "fine", NULL, NULL, 0);
+  assert_string_equal(outcome(&e, &r, NULL, 0), "expected status 404, got 200");
+  assert_string_equal(outcome(&e, &r, "plugin text", 0),
+                      "expected status 404, got 200");
+  rl__response_free(&r);
+}
+
+static void test_expected_grpc_status_by_name(void **state) {
+  (void)state;
+  rl__response r = {0};
+  rl__expect e = {.has_grpc_status = 1, .grpc_status = 5};
+  respond(&r, 0, NULL, "{}", NULL, 0);
+  assert_string_equal(outcome(&e, &r, NULL, 0),
+                      "expected gRPC status NOT_FOUND, got OK");
+  respond(&r, 5, NULL, NULL, NULL, 0);
+  assert_string_equal(outcome(&e, &r, "NOT_FOUND: no such user", 0), "");
+  /* A code outside 0..16 shows as a number. */
+  respond(&r, 42, NULL, NULL, NULL, 0);
+  assert_string_equal(outcome(&e, &r, NULL, 0),
+                      "expected gRPC status NOT_FOUND, got 42");
+  rl__response_free(&r);
+}
+
+static void
+test_other_expectations_only_turn_success_into_failure(void **state) {
+  (void)state;
+  rl__response r = {0};
+  rl__expect e = {.body_contains = "hello"};
+  respond(&r, 500, "hello", NULL, NULL, 0);
+  /* A failed request stays failed with the plugin's text, however well
+   * its body matches. */
+  assert_string_equal(outcome(&e, &r, "HTTP 500", 0), "HTTP 500");
+  assert_string_equal(outcome(&e, &r, NULL, 0), "");
+  rl__response_free(&r);
+}
+
+static void test_body_contains_and_matches(void **state) {
+  (void)state;
+  rl__response r = {0};
+  rl__expect e = {.body_contains = "world"};
+  respond(&r, 200, "hello world", NULL, NULL, 0);
+  assert_string_equal(outcome(&e, &r, NULL, 0), "");
+  respond(&r, 200, "hello there", NULL, NULL, 0);
+  assert_string_equal(outcome(&e, &r, NULL, 0),
+                      "response does not contain 'world'");
+  /* The first expectation missed is the error: contains, then matches. */
+  e.body_matches = "^id=[0-9]+$";
+  e.body_re = regex(e.body_matches, REG_NOSUB);
+  respond(&r, 200, "id=x world", NULL, NULL, 0);
+  assert_string_equal(outcome(&e, &r, NULL, 0),
+                      "response does not match /^id=[0-9]+$/");
+  e.body_contains = NULL;
+  respond(&r, 200, "id=42", NULL, NULL, 0);
+  assert_string_equal(outcome(&e, &r, NULL, 0), "");
+  /* Over gRPC the checks read the message's JSON, not the wire bytes. */
+  respond(&r, 0, "\x0a\x02id", "id=7", NULL, 0);
+  assert_string_equal(outcome(&e, &r, NULL, 0), "");
+  regex_free(e.body_re);
+  rl__response_free(&r);
+}
+
+static void test_body_contains_says_when_the_body_was_cut(void **state) {
+  (void)state;
+  size_t n = RL__RESPONSE_MAX_BODY + 10;
+  char *big = malloc(n + 1);
+  assert_non_null(big);
+  memset(big, 'a', n);
+  memcpy(big + n - 6, "needle", 6);
+  big[n] = '\0';
+  rl__response r = {0};
+  respond(&r, 200, big, NULL, NULL, 0);
+  assert_true(r.body_cut);
+  rl__expect e = {.body_contains = "needle"};
+  assert_string_equal(outcome(&e, &r, NULL, 0),
+                      "response does not contain 'needle' (body cut at 4 MiB)");
+  free(big);
+  rl__response_free(&r);
+}
+
+static void test_json_expectations(void **state) {
+  (void)state;
+  rl__response r = {0};
+  respond(&r, 200,
+          "{\"ok\":true,\"n\":1,\"name\":\"alice\",\"tags\":[\"a\",{\"b\":2}],"
+          "\"obj\":{\"x\":1,\"y\":[1,2]}}",
+          NULL, NULL, 0);
+  rl__json_expect j[] = {
+      jexpect("$.ok", RL__JSON_EXISTS, NULL),
+      jexpect("$.n", RL__JSON_EQUALS, "1.0"),
+      jexpect("$.obj", RL__JSON_EQUALS, "{\"y\":[1,2.0],\"x\":1}"),
+      jexpect("$.name", RL__JSON_CONTAINS, "\"lic\""),
+      jexpect("$.tags", RL__JSON_CONTAINS, "{\"b\":2}"),
+      jexpect("$.obj", RL__JSON_CONTAINS, "\"y\""),
+      jexpect("$.name", RL__JSON_MATCHES, "^al"),
+      jexpect("$.n", RL__JSON_MATCHES, "^1$"),
+  };
+  rl__expect e = {.json = j, .n_json = sizeof j / sizeof j[0]};
+  assert_string_equal(outcome(&e, &r, NULL, 0), "");
+
+  /* Each kind's miss, as the request's error text. */
+  rl__json_expect miss[] = {
+      jexpect("$.gone", RL__JSON_EXISTS, NULL),
+      jexpect("$.ok", RL__JSON_EQUALS, "false"),
+      jexpect("$.name", RL__JSON_CONTAINS, "\"bob\""),
+      jexpect("$.tags", RL__JSON_CONTAINS, "\"c\""),
+      jexpect("$.obj", RL__JSON_CONTAINS, "\"z\""),
+      jexpect("$.name", RL__JSON_MATCHES, "^b"),
+  };
+  const char *why[] = {
+      "$.gone: not found",
+      "$.ok is true, expected false",
+      "$.name is \"alice\", which does not contain \"bob\"",
+      "$.tags is [\"a\",{\"b\":2}], which does not contain \"c\"",
+      "$.obj is {\"x\":1,\"y\":[1,2]}, which does not contain \"z\"",
+      "$.name is \"alice\", which does not match /^b/",
+  };
+  for (size_t i = 0; i < sizeof miss / sizeof miss[0]; i++) {
+    rl__expect one = {.json = &miss[i], .n_json = 1};
+    assert_string_equal(outcome(&one, &r, NULL, 0), why[i]);
+  }
+  /* A body that is not JSON. */
+  respond(&r, 200, "<html>", NULL, NULL, 0);
+  assert_string_equal(outcome(&e, &r, NULL, 0),
+                      "response is not JSON (expect.json)");
+  /* gRPC: the plugin's JSON of the message is what the paths read. */
+  respond(&r, 0, "\x08\x01", "{\"ok\":false}", NULL, 0);
+  rl__expect ok_false = {.json = &miss[1], .n_json = 1};
+  assert_string_equal(outcome(&ok_false, &r, NULL, 0), "");
+  for (size_t i = 0; i < sizeof j / sizeof j[0]; i++)
+    jexpect_free(&j[i]);
+  for (size_t i = 0; i < sizeof miss / sizeof miss[0]; i++)
+    jexpect_free(&miss[i]);
+  rl__response_free(&r);
+}
+
+static void test_json_expect_check_messages(void **state) {
+  (void)state;
+  json_t *doc = json_loads(
+      "{\"long\":\"0123456789012345678901234567890123456789012345678901234567"
+      "89abcdef\",\"n\":12,\"list\":[]}",
+      0, NULL);
+  assert_non_null(doc);
+  char why[256] = "";
+  /* Values are shown cut to 60 characters. */
+  rl__json_expect e = jexpect("$.long", RL__JSON_EQUALS, "\"x\"");
+  assert_int_equal(rl__json_expect_check(&e, doc, why, sizeof why), 0);
+  assert_string_equal(why, "$.long is \"01234567890123456789012345678901234567"
+                           "890123456789012345..., expected \"x\"");
+  jexpect_free(&e);
+  /* A number is matched as its text. */
+  e = jexpect("$.n", RL__JSON_MATCHES, "^1[0-9]$");
+  assert_int_equal(rl__json_expect_check(&e, doc, why, sizeof why), 1);
+  jexpect_free(&e);
+  e = jexpect("$.n", RL__JSON_MATCHES, "^a");
+  assert_int_equal(rl__json_expect_check(&e, doc, why, sizeof why), 0);
+  assert_string_equal(why, "$.n is 12, which does not match /^a/");
+  jexpect_free(&e);
+  /* Contains on a number is no match, not a crash. */
+  e = jexpect("$.n", RL__JSON_CONTAINS, "1");
+  assert_int_equal(rl__json_expect_check(&e, doc, why, sizeof why), 0);
+  assert_string_equal(why, "$.n is 12, which does not contain 1");
+  jexpect_free(&e);
+  e = jexpect("$.list[0]", RL__JSON_EXISTS, NULL);
+  assert_int_equal(rl__json_expect_check(&e, doc, why, sizeof why), 0);
+  assert_string_equal(why, "$.list[0]: not found");
+  jexpect_free(&e);
+  json_decref(doc);
+}
+
+static void test_max_ms(void **state) {
+  (void)state;
+  rl__response r = {0};
+  respond(&r, 200, "", NULL, NULL, 0);
+  rl__expect e = {.has_max_ms = 1, .max_ms = 2.5};
+  assert_string_equal(outcome(&e, &r, NULL, 2 * MS), "");
+  assert_string_equal(outcome(&e, &r, NULL, 3 * MS),
+                      "response time over 2.5 ms");
+  rl__response_free(&r);
+}
+
+static void test_no_response_to_check(void **state) {
+  (void)state;
+  rl__expect e = {.has_status = 1, .status = 200};
+  /* The plugin handed nothing over: that is the failure, unless the
+   * plugin failed the request itself (then its text stands). */
+  assert_string_equal(outcome(&e, NULL, NULL, 0), "no response to check");
+  assert_string_equal(outcome(&e, NULL, "connection refused", 0),
+                      "connection refused");
+  rl__response r = {0};
+  rl__response_clear(&r); /* have == 0: a response of an earlier request */
+  assert_string_equal(outcome(&e, &r, NULL, 0), "no response to check");
+  rl__response_free(&r);
+}
+
+/* ---- captures ------------------------------------------------------------ */
+
+static void capture_free(rl__capture *c) {
+  rl__jsonpath_free(c->path);
+  regex_free(c->re);
+}
+
+static void test_captures_fill_the_users_variables(void **state) {
+  (void)state;
+  rl__capture caps[] = {
+      {.var = "token",
+       .kind = RL__CAPTURE_JSON,
+       .arg = "$.auth.token",
+       .path = path("$.auth.token")},
+      {.var = "n", .kind = RL__CAPTURE_JSON, .arg = "$.n", .path = path("$.n")},
+      {.var = "id", .kind = RL__CAPTURE_HEADER, .arg = "x-id"},
+      {.var = "sess",
+       .kind = RL__CAPTURE_REGEX,
+       .arg = "sess=([a-z]+)",
+       .re = regex("sess=([a-z]+)", 0)},
+      {.var = "whole",
+       .kind = RL__CAPTURE_REGEX,
+       .arg = "sess=[a-z]+",
+       .re = regex("sess=[a-z]+", 0)},
+  };
+  size_t vars_of[] = {3, 2, 1, 0, 4};
+  char *vars[5] = {NULL, NULL, strdup("old"), NULL, NULL};
+  rl__step_checks ck = {
+      .captures = caps, .n_captures = 5, .capture_vars = vars_of};
+  rl_kv headers[] = {{"X-Id", "first"}, {"x-id", "u-7"}};
+  rl__response r = {0};
+  respond(&r, 200,
+          "{\"auth\":{\"token\":\"t0k\"},\"n\":42,\"note\":\"sess=abc;\"}",
+          NULL, headers, 2);
+  char buf[256];
+  int stop = -1;
+  assert_null(rl__checks_apply(&ck, &r, NULL, 0, vars, buf, sizeof buf, &stop));
+  assert_int_equal(stop, 0);
+  assert_string_equal(vars[3], "t0k");      /* a string without its quotes */
+  assert_string_equal(vars[2], "42");       /* the old value replaced (freed) */
+  assert_string_equal(vars[1], "u-7");      /* any case, the last one */
+  assert_string_equal(vars[0], "abc");      /* the group */
+  assert_string_equal(vars[4], "sess=abc"); /* no group: the whole match */
+  for (size_t i = 0; i < 5; i++) {
+    free(vars[i]);
+    capture_free(&caps[i]);
+  }
+  rl__response_free(&r);
+}
+
+/* One capture that finds nothing: its error text, stop_task set, the
+ * variable untouched. */
+static void capture_misses(rl__capture *c, const rl__response *r,
+                           const char *want) {
+  size_t var = 0;
+  char *vars[1] = {strdup("kept")};
+  rl__step_checks ck = {.captures = c, .n_captures = 1, .capture_vars = &var};
+  char buf[256];
+  int stop = 0;
+  const char *err =
+      rl__checks_apply(&ck, r, NULL, 0, vars, buf, sizeof buf, &stop);
+  assert_non_null(err);
+  assert_string_equal(err, want);
+  assert_int_equal(stop, 1);
+  assert_string_equal(vars[0], "kept");
+  free(vars[0]);
+}
+
+static void test_a_capture_miss_stops_the_task(void **state) {
+  (void)state;
+  rl__response r = {0};
+  respond(&r, 200, "{\"a\":1}", NULL, NULL, 0);
+  rl__capture json = {.var = "tok",
+                      .kind = RL__CAPTURE_JSON,
+                      .arg = "$.tok",
+                      .path = path("$.tok")};
+  rl__capture hdr = {.var = "id", .kind = RL__CAPTURE_HEADER, .arg = "x-id"};
+  rl__capture re = {.var = "s",
+                    .kind = RL__CAPTURE_REGEX,
+                    .arg = "s=([0-9]+)",
+                    .re = regex("s=([0-9]+)", 0)};
+  capture_misses(&json, &r, "capture tok: $.tok not found in the response");
+  capture_misses(&hdr, &r, "capture id: no header x-id in the response");
+  capture_misses(&re, &r,
+                 "capture s: /s=([0-9]+)/ does not match the response");
+  respond(&r, 200, "not json", NULL, NULL, 0);
+  capture_misses(&json, &r, "capture tok: $.tok (the response is not JSON)");
+  capture_free(&json);
+  capture_free(&re);
+  rl__response_free(&r);
+}
+
+static void test_a_failed_request_captures_nothing(void **state) {
+  (void)state;
+  rl__response r = {0};
+  respond(&r, 500, "{\"tok\":\"x\"}", NULL, NULL, 0);
+  rl__capture json = {.var = "tok",
+                      .kind = RL__CAPTURE_JSON,
+                      .arg = "$.tok",
+                      .path = path("$.tok")};
+  size_t var = 0;
+  char *vars[1] = {NULL};
+  rl__step_checks ck = {
+      .captures = &json, .n_captures = 1, .capture_vars = &var};
+  char buf[256];
+  int stop = 0;
+  /* The plugin failed it: its text stands, nothing is captured, and the
+   * task cannot go on. */
+  assert_string_equal(
+      rl__checks_apply(&ck, &r, "HTTP 500", 0, vars, buf, sizeof buf, &stop),
+      "HTTP 500");
+  assert_int_equal(stop, 1);
+  assert_null(vars[0]);
+  /* Same for an expectation the response misses. */
+  rl__expect e = {.has_status = 1, .status = 201};
+  ck.expect = &e;
+  stop = 0;
+  assert_string_equal(
+      rl__checks_apply(&ck, &r, NULL, 0, vars, buf, sizeof buf, &stop),
+      "expected status 201, got 500");
+  assert_int_equal(stop, 1);
+  assert_null(vars[0]);
+  /* An expected 500 makes it a success, and the capture then runs. */
+  e.status = 500;
+  stop = 0;
+  assert_null(
+      rl__checks_apply(&ck, &r, "HTTP 500", 0, vars, buf, sizeof buf, &stop));
+  assert_int_equal(stop, 0);
+  assert_string_equal(vars[0], "x");
+  free(vars[0]);
+  capture_free(&json);
+  rl__response_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_grpc_status_names),
+      cmocka_unit_test(test_no_expectations_keep_the_plugins_verdict),
+      cmocka_unit_test(test_expected_status_decides_alone),
+      cmocka_unit_test(test_expected_grpc_status_by_name),
+      cmocka_unit_test(test_other_expectations_only_turn_success_into_failure),
+      cmocka_unit_test(test_body_contains_and_matches),
+      cmocka_unit_test(test_body_contains_says_when_the_body_was_cut),
+      cmocka_unit_test(test_json_expectations),
+      cmocka_unit_test(test_json_expect_check_messages),
+      cmocka_unit_test(test_max_ms),
+      cmocka_unit_test(test_no_response_to_check),
+      cmocka_unit_test(test_captures_fill_the_users_variables),
+      cmocka_unit_test(test_a_capture_miss_stops_the_task),
+      cmocka_unit_test(test_a_failed_request_captures_nothing),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,545 @@
+/*
+ * Users (engine/user.h) on a loop the test drives: the state machine
+ * (READY, RUNNING, WAITING, STOPPED), steps in order with the wait after
+ * the task, on_start and on_stop, stop, retire, end and cut, captures
+ * that stop a task, pacing's response times, and the request event in
+ * the loop's stats. Most steps run on the harness's "tp" transport, whose
+ * steps say how each request ends; the connection tests use the "line"
+ * codec against peers on loopback.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/checks.h"
+#include "engine/conn.h"
+#include "engine/plan.h"
+#include "engine/user.h"
+#include "engine_harness.h"
+
+/* ---- the fixture ----------------------------------------------------------- */
+
+#define NSTEPS 6
+
+static struct {
+  rl_loop lp;
+  th_step s[NSTEPS]; /* labels "S" "A" "B" "C" "E" "F" */
+  rl__target *t[NSTEPS];
+  rl__plan *plan;
+  rl__user *u[2];
+  int lfd[2];
+  uint16_t port[2];
+} f;
+
+enum { S, A, B, C, E, F_ };
+
+static int setup(void **state) {
+  (void)state;
+  static const char *labels[NSTEPS] = {"S", "A", "B", "C", "E", "F"};
+  static const char *types[NSTEPS] = {"TS", "TA", "TB", "TC", "TE", "TF"};
+  th_reset();
+  memset(&f, 0, sizeof f);
+  for (int i = 0; i < NSTEPS; i++) {
+    f.s[i] = (th_step){.label = labels[i],
+                       .type = types[i],
+                       .name = labels[i],
+                       .latency_ns = 2 * TH_MS};
+    f.t[i] = th_target_new(&th_tp, &f.s[i], 1);
+  }
+  f.lfd[0] = f.lfd[1] = -1;
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  if (f.lp.ev) {
+    /* Whatever is still running is cut, as a worker's end does. */
+    f.lp.stopping = f.lp.cutting = 1;
+    for (int i = 0; i < 2; i++)
+      if (f.u[i])
+        rl__user_stop(f.u[i], 1);
+    th_loop_end_transports(&f.lp);
+    for (int i = 0; i < 2; i++)
+      if (f.u[i])
+        rl__user_free(f.u[i]);
+    th_loop_free(&f.lp);
+  }
+  rl__plan_free(f.plan);
+  for (int i = 0; i < NSTEPS; i++)
+    th_target_free(f.t[i]);
+  for (int i = 0; i < 2; i++)
+    if (f.lfd[i] >= 0)
+      close(f.lfd[i]);
+  return 0;
+}
+
+/* Plan steps running the given targets (-1 ends the list). */
+static rl__plan_step *steps_of(rl__plan *p, const int *idx, size_t *n) {
+  size_t k = 0;
+  while (idx && idx[k] >= 0)
+    k++;
+  *n = k;
+  if (!k)
+    return NULL;
+  rl__plan_step *s = calloc(k, sizeof *s);
+  assert_non_null(s);
+  for (size_t i = 0; i < k; i++) {
+    s[i].target = f.t[idx[i]];
+    assert_int_equal(rl__plan_endpoint(p, s[i].target, &s[i].endpoint), 0);
+  }
+  return s;
+}
+
+/* A plan of one class running on_start, one task and on_stop (lists of
+ * step indices, -1 ended; NULL: none) with `wait`, on a loop of its own.
+ * The transports of every step are started on the loop. */
+static rl__plan_class *plan(const int *on_start, const int *task,
+                            const int *on_stop, rl__wait wait) {
+  rl__plan *p = calloc(1, sizeof *p);
+  assert_non_null(p);
+  p->classes = calloc(1, sizeof *p->classes);
+  assert_non_null(p->classes);
+  p->n_classes = 1;
+  rl__plan_class *k = p->classes;
+  k->name = "U";
+  k->weight = 1;
+  k->wait = wait;
+  k->on_start = steps_of(p, on_start, &k->n_on_start);
+  k->tasks = calloc(1, sizeof *k->tasks);
+  k->cum_weight = calloc(1, sizeof *k->cum_weight);
+  assert_non_null(k->tasks);
+  assert_non_null(k->cum_weight);
+  k->n_tasks = 1;
+  k->tasks[0].weight = 1;
+  k->tasks[0].steps = steps_of(p, task, &k->tasks[0].n_steps);
+  k->cum_weight[0] = 1;
+  k->total_weight = 1;
+  k->on_stop = steps_of(p, on_stop, &k->n_on_stop);
+  p->has_on_stop = k->n_on_stop > 0;
+  f.plan = p;
+  th_loop_init(&f.lp, p);
+  for (int i = 0; i < NSTEPS; i++)
+    if (f.t[i]->plugin == &th_tp)
+      th_loop_add_transport(&f.lp, f.t[i]);
+  return k;
+}
+
+static rl__wait constant(uint64_t ns) {
+  return (rl__wait){.kind = RL__WAIT_CONSTANT, .a_ns = ns};
+}
+
+/* A new user with id `id` on the loop, counted live as the worker does. */
+static rl__user *spawn(int slot, uint64_t id, rl_conn *shared) {
+  rl__user *u =
+      rl__user_new(&f.lp, id, rl__plan_class_of(f.plan, id - 1), shared);
+  assert_non_null(u);
+  f.lp.live_users++;
+  f.u[slot] = u;
+  return u;
+}
+
+static const rl__stats_entry *entry(const char *type, const char *name) {
+  const rl__stats_entry **all;
+  size_t n = rl__stats_entries(f.lp.stats, &all);
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(all[i]->type, type) == 0 && strcmp(all[i]->name, name) == 0)
+      return all[i];
+  return NULL;
+}
+
+static uint64_t requests_of(const char *type, const char *name) {
+  const rl__stats_entry *e = entry(type, name);
+  return e ? e->num_requests : 0;
+}
+
+static uint64_t recorded(void) {
+  const rl__stats_entry **all;
+  size_t n = rl__stats_entries(f.lp.stats, &all);
+  uint64_t sum = 0;
+  for (size_t i = 0; i < n; i++)
+    sum += all[i]->num_requests;
+  return sum;
+}
+
+/* The gap between the i-th and j-th submissions. */
+static uint64_t gap(size_t i, size_t j) {
+  return th_tp_log[j].at_ns - th_tp_log[i].at_ns;
+}
+
+/* ---- the state machine -------------------------------------------------------- */
+
+static void test_a_new_user_is_queued_then_runs(void **state) {
+  (void)state;
+  const int task[] = {A, -1};
+  plan(NULL, task, NULL, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn(0, 7, NULL);
+  /* Queued to act once the current callback is done, not acting yet. */
+  assert_int_equal(u->state, RL__USER_READY);
+  assert_true(u->queued);
+  assert_ptr_equal(f.lp.ready_head, u);
+  assert_int_equal(th_tp_n, 0);
+  assert_ptr_equal(u->conn, &u->own);
+  assert_null(u->resp); /* its steps check nothing: no responses kept */
+  assert_null(u->vars);
+  th_run_ready(&f.lp);
+  assert_int_equal(u->state, RL__USER_RUNNING);
+  assert_false(u->queued);
+  assert_string_equal(th_tp_labels(), "A");
+  assert_int_equal(th_tp_log[0].user_id, 7);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_int_equal(requests_of("TA", "A"), 1);
+  rl__user_stop(u, 0);
+  assert_int_equal(u->state, RL__USER_STOPPED);
+  assert_int_equal(f.lp.live_users, 0);
+}
+
+static void
+test_steps_run_in_order_and_the_wait_follows_the_task(void **state) {
+  (void)state;
+  const int start[] = {S, -1}, task[] = {A, B, -1}, stop[] = {E, -1};
+  plan(start, task, stop, constant(100 * TH_MS));
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 3 && u->state == RL__USER_WAITING);
+  assert_string_equal(th_tp_labels(), "S A B");
+  assert_int_equal(u->phase, RL__PHASE_TASK);
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 5 && u->state == RL__USER_WAITING);
+  assert_string_equal(th_tp_labels(), "S A B A B");
+  /* on_start leads straight into the first task, a task's steps follow
+   * each other at once, and the wait comes after the task. */
+  assert_true(gap(0, 1) < 60 * TH_MS);
+  assert_true(gap(1, 2) < 60 * TH_MS);
+  assert_true(gap(2, 3) >= 100 * TH_MS);
+  assert_true(gap(3, 4) < 60 * TH_MS);
+  /* Its life ends between tasks: on_stop, then it stops. */
+  rl__user_end(u);
+  assert_int_equal(u->phase, RL__PHASE_STOP);
+  assert_int_equal(u->state, RL__USER_RUNNING);
+  assert_string_equal(th_tp_labels(), "S A B A B E");
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_STOPPED);
+  assert_int_equal(f.lp.live_users, 0);
+  assert_int_equal(requests_of("TE", "E"), 1);
+  /* Its wait timer is gone with it. */
+  th_run_for(&f.lp, 120 * TH_MS);
+  assert_int_equal(th_tp_n, 6);
+}
+
+static void test_each_request_is_recorded_in_the_loops_stats(void **state) {
+  (void)state;
+  const int task[] = {A, B, C, -1};
+  f.s[A].latency_ns = 20 * TH_MS;
+  f.s[B].error = "boom";
+  f.s[C].null_type = 1;
+  /* C's plugin reports no type and name: the target's defaults count. */
+  f.t[C]->type = "DEF";
+  f.t[C]->name = "default";
+  plan(NULL, task, NULL, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  const rl__stats_entry *a = entry("TA", "A");
+  const rl__stats_entry *b = entry("TB", "B");
+  const rl__stats_entry *c = entry("DEF", "default");
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_non_null(c);
+  assert_int_equal(a->num_requests, 1);
+  assert_int_equal(a->num_failures, 0);
+  assert_true(rl__stats_entry_min_ns(a) >= 15 * TH_MS); /* its latency */
+  assert_int_equal(b->num_requests, 1);
+  assert_int_equal(b->num_failures, 1);
+  assert_int_equal(c->num_requests, 1);
+  assert_null(entry("TC", "C"));
+  const rl__stats_error **errs;
+  assert_int_equal(rl__stats_errors(f.lp.stats, &errs), 1);
+  assert_string_equal(errs[0]->type, "TB");
+  assert_string_equal(errs[0]->name, "B");
+  assert_string_equal(errs[0]->error, "boom");
+  assert_int_equal(errs[0]->occurrences, 1);
+  /* A failed request does not end the task: C ran after B. */
+  assert_string_equal(th_tp_labels(), "A B C");
+}
+
+static void test_the_reported_name_counts_not_its_address(void **state) {
+  (void)state;
+  /* rl_result's strings are only borrowed for the request_done call: a
+   * plugin may report each request's name from one buffer it rewrites.
+   * Each request counts under the name it reported then. */
+  static char name[16] = "first";
+  const int task[] = {A, -1};
+  f.s[A].name = name;
+  plan(NULL, task, NULL, constant(5 * TH_MS));
+  spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, recorded() == 1);
+  strcpy(name, "second");
+  TH_RUN_UNTIL(&f.lp, recorded() == 2);
+  strcpy(name, "first");
+  TH_RUN_UNTIL(&f.lp, recorded() == 3);
+  assert_int_equal(requests_of("TA", "first"), 2);
+  assert_int_equal(requests_of("TA", "second"), 1);
+}
+
+static void test_retire_while_waiting_runs_on_stop_at_once(void **state) {
+  (void)state;
+  const int task[] = {A, -1}, stop[] = {E, -1};
+  plan(NULL, task, stop, constant(10 * RL__NS_PER_SEC));
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  rl__user_retire(u);
+  assert_true(u->retiring);
+  assert_string_equal(th_tp_labels(), "A E");
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_STOPPED);
+  assert_int_equal(f.lp.live_users, 0);
+  rl__user_retire(u); /* a stopped user: nothing */
+  assert_int_equal(u->state, RL__USER_STOPPED);
+}
+
+/* Retired (or the run stopping) in the middle of a task without on_stop:
+ * the task's steps all run, then the user stops without waiting. */
+static void finishes_the_task(int by_retire) {
+  const int task[] = {A, B, -1};
+  f.s[A].latency_ns = 30 * TH_MS;
+  plan(NULL, task, NULL, constant(10 * RL__NS_PER_SEC));
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 1);
+  assert_int_equal(u->state, RL__USER_RUNNING);
+  if (by_retire)
+    rl__user_retire(u);
+  else
+    f.lp.stopping = 1;
+  uint64_t t0 = rl__now_ns();
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_STOPPED);
+  assert_true(rl__now_ns() - t0 < RL__NS_PER_SEC);
+  assert_string_equal(th_tp_labels(), "A B");
+  assert_int_equal(recorded(), 2);
+  assert_int_equal(f.lp.live_users, 0);
+}
+
+static void test_retire_while_running_finishes_the_task(void **state) {
+  (void)state;
+  finishes_the_task(1);
+}
+
+static void test_stopping_lets_the_task_finish(void **state) {
+  (void)state;
+  finishes_the_task(0);
+}
+
+static void test_stop_between_tasks_ends_the_wait(void **state) {
+  (void)state;
+  const int task[] = {A, -1};
+  plan(NULL, task, NULL, constant(30 * TH_MS));
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  rl__user_stop(u, 0);
+  assert_int_equal(u->state, RL__USER_STOPPED);
+  assert_int_equal(f.lp.live_users, 0);
+  rl__user_stop(u, 0); /* idempotent: counted once */
+  assert_int_equal(f.lp.live_users, 0);
+  th_run_for(&f.lp, 80 * TH_MS);
+  assert_int_equal(th_tp_n, 1);
+  assert_int_equal(u->state, RL__USER_STOPPED);
+}
+
+static void test_a_cut_request_is_counted_apart(void **state) {
+  (void)state;
+  const int task[] = {A, B, -1};
+  f.s[A].hold = 1;
+  plan(NULL, task, NULL, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 1);
+  f.lp.stopping = f.lp.cutting = 1;
+  rl__user_stop(u, 1);
+  assert_int_equal(u->state, RL__USER_STOPPED);
+  /* What was in flight ends (the transport goes), as a cut request: not
+   * in the stats, and the user stays stopped. */
+  th_loop_end_transports(&f.lp);
+  assert_int_equal(f.lp.cut_requests, 1);
+  assert_int_equal(recorded(), 0);
+  assert_int_equal(u->state, RL__USER_STOPPED);
+  assert_null(f.lp.ready_head);
+  th_run_for(&f.lp, 20 * TH_MS);
+  assert_string_equal(th_tp_labels(), "A");
+}
+
+static void test_a_failed_capture_stops_the_task(void **state) {
+  (void)state;
+  const int task[] = {A, B, -1};
+  f.s[A].status = 200;
+  f.s[A].body = "{}";
+  rl__plan_class *k = plan(NULL, task, NULL, constant(20 * TH_MS));
+  size_t var;
+  assert_int_equal(rl__plan_var(f.plan, "token", &var), 0);
+  rl__jsonpath *path = NULL;
+  char err[128];
+  assert_int_equal(
+      rl__jsonpath_compile("$.token", &path, NULL, err, sizeof err), 0);
+  rl__capture cap = {.var = "token",
+                     .kind = RL__CAPTURE_JSON,
+                     .source = "$.token",
+                     .arg = "$.token",
+                     .path = path};
+  rl__plan_step *sa = &k->tasks[0].steps[0];
+  sa->capture_vars = malloc(sizeof *sa->capture_vars);
+  assert_non_null(sa->capture_vars);
+  sa->capture_vars[0] = var;
+  sa->checks = (rl__step_checks){
+      .captures = &cap, .n_captures = 1, .capture_vars = sa->capture_vars};
+  sa->has_checks = 1;
+  k->checks = 1;
+  rl__user *u = spawn(0, 1, NULL);
+  assert_non_null(u->resp); /* it keeps responses for its checks */
+  assert_non_null(u->vars);
+  /* Nothing to capture: A fails with the capture's text, B is skipped,
+   * and the next task starts after the wait. */
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 2);
+  assert_string_equal(th_tp_labels(), "A A");
+  assert_true(gap(0, 1) >= 20 * TH_MS);
+  const rl__stats_error **errs;
+  assert_int_equal(rl__stats_errors(f.lp.stats, &errs), 1);
+  assert_string_equal(errs[0]->error,
+                      "capture token: $.token not found in the response");
+  assert_null(u->vars[var]);
+  /* Once there is a token, the task goes on with it. */
+  f.s[A].body = "{\"token\":\"t1\"}";
+  TH_RUN_UNTIL(&f.lp, strstr(th_tp_labels(), "A B") != NULL);
+  assert_string_equal(u->vars[var], "t1");
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  rl__user_stop(u, 0);
+  rl__jsonpath_free(path);
+}
+
+static void test_pacing_counts_from_when_the_task_was_due(void **state) {
+  (void)state;
+  /* Every 50 ms, but each request takes 80: each task starts later than
+   * it was due, and its response time counts the lateness. */
+  const int task[] = {A, -1};
+  f.s[A].latency_ns = 80 * TH_MS;
+  plan(NULL, task, NULL,
+       (rl__wait){.kind = RL__WAIT_PACING, .a_ns = 50 * TH_MS});
+  spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, requests_of("TA", "A") == 3);
+  const rl__stats_entry *a = entry("TA", "A");
+  /* 80, then ~110 (30 late), then ~140 (60 late). */
+  assert_true(rl__stats_entry_min_ns(a) >= 75 * TH_MS);
+  assert_true(rl__stats_entry_max_ns(a) >= 125 * TH_MS);
+}
+
+static void
+test_a_paced_task_that_waited_does_not_count_the_wait(void **state) {
+  (void)state;
+  /* Paced with room to spare: the user waits, and the next task's
+   * response time starts when its wait timer fires. */
+  const int task[] = {A, -1};
+  f.s[A].latency_ns = 10 * TH_MS;
+  plan(NULL, task, NULL,
+       (rl__wait){.kind = RL__WAIT_PACING, .a_ns = 150 * TH_MS});
+  spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, requests_of("TA", "A") == 2);
+  assert_true(gap(0, 1) >= 140 * TH_MS);
+  assert_true(rl__stats_entry_max_ns(entry("TA", "A")) < 100 * TH_MS);
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void use_line_targets(void) {
+  th_line_conf.user_ids = 1;
+  for (int i = 0; i < 2; i++) {
+    f.lfd[i] = th_listen(&f.port[i]);
+    th_target_free(f.t[A + i]);
+    f.t[A + i] = th_target_new(&th_line, &f.s[A + i], f.port[i]);
+  }
+}
+
+static void test_own_connection_closed_at_stop_shared_one_kept(void **state) {
+  (void)state;
+  use_line_targets();
+  const int task[] = {A, -1};
+  plan(NULL, task, NULL, constant(10 * RL__NS_PER_SEC));
+  rl_conn pool;
+  rl__conn_init(&pool, &f.lp, f.t[A]);
+  rl__user *u1 = spawn(0, 1, NULL);
+  rl__user *u2 = spawn(1, 2, &pool);
+  assert_ptr_equal(u2->conn, &pool);
+  th_in in1 = {0}, in2 = {0};
+  int fd1 = th_accept(&f.lp, f.lfd[0]);
+  int fd2 = th_accept(&f.lp, f.lfd[0]);
+  th_read(fd1, &in1);
+  th_read(fd2, &in2);
+  /* Which is which: the request line names the user. */
+  TH_RUN_UNTIL(&f.lp,
+               (th_read(fd1, &in1), th_read(fd2, &in2), in1.len && in2.len));
+  if (strstr(in1.data, "u2")) {
+    int t = fd1;
+    fd1 = fd2;
+    fd2 = t;
+  }
+  th_send(fd1, "ok\n");
+  th_send(fd2, "ok\n");
+  TH_RUN_UNTIL(&f.lp,
+               u1->state == RL__USER_WAITING && u2->state == RL__USER_WAITING);
+  assert_int_equal(requests_of("TA", "A"), 2);
+  rl__user_stop(u1, 0);
+  rl__user_stop(u2, 0);
+  memset(&in1, 0, sizeof in1);
+  memset(&in2, 0, sizeof in2);
+  th_expect_eof(&f.lp, fd1, &in1);
+  th_run_for(&f.lp, 30 * TH_MS);
+  th_read(fd2, &in2);
+  assert_false(in2.eof); /* the pool's connection is its owner's to close */
+  assert_int_equal(pool.state, RL__CONN_OPEN);
+  rl__conn_shutdown(&pool, RL_ERR_CANCELLED, "test over");
+  rl__conn_free(&pool);
+  close(fd1);
+  close(fd2);
+}
+
+static void test_one_connection_per_endpoint(void **state) {
+  (void)state;
+  use_line_targets();
+  const int task[] = {A, B, A, -1};
+  plan(NULL, task, NULL, constant(20 * TH_MS));
+  assert_int_equal(f.plan->n_endpoints, 2);
+  rl__user *u = spawn(0, 1, NULL);
+  assert_non_null(u->more);
+  th_in ina = {0}, inb = {0};
+  int fa = th_accept(&f.lp, f.lfd[0]);
+  th_expect(&f.lp, fa, &ina, "A 1 u1\n");
+  th_send(fa, "ok\n");
+  int fb = th_accept(&f.lp, f.lfd[1]);
+  th_expect(&f.lp, fb, &inb, "B 2 u1\n");
+  th_send(fb, "ok\n");
+  /* Back to the first endpoint: the same connection. */
+  th_expect(&f.lp, fa, &ina, "A 3 u1\n");
+  th_send(fa, "ok\n");
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_RUNNING);
+  th_expect(&f.lp, fa, &ina, "A 4 u1\n");
+  assert_false(th_pending(f.lfd[0]));
+  assert_false(th_pending(f.lfd[1]));
+  /* A stop closes all of them. */
+  rl__user_stop(u, 0);
+  th_expect_eof(&f.lp, fa, &ina);
+  th_expect_eof(&f.lp, fb, &inb);
+  close(fa);
+  close(fb);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+      T(test_a_new_user_is_queued_then_runs),
+      T(test_steps_run_in_order_and_the_wait_follows_the_task),
+      T(test_each_request_is_recorded_in_the_loops_stats),
+      T(test_the_reported_name_counts_not_its_address),
+      T(test_retire_while_waiting_runs_on_stop_at_once),
+      T(test_retire_while_running_finishes_the_task),
+      T(test_stopping_lets_the_task_finish),
+      T(test_stop_between_tasks_ends_the_wait),
+      T(test_a_cut_request_is_counted_apart),
+      T(test_a_failed_capture_stops_the_task),
+      T(test_pacing_counts_from_when_the_task_was_due),
+      T(test_a_paced_task_that_waited_does_not_count_the_wait),
+      T(test_own_connection_closed_at_stop_shared_one_kept),
+      T(test_one_connection_per_endpoint),
+#undef T
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
