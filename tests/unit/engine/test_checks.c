@@ -3,7 +3,7 @@
  * outcome and captures fill the user's variables. The rl__expect and
  * rl__capture values are built by hand here, as a scenario file would
  * fill them (regexes compiled with regcomp, paths with
- * rl__jsonpath_compile), and applied to responses stored through
+ * rl__jsonpath_new), and applied to responses stored through
  * rl__response_store, as a plugin hands them over.
  */
 #include <regex.h>
@@ -31,7 +31,7 @@
 static rl__jsonpath *path(const char *text) {
   rl__jsonpath *p = NULL;
   char err[128] = "";
-  if (rl__jsonpath_compile(text, &p, NULL, err, sizeof err))
+  if (rl__jsonpath_new(text, &p, NULL, err, sizeof err))
     fail_msg("path %s: %s", text, err);
   return p;
 }
@@ -67,7 +67,7 @@ static rl__json_expect jexpect(const char *p, enum rl__json_op op,
 }
 
 static void jexpect_free(rl__json_expect *e) {
-  rl__jsonpath_free(e->path);
+  rl__jsonpath_del(e->path);
   free(e->text);
   json_decref(e->value);
   regex_free(e->re);
@@ -333,7 +333,7 @@ static void test_no_response_to_check(void **state) {
 /* ---- captures ------------------------------------------------------------ */
 
 static void capture_free(rl__capture *c) {
-  rl__jsonpath_free(c->path);
+  rl__jsonpath_del(c->path);
   regex_free(c->re);
 }
 

@@ -53,8 +53,8 @@ static void test_single(void **state) {
   assert_ptr_equal(rl__plan_class_of(p, 0), k);
   assert_ptr_equal(rl__plan_class_of(p, 123456), k);
   assert_int_equal(p->owns_targets, 0);
-  rl__plan_free(p); /* leaves the borrowed target alone */
-  rl__plan_free(NULL);
+  rl__plan_del(p); /* leaves the borrowed target alone */
+  rl__plan_del(NULL);
 }
 
 static void test_endpoints_shared_by_plugin_host_port_tls(void **state) {
@@ -101,7 +101,7 @@ static void test_vars_by_name(void **state) {
   assert_int_equal(p->n_vars, 2);
   assert_string_equal(p->vars[0], "token");
   assert_string_equal(p->vars[1], "id");
-  rl__plan_free(p);
+  rl__plan_del(p);
 }
 
 /* A plan of classes with these weights (fixed < 0: weighted) and one
@@ -150,7 +150,7 @@ static void test_assign_fixed_first_then_weighted(void **state) {
     assert_true((double)a > ideal - 1 && (double)a < ideal + 1);
     assert_int_not_equal(index_of(p, u), 2);
   }
-  rl__plan_free(p);
+  rl__plan_del(p);
 }
 
 static void test_assign_repeats_the_weighted_part_beyond(void **state) {
@@ -171,7 +171,7 @@ static void test_assign_repeats_the_weighted_part_beyond(void **state) {
     assert_int_equal(index_of(p, u), index_of(p, 2 + (u - 2) % 1022));
   assert_int_equal(index_of(p, 0), 0);
   assert_int_equal(index_of(p, 1), 0);
-  rl__plan_free(p);
+  rl__plan_del(p);
 
   const double w2[] = {1, 1};
   const long f2[] = {-1, -1};
@@ -181,7 +181,7 @@ static void test_assign_repeats_the_weighted_part_beyond(void **state) {
   assert_int_equal(p->n_fixed_users, 0);
   for (uint64_t u = 0; u < 6000; u++)
     assert_int_equal(index_of(p, u), u % 2);
-  rl__plan_free(p);
+  rl__plan_del(p);
 }
 
 static void test_first_target_and_ratios(void **state) {
@@ -219,7 +219,7 @@ static void test_first_target_and_ratios(void **state) {
   assert_non_null(strstr(text, "75.0% task 1 (75.0% of all)\n"));
   assert_non_null(strstr(text, "25.0% browse (25.0% of all)\n"));
   free(text);
-  rl__plan_free(p);
+  rl__plan_del(p);
 }
 
 int main(void) {

@@ -60,10 +60,10 @@ static int teardown(void **state) {
     th_loop_end_transports(&f.lp);
     for (int i = 0; i < 2; i++)
       if (f.u[i])
-        rl__user_free(f.u[i]);
+        rl__user_del(f.u[i]);
     th_loop_free(&f.lp);
   }
-  rl__plan_free(f.plan);
+  rl__plan_del(f.plan);
   for (int i = 0; i < NSTEPS; i++)
     th_target_free(f.t[i]);
   for (int i = 0; i < 2; i++)
@@ -370,7 +370,7 @@ static void test_a_failed_capture_stops_the_task(void **state) {
   rl__jsonpath *path = NULL;
   char err[128];
   assert_int_equal(
-      rl__jsonpath_compile("$.token", &path, NULL, err, sizeof err), 0);
+      rl__jsonpath_new("$.token", &path, NULL, err, sizeof err), 0);
   rl__capture cap = {.var = "token",
                      .kind = RL__CAPTURE_JSON,
                      .source = "$.token",
@@ -403,7 +403,7 @@ static void test_a_failed_capture_stops_the_task(void **state) {
   assert_string_equal(u->vars[var], "t1");
   TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
   rl__user_stop(u, 0);
-  rl__jsonpath_free(path);
+  rl__jsonpath_del(path);
 }
 
 static void test_pacing_counts_from_when_the_task_was_due(void **state) {

@@ -169,7 +169,7 @@ static int teardown(void **state) {
   if (f.serving)
     pthread_join(f.srv.thread, NULL);
   close(f.srv.lfd);
-  rl__plan_free(f.plan);
+  rl__plan_del(f.plan);
   th_target_free(f.t);
   rl__stats_hub_free(&f.hub);
   rl__stats_del(f.stats);
