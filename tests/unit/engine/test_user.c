@@ -369,8 +369,8 @@ static void test_a_failed_capture_stops_the_task(void **state) {
   assert_int_equal(rl__plan_var(f.plan, "token", &var), 0);
   rl__jsonpath *path = NULL;
   char err[128];
-  assert_int_equal(
-      rl__jsonpath_new("$.token", &path, NULL, err, sizeof err), 0);
+  assert_int_equal(rl__jsonpath_new("$.token", &path, NULL, err, sizeof err),
+                   0);
   rl__capture cap = {.var = "token",
                      .kind = RL__CAPTURE_JSON,
                      .source = "$.token",
