@@ -59,6 +59,30 @@ static void list_refused(const char *path, const char *reason, void *arg) {
   fprintf(stderr, "rpcload: warning: %s\n", reason);
 }
 
+/* How a scenario writes a step of the plugin (ABI 1.3): its keys, how
+ * their value reads, and its own keys. */
+static void print_step_keys(const rl__plugin *p) {
+  static const char *const kinds[] = {"value", "file", "files", "mapping"};
+  const char *const *keys = p->desc.step_keys;
+  printf("             scenario steps:");
+  for (size_t j = 0;; j++) {
+    const char *k = keys              ? keys[j]
+                    : p->desc.schemes ? p->desc.schemes[j].name
+                                      : NULL;
+    if (!k)
+      break;
+    printf("%s %s:", j ? "," : "", k);
+  }
+  printf(" %s", p->desc.step_value == RL_STEP_VALUE_REQUEST
+                    ? "'[METHOD] path or URL'"
+                    : "the call");
+  const rl_option_decl *o = p->desc.step_options;
+  for (size_t j = 0; o && o[j].key; j++)
+    printf("%s %s (%s)", j ? "," : "; own keys:", o[j].key,
+           o[j].kind <= RL_OPTION_MAP ? kinds[o[j].kind] : "value");
+  printf("\n");
+}
+
 static int list_plugins(rl__plugin_set *set) {
   rl__plugin_set_scan(set, list_refused, NULL);
   printf("%-12s %-10s %-6s %-24s %s\n", "NAME", "VERSION", "ABI", "SCHEMES",
@@ -78,6 +102,7 @@ static int list_plugins(rl__plugin_set *set) {
            schemes, p->path);
     if (p->desc.summary)
       printf("             %s\n", p->desc.summary);
+    print_step_keys(p);
   }
   if (set->n == 0) {
     fprintf(stderr, "rpcload: no plugins found in:");

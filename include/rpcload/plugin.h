@@ -40,7 +40,7 @@ extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 2
+#define RL_ABI_MINOR 3
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -357,6 +357,13 @@ typedef struct rl_step_spec {
   /* 1: the step is made only to be listed (`rpcload --list`), never run:
    * step_new must not insist on what only a run needs (gRPC's --call). */
   int list_only;
+
+  /* ---- ABI 1.3: read only when struct_size covers it. ---- */
+  /* The media type of the body when a scenario gave it as JSON (`json:`,
+   * `data:` as a mapping): "application/json"; NULL otherwise. A protocol
+   * that labels bodies (HTTP's content-type) labels it so, unless a header
+   * the user gave does. */
+  const char *body_type;
 } rl_step_spec;
 
 /* What a transport plugin is told about its target (ABI 1.1). */
@@ -386,6 +393,36 @@ typedef struct rl_scheme {
   uint16_t default_port; /* 80; 0: the URL must give a port */
   uint8_t tls;           /* 1 if the scheme implies TLS */
 } rl_scheme;
+
+/* ---- ABI 1.3: what a plugin tells the scenario compiler ---------------- */
+
+/* How a scenario step's value is read: `http: GET /items`,
+ * `grpc: pkg.Svc/Method`, `redis: GET k`. */
+enum rl_step_value {
+  /* The value is the call, as `--call`: it arrives as the option
+   * ("call", value). */
+  RL_STEP_VALUE_CALL = 0,
+  /* "[METHOD ]path" or "[METHOD ]URL": the method as `-X`; a path goes
+   * onto the step's host, a whole URL replaces it (HTTP). */
+  RL_STEP_VALUE_REQUEST = 1,
+};
+
+/* What a step option given as its own YAML key holds. */
+enum rl_option_kind {
+  RL_OPTION_TEXT = 0, /* a scalar, as written (templates are the plugin's) */
+  RL_OPTION_FILE,     /* a file name, relative to the scenario's folder */
+  RL_OPTION_FILES,    /* one file name or a list: an option per file */
+  RL_OPTION_MAP,      /* a mapping: one option holding it as JSON text */
+};
+
+/* A plugin option a scenario step may give as a YAML key of its own
+ * (`proto: hello.proto`); it arrives in step_new as the option (key,
+ * value). Arrays end with a {NULL, 0, NULL} member. */
+typedef struct rl_option_decl {
+  const char *key;     /* the YAML key, and the option's name */
+  uint32_t kind;       /* enum rl_option_kind */
+  const char *summary; /* one line, for error messages and listings */
+} rl_option_decl;
 
 enum rl_plugin_kind {
   /* The host owns sockets and TLS; the plugin turns requests into bytes
@@ -530,6 +567,29 @@ typedef struct rl_plugin {
    * plugin has nothing to list.
    */
   int (*step_list)(void *step, FILE *out);
+
+  /* ---- ABI 1.3: scenario steps and status names (optional) ----------------
+   * The core knows no protocol: a scenario step's key picks the plugin
+   * that declares it, and the plugin says how the step is read. */
+
+  /* The keys a scenario step names this protocol with ("http", "https";
+   * "grpc", "grpcs"), NULL-terminated. NULL: the names of its schemes.
+   * When several loaded plugins declare a key, a step goes to the one the
+   * command line's --plugin names if it declares it, else to the first
+   * found. */
+  const char *const *step_keys;
+  /* enum rl_step_value: how a step's value is read (default: the call). */
+  uint32_t step_value;
+  /* Options a step may give as YAML keys of their own, beyond the keys
+   * every step has (name, host, headers, body, json, data, options,
+   * timeout, expect, capture). NULL: none. */
+  const rl_option_decl *step_options;
+  /* Names of the statuses a response carries (rl_response.status), indexed
+   * by status code: gRPC's "OK" .. "UNAUTHENTICATED". Scenario
+   * expectations accept them (`grpc_status: NOT_FOUND`) and error texts
+   * show them. NULL: statuses are numbers (HTTP). */
+  const char *const *status_names;
+  uint32_t n_status_names;
 } rl_plugin;
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */

@@ -1309,6 +1309,17 @@ static void grpc_session_del(void *session, int err, const char *reason) {
   free(s);
 }
 
+/* A scenario's grpc: steps (ABI 1.3): the value is the call, and these
+ * keys are the step's own, as the options of the same names. */
+static const char *const grpc_step_keys[] = {"grpc", "grpcs", NULL};
+static const rl_option_decl grpc_step_options[] = {
+    {"proto", RL_OPTION_FILE, "the .proto file the service is in"},
+    {"protoset", RL_OPTION_FILE, "a descriptor set (protoc -o)"},
+    {"import_path", RL_OPTION_FILES, "where the .proto's imports are"},
+    {"metadata", RL_OPTION_MAP, "request metadata (templates in values)"},
+    {NULL, 0, NULL},
+};
+
 static const rl_plugin grpc_plugin = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_plugin),
@@ -1331,6 +1342,11 @@ static const rl_plugin grpc_plugin = {
     .step_describe = grpc_step_describe,
     .session_cancel = grpc_session_cancel,
     .step_list = grpc_step_list,
+    .step_keys = grpc_step_keys,
+    .step_value = RL_STEP_VALUE_CALL,
+    .step_options = grpc_step_options,
+    .status_names = rl__grpc_status_names,
+    .n_status_names = RL__GRPC_N_STATUS,
 };
 
 RL_EXPORT const rl_plugin *rl_plugin_entry(void);

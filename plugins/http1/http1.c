@@ -274,6 +274,14 @@ static void add_headers(const rl_host *host, const rl_step_spec *spec,
   }
   if (rl__http_find_header(pt->hs, pt->n, "User-Agent") == NULL)
     rl__buf_str(b, "User-Agent: " HTTP1_USER_AGENT "\r\n");
+  /* A scenario's JSON body says so, unless the user's headers say else. */
+  const char *body_type = rl__http_body_type(spec);
+  if (body_type &&
+      rl__http_find_header(pt->hs, pt->n, "Content-Type") == NULL) {
+    rl__buf_str(b, "Content-Type: ");
+    rl__buf_str(b, body_type);
+    rl__buf_str(b, "\r\n");
+  }
   for (size_t i = 0; i < pt->n; i++) {
     const rl__http_hdr *h = &pt->hs[i];
     rl_template *t = rl__http_parts_take_value(pt, i);
@@ -779,6 +787,9 @@ static void http1_step_describe(void *step, const char **type,
   *name = st->name;
 }
 
+/* A scenario's http: steps (ABI 1.3): "[METHOD ]path-or-URL". */
+static const char *const http1_step_keys[] = {"http", "https", NULL};
+
 static const rl_plugin http1_plugin = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_plugin),
@@ -798,6 +809,8 @@ static const rl_plugin http1_plugin = {
     .session_del = http1_session_del,
     .session_max_concurrent = NULL,
     .step_describe = http1_step_describe,
+    .step_keys = http1_step_keys,
+    .step_value = RL_STEP_VALUE_REQUEST,
 };
 
 /* The one exported symbol. The descriptor is static and never freed. */

@@ -437,10 +437,14 @@ static void add_pseudo_headers(const rl_host *host, const rl_step_spec *spec,
 /* user-agent unless the user gives one, then the user's headers in order,
  * but Host (it became :authority), the connection-specific ones, and the
  * empty ones that remove ours. */
-static void add_headers(const rl_host *host, struct nv_builder *b,
-                        rl__http_parts *pt) {
+static void add_headers(const rl_host *host, const rl_step_spec *spec,
+                        struct nv_builder *b, rl__http_parts *pt) {
   if (rl__http_find_header(pt->hs, pt->n, "user-agent") == NULL)
     nvb_add_str(b, "user-agent", HTTP2_USER_AGENT);
+  /* A scenario's JSON body says so, unless the user's headers say else. */
+  const char *body_type = rl__http_body_type(spec);
+  if (body_type && rl__http_find_header(pt->hs, pt->n, "content-type") == NULL)
+    nvb_add_str(b, "content-type", body_type);
   for (size_t i = 0; i < pt->n; i++) {
     const rl__http_hdr *h = &pt->hs[i];
     rl_template *t = rl__http_parts_take_value(pt, i);
@@ -561,7 +565,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
 
   struct nv_builder b = {0};
   add_pseudo_headers(host, spec, &b, &pt);
-  add_headers(host, &b, &pt);
+  add_headers(host, spec, &b, &pt);
   size_t cl_index = add_length(spec, &b, &pt);
   struct http2_step *st = step_from(host, spec, &pt, &b, cl_index);
   rl__http_parts_free(host, &pt);
@@ -948,6 +952,9 @@ static void http2_session_del(void *session, int err, const char *reason) {
   free(s);
 }
 
+/* A scenario's http: steps (ABI 1.3): "[METHOD ]path-or-URL". */
+static const char *const http2_step_keys[] = {"http", "https", NULL};
+
 static const rl_plugin http2_plugin = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_plugin),
@@ -969,6 +976,8 @@ static const rl_plugin http2_plugin = {
     .session_max_concurrent = http2_session_max_concurrent,
     .session_cancel = http2_session_cancel,
     .step_describe = http2_step_describe,
+    .step_keys = http2_step_keys,
+    .step_value = RL_STEP_VALUE_REQUEST,
 };
 
 /* The one exported symbol. The descriptor is static and never freed. */

@@ -1,7 +1,7 @@
 #include "grpc_status.h"
 
 /* In code order (the gRPC spec's list). */
-static const char *const names[] = {
+const char *const rl__grpc_status_names[RL__GRPC_N_STATUS] = {
     "OK",
     "CANCELLED",
     "UNKNOWN",
@@ -21,10 +21,10 @@ static const char *const names[] = {
     "UNAUTHENTICATED",
 };
 
-#define N_CODES ((int)(sizeof names / sizeof names[0]))
+#define N_CODES RL__GRPC_N_STATUS
 
 const char *rl__grpc_status_name(int code) {
-  return code >= 0 && code < N_CODES ? names[code] : NULL;
+  return code >= 0 && code < N_CODES ? rl__grpc_status_names[code] : NULL;
 }
 
 static int ascii_upper(int c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
@@ -33,7 +33,7 @@ int rl__grpc_status_code(const char *name) {
   if (name == NULL)
     return -1;
   for (int code = 0; code < N_CODES; code++) {
-    const char *a = names[code], *b = name;
+    const char *a = rl__grpc_status_names[code], *b = name;
     while (*a != '\0' && *a == ascii_upper((unsigned char)*b)) {
       a++;
       b++;

@@ -4,8 +4,8 @@
  * (one table: "UNAVAILABLE" <-> 14), and the grpc-message text, which is
  * percent-encoded on the wire. No state, no I/O.
  *
- * (The core keeps its own copy of the names for scenario files, until it
- * can ask the plugin through the ABI.)
+ * The host reads the names through the plugin's descriptor (ABI 1.3).
+
  */
 #ifndef RL_GRPC_STATUS_H
 #define RL_GRPC_STATUS_H
@@ -33,6 +33,11 @@ enum grpc_code {
   GRPC_DATA_LOSS = 15,
   GRPC_UNAUTHENTICATED = 16
 };
+
+/* The names, indexed by code: what the gRPC plugin declares to the host
+ * (ABI 1.3 status_names) for scenario expectations and error texts. */
+#define RL__GRPC_N_STATUS 17
+extern const char *const rl__grpc_status_names[RL__GRPC_N_STATUS];
 
 /* "UNAVAILABLE" for 14; NULL for a code outside 0..16. A static string. */
 const char *rl__grpc_status_name(int code);

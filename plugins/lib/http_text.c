@@ -361,3 +361,10 @@ rl_template *rl__http_parts_take_value(rl__http_parts *pt, size_t i) {
   pt->value_tpl[i] = NULL;
   return t;
 }
+
+const char *rl__http_body_type(const rl_step_spec *spec) {
+  if (spec->struct_size <
+      offsetof(rl_step_spec, body_type) + sizeof spec->body_type)
+    return NULL;
+  return spec->body_type;
+}

@@ -120,6 +120,10 @@ int rl__http_parse_headers(const rl_step_spec *spec, rl__http_hdr **out,
                            char *err, size_t errlen);
 
 /* The last of n headers named `name` (ASCII case ignored), or NULL. */
+/* The media type a scenario's JSON body is to be labelled with
+ * (spec->body_type, ABI 1.3), or NULL: none, or a host older than 1.3. */
+const char *rl__http_body_type(const rl_step_spec *spec);
+
 const rl__http_hdr *rl__http_find_header(const rl__http_hdr *hs, size_t n,
                                          const char *name);
 

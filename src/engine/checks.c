@@ -4,33 +4,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
 #include "base/jsonpath.h"
 
-static const char *const grpc_codes[] = {
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-};
+const char *rl__status_name(const char *const *names, uint32_t n, int code) {
+  return names && code >= 0 && (uint32_t)code < n ? names[code] : NULL;
+}
 
-const char *rl__grpc_status_name(int code) {
-  return code >= 0 && code <= 16 ? grpc_codes[code] : NULL;
+int rl__status_code(const char *const *names, uint32_t n, const char *text) {
+  for (uint32_t i = 0; names && i < n; i++)
+    if (names[i] && strcasecmp(names[i], text) == 0)
+      return (int)i;
+  char *end;
+  long v = strtol(text, &end, 10);
+  if (*text >= '0' && *text <= '9' && *end == '\0' && v >= 0 && (uint64_t)v < n)
+    return (int)v;
+  return -1;
 }
 
 /* JSON equality where 1 == 1.0 (jansson's json_equal keeps integers and
@@ -148,29 +140,32 @@ static const char *body_text(const rl__response *r) {
   return r->has_json ? r->json : r->body ? r->body : "";
 }
 
-static const char *status_text(int grpc, int code, char *buf, size_t len) {
-  const char *name = grpc ? rl__grpc_status_name(code) : NULL;
+/* A status as people read it: the plugin's name for it, else its number. */
+static const char *status_text(const rl__step_checks *ck, int code, char *buf,
+                               size_t len) {
+  const char *name =
+      rl__status_name(ck->status_names, ck->n_status_names, code);
   if (name)
     return name;
   snprintf(buf, len, "%d", code);
   return buf;
 }
 
-static const char *expect_error(const rl__expect *e, const rl__response *r,
-                                const char *plugin_error, uint64_t rt_ns,
-                                json_t **doc, int *tried, char *buf,
-                                size_t len) {
+static const char *expect_error(const rl__step_checks *ck,
+                                const rl__response *r, const char *plugin_error,
+                                uint64_t rt_ns, json_t **doc, int *tried,
+                                char *buf, size_t len) {
+  const rl__expect *e = ck->expect;
   const char *err = plugin_error;
   char a[32], b[32];
-  if (e->has_status || e->has_grpc_status) {
-    int grpc = e->has_grpc_status;
-    int want = grpc ? e->grpc_status : e->status;
+  if (e->has_status || ck->has_named_status) {
+    int want = ck->has_named_status ? ck->named_status : e->status;
     if (r->status == want) {
       err = NULL;
     } else {
-      snprintf(buf, len, "expected %sstatus %s, got %s", grpc ? "gRPC " : "",
-               status_text(grpc, want, a, sizeof a),
-               status_text(grpc, r->status, b, sizeof b));
+      snprintf(buf, len, "expected status %s, got %s",
+               status_text(ck, want, a, sizeof a),
+               status_text(ck, r->status, b, sizeof b));
       return buf;
     }
   }
@@ -251,8 +246,7 @@ const char *rl__checks_apply(const rl__step_checks *ck,
   const char *err = plugin_error;
   if (r->have) {
     if (ck->expect)
-      err = expect_error(ck->expect, r, plugin_error, rt_ns, &doc, &tried, buf,
-                         len);
+      err = expect_error(ck, r, plugin_error, rt_ns, &doc, &tried, buf, len);
   } else if (!err) {
     err = "no response to check";
   }

@@ -48,8 +48,10 @@ typedef struct rl__expect {
   regex_t *body_re;   /* compiled with REG_EXTENDED | REG_NOSUB */
   rl__json_expect *json;
   size_t n_json;
-  int has_grpc_status;
-  int grpc_status; /* 0 (OK) .. 16 (UNAUTHENTICATED) */
+  /* A status by the step's plugin's name for it, or its number, as
+   * written (`grpc_status: NOT_FOUND`); resolved with the plugin's names
+   * into rl__step_checks when the step is compiled. NULL: unset. */
+  char *status_name;
   int has_max_ms;
   double max_ms; /* > 0 */
 } rl__expect;
@@ -78,10 +80,22 @@ typedef struct rl__step_checks {
   const rl__capture *captures;
   size_t n_captures;
   const size_t *capture_vars; /* per capture: the user's variable index */
+  /* expect->status_name resolved: the status code it names. */
+  int has_named_status;
+  int named_status;
+  /* The step's plugin's names for its statuses (ABI 1.3), indexed by
+   * code, for error texts; NULL: statuses are numbers. */
+  const char *const *status_names;
+  uint32_t n_status_names;
 } rl__step_checks;
 
-/* The gRPC status code's name ("NOT_FOUND") for 0..16, else NULL. */
-const char *rl__grpc_status_name(int code);
+/* The name `names` (n of them, indexed by code) give status `code`, or
+ * NULL. */
+const char *rl__status_name(const char *const *names, uint32_t n, int code);
+
+/* The code of the status named `text` (ASCII case ignored) in `names`, or
+ * given as a number below n; -1 when neither. */
+int rl__status_code(const char *const *names, uint32_t n, const char *text);
 
 /*
  * Checks one expect.json entry against a response's parsed JSON `doc`

@@ -392,6 +392,31 @@ rl__plugin *rl__plugin_set_find_scheme(rl__plugin_set *set,
   return NULL;
 }
 
+int rl__plugin_serves_key(const rl__plugin *p, const char *key) {
+  if (p->desc.step_keys) {
+    for (const char *const *k = p->desc.step_keys; *k; k++)
+      if (strcmp(*k, key) == 0)
+        return 1;
+    return 0;
+  }
+  return rl__plugin_scheme(p, key) != NULL;
+}
+
+rl__plugin *rl__plugin_set_find_key(rl__plugin_set *set, const char *key) {
+  for (size_t i = 0; i < set->n; i++)
+    if (rl__plugin_serves_key(set->items[i], key))
+      return set->items[i];
+  return NULL;
+}
+
+const rl_option_decl *rl__plugin_step_option(const rl__plugin *p,
+                                             const char *key) {
+  for (const rl_option_decl *o = p->desc.step_options; o && o->key; o++)
+    if (strcmp(o->key, key) == 0)
+      return o;
+  return NULL;
+}
+
 int rl__plugin_init(rl__plugin *p) {
   if (p->inited)
     return 0;

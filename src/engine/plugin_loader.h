@@ -82,6 +82,17 @@ void rl__plugin_set_scan(rl__plugin_set *set,
 /* The first loaded plugin serving URL scheme `scheme`, or NULL. */
 rl__plugin *rl__plugin_set_find_scheme(rl__plugin_set *set, const char *scheme);
 
+/* 1 when scenario steps name `p`'s protocol with `key`: a key it declares
+ * (ABI 1.3 step_keys), or else one of its scheme names. */
+int rl__plugin_serves_key(const rl__plugin *p, const char *key);
+
+/* The first loaded plugin serving the step key `key`, or NULL. */
+rl__plugin *rl__plugin_set_find_key(rl__plugin_set *set, const char *key);
+
+/* `p`'s declaration of the step option `key` (ABI 1.3), or NULL. */
+const rl_option_decl *rl__plugin_step_option(const rl__plugin *p,
+                                             const char *key);
+
 /* Runs the plugin's init once (with its set's host table). 0 or its
  * error. */
 int rl__plugin_init(rl__plugin *p);

@@ -215,6 +215,7 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
       .tls_key = o->tls.key,
       .tls_insecure = o->tls.insecure,
       .list_only = o->list_only,
+      .body_type = o->body_type,
   };
   t->alpn_required = o->alpn_required;
   if ((rc = add_variant(t, t->plugin, &spec, err, errlen)))

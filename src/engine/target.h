@@ -25,6 +25,7 @@ typedef struct rl__target_options {
   size_t n_headers;
   const uint8_t *body;
   size_t body_len;
+  const char *body_type; /* a scenario's JSON body: "application/json" */
   const char *name;
   const rl_kv *options;
   size_t n_options;

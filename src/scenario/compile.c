@@ -19,6 +19,7 @@
 
 #include "base/log.h"
 #include "engine/template.h"
+#include "scenario/yaml.h"
 
 /* ---- compiling a scenario ------------------------------------------------ */
 
@@ -70,49 +71,244 @@ static int collect_vars(compiler *c) {
   return 0;
 }
 
-/* The plugins' schemes, for an unknown protocol's message. */
-static void list_protocols(rl__plugin_set *set, char *out, size_t len) {
+/* Every step key the loaded plugins serve, for an unknown protocol's
+ * message. */
+static void list_keys(rl__plugin_set *set, char *out, size_t len) {
   size_t n = 0;
   out[0] = 0;
-  n += (size_t)snprintf(out, len, "http, grpc");
-  for (size_t i = 0; i < set->n && n < len; i++)
-    for (const rl_scheme *s = set->items[i]->desc.schemes; s && s->name; s++)
-      if (strcmp(s->name, "http") != 0 && strcmp(s->name, "https") != 0 &&
-          strcmp(s->name, "grpc") != 0 && strcmp(s->name, "grpcs") != 0 &&
-          n < len)
-        n += (size_t)snprintf(out + n, len - n, ", %s", s->name);
+  for (size_t i = 0; i < set->n && n < len; i++) {
+    const rl__plugin *p = set->items[i];
+    const char *const *keys = p->desc.step_keys;
+    for (size_t j = 0; n < len; j++) {
+      const char *key = keys              ? keys[j]
+                        : p->desc.schemes ? p->desc.schemes[j].name
+                                          : NULL;
+      if (!key)
+        break;
+      /* Once each (http1 and http2 both serve http:): the first's. */
+      if (rl__plugin_set_find_key(set, key) == p)
+        n += (size_t)snprintf(out + n, len - n, "%s%s", n ? ", " : "", key);
+    }
+  }
 }
 
-/* The JSON object of a step's metadata (gRPC's -m). Caller frees. */
-static char *metadata_json(const rl__scn_step *s) {
-  json_t *o = json_object();
-  for (size_t i = 0; o && i < s->n_metadata; i++)
-    json_object_set_new(o, s->metadata[i].key,
-                        json_string(s->metadata[i].value));
-  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-  json_decref(o);
-  return text;
+/* The plugin a step's protocol key picks: the command line's --plugin when
+ * it serves the key (--http2 for http steps), else the first loaded plugin
+ * that does; NULL when none does. */
+static rl__plugin *step_plugin(compiler *c, const char *key, int *named) {
+  const char *want = c->o->base->plugin;
+  rl__plugin *p = NULL;
+  char ignored[256];
+  *named = 0;
+  if (want &&
+      rl__plugin_set_load(c->plugins, want, &p, ignored, sizeof ignored) == 0 &&
+      rl__plugin_serves_key(p, key)) {
+    *named = 1;
+    return p;
+  }
+  return rl__plugin_set_find_key(c->plugins, key);
+}
+
+/* The scheme a host written without one takes: the key, when the plugin
+ * serves a scheme of that name (https: TLS), else its first scheme. */
+static const char *default_scheme(const rl__plugin *p, const char *key) {
+  if (rl__plugin_scheme(p, key))
+    return key;
+  return p->desc.schemes && p->desc.schemes[0].name ? p->desc.schemes[0].name
+                                                    : key;
 }
 
 /* Strings a step's target options point at, owned until it is built. */
 typedef struct step_strings {
-  char *url, *method, *proto, *protoset, *md;
-  char **imports;
-  size_t n_imports;
+  char *url, *method;
+  char **owned; /* option values made here (paths, JSON) */
+  size_t n_owned;
   rl_kv *headers, *options;
+  size_t n_options, cap_options;
 } step_strings;
 
 static void free_strings(step_strings *ss) {
   free(ss->url);
   free(ss->method);
-  free(ss->proto);
-  free(ss->protoset);
-  free(ss->md);
-  for (size_t i = 0; i < ss->n_imports; i++)
-    free(ss->imports[i]);
-  free(ss->imports);
+  for (size_t i = 0; i < ss->n_owned; i++)
+    free(ss->owned[i]);
+  free(ss->owned);
   free(ss->headers);
   free(ss->options);
+}
+
+/* Appends the plugin option (key, value); a non-NULL `own` is a string
+ * made here that the option points at (kept until the step is built). */
+static int add_option(step_strings *ss, const char *key, const char *value,
+                      char *own) {
+  if (own) {
+    char **o = realloc(ss->owned, (ss->n_owned + 1) * sizeof *o);
+    if (!o) {
+      free(own);
+      return RL_ERR_NOMEM;
+    }
+    ss->owned = o;
+    ss->owned[ss->n_owned++] = own;
+  }
+  if (ss->n_options == ss->cap_options) {
+    size_t cap = ss->cap_options ? ss->cap_options * 2 : 8;
+    rl_kv *kv = realloc(ss->options, cap * sizeof *kv);
+    if (!kv)
+      return RL_ERR_NOMEM;
+    ss->options = kv;
+    ss->cap_options = cap;
+  }
+  ss->options[ss->n_options++] = (rl_kv){key, value};
+  return 0;
+}
+
+/* A mapping's pairs as a JSON object of strings. Caller frees. */
+static char *map_json(const rl__scn_own *own) {
+  json_t *o = json_object();
+  for (size_t i = 0; o && i < own->n_items; i++)
+    json_object_set_new(o, own->items[i].key, json_string(own->items[i].value));
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  return text;
+}
+
+/* The keys a protocol's steps take beyond every step's, for messages. */
+static void list_options(const rl__plugin *p, char *out, size_t len) {
+  size_t n = 0;
+  out[0] = 0;
+  for (const rl_option_decl *d = p->desc.step_options; d && d->key && n < len;
+       d++)
+    n += (size_t)snprintf(out + n, len - n, "%s%s", n ? ", " : "", d->key);
+  if (!n)
+    snprintf(out, len, "none of their own");
+}
+
+static const char *const shape_words[] = {
+    [RL_OPTION_TEXT] = "a value",
+    [RL_OPTION_FILE] = "a file name",
+    [RL_OPTION_FILES] = "a file name or a list of them",
+    [RL_OPTION_MAP] = "a mapping (name: value)"};
+
+/* One of the protocol's own keys, as the plugin declares it. */
+static int own_option(compiler *c, const rl__scn_step *s, const rl__plugin *p,
+                      const rl__scn_own *own, step_strings *ss) {
+  const rl_option_decl *d = rl__plugin_step_option(p, own->key);
+  if (!d) {
+    const char *keys[64];
+    size_t n = 0;
+    for (size_t i = 0; rl__scn_step_keys[i] && n < 40; i++)
+      keys[n++] = rl__scn_step_keys[i];
+    for (const rl_option_decl *o = p->desc.step_options; o && o->key && n < 63;
+         o++)
+      keys[n++] = o->key;
+    keys[n] = NULL;
+    const char *near = rl__scn_closest(keys, own->key);
+    char opts[256];
+    list_options(p, opts, sizeof opts);
+    char hint[96] = "";
+    if (near)
+      snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
+    return rl__scn_errorf(c->scn, own->pos, c->err, c->errlen,
+                          "'%s' is not a key of %s steps%s; their own keys: %s",
+                          own->key, s->protocol, hint, opts);
+  }
+  uint32_t kind = d->kind <= RL_OPTION_MAP ? d->kind : RL_OPTION_TEXT;
+  int fits = kind == RL_OPTION_MAP     ? own->shape == RL__SCN_OWN_MAP
+             : kind == RL_OPTION_FILES ? own->shape != RL__SCN_OWN_MAP
+                                       : own->shape == RL__SCN_OWN_SCALAR;
+  if (!fits)
+    return rl__scn_errorf(c->scn, own->value_pos, c->err, c->errlen,
+                          "'%s' takes %s%s%s", own->key, shape_words[kind],
+                          d->summary ? ": " : "", d->summary ? d->summary : "");
+  if (kind == RL_OPTION_MAP) {
+    char *json = map_json(own);
+    return json ? add_option(ss, d->key, json, json) : RL_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < own->n_items; i++) {
+    if (kind == RL_OPTION_TEXT) {
+      if (add_option(ss, d->key, own->items[i].value, NULL))
+        return RL_ERR_NOMEM;
+      continue;
+    }
+    char *path = resolve_path(c, own->items[i].value);
+    if (!path || add_option(ss, d->key, path, path))
+      return RL_ERR_NOMEM;
+  }
+  return 0;
+}
+
+/* The request line's parts (a request-style plugin's step value):
+ * "[METHOD ]path-or-URL". Sets ss->method (NULL: none) and *path. */
+static int request_parts(const char *spec, step_strings *ss,
+                         const char **path) {
+  const char *sp = strchr(spec, ' ');
+  if (!sp) {
+    *path = spec;
+    return 0;
+  }
+  if (!(ss->method = strndup(spec, (size_t)(sp - spec))))
+    return RL_ERR_NOMEM;
+  *path = sp + 1;
+  while (**path == ' ')
+    (*path)++;
+  return 0;
+}
+
+/* The target URL: a whole URL from the step value, else the step's host
+ * (with the protocol's scheme when it has none) and the path. */
+static int step_url(compiler *c, const rl__scn_user *k, const rl__scn_step *s,
+                    const rl__plugin *p, const char *path, step_strings *ss) {
+  const rl__scn_compile_options *o = c->o;
+  if (path && has_scheme(path))
+    return (ss->url = strdup(path)) ? 0 : RL_ERR_NOMEM;
+  const char *host = s->host   ? s->host
+                     : k->host ? k->host
+                     : o->host ? o->host
+                               : c->scn->host;
+  if (!host || !*host)
+    return rl__scn_errorf(
+        c->scn, s->pos, c->err, c->errlen,
+        "step has no host: give host: in the step, its user class or the "
+        "file, or a target on the command line");
+  const char *scheme = default_scheme(p, s->protocol);
+  size_t n = strlen(host) + strlen(scheme) + (path ? strlen(path) : 0) + 8;
+  if (!(ss->url = malloc(n)))
+    return RL_ERR_NOMEM;
+  snprintf(ss->url, n, "%s%s%s%s", has_scheme(host) ? "" : scheme,
+           has_scheme(host) ? "" : "://", host, path ? path : "");
+  return 0;
+}
+
+/* The named status an expectation gives (grpc_status: NOT_FOUND), by the
+ * step's plugin's names. */
+static int resolve_status(compiler *c, const rl__scn_step *s,
+                          const rl__plugin *p, rl__plan_step *out) {
+  const char *want = s->expect.status_name;
+  const rl_plugin *d = &p->desc;
+  out->checks.status_names = d->status_names;
+  out->checks.n_status_names = d->status_names ? d->n_status_names : 0;
+  if (!want)
+    return 0;
+  int code = rl__status_code(d->status_names, out->checks.n_status_names, want);
+  if (code < 0) {
+    char names[512] = "";
+    size_t n = 0;
+    for (uint32_t i = 0; i < out->checks.n_status_names && n < sizeof names;
+         i++)
+      n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "",
+                            d->status_names[i]);
+    if (!out->checks.n_status_names)
+      return rl__scn_errorf(c->scn, s->status_name_pos, c->err, c->errlen,
+                            "%s steps have no named statuses: expect their "
+                            "status with 'status:'",
+                            s->protocol);
+    return rl__scn_errorf(c->scn, s->status_name_pos, c->err, c->errlen,
+                          "'%s' is not a %s status (%s, or 0..%u)", want,
+                          s->protocol, names, out->checks.n_status_names - 1);
+  }
+  out->checks.has_named_status = 1;
+  out->checks.named_status = code;
+  return 0;
 }
 
 static int compile_step(compiler *c, const rl__scn_user *k,
@@ -121,124 +317,73 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   rl__target_options to = *o->base;
   step_strings ss = {0};
   int rc = RL_ERR_NOMEM;
-  const char *proto = s->protocol;
-  int is_http = strcmp(proto, "http") == 0 || strcmp(proto, "https") == 0;
-  int is_grpc = strcmp(proto, "grpc") == 0 || strcmp(proto, "grpcs") == 0;
-  if (!is_http && !is_grpc && !rl__plugin_set_find_scheme(c->plugins, proto)) {
+  int named = 0;
+  rl__plugin *p = step_plugin(c, s->protocol, &named);
+  if (!p) {
     char known[512];
-    list_protocols(c->plugins, known, sizeof known);
+    list_keys(c->plugins, known, sizeof known);
     return rl__scn_errorf(c->scn, s->protocol_pos, c->err, c->errlen,
-                          "unknown protocol '%s' (known: %s)", proto, known);
+                          "unknown protocol '%s' (known: %s)", s->protocol,
+                          known);
   }
-  const char *host = s->host   ? s->host
-                     : k->host ? k->host
-                     : o->host ? o->host
-                               : c->scn->host;
+  int request = p->desc.step_value == RL_STEP_VALUE_REQUEST;
   const char *spec = s->spec ? s->spec : "";
   const char *path = NULL;
-  if (is_http) {
-    /* "GET /path", "POST https://h/x", "/path" */
-    const char *sp = strchr(spec, ' ');
-    if (sp) {
-      ss.method = strndup(spec, (size_t)(sp - spec));
-      path = sp + 1;
-      while (*path == ' ')
-        path++;
-    } else {
-      path = spec;
-    }
-    if (!ss.method && sp)
-      goto oom;
-  }
-  /* The target URL. */
-  const char *where = is_http && has_scheme(path) ? path : host;
-  if (!where || !*where) {
-    free_strings(&ss);
-    return rl__scn_errorf(
-        c->scn, s->pos, c->err, c->errlen,
-        "step has no host: give host: in the step, its user class or the "
-        "file, or a target on the command line");
-  }
-  const char *scheme = is_http ? "http" : is_grpc ? "grpc" : proto;
-  size_t n = strlen(where) + strlen(scheme) + (path ? strlen(path) : 0) + 8;
-  if (!(ss.url = malloc(n)))
+  if (request && !*spec)
+    return rl__scn_errorf(c->scn, s->spec_pos, c->err, c->errlen,
+                          "'%s' needs a method and path, e.g. 'GET /path'",
+                          s->protocol);
+  if (request && request_parts(spec, &ss, &path))
     goto oom;
-  if (is_http && has_scheme(path))
-    snprintf(ss.url, n, "%s", path);
-  else
-    snprintf(ss.url, n, "%s%s%s%s", has_scheme(where) ? "" : scheme,
-             has_scheme(where) ? "" : "://", where,
-             is_http && path && *path ? path : "");
+  if ((rc = step_url(c, k, s, p, path, &ss))) {
+    free_strings(&ss);
+    if (rc == RL_ERR_NOMEM)
+      snprintf(c->err, c->errlen, "out of memory");
+    return rc;
+  }
+  rc = RL_ERR_NOMEM;
   to.url = ss.url;
   to.method = ss.method;
   to.default_scheme = NULL;
   to.name = s->name;
-  to.plugin = NULL;
-  if (is_http && o->base->plugin && strcmp(o->base->plugin, "http2") == 0)
-    to.plugin = "http2";
-  if (!is_http && !is_grpc)
-    to.plugin = NULL;
-  /* Headers, with application/json for a json: body unless given. */
-  size_t nh = s->n_headers + 1;
-  ss.headers = calloc(nh, sizeof *ss.headers);
-  if (!ss.headers)
-    goto oom;
-  size_t h = 0;
-  int has_ct = 0;
-  for (size_t i = 0; i < s->n_headers; i++) {
-    ss.headers[h++] = (rl_kv){s->headers[i].key, s->headers[i].value};
-    has_ct |= strcasecmp(s->headers[i].key, "content-type") == 0;
+  /* By the URL's scheme (over TLS, ALPN may pick among the plugins that
+   * serve it) unless the command line named the plugin or the key's
+   * plugin does not serve the URL's scheme. */
+  {
+    char scheme[32] = "";
+    const char *sep = strstr(ss.url, "://");
+    if (sep && (size_t)(sep - ss.url) < sizeof scheme)
+      memcpy(scheme, ss.url, (size_t)(sep - ss.url));
+    int by_scheme = rl__plugin_set_find_scheme(c->plugins, scheme) == p;
+    to.plugin = named ? o->base->plugin : by_scheme ? NULL : p->path;
   }
-  if (is_http && s->body_kind == RL__SCN_BODY_JSON && !has_ct)
-    ss.headers[h++] = (rl_kv){"content-type", "application/json"};
+  /* Headers, as written. */
+  if (s->n_headers && !(ss.headers = calloc(s->n_headers, sizeof *ss.headers)))
+    goto oom;
+  for (size_t i = 0; i < s->n_headers; i++)
+    ss.headers[i] = (rl_kv){s->headers[i].key, s->headers[i].value};
   to.headers = ss.headers;
-  to.n_headers = h;
-  if (s->body) {
-    to.body = (const uint8_t *)s->body;
-    to.body_len = strlen(s->body);
-  } else {
-    to.body = NULL;
-    to.body_len = 0;
-  }
-  /* Plugin options: the step's, gRPC's keys, and the call. */
-  size_t no = s->n_options + s->n_import_paths + 6;
-  ss.options = calloc(no, sizeof *ss.options);
-  if (!ss.options)
-    goto oom;
-  size_t k2 = 0;
+  to.n_headers = s->n_headers;
+  to.body = s->body ? (const uint8_t *)s->body : NULL;
+  to.body_len = s->body ? strlen(s->body) : 0;
+  to.body_type = s->body_kind == RL__SCN_BODY_JSON ? "application/json" : NULL;
+  /* Plugin options: the step's options:, the call, its own keys. */
   for (size_t i = 0; i < s->n_options; i++)
-    ss.options[k2++] = (rl_kv){s->options[i].key, s->options[i].value};
-  const char *call = s->call ? s->call : (!is_http && *spec ? spec : NULL);
-  if (call)
-    ss.options[k2++] = (rl_kv){"call", call};
-  if (s->proto) {
-    if (!(ss.proto = resolve_path(c, s->proto)))
+    if (add_option(&ss, s->options[i].key, s->options[i].value, NULL))
       goto oom;
-    ss.options[k2++] = (rl_kv){"proto", ss.proto};
-  }
-  if (s->protoset) {
-    if (!(ss.protoset = resolve_path(c, s->protoset)))
-      goto oom;
-    ss.options[k2++] = (rl_kv){"protoset", ss.protoset};
-  }
-  if (s->n_import_paths) {
-    ss.imports = calloc(s->n_import_paths, sizeof *ss.imports);
-    if (!ss.imports)
-      goto oom;
-    for (size_t i = 0; i < s->n_import_paths; i++) {
-      if (!(ss.imports[i] = resolve_path(c, s->import_paths[i])))
-        goto oom;
-      ss.n_imports++;
-      ss.options[k2++] = (rl_kv){"import_path", ss.imports[i]};
+  const char *call = s->call ? s->call : (!request && *spec ? spec : NULL);
+  if (call && add_option(&ss, "call", call, NULL))
+    goto oom;
+  for (size_t i = 0; i < s->n_own; i++)
+    if ((rc = own_option(c, s, p, &s->own[i], &ss))) {
+      free_strings(&ss);
+      if (rc == RL_ERR_NOMEM)
+        snprintf(c->err, c->errlen, "out of memory");
+      return rc;
     }
-  }
-  if (s->n_metadata) {
-    if (!(ss.md = metadata_json(s)))
-      goto oom;
-    ss.options[k2++] = (rl_kv){"metadata", ss.md};
-  }
+  rc = RL_ERR_NOMEM;
   to.options = ss.options;
-  to.n_options = k2;
+  to.n_options = ss.n_options;
   if (s->timeout_ns)
     to.request_timeout_ns = s->timeout_ns;
   char terr[768];
@@ -257,6 +402,8 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   out->checks.expect = s->expect_pos.line ? &s->expect : NULL;
   out->checks.captures = s->captures;
   out->checks.n_captures = s->n_captures;
+  if ((rc = resolve_status(c, s, p, out)))
+    return rc;
   if (s->n_captures) {
     out->capture_vars = calloc(s->n_captures, sizeof *out->capture_vars);
     if (!out->capture_vars)

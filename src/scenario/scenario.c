@@ -80,10 +80,52 @@ static int parse_kv(rl__scn_ctx *c, const yaml_node_t *m, const char *key,
 
 /* ---- steps --------------------------------------------------------------- */
 
-static const char *const step_keys[] = {
-    "name",     "host",   "headers",  "body",        "json", "data",
-    "metadata", "proto",  "protoset", "import_path", "call", "options",
-    "timeout",  "expect", "capture",  NULL};
+/* One of the protocol's own keys: a scalar, a list of scalars, or a
+ * mapping of scalars; templates in every value are checked as everywhere
+ * (which ones a plugin expands is the plugin's business). */
+static int parse_own(rl__scn_ctx *c, const yaml_node_t *k,
+                     const yaml_node_t *val, const rl__scn_vars *v,
+                     rl__scn_step *st) {
+  rl__scn_own *o = rl__scn_grow(&st->own, &st->n_own, sizeof *o);
+  if (!o)
+    return rl__scn_oom(c);
+  o->pos = rl__scn_npos(k);
+  o->value_pos = rl__scn_npos(val);
+  int rc = rl__scn_dup_str(c, rl__scn_stext(k), &o->key);
+  if (rc)
+    return rc;
+  if (val->type == YAML_MAPPING_NODE) {
+    o->shape = RL__SCN_OWN_MAP;
+    return parse_kv(c, val, rl__scn_stext(k), v, &o->items, &o->n_items);
+  }
+  o->shape =
+      val->type == YAML_SEQUENCE_NODE ? RL__SCN_OWN_LIST : RL__SCN_OWN_SCALAR;
+  char **texts = NULL;
+  size_t n = 0;
+  rc = rl__scn_parse_str_list(c, val, rl__scn_stext(k), &texts, &n);
+  for (size_t i = 0; i < n; i++) {
+    rl__scn_kv *kv = rl__scn_grow(&o->items, &o->n_items, sizeof *kv);
+    if (!kv) {
+      rc = rc ? rc : rl__scn_oom(c);
+      free(texts[i]);
+      continue;
+    }
+    kv->value = texts[i];
+    kv->value_pos = o->value_pos;
+    if (rc == 0 && !(kv->key = strdup("")))
+      rc = rl__scn_oom(c);
+    if (rc == 0)
+      rc = rl__scn_check_template(c, val, kv->value, v);
+  }
+  free(texts);
+  return rc;
+}
+
+/* The keys every step has, whatever its protocol; the others are the
+ * protocol key and its own keys (declared by its plugin). */
+const char *const rl__scn_step_keys[] = {
+    "name", "host",    "headers", "body",   "json",    "data",
+    "call", "options", "timeout", "expect", "capture", NULL};
 
 /* A protocol key reads like a URL scheme: http, grpc, redis, h2c... */
 static int is_protocol_name(const char *s) {
@@ -99,34 +141,27 @@ static int is_protocol_name(const char *s) {
 static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
                       rl__scn_step *st) {
   int rc;
-  char keys[512];
   if (n->type != YAML_MAPPING_NODE)
     return rl__scn_type_err(c, n, "a mapping (e.g. {http: GET /path})", "step");
   st->pos = rl__scn_npos(n);
   if ((rc = rl__scn_check_map(c, n, "step", NULL, NULL)))
     return rc;
+  /* The protocol key is the first key every step does not have; the
+   * keys after it that no step has are its own (checked against its
+   * plugin when compiled). A misspelt common key is caught here. */
   yaml_node_t *pk = NULL, *pv = NULL;
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
        p < n->data.mapping.pairs.top; p++) {
     yaml_node_t *k = rl__scn_node_at(c, p->key);
-    if (rl__scn_in_list(step_keys, rl__scn_stext(k)))
+    if (rl__scn_in_list(rl__scn_step_keys, rl__scn_stext(k)))
       continue;
+    if (!pk && rl__scn_closest(rl__scn_step_keys, rl__scn_stext(k)) &&
+        p + 1 < n->data.mapping.pairs.top)
+      return rl__scn_unknown_key(c, k, "step", rl__scn_step_keys, NULL);
     if (pk) {
-      /* Two candidates: one is likely a misspelt step key (a lone one is
-       * taken as the protocol: plugin names are open-ended). */
-      const yaml_node_t *typo = rl__scn_closest(step_keys, rl__scn_stext(k)) ? k
-                                : rl__scn_closest(step_keys, rl__scn_stext(pk))
-                                    ? pk
-                                    : NULL;
-      if (typo)
-        return rl__scn_unknown_key(c, typo, "step", step_keys, NULL);
-      rl__scn_join(step_keys, keys, sizeof keys);
-      return rl__scn_errat(
-          c, rl__scn_npos(k),
-          "step has two protocol keys, '%s' (%d:%d) and '%s': a "
-          "step makes one request (other step keys: %s)",
-          rl__scn_stext(pk), rl__scn_npos(pk).line, rl__scn_npos(pk).col,
-          rl__scn_stext(k), keys);
+      if ((rc = parse_own(c, k, rl__scn_node_at(c, p->value), v, st)))
+        return rc;
+      continue;
     }
     pk = k;
     pv = rl__scn_node_at(c, p->value);
@@ -154,11 +189,6 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
 
   st->spec_pos = rl__scn_npos(pv);
   if (rl__scn_is_null(pv)) {
-    if (strcmp(st->protocol, "http") == 0 || strcmp(st->protocol, "grpc") == 0)
-      return rl__scn_errat(c, rl__scn_npos(pv), "'%s' needs %s", st->protocol,
-                           strcmp(st->protocol, "http") == 0
-                               ? "a method and path, e.g. 'GET /path'"
-                               : "a method, e.g. 'pkg.Service/Method'");
     rc = rl__scn_dup_str(c, "", &st->spec);
   } else {
     rc = rl__scn_get_str(c, pv, st->protocol, &st->spec);
@@ -169,9 +199,6 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
   yaml_node_t *val, *k;
   if ((rc = rl__scn_opt_str(c, n, "name", &st->name, &st->name_pos)) ||
       (rc = rl__scn_opt_str(c, n, "host", &st->host, &st->host_pos)) ||
-      (rc = rl__scn_opt_str(c, n, "proto", &st->proto, &st->proto_pos)) ||
-      (rc = rl__scn_opt_str(c, n, "protoset", &st->protoset,
-                            &st->protoset_pos)) ||
       (rc = rl__scn_opt_str(c, n, "call", &st->call, &st->call_pos)))
     return rc;
   if (st->call && (rc = rl__scn_check_template(
@@ -180,16 +207,11 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
   if ((val = rl__scn_get(c, n, "headers", NULL)) &&
       (rc = parse_kv(c, val, "headers", v, &st->headers, &st->n_headers)))
     return rc;
-  if ((val = rl__scn_get(c, n, "metadata", NULL)) &&
-      (rc = parse_kv(c, val, "metadata", v, &st->metadata, &st->n_metadata)))
-    return rc;
+
   if ((val = rl__scn_get(c, n, "options", NULL)) &&
       (rc = parse_kv(c, val, "options", NULL, &st->options, &st->n_options)))
     return rc;
-  if ((val = rl__scn_get(c, n, "import_path", NULL)) &&
-      (rc = rl__scn_parse_str_list(c, val, "import_path", &st->import_paths,
-                                   &st->n_import_paths)))
-    return rc;
+
   if ((val = rl__scn_get(c, n, "timeout", NULL))) {
     if ((rc = rl__scn_get_duration(c, val, "timeout", &st->timeout_ns)))
       return rc;
@@ -730,10 +752,12 @@ static void free_step(rl__scn_step *st) {
   free(st->host);
   free_kvs(st->headers, st->n_headers);
   free(st->body);
-  free_kvs(st->metadata, st->n_metadata);
-  free(st->proto);
-  free(st->protoset);
-  free_strs(st->import_paths, st->n_import_paths);
+  for (size_t i = 0; i < st->n_own; i++) {
+    free(st->own[i].key);
+    free_kvs(st->own[i].items, st->own[i].n_items);
+  }
+  free(st->own);
+  free(st->expect.status_name);
   free(st->call);
   free_kvs(st->options, st->n_options);
   rl__expect *x = &st->expect;

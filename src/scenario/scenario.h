@@ -40,10 +40,28 @@ typedef struct rl__scn_kv {
   rl__scn_pos value_pos;
 } rl__scn_kv;
 
-/* One request. The protocol key picks the plugin; the rest configures it.
- * Strings the runtime expands as templates ({{...}}): spec, call, header
- * and metadata values, body (whatever its kind). The parser has checked
- * their syntax and that every variable they use is captured before them.
+/* A key of the step's own protocol (`proto:`, `metadata:`), not one every
+ * step has: the parser cannot know which plugin will serve the step, so it
+ * keeps the key and its value's shape, and the compiler checks them
+ * against the options the plugin declares (ABI 1.3 step_options). */
+typedef struct rl__scn_own {
+  char *key;
+  rl__scn_pos pos; /* the key's */
+  rl__scn_pos value_pos;
+  enum {
+    RL__SCN_OWN_SCALAR, /* items: one, key "" */
+    RL__SCN_OWN_LIST,   /* items: one per element, key "" */
+    RL__SCN_OWN_MAP,    /* items: its pairs, scalars as written */
+  } shape;
+  rl__scn_kv *items;
+  size_t n_items;
+} rl__scn_own;
+
+/* One request. The protocol key (the first key that is not one every step
+ * has) picks the plugin; the rest configures it. Strings the runtime
+ * expands as templates ({{...}}): spec, call, header values, the own
+ * keys' values, body (whatever its kind). The parser has checked their
+ * syntax and that every variable they use is captured before them.
  * Expectations, names, hosts, options and captures are literal. */
 typedef struct rl__scn_step {
   rl__scn_pos pos; /* the step's mapping */
@@ -68,12 +86,8 @@ typedef struct rl__scn_step {
     RL__SCN_BODY_DATA
   } body_kind;
   rl__scn_pos body_pos;
-  rl__scn_kv *metadata;
-  size_t n_metadata;
-  char *proto, *protoset; /* NULL when unset */
-  rl__scn_pos proto_pos, protoset_pos;
-  char **import_paths; /* import_path: a string or a list */
-  size_t n_import_paths;
+  rl__scn_own *own; /* the protocol's own keys, in file order */
+  size_t n_own;
   char *call; /* NULL when unset */
   rl__scn_pos call_pos;
   rl__scn_kv *options; /* plugin options, as -O key=value */
@@ -82,6 +96,9 @@ typedef struct rl__scn_step {
   rl__scn_pos timeout_pos;
   rl__expect expect;      /* engine/checks.h */
   rl__scn_pos expect_pos; /* line 0: the step has no expect */
+  /* expect.status_name's position (a named status, resolved against the
+   * step's plugin when compiled). */
+  rl__scn_pos status_name_pos;
   rl__capture *captures;
   size_t n_captures;
 } rl__scn_step;
@@ -152,6 +169,10 @@ typedef struct rl__scn {
   rl__scn_protocol_use *protocols;
   size_t n_protocols;
 } rl__scn;
+
+/* The keys every step has, whatever its protocol (NULL-terminated); a
+ * step's other keys are its protocol key and that protocol's own. */
+extern const char *const rl__scn_step_keys[];
 
 /*
  * Reads and parses the file at `path` (the path as given is the name in

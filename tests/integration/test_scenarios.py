@@ -393,6 +393,34 @@ users: [{name: U, wait: {constant: 600}, tasks: [{steps: [{http: GET /hello}]}]}
              r"s\.yaml:\d+:\d+: "),
             ("users:\n  - name: U\n    weight: many\n    tasks: [{steps: [{http: GET /}]}]\n",
              r"s\.yaml:3:13: .*number"),
+            # What only the step's plugin can tell (ABI 1.3): its own keys,
+            # how its value reads, its status names.
+            ("users:\n  - name: U\n    tasks: [{steps: [{http: GET /, headrs: {a: b}}]}]\n",
+             r"s\.yaml:3:36: 'headrs' is not a key of http steps \(did you mean "
+             r"'headers'\?\); their own keys: none of their own"),
+            ("users:\n  - name: U\n    tasks: [{steps: [{http: GET /, grpc: a/b}]}]\n",
+             r"s\.yaml:3:36: 'grpc' is not a key of http steps"),
+            ("users:\n  - name: U\n    tasks: [{steps: [{http: }]}]\n",
+             r"s\.yaml:3:29: 'http' needs a method and path, e.g. 'GET /path'"),
+            ("users:\n  - name: U\n    tasks: [{steps: [{htp: GET /}]}]\n",
+             r"unknown protocol 'htp' \(known: (?=.*\bhttps?, )(?=.*\bgrpc, grpcs\b)"
+             r"(?!.*\bhttp, https, .*\bhttp, https\b)"),
+            ("users:\n  - name: U\n    tasks: [{steps: [{grpc: SayHello, host: '127.0.0.1:1', "
+             "proto: [a.proto, b.proto]}]}]\n",
+             r"s\.yaml:3:67: 'proto' takes a file name: the \.proto file"),
+            ("users:\n  - name: U\n    tasks: [{steps: [{grpc: SayHello, host: '127.0.0.1:1', "
+             "proto: '%s', protoo: x}]}]\n" % HELLO_PROTO,
+             r"'protoo' is not a key of grpc steps \(did you mean 'proto'\?\); their own keys: "
+             r"proto, protoset, import_path, metadata"),
+            ("users:\n  - name: U\n    tasks: [{steps: [{grpc: SayHello, host: '127.0.0.1:1', "
+             "proto: '%s', expect: {grpc_status: NOPE}}]}]\n" % HELLO_PROTO,
+             r"'NOPE' is not a grpc status \(OK, CANCELLED, .*UNAUTHENTICATED, or 0\.\.16\)"),
+            ("users:\n  - name: U\n    tasks: [{steps: [{grpc: SayHello, host: '127.0.0.1:1', "
+             "proto: '%s', expect: {grpc_status: 17}}]}]\n" % HELLO_PROTO,
+             r"'17' is not a grpc status"),
+            ("users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: {grpc_status: OK}}]}]\n",
+             r"s\.yaml:3:\d+: http steps have no named statuses: expect their status with "
+             r"'status:'"),
         ]
         for text, pattern in cases:
             path = self.scenario(text)

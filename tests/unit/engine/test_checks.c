@@ -104,13 +104,28 @@ static const char *outcome(const rl__expect *e, const rl__response *r,
 
 /* ---- expectations -------------------------------------------------------- */
 
-static void test_grpc_status_names(void **state) {
+/* A plugin's names for its statuses (as gRPC's plugin declares them). */
+static const char *const names[] = {
+    "OK",       "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+    "NOT_FOUND"};
+#define NNAMES 6u
+
+static void test_status_names(void **state) {
   (void)state;
-  assert_string_equal(rl__grpc_status_name(0), "OK");
-  assert_string_equal(rl__grpc_status_name(5), "NOT_FOUND");
-  assert_string_equal(rl__grpc_status_name(16), "UNAUTHENTICATED");
-  assert_null(rl__grpc_status_name(17));
-  assert_null(rl__grpc_status_name(-1));
+  assert_string_equal(rl__status_name(names, NNAMES, 0), "OK");
+  assert_string_equal(rl__status_name(names, NNAMES, 5), "NOT_FOUND");
+  assert_null(rl__status_name(names, NNAMES, 6));
+  assert_null(rl__status_name(names, NNAMES, -1));
+  assert_null(rl__status_name(NULL, 0, 0));
+  /* By name in any case, or by number below the count. */
+  assert_int_equal(rl__status_code(names, NNAMES, "not_found"), 5);
+  assert_int_equal(rl__status_code(names, NNAMES, "OK"), 0);
+  assert_int_equal(rl__status_code(names, NNAMES, "3"), 3);
+  assert_int_equal(rl__status_code(names, NNAMES, "6"), -1);
+  assert_int_equal(rl__status_code(names, NNAMES, "-1"), -1);
+  assert_int_equal(rl__status_code(names, NNAMES, "3x"), -1);
+  assert_int_equal(rl__status_code(names, NNAMES, "NOPE"), -1);
+  assert_int_equal(rl__status_code(NULL, 0, "0"), -1);
 }
 
 static void test_no_expectations_keep_the_plugins_verdict(void **state) {
@@ -146,16 +161,27 @@ static void test_expected_status_decides_alone(void **state) {
 static void test_expected_grpc_status_by_name(void **state) {
   (void)state;
   rl__response r = {0};
-  rl__expect e = {.has_grpc_status = 1, .grpc_status = 5};
+  rl__expect e = {.status_name = "not_found"};
+  /* Resolved with the plugin's names when the step is compiled. */
+  rl__step_checks ck = {.expect = &e,
+                        .has_named_status = 1,
+                        .named_status = 5,
+                        .status_names = names,
+                        .n_status_names = NNAMES};
+  char buf[256];
+  int stop = -1;
   respond(&r, 0, NULL, "{}", NULL, 0);
-  assert_string_equal(outcome(&e, &r, NULL, 0),
-                      "expected gRPC status NOT_FOUND, got OK");
+  assert_string_equal(
+      rl__checks_apply(&ck, &r, NULL, 0, NULL, buf, sizeof buf, &stop),
+      "expected status NOT_FOUND, got OK");
   respond(&r, 5, NULL, NULL, NULL, 0);
-  assert_string_equal(outcome(&e, &r, "NOT_FOUND: no such user", 0), "");
-  /* A code outside 0..16 shows as a number. */
+  assert_null(rl__checks_apply(&ck, &r, "NOT_FOUND: no such user", 0, NULL, buf,
+                               sizeof buf, &stop));
+  /* A code the plugin has no name for shows as a number. */
   respond(&r, 42, NULL, NULL, NULL, 0);
-  assert_string_equal(outcome(&e, &r, NULL, 0),
-                      "expected gRPC status NOT_FOUND, got 42");
+  assert_string_equal(
+      rl__checks_apply(&ck, &r, NULL, 0, NULL, buf, sizeof buf, &stop),
+      "expected status NOT_FOUND, got 42");
   rl__response_free(&r);
 }
 
@@ -466,7 +492,7 @@ static void test_a_failed_request_captures_nothing(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_grpc_status_names),
+      cmocka_unit_test(test_status_names),
       cmocka_unit_test(test_no_expectations_keep_the_plugins_verdict),
       cmocka_unit_test(test_expected_status_decides_alone),
       cmocka_unit_test(test_expected_grpc_status_by_name),

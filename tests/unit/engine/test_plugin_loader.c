@@ -257,6 +257,60 @@ static void test_add_from_memory(void **state) {
   rl__plugin_set_free(&set); /* no dlclose of a NULL handle */
 }
 
+/* ABI 1.3: the step keys a plugin declares pick it for scenario steps,
+ * and its own keys are found; a plugin built for 1.2 (its descriptor ends
+ * before step_keys) serves its schemes' names, whatever lies past its
+ * size. */
+static void test_step_keys(void **state) {
+  (void)state;
+  static const rl_scheme schemes[] = {{"mem", 1, 0}, {NULL, 0, 0}};
+  static const char *const keys[] = {"memo", "memos", NULL};
+  static const rl_option_decl opts[] = {{"file", RL_OPTION_FILE, "a file"},
+                                        {NULL, 0, NULL}};
+  rl_plugin d = {
+      .abi_version = RL_ABI_VERSION,
+      .struct_size = sizeof(rl_plugin),
+      .name = "mem13",
+      .version = "1",
+      .schemes = schemes,
+      .kind = RL_PLUGIN_TRANSPORT,
+      .step_new = mem_step_new,
+      .step_del = mem_step_del,
+      .step_describe = mem_step_describe,
+      .transport_new = mem_transport_new,
+      .transport_submit = mem_transport_submit,
+      .transport_del = mem_transport_del,
+      .step_keys = keys,
+      .step_value = RL_STEP_VALUE_REQUEST,
+      .step_options = opts,
+  };
+  rl__plugin_set set;
+  rl__plugin *p13 = NULL, *p12 = NULL;
+  char err[512] = "";
+  rl__plugin_set_init(&set, rl__host());
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<1.3>", &p13, err, sizeof err),
+                   0);
+  assert_true(rl__plugin_serves_key(p13, "memos"));
+  assert_false(rl__plugin_serves_key(p13, "mem")); /* keys, not schemes */
+  assert_ptr_equal(rl__plugin_set_find_key(&set, "memo"), p13);
+  assert_ptr_equal(rl__plugin_step_option(p13, "file"), &opts[0]);
+  assert_null(rl__plugin_step_option(p13, "nope"));
+  assert_int_equal(p13->desc.step_value, RL_STEP_VALUE_REQUEST);
+
+  d.name = "mem12";
+  d.abi_version = (1u << 16) | 2u;
+  d.struct_size = (uint32_t)offsetof(rl_plugin, step_keys);
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<1.2>", &p12, err, sizeof err),
+                   0);
+  assert_null(p12->desc.step_keys);
+  assert_null(p12->desc.step_options);
+  assert_int_equal(p12->desc.step_value, RL_STEP_VALUE_CALL);
+  assert_true(rl__plugin_serves_key(p12, "mem"));
+  assert_false(rl__plugin_serves_key(p12, "memo"));
+  assert_null(rl__plugin_step_option(p12, "file"));
+  rl__plugin_set_free(&set);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_by_path),
@@ -271,6 +325,7 @@ int main(void) {
       cmocka_unit_test(test_newer_minor_loads),
       cmocka_unit_test(test_scan_skips_broken),
       cmocka_unit_test(test_add_from_memory),
+      cmocka_unit_test(test_step_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -312,6 +312,48 @@ static void test_request_post(void **state) {
   assert_success(3, "DELETE", "/x/1", 0);
 }
 
+static void test_request_json_body_type(void **state) {
+  struct fx *f = *state;
+  /* A scenario's JSON body (ABI 1.3 body_type) says what it is ... */
+  rl_step_spec s = base_spec();
+  s.body = (const uint8_t *)"{}";
+  s.body_len = 2;
+  s.body_type = "application/json";
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Type: application/json\r\n"
+                 "Content-Length: 2\r\n"
+                 "\r\n"
+                 "{}");
+  /* ... unless the user's own header says else. */
+  static const rl_kv ct[] = {{"content-type", "text/x-mine"}};
+  s.headers = ct;
+  s.n_headers = 1;
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "content-type: text/x-mine\r\n"
+                 "Content-Length: 2\r\n"
+                 "\r\n"
+                 "{}");
+  /* A host older than ABI 1.3: its spec ends before body_type. */
+  s = base_spec();
+  s.struct_size = (uint32_t)offsetof(rl_step_spec, body_type);
+  s.body = (const uint8_t *)"{}";
+  s.body_len = 2;
+  s.body_type = "application/json";
+  assert_request(f, &s,
+                 "POST / HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "User-Agent: rpcload/0.1\r\n"
+                 "Content-Length: 2\r\n"
+                 "\r\n"
+                 "{}");
+}
+
 static void test_request_headers(void **state) {
   struct fx *f = *state;
   /* User headers keep their order; one named like a default (any case)
@@ -1210,6 +1252,7 @@ int main(void) {
       T(test_step_describe),
       T(test_request_get),
       T(test_request_post),
+      T(test_request_json_body_type),
       T(test_request_headers),
       T(test_request_host_port),
       cmocka_unit_test(test_bad_specs),

@@ -763,6 +763,38 @@ static void test_request_defaults(void **state) {
       fail_msg("request %d failed: %s", i, event_of(i)->error);
 }
 
+/* A scenario's JSON body (ABI 1.3 body_type) is labelled so, unless the
+ * user's own content-type says else; a pre-1.3 host's spec has no label. */
+static void test_json_body_type(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec("/j");
+  s.body = (const uint8_t *)"{}";
+  s.body_len = 2;
+  s.body_type = "application/json";
+  assert_int_equal(submit(f, add_step(f, &s)), 0);
+  static const rl_kv ct[] = {{"content-type", "text/x-mine"}};
+  s.headers = ct;
+  s.n_headers = 1;
+  assert_int_equal(submit(f, add_step(f, &s)), 0);
+  s = base_spec("/old");
+  s.struct_size = (uint32_t)offsetof(rl_step_spec, body_type);
+  s.body = (const uint8_t *)"{}";
+  s.body_len = 2;
+  s.body_type = "application/json";
+  assert_int_equal(submit(f, add_step(f, &s)), 0);
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(f->sv.n, 3);
+  struct srv_stream *ss = f->sv.streams;
+  assert_string_equal(ss[0].headers, "user-agent: rpcload/0.1\n"
+                                     "content-type: application/json\n"
+                                     "content-length: 2\n");
+  assert_string_equal(ss[1].headers, "user-agent: rpcload/0.1\n"
+                                     "content-type: text/x-mine\n"
+                                     "content-length: 2\n");
+  assert_string_equal(ss[2].headers,
+                      "user-agent: rpcload/0.1\ncontent-length: 2\n");
+}
+
 /* A body with templates is expanded per request, with its own
  * content-length; a body without is sent as it is. */
 static void test_templated_body(void **state) {
@@ -1469,6 +1501,7 @@ int main(void) {
       cmocka_unit_test(test_bad_specs),
       T(test_request_headers),
       T(test_request_defaults),
+      T(test_json_body_type),
       T(test_templated_body),
       T(test_settings_exchange),
       T(test_get_200),
