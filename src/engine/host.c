@@ -63,9 +63,13 @@ static const char *host_template_expand(const rl_template *t, rl_request *req,
                           .vars = u->vars,
                           .n_vars = u->vars ? lp->plan->n_vars : 0};
   *len = 0;
-  if (rl__template_expand(t, &ctx, &lp->scratch, len, &lp->scratch_cap))
+  rl__buf_reset(&lp->scratch);
+  if (rl__template_expand(t, &ctx, &lp->scratch)) {
+    rl__buf_reset(&lp->scratch);
     return NULL;
-  return lp->scratch ? lp->scratch : "";
+  }
+  *len = lp->scratch.len;
+  return lp->scratch.p ? lp->scratch.p : "";
 }
 
 static uint64_t host_request_user_id(const rl_request *req) {

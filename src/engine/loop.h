@@ -22,6 +22,7 @@
 
 #include <rpcload/plugin.h>
 
+#include "base/buf.h"
 #include "stats/stats.h"
 
 struct rl__plan;
@@ -63,8 +64,7 @@ struct rl_loop {
   uint8_t *rbuf;
   size_t rbuf_size;
   /* Template expansions for plugins land here, one at a time. */
-  char *scratch;
-  size_t scratch_cap;
+  rl__buf scratch;
   rl__loop_transport *transports;
   size_t ntransports;
   /* Set by the owner: let the ready users act (see above). */

@@ -207,20 +207,6 @@ int rl__template_is_constant(const rl_template *t) {
   return 1;
 }
 
-static int reserve(char **buf, size_t *len, size_t *cap, size_t more) {
-  if (*len + more <= *cap)
-    return 0;
-  size_t c = *cap ? *cap : 64;
-  while (c < *len + more)
-    c *= 2;
-  char *b = realloc(*buf, c);
-  if (!b)
-    return RL_ERR_NOMEM;
-  *buf = b;
-  *cap = c;
-  return 0;
-}
-
 static uint64_t unix_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -228,7 +214,7 @@ static uint64_t unix_ms(void) {
 }
 
 int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
-                        char **buf, size_t *len, size_t *cap) {
+                        rl__buf *out) {
   static const char alnum[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   for (size_t i = 0; i < t->nparts; i++) {
@@ -237,10 +223,7 @@ int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
     int n = 0;
     switch (p->kind) {
     case PART_TEXT:
-      if (reserve(buf, len, cap, p->len))
-        return RL_ERR_NOMEM;
-      memcpy(*buf + *len, t->text + p->off, p->len);
-      *len += p->len;
+      rl__buf_add(out, t->text + p->off, p->len);
       continue;
     case PART_USER_ID:
       n = snprintf(num, sizeof num, "%llu", (unsigned long long)ctx->user_id);
@@ -278,25 +261,18 @@ int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
     case PART_VAR: {
       const char *v =
           (size_t)p->a < ctx->n_vars && ctx->vars ? ctx->vars[p->a] : NULL;
-      size_t vl = v ? strlen(v) : 0;
-      if (reserve(buf, len, cap, vl))
-        return RL_ERR_NOMEM;
-      if (vl)
-        memcpy(*buf + *len, v, vl);
-      *len += vl;
+      rl__buf_add(out, v ? v : "", v ? strlen(v) : 0);
       continue;
     }
     case PART_RANDOM_STRING:
-      if (reserve(buf, len, cap, (size_t)p->a))
+      if (rl__buf_reserve(out, (size_t)p->a))
         return RL_ERR_NOMEM;
       for (long long k = 0; k < p->a; k++)
-        (*buf)[(*len)++] = alnum[rl__rng_next(ctx->rng) % (sizeof alnum - 1)];
+        out->p[out->len++] = alnum[rl__rng_next(ctx->rng) % (sizeof alnum - 1)];
+      out->p[out->len] = '\0';
       continue;
     }
-    if (reserve(buf, len, cap, (size_t)n))
-      return RL_ERR_NOMEM;
-    memcpy(*buf + *len, num, (size_t)n);
-    *len += (size_t)n;
+    rl__buf_add(out, num, (size_t)n);
   }
-  return 0;
+  return out->oom ? RL_ERR_NOMEM : 0;
 }

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/buf.h"
+
 typedef struct rl_template rl_template; /* the ABI's opaque name */
 
 /* What an expansion draws on: the user's identity, random state and
@@ -58,10 +60,10 @@ void rl__template_del(rl_template *t);
 int rl__template_is_constant(const rl_template *t);
 
 /*
- * Appends the expansion to the growable buffer (*buf, *len, *cap; realloc'd
- * as needed). Returns 0 or RL_ERR_NOMEM.
+ * Appends the expansion to `out` (the caller's). Returns 0, or
+ * RL_ERR_NOMEM when `out` could not grow (now or before: its oom).
  */
 int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
-                        char **buf, size_t *len, size_t *cap);
+                        rl__buf *out);
 
 #endif /* RL_TEMPLATE_H */

@@ -398,8 +398,7 @@ void rl__worker_join(rl__worker *w) {
   lp->stats = NULL;
   free(lp->rbuf);
   lp->rbuf = NULL;
-  free(lp->scratch);
-  lp->scratch = NULL;
+  rl__buf_free(&lp->scratch);
   free(lp->transports);
   lp->transports = NULL;
   lp->ntransports = 0;

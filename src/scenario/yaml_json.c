@@ -14,6 +14,7 @@
 
 #include <yaml.h>
 
+#include "base/buf.h"
 #include "scenario/vars.h"
 #include "scenario/yaml.h"
 
@@ -23,65 +24,37 @@
 #define MAX_DEPTH 64
 #define MAX_WORK 1000000
 
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n) {
-  if (b->oom)
-    return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = 1;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-static void sb_json_string(sbuf *b, const char *s, size_t n) {
-  sb_put(b, "\"", 1);
+static void sb_json_string(rl__buf *b, const char *s, size_t n) {
+  rl__buf_add(b, "\"", 1);
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
     char esc[8];
     switch (ch) {
     case '"':
-      sb_put(b, "\\\"", 2);
+      rl__buf_add(b, "\\\"", 2);
       break;
     case '\\':
-      sb_put(b, "\\\\", 2);
+      rl__buf_add(b, "\\\\", 2);
       break;
     case '\n':
-      sb_put(b, "\\n", 2);
+      rl__buf_add(b, "\\n", 2);
       break;
     case '\r':
-      sb_put(b, "\\r", 2);
+      rl__buf_add(b, "\\r", 2);
       break;
     case '\t':
-      sb_put(b, "\\t", 2);
+      rl__buf_add(b, "\\t", 2);
       break;
     default:
       if (ch < 0x20) {
         snprintf(esc, sizeof esc, "\\u%04x", ch);
-        sb_put(b, esc, 6);
+        rl__buf_add(b, esc, 6);
       } else {
-        sb_put(b, (const char *)&s[i], 1);
+        rl__buf_add(b, (const char *)&s[i], 1);
       }
     }
   }
-  sb_put(b, "\"", 1);
+  rl__buf_add(b, "\"", 1);
 }
 
 /* JSON's number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)? */
@@ -120,7 +93,7 @@ static int is_json_number(const char *s) {
  * 1.50); quoted ones are strings. Strings are checked as templates
  * against `v` (NULL: not templates).
  */
-static int to_json(rl__scn_ctx *c, const yaml_node_t *n, sbuf *b,
+static int to_json(rl__scn_ctx *c, const yaml_node_t *n, rl__buf *b,
                    const rl__scn_vars *v, int depth) {
   if (depth > MAX_DEPTH)
     return rl__scn_errat(c, rl__scn_npos(n),
@@ -136,36 +109,36 @@ static int to_json(rl__scn_ctx *c, const yaml_node_t *n, sbuf *b,
     if ((rc = rl__scn_scalar_text(c, n, "a JSON value", &t)))
       return rc;
     if (rl__scn_is_null(n)) {
-      sb_str(b, "null");
+      rl__buf_str(b, "null");
     } else if (rl__scn_is_plain(n) &&
                (strcmp(t, "true") == 0 || strcmp(t, "True") == 0 ||
                 strcmp(t, "TRUE") == 0)) {
-      sb_str(b, "true");
+      rl__buf_str(b, "true");
     } else if (rl__scn_is_plain(n) &&
                (strcmp(t, "false") == 0 || strcmp(t, "False") == 0 ||
                 strcmp(t, "FALSE") == 0)) {
-      sb_str(b, "false");
+      rl__buf_str(b, "false");
     } else if (rl__scn_is_plain(n) && is_json_number(t)) {
-      sb_str(b, t);
+      rl__buf_str(b, t);
     } else {
       if ((rc = rl__scn_check_template(c, n, t, v)))
         return rc;
       sb_json_string(b, t, strlen(t));
     }
   } else if (n->type == YAML_SEQUENCE_NODE) {
-    sb_put(b, "[", 1);
+    rl__buf_add(b, "[", 1);
     for (yaml_node_item_t *it = n->data.sequence.items.start;
          it < n->data.sequence.items.top; it++) {
       if (it != n->data.sequence.items.start)
-        sb_put(b, ",", 1);
+        rl__buf_add(b, ",", 1);
       if ((rc = to_json(c, rl__scn_node_at(c, *it), b, v, depth + 1)))
         return rc;
     }
-    sb_put(b, "]", 1);
+    rl__buf_add(b, "]", 1);
   } else {
     if ((rc = rl__scn_check_map(c, n, "a JSON object", NULL, NULL)))
       return rc;
-    sb_put(b, "{", 1);
+    rl__buf_add(b, "{", 1);
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
          p < n->data.mapping.pairs.top; p++) {
       yaml_node_t *k = rl__scn_node_at(c, p->key);
@@ -174,13 +147,13 @@ static int to_json(rl__scn_ctx *c, const yaml_node_t *n, sbuf *b,
           (rc = rl__scn_check_template(c, k, kt, v)))
         return rc;
       if (p != n->data.mapping.pairs.start)
-        sb_put(b, ",", 1);
+        rl__buf_add(b, ",", 1);
       sb_json_string(b, kt, strlen(kt));
-      sb_put(b, ":", 1);
+      rl__buf_add(b, ":", 1);
       if ((rc = to_json(c, rl__scn_node_at(c, p->value), b, v, depth + 1)))
         return rc;
     }
-    sb_put(b, "}", 1);
+    rl__buf_add(b, "}", 1);
   }
   return b->oom ? rl__scn_oom(c) : 0;
 }
@@ -188,7 +161,8 @@ static int to_json(rl__scn_ctx *c, const yaml_node_t *n, sbuf *b,
 /* `n` as JSON text in *out (owned by the caller). */
 int rl__scn_json_text(rl__scn_ctx *c, const yaml_node_t *n,
                       const rl__scn_vars *v, char **out) {
-  sbuf b = {0};
+  rl__buf b;
+  rl__buf_init(&b);
   int rc = to_json(c, n, &b, v, 0);
   if (rc) {
     free(b.p);

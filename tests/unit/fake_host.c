@@ -268,10 +268,15 @@ static const char *host_template_expand(const rl_template *t, rl_request *req,
   } else {
     rl__template_ctx ctx = {
         .user_id = req->user_id, .seq = req->seq, .rng = &req->rng};
-    if (rl__template_expand(t, &ctx, &buf, len, &cap) != 0) {
-      free(buf);
+    rl__buf out;
+    rl__buf_init(&out);
+    if (rl__template_expand(t, &ctx, &out) != 0) {
+      rl__buf_free(&out);
       return NULL;
     }
+    buf = out.p;
+    *len = out.len;
+    cap = out.cap;
   }
   if (buf == NULL) { /* an empty expansion still needs an address */
     buf = malloc(1);

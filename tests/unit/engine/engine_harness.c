@@ -503,7 +503,7 @@ void th_loop_free(rl_loop *lp) {
   ev_loop_destroy(lp->ev);
   rl__stats_del(lp->stats);
   free(lp->rbuf);
-  free(lp->scratch);
+  rl__buf_free(&lp->scratch);
   memset(lp, 0, sizeof *lp);
 }
 

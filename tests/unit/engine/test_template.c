@@ -20,14 +20,14 @@ static char *expand(const char *text, uint64_t user, uint64_t seq,
   if (rl__template_new(text, strlen(text), &t, err, sizeof err))
     fail_msg("'%s' refused: %s", text, err);
   rl__template_ctx ctx = {.user_id = user, .seq = seq, .rng = rng};
-  char *buf = NULL;
-  size_t len = 0, cap = 0;
-  assert_int_equal(rl__template_expand(t, &ctx, &buf, &len, &cap), 0);
-  char *out = malloc(len + 1);
+  rl__buf b;
+  rl__buf_init(&b);
+  assert_int_equal(rl__template_expand(t, &ctx, &b), 0);
+  char *out = malloc(b.len + 1);
   assert_non_null(out);
-  memcpy(out, buf, len);
-  out[len] = 0;
-  free(buf);
+  memcpy(out, b.p ? b.p : "", b.len);
+  out[b.len] = 0;
+  rl__buf_free(&b);
   rl__template_del(t);
   return out;
 }
