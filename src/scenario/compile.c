@@ -265,11 +265,12 @@ static int step_url(compiler *c, const rl__scn_user *k, const rl__scn_step *s,
                      : k->host ? k->host
                      : o->host ? o->host
                                : c->scn->host;
-  if (!host || !*host)
-    return rl__scn_errorf(
-        c->scn, s->pos, c->err, c->errlen,
-        "step has no host: give host: in the step, its user class or the "
-        "file, or a target on the command line");
+  if (!host || !*host) {
+    rl__scn_errorf(c->scn, s->pos, c->err, c->errlen,
+                   "step has no host: give host: in the step, its user class "
+                   "or the file, or a target on the command line");
+    return RL_ERR_INVAL;
+  }
   const char *scheme = default_scheme(p, s->protocol);
   size_t n = strlen(host) + strlen(scheme) + (path ? strlen(path) : 0) + 8;
   if (!(ss->url = malloc(n)))
@@ -381,7 +382,6 @@ static int compile_step(compiler *c, const rl__scn_user *k,
         snprintf(c->err, c->errlen, "out of memory");
       return rc;
     }
-  rc = RL_ERR_NOMEM;
   to.options = ss.options;
   to.n_options = ss.n_options;
   if (s->timeout_ns)
