@@ -420,10 +420,14 @@ oom:
   return rc;
 }
 
+/* Compiles the n steps of s into *out, counting in *done the steps the
+ * plan owns (whose targets rl__plan_del frees): on an error, those made so
+ * far, the failing one too once its target exists. */
 static int compile_steps(compiler *c, const rl__scn_user *k,
                          const rl__scn_step *s, size_t n, rl__plan_step **out,
-                         int *checks) {
+                         size_t *done, int *checks) {
   *out = NULL;
+  *done = 0;
   if (!n)
     return 0;
   rl__plan_step *p = calloc(n, sizeof *p);
@@ -434,6 +438,8 @@ static int compile_steps(compiler *c, const rl__scn_user *k,
   *out = p;
   for (size_t i = 0; i < n; i++) {
     int rc = compile_step(c, k, &s[i], &p[i]);
+    if (p[i].target || p[i].capture_vars)
+      *done = i + 1;
     if (rc)
       return rc;
     *checks |= p[i].has_checks;
@@ -507,13 +513,11 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
       pc->wait = scn->settings.wait;
     pc->sequential = k->sequential;
     if ((rc = compile_steps(&c, k, k->on_start, k->n_on_start, &pc->on_start,
-                            &pc->checks)))
+                            &pc->n_on_start, &pc->checks)))
       goto fail;
-    pc->n_on_start = k->n_on_start;
     if ((rc = compile_steps(&c, k, k->on_stop, k->n_on_stop, &pc->on_stop,
-                            &pc->checks)))
+                            &pc->n_on_stop, &pc->checks)))
       goto fail;
-    pc->n_on_stop = k->n_on_stop;
     p->has_on_stop |= k->n_on_stop != 0;
     pc->tasks = calloc(kept, sizeof *pc->tasks);
     pc->cum_weight = calloc(kept, sizeof *pc->cum_weight);
@@ -528,9 +532,8 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
       pt->name = st->name;
       pt->weight = st->weight;
       if ((rc = compile_steps(&c, k, st->steps, st->n_steps, &pt->steps,
-                              &pc->checks)))
+                              &pt->n_steps, &pc->checks)))
         goto fail;
-      pt->n_steps = st->n_steps;
       pc->total_weight += pt->weight;
       pc->cum_weight[pc->n_tasks - 1] = pc->total_weight;
     }
