@@ -38,6 +38,7 @@
 
 #include "engine/plugin_loader.h"
 #include "grpc/grpc_wire.h"
+#include "unit/codec_test.h"
 #include "unit/fake_host.h"
 
 /* nghttp2 1.60 renamed the ssize_t API; Debian 12 ships 1.52. */
@@ -82,17 +83,9 @@ static void *steps[N_MODES];
 static int group_setup(void **state) {
   (void)state;
   char err[1024];
-  rl__plugin *p;
-  /* The host first: cases without a fixture (and the loader) use it. */
-  rl_fake_host_init(&fh);
-  fh.on_violation = violation;
-  rl__plugin_set_init(&plugins, &fh.host);
-  if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/grpc.so", &p, err,
-                          sizeof err) != 0) {
-    fprintf(stderr, "%s\n", err);
+  if (rl_codec_test_load(&fh, &plugins, RL_TEST_PLUGIN_DIR "/grpc.so",
+                         violation, &P) != 0)
     return -1;
-  }
-  P = &p->desc;
   for (int m = 0; m < N_MODES; m++) {
     char body[64];
     snprintf(body, sizeof body, "{\"name\":\"%s\"}", mode_name[m]);
@@ -123,8 +116,7 @@ static int group_teardown(void **state) {
   for (int m = 0; m < N_MODES; m++)
     if (steps[m] != NULL)
       P->step_del(steps[m]);
-  rl__plugin_set_free(&plugins);
-  rl_fake_host_free(&fh);
+  rl_codec_test_unload(&fh, &plugins);
   return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
+#include "unit/codec_test.h"
 #include "unit/fake_host.h"
 
 /* The host, and the response it was handed last. */
@@ -46,25 +47,15 @@ static const rl_plugin *P;
  * passes its checks (entry symbol, ABI, size, required members). */
 static int group_setup(void **state) {
   (void)state;
-  char err[1024];
-  rl__plugin *p;
-  /* The host first: cases without a fixture (and the loader) use it. */
-  rl_fake_host_init(&fh);
-  fh.on_violation = violation;
-  rl__plugin_set_init(&plugins, &fh.host);
-  if (rl__plugin_set_load(&plugins, RL_TEST_PLUGIN_DIR "/http1.so", &p, err,
-                          sizeof err) != 0) {
-    fprintf(stderr, "%s\n", err);
+  if (rl_codec_test_load(&fh, &plugins, RL_TEST_PLUGIN_DIR "/http1.so",
+                         violation, &P) != 0)
     return -1;
-  }
-  P = &p->desc;
   return 0;
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  rl__plugin_set_free(&plugins);
-  rl_fake_host_free(&fh);
+  rl_codec_test_unload(&fh, &plugins);
   return 0;
 }
 
