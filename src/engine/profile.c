@@ -167,7 +167,8 @@ double rl__profile_integral(const rl__profile *p, uint64_t t_ns) {
   double area = 0;
   uint64_t total = total_ns(p);
   if (p->loop && total) {
-    area = cycle_area(p) * (double)(t_ns / total);
+    uint64_t cycles = t_ns / total; /* whole cycles, on purpose */
+    area = cycle_area(p) * (double)cycles;
     t_ns %= total;
   }
   double from = p->start;
