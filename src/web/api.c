@@ -23,6 +23,43 @@ extern const char rl__uplot_version[]; /* cmake/report_html_assets.cmake */
 #define TYPE_JSON "application/json"
 #define TYPE_TEXT "text/plain; charset=utf-8"
 
+/* ---- the API's own state ------------------------------------------------ */
+
+int rl__web_api_init(rl__web_api *api, const rl__web_api_options *cfg) {
+  memset(api, 0, sizeof *api);
+  api->r = cfg->r;
+  api->users = cfg->users;
+  api->spawn_rate = cfg->spawn_rate;
+  api->auth = cfg->auth;
+  api->target = strdup(cfg->target ? cfg->target : "");
+  api->plugin = cfg->plugin ? strdup(cfg->plugin) : NULL;
+  if (!api->target || (cfg->plugin && !api->plugin)) {
+    free(api->target);
+    free(api->plugin);
+    return RL_ERR_NOMEM;
+  }
+  pthread_mutex_init(&api->lock, NULL);
+  return 0;
+}
+
+void rl__web_api_free(rl__web_api *api) {
+  pthread_mutex_destroy(&api->lock);
+  free(api->target);
+  free(api->plugin);
+  api->target = api->plugin = NULL;
+}
+
+/* The target and spawn rate now (another thread's /swarm may change
+ * them): a copy of the target, NULL when out of memory. */
+static char *current(rl__web_api *api, double *spawn_rate) {
+  pthread_mutex_lock(&api->lock);
+  char *t = strdup(api->target);
+  if (spawn_rate)
+    *spawn_rate = api->spawn_rate;
+  pthread_mutex_unlock(&api->lock);
+  return t;
+}
+
 /* ---- answers ------------------------------------------------------------- */
 
 static void set(rl__web_answer *a, unsigned status, const char *type,
@@ -235,16 +272,19 @@ void rl__web_api_report_html(rl__web_api *api, int download,
     set(a, 500, NULL, NULL, 0);
     return;
   }
+  double rate;
+  char *target = current(api, &rate);
   rl__report_html_info info = {
-      .target = api->target,
+      .target = target ? target : "",
       .plugin = api->plugin,
       .users = user_count(r),
-      .spawn_rate = api->spawn_rate,
+      .spawn_rate = rate,
       .run_time_ns = r->cfg->run_time_ns,
   };
   struct html_read rd = {.f = m.f, .info = &info};
   rl__runner_with_stats(r, read_html, &rd);
-  set_membuf(a, &m, rd.rc, "text/html; charset=utf-8");
+  free(target);
+  set_membuf(a, &m, target ? rd.rc : RL_ERR_NOMEM, "text/html; charset=utf-8");
   if (download && a->body)
     name_download(a, "rpcload_report", "html");
 }
@@ -291,12 +331,18 @@ void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
 
 void rl__web_api_config(rl__web_api *api, rl__web_answer *a) {
   uint64_t run_time_ns = api->r->cfg->run_time_ns;
-  json_t *j = json_pack(
-      "{s:s, s:s?, s:I, s:f, s:s, s:s, s:b, s:o?}", "host", api->target,
-      "plugin", api->plugin, "users", (json_int_t)api->users, "spawn_rate",
-      api->spawn_rate, "version", RL_VERSION, "uplot_version",
-      rl__uplot_version, "auth", api->auth, "run_time_s",
-      run_time_ns ? json_real((double)run_time_ns / 1e9) : NULL);
+  double rate;
+  char *target = current(api, &rate);
+  json_t *j =
+      target
+          ? json_pack("{s:s, s:s?, s:I, s:f, s:s, s:s, s:b, s:o?}", "host",
+                      target, "plugin", api->plugin, "users",
+                      (json_int_t)api->users, "spawn_rate", rate, "version",
+                      RL_VERSION, "uplot_version", rl__uplot_version, "auth",
+                      api->auth, "run_time_s",
+                      run_time_ns ? json_real((double)run_time_ns / 1e9) : NULL)
+          : NULL;
+  free(target);
   set_json(a, 200, j, JSON_COMPACT);
 }
 
@@ -319,7 +365,9 @@ static int same_host(const char *target, const char *host) {
 
 void rl__web_api_refuse(rl__web_api *api, unsigned status, const char *msg,
                         rl__web_answer *a) {
-  set_result(a, status, 0, msg, api->target);
+  char *target = current(api, NULL);
+  set_result(a, status, 0, msg, target ? target : "");
+  free(target);
 }
 
 void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
@@ -342,16 +390,24 @@ void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
     rl__web_api_refuse(api, 400, "spawn_rate must be a number > 0", a);
     return;
   }
-  if (!same_host(api->target, host)) {
+  char *target = current(api, NULL);
+  if (!target) {
+    set(a, 500, NULL, NULL, 0);
+    return;
+  }
+  int same = same_host(target, host);
+  if (!same) {
     char msg[640];
     snprintf(msg, sizeof msg,
              "rpcload load-tests the target it was started with (%.200s); "
              "start another rpcload for %.200s",
-             api->target, host);
+             target, host);
+    free(target);
     rl__web_api_refuse(api, 400, msg, a);
     return;
   }
   if (run_time && run_time[0]) {
+    free(target);
     rl__web_api_refuse(api, 400,
                        "run_time from the web UI is not supported: give "
                        "-t/--run-time on the command line",
@@ -359,14 +415,18 @@ void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
     return;
   }
   if (atomic_load(&api->r->state) == RL__STATE_ENDING) {
+    free(target);
     rl__web_api_refuse(api, 409, "the run is ending", a);
     return;
   }
   rl__runner_ctl ctl = {
       .swarm = 1, .users = (uint32_t)users, .spawn_rate = rate};
   rl__runner_control(api->r, &ctl);
+  pthread_mutex_lock(&api->lock);
   api->spawn_rate = rate;
-  set_result(a, 200, 1, "Swarming started", api->target);
+  pthread_mutex_unlock(&api->lock);
+  set_result(a, 200, 1, "Swarming started", target);
+  free(target);
 }
 
 /* Locust's stop is synchronous, and so is ours: the answer comes once

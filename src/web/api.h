@@ -10,27 +10,44 @@
  * that change the run go through rl__runner_control (applied on the
  * runner's loop).
  *
- * Threads: one rl__web_api is used by one thread at a time (the web
- * server's); the runner may run on others.
+ * Threads: the web server answers each connection on its own thread, so
+ * these functions run concurrently; what the API remembers between
+ * requests (the target, the last spawn rate) is under its own lock.
  */
 #ifndef RL_WEB_API_H
 #define RL_WEB_API_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "engine/runner.h"
 
-/* What the API serves and remembers. The strings are borrowed: they must
- * outlive the API's use. */
-typedef struct rl__web_api {
-  rl__runner *r;
-  const char *target; /* the target rpcload runs against; never NULL */
+/* What the API serves, for rl__web_api_init; the strings are copied. */
+typedef struct rl__web_api_options {
+  rl__runner *r;      /* borrowed: it outlives the API */
+  const char *target; /* the target rpcload runs against; NULL: "" */
   const char *plugin; /* its plugin's name, for the report; may be NULL */
   uint32_t users;     /* -u: the start form's default */
-  double spawn_rate;  /* -r, then the last rate asked for */
+  double spawn_rate;  /* -r */
   int auth;           /* basic auth is on (the page says so) */
+} rl__web_api_options;
+
+typedef struct rl__web_api {
+  rl__runner *r;
+  char *plugin; /* owned; may be NULL */
+  uint32_t users;
+  int auth;
+  pthread_mutex_t lock; /* for what follows */
+  char *target;         /* owned; never NULL */
+  double spawn_rate;    /* -r, then the last rate asked for */
 } rl__web_api;
+
+/* Sets up `api` from `cfg`: 0, or RL_ERR_NOMEM (nothing to free then). */
+int rl__web_api_init(rl__web_api *api, const rl__web_api_options *cfg);
+
+/* Frees what rl__web_api_init made. */
+void rl__web_api_free(rl__web_api *api);
 
 /*
  * An answer. `body` is malloc'd and passes to the caller, who frees it (or

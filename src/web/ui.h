@@ -23,18 +23,25 @@
  *   GET  /metrics              Prometheus (src/prometheus.h)
  * and the Prometheus mode (metrics_only) serves /metrics alone.
  *
- * Threads: the server's one thread answers every request; the runner's
- * main thread starts and stops it (the runner's `started` and `ended`
- * hooks). A request reads the stats under the runner's lock, formats its
- * answer into memory, releases the lock and only then writes to the
- * socket, so a slow client never holds up the workers' merges. Requests
- * that change the run go through rl__runner_control.
+ * Threads: libmicrohttpd accepts on its own thread and answers each
+ * connection on a thread of its own (up to 512 connections; one silent
+ * for 10 s is closed), so a slow or stalled client, or a handler that
+ * waits (/stop), holds up nobody else. The runner's main thread starts
+ * and stops the server (the runner's `started` and `ended` hooks). A
+ * request reads the stats under the runner's lock, formats its answer
+ * into memory, releases the lock and only then writes to the socket, so a
+ * slow client never holds up the workers' merges. Requests that change
+ * the run go through rl__runner_control.
  *
  * Browser safety: the page runs under a Content-Security-Policy that allows
  * only this origin and no inline script; requests that change the run
  * (/swarm, /stop, /stats/reset) are refused (403) when a browser says they
  * come from another site (Origin or Sec-Fetch-Site), so a page elsewhere
- * cannot drive a local rpcload. With `login` every path asks for HTTP
+ * cannot drive a local rpcload; and a request whose Host header names
+ * anything but an IP address, localhost (*.localhost), the --web-host name
+ * or the machine's name is refused (403), so a page on another name cannot
+ * reach it by DNS rebinding (the Prometheus-only port, read-only and
+ * scraped by name, checks no Host). With `login` every path asks for HTTP
  * basic auth.
  */
 #ifndef RL_WEB_UI_H

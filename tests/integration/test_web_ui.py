@@ -348,6 +348,85 @@ class WebUiTest(unittest.TestCase):
             status, _, _ = http("GET", base + path, headers=auth("alice", "s3cr:et"))
             self.assertEqual(status, 200, path)
 
+    # ---- slow clients and DNS rebinding (#13 item 7) -----------------------
+
+    def test_slow_clients_leave_the_ui_answering(self):
+        # 70 clients that send half a request and stall: the API still
+        # answers at once, it still starts and stops a test, and a stalled
+        # client is dropped after the connection timeout (10 s).
+        rl = self.start("--web-port", "0", "--only-summary")
+        base = rl.web_url()
+        addr = urllib.parse.urlsplit(base)
+        stalled = []
+        try:
+            for _ in range(70):
+                s = socket.create_connection((addr.hostname, addr.port), timeout=5)
+                s.sendall(b"GET /stats/requests HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                stalled.append(s)
+            t0 = time.monotonic()
+            for path in ("/stats/requests", "/", "/exceptions", "/config"):
+                status, _, body = http("GET", base + path, timeout=3)
+                self.assertEqual(status, 200, (path, body[:200]))
+            self.assertLess(time.monotonic() - t0, 2.0,
+                            "four answers took too long with 70 stalled clients")
+            status, _, body = http("POST", base + "/swarm",
+                                   {"user_count": 1, "spawn_rate": 10}, timeout=3)
+            self.assertEqual(status, 200, body)
+            wait_for("requests", lambda: self.stats(base)["stats"][-1]["num_requests"] > 0)
+            status, _, body = http("GET", base + "/stop", timeout=10)
+            self.assertEqual(status, 200, body)
+            # A stalled client is closed by the server after its timeout.
+            stalled[0].settimeout(15)
+            t0 = time.monotonic()
+            try:
+                closed = stalled[0].recv(4096) == b""
+            except ConnectionResetError:
+                closed = True
+            except socket.timeout:
+                closed = False
+            self.assertTrue(closed, "a stalled client was kept past the connection timeout")
+            self.assertGreater(time.monotonic() - t0, 0.0)
+        finally:
+            for s in stalled:
+                s.close()
+        rl.stop()
+        self.assertEqual(rl.proc.returncode, 0, rl.stderr())
+
+    def test_host_header_checked(self):
+        # A page on another name that DNS rebinds to 127.0.0.1 reaches the UI
+        # as its own origin; its requests carry Host: that name, and are
+        # refused. Loopback names, IP literals and --web-host are served.
+        rl = self.start("--web-host", "localhost", "--web-port", "0", "--only-summary")
+        base = rl.web_url()
+        port = urllib.parse.urlsplit(base).port
+        for host in ("evil.example:%d" % port, "evil.example", "localhost.evil.example:%d" % port,
+                     "127.0.0.1.nip.io:%d" % port, "attacker.test"):
+            for method, path, form in (("GET", "/", None), ("GET", "/stats/requests", None),
+                                       ("GET", "/stop", None),
+                                       ("POST", "/swarm", {"user_count": 1, "spawn_rate": 1})):
+                with self.subTest(host=host, path=path):
+                    status, _, body = http(method, base + path, form, headers={"Host": host})
+                    self.assertEqual(status, 403, body[:200])
+                    self.assertIn("Host", body)
+        for host in ("127.0.0.1:%d" % port, "localhost:%d" % port, "LOCALHOST", "[::1]:%d" % port,
+                     "app.localhost:%d" % port, "127.0.0.2", "10.1.2.3:80"):
+            with self.subTest(host=host):
+                status, _, body = http("GET", base + "/stats/requests", headers={"Host": host})
+                self.assertEqual(status, 200, body[:200])
+        # HTTP/1.0 without a Host header (not a browser): served.
+        addr = urllib.parse.urlsplit(base)
+        with socket.create_connection((addr.hostname, addr.port), timeout=5) as s:
+            s.sendall(b"GET /config HTTP/1.0\r\n\r\n")
+            reply = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                reply += chunk
+        self.assertTrue(reply.startswith(b"HTTP/1.0 200") or reply.startswith(b"HTTP/1.1 200"),
+                        reply[:200])
+        self.assertEqual(self.nginx.count(), 0, "a refused request started load")
+
     # ---- Prometheus ---------------------------------------------------------
 
     def parse_metrics(self, text):

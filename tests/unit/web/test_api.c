@@ -69,11 +69,12 @@ static int setup(void **state) {
   uint64_t now = rl__unix_time();
   rl__history_tick(&r->hub.history, stats, now - 1, 1, 7);
   rl__history_tick(&r->hub.history, stats, now, 2, 7);
-  f->api = (rl__web_api){.r = r,
-                         .target = "http://127.0.0.1:8080/hello",
-                         .plugin = "http1",
-                         .users = 5,
-                         .spawn_rate = 2};
+  rl__web_api_options api = {.r = r,
+                             .target = "http://127.0.0.1:8080/hello",
+                             .plugin = "http1",
+                             .users = 5,
+                             .spawn_rate = 2};
+  assert_int_equal(rl__web_api_init(&f->api, &api), 0);
   *state = f;
   return 0;
 }
@@ -83,6 +84,7 @@ static int teardown(void **state) {
   rl__stats *stats = f->r.hub.stats;
   rl__stats_hub_free(&f->r.hub);
   rl__stats_del(stats);
+  rl__web_api_free(&f->api);
   pthread_mutex_destroy(&f->r.ctl_lock);
   pthread_mutex_destroy(&f->r.state_lock);
   pthread_cond_destroy(&f->r.state_cond);
