@@ -259,6 +259,11 @@ static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
   rl__runner *r = t->data;
+  /* A steered run waiting for a start, or stopped, has nothing new to
+   * show: no table every 2 s then (Locust's web mode prints none). */
+  int state = atomic_load(&r->state);
+  if (state == RL__STATE_READY || state == RL__STATE_STOPPED)
+    return;
   if (r->hooks.report && !r->stopping)
     r->hooks.report(r, r->hooks.arg);
 }

@@ -74,7 +74,8 @@ typedef void (*rl__report_fn)(struct rl__runner *r, void *arg);
 /* What the caller wants to hear of the run; every member may be NULL.
  * All are called on the main thread, without the stats lock held. */
 typedef struct rl__runner_hooks {
-  /* Every cfg->report_interval_s while the run goes (the console table). */
+  /* Every cfg->report_interval_s while users run or stop (the console
+   * table): not while a steered run is ready or stopped. */
   rl__report_fn report;
   /* Once, when the workers have started and rl__runner_control may be
    * used (start a web UI here). */

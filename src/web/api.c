@@ -307,6 +307,13 @@ void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
   char *text = NULL;
   size_t len = 0;
   int rc = 0;
+  if (kind == RL__WEB_CSV_HISTORY && !r->cfg->full_history) {
+    /* Locust's answer: the full history is kept with the option only. */
+    set_text(a, 404,
+             "Error: Server was not started with option to generate full "
+             "history.");
+    return;
+  }
   if (kind == RL__WEB_CSV_EXCEPTIONS) {
     /* rpcload runs no user code that could raise: the header alone. */
     text = strdup(rl__report_csv_exceptions_header);
@@ -330,19 +337,22 @@ void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
 /* ---- the page's settings ------------------------------------------------- */
 
 void rl__web_api_config(rl__web_api *api, rl__web_answer *a) {
-  uint64_t run_time_ns = api->r->cfg->run_time_ns;
+  const rl__run_config *cfg = api->r->cfg;
   double rate;
   char *target = current(api, &rate);
   json_t *j =
-      target
-          ? json_pack("{s:s, s:s?, s:I, s:f, s:s, s:s, s:b, s:o?}", "host",
-                      target, "plugin", api->plugin, "users",
-                      (json_int_t)api->users, "spawn_rate", rate, "version",
-                      RL_VERSION, "uplot_version", rl__uplot_version, "auth",
-                      api->auth, "run_time_s",
-                      run_time_ns ? json_real((double)run_time_ns / 1e9) : NULL)
-          : NULL;
+      target ? json_pack("{s:s, s:s?, s:I, s:f, s:s, s:s, s:b, s:b}", "host",
+                         target, "plugin", api->plugin, "users",
+                         (json_int_t)api->users, "spawn_rate", rate, "version",
+                         RL_VERSION, "uplot_version", rl__uplot_version, "auth",
+                         api->auth, "full_history", cfg->full_history)
+             : NULL;
   free(target);
+  if (j && cfg->run_time_ns)
+    json_object_set_new(j, "run_time_s",
+                        json_real((double)cfg->run_time_ns / 1e9));
+  else if (j)
+    json_object_set_new(j, "run_time_s", json_null());
   set_json(a, 200, j, JSON_COMPACT);
 }
 

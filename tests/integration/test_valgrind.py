@@ -91,6 +91,7 @@ users:
                 proc = popen_bounded(VALGRIND + rpcload.base_argv() + [
                     "--web-port", "0", "--prometheus-port", "0", "--autostart",
                     "--autoquit", "0", "-u", "3", "-r", "10", "-t", "6s", "--only-summary",
+                    "--csv-full-history",
                     ng.url("/hello")], stdout=out, stderr=err)
                 try:
                     urls = self.wait_urls(err_path, proc)

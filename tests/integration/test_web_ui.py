@@ -206,7 +206,7 @@ class WebUiTest(unittest.TestCase):
         self.assertEqual((row["method"], row["name"]), ("GET", "/hello"))
         self.assertTrue(LOCUST_ROW_KEYS <= set(row), LOCUST_ROW_KEYS - set(row))
         self.assertTrue(LOCUST_TOP_KEYS <= set(s), LOCUST_TOP_KEYS - set(s))
-        self.assertIsNone(s["stats"][-1]["method"])
+        self.assertEqual(s["stats"][-1]["method"], "")  # Locust's, after a start
         self.assertEqual(s["stats"][-1]["num_requests"], row["num_requests"])
         self.assertEqual(s["fail_ratio"], 0)
         wait_for("a current rate", lambda: self.stats(base)["total_rps"] > 0)
@@ -245,6 +245,29 @@ class WebUiTest(unittest.TestCase):
                 self.stats(base)))
         out = rl.stop()
         self.assertEqual(rl.proc.returncode, 0, rl.stderr())
+        self.assertIn("Aggregated", out, "no final report after Ctrl-C")
+
+    def test_idle_prints_no_tables(self):
+        # Web mode prints the 2 s table while a test runs, not while it waits
+        # for a start or after a stop.
+        rl = self.start("--web-port", "0", "-u", "2", "-r", "100")
+        base = rl.web_url()
+
+        def tables():
+            rl.out.flush()
+            with open(rl.out_path) as f:
+                return f.read().count("# reqs")
+        time.sleep(4.5)
+        self.assertEqual(tables(), 0, "tables printed before a start")
+        http("POST", base + "/swarm", {"user_count": 2, "spawn_rate": 100})
+        wait_for("a table while running", lambda: tables() > 0, timeout_s=10)
+        status, _, _ = http("GET", base + "/stop", timeout=30)
+        self.assertEqual(status, 200)
+        time.sleep(0.5)
+        after_stop = tables()
+        time.sleep(4.5)
+        self.assertEqual(tables(), after_stop, "tables printed after the stop")
+        out = rl.stop()
         self.assertIn("Aggregated", out, "no final report after Ctrl-C")
 
     def test_api_refusals(self):
@@ -301,15 +324,18 @@ class WebUiTest(unittest.TestCase):
         self.assertTrue(body.startswith(STATS_HEADER), body[:300])
         self.assertRegex(body, r"\r\nGET,/hello,\d+,0,")
         self.assertIn("\r\n,Aggregated,", body)
-        for path, header in (("/stats/requests_full_history/csv", HISTORY_HEADER),
-                             ("/stats/failures/csv", FAILURES_HEADER),
+        for path, header in (("/stats/failures/csv", FAILURES_HEADER),
                              ("/exceptions/csv", EXCEPTIONS_HEADER)):
             with self.subTest(path=path):
                 status, headers, body = http("GET", base + path)
                 self.assertEqual(status, 200, body)
                 self.assertTrue(body.startswith(header), body[:300])
-        _, _, history = http("GET", base + "/stats/requests_full_history/csv")
-        self.assertGreaterEqual(history.count(",Aggregated,"), 2, history)
+        # The full history exists only with --csv-full-history (Locust's 404
+        # and message otherwise; the page hides its link).
+        status, _, body = http("GET", base + "/stats/requests_full_history/csv")
+        self.assertEqual((status, body), (404, "Error: Server was not started with option "
+                                               "to generate full history."))
+        self.assertIs(get_json(base + "/config")["full_history"], False)
 
         status, headers, page = http("GET", base + "/stats/report")
         self.assertEqual(status, 200)
@@ -322,6 +348,21 @@ class WebUiTest(unittest.TestCase):
         self.assertGreater(report["total"]["num_requests"], 0)
         self.assertGreaterEqual(len(report["history"]), 2)
         self.assertEqual(get_json(base + "/exceptions"), {"exceptions": []})
+
+    def test_full_history_download(self):
+        rl = self.start("--web-port", "0", "--only-summary", "--autostart", "-u", "2", "-r",
+                        "100", "--csv-full-history")
+        base = rl.web_url()
+        self.assertIs(get_json(base + "/config")["full_history"], True)
+        wait_for("requests", lambda: self.stats(base)["stats"][-1]["num_requests"] > 0)
+        time.sleep(2.2)  # history rows
+        status, headers, history = http("GET", base + "/stats/requests_full_history/csv")
+        self.assertEqual(status, 200, history)
+        self.assertRegex(headers["Content-Disposition"],
+                         r'attachment; filename="requests_full_history_\d+\.csv"')
+        self.assertTrue(history.startswith(HISTORY_HEADER), history[:300])
+        self.assertGreaterEqual(history.count(",Aggregated,"), 2, history)
+        self.assertIn(",GET,/hello,", history)  # a row per entry too
 
     # ---- basic auth ---------------------------------------------------------
 

@@ -264,6 +264,8 @@
     $("start-rate").value = cfg.spawn_rate;
     $("start-host").value = cfg.host;
     $("versions").textContent = "rpcload " + cfg.version + " \u00b7 charts by uPlot " + cfg.uplot_version;
+    /* As Locust's: the full history exists with --csv-full-history only. */
+    $("dl-history").parentNode.hidden = !cfg.full_history;
 
     Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
       b.addEventListener("click", function () { showTab(b.getAttribute("data-tab")); });

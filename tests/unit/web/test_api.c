@@ -279,6 +279,7 @@ static void test_config_and_exceptions(void **state) {
   assert_true(json_number_value(json_object_get(j, "spawn_rate")) == 2);
   assert_true(json_is_false(json_object_get(j, "auth")));
   assert_true(json_is_null(json_object_get(j, "run_time_s"))); /* no -t */
+  assert_true(json_is_false(json_object_get(j, "full_history")));
   assert_string_equal(json_string_value(json_object_get(j, "version")),
                       RL_VERSION);
   json_decref(j);
@@ -330,6 +331,14 @@ static void test_csv(void **state) {
        "requests_full_history_"},
       {RL__WEB_CSV_FAILURES, rl__report_csv_failures_header, "failures_"},
   };
+  /* The full history exists with --csv-full-history only (Locust's 404). */
+  rl__web_api_csv(&f->api, RL__WEB_CSV_HISTORY, &a);
+  assert_int_equal(a.status, 404);
+  assert_string_equal(a.body, "Error: Server was not started with option to "
+                              "generate full history.");
+  assert_int_equal(a.filename[0], 0);
+  free(a.body);
+  f->cfg.full_history = 1;
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     rl__web_api_csv(&f->api, files[i].kind, &a);
     if (a.status == 501) { /* report_csv without in-memory texts */
