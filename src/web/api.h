@@ -23,6 +23,20 @@
 
 #include "engine/runner.h"
 
+struct rl__plan;
+
+/*
+ * Compiles what a new test runs against `target` (the target a swarm's
+ * host means, rl__url_rebase): 0 and a new plan in *plan (passes to the
+ * caller), or a negative code with a one-line reason in `err`: the errors
+ * rpcload gives for that target at start-up. Called on a web server
+ * thread, one call at a time, while the run goes on; it may block (name
+ * resolution, protoc, server reflection).
+ */
+typedef int (*rl__web_compile_fn)(void *arg, const char *target,
+                                  struct rl__plan **plan, char *err,
+                                  size_t errlen);
+
 /* What the API serves, for rl__web_api_init; the strings are copied. */
 typedef struct rl__web_api_options {
   rl__runner *r;      /* borrowed: it outlives the API */
@@ -31,6 +45,9 @@ typedef struct rl__web_api_options {
   uint32_t users;     /* -u: the start form's default */
   double spawn_rate;  /* -r */
   int auth;           /* basic auth is on (the page says so) */
+  /* A new host at a new test; NULL: the target cannot change. */
+  rl__web_compile_fn compile;
+  void *compile_arg;
 } rl__web_api_options;
 
 typedef struct rl__web_api {
@@ -38,9 +55,12 @@ typedef struct rl__web_api {
   char *plugin; /* owned; may be NULL */
   uint32_t users;
   int auth;
-  pthread_mutex_t lock; /* for what follows */
-  char *target;         /* owned; never NULL */
-  double spawn_rate;    /* -r, then the last rate asked for */
+  rl__web_compile_fn compile;
+  void *compile_arg;
+  pthread_mutex_t swarm_lock; /* one /swarm at a time */
+  pthread_mutex_t lock;       /* for what follows */
+  char *target;               /* owned; never NULL */
+  double spawn_rate;          /* -r, then the last rate asked for */
 } rl__web_api;
 
 /* Sets up `api` from `cfg`: 0, or RL_ERR_NOMEM (nothing to free then). */
@@ -71,9 +91,16 @@ enum rl__web_csv {
   RL__WEB_CSV_EXCEPTIONS /* /exceptions/csv */
 };
 
-/* GET /stats/requests: Locust's live stats (rl__report_json_stats_requests), plus
- * response_time_percentile_0.99 in current_response_time_percentiles. */
+/* GET /stats/requests: Locust's live stats (rl__report_json_stats_requests),
+ * plus response_time_percentile_0.99 in current_response_time_percentiles,
+ * cut_requests, and user_classes_count ({class: users running}). */
 void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a);
+
+/* GET /tasks: Locust's, {"per_class": {class: {"ratio", "tasks": {task:
+ * {"ratio"}}}}, "total": the same with each task's share of all task
+ * runs}: each class's share of the users running now, and its tasks'
+ * weights (rpcload's own tasks are one level: no nested task sets). */
+void rl__web_api_tasks(rl__web_api *api, rl__web_answer *a);
 
 /* GET /metrics: the Prometheus exposition (src/prometheus.h). */
 void rl__web_api_metrics(rl__web_api *api, rl__web_answer *a);
@@ -99,11 +126,16 @@ void rl__web_api_exceptions(rl__web_api *api, rl__web_answer *a);
 
 /*
  * POST /swarm with Locust's form fields (NULL or "" when not given):
- * user_count (0 to 10000000), spawn_rate (> 0), host (empty, or the
- * target up to trailing slashes: a process runs one target), run_time
- * (must be empty: the run time is -t's). Asks the runner for the change
- * and answers {"success": true, "message": "Swarming started", "host"};
- * else 400 (409 while the run ends) with {"success": false, "message"}.
+ * user_count (0 to 10000000), spawn_rate (> 0), run_time (Locust's forms,
+ * "90", "30s", "1h20m": this test stops that long after this swarm; "0":
+ * it runs until stopped; empty: -t's limit for a new test, a running
+ * test keeps its own), and host (empty: the current target). A host that
+ * means another target (rl__url_rebase: an origin keeps the target's
+ * path) is compiled now, with the errors rpcload gives at start-up, and
+ * runs from this new test on: from ready or stopped only (409 while a
+ * test runs). Answers {"success": true, "message": "Swarming started",
+ * "host", ["run_time": seconds]}; else 400 (409 while the run ends) with
+ * {"success": false, "message"}.
  */
 void rl__web_api_swarm(rl__web_api *api, const char *user_count,
                        const char *spawn_rate, const char *host,

@@ -424,6 +424,8 @@ static enum MHD_Result route_get(rl__web_ui *ui, struct MHD_Connection *c,
     rl__web_api_csv(api, RL__WEB_CSV_EXCEPTIONS, &a);
   } else if (is(url, "/exceptions")) {
     rl__web_api_exceptions(api, &a);
+  } else if (is(url, "/tasks")) {
+    rl__web_api_tasks(api, &a);
   } else if (is(url, "/stats/report")) {
     const char *dl =
         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
@@ -628,7 +630,9 @@ int rl__web_ui_start(const rl__web_ui_config *cfg, rl__runner *r,
                              .plugin = cfg->plugin,
                              .users = cfg->users,
                              .spawn_rate = cfg->spawn_rate,
-                             .auth = cfg->login != NULL};
+                             .auth = cfg->login != NULL,
+                             .compile = cfg->compile,
+                             .compile_arg = cfg->compile_arg};
   if (rl__web_api_init(&ui->api, &api) == 0)
     ui->api_ready = 1;
   else

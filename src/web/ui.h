@@ -3,24 +3,26 @@
  * (--prometheus-port): an embedded HTTP server (libmicrohttpd) on its own
  * thread, beside a running rl__runner.
  *
- * Web mode serves (the answers are src/web_api.c's)
- *   GET  /                     the single-page UI (src/web_ui.{html,js,css}
- *                              and uPlot under /assets/, embedded at build
- *                              time: the page needs nothing but this server)
+ * Web mode serves (the answers are web/api.c's)
+ *   GET  /                     the single-page UI (assets/index.html,
+ *                              app.js, style.css and uPlot under /assets/,
+ *                              embedded at build time: the page needs
+ *                              nothing but this server)
  *   GET  /config               the run's settings for the page (JSON)
  *   POST /swarm                Locust's: form fields user_count, spawn_rate,
- *                              host (empty, or the target rpcload runs
- *                              against: a process serves one target);
+ *                              host (empty: the current target; another
+ *                              is compiled for a new test), run_time;
  *                              {"success", "message", "host"}
  *   GET  /stop                 {"success": true, "message": "Test stopped"}
  *   GET  /stats/reset          "ok"
  *   GET  /stats/requests       Locust's live stats (rl__report_json_stats_requests)
+ *   GET  /tasks                Locust's class and task ratios
  *   GET  /stats/requests/csv, /stats/requests_full_history/csv,
  *        /stats/failures/csv, /exceptions/csv   Locust's CSV files
  *   GET  /exceptions           {"exceptions": []} (no user code, none)
  *   GET  /stats/report         the HTML report (?download=1: as a file)
  *   GET  /stats/report.json    the --json report, history included
- *   GET  /metrics              Prometheus (src/prometheus.h)
+ *   GET  /metrics              Prometheus (report/prometheus.h)
  * and the Prometheus mode (metrics_only) serves /metrics alone.
  *
  * Threads: libmicrohttpd accepts on its own thread and answers each
@@ -51,6 +53,7 @@
 #include <stdint.h>
 
 #include "engine/runner.h"
+#include "web/api.h"
 
 typedef struct rl__web_ui rl__web_ui;
 
@@ -61,11 +64,15 @@ typedef struct rl__web_ui_config {
   const char *login; /* "user:password": basic auth on every path; NULL:
                         none */
   int metrics_only;  /* serve /metrics alone (--prometheus-port) */
-  /* Shown by the UI and in the reports; /swarm accepts only this host. */
+  /* Shown by the UI and in the reports until /swarm changes the host. */
   const char *target;
   const char *plugin; /* the protocol plugin's name, for the report */
   uint32_t users;     /* the start form's defaults (-u, -r) */
   double spawn_rate;
+  /* A host given at /swarm is compiled by this (web/api.h); NULL: the
+   * target cannot change. */
+  rl__web_compile_fn compile;
+  void *compile_arg;
 } rl__web_ui_config;
 
 /*

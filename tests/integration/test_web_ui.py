@@ -247,6 +247,111 @@ class WebUiTest(unittest.TestCase):
         self.assertEqual(rl.proc.returncode, 0, rl.stderr())
         self.assertIn("Aggregated", out, "no final report after Ctrl-C")
 
+    def test_swarm_new_host_and_run_time(self):
+        # Locust's form: the host typed at a new test is compiled then (with
+        # the errors rpcload gives at start-up), and run_time ends the test.
+        other = NginxServer()
+        other.start()
+        self.addCleanup(other.stop)
+        rl = self.start("--web-port", "0", "--only-summary")
+        base = rl.web_url()
+        self.assertEqual(get_json(base + "/config")["host"], self.target)
+        origin = "http://127.0.0.1:%d" % self.nginx.port
+        # The run's own origin is its host (the path stays).
+        status, _, body = http("POST", base + "/swarm",
+                               {"user_count": 2, "spawn_rate": 100, "host": origin})
+        self.assertEqual((status, json.loads(body)["host"]), (200, self.target), body)
+        wait_for("requests", lambda: self.stats(base)["stats"][-1]["num_requests"] > 0)
+        # Another host while a test runs: stop first.
+        new_origin = "http://127.0.0.1:%d" % other.port
+        status, _, body = http("POST", base + "/swarm",
+                               {"user_count": 2, "spawn_rate": 100, "host": new_origin})
+        self.assertEqual(status, 409, body)
+        self.assertIn("stop this one first", json.loads(body)["message"])
+        http("GET", base + "/stop", timeout=30)
+        # A host that does not resolve: the start-up error, and nothing ran.
+        bad = "http://nowhere.invalid:8080"
+        res = rpcload.run(["-u", "1", "-t", "1s", bad + "/hello"], timeout_s=30)
+        self.assertEqual(res.exit_code, 2, res.describe())
+        startup_error = res.stderr.strip().splitlines()[-1].split("error: ", 1)[1]
+        status, _, body = http("POST", base + "/swarm",
+                               {"user_count": 2, "spawn_rate": 100, "host": bad})
+        self.assertEqual(status, 400, body)
+        self.assertIn(startup_error, json.loads(body)["message"])
+        self.assertEqual(self.stats(base)["state"], "stopped")
+        # The new host with a run time: its requests reach the other
+        # server only, and the test stops by itself.
+        before = self.nginx.count()
+        status, _, body = http("POST", base + "/swarm",
+                               {"user_count": 3, "spawn_rate": 100, "host": new_origin,
+                                "run_time": "3s"})
+        res = json.loads(body)
+        self.assertEqual(status, 200, body)
+        self.assertEqual((res["host"], res["run_time"]), (new_origin + "/hello", 3))
+        self.assertEqual(get_json(base + "/config")["host"], new_origin + "/hello")
+        s = wait_for("the new test running", lambda: (
+            lambda s: s if s["state"] == "running" and s["stats"][-1]["num_requests"] > 0
+            else None)(self.stats(base)))
+        self.assertEqual(s["stats"][0]["name"], "/hello")
+        self.assertEqual(s["user_classes_count"], {"User": 3})
+        t0 = time.monotonic()
+        wait_for("the run time's stop", lambda: self.stats(base)["state"] == "stopped",
+                 timeout_s=15)
+        self.assertGreater(time.monotonic() - t0, 1.0)
+        total = self.stats(base)["stats"][-1]["num_requests"]
+        self.assertEqual(self.nginx.count(), before, "the old host got requests")
+        got = other.count()
+        cut = self.stats(base)["cut_requests"]
+        self.assertTrue(got - cut <= total <= got, (total, got, cut))
+        rl.stop()
+        self.assertEqual(rl.proc.returncode, 0, rl.stderr())
+
+    def test_scenario_classes_ratio_and_host(self):
+        # A scenario of two classes: users per class in /stats/requests and
+        # the console's line, Locust's /tasks, and a new host for steps
+        # that have none of their own.
+        other = NginxServer()
+        other.start()
+        self.addCleanup(other.stop)
+        scn = os.path.join(self.tmp, "two.yaml")
+        with open(scn, "w") as f:
+            f.write("users:\n"
+                    "  - name: Web\n    weight: 3\n    wait: {constant: 0.05}\n    tasks:\n"
+                    "      - name: browse\n        weight: 3\n        steps:\n"
+                    "          - http: GET /hello\n"
+                    "      - name: miss\n        steps:\n          - http: GET /missing\n"
+                    "  - name: Admin\n    fixed_count: 1\n    wait: {constant: 0.05}\n"
+                    "    tasks:\n      - name: audit\n        steps:\n"
+                    "          - http: GET /hello\n            name: audit\n")
+        rl = WebRpcload(["--web-port", "0", "--only-summary", "-f", scn, "-u", "4",
+                         "http://127.0.0.1:%d" % self.nginx.port], self.tmp)
+        self.addCleanup(rl.kill)
+        base = rl.web_url()
+        tasks = get_json(base + "/tasks")
+        self.assertEqual(set(tasks), {"per_class", "total"})
+        self.assertEqual(tasks["per_class"]["Web"]["ratio"], 0)  # nobody runs yet
+        self.assertEqual(tasks["per_class"]["Web"]["tasks"],
+                         {"browse": {"ratio": 0.75}, "miss": {"ratio": 0.25}})
+        http("POST", base + "/swarm", {"user_count": 4, "spawn_rate": 100})
+        s = wait_for("4 users", lambda: (lambda s: s if s["state"] == "running" else None)(
+            self.stats(base)))
+        self.assertEqual(s["user_classes_count"], {"Admin": 1, "Web": 3})
+        rl.wait_line(r'all users spawned: \{"Admin": 1, "Web": 3\} \(4 total users\)')
+        tasks = get_json(base + "/tasks")
+        self.assertAlmostEqual(tasks["per_class"]["Web"]["ratio"], 0.75)
+        self.assertAlmostEqual(tasks["total"]["Web"]["tasks"]["browse"]["ratio"], 0.5625)
+        self.assertAlmostEqual(tasks["total"]["Admin"]["tasks"]["audit"]["ratio"], 0.25)
+        http("GET", base + "/stop", timeout=30)
+        before = self.nginx.count()
+        status, _, body = http("POST", base + "/swarm", {
+            "user_count": 2, "spawn_rate": 100, "host": "http://127.0.0.1:%d" % other.port})
+        self.assertEqual(status, 200, body)
+        wait_for("requests at the new host", lambda: other.count(settle_s=0) > 10)
+        http("GET", base + "/stop", timeout=30)
+        self.assertEqual(self.nginx.count(), before)
+        self.assertEqual({e["uri"] for e in other.log_entries()}, {"/hello", "/missing"})
+        rl.stop()
+
     def test_idle_prints_no_tables(self):
         # Web mode prints the 2 s table while a test runs, not while it waits
         # for a start or after a stop.
@@ -274,13 +379,14 @@ class WebUiTest(unittest.TestCase):
         rl = self.start("--web-port", "0", "--only-summary")
         base = rl.web_url()
         cases = [
-            ({"user_count": 2, "spawn_rate": 1, "host": "http://elsewhere:80/"}, "target"),
+            ({"user_count": 2, "spawn_rate": 1, "host": "http://nowhere.invalid:80/"},
+             "cannot resolve host 'nowhere.invalid'"),
             ({"user_count": "x", "spawn_rate": 1}, "user_count"),
             ({"user_count": -1, "spawn_rate": 1}, "user_count"),
             ({"spawn_rate": 1}, "user_count"),
             ({"user_count": 2, "spawn_rate": 0}, "spawn_rate"),
             ({"user_count": 2, "spawn_rate": "nan"}, "spawn_rate"),
-            ({"user_count": 2, "spawn_rate": 1, "run_time": "10s"}, "run_time"),
+            ({"user_count": 2, "spawn_rate": 1, "run_time": "ten"}, "Valid run_time formats"),
         ]
         for form, word in cases:
             with self.subTest(form=form):
