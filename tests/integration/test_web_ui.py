@@ -12,8 +12,18 @@
     python3-prometheus-client), web mode and headless --prometheus-port,
     with the histogram consistent with the counters;
   - --autostart and --autoquit; a port already taken fails clearly;
+  - a new host and a run time at /swarm (a second nginx; a bad host's
+    start-up error), users per class, Locust's /tasks, the console's line;
+  - 70 stalled clients leave the UI answering; the Host header is checked
+    (DNS rebinding); no 2 s table while idle; the full history only with
+    --csv-full-history;
   - the page in headless Chromium, driven by web_ui_browser.mjs
-    (playwright-core from npm, Debian's /usr/bin/chromium).
+    (playwright-core from npm, Debian's /usr/bin/chromium), control
+    characters from the network shown escaped (web_escape_browser.mjs);
+  - CurrentRpsTest, #14's done-when (web_rates_browser.mjs): start with a
+    run time and a new host, sorting, the Exceptions and ratio tabs, reset,
+    and the page's current RPS against the server's own count every second
+    (expected to fail until #14's rate fixes land).
 
 Every server listens on 127.0.0.1 on a port the kernel picks (--web-port 0).
 
@@ -38,7 +48,7 @@ import urllib.parse
 import urllib.request
 
 import rpcload
-from servers import NginxServer, popen_bounded, stop_process
+from servers import NginxServer, _SelectorTcpServer, popen_bounded, stop_process
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHROMIUM = os.environ.get("RPCLOAD_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -67,6 +77,34 @@ LOCUST_TOP_KEYS = {"stats", "errors", "total_rps", "total_fail_per_sec", "fail_r
                    "current_response_time_percentile_95",
                    "current_response_time_percentile_50",
                    "current_response_time_percentiles", "state", "user_count"}
+
+
+class HostileHttpServer(_SelectorTcpServer):
+    """Answers every HTTP/1.1 request with 500 and the given reason phrase
+    (raw bytes: control characters included), keeping the connection."""
+
+    thread_name = "hostile-http"
+
+    def __init__(self, reason, lifetime_s=300):
+        super().__init__(lifetime_s)
+        self.reply = (b"HTTP/1.1 500 " + reason + b"\r\ncontent-length: 0\r\n\r\n")
+        self._pending = {}
+
+    def on_accept(self, conn):
+        self._pending[conn] = b""
+
+    def on_close(self, conn):
+        self._pending.pop(conn, None)
+
+    def on_data(self, conn, data):
+        *heads, rest = (self._pending[conn] + data).split(b"\r\n\r\n")
+        self._pending[conn] = rest
+        try:
+            conn.settimeout(5.0)
+            conn.sendall(self.reply * len(heads))
+            conn.setblocking(False)
+        except OSError:
+            pass
 
 
 class WebRpcload:
@@ -574,6 +612,30 @@ class WebUiTest(unittest.TestCase):
                         reply[:200])
         self.assertEqual(self.nginx.count(), 0, "a refused request started load")
 
+    # ---- text from the network (#13 item 10) -------------------------------
+
+    @unittest.skipUnless(NODE and os.access(CHROMIUM, os.X_OK),
+                         "node or chromium missing (scripts/setup.sh installs them)")
+    def test_page_shows_control_characters_escaped(self):
+        # A server whose reason phrase carries an escape sequence, a bell and
+        # a right-to-left override: the API keeps the text exact, the page
+        # shows them as visible escapes, never as what they do.
+        with HostileHttpServer(b"bad \x1b[31mred\x07 \xe2\x80\xaetxet") as srv:
+            rl = self.start("--web-port", "0", "--only-summary", "--autostart", "-u", "1",
+                            "-r", "10", "--wait", "constant:0.05",
+                            target="http://127.0.0.1:%d/x" % srv.port)
+            base = rl.web_url()
+            s = wait_for("a failure", lambda: (lambda s: s if s["errors"] else None)(
+                self.stats(base)))
+            self.assertEqual(s["errors"][0]["error"], "HTTP 500 bad \x1b[31mred\x07 \u202etxet")
+            p = subprocess.run([NODE, os.path.join(HERE, "web_escape_browser.mjs"), base + "/"],
+                               capture_output=True, text=True, timeout=150, cwd=HERE)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            shown = json.loads(p.stdout.strip().splitlines()[-1])
+            self.assertEqual(shown["error"], "HTTP 500 bad \\x1b[31mred\\x07 \\u202etxet")
+            self.assertEqual(shown["name"], "/x")
+            rl.stop()
+
     # ---- Prometheus ---------------------------------------------------------
 
     def parse_metrics(self, text):
@@ -705,6 +767,147 @@ class WebUiTest(unittest.TestCase):
         rl.stop()
         self.assertEqual(rl.proc.returncode, 0, rl.stderr())
         self.assertIn("step: downloaded requests_", res.stdout)
+
+
+class LogRate:
+    """Counts an nginx access log's lines as they come, from a thread, every
+    0.1 s: the server's own measure of the requests it answered, with the
+    (wall clock) time of each count."""
+
+    def __init__(self, path, max_s=120):
+        self.path = path
+        self.points = []  # (time.time(), lines so far)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(max_s,), daemon=True)
+        self._thread.start()
+
+    def _run(self, max_s):
+        lines, offset = 0, 0
+        end = time.monotonic() + max_s
+        while not self._stop.is_set() and time.monotonic() < end:
+            with open(self.path, "rb") as f:
+                f.seek(offset)
+                chunk = f.read()
+            # Whole lines only: nginx may be writing the last one.
+            whole = chunk[:chunk.rfind(b"\n") + 1]
+            offset += len(whole)
+            lines += whole.count(b"\n")
+            self.points.append((time.time(), lines))
+            time.sleep(0.1)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def count_at(self, t):
+        """Lines counted at time t (the last count at or before it)."""
+        n = 0
+        for when, lines in self.points:
+            if when > t:
+                break
+            n = lines
+        return n
+
+    def rate(self, t, since):
+        """Requests/s the server answered in the window Locust's current RPS
+        covers at t (its last 10 s), or since `since` when that is shorter."""
+        w = min(10.0, t - since)
+        return (self.count_at(t) - self.count_at(t - w)) / w
+
+
+@unittest.skipUnless(NODE and os.access(CHROMIUM, os.X_OK),
+                     "node or chromium missing (scripts/setup.sh installs them)")
+class CurrentRpsTest(unittest.TestCase):
+    """#14's done-when: the page, driven in Chromium through a start with a
+    run time and a new host, sorting, the Exceptions and Current ratio tabs
+    and a reset, shows a current RPS within 5% of the rate the server
+    measured, every second from the third on, after the start and after
+    the reset.
+
+    The load: a scenario of one class, 40 users at Locust's
+    constant_throughput(10) over two tasks (/hello 3 : /missing 1), so the
+    server sees a steady 400 requests/s from the first second."""
+
+    RUN_TIME_S = 32
+    WITHIN = 0.05
+
+    @classmethod
+    def setUpClass(cls):
+        # Class cleanups run even when this fails half way.
+        cls.tmp = tempfile.mkdtemp(prefix="rl-rps-")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
+        cls.first = NginxServer()
+        cls.addClassCleanup(cls.first.stop)
+        cls.first.start()
+        cls.server = NginxServer()
+        cls.addClassCleanup(cls.server.stop)
+        cls.server.start()
+        scn = os.path.join(cls.tmp, "steady.yaml")
+        with open(scn, "w") as f:
+            f.write("users:\n"
+                    "  - name: Web\n    wait: {constant_throughput: 10}\n    tasks:\n"
+                    "      - name: hello\n        weight: 3\n        steps:\n"
+                    "          - http: GET /hello\n"
+                    "      - name: missing\n        steps:\n"
+                    "          - http: GET /missing\n")
+        cls.rl = WebRpcload(["--web-port", "0", "--only-summary", "-f", scn, "-u", "1",
+                             "http://127.0.0.1:%d" % cls.first.port], cls.tmp)
+        cls.addClassCleanup(cls.rl.kill)
+        cls.log = LogRate(os.path.join(cls.server.prefix, "access.log"))
+        cls.addClassCleanup(cls.log.stop)
+        try:
+            base = cls.rl.web_url()
+            cls.new_host = "http://127.0.0.1:%d" % cls.server.port
+            cls.browser = subprocess.run(
+                [NODE, os.path.join(HERE, "web_rates_browser.mjs"), base + "/", cls.new_host,
+                 "%ds" % cls.RUN_TIME_S],
+                capture_output=True, text=True, timeout=200, cwd=HERE)
+            cls.final = get_json(base + "/stats/requests")
+        finally:
+            cls.log.stop()
+            cls.out = cls.rl.stop()
+
+    def result(self):
+        self.assertEqual(self.browser.returncode, 0,
+                         "browser run failed:\n%s\n%s\nrpcload stderr:\n%s"
+                         % (self.browser.stdout, self.browser.stderr, self.rl.stderr()))
+        return json.loads(self.browser.stdout.strip().splitlines()[-1])
+
+    def test_start_with_run_time_and_new_host_sorting_tabs_reset(self):
+        res = self.result()
+        for text in ("started with host %s" % self.new_host, "sorted: by # Requests descending "
+                     "/hello, /missing; by Name /hello, /missing", "the Exceptions tab",
+                     "100.0% Web 75.0% hello 25.0% missing", "reset the stats"):
+            self.assertIn(text, self.browser.stdout)
+        # The run time stopped it, and every request went to the new host.
+        took = (res["stopped"] - res["start"]) / 1000
+        self.assertGreater(took, self.RUN_TIME_S - 1, self.browser.stdout)
+        self.assertLess(took, self.RUN_TIME_S + 5, self.browser.stdout)
+        self.assertEqual(self.final["state"], "stopped")
+        self.assertEqual(self.first.count(), 0, "the start-up host got requests")
+        self.assertGreater(self.server.count(), 300 * self.RUN_TIME_S * 0.8)
+
+    # The current RPS itself is #14's rates 1-3, another engineer's fix
+    # (src/stats, src/report): until it lands here the page reads low for
+    # about 10 s after a start or a reset (the 10 s window divides by idle
+    # or cleared seconds). Remove expectedFailure when it does: an
+    # unexpected success fails the suite.
+    @unittest.expectedFailure
+    def test_current_rps_within_5_percent_of_the_server(self):
+        res = self.result()
+        bad, checked = [], 0
+        for smp in res["samples"]:
+            t = smp["t"] / 1000
+            since = res[smp["phase"]] / 1000
+            if t - since < 3:
+                continue
+            server = self.log.rate(t, res["start"] / 1000)
+            checked += 1
+            if abs(smp["rps"] - server) > self.WITHIN * server:
+                bad.append("%s +%.1f s: page %.1f, server %.1f"
+                           % (smp["phase"], t - since, smp["rps"], server))
+        self.assertGreaterEqual(checked, 16)
+        self.assertEqual(bad, [], "current RPS off by more than 5%:\n  " + "\n  ".join(bad))
 
 
 if __name__ == "__main__":
