@@ -253,6 +253,7 @@ static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
     return;
   }
   if (c.quit) {
+    rl__plan_del(c.plan); /* a new test's, never to start */
     stop_run(r);
     return;
   }
