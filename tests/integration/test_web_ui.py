@@ -824,9 +824,10 @@ class CurrentRpsTest(unittest.TestCase):
     measured, every second from the third on, after the start and after
     the reset.
 
-    The load: a scenario of one class, 40 users at Locust's
-    constant_throughput(10) over two tasks (/hello 3 : /missing 1), so the
-    server sees a steady 400 requests/s from the first second."""
+    The load: a scenario of two classes, 40 users at Locust's
+    constant_throughput(10): Admin (fixed_count 1: /audit) and Web (the
+    other 39: /hello 3 : /missing 1), so the server sees a steady 400
+    requests/s from the first second."""
 
     RUN_TIME_S = 32
     WITHIN = 0.05
@@ -849,7 +850,11 @@ class CurrentRpsTest(unittest.TestCase):
                     "      - name: hello\n        weight: 3\n        steps:\n"
                     "          - http: GET /hello\n"
                     "      - name: missing\n        steps:\n"
-                    "          - http: GET /missing\n")
+                    "          - http: GET /missing\n"
+                    "  - name: Admin\n    fixed_count: 1\n"
+                    "    wait: {constant_throughput: 10}\n    tasks:\n"
+                    "      - name: audit\n        steps:\n"
+                    "          - http: GET /hello\n            name: /audit\n")
         cls.rl = WebRpcload(["--web-port", "0", "--only-summary", "-f", scn, "-u", "1",
                              "http://127.0.0.1:%d" % cls.first.port], cls.tmp)
         cls.addClassCleanup(cls.rl.kill)
@@ -876,8 +881,10 @@ class CurrentRpsTest(unittest.TestCase):
     def test_start_with_run_time_and_new_host_sorting_tabs_reset(self):
         res = self.result()
         for text in ("started with host %s" % self.new_host, "sorted: by # Requests descending "
-                     "/hello, /missing; by Name /hello, /missing", "the Exceptions tab",
-                     "100.0% Web 75.0% hello 25.0% missing", "reset the stats"):
+                     "/hello, /missing, /audit; by Name /audit, /hello, /missing",
+                     "users per class: Admin 1 \u00b7 Web 39", "the Exceptions tab",
+                     "97.5% Web 75.0% hello 25.0% missing 2.5% Admin 100.0% audit",
+                     "reset the stats"):
             self.assertIn(text, self.browser.stdout)
         # The run time stopped it, and every request went to the new host.
         took = (res["stopped"] - res["start"]) / 1000

@@ -6,10 +6,11 @@
 //
 // It starts a test from the form with a run time and a new host, reads
 // the header's current RPS every second, sorts the statistics by
-// # Requests and by Name (checking the order shown), opens the Exceptions
-// tab (Locust's empty table) and the Current ratio tab (the scenario's
-// one class and two tasks), resets the stats, reads the current RPS every
-// second again, and waits for the run time to stop the test. Prints step
+// # Requests and by Name (checking the order shown), reads the users per
+// class in the header, opens the Exceptions tab (Locust's empty table) and
+// the Current ratio tab (the scenario's two classes and their tasks),
+// resets the stats, reads the current RPS every second again, and waits
+// for the run time to stop the test. Prints step
 // lines, then one JSON line: {"start", "reset", "stopped": ms since the
 // epoch, "samples": [{"t", "rps", "phase": "start"|"reset"}]}, which the
 // test compares with what the server measured. Exits 1 with the reason on
@@ -82,22 +83,30 @@ try {
   await reqHead.click();
   await reqHead.click();
   let rows = await rowsOf();
-  if (rows.length !== 2) throw new Error(`stats rows: ${JSON.stringify(rows)}`);
-  if (!(rows[0].reqs >= rows[1].reqs)) throw new Error(`not by # Requests, descending: ${JSON.stringify(rows)}`);
+  if (rows.length !== 3) throw new Error(`stats rows: ${JSON.stringify(rows)}`);
+  if (!(rows[0].reqs >= rows[1].reqs && rows[1].reqs >= rows[2].reqs))
+    throw new Error(`not by # Requests, descending: ${JSON.stringify(rows)}`);
   const byReqs = rows.map((r) => r.name).join(", ");
   await page.locator('#stats-table thead th[data-key="name"]').click();
   await page.waitForTimeout(1100); // a poll re-renders: the order must hold
   rows = await rowsOf();
-  if (rows.map((r) => r.name).join(",") !== "/hello,/missing") throw new Error(`not by Name: ${JSON.stringify(rows)}`);
+  if (rows.map((r) => r.name).join(",") !== "/audit,/hello,/missing")
+    throw new Error(`not by Name: ${JSON.stringify(rows)}`);
   step(`sorted: by # Requests descending ${byReqs}; by Name ${rows.map((r) => r.name).join(", ")}`);
+
+  const classes = await page.locator("#user-classes").textContent();
+  if (classes !== "Admin 1 \u00b7 Web 39") throw new Error(`users per class: ${classes}`);
+  step(`users per class: ${classes}`);
 
   await page.click('.tabs button[data-tab="exceptions"]');
   await page.locator("#no-exceptions").waitFor({ state: "visible" });
   if ((await page.locator("#exceptions-table tbody tr").count()) !== 0) throw new Error("exception rows");
   step("the Exceptions tab: no exceptions");
   await page.click('.tabs button[data-tab="ratio"]');
-  for (const text of ["100.0% Web", "75.0% hello", "25.0% missing"])
+  for (const text of ["97.5% Web", "75.0% hello", "25.0% missing", "2.5% Admin", "100.0% audit"])
     await page.locator("#ratio-per-class .ratio-item").filter({ hasText: text }).waitFor();
+  for (const text of ["73.1% hello", "24.4% missing", "2.5% audit"])
+    await page.locator("#ratio-total .ratio-item").filter({ hasText: text }).waitFor();
   step("the Current ratio tab: " + (await page.locator("#ratio-per-class").innerText()).replace(/\s+/g, " "));
   await page.click('.tabs button[data-tab="stats"]');
 
