@@ -99,7 +99,8 @@ users:
                     for path in ("/", "/assets/uPlot.js", "/config", "/stats/requests",
                                  "/stats/requests/csv", "/stats/requests_full_history/csv",
                                  "/stats/failures/csv", "/exceptions/csv", "/stats/report",
-                                 "/stats/report.json", "/metrics", "/nowhere"):
+                                 "/stats/report.json", "/metrics", "/tasks", "/exceptions",
+                                 "/nowhere"):
                         self.fetch(urls[0] + path)
                     self.fetch(urls[1] + "/metrics")
                     proc.wait(timeout=240)

@@ -549,7 +549,7 @@ class WebUiTest(unittest.TestCase):
                 s.sendall(b"GET /stats/requests HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
                 stalled.append(s)
             t0 = time.monotonic()
-            for path in ("/stats/requests", "/", "/exceptions", "/config"):
+            for path in ("/stats/requests", "/", "/tasks", "/config"):
                 status, _, body = http("GET", base + path, timeout=3)
                 self.assertEqual(status, 200, (path, body[:200]))
             self.assertLess(time.monotonic() - t0, 2.0,
