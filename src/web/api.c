@@ -1,4 +1,4 @@
-/* The web UI's API answers (see web_api.h for the contract). */
+/* The web UI's API answers (see web/api.h for the contract). */
 #include "web/api.h"
 
 #include <errno.h>
@@ -403,7 +403,7 @@ void rl__web_api_report_json(rl__web_api *api, rl__web_answer *a) {
   set_json(a, 200, rd.j, RL__REPORT_JSON_DUMP_FLAGS);
 }
 
-/* Locust's CSV texts come from src/report_csv.c's in-memory formatters. */
+/* Locust's CSV texts come from report/csv.c's in-memory formatters. */
 void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
                      rl__web_answer *a) {
   static const char *const prefixes[] = {"requests", "requests_full_history",
@@ -606,7 +606,7 @@ void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
 
 /* Locust's stop is synchronous, and so is ours: the answer comes once
  * every user has stopped and every worker's last stats are merged, so a
- * caller that reads the stats next reads final figures (docs/web.md).
+ * caller that reads the stats next reads final figures (docs/architecture.md, "Stopping").
  * Bounded by --stop-timeout plus a few seconds; past that the answer says
  * the test is still stopping. */
 #define STOP_WAIT_SLACK_S 5.0

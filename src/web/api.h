@@ -1,7 +1,7 @@
 /*
  * The answers of the web UI's HTTP API (Locust's paths, form fields and
- * JSON keys; see web_ui.h for the list), built in memory from a running
- * rl__runner. No HTTP here: src/web_ui.c parses requests, checks access
+ * JSON keys; see web/ui.h for the list), built in memory from a running
+ * rl__runner. No HTTP here: web/ui.c parses requests, checks access
  * and sends these answers, so they are testable without a socket.
  *
  * Each rl__web_api_* function reads what it needs under the runner's stats

@@ -1,5 +1,5 @@
 /*
- * rpcload's web UI (served by src/web_ui.c, embedded at build time). It
+ * rpcload's web UI (served by src/web/ui.c, embedded at build time). It
  * speaks Locust's HTTP API to the rpcload that served it: POST swarm,
  * GET stop and stats/reset, and polls stats/requests every second, as
  * Locust's UI does, appending the figures to live uPlot charts on the
