@@ -134,7 +134,7 @@ static int list_target(rl__target *t) {
 /* -f FILE: the scenario, its settings under the command line's options,
  * compiled into a plan. Returns 0 or an exit status. */
 static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
-                         rl__plan **plan) {
+                         rl__plan **plan, rl__scn_compile_options *out_po) {
   char err[1024] = "";
   if (rl__scn_load(o->scenario, scn, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
@@ -163,6 +163,7 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
     fprintf(stderr, "rpcload: error: %s\n", err);
     return EXIT_USAGE;
   }
+  *out_po = po; /* a new host in the web UI compiles with these */
   /* A scenario with on_stop steps needs time for them at the end. */
   if ((*plan)->has_on_stop && o->run.stop_timeout_ns == 0)
     o->run.stop_timeout_ns = 10 * RL__NS_PER_SEC;
@@ -196,6 +197,7 @@ int main(int argc, char **argv) {
   rl__stats *stats = NULL;
   rl__scn *scn = NULL;
   rl__plan *plan = NULL;
+  rl__scn_compile_options po = {0};
   int cargc = 0;
   char **cargv = NULL;
 
@@ -230,7 +232,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (o.scenario) {
-    if ((status = load_scenario(&o, &plugins, &scn, &plan)))
+    if ((status = load_scenario(&o, &plugins, &scn, &plan, &po)))
       goto out;
     if (o.list || o.show_task_ratio) {
       if (o.list)
@@ -260,7 +262,11 @@ int main(int argc, char **argv) {
     goto out;
   }
   const char *plugin = target ? target->plugin->desc.name : "scenario";
-  cli_run run = {.web = {.o = &o, .plugin = plugin}};
+  cli_run run = {.web = {.o = &o,
+                         .plugin = plugin,
+                         .plugins = &plugins,
+                         .scn = scn,
+                         .po = po}};
   if (cli_reports_open(&run.reports, &o, plugin, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     status = EXIT_USAGE;

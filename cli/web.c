@@ -2,10 +2,43 @@
 
 #include <stdio.h>
 
+#include <rpcload/plugin.h>
+
 #include "base/log.h"
+#include "engine/plan.h"
+#include "engine/target.h"
 
 int cli_web_wanted(const cli_options *o) {
   return o->web || o->prometheus_port >= 0;
+}
+
+/* A new test's target (a host typed in the web UI): compiled from the
+ * stored options as at start-up, with the same errors. Web server thread;
+ * the API calls it once at a time. */
+static int compile_target(void *arg, const char *target, rl__plan **plan,
+                          char *err, size_t errlen) {
+  cli_web *w = arg;
+  const cli_options *o = w->o;
+  if (w->scn) {
+    rl__scn_compile_options po = w->po;
+    po.host = target;
+    return rl__scn_compile(w->plugins, w->scn, &po, plan, err, errlen);
+  }
+  rl__target_options to = o->target;
+  to.url = target;
+  rl__target *t = NULL;
+  int rc = rl__target_new(w->plugins, &to, &t, err, errlen);
+  if (rc)
+    return rc;
+  rl__plan *p = rl__plan_single(t, &o->run.wait);
+  if (!p) {
+    rl__target_del(t);
+    snprintf(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  p->owns_targets = 1; /* the plan is the target's only owner */
+  *plan = p;
+  return 0;
 }
 
 static rl__web_ui *start_one(rl__runner *r, cli_web *w, const char *host,
@@ -20,6 +53,8 @@ static rl__web_ui *start_one(rl__runner *r, cli_web *w, const char *host,
       .plugin = w->plugin,
       .users = o->run.users,
       .spawn_rate = o->run.spawn_rate,
+      .compile = w->plugins ? compile_target : NULL,
+      .compile_arg = w,
   };
   rl__web_ui *ui = NULL;
   char err[512];

@@ -4,16 +4,25 @@
 #ifndef RL_CLI_WEB_H
 #define RL_CLI_WEB_H
 
+#include "engine/plugin_loader.h"
 #include "engine/runner.h"
 #include "options.h"
+#include "scenario/compile.h"
+#include "scenario/scenario.h"
 #include "web/ui.h"
 
 typedef struct cli_web {
   const cli_options *o; /* borrowed: outlives the run */
   const char *plugin;   /* the target's plugin name, borrowed */
-  rl__web_ui *ui;       /* --web; owned, NULL when off */
-  rl__web_ui *metrics;  /* --prometheus-port; owned, NULL when off */
-  int failed;           /* a server could not start: the run was ended */
+  /* What a new host is compiled with (the web UI's form, at a new test),
+   * as at start-up: the plugins, and with -f the scenario and its compile
+   * options (po.host is the new host then). All borrowed. */
+  rl__plugin_set *plugins;
+  const rl__scn *scn; /* NULL: the quick command line, o->target */
+  rl__scn_compile_options po;
+  rl__web_ui *ui;      /* --web; owned, NULL when off */
+  rl__web_ui *metrics; /* --prometheus-port; owned, NULL when off */
+  int failed;          /* a server could not start: the run was ended */
 } cli_web;
 
 /* Whether the options ask for a server at all. */

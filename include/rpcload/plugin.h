@@ -22,7 +22,11 @@
  * callback of the same session. Plugins must not block (no sleeping, no
  * blocking I/O, no waiting on locks held by other threads) inside session
  * callbacks. step_new/step_del and init/fini run on the main thread before
- * load starts / after it ends, and may block.
+ * load starts / after it ends, and may block. One exception: a host typed
+ * in the web UI for a new test is compiled then, while the load goes on,
+ * so init (for a plugin not used yet) and step_new may also run on a web
+ * server thread during the load, one call at a time; step_del still runs
+ * after the load only. Keep what a step needs in the step.
  *
  * Errors: functions return 0 on success or a negative RL_ERR_* code. A
  * function that fails never causes its callbacks to be called for the failed
@@ -448,8 +452,9 @@ typedef struct rl_plugin {
   const char *const *alpn;  /* TLS ALPN ids offered, NULL-terminated */
   uint32_t kind;            /* required: enum rl_plugin_kind */
 
-  /* Process-wide set-up, on the main thread before any step_new(). The
-   * host table outlives the plugin's use of it. */
+  /* Process-wide set-up, before the plugin's first step_new() and on the
+   * same thread (see Threading above). The host table outlives the
+   * plugin's use of it. */
   int (*init)(const rl_host *host);
   /* Process-wide tear-down, after every step and session is gone. */
   void (*fini)(void);

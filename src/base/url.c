@@ -126,3 +126,28 @@ fail:
   rl__url_free(out);
   return RL_ERR_INVAL;
 }
+
+/* Where the path (or query) of `url` starts: after "scheme://authority";
+ * its end when it has none. */
+static const char *path_part(const char *url) {
+  const char *p = strstr(url, "://");
+  p = p ? p + 3 : url;
+  return p + strcspn(p, "/?#");
+}
+
+char *rl__url_rebase(const char *current, const char *host) {
+  const char *hp = path_part(host);
+  size_t origin = (size_t)(hp - host);
+  while (hp[0] == '/')
+    hp++;
+  if (!strstr(host, "://") || hp[0])
+    return strdup(host); /* a whole target */
+  const char *cp = path_part(current);
+  if (!strstr(current, "://") || strcmp(cp, "/") == 0)
+    cp = "";
+  size_t n = origin + strlen(cp);
+  char *out = malloc(n + 1);
+  if (out)
+    snprintf(out, n + 1, "%.*s%s", (int)origin, host, cp);
+  return out;
+}

@@ -22,4 +22,14 @@ int rl__url_parse(const char *text, rl__url *out, char *err, size_t errlen);
 
 void rl__url_free(rl__url *u);
 
+/*
+ * The target a host given for a run means (Locust's host, typed in the
+ * web UI's form): `host` itself when it has a path or query, or no
+ * "scheme://" ("host:port"); otherwise, an origin, it takes the path and
+ * query of `current` (the run's target): "http://b:2" for
+ * "http://a:1/x?y" is "http://b:2/x?y". An origin's trailing slashes go.
+ * Returns a new string (the caller frees it), NULL when out of memory.
+ */
+char *rl__url_rebase(const char *current, const char *host);
+
 #endif /* RL_URL_H */

@@ -1,6 +1,7 @@
 #include "engine/plan.h"
 
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -178,6 +179,45 @@ const rl__plan_class *rl__plan_class_of(const rl__plan *p, uint64_t i) {
   return &p->classes[p->assign[i]];
 }
 
+void rl__plan_class_counts(const rl__plan *p, uint64_t users,
+                           uint64_t *counts) {
+  memset(counts, 0, p->n_classes * sizeof *counts);
+  if (p->n_classes == 1 || !p->assign) {
+    counts[0] = users;
+    return;
+  }
+  uint64_t dealt = users < p->n_assign ? users : p->n_assign;
+  for (uint64_t i = 0; i < dealt; i++)
+    counts[p->assign[i]]++;
+  if (users <= p->n_assign)
+    return;
+  /* Beyond the dealt users the weighted part repeats (rl__plan_class_of):
+   * whole rounds of it, then the start of one more. */
+  uint64_t rest = users - p->n_assign;
+  size_t weighted = p->n_assign - p->n_fixed_users;
+  if (!weighted) {
+    counts[p->assign[p->n_assign - 1]] += rest;
+    return;
+  }
+  uint64_t rounds = rest / weighted, part = rest % weighted;
+  for (size_t i = 0; i < weighted; i++)
+    counts[p->assign[p->n_fixed_users + i]] += rounds + (i < part);
+}
+
+double rl__plan_task_share(const rl__plan_class *k, size_t task) {
+  if (k->sequential)
+    return 1.0 / (double)k->n_tasks;
+  return k->total_weight > 0 ? k->tasks[task].weight / k->total_weight : 0;
+}
+
+void rl__plan_task_label(const rl__plan_class *k, size_t task, char *buf,
+                         size_t len) {
+  if (k->tasks[task].name)
+    snprintf(buf, len, "%s", k->tasks[task].name);
+  else
+    snprintf(buf, len, "task %zu", task + 1);
+}
+
 rl__target *rl__plan_first_target(const rl__plan *p) {
   for (size_t c = 0; c < p->n_classes; c++) {
     const rl__plan_class *k = &p->classes[c];
@@ -209,14 +249,9 @@ void rl__plan_print_ratios(const rl__plan *p, FILE *out) {
     else
       fprintf(out, " %5.1f%% %s\n", share * 100, k->name);
     for (size_t t = 0; t < k->n_tasks; t++) {
-      const rl__plan_task *pt = &k->tasks[t];
-      double in_class = k->sequential ? 1.0 / (double)k->n_tasks
-                                      : pt->weight / k->total_weight;
+      double in_class = rl__plan_task_share(k, t);
       char label[64];
-      if (pt->name)
-        snprintf(label, sizeof label, "%s", pt->name);
-      else
-        snprintf(label, sizeof label, "task %zu", t + 1);
+      rl__plan_task_label(k, t, label, sizeof label);
       if (k->has_fixed)
         fprintf(out, "        %5.1f%% %s\n", in_class * 100, label);
       else

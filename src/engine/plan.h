@@ -98,6 +98,22 @@ int rl__plan_var(rl__plan *p, const char *name, size_t *out);
  * smooth weighted round-robin. 0 or RL_ERR_NOMEM. */
 int rl__plan_assign_classes(rl__plan *p, uint32_t users);
 
+/*
+ * How many of the first `users` users (in spawn order, as
+ * rl__plan_class_of deals them) each class has: counts[c] for every
+ * c < p->n_classes (the caller's array). Workers keep the users running
+ * exactly that deal, so with `users` running these are their classes.
+ */
+void rl__plan_class_counts(const rl__plan *p, uint64_t users, uint64_t *counts);
+
+/* A task's share of its class's task runs: its weight over the class's,
+ * or 1/n for a sequential class. */
+double rl__plan_task_share(const rl__plan_class *k, size_t task);
+
+/* A task's name for listings: its own, or "task N" (1-based). */
+void rl__plan_task_label(const rl__plan_class *k, size_t task, char *buf,
+                         size_t len);
+
 /* The first step's target (the run's "main" target, for transports and
  * shared connections on the quick command line). */
 rl__target *rl__plan_first_target(const rl__plan *p);

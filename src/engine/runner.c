@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include <rpcload/plugin.h>
 
 #include "base/clock.h"
@@ -40,6 +42,30 @@ static void tell_workers(rl__runner *r, uint32_t users) {
                          rl__spawn_share(users, k, r->nworkers));
 }
 
+/* Locust's line, users per class by name: all users spawned: {"Admin": 1,
+ * "Web": 2} (3 total users). */
+static void log_spawned(rl__runner *r, uint32_t users) {
+  const rl__plan *p = r->plan;
+  uint64_t *counts = calloc(p->n_classes, sizeof *counts);
+  json_t *j = json_object();
+  char *text = NULL;
+  if (counts && j) {
+    rl__plan_class_counts(p, users, counts);
+    for (size_t c = 0; c < p->n_classes; c++) {
+      /* Two classes of one name count together. */
+      json_t *had = json_object_get(j, p->classes[c].name);
+      uint64_t n = counts[c] + (had ? (uint64_t)json_integer_value(had) : 0);
+      json_object_set_new(j, p->classes[c].name, json_integer((json_int_t)n));
+    }
+    text = json_dumps(j, JSON_SORT_KEYS);
+  }
+  rl__log(RL__LOG_INFO, "all users spawned: %s (%u total users)",
+          text ? text : "{}", users);
+  free(text);
+  json_decref(j);
+  free(counts);
+}
+
 /* Moves the user count along the current ramp: Locust's schedule (the
  * first change at once, then one every 1/rate s), up or down. */
 static void spawn_tick(rl__runner *r) {
@@ -55,7 +81,7 @@ static void spawn_tick(rl__runner *r) {
     ev_timer_stop(r->loop, &r->spawn_timer);
     atomic_store(&r->state, RL__STATE_RUNNING);
     if (up && span > 0)
-      rl__log(RL__LOG_INFO, "all users spawned: %u total users", due);
+      log_spawned(r, due);
   }
 }
 
@@ -84,10 +110,51 @@ static void swarm(rl__runner *r, uint32_t users, double rate) {
 }
 
 static void start_run_timer(rl__runner *r) {
-  if (r->cfg->run_time_ns && !ev_is_active(&r->run_timer)) {
-    ev_timer_set(&r->run_timer, (double)r->cfg->run_time_ns / 1e9, 0.);
+  if (r->run_time_ns && !ev_is_active(&r->run_timer)) {
+    ev_timer_set(&r->run_timer, (double)r->run_time_ns / 1e9, 0.);
     ev_timer_start(r->loop, &r->run_timer);
   }
+}
+
+/* Frees the plans earlier tests ran, once the workers have ended: a
+ * plan's steps are deleted after the load, as plugins are promised
+ * (include/rpcload/plugin.h), so old plans stay until then (one per host
+ * change: a few targets each). */
+static void free_retired(rl__runner *r) {
+  while (r->retired) {
+    rl__retired_plan *old = r->retired;
+    r->retired = old->next;
+    rl__plan_del(old->plan);
+    free(old);
+  }
+}
+
+/* Main: a new test starts (from ready or stopped: no user runs). With
+ * `plan` (owned from now on) its users run that, and the plan before it
+ * is retired (kept until the run ends); the workers drop their stopped
+ * users either way, so user ids and classes are dealt afresh. */
+static void begin_test(rl__runner *r, rl__plan *plan, int has_run_time,
+                       uint64_t run_time_ns) {
+  r->test_gen++;
+  if (plan) {
+    rl__retired_plan *old = NULL;
+    if (r->test_plan && !(old = malloc(sizeof *old)))
+      rl__log(RL__LOG_WARN, "out of memory: an old test's plan is lost");
+    pthread_mutex_lock(&r->plan_lock);
+    if (old) {
+      *old = (rl__retired_plan){.plan = r->test_plan, .next = r->retired};
+      r->retired = old;
+    }
+    r->test_plan = plan;
+    r->plan = plan;
+    r->target = rl__plan_first_target(plan);
+    pthread_mutex_unlock(&r->plan_lock);
+  }
+  for (uint32_t k = 0; k < r->nworkers; k++)
+    rl__worker_new_test(&r->workers[k], r->plan, r->target, r->test_gen);
+  r->run_time_ns = has_run_time ? run_time_ns : r->cfg->run_time_ns;
+  ev_timer_stop(r->loop, &r->run_timer);
+  start_run_timer(r);
 }
 
 static void swarm(rl__runner *r, uint32_t users, double rate);
@@ -138,7 +205,10 @@ static void finish_stop(rl__runner *r) {
   if (r->swarm_pending) {
     r->swarm_pending = 0;
     rl__stats_hub_reset(&r->hub); /* a new test starts from clean stats */
-    start_run_timer(r);
+    ev_timer_stop(r->loop, &r->autoquit_timer);
+    begin_test(r, r->pending_plan, r->pending_has_run_time,
+               r->pending_run_time_ns);
+    r->pending_plan = NULL;
     swarm(r, r->pending_users, r->pending_rate);
   }
 }
@@ -178,9 +248,12 @@ static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
   rl__runner_ctl c = r->ctl;
   memset(&r->ctl, 0, sizeof r->ctl);
   pthread_mutex_unlock(&r->ctl_lock);
-  if (r->stopping)
+  if (r->stopping) {
+    rl__plan_del(c.plan);
     return;
+  }
   if (c.quit) {
+    rl__plan_del(c.plan); /* a new test's, never to start */
     stop_run(r);
     return;
   }
@@ -197,6 +270,12 @@ static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
       r->swarm_pending = 1;
       r->pending_users = c.users;
       r->pending_rate = c.spawn_rate;
+      if (c.plan) {
+        rl__plan_del(r->pending_plan);
+        r->pending_plan = c.plan;
+      }
+      r->pending_has_run_time = c.has_run_time;
+      r->pending_run_time_ns = c.run_time_ns;
       return;
     }
     /* A new test after a stop starts from clean stats, as Locust's. */
@@ -205,9 +284,25 @@ static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
         reset_stats(r);
       r->swarm_pending = 0;
       ev_timer_stop(r->loop, &r->autoquit_timer);
-      start_run_timer(r);
+      begin_test(r, c.plan, c.has_run_time, c.run_time_ns);
+    } else {
+      if (c.plan) {
+        /* The API refuses a new host while a test runs; two swarms that
+         * raced may still bring one: users do not change plans mid-test. */
+        rl__log(RL__LOG_WARN, "a new host is taken at a new test only: "
+                              "stop the test first");
+        rl__plan_del(c.plan);
+      }
+      if (c.has_run_time) {
+        /* Locust's: a run time given while running counts from now. */
+        r->run_time_ns = c.run_time_ns;
+        ev_timer_stop(r->loop, &r->run_timer);
+        start_run_timer(r);
+      }
     }
     swarm(r, c.users, c.spawn_rate);
+  } else if (c.plan) {
+    rl__plan_del(c.plan);
   }
 }
 
@@ -226,6 +321,12 @@ void rl__runner_control(rl__runner *r, const rl__runner_ctl *c) {
     r->ctl.swarm = 1;
     r->ctl.users = c->users;
     r->ctl.spawn_rate = c->spawn_rate;
+    r->ctl.has_run_time = c->has_run_time;
+    r->ctl.run_time_ns = c->run_time_ns;
+    if (c->plan) {
+      rl__plan_del(r->ctl.plan); /* never seen by a worker */
+      r->ctl.plan = c->plan;
+    }
   }
   r->ctl.stop |= c->stop;
   r->ctl.reset |= c->reset;
@@ -259,6 +360,11 @@ static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
   rl__runner *r = t->data;
+  /* A steered run waiting for a start, or stopped, has nothing new to
+   * show: no table every 2 s then (Locust's web mode prints none). */
+  int state = atomic_load(&r->state);
+  if (state == RL__STATE_READY || state == RL__STATE_STOPPED)
+    return;
   if (r->hooks.report && !r->stopping)
     r->hooks.report(r, r->hooks.arg);
 }
@@ -360,6 +466,14 @@ int rl__runner_stop_wait(rl__runner *r, double timeout_s) {
   return rc;
 }
 
+void rl__runner_with_plan(rl__runner *r,
+                          void (*fn)(const rl__plan *plan, void *arg),
+                          void *arg) {
+  pthread_mutex_lock(&r->plan_lock);
+  fn(r->plan, arg);
+  pthread_mutex_unlock(&r->plan_lock);
+}
+
 void rl__runner_with_stats(rl__runner *r, rl__stats_reader fn, void *arg) {
   rl__stats_hub_read(&r->hub, fn, arg);
 }
@@ -408,11 +522,13 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     r->plan = r->own_plan;
   }
   r->target = rl__plan_first_target(r->plan);
+  r->run_time_ns = cfg->run_time_ns;
   if (hooks)
     r->hooks = *hooks;
   r->nworkers = cfg->threads ? cfg->threads : 1;
   pthread_mutex_init(&r->ctl_lock, NULL);
   pthread_mutex_init(&r->state_lock, NULL);
+  pthread_mutex_init(&r->plan_lock, NULL);
   pthread_cond_init(&r->state_cond, NULL);
   atomic_init(&r->workers_stopped, 0);
   atomic_init(&r->state, RL__STATE_READY);
@@ -427,6 +543,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
       ev_loop_destroy(r->loop);
     pthread_mutex_destroy(&r->ctl_lock);
     pthread_mutex_destroy(&r->state_lock);
+    pthread_mutex_destroy(&r->plan_lock);
     pthread_cond_destroy(&r->state_cond);
     rl__plan_del(r->own_plan);
     r->own_plan = NULL;
@@ -509,12 +626,24 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   ev_async_stop(r->loop, &r->done_async);
   ev_loop_destroy(r->loop);
   r->loop = NULL;
+  /* New tests' plans nobody ran, or ran: the workers have ended. */
+  rl__plan_del(r->ctl.plan);
+  r->ctl.plan = NULL;
   pthread_mutex_unlock(&r->ctl_lock);
+  rl__plan_del(r->pending_plan);
+  r->pending_plan = NULL;
+  free_retired(r);
   free(r->workers);
   r->workers = NULL;
   pthread_mutex_destroy(&r->ctl_lock);
   pthread_mutex_destroy(&r->state_lock);
   pthread_cond_destroy(&r->state_cond);
+  /* The caller's plan again, for whoever reads r after the run. */
+  r->plan = cfg->plan;
+  r->target = NULL;
+  rl__plan_del(r->test_plan);
+  r->test_plan = NULL;
+  pthread_mutex_destroy(&r->plan_lock);
   rl__plan_del(r->own_plan);
   r->own_plan = NULL;
   return rc;

@@ -63,6 +63,15 @@ typedef struct rl__runner_ctl {
   int swarm; /* 1: change the user count to users at spawn_rate */
   uint32_t users;
   double spawn_rate;
+  /* swarm, a new test (from ready or stopped): what its users run (a new
+   * host's plan); it passes to the runner, which frees it. NULL: the
+   * current plan. A new plan asked while a test runs is dropped. */
+  struct rl__plan *plan;
+  /* swarm: this test stops run_time_ns after this swarm (0: it runs until
+   * stopped); without has_run_time a new test takes cfg->run_time_ns and
+   * a running one keeps its limit. */
+  int has_run_time;
+  uint64_t run_time_ns;
   int stop;  /* 1: stop every user (steered: the run goes on) */
   int reset; /* 1: clear the stats and the history */
   int quit;  /* 1: end the run, as a signal would */
@@ -74,7 +83,8 @@ typedef void (*rl__report_fn)(struct rl__runner *r, void *arg);
 /* What the caller wants to hear of the run; every member may be NULL.
  * All are called on the main thread, without the stats lock held. */
 typedef struct rl__runner_hooks {
-  /* Every cfg->report_interval_s while the run goes (the console table). */
+  /* Every cfg->report_interval_s while users run or stop (the console
+   * table): not while a steered run is ready or stopped. */
   rl__report_fn report;
   /* Once, when the workers have started and rl__runner_control may be
    * used (start a web UI here). */
@@ -87,12 +97,27 @@ typedef struct rl__runner_hooks {
   void *arg;
 } rl__runner_hooks;
 
+/* A plan a new test replaced, kept until the run ends (plugins delete
+ * steps after the load only). */
+typedef struct rl__retired_plan {
+  struct rl__plan *plan;
+  struct rl__retired_plan *next;
+} rl__retired_plan;
+
 typedef struct rl__runner {
   const rl__run_config *cfg;
   const rl_host *host;
-  const struct rl__target *target; /* the plan's first step's */
-  const struct rl__plan *plan;     /* cfg->plan, or own_plan */
+  /* What users run: cfg->plan, own_plan, or test_plan. The main thread
+   * changes it between tests, under plan_lock; other threads read it with
+   * rl__runner_with_plan. target is its first step's. */
+  const struct rl__target *target;
+  const struct rl__plan *plan;
   struct rl__plan *own_plan;
+  struct rl__plan *test_plan; /* a new test's (rl__runner_ctl.plan), owned */
+  rl__retired_plan *retired;  /* older test plans, owned (main) */
+  pthread_mutex_t plan_lock;
+  unsigned test_gen;    /* tests started (main; workers follow) */
+  uint64_t run_time_ns; /* the current test's limit; 0: none (main) */
   /* The run's merged stats and its history, a row per second: read them
    * with rl__runner_with_stats while the run goes; after it, directly,
    * until rl__runner_free. */
@@ -118,6 +143,9 @@ typedef struct rl__runner {
   int swarm_pending;           /* a start asked while stopping */
   uint32_t pending_users;
   double pending_rate;
+  struct rl__plan *pending_plan; /* owned */
+  int pending_has_run_time;
+  uint64_t pending_run_time_ns;
   /* Requests from other threads, applied on the main loop. */
   pthread_mutex_t ctl_lock;
   rl__runner_ctl ctl;
@@ -161,11 +189,22 @@ void rl__runner_with_stats(rl__runner *r, rl__stats_reader fn, void *arg);
 
 /*
  * Any thread, while rl__runner_run runs (e.g. from the web UI's server
- * thread): asks the main loop for what `c` says (copied). Several requests
- * before the loop wakes are merged: the last swarm wins. The run must have
+ * thread): asks the main loop for what `c` says (copied; c->plan passes
+ * to the runner, which frees it). Several requests before the loop wakes
+ * are merged: the last swarm wins, and its plan, or the last plan asked
+ * (an earlier one is freed). The run must have
  * started (r->loop set); requests after its end are ignored.
  */
 void rl__runner_control(rl__runner *r, const rl__runner_ctl *c);
+
+/*
+ * Any thread, while rl__runner_run runs: calls `fn(plan, arg)` with the
+ * plan users run now (a new test may bring another), which stays valid
+ * during the call only. Do not call the runner from `fn`.
+ */
+void rl__runner_with_plan(rl__runner *r,
+                          void (*fn)(const struct rl__plan *plan, void *arg),
+                          void *arg);
 
 /*
  * Any thread, while rl__runner_run runs: a steered run's stop (as

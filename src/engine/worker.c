@@ -171,9 +171,15 @@ static void spawn(rl__worker *w, uint32_t want) {
     /* Users are dealt to threads round-robin: user i lives on thread
      * i % nthreads, so its 1-based id is unique across the run. */
     uint64_t id = (uint64_t)w->nusers * nthreads + (uint64_t)w->cfg.index + 1;
+    /* Its class is that of its place among the running users (this
+     * thread's j-th is the run's j * nthreads + index-th), not of its id:
+     * after lowering retired the newest, new users take their places, so
+     * the users running are always the plan's deal of that many users. */
+    uint64_t place =
+        (uint64_t)w->active_users * nthreads + (uint64_t)w->cfg.index;
     rl_conn *shared = w->npool ? &w->pool[w->nusers % w->npool] : NULL;
     rl__user *u = rl__user_new(&w->loop, id,
-                               rl__plan_class_of(w->cfg.plan, id - 1), shared);
+                               rl__plan_class_of(w->cfg.plan, place), shared);
     if (!u) {
       rl__log(RL__LOG_ERROR, "out of memory spawning user %llu",
               (unsigned long long)id);
@@ -206,6 +212,55 @@ static void run_ready(rl__worker *w) {
 
 static void after_event(rl_loop *loop) { run_ready(loop->owner); }
 
+static void start_transport(rl__worker *w);
+
+/* A new test (rl__worker_new_test): every user here has stopped. */
+static void new_test(rl__worker *w, unsigned gen) {
+  const rl__plan *plan = atomic_load(&w->next_plan);
+  int fresh = plan != w->cfg.plan;
+  if (w->loop.live_users) {
+    /* The runner starts a test once every user has stopped: not yet. */
+    rl__log(RL__LOG_ERROR, "thread %d: a new test while %u users run",
+            w->cfg.index, w->loop.live_users);
+    return;
+  }
+  if (fresh || w->nusers) {
+    /* What the transports still hold ends now, as cut requests of the
+     * users it belongs to (stopped, still there to count them). */
+    end_transport(w);
+    free(w->loop.transports);
+    w->loop.transports = NULL;
+    w->loop.ntransports = 0;
+  }
+  /* Stopped users may still sit in the ready queue (they do nothing when
+   * resumed) and their closed connections on the flush list: unhook both
+   * before the users go. */
+  for (rl__user *u = w->loop.ready_head, *next; u; u = next) {
+    next = u->next_ready;
+    u->next_ready = NULL;
+    u->queued = 0;
+  }
+  w->loop.ready_head = w->loop.ready_tail = NULL;
+  rl__conn_flush_scheduled(&w->loop);
+  for (size_t i = 0; i < w->nusers; i++)
+    rl__user_del(w->users[i]);
+  w->nusers = 0;
+  w->active_users = 0;
+  if (fresh) {
+    const rl__target *pool_target = atomic_load(&w->next_pool_target);
+    for (uint32_t i = 0; i < w->npool; i++) {
+      rl__conn_shutdown(&w->pool[i], RL_ERR_CANCELLED, "a new test");
+      rl__conn_free(&w->pool[i]);
+      rl__conn_init(&w->pool[i], &w->loop, pool_target);
+    }
+    w->cfg.plan = w->loop.plan = plan;
+    w->cfg.pool_target = pool_target;
+  }
+  if (!w->loop.ntransports)
+    start_transport(w);
+  w->test_seen = gen;
+}
+
 static void wake_cb(struct ev_loop *loop, ev_async *a, int revents) {
   (void)loop;
   (void)revents;
@@ -220,8 +275,12 @@ static void wake_cb(struct ev_loop *loop, ev_async *a, int revents) {
   else if (cmd == RL__CMD_RUN && gen != w->stop_seen) {
     w->stop_seen = gen;
     stop_users(w);
-  } else if (cmd == RL__CMD_RUN)
+  } else if (cmd == RL__CMD_RUN) {
+    unsigned test = atomic_load(&w->test_gen);
+    if (test != w->test_seen && !w->users_stopping)
+      new_test(w, test);
     spawn(w, atomic_load(&w->want_users));
+  }
   run_ready(w);
 }
 
@@ -358,6 +417,9 @@ int rl__worker_start(rl__worker *w, const rl__worker_config *cfg) {
   atomic_init(&w->want_users, 0);
   atomic_init(&w->command, RL__CMD_RUN);
   atomic_init(&w->stop_gen, 0);
+  atomic_init(&w->next_plan, cfg->plan);
+  atomic_init(&w->next_pool_target, cfg->pool_target);
+  atomic_init(&w->test_gen, 0);
   if (loop_init(w))
     return RL_ERR_NOMEM;
   /* --connections N: N in all, dealt to threads like users are. */
@@ -419,6 +481,14 @@ void rl__worker_command(rl__worker *w, enum rl__worker_cmd cmd) {
 void rl__worker_stop_users(rl__worker *w) {
   atomic_store(&w->want_users, 0);
   atomic_fetch_add(&w->stop_gen, 1);
+  ev_async_send(w->loop.ev, &w->wake);
+}
+
+void rl__worker_new_test(rl__worker *w, const rl__plan *plan,
+                         const rl__target *pool_target, unsigned gen) {
+  atomic_store(&w->next_plan, plan);
+  atomic_store(&w->next_pool_target, pool_target);
+  atomic_store(&w->test_gen, gen);
   ev_async_send(w->loop.ev, &w->wake);
 }
 

@@ -73,9 +73,14 @@ typedef struct rl__worker {
   uint32_t npool;
   struct rl__user **users; /* every user spawned here */
   size_t nusers, cap;
-  atomic_uint want_users;    /* written by main */
-  atomic_int command;        /* written by main */
-  atomic_uint stop_gen;      /* written by main: a stop of every user */
+  atomic_uint want_users; /* written by main */
+  atomic_int command;     /* written by main */
+  atomic_uint stop_gen;   /* written by main: a stop of every user */
+  /* A new test (rl__worker_new_test): what it runs, written by main. */
+  _Atomic(const struct rl__plan *) next_plan;
+  _Atomic(const struct rl__target *) next_pool_target;
+  atomic_uint test_gen;      /* written by main */
+  unsigned test_seen;        /* the test set up here */
   unsigned stop_seen;        /* the last stop_gen acted on */
   int users_stopping;        /* such a stop is under way */
   ev_timer users_stop_timer; /* its --stop-timeout: then users are cut */
@@ -106,6 +111,18 @@ void rl__worker_command(rl__worker *w, enum rl__worker_cmd cmd);
  * cfg.users_stopped. A later rl__worker_set_users spawns anew.
  */
 void rl__worker_stop_users(rl__worker *w);
+
+/*
+ * Main thread: a new test starts, from ready or stopped (every user here
+ * has stopped). The worker drops its stopped users, so that user ids and
+ * classes are dealt afresh, and restarts its transports; when `plan` is
+ * another than its own, it also closes its shared connections and sets
+ * them up again to `pool_target` (both borrowed: they must outlive the
+ * worker). `gen` numbers the test (the worker sets up each once). Call
+ * before rl__worker_set_users.
+ */
+void rl__worker_new_test(rl__worker *w, const struct rl__plan *plan,
+                         const struct rl__target *pool_target, unsigned gen);
 
 /* Any thread: the worker looks at the hub's epoch now: stats it recorded
  * before a reset are dropped at once rather than at its next merge. */

@@ -392,7 +392,9 @@ static json_t *request_row(const rl__stats_entry *e,
                            const rl__stats_entry *total, uint64_t now_sec) {
   json_t *j = json_object();
   int ok = j != NULL;
-  put(j, "method", method(e, total), &ok);
+  /* Locust's /stats/requests: the total's method is "" (Locust clears
+   * its stats at every start, making it ""), not the final report's null. */
+  put(j, "method", str(e == total ? "" : e->type), &ok);
   put(j, "name", str(e->name), &ok);
   put(j, "safe_name", html_str(e->name, 0), &ok);
   put(j, "num_requests", u64(e->num_requests), &ok);

@@ -1,4 +1,4 @@
-/* The web UI's API answers (see web_api.h for the contract). */
+/* The web UI's API answers (see web/api.h for the contract). */
 #include "web/api.h"
 
 #include <errno.h>
@@ -12,6 +12,9 @@
 #include <rpcload/plugin.h>
 
 #include "base/clock.h"
+#include "base/units.h"
+#include "base/url.h"
+#include "engine/plan.h"
 #include "engine/worker.h"
 #include "report/csv.h"
 #include "report/html.h"
@@ -22,6 +25,47 @@ extern const char rl__uplot_version[]; /* cmake/report_html_assets.cmake */
 
 #define TYPE_JSON "application/json"
 #define TYPE_TEXT "text/plain; charset=utf-8"
+
+/* ---- the API's own state ------------------------------------------------ */
+
+int rl__web_api_init(rl__web_api *api, const rl__web_api_options *cfg) {
+  memset(api, 0, sizeof *api);
+  api->r = cfg->r;
+  api->users = cfg->users;
+  api->spawn_rate = cfg->spawn_rate;
+  api->auth = cfg->auth;
+  api->compile = cfg->compile;
+  api->compile_arg = cfg->compile_arg;
+  api->target = strdup(cfg->target ? cfg->target : "");
+  api->plugin = cfg->plugin ? strdup(cfg->plugin) : NULL;
+  if (!api->target || (cfg->plugin && !api->plugin)) {
+    free(api->target);
+    free(api->plugin);
+    return RL_ERR_NOMEM;
+  }
+  pthread_mutex_init(&api->lock, NULL);
+  pthread_mutex_init(&api->swarm_lock, NULL);
+  return 0;
+}
+
+void rl__web_api_free(rl__web_api *api) {
+  pthread_mutex_destroy(&api->lock);
+  pthread_mutex_destroy(&api->swarm_lock);
+  free(api->target);
+  free(api->plugin);
+  api->target = api->plugin = NULL;
+}
+
+/* The target and spawn rate now (another thread's /swarm may change
+ * them): a copy of the target, NULL when out of memory. */
+static char *current(rl__web_api *api, double *spawn_rate) {
+  pthread_mutex_lock(&api->lock);
+  char *t = strdup(api->target);
+  if (spawn_rate)
+    *spawn_rate = api->spawn_rate;
+  pthread_mutex_unlock(&api->lock);
+  return t;
+}
 
 /* ---- answers ------------------------------------------------------------- */
 
@@ -205,6 +249,96 @@ void rl__web_api_metrics(rl__web_api *api, rl__web_answer *a) {
   set_membuf(a, &m, rd.rc, RL__REPORT_PROMETHEUS_CONTENT_TYPE);
 }
 
+/* ---- user classes -------------------------------------------------------- */
+
+/* Users per class (the plan's deal of `users`, which the workers keep
+ * running), by class name; two classes of one name count together. */
+static json_t *class_counts(const rl__plan *p, uint32_t users) {
+  uint64_t *counts = calloc(p->n_classes, sizeof *counts);
+  json_t *j = counts ? json_object() : NULL;
+  if (j)
+    rl__plan_class_counts(p, users, counts);
+  for (size_t c = 0; j && c < p->n_classes; c++) {
+    json_t *had = json_object_get(j, p->classes[c].name);
+    uint64_t n = counts[c] + (had ? (uint64_t)json_integer_value(had) : 0);
+    if (json_object_set_new(j, p->classes[c].name,
+                            json_integer((json_int_t)n))) {
+      json_decref(j);
+      j = NULL;
+    }
+  }
+  free(counts);
+  return j;
+}
+
+struct classes_read {
+  uint32_t users;
+  json_t *counts;
+};
+
+static void read_classes(const rl__plan *p, void *arg) {
+  struct classes_read *rd = arg;
+  rd->counts = class_counts(p, rd->users);
+}
+
+/* Locust's get_ratio (locust/user/inspectuser.py): per class its share of
+ * the users running and its tasks' shares, within the class
+ * (`total` 0) or of all task runs (`total` 1). A task named twice
+ * counts once with the sum of its shares, as Locust's. */
+static json_t *ratios(const rl__plan *p, const json_t *counts, int total) {
+  double sum = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)counts, key, v) {
+    sum += (double)json_integer_value(v);
+  }
+  if (sum <= 0)
+    sum = 1; /* Locust's "or 1": nobody running, every share 0 */
+  json_t *j = json_object();
+  for (size_t c = 0; j && c < p->n_classes; c++) {
+    const rl__plan_class *k = &p->classes[c];
+    double share =
+        (double)json_integer_value(json_object_get(counts, k->name)) / sum;
+    json_t *tasks = json_object();
+    for (size_t t = 0; tasks && t < k->n_tasks; t++) {
+      char label[128];
+      rl__plan_task_label(k, t, label, sizeof label);
+      double r = rl__plan_task_share(k, t) * (total ? share : 1.0);
+      json_t *had = json_object_get(tasks, label);
+      if (had)
+        r += json_number_value(json_object_get(had, "ratio"));
+      json_object_set_new(tasks, label, json_pack("{s:f}", "ratio", r));
+    }
+    json_t *cls =
+        tasks ? json_pack("{s:f, s:o}", "ratio", share, "tasks", tasks) : NULL;
+    if (!cls || json_object_set_new(j, k->name, cls)) {
+      json_decref(j);
+      j = NULL;
+    }
+  }
+  return j;
+}
+
+struct tasks_read {
+  uint32_t users;
+  json_t *j;
+};
+
+static void read_tasks(const rl__plan *p, void *arg) {
+  struct tasks_read *rd = arg;
+  json_t *counts = class_counts(p, rd->users);
+  rd->j = counts ? json_pack("{s:o?, s:o?}", "per_class", ratios(p, counts, 0),
+                             "total", ratios(p, counts, 1))
+                 : NULL;
+  json_decref(counts);
+}
+
+void rl__web_api_tasks(rl__web_api *api, rl__web_answer *a) {
+  struct tasks_read rd = {.users = user_count(api->r)};
+  rl__runner_with_plan(api->r, read_tasks, &rd);
+  set_json(a, 200, rd.j, JSON_COMPACT);
+}
+
 void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a) {
   rl__runner *r = api->r;
   const char *state = rl__run_state_name(atomic_load(&r->state));
@@ -218,6 +352,14 @@ void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a) {
   if (j)
     json_object_set_new(j, "cut_requests",
                         json_integer((json_int_t)rl__stats_hub_cut(&r->hub)));
+  /* The users per class (Locust's runner.user_classes_count), for the
+   * page's header. */
+  struct classes_read cr = {.users = users};
+  rl__runner_with_plan(r, read_classes, &cr);
+  if (j && cr.counts)
+    json_object_set_new(j, "user_classes_count", cr.counts);
+  else
+    json_decref(cr.counts);
   json_t *cur =
       j ? json_object_get(j, "current_response_time_percentiles") : NULL;
   if (cur)
@@ -235,16 +377,19 @@ void rl__web_api_report_html(rl__web_api *api, int download,
     set(a, 500, NULL, NULL, 0);
     return;
   }
+  double rate;
+  char *target = current(api, &rate);
   rl__report_html_info info = {
-      .target = api->target,
+      .target = target ? target : "",
       .plugin = api->plugin,
       .users = user_count(r),
-      .spawn_rate = api->spawn_rate,
+      .spawn_rate = rate,
       .run_time_ns = r->cfg->run_time_ns,
   };
   struct html_read rd = {.f = m.f, .info = &info};
   rl__runner_with_stats(r, read_html, &rd);
-  set_membuf(a, &m, rd.rc, "text/html; charset=utf-8");
+  free(target);
+  set_membuf(a, &m, target ? rd.rc : RL_ERR_NOMEM, "text/html; charset=utf-8");
   if (download && a->body)
     name_download(a, "rpcload_report", "html");
 }
@@ -258,7 +403,7 @@ void rl__web_api_report_json(rl__web_api *api, rl__web_answer *a) {
   set_json(a, 200, rd.j, RL__REPORT_JSON_DUMP_FLAGS);
 }
 
-/* Locust's CSV texts come from src/report_csv.c's in-memory formatters. */
+/* Locust's CSV texts come from report/csv.c's in-memory formatters. */
 void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
                      rl__web_answer *a) {
   static const char *const prefixes[] = {"requests", "requests_full_history",
@@ -267,6 +412,13 @@ void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
   char *text = NULL;
   size_t len = 0;
   int rc = 0;
+  if (kind == RL__WEB_CSV_HISTORY && !r->cfg->full_history) {
+    /* Locust's answer: the full history is kept with the option only. */
+    set_text(a, 404,
+             "Error: Server was not started with option to generate full "
+             "history.");
+    return;
+  }
   if (kind == RL__WEB_CSV_EXCEPTIONS) {
     /* rpcload runs no user code that could raise: the header alone. */
     text = strdup(rl__report_csv_exceptions_header);
@@ -290,13 +442,22 @@ void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
 /* ---- the page's settings ------------------------------------------------- */
 
 void rl__web_api_config(rl__web_api *api, rl__web_answer *a) {
-  uint64_t run_time_ns = api->r->cfg->run_time_ns;
-  json_t *j = json_pack(
-      "{s:s, s:s?, s:I, s:f, s:s, s:s, s:b, s:o?}", "host", api->target,
-      "plugin", api->plugin, "users", (json_int_t)api->users, "spawn_rate",
-      api->spawn_rate, "version", RL_VERSION, "uplot_version",
-      rl__uplot_version, "auth", api->auth, "run_time_s",
-      run_time_ns ? json_real((double)run_time_ns / 1e9) : NULL);
+  const rl__run_config *cfg = api->r->cfg;
+  double rate;
+  char *target = current(api, &rate);
+  json_t *j =
+      target ? json_pack("{s:s, s:s?, s:I, s:f, s:s, s:s, s:b, s:b}", "host",
+                         target, "plugin", api->plugin, "users",
+                         (json_int_t)api->users, "spawn_rate", rate, "version",
+                         RL_VERSION, "uplot_version", rl__uplot_version, "auth",
+                         api->auth, "full_history", cfg->full_history)
+             : NULL;
+  free(target);
+  if (j && cfg->run_time_ns)
+    json_object_set_new(j, "run_time_s",
+                        json_real((double)cfg->run_time_ns / 1e9));
+  else if (j)
+    json_object_set_new(j, "run_time_s", json_null());
   set_json(a, 200, j, JSON_COMPACT);
 }
 
@@ -307,71 +468,145 @@ void rl__web_api_exceptions(rl__web_api *api, rl__web_answer *a) {
 
 /* ---- changing the run ---------------------------------------------------- */
 
-/* Whether `host` names `target`: empty, or equal up to trailing slashes. */
-static int same_host(const char *target, const char *host) {
-  size_t t = strlen(target), h = strlen(host);
-  while (t > 0 && target[t - 1] == '/')
-    t--;
-  while (h > 0 && host[h - 1] == '/')
-    h--;
-  return h == 0 || (t == h && strncmp(target, host, t) == 0);
+/* Whether two targets are one: equal up to trailing slashes. */
+static int same_target(const char *a, const char *b) {
+  size_t na = strlen(a), nb = strlen(b);
+  while (na > 0 && a[na - 1] == '/')
+    na--;
+  while (nb > 0 && b[nb - 1] == '/')
+    nb--;
+  return na == nb && strncmp(a, b, na) == 0;
 }
 
 void rl__web_api_refuse(rl__web_api *api, unsigned status, const char *msg,
                         rl__web_answer *a) {
-  set_result(a, status, 0, msg, api->target);
+  char *target = current(api, NULL);
+  set_result(a, status, 0, msg, target ? target : "");
+  free(target);
 }
 
-void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
-                       const char *spawn_rate_s, const char *host,
-                       const char *run_time, rl__web_answer *a) {
-  user_count_s = user_count_s ? user_count_s : "";
-  spawn_rate_s = spawn_rate_s ? spawn_rate_s : "";
-  host = host ? host : "";
+/* Locust's message for a run_time it cannot read. */
+#define RUN_TIME_FORMATS                                                       \
+  "Valid run_time formats are : 20, 20s, 3m, 2h, 1h20m, 3h30m10s, etc."
+
+/* The form's numbers; 0, or the refusal is in `a`. */
+static int swarm_numbers(rl__web_api *api, const char *user_count_s,
+                         const char *spawn_rate_s, const char *run_time,
+                         rl__runner_ctl *ctl, rl__web_answer *a) {
   char *end;
   errno = 0;
   long long users = strtoll(user_count_s, &end, 10);
   if (!user_count_s[0] || *end || errno || users < 0 || users > 10000000) {
     rl__web_api_refuse(
         api, 400, "user_count must be a whole number from 0 to 10000000", a);
-    return;
+    return -1;
   }
   errno = 0;
   double rate = strtod(spawn_rate_s, &end);
   if (!spawn_rate_s[0] || *end || errno || !isfinite(rate) || rate <= 0) {
     rl__web_api_refuse(api, 400, "spawn_rate must be a number > 0", a);
-    return;
+    return -1;
   }
-  if (!same_host(api->target, host)) {
-    char msg[640];
+  if (run_time[0] && rl__parse_duration(run_time, &ctl->run_time_ns)) {
+    rl__web_api_refuse(api, 400, RUN_TIME_FORMATS, a);
+    return -1;
+  }
+  ctl->swarm = 1;
+  ctl->users = (uint32_t)users;
+  ctl->spawn_rate = rate;
+  ctl->has_run_time = run_time[0] != 0;
+  return 0;
+}
+
+/* A new host's plan for ctl (the target `want` means), under swarm_lock;
+ * 0, or the refusal is in `a`. */
+static int swarm_compile(rl__web_api *api, const char *want,
+                         rl__runner_ctl *ctl, rl__web_answer *a) {
+  char msg[1024];
+  int state = atomic_load(&api->r->state);
+  if (state != RL__STATE_READY && state != RL__STATE_STOPPED &&
+      state != RL__STATE_STOPPING) {
     snprintf(msg, sizeof msg,
-             "rpcload load-tests the target it was started with (%.200s); "
-             "start another rpcload for %.200s",
-             api->target, host);
+             "the host changes at a new test: stop this one first, then "
+             "start with host %.400s",
+             want);
+    rl__web_api_refuse(api, 409, msg, a);
+    return -1;
+  }
+  if (!api->compile) {
+    snprintf(msg, sizeof msg,
+             "this rpcload cannot change its target; start another for "
+             "%.400s",
+             want);
     rl__web_api_refuse(api, 400, msg, a);
-    return;
+    return -1;
   }
-  if (run_time && run_time[0]) {
-    rl__web_api_refuse(api, 400,
-                       "run_time from the web UI is not supported: give "
-                       "-t/--run-time on the command line",
-                       a);
-    return;
+  char err[768] = "";
+  if (api->compile(api->compile_arg, want, &ctl->plan, err, sizeof err)) {
+    snprintf(msg, sizeof msg, "host %.200s: %s", want,
+             err[0] ? err : "cannot be compiled");
+    rl__web_api_refuse(api, 400, msg, a);
+    return -1;
   }
+  return 0;
+}
+
+void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
+                       const char *spawn_rate_s, const char *host,
+                       const char *run_time, rl__web_answer *a) {
+  rl__runner_ctl ctl = {0};
+  if (swarm_numbers(api, user_count_s ? user_count_s : "",
+                    spawn_rate_s ? spawn_rate_s : "", run_time ? run_time : "",
+                    &ctl, a))
+    return;
   if (atomic_load(&api->r->state) == RL__STATE_ENDING) {
     rl__web_api_refuse(api, 409, "the run is ending", a);
     return;
   }
-  rl__runner_ctl ctl = {
-      .swarm = 1, .users = (uint32_t)users, .spawn_rate = rate};
-  rl__runner_control(api->r, &ctl);
-  api->spawn_rate = rate;
-  set_result(a, 200, 1, "Swarming started", api->target);
+  /* One swarm at a time: a new host is compiled, asked of the runner and
+   * remembered as the target in one go. */
+  pthread_mutex_lock(&api->swarm_lock);
+  char *target = current(api, NULL);
+  char *want = target && host && host[0] ? rl__url_rebase(target, host) : NULL;
+  if (!target || (host && host[0] && !want)) {
+    pthread_mutex_unlock(&api->swarm_lock);
+    free(target);
+    set(a, 500, NULL, NULL, 0);
+    return;
+  }
+  if (want && !same_target(want, target) && swarm_compile(api, want, &ctl, a)) {
+    pthread_mutex_unlock(&api->swarm_lock);
+    free(target);
+    free(want);
+    return;
+  }
+  rl__runner_control(api->r, &ctl); /* the plan passes to the runner */
+  pthread_mutex_lock(&api->lock);
+  api->spawn_rate = ctl.spawn_rate;
+  if (ctl.plan) {
+    free(api->target);
+    api->target = want;
+    want = NULL;
+  }
+  const char *shown = ctl.plan ? api->target : target;
+  json_t *j = json_pack("{s:b, s:s, s:s}", "success", 1, "message",
+                        "Swarming started", "host", shown);
+  pthread_mutex_unlock(&api->lock);
+  pthread_mutex_unlock(&api->swarm_lock);
+  if (j && ctl.has_run_time) /* Locust's answer says it, in seconds */
+    json_object_set_new(
+        j, "run_time",
+        ctl.run_time_ns % RL__NS_PER_SEC
+            ? json_real((double)ctl.run_time_ns / 1e9)
+            : json_integer((json_int_t)(ctl.run_time_ns / RL__NS_PER_SEC)));
+  set_json(a, 200, j, JSON_COMPACT);
+  free(target);
+  free(want);
 }
 
 /* Locust's stop is synchronous, and so is ours: the answer comes once
  * every user has stopped and every worker's last stats are merged, so a
- * caller that reads the stats next reads final figures (docs/web.md).
+ * caller that reads the stats next reads final figures (docs/architecture.md, "Stopping").
  * Bounded by --stop-timeout plus a few seconds; past that the answer says
  * the test is still stopping. */
 #define STOP_WAIT_SLACK_S 5.0

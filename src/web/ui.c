@@ -1,17 +1,18 @@
 /*
- * The web UI's HTTP server (see web_ui.h for the contract): libmicrohttpd
- * with its own polling thread, so one thread answers every request and the
- * handlers below never run concurrently with each other. Here: listening,
- * access (basic auth, other sites), routing, the static files and the
- * form; the answers themselves are src/web_api.c's.
+ * The web UI's HTTP server (see web/ui.h for the contract): libmicrohttpd,
+ * a thread per connection, so handlers may run at once (web/api.c locks
+ * what it shares). Here: listening, access (the Host header, basic auth,
+ * other sites), routing, the static files and the form; the answers
+ * themselves are web/api.c's.
  *
  * Every answer is built in memory first (under the runner's lock when it
- * reads stats, by web_api.c) and handed to libmicrohttpd, which owns it
+ * reads stats, by web/api.c) and handed to libmicrohttpd, which owns it
  * from then on and writes it out after the lock is gone.
  */
 #include "web/ui.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -40,12 +41,25 @@ extern const size_t rl__web_ui_html_len, rl__web_ui_js_len, rl__web_ui_css_len;
 /* A form field longer than this is refused rather than buffered. */
 #define FIELD_MAX 512
 
+/* Connections served at once (a thread each), and how long one may stay
+ * silent: slow or stalled clients are dropped after CONN_TIMEOUT_S and
+ * cannot fill the server (70 stalled sockets leave the page answering;
+ * tests/integration/test_web_ui.py). The page polls every second, so its
+ * own keep-alive connections never go idle that long. */
+#define CONN_LIMIT 512
+#define CONN_TIMEOUT_S 10
+/* A handler formats at most a report into memory: a small stack is
+ * plenty, and 512 threads of glibc's default 8 MiB would reserve 4 GiB. */
+#define THREAD_STACK_BYTES ((size_t)512 * 1024)
+
 struct rl__web_ui {
   struct MHD_Daemon *daemon;
-  rl__web_api api; /* its strings are target and plugin below */
+  rl__web_api api;
+  int api_ready; /* api is set up (rl__web_api_free) */
   int metrics_only;
   char *user, *password; /* basic auth; NULL: none */
-  char *target, *plugin;
+  char *bind_name;       /* --web-host as given, lower case, no brackets */
+  char machine[256];     /* gethostname(): the machine's own name */
   uint16_t port;
   int loopback;
   char authority[INET6_ADDRSTRLEN + 16];
@@ -296,6 +310,70 @@ static int cross_site(struct MHD_Connection *c) {
   return !host || !sep || strcasecmp(sep + 3, host) != 0;
 }
 
+/* DNS rebinding: a page on evil.example whose name is made to resolve to
+ * our address reaches us as its own origin, so no cross-site rule stops
+ * it; but its requests say Host: evil.example. Only names this server
+ * answers to are served: IP literals (a page whose origin is an address
+ * is that address's own), localhost and *.localhost (browsers resolve
+ * them to loopback themselves), the --web-host name and the machine's own
+ * name. A request without Host (HTTP/1.0: no browser) is served. */
+static int host_allowed(const rl__web_ui *ui, const char *header) {
+  if (!header)
+    return 1;
+  char name[256];
+  size_t n = strlen(header);
+  if (header[0] == '[') {
+    const char *end = strchr(header, ']');
+    if (!end || (end[1] && end[1] != ':'))
+      return 0;
+    n = (size_t)(end - header - 1);
+    header++;
+  } else {
+    const char *colon = strchr(header, ':');
+    if (colon && strchr(colon + 1, ':'))
+      return 0; /* a bare IPv6 address is not a Host header */
+    if (colon)
+      n = (size_t)(colon - header);
+  }
+  if (n == 0 || n >= sizeof name)
+    return 0;
+  for (size_t i = 0; i < n; i++)
+    name[i] = (char)tolower((unsigned char)header[i]);
+  name[n] = 0;
+  while (n > 1 && name[n - 1] == '.') /* "localhost." is localhost */
+    name[--n] = 0;
+  unsigned char addr[sizeof(struct in6_addr)];
+  if (inet_pton(AF_INET, name, addr) == 1 ||
+      inet_pton(AF_INET6, name, addr) == 1)
+    return 1;
+  static const char lh[] = "localhost", dot_lh[] = ".localhost";
+  if (strcmp(name, lh) == 0 ||
+      (n > sizeof dot_lh - 1 &&
+       strcmp(name + n - (sizeof dot_lh - 1), dot_lh) == 0))
+    return 1;
+  if (ui->bind_name && strcmp(name, ui->bind_name) == 0)
+    return 1;
+  return ui->machine[0] && strcasecmp(name, ui->machine) == 0;
+}
+
+static enum MHD_Result refuse_host(struct MHD_Connection *c, const char *host) {
+  char text[512];
+  snprintf(text, sizeof text,
+           "403 Forbidden: this rpcload answers to its address, localhost "
+           "and its --web-host name, not to the Host header '%.200s' (a "
+           "guard against DNS rebinding; reach it by address, or give the "
+           "name you use as --web-host)\n",
+           host);
+  for (char *p = text; *p; p++)
+    if ((unsigned char)*p < 0x20 && *p != '\n')
+      *p = '?';
+  char *body = strdup(text);
+  if (!body)
+    return MHD_NO;
+  return answer(c, MHD_HTTP_FORBIDDEN, "text/plain; charset=utf-8", body,
+                strlen(body), 1, NULL);
+}
+
 /* ---- routing ------------------------------------------------------------- */
 
 static int is(const char *a, const char *b) { return strcmp(a, b) == 0; }
@@ -346,6 +424,8 @@ static enum MHD_Result route_get(rl__web_ui *ui, struct MHD_Connection *c,
     rl__web_api_csv(api, RL__WEB_CSV_EXCEPTIONS, &a);
   } else if (is(url, "/exceptions")) {
     rl__web_api_exceptions(api, &a);
+  } else if (is(url, "/tasks")) {
+    rl__web_api_tasks(api, &a);
   } else if (is(url, "/stats/report")) {
     const char *dl =
         MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "download");
@@ -394,6 +474,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     *upload_data_size = 0; /* consumed (or ignored) */
     return MHD_YES;
   }
+  const char *host =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+  /* The Prometheus port is read-only and scraped by name as often as by
+   * address: it checks no Host. */
+  if (!ui->metrics_only && !host_allowed(ui, host))
+    return refuse_host(c, host);
   if (!authorised(ui, c))
     return ask_login(c);
   if (is(method, MHD_HTTP_METHOD_GET) || is(method, MHD_HTTP_METHOD_HEAD))
@@ -478,7 +564,7 @@ static int listen_on(rl__web_ui *ui, const char *host, uint16_t port, char *err,
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
       errnum = errno;
       close(fd);
       fd = -1;
@@ -513,8 +599,9 @@ static int listen_on(rl__web_ui *ui, const char *host, uint16_t port, char *err,
 
 static void web_ui_free(rl__web_ui *ui) {
   free(ui->user); /* the password shares its allocation */
-  free(ui->target);
-  free(ui->plugin);
+  free(ui->bind_name);
+  if (ui->api_ready)
+    rl__web_api_free(&ui->api);
   free(ui->uplot_js);
   free(ui);
 }
@@ -538,14 +625,18 @@ int rl__web_ui_start(const rl__web_ui_config *cfg, rl__runner *r,
   }
   ui->metrics_only = cfg->metrics_only;
   int ok = 1;
-  ui->target = dup_or_null(cfg->target ? cfg->target : "", &ok);
-  ui->plugin = dup_or_null(cfg->plugin, &ok);
-  ui->api = (rl__web_api){.r = r,
-                          .target = ui->target,
-                          .plugin = ui->plugin,
-                          .users = cfg->users,
-                          .spawn_rate = cfg->spawn_rate,
-                          .auth = cfg->login != NULL};
+  rl__web_api_options api = {.r = r,
+                             .target = cfg->target,
+                             .plugin = cfg->plugin,
+                             .users = cfg->users,
+                             .spawn_rate = cfg->spawn_rate,
+                             .auth = cfg->login != NULL,
+                             .compile = cfg->compile,
+                             .compile_arg = cfg->compile_arg};
+  if (rl__web_api_init(&ui->api, &api) == 0)
+    ui->api_ready = 1;
+  else
+    ok = 0;
   if (cfg->login) {
     ui->user = dup_or_null(cfg->login, &ok);
     char *colon = ui->user ? strchr(ui->user, ':') : NULL;
@@ -572,6 +663,20 @@ int rl__web_ui_start(const rl__web_ui_config *cfg, rl__runner *r,
     return RL_ERR_NOMEM;
   }
   const char *host = cfg->host ? cfg->host : "127.0.0.1";
+  /* The names the Host header may give (host_allowed). */
+  if (!(ui->bind_name = strdup(host[0] == '[' ? host + 1 : host))) {
+    web_ui_free(ui);
+    snprintf(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  for (char *p = ui->bind_name; *p; p++) {
+    if (*p == ']')
+      *p = 0; /* "[::1]" is ::1 */
+    else
+      *p = (char)tolower((unsigned char)*p);
+  }
+  if (gethostname(ui->machine, sizeof ui->machine - 1) != 0)
+    ui->machine[0] = 0;
   int fd = listen_on(ui, host, cfg->port, err, errlen);
   if (fd < 0) {
     web_ui_free(ui);
@@ -584,12 +689,19 @@ int rl__web_ui_start(const rl__web_ui_config *cfg, rl__runner *r,
   sigaddset(&block, SIGINT);
   sigaddset(&block, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &block, &old);
+  /* A thread per connection: a handler that waits (/stop waits for the
+   * users to stop, /swarm may compile a new host's targets) holds up its
+   * own client only. poll(), not select(): with many users our
+   * descriptors may be numbered past select()'s 1024. */
   ui->daemon = MHD_start_daemon(
-      MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-      on_request, ui, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED,
-      on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)30, MHD_OPTION_END);
+      MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+          MHD_USE_ERROR_LOG,
+      0, NULL, NULL, on_request, ui, MHD_OPTION_LISTEN_SOCKET, fd,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+      MHD_OPTION_EXTERNAL_LOGGER, on_log, NULL, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)CONN_TIMEOUT_S, MHD_OPTION_THREAD_STACK_SIZE,
+      THREAD_STACK_BYTES, MHD_OPTION_END);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   if (!ui->daemon) {
     close(fd);

@@ -3,38 +3,47 @@
  * (--prometheus-port): an embedded HTTP server (libmicrohttpd) on its own
  * thread, beside a running rl__runner.
  *
- * Web mode serves (the answers are src/web_api.c's)
- *   GET  /                     the single-page UI (src/web_ui.{html,js,css}
- *                              and uPlot under /assets/, embedded at build
- *                              time: the page needs nothing but this server)
+ * Web mode serves (the answers are web/api.c's)
+ *   GET  /                     the single-page UI (assets/index.html,
+ *                              app.js, style.css and uPlot under /assets/,
+ *                              embedded at build time: the page needs
+ *                              nothing but this server)
  *   GET  /config               the run's settings for the page (JSON)
  *   POST /swarm                Locust's: form fields user_count, spawn_rate,
- *                              host (empty, or the target rpcload runs
- *                              against: a process serves one target);
+ *                              host (empty: the current target; another
+ *                              is compiled for a new test), run_time;
  *                              {"success", "message", "host"}
  *   GET  /stop                 {"success": true, "message": "Test stopped"}
  *   GET  /stats/reset          "ok"
  *   GET  /stats/requests       Locust's live stats (rl__report_json_stats_requests)
+ *   GET  /tasks                Locust's class and task ratios
  *   GET  /stats/requests/csv, /stats/requests_full_history/csv,
  *        /stats/failures/csv, /exceptions/csv   Locust's CSV files
  *   GET  /exceptions           {"exceptions": []} (no user code, none)
  *   GET  /stats/report         the HTML report (?download=1: as a file)
  *   GET  /stats/report.json    the --json report, history included
- *   GET  /metrics              Prometheus (src/prometheus.h)
+ *   GET  /metrics              Prometheus (report/prometheus.h)
  * and the Prometheus mode (metrics_only) serves /metrics alone.
  *
- * Threads: the server's one thread answers every request; the runner's
- * main thread starts and stops it (the runner's `started` and `ended`
- * hooks). A request reads the stats under the runner's lock, formats its
- * answer into memory, releases the lock and only then writes to the
- * socket, so a slow client never holds up the workers' merges. Requests
- * that change the run go through rl__runner_control.
+ * Threads: libmicrohttpd accepts on its own thread and answers each
+ * connection on a thread of its own (up to 512 connections; one silent
+ * for 10 s is closed), so a slow or stalled client, or a handler that
+ * waits (/stop), holds up nobody else. The runner's main thread starts
+ * and stops the server (the runner's `started` and `ended` hooks). A
+ * request reads the stats under the runner's lock, formats its answer
+ * into memory, releases the lock and only then writes to the socket, so a
+ * slow client never holds up the workers' merges. Requests that change
+ * the run go through rl__runner_control.
  *
  * Browser safety: the page runs under a Content-Security-Policy that allows
  * only this origin and no inline script; requests that change the run
  * (/swarm, /stop, /stats/reset) are refused (403) when a browser says they
  * come from another site (Origin or Sec-Fetch-Site), so a page elsewhere
- * cannot drive a local rpcload. With `login` every path asks for HTTP
+ * cannot drive a local rpcload; and a request whose Host header names
+ * anything but an IP address, localhost (*.localhost), the --web-host name
+ * or the machine's name is refused (403), so a page on another name cannot
+ * reach it by DNS rebinding (the Prometheus-only port, read-only and
+ * scraped by name, checks no Host). With `login` every path asks for HTTP
  * basic auth.
  */
 #ifndef RL_WEB_UI_H
@@ -44,6 +53,7 @@
 #include <stdint.h>
 
 #include "engine/runner.h"
+#include "web/api.h"
 
 typedef struct rl__web_ui rl__web_ui;
 
@@ -54,11 +64,15 @@ typedef struct rl__web_ui_config {
   const char *login; /* "user:password": basic auth on every path; NULL:
                         none */
   int metrics_only;  /* serve /metrics alone (--prometheus-port) */
-  /* Shown by the UI and in the reports; /swarm accepts only this host. */
+  /* Shown by the UI and in the reports until /swarm changes the host. */
   const char *target;
   const char *plugin; /* the protocol plugin's name, for the report */
   uint32_t users;     /* the start form's defaults (-u, -r) */
   double spawn_rate;
+  /* A host given at /swarm is compiled by this (web/api.h); NULL: the
+   * target cannot change. */
+  rl__web_compile_fn compile;
+  void *compile_arg;
 } rl__web_ui_config;
 
 /*

@@ -91,6 +91,7 @@ users:
                 proc = popen_bounded(VALGRIND + rpcload.base_argv() + [
                     "--web-port", "0", "--prometheus-port", "0", "--autostart",
                     "--autoquit", "0", "-u", "3", "-r", "10", "-t", "6s", "--only-summary",
+                    "--csv-full-history",
                     ng.url("/hello")], stdout=out, stderr=err)
                 try:
                     urls = self.wait_urls(err_path, proc)
@@ -98,7 +99,8 @@ users:
                     for path in ("/", "/assets/uPlot.js", "/config", "/stats/requests",
                                  "/stats/requests/csv", "/stats/requests_full_history/csv",
                                  "/stats/failures/csv", "/exceptions/csv", "/stats/report",
-                                 "/stats/report.json", "/metrics", "/nowhere"):
+                                 "/stats/report.json", "/metrics", "/tasks", "/exceptions",
+                                 "/nowhere"):
                         self.fetch(urls[0] + path)
                     self.fetch(urls[1] + "/metrics")
                     proc.wait(timeout=240)

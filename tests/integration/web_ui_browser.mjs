@@ -7,10 +7,13 @@
 //
 // It starts a test from the form, waits for the statistics table to fill
 // and the three charts to draw (pixels of the series' colours on each
-// canvas), changes the user count through Edit and sees the bar follow,
-// stops, downloads the requests CSV, and fails on any console message,
-// page error or failed request along the way. Prints one line per step;
-// exits 0 when all passed, 1 with the reason otherwise.
+// canvas), saves a chart as a PNG, sorts the table by a column, shows the
+// Exceptions tab (Locust's empty table) and the Current ratio tab,
+// changes the user count through Edit and sees the bar follow, stops,
+// downloads the requests CSV (the full-history link is hidden without
+// --csv-full-history), and fails on any console message, page error or
+// failed request along the way. Prints one line per step; exits 0 when all
+// passed, 1 with the reason otherwise.
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
@@ -114,6 +117,50 @@ try {
     if (n < 20) throw new Error(`chart series ${k} not drawn (${n} pixels of its colour): ${JSON.stringify(colours)}`);
   step("the charts draw: " + JSON.stringify(colours));
 
+  // A chart saved as an image: a PNG of the plot's size or more.
+  {
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.click('.save-chart[data-chart="0"]'),
+    ]);
+    const file = path.join(downloadDir, download.suggestedFilename() || "chart.png");
+    await download.saveAs(file);
+    const png = fs.readFileSync(file);
+    const magic = png.subarray(0, 8).toString("hex");
+    if (magic !== "89504e470d0a1a0a") throw new Error(`not a PNG: ${magic}`);
+    const width = png.readUInt32BE(16), height = png.readUInt32BE(20);
+    if (width < 300 || height < 250) throw new Error(`PNG of ${width}x${height}`);
+    if (!/^rpcload_rps_\d+\.png$/.test(download.suggestedFilename()))
+      throw new Error(`PNG named ${download.suggestedFilename()}`);
+    step(`saved the requests/s chart: ${download.suggestedFilename()}, ${width}x${height}`);
+  }
+
+  // Sorting: a click on a head sorts by it, a second reverses; the
+  // Aggregated row stays at the foot.
+  await page.click('.tabs button[data-tab="stats"]');
+  const reqHead = page.locator('#stats-table thead th[data-key="num_requests"]');
+  await reqHead.click();
+  if ((await reqHead.getAttribute("aria-sort")) !== "ascending") throw new Error("no ascending sort");
+  await reqHead.click();
+  if ((await reqHead.getAttribute("aria-sort")) !== "descending") throw new Error("no descending sort");
+  if ((await page.locator("#stats-table tfoot td").nth(1).textContent()) !== "Aggregated")
+    throw new Error("the Aggregated row left the foot");
+  step("sorted by # Requests, both ways");
+
+  // Exceptions: Locust's table, empty.
+  await page.click('.tabs button[data-tab="exceptions"]');
+  await page.locator("#no-exceptions").waitFor({ state: "visible" });
+  const exHeads = await page.locator("#exceptions-table thead th").allTextContents();
+  if (exHeads.join("|") !== "# Occurrences|Message|Traceback|Nodes") throw new Error(`exceptions heads ${exHeads}`);
+  if ((await page.locator("#exceptions-table tbody tr").count()) !== 0) throw new Error("exception rows");
+  step("the Exceptions tab: " + exHeads.join(" | ") + ", no rows");
+
+  // Current ratio: the one class and its one task, from /tasks.
+  await page.click('.tabs button[data-tab="ratio"]');
+  await page.locator("#ratio-per-class .ratio-item").filter({ hasText: "100.0% User" }).waitFor();
+  await page.locator("#ratio-total .ratio-item").filter({ hasText: "100.0% task 1" }).waitFor();
+  step("the Current ratio tab: " + (await page.locator("#tab-ratio").innerText()).replace(/\s+/g, " "));
+
   if (process.env.RPCLOAD_WEB_UI_SCREENSHOT)
     await page.screenshot({ path: process.env.RPCLOAD_WEB_UI_SCREENSHOT, fullPage: true });
 
@@ -134,6 +181,7 @@ try {
   step("stopped: state STOPPED, New test offered");
 
   await page.click('.tabs button[data-tab="download"]');
+  if (await page.locator("#dl-history").isVisible()) throw new Error("full-history link without --csv-full-history");
   {
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#dl-requests")]);
     const file = path.join(downloadDir, download.suggestedFilename() || "requests.csv");

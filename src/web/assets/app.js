@@ -1,12 +1,15 @@
 /*
- * rpcload's web UI (served by src/web_ui.c, embedded at build time). It
+ * rpcload's web UI (served by src/web/ui.c, embedded at build time). It
  * speaks Locust's HTTP API to the rpcload that served it: POST swarm,
  * GET stop and stats/reset, and polls stats/requests every second, as
  * Locust's UI does, appending the figures to live uPlot charts on the
  * client (the server keeps no chart state for the UI).
  *
  * Text from the run (names, errors) only ever goes into the page as
- * textContent, never as markup.
+ * textContent, never as markup, and with its control characters made
+ * visible (visible() below): a reason phrase or grpc-message is the
+ * server's text, and an escape sequence or a right-to-left override in it
+ * must not disguise what is shown.
  */
 (function () {
   "use strict";
@@ -36,10 +39,24 @@
     });
   }
 
+  /* Control characters (C0, DEL, C1) and the invisible direction marks
+   * and overrides, as escapes: "\x1b", "\n", "\u202e". */
+  var HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  var NAMED = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+  function visible(s) {
+    if (s === null || s === undefined) return "";
+    return String(s).replace(HIDDEN, function (c) {
+      if (NAMED[c]) return NAMED[c];
+      var code = c.charCodeAt(0);
+      var hex = code.toString(16);
+      return code < 0x100 ? "\\x" + ("0" + hex).slice(-2) : "\\u" + ("000" + hex).slice(-4);
+    });
+  }
+
   function cell(tr, text, cls) {
     var td = document.createElement("td");
     if (cls) td.className = cls;
-    td.textContent = text;
+    td.textContent = visible(text);
     tr.appendChild(td);
   }
 
@@ -166,16 +183,96 @@
     body.appendChild(tr);
   }
 
+  /* Sorting: a click on a column's head sorts the rows by it, a second
+   * reverses; the Aggregated row stays at the foot. */
+  var sortKey = null, sortDir = 1;
+
+  function compare(a, b) {
+    var x = a[sortKey], y = b[sortKey];
+    if (isNum(x) && isNum(y)) return (x - y) * sortDir;
+    if (isNum(x) !== isNum(y)) return isNum(x) ? -1 : 1; /* blanks last */
+    return String(x || "").localeCompare(String(y || "")) * sortDir;
+  }
+
+  function showSort() {
+    Array.prototype.forEach.call(document.querySelectorAll("#stats-table thead th"), function (th) {
+      var on = th.getAttribute("data-key") === sortKey;
+      th.setAttribute("aria-sort", on ? (sortDir > 0 ? "ascending" : "descending") : "none");
+    });
+  }
+
+  var lastStats = null;
+
   function renderStats(res) {
+    lastStats = res;
     var table = $("stats-table");
     var body = table.tBodies[0], foot = table.tFoot;
     body.textContent = "";
     foot.textContent = "";
-    var rows = res.stats || [];
-    rows.forEach(function (s, i) {
-      var total = i === rows.length - 1 && s.name === "Aggregated";
-      statsRow(total ? foot : body, s, total);
+    var rows = (res.stats || []).slice();
+    var total = rows.length && rows[rows.length - 1].name === "Aggregated" ? rows.pop() : null;
+    if (sortKey) {
+      /* A stable sort: equal rows keep the server's order. */
+      rows = rows.map(function (r, i) { return { r: r, i: i }; })
+        .sort(function (a, b) { return compare(a.r, b.r) || a.i - b.i; })
+        .map(function (x) { return x.r; });
+    }
+    rows.forEach(function (s) { statsRow(body, s, false); });
+    if (total) statsRow(foot, total, true);
+  }
+
+  function sortBy(key) {
+    sortDir = sortKey === key ? -sortDir : 1;
+    sortKey = key;
+    showSort();
+    if (lastStats) renderStats(lastStats);
+  }
+
+  function renderExceptions(res) {
+    var body = $("exceptions-table").tBodies[0];
+    body.textContent = "";
+    var rows = (res && res.exceptions) || [];
+    rows.forEach(function (e) {
+      var tr = document.createElement("tr");
+      cell(tr, count(e.count), "num");
+      cell(tr, unescapeHtml(e.msg), "text");
+      cell(tr, unescapeHtml(e.traceback), "text");
+      cell(tr, e.nodes || "", "text");
+      body.appendChild(tr);
     });
+    $("no-exceptions").hidden = rows.length > 0;
+  }
+
+  /* Locust's Current ratio tab: "75.0% Web" with its tasks under it. */
+  function ratioList(ul, items) {
+    ul.textContent = "";
+    Object.keys(items || {}).forEach(function (name) {
+      var item = items[name] || {};
+      var li = document.createElement("li");
+      var label = document.createElement("span");
+      label.className = "ratio-item";
+      label.textContent = (isNum(item.ratio) ? (item.ratio * 100).toFixed(1) : "0.0") + "% " + visible(name);
+      li.appendChild(label);
+      if (item.tasks && Object.keys(item.tasks).length) {
+        var sub = document.createElement("ul");
+        ratioList(sub, item.tasks);
+        li.appendChild(sub);
+      }
+      ul.appendChild(li);
+    });
+  }
+
+  function renderRatio(res) {
+    ratioList($("ratio-per-class").querySelector("ul"), res && res.per_class);
+    ratioList($("ratio-total").querySelector("ul"), res && res.total);
+  }
+
+  /* "Admin 1 · Web 3" under the user count (one class: nothing). */
+  function renderClasses(counts) {
+    var names = Object.keys(counts || {}).sort();
+    $("user-classes").textContent = names.length > 1
+      ? names.map(function (n) { return visible(n) + " " + counts[n]; }).join(" \u00b7 ")
+      : "";
   }
 
   function renderFailures(res) {
@@ -222,8 +319,10 @@
     if (state !== was && state === "spawning" && (was === "ready" || was === "stopped"))
       startAsked = false;
     renderBar(res);
+    renderClasses(res.user_classes_count);
     renderStats(res);
     renderFailures(res);
+    pollTab();
     if (state === "spawning" || state === "running") addPoint(res);
     showPanels();
   }
@@ -242,6 +341,66 @@
       .then(function () { polling = false; });
   }
 
+  /* The Exceptions and Current ratio tabs poll their own paths, as
+   * Locust's page does, while they are shown. */
+  var tabBusy = false;
+  function pollTab() {
+    var tab = document.querySelector(".tabs button.active");
+    var name = tab && tab.getAttribute("data-tab");
+    var path = name === "exceptions" ? "exceptions" : name === "ratio" ? "tasks" : null;
+    if (!path || tabBusy) return;
+    tabBusy = true;
+    get(path)
+      .then(function (r) {
+        if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (res) { if (path === "tasks") renderRatio(res); else renderExceptions(res); })
+      .catch(function (e) { say("Cannot reach rpcload: " + e.message, true); })
+      .then(function () { tabBusy = false; });
+  }
+
+  // ---- charts as images
+
+  /* One chart as a PNG: its title, the plot (uPlot's canvas) and its
+   * series' labels in their colours, on white. */
+  function saveChart(i) {
+    var c = charts[i];
+    if (!c) return;
+    var plot = c.ctx.canvas;
+    var ratio = window.devicePixelRatio || 1;
+    var title = c.root.querySelector(".u-title");
+    var pad = Math.round(12 * ratio), line = Math.round(20 * ratio);
+    var out = document.createElement("canvas");
+    out.width = plot.width + 2 * pad;
+    out.height = plot.height + 2 * line + 2 * pad;
+    var ctx = out.getContext("2d");
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, out.width, out.height);
+    ctx.fillStyle = "#1d2330";
+    ctx.font = "bold " + Math.round(14 * ratio) + "px sans-serif";
+    ctx.fillText(title ? title.textContent : "", pad, pad + line * 0.7);
+    ctx.drawImage(plot, pad, pad + line);
+    ctx.font = Math.round(12 * ratio) + "px sans-serif";
+    var x = pad;
+    c.series.slice(1).forEach(function (sr) {
+      ctx.fillStyle = sr.stroke && typeof sr.stroke === "function" ? sr.stroke(c, 1) : (sr.stroke || "#000");
+      ctx.fillText("\u25a0 " + sr.label, x, out.height - pad);
+      x += ctx.measureText("\u25a0 " + sr.label).width + pad;
+    });
+    out.toBlob(function (blob) {
+      if (!blob) return;
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob);
+      a.download = "rpcload_" + ["rps", "response_times", "users"][i] + "_" +
+        Math.floor(Date.now() / 1000) + ".png";
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(function () { URL.revokeObjectURL(a.href); }, 10000);
+    }, "image/png");
+  }
+
   // ---- wiring
 
   function showTab(name) {
@@ -256,22 +415,43 @@
       var w = chartWidth();
       charts.forEach(function (c) { c.setSize({ width: w, height: 280 }); });
     }
+    pollTab();
+  }
+
+  function showHost(host) {
+    $("host").textContent = visible(host);
+    $("start-host").value = host;
   }
 
   function init(cfg) {
-    $("host").textContent = cfg.host;
+    showHost(cfg.host);
+    if (isNum(cfg.run_time_s))
+      $("start-run-time-default").textContent = cfg.run_time_s + "s (-t)";
     $("start-users").value = cfg.users;
     $("start-rate").value = cfg.spawn_rate;
-    $("start-host").value = cfg.host;
     $("versions").textContent = "rpcload " + cfg.version + " \u00b7 charts by uPlot " + cfg.uplot_version;
+    /* As Locust's: the full history exists with --csv-full-history only. */
+    $("dl-history").parentNode.hidden = !cfg.full_history;
 
     Array.prototype.forEach.call(document.querySelectorAll(".tabs button"), function (b) {
       b.addEventListener("click", function () { showTab(b.getAttribute("data-tab")); });
     });
 
+    Array.prototype.forEach.call(document.querySelectorAll("#stats-table thead th"), function (th) {
+      th.tabIndex = 0;
+      th.addEventListener("click", function () { sortBy(th.getAttribute("data-key")); });
+      th.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); sortBy(th.getAttribute("data-key")); }
+      });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll(".save-chart"), function (b) {
+      b.addEventListener("click", function () { saveChart(Number(b.getAttribute("data-chart"))); });
+    });
+
     $("start-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
-      swarm(ev.target).then(function () {
+      swarm(ev.target).then(function (res) {
+        if (typeof res.host === "string") showHost(res.host);
         say("");
         startAsked = false;
         clearCharts();

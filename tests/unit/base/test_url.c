@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -54,10 +55,37 @@ static void test_bad(void **state) {
   }
 }
 
+static void rebased(const char *current, const char *host, const char *want) {
+  char *got = rl__url_rebase(current, host);
+  assert_non_null(got);
+  if (strcmp(got, want) != 0)
+    fail_msg("'%s' for '%s': '%s', not '%s'", host, current, got, want);
+  free(got);
+}
+
+/* A host typed for a run (the web UI's form): an origin keeps the run's
+ * path, anything with a path or without a scheme is the whole target. */
+static void test_rebase(void **state) {
+  (void)state;
+  rebased("http://a:1/hello", "http://b:2", "http://b:2/hello");
+  rebased("http://a:1/hello?x=1", "http://b:2/", "http://b:2/hello?x=1");
+  rebased("http://a:1/hello", "http://a:1", "http://a:1/hello");
+  rebased("http://a:1/hello", "https://b//", "https://b/hello");
+  rebased("http://a:1/hello", "http://b:2/other", "http://b:2/other");
+  rebased("http://a:1/hello", "http://b:2?q=1", "http://b:2?q=1");
+  rebased("http://a:1/", "http://b:2", "http://b:2");
+  rebased("http://a:1", "https://b/", "https://b");
+  rebased("", "http://b:2", "http://b:2");
+  rebased("127.0.0.1:50051", "127.0.0.1:50052", "127.0.0.1:50052");
+  rebased("grpc://a:1", "grpc://b:2", "grpc://b:2");
+  rebased("http://a:1/hello", "b:2", "b:2");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good),
       cmocka_unit_test(test_bad),
+      cmocka_unit_test(test_rebase),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

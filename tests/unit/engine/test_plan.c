@@ -184,6 +184,41 @@ static void test_assign_repeats_the_weighted_part_beyond(void **state) {
   rl__plan_del(p);
 }
 
+/* The counts per class of the first N users are rl__plan_class_of's,
+ * within the dealt prefix and beyond it. */
+static void test_class_counts(void **state) {
+  (void)state;
+  const double w[] = {3, 1, 1, 2};
+  const long f[] = {-1, 2, -1, -1};
+  rl__plan *p = classes(w, f, 4);
+  assert_int_equal(rl__plan_assign_classes(p, 5), 0);
+  static const uint64_t users[] = {0,    1,    2,    3,    7,    100,
+                                   1023, 1024, 1025, 3000, 10007};
+  for (size_t n = 0; n < sizeof users / sizeof users[0]; n++) {
+    uint64_t want[4] = {0}, got[4] = {9, 9, 9, 9};
+    for (uint64_t u = 0; u < users[n]; u++)
+      want[index_of(p, u)]++;
+    rl__plan_class_counts(p, users[n], got);
+    for (size_t c = 0; c < 4; c++)
+      if (got[c] != want[c])
+        fail_msg("%llu users, class %zu: %llu, not %llu",
+                 (unsigned long long)users[n], c, (unsigned long long)got[c],
+                 (unsigned long long)want[c]);
+  }
+  rl__plan_del(p);
+  /* Only fixed classes: the users beyond them go to the last. */
+  const double w2[] = {1, 1};
+  const long f2[] = {1, 2};
+  p = classes(w2, f2, 2);
+  assert_int_equal(rl__plan_assign_classes(p, 3), 0);
+  uint64_t got[2];
+  rl__plan_class_counts(p, 2000, got);
+  assert_int_equal(got[0] + got[1], 2000);
+  assert_int_equal(got[0], (uint64_t)(index_of(p, 0) == 0) +
+                               (uint64_t)(index_of(p, 1999) == 0));
+  rl__plan_del(p);
+}
+
 static void test_first_target_and_ratios(void **state) {
   (void)state;
   rl__target t1 = target(&plugin_a, "h", 1, 0),
@@ -229,6 +264,7 @@ int main(void) {
       cmocka_unit_test(test_vars_by_name),
       cmocka_unit_test(test_assign_fixed_first_then_weighted),
       cmocka_unit_test(test_assign_repeats_the_weighted_part_beyond),
+      cmocka_unit_test(test_class_counts),
       cmocka_unit_test(test_first_target_and_ratios),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -118,7 +118,7 @@ static void *server_main(void *arg) {
 /* ---- the fixture --------------------------------------------------------------- */
 
 static struct {
-  server srv;
+  server srv, srv2; /* srv2: a new test's host */
   th_step step;
   rl__target *t;
   rl__plan *plan;
@@ -126,13 +126,18 @@ static struct {
   rl__stats_hub hub;
   rl__worker w;
   rl__worker_config cfg;
-  atomic_int finished;
-  int started, serving;
+  atomic_int finished, users_stopped;
+  int started, serving, serving2;
 } f;
 
 static void finished(void *arg) {
   assert_ptr_equal(arg, &f);
   atomic_fetch_add(&f.finished, 1);
+}
+
+static void users_stopped(void *arg) {
+  assert_ptr_equal(arg, &f);
+  atomic_fetch_add(&f.users_stopped, 1);
 }
 
 static int setup(void **state) {
@@ -155,6 +160,7 @@ static int setup(void **state) {
                               .start_ns = rl__now_ns(),
                               .hub = &f.hub,
                               .finished = finished,
+                              .users_stopped = users_stopped,
                               .finished_arg = &f};
   return 0;
 }
@@ -169,6 +175,11 @@ static int teardown(void **state) {
   if (f.serving)
     pthread_join(f.srv.thread, NULL);
   close(f.srv.lfd);
+  atomic_store(&f.srv2.stop, 1);
+  if (f.serving2) {
+    pthread_join(f.srv2.thread, NULL);
+    close(f.srv2.lfd);
+  }
   rl__plan_del(f.plan);
   th_target_free(f.t);
   rl__stats_hub_free(&f.hub);
@@ -382,6 +393,45 @@ static void test_users_failing_at_once_do_not_starve_the_loop(void **state) {
   assert_int_equal(th_plugin_dones, 0); /* all failed by the core */
 }
 
+/* A new test (the web UI's, after a stop) on another target: the stopped
+ * users go, user ids start at 1 again, and the new plan's users talk to
+ * the new server only. */
+static void test_a_new_test_runs_a_new_plan_with_new_users(void **state) {
+  (void)state;
+  start(AT_ONCE, 5 * TH_MS, 0);
+  rl__worker_set_users(&f.w, 2);
+  WAIT_FOR(by_user(1) >= 3 && by_user(2) >= 3);
+  rl__worker_stop_users(&f.w);
+  WAIT_FOR(atomic_load(&f.users_stopped) == 1);
+  unsigned long first = atomic_load(&f.srv.lines);
+
+  f.srv2.lfd = th_listen(&f.srv2.port);
+  assert_int_equal(fcntl(f.srv2.lfd, F_SETFL, O_NONBLOCK), 0);
+  f.srv2.reply = AT_ONCE;
+  assert_int_equal(pthread_create(&f.srv2.thread, NULL, server_main, &f.srv2),
+                   0);
+  f.serving2 = 1;
+  th_step step2 = {.label = "w2", .type = "LINE", .name = "w2"};
+  rl__target *t2 = th_target_new(&th_line, &step2, f.srv2.port);
+  rl__wait wait = {.kind = RL__WAIT_CONSTANT, .a_ns = 5 * TH_MS};
+  rl__plan *plan2 = rl__plan_single(t2, &wait);
+  assert_non_null(plan2);
+  rl__worker_new_test(&f.w, plan2, t2, 1);
+  rl__worker_set_users(&f.w, 2);
+  WAIT_FOR(atomic_load(&f.srv2.by_user[1]) >= 3 &&
+           atomic_load(&f.srv2.by_user[2]) >= 3);
+  /* Two users again, ids 1 and 2: the old ones were dropped, not kept
+   * beside (ids 3 and 4 would be the new ones then). */
+  assert_int_equal(atomic_load(&f.srv2.by_user[3]), 0);
+  assert_int_equal(atomic_load(&f.srv2.by_user[4]), 0);
+  assert_int_equal(atomic_load(&f.srv.lines), first);
+  stop_and_join(RL__CMD_STOP);
+  merged m = hub();
+  assert_int_equal(m.failures, 0);
+  rl__plan_del(plan2);
+  th_target_free(t2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -392,6 +442,7 @@ int main(void) {
       T(test_a_stop_without_users_finishes),
       T(test_fewer_users_retire_the_newest),
       T(test_users_failing_at_once_do_not_starve_the_loop),
+      T(test_a_new_test_runs_a_new_plan_with_new_users),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

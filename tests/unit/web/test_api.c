@@ -21,6 +21,7 @@
 #include <rpcload/plugin.h>
 
 #include "base/clock.h"
+#include "engine/plan.h"
 #include "engine/runner.h"
 #include "engine/worker.h"
 #include "report/csv.h"
@@ -35,7 +36,57 @@ typedef struct fixture {
   rl__runner r;
   rl__worker workers[2];
   rl__web_api api;
+  /* The compile hook's calls: the last target asked, and what it says. */
+  char compiled[256];
+  int compile_calls;
+  int compile_fails;
 } fixture;
+
+/* A plan of two classes: Web (weight 1: tasks browse 3, an unnamed 1)
+ * and Admin (fixed_count 1: task audit). */
+static rl__plan *two_classes(void) {
+  rl__plan *p = calloc(1, sizeof *p);
+  assert_non_null(p);
+  p->classes = calloc(2, sizeof *p->classes);
+  assert_non_null(p->classes);
+  p->n_classes = 2;
+  rl__plan_class *web = &p->classes[0], *admin = &p->classes[1];
+  web->name = "Web";
+  web->weight = 1;
+  web->tasks = calloc(2, sizeof *web->tasks);
+  assert_non_null(web->tasks);
+  web->n_tasks = 2;
+  web->tasks[0].name = "browse";
+  web->tasks[0].weight = 3;
+  web->tasks[1].weight = 1;
+  web->total_weight = 4;
+  admin->name = "Admin";
+  admin->has_fixed = 1;
+  admin->fixed = 1;
+  admin->tasks = calloc(1, sizeof *admin->tasks);
+  assert_non_null(admin->tasks);
+  admin->n_tasks = 1;
+  admin->tasks[0].name = "audit";
+  admin->tasks[0].weight = 1;
+  admin->total_weight = 1;
+  assert_int_equal(rl__plan_assign_classes(p, 5), 0);
+  return p;
+}
+
+/* The CLI's compile hook, played: a new plan for any target, or a
+ * start-up-like error. */
+static int compile_stub(void *arg, const char *target, rl__plan **plan,
+                        char *err, size_t errlen) {
+  fixture *f = arg;
+  f->compile_calls++;
+  snprintf(f->compiled, sizeof f->compiled, "%s", target);
+  if (f->compile_fails) {
+    snprintf(err, errlen, "cannot resolve 'nowhere.invalid'");
+    return RL_ERR_INVAL;
+  }
+  *plan = two_classes();
+  return 0;
+}
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
@@ -49,8 +100,11 @@ static int setup(void **state) {
   rl__stats_hub_init(&r->hub, stats, 0);
   pthread_mutex_init(&r->ctl_lock, NULL);
   pthread_mutex_init(&r->state_lock, NULL);
+  pthread_mutex_init(&r->plan_lock, NULL);
   pthread_cond_init(&r->state_cond, NULL);
   atomic_init(&r->state, RL__STATE_RUNNING);
+  r->own_plan = two_classes();
+  r->plan = r->own_plan;
   r->start_ns = rl__now_ns();
   /* Users as the runner tells its workers: 3 + 4. */
   atomic_init(&f->workers[0].want_users, 3);
@@ -69,11 +123,14 @@ static int setup(void **state) {
   uint64_t now = rl__unix_time();
   rl__history_tick(&r->hub.history, stats, now - 1, 1, 7);
   rl__history_tick(&r->hub.history, stats, now, 2, 7);
-  f->api = (rl__web_api){.r = r,
-                         .target = "http://127.0.0.1:8080/hello",
-                         .plugin = "http1",
-                         .users = 5,
-                         .spawn_rate = 2};
+  rl__web_api_options api = {.r = r,
+                             .target = "http://127.0.0.1:8080/hello",
+                             .plugin = "http1",
+                             .users = 5,
+                             .spawn_rate = 2,
+                             .compile = compile_stub,
+                             .compile_arg = f};
+  assert_int_equal(rl__web_api_init(&f->api, &api), 0);
   *state = f;
   return 0;
 }
@@ -83,6 +140,10 @@ static int teardown(void **state) {
   rl__stats *stats = f->r.hub.stats;
   rl__stats_hub_free(&f->r.hub);
   rl__stats_del(stats);
+  rl__web_api_free(&f->api);
+  rl__plan_del(f->r.own_plan);
+  rl__plan_del(f->r.ctl.plan);
+  pthread_mutex_destroy(&f->r.plan_lock);
   pthread_mutex_destroy(&f->r.ctl_lock);
   pthread_mutex_destroy(&f->r.state_lock);
   pthread_cond_destroy(&f->r.state_cond);
@@ -150,6 +211,11 @@ static rl__runner_ctl swarm(fixture *f, const char *users, const char *rate,
     fail_msg("message '%s' lacks '%s'", msg, message_part);
   assert_string_equal(json_string_value(json_object_get(j, "host")),
                       f->api.target);
+  /* Locust's answer says the run time it took. */
+  if (status == 200 && run_time && run_time[0])
+    assert_true(json_is_number(json_object_get(j, "run_time")));
+  else
+    assert_null(json_object_get(j, "run_time"));
   json_decref(j);
   rl__runner_ctl ctl = f->r.ctl;
   memset(&f->r.ctl, 0, sizeof f->r.ctl);
@@ -183,19 +249,117 @@ static void test_swarm(void **state) {
       {"1", "inf", NULL, NULL, "spawn_rate"},
       {"1", "nan", NULL, NULL, "spawn_rate"},
       {"1", "1x", NULL, NULL, "spawn_rate"},
-      {"1", "1", "http://elsewhere/", NULL, "target it was started with"},
-      {"1", "1", "http://127.0.0.1:8080/hello2", NULL, "start another"},
-      {"1", "1", NULL, "30s", "run_time"},
+      {"1", "1", NULL, "30x", "Valid run_time formats are"},
+      {"1", "1", NULL, "-5", "Valid run_time formats are"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     c = swarm(f, bad[i].users, bad[i].rate, bad[i].host, bad[i].run_time, 400,
               bad[i].why);
     assert_int_equal(c.swarm, 0);
   }
+  /* Locust's run_time: this test stops that long after the swarm. */
+  c = swarm(f, "3", "1", NULL, "1h20m", 200, "started");
+  assert_int_equal(c.has_run_time, 1);
+  assert_true(c.run_time_ns == 4800ull * 1000000000ull);
+  c = swarm(f, "3", "1", NULL, "20", 200, "started");
+  assert_true(c.run_time_ns == 20ull * 1000000000ull);
+  c = swarm(f, "3", "1", NULL, "", 200, "started");
+  assert_int_equal(c.has_run_time, 0);
+  assert_int_equal(f->compile_calls, 0);
   /* Nothing more while the run ends. */
   atomic_store(&f->r.state, RL__STATE_ENDING);
   c = swarm(f, "3", "1", NULL, NULL, 409, "ending");
   assert_int_equal(c.swarm, 0);
+}
+
+/* A host at /swarm: the same target (an origin keeps the path) changes
+ * nothing; another is compiled by the hook and rides with the swarm, from
+ * ready or stopped only; a compile error is the answer. */
+static void test_swarm_host(void **state) {
+  fixture *f = *state;
+  /* While a test runs, another host is refused before compiling. */
+  rl__runner_ctl c =
+      swarm(f, "2", "1", "http://other:9", NULL, 409, "stop this one first");
+  assert_int_equal(c.swarm, 0);
+  assert_int_equal(f->compile_calls, 0);
+  /* The run's own origin is its host: nothing to compile. */
+  c = swarm(f, "2", "1", "http://127.0.0.1:8080", NULL, 200, "started");
+  assert_int_equal(c.swarm, 1);
+  assert_null(c.plan);
+  assert_int_equal(f->compile_calls, 0);
+
+  atomic_store(&f->r.state, RL__STATE_STOPPED);
+  f->compile_fails = 1;
+  c = swarm(f, "2", "1", "http://nowhere.invalid:1", NULL, 400,
+            "host http://nowhere.invalid:1/hello: cannot resolve");
+  assert_int_equal(c.swarm, 0);
+  assert_string_equal(f->compiled, "http://nowhere.invalid:1/hello");
+  assert_string_equal(f->api.target, "http://127.0.0.1:8080/hello");
+  f->compile_fails = 0;
+  c = swarm(f, "4", "2", "http://127.0.0.2:9090/", "30s", 200, "started");
+  assert_int_equal(f->compile_calls, 2);
+  assert_string_equal(f->compiled, "http://127.0.0.2:9090/hello");
+  assert_string_equal(f->api.target, "http://127.0.0.2:9090/hello");
+  assert_int_equal(c.swarm, 1);
+  assert_int_equal(c.users, 4);
+  assert_non_null(c.plan);
+  assert_int_equal(c.plan->n_classes, 2);
+  rl__plan_del(c.plan);
+  /* A whole URL is the target. */
+  c = swarm(f, "1", "1", "http://127.0.0.2:9090/other?x=1", NULL, 200,
+            "started");
+  assert_string_equal(f->api.target, "http://127.0.0.2:9090/other?x=1");
+  rl__plan_del(c.plan);
+  /* Without a hook the target cannot change. */
+  f->api.compile = NULL;
+  c = swarm(f, "1", "1", "http://elsewhere/", NULL, 400,
+            "cannot change its target");
+  assert_int_equal(c.swarm, 0);
+}
+
+/* Users per class (the plan's deal of the 7 users) and Locust's /tasks. */
+static void test_classes_and_tasks(void **state) {
+  fixture *f = *state;
+  rl__web_answer a;
+  rl__web_api_stats_requests(&f->api, &a);
+  json_t *j = answer_json(&a, 200);
+  json_t *want = json_pack("{s:i, s:i}", "Web", 6, "Admin", 1);
+  assert_true(json_equal(json_object_get(j, "user_classes_count"), want));
+  json_decref(want);
+  json_decref(j);
+
+  rl__web_api_tasks(&f->api, &a);
+  j = answer_json(&a, 200);
+  want = json_pack(
+      "{s:{s:{s:f, s:{s:{s:f}, s:{s:f}}}, s:{s:f, s:{s:{s:f}}}},"
+      " s:{s:{s:f, s:{s:{s:f}, s:{s:f}}}, s:{s:f, s:{s:{s:f}}}}}",
+      "per_class", "Web", "ratio", 6.0 / 7, "tasks", "browse", "ratio", 0.75,
+      "task 2", "ratio", 0.25, "Admin", "ratio", 1.0 / 7, "tasks", "audit",
+      "ratio", 1.0, "total", "Web", "ratio", 6.0 / 7, "tasks", "browse",
+      "ratio", 0.75 * (6.0 / 7), "task 2", "ratio", 0.25 * (6.0 / 7), "Admin",
+      "ratio", 1.0 / 7, "tasks", "audit", "ratio", 1.0 / 7);
+  assert_non_null(want);
+  char *got = json_dumps(j, JSON_SORT_KEYS);
+  char *exp = json_dumps(want, JSON_SORT_KEYS);
+  assert_string_equal(got, exp);
+  free(got);
+  free(exp);
+  json_decref(want);
+  json_decref(j);
+
+  /* Nobody running: every class's share is 0, as Locust's ("or 1"). */
+  atomic_store(&f->workers[0].want_users, 0);
+  atomic_store(&f->workers[1].want_users, 0);
+  rl__web_api_tasks(&f->api, &a);
+  j = answer_json(&a, 200);
+  json_t *web = json_object_get(json_object_get(j, "total"), "Web");
+  assert_true(json_number_value(json_object_get(web, "ratio")) == 0);
+  json_t *browse = json_object_get(
+      json_object_get(json_object_get(json_object_get(j, "per_class"), "Web"),
+                      "tasks"),
+      "browse");
+  assert_true(json_number_value(json_object_get(browse, "ratio")) == 0.75);
+  json_decref(j);
 }
 
 static void sleep_ms(long ms) {
@@ -277,6 +441,7 @@ static void test_config_and_exceptions(void **state) {
   assert_true(json_number_value(json_object_get(j, "spawn_rate")) == 2);
   assert_true(json_is_false(json_object_get(j, "auth")));
   assert_true(json_is_null(json_object_get(j, "run_time_s"))); /* no -t */
+  assert_true(json_is_false(json_object_get(j, "full_history")));
   assert_string_equal(json_string_value(json_object_get(j, "version")),
                       RL_VERSION);
   json_decref(j);
@@ -328,6 +493,14 @@ static void test_csv(void **state) {
        "requests_full_history_"},
       {RL__WEB_CSV_FAILURES, rl__report_csv_failures_header, "failures_"},
   };
+  /* The full history exists with --csv-full-history only (Locust's 404). */
+  rl__web_api_csv(&f->api, RL__WEB_CSV_HISTORY, &a);
+  assert_int_equal(a.status, 404);
+  assert_string_equal(a.body, "Error: Server was not started with option to "
+                              "generate full history.");
+  assert_int_equal(a.filename[0], 0);
+  free(a.body);
+  f->cfg.full_history = 1;
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
     rl__web_api_csv(&f->api, files[i].kind, &a);
     if (a.status == 501) { /* report_csv without in-memory texts */
@@ -348,6 +521,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_stats_requests, setup, teardown),
       cmocka_unit_test_setup_teardown(test_swarm, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_swarm_host, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_classes_and_tasks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stop_and_reset, setup, teardown),
       cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
       cmocka_unit_test_setup_teardown(test_config_and_exceptions, setup,
