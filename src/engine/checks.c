@@ -1,6 +1,5 @@
 #include "engine/checks.h"
 
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 #include <jansson.h>
 
 #include "base/jsonpath.h"
+#include "base/regex.h"
 
 const char *rl__status_name(const char *const *names, uint32_t n, int code) {
   return names && code >= 0 && (uint32_t)code < n ? names[code] : NULL;
@@ -108,10 +108,18 @@ int rl__json_expect_check(const rl__json_expect *e, const json_t *doc,
     return 0;
   case RL__JSON_MATCHES: {
     char *text = rl__jsonpath_value_text(v);
-    int ok = text && regexec(e->re, text, 0, NULL, 0) == 0;
+    char limit[160];
+    int m = text ? rl__regex_match(e->re, text, strlen(text), NULL, limit,
+                                   sizeof limit)
+                 : RL_ERR_NOMEM;
     free(text);
-    if (ok)
+    if (m == 1)
       return 1;
+    if (m < 0) {
+      snprintf(why, whylen, "%s: /%.60s/ gave up: %s", path, e->text,
+               m == RL_ERR_NOMEM ? "out of memory" : limit);
+      return 0;
+    }
     shown(v, got, sizeof got);
     snprintf(why, whylen, "%s is %s, which does not match /%s/", path, got,
              e->text);
@@ -135,9 +143,12 @@ static json_t *response_json(const rl__response *r, json_t **cache,
   return *cache;
 }
 
-/* What body checks look at: gRPC's JSON, else the body. */
-static const char *body_text(const rl__response *r) {
-  return r->has_json ? r->json : r->body ? r->body : "";
+/* What body checks look at: gRPC's JSON, else the body; its length in
+ * *len. */
+static const char *body_text(const rl__response *r, size_t *len) {
+  const char *t = r->has_json ? r->json : r->body ? r->body : "";
+  *len = r->has_json || !r->body ? strlen(t) : r->body_len;
+  return t;
 }
 
 /* A status as people read it: the plugin's name for it, else its number. */
@@ -171,14 +182,25 @@ static const char *expect_error(const rl__step_checks *ck,
   }
   if (err)
     return err;
-  if (e->body_contains && !strstr(body_text(r), e->body_contains)) {
+  size_t blen;
+  const char *body = body_text(r, &blen);
+  if (e->body_contains && !strstr(body, e->body_contains)) {
     snprintf(buf, len, "response does not contain '%.80s'%s", e->body_contains,
              r->body_cut ? " (body cut at 4 MiB)" : "");
     return buf;
   }
-  if (e->body_re && regexec(e->body_re, body_text(r), 0, NULL, 0) != 0) {
-    snprintf(buf, len, "response does not match /%.80s/", e->body_matches);
-    return buf;
+  if (e->body_re) {
+    char limit[160];
+    int m = rl__regex_match(e->body_re, body, blen, NULL, limit, sizeof limit);
+    if (m < 0) {
+      snprintf(buf, len, "body_matches /%.60s/ gave up: %s", e->body_matches,
+               limit);
+      return buf;
+    }
+    if (m == 0) {
+      snprintf(buf, len, "response does not match /%.80s/", e->body_matches);
+      return buf;
+    }
   }
   for (size_t i = 0; i < e->n_json; i++) {
     json_t *d = response_json(r, doc, tried);
@@ -221,15 +243,21 @@ static char *capture_value(const rl__capture *c, const rl__response *r,
   }
   case RL__CAPTURE_REGEX:
   default: {
-    regmatch_t m[2];
-    const char *text = body_text(r);
-    if (regexec(c->re, text, 2, m, 0) != 0) {
+    size_t tlen, span[2];
+    const char *text = body_text(r, &tlen);
+    char limit[160];
+    int m = rl__regex_match(c->re, text, tlen, span, limit, sizeof limit);
+    if (m < 0) {
+      snprintf(buf, len, "capture %s: /%.60s/ gave up: %s", c->var, c->arg,
+               limit);
+      return NULL;
+    }
+    if (m == 0) {
       snprintf(buf, len, "capture %s: /%.60s/ does not match the response",
                c->var, c->arg);
       return NULL;
     }
-    regmatch_t g = m[1].rm_so >= 0 ? m[1] : m[0];
-    return strndup(text + g.rm_so, (size_t)(g.rm_eo - g.rm_so));
+    return strndup(text + span[0], span[1] - span[0]);
   }
   }
 }

@@ -10,13 +10,13 @@
 #ifndef RL_ENGINE_CHECKS_H
 #define RL_ENGINE_CHECKS_H
 
-#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
 #include "base/jsonpath.h"
+#include "base/regex.h"
 #include "engine/response.h"
 
 /* expect.json: one check on the value a JSON path selects in the
@@ -26,16 +26,16 @@ enum rl__json_op {
   RL__JSON_EQUALS,   /* equal as JSON (1 == 1.0, objects unordered) */
   RL__JSON_CONTAINS, /* string: substring; array: an element equals;
                         object: has the key (a string) */
-  RL__JSON_MATCHES,  /* string value matches the POSIX ERE */
+  RL__JSON_MATCHES,  /* the value's text matches the regex */
 };
 
 typedef struct rl__json_expect {
   rl__jsonpath *path;
   enum rl__json_op op;
   char *text;    /* EQUALS/CONTAINS: the operand as JSON text;
-                    MATCHES: the ERE; EXISTS: NULL */
+                    MATCHES: the regex; EXISTS: NULL */
   json_t *value; /* EQUALS/CONTAINS: the operand parsed */
-  regex_t *re;   /* MATCHES: compiled (REG_EXTENDED | REG_NOSUB) */
+  rl__regex *re; /* MATCHES: compiled */
 } rl__json_expect;
 
 /* Locust's catch_response: a request that meets every set expectation
@@ -44,8 +44,8 @@ typedef struct rl__expect {
   int has_status;
   int status; /* HTTP status, 100..599 */
   char *body_contains;
-  char *body_matches; /* the ERE's text */
-  regex_t *body_re;   /* compiled with REG_EXTENDED | REG_NOSUB */
+  char *body_matches; /* the regex's text */
+  rl__regex *body_re; /* compiled */
   rl__json_expect *json;
   size_t n_json;
   /* A status by the step's plugin's name for it, or its number, as
@@ -59,8 +59,8 @@ typedef struct rl__expect {
 enum rl__capture_kind {
   RL__CAPTURE_JSON,   /* a JSON path into the body / gRPC message */
   RL__CAPTURE_HEADER, /* a response header (or gRPC metadata) */
-  RL__CAPTURE_REGEX,  /* first group of an ERE over the body (the whole
-                         match when the ERE has no group) */
+  RL__CAPTURE_REGEX,  /* first group of a regex over the body (the whole
+                         match when the regex has no group) */
 };
 
 /* A value from the response into one of the user's variables, for
@@ -69,9 +69,9 @@ typedef struct rl__capture {
   char *var;
   enum rl__capture_kind kind;
   char *source;       /* as written: "$.token", "header:x-id", "regex:..." */
-  const char *arg;    /* into source: the path, header name, or ERE */
+  const char *arg;    /* into source: the path, header name, or regex */
   rl__jsonpath *path; /* JSON */
-  regex_t *re;        /* REGEX: compiled with REG_EXTENDED */
+  rl__regex *re;      /* REGEX: compiled */
 } rl__capture;
 
 /* What one step checks, borrowed from whoever filled it. */

@@ -10,7 +10,6 @@
  */
 #include "scenario/expect.h"
 
-#include <regex.h>
 #include <string.h>
 #include <strings.h>
 
@@ -83,8 +82,7 @@ static int parse_json_op(rl__scn_ctx *c, const yaml_node_t *m,
     e->op = RL__JSON_MATCHES;
     if ((rc = rl__scn_get_str(c, val, "matches", &e->text)))
       return rc;
-    return rl__scn_compile_re(c, val, 0, e->text, REG_EXTENDED | REG_NOSUB,
-                              &e->re);
+    return rl__scn_compile_re(c, val, 0, e->text, &e->re);
   }
   e->op = strcmp(rl__scn_stext(k), "equals") == 0 ? RL__JSON_EQUALS
                                                   : RL__JSON_CONTAINS;
@@ -190,8 +188,7 @@ int rl__scn_parse_expect(rl__scn_ctx *c, const yaml_node_t *n,
     return rc;
   if (x->body_matches &&
       (rc = rl__scn_compile_re(c, rl__scn_get(c, n, "body_matches", NULL), 0,
-                               x->body_matches, REG_EXTENDED | REG_NOSUB,
-                               &x->body_re)))
+                               x->body_matches, &x->body_re)))
     return rc;
   if ((v = rl__scn_get(c, n, "json", NULL)) &&
       (rc = parse_json_expects(c, v, x)))
@@ -260,13 +257,13 @@ int rl__scn_parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
     } else if (strncmp(src, "regex:", 6) == 0) {
       cp->kind = RL__CAPTURE_REGEX;
       cp->arg = cp->source + 6;
-      rc = rl__scn_compile_re(c, val, 6, cp->arg, REG_EXTENDED, &cp->re);
+      rc = rl__scn_compile_re(c, val, 6, cp->arg, &cp->re);
     } else {
       char buf[64];
       rc = rl__scn_errat(
           c, rl__scn_npos(val),
           "expected a capture source for '%s': a JSON path ($.token), "
-          "header:NAME or regex:ERE, got %s",
+          "header:NAME or regex:PATTERN, got %s",
           name, rl__scn_describe(val, buf, sizeof buf));
     }
     if (rc)

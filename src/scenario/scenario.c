@@ -763,19 +763,19 @@ static void free_step(rl__scn_step *st) {
   rl__expect *x = &st->expect;
   free(x->body_contains);
   free(x->body_matches);
-  rl__scn_free_re(x->body_re);
+  rl__regex_del(x->body_re);
   for (size_t i = 0; i < x->n_json; i++) {
     rl__jsonpath_del(x->json[i].path);
     free(x->json[i].text);
     json_decref(x->json[i].value);
-    rl__scn_free_re(x->json[i].re);
+    rl__regex_del(x->json[i].re);
   }
   free(x->json);
   for (size_t i = 0; i < st->n_captures; i++) {
     free(st->captures[i].var);
     free(st->captures[i].source);
     rl__jsonpath_del(st->captures[i].path);
-    rl__scn_free_re(st->captures[i].re);
+    rl__regex_del(st->captures[i].re);
   }
   free(st->captures);
 }

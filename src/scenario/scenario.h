@@ -16,7 +16,6 @@
 #ifndef RL_SCENARIO_H
 #define RL_SCENARIO_H
 
-#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 

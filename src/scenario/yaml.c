@@ -5,7 +5,7 @@
  * with the position of their faults. Knows nothing of the scenario's
  * schema.
  *
- * May call: libyaml, the C library's regex, base/ (units, jsonpath).
+ * May call: libyaml, base/ (units, jsonpath, regex).
  * Nothing else in scenario/ (scenario.h only for its types).
  */
 #include "scenario/yaml.h"
@@ -22,6 +22,7 @@
 #include <rpcload/plugin.h>
 
 #include "base/jsonpath.h"
+#include "base/regex.h"
 #include "base/units.h"
 
 /* ---- errors -------------------------------------------------------------- */
@@ -416,27 +417,16 @@ int rl__scn_parse_str_list(rl__scn_ctx *c, const yaml_node_t *n,
 /* ---- regular expressions and JSON paths ---------------------------------- */
 
 int rl__scn_compile_re(rl__scn_ctx *c, const yaml_node_t *n, size_t off,
-                       const char *re, int flags, regex_t **out) {
-  regex_t *r = malloc(sizeof *r);
-  if (!r)
+                       const char *re, rl__regex **out) {
+  char why[160];
+  size_t at = 0;
+  int rc = rl__regex_new(re, out, &at, why, sizeof why);
+  if (rc == RL_ERR_NOMEM)
     return rl__scn_oom(c);
-  int rc = regcomp(r, re, flags);
-  if (rc) {
-    char why[160];
-    regerror(rc, r, why, sizeof why);
-    free(r);
-    return rl__scn_errat(c, rl__scn_inner_pos(n, off),
+  if (rc)
+    return rl__scn_errat(c, rl__scn_inner_pos(n, off + at),
                          "bad regular expression '%s': %s", re, why);
-  }
-  *out = r;
   return 0;
-}
-
-void rl__scn_free_re(regex_t *r) {
-  if (r) {
-    regfree(r);
-    free(r);
-  }
 }
 
 int rl__scn_compile_path(rl__scn_ctx *c, const yaml_node_t *n, size_t off,

@@ -14,7 +14,6 @@
 #ifndef RL_SCENARIO_YAML_H
 #define RL_SCENARIO_YAML_H
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +21,7 @@
 #include <yaml.h>
 
 #include "base/jsonpath.h"
+#include "base/regex.h"
 #include "scenario/scenario.h"
 
 /* One parse: where errors go, the document, and what is being built. */
@@ -163,13 +163,11 @@ int rl__scn_parse_str_list(rl__scn_ctx *c, const yaml_node_t *n,
 
 /* ---- regular expressions and JSON paths ---------------------------------- */
 
-/* Compiles the ERE `re`, found at byte `off` of scalar `n`, into *out
- * (caller owns; rl__scn_free_re); an error names its position. */
+/* Compiles the regex `re` (base/regex.h), found at byte `off` of scalar
+ * `n`, into *out (caller owns; rl__regex_del); an error names the
+ * position of the fault inside it. */
 int rl__scn_compile_re(rl__scn_ctx *c, const yaml_node_t *n, size_t off,
-                       const char *re, int flags, regex_t **out);
-
-/* Frees a regex from rl__scn_compile_re; NULL is fine. */
-void rl__scn_free_re(regex_t *r);
+                       const char *re, rl__regex **out);
 
 /* Compiles the JSON path `text`, found at byte `off` of scalar `n`, into
  * *out (caller owns; rl__jsonpath_del); an error names the position of

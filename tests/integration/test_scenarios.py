@@ -314,6 +314,40 @@ users:
         self.assertGreater(self.reqs(res, "blog"), 3)
 
 
+class BoundedChecks(ScenarioCase):
+    def test_a_catastrophic_regex_fails_the_request_within_bounds(self):
+        # (a+)+$ on 100,000 letters and a '!': a backtracking engine without
+        # limits tries every way to split the letters (issue #13: 13.5 GB).
+        path = self.scenario("""
+users:
+  - name: U
+    tasks:
+      - steps:
+          - {http: "GET /text?n=100000", name: matches, expect: {body_matches: '(a+)+$'}}
+          - {http: "GET /text?n=100000", name: capture, capture: {x: 'regex:((a+)+)$'}}
+""")
+        with DemoServer() as ds:
+            res = self.run_rl(["-f", path, "-u", "2", "-r", "10", "-t", "2s", "--only-summary",
+                               "http://127.0.0.1:%d" % ds.port], code=1, timeout_s=60,
+                              wrapper=["/usr/bin/time", "-f", "maxrss_kb=%M"])
+        rep = res.report()
+        row = rep.row("GET", "matches")
+        self.assertIsNotNone(row, res.describe())
+        # Every request ran its check and failed with the limit's text, and
+        # the run ended on time.
+        self.assertGreater(row.reqs, 5, res.describe())
+        self.assertEqual(row.fails, row.reqs, res.describe())
+        self.assertEqual(rep.row("GET", "capture").fails, rep.row("GET", "capture").reqs)
+        self.assertIn("body_matches /(a+)+$/ gave up: over 1000000 backtracking steps from "
+                      "one position (the match limit)", rep.error_text(), res.describe())
+        self.assertIn("capture x: /((a+)+)$/ gave up: over 1000000 backtracking steps",
+                      rep.error_text())
+        self.assertLess(res.wall_s, 20, res.describe())
+        rss = int(re.search(r"maxrss_kb=(\d+)", res.stderr).group(1))
+        limit_kb = 1_000_000 if rpcload.sanitized() else 200_000
+        self.assertLess(rss, limit_kb, res.describe())
+
+
 class PluginsAndSeeds(ScenarioCase):
     def test_one_user_mixes_http_and_a_transport_plugin(self):
         with NginxServer() as ng, UdpEchoServer() as udp:

@@ -2,11 +2,10 @@
  * A step's checks (engine/checks.h): expectations decide a request's
  * outcome and captures fill the user's variables. The rl__expect and
  * rl__capture values are built by hand here, as a scenario file would
- * fill them (regexes compiled with regcomp, paths with
+ * fill them (regexes compiled with rl__regex_new, paths with
  * rl__jsonpath_new), and applied to responses stored through
  * rl__response_store, as a plugin hands them over.
  */
-#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +20,7 @@
 #include <rpcload/plugin.h>
 
 #include "base/jsonpath.h"
+#include "base/regex.h"
 #include "engine/checks.h"
 #include "engine/response.h"
 
@@ -36,22 +36,16 @@ static rl__jsonpath *path(const char *text) {
   return p;
 }
 
-static regex_t *regex(const char *text, int flags) {
-  regex_t *re = malloc(sizeof *re);
-  assert_non_null(re);
-  assert_int_equal(regcomp(re, text, REG_EXTENDED | flags), 0);
+static rl__regex *regex(const char *text) {
+  rl__regex *re = NULL;
+  char err[160] = "";
+  if (rl__regex_new(text, &re, NULL, err, sizeof err))
+    fail_msg("regex %s: %s", text, err);
   return re;
 }
 
-static void regex_free(regex_t *re) {
-  if (re) {
-    regfree(re);
-    free(re);
-  }
-}
-
 /* An expect.json entry; `operand` is JSON text (EQUALS, CONTAINS) or an
- * ERE (MATCHES). */
+ * regex (MATCHES). */
 static rl__json_expect jexpect(const char *p, enum rl__json_op op,
                                const char *operand) {
   rl__json_expect e = {.path = path(p), .op = op};
@@ -61,7 +55,7 @@ static rl__json_expect jexpect(const char *p, enum rl__json_op op,
     assert_non_null(e.value);
   } else if (op == RL__JSON_MATCHES) {
     e.text = strdup(operand);
-    e.re = regex(operand, REG_NOSUB);
+    e.re = regex(operand);
   }
   return e;
 }
@@ -70,7 +64,7 @@ static void jexpect_free(rl__json_expect *e) {
   rl__jsonpath_del(e->path);
   free(e->text);
   json_decref(e->value);
-  regex_free(e->re);
+  rl__regex_del(e->re);
 }
 
 /* A response as a plugin hands it over. */
@@ -209,7 +203,7 @@ static void test_body_contains_and_matches(void **state) {
                       "response does not contain 'world'");
   /* The first expectation missed is the error: contains, then matches. */
   e.body_matches = "^id=[0-9]+$";
-  e.body_re = regex(e.body_matches, REG_NOSUB);
+  e.body_re = regex(e.body_matches);
   respond(&r, 200, "id=x world", NULL, NULL, 0);
   assert_string_equal(outcome(&e, &r, NULL, 0),
                       "response does not match /^id=[0-9]+$/");
@@ -219,7 +213,7 @@ static void test_body_contains_and_matches(void **state) {
   /* Over gRPC the checks read the message's JSON, not the wire bytes. */
   respond(&r, 0, "\x0a\x02id", "id=7", NULL, 0);
   assert_string_equal(outcome(&e, &r, NULL, 0), "");
-  regex_free(e.body_re);
+  rl__regex_del(e.body_re);
   rl__response_free(&r);
 }
 
@@ -360,7 +354,7 @@ static void test_no_response_to_check(void **state) {
 
 static void capture_free(rl__capture *c) {
   rl__jsonpath_del(c->path);
-  regex_free(c->re);
+  rl__regex_del(c->re);
 }
 
 static void test_captures_fill_the_users_variables(void **state) {
@@ -375,11 +369,11 @@ static void test_captures_fill_the_users_variables(void **state) {
       {.var = "sess",
        .kind = RL__CAPTURE_REGEX,
        .arg = "sess=([a-z]+)",
-       .re = regex("sess=([a-z]+)", 0)},
+       .re = regex("sess=([a-z]+)")},
       {.var = "whole",
        .kind = RL__CAPTURE_REGEX,
        .arg = "sess=[a-z]+",
-       .re = regex("sess=[a-z]+", 0)},
+       .re = regex("sess=[a-z]+")},
   };
   size_t vars_of[] = {3, 2, 1, 0, 4};
   char *vars[5] = {NULL, NULL, strdup("old"), NULL, NULL};
@@ -436,7 +430,7 @@ static void test_a_capture_miss_stops_the_task(void **state) {
   rl__capture re = {.var = "s",
                     .kind = RL__CAPTURE_REGEX,
                     .arg = "s=([0-9]+)",
-                    .re = regex("s=([0-9]+)", 0)};
+                    .re = regex("s=([0-9]+)")};
   capture_misses(&json, &r, "capture tok: $.tok not found in the response");
   capture_misses(&hdr, &r, "capture id: no header x-id in the response");
   capture_misses(&re, &r,
@@ -490,6 +484,54 @@ static void test_a_failed_request_captures_nothing(void **state) {
   rl__response_free(&r);
 }
 
+/* A catastrophic pattern on a long body: the match gives up at its
+ * limit, and the request fails with a text that says so, whichever check
+ * ran it (issue #13: regexec took 13.5 GB on this). */
+static void test_a_regex_past_its_limits_fails_the_request(void **state) {
+  (void)state;
+  size_t n = 200000;
+  char *body = malloc(n + 2);
+  assert_non_null(body);
+  memset(body, 'a', n);
+  body[n] = '!';
+  body[n + 1] = '\0';
+  rl__response r = {0};
+  respond(&r, 200, body, NULL, NULL, 0);
+  free(body);
+  rl__expect e = {.body_matches = "(a+)+$"};
+  e.body_re = regex(e.body_matches);
+  assert_string_equal(outcome(&e, &r, NULL, 0),
+                      "body_matches /(a+)+$/ gave up: over 1000000 "
+                      "backtracking steps from one position (the match "
+                      "limit)");
+  rl__regex_del(e.body_re);
+
+  rl__capture c = {.var = "x",
+                   .kind = RL__CAPTURE_REGEX,
+                   .arg = "((a+)+)$",
+                   .re = regex("((a+)+)$")};
+  capture_misses(&c, &r,
+                 "capture x: /((a+)+)$/ gave up: over 1000000 backtracking "
+                 "steps from one position (the match limit)");
+  rl__regex_del(c.re);
+
+  /* A JSON value's text under the same limits. */
+  char *doc = malloc(n + 16);
+  assert_non_null(doc);
+  snprintf(doc, 7, "{\"s\":\"");
+  memset(doc + 6, 'a', n);
+  snprintf(doc + 6 + n, 4, "!\"}");
+  respond(&r, 200, doc, NULL, NULL, 0);
+  free(doc);
+  rl__json_expect j = jexpect("$.s", RL__JSON_MATCHES, "^(a|aa)+$");
+  rl__expect je = {.json = &j, .n_json = 1};
+  const char *err = outcome(&je, &r, NULL, 0);
+  assert_non_null(strstr(err, "$.s: /^(a|aa)+$/ gave up: "));
+  assert_non_null(strstr(err, "limit)"));
+  jexpect_free(&j);
+  rl__response_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_status_names),
@@ -499,6 +541,7 @@ int main(void) {
       cmocka_unit_test(test_other_expectations_only_turn_success_into_failure),
       cmocka_unit_test(test_body_contains_and_matches),
       cmocka_unit_test(test_body_contains_says_when_the_body_was_cut),
+      cmocka_unit_test(test_a_regex_past_its_limits_fails_the_request),
       cmocka_unit_test(test_json_expectations),
       cmocka_unit_test(test_json_expect_check_messages),
       cmocka_unit_test(test_max_ms),

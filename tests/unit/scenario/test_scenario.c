@@ -699,7 +699,8 @@ static void test_errors(void **state) {
       /* expectations */
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
        "{body_matches: '(a'}}]}]\n",
-       "t.yaml:3:60: ", "bad regular expression '(a': "},
+       "t.yaml:3:62: ",
+       "bad regular expression '(a': missing closing parenthesis"},
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
        "{status: 700}}]}]\n",
        "t.yaml:3:53: ",
@@ -733,7 +734,7 @@ static void test_errors(void **state) {
        "bad JSON path '$.a[x]': expected an index or a quoted key after '['"},
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
        "{json: [{path: $.a, matches: '['}]}}]}]\n",
-       "t.yaml:3:74: ", "bad regular expression '['"},
+       "t.yaml:3:75: ", "bad regular expression '['"},
       /* captures */
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
        "{t: '$.a..b'}}]}]\n",
@@ -742,10 +743,10 @@ static void test_errors(void **state) {
        "{t: token}}]}]\n",
        "t.yaml:3:49: ",
        "expected a capture source for 't': a JSON path ($.token), "
-       "header:NAME or regex:ERE, got 'token'"},
+       "header:NAME or regex:PATTERN, got 'token'"},
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
        "{t: 'regex:a('}}]}]\n",
-       "t.yaml:3:56: ", "bad regular expression 'a('"},
+       "t.yaml:3:58: ", "bad regular expression 'a('"},
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
        "{t: 'header:'}}]}]\n",
        "t.yaml:3:49: ", "expected a header name after 'header:'"},
