@@ -20,6 +20,10 @@
 #include "engine/target.h"
 #include "engine/wait.h"
 
+/* At most this many endpoints in a plan: each user holds a connection
+ * (an rl_conn) to every one. */
+#define RL__PLAN_MAX_ENDPOINTS 1024
+
 typedef struct rl__plan_step {
   rl__target *target;     /* owned unless the plan is a quick one */
   rl__step_checks checks; /* expect and captures (borrowed), if any */

@@ -398,6 +398,12 @@ static int compile_step(compiler *c, const rl__scn_user *k,
     snprintf(c->err, c->errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
+  if (c->plan->n_endpoints > RL__PLAN_MAX_ENDPOINTS)
+    return rl__scn_errorf(c->scn, s->pos, c->err, c->errlen,
+                          "more than %d endpoints (protocol, host, port and "
+                          "TLS), the limit of scenario files: each user holds "
+                          "a connection to every one",
+                          RL__PLAN_MAX_ENDPOINTS);
   out->has_checks = s->expect_pos.line != 0 || s->n_captures != 0;
   out->checks.expect = s->expect_pos.line ? &s->expect : NULL;
   out->checks.captures = s->captures;

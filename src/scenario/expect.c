@@ -210,6 +210,25 @@ int rl__scn_parse_expect(rl__scn_ctx *c, const yaml_node_t *n,
 
 /* ---- capture ------------------------------------------------------------- */
 
+/* A capture's variable counted among the file's names (at most
+ * RL__SCN_MAX_VARS: every user holds a slot for each). */
+static int count_variable(rl__scn_ctx *c, const yaml_node_t *k,
+                          const char *name) {
+  for (size_t i = 0; i < c->n_all_vars; i++)
+    if (strcmp(c->all_vars[i], name) == 0)
+      return 0;
+  if (c->n_all_vars == RL__SCN_MAX_VARS)
+    return rl__scn_errat(c, rl__scn_npos(k),
+                         "more than %d variable names in the file, the "
+                         "limit of scenario files",
+                         RL__SCN_MAX_VARS);
+  const char **v = rl__scn_grow(&c->all_vars, &c->n_all_vars, sizeof *v);
+  if (!v)
+    return rl__scn_oom(c);
+  *v = rl__scn_stext(k);
+  return 0;
+}
+
 int rl__scn_parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
                            rl__scn_step *st, rl__scn_vars *v) {
   int rc;
@@ -234,7 +253,8 @@ int rl__scn_parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
           "capture variable '%s' would hide the template function "
           "of that name",
           name);
-    if ((rc = rl__scn_scalar_text(c, val, name, &src)))
+    if ((rc = rl__scn_scalar_text(c, val, name, &src)) ||
+        (rc = count_variable(c, k, name)))
       return rc;
     rl__capture *cp = rl__scn_grow(&st->captures, &st->n_captures, sizeof *cp);
     if (!cp)

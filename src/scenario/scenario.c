@@ -26,12 +26,11 @@
 
 #include <rpcload/plugin.h>
 
+#include "base/units.h"
 #include "scenario/expect.h"
 #include "scenario/vars.h"
 #include "scenario/yaml.h"
 #include "scenario/yaml_json.h"
-
-#define MAX_FILE_BYTES (16u << 20)
 
 /* ---- errors -------------------------------------------------------------- */
 
@@ -451,12 +450,6 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
   if (!u->name[0])
     return rl__scn_errat(c, rl__scn_npos(val),
                          "a user class name cannot be empty");
-  for (size_t i = 0; i + 1 < c->s->n_users; i++)
-    if (strcmp(c->s->users[i].name, u->name) == 0)
-      return rl__scn_errat(c, rl__scn_npos(val),
-                           "duplicate user class name '%s' (first at %d:%d)",
-                           u->name, c->s->users[i].name_pos.line,
-                           c->s->users[i].name_pos.col);
   if ((val = rl__scn_get(c, n, "weight", &wk))) {
     if ((rc = rl__scn_get_num(c, val, "weight", &u->weight)))
       return rc;
@@ -470,7 +463,15 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
           c, rl__scn_npos(fk),
           "'weight' and 'fixed_count' exclude each other: a class "
           "with a fixed count gets exactly that many users");
-    if ((rc = rl__scn_get_int(c, val, "fixed_count", 0, 1000000000,
+    long long zero;
+    if (val->type == YAML_SCALAR_NODE &&
+        rl__parse_int(rl__scn_stext(val), 0, 0, &zero) == 0)
+      return rl__scn_errat(
+          c, rl__scn_npos(val),
+          "'fixed_count: 0' would start no user of this class: give 1 or "
+          "more, or leave the key out for a weighted class (Locust's "
+          "fixed_count = 0 means no fixed count)");
+    if ((rc = rl__scn_get_int(c, val, "fixed_count", 1, 1000000000,
                               &u->fixed_count)))
       return rc;
     u->has_fixed_count = 1;
@@ -541,6 +542,28 @@ out:
   free(tv.names);
   free(seq.names);
   return rc;
+}
+
+/* Class names are unique (sorted, not compared pair by pair: a file may
+ * have thousands of classes). */
+static int check_class_names(rl__scn_ctx *c) {
+  const rl__scn *s = c->s;
+  const char **names = malloc(s->n_users * sizeof *names);
+  if (!names)
+    return rl__scn_oom(c);
+  for (size_t i = 0; i < s->n_users; i++)
+    names[i] = s->users[i].name;
+  size_t dup, first;
+  int found = rl__scn_first_duplicate(names, s->n_users, &dup, &first);
+  free(names);
+  if (found < 0)
+    return rl__scn_oom(c);
+  if (!found)
+    return 0;
+  return rl__scn_errat(c, s->users[dup].name_pos,
+                       "duplicate user class name '%s' (first at %d:%d)",
+                       s->users[dup].name, s->users[first].name_pos.line,
+                       s->users[first].name_pos.col);
 }
 
 /* ---- top level ----------------------------------------------------------- */
@@ -625,7 +648,7 @@ static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
   if (!s->n_users)
     return rl__scn_errat(c, rl__scn_npos(v),
                          "'users' needs at least one user class");
-  return 0;
+  return check_class_names(c);
 }
 
 /* ---- entry points -------------------------------------------------------- */
@@ -635,6 +658,8 @@ int rl__scn_parse_string(const char *text, size_t len,
                          size_t errlen) {
   *out = NULL;
   rl__scn_ctx c = {.file = name_for_errors ? name_for_errors : "scenario",
+                   .text = text,
+                   .text_len = len,
                    .err = err,
                    .errlen = errlen};
   rl__scn *s = calloc(1, sizeof *s);
@@ -646,6 +671,16 @@ int rl__scn_parse_string(const char *text, size_t len,
   yaml_parser_t parser;
   yaml_document_t doc, extra;
   int rc = 0;
+  if (len > RL__SCN_MAX_BYTES) {
+    rl__scn_del(s);
+    return rl__scn_errat(&c, (rl__scn_pos){0, 0},
+                         "larger than %u MiB, the limit of scenario files",
+                         RL__SCN_MAX_BYTES >> 20);
+  }
+  if ((rc = rl__scn_prescan(&c))) {
+    rl__scn_del(s);
+    return rc;
+  }
   if (!yaml_parser_initialize(&parser)) {
     rl__scn_del(s);
     return rl__scn_oom(&c);
@@ -660,7 +695,7 @@ int rl__scn_parse_string(const char *text, size_t len,
   c.doc = &doc;
   yaml_node_t *root = yaml_document_get_root_node(&doc);
   if (!root) {
-    rc = rl__scn_errat(&c, (rl__scn_pos){0, 0},
+    rc = rl__scn_errat(&c, (rl__scn_pos){1, 1},
                        "the file is empty: expected a mapping with 'users'");
   } else if (!yaml_parser_load(&parser, &extra)) {
     rc = rl__scn_yaml_error(&c, &parser);
@@ -677,6 +712,7 @@ int rl__scn_parse_string(const char *text, size_t len,
   }
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
+  free(c.all_vars);
   if (rc) {
     rl__scn_del(s);
     return rc;
@@ -696,13 +732,18 @@ int rl__scn_load(const char *path, rl__scn **out, char *err, size_t errlen) {
   size_t len = 0, cap = 0;
   int rc = 0;
   for (;;) {
+    if (len > RL__SCN_MAX_BYTES) {
+      snprintf(err, errlen,
+               "%s: larger than %u MiB, the limit of scenario files", path,
+               RL__SCN_MAX_BYTES >> 20);
+      rc = RL_ERR_INVAL;
+      break;
+    }
     if (len == cap) {
-      if (cap >= MAX_FILE_BYTES) {
-        snprintf(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
-        rc = RL_ERR_INVAL;
-        break;
-      }
+      /* Up to one byte past the limit: enough to tell it is past. */
       size_t ncap = cap ? cap * 2 : 16384;
+      if (ncap > RL__SCN_MAX_BYTES + 1)
+        ncap = RL__SCN_MAX_BYTES + 1;
       char *nb = realloc(buf, ncap);
       if (!nb) {
         snprintf(err, errlen, "%s: out of memory", path);

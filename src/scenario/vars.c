@@ -30,7 +30,15 @@ static int vars_has(const rl__scn_vars *v, const char *name, size_t len) {
   return 0;
 }
 
+int rl__scn_vars_has(const rl__scn_vars *v, const char *name) {
+  return vars_has(v, name, strlen(name));
+}
+
 int rl__scn_vars_push(rl__scn_ctx *c, rl__scn_vars *v, const char *name) {
+  /* Once each: a name captured again stays one entry, so a scope holds at
+   * most every name of the file (RL__SCN_MAX_VARS). */
+  if (vars_has(v, name, strlen(name)))
+    return 0;
   if (v->n == v->cap) {
     size_t cap = v->cap ? v->cap * 2 : 8;
     const char **names = realloc(v->names, cap * sizeof *names);

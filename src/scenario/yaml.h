@@ -24,14 +24,26 @@
 #include "base/regex.h"
 #include "scenario/scenario.h"
 
+/* Limits of a scenario file (docs/scenarios.md, "Limits"), checked before
+ * anything is built. */
+#define RL__SCN_MAX_BYTES (16u << 20)
+#define RL__SCN_MAX_DEPTH 64
+#define RL__SCN_MAX_NODES 1000000
+
 /* One parse: where errors go, the document, and what is being built. */
 typedef struct rl__scn_ctx {
   const char *file; /* the name errors use */
+  const char *text; /* the file's bytes (borrowed), for positions */
+  size_t text_len;
   yaml_document_t *doc;
   char *err;
   size_t errlen;
   rl__scn *s;
   size_t work; /* nodes visited by JSON conversion (yaml_json.c) */
+  /* Every variable name captured so far in the file (borrowed from the
+   * captures), against RL__SCN_MAX_VARS (scenario/vars.h). */
+  const char **all_vars;
+  size_t n_all_vars;
 } rl__scn_ctx;
 
 /* ---- errors -------------------------------------------------------------- */
@@ -51,9 +63,17 @@ int rl__scn_errat(rl__scn_ctx *c, rl__scn_pos pos, const char *fmt, ...)
 /* "file: out of memory". Returns RL_ERR_NOMEM. */
 int rl__scn_oom(rl__scn_ctx *c);
 
-/* libyaml's parser error `p` (borrowed) as the parse's error. Returns
- * RL_ERR_INVAL, or RL_ERR_NOMEM. */
+/* libyaml's parser error `p` (borrowed) as the parse's error, with a
+ * line and column also for the reader's errors (found by the byte's
+ * offset in c->text). Returns RL_ERR_INVAL, or RL_ERR_NOMEM. */
 int rl__scn_yaml_error(rl__scn_ctx *c, const yaml_parser_t *p);
+
+/* Reads c->text's events, refusing nesting deeper than RL__SCN_MAX_DEPTH
+ * or more than RL__SCN_MAX_NODES values at the first event past the
+ * limit (with its position), before libyaml builds a document (whose
+ * loading would take quadratic time in the depth). 0, RL_ERR_INVAL (a
+ * limit, or the YAML error), or RL_ERR_NOMEM. */
+int rl__scn_prescan(rl__scn_ctx *c);
 
 /* ---- nodes --------------------------------------------------------------- */
 
@@ -106,6 +126,12 @@ int rl__scn_unknown_key(rl__scn_ctx *c, const yaml_node_t *k, const char *what,
  * `allowed` is not NULL) each in `allowed`; `what` names the mapping. */
 int rl__scn_check_map(rl__scn_ctx *c, const yaml_node_t *m, const char *what,
                       const char *const *allowed, const char *hint);
+
+/* Of the `n` strings `texts` (borrowed), the repeat that comes first:
+ * its index in *dup and its first occurrence's in *first. Returns 1, 0
+ * when none repeats, or RL_ERR_NOMEM. n log n. */
+int rl__scn_first_duplicate(const char *const *texts, size_t n, size_t *dup,
+                            size_t *first);
 
 /* The value of `key` in mapping `m` (keys already checked), or NULL; its
  * key node in *key_node when that is not NULL. */

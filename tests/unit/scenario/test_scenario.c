@@ -385,7 +385,7 @@ static void test_waits_and_settings(void **state) {
       "  - {name: C, wait: {constant_throughput: 4},\n"
       "     tasks: [{steps: [{http: GET /}]}]}\n"
       "  - {name: D, wait: none, tasks: [{steps: [{http: GET /}]}]}\n"
-      "  - {name: E, wait: {constant: 0.25}, fixed_count: 0,\n"
+      "  - {name: E, wait: {constant: 0.25}, fixed_count: 2,\n"
       "     tasks: [{steps: [{http: GET /}]}]}\n");
   const rl__scn_settings *st = &s->settings;
   assert_true(st->has_users && st->users == 10);
@@ -407,7 +407,7 @@ static void test_waits_and_settings(void **state) {
   assert_int_equal(s->users[4].wait.kind, RL__WAIT_CONSTANT);
   assert_int_equal(s->users[4].wait.a_ns, 250000000ull);
   assert_true(s->users[4].has_fixed_count);
-  assert_int_equal(s->users[4].fixed_count, 0);
+  assert_int_equal(s->users[4].fixed_count, 2);
   rl__scn_del(s);
 }
 
@@ -591,8 +591,12 @@ static void test_errors(void **state) {
       {"users:\n  - name: U\n    weight: abc\n",
        "t.yaml:3:13: ", "expected a number for 'weight', got 'abc'"},
       {"users:\n  - name: U\n    fixed_count: 1.5\n", "t.yaml:3:18: ",
-       "expected a whole number from 0 to 1000000000 for 'fixed_count', got "
+       "expected a whole number from 1 to 1000000000 for 'fixed_count', got "
        "'1.5'"},
+      {"users:\n  - name: U\n    fixed_count: 0\n", "t.yaml:3:18: ",
+       "'fixed_count: 0' would start no user of this class: give 1 or more, "
+       "or leave the key out for a weighted class (Locust's fixed_count = 0 "
+       "means no fixed count)"},
       {"users:\n  - name: U\n    sequential: maybe\n",
        "t.yaml:3:17: ", "expected true or false for 'sequential', got 'maybe'"},
       {"users:\n  - name: [U]\n",
@@ -789,9 +793,17 @@ static void test_errors(void **state) {
       {"users: [\n", "t.yaml:2:1: ", "YAML: "},
       {"a: *nope\n", "t.yaml:1:4: ", "YAML: found undefined alias"},
       {"users: []\n---\nusers: []\n", "t.yaml:3:1: ", "a second YAML document"},
-      {"", "t.yaml: ", "the file is empty"},
-      {"# only a comment\n", "t.yaml: ", "the file is empty"},
-      {"users: [\"\xff\"]\n", "t.yaml: ", "YAML: invalid"},
+      {"", "t.yaml:1:1: ", "the file is empty"},
+      {"# only a comment\n", "t.yaml:1:1: ", "the file is empty"},
+      /* The reader's errors know a byte: its line and column are counted. */
+      {"users: [\"\xff\"]\n", "t.yaml:1:10: ",
+       "YAML: invalid leading UTF-8 octet (the file must be UTF-8 text)"},
+      {"users:\n  - name: x\x01\n", "t.yaml:2:12: ",
+       "YAML: control characters are not allowed (character 0x01)"},
+      {"users:\n  - name: \xc3\xa9\x01\n", "t.yaml:2:12: ", "(character 0x01)"},
+      /* A tab where YAML wants indentation. */
+      {"users:\n\t- name: a\n",
+       "t.yaml:2:1: ", "a tab? YAML indents with spaces"},
       /* aliases that never end */
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, json: &a "
        "[*a]}]}]\n",
@@ -802,6 +814,120 @@ static void test_errors(void **state) {
     failed += check_bad(bad[i].text, bad[i].where, bad[i].words);
   if (failed)
     fail_msg("%d of %zu cases failed", failed, sizeof bad / sizeof bad[0]);
+}
+
+/* `n` copies of `piece` between `head` and `tail`, in a new string. */
+static char *repeat(const char *head, const char *piece, size_t n,
+                    const char *tail) {
+  size_t total = strlen(head) + strlen(piece) * n + strlen(tail) + 1;
+  char *t = malloc(total);
+  assert_non_null(t);
+  size_t at = (size_t)snprintf(t, total, "%s", head);
+  for (size_t i = 0; i < n; i++)
+    at += (size_t)snprintf(t + at, total - at, "%s", piece);
+  snprintf(t + at, total - at, "%s", tail);
+  return t;
+}
+
+/* Deep or huge files are refused early, at the first value past the
+ * documented limit, with its position (issue #13: a deep file loaded in
+ * quadratic time); large but legal ones load in linear time. */
+static void test_limits(void **state) {
+  (void)state;
+  /* 20,000 nested lists: the 64th '[', in the top mapping, is the 65th
+   * level. */
+  char *deep = repeat("users: ", "[", 20000, "");
+  parse_bad(deep, "t.yaml:1:71: ",
+            "nested deeper than 64 levels, the limit of scenario files");
+  free(deep);
+  deep = repeat("users:\n  - name: A\n    tasks: [{steps: [{http: GET /, "
+                "json: ",
+                "{a: ", 100, "1}]}]\n");
+  parse_bad(deep, "t.yaml:3:", "nested deeper than 64 levels");
+  free(deep);
+  /* 64 levels are fine. */
+  char *ok = repeat("x: ", "[", 63, "");
+  char *ok2 = repeat(ok, "]", 63, "\n");
+  parse_bad(ok2, "t.yaml:1:1: ", "unknown key 'x' in the scenario");
+  free(ok);
+  free(ok2);
+  /* More values than the limit. */
+  char *many = repeat("users: [", "1,", 1000001, "1]\n");
+  parse_bad(many, "t.yaml:1:2000003: ",
+            "more than 1000000 values, the limit of scenario files");
+  free(many);
+  /* A mapping of 100,000 keys loads (its keys checked by sorting, not
+   * pair by pair), and a duplicate in one is found. */
+  char *big = malloc(4u << 20);
+  assert_non_null(big);
+  size_t n = (size_t)snprintf(big, 200,
+                              "users:\n  - name: A\n    tasks: [{steps: "
+                              "[{http: GET /, headers: {");
+  for (int i = 0; i < 100000; i++)
+    n += (size_t)snprintf(big + n, 32, "h%d: v, ", i);
+  snprintf(big + n, 32, "z: v}}]}]\n");
+  rl__scn *s = parse_ok(big);
+  assert_int_equal(s->users[0].tasks[0].steps[0].n_headers, 100001);
+  rl__scn_del(s);
+  /* The last key, h99999, becomes a second h12345. */
+  char *last = strstr(big, "h99999:");
+  for (int i = 0; i < 5; i++)
+    last[1 + i] = "12345"[i];
+  parse_bad(big, "t.yaml:3:", "duplicate key 'h12345' in headers (first at 3:");
+  free(big);
+  /* Many classes, one name twice: named at the repeat. */
+  big = malloc(2u << 20);
+  assert_non_null(big);
+  n = (size_t)snprintf(big, 16, "users:\n");
+  for (int i = 0; i < 20000; i++)
+    n += (size_t)snprintf(
+        big + n, 80, "  - {name: C%d, tasks: [{steps: [{http: GET /}]}]}\n",
+        i == 15000 ? 7 : i);
+  parse_bad(big, "t.yaml:15002:12: ",
+            "duplicate user class name 'C7' (first at 9:12)");
+  free(big);
+  /* Variable names: every user holds a slot for each. The same name
+   * captured again counts once. */
+  big = malloc(1u << 20);
+  assert_non_null(big);
+  n = (size_t)snprintf(big, 64, "users:\n  - name: A\n    tasks:\n");
+  for (int i = 0; i < 1025; i++)
+    n += (size_t)snprintf(big + n, 100,
+                          "      - {steps: [{http: GET /, capture: {v%d: $.a, "
+                          "again: $.b}}]}\n",
+                          i);
+  parse_bad(big, "t.yaml:1027:42: ",
+            "more than 1024 variable names in the file, the limit of "
+            "scenario files");
+  free(big);
+
+  /* Bytes past the size limit are refused before they are read. */
+  size_t huge = (16u << 20) + 1;
+  char *blank = malloc(huge);
+  assert_non_null(blank);
+  memset(blank, ' ', huge);
+  char err[256] = "";
+  s = (rl__scn *)&s;
+  assert_int_equal(
+      rl__scn_parse_string(blank, huge, "t.yaml", &s, err, sizeof err),
+      RL_ERR_INVAL);
+  assert_null(s);
+  assert_string_equal(
+      err, "t.yaml: larger than 16 MiB, the limit of scenario files");
+  free(blank);
+}
+
+/* A UTF-8 byte order mark (Windows editors write one) is not content:
+ * the file reads as without it, positions included. */
+static void test_byte_order_mark(void **state) {
+  (void)state;
+  rl__scn *s = parse_ok("\xef\xbb\xbfusers:\n  - name: A\n"
+                        "    tasks: [{steps: [{http: GET /}]}]\n");
+  assert_string_equal(s->users[0].name, "A");
+  assert_pos(s->users[0].name_pos, 2, 11);
+  rl__scn_del(s);
+  parse_bad("\xef\xbb\xbfusers:\n  - name: A\n    waitt: 1\n",
+            "t.yaml:3:5: ", "unknown key 'waitt' in user class");
 }
 
 /* The "billion laughs": aliases that multiply. */
@@ -962,6 +1088,8 @@ int main(void) {
       cmocka_unit_test(test_variable_scopes),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_alias_bomb),
+      cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_byte_order_mark),
       cmocka_unit_test(test_alias_reuse),
       cmocka_unit_test(test_every_prefix),
       cmocka_unit_test(test_out_of_memory),
