@@ -163,6 +163,14 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
     fprintf(stderr, "rpcload: error: %s\n", err);
     return EXIT_USAGE;
   }
+  /* Only fixed_count classes: Locust starts no user past their total. */
+  uint64_t fixed = rl__plan_fixed_only_users(*plan);
+  if (fixed && o->run.users > fixed) {
+    rl__log(RL__LOG_WARN,
+            "every user class has a fixed_count: %llu users in all, not %u",
+            (unsigned long long)fixed, o->run.users);
+    o->run.users = (uint32_t)fixed;
+  }
   /* A scenario with on_stop steps needs time for them at the end. */
   if ((*plan)->has_on_stop && o->run.stop_timeout_ns == 0)
     o->run.stop_timeout_ns = 10 * RL__NS_PER_SEC;

@@ -97,10 +97,17 @@ int rl__plan_endpoint(rl__plan *p, rl__target *t, size_t *out);
  * RL_ERR_NOMEM. */
 int rl__plan_var(rl__plan *p, const char *name, size_t *out);
 
-/* Deals the first `users` users (at least 1024) to the plan's classes:
- * fixed_count classes first, in order, then the weighted classes by
- * smooth weighted round-robin. 0 or RL_ERR_NOMEM. */
+/* Deals the first `users` users (at least 1024) to the plan's classes as
+ * Locust does (locust/dispatch.py): the classes in name order, the
+ * fixed_count ones first by smooth weighted round-robin over their counts
+ * until each has its count, then the weighted ones by smooth weighted
+ * round-robin over their weights, each normalised to round(2 * v / min).
+ * 0 or RL_ERR_NOMEM. */
 int rl__plan_assign_classes(rl__plan *p, uint32_t users);
+
+/* When every class has a fixed count, how many users they make in all
+ * (Locust spawns no more); 0 when some class is weighted. */
+uint64_t rl__plan_fixed_only_users(const rl__plan *p);
 
 /* The first step's target (the run's "main" target, for transports and
  * shared connections on the quick command line). */

@@ -87,7 +87,54 @@ class ScenarioCase(unittest.TestCase):
         return row.reqs if row else 0
 
 
+LOCUST_DEAL = """
+import json, sys
+from locust import User
+from locust.dispatch import UsersDispatcher
+from locust.runners import WorkerNode
+spec, n = json.loads(sys.argv[1]), int(sys.argv[2])
+classes = [type(name, (User,), {"weight": w, "fixed_count": f, "abstract": False,
+                                "tasks": [lambda s: None], "__module__": __name__})
+           for name, w, f in spec]
+gen = UsersDispatcher(worker_nodes=[WorkerNode("w")], user_classes=classes)._user_gen()
+print(json.dumps([next(gen) for _ in range(n)]))
+"""
+
+
+def locust_deal(spec, n):
+    """The classes of the first n users Debian's Locust deals for spec, a list
+    of (name, weight, fixed_count), in its own process (importing locust
+    patches this one's sockets with gevent)."""
+    out = subprocess.run(["/usr/bin/python3", "-c", LOCUST_DEAL, json.dumps(spec), str(n)],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 class ClassesAndTasks(ScenarioCase):
+    def test_classes_dealt_as_locust_deals_them(self):
+        # Each user makes one request named after its class, then waits 10
+        # minutes: the counts per name are the users per class.
+        cases = [
+            ([("Web", 3, 0), ("Buyer", 1, 0), ("Admin", 0, 1)], [3, 7]),
+            ([("Zed", 1, 2), ("Yan", 0, 3), ("Xen", 1.5, 0), ("Wes", 2, 0)], [4, 11]),
+            ([("C", 6, 0), ("A", 2, 0), ("B", 5, 0)], [5]),
+        ]
+        with NginxServer() as ng:
+            for spec, counts in cases:
+                classes = "".join(
+                    "  - {name: %s, %s, wait: {constant: 600},\n"
+                    "     tasks: [{steps: [{http: GET /hello, name: %s}]}]}\n"
+                    % (name, "fixed_count: %d" % f if f else "weight: %s" % w, name)
+                    for name, w, f in spec)
+                path = self.scenario("users:\n" + classes)
+                for n in counts:
+                    res = self.run_rl(["-f", path, "-u", str(n), "-r", "1000", "-t", "1.5s",
+                                       "--only-summary", "http://127.0.0.1:%d" % ng.port])
+                    dealt = locust_deal(spec, n)
+                    want = {name: dealt.count(name) for name, _, _ in spec}
+                    got = {name: self.reqs(res, name) for name, _, _ in spec}
+                    self.assertEqual(got, want, "%s at -u %d\n%s" % (spec, n, res.describe()))
+
     def test_weights_and_fixed_count_exactly(self):
         path = self.scenario("""
 users:
