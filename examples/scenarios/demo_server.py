@@ -19,6 +19,7 @@ as one JSON line "served: {...}".
   GET  /cart/C               Authorization: Bearer T -> {"id": C, "items": [...]}
   POST /logout               Authorization: Bearer T
   POST /restart              200
+  POST /echo                 {"got": the JSON body, "types": each member's type}
   GET  /text?n=N             N letters 'a' and a '!' (text/plain), for regex checks
   GET  /stats                what was served so far (JSON)
 A request with a bearer token that is not a live one gets 401.
@@ -154,6 +155,11 @@ class Handler(BaseHTTPRequestHandler):
                 tokens.pop(self.headers["Authorization"][len("Bearer "):], None)
                 served["logouts"] += 1
             return self.reply(200, {"ok": True})
+        if url.path == "/echo":
+            count("POST /echo")
+            types = ({k: type(v).__name__ for k, v in body.items()}
+                     if isinstance(body, dict) else {})
+            return self.reply(200, {"got": body, "types": types})
         if url.path == "/restart":
             count("POST /restart")
             return self.reply(200, {"ok": True})

@@ -22,6 +22,10 @@ static void free_steps(rl__plan_step *s, size_t n, int owns) {
     if (owns)
       rl__target_del(s[i].target);
     free(s[i].capture_vars);
+    rl__template_del(s[i].contains);
+    for (size_t j = 0; j < s[i].n_json_operands; j++)
+      rl__template_del(s[i].json_operands[j]);
+    free(s[i].json_operands);
   }
   free(s);
 }

@@ -18,6 +18,7 @@
 #include "engine/checks.h"
 #include "engine/plugin_loader.h"
 #include "engine/target.h"
+#include "engine/template.h"
 #include "engine/wait.h"
 
 /* At most this many endpoints in a plan: each user holds a connection
@@ -25,12 +26,15 @@
 #define RL__PLAN_MAX_ENDPOINTS 1024
 
 typedef struct rl__plan_step {
-  rl__target *target;     /* owned unless the plan is a quick one */
-  rl__step_checks checks; /* expect and captures (borrowed), if any */
-  int has_checks;         /* has expect or capture: wants responses */
-  size_t endpoint;        /* which of the user's connections */
-  size_t *capture_vars;   /* owned: checks.capture_vars */
-  const void *origin;     /* what it was compiled from (a scenario step),
+  rl__target *target;          /* owned unless the plan is a quick one */
+  rl__step_checks checks;      /* expect and captures (borrowed), if any */
+  int has_checks;              /* has expect or capture: wants responses */
+  size_t endpoint;             /* which of the user's connections */
+  size_t *capture_vars;        /* owned: checks.capture_vars */
+  rl_template *contains;       /* owned: checks.contains */
+  rl_template **json_operands; /* owned, n_json: checks.json_operands */
+  size_t n_json_operands;
+  const void *origin; /* what it was compiled from (a scenario step),
                              for listings; NULL on the quick command line */
 } rl__plan_step;
 

@@ -9,6 +9,7 @@
 #include "engine/checks.h"
 #include "engine/plan.h"
 #include "engine/target.h"
+#include "engine/template.h"
 #include "engine/wait.h"
 
 static void start_task(rl__user *u, int waited);
@@ -321,6 +322,14 @@ void rl__user_del(rl__user *u) {
   free(u);
 }
 
+void rl__user_template_ctx(rl__user *u, rl__template_ctx *out) {
+  *out = (rl__template_ctx){.user_id = u->id,
+                            .seq = u->seq,
+                            .rng = &u->rng,
+                            .vars = u->vars,
+                            .n_vars = u->vars ? u->loop->plan->n_vars : 0};
+}
+
 /* ---- the request event ------------------------------------------------ */
 
 /* The plan step the user's request runs. */
@@ -348,8 +357,10 @@ static void request_ended(rl_request *req, const rl_result *res) {
     const rl__plan_step *ps = u->cls->checks ? current_step(u) : NULL;
     if (ps && ps->has_checks) {
       int stop_task = 0;
-      error = rl__checks_apply(&ps->checks, u->resp, error, rt, u->vars, why,
-                               sizeof why, &stop_task);
+      rl__template_ctx tctx;
+      rl__user_template_ctx(u, &tctx);
+      error = rl__checks_apply(&ps->checks, u->resp, error, rt, &tctx, u->vars,
+                               why, sizeof why, &stop_task);
       u->capture_failed = (uint8_t)stop_task;
     }
     rl__request_record(lp->stats, req, res, error, rt,

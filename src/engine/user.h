@@ -17,6 +17,7 @@
 #include "engine/loop.h"
 #include "engine/request.h"
 #include "engine/response.h"
+#include "engine/template.h"
 
 enum rl__user_state {
   RL__USER_READY = 0, /* queued on its worker to act */
@@ -96,5 +97,9 @@ void rl__user_retire(rl__user *u);
 
 /* Frees a stopped user. */
 void rl__user_del(rl__user *u);
+
+/* What the user's templates expand with (its id, request number, random
+ * generator and variables, borrowed from it), into *out. */
+void rl__user_template_ctx(rl__user *u, rl__template_ctx *out);
 
 #endif /* RL_USER_H */

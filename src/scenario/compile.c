@@ -312,6 +312,57 @@ static int resolve_status(compiler *c, const rl__scn_step *s,
   return 0;
 }
 
+/* A templated expected value compiled into *out (NULL when `text` has
+ * no {{...}}). The parser checked it; an error here is out of memory. */
+static int compile_expected_text(compiler *c, const rl__scn_step *s,
+                                 const char *text, rl_template **out) {
+  *out = NULL;
+  if (!text || !strstr(text, "{{"))
+    return 0;
+  char why[256];
+  int rc = rl__template_new(text, strlen(text), out, why, sizeof why);
+  if (rc == RL_ERR_NOMEM) {
+    snprintf(c->err, c->errlen, "out of memory");
+    return rc;
+  }
+  if (rc)
+    return rl__scn_errorf(c->scn, s->expect_pos, c->err, c->errlen, "%s", why);
+  return 0;
+}
+
+/* Expected values that are templates (body_contains, json string
+ * operands), compiled with the plan's variables. */
+static int compile_expected(compiler *c, const rl__scn_step *s,
+                            rl__plan_step *out) {
+  const rl__expect *x = &s->expect;
+  int rc = compile_expected_text(c, s, x->body_contains, &out->contains);
+  if (rc)
+    return rc;
+  out->checks.contains = out->contains;
+  int any = 0;
+  for (size_t i = 0; i < x->n_json; i++)
+    any |= json_is_string(x->json[i].value) &&
+           strstr(json_string_value(x->json[i].value), "{{") != NULL;
+  if (!any)
+    return 0;
+  out->json_operands = calloc(x->n_json, sizeof(rl_template *));
+  if (!out->json_operands) {
+    snprintf(c->err, c->errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  out->n_json_operands = x->n_json;
+  out->checks.json_operands = out->json_operands;
+  for (size_t i = 0; i < x->n_json; i++) {
+    const rl__json_expect *e = &x->json[i];
+    if ((e->op == RL__JSON_EQUALS || e->op == RL__JSON_CONTAINS) &&
+        json_is_string(e->value) &&
+        (rc = compile_expected_text(c, s, json_string_value(e->value),
+                                    &out->json_operands[i])))
+      return rc;
+  }
+  return 0;
+}
+
 static int compile_step(compiler *c, const rl__scn_user *k,
                         const rl__scn_step *s, rl__plan_step *out) {
   const rl__scn_compile_options *o = c->o;
@@ -408,7 +459,7 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   out->checks.expect = s->expect_pos.line ? &s->expect : NULL;
   out->checks.captures = s->captures;
   out->checks.n_captures = s->n_captures;
-  if ((rc = resolve_status(c, s, p, out)))
+  if ((rc = resolve_status(c, s, p, out)) || (rc = compile_expected(c, s, out)))
     return rc;
   if (s->n_captures) {
     out->capture_vars = calloc(s->n_captures, sizeof *out->capture_vars);

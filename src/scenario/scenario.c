@@ -253,7 +253,7 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
         return rc;
     } else if (i == 1 || val->type != YAML_SCALAR_NODE) {
       st->body_kind = i == 1 ? RL__SCN_BODY_JSON : RL__SCN_BODY_DATA;
-      if ((rc = rl__scn_json_text(c, val, v, &st->body)))
+      if ((rc = rl__scn_json_text(c, val, v, i == 1, &st->body)))
         return rc;
     } else {
       st->body_kind = RL__SCN_BODY_DATA;
@@ -264,7 +264,7 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
   }
 
   if ((val = rl__scn_get(c, n, "expect", NULL)) &&
-      (rc = rl__scn_parse_expect(c, val, st)))
+      (rc = rl__scn_parse_expect(c, val, st, v)))
     return rc;
   if ((val = rl__scn_get(c, n, "capture", NULL)) &&
       (rc = rl__scn_parse_captures(c, val, st, v)))
@@ -799,6 +799,8 @@ static void free_step(rl__scn_step *st) {
   }
   free(st->own);
   free(st->expect.status_name);
+  free(st->expect.status_text);
+  free(st->expect.message);
   free(st->call);
   free_kvs(st->options, st->n_options);
   rl__expect *x = &st->expect;

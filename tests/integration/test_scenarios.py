@@ -328,6 +328,42 @@ users:
         self.assertIn("response does not contain 'nope'", rep.error_text())
         self.assertEqual(rep.row("GET", "fast").fails, 0)
 
+    def test_statuses_messages_templated_expectations_and_numbers(self):
+        path = self.scenario("""
+users:
+  - name: U
+    wait: {constant: 0.2}
+    on_start:
+      - {http: POST /login, json: {user: "u{{user_id}}"}, capture: {token: $.token}}
+    tasks:
+      - steps:
+          - http: POST /echo
+            name: numbers
+            json: {n: "{{random_int 1 100}}", s: "id-{{user_id}}", tok: "{{token}}",
+                   kept: !!str "{{seq}}"}
+            expect: {json: {$.types.n: int, $.types.s: str, $.types.kept: str,
+                            $.got.tok: "{{token}}", $.got.s: "id-{{user_id}}"}}
+          - {http: POST /echo, name: wrong-token, json: {tok: "x{{token}}"},
+             expect: {json: {$.got.tok: "{{token}}"}}}
+          - {http: GET /missing, name: either, expect: {status: [200, 404]}}
+          - {http: GET /missing, name: class, expect: {status: 2xx, message: the page is gone}}
+          - {http: GET /, name: contains, expect: {body_contains: index, status: 2xx}}
+""")
+        with DemoServer() as ds:
+            res = self.run_rl(["-f", path, "-u", "2", "-r", "10", "-t", "1.5s",
+                               "http://127.0.0.1:%d" % ds.port], code=1)
+        rep = res.report()
+        for name in ("numbers", "either", "contains"):
+            row = rep.row("POST" if name == "numbers" else "GET", name)
+            self.assertIsNotNone(row, res.describe())
+            self.assertGreater(row.reqs, 2, res.describe())
+            self.assertEqual(row.fails, 0, "%s\n%s" % (name, res.describe()))
+        for type_, name in (("POST", "wrong-token"), ("GET", "class")):
+            row = rep.row(type_, name)
+            self.assertEqual(row.fails, row.reqs, res.describe())
+        self.assertIn("the page is gone", rep.error_text())
+        self.assertRegex(rep.error_text(), r"\$\.got\.tok is \"x[0-9a-f]+\", expected \"[0-9a-f]+\"")
+
     def test_one_user_mixes_http_and_grpc(self):
         why = hello_skip_reason()
         if why:

@@ -296,6 +296,53 @@ static void test_yaml_to_json(void **state) {
   rl__scn_del(s);
 }
 
+/* A value that is exactly one template of a numeric function is a JSON
+ * number (issue #14: {{random_int 1 100}} in json: gave a string); any
+ * other template text stays a string; !!int / !!float make a number of
+ * any template, !!str a string of any. */
+static void test_templates_as_json_numbers(void **state) {
+  (void)state;
+  rl__scn *s = parse_ok(
+      "users:\n"
+      "  - name: U\n"
+      "    on_start: [{http: POST /login, capture: {cart: $.id}}]\n"
+      "    tasks:\n"
+      "      - steps:\n"
+      "          - http: POST /\n"
+      "            json:\n"
+      "              n: '{{random_int 1 100}}'\n"
+      "              u: \"{{ user_id }}\"\n"
+      "              seq: '{{seq}}'\n"
+      "              ms: '{{timestamp_ms}}'\n"
+      "              text: 'id-{{user_id}}'\n"
+      "              two: '{{user_id}}{{seq}}'\n"
+      "              uuid: '{{uuid}}'\n"
+      "              var: '{{cart}}'\n"
+      "              asint: !!int '{{cart}}'\n"
+      "              asfloat: !!float '{{cart}}'\n"
+      "              kept: !!str '{{user_id}}'\n"
+      "              anchored: &a !!str '{{seq}}'\n"
+      "              list: ['{{random_int 1 2}}', '{{uuid}}']\n"
+      "          - grpc: a.B/C\n"
+      "            data: {count: '{{random_int 1 9}}', id: '{{user_id}}',\n"
+      "                   n: !!int '{{user_id}}'}\n");
+  const rl__scn_task *t = &s->users[0].tasks[0];
+  assert_string_equal(
+      t->steps[0].body,
+      "{\"n\":{{random_int 1 100}},\"u\":{{ user_id }},\"seq\":{{seq}},"
+      "\"ms\":{{timestamp_ms}},\"text\":\"id-{{user_id}}\","
+      "\"two\":\"{{user_id}}{{seq}}\",\"uuid\":\"{{uuid}}\","
+      "\"var\":\"{{cart}}\",\"asint\":{{cart}},\"asfloat\":{{cart}},"
+      "\"kept\":\"{{user_id}}\",\"anchored\":\"{{seq}}\","
+      "\"list\":[{{random_int 1 2}},\"{{uuid}}\"]}");
+  /* data: is typed by the .proto (a number field takes a string of
+   * digits, a string field no number): strings, unless tagged. */
+  assert_string_equal(t->steps[1].body,
+                      "{\"count\":\"{{random_int 1 9}}\","
+                      "\"id\":\"{{user_id}}\",\"n\":{{user_id}}}");
+  rl__scn_del(s);
+}
+
 static void test_step_fields(void **state) {
   (void)state;
   rl__scn *s = parse_ok("host: https://api.local\n"
@@ -439,7 +486,9 @@ static void test_expect_and_capture(void **state) {
                "                     $.s: {contains: ell}}\n");
   const rl__scn_step *st = &s->users[0].tasks[0].steps[0];
   const rl__expect *x = &st->expect;
-  assert_true(x->has_status && x->status == 201);
+  assert_true(x->has_status && rl__status_set_has(&x->status, 201) &&
+              !rl__status_set_has(&x->status, 200));
+  assert_string_equal(x->status_text, "201");
   assert_string_equal(x->body_matches, "^ok [0-9]+$");
   assert_non_null(x->body_re);
   /* A named status is kept as written: the names are its plugin's. */
@@ -464,28 +513,67 @@ static void test_expect_and_capture(void **state) {
   assert_non_null(doc);
   char why[256];
   for (size_t i = 0; i < 4; i++)
-    if (!rl__json_expect_check(&x->json[i], doc, why, sizeof why))
+    if (!rl__json_expect_check(&x->json[i], doc, NULL, why, sizeof why))
       fail_msg("json[%zu]: %s", i, why);
   const rl__expect *x2 = &s->users[0].tasks[0].steps[1].expect;
   assert_string_equal(x2->status_name, "14");
   assert_int_equal(x2->n_json, 3);
   for (size_t i = 0; i < 3; i++)
-    if (!rl__json_expect_check(&x2->json[i], doc, why, sizeof why))
+    if (!rl__json_expect_check(&x2->json[i], doc, NULL, why, sizeof why))
       fail_msg("json[%zu]: %s", i, why);
   json_decref(doc);
 
   /* And the reasons when they do not hold. */
   doc = json_loads("{\"n\":2,\"tags\":[\"a\"],\"name\":\"abd\"}", 0, &jerr);
   assert_non_null(doc);
-  assert_false(rl__json_expect_check(&x->json[0], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[0], doc, NULL, why, sizeof why));
   assert_string_equal(why, "$.ok: not found");
-  assert_false(rl__json_expect_check(&x->json[1], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[1], doc, NULL, why, sizeof why));
   assert_string_equal(why, "$.n is 2, expected 1");
-  assert_false(rl__json_expect_check(&x->json[2], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[2], doc, NULL, why, sizeof why));
   assert_string_equal(why, "$.tags is [\"a\"], which does not contain \"b\"");
-  assert_false(rl__json_expect_check(&x->json[3], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[3], doc, NULL, why, sizeof why));
   assert_string_equal(why, "$.name is \"abd\", which does not match /^a.c$/");
   json_decref(doc);
+  rl__scn_del(s);
+}
+
+/* status as a list and as classes, the failure message, and expected
+ * values that are templates. */
+static void test_expect_statuses_messages_templates(void **state) {
+  (void)state;
+  rl__scn *s = parse_ok(
+      "users:\n"
+      "  - name: U\n"
+      "    on_start: [{http: POST /login, capture: {tok: $.t, id: $.id}}]\n"
+      "    tasks:\n"
+      "      - steps:\n"
+      "          - {http: GET /a, expect: {status: [200, 404]}}\n"
+      "          - {http: GET /b, expect: {status: 2xx, message: 'no b'}}\n"
+      "          - {http: GET /c, expect: {status: [3XX, 201],\n"
+      "             body_contains: 'tok={{tok}}',\n"
+      "             json: {$.id: '{{id}}', $.n: {contains: 'u{{id}}'},\n"
+      "                    $.lit: 'x'}}}\n");
+  const rl__scn_step *st = s->users[0].tasks[0].steps;
+  const rl__expect *a = &st[0].expect, *b = &st[1].expect, *c = &st[2].expect;
+  assert_true(rl__status_set_has(&a->status, 200));
+  assert_true(rl__status_set_has(&a->status, 404));
+  assert_false(rl__status_set_has(&a->status, 201));
+  assert_string_equal(a->status_text, "200 or 404");
+  assert_null(a->message);
+  for (int code = 100; code < 600; code++)
+    assert_int_equal(rl__status_set_has(&b->status, code),
+                     code >= 200 && code < 300);
+  assert_string_equal(b->status_text, "2xx");
+  assert_string_equal(b->message, "no b");
+  assert_true(rl__status_set_has(&c->status, 307));
+  assert_true(rl__status_set_has(&c->status, 201));
+  assert_false(rl__status_set_has(&c->status, 200));
+  assert_string_equal(c->status_text, "3xx or 201");
+  /* Templates are kept as written; the plan compiles them. */
+  assert_string_equal(c->body_contains, "tok={{tok}}");
+  assert_string_equal(json_string_value(c->json[0].value), "{{id}}");
+  assert_string_equal(json_string_value(c->json[1].value), "u{{id}}");
   rl__scn_del(s);
 }
 
@@ -708,7 +796,24 @@ static void test_errors(void **state) {
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
        "{status: 700}}]}]\n",
        "t.yaml:3:53: ",
-       "expected a whole number from 100 to 599 for 'status', got '700'"},
+       "expected a status for 'status': 100 to 599, a class such as 2xx, or "
+       "a list of them ([200, 404]), got '700'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{status: [200, 6xx]}}]}]\n",
+       "t.yaml:3:59: ", "expected a status for 'status'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{status: []}}]}]\n",
+       "t.yaml:3:53: ", "'status' is an empty list"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{message: ''}}]}]\n",
+       "t.yaml:3:54: ", "'message' is empty"},
+      /* Expected values may be templates, of variables set before. */
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{body_contains: 'x{{tok}}'}}]}]\n",
+       "t.yaml:3:62: ", "variable 'tok' is never set"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
+       "{id: $.id}, expect: {json: {$.id: '{{id}}'}}}]}]\n",
+       "t.yaml:3:80: ", "variable 'id' is never set"},
       {"users:\n  - name: U\n    tasks: [{steps: [{grpc: a/b, expect: "
        "{grpc_status: not found}}]}]\n",
        "t.yaml:3:56: ",
@@ -1082,9 +1187,11 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_issue_example),
       cmocka_unit_test(test_yaml_to_json),
+      cmocka_unit_test(test_templates_as_json_numbers),
       cmocka_unit_test(test_step_fields),
       cmocka_unit_test(test_waits_and_settings),
       cmocka_unit_test(test_expect_and_capture),
+      cmocka_unit_test(test_expect_statuses_messages_templates),
       cmocka_unit_test(test_variable_scopes),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_alias_bomb),
