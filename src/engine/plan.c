@@ -296,13 +296,23 @@ const rl__plan_class *rl__plan_class_of(const rl__plan *p, uint64_t i) {
   return &p->classes[p->assign[i]];
 }
 
+static rl__target *first_request(const rl__plan_step *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i].kind == RL__STEP_REQUEST)
+      return s[i].target;
+  return NULL;
+}
+
 rl__target *rl__plan_first_target(const rl__plan *p) {
   for (size_t c = 0; c < p->n_classes; c++) {
     const rl__plan_class *k = &p->classes[c];
-    if (k->n_on_start)
-      return k->on_start[0].target;
-    if (k->n_tasks)
-      return k->tasks[0].steps[0].target;
+    rl__target *t = first_request(k->on_start, k->n_on_start);
+    for (size_t i = 0; !t && i < k->n_tasks; i++)
+      t = first_request(k->tasks[i].steps, k->tasks[i].n_steps);
+    if (!t)
+      t = first_request(k->on_stop, k->n_on_stop);
+    if (t)
+      return t;
   }
   return NULL;
 }

@@ -25,8 +25,37 @@
  * (an rl_conn) to every one. */
 #define RL__PLAN_MAX_ENDPOINTS 1024
 
+/* Repeats nest at most this deep (each user keeps a counter per level). */
+#define RL__PLAN_MAX_REPEAT_DEPTH 8
+
+/* What a step of a plan does. A task's steps are one flat list: a repeat
+ * is its REPEAT step, the steps it repeats, and its END step. */
+enum rl__step_kind {
+  RL__STEP_REQUEST = 0, /* a request to its target */
+  RL__STEP_SLEEP,       /* wait sleep_ns, then the next step */
+  RL__STEP_REPEAT,      /* the steps up to `jump` (its END) `count` times */
+  RL__STEP_END,         /* back to `jump` (its REPEAT) while it counts */
+};
+
+/* What a user does when a step fails (or, for STOP_USER_ALWAYS, after the
+ * step whatever its outcome). Ordered: the larger wins. */
+enum rl__on_failure {
+  RL__ON_FAILURE_CONTINUE = 0, /* the next step (a task's default) */
+  RL__ON_FAILURE_STOP_TASK,    /* the rest of the steps are skipped */
+  RL__ON_FAILURE_STOP_USER,    /* the user stops, through on_stop */
+  RL__ON_FAILURE_END_USER,     /* the user stops without on_stop (on_start's
+                                  default: Locust's exception in on_start) */
+};
+
 typedef struct rl__plan_step {
-  rl__target *target;          /* owned unless the plan is a quick one */
+  uint8_t kind;       /* enum rl__step_kind */
+  uint8_t on_failure; /* enum rl__on_failure */
+  uint8_t stop_user;  /* after the step, the user stops (Locust's StopUser) */
+  uint64_t sleep_ns;  /* SLEEP */
+  uint32_t count;     /* REPEAT: how many times (>= 1) */
+  uint32_t jump;      /* REPEAT: its END's index; END: its REPEAT's */
+  rl__target *target; /* REQUEST; owned unless the plan is a quick
+                                  one */
   rl__step_checks checks;      /* expect and captures (borrowed), if any */
   int has_checks;              /* has expect or capture: wants responses */
   size_t endpoint;             /* which of the user's connections */

@@ -20,6 +20,7 @@ enum part_kind {
   PART_RANDOM_INT,
   PART_RANDOM_STRING,
   PART_VAR, /* a = the variable's index */
+  PART_I,   /* the repeat counter */
 };
 
 typedef struct part {
@@ -46,6 +47,7 @@ static const struct {
     {"timestamp_ms", PART_TIMESTAMP_MS, 0},
     {"random_int", PART_RANDOM_INT, 2},
     {"random_string", PART_RANDOM_STRING, 1},
+    {"i", PART_I, 0},
 };
 
 /* The variables a scenario's templates may name (main thread, while its
@@ -230,6 +232,9 @@ int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
       break;
     case PART_SEQ:
       n = snprintf(num, sizeof num, "%llu", (unsigned long long)ctx->seq);
+      break;
+    case PART_I:
+      n = snprintf(num, sizeof num, "%u", (unsigned)ctx->i);
       break;
     case PART_TIMESTAMP:
       n = snprintf(num, sizeof num, "%llu",

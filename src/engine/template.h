@@ -8,6 +8,7 @@
  *   {{timestamp_ms}}      Unix time, milliseconds
  *   {{random_int A B}}    a random integer in [A, B]
  *   {{random_string N}}   N random characters from [A-Za-z0-9]
+ *   {{i}}                 the innermost repeat's counter (0, 1, ...)
  *
  * Compiled once (when a step is built), so expanding is a walk over parts.
  * Random values come from the user's own generator (--seed repeats them).
@@ -35,6 +36,7 @@ typedef struct rl__template_ctx {
    * entries (never captured) expand to nothing. */
   char *const *vars;
   size_t n_vars;
+  uint32_t i; /* the innermost repeat's counter ({{i}}, 0-based) */
 } rl__template_ctx;
 
 /*

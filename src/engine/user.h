@@ -24,6 +24,7 @@ enum rl__user_state {
   RL__USER_WAITING,   /* wait timer running */
   RL__USER_RUNNING,   /* a request in flight */
   RL__USER_STOPPED,
+  RL__USER_SLEEPING, /* in a task, on a sleep step's timer */
 };
 
 struct rl__plan_class;
@@ -40,7 +41,12 @@ typedef struct rl__user {
   rl_loop *loop;                    /* its worker thread's */
   const struct rl__plan_class *cls; /* what it runs (the plan's) */
   uint8_t phase;                    /* enum rl__user_phase */
-  uint8_t capture_failed; /* the step that just ended failed a capture */
+  uint8_t step_outcome;   /* what the step that just ended asks for next:
+                           enum rl__on_failure (0: the next step) */
+  uint8_t first_in_task;  /* the task has started no request nor sleep */
+  uint8_t loop_depth;     /* repeats entered */
+  uint32_t loop_i[8];     /* each repeat's counter ({{i}}: the innermost);
+                            RL__PLAN_MAX_REPEAT_DEPTH */
   uint32_t task;          /* index in cls->tasks */
   uint32_t step;          /* index in the phase's steps */
   uint32_t next_seq_task; /* sequential classes: the next task */

@@ -49,12 +49,15 @@ static char *resolve_path(const compiler *c, const char *path) {
 
 /* Every capture's variable, so that templates may name them. */
 static int collect_vars_of(compiler *c, const rl__scn_step *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     for (size_t k = 0; k < s[i].n_captures; k++) {
       size_t ignored;
       if (rl__plan_var(c->plan, s[i].captures[k].var, &ignored))
         return RL_ERR_NOMEM;
     }
+    if (collect_vars_of(c, s[i].steps, s[i].n_steps))
+      return RL_ERR_NOMEM;
+  }
   return 0;
 }
 
@@ -189,7 +192,8 @@ static const char *const shape_words[] = {
     [RL_OPTION_FILES] = "a file name or a list of them",
     [RL_OPTION_MAP] = "a mapping (name: value)"};
 
-/* One of the protocol's own keys, as the plugin declares it. */
+/* One of the protocol's own keys, as the plugin declares it, into ss's
+ * options (NULL ss: only checked). */
 static int own_option(compiler *c, const rl__scn_step *s, const rl__plugin *p,
                       const rl__scn_own *own, step_strings *ss) {
   const rl_option_decl *d = rl__plugin_step_option(p, own->key);
@@ -220,10 +224,15 @@ static int own_option(compiler *c, const rl__scn_step *s, const rl__plugin *p,
     return rl__scn_errorf(c->scn, own->value_pos, c->err, c->errlen,
                           "'%s' takes %s%s%s", own->key, shape_words[kind],
                           d->summary ? ": " : "", d->summary ? d->summary : "");
+  if (!ss)
+    return 0;
   if (kind == RL_OPTION_MAP) {
     char *json = map_json(own);
     return json ? add_option(ss, d->key, json, json) : RL_ERR_NOMEM;
   }
+  /* Each path is kept in ss->owned until the step is built (the
+   * analyzer does not follow it into that array). */
+  // NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
   for (size_t i = 0; i < own->n_items; i++) {
     if (kind == RL_OPTION_TEXT) {
       if (add_option(ss, d->key, own->items[i].value, NULL))
@@ -387,6 +396,14 @@ static int compile_step(compiler *c, const rl__scn_user *k,
                           s->protocol);
   if (request && request_parts(spec, &ss, &path))
     goto oom;
+  if (o->list_only) {
+    /* --list: the protocol and its own keys are checked; no target. */
+    free_strings(&ss);
+    for (size_t i = 0; i < s->n_own; i++)
+      if ((rc = own_option(c, s, p, &s->own[i], NULL)))
+        return rc;
+    return resolve_status(c, s, p, out);
+  }
   if ((rc = step_url(c, k, s, p, path, &ss))) {
     free_strings(&ss);
     if (rc == RL_ERR_NOMEM)
@@ -477,25 +494,82 @@ oom:
   return rc;
 }
 
-static int compile_steps(compiler *c, const rl__scn_user *k,
-                         const rl__scn_step *s, size_t n, rl__plan_step **out,
-                         int *checks) {
-  *out = NULL;
-  if (!n)
-    return 0;
-  rl__plan_step *p = calloc(n, sizeof *p);
-  if (!p) {
-    snprintf(c->err, c->errlen, "out of memory");
-    return RL_ERR_NOMEM;
+/* A phase's steps, flattened as they are compiled (a repeat becomes its
+ * REPEAT step, its steps and its END step). */
+typedef struct step_list {
+  rl__plan_step *v;
+  size_t n, cap;
+} step_list;
+
+/* A new zeroed step at the end of `l`, by index (the array moves). */
+static int push_step(compiler *c, step_list *l, size_t *at) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 4;
+    rl__plan_step *v = realloc(l->v, cap * sizeof *v);
+    if (!v) {
+      snprintf(c->err, c->errlen, "out of memory");
+      return RL_ERR_NOMEM;
+    }
+    l->v = v;
+    l->cap = cap;
   }
-  *out = p;
+  memset(&l->v[l->n], 0, sizeof *l->v);
+  *at = l->n++;
+  return 0;
+}
+
+/* Appends the `n` steps `s` to `l`; a failed request takes `def` unless
+ * the step says otherwise (on_failure). */
+static int flatten(compiler *c, const rl__scn_user *k, const rl__scn_step *s,
+                   size_t n, uint8_t def, step_list *l, int *checks) {
   for (size_t i = 0; i < n; i++) {
-    int rc = compile_step(c, k, &s[i], &p[i]);
+    size_t at;
+    int rc = push_step(c, l, &at);
     if (rc)
       return rc;
-    *checks |= p[i].has_checks;
+    rl__plan_step *p = &l->v[at];
+    p->origin = &s[i];
+    p->stop_user = (uint8_t)s[i].stop_user;
+    p->on_failure = s[i].on_failure >= 0 ? (uint8_t)s[i].on_failure : def;
+    switch (s[i].kind) {
+    case RL__SCN_STEP_SLEEP:
+      p->kind = RL__STEP_SLEEP;
+      p->sleep_ns = s[i].sleep_ns;
+      break;
+    case RL__SCN_STEP_REPEAT: {
+      p->kind = RL__STEP_REPEAT;
+      p->count = s[i].repeat;
+      if ((rc = flatten(c, k, s[i].steps, s[i].n_steps, def, l, checks)))
+        return rc;
+      size_t end;
+      if ((rc = push_step(c, l, &end)))
+        return rc;
+      l->v[end].kind = RL__STEP_END;
+      l->v[end].origin = &s[i];
+      l->v[end].jump = (uint32_t)at;
+      l->v[at].jump = (uint32_t)end;
+      break;
+    }
+    default:
+      p->kind = RL__STEP_REQUEST;
+      if ((rc = compile_step(c, k, &s[i], p)))
+        return rc;
+      *checks |= p->has_checks;
+    }
   }
   return 0;
+}
+
+/* A phase's steps into *out and *count (set whatever happens, so that the
+ * plan frees what was built). */
+static int compile_steps(compiler *c, const rl__scn_user *k,
+                         const rl__scn_step *s, size_t n, uint8_t def,
+                         rl__plan_step **out, size_t *count, int *checks) {
+  step_list l = {0};
+  int rc = flatten(c, k, s, n, def, &l, checks);
+  *out = l.v;
+  *count = l.n;
+  return rc;
 }
 
 static int has_tag(const rl__scn_task *t, const char *const *tags, size_t n) {
@@ -563,14 +637,15 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
     if (!o->wait_given && !k->has_wait && scn->settings.has_wait)
       pc->wait = scn->settings.wait;
     pc->sequential = k->sequential;
-    if ((rc = compile_steps(&c, k, k->on_start, k->n_on_start, &pc->on_start,
-                            &pc->checks)))
+    /* A failure in on_start ends the user (Locust: an exception there
+     * does); elsewhere the next step runs, unless the step says. */
+    if ((rc = compile_steps(&c, k, k->on_start, k->n_on_start,
+                            RL__ON_FAILURE_END_USER, &pc->on_start,
+                            &pc->n_on_start, &pc->checks)) ||
+        (rc = compile_steps(&c, k, k->on_stop, k->n_on_stop,
+                            RL__ON_FAILURE_CONTINUE, &pc->on_stop,
+                            &pc->n_on_stop, &pc->checks)))
       goto fail;
-    pc->n_on_start = k->n_on_start;
-    if ((rc = compile_steps(&c, k, k->on_stop, k->n_on_stop, &pc->on_stop,
-                            &pc->checks)))
-      goto fail;
-    pc->n_on_stop = k->n_on_stop;
     p->has_on_stop |= k->n_on_stop != 0;
     pc->tasks = calloc(kept, sizeof *pc->tasks);
     pc->cum_weight = calloc(kept, sizeof *pc->cum_weight);
@@ -584,15 +659,21 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
       pt->origin = st;
       pt->name = st->name;
       pt->weight = st->weight;
-      if ((rc = compile_steps(&c, k, st->steps, st->n_steps, &pt->steps,
+      if ((rc = compile_steps(&c, k, st->steps, st->n_steps,
+                              RL__ON_FAILURE_CONTINUE, &pt->steps, &pt->n_steps,
                               &pc->checks)))
         goto fail;
-      pt->n_steps = st->n_steps;
       pc->total_weight += pt->weight;
       pc->cum_weight[pc->n_tasks - 1] = pc->total_weight;
     }
   }
   rl__template_set_variables(NULL, 0);
+  if (p->n_classes && !p->n_endpoints && !o->list_only) {
+    rc = rl__scn_errorf(scn, scn->users[0].pos, err, errlen,
+                        "no step makes a request: give a step a protocol "
+                        "key ({http: GET /path})");
+    goto fail;
+  }
   if (!p->n_classes) {
     rc = rl__scn_errorf(scn, (rl__scn_pos){0, 0}, err, errlen,
                         "no user class has a task to run (see --tags "
@@ -616,6 +697,25 @@ fail:
 
 /* ---- listing --------------------------------------------------------------- */
 
+/* A step in a line: "http GET /x", "sleep 1.5s", "repeat 3 x (http ...)". */
+static void print_step(const rl__scn_step *s, FILE *out) {
+  switch (s->kind) {
+  case RL__SCN_STEP_SLEEP:
+    fprintf(out, "sleep %gs", (double)s->sleep_ns / 1e9);
+    return;
+  case RL__SCN_STEP_REPEAT:
+    fprintf(out, "repeat %u x (", (unsigned)s->repeat);
+    if (s->n_steps)
+      print_step(&s->steps[0], out);
+    if (s->n_steps > 1)
+      fprintf(out, " +%zu", s->n_steps - 1);
+    fputc(')', out);
+    return;
+  default:
+    fprintf(out, "%s %s", s->protocol, s->spec ? s->spec : "");
+  }
+}
+
 void rl__scn_print_list(const rl__plan *p, FILE *out) {
   for (size_t c = 0; c < p->n_classes; c++) {
     const rl__plan_class *k = &p->classes[c];
@@ -628,17 +728,20 @@ void rl__scn_print_list(const rl__plan *p, FILE *out) {
       fprintf(out, "  on_start: %zu step(s)\n", k->n_on_start);
     for (size_t t = 0; t < k->n_tasks; t++) {
       const rl__plan_task *pt = &k->tasks[t];
-      const rl__scn_step *s0 = pt->steps[0].origin;
+      const rl__scn_task *st = pt->origin;
       char label[64];
       if (pt->name)
         snprintf(label, sizeof label, "%s", pt->name);
       else
         snprintf(label, sizeof label, "task %zu", t + 1);
-      fprintf(out, "  - %s (weight %g): %s %s", label, pt->weight, s0->protocol,
-              s0->spec ? s0->spec : "");
-      if (pt->n_steps > 1)
-        fprintf(out, " +%zu step(s)", pt->n_steps - 1);
-      const rl__scn_task *st = pt->origin;
+      fprintf(out, "  - %s (weight %g): ", label, pt->weight);
+      if (st && st->n_steps) {
+        print_step(&st->steps[0], out);
+        if (st->n_steps > 1)
+          fprintf(out, " +%zu step(s)", st->n_steps - 1);
+      } else {
+        fputs("no steps (only waits)", out);
+      }
       if (st && st->n_tags) {
         fputs(" [tags:", out);
         for (size_t g = 0; g < st->n_tags; g++)

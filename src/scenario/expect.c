@@ -359,8 +359,9 @@ int rl__scn_parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
     if (rc)
       return rc;
   }
-  /* Only now: a step's own templates cannot use what it captures. */
-  for (size_t i = 0; i < st->n_captures; i++)
+  /* Only now: a step's own templates cannot use what it captures. (No
+   * scope: a library task read for its shape alone.) */
+  for (size_t i = 0; v && i < st->n_captures; i++)
     if ((rc = rl__scn_vars_push(c, v, st->captures[i].var)))
       return rc;
   return 0;

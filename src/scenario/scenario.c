@@ -123,8 +123,9 @@ static int parse_own(rl__scn_ctx *c, const yaml_node_t *k,
 /* The keys every step has, whatever its protocol; the others are the
  * protocol key and its own keys (declared by its plugin). */
 const char *const rl__scn_step_keys[] = {
-    "name", "host",    "headers", "body",   "json",    "data",
-    "call", "options", "timeout", "expect", "capture", NULL};
+    "name",    "host",       "headers",   "body",    "json",
+    "data",    "call",       "options",   "timeout", "expect",
+    "capture", "on_failure", "stop_user", NULL};
 
 /* A protocol key reads like a URL scheme: http, grpc, redis, h2c... */
 static int is_protocol_name(const char *s) {
@@ -137,12 +138,90 @@ static int is_protocol_name(const char *s) {
   return 1;
 }
 
+static const char *const on_failure_words[] = {"continue", "stop_task",
+                                               "stop_user", NULL};
+
+/* on_failure: continue | stop_task | stop_user, and stop_user: true. */
+static int parse_flow_keys(rl__scn_ctx *c, const yaml_node_t *n,
+                           rl__scn_step *st) {
+  yaml_node_t *val = rl__scn_get(c, n, "on_failure", NULL);
+  int rc;
+  if (val) {
+    const char *t = val->type == YAML_SCALAR_NODE ? rl__scn_stext(val) : "";
+    int i = 0;
+    while (on_failure_words[i] && strcmp(on_failure_words[i], t) != 0)
+      i++;
+    if (!on_failure_words[i]) {
+      char buf[64];
+      return rl__scn_errat(c, rl__scn_npos(val),
+                           "expected continue, stop_task or stop_user for "
+                           "'on_failure', got %s",
+                           rl__scn_describe(val, buf, sizeof buf));
+    }
+    st->on_failure = i; /* the order of enum rl__on_failure */
+  }
+  if ((val = rl__scn_get(c, n, "stop_user", NULL)) &&
+      (rc = rl__scn_get_bool(c, val, "stop_user", &st->stop_user)))
+    return rc;
+  return 0;
+}
+
+static const char *const sleep_keys[] = {"sleep", "stop_user", NULL};
+
+/* {sleep: 1.5}: the user waits, in the task, before its next step. */
+static int parse_sleep(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_step *st) {
+  int rc;
+  st->kind = RL__SCN_STEP_SLEEP;
+  if ((rc = rl__scn_check_map(c, n, "sleep step", sleep_keys,
+                              "a sleep step only waits")) ||
+      (rc = rl__scn_get_duration(c, rl__scn_get(c, n, "sleep", NULL), "sleep",
+                                 &st->sleep_ns)) ||
+      (rc = parse_flow_keys(c, n, st)))
+    return rc;
+  return 0;
+}
+
+static int parse_steps(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
+                       rl__scn_vars *v, rl__scn_step **out, size_t *count);
+
+static const char *const repeat_keys[] = {"repeat", "steps", NULL};
+
+/* {repeat: N, steps: [...]}: the steps N times in a row, {{i}} counting
+ * 0, 1, ... (Locust's `for i in range(N)` in a task). */
+static int parse_repeat(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
+                        rl__scn_step *st) {
+  int rc;
+  st->kind = RL__SCN_STEP_REPEAT;
+  if ((rc = rl__scn_check_map(c, n, "repeat step", repeat_keys, NULL)))
+    return rc;
+  yaml_node_t *k = NULL, *val = rl__scn_get(c, n, "repeat", &k);
+  long long times;
+  if ((rc = rl__scn_get_int(c, val, "repeat", 1, 1000000, &times)))
+    return rc;
+  st->repeat = (uint32_t)times;
+  if (c->repeat_depth >= RL__SCN_MAX_REPEAT_DEPTH)
+    return rl__scn_errat(c, rl__scn_npos(k), "repeats nested deeper than %d",
+                         RL__SCN_MAX_REPEAT_DEPTH);
+  if (!(val = rl__scn_get(c, n, "steps", NULL)))
+    return rl__scn_errat(c, rl__scn_npos(n),
+                         "repeat is missing 'steps' (the steps it repeats)");
+  c->repeat_depth++;
+  rc = parse_steps(c, val, "steps", v, &st->steps, &st->n_steps);
+  c->repeat_depth--;
+  return rc;
+}
+
 static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
                       rl__scn_step *st) {
   int rc;
   if (n->type != YAML_MAPPING_NODE)
     return rl__scn_type_err(c, n, "a mapping (e.g. {http: GET /path})", "step");
   st->pos = rl__scn_npos(n);
+  st->on_failure = -1;
+  if (rl__scn_get(c, n, "sleep", NULL))
+    return parse_sleep(c, n, st);
+  if (rl__scn_get(c, n, "repeat", NULL))
+    return parse_repeat(c, n, v, st);
   if ((rc = rl__scn_check_map(c, n, "step", NULL, NULL)))
     return rc;
   /* The protocol key is the first key every step does not have; the
@@ -269,12 +348,14 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
   if ((val = rl__scn_get(c, n, "capture", NULL)) &&
       (rc = rl__scn_parse_captures(c, val, st, v)))
     return rc;
-  return 0;
+  return parse_flow_keys(c, n, st);
 }
 
 static int parse_steps(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
                        rl__scn_vars *v, rl__scn_step **out, size_t *count) {
   int rc;
+  if (rl__scn_is_null(n))
+    return 0; /* `steps:` with nothing: none */
   if (n->type != YAML_SEQUENCE_NODE)
     return rl__scn_type_err(c, n, "a list of steps", key);
   for (yaml_node_item_t *it = n->data.sequence.items.start;
@@ -323,12 +404,86 @@ static int parse_task(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
   if (!(val = rl__scn_get(c, n, "steps", NULL)))
     return rl__scn_errat(c, rl__scn_npos(n),
                          "task is missing 'steps' (its list of requests)");
-  if ((rc = parse_steps(c, val, "steps", v, &t->steps, &t->n_steps)))
+  /* No steps is a task too: Locust's `pass`, the user only waits. */
+  return parse_steps(c, val, "steps", v, &t->steps, &t->n_steps);
+}
+
+/* A task the class takes from the top-level library: `- browse`, or
+ * `- {use: browse, weight: 3, tags: [...], name: ...}` to give it its own
+ * weight, tags or name. It is read again in the class's scope, so its
+ * templates are checked against the class's variables. */
+static const char *const use_keys[] = {"use", "weight", "tags", "name", NULL};
+
+static int parse_task_use(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
+                          rl__scn_task *t) {
+  int rc;
+  const yaml_node_t *ref = n, *over = NULL;
+  if (n->type == YAML_MAPPING_NODE) {
+    if ((rc = rl__scn_check_map(c, n, "task", use_keys, NULL)))
+      return rc;
+    ref = rl__scn_get(c, n, "use", NULL);
+    over = n;
+  }
+  const char *name;
+  if ((rc = rl__scn_scalar_text(c, ref, "use", &name)))
     return rc;
-  if (!t->n_steps)
-    return rl__scn_errat(c, rl__scn_npos(val),
-                         "a task needs at least one step");
+  const yaml_node_t *lib = c->library;
+  const yaml_node_t *def = lib ? rl__scn_get(c, lib, name, NULL) : NULL;
+  if (!def) {
+    char known[512] = "none";
+    const char *keys[64];
+    size_t nk = 0;
+    for (yaml_node_pair_t *p = lib ? lib->data.mapping.pairs.start : NULL;
+         p && p < lib->data.mapping.pairs.top && nk < 63; p++)
+      keys[nk++] = rl__scn_stext(rl__scn_node_at(c, p->key));
+    keys[nk] = NULL;
+    if (nk)
+      rl__scn_join(keys, known, sizeof known);
+    const char *near = rl__scn_closest(keys, name);
+    char mean[96] = "";
+    if (near)
+      snprintf(mean, sizeof mean, "did you mean '%s'? ", near);
+    return rl__scn_errat(c, rl__scn_npos(ref),
+                         "no task '%s' in the top-level tasks: (%sknown: %s)",
+                         name, mean, known);
+  }
+  if ((rc = parse_task(c, def, v, t)))
+    return rc;
+  if (!t->name && (rc = rl__scn_dup_str(c, name, &t->name)))
+    return rc;
+  if (!over)
+    return 0;
+  yaml_node_t *val;
+  if ((val = rl__scn_get(c, over, "name", NULL))) {
+    free(t->name);
+    t->name = NULL;
+    if ((rc = rl__scn_get_str(c, val, "name", &t->name)))
+      return rc;
+  }
+  if ((val = rl__scn_get(c, over, "weight", NULL))) {
+    if ((rc = rl__scn_get_num(c, val, "weight", &t->weight)))
+      return rc;
+    if (!(t->weight > 0))
+      return rl__scn_errat(c, rl__scn_npos(val),
+                           "a task's 'weight' must be more than 0");
+  }
+  if ((val = rl__scn_get(c, over, "tags", NULL))) {
+    for (size_t i = 0; i < t->n_tags; i++)
+      free(t->tags[i]);
+    t->n_tags = 0;
+    if ((rc = rl__scn_parse_str_list(c, val, "tags", &t->tags, &t->n_tags)))
+      return rc;
+  }
   return 0;
+}
+
+/* A class's task: its own (a mapping with steps), or the library's. */
+static int parse_class_task(rl__scn_ctx *c, const yaml_node_t *n,
+                            rl__scn_vars *v, rl__scn_task *t) {
+  if (n->type == YAML_SCALAR_NODE ||
+      (n->type == YAML_MAPPING_NODE && rl__scn_get(c, n, "use", NULL)))
+    return parse_task_use(c, n, v, t);
+  return parse_task(c, n, v, t);
 }
 
 /* ---- wait ---------------------------------------------------------------- */
@@ -519,7 +674,7 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
     }
     free(tv.names);
     if ((rc = rl__scn_vars_copy(c, u->sequential ? &seq : &start, &tv)) ||
-        (rc = parse_task(c, rl__scn_node_at(c, *it), &tv, t)))
+        (rc = parse_class_task(c, rl__scn_node_at(c, *it), &tv, t)))
       goto out;
     if (u->sequential) {
       free(seq.names);
@@ -609,7 +764,34 @@ static int parse_settings(rl__scn_ctx *c, const yaml_node_t *n,
   return 0;
 }
 
-static const char *const top_keys[] = {"host", "settings", "users", NULL};
+/* The top-level `tasks:` library: each checked for its shape (the
+ * variables a template may use depend on the class using it, so those are
+ * checked per use). */
+static int parse_library(rl__scn_ctx *c, const yaml_node_t *n) {
+  int rc;
+  if (n->type != YAML_MAPPING_NODE)
+    return rl__scn_type_err(
+        c, n, "a mapping of tasks by name (browse: {steps: [...]})", "tasks");
+  if ((rc = rl__scn_check_map(c, n, "tasks", NULL, NULL)))
+    return rc;
+  c->library = n;
+  for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+       p < n->data.mapping.pairs.top; p++) {
+    rl__scn_task *t = rl__scn_grow(&c->s->library, &c->s->n_library, sizeof *t);
+    if (!t)
+      return rl__scn_oom(c);
+    if ((rc = parse_task(c, rl__scn_node_at(c, p->value), NULL, t)))
+      return rc;
+    if (!t->name &&
+        (rc = rl__scn_dup_str(c, rl__scn_stext(rl__scn_node_at(c, p->key)),
+                              &t->name)))
+      return rc;
+  }
+  return 0;
+}
+
+static const char *const top_keys[] = {"host", "settings", "tasks", "users",
+                                       NULL};
 
 static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
   int rc;
@@ -624,6 +806,8 @@ static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
   yaml_node_t *v;
   if ((v = rl__scn_get(c, root, "settings", NULL)) &&
       (rc = parse_settings(c, v, &s->settings)))
+    return rc;
+  if ((v = rl__scn_get(c, root, "tasks", NULL)) && (rc = parse_library(c, v)))
     return rc;
   if (!(v = rl__scn_get(c, root, "users", NULL)))
     return rl__scn_errat(c, rl__scn_npos(root),
@@ -786,7 +970,10 @@ static void free_strs(char **s, size_t n) {
   free(s);
 }
 
+static void free_steps(rl__scn_step *st, size_t n);
+
 static void free_step(rl__scn_step *st) {
+  free_steps(st->steps, st->n_steps);
   free(st->protocol);
   free(st->spec);
   free(st->name);
@@ -823,6 +1010,14 @@ static void free_step(rl__scn_step *st) {
   free(st->captures);
 }
 
+static void free_steps(rl__scn_step *st, size_t n);
+
+static void free_task(rl__scn_task *t) {
+  free(t->name);
+  free_strs(t->tags, t->n_tags);
+  free_steps(t->steps, t->n_steps);
+}
+
 static void free_steps(rl__scn_step *st, size_t n) {
   for (size_t i = 0; i < n; i++)
     free_step(&st[i]);
@@ -838,14 +1033,14 @@ void rl__scn_del(rl__scn *s) {
     free(u->host);
     free_steps(u->on_start, u->n_on_start);
     free_steps(u->on_stop, u->n_on_stop);
-    for (size_t t = 0; t < u->n_tasks; t++) {
-      free(u->tasks[t].name);
-      free_strs(u->tasks[t].tags, u->tasks[t].n_tags);
-      free_steps(u->tasks[t].steps, u->tasks[t].n_steps);
-    }
+    for (size_t t = 0; t < u->n_tasks; t++)
+      free_task(&u->tasks[t]);
     free(u->tasks);
   }
   free(s->users);
+  for (size_t t = 0; t < s->n_library; t++)
+    free_task(&s->library[t]);
+  free(s->library);
   free(s->protocols);
   free(s->host);
   free(s->file);

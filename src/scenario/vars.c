@@ -20,8 +20,8 @@
 #include "scenario/yaml.h"
 
 const char *const rl__scn_builtins[] = {
-    "user_id",      "seq",        "uuid",          "timestamp",
-    "timestamp_ms", "random_int", "random_string", NULL};
+    "user_id",    "seq",           "uuid", "timestamp", "timestamp_ms",
+    "random_int", "random_string", "i",    NULL};
 
 static int vars_has(const rl__scn_vars *v, const char *name, size_t len) {
   for (size_t i = 0; i < v->n; i++)
@@ -115,7 +115,11 @@ int rl__scn_check_template(rl__scn_ctx *c, const yaml_node_t *n,
     rl__scn_pos at = rl__scn_inner_pos(n, open);
     if (b == e)
       return rl__scn_errat(c, at, "empty template expression {{}}");
-    if (rl__scn_in_list(rl__scn_builtins, word)) {
+    if (strcmp(word, "i") == 0 && !c->repeat_depth) {
+      return rl__scn_errat(c, at,
+                           "{{i}} is a repeat's counter: it exists in the "
+                           "steps of a repeat: only");
+    } else if (rl__scn_in_list(rl__scn_builtins, word)) {
       rl_template *t = NULL;
       char msg[256];
       int rc =

@@ -29,6 +29,8 @@
 #define RL__SCN_MAX_BYTES (16u << 20)
 #define RL__SCN_MAX_DEPTH 64
 #define RL__SCN_MAX_NODES 1000000
+/* engine/plan.h's RL__PLAN_MAX_REPEAT_DEPTH: a user's counters. */
+#define RL__SCN_MAX_REPEAT_DEPTH 8
 
 /* One parse: where errors go, the document, and what is being built. */
 typedef struct rl__scn_ctx {
@@ -44,6 +46,8 @@ typedef struct rl__scn_ctx {
    * captures), against RL__SCN_MAX_VARS (scenario/vars.h). */
   const char **all_vars;
   size_t n_all_vars;
+  int repeat_depth;           /* repeats the steps being read are in */
+  const yaml_node_t *library; /* the top-level tasks: mapping, or NULL */
 } rl__scn_ctx;
 
 /* ---- errors -------------------------------------------------------------- */

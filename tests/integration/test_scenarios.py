@@ -308,6 +308,111 @@ users:
         self.assertIn("capture cart: $.no_such_key not found", rep.error_text())
         self.assertEqual(served["requests"].get("GET /cart/[id]", 0), 0)
 
+    def test_a_capture_that_finds_nothing_stops_what_follows(self):
+        # issue #22: an HTTP capture that found nothing in on_start let the
+        # tasks run with an empty variable: the server got "tok-42-".
+        path = self.scenario("""
+users:
+  - name: U
+    wait: {constant: 0.05}
+    on_start:
+      - {http: POST /login, json: {user: "u{{user_id}}"}, capture: {tok: $.no_token}}
+    tasks:
+      - steps:
+          - {http: "GET /blog?id=tok-{{user_id}}-{{tok}}", name: blog}
+""")
+        with DemoServer() as ds:
+            res = self.run_rl(["-f", path, "-u", "3", "-r", "100", "-t", "1s",
+                               "http://127.0.0.1:%d" % ds.port], code=1)
+            served = ds.stop()
+        rep = res.report()
+        # The request failed with the reason, and the user stopped (Locust:
+        # an exception in on_start ends the user).
+        self.assertEqual(rep.row("POST", "/login").fails, 3, res.describe())
+        self.assertIn("capture tok: $.no_token not found in the response", rep.error_text())
+        self.assertEqual(self.reqs(res, "blog"), 0, res.describe())
+        self.assertFalse([p for p in served["paths"] if p.startswith("/blog")], served["paths"])
+        # A task's capture miss: the rest of that task does not run (the
+        # same rule for gRPC: test_a_grpc_capture_miss_stops_the_task).
+        path = self.scenario("""
+users:
+  - name: U
+    wait: {constant: 0.05}
+    tasks:
+      - steps:
+          - {http: POST /login, json: {user: "u{{user_id}}"}, capture: {tok: $.no_token}}
+          - {http: "GET /blog?id=tok-{{user_id}}-{{tok}}", name: blog}
+""", name="t.yaml")
+        with DemoServer() as ds:
+            res = self.run_rl(["-f", path, "-u", "2", "-r", "100", "-t", "1s",
+                               "http://127.0.0.1:%d" % ds.port], code=1)
+            served = ds.stop()
+        self.assertGreater(res.report().row("POST", "/login").fails, 4, res.describe())
+        self.assertEqual(self.reqs(res, "blog"), 0, res.describe())
+        self.assertFalse([p for p in served["paths"] if p.startswith("/blog")])
+
+    def test_on_start_failure_can_be_let_through(self):
+        path = self.scenario("""
+users:
+  - name: U
+    wait: {constant: 0.05}
+    on_start:
+      - {http: GET /missing, name: optional, on_failure: continue}
+    tasks:
+      - steps: [{http: GET /, name: index}]
+""")
+        with DemoServer() as ds:
+            res = self.run_rl(["-f", path, "-u", "2", "-r", "100", "-t", "1s",
+                               "http://127.0.0.1:%d" % ds.port], code=1)
+        self.assertEqual(res.report().row("GET", "optional").fails, 2, res.describe())
+        self.assertGreater(self.reqs(res, "index"), 5, res.describe())
+
+    def test_sleep_repeat_library_empty_tasks_and_stop_user(self):
+        path = self.scenario("""
+tasks:
+  browse:
+    steps:
+      - repeat: 3
+        steps:
+          - {http: "GET /blog?id={{i}}&u={{user_id}}", name: "/blog?id=[i]"}
+      - {sleep: 0.3}
+      - {http: GET /, name: after-sleep}
+  idle: {steps: []}
+users:
+  - name: Reader
+    fixed_count: 1
+    wait: {constant: 600}
+    tasks: [browse]
+  - name: Quitter
+    fixed_count: 1
+    wait: {constant: 0.05}
+    sequential: true
+    tasks:
+      - idle
+      - idle
+      - steps: [{http: GET /, name: once, stop_user: true}, {http: GET /, name: never}]
+    on_stop: [{http: POST /restart, name: bye}]
+""")
+        with DemoServer() as ds:
+            lst = self.run_rl(["-f", path, "--list"])
+            res = self.run_rl(["-f", path, "-u", "2", "-r", "100", "-t", "2s",
+                               "http://127.0.0.1:%d" % ds.port])
+            served = ds.stop()
+        self.assertIn("- browse (weight 1): repeat 3 x (http GET /blog?id={{i}}&u={{user_id}}) "
+                      "+2 step(s)", lst.stdout)
+        self.assertIn("- idle (weight 1): no steps (only waits)", lst.stdout)
+        # Reader (user 1, fixed classes in name order: Quitter, Reader)
+        # runs browse once: ids 0, 1, 2, then after the sleep, the index.
+        blog = [p for p in served["paths"] if p.startswith("/blog")]
+        self.assertEqual(sorted(blog), ["/blog?id=%d&u=2" % i for i in range(3)], served["paths"])
+        self.assertEqual(self.reqs(res, "/blog?id=[i]"), 3, res.describe())
+        self.assertEqual(self.reqs(res, "after-sleep"), 1, res.describe())
+        # Quitter idles twice (empty tasks, the wait after each), then makes
+        # its one request and stops (Locust's StopUser) through on_stop.
+        self.assertEqual(self.reqs(res, "once"), 1, res.describe())
+        self.assertEqual(self.reqs(res, "never"), 0, res.describe())
+        self.assertEqual(self.reqs(res, "bye", "POST"), 1, res.describe())
+
     def test_expectations(self):
         path = self.scenario("""
 users:
@@ -429,6 +534,34 @@ users:
         rss = int(re.search(r"maxrss_kb=(\d+)", res.stderr).group(1))
         limit_kb = 1_000_000 if rpcload.sanitized() else 200_000
         self.assertLess(rss, limit_kb, res.describe())
+
+
+class GrpcCaptures(ScenarioCase):
+    def test_a_grpc_capture_miss_stops_the_task(self):
+        why = hello_skip_reason()
+        if why:
+            self.skipTest(why)
+        with DemoServer() as ds, HelloServer() as hs:
+            path = self.scenario("""
+users:
+  - name: U
+    wait: {constant: 0.05}
+    tasks:
+      - steps:
+          - {grpc: SayHello, host: "%s", proto: "%s", data: {name: x},
+             capture: {x: $.no_such_field}}
+          - {http: "GET /blog?id=tok-{{x}}", name: blog}
+""" % (hs.target, HELLO_PROTO))
+            res = self.run_rl(["-f", path, "-u", "2", "-r", "100", "-t", "1s",
+                               "http://127.0.0.1:%d" % ds.port], code=1)
+            served = ds.stop()
+        rep = res.report()
+        row = rep.row("grpc", "/locust.hello.HelloService/SayHello")
+        self.assertIsNotNone(row, res.describe())
+        self.assertEqual(row.fails, row.reqs, res.describe())
+        self.assertIn("capture x: $.no_such_field not found", rep.error_text())
+        self.assertEqual(self.reqs(res, "blog"), 0, res.describe())
+        self.assertFalse([p for p in served["paths"] if p.startswith("/blog")])
 
 
 class PluginsAndSeeds(ScenarioCase):

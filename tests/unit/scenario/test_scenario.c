@@ -577,6 +577,82 @@ static void test_expect_statuses_messages_templates(void **state) {
   rl__scn_del(s);
 }
 
+/* sleep and repeat steps, on_failure and stop_user, empty tasks, and the
+ * top-level tasks: library used by several classes. */
+static void test_flow_steps_and_library(void **state) {
+  (void)state;
+  rl__scn *s = parse_ok(
+      "tasks:\n"
+      "  browse:\n"
+      "    weight: 2\n"
+      "    tags: [web]\n"
+      "    steps:\n"
+      "      - {http: 'GET /item?t={{tok}}', on_failure: stop_task}\n"
+      "      - {sleep: 1.5}\n"
+      "  idle: {steps: []}\n"
+      "users:\n"
+      "  - name: A\n"
+      "    on_start: [{http: POST /login, capture: {tok: $.t}}]\n"
+      "    tasks:\n"
+      "      - browse\n"
+      "      - {use: idle, weight: 5, tags: quiet, name: nothing}\n"
+      "      - steps:\n"
+      "          - repeat: 3\n"
+      "            steps:\n"
+      "              - {http: 'GET /n/{{i}}', name: '/n/[i]'}\n"
+      "              - repeat: 2\n"
+      "                steps: [{http: 'GET /m/{{i}}', capture: {m: $.m}}]\n"
+      "              - {http: 'GET /after/{{m}}'}\n"
+      "          - {sleep: 250ms, stop_user: true}\n"
+      "      - {steps: }\n"
+      "  - name: B\n"
+      "    on_start: [{http: POST /login, capture: {tok: $.t}}]\n"
+      "    tasks: [{use: browse}]\n");
+  assert_int_equal(s->n_library, 2);
+  assert_string_equal(s->library[0].name, "browse");
+  assert_string_equal(s->library[1].name, "idle");
+  const rl__scn_user *a = &s->users[0];
+  assert_int_equal(a->n_tasks, 4);
+  /* A library task: its name, weight, tags and steps, with defaults. */
+  const rl__scn_task *t = &a->tasks[0];
+  assert_string_equal(t->name, "browse");
+  assert_true(t->weight == 2);
+  assert_int_equal(t->n_tags, 1);
+  assert_int_equal(t->n_steps, 2);
+  assert_int_equal(t->steps[0].kind, RL__SCN_STEP_REQUEST);
+  assert_int_equal(t->steps[0].on_failure, 1); /* stop_task */
+  assert_int_equal(t->steps[1].kind, RL__SCN_STEP_SLEEP);
+  assert_int_equal(t->steps[1].sleep_ns, 1500000000ull);
+  /* ... or with its own. An empty task is a task. */
+  t = &a->tasks[1];
+  assert_string_equal(t->name, "nothing");
+  assert_true(t->weight == 5);
+  assert_string_equal(t->tags[0], "quiet");
+  assert_int_equal(t->n_steps, 0);
+  t = &a->tasks[2];
+  assert_int_equal(t->n_steps, 2);
+  const rl__scn_step *r = &t->steps[0];
+  assert_int_equal(r->kind, RL__SCN_STEP_REPEAT);
+  assert_int_equal(r->repeat, 3);
+  assert_int_equal(r->n_steps, 3);
+  assert_int_equal(r->steps[0].on_failure, -1);
+  assert_int_equal(r->steps[1].kind, RL__SCN_STEP_REPEAT);
+  assert_int_equal(r->steps[1].steps[0].n_captures, 1);
+  assert_true(t->steps[1].stop_user);
+  assert_int_equal(a->tasks[3].n_steps, 0);
+  /* B uses the same task, read again in its own scope. */
+  assert_string_equal(s->users[1].tasks[0].name, "browse");
+  assert_ptr_not_equal(s->users[1].tasks[0].steps, a->tasks[0].steps);
+  rl__scn_del(s);
+  /* The library's templates are checked where a class uses them: B has
+   * no tok. */
+  parse_bad("tasks:\n"
+            "  browse: {steps: [{http: 'GET /{{tok}}'}]}\n"
+            "users:\n"
+            "  - {name: B, tasks: [browse]}\n",
+            "t.yaml:2:33: ", "variable 'tok' is never set");
+}
+
 static void test_variable_scopes(void **state) {
   (void)state;
   /* on_start's captures hold in every task and in on_stop; a task's
@@ -655,7 +731,7 @@ static void test_errors(void **state) {
       /* unknown keys, with the expected ones */
       {"hots: x\nusers: []\n", "t.yaml:1:1: ",
        "unknown key 'hots' in the scenario (did you mean 'host'? expected: "
-       "host, settings, users)"},
+       "host, settings, tasks, users)"},
       {"users:\n  - name: U\n    waits: 1\n", "t.yaml:3:5: ",
        "unknown key 'waits' in user class (did you mean 'wait'? expected: "
        "name, weight, fixed_count, wait, host, on_start, on_stop, tasks, "
@@ -731,8 +807,52 @@ static void test_errors(void **state) {
        "t.yaml:3:12: ", "user class 'U' has no tasks"},
       {"users:\n  - name: U\n    tasks: [{weight: 2}]\n",
        "t.yaml:3:13: ", "task is missing 'steps'"},
-      {"users:\n  - name: U\n    tasks: [{steps: []}]\n",
-       "t.yaml:3:21: ", "a task needs at least one step"},
+      /* sleep, repeat, on_failure, stop_user, the library */
+      {"users:\n  - name: U\n    tasks: [{steps: [{sleep: x}]}]\n",
+       "t.yaml:3:30: ",
+       "expected a duration (seconds, or e.g. 500ms, 30s, "
+       "1h30m) for 'sleep', got 'x'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{sleep: 1, name: s}]}]\n",
+       "t.yaml:3:33: ",
+       "unknown key 'name' in sleep step (expected: sleep, "
+       "stop_user); a sleep step only waits"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{repeat: 0, steps: []}]}]\n",
+       "t.yaml:3:31: ",
+       "expected a whole number from 1 to 1000000 for "
+       "'repeat', got '0'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{repeat: 2}]}]\n",
+       "t.yaml:3:22: ", "repeat is missing 'steps'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: 'GET /{{i}}'}]}]\n",
+       "t.yaml:3:35: ",
+       "{{i}} is a repeat's counter: it exists in the steps "
+       "of a repeat: only"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
+       "{i: $.i}}]}]\n",
+       "t.yaml:3:46: ",
+       "capture variable 'i' would hide the template "
+       "function of that name"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, on_failure: "
+       "stop}]}]\n",
+       "t.yaml:3:48: ",
+       "expected continue, stop_task or stop_user for "
+       "'on_failure', got 'stop'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, stop_user: "
+       "2}]}]\n",
+       "t.yaml:3:47: ", "expected true or false for 'stop_user', got '2'"},
+      {"tasks: {browse: {steps: []}}\nusers:\n  - name: U\n"
+       "    tasks: [brwse]\n",
+       "t.yaml:4:13: ",
+       "no task 'brwse' in the top-level tasks: (did you mean "
+       "'browse'? known: browse)"},
+      {"users:\n  - name: U\n    tasks: [browse]\n", "t.yaml:3:13: ",
+       "no task 'browse' in the top-level tasks: (known: "
+       "none)"},
+      {"tasks: [{steps: []}]\nusers: []\n",
+       "t.yaml:1:8: ", "expected a mapping of tasks by name"},
+      {"tasks: {b: {steps: [{on_fail: x, htp: GET /}]}}\nusers: []\n",
+       "t.yaml:1:22: ",
+       "unknown key 'on_fail' in step (did you mean "
+       "'on_failure'?"},
       {"users:\n  - name: ''\n",
        "t.yaml:2:11: ", "a user class name cannot be empty"},
       {"users:\n  - {name: A, tasks: [{steps: [{http: GET /}]}]}\n"
@@ -1192,6 +1312,7 @@ int main(void) {
       cmocka_unit_test(test_waits_and_settings),
       cmocka_unit_test(test_expect_and_capture),
       cmocka_unit_test(test_expect_statuses_messages_templates),
+      cmocka_unit_test(test_flow_steps_and_library),
       cmocka_unit_test(test_variable_scopes),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_alias_bomb),
