@@ -89,6 +89,9 @@ typedef struct rl__plan_class {
   double total_weight;
   int sequential;
   int checks; /* any step checks responses */
+  /* The data file its users take rows from ({{data.x}}), or NULL
+   * (borrowed; its counter is the one thing of a plan workers write). */
+  struct rl__feeder *feeder;
 } rl__plan_class;
 
 typedef struct rl__plan {

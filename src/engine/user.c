@@ -7,6 +7,7 @@
 #include "base/clock.h"
 #include "base/rng.h"
 #include "engine/checks.h"
+#include "engine/feeder.h"
 #include "engine/plan.h"
 #include "engine/target.h"
 #include "engine/template.h"
@@ -238,7 +239,31 @@ static void run_steps(rl__user *u) {
 }
 
 /* `waited`: the user's wait timer just fired (else it starts at once). */
+/* The user's row of its class's data file for the task run to come
+ * (engine/feeder.h). 0, or -1 when the file has none left for it: the
+ * user has then stopped (its first: at once; later: through on_stop, as
+ * Locust's StopUser on an empty queue). */
+static int take_row(rl__user *u) {
+  int first = !u->has_row;
+  const char *const *row =
+      rl__feeder_draw(u->cls->feeder, u->id, &u->rng, first, u->row);
+  if (!row) {
+    if (first)
+      rl__user_stop(u, 0);
+    else
+      rl__user_end(u);
+    return -1;
+  }
+  u->row = row;
+  u->has_row = 1;
+  return 0;
+}
+
 static void start_task(rl__user *u, int waited) {
+  /* A later task run takes a row of its own (the first shares on_start's,
+   * taken at the user's first act). */
+  if (u->started && u->cls->feeder && take_row(u))
+    return;
   const rl__wait *wait = &u->cls->wait;
   uint64_t now = rl__now_ns();
   /* Paced users keep a schedule: the next task is due one period after the
@@ -316,6 +341,8 @@ void rl__user_resume(rl__user *u) {
         rl__user_end(u);
       return;
     }
+    if (u->cls->feeder && !u->has_row && take_row(u))
+      return;
     if (u->phase == RL__PHASE_START)
       run_steps(u);
     else
@@ -403,7 +430,8 @@ void rl__user_template_ctx(rl__user *u, rl__template_ctx *out) {
                          .rng = &u->rng,
                          .vars = u->vars,
                          .n_vars = u->vars ? u->loop->plan->n_vars : 0,
-                         .i = u->loop_depth ? u->loop_i[u->loop_depth - 1] : 0};
+                         .i = u->loop_depth ? u->loop_i[u->loop_depth - 1] : 0,
+                         .row = u->row};
 }
 
 /* ---- the request event ------------------------------------------------ */

@@ -47,6 +47,8 @@ typedef struct rl__user {
   uint8_t loop_depth;     /* repeats entered */
   uint32_t loop_i[8];     /* each repeat's counter ({{i}}: the innermost);
                             RL__PLAN_MAX_REPEAT_DEPTH */
+  uint8_t has_row;        /* has taken its first row of the data file */
+  const char *const *row; /* its row of its class's data file, or NULL */
   uint32_t task;          /* index in cls->tasks */
   uint32_t step;          /* index in the phase's steps */
   uint32_t next_seq_task; /* sequential classes: the next task */

@@ -587,6 +587,20 @@ static int task_selected(const rl__scn_compile_options *o,
   return !has_tag(t, o->exclude_tags, o->n_exclude_tags);
 }
 
+/* A file with fewer rows than users, each user its own row and no cycle:
+ * say so once, before the users past the last row stop at their start. */
+static void warn_rows(const compiler *c, const rl__scn_user *k,
+                      const rl__feeder *f) {
+  if (!f || f->cycle || f->order != RL__FEEDER_PER_USER || c->o->list_only ||
+      c->o->users <= f->n_rows)
+    return;
+  rl__log(RL__LOG_WARN,
+          "%s:%d:%d: %s has %zu rows for %u users (order: per_user, cycle: "
+          "false): the users past the first %zu stop at their start",
+          c->scn->file, k->pos.line, k->pos.col, f->name, f->n_rows,
+          c->o->users, f->n_rows);
+}
+
 int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
                     const rl__scn_compile_options *o, rl__plan **out, char *err,
                     size_t errlen) {
@@ -637,6 +651,12 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
     if (!o->wait_given && !k->has_wait && scn->settings.has_wait)
       pc->wait = scn->settings.wait;
     pc->sequential = k->sequential;
+    pc->feeder = k->data ? k->data : scn->data;
+    warn_rows(&c, k, pc->feeder);
+    /* {{data.x}} in this class's steps: its file's columns. */
+    rl__template_set_data_columns(
+        pc->feeder ? (const char *const *)pc->feeder->columns : NULL,
+        pc->feeder ? pc->feeder->n_columns : 0);
     /* A failure in on_start ends the user (Locust: an exception there
      * does); elsewhere the next step runs, unless the step says. */
     if ((rc = compile_steps(&c, k, k->on_start, k->n_on_start,
@@ -668,6 +688,7 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
     }
   }
   rl__template_set_variables(NULL, 0);
+  rl__template_set_data_columns(NULL, 0);
   if (p->n_classes && !p->n_endpoints && !o->list_only) {
     rc = rl__scn_errorf(scn, scn->users[0].pos, err, errlen,
                         "no step makes a request: give a step a protocol "
@@ -690,6 +711,7 @@ oom:
   rc = RL_ERR_NOMEM;
 fail:
   rl__template_set_variables(NULL, 0);
+  rl__template_set_data_columns(NULL, 0);
   free(c.dir);
   rl__plan_del(p);
   return rc;

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -581,11 +582,96 @@ static int parse_wait(rl__scn_ctx *c, const yaml_node_t *n, rl__wait *w) {
   return 0;
 }
 
+/* ---- data files ----------------------------------------------------------- */
+
+static const char *const data_keys[] = {"file", "order", "cycle", "format",
+                                        NULL};
+static const char *const data_orders[] = {"sequential", "random", "per_user",
+                                          NULL};
+
+/* A path from the scenario, as compile.c reads one: as written when
+ * absolute or when it exists from here, else beside the scenario file.
+ * Caller frees; NULL when out of memory. */
+static char *beside_scenario(const rl__scn *s, const char *path) {
+  const char *slash = strrchr(s->file, '/');
+  if (path[0] == '/' || !slash || access(path, F_OK) == 0)
+    return strdup(path);
+  size_t dir = (size_t)(slash - s->file);
+  size_t n = dir + strlen(path) + 2;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%.*s/%s", (int)dir, s->file, path);
+  return p;
+}
+
+/* `data: {file: users.csv, order: sequential|random|per_user, cycle: true,
+ * format: csv|jsonl}`: the file is read now, so that templates naming its
+ * columns are checked against them. */
+static int parse_data(rl__scn_ctx *c, const yaml_node_t *n, rl__feeder **out) {
+  int rc;
+  if (n->type != YAML_MAPPING_NODE)
+    return rl__scn_type_err(c, n, "a mapping ({file: users.csv})", "data");
+  if ((rc = rl__scn_check_map(c, n, "data", data_keys, NULL)))
+    return rc;
+  yaml_node_t *fk = NULL, *file = rl__scn_get(c, n, "file", &fk), *v;
+  if (!file)
+    return rl__scn_errat(c, rl__scn_npos(n),
+                         "data is missing 'file' (a CSV file with a header, "
+                         "or JSON lines)");
+  const char *name;
+  if ((rc = rl__scn_scalar_text(c, file, "file", &name)))
+    return rc;
+  int order = RL__FEEDER_SEQUENTIAL, cycle = 1;
+  size_t nlen = strlen(name);
+  int jsonl = (nlen > 6 && strcmp(name + nlen - 6, ".jsonl") == 0) ||
+              (nlen > 7 && strcmp(name + nlen - 7, ".ndjson") == 0);
+  if ((v = rl__scn_get(c, n, "order", NULL))) {
+    const char *t = v->type == YAML_SCALAR_NODE ? rl__scn_stext(v) : "";
+    order = 0;
+    while (data_orders[order] && strcmp(data_orders[order], t) != 0)
+      order++;
+    if (!data_orders[order]) {
+      char buf[64];
+      return rl__scn_errat(c, rl__scn_npos(v),
+                           "expected sequential, random or per_user for "
+                           "'order', got %s",
+                           rl__scn_describe(v, buf, sizeof buf));
+    }
+  }
+  if ((v = rl__scn_get(c, n, "cycle", NULL)) &&
+      (rc = rl__scn_get_bool(c, v, "cycle", &cycle)))
+    return rc;
+  if ((v = rl__scn_get(c, n, "format", NULL))) {
+    const char *t = v->type == YAML_SCALAR_NODE ? rl__scn_stext(v) : "";
+    if (strcmp(t, "csv") != 0 && strcmp(t, "jsonl") != 0) {
+      char buf[64];
+      return rl__scn_errat(c, rl__scn_npos(v),
+                           "expected csv or jsonl for 'format', got %s",
+                           rl__scn_describe(v, buf, sizeof buf));
+    }
+    jsonl = strcmp(t, "jsonl") == 0;
+  }
+  char *path = beside_scenario(c->s, name);
+  if (!path)
+    return rl__scn_oom(c);
+  char why[512];
+  rc = rl__feeder_load(path, name, jsonl, out, why, sizeof why);
+  free(path);
+  if (rc == RL_ERR_NOMEM)
+    return rl__scn_oom(c);
+  if (rc)
+    return rl__scn_errat(c, rl__scn_npos(file), "data file %s%s%s", name,
+                         why[0] >= '0' && why[0] <= '9' ? ":" : ": ", why);
+  (*out)->order = order;
+  (*out)->cycle = cycle;
+  return 0;
+}
+
 /* ---- user classes -------------------------------------------------------- */
 
 static const char *const user_keys[] = {
-    "name",     "weight",  "fixed_count", "wait",       "host",
-    "on_start", "on_stop", "tasks",       "sequential", NULL};
+    "name",    "weight", "fixed_count", "wait", "host", "on_start",
+    "on_stop", "tasks",  "sequential",  "data", NULL};
 
 static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
   int rc;
@@ -644,6 +730,11 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
   if ((val = rl__scn_get(c, n, "sequential", NULL)) &&
       (rc = rl__scn_get_bool(c, val, "sequential", &u->sequential)))
     return rc;
+  if ((val = rl__scn_get(c, n, "data", NULL)) &&
+      (rc = parse_data(c, val, &u->data)))
+    return rc;
+  /* {{data.x}} in this class's steps reads its file, else the top's. */
+  c->data = u->data ? u->data : c->s->data;
 
   /* Variables: on_start's captures hold for every task and for on_stop;
    * a task sees its earlier steps' (and, when sequential, its earlier
@@ -790,8 +881,8 @@ static int parse_library(rl__scn_ctx *c, const yaml_node_t *n) {
   return 0;
 }
 
-static const char *const top_keys[] = {"host", "settings", "tasks", "users",
-                                       NULL};
+static const char *const top_keys[] = {"host",  "settings", "data",
+                                       "tasks", "users",    NULL};
 
 static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
   int rc;
@@ -806,6 +897,9 @@ static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
   yaml_node_t *v;
   if ((v = rl__scn_get(c, root, "settings", NULL)) &&
       (rc = parse_settings(c, v, &s->settings)))
+    return rc;
+  if ((v = rl__scn_get(c, root, "data", NULL)) &&
+      (rc = parse_data(c, v, &s->data)))
     return rc;
   if ((v = rl__scn_get(c, root, "tasks", NULL)) && (rc = parse_library(c, v)))
     return rc;
@@ -1036,11 +1130,13 @@ void rl__scn_del(rl__scn *s) {
     for (size_t t = 0; t < u->n_tasks; t++)
       free_task(&u->tasks[t]);
     free(u->tasks);
+    rl__feeder_del(u->data);
   }
   free(s->users);
   for (size_t t = 0; t < s->n_library; t++)
     free_task(&s->library[t]);
   free(s->library);
+  rl__feeder_del(s->data);
   free(s->protocols);
   free(s->host);
   free(s->file);

@@ -23,6 +23,7 @@
 
 #include "base/jsonpath.h"
 #include "engine/checks.h"
+#include "engine/feeder.h"
 #include "engine/wait.h"
 
 /* A position in the file, 1-based. line == 0: no position (not in the
@@ -146,8 +147,9 @@ typedef struct rl__scn_user {
   size_t n_on_stop;
   rl__scn_task *tasks; /* at least one */
   size_t n_tasks;
-  int sequential; /* tasks in the order written, looping (Locust's
+  int sequential;   /* tasks in the order written, looping (Locust's
                      SequentialTaskSet); weights are then ignored */
+  rl__feeder *data; /* its own `data:` file (owned), or NULL: the file's */
 } rl__scn_user;
 
 /* The top-level `settings:` map: defaults the command line overrides. */
@@ -183,6 +185,7 @@ typedef struct rl__scn {
    * a class that uses one gets its own copy, checked in its scope. */
   rl__scn_task *library;
   size_t n_library;
+  rl__feeder *data; /* the top-level `data:` file (owned), or NULL */
   /* Every step's protocol key, in file order (on_start, tasks, on_stop
    * per class), duplicates included. */
   rl__scn_protocol_use *protocols;

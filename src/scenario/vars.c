@@ -107,6 +107,8 @@ int rl__scn_check_template(rl__scn_ctx *c, const yaml_node_t *n,
       b++;
     while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t'))
       e--;
+    /* `|json` (engine/template.h) escapes a value for a JSON string. */
+    e = b + rl__template_json_suffix(text + b, e - b);
     size_t w = b;
     while (w < e && text[w] != ' ' && text[w] != '\t')
       w++;
@@ -115,7 +117,19 @@ int rl__scn_check_template(rl__scn_ctx *c, const yaml_node_t *n,
     rl__scn_pos at = rl__scn_inner_pos(n, open);
     if (b == e)
       return rl__scn_errat(c, at, "empty template expression {{}}");
-    if (strcmp(word, "i") == 0 && !c->repeat_depth) {
+    if (strncmp(word, "data.", 5) == 0 && w == e) {
+      if (!c->data)
+        return rl__scn_errat(c, at,
+                             "{{%s}} reads a data file: give one with data: "
+                             "{file: ...} in the user class or at the top",
+                             word);
+      if (rl__feeder_column(c->data, text + b + 5, w - b - 5) < 0) {
+        char cols[256];
+        rl__scn_join((const char *const *)c->data->columns, cols, sizeof cols);
+        return rl__scn_errat(c, at, "no column '%s' in %s (its columns: %s)",
+                             word + 5, c->data->name, cols);
+      }
+    } else if (strcmp(word, "i") == 0 && !c->repeat_depth) {
       return rl__scn_errat(c, at,
                            "{{i}} is a repeat's counter: it exists in the "
                            "steps of a repeat: only");

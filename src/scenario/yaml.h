@@ -47,6 +47,7 @@ typedef struct rl__scn_ctx {
   const char **all_vars;
   size_t n_all_vars;
   int repeat_depth;           /* repeats the steps being read are in */
+  const rl__feeder *data;     /* the data file {{data.x}} reads, or NULL */
   const yaml_node_t *library; /* the top-level tasks: mapping, or NULL */
 } rl__scn_ctx;
 

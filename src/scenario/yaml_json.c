@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "base/buf.h"
+#include "engine/template.h"
 #include "scenario/vars.h"
 #include "scenario/yaml.h"
 
@@ -24,8 +25,8 @@
 #define MAX_DEPTH 64
 #define MAX_WORK 1000000
 
-static void sb_json_string(rl__buf *b, const char *s, size_t n) {
-  rl__buf_add(b, "\"", 1);
+/* `n` bytes of `s` as the inside of a JSON string. */
+static void json_escape(rl__buf *b, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
     unsigned char ch = (unsigned char)s[i];
     char esc[8];
@@ -53,6 +54,55 @@ static void sb_json_string(rl__buf *b, const char *s, size_t n) {
         rl__buf_add(b, (const char *)&s[i], 1);
       }
     }
+  }
+}
+
+/* `n` bytes of `s` as a JSON string. */
+static void sb_json_string(rl__buf *b, const char *s, size_t n) {
+  rl__buf_add(b, "\"", 1);
+  json_escape(b, s, n);
+  rl__buf_add(b, "\"", 1);
+}
+
+/* 1 when the expression from `s` to `e` is a template function's (their
+ * values are digits, letters and dashes: nothing to escape). */
+static int is_function(const char *s, const char *e) {
+  while (s < e && (*s == ' ' || *s == '\t'))
+    s++;
+  size_t w = 0;
+  while (s + w < e && s[w] != ' ' && s[w] != '\t' && s[w] != '|')
+    w++;
+  for (size_t i = 0; rl__scn_builtins[i]; i++)
+    if (strlen(rl__scn_builtins[i]) == w &&
+        strncmp(s, rl__scn_builtins[i], w) == 0)
+      return 1;
+  return 0;
+}
+
+/* A string with templates as JSON: each variable's or data column's
+ * {{...}} marked `|json` (engine/template.h), so that a value holding a
+ * quote or a backslash (a password from a data file) still makes a JSON
+ * string. */
+static void templated_json_string(rl__buf *b, const char *t) {
+  rl__buf_add(b, "\"", 1);
+  while (*t) {
+    const char *open = strstr(t, "{{");
+    const char *close = open ? strstr(open + 2, "}}") : NULL;
+    if (!close) {
+      json_escape(b, t, strlen(t));
+      break;
+    }
+    json_escape(b, t, (size_t)(open - t));
+    const char *e = close;
+    while (e > open + 2 && (e[-1] == ' ' || e[-1] == '\t'))
+      e--;
+    rl__buf_add(b, open, (size_t)(e - open));
+    size_t inner = (size_t)(e - open - 2);
+    if (!is_function(open + 2, e) &&
+        rl__template_json_suffix(open + 2, inner) == inner)
+      rl__buf_str(b, "|json");
+    rl__buf_add(b, "}}", 2);
+    t = close + 2;
   }
   rl__buf_add(b, "\"", 1);
 }
@@ -184,6 +234,8 @@ static int to_json(rl__scn_ctx *c, const yaml_node_t *n, rl__buf *b,
                     (numbers && numeric_template(t) && !tagged_str(c, n)));
       if (number)
         rl__buf_str(b, t);
+      else if (v && strstr(t, "{{"))
+        templated_json_string(b, t);
       else
         sb_json_string(b, t, strlen(t));
     }

@@ -536,6 +536,81 @@ users:
         self.assertLess(rss, limit_kb, res.describe())
 
 
+class DataFiles(ScenarioCase):
+    def test_one_row_per_user_for_logins(self):
+        with open(os.path.join(self.tmp, "users.csv"), "w") as f:
+            f.write('email,password\nann@x.io,"se""cret"\nbob@x.io,b\\2\ncat@x.io,c3\n')
+        path = self.scenario("""
+data: {file: users.csv, order: per_user, cycle: false}
+users:
+  - name: U
+    wait: {constant: 0.1}
+    on_start:
+      - {http: POST /login, json: {user: "{{data.email}}", pass: "{{data.password}}"},
+         capture: {token: $.token}}
+    tasks:
+      - steps:
+          - {http: POST /echo, json: {pass: "{{data.password}}"},
+             expect: {json: {$.got.pass: "{{data.password}}"}}}
+""")
+        with DemoServer() as ds:
+            res = self.run_rl(["-f", path, "-u", "4", "-r", "100", "-t", "1.5s",
+                               "http://127.0.0.1:%d" % ds.port])
+            served = ds.stop()
+        # Three rows for four users: the fourth stops at its start.
+        self.assertEqual(sorted(served["users"]), ["ann@x.io", "bob@x.io", "cat@x.io"])
+        self.assertIn("users.csv has 3 rows for 4 users", res.stderr)
+        # A quote and a backslash went into JSON strings whole.
+        row = res.report().row("POST", "/echo")
+        self.assertGreater(row.reqs, 6, res.describe())
+        self.assertEqual(row.fails, 0, res.describe())
+
+    def test_sequential_rows_each_once_then_users_stop(self):
+        with open(os.path.join(self.tmp, "items.jsonl"), "w") as f:
+            for i in range(30):
+                f.write(json.dumps({"id": i, "name": "item %d" % i}) + "\n")
+        path = self.scenario("""
+data: {file: items.jsonl, cycle: false}
+users:
+  - name: U
+    tasks:
+      - steps: [{http: "GET /blog?id={{data.id}}", name: item}]
+""")
+        with DemoServer() as ds:
+            res = self.run_rl(["-f", path, "-u", "3", "-r", "100", "-t", "1s",
+                               "http://127.0.0.1:%d" % ds.port])
+            served = ds.stop()
+        ids = sorted(int(p.split("=")[1]) for p in served["paths"] if p.startswith("/blog"))
+        # Every row once, shared by three users on their own threads, then
+        # the users found none left and stopped.
+        self.assertEqual(ids, list(range(30)), served["paths"])
+        self.assertEqual(self.reqs(res, "item"), 30, res.describe())
+
+    def test_random_rows_and_cycling(self):
+        with open(os.path.join(self.tmp, "ids.csv"), "w") as f:
+            f.write("id\n7\n8\n9\n")
+        path = self.scenario("""
+users:
+  - name: R
+    data: {file: ids.csv, order: random}
+    wait: {constant: 0.01}
+    tasks: [{steps: [{http: "GET /blog?id=r{{data.id}}", name: random}]}]
+  - name: S
+    data: {file: ids.csv}
+    wait: {constant: 0.01}
+    tasks: [{steps: [{http: "GET /blog?id=s{{data.id}}", name: cycling}]}]
+""")
+        with DemoServer() as ds:
+            res = self.run_rl(["-f", path, "-u", "2", "-r", "100", "-t", "1s",
+                               "http://127.0.0.1:%d" % ds.port])
+            served = ds.stop()
+        ids = [p.split("=")[1] for p in served["paths"] if p.startswith("/blog")]
+        self.assertEqual({i for i in ids if i[0] == "r"}, {"r7", "r8", "r9"}, ids)
+        cyc = [i for i in ids if i[0] == "s"]
+        self.assertGreater(len(cyc), 10, res.describe())
+        self.assertEqual(cyc[:6], ["s7", "s8", "s9", "s7", "s8", "s9"])
+
+
 class GrpcCaptures(ScenarioCase):
     def test_a_grpc_capture_miss_stops_the_task(self):
         why = hello_skip_reason()

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -332,7 +333,7 @@ static void test_templates_as_json_numbers(void **state) {
       "{\"n\":{{random_int 1 100}},\"u\":{{ user_id }},\"seq\":{{seq}},"
       "\"ms\":{{timestamp_ms}},\"text\":\"id-{{user_id}}\","
       "\"two\":\"{{user_id}}{{seq}}\",\"uuid\":\"{{uuid}}\","
-      "\"var\":\"{{cart}}\",\"asint\":{{cart}},\"asfloat\":{{cart}},"
+      "\"var\":\"{{cart|json}}\",\"asint\":{{cart}},\"asfloat\":{{cart}},"
       "\"kept\":\"{{user_id}}\",\"anchored\":\"{{seq}}\","
       "\"list\":[{{random_int 1 2}},\"{{uuid}}\"]}");
   /* data: is typed by the .proto (a number field takes a string of
@@ -653,6 +654,72 @@ static void test_flow_steps_and_library(void **state) {
             "t.yaml:2:33: ", "variable 'tok' is never set");
 }
 
+/* A data file's columns, checked where templates name them; the file
+ * read at load, its mistakes with its own line. */
+static void test_data_files(void **state) {
+  (void)state;
+  char path[] = "/tmp/rl-scn-data-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *fp = fdopen(fd, "w");
+  assert_non_null(fp);
+  fputs("email,password\nann@x.io,\"a\"\"b\"\n", fp);
+  fclose(fp);
+  char text[1024];
+  snprintf(text, sizeof text,
+           "data: {file: %s}\n"
+           "users:\n"
+           "  - name: A\n"
+           "    on_start: [{http: POST /login, json: {u: '{{data.email}}'}}]\n"
+           "    tasks: [{steps: [{http: 'GET /{{data.password}}'}]}]\n"
+           "  - name: B\n"
+           "    data: {file: %s, order: per_user, cycle: false, format: csv}\n"
+           "    tasks: [{steps: [{http: GET /}]}]\n",
+           path, path);
+  rl__scn *s = parse_ok(text);
+  assert_non_null(s->data);
+  assert_int_equal(s->data->order, RL__FEEDER_SEQUENTIAL);
+  assert_true(s->data->cycle);
+  assert_int_equal(s->data->n_rows, 1);
+  assert_null(s->users[0].data);
+  assert_int_equal(s->users[1].data->order, RL__FEEDER_PER_USER);
+  assert_false(s->users[1].data->cycle);
+  /* In json: a column's template is escaped for the JSON string. */
+  assert_string_equal(s->users[0].on_start[0].body,
+                      "{\"u\":\"{{data.email|json}}\"}");
+  rl__scn_del(s);
+
+  snprintf(text, sizeof text,
+           "data: {file: %s}\nusers:\n  - name: A\n"
+           "    tasks: [{steps: [{http: 'GET /{{data.mail}}'}]}]\n",
+           path);
+  parse_bad(text, "t.yaml:4:35: ",
+            "no column 'mail' in "); /* the file's name as written */
+  parse_bad("users:\n  - name: A\n"
+            "    tasks: [{steps: [{http: 'GET /{{data.mail}}'}]}]\n",
+            "t.yaml:3:35: ",
+            "{{data.mail}} reads a data file: give one with data: {file: "
+            "...} in the user class or at the top");
+  parse_bad("data: {file: /nonexistent/u.csv}\nusers: []\n", "t.yaml:1:14: ",
+            "data file /nonexistent/u.csv: cannot open: No such file or "
+            "directory");
+  snprintf(text, sizeof text, "data: {file: %s, order: shuffled}\nusers: []\n",
+           path);
+  parse_bad(text, "t.yaml:1:",
+            "expected sequential, random or per_user for "
+            "'order', got 'shuffled'");
+  parse_bad("data: {order: random}\nusers: []\n",
+            "t.yaml:1:7: ", "data is missing 'file'");
+  fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs("email\na\nb,c\n", fp);
+  fclose(fp);
+  snprintf(text, sizeof text, "data: {file: %s}\nusers: []\n", path);
+  parse_bad(text,
+            "t.yaml:1:14: ", ":3: 2 fields, but the header names 1 column");
+  remove(path);
+}
+
 static void test_variable_scopes(void **state) {
   (void)state;
   /* on_start's captures hold in every task and in on_stop; a task's
@@ -731,11 +798,11 @@ static void test_errors(void **state) {
       /* unknown keys, with the expected ones */
       {"hots: x\nusers: []\n", "t.yaml:1:1: ",
        "unknown key 'hots' in the scenario (did you mean 'host'? expected: "
-       "host, settings, tasks, users)"},
+       "host, settings, data, tasks, users)"},
       {"users:\n  - name: U\n    waits: 1\n", "t.yaml:3:5: ",
        "unknown key 'waits' in user class (did you mean 'wait'? expected: "
        "name, weight, fixed_count, wait, host, on_start, on_stop, tasks, "
-       "sequential)"},
+       "sequential, data)"},
       {"users:\n  - name: U\n    tasks: [{http: GET /}]\n", "t.yaml:3:14: ",
        "unknown key 'http' in task (expected: name, weight, tags, steps); a "
        "task's requests go in its 'steps' list"},
@@ -1313,6 +1380,7 @@ int main(void) {
       cmocka_unit_test(test_expect_and_capture),
       cmocka_unit_test(test_expect_statuses_messages_templates),
       cmocka_unit_test(test_flow_steps_and_library),
+      cmocka_unit_test(test_data_files),
       cmocka_unit_test(test_variable_scopes),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_alias_bomb),
