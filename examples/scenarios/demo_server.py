@@ -19,7 +19,8 @@ as one JSON line "served: {...}".
   GET  /cart/C               Authorization: Bearer T -> {"id": C, "items": [...]}
   POST /logout               Authorization: Bearer T
   POST /restart              200
-  POST /echo                 {"got": the JSON body, "types": each member's type}
+  POST /echo                 {"got": the JSON body, "types": each member's type,
+                              "headers": the request's x-* headers}
   GET  /text?n=N             N letters 'a' and a '!' (text/plain), for regex checks
   GET  /stats                what was served so far (JSON)
 A request with a bearer token that is not a live one gets 401.
@@ -159,7 +160,8 @@ class Handler(BaseHTTPRequestHandler):
             count("POST /echo")
             types = ({k: type(v).__name__ for k, v in body.items()}
                      if isinstance(body, dict) else {})
-            return self.reply(200, {"got": body, "types": types})
+            xh = {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-")}
+            return self.reply(200, {"got": body, "types": types, "headers": xh})
         if url.path == "/restart":
             count("POST /restart")
             return self.reply(200, {"ok": True})

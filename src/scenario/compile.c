@@ -31,6 +31,7 @@ typedef struct compiler {
   char *dir; /* the scenario file's directory, for relative paths */
   char *err;
   size_t errlen;
+  uint8_t *option_used; /* per base option: some step took it */
 } compiler;
 
 static int has_scheme(const char *s) { return strstr(s, "://") != NULL; }
@@ -372,6 +373,105 @@ static int compile_expected(compiler *c, const rl__scn_step *s,
   return 0;
 }
 
+/* A plugin's complaint names the command line's flags (it cannot know a
+ * step came from a file): in a scenario's error they become the keys a
+ * step says them with ("-d does not fit" -> "data: does not fit"). Only
+ * whole words: a flag between blanks, quotes or brackets. */
+static void yaml_words(const char *in, char *out, size_t len) {
+  static const char *const words[][2] = {
+      {"--protoset", "protoset:"},
+      {"--proto", "proto:"},
+      {"--compress", "options: compress"},
+      {"--authority", "options: authority"},
+      {"--call", "the step's call"},
+      {"--name", "name:"},
+      {"-d", "data:"},
+      {"-m", "metadata:"},
+      {"-I", "import_path:"},
+      {"-H", "headers:"},
+      {"-X", "the method"},
+      {"-O", "options:"},
+  };
+  size_t o = 0;
+  for (size_t i = 0; in[i] && o + 1 < len;) {
+    int boundary = i == 0 || strchr(" '(\"[", in[i - 1]) != NULL;
+    size_t w = 0;
+    for (; boundary && w < sizeof words / sizeof words[0]; w++) {
+      size_t n = strlen(words[w][0]);
+      if (strncmp(in + i, words[w][0], n) == 0 &&
+          (!in[i + n] || strchr(" ,')]:", in[i + n])))
+        break;
+    }
+    if (boundary && w < sizeof words / sizeof words[0]) {
+      int k = snprintf(out + o, len - o, "%s", words[w][1]);
+      if (k < 0 || (size_t)k >= len - o)
+        break;
+      o += (size_t)k;
+      i += strlen(words[w][0]);
+      continue;
+    }
+    out[o++] = in[i++];
+  }
+  out[o] = '\0';
+}
+
+/* 1 when the step sets header `name` itself (any case). */
+static int step_has_header(const rl__scn_step *s, const char *name) {
+  for (size_t i = 0; i < s->n_headers; i++)
+    if (strcasecmp(s->headers[i].key, name) == 0)
+      return 1;
+  return 0;
+}
+
+/* 1 when the step gives its own key `key` (proto:, metadata:). */
+static int step_has_own(const rl__scn_step *s, const char *key) {
+  for (size_t i = 0; i < s->n_own; i++)
+    if (strcmp(s->own[i].key, key) == 0)
+      return 1;
+  return 0;
+}
+
+/* The command line's plugin options (-m, --proto, -I...) this step's
+ * plugin declares as keys of its own: before the step's own keys, and
+ * for a key taking one value (a file, a text) only when the step does
+ * not give it. 0 or RL_ERR_NOMEM. */
+static int cli_options(compiler *c, const rl__scn_step *s, const rl__plugin *p,
+                       step_strings *ss) {
+  for (size_t i = 0; i < c->o->base->n_options; i++) {
+    const rl_kv *kv = &c->o->base->options[i];
+    const rl_option_decl *d = rl__plugin_step_option(p, kv->key);
+    if (!d)
+      continue;
+    c->option_used[i] = 1;
+    int many = d->kind == RL_OPTION_MAP || d->kind == RL_OPTION_FILES;
+    if ((many || !step_has_own(s, kv->key)) &&
+        add_option(ss, kv->key, kv->value, NULL))
+      return RL_ERR_NOMEM;
+  }
+  return 0;
+}
+
+/* Every command-line plugin option went to some step; else the first
+ * that did not, refused (it would have been ignored). */
+static int check_options_used(compiler *c) {
+  const rl__target_options *b = c->o->base;
+  for (size_t i = 0; i < b->n_options; i++) {
+    if (c->option_used[i])
+      continue;
+    char flag[96];
+    if (c->o->option_flags && c->o->option_flags[i])
+      snprintf(flag, sizeof flag, "%s", c->o->option_flags[i]);
+    else
+      snprintf(flag, sizeof flag, "-O %s", b->options[i].key);
+    return rl__scn_errorf(c->scn, (rl__scn_pos){0, 0}, c->err, c->errlen,
+                          "%s applies to no step: no step's protocol takes "
+                          "'%s' as a key of its own (give it in the steps it "
+                          "is for: options: {%s: ...})",
+                          flag, b->options[i].key, b->options[i].key);
+  }
+  return 0;
+}
+
 static int compile_step(compiler *c, const rl__scn_user *k,
                         const rl__scn_step *s, rl__plan_step *out) {
   const rl__scn_compile_options *o = c->o;
@@ -398,7 +498,12 @@ static int compile_step(compiler *c, const rl__scn_user *k,
     goto oom;
   if (o->list_only) {
     /* --list: the protocol and its own keys are checked; no target. */
+    rc = cli_options(c, s, p, &ss);
     free_strings(&ss);
+    if (rc) {
+      snprintf(c->err, c->errlen, "out of memory");
+      return rc;
+    }
     for (size_t i = 0; i < s->n_own; i++)
       if ((rc = own_option(c, s, p, &s->own[i], NULL)))
         return rc;
@@ -426,13 +531,18 @@ static int compile_step(compiler *c, const rl__scn_user *k,
     int by_scheme = rl__plugin_set_find_scheme(c->plugins, scheme) == p;
     to.plugin = named ? o->base->plugin : by_scheme ? NULL : p->path;
   }
-  /* Headers, as written. */
-  if (s->n_headers && !(ss.headers = calloc(s->n_headers, sizeof *ss.headers)))
+  /* Headers: the command line's (-H) first, but for a name the step sets
+   * itself, then the step's as written. */
+  size_t nh = 0, room = o->base->n_headers + s->n_headers;
+  if (room && !(ss.headers = calloc(room, sizeof *ss.headers)))
     goto oom;
-  for (size_t i = 0; i < s->n_headers; i++)
-    ss.headers[i] = (rl_kv){s->headers[i].key, s->headers[i].value};
+  for (size_t i = 0; ss.headers && i < o->base->n_headers; i++)
+    if (!step_has_header(s, o->base->headers[i].key))
+      ss.headers[nh++] = o->base->headers[i];
+  for (size_t i = 0; ss.headers && i < s->n_headers; i++)
+    ss.headers[nh++] = (rl_kv){s->headers[i].key, s->headers[i].value};
   to.headers = ss.headers;
-  to.n_headers = s->n_headers;
+  to.n_headers = nh;
   to.body = s->body ? (const uint8_t *)s->body : NULL;
   to.body_len = s->body ? strlen(s->body) : 0;
   to.body_type = s->body_kind == RL__SCN_BODY_JSON ? "application/json" : NULL;
@@ -442,6 +552,8 @@ static int compile_step(compiler *c, const rl__scn_user *k,
       goto oom;
   const char *call = s->call ? s->call : (!request && *spec ? spec : NULL);
   if (call && add_option(&ss, "call", call, NULL))
+    goto oom;
+  if (cli_options(c, s, p, &ss))
     goto oom;
   for (size_t i = 0; i < s->n_own; i++)
     if ((rc = own_option(c, s, p, &s->own[i], &ss))) {
@@ -454,11 +566,15 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   to.n_options = ss.n_options;
   if (s->timeout_ns)
     to.request_timeout_ns = s->timeout_ns;
-  char terr[768];
+  char terr[768], said[1024];
   rc = rl__target_new(c->plugins, &to, &out->target, terr, sizeof terr);
   if (rc) {
     free_strings(&ss);
-    return rl__scn_errorf(c->scn, s->pos, c->err, c->errlen, "%s", terr);
+    yaml_words(terr, said, sizeof said);
+    /* A complaint about the payload points at it. */
+    rl__scn_pos at =
+        s->body_pos.line && strstr(said, ": data: ") ? s->body_pos : s->pos;
+    return rl__scn_errorf(c->scn, at, c->err, c->errlen, "%s", said);
   }
   free_strings(&ss);
   out->origin = s;
@@ -626,6 +742,9 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
   }
   if (collect_vars(&c))
     goto oom;
+  c.option_used = calloc(o->base->n_options + 1, 1);
+  if (!c.option_used)
+    goto oom;
   p->classes = calloc(scn->n_users ? scn->n_users : 1, sizeof *p->classes);
   if (!p->classes)
     goto oom;
@@ -689,6 +808,8 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
   }
   rl__template_set_variables(NULL, 0);
   rl__template_set_data_columns(NULL, 0);
+  if ((rc = check_options_used(&c)))
+    goto fail;
   if (p->n_classes && !p->n_endpoints && !o->list_only) {
     rc = rl__scn_errorf(scn, scn->users[0].pos, err, errlen,
                         "no step makes a request: give a step a protocol "
@@ -704,6 +825,7 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
   if (rl__plan_assign_classes(p, o->users))
     goto oom;
   free(c.dir);
+  free(c.option_used);
   *out = p;
   return 0;
 oom:
@@ -713,6 +835,7 @@ fail:
   rl__template_set_variables(NULL, 0);
   rl__template_set_data_columns(NULL, 0);
   free(c.dir);
+  free(c.option_used);
   rl__plan_del(p);
   return rc;
 }

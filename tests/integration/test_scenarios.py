@@ -611,6 +611,96 @@ users:
         self.assertEqual(cyc[:6], ["s7", "s8", "s9", "s7", "s8", "s9"])
 
 
+class CommandLineWithScenario(ScenarioCase):
+    """With -f, every request option is applied to the steps it fits or
+    refused with a reason (issues #22, #14: -d -D -H -X were dropped)."""
+
+    def test_header_metadata_and_proto_reach_the_steps(self):
+        why = hello_skip_reason()
+        if why:
+            self.skipTest(why)
+        with DemoServer() as ds, HelloServer() as hs:
+            path = self.scenario("""
+users:
+  - name: U
+    wait: {constant: 0.1}
+    tasks:
+      - steps:
+          - {grpc: SayHello, host: "%s", data: {name: x}, name: hello,
+             expect: {grpc_status: NOT_FOUND}}
+          - {http: POST /echo, json: {a: 1}, headers: {x-step: step},
+             expect: {json: {$.headers.x-cli: c, $.headers.x-step: step}}}
+""" % hs.target)
+            res = self.run_rl(["-f", path, "--proto", HELLO_PROTO, "-m", '{"x-status": "5"}',
+                               "-H", "x-cli: c", "-H", "x-step: cli", "-u", "1", "-t", "1s",
+                               "http://127.0.0.1:%d" % ds.port])
+        rep = res.report()
+        # --proto gave the gRPC step its types, -m its metadata (the hello
+        # server answers x-status: 5 with NOT_FOUND), -H the HTTP step its
+        # header, where the step's own of the same name wins.
+        self.assertGreater(rep.row("grpc", "hello").reqs, 3, res.describe())
+        self.assertEqual(rep.row("grpc", "hello").fails, 0, res.describe())
+        self.assertEqual(rep.row("POST", "/echo").fails, 0, res.describe())
+
+    def test_options_no_step_takes_are_refused(self):
+        path = self.scenario("""
+users:
+  - name: U
+    tasks: [{steps: [{http: GET /}]}]
+""")
+        cases = [
+            (["-X", "POST"], "-X: with -f the method is in each step"),
+            (["-d", "{}"], "-d: with -f each step gives its own payload"),
+            (["--name", "n"], "--name: with -f each step gives its own (name:)"),
+            (["--call", "SayHello"], "--call: with -f each step names its call"),
+            (["-D", "m.json"], "-D: with -f each step gives its message (data:)"),
+            (["-m", '{"a":"b"}'], "-m applies to no step: no step's protocol takes "
+                                  "'metadata' as a key of its own"),
+            (["-O", "keepalive=1"], "-O keepalive applies to no step"),
+        ]
+        for args, want in cases:
+            res = self.run_rl(["-f", path] + args + ["http://127.0.0.1:9"], code=2)
+            self.assertIn(want, res.stderr, res.describe())
+
+    def test_locusts_host_habit(self):
+        res = self.run_rl(["-H", "http://127.0.0.1:8080", "-u", "1", "-t", "1s"], code=2)
+        self.assertIn("did you mean --host http://127.0.0.1:8080?", res.stderr)
+        path = self.scenario("users:\n  - {name: U, wait: {constant: 0.1}, "
+                             "tasks: [{steps: [{http: GET /, name: index}]}]}\n")
+        with DemoServer() as ds:
+            url = "http://127.0.0.1:%d" % ds.port
+            res = self.run_rl(["-f", path, "--host", url, "-u", "1", "-t", "1s"])
+            quick = self.run_rl(["--host", url + "/", "-u", "1", "-t", "1s"])
+        self.assertGreater(self.reqs(res, "index"), 3, res.describe())
+        self.assertGreater(quick.report().aggregated.reqs, 3, quick.describe())
+
+    def test_a_plugins_complaint_names_the_yaml_key(self):
+        path = self.scenario("""
+users:
+  - name: U
+    tasks:
+      - steps:
+          - {grpc: SayHello, host: 127.0.0.1:9, proto: "%s",
+             data: {nme: x}}
+""" % HELLO_PROTO)
+        res = self.run_rl(["-f", path, "-u", "1", "-t", "1s"], code=2)
+        self.assertIn("s.yaml:7:20: grpc: data: does not fit locust.hello.HelloRequest: "
+                      "field 'nme'", res.stderr, res.describe())
+        self.assertNotIn("-d", res.stderr)
+
+    def test_list_and_ratio_need_no_host(self):
+        path = self.scenario("""
+users:
+  - name: U
+    on_start: [{http: POST /login, capture: {t: $.t}}]
+    tasks: [{weight: 2, steps: [{http: "GET /a?t={{t}}"}]}, {steps: [{grpc: SayHello}]}]
+""")
+        lst = self.run_rl(["-f", path, "--list"])
+        self.assertIn("- task 1 (weight 2): http GET /a?t={{t}}", lst.stdout)
+        ratio = self.run_rl(["-f", path, "--show-task-ratio"])
+        self.assertIn("66.7% task 1", ratio.stdout)
+
+
 class GrpcCaptures(ScenarioCase):
     def test_a_grpc_capture_miss_stops_the_task(self):
         why = hello_skip_reason()
