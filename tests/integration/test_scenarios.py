@@ -611,6 +611,25 @@ users:
         self.assertEqual(cyc[:6], ["s7", "s8", "s9", "s7", "s8", "s9"])
 
 
+class ExampleFiles(ScenarioCase):
+    def test_shop_data_example_runs_clean(self):
+        path = os.path.join(EXAMPLES, "shop_data.yaml")
+        with DemoServer() as ds:
+            res = self.run_rl(["-f", path, "-u", "6", "-r", "50", "-t", "3s",
+                               "--only-summary", "http://127.0.0.1:%d" % ds.port])
+            served = ds.stop()
+        rep = res.report()
+        self.assertEqual(rep.aggregated.fails, 0, res.describe())
+        with open(os.path.join(EXAMPLES, "shoppers.csv")) as f:
+            emails = {line.split(",")[0] for line in f.read().splitlines()[1:]}
+        # Four shoppers of six users (2:1, dealt as Locust deals), each
+        # logged in with a row of the file, and out again at the end.
+        self.assertEqual(served["logins"], 4, served)
+        self.assertTrue(set(served["users"]) <= emails, served["users"])
+        self.assertEqual(served["logouts"], 4, res.describe())
+        self.assertEqual(served["unauthorized"], 0)
+
+
 class CommandLineWithScenario(ScenarioCase):
     """With -f, every request option is applied to the steps it fits or
     refused with a reason (issues #22, #14: -d -D -H -X were dropped)."""

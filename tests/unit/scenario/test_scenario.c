@@ -1309,12 +1309,46 @@ static const char rich_example[] =
     "    fixed_count: 2\n"
     "    tasks: [{steps: [{http: GET /, expect: {json: {$.q: 1}}}]}]\n";
 
+/* What later parts of the format add: the library, sleep and repeat,
+ * on_failure and stop_user, status lists, messages, templated values, a
+ * data file (its name filled in by the test). */
+static const char flow_example_fmt[] =
+    "data: {file: %s, order: random}\n"
+    "tasks:\n"
+    "  lib: {weight: 2, tags: [x], steps: [{sleep: 1}]}\n"
+    "  none: {steps: []}\n"
+    "users:\n"
+    "  - name: U\n"
+    "    data: {file: %s, order: per_user, cycle: false}\n"
+    "    on_start: [{http: POST /l, capture: {t: $.t}, on_failure: continue}]\n"
+    "    tasks:\n"
+    "      - lib\n"
+    "      - {use: none, weight: 3, tags: [y, z], name: n}\n"
+    "      - steps:\n"
+    "          - repeat: 2\n"
+    "            steps:\n"
+    "              - {http: 'GET /{{i}}/{{data.a}}', json: {v: '{{t}}', "
+    "n: '{{i}}'},\n"
+    "                 expect: {status: [2xx, 404], message: m,\n"
+    "                          body_contains: 'x{{t}}',\n"
+    "                          json: {$.a: '{{data.a}}'}}, stop_user: true}\n"
+    "          - {sleep: 250ms}\n";
+
 /* Fails each allocation of a full parse in turn: every failure is
  * RL_ERR_NOMEM with nothing returned and nothing leaked. */
 static void test_out_of_memory(void **state) {
   (void)state;
-  const char *const texts[] = {issue_example, rich_example};
-  for (size_t i = 0; i < 2; i++) {
+  char path[] = "/tmp/rl-scn-oom-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *fp = fdopen(fd, "w");
+  assert_non_null(fp);
+  fputs("a,b\n1,2\n3,4\n", fp);
+  fclose(fp);
+  char flow[2048];
+  snprintf(flow, sizeof flow, flow_example_fmt, path, path);
+  const char *const texts[] = {issue_example, rich_example, flow};
+  for (size_t i = 0; i < 3; i++) {
     int completed = 0;
     for (long n = 1; n < 100000 && !completed; n++) {
       rl__scn *s = NULL;
@@ -1338,6 +1372,7 @@ static void test_out_of_memory(void **state) {
     }
     assert_true(completed);
   }
+  remove(path);
 }
 
 /* The repository's example scenarios parse. */
@@ -1349,8 +1384,8 @@ static void test_example_files(void **state) {
   assert_non_null(cut);
   *cut = 0;
   static const char *const files[] = {"http_browse.yaml", "grpc_hello.yaml",
-                                      "mixed_login.yaml"};
-  for (size_t i = 0; i < 3; i++) {
+                                      "mixed_login.yaml", "shop_data.yaml"};
+  for (size_t i = 0; i < 4; i++) {
     char path[1200];
     snprintf(path, sizeof path, "%sexamples/scenarios/%s", root, files[i]);
     rl__scn *s = NULL;
