@@ -282,11 +282,32 @@ static int step_url(compiler *c, const rl__scn_user *k, const rl__scn_step *s,
     return RL_ERR_INVAL;
   }
   const char *scheme = default_scheme(p, s->protocol);
+  const char *sep = strstr(host, "://");
+  if (sep) {
+    /* The protocol key picks the plugin: a host written for another
+     * protocol (a grpc: step under `host: http://h:p`) is that address
+     * in the step's protocol, with or without TLS as its scheme says. */
+    char given[32] = "";
+    if ((size_t)(sep - host) < sizeof given)
+      memcpy(given, host, (size_t)(sep - host));
+    const rl__plugin *owner = rl__plugin_set_find_scheme(c->plugins, given);
+    const rl_scheme *gs = owner ? rl__plugin_scheme(owner, given) : NULL;
+    const rl_scheme *mine = NULL;
+    for (const rl_scheme *x = p->desc.schemes; gs && !mine && x && x->name; x++)
+      if (x->tls == gs->tls)
+        mine = x;
+    if (rl__plugin_scheme(p, given) || !mine) {
+      scheme = "";
+    } else {
+      scheme = mine->name;
+      host = sep + 3;
+    }
+  }
   size_t n = strlen(host) + strlen(scheme) + (path ? strlen(path) : 0) + 8;
   if (!(ss->url = malloc(n)))
     return RL_ERR_NOMEM;
-  snprintf(ss->url, n, "%s%s%s%s", has_scheme(host) ? "" : scheme,
-           has_scheme(host) ? "" : "://", host, path ? path : "");
+  snprintf(ss->url, n, "%s%s%s%s", scheme, *scheme ? "://" : "", host,
+           path ? path : "");
   return 0;
 }
 

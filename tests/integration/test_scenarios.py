@@ -721,6 +721,26 @@ users:
 
 
 class GrpcCaptures(ScenarioCase):
+    def test_the_protocol_key_picks_the_plugin(self):
+        # issue #22: a grpc: step under a top-level http:// host failed with
+        # "http1: option 'call' is not known".
+        why = hello_skip_reason()
+        if why:
+            self.skipTest(why)
+        with HelloServer() as hs:
+            path = self.scenario("""
+host: http://%s
+users:
+  - name: U
+    wait: {constant: 0.1}
+    tasks: [{steps: [{grpc: SayHello, proto: "%s", data: {name: x}}]}]
+""" % (hs.target, HELLO_PROTO))
+            res = self.run_rl(["-f", path, "-u", "1", "-t", "1s"])
+        row = res.report().row("grpc", "/locust.hello.HelloService/SayHello")
+        self.assertIsNotNone(row, res.describe())
+        self.assertGreater(row.reqs, 3)
+        self.assertEqual(row.fails, 0, res.describe())
+
     def test_a_grpc_capture_miss_stops_the_task(self):
         why = hello_skip_reason()
         if why:
