@@ -131,6 +131,20 @@ static int list_target(rl__target *t) {
   return 0;
 }
 
+/* How the command line spelled a plugin option, for a scenario's "applies
+ * to no step" (options.c's parse_grpc makes these keys). */
+static const char *option_flag(const char *key) {
+  static const char *const flags[][2] = {
+      {"proto", "--proto"},         {"protoset", "--protoset"},
+      {"import_path", "-I"},        {"metadata", "-m"},
+      {"authority", "--authority"}, {"compress", "--compress"},
+  };
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+    if (strcmp(flags[i][0], key) == 0)
+      return flags[i][1];
+  return NULL; /* -O KEY=VALUE */
+}
+
 /* -f FILE: the scenario, its settings under the command line's options,
  * compiled into a plan. Returns 0 or an exit status. */
 static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
@@ -148,6 +162,9 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
   if (!o->time_given && st->has_run_time)
     o->run.run_time_ns = st->run_time_ns;
   rl__plugin_set_scan(plugins, list_refused, NULL);
+  const char *flags[64] = {NULL};
+  for (size_t i = 0; i < o->n_plugin_options && i < 64; i++)
+    flags[i] = option_flag(o->plugin_options[i].key);
   rl__scn_compile_options po = {
       .base = &o->target,
       .host = o->target.url,
@@ -158,12 +175,22 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
       .users = o->run.users,
       .default_wait = &o->run.wait,
       .wait_given = o->wait_given,
+      .list_only = o->list || o->show_task_ratio,
+      .option_flags = o->n_plugin_options <= 64 ? flags : NULL,
   };
   if (rl__scn_compile(plugins, *scn, &po, plan, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     return EXIT_USAGE;
   }
   *out_po = po; /* a new host in the web UI compiles with these */
+  /* Only fixed_count classes: Locust starts no user past their total. */
+  uint64_t fixed = rl__plan_fixed_only_users(*plan);
+  if (fixed && o->run.users > fixed) {
+    rl__log(RL__LOG_WARN,
+            "every user class has a fixed_count: %llu users in all, not %u",
+            (unsigned long long)fixed, o->run.users);
+    o->run.users = (uint32_t)fixed;
+  }
   /* A scenario with on_stop steps needs time for them at the end. */
   if ((*plan)->has_on_stop && o->run.stop_timeout_ns == 0)
     o->run.stop_timeout_ns = 10 * RL__NS_PER_SEC;

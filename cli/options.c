@@ -54,6 +54,7 @@ enum {
   OPT_CSV_FULL_HISTORY,
   OPT_JSON,
   OPT_JSON_FILE,
+  OPT_HOST,
 };
 
 static const struct option long_options[] = {
@@ -110,6 +111,7 @@ static const struct option long_options[] = {
     {"csv-full-history", no_argument, NULL, OPT_CSV_FULL_HISTORY},
     {"json", no_argument, NULL, OPT_JSON},
     {"json-file", required_argument, NULL, OPT_JSON_FILE},
+    {"host", required_argument, NULL, OPT_HOST},
     {NULL, 0, NULL, 0},
 };
 
@@ -149,6 +151,15 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
 }
 
 static int add_header(cli_options *o, char *arg, char *err, size_t errlen) {
+  /* Locust's -H is its --host: here -H is a header. */
+  if (strncmp(arg, "http://", 7) == 0 || strncmp(arg, "https://", 8) == 0 ||
+      strncmp(arg, "grpc://", 7) == 0 || strncmp(arg, "grpcs://", 8) == 0) {
+    snprintf(err, errlen,
+             "-H is a request header ('Name: value'), not Locust's -H: did "
+             "you mean --host %s? (or give the URL as the last argument)",
+             arg);
+    return RL_ERR_INVAL;
+  }
   char *colon = strchr(arg, ':');
   if (!colon || colon == arg) {
     snprintf(err, errlen, "header '%s' must look like 'Name: value'", arg);
@@ -322,12 +333,14 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   switch (c) {
   case 'X':
     o->target.method = arg;
+    o->method_given = 1;
     return 0;
   case 'H':
     if (add_header(o, arg, err, errlen))
       return RL_ERR_INVAL;
     return 0;
   case 'd':
+    o->data_given = 1;
     free(o->body);
     o->body = NULL;
     if (arg[0] == '@') {
@@ -343,6 +356,10 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
     return 0;
   case OPT_NAME:
     o->target.name = arg;
+    o->name_given = 1;
+    return 0;
+  case OPT_HOST:
+    o->host = arg;
     return 0;
   case OPT_CALL:
     if (add_plugin_option(o, "call", arg, err, errlen))

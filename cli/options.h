@@ -45,8 +45,11 @@ typedef struct cli_options {
   const char *prometheus_host; /* --prometheus-port [HOST:]PORT; NULL: */
   int prometheus_port;         /*   127.0.0.1; port -1: none, 0: any */
   char *prometheus_arg;        /* owned copy of HOST for prometheus_host */
-  char **args; /* the operands after the options: argv's, borrowed */
+  char *host;      /* --host URL (Locust's), or NULL: the operand instead */
+  char *host_slot; /* args points here when --host is the target */
+  char **args;     /* the operands after the options: argv's, borrowed */
   int n_args;
+  int method_given, name_given, data_given; /* -X, --name, -d */
 } cli_options;
 
 /*

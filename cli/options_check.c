@@ -30,11 +30,38 @@ static int too_many(const cli_options *o, const char *what, char *err,
   return RL_ERR_INVAL;
 }
 
+/* A request option with -f that no step could take: why, or NULL. The
+ * others apply to the steps (scenario/compile.c: -H to every step, a
+ * plugin's options to the steps whose plugin declares them). */
+static const char *refused_with_scenario(const cli_options *o) {
+  if (o->method_given)
+    return "-X: with -f the method is in each step (http: POST /path)";
+  if (o->data_given)
+    return "-d: with -f each step gives its own payload (body:, json: or "
+           "data:)";
+  if (o->name_given)
+    return "--name: with -f each step gives its own (name:)";
+  for (size_t i = 0; i < o->n_plugin_options; i++) {
+    if (strcmp(o->plugin_options[i].key, "call") == 0)
+      return "--call: with -f each step names its call (grpc: Method, "
+             "redis: 'GET key')";
+    if (strcmp(o->plugin_options[i].key, "data_file") == 0)
+      return "-D: with -f each step gives its message (data:), or rows "
+             "come from a data file (data: {file: ...})";
+  }
+  return NULL;
+}
+
 /* -f: the file holds the requests; a target on the command line is the
  * host every step without its own goes to. */
 static int scenario_target(cli_options *o, char *err, size_t errlen) {
   if (o->n_args > 1)
     return too_many(o, "target", err, errlen);
+  const char *why = refused_with_scenario(o);
+  if (why) {
+    snprintf(err, errlen, "%s", why);
+    return RL_ERR_INVAL;
+  }
   o->target.url = o->n_args > 0 ? o->args[0] : NULL;
   o->target.default_scheme = NULL;
   if (o->http2)
@@ -121,6 +148,17 @@ static void derive_run(cli_options *o) {
 int cli_options_check(cli_options *o, char *err, size_t errlen) {
   if (o->help || o->version || o->list_plugins)
     return 0; /* no run to check */
+  /* --host URL (Locust's) is the target operand. */
+  if (o->host) {
+    if (o->n_args > 0) {
+      snprintf(err, errlen, "--host %s and the target '%s': give one", o->host,
+               o->args[0]);
+      return RL_ERR_INVAL;
+    }
+    o->host_slot = o->host;
+    o->args = &o->host_slot;
+    o->n_args = 1;
+  }
   build_target(o);
   if (o->scenario) {
     if (scenario_target(o, err, errlen))

@@ -9,6 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config   # toolchain
   libev-dev libssl-dev libhttp-parser-dev   # core + http1 plugin
   libyaml-dev                        # scenario files
+  libpcre2-dev                       # scenario regexes: PCRE2's JIT and match limits
   libmicrohttpd-dev                  # the web UI's and --prometheus-port's HTTP server
   libnghttp2-dev                     # http2 plugin
   libcmocka-dev                      # unit tests

@@ -57,11 +57,8 @@ static const char *host_template_expand(const rl_template *t, rl_request *req,
                                         size_t *len) {
   rl__user *u = req->user;
   rl_loop *lp = u->loop;
-  rl__template_ctx ctx = {.user_id = u->id,
-                          .seq = u->seq,
-                          .rng = &u->rng,
-                          .vars = u->vars,
-                          .n_vars = u->vars ? lp->plan->n_vars : 0};
+  rl__template_ctx ctx;
+  rl__user_template_ctx(u, &ctx);
   *len = 0;
   rl__buf_reset(&lp->scratch);
   if (rl__template_expand(t, &ctx, &lp->scratch)) {

@@ -17,12 +17,14 @@
 #include "engine/loop.h"
 #include "engine/request.h"
 #include "engine/response.h"
+#include "engine/template.h"
 
 enum rl__user_state {
   RL__USER_READY = 0, /* queued on its worker to act */
   RL__USER_WAITING,   /* wait timer running */
   RL__USER_RUNNING,   /* a request in flight */
   RL__USER_STOPPED,
+  RL__USER_SLEEPING, /* in a task, on a sleep step's timer */
 };
 
 struct rl__plan_class;
@@ -39,7 +41,14 @@ typedef struct rl__user {
   rl_loop *loop;                    /* its worker thread's */
   const struct rl__plan_class *cls; /* what it runs (the plan's) */
   uint8_t phase;                    /* enum rl__user_phase */
-  uint8_t capture_failed; /* the step that just ended failed a capture */
+  uint8_t step_outcome;   /* what the step that just ended asks for next:
+                           enum rl__on_failure (0: the next step) */
+  uint8_t first_in_task;  /* the task has started no request nor sleep */
+  uint8_t loop_depth;     /* repeats entered */
+  uint32_t loop_i[8];     /* each repeat's counter ({{i}}: the innermost);
+                            RL__PLAN_MAX_REPEAT_DEPTH */
+  uint8_t has_row;        /* has taken its first row of the data file */
+  const char *const *row; /* its row of its class's data file, or NULL */
   uint32_t task;          /* index in cls->tasks */
   uint32_t step;          /* index in the phase's steps */
   uint32_t next_seq_task; /* sequential classes: the next task */
@@ -96,5 +105,9 @@ void rl__user_retire(rl__user *u);
 
 /* Frees a stopped user. */
 void rl__user_del(rl__user *u);
+
+/* What the user's templates expand with (its id, request number, random
+ * generator and variables, borrowed from it), into *out. */
+void rl__user_template_ctx(rl__user *u, rl__template_ctx *out);
 
 #endif /* RL_USER_H */

@@ -350,7 +350,7 @@ static void start_one_transport(rl__worker *w, const rl__target *t) {
 static void start_steps_transports(rl__worker *w, const rl__plan_step *s,
                                    size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (s[i].target->plugin->desc.kind == RL_PLUGIN_TRANSPORT)
+    if (s[i].target && s[i].target->plugin->desc.kind == RL_PLUGIN_TRANSPORT)
       start_one_transport(w, s[i].target);
 }
 

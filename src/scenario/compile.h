@@ -26,6 +26,15 @@ typedef struct rl__scn_compile_options {
   uint32_t users;               /* -u: how many class assignments */
   const rl__wait *default_wait; /* --wait, for classes without one */
   int wait_given;               /* --wait given: it wins over the file */
+  /* Only to list the plan (--list, --show-task-ratio): steps are checked
+   * against their plugins, but no target is made (no host is needed, none
+   * is resolved) and the plan cannot run. */
+  int list_only;
+  /* base->options (the command line's plugin options: -m, --proto...)
+   * apply to the steps whose plugin declares them as its own keys; per
+   * option, how to name it in an error when no step does ("-m",
+   * "--proto"); NULL: "-O KEY". base->headers (-H) go to every step. */
+  const char *const *option_flags;
 } rl__scn_compile_options;
 
 /*

@@ -406,6 +406,131 @@ static void test_a_failed_capture_stops_the_task(void **state) {
   rl__jsonpath_del(path);
 }
 
+/* A task's flat steps made by hand: kinds with their target or count
+ * (REPEAT: count; SLEEP: ms; END: its REPEAT's index), as compile.c
+ * flattens a scenario's steps. */
+typedef struct hand_step {
+  int kind, arg;
+} hand_step;
+
+static void set_steps(rl__plan_step **out, size_t *n, const hand_step *h,
+                      size_t count) {
+  rl__plan_step *s = calloc(count ? count : 1, sizeof *s);
+  assert_non_null(s);
+  for (size_t i = 0; i < count; i++) {
+    s[i].kind = (uint8_t)h[i].kind;
+    switch (h[i].kind) {
+    case RL__STEP_REQUEST:
+      s[i].target = f.t[h[i].arg];
+      assert_int_equal(rl__plan_endpoint(f.plan, s[i].target, &s[i].endpoint),
+                       0);
+      break;
+    case RL__STEP_SLEEP:
+      s[i].sleep_ns = (uint64_t)h[i].arg * TH_MS;
+      break;
+    case RL__STEP_REPEAT:
+      s[i].count = (uint32_t)h[i].arg;
+      break;
+    default: /* END */
+      s[i].jump = (uint32_t)h[i].arg;
+      s[h[i].arg].jump = (uint32_t)i;
+    }
+  }
+  free(*out);
+  *out = s;
+  *n = count;
+}
+
+static void test_repeat_and_sleep_steps(void **state) {
+  (void)state;
+  const int task[] = {A, -1};
+  rl__plan_class *k = plan(NULL, task, NULL, constant(RL__NS_PER_SEC));
+  /* repeat 2 (A, repeat 2 (B)), sleep 50 ms, C */
+  const hand_step h[] = {{RL__STEP_REPEAT, 2}, {RL__STEP_REQUEST, A},
+                         {RL__STEP_REPEAT, 2}, {RL__STEP_REQUEST, B},
+                         {RL__STEP_END, 2},    {RL__STEP_END, 0},
+                         {RL__STEP_SLEEP, 50}, {RL__STEP_REQUEST, C}};
+  set_steps(&k->tasks[0].steps, &k->tasks[0].n_steps, h, 8);
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_SLEEPING);
+  assert_string_equal(th_tp_labels(), "A B B A B B");
+  assert_int_equal(u->loop_depth, 0);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_string_equal(th_tp_labels(), "A B B A B B C");
+  /* The sleep came between the last B and C; timers never fire early. */
+  assert_true(gap(5, 6) >= 50 * TH_MS);
+  /* A user sleeping in a task is in it: a retire lets it finish. */
+  rl__user_stop(u, 0);
+}
+
+static void test_on_failure_and_stop_user(void **state) {
+  (void)state;
+  const int task[] = {A, B, -1}, stop[] = {E, -1};
+  f.s[A].error = "boom";
+  rl__plan_class *k = plan(NULL, task, stop, constant(20 * TH_MS));
+  /* on_failure: continue (a task's default): B runs after A fails. */
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_string_equal(th_tp_labels(), "A B");
+  /* stop_task: the rest of the task is skipped. */
+  k->tasks[0].steps[0].on_failure = RL__ON_FAILURE_STOP_TASK;
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 3 && u->state == RL__USER_WAITING);
+  assert_string_equal(th_tp_labels(), "A B A");
+  /* stop_user: Locust's StopUser, through on_stop. */
+  k->tasks[0].steps[0].on_failure = RL__ON_FAILURE_STOP_USER;
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_STOPPED);
+  assert_string_equal(th_tp_labels(), "A B A A E");
+  assert_int_equal(f.lp.live_users, 0);
+  /* stop_user: true after a success too. */
+  f.s[A].error = NULL;
+  k->tasks[0].steps[0].on_failure = RL__ON_FAILURE_CONTINUE;
+  k->tasks[0].steps[0].stop_user = 1;
+  rl__user *v = spawn(1, 2, NULL);
+  TH_RUN_UNTIL(&f.lp, v->state == RL__USER_STOPPED);
+  assert_string_equal(th_tp_labels(), "A B A A E A E");
+}
+
+static void test_a_failed_on_start_ends_the_user(void **state) {
+  (void)state;
+  const int start[] = {S, A, -1}, task[] = {B, -1}, stop[] = {E, -1};
+  f.s[S].error = "login refused";
+  rl__plan_class *k = plan(start, task, stop, constant(20 * TH_MS));
+  /* What compile.c gives on_start's steps: Locust's exception in on_start
+   * ends the user, without on_stop. */
+  k->on_start[0].on_failure = RL__ON_FAILURE_END_USER;
+  k->on_start[1].on_failure = RL__ON_FAILURE_END_USER;
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_STOPPED);
+  assert_string_equal(th_tp_labels(), "S");
+  assert_int_equal(f.lp.live_users, 0);
+  th_run_for(&f.lp, 30 * TH_MS);
+  assert_int_equal(th_tp_n, 1);
+  /* Unless the step says to go on. */
+  k->on_start[0].on_failure = RL__ON_FAILURE_CONTINUE;
+  rl__user *v = spawn(1, 2, NULL);
+  TH_RUN_UNTIL(&f.lp, v->state == RL__USER_WAITING);
+  assert_string_equal(th_tp_labels(), "S S A B");
+  rl__user_stop(v, 0);
+}
+
+static void test_an_empty_task_yields(void **state) {
+  (void)state;
+  const int task[] = {A, -1};
+  rl__plan_class *k = plan(NULL, task, NULL, (rl__wait){0});
+  set_steps(&k->tasks[0].steps, &k->tasks[0].n_steps, NULL, 0);
+  rl__user *u = spawn(0, 1, NULL);
+  /* Locust's `pass` with no wait: each round of the loop starts the next
+   * (empty) task once, and the call returns. */
+  for (int i = 0; i < 5; i++) {
+    th_run_ready(&f.lp);
+    assert_int_equal(u->state, RL__USER_READY);
+    assert_true(u->queued);
+  }
+  assert_int_equal(th_tp_n, 0);
+  rl__user_stop(u, 0);
+  f.lp.ready_head = f.lp.ready_tail = NULL;
+}
+
 static void test_pacing_counts_from_when_the_task_was_due(void **state) {
   (void)state;
   /* Every 50 ms, but each request takes 80: each task starts later than
@@ -535,6 +660,10 @@ int main(void) {
       T(test_stop_between_tasks_ends_the_wait),
       T(test_a_cut_request_is_counted_apart),
       T(test_a_failed_capture_stops_the_task),
+      T(test_repeat_and_sleep_steps),
+      T(test_on_failure_and_stop_user),
+      T(test_a_failed_on_start_ends_the_user),
+      T(test_an_empty_task_yields),
       T(test_pacing_counts_from_when_the_task_was_due),
       T(test_a_paced_task_that_waited_does_not_count_the_wait),
       T(test_own_connection_closed_at_stop_shared_one_kept),
