@@ -69,8 +69,16 @@ void cli_reports_second(rl__runner *r, cli_reports *rep) {
   rl__runner_with_stats(r, read_csv, &rd);
   if (rd.rc)
     rl__log(RL__LOG_WARN, "out of memory formatting the CSV files");
-  if (rl__report_csv_write(rep->csv, err, sizeof err))
-    rl__log(RL__LOG_WARN, "%s", err);
+  /* Said once when writes start failing (a full disk) and once when they
+   * work again, not every second in between. */
+  int rc = rl__report_csv_write(rep->csv, err, sizeof err);
+  if (rc == RL__REPORT_CSV_RECOVERED)
+    rl__log(RL__LOG_INFO, "%s", err);
+  else if (rc)
+    rl__log(RL__LOG_WARN,
+            "%s; the CSV files keep their last whole content "
+            "and history rows wait in memory until it works",
+            err);
 }
 
 static double unix_s(const struct timespec *t) {

@@ -1,8 +1,10 @@
 #include "engine/runner.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rpcload/plugin.h>
 
@@ -295,6 +297,49 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
   }
 }
 
+/* Once the run is over, while the caller writes its final reports: a
+ * signal is noted, once, and ignored. The first one already stopped the
+ * run, and a report cut short is worse than a late exit. Only what is
+ * async-signal-safe: a flag and write(2). */
+static volatile sig_atomic_t held_noted;
+
+static void held_signal(int sig) {
+  (void)sig;
+  if (held_noted)
+    return;
+  held_noted = 1;
+  static const char line[] =
+      "rpcload: the run is over and its reports are being written: signal "
+      "ignored\n";
+  int saved = errno;
+  ssize_t n = write(STDERR_FILENO, line, sizeof line - 1);
+  (void)n;
+  errno = saved;
+}
+
+/* From the loop's signal watchers to held_signal, with both signals
+ * blocked meanwhile so that none meets the default action in between
+ * (stopping the watchers restores it). SA_RESTART: a report being written
+ * to a pipe (--json on stdout) must not fail with EINTR. */
+static void hold_signals(rl__runner *r) {
+  sigset_t both, old;
+  sigemptyset(&both);
+  sigaddset(&both, SIGINT);
+  sigaddset(&both, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &both, &old);
+  ev_signal_stop(r->loop, &r->sigint_watcher);
+  ev_signal_stop(r->loop, &r->sigterm_watcher);
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = held_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  r->signals_held = 1;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 static void done_cb(struct ev_loop *loop, ev_async *a, int revents) {
   (void)revents;
   rl__runner *r = a->data;
@@ -364,7 +409,14 @@ void rl__runner_with_stats(rl__runner *r, rl__stats_reader fn, void *arg) {
   rl__stats_hub_read(&r->hub, fn, arg);
 }
 
-void rl__runner_free(rl__runner *r) { rl__stats_hub_free(&r->hub); }
+void rl__runner_free(rl__runner *r) {
+  if (r->signals_held) {
+    sigaction(SIGINT, &r->saved_sigint, NULL);
+    sigaction(SIGTERM, &r->saved_sigterm, NULL);
+    r->signals_held = 0;
+  }
+  rl__stats_hub_free(&r->hub);
+}
 
 /* What worker `index` needs of the run. */
 static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
@@ -462,6 +514,9 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 
   if (rc == 0) {
+    /* What the caller had, for rl__runner_free to put back. */
+    sigaction(SIGINT, NULL, &r->saved_sigint);
+    sigaction(SIGTERM, NULL, &r->saved_sigterm);
     ev_signal_init(&r->sigint_watcher, signal_cb, SIGINT);
     r->sigint_watcher.data = r;
     ev_signal_start(r->loop, &r->sigint_watcher);
@@ -485,6 +540,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     if (r->hooks.started)
       r->hooks.started(r, r->hooks.arg);
     ev_run(r->loop, 0);
+    hold_signals(r);
   } else {
     rl__log(RL__LOG_ERROR, "cannot start worker thread %u", started);
     for (uint32_t i = 0; i < started; i++)

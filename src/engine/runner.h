@@ -8,6 +8,7 @@
 #define RL_RUNNER_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -133,6 +134,10 @@ typedef struct rl__runner {
   atomic_uint finished_workers;
   ev_timer spawn_timer, run_timer, report_timer, history_timer;
   ev_signal sigint_watcher, sigterm_watcher;
+  /* After the loop: SIGINT/SIGTERM held (noted and ignored) until
+   * rl__runner_free puts back what the caller had. */
+  int signals_held;
+  struct sigaction saved_sigint, saved_sigterm;
 } rl__runner;
 
 /*
@@ -143,12 +148,20 @@ typedef struct rl__runner {
  * when threads could not be started. On return every worker has ended and
  * `r` holds the run's figures (r->hub: stats and history) until
  * rl__runner_free(r), which the caller calls in every case.
+ *
+ * Signals: while the loop runs, the first SIGINT/SIGTERM stops the run and
+ * the next ones cut what is still in flight. From the loop's end until
+ * rl__runner_free they are held: the first is noted in one line on stderr,
+ * all are ignored, so the caller's final reports are written whole (a
+ * write to a pipe is restarted, not failed). rl__runner_free puts back
+ * the dispositions the caller had.
  */
 int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
                    const rl_host *host, const struct rl__target *target,
                    rl__stats *stats, const rl__runner_hooks *hooks);
 
-/* Frees what the run left for its reports (the history). */
+/* Frees what the run left for its reports (the history) and puts back
+ * the caller's SIGINT/SIGTERM dispositions. */
 void rl__runner_free(rl__runner *r);
 
 /*

@@ -16,6 +16,8 @@
 
 #include <rpcload/plugin.h>
 
+#include "report/file.h"
+
 static const double percents[] = {50, 66, 75,   80,    90, 95,
                                   98, 99, 99.9, 99.99, 100};
 /* Python's str() of the fractions, as Locust's keys spell them. */
@@ -359,29 +361,23 @@ int rl__report_json_write(FILE *out, rl__stats *s, const rl__history *h,
 int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
                          const rl__report_json_info *run, char *err,
                          size_t errlen) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    char text[256] = "unknown error";
-    strerror_r(errno, text, sizeof text);
-    if (err && errlen)
-      snprintf(err, errlen, "cannot create %s: %s", path, text);
-    return RL_ERR_IO;
-  }
-  int rc = rl__report_json_write(f, s, h, run);
-  int errnum = errno;
-  if (fclose(f) != 0 && rc == 0) {
-    rc = RL_ERR_IO;
-    errnum = errno;
-  }
-  if (!err || !errlen || rc == 0)
+  rl__report_file rf;
+  int rc = rl__report_file_begin(&rf, path, err, errlen);
+  if (rc)
     return rc;
-  if (rc == RL_ERR_NOMEM) {
-    snprintf(err, errlen, "out of memory writing %s", path);
-  } else {
+  errno = 0;
+  rc = rl__report_json_write(rf.f, s, h, run);
+  if (rc == 0)
+    return rl__report_file_commit(&rf, 1, err, errlen);
+  int errnum = errno;
+  rl__report_file_abort(&rf);
+  if (err && errlen) {
     char text[256] = "I/O error";
-    if (errnum)
+    if (errnum && rc == RL_ERR_IO)
       strerror_r(errnum, text, sizeof text);
-    snprintf(err, errlen, "cannot write %s: %s", path, text);
+    snprintf(err, errlen, "%s %s: %s",
+             rc == RL_ERR_NOMEM ? "out of memory writing" : "cannot write",
+             path, rc == RL_ERR_NOMEM ? "no memory for the JSON" : text);
   }
   return rc;
 }

@@ -83,8 +83,10 @@ json_t *rl__report_json(rl__stats *s, const rl__history *h,
 int rl__report_json_write(FILE *out, rl__stats *s, const rl__history *h,
                           const rl__report_json_info *run);
 
-/* The same into file `path` (created or truncated). 0, or RL_ERR_NOMEM /
- * RL_ERR_IO with the reason naming the file in `err`. */
+/* The same into file `path`, replaced whole (written to PATH.tmp, renamed
+ * over PATH when complete: report/file.h), so a kill or a full disk leaves
+ * the old file or the new one. 0, or RL_ERR_NOMEM / RL_ERR_IO with the
+ * reason naming the file in `err`. */
 int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
                          const rl__report_json_info *run, char *err,
                          size_t errlen);
