@@ -46,6 +46,36 @@ def many_names_scenario(path, n):
             f.write("          - {http: GET /hello, name: /n%d}\n" % i)
 
 
+# Runs inside a private mount namespace (unshare -m): a small tmpfs over
+# $1, rpcload writing its CSV files there, the disk filled after 2.5 s and
+# freed 4 s later; copies of the files while full and at the end go to $2.
+FULL_DISK_SCRIPT = r'''
+set -u
+mnt=$1; out=$2; shift 2
+mount -t tmpfs -o size=512k tmpfs "$mnt" || exit 77
+"$@" --csv "$mnt/run" --csv-full-history >"$out/stdout" 2>"$out/stderr" &
+pid=$!
+sleep 2.5
+head -c 100M /dev/zero >"$mnt/fill" 2>/dev/null
+df -k "$mnt" >"$out/df_full"
+sleep 3
+mkdir "$out/full" && cp "$mnt"/run_*.csv "$out/full/"
+sleep 1
+rm -f "$mnt/fill"
+wait $pid
+echo $? >"$out/rc"
+cp "$mnt"/run_*.csv "$out/"
+'''
+
+
+def pandas_or_none():
+    try:
+        import pandas
+        return pandas
+    except ImportError:
+        return None
+
+
 def csv_rows(path):
     """The rows of a CSV file, by Python's csv module (strict: a stray quote
     is an error)."""
@@ -95,6 +125,68 @@ class SafetyTest(unittest.TestCase):
         if old is not None and text == old:
             return
         self.assertTrue(text.endswith("</html>\n"), "HTML cut short %s: ...%r" % (why, text[-80:]))
+
+    def assert_pandas_reads(self, prefix, why=""):
+        """pandas reads each CSV file with its header's columns."""
+        pd = pandas_or_none()
+        if pd is None:
+            return
+        for suffix, width in (("_stats.csv", STATS_FIELDS),
+                              ("_stats_history.csv", HISTORY_FIELDS),
+                              ("_failures.csv", FAILURES_FIELDS)):
+            if os.path.exists(prefix + suffix):
+                frame = pd.read_csv(prefix + suffix)
+                self.assertEqual(len(frame.columns), width, suffix + why)
+
+    # -- #13 defect 3: a disk that fills and frees --------------------------------
+    def test_disk_fills_and_frees(self):
+        """A 512 KiB tmpfs filled 2.5 s into the run and freed 4 s later:
+        the failure is said once and the recovery once, every file parses
+        (while full too) with whole rows, and the history has every second
+        once: its rows waited and were written whole."""
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            self.skipTest("needs root and unshare(1) to mount a tmpfs in a private "
+                          "mount namespace")
+        scenario = os.path.join(self.tmp, "names.yaml")
+        many_names_scenario(scenario, 30)
+        mnt = os.path.join(self.tmp, "mnt")
+        out = os.path.join(self.tmp, "out")
+        os.mkdir(mnt)
+        os.mkdir(out)
+        script = os.path.join(self.tmp, "full_disk.sh")
+        with open(script, "w") as f:
+            f.write(FULL_DISK_SCRIPT)
+        with NginxServer() as ng:
+            proc = popen_bounded(["unshare", "-m", "--propagation", "private", "bash", script,
+                                  mnt, out] + rpcload.base_argv()
+                                 + ["-f", scenario, "-u", "2", "-r", "100", "-t", "10s",
+                                    "--wait", "constant:0.05", ng.url("/")],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            try:
+                log, _ = proc.communicate(timeout=120)
+            finally:
+                stop_process(proc)
+        if proc.returncode == 77:
+            self.skipTest("mounting a tmpfs is not allowed here: %s" % log.decode(errors="replace"))
+        with open(os.path.join(out, "stderr"), errors="replace") as f:
+            err = f.read()
+        with open(os.path.join(out, "df_full")) as f:
+            df = f.read()
+        why = "\n--- stderr ---\n%s\n--- df while full ---\n%s" % (err, df)
+        for prefix, when in ((os.path.join(out, "full", "run"), " (while full)"),
+                             (os.path.join(out, "run"), " (at the end)")):
+            self.assert_csv_files(prefix, when + why)
+            self.assert_pandas_reads(prefix, when)
+        self.assertEqual(proc.returncode, 0, log.decode(errors="replace") + why)
+        with open(os.path.join(out, "rc")) as f:
+            self.assertEqual(f.read().strip(), "0", "rpcload's exit status" + why)
+        self.assertEqual(err.count("No space left on device"), 1, why)
+        self.assertEqual(err.count("written again"), 1, why)
+        rows = csv_rows(os.path.join(out, "run_stats_history.csv"))
+        stamps = [int(r[0]) for r in rows[1:] if r[3] == "Aggregated"]
+        self.assertGreaterEqual(len(stamps), 9, stamps)
+        self.assertEqual(stamps, list(range(stamps[0], stamps[0] + len(stamps))),
+                         "every second once, in order" + why)
 
     # -- #13 defect 2: signals and kills ----------------------------------------
     def test_signals_during_final_write_are_ignored(self):
@@ -194,6 +286,7 @@ class SafetyTest(unittest.TestCase):
                 why = "(kill %d at %s: %s)" % (i, "the final write" if when is None
                                                else "%.2fs" % when, what)
                 self.assert_csv_files(prefix, why)
+                self.assert_pandas_reads(prefix, why)
                 self.assert_whole_json(prefix + ".json", OLD_JSON, why)
                 self.assert_whole_html(prefix + ".html", OLD_HTML, why)
         # The aimed kills did land in the final write.
