@@ -452,6 +452,9 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   r->cfg = cfg;
   r->host = host;
   rl__stats_hub_init(&r->hub, stats, cfg->full_history);
+  if (cfg->max_error_rows)
+    rl__stats_hub_set_max_error_rows(
+        &r->hub, cfg->max_error_rows == UINT32_MAX ? 0 : cfg->max_error_rows);
   r->plan = cfg->plan;
   if (!r->plan) {
     r->own_plan = rl__plan_single((struct rl__target *)target, &cfg->wait);

@@ -36,6 +36,9 @@ typedef struct rl__run_config {
   double report_interval_s; /* 0: no periodic report */
   uint32_t connections;     /* 0: one per user; else shared, N in all */
   int full_history; /* history rows per entry too (--csv-full-history) */
+  /* Distinct error texts kept per (type, name); the rest share one row.
+   * 0: RL__STATS_MAX_ERROR_ROWS; UINT32_MAX: no cap. */
+  uint32_t max_error_rows;
   /* What users run (a scenario's classes); NULL: one class with one task
    * of one request, the target given to rl__runner_run. */
   const struct rl__plan *plan;

@@ -327,6 +327,8 @@ static int loop_init(rl__worker *w) {
   lp->rbuf_size = READ_BUFFER_SIZE;
   lp->rbuf = malloc(lp->rbuf_size);
   lp->stats = rl__stats_new();
+  if (lp->stats) /* the thread's second of errors stays under the cap too */
+    rl__stats_set_max_error_rows(lp->stats, w->cfg.hub->max_error_rows);
   lp->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
   return lp->rbuf && lp->stats && lp->ev ? 0 : RL_ERR_NOMEM;
 }

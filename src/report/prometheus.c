@@ -201,7 +201,10 @@ int rl__report_prometheus_write(FILE *out, rl__stats *s,
     fputs("rpcload_errors_total{", out);
     entry_labels(out, errors[i]->type, errors[i]->name);
     fputs(",error=\"", out);
-    rl__report_prometheus_label_value(out, errors[i]->error);
+    /* The row past the cap: a label that does not change with its count
+     * (a new series every scrape otherwise). */
+    rl__report_prometheus_label_value(out, errors[i]->other ? "(other errors)"
+                                                            : errors[i]->error);
     fprintf(out, "\"} %llu\n", (unsigned long long)errors[i]->occurrences);
   }
 

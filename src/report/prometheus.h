@@ -14,6 +14,8 @@
  *   rpcload_current_fail_per_sec    gauge    RL__STATS_CURRENT_WINDOW s
  *   rpcload_response_time_seconds   histogram (_bucket{le}, _sum, _count)
  *   rpcload_errors_total            counter  labels method, name, error
+ *                                            (the row of texts past the
+ *                                            cap: error="(other errors)")
  *   rpcload_users                   gauge    users asked for now
  *   rpcload_state                   gauge    1 for the run's state, 0 for
  *                                            the others (label state)

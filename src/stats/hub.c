@@ -1,6 +1,10 @@
 #include "stats/hub.h"
 
+#include <stdio.h>
+
 #include <rpcload/plugin.h>
+
+#include "base/log.h"
 
 void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats,
                         int full_history) {
@@ -8,10 +12,17 @@ void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats,
   hub->stats = stats;
   hub->epoch = 0;
   hub->cut_requests = 0;
+  hub->max_error_rows = RL__STATS_MAX_ERROR_ROWS;
+  hub->cap_warned = 0;
 
   rl__history_init(&hub->history);
   if (full_history)
     rl__history_track_entries(&hub->history);
+}
+
+void rl__stats_hub_set_max_error_rows(rl__stats_hub *hub, size_t n) {
+  hub->max_error_rows = n;
+  rl__stats_set_max_error_rows(hub->stats, n);
 }
 
 void rl__stats_hub_free(rl__stats_hub *hub) {
@@ -24,16 +35,29 @@ int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, uint64_t cut,
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(local, &entries);
   int rc = 0;
+  char capped[512] = "";
   pthread_mutex_lock(&hub->lock);
   if (*epoch == hub->epoch) {
     rc = rl__stats_merge(hub->stats, local);
     hub->cut_requests += cut;
     for (size_t i = 0; i < n; i++)
       rc |= rl__history_add_entry(&hub->history, entries[i]);
+    const rl__stats_entry *c = rl__stats_capped(hub->stats);
+    if (c && !hub->cap_warned) {
+      hub->cap_warned = 1;
+      snprintf(capped, sizeof capped, "%s%s%s", c->type, *c->type ? " " : "",
+               c->name);
+    }
   }
   *epoch = hub->epoch;
   pthread_mutex_unlock(&hub->lock);
   rl__stats_clear(local);
+  if (capped[0])
+    rl__log(RL__LOG_WARN,
+            "%s: more than %zu distinct error texts; the others are counted "
+            "in one row, \"(N other errors)\" (--max-error-rows sets the "
+            "cap)",
+            capped, hub->max_error_rows);
   return rc ? RL_ERR_NOMEM : 0;
 }
 

@@ -27,11 +27,20 @@ typedef struct rl__stats_hub {
   /* Requests in flight when users were cut at a stop: ended, but neither
    * successes nor the server's failures, so not in `stats`. */
   uint64_t cut_requests;
+  /* Distinct error texts per entry (rl__stats_set_max_error_rows), for
+   * the merged stats and every worker's own; read-only once workers run. */
+  size_t max_error_rows;
+  int cap_warned; /* the cap's warning was given */
 } rl__stats_hub;
 
 /* Sets up a hub over `stats` (borrowed, empty); `full_history` keeps
  * per-entry history rows (--csv-full-history). */
 void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats, int full_history);
+
+/* The cap on distinct error texts per entry (0: none), for the merged
+ * stats now and for workers that read hub->max_error_rows when they set
+ * up their own. Call before the workers start. */
+void rl__stats_hub_set_max_error_rows(rl__stats_hub *hub, size_t n);
 
 /* Frees the history and the lock (the stats stay the caller's). */
 void rl__stats_hub_free(rl__stats_hub *hub);
@@ -40,7 +49,8 @@ void rl__stats_hub_free(rl__stats_hub *hub);
  * A worker's merge: adds `local` (the thread's own stats) and `cut` (its
  * requests cut since the last merge) to the run's unless a reset came
  * since `*epoch` (then both are dropped), clears `local`, and sets *epoch
- * to the hub's. Returns 0 or RL_ERR_NOMEM.
+ * to the hub's. The first time an entry's error texts go past the cap, a
+ * warning says so (once per run). Returns 0 or RL_ERR_NOMEM.
  */
 int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, uint64_t cut,
                         unsigned *epoch);

@@ -22,9 +22,10 @@ import subprocess
 import tempfile
 import time
 import unittest
+import uuid
 
 import rpcload
-from servers import NginxServer, popen_bounded, stop_process
+from servers import NginxServer, _SelectorTcpServer, popen_bounded, stop_process
 
 F_SETPIPE_SZ = 1031  # linux/fcntl.h
 FIONREAD = 0x541B    # asm-generic/ioctls.h
@@ -68,12 +69,62 @@ cp "$mnt"/run_*.csv "$out/"
 '''
 
 
+class UniqueErrorServer(_SelectorTcpServer):
+    """HTTP/1.1 on a selector: every request is answered 500 with a reason
+    phrase that carries a fresh uuid, so no two error texts are alike (as a
+    server that puts a request id in its messages). `served` counts them."""
+
+    thread_name = "unique-errors"
+
+    def __init__(self):
+        super().__init__(lifetime_s=300)
+        self.served = 0
+        self._bufs = {}
+
+    def on_close(self, conn):
+        self._bufs.pop(conn, None)
+
+    def on_data(self, conn, data):
+        buf = self._bufs.get(conn, b"") + data
+        out = []
+        while True:
+            i = buf.find(b"\r\n\r\n")
+            if i < 0:
+                break
+            buf = buf[i + 4:]
+            out.append(b"HTTP/1.1 500 boom %s\r\nContent-Length: 0\r\n\r\n"
+                       % uuid.uuid4().hex.encode())
+        self._bufs[conn] = buf
+        if out:
+            try:
+                conn.sendall(b"".join(out))
+            except OSError:
+                pass
+            self.served += len(out)
+
+    def url(self):
+        return "http://127.0.0.1:%d/u" % self.port
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
 def pandas_or_none():
     try:
         import pandas
         return pandas
     except ImportError:
         return None
+
+
+def dict_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
 
 
 def csv_rows(path):
@@ -187,6 +238,68 @@ class SafetyTest(unittest.TestCase):
         self.assertGreaterEqual(len(stamps), 9, stamps)
         self.assertEqual(stamps, list(range(stamps[0], stamps[0] + len(stamps))),
                          "every second once, in order" + why)
+
+    # -- #13 defect 4, #14 item 6: bounded error rows ----------------------------
+    def test_distinct_error_texts_are_capped(self):
+        """100k distinct error texts (a uuid in every reason phrase): the
+        entry keeps 100 and counts the rest in one row, the warning comes
+        once, memory stays flat, and every report's error table is
+        bounded; the occurrences still add up to the failures."""
+        with UniqueErrorServer() as srv:
+            with open(self.prefix + ".out", "wb") as out, \
+                    open(self.prefix + ".err", "wb") as err:
+                proc = popen_bounded(rpcload.base_argv() + [
+                    "-u", "20", "-r", "100", "-t", "120s", "--csv", self.prefix,
+                    "--json-file", self.prefix + ".json", srv.url()],
+                    stdout=out, stderr=err)
+            try:
+                marks = {}
+                end = time.monotonic() + 100
+                while time.monotonic() < end and proc.poll() is None and len(marks) < 2:
+                    if "warm" not in marks and srv.served >= 20000:
+                        marks["warm"] = (srv.served, rss_kb(proc.pid))
+                    if "warm" in marks and srv.served >= 120000:
+                        marks["end"] = (srv.served, rss_kb(proc.pid))
+                    time.sleep(0.05)
+                self.assertEqual(len(marks), 2, "the server answered %d in time" % srv.served)
+                proc.send_signal(signal.SIGINT)
+                proc.wait(timeout=60)
+            finally:
+                stop_process(proc)
+        with open(self.prefix + ".err", errors="replace") as f:
+            err = f.read()
+        growth = marks["end"][1] - marks["warm"][1]
+        self.assertLess(growth, 5 * 1024,
+                        "RSS grew %d KiB from %d to %d distinct texts"
+                        % (growth, marks["warm"][0], marks["end"][0]))
+        self.assertEqual(proc.returncode, 1, err)  # every request failed
+        self.assertEqual(err.count("distinct error texts"), 1, err)
+        self.assertIn("GET /u: more than 100 distinct error texts", err)
+        self.assert_csv_files(self.prefix)
+        self.assert_pandas_reads(self.prefix)
+        fails = dict_rows(self.prefix + "_failures.csv")
+        self.assertEqual(len(fails), 101)
+        other = [r for r in fails if r["Error"].endswith(" other errors)")]
+        self.assertEqual(len(other), 1, fails[:3])
+        self.assertEqual(other[0]["Error"], "(%s other errors)" % other[0]["Occurrences"])
+        stats = dict_rows(self.prefix + "_stats.csv")
+        failed = int(stats[0]["Failure Count"])
+        self.assertGreater(failed, 100000)
+        self.assertEqual(sum(int(r["Occurrences"]) for r in fails), failed)
+        with open(self.prefix + ".json") as f:
+            js = json.load(f)
+        self.assertEqual(len(js["errors"]), 101)
+        with open(self.prefix + ".out", errors="replace") as f:
+            self.assertLess(f.read().count("boom"), 101 * 3)
+
+    def test_max_error_rows_option(self):
+        with UniqueErrorServer() as srv:
+            res = rpcload.run(["-u", "2", "-r", "10", "-t", "2s", "--max-error-rows", "5",
+                               "--csv", self.prefix, srv.url()], timeout_s=60)
+        self.assertEqual(res.exit_code, 1, res.describe())
+        fails = dict_rows(self.prefix + "_failures.csv")
+        self.assertEqual(len(fails), 6, fails)
+        self.assertIn("more than 5 distinct error texts", res.stderr)
 
     # -- #13 defect 2: signals and kills ----------------------------------------
     def test_signals_during_final_write_are_ignored(self):

@@ -265,6 +265,96 @@ static void test_errors_grouped(void **state) {
   rl__stats_del(s);
 }
 
+/* Past its cap of distinct texts, an entry's new texts share one row:
+ * "(N other errors)" with N its occurrences; kept texts still count in
+ * their own rows, other entries have their own cap. */
+static void test_error_cap(void **state) {
+  (void)state;
+  rl__stats *s = new_stats();
+  rl__stats_set_max_error_rows(s, 3);
+  rl__stats_entry *a = get(s, "GET", "/a");
+  rl__stats_entry *b = get(s, "GET", "/b");
+  char text[32];
+  for (int i = 0; i < 10; i++) {
+    snprintf(text, sizeof text, "e%d", i);
+    record(s, a, 1, 0, text, (uint64_t)i);
+  }
+  record(s, a, 1, 0, "e1", 20); /* kept: its own row */
+  record(s, a, 1, 0, "e9", 21); /* grouped */
+  record(s, b, 1, 0, "x", 1);
+  assert_ptr_equal(rl__stats_capped(s), a);
+
+  const rl__stats_error **errs;
+  assert_int_equal(rl__stats_errors(s, &errs), 5);
+  assert_int_equal(find_error(s, "GET", "/a", "e1")->occurrences, 2);
+  assert_null(find_error(s, "GET", "/a", "e3"));
+  const rl__stats_error *o = find_error(s, "GET", "/a", "(8 other errors)");
+  assert_non_null(o);
+  assert_true(o->other);
+  assert_int_equal(o->occurrences, 8);
+  assert_int_equal(o->first_sec, 3);
+  assert_int_equal(o->last_sec, 21);
+  assert_false(find_error(s, "GET", "/b", "x")->other);
+  assert_int_equal(a->num_failures, 12);
+
+  /* A text that reads like the row is a text like any other. */
+  rl__stats_entry *c = get(s, "GET", "/c");
+  record(s, c, 1, 0, "(8 other errors)", 1);
+  assert_false(find_error(s, "GET", "/c", "(8 other errors)")->other);
+
+  /* A clear forgets the rows and the cap's state. */
+  rl__stats_clear(s);
+  assert_null(rl__stats_capped(s));
+  record(s, a, 1, 0, "e7", 30);
+  assert_int_equal(rl__stats_errors(s, &errs), 1);
+  assert_false(errs[0]->other);
+  rl__stats_del(s);
+}
+
+/* Merging under the destination's cap: texts past it go to its `other`
+ * row, and a source's `other` row adds to it. 100k distinct texts keep
+ * cap + 1 rows. */
+static void test_error_cap_merge(void **state) {
+  (void)state;
+  rl__stats *w1 = new_stats(), *w2 = new_stats(), *g = new_stats();
+  rl__stats_set_max_error_rows(w1, 2);
+  rl__stats_set_max_error_rows(g, 3);
+  rl__stats_entry *e1 = get(w1, "GET", "/a");
+  rl__stats_entry *e2 = get(w2, "GET", "/a");
+  record(w1, e1, 1, 0, "a", 1);
+  record(w1, e1, 1, 0, "b", 1);
+  record(w1, e1, 1, 0, "c", 2); /* w1's other */
+  record(w1, e1, 1, 0, "d", 3); /* w1's other */
+  record(w2, e2, 1, 0, "b", 1);
+  record(w2, e2, 1, 0, "x", 4);
+  record(w2, e2, 1, 0, "y", 5);
+  assert_int_equal(rl__stats_merge(g, w1), 0);
+  assert_int_equal(rl__stats_merge(g, w2), 0);
+  const rl__stats_error **errs;
+  assert_int_equal(rl__stats_errors(g, &errs), 4);
+  assert_int_equal(find_error(g, "GET", "/a", "b")->occurrences, 2);
+  /* a, b, then x; y and w1's two grouped ones are the other three */
+  assert_non_null(find_error(g, "GET", "/a", "x"));
+  const rl__stats_error *o = find_error(g, "GET", "/a", "(3 other errors)");
+  assert_non_null(o);
+  assert_int_equal(o->first_sec, 2);
+  assert_int_equal(o->last_sec, 5);
+  assert_int_equal(rl__stats_total(g)->num_failures, 7);
+
+  rl__stats_set_max_error_rows(w2, 100);
+  rl__stats_clear(w2);
+  char text[48];
+  for (int i = 0; i < 100000; i++) {
+    snprintf(text, sizeof text, "HTTP 500 id-%08d", i);
+    record(w2, e2, 1, 0, text, 9);
+  }
+  assert_int_equal(rl__stats_errors(w2, &errs), 101);
+  assert_non_null(find_error(w2, "GET", "/a", "(99900 other errors)"));
+  rl__stats_del(w1);
+  rl__stats_del(w2);
+  rl__stats_del(g);
+}
+
 /* Entries by (name, type); errors by occurrences, ties by (name, type,
  * error). */
 static void test_sorted_order(void **state) {
@@ -560,13 +650,16 @@ static bool oom_run(long nth) {
   fault_arm(nth);
   w = rl__stats_new();
   g = rl__stats_new();
+  if (g != NULL)
+    rl__stats_set_max_error_rows(g, 2);
   if (w != NULL && g != NULL) {
     for (size_t i = 0; i < 3 * OOM_NAMES; i++) {
       rl__stats_entry *e =
           rl__stats_entry_get(w, "GET", oom_names[i % OOM_NAMES]);
       if (e == NULL)
         continue;
-      const char *err = i % 3 == 0 ? oom_errors[i % 5] : NULL;
+      /* three texts per name: past g's cap of two at the merge */
+      const char *err = i % 3 == 0 ? oom_errors[(i / OOM_NAMES) % 5] : NULL;
       int rc = rl__stats_record(w, e, 1000 + (i << 20), 1, err, i / 10);
       assert_true(rc == 0 || rc == RL_ERR_NOMEM);
       any_nomem |= rc != 0;
@@ -659,6 +752,8 @@ int main(void) {
       cmocka_unit_test(test_entry_get),
       cmocka_unit_test(test_record_counts),
       cmocka_unit_test(test_errors_grouped),
+      cmocka_unit_test(test_error_cap),
+      cmocka_unit_test(test_error_cap_merge),
       cmocka_unit_test(test_sorted_order),
       cmocka_unit_test(test_merge),
       cmocka_unit_test(test_current_rate),
