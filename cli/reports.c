@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "report/console.h"
+#include "report/file.h"
 #include "report/html.h"
 #include "report/json.h"
 
@@ -12,6 +13,14 @@ int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
                      char *err, size_t errlen) {
   *rep = (cli_reports){.o = o, .plugin = plugin};
   rep->console = o->json ? stderr : stdout;
+  /* Found now, not after a ten-minute run: a missing folder, a read-only
+   * file system, a directory where the file should be. */
+  if (o->json_path &&
+      rl__report_file_check("--json-file", o->json_path, err, errlen))
+    return RL_ERR_IO;
+  if (o->html_path &&
+      rl__report_file_check("--html", o->html_path, err, errlen))
+    return RL_ERR_IO;
   if (o->csv_prefix) {
     int rc = rl__report_csv_open(o->csv_prefix, o->run.full_history, &rep->csv,
                                  err, errlen);

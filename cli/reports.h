@@ -23,10 +23,12 @@ typedef struct cli_reports {
 } cli_reports;
 
 /*
- * Before the run: picks the console, opens the CSV files (--csv) and takes
- * the wall-clock start. `o` and `plugin` are borrowed. Returns 0, or a
- * negative RL_ERR_* with the reason in err when the CSV files cannot be
- * made; nothing is then left open.
+ * Before the run: picks the console, checks that --json-file and --html
+ * can be written (report/file.h: their folder takes a file), opens the
+ * CSV files (--csv) and takes the wall-clock start. `o` and `plugin` are
+ * borrowed. Returns 0, or a negative RL_ERR_* with the reason (naming the
+ * option and the path) in err when a report could not be written; nothing
+ * is then left open.
  */
 int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
                      char *err, size_t errlen);

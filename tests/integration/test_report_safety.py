@@ -239,6 +239,27 @@ class SafetyTest(unittest.TestCase):
         self.assertEqual(stamps, list(range(stamps[0], stamps[0] + len(stamps))),
                          "every second once, in order" + why)
 
+    # -- #13 defect 8: report paths checked at start-up ---------------------------
+    def test_report_paths_checked_at_start(self):
+        """A report that could not be written at the end is refused before
+        the run: exit 2 at once, naming the option and the path."""
+        missing = os.path.join(self.tmp, "no-such-dir", "r")
+        cases = [
+            (["--html", missing + ".html"], "--html " + missing + ".html"),
+            (["--json-file", missing + ".json"], "--json-file " + missing + ".json"),
+            (["--json-file", self.tmp], "--json-file %s: Is a directory" % self.tmp),
+            (["--csv", missing], missing + "_stats_history.csv"),
+        ]
+        with NginxServer() as ng:
+            for args, said in cases:
+                res = rpcload.run(["-u", "1", "-t", "10s"] + args + [ng.url("/hello")],
+                                  timeout_s=60)
+                self.assertEqual(res.exit_code, 2, res.describe())
+                self.assertLess(res.wall_s, 3, res.describe())
+                self.assertIn(said, res.stderr)
+            self.assertEqual(ng.count(path="/hello", settle_s=0.5), 0)
+        self.assertEqual(os.listdir(self.tmp), [])
+
     # -- #13 defect 4, #14 item 6: bounded error rows ----------------------------
     def test_distinct_error_texts_are_capped(self):
         """100k distinct error texts (a uuid in every reason phrase): the
