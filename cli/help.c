@@ -218,8 +218,16 @@ void cli_print_help(FILE *out) {
       "report;\n"
       "a second Ctrl-C ends at once and still prints it.\n"
       "\n"
-      "Exit status: 0 when no request failed, 1 (or --exit-code-on-error) "
-      "when\n"
-      "any failed, 2 for a usage or configuration error.\n",
+      "Exit status: 0 all good; 1 when a request failed (or\n"
+      "--exit-code-on-error's N), or when requests were sent but none "
+      "finished\n"
+      "(all cut at the stop: a server that never answered); 2 for a usage,\n"
+      "configuration or start-up error (a report path that cannot be "
+      "written is\n"
+      "refused before the run); 3 when a report could not be written at "
+      "the\n"
+      "end (it wins over 1). A signal while the final reports are written "
+      "is\n"
+      "ignored.\n",
       out);
 }

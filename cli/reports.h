@@ -43,7 +43,8 @@ void cli_reports_second(rl__runner *r, cli_reports *rep);
  * After the run (every worker has ended): the final console report, then
  * the CSV files completed and closed, the JSON and the HTML report. Each
  * failure is printed on stderr and the others are still written. Returns
- * 0, or EXIT_FAILURE when any report could not be written.
+ * 0, or EXIT_FAILURE when any report could not be written (rpcload then
+ * exits 3).
  */
 int cli_reports_finish(cli_reports *rep, rl__runner *r, rl__stats *stats);
 

@@ -25,7 +25,8 @@ import unittest
 import uuid
 
 import rpcload
-from servers import NginxServer, _SelectorTcpServer, popen_bounded, stop_process
+from servers import (BlackHoleServer, NginxServer, _SelectorTcpServer, popen_bounded,
+                     stop_process)
 
 F_SETPIPE_SZ = 1031  # linux/fcntl.h
 FIONREAD = 0x541B    # asm-generic/ioctls.h
@@ -238,6 +239,55 @@ class SafetyTest(unittest.TestCase):
         self.assertGreaterEqual(len(stamps), 9, stamps)
         self.assertEqual(stamps, list(range(stamps[0], stamps[0] + len(stamps))),
                          "every second once, in order" + why)
+
+    # -- exit codes (#13, #14 item 5) ---------------------------------------------
+    def test_exit_codes(self):
+        """0 all good, 1 failures (or --exit-code-on-error's), 2 usage, 3 a
+        report that could not be written."""
+        with NginxServer() as ng:
+            def run(*args):
+                return rpcload.run(["-u", "1", "-r", "10", "-t", "1s"] + list(args),
+                                   timeout_s=60)
+            res = run(ng.url("/hello"))
+            self.assertEqual(res.exit_code, 0, res.describe())
+            res = run(ng.url("/missing"))
+            self.assertEqual(res.exit_code, 1, res.describe())
+            res = run("--exit-code-on-error", "7", ng.url("/missing"))
+            self.assertEqual(res.exit_code, 7, res.describe())
+            res = run("--exit-code-on-error", "0", ng.url("/missing"))
+            self.assertEqual(res.exit_code, 0, res.describe())
+            res = run("--no-such-option", ng.url("/hello"))
+            self.assertEqual(res.exit_code, 2, res.describe())
+            if os.path.exists("/dev/full"):
+                # Writable at start-up, full at the end: the JSON is lost.
+                res = run("--json-file", "/dev/full", ng.url("/hello"))
+                self.assertEqual(res.exit_code, 3, res.describe())
+                self.assertIn("/dev/full: No space left on device", res.stderr)
+                res = run("--json-file", "/dev/full", ng.url("/missing"))
+                self.assertEqual(res.exit_code, 3, res.describe())
+                # --json to a stdout that takes nothing.
+                with open("/dev/full", "wb") as full:
+                    proc = popen_bounded(rpcload.base_argv() + [
+                        "-u", "1", "-t", "1s", "--json", ng.url("/hello")],
+                        stdout=full, stderr=subprocess.PIPE)
+                    _, err = proc.communicate(timeout=60)
+                self.assertEqual(proc.returncode, 3, err)
+                self.assertIn(b"cannot write the JSON report", err)
+
+    def test_hung_server_is_not_a_pass(self):
+        """A server that accepts and never answers, -t 3s: every request is
+        cut at the stop. The run exits 1 with a clear line and the JSON
+        counts the cut requests."""
+        with BlackHoleServer() as bh:
+            res = rpcload.run(["-u", "2", "-r", "10", "-t", "3s", "--json-file",
+                               self.prefix + ".json", "http://127.0.0.1:%d/" % bh.port],
+                              timeout_s=60)
+        self.assertEqual(res.exit_code, 1, res.describe())
+        self.assertIn("no request finished: 2 were sent and cut at the stop", res.stderr)
+        with open(self.prefix + ".json") as f:
+            js = json.load(f)
+        self.assertEqual(js["total"]["num_requests"], 0)
+        self.assertEqual(js["run"]["cut_requests"], 2)
 
     # -- #13 defect 8: report paths checked at start-up ---------------------------
     def test_report_paths_checked_at_start(self):
