@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rpcload/plugin.h>
@@ -94,7 +95,7 @@ static void start_run_timer(rl__runner *r) {
 
 static void swarm(rl__runner *r, uint32_t users, double rate);
 static void start_run_timer(rl__runner *r);
-static void history_tick(rl__runner *r);
+static void history_tick(rl__runner *r, int final);
 
 /* A steered run's stop: every user goes, the run (and the web UI) stay.
  * The state is "stopping" until every worker's users have stopped and its
@@ -115,10 +116,11 @@ static void stop_users(rl__runner *r) {
 
 /* Main: every worker's users have stopped and their stats are in. */
 static void finish_stop(rl__runner *r) {
-  /* A history row with the final totals, at once: a CSV written now must
-   * agree with what the API says (the next row comes a second later). */
-  history_tick(r);
-  ev_timer_again(r->loop, &r->history_timer);
+  /* The figures stop covering time now, and a history row with the final
+   * totals comes at once: a CSV written now must agree with what the API
+   * says. */
+  rl__stats_hub_cover(&r->hub, 0, rl__now_ns());
+  history_tick(r, 1);
   pthread_mutex_lock(&r->state_lock);
   /* Users are stopped now, whatever stop was asked meanwhile. */
   r->stops_done = r->stops_asked;
@@ -140,6 +142,7 @@ static void finish_stop(rl__runner *r) {
   if (r->swarm_pending) {
     r->swarm_pending = 0;
     rl__stats_hub_reset(&r->hub); /* a new test starts from clean stats */
+    rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
     start_run_timer(r);
     swarm(r, r->pending_users, r->pending_rate);
   }
@@ -201,10 +204,12 @@ static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
       r->pending_rate = c.spawn_rate;
       return;
     }
-    /* A new test after a stop starts from clean stats, as Locust's. */
+    /* A new test after a stop starts from clean stats, as Locust's, and
+     * its figures cover time from now (not the idle time before). */
     if (state == RL__STATE_READY || state == RL__STATE_STOPPED) {
       if (state == RL__STATE_STOPPED && !c.reset)
         reset_stats(r);
+      rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
       r->swarm_pending = 0;
       ev_timer_stop(r->loop, &r->autoquit_timer);
       start_run_timer(r);
@@ -265,10 +270,10 @@ static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     r->hooks.report(r, r->hooks.arg);
 }
 
-/* A history row, then the per-second hook (the CSV files). */
-static void history_tick(rl__runner *r) {
-  if (rl__stats_hub_tick(&r->hub, rl__unix_time(), rl__runner_elapsed_sec(r),
-                         r->spawned))
+/* A history row (`final`: the figures as they are, after a stop), then
+ * the per-second hook (the CSV files). */
+static void history_tick(rl__runner *r, int final) {
+  if (rl__stats_hub_tick(&r->hub, rl__now_ns(), r->spawned, final))
     rl__log(RL__LOG_WARN, "out of memory recording the history");
   if (r->hooks.second)
     r->hooks.second(r, r->hooks.arg);
@@ -277,7 +282,7 @@ static void history_tick(rl__runner *r) {
 static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
-  history_tick(t->data);
+  history_tick(t->data, 0);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
@@ -507,6 +512,12 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   sigaddset(&block, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &block, &old);
   r->start_ns = rl__now_ns();
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  if (rl__stats_hub_start(&r->hub, r->start_ns,
+                          (double)wall.tv_sec + (double)wall.tv_nsec / 1e9,
+                          r->nworkers))
+    rl__log(RL__LOG_WARN, "out of memory: current rates may read low");
   int rc = 0;
   uint32_t started = 0;
   for (; started < r->nworkers; started++) {
@@ -528,10 +539,17 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     ev_signal_start(r->loop, &r->sigterm_watcher);
 
     if (!cfg->steered || cfg->autostart) {
+      rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
       swarm(r, cfg->users, cfg->spawn_rate);
       start_run_timer(r);
     }
-    ev_timer_init(&r->history_timer, history_cb, 1.0, 1.0);
+    /* Rows half a second after each whole run second: the workers merge
+     * on whole seconds, so the second a row tells of is complete by then
+     * (rl__stats_hub_tick). */
+    ev_now_update(r->loop);
+    double phase = 1.5 - (double)(rl__now_ns() - r->start_ns) / 1e9;
+    ev_timer_init(&r->history_timer, history_cb, phase > 0.5 ? phase : 0.5,
+                  1.0);
     r->history_timer.data = r;
     ev_timer_start(r->loop, &r->history_timer);
     if (r->hooks.report && cfg->report_interval_s > 0) {
@@ -550,10 +568,15 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
       rl__worker_command(&r->workers[i], RL__CMD_CUT);
   }
   r->end_ns = rl__now_ns();
+  rl__stats_hub_cover(&r->hub, 0, r->end_ns); /* unless a stop did */
   for (uint32_t i = 0; i < r->nworkers; i++) {
     rl__worker_join(&r->workers[i]);
     r->cut_requests += rl__worker_cut_requests(&r->workers[i]);
   }
+  /* Every worker's last stats are in: a last history row with the final
+   * totals, so the history ends where the other reports do. */
+  if (rc == 0 && rl__stats_hub_tick(&r->hub, rl__now_ns(), r->spawned, 1))
+    rl__log(RL__LOG_WARN, "out of memory recording the history");
   if (rc == 0 && r->hooks.ended)
     r->hooks.ended(r, r->hooks.arg);
   ev_timer_stop(r->loop, &r->spawn_timer);

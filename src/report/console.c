@@ -59,7 +59,7 @@ static void stats_row(FILE *out, const rl__stats_entry *e, const char *type,
           rps >= 99999.995 ? 0 : 2, rps, fps);
 }
 
-void rl__report_console_stats(FILE *out, rl__stats *s, uint64_t now_sec,
+void rl__report_console_stats(FILE *out, rl__stats *s, rl__stats_window w,
                               int final, double duration_s) {
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(s, &entries);
@@ -74,8 +74,8 @@ void rl__report_console_stats(FILE *out, rl__stats *s, uint64_t now_sec,
       rps = duration_s > 0 ? (double)e->num_requests / duration_s : 0;
       fps = duration_s > 0 ? (double)e->num_failures / duration_s : 0;
     } else {
-      rps = rl__stats_entry_current_rps(e, now_sec);
-      fps = rl__stats_entry_current_fps(e, now_sec);
+      rps = rl__stats_entry_current_rps(e, w);
+      fps = rl__stats_entry_current_fps(e, w);
     }
     stats_row(out, e, e->type, rps, fps);
   }
@@ -86,8 +86,8 @@ void rl__report_console_stats(FILE *out, rl__stats *s, uint64_t now_sec,
     rps = duration_s > 0 ? (double)t->num_requests / duration_s : 0;
     fps = duration_s > 0 ? (double)t->num_failures / duration_s : 0;
   } else {
-    rps = rl__stats_entry_current_rps(t, now_sec);
-    fps = rl__stats_entry_current_fps(t, now_sec);
+    rps = rl__stats_entry_current_rps(t, w);
+    fps = rl__stats_entry_current_fps(t, w);
   }
   stats_row(out, t, "", rps, fps);
   fputc('\n', out);

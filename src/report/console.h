@@ -14,10 +14,11 @@
 
 /*
  * The stats table. While running (`final` 0) req/s and failures/s are the
- * current rates at run second `now_sec`; at the end they are totals over
- * `duration_s`. `s` is only read (entry order is refreshed).
+ * current rates over the window's whole seconds (rl__history_window); at
+ * the end they are totals over `duration_s`, the time the figures cover.
+ * `s` is only read (entry order is refreshed).
  */
-void rl__report_console_stats(FILE *out, rl__stats *s, uint64_t now_sec,
+void rl__report_console_stats(FILE *out, rl__stats *s, rl__stats_window w,
                               int final, double duration_s);
 
 /* "Response time percentiles (approximated)" table. */

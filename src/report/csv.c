@@ -599,7 +599,7 @@ static int format_all(rl__report_csv *w, rl__stats *s, const rl__history *h,
 int rl__report_csv_tick(rl__report_csv *w, rl__stats *s, const rl__history *h) {
   if (!w)
     return 0;
-  double elapsed = h->n ? (double)h->rows[h->n - 1].elapsed_s : 0;
+  double elapsed = h->n ? h->rows[h->n - 1].covered_s : 0;
   return format_all(w, s, h, elapsed);
 }
 

@@ -39,9 +39,13 @@
  *    under 100 ms, else a float like "150.0"), clamped to [min, max];
  *    rpcload takes both from its 3-digit histogram (the JSON report has the
  *    unrounded values);
- *  - Requests/s, Failures/s in _stats.csv: totals over the run so far
- *    (the latest tick's elapsed seconds; at rl__report_csv_close, the duration);
- *    in _stats_history.csv: the current rates, "%f" as Locust writes them;
+ *  - Requests/s, Failures/s in _stats.csv: totals over the time the
+ *    figures cover so far (the latest history row's covered_s; at
+ *    rl__report_csv_close, the covered duration: not the idle time of a
+ *    web UI before a start, after a stop or before a reset);
+ *    in _stats_history.csv: the current rates, "%f" as Locust writes them,
+ *    over whole seconds only (history.h), with the totals as of the row's
+ *    second;
  *  - history percentiles are the current ones (last RL__HISTORY_WINDOW
  *    seconds), for the Aggregated row too. *rpcload*: Locust writes the
  *    Aggregated row's percentiles since the start unless full history is

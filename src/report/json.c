@@ -385,7 +385,7 @@ int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
 /* ---- Locust's /stats/requests -------------------------------------------- */
 
 static json_t *request_row(const rl__stats_entry *e,
-                           const rl__stats_entry *total, uint64_t now_sec) {
+                           const rl__stats_entry *total, rl__stats_window w) {
   json_t *j = json_object();
   int ok = j != NULL;
   put(j, "method", method(e, total), &ok);
@@ -396,9 +396,8 @@ static json_t *request_row(const rl__stats_entry *e,
   put(j, "avg_response_time", avg_ms(e), &ok);
   put(j, "min_response_time", ms(rl__stats_entry_min_ns(e)), &ok);
   put(j, "max_response_time", ms(rl__stats_entry_max_ns(e)), &ok);
-  put(j, "current_rps", num(rl__stats_entry_current_rps(e, now_sec)), &ok);
-  put(j, "current_fail_per_sec", num(rl__stats_entry_current_fps(e, now_sec)),
-      &ok);
+  put(j, "current_rps", num(rl__stats_entry_current_rps(e, w)), &ok);
+  put(j, "current_fail_per_sec", num(rl__stats_entry_current_fps(e, w)), &ok);
   put(j, "median_response_time", ms(rl__histogram_percentile(&e->hist, 50)),
       &ok);
   put(j, "ninetieth_response_time", ms(rl__histogram_percentile(&e->hist, 90)),
@@ -415,7 +414,7 @@ static json_t *request_row(const rl__stats_entry *e,
 }
 
 json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
-                                       uint64_t now_sec, const char *state,
+                                       rl__stats_window w, const char *state,
                                        uint32_t user_count) {
   json_t *j = json_object();
   int ok = j != NULL;
@@ -425,8 +424,8 @@ json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
   json_t *stats = json_array();
   ok = ok && stats != NULL;
   for (size_t i = 0; i < n && i < STATS_REQUESTS_MAX_ROWS && ok; i++)
-    push(stats, request_row(entries[i], total, now_sec), &ok);
-  push(stats, request_row(total, total, now_sec), &ok);
+    push(stats, request_row(entries[i], total, w), &ok);
+  push(stats, request_row(total, total, w), &ok);
   put(j, "stats", stats, &ok);
 
   json_t *errs = json_array();
@@ -444,9 +443,8 @@ json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
   }
   put(j, "errors", errs, &ok);
 
-  put(j, "total_rps", num(rl__stats_entry_current_rps(total, now_sec)), &ok);
-  put(j, "total_fail_per_sec", num(rl__stats_entry_current_fps(total, now_sec)),
-      &ok);
+  put(j, "total_rps", num(rl__stats_entry_current_rps(total, w)), &ok);
+  put(j, "total_fail_per_sec", num(rl__stats_entry_current_fps(total, w)), &ok);
   put(j, "total_avg_response_time", avg_ms(total), &ok);
   put(j, "fail_ratio", num(ratio(total->num_failures, total->num_requests)),
       &ok);

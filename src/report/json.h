@@ -92,7 +92,8 @@ int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
                          size_t errlen);
 
 /*
- * Locust's /stats/requests body at run second `now_sec`:
+ * Locust's /stats/requests body, current rates over the window `w`
+ * (rl__history_window at the time of the request):
  *   {"stats": [one object per entry, then the Aggregated one: method, name,
  *     safe_name (HTML-escaped name), num_requests, num_failures,
  *     avg_response_time, min_response_time, max_response_time,
@@ -112,7 +113,7 @@ int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
  * (null without one). Locust truncates to 500 rows; so does this.
  */
 json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
-                                       uint64_t now_sec, const char *state,
+                                       rl__stats_window w, const char *state,
                                        uint32_t user_count);
 
 #endif /* RL_REPORT_JSON_H */

@@ -57,9 +57,9 @@ extern const char
 
 /* What the exposition says about the run besides its stats. */
 typedef struct rl__report_prometheus_info {
-  uint32_t users;   /* rpcload_users */
-  int state;        /* enum rl__run_state (runner.h) */
-  uint64_t now_sec; /* the run second, for the current rates */
+  uint32_t users;          /* rpcload_users */
+  int state;               /* enum rl__run_state (runner.h) */
+  rl__stats_window window; /* for the current rates (rl__history_window) */
 } rl__report_prometheus_info;
 
 /*

@@ -1,9 +1,11 @@
 #include "stats/hub.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <rpcload/plugin.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 
 void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats,
@@ -14,6 +16,8 @@ void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats,
   hub->cut_requests = 0;
   hub->max_error_rows = RL__STATS_MAX_ERROR_ROWS;
   hub->cap_warned = 0;
+  hub->merged_ns = NULL;
+  hub->nworkers = 0;
 
   rl__history_init(&hub->history);
   if (full_history)
@@ -25,13 +29,65 @@ void rl__stats_hub_set_max_error_rows(rl__stats_hub *hub, size_t n) {
   rl__stats_set_max_error_rows(hub->stats, n);
 }
 
+int rl__stats_hub_start(rl__stats_hub *hub, uint64_t start_ns,
+                        double start_unix, uint32_t nworkers) {
+  pthread_mutex_lock(&hub->lock);
+  rl__history_span *sp = &hub->history.span;
+  sp->run_start_ns = start_ns;
+  sp->run_start_unix = start_unix;
+  sp->merged_ns = 0;
+  free(hub->merged_ns);
+  hub->nworkers = 0;
+  hub->merged_ns = calloc(nworkers ? nworkers : 1, sizeof *hub->merged_ns);
+  int rc = RL_ERR_NOMEM;
+  if (hub->merged_ns) {
+    hub->nworkers = nworkers;
+    for (uint32_t i = 0; i < nworkers; i++)
+      hub->merged_ns[i] = start_ns;
+    sp->merged_ns = start_ns;
+    rc = 0;
+  }
+  pthread_mutex_unlock(&hub->lock);
+  return rc;
+}
+
+void rl__stats_hub_cover(rl__stats_hub *hub, int on, uint64_t now_ns) {
+  pthread_mutex_lock(&hub->lock);
+  rl__history_span *sp = &hub->history.span;
+  if (on) {
+    sp->from_ns = now_ns;
+    sp->to_ns = 0;
+  } else if (sp->from_ns && !sp->to_ns) {
+    sp->to_ns = now_ns > sp->from_ns ? now_ns : sp->from_ns;
+  }
+  pthread_mutex_unlock(&hub->lock);
+}
+
 void rl__stats_hub_free(rl__stats_hub *hub) {
+  free(hub->merged_ns);
+  hub->merged_ns = NULL;
+  hub->nworkers = 0;
   rl__history_free(&hub->history);
   pthread_mutex_destroy(&hub->lock);
 }
 
+/* The least of the workers' merge points: every request that ended
+ * before it is in. Under the lock. */
+static void update_merged(rl__stats_hub *hub, uint32_t worker,
+                          uint64_t through_ns) {
+  if (worker >= hub->nworkers)
+    return;
+  if (through_ns > hub->merged_ns[worker])
+    hub->merged_ns[worker] = through_ns;
+  uint64_t least = UINT64_MAX;
+  for (uint32_t i = 0; i < hub->nworkers; i++)
+    if (hub->merged_ns[i] < least)
+      least = hub->merged_ns[i];
+  hub->history.span.merged_ns = least;
+}
+
 int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, uint64_t cut,
-                        unsigned *epoch) {
+                        unsigned *epoch, uint32_t worker, uint64_t through_ns) {
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(local, &entries);
   int rc = 0;
@@ -49,6 +105,8 @@ int rl__stats_hub_merge(rl__stats_hub *hub, rl__stats *local, uint64_t cut,
                c->name);
     }
   }
+  /* Dropped or merged, what it recorded before through_ns is dealt with. */
+  update_merged(hub, worker, through_ns);
   *epoch = hub->epoch;
   pthread_mutex_unlock(&hub->lock);
   rl__stats_clear(local);
@@ -76,19 +134,39 @@ uint64_t rl__stats_hub_cut(rl__stats_hub *hub) {
 }
 
 void rl__stats_hub_reset(rl__stats_hub *hub) {
+  uint64_t now = rl__now_ns();
   pthread_mutex_lock(&hub->lock);
   hub->epoch++;
   hub->cut_requests = 0;
   rl__stats_clear(hub->stats);
   rl__history_reset(&hub->history);
+  rl__history_span *sp = &hub->history.span;
+  if (sp->from_ns && !sp->to_ns)
+    sp->from_ns = now; /* running: the figures start again now */
+  else
+    sp->from_ns = sp->to_ns = 0; /* stopped: they cover nothing */
   pthread_mutex_unlock(&hub->lock);
 }
 
-int rl__stats_hub_tick(rl__stats_hub *hub, uint64_t unix_time,
-                       uint64_t elapsed_s, uint32_t users) {
+int rl__stats_hub_tick(rl__stats_hub *hub, uint64_t now_ns, uint32_t users,
+                       int final) {
+  const uint64_t ns = 1000000000ull;
   pthread_mutex_lock(&hub->lock);
-  int rc =
-      rl__history_tick(&hub->history, hub->stats, unix_time, elapsed_s, users);
+  rl__history *h = &hub->history;
+  uint64_t start = h->span.run_start_ns;
+  uint64_t elapsed_ns = now_ns > start ? now_ns - start : 0;
+  /* A regular tick comes half a second after its second began (workers
+   * merge on whole seconds): a quarter second either way still names it.
+   * The final row rounds up, so every request ended so far is before it. */
+  uint64_t sec = final                  ? (elapsed_ns + ns - 1) / ns
+                 : elapsed_ns >= ns / 4 ? (elapsed_ns - ns / 4) / ns
+                                        : 0;
+  int rc = 0;
+  if (h->n == 0 || sec > h->rows[h->n - 1].elapsed_s) {
+    double wall = final ? h->span.run_start_unix + (double)elapsed_ns / 1e9
+                        : h->span.run_start_unix + (double)sec;
+    rc = rl__history_tick(h, hub->stats, (uint64_t)wall, sec, users);
+  }
   pthread_mutex_unlock(&hub->lock);
   return rc ? RL_ERR_NOMEM : 0;
 }

@@ -539,13 +539,14 @@ size_t rl__stats_errors(rl__stats *s, const rl__stats_error ***out) {
 /* ---- derived figures ----------------------------------------------------- */
 
 static double window_rate(const uint64_t *ring_sec, const uint64_t *counts,
-                          uint64_t now_sec) {
-  if (now_sec == 0)
+                          rl__stats_window w) {
+  if (w.end_sec <= w.from_sec)
     return 0.0;
-  uint64_t span =
-      now_sec < RL__STATS_CURRENT_WINDOW ? now_sec : RL__STATS_CURRENT_WINDOW;
+  uint64_t span = w.end_sec - w.from_sec;
+  if (span > RL__STATS_CURRENT_WINDOW)
+    span = RL__STATS_CURRENT_WINDOW;
   uint64_t sum = 0;
-  for (uint64_t sec = now_sec - span; sec < now_sec; sec++) {
+  for (uint64_t sec = w.end_sec - span; sec < w.end_sec; sec++) {
     size_t i = sec % RL__STATS_RING;
     if (ring_sec[i] == sec)
       sum += counts[i];
@@ -553,12 +554,33 @@ static double window_rate(const uint64_t *ring_sec, const uint64_t *counts,
   return (double)sum / (double)span;
 }
 
-double rl__stats_entry_current_rps(const rl__stats_entry *e, uint64_t now_sec) {
-  return window_rate(e->ring_sec, e->ring_reqs, now_sec);
+double rl__stats_entry_current_rps(const rl__stats_entry *e,
+                                   rl__stats_window w) {
+  return window_rate(e->ring_sec, e->ring_reqs, w);
 }
 
-double rl__stats_entry_current_fps(const rl__stats_entry *e, uint64_t now_sec) {
-  return window_rate(e->ring_sec, e->ring_fails, now_sec);
+double rl__stats_entry_current_fps(const rl__stats_entry *e,
+                                   rl__stats_window w) {
+  return window_rate(e->ring_sec, e->ring_fails, w);
+}
+
+static uint64_t count_before(uint64_t total, const uint64_t *ring_sec,
+                             const uint64_t *counts, uint64_t end_sec) {
+  uint64_t later = 0;
+  for (size_t i = 0; i < RL__STATS_RING; i++)
+    if (ring_sec[i] >= end_sec)
+      later += counts[i];
+  return later < total ? total - later : 0;
+}
+
+uint64_t rl__stats_entry_requests_before(const rl__stats_entry *e,
+                                         uint64_t end_sec) {
+  return count_before(e->num_requests, e->ring_sec, e->ring_reqs, end_sec);
+}
+
+uint64_t rl__stats_entry_failures_before(const rl__stats_entry *e,
+                                         uint64_t end_sec) {
+  return count_before(e->num_failures, e->ring_sec, e->ring_fails, end_sec);
 }
 
 uint64_t rl__stats_entry_avg_ns(const rl__stats_entry *e) {

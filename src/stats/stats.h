@@ -127,10 +127,34 @@ size_t rl__stats_entries(rl__stats *s, const rl__stats_entry ***out);
  * Refreshes each `other` row's text to its count. */
 size_t rl__stats_errors(rl__stats *s, const rl__stats_error ***out);
 
-/* Requests/s and failures/s over the last RL__STATS_CURRENT_WINDOW completed
- * seconds before `now_sec` (fewer at the start of the run). */
-double rl__stats_entry_current_rps(const rl__stats_entry *e, uint64_t now_sec);
-double rl__stats_entry_current_fps(const rl__stats_entry *e, uint64_t now_sec);
+/*
+ * The seconds a "current" rate may average: run seconds in [from_sec,
+ * end_sec), each complete (no request of it still to come) and covered by
+ * the figures (not before a start or a reset). The rate averages the last
+ * RL__STATS_CURRENT_WINDOW of them, fewer when fewer are there, and is 0
+ * when there is none: Locust shows 0 for a moment after a start or a
+ * reset, then the truth, instead of dividing by idle seconds.
+ * rl__history_window() makes one from the run's clock.
+ */
+typedef struct rl__stats_window {
+  uint64_t from_sec; /* the first second the figures cover whole */
+  uint64_t end_sec;  /* the first second not complete (or not merged) yet */
+} rl__stats_window;
+
+/* Requests/s and failures/s over the window's seconds (see above). */
+double rl__stats_entry_current_rps(const rl__stats_entry *e,
+                                   rl__stats_window w);
+double rl__stats_entry_current_fps(const rl__stats_entry *e,
+                                   rl__stats_window w);
+
+/* The entry's requests and failures that ended before run second
+ * `end_sec` began: the totals minus the seconds from `end_sec` on, read
+ * from the per-second counters (those seconds are always recent enough to
+ * be there). With end_sec beyond every recorded second, the totals. */
+uint64_t rl__stats_entry_requests_before(const rl__stats_entry *e,
+                                         uint64_t end_sec);
+uint64_t rl__stats_entry_failures_before(const rl__stats_entry *e,
+                                         uint64_t end_sec);
 
 /* Derived figures in nanoseconds (0 when there is no request). */
 uint64_t rl__stats_entry_avg_ns(const rl__stats_entry *e);

@@ -102,6 +102,12 @@ static bool faults_work(void) {
 
 /* ---- helpers ------------------------------------------------------------- */
 
+/* Every second from 0 up to `end_sec` (excluded): the window of a run that
+ * never idled, read when `end_sec` has just begun. */
+static rl__stats_window upto(uint64_t end_sec) {
+  return (rl__stats_window){0, end_sec};
+}
+
 static rl__stats *new_stats(void) {
   rl__stats *s = rl__stats_new();
   assert_non_null(s);
@@ -159,7 +165,7 @@ static void test_new_is_empty(void **state) {
   assert_string_equal(t->type, "");
   assert_string_equal(t->name, "Aggregated");
   assert_entry_empty(t);
-  assert_true(rl__stats_entry_current_rps(t, 5) == 0.0);
+  assert_true(rl__stats_entry_current_rps(t, upto(5)) == 0.0);
   const rl__stats_entry **entries;
   const rl__stats_error **errors;
   assert_int_equal(rl__stats_entries(s, &entries), 0);
@@ -400,6 +406,32 @@ static void test_sorted_order(void **state) {
   rl__stats_del(s);
 }
 
+/* A window starting after second 0 (a start or a reset) averages only
+ * its own whole seconds; the counts before a second come from the rings. */
+static void test_window_and_counts_before(void **state) {
+  (void)state;
+  rl__stats *s = new_stats();
+  rl__stats_entry *e = get(s, "GET", "/w");
+  for (uint64_t sec = 0; sec < 10; sec++)
+    for (uint64_t i = 0; i <= sec; i++)
+      record(s, e, 1, 0, i == 0 ? "boom" : NULL, sec);
+  rl__stats_window w = {5, 8};
+  assert_true(rl__stats_entry_current_rps(e, w) == (6 + 7 + 8) / 3.0);
+  assert_true(rl__stats_entry_current_fps(e, w) == 1.0);
+  w = (rl__stats_window){8, 8}; /* nothing whole yet: 0, not a guess */
+  assert_true(rl__stats_entry_current_rps(e, w) == 0.0);
+  w = (rl__stats_window){9, 5};
+  assert_true(rl__stats_entry_current_rps(e, w) == 0.0);
+  w = (rl__stats_window){0, 10}; /* the last ten */
+  assert_true(rl__stats_entry_current_rps(e, w) == 55 / 10.0);
+  assert_int_equal(rl__stats_entry_requests_before(e, 5), 1 + 2 + 3 + 4 + 5);
+  assert_int_equal(rl__stats_entry_failures_before(e, 5), 5);
+  assert_int_equal(rl__stats_entry_requests_before(e, 0), 0);
+  assert_int_equal(rl__stats_entry_requests_before(e, 100), 55);
+  assert_int_equal(rl__stats_entry_failures_before(e, 100), 10);
+  rl__stats_del(s);
+}
+
 /* Two workers' deltas merged twice into a run-wide table: per-entry sums,
  * the aggregated row, the union histograms and the error rows. */
 static void test_merge(void **state) {
@@ -510,25 +542,26 @@ static void test_current_rate(void **state) {
       record(s, e, 1000, 0, i == 0 ? "boom" : NULL, sec);
     if (sec != 5)
       continue;
-    assert_true(rl__stats_entry_current_rps(e, 0) == 0.0);
-    assert_true(rl__stats_entry_current_fps(e, 0) == 0.0);
+    assert_true(rl__stats_entry_current_rps(e, upto(0)) == 0.0);
+    assert_true(rl__stats_entry_current_fps(e, upto(0)) == 0.0);
     /* at the start, the window is the seconds elapsed */
-    assert_true(rl__stats_entry_current_rps(e, 1) == 1.0);
-    assert_true(rl__stats_entry_current_rps(e, 5) == (1 + 2 + 3 + 4 + 5) / 5.0);
-    assert_true(rl__stats_entry_current_fps(e, 5) == 1.0);
-    assert_true(rl__stats_entry_current_rps(e, 6) ==
+    assert_true(rl__stats_entry_current_rps(e, upto(1)) == 1.0);
+    assert_true(rl__stats_entry_current_rps(e, upto(5)) ==
+                (1 + 2 + 3 + 4 + 5) / 5.0);
+    assert_true(rl__stats_entry_current_fps(e, upto(5)) == 1.0);
+    assert_true(rl__stats_entry_current_rps(e, upto(6)) ==
                 (1 + 2 + 3 + 4 + 5 + 6) / 6.0);
   }
   /* seconds 10..19 hold 11..20 requests; second 20 is not over */
-  assert_true(rl__stats_entry_current_rps(e, 20) == 155 / 10.0);
-  assert_true(rl__stats_entry_current_fps(e, 20) == 1.0);
+  assert_true(rl__stats_entry_current_rps(e, upto(20)) == 155 / 10.0);
+  assert_true(rl__stats_entry_current_fps(e, upto(20)) == 1.0);
   /* seconds 15..24: only 15..19 were recorded */
-  assert_true(rl__stats_entry_current_rps(e, 25) ==
+  assert_true(rl__stats_entry_current_rps(e, upto(25)) ==
               (16 + 17 + 18 + 19 + 20) / 10.0);
-  assert_true(rl__stats_entry_current_fps(e, 25) == 0.5);
+  assert_true(rl__stats_entry_current_fps(e, upto(25)) == 0.5);
   /* seconds 0..3 were overwritten by 16..19 (a 16-slot ring) */
-  assert_true(rl__stats_entry_current_rps(e, 4) == 0.0);
-  assert_true(rl__stats_entry_current_rps(e, 40) == 0.0);
+  assert_true(rl__stats_entry_current_rps(e, upto(4)) == 0.0);
+  assert_true(rl__stats_entry_current_rps(e, upto(40)) == 0.0);
 
   /* a late event for a second the ring has moved past is counted, but
    * does not wipe the newer second */
@@ -558,11 +591,11 @@ static void test_merge_rings(void **state) {
   assert_int_equal(ge->ring_fails[3], 1);
   assert_int_equal(ge->ring_sec[4], 4);
   assert_int_equal(ge->ring_reqs[4], 1);
-  assert_true(rl__stats_entry_current_rps(ge, 5) == 6 / 5.0);
-  assert_true(rl__stats_entry_current_fps(ge, 5) == 1 / 5.0);
+  assert_true(rl__stats_entry_current_rps(ge, upto(5)) == 6 / 5.0);
+  assert_true(rl__stats_entry_current_fps(ge, upto(5)) == 1 / 5.0);
   const rl__stats_entry *t = rl__stats_total(g);
   assert_int_equal(t->ring_reqs[3], 5);
-  assert_true(rl__stats_entry_current_rps(t, 5) == 6 / 5.0);
+  assert_true(rl__stats_entry_current_rps(t, upto(5)) == 6 / 5.0);
 
   /* second 19 shares slot 3 with second 3 and replaces it */
   rl__stats_clear(w1);
@@ -574,7 +607,7 @@ static void test_merge_rings(void **state) {
   assert_int_equal(ge->ring_fails[3], 0);
   assert_int_equal(t->ring_sec[3], 19);
   assert_int_equal(t->ring_reqs[3], 7);
-  assert_true(rl__stats_entry_current_rps(ge, 20) == 7 / 10.0);
+  assert_true(rl__stats_entry_current_rps(ge, upto(20)) == 7 / 10.0);
 
   /* a stale second 3 arriving now is dropped from the ring only */
   rl__stats_clear(w2);
@@ -612,7 +645,7 @@ static void test_clear_keeps_entries(void **state) {
   assert_int_equal(rl__stats_entries(g, &entries), 2);
   assert_int_equal(rl__stats_errors(w, &errs), 0);
   assert_int_equal(rl__stats_errors(g, &errs), 0);
-  assert_true(rl__stats_entry_current_rps(a, 50) == 0.0);
+  assert_true(rl__stats_entry_current_rps(a, upto(50)) == 0.0);
 
   /* the cached pointers keep working, errors start over */
   record(w, a, 777, 1, "err", 200);
@@ -624,7 +657,8 @@ static void test_clear_keeps_entries(void **state) {
   assert_int_equal(errs[0]->first_sec, 200);
   assert_int_equal(rl__stats_merge(g, w), 0);
   assert_int_equal(rl__stats_total(g)->num_requests, 2);
-  assert_true(rl__stats_entry_current_rps(rl__stats_total(g), 202) == 2 / 10.0);
+  assert_true(rl__stats_entry_current_rps(rl__stats_total(g), upto(202)) ==
+              2 / 10.0);
   rl__stats_del(w);
   rl__stats_del(g);
 }
@@ -757,6 +791,7 @@ int main(void) {
       cmocka_unit_test(test_sorted_order),
       cmocka_unit_test(test_merge),
       cmocka_unit_test(test_current_rate),
+      cmocka_unit_test(test_window_and_counts_before),
       cmocka_unit_test(test_merge_rings),
       cmocka_unit_test(test_clear_keeps_entries),
       cmocka_unit_test(test_out_of_memory),
