@@ -77,10 +77,12 @@ class UniqueErrorServer(_SelectorTcpServer):
 
     thread_name = "unique-errors"
 
-    def __init__(self):
+    def __init__(self, reason=None):
         super().__init__(lifetime_s=300)
         self.served = 0
         self._bufs = {}
+        # bytes: the same reason phrase every time instead
+        self.reason = reason
 
     def on_close(self, conn):
         self._bufs.pop(conn, None)
@@ -93,8 +95,8 @@ class UniqueErrorServer(_SelectorTcpServer):
             if i < 0:
                 break
             buf = buf[i + 4:]
-            out.append(b"HTTP/1.1 500 boom %s\r\nContent-Length: 0\r\n\r\n"
-                       % uuid.uuid4().hex.encode())
+            reason = self.reason or b"boom " + uuid.uuid4().hex.encode()
+            out.append(b"HTTP/1.1 500 %s\r\nContent-Length: 0\r\n\r\n" % reason)
         self._bufs[conn] = buf
         if out:
             try:
@@ -371,6 +373,24 @@ class SafetyTest(unittest.TestCase):
         fails = dict_rows(self.prefix + "_failures.csv")
         self.assertEqual(len(fails), 6, fails)
         self.assertIn("more than 5 distinct error texts", res.stderr)
+
+    # -- #13 item 10: text from the network on the terminal ------------------------
+    def test_control_characters_escaped_on_console(self):
+        """A reason phrase with terminal escape sequences (clear the screen,
+        red, a C1 CSI, a bell): the console shows them escaped, the CSV
+        keeps the text exact."""
+        reason = b"\x1b[2J\x1b[31mred\x1b[0m \xc2\x9b1A \x07"
+        with UniqueErrorServer(reason) as srv:
+            res = rpcload.run(["-u", "1", "-r", "10", "-t", "1s", "--csv", self.prefix,
+                               srv.url()], timeout_s=60)
+        self.assertEqual(res.exit_code, 1, res.describe())
+        for stream in (res.stdout, res.stderr):
+            bad = [c for c in stream if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) < 0xa0]
+            self.assertEqual(bad, [], stream[-2000:])
+        self.assertIn("GET /u: HTTP 500 \\x1b[2J\\x1b[31mred\\x1b[0m \\u009b1A \\x07",
+                      res.stdout)
+        fails = dict_rows(self.prefix + "_failures.csv")
+        self.assertEqual(fails[0]["Error"], "HTTP 500 " + reason.decode())
 
     # -- #13 defect 2: signals and kills ----------------------------------------
     def test_signals_during_final_write_are_ignored(self):
