@@ -656,7 +656,8 @@ int rl__report_csv_close(rl__report_csv *w, rl__stats *s, const rl__history *h,
   /* Rows still pending now are lost. */
   if (w->history_rows.len) {
     if (!w->seconds_dropped)
-      snprintf(w->lost, sizeof w->lost, "%s", reason);
+      snprintf(w->lost, sizeof w->lost, "%.*s", (int)sizeof w->lost - 1,
+               reason);
     w->seconds_dropped += w->seconds_pending;
   }
   if (rc == 0 && fsync(w->history_fd) != 0 && errno != EINVAL) {
