@@ -204,7 +204,9 @@ void rl__runner_reset(rl__runner *r);
  * "running", "stopping", "stopped"; "quitting" while the run ends). */
 const char *rl__run_state_name(int state);
 
-/* Seconds since the run started (for "current" rates). */
+/* Whole seconds since the run (the process's load, idle time included)
+ * started. Rates do not divide by it: they use the history's span
+ * (rl__history_window, rl__history_covered_s). */
 uint64_t rl__runner_elapsed_sec(const rl__runner *r);
 
 #endif /* RL_RUNNER_H */

@@ -163,8 +163,9 @@ int rl__stats_hub_tick(rl__stats_hub *hub, uint64_t now_ns, uint32_t users,
                                         : 0;
   int rc = 0;
   if (h->n == 0 || sec > h->rows[h->n - 1].elapsed_s) {
-    double wall = final ? h->span.run_start_unix + (double)elapsed_ns / 1e9
-                        : h->span.run_start_unix + (double)sec;
+    /* The wall clock of the second the row tells of, so that timestamps
+     * go up with it (the final row's is up to a second ahead). */
+    double wall = h->span.run_start_unix + (double)sec;
     rc = rl__history_tick(h, hub->stats, (uint64_t)wall, sec, users);
   }
   pthread_mutex_unlock(&hub->lock);
