@@ -334,6 +334,7 @@ static void hold_signals(rl__runner *r) {
   pthread_sigmask(SIG_BLOCK, &both, &old);
   ev_signal_stop(r->loop, &r->sigint_watcher);
   ev_signal_stop(r->loop, &r->sigterm_watcher);
+  held_noted = 0; /* each run notes its own (both signals are blocked) */
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = held_signal;
