@@ -438,10 +438,10 @@ static double row_covered(const rl__history *h, uint64_t elapsed_s) {
  * requests ended before it, the current rates; the times and sizes so far
  * (a second's worth of them may be newer than the row). */
 static void row_totals(rl__history_row *r, const rl__stats_entry *e,
-                       uint64_t elapsed_s, rl__stats_window w,
+                       uint64_t before_s, rl__stats_window w,
                        double covered_s) {
-  r->requests = rl__stats_entry_requests_before(e, elapsed_s);
-  r->failures = rl__stats_entry_failures_before(e, elapsed_s);
+  r->requests = rl__stats_entry_requests_before(e, before_s);
+  r->failures = rl__stats_entry_failures_before(e, before_s);
   r->covered_s = covered_s;
   r->current_rps = rl__stats_entry_current_rps(e, w);
   r->current_fps = rl__stats_entry_current_fps(e, w);
@@ -457,7 +457,8 @@ static void row_totals(rl__history_row *r, const rl__stats_entry *e,
 /* Rotates every entry's finished second into window slot `slot`, then
  * writes one row per entry of `s`. */
 static int entries_tick(rl__history *h, rl__stats *s, size_t slot,
-                        const rl__history_row *tmpl, rl__stats_window w) {
+                        const rl__history_row *tmpl, uint64_t before_s,
+                        rl__stats_window w) {
   int rc = 0;
   for (size_t i = 0; i < h->nentries; i++)
     if (entry_rotate(h, h->entries[i], slot) != 0)
@@ -488,7 +489,7 @@ static int entries_tick(rl__history *h, rl__stats *s, size_t slot,
     er->type = e->type;
     er->name = e->name;
     er->row = *tmpl;
-    row_totals(&er->row, se, tmpl->elapsed_s, w, tmpl->covered_s);
+    row_totals(&er->row, se, before_s, w, tmpl->covered_s);
     uint64_t v[NPCT];
     entry_percentiles(e, v);
     set_percentiles(&er->row, v);
@@ -578,8 +579,10 @@ int rl__history_add_entry(rl__history *h, const rl__stats_entry *delta) {
   return rc != 0 ? rc : rc2;
 }
 
-int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
-                     uint64_t elapsed_s, uint32_t users) {
+/* `before_s`: the row counts requests ended before this run second
+ * (UINT64_MAX: all of them). */
+static int tick(rl__history *h, rl__stats *s, uint64_t unix_time,
+                uint64_t elapsed_s, uint32_t users, uint64_t before_s) {
   /* The finished second replaces the oldest in the window; swapping the
    * structs keeps every chunk allocated for reuse. */
   size_t slot = h->next;
@@ -591,7 +594,11 @@ int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
 
   int rc = 0;
   rl__stats_window w = row_window(h, elapsed_s);
-  double covered = row_covered(h, elapsed_s);
+  /* The final row covers up to the stop, which may fall after its second
+   * began. */
+  double covered = before_s == UINT64_MAX && h->span.to_ns
+                       ? rl__history_covered_s(h, h->span.to_ns)
+                       : row_covered(h, elapsed_s);
   if (h->track_entries) {
     rl__history_row tmpl;
     memset(&tmpl, 0, sizeof tmpl);
@@ -599,7 +606,7 @@ int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
     tmpl.elapsed_s = elapsed_s;
     tmpl.users = users;
     tmpl.covered_s = covered;
-    rc = entries_tick(h, s, slot, &tmpl, w);
+    rc = entries_tick(h, s, slot, &tmpl, before_s, w);
   }
 
   if (h->n == h->cap) {
@@ -621,10 +628,20 @@ int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
   r->unix_time = unix_time;
   r->elapsed_s = elapsed_s;
   r->users = users;
-  row_totals(r, rl__stats_total(s), elapsed_s, w, covered);
+  row_totals(r, rl__stats_total(s), before_s, w, covered);
   uint64_t v[NPCT];
   rl__history_percentiles(&window, v);
   set_percentiles(r, v);
   rl__histogram_free(&window);
   return rc;
+}
+
+int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
+                     uint64_t elapsed_s, uint32_t users) {
+  return tick(h, s, unix_time, elapsed_s, users, elapsed_s);
+}
+
+int rl__history_tick_final(rl__history *h, rl__stats *s, uint64_t unix_time,
+                           uint64_t elapsed_s, uint32_t users) {
+  return tick(h, s, unix_time, elapsed_s, users, UINT64_MAX);
 }

@@ -159,4 +159,11 @@ int rl__history_add_entry(rl__history *h, const rl__stats_entry *delta);
 int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
                      uint64_t elapsed_s, uint32_t users);
 
+/* The same for the last row after a stop, every worker's stats merged:
+ * its totals are every request so far, some of which may have ended in
+ * second `elapsed_s` itself (the second the stop fell in, or the one
+ * after the last row's). */
+int rl__history_tick_final(rl__history *h, rl__stats *s, uint64_t unix_time,
+                           uint64_t elapsed_s, uint32_t users);
+
 #endif /* RL_HISTORY_H */

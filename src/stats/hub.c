@@ -157,16 +157,22 @@ int rl__stats_hub_tick(rl__stats_hub *hub, uint64_t now_ns, uint32_t users,
   uint64_t elapsed_ns = now_ns > start ? now_ns - start : 0;
   /* A regular tick comes half a second after its second began (workers
    * merge on whole seconds): a quarter second either way still names it.
-   * The final row rounds up, so every request ended so far is before it. */
-  uint64_t sec = final                  ? (elapsed_ns + ns - 1) / ns
-                 : elapsed_ns >= ns / 4 ? (elapsed_ns - ns / 4) / ns
-                                        : 0;
+   * The final row takes the second the stop fell in, or the one after
+   * the last row's, so seconds follow one another. */
+  uint64_t last = h->n ? h->rows[h->n - 1].elapsed_s : 0;
+  uint64_t sec = elapsed_ns >= ns / 4 ? (elapsed_ns - ns / 4) / ns : 0;
+  if (final) {
+    sec = elapsed_ns / ns;
+    if (h->n && sec <= last)
+      sec = last + 1;
+  }
   int rc = 0;
-  if (h->n == 0 || sec > h->rows[h->n - 1].elapsed_s) {
+  if (final || h->n == 0 || sec > last) {
     /* The wall clock of the second the row tells of, so that timestamps
-     * go up with it (the final row's is up to a second ahead). */
-    double wall = h->span.run_start_unix + (double)sec;
-    rc = rl__history_tick(h, hub->stats, (uint64_t)wall, sec, users);
+     * go up with it. */
+    uint64_t wall = (uint64_t)(h->span.run_start_unix + (double)sec);
+    rc = final ? rl__history_tick_final(h, hub->stats, wall, sec, users)
+               : rl__history_tick(h, hub->stats, wall, sec, users);
   }
   pthread_mutex_unlock(&hub->lock);
   return rc ? RL_ERR_NOMEM : 0;

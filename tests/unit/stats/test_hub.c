@@ -134,11 +134,37 @@ static void test_ticks(void **state) {
   assert_int_equal(h->n, 2);
 }
 
+/* A run that ends just after a whole second: the final row takes that
+ * second (timestamps follow one another) and still counts every request,
+ * those of the second itself too; it covers up to the stop. */
+static void test_final_in_next_second(void **state) {
+  fixture *f = *state;
+  rl__stats_hub_cover(&f->hub, 1, f->t0);
+  for (uint64_t sec = 0; sec < 3; sec++) {
+    merge(f, 0, sec, 10, f->t0 + (sec + 1) * S);
+    merge(f, 1, sec, 10, f->t0 + (sec + 1) * S);
+  }
+  assert_int_equal(rl__stats_hub_tick(&f->hub, f->t0 + 3 * S + S / 2, 2, 0), 0);
+  merge(f, 0, 3, 10, UINT64_MAX);
+  merge(f, 1, 4, 3, UINT64_MAX); /* ended 4.05 s in */
+  rl__stats_hub_cover(&f->hub, 0, f->t0 + 4 * S + S / 20);
+  assert_int_equal(rl__stats_hub_tick(&f->hub, f->t0 + 4 * S + S / 10, 2, 1),
+                   0);
+  const rl__history *h = &f->hub.history;
+  assert_int_equal(h->n, 2);
+  assert_int_equal(h->rows[1].elapsed_s, 4);
+  assert_int_equal(h->rows[1].unix_time, 1700000004);
+  assert_int_equal(h->rows[1].requests, 73);
+  assert_true(h->rows[1].covered_s > 4.04 && h->rows[1].covered_s < 4.06);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_merge_progress, setup, teardown),
       cmocka_unit_test_setup_teardown(test_cover_and_reset, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ticks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_final_in_next_second, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
