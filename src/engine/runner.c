@@ -141,8 +141,9 @@ static void finish_stop(rl__runner *r) {
   }
   if (r->swarm_pending) {
     r->swarm_pending = 0;
-    rl__stats_hub_reset(&r->hub); /* a new test starts from clean stats */
+    /* The new test's figures cover time from now (the reset keeps that). */
     rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
+    rl__stats_hub_reset(&r->hub); /* a new test starts from clean stats */
     start_run_timer(r);
     swarm(r, r->pending_users, r->pending_rate);
   }
