@@ -177,6 +177,9 @@ void cli_print_help(FILE *out) {
       "no\n"
       "                           tables there), histograms included\n"
       "      --json-file FILE     write that JSON to FILE\n"
+      "      --max-error-rows N   distinct error texts kept per request name\n"
+      "                           (default 100; 0: no cap); the rest are\n"
+      "                           counted in one row, \"(N other errors)\"\n"
       "\n"
       "Web UI (opt-in: without it rpcload starts the load at once, like wrk):\n"
       "      --web                serve Locust's web UI and HTTP API, and "
@@ -238,8 +241,16 @@ void cli_print_help(FILE *out) {
       "report;\n"
       "a second Ctrl-C ends at once and still prints it.\n"
       "\n"
-      "Exit status: 0 when no request failed, 1 (or --exit-code-on-error) "
-      "when\n"
-      "any failed, 2 for a usage or configuration error.\n",
+      "Exit status: 0 all good; 1 when a request failed (or\n"
+      "--exit-code-on-error's N), or when requests were sent but none "
+      "finished\n"
+      "(all cut at the stop: a server that never answered); 2 for a usage,\n"
+      "configuration or start-up error (a report path that cannot be "
+      "written is\n"
+      "refused before the run); 3 when a report could not be written at "
+      "the\n"
+      "end (it wins over 1). A signal while the final reports are written "
+      "is\n"
+      "ignored.\n",
       out);
 }

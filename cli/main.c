@@ -22,7 +22,12 @@
 #include "stats/stats.h"
 #include "web.h"
 
+/* Exit statuses scripts can tell apart (--help, README, docs/reliability.md):
+ * 0 all good; 1 requests failed (--exit-code-on-error N sets it) or none
+ * finished; 2 usage, configuration or start-up error; 3 a report could not
+ * be written. */
 #define EXIT_USAGE 2
+#define EXIT_REPORT 3
 
 static void usage_error(const char *msg) {
   fprintf(stderr, "rpcload: error: %s\nTry 'rpcload --help' for more.\n", msg);
@@ -214,6 +219,31 @@ static void raise_fd_limit(uint32_t users) {
             users, users + 64, (unsigned long long)rl.rlim_cur);
 }
 
+/* The exit status of a run that was set up (see EXIT_*), most telling
+ * first: rpcload could not run it as asked (the threads, a port the web UI
+ * could not listen on), then a report lost (the verdict could not be
+ * recorded), then the run's own verdict. */
+static int run_status(const cli_options *o, const rl__runner *r,
+                      rl__stats *stats, int ran, int reports_failed) {
+  if (!ran)
+    return EXIT_USAGE;
+  if (reports_failed)
+    return EXIT_REPORT;
+  const rl__stats_entry *total = rl__stats_total(stats);
+  if (total->num_requests == 0 && r->cut_requests) {
+    /* A wedged service must not pass a CI job: whatever
+     * --exit-code-on-error says about failures, nothing was measured. */
+    rl__log(RL__LOG_ERROR,
+            "no request finished: %llu were sent and cut at the stop, the "
+            "server answered none (--stop-timeout waits longer for answers)",
+            (unsigned long long)r->cut_requests);
+    return EXIT_FAILURE;
+  }
+  if (total->num_failures)
+    return o->exit_code_on_error;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   cli_options o;
   char err[1024] = "";
@@ -285,7 +315,7 @@ int main(int argc, char **argv) {
   raise_fd_limit(o.run.users);
   if (!(stats = rl__stats_new())) {
     fprintf(stderr, "rpcload: error: out of memory\n");
-    status = EXIT_FAILURE;
+    status = EXIT_USAGE;
     goto out;
   }
   const char *plugin = target ? target->plugin->desc.name : "scenario";
@@ -306,17 +336,14 @@ int main(int argc, char **argv) {
     hooks.started = web_started;
     hooks.ended = web_ended;
   }
-  if (rl__runner_run(&runner, &o.run, plugins.host, target, stats, &hooks)) {
+  int started =
+      rl__runner_run(&runner, &o.run, plugins.host, target, stats, &hooks) == 0;
+  if (!started)
     fprintf(stderr, "rpcload: error: cannot start the worker threads\n");
-    status = EXIT_FAILURE;
-  }
-  if (run.web.failed && status == 0)
-    status = EXIT_FAILURE; /* a server could not listen: the run was ended */
-  if (cli_reports_finish(&run.reports, &runner, stats) && status == 0)
-    status = EXIT_FAILURE;
+  int reports_failed = cli_reports_finish(&run.reports, &runner, stats) != 0;
+  status = run_status(&o, &runner, stats, started && !run.web.failed,
+                      reports_failed);
   rl__runner_free(&runner);
-  if (status == 0 && rl__stats_total(stats)->num_failures)
-    status = o.exit_code_on_error;
 out:
   rl__stats_del(stats);
   rl__target_del(target);

@@ -55,6 +55,7 @@ enum {
   OPT_JSON,
   OPT_JSON_FILE,
   OPT_HOST,
+  OPT_MAX_ERROR_ROWS,
 };
 
 static const struct option long_options[] = {
@@ -112,6 +113,7 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"json-file", required_argument, NULL, OPT_JSON_FILE},
     {"host", required_argument, NULL, OPT_HOST},
+    {"max-error-rows", required_argument, NULL, OPT_MAX_ERROR_ROWS},
     {NULL, 0, NULL, 0},
 };
 
@@ -485,6 +487,12 @@ static int parse_output(cli_options *o, int c, char *arg, char *err,
     return 0;
   case OPT_JSON_FILE:
     o->json_path = arg;
+    return 0;
+  case OPT_MAX_ERROR_ROWS:
+    if (rl__parse_int(arg, 0, 10000000, &v))
+      return bad_value("--max-error-rows", arg,
+                       "expected 0 (no cap) to 10000000", err, errlen);
+    o->run.max_error_rows = v ? (uint32_t)v : UINT32_MAX;
     return 0;
   default:
     return NOT_MINE;

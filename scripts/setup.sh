@@ -26,6 +26,7 @@ PACKAGES=(
   nodejs                             # npm: uPlot for the --html report (see below)
   chromium                           # the --html report's and web UI's browser tests (headless)
   python3-prometheus-client          # the web UI test parses /metrics with Prometheus's own parser
+  python3-pandas                     # the report tests read the CSV files as pandas users do
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -8,6 +8,7 @@
 #define RL_RUNNER_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -35,6 +36,9 @@ typedef struct rl__run_config {
   double report_interval_s; /* 0: no periodic report */
   uint32_t connections;     /* 0: one per user; else shared, N in all */
   int full_history; /* history rows per entry too (--csv-full-history) */
+  /* Distinct error texts kept per (type, name); the rest share one row.
+   * 0: RL__STATS_MAX_ERROR_ROWS; UINT32_MAX: no cap. */
+  uint32_t max_error_rows;
   /* What users run (a scenario's classes); NULL: one class with one task
    * of one request, the target given to rl__runner_run. */
   const struct rl__plan *plan;
@@ -161,6 +165,10 @@ typedef struct rl__runner {
   atomic_uint finished_workers;
   ev_timer spawn_timer, run_timer, report_timer, history_timer;
   ev_signal sigint_watcher, sigterm_watcher;
+  /* After the loop: SIGINT/SIGTERM held (noted and ignored) until
+   * rl__runner_free puts back what the caller had. */
+  int signals_held;
+  struct sigaction saved_sigint, saved_sigterm;
 } rl__runner;
 
 /*
@@ -171,12 +179,20 @@ typedef struct rl__runner {
  * when threads could not be started. On return every worker has ended and
  * `r` holds the run's figures (r->hub: stats and history) until
  * rl__runner_free(r), which the caller calls in every case.
+ *
+ * Signals: while the loop runs, the first SIGINT/SIGTERM stops the run and
+ * the next ones cut what is still in flight. From the loop's end until
+ * rl__runner_free they are held: the first is noted in one line on stderr,
+ * all are ignored, so the caller's final reports are written whole (a
+ * write to a pipe is restarted, not failed). rl__runner_free puts back
+ * the dispositions the caller had.
  */
 int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
                    const rl_host *host, const struct rl__target *target,
                    rl__stats *stats, const rl__runner_hooks *hooks);
 
-/* Frees what the run left for its reports (the history). */
+/* Frees what the run left for its reports (the history) and puts back
+ * the caller's SIGINT/SIGTERM dispositions. */
 void rl__runner_free(rl__runner *r);
 
 /*
@@ -227,7 +243,9 @@ void rl__runner_reset(rl__runner *r);
  * "running", "stopping", "stopped"; "quitting" while the run ends). */
 const char *rl__run_state_name(int state);
 
-/* Seconds since the run started (for "current" rates). */
+/* Whole seconds since the run (the process's load, idle time included)
+ * started. Rates do not divide by it: they use the history's span
+ * (rl__history_window, rl__history_covered_s). */
 uint64_t rl__runner_elapsed_sec(const rl__runner *r);
 
 #endif /* RL_RUNNER_H */

@@ -7,6 +7,8 @@
 
 #include <rpcload/plugin.h>
 
+#include "report/file.h"
+
 /* Embedded at build time by cmake/report_html_assets.cmake (NUL-terminated,
  * checked there not to contain what would close their element early). */
 extern const char rl__uplot_js[];
@@ -466,24 +468,23 @@ int rl__report_html_write(FILE *out, const rl__report_html_info *info,
 int rl__report_html_save(const char *path, const rl__report_html_info *info,
                          rl__stats *stats, const rl__history *history,
                          char *err, size_t errlen) {
-  FILE *f = fopen(path, "w");
-  int saved = errno;
-  int rc = 0;
-  if (f) {
-    rc = rl__report_html_write(f, info, stats, history);
-    saved = errno;
-    if (fclose(f) != 0 && rc == 0) {
-      rc = RL_ERR_IO;
-      saved = errno;
+  rl__report_file rf;
+  char why[512] = "";
+  int rc = rl__report_file_begin(&rf, path, why, sizeof why);
+  if (rc == 0) {
+    errno = 0;
+    rc = rl__report_html_write(rf.f, info, stats, history);
+    if (rc == 0) {
+      rc = rl__report_file_commit(&rf, 1, why, sizeof why);
+    } else {
+      char text[256] = "I/O error";
+      if (errno)
+        strerror_r(errno, text, sizeof text);
+      snprintf(why, sizeof why, "cannot write %s: %s", rf.tmp, text);
+      rl__report_file_abort(&rf);
     }
-  } else {
-    rc = RL_ERR_IO;
   }
-  if (rc && err && errlen) {
-    char why[256] = "";
-    if (strerror_r(saved, why, sizeof why) != 0 || !*why)
-      snprintf(why, sizeof why, "error %d", saved);
+  if (rc && err && errlen)
     snprintf(err, errlen, "cannot write the HTML report %s: %s", path, why);
-  }
   return rc;
 }

@@ -70,9 +70,10 @@ int rl__report_html_write(FILE *out, const rl__report_html_info *info,
                           rl__stats *stats, const rl__history *history);
 
 /*
- * rl__report_html_write() into the file `path` (created or truncated).
- * Returns 0, or RL_ERR_IO with a reason naming the file in `err` (may be
- * NULL).
+ * rl__report_html_write() into the file `path`, replaced whole (written to
+ * PATH.tmp, renamed over PATH when complete: report/file.h), so a kill or a
+ * full disk leaves the old file or the new one. Returns 0, or RL_ERR_IO
+ * with a reason naming the file in `err` (may be NULL).
  */
 int rl__report_html_save(const char *path, const rl__report_html_info *info,
                          rl__stats *stats, const rl__history *history,

@@ -83,14 +83,17 @@ json_t *rl__report_json(rl__stats *s, const rl__history *h,
 int rl__report_json_write(FILE *out, rl__stats *s, const rl__history *h,
                           const rl__report_json_info *run);
 
-/* The same into file `path` (created or truncated). 0, or RL_ERR_NOMEM /
- * RL_ERR_IO with the reason naming the file in `err`. */
+/* The same into file `path`, replaced whole (written to PATH.tmp, renamed
+ * over PATH when complete: report/file.h), so a kill or a full disk leaves
+ * the old file or the new one. 0, or RL_ERR_NOMEM / RL_ERR_IO with the
+ * reason naming the file in `err`. */
 int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
                          const rl__report_json_info *run, char *err,
                          size_t errlen);
 
 /*
- * Locust's /stats/requests body at run second `now_sec`:
+ * Locust's /stats/requests body, current rates over the window `w`
+ * (rl__history_window at the time of the request):
  *   {"stats": [one object per entry, then the Aggregated one: method, name,
  *     safe_name (HTML-escaped name), num_requests, num_failures,
  *     avg_response_time, min_response_time, max_response_time,
@@ -110,7 +113,7 @@ int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
  * (null without one). Locust truncates to 500 rows; so does this.
  */
 json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
-                                       uint64_t now_sec, const char *state,
+                                       rl__stats_window w, const char *state,
                                        uint32_t user_count);
 
 #endif /* RL_REPORT_JSON_H */

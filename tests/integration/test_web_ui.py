@@ -734,7 +734,7 @@ class WebUiTest(unittest.TestCase):
             rl = self.start("--web-port", str(port), "-u", "1")
             rl.proc.wait(timeout=20)
             rl.stop()
-        self.assertEqual(rl.proc.returncode, 1, rl.stderr())
+        self.assertEqual(rl.proc.returncode, 2, rl.stderr())  # a start-up error
         self.assertRegex(rl.stderr(), r"cannot listen on 127\.0\.0\.1 port %d: Address already in use"
                          % port)
         self.assertEqual(self.nginx.count(), 0)
