@@ -35,6 +35,10 @@ int rl__wait_parse(const char *spec, rl__wait *out, char *err, size_t errlen) {
     out->kind = RL__WAIT_PACING;
     if (seconds(arg, &out->a_ns) == 0 && out->a_ns > 0)
       return 0;
+  } else if (KIND_IS("schedule")) {
+    out->kind = RL__WAIT_SCHEDULE;
+    if (seconds(arg, &out->a_ns) == 0 && out->a_ns > 0)
+      return 0;
   } else if (KIND_IS("throughput")) {
     double n;
     out->kind = RL__WAIT_PACING;
@@ -63,7 +67,7 @@ int rl__wait_parse(const char *spec, rl__wait *out, char *err, size_t errlen) {
   } else {
     snprintf(err, errlen,
              "unknown wait '%s': use constant:S, between:MIN,MAX, "
-             "throughput:N, pacing:S or none",
+             "throughput:N, pacing:S, schedule:S or none",
              spec);
     return RL_ERR_INVAL;
   }
@@ -73,8 +77,36 @@ int rl__wait_parse(const char *spec, rl__wait *out, char *err, size_t errlen) {
   return RL_ERR_INVAL;
 }
 
-uint64_t rl__wait_next(const rl__wait *w, uint64_t task_start_ns,
-                       uint64_t now_ns, uint64_t *rng) {
+uint64_t rl__wait_task_start(const rl__wait *w, rl__wait_state *st,
+                             uint64_t now_ns, int waited) {
+  uint64_t from = now_ns;
+  switch (w->kind) {
+  case RL__WAIT_PACING:
+    /* Started at once: the pace counts from now (Locust starts afresh
+     * after an overrun). Started by the wait timer: from when it was due,
+     * which rl__wait_after_task set. */
+    if (!waited || !st->started)
+      st->due_ns = now_ns;
+    break;
+  case RL__WAIT_SCHEDULE:
+    /* The schedule is fixed from the first task on. A task behind it
+     * counts from when it was due; one its own timer started counts from
+     * now: the timer's slack is the client's, not the server's. */
+    if (!st->started)
+      st->due_ns = now_ns;
+    else if (!waited && st->due_ns < now_ns)
+      from = st->due_ns;
+    break;
+  default:
+    st->due_ns = now_ns;
+    break;
+  }
+  st->started = 1;
+  return from;
+}
+
+uint64_t rl__wait_after_task(const rl__wait *w, rl__wait_state *st,
+                             uint64_t now_ns, uint64_t *rng) {
   switch (w->kind) {
   case RL__WAIT_CONSTANT:
     return w->a_ns;
@@ -82,9 +114,18 @@ uint64_t rl__wait_next(const rl__wait *w, uint64_t task_start_ns,
     return w->a_ns +
            (uint64_t)(rl__rng_double(rng) * (double)(w->b_ns - w->a_ns));
   case RL__WAIT_PACING: {
-    uint64_t next = task_start_ns + w->a_ns;
-    return next > now_ns ? next - now_ns : 0;
+    /* max(0, S - the time the task took), and the next task is due when
+     * that wait ends: never earlier than now, so nothing is owed. The
+     * first time, S whole (Locust 2.12's wait_time_func). */
+    uint64_t next = st->paced ? st->due_ns + w->a_ns : now_ns + w->a_ns;
+    st->paced = 1;
+    st->due_ns = next > now_ns ? next : now_ns;
+    return st->due_ns - now_ns;
   }
+  case RL__WAIT_SCHEDULE:
+    /* Due one period after the last one was due, late or not. */
+    st->due_ns += w->a_ns;
+    return st->due_ns > now_ns ? st->due_ns - now_ns : 0;
   case RL__WAIT_NONE:
   default:
     return 0;
