@@ -24,6 +24,13 @@
  * missed tasks run back to back until the user has caught up. Open-model
  * load (arrivals that do not wait for any user) is the arrival-rate
  * executor's, not a wait's.
+ *
+ * And two custom waits a Locust user would write as a function:
+ *   exponential(M)          a random wait with mean M (an exponential
+ *                           distribution: think times of independent
+ *                           users)
+ *   sequence(S1, S2, ...)   S1, then S2, ..., then S1 again: each user
+ *                           walks the list from its start
  */
 #ifndef RL_WAIT_H
 #define RL_WAIT_H
@@ -37,12 +44,21 @@ enum rl__wait_kind {
   RL__WAIT_BETWEEN,
   RL__WAIT_PACING,   /* constant_pacing and constant_throughput */
   RL__WAIT_SCHEDULE, /* wrk2's fixed schedule, per user */
+  RL__WAIT_EXPONENTIAL,
+  RL__WAIT_SEQUENCE,
 };
+
+/* A sequence's length at most: the list lives in the wait, which plans
+ * and options copy by value. */
+#define RL__WAIT_SEQUENCE_MAX 32
 
 typedef struct rl__wait {
   enum rl__wait_kind kind;
-  uint64_t a_ns; /* constant, between's min, the pacing/schedule period */
+  uint64_t a_ns; /* constant, between's min, the pacing/schedule period,
+                    the exponential's mean */
   uint64_t b_ns; /* between's max */
+  uint32_t n;    /* sequence: how many of seq_ns */
+  uint64_t seq_ns[RL__WAIT_SEQUENCE_MAX];
 } rl__wait;
 
 /* What a wait keeps of one user between tasks (in the user, zeroed at
@@ -52,12 +68,13 @@ typedef struct rl__wait_state {
   uint8_t started; /* a task has started */
   uint8_t paced;   /* pacing: a wait has been computed (Locust's first
                       call waits the whole period) */
+  uint32_t next;   /* sequence: the index of the next wait */
 } rl__wait_state;
 
 /*
  * Parses "constant:S", "between:MIN,MAX", "throughput:N" (tasks/s),
- * "pacing:S", "schedule:S" or "none". Returns 0, or RL_ERR_INVAL with a
- * reason in err.
+ * "pacing:S", "schedule:S", "exponential:MEAN", "sequence:S1,S2,..." or
+ * "none". Returns 0, or RL_ERR_INVAL with a reason in err.
  */
 int rl__wait_parse(const char *spec, rl__wait *out, char *err, size_t errlen);
 

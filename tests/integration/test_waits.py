@@ -216,5 +216,33 @@ class ScheduleTest(unittest.TestCase):
         self.assertLess(times[3], 100, info)
 
 
+class CustomWaitsTest(unittest.TestCase):
+    def starts(self, wait, run_time):
+        with StallServer() as srv:
+            res = rpcload.run(["-u", "1", "-r", "1", "-t", run_time, "--wait", wait,
+                               "--seed", "7", "--only-summary", srv.url("/r")], timeout_s=60)
+            starts = srv.arrivals()
+        self.assertEqual(res.exit_code, 0, res.describe())
+        return steps(starts), res
+
+    def test_sequence(self):
+        gaps, res = self.starts("sequence:0.2,0.6", "3s")
+        info = "%s\n%s" % (gaps, res.describe())
+        self.assertGreaterEqual(len(gaps), 4, info)
+        for k, g in enumerate(gaps):
+            self.assertAlmostEqual(g, 0.2 if k % 2 == 0 else 0.6, delta=0.03, msg=info)
+
+    def test_exponential(self):
+        # Mean 50 ms: about 80 tasks in 4 s, with waits spread as an
+        # exponential's (some far under the mean, some far over it).
+        gaps, res = self.starts("exponential:0.05", "4s")
+        info = "%s\n%s" % (["%.3f" % g for g in gaps], res.describe())
+        self.assertGreater(len(gaps), 40, info)
+        mean = sum(gaps) / len(gaps)
+        self.assertTrue(0.035 < mean < 0.07, info)
+        self.assertTrue(any(g < 0.02 for g in gaps), info)
+        self.assertTrue(any(g > 0.1 for g in gaps), info)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,5 +1,6 @@
 /* Wait strategies: Locust's, exactly as locust/user/wait_time.py computes
  * them, and wrk2's schedule. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -143,13 +144,68 @@ static void test_schedule_is_wrk2s(void **state) {
   assert_int_equal(from, 4 * S + S / 1000);
 }
 
+static void test_exponential_has_its_mean(void **state) {
+  (void)state;
+  rl__wait w = parse_ok("exponential:2");
+  rl__wait_state st = {0};
+  uint64_t rng = 9;
+  double sum = 0;
+  size_t over_mean = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; i++) {
+    uint64_t v = rl__wait_after_task(&w, &st, 0, &rng);
+    sum += (double)v;
+    over_mean += v > 2 * S;
+  }
+  /* Mean 2 s; P(X > mean) = 1/e for an exponential. */
+  assert_true(sum / n > 1.98e9 && sum / n < 2.02e9);
+  assert_true(fabs((double)over_mean / n - exp(-1.0)) < 0.01);
+}
+
+static void test_sequence_walks_its_list_and_loops(void **state) {
+  (void)state;
+  rl__wait w = parse_ok("sequence:1,0.5,0,2");
+  rl__wait_state st = {0};
+  uint64_t rng = 1;
+  const uint64_t want[] = {S, S / 2, 0, 2 * S, S, S / 2};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    assert_int_equal(rl__wait_after_task(&w, &st, 0, &rng), want[i]);
+  /* Another user starts at the beginning of the list. */
+  rl__wait_state other = {0};
+  assert_int_equal(rl__wait_after_task(&w, &other, 0, &rng), S);
+  /* As long as a sequence may be, and one more refused. */
+  char spec[256] = "sequence:1";
+  for (int i = 1; i < RL__WAIT_SEQUENCE_MAX; i++)
+    strcat(spec, ",1");
+  w = parse_ok(spec);
+  assert_int_equal(w.n, RL__WAIT_SEQUENCE_MAX);
+  strcat(spec, ",1");
+  char err[256] = "";
+  assert_int_equal(rl__wait_parse(spec, &w, err, sizeof err), RL_ERR_INVAL);
+  assert_non_null(strstr(err, "at most 32"));
+}
+
 static void test_bad_specs(void **state) {
   (void)state;
-  const char *bad[] = {"",           "constant",    "constant:",
-                       "constant:x", "constant:-1", "between:2,1",
-                       "between:1",  "between:a,b", "throughput:0",
-                       "pacing:0",   "sometimes:1", "none:1",
-                       "schedule:0", "schedule:"};
+  const char *bad[] = {"",
+                       "constant",
+                       "constant:",
+                       "constant:x",
+                       "constant:-1",
+                       "between:2,1",
+                       "between:1",
+                       "between:a,b",
+                       "throughput:0",
+                       "pacing:0",
+                       "sometimes:1",
+                       "none:1",
+                       "schedule:0",
+                       "schedule:",
+                       "exponential:0",
+                       "exponential:x",
+                       "sequence:",
+                       "sequence:1,,2",
+                       "sequence:1,a"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     rl__wait w;
     char err[256] = "";
@@ -165,6 +221,8 @@ int main(void) {
       cmocka_unit_test(test_pacing_is_locusts),
       cmocka_unit_test(test_throughput_is_pacing_of_inverse),
       cmocka_unit_test(test_schedule_is_wrk2s),
+      cmocka_unit_test(test_exponential_has_its_mean),
+      cmocka_unit_test(test_sequence_walks_its_list_and_loops),
       cmocka_unit_test(test_bad_specs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
