@@ -3,6 +3,7 @@
     with StallServer(delay=lambda n: 3.0 if n == 3 else 0.0) as srv:
         ... srv.url("/r") ...
         srv.arrivals()      # monotonic times the requests arrived, in order
+        srv.timings()       # (arrived, answered) for each, in order
 
 Request n to /r (1-based, counted over the server's life) is answered
 after delay(n) seconds with a small 200 response; any other path at once,
@@ -24,6 +25,7 @@ class StallServer:
         self.lifetime_s = lifetime_s
         self._lock = threading.Lock()
         self._arrivals = []
+        self._answered = {}  # request number -> when its answer was sent
         self._srv = None
         self._thread = None
         self._timer = None
@@ -54,7 +56,10 @@ class StallServer:
                     self.end_headers()
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # a client cut at its stop went away meanwhile
+                    return  # a client cut at its stop went away meanwhile
+                if self.path == "/r":
+                    with outer._lock:
+                        outer._answered[n] = time.monotonic()
 
             def log_message(self, *args):
                 pass
@@ -82,3 +87,9 @@ class StallServer:
     def arrivals(self):
         with self._lock:
             return list(self._arrivals)
+
+    def timings(self):
+        """(arrived, answered) of each request to /r that was answered."""
+        with self._lock:
+            return [(t, self._answered[i + 1]) for i, t in enumerate(self._arrivals)
+                    if i + 1 in self._answered]

@@ -1,14 +1,22 @@
 """Locust's waits side by side with Debian's Locust, on a server that stalls
 on demand (issue #22): the same workload, one user, the start time of every
 task (when the server saw it) and every reported response time within
-10 ms of Locust's. And wrk2's schedule (--wait schedule:S), rpcload's own.
+10 ms of Locust's. And wrk2's schedule (--wait schedule:S), and the custom
+waits (exponential, sequence), rpcload's own.
 
-Start times are compared each against the previous task's start: Locust
-spends a few ms of Python before each send and after each answer, and
-where a task starts at once after another (an overrun) that overhead
-carries over into every later start; step by step it does not add up.
-Both clients warm their connection in on_start (a GET /warm the server
-does not count), as Locust's first request also pays for its imports.
+How "within 10 ms" is measured, so that what is compared is the client:
+- Each task's start is compared from the event that decides it, in either
+  run: a paced start (the task before took less than the period) from the
+  start before it; a start at once after a task that overran, and the
+  first wait (Locust 2.12 waits the whole period after a user's first
+  task), from the server's answer that ended the task before it. The
+  server's own time to answer (a sleep in Python threads) varies by tens
+  of ms between two runs on a loaded machine; that is the server's.
+- A response time is compared as what it adds to the server's own time
+  for that request: rpcload's may be below Locust's (Locust's Python spends
+  3 to 12 ms on a fast answer), never above it by 10 ms.
+Both clients warm their connection in on_start (a GET /warm the server does
+not count), as Locust's first request also pays for its imports.
 """
 
 import json
@@ -87,6 +95,21 @@ def histogram_values_ms(entry):
     return out
 
 
+def task_starts(timings, at_once):
+    """Each task's start after the first, from the event that decides it
+    (see above): at_once(k) says task k+1 (0-based k) starts from the
+    answer to task k, else from task k's start."""
+    return [timings[k + 1][0] - (timings[k][1] if at_once(k) else timings[k][0])
+            for k in range(len(timings) - 1)]
+
+
+def excess_ms(times_ms, timings):
+    """What each reported response time adds to the server's own time,
+    slowest first on both sides (one user's requests, in any order)."""
+    server = sorted(((b - a) * 1000 for a, b in timings), reverse=True)
+    return [t - s for t, s in zip(sorted(times_ms, reverse=True), server)]
+
+
 class LocustWaitsTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="rl_waits_")
@@ -98,6 +121,8 @@ class LocustWaitsTest(unittest.TestCase):
         """Locust with one user and `wait_py` as its wait_time. Returns the
         response times it reported, in ms, in order."""
         out = os.path.join(self.tmp, "locust_requests.jsonl")
+        if os.path.exists(out):
+            os.unlink(out)  # a run before this one's
         lf = os.path.join(self.tmp, "locustfile.py")
         with open(lf, "w") as f:
             f.write(LOCUSTFILE % {"out": out, "wait": wait_py})
@@ -131,38 +156,63 @@ class LocustWaitsTest(unittest.TestCase):
         entry = [e for e in rep["stats"] if e["name"] == "/r"][0]
         return histogram_values_ms(entry), res
 
-    def compare(self, delay, locust_wait, rpcload_wait, n_starts, n_times):
-        """Runs the same workload through both; checks the first n_starts
-        task starts (each from the one before) and the n_times slowest
-        response times agree within TOLERANCE_S (below). Returns rpcload's starts
-        (relative to its first), its times and a description."""
+    def compare_once(self, delay, period_s, locust_wait, rpcload_wait, n_starts):
+        """Runs the same workload through both. Returns rpcload's timings,
+        its times, a description, and what differs by TOLERANCE_S or more
+        (see above) in the first n_starts tasks."""
         with StallServer(delay=delay) as srv:
             lrt = self.run_locust(locust_wait, "http://127.0.0.1:%d" % srv.port)
-            larr = relative(srv.arrivals())
+            ltim = srv.timings()
         with StallServer(delay=delay) as srv:
             rrt, res = self.run_rpcload(rpcload_wait, "http://127.0.0.1:%d" % srv.port)
-            rarr = relative(srv.arrivals())
-        info = ("locust starts %s\nrpcload starts %s\nlocust times %s\nrpcload times %s\n%s"
-                % (["%.4f" % t for t in larr], ["%.4f" % t for t in rarr],
-                   ["%.1f" % t for t in lrt], ["%.1f" % t for t in rrt], res.describe()))
+            rtim = srv.timings()
+        t0l, t0r = ltim[0][0], rtim[0][0]
+        info = ("locust starts %s\nrpcload starts %s\nlocust times %s\nrpcload times %s\n"
+                "server's times (locust run) %s\nserver's times (rpcload run) %s\n%s"
+                % (["%.4f" % (a - t0l) for a, _ in ltim], ["%.4f" % (a - t0r) for a, _ in rtim],
+                   ["%.1f" % t for t in lrt], ["%.1f" % t for t in rrt],
+                   ["%.1f" % ((b - a) * 1000) for a, b in ltim],
+                   ["%.1f" % ((b - a) * 1000) for a, b in rtim], res.describe()))
         print("\n" + info.split("\ncommand:")[0], file=sys.stderr)  # the figures
-        self.assertGreaterEqual(len(larr), n_starts, info)
-        self.assertGreaterEqual(len(rarr), n_starts, info)
-        for k, (a, b) in enumerate(zip(steps(larr[:n_starts]), steps(rarr[:n_starts]))):
-            self.assertLess(abs(a - b), TOLERANCE_S,
-                            "task %d starts apart\n%s" % (k + 2, info))
-        self.assertGreaterEqual(len(lrt), n_times, info)
-        self.assertGreaterEqual(len(rrt), n_times, info)
-        lslow = sorted(lrt, reverse=True)[:n_times]
-        rslow = sorted(rrt, reverse=True)[:n_times]
-        # Locust's own times carry its Python (a fast answer reads 3 to 12
-        # ms there): rpcload may be faster by that, never slower; the
-        # stalls, far above that noise, agree both ways.
-        for a, b in zip(lslow, rslow):
-            self.assertLess(b - a, TOLERANCE_S * 1000, "response times apart\n" + info)
-            if a > 1000:
-                self.assertLess(abs(a - b), TOLERANCE_S * 1000, "stalls apart\n" + info)
-        return rarr, rrt, info
+        self.assertGreaterEqual(len(ltim), n_starts, info)
+        self.assertGreaterEqual(len(rtim), n_starts, info)
+        # Task k+1 (0-based k) starts at once when task k overran, and the
+        # first wait counts from the first task's end.
+        def at_once(k):
+            return k == 0 or delay(k + 1) >= period_s
+        apart = []
+        lst = task_starts(ltim[:n_starts], at_once)
+        rst = task_starts(rtim[:n_starts], at_once)
+        for k, (a, b) in enumerate(zip(lst, rst)):
+            if abs(a - b) >= TOLERANCE_S:
+                apart.append("task %d starts %.1f ms apart" % (k + 2, (b - a) * 1000))
+        lex, rex = excess_ms(lrt, ltim), excess_ms(rrt, rtim)
+        for k in range(min(len(lex), len(rex))):
+            if rex[k] - lex[k] >= TOLERANCE_S * 1000:
+                apart.append("response time %d adds %.1f ms to the server's, Locust's %.1f"
+                             % (k + 1, rex[k], lex[k]))
+        return rtim, rrt, info, apart
+
+    def compare(self, *args, **kw):
+        """compare_once, again (3 runs at most) while the figures are
+        apart: Locust's Python, on a machine other work loads, loses 10 to
+        20 ms on its own now and then (the test process and both clients
+        run at a higher priority, where allowed, for that reason).
+        Behaviour that differs from Locust's (a catch-up of missed tasks:
+        a second apart) fails every run."""
+        for attempt in range(3):
+            timings, times, info, apart = self.compare_once(*args, **kw)
+            if not apart:
+                return timings, times, info
+            print("attempt %d: %s" % (attempt + 1, "; ".join(apart)), file=sys.stderr)
+        self.fail("; ".join(apart) + "\n" + info)
+
+    @classmethod
+    def setUpClass(cls):
+        try:
+            os.nice(-10)  # inherited by Locust and rpcload
+        except OSError:
+            pass
 
     @unittest.skipUnless(have_locust(), "Debian's python3-locust is not installed")
     def test_constant_pacing_after_a_stall(self):
@@ -170,25 +220,30 @@ class LocustWaitsTest(unittest.TestCase):
         # the next task at once and the one after a second later, and
         # reports about 1 ms for the fast ones (issue #22: rpcload sent
         # the missed tasks back to back and reported 2049/1093/137 ms).
-        starts, times, info = self.compare(lambda n: 3.0 if n == 3 else 0.0,
-                                           "constant_pacing(1)", "{constant_pacing: 1}",
-                                           n_starts=6, n_times=6)
-        self.assertAlmostEqual(starts[3] - starts[2], 3.0, delta=0.05, msg=info)
-        self.assertAlmostEqual(starts[4] - starts[3], 1.0, delta=0.05, msg=info)
+        timings, times, info = self.compare(lambda n: 3.0 if n == 3 else 0.0, 1.0,
+                                            "constant_pacing(1)", "{constant_pacing: 1}",
+                                            n_starts=6)
+        starts = [a for a, _ in timings]
+        self.assertAlmostEqual(starts[3] - timings[2][1], 0.0, delta=0.01, msg=info)
+        self.assertAlmostEqual(starts[4] - starts[3], 1.0, delta=0.01, msg=info)
         self.assertEqual(len([t for t in times if t > 100]), 1, info)
 
     @unittest.skipUnless(have_locust(), "Debian's python3-locust is not installed")
     def test_constant_throughput_with_slow_tasks(self):
-        # constant_throughput(1) with tasks of 1.5 s (all but the first,
-        # fast: Locust 2.12 waits the whole period after a user's first
-        # task, later Locust and rpcload wait what is left of it). Locust
-        # reports 1.5 s for each; rpcload reported 1502/2045/2588, growing.
-        starts, times, info = self.compare(lambda n: 0.0 if n == 1 else 1.5,
-                                           "constant_throughput(1)", "{constant_throughput: 1}",
-                                           n_starts=6, n_times=4)
+        # constant_throughput(1) with tasks of 1.5 s (all but the first:
+        # after a user's first task Locust 2.12 waits the whole period,
+        # whatever the task took). Each next task starts at once; Locust
+        # reports 1.5 s for each, rpcload reported 1502/2045/2588, growing.
+        # In 8 s: tasks at 0, 1, 2.5, 4, 5.5 answered, the one at 7 cut.
+        timings, times, info = self.compare(lambda n: 0.0 if n == 1 else 1.5, 1.0,
+                                            "constant_throughput(1)",
+                                            "{constant_throughput: 1}", n_starts=5)
+        for k in range(2, 5):
+            self.assertAlmostEqual(timings[k][0] - timings[k - 1][1], 0.0, delta=0.01,
+                                   msg=info)
         slow = [t for t in times if t > 100]
         self.assertGreaterEqual(len(slow), 4, info)
-        self.assertLess(max(slow), 1500 + 50, info)
+        self.assertLess(max(slow), max(b - a for a, b in timings) * 1000 + 10, info)
 
 
 class ScheduleTest(unittest.TestCase):
@@ -217,20 +272,34 @@ class ScheduleTest(unittest.TestCase):
 
 
 class CustomWaitsTest(unittest.TestCase):
-    def starts(self, wait, run_time):
-        with StallServer() as srv:
-            res = rpcload.run(["-u", "1", "-r", "1", "-t", run_time, "--wait", wait,
-                               "--seed", "7", "--only-summary", srv.url("/r")], timeout_s=60)
+    def starts(self, wait, run_time, yaml_wait=None):
+        """Gaps between one user's task starts with --wait `wait`, or with
+        a scenario whose class says `wait: yaml_wait`."""
+        with StallServer() as srv, tempfile.TemporaryDirectory() as tmp:
+            args = ["--wait", wait, srv.url("/r")]
+            if yaml_wait:
+                scn = os.path.join(tmp, "s.yaml")
+                with open(scn, "w") as f:
+                    f.write("users:\n  - name: U\n    wait: %s\n"
+                            "    tasks: [{steps: [{http: GET /r}]}]\n" % yaml_wait)
+                args = ["-f", scn, "http://127.0.0.1:%d" % srv.port]
+            res = rpcload.run(["-u", "1", "-r", "1", "-t", run_time, "--seed", "7",
+                               "--only-summary"] + args, timeout_s=60)
             starts = srv.arrivals()
         self.assertEqual(res.exit_code, 0, res.describe())
         return steps(starts), res
 
-    def test_sequence(self):
-        gaps, res = self.starts("sequence:0.2,0.6", "3s")
+    def check_sequence(self, gaps, res):
         info = "%s\n%s" % (gaps, res.describe())
         self.assertGreaterEqual(len(gaps), 4, info)
         for k, g in enumerate(gaps):
             self.assertAlmostEqual(g, 0.2 if k % 2 == 0 else 0.6, delta=0.03, msg=info)
+
+    def test_sequence(self):
+        self.check_sequence(*self.starts("sequence:0.2,0.6", "3s"))
+
+    def test_sequence_in_a_scenario(self):
+        self.check_sequence(*self.starts(None, "3s", yaml_wait="{sequence: [0.2, 0.6]}"))
 
     def test_exponential(self):
         # Mean 50 ms: about 80 tasks in 4 s, with waits spread as an
