@@ -20,6 +20,7 @@
 #include "scenario/compile.h"
 #include "scenario/scenario.h"
 #include "stats/stats.h"
+#include "summary.h"
 #include "web.h"
 
 #define EXIT_USAGE 2
@@ -281,6 +282,7 @@ int main(int argc, char **argv) {
     status = EXIT_FAILURE; /* a server could not listen: the run was ended */
   if (cli_reports_finish(&run.reports, &runner, stats) && status == 0)
     status = EXIT_FAILURE;
+  cli_summary_print(&runner, &o);
   rl__runner_free(&runner);
   if (status == 0 && rl__stats_total(stats)->num_failures)
     status = o.exit_code_on_error;

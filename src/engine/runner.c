@@ -272,10 +272,29 @@ static void history_tick(rl__runner *r) {
     r->hooks.second(r, r->hooks.arg);
 }
 
+/* Seconds with a lot of client lag are told as they happen: the
+ * response times measured then hold the client's own delay. Shorter
+ * stalls are only counted (the end of the run sums them up). */
+#define LAG_TELL_NS (100 * RL__NS_PER_MS)
+
+static void tell_lag(rl__runner *r) {
+  rl__lag now;
+  rl__runner_client_lag(r, &now);
+  uint64_t added = now.total_ns - r->lag_said.total_ns;
+  if (added >= LAG_TELL_NS)
+    rl__log(RL__LOG_INFO,
+            "client lag: the worker threads lost %.0f ms to stalls of their "
+            "loops in the last second (longest stall so far %.0f ms); "
+            "response times then hold the client's own delay",
+            (double)added / 1e6, (double)now.max_ns / 1e6);
+  r->lag_said = now;
+}
+
 static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
   history_tick(t->data);
+  tell_lag(t->data);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
@@ -389,6 +408,19 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
   };
 }
 
+void rl__runner_client_lag(const rl__runner *r, rl__lag *out) {
+  *out = (rl__lag){0};
+  if (!r->workers) {
+    *out = r->lag;
+    return;
+  }
+  for (uint32_t i = 0; i < r->nworkers; i++) {
+    rl__lag one;
+    rl__worker_lag(&r->workers[i], &one);
+    rl__lag_add(out, &one);
+  }
+}
+
 uint64_t rl__runner_elapsed_sec(const rl__runner *r) {
   return (rl__now_ns() - r->start_ns) / RL__NS_PER_SEC;
 }
@@ -494,6 +526,9 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   for (uint32_t i = 0; i < r->nworkers; i++) {
     rl__worker_join(&r->workers[i]);
     r->cut_requests += rl__worker_cut_requests(&r->workers[i]);
+    rl__lag one;
+    rl__worker_lag(&r->workers[i], &one);
+    rl__lag_add(&r->lag, &one);
   }
   if (rc == 0 && r->hooks.ended)
     r->hooks.ended(r, r->hooks.arg);

@@ -15,6 +15,7 @@
 
 #include <rpcload/plugin.h>
 
+#include "engine/lag.h"
 #include "engine/wait.h"
 #include "stats/history.h"
 #include "stats/hub.h"
@@ -126,6 +127,11 @@ typedef struct rl__runner {
   int stopping; /* a stop was sent */
   int signals;  /* signals received */
   uint64_t cut_requests;
+  /* Client lag (engine/lag.h), every worker's summed: while the run goes
+   * rl__runner_client_lag reads it; after it, here. lag_said is what the
+   * per-second check has already told (main). */
+  rl__lag lag;
+  rl__lag lag_said;
   rl__runner_hooks hooks;
   /* main loop */
   struct ev_loop *loop;
@@ -187,6 +193,10 @@ void rl__runner_reset(rl__runner *r);
 /* The state's name as Locust's API spells it ("ready", "spawning",
  * "running", "stopping", "stopped"; "quitting" while the run ends). */
 const char *rl__run_state_name(int state);
+
+/* Main thread: the client lag of the run so far (every worker's loop
+ * summed; engine/lag.h). After rl__runner_run, r->lag holds the total. */
+void rl__runner_client_lag(const rl__runner *r, rl__lag *out);
 
 /* Seconds since the run started (for "current" rates). */
 uint64_t rl__runner_elapsed_sec(const rl__runner *r);

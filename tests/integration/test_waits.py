@@ -21,10 +21,13 @@ not count), as Locust's first request also pays for its imports.
 
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import rpcload
@@ -311,6 +314,33 @@ class CustomWaitsTest(unittest.TestCase):
         self.assertTrue(0.035 < mean < 0.07, info)
         self.assertTrue(any(g < 0.02 for g in gaps), info)
         self.assertTrue(any(g > 0.1 for g in gaps), info)
+
+
+class ClientLagTest(unittest.TestCase):
+    def test_a_stalled_client_says_so(self):
+        # The whole rpcload process is stopped for a second mid-run (as a
+        # starved or paused machine would stop it): its worker loops
+        # oversleep by about that much, which it says while running and
+        # at the end, instead of charging it silently to the server.
+        with StallServer() as srv:
+            started = rpcload.start(["-u", "2", "-r", "10", "-t", "4s", "--threads", "2", "--wait",
+                                     "constant:0.05", "--only-summary", srv.url("/r")])
+            proc = started[0]
+            time.sleep(1.5)
+            os.kill(proc.pid, signal.SIGSTOP)
+            time.sleep(1.0)
+            os.kill(proc.pid, signal.SIGCONT)
+            res = rpcload.finish(started, timeout_s=30)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        live = re.search(r"client lag: the worker threads lost (\d+) ms to stalls of their "
+                         r"loops in the last second", res.stderr)
+        self.assertIsNotNone(live, res.describe())
+        self.assertGreaterEqual(int(live.group(1)), 500, res.describe())
+        end = re.search(r"client lag: the worker threads' loops stalled (\d+) time\(s\) for "
+                        r"10 ms or more \((\d+) ms in all, the longest (\d+) ms\)", res.stderr)
+        self.assertIsNotNone(end, res.describe())
+        self.assertGreaterEqual(int(end.group(3)), 800, res.describe())
+        self.assertGreaterEqual(int(end.group(2)), 1600, res.describe())  # both threads
 
 
 if __name__ == "__main__":
