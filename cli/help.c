@@ -111,6 +111,18 @@ void cli_print_help(FILE *out) {
       "(default 10)\n"
       "      --timeout S          response timeout per request, seconds "
       "(default 60)\n"
+      "      --allow-unreachable  start even if a target cannot be reached "
+      "(one\n"
+      "                           that comes up later). Without it each "
+      "target is\n"
+      "                           connected to first (TLS included), and "
+      "one that\n"
+      "                           fails stops rpcload with exit status 2\n"
+      "  A failed connection is retried after a backoff: gRPC's for grpc:// "
+      "and\n"
+      "  grpcs:// (1 s, then x1.6 up to 120 s, +-20%), 0.1 s doubling up to "
+      "2 s\n"
+      "  for the others; requests wait for the next attempt.\n"
       "\n"
       "HTTP/2:\n"
       "      --http2              speak HTTP/2 only: with http:// by prior "
@@ -238,6 +250,8 @@ void cli_print_help(FILE *out) {
       "\n"
       "Exit status: 0 when no request failed, 1 (or --exit-code-on-error) "
       "when\n"
-      "any failed, 2 for a usage or configuration error.\n",
+      "any failed, 2 for a usage or configuration error or a target that "
+      "cannot\n"
+      "be reached at start (--allow-unreachable).\n",
       out);
 }

@@ -16,6 +16,7 @@
 #include "engine/target.h"
 #include "help.h"
 #include "options.h"
+#include "reach.h"
 #include "reports.h"
 #include "scenario/compile.h"
 #include "scenario/scenario.h"
@@ -254,6 +255,8 @@ int main(int argc, char **argv) {
   }
   /* A peer closing mid-write must be an error code, not a dead process. */
   signal(SIGPIPE, SIG_IGN);
+  if ((status = cli_reach_check(&o, target, plan)))
+    goto out;
   raise_fd_limit(o.run.users);
   if (!(stats = rl__stats_new())) {
     fprintf(stderr, "rpcload: error: out of memory\n");

@@ -54,6 +54,7 @@ enum {
   OPT_CSV_FULL_HISTORY,
   OPT_JSON,
   OPT_JSON_FILE,
+  OPT_ALLOW_UNREACHABLE,
 };
 
 static const struct option long_options[] = {
@@ -110,6 +111,7 @@ static const struct option long_options[] = {
     {"csv-full-history", no_argument, NULL, OPT_CSV_FULL_HISTORY},
     {"json", no_argument, NULL, OPT_JSON},
     {"json-file", required_argument, NULL, OPT_JSON_FILE},
+    {"allow-unreachable", no_argument, NULL, OPT_ALLOW_UNREACHABLE},
     {NULL, 0, NULL, 0},
 };
 
@@ -246,7 +248,8 @@ static int parse_host_port(cli_options *o, const char *arg, char *err,
 /* A group's parser returns this for an option of another group. */
 #define NOT_MINE 1
 
-/* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed */
+/* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed,
+ * --allow-unreachable */
 static int parse_load(cli_options *o, int c, char *arg, char *err,
                       size_t errlen) {
   long long v;
@@ -302,6 +305,9 @@ static int parse_load(cli_options *o, int c, char *arg, char *err,
       return bad_value("--stop-timeout", arg, "expected seconds >= 0", err,
                        errlen);
     o->run.stop_timeout_ns = ns;
+    return 0;
+  case OPT_ALLOW_UNREACHABLE:
+    o->allow_unreachable = 1;
     return 0;
   case OPT_SEED:
     if (rl__parse_int(arg, 0, INT64_MAX, &v))

@@ -20,8 +20,9 @@ from servers import HOST, MAX_SERVER_LIFETIME
 
 
 class StallServer:
-    def __init__(self, delay=None, lifetime_s=MAX_SERVER_LIFETIME):
+    def __init__(self, delay=None, lifetime_s=MAX_SERVER_LIFETIME, port=0):
         self.delay = delay or (lambda n: 0.0)
+        self.port = port  # 0: the kernel's pick
         self.lifetime_s = lifetime_s
         self._lock = threading.Lock()
         self._arrivals = []
@@ -64,7 +65,7 @@ class StallServer:
             def log_message(self, *args):
                 pass
 
-        self._srv = http.server.ThreadingHTTPServer((HOST, 0), Handler)
+        self._srv = http.server.ThreadingHTTPServer((HOST, self.port), Handler)
         self._srv.daemon_threads = True
         self.port = self._srv.server_address[1]
         self._thread = threading.Thread(target=self._srv.serve_forever,
