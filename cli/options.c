@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/units.h"
+#include "habits.h"
 
 enum {
   OPT_THREADS = 256,
@@ -357,7 +358,11 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   case 'O': {
     char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
-      return bad_value("--option", arg, "expected KEY=VALUE", err, errlen);
+      return bad_value("--option", arg,
+                       "expected KEY=VALUE, an option for the protocol plugin "
+                       "(ghz's -O is an output format: rpcload writes --json, "
+                       "--json-file FILE, --csv PREFIX, --html FILE)",
+                       err, errlen);
     *eq = 0; /* argv is ours to edit */
     if (add_plugin_option(o, arg, eq + 1, err, errlen))
       return RL_ERR_NOMEM;
@@ -587,7 +592,9 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
                       size_t errlen) {
   set_defaults(o);
   opterr = 0;
-  optind = 1;
+  /* 0, not 1: glibc then also forgets where it was inside a group of
+   * short options ("-c10") that an earlier parse stopped in. */
+  optind = 0;
   int c;
   while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:D:f:", long_options,
                           NULL)) != -1) {
@@ -600,7 +607,14 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
          rc == NOT_MINE && i < sizeof parse_groups / sizeof *parse_groups; i++)
       rc = parse_groups[i](o, c, optarg, err, errlen);
     if (rc == NOT_MINE) {
-      snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+      /* A short option inside a group ("-c10") is optopt; a long one is
+       * the argument getopt just passed. */
+      char shortopt[3] = {'-', (char)optopt, 0};
+      const char *what = c == '?' && optopt ? shortopt : argv[optind - 1];
+      const char *hint = cli_habit_hint(what);
+      snprintf(err, errlen, "unknown option '%.*s'%s%s",
+               (int)strcspn(what, "="), what, hint ? ": " : "",
+               hint ? hint : "");
       return RL_ERR_INVAL;
     }
     if (rc)

@@ -200,5 +200,33 @@ class TlsOptionsWithoutTls(unittest.TestCase):
                                      r"nothing")
 
 
+
+class ComingFromGhzAndK6(unittest.TestCase):
+    def test_habits_get_rpcload_s_equivalent(self):
+        cases = [(["-c", "50"], "ghz's -c (concurrent workers) is rpcload's -u N"),
+                 (["-z", "30s"], "ghz's -z (how long to run) is rpcload's -t/--run-time"),
+                 (["--rps", "100"], "--wait throughput:N/U"),
+                 (["--vus", "10"], "k6's --vus is rpcload's -u/--users"),
+                 (["--duration", "30s"], "is rpcload's -t/--run-time"),
+                 (["-O", "json"], "ghz's -O is an output format: rpcload writes --json")]
+        for args, says in cases:
+            res = rpcload.run(GRPC + args + ["127.0.0.1:1"], timeout_s=30)
+            self.assertEqual(res.exit_code, 2, res.describe())
+            self.assertIn(says, res.stderr, res.describe())
+
+    def test_x_with_grpc_is_refused(self):
+        res = rpcload.run(GRPC + ["-X", "GET", "-t", "1s", "127.0.0.1:1"], timeout_s=30)
+        self.assertEqual(res.exit_code, 2, res.describe())
+        self.assertIn("gRPC calls are POST; -X GET does not apply", res.stderr)
+
+    def test_help_says_where_meanings_differ(self):
+        res = rpcload.run(["--help"], timeout_s=30)
+        text = " ".join(res.stdout.split())
+        for says in ("not ghz's -t, a call's timeout: that is --timeout",
+                     "not ghz's -O, an output format",
+                     "ghz's --insecure, plain text, is grpc://",
+                     "-H 'k: v' adds metadata too"):
+            self.assertIn(says, text)
+
 if __name__ == "__main__":
     unittest.main()
