@@ -1,10 +1,14 @@
 /* The command line read into cli_options: getopt's table and one parser per
  * group of options, as --help groups them. What the options mean together
  * (the target, the mode, the derived settings) is options_check.c's. */
+/* glibc's feature macro (reserved, and meant to be set here) for
+ * sched_getaffinity and CPU_COUNT. */
+#define _GNU_SOURCE // NOLINT(bugprone-reserved-identifier)
 #include "options.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -572,14 +576,25 @@ static const parse_group_fn parse_groups[] = {
     parse_output, parse_web,     parse_program,
 };
 
+/* The CPUs this process may run on: its affinity mask (taskset, cgroup
+ * cpusets), else the cores online. More worker threads than that would
+ * only take turns on the same CPUs. */
+static uint32_t usable_cpus(void) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return (uint32_t)CPU_COUNT(&set);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores > 0 ? (uint32_t)cores : 1;
+}
+
 /* Defaults before the command line: what an option leaves alone keeps. */
 static void set_defaults(cli_options *o) {
   memset(o, 0, sizeof *o);
   o->run.users = 1;
   o->run.spawn_rate = 1;
   o->run.report_interval_s = 2.0;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  o->run.threads = cores > 0 ? (uint32_t)cores : 1;
+  o->run.threads = usable_cpus();
   o->target.connect_timeout_ns = 10 * RL__NS_PER_SEC;
   o->target.request_timeout_ns = 60 * RL__NS_PER_SEC;
   o->exit_code_on_error = 1;

@@ -228,5 +228,27 @@ class ComingFromGhzAndK6(unittest.TestCase):
                      "-H 'k: v' adds metadata too"):
             self.assertIn(says, text)
 
+
+@unittest.skipUnless(shutil.which("taskset"), "taskset (util-linux) is not installed")
+class AffinityTest(unittest.TestCase):
+    def threads_of(self, wrapper):
+        """Threads of a running rpcload (main + workers), from /proc."""
+        with NginxServer() as ng:
+            started = rpcload.start(["-u", "8", "-r", "100", "-t", "2s", "--only-summary",
+                                     ng.url("/hello")], wrapper=wrapper)
+            time.sleep(1.0)
+            n = len(os.listdir("/proc/%d/task" % started[0].pid))
+            res = rpcload.finish(started, timeout_s=30)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        return n
+
+    def test_default_threads_follow_taskset(self):
+        cpu = sorted(os.sched_getaffinity(0))[0]
+        one = self.threads_of(["taskset", "-c", str(cpu)])
+        self.assertEqual(one, 2)  # the main thread and one worker
+        if len(os.sched_getaffinity(0)) > 1:
+            self.assertGreater(self.threads_of(None), one)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,5 +1,7 @@
-/* cli/options.c: options from ghz and k6 get rpcload's equivalent
- * (cli/habits.c). */
+/* cli/options.c: the default worker threads follow the CPU affinity mask,
+ * and options from ghz and k6 get rpcload's equivalent (cli/habits.c). */
+#define _GNU_SOURCE /* sched_setaffinity */
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +33,31 @@ static int parse(cli_options *o, char *err, size_t errlen, ...) {
   argv[argc] = NULL;
   err[0] = 0;
   return cli_options_parse(o, argc, argv, err, errlen);
+}
+
+static void test_threads_follow_the_affinity_mask(void **state) {
+  (void)state;
+  cpu_set_t old, one;
+  assert_int_equal(sched_getaffinity(0, sizeof old, &old), 0);
+  cli_options o;
+  char err[512];
+  assert_int_equal(parse(&o, err, sizeof err, "rpcload", "-u", "50", NULL), 0);
+  assert_int_equal(o.run.threads, CPU_COUNT(&old));
+  cli_options_free(&o);
+  /* As under taskset -c N: one CPU allowed, one worker thread. */
+  int cpu = -1;
+  for (int i = 0; i < CPU_SETSIZE && cpu < 0; i++)
+    if (CPU_ISSET(i, &old))
+      cpu = i;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+  int rc = parse(&o, err, sizeof err, "rpcload", "-u", "50", NULL);
+  uint32_t threads = o.run.threads;
+  cli_options_free(&o);
+  assert_int_equal(sched_setaffinity(0, sizeof old, &old), 0);
+  assert_int_equal(rc, 0);
+  assert_int_equal(threads, 1);
 }
 
 static void test_ghz_and_k6_habits_get_a_pointer(void **state) {
@@ -83,6 +110,7 @@ static void test_ghz_and_k6_habits_get_a_pointer(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_threads_follow_the_affinity_mask),
       cmocka_unit_test(test_ghz_and_k6_habits_get_a_pointer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
