@@ -1,5 +1,5 @@
-/* What the run itself has to say at its end, after the reports: the
- * client's own lag. */
+/* What the run itself has to say at its end, after the reports: users it
+ * did not get to spawn, the client's own lag. */
 #ifndef RL_CLI_SUMMARY_H
 #define RL_CLI_SUMMARY_H
 

@@ -12,9 +12,23 @@
 #include "engine/spawn.h"
 #include "engine/worker.h"
 
+/* A stop while users are still being spawned (up): how far it got, for
+ * the summary. */
+static void note_ramp(rl__runner *r) {
+  if (atomic_load(&r->state) != RL__STATE_SPAWNING ||
+      r->swarm_to <= r->swarm_from || r->spawned >= r->swarm_to)
+    return;
+  r->ramp_short = 1;
+  r->ramp_reached = r->spawned;
+  r->ramp_wanted = r->swarm_to;
+  r->ramp_rate = r->swarm_rate;
+  r->ramp_ns = rl__now_ns() - r->swarm_t0_ns;
+}
+
 static void stop_run(rl__runner *r) {
   if (r->stopping)
     return;
+  note_ramp(r);
   r->stopping = 1;
   pthread_mutex_lock(&r->state_lock);
   atomic_store(&r->state, RL__STATE_ENDING);
@@ -67,6 +81,7 @@ static void spawn_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* Starts a ramp from the current user count to `users` at `rate`. */
 static void swarm(rl__runner *r, uint32_t users, double rate) {
+  r->ramp_short = 0; /* a new ramp: the last one's shortfall is history */
   r->swarm_from = r->spawned;
   r->swarm_to = users;
   r->swarm_rate = rate > 0 ? rate : 1;
@@ -101,6 +116,7 @@ static void stop_users(rl__runner *r) {
   int state = atomic_load(&r->state);
   if (state == RL__STATE_STOPPING || state == RL__STATE_ENDING)
     return;
+  note_ramp(r);
   ev_timer_stop(r->loop, &r->spawn_timer);
   ev_timer_stop(r->loop, &r->run_timer);
   r->spawned = 0;

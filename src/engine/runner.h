@@ -132,6 +132,14 @@ typedef struct rl__runner {
    * per-second check has already told (main). */
   rl__lag lag;
   rl__lag lag_said;
+  /* A run (or a steered test) stopped while its users were still being
+   * spawned: it reached ramp_reached of the ramp_wanted users it was
+   * going to, at ramp_rate a second, in ramp_ns (main; ramp_short 0
+   * when every user was spawned). */
+  int ramp_short;
+  uint32_t ramp_reached, ramp_wanted;
+  double ramp_rate;
+  uint64_t ramp_ns;
   rl__runner_hooks hooks;
   /* main loop */
   struct ev_loop *loop;

@@ -201,6 +201,25 @@ class TlsOptionsWithoutTls(unittest.TestCase):
 
 
 
+
+class SpawnShortfall(unittest.TestCase):
+    def test_a_run_shorter_than_its_ramp_says_so(self):
+        # Users at 0, 1 and 2 s (Locust's schedule), then the run ends.
+        with StallServer() as srv:
+            res = rpcload.run(["-u", "50", "-r", "1", "-t", "2500ms", "--json",
+                               srv.url("/r")], timeout_s=30)
+            short = rpcload.run(["-u", "2", "-r", "10", "-t", "1s", "--json",
+                                 srv.url("/r")], timeout_s=30)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertIn("the run ended before all users were spawned: reached 3 of 50 users: "
+                      "spawn rate 1/s for a 2.5 s run (all 50 take 49 s at that rate: "
+                      "raise -r or -t)", res.stderr, res.describe())
+        run = json.loads(res.stdout)["run"]
+        self.assertEqual((run["users"], run["user_count"]), (50, 3))
+        # Every user spawned: nothing to say.
+        self.assertEqual(short.exit_code, 0, short.describe())
+        self.assertNotIn("before all users were spawned", short.stderr)
+
 class ComingFromGhzAndK6(unittest.TestCase):
     def test_habits_get_rpcload_s_equivalent(self):
         cases = [(["-c", "50"], "ghz's -c (concurrent workers) is rpcload's -u N"),
