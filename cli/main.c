@@ -16,10 +16,12 @@
 #include "engine/target.h"
 #include "help.h"
 #include "options.h"
+#include "reach.h"
 #include "reports.h"
 #include "scenario/compile.h"
 #include "scenario/scenario.h"
 #include "stats/stats.h"
+#include "summary.h"
 #include "web.h"
 
 /* Exit statuses scripts can tell apart (--help, README, docs/reliability.md):
@@ -312,6 +314,8 @@ int main(int argc, char **argv) {
   }
   /* A peer closing mid-write must be an error code, not a dead process. */
   signal(SIGPIPE, SIG_IGN);
+  if ((status = cli_reach_check(&o, target, plan)))
+    goto out;
   raise_fd_limit(o.run.users);
   if (!(stats = rl__stats_new())) {
     fprintf(stderr, "rpcload: error: out of memory\n");
@@ -343,6 +347,7 @@ int main(int argc, char **argv) {
   int reports_failed = cli_reports_finish(&run.reports, &runner, stats) != 0;
   status = run_status(&o, &runner, stats, started && !run.web.failed,
                       reports_failed);
+  cli_summary_print(&runner, &o);
   rl__runner_free(&runner);
 out:
   rl__stats_del(stats);

@@ -1,10 +1,14 @@
 /* The command line read into cli_options: getopt's table and one parser per
  * group of options, as --help groups them. What the options mean together
  * (the target, the mode, the derived settings) is options_check.c's. */
+/* glibc's feature macro (reserved, and meant to be set here) for
+ * sched_getaffinity and CPU_COUNT. */
+#define _GNU_SOURCE // NOLINT(bugprone-reserved-identifier)
 #include "options.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/units.h"
+#include "habits.h"
 
 enum {
   OPT_THREADS = 256,
@@ -56,6 +61,7 @@ enum {
   OPT_JSON_FILE,
   OPT_HOST,
   OPT_MAX_ERROR_ROWS,
+  OPT_ALLOW_UNREACHABLE,
 };
 
 static const struct option long_options[] = {
@@ -114,6 +120,7 @@ static const struct option long_options[] = {
     {"json-file", required_argument, NULL, OPT_JSON_FILE},
     {"host", required_argument, NULL, OPT_HOST},
     {"max-error-rows", required_argument, NULL, OPT_MAX_ERROR_ROWS},
+    {"allow-unreachable", no_argument, NULL, OPT_ALLOW_UNREACHABLE},
     {NULL, 0, NULL, 0},
 };
 
@@ -259,7 +266,8 @@ static int parse_host_port(cli_options *o, const char *arg, char *err,
 /* A group's parser returns this for an option of another group. */
 #define NOT_MINE 1
 
-/* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed */
+/* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed,
+ * --allow-unreachable */
 static int parse_load(cli_options *o, int c, char *arg, char *err,
                       size_t errlen) {
   long long v;
@@ -316,6 +324,9 @@ static int parse_load(cli_options *o, int c, char *arg, char *err,
                        errlen);
     o->run.stop_timeout_ns = ns;
     return 0;
+  case OPT_ALLOW_UNREACHABLE:
+    o->allow_unreachable = 1;
+    return 0;
   case OPT_SEED:
     if (rl__parse_int(arg, 0, INT64_MAX, &v))
       return bad_value("--seed", arg, "expected a whole number >= 0", err,
@@ -370,7 +381,11 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   case 'O': {
     char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
-      return bad_value("--option", arg, "expected KEY=VALUE", err, errlen);
+      return bad_value("--option", arg,
+                       "expected KEY=VALUE, an option for the protocol plugin "
+                       "(ghz's -O is an output format: rpcload writes --json, "
+                       "--json-file FILE, --csv PREFIX, --html FILE)",
+                       err, errlen);
     *eq = 0; /* argv is ours to edit */
     if (add_plugin_option(o, arg, eq + 1, err, errlen))
       return RL_ERR_NOMEM;
@@ -586,14 +601,25 @@ static const parse_group_fn parse_groups[] = {
     parse_output, parse_web,     parse_program,
 };
 
+/* The CPUs this process may run on: its affinity mask (taskset, cgroup
+ * cpusets), else the cores online. More worker threads than that would
+ * only take turns on the same CPUs. */
+static uint32_t usable_cpus(void) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return (uint32_t)CPU_COUNT(&set);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores > 0 ? (uint32_t)cores : 1;
+}
+
 /* Defaults before the command line: what an option leaves alone keeps. */
 static void set_defaults(cli_options *o) {
   memset(o, 0, sizeof *o);
   o->run.users = 1;
   o->run.spawn_rate = 1;
   o->run.report_interval_s = 2.0;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  o->run.threads = cores > 0 ? (uint32_t)cores : 1;
+  o->run.threads = usable_cpus();
   o->target.connect_timeout_ns = 10 * RL__NS_PER_SEC;
   o->target.request_timeout_ns = 60 * RL__NS_PER_SEC;
   o->exit_code_on_error = 1;
@@ -606,7 +632,9 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
                       size_t errlen) {
   set_defaults(o);
   opterr = 0;
-  optind = 1;
+  /* 0, not 1: glibc then also forgets where it was inside a group of
+   * short options ("-c10") that an earlier parse stopped in. */
+  optind = 0;
   int c;
   while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:D:f:", long_options,
                           NULL)) != -1) {
@@ -619,7 +647,14 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
          rc == NOT_MINE && i < sizeof parse_groups / sizeof *parse_groups; i++)
       rc = parse_groups[i](o, c, optarg, err, errlen);
     if (rc == NOT_MINE) {
-      snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+      /* A short option inside a group ("-c10") is optopt; a long one is
+       * the argument getopt just passed. */
+      char shortopt[3] = {'-', (char)optopt, 0};
+      const char *what = c == '?' && optopt ? shortopt : argv[optind - 1];
+      const char *hint = cli_habit_hint(what);
+      snprintf(err, errlen, "unknown option '%.*s'%s%s",
+               (int)strcspn(what, "="), what, hint ? ": " : "",
+               hint ? hint : "");
       return RL_ERR_INVAL;
     }
     if (rc)

@@ -52,6 +52,31 @@ static const char *refused_with_scenario(const cli_options *o) {
   return NULL;
 }
 
+/* ghz talks TLS to host:port unless told --insecure (plain text there);
+ * rpcload only with grpcs://. A TLS option with a bare host:port is
+ * someone who wants TLS: say how to ask for it. */
+static int tls_needs_scheme(const cli_options *o, char *err, size_t errlen) {
+  const rl__tls_options *tls = &o->target.tls;
+  const char *url = o->target.url;
+  if (!url || strstr(url, "://") || !o->target.default_scheme ||
+      strcmp(o->target.default_scheme, "grpc") != 0)
+    return 0;
+  const char *opt = tls->cacert     ? "--cacert"
+                    : tls->insecure ? "--insecure"
+                    : tls->cert     ? "--cert"
+                    : tls->key      ? "--key"
+                                    : NULL;
+  if (!opt)
+    return 0;
+  snprintf(err, errlen,
+           "%s is for TLS, and %s without a scheme is plain-text gRPC: write "
+           "grpcs://%s for TLS (rpcload's --insecure means TLS without "
+           "checking the certificate; ghz's means plain text, rpcload's "
+           "grpc://)",
+           opt, url, url);
+  return RL_ERR_INVAL;
+}
+
 /* -f: the file holds the requests; a target on the command line is the
  * host every step without its own goes to. */
 static int scenario_target(cli_options *o, char *err, size_t errlen) {
@@ -83,7 +108,7 @@ static int list_target(cli_options *o, char *err, size_t errlen) {
   }
   if (!o->target.default_scheme && !o->target.plugin)
     o->target.default_scheme = "grpc";
-  return 0;
+  return tls_needs_scheme(o, err, errlen);
 }
 
 /* The quick command line: exactly one URL. */
@@ -95,7 +120,7 @@ static int url_target(cli_options *o, char *err, size_t errlen) {
   if (o->n_args > 1)
     return too_many(o, "target URL", err, errlen);
   o->target.url = o->args[0];
-  return 0;
+  return tls_needs_scheme(o, err, errlen);
 }
 
 /* Options that contradict each other or the mode. */

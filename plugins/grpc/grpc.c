@@ -1134,11 +1134,10 @@ static const h2_callbacks grpc_h2_callbacks = {
  */
 static int grpc_session_new(const rl_host *host, rl_conn *conn,
                             const rl_conn_info *info, void **session) {
-  (void)info;
   struct grpc_session *s = calloc(1, sizeof *s);
   if (s == NULL)
     return RL_ERR_NOMEM;
-  int rc = rl__h2codec_start(&s->c, host, conn, &grpc_h2_callbacks,
+  int rc = rl__h2codec_start(&s->c, host, conn, info, &grpc_h2_callbacks,
                              sizeof(struct grpc_stream));
   if (rc != 0) {
     free(s);

@@ -17,9 +17,23 @@
 #include "engine/spawn.h"
 #include "engine/worker.h"
 
+/* A stop while users are still being spawned (up): how far it got, for
+ * the summary. */
+static void note_ramp(rl__runner *r) {
+  if (atomic_load(&r->state) != RL__STATE_SPAWNING ||
+      r->swarm_to <= r->swarm_from || r->spawned >= r->swarm_to)
+    return;
+  r->ramp_short = 1;
+  r->ramp_reached = r->spawned;
+  r->ramp_wanted = r->swarm_to;
+  r->ramp_rate = r->swarm_rate;
+  r->ramp_ns = rl__now_ns() - r->swarm_t0_ns;
+}
+
 static void stop_run(rl__runner *r) {
   if (r->stopping)
     return;
+  note_ramp(r);
   r->stopping = 1;
   pthread_mutex_lock(&r->state_lock);
   atomic_store(&r->state, RL__STATE_ENDING);
@@ -96,6 +110,7 @@ static void spawn_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* Starts a ramp from the current user count to `users` at `rate`. */
 static void swarm(rl__runner *r, uint32_t users, double rate) {
+  r->ramp_short = 0; /* a new ramp: the last one's shortfall is history */
   r->swarm_from = r->spawned;
   r->swarm_to = users;
   r->swarm_rate = rate > 0 ? rate : 1;
@@ -171,6 +186,7 @@ static void stop_users(rl__runner *r) {
   int state = atomic_load(&r->state);
   if (state == RL__STATE_STOPPING || state == RL__STATE_ENDING)
     return;
+  note_ramp(r);
   ev_timer_stop(r->loop, &r->spawn_timer);
   ev_timer_stop(r->loop, &r->run_timer);
   r->spawned = 0;
@@ -386,10 +402,29 @@ static void history_tick(rl__runner *r, int final) {
     r->hooks.second(r, r->hooks.arg);
 }
 
+/* Seconds with a lot of client lag are told as they happen: the
+ * response times measured then hold the client's own delay. Shorter
+ * stalls are only counted (the end of the run sums them up). */
+#define LAG_TELL_NS (100 * RL__NS_PER_MS)
+
+static void tell_lag(rl__runner *r) {
+  rl__lag now;
+  rl__runner_client_lag(r, &now);
+  uint64_t added = now.total_ns - r->lag_said.total_ns;
+  if (added >= LAG_TELL_NS)
+    rl__log(RL__LOG_INFO,
+            "client lag: the worker threads lost %.0f ms to stalls of their "
+            "loops in the last second (longest stall so far %.0f ms); "
+            "response times then hold the client's own delay",
+            (double)added / 1e6, (double)now.max_ns / 1e6);
+  r->lag_said = now;
+}
+
 static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
   history_tick(t->data, 0);
+  tell_lag(t->data);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
@@ -562,6 +597,19 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
   };
 }
 
+void rl__runner_client_lag(const rl__runner *r, rl__lag *out) {
+  *out = (rl__lag){0};
+  if (!r->workers) {
+    *out = r->lag;
+    return;
+  }
+  for (uint32_t i = 0; i < r->nworkers; i++) {
+    rl__lag one;
+    rl__worker_lag(&r->workers[i], &one);
+    rl__lag_add(out, &one);
+  }
+}
+
 uint64_t rl__runner_elapsed_sec(const rl__runner *r) {
   return (rl__now_ns() - r->start_ns) / RL__NS_PER_SEC;
 }
@@ -691,6 +739,9 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   for (uint32_t i = 0; i < r->nworkers; i++) {
     rl__worker_join(&r->workers[i]);
     r->cut_requests += rl__worker_cut_requests(&r->workers[i]);
+    rl__lag one;
+    rl__worker_lag(&r->workers[i], &one);
+    rl__lag_add(&r->lag, &one);
   }
   /* Every worker's last stats are in: a last history row with the final
    * totals, so the history ends where the other reports do. */

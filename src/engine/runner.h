@@ -16,6 +16,7 @@
 
 #include <rpcload/plugin.h>
 
+#include "engine/lag.h"
 #include "engine/wait.h"
 #include "stats/history.h"
 #include "stats/hub.h"
@@ -158,6 +159,19 @@ typedef struct rl__runner {
   int stopping; /* a stop was sent */
   int signals;  /* signals received */
   uint64_t cut_requests;
+  /* Client lag (engine/lag.h), every worker's summed: while the run goes
+   * rl__runner_client_lag reads it; after it, here. lag_said is what the
+   * per-second check has already told (main). */
+  rl__lag lag;
+  rl__lag lag_said;
+  /* A run (or a steered test) stopped while its users were still being
+   * spawned: it reached ramp_reached of the ramp_wanted users it was
+   * going to, at ramp_rate a second, in ramp_ns (main; ramp_short 0
+   * when every user was spawned). */
+  int ramp_short;
+  uint32_t ramp_reached, ramp_wanted;
+  double ramp_rate;
+  uint64_t ramp_ns;
   rl__runner_hooks hooks;
   /* main loop */
   struct ev_loop *loop;
@@ -242,6 +256,10 @@ void rl__runner_reset(rl__runner *r);
 /* The state's name as Locust's API spells it ("ready", "spawning",
  * "running", "stopping", "stopped"; "quitting" while the run ends). */
 const char *rl__run_state_name(int state);
+
+/* Main thread: the client lag of the run so far (every worker's loop
+ * summed; engine/lag.h). After rl__runner_run, r->lag holds the total. */
+void rl__runner_client_lag(const rl__runner *r, rl__lag *out);
 
 /* Whole seconds since the run (the process's load, idle time included)
  * started. Rates do not divide by it: they use the history's span

@@ -183,6 +183,7 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
   if (!sch) /* no scheme in the target: the plugin's first one */
     sch = t->plugin->desc.schemes;
   t->tls = sch->tls;
+  t->backoff = rl__backoff_for_scheme(sch->name);
   t->port = u.port ? u.port : sch->default_port;
   if (!t->port && !o->list_only) {
     snprintf(err, errlen, "target '%s' needs a port (%s has no default one)",

@@ -190,8 +190,8 @@ static uint32_t choose_task(rl__user *u) {
 /* Starts the request of step `s`. */
 static void start_request(rl__user *u, const rl__plan_step *s) {
   u->state = RL__USER_RUNNING;
-  /* A task's first request counts from when the task was due (pacing);
-   * every other one from its own start. */
+  /* A task's first request counts from what start_task says (a late
+   * schedule's due time); every other one from its own start. */
   if (!u->first_in_task)
     u->req.start_ns = rl__now_ns();
   u->first_in_task = 0;
@@ -264,24 +264,16 @@ static void start_task(rl__user *u, int waited) {
    * taken at the user's first act). */
   if (u->started && u->cls->feeder && take_row(u))
     return;
-  const rl__wait *wait = &u->cls->wait;
-  uint64_t now = rl__now_ns();
-  /* Paced users keep a schedule: the next task is due one period after the
-   * last one was due. When the last task overran its period, this one
-   * starts late, and its first request's response time counts from when it
-   * was due (no coordinated omission). When we waited for it, it starts on
-   * time but for our own timer's slack, which is not the server's to pay. */
-  if (u->started && rl__wait_is_paced(wait))
-    u->task_start_ns += wait->a_ns;
-  else
-    u->task_start_ns = now;
   u->started = 1;
   u->phase = RL__PHASE_TASK;
   u->task = choose_task(u);
   u->step = 0;
   u->loop_depth = 0;
   u->first_in_task = 1;
-  u->req.start_ns = !waited && u->task_start_ns < now ? u->task_start_ns : now;
+  /* The first request's response time counts from its send, but for a
+   * schedule that has fallen behind (engine/wait.h). */
+  u->req.start_ns =
+      rl__wait_task_start(&u->cls->wait, &u->wait, rl__now_ns(), waited);
   run_steps(u);
 }
 
@@ -301,7 +293,7 @@ static void end_of_steps(rl__user *u) {
     return;
   }
   uint64_t pause =
-      rl__wait_next(&u->cls->wait, u->task_start_ns, rl__now_ns(), &u->rng);
+      rl__wait_after_task(&u->cls->wait, &u->wait, rl__now_ns(), &u->rng);
   if (pause) {
     u->state = RL__USER_WAITING;
     ev_timer_set(&u->timer, (double)pause / 1e9, 0.);

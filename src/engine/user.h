@@ -18,6 +18,7 @@
 #include "engine/request.h"
 #include "engine/response.h"
 #include "engine/template.h"
+#include "engine/wait.h"
 
 enum rl__user_state {
   RL__USER_READY = 0, /* queued on its worker to act */
@@ -54,12 +55,12 @@ typedef struct rl__user {
   uint32_t next_seq_task; /* sequential classes: the next task */
   uint64_t id;            /* 1-based, unique across the run */
   uint8_t state;          /* enum rl__user_state */
-  uint8_t step_done; /* on resume: a step just ended (else: start a task) */
-  uint8_t queued;    /* on the loop's ready list */
-  uint8_t started;   /* has run a task */
-  uint8_t retiring;  /* stop once the current task ends (users lowered) */
-  uint64_t task_start_ns; /* scheduled start of the current task */
-  uint64_t seq;           /* requests started ({{seq}} of the current one) */
+  uint8_t step_done;   /* on resume: a step just ended (else: start a task) */
+  uint8_t queued;      /* on the loop's ready list */
+  uint8_t retiring;    /* stop once the current task ends (users lowered) */
+  uint8_t started;     /* has started a task (a later one takes a new row) */
+  rl__wait_state wait; /* its class's wait's memory (pacing, schedule) */
+  uint64_t seq;        /* requests started ({{seq}} of the current one) */
   uint64_t rng;
   ev_timer timer;
   rl_conn *conn; /* &own, or a connection of the thread's shared pool */

@@ -68,6 +68,7 @@ static void check_finished(rl__worker *w) {
   ev_idle_stop(ev, &w->idle);
   ev_prepare_stop(ev, &w->prepare);
   ev_async_stop(ev, &w->wake);
+  rl__lag_meter_stop(&w->lag);
   flush_stats(w, 1);
   if (w->cfg.finished)
     w->cfg.finished(w->cfg.finished_arg);
@@ -416,6 +417,7 @@ static void watchers_init(rl__worker *w) {
                 FLUSH_INTERVAL_S);
   w->flush_timer.data = w;
   ev_timer_start(ev, &w->flush_timer);
+  rl__lag_meter_start(&w->lag, ev);
 }
 
 int rl__worker_start(rl__worker *w, const rl__worker_config *cfg) {
@@ -501,6 +503,10 @@ void rl__worker_new_test(rl__worker *w, const rl__plan *plan,
 }
 
 void rl__worker_wake(rl__worker *w) { ev_async_send(w->loop.ev, &w->wake); }
+
+void rl__worker_lag(const rl__worker *w, rl__lag *out) {
+  rl__lag_meter_read(&w->lag, out);
+}
 
 uint64_t rl__worker_cut_requests(const rl__worker *w) {
   return w->loop.cut_requests;

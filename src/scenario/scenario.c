@@ -490,7 +490,9 @@ static int parse_class_task(rl__scn_ctx *c, const yaml_node_t *n,
 /* ---- wait ---------------------------------------------------------------- */
 
 static const char *const wait_kinds[] = {
-    "constant", "between", "constant_throughput", "constant_pacing", NULL};
+    "constant",        "between",  "constant_throughput",
+    "constant_pacing", "schedule", "exponential",
+    "sequence",        NULL};
 
 /* Seconds (<= 1e9, as wait.c) into ns. */
 static int wait_seconds(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
@@ -503,6 +505,30 @@ static int wait_seconds(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
     return rl__scn_errat(c, rl__scn_npos(n),
                          "'%s' must be from 0 to 1e9 seconds", key);
   *ns = (uint64_t)llround(s * 1e9);
+  return 0;
+}
+
+/* {sequence: [S1, S2, ...]}: 1 to RL__WAIT_SEQUENCE_MAX waits. */
+static int parse_wait_sequence(rl__scn_ctx *c, const yaml_node_t *v,
+                               rl__wait *w) {
+  w->kind = RL__WAIT_SEQUENCE;
+  if (v->type != YAML_SEQUENCE_NODE ||
+      v->data.sequence.items.top == v->data.sequence.items.start)
+    return rl__scn_type_err(c, v, "a list [S1, S2, ...] of seconds",
+                            "sequence");
+  size_t n =
+      (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+  if (n > RL__WAIT_SEQUENCE_MAX)
+    return rl__scn_errat(c, rl__scn_npos(v),
+                         "'sequence' holds at most %d waits, this one %zu",
+                         RL__WAIT_SEQUENCE_MAX, n);
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = rl__scn_node_at(c, v->data.sequence.items.start[i]);
+    int rc = wait_seconds(c, item, "sequence", &w->seq_ns[i]);
+    if (rc)
+      return rc;
+  }
+  w->n = (uint32_t)n;
   return 0;
 }
 
@@ -521,7 +547,8 @@ static int parse_wait(rl__scn_ctx *c, const yaml_node_t *n, rl__wait *w) {
     return rl__scn_errat(
         c, rl__scn_npos(n),
         "expected one of {constant: S}, {between: [MIN, MAX]}, "
-        "{constant_throughput: N}, {constant_pacing: S} for 'wait'");
+        "{constant_throughput: N}, {constant_pacing: S}, {schedule: S}, "
+        "{exponential: MEAN}, {sequence: [S1, S2, ...]} for 'wait'");
   yaml_node_t *k = rl__scn_node_at(c, n->data.mapping.pairs.start->key);
   yaml_node_t *v = rl__scn_node_at(c, n->data.mapping.pairs.start->value);
   if (k->type != YAML_SCALAR_NODE ||
@@ -535,7 +562,8 @@ static int parse_wait(rl__scn_ctx *c, const yaml_node_t *n, rl__wait *w) {
     return rl__scn_errat(
         c, rl__scn_npos(k),
         "unknown wait kind '%s' (%sexpected: constant, between, "
-        "constant_throughput, constant_pacing)",
+        "constant_throughput, constant_pacing, schedule, exponential, "
+        "sequence)",
         rl__scn_stext(k), mean);
   }
   const char *kind = rl__scn_stext(k);
@@ -543,15 +571,20 @@ static int parse_wait(rl__scn_ctx *c, const yaml_node_t *n, rl__wait *w) {
     w->kind = RL__WAIT_CONSTANT;
     return wait_seconds(c, v, kind, &w->a_ns);
   }
-  if (strcmp(kind, "constant_pacing") == 0) {
-    w->kind = RL__WAIT_PACING;
+  if (strcmp(kind, "constant_pacing") == 0 || strcmp(kind, "schedule") == 0 ||
+      strcmp(kind, "exponential") == 0) {
+    w->kind = kind[0] == 'c'   ? RL__WAIT_PACING
+              : kind[0] == 's' ? RL__WAIT_SCHEDULE
+                               : RL__WAIT_EXPONENTIAL;
     if ((rc = wait_seconds(c, v, kind, &w->a_ns)))
       return rc;
     if (!w->a_ns)
-      return rl__scn_errat(c, rl__scn_npos(v),
-                           "'constant_pacing' must be more than 0");
+      return rl__scn_errat(c, rl__scn_npos(v), "'%s' must be more than 0",
+                           kind);
     return 0;
   }
+  if (strcmp(kind, "sequence") == 0)
+    return parse_wait_sequence(c, v, w);
   if (strcmp(kind, "constant_throughput") == 0) {
     double tps;
     w->kind = RL__WAIT_PACING;

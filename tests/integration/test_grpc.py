@@ -321,7 +321,7 @@ class HelloServerTests(GrpcTestCase):
                            "-u", "2", "-r", "10", "-t", "1s", "--stop-timeout", "5", url])
             refl = grpc_run(["--list", "--cacert", self.cert, url])
             bad = grpc_run(["--proto", HELLO_PROTO, "--call", "SayHello", "-u", "1", "-t", "1s",
-                            url])
+                            "--allow-unreachable", url])
             plain = grpc_run(["--proto", HELLO_PROTO, "--call", "SayHello", "-u", "1", "-t",
                               "1s", "--timeout", "2", hs.target])
             hs.stop()
@@ -382,7 +382,7 @@ class BadInputTests(GrpcTestCase):
     def test_unreachable_server_counts_failures_and_keeps_running(self):
         with closed_port() as port:
             res = grpc_run(["--proto", HELLO_PROTO, "--call", "SayHello", "-u", "2", "-r",
-                            "10", "-t", "2s", "127.0.0.1:%d" % port])
+                            "10", "-t", "2s", "--allow-unreachable", "127.0.0.1:%d" % port])
         self.assertRun(res, 1)
         row = res.report().row("grpc", SAY_HELLO)
         self.assertIsNotNone(row, res.describe())

@@ -897,12 +897,10 @@ class CurrentRpsTest(unittest.TestCase):
         self.assertEqual(self.first.count(), 0, "the start-up host got requests")
         self.assertGreater(self.server.count(), 300 * self.RUN_TIME_S * 0.8)
 
-    # The current RPS itself is #14's rates 1-3, another engineer's fix
-    # (src/stats, src/report): until it lands here the page reads low for
-    # about 10 s after a start or a reset (the 10 s window divides by idle
-    # or cleared seconds). Remove expectedFailure when it does: an
-    # unexpected success fails the suite.
-    @unittest.expectedFailure
+    # #14's rates: the current RPS counts whole merged seconds since the
+    # start or the reset, so the page agrees with the server from the third
+    # second on (it read low for about 10 s when it divided by idle or
+    # cleared seconds).
     def test_current_rps_within_5_percent_of_the_server(self):
         res = self.result()
         bad, checked = [], 0

@@ -2,8 +2,8 @@
  * Connections (engine/conn.h) against a peer the test owns on loopback:
  * bytes both ways, one event per request whoever reports it, the queue
  * and max_concurrent, re-sending after a close, connect refused, the
- * request timeout, shutdown, close_later, drain, request_retry and
- * batched writes. The codec is the harness's "line" plugin; requests are
+ * request timeout, shutdown, close_later, drain, request_retry,
+ * batched writes, and the backoff after failed attempts. The codec is the harness's "line" plugin; requests are
  * bare rl_requests whose `end` records how they ended.
  */
 #include <arpa/inet.h>
@@ -26,6 +26,7 @@ typedef struct treq {
   int ends;       /* times `end` was called: must be 1 */
   unsigned order; /* 1-based, among every request's end */
   int by_plugin;  /* ended through host->request_done */
+  uint64_t at_ns; /* when it ended */
   char error[160], type[32], name[32];
 } treq;
 
@@ -36,6 +37,7 @@ static void treq_end(rl_request *r, const rl_result *res) {
   t->ends++;
   t->order = ++end_seq;
   t->by_plugin = th_in_request_done > 0;
+  t->at_ns = rl__now_ns();
   snprintf(t->error, sizeof t->error, "%s", res->error ? res->error : "");
   snprintf(t->type, sizeof t->type, "%s", res->type ? res->type : "(null)");
   snprintf(t->name, sizeof t->name, "%s", res->name ? res->name : "(null)");
@@ -75,7 +77,8 @@ static int teardown(void **state) {
   (void)state;
   rl__conn_shutdown(&f.c, RL_ERR_CANCELLED, "test over");
   rl__conn_free(&f.c);
-  close(f.lfd);
+  if (f.lfd >= 0)
+    close(f.lfd);
   th_loop_free(&f.lp);
   th_target_free(f.t);
   return 0;
@@ -198,11 +201,14 @@ static void test_peer_close_resends_unsent_requests_once(void **state) {
   th_expect(&f.lp, fd1, &in1, "r 1\n");
   close(fd1);
   /* The one in flight ends through the session; the two it never took
-   * go out again on a new connection. */
+   * go out again on a new connection (after the backoff: the server
+   * completed nothing on this one, which a plain connection to a TLS
+   * server also looks like). */
   int fd2 = th_accept(&f.lp, f.lfd);
   assert_int_equal(r[0].ends, 1);
   assert_true(r[0].by_plugin);
-  assert_string_equal(r[0].error, "connection closed by server");
+  assert_string_equal(r[0].error,
+                      "connection closed by server (does it want TLS?)");
   assert_int_equal(th_seen.last_del_err, RL_ERR_CLOSED);
   assert_int_equal(r[1].ends, 0);
   assert_int_equal(r[2].ends, 0);
@@ -213,9 +219,11 @@ static void test_peer_close_resends_unsent_requests_once(void **state) {
    * under the target's type and name. */
   TH_RUN_UNTIL(&f.lp, r[1].ends && r[2].ends);
   assert_true(r[1].by_plugin);
-  assert_string_equal(r[1].error, "connection closed by server");
+  assert_string_equal(r[1].error,
+                      "connection closed by server (does it want TLS?)");
   assert_false(r[2].by_plugin);
-  assert_string_equal(r[2].error, "connection closed by server");
+  assert_string_equal(r[2].error,
+                      "connection closed by server (does it want TLS?)");
   assert_string_equal(r[2].type, "LINE");
   assert_string_equal(r[2].name, "req");
   no_new_connection(30);
@@ -245,7 +253,8 @@ static void test_a_fresh_request_is_resent_behind_a_resent_one(void **state) {
   rl__conn_submit(&f.c, &r[3].req);
   close(fd2);
   TH_RUN_UNTIL(&f.lp, r[1].ends && r[2].ends);
-  assert_string_equal(r[2].error, "connection closed by server");
+  assert_string_equal(r[2].error,
+                      "connection closed by server (does it want TLS?)");
   /* r4 was never re-sent: it goes out on a third connection. */
   assert_int_equal(r[3].ends, 0);
   int fd3 = th_accept(&f.lp, f.lfd);
@@ -273,6 +282,96 @@ static void test_connect_refused_fails_under_the_targets_name(void **state) {
   assert_int_equal(th_seen.sessions, 0);
   assert_int_equal(f.c.state, RL__CONN_CLOSED);
   assert_int_equal(f.c.fd, -1);
+}
+
+/* Listens on 127.0.0.1:port again (the fixture's port, after closing its
+ * listener: a server that comes back). */
+static int listen_again(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int one = 1;
+  assert_true(fd >= 0);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons(port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void test_failed_attempts_back_off(void **state) {
+  (void)state;
+  /* The server is gone: the first request fails at once, the next ones
+   * wait for the short backoff (0.1 s, then 0.2 s +-20%) and fail once
+   * per attempt; requests are never failed without an attempt. */
+  close(f.lfd);
+  f.lfd = -1;
+  treq r[4];
+  for (int i = 0; i < 4; i++)
+    treq_init(&r[i]);
+  rl__conn_submit(&f.c, &r[0].req);
+  TH_RUN_UNTIL(&f.lp, r[0].ends);
+  assert_string_equal(r[0].error, "connection refused");
+  uint64_t first = f.c.attempt_ns;
+  rl__conn_submit(&f.c, &r[1].req);
+  rl__conn_submit(&f.c, &r[2].req); /* both wait for the same attempt */
+  assert_int_equal(r[1].ends + r[2].ends, 0);
+  TH_RUN_UNTIL(&f.lp, r[1].ends && r[2].ends);
+  assert_true(r[1].at_ns >= first + 100 * TH_MS);
+  assert_string_equal(r[1].error, "connection refused");
+  assert_string_equal(r[2].error, "connection refused");
+  assert_false(r[1].by_plugin);
+  assert_int_equal(f.c.backoff.failures, 2);
+  uint64_t second = f.c.attempt_ns;
+  assert_true(second >= first + 100 * TH_MS);
+  /* The server comes back: the next attempt, after 0.16 to 0.24 s,
+   * works, and a success starts the backoff over. */
+  f.lfd = listen_again(f.port);
+  if (f.lfd < 0)
+    skip(); /* someone took the port meanwhile */
+  rl__conn_submit(&f.c, &r[3].req);
+  th_in in = {0};
+  int fd = th_accept(&f.lp, f.lfd);
+  assert_true(f.c.attempt_ns >= second + 160 * TH_MS);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r[3].ends);
+  ended_ok(&r[3]);
+  assert_int_equal(f.c.backoff.failures, 0);
+  close(fd);
+}
+
+static void test_a_close_after_answers_is_not_a_failed_attempt(void **state) {
+  (void)state;
+  /* The server answered, then closed (keep-alive over): no hint, and the
+   * next request connects at once. */
+  treq r[2];
+  th_in in = {0};
+  treq_init(&r[0]);
+  treq_init(&r[1]);
+  rl__conn_submit(&f.c, &r[0].req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r[0].ends);
+  ended_ok(&r[0]);
+  close(fd);
+  TH_RUN_UNTIL(&f.lp, f.c.state == RL__CONN_CLOSED);
+  assert_int_equal(f.c.backoff.failures, 0);
+  assert_true(f.c.retry_ns <= rl__now_ns());
+  rl__conn_submit(&f.c, &r[1].req);
+  assert_int_not_equal(f.c.state, RL__CONN_CLOSED); /* at once */
+  th_in in2 = {0};
+  int fd2 = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd2, &in2, "r 2\n");
+  close(fd2);
+  TH_RUN_UNTIL(&f.lp, r[1].ends);
+  /* This one the server closed with a request and no answer. */
+  assert_string_equal(r[1].error,
+                      "connection closed by server (does it want TLS?)");
+  assert_int_equal(f.c.backoff.failures, 1);
 }
 
 static void test_connect_timeout(void **state) {
@@ -536,7 +635,9 @@ static void test_protocol_error_closes_with_the_plugins_name(void **state) {
   th_send(fd, "proto\n");
   TH_RUN_UNTIL(&f.lp, r.ends);
   assert_true(r.by_plugin);
-  assert_string_equal(r.error, "line: protocol error from server");
+  /* Nothing completed on this plain connection: TLS may be wanted. */
+  assert_string_equal(r.error,
+                      "line: protocol error from server (does it want TLS?)");
   assert_int_equal(th_seen.last_del_err, RL_ERR_PROTO);
   th_expect_eof(&f.lp, fd, &in);
   close(fd);
@@ -831,6 +932,8 @@ int main(void) {
       T(test_peer_close_resends_unsent_requests_once),
       T(test_a_fresh_request_is_resent_behind_a_resent_one),
       T(test_connect_refused_fails_under_the_targets_name),
+      T(test_failed_attempts_back_off),
+      T(test_a_close_after_answers_is_not_a_failed_attempt),
       T(test_connect_timeout),
       T(test_session_refusals_fail_from_the_core),
       T(test_request_timeout_closes_the_connection),

@@ -531,31 +531,46 @@ static void test_an_empty_task_yields(void **state) {
   f.lp.ready_head = f.lp.ready_tail = NULL;
 }
 
-static void test_pacing_counts_from_when_the_task_was_due(void **state) {
+static rl__wait paced(uint64_t period_ns) {
+  return (rl__wait){.kind = RL__WAIT_PACING, .a_ns = period_ns};
+}
+
+static void test_pacing_after_an_overrun_starts_afresh_as_locust(void **state) {
   (void)state;
-  /* Every 50 ms, but each request takes 80: each task starts later than
-   * it was due, and its response time counts the lateness. */
+  /* Locust's constant_pacing(0.1): the second task takes 250 ms, over
+   * two periods. The next starts at once and the one after it a whole
+   * period after that: no backlog of missed tasks sent back to back, and
+   * every response time counts from its own send. */
   const int task[] = {A, -1};
-  f.s[A].latency_ns = 80 * TH_MS;
-  plan(NULL, task, NULL,
-       (rl__wait){.kind = RL__WAIT_PACING, .a_ns = 50 * TH_MS});
+  f.s[A].latency_ns = 5 * TH_MS;
+  plan(NULL, task, NULL, paced(100 * TH_MS));
   spawn(0, 1, NULL);
-  TH_RUN_UNTIL(&f.lp, requests_of("TA", "A") == 3);
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 1);
+  f.s[A].latency_ns = 250 * TH_MS; /* the second request is slow */
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 2);
+  f.s[A].latency_ns = 5 * TH_MS; /* the later ones fast again */
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 5);
+  /* After the first task, the whole period (Locust 2.12). */
+  assert_true(gap(0, 1) >= 100 * TH_MS);
+  assert_true(gap(1, 2) >= 250 * TH_MS);
+  /* 4 waited 100 - 5 ms after 3 started, 5 as long after 4. */
+  assert_true(gap(2, 3) >= 95 * TH_MS);
+  assert_true(gap(3, 4) >= 95 * TH_MS);
+  /* The slow one counts its 250 ms; no fast one counts a backlog. */
+  TH_RUN_UNTIL(&f.lp, requests_of("TA", "A") == 4);
   const rl__stats_entry *a = entry("TA", "A");
-  /* 80, then ~110 (30 late), then ~140 (60 late). */
-  assert_true(rl__stats_entry_min_ns(a) >= 75 * TH_MS);
-  assert_true(rl__stats_entry_max_ns(a) >= 125 * TH_MS);
+  assert_true(rl__stats_entry_max_ns(a) >= 250 * TH_MS);
+  assert_true(rl__histogram_percentile(&a->hist, 75) < 100 * TH_MS);
 }
 
 static void
 test_a_paced_task_that_waited_does_not_count_the_wait(void **state) {
   (void)state;
   /* Paced with room to spare: the user waits, and the next task's
-   * response time starts when its wait timer fires. */
+   * response time starts when it is sent. */
   const int task[] = {A, -1};
   f.s[A].latency_ns = 10 * TH_MS;
-  plan(NULL, task, NULL,
-       (rl__wait){.kind = RL__WAIT_PACING, .a_ns = 150 * TH_MS});
+  plan(NULL, task, NULL, paced(150 * TH_MS));
   spawn(0, 1, NULL);
   TH_RUN_UNTIL(&f.lp, requests_of("TA", "A") == 2);
   assert_true(gap(0, 1) >= 140 * TH_MS);
@@ -664,7 +679,7 @@ int main(void) {
       T(test_on_failure_and_stop_user),
       T(test_a_failed_on_start_ends_the_user),
       T(test_an_empty_task_yields),
-      T(test_pacing_counts_from_when_the_task_was_due),
+      T(test_pacing_after_an_overrun_starts_afresh_as_locust),
       T(test_a_paced_task_that_waited_does_not_count_the_wait),
       T(test_own_connection_closed_at_stop_shared_one_kept),
       T(test_one_connection_per_endpoint),

@@ -434,6 +434,12 @@ static void test_waits_and_settings(void **state) {
       "     tasks: [{steps: [{http: GET /}]}]}\n"
       "  - {name: D, wait: none, tasks: [{steps: [{http: GET /}]}]}\n"
       "  - {name: E, wait: {constant: 0.25}, fixed_count: 2,\n"
+      "     tasks: [{steps: [{http: GET /}]}]}\n"
+      "  - {name: F, wait: {schedule: 0.5}, tasks: [{steps: [{http: GET "
+      "/}]}]}\n"
+      "  - {name: G, wait: {exponential: 2},\n"
+      "     tasks: [{steps: [{http: GET /}]}]}\n"
+      "  - {name: H, wait: {sequence: [1, 0.5, 0]},\n"
       "     tasks: [{steps: [{http: GET /}]}]}\n");
   const rl__scn_settings *st = &s->settings;
   assert_true(st->has_users && st->users == 10);
@@ -456,6 +462,15 @@ static void test_waits_and_settings(void **state) {
   assert_int_equal(s->users[4].wait.a_ns, 250000000ull);
   assert_true(s->users[4].has_fixed_count);
   assert_int_equal(s->users[4].fixed_count, 2);
+  assert_int_equal(s->users[5].wait.kind, RL__WAIT_SCHEDULE);
+  assert_int_equal(s->users[5].wait.a_ns, 500000000ull);
+  assert_int_equal(s->users[6].wait.kind, RL__WAIT_EXPONENTIAL);
+  assert_int_equal(s->users[6].wait.a_ns, 2000000000ull);
+  assert_int_equal(s->users[7].wait.kind, RL__WAIT_SEQUENCE);
+  assert_int_equal(s->users[7].wait.n, 3);
+  assert_int_equal(s->users[7].wait.seq_ns[0], 1000000000ull);
+  assert_int_equal(s->users[7].wait.seq_ns[1], 500000000ull);
+  assert_int_equal(s->users[7].wait.seq_ns[2], 0);
   rl__scn_del(s);
 }
 
@@ -960,7 +975,16 @@ static void test_errors(void **state) {
       /* waits */
       {"users:\n  - name: U\n    wait: {const: 1}\n", "t.yaml:3:12: ",
        "unknown wait kind 'const' (did you mean 'constant'? expected: "
-       "constant, between, constant_throughput, constant_pacing)"},
+       "constant, between, constant_throughput, constant_pacing, schedule, "
+       "exponential, sequence)"},
+      {"users:\n  - name: U\n    wait: {sequence: []}\n", "t.yaml:3:22: ",
+       "expected a list [S1, S2, ...] of seconds for 'sequence', got"},
+      {"users:\n  - name: U\n    wait: {sequence: [1, x]}\n",
+       "t.yaml:3:26: ", "expected a number for 'sequence', got 'x'"},
+      {"users:\n  - name: U\n    wait: {exponential: 0}\n",
+       "t.yaml:3:25: ", "'exponential' must be more than 0"},
+      {"users:\n  - name: U\n    wait: {schedule: 0}\n",
+       "t.yaml:3:22: ", "'schedule' must be more than 0"},
       {"users:\n  - name: U\n    wait: {between: [3, 1]}\n",
        "t.yaml:3:21: ", "between: min 3 is greater than max 1"},
       {"users:\n  - name: U\n    wait: {between: 3}\n", "t.yaml:3:21: ",
