@@ -19,6 +19,10 @@
  * when the session is deleted. After on_end returns, no callback names
  * that stream again.
  *
+ * Header field values reach the owner as the server sent them, blanks at
+ * their ends included (RFC 9113 forbids those and nghttp2 would reset the
+ * stream; servers send them, e.g. in a grpc-message).
+ *
  * Flow control is nghttp2's: request bodies are sent as the server's
  * windows allow, and received DATA is acknowledged (WINDOW_UPDATE) as it is
  * read. The session announces its windows in its first SETTINGS.

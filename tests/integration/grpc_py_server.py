@@ -15,7 +15,8 @@ Methods (any method of the descriptor set is served):
   every other unary method echoes a default instance of its output type.
 Request metadata steers one call: x-status (a code number) and x-message
 answer that status; x-require (k=v) fails UNAUTHENTICATED unless metadata k
-is v.
+is v; x-initial (k=v) sends response metadata k with the value " v " (a
+blank at each end, which RFC 9113 forbids and grpcio sends).
 """
 
 import json
@@ -71,6 +72,9 @@ def make_handler(path, req_cls, resp_cls):
                     {k: (v.hex() if isinstance(v, bytes) else v) for k, v in md.items()})
         status = grpc.StatusCode.OK
         message = ""
+        if "x-initial" in md:
+            k, _, v = md["x-initial"].partition("=")
+            context.send_initial_metadata(((k, " %s " % v),))
         need = md.get("x-require")
         if need:
             k, _, v = need.partition("=")

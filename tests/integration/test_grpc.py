@@ -474,6 +474,45 @@ class PythonServerTests(GrpcTestCase):
         self.assertEqual(r.errors[0].text, "grpc %s: NOT_FOUND: no such user: é" % SAY_HELLO,
                          res.describe())
 
+    def test_status_message_with_blanks_at_its_ends(self):
+        """RFC 9113 forbids blanks around a header value, nghttp2 enforces
+        it, grpcio sends them: a load tester reports what the server said
+        (grpcio's own client shows INVALID_ARGUMENT 'trailing space ')."""
+        for text in ("trailing space ", " leading space"):
+            out = os.path.join(self.tmp, "blanks.json")
+            with PyServer(self.descriptor_set) as ps:
+                res = grpc_run(["--protoset", self.descriptor_set, "--call", "SayHello",
+                                "-m", json.dumps({"x-status": "3", "x-message": text}),
+                                "-u", "1", "-t", "1s", "--stop-timeout", "5",
+                                "--json-file", out, ps.target])
+                rep = ps.stop()
+            self.assertRun(res, 1)
+            self.assertEqual(res.report().row("grpc", SAY_HELLO).fails,
+                             rep["statuses"]["INVALID_ARGUMENT"])
+            # The console pads error texts; the JSON report keeps them exact.
+            with open(out) as f:
+                errors = json.load(f)["errors"]
+            self.assertEqual([e["error"] for e in errors], ["INVALID_ARGUMENT: " + text],
+                             res.describe())
+
+    def test_http2_response_header_with_blanks_at_its_ends(self):
+        """The same for the http2 plugin: a response header whose value ends
+        in a blank is the server's business, not a stream error."""
+        frame = os.path.join(self.tmp, "hello.bin")
+        with open(frame, "wb") as f:
+            f.write(b"\x00\x00\x00\x00\x03\x0a\x01x")
+        with PyServer(self.descriptor_set) as ps:
+            res = grpc_run(["--http2", "-X", "POST", "-d", "@" + frame,
+                            "-H", "content-type: application/grpc", "-H", "te: trailers",
+                            "-H", "x-initial: x-pad=padded", "-u", "1", "-t", "1s",
+                            "--stop-timeout", "5",
+                            "http://%s%s" % (ps.target, SAY_HELLO)])
+            rep = ps.stop()
+        self.assertRun(res)
+        row = res.report().row("POST", SAY_HELLO)
+        self.assertEqual(row.reqs, rep["calls"][SAY_HELLO], res.describe())
+        self.assertEqual(row.fails, 0, res.describe())
+
     def test_json_mapping_over_the_wire(self):
         """rpcload encodes, Python's protobuf decodes: the same message as
         Python makes from the same JSON."""
