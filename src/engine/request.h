@@ -28,6 +28,9 @@ struct rl_request {
   /* Called once when the request has ended (`result` and its strings are
    * only valid during the call). */
   void (*end)(rl_request *req, const rl_result *result);
+  /* Called for each event of the request while it goes on (ABI 1.4
+   * request_event: a stream's messages), `time_ns` long; NULL: dropped. */
+  void (*event)(rl_request *req, const rl_result *result, uint64_t time_ns);
   rl_conn *conn;    /* the connection carrying it */
   rl_request *next; /* link in the connection's queue */
   /* In the connection's in-flight list (oldest first), for the timeout. */
@@ -40,6 +43,8 @@ struct rl_request {
    * compares. By content, not address: the result's strings are only
    * borrowed for the call, and a plugin may reuse a buffer. */
   rl__stats_entry *cached_entry;
+  /* The same for its events (a stream's [send] and [recv] rows). */
+  rl__stats_entry *cached_event_entry[2];
 };
 
 /* Ends a request: calls its owner's `end`. */
@@ -47,8 +52,14 @@ void rl__request_end(rl_request *req, const rl_result *result);
 
 /* Ends a request that never reached a session, with the target's default
  * type and name and `reason` (borrowed; "failed" when NULL) as the error
- * text. */
+ * text, after the plugin's host_error_prefix if it has one (ABI 1.4). */
 void rl__request_fail(rl_request *req, const char *reason);
+
+/* An event of a request that goes on (ABI 1.4 request_event): its time
+ * is now minus since_ns (0: the request's start); passed to its owner's
+ * `event`. */
+void rl__request_event(rl_request *req, const rl_result *result,
+                       uint64_t since_ns);
 
 /*
  * The request event: records the request, which ended at `now_ns` after
@@ -59,5 +70,11 @@ void rl__request_fail(rl_request *req, const char *reason);
 void rl__request_record(rl__stats *stats, rl_request *req,
                         const rl_result *result, const char *error,
                         uint64_t rt_ns, uint64_t sec);
+
+/* The same for one event of a request that goes on (a stream's message),
+ * under the result's type and name with its error, `time_ns` long. */
+void rl__request_record_event(rl__stats *stats, rl_request *req,
+                              const rl_result *result, uint64_t time_ns,
+                              uint64_t sec);
 
 #endif /* RL_ENGINE_REQUEST_H */

@@ -275,6 +275,23 @@ static void test_connect_refused_fails_under_the_targets_name(void **state) {
   assert_int_equal(f.c.fd, -1);
 }
 
+static void test_a_plugins_prefix_goes_before_the_cores_reason(void **state) {
+  (void)state;
+  /* ABI 1.4: gRPC's failures read "UNAVAILABLE: connection refused", as a
+   * gRPC client shows them, so they group with the server's own. */
+  th_line.desc.host_error_prefix = "UNAVAILABLE: ";
+  th_target_free(f.t);
+  f.t = th_target_new(&th_line, &f.step, th_closed_port());
+  rl__conn_init(&f.c, &f.lp, f.t);
+  treq r;
+  treq_init(&r);
+  rl__conn_submit(&f.c, &r.req);
+  TH_RUN_UNTIL(&f.lp, r.ends);
+  assert_false(r.by_plugin);
+  assert_string_equal(r.error, "UNAVAILABLE: connection refused");
+  assert_string_equal(r.name, "req");
+}
+
 static void test_connect_timeout(void **state) {
   (void)state;
   /* A listener whose backlog is full drops the SYN: the connect hangs
@@ -831,6 +848,7 @@ int main(void) {
       T(test_peer_close_resends_unsent_requests_once),
       T(test_a_fresh_request_is_resent_behind_a_resent_one),
       T(test_connect_refused_fails_under_the_targets_name),
+      T(test_a_plugins_prefix_goes_before_the_cores_reason),
       T(test_connect_timeout),
       T(test_session_refusals_fail_from_the_core),
       T(test_request_timeout_closes_the_connection),

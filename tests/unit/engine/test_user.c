@@ -257,6 +257,29 @@ static void test_each_request_is_recorded_in_the_loops_stats(void **state) {
   assert_string_equal(th_tp_labels(), "A B C");
 }
 
+static void test_a_requests_events_count_in_their_own_rows(void **state) {
+  (void)state;
+  /* ABI 1.4 request_event: a stream's messages, each a row of its own,
+   * while the request itself counts once under its name. */
+  const int task[] = {A, -1};
+  f.s[A].latency_ns = 20 * TH_MS;
+  f.s[A].events = 3;
+  f.s[A].event_name = "A [recv]";
+  plan(NULL, task, NULL, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  const rl__stats_entry *a = entry("TA", "A"), *m = entry("TA", "A [recv]");
+  assert_non_null(a);
+  assert_non_null(m);
+  assert_int_equal(a->num_requests, 1);
+  assert_int_equal(m->num_requests, 3);
+  assert_int_equal(m->num_failures, 0);
+  /* The first counts from the request's start, the others from the one
+   * before (an instant here). */
+  assert_true(rl__stats_entry_max_ns(m) >= 15 * TH_MS);
+  assert_true(rl__stats_entry_min_ns(m) < 15 * TH_MS);
+}
+
 static void test_the_reported_name_counts_not_its_address(void **state) {
   (void)state;
   /* rl_result's strings are only borrowed for the request_done call: a
@@ -528,6 +551,7 @@ int main(void) {
       T(test_a_new_user_is_queued_then_runs),
       T(test_steps_run_in_order_and_the_wait_follows_the_task),
       T(test_each_request_is_recorded_in_the_loops_stats),
+      T(test_a_requests_events_count_in_their_own_rows),
       T(test_the_reported_name_counts_not_its_address),
       T(test_retire_while_waiting_runs_on_stop_at_once),
       T(test_retire_while_running_finishes_the_task),
