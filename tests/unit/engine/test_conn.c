@@ -157,6 +157,34 @@ static void test_writes_go_out_when_the_round_flushes(void **state) {
   close(fd);
 }
 
+static void
+test_what_a_plugin_does_between_callbacks_takes_effect(void **state) {
+  (void)state;
+  /* A codec's own timer (ABI 1.4 conn_loop: a stream's next message, a
+   * keepalive PING, a connection's max age) writes, drains or closes
+   * outside any callback of the connection's: it takes effect when the
+   * round ends, as a user's submit does. */
+  treq r1;
+  treq_init(&r1);
+  th_in in = {0};
+  rl__conn_submit(&f.c, &r1.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r1.ends);
+  assert_ptr_equal(th_host.conn_loop(&f.c), &f.lp);
+  assert_int_equal(th_host.conn_write(&f.c, "ping\n", 5), 0);
+  assert_ptr_equal(f.lp.flush_head, &f.c);
+  rl__conn_flush_scheduled(&f.lp);
+  th_expect(&f.lp, fd, &in, "r 1\nping\n");
+  /* An idle connection asked to drain closes then. */
+  th_host.conn_drain(&f.c);
+  rl__conn_flush_scheduled(&f.lp);
+  assert_int_equal(f.c.state, RL__CONN_CLOSED);
+  th_expect_eof(&f.lp, fd, &in);
+  close(fd);
+}
+
 static void test_queue_waits_for_max_concurrent(void **state) {
   (void)state;
   th_line_conf.max_concurrent = 2;
@@ -844,6 +872,7 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_bytes_both_ways_and_one_end_per_request),
       T(test_writes_go_out_when_the_round_flushes),
+      T(test_what_a_plugin_does_between_callbacks_takes_effect),
       T(test_queue_waits_for_max_concurrent),
       T(test_peer_close_resends_unsent_requests_once),
       T(test_a_fresh_request_is_resent_behind_a_resent_one),
