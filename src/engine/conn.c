@@ -391,8 +391,9 @@ static void connected(rl_conn *c) {
     established(c);
     return;
   }
-  c->ssl =
-      rl__tls_new(c->t->ssl_ctx, c->fd, c->t->host, c->t->verify, c->resume);
+  c->ssl = rl__tls_new(c->t->ssl_ctx, c->fd,
+                       c->t->tls_name ? c->t->tls_name : c->t->host,
+                       c->t->verify, c->resume);
   if (!c->ssl) {
     conn_fail(c, RL_ERR_TLS, "cannot start TLS");
     return;

@@ -787,6 +787,37 @@ static void test_tls_alpn_picks_the_plugin(void **state) {
   }
 }
 
+static void test_tls_cname_is_the_name_sent(void **state) {
+  (void)state;
+  /* --cname: SNI (and the certificate check) name it, not the host: an
+   * address literal here, which by itself sends no SNI. */
+  use_tls(0, 0);
+  SSL_CTX *ctx = server_ctx("h2");
+  const char *names[] = {NULL, "api.example"};
+  for (int i = 0; i < 2; i++) {
+    f.t->tls_name = names[i] ? strdup(names[i]) : NULL;
+    treq r;
+    treq_init(&r);
+    tls_peer p;
+    rl__conn_submit(&f.c, &r.req);
+    tls_accept(&p, ctx);
+    TH_RUN_UNTIL(&f.lp, tls_read(&p, i == 0 ? "r 1\n" : "r 2\n"));
+    const char *sni = SSL_get_servername(p.ssl, TLSEXT_NAMETYPE_host_name);
+    if (names[i] == NULL)
+      assert_null(sni);
+    else
+      assert_string_equal(sni, names[i]);
+    tls_send(&p, "ok\n");
+    TH_RUN_UNTIL(&f.lp, r.ends);
+    ended_ok(&r);
+    rl__conn_shutdown(&f.c, RL_ERR_CANCELLED, "next");
+    tls_close(&p);
+    free(f.t->tls_name);
+    f.t->tls_name = NULL;
+  }
+  SSL_CTX_free(ctx);
+}
+
 static void test_tls_without_an_agreed_protocol_fails(void **state) {
   (void)state;
   use_tls(0, 1); /* --http2: ALPN must agree */
@@ -889,6 +920,7 @@ int main(void) {
       T(test_protocol_error_closes_with_the_plugins_name),
       T(test_large_writes_and_reads_arrive_whole),
       T(test_tls_alpn_picks_the_plugin),
+      T(test_tls_cname_is_the_name_sent),
       T(test_tls_without_an_agreed_protocol_fails),
       T(test_tls_verification_failure_fails_the_request),
       T(test_tls_handshake_within_the_connect_timeout),
