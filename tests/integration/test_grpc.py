@@ -389,11 +389,11 @@ class BadInputTests(GrpcTestCase):
         self.assertGreater(row.fails, 2, res.describe())
         self.assertRegex(res.report().error_text(), r"(?i)refused", res.describe())
 
-    def test_streaming_method_is_refused(self):
-        res = grpc_run(["--protoset", self.descriptor_set, "--call", "rl.test.TestService/Bidi",
-                        "127.0.0.1:1"])
+    def test_stream_options_on_a_unary_method(self):
+        res = grpc_run(["--protoset", self.descriptor_set, "--call", "SayHello",
+                        "-O", "stream_call_count=3", "127.0.0.1:1"])
         self.assertRun(res, 2)
-        self.assertIn("streaming", res.stderr, res.describe())
+        self.assertIn("--stream-call-count is for streaming methods", res.stderr, res.describe())
 
 
 class PythonServerTests(GrpcTestCase):
@@ -425,7 +425,9 @@ class PythonServerTests(GrpcTestCase):
         self.assertEqual("u" + md["x-user"], rep["requests"][SAY_HELLO][0]["name"])
         # grpcio decodes -bin values: the raw bytes come back.
         self.assertEqual(md["trace-bin"], "010261 62".replace(" ", ""))
-        self.assertTrue(md["user-agent"].startswith("grpc-c/rpcload"), md)
+        # rpcload says who it is, not grpc's C library.
+        self.assertTrue(md["user-agent"].startswith("rpcload/"), md)
+        self.assertNotIn("grpc-c", md["user-agent"])
 
     def test_data_file_round_robin(self):
         data = self.write("names.json", json.dumps([{"name": "a"}, {"name": "b"},
