@@ -54,6 +54,15 @@ enum {
   OPT_CSV_FULL_HISTORY,
   OPT_JSON,
   OPT_JSON_FILE,
+  OPT_STREAM_INTERVAL,
+  OPT_STREAM_CALL_DURATION,
+  OPT_STREAM_CALL_COUNT,
+  OPT_STREAM_PING_PONG,
+  OPT_MAX_RECV,
+  OPT_MAX_SEND,
+  OPT_KEEPALIVE,
+  OPT_MAX_CONN_AGE,
+  OPT_CNAME,
 };
 
 static const struct option long_options[] = {
@@ -110,14 +119,28 @@ static const struct option long_options[] = {
     {"csv-full-history", no_argument, NULL, OPT_CSV_FULL_HISTORY},
     {"json", no_argument, NULL, OPT_JSON},
     {"json-file", required_argument, NULL, OPT_JSON_FILE},
+    {"stream-interval", required_argument, NULL, OPT_STREAM_INTERVAL},
+    {"stream-call-duration", required_argument, NULL, OPT_STREAM_CALL_DURATION},
+    {"stream-call-count", required_argument, NULL, OPT_STREAM_CALL_COUNT},
+    {"stream-ping-pong", no_argument, NULL, OPT_STREAM_PING_PONG},
+    {"max-recv-message-size", required_argument, NULL, OPT_MAX_RECV},
+    {"max-send-message-size", required_argument, NULL, OPT_MAX_SEND},
+    {"metadata-file", required_argument, NULL, 'M'},
+    {"binary", no_argument, NULL, 'b'},
+    {"binary-file", required_argument, NULL, 'B'},
+    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+    {"max-connection-age", required_argument, NULL, OPT_MAX_CONN_AGE},
+    {"cname", required_argument, NULL, OPT_CNAME},
     {NULL, 0, NULL, 0},
 };
 
-static int read_file(const char *path, char **out, size_t *len, char *err,
-                     size_t errlen) {
-  FILE *f = fopen(path, "rb");
+/* Reads FILE ("-": stdin) whole for `what` (-d @FILE, -b). */
+static int read_file(const char *path, const char *what, char **out,
+                     size_t *len, char *err, size_t errlen) {
+  int is_stdin = strcmp(path, "-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(path, "rb");
   if (!f) {
-    snprintf(err, errlen, "cannot read -d @%s: %s", path, strerror(errno));
+    snprintf(err, errlen, "cannot read %s: %s", what, strerror(errno));
     return RL_ERR_INVAL;
   }
   size_t cap = 4096, n = 0;
@@ -137,10 +160,11 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
     cap *= 2;
   }
   int bad = ferror(f);
-  fclose(f);
+  if (!is_stdin)
+    fclose(f);
   if (!buf || bad) {
     free(buf);
-    snprintf(err, errlen, "cannot read -d @%s", path);
+    snprintf(err, errlen, "cannot read %s", what);
     return RL_ERR_INVAL;
   }
   *out = buf;
@@ -330,9 +354,13 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   case 'd':
     free(o->body);
     o->body = NULL;
+    if (o->binary_given)
+      return bad_value("--data", arg, "give -d or -b, not both", err, errlen);
     if (arg[0] == '@') {
       size_t len;
-      if (read_file(arg + 1, &o->body, &len, err, errlen))
+      char what[64];
+      snprintf(what, sizeof what, "-d @%.40s", arg + 1);
+      if (read_file(arg + 1, what, &o->body, &len, err, errlen))
         return RL_ERR_INVAL;
       o->target.body = (const uint8_t *)o->body;
       o->target.body_len = len;
@@ -383,27 +411,64 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   case OPT_KEY:
     o->target.tls.key = arg;
     return 0;
+  case OPT_CNAME:
+    o->target.tls.server_name = arg;
+    return 0;
   default:
     return NOT_MINE;
   }
 }
 
-/* --proto, -I, --protoset, -m, --authority, --compress, -D: gRPC's options
- * reach the plugin as its own options; they also make a target without a
- * scheme mean grpc:// (cli_options_check). */
+/* -b: serialized messages from stdin, as the body, for the plugin's
+ * "binary" option. */
+static int binary_stdin(cli_options *o, char *err, size_t errlen) {
+  if (o->target.body || o->binary_given)
+    return bad_value("--binary", "-", "give -d or -b, not both", err, errlen);
+  size_t len;
+  free(o->body);
+  o->body = NULL;
+  if (read_file("-", "-b (stdin)", &o->body, &len, err, errlen))
+    return RL_ERR_INVAL;
+  o->target.body = (const uint8_t *)o->body;
+  o->target.body_len = len;
+  o->binary_given = 1;
+  return add_plugin_option(o, "binary", "1", err, errlen);
+}
+
+/* --proto, -I, --protoset, -m, -M, --authority, --compress, -D, -b, -B, the
+ * stream options, the message size limits, --keepalive and
+ * --max-connection-age: gRPC's options reach the plugin as its own
+ * options, which check them; they also make a target without a scheme
+ * mean grpc:// (cli_options_check). */
 static int parse_grpc(cli_options *o, int c, char *arg, char *err,
                       size_t errlen) {
-  const char *key = c == OPT_PROTO       ? "proto"
-                    : c == 'I'           ? "import_path"
-                    : c == OPT_PROTOSET  ? "protoset"
-                    : c == 'm'           ? "metadata"
-                    : c == OPT_AUTHORITY ? "authority"
-                    : c == OPT_COMPRESS  ? "compress"
-                    : c == 'D'           ? "data_file"
-                                         : NULL;
+  const char *key = c == OPT_PROTO                  ? "proto"
+                    : c == 'I'                      ? "import_path"
+                    : c == OPT_PROTOSET             ? "protoset"
+                    : c == 'm'                      ? "metadata"
+                    : c == 'M'                      ? "metadata_file"
+                    : c == OPT_AUTHORITY            ? "authority"
+                    : c == OPT_COMPRESS             ? "compress"
+                    : c == 'D' || c == 'B'          ? "data_file"
+                    : c == OPT_STREAM_INTERVAL      ? "stream_interval"
+                    : c == OPT_STREAM_CALL_DURATION ? "stream_call_duration"
+                    : c == OPT_STREAM_CALL_COUNT    ? "stream_call_count"
+                    : c == OPT_STREAM_PING_PONG     ? "stream_ping_pong"
+                    : c == OPT_MAX_RECV             ? "max_recv_message_size"
+                    : c == OPT_MAX_SEND             ? "max_send_message_size"
+                    : c == OPT_KEEPALIVE            ? "keepalive"
+                    : c == OPT_MAX_CONN_AGE         ? "max_connection_age"
+                                                    : NULL;
+  if (c == 'b') {
+    o->grpc_given = 1;
+    return binary_stdin(o, err, errlen);
+  }
   if (!key)
     return NOT_MINE;
-  if (add_plugin_option(o, key, arg, err, errlen))
+  if (c == OPT_STREAM_PING_PONG)
+    arg = "true";
+  if (add_plugin_option(o, key, arg, err, errlen) ||
+      (c == 'B' && add_plugin_option(o, "binary", "1", err, errlen)))
     return RL_ERR_NOMEM;
   o->grpc_given = 1;
   return 0;
@@ -583,8 +648,8 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   opterr = 0;
   optind = 1;
   int c;
-  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:D:f:", long_options,
-                          NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:M:D:bB:f:",
+                          long_options, NULL)) != -1) {
     if (c == ':') {
       snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
       return RL_ERR_INVAL;

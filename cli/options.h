@@ -16,6 +16,7 @@ typedef struct cli_options {
   rl_kv *headers; /* owned; values point into argv */
   size_t n_headers;
   char *body;            /* owned when read from @file, else NULL */
+  int binary_given;      /* -b: body is serialized protobuf from stdin */
   rl_kv *plugin_options; /* --call, -O; owned array, strings in argv */
   size_t n_plugin_options;
   const char **plugin_dirs; /* owned array of argv strings */

@@ -68,6 +68,20 @@ static int url_target(cli_options *o, char *err, size_t errlen) {
   if (o->n_args > 1)
     return too_many(o, "target URL", err, errlen);
   o->target.url = o->args[0];
+  /* gRPC's options with an HTTP URL: say what the scheme means, before the
+   * HTTP plugin refuses an option it never heard of. */
+  const char *u = o->target.url;
+  int http = strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+  if (http && (o->grpc_given & 1) && !o->target.plugin) {
+    const char *rest = strstr(u, "://") + 3;
+    snprintf(err, errlen,
+             "%s is an HTTP target, and --proto, --protoset, -I, -m, -D... "
+             "are gRPC's: give grpc://%.*s (h2c), grpcs://%.*s (TLS), or "
+             "just %.*s",
+             u, (int)strcspn(rest, "/"), rest, (int)strcspn(rest, "/"), rest,
+             (int)strcspn(rest, "/"), rest);
+    return RL_ERR_INVAL;
+  }
   return 0;
 }
 
