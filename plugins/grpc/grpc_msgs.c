@@ -132,16 +132,24 @@ static int compile_json(struct grpc_step *st, const char *json, size_t len,
       return rc;
   }
   if (tpl != NULL) {
-    /* Every {{...}} as 1: a stand-in that lets the message be checked
-     * against its type before the run (a field that takes a template
-     * takes a number or, inside quotes, a string). */
-    char *probe = rl__tpl_replace(json, len, "1");
-    ProtobufCMessage *msg = NULL;
-    rc = probe == NULL
-             ? RL_ERR_NOMEM
-             : rl__pb_from_json(st->pool, in, probe, &msg, perr, sizeof perr);
-    free(probe);
-    rl__pb_message_free(msg);
+    /* Every {{...}} as a stand-in that lets the message be checked against
+     * its type before the run: "1" fits a number, an enum's first value
+     * and, inside quotes, a string; "1111" also fits bytes (base64). The
+     * first one's complaint is the one shown. */
+    static const char *const stand_ins[] = {"1", "1111"};
+    char perr2[512];
+    rc = RL_ERR_INVAL;
+    for (size_t i = 0; rc != 0 && rc != RL_ERR_NOMEM && i < 2; i++) {
+      char *probe = rl__tpl_replace(json, len, stand_ins[i]);
+      ProtobufCMessage *msg = NULL;
+      rc = probe == NULL
+               ? RL_ERR_NOMEM
+               : rl__pb_from_json(st->pool, in, probe, &msg,
+                                  i == 0 ? perr : perr2,
+                                  i == 0 ? sizeof perr : sizeof perr2);
+      free(probe);
+      rl__pb_message_free(msg);
+    }
     if (rc != 0) {
       host->template_del(tpl);
       rl__http_set_err(err, errlen, "%s does not fit %s: %s", what, in->name,
