@@ -1,7 +1,10 @@
 """A gRPC server on Debian's Python grpcio, for rpcload's gRPC tests: an
 implementation independent of rpcload and of grpc C core's hello_server.
 
-    /usr/bin/python3 grpc_py_server.py DESCRIPTOR_SET [--tls CERT KEY]
+    /usr/bin/python3 grpc_py_server.py DESCRIPTOR_SET [--tls CERT KEY [CLIENT_CA]]
+
+With CLIENT_CA the server requires a client certificate signed by it
+(mutual TLS).
 
 Prints "listening on 127.0.0.1:PORT" (the kernel picks the port), serves until
 SIGTERM, then prints one JSON line "report: {...}" with what it saw:
@@ -114,7 +117,13 @@ def main():
             cert = f.read()
         with open(sys.argv[4], "rb") as f:
             key = f.read()
-        port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, cert)]))
+        ca = None
+        if len(sys.argv) > 5:
+            with open(sys.argv[5], "rb") as f:
+                ca = f.read()
+        creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
+                                            require_client_auth=ca is not None)
+        port = server.add_secure_port("127.0.0.1:0", creds)
     else:
         port = server.add_insecure_port("127.0.0.1:0")
     server.start()

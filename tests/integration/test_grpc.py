@@ -55,20 +55,22 @@ def grpc_run(args, timeout_s=60):
 
 class PyServer:
     """grpc_py_server.py with the descriptor set of hello.proto and
-    tests/data/pbtest.proto, on a kernel-picked port."""
+    tests/data/pbtest.proto, on a kernel-picked port (or another script of
+    the same shape: grpc_stream_server.py). tls: (CERT, KEY[, CLIENT_CA])."""
 
-    def __init__(self, descriptor_set, tls=None):
+    def __init__(self, descriptor_set, tls=None, script="grpc_py_server.py"):
         self.descriptor_set = descriptor_set
         self.tls = tls
+        self.script = script
         self.proc = None
         self.port = None
         self.report = None
         self.output = ""
 
     def __enter__(self):
-        argv = [PYTHON, os.path.join(HERE, "grpc_py_server.py"), self.descriptor_set]
+        argv = [PYTHON, os.path.join(HERE, self.script), self.descriptor_set]
         if self.tls:
-            argv += ["--tls", self.tls[0], self.tls[1]]
+            argv += ["--tls"] + list(self.tls)
         self.proc = popen_bounded(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True)
         end = time.monotonic() + 30
