@@ -1,5 +1,6 @@
 #include "engine/request.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +9,8 @@
 
 void rl__request_end(rl_request *req, const rl_result *result) {
   req->end(req, result);
+  /* The request object is its user's, used again for the next one. */
+  req->gate_state = 0;
 }
 
 void rl__request_fail(rl_request *req, const char *reason) {
@@ -34,9 +37,32 @@ void rl__request_event(rl_request *req, const rl_result *result,
   req->event(req, result, now > from ? now - from : 0);
 }
 
-void rl__request_record(rl__stats *stats, rl_request *req,
-                        const rl_result *result, const char *error,
-                        uint64_t rt_ns, uint64_t sec) {
+/* Whether the request counts: decided at its first record, from the
+ * gate, and kept for its later events. */
+static int counted(rl__request_gate *g, rl_request *req) {
+  if (req->gate_state)
+    return req->gate_state == 1;
+  int in = 1;
+  if (g && !g->open) {
+    int warming = g->until_ns && rl__now_ns() < g->until_ns;
+    in = !warming &&
+         !(g->skip_first && g->skipped &&
+           atomic_fetch_add_explicit(g->skipped, 1, memory_order_relaxed) <
+               g->skip_first);
+    /* Past the warm-up, and the first N are taken (by this thread or
+     * others): no more clock reads or atomics on this thread. */
+    if (in)
+      g->open = 1;
+  }
+  req->gate_state = in ? 1 : 2;
+  return in;
+}
+
+void rl__request_record(rl__stats *stats, rl__request_gate *gate,
+                        rl_request *req, const rl_result *result,
+                        const char *error, uint64_t rt_ns, uint64_t sec) {
+  if (!counted(gate, req))
+    return;
   const char *type = result && result->type ? result->type : req->target->type;
   const char *name = result && result->name ? result->name : req->target->name;
   rl__stats_entry *e = req->cached_entry;
@@ -53,9 +79,11 @@ static int entry_is(const rl__stats_entry *e, const char *type,
   return e && strcmp(e->name, name) == 0 && strcmp(e->type, type) == 0;
 }
 
-void rl__request_record_event(rl__stats *stats, rl_request *req,
-                              const rl_result *result, uint64_t time_ns,
-                              uint64_t sec) {
+void rl__request_record_event(rl__stats *stats, rl__request_gate *gate,
+                              rl_request *req, const rl_result *result,
+                              uint64_t time_ns, uint64_t sec) {
+  if (!counted(gate, req))
+    return;
   const char *type = result->type ? result->type : req->target->type;
   const char *name = result->name ? result->name : req->target->name;
   /* Two slots: a bidirectional stream alternates [send] and [recv]. */

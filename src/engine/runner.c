@@ -376,6 +376,9 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
       .plan = r->plan,
       .seed = cfg->seed,
       .start_ns = r->start_ns,
+      .warmup_end_ns = cfg->warmup_ns ? r->start_ns + cfg->warmup_ns : 0,
+      .skip_first = cfg->skip_first,
+      .skipped = &r->skipped,
       .stop_timeout_ns = cfg->stop_timeout_ns,
       /* --connections N: N in all, dealt to threads like users are. */
       .npool = cfg->connections
@@ -391,6 +394,11 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
 
 uint64_t rl__runner_elapsed_sec(const rl__runner *r) {
   return (rl__now_ns() - r->start_ns) / RL__NS_PER_SEC;
+}
+
+double rl__runner_counted_s(const rl__runner *r) {
+  uint64_t from = r->start_ns + r->cfg->warmup_ns;
+  return r->end_ns > from ? (double)(r->end_ns - from) / 1e9 : 0.0;
 }
 
 int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
@@ -417,6 +425,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   atomic_init(&r->workers_stopped, 0);
   atomic_init(&r->state, RL__STATE_READY);
   atomic_init(&r->finished_workers, 0);
+  atomic_init(&r->skipped, 0);
   /* Our own loop, not libev's default: the default loop would also reap
    * children (SIGCHLD) behind the caller's back. */
   r->loop = ev_loop_new(EVFLAG_AUTO);

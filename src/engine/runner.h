@@ -45,6 +45,11 @@ typedef struct rl__run_config {
   int steered;
   int autostart;     /* steered: start cfg->users at once */
   double autoquit_s; /* steered: end this long after a stop; < 0: never */
+  /* Left out of the stats: requests first recorded in the run's first
+   * warmup_ns (--warmup), and its first skip_first requests
+   * (--skip-first). The reports' rates count from the warm-up's end. */
+  uint64_t warmup_ns;
+  uint64_t skip_first;
 } rl__run_config;
 
 /* The run's state, as Locust's web UI shows it. */
@@ -123,8 +128,9 @@ typedef struct rl__runner {
   rl__runner_ctl ctl;
   ev_async ctl_async;
   ev_timer autoquit_timer;
-  int stopping; /* a stop was sent */
-  int signals;  /* signals received */
+  _Atomic uint64_t skipped; /* requests --skip-first has taken (workers) */
+  int stopping;             /* a stop was sent */
+  int signals;              /* signals received */
   uint64_t cut_requests;
   rl__runner_hooks hooks;
   /* main loop */
@@ -190,5 +196,10 @@ const char *rl__run_state_name(int state);
 
 /* Seconds since the run started (for "current" rates). */
 uint64_t rl__runner_elapsed_sec(const rl__runner *r);
+
+/* After the run: the seconds its stats cover, from the end of --warmup
+ * (its start without one) to its end: what the reports' rates divide
+ * by. */
+double rl__runner_counted_s(const rl__runner *r);
 
 #endif /* RL_RUNNER_H */

@@ -355,7 +355,7 @@ static void request_ended(rl_request *req, const rl_result *res) {
                                sizeof why, &stop_task);
       u->capture_failed = (uint8_t)stop_task;
     }
-    rl__request_record(lp->stats, req, res, error, rt,
+    rl__request_record(lp->stats, &lp->gate, req, res, error, rt,
                        (now - lp->start_ns) / RL__NS_PER_SEC);
   }
   if (u->state == RL__USER_STOPPED)
@@ -375,6 +375,6 @@ static void request_event(rl_request *req, const rl_result *res,
   rl_loop *lp = u->loop;
   if (lp->cutting || u->state == RL__USER_STOPPED)
     return;
-  rl__request_record_event(lp->stats, req, res, time_ns,
+  rl__request_record_event(lp->stats, &lp->gate, req, res, time_ns,
                            (rl__now_ns() - lp->start_ns) / RL__NS_PER_SEC);
 }
