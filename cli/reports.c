@@ -78,7 +78,7 @@ static double unix_s(const struct timespec *t) {
 }
 
 static void final_console(FILE *out, rl__runner *r, rl__stats *stats) {
-  double duration = (double)(r->end_ns - r->start_ns) / 1e9;
+  double duration = rl__runner_counted_s(r);
   rl__report_console_stats(out, stats, 0, 1, duration);
   rl__report_console_percentiles(out, stats);
   rl__report_console_errors(out, stats);
@@ -97,7 +97,8 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
   char err[1024] = "";
   int status = 0;
   rl__report_json_info jinfo = {
-      .start_time = unix_s(&rep->wall_start),
+      /* The stats cover the run from --warmup's end. */
+      .start_time = unix_s(&rep->wall_start) + (double)o->run.warmup_ns / 1e9,
       .duration_s = duration_s,
       .users = o->run.users,
       .user_count = r->spawned,
@@ -127,8 +128,8 @@ static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
       .users = o->run.users,
       .spawn_rate = o->run.spawn_rate,
       .run_time_ns = o->run.run_time_ns,
-      .duration_s = (double)(r->end_ns - r->start_ns) / 1e9,
-      .start_unix_s = unix_s(&rep->wall_start),
+      .duration_s = rl__runner_counted_s(r),
+      .start_unix_s = unix_s(&rep->wall_start) + (double)o->run.warmup_ns / 1e9,
       .end_unix_s = unix_s(wall_end),
       .cut_requests = r->cut_requests,
   };
@@ -147,7 +148,7 @@ int cli_reports_finish(cli_reports *rep, rl__runner *r, rl__stats *stats) {
   struct timespec wall_end;
   clock_gettime(CLOCK_REALTIME, &wall_end);
   final_console(rep->console, r, stats);
-  double duration_s = (double)(r->end_ns - r->start_ns) / 1e9;
+  double duration_s = rl__runner_counted_s(r);
   if (rep->csv && rl__report_csv_close(rep->csv, stats, &r->hub.history,
                                        duration_s, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
