@@ -63,6 +63,8 @@ enum {
   OPT_KEEPALIVE,
   OPT_MAX_CONN_AGE,
   OPT_CNAME,
+  OPT_WARMUP,
+  OPT_SKIP_FIRST,
 };
 
 static const struct option long_options[] = {
@@ -131,6 +133,8 @@ static const struct option long_options[] = {
     {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
     {"max-connection-age", required_argument, NULL, OPT_MAX_CONN_AGE},
     {"cname", required_argument, NULL, OPT_CNAME},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"skip-first", required_argument, NULL, OPT_SKIP_FIRST},
     {NULL, 0, NULL, 0},
 };
 
@@ -270,7 +274,8 @@ static int parse_host_port(cli_options *o, const char *arg, char *err,
 /* A group's parser returns this for an option of another group. */
 #define NOT_MINE 1
 
-/* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed */
+/* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed,
+ * --warmup, --skip-first */
 static int parse_load(cli_options *o, int c, char *arg, char *err,
                       size_t errlen) {
   long long v;
@@ -326,6 +331,19 @@ static int parse_load(cli_options *o, int c, char *arg, char *err,
       return bad_value("--stop-timeout", arg, "expected seconds >= 0", err,
                        errlen);
     o->run.stop_timeout_ns = ns;
+    return 0;
+  case OPT_WARMUP:
+    if (rl__parse_duration(arg, &ns))
+      return bad_value("--warmup", arg,
+                       "expected a duration such as 10s, 1m or 0.5", err,
+                       errlen);
+    o->run.warmup_ns = ns;
+    return 0;
+  case OPT_SKIP_FIRST:
+    if (rl__parse_int(arg, 0, INT64_MAX, &v))
+      return bad_value("--skip-first", arg, "expected a whole number >= 0", err,
+                       errlen);
+    o->run.skip_first = (uint64_t)v;
     return 0;
   case OPT_SEED:
     if (rl__parse_int(arg, 0, INT64_MAX, &v))

@@ -16,13 +16,13 @@ typedef struct cli_options {
   rl_kv *headers; /* owned; values point into argv */
   size_t n_headers;
   char *body;            /* owned when read from @file, else NULL */
-  int binary_given;      /* -b: body is serialized protobuf from stdin */
   rl_kv *plugin_options; /* --call, -O; owned array, strings in argv */
   size_t n_plugin_options;
   const char **plugin_dirs; /* owned array of argv strings */
   size_t n_plugin_dirs;
   int help, version, list_plugins;
   int only_summary, headless, http2;
+  int binary_given; /* -b: the body is serialized protobuf from stdin */
   int exit_code_on_error;
   int seed_given;
   int list;                          /* --list */

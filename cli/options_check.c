@@ -93,6 +93,13 @@ static int check_conflicts(cli_options *o, char *err, size_t errlen) {
              "to a scenario (each user holds its own connections)");
     return RL_ERR_INVAL;
   }
+  if (o->run.warmup_ns && o->run.run_time_ns &&
+      o->run.warmup_ns >= o->run.run_time_ns) {
+    snprintf(err, errlen,
+             "--warmup is not shorter than --run-time: no request would "
+             "count");
+    return RL_ERR_INVAL;
+  }
   if (o->http2) {
     if (o->target.plugin && strcmp(o->target.plugin, "http2") != 0) {
       snprintf(err, errlen, "--http2 and --plugin %s contradict each other",
