@@ -367,6 +367,47 @@ class ConnectionTests(GhzTestCase):
         self.assertEqual(res.report().row("grpc", SAY_HELLO).reqs, hs.counts["hello_ok"])
 
 
+class CountingTests(GhzTestCase):
+    """--skip-first and --warmup: requests the server served, not counted."""
+
+    def setUp(self):
+        super().setUp()
+        why = hello_skip_reason()
+        if why:
+            self.skipTest(why)
+
+    def test_skip_first(self):
+        with HelloServer() as hs:
+            res = rpcload.run(["--proto", HELLO_PROTO, "--call", "SayHello", "--skip-first",
+                               "100", "-u", "2", "-t", "1s", "--stop-timeout", "5", hs.target],
+                              timeout_s=60)
+            hs.stop()
+        self.assertRun(res)
+        self.assertEqual(res.report().row("grpc", SAY_HELLO).reqs, hs.counts["hello_ok"] - 100)
+
+    def test_warmup(self):
+        """The first second of two is not counted, and the rate is over the
+        second alone."""
+        out = os.path.join(self.tmp, "warm.json")
+        with HelloServer() as hs:
+            res = rpcload.run(["--proto", HELLO_PROTO, "--call", "SayHello", "--warmup", "1s",
+                               "-u", "2", "-t", "2s", "--stop-timeout", "5", "--json-file",
+                               out, hs.target], timeout_s=60)
+            hs.stop()
+        self.assertRun(res)
+        counted = res.report().row("grpc", SAY_HELLO).reqs
+        served = hs.counts["hello_ok"]
+        self.assertGreater(counted, served * 0.25, res.describe())
+        self.assertLess(counted, served * 0.75, res.describe())
+        with open(out) as f:
+            rep = json.load(f)
+        self.assertLess(abs(rep["run"]["duration"] - 1.0), 0.5, rep["run"])
+        bad = rpcload.run(["--proto", HELLO_PROTO, "--call", "SayHello", "--warmup", "5s",
+                           "-t", "5s", "127.0.0.1:1"], timeout_s=30)
+        self.assertRun(bad, 2)
+        self.assertIn("--warmup is not shorter than --run-time", bad.stderr)
+
+
 class ErrorTests(GhzTestCase):
     def test_failures_before_the_call_are_unavailable(self):
         with closed_port() as port:
