@@ -526,5 +526,6 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   pthread_cond_destroy(&r->state_cond);
   rl__plan_del(r->own_plan);
   r->own_plan = NULL;
+  r->plan = cfg->plan; /* not the one just freed (NULL: r->target) */
   return rc;
 }

@@ -96,7 +96,8 @@ typedef struct rl__runner {
   const rl__run_config *cfg;
   const rl_host *host;
   const struct rl__target *target; /* the plan's first step's */
-  const struct rl__plan *plan;     /* cfg->plan, or own_plan */
+  const struct rl__plan *plan;     /* cfg->plan, or own_plan while the
+                                      run goes (after it: cfg->plan) */
   struct rl__plan *own_plan;
   /* The run's merged stats and its history, a row per second: read them
    * with rl__runner_with_stats while the run goes; after it, directly,
