@@ -2,11 +2,42 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/log.h"
+#include "engine/plan.h"
+#include "engine/target.h"
 #include "report/console.h"
 #include "report/html.h"
 #include "report/json.h"
+#include "report/status.h"
+
+/* The most protocols with named statuses one run reports. */
+#define MAX_STATUS_TYPES 8
+
+/* The status names of the run's protocols that have them (gRPC's), one
+ * per stats type: what the status code distribution counts by. */
+static size_t status_names(const rl__runner *r, rl__status_names *out,
+                           size_t cap) {
+  size_t n = 0;
+  const rl__plan *p = r->plan; /* NULL after a quick run: its one target */
+  size_t n_targets = p ? p->n_endpoints : 1;
+  for (size_t e = 0; e < n_targets; e++) {
+    const rl__target *t = p ? p->endpoint_targets[e] : r->target;
+    for (size_t v = 0; t && v < t->nv; v++) {
+      const rl_plugin *d = &t->v[v].plugin->desc;
+      const char *type = t->v[v].type;
+      if (!d->status_names || !d->n_status_names || !type)
+        continue;
+      size_t k = 0;
+      while (k < n && strcmp(out[k].type, type) != 0)
+        k++;
+      if (k == n && n < cap)
+        out[n++] = (rl__status_names){type, d->status_names, d->n_status_names};
+    }
+  }
+  return n;
+}
 
 int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
                      char *err, size_t errlen) {
@@ -79,8 +110,11 @@ static double unix_s(const struct timespec *t) {
 
 static void final_console(FILE *out, rl__runner *r, rl__stats *stats) {
   double duration = rl__runner_counted_s(r);
+  rl__status_names sn[MAX_STATUS_TYPES];
+  size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
   rl__report_console_stats(out, stats, 0, 1, duration);
   rl__report_console_percentiles(out, stats);
+  rl__report_console_status(out, stats, sn, n_sn);
   rl__report_console_errors(out, stats);
   fflush(out);
   if (r->cut_requests)
