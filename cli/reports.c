@@ -130,6 +130,8 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
   const cli_options *o = rep->o;
   char err[1024] = "";
   int status = 0;
+  rl__status_names sn[MAX_STATUS_TYPES];
+  size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
   rl__report_json_info jinfo = {
       /* The stats cover the run from --warmup's end. */
       .start_time = unix_s(&rep->wall_start) + (double)o->run.warmup_ns / 1e9,
@@ -137,6 +139,8 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
       .users = o->run.users,
       .user_count = r->spawned,
       .cut_requests = r->cut_requests,
+      .status = sn,
+      .n_status = n_sn,
   };
   if (o->json &&
       rl__report_json_write(stdout, stats, &r->hub.history, &jinfo)) {

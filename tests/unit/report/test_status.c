@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "report/json.h"
 #include "report/status.h"
 #include "stats/stats.h"
 
@@ -100,10 +101,29 @@ static void test_console_and_json(void **state) {
   rl__stats_del(s);
 }
 
+/* The JSON report has "status_codes" when told the status names. */
+static void test_json_report_key(void **state) {
+  (void)state;
+  rl__stats *s = sample();
+  rl__report_json_info info = {.duration_s = 1, .status = &grpc, .n_status = 1};
+  json_t *with = rl__report_json(s, NULL, &info);
+  assert_non_null(with);
+  json_t *codes = json_object_get(with, "status_codes");
+  assert_true(json_is_array(codes));
+  assert_int_equal(json_array_size(codes), 4);
+  info.n_status = 0;
+  json_t *without = rl__report_json(s, NULL, &info);
+  assert_null(json_object_get(without, "status_codes"));
+  json_decref(with);
+  json_decref(without);
+  rl__stats_del(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rows),
       cmocka_unit_test(test_console_and_json),
+      cmocka_unit_test(test_json_report_key),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
