@@ -160,6 +160,8 @@ static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
                       const struct timespec *wall_end) {
   const cli_options *o = rep->o;
   char err[1024] = "";
+  rl__status_names sn[MAX_STATUS_TYPES];
+  size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
   rl__report_html_info info = {
       .target = o->target.url,
       .plugin = rep->plugin,
@@ -170,6 +172,8 @@ static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
       .start_unix_s = unix_s(&rep->wall_start) + (double)o->run.warmup_ns / 1e9,
       .end_unix_s = unix_s(wall_end),
       .cut_requests = r->cut_requests,
+      .status = sn,
+      .n_status = n_sn,
   };
   if (rl__report_html_save(o->html_path, &info, stats, &r->hub.history, err,
                            sizeof err)) {
