@@ -408,6 +408,41 @@ class CountingTests(GhzTestCase):
         self.assertIn("--warmup is not shorter than --run-time", bad.stderr)
 
 
+class StatusTableTests(GhzTestCase):
+    """The status code distribution, in the console, the JSON and the HTML
+    report, against grpcio answering OK or UNAVAILABLE by a template."""
+
+    def test_status_table_everywhere(self):
+        js = os.path.join(self.tmp, "status.json")
+        html = os.path.join(self.tmp, "status.html")
+        with PyServer(self.protoset) as ps:
+            res = self.run_rl(["-m", '{"x-status": "{{random_int 0 1}}", "x-message": "busy"}',
+                               "-u", "2", "-t", "1s", "--stop-timeout", "5", "--json-file", js,
+                               "--html", html, ps.target])
+            rep = ps.stop()
+        self.assertRun(res, 1)
+        st = rep["statuses"]
+        lines = res.stdout[res.stdout.index("Status code distribution"):].splitlines()
+        table = {l.split()[1]: int(l.split()[2]) for l in lines[3:5]}
+        self.assertEqual(table, {"OK": st["OK"], "CANCELLED": st["CANCELLED"]}, res.describe())
+        with open(js) as f:
+            codes = json.load(f)["status_codes"]
+        self.assertEqual({c["status"]: c["count"] for c in codes}, table)
+        self.assertEqual({c["type"] for c in codes}, {"grpc"})
+        with open(html) as f:
+            page = f.read()
+        data = json.loads(page.split('id="rl-data">', 1)[1].split("</script>", 1)[0])
+        self.assertEqual({c["status"]: c["count"] for c in data["status_codes"]}, table)
+        from test_html_report import CHROMIUM, chromium, parse
+        if not os.access(CHROMIUM, os.X_OK):
+            self.skipTest("chromium is missing (the table's rendering)")
+        dom, console = chromium("file://" + html, "--dump-dom", tmp=self.tmp)
+        self.assertEqual(console, [])
+        tables = [a.get("class") for t, a in parse(dom).tags if t == "table"]
+        self.assertIn("status", tables)
+        self.assertIn("CANCELLED", dom)
+
+
 class ErrorTests(GhzTestCase):
     def test_failures_before_the_call_are_unavailable(self):
         with closed_port() as port:
