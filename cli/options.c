@@ -62,6 +62,17 @@ enum {
   OPT_HOST,
   OPT_MAX_ERROR_ROWS,
   OPT_ALLOW_UNREACHABLE,
+  OPT_STREAM_INTERVAL,
+  OPT_STREAM_CALL_DURATION,
+  OPT_STREAM_CALL_COUNT,
+  OPT_STREAM_PING_PONG,
+  OPT_MAX_RECV,
+  OPT_MAX_SEND,
+  OPT_KEEPALIVE,
+  OPT_MAX_CONN_AGE,
+  OPT_CNAME,
+  OPT_WARMUP,
+  OPT_SKIP_FIRST,
 };
 
 static const struct option long_options[] = {
@@ -121,14 +132,30 @@ static const struct option long_options[] = {
     {"host", required_argument, NULL, OPT_HOST},
     {"max-error-rows", required_argument, NULL, OPT_MAX_ERROR_ROWS},
     {"allow-unreachable", no_argument, NULL, OPT_ALLOW_UNREACHABLE},
+    {"stream-interval", required_argument, NULL, OPT_STREAM_INTERVAL},
+    {"stream-call-duration", required_argument, NULL, OPT_STREAM_CALL_DURATION},
+    {"stream-call-count", required_argument, NULL, OPT_STREAM_CALL_COUNT},
+    {"stream-ping-pong", no_argument, NULL, OPT_STREAM_PING_PONG},
+    {"max-recv-message-size", required_argument, NULL, OPT_MAX_RECV},
+    {"max-send-message-size", required_argument, NULL, OPT_MAX_SEND},
+    {"metadata-file", required_argument, NULL, 'M'},
+    {"binary", no_argument, NULL, 'b'},
+    {"binary-file", required_argument, NULL, 'B'},
+    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+    {"max-connection-age", required_argument, NULL, OPT_MAX_CONN_AGE},
+    {"cname", required_argument, NULL, OPT_CNAME},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"skip-first", required_argument, NULL, OPT_SKIP_FIRST},
     {NULL, 0, NULL, 0},
 };
 
-static int read_file(const char *path, char **out, size_t *len, char *err,
-                     size_t errlen) {
-  FILE *f = fopen(path, "rb");
+/* Reads FILE ("-": stdin) whole for `what` (-d @FILE, -b). */
+static int read_file(const char *path, const char *what, char **out,
+                     size_t *len, char *err, size_t errlen) {
+  int is_stdin = strcmp(path, "-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(path, "rb");
   if (!f) {
-    snprintf(err, errlen, "cannot read -d @%s: %s", path, strerror(errno));
+    snprintf(err, errlen, "cannot read %s: %s", what, strerror(errno));
     return RL_ERR_INVAL;
   }
   size_t cap = 4096, n = 0;
@@ -148,10 +175,11 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
     cap *= 2;
   }
   int bad = ferror(f);
-  fclose(f);
+  if (!is_stdin)
+    fclose(f);
   if (!buf || bad) {
     free(buf);
-    snprintf(err, errlen, "cannot read -d @%s", path);
+    snprintf(err, errlen, "cannot read %s", what);
     return RL_ERR_INVAL;
   }
   *out = buf;
@@ -267,7 +295,7 @@ static int parse_host_port(cli_options *o, const char *arg, char *err,
 #define NOT_MINE 1
 
 /* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed,
- * --allow-unreachable */
+ * --allow-unreachable, --warmup, --skip-first */
 static int parse_load(cli_options *o, int c, char *arg, char *err,
                       size_t errlen) {
   long long v;
@@ -327,6 +355,19 @@ static int parse_load(cli_options *o, int c, char *arg, char *err,
   case OPT_ALLOW_UNREACHABLE:
     o->allow_unreachable = 1;
     return 0;
+  case OPT_WARMUP:
+    if (rl__parse_duration(arg, &ns))
+      return bad_value("--warmup", arg,
+                       "expected a duration such as 10s, 1m or 0.5", err,
+                       errlen);
+    o->run.warmup_ns = ns;
+    return 0;
+  case OPT_SKIP_FIRST:
+    if (rl__parse_int(arg, 0, INT64_MAX, &v))
+      return bad_value("--skip-first", arg, "expected a whole number >= 0", err,
+                       errlen);
+    o->run.skip_first = (uint64_t)v;
+    return 0;
   case OPT_SEED:
     if (rl__parse_int(arg, 0, INT64_MAX, &v))
       return bad_value("--seed", arg, "expected a whole number >= 0", err,
@@ -356,9 +397,13 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
     o->data_given = 1;
     free(o->body);
     o->body = NULL;
+    if (o->binary_given)
+      return bad_value("--data", arg, "give -d or -b, not both", err, errlen);
     if (arg[0] == '@') {
       size_t len;
-      if (read_file(arg + 1, &o->body, &len, err, errlen))
+      char what[64];
+      snprintf(what, sizeof what, "-d @%.40s", arg + 1);
+      if (read_file(arg + 1, what, &o->body, &len, err, errlen))
         return RL_ERR_INVAL;
       o->target.body = (const uint8_t *)o->body;
       o->target.body_len = len;
@@ -417,27 +462,64 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   case OPT_KEY:
     o->target.tls.key = arg;
     return 0;
+  case OPT_CNAME:
+    o->target.tls.server_name = arg;
+    return 0;
   default:
     return NOT_MINE;
   }
 }
 
-/* --proto, -I, --protoset, -m, --authority, --compress, -D: gRPC's options
- * reach the plugin as its own options; they also make a target without a
- * scheme mean grpc:// (cli_options_check). */
+/* -b: serialized messages from stdin, as the body, for the plugin's
+ * "binary" option. */
+static int binary_stdin(cli_options *o, char *err, size_t errlen) {
+  if (o->target.body || o->binary_given)
+    return bad_value("--binary", "-", "give -d or -b, not both", err, errlen);
+  size_t len;
+  free(o->body);
+  o->body = NULL;
+  if (read_file("-", "-b (stdin)", &o->body, &len, err, errlen))
+    return RL_ERR_INVAL;
+  o->target.body = (const uint8_t *)o->body;
+  o->target.body_len = len;
+  o->binary_given = 1;
+  return add_plugin_option(o, "binary", "1", err, errlen);
+}
+
+/* --proto, -I, --protoset, -m, -M, --authority, --compress, -D, -b, -B, the
+ * stream options, the message size limits, --keepalive and
+ * --max-connection-age: gRPC's options reach the plugin as its own
+ * options, which check them; they also make a target without a scheme
+ * mean grpc:// (cli_options_check). */
 static int parse_grpc(cli_options *o, int c, char *arg, char *err,
                       size_t errlen) {
-  const char *key = c == OPT_PROTO       ? "proto"
-                    : c == 'I'           ? "import_path"
-                    : c == OPT_PROTOSET  ? "protoset"
-                    : c == 'm'           ? "metadata"
-                    : c == OPT_AUTHORITY ? "authority"
-                    : c == OPT_COMPRESS  ? "compress"
-                    : c == 'D'           ? "data_file"
-                                         : NULL;
+  const char *key = c == OPT_PROTO                  ? "proto"
+                    : c == 'I'                      ? "import_path"
+                    : c == OPT_PROTOSET             ? "protoset"
+                    : c == 'm'                      ? "metadata"
+                    : c == 'M'                      ? "metadata_file"
+                    : c == OPT_AUTHORITY            ? "authority"
+                    : c == OPT_COMPRESS             ? "compress"
+                    : c == 'D' || c == 'B'          ? "data_file"
+                    : c == OPT_STREAM_INTERVAL      ? "stream_interval"
+                    : c == OPT_STREAM_CALL_DURATION ? "stream_call_duration"
+                    : c == OPT_STREAM_CALL_COUNT    ? "stream_call_count"
+                    : c == OPT_STREAM_PING_PONG     ? "stream_ping_pong"
+                    : c == OPT_MAX_RECV             ? "max_recv_message_size"
+                    : c == OPT_MAX_SEND             ? "max_send_message_size"
+                    : c == OPT_KEEPALIVE            ? "keepalive"
+                    : c == OPT_MAX_CONN_AGE         ? "max_connection_age"
+                                                    : NULL;
+  if (c == 'b') {
+    o->grpc_given = 1;
+    return binary_stdin(o, err, errlen);
+  }
   if (!key)
     return NOT_MINE;
-  if (add_plugin_option(o, key, arg, err, errlen))
+  if (c == OPT_STREAM_PING_PONG)
+    arg = "true";
+  if (add_plugin_option(o, key, arg, err, errlen) ||
+      (c == 'B' && add_plugin_option(o, "binary", "1", err, errlen)))
     return RL_ERR_NOMEM;
   o->grpc_given = 1;
   return 0;
@@ -636,8 +718,8 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
    * short options ("-c10") that an earlier parse stopped in. */
   optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:D:f:", long_options,
-                          NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:M:D:bB:f:",
+                          long_options, NULL)) != -1) {
     if (c == ':') {
       snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
       return RL_ERR_INVAL;

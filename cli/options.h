@@ -22,6 +22,7 @@ typedef struct cli_options {
   size_t n_plugin_dirs;
   int help, version, list_plugins;
   int only_summary, headless, http2;
+  int binary_given; /* -b: the body is serialized protobuf from stdin */
   int exit_code_on_error;
   int seed_given;
   int list;                          /* --list */

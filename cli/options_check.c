@@ -120,7 +120,24 @@ static int url_target(cli_options *o, char *err, size_t errlen) {
   if (o->n_args > 1)
     return too_many(o, "target URL", err, errlen);
   o->target.url = o->args[0];
-  return tls_needs_scheme(o, err, errlen);
+  int rc = tls_needs_scheme(o, err, errlen);
+  if (rc)
+    return rc;
+  /* gRPC's options with an HTTP URL: say what the scheme means, before the
+   * HTTP plugin refuses an option it never heard of. */
+  const char *u = o->target.url;
+  int http = strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+  if (http && (o->grpc_given & 1) && !o->target.plugin) {
+    const char *rest = strstr(u, "://") + 3;
+    snprintf(err, errlen,
+             "%s is an HTTP target, and --proto, --protoset, -I, -m, -D... "
+             "are gRPC's: give grpc://%.*s (h2c), grpcs://%.*s (TLS), or "
+             "just %.*s",
+             u, (int)strcspn(rest, "/"), rest, (int)strcspn(rest, "/"), rest,
+             (int)strcspn(rest, "/"), rest);
+    return RL_ERR_INVAL;
+  }
+  return 0;
 }
 
 /* Options that contradict each other or the mode. */
@@ -129,6 +146,13 @@ static int check_conflicts(cli_options *o, char *err, size_t errlen) {
     snprintf(err, errlen,
              "--connections applies to the command line's one request, not "
              "to a scenario (each user holds its own connections)");
+    return RL_ERR_INVAL;
+  }
+  if (o->run.warmup_ns && o->run.run_time_ns &&
+      o->run.warmup_ns >= o->run.run_time_ns) {
+    snprintf(err, errlen,
+             "--warmup is not shorter than --run-time: no request would "
+             "count");
     return RL_ERR_INVAL;
   }
   if (o->http2) {

@@ -2,13 +2,44 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/plan.h"
+#include "engine/target.h"
 #include "report/console.h"
 #include "report/file.h"
 #include "report/html.h"
 #include "report/json.h"
+#include "report/status.h"
+
+/* The most protocols with named statuses one run reports. */
+#define MAX_STATUS_TYPES 8
+
+/* The status names of the run's protocols that have them (gRPC's), one
+ * per stats type: what the status code distribution counts by. */
+static size_t status_names(const rl__runner *r, rl__status_names *out,
+                           size_t cap) {
+  size_t n = 0;
+  const rl__plan *p = r->plan; /* NULL after a quick run: its one target */
+  size_t n_targets = p ? p->n_endpoints : 1;
+  for (size_t e = 0; e < n_targets; e++) {
+    const rl__target *t = p ? p->endpoint_targets[e] : r->target;
+    for (size_t v = 0; t && v < t->nv; v++) {
+      const rl_plugin *d = &t->v[v].plugin->desc;
+      const char *type = t->v[v].type;
+      if (!d->status_names || !d->n_status_names || !type)
+        continue;
+      size_t k = 0;
+      while (k < n && strcmp(out[k].type, type) != 0)
+        k++;
+      if (k == n && n < cap)
+        out[n++] = (rl__status_names){type, d->status_names, d->n_status_names};
+    }
+  }
+  return n;
+}
 
 int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
                      char *err, size_t errlen) {
@@ -111,15 +142,29 @@ static covered covered_of(const cli_reports *rep, const rl__runner *r) {
   c.start_unix = rl__history_from_unix(&r->hub.history);
   if (c.start_unix <= 0)
     c.start_unix = unix_s(&rep->wall_start);
+  /* --warmup: the stats count from its end (engine/request.c's gate), and
+   * so do the rates. */
+  if (r->cfg->warmup_ns) {
+    double counted = rl__runner_counted_s(r);
+    double warm_end =
+        unix_s(&rep->wall_start) + (double)r->cfg->warmup_ns / 1e9;
+    if (c.start_unix < warm_end)
+      c.start_unix = warm_end;
+    if (c.seconds > counted)
+      c.seconds = counted;
+  }
   c.end_unix = c.start_unix + c.seconds;
   return c;
 }
 
 static void final_console(FILE *out, rl__runner *r, rl__stats *stats,
                           const covered *c) {
+  rl__status_names sn[MAX_STATUS_TYPES];
+  size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
   rl__stats_window none = {0, 0};
   rl__report_console_stats(out, stats, none, 1, c->seconds);
   rl__report_console_percentiles(out, stats);
+  rl__report_console_status(out, stats, sn, n_sn);
   rl__report_console_errors(out, stats);
   fflush(out);
   if (r->cut_requests)
@@ -135,12 +180,16 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
   const cli_options *o = rep->o;
   char err[1024] = "";
   int status = 0;
+  rl__status_names sn[MAX_STATUS_TYPES];
+  size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
   rl__report_json_info jinfo = {
       .start_time = c->start_unix,
       .duration_s = c->seconds,
       .users = o->run.users,
       .user_count = r->spawned,
       .cut_requests = r->cut_requests,
+      .status = sn,
+      .n_status = n_sn,
   };
   if (o->json &&
       rl__report_json_write(stdout, stats, &r->hub.history, &jinfo)) {
@@ -160,6 +209,8 @@ static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
                       const covered *c) {
   const cli_options *o = rep->o;
   char err[1024] = "";
+  rl__status_names sn[MAX_STATUS_TYPES];
+  size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
   rl__report_html_info info = {
       .target = o->target.url,
       .plugin = rep->plugin,
@@ -170,6 +221,8 @@ static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
       .start_unix_s = c->start_unix,
       .end_unix_s = c->end_unix,
       .cut_requests = r->cut_requests,
+      .status = sn,
+      .n_status = n_sn,
   };
   if (rl__report_html_save(o->html_path, &info, stats, &r->hub.history, err,
                            sizeof err)) {

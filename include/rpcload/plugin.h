@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 3
+#define RL_ABI_MINOR 4
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -310,6 +310,27 @@ typedef struct rl_host {
    * it keeps). At most once per request, just before request_done(req);
    * not called when no response arrived (connection error, reset). */
   void (*request_response)(rl_request *req, const rl_response *resp);
+
+  /* ---- ABI 1.4: requests that go on (streams) and a codec's timers ----- */
+
+  /*
+   * Records one event of a request still in flight, without ending it: a
+   * message of a gRPC stream, under its own stats row (`result`'s type and
+   * name, e.g. "grpc", "/pkg.Svc/Chat [recv]"), failed when result->error
+   * is set. Its time is now minus `since_ns` (a host->now_ns() reading,
+   * e.g. the previous message's); since_ns 0 counts from the request's
+   * start, as its response time does. Any number of times from the
+   * submit that accepted the request (also from inside session_submit: it
+   * only records) until its request_done, never after. The result is
+   * borrowed for the call. The request's own event is still
+   * request_done's, exactly once.
+   */
+  void (*request_event)(rl_request *req, const rl_result *result,
+                        uint64_t since_ns);
+  /* The worker loop `conn` runs on, for a codec plugin's timers
+   * (timer_start: a stream's message interval, keepalive pings). Valid as
+   * long as the connection is. */
+  rl_loop *(*conn_loop)(rl_conn *conn);
 } rl_host;
 
 /* True when `host` (an rl_host *) has member `m`, e.g.
@@ -320,6 +341,7 @@ typedef struct rl_host {
 #define RL_HOST_HAS_TEMPLATES(host) RL_HOST_HAS(host, template_expand)
 #define RL_HOST_HAS_LOOP(host) RL_HOST_HAS(host, request_user_id)
 #define RL_HOST_HAS_RESPONSES(host) RL_HOST_HAS(host, request_response)
+#define RL_HOST_HAS_STREAMS(host) RL_HOST_HAS(host, conn_loop)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 
@@ -368,6 +390,12 @@ typedef struct rl_step_spec {
    * that labels bodies (HTTP's content-type) labels it so, unless a header
    * the user gave does. */
   const char *body_type;
+
+  /* ---- ABI 1.4: read only when struct_size covers it. ---- */
+  /* --cname: the name TLS sends (SNI) and checks the server's certificate
+   * against, instead of `host`; NULL: the host. For a plugin that makes
+   * its own TLS connection (gRPC reflection before the run). */
+  const char *tls_server_name;
 } rl_step_spec;
 
 /* What a transport plugin is told about its target (ABI 1.1). */
@@ -595,6 +623,15 @@ typedef struct rl_plugin {
    * show them. NULL: statuses are numbers (HTTP). */
   const char *const *status_names;
   uint32_t n_status_names;
+
+  /* ---- ABI 1.4 (optional) ---------------------------------------------- */
+
+  /* Written before the reason of a failure the host reports itself for
+   * this plugin's requests, those no session took (connection refused,
+   * TLS handshake failed, connect timeout): gRPC's "UNAVAILABLE: ", so
+   * they read, and group, as a gRPC client shows them. NULL: the reason
+   * alone. */
+  const char *host_error_prefix;
 } rl_plugin;
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */

@@ -430,8 +430,9 @@ static void connected(rl_conn *c) {
     established(c);
     return;
   }
-  c->ssl =
-      rl__tls_new(c->t->ssl_ctx, c->fd, c->t->host, c->t->verify, c->resume);
+  c->ssl = rl__tls_new(c->t->ssl_ctx, c->fd,
+                       c->t->tls_name ? c->t->tls_name : c->t->host,
+                       c->t->verify, c->resume);
   if (!c->ssl) {
     conn_fail(c, RL_ERR_TLS, "cannot start TLS");
     return;
@@ -511,8 +512,9 @@ void rl__conn_flush_scheduled(rl_loop *loop) {
     loop->flush_head = c->next_flush;
     c->next_flush = NULL;
     c->flush_pending = 0;
-    if (c->state == RL__CONN_OPEN && c->wlen > c->woff)
-      flush(c);
+    /* Also what a plugin asked for between the connection's callbacks
+     * (its own timer: a close, a drain): as after any call into it. */
+    after_plugin(c);
   }
 }
 
@@ -715,12 +717,21 @@ int rl__conn_write(rl_conn *c, const void *data, size_t len) {
   }
   memcpy(c->wbuf + c->wlen, data, len);
   c->wlen += len;
+  /* From a plugin's own timer (ABI 1.4 conn_loop) no callback of the
+   * connection's ends to send it: the round's flush does. */
+  schedule_flush(c);
   return 0;
 }
 
-void rl__conn_close_later(rl_conn *c) { c->close_later = 1; }
+void rl__conn_close_later(rl_conn *c) {
+  c->close_later = 1;
+  schedule_flush(c);
+}
 
-void rl__conn_drain(rl_conn *c) { c->draining = 1; }
+void rl__conn_drain(rl_conn *c) {
+  c->draining = 1;
+  schedule_flush(c);
+}
 
 void rl__conn_retry(rl_request *req, const char *reason) {
   rl_conn *c = req->conn;

@@ -85,6 +85,13 @@ static void host_request_response(rl_request *req, const rl_response *resp) {
     (void)rl__response_store(u->resp, resp); /* a failed copy: have == 0 */
 }
 
+static void host_request_event(rl_request *req, const rl_result *result,
+                               uint64_t since_ns) {
+  rl__request_event(req, result, since_ns);
+}
+
+static rl_loop *host_conn_loop(rl_conn *conn) { return conn->loop; }
+
 static const rl_host host_table = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_host),
@@ -111,6 +118,8 @@ static const rl_host host_table = {
     .conn_drain = rl__conn_drain,
     .request_wants_response = host_request_wants_response,
     .request_response = host_request_response,
+    .request_event = host_request_event,
+    .conn_loop = host_conn_loop,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

@@ -584,6 +584,9 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
       .plan = r->plan,
       .seed = cfg->seed,
       .start_ns = r->start_ns,
+      .warmup_end_ns = cfg->warmup_ns ? r->start_ns + cfg->warmup_ns : 0,
+      .skip_first = cfg->skip_first,
+      .skipped = &r->skipped,
       .stop_timeout_ns = cfg->stop_timeout_ns,
       /* --connections N: N in all, dealt to threads like users are. */
       .npool = cfg->connections
@@ -612,6 +615,11 @@ void rl__runner_client_lag(const rl__runner *r, rl__lag *out) {
 
 uint64_t rl__runner_elapsed_sec(const rl__runner *r) {
   return (rl__now_ns() - r->start_ns) / RL__NS_PER_SEC;
+}
+
+double rl__runner_counted_s(const rl__runner *r) {
+  uint64_t from = r->start_ns + r->cfg->warmup_ns;
+  return r->end_ns > from ? (double)(r->end_ns - from) / 1e9 : 0.0;
 }
 
 int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
@@ -643,6 +651,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   atomic_init(&r->workers_stopped, 0);
   atomic_init(&r->state, RL__STATE_READY);
   atomic_init(&r->finished_workers, 0);
+  atomic_init(&r->skipped, 0);
   /* Our own loop, not libev's default: the default loop would also reap
    * children (SIGCHLD) behind the caller's back. */
   r->loop = ev_loop_new(EVFLAG_AUTO);
@@ -773,9 +782,10 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   pthread_mutex_destroy(&r->ctl_lock);
   pthread_mutex_destroy(&r->state_lock);
   pthread_cond_destroy(&r->state_cond);
-  /* The caller's plan again, for whoever reads r after the run. */
+  /* The caller's plan and target again, for whoever reads r after the run
+   * (a new test's were freed with its plan). */
   r->plan = cfg->plan;
-  r->target = NULL;
+  r->target = target;
   rl__plan_del(r->test_plan);
   r->test_plan = NULL;
   pthread_mutex_destroy(&r->plan_lock);

@@ -50,6 +50,11 @@ typedef struct rl__run_config {
   int steered;
   int autostart;     /* steered: start cfg->users at once */
   double autoquit_s; /* steered: end this long after a stop; < 0: never */
+  /* Left out of the stats: requests first recorded in the run's first
+   * warmup_ns (--warmup), and its first skip_first requests
+   * (--skip-first). The reports' rates count from the warm-up's end. */
+  uint64_t warmup_ns;
+  uint64_t skip_first;
 } rl__run_config;
 
 /* The run's state, as Locust's web UI shows it. */
@@ -156,8 +161,9 @@ typedef struct rl__runner {
   rl__runner_ctl ctl;
   ev_async ctl_async;
   ev_timer autoquit_timer;
-  int stopping; /* a stop was sent */
-  int signals;  /* signals received */
+  _Atomic uint64_t skipped; /* requests --skip-first has taken (workers) */
+  int stopping;             /* a stop was sent */
+  int signals;              /* signals received */
   uint64_t cut_requests;
   /* Client lag (engine/lag.h), every worker's summed: while the run goes
    * rl__runner_client_lag reads it; after it, here. lag_said is what the
@@ -265,5 +271,10 @@ void rl__runner_client_lag(const rl__runner *r, rl__lag *out);
  * started. Rates do not divide by it: they use the history's span
  * (rl__history_window, rl__history_covered_s). */
 uint64_t rl__runner_elapsed_sec(const rl__runner *r);
+
+/* After the run: the seconds its stats cover, from the end of --warmup
+ * (its start without one) to its end: what the reports' rates divide
+ * by. */
+double rl__runner_counted_s(const rl__runner *r);
 
 #endif /* RL_RUNNER_H */

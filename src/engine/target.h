@@ -75,6 +75,7 @@ typedef struct rl__target {
   struct sockaddr_storage addr;
   socklen_t addrlen;
   SSL_CTX *ssl_ctx; /* owned; NULL without TLS */
+  char *tls_name;   /* --cname's, owned; NULL: TLS names the host */
   int verify;
   uint64_t connect_timeout_ns;
   uint64_t request_timeout_ns;

@@ -17,6 +17,8 @@ static void start_task(rl__user *u, int waited);
 static void run_steps(rl__user *u);
 static void end_of_steps(rl__user *u);
 static void request_ended(rl_request *req, const rl_result *res);
+static void request_event(rl_request *req, const rl_result *res,
+                          uint64_t time_ns);
 
 /* Queues the user to act once the current callback is done (the worker
  * runs the queue: engine/loop.h). */
@@ -166,6 +168,7 @@ rl__user *rl__user_new(rl_loop *loop, uint64_t id, const rl__plan_class *cls,
   u->req.user = u;
   u->req.target = first;
   u->req.end = request_ended;
+  u->req.event = request_event;
   u->phase = cls->n_on_start ? RL__PHASE_START : RL__PHASE_TASK;
   u->state = RL__USER_READY;
   enqueue(u);
@@ -471,7 +474,7 @@ static void request_ended(rl_request *req, const rl_result *res) {
                                why, sizeof why, &stop_task);
     }
     u->step_outcome = ps ? outcome_of(ps, error != NULL, stop_task) : 0;
-    rl__request_record(lp->stats, req, res, error, rt,
+    rl__request_record(lp->stats, &lp->gate, req, res, error, rt,
                        (now - lp->start_ns) / RL__NS_PER_SEC);
   }
   if (u->state == RL__USER_STOPPED)
@@ -479,4 +482,18 @@ static void request_ended(rl_request *req, const rl_result *res) {
   u->state = RL__USER_READY;
   u->step_done = 1;
   enqueue(u);
+}
+
+/* An event of the user's request while it goes on (a stream's message):
+ * recorded as the plugin says, the step's checks are the request's own.
+ * Dropped when the user stopped or the run cuts: the request itself is
+ * then counted apart. */
+static void request_event(rl_request *req, const rl_result *res,
+                          uint64_t time_ns) {
+  rl__user *u = req->user;
+  rl_loop *lp = u->loop;
+  if (lp->cutting || u->state == RL__USER_STOPPED)
+    return;
+  rl__request_record_event(lp->stats, &lp->gate, req, res, time_ns,
+                           (rl__now_ns() - lp->start_ns) / RL__NS_PER_SEC);
 }

@@ -388,6 +388,10 @@ static int loop_init(rl__worker *w) {
   lp->plan = w->cfg.plan;
   lp->seed = w->cfg.seed;
   lp->start_ns = w->cfg.start_ns;
+  lp->gate = (rl__request_gate){.until_ns = w->cfg.warmup_end_ns,
+                                .skip_first = w->cfg.skip_first,
+                                .skipped = w->cfg.skipped};
+  lp->gate.open = !lp->gate.until_ns && !lp->gate.skip_first;
   lp->after_event = after_event;
   lp->owner = w;
   lp->rbuf_size = READ_BUFFER_SIZE;

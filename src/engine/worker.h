@@ -45,7 +45,12 @@ typedef struct rl__worker_config {
   const rl_host *host;         /* handed to plugins */
   const struct rl__plan *plan; /* what users run */
   uint64_t seed;
-  uint64_t start_ns;        /* the run's start (per-second stats) */
+  uint64_t start_ns; /* the run's start (per-second stats) */
+  /* --warmup's end (monotonic; 0: none), --skip-first N and the run's
+   * count of requests taken so far (shared by the workers). */
+  uint64_t warmup_end_ns;
+  uint64_t skip_first;
+  _Atomic uint64_t *skipped;
   uint64_t stop_timeout_ns; /* grace for in-flight tasks at a stop */
   /* --connections: this thread's shared connections, to `pool_target`;
    * 0: each user has its own. */

@@ -8,6 +8,7 @@
 #include <rpcload/plugin.h>
 
 #include "report/file.h"
+#include "report/status.h"
 
 /* Embedded at build time by cmake/report_html_assets.cmake (NUL-terminated,
  * checked there not to contain what would close their element early). */
@@ -298,6 +299,30 @@ static void put_errors(FILE *out, rl__stats *stats) {
   putc(']', out);
 }
 
+/* The status code distribution (report/status.h). */
+static void put_status(FILE *out, rl__stats *stats,
+                       const rl__report_html_info *info) {
+  rl__status_row rows[64];
+  size_t n = info->n_status ? rl__report_status_rows(stats, info->status,
+                                                     info->n_status, rows, 64)
+                            : 0;
+  if (n > 64)
+    n = 64;
+  putc('[', out);
+  for (size_t i = 0; i < n; i++) {
+    int first = 1;
+    fputs(i ? ",\n{" : "\n{", out);
+    put_key(out, &first, "type");
+    rl__report_html_json_string(out, rows[i].type);
+    put_key(out, &first, "status");
+    rl__report_html_json_string(out, rows[i].status);
+    put_key(out, &first, "count");
+    put_u64(out, rows[i].count);
+    putc('}', out);
+  }
+  putc(']', out);
+}
+
 /* The history's columns. */
 enum col {
   COL_TIME,
@@ -399,6 +424,8 @@ static void put_data(FILE *out, const rl__report_html_info *info,
   put_entry(out, rl__stats_total(stats), info->duration_s);
   fputs(",\n\"errors\":", out);
   put_errors(out, stats);
+  fputs(",\n\"status_codes\":", out);
+  put_status(out, stats, info);
   fputs(",\n\"history\":", out);
   put_history(out, history);
   fputs("}\n", out);

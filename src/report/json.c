@@ -17,6 +17,7 @@
 #include <rpcload/plugin.h>
 
 #include "report/file.h"
+#include "report/status.h"
 
 static const double percents[] = {50, 66, 75,   80,    90, 95,
                                   98, 99, 99.9, 99.99, 100};
@@ -341,6 +342,9 @@ json_t *rl__report_json(rl__stats *s, const rl__history *h,
   put(j, "total", entry(total, total, run->duration_s), &ok);
   uint64_t start = run->start_time > 0 ? (uint64_t)run->start_time : 0;
   put(j, "errors", errors_report(s, start), &ok);
+  if (run->n_status)
+    put(j, "status_codes",
+        rl__report_json_status(s, run->status, run->n_status), &ok);
   if (h)
     put(j, "history", history_report(h), &ok);
   return done(j, ok);

@@ -40,6 +40,10 @@ typedef struct rl__report_json_info {
   uint32_t users;        /* users asked for (-u) */
   uint32_t user_count;   /* users started when the run ended */
   uint64_t cut_requests; /* cut at the stop and left out of the stats */
+  /* The run's protocols with named statuses (report/status.h), for
+   * "status_codes"; NULL or 0: no such key. Borrowed for the call. */
+  const struct rl__status_names *status;
+  size_t n_status;
 } rl__report_json_info;
 
 /*
@@ -66,6 +70,7 @@ json_t *rl__report_json_entry(const rl__stats_entry *e, double duration_s);
  *    duration, users, user_count, cut_requests},
  *    "stats": [entries, sorted as the console table], "total": {...},
  *    "errors": [{method, name, error, occurrences, first_seen, last_seen}],
+ *    "status_codes": [{type, status, count}] (with run->n_status only),
  *    "history": [...]}
  * errors: most frequent first; first_seen/last_seen are Unix seconds
  * (start_time + the run second; run seconds when start_time is 0).

@@ -160,6 +160,34 @@ static void test_writes_go_out_when_the_round_flushes(void **state) {
   close(fd);
 }
 
+static void
+test_what_a_plugin_does_between_callbacks_takes_effect(void **state) {
+  (void)state;
+  /* A codec's own timer (ABI 1.4 conn_loop: a stream's next message, a
+   * keepalive PING, a connection's max age) writes, drains or closes
+   * outside any callback of the connection's: it takes effect when the
+   * round ends, as a user's submit does. */
+  treq r1;
+  treq_init(&r1);
+  th_in in = {0};
+  rl__conn_submit(&f.c, &r1.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r1.ends);
+  assert_ptr_equal(th_host.conn_loop(&f.c), &f.lp);
+  assert_int_equal(th_host.conn_write(&f.c, "ping\n", 5), 0);
+  assert_ptr_equal(f.lp.flush_head, &f.c);
+  rl__conn_flush_scheduled(&f.lp);
+  th_expect(&f.lp, fd, &in, "r 1\nping\n");
+  /* An idle connection asked to drain closes then. */
+  th_host.conn_drain(&f.c);
+  rl__conn_flush_scheduled(&f.lp);
+  assert_int_equal(f.c.state, RL__CONN_CLOSED);
+  th_expect_eof(&f.lp, fd, &in);
+  close(fd);
+}
+
 static void test_queue_waits_for_max_concurrent(void **state) {
   (void)state;
   th_line_conf.max_concurrent = 2;
@@ -372,6 +400,23 @@ static void test_a_close_after_answers_is_not_a_failed_attempt(void **state) {
   assert_string_equal(r[1].error,
                       "connection closed by server (does it want TLS?)");
   assert_int_equal(f.c.backoff.failures, 1);
+}
+
+static void test_a_plugins_prefix_goes_before_the_cores_reason(void **state) {
+  (void)state;
+  /* ABI 1.4: gRPC's failures read "UNAVAILABLE: connection refused", as a
+   * gRPC client shows them, so they group with the server's own. */
+  th_line.desc.host_error_prefix = "UNAVAILABLE: ";
+  th_target_free(f.t);
+  f.t = th_target_new(&th_line, &f.step, th_closed_port());
+  rl__conn_init(&f.c, &f.lp, f.t);
+  treq r;
+  treq_init(&r);
+  rl__conn_submit(&f.c, &r.req);
+  TH_RUN_UNTIL(&f.lp, r.ends);
+  assert_false(r.by_plugin);
+  assert_string_equal(r.error, "UNAVAILABLE: connection refused");
+  assert_string_equal(r.name, "req");
 }
 
 static void test_connect_timeout(void **state) {
@@ -843,6 +888,37 @@ static void test_tls_alpn_picks_the_plugin(void **state) {
   }
 }
 
+static void test_tls_cname_is_the_name_sent(void **state) {
+  (void)state;
+  /* --cname: SNI (and the certificate check) name it, not the host: an
+   * address literal here, which by itself sends no SNI. */
+  use_tls(0, 0);
+  SSL_CTX *ctx = server_ctx("h2");
+  const char *names[] = {NULL, "api.example"};
+  for (int i = 0; i < 2; i++) {
+    f.t->tls_name = names[i] ? strdup(names[i]) : NULL;
+    treq r;
+    treq_init(&r);
+    tls_peer p;
+    rl__conn_submit(&f.c, &r.req);
+    tls_accept(&p, ctx);
+    TH_RUN_UNTIL(&f.lp, tls_read(&p, i == 0 ? "r 1\n" : "r 2\n"));
+    const char *sni = SSL_get_servername(p.ssl, TLSEXT_NAMETYPE_host_name);
+    if (names[i] == NULL)
+      assert_null(sni);
+    else
+      assert_string_equal(sni, names[i]);
+    tls_send(&p, "ok\n");
+    TH_RUN_UNTIL(&f.lp, r.ends);
+    ended_ok(&r);
+    rl__conn_shutdown(&f.c, RL_ERR_CANCELLED, "next");
+    tls_close(&p);
+    free(f.t->tls_name);
+    f.t->tls_name = NULL;
+  }
+  SSL_CTX_free(ctx);
+}
+
 static void test_tls_without_an_agreed_protocol_fails(void **state) {
   (void)state;
   use_tls(0, 1); /* --http2: ALPN must agree */
@@ -928,12 +1004,14 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_bytes_both_ways_and_one_end_per_request),
       T(test_writes_go_out_when_the_round_flushes),
+      T(test_what_a_plugin_does_between_callbacks_takes_effect),
       T(test_queue_waits_for_max_concurrent),
       T(test_peer_close_resends_unsent_requests_once),
       T(test_a_fresh_request_is_resent_behind_a_resent_one),
       T(test_connect_refused_fails_under_the_targets_name),
       T(test_failed_attempts_back_off),
       T(test_a_close_after_answers_is_not_a_failed_attempt),
+      T(test_a_plugins_prefix_goes_before_the_cores_reason),
       T(test_connect_timeout),
       T(test_session_refusals_fail_from_the_core),
       T(test_request_timeout_closes_the_connection),
@@ -945,6 +1023,7 @@ int main(void) {
       T(test_protocol_error_closes_with_the_plugins_name),
       T(test_large_writes_and_reads_arrive_whole),
       T(test_tls_alpn_picks_the_plugin),
+      T(test_tls_cname_is_the_name_sent),
       T(test_tls_without_an_agreed_protocol_fails),
       T(test_tls_verification_failure_fails_the_request),
       T(test_tls_handshake_within_the_connect_timeout),

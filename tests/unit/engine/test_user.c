@@ -257,6 +257,70 @@ static void test_each_request_is_recorded_in_the_loops_stats(void **state) {
   assert_string_equal(th_tp_labels(), "A B C");
 }
 
+static void test_a_requests_events_count_in_their_own_rows(void **state) {
+  (void)state;
+  /* ABI 1.4 request_event: a stream's messages, each a row of its own,
+   * while the request itself counts once under its name. */
+  const int task[] = {A, -1};
+  f.s[A].latency_ns = 20 * TH_MS;
+  f.s[A].events = 3;
+  f.s[A].event_name = "A [recv]";
+  plan(NULL, task, NULL, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  const rl__stats_entry *a = entry("TA", "A"), *m = entry("TA", "A [recv]");
+  assert_non_null(a);
+  assert_non_null(m);
+  assert_int_equal(a->num_requests, 1);
+  assert_int_equal(m->num_requests, 3);
+  assert_int_equal(m->num_failures, 0);
+  /* The first counts from the request's start, the others from the one
+   * before (an instant here). */
+  assert_true(rl__stats_entry_max_ns(m) >= 15 * TH_MS);
+  assert_true(rl__stats_entry_min_ns(m) < 15 * TH_MS);
+}
+
+static void test_skip_first_leaves_the_first_requests_out(void **state) {
+  (void)state;
+  /* --skip-first 3: the run's first three requests, with their events,
+   * are left out; the count is shared (an atomic of the run's). */
+  _Atomic uint64_t taken = 0;
+  const int task[] = {A, -1};
+  f.s[A].latency_ns = 1 * TH_MS;
+  f.s[A].events = 2;
+  f.s[A].event_name = "A [recv]";
+  plan(NULL, task, NULL, constant(0));
+  f.lp.gate = (rl__request_gate){.skip_first = 3, .skipped = &taken};
+  spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, requests_of("TA", "A") >= 5);
+  /* Eight ended, the first three left out; the ninth may have started. */
+  assert_int_equal(requests_of("TA", "A"), 5);
+  assert_true(th_tp_n == 8 || th_tp_n == 9);
+  assert_int_equal(requests_of("TA", "A [recv]"), 10);
+  assert_true(f.lp.gate.open);
+  assert_int_equal(taken, 4); /* then this thread stopped asking */
+}
+
+static void test_warmup_leaves_its_requests_out(void **state) {
+  (void)state;
+  const int task[] = {A, -1};
+  f.s[A].latency_ns = 5 * TH_MS;
+  plan(NULL, task, NULL, constant(0));
+  uint64_t until = rl__now_ns() + 300 * TH_MS;
+  f.lp.gate = (rl__request_gate){.until_ns = until};
+  spawn(0, 1, NULL);
+  /* Requests end every 5 ms: none counts before the warm-up's end. */
+  TH_RUN_UNTIL(&f.lp, th_tp_n >= 4 || rl__now_ns() >= until);
+  if (rl__now_ns() < until) {
+    assert_int_equal(recorded(), 0);
+    assert_false(f.lp.gate.open);
+  }
+  TH_RUN_UNTIL(&f.lp, recorded() >= 3);
+  assert_true(rl__now_ns() >= until);
+  assert_true(f.lp.gate.open);
+  assert_true(recorded() < th_tp_n); /* some were left out */
+}
+
 static void test_the_reported_name_counts_not_its_address(void **state) {
   (void)state;
   /* rl_result's strings are only borrowed for the request_done call: a
@@ -668,6 +732,9 @@ int main(void) {
       T(test_a_new_user_is_queued_then_runs),
       T(test_steps_run_in_order_and_the_wait_follows_the_task),
       T(test_each_request_is_recorded_in_the_loops_stats),
+      T(test_a_requests_events_count_in_their_own_rows),
+      T(test_skip_first_leaves_the_first_requests_out),
+      T(test_warmup_leaves_its_requests_out),
       T(test_the_reported_name_counts_not_its_address),
       T(test_retire_while_waiting_runs_on_stop_at_once),
       T(test_retire_while_running_finishes_the_task),
