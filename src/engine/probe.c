@@ -77,7 +77,10 @@ static int tcp_connect(const rl__target *t, int fd, uint64_t deadline,
 /* The handshake, then the protocol the server agreed to by ALPN. */
 static int tls_handshake(const rl__target *t, int fd, uint64_t deadline,
                          char *err, size_t errlen) {
-  SSL *ssl = rl__tls_new(t->ssl_ctx, fd, t->host, t->verify, NULL);
+  /* The name the run's connections verify (conn.c connected()): --cname's
+   * when given, so the probe never refuses what the run would accept. */
+  SSL *ssl = rl__tls_new(t->ssl_ctx, fd, t->tls_name ? t->tls_name : t->host,
+                         t->verify, NULL);
   if (!ssl) {
     snprintf(err, errlen, "cannot start TLS");
     return RL_ERR_TLS;
@@ -97,12 +100,16 @@ static int tls_handshake(const rl__target *t, int fd, uint64_t deadline,
       continue;
     }
     char text[256];
-    int unverified = SSL_get_verify_result(ssl) != X509_V_OK;
+    long v = SSL_get_verify_result(ssl);
+    int mismatch =
+        v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH;
     snprintf(err, errlen, "TLS handshake failed: %s%s",
              rl__tls_error_text(ssl, e, text, sizeof text),
-             unverified ? " (--cacert FILE trusts its CA; --insecure skips "
-                          "the check)"
-                        : "");
+             mismatch ? " (--cname NAME verifies a name the certificate "
+                        "carries; --insecure skips the check)"
+             : v != X509_V_OK ? " (--cacert FILE trusts its CA; --insecure "
+                                "skips the check)"
+                              : "");
     rc = RL_ERR_TLS;
     goto out;
   }

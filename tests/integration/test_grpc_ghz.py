@@ -42,7 +42,8 @@ def make_cert(directory, name, cn):
 
 class H2Proxy:
     """A TCP forwarder on a free loopback port that reads the client's side
-    as HTTP/2 frames: it counts connections and PING frames (not ACKs), and
+    as HTTP/2 frames: it counts connections that sent the HTTP/2 preface
+    (rpcload's start-up probe only connects and closes) and PING frames (not ACKs), and
     with drop_pings swallows the client's PINGs, so the server never answers
     them. One thread per direction, bounded by its sockets."""
 
@@ -75,7 +76,6 @@ class H2Proxy:
                 continue
             s = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10)
             with self.lock:
-                self.connections += 1
                 self.socks += [c, s]
             for fn, a, b in ((self._client_side, c, s), (self._pipe, s, c)):
                 t = threading.Thread(target=fn, args=(a, b), daemon=True)
@@ -117,6 +117,9 @@ class H2Proxy:
                     if len(buf) < len(PREFACE):
                         continue
                     out, buf, preface_done = buf[:len(PREFACE)], buf[len(PREFACE):], True
+                    with self.lock:
+                        self.connections += 1
+
                 while len(buf) >= 9:
                     length = struct.unpack(">I", b"\0" + buf[:3])[0]
                     if len(buf) < 9 + length:
@@ -232,8 +235,10 @@ class TlsTests(GhzTestCase):
             listed = rpcload.run(["--list", "--cacert", self.server_cert, "--cname",
                                   "api.rl.test", url], timeout_s=60)
             unlisted = rpcload.run(["--list", "--cacert", self.server_cert, url], timeout_s=60)
-        self.assertRun(bad, 1)
-        self.assertRegex(bad.report().error_text(), "certificate verify failed", bad.describe())
+        # Refused at the start-up check, before any load, with the way out.
+        self.assertRun(bad, 2)
+        self.assertRegex(bad.stderr, "certificate verify failed: IP address mismatch.*--cname",
+                         bad.describe())
         self.assertRun(good)
         self.assertEqual(good.report().row("grpc", SAY_HELLO).reqs, rep["calls"][SAY_HELLO])
         self.assertRun(listed)
@@ -446,7 +451,13 @@ class StatusTableTests(GhzTestCase):
 class ErrorTests(GhzTestCase):
     def test_failures_before_the_call_are_unavailable(self):
         with closed_port() as port:
-            res = self.run_rl(["-u", "1", "-t", "1s", "127.0.0.1:%d" % port])
+            # --allow-unreachable: past the start-up check, into the calls.
+            res = self.run_rl(["-u", "1", "-t", "1s", "--allow-unreachable",
+                               "127.0.0.1:%d" % port])
+            held = self.run_rl(["-u", "1", "-t", "1s", "127.0.0.1:%d" % port])
+        self.assertRun(held, 2)
+        self.assertIn("cannot reach 127.0.0.1:%d" % port, held.stderr)
+        self.assertIn("connection refused; nothing was sent", held.stderr)
         self.assertRun(res, 1)
         self.assertEqual([e.text for e in res.report().errors],
                          ["grpc %s: UNAVAILABLE: connection refused" % SAY_HELLO])
