@@ -232,6 +232,10 @@ static int run_status(const cli_options *o, const rl__runner *r,
   if (reports_failed)
     return EXIT_REPORT;
   const rl__stats_entry *total = rl__stats_total(stats);
+  /* --max-dropped: said whatever else is wrong with the run. */
+  uint64_t scheduled, dropped;
+  rl__stats_iterations(stats, &scheduled, &dropped);
+  int over = cli_shape_dropped_over(o, dropped);
   if (total->num_requests == 0 && r->cut_requests) {
     /* A wedged service must not pass a CI job: whatever
      * --exit-code-on-error says about failures, nothing was measured. */
@@ -241,6 +245,8 @@ static int run_status(const cli_options *o, const rl__runner *r,
             (unsigned long long)r->cut_requests);
     return EXIT_FAILURE;
   }
+  if (over)
+    return EXIT_FAILURE;
   if (total->num_failures)
     return o->exit_code_on_error;
   return 0;

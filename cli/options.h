@@ -9,9 +9,11 @@
 
 #include "engine/runner.h"
 #include "engine/target.h"
+#include "shape.h"
 
 typedef struct cli_options {
   rl__run_config run;
+  cli_shape shape; /* --rate, --stages, -n... (shape.h) */
   rl__target_options target;
   rl_kv *headers; /* owned; values point into argv */
   size_t n_headers;
