@@ -166,8 +166,18 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
     o->run.users = (uint32_t)st->users;
   if (!o->rate_given && st->has_spawn_rate)
     o->run.spawn_rate = st->spawn_rate;
-  if (!o->time_given && st->has_run_time)
+  if (!o->time_given && st->has_run_time) {
     o->run.run_time_ns = st->run_time_ns;
+    o->time_given = 1; /* by the file: a shape's stages do not set it */
+  }
+  if (cli_shape_from_scenario(o, &(*scn)->shape, err, sizeof err)) {
+    fprintf(stderr, "rpcload: error: %s: %s\n", o->scenario, err);
+    return EXIT_USAGE;
+  }
+  /* The threads for the file's user count (cli_options_check saw -u's,
+   * or one user without it). */
+  if (!o->threads_given && !o->web)
+    o->run.threads = o->run.users < o->cpus ? o->run.users : o->cpus;
   rl__plugin_set_scan(plugins, list_refused, NULL);
   const char *flags[64] = {NULL};
   for (size_t i = 0; i < o->n_plugin_options && i < 64; i++)

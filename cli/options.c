@@ -716,7 +716,7 @@ static void set_defaults(cli_options *o) {
   o->run.users = 1;
   o->run.spawn_rate = 1;
   o->run.report_interval_s = 2.0;
-  o->run.threads = usable_cpus();
+  o->run.threads = o->cpus = usable_cpus();
   o->target.connect_timeout_ns = 10 * RL__NS_PER_SEC;
   o->target.request_timeout_ns = 60 * RL__NS_PER_SEC;
   o->exit_code_on_error = 1;

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rpcload/plugin.h>
@@ -12,6 +13,7 @@
 #include "base/units.h"
 #include "engine/arrival.h"
 #include "options.h"
+#include "scenario/scenario.h"
 
 /* The pool's default: enough users for responses of up to this long at
  * the peak rate (Little's law: in flight = rate x latency), within
@@ -193,6 +195,52 @@ int cli_shape_check(cli_options *o, char *err, size_t errlen) {
   if (s->stages_given)
     return check_stages(o, err, errlen);
   return 0;
+}
+
+static int copy_profile(rl__profile *dst, const rl__profile *src) {
+  rl__profile_free(dst);
+  *dst = *src;
+  dst->stages = NULL;
+  if (!src->n)
+    return 0;
+  dst->stages = malloc(src->n * sizeof *dst->stages);
+  if (!dst->stages) {
+    dst->n = 0;
+    return RL_ERR_NOMEM;
+  }
+  memcpy(dst->stages, src->stages, src->n * sizeof *dst->stages);
+  return 0;
+}
+
+int cli_shape_from_scenario(cli_options *o, const rl__scn_shape *s, char *err,
+                            size_t errlen) {
+  cli_shape *sh = &o->shape;
+  if (s->kind == RL__SCN_SHAPE_NONE || sh->rate_given || sh->stages_given)
+    return 0;
+  if (o->users_given || o->rate_given) {
+    rl__log(RL__LOG_INFO,
+            "-u/-r given: the scenario's shape (line %d) is "
+            "not used",
+            s->pos.line);
+    return 0;
+  }
+  int open = s->kind == RL__SCN_SHAPE_RATE;
+  if (copy_profile(open ? &sh->rate : &sh->user_stages, &s->profile)) {
+    snprintf(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  if (open) {
+    sh->rate_given = s->rate_constant ? 1 : 2;
+    if (!sh->arrivals_given && s->arrivals >= 0)
+      o->run.arrivals = s->arrivals;
+    if (!sh->max_inflight && s->max_inflight > 0)
+      sh->max_inflight = (uint32_t)s->max_inflight;
+    if (sh->max_queue < 0 && s->max_queue >= 0)
+      sh->max_queue = s->max_queue;
+  } else {
+    sh->stages_given = 1;
+  }
+  return cli_shape_check(o, err, errlen);
 }
 
 int cli_shape_dropped_over(const cli_options *o, uint64_t dropped) {

@@ -49,6 +49,16 @@ int cli_shape_parse(struct cli_options *o, int c, const char *arg, char *err,
  * the reason in err. */
 int cli_shape_check(struct cli_options *o, char *err, size_t errlen);
 
+/* -f FILE: the scenario's `shape:` (scenario/scenario.h), unless the
+ * command line gave a shape or -u/-r (they win: said once), made the
+ * run's as if given on the command line, with its checks. Call after
+ * the scenario's settings are applied. 0 or RL_ERR_INVAL/RL_ERR_NOMEM
+ * with the reason in err. */
+struct rl__scn_shape;
+int cli_shape_from_scenario(struct cli_options *o,
+                            const struct rl__scn_shape *s, char *err,
+                            size_t errlen);
+
 /* The run's verdict on dropped iterations: 1 when --max-dropped was
  * exceeded (said on stderr), else 0. */
 int cli_shape_dropped_over(const struct cli_options *o, uint64_t dropped);

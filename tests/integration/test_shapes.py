@@ -18,8 +18,10 @@ Run from this folder:  RPCLOAD_BIN=../../build/rpcload \
 """
 
 import json
+import os
 import resource
-import subprocess
+import shutil
+import tempfile
 import unittest
 
 import rpcload
@@ -146,6 +148,52 @@ class NginxShapes(unittest.TestCase):
                             "by %d s: %d requests, plan %d..%d"
                             % (k, seen, integral(k - 1), integral(k + 1)))
         self.assertAlmostEqual(len(times), integral(8), delta=0.01 * integral(8) + 2)
+
+
+    def scenario(self, text):
+        path = os.path.join(self.tmp, "s.yaml")
+        with open(path, "w") as f:
+            f.write(text % {"host": self.nginx.url("/hello")[:-len("/hello")]})
+        return path
+
+    def test_scenario_shapes(self):
+        self.tmp = tempfile.mkdtemp(prefix="rl-shapes-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        # A spike: 2 users, 6 for two seconds, 2 again.
+        path = self.scenario(
+            "host: %(host)s\n"
+            "shape: {spike: {base: 2, peak: 6, after: 2s, for: 2s, then: 2s}}\n"
+            "users:\n"
+            "  - name: U\n"
+            "    wait: {constant: 0.05}\n"
+            "    tasks: [{steps: [{http: GET /hello?spike}]}]\n")
+        res, rep = run_json(["-f", path])
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertAlmostEqual(rep["run"]["duration"], 6, delta=1.0)
+        for row in rep["history"][:-1]:
+            t = row["elapsed"] + 0.5
+            want = {2, 6} if abs(t - 2) < 1 or abs(t - 4) < 1 else ({6} if 2 <= t < 4 else {2})
+            self.assertIn(row["user_count"], want, "at %.1f s" % t)
+        # The open model from the file: 100/s for 2 s after a 2 s ramp.
+        self.nginx.clear_logs()
+        path = self.scenario(
+            "host: %(host)s\n"
+            "shape:\n"
+            "  rate_stages: [{duration: 2s, rate: 100}, {duration: 2s, rate: 100}]\n"
+            "  max_inflight: 20\n"
+            "users:\n"
+            "  - name: U\n"
+            "    tasks: [{steps: [{http: GET /hello?rs-file}]}]\n")
+        res, rep = run_json(["-f", path])
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertEqual(rep["run"]["open_model"]["max_inflight"], 20)
+        self.assertAlmostEqual(len(self.served_times("/hello?rs-file")), 300, delta=3)
+        # Errors name the place.
+        path = self.scenario("host: %(host)s\nshape: {rate: 5, stages: '1s:1'}\n"
+                             "users: [{name: U, tasks: [{steps: [{http: GET /}]}]}]\n")
+        res = rpcload.run(["-f", path])
+        self.assertEqual(res.exit_code, 2, res.describe())
+        self.assertRegex(res.stderr, r"s\.yaml:2:\d+: 'stages' and 'rate' in one shape")
 
 
 class FreezingServer(unittest.TestCase):
