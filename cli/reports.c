@@ -272,7 +272,13 @@ static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
   char err[1024] = "";
   rl__status_names sn[MAX_STATUS_TYPES];
   size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
+  char shape[512];
+  cli_shape_describe(o, shape, sizeof shape);
   rl__report_html_info info = {
+      .shape = shape[0] ? shape : NULL,
+      .latency = !o->run.rate                 ? NULL
+                 : o->run.latency_uncorrected ? "uncorrected"
+                                              : "corrected",
       .target = o->target.url,
       .plugin = rep->plugin,
       .users = o->run.users,

@@ -255,6 +255,35 @@ int cli_shape_dropped_over(const cli_options *o, uint64_t dropped) {
   return 1;
 }
 
+void cli_shape_describe(const cli_options *o, char *buf, size_t len) {
+  const rl__run_config *run = &o->run;
+  const rl__profile *p = run->rate ? run->rate : run->user_stages;
+  buf[0] = 0;
+  if (!p)
+    return;
+  char stages[128] = "";
+  if (p->n)
+    snprintf(stages, sizeof stages, "%zu stage%s over %.6gs%s, peak %.6g%s",
+             p->n, p->n == 1 ? "" : "s", (double)rl__profile_duration(p) / 1e9,
+             p->loop ? " (looped)" : "", profile_peak(p),
+             run->rate ? "/s" : " users");
+  if (!run->rate) {
+    snprintf(buf, len, "users over time: %s", stages);
+    return;
+  }
+  char rate[64];
+  if (p->n)
+    snprintf(rate, sizeof rate, "%s", "");
+  else
+    snprintf(rate, sizeof rate, " %.6g/s", p->start);
+  snprintf(buf, len,
+           "open model: rate%s%s%s, %s arrivals, %u users (--max-inflight), "
+           "queue of %u",
+           rate, p->n ? " " : "", stages,
+           run->arrivals == RL__ARRIVALS_POISSON ? "poisson" : "even",
+           run->users, run->max_queue);
+}
+
 void cli_shape_free(cli_shape *s) {
   rl__profile_free(&s->rate);
   rl__profile_free(&s->user_stages);

@@ -63,6 +63,10 @@ int cli_shape_from_scenario(struct cli_options *o,
  * exceeded (said on stderr), else 0. */
 int cli_shape_dropped_over(const struct cli_options *o, uint64_t dropped);
 
+/* The run's shape in words for the reports ("rate 2000/s, even arrivals,
+ * 400 users..."), into buf; "" without one. */
+void cli_shape_describe(const struct cli_options *o, char *buf, size_t len);
+
 void cli_shape_free(cli_shape *s);
 
 #endif /* RL_CLI_SHAPE_H */

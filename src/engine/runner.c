@@ -214,6 +214,24 @@ int rl__runner_target(const rl__runner *r, double *value) {
   return 0;
 }
 
+int rl__runner_shape_progress(const rl__runner *r, rl__shape_progress *out) {
+  const rl__run_config *cfg = r->cfg;
+  const rl__profile *p = cfg->user_stages ? cfg->user_stages : cfg->rate;
+  *out = (rl__shape_progress){0};
+  if (!p || !rl__runner_target(r, &out->target))
+    return 0;
+  uint64_t t0 = cfg->user_stages ? r->shape_t0_ns : r->swarm_t0_ns;
+  uint64_t now = rl__now_ns();
+  uint64_t t = t0 && now > t0 ? now - t0 : 0;
+  uint64_t from;
+  out->rate = cfg->user_stages == NULL;
+  out->n_stages = p->n;
+  out->stage = p->n ? rl__profile_stage_at(p, t, &from) + 1 : 0;
+  out->elapsed_s = (double)t / 1e9;
+  out->duration_s = (double)rl__profile_duration(p) / 1e9;
+  return 1;
+}
+
 static void start_run_timer(rl__runner *r) {
   if (r->run_time_ns && !ev_is_active(&r->run_timer)) {
     ev_timer_set(&r->run_timer, (double)r->run_time_ns / 1e9, 0.);

@@ -289,6 +289,20 @@ void rl__runner_reset(rl__runner *r);
  * and whether there is one (0: a plain closed run). */
 int rl__runner_target(const rl__runner *r, double *value);
 
+/* Where the load shape is (rl__runner_shape_progress). */
+typedef struct rl__shape_progress {
+  int rate;          /* 1: arrivals per second (the open model); 0: users */
+  double target;     /* what it asks for now */
+  size_t stage;      /* 1-based; n_stages + 1 once past the last */
+  size_t n_stages;   /* 0: a constant rate */
+  double elapsed_s;  /* since the shape started */
+  double duration_s; /* its length; 0: endless (a constant, or a loop) */
+} rl__shape_progress;
+
+/* Any thread, while the run goes (a snapshot: the web UI's): the load
+ * shape's progress into *out. 0 when the run has no shape. */
+int rl__runner_shape_progress(const rl__runner *r, rl__shape_progress *out);
+
 /* The state's name as Locust's API spells it ("ready", "spawning",
  * "running", "stopping", "stopped"; "quitting" while the run ends). */
 const char *rl__run_state_name(int state);

@@ -144,9 +144,9 @@ static int step_shape(rl__scn_ctx *c, const yaml_node_t *m, rl__scn_shape *s) {
   if (m->type != YAML_MAPPING_NODE)
     return rl__scn_type_err(c, m, "a mapping (users:, every:, steps:)", "step");
   int rc = rl__scn_check_map(c, m, "step", step_keys, NULL);
-  double users, rate = 0;
-  uint64_t every;
-  long long steps;
+  double users = 0, rate = 0;
+  uint64_t every = 0;
+  long long steps = 0;
   yaml_node_t *n_steps = rl__scn_get(c, m, "steps", NULL);
   if (rc || (rc = member_number(c, m, "users", 1, &users)) ||
       (rc = member_duration(c, m, "every", &every)) ||
@@ -173,8 +173,8 @@ static int spike_shape(rl__scn_ctx *c, const yaml_node_t *m, rl__scn_shape *s) {
     return rl__scn_type_err(c, m, "a mapping (base:, peak:, after:, for:)",
                             "spike");
   int rc = rl__scn_check_map(c, m, "spike", spike_keys, NULL);
-  double base = 0, peak;
-  uint64_t after, hold, then = 0;
+  double base = 0, peak = 0;
+  uint64_t after = 0, hold = 0, then = 0;
   if (rc || (rc = member_number(c, m, "base", 0, &base)) ||
       (rc = member_number(c, m, "peak", 1, &peak)) ||
       (rc = member_duration(c, m, "after", &after)) ||

@@ -21,11 +21,14 @@ import json
 import os
 import resource
 import shutil
+import subprocess
 import tempfile
+import time
 import unittest
 
 import rpcload
 from freeze_server import FreezeServer
+from test_web_ui import CHROMIUM, HERE, NODE, WebRpcload, get_json, wait_for
 from servers import BlackHoleServer, NginxServer
 
 
@@ -196,6 +199,39 @@ class NginxShapes(unittest.TestCase):
         self.assertRegex(res.stderr, r"s\.yaml:2:\d+: 'stages' and 'rate' in one shape")
 
 
+class WebUi(unittest.TestCase):
+    @unittest.skipUnless(NODE and os.access(CHROMIUM, os.X_OK),
+                         "node or chromium missing (scripts/setup.sh installs them)")
+    def test_shape_progress_and_stop(self):
+        tmp = tempfile.mkdtemp(prefix="rl-shapes-web-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        with NginxServer() as nginx:
+            rl = WebRpcload(["--web-port", "0", "--only-summary", "--autostart",
+                             "--stages", "2s:4,60s:4,2s:0", "--wait", "constant:0.05",
+                             nginx.url("/hello")], tmp)
+            try:
+                base = rl.web_url()
+                s = wait_for("the shape in /stats/requests",
+                             lambda: (lambda s: s if s.get("shape") else None)(
+                                 get_json(base + "/stats/requests")))
+                self.assertEqual(s["shape"]["kind"], "users")
+                self.assertEqual(s["shape"]["stages"], 3)
+                self.assertAlmostEqual(s["shape"]["duration"], 64, delta=0.01)
+                p = subprocess.run([NODE, os.path.join(HERE, "web_shape_browser.mjs"), base + "/"],
+                                   capture_output=True, text=True, timeout=150, cwd=HERE)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                shown = json.loads(p.stdout.strip().splitlines()[-1])
+                self.assertEqual(shown["shape"], "4.0 users")
+                self.assertIn("stage 2/3", shown["detail"])
+                self.assertIn("Target users", shown["chart"])
+                self.assertEqual(shown["state"], "STOPPED")
+                # Stopped: the shape does not bring users back.
+                time.sleep(1.5)
+                self.assertEqual(get_json(base + "/stats/requests")["user_count"], 0)
+            finally:
+                rl.stop()
+
+
 class FreezingServer(unittest.TestCase):
     def test_corrected_latency_counts_the_freeze(self):
         # Freezes at [1, 3) and [11, 13) s from the first request; 16 s at
@@ -204,10 +240,20 @@ class FreezingServer(unittest.TestCase):
         # corrected p99 is at least 1.9 s whatever the machine's speed.
         # Four users: only the few in flight when a freeze starts are sent
         # before it ends, so the uncorrected p99 stays near 1 ms.
+        tmp = tempfile.mkdtemp(prefix="rl-freeze-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        html = os.path.join(tmp, "r.html")
         with FreezeServer(period_s=10, freeze_s=2, first_s=1) as srv:
             res, rep = run_json(["--rate", "100", "--max-inflight", "4", "--max-queue", "1000",
-                                 "-t", "16s", srv.url()])
+                                 "-t", "16s", "--html", html, srv.url()])
         self.assertEqual(res.exit_code, 0, res.describe())
+        # The HTML report says how the load was given and what it measured.
+        with open(html) as f:
+            page = f.read()
+        self.assertIn('"shape":"open model: rate 100/s, even arrivals, 4 users', page)
+        self.assertIn('"latency":"corrected"', page)
+        self.assertIn('"iterations_dropped":0', page)
+        self.assertIn("uncorrected, ms: p50", res.stdout + res.stderr)
         total = rep["total"]
         corrected = total["response_time_percentiles"]["0.99"]
         uncorrected = total["response_times_uncorrected"]["response_time_percentiles"]["0.99"]
