@@ -205,11 +205,17 @@ static void pump_arrivals(rl__worker *w) {
     arrivals_off(w);
     return;
   }
-  if (ev_is_active(&w->arrival_timer) && w->arr_armed == next)
+  /* The timer wakes on the millisecond after the next arrival: the
+   * loop's poll counts timeouts in whole milliseconds anyway, and every
+   * arrival due by then starts in that turn, so at high rates the timer
+   * is set once a millisecond, not once an arrival. */
+  uint64_t slot = next / RL__NS_PER_MS + 1;
+  if (ev_is_active(&w->arrival_timer) && w->arr_armed == slot)
     return;
-  w->arr_armed = next;
+  w->arr_armed = slot;
   ev_timer_stop(lp->ev, &w->arrival_timer);
-  ev_timer_set(&w->arrival_timer, (double)(next - rel) / 1e9, 0.);
+  ev_timer_set(&w->arrival_timer, (double)(slot * RL__NS_PER_MS - rel) / 1e9,
+               0.);
   ev_timer_start(lp->ev, &w->arrival_timer);
 }
 

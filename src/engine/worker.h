@@ -114,7 +114,7 @@ typedef struct rl__worker {
   uint64_t arr_t0;
   _Atomic uint64_t arrivals_t0;
   ev_timer arrival_timer;
-  uint64_t arr_armed; /* the arrival the timer is set for */
+  uint64_t arr_armed; /* the millisecond the timer is set for */
 } rl__worker;
 
 /* Sets up the worker with `cfg` (copied) and starts its thread. 0 or an
