@@ -217,11 +217,10 @@ int rl__jsonpath_new(const char *text, rl__jsonpath **out, size_t *err_off,
 static json_t *walk(const rl__jsonpath *p, size_t from, size_t to, json_t *v) {
   for (size_t i = from; v && i < to; i++) {
     const seg *s = &p->segs[i];
-    if (s->kind == SEG_ALL) {
-      v = NULL;
-    } else if (s->kind == SEG_KEY) {
+    /* [*] selects no one value (rl__jsonpath_each walks past it). */
+    if (s->kind == SEG_KEY) {
       v = json_is_object(v) ? json_object_get(v, s->key) : NULL;
-    } else if (!json_is_array(v)) {
+    } else if (s->kind == SEG_ALL || !json_is_array(v)) {
       v = NULL;
     } else {
       long long n = (long long)json_array_size(v);
