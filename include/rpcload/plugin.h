@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 3
+#define RL_ABI_MINOR 5
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -166,6 +166,16 @@ typedef struct rl_response {
    * parses `body` when a JSON path asks for it. NUL-terminated. */
   const char *json;
 } rl_response;
+
+/*
+ * A user's state slot (ABI 1.5, host->request_user_slot): what a plugin
+ * keeps for one simulated user. The host owns the slot; the plugin owns
+ * `state` until the host hands it to `del`.
+ */
+typedef struct rl_user_slot {
+  void *state;              /* the plugin's; NULL until it stores one */
+  void (*del)(void *state); /* frees `state`: set together with it */
+} rl_user_slot;
 
 typedef struct rl_result {
   const char *type; /* stats type, e.g. "GET", "grpc", "redis"; required */
@@ -310,6 +320,56 @@ typedef struct rl_host {
    * it keeps). At most once per request, just before request_done(req);
    * not called when no response arrived (connection error, reset). */
   void (*request_response)(rl_request *req, const rl_response *resp);
+
+  /* ---- ABI 1.4: requests that go on (streams) and a codec's timers ----- */
+
+  /*
+   * Records one event of a request still in flight, without ending it: a
+   * message of a gRPC stream, under its own stats row (`result`'s type and
+   * name, e.g. "grpc", "/pkg.Svc/Chat [recv]"), failed when result->error
+   * is set. Its time is now minus `since_ns` (a host->now_ns() reading,
+   * e.g. the previous message's); since_ns 0 counts from the request's
+   * start, as its response time does. Any number of times from the
+   * submit that accepted the request (also from inside session_submit: it
+   * only records) until its request_done, never after. The result is
+   * borrowed for the call. The request's own event is still
+   * request_done's, exactly once.
+   */
+  void (*request_event)(rl_request *req, const rl_result *result,
+                        uint64_t since_ns);
+  /* The worker loop `conn` runs on, for a codec plugin's timers
+   * (timer_start: a stream's message interval, keepalive pings). Valid as
+   * long as the connection is. */
+  rl_loop *(*conn_loop)(rl_conn *conn);
+
+  /* ---- ABI 1.5: state per user, and requests that move ------------------ */
+
+  /*
+   * The slot named `key` of req's user, made on first use: what a plugin
+   * keeps for a simulated user rather than for a connection (Locust gives
+   * each user one HTTP session, whose cookie jar outlives connections; and
+   * with --connections, users share connections). slot->state starts
+   * NULL; a plugin that stores a state sets slot->del with it. The host
+   * calls del(state) on the user's worker thread when the user stops (and
+   * again, for a state stored after that, when the user is freed), so a
+   * plugin fetches the slot anew in each callback instead of keeping the
+   * state's address. Plugins naming the same key share the slot and must
+   * agree on what it holds (rpcload's http1 and http2 share
+   * "rpcload.http.v1"): name keys after the plugin. The slot is the
+   * host's; NULL when out of memory. On req's worker thread only.
+   */
+  rl_user_slot *(*request_user_slot)(rl_request *req, const char *key);
+  /*
+   * Moves a request the session holds to a new connection to the same
+   * endpoint, because its next part cannot go on this one (an HTTP
+   * redirect answered with "Connection: close"). As request_retry: the
+   * session is done with it, the connection drains, and the host submits
+   * the same request again once a new connection is up (the plugin knows
+   * it by what it stored for the user); but it is no retry and is not
+   * counted as one: the plugin bounds how often a request moves. A
+   * request that cannot move (the run is being cut) fails with `reason`.
+   */
+  void (*request_move)(rl_request *req, const char *reason);
 } rl_host;
 
 /* True when `host` (an rl_host *) has member `m`, e.g.
@@ -320,6 +380,8 @@ typedef struct rl_host {
 #define RL_HOST_HAS_TEMPLATES(host) RL_HOST_HAS(host, template_expand)
 #define RL_HOST_HAS_LOOP(host) RL_HOST_HAS(host, request_user_id)
 #define RL_HOST_HAS_RESPONSES(host) RL_HOST_HAS(host, request_response)
+#define RL_HOST_HAS_STREAMS(host) RL_HOST_HAS(host, conn_loop)
+#define RL_HOST_HAS_USER_STATE(host) RL_HOST_HAS(host, request_move)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 
@@ -368,6 +430,12 @@ typedef struct rl_step_spec {
    * that labels bodies (HTTP's content-type) labels it so, unless a header
    * the user gave does. */
   const char *body_type;
+
+  /* ---- ABI 1.4: read only when struct_size covers it. ---- */
+  /* --cname: the name TLS sends (SNI) and checks the server's certificate
+   * against, instead of `host`; NULL: the host. For a plugin that makes
+   * its own TLS connection (gRPC reflection before the run). */
+  const char *tls_server_name;
 } rl_step_spec;
 
 /* What a transport plugin is told about its target (ABI 1.1). */
@@ -595,6 +663,15 @@ typedef struct rl_plugin {
    * show them. NULL: statuses are numbers (HTTP). */
   const char *const *status_names;
   uint32_t n_status_names;
+
+  /* ---- ABI 1.4 (optional) ---------------------------------------------- */
+
+  /* Written before the reason of a failure the host reports itself for
+   * this plugin's requests, those no session took (connection refused,
+   * TLS handshake failed, connect timeout): gRPC's "UNAVAILABLE: ", so
+   * they read, and group, as a gRPC client shows them. NULL: the reason
+   * alone. */
+  const char *host_error_prefix;
 } rl_plugin;
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */

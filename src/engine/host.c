@@ -14,6 +14,7 @@
 #include "engine/target.h"
 #include "engine/template.h"
 #include "engine/user.h"
+#include "engine/user_state.h"
 
 /* The step of the plugin carrying the request: over TLS, ALPN may have
  * picked another plugin than the target's first. */
@@ -88,6 +89,18 @@ static void host_request_response(rl_request *req, const rl_response *resp) {
     (void)rl__response_store(u->resp, resp); /* a failed copy: have == 0 */
 }
 
+/* ABI 1.5: a user's state slot; a request always has its user. */
+static rl_user_slot *host_request_user_slot(rl_request *req, const char *key) {
+  return req->user && key ? rl__user_slot_get(&req->user->slots, key) : NULL;
+}
+
+/* ABI 1.5: as request_retry, but not counted as one (the plugin bounds
+ * how often a request moves: HTTP's 30 redirects). */
+static void host_request_move(rl_request *req, const char *reason) {
+  req->retries = 0;
+  rl__conn_retry(req, reason);
+}
+
 static const rl_host host_table = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_host),
@@ -114,6 +127,8 @@ static const rl_host host_table = {
     .conn_drain = rl__conn_drain,
     .request_wants_response = host_request_wants_response,
     .request_response = host_request_response,
+    .request_user_slot = host_request_user_slot,
+    .request_move = host_request_move,
 };
 
 const rl_host *rl__host(void) { return &host_table; }
