@@ -370,6 +370,13 @@ typedef struct rl_host {
    * request that cannot move (the run is being cut) fails with `reason`.
    */
   void (*request_move)(rl_request *req, const char *reason);
+  /*
+   * The request's number among its user's requests (1, 2, ...: what
+   * {{seq}} expands to). A user reuses one request object, so with the
+   * slot this tells the request a plugin stored state for (a moved one)
+   * from the user's next.
+   */
+  uint64_t (*request_seq)(const rl_request *req);
 } rl_host;
 
 /* True when `host` (an rl_host *) has member `m`, e.g.
@@ -381,7 +388,7 @@ typedef struct rl_host {
 #define RL_HOST_HAS_LOOP(host) RL_HOST_HAS(host, request_user_id)
 #define RL_HOST_HAS_RESPONSES(host) RL_HOST_HAS(host, request_response)
 #define RL_HOST_HAS_STREAMS(host) RL_HOST_HAS(host, conn_loop)
-#define RL_HOST_HAS_USER_STATE(host) RL_HOST_HAS(host, request_move)
+#define RL_HOST_HAS_USER_STATE(host) RL_HOST_HAS(host, request_seq)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 

@@ -101,6 +101,10 @@ static void host_request_move(rl_request *req, const char *reason) {
   rl__conn_retry(req, reason);
 }
 
+static uint64_t host_request_seq(const rl_request *req) {
+  return req->user ? req->user->seq : 0;
+}
+
 static const rl_host host_table = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_host),
@@ -129,6 +133,7 @@ static const rl_host host_table = {
     .request_response = host_request_response,
     .request_user_slot = host_request_user_slot,
     .request_move = host_request_move,
+    .request_seq = host_request_seq,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

@@ -62,7 +62,7 @@
 #define RL_FAKE_MAX_EVENTS 256 /* request_done (and request_retry) calls */
 #define RL_FAKE_MAX_LIVE 128   /* requests accepted and not yet ended */
 #define RL_FAKE_MAX_IDS 256    /* request ids that may hand a response over */
-#define RL_FAKE_MAX_SLOTS 64   /* (user, key) state slots (ABI 1.5) */
+#define RL_FAKE_MAX_SLOTS 64   /* (user, key) slots holding a state (1.5) */
 
 /* A connection: what the plugin wrote, and how the test steers it. Zero it
  * before session_new; free it with rl_fake_conn_free. */
