@@ -158,6 +158,8 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
       .users = o->run.users,
       .default_wait = &o->run.wait,
       .wait_given = o->wait_given,
+      .step_defaults = o->step_defaults,
+      .n_step_defaults = o->n_step_defaults,
   };
   if (rl__scn_compile(plugins, *scn, &po, plan, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);

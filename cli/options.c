@@ -54,6 +54,8 @@ enum {
   OPT_CSV_FULL_HISTORY,
   OPT_JSON,
   OPT_JSON_FILE,
+  OPT_NO_COOKIES,
+  OPT_NO_REDIRECTS,
 };
 
 static const struct option long_options[] = {
@@ -84,6 +86,8 @@ static const struct option long_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"call", required_argument, NULL, OPT_CALL},
     {"http2", no_argument, NULL, OPT_HTTP2},
+    {"no-cookies", no_argument, NULL, OPT_NO_COOKIES},
+    {"no-redirects", no_argument, NULL, OPT_NO_REDIRECTS},
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"option", required_argument, NULL, 'O'},
     {"proto", required_argument, NULL, OPT_PROTO},
@@ -203,6 +207,19 @@ static int add_plugin_option(cli_options *o, const char *key, const char *value,
   return 0;
 }
 
+/* --no-cookies, --no-redirects: the HTTP plugins' option `key`, for the
+ * command line's request and every http step of a scenario; once each. */
+static int add_step_default(cli_options *o, const char *key, const char *value,
+                            char *err, size_t errlen) {
+  for (size_t i = 0; i < o->n_step_defaults; i++)
+    if (strcmp(o->step_defaults[i].key, key) == 0)
+      return 0;
+  if (o->n_step_defaults == sizeof o->step_defaults / sizeof(rl_kv))
+    return 0;
+  o->step_defaults[o->n_step_defaults++] = (rl_kv){key, value};
+  return add_plugin_option(o, key, value, err, errlen);
+}
+
 static int bad_value(const char *opt, const char *value, const char *expect,
                      char *err, size_t errlen) {
   snprintf(err, errlen, "invalid %s '%s': %s", opt, value, expect);
@@ -315,7 +332,8 @@ static int parse_load(cli_options *o, int c, char *arg, char *err,
   }
 }
 
-/* -X, -H, -d, --name, --call, -O, the timeouts, --http2 and TLS */
+/* -X, -H, -d, --name, --call, -O, the timeouts, --http2, --no-cookies,
+ * --no-redirects and TLS */
 static int parse_request(cli_options *o, int c, char *arg, char *err,
                          size_t errlen) {
   uint64_t ns;
@@ -371,6 +389,10 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   case OPT_HTTP2:
     o->http2 = 1;
     return 0;
+  case OPT_NO_COOKIES:
+    return add_step_default(o, "cookies", "off", err, errlen);
+  case OPT_NO_REDIRECTS:
+    return add_step_default(o, "allow_redirects", "false", err, errlen);
   case OPT_INSECURE:
     o->target.tls.insecure = 1;
     return 0;

@@ -18,6 +18,11 @@ typedef struct cli_options {
   char *body;            /* owned when read from @file, else NULL */
   rl_kv *plugin_options; /* --call, -O; owned array, strings in argv */
   size_t n_plugin_options;
+  /* --no-cookies, --no-redirects: plugin options for the command line's
+   * request (in plugin_options too) and for every scenario step whose
+   * plugin takes them (http steps). */
+  rl_kv step_defaults[2];
+  size_t n_step_defaults;
   const char **plugin_dirs; /* owned array of argv strings */
   size_t n_plugin_dirs;
   int help, version, list_plugins;

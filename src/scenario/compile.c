@@ -224,6 +224,9 @@ static int own_option(compiler *c, const rl__scn_step *s, const rl__plugin *p,
     char *json = map_json(own);
     return json ? add_option(ss, d->key, json, json) : RL_ERR_NOMEM;
   }
+  /* add_option keeps each path in ss->owned (free_strings frees them) or
+   * frees it; clang-tidy 14 loses it in the realloc'd array. */
+  // NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
   for (size_t i = 0; i < own->n_items; i++) {
     if (kind == RL_OPTION_TEXT) {
       if (add_option(ss, d->key, own->items[i].value, NULL))
@@ -368,7 +371,14 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   to.body = s->body ? (const uint8_t *)s->body : NULL;
   to.body_len = s->body ? strlen(s->body) : 0;
   to.body_type = s->body_kind == RL__SCN_BODY_JSON ? "application/json" : NULL;
-  /* Plugin options: the step's options:, the call, its own keys. */
+  /* Plugin options: the command line's defaults for the keys the plugin
+   * takes (first: the step's say wins), the step's options:, the call,
+   * its own keys. */
+  for (size_t i = 0; i < o->n_step_defaults; i++)
+    if (rl__plugin_step_option(p, o->step_defaults[i].key) &&
+        add_option(&ss, o->step_defaults[i].key, o->step_defaults[i].value,
+                   NULL))
+      goto oom;
   for (size_t i = 0; i < s->n_options; i++)
     if (add_option(&ss, s->options[i].key, s->options[i].value, NULL))
       goto oom;

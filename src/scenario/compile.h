@@ -26,6 +26,11 @@ typedef struct rl__scn_compile_options {
   uint32_t users;               /* -u: how many class assignments */
   const rl__wait *default_wait; /* --wait, for classes without one */
   int wait_given;               /* --wait given: it wins over the file */
+  /* Plugin options every step whose plugin declares the key as a step
+   * option gets before its own, so a step's own value wins (the command
+   * line's --no-cookies, --no-redirects). */
+  const rl_kv *step_defaults;
+  size_t n_step_defaults;
 } rl__scn_compile_options;
 
 /*
