@@ -79,6 +79,12 @@ static int check_conflicts(cli_options *o, char *err, size_t errlen) {
              "to a scenario (each user holds its own connections)");
     return RL_ERR_INVAL;
   }
+  if (!o->scenario && o->grpc_given && o->n_step_defaults) {
+    snprintf(err, errlen,
+             "--no-cookies and --no-redirects are for HTTP "
+             "targets, and this one is gRPC");
+    return RL_ERR_INVAL;
+  }
   if (o->http2) {
     if (o->target.plugin && strcmp(o->target.plugin, "http2") != 0) {
       snprintf(err, errlen, "--http2 and --plugin %s contradict each other",

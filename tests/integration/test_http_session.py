@@ -300,6 +300,11 @@ class HttpSessionCase(unittest.TestCase):
             self.assertEqual(e["GET /close-redirect"]["num_failures"], 0, res.describe())
             self.assertEqual(srv.served("GET /r/0"), n)
 
+        # The flags are HTTP's: a gRPC target says so before it starts.
+        res = self.rl(["--no-redirects", "--call", "pkg.S/M", "-t", "1s", "127.0.0.1:1"])
+        self.assertEqual(res.exit_code, 2, res.describe())
+        self.assertIn("--no-cookies and --no-redirects are for HTTP targets", res.stderr)
+
         with SessionServer() as srv:
             res, e = self.rl_json(["-u", "1", "-t", "1s", srv.url("/elsewhere")], code=1)
             self.assertIn("GET /elsewhere: HTTP 302 redirect to http://localhost:%d: "
