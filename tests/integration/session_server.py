@@ -25,6 +25,8 @@ SIGINT or after --lifetime seconds.
   GET  /set-on-redirect 302 to /flash with Set-Cookie flash=hi (Path=/flash);
                         GET /flash 200 "flash" with that cookie, 400 without
   GET  /close-redirect  302 to /r/0, "Connection: close", then closes
+  GET  /eof-redirect    302 to /r/0 whose body has no length: it ends when
+                        the server closes
   GET  /elsewhere       302 to http://localhost:PORT/r/0 (another origin by
                         name)
   GET  /logout          Set-Cookie session=; Max-Age=0
@@ -137,6 +139,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200 if ok else 400, "flash" if ok else "no flash")
         if path == "/close-redirect":
             return self.reply(302, "", location="/r/0", close=True)
+        if path == "/eof-redirect":
+            self.send_response(302)
+            self.send_header("Location", "/r/0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"moved, and that is all")
+            self.close_connection = True
+            return None
         if path == "/elsewhere":
             return self.reply(302, "", location="http://localhost:%d/r/0"
                               % self.server.server_address[1])

@@ -300,6 +300,16 @@ class HttpSessionCase(unittest.TestCase):
             self.assertEqual(e["GET /close-redirect"]["num_failures"], 0, res.describe())
             self.assertEqual(srv.served("GET /r/0"), n)
 
+        # A 3xx whose body ends when the server closes: it completes only
+        # as the connection ends, and is followed on a new one.
+        with SessionServer() as srv:
+            res, e = self.rl_json(["-u", "2", "-r", "10", "-t", "1s", "--stop-timeout", "10",
+                                   srv.url("/eof-redirect")])
+            n = e["GET /eof-redirect"]["num_requests"]
+            self.assertGreater(n, 0)
+            self.assertEqual(e["GET /eof-redirect"]["num_failures"], 0, res.describe())
+            self.assertEqual(srv.served("GET /r/0"), n)
+
         # The flags are HTTP's: a gRPC target says so before it starts.
         res = self.rl(["--no-redirects", "--call", "pkg.S/M", "-t", "1s", "127.0.0.1:1"])
         self.assertEqual(res.exit_code, 2, res.describe())
