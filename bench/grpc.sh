@@ -49,68 +49,10 @@ raise_fd_limit
 need_fds "$USERS" users
 
 work_dir grpc
-SERVER_PID=
-SERVER_PORT=
 CLIENT_PID=
-at_exit server_stop
+at_exit hello_stop
 # shellcheck disable=SC2016  # expanded at exit
 at_exit 'end_job "$CLIENT_PID"'
-
-# ---- hello_server: start, ask, stop (by its PID) ---------------------------
-# server_start OUT: hello_server pinned to $SERVER_CPU, one thread, on a port
-# the kernel picks (it prints "listening on 127.0.0.1:PORT" once it accepts
-# calls), in the foreground of a background job so that $! is its PID.
-server_start() {
-    local out=$1
-    : >"$out"
-    taskset -c "$SERVER_CPU" "$HELLO_SERVER" --port 0 --threads 1 --grace 1 \
-        </dev/null >"$out" 2>"$out.err" &
-    SERVER_PID=$!
-    if ! wait_up "$SERVER_PID" 100 0.05 server_port "$out"; then
-        tail -n 5 "$out.err" >&2 2>/dev/null || true
-        server_stop
-        die "hello_server did not start"
-    fi
-    say "hello_server pid $SERVER_PID on 127.0.0.1:$SERVER_PORT (cpu $SERVER_CPU)"
-}
-
-# server_port OUT: SERVER_PORT from hello_server's "listening on" line, once
-# it is there (called by wait_up).
-server_port() {
-    SERVER_PORT=$(awk '/^listening on / {n = split($3, a, ":"); print a[n]; exit}' "$1")
-    [[ -n $SERVER_PORT ]]
-}
-
-# SIGTERM: it takes no new calls, finishes those in flight (the client is gone
-# by then, so there are none left to wait for) and prints its count.
-server_stop() {
-    [[ -n $SERVER_PID ]] || return 0
-    stop_pid "$SERVER_PID" 100
-    SERVER_PID=
-}
-
-# CPU seconds (user+sys, all threads) hello_server has used so far (called
-# by measure_client).
-server_cpu() { proc_cpu "$SERVER_PID"; }
-
-# server_count OUT FIELD: from "calls served: N (hello ok A, hello error
-# status B, reflection R, unimplemented U), failed F": ok, errors (B + U) or
-# failed; "-" when the line is missing.
-server_count() {
-    awk -v f="$2" '/^calls served: / {
-        line = $0; gsub(/[(),]/, " ", line); split(line, w, " ")
-        for (i = 1; i in w; i++) {
-            if (w[i] == "ok") ok = w[i + 1]
-            if (w[i] == "status") st = w[i + 1]
-            if (w[i] == "unimplemented") un = w[i + 1]
-            if (w[i] == "failed") fl = w[i + 1]
-        }
-        seen = 1
-    } END {
-        if (!seen) { print "-"; exit }
-        if (f == "ok") print ok + 0; else if (f == "errors") print st + un; else print fl + 0
-    }' "$1"
-}
 
 # The h2load body: one gRPC message frame (flag 0, 4-byte big-endian length)
 # holding HelloRequest{name: "x"}: field 1, wire type 2 (0x0a), length 1, "x".
@@ -133,26 +75,26 @@ no_inflight() { echo -; }      # Locust does not say
 # conns_now NAME: the server's established connections, halfway through.
 # shellcheck disable=SC2034
 conns_now() {
-    CONNS[$1]=$(ss -Htn state established "( sport = :$SERVER_PORT )" 2>/dev/null | wc -l)
+    CONNS[$1]=$(ss -Htn state established "( sport = :$HELLO_PORT )" 2>/dev/null | wc -l)
 }
 
 # run_client NAME CLIENT-COUNT-PARSER IN-FLIGHT-PARSER COMMAND-BUILDER
 # Starts a fresh hello_server (its count at exit is this client's ground
 # truth), measures the command the builder puts in CMD (it may use
-# $SERVER_PORT), sampling the server's established connections halfway,
+# $HELLO_PORT), sampling the server's established connections halfway,
 # stops the server and records its counts.
 # shellcheck disable=SC2034
 run_client() {
     local name=$1 parser=$2 inflight=$3 builder=$4
     local out=$WORK/$name.out srv_out=$WORK/$name.server
-    server_start "$srv_out"
+    hello_start "$srv_out"
     CMD=()
     "$builder"
-    measure_client "$name" --server-cpu server_cpu --midway conns_now -- "${CMD[@]}"
-    server_stop
-    REQS[$name]=$(server_count "$srv_out" ok)
-    ERRS[$name]=$(server_count "$srv_out" errors)
-    SFAIL[$name]=$(server_count "$srv_out" failed)
+    measure_client "$name" --server-cpu hello_cpu --midway conns_now -- "${CMD[@]}"
+    hello_stop
+    REQS[$name]=$(hello_count "$srv_out" ok)
+    ERRS[$name]=$(hello_count "$srv_out" errors)
+    SFAIL[$name]=$(hello_count "$srv_out" failed)
     CREQS[$name]=$($parser "$out")
     CUT[$name]=$($inflight "$out")
     if [[ ${REQS[$name]} == - ]]; then
@@ -167,16 +109,16 @@ cmd_rpcload() {
     CMD=("$RPCLOAD" --plugin-dir "$RPCLOAD_PLUGIN_DIR" --threads 1
          --proto "$PROTO" --call SayHello -d '{"name":"x"}'
          -u "$USERS" -r $(( USERS * 100 )) -t "${DUR}s" --connections "$CONN"
-         --only-summary "127.0.0.1:$SERVER_PORT")
+         --only-summary "127.0.0.1:$HELLO_PORT")
 }
 cmd_h2load() {
     CMD=("$H2LOAD" -t1 -c "$CONN" -m "$STREAMS" -D "$DUR" -d "$FRAME"
          -H 'content-type: application/grpc' -H 'te: trailers'
-         "http://127.0.0.1:$SERVER_PORT$METHOD")
+         "http://127.0.0.1:$HELLO_PORT$METHOD")
 }
 cmd_locust() {
     CMD=("$LOCUST_PYTHON" -m locust -f "$LOCUSTFILE" --headless -u "$USERS" -r "$USERS"
-         -t "${DUR}s" --host "127.0.0.1:$SERVER_PORT" --only-summary)
+         -t "${DUR}s" --host "127.0.0.1:$HELLO_PORT" --only-summary HelloUser)
 }
 
 # The clients, run by run_clients:

@@ -504,6 +504,82 @@ have_cmd() {
     return 1
 }
 
+# ---- hello_server (examples/hello): start, ask, stop (by its PID) -----------
+# For the gRPC scripts (grpc.sh, grpc_stream.sh), which set HELLO_SERVER.
+HELLO_PID=
+HELLO_PORT=
+
+# hello_start OUT: hello_server pinned to $SERVER_CPU, one thread, on a port
+# the kernel picks (it prints "listening on 127.0.0.1:PORT" once it accepts
+# calls), in the foreground of a background job so that $! is its PID.
+hello_start() {
+    local out=$1
+    : >"$out"
+    taskset -c "$SERVER_CPU" "$HELLO_SERVER" --port 0 --threads 1 --grace 1 \
+        </dev/null >"$out" 2>"$out.err" &
+    HELLO_PID=$!
+    if ! wait_up "$HELLO_PID" 100 0.05 hello_port "$out"; then
+        tail -n 5 "$out.err" >&2 2>/dev/null || true
+        hello_stop
+        die "hello_server did not start"
+    fi
+    say "hello_server pid $HELLO_PID on 127.0.0.1:$HELLO_PORT (cpu $SERVER_CPU)"
+}
+
+# hello_port OUT: HELLO_PORT from hello_server's "listening on" line, once
+# it is there (called by wait_up).
+hello_port() {
+    HELLO_PORT=$(awk '/^listening on / {n = split($3, a, ":"); print a[n]; exit}' "$1")
+    [[ -n $HELLO_PORT ]]
+}
+
+# SIGTERM: it takes no new calls, finishes those in flight (the client is gone
+# by then, so there are none left to wait for) and prints its counts.
+hello_stop() {
+    [[ -n $HELLO_PID ]] || return 0
+    stop_pid "$HELLO_PID" 100
+    HELLO_PID=
+}
+
+# CPU seconds (user+sys, all threads) hello_server has used so far (called
+# by measure_client).
+hello_cpu() { proc_cpu "$HELLO_PID"; }
+
+# hello_count OUT FIELD: from its exit lines "calls served: N (hello ok A,
+# hello error status B, reflection R, unimplemented U), failed F" and
+# "stream calls served: S (ok O, error status E), failed G; messages
+# received R, sent W": ok (A), errors (B + U), failed (F), stream_ok (O),
+# stream_failed (G), msgs_in (R), msgs_out (W); "-" when the line is
+# missing.
+hello_count() {
+    awk -v f="$2" '/^calls served: / {
+        line = $0; gsub(/[(),]/, " ", line); split(line, w, " ")
+        for (i = 1; i in w; i++) {
+            if (w[i] == "ok") ok = w[i + 1]
+            if (w[i] == "status") st = w[i + 1]
+            if (w[i] == "unimplemented") un = w[i + 1]
+            if (w[i] == "failed") fl = w[i + 1]
+        }
+        seen = 1
+    }
+    /^stream calls served: / {
+        line = $0; gsub(/[(),;]/, " ", line); split(line, w, " ")
+        for (i = 1; i in w; i++) {
+            if (w[i] == "ok") sok = w[i + 1]
+            if (w[i] == "failed") sfl = w[i + 1]
+            if (w[i] == "received") min = w[i + 1]
+            if (w[i] == "sent") mout = w[i + 1]
+        }
+        sseen = 1
+    } END {
+        if (f ~ /^(stream|msgs)/ ? !sseen : !seen) { print "-"; exit }
+        if (f == "ok") print ok + 0; else if (f == "errors") print st + un
+        else if (f == "failed") print fl + 0; else if (f == "stream_ok") print sok + 0
+        else if (f == "stream_failed") print sfl + 0; else if (f == "msgs_in") print min + 0
+        else print mout + 0
+    }' "$1"
+}
+
 # ---- what the clients say ---------------------------------------------------
 
 no_cut() { echo 0; }

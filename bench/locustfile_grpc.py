@@ -1,5 +1,11 @@
-"""Locust peer for bench/grpc.sh: a gRPC User calling HelloService/SayHello
-with HelloRequest{name: "x"}, no wait.
+"""Locust peers for bench/grpc.sh and bench/grpc_stream.sh: gRPC Users on
+examples/hello's service, no wait. Name the class on the command line:
+  HelloUser        SayHello with HelloRequest{name: "x"} (bench/grpc.sh);
+  HelloStreamUser  SayHelloStream with {name: "x", count: STREAM_COUNT
+                   (environment, default 1000)}, consuming the stream, one
+                   request event per message ("... [recv]", its time since the
+                   message before) and one per call, as rpcload reports them
+                   (bench/grpc_stream.sh).
 
 It follows the pattern of Locust's documentation for protocols Locust has no
 client for: a User that opens a grpc channel, and an interceptor that reports
@@ -9,7 +15,7 @@ grpc_tools.protoc (python3-grpc-tools) into a temporary directory when this
 file is loaded; HELLO_PROTO names another copy of the file.
 
     /usr/bin/python3 -m locust -f bench/locustfile_grpc.py --headless \
-        -u 100 -r 100 -t 10s --host 127.0.0.1:50051 --only-summary
+        -u 100 -r 100 -t 10s --host 127.0.0.1:50051 --only-summary HelloUser
 """
 import atexit
 import os
@@ -100,3 +106,31 @@ class HelloUser(GrpcUser):
             self.stub.SayHello(self.message, timeout=60)
         except grpc.RpcError:
             pass    # already counted as a failure by the interceptor
+
+
+class HelloStreamUser(GrpcUser):
+    """Consumes SayHelloStream: a request event per message and per call."""
+
+    stub_class = hello_pb2_grpc.HelloServiceStub
+    wait_time = constant(0)
+    count = int(os.environ.get("STREAM_COUNT", "1000"))
+    message = hello_pb2.HelloStreamRequest(name="x", count=count)
+    method = "/locust.hello.HelloService/SayHelloStream"
+
+    @task
+    def say_hello_stream(self):
+        fire = self.environment.events.request.fire
+        start = last = time.perf_counter()
+        exception = None
+        try:
+            for reply in self.stub.SayHelloStream(self.message, timeout=600):
+                now = time.perf_counter()
+                fire(request_type="grpc", name=self.method + " [recv]",
+                     response_time=(now - last) * 1000, response_length=reply.ByteSize(),
+                     response=reply, context=None, exception=None)
+                last = now
+        except grpc.RpcError as e:
+            exception = e
+        fire(request_type="grpc", name=self.method,
+             response_time=(time.perf_counter() - start) * 1000, response_length=0,
+             response=None, context=None, exception=exception)

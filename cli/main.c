@@ -16,13 +16,20 @@
 #include "engine/target.h"
 #include "help.h"
 #include "options.h"
+#include "reach.h"
 #include "reports.h"
 #include "scenario/compile.h"
 #include "scenario/scenario.h"
 #include "stats/stats.h"
+#include "summary.h"
 #include "web.h"
 
+/* Exit statuses scripts can tell apart (--help, README, docs/reliability.md):
+ * 0 all good; 1 requests failed (--exit-code-on-error N sets it) or none
+ * finished; 2 usage, configuration or start-up error; 3 a report could not
+ * be written. */
 #define EXIT_USAGE 2
+#define EXIT_REPORT 3
 
 static void usage_error(const char *msg) {
   fprintf(stderr, "rpcload: error: %s\nTry 'rpcload --help' for more.\n", msg);
@@ -131,6 +138,27 @@ static int list_target(rl__target *t) {
   return 0;
 }
 
+/* How the command line spelled a plugin option, for a scenario's "applies
+ * to no step" (options.c's parse_grpc makes these keys; --no-cookies and
+ * --no-redirects the last two, with these values). */
+static const char *option_flag(const rl_kv *kv) {
+  static const char *const flags[][3] = {
+      {"proto", NULL, "--proto"},
+      {"protoset", NULL, "--protoset"},
+      {"import_path", NULL, "-I"},
+      {"metadata", NULL, "-m"},
+      {"authority", NULL, "--authority"},
+      {"compress", NULL, "--compress"},
+      {"cookies", "off", "--no-cookies"},
+      {"allow_redirects", "false", "--no-redirects"},
+  };
+  for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+    if (strcmp(flags[i][0], kv->key) == 0 &&
+        (!flags[i][1] || strcmp(flags[i][1], kv->value) == 0))
+      return flags[i][2];
+  return NULL; /* -O KEY=VALUE */
+}
+
 /* -f FILE: the scenario, its settings under the command line's options,
  * compiled into a plan. Returns 0 or an exit status. */
 static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
@@ -148,6 +176,9 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
   if (!o->time_given && st->has_run_time)
     o->run.run_time_ns = st->run_time_ns;
   rl__plugin_set_scan(plugins, list_refused, NULL);
+  const char *flags[64] = {NULL};
+  for (size_t i = 0; i < o->n_plugin_options && i < 64; i++)
+    flags[i] = option_flag(&o->plugin_options[i]);
   rl__scn_compile_options po = {
       .base = &o->target,
       .host = o->target.url,
@@ -158,14 +189,22 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
       .users = o->run.users,
       .default_wait = &o->run.wait,
       .wait_given = o->wait_given,
-      .step_defaults = o->step_defaults,
-      .n_step_defaults = o->n_step_defaults,
+      .list_only = o->list || o->show_task_ratio,
+      .option_flags = o->n_plugin_options <= 64 ? flags : NULL,
   };
   if (rl__scn_compile(plugins, *scn, &po, plan, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     return EXIT_USAGE;
   }
   *out_po = po; /* a new host in the web UI compiles with these */
+  /* Only fixed_count classes: Locust starts no user past their total. */
+  uint64_t fixed = rl__plan_fixed_only_users(*plan);
+  if (fixed && o->run.users > fixed) {
+    rl__log(RL__LOG_WARN,
+            "every user class has a fixed_count: %llu users in all, not %u",
+            (unsigned long long)fixed, o->run.users);
+    o->run.users = (uint32_t)fixed;
+  }
   /* A scenario with on_stop steps needs time for them at the end. */
   if ((*plan)->has_on_stop && o->run.stop_timeout_ns == 0)
     o->run.stop_timeout_ns = 10 * RL__NS_PER_SEC;
@@ -187,6 +226,31 @@ static void raise_fd_limit(uint32_t users) {
             "%u users need about %u open files but the limit is %llu: raise "
             "it (ulimit -n) or some connections will fail",
             users, users + 64, (unsigned long long)rl.rlim_cur);
+}
+
+/* The exit status of a run that was set up (see EXIT_*), most telling
+ * first: rpcload could not run it as asked (the threads, a port the web UI
+ * could not listen on), then a report lost (the verdict could not be
+ * recorded), then the run's own verdict. */
+static int run_status(const cli_options *o, const rl__runner *r,
+                      rl__stats *stats, int ran, int reports_failed) {
+  if (!ran)
+    return EXIT_USAGE;
+  if (reports_failed)
+    return EXIT_REPORT;
+  const rl__stats_entry *total = rl__stats_total(stats);
+  if (total->num_requests == 0 && r->cut_requests) {
+    /* A wedged service must not pass a CI job: whatever
+     * --exit-code-on-error says about failures, nothing was measured. */
+    rl__log(RL__LOG_ERROR,
+            "no request finished: %llu were sent and cut at the stop, the "
+            "server answered none (--stop-timeout waits longer for answers)",
+            (unsigned long long)r->cut_requests);
+    return EXIT_FAILURE;
+  }
+  if (total->num_failures)
+    return o->exit_code_on_error;
+  return 0;
 }
 
 int main(int argc, char **argv) {
@@ -257,10 +321,12 @@ int main(int argc, char **argv) {
   }
   /* A peer closing mid-write must be an error code, not a dead process. */
   signal(SIGPIPE, SIG_IGN);
+  if ((status = cli_reach_check(&o, target, plan)))
+    goto out;
   raise_fd_limit(o.run.users);
   if (!(stats = rl__stats_new())) {
     fprintf(stderr, "rpcload: error: out of memory\n");
-    status = EXIT_FAILURE;
+    status = EXIT_USAGE;
     goto out;
   }
   const char *plugin = target ? target->plugin->desc.name : "scenario";
@@ -281,17 +347,15 @@ int main(int argc, char **argv) {
     hooks.started = web_started;
     hooks.ended = web_ended;
   }
-  if (rl__runner_run(&runner, &o.run, plugins.host, target, stats, &hooks)) {
+  int started =
+      rl__runner_run(&runner, &o.run, plugins.host, target, stats, &hooks) == 0;
+  if (!started)
     fprintf(stderr, "rpcload: error: cannot start the worker threads\n");
-    status = EXIT_FAILURE;
-  }
-  if (run.web.failed && status == 0)
-    status = EXIT_FAILURE; /* a server could not listen: the run was ended */
-  if (cli_reports_finish(&run.reports, &runner, stats) && status == 0)
-    status = EXIT_FAILURE;
+  int reports_failed = cli_reports_finish(&run.reports, &runner, stats) != 0;
+  status = run_status(&o, &runner, stats, started && !run.web.failed,
+                      reports_failed);
+  cli_summary_print(&runner, &o);
   rl__runner_free(&runner);
-  if (status == 0 && rl__stats_total(stats)->num_failures)
-    status = o.exit_code_on_error;
 out:
   rl__stats_del(stats);
   rl__target_del(target);

@@ -1,10 +1,14 @@
 /* The command line read into cli_options: getopt's table and one parser per
  * group of options, as --help groups them. What the options mean together
  * (the target, the mode, the derived settings) is options_check.c's. */
+/* glibc's feature macro (reserved, and meant to be set here) for
+ * sched_getaffinity and CPU_COUNT. */
+#define _GNU_SOURCE // NOLINT(bugprone-reserved-identifier)
 #include "options.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +16,7 @@
 
 #include "base/clock.h"
 #include "base/units.h"
+#include "habits.h"
 
 enum {
   OPT_THREADS = 256,
@@ -54,6 +59,20 @@ enum {
   OPT_CSV_FULL_HISTORY,
   OPT_JSON,
   OPT_JSON_FILE,
+  OPT_HOST,
+  OPT_MAX_ERROR_ROWS,
+  OPT_ALLOW_UNREACHABLE,
+  OPT_STREAM_INTERVAL,
+  OPT_STREAM_CALL_DURATION,
+  OPT_STREAM_CALL_COUNT,
+  OPT_STREAM_PING_PONG,
+  OPT_MAX_RECV,
+  OPT_MAX_SEND,
+  OPT_KEEPALIVE,
+  OPT_MAX_CONN_AGE,
+  OPT_CNAME,
+  OPT_WARMUP,
+  OPT_SKIP_FIRST,
   OPT_NO_COOKIES,
   OPT_NO_REDIRECTS,
 };
@@ -114,14 +133,33 @@ static const struct option long_options[] = {
     {"csv-full-history", no_argument, NULL, OPT_CSV_FULL_HISTORY},
     {"json", no_argument, NULL, OPT_JSON},
     {"json-file", required_argument, NULL, OPT_JSON_FILE},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"max-error-rows", required_argument, NULL, OPT_MAX_ERROR_ROWS},
+    {"allow-unreachable", no_argument, NULL, OPT_ALLOW_UNREACHABLE},
+    {"stream-interval", required_argument, NULL, OPT_STREAM_INTERVAL},
+    {"stream-call-duration", required_argument, NULL, OPT_STREAM_CALL_DURATION},
+    {"stream-call-count", required_argument, NULL, OPT_STREAM_CALL_COUNT},
+    {"stream-ping-pong", no_argument, NULL, OPT_STREAM_PING_PONG},
+    {"max-recv-message-size", required_argument, NULL, OPT_MAX_RECV},
+    {"max-send-message-size", required_argument, NULL, OPT_MAX_SEND},
+    {"metadata-file", required_argument, NULL, 'M'},
+    {"binary", no_argument, NULL, 'b'},
+    {"binary-file", required_argument, NULL, 'B'},
+    {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
+    {"max-connection-age", required_argument, NULL, OPT_MAX_CONN_AGE},
+    {"cname", required_argument, NULL, OPT_CNAME},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"skip-first", required_argument, NULL, OPT_SKIP_FIRST},
     {NULL, 0, NULL, 0},
 };
 
-static int read_file(const char *path, char **out, size_t *len, char *err,
-                     size_t errlen) {
-  FILE *f = fopen(path, "rb");
+/* Reads FILE ("-": stdin) whole for `what` (-d @FILE, -b). */
+static int read_file(const char *path, const char *what, char **out,
+                     size_t *len, char *err, size_t errlen) {
+  int is_stdin = strcmp(path, "-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(path, "rb");
   if (!f) {
-    snprintf(err, errlen, "cannot read -d @%s: %s", path, strerror(errno));
+    snprintf(err, errlen, "cannot read %s: %s", what, strerror(errno));
     return RL_ERR_INVAL;
   }
   size_t cap = 4096, n = 0;
@@ -141,10 +179,11 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
     cap *= 2;
   }
   int bad = ferror(f);
-  fclose(f);
+  if (!is_stdin)
+    fclose(f);
   if (!buf || bad) {
     free(buf);
-    snprintf(err, errlen, "cannot read -d @%s", path);
+    snprintf(err, errlen, "cannot read %s", what);
     return RL_ERR_INVAL;
   }
   *out = buf;
@@ -153,6 +192,15 @@ static int read_file(const char *path, char **out, size_t *len, char *err,
 }
 
 static int add_header(cli_options *o, char *arg, char *err, size_t errlen) {
+  /* Locust's -H is its --host: here -H is a header. */
+  if (strncmp(arg, "http://", 7) == 0 || strncmp(arg, "https://", 8) == 0 ||
+      strncmp(arg, "grpc://", 7) == 0 || strncmp(arg, "grpcs://", 8) == 0) {
+    snprintf(err, errlen,
+             "-H is a request header ('Name: value'), not Locust's -H: did "
+             "you mean --host %s? (or give the URL as the last argument)",
+             arg);
+    return RL_ERR_INVAL;
+  }
   char *colon = strchr(arg, ':');
   if (!colon || colon == arg) {
     snprintf(err, errlen, "header '%s' must look like 'Name: value'", arg);
@@ -208,15 +256,13 @@ static int add_plugin_option(cli_options *o, const char *key, const char *value,
 }
 
 /* --no-cookies, --no-redirects: the HTTP plugins' option `key`, for the
- * command line's request and every http step of a scenario; once each. */
-static int add_step_default(cli_options *o, const char *key, const char *value,
-                            char *err, size_t errlen) {
-  for (size_t i = 0; i < o->n_step_defaults; i++)
-    if (strcmp(o->step_defaults[i].key, key) == 0)
-      return 0;
-  if (o->n_step_defaults == sizeof o->step_defaults / sizeof(rl_kv))
+ * command line's request, or for every http step of a scenario that does
+ * not say (scenario/compile.c passes plugin options on); once each. */
+static int add_http_flag(cli_options *o, uint8_t *given, const char *key,
+                         const char *value, char *err, size_t errlen) {
+  if (*given)
     return 0;
-  o->step_defaults[o->n_step_defaults++] = (rl_kv){key, value};
+  *given = 1;
   return add_plugin_option(o, key, value, err, errlen);
 }
 
@@ -263,7 +309,8 @@ static int parse_host_port(cli_options *o, const char *arg, char *err,
 /* A group's parser returns this for an option of another group. */
 #define NOT_MINE 1
 
-/* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed */
+/* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed,
+ * --allow-unreachable, --warmup, --skip-first */
 static int parse_load(cli_options *o, int c, char *arg, char *err,
                       size_t errlen) {
   long long v;
@@ -320,6 +367,22 @@ static int parse_load(cli_options *o, int c, char *arg, char *err,
                        errlen);
     o->run.stop_timeout_ns = ns;
     return 0;
+  case OPT_ALLOW_UNREACHABLE:
+    o->allow_unreachable = 1;
+    return 0;
+  case OPT_WARMUP:
+    if (rl__parse_duration(arg, &ns))
+      return bad_value("--warmup", arg,
+                       "expected a duration such as 10s, 1m or 0.5", err,
+                       errlen);
+    o->run.warmup_ns = ns;
+    return 0;
+  case OPT_SKIP_FIRST:
+    if (rl__parse_int(arg, 0, INT64_MAX, &v))
+      return bad_value("--skip-first", arg, "expected a whole number >= 0", err,
+                       errlen);
+    o->run.skip_first = (uint64_t)v;
+    return 0;
   case OPT_SEED:
     if (rl__parse_int(arg, 0, INT64_MAX, &v))
       return bad_value("--seed", arg, "expected a whole number >= 0", err,
@@ -340,17 +403,23 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   switch (c) {
   case 'X':
     o->target.method = arg;
+    o->method_given = 1;
     return 0;
   case 'H':
     if (add_header(o, arg, err, errlen))
       return RL_ERR_INVAL;
     return 0;
   case 'd':
+    o->data_given = 1;
     free(o->body);
     o->body = NULL;
+    if (o->binary_given)
+      return bad_value("--data", arg, "give -d or -b, not both", err, errlen);
     if (arg[0] == '@') {
       size_t len;
-      if (read_file(arg + 1, &o->body, &len, err, errlen))
+      char what[64];
+      snprintf(what, sizeof what, "-d @%.40s", arg + 1);
+      if (read_file(arg + 1, what, &o->body, &len, err, errlen))
         return RL_ERR_INVAL;
       o->target.body = (const uint8_t *)o->body;
       o->target.body_len = len;
@@ -361,6 +430,10 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
     return 0;
   case OPT_NAME:
     o->target.name = arg;
+    o->name_given = 1;
+    return 0;
+  case OPT_HOST:
+    o->host = arg;
     return 0;
   case OPT_CALL:
     if (add_plugin_option(o, "call", arg, err, errlen))
@@ -369,7 +442,11 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   case 'O': {
     char *eq = strchr(arg, '=');
     if (!eq || eq == arg)
-      return bad_value("--option", arg, "expected KEY=VALUE", err, errlen);
+      return bad_value("--option", arg,
+                       "expected KEY=VALUE, an option for the protocol plugin "
+                       "(ghz's -O is an output format: rpcload writes --json, "
+                       "--json-file FILE, --csv PREFIX, --html FILE)",
+                       err, errlen);
     *eq = 0; /* argv is ours to edit */
     if (add_plugin_option(o, arg, eq + 1, err, errlen))
       return RL_ERR_NOMEM;
@@ -390,9 +467,10 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
     o->http2 = 1;
     return 0;
   case OPT_NO_COOKIES:
-    return add_step_default(o, "cookies", "off", err, errlen);
+    return add_http_flag(o, &o->no_cookies, "cookies", "off", err, errlen);
   case OPT_NO_REDIRECTS:
-    return add_step_default(o, "allow_redirects", "false", err, errlen);
+    return add_http_flag(o, &o->no_redirects, "allow_redirects", "false", err,
+                         errlen);
   case OPT_INSECURE:
     o->target.tls.insecure = 1;
     return 0;
@@ -405,27 +483,64 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   case OPT_KEY:
     o->target.tls.key = arg;
     return 0;
+  case OPT_CNAME:
+    o->target.tls.server_name = arg;
+    return 0;
   default:
     return NOT_MINE;
   }
 }
 
-/* --proto, -I, --protoset, -m, --authority, --compress, -D: gRPC's options
- * reach the plugin as its own options; they also make a target without a
- * scheme mean grpc:// (cli_options_check). */
+/* -b: serialized messages from stdin, as the body, for the plugin's
+ * "binary" option. */
+static int binary_stdin(cli_options *o, char *err, size_t errlen) {
+  if (o->target.body || o->binary_given)
+    return bad_value("--binary", "-", "give -d or -b, not both", err, errlen);
+  size_t len;
+  free(o->body);
+  o->body = NULL;
+  if (read_file("-", "-b (stdin)", &o->body, &len, err, errlen))
+    return RL_ERR_INVAL;
+  o->target.body = (const uint8_t *)o->body;
+  o->target.body_len = len;
+  o->binary_given = 1;
+  return add_plugin_option(o, "binary", "1", err, errlen);
+}
+
+/* --proto, -I, --protoset, -m, -M, --authority, --compress, -D, -b, -B, the
+ * stream options, the message size limits, --keepalive and
+ * --max-connection-age: gRPC's options reach the plugin as its own
+ * options, which check them; they also make a target without a scheme
+ * mean grpc:// (cli_options_check). */
 static int parse_grpc(cli_options *o, int c, char *arg, char *err,
                       size_t errlen) {
-  const char *key = c == OPT_PROTO       ? "proto"
-                    : c == 'I'           ? "import_path"
-                    : c == OPT_PROTOSET  ? "protoset"
-                    : c == 'm'           ? "metadata"
-                    : c == OPT_AUTHORITY ? "authority"
-                    : c == OPT_COMPRESS  ? "compress"
-                    : c == 'D'           ? "data_file"
-                                         : NULL;
+  const char *key = c == OPT_PROTO                  ? "proto"
+                    : c == 'I'                      ? "import_path"
+                    : c == OPT_PROTOSET             ? "protoset"
+                    : c == 'm'                      ? "metadata"
+                    : c == 'M'                      ? "metadata_file"
+                    : c == OPT_AUTHORITY            ? "authority"
+                    : c == OPT_COMPRESS             ? "compress"
+                    : c == 'D' || c == 'B'          ? "data_file"
+                    : c == OPT_STREAM_INTERVAL      ? "stream_interval"
+                    : c == OPT_STREAM_CALL_DURATION ? "stream_call_duration"
+                    : c == OPT_STREAM_CALL_COUNT    ? "stream_call_count"
+                    : c == OPT_STREAM_PING_PONG     ? "stream_ping_pong"
+                    : c == OPT_MAX_RECV             ? "max_recv_message_size"
+                    : c == OPT_MAX_SEND             ? "max_send_message_size"
+                    : c == OPT_KEEPALIVE            ? "keepalive"
+                    : c == OPT_MAX_CONN_AGE         ? "max_connection_age"
+                                                    : NULL;
+  if (c == 'b') {
+    o->grpc_given = 1;
+    return binary_stdin(o, err, errlen);
+  }
   if (!key)
     return NOT_MINE;
-  if (add_plugin_option(o, key, arg, err, errlen))
+  if (c == OPT_STREAM_PING_PONG)
+    arg = "true";
+  if (add_plugin_option(o, key, arg, err, errlen) ||
+      (c == 'B' && add_plugin_option(o, "binary", "1", err, errlen)))
     return RL_ERR_NOMEM;
   o->grpc_given = 1;
   return 0;
@@ -490,6 +605,12 @@ static int parse_output(cli_options *o, int c, char *arg, char *err,
     return 0;
   case OPT_JSON_FILE:
     o->json_path = arg;
+    return 0;
+  case OPT_MAX_ERROR_ROWS:
+    if (rl__parse_int(arg, 0, 10000000, &v))
+      return bad_value("--max-error-rows", arg,
+                       "expected 0 (no cap) to 10000000", err, errlen);
+    o->run.max_error_rows = v ? (uint32_t)v : UINT32_MAX;
     return 0;
   default:
     return NOT_MINE;
@@ -583,14 +704,25 @@ static const parse_group_fn parse_groups[] = {
     parse_output, parse_web,     parse_program,
 };
 
+/* The CPUs this process may run on: its affinity mask (taskset, cgroup
+ * cpusets), else the cores online. More worker threads than that would
+ * only take turns on the same CPUs. */
+static uint32_t usable_cpus(void) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return (uint32_t)CPU_COUNT(&set);
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores > 0 ? (uint32_t)cores : 1;
+}
+
 /* Defaults before the command line: what an option leaves alone keeps. */
 static void set_defaults(cli_options *o) {
   memset(o, 0, sizeof *o);
   o->run.users = 1;
   o->run.spawn_rate = 1;
   o->run.report_interval_s = 2.0;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  o->run.threads = cores > 0 ? (uint32_t)cores : 1;
+  o->run.threads = usable_cpus();
   o->target.connect_timeout_ns = 10 * RL__NS_PER_SEC;
   o->target.request_timeout_ns = 60 * RL__NS_PER_SEC;
   o->exit_code_on_error = 1;
@@ -603,10 +735,12 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
                       size_t errlen) {
   set_defaults(o);
   opterr = 0;
-  optind = 1;
+  /* 0, not 1: glibc then also forgets where it was inside a group of
+   * short options ("-c10") that an earlier parse stopped in. */
+  optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:D:f:", long_options,
-                          NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:M:D:bB:f:",
+                          long_options, NULL)) != -1) {
     if (c == ':') {
       snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
       return RL_ERR_INVAL;
@@ -616,7 +750,14 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
          rc == NOT_MINE && i < sizeof parse_groups / sizeof *parse_groups; i++)
       rc = parse_groups[i](o, c, optarg, err, errlen);
     if (rc == NOT_MINE) {
-      snprintf(err, errlen, "unknown option '%s'", argv[optind - 1]);
+      /* A short option inside a group ("-c10") is optopt; a long one is
+       * the argument getopt just passed. */
+      char shortopt[3] = {'-', (char)optopt, 0};
+      const char *what = c == '?' && optopt ? shortopt : argv[optind - 1];
+      const char *hint = cli_habit_hint(what);
+      snprintf(err, errlen, "unknown option '%.*s'%s%s",
+               (int)strcspn(what, "="), what, hint ? ": " : "",
+               hint ? hint : "");
       return RL_ERR_INVAL;
     }
     if (rc)

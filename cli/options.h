@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/runner.h"
 #include "engine/target.h"
@@ -18,15 +19,14 @@ typedef struct cli_options {
   char *body;            /* owned when read from @file, else NULL */
   rl_kv *plugin_options; /* --call, -O; owned array, strings in argv */
   size_t n_plugin_options;
-  /* --no-cookies, --no-redirects: plugin options for the command line's
-   * request (in plugin_options too) and for every scenario step whose
-   * plugin takes them (http steps). */
-  rl_kv step_defaults[2];
-  size_t n_step_defaults;
+  /* --no-cookies, --no-redirects given: each is a plugin option in
+   * plugin_options (cookies=off, allow_redirects=false). */
+  uint8_t no_cookies, no_redirects;
   const char **plugin_dirs; /* owned array of argv strings */
   size_t n_plugin_dirs;
   int help, version, list_plugins;
   int only_summary, headless, http2;
+  int binary_given; /* -b: the body is serialized protobuf from stdin */
   int exit_code_on_error;
   int seed_given;
   int list;                          /* --list */
@@ -35,6 +35,7 @@ typedef struct cli_options {
   size_t n_tags, n_exclude_tags;
   int show_task_ratio;
   int users_given, rate_given, time_given, wait_given, threads_given;
+  int allow_unreachable;  /* --allow-unreachable: warn, not stop, at start */
   int grpc_given;         /* 1: a gRPC option (--proto...); 2: --call */
   const char *html_path;  /* --html FILE, or NULL */
   const char *csv_prefix; /* --csv PREFIX, or NULL */
@@ -50,8 +51,11 @@ typedef struct cli_options {
   const char *prometheus_host; /* --prometheus-port [HOST:]PORT; NULL: */
   int prometheus_port;         /*   127.0.0.1; port -1: none, 0: any */
   char *prometheus_arg;        /* owned copy of HOST for prometheus_host */
-  char **args; /* the operands after the options: argv's, borrowed */
+  char *host;      /* --host URL (Locust's), or NULL: the operand instead */
+  char *host_slot; /* args points here when --host is the target */
+  char **args;     /* the operands after the options: argv's, borrowed */
   int n_args;
+  int method_given, name_given, data_given; /* -X, --name, -d */
 } cli_options;
 
 /*

@@ -30,11 +30,63 @@ static int too_many(const cli_options *o, const char *what, char *err,
   return RL_ERR_INVAL;
 }
 
+/* A request option with -f that no step could take: why, or NULL. The
+ * others apply to the steps (scenario/compile.c: -H to every step, a
+ * plugin's options to the steps whose plugin declares them). */
+static const char *refused_with_scenario(const cli_options *o) {
+  if (o->method_given)
+    return "-X: with -f the method is in each step (http: POST /path)";
+  if (o->data_given)
+    return "-d: with -f each step gives its own payload (body:, json: or "
+           "data:)";
+  if (o->name_given)
+    return "--name: with -f each step gives its own (name:)";
+  for (size_t i = 0; i < o->n_plugin_options; i++) {
+    if (strcmp(o->plugin_options[i].key, "call") == 0)
+      return "--call: with -f each step names its call (grpc: Method, "
+             "redis: 'GET key')";
+    if (strcmp(o->plugin_options[i].key, "data_file") == 0)
+      return "-D: with -f each step gives its message (data:), or rows "
+             "come from a data file (data: {file: ...})";
+  }
+  return NULL;
+}
+
+/* ghz talks TLS to host:port unless told --insecure (plain text there);
+ * rpcload only with grpcs://. A TLS option with a bare host:port is
+ * someone who wants TLS: say how to ask for it. */
+static int tls_needs_scheme(const cli_options *o, char *err, size_t errlen) {
+  const rl__tls_options *tls = &o->target.tls;
+  const char *url = o->target.url;
+  if (!url || strstr(url, "://") || !o->target.default_scheme ||
+      strcmp(o->target.default_scheme, "grpc") != 0)
+    return 0;
+  const char *opt = tls->cacert     ? "--cacert"
+                    : tls->insecure ? "--insecure"
+                    : tls->cert     ? "--cert"
+                    : tls->key      ? "--key"
+                                    : NULL;
+  if (!opt)
+    return 0;
+  snprintf(err, errlen,
+           "%s is for TLS, and %s without a scheme is plain-text gRPC: write "
+           "grpcs://%s for TLS (rpcload's --insecure means TLS without "
+           "checking the certificate; ghz's means plain text, rpcload's "
+           "grpc://)",
+           opt, url, url);
+  return RL_ERR_INVAL;
+}
+
 /* -f: the file holds the requests; a target on the command line is the
  * host every step without its own goes to. */
 static int scenario_target(cli_options *o, char *err, size_t errlen) {
   if (o->n_args > 1)
     return too_many(o, "target", err, errlen);
+  const char *why = refused_with_scenario(o);
+  if (why) {
+    snprintf(err, errlen, "%s", why);
+    return RL_ERR_INVAL;
+  }
   o->target.url = o->n_args > 0 ? o->args[0] : NULL;
   o->target.default_scheme = NULL;
   if (o->http2)
@@ -56,7 +108,7 @@ static int list_target(cli_options *o, char *err, size_t errlen) {
   }
   if (!o->target.default_scheme && !o->target.plugin)
     o->target.default_scheme = "grpc";
-  return 0;
+  return tls_needs_scheme(o, err, errlen);
 }
 
 /* The quick command line: exactly one URL. */
@@ -68,6 +120,23 @@ static int url_target(cli_options *o, char *err, size_t errlen) {
   if (o->n_args > 1)
     return too_many(o, "target URL", err, errlen);
   o->target.url = o->args[0];
+  int rc = tls_needs_scheme(o, err, errlen);
+  if (rc)
+    return rc;
+  /* gRPC's options with an HTTP URL: say what the scheme means, before the
+   * HTTP plugin refuses an option it never heard of. */
+  const char *u = o->target.url;
+  int http = strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+  if (http && (o->grpc_given & 1) && !o->target.plugin) {
+    const char *rest = strstr(u, "://") + 3;
+    snprintf(err, errlen,
+             "%s is an HTTP target, and --proto, --protoset, -I, -m, -D... "
+             "are gRPC's: give grpc://%.*s (h2c), grpcs://%.*s (TLS), or "
+             "just %.*s",
+             u, (int)strcspn(rest, "/"), rest, (int)strcspn(rest, "/"), rest,
+             (int)strcspn(rest, "/"), rest);
+    return RL_ERR_INVAL;
+  }
   return 0;
 }
 
@@ -79,7 +148,14 @@ static int check_conflicts(cli_options *o, char *err, size_t errlen) {
              "to a scenario (each user holds its own connections)");
     return RL_ERR_INVAL;
   }
-  if (!o->scenario && o->grpc_given && o->n_step_defaults) {
+  if (o->run.warmup_ns && o->run.run_time_ns &&
+      o->run.warmup_ns >= o->run.run_time_ns) {
+    snprintf(err, errlen,
+             "--warmup is not shorter than --run-time: no request would "
+             "count");
+    return RL_ERR_INVAL;
+  }
+  if (!o->scenario && o->grpc_given && (o->no_cookies || o->no_redirects)) {
     snprintf(err, errlen,
              "--no-cookies and --no-redirects are for HTTP "
              "targets, and this one is gRPC");
@@ -127,6 +203,17 @@ static void derive_run(cli_options *o) {
 int cli_options_check(cli_options *o, char *err, size_t errlen) {
   if (o->help || o->version || o->list_plugins)
     return 0; /* no run to check */
+  /* --host URL (Locust's) is the target operand. */
+  if (o->host) {
+    if (o->n_args > 0) {
+      snprintf(err, errlen, "--host %s and the target '%s': give one", o->host,
+               o->args[0]);
+      return RL_ERR_INVAL;
+    }
+    o->host_slot = o->host;
+    o->args = &o->host_slot;
+    o->n_args = 1;
+  }
   build_target(o);
   if (o->scenario) {
     if (scenario_target(o, err, errlen))

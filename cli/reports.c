@@ -2,16 +2,57 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "base/clock.h"
 #include "base/log.h"
+#include "engine/plan.h"
+#include "engine/target.h"
 #include "report/console.h"
+#include "report/file.h"
 #include "report/html.h"
 #include "report/json.h"
+#include "report/status.h"
+
+/* The most protocols with named statuses one run reports. */
+#define MAX_STATUS_TYPES 8
+
+/* The status names of the run's protocols that have them (gRPC's), one
+ * per stats type: what the status code distribution counts by. */
+static size_t status_names(const rl__runner *r, rl__status_names *out,
+                           size_t cap) {
+  size_t n = 0;
+  const rl__plan *p = r->plan; /* NULL after a quick run: its one target */
+  size_t n_targets = p ? p->n_endpoints : 1;
+  for (size_t e = 0; e < n_targets; e++) {
+    const rl__target *t = p ? p->endpoint_targets[e] : r->target;
+    for (size_t v = 0; t && v < t->nv; v++) {
+      const rl_plugin *d = &t->v[v].plugin->desc;
+      const char *type = t->v[v].type;
+      if (!d->status_names || !d->n_status_names || !type)
+        continue;
+      size_t k = 0;
+      while (k < n && strcmp(out[k].type, type) != 0)
+        k++;
+      if (k == n && n < cap)
+        out[n++] = (rl__status_names){type, d->status_names, d->n_status_names};
+    }
+  }
+  return n;
+}
 
 int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
                      char *err, size_t errlen) {
   *rep = (cli_reports){.o = o, .plugin = plugin};
   rep->console = o->json ? stderr : stdout;
+  /* Found now, not after a ten-minute run: a missing folder, a read-only
+   * file system, a directory where the file should be. */
+  if (o->json_path &&
+      rl__report_file_check("--json-file", o->json_path, err, errlen))
+    return RL_ERR_IO;
+  if (o->html_path &&
+      rl__report_file_check("--html", o->html_path, err, errlen))
+    return RL_ERR_IO;
   if (o->csv_prefix) {
     int rc = rl__report_csv_open(o->csv_prefix, o->run.full_history, &rep->csv,
                                  err, errlen);
@@ -27,13 +68,15 @@ int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
  * take the same lock to merge. */
 struct console_read {
   FILE *mem;
-  uint64_t now_sec;
 };
 
+/* Current rates over whole, merged seconds of the test (not the second
+ * some workers have not merged yet, nor idle time before a start or a
+ * reset): rl__history_window. */
 static void read_console(rl__stats *s, const rl__history *h, void *arg) {
-  (void)h;
   struct console_read *rd = arg;
-  rl__report_console_stats(rd->mem, s, rd->now_sec, 0, 0);
+  rl__report_console_stats(rd->mem, s, rl__history_window(h, rl__now_ns()), 0,
+                           0);
 }
 
 void cli_reports_progress(rl__runner *r, cli_reports *rep) {
@@ -42,7 +85,7 @@ void cli_reports_progress(rl__runner *r, cli_reports *rep) {
   FILE *mem = open_memstream(&text, &len);
   if (!mem)
     return;
-  struct console_read rd = {.mem = mem, .now_sec = rl__runner_elapsed_sec(r)};
+  struct console_read rd = {.mem = mem};
   rl__runner_with_stats(r, read_console, &rd);
   fclose(mem);
   fwrite(text, 1, len, rep->console);
@@ -69,18 +112,59 @@ void cli_reports_second(rl__runner *r, cli_reports *rep) {
   rl__runner_with_stats(r, read_csv, &rd);
   if (rd.rc)
     rl__log(RL__LOG_WARN, "out of memory formatting the CSV files");
-  if (rl__report_csv_write(rep->csv, err, sizeof err))
-    rl__log(RL__LOG_WARN, "%s", err);
+  /* Said once when writes start failing (a full disk) and once when they
+   * work again, not every second in between. */
+  int rc = rl__report_csv_write(rep->csv, err, sizeof err);
+  if (rc == RL__REPORT_CSV_RECOVERED)
+    rl__log(RL__LOG_INFO, "%s", err);
+  else if (rc)
+    rl__log(RL__LOG_WARN,
+            "%s; the CSV files keep their last whole content "
+            "and history rows wait in memory until it works",
+            err);
 }
 
 static double unix_s(const struct timespec *t) {
   return (double)t->tv_sec + (double)t->tv_nsec / 1e9;
 }
 
-static void final_console(FILE *out, rl__runner *r, rl__stats *stats) {
-  double duration = (double)(r->end_ns - r->start_ns) / 1e9;
-  rl__report_console_stats(out, stats, 0, 1, duration);
+/* What the final figures cover: from the test's start (or the latest
+ * reset) to its stop, not the process's life (a web UI idles before and
+ * after a test); the wall clock of both ends for the reports. A test that
+ * never started covers nothing, from the process's start. The run has
+ * ended: no lock needed. */
+typedef struct covered {
+  double seconds, start_unix, end_unix;
+} covered;
+
+static covered covered_of(const cli_reports *rep, const rl__runner *r) {
+  covered c = {rl__history_covered_s(&r->hub.history, r->end_ns), 0, 0};
+  c.start_unix = rl__history_from_unix(&r->hub.history);
+  if (c.start_unix <= 0)
+    c.start_unix = unix_s(&rep->wall_start);
+  /* --warmup: the stats count from its end (engine/request.c's gate), and
+   * so do the rates. */
+  if (r->cfg->warmup_ns) {
+    double counted = rl__runner_counted_s(r);
+    double warm_end =
+        unix_s(&rep->wall_start) + (double)r->cfg->warmup_ns / 1e9;
+    if (c.start_unix < warm_end)
+      c.start_unix = warm_end;
+    if (c.seconds > counted)
+      c.seconds = counted;
+  }
+  c.end_unix = c.start_unix + c.seconds;
+  return c;
+}
+
+static void final_console(FILE *out, rl__runner *r, rl__stats *stats,
+                          const covered *c) {
+  rl__status_names sn[MAX_STATUS_TYPES];
+  size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
+  rl__stats_window none = {0, 0};
+  rl__report_console_stats(out, stats, none, 1, c->seconds);
   rl__report_console_percentiles(out, stats);
+  rl__report_console_status(out, stats, sn, n_sn);
   rl__report_console_errors(out, stats);
   fflush(out);
   if (r->cut_requests)
@@ -92,16 +176,20 @@ static void final_console(FILE *out, rl__runner *r, rl__stats *stats) {
 
 /* --json on stdout, --json-file. */
 static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
-                      double duration_s) {
+                      const covered *c) {
   const cli_options *o = rep->o;
   char err[1024] = "";
   int status = 0;
+  rl__status_names sn[MAX_STATUS_TYPES];
+  size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
   rl__report_json_info jinfo = {
-      .start_time = unix_s(&rep->wall_start),
-      .duration_s = duration_s,
+      .start_time = c->start_unix,
+      .duration_s = c->seconds,
       .users = o->run.users,
       .user_count = r->spawned,
       .cut_requests = r->cut_requests,
+      .status = sn,
+      .n_status = n_sn,
   };
   if (o->json &&
       rl__report_json_write(stdout, stats, &r->hub.history, &jinfo)) {
@@ -118,19 +206,23 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
 
 /* --html; the run has ended: no lock needed. */
 static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
-                      const struct timespec *wall_end) {
+                      const covered *c) {
   const cli_options *o = rep->o;
   char err[1024] = "";
+  rl__status_names sn[MAX_STATUS_TYPES];
+  size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
   rl__report_html_info info = {
       .target = o->target.url,
       .plugin = rep->plugin,
       .users = o->run.users,
       .spawn_rate = o->run.spawn_rate,
       .run_time_ns = o->run.run_time_ns,
-      .duration_s = (double)(r->end_ns - r->start_ns) / 1e9,
-      .start_unix_s = unix_s(&rep->wall_start),
-      .end_unix_s = unix_s(wall_end),
+      .duration_s = c->seconds,
+      .start_unix_s = c->start_unix,
+      .end_unix_s = c->end_unix,
       .cut_requests = r->cut_requests,
+      .status = sn,
+      .n_status = n_sn,
   };
   if (rl__report_html_save(o->html_path, &info, stats, &r->hub.history, err,
                            sizeof err)) {
@@ -144,19 +236,17 @@ int cli_reports_finish(cli_reports *rep, rl__runner *r, rl__stats *stats) {
   const cli_options *o = rep->o;
   char err[1024] = "";
   int status = 0;
-  struct timespec wall_end;
-  clock_gettime(CLOCK_REALTIME, &wall_end);
-  final_console(rep->console, r, stats);
-  double duration_s = (double)(r->end_ns - r->start_ns) / 1e9;
+  covered c = covered_of(rep, r);
+  final_console(rep->console, r, stats, &c);
   if (rep->csv && rl__report_csv_close(rep->csv, stats, &r->hub.history,
-                                       duration_s, err, sizeof err)) {
+                                       c.seconds, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     status = EXIT_FAILURE;
   }
   rep->csv = NULL;
-  if ((o->json || o->json_path) && write_json(rep, r, stats, duration_s))
+  if ((o->json || o->json_path) && write_json(rep, r, stats, &c))
     status = EXIT_FAILURE;
-  if (o->html_path && write_html(rep, r, stats, &wall_end))
+  if (o->html_path && write_html(rep, r, stats, &c))
     status = EXIT_FAILURE;
   return status;
 }

@@ -23,10 +23,12 @@ typedef struct cli_reports {
 } cli_reports;
 
 /*
- * Before the run: picks the console, opens the CSV files (--csv) and takes
- * the wall-clock start. `o` and `plugin` are borrowed. Returns 0, or a
- * negative RL_ERR_* with the reason in err when the CSV files cannot be
- * made; nothing is then left open.
+ * Before the run: picks the console, checks that --json-file and --html
+ * can be written (report/file.h: their folder takes a file), opens the
+ * CSV files (--csv) and takes the wall-clock start. `o` and `plugin` are
+ * borrowed. Returns 0, or a negative RL_ERR_* with the reason (naming the
+ * option and the path) in err when a report could not be written; nothing
+ * is then left open.
  */
 int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
                      char *err, size_t errlen);
@@ -41,7 +43,8 @@ void cli_reports_second(rl__runner *r, cli_reports *rep);
  * After the run (every worker has ended): the final console report, then
  * the CSV files completed and closed, the JSON and the HTML report. Each
  * failure is printed on stderr and the others are still written. Returns
- * 0, or EXIT_FAILURE when any report could not be written.
+ * 0, or EXIT_FAILURE when any report could not be written (rpcload then
+ * exits 3).
  */
 int cli_reports_finish(cli_reports *rep, rl__runner *r, rl__stats *stats);
 

@@ -9,6 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config   # toolchain
   libev-dev libssl-dev libhttp-parser-dev   # core + http1 plugin
   libyaml-dev                        # scenario files
+  libpcre2-dev                       # scenario regexes: PCRE2's JIT and match limits
   libmicrohttpd-dev                  # the web UI's and --prometheus-port's HTTP server
   libnghttp2-dev                     # http2 plugin
   libcmocka-dev                      # unit tests
@@ -25,6 +26,7 @@ PACKAGES=(
   nodejs                             # npm: uPlot for the --html report (see below)
   chromium                           # the --html report's and web UI's browser tests (headless)
   python3-prometheus-client          # the web UI test parses /metrics with Prometheus's own parser
+  python3-pandas                     # the report tests read the CSV files as pandas users do
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

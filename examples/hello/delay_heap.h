@@ -1,6 +1,7 @@
 /*
  * A bounded min-heap of timers, ordered by due time: the delayed answers
- * (x-delay-ms) of one worker thread.
+ * (x-delay-ms) and the stream intervals (SayHelloStream's interval_ms) of
+ * one worker thread.
  *
  * Why a heap of our own: grpc C core has no alarm in its public C API
  * (grpc::Alarm is C++ over internals), and sleeping in a worker would stall
@@ -9,7 +10,7 @@
  * grpc_completion_queue_next(): the queue wakes it when a call event or the
  * first timer is due, whichever comes first.
  *
- * Items are embedded in their owners (a hello call); the heap stores
+ * Items are embedded in their owners (a call); the heap stores
  * pointers and owns nothing. Not thread-safe: one heap per worker.
  */
 #ifndef HS_DELAY_HEAP_H
@@ -24,6 +25,9 @@
 typedef struct hs_delay_item {
   int64_t due_ns; /* on hs_now_ns()'s clock */
   size_t idx;     /* position in the heap, HS_DELAY_NONE when out */
+  /* What is due: called once the item has left the heap (a delayed
+   * answer goes out, a stream's next message). */
+  void (*fire)(struct hs_delay_item *it);
 } hs_delay_item;
 
 typedef struct hs_delay_heap {

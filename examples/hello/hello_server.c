@@ -7,14 +7,18 @@
  *                [--grace S] [--max-delayed N] [--no-reflection]
  *
  * This file: options, start, the worker loop, shutdown, the final count.
- * hello_service.c answers SayHello, reflection_call.c the reflection stream.
+ * hello_service.c answers SayHello, hello_stream.c the streaming methods,
+ * reflection_call.c the reflection stream.
  *
  * Output, for scripts and tests: one line "listening on HOST:PORT" on
  * stdout when the server accepts calls (with --port 0 the kernel's choice),
- * and at exit (SIGTERM or SIGINT) one line
+ * and at exit (SIGTERM or SIGINT) two lines
  *   calls served: N (hello ok A, hello error status B, reflection C, unimplemented D), failed F
- * where N = A + B + C + D counts the calls whose status reached grpc and
- * that the client did not cancel, and F the others. Logs go to stderr.
+ *   stream calls served: S (ok O, error status E), failed G; messages received R, sent W
+ * where N = A + B + C + D counts the unary and reflection calls whose
+ * status reached grpc and that the client did not cancel, and F the
+ * others; the second line counts the streaming methods' calls the same way
+ * and their messages. Logs go to stderr.
  *
  * Shutdown: the first signal stops new calls and lets calls in flight
  * finish (delayed answers included) for --grace seconds; then, or at a
@@ -40,6 +44,9 @@
 #include "server.h"
 
 #define HS_METHOD_HELLO "/locust.hello.HelloService/SayHello"
+#define HS_METHOD_STREAM "/locust.hello.HelloService/SayHelloStream"
+#define HS_METHOD_TO_ALL "/locust.hello.HelloService/SayHelloToAll"
+#define HS_METHOD_CHAT "/locust.hello.HelloService/SayHelloChat"
 #define HS_METHOD_REFL_V1                                                      \
   "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
 #define HS_METHOD_REFL_V1ALPHA                                                 \
@@ -49,6 +56,7 @@
  * waiting instead of queueing in grpc core (whose queue of calls nobody
  * asked for is bounded and answers UNAVAILABLE when full). */
 #define HS_HELLO_AHEAD 128
+#define HS_STREAM_AHEAD 32
 #define HS_OTHER_AHEAD 4
 /* How long a worker waits for an event when no timer is due sooner: the
  * latency with which it sees the main thread's phase changes (grpc core has
@@ -215,6 +223,17 @@ static grpc_server_credentials *make_credentials(const options *o) {
 
 /* ---- the workers ---------------------------------------------------------- */
 
+/* Fires the timers due at now_ns (all of them when `all`): delayed
+ * answers, stream intervals. */
+static void fire_due(hs_worker *w, int64_t now_ns, int all) {
+  hs_delay_item *it;
+  while ((it = hs_delay_heap_top(&w->delays)) != NULL &&
+         (all || it->due_ns <= now_ns)) {
+    hs_delay_heap_remove(&w->delays, it);
+    it->fire(it);
+  }
+}
+
 static void on_server_down(hs_tag *tag, int ok) {
   hs_worker *w = HS_CONTAINER_OF(tag, hs_worker, server_down);
   (void)ok;
@@ -222,7 +241,7 @@ static void on_server_down(hs_tag *tag, int ok) {
    * come to this queue any more: shut it, the loop ends at its
    * GRPC_QUEUE_SHUTDOWN. The delay heap is empty: its calls kept the
    * shutdown waiting until they were answered. */
-  hs_hello_fire_due(w, 0, 1); /* (in case it is not) */
+  fire_due(w, 0, 1); /* (in case it is not) */
   grpc_completion_queue_shutdown(w->cq);
   w->cq_shut = 1;
   atomic_fetch_add(&w->srv->workers_down, 1);
@@ -235,6 +254,11 @@ static void *worker_main(void *arg) {
   hs_server *srv = w->srv;
   for (int i = 0; i < HS_HELLO_AHEAD; i++)
     hs_hello_request(w);
+  for (int i = 0; i < HS_STREAM_AHEAD; i++) {
+    hs_stream_request(w, srv->m_stream);
+    hs_stream_request(w, srv->m_to_all);
+    hs_stream_request(w, srv->m_chat);
+  }
   for (int i = 0; i < HS_OTHER_AHEAD; i++) {
     hs_unknown_request(w);
     if (srv->m_refl_v1)
@@ -258,8 +282,7 @@ static void *worker_main(void *arg) {
       tag->fn(tag, ev.success);
     }
     if (!w->cq_shut) /* after the queue shutdown no batch may start */
-      hs_hello_fire_due(w, hs_now_ns(),
-                        atomic_load(&srv->phase) == HS_CANCELLING);
+      fire_due(w, hs_now_ns(), atomic_load(&srv->phase) == HS_CANCELLING);
   }
   return NULL;
 }
@@ -306,6 +329,11 @@ static void print_counts(const hs_server *srv) {
     t.reflection += c->reflection;
     t.unimplemented += c->unimplemented;
     t.failed += c->failed;
+    t.stream_ok += c->stream_ok;
+    t.stream_status += c->stream_status;
+    t.stream_failed += c->stream_failed;
+    t.msgs_in += c->msgs_in;
+    t.msgs_out += c->msgs_out;
   }
   uint64_t served =
       t.hello_ok + t.hello_status + t.reflection + t.unimplemented;
@@ -314,6 +342,11 @@ static void print_counts(const hs_server *srv) {
          ", unimplemented %" PRIu64 "), failed %" PRIu64 "\n",
          served, t.hello_ok, t.hello_status, t.reflection, t.unimplemented,
          t.failed);
+  printf("stream calls served: %" PRIu64 " (ok %" PRIu64
+         ", error status %" PRIu64 "), failed %" PRIu64
+         "; messages received %" PRIu64 ", sent %" PRIu64 "\n",
+         t.stream_ok + t.stream_status, t.stream_ok, t.stream_status,
+         t.stream_failed, t.msgs_in, t.msgs_out);
   fflush(stdout);
 }
 
@@ -327,6 +360,15 @@ static int start_server(hs_server *srv, const options *o) {
   srv->m_hello =
       grpc_server_register_method(srv->server, HS_METHOD_HELLO, NULL,
                                   GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+  /* A server stream's one request comes with the call; a client's stream
+   * is read message by message. */
+  srv->m_stream =
+      grpc_server_register_method(srv->server, HS_METHOD_STREAM, NULL,
+                                  GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+  srv->m_to_all = grpc_server_register_method(srv->server, HS_METHOD_TO_ALL,
+                                              NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+  srv->m_chat = grpc_server_register_method(srv->server, HS_METHOD_CHAT, NULL,
+                                            GRPC_SRM_PAYLOAD_NONE, 0);
   if (srv->refl) {
     srv->m_refl_v1 = grpc_server_register_method(
         srv->server, HS_METHOD_REFL_V1, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
@@ -343,7 +385,7 @@ static int start_server(hs_server *srv, const options *o) {
   int port = creds ? grpc_server_add_http2_port(srv->server, addr, creds) : 0;
   if (creds)
     grpc_server_credentials_release(creds);
-  if (!srv->m_hello ||
+  if (!srv->m_hello || !srv->m_stream || !srv->m_to_all || !srv->m_chat ||
       (srv->refl && (!srv->m_refl_v1 || !srv->m_refl_v1alpha))) {
     hs_log("cannot register the methods");
     return -1;

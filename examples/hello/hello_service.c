@@ -73,6 +73,7 @@ typedef struct hello_call {
 static void on_arrived(hs_tag *tag, int ok);
 static void on_answered(hs_tag *tag, int ok);
 static void on_closed(hs_tag *tag, int ok);
+static void hello_due(hs_delay_item *it);
 
 /* Counts the call and frees it, once nothing refers to it any more. */
 static void maybe_done(hello_call *c) {
@@ -117,6 +118,7 @@ int hs_hello_request(hs_worker *w) {
   c->answered.fn = on_answered;
   c->closed.fn = on_closed;
   c->timer.idx = HS_DELAY_NONE;
+  c->timer.fire = hello_due;
   c->w = w;
   grpc_metadata_array_init(&c->md);
   grpc_call_error e = grpc_server_request_registered_call(
@@ -346,15 +348,11 @@ static void on_closed(hs_tag *tag, int ok) {
   maybe_done(c);
 }
 
-void hs_hello_fire_due(hs_worker *w, int64_t now_ns, int all) {
-  hs_delay_item *it;
-  while ((it = hs_delay_heap_top(&w->delays)) != NULL &&
-         (all || it->due_ns <= now_ns)) {
-    hs_delay_heap_remove(&w->delays, it);
-    hello_call *c = HS_CONTAINER_OF(it, hello_call, timer);
-    send_answer(c, 0);
-    maybe_done(c);
-  }
+/* A delayed answer is due. */
+static void hello_due(hs_delay_item *it) {
+  hello_call *c = HS_CONTAINER_OF(it, hello_call, timer);
+  send_answer(c, 0);
+  maybe_done(c);
 }
 
 /* ---- methods nobody registered -------------------------------------------- */

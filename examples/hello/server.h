@@ -45,6 +45,11 @@ typedef struct hs_counts {
   uint64_t unimplemented; /* calls to other methods, answered UNIMPLEMENTED */
   uint64_t
       failed; /* cancelled by the client, or broke before the status went out */
+  /* The streaming methods: calls answered with status OK, with another
+   * status, the others (cancelled by the client, broken); their messages
+   * read and written (a write counts once grpc took it). */
+  uint64_t stream_ok, stream_status, stream_failed;
+  uint64_t msgs_in, msgs_out;
 } hs_counts;
 
 /* Shutdown phases, in order (hs_server.phase). */
@@ -61,6 +66,9 @@ typedef struct hs_worker hs_worker;
 typedef struct hs_server {
   grpc_server *server;
   void *m_hello;        /* registered /locust.hello.HelloService/SayHello */
+  void *m_stream;       /* ... SayHelloStream (server streaming) */
+  void *m_to_all;       /* ... SayHelloToAll (client streaming) */
+  void *m_chat;         /* ... SayHelloChat (bidirectional) */
   void *m_refl_v1;      /* registered reflection v1 method, or NULL */
   void *m_refl_v1alpha; /* registered reflection v1alpha method, or NULL */
   const hs_reflection *refl; /* NULL when reflection is off */
@@ -103,8 +111,11 @@ int hs_hello_request(hs_worker *w);
  * UNIMPLEMENTED (otherwise such calls would wait in grpc core forever). */
 int hs_unknown_request(hs_worker *w);
 
-/* Fires the delayed answers due at now_ns (all of them when `all`). */
-void hs_hello_fire_due(hs_worker *w, int64_t now_ns, int all);
+/* ---- hello_stream.c ---------------------------------------------------------
+ * The streaming methods: SayHelloStream (server streaming), SayHelloToAll
+ * (client streaming), SayHelloChat (bidirectional). `method` is one of
+ * srv->m_stream, m_to_all, m_chat. */
+int hs_stream_request(hs_worker *w, void *method);
 
 /* ---- reflection_call.c ----------------------------------------------------
  * The ServerReflectionInfo bidi stream. method is srv->m_refl_v1 or

@@ -19,6 +19,9 @@ as one JSON line "served: {...}".
   GET  /cart/C               Authorization: Bearer T -> {"id": C, "items": [...]}
   POST /logout               Authorization: Bearer T
   POST /restart              200
+  POST /echo                 {"got": the JSON body, "types": each member's type,
+                              "headers": the request's x-* headers}
+  GET  /text?n=N             N letters 'a' and a '!' (text/plain), for regex checks
   GET  /stats                what was served so far (JSON)
 A request with a bearer token that is not a live one gets 401.
 """
@@ -35,7 +38,8 @@ from urllib.parse import parse_qs, urlparse
 lock = threading.Lock()
 tokens = {}   # token -> user
 carts = {}    # cart id -> (token, items)
-served = {"requests": {}, "unauthorized": 0, "logins": 0, "logouts": 0, "users": []}
+served = {"requests": {}, "unauthorized": 0, "logins": 0, "logouts": 0, "users": [],
+          "paths": []}  # the first 2000 request paths with their queries
 
 
 def count(key):
@@ -79,7 +83,13 @@ class Handler(BaseHTTPRequestHandler):
             served["unauthorized"] += 1
         self.reply(401, {"error": "bad or missing token"})
 
+    def remember(self):
+        with lock:
+            if len(served["paths"]) < 2000:
+                served["paths"].append(self.path)
+
     def do_GET(self):
+        self.remember()
         url = urlparse(self.path)
         if url.path == "/":
             count("GET /")
@@ -98,6 +108,10 @@ class Handler(BaseHTTPRequestHandler):
             if cart is None:
                 return self.reply(404, {"error": "no such cart"})
             return self.reply(200, {"id": cid, "items": cart[1]})
+        if url.path == "/text":
+            count("GET /text")
+            n = min(int(parse_qs(url.query).get("n", ["10"])[0]), 1 << 24)
+            return self.reply(200, b"a" * n + b"!", "text/plain")
         if url.path == "/stats":
             with lock:
                 return self.reply(200, served)
@@ -105,6 +119,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(404, {"error": "not found"})
 
     def do_POST(self):
+        self.remember()
         url = urlparse(self.path)
         body = self.body_json()
         if url.path == "/login":
@@ -141,6 +156,12 @@ class Handler(BaseHTTPRequestHandler):
                 tokens.pop(self.headers["Authorization"][len("Bearer "):], None)
                 served["logouts"] += 1
             return self.reply(200, {"ok": True})
+        if url.path == "/echo":
+            count("POST /echo")
+            types = ({k: type(v).__name__ for k, v in body.items()}
+                     if isinstance(body, dict) else {})
+            xh = {k.lower(): v for k, v in self.headers.items() if k.lower().startswith("x-")}
+            return self.reply(200, {"got": body, "types": types, "headers": xh})
         if url.path == "/restart":
             count("POST /restart")
             return self.reply(200, {"ok": True})

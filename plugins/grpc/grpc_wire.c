@@ -178,3 +178,120 @@ int grpc_gunzip(const uint8_t *in, size_t len, size_t max, uint8_t **out,
   *out_len = n;
   return 0;
 }
+
+int grpc_parse_duration(const char *text, uint64_t *ns) {
+  static const struct {
+    const char *unit;
+    double ns;
+  } units[] = {{"ns", 1},  {"us", 1e3}, {"ms", 1e6},
+               {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+  const char *p = text;
+  double total = 0;
+  int parts = 0;
+  if (p == NULL)
+    return RL_ERR_INVAL;
+  while (*p != '\0') {
+    char *end;
+    if (!((*p >= '0' && *p <= '9') || *p == '.'))
+      return RL_ERR_INVAL;
+    double v = strtod(p, &end);
+    if (end == p || v < 0)
+      return RL_ERR_INVAL;
+    p = end;
+    size_t ulen = 0;
+    while ((p[ulen] >= 'a' && p[ulen] <= 'z'))
+      ulen++;
+    if (ulen == 0) {
+      if (*p != '\0' || parts > 0)
+        return RL_ERR_INVAL; /* a bare number stands alone: seconds */
+      total = v * 1e9;
+      parts++;
+      break;
+    }
+    size_t i = 0;
+    for (; i < sizeof units / sizeof units[0]; i++)
+      if (strlen(units[i].unit) == ulen && memcmp(p, units[i].unit, ulen) == 0)
+        break;
+    if (i == sizeof units / sizeof units[0])
+      return RL_ERR_INVAL;
+    total += v * units[i].ns;
+    p += ulen;
+    parts++;
+  }
+  if (parts == 0 || total > 9.2e18)
+    return RL_ERR_INVAL;
+  *ns = (uint64_t)(total + 0.5);
+  return 0;
+}
+
+int grpc_parse_size(const char *text, uint64_t *bytes) {
+  static const struct {
+    const char *unit;
+    uint64_t mult;
+  } units[] = {{"", 1},
+               {"b", 1},
+               {"k", 1000},
+               {"kb", 1000},
+               {"kib", 1024},
+               {"m", 1000000},
+               {"mb", 1000000},
+               {"mib", 1048576},
+               {"g", 1000000000},
+               {"gb", 1000000000},
+               {"gib", 1073741824}};
+  const char *p = text;
+  uint64_t v = 0;
+  if (p == NULL || !(*p >= '0' && *p <= '9'))
+    return RL_ERR_INVAL;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    v = v * 10 + (uint64_t)(*p - '0');
+    if (v > (1ull << 53))
+      return RL_ERR_INVAL;
+  }
+  while (*p == ' ')
+    p++;
+  char unit[4];
+  size_t ulen = strlen(p);
+  if (ulen >= sizeof unit)
+    return RL_ERR_INVAL;
+  for (size_t i = 0; i < ulen; i++)
+    unit[i] = (char)(p[i] >= 'A' && p[i] <= 'Z' ? p[i] - 'A' + 'a' : p[i]);
+  unit[ulen] = '\0';
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+    if (strcmp(unit, units[i].unit) == 0) {
+      if (v > (1ull << 53) / units[i].mult)
+        return RL_ERR_INVAL;
+      *bytes = v * units[i].mult;
+      return 0;
+    }
+  }
+  return RL_ERR_INVAL;
+}
+
+int grpc_split_delimited(const uint8_t *data, size_t len, size_t *off,
+                         size_t *n, size_t max) {
+  size_t pos = 0;
+  int count = 0;
+  while (pos < len) {
+    uint64_t v = 0;
+    int shift = 0;
+    for (;;) {
+      if (pos >= len || shift > 63)
+        return 0;
+      uint8_t b = data[pos++];
+      v |= (uint64_t)(b & 0x7f) << shift;
+      shift += 7;
+      if (!(b & 0x80))
+        break;
+    }
+    if (v > len - pos)
+      return 0;
+    if ((size_t)count == max)
+      return -1;
+    off[count] = pos;
+    n[count] = (size_t)v;
+    count++;
+    pos += (size_t)v;
+  }
+  return count;
+}

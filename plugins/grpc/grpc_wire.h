@@ -56,4 +56,31 @@ int grpc_frame_build(const uint8_t *msg, size_t len, int gzip, uint8_t **out,
 int grpc_gunzip(const uint8_t *in, size_t len, size_t max, uint8_t **out,
                 size_t *out_len);
 
+/*
+ * A duration as the gRPC options take it (--stream-interval 100ms,
+ * --stream-call-duration 1m30s, --keepalive 20s): numbers, each with a
+ * unit (ns, us, ms, s, m, h), added up; a bare number is seconds; decimals
+ * allowed ("0.5s", "1.5"). Returns 0 with *ns, or RL_ERR_INVAL.
+ */
+int grpc_parse_duration(const char *text, uint64_t *ns);
+
+/*
+ * A size as ghz takes it (--max-recv-message-size 4MiB): a whole number
+ * with an optional unit, blanks allowed between: B; K, KB (1000), KiB
+ * (1024); M, MB, MiB; G, GB, GiB; case ignored. Returns 0 with *bytes, or
+ * RL_ERR_INVAL (also past 2^53).
+ */
+int grpc_parse_size(const char *text, uint64_t *bytes);
+
+/*
+ * Splits `len` bytes of count-prefixed messages (each a varint length,
+ * then that many bytes: protobuf's writeDelimitedTo, ghz's -b) into at
+ * most `max` pieces, their offsets in off[] and lengths in n[]. Returns
+ * the number of pieces when the bytes split exactly (at least one), 0
+ * when they do not (then they may be one bare message), or -1 when there
+ * are more than max.
+ */
+int grpc_split_delimited(const uint8_t *data, size_t len, size_t *off,
+                         size_t *n, size_t max);
+
 #endif /* RL_GRPC_WIRE_H */

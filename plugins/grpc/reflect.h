@@ -38,7 +38,8 @@ typedef struct rl__reflect_options {
   /* TLS as everywhere in rpcload: the peer is verified against cacert
    * (a PEM bundle) or the system's CAs, and its name against host, unless
    * insecure. cert/key: a client certificate (key NULL: taken from cert).
-   * SNI is host unless host is an IP literal. */
+   * SNI is host unless host is an IP literal. server_name (--cname), when
+   * set, stands for host in both. */
   const char *cacert;
   const char *cert;
   const char *key;
@@ -49,6 +50,7 @@ typedef struct rl__reflect_options {
    * authorization); names are sent lowercased, as HTTP/2 requires. */
   const rl_kv *metadata;
   size_t n_metadata;
+  const char *server_name;
 } rl__reflect_options;
 
 /*

@@ -402,18 +402,19 @@ static int tls_handshake(rl__rconn *c) {
   SSL_set_bio(c->ssl, rbio, wbio); /* the SSL owns them now */
   c->rbio = rbio;
   c->wbio = wbio;
-  int ip = is_ip_literal(o->host);
+  /* --cname names the server instead of the host. */
+  const char *name = o->server_name != NULL ? o->server_name : o->host;
+  int ip = is_ip_literal(name);
   /* RFC 6066: SNI carries names only, never address literals. */
-  if (!ip && SSL_set_tlsext_host_name(c->ssl, o->host) != 1)
-    return rl__rconn_fail(c, RL_ERR_TLS, "reflection: cannot set SNI %s",
-                          o->host);
+  if (!ip && SSL_set_tlsext_host_name(c->ssl, name) != 1)
+    return rl__rconn_fail(c, RL_ERR_TLS, "reflection: cannot set SNI %s", name);
   if (!o->insecure) {
     X509_VERIFY_PARAM *param = SSL_get0_param(c->ssl);
-    int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, o->host)
-                : X509_VERIFY_PARAM_set1_host(param, o->host, 0);
+    int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, name)
+                : X509_VERIFY_PARAM_set1_host(param, name, 0);
     if (ok != 1)
       return rl__rconn_fail(c, RL_ERR_TLS,
-                            "reflection: cannot verify host name %s", o->host);
+                            "reflection: cannot verify host name %s", name);
   }
   SSL_set_connect_state(c->ssl);
   for (;;) {
@@ -674,7 +675,10 @@ int rl__rconn_call(rl__rconn *c, const char *path, const uint8_t *msg,
     nva[6 + i] = nv(c->md_names[i],
                     o->metadata[i].value != NULL ? o->metadata[i].value : "");
 
-  h2_body body = {frame, 5 + len, body_free, frame};
+  h2_body body = {.data = frame,
+                  .len = 5 + len,
+                  .release = body_free,
+                  .release_arg = frame};
   rl__rcall *cp = &c->call;
   int rc = h2_session_submit(c->h2, nva, nvlen, &body, &cp, NULL);
   free(nva); /* nghttp2 copied the header fields */

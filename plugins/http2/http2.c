@@ -929,11 +929,10 @@ static const h2_callbacks http2_h2_callbacks = {
  */
 static int http2_session_new(const rl_host *host, rl_conn *conn,
                              const rl_conn_info *info, void **session) {
-  (void)info;
   struct http2_session *s = calloc(1, sizeof *s);
   if (s == NULL)
     return RL_ERR_NOMEM;
-  int rc = rl__h2codec_start(&s->c, host, conn, &http2_h2_callbacks,
+  int rc = rl__h2codec_start(&s->c, host, conn, info, &http2_h2_callbacks,
                              sizeof(struct http2_stream));
   if (rc != 0) {
     free(s);

@@ -1,11 +1,14 @@
 #include "h2codec.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 int rl__h2codec_start(rl__h2codec *c, const rl_host *host, rl_conn *conn,
-                      const h2_callbacks *cb, size_t stream_size) {
+                      const rl_conn_info *info, const h2_callbacks *cb,
+                      size_t stream_size) {
   c->host = host;
   c->conn = conn;
+  c->plain = info != NULL && !info->tls;
   c->has_retry = RL_HOST_HAS(host, conn_drain);
   c->has_responses = RL_HOST_HAS_RESPONSES(host) &&
                      host->request_wants_response != NULL &&
@@ -70,8 +73,17 @@ int rl__h2codec_read(rl__h2codec *c, const uint8_t *data, size_t len) {
     c->abort_reason = h2_session_error(c->h2);
     if (c->abort_reason[0] == '\0')
       c->abort_reason = rl_strerror(rc);
+    if (c->plain && !c->read_ok) {
+      /* A TLS server (or nginx's 400 for plain text on its TLS port)
+       * answers the preface with what is not HTTP/2 at all. */
+      snprintf(c->hint, sizeof c->hint, "%s (does it want TLS?)",
+               c->abort_reason);
+      c->abort_reason = c->hint;
+    }
     h2_session_abort(c->h2);
     c->abort_reason = NULL;
+  } else if (rc == 0) {
+    c->read_ok = 1;
   }
   return rc;
 }

@@ -34,17 +34,22 @@ typedef struct rl__h2codec {
   /* While ending every stream at once (a connection error, the end): the
    * error text they fail with; borrowed for that moment. */
   const char *abort_reason;
+  int plain;               /* no TLS under the connection */
+  int read_ok;             /* some bytes from the server made sense */
+  char hint[320];          /* abort_reason with the plain-text hint */
   rl__resp_acc *free_accs; /* collectors to reuse; owned */
 } rl__h2codec;
 
 /*
- * Starts c on host's connection conn (both borrowed, they outlive it): an
- * HTTP/2 session with `cb` (write and on_goaway should be this file's; c
- * is the session_data) and stream areas of stream_size bytes, its preface
- * and SETTINGS written. Returns 0, or an RL_ERR_* code with nothing kept.
+ * Starts c on host's connection conn (both borrowed, they outlive it; info
+ * is session_new's, read during the call): an HTTP/2 session with `cb`
+ * (write and on_goaway should be this file's; c is the session_data) and
+ * stream areas of stream_size bytes, its preface and SETTINGS written.
+ * Returns 0, or an RL_ERR_* code with nothing kept.
  */
 int rl__h2codec_start(rl__h2codec *c, const rl_host *host, rl_conn *conn,
-                      const h2_callbacks *cb, size_t stream_size);
+                      const rl_conn_info *info, const h2_callbacks *cb,
+                      size_t stream_size);
 
 /* h2session's write callback: the bytes go to host->conn_write. */
 int rl__h2codec_write(void *session_data, const uint8_t *data, size_t len);
@@ -72,7 +77,9 @@ int rl__h2codec_submitted(rl__h2codec *c, int rc, rl__resp_acc *acc);
 
 /* Bytes from the server (borrowed). On a connection error every stream
  * still open ends here with the precise reason, and RL_ERR_PROTO tells the
- * host to close. */
+ * host to close. When the server's very first bytes on a plain connection
+ * are not HTTP/2, the reason asks "(does it want TLS?)", as the core and
+ * the reflection client do. */
 int rl__h2codec_read(rl__h2codec *c, const uint8_t *data, size_t len);
 
 /* 1 when the connection closed (err RL_ERR_CLOSED) after a GOAWAY with an

@@ -19,9 +19,15 @@
  * when the session is deleted. After on_end returns, no callback names
  * that stream again.
  *
+ * Header field values reach the owner as the server sent them, blanks at
+ * their ends included (RFC 9113 forbids those and nghttp2 would reset the
+ * stream; servers send them, e.g. in a grpc-message).
+ *
  * Flow control is nghttp2's: request bodies are sent as the server's
- * windows allow, and received DATA is acknowledged (WINDOW_UPDATE) as it is
- * read. The session announces its windows in its first SETTINGS.
+ * windows allow (a streamed body is pulled from its owner only then, so
+ * a server that reads slowly holds the owner back, not a queue here), and
+ * received DATA is acknowledged (WINDOW_UPDATE) as it is read. The session
+ * announces its windows in its first SETTINGS.
  *
  * Re-entrancy: the on_* callbacks are made from h2_session_recv(),
  * h2_session_abort() and h2_session_del() only, never from
@@ -99,6 +105,17 @@ typedef struct h2_callbacks {
    * twice (a graceful shutdown announces, then names the last stream). */
   void (*on_goaway)(void *session_data, uint32_t error_code,
                     int32_t last_stream_id);
+  /* A streamed request body's next bytes (h2_body.stream): copies at most
+   * `len` into `buf` and returns how many, setting *eof with the last of
+   * them (or alone) when the body is over. 0 without eof: nothing is
+   * ready, the stream waits for h2_session_resume(). Called whenever
+   * flow control lets the stream send, from any h2_session_* call that
+   * sends, h2_session_submit() included; never after the stream's on_end.
+   * Required for a streamed body. */
+  size_t (*on_send)(void *stream_data, uint8_t *buf, size_t len, int *eof);
+  /* A submit failed after the stream's area was made and maybe used by
+   * on_send: the owner frees what the area holds. No on_end follows. */
+  void (*on_drop)(void *stream_data);
 } h2_callbacks;
 
 /* Session settings; zero members take the defaults shown. */
@@ -125,6 +142,10 @@ typedef struct h2_body {
   size_t len;
   void (*release)(void *release_arg);
   void *release_arg;
+  /* 1: no fixed bytes (data, len and release unused): the owner's on_send
+   * gives them as it has them and as flow control lets them go (a gRPC
+   * stream's messages), until it says eof. */
+  int stream;
 } h2_body;
 
 /*
@@ -204,6 +225,20 @@ void *h2_session_find(h2_session *s, int (*match)(void *area, void *arg),
  * RL_ERR_INVAL when `area` is no stream the owner still waits for.
  */
 int h2_session_cancel(h2_session *s, void *area);
+
+/* Sends a PING (keepalive): written now, unless inside h2_session_recv's
+ * callbacks. Returns 0 or an RL_ERR_* code. */
+int h2_session_ping(h2_session *s);
+
+/* 1 when every PING sent has been acknowledged. */
+int h2_session_ping_acked(const h2_session *s);
+
+/* A streamed body that waits (its on_send had nothing) has bytes again:
+ * nghttp2 asks on_send once flow control allows, and what can go is
+ * written now (inside h2_session_recv's callbacks: when it returns).
+ * Returns 0, or RL_ERR_INVAL when `area` is no stream the owner still
+ * waits for. */
+int h2_session_resume(h2_session *s, void *area);
 
 /* Ends every stream still owned with on_end(H2_END_ABORTED) (after first
  * reporting outcomes held back during a submit), leaving the session

@@ -1,6 +1,5 @@
 #include "engine/checks.h"
 
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +7,9 @@
 
 #include <jansson.h>
 
+#include "base/buf.h"
 #include "base/jsonpath.h"
+#include "base/regex.h"
 
 const char *rl__status_name(const char *const *names, uint32_t n, int code) {
   return names && code >= 0 && (uint32_t)code < n ? names[code] : NULL;
@@ -70,8 +71,31 @@ static void shown(const json_t *v, char *buf, size_t len) {
   free(t);
 }
 
+/* A value and a templated operand's text: a string has that text, any
+ * other value that JSON. */
+static int same_as_text(const json_t *v, const char *text) {
+  if (json_is_string(v))
+    return strcmp(json_string_value(v), text) == 0;
+  json_t *t = json_loads(text, JSON_DECODE_ANY, NULL);
+  int same = t && json_same(v, t);
+  json_decref(t);
+  return same;
+}
+
+/* The operand as shown in a message: the expanded text, or the value. */
+static void shown_operand(const json_t *value, const char *operand, char *buf,
+                          size_t len) {
+  if (!operand) {
+    shown(value, buf, len);
+    return;
+  }
+  json_t *s = json_string(operand);
+  shown(s ? s : value, buf, len);
+  json_decref(s);
+}
+
 int rl__json_expect_check(const rl__json_expect *e, const json_t *doc,
-                          char *why, size_t whylen) {
+                          const char *operand, char *why, size_t whylen) {
   const char *path = rl__jsonpath_text(e->path);
   json_t *v = rl__jsonpath_eval(e->path, doc);
   char got[80], want[80];
@@ -83,35 +107,48 @@ int rl__json_expect_check(const rl__json_expect *e, const json_t *doc,
   case RL__JSON_EXISTS:
     return 1;
   case RL__JSON_EQUALS:
-    if (json_same(v, e->value))
+    if (operand ? same_as_text(v, operand) : json_same(v, e->value))
       return 1;
     shown(v, got, sizeof got);
-    shown(e->value, want, sizeof want);
+    shown_operand(e->value, operand, want, sizeof want);
     snprintf(why, whylen, "%s is %s, expected %s", path, got, want);
     return 0;
-  case RL__JSON_CONTAINS:
-    if (json_is_string(v) && json_is_string(e->value)) {
-      if (strstr(json_string_value(v), json_string_value(e->value)))
+  case RL__JSON_CONTAINS: {
+    const char *sub = operand                    ? operand
+                      : json_is_string(e->value) ? json_string_value(e->value)
+                                                 : NULL;
+    if (json_is_string(v) && sub) {
+      if (strstr(json_string_value(v), sub))
         return 1;
     } else if (json_is_array(v)) {
       for (size_t i = 0; i < json_array_size(v); i++)
-        if (json_same(json_array_get(v, i), e->value))
+        if (operand ? same_as_text(json_array_get(v, i), operand)
+                    : json_same(json_array_get(v, i), e->value))
           return 1;
-    } else if (json_is_object(v) && json_is_string(e->value)) {
-      if (json_object_get(v, json_string_value(e->value)))
+    } else if (json_is_object(v) && sub) {
+      if (json_object_get(v, sub))
         return 1;
     }
     shown(v, got, sizeof got);
-    shown(e->value, want, sizeof want);
+    shown_operand(e->value, operand, want, sizeof want);
     snprintf(why, whylen, "%s is %s, which does not contain %s", path, got,
              want);
     return 0;
+  }
   case RL__JSON_MATCHES: {
     char *text = rl__jsonpath_value_text(v);
-    int ok = text && regexec(e->re, text, 0, NULL, 0) == 0;
+    char limit[160];
+    int m = text ? rl__regex_match(e->re, text, strlen(text), NULL, limit,
+                                   sizeof limit)
+                 : RL_ERR_NOMEM;
     free(text);
-    if (ok)
+    if (m == 1)
       return 1;
+    if (m < 0) {
+      snprintf(why, whylen, "%s: /%.60s/ gave up: %s", path, e->text,
+               m == RL_ERR_NOMEM ? "out of memory" : limit);
+      return 0;
+    }
     shown(v, got, sizeof got);
     snprintf(why, whylen, "%s is %s, which does not match /%s/", path, got,
              e->text);
@@ -135,9 +172,12 @@ static json_t *response_json(const rl__response *r, json_t **cache,
   return *cache;
 }
 
-/* What body checks look at: gRPC's JSON, else the body. */
-static const char *body_text(const rl__response *r) {
-  return r->has_json ? r->json : r->body ? r->body : "";
+/* What body checks look at: gRPC's JSON, else the body; its length in
+ * *len. */
+static const char *body_text(const rl__response *r, size_t *len) {
+  const char *t = r->has_json ? r->json : r->body ? r->body : "";
+  *len = r->has_json || !r->body ? strlen(t) : r->body_len;
+  return t;
 }
 
 /* A status as people read it: the plugin's name for it, else its number. */
@@ -151,34 +191,63 @@ static const char *status_text(const rl__step_checks *ck, int code, char *buf,
   return buf;
 }
 
+/* A templated expected value expanded for this user into `out` (reset
+ * first); NULL when out of memory. */
+static const char *expand(const rl_template *t, const rl__template_ctx *tctx,
+                          rl__buf *out) {
+  rl__buf_reset(out);
+  if (rl__template_expand(t, tctx, out))
+    return NULL;
+  return out->p ? out->p : "";
+}
+
 static const char *expect_error(const rl__step_checks *ck,
                                 const rl__response *r, const char *plugin_error,
-                                uint64_t rt_ns, json_t **doc, int *tried,
+                                uint64_t rt_ns, const rl__template_ctx *tctx,
+                                json_t **doc, int *tried, rl__buf *scratch,
                                 char *buf, size_t len) {
   const rl__expect *e = ck->expect;
   const char *err = plugin_error;
   char a[32], b[32];
   if (e->has_status || ck->has_named_status) {
-    int want = ck->has_named_status ? ck->named_status : e->status;
-    if (r->status == want) {
+    int ok = ck->has_named_status ? r->status == ck->named_status
+                                  : rl__status_set_has(&e->status, r->status);
+    if (ok) {
       err = NULL;
     } else {
       snprintf(buf, len, "expected status %s, got %s",
-               status_text(ck, want, a, sizeof a),
+               ck->has_named_status
+                   ? status_text(ck, ck->named_status, a, sizeof a)
+                   : e->status_text,
                status_text(ck, r->status, b, sizeof b));
       return buf;
     }
   }
   if (err)
     return err;
-  if (e->body_contains && !strstr(body_text(r), e->body_contains)) {
-    snprintf(buf, len, "response does not contain '%.80s'%s", e->body_contains,
+  size_t blen;
+  const char *body = body_text(r, &blen);
+  const char *contains = e->body_contains;
+  if (contains && ck->contains && tctx &&
+      !(contains = expand(ck->contains, tctx, scratch)))
+    return "out of memory";
+  if (contains && !strstr(body, contains)) {
+    snprintf(buf, len, "response does not contain '%.80s'%s", contains,
              r->body_cut ? " (body cut at 4 MiB)" : "");
     return buf;
   }
-  if (e->body_re && regexec(e->body_re, body_text(r), 0, NULL, 0) != 0) {
-    snprintf(buf, len, "response does not match /%.80s/", e->body_matches);
-    return buf;
+  if (e->body_re) {
+    char limit[160];
+    int m = rl__regex_match(e->body_re, body, blen, NULL, limit, sizeof limit);
+    if (m < 0) {
+      snprintf(buf, len, "body_matches /%.60s/ gave up: %s", e->body_matches,
+               limit);
+      return buf;
+    }
+    if (m == 0) {
+      snprintf(buf, len, "response does not match /%.80s/", e->body_matches);
+      return buf;
+    }
   }
   for (size_t i = 0; i < e->n_json; i++) {
     json_t *d = response_json(r, doc, tried);
@@ -186,7 +255,11 @@ static const char *expect_error(const rl__step_checks *ck,
       snprintf(buf, len, "response is not JSON (expect.json)");
       return buf;
     }
-    if (!rl__json_expect_check(&e->json[i], d, buf, len))
+    const rl_template *t = ck->json_operands ? ck->json_operands[i] : NULL;
+    const char *operand = NULL;
+    if (t && tctx && !(operand = expand(t, tctx, scratch)))
+      return "out of memory";
+    if (!rl__json_expect_check(&e->json[i], d, operand, buf, len))
       return buf;
   }
   if (e->has_max_ms && (double)rt_ns / 1e6 > e->max_ms) {
@@ -221,22 +294,29 @@ static char *capture_value(const rl__capture *c, const rl__response *r,
   }
   case RL__CAPTURE_REGEX:
   default: {
-    regmatch_t m[2];
-    const char *text = body_text(r);
-    if (regexec(c->re, text, 2, m, 0) != 0) {
+    size_t tlen, span[2];
+    const char *text = body_text(r, &tlen);
+    char limit[160];
+    int m = rl__regex_match(c->re, text, tlen, span, limit, sizeof limit);
+    if (m < 0) {
+      snprintf(buf, len, "capture %s: /%.60s/ gave up: %s", c->var, c->arg,
+               limit);
+      return NULL;
+    }
+    if (m == 0) {
       snprintf(buf, len, "capture %s: /%.60s/ does not match the response",
                c->var, c->arg);
       return NULL;
     }
-    regmatch_t g = m[1].rm_so >= 0 ? m[1] : m[0];
-    return strndup(text + g.rm_so, (size_t)(g.rm_eo - g.rm_so));
+    return strndup(text + span[0], span[1] - span[0]);
   }
   }
 }
 
 const char *rl__checks_apply(const rl__step_checks *ck,
                              const rl__response *resp, const char *plugin_error,
-                             uint64_t rt_ns, char **vars, char *buf, size_t len,
+                             uint64_t rt_ns, const rl__template_ctx *tctx,
+                             char **vars, char *buf, size_t len,
                              int *stop_task) {
   *stop_task = 0;
   static const rl__response none = {.status = -1};
@@ -245,8 +325,16 @@ const char *rl__checks_apply(const rl__step_checks *ck,
   int tried = 0;
   const char *err = plugin_error;
   if (r->have) {
-    if (ck->expect)
-      err = expect_error(ck, r, plugin_error, rt_ns, &doc, &tried, buf, len);
+    if (ck->expect) {
+      rl__buf scratch;
+      rl__buf_init(&scratch);
+      err = expect_error(ck, r, plugin_error, rt_ns, tctx, &doc, &tried,
+                         &scratch, buf, len);
+      rl__buf_free(&scratch);
+      /* The user's words for any failure the response decided. */
+      if (err && ck->expect->message)
+        err = ck->expect->message;
+    }
   } else if (!err) {
     err = "no response to check";
   }

@@ -25,6 +25,7 @@
 static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents);
 static void conn_timer_cb(struct ev_loop *loop, ev_timer *t, int revents);
 static void conn_connect(rl_conn *c);
+static void connect_when_due(rl_conn *c);
 
 void rl__conn_init(rl_conn *c, rl_loop *loop, const struct rl__target *t) {
   memset(c, 0, sizeof *c);
@@ -36,6 +37,8 @@ void rl__conn_init(rl_conn *c, rl_loop *loop, const struct rl__target *t) {
   c->io.data = c;
   ev_init(&c->timer, conn_timer_cb);
   c->timer.data = c;
+  /* The backoff's jitter: different per connection, repeatable per seed. */
+  c->rng = loop->seed ^ (uint64_t)(uintptr_t)c;
 }
 
 void rl__conn_free(rl_conn *c) {
@@ -167,10 +170,45 @@ static void close_socket(rl_conn *c) {
   c->wlen = c->woff = 0;
 }
 
+/* The server has completed a request on this connection: later failures
+ * are no failed attempt, and the backoff starts over. */
+static void answered(rl_conn *c) {
+  c->done_any = 1;
+  rl__backoff_reset(&c->backoff);
+}
+
+/* The target's backoff policy (NULL: the short one). */
+static const rl__backoff_policy *backoff_policy(const rl_conn *c) {
+  return c->t->backoff ? c->t->backoff : &rl__backoff_short;
+}
+
+/* A connection attempt failed: the next waits (engine/backoff.h). */
+static void attempt_failed(rl_conn *c) {
+  c->retry_ns = rl__backoff_failed(backoff_policy(c), &c->backoff,
+                                   c->attempt_ns, &c->rng);
+}
+
 void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
   if (c->state == RL__CONN_CLOSED && !c->q_head)
     return;
   int was_open = c->was_open;
+  /* An attempt that failed: before it was open, or before the server
+   * completed any request it was given. A close we asked for (a stop),
+   * or an idle connection the server closed, is not one. */
+  int failed = c->state != RL__CONN_CLOSED && err != RL_ERR_CANCELLED &&
+               !c->loop->cutting && !c->done_any &&
+               (c->state != RL__CONN_OPEN || c->asked);
+  char hinted[320];
+  if (failed && was_open && !c->t->tls && err != RL_ERR_TIMEOUT) {
+    /* Plain text to a TLS server gets closed, reset or answered with
+     * what no plugin parses, before anything completes: say what it
+     * looks like, as the reflection client does. */
+    snprintf(hinted, sizeof hinted, "%s (does it want TLS?)",
+             reason ? reason : "connection failed");
+    reason = hinted;
+  }
+  if (failed)
+    attempt_failed(c);
   close_socket(c);
   c->close_later = 0;
   c->draining = 0;
@@ -219,7 +257,7 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
       rl__request_fail(r, reason);
     }
     if (c->q_head && c->state == RL__CONN_CLOSED)
-      conn_connect(c);
+      connect_when_due(c);
     return;
   }
   fail_queue(c, reason);
@@ -288,6 +326,7 @@ static void dispatch(rl_conn *c) {
     inflight_link(c, req);
     arm_request_timer(c);
     int rc = p->session_submit(c->session, req);
+    c->asked = 1;
     if (rc < 0) {
       inflight_unlink(c, req);
       char why[160];
@@ -391,8 +430,9 @@ static void connected(rl_conn *c) {
     established(c);
     return;
   }
-  c->ssl =
-      rl__tls_new(c->t->ssl_ctx, c->fd, c->t->host, c->t->verify, c->resume);
+  c->ssl = rl__tls_new(c->t->ssl_ctx, c->fd,
+                       c->t->tls_name ? c->t->tls_name : c->t->host,
+                       c->t->verify, c->resume);
   if (!c->ssl) {
     conn_fail(c, RL_ERR_TLS, "cannot start TLS");
     return;
@@ -404,6 +444,8 @@ static void connected(rl_conn *c) {
 static void conn_connect(rl_conn *c) {
   const rl__target *t = c->t;
   char why[160];
+  c->attempt_ns = rl__now_ns();
+  c->asked = c->done_any = 0;
   int fd =
       socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
@@ -411,6 +453,7 @@ static void conn_connect(rl_conn *c) {
     errno_text(e, why, sizeof why);
     char full[200];
     snprintf(full, sizeof full, "cannot open a socket: %s", why);
+    attempt_failed(c);
     fail_queue(c, full);
     return;
   }
@@ -437,6 +480,21 @@ static void conn_connect(rl_conn *c) {
   }
 }
 
+/* Connects now, or when the backoff after a failed attempt allows: the
+ * queued requests wait for it (their wait counts in their response
+ * time). */
+static void connect_when_due(rl_conn *c) {
+  uint64_t now = rl__now_ns();
+  if (c->retry_ns <= now) {
+    conn_connect(c);
+    return;
+  }
+  if (!ev_is_active(&c->timer)) {
+    ev_timer_set(&c->timer, (double)(c->retry_ns - now) / 1e9, 0.);
+    ev_timer_start(c->loop->ev, &c->timer);
+  }
+}
+
 /* Users resumed in one round often submit on the same connection (HTTP/2
  * streams): their bytes go out in one send when the round ends, not one
  * send per request. */
@@ -454,8 +512,9 @@ void rl__conn_flush_scheduled(rl_loop *loop) {
     loop->flush_head = c->next_flush;
     c->next_flush = NULL;
     c->flush_pending = 0;
-    if (c->state == RL__CONN_OPEN && c->wlen > c->woff)
-      flush(c);
+    /* Also what a plugin asked for between the connection's callbacks
+     * (its own timer: a close, a drain): as after any call into it. */
+    after_plugin(c);
   }
 }
 
@@ -463,7 +522,7 @@ void rl__conn_submit(rl_conn *c, rl_request *req) {
   queue_push(c, req);
   switch (c->state) {
   case RL__CONN_CLOSED:
-    conn_connect(c);
+    connect_when_due(c);
     break;
   case RL__CONN_OPEN:
     if (c->close_later || c->draining) {
@@ -522,7 +581,14 @@ static void on_readable(rl_conn *c) {
         return;
       }
     }
+    /* Requests the session ends in a read that fails were failed by the
+     * plugin for the connection's sake: no sign the server answers. */
+    c->in_read = 1;
+    c->ended_in_read = 0;
     int rc = p->session_on_read(c->session, buf, (size_t)n);
+    c->in_read = 0;
+    if (rc >= 0 && c->ended_in_read)
+      answered(c);
     if (rc < 0) {
       char why[160];
       snprintf(why, sizeof why, "%s: %s from server", p->name, rl_strerror(rc));
@@ -606,7 +672,11 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents) {
   (void)revents;
   rl_conn *c = tm->data;
   char why[96], secs[32];
-  if (c->state == RL__CONN_CONNECTING || c->state == RL__CONN_HANDSHAKE) {
+  if (c->state == RL__CONN_CLOSED) {
+    if (c->q_head) /* the backoff is over */
+      conn_connect(c);
+  } else if (c->state == RL__CONN_CONNECTING ||
+             c->state == RL__CONN_HANDSHAKE) {
     seconds_text(c->t->connect_timeout_ns, secs, sizeof secs);
     snprintf(why, sizeof why, "%s timed out after %s",
              c->state == RL__CONN_CONNECTING ? "connect" : "TLS handshake",
@@ -619,7 +689,17 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents) {
 }
 
 void rl__conn_request_ended(rl_request *req) {
-  inflight_unlink(req->conn, req);
+  rl_conn *c = req->conn;
+  inflight_unlink(c, req);
+  /* Ended on an open connection: the server answers, and attempts start
+   * over; inside a read, once the read has worked. (Requests a shutdown
+   * ends come here once it has closed.) */
+  if (!c->done_any && c->state == RL__CONN_OPEN) {
+    if (c->in_read)
+      c->ended_in_read = 1;
+    else
+      answered(c);
+  }
 }
 
 int rl__conn_write(rl_conn *c, const void *data, size_t len) {
@@ -637,12 +717,21 @@ int rl__conn_write(rl_conn *c, const void *data, size_t len) {
   }
   memcpy(c->wbuf + c->wlen, data, len);
   c->wlen += len;
+  /* From a plugin's own timer (ABI 1.4 conn_loop) no callback of the
+   * connection's ends to send it: the round's flush does. */
+  schedule_flush(c);
   return 0;
 }
 
-void rl__conn_close_later(rl_conn *c) { c->close_later = 1; }
+void rl__conn_close_later(rl_conn *c) {
+  c->close_later = 1;
+  schedule_flush(c);
+}
 
-void rl__conn_drain(rl_conn *c) { c->draining = 1; }
+void rl__conn_drain(rl_conn *c) {
+  c->draining = 1;
+  schedule_flush(c);
+}
 
 void rl__conn_retry(rl_request *req, const char *reason) {
   rl_conn *c = req->conn;

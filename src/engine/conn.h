@@ -10,6 +10,13 @@
  * session accepted it, from the core otherwise (connect refused, TLS
  * failed, cut at stop).
  *
+ * A connection attempt that fails (refused, timed out, TLS failed, or
+ * closed before the server completed a single request on it) makes the
+ * next wait: the target's backoff (engine/backoff.h). Requests submitted
+ * meanwhile queue for the next attempt, so a dead server costs a user one
+ * failure per attempt, not a flood of instant ones. A plain connection
+ * that fails that way after connecting says "(does it want TLS?)".
+ *
  * One worker thread owns a connection; nothing here locks.
  */
 #ifndef RL_CONN_H
@@ -22,6 +29,8 @@
 #include <openssl/ssl.h>
 
 #include <rpcload/plugin.h>
+
+#include "engine/backoff.h"
 
 struct rl__target;
 struct rl__variant;
@@ -45,6 +54,10 @@ struct rl_conn {
   uint8_t was_open;      /* reached OPEN since the last connect */
   uint8_t draining;      /* no new requests; close once none is in flight */
   uint8_t flush_pending; /* on the worker's flush list */
+  uint8_t asked;         /* the session took a request since the connect */
+  uint8_t done_any;      /* ...and ended one: the server answers */
+  uint8_t in_read;       /* inside the session's on_read */
+  uint8_t ended_in_read; /* ...which ended a request (counts if it works) */
   rl_conn *next_flush;
   uint32_t max_concurrent;
   uint32_t inflight;             /* accepted by the session, not yet done */
@@ -57,6 +70,10 @@ struct rl_conn {
   rl_request *q_head, *q_tail; /* waiting for the session */
   uint8_t *wbuf;
   size_t wlen, woff, wcap;
+  rl__backoff backoff; /* failed attempts in a row */
+  uint64_t attempt_ns; /* when the last connect attempt started */
+  uint64_t retry_ns;   /* no attempt before this (monotonic ns) */
+  uint64_t rng;        /* the backoff's jitter */
 };
 
 /* Initialises an idle connection in caller-owned memory; connects on the

@@ -58,11 +58,8 @@ static const char *host_template_expand(const rl_template *t, rl_request *req,
                                         size_t *len) {
   rl__user *u = req->user;
   rl_loop *lp = u->loop;
-  rl__template_ctx ctx = {.user_id = u->id,
-                          .seq = u->seq,
-                          .rng = &u->rng,
-                          .vars = u->vars,
-                          .n_vars = u->vars ? lp->plan->n_vars : 0};
+  rl__template_ctx ctx;
+  rl__user_template_ctx(u, &ctx);
   *len = 0;
   rl__buf_reset(&lp->scratch);
   if (rl__template_expand(t, &ctx, &lp->scratch)) {
@@ -88,6 +85,13 @@ static void host_request_response(rl_request *req, const rl_response *resp) {
           offsetof(rl_response, body_len) + sizeof resp->body_len)
     (void)rl__response_store(u->resp, resp); /* a failed copy: have == 0 */
 }
+
+static void host_request_event(rl_request *req, const rl_result *result,
+                               uint64_t since_ns) {
+  rl__request_event(req, result, since_ns);
+}
+
+static rl_loop *host_conn_loop(rl_conn *conn) { return conn->loop; }
 
 /* ABI 1.5: a user's state slot; a request always has its user. */
 static rl_user_slot *host_request_user_slot(rl_request *req, const char *key) {
@@ -138,6 +142,8 @@ static const rl_host host_table = {
     .conn_drain = rl__conn_drain,
     .request_wants_response = host_request_wants_response,
     .request_response = host_request_response,
+    .request_event = host_request_event,
+    .conn_loop = host_conn_loop,
     .request_user_slot = host_request_user_slot,
     .request_move = host_request_move,
     .request_seq = host_request_seq,

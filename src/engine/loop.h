@@ -23,6 +23,7 @@
 #include <rpcload/plugin.h>
 
 #include "base/buf.h"
+#include "engine/request.h"
 #include "stats/stats.h"
 
 struct rl__plan;
@@ -49,6 +50,8 @@ struct rl_loop {
    * per-second slot counts from the run's start. */
   rl__stats *stats;
   uint64_t start_ns;
+  /* What the run leaves out of the stats (--warmup, --skip-first). */
+  rl__request_gate gate;
   /* The run is ending: users stop after their task (stopping), or at once
    * with what they have in flight cut (cutting: their events are counted
    * in cut_requests, not in the stats). */

@@ -1,6 +1,7 @@
 #include "engine/plan.h"
 
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,10 @@ static void free_steps(rl__plan_step *s, size_t n, int owns) {
     if (owns)
       rl__target_del(s[i].target);
     free(s[i].capture_vars);
+    rl__template_del(s[i].contains);
+    for (size_t j = 0; j < s[i].n_json_operands; j++)
+      rl__template_del(s[i].json_operands[j]);
+    free(s[i].json_operands);
   }
   free(s);
 }
@@ -63,47 +68,160 @@ int rl__plan_var(rl__plan *p, const char *name, size_t *out) {
   return 0;
 }
 
-/* Users to classes: fixed_count classes first, in file order, then the
- * weighted classes by smooth weighted round-robin, so that every prefix
- * of the users is as close to the weights as whole users allow. */
+/*
+ * Locust's smooth weighted round-robin (locust/dispatch.py, _user_gen,
+ * over the roundrobin package's `smooth`): the classes in name order, each
+ * value (a weight or a fixed count) normalised to round(2 * v / min v)
+ * with Python's rounding (halves to even), and at each turn every class
+ * gains its value and the first with the most is picked and pays the
+ * total. Dealing users in this order gives what Locust gives at every
+ * user count: at 3 users of Web:3, Buyer:1 and a fixed Admin, one each.
+ */
+typedef struct swrr {
+  size_t n;
+  size_t *cls;   /* class index, in name order */
+  double *value; /* normalised */
+  double *cur;
+  double total;
+} swrr;
+
+typedef struct named {
+  const char *name;
+  size_t cls;
+} named;
+
+static int named_cmp(const void *a, const void *b) {
+  return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
+
+/* Sorts the n class indexes in `idx` by the classes' names (unique).
+ * 0 or RL_ERR_NOMEM. */
+static int sort_by_name(const rl__plan *p, size_t *idx, size_t n) {
+  named *v = malloc((n ? n : 1) * sizeof *v);
+  if (!v)
+    return RL_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++)
+    v[i] = (named){p->classes[idx[i]].name, idx[i]};
+  qsort(v, n, sizeof *v, named_cmp);
+  for (size_t i = 0; i < n; i++)
+    idx[i] = v[i].cls;
+  free(v);
+  return 0;
+}
+
+/* The round-robin over the classes with (fixed) or without a fixed count
+ * and a value > 0. 0 or RL_ERR_NOMEM; free with swrr_free. */
+static int swrr_init(swrr *g, const rl__plan *p, int fixed) {
+  memset(g, 0, sizeof *g);
+  size_t room = p->n_classes ? p->n_classes : 1;
+  g->cls = calloc(room, sizeof *g->cls);
+  g->value = calloc(room, sizeof *g->value);
+  g->cur = calloc(room, sizeof *g->cur);
+  if (!g->cls || !g->value || !g->cur)
+    return RL_ERR_NOMEM;
+  double min = 0;
+  for (size_t c = 0; c < p->n_classes; c++) {
+    const rl__plan_class *k = &p->classes[c];
+    double v = fixed ? (double)k->fixed : k->weight;
+    if (!k->has_fixed != !fixed || !(v > 0))
+      continue;
+    g->cls[g->n++] = c;
+    if (min == 0 || v < min)
+      min = v;
+  }
+  if (sort_by_name(p, g->cls, g->n))
+    return RL_ERR_NOMEM;
+  for (size_t i = 0; i < g->n; i++) {
+    const rl__plan_class *k = &p->classes[g->cls[i]];
+    /* rint rounds halves to even, as Python's round. */
+    g->value[i] = rint(2 * (fixed ? (double)k->fixed : k->weight) / min);
+    g->total += g->value[i];
+  }
+  return 0;
+}
+
+static void swrr_free(swrr *g) {
+  free(g->cls);
+  free(g->value);
+  free(g->cur);
+}
+
+/* The next class; (size_t)-1 when there is none. */
+static size_t swrr_next(swrr *g) {
+  if (!g->n)
+    return (size_t)-1;
+  size_t best = 0;
+  for (size_t i = 0; i < g->n; i++) {
+    g->cur[i] += g->value[i];
+    if (g->cur[i] > g->cur[best])
+      best = i;
+  }
+  g->cur[best] -= g->total;
+  return g->cls[best];
+}
+
+/* Users to classes as Locust deals them: the fixed_count classes first,
+ * by their own round-robin until each has its count, then the weighted
+ * classes by theirs, so every prefix of the users is Locust's at that
+ * user count. */
 int rl__plan_assign_classes(rl__plan *p, uint32_t users) {
   size_t n = users > PLAN_MIN_ASSIGN ? users : PLAN_MIN_ASSIGN;
-  p->assign = calloc(n, sizeof *p->assign);
-  double *cur = calloc(p->n_classes, sizeof *cur);
-  if (!p->assign || !cur) {
-    free(cur);
-    return RL_ERR_NOMEM;
+  swrr fixed, weighted;
+  int rc = swrr_init(&fixed, p, 1);
+  if (!rc)
+    rc = swrr_init(&weighted, p, 0);
+  else
+    memset(&weighted, 0, sizeof weighted);
+  /* Past the prefix the weighted part repeats (rl__plan_class_of): make it
+   * whole periods of the round-robin when that is cheap, so the repeat is
+   * exactly what Locust would go on dealing. */
+  uint64_t total_fixed = 0;
+  for (size_t c = 0; c < p->n_classes; c++)
+    total_fixed += p->classes[c].has_fixed ? p->classes[c].fixed : 0;
+  if (!rc && weighted.total > 0 && weighted.total <= 65536 && total_fixed < n) {
+    size_t period = (size_t)weighted.total, rest = n - (size_t)total_fixed;
+    n = (size_t)total_fixed + (rest + period - 1) / period * period;
   }
+  if (!rc && !(p->assign = calloc(n, sizeof *p->assign)))
+    rc = RL_ERR_NOMEM;
+  uint64_t *have =
+      rc ? NULL : calloc(p->n_classes ? p->n_classes : 1, sizeof *have);
+  if (!rc && !have)
+    rc = RL_ERR_NOMEM;
   size_t i = 0;
-  for (size_t c = 0; c < p->n_classes; c++)
-    for (uint64_t f = 0;
-         p->classes[c].has_fixed && f < p->classes[c].fixed && i < n; f++)
+  for (uint64_t dealt = 0; !rc && i < n && dealt < total_fixed;) {
+    size_t c = swrr_next(&fixed);
+    if (have[c] < p->classes[c].fixed) {
+      have[c]++;
+      dealt++;
       p->assign[i++] = (uint16_t)c;
-  p->n_fixed_users = i;
-  double total = 0;
-  for (size_t c = 0; c < p->n_classes; c++)
-    if (!p->classes[c].has_fixed)
-      total += p->classes[c].weight;
-  size_t last = p->n_classes - 1;
-  for (; i < n; i++) {
-    if (total <= 0) {
-      p->assign[i] = (uint16_t)last; /* only fixed classes: the rest idle */
-      continue;
     }
-    size_t best = (size_t)-1;
-    for (size_t c = 0; c < p->n_classes; c++) {
-      if (p->classes[c].has_fixed)
-        continue;
-      cur[c] += p->classes[c].weight;
-      if (best == (size_t)-1 || cur[c] > cur[best])
-        best = c;
-    }
-    cur[best] -= total;
-    p->assign[i] = (uint16_t)best;
   }
-  p->n_assign = n;
-  free(cur);
-  return 0;
+  if (!rc)
+    p->n_fixed_users = i;
+  for (; !rc && i < n; i++) {
+    size_t c = swrr_next(&weighted);
+    /* Only fixed classes: Locust spawns no more users; the CLI keeps the
+     * count to the fixed total, and users beyond it (the web UI may ask)
+     * take the last class. */
+    p->assign[i] = (uint16_t)(c == (size_t)-1 ? p->n_classes - 1 : c);
+  }
+  if (!rc)
+    p->n_assign = n;
+  free(have);
+  swrr_free(&fixed);
+  swrr_free(&weighted);
+  return rc;
+}
+
+uint64_t rl__plan_fixed_only_users(const rl__plan *p) {
+  uint64_t total = 0;
+  for (size_t c = 0; c < p->n_classes; c++) {
+    if (!p->classes[c].has_fixed && p->classes[c].weight > 0)
+      return 0;
+    total += p->classes[c].has_fixed ? p->classes[c].fixed : 0;
+  }
+  return total;
 }
 
 /* Same plugin, host, port and TLS: one connection may carry both. */
@@ -218,13 +336,23 @@ void rl__plan_task_label(const rl__plan_class *k, size_t task, char *buf,
     snprintf(buf, len, "task %zu", task + 1);
 }
 
+static rl__target *first_request(const rl__plan_step *s, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (s[i].kind == RL__STEP_REQUEST)
+      return s[i].target;
+  return NULL;
+}
+
 rl__target *rl__plan_first_target(const rl__plan *p) {
   for (size_t c = 0; c < p->n_classes; c++) {
     const rl__plan_class *k = &p->classes[c];
-    if (k->n_on_start)
-      return k->on_start[0].target;
-    if (k->n_tasks)
-      return k->tasks[0].steps[0].target;
+    rl__target *t = first_request(k->on_start, k->n_on_start);
+    for (size_t i = 0; !t && i < k->n_tasks; i++)
+      t = first_request(k->tasks[i].steps, k->tasks[i].n_steps);
+    if (!t)
+      t = first_request(k->on_stop, k->n_on_stop);
+    if (t)
+      return t;
   }
   return NULL;
 }

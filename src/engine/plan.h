@@ -18,15 +18,52 @@
 #include "engine/checks.h"
 #include "engine/plugin_loader.h"
 #include "engine/target.h"
+#include "engine/template.h"
 #include "engine/wait.h"
 
+/* At most this many endpoints in a plan: each user holds a connection
+ * (an rl_conn) to every one. */
+#define RL__PLAN_MAX_ENDPOINTS 1024
+
+/* Repeats nest at most this deep (each user keeps a counter per level). */
+#define RL__PLAN_MAX_REPEAT_DEPTH 8
+
+/* What a step of a plan does. A task's steps are one flat list: a repeat
+ * is its REPEAT step, the steps it repeats, and its END step. */
+enum rl__step_kind {
+  RL__STEP_REQUEST = 0, /* a request to its target */
+  RL__STEP_SLEEP,       /* wait sleep_ns, then the next step */
+  RL__STEP_REPEAT,      /* the steps up to `jump` (its END) `count` times */
+  RL__STEP_END,         /* back to `jump` (its REPEAT) while it counts */
+};
+
+/* What a user does when a step fails (or, for STOP_USER_ALWAYS, after the
+ * step whatever its outcome). Ordered: the larger wins. */
+enum rl__on_failure {
+  RL__ON_FAILURE_CONTINUE = 0, /* the next step (a task's default) */
+  RL__ON_FAILURE_STOP_TASK,    /* the rest of the steps are skipped */
+  RL__ON_FAILURE_STOP_USER,    /* the user stops, through on_stop */
+  RL__ON_FAILURE_END_USER,     /* the user stops without on_stop (on_start's
+                                  default: Locust's exception in on_start) */
+};
+
 typedef struct rl__plan_step {
-  rl__target *target;     /* owned unless the plan is a quick one */
-  rl__step_checks checks; /* expect and captures (borrowed), if any */
-  int has_checks;         /* has expect or capture: wants responses */
-  size_t endpoint;        /* which of the user's connections */
-  size_t *capture_vars;   /* owned: checks.capture_vars */
-  const void *origin;     /* what it was compiled from (a scenario step),
+  uint8_t kind;       /* enum rl__step_kind */
+  uint8_t on_failure; /* enum rl__on_failure */
+  uint8_t stop_user;  /* after the step, the user stops (Locust's StopUser) */
+  uint64_t sleep_ns;  /* SLEEP */
+  uint32_t count;     /* REPEAT: how many times (>= 1) */
+  uint32_t jump;      /* REPEAT: its END's index; END: its REPEAT's */
+  rl__target *target; /* REQUEST; owned unless the plan is a quick
+                                  one */
+  rl__step_checks checks;      /* expect and captures (borrowed), if any */
+  int has_checks;              /* has expect or capture: wants responses */
+  size_t endpoint;             /* which of the user's connections */
+  size_t *capture_vars;        /* owned: checks.capture_vars */
+  rl_template *contains;       /* owned: checks.contains */
+  rl_template **json_operands; /* owned, n_json: checks.json_operands */
+  size_t n_json_operands;
+  const void *origin; /* what it was compiled from (a scenario step),
                              for listings; NULL on the quick command line */
 } rl__plan_step;
 
@@ -52,6 +89,9 @@ typedef struct rl__plan_class {
   double total_weight;
   int sequential;
   int checks; /* any step checks responses */
+  /* The data file its users take rows from ({{data.x}}), or NULL
+   * (borrowed; its counter is the one thing of a plan workers write). */
+  struct rl__feeder *feeder;
 } rl__plan_class;
 
 typedef struct rl__plan {
@@ -93,9 +133,12 @@ int rl__plan_endpoint(rl__plan *p, rl__target *t, size_t *out);
  * RL_ERR_NOMEM. */
 int rl__plan_var(rl__plan *p, const char *name, size_t *out);
 
-/* Deals the first `users` users (at least 1024) to the plan's classes:
- * fixed_count classes first, in order, then the weighted classes by
- * smooth weighted round-robin. 0 or RL_ERR_NOMEM. */
+/* Deals the first `users` users (at least 1024) to the plan's classes as
+ * Locust does (locust/dispatch.py): the classes in name order, the
+ * fixed_count ones first by smooth weighted round-robin over their counts
+ * until each has its count, then the weighted ones by smooth weighted
+ * round-robin over their weights, each normalised to round(2 * v / min).
+ * 0 or RL_ERR_NOMEM. */
 int rl__plan_assign_classes(rl__plan *p, uint32_t users);
 
 /*
@@ -113,6 +156,10 @@ double rl__plan_task_share(const rl__plan_class *k, size_t task);
 /* A task's name for listings: its own, or "task N" (1-based). */
 void rl__plan_task_label(const rl__plan_class *k, size_t task, char *buf,
                          size_t len);
+
+/* When every class has a fixed count, how many users they make in all
+ * (Locust spawns no more); 0 when some class is weighted. */
+uint64_t rl__plan_fixed_only_users(const rl__plan *p);
 
 /* The first step's target (the run's "main" target, for transports and
  * shared connections on the quick command line). */

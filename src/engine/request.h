@@ -22,12 +22,31 @@
 struct rl__user;
 struct rl__target;
 
+/*
+ * What a run leaves out of its stats: the requests of its first --warmup
+ * and its first --skip-first N requests. A request is decided once, when
+ * it is first recorded (its end, or a stream's first message), and its
+ * later events follow: a stream begun in the warm-up is left out whole.
+ * One per worker loop; `skipped` is the run's, shared by every thread
+ * (an atomic, touched only until the first N are done).
+ */
+typedef struct rl__request_gate {
+  uint64_t until_ns;         /* monotonic: left out when first recorded before;
+                         0: no warm-up */
+  uint64_t skip_first;       /* the run's first N requests: left out */
+  _Atomic uint64_t *skipped; /* how many the run has taken so far */
+  int open;                  /* both over: this thread counts all */
+} rl__request_gate;
+
 struct rl_request {
   struct rl__user *user;
   const struct rl__target *target;
   /* Called once when the request has ended (`result` and its strings are
    * only valid during the call). */
   void (*end)(rl_request *req, const rl_result *result);
+  /* Called for each event of the request while it goes on (ABI 1.4
+   * request_event: a stream's messages), `time_ns` long; NULL: dropped. */
+  void (*event)(rl_request *req, const rl_result *result, uint64_t time_ns);
   rl_conn *conn;    /* the connection carrying it */
   rl_request *next; /* link in the connection's queue */
   /* In the connection's in-flight list (oldest first), for the timeout. */
@@ -35,11 +54,14 @@ struct rl_request {
   uint64_t handed_ns; /* when the session took it */
   uint64_t start_ns;  /* intended start: response time counts from here */
   uint8_t retries;    /* re-sent after the connection closed unused */
+  uint8_t gate_state; /* 0: not recorded yet; 1: counted; 2: left out */
   /* Stats entry of the last (type, name) this request reported: plugins
    * report the same names every time, so the lookup is two string
    * compares. By content, not address: the result's strings are only
    * borrowed for the call, and a plugin may reuse a buffer. */
   rl__stats_entry *cached_entry;
+  /* The same for its events (a stream's [send] and [recv] rows). */
+  rl__stats_entry *cached_event_entry[2];
 };
 
 /* Ends a request: calls its owner's `end`. */
@@ -47,17 +69,30 @@ void rl__request_end(rl_request *req, const rl_result *result);
 
 /* Ends a request that never reached a session, with the target's default
  * type and name and `reason` (borrowed; "failed" when NULL) as the error
- * text. */
+ * text, after the plugin's host_error_prefix if it has one (ABI 1.4). */
 void rl__request_fail(rl_request *req, const char *reason);
 
+/* An event of a request that goes on (ABI 1.4 request_event): its time
+ * is now minus since_ns (0: the request's start); passed to its owner's
+ * `event`. */
+void rl__request_event(rl_request *req, const rl_result *result,
+                       uint64_t since_ns);
+
 /*
- * The request event: records the request, which ended at `now_ns` after
- * `rt_ns`, into `stats` (the thread's) under the result's type and name
- * (the target's defaults where the result has none), with `error` (NULL:
- * success; borrowed) as its outcome, in the second `sec` of the run.
+ * The request event: records the request, which ended after `rt_ns`, into
+ * `stats` (the thread's) under the result's type and name (the target's
+ * defaults where the result has none), with `error` (NULL: success;
+ * borrowed) as its outcome, in the second `sec` of the run; unless `gate`
+ * (NULL: none) leaves it out.
  */
-void rl__request_record(rl__stats *stats, rl_request *req,
-                        const rl_result *result, const char *error,
-                        uint64_t rt_ns, uint64_t sec);
+void rl__request_record(rl__stats *stats, rl__request_gate *gate,
+                        rl_request *req, const rl_result *result,
+                        const char *error, uint64_t rt_ns, uint64_t sec);
+
+/* The same for one event of a request that goes on (a stream's message),
+ * under the result's type and name with its error, `time_ns` long. */
+void rl__request_record_event(rl__stats *stats, rl__request_gate *gate,
+                              rl_request *req, const rl_result *result,
+                              uint64_t time_ns, uint64_t sec);
 
 #endif /* RL_ENGINE_REQUEST_H */

@@ -1,8 +1,11 @@
 #include "engine/runner.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -14,9 +17,23 @@
 #include "engine/spawn.h"
 #include "engine/worker.h"
 
+/* A stop while users are still being spawned (up): how far it got, for
+ * the summary. */
+static void note_ramp(rl__runner *r) {
+  if (atomic_load(&r->state) != RL__STATE_SPAWNING ||
+      r->swarm_to <= r->swarm_from || r->spawned >= r->swarm_to)
+    return;
+  r->ramp_short = 1;
+  r->ramp_reached = r->spawned;
+  r->ramp_wanted = r->swarm_to;
+  r->ramp_rate = r->swarm_rate;
+  r->ramp_ns = rl__now_ns() - r->swarm_t0_ns;
+}
+
 static void stop_run(rl__runner *r) {
   if (r->stopping)
     return;
+  note_ramp(r);
   r->stopping = 1;
   pthread_mutex_lock(&r->state_lock);
   atomic_store(&r->state, RL__STATE_ENDING);
@@ -93,6 +110,7 @@ static void spawn_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* Starts a ramp from the current user count to `users` at `rate`. */
 static void swarm(rl__runner *r, uint32_t users, double rate) {
+  r->ramp_short = 0; /* a new ramp: the last one's shortfall is history */
   r->swarm_from = r->spawned;
   r->swarm_to = users;
   r->swarm_rate = rate > 0 ? rate : 1;
@@ -159,7 +177,7 @@ static void begin_test(rl__runner *r, rl__plan *plan, int has_run_time,
 
 static void swarm(rl__runner *r, uint32_t users, double rate);
 static void start_run_timer(rl__runner *r);
-static void history_tick(rl__runner *r);
+static void history_tick(rl__runner *r, int final);
 
 /* A steered run's stop: every user goes, the run (and the web UI) stay.
  * The state is "stopping" until every worker's users have stopped and its
@@ -168,6 +186,7 @@ static void stop_users(rl__runner *r) {
   int state = atomic_load(&r->state);
   if (state == RL__STATE_STOPPING || state == RL__STATE_ENDING)
     return;
+  note_ramp(r);
   ev_timer_stop(r->loop, &r->spawn_timer);
   ev_timer_stop(r->loop, &r->run_timer);
   r->spawned = 0;
@@ -180,10 +199,11 @@ static void stop_users(rl__runner *r) {
 
 /* Main: every worker's users have stopped and their stats are in. */
 static void finish_stop(rl__runner *r) {
-  /* A history row with the final totals, at once: a CSV written now must
-   * agree with what the API says (the next row comes a second later). */
-  history_tick(r);
-  ev_timer_again(r->loop, &r->history_timer);
+  /* The figures stop covering time now, and a history row with the final
+   * totals comes at once: a CSV written now must agree with what the API
+   * says. */
+  rl__stats_hub_cover(&r->hub, 0, rl__now_ns());
+  history_tick(r, 1);
   pthread_mutex_lock(&r->state_lock);
   /* Users are stopped now, whatever stop was asked meanwhile. */
   r->stops_done = r->stops_asked;
@@ -204,6 +224,8 @@ static void finish_stop(rl__runner *r) {
   }
   if (r->swarm_pending) {
     r->swarm_pending = 0;
+    /* The new test's figures cover time from now (the reset keeps that). */
+    rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
     rl__stats_hub_reset(&r->hub); /* a new test starts from clean stats */
     ev_timer_stop(r->loop, &r->autoquit_timer);
     begin_test(r, r->pending_plan, r->pending_has_run_time,
@@ -278,10 +300,12 @@ static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
       r->pending_run_time_ns = c.run_time_ns;
       return;
     }
-    /* A new test after a stop starts from clean stats, as Locust's. */
+    /* A new test after a stop starts from clean stats, as Locust's, and
+     * its figures cover time from now (not the idle time before). */
     if (state == RL__STATE_READY || state == RL__STATE_STOPPED) {
       if (state == RL__STATE_STOPPED && !c.reset)
         reset_stats(r);
+      rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
       r->swarm_pending = 0;
       ev_timer_stop(r->loop, &r->autoquit_timer);
       begin_test(r, c.plan, c.has_run_time, c.run_time_ns);
@@ -369,19 +393,38 @@ static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     r->hooks.report(r, r->hooks.arg);
 }
 
-/* A history row, then the per-second hook (the CSV files). */
-static void history_tick(rl__runner *r) {
-  if (rl__stats_hub_tick(&r->hub, rl__unix_time(), rl__runner_elapsed_sec(r),
-                         r->spawned))
+/* A history row (`final`: the figures as they are, after a stop), then
+ * the per-second hook (the CSV files). */
+static void history_tick(rl__runner *r, int final) {
+  if (rl__stats_hub_tick(&r->hub, rl__now_ns(), r->spawned, final))
     rl__log(RL__LOG_WARN, "out of memory recording the history");
   if (r->hooks.second)
     r->hooks.second(r, r->hooks.arg);
 }
 
+/* Seconds with a lot of client lag are told as they happen: the
+ * response times measured then hold the client's own delay. Shorter
+ * stalls are only counted (the end of the run sums them up). */
+#define LAG_TELL_NS (100 * RL__NS_PER_MS)
+
+static void tell_lag(rl__runner *r) {
+  rl__lag now;
+  rl__runner_client_lag(r, &now);
+  uint64_t added = now.total_ns - r->lag_said.total_ns;
+  if (added >= LAG_TELL_NS)
+    rl__log(RL__LOG_INFO,
+            "client lag: the worker threads lost %.0f ms to stalls of their "
+            "loops in the last second (longest stall so far %.0f ms); "
+            "response times then hold the client's own delay",
+            (double)added / 1e6, (double)now.max_ns / 1e6);
+  r->lag_said = now;
+}
+
 static void history_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
-  history_tick(t->data);
+  history_tick(t->data, 0);
+  tell_lag(t->data);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
@@ -399,6 +442,50 @@ static void signal_cb(struct ev_loop *loop, ev_signal *s, int revents) {
     rl__log(RL__LOG_INFO, "ending at once");
     cut_run(r);
   }
+}
+
+/* Once the run is over, while the caller writes its final reports: a
+ * signal is noted, once, and ignored. The first one already stopped the
+ * run, and a report cut short is worse than a late exit. Only what is
+ * async-signal-safe: a flag and write(2). */
+static volatile sig_atomic_t held_noted;
+
+static void held_signal(int sig) {
+  (void)sig;
+  if (held_noted)
+    return;
+  held_noted = 1;
+  static const char line[] =
+      "rpcload: the run is over and its reports are being written: signal "
+      "ignored\n";
+  int saved = errno;
+  ssize_t n = write(STDERR_FILENO, line, sizeof line - 1);
+  (void)n;
+  errno = saved;
+}
+
+/* From the loop's signal watchers to held_signal, with both signals
+ * blocked meanwhile so that none meets the default action in between
+ * (stopping the watchers restores it). SA_RESTART: a report being written
+ * to a pipe (--json on stdout) must not fail with EINTR. */
+static void hold_signals(rl__runner *r) {
+  sigset_t both, old;
+  sigemptyset(&both);
+  sigaddset(&both, SIGINT);
+  sigaddset(&both, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &both, &old);
+  ev_signal_stop(r->loop, &r->sigint_watcher);
+  ev_signal_stop(r->loop, &r->sigterm_watcher);
+  held_noted = 0; /* each run notes its own (both signals are blocked) */
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = held_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  r->signals_held = 1;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void done_cb(struct ev_loop *loop, ev_async *a, int revents) {
@@ -478,7 +565,14 @@ void rl__runner_with_stats(rl__runner *r, rl__stats_reader fn, void *arg) {
   rl__stats_hub_read(&r->hub, fn, arg);
 }
 
-void rl__runner_free(rl__runner *r) { rl__stats_hub_free(&r->hub); }
+void rl__runner_free(rl__runner *r) {
+  if (r->signals_held) {
+    sigaction(SIGINT, &r->saved_sigint, NULL);
+    sigaction(SIGTERM, &r->saved_sigterm, NULL);
+    r->signals_held = 0;
+  }
+  rl__stats_hub_free(&r->hub);
+}
 
 /* What worker `index` needs of the run. */
 static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
@@ -490,6 +584,9 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
       .plan = r->plan,
       .seed = cfg->seed,
       .start_ns = r->start_ns,
+      .warmup_end_ns = cfg->warmup_ns ? r->start_ns + cfg->warmup_ns : 0,
+      .skip_first = cfg->skip_first,
+      .skipped = &r->skipped,
       .stop_timeout_ns = cfg->stop_timeout_ns,
       /* --connections N: N in all, dealt to threads like users are. */
       .npool = cfg->connections
@@ -503,8 +600,26 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
   };
 }
 
+void rl__runner_client_lag(const rl__runner *r, rl__lag *out) {
+  *out = (rl__lag){0};
+  if (!r->workers) {
+    *out = r->lag;
+    return;
+  }
+  for (uint32_t i = 0; i < r->nworkers; i++) {
+    rl__lag one;
+    rl__worker_lag(&r->workers[i], &one);
+    rl__lag_add(out, &one);
+  }
+}
+
 uint64_t rl__runner_elapsed_sec(const rl__runner *r) {
   return (rl__now_ns() - r->start_ns) / RL__NS_PER_SEC;
+}
+
+double rl__runner_counted_s(const rl__runner *r) {
+  uint64_t from = r->start_ns + r->cfg->warmup_ns;
+  return r->end_ns > from ? (double)(r->end_ns - from) / 1e9 : 0.0;
 }
 
 int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
@@ -514,6 +629,9 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   r->cfg = cfg;
   r->host = host;
   rl__stats_hub_init(&r->hub, stats, cfg->full_history);
+  if (cfg->max_error_rows)
+    rl__stats_hub_set_max_error_rows(
+        &r->hub, cfg->max_error_rows == UINT32_MAX ? 0 : cfg->max_error_rows);
   r->plan = cfg->plan;
   if (!r->plan) {
     r->own_plan = rl__plan_single((struct rl__target *)target, &cfg->wait);
@@ -533,6 +651,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   atomic_init(&r->workers_stopped, 0);
   atomic_init(&r->state, RL__STATE_READY);
   atomic_init(&r->finished_workers, 0);
+  atomic_init(&r->skipped, 0);
   /* Our own loop, not libev's default: the default loop would also reap
    * children (SIGCHLD) behind the caller's back. */
   r->loop = ev_loop_new(EVFLAG_AUTO);
@@ -569,6 +688,12 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   sigaddset(&block, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &block, &old);
   r->start_ns = rl__now_ns();
+  struct timespec wall;
+  clock_gettime(CLOCK_REALTIME, &wall);
+  if (rl__stats_hub_start(&r->hub, r->start_ns,
+                          (double)wall.tv_sec + (double)wall.tv_nsec / 1e9,
+                          r->nworkers))
+    rl__log(RL__LOG_WARN, "out of memory: current rates may read low");
   int rc = 0;
   uint32_t started = 0;
   for (; started < r->nworkers; started++) {
@@ -579,6 +704,9 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 
   if (rc == 0) {
+    /* What the caller had, for rl__runner_free to put back. */
+    sigaction(SIGINT, NULL, &r->saved_sigint);
+    sigaction(SIGTERM, NULL, &r->saved_sigterm);
     ev_signal_init(&r->sigint_watcher, signal_cb, SIGINT);
     r->sigint_watcher.data = r;
     ev_signal_start(r->loop, &r->sigint_watcher);
@@ -587,10 +715,17 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     ev_signal_start(r->loop, &r->sigterm_watcher);
 
     if (!cfg->steered || cfg->autostart) {
+      rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
       swarm(r, cfg->users, cfg->spawn_rate);
       start_run_timer(r);
     }
-    ev_timer_init(&r->history_timer, history_cb, 1.0, 1.0);
+    /* Rows half a second after each whole run second: the workers merge
+     * on whole seconds, so the second a row tells of is complete by then
+     * (rl__stats_hub_tick). */
+    ev_now_update(r->loop);
+    double phase = 1.5 - (double)(rl__now_ns() - r->start_ns) / 1e9;
+    ev_timer_init(&r->history_timer, history_cb, phase > 0.5 ? phase : 0.5,
+                  1.0);
     r->history_timer.data = r;
     ev_timer_start(r->loop, &r->history_timer);
     if (r->hooks.report && cfg->report_interval_s > 0) {
@@ -602,16 +737,25 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     if (r->hooks.started)
       r->hooks.started(r, r->hooks.arg);
     ev_run(r->loop, 0);
+    hold_signals(r);
   } else {
     rl__log(RL__LOG_ERROR, "cannot start worker thread %u", started);
     for (uint32_t i = 0; i < started; i++)
       rl__worker_command(&r->workers[i], RL__CMD_CUT);
   }
   r->end_ns = rl__now_ns();
+  rl__stats_hub_cover(&r->hub, 0, r->end_ns); /* unless a stop did */
   for (uint32_t i = 0; i < r->nworkers; i++) {
     rl__worker_join(&r->workers[i]);
     r->cut_requests += rl__worker_cut_requests(&r->workers[i]);
+    rl__lag one;
+    rl__worker_lag(&r->workers[i], &one);
+    rl__lag_add(&r->lag, &one);
   }
+  /* Every worker's last stats are in: a last history row with the final
+   * totals, so the history ends where the other reports do. */
+  if (rc == 0 && rl__stats_hub_tick(&r->hub, rl__now_ns(), r->spawned, 1))
+    rl__log(RL__LOG_WARN, "out of memory recording the history");
   if (rc == 0 && r->hooks.ended)
     r->hooks.ended(r, r->hooks.arg);
   ev_timer_stop(r->loop, &r->spawn_timer);
@@ -638,9 +782,10 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   pthread_mutex_destroy(&r->ctl_lock);
   pthread_mutex_destroy(&r->state_lock);
   pthread_cond_destroy(&r->state_cond);
-  /* The caller's plan again, for whoever reads r after the run. */
+  /* The caller's plan and target again, for whoever reads r after the run
+   * (a new test's were freed with its plan). */
   r->plan = cfg->plan;
-  r->target = NULL;
+  r->target = target;
   rl__plan_del(r->test_plan);
   r->test_plan = NULL;
   pthread_mutex_destroy(&r->plan_lock);

@@ -8,6 +8,7 @@
 #define RL_RUNNER_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -15,6 +16,7 @@
 
 #include <rpcload/plugin.h>
 
+#include "engine/lag.h"
 #include "engine/wait.h"
 #include "stats/history.h"
 #include "stats/hub.h"
@@ -35,6 +37,9 @@ typedef struct rl__run_config {
   double report_interval_s; /* 0: no periodic report */
   uint32_t connections;     /* 0: one per user; else shared, N in all */
   int full_history; /* history rows per entry too (--csv-full-history) */
+  /* Distinct error texts kept per (type, name); the rest share one row.
+   * 0: RL__STATS_MAX_ERROR_ROWS; UINT32_MAX: no cap. */
+  uint32_t max_error_rows;
   /* What users run (a scenario's classes); NULL: one class with one task
    * of one request, the target given to rl__runner_run. */
   const struct rl__plan *plan;
@@ -45,6 +50,11 @@ typedef struct rl__run_config {
   int steered;
   int autostart;     /* steered: start cfg->users at once */
   double autoquit_s; /* steered: end this long after a stop; < 0: never */
+  /* Left out of the stats: requests first recorded in the run's first
+   * warmup_ns (--warmup), and its first skip_first requests
+   * (--skip-first). The reports' rates count from the warm-up's end. */
+  uint64_t warmup_ns;
+  uint64_t skip_first;
 } rl__run_config;
 
 /* The run's state, as Locust's web UI shows it. */
@@ -151,9 +161,23 @@ typedef struct rl__runner {
   rl__runner_ctl ctl;
   ev_async ctl_async;
   ev_timer autoquit_timer;
-  int stopping; /* a stop was sent */
-  int signals;  /* signals received */
+  _Atomic uint64_t skipped; /* requests --skip-first has taken (workers) */
+  int stopping;             /* a stop was sent */
+  int signals;              /* signals received */
   uint64_t cut_requests;
+  /* Client lag (engine/lag.h), every worker's summed: while the run goes
+   * rl__runner_client_lag reads it; after it, here. lag_said is what the
+   * per-second check has already told (main). */
+  rl__lag lag;
+  rl__lag lag_said;
+  /* A run (or a steered test) stopped while its users were still being
+   * spawned: it reached ramp_reached of the ramp_wanted users it was
+   * going to, at ramp_rate a second, in ramp_ns (main; ramp_short 0
+   * when every user was spawned). */
+  int ramp_short;
+  uint32_t ramp_reached, ramp_wanted;
+  double ramp_rate;
+  uint64_t ramp_ns;
   rl__runner_hooks hooks;
   /* main loop */
   struct ev_loop *loop;
@@ -161,6 +185,10 @@ typedef struct rl__runner {
   atomic_uint finished_workers;
   ev_timer spawn_timer, run_timer, report_timer, history_timer;
   ev_signal sigint_watcher, sigterm_watcher;
+  /* After the loop: SIGINT/SIGTERM held (noted and ignored) until
+   * rl__runner_free puts back what the caller had. */
+  int signals_held;
+  struct sigaction saved_sigint, saved_sigterm;
 } rl__runner;
 
 /*
@@ -171,12 +199,20 @@ typedef struct rl__runner {
  * when threads could not be started. On return every worker has ended and
  * `r` holds the run's figures (r->hub: stats and history) until
  * rl__runner_free(r), which the caller calls in every case.
+ *
+ * Signals: while the loop runs, the first SIGINT/SIGTERM stops the run and
+ * the next ones cut what is still in flight. From the loop's end until
+ * rl__runner_free they are held: the first is noted in one line on stderr,
+ * all are ignored, so the caller's final reports are written whole (a
+ * write to a pipe is restarted, not failed). rl__runner_free puts back
+ * the dispositions the caller had.
  */
 int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
                    const rl_host *host, const struct rl__target *target,
                    rl__stats *stats, const rl__runner_hooks *hooks);
 
-/* Frees what the run left for its reports (the history). */
+/* Frees what the run left for its reports (the history) and puts back
+ * the caller's SIGINT/SIGTERM dispositions. */
 void rl__runner_free(rl__runner *r);
 
 /*
@@ -227,7 +263,18 @@ void rl__runner_reset(rl__runner *r);
  * "running", "stopping", "stopped"; "quitting" while the run ends). */
 const char *rl__run_state_name(int state);
 
-/* Seconds since the run started (for "current" rates). */
+/* Main thread: the client lag of the run so far (every worker's loop
+ * summed; engine/lag.h). After rl__runner_run, r->lag holds the total. */
+void rl__runner_client_lag(const rl__runner *r, rl__lag *out);
+
+/* Whole seconds since the run (the process's load, idle time included)
+ * started. Rates do not divide by it: they use the history's span
+ * (rl__history_window, rl__history_covered_s). */
 uint64_t rl__runner_elapsed_sec(const rl__runner *r);
+
+/* After the run: the seconds its stats cover, from the end of --warmup
+ * (its start without one) to its end: what the reports' rates divide
+ * by. */
+double rl__runner_counted_s(const rl__runner *r);
 
 #endif /* RL_RUNNER_H */

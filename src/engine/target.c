@@ -183,6 +183,7 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
   if (!sch) /* no scheme in the target: the plugin's first one */
     sch = t->plugin->desc.schemes;
   t->tls = sch->tls;
+  t->backoff = rl__backoff_for_scheme(sch->name);
   t->port = u.port ? u.port : sch->default_port;
   if (!t->port && !o->list_only) {
     snprintf(err, errlen, "target '%s' needs a port (%s has no default one)",
@@ -216,6 +217,7 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
       .tls_insecure = o->tls.insecure,
       .list_only = o->list_only,
       .body_type = o->body_type,
+      .tls_server_name = o->tls.server_name,
   };
   t->alpn_required = o->alpn_required;
   if ((rc = add_variant(t, t->plugin, &spec, err, errlen)))
@@ -237,6 +239,10 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
       rc = RL_ERR_TLS;
       goto fail;
     }
+    if (o->tls.server_name && !(t->tls_name = strdup(o->tls.server_name))) {
+      rc = RL_ERR_NOMEM;
+      goto fail;
+    }
   }
 done:
   rl__url_free(&u);
@@ -255,6 +261,7 @@ void rl__target_del(rl__target *t) {
     t->v[i].plugin->desc.step_del(t->v[i].step);
   if (t->ssl_ctx)
     SSL_CTX_free(t->ssl_ctx);
+  free(t->tls_name);
   free(t->host);
   free(t);
 }

@@ -14,6 +14,7 @@
 
 #include <rpcload/plugin.h>
 
+#include "engine/backoff.h"
 #include "engine/plugin_loader.h"
 #include "engine/tls.h"
 
@@ -74,9 +75,13 @@ typedef struct rl__target {
   struct sockaddr_storage addr;
   socklen_t addrlen;
   SSL_CTX *ssl_ctx; /* owned; NULL without TLS */
+  char *tls_name;   /* --cname's, owned; NULL: TLS names the host */
   int verify;
   uint64_t connect_timeout_ns;
   uint64_t request_timeout_ns;
+  /* How long failed connections wait before the next attempt: gRPC's
+   * rules for grpc:// and grpcs://, a short one otherwise (NULL: that). */
+  const rl__backoff_policy *backoff;
 } rl__target;
 
 /*

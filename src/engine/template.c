@@ -19,13 +19,16 @@ enum part_kind {
   PART_TIMESTAMP_MS,
   PART_RANDOM_INT,
   PART_RANDOM_STRING,
-  PART_VAR, /* a = the variable's index */
+  PART_VAR,  /* a = the variable's index */
+  PART_I,    /* the repeat counter */
+  PART_DATA, /* a = the data file's column */
 };
 
 typedef struct part {
   enum part_kind kind;
   size_t off, len; /* PART_TEXT: a slice of the template's text */
   long long a, b;  /* arguments */
+  int json;        /* `|json`: escaped for the inside of a JSON string */
 } part;
 
 struct rl_template {
@@ -46,6 +49,7 @@ static const struct {
     {"timestamp_ms", PART_TIMESTAMP_MS, 0},
     {"random_int", PART_RANDOM_INT, 2},
     {"random_string", PART_RANDOM_STRING, 1},
+    {"i", PART_I, 0},
 };
 
 /* The variables a scenario's templates may name (main thread, while its
@@ -58,6 +62,15 @@ void rl__template_set_variables(const char *const *var_names, size_t n) {
   n_known_vars = n;
 }
 
+/* The data file's columns a scenario's templates may name ({{data.x}}). */
+static const char *const *known_columns;
+static size_t n_known_columns;
+
+void rl__template_set_data_columns(const char *const *columns, size_t n) {
+  known_columns = n ? columns : NULL;
+  n_known_columns = n;
+}
+
 static int push(rl_template *t, part p) {
   part *parts = realloc(t->parts, (t->nparts + 1) * sizeof(part));
   if (!parts)
@@ -68,6 +81,19 @@ static int push(rl_template *t, part p) {
 }
 
 static int is_blank(char c) { return c == ' ' || c == '\t'; }
+
+size_t rl__template_json_suffix(const char *expr, size_t len) {
+  size_t k = len;
+  if (k < 4 || memcmp(expr + k - 4, "json", 4) != 0)
+    return len;
+  for (k -= 4; k > 0 && is_blank(expr[k - 1]);)
+    k--;
+  if (k == 0 || expr[k - 1] != '|')
+    return len;
+  for (k--; k > 0 && is_blank(expr[k - 1]);)
+    k--;
+  return k;
+}
 
 /* Parses the inside of one {{...}} (`expr`, `n` bytes, at column `col`). */
 static int parse_expr(const char *expr, size_t n, size_t col, part *out,
@@ -125,6 +151,18 @@ static int parse_expr(const char *expr, size_t n, size_t col, part *out,
     }
     return 0;
   }
+  if (nw == 1 && strncmp(words[0], "data.", 5) == 0) {
+    for (size_t i = 0; i < n_known_columns; i++)
+      if (strcmp(words[0] + 5, known_columns[i]) == 0) {
+        memset(out, 0, sizeof *out);
+        out->kind = PART_DATA;
+        out->a = (long long)i;
+        return 0;
+      }
+    snprintf(err, errlen, "no data column '%s' at column %zu", words[0] + 5,
+             col);
+    return RL_ERR_INVAL;
+  }
   for (size_t i = 0; nw == 1 && i < n_known_vars; i++) {
     if (strcmp(words[0], known_vars[i]) == 0) {
       memset(out, 0, sizeof *out);
@@ -174,9 +212,15 @@ int rl__template_new(const char *text, size_t len, rl_template **out, char *err,
       b++;
     while (e > b && is_blank(text[e - 1]))
       e--;
+    /* `|json`: the value goes inside a JSON string (scenario json:). */
+    size_t plain = rl__template_json_suffix(text + b, e - b);
+    int json = plain != e - b;
+    e = b + plain;
     part p;
-    if ((rc = parse_expr(text + b, e - b, open + 1, &p, err, errlen)) ||
-        (rc = push(t, p)))
+    if ((rc = parse_expr(text + b, e - b, open + 1, &p, err, errlen)))
+      goto fail;
+    p.json = json;
+    if ((rc = push(t, p)))
       goto fail;
     i = lit = close + 2;
   }
@@ -207,6 +251,32 @@ int rl__template_is_constant(const rl_template *t) {
   return 1;
 }
 
+/* `len` bytes of `s` as the inside of a JSON string. */
+static void add_json_escaped(rl__buf *out, const char *s, size_t len) {
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[8];
+    if (c == '"' || c == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)c;
+      rl__buf_add(out, esc, 2);
+    } else if (c < 0x20) {
+      snprintf(esc, sizeof esc, "\\u%04x", c);
+      rl__buf_add(out, esc, 6);
+    } else {
+      rl__buf_add(out, &s[i], 1);
+    }
+  }
+}
+
+/* A text part's value, escaped when the part says so. */
+static void add_value(rl__buf *out, const part *p, const char *s, size_t len) {
+  if (p->json)
+    add_json_escaped(out, s, len);
+  else
+    rl__buf_add(out, s, len);
+}
+
 static uint64_t unix_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -230,6 +300,9 @@ int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
       break;
     case PART_SEQ:
       n = snprintf(num, sizeof num, "%llu", (unsigned long long)ctx->seq);
+      break;
+    case PART_I:
+      n = snprintf(num, sizeof num, "%u", (unsigned)ctx->i);
       break;
     case PART_TIMESTAMP:
       n = snprintf(num, sizeof num, "%llu",
@@ -261,7 +334,12 @@ int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
     case PART_VAR: {
       const char *v =
           (size_t)p->a < ctx->n_vars && ctx->vars ? ctx->vars[p->a] : NULL;
-      rl__buf_add(out, v ? v : "", v ? strlen(v) : 0);
+      add_value(out, p, v ? v : "", v ? strlen(v) : 0);
+      continue;
+    }
+    case PART_DATA: {
+      const char *v = ctx->row ? ctx->row[p->a] : NULL;
+      add_value(out, p, v ? v : "", v ? strlen(v) : 0);
       continue;
     }
     case PART_RANDOM_STRING:

@@ -8,6 +8,12 @@
  *   {{timestamp_ms}}      Unix time, milliseconds
  *   {{random_int A B}}    a random integer in [A, B]
  *   {{random_string N}}   N random characters from [A-Za-z0-9]
+ *   {{i}}                 the innermost repeat's counter (0, 1, ...)
+ *   {{data.NAME}}         column NAME of the user's row of a data file
+ *
+ * An expression ending in `|json` ({{token|json}}) is escaped for the
+ * inside of a JSON string (quotes, backslashes, control characters): what
+ * a scenario's json: puts around the templates in its strings.
  *
  * Compiled once (when a step is built), so expanding is a walk over parts.
  * Random values come from the user's own generator (--seed repeats them).
@@ -35,6 +41,10 @@ typedef struct rl__template_ctx {
    * entries (never captured) expand to nothing. */
   char *const *vars;
   size_t n_vars;
+  uint32_t i; /* the innermost repeat's counter ({{i}}, 0-based) */
+  /* The user's row of its class's data file, by the column index it had
+   * in rl__template_set_data_columns ({{data.x}}); NULL: none. */
+  const char *const *row;
 } rl__template_ctx;
 
 /*
@@ -45,6 +55,18 @@ typedef struct rl__template_ctx {
  * compile templates on one thread.
  */
 void rl__template_set_variables(const char *const *names, size_t n);
+
+/*
+ * Scenario data files: while a class's steps compile, `{{data.NAME}}`
+ * for each of these `n` column names (borrowed until the next call) is
+ * that column of the user's row. n 0 ends it. Main thread, as above.
+ */
+void rl__template_set_data_columns(const char *const *names, size_t n);
+
+/* The length of the expression `expr` (`len` bytes, inside {{ }}) without
+ * a trailing `|json` (blanks allowed around the bar), or `len` when it
+ * has none. */
+size_t rl__template_json_suffix(const char *expr, size_t len);
 
 /*
  * Compiles `len` bytes of `text`. Returns 0 and the template in *out

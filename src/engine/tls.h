@@ -2,7 +2,8 @@
  * TLS for core-owned connections (OpenSSL): one client context per target,
  * shared by the worker threads (SSL_CTX is safe to share once configured).
  * Verification is on unless the user says --insecure; SNI and the host name
- * check use the target's host; ALPN offers the plugin's protocols.
+ * check use the target's host, or --cname's name; ALPN offers the plugin's
+ * protocols.
  */
 #ifndef RL_TLS_H
 #define RL_TLS_H
@@ -16,6 +17,9 @@ typedef struct rl__tls_options {
   const char *cacert; /* PEM bundle of trusted CAs, or NULL for system CAs */
   const char *cert;   /* client certificate (PEM), or NULL */
   const char *key;    /* client key (PEM), or NULL (then taken from cert) */
+  /* --cname: the name sent (SNI) and verified instead of the target's
+   * host, or NULL. */
+  const char *server_name;
 } rl__tls_options;
 
 /*

@@ -7,13 +7,18 @@
 #include "base/clock.h"
 #include "base/rng.h"
 #include "engine/checks.h"
+#include "engine/feeder.h"
 #include "engine/plan.h"
 #include "engine/target.h"
+#include "engine/template.h"
 #include "engine/wait.h"
 
 static void start_task(rl__user *u, int waited);
-static void start_step(rl__user *u);
+static void run_steps(rl__user *u);
+static void end_of_steps(rl__user *u);
 static void request_ended(rl_request *req, const rl_result *res);
+static void request_event(rl_request *req, const rl_result *res,
+                          uint64_t time_ns);
 
 /* Queues the user to act once the current callback is done (the worker
  * runs the queue: engine/loop.h). */
@@ -83,8 +88,9 @@ void rl__user_end(rl__user *u) {
     ev_timer_stop(u->loop->ev, &u->timer); /* also when pending */
     u->phase = RL__PHASE_STOP;
     u->step = 0;
+    u->loop_depth = 0;
     u->state = RL__USER_RUNNING;
-    start_step(u);
+    run_steps(u);
     return;
   }
   rl__user_stop(u, 0);
@@ -94,6 +100,19 @@ static void user_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
   rl__user *u = t->data;
+  if (u->state == RL__USER_SLEEPING) {
+    /* A sleep step is over: on to the next step, as after a request. */
+    size_t n;
+    const rl__plan_step *ps = phase_steps(u, &n);
+    u->step_outcome = u->step < n && ps[u->step].stop_user
+                          ? RL__ON_FAILURE_STOP_USER
+                          : RL__ON_FAILURE_CONTINUE;
+    u->state = RL__USER_READY;
+    u->step_done = 1;
+    enqueue(u);
+    u->loop->after_event(u->loop);
+    return;
+  }
   if (u->state != RL__USER_WAITING)
     return; /* stopped or sent on (on_stop) since the timer was set */
   u->state = RL__USER_READY;
@@ -149,6 +168,7 @@ rl__user *rl__user_new(rl_loop *loop, uint64_t id, const rl__plan_class *cls,
   u->req.user = u;
   u->req.target = first;
   u->req.end = request_ended;
+  u->req.event = request_event;
   u->phase = cls->n_on_start ? RL__PHASE_START : RL__PHASE_TASK;
   u->state = RL__USER_READY;
   enqueue(u);
@@ -170,16 +190,14 @@ static uint32_t choose_task(rl__user *u) {
   return (uint32_t)k->n_tasks - 1;
 }
 
-/* Starts the current step of the current phase. */
-static void start_step(rl__user *u) {
-  size_t n;
-  const rl__plan_step *ps = phase_steps(u, &n);
-  const rl__plan_step *s = &ps[u->step];
+/* Starts the request of step `s`. */
+static void start_request(rl__user *u, const rl__plan_step *s) {
   u->state = RL__USER_RUNNING;
-  /* A task's first request counts from when the task was due (pacing);
-   * every other one from its own start. */
-  if (u->phase != RL__PHASE_TASK || u->step > 0)
+  /* A task's first request counts from what start_task says (a late
+   * schedule's due time); every other one from its own start. */
+  if (!u->first_in_task)
     u->req.start_ns = rl__now_ns();
+  u->first_in_task = 0;
   u->req.target = s->target;
   u->req.retries = 0;
   u->seq++;
@@ -188,25 +206,78 @@ static void start_step(rl__user *u) {
   submit(u, endpoint_conn(u, s->endpoint));
 }
 
+/* Runs the current phase's steps from u->step: a repeat's markers at
+ * once (entering it, or going round again), then the first request or
+ * sleep; past the last step, the end of the steps. */
+static void run_steps(rl__user *u) {
+  size_t n;
+  const rl__plan_step *ps = phase_steps(u, &n);
+  while (u->step < n) {
+    const rl__plan_step *s = &ps[u->step];
+    switch (s->kind) {
+    case RL__STEP_REPEAT:
+      u->loop_i[u->loop_depth++] = 0;
+      u->step++;
+      continue;
+    case RL__STEP_END:
+      if (++u->loop_i[u->loop_depth - 1] < ps[s->jump].count) {
+        u->step = s->jump + 1;
+      } else {
+        u->loop_depth--;
+        u->step++;
+      }
+      continue;
+    case RL__STEP_SLEEP:
+      u->first_in_task = 0;
+      u->state = RL__USER_SLEEPING;
+      ev_timer_set(&u->timer, (double)s->sleep_ns / 1e9, 0.);
+      ev_timer_start(u->loop->ev, &u->timer);
+      return;
+    default:
+      start_request(u, s);
+      return;
+    }
+  }
+  end_of_steps(u);
+}
+
 /* `waited`: the user's wait timer just fired (else it starts at once). */
+/* The user's row of its class's data file for the task run to come
+ * (engine/feeder.h). 0, or -1 when the file has none left for it: the
+ * user has then stopped (its first: at once; later: through on_stop, as
+ * Locust's StopUser on an empty queue). */
+static int take_row(rl__user *u) {
+  int first = !u->has_row;
+  const char *const *row =
+      rl__feeder_draw(u->cls->feeder, u->id, &u->rng, first, u->row);
+  if (!row) {
+    if (first)
+      rl__user_stop(u, 0);
+    else
+      rl__user_end(u);
+    return -1;
+  }
+  u->row = row;
+  u->has_row = 1;
+  return 0;
+}
+
 static void start_task(rl__user *u, int waited) {
-  const rl__wait *wait = &u->cls->wait;
-  uint64_t now = rl__now_ns();
-  /* Paced users keep a schedule: the next task is due one period after the
-   * last one was due. When the last task overran its period, this one
-   * starts late, and its first request's response time counts from when it
-   * was due (no coordinated omission). When we waited for it, it starts on
-   * time but for our own timer's slack, which is not the server's to pay. */
-  if (u->started && rl__wait_is_paced(wait))
-    u->task_start_ns += wait->a_ns;
-  else
-    u->task_start_ns = now;
+  /* A later task run takes a row of its own (the first shares on_start's,
+   * taken at the user's first act). */
+  if (u->started && u->cls->feeder && take_row(u))
+    return;
   u->started = 1;
   u->phase = RL__PHASE_TASK;
   u->task = choose_task(u);
   u->step = 0;
-  u->req.start_ns = !waited && u->task_start_ns < now ? u->task_start_ns : now;
-  start_step(u);
+  u->loop_depth = 0;
+  u->first_in_task = 1;
+  /* The first request's response time counts from its send, but for a
+   * schedule that has fallen behind (engine/wait.h). */
+  u->req.start_ns =
+      rl__wait_task_start(&u->cls->wait, &u->wait, rl__now_ns(), waited);
+  run_steps(u);
 }
 
 /* The task (or on_start / on_stop) ended: wait, then the next task. */
@@ -225,14 +296,33 @@ static void end_of_steps(rl__user *u) {
     return;
   }
   uint64_t pause =
-      rl__wait_next(&u->cls->wait, u->task_start_ns, rl__now_ns(), &u->rng);
+      rl__wait_after_task(&u->cls->wait, &u->wait, rl__now_ns(), &u->rng);
   if (pause) {
     u->state = RL__USER_WAITING;
     ev_timer_set(&u->timer, (double)pause / 1e9, 0.);
     ev_timer_start(u->loop->ev, &u->timer);
     return;
   }
+  if (u->first_in_task) {
+    /* An empty task (Locust's `pass`) and no wait: the next task after
+     * the loop has had its turn, not at once (that would never return). */
+    u->state = RL__USER_READY;
+    u->step_done = 0;
+    enqueue(u);
+    return;
+  }
   start_task(u, 0);
+}
+
+/* The step that just ended asked the user to stop: through on_stop (a
+ * StopUser), or at once (a failure in on_start: Locust's exception
+ * there ends the user without on_stop). */
+static void stop_from_step(rl__user *u, uint8_t outcome) {
+  if (outcome == RL__ON_FAILURE_END_USER) {
+    rl__user_stop(u, 0);
+    return;
+  }
+  rl__user_end(u);
 }
 
 void rl__user_resume(rl__user *u) {
@@ -246,26 +336,33 @@ void rl__user_resume(rl__user *u) {
         rl__user_end(u);
       return;
     }
+    if (u->cls->feeder && !u->has_row && take_row(u))
+      return;
     if (u->phase == RL__PHASE_START)
-      start_step(u);
+      run_steps(u);
     else
       start_task(u, 0);
     return;
   }
   u->step_done = 0;
-  size_t n;
-  phase_steps(u, &n);
-  /* A failed capture ends the task there: its later steps would use a
-   * value that is not there. */
-  if (!u->capture_failed && u->step + 1 < n &&
-      !(u->phase == RL__PHASE_TASK && (lp->stopping || u->retiring) &&
-        u->cls->n_on_stop)) {
-    u->step++;
-    start_step(u);
+  uint8_t outcome = u->step_outcome;
+  u->step_outcome = RL__ON_FAILURE_CONTINUE;
+  if (outcome >= RL__ON_FAILURE_STOP_USER) {
+    stop_from_step(u, outcome);
     return;
   }
-  u->capture_failed = 0;
-  end_of_steps(u);
+  /* A failed capture (or a step's on_failure: stop_task) ends the steps
+   * there: the later ones would use a value that is not there. Stopping
+   * with on_stop to run, a task ends at its next step. */
+  if (outcome == RL__ON_FAILURE_STOP_TASK ||
+      (u->phase == RL__PHASE_TASK && (lp->stopping || u->retiring) &&
+       u->cls->n_on_stop)) {
+    u->loop_depth = 0;
+    end_of_steps(u);
+    return;
+  }
+  u->step++;
+  run_steps(u);
 }
 
 void rl__user_stop(rl__user *u, int cut) {
@@ -325,6 +422,17 @@ void rl__user_del(rl__user *u) {
   free(u);
 }
 
+void rl__user_template_ctx(rl__user *u, rl__template_ctx *out) {
+  *out =
+      (rl__template_ctx){.user_id = u->id,
+                         .seq = u->seq,
+                         .rng = &u->rng,
+                         .vars = u->vars,
+                         .n_vars = u->vars ? u->loop->plan->n_vars : 0,
+                         .i = u->loop_depth ? u->loop_i[u->loop_depth - 1] : 0,
+                         .row = u->row};
+}
+
 /* ---- the request event ------------------------------------------------ */
 
 /* The plan step the user's request runs. */
@@ -332,6 +440,18 @@ static const rl__plan_step *current_step(const rl__user *u) {
   size_t n;
   const rl__plan_step *ps = phase_steps(u, &n);
   return u->step < n ? &ps[u->step] : NULL;
+}
+
+/* What the user does after step `s`: on a failure, what the step says
+ * (on_failure); a capture that found nothing ends the steps at least;
+ * stop_user stops the user whatever happened. */
+static uint8_t outcome_of(const rl__plan_step *s, int failed, int stop_task) {
+  uint8_t o = failed ? s->on_failure : RL__ON_FAILURE_CONTINUE;
+  if (stop_task && o < RL__ON_FAILURE_STOP_TASK)
+    o = RL__ON_FAILURE_STOP_TASK;
+  if (s->stop_user && o < RL__ON_FAILURE_STOP_USER)
+    o = RL__ON_FAILURE_STOP_USER;
+  return o;
 }
 
 /* The user's request has ended (req->end): the request event, with the
@@ -349,14 +469,16 @@ static void request_ended(rl_request *req, const rl_result *res) {
   } else {
     const char *error = res ? res->error : NULL;
     char why[256];
-    const rl__plan_step *ps = u->cls->checks ? current_step(u) : NULL;
+    const rl__plan_step *ps = current_step(u);
+    int stop_task = 0;
     if (ps && ps->has_checks) {
-      int stop_task = 0;
-      error = rl__checks_apply(&ps->checks, u->resp, error, rt, u->vars, why,
-                               sizeof why, &stop_task);
-      u->capture_failed = (uint8_t)stop_task;
+      rl__template_ctx tctx;
+      rl__user_template_ctx(u, &tctx);
+      error = rl__checks_apply(&ps->checks, u->resp, error, rt, &tctx, u->vars,
+                               why, sizeof why, &stop_task);
     }
-    rl__request_record(lp->stats, req, res, error, rt,
+    u->step_outcome = ps ? outcome_of(ps, error != NULL, stop_task) : 0;
+    rl__request_record(lp->stats, &lp->gate, req, res, error, rt,
                        (now - lp->start_ns) / RL__NS_PER_SEC);
   }
   if (u->state == RL__USER_STOPPED)
@@ -364,4 +486,18 @@ static void request_ended(rl_request *req, const rl_result *res) {
   u->state = RL__USER_READY;
   u->step_done = 1;
   enqueue(u);
+}
+
+/* An event of the user's request while it goes on (a stream's message):
+ * recorded as the plugin says, the step's checks are the request's own.
+ * Dropped when the user stopped or the run cuts: the request itself is
+ * then counted apart. */
+static void request_event(rl_request *req, const rl_result *res,
+                          uint64_t time_ns) {
+  rl__user *u = req->user;
+  rl_loop *lp = u->loop;
+  if (lp->cutting || u->state == RL__USER_STOPPED)
+    return;
+  rl__request_record_event(lp->stats, &lp->gate, req, res, time_ns,
+                           (rl__now_ns() - lp->start_ns) / RL__NS_PER_SEC);
 }

@@ -17,13 +17,16 @@
 #include "engine/loop.h"
 #include "engine/request.h"
 #include "engine/response.h"
+#include "engine/template.h"
 #include "engine/user_state.h"
+#include "engine/wait.h"
 
 enum rl__user_state {
   RL__USER_READY = 0, /* queued on its worker to act */
   RL__USER_WAITING,   /* wait timer running */
   RL__USER_RUNNING,   /* a request in flight */
   RL__USER_STOPPED,
+  RL__USER_SLEEPING, /* in a task, on a sleep step's timer */
 };
 
 struct rl__plan_class;
@@ -40,18 +43,25 @@ typedef struct rl__user {
   rl_loop *loop;                    /* its worker thread's */
   const struct rl__plan_class *cls; /* what it runs (the plan's) */
   uint8_t phase;                    /* enum rl__user_phase */
-  uint8_t capture_failed; /* the step that just ended failed a capture */
+  uint8_t step_outcome;   /* what the step that just ended asks for next:
+                           enum rl__on_failure (0: the next step) */
+  uint8_t first_in_task;  /* the task has started no request nor sleep */
+  uint8_t loop_depth;     /* repeats entered */
+  uint32_t loop_i[8];     /* each repeat's counter ({{i}}: the innermost);
+                            RL__PLAN_MAX_REPEAT_DEPTH */
+  uint8_t has_row;        /* has taken its first row of the data file */
+  const char *const *row; /* its row of its class's data file, or NULL */
   uint32_t task;          /* index in cls->tasks */
   uint32_t step;          /* index in the phase's steps */
   uint32_t next_seq_task; /* sequential classes: the next task */
   uint64_t id;            /* 1-based, unique across the run */
   uint8_t state;          /* enum rl__user_state */
-  uint8_t step_done; /* on resume: a step just ended (else: start a task) */
-  uint8_t queued;    /* on the loop's ready list */
-  uint8_t started;   /* has run a task */
-  uint8_t retiring;  /* stop once the current task ends (users lowered) */
-  uint64_t task_start_ns; /* scheduled start of the current task */
-  uint64_t seq;           /* requests started ({{seq}} of the current one) */
+  uint8_t step_done;   /* on resume: a step just ended (else: start a task) */
+  uint8_t queued;      /* on the loop's ready list */
+  uint8_t retiring;    /* stop once the current task ends (users lowered) */
+  uint8_t started;     /* has started a task (a later one takes a new row) */
+  rl__wait_state wait; /* its class's wait's memory (pacing, schedule) */
+  uint64_t seq;        /* requests started ({{seq}} of the current one) */
   uint64_t rng;
   ev_timer timer;
   rl_conn *conn; /* &own, or a connection of the thread's shared pool */
@@ -100,5 +110,9 @@ void rl__user_retire(rl__user *u);
 
 /* Frees a stopped user. */
 void rl__user_del(rl__user *u);
+
+/* What the user's templates expand with (its id, request number, random
+ * generator and variables, borrowed from it), into *out. */
+void rl__user_template_ctx(rl__user *u, rl__template_ctx *out);
 
 #endif /* RL_USER_H */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "engine/conn.h"
 #include "engine/plan.h"
@@ -14,10 +15,15 @@
 #define READ_BUFFER_SIZE ((size_t)64 * 1024)
 #define FLUSH_INTERVAL_S 1.0
 
-static void flush_stats(rl__worker *w) {
+/* `last`: the worker has ended and records nothing more. Otherwise the
+ * hub hears that every request this thread ended before now is merged
+ * (the time is taken first: this thread records nothing meanwhile). */
+static void flush_stats(rl__worker *w, int last) {
+  uint64_t through = last ? UINT64_MAX : rl__now_ns();
   uint64_t cut = w->loop.cut_requests - w->cut_merged;
   w->cut_merged = w->loop.cut_requests;
-  if (rl__stats_hub_merge(w->cfg.hub, w->loop.stats, cut, &w->stats_epoch))
+  if (rl__stats_hub_merge(w->cfg.hub, w->loop.stats, cut, &w->stats_epoch,
+                          (uint32_t)w->cfg.index, through))
     rl__log(RL__LOG_WARN, "out of memory merging statistics");
 }
 
@@ -62,7 +68,8 @@ static void check_finished(rl__worker *w) {
   ev_idle_stop(ev, &w->idle);
   ev_prepare_stop(ev, &w->prepare);
   ev_async_stop(ev, &w->wake);
-  flush_stats(w);
+  rl__lag_meter_stop(&w->lag);
+  flush_stats(w, 1);
   if (w->cfg.finished)
     w->cfg.finished(w->cfg.finished_arg);
   ev_break(ev, EVBREAK_ALL);
@@ -76,7 +83,7 @@ static void check_users_stopped(rl__worker *w) {
     return;
   w->users_stopping = 0;
   ev_timer_stop(w->loop.ev, &w->users_stop_timer);
-  flush_stats(w);
+  flush_stats(w, 0);
   if (w->cfg.users_stopped)
     w->cfg.users_stopped(w->cfg.finished_arg);
 }
@@ -293,7 +300,7 @@ static void stop_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 static void flush_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
-  flush_stats(t->data);
+  flush_stats(t->data, 0);
 }
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents) {
@@ -350,7 +357,7 @@ static void start_one_transport(rl__worker *w, const rl__target *t) {
 static void start_steps_transports(rl__worker *w, const rl__plan_step *s,
                                    size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (s[i].target->plugin->desc.kind == RL_PLUGIN_TRANSPORT)
+    if (s[i].target && s[i].target->plugin->desc.kind == RL_PLUGIN_TRANSPORT)
       start_one_transport(w, s[i].target);
 }
 
@@ -381,11 +388,17 @@ static int loop_init(rl__worker *w) {
   lp->plan = w->cfg.plan;
   lp->seed = w->cfg.seed;
   lp->start_ns = w->cfg.start_ns;
+  lp->gate = (rl__request_gate){.until_ns = w->cfg.warmup_end_ns,
+                                .skip_first = w->cfg.skip_first,
+                                .skipped = w->cfg.skipped};
+  lp->gate.open = !lp->gate.until_ns && !lp->gate.skip_first;
   lp->after_event = after_event;
   lp->owner = w;
   lp->rbuf_size = READ_BUFFER_SIZE;
   lp->rbuf = malloc(lp->rbuf_size);
   lp->stats = rl__stats_new();
+  if (lp->stats) /* the thread's second of errors stays under the cap too */
+    rl__stats_set_max_error_rows(lp->stats, w->cfg.hub->max_error_rows);
   lp->ev = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
   return lp->rbuf && lp->stats && lp->ev ? 0 : RL_ERR_NOMEM;
 }
@@ -408,6 +421,7 @@ static void watchers_init(rl__worker *w) {
                 FLUSH_INTERVAL_S);
   w->flush_timer.data = w;
   ev_timer_start(ev, &w->flush_timer);
+  rl__lag_meter_start(&w->lag, ev);
 }
 
 int rl__worker_start(rl__worker *w, const rl__worker_config *cfg) {
@@ -493,6 +507,10 @@ void rl__worker_new_test(rl__worker *w, const rl__plan *plan,
 }
 
 void rl__worker_wake(rl__worker *w) { ev_async_send(w->loop.ev, &w->wake); }
+
+void rl__worker_lag(const rl__worker *w, rl__lag *out) {
+  rl__lag_meter_read(&w->lag, out);
+}
 
 uint64_t rl__worker_cut_requests(const rl__worker *w) {
   return w->loop.cut_requests;

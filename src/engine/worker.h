@@ -22,6 +22,7 @@
 #include <rpcload/plugin.h>
 
 #include "engine/conn.h"
+#include "engine/lag.h"
 #include "engine/loop.h"
 #include "stats/hub.h"
 
@@ -44,7 +45,12 @@ typedef struct rl__worker_config {
   const rl_host *host;         /* handed to plugins */
   const struct rl__plan *plan; /* what users run */
   uint64_t seed;
-  uint64_t start_ns;        /* the run's start (per-second stats) */
+  uint64_t start_ns; /* the run's start (per-second stats) */
+  /* --warmup's end (monotonic; 0: none), --skip-first N and the run's
+   * count of requests taken so far (shared by the workers). */
+  uint64_t warmup_end_ns;
+  uint64_t skip_first;
+  _Atomic uint64_t *skipped;
   uint64_t stop_timeout_ns; /* grace for in-flight tasks at a stop */
   /* --connections: this thread's shared connections, to `pool_target`;
    * 0: each user has its own. */
@@ -88,6 +94,7 @@ typedef struct rl__worker {
   uint32_t active_users; /* not stopped and not retiring */
   unsigned stats_epoch;  /* the hub's epoch at the last merge */
   uint64_t cut_merged;   /* loop.cut_requests already in the hub */
+  rl__lag_meter lag;     /* this thread's client lag (engine/lag.h) */
 } rl__worker;
 
 /* Sets up the worker with `cfg` (copied) and starts its thread. 0 or an
@@ -127,6 +134,10 @@ void rl__worker_new_test(rl__worker *w, const struct rl__plan *plan,
 /* Any thread: the worker looks at the hub's epoch now: stats it recorded
  * before a reset are dropped at once rather than at its next merge. */
 void rl__worker_wake(rl__worker *w);
+
+/* Any thread, while the worker exists: the client lag its loop has seen
+ * (engine/lag.h). */
+void rl__worker_lag(const rl__worker *w, rl__lag *out);
 
 /* Requests cut at the stop (not in the stats); after rl__worker_join. */
 uint64_t rl__worker_cut_requests(const rl__worker *w);

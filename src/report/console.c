@@ -1,5 +1,6 @@
 #include "report/console.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #define TYPE_WIDTH 8
@@ -11,6 +12,67 @@ static const char *const percentile_names[] = {"50%",   "66%",    "75%", "80%",
                                                "90%",   "95%",    "98%", "99%",
                                                "99.9%", "99.99%", "100%"};
 #define NPCT (sizeof percentiles / sizeof percentiles[0])
+
+/* The length of the valid UTF-8 sequence at p (1 to 4), or 0 if the bytes
+ * there are not one (the strict rules: no overlong forms, no surrogates,
+ * nothing past U+10FFFF). */
+static size_t utf8_len(const unsigned char *p) {
+  unsigned char c = p[0];
+  size_t n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+  if (c >= 0xf5 || n == 0)
+    return 0;
+  for (size_t i = 1; i < n; i++)
+    if ((p[i] & 0xc0) != 0x80)
+      return 0;
+  if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0) ||
+      (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
+    return 0;
+  return n;
+}
+
+size_t rl__report_console_text(char *out, size_t len, const char *text) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)text;
+  size_t o = 0;
+  if (!len)
+    return 0;
+  while (*p) {
+    char esc[8];
+    size_t n = 0, take = 1;
+    size_t u = *p >= 0x80 ? utf8_len(p) : 1;
+    bool c1 = u == 2 && p[0] == 0xc2 && p[1] < 0xa0; /* U+0080..U+009F */
+    if (*p == '\n' || *p == '\r' || *p == '\t') {
+      esc[n++] = '\\';
+      esc[n++] = (char)(*p == '\n' ? 'n' : *p == '\r' ? 'r' : 't');
+    } else if (*p < 0x20 || *p == 0x7f || u == 0 || c1) {
+      /* A control character, C1 too (a terminal may take U+009B as an
+       * escape sequence), or a byte that is not UTF-8: shown, not sent. */
+      unsigned char b = c1 ? p[1] : *p;
+      take = c1 ? 2 : 1;
+      esc[n++] = '\\';
+      if (c1) {
+        esc[n++] = 'u';
+        esc[n++] = '0';
+        esc[n++] = '0';
+      } else {
+        esc[n++] = 'x';
+      }
+      esc[n++] = hex[b >> 4];
+      esc[n++] = hex[b & 15];
+    } else {
+      take = u;
+      memcpy(esc, p, u);
+      n = u;
+    }
+    if (o + n >= len)
+      break; /* cut before a whole escape or character, never inside */
+    memcpy(out + o, esc, n);
+    o += n;
+    p += take;
+  }
+  out[o] = '\0';
+  return o;
+}
 
 void rl__report_format_ms(uint64_t ns, char *buf, size_t len) {
   double ms = (double)ns / 1e6;
@@ -41,8 +103,11 @@ static void stats_separator(FILE *out) {
 static void stats_row(FILE *out, const rl__stats_entry *e, const char *type,
                       double rps, double fps) {
   char typecol[64], fails[48], avg[24], min[24], max[24], med[24];
+  char name[512], shown_type[48];
+  rl__report_console_text(name, sizeof name, e->name);
+  rl__report_console_text(shown_type, sizeof shown_type, type);
   /* Locust writes the method followed by a space in this column. */
-  snprintf(typecol, sizeof typecol, "%s%s", type, *type ? " " : "");
+  snprintf(typecol, sizeof typecol, "%s%s", shown_type, *type ? " " : "");
   double ratio =
       e->num_requests ? (double)e->num_failures / (double)e->num_requests : 0;
   snprintf(fails, sizeof fails, "%llu(%.2f%%)",
@@ -54,12 +119,12 @@ static void stats_row(FILE *out, const rl__stats_entry *e, const char *type,
   /* Locust's %7.2f overflows its column from 100k req/s, which loopback
    * runs reach: drop the decimals there. */
   fprintf(out, "%-*s %-*s %7llu %12s |%7s %7s %7s%7s | %7.*f %11.2f\n",
-          TYPE_WIDTH, typecol, NAME_WIDTH - TYPE_WIDTH + 4, e->name,
+          TYPE_WIDTH, typecol, NAME_WIDTH - TYPE_WIDTH + 4, name,
           (unsigned long long)e->num_requests, fails, avg, min, max, med,
           rps >= 99999.995 ? 0 : 2, rps, fps);
 }
 
-void rl__report_console_stats(FILE *out, rl__stats *s, uint64_t now_sec,
+void rl__report_console_stats(FILE *out, rl__stats *s, rl__stats_window w,
                               int final, double duration_s) {
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(s, &entries);
@@ -74,8 +139,8 @@ void rl__report_console_stats(FILE *out, rl__stats *s, uint64_t now_sec,
       rps = duration_s > 0 ? (double)e->num_requests / duration_s : 0;
       fps = duration_s > 0 ? (double)e->num_failures / duration_s : 0;
     } else {
-      rps = rl__stats_entry_current_rps(e, now_sec);
-      fps = rl__stats_entry_current_fps(e, now_sec);
+      rps = rl__stats_entry_current_rps(e, w);
+      fps = rl__stats_entry_current_fps(e, w);
     }
     stats_row(out, e, e->type, rps, fps);
   }
@@ -86,8 +151,8 @@ void rl__report_console_stats(FILE *out, rl__stats *s, uint64_t now_sec,
     rps = duration_s > 0 ? (double)t->num_requests / duration_s : 0;
     fps = duration_s > 0 ? (double)t->num_failures / duration_s : 0;
   } else {
-    rps = rl__stats_entry_current_rps(t, now_sec);
-    fps = rl__stats_entry_current_fps(t, now_sec);
+    rps = rl__stats_entry_current_rps(t, w);
+    fps = rl__stats_entry_current_fps(t, w);
   }
   stats_row(out, t, "", rps, fps);
   fputc('\n', out);
@@ -98,7 +163,10 @@ static void percentile_row(FILE *out, const rl__stats_entry *e) {
   for (size_t i = 0; i < NPCT; i++)
     rl__report_format_ms(rl__histogram_percentile(&e->hist, percentiles[i]),
                          v[i], sizeof v[i]);
-  fprintf(out, "%-*s %-*s %8s", TYPE_WIDTH, e->type, NAME_WIDTH, e->name, v[0]);
+  char type[48], name[512];
+  rl__report_console_text(type, sizeof type, e->type);
+  rl__report_console_text(name, sizeof name, e->name);
+  fprintf(out, "%-*s %-*s %8s", TYPE_WIDTH, type, NAME_WIDTH, name, v[0]);
   for (size_t i = 1; i < NPCT; i++)
     fprintf(out, " %6s", v[i]);
   fprintf(out, " %6llu\n", (unsigned long long)e->num_requests);
@@ -149,9 +217,10 @@ void rl__report_console_errors(FILE *out, rl__stats *s) {
   dashes(out, 80 + NAME_WIDTH - 19);
   fputc('\n', out);
   for (size_t i = 0; i < n; i++) {
-    char text[1024];
-    snprintf(text, sizeof text, "%s %s: %s", errors[i]->type, errors[i]->name,
+    char raw[1024], text[2048];
+    snprintf(raw, sizeof raw, "%s %s: %s", errors[i]->type, errors[i]->name,
              errors[i]->error);
+    rl__report_console_text(text, sizeof text, raw);
     fprintf(out, "%-18llu %-100s\n", (unsigned long long)errors[i]->occurrences,
             text);
   }

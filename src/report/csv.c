@@ -4,21 +4,27 @@
  * rl__report_csv_tick formats into three memory buffers (history rows to append,
  * the whole _stats.csv, the whole _failures.csv); rl__report_csv_write empties
  * them into the files. The buffers keep their memory from second to
- * second, so a steady run allocates nothing here.
+ * second, so a steady run allocates nothing here. _stats.csv and
+ * _failures.csv are replaced whole (report/file.h); the history is
+ * appended a second's rows at a time, and cut back to its last whole row
+ * when a write fails.
  */
 #include "report/csv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <rpcload/plugin.h>
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "report/file.h"
 
 #define PERCENTILE_COLUMNS "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
 
@@ -386,21 +392,30 @@ int rl__report_csv_history_text(const rl__history *h, char **out, size_t *len) {
 
 /* ---- the writer ---------------------------------------------------------- */
 
+/* History rows kept for a later try while writes fail (a full disk): past
+ * this much they are dropped, and the close reports it. */
+#define MAX_PENDING_HISTORY ((size_t)4 << 20)
+
 struct rl__report_csv {
   int full_history;
   char *path[NFILES];
-  char *tmp[NFILES]; /* for the files rewritten whole */
-  FILE *history;
-  rl__buf history_rows; /* formatted, to append */
-  rl__buf stats;        /* the next _stats.csv, when stats_ready */
+  /* The history is appended with pwrite at `history_size`, the length of
+   * its whole rows: a write that fails halfway is cut back to it, and the
+   * rows are tried again, whole, the next second. */
+  int history_fd;
+  off_t history_size;
+  int history_cut;          /* cutting back failed: retry before writing */
+  rl__buf history_rows;     /* formatted, not written yet */
+  uint64_t seconds_pending; /* seconds those rows are of */
+  rl__buf stats;            /* the next _stats.csv, when stats_ready */
   rl__buf failures;
   int stats_ready, failures_ready;
   size_t rows_done; /* history rows formatted so far */
   uint64_t start_unix;
   int have_start;
-  int failing;    /* the last write failed (its error was reported) */
-  int rows_lost;  /* some history rows never reached the file */
-  char lost[512]; /* why */
+  int failing;              /* the last write failed (reported) */
+  uint64_t seconds_dropped; /* history seconds never written */
+  char lost[512];           /* why, the first time */
 };
 
 static void set_reason(char *err, size_t errlen, const char *what,
@@ -412,53 +427,77 @@ static void set_reason(char *err, size_t errlen, const char *what,
     snprintf(err, errlen, "%s %s: %s", what, path, text);
 }
 
-/* Writes `len` bytes as the whole new content of `path`, through `tmp`
- * renamed over it. 0, or RL_ERR_IO with the reason. */
-static int replace_file(const char *path, const char *tmp, const char *data,
-                        size_t len, char *err, size_t errlen) {
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    set_reason(err, errlen, "cannot create", tmp, errno);
-    return RL_ERR_IO;
-  }
-  size_t put = fwrite(data, 1, len, f);
-  int werr = put == len ? 0 : errno;
-  if (fclose(f) != 0 && werr == 0)
-    werr = errno ? errno : EIO;
-  if (put != len && werr == 0)
-    werr = EIO;
-  if (werr) {
-    set_reason(err, errlen, "cannot write", tmp, werr);
-    remove(tmp);
-    return RL_ERR_IO;
-  }
-  if (rename(tmp, path) != 0) {
-    set_reason(err, errlen, "cannot rename to", path, errno);
-    remove(tmp);
-    return RL_ERR_IO;
-  }
-  return 0;
-}
-
 static void csv_free(rl__report_csv *w) {
-  if (w->history)
-    fclose(w->history);
-  for (int i = 0; i < NFILES; i++) {
+  if (w->history_fd >= 0)
+    close(w->history_fd);
+  for (int i = 0; i < NFILES; i++)
     free(w->path[i]);
-    free(w->tmp[i]);
-  }
   rl__buf_free(&w->history_rows);
   rl__buf_free(&w->stats);
   rl__buf_free(&w->failures);
   free(w);
 }
 
-static char *concat(const char *a, const char *b, const char *c) {
-  size_t len = strlen(a) + strlen(b) + strlen(c) + 1;
+static char *concat(const char *a, const char *b) {
+  size_t len = strlen(a) + strlen(b) + 1;
   char *s = malloc(len);
   if (s)
-    snprintf(s, len, "%s%s%s", a, b, c);
+    snprintf(s, len, "%s%s", a, b);
   return s;
+}
+
+/*
+ * Appends the pending history rows in one pwrite (a kill lands between
+ * two system calls, so the file holds whole seconds; csv.h says the one
+ * exception). On a failure the file is cut back to its whole rows and the
+ * rows stay pending, to be written whole once the disk has room again.
+ * 0, or RL_ERR_IO with the reason.
+ */
+static int flush_history(rl__report_csv *w, char *err, size_t errlen) {
+  rl__buf *b = &w->history_rows;
+  if (!b->len)
+    return 0;
+  if (w->history_cut) {
+    if (ftruncate(w->history_fd, w->history_size) != 0) {
+      set_reason(err, errlen, "cannot write", w->path[F_HISTORY], errno);
+      return RL_ERR_IO;
+    }
+    w->history_cut = 0;
+  }
+  size_t done = 0;
+  int errnum = 0;
+  while (done < b->len) {
+    ssize_t n = pwrite(w->history_fd, b->p + done, b->len - done,
+                       w->history_size + (off_t)done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) {
+      errnum = n < 0 ? errno : ENOSPC;
+      break;
+    }
+    done += (size_t)n;
+  }
+  if (done == b->len) {
+    w->history_size += (off_t)done;
+    w->seconds_pending = 0;
+    rl__buf_reset(b);
+    return 0;
+  }
+  /* Half a row must not stay: the next rows would be appended to it. */
+  if (done && ftruncate(w->history_fd, w->history_size) != 0)
+    w->history_cut = 1;
+  set_reason(err, errlen, "cannot write", w->path[F_HISTORY], errnum);
+  if (b->len > MAX_PENDING_HISTORY) {
+    /* The disk stays full: memory stays bounded, and the close says what
+     * was lost. */
+    if (!w->seconds_dropped)
+      set_reason(w->lost, sizeof w->lost, "cannot write", w->path[F_HISTORY],
+                 errnum);
+    w->seconds_dropped += w->seconds_pending;
+    w->seconds_pending = 0;
+    rl__buf_reset(b);
+  }
+  return RL_ERR_IO;
 }
 
 int rl__report_csv_open(const char *prefix, int full_history,
@@ -467,25 +506,27 @@ int rl__report_csv_open(const char *prefix, int full_history,
   rl__report_csv *w = calloc(1, sizeof *w);
   if (!w)
     goto nomem;
+  w->history_fd = -1;
   w->full_history = full_history;
   /* Until the first history row tells the run's start (a run shorter than
    * a second has none), the writer's own start is close enough. */
   w->start_unix = rl__unix_time();
   for (int i = 0; i < NFILES; i++) {
-    w->path[i] = concat(prefix, suffixes[i], "");
-    w->tmp[i] = concat(prefix, suffixes[i], ".tmp");
-    if (!w->path[i] || !w->tmp[i])
+    w->path[i] = concat(prefix, suffixes[i]);
+    if (!w->path[i])
       goto nomem;
   }
-  w->history = fopen(w->path[F_HISTORY], "wb");
-  if (!w->history) {
+  w->history_fd =
+      open(w->path[F_HISTORY], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (w->history_fd < 0) {
     set_reason(err, errlen, "cannot create", w->path[F_HISTORY], errno);
     csv_free(w);
     return RL_ERR_IO;
   }
-  if (fputs(rl__report_csv_history_header, w->history) == EOF ||
-      fflush(w->history) != 0) {
-    set_reason(err, errlen, "cannot write", w->path[F_HISTORY], errno);
+  rl__buf_str(&w->history_rows, rl__report_csv_history_header);
+  if (w->history_rows.oom)
+    goto nomem;
+  if (flush_history(w, err, errlen) != 0) {
     csv_free(w);
     return RL_ERR_IO;
   }
@@ -495,8 +536,8 @@ int rl__report_csv_open(const char *prefix, int full_history,
                                         rl__report_csv_exceptions_header};
   for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) {
     int f = whole[i];
-    if (replace_file(w->path[f], w->tmp[f], headers[i], strlen(headers[i]), err,
-                     errlen) != 0) {
+    if (rl__report_file_replace(w->path[f], headers[i], strlen(headers[i]), err,
+                                errlen) != 0) {
       csv_free(w);
       return RL_ERR_IO;
     }
@@ -528,18 +569,25 @@ static void format_history(rl__report_csv *w, const rl__history *h) {
                     h->entry_rows[j].name, &h->entry_rows[j].row);
     history_row(&w->history_rows, "", "Aggregated", &h->rows[i]);
   }
+  w->seconds_pending += h->n - w->rows_done;
   w->rows_done = h->n;
 }
 
 static int format_all(rl__report_csv *w, rl__stats *s, const rl__history *h,
                       double elapsed_s) {
   size_t kept = w->history_rows.len;
+  uint64_t kept_seconds = w->seconds_pending;
   format_history(w, h);
   int history_ok = !w->history_rows.oom;
   if (!history_ok) {
     /* Drop these rows rather than append half of one. */
     w->history_rows.len = kept;
     w->history_rows.oom = 0;
+    if (!w->seconds_dropped)
+      snprintf(w->lost, sizeof w->lost, "out of memory formatting %s",
+               w->path[F_HISTORY]);
+    w->seconds_dropped += w->seconds_pending - kept_seconds;
+    w->seconds_pending = kept_seconds;
   }
   format_stats(&w->stats, s, elapsed_s);
   format_failures(&w->failures, s, w->start_unix);
@@ -551,38 +599,23 @@ static int format_all(rl__report_csv *w, rl__stats *s, const rl__history *h,
 int rl__report_csv_tick(rl__report_csv *w, rl__stats *s, const rl__history *h) {
   if (!w)
     return 0;
-  double elapsed = h->n ? (double)h->rows[h->n - 1].elapsed_s : 0;
+  double elapsed = h->n ? h->rows[h->n - 1].covered_s : 0;
   return format_all(w, s, h, elapsed);
 }
 
-/* Writes what is formatted; 0 or RL_ERR_IO with the reason. */
+/* Writes what is formatted; 0 or RL_ERR_IO with the first reason. */
 static int flush_out(rl__report_csv *w, char *err, size_t errlen) {
-  int rc = 0;
-  if (w->history_rows.len) {
-    size_t put = fwrite(w->history_rows.p, 1, w->history_rows.len, w->history);
-    if ((put != w->history_rows.len || fflush(w->history) != 0)) {
-      int errnum = errno ? errno : EIO;
-      set_reason(err, errlen, "cannot write", w->path[F_HISTORY], errnum);
-      if (!w->rows_lost)
-        set_reason(w->lost, sizeof w->lost, "cannot write", w->path[F_HISTORY],
-                   errnum);
-      w->rows_lost = 1;
-      clearerr(w->history);
-      rc = RL_ERR_IO;
-    }
-    /* Rows that failed are dropped: written again they could come twice. */
-    rl__buf_reset(&w->history_rows);
-  }
+  int rc = flush_history(w, err, errlen);
   if (w->stats_ready) {
     w->stats_ready = 0;
-    if (replace_file(w->path[F_STATS], w->tmp[F_STATS], w->stats.p,
-                     w->stats.len, rc ? NULL : err, errlen) != 0)
+    if (rl__report_file_replace(w->path[F_STATS], w->stats.p, w->stats.len,
+                                rc ? NULL : err, errlen) != 0)
       rc = RL_ERR_IO;
   }
   if (w->failures_ready) {
     w->failures_ready = 0;
-    if (replace_file(w->path[F_FAILURES], w->tmp[F_FAILURES], w->failures.p,
-                     w->failures.len, rc ? NULL : err, errlen) != 0)
+    if (rl__report_file_replace(w->path[F_FAILURES], w->failures.p,
+                                w->failures.len, rc ? NULL : err, errlen) != 0)
       rc = RL_ERR_IO;
   }
   return rc;
@@ -593,10 +626,16 @@ int rl__report_csv_write(rl__report_csv *w, char *err, size_t errlen) {
     return 0;
   char reason[512] = "";
   int rc = flush_out(w, reason, sizeof reason);
-  if (rc == 0 || w->failing) {
-    w->failing = rc != 0;
-    return 0;
+  if (rc == 0 && w->failing) {
+    w->failing = 0;
+    if (err && errlen)
+      snprintf(err, errlen, "the CSV files are written again%s",
+               w->seconds_dropped ? " (some history rows were lost)"
+                                  : ", every history row included");
+    return RL__REPORT_CSV_RECOVERED;
   }
+  if (rc == 0 || w->failing)
+    return 0;
   w->failing = 1;
   if (err && errlen)
     snprintf(err, errlen, "%s", reason);
@@ -607,24 +646,30 @@ int rl__report_csv_close(rl__report_csv *w, rl__stats *s, const rl__history *h,
                          double duration_s, char *err, size_t errlen) {
   if (!w)
     return 0;
-  char reason[sizeof w->lost + 32] = "";
+  char reason[sizeof w->lost + 64] = "";
   int rc = format_all(w, s, h, duration_s);
   if (rc != 0)
     snprintf(reason, sizeof reason, "out of memory writing the CSV files");
   int wrc = flush_out(w, rc ? NULL : reason, sizeof reason);
   if (rc == 0)
     rc = wrc;
-  if (fclose(w->history) != 0 && rc == 0) {
+  /* Rows still pending now are lost. */
+  if (w->history_rows.len) {
+    if (!w->seconds_dropped)
+      snprintf(w->lost, sizeof w->lost, "%.*s", (int)sizeof w->lost - 1,
+               reason);
+    w->seconds_dropped += w->seconds_pending;
+  }
+  if (rc == 0 && fsync(w->history_fd) != 0 && errno != EINVAL) {
     set_reason(reason, sizeof reason, "cannot write", w->path[F_HISTORY],
                errno);
     rc = RL_ERR_IO;
   }
-  w->history = NULL;
-  /* The files are whole now, but for history rows an earlier failure
-   * lost. */
-  if (rc == 0 && w->rows_lost) {
+  /* The other files may be whole now, but history rows were lost. */
+  if (w->seconds_dropped) {
     rc = RL_ERR_IO;
-    snprintf(reason, sizeof reason, "%s (history rows lost)", w->lost);
+    snprintf(reason, sizeof reason, "%s (history rows of %llu s lost)", w->lost,
+             (unsigned long long)w->seconds_dropped);
   }
   if (rc != 0 && err && errlen)
     snprintf(err, errlen, "%s", reason);

@@ -2,11 +2,24 @@
  * Locust-compatible CSV files (`--csv PREFIX`), written while the run goes:
  *
  *   PREFIX_stats.csv          one row per entry and the Aggregated row;
- *                             rewritten every second (temp file + rename, so
- *                             a reader or a kill -9 never sees half a file)
- *   PREFIX_stats_history.csv  appended and flushed every second: the
- *                             Aggregated row, and with full history one row
- *                             per entry first (Locust's --csv-full-history)
+ *                             rewritten every second (PREFIX_stats.csv.tmp
+ *                             renamed over it: report/file.h), so a reader,
+ *                             a kill -9 or a full disk never leaves half a
+ *                             file
+ *   PREFIX_stats_history.csv  appended every second: the Aggregated row,
+ *                             and with full history one row per entry first
+ *                             (Locust's --csv-full-history). A second's rows
+ *                             go in one write(2), so after a kill -9 the
+ *                             file ends with a whole second (Linux copies a
+ *                             write into the file page by page and a kill
+ *                             can only stop it between two pages: the one
+ *                             exception is a kill in that instant, inside
+ *                             the write of a row that crosses a 4 KiB
+ *                             boundary). A write that fails (a full disk)
+ *                             is cut back to the last whole row, and the
+ *                             rows are written whole when there is room
+ *                             again (kept in memory up to 4 MiB, then
+ *                             dropped: the close reports it)
  *   PREFIX_failures.csv       the error table, rewritten like _stats.csv
  *   PREFIX_exceptions.csv     header only (rpcload has no user code that
  *                             could raise)
@@ -26,9 +39,13 @@
  *    under 100 ms, else a float like "150.0"), clamped to [min, max];
  *    rpcload takes both from its 3-digit histogram (the JSON report has the
  *    unrounded values);
- *  - Requests/s, Failures/s in _stats.csv: totals over the run so far
- *    (the latest tick's elapsed seconds; at rl__report_csv_close, the duration);
- *    in _stats_history.csv: the current rates, "%f" as Locust writes them;
+ *  - Requests/s, Failures/s in _stats.csv: totals over the time the
+ *    figures cover so far (the latest history row's covered_s; at
+ *    rl__report_csv_close, the covered duration: not the idle time of a
+ *    web UI before a start, after a stop or before a reset);
+ *    in _stats_history.csv: the current rates, "%f" as Locust writes them,
+ *    over whole seconds only (history.h), with the totals as of the row's
+ *    second;
  *  - history percentiles are the current ones (last RL__HISTORY_WINDOW
  *    seconds), for the Aggregated row too. *rpcload*: Locust writes the
  *    Aggregated row's percentiles since the start unless full history is
@@ -84,25 +101,27 @@ int rl__report_csv_open(const char *prefix, int full_history,
 int rl__report_csv_tick(rl__report_csv *w, rl__stats *s, const rl__history *h);
 
 /*
- * Writes what the last ticks formatted: appends and flushes the history
- * rows, replaces _stats.csv and _failures.csv (each through a ".tmp" file
- * renamed over it). Call without the stats lock. Returns 0, or RL_ERR_IO
- * with the reason in `err` when a write fails after the previous call
- * succeeded: while writes keep failing, later calls return 0 quietly (so
- * a caller can log every non-zero result). A failed _stats.csv or
- * _failures.csv keeps its last good content until a later write works;
- * failed history rows are dropped (rl__report_csv_close reports them). NULL `w`
- * does nothing.
+ * Writes what the last ticks formatted: appends the history rows, replaces
+ * _stats.csv and _failures.csv. Call without the stats lock. Returns 0;
+ * RL_ERR_IO with the reason in `err` when a write fails after the previous
+ * call succeeded (while writes keep failing, later calls return 0
+ * quietly, so a caller can log every non-zero result and a full disk is
+ * reported once); RL__REPORT_CSV_RECOVERED, with a line saying so in
+ * `err`, at the first call that writes everything again. A failed
+ * _stats.csv or _failures.csv keeps its last good content until a later
+ * write works; failed history rows are kept and written whole later (see
+ * above). NULL `w` does nothing.
  */
+#define RL__REPORT_CSV_RECOVERED 1
 int rl__report_csv_write(rl__report_csv *w, char *err, size_t errlen);
 
 /*
  * Completes the files after the run (call once every worker has ended):
  * the history rows not written yet, then _stats.csv and _failures.csv with
- * requests/s over `duration_s`, as Locust's final figures. Closes and frees
- * `w` whatever happens. Returns 0, or RL_ERR_IO / RL_ERR_NOMEM with the
- * reason in `err` when these writes fail or history rows were lost during
- * the run. NULL `w` returns 0.
+ * requests/s over `duration_s`, as Locust's final figures; the history is
+ * fsync'ed. Closes and frees `w` whatever happens. Returns 0, or RL_ERR_IO
+ * / RL_ERR_NOMEM with the reason in `err` when these writes fail or history
+ * rows were lost during the run. NULL `w` returns 0.
  */
 int rl__report_csv_close(rl__report_csv *w, rl__stats *s, const rl__history *h,
                          double duration_s, char *err, size_t errlen);

@@ -7,6 +7,9 @@
 
 #include <rpcload/plugin.h>
 
+#include "report/file.h"
+#include "report/status.h"
+
 /* Embedded at build time by cmake/report_html_assets.cmake (NUL-terminated,
  * checked there not to contain what would close their element early). */
 extern const char rl__uplot_js[];
@@ -296,6 +299,30 @@ static void put_errors(FILE *out, rl__stats *stats) {
   putc(']', out);
 }
 
+/* The status code distribution (report/status.h). */
+static void put_status(FILE *out, rl__stats *stats,
+                       const rl__report_html_info *info) {
+  rl__status_row rows[64];
+  size_t n = info->n_status ? rl__report_status_rows(stats, info->status,
+                                                     info->n_status, rows, 64)
+                            : 0;
+  if (n > 64)
+    n = 64;
+  putc('[', out);
+  for (size_t i = 0; i < n; i++) {
+    int first = 1;
+    fputs(i ? ",\n{" : "\n{", out);
+    put_key(out, &first, "type");
+    rl__report_html_json_string(out, rows[i].type);
+    put_key(out, &first, "status");
+    rl__report_html_json_string(out, rows[i].status);
+    put_key(out, &first, "count");
+    put_u64(out, rows[i].count);
+    putc('}', out);
+  }
+  putc(']', out);
+}
+
 /* The history's columns. */
 enum col {
   COL_TIME,
@@ -397,6 +424,8 @@ static void put_data(FILE *out, const rl__report_html_info *info,
   put_entry(out, rl__stats_total(stats), info->duration_s);
   fputs(",\n\"errors\":", out);
   put_errors(out, stats);
+  fputs(",\n\"status_codes\":", out);
+  put_status(out, stats, info);
   fputs(",\n\"history\":", out);
   put_history(out, history);
   fputs("}\n", out);
@@ -466,24 +495,23 @@ int rl__report_html_write(FILE *out, const rl__report_html_info *info,
 int rl__report_html_save(const char *path, const rl__report_html_info *info,
                          rl__stats *stats, const rl__history *history,
                          char *err, size_t errlen) {
-  FILE *f = fopen(path, "w");
-  int saved = errno;
-  int rc = 0;
-  if (f) {
-    rc = rl__report_html_write(f, info, stats, history);
-    saved = errno;
-    if (fclose(f) != 0 && rc == 0) {
-      rc = RL_ERR_IO;
-      saved = errno;
+  rl__report_file rf;
+  char why[512] = "";
+  int rc = rl__report_file_begin(&rf, path, why, sizeof why);
+  if (rc == 0) {
+    errno = 0;
+    rc = rl__report_html_write(rf.f, info, stats, history);
+    if (rc == 0) {
+      rc = rl__report_file_commit(&rf, 1, why, sizeof why);
+    } else {
+      char text[256] = "I/O error";
+      if (errno)
+        strerror_r(errno, text, sizeof text);
+      snprintf(why, sizeof why, "cannot write %s: %s", rf.tmp, text);
+      rl__report_file_abort(&rf);
     }
-  } else {
-    rc = RL_ERR_IO;
   }
-  if (rc && err && errlen) {
-    char why[256] = "";
-    if (strerror_r(saved, why, sizeof why) != 0 || !*why)
-      snprintf(why, sizeof why, "error %d", saved);
+  if (rc && err && errlen)
     snprintf(err, errlen, "cannot write the HTML report %s: %s", path, why);
-  }
   return rc;
 }

@@ -28,6 +28,8 @@
  *          console table), pct_ms (one per percentile; null when no request)
  *   total: the same for the Aggregated row (type "", name "Aggregated")
  *   errors: occurrences, type, name, error, first_s, last_s (most first)
+ *   status_codes: type, status, count: the status code distribution
+ *          (report/status.h), [] without protocols with named statuses
  *   history: columns, one value per second of the run: time (unix s),
  *          elapsed_s, users, requests, failures (totals so far), rps, fps
  *          (current, over the last 10 s), p50_ms, p95_ms, p99_ms (over the
@@ -58,6 +60,10 @@ typedef struct rl__report_html_info {
    * the history's first row and end from start + duration_s. */
   double start_unix_s, end_unix_s;
   uint64_t cut_requests; /* in flight at the stop, not counted */
+  /* The run's protocols with named statuses (report/status.h); NULL or 0:
+   * no status code table. Borrowed for the call. */
+  const struct rl__status_names *status;
+  size_t n_status;
 } rl__report_html_info;
 
 /*
@@ -70,9 +76,10 @@ int rl__report_html_write(FILE *out, const rl__report_html_info *info,
                           rl__stats *stats, const rl__history *history);
 
 /*
- * rl__report_html_write() into the file `path` (created or truncated).
- * Returns 0, or RL_ERR_IO with a reason naming the file in `err` (may be
- * NULL).
+ * rl__report_html_write() into the file `path`, replaced whole (written to
+ * PATH.tmp, renamed over PATH when complete: report/file.h), so a kill or a
+ * full disk leaves the old file or the new one. Returns 0, or RL_ERR_IO
+ * with a reason naming the file in `err` (may be NULL).
  */
 int rl__report_html_save(const char *path, const rl__report_html_info *info,
                          rl__stats *stats, const rl__history *history,

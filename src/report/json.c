@@ -16,6 +16,9 @@
 
 #include <rpcload/plugin.h>
 
+#include "report/file.h"
+#include "report/status.h"
+
 static const double percents[] = {50, 66, 75,   80,    90, 95,
                                   98, 99, 99.9, 99.99, 100};
 /* Python's str() of the fractions, as Locust's keys spell them. */
@@ -339,6 +342,9 @@ json_t *rl__report_json(rl__stats *s, const rl__history *h,
   put(j, "total", entry(total, total, run->duration_s), &ok);
   uint64_t start = run->start_time > 0 ? (uint64_t)run->start_time : 0;
   put(j, "errors", errors_report(s, start), &ok);
+  if (run->n_status)
+    put(j, "status_codes",
+        rl__report_json_status(s, run->status, run->n_status), &ok);
   if (h)
     put(j, "history", history_report(h), &ok);
   return done(j, ok);
@@ -359,29 +365,23 @@ int rl__report_json_write(FILE *out, rl__stats *s, const rl__history *h,
 int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
                          const rl__report_json_info *run, char *err,
                          size_t errlen) {
-  FILE *f = fopen(path, "w");
-  if (!f) {
-    char text[256] = "unknown error";
-    strerror_r(errno, text, sizeof text);
-    if (err && errlen)
-      snprintf(err, errlen, "cannot create %s: %s", path, text);
-    return RL_ERR_IO;
-  }
-  int rc = rl__report_json_write(f, s, h, run);
-  int errnum = errno;
-  if (fclose(f) != 0 && rc == 0) {
-    rc = RL_ERR_IO;
-    errnum = errno;
-  }
-  if (!err || !errlen || rc == 0)
+  rl__report_file rf;
+  int rc = rl__report_file_begin(&rf, path, err, errlen);
+  if (rc)
     return rc;
-  if (rc == RL_ERR_NOMEM) {
-    snprintf(err, errlen, "out of memory writing %s", path);
-  } else {
+  errno = 0;
+  rc = rl__report_json_write(rf.f, s, h, run);
+  if (rc == 0)
+    return rl__report_file_commit(&rf, 1, err, errlen);
+  int errnum = errno;
+  rl__report_file_abort(&rf);
+  if (err && errlen) {
     char text[256] = "I/O error";
-    if (errnum)
+    if (errnum && rc == RL_ERR_IO)
       strerror_r(errnum, text, sizeof text);
-    snprintf(err, errlen, "cannot write %s: %s", path, text);
+    snprintf(err, errlen, "%s %s: %s",
+             rc == RL_ERR_NOMEM ? "out of memory writing" : "cannot write",
+             path, rc == RL_ERR_NOMEM ? "no memory for the JSON" : text);
   }
   return rc;
 }
@@ -389,7 +389,7 @@ int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
 /* ---- Locust's /stats/requests -------------------------------------------- */
 
 static json_t *request_row(const rl__stats_entry *e,
-                           const rl__stats_entry *total, uint64_t now_sec) {
+                           const rl__stats_entry *total, rl__stats_window w) {
   json_t *j = json_object();
   int ok = j != NULL;
   /* Locust's /stats/requests: the total's method is "" (Locust clears
@@ -402,9 +402,8 @@ static json_t *request_row(const rl__stats_entry *e,
   put(j, "avg_response_time", avg_ms(e), &ok);
   put(j, "min_response_time", ms(rl__stats_entry_min_ns(e)), &ok);
   put(j, "max_response_time", ms(rl__stats_entry_max_ns(e)), &ok);
-  put(j, "current_rps", num(rl__stats_entry_current_rps(e, now_sec)), &ok);
-  put(j, "current_fail_per_sec", num(rl__stats_entry_current_fps(e, now_sec)),
-      &ok);
+  put(j, "current_rps", num(rl__stats_entry_current_rps(e, w)), &ok);
+  put(j, "current_fail_per_sec", num(rl__stats_entry_current_fps(e, w)), &ok);
   put(j, "median_response_time", ms(rl__histogram_percentile(&e->hist, 50)),
       &ok);
   put(j, "ninetieth_response_time", ms(rl__histogram_percentile(&e->hist, 90)),
@@ -421,7 +420,7 @@ static json_t *request_row(const rl__stats_entry *e,
 }
 
 json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
-                                       uint64_t now_sec, const char *state,
+                                       rl__stats_window w, const char *state,
                                        uint32_t user_count) {
   json_t *j = json_object();
   int ok = j != NULL;
@@ -431,8 +430,8 @@ json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
   json_t *stats = json_array();
   ok = ok && stats != NULL;
   for (size_t i = 0; i < n && i < STATS_REQUESTS_MAX_ROWS && ok; i++)
-    push(stats, request_row(entries[i], total, now_sec), &ok);
-  push(stats, request_row(total, total, now_sec), &ok);
+    push(stats, request_row(entries[i], total, w), &ok);
+  push(stats, request_row(total, total, w), &ok);
   put(j, "stats", stats, &ok);
 
   json_t *errs = json_array();
@@ -450,9 +449,8 @@ json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
   }
   put(j, "errors", errs, &ok);
 
-  put(j, "total_rps", num(rl__stats_entry_current_rps(total, now_sec)), &ok);
-  put(j, "total_fail_per_sec", num(rl__stats_entry_current_fps(total, now_sec)),
-      &ok);
+  put(j, "total_rps", num(rl__stats_entry_current_rps(total, w)), &ok);
+  put(j, "total_fail_per_sec", num(rl__stats_entry_current_fps(total, w)), &ok);
   put(j, "total_avg_response_time", avg_ms(total), &ok);
   put(j, "fail_ratio", num(ratio(total->num_failures, total->num_requests)),
       &ok);

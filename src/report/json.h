@@ -40,6 +40,10 @@ typedef struct rl__report_json_info {
   uint32_t users;        /* users asked for (-u) */
   uint32_t user_count;   /* users started when the run ended */
   uint64_t cut_requests; /* cut at the stop and left out of the stats */
+  /* The run's protocols with named statuses (report/status.h), for
+   * "status_codes"; NULL or 0: no such key. Borrowed for the call. */
+  const struct rl__status_names *status;
+  size_t n_status;
 } rl__report_json_info;
 
 /*
@@ -66,6 +70,7 @@ json_t *rl__report_json_entry(const rl__stats_entry *e, double duration_s);
  *    duration, users, user_count, cut_requests},
  *    "stats": [entries, sorted as the console table], "total": {...},
  *    "errors": [{method, name, error, occurrences, first_seen, last_seen}],
+ *    "status_codes": [{type, status, count}] (with run->n_status only),
  *    "history": [...]}
  * errors: most frequent first; first_seen/last_seen are Unix seconds
  * (start_time + the run second; run seconds when start_time is 0).
@@ -83,14 +88,17 @@ json_t *rl__report_json(rl__stats *s, const rl__history *h,
 int rl__report_json_write(FILE *out, rl__stats *s, const rl__history *h,
                           const rl__report_json_info *run);
 
-/* The same into file `path` (created or truncated). 0, or RL_ERR_NOMEM /
- * RL_ERR_IO with the reason naming the file in `err`. */
+/* The same into file `path`, replaced whole (written to PATH.tmp, renamed
+ * over PATH when complete: report/file.h), so a kill or a full disk leaves
+ * the old file or the new one. 0, or RL_ERR_NOMEM / RL_ERR_IO with the
+ * reason naming the file in `err`. */
 int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
                          const rl__report_json_info *run, char *err,
                          size_t errlen);
 
 /*
- * Locust's /stats/requests body at run second `now_sec`:
+ * Locust's /stats/requests body, current rates over the window `w`
+ * (rl__history_window at the time of the request):
  *   {"stats": [one object per entry, then the Aggregated one: method, name,
  *     safe_name (HTML-escaped name), num_requests, num_failures,
  *     avg_response_time, min_response_time, max_response_time,
@@ -110,7 +118,7 @@ int rl__report_json_file(const char *path, rl__stats *s, const rl__history *h,
  * (null without one). Locust truncates to 500 rows; so does this.
  */
 json_t *rl__report_json_stats_requests(rl__stats *s, const rl__history *h,
-                                       uint64_t now_sec, const char *state,
+                                       rl__stats_window w, const char *state,
                                        uint32_t user_count);
 
 #endif /* RL_REPORT_JSON_H */

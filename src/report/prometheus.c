@@ -98,37 +98,39 @@ static void header(FILE *out, const char *metric, const char *type,
 }
 
 typedef void (*entry_value_fn)(FILE *out, const rl__stats_entry *e,
-                               uint64_t now_sec);
+                               rl__stats_window w);
 
-static void v_requests(FILE *out, const rl__stats_entry *e, uint64_t now) {
-  (void)now;
+static void v_requests(FILE *out, const rl__stats_entry *e,
+                       rl__stats_window w) {
+  (void)w;
   fprintf(out, "%llu", (unsigned long long)e->num_requests);
 }
-static void v_failures(FILE *out, const rl__stats_entry *e, uint64_t now) {
-  (void)now;
+static void v_failures(FILE *out, const rl__stats_entry *e,
+                       rl__stats_window w) {
+  (void)w;
   fprintf(out, "%llu", (unsigned long long)e->num_failures);
 }
-static void v_bytes(FILE *out, const rl__stats_entry *e, uint64_t now) {
-  (void)now;
+static void v_bytes(FILE *out, const rl__stats_entry *e, rl__stats_window w) {
+  (void)w;
   fprintf(out, "%llu", (unsigned long long)e->bytes);
 }
-static void v_rps(FILE *out, const rl__stats_entry *e, uint64_t now) {
-  fprintf(out, "%.17g", rl__stats_entry_current_rps(e, now));
+static void v_rps(FILE *out, const rl__stats_entry *e, rl__stats_window w) {
+  fprintf(out, "%.17g", rl__stats_entry_current_rps(e, w));
 }
-static void v_fps(FILE *out, const rl__stats_entry *e, uint64_t now) {
-  fprintf(out, "%.17g", rl__stats_entry_current_fps(e, now));
+static void v_fps(FILE *out, const rl__stats_entry *e, rl__stats_window w) {
+  fprintf(out, "%.17g", rl__stats_entry_current_fps(e, w));
 }
 
 /* One metric family with one sample per entry. */
 static void per_entry(FILE *out, const rl__stats_entry *const *entries,
-                      size_t n, uint64_t now_sec, const char *metric,
+                      size_t n, rl__stats_window w, const char *metric,
                       const char *type, const char *help, entry_value_fn v) {
   header(out, metric, type, help);
   for (size_t i = 0; i < n; i++) {
     fprintf(out, "%s{", metric);
     entry_labels(out, entries[i]->type, entries[i]->name);
     fputs("} ", out);
-    v(out, entries[i], now_sec);
+    v(out, entries[i], w);
     fputc('\n', out);
   }
 }
@@ -177,7 +179,7 @@ int rl__report_prometheus_write(FILE *out, rl__stats *s,
                                 const rl__report_prometheus_info *info) {
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(s, &entries);
-  uint64_t now = info->now_sec;
+  rl__stats_window now = info->window;
   per_entry(out, entries, n, now, "rpcload_requests_total", "counter",
             "Requests finished (successes and failures).", v_requests);
   per_entry(out, entries, n, now, "rpcload_failures_total", "counter",
@@ -201,7 +203,10 @@ int rl__report_prometheus_write(FILE *out, rl__stats *s,
     fputs("rpcload_errors_total{", out);
     entry_labels(out, errors[i]->type, errors[i]->name);
     fputs(",error=\"", out);
-    rl__report_prometheus_label_value(out, errors[i]->error);
+    /* The row past the cap: a label that does not change with its count
+     * (a new series every scrape otherwise). */
+    rl__report_prometheus_label_value(out, errors[i]->other ? "(other errors)"
+                                                            : errors[i]->error);
     fprintf(out, "\"} %llu\n", (unsigned long long)errors[i]->occurrences);
   }
 

@@ -14,6 +14,8 @@
  *   rpcload_current_fail_per_sec    gauge    RL__STATS_CURRENT_WINDOW s
  *   rpcload_response_time_seconds   histogram (_bucket{le}, _sum, _count)
  *   rpcload_errors_total            counter  labels method, name, error
+ *                                            (the row of texts past the
+ *                                            cap: error="(other errors)")
  *   rpcload_users                   gauge    users asked for now
  *   rpcload_state                   gauge    1 for the run's state, 0 for
  *                                            the others (label state)
@@ -55,9 +57,9 @@ extern const char
 
 /* What the exposition says about the run besides its stats. */
 typedef struct rl__report_prometheus_info {
-  uint32_t users;   /* rpcload_users */
-  int state;        /* enum rl__run_state (runner.h) */
-  uint64_t now_sec; /* the run second, for the current rates */
+  uint32_t users;          /* rpcload_users */
+  int state;               /* enum rl__run_state (runner.h) */
+  rl__stats_window window; /* for the current rates (rl__history_window) */
 } rl__report_prometheus_info;
 
 /*

@@ -31,6 +31,7 @@ typedef struct compiler {
   char *dir; /* the scenario file's directory, for relative paths */
   char *err;
   size_t errlen;
+  uint8_t *option_used; /* per base option: some step took it */
 } compiler;
 
 static int has_scheme(const char *s) { return strstr(s, "://") != NULL; }
@@ -49,12 +50,15 @@ static char *resolve_path(const compiler *c, const char *path) {
 
 /* Every capture's variable, so that templates may name them. */
 static int collect_vars_of(compiler *c, const rl__scn_step *s, size_t n) {
-  for (size_t i = 0; i < n; i++)
+  for (size_t i = 0; i < n; i++) {
     for (size_t k = 0; k < s[i].n_captures; k++) {
       size_t ignored;
       if (rl__plan_var(c->plan, s[i].captures[k].var, &ignored))
         return RL_ERR_NOMEM;
     }
+    if (collect_vars_of(c, s[i].steps, s[i].n_steps))
+      return RL_ERR_NOMEM;
+  }
   return 0;
 }
 
@@ -189,7 +193,8 @@ static const char *const shape_words[] = {
     [RL_OPTION_FILES] = "a file name or a list of them",
     [RL_OPTION_MAP] = "a mapping (name: value)"};
 
-/* One of the protocol's own keys, as the plugin declares it. */
+/* One of the protocol's own keys, as the plugin declares it, into ss's
+ * options (NULL ss: only checked). */
 static int own_option(compiler *c, const rl__scn_step *s, const rl__plugin *p,
                       const rl__scn_own *own, step_strings *ss) {
   const rl_option_decl *d = rl__plugin_step_option(p, own->key);
@@ -220,12 +225,14 @@ static int own_option(compiler *c, const rl__scn_step *s, const rl__plugin *p,
     return rl__scn_errorf(c->scn, own->value_pos, c->err, c->errlen,
                           "'%s' takes %s%s%s", own->key, shape_words[kind],
                           d->summary ? ": " : "", d->summary ? d->summary : "");
+  if (!ss)
+    return 0;
   if (kind == RL_OPTION_MAP) {
     char *json = map_json(own);
     return json ? add_option(ss, d->key, json, json) : RL_ERR_NOMEM;
   }
-  /* add_option keeps each path in ss->owned (free_strings frees them) or
-   * frees it; clang-tidy 14 loses it in the realloc'd array. */
+  /* Each path is kept in ss->owned until the step is built (the
+   * analyzer does not follow it into that array). */
   // NOLINTNEXTLINE(clang-analyzer-unix.Malloc)
   for (size_t i = 0; i < own->n_items; i++) {
     if (kind == RL_OPTION_TEXT) {
@@ -275,11 +282,32 @@ static int step_url(compiler *c, const rl__scn_user *k, const rl__scn_step *s,
     return RL_ERR_INVAL;
   }
   const char *scheme = default_scheme(p, s->protocol);
+  const char *sep = strstr(host, "://");
+  if (sep) {
+    /* The protocol key picks the plugin: a host written for another
+     * protocol (a grpc: step under `host: http://h:p`) is that address
+     * in the step's protocol, with or without TLS as its scheme says. */
+    char given[32] = "";
+    if ((size_t)(sep - host) < sizeof given)
+      memcpy(given, host, (size_t)(sep - host));
+    const rl__plugin *owner = rl__plugin_set_find_scheme(c->plugins, given);
+    const rl_scheme *gs = owner ? rl__plugin_scheme(owner, given) : NULL;
+    const rl_scheme *mine = NULL;
+    for (const rl_scheme *x = p->desc.schemes; gs && !mine && x && x->name; x++)
+      if (x->tls == gs->tls)
+        mine = x;
+    if (rl__plugin_scheme(p, given) || !mine) {
+      scheme = "";
+    } else {
+      scheme = mine->name;
+      host = sep + 3;
+    }
+  }
   size_t n = strlen(host) + strlen(scheme) + (path ? strlen(path) : 0) + 8;
   if (!(ss->url = malloc(n)))
     return RL_ERR_NOMEM;
-  snprintf(ss->url, n, "%s%s%s%s", has_scheme(host) ? "" : scheme,
-           has_scheme(host) ? "" : "://", host, path ? path : "");
+  snprintf(ss->url, n, "%s%s%s%s", scheme, *scheme ? "://" : "", host,
+           path ? path : "");
   return 0;
 }
 
@@ -315,6 +343,161 @@ static int resolve_status(compiler *c, const rl__scn_step *s,
   return 0;
 }
 
+/* A templated expected value compiled into *out (NULL when `text` has
+ * no {{...}}). The parser checked it; an error here is out of memory. */
+static int compile_expected_text(compiler *c, const rl__scn_step *s,
+                                 const char *text, rl_template **out) {
+  *out = NULL;
+  if (!text || !strstr(text, "{{"))
+    return 0;
+  char why[256];
+  int rc = rl__template_new(text, strlen(text), out, why, sizeof why);
+  if (rc == RL_ERR_NOMEM) {
+    snprintf(c->err, c->errlen, "out of memory");
+    return rc;
+  }
+  if (rc)
+    return rl__scn_errorf(c->scn, s->expect_pos, c->err, c->errlen, "%s", why);
+  return 0;
+}
+
+/* Expected values that are templates (body_contains, json string
+ * operands), compiled with the plan's variables. */
+static int compile_expected(compiler *c, const rl__scn_step *s,
+                            rl__plan_step *out) {
+  const rl__expect *x = &s->expect;
+  int rc = compile_expected_text(c, s, x->body_contains, &out->contains);
+  if (rc)
+    return rc;
+  out->checks.contains = out->contains;
+  int any = 0;
+  for (size_t i = 0; i < x->n_json; i++)
+    any |= json_is_string(x->json[i].value) &&
+           strstr(json_string_value(x->json[i].value), "{{") != NULL;
+  if (!any)
+    return 0;
+  out->json_operands = calloc(x->n_json, sizeof(rl_template *));
+  if (!out->json_operands) {
+    snprintf(c->err, c->errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  out->n_json_operands = x->n_json;
+  out->checks.json_operands = out->json_operands;
+  for (size_t i = 0; i < x->n_json; i++) {
+    const rl__json_expect *e = &x->json[i];
+    if ((e->op == RL__JSON_EQUALS || e->op == RL__JSON_CONTAINS) &&
+        json_is_string(e->value) &&
+        (rc = compile_expected_text(c, s, json_string_value(e->value),
+                                    &out->json_operands[i])))
+      return rc;
+  }
+  return 0;
+}
+
+/* A plugin's complaint names the command line's flags (it cannot know a
+ * step came from a file): in a scenario's error they become the keys a
+ * step says them with ("-d does not fit" -> "data: does not fit"). Only
+ * whole words: a flag between blanks, quotes or brackets. */
+static void yaml_words(const char *in, char *out, size_t len) {
+  static const char *const words[][2] = {
+      {"--protoset", "protoset:"},
+      {"--proto", "proto:"},
+      {"--compress", "options: compress"},
+      {"--authority", "options: authority"},
+      {"--call", "the step's call"},
+      {"--name", "name:"},
+      {"-d", "data:"},
+      {"-m", "metadata:"},
+      {"-I", "import_path:"},
+      {"-H", "headers:"},
+      {"-X", "the method"},
+      {"-O", "options:"},
+  };
+  size_t o = 0;
+  for (size_t i = 0; in[i] && o + 1 < len;) {
+    int boundary = i == 0 || strchr(" '(\"[", in[i - 1]) != NULL;
+    size_t w = 0;
+    for (; boundary && w < sizeof words / sizeof words[0]; w++) {
+      size_t n = strlen(words[w][0]);
+      if (strncmp(in + i, words[w][0], n) == 0 &&
+          (!in[i + n] || strchr(" ,')]:", in[i + n])))
+        break;
+    }
+    if (boundary && w < sizeof words / sizeof words[0]) {
+      int k = snprintf(out + o, len - o, "%s", words[w][1]);
+      if (k < 0 || (size_t)k >= len - o)
+        break;
+      o += (size_t)k;
+      i += strlen(words[w][0]);
+      continue;
+    }
+    out[o++] = in[i++];
+  }
+  out[o] = '\0';
+}
+
+/* 1 when the step sets header `name` itself (any case). */
+static int step_has_header(const rl__scn_step *s, const char *name) {
+  for (size_t i = 0; i < s->n_headers; i++)
+    if (strcasecmp(s->headers[i].key, name) == 0)
+      return 1;
+  return 0;
+}
+
+/* 1 when the step gives `key` itself: as its own key (proto:,
+ * metadata:, allow_redirects:) or in its options:. */
+static int step_gives(const rl__scn_step *s, const char *key) {
+  for (size_t i = 0; i < s->n_own; i++)
+    if (strcmp(s->own[i].key, key) == 0)
+      return 1;
+  for (size_t i = 0; i < s->n_options; i++)
+    if (strcmp(s->options[i].key, key) == 0)
+      return 1;
+  return 0;
+}
+
+/* The command line's plugin options (-m, --proto, -I, --no-cookies...)
+ * this step's plugin declares as keys of its own: before the step's
+ * options: and own keys, so that what the step says wins, and for a key
+ * taking one value (a file, a text) only when the step does not give it.
+ * 0 or RL_ERR_NOMEM. */
+static int cli_options(compiler *c, const rl__scn_step *s, const rl__plugin *p,
+                       step_strings *ss) {
+  for (size_t i = 0; i < c->o->base->n_options; i++) {
+    const rl_kv *kv = &c->o->base->options[i];
+    const rl_option_decl *d = rl__plugin_step_option(p, kv->key);
+    if (!d)
+      continue;
+    c->option_used[i] = 1;
+    int many = d->kind == RL_OPTION_MAP || d->kind == RL_OPTION_FILES;
+    if ((many || !step_gives(s, kv->key)) &&
+        add_option(ss, kv->key, kv->value, NULL))
+      return RL_ERR_NOMEM;
+  }
+  return 0;
+}
+
+/* Every command-line plugin option went to some step; else the first
+ * that did not, refused (it would have been ignored). */
+static int check_options_used(compiler *c) {
+  const rl__target_options *b = c->o->base;
+  for (size_t i = 0; i < b->n_options; i++) {
+    if (c->option_used[i])
+      continue;
+    char flag[96];
+    if (c->o->option_flags && c->o->option_flags[i])
+      snprintf(flag, sizeof flag, "%s", c->o->option_flags[i]);
+    else
+      snprintf(flag, sizeof flag, "-O %s", b->options[i].key);
+    return rl__scn_errorf(c->scn, (rl__scn_pos){0, 0}, c->err, c->errlen,
+                          "%s applies to no step: no step's protocol takes "
+                          "'%s' as a key of its own (give it in the steps it "
+                          "is for: options: {%s: ...})",
+                          flag, b->options[i].key, b->options[i].key);
+  }
+  return 0;
+}
+
 static int compile_step(compiler *c, const rl__scn_user *k,
                         const rl__scn_step *s, rl__plan_step *out) {
   const rl__scn_compile_options *o = c->o;
@@ -339,6 +522,19 @@ static int compile_step(compiler *c, const rl__scn_user *k,
                           s->protocol);
   if (request && request_parts(spec, &ss, &path))
     goto oom;
+  if (o->list_only) {
+    /* --list: the protocol and its own keys are checked; no target. */
+    rc = cli_options(c, s, p, &ss);
+    free_strings(&ss);
+    if (rc) {
+      snprintf(c->err, c->errlen, "out of memory");
+      return rc;
+    }
+    for (size_t i = 0; i < s->n_own; i++)
+      if ((rc = own_option(c, s, p, &s->own[i], NULL)))
+        return rc;
+    return resolve_status(c, s, p, out);
+  }
   if ((rc = step_url(c, k, s, p, path, &ss))) {
     free_strings(&ss);
     if (rc == RL_ERR_NOMEM)
@@ -361,24 +557,26 @@ static int compile_step(compiler *c, const rl__scn_user *k,
     int by_scheme = rl__plugin_set_find_scheme(c->plugins, scheme) == p;
     to.plugin = named ? o->base->plugin : by_scheme ? NULL : p->path;
   }
-  /* Headers, as written. */
-  if (s->n_headers && !(ss.headers = calloc(s->n_headers, sizeof *ss.headers)))
+  /* Headers: the command line's (-H) first, but for a name the step sets
+   * itself, then the step's as written. */
+  size_t nh = 0, room = o->base->n_headers + s->n_headers;
+  if (room && !(ss.headers = calloc(room, sizeof *ss.headers)))
     goto oom;
-  for (size_t i = 0; i < s->n_headers; i++)
-    ss.headers[i] = (rl_kv){s->headers[i].key, s->headers[i].value};
+  for (size_t i = 0; ss.headers && i < o->base->n_headers; i++)
+    if (!step_has_header(s, o->base->headers[i].key))
+      ss.headers[nh++] = o->base->headers[i];
+  for (size_t i = 0; ss.headers && i < s->n_headers; i++)
+    ss.headers[nh++] = (rl_kv){s->headers[i].key, s->headers[i].value};
   to.headers = ss.headers;
-  to.n_headers = s->n_headers;
+  to.n_headers = nh;
   to.body = s->body ? (const uint8_t *)s->body : NULL;
   to.body_len = s->body ? strlen(s->body) : 0;
   to.body_type = s->body_kind == RL__SCN_BODY_JSON ? "application/json" : NULL;
-  /* Plugin options: the command line's defaults for the keys the plugin
-   * takes (first: the step's say wins), the step's options:, the call,
-   * its own keys. */
-  for (size_t i = 0; i < o->n_step_defaults; i++)
-    if (rl__plugin_step_option(p, o->step_defaults[i].key) &&
-        add_option(&ss, o->step_defaults[i].key, o->step_defaults[i].value,
-                   NULL))
-      goto oom;
+  /* Plugin options: the command line's for the keys the plugin takes
+   * (first: what the step says wins), the step's options:, the call, its
+   * own keys. */
+  if (cli_options(c, s, p, &ss))
+    goto oom;
   for (size_t i = 0; i < s->n_options; i++)
     if (add_option(&ss, s->options[i].key, s->options[i].value, NULL))
       goto oom;
@@ -396,11 +594,15 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   to.n_options = ss.n_options;
   if (s->timeout_ns)
     to.request_timeout_ns = s->timeout_ns;
-  char terr[768];
+  char terr[768], said[1024];
   rc = rl__target_new(c->plugins, &to, &out->target, terr, sizeof terr);
   if (rc) {
     free_strings(&ss);
-    return rl__scn_errorf(c->scn, s->pos, c->err, c->errlen, "%s", terr);
+    yaml_words(terr, said, sizeof said);
+    /* A complaint about the payload points at it. */
+    rl__scn_pos at =
+        s->body_pos.line && strstr(said, ": data: ") ? s->body_pos : s->pos;
+    return rl__scn_errorf(c->scn, at, c->err, c->errlen, "%s", said);
   }
   free_strings(&ss);
   out->origin = s;
@@ -408,11 +610,17 @@ static int compile_step(compiler *c, const rl__scn_user *k,
     snprintf(c->err, c->errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
+  if (c->plan->n_endpoints > RL__PLAN_MAX_ENDPOINTS)
+    return rl__scn_errorf(c->scn, s->pos, c->err, c->errlen,
+                          "more than %d endpoints (protocol, host, port and "
+                          "TLS), the limit of scenario files: each user holds "
+                          "a connection to every one",
+                          RL__PLAN_MAX_ENDPOINTS);
   out->has_checks = s->expect_pos.line != 0 || s->n_captures != 0;
   out->checks.expect = s->expect_pos.line ? &s->expect : NULL;
   out->checks.captures = s->captures;
   out->checks.n_captures = s->n_captures;
-  if ((rc = resolve_status(c, s, p, out)))
+  if ((rc = resolve_status(c, s, p, out)) || (rc = compile_expected(c, s, out)))
     return rc;
   if (s->n_captures) {
     out->capture_vars = calloc(s->n_captures, sizeof *out->capture_vars);
@@ -430,31 +638,82 @@ oom:
   return rc;
 }
 
-/* Compiles the n steps of s into *out, counting in *done the steps the
- * plan owns (whose targets rl__plan_del frees): on an error, those made so
- * far, the failing one too once its target exists. */
-static int compile_steps(compiler *c, const rl__scn_user *k,
-                         const rl__scn_step *s, size_t n, rl__plan_step **out,
-                         size_t *done, int *checks) {
-  *out = NULL;
-  *done = 0;
-  if (!n)
-    return 0;
-  rl__plan_step *p = calloc(n, sizeof *p);
-  if (!p) {
-    snprintf(c->err, c->errlen, "out of memory");
-    return RL_ERR_NOMEM;
+/* A phase's steps, flattened as they are compiled (a repeat becomes its
+ * REPEAT step, its steps and its END step). */
+typedef struct step_list {
+  rl__plan_step *v;
+  size_t n, cap;
+} step_list;
+
+/* A new zeroed step at the end of `l`, by index (the array moves). */
+static int push_step(compiler *c, step_list *l, size_t *at) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 4;
+    rl__plan_step *v = realloc(l->v, cap * sizeof *v);
+    if (!v) {
+      snprintf(c->err, c->errlen, "out of memory");
+      return RL_ERR_NOMEM;
+    }
+    l->v = v;
+    l->cap = cap;
   }
-  *out = p;
+  memset(&l->v[l->n], 0, sizeof *l->v);
+  *at = l->n++;
+  return 0;
+}
+
+/* Appends the `n` steps `s` to `l`; a failed request takes `def` unless
+ * the step says otherwise (on_failure). */
+static int flatten(compiler *c, const rl__scn_user *k, const rl__scn_step *s,
+                   size_t n, uint8_t def, step_list *l, int *checks) {
   for (size_t i = 0; i < n; i++) {
-    int rc = compile_step(c, k, &s[i], &p[i]);
-    if (p[i].target || p[i].capture_vars)
-      *done = i + 1;
+    size_t at;
+    int rc = push_step(c, l, &at);
     if (rc)
       return rc;
-    *checks |= p[i].has_checks;
+    rl__plan_step *p = &l->v[at];
+    p->origin = &s[i];
+    p->stop_user = (uint8_t)s[i].stop_user;
+    p->on_failure = s[i].on_failure >= 0 ? (uint8_t)s[i].on_failure : def;
+    switch (s[i].kind) {
+    case RL__SCN_STEP_SLEEP:
+      p->kind = RL__STEP_SLEEP;
+      p->sleep_ns = s[i].sleep_ns;
+      break;
+    case RL__SCN_STEP_REPEAT: {
+      p->kind = RL__STEP_REPEAT;
+      p->count = s[i].repeat;
+      if ((rc = flatten(c, k, s[i].steps, s[i].n_steps, def, l, checks)))
+        return rc;
+      size_t end;
+      if ((rc = push_step(c, l, &end)))
+        return rc;
+      l->v[end].kind = RL__STEP_END;
+      l->v[end].origin = &s[i];
+      l->v[end].jump = (uint32_t)at;
+      l->v[at].jump = (uint32_t)end;
+      break;
+    }
+    default:
+      p->kind = RL__STEP_REQUEST;
+      if ((rc = compile_step(c, k, &s[i], p)))
+        return rc;
+      *checks |= p->has_checks;
+    }
   }
   return 0;
+}
+
+/* A phase's steps into *out and *count (set whatever happens, so that the
+ * plan frees what was built). */
+static int compile_steps(compiler *c, const rl__scn_user *k,
+                         const rl__scn_step *s, size_t n, uint8_t def,
+                         rl__plan_step **out, size_t *count, int *checks) {
+  step_list l = {0};
+  int rc = flatten(c, k, s, n, def, &l, checks);
+  *out = l.v;
+  *count = l.n;
+  return rc;
 }
 
 static int has_tag(const rl__scn_task *t, const char *const *tags, size_t n) {
@@ -470,6 +729,20 @@ static int task_selected(const rl__scn_compile_options *o,
   if (o->n_tags && !has_tag(t, o->tags, o->n_tags))
     return 0;
   return !has_tag(t, o->exclude_tags, o->n_exclude_tags);
+}
+
+/* A file with fewer rows than users, each user its own row and no cycle:
+ * say so once, before the users past the last row stop at their start. */
+static void warn_rows(const compiler *c, const rl__scn_user *k,
+                      const rl__feeder *f) {
+  if (!f || f->cycle || f->order != RL__FEEDER_PER_USER || c->o->list_only ||
+      c->o->users <= f->n_rows)
+    return;
+  rl__log(RL__LOG_WARN,
+          "%s:%d:%d: %s has %zu rows for %u users (order: per_user, cycle: "
+          "false): the users past the first %zu stop at their start",
+          c->scn->file, k->pos.line, k->pos.col, f->name, f->n_rows,
+          c->o->users, f->n_rows);
 }
 
 int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
@@ -497,6 +770,9 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
   }
   if (collect_vars(&c))
     goto oom;
+  c.option_used = calloc(o->base->n_options + 1, 1);
+  if (!c.option_used)
+    goto oom;
   p->classes = calloc(scn->n_users ? scn->n_users : 1, sizeof *p->classes);
   if (!p->classes)
     goto oom;
@@ -522,10 +798,19 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
     if (!o->wait_given && !k->has_wait && scn->settings.has_wait)
       pc->wait = scn->settings.wait;
     pc->sequential = k->sequential;
-    if ((rc = compile_steps(&c, k, k->on_start, k->n_on_start, &pc->on_start,
-                            &pc->n_on_start, &pc->checks)))
-      goto fail;
-    if ((rc = compile_steps(&c, k, k->on_stop, k->n_on_stop, &pc->on_stop,
+    pc->feeder = k->data ? k->data : scn->data;
+    warn_rows(&c, k, pc->feeder);
+    /* {{data.x}} in this class's steps: its file's columns. */
+    rl__template_set_data_columns(
+        pc->feeder ? (const char *const *)pc->feeder->columns : NULL,
+        pc->feeder ? pc->feeder->n_columns : 0);
+    /* A failure in on_start ends the user (Locust: an exception there
+     * does); elsewhere the next step runs, unless the step says. */
+    if ((rc = compile_steps(&c, k, k->on_start, k->n_on_start,
+                            RL__ON_FAILURE_END_USER, &pc->on_start,
+                            &pc->n_on_start, &pc->checks)) ||
+        (rc = compile_steps(&c, k, k->on_stop, k->n_on_stop,
+                            RL__ON_FAILURE_CONTINUE, &pc->on_stop,
                             &pc->n_on_stop, &pc->checks)))
       goto fail;
     p->has_on_stop |= k->n_on_stop != 0;
@@ -541,14 +826,24 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
       pt->origin = st;
       pt->name = st->name;
       pt->weight = st->weight;
-      if ((rc = compile_steps(&c, k, st->steps, st->n_steps, &pt->steps,
-                              &pt->n_steps, &pc->checks)))
+      if ((rc = compile_steps(&c, k, st->steps, st->n_steps,
+                              RL__ON_FAILURE_CONTINUE, &pt->steps, &pt->n_steps,
+                              &pc->checks)))
         goto fail;
       pc->total_weight += pt->weight;
       pc->cum_weight[pc->n_tasks - 1] = pc->total_weight;
     }
   }
   rl__template_set_variables(NULL, 0);
+  rl__template_set_data_columns(NULL, 0);
+  if ((rc = check_options_used(&c)))
+    goto fail;
+  if (p->n_classes && !p->n_endpoints && !o->list_only) {
+    rc = rl__scn_errorf(scn, scn->users[0].pos, err, errlen,
+                        "no step makes a request: give a step a protocol "
+                        "key ({http: GET /path})");
+    goto fail;
+  }
   if (!p->n_classes) {
     rc = rl__scn_errorf(scn, (rl__scn_pos){0, 0}, err, errlen,
                         "no user class has a task to run (see --tags "
@@ -558,6 +853,7 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
   if (rl__plan_assign_classes(p, o->users))
     goto oom;
   free(c.dir);
+  free(c.option_used);
   *out = p;
   return 0;
 oom:
@@ -565,12 +861,33 @@ oom:
   rc = RL_ERR_NOMEM;
 fail:
   rl__template_set_variables(NULL, 0);
+  rl__template_set_data_columns(NULL, 0);
   free(c.dir);
+  free(c.option_used);
   rl__plan_del(p);
   return rc;
 }
 
 /* ---- listing --------------------------------------------------------------- */
+
+/* A step in a line: "http GET /x", "sleep 1.5s", "repeat 3 x (http ...)". */
+static void print_step(const rl__scn_step *s, FILE *out) {
+  switch (s->kind) {
+  case RL__SCN_STEP_SLEEP:
+    fprintf(out, "sleep %gs", (double)s->sleep_ns / 1e9);
+    return;
+  case RL__SCN_STEP_REPEAT:
+    fprintf(out, "repeat %u x (", (unsigned)s->repeat);
+    if (s->n_steps)
+      print_step(&s->steps[0], out);
+    if (s->n_steps > 1)
+      fprintf(out, " +%zu", s->n_steps - 1);
+    fputc(')', out);
+    return;
+  default:
+    fprintf(out, "%s %s", s->protocol, s->spec ? s->spec : "");
+  }
+}
 
 void rl__scn_print_list(const rl__plan *p, FILE *out) {
   for (size_t c = 0; c < p->n_classes; c++) {
@@ -584,17 +901,20 @@ void rl__scn_print_list(const rl__plan *p, FILE *out) {
       fprintf(out, "  on_start: %zu step(s)\n", k->n_on_start);
     for (size_t t = 0; t < k->n_tasks; t++) {
       const rl__plan_task *pt = &k->tasks[t];
-      const rl__scn_step *s0 = pt->steps[0].origin;
+      const rl__scn_task *st = pt->origin;
       char label[64];
       if (pt->name)
         snprintf(label, sizeof label, "%s", pt->name);
       else
         snprintf(label, sizeof label, "task %zu", t + 1);
-      fprintf(out, "  - %s (weight %g): %s %s", label, pt->weight, s0->protocol,
-              s0->spec ? s0->spec : "");
-      if (pt->n_steps > 1)
-        fprintf(out, " +%zu step(s)", pt->n_steps - 1);
-      const rl__scn_task *st = pt->origin;
+      fprintf(out, "  - %s (weight %g): ", label, pt->weight);
+      if (st && st->n_steps) {
+        print_step(&st->steps[0], out);
+        if (st->n_steps > 1)
+          fprintf(out, " +%zu step(s)", st->n_steps - 1);
+      } else {
+        fputs("no steps (only waits)", out);
+      }
       if (st && st->n_tags) {
         fputs(" [tags:", out);
         for (size_t g = 0; g < st->n_tags; g++)

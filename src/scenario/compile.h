@@ -26,11 +26,16 @@ typedef struct rl__scn_compile_options {
   uint32_t users;               /* -u: how many class assignments */
   const rl__wait *default_wait; /* --wait, for classes without one */
   int wait_given;               /* --wait given: it wins over the file */
-  /* Plugin options every step whose plugin declares the key as a step
-   * option gets before its own, so a step's own value wins (the command
-   * line's --no-cookies, --no-redirects). */
-  const rl_kv *step_defaults;
-  size_t n_step_defaults;
+  /* Only to list the plan (--list, --show-task-ratio): steps are checked
+   * against their plugins, but no target is made (no host is needed, none
+   * is resolved) and the plan cannot run. */
+  int list_only;
+  /* base->options (the command line's plugin options: -m, --proto,
+   * --no-cookies...)
+   * apply to the steps whose plugin declares them as its own keys; per
+   * option, how to name it in an error when no step does ("-m",
+   * "--proto"); NULL: "-O KEY". base->headers (-H) go to every step. */
+  const char *const *option_flags;
 } rl__scn_compile_options;
 
 /*

@@ -10,13 +10,13 @@
  */
 #include "scenario/expect.h"
 
-#include <regex.h>
 #include <string.h>
 #include <strings.h>
 
 #include <jansson.h>
 #include <yaml.h>
 
+#include "base/buf.h"
 #include "base/units.h"
 #include "engine/checks.h"
 #include "scenario/vars.h"
@@ -53,10 +53,30 @@ static const char *const json_expect_keys[] = {"path", "equals", "contains",
 static const char *const json_op_keys[] = {"equals", "contains", "matches",
                                            NULL};
 
+/* An expected JSON value: `val` as JSON (e->text, e->value); a string
+ * with {{...}} is a template, checked against `v` (expanded per request:
+ * compile.c compiles it). Templates inside a list or mapping are text. */
+static int parse_json_value(rl__scn_ctx *c, const yaml_node_t *val,
+                            const rl__scn_vars *v, rl__json_expect *e) {
+  int rc;
+  if (val->type == YAML_SCALAR_NODE && !rl__scn_is_null(val) &&
+      strstr(rl__scn_stext(val), "{{") &&
+      (rc = rl__scn_check_template(c, val, rl__scn_stext(val), v)))
+    return rc;
+  if ((rc = rl__scn_json_text(c, val, NULL, 0, &e->text)))
+    return rc;
+  json_error_t jerr;
+  e->value = json_loads(e->text, JSON_DECODE_ANY, &jerr);
+  if (!e->value)
+    return rl__scn_errat(c, rl__scn_npos(val), "cannot compare with %s: %s",
+                         e->text, jerr.text);
+  return 0;
+}
+
 /* The operator part of a json expectation: `m` holds at most one of
  * equals / contains / matches (and, in the list form, path). */
 static int parse_json_op(rl__scn_ctx *c, const yaml_node_t *m,
-                         rl__json_expect *e) {
+                         const rl__scn_vars *v, rl__json_expect *e) {
   int rc;
   yaml_node_t *k = NULL, *val = NULL, *k2 = NULL;
   for (int i = 0; json_op_keys[i]; i++) {
@@ -83,23 +103,15 @@ static int parse_json_op(rl__scn_ctx *c, const yaml_node_t *m,
     e->op = RL__JSON_MATCHES;
     if ((rc = rl__scn_get_str(c, val, "matches", &e->text)))
       return rc;
-    return rl__scn_compile_re(c, val, 0, e->text, REG_EXTENDED | REG_NOSUB,
-                              &e->re);
+    return rl__scn_compile_re(c, val, 0, e->text, &e->re);
   }
   e->op = strcmp(rl__scn_stext(k), "equals") == 0 ? RL__JSON_EQUALS
                                                   : RL__JSON_CONTAINS;
-  if ((rc = rl__scn_json_text(c, val, NULL, &e->text)))
-    return rc;
-  json_error_t jerr;
-  e->value = json_loads(e->text, JSON_DECODE_ANY, &jerr);
-  if (!e->value)
-    return rl__scn_errat(c, rl__scn_npos(val), "cannot compare with %s: %s",
-                         e->text, jerr.text);
-  return 0;
+  return parse_json_value(c, val, v, e);
 }
 
 static int parse_json_expects(rl__scn_ctx *c, const yaml_node_t *n,
-                              rl__expect *x) {
+                              const rl__scn_vars *v, rl__expect *x) {
   int rc;
   if (n->type == YAML_SEQUENCE_NODE) {
     for (yaml_node_item_t *it = n->data.sequence.items.start;
@@ -121,7 +133,7 @@ static int parse_json_expects(rl__scn_ctx *c, const yaml_node_t *n,
       const char *pt;
       if ((rc = rl__scn_scalar_text(c, p, "path", &pt)) ||
           (rc = rl__scn_compile_path(c, p, 0, pt, &e->path)) ||
-          (rc = parse_json_op(c, m, e)))
+          (rc = parse_json_op(c, m, v, e)))
         return rc;
     }
     return 0;
@@ -143,18 +155,14 @@ static int parse_json_expects(rl__scn_ctx *c, const yaml_node_t *n,
     if (val->type != YAML_MAPPING_NODE) {
       /* $.ok: true is short for {equals: true}. */
       e->op = RL__JSON_EQUALS;
-      json_error_t jerr;
-      if ((rc = rl__scn_json_text(c, val, NULL, &e->text)))
+      if ((rc = parse_json_value(c, val, v, e)))
         return rc;
-      if (!(e->value = json_loads(e->text, JSON_DECODE_ANY, &jerr)))
-        return rl__scn_errat(c, rl__scn_npos(val), "cannot compare with %s: %s",
-                             e->text, jerr.text);
       continue;
     }
     if ((rc = rl__scn_check_map(
              c, val, "json expectation", json_op_keys,
              "to compare with an object write {equals: {...}}")) ||
-        (rc = parse_json_op(c, val, e)))
+        (rc = parse_json_op(c, val, v, e)))
       return rc;
     if (e->op == RL__JSON_EXISTS)
       return rl__scn_errat(
@@ -165,11 +173,65 @@ static int parse_json_expects(rl__scn_ctx *c, const yaml_node_t *n,
 }
 
 static const char *const expect_keys[] = {
-    "status", "body_contains", "body_matches", "json", "grpc_status", "max_ms",
-    NULL};
+    "status",      "body_contains", "body_matches", "json",
+    "grpc_status", "max_ms",        "message",      NULL};
 
-int rl__scn_parse_expect(rl__scn_ctx *c, const yaml_node_t *n,
-                         rl__scn_step *st) {
+/* One accepted status: 100..599, or a class "2xx" (any case). */
+static int parse_one_status(rl__scn_ctx *c, const yaml_node_t *n, rl__expect *x,
+                            rl__buf *text) {
+  const char *t = n->type == YAML_SCALAR_NODE ? rl__scn_stext(n) : "";
+  long long code;
+  if (n->type == YAML_SCALAR_NODE && strlen(t) == 3 && t[0] >= '1' &&
+      t[0] <= '5' && (t[1] == 'x' || t[1] == 'X') &&
+      (t[2] == 'x' || t[2] == 'X')) {
+    int base = (t[0] - '0') * 100;
+    for (int s = base; s < base + 100; s++)
+      rl__status_set_add(&x->status, s);
+    rl__buf_printf(text, "%s%cxx", text->len ? " or " : "", t[0]);
+    return 0;
+  }
+  if (n->type != YAML_SCALAR_NODE || rl__parse_int(t, 100, 599, &code)) {
+    char buf[64];
+    return rl__scn_errat(c, rl__scn_npos(n),
+                         "expected a status for 'status': 100 to 599, a "
+                         "class such as 2xx, or a list of them "
+                         "([200, 404]), got %s",
+                         rl__scn_describe(n, buf, sizeof buf));
+  }
+  rl__status_set_add(&x->status, (int)code);
+  rl__buf_printf(text, "%s%lld", text->len ? " or " : "", code);
+  return 0;
+}
+
+/* `status: 200`, `status: [200, 404]`, `status: 2xx`. */
+static int parse_status(rl__scn_ctx *c, const yaml_node_t *n, rl__expect *x) {
+  rl__buf text;
+  rl__buf_init(&text);
+  int rc = 0;
+  if (n->type == YAML_SEQUENCE_NODE) {
+    if (n->data.sequence.items.top == n->data.sequence.items.start)
+      rc = rl__scn_errat(c, rl__scn_npos(n),
+                         "'status' is an empty list: give the statuses a "
+                         "response may have");
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         !rc && it < n->data.sequence.items.top; it++)
+      rc = parse_one_status(c, rl__scn_node_at(c, *it), x, &text);
+  } else {
+    rc = parse_one_status(c, n, x, &text);
+  }
+  if (!rc && text.oom)
+    rc = rl__scn_oom(c);
+  if (rc) {
+    rl__buf_free(&text);
+    return rc;
+  }
+  x->has_status = 1;
+  x->status_text = text.p; /* the buffer's text, now the expectation's */
+  return 0;
+}
+
+int rl__scn_parse_expect(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_step *st,
+                         const rl__scn_vars *v) {
   rl__expect *x = &st->expect;
   int rc;
   if (n->type != YAML_MAPPING_NODE)
@@ -177,41 +239,65 @@ int rl__scn_parse_expect(rl__scn_ctx *c, const yaml_node_t *n,
   if ((rc = rl__scn_check_map(c, n, "expect", expect_keys, NULL)))
     return rc;
   st->expect_pos = rl__scn_npos(n);
-  yaml_node_t *v;
-  long long status;
-  if ((v = rl__scn_get(c, n, "status", NULL))) {
-    if ((rc = rl__scn_get_int(c, v, "status", 100, 599, &status)))
-      return rc;
-    x->has_status = 1;
-    x->status = (int)status;
-  }
-  if ((rc = rl__scn_opt_str(c, n, "body_contains", &x->body_contains, NULL)) ||
-      (rc = rl__scn_opt_str(c, n, "body_matches", &x->body_matches, NULL)))
+  yaml_node_t *val;
+  if ((val = rl__scn_get(c, n, "status", NULL)) &&
+      (rc = parse_status(c, val, x)))
     return rc;
+  if ((rc = rl__scn_opt_str(c, n, "body_contains", &x->body_contains, NULL)) ||
+      (rc = rl__scn_opt_str(c, n, "body_matches", &x->body_matches, NULL)) ||
+      (rc = rl__scn_opt_str(c, n, "message", &x->message, NULL)))
+    return rc;
+  if (x->body_contains &&
+      (rc = rl__scn_check_template(c, rl__scn_get(c, n, "body_contains", NULL),
+                                   x->body_contains, v)))
+    return rc;
+  if (x->message && !x->message[0])
+    return rl__scn_errat(c, rl__scn_npos(rl__scn_get(c, n, "message", NULL)),
+                         "'message' is empty: give the text a failure "
+                         "should show");
   if (x->body_matches &&
       (rc = rl__scn_compile_re(c, rl__scn_get(c, n, "body_matches", NULL), 0,
-                               x->body_matches, REG_EXTENDED | REG_NOSUB,
-                               &x->body_re)))
+                               x->body_matches, &x->body_re)))
     return rc;
-  if ((v = rl__scn_get(c, n, "json", NULL)) &&
-      (rc = parse_json_expects(c, v, x)))
+  if ((val = rl__scn_get(c, n, "json", NULL)) &&
+      (rc = parse_json_expects(c, val, v, x)))
     return rc;
-  if ((v = rl__scn_get(c, n, "grpc_status", NULL))) {
-    if ((rc = parse_status_name(c, v, &x->status_name)))
+  if ((val = rl__scn_get(c, n, "grpc_status", NULL))) {
+    if ((rc = parse_status_name(c, val, &x->status_name)))
       return rc;
-    st->status_name_pos = rl__scn_npos(v);
+    st->status_name_pos = rl__scn_npos(val);
   }
-  if ((v = rl__scn_get(c, n, "max_ms", NULL))) {
-    if ((rc = rl__scn_get_num(c, v, "max_ms", &x->max_ms)))
+  if ((val = rl__scn_get(c, n, "max_ms", NULL))) {
+    if ((rc = rl__scn_get_num(c, val, "max_ms", &x->max_ms)))
       return rc;
     if (!(x->max_ms > 0))
-      return rl__scn_errat(c, rl__scn_npos(v), "'max_ms' must be more than 0");
+      return rl__scn_errat(c, rl__scn_npos(val),
+                           "'max_ms' must be more than 0");
     x->has_max_ms = 1;
   }
   return 0;
 }
 
 /* ---- capture ------------------------------------------------------------- */
+
+/* A capture's variable counted among the file's names (at most
+ * RL__SCN_MAX_VARS: every user holds a slot for each). */
+static int count_variable(rl__scn_ctx *c, const yaml_node_t *k,
+                          const char *name) {
+  for (size_t i = 0; i < c->n_all_vars; i++)
+    if (strcmp(c->all_vars[i], name) == 0)
+      return 0;
+  if (c->n_all_vars == RL__SCN_MAX_VARS)
+    return rl__scn_errat(c, rl__scn_npos(k),
+                         "more than %d variable names in the file, the "
+                         "limit of scenario files",
+                         RL__SCN_MAX_VARS);
+  const char **v = rl__scn_grow(&c->all_vars, &c->n_all_vars, sizeof *v);
+  if (!v)
+    return rl__scn_oom(c);
+  *v = rl__scn_stext(k);
+  return 0;
+}
 
 int rl__scn_parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
                            rl__scn_step *st, rl__scn_vars *v) {
@@ -237,7 +323,8 @@ int rl__scn_parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
           "capture variable '%s' would hide the template function "
           "of that name",
           name);
-    if ((rc = rl__scn_scalar_text(c, val, name, &src)))
+    if ((rc = rl__scn_scalar_text(c, val, name, &src)) ||
+        (rc = count_variable(c, k, name)))
       return rc;
     rl__capture *cp = rl__scn_grow(&st->captures, &st->n_captures, sizeof *cp);
     if (!cp)
@@ -260,20 +347,21 @@ int rl__scn_parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
     } else if (strncmp(src, "regex:", 6) == 0) {
       cp->kind = RL__CAPTURE_REGEX;
       cp->arg = cp->source + 6;
-      rc = rl__scn_compile_re(c, val, 6, cp->arg, REG_EXTENDED, &cp->re);
+      rc = rl__scn_compile_re(c, val, 6, cp->arg, &cp->re);
     } else {
       char buf[64];
       rc = rl__scn_errat(
           c, rl__scn_npos(val),
           "expected a capture source for '%s': a JSON path ($.token), "
-          "header:NAME or regex:ERE, got %s",
+          "header:NAME or regex:PATTERN, got %s",
           name, rl__scn_describe(val, buf, sizeof buf));
     }
     if (rc)
       return rc;
   }
-  /* Only now: a step's own templates cannot use what it captures. */
-  for (size_t i = 0; i < st->n_captures; i++)
+  /* Only now: a step's own templates cannot use what it captures. (No
+   * scope: a library task read for its shape alone.) */
+  for (size_t i = 0; v && i < st->n_captures; i++)
     if ((rc = rl__scn_vars_push(c, v, st->captures[i].var)))
       return rc;
   return 0;

@@ -13,9 +13,12 @@
 #include "scenario/yaml.h"
 
 /* The mapping `n` into st->expect (strings, regexes, paths and values it
- * holds are the step's, freed with the scenario) and st->expect_pos. */
-int rl__scn_parse_expect(rl__scn_ctx *c, const yaml_node_t *n,
-                         rl__scn_step *st);
+ * holds are the step's, freed with the scenario) and st->expect_pos.
+ * Expected values that may be templates (body_contains, the string
+ * operand of json equals/contains) are checked against `v`, the
+ * variables set before the step. */
+int rl__scn_parse_expect(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_step *st,
+                         const rl__scn_vars *v);
 
 /* The mapping `n` (variable: source) into st->captures (the step's); then
  * the captured names join `v`, for the steps after this one. */

@@ -21,17 +21,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
 #include <rpcload/plugin.h>
 
+#include "base/units.h"
 #include "scenario/expect.h"
 #include "scenario/vars.h"
 #include "scenario/yaml.h"
 #include "scenario/yaml_json.h"
-
-#define MAX_FILE_BYTES (16u << 20)
 
 /* ---- errors -------------------------------------------------------------- */
 
@@ -124,8 +124,9 @@ static int parse_own(rl__scn_ctx *c, const yaml_node_t *k,
 /* The keys every step has, whatever its protocol; the others are the
  * protocol key and its own keys (declared by its plugin). */
 const char *const rl__scn_step_keys[] = {
-    "name", "host",    "headers", "body",   "json",    "data",
-    "call", "options", "timeout", "expect", "capture", NULL};
+    "name",    "host",       "headers",   "body",    "json",
+    "data",    "call",       "options",   "timeout", "expect",
+    "capture", "on_failure", "stop_user", NULL};
 
 /* A protocol key reads like a URL scheme: http, grpc, redis, h2c... */
 static int is_protocol_name(const char *s) {
@@ -138,12 +139,90 @@ static int is_protocol_name(const char *s) {
   return 1;
 }
 
+static const char *const on_failure_words[] = {"continue", "stop_task",
+                                               "stop_user", NULL};
+
+/* on_failure: continue | stop_task | stop_user, and stop_user: true. */
+static int parse_flow_keys(rl__scn_ctx *c, const yaml_node_t *n,
+                           rl__scn_step *st) {
+  yaml_node_t *val = rl__scn_get(c, n, "on_failure", NULL);
+  int rc;
+  if (val) {
+    const char *t = val->type == YAML_SCALAR_NODE ? rl__scn_stext(val) : "";
+    int i = 0;
+    while (on_failure_words[i] && strcmp(on_failure_words[i], t) != 0)
+      i++;
+    if (!on_failure_words[i]) {
+      char buf[64];
+      return rl__scn_errat(c, rl__scn_npos(val),
+                           "expected continue, stop_task or stop_user for "
+                           "'on_failure', got %s",
+                           rl__scn_describe(val, buf, sizeof buf));
+    }
+    st->on_failure = i; /* the order of enum rl__on_failure */
+  }
+  if ((val = rl__scn_get(c, n, "stop_user", NULL)) &&
+      (rc = rl__scn_get_bool(c, val, "stop_user", &st->stop_user)))
+    return rc;
+  return 0;
+}
+
+static const char *const sleep_keys[] = {"sleep", "stop_user", NULL};
+
+/* {sleep: 1.5}: the user waits, in the task, before its next step. */
+static int parse_sleep(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_step *st) {
+  int rc;
+  st->kind = RL__SCN_STEP_SLEEP;
+  if ((rc = rl__scn_check_map(c, n, "sleep step", sleep_keys,
+                              "a sleep step only waits")) ||
+      (rc = rl__scn_get_duration(c, rl__scn_get(c, n, "sleep", NULL), "sleep",
+                                 &st->sleep_ns)) ||
+      (rc = parse_flow_keys(c, n, st)))
+    return rc;
+  return 0;
+}
+
+static int parse_steps(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
+                       rl__scn_vars *v, rl__scn_step **out, size_t *count);
+
+static const char *const repeat_keys[] = {"repeat", "steps", NULL};
+
+/* {repeat: N, steps: [...]}: the steps N times in a row, {{i}} counting
+ * 0, 1, ... (Locust's `for i in range(N)` in a task). */
+static int parse_repeat(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
+                        rl__scn_step *st) {
+  int rc;
+  st->kind = RL__SCN_STEP_REPEAT;
+  if ((rc = rl__scn_check_map(c, n, "repeat step", repeat_keys, NULL)))
+    return rc;
+  yaml_node_t *k = NULL, *val = rl__scn_get(c, n, "repeat", &k);
+  long long times;
+  if ((rc = rl__scn_get_int(c, val, "repeat", 1, 1000000, &times)))
+    return rc;
+  st->repeat = (uint32_t)times;
+  if (c->repeat_depth >= RL__SCN_MAX_REPEAT_DEPTH)
+    return rl__scn_errat(c, rl__scn_npos(k), "repeats nested deeper than %d",
+                         RL__SCN_MAX_REPEAT_DEPTH);
+  if (!(val = rl__scn_get(c, n, "steps", NULL)))
+    return rl__scn_errat(c, rl__scn_npos(n),
+                         "repeat is missing 'steps' (the steps it repeats)");
+  c->repeat_depth++;
+  rc = parse_steps(c, val, "steps", v, &st->steps, &st->n_steps);
+  c->repeat_depth--;
+  return rc;
+}
+
 static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
                       rl__scn_step *st) {
   int rc;
   if (n->type != YAML_MAPPING_NODE)
     return rl__scn_type_err(c, n, "a mapping (e.g. {http: GET /path})", "step");
   st->pos = rl__scn_npos(n);
+  st->on_failure = -1;
+  if (rl__scn_get(c, n, "sleep", NULL))
+    return parse_sleep(c, n, st);
+  if (rl__scn_get(c, n, "repeat", NULL))
+    return parse_repeat(c, n, v, st);
   if ((rc = rl__scn_check_map(c, n, "step", NULL, NULL)))
     return rc;
   /* The protocol key is the first key every step does not have; the
@@ -254,7 +333,7 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
         return rc;
     } else if (i == 1 || val->type != YAML_SCALAR_NODE) {
       st->body_kind = i == 1 ? RL__SCN_BODY_JSON : RL__SCN_BODY_DATA;
-      if ((rc = rl__scn_json_text(c, val, v, &st->body)))
+      if ((rc = rl__scn_json_text(c, val, v, i == 1, &st->body)))
         return rc;
     } else {
       st->body_kind = RL__SCN_BODY_DATA;
@@ -265,17 +344,19 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
   }
 
   if ((val = rl__scn_get(c, n, "expect", NULL)) &&
-      (rc = rl__scn_parse_expect(c, val, st)))
+      (rc = rl__scn_parse_expect(c, val, st, v)))
     return rc;
   if ((val = rl__scn_get(c, n, "capture", NULL)) &&
       (rc = rl__scn_parse_captures(c, val, st, v)))
     return rc;
-  return 0;
+  return parse_flow_keys(c, n, st);
 }
 
 static int parse_steps(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
                        rl__scn_vars *v, rl__scn_step **out, size_t *count) {
   int rc;
+  if (rl__scn_is_null(n))
+    return 0; /* `steps:` with nothing: none */
   if (n->type != YAML_SEQUENCE_NODE)
     return rl__scn_type_err(c, n, "a list of steps", key);
   for (yaml_node_item_t *it = n->data.sequence.items.start;
@@ -324,18 +405,94 @@ static int parse_task(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
   if (!(val = rl__scn_get(c, n, "steps", NULL)))
     return rl__scn_errat(c, rl__scn_npos(n),
                          "task is missing 'steps' (its list of requests)");
-  if ((rc = parse_steps(c, val, "steps", v, &t->steps, &t->n_steps)))
+  /* No steps is a task too: Locust's `pass`, the user only waits. */
+  return parse_steps(c, val, "steps", v, &t->steps, &t->n_steps);
+}
+
+/* A task the class takes from the top-level library: `- browse`, or
+ * `- {use: browse, weight: 3, tags: [...], name: ...}` to give it its own
+ * weight, tags or name. It is read again in the class's scope, so its
+ * templates are checked against the class's variables. */
+static const char *const use_keys[] = {"use", "weight", "tags", "name", NULL};
+
+static int parse_task_use(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
+                          rl__scn_task *t) {
+  int rc;
+  const yaml_node_t *ref = n, *over = NULL;
+  if (n->type == YAML_MAPPING_NODE) {
+    if ((rc = rl__scn_check_map(c, n, "task", use_keys, NULL)))
+      return rc;
+    ref = rl__scn_get(c, n, "use", NULL);
+    over = n;
+  }
+  const char *name;
+  if ((rc = rl__scn_scalar_text(c, ref, "use", &name)))
     return rc;
-  if (!t->n_steps)
-    return rl__scn_errat(c, rl__scn_npos(val),
-                         "a task needs at least one step");
+  const yaml_node_t *lib = c->library;
+  const yaml_node_t *def = lib ? rl__scn_get(c, lib, name, NULL) : NULL;
+  if (!def) {
+    char known[512] = "none";
+    const char *keys[64];
+    size_t nk = 0;
+    for (yaml_node_pair_t *p = lib ? lib->data.mapping.pairs.start : NULL;
+         p && p < lib->data.mapping.pairs.top && nk < 63; p++)
+      keys[nk++] = rl__scn_stext(rl__scn_node_at(c, p->key));
+    keys[nk] = NULL;
+    if (nk)
+      rl__scn_join(keys, known, sizeof known);
+    const char *near = rl__scn_closest(keys, name);
+    char mean[96] = "";
+    if (near)
+      snprintf(mean, sizeof mean, "did you mean '%s'? ", near);
+    return rl__scn_errat(c, rl__scn_npos(ref),
+                         "no task '%s' in the top-level tasks: (%sknown: %s)",
+                         name, mean, known);
+  }
+  if ((rc = parse_task(c, def, v, t)))
+    return rc;
+  if (!t->name && (rc = rl__scn_dup_str(c, name, &t->name)))
+    return rc;
+  if (!over)
+    return 0;
+  yaml_node_t *val;
+  if ((val = rl__scn_get(c, over, "name", NULL))) {
+    free(t->name);
+    t->name = NULL;
+    if ((rc = rl__scn_get_str(c, val, "name", &t->name)))
+      return rc;
+  }
+  if ((val = rl__scn_get(c, over, "weight", NULL))) {
+    if ((rc = rl__scn_get_num(c, val, "weight", &t->weight)))
+      return rc;
+    if (!(t->weight > 0))
+      return rl__scn_errat(c, rl__scn_npos(val),
+                           "a task's 'weight' must be more than 0");
+  }
+  if ((val = rl__scn_get(c, over, "tags", NULL))) {
+    for (size_t i = 0; i < t->n_tags; i++)
+      free(t->tags[i]);
+    t->n_tags = 0;
+    if ((rc = rl__scn_parse_str_list(c, val, "tags", &t->tags, &t->n_tags)))
+      return rc;
+  }
   return 0;
+}
+
+/* A class's task: its own (a mapping with steps), or the library's. */
+static int parse_class_task(rl__scn_ctx *c, const yaml_node_t *n,
+                            rl__scn_vars *v, rl__scn_task *t) {
+  if (n->type == YAML_SCALAR_NODE ||
+      (n->type == YAML_MAPPING_NODE && rl__scn_get(c, n, "use", NULL)))
+    return parse_task_use(c, n, v, t);
+  return parse_task(c, n, v, t);
 }
 
 /* ---- wait ---------------------------------------------------------------- */
 
 static const char *const wait_kinds[] = {
-    "constant", "between", "constant_throughput", "constant_pacing", NULL};
+    "constant",        "between",  "constant_throughput",
+    "constant_pacing", "schedule", "exponential",
+    "sequence",        NULL};
 
 /* Seconds (<= 1e9, as wait.c) into ns. */
 static int wait_seconds(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
@@ -348,6 +505,30 @@ static int wait_seconds(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
     return rl__scn_errat(c, rl__scn_npos(n),
                          "'%s' must be from 0 to 1e9 seconds", key);
   *ns = (uint64_t)llround(s * 1e9);
+  return 0;
+}
+
+/* {sequence: [S1, S2, ...]}: 1 to RL__WAIT_SEQUENCE_MAX waits. */
+static int parse_wait_sequence(rl__scn_ctx *c, const yaml_node_t *v,
+                               rl__wait *w) {
+  w->kind = RL__WAIT_SEQUENCE;
+  if (v->type != YAML_SEQUENCE_NODE ||
+      v->data.sequence.items.top == v->data.sequence.items.start)
+    return rl__scn_type_err(c, v, "a list [S1, S2, ...] of seconds",
+                            "sequence");
+  size_t n =
+      (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+  if (n > RL__WAIT_SEQUENCE_MAX)
+    return rl__scn_errat(c, rl__scn_npos(v),
+                         "'sequence' holds at most %d waits, this one %zu",
+                         RL__WAIT_SEQUENCE_MAX, n);
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *item = rl__scn_node_at(c, v->data.sequence.items.start[i]);
+    int rc = wait_seconds(c, item, "sequence", &w->seq_ns[i]);
+    if (rc)
+      return rc;
+  }
+  w->n = (uint32_t)n;
   return 0;
 }
 
@@ -366,7 +547,8 @@ static int parse_wait(rl__scn_ctx *c, const yaml_node_t *n, rl__wait *w) {
     return rl__scn_errat(
         c, rl__scn_npos(n),
         "expected one of {constant: S}, {between: [MIN, MAX]}, "
-        "{constant_throughput: N}, {constant_pacing: S} for 'wait'");
+        "{constant_throughput: N}, {constant_pacing: S}, {schedule: S}, "
+        "{exponential: MEAN}, {sequence: [S1, S2, ...]} for 'wait'");
   yaml_node_t *k = rl__scn_node_at(c, n->data.mapping.pairs.start->key);
   yaml_node_t *v = rl__scn_node_at(c, n->data.mapping.pairs.start->value);
   if (k->type != YAML_SCALAR_NODE ||
@@ -380,7 +562,8 @@ static int parse_wait(rl__scn_ctx *c, const yaml_node_t *n, rl__wait *w) {
     return rl__scn_errat(
         c, rl__scn_npos(k),
         "unknown wait kind '%s' (%sexpected: constant, between, "
-        "constant_throughput, constant_pacing)",
+        "constant_throughput, constant_pacing, schedule, exponential, "
+        "sequence)",
         rl__scn_stext(k), mean);
   }
   const char *kind = rl__scn_stext(k);
@@ -388,15 +571,20 @@ static int parse_wait(rl__scn_ctx *c, const yaml_node_t *n, rl__wait *w) {
     w->kind = RL__WAIT_CONSTANT;
     return wait_seconds(c, v, kind, &w->a_ns);
   }
-  if (strcmp(kind, "constant_pacing") == 0) {
-    w->kind = RL__WAIT_PACING;
+  if (strcmp(kind, "constant_pacing") == 0 || strcmp(kind, "schedule") == 0 ||
+      strcmp(kind, "exponential") == 0) {
+    w->kind = kind[0] == 'c'   ? RL__WAIT_PACING
+              : kind[0] == 's' ? RL__WAIT_SCHEDULE
+                               : RL__WAIT_EXPONENTIAL;
     if ((rc = wait_seconds(c, v, kind, &w->a_ns)))
       return rc;
     if (!w->a_ns)
-      return rl__scn_errat(c, rl__scn_npos(v),
-                           "'constant_pacing' must be more than 0");
+      return rl__scn_errat(c, rl__scn_npos(v), "'%s' must be more than 0",
+                           kind);
     return 0;
   }
+  if (strcmp(kind, "sequence") == 0)
+    return parse_wait_sequence(c, v, w);
   if (strcmp(kind, "constant_throughput") == 0) {
     double tps;
     w->kind = RL__WAIT_PACING;
@@ -427,11 +615,96 @@ static int parse_wait(rl__scn_ctx *c, const yaml_node_t *n, rl__wait *w) {
   return 0;
 }
 
+/* ---- data files ----------------------------------------------------------- */
+
+static const char *const data_keys[] = {"file", "order", "cycle", "format",
+                                        NULL};
+static const char *const data_orders[] = {"sequential", "random", "per_user",
+                                          NULL};
+
+/* A path from the scenario, as compile.c reads one: as written when
+ * absolute or when it exists from here, else beside the scenario file.
+ * Caller frees; NULL when out of memory. */
+static char *beside_scenario(const rl__scn *s, const char *path) {
+  const char *slash = strrchr(s->file, '/');
+  if (path[0] == '/' || !slash || access(path, F_OK) == 0)
+    return strdup(path);
+  size_t dir = (size_t)(slash - s->file);
+  size_t n = dir + strlen(path) + 2;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%.*s/%s", (int)dir, s->file, path);
+  return p;
+}
+
+/* `data: {file: users.csv, order: sequential|random|per_user, cycle: true,
+ * format: csv|jsonl}`: the file is read now, so that templates naming its
+ * columns are checked against them. */
+static int parse_data(rl__scn_ctx *c, const yaml_node_t *n, rl__feeder **out) {
+  int rc;
+  if (n->type != YAML_MAPPING_NODE)
+    return rl__scn_type_err(c, n, "a mapping ({file: users.csv})", "data");
+  if ((rc = rl__scn_check_map(c, n, "data", data_keys, NULL)))
+    return rc;
+  yaml_node_t *fk = NULL, *file = rl__scn_get(c, n, "file", &fk), *v;
+  if (!file)
+    return rl__scn_errat(c, rl__scn_npos(n),
+                         "data is missing 'file' (a CSV file with a header, "
+                         "or JSON lines)");
+  const char *name;
+  if ((rc = rl__scn_scalar_text(c, file, "file", &name)))
+    return rc;
+  int order = RL__FEEDER_SEQUENTIAL, cycle = 1;
+  size_t nlen = strlen(name);
+  int jsonl = (nlen > 6 && strcmp(name + nlen - 6, ".jsonl") == 0) ||
+              (nlen > 7 && strcmp(name + nlen - 7, ".ndjson") == 0);
+  if ((v = rl__scn_get(c, n, "order", NULL))) {
+    const char *t = v->type == YAML_SCALAR_NODE ? rl__scn_stext(v) : "";
+    order = 0;
+    while (data_orders[order] && strcmp(data_orders[order], t) != 0)
+      order++;
+    if (!data_orders[order]) {
+      char buf[64];
+      return rl__scn_errat(c, rl__scn_npos(v),
+                           "expected sequential, random or per_user for "
+                           "'order', got %s",
+                           rl__scn_describe(v, buf, sizeof buf));
+    }
+  }
+  if ((v = rl__scn_get(c, n, "cycle", NULL)) &&
+      (rc = rl__scn_get_bool(c, v, "cycle", &cycle)))
+    return rc;
+  if ((v = rl__scn_get(c, n, "format", NULL))) {
+    const char *t = v->type == YAML_SCALAR_NODE ? rl__scn_stext(v) : "";
+    if (strcmp(t, "csv") != 0 && strcmp(t, "jsonl") != 0) {
+      char buf[64];
+      return rl__scn_errat(c, rl__scn_npos(v),
+                           "expected csv or jsonl for 'format', got %s",
+                           rl__scn_describe(v, buf, sizeof buf));
+    }
+    jsonl = strcmp(t, "jsonl") == 0;
+  }
+  char *path = beside_scenario(c->s, name);
+  if (!path)
+    return rl__scn_oom(c);
+  char why[512];
+  rc = rl__feeder_load(path, name, jsonl, out, why, sizeof why);
+  free(path);
+  if (rc == RL_ERR_NOMEM)
+    return rl__scn_oom(c);
+  if (rc)
+    return rl__scn_errat(c, rl__scn_npos(file), "data file %s%s%s", name,
+                         why[0] >= '0' && why[0] <= '9' ? ":" : ": ", why);
+  (*out)->order = order;
+  (*out)->cycle = cycle;
+  return 0;
+}
+
 /* ---- user classes -------------------------------------------------------- */
 
 static const char *const user_keys[] = {
-    "name",     "weight",  "fixed_count", "wait",       "host",
-    "on_start", "on_stop", "tasks",       "sequential", NULL};
+    "name",    "weight", "fixed_count", "wait", "host", "on_start",
+    "on_stop", "tasks",  "sequential",  "data", NULL};
 
 static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
   int rc;
@@ -451,12 +724,6 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
   if (!u->name[0])
     return rl__scn_errat(c, rl__scn_npos(val),
                          "a user class name cannot be empty");
-  for (size_t i = 0; i + 1 < c->s->n_users; i++)
-    if (strcmp(c->s->users[i].name, u->name) == 0)
-      return rl__scn_errat(c, rl__scn_npos(val),
-                           "duplicate user class name '%s' (first at %d:%d)",
-                           u->name, c->s->users[i].name_pos.line,
-                           c->s->users[i].name_pos.col);
   if ((val = rl__scn_get(c, n, "weight", &wk))) {
     if ((rc = rl__scn_get_num(c, val, "weight", &u->weight)))
       return rc;
@@ -470,7 +737,15 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
           c, rl__scn_npos(fk),
           "'weight' and 'fixed_count' exclude each other: a class "
           "with a fixed count gets exactly that many users");
-    if ((rc = rl__scn_get_int(c, val, "fixed_count", 0, 1000000000,
+    long long zero;
+    if (val->type == YAML_SCALAR_NODE &&
+        rl__parse_int(rl__scn_stext(val), 0, 0, &zero) == 0)
+      return rl__scn_errat(
+          c, rl__scn_npos(val),
+          "'fixed_count: 0' would start no user of this class: give 1 or "
+          "more, or leave the key out for a weighted class (Locust's "
+          "fixed_count = 0 means no fixed count)");
+    if ((rc = rl__scn_get_int(c, val, "fixed_count", 1, 1000000000,
                               &u->fixed_count)))
       return rc;
     u->has_fixed_count = 1;
@@ -488,6 +763,11 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
   if ((val = rl__scn_get(c, n, "sequential", NULL)) &&
       (rc = rl__scn_get_bool(c, val, "sequential", &u->sequential)))
     return rc;
+  if ((val = rl__scn_get(c, n, "data", NULL)) &&
+      (rc = parse_data(c, val, &u->data)))
+    return rc;
+  /* {{data.x}} in this class's steps reads its file, else the top's. */
+  c->data = u->data ? u->data : c->s->data;
 
   /* Variables: on_start's captures hold for every task and for on_stop;
    * a task sees its earlier steps' (and, when sequential, its earlier
@@ -518,7 +798,7 @@ static int parse_user(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_user *u) {
     }
     free(tv.names);
     if ((rc = rl__scn_vars_copy(c, u->sequential ? &seq : &start, &tv)) ||
-        (rc = parse_task(c, rl__scn_node_at(c, *it), &tv, t)))
+        (rc = parse_class_task(c, rl__scn_node_at(c, *it), &tv, t)))
       goto out;
     if (u->sequential) {
       free(seq.names);
@@ -541,6 +821,28 @@ out:
   free(tv.names);
   free(seq.names);
   return rc;
+}
+
+/* Class names are unique (sorted, not compared pair by pair: a file may
+ * have thousands of classes). */
+static int check_class_names(rl__scn_ctx *c) {
+  const rl__scn *s = c->s;
+  const char **names = malloc(s->n_users * sizeof *names);
+  if (!names)
+    return rl__scn_oom(c);
+  for (size_t i = 0; i < s->n_users; i++)
+    names[i] = s->users[i].name;
+  size_t dup, first;
+  int found = rl__scn_first_duplicate(names, s->n_users, &dup, &first);
+  free(names);
+  if (found < 0)
+    return rl__scn_oom(c);
+  if (!found)
+    return 0;
+  return rl__scn_errat(c, s->users[dup].name_pos,
+                       "duplicate user class name '%s' (first at %d:%d)",
+                       s->users[dup].name, s->users[first].name_pos.line,
+                       s->users[first].name_pos.col);
 }
 
 /* ---- top level ----------------------------------------------------------- */
@@ -586,7 +888,34 @@ static int parse_settings(rl__scn_ctx *c, const yaml_node_t *n,
   return 0;
 }
 
-static const char *const top_keys[] = {"host", "settings", "users", NULL};
+/* The top-level `tasks:` library: each checked for its shape (the
+ * variables a template may use depend on the class using it, so those are
+ * checked per use). */
+static int parse_library(rl__scn_ctx *c, const yaml_node_t *n) {
+  int rc;
+  if (n->type != YAML_MAPPING_NODE)
+    return rl__scn_type_err(
+        c, n, "a mapping of tasks by name (browse: {steps: [...]})", "tasks");
+  if ((rc = rl__scn_check_map(c, n, "tasks", NULL, NULL)))
+    return rc;
+  c->library = n;
+  for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+       p < n->data.mapping.pairs.top; p++) {
+    rl__scn_task *t = rl__scn_grow(&c->s->library, &c->s->n_library, sizeof *t);
+    if (!t)
+      return rl__scn_oom(c);
+    if ((rc = parse_task(c, rl__scn_node_at(c, p->value), NULL, t)))
+      return rc;
+    if (!t->name &&
+        (rc = rl__scn_dup_str(c, rl__scn_stext(rl__scn_node_at(c, p->key)),
+                              &t->name)))
+      return rc;
+  }
+  return 0;
+}
+
+static const char *const top_keys[] = {"host",  "settings", "data",
+                                       "tasks", "users",    NULL};
 
 static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
   int rc;
@@ -601,6 +930,11 @@ static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
   yaml_node_t *v;
   if ((v = rl__scn_get(c, root, "settings", NULL)) &&
       (rc = parse_settings(c, v, &s->settings)))
+    return rc;
+  if ((v = rl__scn_get(c, root, "data", NULL)) &&
+      (rc = parse_data(c, v, &s->data)))
+    return rc;
+  if ((v = rl__scn_get(c, root, "tasks", NULL)) && (rc = parse_library(c, v)))
     return rc;
   if (!(v = rl__scn_get(c, root, "users", NULL)))
     return rl__scn_errat(c, rl__scn_npos(root),
@@ -625,7 +959,7 @@ static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
   if (!s->n_users)
     return rl__scn_errat(c, rl__scn_npos(v),
                          "'users' needs at least one user class");
-  return 0;
+  return check_class_names(c);
 }
 
 /* ---- entry points -------------------------------------------------------- */
@@ -635,6 +969,8 @@ int rl__scn_parse_string(const char *text, size_t len,
                          size_t errlen) {
   *out = NULL;
   rl__scn_ctx c = {.file = name_for_errors ? name_for_errors : "scenario",
+                   .text = text,
+                   .text_len = len,
                    .err = err,
                    .errlen = errlen};
   rl__scn *s = calloc(1, sizeof *s);
@@ -646,6 +982,16 @@ int rl__scn_parse_string(const char *text, size_t len,
   yaml_parser_t parser;
   yaml_document_t doc, extra;
   int rc = 0;
+  if (len > RL__SCN_MAX_BYTES) {
+    rl__scn_del(s);
+    return rl__scn_errat(&c, (rl__scn_pos){0, 0},
+                         "larger than %u MiB, the limit of scenario files",
+                         RL__SCN_MAX_BYTES >> 20);
+  }
+  if ((rc = rl__scn_prescan(&c))) {
+    rl__scn_del(s);
+    return rc;
+  }
   if (!yaml_parser_initialize(&parser)) {
     rl__scn_del(s);
     return rl__scn_oom(&c);
@@ -660,7 +1006,7 @@ int rl__scn_parse_string(const char *text, size_t len,
   c.doc = &doc;
   yaml_node_t *root = yaml_document_get_root_node(&doc);
   if (!root) {
-    rc = rl__scn_errat(&c, (rl__scn_pos){0, 0},
+    rc = rl__scn_errat(&c, (rl__scn_pos){1, 1},
                        "the file is empty: expected a mapping with 'users'");
   } else if (!yaml_parser_load(&parser, &extra)) {
     rc = rl__scn_yaml_error(&c, &parser);
@@ -677,6 +1023,7 @@ int rl__scn_parse_string(const char *text, size_t len,
   }
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
+  free(c.all_vars);
   if (rc) {
     rl__scn_del(s);
     return rc;
@@ -696,13 +1043,18 @@ int rl__scn_load(const char *path, rl__scn **out, char *err, size_t errlen) {
   size_t len = 0, cap = 0;
   int rc = 0;
   for (;;) {
+    if (len > RL__SCN_MAX_BYTES) {
+      snprintf(err, errlen,
+               "%s: larger than %u MiB, the limit of scenario files", path,
+               RL__SCN_MAX_BYTES >> 20);
+      rc = RL_ERR_INVAL;
+      break;
+    }
     if (len == cap) {
-      if (cap >= MAX_FILE_BYTES) {
-        snprintf(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
-        rc = RL_ERR_INVAL;
-        break;
-      }
+      /* Up to one byte past the limit: enough to tell it is past. */
       size_t ncap = cap ? cap * 2 : 16384;
+      if (ncap > RL__SCN_MAX_BYTES + 1)
+        ncap = RL__SCN_MAX_BYTES + 1;
       char *nb = realloc(buf, ncap);
       if (!nb) {
         snprintf(err, errlen, "%s: out of memory", path);
@@ -745,7 +1097,10 @@ static void free_strs(char **s, size_t n) {
   free(s);
 }
 
+static void free_steps(rl__scn_step *st, size_t n);
+
 static void free_step(rl__scn_step *st) {
+  free_steps(st->steps, st->n_steps);
   free(st->protocol);
   free(st->spec);
   free(st->name);
@@ -758,26 +1113,36 @@ static void free_step(rl__scn_step *st) {
   }
   free(st->own);
   free(st->expect.status_name);
+  free(st->expect.status_text);
+  free(st->expect.message);
   free(st->call);
   free_kvs(st->options, st->n_options);
   rl__expect *x = &st->expect;
   free(x->body_contains);
   free(x->body_matches);
-  rl__scn_free_re(x->body_re);
+  rl__regex_del(x->body_re);
   for (size_t i = 0; i < x->n_json; i++) {
     rl__jsonpath_del(x->json[i].path);
     free(x->json[i].text);
     json_decref(x->json[i].value);
-    rl__scn_free_re(x->json[i].re);
+    rl__regex_del(x->json[i].re);
   }
   free(x->json);
   for (size_t i = 0; i < st->n_captures; i++) {
     free(st->captures[i].var);
     free(st->captures[i].source);
     rl__jsonpath_del(st->captures[i].path);
-    rl__scn_free_re(st->captures[i].re);
+    rl__regex_del(st->captures[i].re);
   }
   free(st->captures);
+}
+
+static void free_steps(rl__scn_step *st, size_t n);
+
+static void free_task(rl__scn_task *t) {
+  free(t->name);
+  free_strs(t->tags, t->n_tags);
+  free_steps(t->steps, t->n_steps);
 }
 
 static void free_steps(rl__scn_step *st, size_t n) {
@@ -795,14 +1160,16 @@ void rl__scn_del(rl__scn *s) {
     free(u->host);
     free_steps(u->on_start, u->n_on_start);
     free_steps(u->on_stop, u->n_on_stop);
-    for (size_t t = 0; t < u->n_tasks; t++) {
-      free(u->tasks[t].name);
-      free_strs(u->tasks[t].tags, u->tasks[t].n_tags);
-      free_steps(u->tasks[t].steps, u->tasks[t].n_steps);
-    }
+    for (size_t t = 0; t < u->n_tasks; t++)
+      free_task(&u->tasks[t]);
     free(u->tasks);
+    rl__feeder_del(u->data);
   }
   free(s->users);
+  for (size_t t = 0; t < s->n_library; t++)
+    free_task(&s->library[t]);
+  free(s->library);
+  rl__feeder_del(s->data);
   free(s->protocols);
   free(s->host);
   free(s->file);

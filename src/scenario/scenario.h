@@ -16,7 +16,6 @@
 #ifndef RL_SCENARIO_H
 #define RL_SCENARIO_H
 
-#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +23,7 @@
 
 #include "base/jsonpath.h"
 #include "engine/checks.h"
+#include "engine/feeder.h"
 #include "engine/wait.h"
 
 /* A position in the file, 1-based. line == 0: no position (not in the
@@ -65,7 +65,23 @@ typedef struct rl__scn_own {
  * Expectations, names, hosts, options and captures are literal. */
 typedef struct rl__scn_step {
   rl__scn_pos pos; /* the step's mapping */
-  char *protocol;  /* the protocol key: "http", "grpc", "redis"... */
+  /* A request (the fields below), or `{sleep: 1.5}`, or
+   * `{repeat: N, steps: [...]}` (steps, n_steps). */
+  enum {
+    RL__SCN_STEP_REQUEST = 0,
+    RL__SCN_STEP_SLEEP,
+    RL__SCN_STEP_REPEAT
+  } kind;
+  uint64_t sleep_ns;          /* SLEEP */
+  uint32_t repeat;            /* REPEAT: >= 1 */
+  struct rl__scn_step *steps; /* REPEAT: what it repeats */
+  size_t n_steps;
+  /* on_failure: what a failure of this request does to the user, as
+   * engine/plan.h's enum rl__on_failure; -1: unset (the phase's
+   * default). */
+  int on_failure;
+  int stop_user;  /* stop_user: true, after the step whatever happened */
+  char *protocol; /* the protocol key: "http", "grpc", "redis"... */
   rl__scn_pos protocol_pos;
   char *spec; /* its value: "POST /login", "pkg.Svc/Method"; "" if null */
   rl__scn_pos spec_pos;
@@ -105,11 +121,11 @@ typedef struct rl__scn_step {
 
 typedef struct rl__scn_task {
   rl__scn_pos pos;
-  char *name;    /* NULL when unset */
+  char *name;    /* NULL when unset; a library task's: its key */
   double weight; /* > 0; default 1 */
   char **tags;
   size_t n_tags;
-  rl__scn_step *steps; /* at least one */
+  rl__scn_step *steps; /* may be none (Locust's `pass`) */
   size_t n_steps;
 } rl__scn_task;
 
@@ -131,8 +147,9 @@ typedef struct rl__scn_user {
   size_t n_on_stop;
   rl__scn_task *tasks; /* at least one */
   size_t n_tasks;
-  int sequential; /* tasks in the order written, looping (Locust's
+  int sequential;   /* tasks in the order written, looping (Locust's
                      SequentialTaskSet); weights are then ignored */
+  rl__feeder *data; /* its own `data:` file (owned), or NULL: the file's */
 } rl__scn_user;
 
 /* The top-level `settings:` map: defaults the command line overrides. */
@@ -164,6 +181,11 @@ typedef struct rl__scn {
   rl__scn_settings settings;
   rl__scn_user *users;
   size_t n_users;
+  /* The top-level `tasks:` library (name: task), checked for their shape;
+   * a class that uses one gets its own copy, checked in its scope. */
+  rl__scn_task *library;
+  size_t n_library;
+  rl__feeder *data; /* the top-level `data:` file (owned), or NULL */
   /* Every step's protocol key, in file order (on_start, tasks, on_stop
    * per class), duplicates included. */
   rl__scn_protocol_use *protocols;

@@ -20,8 +20,8 @@
 #include "scenario/yaml.h"
 
 const char *const rl__scn_builtins[] = {
-    "user_id",      "seq",        "uuid",          "timestamp",
-    "timestamp_ms", "random_int", "random_string", NULL};
+    "user_id",    "seq",           "uuid", "timestamp", "timestamp_ms",
+    "random_int", "random_string", "i",    NULL};
 
 static int vars_has(const rl__scn_vars *v, const char *name, size_t len) {
   for (size_t i = 0; i < v->n; i++)
@@ -30,7 +30,15 @@ static int vars_has(const rl__scn_vars *v, const char *name, size_t len) {
   return 0;
 }
 
+int rl__scn_vars_has(const rl__scn_vars *v, const char *name) {
+  return vars_has(v, name, strlen(name));
+}
+
 int rl__scn_vars_push(rl__scn_ctx *c, rl__scn_vars *v, const char *name) {
+  /* Once each: a name captured again stays one entry, so a scope holds at
+   * most every name of the file (RL__SCN_MAX_VARS). */
+  if (vars_has(v, name, strlen(name)))
+    return 0;
   if (v->n == v->cap) {
     size_t cap = v->cap ? v->cap * 2 : 8;
     const char **names = realloc(v->names, cap * sizeof *names);
@@ -99,6 +107,8 @@ int rl__scn_check_template(rl__scn_ctx *c, const yaml_node_t *n,
       b++;
     while (e > b && (text[e - 1] == ' ' || text[e - 1] == '\t'))
       e--;
+    /* `|json` (engine/template.h) escapes a value for a JSON string. */
+    e = b + rl__template_json_suffix(text + b, e - b);
     size_t w = b;
     while (w < e && text[w] != ' ' && text[w] != '\t')
       w++;
@@ -107,7 +117,23 @@ int rl__scn_check_template(rl__scn_ctx *c, const yaml_node_t *n,
     rl__scn_pos at = rl__scn_inner_pos(n, open);
     if (b == e)
       return rl__scn_errat(c, at, "empty template expression {{}}");
-    if (rl__scn_in_list(rl__scn_builtins, word)) {
+    if (strncmp(word, "data.", 5) == 0 && w == e) {
+      if (!c->data)
+        return rl__scn_errat(c, at,
+                             "{{%s}} reads a data file: give one with data: "
+                             "{file: ...} in the user class or at the top",
+                             word);
+      if (rl__feeder_column(c->data, text + b + 5, w - b - 5) < 0) {
+        char cols[256];
+        rl__scn_join((const char *const *)c->data->columns, cols, sizeof cols);
+        return rl__scn_errat(c, at, "no column '%s' in %s (its columns: %s)",
+                             word + 5, c->data->name, cols);
+      }
+    } else if (strcmp(word, "i") == 0 && !c->repeat_depth) {
+      return rl__scn_errat(c, at,
+                           "{{i}} is a repeat's counter: it exists in the "
+                           "steps of a repeat: only");
+    } else if (rl__scn_in_list(rl__scn_builtins, word)) {
       rl_template *t = NULL;
       char msg[256];
       int rc =

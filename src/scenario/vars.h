@@ -24,7 +24,14 @@ typedef struct rl__scn_vars {
  * one. */
 extern const char *const rl__scn_builtins[];
 
-/* Adds `name` (borrowed) to `v`. 0, or RL_ERR_NOMEM. */
+/* At most this many distinct variable names in a file: each user holds a
+ * slot for every one of them. */
+#define RL__SCN_MAX_VARS 1024
+
+/* 1 when `name` is in `v`. */
+int rl__scn_vars_has(const rl__scn_vars *v, const char *name);
+
+/* Adds `name` (borrowed) to `v` unless it is there. 0, or RL_ERR_NOMEM. */
 int rl__scn_vars_push(rl__scn_ctx *c, rl__scn_vars *v, const char *name);
 
 /* `to` (overwritten, not freed) becomes a copy of `from`. 0, or

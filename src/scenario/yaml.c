@@ -5,7 +5,7 @@
  * with the position of their faults. Knows nothing of the scenario's
  * schema.
  *
- * May call: libyaml, the C library's regex, base/ (units, jsonpath).
+ * May call: libyaml, base/ (units, jsonpath, regex).
  * Nothing else in scenario/ (scenario.h only for its types).
  */
 #include "scenario/yaml.h"
@@ -22,6 +22,7 @@
 #include <rpcload/plugin.h>
 
 #include "base/jsonpath.h"
+#include "base/regex.h"
 #include "base/units.h"
 
 /* ---- errors -------------------------------------------------------------- */
@@ -51,20 +52,94 @@ int rl__scn_oom(rl__scn_ctx *c) {
   return RL_ERR_NOMEM;
 }
 
+/* The 1-based line and column of byte `off` of the c->text being read. */
+static rl__scn_pos offset_pos(const rl__scn_ctx *c, size_t off) {
+  rl__scn_pos p = {1, 1};
+  if (!c->text)
+    return p;
+  for (size_t i = 0; i < off && i < c->text_len; i++) {
+    if (c->text[i] == '\n') {
+      p.line++;
+      p.col = 1;
+    } else if (((unsigned char)c->text[i] & 0xc0) != 0x80) {
+      p.col++; /* a column per character, not per byte */
+    }
+  }
+  return p;
+}
+
 int rl__scn_yaml_error(rl__scn_ctx *c, const yaml_parser_t *p) {
   const char *problem = p->problem ? p->problem : "malformed YAML";
   if (p->error == YAML_MEMORY_ERROR)
     return rl__scn_oom(c);
-  if (p->error == YAML_READER_ERROR)
-    return rl__scn_errat(c, (rl__scn_pos){0, 0}, "YAML: %s at byte %zu",
-                         problem, p->problem_offset);
+  if (p->error == YAML_READER_ERROR) {
+    /* The reader knows the byte, not the line: count them. */
+    rl__scn_pos at = offset_pos(c, p->problem_offset);
+    if (p->problem_value >= 0 && p->problem_value < 0x20)
+      return rl__scn_errat(c, at, "YAML: %s (character 0x%02x)", problem,
+                           p->problem_value);
+    return rl__scn_errat(
+        c, at, "YAML: %s%s", problem,
+        strstr(problem, "UTF-8") ? " (the file must be UTF-8 text)" : "");
+  }
   rl__scn_pos at = {(int)p->problem_mark.line + 1,
                     (int)p->problem_mark.column + 1};
+  /* A tab where YAML wants indentation is the usual cause of this one. */
+  const char *hint = "";
+  if (c->text && p->problem_mark.index < c->text_len &&
+      c->text[p->problem_mark.index] == '\t')
+    hint = "; a tab? YAML indents with spaces";
   if (p->context)
-    return rl__scn_errat(c, at, "YAML: %s (%s at %d:%d)", problem, p->context,
+    return rl__scn_errat(c, at, "YAML: %s (%s at %d:%d)%s", problem, p->context,
                          (int)p->context_mark.line + 1,
-                         (int)p->context_mark.column + 1);
-  return rl__scn_errat(c, at, "YAML: %s", problem);
+                         (int)p->context_mark.column + 1, hint);
+  return rl__scn_errat(c, at, "YAML: %s%s", problem, hint);
+}
+
+/*
+ * Walks the document's events before it is loaded, refusing what would
+ * make loading it slow or big: collections nested deeper than
+ * RL__SCN_MAX_DEPTH (libyaml's scanner does work in proportion to the
+ * depth for every token, so a deep file loads in quadratic time) and more
+ * than RL__SCN_MAX_NODES values. It stops at the first event past a
+ * limit, so what it reads is bounded too.
+ */
+int rl__scn_prescan(rl__scn_ctx *c) {
+  yaml_parser_t parser;
+  if (!yaml_parser_initialize(&parser))
+    return rl__scn_oom(c);
+  yaml_parser_set_input_string(&parser, (const unsigned char *)c->text,
+                               c->text_len);
+  int rc = 0, depth = 0;
+  size_t nodes = 0;
+  for (int done = 0; !done && !rc;) {
+    yaml_event_t ev;
+    if (!yaml_parser_parse(&parser, &ev)) {
+      rc = rl__scn_yaml_error(c, &parser);
+      break;
+    }
+    rl__scn_pos at = {(int)ev.start_mark.line + 1,
+                      (int)ev.start_mark.column + 1};
+    int opens = ev.type == YAML_SEQUENCE_START_EVENT ||
+                ev.type == YAML_MAPPING_START_EVENT;
+    int value =
+        opens || ev.type == YAML_SCALAR_EVENT || ev.type == YAML_ALIAS_EVENT;
+    if (opens && ++depth > RL__SCN_MAX_DEPTH)
+      rc = rl__scn_errat(c, at,
+                         "nested deeper than %d levels, the limit of "
+                         "scenario files",
+                         RL__SCN_MAX_DEPTH);
+    else if (value && ++nodes > RL__SCN_MAX_NODES)
+      rc = rl__scn_errat(c, at,
+                         "more than %d values, the limit of scenario files",
+                         RL__SCN_MAX_NODES);
+    if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+      depth--;
+    done = ev.type == YAML_STREAM_END_EVENT;
+    yaml_event_delete(&ev);
+  }
+  yaml_parser_delete(&parser);
+  return rc;
 }
 
 /* ---- nodes --------------------------------------------------------------- */
@@ -221,15 +296,70 @@ int rl__scn_unknown_key(rl__scn_ctx *c, const yaml_node_t *k, const char *what,
       rl__scn_stext(k), what, mean, list, hint ? "; " : "", hint ? hint : "");
 }
 
+/* A key of a large mapping, for finding duplicates by sorting. */
+typedef struct key_ref {
+  const char *text;
+  size_t index;
+} key_ref;
+
+static int key_ref_cmp(const void *a, const void *b) {
+  const key_ref *x = a, *y = b;
+  int d = strcmp(x->text, y->text);
+  return d ? d : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Mappings up to this many keys are checked for duplicates pair by pair;
+ * larger ones by sorting their keys (n log n, not n^2). */
+#define SMALL_MAP 16
+
+int rl__scn_first_duplicate(const char *const *texts, size_t n, size_t *dup,
+                            size_t *first) {
+  key_ref *keys = malloc((n ? n : 1) * sizeof *keys);
+  if (!keys)
+    return RL_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++)
+    keys[i] = (key_ref){texts[i], i};
+  qsort(keys, n, sizeof *keys, key_ref_cmp);
+  int found = 0;
+  for (size_t i = 1; i < n; i++) {
+    /* The second of each run of equal keys (its first repeat). */
+    if (strcmp(keys[i].text, keys[i - 1].text) != 0 ||
+        (i >= 2 && strcmp(keys[i - 1].text, keys[i - 2].text) == 0))
+      continue;
+    if (!found || keys[i].index < *dup) {
+      *dup = keys[i].index;
+      *first = keys[i - 1].index;
+      found = 1;
+    }
+  }
+  free(keys);
+  return found;
+}
+
+/* rl__scn_first_duplicate over a large mapping's keys (all scalars). */
+static int find_duplicate(rl__scn_ctx *c, const yaml_node_t *m, size_t *dup,
+                          size_t *first) {
+  size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+  const char **texts = malloc((n ? n : 1) * sizeof *texts);
+  if (!texts)
+    return RL_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++)
+    texts[i] =
+        rl__scn_stext(rl__scn_node_at(c, m->data.mapping.pairs.start[i].key));
+  int found = rl__scn_first_duplicate(texts, n, dup, first);
+  free(texts);
+  return found;
+}
+
 /*
  * Checks a mapping's keys: each a string, none twice, and (when `allowed`
  * is not NULL) each in `allowed`.
  */
 int rl__scn_check_map(rl__scn_ctx *c, const yaml_node_t *m, const char *what,
                       const char *const *allowed, const char *hint) {
-  for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
-       p < m->data.mapping.pairs.top; p++) {
-    yaml_node_t *k = rl__scn_node_at(c, p->key);
+  size_t n = (size_t)(m->data.mapping.pairs.top - m->data.mapping.pairs.start);
+  for (size_t i = 0; i < n; i++) {
+    yaml_node_t *k = rl__scn_node_at(c, m->data.mapping.pairs.start[i].key);
     if (k->type != YAML_SCALAR_NODE) {
       if (k->type == YAML_MAPPING_NODE)
         return rl__scn_errat(
@@ -240,10 +370,9 @@ int rl__scn_check_map(rl__scn_ctx *c, const yaml_node_t *m, const char *what,
       return rl__scn_errat(c, rl__scn_npos(k),
                            "keys in %s must be strings, got a list", what);
     }
-    for (yaml_node_pair_t *q = m->data.mapping.pairs.start; q < p; q++) {
-      yaml_node_t *k0 = rl__scn_node_at(c, q->key);
-      if (k0->type == YAML_SCALAR_NODE &&
-          strcmp(rl__scn_stext(k0), rl__scn_stext(k)) == 0)
+    for (size_t j = 0; n <= SMALL_MAP && j < i; j++) {
+      yaml_node_t *k0 = rl__scn_node_at(c, m->data.mapping.pairs.start[j].key);
+      if (strcmp(rl__scn_stext(k0), rl__scn_stext(k)) == 0)
         return rl__scn_errat(c, rl__scn_npos(k),
                              "duplicate key '%s' in %s (first at %d:%d)",
                              rl__scn_stext(k), what, rl__scn_npos(k0).line,
@@ -251,6 +380,18 @@ int rl__scn_check_map(rl__scn_ctx *c, const yaml_node_t *m, const char *what,
     }
     if (allowed && !rl__scn_in_list(allowed, rl__scn_stext(k)))
       return rl__scn_unknown_key(c, k, what, allowed, hint);
+  }
+  size_t dup, first;
+  int found = n > SMALL_MAP ? find_duplicate(c, m, &dup, &first) : 0;
+  if (found < 0)
+    return rl__scn_oom(c);
+  if (found) {
+    yaml_node_t *k = rl__scn_node_at(c, m->data.mapping.pairs.start[dup].key);
+    yaml_node_t *k0 =
+        rl__scn_node_at(c, m->data.mapping.pairs.start[first].key);
+    return rl__scn_errat(
+        c, rl__scn_npos(k), "duplicate key '%s' in %s (first at %d:%d)",
+        rl__scn_stext(k), what, rl__scn_npos(k0).line, rl__scn_npos(k0).col);
   }
   return 0;
 }
@@ -376,16 +517,24 @@ int rl__scn_get_duration(rl__scn_ctx *c, const yaml_node_t *n, const char *key,
 /*
  * Grows the array whose pointer is at `arr_ptr` (any T **, *n elements of
  * `size` bytes) by one zeroed element and returns it, or NULL when out of
- * memory (the array is then unchanged). The pointer is read and written
- * with memcpy: writing a T * through a void ** would break aliasing rules.
+ * memory (the array is then unchanged). The capacity is the next power of
+ * two, so it is reallocated only when *n is one (a file's long lists
+ * load in linear time). The pointer is read and written with memcpy:
+ * writing a T * through a void ** would break aliasing rules.
  */
 void *rl__scn_grow(void *arr_ptr, size_t *n, size_t size) {
-  char *old;
-  memcpy(&old, arr_ptr, sizeof old);
-  char *a = realloc(old, (*n + 1) * size);
-  if (!a)
-    return NULL;
-  memcpy(arr_ptr, &a, sizeof a);
+  char *a;
+  memcpy(&a, arr_ptr, sizeof a);
+  if (*n == 0 || (*n & (*n - 1)) == 0) {
+    size_t cap = *n ? *n * 2 : 1;
+    if (cap > SIZE_MAX / size)
+      return NULL;
+    char *grown = realloc(a, cap * size);
+    if (!grown)
+      return NULL;
+    a = grown;
+    memcpy(arr_ptr, &a, sizeof a);
+  }
   memset(a + *n * size, 0, size);
   return a + (*n)++ * size;
 }
@@ -416,27 +565,16 @@ int rl__scn_parse_str_list(rl__scn_ctx *c, const yaml_node_t *n,
 /* ---- regular expressions and JSON paths ---------------------------------- */
 
 int rl__scn_compile_re(rl__scn_ctx *c, const yaml_node_t *n, size_t off,
-                       const char *re, int flags, regex_t **out) {
-  regex_t *r = malloc(sizeof *r);
-  if (!r)
+                       const char *re, rl__regex **out) {
+  char why[160];
+  size_t at = 0;
+  int rc = rl__regex_new(re, out, &at, why, sizeof why);
+  if (rc == RL_ERR_NOMEM)
     return rl__scn_oom(c);
-  int rc = regcomp(r, re, flags);
-  if (rc) {
-    char why[160];
-    regerror(rc, r, why, sizeof why);
-    free(r);
-    return rl__scn_errat(c, rl__scn_inner_pos(n, off),
+  if (rc)
+    return rl__scn_errat(c, rl__scn_inner_pos(n, off + at),
                          "bad regular expression '%s': %s", re, why);
-  }
-  *out = r;
   return 0;
-}
-
-void rl__scn_free_re(regex_t *r) {
-  if (r) {
-    regfree(r);
-    free(r);
-  }
 }
 
 int rl__scn_compile_path(rl__scn_ctx *c, const yaml_node_t *n, size_t off,

@@ -14,7 +14,6 @@
 #ifndef RL_SCENARIO_YAML_H
 #define RL_SCENARIO_YAML_H
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,16 +21,34 @@
 #include <yaml.h>
 
 #include "base/jsonpath.h"
+#include "base/regex.h"
 #include "scenario/scenario.h"
+
+/* Limits of a scenario file (docs/scenarios.md, "Limits"), checked before
+ * anything is built. */
+#define RL__SCN_MAX_BYTES (16u << 20)
+#define RL__SCN_MAX_DEPTH 64
+#define RL__SCN_MAX_NODES 1000000
+/* engine/plan.h's RL__PLAN_MAX_REPEAT_DEPTH: a user's counters. */
+#define RL__SCN_MAX_REPEAT_DEPTH 8
 
 /* One parse: where errors go, the document, and what is being built. */
 typedef struct rl__scn_ctx {
   const char *file; /* the name errors use */
+  const char *text; /* the file's bytes (borrowed), for positions */
+  size_t text_len;
   yaml_document_t *doc;
   char *err;
   size_t errlen;
   rl__scn *s;
   size_t work; /* nodes visited by JSON conversion (yaml_json.c) */
+  /* Every variable name captured so far in the file (borrowed from the
+   * captures), against RL__SCN_MAX_VARS (scenario/vars.h). */
+  const char **all_vars;
+  size_t n_all_vars;
+  int repeat_depth;           /* repeats the steps being read are in */
+  const rl__feeder *data;     /* the data file {{data.x}} reads, or NULL */
+  const yaml_node_t *library; /* the top-level tasks: mapping, or NULL */
 } rl__scn_ctx;
 
 /* ---- errors -------------------------------------------------------------- */
@@ -51,9 +68,17 @@ int rl__scn_errat(rl__scn_ctx *c, rl__scn_pos pos, const char *fmt, ...)
 /* "file: out of memory". Returns RL_ERR_NOMEM. */
 int rl__scn_oom(rl__scn_ctx *c);
 
-/* libyaml's parser error `p` (borrowed) as the parse's error. Returns
- * RL_ERR_INVAL, or RL_ERR_NOMEM. */
+/* libyaml's parser error `p` (borrowed) as the parse's error, with a
+ * line and column also for the reader's errors (found by the byte's
+ * offset in c->text). Returns RL_ERR_INVAL, or RL_ERR_NOMEM. */
 int rl__scn_yaml_error(rl__scn_ctx *c, const yaml_parser_t *p);
+
+/* Reads c->text's events, refusing nesting deeper than RL__SCN_MAX_DEPTH
+ * or more than RL__SCN_MAX_NODES values at the first event past the
+ * limit (with its position), before libyaml builds a document (whose
+ * loading would take quadratic time in the depth). 0, RL_ERR_INVAL (a
+ * limit, or the YAML error), or RL_ERR_NOMEM. */
+int rl__scn_prescan(rl__scn_ctx *c);
 
 /* ---- nodes --------------------------------------------------------------- */
 
@@ -106,6 +131,12 @@ int rl__scn_unknown_key(rl__scn_ctx *c, const yaml_node_t *k, const char *what,
  * `allowed` is not NULL) each in `allowed`; `what` names the mapping. */
 int rl__scn_check_map(rl__scn_ctx *c, const yaml_node_t *m, const char *what,
                       const char *const *allowed, const char *hint);
+
+/* Of the `n` strings `texts` (borrowed), the repeat that comes first:
+ * its index in *dup and its first occurrence's in *first. Returns 1, 0
+ * when none repeats, or RL_ERR_NOMEM. n log n. */
+int rl__scn_first_duplicate(const char *const *texts, size_t n, size_t *dup,
+                            size_t *first);
 
 /* The value of `key` in mapping `m` (keys already checked), or NULL; its
  * key node in *key_node when that is not NULL. */
@@ -163,13 +194,11 @@ int rl__scn_parse_str_list(rl__scn_ctx *c, const yaml_node_t *n,
 
 /* ---- regular expressions and JSON paths ---------------------------------- */
 
-/* Compiles the ERE `re`, found at byte `off` of scalar `n`, into *out
- * (caller owns; rl__scn_free_re); an error names its position. */
+/* Compiles the regex `re` (base/regex.h), found at byte `off` of scalar
+ * `n`, into *out (caller owns; rl__regex_del); an error names the
+ * position of the fault inside it. */
 int rl__scn_compile_re(rl__scn_ctx *c, const yaml_node_t *n, size_t off,
-                       const char *re, int flags, regex_t **out);
-
-/* Frees a regex from rl__scn_compile_re; NULL is fine. */
-void rl__scn_free_re(regex_t *r);
+                       const char *re, rl__regex **out);
 
 /* Compiles the JSON path `text`, found at byte `off` of scalar `n`, into
  * *out (caller owns; rl__jsonpath_del); an error names the position of

@@ -416,13 +416,35 @@ static void entry_percentiles(const struct rl__history_entry *e,
 
 /* ---- rows ---------------------------------------------------------------- */
 
-/* The figures over the whole run so far, and the current rates. */
+/* The window a row at run second `elapsed_s` reads its current rates
+ * over: whole seconds before it, within the span. */
+static rl__stats_window row_window(const rl__history *h, uint64_t elapsed_s) {
+  if (!h->span.run_start_ns)
+    return (rl__stats_window){0, elapsed_s};
+  rl__stats_window w =
+      rl__history_window(h, h->span.run_start_ns + elapsed_s * 1000000000ull);
+  return w;
+}
+
+/* The seconds a row at run second `elapsed_s` covers. */
+static double row_covered(const rl__history *h, uint64_t elapsed_s) {
+  if (!h->span.run_start_ns)
+    return (double)elapsed_s;
+  return rl__history_covered_s(h, h->span.run_start_ns +
+                                      elapsed_s * 1000000000ull);
+}
+
+/* The figures as of the start of second `elapsed_s`: the counts of
+ * requests ended before it, the current rates; the times and sizes so far
+ * (a second's worth of them may be newer than the row). */
 static void row_totals(rl__history_row *r, const rl__stats_entry *e,
-                       uint64_t elapsed_s) {
-  r->requests = e->num_requests;
-  r->failures = e->num_failures;
-  r->current_rps = rl__stats_entry_current_rps(e, elapsed_s);
-  r->current_fps = rl__stats_entry_current_fps(e, elapsed_s);
+                       uint64_t before_s, rl__stats_window w,
+                       double covered_s) {
+  r->requests = rl__stats_entry_requests_before(e, before_s);
+  r->failures = rl__stats_entry_failures_before(e, before_s);
+  r->covered_s = covered_s;
+  r->current_rps = rl__stats_entry_current_rps(e, w);
+  r->current_fps = rl__stats_entry_current_fps(e, w);
   r->avg_ns = rl__stats_entry_avg_ns(e);
   r->min_ns = rl__stats_entry_min_ns(e);
   r->max_ns = rl__stats_entry_max_ns(e);
@@ -435,7 +457,8 @@ static void row_totals(rl__history_row *r, const rl__stats_entry *e,
 /* Rotates every entry's finished second into window slot `slot`, then
  * writes one row per entry of `s`. */
 static int entries_tick(rl__history *h, rl__stats *s, size_t slot,
-                        const rl__history_row *tmpl) {
+                        const rl__history_row *tmpl, uint64_t before_s,
+                        rl__stats_window w) {
   int rc = 0;
   for (size_t i = 0; i < h->nentries; i++)
     if (entry_rotate(h, h->entries[i], slot) != 0)
@@ -466,7 +489,7 @@ static int entries_tick(rl__history *h, rl__stats *s, size_t slot,
     er->type = e->type;
     er->name = e->name;
     er->row = *tmpl;
-    row_totals(&er->row, se, tmpl->elapsed_s);
+    row_totals(&er->row, se, before_s, w, tmpl->covered_s);
     uint64_t v[NPCT];
     entry_percentiles(e, v);
     set_percentiles(&er->row, v);
@@ -498,9 +521,45 @@ void rl__history_free(rl__history *h) {
 
 void rl__history_reset(rl__history *h) {
   int track = h->track_entries;
+  rl__history_span span = h->span;
   rl__history_free(h);
   rl__history_init(h);
   h->track_entries = track;
+  h->span = span;
+}
+
+rl__stats_window rl__history_window(const rl__history *h, uint64_t now_ns) {
+  const rl__history_span *sp = &h->span;
+  rl__stats_window w = {0, 0};
+  if (!sp->from_ns || sp->from_ns < sp->run_start_ns)
+    return w;
+  uint64_t end = now_ns;
+  if (sp->to_ns && sp->to_ns < end)
+    end = sp->to_ns;
+  if (sp->merged_ns && sp->merged_ns < end)
+    end = sp->merged_ns;
+  const uint64_t ns = 1000000000ull;
+  uint64_t from = sp->from_ns - sp->run_start_ns;
+  w.from_sec = (from + ns - 1) / ns; /* the first whole second */
+  w.end_sec = end > sp->run_start_ns ? (end - sp->run_start_ns) / ns : 0;
+  if (w.end_sec < w.from_sec)
+    w.end_sec = w.from_sec;
+  return w;
+}
+
+double rl__history_covered_s(const rl__history *h, uint64_t now_ns) {
+  const rl__history_span *sp = &h->span;
+  if (!sp->from_ns)
+    return 0;
+  uint64_t end = sp->to_ns && sp->to_ns < now_ns ? sp->to_ns : now_ns;
+  return end > sp->from_ns ? (double)(end - sp->from_ns) / 1e9 : 0;
+}
+
+double rl__history_from_unix(const rl__history *h) {
+  const rl__history_span *sp = &h->span;
+  if (!sp->from_ns || !sp->run_start_ns || sp->from_ns < sp->run_start_ns)
+    return 0;
+  return sp->run_start_unix + (double)(sp->from_ns - sp->run_start_ns) / 1e9;
 }
 
 void rl__history_track_entries(rl__history *h) { h->track_entries = 1; }
@@ -520,8 +579,10 @@ int rl__history_add_entry(rl__history *h, const rl__stats_entry *delta) {
   return rc != 0 ? rc : rc2;
 }
 
-int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
-                     uint64_t elapsed_s, uint32_t users) {
+/* `before_s`: the row counts requests ended before this run second
+ * (UINT64_MAX: all of them). */
+static int tick(rl__history *h, rl__stats *s, uint64_t unix_time,
+                uint64_t elapsed_s, uint32_t users, uint64_t before_s) {
   /* The finished second replaces the oldest in the window; swapping the
    * structs keeps every chunk allocated for reuse. */
   size_t slot = h->next;
@@ -532,13 +593,20 @@ int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
   h->next = (h->next + 1) % RL__HISTORY_WINDOW;
 
   int rc = 0;
+  rl__stats_window w = row_window(h, elapsed_s);
+  /* The final row covers up to the stop, which may fall after its second
+   * began. */
+  double covered = before_s == UINT64_MAX && h->span.to_ns
+                       ? rl__history_covered_s(h, h->span.to_ns)
+                       : row_covered(h, elapsed_s);
   if (h->track_entries) {
     rl__history_row tmpl;
     memset(&tmpl, 0, sizeof tmpl);
     tmpl.unix_time = unix_time;
     tmpl.elapsed_s = elapsed_s;
     tmpl.users = users;
-    rc = entries_tick(h, s, slot, &tmpl);
+    tmpl.covered_s = covered;
+    rc = entries_tick(h, s, slot, &tmpl, before_s, w);
   }
 
   if (h->n == h->cap) {
@@ -560,10 +628,20 @@ int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
   r->unix_time = unix_time;
   r->elapsed_s = elapsed_s;
   r->users = users;
-  row_totals(r, rl__stats_total(s), elapsed_s);
+  row_totals(r, rl__stats_total(s), before_s, w, covered);
   uint64_t v[NPCT];
   rl__history_percentiles(&window, v);
   set_percentiles(r, v);
   rl__histogram_free(&window);
   return rc;
+}
+
+int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
+                     uint64_t elapsed_s, uint32_t users) {
+  return tick(h, s, unix_time, elapsed_s, users, elapsed_s);
+}
+
+int rl__history_tick_final(rl__history *h, rl__stats *s, uint64_t unix_time,
+                           uint64_t elapsed_s, uint32_t users) {
+  return tick(h, s, unix_time, elapsed_s, users, UINT64_MAX);
 }

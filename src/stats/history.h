@@ -39,7 +39,8 @@ typedef struct rl__history_row {
   uint64_t unix_time; /* wall clock, seconds */
   uint64_t elapsed_s; /* since the run started */
   uint32_t users;
-  uint64_t requests, failures; /* totals so far */
+  uint64_t requests, failures; /* totals of requests ended by elapsed_s */
+  double covered_s;            /* the time those totals cover (see span) */
   double current_rps, current_fps;
   /* over the window; 0 when it saw no request */
   uint64_t p50_ns, p66_ns, p75_ns, p80_ns, p90_ns, p95_ns, p98_ns, p99_ns,
@@ -60,6 +61,27 @@ typedef struct rl__history_entry_row {
 
 struct rl__history_entry; /* history.c */
 
+/*
+ * The time the run's figures cover, kept by the hub (stats/hub.h) and read
+ * by reporters with the figures. Monotonic nanoseconds (rl__now_ns); all
+ * 0 in a history no hub keeps (the tests'): then rates run from second 0
+ * to the row's second, as if nothing ever idled.
+ *  - run_start_ns: second 0 of the per-second counters;
+ *  - from_ns: when the figures start, the test's start or the latest reset
+ *    (0: they cover nothing yet, as before a web UI's first start);
+ *  - to_ns: when they stop growing, the stop (0: not stopped);
+ *  - merged_ns: every request that ended before it is in the figures (the
+ *    workers merge once a second each; 0: not known, take now).
+ * Final rates divide by to - from (or now - from), so idle time before a
+ * start, after a stop or before a reset does not count; current rates use
+ * only whole seconds in [from, min(now, to, merged)).
+ */
+typedef struct rl__history_span {
+  uint64_t run_start_ns;
+  double run_start_unix; /* the same instant on the wall clock, s */
+  uint64_t from_ns, to_ns, merged_ns;
+} rl__history_span;
+
 typedef struct rl__history {
   rl__history_row *rows;
   size_t n, cap;
@@ -75,14 +97,30 @@ typedef struct rl__history {
   size_t n_entry_rows, entry_rows_cap;
   void *scratch; /* tick's work area */
   size_t scratch_cap;
+
+  rl__history_span span; /* kept by the hub; kept by a reset */
 } rl__history;
 
 void rl__history_init(rl__history *h);
 void rl__history_free(rl__history *h);
 
 /* Drops every row and every second's times ("reset stats"), keeping
- * whether entries are tracked (rl__history_free + init would forget). */
+ * whether entries are tracked and the span (rl__history_free + init would
+ * forget them). */
 void rl__history_reset(rl__history *h);
+
+/* The whole seconds a current rate may average at `now_ns` (see the span
+ * above and rl__stats_window): {0, 0} when the figures cover nothing. */
+rl__stats_window rl__history_window(const rl__history *h, uint64_t now_ns);
+
+/* The seconds the figures cover at `now_ns`: from the start or the latest
+ * reset to the stop, or to now while they grow. 0 when they cover
+ * nothing. */
+double rl__history_covered_s(const rl__history *h, uint64_t now_ns);
+
+/* The wall-clock time (Unix s) the figures start from; 0 when they cover
+ * nothing or no hub keeps the span. */
+double rl__history_from_unix(const rl__history *h);
 
 /*
  * All RL__HISTORY_NPCT percentiles of `h` in one pass over its buckets;
@@ -109,12 +147,23 @@ int rl__history_add_entry(rl__history *h, const rl__stats_entry *delta);
 /*
  * Closes the current second: appends a row from `s` (the run's stats) and
  * the window, and when tracking entries refreshes `entry_rows` (one per
- * entry of `s`, in rl__stats_entries order). `s` is not const only because
- * listing its entries refreshes its sorted view; no figure changes.
- * Returns 0 or RL_ERR_NOMEM (the Aggregated row is appended whenever its
- * array could grow; entry rows may then be missing or stale).
+ * entry of `s`, in rl__stats_entries order). The row tells the figures as
+ * of the start of run second `elapsed_s`: requests and failures that ended
+ * before it (rl__stats_entry_requests_before), current rates over the
+ * whole seconds before it (within the span), covered_s up to it. `s` is
+ * not const only because listing its entries refreshes its sorted view; no
+ * figure changes. Returns 0 or RL_ERR_NOMEM (the Aggregated row is
+ * appended whenever its array could grow; entry rows may then be missing
+ * or stale).
  */
 int rl__history_tick(rl__history *h, rl__stats *s, uint64_t unix_time,
                      uint64_t elapsed_s, uint32_t users);
+
+/* The same for the last row after a stop, every worker's stats merged:
+ * its totals are every request so far, some of which may have ended in
+ * second `elapsed_s` itself (the second the stop fell in, or the one
+ * after the last row's). */
+int rl__history_tick_final(rl__history *h, rl__stats *s, uint64_t unix_time,
+                           uint64_t elapsed_s, uint32_t users);
 
 #endif /* RL_HISTORY_H */

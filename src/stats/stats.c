@@ -15,6 +15,7 @@
 #include "stats/stats.h"
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,15 +28,20 @@ _Static_assert(RL__STATS_RING > RL__STATS_CURRENT_WINDOW,
 #define FNV_PRIME 0x100000001b3u
 #define MIN_SLOTS 16
 
-typedef struct entry_node {
-  rl__stats_entry pub; /* first, so that a cached entry pointer is a node */
-  uint64_t hash;
-} entry_node;
-
 typedef struct error_node {
   rl__stats_error pub;
   uint64_t hash;
 } error_node;
+
+typedef struct entry_node {
+  rl__stats_entry pub; /* first, so that a cached entry pointer is a node */
+  uint64_t hash;
+  size_t error_rows; /* distinct texts kept for this entry */
+  error_node *other; /* the row past the cap, or NULL */
+} entry_node;
+
+/* Room for "(18446744073709551615 other errors)". */
+#define OTHER_TEXT_SIZE 48
 
 /* Named so that sizeof(entry_ref) reads as "one pointer", which is what the
  * lists and views hold. */
@@ -59,10 +65,15 @@ struct rl__stats {
   entry_ref *entry_view;   /* sorted copy handed out */
   size_t entry_cap;        /* of both arrays */
 
+  /* Errors: error_list holds every row (nerrors), error_ix every row but
+   * the `other` ones, which are reached through their entry, never by
+   * their text. */
   table error_ix;
   error_node **error_list;
   error_ref *error_view;
-  size_t error_cap;
+  size_t error_cap, nerrors;
+  size_t max_error_rows;          /* per entry; 0: no cap */
+  const entry_node *first_capped; /* since the last clear */
 
   rl__stats_entry total;
 };
@@ -227,6 +238,8 @@ static entry_node *entry_lookup(rl__stats *s, const char *type,
     return NULL;
   }
   n->hash = hash;
+  n->error_rows = 0;
+  n->other = NULL;
   slot *free_slot = table_probe(&s->entry_ix, hash, &k, entry_matches);
   free_slot->hash = hash;
   free_slot->node = n;
@@ -251,28 +264,60 @@ static void error_del(error_node *n) {
   free(n);
 }
 
-/* The error row for the key, created with no occurrence if new. */
-static error_node *error_lookup(rl__stats *s, const char *type,
-                                const char *name, const char *error,
+/* Makes room in the error list (and its view) for one more row. */
+static int errors_reserve(rl__stats *s) {
+  void *list = s->error_list, *view = s->error_view;
+  int rc =
+      lists_reserve(&list, &view, &s->error_cap, s->nerrors, sizeof(error_ref));
+  s->error_list = list;
+  s->error_view = view;
+  return rc;
+}
+
+/* The entry's `other` row, created with no occurrence if new. */
+static error_node *other_row(rl__stats *s, entry_node *en) {
+  if (en->other)
+    return en->other;
+  if (errors_reserve(s) != 0)
+    return NULL;
+  error_node *n = calloc(1, sizeof(*n));
+  if (n == NULL)
+    return NULL;
+  n->pub.type = strdup(en->pub.type);
+  n->pub.name = strdup(en->pub.name);
+  n->pub.error = calloc(1, OTHER_TEXT_SIZE);
+  if (n->pub.type == NULL || n->pub.name == NULL || n->pub.error == NULL) {
+    error_del(n);
+    return NULL;
+  }
+  n->pub.other = 1;
+  n->pub.first_sec = UINT64_MAX;
+  s->error_list[s->nerrors++] = n;
+  en->other = n;
+  if (!s->first_capped)
+    s->first_capped = en;
+  return n;
+}
+
+/* The error row for the key, created with no occurrence if new; once the
+ * entry has its cap of texts, a new text gets the entry's `other` row. */
+static error_node *error_lookup(rl__stats *s, entry_node *en, const char *error,
                                 uint64_t hash) {
-  key k = {type, name, error};
+  key k = {en->pub.type, en->pub.name, error};
   slot *found = table_find(&s->error_ix, hash, &k, error_matches);
   if (found != NULL)
     return found->node;
+  if (s->max_error_rows && en->error_rows >= s->max_error_rows)
+    return other_row(s, en);
 
-  void *list = s->error_list, *view = s->error_view;
-  int rc = lists_reserve(&list, &view, &s->error_cap, s->error_ix.used,
-                         sizeof(error_ref));
-  s->error_list = list;
-  s->error_view = view;
-  if (rc != 0 || table_reserve(&s->error_ix) != 0)
+  if (errors_reserve(s) != 0 || table_reserve(&s->error_ix) != 0)
     return NULL;
 
   error_node *n = calloc(1, sizeof(*n));
   if (n == NULL)
     return NULL;
-  n->pub.type = strdup(type);
-  n->pub.name = strdup(name);
+  n->pub.type = strdup(en->pub.type);
+  n->pub.name = strdup(en->pub.name);
   n->pub.error = strdup(error);
   if (n->pub.type == NULL || n->pub.name == NULL || n->pub.error == NULL) {
     error_del(n);
@@ -283,7 +328,9 @@ static error_node *error_lookup(rl__stats *s, const char *type,
   slot *free_slot = table_probe(&s->error_ix, hash, &k, error_matches);
   free_slot->hash = hash;
   free_slot->node = n;
-  s->error_list[s->error_ix.used++] = n;
+  s->error_ix.used++;
+  s->error_list[s->nerrors++] = n;
+  en->error_rows++;
   return n;
 }
 
@@ -302,6 +349,7 @@ rl__stats *rl__stats_new(void) {
   rl__stats *s = calloc(1, sizeof(*s));
   if (s == NULL)
     return NULL;
+  s->max_error_rows = RL__STATS_MAX_ERROR_ROWS;
   if (entry_init(&s->total, "", "Aggregated") != 0) {
     free(s);
     return NULL;
@@ -310,19 +358,33 @@ rl__stats *rl__stats_new(void) {
 }
 
 static void errors_drop(rl__stats *s) {
-  for (size_t i = 0; i < s->error_ix.used; i++)
+  for (size_t i = 0; i < s->nerrors; i++)
     error_del(s->error_list[i]);
+  s->nerrors = 0;
   table_empty(&s->error_ix);
+  for (size_t i = 0; i < s->entry_ix.used; i++) {
+    s->entry_list[i]->error_rows = 0;
+    s->entry_list[i]->other = NULL;
+  }
+  s->first_capped = NULL;
+}
+
+void rl__stats_set_max_error_rows(rl__stats *s, size_t n) {
+  s->max_error_rows = n;
+}
+
+const rl__stats_entry *rl__stats_capped(const rl__stats *s) {
+  return s->first_capped ? &s->first_capped->pub : NULL;
 }
 
 void rl__stats_del(rl__stats *s) {
   if (s == NULL)
     return;
+  errors_drop(s); /* first: it resets each entry's error state */
   for (size_t i = 0; i < s->entry_ix.used; i++) {
     entry_fini(&s->entry_list[i]->pub);
     free(s->entry_list[i]);
   }
-  errors_drop(s);
   free(s->entry_ix.slots);
   free(s->entry_list);
   free(s->entry_view);
@@ -363,9 +425,8 @@ int rl__stats_record(rl__stats *s, rl__stats_entry *e, uint64_t rt_ns,
   e->num_failures++;
   if (i >= 0)
     e->ring_fails[i]++;
-  const entry_node *en = (const entry_node *)e;
-  error_node *r =
-      error_lookup(s, e->type, e->name, error, fnv1a(en->hash, error));
+  entry_node *en = (entry_node *)e;
+  error_node *r = error_lookup(s, en, error, fnv1a(en->hash, error));
   if (r == NULL)
     return RL_ERR_NOMEM;
   error_count(&r->pub, 1, sec, sec);
@@ -403,10 +464,14 @@ int rl__stats_merge(rl__stats *dst, const rl__stats *src) {
     if (entry_add(&dst->total, &sn->pub) != 0)
       rc = RL_ERR_NOMEM;
   }
-  for (size_t i = 0; i < src->error_ix.used; i++) {
+  for (size_t i = 0; i < src->nerrors; i++) {
     const error_node *sr = src->error_list[i];
-    error_node *dr =
-        error_lookup(dst, sr->pub.type, sr->pub.name, sr->pub.error, sr->hash);
+    entry_node *dn = entry_lookup(dst, sr->pub.type, sr->pub.name,
+                                  entry_hash(sr->pub.type, sr->pub.name));
+    error_node *dr = dn == NULL ? NULL
+                     : sr->pub.other
+                         ? other_row(dst, dn)
+                         : error_lookup(dst, dn, sr->pub.error, sr->hash);
     if (dr == NULL) {
       rc = RL_ERR_NOMEM;
       continue;
@@ -457,9 +522,14 @@ static int error_order(const void *a, const void *b) {
 }
 
 size_t rl__stats_errors(rl__stats *s, const rl__stats_error ***out) {
-  size_t n = s->error_ix.used;
-  for (size_t i = 0; i < n; i++)
-    s->error_view[i] = &s->error_list[i]->pub;
+  size_t n = s->nerrors;
+  for (size_t i = 0; i < n; i++) {
+    rl__stats_error *r = &s->error_list[i]->pub;
+    if (r->other)
+      snprintf(r->error, OTHER_TEXT_SIZE, "(%llu other errors)",
+               (unsigned long long)r->occurrences);
+    s->error_view[i] = r;
+  }
   if (n > 1)
     qsort(s->error_view, n, sizeof(error_ref), error_order);
   *out = s->error_view;
@@ -469,13 +539,14 @@ size_t rl__stats_errors(rl__stats *s, const rl__stats_error ***out) {
 /* ---- derived figures ----------------------------------------------------- */
 
 static double window_rate(const uint64_t *ring_sec, const uint64_t *counts,
-                          uint64_t now_sec) {
-  if (now_sec == 0)
+                          rl__stats_window w) {
+  if (w.end_sec <= w.from_sec)
     return 0.0;
-  uint64_t span =
-      now_sec < RL__STATS_CURRENT_WINDOW ? now_sec : RL__STATS_CURRENT_WINDOW;
+  uint64_t span = w.end_sec - w.from_sec;
+  if (span > RL__STATS_CURRENT_WINDOW)
+    span = RL__STATS_CURRENT_WINDOW;
   uint64_t sum = 0;
-  for (uint64_t sec = now_sec - span; sec < now_sec; sec++) {
+  for (uint64_t sec = w.end_sec - span; sec < w.end_sec; sec++) {
     size_t i = sec % RL__STATS_RING;
     if (ring_sec[i] == sec)
       sum += counts[i];
@@ -483,12 +554,33 @@ static double window_rate(const uint64_t *ring_sec, const uint64_t *counts,
   return (double)sum / (double)span;
 }
 
-double rl__stats_entry_current_rps(const rl__stats_entry *e, uint64_t now_sec) {
-  return window_rate(e->ring_sec, e->ring_reqs, now_sec);
+double rl__stats_entry_current_rps(const rl__stats_entry *e,
+                                   rl__stats_window w) {
+  return window_rate(e->ring_sec, e->ring_reqs, w);
 }
 
-double rl__stats_entry_current_fps(const rl__stats_entry *e, uint64_t now_sec) {
-  return window_rate(e->ring_sec, e->ring_fails, now_sec);
+double rl__stats_entry_current_fps(const rl__stats_entry *e,
+                                   rl__stats_window w) {
+  return window_rate(e->ring_sec, e->ring_fails, w);
+}
+
+static uint64_t count_before(uint64_t total, const uint64_t *ring_sec,
+                             const uint64_t *counts, uint64_t end_sec) {
+  uint64_t later = 0;
+  for (size_t i = 0; i < RL__STATS_RING; i++)
+    if (ring_sec[i] >= end_sec)
+      later += counts[i];
+  return later < total ? total - later : 0;
+}
+
+uint64_t rl__stats_entry_requests_before(const rl__stats_entry *e,
+                                         uint64_t end_sec) {
+  return count_before(e->num_requests, e->ring_sec, e->ring_reqs, end_sec);
+}
+
+uint64_t rl__stats_entry_failures_before(const rl__stats_entry *e,
+                                         uint64_t end_sec) {
+  return count_before(e->num_failures, e->ring_sec, e->ring_fails, end_sec);
 }
 
 uint64_t rl__stats_entry_avg_ns(const rl__stats_entry *e) {

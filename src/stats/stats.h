@@ -25,6 +25,9 @@
 #define RL__STATS_RING 16
 /* The "current" rate is averaged over this many completed seconds. */
 #define RL__STATS_CURRENT_WINDOW 10
+/* Distinct error texts kept per (type, name) entry unless told otherwise
+ * (rl__stats_set_max_error_rows); past it they share one row. */
+#define RL__STATS_MAX_ERROR_ROWS 100
 
 typedef struct rl__stats_entry {
   char *type; /* owned */
@@ -44,7 +47,9 @@ typedef struct rl__stats_entry {
 typedef struct rl__stats_error {
   char *type;  /* owned */
   char *name;  /* owned */
-  char *error; /* owned */
+  char *error; /* owned; for the `other` row, "(N other errors)" with N its
+                  occurrences, as of the last rl__stats_errors */
+  int other;   /* 1: the row grouping the texts past the entry's cap */
   uint64_t occurrences;
   uint64_t first_sec; /* run second of the first occurrence */
   uint64_t last_sec;  /* run second of the latest occurrence */
@@ -52,8 +57,24 @@ typedef struct rl__stats_error {
 
 typedef struct rl__stats rl__stats;
 
-/* A new empty table; NULL on allocation failure. Caller owns it. */
+/* A new empty table, keeping RL__STATS_MAX_ERROR_ROWS error texts per
+ * entry; NULL on allocation failure. Caller owns it. */
 rl__stats *rl__stats_new(void);
+
+/*
+ * Caps the distinct error texts kept per (type, name) entry at `n` (0: no
+ * cap). Past it, a new text is not stored: its occurrences count in the
+ * entry's one `other` row, so memory and every report's error table stay
+ * bounded however many texts a server makes up (a uuid in each message).
+ * Set it before recording; rows already kept stay.
+ */
+void rl__stats_set_max_error_rows(rl__stats *s, size_t n);
+
+/*
+ * The first entry whose texts went past the cap (its `other` row exists)
+ * since the table was made or cleared, or NULL: for a warning, once.
+ */
+const rl__stats_entry *rl__stats_capped(const rl__stats *s);
 
 /* Frees the table, its entries and errors. NULL is fine. */
 void rl__stats_del(rl__stats *s);
@@ -70,7 +91,8 @@ rl__stats_entry *rl__stats_entry_get(rl__stats *s, const char *type,
 /*
  * Records one finished request into entry `e` of `s` (e must come from
  * rl__stats_entry_get on the same `s`). `error` NULL means success; else the
- * text is copied into the error table on first occurrence. Does not update
+ * text is copied into the error table on first occurrence (or counted in
+ * the entry's `other` row once it has its cap of texts). Does not update
  * the aggregated total (the merge does). Returns 0 or RL_ERR_NOMEM (the
  * counters are still updated; only the histogram or error row may be lost).
  */
@@ -79,7 +101,8 @@ int rl__stats_record(rl__stats *s, rl__stats_entry *e, uint64_t rt_ns,
 
 /*
  * Adds everything in `src` into `dst`: entries matched by (type, name) and
- * created as needed, errors matched by (type, name, error), the per-second
+ * created as needed, errors matched by (type, name, error) under dst's cap
+ * (src's `other` row goes into dst's), the per-second
  * rings second by second; each src entry is also added into dst's total.
  * Returns 0 or RL_ERR_NOMEM.
  */
@@ -100,13 +123,38 @@ const rl__stats_entry *rl__stats_total(const rl__stats *s);
  */
 size_t rl__stats_entries(rl__stats *s, const rl__stats_entry ***out);
 
-/* The errors sorted by occurrences, most first; same ownership rules. */
+/* The errors sorted by occurrences, most first; same ownership rules.
+ * Refreshes each `other` row's text to its count. */
 size_t rl__stats_errors(rl__stats *s, const rl__stats_error ***out);
 
-/* Requests/s and failures/s over the last RL__STATS_CURRENT_WINDOW completed
- * seconds before `now_sec` (fewer at the start of the run). */
-double rl__stats_entry_current_rps(const rl__stats_entry *e, uint64_t now_sec);
-double rl__stats_entry_current_fps(const rl__stats_entry *e, uint64_t now_sec);
+/*
+ * The seconds a "current" rate may average: run seconds in [from_sec,
+ * end_sec), each complete (no request of it still to come) and covered by
+ * the figures (not before a start or a reset). The rate averages the last
+ * RL__STATS_CURRENT_WINDOW of them, fewer when fewer are there, and is 0
+ * when there is none: Locust shows 0 for a moment after a start or a
+ * reset, then the truth, instead of dividing by idle seconds.
+ * rl__history_window() makes one from the run's clock.
+ */
+typedef struct rl__stats_window {
+  uint64_t from_sec; /* the first second the figures cover whole */
+  uint64_t end_sec;  /* the first second not complete (or not merged) yet */
+} rl__stats_window;
+
+/* Requests/s and failures/s over the window's seconds (see above). */
+double rl__stats_entry_current_rps(const rl__stats_entry *e,
+                                   rl__stats_window w);
+double rl__stats_entry_current_fps(const rl__stats_entry *e,
+                                   rl__stats_window w);
+
+/* The entry's requests and failures that ended before run second
+ * `end_sec` began: the totals minus the seconds from `end_sec` on, read
+ * from the per-second counters (those seconds are always recent enough to
+ * be there). With end_sec beyond every recorded second, the totals. */
+uint64_t rl__stats_entry_requests_before(const rl__stats_entry *e,
+                                         uint64_t end_sec);
+uint64_t rl__stats_entry_failures_before(const rl__stats_entry *e,
+                                         uint64_t end_sec);
 
 /* Derived figures in nanoseconds (0 when there is no request). */
 uint64_t rl__stats_entry_avg_ns(const rl__stats_entry *e);

@@ -117,19 +117,15 @@ static uint32_t user_count(const rl__runner *r) {
   return n;
 }
 
-/* The stats' span, for reports that rate over a duration: from the first
- * history second with users or requests (a steered run idles first, and a
- * reset starts the history anew) to now. Under the stats lock. */
+/* The stats' span, for reports that rate over a duration: from the test's
+ * start or the latest reset to its stop, or to now while it runs (the
+ * hub keeps it: stats/history.h), so idle time in web mode, before or
+ * after a test, does not count. Under the stats lock. */
 static void stats_span(const rl__history *h, double *start_unix,
                        double *duration_s) {
-  double now = (double)rl__unix_time();
-  size_t i = 0;
-  while (i < h->n && h->rows[i].users == 0 && h->rows[i].requests == 0)
-    i++;
-  /* A row closes its second: the span begins one second before it. */
-  double start = i < h->n ? (double)h->rows[i].unix_time - 1 : now;
-  *start_unix = start;
-  *duration_s = now > start ? now - start : 0;
+  double from = rl__history_from_unix(h);
+  *start_unix = from > 0 ? from : (double)rl__unix_time();
+  *duration_s = rl__history_covered_s(h, rl__now_ns());
 }
 
 /* A memstream's text; on failure (rc != 0 or the stream's own) NULL. */
@@ -162,18 +158,19 @@ static void set_membuf(rl__web_answer *a, membuf *m, int rc, const char *type) {
  * each formats into memory; the answer is written after the lock is gone. */
 struct metrics_read {
   FILE *f;
-  const rl__report_prometheus_info *info;
+  rl__report_prometheus_info *info;
   int rc;
 };
 
+/* Current rates over whole, merged seconds since the test's start or the
+ * latest reset (rl__history_window). */
 static void read_metrics(rl__stats *s, const rl__history *h, void *arg) {
-  (void)h;
   struct metrics_read *rd = arg;
+  rd->info->window = rl__history_window(h, rl__now_ns());
   rd->rc = rl__report_prometheus_write(rd->f, s, rd->info);
 }
 
 struct requests_read {
-  uint64_t now;
   const char *state;
   uint32_t users;
   json_t *j, *p99;
@@ -181,7 +178,8 @@ struct requests_read {
 
 static void read_requests(rl__stats *s, const rl__history *h, void *arg) {
   struct requests_read *rd = arg;
-  rd->j = rl__report_json_stats_requests(s, h, rd->now, rd->state, rd->users);
+  rd->j = rl__report_json_stats_requests(
+      s, h, rl__history_window(h, rl__now_ns()), rd->state, rd->users);
   /* The charts also draw the current p99, which Locust's shape lacks: an
    * extra key where Locust puts the percentiles it is set to chart. */
   const rl__history_row *last = h->n ? &h->rows[h->n - 1] : NULL;
@@ -242,7 +240,6 @@ void rl__web_api_metrics(rl__web_api *api, rl__web_answer *a) {
   rl__report_prometheus_info info = {
       .users = user_count(r),
       .state = atomic_load(&r->state),
-      .now_sec = rl__runner_elapsed_sec(r),
   };
   struct metrics_read rd = {.f = m.f, .info = &info};
   rl__runner_with_stats(r, read_metrics, &rd);
@@ -343,8 +340,7 @@ void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a) {
   rl__runner *r = api->r;
   const char *state = rl__run_state_name(atomic_load(&r->state));
   uint32_t users = user_count(r);
-  struct requests_read rd = {
-      .now = rl__runner_elapsed_sec(r), .state = state, .users = users};
+  struct requests_read rd = {.state = state, .users = users};
   rl__runner_with_stats(r, read_requests, &rd);
   json_t *j = rd.j, *p99 = rd.p99;
   /* Requests in flight when users were cut at a stop: not in the stats

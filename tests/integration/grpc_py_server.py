@@ -1,7 +1,10 @@
 """A gRPC server on Debian's Python grpcio, for rpcload's gRPC tests: an
 implementation independent of rpcload and of grpc C core's hello_server.
 
-    /usr/bin/python3 grpc_py_server.py DESCRIPTOR_SET [--tls CERT KEY]
+    /usr/bin/python3 grpc_py_server.py DESCRIPTOR_SET [--tls CERT KEY [CLIENT_CA]]
+
+With CLIENT_CA the server requires a client certificate signed by it
+(mutual TLS).
 
 Prints "listening on 127.0.0.1:PORT" (the kernel picks the port), serves until
 SIGTERM, then prints one JSON line "report: {...}" with what it saw:
@@ -15,7 +18,8 @@ Methods (any method of the descriptor set is served):
   every other unary method echoes a default instance of its output type.
 Request metadata steers one call: x-status (a code number) and x-message
 answer that status; x-require (k=v) fails UNAUTHENTICATED unless metadata k
-is v.
+is v; x-initial (k=v) sends response metadata k with the value " v " (a
+blank at each end, which RFC 9113 forbids and grpcio sends).
 """
 
 import json
@@ -71,6 +75,9 @@ def make_handler(path, req_cls, resp_cls):
                     {k: (v.hex() if isinstance(v, bytes) else v) for k, v in md.items()})
         status = grpc.StatusCode.OK
         message = ""
+        if "x-initial" in md:
+            k, _, v = md["x-initial"].partition("=")
+            context.send_initial_metadata(((k, " %s " % v),))
         need = md.get("x-require")
         if need:
             k, _, v = need.partition("=")
@@ -110,7 +117,13 @@ def main():
             cert = f.read()
         with open(sys.argv[4], "rb") as f:
             key = f.read()
-        port = server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([(key, cert)]))
+        ca = None
+        if len(sys.argv) > 5:
+            with open(sys.argv[5], "rb") as f:
+                ca = f.read()
+        creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=ca,
+                                            require_client_auth=ca is not None)
+        port = server.add_secure_port("127.0.0.1:0", creds)
     else:
         port = server.add_insecure_port("127.0.0.1:0")
     server.start()

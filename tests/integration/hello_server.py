@@ -38,6 +38,8 @@ VALGRIND = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirec
 
 COUNT_RE = re.compile(r"^calls served: (\d+) \(hello ok (\d+), hello error status (\d+), "
                       r"reflection (\d+), unimplemented (\d+)\), failed (\d+)$", re.M)
+STREAM_RE = re.compile(r"^stream calls served: (\d+) \(ok (\d+), error status (\d+)\), "
+                       r"failed (\d+); messages received (\d+), sent (\d+)$", re.M)
 
 
 def skip_reason():
@@ -56,7 +58,8 @@ class HelloServer:
 
         with HelloServer("--threads", "2") as hs:
             ... hs.target, hs.channel() ...
-        hs.counts  # the line it printed at exit, parsed
+        hs.counts  # the lines it printed at exit, parsed (streams: stream_*,
+                   # msgs_in, msgs_out)
     """
 
     def __init__(self, *args, host="127.0.0.1", wrapper=None, start_timeout_s=30.0):
@@ -149,6 +152,11 @@ class HelloServer:
             keys = ("served", "hello_ok", "hello_status", "reflection", "unimplemented",
                     "failed")
             self.counts = dict(zip(keys, map(int, m.groups())))
+        m = STREAM_RE.search(self.stdout)
+        if m and self.counts is not None:
+            keys = ("stream_served", "stream_ok", "stream_status", "stream_failed",
+                    "msgs_in", "msgs_out")
+            self.counts.update(zip(keys, map(int, m.groups())))
 
     def describe(self):
         return "hello_server exit %s\n--- stdout\n%s\n--- stderr\n%s" % (

@@ -204,10 +204,10 @@ class Result:
                    else "", self.wall_s, tail(self.stdout), tail(self.stderr)))
 
 
-def _finish(proc, argv, start, timeout_s):
+def _finish(proc, argv, start, timeout_s, input_bytes=None):
     timed_out = False
     try:
-        out, err = proc.communicate(timeout=timeout_s)
+        out, err = proc.communicate(input=input_bytes, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         timed_out = True
         try:
@@ -220,23 +220,28 @@ def _finish(proc, argv, start, timeout_s):
                   wall_s=time.monotonic() - start, timed_out=timed_out)
 
 
-def start(args, wrapper=None, env=None):
-    """Start rpcload in the background. Returns (proc, argv, start_time)."""
+def start(args, wrapper=None, env=None, stdin=None):
+    """Start rpcload in the background. Returns (proc, argv, start_time).
+    stdin: subprocess.PIPE to feed it (finish's input), else /dev/null."""
     argv = base_argv(wrapper) + list(args)
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
     t0 = time.monotonic()
-    proc = popen_bounded(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env)
+    kw = {"stdin": stdin} if stdin is not None else {}
+    proc = popen_bounded(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=full_env,
+                         **kw)
     return proc, argv, t0
 
 
-def finish(started, timeout_s=60):
+def finish(started, timeout_s=60, input_bytes=None):
     proc, argv, t0 = started
-    return _finish(proc, argv, t0, timeout_s)
+    return _finish(proc, argv, t0, timeout_s, input_bytes)
 
 
-def run(args, timeout_s=60, wrapper=None, env=None):
+def run(args, timeout_s=60, wrapper=None, env=None, input_bytes=None):
     """Run rpcload with args (plus --plugin-dir from the environment), bounded
-    by timeout_s (then killed; exit_code None, timed_out True)."""
-    return finish(start(args, wrapper=wrapper, env=env), timeout_s)
+    by timeout_s (then killed; exit_code None, timed_out True). input_bytes:
+    what it reads on stdin (else /dev/null)."""
+    stdin = subprocess.PIPE if input_bytes is not None else None
+    return finish(start(args, wrapper=wrapper, env=env, stdin=stdin), timeout_s, input_bytes)

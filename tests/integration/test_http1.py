@@ -97,7 +97,7 @@ class Http1TestCase(unittest.TestCase):
     # (c) ---------------------------------------------------------------------
     def test_c_connection_refused(self):
         with closed_port() as port:
-            res = self.rl("-u", "2", "-r", "10", "-t", "2s",
+            res = self.rl("-u", "2", "-r", "10", "-t", "2s", "--allow-unreachable",
                           "http://127.0.0.1:%d/hello" % port, timeout_s=30)
         rep = self.report_of(res)
         self.assertExit(res, 1)
@@ -117,8 +117,8 @@ class Http1TestCase(unittest.TestCase):
 
     # (e) ---------------------------------------------------------------------
     def test_e_tls_self_signed_fails_verification(self):
-        res = self.rl("-u", "2", "-r", "10", "-t", "2s", self.nginx.url("/hello", tls=True),
-                      timeout_s=30)
+        res = self.rl("-u", "2", "-r", "10", "-t", "2s", "--allow-unreachable",
+                      self.nginx.url("/hello", tls=True), timeout_s=30)
         rep = self.report_of(res)
         self.assertExit(res, 1)
         self.assertAllFailed(res, rep, r"certificate verif")

@@ -163,7 +163,7 @@ class NginxH2Test(Http2Case):
 
     def test_tls_h2_verifies_certificates(self):
         res = self.rl("--plugin", "http2", "-u", "2", "-r", "10", "-t", "2s",
-                      self.nginx.url("/hello", tls=True), timeout_s=30)
+                      "--allow-unreachable", self.nginx.url("/hello", tls=True), timeout_s=30)
         rep = self.report_of(res)
         self.assertExit(res, 1)
         self.assertAllFailed(res, rep, r"certificate verif")
@@ -214,7 +214,7 @@ class NginxH2Test(Http2Case):
     def test_flag_http2_refused_by_http1_tls_server(self):
         with NginxServer(tls=True) as h1:
             res = self.rl("--http2", "--insecure", "-u", "2", "-r", "10", "-t", "2s",
-                          h1.url("/hello", tls=True), timeout_s=30)
+                          "--allow-unreachable", h1.url("/hello", tls=True), timeout_s=30)
             self.assertEqual(h1.count(tls=True), 0, "an HTTP/1.1 request got through")
         rep = self.report_of(res)
         self.assertExit(res, 1)

@@ -50,7 +50,13 @@ DATA_DIR = os.path.join(SOURCE_DIR, "tests", "data")
 
 REFLECTION = "/grpc.reflection.%s.ServerReflection/ServerReflectionInfo"
 HELLO_LIST = ("locust.hello.HelloService\n"
-              "  SayHello(locust.hello.HelloRequest) returns (locust.hello.HelloResponse)\n")
+              "  SayHello(locust.hello.HelloRequest) returns (locust.hello.HelloResponse)\n"
+              "  SayHelloStream(locust.hello.HelloStreamRequest) returns "
+              "(stream locust.hello.HelloResponse)\n"
+              "  SayHelloToAll(stream locust.hello.HelloRequest) returns "
+              "(locust.hello.HelloResponse)\n"
+              "  SayHelloChat(stream locust.hello.HelloRequest) returns "
+              "(stream locust.hello.HelloResponse)\n")
 
 VALGRIND = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
             "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",

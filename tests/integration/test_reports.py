@@ -147,7 +147,7 @@ class ReportTests(unittest.TestCase):
 
     def test_unwritable_prefix_is_a_clear_error(self):
         res = rpcload.run(["-u", "1", "-t", "1s", "--csv", "/nonexistent-dir/x",
-                           "http://127.0.0.1:1/"], timeout_s=30)
+                           "--allow-unreachable", "http://127.0.0.1:1/"], timeout_s=30)
         self.assertEqual(res.exit_code, 2, res.describe())
         self.assertIn("/nonexistent-dir/x", res.stderr)
 

@@ -19,6 +19,13 @@ struct rl_request {
   int wanted;                 /* request_wants_response said yes */
 };
 
+/* A timer of the fake loop (ABI 1.1 timer_start on conn_loop's loop). */
+struct rl_timer {
+  uint64_t due_ns;
+  void (*cb)(rl_timer *t, void *arg);
+  void *arg;
+};
+
 /* The host the services report to (the ABI's calls carry no host). A
  * request is touched only once it is known to be live, so a plugin that
  * reports one twice is caught, not read after it was freed. */
@@ -216,7 +223,81 @@ static void host_conn_drain(rl_conn *conn) {
     current->first_drain_seq = ++current->seq;
 }
 
-static uint64_t host_now_ns(void) { return 0; }
+static uint64_t host_now_ns(void) {
+  return current != NULL ? current->now_ns : 0;
+}
+
+static void host_request_event(rl_request *req, const rl_result *r,
+                               uint64_t since_ns) {
+  rl_fake_host *fh = current;
+  /* Allowed from inside session_submit too, but only for the request
+   * being submitted: the others are live already. */
+  if (!check_live(req, "request_event"))
+    return;
+  CHECK(fh, r->type != NULL && r->name != NULL,
+        "request_event without a type or a name");
+  CHECK(fh, since_ns <= fh->now_ns, "request_event since %llu, after now %llu",
+        (unsigned long long)since_ns, (unsigned long long)fh->now_ns);
+  if (fh->n_msgs >= RL_FAKE_MAX_MSGS) {
+    fh->n_msgs_dropped++;
+    return;
+  }
+  rl_fake_msg *m = &fh->msgs[fh->n_msgs++];
+  m->req_id = req->id;
+  snprintf(m->type, sizeof m->type, "%s", r->type ? r->type : "");
+  snprintf(m->name, sizeof m->name, "%s", r->name ? r->name : "");
+  m->bytes = r->response_bytes;
+  m->since_ns = since_ns;
+  m->at_ns = fh->now_ns;
+  m->failed = r->error != NULL;
+  snprintf(m->error, sizeof m->error, "%s", r->error ? r->error : "");
+  m->seq = ++fh->seq;
+}
+
+/* Connections have no loop here: the connection itself stands for it. */
+static rl_loop *host_conn_loop(rl_conn *conn) { return (rl_loop *)conn; }
+
+static rl_timer *host_timer_start(rl_loop *loop, uint64_t after_ns,
+                                  void (*cb)(rl_timer *t, void *arg),
+                                  void *arg) {
+  rl_fake_host *fh = current;
+  CHECK(fh, loop != NULL && cb != NULL, "timer_start without a loop or cb");
+  for (int i = 0; i < RL_FAKE_MAX_TIMERS; i++) {
+    if (fh->timers[i] != NULL)
+      continue;
+    rl_timer *t = calloc(1, sizeof *t);
+    if (t == NULL)
+      return NULL;
+    t->due_ns = fh->now_ns + after_ns;
+    t->cb = cb;
+    t->arg = arg;
+    fh->timers[i] = t;
+    fh->timers_started++;
+    return t;
+  }
+  violation(fh, "more than %d timers running", RL_FAKE_MAX_TIMERS);
+  return NULL;
+}
+
+/* Stopping a timer frees it; one that fired is gone already, and stopping
+ * it from inside its own callback does nothing (the ABI's words). */
+static rl_timer *firing;
+
+static void host_timer_stop(rl_timer *t) {
+  rl_fake_host *fh = current;
+  if (t == firing)
+    return;
+  for (int i = 0; i < RL_FAKE_MAX_TIMERS; i++) {
+    if (fh->timers[i] == t) {
+      fh->timers[i] = NULL;
+      fh->timers_stopped++;
+      free(t);
+      return;
+    }
+  }
+  violation(fh, "timer_stop of a timer that is not running (fired or "
+                "stopped already)");
+}
 
 static void host_log(int level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -393,6 +474,10 @@ void rl_fake_host_init(rl_fake_host *fh) {
       .conn_drain = host_conn_drain,
       .request_wants_response = host_request_wants_response,
       .request_response = host_request_response,
+      .timer_start = host_timer_start,
+      .timer_stop = host_timer_stop,
+      .request_event = host_request_event,
+      .conn_loop = host_conn_loop,
       .request_user_slot = host_request_user_slot,
       .request_move = host_request_move,
       .request_seq = host_request_seq,
@@ -407,6 +492,10 @@ void rl_fake_host_free(rl_fake_host *fh) {
   for (int i = 0; i < fh->n_moved; i++)
     free(fh->moved[i]);
   fh->n_moved = 0;
+  for (int i = 0; i < RL_FAKE_MAX_TIMERS; i++) {
+    free(fh->timers[i]);
+    fh->timers[i] = NULL;
+  }
   /* Requests a failed test left live are the host's objects. */
   for (int i = 0; i < RL_FAKE_MAX_LIVE; i++) {
     free(fh->live[i]);
@@ -545,4 +634,47 @@ void rl_fake_conn_free(rl_conn *conn) {
   free(conn->out);
   conn->out = NULL;
   conn->out_len = 0;
+}
+
+uint64_t rl_fake_timers_next(const rl_fake_host *fh) {
+  uint64_t next = 0;
+  for (int i = 0; i < RL_FAKE_MAX_TIMERS; i++)
+    if (fh->timers[i] != NULL && (next == 0 || fh->timers[i]->due_ns < next))
+      next = fh->timers[i]->due_ns;
+  return next;
+}
+
+int rl_fake_timers_run(rl_fake_host *fh, uint64_t now_ns) {
+  int fired = 0;
+  for (;;) {
+    int at = -1;
+    for (int i = 0; i < RL_FAKE_MAX_TIMERS; i++)
+      if (fh->timers[i] != NULL && fh->timers[i]->due_ns <= now_ns &&
+          (at < 0 || fh->timers[i]->due_ns < fh->timers[at]->due_ns))
+        at = i;
+    if (at < 0)
+      break;
+    rl_timer *t = fh->timers[at];
+    fh->timers[at] = NULL;
+    if (t->due_ns > fh->now_ns)
+      fh->now_ns = t->due_ns;
+    firing = t;
+    t->cb(t, t->arg);
+    firing = NULL;
+    free(t);
+    fh->timers_fired++;
+    fired++;
+  }
+  if (now_ns > fh->now_ns)
+    fh->now_ns = now_ns;
+  return fired;
+}
+
+int rl_fake_msgs_of(const rl_fake_host *fh, int id, const char *name) {
+  int n = 0;
+  for (int i = 0; i < fh->n_msgs; i++)
+    if (fh->msgs[i].req_id == id &&
+        (name == NULL || strcmp(fh->msgs[i].name, name) == 0))
+      n++;
+  return n;
 }

@@ -20,6 +20,11 @@
  *     template_expand, which spoils and frees it first, so a plugin that
  *     keeps one too long reads freed memory;
  *   - log lines go to stderr and are counted;
+ *   - ABI 1.4: request_event is recorded per call (only for a live
+ *     request, which the one being submitted is); conn_loop hands out the
+ *     connection itself as its "loop", and timer_start/timer_stop keep
+ *     timers the test fires with rl_fake_timers_run on the fake clock
+ *     (now_ns, which the test moves).
  *   - ABI 1.5: request_user_slot keeps one slot per (user id, key), whose
  *     states go to their del at rl_fake_user_stop and at the end;
  *     request_move counts as the request's end for the session, like
@@ -62,6 +67,8 @@
 #define RL_FAKE_MAX_EVENTS 256 /* request_done (and request_retry) calls */
 #define RL_FAKE_MAX_LIVE 128   /* requests accepted and not yet ended */
 #define RL_FAKE_MAX_IDS 256    /* request ids that may hand a response over */
+#define RL_FAKE_MAX_MSGS 1024  /* request_event calls (ABI 1.4) */
+#define RL_FAKE_MAX_TIMERS 64  /* timers started and not yet fired or stopped */
 #define RL_FAKE_MAX_SLOTS 64   /* (user, key) slots holding a state (1.5) */
 
 /* A connection: what the plugin wrote, and how the test steers it. Zero it
@@ -85,6 +92,19 @@ typedef struct rl_fake_event {
   int seq; /* when, in the order of request_done, request_retry and the
             * first conn_drain */
 } rl_fake_event;
+
+/* One request_event (ABI 1.4): an event of a request that goes on. */
+typedef struct rl_fake_msg {
+  int req_id;
+  char type[32];
+  char name[160];
+  uint64_t bytes;
+  uint64_t since_ns; /* as the plugin gave it (0: the request's start) */
+  uint64_t at_ns;    /* the fake clock then */
+  int failed;
+  char error[256];
+  int seq; /* in the order of the events (request_done's too) */
+} rl_fake_msg;
 
 /* One request_retry. */
 typedef struct rl_fake_retry {
@@ -115,6 +135,7 @@ typedef struct rl_fake_host {
   int wants_response;          /* request_wants_response's answer */
   const char *expand_override; /* when set, what every expansion gives */
   int fail_expand;             /* template_expand fails while set */
+  uint64_t now_ns;             /* what now_ns() says: the test moves it */
   /* What a new request's templates draw on: {{user_id}} is user_id (0:
    * the request's own id), {{seq}} is user_seq (0: 1). */
   uint64_t user_id, user_seq;
@@ -140,6 +161,11 @@ typedef struct rl_fake_host {
   const rl_request *pending;          /* handed over, done not yet come */
   rl_fake_response responses[RL_FAKE_MAX_IDS + 1]; /* by request id */
   int n_logs;                                      /* log calls */
+  rl_fake_msg msgs[RL_FAKE_MAX_MSGS];              /* request_event calls */
+  int n_msgs;
+  int n_msgs_dropped; /* beyond RL_FAKE_MAX_MSGS: counted only */
+  struct rl_timer *timers[RL_FAKE_MAX_TIMERS]; /* running */
+  int timers_started, timers_fired, timers_stopped;
 
   /* ---- The host's own ---- */
   char *expanded; /* the last expansion, spoiled and freed by the next */
@@ -200,6 +226,17 @@ void rl_fake_host_check_idle(const rl_fake_host *fh);
  * count of accepted requests (keeps ids, responses and counters): for
  * tests that run many requests through a small table. */
 void rl_fake_host_forget_events(rl_fake_host *fh);
+
+/* Moves the fake clock to `now_ns` (never back), firing, in the order
+ * they are due, the timers due by then, each at its due time. Returns how
+ * many fired. Timers started by a callback fire too when due in time. */
+int rl_fake_timers_run(rl_fake_host *fh, uint64_t now_ns);
+
+/* The due time of the earliest running timer, or 0 when none runs. */
+uint64_t rl_fake_timers_next(const rl_fake_host *fh);
+
+/* request_event calls of request `id` named `name` (NULL: any). */
+int rl_fake_msgs_of(const rl_fake_host *fh, int id, const char *name);
 
 /* ABI 1.5: the user `user_id` stops; the states of its slots go to their
  * del, as the core does. */

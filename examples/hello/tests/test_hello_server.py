@@ -368,6 +368,76 @@ class HelloServerTestCase(unittest.TestCase):
                                   response_deserializer=pb.ServerReflectionResponse.FromString)
         return list(stream(iter(requests), timeout=10))
 
+    # ---- the streaming methods ----------------------------------------------
+    def stub(self, ch, kind, path):
+        H = MSGS.hello
+        make = getattr(ch, kind)
+        req = H.HelloStreamRequest if path.endswith("Stream") else H.HelloRequest
+        return make("/locust.hello.HelloService/" + path,
+                    request_serializer=req.SerializeToString,
+                    response_deserializer=H.HelloResponse.FromString)
+
+    def test_say_hello_stream(self):
+        self.requireMessages()
+        H = MSGS.hello
+        with HelloServer() as hs:
+            ch = hs.channel()
+            call = self.stub(ch, "unary_stream", "SayHelloStream")
+            t0 = time.monotonic()
+            got = [r.message for r in call(H.HelloStreamRequest(name="s", count=3,
+                                                                 interval_ms=30),
+                                           timeout=10)]
+            self.assertGreaterEqual(time.monotonic() - t0, 0.055)
+            self.assertEqual(got, ["Hello from Locust, s!"] * 3)
+            # count 0 is one message
+            self.assertEqual(len(list(call(H.HelloStreamRequest(name="one"), timeout=10))), 1)
+            # x-status: the messages, then the status (a stream failing midway)
+            it = call(H.HelloStreamRequest(name="e", count=2), timeout=10,
+                      metadata=[("x-status", "14"), ("x-message", "draining")])
+            self.assertEqual(next(it).message, "Hello from Locust, e!")
+            self.assertEqual(next(it).message, "Hello from Locust, e!")
+            with self.assertRaises(grpc.RpcError) as cm:
+                next(it)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.UNAVAILABLE)
+            self.assertEqual(cm.exception.details(), "draining")
+            # A client that goes away mid-stream: the call is counted failed,
+            # the server stops sending.
+            it = call(H.HelloStreamRequest(name="c", count=1000, interval_ms=50), timeout=10)
+            self.assertEqual(next(it).message, "Hello from Locust, c!")
+            it.cancel()
+            time.sleep(0.3)
+        self.assertStopped(hs, served=0, failed=0)
+        self.assertEqual(hs.counts["stream_ok"], 2, hs.describe())
+        self.assertEqual(hs.counts["stream_status"], 1, hs.describe())
+        self.assertEqual(hs.counts["stream_failed"], 1, hs.describe())
+        self.assertEqual(hs.counts["msgs_in"], 4, hs.describe())
+        self.assertLessEqual(hs.counts["msgs_out"], 3 + 1 + 2 + 3, hs.describe())
+        self.assertGreaterEqual(hs.counts["msgs_out"], 3 + 1 + 2 + 1, hs.describe())
+
+    def test_say_hello_to_all_and_chat(self):
+        self.requireMessages()
+        H = MSGS.hello
+        with HelloServer() as hs:
+            ch = hs.channel()
+            to_all = self.stub(ch, "stream_unary", "SayHelloToAll")
+            names = [H.HelloRequest(name=n) for n in ("a", "b", "c", "d")]
+            self.assertEqual(to_all(iter(names), timeout=10).message,
+                             "Hello from Locust, 4 names!")
+            self.assertEqual(to_all(iter([]), timeout=10).message,
+                             "Hello from Locust, 0 names!")
+            chat = self.stub(ch, "stream_stream", "SayHelloChat")
+            got = [r.message for r in chat(iter(names), timeout=10)]
+            self.assertEqual(got, ["Hello from Locust, %s!" % n for n in "abcd"])
+            with self.assertRaises(grpc.RpcError) as cm:
+                to_all(iter(names[:1]), timeout=10, metadata=[("x-status", "5")])
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.NOT_FOUND)
+        self.assertStopped(hs, served=0, failed=0)
+        self.assertEqual(hs.counts["stream_ok"], 3, hs.describe())
+        self.assertEqual(hs.counts["stream_status"], 1, hs.describe())
+        self.assertEqual(hs.counts["stream_failed"], 0, hs.describe())
+        self.assertEqual(hs.counts["msgs_in"], 4 + 0 + 4 + 1, hs.describe())
+        self.assertEqual(hs.counts["msgs_out"], 1 + 1 + 4, hs.describe())
+
     def test_reflection_lists_and_describes_the_service(self):
         self.requireMessages()
         from google.protobuf import descriptor_pb2
@@ -407,7 +477,9 @@ class HelloServerTestCase(unittest.TestCase):
                     fd = descriptor_pb2.FileDescriptorProto.FromString(files[0])
                     self.assertEqual(fd.name, "hello.proto")
                     self.assertEqual(fd.package, "locust.hello")
-                    self.assertEqual([m.name for m in fd.service[0].method], ["SayHello"])
+                    self.assertEqual([m.name for m in fd.service[0].method],
+                                     ["SayHello", "SayHelloStream", "SayHelloToAll",
+                                      "SayHelloChat"])
                 self.assertEqual(resps[5].error_response.error_code, grpc.StatusCode.NOT_FOUND.value[0])
                 fd = descriptor_pb2.FileDescriptorProto.FromString(
                     resps[6].file_descriptor_response.file_descriptor_proto[0])

@@ -177,6 +177,22 @@
     }), null, "errors"));
   }
 
+  function statusSection() {
+    var codes = data.status_codes || [];
+    if (!codes.length) {
+      return;
+    }
+    var s = section("status", "Status codes");
+    var all = codes.reduce(function (a, c) { return a + c.count; }, 0);
+    var cols = [
+      { label: "Type", cls: "type" }, { label: "Status" },
+      { label: "# calls", cls: "num" }, { label: "%", cls: "num" }
+    ];
+    s.appendChild(table(cols, codes.map(function (c) {
+      return [c.type, c.status, count(c.count), fixed(100 * c.count / all, 2)];
+    }), null, "status"));
+  }
+
   // ---- charts
 
   var plots = [];
@@ -262,6 +278,7 @@
   runSection();
   statsSection();
   percentileSection();
+  statusSection();
   errorSection();
   chartSection();
   document.documentElement.setAttribute("data-rl-rendered", "1");

@@ -272,6 +272,10 @@ static void tp_end(tp_pending *p, const char *error) {
   const th_step *st = p->step;
   rl_request *req = p->req;
   free(p);
+  for (int i = 0; i < st->events; i++) {
+    rl_result ev = {.type = st->type, .name = st->event_name};
+    h->request_event(req, &ev, i == 0 ? 0 : h->now_ns());
+  }
   if (!error && h->request_wants_response(req) && (st->status || st->body)) {
     rl_response resp = {.struct_size = sizeof resp,
                         .status = st->status,

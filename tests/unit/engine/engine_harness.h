@@ -61,8 +61,13 @@ typedef struct th_step {
   int hold;            /* never ends (until transport_del) */
   const char *error;   /* its error text; NULL: success */
   int null_type;       /* reports no type and name (the target's count) */
-  int status;          /* handed over when the host wants responses... */
-  const char *body;    /* ...with this body */
+  /* tp: request_event calls (ABI 1.4) just before the end, under
+   * event_name: the first counts from the request's start, the others
+   * from the one before. */
+  int events;
+  const char *event_name;
+  int status;       /* handed over when the host wants responses... */
+  const char *body; /* ...with this body */
 } th_step;
 
 /* The "line" codec. A request is "LABEL N[ uID]\n" (N counts submits,

@@ -2,11 +2,10 @@
  * A step's checks (engine/checks.h): expectations decide a request's
  * outcome and captures fill the user's variables. The rl__expect and
  * rl__capture values are built by hand here, as a scenario file would
- * fill them (regexes compiled with regcomp, paths with
+ * fill them (regexes compiled with rl__regex_new, paths with
  * rl__jsonpath_new), and applied to responses stored through
  * rl__response_store, as a plugin hands them over.
  */
-#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,8 +20,10 @@
 #include <rpcload/plugin.h>
 
 #include "base/jsonpath.h"
+#include "base/regex.h"
 #include "engine/checks.h"
 #include "engine/response.h"
+#include "engine/template.h"
 
 #define MS 1000000ull
 
@@ -36,22 +37,16 @@ static rl__jsonpath *path(const char *text) {
   return p;
 }
 
-static regex_t *regex(const char *text, int flags) {
-  regex_t *re = malloc(sizeof *re);
-  assert_non_null(re);
-  assert_int_equal(regcomp(re, text, REG_EXTENDED | flags), 0);
+static rl__regex *regex(const char *text) {
+  rl__regex *re = NULL;
+  char err[160] = "";
+  if (rl__regex_new(text, &re, NULL, err, sizeof err))
+    fail_msg("regex %s: %s", text, err);
   return re;
 }
 
-static void regex_free(regex_t *re) {
-  if (re) {
-    regfree(re);
-    free(re);
-  }
-}
-
 /* An expect.json entry; `operand` is JSON text (EQUALS, CONTAINS) or an
- * ERE (MATCHES). */
+ * regex (MATCHES). */
 static rl__json_expect jexpect(const char *p, enum rl__json_op op,
                                const char *operand) {
   rl__json_expect e = {.path = path(p), .op = op};
@@ -61,7 +56,7 @@ static rl__json_expect jexpect(const char *p, enum rl__json_op op,
     assert_non_null(e.value);
   } else if (op == RL__JSON_MATCHES) {
     e.text = strdup(operand);
-    e.re = regex(operand, REG_NOSUB);
+    e.re = regex(operand);
   }
   return e;
 }
@@ -70,7 +65,7 @@ static void jexpect_free(rl__json_expect *e) {
   rl__jsonpath_del(e->path);
   free(e->text);
   json_decref(e->value);
-  regex_free(e->re);
+  rl__regex_del(e->re);
 }
 
 /* A response as a plugin hands it over. */
@@ -95,14 +90,24 @@ static const char *outcome(const rl__expect *e, const rl__response *r,
   static char out[256];
   rl__step_checks ck = {.expect = e};
   int stop = -1;
-  const char *err = rl__checks_apply(&ck, r, plugin_error, rt_ns, NULL, buf,
-                                     sizeof buf, &stop);
+  const char *err = rl__checks_apply(&ck, r, plugin_error, rt_ns, NULL, NULL,
+                                     buf, sizeof buf, &stop);
   assert_int_equal(stop, 0); /* without captures the task goes on */
   snprintf(out, sizeof out, "%s", err ? err : "");
   return out;
 }
 
 /* ---- expectations -------------------------------------------------------- */
+
+/* An expectation of one status. */
+static rl__expect expect_status(int code) {
+  rl__expect e = {.has_status = 1};
+  rl__status_set_add(&e.status, code);
+  static char text[8];
+  snprintf(text, sizeof text, "%d", code);
+  e.status_text = text;
+  return e;
+}
 
 /* A plugin's names for its statuses (as gRPC's plugin declares them). */
 static const char *const names[] = {
@@ -140,8 +145,8 @@ static void test_no_expectations_keep_the_plugins_verdict(void **state) {
 static void test_expected_status_decides_alone(void **state) {
   (void)state;
   rl__response r = {0};
-  rl__expect e = {
-      .has_status = 1, .status = 404, .body_contains = "never there"};
+  rl__expect e = expect_status(404);
+  e.body_contains = "never there";
   respond(&r, 404, "not found", NULL, NULL, 0);
   /* The plugin called a 404 a failure; the step expects it: success, and
    * the other expectations still apply. */
@@ -172,15 +177,15 @@ static void test_expected_grpc_status_by_name(void **state) {
   int stop = -1;
   respond(&r, 0, NULL, "{}", NULL, 0);
   assert_string_equal(
-      rl__checks_apply(&ck, &r, NULL, 0, NULL, buf, sizeof buf, &stop),
+      rl__checks_apply(&ck, &r, NULL, 0, NULL, NULL, buf, sizeof buf, &stop),
       "expected status NOT_FOUND, got OK");
   respond(&r, 5, NULL, NULL, NULL, 0);
-  assert_null(rl__checks_apply(&ck, &r, "NOT_FOUND: no such user", 0, NULL, buf,
-                               sizeof buf, &stop));
+  assert_null(rl__checks_apply(&ck, &r, "NOT_FOUND: no such user", 0, NULL,
+                               NULL, buf, sizeof buf, &stop));
   /* A code the plugin has no name for shows as a number. */
   respond(&r, 42, NULL, NULL, NULL, 0);
   assert_string_equal(
-      rl__checks_apply(&ck, &r, NULL, 0, NULL, buf, sizeof buf, &stop),
+      rl__checks_apply(&ck, &r, NULL, 0, NULL, NULL, buf, sizeof buf, &stop),
       "expected status NOT_FOUND, got 42");
   rl__response_free(&r);
 }
@@ -209,7 +214,7 @@ static void test_body_contains_and_matches(void **state) {
                       "response does not contain 'world'");
   /* The first expectation missed is the error: contains, then matches. */
   e.body_matches = "^id=[0-9]+$";
-  e.body_re = regex(e.body_matches, REG_NOSUB);
+  e.body_re = regex(e.body_matches);
   respond(&r, 200, "id=x world", NULL, NULL, 0);
   assert_string_equal(outcome(&e, &r, NULL, 0),
                       "response does not match /^id=[0-9]+$/");
@@ -219,7 +224,7 @@ static void test_body_contains_and_matches(void **state) {
   /* Over gRPC the checks read the message's JSON, not the wire bytes. */
   respond(&r, 0, "\x0a\x02id", "id=7", NULL, 0);
   assert_string_equal(outcome(&e, &r, NULL, 0), "");
-  regex_free(e.body_re);
+  rl__regex_del(e.body_re);
   rl__response_free(&r);
 }
 
@@ -307,25 +312,25 @@ static void test_json_expect_check_messages(void **state) {
   char why[256] = "";
   /* Values are shown cut to 60 characters. */
   rl__json_expect e = jexpect("$.long", RL__JSON_EQUALS, "\"x\"");
-  assert_int_equal(rl__json_expect_check(&e, doc, why, sizeof why), 0);
+  assert_int_equal(rl__json_expect_check(&e, doc, NULL, why, sizeof why), 0);
   assert_string_equal(why, "$.long is \"01234567890123456789012345678901234567"
                            "890123456789012345..., expected \"x\"");
   jexpect_free(&e);
   /* A number is matched as its text. */
   e = jexpect("$.n", RL__JSON_MATCHES, "^1[0-9]$");
-  assert_int_equal(rl__json_expect_check(&e, doc, why, sizeof why), 1);
+  assert_int_equal(rl__json_expect_check(&e, doc, NULL, why, sizeof why), 1);
   jexpect_free(&e);
   e = jexpect("$.n", RL__JSON_MATCHES, "^a");
-  assert_int_equal(rl__json_expect_check(&e, doc, why, sizeof why), 0);
+  assert_int_equal(rl__json_expect_check(&e, doc, NULL, why, sizeof why), 0);
   assert_string_equal(why, "$.n is 12, which does not match /^a/");
   jexpect_free(&e);
   /* Contains on a number is no match, not a crash. */
   e = jexpect("$.n", RL__JSON_CONTAINS, "1");
-  assert_int_equal(rl__json_expect_check(&e, doc, why, sizeof why), 0);
+  assert_int_equal(rl__json_expect_check(&e, doc, NULL, why, sizeof why), 0);
   assert_string_equal(why, "$.n is 12, which does not contain 1");
   jexpect_free(&e);
   e = jexpect("$.list[0]", RL__JSON_EXISTS, NULL);
-  assert_int_equal(rl__json_expect_check(&e, doc, why, sizeof why), 0);
+  assert_int_equal(rl__json_expect_check(&e, doc, NULL, why, sizeof why), 0);
   assert_string_equal(why, "$.list[0]: not found");
   jexpect_free(&e);
   json_decref(doc);
@@ -344,7 +349,7 @@ static void test_max_ms(void **state) {
 
 static void test_no_response_to_check(void **state) {
   (void)state;
-  rl__expect e = {.has_status = 1, .status = 200};
+  rl__expect e = expect_status(200);
   /* The plugin handed nothing over: that is the failure, unless the
    * plugin failed the request itself (then its text stands). */
   assert_string_equal(outcome(&e, NULL, NULL, 0), "no response to check");
@@ -360,7 +365,7 @@ static void test_no_response_to_check(void **state) {
 
 static void capture_free(rl__capture *c) {
   rl__jsonpath_del(c->path);
-  regex_free(c->re);
+  rl__regex_del(c->re);
 }
 
 static void test_captures_fill_the_users_variables(void **state) {
@@ -375,11 +380,11 @@ static void test_captures_fill_the_users_variables(void **state) {
       {.var = "sess",
        .kind = RL__CAPTURE_REGEX,
        .arg = "sess=([a-z]+)",
-       .re = regex("sess=([a-z]+)", 0)},
+       .re = regex("sess=([a-z]+)")},
       {.var = "whole",
        .kind = RL__CAPTURE_REGEX,
        .arg = "sess=[a-z]+",
-       .re = regex("sess=[a-z]+", 0)},
+       .re = regex("sess=[a-z]+")},
   };
   size_t vars_of[] = {3, 2, 1, 0, 4};
   char *vars[5] = {NULL, NULL, strdup("old"), NULL, NULL};
@@ -392,7 +397,8 @@ static void test_captures_fill_the_users_variables(void **state) {
           NULL, headers, 2);
   char buf[256];
   int stop = -1;
-  assert_null(rl__checks_apply(&ck, &r, NULL, 0, vars, buf, sizeof buf, &stop));
+  assert_null(
+      rl__checks_apply(&ck, &r, NULL, 0, NULL, vars, buf, sizeof buf, &stop));
   assert_int_equal(stop, 0);
   assert_string_equal(vars[3], "t0k");      /* a string without its quotes */
   assert_string_equal(vars[2], "42");       /* the old value replaced (freed) */
@@ -416,7 +422,7 @@ static void capture_misses(rl__capture *c, const rl__response *r,
   char buf[256];
   int stop = 0;
   const char *err =
-      rl__checks_apply(&ck, r, NULL, 0, vars, buf, sizeof buf, &stop);
+      rl__checks_apply(&ck, r, NULL, 0, NULL, vars, buf, sizeof buf, &stop);
   assert_non_null(err);
   assert_string_equal(err, want);
   assert_int_equal(stop, 1);
@@ -436,7 +442,7 @@ static void test_a_capture_miss_stops_the_task(void **state) {
   rl__capture re = {.var = "s",
                     .kind = RL__CAPTURE_REGEX,
                     .arg = "s=([0-9]+)",
-                    .re = regex("s=([0-9]+)", 0)};
+                    .re = regex("s=([0-9]+)")};
   capture_misses(&json, &r, "capture tok: $.tok not found in the response");
   capture_misses(&hdr, &r, "capture id: no header x-id in the response");
   capture_misses(&re, &r,
@@ -464,29 +470,179 @@ static void test_a_failed_request_captures_nothing(void **state) {
   int stop = 0;
   /* The plugin failed it: its text stands, nothing is captured, and the
    * task cannot go on. */
-  assert_string_equal(
-      rl__checks_apply(&ck, &r, "HTTP 500", 0, vars, buf, sizeof buf, &stop),
-      "HTTP 500");
+  assert_string_equal(rl__checks_apply(&ck, &r, "HTTP 500", 0, NULL, vars, buf,
+                                       sizeof buf, &stop),
+                      "HTTP 500");
   assert_int_equal(stop, 1);
   assert_null(vars[0]);
   /* Same for an expectation the response misses. */
-  rl__expect e = {.has_status = 1, .status = 201};
+  rl__expect e = expect_status(201);
   ck.expect = &e;
   stop = 0;
   assert_string_equal(
-      rl__checks_apply(&ck, &r, NULL, 0, vars, buf, sizeof buf, &stop),
+      rl__checks_apply(&ck, &r, NULL, 0, NULL, vars, buf, sizeof buf, &stop),
       "expected status 201, got 500");
   assert_int_equal(stop, 1);
   assert_null(vars[0]);
   /* An expected 500 makes it a success, and the capture then runs. */
-  e.status = 500;
+  e = expect_status(500);
   stop = 0;
-  assert_null(
-      rl__checks_apply(&ck, &r, "HTTP 500", 0, vars, buf, sizeof buf, &stop));
+  assert_null(rl__checks_apply(&ck, &r, "HTTP 500", 0, NULL, vars, buf,
+                               sizeof buf, &stop));
   assert_int_equal(stop, 0);
   assert_string_equal(vars[0], "x");
   free(vars[0]);
   capture_free(&json);
+  rl__response_free(&r);
+}
+
+/* status: [200, 404] and status: 2xx; the user's message for any failure
+ * a response decided. */
+static void test_status_sets_and_messages(void **state) {
+  (void)state;
+  rl__response r = {0};
+  rl__expect e = {.has_status = 1, .status_text = "200 or 404"};
+  rl__status_set_add(&e.status, 200);
+  rl__status_set_add(&e.status, 404);
+  respond(&r, 404, "gone", NULL, NULL, 0);
+  assert_string_equal(outcome(&e, &r, "HTTP 404", 0), "");
+  respond(&r, 500, "oops", NULL, NULL, 0);
+  assert_string_equal(outcome(&e, &r, "HTTP 500", 0),
+                      "expected status 200 or 404, got 500");
+  rl__expect two = {.has_status = 1, .status_text = "2xx"};
+  for (int code = 200; code < 300; code++)
+    rl__status_set_add(&two.status, code);
+  respond(&r, 204, "", NULL, NULL, 0);
+  assert_string_equal(outcome(&two, &r, NULL, 0), "");
+  respond(&r, 302, "", NULL, NULL, 0);
+  assert_string_equal(outcome(&two, &r, NULL, 0),
+                      "expected status 2xx, got 302");
+  /* The message replaces the reason, whichever expectation (or the
+   * plugin, on a response) failed; a success stays one. */
+  two.message = "login page broken";
+  assert_string_equal(outcome(&two, &r, NULL, 0), "login page broken");
+  two.body_contains = "welcome";
+  respond(&r, 200, "hello", NULL, NULL, 0);
+  assert_string_equal(outcome(&two, &r, NULL, 0), "login page broken");
+  respond(&r, 200, "welcome", NULL, NULL, 0);
+  assert_string_equal(outcome(&two, &r, NULL, 0), "");
+  rl__expect plain = {.message = "bad"};
+  respond(&r, 500, "", NULL, NULL, 0);
+  assert_string_equal(outcome(&plain, &r, "HTTP 500", 0), "bad");
+  /* Without a response (connection refused) the reason stands. */
+  assert_string_equal(outcome(&plain, NULL, "connection refused", 0),
+                      "connection refused");
+  rl__response_free(&r);
+}
+
+/* A template compiled with one variable, as a plan compiles it. */
+static rl_template *tpl(const char *text) {
+  static const char *const var_names[] = {"id"};
+  rl__template_set_variables(var_names, 1);
+  rl_template *t = NULL;
+  char err[128];
+  if (rl__template_new(text, strlen(text), &t, err, sizeof err))
+    fail_msg("%s: %s", text, err);
+  rl__template_set_variables(NULL, 0);
+  return t;
+}
+
+/* Expected values that are templates compare with what the user holds:
+ * a captured value, its id. */
+static void test_expected_values_that_are_templates(void **state) {
+  (void)state;
+  char *vars[1] = {"42"};
+  uint64_t rng = 1;
+  rl__template_ctx tctx = {
+      .user_id = 7, .seq = 1, .rng = &rng, .vars = vars, .n_vars = 1};
+  rl__json_expect j[4] = {
+      jexpect("$.id", RL__JSON_EQUALS, "\"{{id}}\""),
+      jexpect("$.name", RL__JSON_EQUALS, "\"u{{user_id}}\""),
+      jexpect("$.tags", RL__JSON_CONTAINS, "\"{{id}}\""),
+      jexpect("$.note", RL__JSON_CONTAINS, "\"user {{user_id}}\""),
+  };
+  rl_template *ops[4] = {tpl("{{id}}"), tpl("u{{user_id}}"), tpl("{{id}}"),
+                         tpl("user {{user_id}}")};
+  rl__expect e = {.body_contains = "id {{id}}", .json = j, .n_json = 4};
+  rl_template *contains = tpl("id {{id}}");
+  rl__step_checks ck = {
+      .expect = &e, .contains = contains, .json_operands = ops};
+  rl__response r = {0};
+  char buf[256];
+  int stop;
+  /* 42 the number equals "42" the expansion; "42" in a list too. */
+  respond(&r, 200,
+          "{\"id\": 42, \"name\": \"u7\", \"tags\": [1, 42], "
+          "\"note\": \"for user 7\", \"x\": \"id 42\"}",
+          NULL, NULL, 0);
+  assert_null(
+      rl__checks_apply(&ck, &r, NULL, 0, &tctx, NULL, buf, sizeof buf, &stop));
+  vars[0] = "43";
+  assert_string_equal(
+      rl__checks_apply(&ck, &r, NULL, 0, &tctx, NULL, buf, sizeof buf, &stop),
+      "response does not contain 'id 43'");
+  e.body_contains = NULL;
+  assert_string_equal(
+      rl__checks_apply(&ck, &r, NULL, 0, &tctx, NULL, buf, sizeof buf, &stop),
+      "$.id is 42, expected \"43\"");
+  vars[0] = "42";
+  tctx.user_id = 8;
+  assert_string_equal(
+      rl__checks_apply(&ck, &r, NULL, 0, &tctx, NULL, buf, sizeof buf, &stop),
+      "$.name is \"u7\", expected \"u8\"");
+  for (size_t i = 0; i < 4; i++) {
+    jexpect_free(&j[i]);
+    rl__template_del(ops[i]);
+  }
+  rl__template_del(contains);
+  rl__response_free(&r);
+}
+
+/* A catastrophic pattern on a long body: the match gives up at its
+ * limit, and the request fails with a text that says so, whichever check
+ * ran it (issue #13: regexec took 13.5 GB on this). */
+static void test_a_regex_past_its_limits_fails_the_request(void **state) {
+  (void)state;
+  size_t n = 200000;
+  char *body = malloc(n + 2);
+  assert_non_null(body);
+  memset(body, 'a', n);
+  body[n] = '!';
+  body[n + 1] = '\0';
+  rl__response r = {0};
+  respond(&r, 200, body, NULL, NULL, 0);
+  free(body);
+  rl__expect e = {.body_matches = "(a+)+$"};
+  e.body_re = regex(e.body_matches);
+  assert_string_equal(outcome(&e, &r, NULL, 0),
+                      "body_matches /(a+)+$/ gave up: over 1000000 "
+                      "backtracking steps from one position (the match "
+                      "limit)");
+  rl__regex_del(e.body_re);
+
+  rl__capture c = {.var = "x",
+                   .kind = RL__CAPTURE_REGEX,
+                   .arg = "((a+)+)$",
+                   .re = regex("((a+)+)$")};
+  capture_misses(&c, &r,
+                 "capture x: /((a+)+)$/ gave up: over 1000000 backtracking "
+                 "steps from one position (the match limit)");
+  rl__regex_del(c.re);
+
+  /* A JSON value's text under the same limits. */
+  char *doc = malloc(n + 16);
+  assert_non_null(doc);
+  snprintf(doc, 7, "{\"s\":\"");
+  memset(doc + 6, 'a', n);
+  snprintf(doc + 6 + n, 4, "!\"}");
+  respond(&r, 200, doc, NULL, NULL, 0);
+  free(doc);
+  rl__json_expect j = jexpect("$.s", RL__JSON_MATCHES, "^(a|aa)+$");
+  rl__expect je = {.json = &j, .n_json = 1};
+  const char *err = outcome(&je, &r, NULL, 0);
+  assert_non_null(strstr(err, "$.s: /^(a|aa)+$/ gave up: "));
+  assert_non_null(strstr(err, "limit)"));
+  jexpect_free(&j);
   rl__response_free(&r);
 }
 
@@ -499,6 +655,9 @@ int main(void) {
       cmocka_unit_test(test_other_expectations_only_turn_success_into_failure),
       cmocka_unit_test(test_body_contains_and_matches),
       cmocka_unit_test(test_body_contains_says_when_the_body_was_cut),
+      cmocka_unit_test(test_a_regex_past_its_limits_fails_the_request),
+      cmocka_unit_test(test_status_sets_and_messages),
+      cmocka_unit_test(test_expected_values_that_are_templates),
       cmocka_unit_test(test_json_expectations),
       cmocka_unit_test(test_json_expect_check_messages),
       cmocka_unit_test(test_max_ms),

@@ -2,8 +2,8 @@
  * Connections (engine/conn.h) against a peer the test owns on loopback:
  * bytes both ways, one event per request whoever reports it, the queue
  * and max_concurrent, re-sending after a close, connect refused, the
- * request timeout, shutdown, close_later, drain, request_retry and
- * batched writes. The codec is the harness's "line" plugin; requests are
+ * request timeout, shutdown, close_later, drain, request_retry,
+ * batched writes, and the backoff after failed attempts. The codec is the harness's "line" plugin; requests are
  * bare rl_requests whose `end` records how they ended.
  */
 #include <arpa/inet.h>
@@ -26,6 +26,7 @@ typedef struct treq {
   int ends;       /* times `end` was called: must be 1 */
   unsigned order; /* 1-based, among every request's end */
   int by_plugin;  /* ended through host->request_done */
+  uint64_t at_ns; /* when it ended */
   char error[160], type[32], name[32];
 } treq;
 
@@ -36,6 +37,7 @@ static void treq_end(rl_request *r, const rl_result *res) {
   t->ends++;
   t->order = ++end_seq;
   t->by_plugin = th_in_request_done > 0;
+  t->at_ns = rl__now_ns();
   snprintf(t->error, sizeof t->error, "%s", res->error ? res->error : "");
   snprintf(t->type, sizeof t->type, "%s", res->type ? res->type : "(null)");
   snprintf(t->name, sizeof t->name, "%s", res->name ? res->name : "(null)");
@@ -75,7 +77,8 @@ static int teardown(void **state) {
   (void)state;
   rl__conn_shutdown(&f.c, RL_ERR_CANCELLED, "test over");
   rl__conn_free(&f.c);
-  close(f.lfd);
+  if (f.lfd >= 0)
+    close(f.lfd);
   th_loop_free(&f.lp);
   th_target_free(f.t);
   return 0;
@@ -157,6 +160,34 @@ static void test_writes_go_out_when_the_round_flushes(void **state) {
   close(fd);
 }
 
+static void
+test_what_a_plugin_does_between_callbacks_takes_effect(void **state) {
+  (void)state;
+  /* A codec's own timer (ABI 1.4 conn_loop: a stream's next message, a
+   * keepalive PING, a connection's max age) writes, drains or closes
+   * outside any callback of the connection's: it takes effect when the
+   * round ends, as a user's submit does. */
+  treq r1;
+  treq_init(&r1);
+  th_in in = {0};
+  rl__conn_submit(&f.c, &r1.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r1.ends);
+  assert_ptr_equal(th_host.conn_loop(&f.c), &f.lp);
+  assert_int_equal(th_host.conn_write(&f.c, "ping\n", 5), 0);
+  assert_ptr_equal(f.lp.flush_head, &f.c);
+  rl__conn_flush_scheduled(&f.lp);
+  th_expect(&f.lp, fd, &in, "r 1\nping\n");
+  /* An idle connection asked to drain closes then. */
+  th_host.conn_drain(&f.c);
+  rl__conn_flush_scheduled(&f.lp);
+  assert_int_equal(f.c.state, RL__CONN_CLOSED);
+  th_expect_eof(&f.lp, fd, &in);
+  close(fd);
+}
+
 static void test_queue_waits_for_max_concurrent(void **state) {
   (void)state;
   th_line_conf.max_concurrent = 2;
@@ -198,11 +229,14 @@ static void test_peer_close_resends_unsent_requests_once(void **state) {
   th_expect(&f.lp, fd1, &in1, "r 1\n");
   close(fd1);
   /* The one in flight ends through the session; the two it never took
-   * go out again on a new connection. */
+   * go out again on a new connection (after the backoff: the server
+   * completed nothing on this one, which a plain connection to a TLS
+   * server also looks like). */
   int fd2 = th_accept(&f.lp, f.lfd);
   assert_int_equal(r[0].ends, 1);
   assert_true(r[0].by_plugin);
-  assert_string_equal(r[0].error, "connection closed by server");
+  assert_string_equal(r[0].error,
+                      "connection closed by server (does it want TLS?)");
   assert_int_equal(th_seen.last_del_err, RL_ERR_CLOSED);
   assert_int_equal(r[1].ends, 0);
   assert_int_equal(r[2].ends, 0);
@@ -213,9 +247,11 @@ static void test_peer_close_resends_unsent_requests_once(void **state) {
    * under the target's type and name. */
   TH_RUN_UNTIL(&f.lp, r[1].ends && r[2].ends);
   assert_true(r[1].by_plugin);
-  assert_string_equal(r[1].error, "connection closed by server");
+  assert_string_equal(r[1].error,
+                      "connection closed by server (does it want TLS?)");
   assert_false(r[2].by_plugin);
-  assert_string_equal(r[2].error, "connection closed by server");
+  assert_string_equal(r[2].error,
+                      "connection closed by server (does it want TLS?)");
   assert_string_equal(r[2].type, "LINE");
   assert_string_equal(r[2].name, "req");
   no_new_connection(30);
@@ -245,7 +281,8 @@ static void test_a_fresh_request_is_resent_behind_a_resent_one(void **state) {
   rl__conn_submit(&f.c, &r[3].req);
   close(fd2);
   TH_RUN_UNTIL(&f.lp, r[1].ends && r[2].ends);
-  assert_string_equal(r[2].error, "connection closed by server");
+  assert_string_equal(r[2].error,
+                      "connection closed by server (does it want TLS?)");
   /* r4 was never re-sent: it goes out on a third connection. */
   assert_int_equal(r[3].ends, 0);
   int fd3 = th_accept(&f.lp, f.lfd);
@@ -273,6 +310,113 @@ static void test_connect_refused_fails_under_the_targets_name(void **state) {
   assert_int_equal(th_seen.sessions, 0);
   assert_int_equal(f.c.state, RL__CONN_CLOSED);
   assert_int_equal(f.c.fd, -1);
+}
+
+/* Listens on 127.0.0.1:port again (the fixture's port, after closing its
+ * listener: a server that comes back). */
+static int listen_again(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  int one = 1;
+  assert_true(fd >= 0);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons(port),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void test_failed_attempts_back_off(void **state) {
+  (void)state;
+  /* The server is gone: the first request fails at once, the next ones
+   * wait for the short backoff (0.1 s, then 0.2 s +-20%) and fail once
+   * per attempt; requests are never failed without an attempt. */
+  close(f.lfd);
+  f.lfd = -1;
+  treq r[4];
+  for (int i = 0; i < 4; i++)
+    treq_init(&r[i]);
+  rl__conn_submit(&f.c, &r[0].req);
+  TH_RUN_UNTIL(&f.lp, r[0].ends);
+  assert_string_equal(r[0].error, "connection refused");
+  uint64_t first = f.c.attempt_ns;
+  rl__conn_submit(&f.c, &r[1].req);
+  rl__conn_submit(&f.c, &r[2].req); /* both wait for the same attempt */
+  assert_int_equal(r[1].ends + r[2].ends, 0);
+  TH_RUN_UNTIL(&f.lp, r[1].ends && r[2].ends);
+  assert_true(r[1].at_ns >= first + 100 * TH_MS);
+  assert_string_equal(r[1].error, "connection refused");
+  assert_string_equal(r[2].error, "connection refused");
+  assert_false(r[1].by_plugin);
+  assert_int_equal(f.c.backoff.failures, 2);
+  uint64_t second = f.c.attempt_ns;
+  assert_true(second >= first + 100 * TH_MS);
+  /* The server comes back: the next attempt, after 0.16 to 0.24 s,
+   * works, and a success starts the backoff over. */
+  f.lfd = listen_again(f.port);
+  if (f.lfd < 0)
+    skip(); /* someone took the port meanwhile */
+  rl__conn_submit(&f.c, &r[3].req);
+  th_in in = {0};
+  int fd = th_accept(&f.lp, f.lfd);
+  assert_true(f.c.attempt_ns >= second + 160 * TH_MS);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r[3].ends);
+  ended_ok(&r[3]);
+  assert_int_equal(f.c.backoff.failures, 0);
+  close(fd);
+}
+
+static void test_a_close_after_answers_is_not_a_failed_attempt(void **state) {
+  (void)state;
+  /* The server answered, then closed (keep-alive over): no hint, and the
+   * next request connects at once. */
+  treq r[2];
+  th_in in = {0};
+  treq_init(&r[0]);
+  treq_init(&r[1]);
+  rl__conn_submit(&f.c, &r[0].req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r[0].ends);
+  ended_ok(&r[0]);
+  close(fd);
+  TH_RUN_UNTIL(&f.lp, f.c.state == RL__CONN_CLOSED);
+  assert_int_equal(f.c.backoff.failures, 0);
+  assert_true(f.c.retry_ns <= rl__now_ns());
+  rl__conn_submit(&f.c, &r[1].req);
+  assert_int_not_equal(f.c.state, RL__CONN_CLOSED); /* at once */
+  th_in in2 = {0};
+  int fd2 = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd2, &in2, "r 2\n");
+  close(fd2);
+  TH_RUN_UNTIL(&f.lp, r[1].ends);
+  /* This one the server closed with a request and no answer. */
+  assert_string_equal(r[1].error,
+                      "connection closed by server (does it want TLS?)");
+  assert_int_equal(f.c.backoff.failures, 1);
+}
+
+static void test_a_plugins_prefix_goes_before_the_cores_reason(void **state) {
+  (void)state;
+  /* ABI 1.4: gRPC's failures read "UNAVAILABLE: connection refused", as a
+   * gRPC client shows them, so they group with the server's own. */
+  th_line.desc.host_error_prefix = "UNAVAILABLE: ";
+  th_target_free(f.t);
+  f.t = th_target_new(&th_line, &f.step, th_closed_port());
+  rl__conn_init(&f.c, &f.lp, f.t);
+  treq r;
+  treq_init(&r);
+  rl__conn_submit(&f.c, &r.req);
+  TH_RUN_UNTIL(&f.lp, r.ends);
+  assert_false(r.by_plugin);
+  assert_string_equal(r.error, "UNAVAILABLE: connection refused");
+  assert_string_equal(r.name, "req");
 }
 
 static void test_connect_timeout(void **state) {
@@ -536,7 +680,9 @@ static void test_protocol_error_closes_with_the_plugins_name(void **state) {
   th_send(fd, "proto\n");
   TH_RUN_UNTIL(&f.lp, r.ends);
   assert_true(r.by_plugin);
-  assert_string_equal(r.error, "line: protocol error from server");
+  /* Nothing completed on this plain connection: TLS may be wanted. */
+  assert_string_equal(r.error,
+                      "line: protocol error from server (does it want TLS?)");
   assert_int_equal(th_seen.last_del_err, RL_ERR_PROTO);
   th_expect_eof(&f.lp, fd, &in);
   close(fd);
@@ -742,6 +888,37 @@ static void test_tls_alpn_picks_the_plugin(void **state) {
   }
 }
 
+static void test_tls_cname_is_the_name_sent(void **state) {
+  (void)state;
+  /* --cname: SNI (and the certificate check) name it, not the host: an
+   * address literal here, which by itself sends no SNI. */
+  use_tls(0, 0);
+  SSL_CTX *ctx = server_ctx("h2");
+  const char *names[] = {NULL, "api.example"};
+  for (int i = 0; i < 2; i++) {
+    f.t->tls_name = names[i] ? strdup(names[i]) : NULL;
+    treq r;
+    treq_init(&r);
+    tls_peer p;
+    rl__conn_submit(&f.c, &r.req);
+    tls_accept(&p, ctx);
+    TH_RUN_UNTIL(&f.lp, tls_read(&p, i == 0 ? "r 1\n" : "r 2\n"));
+    const char *sni = SSL_get_servername(p.ssl, TLSEXT_NAMETYPE_host_name);
+    if (names[i] == NULL)
+      assert_null(sni);
+    else
+      assert_string_equal(sni, names[i]);
+    tls_send(&p, "ok\n");
+    TH_RUN_UNTIL(&f.lp, r.ends);
+    ended_ok(&r);
+    rl__conn_shutdown(&f.c, RL_ERR_CANCELLED, "next");
+    tls_close(&p);
+    free(f.t->tls_name);
+    f.t->tls_name = NULL;
+  }
+  SSL_CTX_free(ctx);
+}
+
 static void test_tls_without_an_agreed_protocol_fails(void **state) {
   (void)state;
   use_tls(0, 1); /* --http2: ALPN must agree */
@@ -827,10 +1004,14 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_bytes_both_ways_and_one_end_per_request),
       T(test_writes_go_out_when_the_round_flushes),
+      T(test_what_a_plugin_does_between_callbacks_takes_effect),
       T(test_queue_waits_for_max_concurrent),
       T(test_peer_close_resends_unsent_requests_once),
       T(test_a_fresh_request_is_resent_behind_a_resent_one),
       T(test_connect_refused_fails_under_the_targets_name),
+      T(test_failed_attempts_back_off),
+      T(test_a_close_after_answers_is_not_a_failed_attempt),
+      T(test_a_plugins_prefix_goes_before_the_cores_reason),
       T(test_connect_timeout),
       T(test_session_refusals_fail_from_the_core),
       T(test_request_timeout_closes_the_connection),
@@ -842,6 +1023,7 @@ int main(void) {
       T(test_protocol_error_closes_with_the_plugins_name),
       T(test_large_writes_and_reads_arrive_whole),
       T(test_tls_alpn_picks_the_plugin),
+      T(test_tls_cname_is_the_name_sent),
       T(test_tls_without_an_agreed_protocol_fails),
       T(test_tls_verification_failure_fails_the_request),
       T(test_tls_handshake_within_the_connect_timeout),

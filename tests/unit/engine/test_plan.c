@@ -1,9 +1,8 @@
 /*
  * Plans (engine/plan.h): the quick command line's one-step plan, the
  * building blocks a scenario is compiled with (endpoints shared by
- * targets, user variables), and users dealt to classes: fixed counts
- * first, then smooth weighted round-robin, repeating past the assigned
- * prefix. Targets here are only compared, never run: plain structs.
+ * targets, user variables), and users dealt to classes as Locust deals
+ * them, repeating past the assigned prefix. Targets here are only compared, never run: plain structs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -122,6 +121,15 @@ static rl__plan *classes(const double *weight, const long *fixed, size_t n) {
   return p;
 }
 
+/* The same with names of the test's choosing (borrowed). */
+static rl__plan *named_classes(const char **names, const double *weight,
+                               const long *fixed, size_t n) {
+  rl__plan *p = classes(weight, fixed, n);
+  for (size_t i = 0; i < n; i++)
+    p->classes[i].name = names[i];
+  return p;
+}
+
 static size_t index_of(const rl__plan *p, uint64_t user) {
   return (size_t)(rl__plan_class_of(p, user) - p->classes);
 }
@@ -211,11 +219,78 @@ static void test_class_counts(void **state) {
   const long f2[] = {1, 2};
   p = classes(w2, f2, 2);
   assert_int_equal(rl__plan_assign_classes(p, 3), 0);
-  uint64_t got[2];
+  uint64_t got[2], want[2] = {0, 0};
   rl__plan_class_counts(p, 2000, got);
+  for (uint64_t u = 0; u < 2000; u++)
+    want[index_of(p, u)]++;
   assert_int_equal(got[0] + got[1], 2000);
-  assert_int_equal(got[0], (uint64_t)(index_of(p, 0) == 0) +
-                               (uint64_t)(index_of(p, 1999) == 0));
+  assert_int_equal(got[0], want[0]);
+  assert_int_equal(got[1], want[1]);
+  rl__plan_del(p);
+}
+
+/* The first users' classes as one letter each (the class name's first),
+ * for comparing with Locust's order. */
+static void dealt(const rl__plan *p, size_t n, char *out) {
+  for (size_t u = 0; u < n; u++)
+    out[u] = rl__plan_class_of(p, u)->name[0];
+  out[n] = '\0';
+}
+
+/* Users are dealt as Locust 2.12's UsersDispatcher._user_gen deals them
+ * (the sequences below are its output for the same classes, by
+ * tests/integration/test_scenarios.py's locust_deal): classes in name
+ * order, fixed counts first, weights normalised to round(2w / min w). */
+static void test_assign_as_locust(void **state) {
+  (void)state;
+  char got[64];
+  /* issue #14: at -u 3, Web:3, Buyer:1 and a fixed Admin get one each. */
+  static const char *n1[] = {"Web", "Buyer", "Admin"};
+  const double w1[] = {3, 1, 1};
+  const long f1[] = {-1, -1, 1};
+  rl__plan *p = named_classes(n1, w1, f1, 3);
+  assert_int_equal(rl__plan_assign_classes(p, 3), 0);
+  dealt(p, 10, got);
+  assert_string_equal(got, "AWBWWWBWWW");
+  rl__plan_del(p);
+  /* Ties go to the first by name. */
+  static const char *n2[] = {"A", "B", "C"};
+  const double w2[] = {2, 5, 6};
+  const long f2[] = {-1, -1, -1};
+  p = named_classes(n2, w2, f2, 3);
+  assert_int_equal(rl__plan_assign_classes(p, 13), 0);
+  dealt(p, 26, got);
+  assert_string_equal(got, "CBACBCBCBCABCCBACBCBCBCABC");
+  rl__plan_del(p);
+  /* Fixed counts by their own round-robin, then weights of 1.5 and 2. */
+  static const char *n3[] = {"Z", "Y", "X", "W"};
+  const double w3[] = {1, 1, 1.5, 2};
+  const long f3[] = {2, 3, -1, -1};
+  p = named_classes(n3, w3, f3, 4);
+  assert_int_equal(rl__plan_assign_classes(p, 20), 0);
+  dealt(p, 20, got);
+  assert_string_equal(got, "YZYZYWXWXWWXWXWWXWXW");
+  assert_int_equal(p->n_fixed_users, 5);
+  rl__plan_del(p);
+  /* round(2 * 1.25) is 2, as Python rounds halves to even. */
+  static const char *n4[] = {"a", "b"};
+  const double w4[] = {1, 1.25};
+  const long f4[] = {-1, -1};
+  p = named_classes(n4, w4, f4, 2);
+  assert_int_equal(rl__plan_assign_classes(p, 12), 0);
+  dealt(p, 12, got);
+  assert_string_equal(got, "abababababab");
+  rl__plan_del(p);
+}
+
+static void test_fixed_only_users(void **state) {
+  (void)state;
+  const double w[] = {1, 1};
+  const long f[] = {2, 3};
+  rl__plan *p = classes(w, f, 2);
+  assert_int_equal(rl__plan_fixed_only_users(p), 5);
+  p->classes[1].has_fixed = 0;
+  assert_int_equal(rl__plan_fixed_only_users(p), 0);
   rl__plan_del(p);
 }
 
@@ -265,6 +340,8 @@ int main(void) {
       cmocka_unit_test(test_assign_fixed_first_then_weighted),
       cmocka_unit_test(test_assign_repeats_the_weighted_part_beyond),
       cmocka_unit_test(test_class_counts),
+      cmocka_unit_test(test_assign_as_locust),
+      cmocka_unit_test(test_fixed_only_users),
       cmocka_unit_test(test_first_target_and_ratios),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -311,6 +311,46 @@ static void test_step_keys(void **state) {
   rl__plugin_set_free(&set);
 }
 
+/* ABI 1.4: host_error_prefix is read from a 1.4 descriptor; one built
+ * for 1.3 ends before it and reads NULL, whatever lies past its size. */
+static void test_host_error_prefix(void **state) {
+  (void)state;
+  static const rl_scheme schemes[] = {{"mem", 1, 0}, {NULL, 0, 0}};
+  rl_plugin d = {
+      .abi_version = RL_ABI_VERSION,
+      .struct_size = sizeof(rl_plugin),
+      .name = "mem14",
+      .version = "1",
+      .schemes = schemes,
+      .kind = RL_PLUGIN_TRANSPORT,
+      .step_new = mem_step_new,
+      .step_del = mem_step_del,
+      .step_describe = mem_step_describe,
+      .transport_new = mem_transport_new,
+      .transport_submit = mem_transport_submit,
+      .transport_del = mem_transport_del,
+      .host_error_prefix = "UNAVAILABLE: ",
+  };
+  rl__plugin_set set;
+  rl__plugin *p14 = NULL, *p13 = NULL;
+  char err[512] = "";
+  rl__plugin_set_init(&set, rl__host());
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<1.4>", &p14, err, sizeof err),
+                   0);
+  assert_string_equal(p14->desc.host_error_prefix, "UNAVAILABLE: ");
+  d.name = "mem13";
+  d.abi_version = (1u << 16) | 3u;
+  d.struct_size = (uint32_t)offsetof(rl_plugin, host_error_prefix);
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<1.3>", &p13, err, sizeof err),
+                   0);
+  assert_null(p13->desc.host_error_prefix);
+  /* The host's table of 1.4 has the stream services. */
+  assert_true(RL_HOST_HAS_STREAMS(rl__host()));
+  assert_non_null(rl__host()->request_event);
+  assert_non_null(rl__host()->conn_loop);
+  rl__plugin_set_free(&set);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_by_path),
@@ -326,6 +366,7 @@ int main(void) {
       cmocka_unit_test(test_scan_skips_broken),
       cmocka_unit_test(test_add_from_memory),
       cmocka_unit_test(test_step_keys),
+      cmocka_unit_test(test_host_error_prefix),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -108,6 +108,53 @@ static void test_uuid_and_string(void **state) {
   free(ts);
 }
 
+/* What a scenario adds: its variables, a data file's columns, the repeat
+ * counter, and `|json` for values going inside a JSON string. */
+static void test_variables_columns_counter_and_json(void **state) {
+  (void)state;
+  static const char *const vars[] = {"tok"};
+  static const char *const columns[] = {"email", "pw"};
+  rl__template_set_variables(vars, 1);
+  rl__template_set_data_columns(columns, 2);
+  const char *text = "{{tok}} {{data.pw}} {{i}} \"{{data.pw|json}}\" "
+                     "{{ tok | json }}";
+  rl_template *t = NULL;
+  char err[256] = "";
+  assert_int_equal(rl__template_new(text, strlen(text), &t, err, sizeof err),
+                   0);
+  rl_template *bad = NULL;
+  assert_int_equal(rl__template_new("{{data.nope}}", 13, &bad, err, sizeof err),
+                   RL_ERR_INVAL);
+  assert_string_equal(err, "no data column 'nope' at column 1");
+  /* The names end with the compiling; the template keeps their indexes. */
+  rl__template_set_variables(NULL, 0);
+  rl__template_set_data_columns(NULL, 0);
+  assert_int_equal(rl__template_new("{{data.pw}}", 11, &bad, err, sizeof err),
+                   RL_ERR_INVAL);
+  char *var[] = {"a\"b"};
+  const char *const row[] = {"x@y", "p\\\"\n"};
+  uint64_t rng = 1;
+  rl__template_ctx ctx = {.user_id = 1,
+                          .seq = 1,
+                          .rng = &rng,
+                          .vars = var,
+                          .n_vars = 1,
+                          .i = 3,
+                          .row = row};
+  rl__buf b;
+  rl__buf_init(&b);
+  assert_int_equal(rl__template_expand(t, &ctx, &b), 0);
+  assert_string_equal(b.p, "a\"b p\\\"\n 3 \"p\\\\\\\"\\u000a\" a\\\"b");
+  /* No row (the class has no data file): nothing. */
+  ctx.row = NULL;
+  ctx.vars = NULL;
+  rl__buf_reset(&b);
+  assert_int_equal(rl__template_expand(t, &ctx, &b), 0);
+  assert_string_equal(b.p, "  3 \"\" ");
+  rl__buf_free(&b);
+  rl__template_del(t);
+}
+
 static void test_errors_name_the_column(void **state) {
   (void)state;
   static const struct {
@@ -139,6 +186,7 @@ int main(void) {
       cmocka_unit_test(test_random_int_range_and_seed),
       cmocka_unit_test(test_uuid_and_string),
       cmocka_unit_test(test_errors_name_the_column),
+      cmocka_unit_test(test_variables_columns_counter_and_json),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -257,6 +257,70 @@ static void test_each_request_is_recorded_in_the_loops_stats(void **state) {
   assert_string_equal(th_tp_labels(), "A B C");
 }
 
+static void test_a_requests_events_count_in_their_own_rows(void **state) {
+  (void)state;
+  /* ABI 1.4 request_event: a stream's messages, each a row of its own,
+   * while the request itself counts once under its name. */
+  const int task[] = {A, -1};
+  f.s[A].latency_ns = 20 * TH_MS;
+  f.s[A].events = 3;
+  f.s[A].event_name = "A [recv]";
+  plan(NULL, task, NULL, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  const rl__stats_entry *a = entry("TA", "A"), *m = entry("TA", "A [recv]");
+  assert_non_null(a);
+  assert_non_null(m);
+  assert_int_equal(a->num_requests, 1);
+  assert_int_equal(m->num_requests, 3);
+  assert_int_equal(m->num_failures, 0);
+  /* The first counts from the request's start, the others from the one
+   * before (an instant here). */
+  assert_true(rl__stats_entry_max_ns(m) >= 15 * TH_MS);
+  assert_true(rl__stats_entry_min_ns(m) < 15 * TH_MS);
+}
+
+static void test_skip_first_leaves_the_first_requests_out(void **state) {
+  (void)state;
+  /* --skip-first 3: the run's first three requests, with their events,
+   * are left out; the count is shared (an atomic of the run's). */
+  _Atomic uint64_t taken = 0;
+  const int task[] = {A, -1};
+  f.s[A].latency_ns = 1 * TH_MS;
+  f.s[A].events = 2;
+  f.s[A].event_name = "A [recv]";
+  plan(NULL, task, NULL, constant(0));
+  f.lp.gate = (rl__request_gate){.skip_first = 3, .skipped = &taken};
+  spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, requests_of("TA", "A") >= 5);
+  /* Eight ended, the first three left out; the ninth may have started. */
+  assert_int_equal(requests_of("TA", "A"), 5);
+  assert_true(th_tp_n == 8 || th_tp_n == 9);
+  assert_int_equal(requests_of("TA", "A [recv]"), 10);
+  assert_true(f.lp.gate.open);
+  assert_int_equal(taken, 4); /* then this thread stopped asking */
+}
+
+static void test_warmup_leaves_its_requests_out(void **state) {
+  (void)state;
+  const int task[] = {A, -1};
+  f.s[A].latency_ns = 5 * TH_MS;
+  plan(NULL, task, NULL, constant(0));
+  uint64_t until = rl__now_ns() + 300 * TH_MS;
+  f.lp.gate = (rl__request_gate){.until_ns = until};
+  spawn(0, 1, NULL);
+  /* Requests end every 5 ms: none counts before the warm-up's end. */
+  TH_RUN_UNTIL(&f.lp, th_tp_n >= 4 || rl__now_ns() >= until);
+  if (rl__now_ns() < until) {
+    assert_int_equal(recorded(), 0);
+    assert_false(f.lp.gate.open);
+  }
+  TH_RUN_UNTIL(&f.lp, recorded() >= 3);
+  assert_true(rl__now_ns() >= until);
+  assert_true(f.lp.gate.open);
+  assert_true(recorded() < th_tp_n); /* some were left out */
+}
+
 static void test_the_reported_name_counts_not_its_address(void **state) {
   (void)state;
   /* rl_result's strings are only borrowed for the request_done call: a
@@ -406,31 +470,171 @@ static void test_a_failed_capture_stops_the_task(void **state) {
   rl__jsonpath_del(path);
 }
 
-static void test_pacing_counts_from_when_the_task_was_due(void **state) {
+/* A task's flat steps made by hand: kinds with their target or count
+ * (REPEAT: count; SLEEP: ms; END: its REPEAT's index), as compile.c
+ * flattens a scenario's steps. */
+typedef struct hand_step {
+  int kind, arg;
+} hand_step;
+
+static void set_steps(rl__plan_step **out, size_t *n, const hand_step *h,
+                      size_t count) {
+  rl__plan_step *s = calloc(count ? count : 1, sizeof *s);
+  assert_non_null(s);
+  for (size_t i = 0; i < count; i++) {
+    s[i].kind = (uint8_t)h[i].kind;
+    switch (h[i].kind) {
+    case RL__STEP_REQUEST:
+      s[i].target = f.t[h[i].arg];
+      assert_int_equal(rl__plan_endpoint(f.plan, s[i].target, &s[i].endpoint),
+                       0);
+      break;
+    case RL__STEP_SLEEP:
+      s[i].sleep_ns = (uint64_t)h[i].arg * TH_MS;
+      break;
+    case RL__STEP_REPEAT:
+      s[i].count = (uint32_t)h[i].arg;
+      break;
+    default: /* END */
+      s[i].jump = (uint32_t)h[i].arg;
+      s[h[i].arg].jump = (uint32_t)i;
+    }
+  }
+  free(*out);
+  *out = s;
+  *n = count;
+}
+
+static void test_repeat_and_sleep_steps(void **state) {
   (void)state;
-  /* Every 50 ms, but each request takes 80: each task starts later than
-   * it was due, and its response time counts the lateness. */
   const int task[] = {A, -1};
-  f.s[A].latency_ns = 80 * TH_MS;
-  plan(NULL, task, NULL,
-       (rl__wait){.kind = RL__WAIT_PACING, .a_ns = 50 * TH_MS});
+  rl__plan_class *k = plan(NULL, task, NULL, constant(RL__NS_PER_SEC));
+  /* repeat 2 (A, repeat 2 (B)), sleep 50 ms, C */
+  const hand_step h[] = {{RL__STEP_REPEAT, 2}, {RL__STEP_REQUEST, A},
+                         {RL__STEP_REPEAT, 2}, {RL__STEP_REQUEST, B},
+                         {RL__STEP_END, 2},    {RL__STEP_END, 0},
+                         {RL__STEP_SLEEP, 50}, {RL__STEP_REQUEST, C}};
+  set_steps(&k->tasks[0].steps, &k->tasks[0].n_steps, h, 8);
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_SLEEPING);
+  assert_string_equal(th_tp_labels(), "A B B A B B");
+  assert_int_equal(u->loop_depth, 0);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_string_equal(th_tp_labels(), "A B B A B B C");
+  /* The sleep came between the last B and C; timers never fire early. */
+  assert_true(gap(5, 6) >= 50 * TH_MS);
+  /* A user sleeping in a task is in it: a retire lets it finish. */
+  rl__user_stop(u, 0);
+}
+
+static void test_on_failure_and_stop_user(void **state) {
+  (void)state;
+  const int task[] = {A, B, -1}, stop[] = {E, -1};
+  f.s[A].error = "boom";
+  rl__plan_class *k = plan(NULL, task, stop, constant(20 * TH_MS));
+  /* on_failure: continue (a task's default): B runs after A fails. */
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_string_equal(th_tp_labels(), "A B");
+  /* stop_task: the rest of the task is skipped. */
+  k->tasks[0].steps[0].on_failure = RL__ON_FAILURE_STOP_TASK;
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 3 && u->state == RL__USER_WAITING);
+  assert_string_equal(th_tp_labels(), "A B A");
+  /* stop_user: Locust's StopUser, through on_stop. */
+  k->tasks[0].steps[0].on_failure = RL__ON_FAILURE_STOP_USER;
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_STOPPED);
+  assert_string_equal(th_tp_labels(), "A B A A E");
+  assert_int_equal(f.lp.live_users, 0);
+  /* stop_user: true after a success too. */
+  f.s[A].error = NULL;
+  k->tasks[0].steps[0].on_failure = RL__ON_FAILURE_CONTINUE;
+  k->tasks[0].steps[0].stop_user = 1;
+  rl__user *v = spawn(1, 2, NULL);
+  TH_RUN_UNTIL(&f.lp, v->state == RL__USER_STOPPED);
+  assert_string_equal(th_tp_labels(), "A B A A E A E");
+}
+
+static void test_a_failed_on_start_ends_the_user(void **state) {
+  (void)state;
+  const int start[] = {S, A, -1}, task[] = {B, -1}, stop[] = {E, -1};
+  f.s[S].error = "login refused";
+  rl__plan_class *k = plan(start, task, stop, constant(20 * TH_MS));
+  /* What compile.c gives on_start's steps: Locust's exception in on_start
+   * ends the user, without on_stop. */
+  k->on_start[0].on_failure = RL__ON_FAILURE_END_USER;
+  k->on_start[1].on_failure = RL__ON_FAILURE_END_USER;
+  rl__user *u = spawn(0, 1, NULL);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_STOPPED);
+  assert_string_equal(th_tp_labels(), "S");
+  assert_int_equal(f.lp.live_users, 0);
+  th_run_for(&f.lp, 30 * TH_MS);
+  assert_int_equal(th_tp_n, 1);
+  /* Unless the step says to go on. */
+  k->on_start[0].on_failure = RL__ON_FAILURE_CONTINUE;
+  rl__user *v = spawn(1, 2, NULL);
+  TH_RUN_UNTIL(&f.lp, v->state == RL__USER_WAITING);
+  assert_string_equal(th_tp_labels(), "S S A B");
+  rl__user_stop(v, 0);
+}
+
+static void test_an_empty_task_yields(void **state) {
+  (void)state;
+  const int task[] = {A, -1};
+  rl__plan_class *k = plan(NULL, task, NULL, (rl__wait){0});
+  set_steps(&k->tasks[0].steps, &k->tasks[0].n_steps, NULL, 0);
+  rl__user *u = spawn(0, 1, NULL);
+  /* Locust's `pass` with no wait: each round of the loop starts the next
+   * (empty) task once, and the call returns. */
+  for (int i = 0; i < 5; i++) {
+    th_run_ready(&f.lp);
+    assert_int_equal(u->state, RL__USER_READY);
+    assert_true(u->queued);
+  }
+  assert_int_equal(th_tp_n, 0);
+  rl__user_stop(u, 0);
+  f.lp.ready_head = f.lp.ready_tail = NULL;
+}
+
+static rl__wait paced(uint64_t period_ns) {
+  return (rl__wait){.kind = RL__WAIT_PACING, .a_ns = period_ns};
+}
+
+static void test_pacing_after_an_overrun_starts_afresh_as_locust(void **state) {
+  (void)state;
+  /* Locust's constant_pacing(0.1): the second task takes 250 ms, over
+   * two periods. The next starts at once and the one after it a whole
+   * period after that: no backlog of missed tasks sent back to back, and
+   * every response time counts from its own send. */
+  const int task[] = {A, -1};
+  f.s[A].latency_ns = 5 * TH_MS;
+  plan(NULL, task, NULL, paced(100 * TH_MS));
   spawn(0, 1, NULL);
-  TH_RUN_UNTIL(&f.lp, requests_of("TA", "A") == 3);
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 1);
+  f.s[A].latency_ns = 250 * TH_MS; /* the second request is slow */
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 2);
+  f.s[A].latency_ns = 5 * TH_MS; /* the later ones fast again */
+  TH_RUN_UNTIL(&f.lp, th_tp_n == 5);
+  /* After the first task, the whole period (Locust 2.12). */
+  assert_true(gap(0, 1) >= 100 * TH_MS);
+  assert_true(gap(1, 2) >= 250 * TH_MS);
+  /* 4 waited 100 - 5 ms after 3 started, 5 as long after 4. */
+  assert_true(gap(2, 3) >= 95 * TH_MS);
+  assert_true(gap(3, 4) >= 95 * TH_MS);
+  /* The slow one counts its 250 ms; no fast one counts a backlog. */
+  TH_RUN_UNTIL(&f.lp, requests_of("TA", "A") == 4);
   const rl__stats_entry *a = entry("TA", "A");
-  /* 80, then ~110 (30 late), then ~140 (60 late). */
-  assert_true(rl__stats_entry_min_ns(a) >= 75 * TH_MS);
-  assert_true(rl__stats_entry_max_ns(a) >= 125 * TH_MS);
+  assert_true(rl__stats_entry_max_ns(a) >= 250 * TH_MS);
+  assert_true(rl__histogram_percentile(&a->hist, 75) < 100 * TH_MS);
 }
 
 static void
 test_a_paced_task_that_waited_does_not_count_the_wait(void **state) {
   (void)state;
   /* Paced with room to spare: the user waits, and the next task's
-   * response time starts when its wait timer fires. */
+   * response time starts when it is sent. */
   const int task[] = {A, -1};
   f.s[A].latency_ns = 10 * TH_MS;
-  plan(NULL, task, NULL,
-       (rl__wait){.kind = RL__WAIT_PACING, .a_ns = 150 * TH_MS});
+  plan(NULL, task, NULL, paced(150 * TH_MS));
   spawn(0, 1, NULL);
   TH_RUN_UNTIL(&f.lp, requests_of("TA", "A") == 2);
   assert_true(gap(0, 1) >= 140 * TH_MS);
@@ -572,6 +776,9 @@ int main(void) {
       T(test_a_new_user_is_queued_then_runs),
       T(test_steps_run_in_order_and_the_wait_follows_the_task),
       T(test_each_request_is_recorded_in_the_loops_stats),
+      T(test_a_requests_events_count_in_their_own_rows),
+      T(test_skip_first_leaves_the_first_requests_out),
+      T(test_warmup_leaves_its_requests_out),
       T(test_the_reported_name_counts_not_its_address),
       T(test_retire_while_waiting_runs_on_stop_at_once),
       T(test_retire_while_running_finishes_the_task),
@@ -579,7 +786,11 @@ int main(void) {
       T(test_stop_between_tasks_ends_the_wait),
       T(test_a_cut_request_is_counted_apart),
       T(test_a_failed_capture_stops_the_task),
-      T(test_pacing_counts_from_when_the_task_was_due),
+      T(test_repeat_and_sleep_steps),
+      T(test_on_failure_and_stop_user),
+      T(test_a_failed_on_start_ends_the_user),
+      T(test_an_empty_task_yields),
+      T(test_pacing_after_an_overrun_starts_afresh_as_locust),
       T(test_a_paced_task_that_waited_does_not_count_the_wait),
       T(test_own_connection_closed_at_stop_shared_one_kept),
       T(test_plugin_state_goes_when_the_user_stops),

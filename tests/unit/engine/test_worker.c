@@ -377,10 +377,10 @@ static void test_fewer_users_retire_the_newest(void **state) {
 
 static void test_users_failing_at_once_do_not_starve_the_loop(void **state) {
   (void)state;
-  /* Nothing listens and users do not wait: every request fails as fast
-   * as it can be made, and the worker still hears the stop. */
-  th_target_free(f.t);
-  f.t = th_target_new(&th_line, &f.step, th_closed_port());
+  /* The session refuses every request and users do not wait: every
+   * request fails as fast as it can be made, and the worker still hears
+   * the stop. */
+  th_line_conf.refuse_submit = 1;
   start(SILENT, 0, RL__NS_PER_SEC); /* constant 0: no wait */
   rl__worker_set_users(&f.w, 2);
   pause_ms(100);
@@ -389,7 +389,7 @@ static void test_users_failing_at_once_do_not_starve_the_loop(void **state) {
   merged m = hub();
   assert_true(m.requests > 10);
   assert_int_equal(m.failures, m.requests);
-  assert_int_equal(m.errors, 1);        /* one row: "connection refused" */
+  assert_int_equal(m.errors, 1);        /* one row: "line refused ..." */
   assert_int_equal(th_plugin_dones, 0); /* all failed by the core */
 }
 
@@ -432,6 +432,36 @@ static void test_a_new_test_runs_a_new_plan_with_new_users(void **state) {
   th_target_free(t2);
 }
 
+static void test_a_dead_server_costs_one_failure_per_attempt(void **state) {
+  (void)state;
+  /* Nothing listens and users do not wait: each user's connection backs
+   * off after each refusal (0.1 s, then 0.2 s, 0.4 s... +-20%), and its
+   * requests wait for the next attempt, so a user fails about once per
+   * attempt, not as fast as it can. */
+  th_target_free(f.t);
+  f.t = th_target_new(&th_line, &f.step, th_closed_port());
+  uint64_t t0 = rl__now_ns();
+  start(SILENT, 0, 0); /* constant 0: no wait */
+  rl__worker_set_users(&f.w, 2);
+  pause_ms(350);
+  stop_and_join(RL__CMD_STOP);
+  uint64_t elapsed = rl__now_ns() - t0;
+  /* Attempts a user can have made by then, at the shortest waits. */
+  uint64_t attempts = 1, at = 0, wait = 100 * TH_MS;
+  for (int k = 0; k < 30; k++) {
+    at += k == 0 ? wait : wait * 8 / 10;
+    if (at > elapsed)
+      break;
+    attempts++;
+    wait = k == 0 ? 200 * TH_MS : wait * 2;
+  }
+  merged m = hub();
+  assert_true(m.requests >= 2);
+  assert_true(m.requests <= 2 * attempts);
+  assert_int_equal(m.failures, m.requests);
+  assert_int_equal(m.errors, 1); /* one row: "connection refused" */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -443,6 +473,7 @@ int main(void) {
       T(test_fewer_users_retire_the_newest),
       T(test_users_failing_at_once_do_not_starve_the_loop),
       T(test_a_new_test_runs_a_new_plan_with_new_users),
+      T(test_a_dead_server_costs_one_failure_per_attempt),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

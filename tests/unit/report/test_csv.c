@@ -644,7 +644,7 @@ static void test_history_rows_lost(void **state) {
     if (rl__report_csv_close(w, f->run, &f->h, 40, err, sizeof err) !=
         RL_ERR_IO)
       _exit(15);
-    if (!strstr(err, "File too large (history rows lost)"))
+    if (!strstr(err, "File too large (history rows of "))
       _exit(16);
     _exit(0);
   }
@@ -656,6 +656,98 @@ static void test_history_rows_lost(void **state) {
   char *stats = file_of(f, "_stats.csv");
   assert_non_null(strstr(stats, "\r\nGET,/k,40,0,"));
   free(stats);
+}
+
+/* Every line of `text` after the header: whole history rows (24 fields,
+ * none quoted here) for seconds T0+1, T0+2, ... in order. Returns the
+ * number of rows. */
+static size_t whole_history_rows(const char *text) {
+  const char *p = strstr(text, "\r\n");
+  assert_non_null(p);
+  p += 2;
+  size_t rows = 0;
+  while (*p) {
+    const char *end = strstr(p, "\r\n");
+    assert_non_null(end); /* no half row at the end */
+    size_t commas = 0;
+    for (const char *q = p; q < end; q++)
+      commas += *q == ',';
+    assert_int_equal(commas, 23);
+    assert_int_equal(strtoull(p, NULL, 10), T0 + rows + 1);
+    rows++;
+    p = end + 2;
+  }
+  return rows;
+}
+
+/* A disk that fills and frees (here: the file size limit, lowered then
+ * raised again): the failure is reported once, the history keeps whole
+ * rows only, and once there is room the rows that waited are written,
+ * whole and in order; the recovery is said once too. */
+static void test_history_disk_frees(void **state) {
+  fixture *f = *state;
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    rl__report_csv *w;
+    char err[256] = "";
+    static const double one[] = {4};
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim;
+    if (getrlimit(RLIMIT_FSIZE, &lim) != 0)
+      _exit(10);
+    rlim_t hard = lim.rlim_max;
+    lim.rlim_cur = 2000;
+    if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+      _exit(10);
+    if (rl__report_csv_open(f->prefix, 0, &w, err, sizeof err) != 0)
+      _exit(11);
+    int failed = 0, recovered = 0;
+    for (uint64_t s = 0; s < 40; s++) {
+      if (s == 25) { /* the disk frees */
+        lim.rlim_cur = hard;
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0)
+          _exit(10);
+      }
+      feed(f, s, "GET", "/k", one, 1, 0, -1, NULL);
+      tick(f, s + 1, 1);
+      if (rl__report_csv_tick(w, f->run, &f->h) != 0)
+        _exit(12);
+      int rc = rl__report_csv_write(w, err, sizeof err);
+      if (rc == RL_ERR_IO) {
+        failed++;
+        if (!strstr(err, "run_stats_history.csv: File too large"))
+          _exit(13);
+      } else if (rc == RL__REPORT_CSV_RECOVERED) {
+        recovered++;
+        if (!strstr(err, "every history row included"))
+          _exit(14);
+      } else if (rc != 0) {
+        _exit(15);
+      }
+      if (s == 20) {
+        /* While full: the file holds whole rows only. */
+        char *hist = file_of(f, "_stats_history.csv");
+        size_t n = whole_history_rows(hist);
+        free(hist);
+        if (n < 5 || n >= 21) /* some rows written, not all 21 */
+          _exit(16);
+      }
+    }
+    if (failed != 1 || recovered != 1)
+      _exit(17);
+    if (rl__report_csv_close(w, f->run, &f->h, 40, err, sizeof err) != 0)
+      _exit(18);
+    _exit(0);
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  char *hist = file_of(f, "_stats_history.csv");
+  assert_int_equal(whole_history_rows(hist), 40);
+  free(hist);
 }
 
 /* kill -9 in the middle of a run leaves every second up to the last one:
@@ -775,6 +867,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_replaced_by_rename, setup, teardown),
       cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
       cmocka_unit_test_setup_teardown(test_history_rows_lost, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_history_disk_frees, setup, teardown),
       cmocka_unit_test_setup_teardown(test_survives_kill, setup, teardown),
       cmocka_unit_test(test_py_float),
       cmocka_unit_test_setup_teardown(test_null_writer, setup, teardown),

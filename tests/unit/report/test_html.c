@@ -349,9 +349,10 @@ static void test_write_errors(void **state) {
   assert_int_equal(rl__report_html_save("/nonexistent-dir/r.html", NULL, s,
                                         NULL, err, sizeof err),
                    RL_ERR_IO);
-  assert_string_equal(err,
-                      "cannot write the HTML report "
-                      "/nonexistent-dir/r.html: No such file or directory");
+  assert_string_equal(err, "cannot write the HTML report "
+                           "/nonexistent-dir/r.html: cannot create "
+                           "/nonexistent-dir/r.html.tmp: No such file or "
+                           "directory");
   assert_int_equal(
       rl__report_html_save("/nonexistent-dir/r.html", NULL, s, NULL, NULL, 0),
       RL_ERR_IO);

@@ -318,7 +318,8 @@ static void test_stats_requests(void **state) {
   rl__history h;
   rl__history_init(&h);
   /* No history yet: the current percentiles are unknown. */
-  json_t *j = rl__report_json_stats_requests(s, &h, 6, "running", 18);
+  json_t *j = rl__report_json_stats_requests(s, &h, (rl__stats_window){0, 6},
+                                             "running", 18);
   assert_non_null(j);
   assert_true(
       json_is_null(json_object_get(j, "current_response_time_percentile_95")));
@@ -326,7 +327,8 @@ static void test_stats_requests(void **state) {
   rl__history_add_times(&h, &rl__stats_total(s)->hist);
   assert_int_equal(rl__history_tick(&h, s, 1700000006, 6, 18), 0);
 
-  j = rl__report_json_stats_requests(s, &h, 6, "running", 18);
+  j = rl__report_json_stats_requests(s, &h, (rl__stats_window){0, 6}, "running",
+                                     18);
   assert_non_null(j);
   static const char *const keys[] = {"stats",
                                      "errors",
@@ -410,7 +412,8 @@ static void test_stats_requests_truncates(void **state) {
     snprintf(name, sizeof name, "/%03d", i);
     assert_non_null(rl__stats_entry_get(s, "GET", name));
   }
-  json_t *j = rl__report_json_stats_requests(s, NULL, 1, "stopped", 0);
+  json_t *j = rl__report_json_stats_requests(s, NULL, (rl__stats_window){0, 1},
+                                             "stopped", 0);
   assert_non_null(j);
   const json_t *stats = json_object_get(j, "stats");
   assert_int_equal(json_array_size(stats), 501);

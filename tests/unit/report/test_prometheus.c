@@ -84,7 +84,7 @@ static void test_counters_and_gauges(void **state) {
   (void)state;
   rl__stats *s = run_stats();
   rl__report_prometheus_info info = {
-      .users = 7, .state = RL__STATE_RUNNING, .now_sec = 2};
+      .users = 7, .state = RL__STATE_RUNNING, .window = {0, 2}};
   char *text = exposition(s, &info);
   expect_line(text, "# TYPE rpcload_requests_total counter");
   expect_line(text, "rpcload_requests_total{method=\"GET\",name=\"/hello\"} 5");

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -296,6 +297,53 @@ static void test_yaml_to_json(void **state) {
   rl__scn_del(s);
 }
 
+/* A value that is exactly one template of a numeric function is a JSON
+ * number (issue #14: {{random_int 1 100}} in json: gave a string); any
+ * other template text stays a string; !!int / !!float make a number of
+ * any template, !!str a string of any. */
+static void test_templates_as_json_numbers(void **state) {
+  (void)state;
+  rl__scn *s = parse_ok(
+      "users:\n"
+      "  - name: U\n"
+      "    on_start: [{http: POST /login, capture: {cart: $.id}}]\n"
+      "    tasks:\n"
+      "      - steps:\n"
+      "          - http: POST /\n"
+      "            json:\n"
+      "              n: '{{random_int 1 100}}'\n"
+      "              u: \"{{ user_id }}\"\n"
+      "              seq: '{{seq}}'\n"
+      "              ms: '{{timestamp_ms}}'\n"
+      "              text: 'id-{{user_id}}'\n"
+      "              two: '{{user_id}}{{seq}}'\n"
+      "              uuid: '{{uuid}}'\n"
+      "              var: '{{cart}}'\n"
+      "              asint: !!int '{{cart}}'\n"
+      "              asfloat: !!float '{{cart}}'\n"
+      "              kept: !!str '{{user_id}}'\n"
+      "              anchored: &a !!str '{{seq}}'\n"
+      "              list: ['{{random_int 1 2}}', '{{uuid}}']\n"
+      "          - grpc: a.B/C\n"
+      "            data: {count: '{{random_int 1 9}}', id: '{{user_id}}',\n"
+      "                   n: !!int '{{user_id}}'}\n");
+  const rl__scn_task *t = &s->users[0].tasks[0];
+  assert_string_equal(
+      t->steps[0].body,
+      "{\"n\":{{random_int 1 100}},\"u\":{{ user_id }},\"seq\":{{seq}},"
+      "\"ms\":{{timestamp_ms}},\"text\":\"id-{{user_id}}\","
+      "\"two\":\"{{user_id}}{{seq}}\",\"uuid\":\"{{uuid}}\","
+      "\"var\":\"{{cart|json}}\",\"asint\":{{cart}},\"asfloat\":{{cart}},"
+      "\"kept\":\"{{user_id}}\",\"anchored\":\"{{seq}}\","
+      "\"list\":[{{random_int 1 2}},\"{{uuid}}\"]}");
+  /* data: is typed by the .proto (a number field takes a string of
+   * digits, a string field no number): strings, unless tagged. */
+  assert_string_equal(t->steps[1].body,
+                      "{\"count\":\"{{random_int 1 9}}\","
+                      "\"id\":\"{{user_id}}\",\"n\":{{user_id}}}");
+  rl__scn_del(s);
+}
+
 static void test_step_fields(void **state) {
   (void)state;
   rl__scn *s = parse_ok("host: https://api.local\n"
@@ -385,7 +433,13 @@ static void test_waits_and_settings(void **state) {
       "  - {name: C, wait: {constant_throughput: 4},\n"
       "     tasks: [{steps: [{http: GET /}]}]}\n"
       "  - {name: D, wait: none, tasks: [{steps: [{http: GET /}]}]}\n"
-      "  - {name: E, wait: {constant: 0.25}, fixed_count: 0,\n"
+      "  - {name: E, wait: {constant: 0.25}, fixed_count: 2,\n"
+      "     tasks: [{steps: [{http: GET /}]}]}\n"
+      "  - {name: F, wait: {schedule: 0.5}, tasks: [{steps: [{http: GET "
+      "/}]}]}\n"
+      "  - {name: G, wait: {exponential: 2},\n"
+      "     tasks: [{steps: [{http: GET /}]}]}\n"
+      "  - {name: H, wait: {sequence: [1, 0.5, 0]},\n"
       "     tasks: [{steps: [{http: GET /}]}]}\n");
   const rl__scn_settings *st = &s->settings;
   assert_true(st->has_users && st->users == 10);
@@ -407,7 +461,16 @@ static void test_waits_and_settings(void **state) {
   assert_int_equal(s->users[4].wait.kind, RL__WAIT_CONSTANT);
   assert_int_equal(s->users[4].wait.a_ns, 250000000ull);
   assert_true(s->users[4].has_fixed_count);
-  assert_int_equal(s->users[4].fixed_count, 0);
+  assert_int_equal(s->users[4].fixed_count, 2);
+  assert_int_equal(s->users[5].wait.kind, RL__WAIT_SCHEDULE);
+  assert_int_equal(s->users[5].wait.a_ns, 500000000ull);
+  assert_int_equal(s->users[6].wait.kind, RL__WAIT_EXPONENTIAL);
+  assert_int_equal(s->users[6].wait.a_ns, 2000000000ull);
+  assert_int_equal(s->users[7].wait.kind, RL__WAIT_SEQUENCE);
+  assert_int_equal(s->users[7].wait.n, 3);
+  assert_int_equal(s->users[7].wait.seq_ns[0], 1000000000ull);
+  assert_int_equal(s->users[7].wait.seq_ns[1], 500000000ull);
+  assert_int_equal(s->users[7].wait.seq_ns[2], 0);
   rl__scn_del(s);
 }
 
@@ -439,7 +502,9 @@ static void test_expect_and_capture(void **state) {
                "                     $.s: {contains: ell}}\n");
   const rl__scn_step *st = &s->users[0].tasks[0].steps[0];
   const rl__expect *x = &st->expect;
-  assert_true(x->has_status && x->status == 201);
+  assert_true(x->has_status && rl__status_set_has(&x->status, 201) &&
+              !rl__status_set_has(&x->status, 200));
+  assert_string_equal(x->status_text, "201");
   assert_string_equal(x->body_matches, "^ok [0-9]+$");
   assert_non_null(x->body_re);
   /* A named status is kept as written: the names are its plugin's. */
@@ -464,29 +529,210 @@ static void test_expect_and_capture(void **state) {
   assert_non_null(doc);
   char why[256];
   for (size_t i = 0; i < 4; i++)
-    if (!rl__json_expect_check(&x->json[i], doc, why, sizeof why))
+    if (!rl__json_expect_check(&x->json[i], doc, NULL, why, sizeof why))
       fail_msg("json[%zu]: %s", i, why);
   const rl__expect *x2 = &s->users[0].tasks[0].steps[1].expect;
   assert_string_equal(x2->status_name, "14");
   assert_int_equal(x2->n_json, 3);
   for (size_t i = 0; i < 3; i++)
-    if (!rl__json_expect_check(&x2->json[i], doc, why, sizeof why))
+    if (!rl__json_expect_check(&x2->json[i], doc, NULL, why, sizeof why))
       fail_msg("json[%zu]: %s", i, why);
   json_decref(doc);
 
   /* And the reasons when they do not hold. */
   doc = json_loads("{\"n\":2,\"tags\":[\"a\"],\"name\":\"abd\"}", 0, &jerr);
   assert_non_null(doc);
-  assert_false(rl__json_expect_check(&x->json[0], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[0], doc, NULL, why, sizeof why));
   assert_string_equal(why, "$.ok: not found");
-  assert_false(rl__json_expect_check(&x->json[1], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[1], doc, NULL, why, sizeof why));
   assert_string_equal(why, "$.n is 2, expected 1");
-  assert_false(rl__json_expect_check(&x->json[2], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[2], doc, NULL, why, sizeof why));
   assert_string_equal(why, "$.tags is [\"a\"], which does not contain \"b\"");
-  assert_false(rl__json_expect_check(&x->json[3], doc, why, sizeof why));
+  assert_false(rl__json_expect_check(&x->json[3], doc, NULL, why, sizeof why));
   assert_string_equal(why, "$.name is \"abd\", which does not match /^a.c$/");
   json_decref(doc);
   rl__scn_del(s);
+}
+
+/* status as a list and as classes, the failure message, and expected
+ * values that are templates. */
+static void test_expect_statuses_messages_templates(void **state) {
+  (void)state;
+  rl__scn *s = parse_ok(
+      "users:\n"
+      "  - name: U\n"
+      "    on_start: [{http: POST /login, capture: {tok: $.t, id: $.id}}]\n"
+      "    tasks:\n"
+      "      - steps:\n"
+      "          - {http: GET /a, expect: {status: [200, 404]}}\n"
+      "          - {http: GET /b, expect: {status: 2xx, message: 'no b'}}\n"
+      "          - {http: GET /c, expect: {status: [3XX, 201],\n"
+      "             body_contains: 'tok={{tok}}',\n"
+      "             json: {$.id: '{{id}}', $.n: {contains: 'u{{id}}'},\n"
+      "                    $.lit: 'x'}}}\n");
+  const rl__scn_step *st = s->users[0].tasks[0].steps;
+  const rl__expect *a = &st[0].expect, *b = &st[1].expect, *c = &st[2].expect;
+  assert_true(rl__status_set_has(&a->status, 200));
+  assert_true(rl__status_set_has(&a->status, 404));
+  assert_false(rl__status_set_has(&a->status, 201));
+  assert_string_equal(a->status_text, "200 or 404");
+  assert_null(a->message);
+  for (int code = 100; code < 600; code++)
+    assert_int_equal(rl__status_set_has(&b->status, code),
+                     code >= 200 && code < 300);
+  assert_string_equal(b->status_text, "2xx");
+  assert_string_equal(b->message, "no b");
+  assert_true(rl__status_set_has(&c->status, 307));
+  assert_true(rl__status_set_has(&c->status, 201));
+  assert_false(rl__status_set_has(&c->status, 200));
+  assert_string_equal(c->status_text, "3xx or 201");
+  /* Templates are kept as written; the plan compiles them. */
+  assert_string_equal(c->body_contains, "tok={{tok}}");
+  assert_string_equal(json_string_value(c->json[0].value), "{{id}}");
+  assert_string_equal(json_string_value(c->json[1].value), "u{{id}}");
+  rl__scn_del(s);
+}
+
+/* sleep and repeat steps, on_failure and stop_user, empty tasks, and the
+ * top-level tasks: library used by several classes. */
+static void test_flow_steps_and_library(void **state) {
+  (void)state;
+  rl__scn *s = parse_ok(
+      "tasks:\n"
+      "  browse:\n"
+      "    weight: 2\n"
+      "    tags: [web]\n"
+      "    steps:\n"
+      "      - {http: 'GET /item?t={{tok}}', on_failure: stop_task}\n"
+      "      - {sleep: 1.5}\n"
+      "  idle: {steps: []}\n"
+      "users:\n"
+      "  - name: A\n"
+      "    on_start: [{http: POST /login, capture: {tok: $.t}}]\n"
+      "    tasks:\n"
+      "      - browse\n"
+      "      - {use: idle, weight: 5, tags: quiet, name: nothing}\n"
+      "      - steps:\n"
+      "          - repeat: 3\n"
+      "            steps:\n"
+      "              - {http: 'GET /n/{{i}}', name: '/n/[i]'}\n"
+      "              - repeat: 2\n"
+      "                steps: [{http: 'GET /m/{{i}}', capture: {m: $.m}}]\n"
+      "              - {http: 'GET /after/{{m}}'}\n"
+      "          - {sleep: 250ms, stop_user: true}\n"
+      "      - {steps: }\n"
+      "  - name: B\n"
+      "    on_start: [{http: POST /login, capture: {tok: $.t}}]\n"
+      "    tasks: [{use: browse}]\n");
+  assert_int_equal(s->n_library, 2);
+  assert_string_equal(s->library[0].name, "browse");
+  assert_string_equal(s->library[1].name, "idle");
+  const rl__scn_user *a = &s->users[0];
+  assert_int_equal(a->n_tasks, 4);
+  /* A library task: its name, weight, tags and steps, with defaults. */
+  const rl__scn_task *t = &a->tasks[0];
+  assert_string_equal(t->name, "browse");
+  assert_true(t->weight == 2);
+  assert_int_equal(t->n_tags, 1);
+  assert_int_equal(t->n_steps, 2);
+  assert_int_equal(t->steps[0].kind, RL__SCN_STEP_REQUEST);
+  assert_int_equal(t->steps[0].on_failure, 1); /* stop_task */
+  assert_int_equal(t->steps[1].kind, RL__SCN_STEP_SLEEP);
+  assert_int_equal(t->steps[1].sleep_ns, 1500000000ull);
+  /* ... or with its own. An empty task is a task. */
+  t = &a->tasks[1];
+  assert_string_equal(t->name, "nothing");
+  assert_true(t->weight == 5);
+  assert_string_equal(t->tags[0], "quiet");
+  assert_int_equal(t->n_steps, 0);
+  t = &a->tasks[2];
+  assert_int_equal(t->n_steps, 2);
+  const rl__scn_step *r = &t->steps[0];
+  assert_int_equal(r->kind, RL__SCN_STEP_REPEAT);
+  assert_int_equal(r->repeat, 3);
+  assert_int_equal(r->n_steps, 3);
+  assert_int_equal(r->steps[0].on_failure, -1);
+  assert_int_equal(r->steps[1].kind, RL__SCN_STEP_REPEAT);
+  assert_int_equal(r->steps[1].steps[0].n_captures, 1);
+  assert_true(t->steps[1].stop_user);
+  assert_int_equal(a->tasks[3].n_steps, 0);
+  /* B uses the same task, read again in its own scope. */
+  assert_string_equal(s->users[1].tasks[0].name, "browse");
+  assert_ptr_not_equal(s->users[1].tasks[0].steps, a->tasks[0].steps);
+  rl__scn_del(s);
+  /* The library's templates are checked where a class uses them: B has
+   * no tok. */
+  parse_bad("tasks:\n"
+            "  browse: {steps: [{http: 'GET /{{tok}}'}]}\n"
+            "users:\n"
+            "  - {name: B, tasks: [browse]}\n",
+            "t.yaml:2:33: ", "variable 'tok' is never set");
+}
+
+/* A data file's columns, checked where templates name them; the file
+ * read at load, its mistakes with its own line. */
+static void test_data_files(void **state) {
+  (void)state;
+  char path[] = "/tmp/rl-scn-data-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *fp = fdopen(fd, "w");
+  assert_non_null(fp);
+  fputs("email,password\nann@x.io,\"a\"\"b\"\n", fp);
+  fclose(fp);
+  char text[1024];
+  snprintf(text, sizeof text,
+           "data: {file: %s}\n"
+           "users:\n"
+           "  - name: A\n"
+           "    on_start: [{http: POST /login, json: {u: '{{data.email}}'}}]\n"
+           "    tasks: [{steps: [{http: 'GET /{{data.password}}'}]}]\n"
+           "  - name: B\n"
+           "    data: {file: %s, order: per_user, cycle: false, format: csv}\n"
+           "    tasks: [{steps: [{http: GET /}]}]\n",
+           path, path);
+  rl__scn *s = parse_ok(text);
+  assert_non_null(s->data);
+  assert_int_equal(s->data->order, RL__FEEDER_SEQUENTIAL);
+  assert_true(s->data->cycle);
+  assert_int_equal(s->data->n_rows, 1);
+  assert_null(s->users[0].data);
+  assert_int_equal(s->users[1].data->order, RL__FEEDER_PER_USER);
+  assert_false(s->users[1].data->cycle);
+  /* In json: a column's template is escaped for the JSON string. */
+  assert_string_equal(s->users[0].on_start[0].body,
+                      "{\"u\":\"{{data.email|json}}\"}");
+  rl__scn_del(s);
+
+  snprintf(text, sizeof text,
+           "data: {file: %s}\nusers:\n  - name: A\n"
+           "    tasks: [{steps: [{http: 'GET /{{data.mail}}'}]}]\n",
+           path);
+  parse_bad(text, "t.yaml:4:35: ",
+            "no column 'mail' in "); /* the file's name as written */
+  parse_bad("users:\n  - name: A\n"
+            "    tasks: [{steps: [{http: 'GET /{{data.mail}}'}]}]\n",
+            "t.yaml:3:35: ",
+            "{{data.mail}} reads a data file: give one with data: {file: "
+            "...} in the user class or at the top");
+  parse_bad("data: {file: /nonexistent/u.csv}\nusers: []\n", "t.yaml:1:14: ",
+            "data file /nonexistent/u.csv: cannot open: No such file or "
+            "directory");
+  snprintf(text, sizeof text, "data: {file: %s, order: shuffled}\nusers: []\n",
+           path);
+  parse_bad(text, "t.yaml:1:",
+            "expected sequential, random or per_user for "
+            "'order', got 'shuffled'");
+  parse_bad("data: {order: random}\nusers: []\n",
+            "t.yaml:1:7: ", "data is missing 'file'");
+  fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs("email\na\nb,c\n", fp);
+  fclose(fp);
+  snprintf(text, sizeof text, "data: {file: %s}\nusers: []\n", path);
+  parse_bad(text,
+            "t.yaml:1:14: ", ":3: 2 fields, but the header names 1 column");
+  remove(path);
 }
 
 static void test_variable_scopes(void **state) {
@@ -567,11 +813,11 @@ static void test_errors(void **state) {
       /* unknown keys, with the expected ones */
       {"hots: x\nusers: []\n", "t.yaml:1:1: ",
        "unknown key 'hots' in the scenario (did you mean 'host'? expected: "
-       "host, settings, users)"},
+       "host, settings, data, tasks, users)"},
       {"users:\n  - name: U\n    waits: 1\n", "t.yaml:3:5: ",
        "unknown key 'waits' in user class (did you mean 'wait'? expected: "
        "name, weight, fixed_count, wait, host, on_start, on_stop, tasks, "
-       "sequential)"},
+       "sequential, data)"},
       {"users:\n  - name: U\n    tasks: [{http: GET /}]\n", "t.yaml:3:14: ",
        "unknown key 'http' in task (expected: name, weight, tags, steps); a "
        "task's requests go in its 'steps' list"},
@@ -591,8 +837,12 @@ static void test_errors(void **state) {
       {"users:\n  - name: U\n    weight: abc\n",
        "t.yaml:3:13: ", "expected a number for 'weight', got 'abc'"},
       {"users:\n  - name: U\n    fixed_count: 1.5\n", "t.yaml:3:18: ",
-       "expected a whole number from 0 to 1000000000 for 'fixed_count', got "
+       "expected a whole number from 1 to 1000000000 for 'fixed_count', got "
        "'1.5'"},
+      {"users:\n  - name: U\n    fixed_count: 0\n", "t.yaml:3:18: ",
+       "'fixed_count: 0' would start no user of this class: give 1 or more, "
+       "or leave the key out for a weighted class (Locust's fixed_count = 0 "
+       "means no fixed count)"},
       {"users:\n  - name: U\n    sequential: maybe\n",
        "t.yaml:3:17: ", "expected true or false for 'sequential', got 'maybe'"},
       {"users:\n  - name: [U]\n",
@@ -639,8 +889,52 @@ static void test_errors(void **state) {
        "t.yaml:3:12: ", "user class 'U' has no tasks"},
       {"users:\n  - name: U\n    tasks: [{weight: 2}]\n",
        "t.yaml:3:13: ", "task is missing 'steps'"},
-      {"users:\n  - name: U\n    tasks: [{steps: []}]\n",
-       "t.yaml:3:21: ", "a task needs at least one step"},
+      /* sleep, repeat, on_failure, stop_user, the library */
+      {"users:\n  - name: U\n    tasks: [{steps: [{sleep: x}]}]\n",
+       "t.yaml:3:30: ",
+       "expected a duration (seconds, or e.g. 500ms, 30s, "
+       "1h30m) for 'sleep', got 'x'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{sleep: 1, name: s}]}]\n",
+       "t.yaml:3:33: ",
+       "unknown key 'name' in sleep step (expected: sleep, "
+       "stop_user); a sleep step only waits"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{repeat: 0, steps: []}]}]\n",
+       "t.yaml:3:31: ",
+       "expected a whole number from 1 to 1000000 for "
+       "'repeat', got '0'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{repeat: 2}]}]\n",
+       "t.yaml:3:22: ", "repeat is missing 'steps'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: 'GET /{{i}}'}]}]\n",
+       "t.yaml:3:35: ",
+       "{{i}} is a repeat's counter: it exists in the steps "
+       "of a repeat: only"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
+       "{i: $.i}}]}]\n",
+       "t.yaml:3:46: ",
+       "capture variable 'i' would hide the template "
+       "function of that name"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, on_failure: "
+       "stop}]}]\n",
+       "t.yaml:3:48: ",
+       "expected continue, stop_task or stop_user for "
+       "'on_failure', got 'stop'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, stop_user: "
+       "2}]}]\n",
+       "t.yaml:3:47: ", "expected true or false for 'stop_user', got '2'"},
+      {"tasks: {browse: {steps: []}}\nusers:\n  - name: U\n"
+       "    tasks: [brwse]\n",
+       "t.yaml:4:13: ",
+       "no task 'brwse' in the top-level tasks: (did you mean "
+       "'browse'? known: browse)"},
+      {"users:\n  - name: U\n    tasks: [browse]\n", "t.yaml:3:13: ",
+       "no task 'browse' in the top-level tasks: (known: "
+       "none)"},
+      {"tasks: [{steps: []}]\nusers: []\n",
+       "t.yaml:1:8: ", "expected a mapping of tasks by name"},
+      {"tasks: {b: {steps: [{on_fail: x, htp: GET /}]}}\nusers: []\n",
+       "t.yaml:1:22: ",
+       "unknown key 'on_fail' in step (did you mean "
+       "'on_failure'?"},
       {"users:\n  - name: ''\n",
        "t.yaml:2:11: ", "a user class name cannot be empty"},
       {"users:\n  - {name: A, tasks: [{steps: [{http: GET /}]}]}\n"
@@ -681,7 +975,16 @@ static void test_errors(void **state) {
       /* waits */
       {"users:\n  - name: U\n    wait: {const: 1}\n", "t.yaml:3:12: ",
        "unknown wait kind 'const' (did you mean 'constant'? expected: "
-       "constant, between, constant_throughput, constant_pacing)"},
+       "constant, between, constant_throughput, constant_pacing, schedule, "
+       "exponential, sequence)"},
+      {"users:\n  - name: U\n    wait: {sequence: []}\n", "t.yaml:3:22: ",
+       "expected a list [S1, S2, ...] of seconds for 'sequence', got"},
+      {"users:\n  - name: U\n    wait: {sequence: [1, x]}\n",
+       "t.yaml:3:26: ", "expected a number for 'sequence', got 'x'"},
+      {"users:\n  - name: U\n    wait: {exponential: 0}\n",
+       "t.yaml:3:25: ", "'exponential' must be more than 0"},
+      {"users:\n  - name: U\n    wait: {schedule: 0}\n",
+       "t.yaml:3:22: ", "'schedule' must be more than 0"},
       {"users:\n  - name: U\n    wait: {between: [3, 1]}\n",
        "t.yaml:3:21: ", "between: min 3 is greater than max 1"},
       {"users:\n  - name: U\n    wait: {between: 3}\n", "t.yaml:3:21: ",
@@ -699,11 +1002,29 @@ static void test_errors(void **state) {
       /* expectations */
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
        "{body_matches: '(a'}}]}]\n",
-       "t.yaml:3:60: ", "bad regular expression '(a': "},
+       "t.yaml:3:62: ",
+       "bad regular expression '(a': missing closing parenthesis"},
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
        "{status: 700}}]}]\n",
        "t.yaml:3:53: ",
-       "expected a whole number from 100 to 599 for 'status', got '700'"},
+       "expected a status for 'status': 100 to 599, a class such as 2xx, or "
+       "a list of them ([200, 404]), got '700'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{status: [200, 6xx]}}]}]\n",
+       "t.yaml:3:59: ", "expected a status for 'status'"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{status: []}}]}]\n",
+       "t.yaml:3:53: ", "'status' is an empty list"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{message: ''}}]}]\n",
+       "t.yaml:3:54: ", "'message' is empty"},
+      /* Expected values may be templates, of variables set before. */
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
+       "{body_contains: 'x{{tok}}'}}]}]\n",
+       "t.yaml:3:62: ", "variable 'tok' is never set"},
+      {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
+       "{id: $.id}, expect: {json: {$.id: '{{id}}'}}}]}]\n",
+       "t.yaml:3:80: ", "variable 'id' is never set"},
       {"users:\n  - name: U\n    tasks: [{steps: [{grpc: a/b, expect: "
        "{grpc_status: not found}}]}]\n",
        "t.yaml:3:56: ",
@@ -733,7 +1054,7 @@ static void test_errors(void **state) {
        "bad JSON path '$.a[x]': expected an index or a quoted key after '['"},
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, expect: "
        "{json: [{path: $.a, matches: '['}]}}]}]\n",
-       "t.yaml:3:74: ", "bad regular expression '['"},
+       "t.yaml:3:75: ", "bad regular expression '['"},
       /* captures */
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
        "{t: '$.a..b'}}]}]\n",
@@ -742,10 +1063,10 @@ static void test_errors(void **state) {
        "{t: token}}]}]\n",
        "t.yaml:3:49: ",
        "expected a capture source for 't': a JSON path ($.token), "
-       "header:NAME or regex:ERE, got 'token'"},
+       "header:NAME or regex:PATTERN, got 'token'"},
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
        "{t: 'regex:a('}}]}]\n",
-       "t.yaml:3:56: ", "bad regular expression 'a('"},
+       "t.yaml:3:58: ", "bad regular expression 'a('"},
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, capture: "
        "{t: 'header:'}}]}]\n",
        "t.yaml:3:49: ", "expected a header name after 'header:'"},
@@ -788,9 +1109,17 @@ static void test_errors(void **state) {
       {"users: [\n", "t.yaml:2:1: ", "YAML: "},
       {"a: *nope\n", "t.yaml:1:4: ", "YAML: found undefined alias"},
       {"users: []\n---\nusers: []\n", "t.yaml:3:1: ", "a second YAML document"},
-      {"", "t.yaml: ", "the file is empty"},
-      {"# only a comment\n", "t.yaml: ", "the file is empty"},
-      {"users: [\"\xff\"]\n", "t.yaml: ", "YAML: invalid"},
+      {"", "t.yaml:1:1: ", "the file is empty"},
+      {"# only a comment\n", "t.yaml:1:1: ", "the file is empty"},
+      /* The reader's errors know a byte: its line and column are counted. */
+      {"users: [\"\xff\"]\n", "t.yaml:1:10: ",
+       "YAML: invalid leading UTF-8 octet (the file must be UTF-8 text)"},
+      {"users:\n  - name: x\x01\n", "t.yaml:2:12: ",
+       "YAML: control characters are not allowed (character 0x01)"},
+      {"users:\n  - name: \xc3\xa9\x01\n", "t.yaml:2:12: ", "(character 0x01)"},
+      /* A tab where YAML wants indentation. */
+      {"users:\n\t- name: a\n",
+       "t.yaml:2:1: ", "a tab? YAML indents with spaces"},
       /* aliases that never end */
       {"users:\n  - name: U\n    tasks: [{steps: [{http: GET /, json: &a "
        "[*a]}]}]\n",
@@ -801,6 +1130,120 @@ static void test_errors(void **state) {
     failed += check_bad(bad[i].text, bad[i].where, bad[i].words);
   if (failed)
     fail_msg("%d of %zu cases failed", failed, sizeof bad / sizeof bad[0]);
+}
+
+/* `n` copies of `piece` between `head` and `tail`, in a new string. */
+static char *repeat(const char *head, const char *piece, size_t n,
+                    const char *tail) {
+  size_t total = strlen(head) + strlen(piece) * n + strlen(tail) + 1;
+  char *t = malloc(total);
+  assert_non_null(t);
+  size_t at = (size_t)snprintf(t, total, "%s", head);
+  for (size_t i = 0; i < n; i++)
+    at += (size_t)snprintf(t + at, total - at, "%s", piece);
+  snprintf(t + at, total - at, "%s", tail);
+  return t;
+}
+
+/* Deep or huge files are refused early, at the first value past the
+ * documented limit, with its position (issue #13: a deep file loaded in
+ * quadratic time); large but legal ones load in linear time. */
+static void test_limits(void **state) {
+  (void)state;
+  /* 20,000 nested lists: the 64th '[', in the top mapping, is the 65th
+   * level. */
+  char *deep = repeat("users: ", "[", 20000, "");
+  parse_bad(deep, "t.yaml:1:71: ",
+            "nested deeper than 64 levels, the limit of scenario files");
+  free(deep);
+  deep = repeat("users:\n  - name: A\n    tasks: [{steps: [{http: GET /, "
+                "json: ",
+                "{a: ", 100, "1}]}]\n");
+  parse_bad(deep, "t.yaml:3:", "nested deeper than 64 levels");
+  free(deep);
+  /* 64 levels are fine. */
+  char *ok = repeat("x: ", "[", 63, "");
+  char *ok2 = repeat(ok, "]", 63, "\n");
+  parse_bad(ok2, "t.yaml:1:1: ", "unknown key 'x' in the scenario");
+  free(ok);
+  free(ok2);
+  /* More values than the limit. */
+  char *many = repeat("users: [", "1,", 1000001, "1]\n");
+  parse_bad(many, "t.yaml:1:2000003: ",
+            "more than 1000000 values, the limit of scenario files");
+  free(many);
+  /* A mapping of 100,000 keys loads (its keys checked by sorting, not
+   * pair by pair), and a duplicate in one is found. */
+  char *big = malloc(4u << 20);
+  assert_non_null(big);
+  size_t n = (size_t)snprintf(big, 200,
+                              "users:\n  - name: A\n    tasks: [{steps: "
+                              "[{http: GET /, headers: {");
+  for (int i = 0; i < 100000; i++)
+    n += (size_t)snprintf(big + n, 32, "h%d: v, ", i);
+  snprintf(big + n, 32, "z: v}}]}]\n");
+  rl__scn *s = parse_ok(big);
+  assert_int_equal(s->users[0].tasks[0].steps[0].n_headers, 100001);
+  rl__scn_del(s);
+  /* The last key, h99999, becomes a second h12345. */
+  char *last = strstr(big, "h99999:");
+  for (int i = 0; i < 5; i++)
+    last[1 + i] = "12345"[i];
+  parse_bad(big, "t.yaml:3:", "duplicate key 'h12345' in headers (first at 3:");
+  free(big);
+  /* Many classes, one name twice: named at the repeat. */
+  big = malloc(2u << 20);
+  assert_non_null(big);
+  n = (size_t)snprintf(big, 16, "users:\n");
+  for (int i = 0; i < 20000; i++)
+    n += (size_t)snprintf(
+        big + n, 80, "  - {name: C%d, tasks: [{steps: [{http: GET /}]}]}\n",
+        i == 15000 ? 7 : i);
+  parse_bad(big, "t.yaml:15002:12: ",
+            "duplicate user class name 'C7' (first at 9:12)");
+  free(big);
+  /* Variable names: every user holds a slot for each. The same name
+   * captured again counts once. */
+  big = malloc(1u << 20);
+  assert_non_null(big);
+  n = (size_t)snprintf(big, 64, "users:\n  - name: A\n    tasks:\n");
+  for (int i = 0; i < 1025; i++)
+    n += (size_t)snprintf(big + n, 100,
+                          "      - {steps: [{http: GET /, capture: {v%d: $.a, "
+                          "again: $.b}}]}\n",
+                          i);
+  parse_bad(big, "t.yaml:1027:42: ",
+            "more than 1024 variable names in the file, the limit of "
+            "scenario files");
+  free(big);
+
+  /* Bytes past the size limit are refused before they are read. */
+  size_t huge = (16u << 20) + 1;
+  char *blank = malloc(huge);
+  assert_non_null(blank);
+  memset(blank, ' ', huge);
+  char err[256] = "";
+  s = (rl__scn *)&s;
+  assert_int_equal(
+      rl__scn_parse_string(blank, huge, "t.yaml", &s, err, sizeof err),
+      RL_ERR_INVAL);
+  assert_null(s);
+  assert_string_equal(
+      err, "t.yaml: larger than 16 MiB, the limit of scenario files");
+  free(blank);
+}
+
+/* A UTF-8 byte order mark (Windows editors write one) is not content:
+ * the file reads as without it, positions included. */
+static void test_byte_order_mark(void **state) {
+  (void)state;
+  rl__scn *s = parse_ok("\xef\xbb\xbfusers:\n  - name: A\n"
+                        "    tasks: [{steps: [{http: GET /}]}]\n");
+  assert_string_equal(s->users[0].name, "A");
+  assert_pos(s->users[0].name_pos, 2, 11);
+  rl__scn_del(s);
+  parse_bad("\xef\xbb\xbfusers:\n  - name: A\n    waitt: 1\n",
+            "t.yaml:3:5: ", "unknown key 'waitt' in user class");
 }
 
 /* The "billion laughs": aliases that multiply. */
@@ -890,12 +1333,46 @@ static const char rich_example[] =
     "    fixed_count: 2\n"
     "    tasks: [{steps: [{http: GET /, expect: {json: {$.q: 1}}}]}]\n";
 
+/* What later parts of the format add: the library, sleep and repeat,
+ * on_failure and stop_user, status lists, messages, templated values, a
+ * data file (its name filled in by the test). */
+static const char flow_example_fmt[] =
+    "data: {file: %s, order: random}\n"
+    "tasks:\n"
+    "  lib: {weight: 2, tags: [x], steps: [{sleep: 1}]}\n"
+    "  none: {steps: []}\n"
+    "users:\n"
+    "  - name: U\n"
+    "    data: {file: %s, order: per_user, cycle: false}\n"
+    "    on_start: [{http: POST /l, capture: {t: $.t}, on_failure: continue}]\n"
+    "    tasks:\n"
+    "      - lib\n"
+    "      - {use: none, weight: 3, tags: [y, z], name: n}\n"
+    "      - steps:\n"
+    "          - repeat: 2\n"
+    "            steps:\n"
+    "              - {http: 'GET /{{i}}/{{data.a}}', json: {v: '{{t}}', "
+    "n: '{{i}}'},\n"
+    "                 expect: {status: [2xx, 404], message: m,\n"
+    "                          body_contains: 'x{{t}}',\n"
+    "                          json: {$.a: '{{data.a}}'}}, stop_user: true}\n"
+    "          - {sleep: 250ms}\n";
+
 /* Fails each allocation of a full parse in turn: every failure is
  * RL_ERR_NOMEM with nothing returned and nothing leaked. */
 static void test_out_of_memory(void **state) {
   (void)state;
-  const char *const texts[] = {issue_example, rich_example};
-  for (size_t i = 0; i < 2; i++) {
+  char path[] = "/tmp/rl-scn-oom-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *fp = fdopen(fd, "w");
+  assert_non_null(fp);
+  fputs("a,b\n1,2\n3,4\n", fp);
+  fclose(fp);
+  char flow[2048];
+  snprintf(flow, sizeof flow, flow_example_fmt, path, path);
+  const char *const texts[] = {issue_example, rich_example, flow};
+  for (size_t i = 0; i < 3; i++) {
     int completed = 0;
     for (long n = 1; n < 100000 && !completed; n++) {
       rl__scn *s = NULL;
@@ -919,6 +1396,7 @@ static void test_out_of_memory(void **state) {
     }
     assert_true(completed);
   }
+  remove(path);
 }
 
 /* The repository's example scenarios parse. */
@@ -930,8 +1408,8 @@ static void test_example_files(void **state) {
   assert_non_null(cut);
   *cut = 0;
   static const char *const files[] = {"http_browse.yaml", "grpc_hello.yaml",
-                                      "mixed_login.yaml"};
-  for (size_t i = 0; i < 3; i++) {
+                                      "mixed_login.yaml", "shop_data.yaml"};
+  for (size_t i = 0; i < 4; i++) {
     char path[1200];
     snprintf(path, sizeof path, "%sexamples/scenarios/%s", root, files[i]);
     rl__scn *s = NULL;
@@ -955,12 +1433,18 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_issue_example),
       cmocka_unit_test(test_yaml_to_json),
+      cmocka_unit_test(test_templates_as_json_numbers),
       cmocka_unit_test(test_step_fields),
       cmocka_unit_test(test_waits_and_settings),
       cmocka_unit_test(test_expect_and_capture),
+      cmocka_unit_test(test_expect_statuses_messages_templates),
+      cmocka_unit_test(test_flow_steps_and_library),
+      cmocka_unit_test(test_data_files),
       cmocka_unit_test(test_variable_scopes),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_alias_bomb),
+      cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_byte_order_mark),
       cmocka_unit_test(test_alias_reuse),
       cmocka_unit_test(test_every_prefix),
       cmocka_unit_test(test_out_of_memory),

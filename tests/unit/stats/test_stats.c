@@ -102,6 +102,12 @@ static bool faults_work(void) {
 
 /* ---- helpers ------------------------------------------------------------- */
 
+/* Every second from 0 up to `end_sec` (excluded): the window of a run that
+ * never idled, read when `end_sec` has just begun. */
+static rl__stats_window upto(uint64_t end_sec) {
+  return (rl__stats_window){0, end_sec};
+}
+
 static rl__stats *new_stats(void) {
   rl__stats *s = rl__stats_new();
   assert_non_null(s);
@@ -159,7 +165,7 @@ static void test_new_is_empty(void **state) {
   assert_string_equal(t->type, "");
   assert_string_equal(t->name, "Aggregated");
   assert_entry_empty(t);
-  assert_true(rl__stats_entry_current_rps(t, 5) == 0.0);
+  assert_true(rl__stats_entry_current_rps(t, upto(5)) == 0.0);
   const rl__stats_entry **entries;
   const rl__stats_error **errors;
   assert_int_equal(rl__stats_entries(s, &entries), 0);
@@ -265,6 +271,96 @@ static void test_errors_grouped(void **state) {
   rl__stats_del(s);
 }
 
+/* Past its cap of distinct texts, an entry's new texts share one row:
+ * "(N other errors)" with N its occurrences; kept texts still count in
+ * their own rows, other entries have their own cap. */
+static void test_error_cap(void **state) {
+  (void)state;
+  rl__stats *s = new_stats();
+  rl__stats_set_max_error_rows(s, 3);
+  rl__stats_entry *a = get(s, "GET", "/a");
+  rl__stats_entry *b = get(s, "GET", "/b");
+  char text[32];
+  for (int i = 0; i < 10; i++) {
+    snprintf(text, sizeof text, "e%d", i);
+    record(s, a, 1, 0, text, (uint64_t)i);
+  }
+  record(s, a, 1, 0, "e1", 20); /* kept: its own row */
+  record(s, a, 1, 0, "e9", 21); /* grouped */
+  record(s, b, 1, 0, "x", 1);
+  assert_ptr_equal(rl__stats_capped(s), a);
+
+  const rl__stats_error **errs;
+  assert_int_equal(rl__stats_errors(s, &errs), 5);
+  assert_int_equal(find_error(s, "GET", "/a", "e1")->occurrences, 2);
+  assert_null(find_error(s, "GET", "/a", "e3"));
+  const rl__stats_error *o = find_error(s, "GET", "/a", "(8 other errors)");
+  assert_non_null(o);
+  assert_true(o->other);
+  assert_int_equal(o->occurrences, 8);
+  assert_int_equal(o->first_sec, 3);
+  assert_int_equal(o->last_sec, 21);
+  assert_false(find_error(s, "GET", "/b", "x")->other);
+  assert_int_equal(a->num_failures, 12);
+
+  /* A text that reads like the row is a text like any other. */
+  rl__stats_entry *c = get(s, "GET", "/c");
+  record(s, c, 1, 0, "(8 other errors)", 1);
+  assert_false(find_error(s, "GET", "/c", "(8 other errors)")->other);
+
+  /* A clear forgets the rows and the cap's state. */
+  rl__stats_clear(s);
+  assert_null(rl__stats_capped(s));
+  record(s, a, 1, 0, "e7", 30);
+  assert_int_equal(rl__stats_errors(s, &errs), 1);
+  assert_false(errs[0]->other);
+  rl__stats_del(s);
+}
+
+/* Merging under the destination's cap: texts past it go to its `other`
+ * row, and a source's `other` row adds to it. 100k distinct texts keep
+ * cap + 1 rows. */
+static void test_error_cap_merge(void **state) {
+  (void)state;
+  rl__stats *w1 = new_stats(), *w2 = new_stats(), *g = new_stats();
+  rl__stats_set_max_error_rows(w1, 2);
+  rl__stats_set_max_error_rows(g, 3);
+  rl__stats_entry *e1 = get(w1, "GET", "/a");
+  rl__stats_entry *e2 = get(w2, "GET", "/a");
+  record(w1, e1, 1, 0, "a", 1);
+  record(w1, e1, 1, 0, "b", 1);
+  record(w1, e1, 1, 0, "c", 2); /* w1's other */
+  record(w1, e1, 1, 0, "d", 3); /* w1's other */
+  record(w2, e2, 1, 0, "b", 1);
+  record(w2, e2, 1, 0, "x", 4);
+  record(w2, e2, 1, 0, "y", 5);
+  assert_int_equal(rl__stats_merge(g, w1), 0);
+  assert_int_equal(rl__stats_merge(g, w2), 0);
+  const rl__stats_error **errs;
+  assert_int_equal(rl__stats_errors(g, &errs), 4);
+  assert_int_equal(find_error(g, "GET", "/a", "b")->occurrences, 2);
+  /* a, b, then x; y and w1's two grouped ones are the other three */
+  assert_non_null(find_error(g, "GET", "/a", "x"));
+  const rl__stats_error *o = find_error(g, "GET", "/a", "(3 other errors)");
+  assert_non_null(o);
+  assert_int_equal(o->first_sec, 2);
+  assert_int_equal(o->last_sec, 5);
+  assert_int_equal(rl__stats_total(g)->num_failures, 7);
+
+  rl__stats_set_max_error_rows(w2, 100);
+  rl__stats_clear(w2);
+  char text[48];
+  for (int i = 0; i < 100000; i++) {
+    snprintf(text, sizeof text, "HTTP 500 id-%08d", i);
+    record(w2, e2, 1, 0, text, 9);
+  }
+  assert_int_equal(rl__stats_errors(w2, &errs), 101);
+  assert_non_null(find_error(w2, "GET", "/a", "(99900 other errors)"));
+  rl__stats_del(w1);
+  rl__stats_del(w2);
+  rl__stats_del(g);
+}
+
 /* Entries by (name, type); errors by occurrences, ties by (name, type,
  * error). */
 static void test_sorted_order(void **state) {
@@ -307,6 +403,32 @@ static void test_sorted_order(void **state) {
     assert_string_equal(errs[i]->error, want_err[i][2]);
   }
   assert_int_equal(errs[0]->occurrences, 3);
+  rl__stats_del(s);
+}
+
+/* A window starting after second 0 (a start or a reset) averages only
+ * its own whole seconds; the counts before a second come from the rings. */
+static void test_window_and_counts_before(void **state) {
+  (void)state;
+  rl__stats *s = new_stats();
+  rl__stats_entry *e = get(s, "GET", "/w");
+  for (uint64_t sec = 0; sec < 10; sec++)
+    for (uint64_t i = 0; i <= sec; i++)
+      record(s, e, 1, 0, i == 0 ? "boom" : NULL, sec);
+  rl__stats_window w = {5, 8};
+  assert_true(rl__stats_entry_current_rps(e, w) == (6 + 7 + 8) / 3.0);
+  assert_true(rl__stats_entry_current_fps(e, w) == 1.0);
+  w = (rl__stats_window){8, 8}; /* nothing whole yet: 0, not a guess */
+  assert_true(rl__stats_entry_current_rps(e, w) == 0.0);
+  w = (rl__stats_window){9, 5};
+  assert_true(rl__stats_entry_current_rps(e, w) == 0.0);
+  w = (rl__stats_window){0, 10}; /* the last ten */
+  assert_true(rl__stats_entry_current_rps(e, w) == 55 / 10.0);
+  assert_int_equal(rl__stats_entry_requests_before(e, 5), 1 + 2 + 3 + 4 + 5);
+  assert_int_equal(rl__stats_entry_failures_before(e, 5), 5);
+  assert_int_equal(rl__stats_entry_requests_before(e, 0), 0);
+  assert_int_equal(rl__stats_entry_requests_before(e, 100), 55);
+  assert_int_equal(rl__stats_entry_failures_before(e, 100), 10);
   rl__stats_del(s);
 }
 
@@ -420,25 +542,26 @@ static void test_current_rate(void **state) {
       record(s, e, 1000, 0, i == 0 ? "boom" : NULL, sec);
     if (sec != 5)
       continue;
-    assert_true(rl__stats_entry_current_rps(e, 0) == 0.0);
-    assert_true(rl__stats_entry_current_fps(e, 0) == 0.0);
+    assert_true(rl__stats_entry_current_rps(e, upto(0)) == 0.0);
+    assert_true(rl__stats_entry_current_fps(e, upto(0)) == 0.0);
     /* at the start, the window is the seconds elapsed */
-    assert_true(rl__stats_entry_current_rps(e, 1) == 1.0);
-    assert_true(rl__stats_entry_current_rps(e, 5) == (1 + 2 + 3 + 4 + 5) / 5.0);
-    assert_true(rl__stats_entry_current_fps(e, 5) == 1.0);
-    assert_true(rl__stats_entry_current_rps(e, 6) ==
+    assert_true(rl__stats_entry_current_rps(e, upto(1)) == 1.0);
+    assert_true(rl__stats_entry_current_rps(e, upto(5)) ==
+                (1 + 2 + 3 + 4 + 5) / 5.0);
+    assert_true(rl__stats_entry_current_fps(e, upto(5)) == 1.0);
+    assert_true(rl__stats_entry_current_rps(e, upto(6)) ==
                 (1 + 2 + 3 + 4 + 5 + 6) / 6.0);
   }
   /* seconds 10..19 hold 11..20 requests; second 20 is not over */
-  assert_true(rl__stats_entry_current_rps(e, 20) == 155 / 10.0);
-  assert_true(rl__stats_entry_current_fps(e, 20) == 1.0);
+  assert_true(rl__stats_entry_current_rps(e, upto(20)) == 155 / 10.0);
+  assert_true(rl__stats_entry_current_fps(e, upto(20)) == 1.0);
   /* seconds 15..24: only 15..19 were recorded */
-  assert_true(rl__stats_entry_current_rps(e, 25) ==
+  assert_true(rl__stats_entry_current_rps(e, upto(25)) ==
               (16 + 17 + 18 + 19 + 20) / 10.0);
-  assert_true(rl__stats_entry_current_fps(e, 25) == 0.5);
+  assert_true(rl__stats_entry_current_fps(e, upto(25)) == 0.5);
   /* seconds 0..3 were overwritten by 16..19 (a 16-slot ring) */
-  assert_true(rl__stats_entry_current_rps(e, 4) == 0.0);
-  assert_true(rl__stats_entry_current_rps(e, 40) == 0.0);
+  assert_true(rl__stats_entry_current_rps(e, upto(4)) == 0.0);
+  assert_true(rl__stats_entry_current_rps(e, upto(40)) == 0.0);
 
   /* a late event for a second the ring has moved past is counted, but
    * does not wipe the newer second */
@@ -468,11 +591,11 @@ static void test_merge_rings(void **state) {
   assert_int_equal(ge->ring_fails[3], 1);
   assert_int_equal(ge->ring_sec[4], 4);
   assert_int_equal(ge->ring_reqs[4], 1);
-  assert_true(rl__stats_entry_current_rps(ge, 5) == 6 / 5.0);
-  assert_true(rl__stats_entry_current_fps(ge, 5) == 1 / 5.0);
+  assert_true(rl__stats_entry_current_rps(ge, upto(5)) == 6 / 5.0);
+  assert_true(rl__stats_entry_current_fps(ge, upto(5)) == 1 / 5.0);
   const rl__stats_entry *t = rl__stats_total(g);
   assert_int_equal(t->ring_reqs[3], 5);
-  assert_true(rl__stats_entry_current_rps(t, 5) == 6 / 5.0);
+  assert_true(rl__stats_entry_current_rps(t, upto(5)) == 6 / 5.0);
 
   /* second 19 shares slot 3 with second 3 and replaces it */
   rl__stats_clear(w1);
@@ -484,7 +607,7 @@ static void test_merge_rings(void **state) {
   assert_int_equal(ge->ring_fails[3], 0);
   assert_int_equal(t->ring_sec[3], 19);
   assert_int_equal(t->ring_reqs[3], 7);
-  assert_true(rl__stats_entry_current_rps(ge, 20) == 7 / 10.0);
+  assert_true(rl__stats_entry_current_rps(ge, upto(20)) == 7 / 10.0);
 
   /* a stale second 3 arriving now is dropped from the ring only */
   rl__stats_clear(w2);
@@ -522,7 +645,7 @@ static void test_clear_keeps_entries(void **state) {
   assert_int_equal(rl__stats_entries(g, &entries), 2);
   assert_int_equal(rl__stats_errors(w, &errs), 0);
   assert_int_equal(rl__stats_errors(g, &errs), 0);
-  assert_true(rl__stats_entry_current_rps(a, 50) == 0.0);
+  assert_true(rl__stats_entry_current_rps(a, upto(50)) == 0.0);
 
   /* the cached pointers keep working, errors start over */
   record(w, a, 777, 1, "err", 200);
@@ -534,7 +657,8 @@ static void test_clear_keeps_entries(void **state) {
   assert_int_equal(errs[0]->first_sec, 200);
   assert_int_equal(rl__stats_merge(g, w), 0);
   assert_int_equal(rl__stats_total(g)->num_requests, 2);
-  assert_true(rl__stats_entry_current_rps(rl__stats_total(g), 202) == 2 / 10.0);
+  assert_true(rl__stats_entry_current_rps(rl__stats_total(g), upto(202)) ==
+              2 / 10.0);
   rl__stats_del(w);
   rl__stats_del(g);
 }
@@ -560,13 +684,16 @@ static bool oom_run(long nth) {
   fault_arm(nth);
   w = rl__stats_new();
   g = rl__stats_new();
+  if (g != NULL)
+    rl__stats_set_max_error_rows(g, 2);
   if (w != NULL && g != NULL) {
     for (size_t i = 0; i < 3 * OOM_NAMES; i++) {
       rl__stats_entry *e =
           rl__stats_entry_get(w, "GET", oom_names[i % OOM_NAMES]);
       if (e == NULL)
         continue;
-      const char *err = i % 3 == 0 ? oom_errors[i % 5] : NULL;
+      /* three texts per name: past g's cap of two at the merge */
+      const char *err = i % 3 == 0 ? oom_errors[(i / OOM_NAMES) % 5] : NULL;
       int rc = rl__stats_record(w, e, 1000 + (i << 20), 1, err, i / 10);
       assert_true(rc == 0 || rc == RL_ERR_NOMEM);
       any_nomem |= rc != 0;
@@ -659,9 +786,12 @@ int main(void) {
       cmocka_unit_test(test_entry_get),
       cmocka_unit_test(test_record_counts),
       cmocka_unit_test(test_errors_grouped),
+      cmocka_unit_test(test_error_cap),
+      cmocka_unit_test(test_error_cap_merge),
       cmocka_unit_test(test_sorted_order),
       cmocka_unit_test(test_merge),
       cmocka_unit_test(test_current_rate),
+      cmocka_unit_test(test_window_and_counts_before),
       cmocka_unit_test(test_merge_rings),
       cmocka_unit_test(test_clear_keeps_entries),
       cmocka_unit_test(test_out_of_memory),

@@ -136,7 +136,7 @@ class RedisTestCase(unittest.TestCase):
     def test_g_connection_refused(self):
         with closed_port() as port:
             res = self.rl("-u", "2", "-r", "20", "-t", "1s", "--call", "GET k",
-                          "redis://127.0.0.1:%d" % port, timeout_s=40)
+                          "--allow-unreachable", "redis://127.0.0.1:%d" % port, timeout_s=40)
         rep = self.report_of(res)
         self.assertExit(res, 1)
         # The core reports these itself, under the step's type and name.

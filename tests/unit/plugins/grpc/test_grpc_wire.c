@@ -106,6 +106,81 @@ static void test_frame_gzip_round_trip(void **state) {
   free(msg);
 }
 
+static void test_parse_duration(void **state) {
+  (void)state;
+  uint64_t ns = 0;
+  assert_int_equal(grpc_parse_duration("100ms", &ns), 0);
+  assert_int_equal(ns, 100000000ull);
+  assert_int_equal(grpc_parse_duration("1m30s", &ns), 0);
+  assert_int_equal(ns, 90000000000ull);
+  assert_int_equal(grpc_parse_duration("2", &ns), 0); /* seconds */
+  assert_int_equal(ns, 2000000000ull);
+  assert_int_equal(grpc_parse_duration("0.5s", &ns), 0);
+  assert_int_equal(ns, 500000000ull);
+  assert_int_equal(grpc_parse_duration("250us", &ns), 0);
+  assert_int_equal(ns, 250000ull);
+  assert_int_equal(grpc_parse_duration("1h", &ns), 0);
+  assert_int_equal(ns, 3600000000000ull);
+  assert_int_equal(grpc_parse_duration("", &ns), RL_ERR_INVAL);
+  assert_int_equal(grpc_parse_duration("soon", &ns), RL_ERR_INVAL);
+  assert_int_equal(grpc_parse_duration("10x", &ns), RL_ERR_INVAL);
+  assert_int_equal(grpc_parse_duration("-1s", &ns), RL_ERR_INVAL);
+  assert_int_equal(grpc_parse_duration("1s2", &ns), RL_ERR_INVAL);
+  assert_int_equal(grpc_parse_duration("1 s", &ns), RL_ERR_INVAL);
+}
+
+static void test_parse_size(void **state) {
+  (void)state;
+  uint64_t b = 0;
+  assert_int_equal(grpc_parse_size("4MiB", &b), 0);
+  assert_int_equal(b, 4ull << 20);
+  assert_int_equal(grpc_parse_size("42 MB", &b), 0);
+  assert_int_equal(b, 42000000ull);
+  assert_int_equal(grpc_parse_size("1024", &b), 0);
+  assert_int_equal(b, 1024ull);
+  assert_int_equal(grpc_parse_size("10kib", &b), 0);
+  assert_int_equal(b, 10240ull);
+  assert_int_equal(grpc_parse_size("7B", &b), 0);
+  assert_int_equal(b, 7ull);
+  assert_int_equal(grpc_parse_size("1GiB", &b), 0);
+  assert_int_equal(b, 1ull << 30);
+  assert_int_equal(grpc_parse_size("", &b), RL_ERR_INVAL);
+  assert_int_equal(grpc_parse_size("MiB", &b), RL_ERR_INVAL);
+  assert_int_equal(grpc_parse_size("4 parsecs", &b), RL_ERR_INVAL);
+  assert_int_equal(grpc_parse_size("-4", &b), RL_ERR_INVAL);
+  assert_int_equal(grpc_parse_size("99999999999GiB", &b), RL_ERR_INVAL);
+}
+
+static void test_split_delimited(void **state) {
+  (void)state;
+  size_t off[4], n[4];
+  /* Two messages: 0a 01 'a' and 0a 02 'b' 'c', each with its length. */
+  const uint8_t two[] = {3, 0x0a, 1, 'a', 4, 0x0a, 2, 'b', 'c'};
+  assert_int_equal(grpc_split_delimited(two, sizeof two, off, n, 4), 2);
+  assert_int_equal(off[0], 1);
+  assert_int_equal(n[0], 3);
+  assert_int_equal(off[1], 5);
+  assert_int_equal(n[1], 4);
+  /* A bare HelloRequest{name: "x"} does not split: its first byte, read
+   * as a length, runs past the end. */
+  const uint8_t bare[] = {0x0a, 1, 'x'};
+  assert_int_equal(grpc_split_delimited(bare, sizeof bare, off, n, 4), 0);
+  /* An empty message is a length of zero; a varint length of 300. */
+  const uint8_t empty[] = {0};
+  assert_int_equal(grpc_split_delimited(empty, 1, off, n, 4), 1);
+  assert_int_equal(n[0], 0);
+  uint8_t long_one[302] = {0xac, 0x02};
+  assert_int_equal(grpc_split_delimited(long_one, sizeof long_one, off, n, 4),
+                   1);
+  assert_int_equal(n[0], 300);
+  /* More pieces than room: -1. */
+  const uint8_t many[] = {0, 0, 0};
+  assert_int_equal(grpc_split_delimited(many, sizeof many, off, n, 2), -1);
+  /* A length cut short. */
+  const uint8_t cut[] = {0x80};
+  assert_int_equal(grpc_split_delimited(cut, sizeof cut, off, n, 4), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_timeout_units),
@@ -113,6 +188,9 @@ int main(void) {
       cmocka_unit_test(test_base64),
       cmocka_unit_test(test_frame_plain),
       cmocka_unit_test(test_frame_gzip_round_trip),
+      cmocka_unit_test(test_parse_duration),
+      cmocka_unit_test(test_parse_size),
+      cmocka_unit_test(test_split_delimited),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,25 @@
+/*
+ * The gRPC step's request messages (grpc_msgs.c): -d, -D, -b/-B compiled
+ * into st->msgs once, at start-up. Private to plugins/grpc.
+ */
+#ifndef RL_GRPC_MSGS_H
+#define RL_GRPC_MSGS_H
+
+#include <stddef.h>
+
+#include <rpcload/plugin.h>
+
+struct grpc_step;
+
+/*
+ * Compiles the step's messages into st->msgs (st->method, st->pool,
+ * st->gzip and st->max_send set): from `data_file` (-D, or -B with
+ * `binary`), else from spec's body (-d, or -b's bytes with `binary`),
+ * else the empty message {}. Borrows spec and data_file. Returns 0, or an
+ * RL_ERR_* code with one line in err naming the input and what is wrong.
+ */
+int grpc_msgs_compile(struct grpc_step *st, const rl_step_spec *spec,
+                      const char *data_file, int binary, char *err,
+                      size_t errlen);
+
+#endif /* RL_GRPC_MSGS_H */
