@@ -101,8 +101,8 @@ static int tls_handshake(const rl__target *t, int fd, uint64_t deadline,
     }
     char text[256];
     long v = SSL_get_verify_result(ssl);
-    int mismatch =
-        v == X509_V_ERR_HOSTNAME_MISMATCH || v == X509_V_ERR_IP_ADDRESS_MISMATCH;
+    int mismatch = v == X509_V_ERR_HOSTNAME_MISMATCH ||
+                   v == X509_V_ERR_IP_ADDRESS_MISMATCH;
     snprintf(err, errlen, "TLS handshake failed: %s%s",
              rl__tls_error_text(ssl, e, text, sizeof text),
              mismatch ? " (--cname NAME verifies a name the certificate "
