@@ -552,7 +552,9 @@ int rl_fake_resubmit(rl_fake_host *fh, const rl_plugin *p, void *session) {
   if (fh->n_moved == 0)
     return RL_ERR_NOTFOUND;
   rl_request *req = fh->moved[0];
-  memmove(fh->moved, fh->moved + 1, (size_t)--fh->n_moved * sizeof req);
+  fh->n_moved--;
+  for (int i = 0; i < fh->n_moved; i++)
+    fh->moved[i] = fh->moved[i + 1];
   int slot = make_live(fh, req);
   if (slot < 0) {
     free(req);
