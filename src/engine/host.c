@@ -98,20 +98,6 @@ static rl_user_slot *host_request_user_slot(rl_request *req, const char *key) {
   return req->user && key ? rl__user_slot_get(&req->user->slots, key) : NULL;
 }
 
-/* ABI 1.5: as request_retry, but not counted as one (the plugin bounds
- * how often a request moves: HTTP's 30 redirects). From inside
- * session_del (a response that ended with the connection), the socket is
- * already closed and the core sends what is queued on a new connection
- * itself: that one must not start out draining. */
-static void host_request_move(rl_request *req, const char *reason) {
-  rl_conn *c = req->conn;
-  int closed = c && c->state == RL__CONN_CLOSED;
-  req->retries = 0;
-  rl__conn_retry(req, reason);
-  if (closed)
-    c->draining = 0;
-}
-
 static uint64_t host_request_seq(const rl_request *req) {
   return req->user ? req->user->seq : 0;
 }
@@ -145,7 +131,7 @@ static const rl_host host_table = {
     .request_event = host_request_event,
     .conn_loop = host_conn_loop,
     .request_user_slot = host_request_user_slot,
-    .request_move = host_request_move,
+    .request_move = rl__conn_move,
     .request_seq = host_request_seq,
 };
 

@@ -27,6 +27,8 @@ SIGINT or after --lifetime seconds.
   GET  /close-redirect  302 to /r/0, "Connection: close", then closes
   GET  /eof-redirect    302 to /r/0 whose body has no length: it ends when
                         the server closes
+  GET  /eof-chain/N     N > 0: as /eof-redirect, to eof-chain/N-1; 0: 200
+                        "end" (every hop but the first on a new connection)
   GET  /elsewhere       302 to http://localhost:PORT/r/0 (another origin by
                         name)
   GET  /logout          Set-Cookie session=; Max-Age=0
@@ -145,6 +147,20 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(b"moved, and that is all")
+            self.close_connection = True
+            return None
+        if path.startswith("/eof-chain/"):
+            try:
+                n = int(path[len("/eof-chain/"):])
+            except ValueError:
+                return self.reply(404, "no")
+            if n == 0:
+                return self.reply(200, "end")
+            self.send_response(302)
+            self.send_header("Location", "%d" % (n - 1))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"moved on")
             self.close_connection = True
             return None
         if path == "/elsewhere":

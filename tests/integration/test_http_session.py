@@ -310,6 +310,17 @@ class HttpSessionCase(unittest.TestCase):
             self.assertEqual(e["GET /eof-redirect"]["num_failures"], 0, res.describe())
             self.assertEqual(srv.served("GET /r/0"), n)
 
+        # Such a server's close is an answer, not a failed connection
+        # attempt: no backoff before the next hop (with one, 6 hops would
+        # wait 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s, +-20%).
+        with SessionServer() as srv:
+            res, e = self.rl_json(["-u", "1", "-t", "2s", "--stop-timeout", "10",
+                                   srv.url("/eof-chain/6")])
+            row = e["GET /eof-chain/6"]
+            self.assertEqual(row["num_failures"], 0, res.describe())
+            self.assertEqual(srv.served("GET /eof-chain/0"), row["num_requests"])
+            self.assertLess(row["max_response_time"], 1000, res.describe())
+
         # The flags are HTTP's: a gRPC target says so before it starts.
         res = self.rl(["--no-redirects", "--call", "pkg.S/M", "-t", "1s", "127.0.0.1:1"])
         self.assertEqual(res.exit_code, 2, res.describe())
