@@ -392,6 +392,33 @@ users:
         self.assertEqual(st["profile_401"], e["GET /account/profile"]["num_requests"])
         self.assertEqual(st["cookie_orders"], {"session": st["profile_401"]})
 
+        # --no-redirects is for the steps that do not say: one that says
+        # allow_redirects, as its own key or in options:, is followed.
+        says = self.write("says.yaml", """
+users:
+  - name: U
+    tasks:
+      - steps:
+          - {http: GET /r/3}
+          - {http: GET /r/2, allow_redirects: true}
+          - {http: GET /r/1, options: {allow_redirects: "true"}}
+""")
+        with SessionServer() as srv:
+            res, e = self.rl_json(["-f", says, "-u", "1", "-t", "1s", "--stop-timeout", "10",
+                                   "--no-redirects", srv.url()])
+            st = srv.stats()["requests"]
+        n = e["GET /r/3"]["num_requests"]
+        self.assertGreater(n, 0)
+        self.assertEqual((st["GET /r/3"], st["GET /r/2"], st["GET /r/1"], st["GET /r/0"]),
+                         (n, n, 2 * n, 2 * n))
+
+        # A scenario without an http step: the flags are refused, named.
+        redis = self.write("redis.yaml", "users:\n  - {name: U, tasks: [{steps: [{redis: PING}]}]}\n")
+        for flag in ("--no-cookies", "--no-redirects"):
+            res = self.rl(["-f", redis, flag, "-t", "1s", "redis://127.0.0.1:9"])
+            self.assertEqual(res.exit_code, 2, res.describe())
+            self.assertIn("%s applies to no step" % flag, res.stderr)
+
     def test_f_http2(self):
         """The HTTP/2 plugin, h2c and TLS, against nginx: a cookie from the
         first request, a redirect chain, with shared connections too."""
