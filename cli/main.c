@@ -139,16 +139,23 @@ static int list_target(rl__target *t) {
 }
 
 /* How the command line spelled a plugin option, for a scenario's "applies
- * to no step" (options.c's parse_grpc makes these keys). */
-static const char *option_flag(const char *key) {
-  static const char *const flags[][2] = {
-      {"proto", "--proto"},         {"protoset", "--protoset"},
-      {"import_path", "-I"},        {"metadata", "-m"},
-      {"authority", "--authority"}, {"compress", "--compress"},
+ * to no step" (options.c's parse_grpc makes these keys; --no-cookies and
+ * --no-redirects the last two, with these values). */
+static const char *option_flag(const rl_kv *kv) {
+  static const char *const flags[][3] = {
+      {"proto", NULL, "--proto"},
+      {"protoset", NULL, "--protoset"},
+      {"import_path", NULL, "-I"},
+      {"metadata", NULL, "-m"},
+      {"authority", NULL, "--authority"},
+      {"compress", NULL, "--compress"},
+      {"cookies", "off", "--no-cookies"},
+      {"allow_redirects", "false", "--no-redirects"},
   };
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-    if (strcmp(flags[i][0], key) == 0)
-      return flags[i][1];
+    if (strcmp(flags[i][0], kv->key) == 0 &&
+        (!flags[i][1] || strcmp(flags[i][1], kv->value) == 0))
+      return flags[i][2];
   return NULL; /* -O KEY=VALUE */
 }
 
@@ -181,7 +188,7 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
   rl__plugin_set_scan(plugins, list_refused, NULL);
   const char *flags[64] = {NULL};
   for (size_t i = 0; i < o->n_plugin_options && i < 64; i++)
-    flags[i] = option_flag(o->plugin_options[i].key);
+    flags[i] = option_flag(&o->plugin_options[i]);
   rl__scn_compile_options po = {
       .base = &o->target,
       .host = o->target.url,

@@ -73,6 +73,8 @@ enum {
   OPT_CNAME,
   OPT_WARMUP,
   OPT_SKIP_FIRST,
+  OPT_NO_COOKIES,
+  OPT_NO_REDIRECTS,
 };
 
 static const struct option long_options[] = {
@@ -103,6 +105,8 @@ static const struct option long_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"call", required_argument, NULL, OPT_CALL},
     {"http2", no_argument, NULL, OPT_HTTP2},
+    {"no-cookies", no_argument, NULL, OPT_NO_COOKIES},
+    {"no-redirects", no_argument, NULL, OPT_NO_REDIRECTS},
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"option", required_argument, NULL, 'O'},
     {"proto", required_argument, NULL, OPT_PROTO},
@@ -260,6 +264,17 @@ static int add_plugin_option(cli_options *o, const char *key, const char *value,
   return 0;
 }
 
+/* --no-cookies, --no-redirects: the HTTP plugins' option `key`, for the
+ * command line's request, or for every http step of a scenario that does
+ * not say (scenario/compile.c passes plugin options on); once each. */
+static int add_http_flag(cli_options *o, uint8_t *given, const char *key,
+                         const char *value, char *err, size_t errlen) {
+  if (*given)
+    return 0;
+  *given = 1;
+  return add_plugin_option(o, key, value, err, errlen);
+}
+
 static int bad_value(const char *opt, const char *value, const char *expect,
                      char *err, size_t errlen) {
   snprintf(err, errlen, "invalid %s '%s': %s", opt, value, expect);
@@ -389,7 +404,8 @@ static int parse_load(cli_options *o, int c, char *arg, char *err,
   }
 }
 
-/* -X, -H, -d, --name, --call, -O, the timeouts, --http2 and TLS */
+/* -X, -H, -d, --name, --call, -O, the timeouts, --http2, --no-cookies,
+ * --no-redirects and TLS */
 static int parse_request(cli_options *o, int c, char *arg, char *err,
                          size_t errlen) {
   uint64_t ns;
@@ -459,6 +475,11 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   case OPT_HTTP2:
     o->http2 = 1;
     return 0;
+  case OPT_NO_COOKIES:
+    return add_http_flag(o, &o->no_cookies, "cookies", "off", err, errlen);
+  case OPT_NO_REDIRECTS:
+    return add_http_flag(o, &o->no_redirects, "allow_redirects", "false", err,
+                         errlen);
   case OPT_INSECURE:
     o->target.tls.insecure = 1;
     return 0;

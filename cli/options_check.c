@@ -155,6 +155,12 @@ static int check_conflicts(cli_options *o, char *err, size_t errlen) {
              "count");
     return RL_ERR_INVAL;
   }
+  if (!o->scenario && o->grpc_given && (o->no_cookies || o->no_redirects)) {
+    snprintf(err, errlen,
+             "--no-cookies and --no-redirects are for HTTP "
+             "targets, and this one is gRPC");
+    return RL_ERR_INVAL;
+  }
   if (o->http2) {
     if (o->target.plugin && strcmp(o->target.plugin, "http2") != 0) {
       snprintf(err, errlen, "--http2 and --plugin %s contradict each other",

@@ -111,8 +111,8 @@ int rl__http_check_spec_size(const rl_step_spec *spec, char *err,
   return 0;
 }
 
-int rl__http_check_target(const rl_step_spec *spec, const char *path,
-                          const char *plugin, char *err, size_t errlen) {
+int rl__http_check_target(const rl_step_spec *spec, const char *path, char *err,
+                          size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN];
   if (rl__http_has_space_or_ctl(path)) {
     rl__http_set_err(err, errlen,
@@ -134,16 +134,6 @@ int rl__http_check_target(const rl_step_spec *spec, const char *path,
   if (spec->body == NULL && spec->body_len > 0) {
     rl__http_set_err(err, errlen, "body length %zu given without a body",
                      spec->body_len);
-    return RL_ERR_INVAL;
-  }
-  /* A spec from before options existed has none. */
-  int has_options = spec->struct_size >=
-                    offsetof(rl_step_spec, n_options) + sizeof(spec->n_options);
-  if (has_options && spec->n_options > 0 && spec->options != NULL) {
-    const char *k = spec->options[0].key ? spec->options[0].key : "";
-    rl__http_set_err(err, errlen,
-                     "option '%s' is not known to %s (it takes none)",
-                     rl__http_show(k, strlen(k), shown), plugin);
     return RL_ERR_INVAL;
   }
   return 0;

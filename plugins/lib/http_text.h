@@ -65,12 +65,12 @@ int rl__http_check_spec_size(const rl_step_spec *spec, char *err,
 
 /*
  * The checks every HTTP plugin makes of a step's target: a path and host
- * without spaces or controls, no body length without a body, and no plugin
- * option (`plugin` names the plugin in the message: HTTP takes none, so a
- * typo must not pass silently). Returns 0 or RL_ERR_INVAL with err set.
+ * without spaces or controls, and no body length without a body. (Its
+ * options are lib/http_session's.) Returns 0 or RL_ERR_INVAL with err
+ * set.
  */
-int rl__http_check_target(const rl_step_spec *spec, const char *path,
-                          const char *plugin, char *err, size_t errlen);
+int rl__http_check_target(const rl_step_spec *spec, const char *path, char *err,
+                          size_t errlen);
 
 /* A malloc'd copy of s (the caller frees it), or NULL. */
 char *rl__http_dup_str(const char *s);

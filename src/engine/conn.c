@@ -207,8 +207,6 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
              reason ? reason : "connection failed");
     reason = hinted;
   }
-  if (failed)
-    attempt_failed(c);
   close_socket(c);
   c->close_later = 0;
   c->draining = 0;
@@ -218,6 +216,10 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
     c->session = NULL;
     c->v->plugin->desc.session_del(s, err, reason);
   }
+  /* Counted after session_del: a request it moved on (rl__conn_move: a
+   * redirect whose body ended with the connection) was an answer. */
+  if (failed && !c->done_any)
+    attempt_failed(c);
   if (c->inflight) {
     /* A plugin that broke the one-event contract: say so once, and keep
      * the books straight rather than hang the user for ever. */
@@ -747,4 +749,22 @@ void rl__conn_retry(rl_request *req, const char *reason) {
     rl__request_fail(req, reason ? reason : "retried and failed again");
   else
     queue_push(c, req);
+}
+
+void rl__conn_move(rl_request *req, const char *reason) {
+  rl_conn *c = req->conn;
+  if (!c) {
+    rl__request_fail(req, reason ? reason : "move refused");
+    return;
+  }
+  /* From inside session_del the socket is already closed and the shutdown
+   * sends what is queued on a new connection itself: that one must not
+   * start out draining, nor wait out a backoff. */
+  int closed = c->state == RL__CONN_CLOSED;
+  req->retries = 0; /* no retry: the plugin bounds how often it moves */
+  rl__conn_retry(req, reason);
+  if (closed) {
+    c->draining = 0;
+    answered(c);
+  }
 }

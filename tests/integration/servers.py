@@ -870,11 +870,14 @@ class NginxH2Server(NginxServer):
     1000000, as NginxServer. max_streams sets http2_max_concurrent_streams
     (nginx's default is 128)."""
 
-    def __init__(self, max_requests=None, max_streams=None, stuck_port=None, **kw):
+    def __init__(self, max_requests=None, max_streams=None, stuck_port=None,
+                 extra_locations="", **kw):
         kw["tls"] = True
         super().__init__(**kw)
         self.max_requests = max_requests
         self.max_streams = max_streams
+        # extra_locations: nginx location blocks added to both servers.
+        self.extra_locations = extra_locations
         # stuck_port: /stuck is proxied there (a BlackHoleServer), so its
         # requests never get an answer while the connection stays healthy.
         self.stuck_port = stuck_port
@@ -897,7 +900,7 @@ class NginxH2Server(NginxServer):
                                max_requests=(1000000 if self.max_requests is None
                                              else self.max_requests),
                                http2_settings="\n    ".join(settings),
-                               locations=_LOCATIONS + (
+                               locations=_LOCATIONS + self.extra_locations + (
                                    "\n        location /stuck { proxy_pass http://%s:%d; "
                                    "proxy_read_timeout 300s; }" % (HOST, self.stuck_port)
                                    if self.stuck_port else ""))

@@ -853,7 +853,7 @@ users: [{name: U, wait: {constant: 600}, tasks: [{steps: [{http: GET /hello}]}]}
             # how its value reads, its status names.
             ("users:\n  - name: U\n    tasks: [{steps: [{http: GET /, headrs: {a: b}}]}]\n",
              r"s\.yaml:3:36: 'headrs' is not a key of http steps \(did you mean "
-             r"'headers'\?\); their own keys: none of their own"),
+             r"'headers'\?\); their own keys: cookies, allow_redirects"),
             ("users:\n  - name: U\n    tasks: [{steps: [{http: GET /, grpc: a/b}]}]\n",
              r"s\.yaml:3:36: 'grpc' is not a key of http steps"),
             ("users:\n  - name: U\n    tasks: [{steps: [{http: }]}]\n",

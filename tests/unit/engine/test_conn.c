@@ -3,8 +3,9 @@
  * bytes both ways, one event per request whoever reports it, the queue
  * and max_concurrent, re-sending after a close, connect refused, the
  * request timeout, shutdown, close_later, drain, request_retry,
- * batched writes, and the backoff after failed attempts. The codec is the harness's "line" plugin; requests are
- * bare rl_requests whose `end` records how they ended.
+ * batched writes, the backoff after failed attempts (a request moved at
+ * the close is none). The codec is the harness's "line" plugin; requests
+ * are bare rl_requests whose `end` records how they ended.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -400,6 +401,33 @@ static void test_a_close_after_answers_is_not_a_failed_attempt(void **state) {
   assert_string_equal(r[1].error,
                       "connection closed by server (does it want TLS?)");
   assert_int_equal(f.c.backoff.failures, 1);
+}
+
+static void test_a_request_moved_at_the_end_is_no_failed_attempt(void **state) {
+  (void)state;
+  /* The server answered (a redirect) and its answer ended with the
+   * connection, from which the plugin moves the request on (ABI 1.5): no
+   * failed attempt, so the new connection comes at once, not after the
+   * backoff. */
+  treq r;
+  th_in in = {0}, in2 = {0};
+  treq_init(&r);
+  rl__conn_submit(&f.c, &r.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  th_send(fd, "moveeof\n");
+  close(fd);
+  TH_RUN_UNTIL(&f.lp, th_seen.sessions_del == 1);
+  assert_int_equal(r.ends, 0);
+  assert_int_equal(f.c.backoff.failures, 0);
+  assert_true(f.c.retry_ns <= rl__now_ns());
+  assert_int_not_equal(f.c.state, RL__CONN_CLOSED); /* connecting at once */
+  int fd2 = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd2, &in2, "r 2\n");
+  th_send(fd2, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r.ends);
+  ended_ok(&r);
+  close(fd2);
 }
 
 static void test_a_plugins_prefix_goes_before_the_cores_reason(void **state) {
@@ -1011,6 +1039,7 @@ int main(void) {
       T(test_connect_refused_fails_under_the_targets_name),
       T(test_failed_attempts_back_off),
       T(test_a_close_after_answers_is_not_a_failed_attempt),
+      T(test_a_request_moved_at_the_end_is_no_failed_attempt),
       T(test_a_plugins_prefix_goes_before_the_cores_reason),
       T(test_connect_timeout),
       T(test_session_refusals_fail_from_the_core),
