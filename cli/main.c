@@ -126,7 +126,11 @@ static int list_target(rl__target *t) {
   const rl_plugin *d = &t->plugin->desc;
   if (d->struct_size < offsetof(rl_plugin, step_list) + sizeof d->step_list ||
       !d->step_list) {
-    fprintf(stderr, "rpcload: error: plugin %s has nothing to list\n", d->name);
+    fprintf(stderr,
+            "rpcload: error: plugin %s has nothing to list (--list lists a "
+            "gRPC service's methods, or with -f a scenario's classes and "
+            "tasks)\n",
+            d->name);
     return EXIT_USAGE;
   }
   int rc = d->step_list(t->step, stdout);
@@ -135,6 +139,19 @@ static int list_target(rl__target *t) {
     fprintf(stderr, "rpcload: error: %s: %s\n", d->name, rl_strerror(rc));
     return EXIT_FAILURE;
   }
+  return 0;
+}
+
+/* rpcload --show-task-ratio without -f: the command line's one class and
+ * task, as a run would have them. */
+static int print_single_ratio(const cli_options *o, rl__target *t) {
+  rl__plan *plan = rl__plan_single(t, &o->run.wait);
+  if (!plan) {
+    fprintf(stderr, "rpcload: error: out of memory\n");
+    return EXIT_USAGE;
+  }
+  rl__plan_print_ratios(plan, stdout);
+  rl__plan_del(plan);
   return 0;
 }
 
@@ -309,6 +326,10 @@ int main(int argc, char **argv) {
     }
     if (o.list) {
       status = list_target(target);
+      goto out;
+    }
+    if (o.show_task_ratio) {
+      status = print_single_ratio(&o, target);
       goto out;
     }
   }

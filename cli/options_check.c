@@ -94,16 +94,26 @@ static int scenario_target(cli_options *o, char *err, size_t errlen) {
   return 0;
 }
 
-/* --list without -f: what the target's plugin can list (a gRPC service). */
+/* --list or --show-task-ratio without -f: the command line's one step,
+ * made only to be listed, so no target is needed (the plugin is handed no
+ * host). --list asks the plugin what it can list (a gRPC service). */
 static int list_target(cli_options *o, char *err, size_t errlen) {
   o->target.list_only = 1;
   if (o->n_args > 1)
     return too_many(o, "target", err, errlen);
   o->target.url = o->n_args > 0 ? o->args[0] : NULL;
-  if (!o->target.url && !(o->grpc_given & 1)) {
-    snprintf(err, errlen,
-             "--list lists a gRPC service: give --proto FILE, --protoset "
-             "FILE, or a server that offers reflection");
+  if (o->http2 && !o->target.plugin)
+    o->target.plugin = "http2";
+  if (!o->target.url && !o->grpc_given && !o->target.plugin) {
+    if (o->list)
+      snprintf(err, errlen,
+               "--list lists a gRPC service: give --proto FILE, --protoset "
+               "FILE, or a server that offers reflection");
+    else
+      snprintf(err, errlen,
+               "--show-task-ratio without -f shows the command line's one "
+               "request: give its URL, or --plugin NAME (gRPC: --proto and "
+               "--call)");
     return RL_ERR_INVAL;
   }
   if (!o->target.default_scheme && !o->target.plugin)
@@ -214,7 +224,7 @@ int cli_options_check(cli_options *o, char *err, size_t errlen) {
       return RL_ERR_INVAL;
     if (o->list || o->show_task_ratio)
       return 0; /* the plan is printed, not run */
-  } else if (o->list) {
+  } else if (o->list || o->show_task_ratio) {
     return list_target(o, err, errlen);
   } else if (url_target(o, err, errlen)) {
     return RL_ERR_INVAL;

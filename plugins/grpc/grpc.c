@@ -740,7 +740,15 @@ static int grpc_step_new(const rl_host *host, const rl_step_spec *spec,
   if ((rc = grpc_msgs_compile(st, spec, o.data_file, o.binary, err, errlen)) !=
       0)
     goto out;
-  if ((rc = build_headers(st, spec, &o, err, errlen)) != 0)
+  /* A step only listed (--show-task-ratio with no target) is never sent:
+   * without a host there is no :authority to build. */
+  if (spec->host == NULL && !list_only) {
+    rl__http_set_err(err, errlen, "no host given");
+    rc = RL_ERR_INVAL;
+    goto out;
+  }
+  if (spec->host != NULL &&
+      (rc = build_headers(st, spec, &o, err, errlen)) != 0)
     goto out;
   if ((rc = stats_names(st, spec)) != 0)
     rl__http_set_err(err, errlen, "out of memory");
