@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "options.h"
 
 /* The target options' lists and default scheme, from the options given. */
@@ -197,6 +198,17 @@ static void derive_run(cli_options *o) {
    * users than -u: keep every core there). */
   if (!o->web && !o->threads_given && o->run.threads > o->run.users)
     o->run.threads = o->run.users;
+  /* A user has one request in flight: connections past the users would
+   * never carry one, and a million of them cost hundreds of MB. The web UI
+   * may ask for more users than -u later: there the pool stays as asked. */
+  if (!o->web && o->run.connections > o->run.users) {
+    rl__log(RL__LOG_WARN,
+            "--connections %u is more than %u user%s can use (one request "
+            "in flight each): %u connections",
+            o->run.connections, o->run.users, o->run.users == 1 ? "" : "s",
+            o->run.users);
+    o->run.connections = o->run.users;
+  }
   /* Every thread needs at least one of the shared connections. */
   if (o->run.connections && o->run.threads > o->run.connections)
     o->run.threads = o->run.connections;

@@ -7,9 +7,11 @@ Run from this folder:  RPCLOAD_BIN=../../build/rpcload RPCLOAD_PLUGIN_DIR=../../
 """
 
 import os
+import subprocess
 import unittest
 
 import rpcload
+from servers import NginxServer, popen_bounded
 
 SOURCE_DIR = os.environ.get("RPCLOAD_SOURCE_DIR") or rpcload.REPO_ROOT
 HELLO_PROTO = os.path.join(SOURCE_DIR, "examples", "hello", "hello.proto")
@@ -68,6 +70,37 @@ class ListingNeedsNoTarget(unittest.TestCase):
         no_signal(self, res)
         self.assertEqual(res.exit_code, 2, res.describe())
         self.assertIn("--show-task-ratio", res.stderr)
+
+
+class ConnectionsCap(unittest.TestCase):
+    """#13 defect 9: --connections past what the users can use is not
+    allocated; said once."""
+
+    def run_rss(self, args):
+        """(stderr, exit code, peak RSS in KiB) of one run, by wait4."""
+        proc = popen_bounded(rpcload.base_argv() + args, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        try:
+            err = proc.stderr.read()
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            proc.returncode = 0 if proc.returncode is None else proc.returncode
+            proc.stderr.close()
+        return err.decode(errors="replace"), os.waitstatus_to_exitcode(status), usage.ru_maxrss
+
+    def test_a_million_connections_for_two_users(self):
+        with NginxServer() as ng:
+            base = ["-u", "2", "-r", "100", "-t", "1s", ng.url("/hello")]
+            _, rc0, plain = self.run_rss(base)
+            err, rc, capped = self.run_rss(["--connections", "1000000"] + base)
+        self.assertEqual(rc0, 0)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(err.count("--connections 1000000"), 1, err)
+        self.assertIn("2 connections", err)
+        # A million connection slots took 280 MB; two take nothing to see.
+        self.assertLess(capped, plain + 20 * 1024,
+                        "peak RSS %d KiB with --connections 1000000, %d without"
+                        % (capped, plain))
 
 
 if __name__ == "__main__":
