@@ -183,8 +183,12 @@ static void close_socket(rl_conn *c) {
 /* The server has completed a request on this connection: later failures
  * are no failed attempt, and the backoff starts over. */
 static void answered(rl_conn *c) {
-  c->done_any = c->ever_answered = 1;
+  c->done_any = 1;
   rl__backoff_reset(&c->backoff);
+  /* The target is shared and const to connections but for this flag. */
+  atomic_int *seen = (atomic_int *)&c->t->answered;
+  if (!atomic_load_explicit(seen, memory_order_relaxed))
+    atomic_store_explicit(seen, 1, memory_order_relaxed);
 }
 
 /* The target's backoff policy (NULL: the short one). */
@@ -210,12 +214,12 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
                (c->state != RL__CONN_OPEN || c->asked);
   char hinted[320];
   if (failed && was_open && !c->t->tls && err != RL_ERR_TIMEOUT &&
-      !c->ever_answered) {
+      !atomic_load_explicit(&c->t->answered, memory_order_relaxed)) {
     /* Plain text to a TLS server gets closed, reset or answered with
      * what no plugin parses, before anything completes: say what it
      * looks like, as the reflection client does. A server that answered
-     * this connection before speaks plain text: no hint then (a reset of
-     * a new connection's first request is only a reset). */
+     * a connection before speaks plain text: no hint then (a reset of a
+     * new connection's first request is only a reset). */
     snprintf(hinted, sizeof hinted, "%s (does it want TLS?)",
              reason ? reason : "connection failed");
     reason = hinted;

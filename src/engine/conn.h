@@ -56,8 +56,6 @@ struct rl_conn {
   uint8_t flush_pending; /* on the worker's flush list */
   uint8_t asked;         /* the session took a request since the connect */
   uint8_t done_any;      /* ...and ended one: the server answers */
-  uint8_t ever_answered; /* done_any on some connect so far: it speaks our
-                            protocol, whatever a later one meets */
   uint8_t in_read;       /* inside the session's on_read */
   uint8_t ended_in_read; /* ...which ended a request (counts if it works) */
   rl_conn *next_flush;
