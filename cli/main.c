@@ -116,7 +116,7 @@ static int list_plugins(rl__plugin_set *set) {
     for (size_t i = 0; i < set->ndirs; i++)
       fprintf(stderr, " %s", set->dirs[i]);
     fprintf(stderr, "\n");
-    return 1;
+    return EXIT_USAGE;
   }
   return 0;
 }
@@ -136,8 +136,9 @@ static int list_target(rl__target *t) {
   int rc = d->step_list(t->step, stdout);
   fflush(stdout);
   if (rc) {
+    /* Nothing to list is a configuration error, as for a run (exit 2). */
     fprintf(stderr, "rpcload: error: %s: %s\n", d->name, rl_strerror(rc));
-    return EXIT_FAILURE;
+    return EXIT_USAGE;
   }
   return 0;
 }

@@ -143,6 +143,10 @@ const char *rl__tls_error_text(SSL *ssl, int ssl_error, char *buf, size_t len) {
   } else if (ssl_error == SSL_ERROR_SYSCALL) {
     snprintf(buf, len, "%s",
              errno ? strerror(errno) : "connection closed during TLS");
+    /* "connection reset by peer", as the plain connections say it: one
+     * error row for both. */
+    if (errno && len > 0 && buf[0] >= 'A' && buf[0] <= 'Z')
+      buf[0] = (char)(buf[0] - 'A' + 'a');
   } else if (ssl_error == SSL_ERROR_ZERO_RETURN) {
     snprintf(buf, len, "TLS connection closed by server");
   } else {

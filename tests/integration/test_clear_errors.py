@@ -7,7 +7,9 @@ Run from this folder:  RPCLOAD_BIN=../../build/rpcload RPCLOAD_PLUGIN_DIR=../../
 """
 
 import os
+import shutil
 import subprocess
+import tempfile
 import unittest
 
 import rpcload
@@ -101,6 +103,122 @@ class ConnectionsCap(unittest.TestCase):
         self.assertLess(capped, plain + 20 * 1024,
                         "peak RSS %d KiB with --connections 1000000, %d without"
                         % (capped, plain))
+
+
+class ClearErrors(unittest.TestCase):
+    """#13, "clear errors where they are unclear today", as a user meets
+    them."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rl-errors-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def write(self, name, data):
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(data if isinstance(data, bytes) else data.encode())
+        return path
+
+    def proto(self):
+        self.write("dep.proto", 'syntax = "proto3";\npackage dep;\nmessage D { int32 x = 1; }\n')
+        return self.write("warn.proto", 'syntax = "proto3";\npackage w;\nimport "dep.proto";\n'
+                          'message Req { string name = 1; }\n'
+                          'service S { rpc Call(Req) returns (Req); }\n')
+
+    def test_protoc_warnings_are_warnings(self):
+        """An unused import: protoc warns and succeeds; rpcload shows the
+        warning as one, and lists."""
+        res = rpcload.run(["--proto", self.proto(), "--list"], timeout_s=30)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertIn("rpcload: warning: grpc: ", res.stderr, res.describe())
+        self.assertIn("warn.proto:3:1: Import dep.proto is unused", res.stderr)
+        self.assertIn("Call(w.Req)", res.stdout)
+
+    def test_protoc_warnings_apart_from_its_errors(self):
+        """A proto without a syntax line (a warning) and an error: the
+        error is the error, the warning a warning."""
+        bad = self.write("bad.proto", 'package b;\nmessage Req { strin name = 1; }\n')
+        res = rpcload.run(["--proto", bad, "--list"], timeout_s=30)
+        self.assertEqual(res.exit_code, 2, res.describe())
+        err_lines = [l for l in res.stderr.splitlines() if l.startswith("rpcload: error:")]
+        self.assertEqual(len(err_lines), 1, res.stderr)
+        self.assertNotIn("WARNING", err_lines[0])
+        self.assertIn("bad.proto:2:15: Expected", err_lines[0])
+        self.assertIn("rpcload: warning: grpc: No syntax specified", res.stderr)
+
+    def test_list_a_proto_without_services(self):
+        path = self.write("nosvc.proto", 'syntax = "proto3";\npackage n;\n'
+                          'message Req { string name = 1; }\n')
+        res = rpcload.run(["--proto", path, "--list"], timeout_s=30)
+        self.assertEqual(res.exit_code, 2, res.describe())
+        self.assertIn("defines no service", res.stderr, res.describe())
+        res = rpcload.run(["--proto", path, "--call", "Req", "-t", "1s", "127.0.0.1:1"],
+                          timeout_s=30)
+        self.assertEqual(res.exit_code, 2, res.describe())
+        self.assertIn("defines no service", res.stderr, res.describe())
+
+    def test_utf8_bom(self):
+        """A BOM at the start of JSON given to gRPC (-d @file, -D, -M) and of
+        rpcload.conf is skipped; YAML and protos take it already."""
+        bom = b"\xef\xbb\xbf"
+        msg = self.write("m.json", bom + b'{"name":"x"}')
+        arr = self.write("a.json", bom + b'[{"name":"x"}]')
+        md = self.write("md.json", bom + b'{"k":"v"}')
+        for args in (["-d", "@" + msg], ["-D", arr], ["-d", "{}", "-M", md]):
+            with self.subTest(args=args):
+                res = rpcload.run(["--proto", HELLO_PROTO, "--call", "SayHello",
+                                   "--show-task-ratio"] + args, timeout_s=30)
+                self.assertEqual(res.exit_code, 0, res.describe())
+        with open(os.path.join(self.tmp, "rpcload.conf"), "wb") as f:
+            f.write(bom + b"users = 3\n")
+        argv = [os.path.abspath(a) if os.path.exists(a) else a for a in rpcload.base_argv()]
+        proc = subprocess.run(argv + ["--plugin", "http1", "--show-task-ratio"],
+                              cwd=self.tmp, capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+    def test_binary_data_is_not_json(self):
+        """-d @file with binary content for gRPC says it is not JSON text
+        and points at -B."""
+        path = self.write("bin.dat", bytes(range(256)) * 4)
+        res = rpcload.run(["--proto", HELLO_PROTO, "--call", "SayHello", "-d", "@" + path,
+                           "--show-task-ratio"], timeout_s=30)
+        self.assertEqual(res.exit_code, 2, res.describe())
+        self.assertIn("not JSON text", res.stderr, res.describe())
+        self.assertIn("-B", res.stderr)
+
+    def test_data_raw_sends_bytes_untemplated(self):
+        """--data-raw @file sends the file's bytes as they are: '{{' in them
+        is no template."""
+        body = b"raw {{user_id}} \x00\x01\xff {{ and }} end"
+        path = self.write("raw.bin", body)
+        res = rpcload.run(["--plugin", "http1", "-d", "@" + path, "--show-task-ratio"],
+                          timeout_s=30)
+        self.assertEqual(res.exit_code, 2, res.describe())  # -d templates it
+        with NginxServer() as ng:
+            res = rpcload.run(["-u", "1", "-t", "1s", "--data-raw", "@" + path,
+                               "-X", "POST", ng.url("/hello")], timeout_s=30)
+            entries = ng.log_entries()
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertTrue(entries)
+        self.assertTrue(all(e["content_length"] == str(len(body)) for e in entries), entries[:2])
+        res = rpcload.run(["-u", "1", "-t", "1s", "--data-raw", "x", "-d", "y",
+                           "http://127.0.0.1:1/"], timeout_s=30)
+        self.assertEqual(res.exit_code, 2, res.describe())
+
+    def test_listing_failures_exit_2(self):
+        """--list and --plugins that cannot list are exit 2, as any
+        configuration error (docs/reliability.md)."""
+        empty = os.path.join(self.tmp, "none")
+        os.mkdir(empty)
+        proc = subprocess.run([rpcload.binary(), "--plugin-dir", empty, "--plugins"],
+                              capture_output=True, timeout=30,
+                              env=dict(os.environ, RPCLOAD_PLUGIN_PATH=empty))
+        if b"no plugins found" in proc.stderr:
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+        res = rpcload.run(["--list", "127.0.0.1:1"], timeout_s=30)
+        self.assertEqual(res.exit_code, 2, res.describe())
 
 
 if __name__ == "__main__":
