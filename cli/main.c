@@ -116,7 +116,7 @@ static int list_plugins(rl__plugin_set *set) {
     for (size_t i = 0; i < set->ndirs; i++)
       fprintf(stderr, " %s", set->dirs[i]);
     fprintf(stderr, "\n");
-    return 1;
+    return EXIT_USAGE;
   }
   return 0;
 }
@@ -126,15 +126,33 @@ static int list_target(rl__target *t) {
   const rl_plugin *d = &t->plugin->desc;
   if (d->struct_size < offsetof(rl_plugin, step_list) + sizeof d->step_list ||
       !d->step_list) {
-    fprintf(stderr, "rpcload: error: plugin %s has nothing to list\n", d->name);
+    fprintf(stderr,
+            "rpcload: error: plugin %s has nothing to list (--list lists a "
+            "gRPC service's methods, or with -f a scenario's classes and "
+            "tasks)\n",
+            d->name);
     return EXIT_USAGE;
   }
   int rc = d->step_list(t->step, stdout);
   fflush(stdout);
   if (rc) {
+    /* Nothing to list is a configuration error, as for a run (exit 2). */
     fprintf(stderr, "rpcload: error: %s: %s\n", d->name, rl_strerror(rc));
-    return EXIT_FAILURE;
+    return EXIT_USAGE;
   }
+  return 0;
+}
+
+/* rpcload --show-task-ratio without -f: the command line's one class and
+ * task, as a run would have them. */
+static int print_single_ratio(const cli_options *o, rl__target *t) {
+  rl__plan *plan = rl__plan_single(t, &o->run.wait);
+  if (!plan) {
+    fprintf(stderr, "rpcload: error: out of memory\n");
+    return EXIT_USAGE;
+  }
+  rl__plan_print_ratios(plan, stdout);
+  rl__plan_del(plan);
   return 0;
 }
 
@@ -332,6 +350,10 @@ int main(int argc, char **argv) {
     }
     if (o.list) {
       status = list_target(target);
+      goto out;
+    }
+    if (o.show_task_ratio) {
+      status = print_single_ratio(&o, target);
       goto out;
     }
   }

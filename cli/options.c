@@ -22,6 +22,7 @@ enum {
   OPT_THREADS = 256,
   OPT_WAIT,
   OPT_NAME,
+  OPT_DATA_RAW,
   OPT_INSECURE,
   OPT_CACERT,
   OPT_CERT,
@@ -88,6 +89,7 @@ static const struct option long_options[] = {
     {"method", required_argument, NULL, 'X'},
     {"header", required_argument, NULL, 'H'},
     {"data", required_argument, NULL, 'd'},
+    {"data-raw", required_argument, NULL, OPT_DATA_RAW},
     {"name", required_argument, NULL, OPT_NAME},
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"cacert", required_argument, NULL, OPT_CACERT},
@@ -404,6 +406,73 @@ static int parse_load(cli_options *o, int c, char *arg, char *err,
   }
 }
 
+/* `len` bytes of s with each "{{" written {{"{{"}}, the template for a
+ * literal "{{": the plugins' templates then give back s exactly. NULL when
+ * out of memory; the caller frees. */
+static char *untemplated(const char *s, size_t len, size_t *out_len) {
+  static const char lit[] = "{{\"{{\"}}";
+  size_t n = 0;
+  for (size_t i = 0; i + 1 < len; i++)
+    if (s[i] == '{' && s[i + 1] == '{')
+      n++, i++;
+  char *out = malloc(len + n * (sizeof lit - 3) + 1);
+  if (!out)
+    return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (i + 1 < len && s[i] == '{' && s[i + 1] == '{') {
+      memcpy(out + o, lit, sizeof lit - 1);
+      o += sizeof lit - 1;
+      i++;
+    } else {
+      out[o++] = s[i];
+    }
+  }
+  out[o] = 0;
+  *out_len = o;
+  return out;
+}
+
+/* -d DATA and --data-raw DATA: text, or @FILE (@- stdin) read whole. -d is
+ * templated by the plugin ({{...}}); --data-raw is sent as it is. */
+static int parse_data(cli_options *o, int raw, char *arg, char *err,
+                      size_t errlen) {
+  const char *opt = raw ? "--data-raw" : "--data";
+  if (o->binary_given)
+    return bad_value(opt, arg, "give -d or -b, not both", err, errlen);
+  if (o->data_given && o->data_raw != raw)
+    return bad_value(opt, arg, "give -d or --data-raw, not both", err, errlen);
+  o->data_given = 1;
+  o->data_raw = raw;
+  free(o->body);
+  o->body = NULL;
+  const char *text = arg;
+  size_t len = strlen(arg);
+  char *file = NULL;
+  if (arg[0] == '@') {
+    char what[64];
+    snprintf(what, sizeof what, "%s @%.40s", raw ? "--data-raw" : "-d",
+             arg + 1);
+    if (read_file(arg + 1, what, &file, &len, err, errlen))
+      return RL_ERR_INVAL;
+    text = file;
+  }
+  if (raw) {
+    o->body = untemplated(text, len, &len);
+    free(file);
+    if (!o->body) {
+      snprintf(err, errlen, "out of memory");
+      return RL_ERR_NOMEM;
+    }
+    text = o->body;
+  } else {
+    o->body = file;
+  }
+  o->target.body = (const uint8_t *)text;
+  o->target.body_len = len;
+  return 0;
+}
+
 /* -X, -H, -d, --name, --call, -O, the timeouts, --http2, --no-cookies,
  * --no-redirects and TLS */
 static int parse_request(cli_options *o, int c, char *arg, char *err,
@@ -419,24 +488,8 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
       return RL_ERR_INVAL;
     return 0;
   case 'd':
-    o->data_given = 1;
-    free(o->body);
-    o->body = NULL;
-    if (o->binary_given)
-      return bad_value("--data", arg, "give -d or -b, not both", err, errlen);
-    if (arg[0] == '@') {
-      size_t len;
-      char what[64];
-      snprintf(what, sizeof what, "-d @%.40s", arg + 1);
-      if (read_file(arg + 1, what, &o->body, &len, err, errlen))
-        return RL_ERR_INVAL;
-      o->target.body = (const uint8_t *)o->body;
-      o->target.body_len = len;
-    } else {
-      o->target.body = (const uint8_t *)arg;
-      o->target.body_len = strlen(arg);
-    }
-    return 0;
+  case OPT_DATA_RAW:
+    return parse_data(o, c == OPT_DATA_RAW, arg, err, errlen);
   case OPT_NAME:
     o->target.name = arg;
     o->name_given = 1;

@@ -59,6 +59,7 @@ typedef struct cli_options {
   char **args;     /* the operands after the options: argv's, borrowed */
   int n_args;
   int method_given, name_given, data_given; /* -X, --name, -d */
+  int data_raw; /* the data came with --data-raw: "{{" written untemplated */
 } cli_options;
 
 /*

@@ -300,7 +300,8 @@ typedef struct rl_host {
    * the session: it must not report it afterwards. It also drains the
    * connection (as conn_drain), since a request is only handed back when
    * this connection cannot carry it. The host retries a request once; a
-   * second hand-back fails it with `reason`.
+   * second hand-back fails it with `reason` and " (again after one
+   * retry)".
    */
   void (*request_retry)(rl_request *req, const char *reason);
 
