@@ -30,7 +30,8 @@ step() {
 }
 
 ctest_main() {
-  # Integration and valgrind tests are RUN_SERIAL: -j only overlaps unit tests.
+  # Two at a time, but the suites that measure time (RUN_SERIAL in
+  # tests/CMakeLists.txt: rates, waits, shapes) run alone.
   (cd build && ctest --output-on-failure -j"$JOBS")
 }
 
@@ -55,7 +56,7 @@ asan_unit() {
 # unit tests: test_wait, test_worker's open model and -n).
 ASAN_SKIP='integration/(http1|http2|web_stop|sdk|pbjson|html_report|web_ui|waits|rates|shapes)$'
 asan_integration() {
-  (cd build-asan && env "${ASAN_ENV[@]}" ctest --output-on-failure -L integration -E "$ASAN_SKIP")
+  (cd build-asan && env "${ASAN_ENV[@]}" ctest --output-on-failure -j"$JOBS" -L integration -E "$ASAN_SKIP")
 }
 
 tidy() {
