@@ -19,3 +19,7 @@ add_link_options(-fsanitize=address,undefined)
 # few things gcc does not, which must not stop the fuzzers. Their own files
 # keep -Werror (tests/fuzz/CMakeLists.txt).
 add_compile_options(-Wno-error)
+# The default build type's flags, for fuzzing: -O1 (libFuzzer's advice, and
+# quicker to build than -O2), line tables for the sanitizers' stack traces,
+# and assert() kept (no NDEBUG): a failed assertion is a finding.
+set(CMAKE_C_FLAGS_RELWITHDEBINFO "-O1 -gline-tables-only")
