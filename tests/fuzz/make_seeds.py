@@ -295,7 +295,7 @@ def message_class(full_name):
 for i, (name, (t, text)) in enumerate(sorted(JSON.items())):
     msg = message_class("rl.test." + t)()
     json_format.Parse(text, msg, descriptor_pool=pool)
-    write("pb_to_json", name, type_byte(t, i % 16) + msg.SerializeToString())
+    write("pb_to_json", name, type_byte(t, i % 16) + msg.SerializeToString(deterministic=True))
 # Unknown fields, a group, a truncated varint: what a newer server sends.
 write("pb_to_json", "unknown_fields", type_byte("Nested", 0) +
       b"\x08\x01\xa0\x06\x05\x0b\x10\x01\x0c\x12\x02hi")
@@ -317,4 +317,23 @@ SWARM = {
 }
 for name, (state, body) in SWARM.items():
     write("web_swarm", name, bytes([state]) + body.encode())
+
+# ---- a scenario's data files ------------------------------------------------------
+# First byte: bit 0 JSON lines; bits 1-2 the order (sequential, random,
+# per_user); bit 3 cycle.
+with open(os.path.join(SRC, "examples", "scenarios", "shoppers.csv"), "rb") as f:
+    SHOPPERS = f.read()
+DATA = {
+    "shoppers_csv": (0, SHOPPERS),
+    "crlf_quotes_cycle": (8 | 2, b'id,"na,me",note\r\n1,"a ""b""",\r\n'
+                      b'2,c,"multi\nline"\r\n'),
+    "per_user_utf8": (4, b"email,city\nann@example.com,K\xc3\xb6ln\n"
+                      b"bob@example.com,\xe6\x9d\xb1\xe4\xba\xac\n"),
+    "jsonl": (1, b'{"email": "ann@example.com", "n": 1, "ok": true}\n'
+              b'{"email": "bob@example.com", "n": 2.5, "tags": ["a"]}\n'
+              b'{"n": null, "email": "c\\u00e9"}\n'),
+    "jsonl_random_cycle": (1 | 2 | 8, b'{"k": "v"}\r\n\n{"k": {"x": 1}}\n'),
+}
+for name, (opts, body) in DATA.items():
+    write("data_file", name, bytes([opts]) + body)
 print("make_seeds: seeds written under", HERE)
