@@ -16,11 +16,13 @@ static const struct habit {
     {"--duration", "k6's and ghz's --duration is rpcload's -t/--run-time, "
                    "e.g. -t 30s"},
     {"--vus", "k6's --vus is rpcload's -u/--users"},
-    {"--rps", "ghz's --rps N is a rate for the whole run: with -u U users, "
-              "--wait throughput:N/U lets each start at most N/U tasks a "
-              "second"},
-    {"--total", "ghz's --total/-n (a number of requests) has no rpcload "
-                "option: a run lasts -t/--run-time"},
+    {"--rps", "ghz's --rps N is rpcload's --rate N (the open model: N "
+              "requests a second whatever the server's speed)"},
+    {"--total", "ghz's --total/-n (a number of requests) is rpcload's "
+                "-n/--iterations N"},
+    {"-R", "wrk2's -R N is rpcload's --rate N"},
+    {"--load-schedule", "ghz's --load-schedule is rpcload's --rate-stages "
+                        "D:R,... (or --rate for a constant rate)"},
     {"--format", "ghz's --format: rpcload writes --json (stdout), --json-file "
                  "FILE, --csv PREFIX and --html FILE, beside its tables"},
     {"--skipTLS", "ghz's --skipTLS is rpcload's --insecure, with a grpcs:// "

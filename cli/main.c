@@ -166,8 +166,18 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
     o->run.users = (uint32_t)st->users;
   if (!o->rate_given && st->has_spawn_rate)
     o->run.spawn_rate = st->spawn_rate;
-  if (!o->time_given && st->has_run_time)
+  if (!o->time_given && st->has_run_time) {
     o->run.run_time_ns = st->run_time_ns;
+    o->time_given = 1; /* by the file: a shape's stages do not set it */
+  }
+  if (cli_shape_from_scenario(o, &(*scn)->shape, err, sizeof err)) {
+    fprintf(stderr, "rpcload: error: %s: %s\n", o->scenario, err);
+    return EXIT_USAGE;
+  }
+  /* The threads for the file's user count (cli_options_check saw -u's,
+   * or one user without it). */
+  if (!o->threads_given && !o->web)
+    o->run.threads = o->run.users < o->cpus ? o->run.users : o->cpus;
   rl__plugin_set_scan(plugins, list_refused, NULL);
   const char *flags[64] = {NULL};
   for (size_t i = 0; i < o->n_plugin_options && i < 64; i++)
@@ -232,6 +242,10 @@ static int run_status(const cli_options *o, const rl__runner *r,
   if (reports_failed)
     return EXIT_REPORT;
   const rl__stats_entry *total = rl__stats_total(stats);
+  /* --max-dropped: said whatever else is wrong with the run. */
+  uint64_t scheduled, dropped;
+  rl__stats_iterations(stats, &scheduled, &dropped);
+  int over = cli_shape_dropped_over(o, dropped);
   if (total->num_requests == 0 && r->cut_requests) {
     /* A wedged service must not pass a CI job: whatever
      * --exit-code-on-error says about failures, nothing was measured. */
@@ -241,6 +255,8 @@ static int run_status(const cli_options *o, const rl__runner *r,
             (unsigned long long)r->cut_requests);
     return EXIT_FAILURE;
   }
+  if (over)
+    return EXIT_FAILURE;
   if (total->num_failures)
     return o->exit_code_on_error;
   return 0;

@@ -146,6 +146,15 @@ static const struct option long_options[] = {
     {"cname", required_argument, NULL, OPT_CNAME},
     {"warmup", required_argument, NULL, OPT_WARMUP},
     {"skip-first", required_argument, NULL, OPT_SKIP_FIRST},
+    {"rate", required_argument, NULL, CLI_OPT_RATE},
+    {"rate-stages", required_argument, NULL, CLI_OPT_RATE_STAGES},
+    {"arrivals", required_argument, NULL, CLI_OPT_ARRIVALS},
+    {"max-inflight", required_argument, NULL, CLI_OPT_MAX_INFLIGHT},
+    {"max-dropped", required_argument, NULL, CLI_OPT_MAX_DROPPED},
+    {"max-queue", required_argument, NULL, CLI_OPT_MAX_QUEUE},
+    {"latency", required_argument, NULL, CLI_OPT_LATENCY},
+    {"stages", required_argument, NULL, CLI_OPT_STAGES},
+    {"iterations", required_argument, NULL, 'n'},
     {NULL, 0, NULL, 0},
 };
 
@@ -678,9 +687,15 @@ static int parse_program(cli_options *o, int c, char *arg, char *err,
 typedef int (*parse_group_fn)(cli_options *o, int c, char *arg, char *err,
                               size_t errlen);
 
+/* -n, --rate, --stages... (shape.c) */
+static int parse_shape(cli_options *o, int c, char *arg, char *err,
+                       size_t errlen) {
+  return cli_shape_parse(o, c, arg, err, errlen);
+}
+
 static const parse_group_fn parse_groups[] = {
     parse_load,   parse_request, parse_grpc,    parse_scenario,
-    parse_output, parse_web,     parse_program,
+    parse_output, parse_web,     parse_program, parse_shape,
 };
 
 /* The CPUs this process may run on: its affinity mask (taskset, cgroup
@@ -701,13 +716,15 @@ static void set_defaults(cli_options *o) {
   o->run.users = 1;
   o->run.spawn_rate = 1;
   o->run.report_interval_s = 2.0;
-  o->run.threads = usable_cpus();
+  o->run.threads = o->cpus = usable_cpus();
   o->target.connect_timeout_ns = 10 * RL__NS_PER_SEC;
   o->target.request_timeout_ns = 60 * RL__NS_PER_SEC;
   o->exit_code_on_error = 1;
   o->web_port = 8089;
   o->prometheus_port = -1;
   o->run.autoquit_s = -1;
+  o->shape.max_dropped = -1;
+  o->shape.max_queue = -1;
 }
 
 int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
@@ -718,7 +735,7 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
    * short options ("-c10") that an earlier parse stopped in. */
   optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:M:D:bB:f:",
+  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:M:D:bB:f:n:",
                           long_options, NULL)) != -1) {
     if (c == ':') {
       snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
@@ -757,5 +774,6 @@ void cli_options_free(cli_options *o) {
   free(o->plugin_dirs);
   free(o->plugin_options);
   free(o->prometheus_arg);
+  cli_shape_free(&o->shape);
   memset(o, 0, sizeof *o);
 }

@@ -9,9 +9,11 @@
 
 #include "engine/runner.h"
 #include "engine/target.h"
+#include "shape.h"
 
 typedef struct cli_options {
   rl__run_config run;
+  cli_shape shape; /* --rate, --stages, -n... (shape.h) */
   rl__target_options target;
   rl_kv *headers; /* owned; values point into argv */
   size_t n_headers;
@@ -31,6 +33,7 @@ typedef struct cli_options {
   size_t n_tags, n_exclude_tags;
   int show_task_ratio;
   int users_given, rate_given, time_given, wait_given, threads_given;
+  uint32_t cpus; /* the threads a run may use (before fewer users cut it) */
   int allow_unreachable;  /* --allow-unreachable: warn, not stop, at start */
   int grpc_given;         /* 1: a gRPC option (--proto...); 2: --call */
   const char *html_path;  /* --html FILE, or NULL */

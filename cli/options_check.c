@@ -219,7 +219,7 @@ int cli_options_check(cli_options *o, char *err, size_t errlen) {
   } else if (url_target(o, err, errlen)) {
     return RL_ERR_INVAL;
   }
-  if (check_conflicts(o, err, errlen))
+  if (check_conflicts(o, err, errlen) || cli_shape_check(o, err, errlen))
     return RL_ERR_INVAL;
   derive_run(o);
   return 0;

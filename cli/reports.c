@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "engine/arrival.h"
 #include "engine/plan.h"
 #include "engine/target.h"
 #include "report/console.h"
@@ -54,8 +55,9 @@ int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
       rl__report_file_check("--html", o->html_path, err, errlen))
     return RL_ERR_IO;
   if (o->csv_prefix) {
-    int rc = rl__report_csv_open(o->csv_prefix, o->run.full_history, &rep->csv,
-                                 err, errlen);
+    int flags = (o->run.full_history ? RL__REPORT_CSV_FULL_HISTORY : 0) |
+                (o->run.rate || o->run.user_stages ? RL__REPORT_CSV_SHAPE : 0);
+    int rc = rl__report_csv_open(o->csv_prefix, flags, &rep->csv, err, errlen);
     if (rc)
       return rc;
   }
@@ -68,7 +70,31 @@ int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
  * take the same lock to merge. */
 struct console_read {
   FILE *mem;
+  double target; /* the shape's, or < 0 */
+  int open;      /* the open model: its iterations */
 };
+
+/* The load shape's line under the table: the target now (users or
+ * arrivals/s), and the open model's iterations so far. */
+static void shape_line(FILE *out, rl__stats *s, double target, int open,
+                       int users) {
+  if (target < 0 && !open)
+    return;
+  if (target >= 0)
+    fprintf(out, "target: %.6g %s", target, open ? "arrivals/s" : "users");
+  if (open) {
+    uint64_t scheduled, dropped;
+    rl__stats_iterations(s, &scheduled, &dropped);
+    fprintf(out, "%siterations: %llu due, %llu started, %llu dropped (%.2f%%)",
+            target >= 0 ? "; " : "", (unsigned long long)scheduled,
+            (unsigned long long)(scheduled - dropped),
+            (unsigned long long)dropped,
+            scheduled ? 100.0 * (double)dropped / (double)scheduled : 0.0);
+    if (users >= 0)
+      fprintf(out, ", %d users in the pool (--max-inflight)", users);
+  }
+  fputc('\n', out);
+}
 
 /* Current rates over whole, merged seconds of the test (not the second
  * some workers have not merged yet, nor idle time before a start or a
@@ -77,6 +103,7 @@ static void read_console(rl__stats *s, const rl__history *h, void *arg) {
   struct console_read *rd = arg;
   rl__report_console_stats(rd->mem, s, rl__history_window(h, rl__now_ns()), 0,
                            0);
+  shape_line(rd->mem, s, rd->target, rd->open, -1);
 }
 
 void cli_reports_progress(rl__runner *r, cli_reports *rep) {
@@ -85,7 +112,9 @@ void cli_reports_progress(rl__runner *r, cli_reports *rep) {
   FILE *mem = open_memstream(&text, &len);
   if (!mem)
     return;
-  struct console_read rd = {.mem = mem};
+  struct console_read rd = {.mem = mem, .open = r->cfg->rate != NULL};
+  if (!rl__runner_target(r, &rd.target))
+    rd.target = -1;
   rl__runner_with_stats(r, read_console, &rd);
   fclose(mem);
   fwrite(text, 1, len, rep->console);
@@ -164,6 +193,27 @@ static void final_console(FILE *out, rl__runner *r, rl__stats *stats,
   rl__stats_window none = {0, 0};
   rl__report_console_stats(out, stats, none, 1, c->seconds);
   rl__report_console_percentiles(out, stats);
+  if (r->cfg->rate) {
+    /* The other view of latency, for the total: how much the schedule's
+     * delays (coordinated omission) change the picture. */
+    const rl__stats_entry *t = rl__stats_total(stats);
+    const char *shown = r->cfg->latency_uncorrected ? "uncorrected (from the "
+                                                      "send)"
+                                                    : "corrected (from each "
+                                                      "arrival's intended "
+                                                      "start)";
+    fprintf(out, "latency in the tables: %s\n", shown);
+    if (t->hist_alt.count)
+      fprintf(out,
+              "%s, ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n",
+              r->cfg->latency_uncorrected ? "corrected" : "uncorrected",
+              (double)rl__histogram_percentile(&t->hist_alt, 50) / 1e6,
+              (double)rl__histogram_percentile(&t->hist_alt, 90) / 1e6,
+              (double)rl__histogram_percentile(&t->hist_alt, 99) / 1e6,
+              (double)rl__histogram_percentile(&t->hist_alt, 99.9) / 1e6,
+              (double)t->hist_alt.max / 1e6);
+    shape_line(out, stats, -1, 1, (int)r->cfg->users);
+  }
   rl__report_console_status(out, stats, sn, n_sn);
   rl__report_console_errors(out, stats);
   fflush(out);
@@ -191,6 +241,17 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
       .status = sn,
       .n_status = n_sn,
   };
+  if (o->run.rate) {
+    jinfo.latency = o->run.latency_uncorrected ? "uncorrected" : "corrected";
+    jinfo.latency_other =
+        o->run.latency_uncorrected ? "corrected" : "uncorrected";
+    jinfo.arrivals =
+        o->run.arrivals == RL__ARRIVALS_POISSON ? "poisson" : "even";
+    jinfo.max_inflight = o->run.users;
+    jinfo.shape = "rate";
+  } else if (o->run.user_stages) {
+    jinfo.shape = "users";
+  }
   if (o->json &&
       rl__report_json_write(stdout, stats, &r->hub.history, &jinfo)) {
     fprintf(stderr, "rpcload: error: cannot write the JSON report\n");
@@ -211,7 +272,13 @@ static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
   char err[1024] = "";
   rl__status_names sn[MAX_STATUS_TYPES];
   size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
+  char shape[512];
+  cli_shape_describe(o, shape, sizeof shape);
   rl__report_html_info info = {
+      .shape = shape[0] ? shape : NULL,
+      .latency = !o->run.rate                 ? NULL
+                 : o->run.latency_uncorrected ? "uncorrected"
+                                              : "corrected",
       .target = o->target.url,
       .plugin = rep->plugin,
       .users = o->run.users,

@@ -51,9 +51,10 @@ asan_unit() {
 # 20-run stop test, the SDK install, the JSON mapping round trip (its unit
 # test runs above), the HTML report's browser check, the web UI's browser
 # suite (the web API's parsers run under ASan in their unit test and fuzz
-# target) and the two timing suites, waits and rates (ASan's slowdown is what
-# they would measure; their code runs under ASan in the unit tests).
-ASAN_SKIP='integration/(http1|http2|web_stop|sdk|pbjson|html_report|web_ui|waits|rates)$'
+# target) and the three timing suites, waits, rates and shapes (ASan's
+# slowdown is what they would measure; their code runs under ASan in the
+# unit tests: test_wait, test_worker's open model and -n).
+ASAN_SKIP='integration/(http1|http2|web_stop|sdk|pbjson|html_report|web_ui|waits|rates|shapes)$'
 asan_integration() {
   (cd build-asan && env "${ASAN_ENV[@]}" ctest --output-on-failure -L integration -E "$ASAN_SKIP")
 }

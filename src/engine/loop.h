@@ -29,6 +29,7 @@
 struct rl__plan;
 struct rl__target;
 struct rl__user;
+struct rl__budget;
 
 /* A transport plugin's per-thread state, one per plan target of a
  * transport plugin (the quick command line has at most one). */
@@ -58,6 +59,23 @@ struct rl_loop {
   int stopping, cutting;
   uint64_t cut_requests;
   uint32_t live_users; /* users here not stopped yet (retiring included) */
+  /* The open model (--rate): users between iterations wait on this list
+   * (doubly linked through rl__user.idle_prev/idle_next) for the worker
+   * to hand them the next arrival, instead of on their class's wait.
+   * latency_uncorrected: the stats' tables show the time from the send,
+   * the other view (rl__stats_record_alt) from the intended start. */
+  int open;
+  int latency_uncorrected;
+  struct rl__user *idle_head;
+  uint32_t idle;
+  /* Arrivals that found every user busy, oldest first: their intended
+   * starts (a ring of queue_cap, queued from queue_head). The next user
+   * to come free takes the oldest, so their response times count the
+   * wait (wrk2's correction); one that finds the ring full is dropped. */
+  uint64_t *queue;
+  uint32_t queue_cap, queue_head, queued;
+  /* -n/--iterations: the run's (borrowed from the runner), or NULL. */
+  struct rl__budget *budget;
   /* Users queued to act once the current callback is done (user.c
    * queues, the worker runs them). */
   struct rl__user *ready_head, *ready_tail;

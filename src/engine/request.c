@@ -58,11 +58,12 @@ static int counted(rl__request_gate *g, rl_request *req) {
   return in;
 }
 
-void rl__request_record(rl__stats *stats, rl__request_gate *gate,
-                        rl_request *req, const rl_result *result,
-                        const char *error, uint64_t rt_ns, uint64_t sec) {
+rl__stats_entry *rl__request_record(rl__stats *stats, rl__request_gate *gate,
+                                    rl_request *req, const rl_result *result,
+                                    const char *error, uint64_t rt_ns,
+                                    uint64_t sec) {
   if (!counted(gate, req))
-    return;
+    return NULL;
   const char *type = result && result->type ? result->type : req->target->type;
   const char *name = result && result->name ? result->name : req->target->name;
   rl__stats_entry *e = req->cached_entry;
@@ -71,6 +72,7 @@ void rl__request_record(rl__stats *stats, rl__request_gate *gate,
   if (req->cached_entry)
     rl__stats_record(stats, req->cached_entry, rt_ns,
                      result ? result->response_bytes : 0, error, sec);
+  return req->cached_entry;
 }
 
 /* An entry cached by content (see rl_request.cached_entry), or looked up. */

@@ -83,11 +83,14 @@ void rl__request_event(rl_request *req, const rl_result *result,
  * `stats` (the thread's) under the result's type and name (the target's
  * defaults where the result has none), with `error` (NULL: success;
  * borrowed) as its outcome, in the second `sec` of the run; unless `gate`
- * (NULL: none) leaves it out.
+ * (NULL: none) leaves it out. Returns the entry it went to (the stats'),
+ * or NULL when left out (or out of memory), for the open model's other
+ * view of its time (rl__stats_record_alt).
  */
-void rl__request_record(rl__stats *stats, rl__request_gate *gate,
-                        rl_request *req, const rl_result *result,
-                        const char *error, uint64_t rt_ns, uint64_t sec);
+rl__stats_entry *rl__request_record(rl__stats *stats, rl__request_gate *gate,
+                                    rl_request *req, const rl_result *result,
+                                    const char *error, uint64_t rt_ns,
+                                    uint64_t sec);
 
 /* The same for one event of a request that goes on (a stream's message),
  * under the result's type and name with its error, `time_ns` long. */

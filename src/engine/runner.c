@@ -1,6 +1,7 @@
 #include "engine/runner.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ static void stop_run(rl__runner *r) {
   pthread_cond_broadcast(&r->state_cond); /* stop waiters: the run ends */
   pthread_mutex_unlock(&r->state_lock);
   ev_timer_stop(r->loop, &r->spawn_timer);
+  ev_timer_stop(r->loop, &r->shape_timer);
   ev_timer_stop(r->loop, &r->run_timer);
   ev_timer_stop(r->loop, &r->autoquit_timer);
   for (uint32_t i = 0; i < r->nworkers; i++)
@@ -108,8 +110,29 @@ static void spawn_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   spawn_tick(t->data);
 }
 
+/* The open model's start: the whole pool at once (k6's pre-allocated
+ * users: they only connect when an arrival needs them), its arrivals
+ * counting from now on every thread. */
+static void open_pool(rl__runner *r, uint32_t users) {
+  uint64_t t0 = rl__now_ns();
+  for (uint32_t k = 0; k < r->nworkers; k++)
+    rl__worker_arrivals_from(&r->workers[k], t0);
+  r->swarm_from = r->spawned;
+  r->swarm_to = users;
+  r->swarm_t0_ns = t0;
+  tell_workers(r, users);
+  atomic_store(&r->state, RL__STATE_RUNNING);
+  rl__log(RL__LOG_INFO,
+          "open model: %u users to run arrivals at %.6g/s at the start", users,
+          rl__profile_value(r->cfg->rate, 0));
+}
+
 /* Starts a ramp from the current user count to `users` at `rate`. */
 static void swarm(rl__runner *r, uint32_t users, double rate) {
+  if (r->cfg->rate) {
+    open_pool(r, users);
+    return;
+  }
   r->ramp_short = 0; /* a new ramp: the last one's shortfall is history */
   r->swarm_from = r->spawned;
   r->swarm_to = users;
@@ -125,6 +148,88 @@ static void swarm(rl__runner *r, uint32_t users, double rate) {
           users >= r->swarm_from ? "ramping" : "ramping down", users,
           r->swarm_rate);
   spawn_tick(r);
+}
+
+/* --stages: the user count the profile asks for now. A stage with its
+ * own spawn rate is one ramp at that rate (Locust's tick returning
+ * (users, rate)); the others follow their line, users added or retired
+ * as the count crosses each whole number. */
+static void shape_tick(rl__runner *r) {
+  const rl__profile *p = r->cfg->user_stages;
+  uint64_t t = rl__now_ns() - r->shape_t0_ns;
+  uint64_t from;
+  size_t si = rl__profile_stage_at(p, t, &from);
+  if (si < p->n && p->stages[si].rate > 0) {
+    if (si != r->shape_stage) {
+      r->shape_stage = si;
+      swarm(r, (uint32_t)llround(p->stages[si].target), p->stages[si].rate);
+    }
+    return;
+  }
+  r->shape_stage = si;
+  uint32_t want = (uint32_t)llround(rl__profile_value(p, t));
+  if (want != r->spawned) {
+    ev_timer_stop(r->loop, &r->spawn_timer);
+    tell_workers(r, want);
+  }
+  atomic_store(&r->state, RL__STATE_RUNNING);
+}
+
+static void shape_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  shape_tick(t->data);
+}
+
+#define SHAPE_TICK_S 0.05
+
+static void shape_start(rl__runner *r) {
+  r->shape_t0_ns = rl__now_ns();
+  r->shape_stage = SIZE_MAX;
+  tell_workers(r, (uint32_t)llround(r->cfg->user_stages->start));
+  ev_timer_set(&r->shape_timer, SHAPE_TICK_S, SHAPE_TICK_S);
+  ev_timer_start(r->loop, &r->shape_timer);
+  shape_tick(r);
+}
+
+int rl__runner_target(const rl__runner *r, double *value) {
+  const rl__run_config *cfg = r->cfg;
+  uint64_t now = rl__now_ns();
+  if (cfg->user_stages) {
+    uint64_t t =
+        r->shape_t0_ns && now > r->shape_t0_ns ? now - r->shape_t0_ns : 0;
+    uint64_t from;
+    size_t si = rl__profile_stage_at(cfg->user_stages, t, &from);
+    const rl__profile *p = cfg->user_stages;
+    *value = si < p->n && p->stages[si].rate > 0 ? p->stages[si].target
+                                                 : rl__profile_value(p, t);
+    return 1;
+  }
+  if (cfg->rate) {
+    uint64_t t0 = r->swarm_t0_ns;
+    *value = rl__profile_value(cfg->rate, t0 && now > t0 ? now - t0 : 0);
+    return 1;
+  }
+  *value = 0;
+  return 0;
+}
+
+int rl__runner_shape_progress(const rl__runner *r, rl__shape_progress *out) {
+  const rl__run_config *cfg = r->cfg;
+  const rl__profile *p = cfg->user_stages ? cfg->user_stages : cfg->rate;
+  *out = (rl__shape_progress){0};
+  if (!p || !rl__runner_target(r, &out->target))
+    return 0;
+  uint64_t t0 = cfg->user_stages ? r->shape_t0_ns : r->swarm_t0_ns;
+  uint64_t now = rl__now_ns();
+  uint64_t t = t0 && now > t0 ? now - t0 : 0;
+  uint64_t from;
+  out->rate = cfg->user_stages == NULL;
+  out->n_stages = p->n;
+  out->stage = p->n ? rl__profile_stage_at(p, t, &from) + 1 : 0;
+  out->elapsed_s = (double)t / 1e9;
+  out->duration_s = (double)rl__profile_duration(p) / 1e9;
+  return 1;
 }
 
 static void start_run_timer(rl__runner *r) {
@@ -188,6 +293,7 @@ static void stop_users(rl__runner *r) {
     return;
   note_ramp(r);
   ev_timer_stop(r->loop, &r->spawn_timer);
+  ev_timer_stop(r->loop, &r->shape_timer);
   ev_timer_stop(r->loop, &r->run_timer);
   r->spawned = 0;
   atomic_store(&r->workers_stopped, 0);
@@ -396,6 +502,8 @@ static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 /* A history row (`final`: the figures as they are, after a stop), then
  * the per-second hook (the CSV files). */
 static void history_tick(rl__runner *r, int final) {
+  double target;
+  r->hub.target = rl__runner_target(r, &target) ? target : -1;
   if (rl__stats_hub_tick(&r->hub, rl__now_ns(), r->spawned, final))
     rl__log(RL__LOG_WARN, "out of memory recording the history");
   if (r->hooks.second)
@@ -574,6 +682,22 @@ void rl__runner_free(rl__runner *r) {
   rl__stats_hub_free(&r->hub);
 }
 
+/* -n: the last iteration has ended (a worker's thread): the run stops
+ * on the main loop. */
+static void iterations_done(void *arg) {
+  rl__runner *r = arg;
+  ev_async_send(r->loop, &r->iter_async);
+}
+
+static void iterations_done_cb(struct ev_loop *loop, ev_async *a, int revents) {
+  (void)loop;
+  (void)revents;
+  rl__runner *r = a->data;
+  rl__log(RL__LOG_INFO, "all %llu iterations done: stopping",
+          (unsigned long long)r->budget.total);
+  stop_run(r);
+}
+
 /* What worker `index` needs of the run. */
 static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
   const rl__run_config *cfg = r->cfg;
@@ -594,6 +718,11 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
                    : 0,
       .pool_target = r->target,
       .hub = &r->hub,
+      .rate = cfg->rate,
+      .arrivals = cfg->arrivals,
+      .latency_uncorrected = cfg->latency_uncorrected,
+      .queue_cap = rl__spawn_share(cfg->max_queue, index, r->nworkers),
+      .budget = cfg->iterations ? &r->budget : NULL,
       .finished = worker_finished,
       .users_stopped = worker_users_stopped,
       .finished_arg = r,
@@ -680,6 +809,13 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   ev_async_init(&r->done_async, done_cb);
   r->done_async.data = r;
   ev_async_start(r->loop, &r->done_async);
+  ev_init(&r->shape_timer, shape_cb);
+  r->shape_timer.data = r;
+  ev_async_init(&r->iter_async, iterations_done_cb);
+  r->iter_async.data = r;
+  ev_async_start(r->loop, &r->iter_async);
+  if (cfg->iterations)
+    rl__budget_init(&r->budget, cfg->iterations, iterations_done, r);
 
   /* Signals go to the main thread only: workers start with them blocked. */
   sigset_t block, old;
@@ -716,7 +852,10 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
 
     if (!cfg->steered || cfg->autostart) {
       rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
-      swarm(r, cfg->users, cfg->spawn_rate);
+      if (cfg->user_stages)
+        shape_start(r);
+      else
+        swarm(r, cfg->users, cfg->spawn_rate);
       start_run_timer(r);
     }
     /* Rows half a second after each whole run second: the workers merge
@@ -754,6 +893,8 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   }
   /* Every worker's last stats are in: a last history row with the final
    * totals, so the history ends where the other reports do. */
+  double shape_now;
+  r->hub.target = rl__runner_target(r, &shape_now) ? shape_now : -1;
   if (rc == 0 && rl__stats_hub_tick(&r->hub, rl__now_ns(), r->spawned, 1))
     rl__log(RL__LOG_WARN, "out of memory recording the history");
   if (rc == 0 && r->hooks.ended)

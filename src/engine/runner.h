@@ -16,7 +16,9 @@
 
 #include <rpcload/plugin.h>
 
+#include "engine/budget.h"
 #include "engine/lag.h"
+#include "engine/profile.h"
 #include "engine/wait.h"
 #include "stats/history.h"
 #include "stats/hub.h"
@@ -55,6 +57,22 @@ typedef struct rl__run_config {
    * (--skip-first). The reports' rates count from the warm-up's end. */
   uint64_t warmup_ns;
   uint64_t skip_first;
+  /* The open model (--rate, --rate-stages): iterations start on this
+   * schedule (engine/arrival.h), whatever the server's speed, each run by
+   * one of `users` pooled users (--max-inflight; all started at once) or
+   * dropped when every one is busy. NULL: the closed model. */
+  const rl__profile *rate;
+  int arrivals;            /* enum rl__arrivals_kind */
+  int latency_uncorrected; /* --latency uncorrected: tables from the send */
+  /* Arrivals that may wait for a busy pool (--max-queue; engine/loop.h):
+   * past it they are dropped. */
+  uint32_t max_queue;
+  /* --stages: the user count over time (the closed model); the spawner
+   * follows it in place of users/spawn_rate. NULL: none. */
+  const rl__profile *user_stages;
+  /* -n/--iterations: the run stops once this many tasks have ended
+   * (none is started past it). 0: no limit. */
+  uint64_t iterations;
 } rl__run_config;
 
 /* The run's state, as Locust's web UI shows it. */
@@ -179,6 +197,13 @@ typedef struct rl__runner {
   double ramp_rate;
   uint64_t ramp_ns;
   rl__runner_hooks hooks;
+  /* -n (engine/budget.h): the last iteration's end wakes iter_async. */
+  rl__budget budget;
+  ev_async iter_async;
+  /* --stages: the spawner's clock and the stage it is in (main). */
+  ev_timer shape_timer;
+  uint64_t shape_t0_ns;
+  size_t shape_stage;
   /* main loop */
   struct ev_loop *loop;
   ev_async done_async;
@@ -258,6 +283,25 @@ int rl__runner_stop_wait(rl__runner *r, double timeout_s);
  * before the reset at once (nothing recorded after it is lost).
  */
 void rl__runner_reset(rl__runner *r);
+
+/* Main thread, or after the run: what the load shape asks for now (the
+ * users of --stages, or the arrival rate of the open model, per second),
+ * and whether there is one (0: a plain closed run). */
+int rl__runner_target(const rl__runner *r, double *value);
+
+/* Where the load shape is (rl__runner_shape_progress). */
+typedef struct rl__shape_progress {
+  int rate;          /* 1: arrivals per second (the open model); 0: users */
+  double target;     /* what it asks for now */
+  size_t stage;      /* 1-based; n_stages + 1 once past the last */
+  size_t n_stages;   /* 0: a constant rate */
+  double elapsed_s;  /* since the shape started */
+  double duration_s; /* its length; 0: endless (a constant, or a loop) */
+} rl__shape_progress;
+
+/* Any thread, while the run goes (a snapshot: the web UI's): the load
+ * shape's progress into *out. 0 when the run has no shape. */
+int rl__runner_shape_progress(const rl__runner *r, rl__shape_progress *out);
 
 /* The state's name as Locust's API spells it ("ready", "spawning",
  * "running", "stopping", "stopped"; "quitting" while the run ends). */

@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/rng.h"
+#include "engine/budget.h"
 #include "engine/checks.h"
 #include "engine/feeder.h"
 #include "engine/plan.h"
@@ -19,6 +20,52 @@ static void end_of_steps(rl__user *u);
 static void request_ended(rl_request *req, const rl_result *res);
 static void request_event(rl_request *req, const rl_result *res,
                           uint64_t time_ns);
+
+/* The open model's idle list (engine/loop.h): newest first, so that the
+ * users a modest rate keeps busy are few and their connections warm. */
+static void go_idle(rl__user *u) {
+  rl_loop *lp = u->loop;
+  if (lp->queued && !lp->stopping && !u->retiring) {
+    /* An arrival has been waiting for a user: this one runs it now. */
+    u->arrival_ns = lp->queue[lp->queue_head];
+    lp->queue_head = (lp->queue_head + 1) % lp->queue_cap;
+    lp->queued--;
+    u->budgeted = lp->budget != NULL;
+    u->state = RL__USER_READY;
+    start_task(u, 0);
+    return;
+  }
+  u->state = RL__USER_IDLE;
+  u->idle_prev = NULL;
+  u->idle_next = lp->idle_head;
+  if (lp->idle_head)
+    lp->idle_head->idle_prev = u;
+  lp->idle_head = u;
+  lp->idle++;
+}
+
+static void leave_idle(rl__user *u) {
+  rl_loop *lp = u->loop;
+  if (u->state != RL__USER_IDLE)
+    return;
+  if (u->idle_prev)
+    u->idle_prev->idle_next = u->idle_next;
+  else
+    lp->idle_head = u->idle_next;
+  if (u->idle_next)
+    u->idle_next->idle_prev = u->idle_prev;
+  u->idle_prev = u->idle_next = NULL;
+  lp->idle--;
+  u->state = RL__USER_READY;
+}
+
+/* The task the user ran (or is leaving) is over, for -n's count. */
+static void task_over(rl__user *u) {
+  if (!u->budgeted)
+    return;
+  u->budgeted = 0;
+  rl__budget_done(u->loop->budget);
+}
 
 /* Queues the user to act once the current callback is done (the worker
  * runs the queue: engine/loop.h). */
@@ -84,6 +131,7 @@ static rl_conn *endpoint_conn(rl__user *u, size_t endpoint) {
 }
 
 void rl__user_end(rl__user *u) {
+  leave_idle(u);
   if (u->cls->n_on_stop && u->phase != RL__PHASE_STOP && !u->loop->cutting) {
     ev_timer_stop(u->loop->ev, &u->timer); /* also when pending */
     u->phase = RL__PHASE_STOP;
@@ -194,9 +242,12 @@ static uint32_t choose_task(rl__user *u) {
 static void start_request(rl__user *u, const rl__plan_step *s) {
   u->state = RL__USER_RUNNING;
   /* A task's first request counts from what start_task says (a late
-   * schedule's due time); every other one from its own start. */
+   * schedule's due time, an arrival's intended start); every other one
+   * from its own start. */
   if (!u->first_in_task)
     u->req.start_ns = rl__now_ns();
+  if (u->loop->open)
+    u->sent_ns = u->first_in_task ? rl__now_ns() : u->req.start_ns;
   u->first_in_task = 0;
   u->req.target = s->target;
   u->req.retries = 0;
@@ -265,8 +316,20 @@ static int take_row(rl__user *u) {
 static void start_task(rl__user *u, int waited) {
   /* A later task run takes a row of its own (the first shares on_start's,
    * taken at the user's first act). */
-  if (u->started && u->cls->feeder && take_row(u))
+  rl_loop *lp = u->loop;
+  if (u->started && u->cls->feeder && take_row(u)) {
+    task_over(u); /* an arrival's iteration that could not run */
     return;
+  }
+  /* -n: the closed model takes its iteration here; the open model's
+   * worker took it with the arrival. None left: the user is done. */
+  if (lp->budget && !lp->open && !u->budgeted) {
+    if (!rl__budget_take(lp->budget)) {
+      rl__user_end(u);
+      return;
+    }
+    u->budgeted = 1;
+  }
   u->started = 1;
   u->phase = RL__PHASE_TASK;
   u->task = choose_task(u);
@@ -275,19 +338,27 @@ static void start_task(rl__user *u, int waited) {
   u->first_in_task = 1;
   /* The first request's response time counts from its send, but for a
    * schedule that has fallen behind (engine/wait.h). */
-  u->req.start_ns =
-      rl__wait_task_start(&u->cls->wait, &u->wait, rl__now_ns(), waited);
+  u->req.start_ns = lp->open ? u->arrival_ns
+                             : rl__wait_task_start(&u->cls->wait, &u->wait,
+                                                   rl__now_ns(), waited);
   run_steps(u);
 }
 
 /* The task (or on_start / on_stop) ended: wait, then the next task. */
 static void end_of_steps(rl__user *u) {
+  if (u->phase == RL__PHASE_TASK)
+    task_over(u);
   if (u->phase == RL__PHASE_STOP) {
     rl__user_stop(u, 0);
     return;
   }
   if (u->loop->stopping || u->retiring) {
     rl__user_end(u);
+    return;
+  }
+  if (u->loop->open) {
+    /* The open model: the next task comes with an arrival. */
+    go_idle(u);
     return;
   }
   if (u->phase == RL__PHASE_START) {
@@ -318,6 +389,8 @@ static void end_of_steps(rl__user *u) {
  * StopUser), or at once (a failure in on_start: Locust's exception
  * there ends the user without on_stop). */
 static void stop_from_step(rl__user *u, uint8_t outcome) {
+  if (u->phase == RL__PHASE_TASK)
+    task_over(u);
   if (outcome == RL__ON_FAILURE_END_USER) {
     rl__user_stop(u, 0);
     return;
@@ -340,6 +413,8 @@ void rl__user_resume(rl__user *u) {
       return;
     if (u->phase == RL__PHASE_START)
       run_steps(u);
+    else if (lp->open)
+      go_idle(u); /* its first task comes with an arrival */
     else
       start_task(u, 0);
     return;
@@ -368,6 +443,9 @@ void rl__user_resume(rl__user *u) {
 void rl__user_stop(rl__user *u, int cut) {
   if (u->state == RL__USER_STOPPED)
     return;
+  leave_idle(u);
+  if (u->phase == RL__PHASE_TASK)
+    task_over(u); /* cut in its task, or stopped by it */
   u->state = RL__USER_STOPPED;
   /* Not only when active: a wait timer that expired in this loop round is
    * inactive but still pending, and its callback would bring the user
@@ -389,7 +467,7 @@ void rl__user_retire(rl__user *u) {
   if (u->state == RL__USER_STOPPED || u->retiring)
     return;
   u->retiring = 1;
-  if (u->state == RL__USER_WAITING)
+  if (u->state == RL__USER_WAITING || u->state == RL__USER_IDLE)
     rl__user_end(u);
   /* RUNNING: ends in resume once its task ends. READY: when its turn
    * comes in the ready queue. */
@@ -416,6 +494,24 @@ void rl__user_del(rl__user *u) {
     free(u->resp);
   }
   free(u);
+}
+
+int rl__user_arrive(rl_loop *loop, uint64_t intended_ns) {
+  rl__user *u = loop->idle_head;
+  if (!u) {
+    if (loop->queued == loop->queue_cap)
+      return -1;
+    loop->queue[(loop->queue_head + loop->queued) % loop->queue_cap] =
+        intended_ns;
+    loop->queued++;
+    return 0;
+  }
+  leave_idle(u);
+  u->budgeted = loop->budget != NULL;
+  u->arrival_ns = intended_ns;
+  u->step_done = 0;
+  start_task(u, 0);
+  return 0;
 }
 
 void rl__user_template_ctx(rl__user *u, rl__template_ctx *out) {
@@ -460,6 +556,14 @@ static void request_ended(rl_request *req, const rl_result *res) {
   rl_loop *lp = u->loop;
   uint64_t now = rl__now_ns();
   uint64_t rt = now > req->start_ns ? now - req->start_ns : 0;
+  /* The open model: both views, the tables showing the one asked for
+   * (--latency); rt below is the shown one. */
+  uint64_t alt = 0;
+  if (lp->open) {
+    uint64_t sent = now > u->sent_ns ? now - u->sent_ns : 0;
+    alt = lp->latency_uncorrected ? rt : sent;
+    rt = lp->latency_uncorrected ? sent : rt;
+  }
   if (lp->cutting || u->state == RL__USER_STOPPED) {
     lp->cut_requests++;
   } else {
@@ -474,8 +578,11 @@ static void request_ended(rl_request *req, const rl_result *res) {
                                why, sizeof why, &stop_task);
     }
     u->step_outcome = ps ? outcome_of(ps, error != NULL, stop_task) : 0;
-    rl__request_record(lp->stats, &lp->gate, req, res, error, rt,
-                       (now - lp->start_ns) / RL__NS_PER_SEC);
+    rl__stats_entry *e =
+        rl__request_record(lp->stats, &lp->gate, req, res, error, rt,
+                           (now - lp->start_ns) / RL__NS_PER_SEC);
+    if (e && lp->open)
+      rl__stats_record_alt(e, alt);
   }
   if (u->state == RL__USER_STOPPED)
     return;

@@ -26,6 +26,8 @@ enum rl__user_state {
   RL__USER_RUNNING,   /* a request in flight */
   RL__USER_STOPPED,
   RL__USER_SLEEPING, /* in a task, on a sleep step's timer */
+  RL__USER_IDLE,     /* open model: between iterations, on the loop's idle
+                        list for the next arrival */
 };
 
 struct rl__plan_class;
@@ -59,6 +61,7 @@ typedef struct rl__user {
   uint8_t queued;      /* on the loop's ready list */
   uint8_t retiring;    /* stop once the current task ends (users lowered) */
   uint8_t started;     /* has started a task (a later one takes a new row) */
+  uint8_t budgeted;    /* its task took one of -n's iterations */
   rl__wait_state wait; /* its class's wait's memory (pacing, schedule) */
   uint64_t seq;        /* requests started ({{seq}} of the current one) */
   uint64_t rng;
@@ -69,6 +72,11 @@ typedef struct rl__user {
   char **vars;   /* the scenario's variables (captures), or NULL */
   struct rl_request req;
   struct rl__user *next_ready;
+  /* The open model: the loop's idle list, the intended start of the
+   * iteration it was handed, and when its first request was sent. */
+  struct rl__user *idle_prev, *idle_next;
+  uint64_t arrival_ns;
+  uint64_t sent_ns;
   /* The last response, when this user's steps check responses (scenario
    * expect/capture); NULL otherwise, and plugins collect nothing. */
   rl__response *resp;
@@ -103,6 +111,16 @@ void rl__user_end(rl__user *u);
  * when it is between tasks, else once its task ends. Worker thread only.
  */
 void rl__user_retire(rl__user *u);
+
+/*
+ * The open model: hands the loop's most recently idle user the arrival
+ * due at `intended_ns` (monotonic): it starts a task now, whose first
+ * response time counts from then. With every user busy the arrival
+ * waits on the loop's queue for the next user to come free. Returns 0,
+ * or -1 when the queue is full too (the arrival is dropped: the caller
+ * counts it). Worker thread only.
+ */
+int rl__user_arrive(rl_loop *loop, uint64_t intended_ns);
 
 /* Frees a stopped user. */
 void rl__user_del(rl__user *u);

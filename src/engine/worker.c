@@ -55,6 +55,9 @@ static void close_pool(rl__worker *w) {
     rl__conn_shutdown(&w->pool[i], RL_ERR_CANCELLED, "stopped");
 }
 
+static void arrivals_off(rl__worker *w);
+static void drop_queue(rl__worker *w);
+
 static void check_finished(rl__worker *w) {
   if (!w->loop.stopping || w->loop.live_users || w->finished)
     return;
@@ -65,6 +68,7 @@ static void check_finished(rl__worker *w) {
   ev_timer_stop(ev, &w->flush_timer);
   ev_timer_stop(ev, &w->stop_timer);
   ev_timer_stop(ev, &w->users_stop_timer);
+  ev_timer_stop(ev, &w->arrival_timer);
   ev_idle_stop(ev, &w->idle);
   ev_prepare_stop(ev, &w->prepare);
   ev_async_stop(ev, &w->wake);
@@ -106,6 +110,8 @@ static void users_stop_timer_cb(struct ev_loop *loop, ev_timer *t,
 }
 
 static void stop_users(rl__worker *w) {
+  arrivals_off(w);
+  drop_queue(w);
   w->users_stopping = 1;
   w->active_users = 0;
   uint64_t grace = w->cfg.stop_timeout_ns;
@@ -122,6 +128,8 @@ static void stop_users(rl__worker *w) {
 
 static void cut(rl__worker *w) {
   w->loop.stopping = w->loop.cutting = 1;
+  arrivals_off(w);
+  drop_queue(w);
   end_transport(w);
   close_pool(w);
   for (size_t i = 0; i < w->nusers; i++)
@@ -139,12 +147,90 @@ static void begin_stop(rl__worker *w) {
   }
   /* Users between tasks stop now; those in a task finish it (they stop
    * when they next act), until the stop timeout cuts them. */
+  arrivals_off(w);
+  drop_queue(w);
   for (size_t i = 0; i < w->nusers; i++)
-    if (w->users[i]->state == RL__USER_WAITING)
+    if (w->users[i]->state == RL__USER_WAITING ||
+        w->users[i]->state == RL__USER_IDLE)
       rl__user_end(w->users[i]);
   ev_timer_set(&w->stop_timer, (double)grace / 1e9, 0.);
   ev_timer_start(w->loop.ev, &w->stop_timer);
   check_finished(w);
+}
+
+/* A stop: arrivals still waiting for a user will not run: dropped. */
+static void drop_queue(rl__worker *w) {
+  rl_loop *lp = &w->loop;
+  if (!lp->queued)
+    return;
+  rl__stats_count_iterations(lp->stats, 0, lp->queued);
+  lp->queued = 0;
+}
+
+/* The open model: no more arrivals (a stop, or the schedule's end). */
+static void arrivals_off(rl__worker *w) {
+  w->arr_on = 0;
+  ev_timer_stop(w->loop.ev, &w->arrival_timer);
+}
+
+/* The open model: every arrival due by now goes to an idle user, or is
+ * dropped when none is (counted with the rest in the thread's stats);
+ * then the timer is set for the next. One pass per loop turn however
+ * many are due, so spacing far below the timer's resolution holds. */
+static void pump_arrivals(rl__worker *w) {
+  rl_loop *lp = &w->loop;
+  if (lp->stopping || w->users_stopping) {
+    arrivals_off(w);
+    return;
+  }
+  uint64_t now = rl__now_ns();
+  uint64_t rel = now > w->arr_t0 ? now - w->arr_t0 : 0;
+  uint64_t next, scheduled = 0, dropped = 0;
+  while ((next = rl__arrivals_next(&w->arr)) <= rel) {
+    /* -n: an arrival that finds a user (or a place in the queue) takes
+     * an iteration; none left and the schedule is over. */
+    int room = lp->idle_head || lp->queued < lp->queue_cap;
+    if (room && lp->budget && !rl__budget_take(lp->budget)) {
+      next = UINT64_MAX;
+      break;
+    }
+    rl__arrivals_pop(&w->arr);
+    scheduled++;
+    if (rl__user_arrive(lp, w->arr_t0 + next))
+      dropped++;
+  }
+  if (scheduled)
+    rl__stats_count_iterations(lp->stats, scheduled, dropped);
+  if (next == UINT64_MAX) {
+    arrivals_off(w);
+    return;
+  }
+  /* The timer wakes on the millisecond after the next arrival: the
+   * loop's poll counts timeouts in whole milliseconds anyway, and every
+   * arrival due by then starts in that turn, so at high rates the timer
+   * is set once a millisecond, not once an arrival. */
+  uint64_t slot = next / RL__NS_PER_MS + 1;
+  if (ev_is_active(&w->arrival_timer) && w->arr_armed == slot)
+    return;
+  w->arr_armed = slot;
+  ev_timer_stop(lp->ev, &w->arrival_timer);
+  ev_timer_set(&w->arrival_timer, (double)(slot * RL__NS_PER_MS - rel) / 1e9,
+               0.);
+  ev_timer_start(lp->ev, &w->arrival_timer);
+}
+
+static void arrivals_on(rl__worker *w) {
+  if (w->arr_on || !w->cfg.rate)
+    return;
+  w->arr_t0 = atomic_load(&w->arrivals_t0);
+  if (!w->arr_t0)
+    w->arr_t0 = rl__now_ns();
+  rl__arrivals_init(&w->arr, w->cfg.rate, (uint32_t)w->cfg.index,
+                    w->cfg.nworkers, w->cfg.arrivals,
+                    w->cfg.seed ^
+                        ((uint64_t)w->cfg.index + 1) * 0xbf58476d1ce4e5b9ull);
+  w->arr_on = 1;
+  w->arr_armed = UINT64_MAX;
 }
 
 /* Retires the newest active users until `want` are left (Locust stops
@@ -161,6 +247,8 @@ static void retire(rl__worker *w, uint32_t want) {
 
 static void spawn(rl__worker *w, uint32_t want) {
   uint32_t nthreads = w->cfg.nworkers;
+  if (want && !w->loop.stopping && !w->users_stopping)
+    arrivals_on(w);
   if (want < w->active_users) {
     retire(w, want);
     return;
@@ -210,6 +298,9 @@ static void run_ready(rl__worker *w) {
     rl__user_resume(u);
     u = next;
   }
+  /* After the queue: users that just went idle take what is due. */
+  if (w->arr_on)
+    pump_arrivals(w);
   rl__conn_flush_scheduled(&w->loop);
   if (w->loop.ready_head && !w->finished && !ev_is_active(&w->idle))
     ev_idle_start(w->loop.ev, &w->idle);
@@ -303,6 +394,12 @@ static void flush_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   flush_stats(t->data, 0);
 }
 
+static void arrival_timer_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  run_ready(t->data);
+}
+
 static void prepare_cb(struct ev_loop *loop, ev_prepare *p, int revents) {
   (void)loop;
   (void)revents;
@@ -392,6 +489,15 @@ static int loop_init(rl__worker *w) {
                                 .skip_first = w->cfg.skip_first,
                                 .skipped = w->cfg.skipped};
   lp->gate.open = !lp->gate.until_ns && !lp->gate.skip_first;
+  lp->open = w->cfg.rate != NULL;
+  lp->latency_uncorrected = w->cfg.latency_uncorrected;
+  lp->budget = w->cfg.budget;
+  if (lp->open && w->cfg.queue_cap) {
+    lp->queue = malloc(w->cfg.queue_cap * sizeof *lp->queue);
+    if (!lp->queue)
+      return RL_ERR_NOMEM;
+    lp->queue_cap = w->cfg.queue_cap;
+  }
   lp->after_event = after_event;
   lp->owner = w;
   lp->rbuf_size = READ_BUFFER_SIZE;
@@ -417,6 +523,8 @@ static void watchers_init(rl__worker *w) {
   w->stop_timer.data = w;
   ev_init(&w->users_stop_timer, users_stop_timer_cb);
   w->users_stop_timer.data = w;
+  ev_init(&w->arrival_timer, arrival_timer_cb);
+  w->arrival_timer.data = w;
   ev_timer_init(&w->flush_timer, flush_timer_cb, FLUSH_INTERVAL_S,
                 FLUSH_INTERVAL_S);
   w->flush_timer.data = w;
@@ -434,6 +542,7 @@ int rl__worker_start(rl__worker *w, const rl__worker_config *cfg) {
   atomic_init(&w->next_plan, cfg->plan);
   atomic_init(&w->next_pool_target, cfg->pool_target);
   atomic_init(&w->test_gen, 0);
+  atomic_init(&w->arrivals_t0, 0);
   if (loop_init(w))
     return RL_ERR_NOMEM;
   /* --connections N: N in all, dealt to threads like users are. */
@@ -474,6 +583,8 @@ void rl__worker_join(rl__worker *w) {
   lp->stats = NULL;
   free(lp->rbuf);
   lp->rbuf = NULL;
+  free(lp->queue);
+  lp->queue = NULL;
   rl__buf_free(&lp->scratch);
   free(lp->transports);
   lp->transports = NULL;
@@ -483,6 +594,10 @@ void rl__worker_join(rl__worker *w) {
 void rl__worker_set_users(rl__worker *w, uint32_t n) {
   atomic_store(&w->want_users, n);
   ev_async_send(w->loop.ev, &w->wake);
+}
+
+void rl__worker_arrivals_from(rl__worker *w, uint64_t t0_ns) {
+  atomic_store(&w->arrivals_t0, t0_ns);
 }
 
 void rl__worker_command(rl__worker *w, enum rl__worker_cmd cmd) {

@@ -21,6 +21,8 @@
 
 #include <rpcload/plugin.h>
 
+#include "engine/arrival.h"
+#include "engine/budget.h"
 #include "engine/conn.h"
 #include "engine/lag.h"
 #include "engine/loop.h"
@@ -57,6 +59,15 @@ typedef struct rl__worker_config {
   uint32_t npool;
   const struct rl__target *pool_target;
   rl__stats_hub *hub; /* the run's stats, merged into once a second */
+  /* The open model (--rate; NULL: the closed model): the run's arrival
+   * rate over time, this thread taking its share (engine/arrival.h) with
+   * its users as the pool that runs them; how they are spaced, and which
+   * latency the tables show (engine/loop.h). */
+  const rl__profile *rate;
+  int arrivals;
+  int latency_uncorrected;
+  uint32_t queue_cap; /* this thread's share of --max-queue */
+  rl__budget *budget; /* -n, or NULL */
   /* Worker thread: the worker has ended (its last stats are merged). */
   void (*finished)(void *arg);
   /* Worker thread: every user of a stop (rl__worker_stop_users) has
@@ -95,6 +106,15 @@ typedef struct rl__worker {
   unsigned stats_epoch;  /* the hub's epoch at the last merge */
   uint64_t cut_merged;   /* loop.cut_requests already in the hub */
   rl__lag_meter lag;     /* this thread's client lag (engine/lag.h) */
+  /* The open model: this thread's schedule, on from the test's start
+   * (arrivals_t0, monotonic, written by main) until a stop; the timer
+   * wakes the loop for the next arrival when nothing else does. */
+  rl__arrivals arr;
+  int arr_on;
+  uint64_t arr_t0;
+  _Atomic uint64_t arrivals_t0;
+  ev_timer arrival_timer;
+  uint64_t arr_armed; /* the millisecond the timer is set for */
 } rl__worker;
 
 /* Sets up the worker with `cfg` (copied) and starts its thread. 0 or an
@@ -106,6 +126,11 @@ void rl__worker_join(rl__worker *w);
 
 /* Main thread: the number of users this worker should have. */
 void rl__worker_set_users(rl__worker *w, uint32_t n);
+
+/* Main thread, the open model: the test's arrivals count from `t0_ns`
+ * (monotonic; the same for every worker so their shares interleave).
+ * Call before the rl__worker_set_users that starts the test. */
+void rl__worker_arrivals_from(rl__worker *w, uint64_t t0_ns);
 
 /* Main thread: stop or cut. */
 void rl__worker_command(rl__worker *w, enum rl__worker_cmd cmd);

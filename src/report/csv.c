@@ -313,7 +313,7 @@ static void format_stats(rl__buf *b, rl__stats *s, double elapsed_s) {
 }
 
 static void history_row(rl__buf *b, const char *type, const char *name,
-                        const rl__history_row *r) {
+                        const rl__history_row *r, int shape) {
   totals t = {
       .requests = r->requests,
       .failures = r->failures,
@@ -339,6 +339,19 @@ static void history_row(rl__buf *b, const char *type, const char *name,
   field_u64(b, t.failures);
   rl__buf_add(b, ",", 1);
   fields_totals_tail(b, &t);
+  if (shape) {
+    /* The shape's columns: the Aggregated row's only. */
+    int agg = strcmp(name, "Aggregated") == 0 && !*type;
+    if (agg && r->target >= 0)
+      rl__buf_printf(b, ",%.6g", r->target);
+    else
+      rl__buf_add(b, ",", 1);
+    if (agg)
+      rl__buf_printf(b, ",%llu,%llu", (unsigned long long)r->scheduled,
+                     (unsigned long long)r->dropped);
+    else
+      rl__buf_add(b, ",,", 2);
+  }
   rl__buf_add(b, "\r\n", 2);
 }
 
@@ -384,8 +397,8 @@ int rl__report_csv_history_text(const rl__history *h, char **out, size_t *len) {
     if (h->track_entries && i + 1 == h->n)
       for (size_t j = 0; j < h->n_entry_rows; j++)
         history_row(&b, h->entry_rows[j].type, h->entry_rows[j].name,
-                    &h->entry_rows[j].row);
-    history_row(&b, "", "Aggregated", &h->rows[i]);
+                    &h->entry_rows[j].row, 0);
+    history_row(&b, "", "Aggregated", &h->rows[i], 0);
   }
   return rl__buf_take(&b, out, len) ? RL_ERR_NOMEM : 0;
 }
@@ -398,6 +411,7 @@ int rl__report_csv_history_text(const rl__history *h, char **out, size_t *len) {
 
 struct rl__report_csv {
   int full_history;
+  int shape; /* RL__REPORT_CSV_SHAPE's columns */
   char *path[NFILES];
   /* The history is appended with pwrite at `history_size`, the length of
    * its whole rows: a write that fails halfway is cut back to it, and the
@@ -500,14 +514,15 @@ static int flush_history(rl__report_csv *w, char *err, size_t errlen) {
   return RL_ERR_IO;
 }
 
-int rl__report_csv_open(const char *prefix, int full_history,
-                        rl__report_csv **out, char *err, size_t errlen) {
+int rl__report_csv_open(const char *prefix, int flags, rl__report_csv **out,
+                        char *err, size_t errlen) {
   *out = NULL;
   rl__report_csv *w = calloc(1, sizeof *w);
   if (!w)
     goto nomem;
   w->history_fd = -1;
-  w->full_history = full_history;
+  w->full_history = (flags & RL__REPORT_CSV_FULL_HISTORY) != 0;
+  w->shape = (flags & RL__REPORT_CSV_SHAPE) != 0;
   /* Until the first history row tells the run's start (a run shorter than
    * a second has none), the writer's own start is close enough. */
   w->start_unix = rl__unix_time();
@@ -524,6 +539,11 @@ int rl__report_csv_open(const char *prefix, int full_history,
     return RL_ERR_IO;
   }
   rl__buf_str(&w->history_rows, rl__report_csv_history_header);
+  if (w->shape) {
+    w->history_rows.len -= 2; /* before the CRLF */
+    rl__buf_str(&w->history_rows,
+                ",Target,Iterations Due,Iterations Dropped\r\n");
+  }
   if (w->history_rows.oom)
     goto nomem;
   if (flush_history(w, err, errlen) != 0) {
@@ -566,8 +586,8 @@ static void format_history(rl__report_csv *w, const rl__history *h) {
     if (w->full_history && i + 1 == h->n)
       for (size_t j = 0; j < h->n_entry_rows; j++)
         history_row(&w->history_rows, h->entry_rows[j].type,
-                    h->entry_rows[j].name, &h->entry_rows[j].row);
-    history_row(&w->history_rows, "", "Aggregated", &h->rows[i]);
+                    h->entry_rows[j].name, &h->entry_rows[j].row, w->shape);
+    history_row(&w->history_rows, "", "Aggregated", &h->rows[i], w->shape);
   }
   w->seconds_pending += h->n - w->rows_done;
   w->rows_done = h->n;

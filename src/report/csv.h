@@ -80,14 +80,25 @@ extern const char rl__report_csv_exceptions_header[];
 
 /*
  * Creates the four files with their header lines (truncating any old ones)
- * and keeps the history file open. `full_history` adds the per-entry history
+ * and keeps the history file open. `flags` (RL__REPORT_CSV_*; 0, or 1 for
+ * the full history as before) are what it writes beyond Locust's files.
+ * RL__REPORT_CSV_FULL_HISTORY adds the per-entry history
  * rows; they need per-entry figures in the history, so the runner must also
  * call rl__history_track_entries(). On success *out is the writer (free it
  * with rl__report_csv_close); on failure returns RL_ERR_IO or RL_ERR_NOMEM with a
  * reason naming the file in `err`, and *out is NULL.
  */
-int rl__report_csv_open(const char *prefix, int full_history,
-                        rl__report_csv **out, char *err, size_t errlen);
+/* The history's per-entry rows (--csv-full-history). */
+#define RL__REPORT_CSV_FULL_HISTORY 1
+/* A load shape ran (--stages, --rate...): every history row ends with
+ * rpcload's own columns "Target,Iterations Due,Iterations Dropped" (the
+ * shape's target then, the open model's arrivals so far; empty where they
+ * do not apply), after Locust's, so readers of Locust's columns by name
+ * or position are not disturbed. */
+#define RL__REPORT_CSV_SHAPE 2
+
+int rl__report_csv_open(const char *prefix, int flags, rl__report_csv **out,
+                        char *err, size_t errlen);
 
 /*
  * Formats, in memory only, the history rows `h` gained since the last call

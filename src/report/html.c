@@ -186,7 +186,7 @@ static void put_str_or_null(FILE *out, const char *s) {
 }
 
 static void put_run(FILE *out, const rl__report_html_info *info,
-                    const rl__history *history) {
+                    rl__stats *stats, const rl__history *history) {
   double start = info->start_unix_s, end = info->end_unix_s;
   if (!(start > 0) && history && history->n) {
     const rl__history_row *r0 = &history->rows[0];
@@ -227,6 +227,18 @@ static void put_run(FILE *out, const rl__report_html_info *info,
   put_local_time(out, end);
   put_key(out, &first, "cut_requests");
   put_u64(out, info->cut_requests);
+  put_key(out, &first, "shape");
+  put_str_or_null(out, info->shape);
+  put_key(out, &first, "latency");
+  put_str_or_null(out, info->latency);
+  if (info->latency) {
+    uint64_t scheduled, dropped;
+    rl__stats_iterations(stats, &scheduled, &dropped);
+    put_key(out, &first, "iterations_scheduled");
+    put_u64(out, scheduled);
+    put_key(out, &first, "iterations_dropped");
+    put_u64(out, dropped);
+  }
   putc('}', out);
 }
 
@@ -406,7 +418,7 @@ static void put_history(FILE *out, const rl__history *history) {
 static void put_data(FILE *out, const rl__report_html_info *info,
                      rl__stats *stats, const rl__history *history) {
   fputs("{\"run\":", out);
-  put_run(out, info, history);
+  put_run(out, info, stats, history);
   fputs(",\n\"percentiles\":[", out);
   for (size_t i = 0; i < NPCT; i++) {
     if (i)

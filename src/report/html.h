@@ -64,6 +64,12 @@ typedef struct rl__report_html_info {
    * no status code table. Borrowed for the call. */
   const struct rl__status_names *status;
   size_t n_status;
+  /* A load shape (issue #15): how the load was given, e.g. "--rate 2000/s
+   * (even arrivals), 400 users (--max-inflight)"; NULL: none. In the open
+   * model also the latency view the tables show ("corrected" or
+   * "uncorrected"); NULL otherwise. Its iterations come from the stats. */
+  const char *shape;
+  const char *latency;
 } rl__report_html_info;
 
 /*

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -211,8 +212,28 @@ static int push_bucket(uint64_t lo, uint64_t hi, uint64_t count, void *arg) {
   return ok ? 0 : RL_ERR_NOMEM;
 }
 
+/* The open model's other view of an entry's latency (stats.h hist_alt). */
+static json_t *other_view(const rl__stats_entry *e) {
+  json_t *j = json_object();
+  int ok = j != NULL;
+  uint64_t n = e->hist_alt.count;
+  put(j, "avg_response_time",
+      num(n ? (double)e->total_alt_ns / 1e6 / (double)n : 0.0), &ok);
+  put(j, "median_response_time", ms(rl__histogram_percentile(&e->hist_alt, 50)),
+      &ok);
+  put(j, "max_response_time", ms(e->hist_alt.max), &ok);
+  json_t *pct = json_object();
+  for (size_t i = 0; i < NPCT; i++)
+    put(pct, fraction_names[i],
+        n ? ms(rl__histogram_percentile(&e->hist_alt, percents[i]))
+          : json_null(),
+        &ok);
+  put(j, "response_time_percentiles", pct, &ok);
+  return done(j, ok);
+}
+
 static json_t *entry(const rl__stats_entry *e, const rl__stats_entry *total,
-                     double duration_s) {
+                     double duration_s, const char *other) {
   json_t *j = json_object();
   int ok = j != NULL;
   uint64_t n = e->num_requests;
@@ -241,11 +262,16 @@ static json_t *entry(const rl__stats_entry *e, const rl__stats_entry *total,
   if (!buckets || rl__histogram_foreach(&e->hist, push_bucket, buckets) != 0)
     ok = 0;
   put(j, "histogram_ns", buckets, &ok);
+  if (other) {
+    char key[64];
+    snprintf(key, sizeof key, "response_times_%s", other);
+    put(j, key, other_view(e), &ok);
+  }
   return done(j, ok);
 }
 
 json_t *rl__report_json_entry(const rl__stats_entry *e, double duration_s) {
-  return entry(e, NULL, duration_s);
+  return entry(e, NULL, duration_s, NULL);
 }
 
 static json_t *iso_time(double unix_s) {
@@ -258,7 +284,21 @@ static json_t *iso_time(double unix_s) {
   return json_string(text);
 }
 
-static json_t *run_info(const rl__report_json_info *run) {
+static json_t *open_model(rl__stats *s, const rl__report_json_info *run) {
+  json_t *j = json_object();
+  int ok = j != NULL;
+  uint64_t scheduled, dropped;
+  rl__stats_iterations(s, &scheduled, &dropped);
+  put(j, "latency", str(run->latency), &ok);
+  put(j, "arrivals", str(run->arrivals), &ok);
+  put(j, "max_inflight", u64(run->max_inflight), &ok);
+  put(j, "iterations_scheduled", u64(scheduled), &ok);
+  put(j, "iterations_started", u64(scheduled - dropped), &ok);
+  put(j, "iterations_dropped", u64(dropped), &ok);
+  return done(j, ok);
+}
+
+static json_t *run_info(rl__stats *s, const rl__report_json_info *run) {
   json_t *j = json_object();
   int ok = j != NULL;
   put(j, "start_time", num(run->start_time), &ok);
@@ -269,6 +309,10 @@ static json_t *run_info(const rl__report_json_info *run) {
   put(j, "users", u64(run->users), &ok);
   put(j, "user_count", u64(run->user_count), &ok);
   put(j, "cut_requests", u64(run->cut_requests), &ok);
+  if (run->latency)
+    put(j, "open_model", open_model(s, run), &ok);
+  if (run->shape)
+    put(j, "shape", str(run->shape), &ok);
   return done(j, ok);
 }
 
@@ -292,7 +336,8 @@ static json_t *errors_report(rl__stats *s, uint64_t start) {
   return done(arr, ok);
 }
 
-static json_t *history_report(const rl__history *h) {
+static json_t *history_report(const rl__history *h,
+                              const rl__report_json_info *run) {
   json_t *arr = json_array();
   int ok = arr != NULL;
   for (size_t i = 0; i < h->n && ok; i++) {
@@ -320,6 +365,12 @@ static json_t *history_report(const rl__history *h) {
     for (size_t p = 0; p < NPCT; p++)
       put(pct, fraction_names[p], empty ? json_null() : ms(v[p]), &ok);
     put(j, "response_time_percentiles", pct, &ok);
+    if (run->shape && r->target >= 0)
+      put(j, "target", num(r->target), &ok);
+    if (run->latency) {
+      put(j, "iterations_scheduled", u64(r->scheduled), &ok);
+      put(j, "iterations_dropped", u64(r->dropped), &ok);
+    }
     push(arr, j, &ok);
   }
   return done(arr, ok);
@@ -330,23 +381,25 @@ json_t *rl__report_json(rl__stats *s, const rl__history *h,
   json_t *j = json_object();
   int ok = j != NULL;
   put(j, "rpcload_version", json_string(RL_VERSION), &ok);
-  put(j, "run", run_info(run), &ok);
+  put(j, "run", run_info(s, run), &ok);
   const rl__stats_entry *total = rl__stats_total(s);
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(s, &entries);
   json_t *stats = json_array();
   ok = ok && stats != NULL;
   for (size_t i = 0; i < n && ok; i++)
-    push(stats, entry(entries[i], total, run->duration_s), &ok);
+    push(stats, entry(entries[i], total, run->duration_s, run->latency_other),
+         &ok);
   put(j, "stats", stats, &ok);
-  put(j, "total", entry(total, total, run->duration_s), &ok);
+  put(j, "total", entry(total, total, run->duration_s, run->latency_other),
+      &ok);
   uint64_t start = run->start_time > 0 ? (uint64_t)run->start_time : 0;
   put(j, "errors", errors_report(s, start), &ok);
   if (run->n_status)
     put(j, "status_codes",
         rl__report_json_status(s, run->status, run->n_status), &ok);
   if (h)
-    put(j, "history", history_report(h), &ok);
+    put(j, "history", history_report(h, run), &ok);
   return done(j, ok);
 }
 

@@ -44,6 +44,18 @@ typedef struct rl__report_json_info {
    * "status_codes"; NULL or 0: no such key. Borrowed for the call. */
   const struct rl__status_names *status;
   size_t n_status;
+  /* The open model (NULL: the closed one): the view of latency the
+   * tables show ("corrected": from each arrival's intended start, or
+   * "uncorrected": from the send) and the other, kept beside it in each
+   * entry as "response_times_<other>"; how arrivals were spaced
+   * ("even", "poisson") and the pool (--max-inflight). Its iterations
+   * (scheduled, dropped) come from the stats. */
+  const char *latency, *latency_other, *arrivals;
+  uint32_t max_inflight;
+  /* A load shape ran (--stages, --rate, --rate-stages): "users" or
+   * "rate", what its target counts; NULL: none. History rows then carry
+   * "target". */
+  const char *shape;
 } rl__report_json_info;
 
 /*
@@ -60,7 +72,10 @@ typedef struct rl__report_json_info {
  *     increasing order, each as its highest value (inclusive); a bucket
  *     is at most 1/1024 of its value wide (histogram.h), so upper_ns is the
  *     values to 3 significant digits.
- * The Aggregated total's method is null, as in Locust.
+ * The Aggregated total's method is null, as in Locust. In the open model
+ * (rl__report_json_info.latency) each also has "response_times_<other>":
+ * {avg_response_time, median_response_time, max_response_time,
+ * response_time_percentiles} of the other view of latency.
  */
 json_t *rl__report_json_entry(const rl__stats_entry *e, double duration_s);
 

@@ -29,6 +29,7 @@
 
 #include "base/units.h"
 #include "scenario/expect.h"
+#include "scenario/shape.h"
 #include "scenario/vars.h"
 #include "scenario/yaml.h"
 #include "scenario/yaml_json.h"
@@ -914,7 +915,7 @@ static int parse_library(rl__scn_ctx *c, const yaml_node_t *n) {
   return 0;
 }
 
-static const char *const top_keys[] = {"host",  "settings", "data",
+static const char *const top_keys[] = {"host",  "settings", "shape", "data",
                                        "tasks", "users",    NULL};
 
 static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
@@ -930,6 +931,9 @@ static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
   yaml_node_t *v;
   if ((v = rl__scn_get(c, root, "settings", NULL)) &&
       (rc = parse_settings(c, v, &s->settings)))
+    return rc;
+  if ((v = rl__scn_get(c, root, "shape", NULL)) &&
+      (rc = rl__scn_parse_shape(c, v, &s->shape)))
     return rc;
   if ((v = rl__scn_get(c, root, "data", NULL)) &&
       (rc = parse_data(c, v, &s->data)))
@@ -1170,6 +1174,7 @@ void rl__scn_del(rl__scn *s) {
     free_task(&s->library[t]);
   free(s->library);
   rl__feeder_del(s->data);
+  rl__scn_shape_free(&s->shape);
   free(s->protocols);
   free(s->host);
   free(s->file);

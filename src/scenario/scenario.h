@@ -24,6 +24,7 @@
 #include "base/jsonpath.h"
 #include "engine/checks.h"
 #include "engine/feeder.h"
+#include "engine/profile.h"
 #include "engine/wait.h"
 
 /* A position in the file, 1-based. line == 0: no position (not in the
@@ -168,6 +169,23 @@ typedef struct rl__scn_settings {
   rl__scn_pos wait_pos;
 } rl__scn_settings;
 
+/* The scenario's `shape:` (scenario/shape.h has its syntax). */
+enum rl__scn_shape_kind {
+  RL__SCN_SHAPE_NONE = 0,
+  RL__SCN_SHAPE_USERS, /* stages, step, spike: users over time */
+  RL__SCN_SHAPE_RATE,  /* rate, rate_stages: the open model */
+};
+
+typedef struct rl__scn_shape {
+  int kind;            /* enum rl__scn_shape_kind */
+  rl__profile profile; /* owned stages: users, or arrivals per second */
+  int rate_constant;   /* RATE: `rate:` (one endless stage) */
+  /* The open model's settings; < 0: not given. */
+  int arrivals; /* enum rl__arrivals_kind, or -1 */
+  long long max_inflight, max_queue;
+  rl__scn_pos pos;
+} rl__scn_shape;
+
 /* One use of a protocol key, for checking against the loaded plugins. */
 typedef struct rl__scn_protocol_use {
   const char *name; /* borrowed from the step */
@@ -179,6 +197,7 @@ typedef struct rl__scn {
   char *host; /* default for every step; NULL when unset */
   rl__scn_pos host_pos;
   rl__scn_settings settings;
+  rl__scn_shape shape;
   rl__scn_user *users;
   size_t n_users;
   /* The top-level `tasks:` library (name: task), checked for their shape;

@@ -50,6 +50,11 @@ typedef struct rl__history_row {
   uint64_t median_ns; /* of every response time so far */
   uint64_t total_ns;  /* sum of every response time so far */
   double avg_bytes;
+  /* The load shape's target when the row was taken (users of --stages,
+   * arrivals/s of the open model); < 0: no shape. The open model's
+   * iterations so far: due, and dropped for want of an idle user. */
+  double target;
+  uint64_t scheduled, dropped;
 } rl__history_row;
 
 /* One entry's figures at the latest tick (per-entry tracking only). */

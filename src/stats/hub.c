@@ -18,6 +18,7 @@ void rl__stats_hub_init(rl__stats_hub *hub, rl__stats *stats,
   hub->cap_warned = 0;
   hub->merged_ns = NULL;
   hub->nworkers = 0;
+  hub->target = -1;
 
   rl__history_init(&hub->history);
   if (full_history)
@@ -38,6 +39,7 @@ int rl__stats_hub_start(rl__stats_hub *hub, uint64_t start_ns,
   sp->merged_ns = 0;
   free(hub->merged_ns);
   hub->nworkers = 0;
+  hub->target = -1;
   hub->merged_ns = calloc(nworkers ? nworkers : 1, sizeof *hub->merged_ns);
   int rc = RL_ERR_NOMEM;
   if (hub->merged_ns) {
@@ -67,6 +69,7 @@ void rl__stats_hub_free(rl__stats_hub *hub) {
   free(hub->merged_ns);
   hub->merged_ns = NULL;
   hub->nworkers = 0;
+  hub->target = -1;
   rl__history_free(&hub->history);
   pthread_mutex_destroy(&hub->lock);
 }
@@ -173,6 +176,11 @@ int rl__stats_hub_tick(rl__stats_hub *hub, uint64_t now_ns, uint32_t users,
     uint64_t wall = (uint64_t)(h->span.run_start_unix + (double)sec);
     rc = final ? rl__history_tick_final(h, hub->stats, wall, sec, users)
                : rl__history_tick(h, hub->stats, wall, sec, users);
+    if (h->n) {
+      rl__history_row *row = &h->rows[h->n - 1];
+      row->target = hub->target;
+      rl__stats_iterations(hub->stats, &row->scheduled, &row->dropped);
+    }
   }
   pthread_mutex_unlock(&hub->lock);
   return rc ? RL_ERR_NOMEM : 0;

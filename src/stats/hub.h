@@ -42,6 +42,9 @@ typedef struct rl__stats_hub {
    * merged_ns. */
   uint64_t *merged_ns;
   uint32_t nworkers;
+  /* The load shape's target, copied into each row (history.h); < 0: no
+   * shape. Written by the thread that ticks. */
+  double target;
 } rl__stats_hub;
 
 /* Sets up a hub over `stats` (borrowed, empty); `full_history` keeps

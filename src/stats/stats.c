@@ -76,6 +76,7 @@ struct rl__stats {
   const entry_node *first_capped; /* since the last clear */
 
   rl__stats_entry total;
+  uint64_t iter_scheduled, iter_dropped; /* the open model's */
 };
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -192,6 +193,8 @@ static void entry_zero(rl__stats_entry *e) {
   e->total_ns = 0;
   e->bytes = 0;
   rl__histogram_reset(&e->hist);
+  rl__histogram_reset(&e->hist_alt);
+  e->total_alt_ns = 0;
   memset(e->ring_sec, 0, sizeof(e->ring_sec));
   memset(e->ring_reqs, 0, sizeof(e->ring_reqs));
   memset(e->ring_fails, 0, sizeof(e->ring_fails));
@@ -201,11 +204,13 @@ static void entry_fini(rl__stats_entry *e) {
   free(e->type);
   free(e->name);
   rl__histogram_free(&e->hist);
+  rl__histogram_free(&e->hist_alt);
 }
 
 static int entry_init(rl__stats_entry *e, const char *type, const char *name) {
   memset(e, 0, sizeof(*e));
   rl__histogram_init(&e->hist);
+  rl__histogram_init(&e->hist_alt);
   e->type = strdup(type);
   e->name = strdup(name);
   if (e->type == NULL || e->name == NULL) {
@@ -433,6 +438,23 @@ int rl__stats_record(rl__stats *s, rl__stats_entry *e, uint64_t rt_ns,
   return rc;
 }
 
+int rl__stats_record_alt(rl__stats_entry *e, uint64_t rt_ns) {
+  e->total_alt_ns += rt_ns;
+  return rl__histogram_record(&e->hist_alt, rt_ns);
+}
+
+void rl__stats_count_iterations(rl__stats *s, uint64_t scheduled,
+                                uint64_t dropped) {
+  s->iter_scheduled += scheduled;
+  s->iter_dropped += dropped;
+}
+
+void rl__stats_iterations(const rl__stats *s, uint64_t *scheduled,
+                          uint64_t *dropped) {
+  *scheduled = s->iter_scheduled;
+  *dropped = s->iter_dropped;
+}
+
 static int entry_add(rl__stats_entry *dst, const rl__stats_entry *src) {
   dst->num_requests += src->num_requests;
   dst->num_failures += src->num_failures;
@@ -447,7 +469,12 @@ static int entry_add(rl__stats_entry *dst, const rl__stats_entry *src) {
     dst->ring_reqs[j] += src->ring_reqs[i];
     dst->ring_fails[j] += src->ring_fails[i];
   }
-  return rl__histogram_merge(&dst->hist, &src->hist);
+  dst->total_alt_ns += src->total_alt_ns;
+  int rc = rl__histogram_merge(&dst->hist, &src->hist);
+  if (src->hist_alt.count &&
+      rl__histogram_merge(&dst->hist_alt, &src->hist_alt))
+    rc = RL_ERR_NOMEM;
+  return rc;
 }
 
 int rl__stats_merge(rl__stats *dst, const rl__stats *src) {
@@ -456,6 +483,8 @@ int rl__stats_merge(rl__stats *dst, const rl__stats *src) {
    * own total is not read: it is rebuilt from src's entries, which keeps
    * merging an already merged table from counting twice. */
   int rc = 0;
+  dst->iter_scheduled += src->iter_scheduled;
+  dst->iter_dropped += src->iter_dropped;
   for (size_t i = 0; i < src->entry_ix.used; i++) {
     const entry_node *sn = src->entry_list[i];
     entry_node *dn = entry_lookup(dst, sn->pub.type, sn->pub.name, sn->hash);
@@ -486,6 +515,7 @@ void rl__stats_clear(rl__stats *s) {
   for (size_t i = 0; i < s->entry_ix.used; i++)
     entry_zero(&s->entry_list[i]->pub);
   entry_zero(&s->total);
+  s->iter_scheduled = s->iter_dropped = 0;
   errors_drop(s);
 }
 

@@ -37,6 +37,12 @@ typedef struct rl__stats_entry {
   uint64_t total_ns;  /* sum of response times */
   uint64_t bytes;     /* sum of response sizes */
   rl__histogram hist; /* every response time; min/max live here too */
+  /* The open model's other view of the same responses (rl__stats_record_alt:
+   * from the send when `hist` counts from the intended start, or the
+   * other way round; empty in the closed model), and its sum. */
+  rl__histogram hist_alt;
+  uint64_t total_alt_ns;
+
   /* per-second counters: slot = sec % RL__STATS_RING, valid when
    * ring_sec[slot] == sec */
   uint64_t ring_sec[RL__STATS_RING];
@@ -75,6 +81,21 @@ void rl__stats_set_max_error_rows(rl__stats *s, size_t n);
  * since the table was made or cleared, or NULL: for a warning, once.
  */
 const rl__stats_entry *rl__stats_capped(const rl__stats *s);
+
+/*
+ * The open model's other view of the response just recorded into `e`
+ * (rl__stats_record): its time measured the other way (see hist_alt).
+ * 0 or RL_ERR_NOMEM.
+ */
+int rl__stats_record_alt(rl__stats_entry *e, uint64_t rt_ns);
+
+/* The open model's iterations (engine/arrival.h): `scheduled` more came
+ * due, of which `dropped` found every user busy and were not run. Table
+ * wide; merged and cleared with the rest. */
+void rl__stats_count_iterations(rl__stats *s, uint64_t scheduled,
+                                uint64_t dropped);
+void rl__stats_iterations(const rl__stats *s, uint64_t *scheduled,
+                          uint64_t *dropped);
 
 /* Frees the table, its entries and errors. NULL is fine. */
 void rl__stats_del(rl__stats *s);

@@ -174,6 +174,7 @@ struct requests_read {
   const char *state;
   uint32_t users;
   json_t *j, *p99;
+  uint64_t scheduled, dropped; /* the open model's iterations */
 };
 
 static void read_requests(rl__stats *s, const rl__history *h, void *arg) {
@@ -184,6 +185,27 @@ static void read_requests(rl__stats *s, const rl__history *h, void *arg) {
    * extra key where Locust puts the percentiles it is set to chart. */
   const rl__history_row *last = h->n ? &h->rows[h->n - 1] : NULL;
   rd->p99 = last ? json_real((double)last->p99_ns / 1e6) : json_null();
+  rl__stats_iterations(s, &rd->scheduled, &rd->dropped);
+}
+
+/* rpcload's own keys for a load shape (issue #15): where it is, and the
+ * open model's iterations. */
+static void add_shape(rl__runner *r, const struct requests_read *rd,
+                      json_t *j) {
+  rl__shape_progress sp;
+  if (!j || !rl__runner_shape_progress(r, &sp))
+    return;
+  json_object_set_new(j, "shape",
+                      json_pack("{s:s, s:f, s:I, s:I, s:f, s:f}", "kind",
+                                sp.rate ? "rate" : "users", "target", sp.target,
+                                "stage", (json_int_t)sp.stage, "stages",
+                                (json_int_t)sp.n_stages, "elapsed",
+                                sp.elapsed_s, "duration", sp.duration_s));
+  if (sp.rate)
+    json_object_set_new(j, "iterations",
+                        json_pack("{s:I, s:I}", "scheduled",
+                                  (json_int_t)rd->scheduled, "dropped",
+                                  (json_int_t)rd->dropped));
 }
 
 struct html_read {
@@ -348,6 +370,7 @@ void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a) {
   if (j)
     json_object_set_new(j, "cut_requests",
                         json_integer((json_int_t)rl__stats_hub_cut(&r->hub)));
+  add_shape(r, &rd, j);
   /* The users per class (Locust's runner.user_classes_count), for the
    * page's header. */
   struct classes_read cr = {.users = users};

@@ -224,7 +224,7 @@ class ComingFromGhzAndK6(unittest.TestCase):
     def test_habits_get_rpcload_s_equivalent(self):
         cases = [(["-c", "50"], "ghz's -c (concurrent workers) is rpcload's -u N"),
                  (["-z", "30s"], "ghz's -z (how long to run) is rpcload's -t/--run-time"),
-                 (["--rps", "100"], "--wait throughput:N/U"),
+                 (["--rps", "100"], "ghz's --rps N is rpcload's --rate N"),
                  (["--vus", "10"], "k6's --vus is rpcload's -u/--users"),
                  (["--duration", "30s"], "is rpcload's -t/--run-time"),
                  (["-O", "json"], "ghz's -O is an output format: rpcload writes --json")]

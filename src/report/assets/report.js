@@ -104,6 +104,16 @@
     ];
     if (r.cut_requests)
       rows.push(["Cut at the stop", r.cut_requests + " request(s) in flight, not counted"]);
+    if (r.shape)
+      rows.push(["Load shape", r.shape]);
+    if (r.latency) {
+      rows.push(["Response times", r.latency === "corrected"
+        ? "corrected: from each arrival's intended start"
+        : "uncorrected: from the send"]);
+      var due = r.iterations_scheduled || 0, dropped = r.iterations_dropped || 0;
+      rows.push(["Iterations", due + " due, " + (due - dropped) + " started, " + dropped +
+        " dropped (every user busy)"]);
+    }
     var t = el("table", "params");
     var body = t.appendChild(document.createElement("tbody"));
     rows.forEach(function (kv) {

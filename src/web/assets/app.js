@@ -18,7 +18,7 @@
   var MAX_POINTS = 3600 * 6; /* six hours of seconds; older points drop */
   var COLORS = {
     rps: "#1f6fd1", fps: "#d62728", p50: "#2ca02c", p95: "#ff7f0e",
-    p99: "#9467bd", users: "#17a2b8"
+    p99: "#9467bd", users: "#17a2b8", target: "#555555"
   };
 
   function $(id) { return document.getElementById(id); }
@@ -87,14 +87,15 @@
 
   // ---- charts: one point per poll while users run
 
-  var series = { t: [], rps: [], fps: [], p50: [], p95: [], p99: [], users: [] };
+  var series = { t: [], rps: [], fps: [], p50: [], p95: [], p99: [], users: [],
+                 targetRps: [], targetUsers: [] };
   var charts = [];
 
   function chartData() {
     return [
-      [series.t, series.rps, series.fps],
+      [series.t, series.rps, series.fps, series.targetRps],
       [series.t, series.p50, series.p95, series.p99],
-      [series.t, series.users]
+      [series.t, series.users, series.targetUsers]
     ];
   }
 
@@ -115,13 +116,18 @@
     var width = chartWidth();
     var defs = [
       { el: "chart-rps", title: "Total Requests per Second",
-        s: [line("RPS", COLORS.rps), line("Failures/s", COLORS.fps)] },
+        s: [line("RPS", COLORS.rps), line("Failures/s", COLORS.fps),
+            /* a load shape's target beside what was achieved */
+            { label: "Target RPS", stroke: COLORS.target, width: 1, dash: [6, 4],
+              value: function (u, v) { return v == null ? "-" : v.toFixed(1); } }] },
       { el: "chart-rt", title: "Response Times (ms)",
         s: [line("50th percentile", COLORS.p50, "ms"), line("95th percentile", COLORS.p95, "ms"),
             line("99th percentile", COLORS.p99, "ms")] },
       { el: "chart-users", title: "Number of Users",
         s: [{ label: "Users", stroke: COLORS.users, width: 2,
-              value: function (u, v) { return v == null ? "-" : String(v); } }] }
+              value: function (u, v) { return v == null ? "-" : String(v); } },
+            { label: "Target users", stroke: COLORS.target, width: 1, dash: [6, 4],
+              value: function (u, v) { return v == null ? "-" : v.toFixed(1); } }] }
     ];
     var data = chartData();
     defs.forEach(function (d, i) {
@@ -153,6 +159,9 @@
     series.p95.push(t(cur["response_time_percentile_0.95"]));
     series.p99.push(t(cur["response_time_percentile_0.99"]));
     series.users.push(n(s.user_count));
+    var sh = s.shape || null;
+    series.targetRps.push(sh && sh.kind === "rate" ? n(sh.target) : null);
+    series.targetUsers.push(sh && sh.kind === "users" ? n(sh.target) : null);
     if (series.t.length > MAX_POINTS)
       Object.keys(series).forEach(function (k) { series[k].shift(); });
     redraw();
@@ -311,6 +320,21 @@
     $("users").textContent = count(res.user_count);
     $("rps").textContent = fixed(res.total_rps, 1);
     $("fail-ratio").textContent = isNum(res.fail_ratio) ? Math.round(res.fail_ratio * 100) + "%" : "";
+    renderShape(res.shape, res.iterations);
+  }
+
+  /* A load shape (--stages, --rate...): its target and stage, and the
+   * open model's dropped arrivals. The Stop button ends it. */
+  function renderShape(sh, it) {
+    $("shape-figure").hidden = !sh;
+    if (!sh) return;
+    $("shape").textContent = fixed(sh.target, sh.kind === "rate" ? 0 : 1) +
+      (sh.kind === "rate" ? " /s" : " users");
+    var parts = [];
+    if (sh.stages) parts.push("stage " + Math.min(sh.stage, sh.stages) + "/" + sh.stages);
+    if (sh.duration > 0) parts.push(Math.min(100, Math.round(100 * sh.elapsed / sh.duration)) + "%");
+    if (it) parts.push(count(it.dropped) + " dropped of " + count(it.scheduled));
+    $("shape-detail").textContent = parts.join(" \u00b7 ");
   }
 
   function update(res) {

@@ -15,6 +15,7 @@
  * rpcload_core: the test compiles them in. */
 #include "../../../cli/habits.c"
 #include "../../../cli/options.c"
+#include "../../../cli/shape.c"
 
 /* Parses the NULL-ended argv; returns what cli_options_parse did, its
  * error in err. */
@@ -77,12 +78,11 @@ static void test_ghz_and_k6_habits_get_a_pointer(void **state) {
       {"--duration", "30s", "k6's and ghz's --duration is rpcload's -t"},
       {"--vus", "10", "unknown option '--vus': k6's --vus is rpcload's -u"},
       {"--rps=200", NULL,
-       "unknown option '--rps': ghz's --rps N is a rate "
-       "for the whole run: with -u U users, --wait "
-       "throughput:N/U"},
+       "unknown option '--rps': ghz's --rps N is rpcload's --rate N"},
       {"--total", "100",
-       "ghz's --total/-n (a number of requests) has no "
-       "rpcload option"},
+       "ghz's --total/-n (a number of requests) is rpcload's "
+       "-n/--iterations N"},
+      {"-R", "100", "wrk2's -R N is rpcload's --rate N"},
       {"--format", "json", "ghz's --format: rpcload writes --json"},
       {"--skipTLS", NULL, "ghz's --skipTLS is rpcload's --insecure"},
       {"-O", "json",

@@ -255,6 +255,14 @@ static void read_hub(rl__stats *stats, const rl__history *history, void *arg) {
   m->errors = rl__stats_errors(stats, &errs);
 }
 
+static uint64_t f_scheduled, f_dropped;
+static void read_iterations(rl__stats *stats, const rl__history *history,
+                            void *arg) {
+  (void)history;
+  (void)arg;
+  rl__stats_iterations(stats, &f_scheduled, &f_dropped);
+}
+
 static merged hub(void) {
   merged m;
   rl__stats_hub_read(&f.hub, read_hub, &m);
@@ -462,6 +470,77 @@ static void test_a_dead_server_costs_one_failure_per_attempt(void **state) {
   assert_int_equal(m.errors, 1); /* one row: "connection refused" */
 }
 
+/* ---- the open model and -n ---------------------------------------------- */
+
+static void iterations(uint64_t *scheduled, uint64_t *dropped) {
+  rl__stats_hub_read(&f.hub, read_iterations, NULL);
+  *scheduled = f_scheduled;
+  *dropped = f_dropped;
+}
+
+static void test_open_model_queues_then_drops_and_counts_all(void **state) {
+  (void)state;
+  /* 200 arrivals a second for three users against a server that never
+   * answers: three are sent, five wait in the queue, the rest are
+   * dropped; the five too at the stop. Every arrival is accounted for. */
+  rl__profile rate;
+  rl__profile_constant(&rate, 200);
+  f.cfg.rate = &rate;
+  f.cfg.queue_cap = 5;
+  start(SILENT, 10 * RL__NS_PER_SEC, 0);
+  rl__worker_set_users(&f.w, 3);
+  WAIT_FOR(atomic_load(&f.srv.lines) == 3);
+  pause_ms(300);
+  assert_int_equal(atomic_load(&f.srv.lines), 3);
+  stop_and_join(RL__CMD_STOP);
+  uint64_t scheduled, dropped;
+  iterations(&scheduled, &dropped);
+  assert_true(scheduled >= 50);
+  assert_int_equal(scheduled, 3 + dropped);
+  assert_int_equal(rl__worker_cut_requests(&f.w), 3);
+  assert_int_equal(hub().requests, 0);
+  rl__profile_free(&rate);
+}
+
+static atomic_int all_done_calls;
+static void all_done(void *arg) {
+  (void)arg;
+  atomic_fetch_add(&all_done_calls, 1);
+}
+
+static void test_iterations_stop_at_exactly_n(void **state) {
+  (void)state;
+  /* -n 40: closed model, three users that never wait; then the open
+   * model at 2000/s with four. Exactly 40 requests reach the server and
+   * the budget says so once. */
+  for (int open = 0; open < 2; open++) {
+    rl__budget budget;
+    rl__budget_init(&budget, 40, all_done, NULL);
+    atomic_store(&all_done_calls, 0);
+    rl__profile rate;
+    rl__profile_constant(&rate, 2000);
+    f.cfg.rate = open ? &rate : NULL;
+    f.cfg.queue_cap = 4;
+    f.cfg.budget = &budget;
+    if (!open) {
+      start(AT_ONCE, 0, 0);
+    } else {
+      f.cfg.plan = f.plan;
+      atomic_store(&f.finished, 0);
+      assert_int_equal(rl__worker_start(&f.w, &f.cfg), 0);
+      f.started = 1;
+    }
+    rl__worker_set_users(&f.w, open ? 4 : 3);
+    WAIT_FOR(atomic_load(&all_done_calls) == 1);
+    pause_ms(100);
+    assert_int_equal(atomic_load(&f.srv.lines), 40 * (open + 1));
+    stop_and_join(RL__CMD_STOP);
+    assert_int_equal(atomic_load(&all_done_calls), 1);
+    rl__profile_free(&rate);
+  }
+  assert_int_equal(hub().requests, 80);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -474,6 +553,8 @@ int main(void) {
       T(test_users_failing_at_once_do_not_starve_the_loop),
       T(test_a_new_test_runs_a_new_plan_with_new_users),
       T(test_a_dead_server_costs_one_failure_per_attempt),
+      T(test_open_model_queues_then_drops_and_counts_all),
+      T(test_iterations_stop_at_exactly_n),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -813,7 +813,7 @@ static void test_errors(void **state) {
       /* unknown keys, with the expected ones */
       {"hots: x\nusers: []\n", "t.yaml:1:1: ",
        "unknown key 'hots' in the scenario (did you mean 'host'? expected: "
-       "host, settings, data, tasks, users)"},
+       "host, settings, shape, data, tasks, users)"},
       {"users:\n  - name: U\n    waits: 1\n", "t.yaml:3:5: ",
        "unknown key 'waits' in user class (did you mean 'wait'? expected: "
        "name, weight, fixed_count, wait, host, on_start, on_stop, tasks, "
