@@ -11,6 +11,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,9 @@
 
 #include "scenario/scenario.h"
 
-#define NAME "fuzz.yaml"
+/* Named as if it lay beside examples/scenarios/shoppers.csv, so that a
+ * data: file it names relatively is found (the seeds shop_data.yaml). */
+#define NAME RL_FUZZ_SOURCE_DIR "/examples/scenarios/fuzz.yaml"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -26,6 +29,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[1024] = "";
   int rc =
       rl__scn_parse_string((const char *)data, size, NAME, &s, err, sizeof err);
+  /* RL_FUZZ_TRACE set: what became of each input (for writing seeds). */
+  static int trace = -1;
+  if (trace < 0)
+    trace = getenv("RL_FUZZ_TRACE") != NULL;
+  if (trace)
+    fprintf(stderr, "fuzz: %s\n", rc == 0 ? "parsed" : err);
   if (rc == 0) {
     if (s == NULL)
       abort();
