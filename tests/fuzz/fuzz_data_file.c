@@ -28,14 +28,14 @@ static void check(rl__feeder *f, unsigned opts) {
       abort();
     int found = rl__feeder_column(f, name, strlen(name));
     /* Its own index, or an earlier column of the same name. */
-    if (found < 0 || (size_t)found > c || strcmp(f->columns[found], name))
+    if (found < 0 || (size_t)found > c || strcmp(f->columns[found], name) != 0)
       abort();
   }
   for (size_t i = 0; i < f->n_rows * f->n_columns; i++)
     if (f->cells[i] == NULL)
       abort();
   f->order = (int)((opts >> 1) & 3) % 3;
-  f->cycle = (opts >> 3) & 1;
+  f->cycle = (int)((opts >> 3) & 1);
   uint64_t rng = 1;
   const char *const *row = NULL;
   for (uint64_t id = 1; id <= 4; id++) {
