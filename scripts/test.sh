@@ -60,7 +60,7 @@ asan_integration() {
 }
 
 # The libFuzzer targets (tests/fuzz/run.sh: clang, build-fuzz/), each for a
-# few seconds from its checked-in seeds, two at a time; a crash, leak or
+# few seconds from its checked-in seeds, one per CPU at a time; a crash, leak or
 # hang fails the step and its input is printed (docs/reliability.md).
 fuzz() { RL_FUZZ_SECONDS=6 tests/fuzz/run.sh; }
 
