@@ -256,9 +256,14 @@ static int config_file(argbuf *a, const char *path, int required,
       rc = RL_ERR_INVAL;
       break;
     }
+    /* A UTF-8 byte order mark (Windows editors write one) is no part of
+     * the first option's name. */
+    char *text = line;
+    if (lineno == 1 && n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+      text += 3;
     char where[512];
     snprintf(where, sizeof where, "%s:%ld", path, lineno);
-    if ((rc = config_line(a, line, known, where, err, errlen)))
+    if ((rc = config_line(a, text, known, where, err, errlen)))
       break;
   }
   if (!rc && ferror(f)) {

@@ -116,7 +116,7 @@ static int list_plugins(rl__plugin_set *set) {
     for (size_t i = 0; i < set->ndirs; i++)
       fprintf(stderr, " %s", set->dirs[i]);
     fprintf(stderr, "\n");
-    return 1;
+    return EXIT_USAGE;
   }
   return 0;
 }
@@ -126,29 +126,54 @@ static int list_target(rl__target *t) {
   const rl_plugin *d = &t->plugin->desc;
   if (d->struct_size < offsetof(rl_plugin, step_list) + sizeof d->step_list ||
       !d->step_list) {
-    fprintf(stderr, "rpcload: error: plugin %s has nothing to list\n", d->name);
+    fprintf(stderr,
+            "rpcload: error: plugin %s has nothing to list (--list lists a "
+            "gRPC service's methods, or with -f a scenario's classes and "
+            "tasks)\n",
+            d->name);
     return EXIT_USAGE;
   }
   int rc = d->step_list(t->step, stdout);
   fflush(stdout);
   if (rc) {
+    /* Nothing to list is a configuration error, as for a run (exit 2). */
     fprintf(stderr, "rpcload: error: %s: %s\n", d->name, rl_strerror(rc));
-    return EXIT_FAILURE;
+    return EXIT_USAGE;
   }
   return 0;
 }
 
+/* rpcload --show-task-ratio without -f: the command line's one class and
+ * task, as a run would have them. */
+static int print_single_ratio(const cli_options *o, rl__target *t) {
+  rl__plan *plan = rl__plan_single(t, &o->run.wait);
+  if (!plan) {
+    fprintf(stderr, "rpcload: error: out of memory\n");
+    return EXIT_USAGE;
+  }
+  rl__plan_print_ratios(plan, stdout);
+  rl__plan_del(plan);
+  return 0;
+}
+
 /* How the command line spelled a plugin option, for a scenario's "applies
- * to no step" (options.c's parse_grpc makes these keys). */
-static const char *option_flag(const char *key) {
-  static const char *const flags[][2] = {
-      {"proto", "--proto"},         {"protoset", "--protoset"},
-      {"import_path", "-I"},        {"metadata", "-m"},
-      {"authority", "--authority"}, {"compress", "--compress"},
+ * to no step" (options.c's parse_grpc makes these keys; --no-cookies and
+ * --no-redirects the last two, with these values). */
+static const char *option_flag(const rl_kv *kv) {
+  static const char *const flags[][3] = {
+      {"proto", NULL, "--proto"},
+      {"protoset", NULL, "--protoset"},
+      {"import_path", NULL, "-I"},
+      {"metadata", NULL, "-m"},
+      {"authority", NULL, "--authority"},
+      {"compress", NULL, "--compress"},
+      {"cookies", "off", "--no-cookies"},
+      {"allow_redirects", "false", "--no-redirects"},
   };
   for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-    if (strcmp(flags[i][0], key) == 0)
-      return flags[i][1];
+    if (strcmp(flags[i][0], kv->key) == 0 &&
+        (!flags[i][1] || strcmp(flags[i][1], kv->value) == 0))
+      return flags[i][2];
   return NULL; /* -O KEY=VALUE */
 }
 
@@ -181,7 +206,7 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
   rl__plugin_set_scan(plugins, list_refused, NULL);
   const char *flags[64] = {NULL};
   for (size_t i = 0; i < o->n_plugin_options && i < 64; i++)
-    flags[i] = option_flag(o->plugin_options[i].key);
+    flags[i] = option_flag(&o->plugin_options[i]);
   rl__scn_compile_options po = {
       .base = &o->target,
       .host = o->target.url,
@@ -325,6 +350,10 @@ int main(int argc, char **argv) {
     }
     if (o.list) {
       status = list_target(target);
+      goto out;
+    }
+    if (o.show_task_ratio) {
+      status = print_single_ratio(&o, target);
       goto out;
     }
   }

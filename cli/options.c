@@ -22,6 +22,7 @@ enum {
   OPT_THREADS = 256,
   OPT_WAIT,
   OPT_NAME,
+  OPT_DATA_RAW,
   OPT_INSECURE,
   OPT_CACERT,
   OPT_CERT,
@@ -73,6 +74,8 @@ enum {
   OPT_CNAME,
   OPT_WARMUP,
   OPT_SKIP_FIRST,
+  OPT_NO_COOKIES,
+  OPT_NO_REDIRECTS,
 };
 
 static const struct option long_options[] = {
@@ -86,6 +89,7 @@ static const struct option long_options[] = {
     {"method", required_argument, NULL, 'X'},
     {"header", required_argument, NULL, 'H'},
     {"data", required_argument, NULL, 'd'},
+    {"data-raw", required_argument, NULL, OPT_DATA_RAW},
     {"name", required_argument, NULL, OPT_NAME},
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"cacert", required_argument, NULL, OPT_CACERT},
@@ -103,6 +107,8 @@ static const struct option long_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"call", required_argument, NULL, OPT_CALL},
     {"http2", no_argument, NULL, OPT_HTTP2},
+    {"no-cookies", no_argument, NULL, OPT_NO_COOKIES},
+    {"no-redirects", no_argument, NULL, OPT_NO_REDIRECTS},
     {"connections", required_argument, NULL, OPT_CONNECTIONS},
     {"option", required_argument, NULL, 'O'},
     {"proto", required_argument, NULL, OPT_PROTO},
@@ -260,6 +266,17 @@ static int add_plugin_option(cli_options *o, const char *key, const char *value,
   return 0;
 }
 
+/* --no-cookies, --no-redirects: the HTTP plugins' option `key`, for the
+ * command line's request, or for every http step of a scenario that does
+ * not say (scenario/compile.c passes plugin options on); once each. */
+static int add_http_flag(cli_options *o, uint8_t *given, const char *key,
+                         const char *value, char *err, size_t errlen) {
+  if (*given)
+    return 0;
+  *given = 1;
+  return add_plugin_option(o, key, value, err, errlen);
+}
+
 static int bad_value(const char *opt, const char *value, const char *expect,
                      char *err, size_t errlen) {
   snprintf(err, errlen, "invalid %s '%s': %s", opt, value, expect);
@@ -389,7 +406,75 @@ static int parse_load(cli_options *o, int c, char *arg, char *err,
   }
 }
 
-/* -X, -H, -d, --name, --call, -O, the timeouts, --http2 and TLS */
+/* `len` bytes of s with each "{{" written {{"{{"}}, the template for a
+ * literal "{{": the plugins' templates then give back s exactly. NULL when
+ * out of memory; the caller frees. */
+static char *untemplated(const char *s, size_t len, size_t *out_len) {
+  static const char lit[] = "{{\"{{\"}}";
+  size_t n = 0;
+  for (size_t i = 0; i + 1 < len; i++)
+    if (s[i] == '{' && s[i + 1] == '{')
+      n++, i++;
+  char *out = malloc(len + n * (sizeof lit - 3) + 1);
+  if (!out)
+    return NULL;
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    if (i + 1 < len && s[i] == '{' && s[i + 1] == '{') {
+      memcpy(out + o, lit, sizeof lit - 1);
+      o += sizeof lit - 1;
+      i++;
+    } else {
+      out[o++] = s[i];
+    }
+  }
+  out[o] = 0;
+  *out_len = o;
+  return out;
+}
+
+/* -d DATA and --data-raw DATA: text, or @FILE (@- stdin) read whole. -d is
+ * templated by the plugin ({{...}}); --data-raw is sent as it is. */
+static int parse_data(cli_options *o, int raw, char *arg, char *err,
+                      size_t errlen) {
+  const char *opt = raw ? "--data-raw" : "--data";
+  if (o->binary_given)
+    return bad_value(opt, arg, "give -d or -b, not both", err, errlen);
+  if (o->data_given && o->data_raw != raw)
+    return bad_value(opt, arg, "give -d or --data-raw, not both", err, errlen);
+  o->data_given = 1;
+  o->data_raw = raw;
+  free(o->body);
+  o->body = NULL;
+  const char *text = arg;
+  size_t len = strlen(arg);
+  char *file = NULL;
+  if (arg[0] == '@') {
+    char what[64];
+    snprintf(what, sizeof what, "%s @%.40s", raw ? "--data-raw" : "-d",
+             arg + 1);
+    if (read_file(arg + 1, what, &file, &len, err, errlen))
+      return RL_ERR_INVAL;
+    text = file;
+  }
+  if (raw) {
+    o->body = untemplated(text, len, &len);
+    free(file);
+    if (!o->body) {
+      snprintf(err, errlen, "out of memory");
+      return RL_ERR_NOMEM;
+    }
+    text = o->body;
+  } else {
+    o->body = file;
+  }
+  o->target.body = (const uint8_t *)text;
+  o->target.body_len = len;
+  return 0;
+}
+
+/* -X, -H, -d, --name, --call, -O, the timeouts, --http2, --no-cookies,
+ * --no-redirects and TLS */
 static int parse_request(cli_options *o, int c, char *arg, char *err,
                          size_t errlen) {
   uint64_t ns;
@@ -403,24 +488,8 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
       return RL_ERR_INVAL;
     return 0;
   case 'd':
-    o->data_given = 1;
-    free(o->body);
-    o->body = NULL;
-    if (o->binary_given)
-      return bad_value("--data", arg, "give -d or -b, not both", err, errlen);
-    if (arg[0] == '@') {
-      size_t len;
-      char what[64];
-      snprintf(what, sizeof what, "-d @%.40s", arg + 1);
-      if (read_file(arg + 1, what, &o->body, &len, err, errlen))
-        return RL_ERR_INVAL;
-      o->target.body = (const uint8_t *)o->body;
-      o->target.body_len = len;
-    } else {
-      o->target.body = (const uint8_t *)arg;
-      o->target.body_len = strlen(arg);
-    }
-    return 0;
+  case OPT_DATA_RAW:
+    return parse_data(o, c == OPT_DATA_RAW, arg, err, errlen);
   case OPT_NAME:
     o->target.name = arg;
     o->name_given = 1;
@@ -459,6 +528,11 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
   case OPT_HTTP2:
     o->http2 = 1;
     return 0;
+  case OPT_NO_COOKIES:
+    return add_http_flag(o, &o->no_cookies, "cookies", "off", err, errlen);
+  case OPT_NO_REDIRECTS:
+    return add_http_flag(o, &o->no_redirects, "allow_redirects", "false", err,
+                         errlen);
   case OPT_INSECURE:
     o->target.tls.insecure = 1;
     return 0;

@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine/runner.h"
 #include "engine/target.h"
@@ -20,6 +21,9 @@ typedef struct cli_options {
   char *body;            /* owned when read from @file, else NULL */
   rl_kv *plugin_options; /* --call, -O; owned array, strings in argv */
   size_t n_plugin_options;
+  /* --no-cookies, --no-redirects given: each is a plugin option in
+   * plugin_options (cookies=off, allow_redirects=false). */
+  uint8_t no_cookies, no_redirects;
   const char **plugin_dirs; /* owned array of argv strings */
   size_t n_plugin_dirs;
   int help, version, list_plugins;
@@ -55,6 +59,7 @@ typedef struct cli_options {
   char **args;     /* the operands after the options: argv's, borrowed */
   int n_args;
   int method_given, name_given, data_given; /* -X, --name, -d */
+  int data_raw; /* the data came with --data-raw: "{{" written untemplated */
 } cli_options;
 
 /*

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "options.h"
 
 /* The target options' lists and default scheme, from the options given. */
@@ -94,16 +95,26 @@ static int scenario_target(cli_options *o, char *err, size_t errlen) {
   return 0;
 }
 
-/* --list without -f: what the target's plugin can list (a gRPC service). */
+/* --list or --show-task-ratio without -f: the command line's one step,
+ * made only to be listed, so no target is needed (the plugin is handed no
+ * host). --list asks the plugin what it can list (a gRPC service). */
 static int list_target(cli_options *o, char *err, size_t errlen) {
   o->target.list_only = 1;
   if (o->n_args > 1)
     return too_many(o, "target", err, errlen);
   o->target.url = o->n_args > 0 ? o->args[0] : NULL;
-  if (!o->target.url && !(o->grpc_given & 1)) {
-    snprintf(err, errlen,
-             "--list lists a gRPC service: give --proto FILE, --protoset "
-             "FILE, or a server that offers reflection");
+  if (o->http2 && !o->target.plugin)
+    o->target.plugin = "http2";
+  if (!o->target.url && !o->grpc_given && !o->target.plugin) {
+    if (o->list)
+      snprintf(err, errlen,
+               "--list lists a gRPC service: give --proto FILE, --protoset "
+               "FILE, or a server that offers reflection");
+    else
+      snprintf(err, errlen,
+               "--show-task-ratio without -f shows the command line's one "
+               "request: give its URL, or --plugin NAME (gRPC: --proto and "
+               "--call)");
     return RL_ERR_INVAL;
   }
   if (!o->target.default_scheme && !o->target.plugin)
@@ -155,6 +166,12 @@ static int check_conflicts(cli_options *o, char *err, size_t errlen) {
              "count");
     return RL_ERR_INVAL;
   }
+  if (!o->scenario && o->grpc_given && (o->no_cookies || o->no_redirects)) {
+    snprintf(err, errlen,
+             "--no-cookies and --no-redirects are for HTTP "
+             "targets, and this one is gRPC");
+    return RL_ERR_INVAL;
+  }
   if (o->http2) {
     if (o->target.plugin && strcmp(o->target.plugin, "http2") != 0) {
       snprintf(err, errlen, "--http2 and --plugin %s contradict each other",
@@ -187,6 +204,17 @@ static void derive_run(cli_options *o) {
    * users than -u: keep every core there). */
   if (!o->web && !o->threads_given && o->run.threads > o->run.users)
     o->run.threads = o->run.users;
+  /* A user has one request in flight: connections past the users would
+   * never carry one, and a million of them cost hundreds of MB. The web UI
+   * may ask for more users than -u later: there the pool stays as asked. */
+  if (!o->web && o->run.connections > o->run.users) {
+    rl__log(RL__LOG_WARN,
+            "--connections %u is more than %u user%s can use (one request "
+            "in flight each): %u connections",
+            o->run.connections, o->run.users, o->run.users == 1 ? "" : "s",
+            o->run.users);
+    o->run.connections = o->run.users;
+  }
   /* Every thread needs at least one of the shared connections. */
   if (o->run.connections && o->run.threads > o->run.connections)
     o->run.threads = o->run.connections;
@@ -214,7 +242,7 @@ int cli_options_check(cli_options *o, char *err, size_t errlen) {
       return RL_ERR_INVAL;
     if (o->list || o->show_task_ratio)
       return 0; /* the plan is printed, not run */
-  } else if (o->list) {
+  } else if (o->list || o->show_task_ratio) {
     return list_target(o, err, errlen);
   } else if (url_target(o, err, errlen)) {
     return RL_ERR_INVAL;

@@ -28,6 +28,7 @@ PACKAGES=(
   chromium                           # the --html report's and web UI's browser tests (headless)
   python3-prometheus-client          # the web UI test parses /metrics with Prometheus's own parser
   python3-pandas                     # the report tests read the CSV files as pandas users do
+  python3-h2                         # the fault suite's HTTP/2 server that sends GOAWAY after each request
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 4
+#define RL_ABI_MINOR 5
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -166,6 +166,16 @@ typedef struct rl_response {
    * parses `body` when a JSON path asks for it. NUL-terminated. */
   const char *json;
 } rl_response;
+
+/*
+ * A user's state slot (ABI 1.5, host->request_user_slot): what a plugin
+ * keeps for one simulated user. The host owns the slot; the plugin owns
+ * `state` until the host hands it to `del`.
+ */
+typedef struct rl_user_slot {
+  void *state;              /* the plugin's; NULL until it stores one */
+  void (*del)(void *state); /* frees `state`: set together with it */
+} rl_user_slot;
 
 typedef struct rl_result {
   const char *type; /* stats type, e.g. "GET", "grpc", "redis"; required */
@@ -290,7 +300,8 @@ typedef struct rl_host {
    * the session: it must not report it afterwards. It also drains the
    * connection (as conn_drain), since a request is only handed back when
    * this connection cannot carry it. The host retries a request once; a
-   * second hand-back fails it with `reason`.
+   * second hand-back fails it with `reason` and " (again after one
+   * retry)".
    */
   void (*request_retry)(rl_request *req, const char *reason);
 
@@ -331,6 +342,42 @@ typedef struct rl_host {
    * (timer_start: a stream's message interval, keepalive pings). Valid as
    * long as the connection is. */
   rl_loop *(*conn_loop)(rl_conn *conn);
+
+  /* ---- ABI 1.5: state per user, and requests that move ------------------ */
+
+  /*
+   * The slot named `key` of req's user, made on first use: what a plugin
+   * keeps for a simulated user rather than for a connection (Locust gives
+   * each user one HTTP session, whose cookie jar outlives connections; and
+   * with --connections, users share connections). slot->state starts
+   * NULL; a plugin that stores a state sets slot->del with it. The host
+   * calls del(state) on the user's worker thread when the user stops (and
+   * again, for a state stored after that, when the user is freed), so a
+   * plugin fetches the slot anew in each callback instead of keeping the
+   * state's address. Plugins naming the same key share the slot and must
+   * agree on what it holds (rpcload's http1 and http2 share
+   * "rpcload.http.v1"): name keys after the plugin. The slot is the
+   * host's; NULL when out of memory. On req's worker thread only.
+   */
+  rl_user_slot *(*request_user_slot)(rl_request *req, const char *key);
+  /*
+   * Moves a request the session holds to a new connection to the same
+   * endpoint, because its next part cannot go on this one (an HTTP
+   * redirect answered with "Connection: close"). As request_retry: the
+   * session is done with it, the connection drains, and the host submits
+   * the same request again once a new connection is up (the plugin knows
+   * it by what it stored for the user); but it is no retry and is not
+   * counted as one: the plugin bounds how often a request moves. A
+   * request that cannot move (the run is being cut) fails with `reason`.
+   */
+  void (*request_move)(rl_request *req, const char *reason);
+  /*
+   * The request's number among its user's requests (1, 2, ...: what
+   * {{seq}} expands to). A user reuses one request object, so with the
+   * slot this tells the request a plugin stored state for (a moved one)
+   * from the user's next.
+   */
+  uint64_t (*request_seq)(const rl_request *req);
 } rl_host;
 
 /* True when `host` (an rl_host *) has member `m`, e.g.
@@ -342,6 +389,7 @@ typedef struct rl_host {
 #define RL_HOST_HAS_LOOP(host) RL_HOST_HAS(host, request_user_id)
 #define RL_HOST_HAS_RESPONSES(host) RL_HOST_HAS(host, request_response)
 #define RL_HOST_HAS_STREAMS(host) RL_HOST_HAS(host, conn_loop)
+#define RL_HOST_HAS_USER_STATE(host) RL_HOST_HAS(host, request_seq)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 

@@ -189,7 +189,8 @@ static int read_metadata_file(struct grpc_options *o, const char *path,
     return rc;
   }
   o->md_file = b.p;
-  return add_to(&o->metadata, &o->n_metadata, o->md_file, err, errlen);
+  return add_to(&o->metadata, &o->n_metadata,
+                o->md_file + grpc_bom_len(b.p, b.len - 1), err, errlen);
 }
 
 /* The options that are plain text, by key, and where each goes. */
@@ -263,9 +264,17 @@ static void options_free(struct grpc_options *o) {
   free(o->md_file);
 }
 
+/* protoc's warnings (an unused import, no syntax line) reach the user as
+ * warnings, apart from its errors. */
+static void proto_warning(const char *line, void *arg) {
+  const rl_host *host = arg;
+  host->log(RL_LOG_WARN, "grpc: %s", line);
+}
+
 /* Loads the service descriptions: --protoset, --proto, or reflection. */
-static int load_pool(const rl_step_spec *spec, const struct grpc_options *o,
-                     rl__pb_pool **pool, char *err, size_t errlen) {
+static int load_pool(const rl_host *host, const rl_step_spec *spec,
+                     const struct grpc_options *o, rl__pb_pool **pool,
+                     char *err, size_t errlen) {
   if (o->proto != NULL && o->protoset != NULL) {
     rl__http_set_err(err, errlen, "give --proto or --protoset, not both");
     return RL_ERR_INVAL;
@@ -273,8 +282,10 @@ static int load_pool(const rl_step_spec *spec, const struct grpc_options *o,
   if (o->protoset != NULL)
     return rl__pb_pool_new_from_file(o->protoset, pool, err, errlen);
   if (o->proto != NULL)
-    return rl__pb_pool_new_from_proto(o->proto, o->import_paths,
-                                      o->n_import_paths, pool, err, errlen);
+    return rl__pb_pool_new_from_proto_warn(
+        o->proto, o->import_paths, o->n_import_paths,
+        host->log != NULL ? proto_warning : NULL, (void *)host, pool, err,
+        errlen);
   if (spec->host == NULL || spec->port == 0) {
     rl__http_set_err(err, errlen,
                      "give --proto FILE, --protoset FILE, or a server that "
@@ -726,8 +737,26 @@ static int grpc_step_new(const rl_host *host, const rl_step_spec *spec,
   }
   st->host = host;
   st->gzip = o.compress != NULL && strcmp(o.compress, "gzip") == 0;
-  if ((rc = load_pool(spec, &o, &st->pool, err, errlen)) != 0)
+  if ((rc = load_pool(host, spec, &o, &st->pool, err, errlen)) != 0)
     goto out;
+  if (rl__pb_pool_n_methods(st->pool) == 0) {
+    /* A .proto of messages only: say so, rather than list nothing or
+     * name no method. */
+    if (o.proto != NULL || o.protoset != NULL)
+      rl__http_set_err(err, errlen,
+                       "%s defines no service: nothing to %s (give the "
+                       ".proto that defines the service; its imports are "
+                       "found with -I)",
+                       o.proto != NULL ? o.proto : o.protoset,
+                       o.call != NULL ? "call" : "list");
+    else
+      rl__http_set_err(err, errlen,
+                       "the server's reflection offers no service: nothing "
+                       "to %s",
+                       o.call != NULL ? "call" : "list");
+    rc = RL_ERR_NOTFOUND;
+    goto out;
+  }
   if (o.call == NULL)
     goto out; /* listing only */
   if ((rc = rl__pb_pool_find_method(st->pool, o.call, &st->method, err,
@@ -740,7 +769,15 @@ static int grpc_step_new(const rl_host *host, const rl_step_spec *spec,
   if ((rc = grpc_msgs_compile(st, spec, o.data_file, o.binary, err, errlen)) !=
       0)
     goto out;
-  if ((rc = build_headers(st, spec, &o, err, errlen)) != 0)
+  /* A step only listed (--show-task-ratio with no target) is never sent:
+   * without a host there is no :authority to build. */
+  if (spec->host == NULL && !list_only) {
+    rl__http_set_err(err, errlen, "no host given");
+    rc = RL_ERR_INVAL;
+    goto out;
+  }
+  if (spec->host != NULL &&
+      (rc = build_headers(st, spec, &o, err, errlen)) != 0)
     goto out;
   if ((rc = stats_names(st, spec)) != 0)
     rl__http_set_err(err, errlen, "out of memory");

@@ -73,6 +73,49 @@ static char *read_file(const char *path, size_t *len, char *err,
   return b.p;
 }
 
+size_t grpc_bom_len(const char *s, size_t len) {
+  return len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+}
+
+/* Where `len` bytes of s stop being text a JSON reader could take: a NUL
+ * byte, a control byte JSON has no use for, or bytes that are not UTF-8.
+ * Returns len when they are all text. */
+static size_t not_text_at(const unsigned char *s, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    unsigned char c = s[i];
+    size_t n = c < 0x80             ? 1
+               : (c & 0xe0) == 0xc0 ? 2
+               : (c & 0xf0) == 0xe0 ? 3
+               : (c & 0xf8) == 0xf0 ? 4
+                                    : 0;
+    if (n == 0 || (c < 0x20 && c != '\t' && c != '\n' && c != '\r') ||
+        c == 0x7f || i + n > len)
+      return i;
+    for (size_t k = 1; k < n; k++)
+      if ((s[i + k] & 0xc0) != 0x80)
+        return i;
+    i += n;
+  }
+  return len;
+}
+
+/* JSON text (`what` names it) that is binary data instead: refused as
+ * such, with where it stops being text, rather than as a JSON syntax
+ * error at its first byte. */
+static int check_text(const char *text, size_t len, const char *what, char *err,
+                      size_t errlen) {
+  size_t at = not_text_at((const unsigned char *)text, len);
+  if (at == len)
+    return 0;
+  rl__http_set_err(err, errlen,
+                   "%s is binary data (byte 0x%02x at offset %zu), not JSON "
+                   "text: serialized messages go with -B FILE (or -b from "
+                   "stdin)",
+                   what, (unsigned)(unsigned char)text[at], at);
+  return RL_ERR_INVAL;
+}
+
 /* Adds a message slot to the step. */
 static struct grpc_msg *new_msg(struct grpc_step *st) {
   if (st->n_msgs >= GRPC_MAX_MSGS)
@@ -393,7 +436,10 @@ int grpc_msgs_compile(struct grpc_step *st, const rl_step_spec *spec,
       return RL_ERR_IO;
     char what[300];
     snprintf(what, sizeof what, "-D %s", data_file);
-    int rc = compile_json_list(st, text, len, what, err, errlen);
+    size_t bom = grpc_bom_len(text, len);
+    int rc = check_text(text + bom, len - bom, what, err, errlen);
+    if (rc == 0)
+      rc = compile_json_list(st, text + bom, len - bom, what, err, errlen);
     free(text);
     return rc;
   }
@@ -405,7 +451,11 @@ int grpc_msgs_compile(struct grpc_step *st, const rl_step_spec *spec,
     rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
-  int rc = compile_json_list(st, text, spec->body_len, "-d", err, errlen);
+  size_t bom = grpc_bom_len(text, spec->body_len);
+  int rc = check_text(text + bom, spec->body_len - bom, "-d", err, errlen);
+  if (rc == 0)
+    rc = compile_json_list(st, text + bom, spec->body_len - bom, "-d", err,
+                           errlen);
   free(text);
   return rc;
 }

@@ -15,11 +15,18 @@ struct grpc_step;
  * Compiles the step's messages into st->msgs (st->method, st->pool,
  * st->gzip and st->max_send set): from `data_file` (-D, or -B with
  * `binary`), else from spec's body (-d, or -b's bytes with `binary`),
- * else the empty message {}. Borrows spec and data_file. Returns 0, or an
- * RL_ERR_* code with one line in err naming the input and what is wrong.
+ * else the empty message {}. Borrows spec and data_file. JSON text may
+ * start with a UTF-8 byte order mark; binary bytes given as JSON are
+ * refused as such (pointing at -B). Returns 0, or an RL_ERR_* code with one
+ * line in err naming the input and what is wrong.
  */
 int grpc_msgs_compile(struct grpc_step *st, const rl_step_spec *spec,
                       const char *data_file, int binary, char *err,
                       size_t errlen);
+
+/* The length of a UTF-8 byte order mark at the start of `len` bytes of s
+ * (3), or 0: JSON from Windows editors starts with one, and JSON readers
+ * refuse it, so it is skipped. */
+size_t grpc_bom_len(const char *s, size_t len);
 
 #endif /* RL_GRPC_MSGS_H */

@@ -138,6 +138,22 @@ int rl__pb_pool_new_from_proto(const char *proto_file,
                                const char *const *import_paths, size_t n,
                                rl__pb_pool **out, char *err, size_t errlen);
 
+/* What protoc warned of (an unused import, no syntax line), one line each
+ * without its "warning:" label; `line` is borrowed for the call. */
+typedef void (*rl__pb_warn_fn)(const char *line, void *arg);
+
+/*
+ * rl__pb_pool_new_from_proto, with protoc's warnings apart from its
+ * errors: each goes to `warn` (when not NULL), on success as on failure,
+ * and err holds only the error lines (all of protoc's output when it
+ * failed with warnings alone).
+ */
+int rl__pb_pool_new_from_proto_warn(const char *proto_file,
+                                    const char *const *import_paths, size_t n,
+                                    rl__pb_warn_fn warn, void *warn_arg,
+                                    rl__pb_pool **out, char *err,
+                                    size_t errlen);
+
 /* Frees the pool and every descriptor and name it handed out. NULL is a
  * no-op. Messages of its types must be freed first. */
 void rl__pb_pool_del(rl__pb_pool *pool);

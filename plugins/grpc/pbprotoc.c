@@ -115,9 +115,78 @@ static int run_capture(char *const *argv, char *out, size_t outlen, int *status,
   return 0;
 }
 
+/* A warning line of protoc's: "f.proto:3:1: warning: Import x is
+ * unused." or "[libprotobuf WARNING parser.cc:646] No syntax ...". Returns
+ * where its text starts (the label left out), or NULL for an error line. */
+static const char *warning_text(const char *line, size_t len, size_t *tlen) {
+  static const char lib[] = "[libprotobuf WARNING ";
+  static const char tag[] = ": warning: ";
+  if (len >= sizeof lib - 1 && memcmp(line, lib, sizeof lib - 1) == 0) {
+    const char *end = memchr(line, ']', len);
+    if (end == NULL)
+      return NULL;
+    const char *t = end + 1;
+    while (t < line + len && *t == ' ')
+      t++;
+    *tlen = (size_t)(line + len - t);
+    return t;
+  }
+  for (size_t i = 0; i + sizeof tag - 1 <= len; i++)
+    if (memcmp(line + i, tag, sizeof tag - 1) == 0) {
+      *tlen = len;
+      return line;
+    }
+  return NULL;
+}
+
+/*
+ * Splits protoc's output in place: warning lines go to warn (their label
+ * dropped), error lines stay in `output`, in order. Returns the number of
+ * warning lines.
+ */
+static size_t split_warnings(char *output, rl__pb_warn_fn warn, void *arg) {
+  static const char tag[] = ": warning: ";
+  char *in = output, *keep = output;
+  size_t n = 0;
+  while (*in != '\0') {
+    size_t len = strcspn(in, "\n");
+    char *next = in + len + (in[len] == '\n');
+    size_t tlen = 0;
+    const char *t = warning_text(in, len, &tlen);
+    if (t == NULL) {
+      memmove(keep, in, (size_t)(next - in));
+      keep += next - in;
+    } else {
+      char line[1024];
+      const char *label = t == in ? strstr(in, tag) : NULL;
+      if (label != NULL && label < in + len) /* "f:3:1: warning: x" */
+        snprintf(line, sizeof line, "%.*s: %.*s", (int)(label - in), in,
+                 (int)(len - (size_t)(label - in) - (sizeof tag - 1)),
+                 label + sizeof tag - 1);
+      else
+        snprintf(line, sizeof line, "%.*s", (int)tlen, t);
+      if (warn != NULL)
+        warn(line, arg);
+      n++;
+    }
+    in = next;
+  }
+  *keep = '\0';
+  return n;
+}
+
 int rl__pb_pool_new_from_proto(const char *proto_file,
                                const char *const *import_paths, size_t n,
                                rl__pb_pool **out, char *err, size_t errlen) {
+  return rl__pb_pool_new_from_proto_warn(proto_file, import_paths, n, NULL,
+                                         NULL, out, err, errlen);
+}
+
+int rl__pb_pool_new_from_proto_warn(const char *proto_file,
+                                    const char *const *import_paths, size_t n,
+                                    rl__pb_warn_fn warn, void *warn_arg,
+                                    rl__pb_pool **out, char *err,
+                                    size_t errlen) {
   *out = NULL;
   if (errlen > 0)
     err[0] = '\0';
@@ -228,7 +297,18 @@ int rl__pb_pool_new_from_proto(const char *proto_file,
     rc = spawn_errno == ENOENT ? RL_ERR_NOTFOUND : RL_ERR_IO;
     goto out;
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+  int failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+  if (failed) {
+    /* Warnings alone: keep them as the error (it would be empty). */
+    char *copy = strdup(output);
+    if (copy != NULL && split_warnings(copy, NULL, NULL) > 0 &&
+        strspn(copy, " \r\n") < strlen(copy))
+      split_warnings(output, warn, warn_arg);
+    free(copy);
+  } else {
+    split_warnings(output, warn, warn_arg);
+  }
+  if (failed) {
     size_t l = strlen(output);
     while (l > 0 && (output[l - 1] == '\n' || output[l - 1] == '\r' ||
                      output[l - 1] == ' '))

@@ -14,6 +14,19 @@
  * with libhttp-parser, which keeps its own state between reads, so a
  * response may arrive split at any byte.
  *
+ * Cookies and redirects (lib/http_session, on the user's state, ABI 1.5),
+ * as Locust's HttpUser has them: Set-Cookie fields go into the user's jar
+ * as the headers arrive, and a request sends the jar's cookies that match
+ * in a Cookie line written between its headers and the blank line (so the
+ * pre-built bytes stay as they are). A 3xx with a Location of the same
+ * origin is followed on this connection when it stays open: the next hop
+ * is written from the parser's callback and the request stays in flight,
+ * reported once, under its step's type and name, with the last response;
+ * when the server closes after the 3xx, the request moves to a new
+ * connection (host->request_move) and its next hop is sent from there.
+ * The header fields are only looked at (Set-Cookie, Location) when the
+ * step keeps cookies or follows redirects.
+ *
  * Responses for scenario checks (ABI 1.2): when the host says at submit
  * that it will look at a request's response, the session collects the
  * header fields and the de-chunked body and hands them over with
@@ -34,6 +47,7 @@
 #include <rpcload/plugin.h>
 
 #include "lib/buf.h"
+#include "lib/http_session.h"
 #include "lib/http_text.h"
 #include "lib/resp_acc.h"
 #include "lib/tpl.h"
@@ -81,8 +95,15 @@ struct http1_step {
   rl_template *body_tpl; /* the body when it has {{...}}, else NULL */
   char *type;            /* stats type: the method */
   char *name;            /* stats name: --name, else path and query */
+  char *path;            /* the request target (its text when templated) */
+  int path_tpl;          /* the target is expanded per request */
   int head;              /* HEAD: the response has headers but never a body */
   atomic_int warned;     /* a bad expansion was logged once */
+  /* Where the blank line ending the headers starts in `bytes` (a step
+   * without segments): a Cookie line goes there. */
+  size_t head_len;
+  rl__http_sess_step sess; /* cookies and redirects */
+  int active;              /* sess needs the user's state */
 };
 
 static void http1_step_del(void *step) {
@@ -98,6 +119,8 @@ static void http1_step_del(void *step) {
   free(st->bytes);
   free(st->type);
   free(st->name);
+  free(st->path);
+  rl__http_sess_step_free(st->host, &st->sess);
   free(st);
 }
 
@@ -124,7 +147,7 @@ static int check_spec(const rl_step_spec *spec, const char *method,
                      rl__http_show(method, method_len, shown));
     return RL_ERR_INVAL;
   }
-  return rl__http_check_target(spec, path, "http1", err, errlen);
+  return rl__http_check_target(spec, path, err, errlen);
 }
 
 /* ---- Templates ----------------------------------------------------------- */
@@ -332,6 +355,42 @@ static void add_body(const rl_host *host, const rl_step_spec *spec,
     rb_close_text(rb);
 }
 
+/* The Host value the step sends: the user's (NULL when templated or
+ * removed), else the URL's authority. A new string (the caller frees it),
+ * or NULL. */
+static char *host_sent(const rl_step_spec *spec, const rl__http_parts *pt) {
+  const rl__http_hdr *h = rl__http_find_header(pt->hs, pt->n, "Host");
+  if (h != NULL) {
+    size_t i = (size_t)(h - pt->hs);
+    if (h->value_len == 0 ||
+        (pt->value_tpl != NULL && pt->value_tpl[i] != NULL))
+      return NULL;
+    char *v = malloc(h->value_len + 1);
+    if (v != NULL) {
+      memcpy(v, h->value, h->value_len);
+      v[h->value_len] = '\0';
+    }
+    return v;
+  }
+  rl__buf b = {0};
+  rl__http_add_authority(&b, http1_schemes, spec);
+  rl__buf_add(&b, "", 1);
+  if (b.oom) {
+    rl__buf_free(&b);
+    return NULL;
+  }
+  return b.p;
+}
+
+/* Where the blank line that ends the header block of a request (len
+ * bytes) starts: a Cookie line is written there. */
+static size_t head_end(const char *req, size_t len) {
+  for (size_t i = 0; i + 3 < len; i++)
+    if (memcmp(req + i, "\r\n\r\n", 4) == 0)
+      return i + 2;
+  return len;
+}
+
 /*
  * Compiles spec into a step: the request bytes are built here once, so the
  * hot path only copies them (or, with templates, the segments to assemble
@@ -352,24 +411,40 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
   if (rc != 0)
     return rc;
 
+  struct http1_step *st = calloc(1, sizeof *st);
+  if (st == NULL) {
+    rl__http_parts_free(host, &pt);
+    rl__http_set_err(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  st->host = host;
+  char *authority = host_sent(spec, &pt);
+  rc = rl__http_sess_step_init(&st->sess, host, spec, pt.method, authority,
+                               "http1", err, errlen);
+  free(authority);
+  if (rc != 0) {
+    rl__http_parts_free(host, &pt);
+    free(st);
+    return rc;
+  }
+  st->active = rl__http_sess_active(&st->sess);
+  st->path_tpl = pt.path_tpl != NULL;
+
   struct req_builder rb = {0};
   add_request_line(host, &rb, &pt);
   add_headers(host, spec, &rb, &pt);
   add_body(host, spec, &rb, &pt);
 
-  struct http1_step *st = calloc(1, sizeof *st);
-  if (st != NULL) {
-    st->host = host;
-    st->body_tpl = pt.body_tpl; /* the step owns it from here */
-    pt.body_tpl = NULL;
-    st->type = rl__http_dup_str(pt.method);
-    st->name = rl__http_dup_str(
-        spec->name != NULL && spec->name[0] != '\0' ? spec->name : pt.path);
-    st->head = strcmp(pt.method, "HEAD") == 0;
-  }
+  st->body_tpl = pt.body_tpl; /* the step owns it from here */
+  pt.body_tpl = NULL;
+  st->type = rl__http_dup_str(pt.method);
+  st->name = rl__http_dup_str(
+      spec->name != NULL && spec->name[0] != '\0' ? spec->name : pt.path);
+  st->path = rl__http_dup_str(pt.path);
+  st->head = strcmp(pt.method, "HEAD") == 0;
   rl__http_parts_free(host, &pt);
-  if (st == NULL || rb.b.oom || rb.oom || st->type == NULL ||
-      st->name == NULL) {
+  if (rb.b.oom || rb.oom || st->type == NULL || st->name == NULL ||
+      st->path == NULL) {
     http1_step_del(st);
     rb_free(host, &rb);
     rl__http_set_err(err, errlen, "out of memory");
@@ -379,6 +454,8 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
   st->len = rb.b.len;
   st->segs = rb.segs;
   st->n_segs = rb.n;
+  if (st->segs == NULL)
+    st->head_len = head_end(st->bytes, st->len);
   *step = st;
   return 0;
 }
@@ -387,6 +464,11 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
 
 /* Where the header callbacks are in a header field. */
 enum hdr_state { HDR_NONE, HDR_NAME, HDR_VALUE };
+
+/* Longest field name looked at ("set-cookie"), and the most of a value
+ * kept for it: a Location or a Set-Cookie longer than this is ignored. */
+#define HTTP1_WATCH_NAME 16
+#define HTTP1_WATCH_VALUE (RL__HTTP_MAX_LOCATION + 8)
 
 /* One connection. Owned by the plugin from session_new to session_del. */
 struct http1_session {
@@ -410,9 +492,102 @@ struct http1_session {
   rl__resp_acc acc;
   enum hdr_state hdr_state;
   size_t value_start; /* where the value being collected begins in hdr */
-  /* A templated request being assembled, and its expanded body. */
+  /* A templated request being assembled, and its expanded body; a
+   * redirect's next hop is written in `out` too. */
   rl__buf out, tmp;
+
+  /* The user's session (cookies, redirects): */
+  uint32_t hop;    /* req's hop: 0 its own request, n after n redirects */
+  int chained;     /* the user's chain holds req's redirects */
+  int watching;    /* the step's fields are looked at (st->active) */
+  int in_trailers; /* past the headers: trailers are not looked at */
+  /* The field looked at: its name so far, lower case (longer than the
+   * buffer: none of ours), whether it is one of ours, and its value. */
+  char wname[HTTP1_WATCH_NAME];
+  size_t wname_len;
+  enum hdr_state wstate;
+  int wkeep;
+  rl__buf wvalue;
+  rl__buf location; /* the response's Location, NUL-terminated */
+  int has_location;
+  rl__buf ck; /* a request's Cookie value */
 };
+
+/* The target of req's current hop: cookies match it, a Location resolves
+ * against it. */
+static const char *current_target(const struct http1_session *s) {
+  const struct http1_step *st = s->step;
+  if (s->hop > 0) {
+    rl__http_chain *c = rl__http_chain_of(s->host, s->req);
+    if (c != NULL && c->target.p != NULL)
+      return c->target.p;
+  } else if (st->path_tpl) {
+    rl__http_user *u = rl__http_user_of(s->host, s->req, 0);
+    if (u != NULL && u->target.p != NULL && !u->target.oom)
+      return u->target.p;
+  }
+  return st->path;
+}
+
+/* The field looked at ends: a Set-Cookie goes into the jar, a Location is
+ * kept for the end of the response. */
+static void watch_end(struct http1_session *s) {
+  if (s->wstate != HDR_NONE && s->wkeep && !s->wvalue.oom) {
+    const char *v = s->wvalue.p != NULL ? s->wvalue.p : "";
+    size_t n = s->wvalue.len;
+    while (n > 0 && rl__http_is_ows(v[n - 1]))
+      n--;
+    if (s->wname[0] == 's') {
+      rl__http_sess_set_cookie(s->host, s->req, &s->step->sess,
+                               current_target(s), v, n);
+    } else {
+      rl__buf_reset(&s->location);
+      rl__buf_add(&s->location, v, n);
+      rl__buf_add(&s->location, "", 1);
+      s->has_location = !s->location.oom;
+    }
+  }
+  s->wstate = HDR_NONE;
+  s->wname_len = 0;
+  s->wkeep = 0;
+  rl__buf_reset(&s->wvalue);
+}
+
+/* Are the fields of this response ours to look at: the final response's
+ * headers (1xx ones and trailers are not), for a step that keeps cookies
+ * or follows redirects? */
+static int watched(const struct http1_session *s) {
+  unsigned code = s->parser.status_code;
+  return s->watching && !s->in_trailers && !(code >= 100 && code < 200);
+}
+
+static void watch_name(struct http1_session *s, const char *at, size_t len) {
+  if (s->wstate != HDR_NAME) {
+    watch_end(s);
+    s->wstate = HDR_NAME;
+  }
+  for (size_t i = 0; i < len; i++) {
+    if (s->wname_len < sizeof s->wname - 1)
+      s->wname[s->wname_len] = (char)rl__http_ascii_lower((unsigned char)at[i]);
+    s->wname_len++;
+  }
+}
+
+static void watch_value(struct http1_session *s, const char *at, size_t len) {
+  if (s->wstate == HDR_NAME) {
+    size_t n = s->wname_len;
+    s->wname[n < sizeof s->wname ? n : sizeof s->wname - 1] = '\0';
+    s->wkeep = (n == 10 && memcmp(s->wname, "set-cookie", 10) == 0) ||
+               (n == 8 && memcmp(s->wname, "location", 8) == 0);
+    s->wstate = HDR_VALUE;
+  }
+  if (!s->wkeep)
+    return;
+  if (s->wvalue.len + len > HTTP1_WATCH_VALUE)
+    s->wvalue.oom = 1; /* too long to follow or keep: ignored */
+  else
+    rl__buf_add(&s->wvalue, at, len);
+}
 
 /* Ends the header field being collected, if any: its value loses its
  * trailing whitespace (not part of it, RFC 9110 5.5; the parser already
@@ -449,6 +624,10 @@ static void finish(struct http1_session *s, const char *error) {
   const struct http1_step *st = s->step;
   rl_result r;
 
+  if (s->chained)
+    rl__http_chain_end(s->host, req);
+  s->chained = 0;
+  s->hop = 0;
   s->req = NULL;
   s->step = NULL;
   s->want = 0;
@@ -480,6 +659,12 @@ static int on_message_begin(http_parser *p) {
     return -1;
   s->body_bytes = 0;
   s->reason_len = 0;
+  s->in_trailers = 0;
+  s->has_location = 0;
+  s->wstate = HDR_NONE;
+  s->wname_len = 0;
+  s->wkeep = 0;
+  rl__buf_reset(&s->wvalue);
   if (s->want) {
     /* Also after a 1xx: only the final response is handed over. */
     rl__resp_acc_clear(&s->acc);
@@ -500,6 +685,11 @@ static int on_status(http_parser *p, const char *at, size_t len) {
 
 static int on_headers_complete(http_parser *p) {
   struct http1_session *s = p->data;
+  if (watched(s))
+    watch_end(s);
+  /* What comes after the body are trailers (or the next 1xx's fields,
+   * which on_message_begin looks at afresh). */
+  s->in_trailers = 1;
   /* The parser cannot know the request was HEAD; 1 tells it that this
    * response has no body whatever Content-Length says. */
   return s->step->head ? 1 : 0;
@@ -518,6 +708,10 @@ static int on_body(http_parser *p, const char *at, size_t len) {
 
 static int on_header_field(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
+  if (watched(s))
+    watch_name(s, at, len);
+  if (!s->want)
+    return 0;
   if (s->hdr_state != HDR_NAME) {
     end_field(s);
     s->acc.n_hdr++;
@@ -529,6 +723,10 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
 
 static int on_header_value(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
+  if (watched(s))
+    watch_value(s, at, len);
+  if (!s->want)
+    return 0;
   if (s->hdr_state == HDR_NAME) {
     rl__buf_add(&s->acc.hdr, "", 1);
     s->value_start = s->acc.hdr.len;
@@ -540,15 +738,164 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
 
 static int on_headers_complete_collect(http_parser *p) {
   struct http1_session *s = p->data;
-  end_field(s);
+  if (s->want)
+    end_field(s);
   return on_headers_complete(p);
 }
 
 static int on_body_collect(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   s->body_bytes += len;
-  rl__resp_acc_data(&s->acc, (const uint8_t *)at, len);
+  if (s->want)
+    rl__resp_acc_data(&s->acc, (const uint8_t *)at, len);
   return 0;
+}
+
+/* ---- Redirects ----------------------------------------------------------- */
+
+/* The request target of a request line "METHOD target HTTP/1.1". */
+static void line_target(const char *req, size_t len, const char **t,
+                        size_t *n) {
+  const char *sp = memchr(req, ' ', len);
+  const char *from = sp != NULL ? sp + 1 : req + len;
+  const char *to = memchr(from, ' ', (size_t)(req + len - from));
+  *t = from;
+  *n = to != NULL ? (size_t)(to - from) : 0;
+}
+
+/* Starts the user's chain for req from the request its first hop sent
+ * (the step's bytes, or the ones assembled for it): its header lines,
+ * and its body. NULL when out of memory. */
+static rl__http_chain *record_first_hop(struct http1_session *s,
+                                        const struct http1_step *st,
+                                        rl_request *req) {
+  rl__http_chain *c = rl__http_chain_start(s->host, req, st->type);
+  if (c == NULL)
+    return NULL;
+  const char *src = st->segs != NULL ? s->out.p : st->bytes;
+  size_t len = st->segs != NULL ? s->out.len : st->len;
+  size_t end = head_end(src, len);
+  const char *line = memchr(src, '\n', end);
+  line = line != NULL ? line + 1 : src + end;
+  while (line < src + end) {
+    const char *eol = memchr(line, '\r', (size_t)(src + end - line));
+    if (eol == NULL)
+      break;
+    const char *colon = memchr(line, ':', (size_t)(eol - line));
+    if (colon != NULL) {
+      const char *v = colon + 1;
+      while (v < eol && rl__http_is_ows(*v))
+        v++;
+      rl__http_chain_field(c, line, (size_t)(colon - line), v,
+                           (size_t)(eol - v));
+    }
+    line = eol + 2;
+  }
+  if (st->body_tpl != NULL && s->tmp.len > 0)
+    rl__http_chain_body(c, s->tmp.p, s->tmp.len);
+  else if (st->body_tpl == NULL && len > end + 2)
+    rl__http_chain_body(c, src + end + 2, len - end - 2);
+  return c->fields.oom || c->body.oom ? NULL : c;
+}
+
+/* Writes the chain's next hop on this connection: its request line, the
+ * first hop's fields, the Cookie line of this hop and its length. */
+static int write_hop(struct http1_session *s, const struct http1_step *st,
+                     rl_request *req, const rl__http_chain *c) {
+  rl__buf *b = &s->out;
+  rl__buf_reset(b);
+  rl__buf_str(b, c->method.p);
+  rl__buf_str(b, " ");
+  rl__buf_str(b, c->target.p);
+  rl__buf_str(b, " HTTP/1.1\r\n");
+  int has_te = 0;
+  size_t off = 0;
+  for (size_t i = 0; i < c->n_fields; i++) {
+    const char *name, *value;
+    rl__http_chain_next_field(c, &off, &name, &value);
+    has_te |= rl__http_name_is(name, strlen(name), "transfer-encoding");
+    rl__buf_str(b, name);
+    rl__buf_str(b, ": ");
+    rl__buf_str(b, value);
+    rl__buf_str(b, "\r\n");
+  }
+  rl__buf_reset(&s->ck);
+  int n = rl__http_sess_cookies(s->host, req, &st->sess, c->target.p, c->hops,
+                                &s->ck);
+  if (n < 0)
+    return n;
+  if (n > 0) {
+    rl__buf_str(b, "Cookie: ");
+    rl__buf_add(b, s->ck.p, s->ck.len);
+    rl__buf_str(b, "\r\n");
+  }
+  if (!has_te && rl__http_wants_length(c->method.p, c->has_body)) {
+    char cl[48];
+    snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", c->body.len);
+    rl__buf_str(b, cl);
+  }
+  rl__buf_str(b, "\r\n");
+  rl__buf_add(b, c->body.p, c->body.len);
+  if (b->oom)
+    return RL_ERR_NOMEM;
+  return s->host->conn_write(s->conn, b->p, b->len);
+}
+
+/*
+ * The final response of a hop was a redirect (a Location, a step that
+ * follows): 1 when the request went on (its next hop written here, or
+ * the request moved to a new connection because this one closes, or it
+ * failed), 0 when this response is its outcome after all.
+ */
+static int follow(struct http1_session *s, int code, int keep_alive) {
+  const struct http1_step *st = s->step;
+  rl_request *req = s->req;
+  char err[RL__HTTP_SHOW_BUF_LEN + 128];
+  const char *method = st->type;
+  if (s->hop == 0) {
+    if (record_first_hop(s, st, req) == NULL) {
+      finish(s, "out of memory following a redirect");
+      return 1;
+    }
+    s->chained = 1;
+  } else {
+    const rl__http_chain *c = rl__http_chain_of(s->host, req);
+    if (c == NULL) /* its user stopped meanwhile: nothing to follow */
+      return 0;
+    method = c->method.p;
+  }
+  rl__http_chain *c = NULL;
+  int next = rl__http_sess_redirect(s->host, req, &st->sess, code, method,
+                                    current_target(s), s->location.p,
+                                    s->location.len - 1, &c, err, sizeof err);
+  if (next == RL__HTTP_DONE)
+    return 0;
+  if (next == RL__HTTP_FAIL) {
+    finish(s, err);
+    return 1;
+  }
+  if (keep_alive && !s->closing) {
+    int rc = write_hop(s, st, req, c);
+    if (rc != 0) {
+      snprintf(err, sizeof err, "cannot send the redirected request: %s",
+               rl_strerror(rc));
+      finish(s, err);
+      return 1;
+    }
+    s->hop = c->hops;
+    return 1;
+  }
+  /* The server closes the connection: the next hop goes on a new one. */
+  c->moved = 1;
+  s->req = NULL;
+  s->step = NULL;
+  s->want = 0;
+  s->chained = 0;
+  s->hop = 0;
+  request_close(s);
+  s->host->request_move(req, "the server closed the connection after a "
+                             "redirect, and it could not be followed");
+  return 1;
 }
 
 static int on_message_complete(http_parser *p) {
@@ -561,6 +908,12 @@ static int on_message_complete(http_parser *p) {
     return 0;
 
   int keep_alive = http_should_keep_alive(p) && code != 101;
+  if (s->watching && s->has_location && s->step->sess.follow &&
+      rl__http_is_redirect((int)code) && follow(s, (int)code, keep_alive)) {
+    if (!keep_alive && s->req == NULL && !s->closing)
+      request_close(s);
+    return 0;
+  }
   if (s->want)
     hand_over(s, code);
   if (code >= 400 || code == 101) {
@@ -591,7 +944,9 @@ static const http_parser_settings http1_parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
-/* The same, collecting the response for the host (s->want). */
+/* The same, looking at the header fields: collecting the response for
+ * the host (s->want), or Set-Cookie and Location for the user's session
+ * (s->watching), or both. */
 static const http_parser_settings http1_parser_settings_collect = {
     .on_message_begin = on_message_begin,
     .on_status = on_status,
@@ -606,8 +961,9 @@ static const http_parser_settings http1_parser_settings_collect = {
  * the callbacks the request in flight needs. */
 static size_t parse(struct http1_session *s, const char *data, size_t len) {
   return http_parser_execute(&s->parser,
-                             s->want ? &http1_parser_settings_collect
-                                     : &http1_parser_settings,
+                             s->want || s->watching
+                                 ? &http1_parser_settings_collect
+                                 : &http1_parser_settings,
                              data, len);
 }
 
@@ -692,6 +1048,54 @@ static int assemble(struct http1_session *s, struct http1_step *st,
 }
 
 /*
+ * Writes req's own request (its first hop): the step's bytes, or the ones
+ * assembled for it, with a Cookie line before the blank line when the
+ * step's or the user's cookies go. A templated target is kept in the
+ * user's state for the response (cookies' default path, a Location).
+ */
+static int send_first(struct http1_session *s, struct http1_step *st,
+                      rl_request *req) {
+  const char *data = st->bytes;
+  size_t len = st->len, head = st->head_len;
+  int rc;
+  if (st->segs != NULL) {
+    if ((rc = assemble(s, st, req)) != 0)
+      return rc;
+    data = s->out.p;
+    len = s->out.len;
+    head = head_end(data, len);
+  }
+  const char *target = st->path;
+  if (st->path_tpl && st->active) {
+    size_t n;
+    rl__http_user *u = rl__http_user_of(s->host, req, 1);
+    line_target(data, len, &target, &n);
+    if (u != NULL) {
+      rl__buf_reset(&u->target);
+      rl__buf_add(&u->target, target, n);
+      rl__buf_add(&u->target, "", 1);
+    }
+    target = u != NULL && !u->target.oom ? u->target.p : st->path;
+  }
+  int n = 0;
+  if (st->active || st->sess.n_cookies > 0) {
+    rl__buf_reset(&s->ck);
+    if ((n = rl__http_sess_cookies(s->host, req, &st->sess, target, 0,
+                                   &s->ck)) < 0)
+      return n;
+  }
+  if (n == 0)
+    return s->host->conn_write(s->conn, data, len);
+  /* The host copies each write and sends them together. */
+  if ((rc = s->host->conn_write(s->conn, data, head)) == 0 &&
+      (rc = s->host->conn_write(s->conn, "Cookie: ", 8)) == 0 &&
+      (rc = s->host->conn_write(s->conn, s->ck.p, s->ck.len)) == 0 &&
+      (rc = s->host->conn_write(s->conn, "\r\n", 2)) == 0)
+    rc = s->host->conn_write(s->conn, data + head, len - head);
+  return rc;
+}
+
+/*
  * Sends req's pre-built bytes (or, for a templated step, the bytes
  * assembled for it). On 0 the session holds req (owned by the host) until
  * it calls request_done() once, from session_on_read() or session_del().
@@ -706,18 +1110,26 @@ static int http1_session_submit(void *session, rl_request *req) {
   struct http1_step *st = s->host->request_step(req);
   if (st == NULL)
     return RL_ERR_INVAL;
+  /* A request that moved here after a redirect goes on with its next
+   * hop; any other starts afresh. */
+  rl__http_chain *c = st->active ? rl__http_chain_of(s->host, req) : NULL;
   int rc;
-  if (st->segs == NULL) {
-    rc = s->host->conn_write(s->conn, st->bytes, st->len);
+  if (c != NULL && c->moved) {
+    c->moved = 0;
+    rc = write_hop(s, st, req, c);
   } else {
-    rc = assemble(s, st, req);
-    if (rc == 0)
-      rc = s->host->conn_write(s->conn, s->out.p, s->out.len);
+    if (c != NULL)
+      rl__http_chain_end(s->host, req);
+    c = NULL;
+    rc = send_first(s, st, req);
   }
   if (rc != 0)
     return rc;
   s->req = req;
   s->step = st;
+  s->hop = c != NULL ? c->hops : 0;
+  s->chained = c != NULL;
+  s->watching = st->active;
   /* Asked once per request; the parser's callbacks follow the answer. */
   s->want = s->has_responses && s->host->request_wants_response(req);
   return 0;
@@ -775,6 +1187,9 @@ static void http1_session_del(void *session, int err, const char *reason) {
   rl__resp_acc_free(&s->acc);
   free(s->out.p);
   free(s->tmp.p);
+  free(s->wvalue.p);
+  free(s->location.p);
+  free(s->ck.p);
   free(s);
 }
 
@@ -789,6 +1204,15 @@ static void http1_step_describe(void *step, const char **type,
 
 /* A scenario's http: steps (ABI 1.3): "[METHOD ]path-or-URL". */
 static const char *const http1_step_keys[] = {"http", "https", NULL};
+
+/* Their own keys: Locust's per-request cookies= and allow_redirects=. */
+static const rl_option_decl http1_step_options[] = {
+    {"cookies", RL_OPTION_MAP,
+     "cookies this request sends besides the user's (name: value)"},
+    {"allow_redirects", RL_OPTION_TEXT,
+     "true or false: follow redirects (default true, false for HEAD)"},
+    {NULL, 0, NULL},
+};
 
 static const rl_plugin http1_plugin = {
     .abi_version = RL_ABI_VERSION,
@@ -811,6 +1235,7 @@ static const rl_plugin http1_plugin = {
     .step_describe = http1_step_describe,
     .step_keys = http1_step_keys,
     .step_value = RL_STEP_VALUE_REQUEST,
+    .step_options = http1_step_options,
 };
 
 /* The one exported symbol. The descriptor is static and never freed. */

@@ -20,6 +20,16 @@
  * server never processed back to the host (request_retry), which sends
  * them again on a new connection.
  *
+ * Cookies and redirects (lib/http_session, on the user's state, ABI 1.5),
+ * as Locust's HttpUser has them: a response's set-cookie fields go into
+ * the user's jar, and a request sends the jar's cookies that match in a
+ * cookie field. A 3xx with a Location of the same origin is followed on
+ * this connection by a new stream, submitted once nghttp2's callbacks are
+ * over (on_end runs inside h2_session_recv); the request stays in flight,
+ * reported once, under its step's type and name, with the last response.
+ * When the connection takes no more streams (GOAWAY), the request moves
+ * to a new connection (host->request_move) and goes on from there.
+ *
  * Responses for scenario checks (ABI 1.2): when the host says at submit
  * that it will look at a request's response, the stream collects the
  * header fields (trailers after them) and the DATA payload and hands them
@@ -40,6 +50,7 @@
 #include "lib/buf.h"
 #include "lib/h2codec.h"
 #include "lib/h2session.h"
+#include "lib/http_session.h"
 #include "lib/http_text.h"
 #include "lib/resp_acc.h"
 #include "lib/tpl.h"
@@ -165,10 +176,14 @@ struct http2_step {
   rl_template *body_tpl;    /* the body when it has {{...}}, else NULL */
   struct tpl_field *fields; /* templated header values (:path too) */
   size_t n_fields;
-  size_t cl_index;   /* our content-length in nva, or nvlen if none */
-  char *type;        /* stats type: the method */
-  char *name;        /* stats name: --name, else path and query */
-  atomic_int warned; /* a bad expansion was logged once */
+  size_t cl_index;         /* our content-length in nva, or nvlen if none */
+  char *type;              /* stats type: the method */
+  char *name;              /* stats name: --name, else path and query */
+  char *path;              /* :path (its text when templated) */
+  int path_tpl;            /* :path is expanded per request */
+  atomic_int warned;       /* a bad expansion was logged once */
+  rl__http_sess_step sess; /* cookies and redirects */
+  int active;              /* sess needs the user's state */
 };
 
 /* Connection-specific headers HTTP/2 forbids (RFC 9113 8.2.2). They make
@@ -198,6 +213,8 @@ static void http2_step_del(void *step) {
   free(st->body);
   free(st->type);
   free(st->name);
+  free(st->path);
+  rl__http_sess_step_free(st->host, &st->sess);
   free(st);
 }
 
@@ -222,7 +239,7 @@ static int check_spec(const rl_step_spec *spec, const char *method,
                      "method CONNECT is not supported over HTTP/2");
     return RL_ERR_INVAL;
   }
-  return rl__http_check_target(spec, path, "http2", err, errlen);
+  return rl__http_check_target(spec, path, err, errlen);
 }
 
 /*
@@ -544,6 +561,32 @@ static struct http2_step *step_from(const rl_host *host,
   return st;
 }
 
+/* The :authority the step sends: the user's Host (NULL when templated),
+ * else the URL's. A new string (the caller frees it), or NULL. */
+static char *authority_sent(const rl_step_spec *spec,
+                            const rl__http_parts *pt) {
+  const rl__http_hdr *h = rl__http_find_header(pt->hs, pt->n, "host");
+  if (h != NULL && h->value_len > 0) {
+    size_t i = (size_t)(h - pt->hs);
+    if (pt->value_tpl != NULL && pt->value_tpl[i] != NULL)
+      return NULL;
+    char *v = malloc(h->value_len + 1);
+    if (v != NULL) {
+      memcpy(v, h->value, h->value_len);
+      v[h->value_len] = '\0';
+    }
+    return v;
+  }
+  rl__buf b = {0};
+  rl__http_add_authority(&b, http2_schemes, spec);
+  rl__buf_add(&b, "", 1);
+  if (b.oom) {
+    rl__buf_free(&b);
+    return NULL;
+  }
+  return b.p;
+}
+
 /*
  * Compiles spec into a step: the header list and body are built here once,
  * so the hot path only hands them to nghttp2. Borrows host and spec (only
@@ -563,16 +606,35 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
   if (rc != 0)
     return rc;
 
+  rl__http_sess_step sess;
+  char *authority = authority_sent(spec, &pt);
+  rc = rl__http_sess_step_init(&sess, host, spec, pt.method, authority, "http2",
+                               err, errlen);
+  free(authority);
+  if (rc != 0) {
+    rl__http_parts_free(host, &pt);
+    return rc;
+  }
+  int path_tpl = pt.path_tpl != NULL;
+  char *path = rl__http_dup_str(pt.path);
+
   struct nv_builder b = {0};
   add_pseudo_headers(host, spec, &b, &pt);
   add_headers(host, spec, &b, &pt);
   size_t cl_index = add_length(spec, &b, &pt);
   struct http2_step *st = step_from(host, spec, &pt, &b, cl_index);
   rl__http_parts_free(host, &pt);
-  if (st == NULL) {
+  if (st == NULL || path == NULL) {
+    http2_step_del(st);
+    rl__http_sess_step_free(host, &sess);
+    free(path);
     rl__http_set_err(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
+  st->sess = sess;
+  st->active = rl__http_sess_active(&st->sess);
+  st->path = path;
+  st->path_tpl = path_tpl;
   *step = st;
   return 0;
 }
@@ -588,6 +650,14 @@ static void http2_step_describe(void *step, const char **type,
 
 /* ---- Sessions ------------------------------------------------------------ */
 
+/* A request whose stream ended in a redirect to follow: its next stream
+ * is submitted once nghttp2's callbacks are over. */
+struct follow {
+  rl_request *req;
+  struct http2_step *st;
+  rl__resp_acc *acc; /* owned: the next stream collects into it */
+};
+
 /* One connection. Owned by the plugin from session_new to session_del. */
 struct http2_session {
   rl__h2codec c; /* first: the h2session's session_data */
@@ -595,6 +665,10 @@ struct http2_session {
   const char *cancel_reason;
   /* Expanded header values of the request being submitted. */
   rl__buf scratch;
+  rl__buf ck; /* a request's cookie value */
+  /* Redirects to follow (run_follows), n of them; owned. */
+  struct follow *follows;
+  size_t n_follows, cap_follows;
 };
 
 /* Per-request state: the h2session stream area, valid until on_end. */
@@ -607,19 +681,69 @@ struct http2_stream {
   /* The response collected for the host, when it wants it (asked once,
    * at submit); NULL: nothing is collected. Owned. */
   rl__resp_acc *acc;
+  uint32_t hop;     /* 0: the request's own stream; n: after n redirects */
+  int chained;      /* the user's chain holds req's redirects */
+  int has_location; /* the response's Location is in the user's state */
 };
+
+/* Reports req of step st (`error` NULL is success, borrowed for the
+ * call), ending the redirect chain it had. After this req is gone. */
+static void report(struct http2_session *s, rl_request *req,
+                   const struct http2_step *st, uint64_t bytes, int chained,
+                   const char *error) {
+  rl_result r;
+  r.type = st->type;
+  r.name = st->name;
+  r.response_bytes = bytes;
+  r.error = error;
+  if (chained)
+    rl__http_chain_end(s->c.host, req);
+  s->c.host->request_done(req, &r);
+}
 
 /* Reports the request; `error` NULL is success, borrowed for the call.
  * After this the request (and the stream area) is gone. */
 static void finish(struct http2_stream *ps, const char *error) {
-  rl_result r;
-  r.type = ps->st->type;
-  r.name = ps->st->name;
-  r.response_bytes = ps->bytes;
-  r.error = error;
   rl__resp_acc_put(&ps->s->c.free_accs, ps->acc);
   ps->acc = NULL;
-  ps->s->c.host->request_done(ps->req, &r);
+  report(ps->s, ps->req, ps->st, ps->bytes, ps->chained, error);
+}
+
+/* The target of the stream's request as sent: cookies match it, a
+ * Location resolves against it. */
+static const char *current_target(const struct http2_stream *ps) {
+  const rl_host *host = ps->s->c.host;
+  if (ps->hop > 0) {
+    const rl__http_chain *c = rl__http_chain_of(host, ps->req);
+    if (c != NULL && c->target.p != NULL)
+      return c->target.p;
+  } else if (ps->st->path_tpl) {
+    const rl__http_user *u = rl__http_user_of(host, ps->req, 0);
+    if (u != NULL && u->target.p != NULL && !u->target.oom)
+      return u->target.p;
+  }
+  return ps->st->path;
+}
+
+/* A response field of the user's session: set-cookie into the jar, a
+ * location kept for the stream's end. */
+static void watch_field(struct http2_stream *ps, const uint8_t *name,
+                        size_t name_len, const uint8_t *value,
+                        size_t value_len) {
+  const rl_host *host = ps->s->c.host;
+  if (name_len == 10 && memcmp(name, "set-cookie", 10) == 0) {
+    rl__http_sess_set_cookie(host, ps->req, &ps->st->sess, current_target(ps),
+                             (const char *)value, value_len);
+  } else if (name_len == 8 && memcmp(name, "location", 8) == 0 &&
+             ps->st->sess.follow && value_len <= RL__HTTP_MAX_LOCATION) {
+    rl__http_user *u = rl__http_user_of(host, ps->req, 1);
+    if (u == NULL)
+      return;
+    rl__buf_reset(&u->location);
+    rl__buf_add(&u->location, value, value_len);
+    rl__buf_add(&u->location, "", 1);
+    ps->has_location = !u->location.oom;
+  }
 }
 
 static void h2cb_headers_end(void *stream_data, enum h2_block block,
@@ -635,6 +759,8 @@ static void h2cb_header(void *stream_data, enum h2_block block,
                         const uint8_t *name, size_t name_len,
                         const uint8_t *value, size_t value_len) {
   struct http2_stream *ps = stream_data;
+  if (ps->st->active && block == H2_BLOCK_RESPONSE)
+    watch_field(ps, name, name_len, value, value_len);
   if (ps->acc == NULL || block == H2_BLOCK_INFORMATIONAL ||
       (name_len > 0 && name[0] == ':'))
     return;
@@ -648,6 +774,75 @@ static void h2cb_data(void *stream_data, const uint8_t *data, size_t len) {
     rl__resp_acc_data(ps->acc, data, len);
 }
 
+/* Starts the user's chain for the stream's request from what its step
+ * sends (a step without templates: its header list and body). */
+static rl__http_chain *record_step(struct http2_stream *ps) {
+  const struct http2_step *st = ps->st;
+  rl__http_chain *c = rl__http_chain_start(ps->s->c.host, ps->req, st->type);
+  if (c == NULL)
+    return NULL;
+  for (size_t i = 0; i < st->nvlen; i++) {
+    const nghttp2_nv *nv = &st->nva[i];
+    if (nv->namelen > 0 && nv->name[0] == ':' &&
+        !(nv->namelen == 10 && memcmp(nv->name, ":authority", 10) == 0))
+      continue;
+    rl__http_chain_field(c, (const char *)nv->name, nv->namelen,
+                         (const char *)nv->value, nv->valuelen);
+  }
+  if (st->body != NULL)
+    rl__http_chain_body(c, st->body, st->body_len);
+  return c->fields.oom || c->body.oom ? NULL : c;
+}
+
+/* Queues the stream's request to follow its redirect (run_follows), its
+ * collector with it. 0, or RL_ERR_NOMEM. */
+static int queue_follow(struct http2_stream *ps) {
+  struct http2_session *s = ps->s;
+  if (s->n_follows == s->cap_follows) {
+    size_t cap = s->cap_follows ? s->cap_follows * 2 : 4;
+    struct follow *f = realloc(s->follows, cap * sizeof *f);
+    if (f == NULL)
+      return RL_ERR_NOMEM;
+    s->follows = f;
+    s->cap_follows = cap;
+  }
+  if (ps->acc != NULL)
+    rl__resp_acc_clear(ps->acc); /* the next response replaces this one */
+  s->follows[s->n_follows++] = (struct follow){
+      .req = ps->req, .st = (struct http2_step *)ps->st, .acc = ps->acc};
+  ps->acc = NULL;
+  return 0;
+}
+
+/* A complete response that is a redirect to follow (a Location, a step
+ * that follows): 1 when the request goes on or failed, 0 when this
+ * response is its outcome after all. */
+static int redirect(struct http2_stream *ps) {
+  const rl_host *host = ps->s->c.host;
+  char err[RL__HTTP_SHOW_BUF_LEN + 128];
+  rl__http_chain *c = rl__http_chain_of(host, ps->req);
+  if (c == NULL && ps->hop == 0) {
+    if ((c = record_step(ps)) == NULL) {
+      finish(ps, "out of memory following a redirect");
+      return 1;
+    }
+    ps->chained = 1;
+  }
+  const rl__http_user *u = rl__http_user_of(host, ps->req, 0);
+  if (c == NULL || u == NULL) /* its user stopped meanwhile */
+    return 0;
+  int next = rl__http_sess_redirect(
+      host, ps->req, &ps->st->sess, ps->status, c->method.p, current_target(ps),
+      u->location.p, u->location.len - 1, &c, err, sizeof err);
+  if (next == RL__HTTP_DONE)
+    return 0;
+  if (next == RL__HTTP_FAIL)
+    finish(ps, err);
+  else if (queue_follow(ps) != 0)
+    finish(ps, "out of memory following a redirect");
+  return 1;
+}
+
 /* The one place a request ends: exactly once per accepted request, as
  * h2session promises one on_end per stream. */
 static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
@@ -655,6 +850,9 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
   char error[160], num[16];
   switch (how) {
   case H2_END_COMPLETE:
+    if (ps->has_location && ps->st->active && ps->st->sess.follow &&
+        rl__http_is_redirect(ps->status) && redirect(ps))
+      return;
     if (ps->acc != NULL)
       rl__resp_acc_hand_over(ps->s->c.host, ps->req, ps->acc, ps->status);
     if (ps->status >= 400) {
@@ -683,7 +881,18 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
     snprintf(error, sizeof error, "GOAWAY: %s",
              error_code_text(code, num, sizeof num));
     /* The server never saw it: send it again on a new connection (the
-     * GOAWAY callback already drained this one). */
+     * GOAWAY callback already drained this one); a redirect's next hop
+     * goes on from where it was. */
+    if (ps->hop > 0 && ps->st->active) {
+      rl__http_chain *c = rl__http_chain_of(ps->s->c.host, ps->req);
+      if (c != NULL) {
+        c->moved = 1;
+        rl__resp_acc_put(&ps->s->c.free_accs, ps->acc);
+        ps->acc = NULL;
+        ps->s->c.host->request_move(ps->req, error);
+        return;
+      }
+    }
     if (ps->s->c.has_retry) {
       rl__resp_acc_put(&ps->s->c.free_accs, ps->acc);
       ps->acc = NULL;
@@ -780,17 +989,82 @@ static int expand_fields(struct http2_session *s, struct http2_step *st,
   return 0;
 }
 
+/* The expanded :path of a templated step (in s->scratch after
+ * expand_fields), kept in the user's state for the response; returns the
+ * target the request goes to. */
+static const char *keep_target(struct http2_session *s,
+                               const struct http2_step *st, rl_request *req,
+                               const size_t *off, const size_t *len) {
+  for (size_t i = 0; st->path_tpl && st->active && i < st->n_fields; i++) {
+    if (!st->fields[i].path)
+      continue;
+    rl__http_user *u = rl__http_user_of(s->c.host, req, 1);
+    if (u == NULL)
+      break;
+    rl__buf_reset(&u->target);
+    rl__buf_add(&u->target, s->scratch.p + off[i], len[i]);
+    rl__buf_add(&u->target, "", 1);
+    if (!u->target.oom)
+      return u->target.p;
+  }
+  return st->path;
+}
+
+/* The cookie value for req's first stream into s->ck: the count of
+ * cookies (0: none goes), or an RL_ERR_* code. */
+static int first_cookies(struct http2_session *s, const struct http2_step *st,
+                         rl_request *req, const char *target) {
+  if (!st->active && st->sess.n_cookies == 0)
+    return 0;
+  rl__buf_reset(&s->ck);
+  return rl__http_sess_cookies(s->c.host, req, &st->sess, target, 0, &s->ck);
+}
+
+/* Starts the user's chain for req from the header list as sent (the
+ * pseudo-headers but :authority left out) and its body: templated values
+ * are gone once the request is submitted. 1 when it did, 0 when not
+ * needed, -1 when out of memory. */
+static int record_sent(struct http2_session *s, const struct http2_step *st,
+                       rl_request *req, const nghttp2_nv *nva, size_t nvlen,
+                       const uint8_t *body, size_t body_len) {
+  if (!st->active || !st->sess.follow)
+    return 0;
+  rl__http_chain *c = rl__http_chain_start(s->c.host, req, st->type);
+  if (c == NULL)
+    return -1;
+  for (size_t i = 0; i < nvlen; i++) {
+    const nghttp2_nv *nv = &nva[i];
+    if (nv->namelen > 0 && nv->name[0] == ':' &&
+        !(nv->namelen == 10 && memcmp(nv->name, ":authority", 10) == 0))
+      continue;
+    rl__http_chain_field(c, (const char *)nv->name, nv->namelen,
+                         (const char *)nv->value, nv->valuelen);
+  }
+  if (body != NULL)
+    rl__http_chain_body(c, body, body_len);
+  if (c->fields.oom || c->body.oom) {
+    rl__http_chain_end(s->c.host, req);
+    return -1;
+  }
+  return 1;
+}
+
 /*
- * Submits a request with templated parts: the header values (:path too)
- * expanded into the session's scratch buffer, the body expanded into a
- * buffer the stream owns until sent, and the header list copied with
- * those values and its own content-length. nghttp2 copies what is not
+ * Submits a request whose header list is not the step's as it stands:
+ * templated parts (the header values, :path too, expanded into the
+ * session's scratch buffer; the body expanded into a buffer the stream
+ * owns until sent, with its own content-length), or a cookie field added
+ * (the user's jar, the step's own cookies). nghttp2 copies what is not
  * marked NO_COPY during the submit, so the copies need not outlive it.
- * Borrows everything.
+ * `cookies`: s->ck holds the cookie value already (n > 0), 0: not yet
+ * (templated: the target is known once :path is expanded). Borrows
+ * everything.
  */
-static int submit_templated(struct http2_session *s, struct http2_step *st,
-                            rl_request *req, const struct http2_stream *init) {
-  size_t field_off[HTTP2_NV_STACK], field_len[HTTP2_NV_STACK];
+static int submit_copy(struct http2_session *s, struct http2_step *st,
+                       rl_request *req, struct http2_stream *init,
+                       int cookies) {
+  /* Zeroed: the analyser cannot see expand_fields fill every one. */
+  size_t field_off[HTTP2_NV_STACK] = {0}, field_len[HTTP2_NV_STACK] = {0};
   size_t *off = field_off, *flen = field_len;
   nghttp2_nv stack_nva[HTTP2_NV_STACK];
   nghttp2_nv *nva = stack_nva;
@@ -798,10 +1072,10 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
   size_t len = 0;
   int rc = 0;
   const int templated_body = st->body_tpl != NULL;
-  if (st->nvlen > HTTP2_NV_STACK) {
-    nva = malloc(st->nvlen * sizeof *nva);
-    off = malloc(st->nvlen * sizeof *off);
-    flen = malloc(st->nvlen * sizeof *flen);
+  if (st->nvlen + 1 > HTTP2_NV_STACK) {
+    nva = malloc((st->nvlen + 1) * sizeof *nva);
+    off = calloc(st->nvlen, sizeof *off);
+    flen = calloc(st->nvlen, sizeof *flen);
     if (nva == NULL || off == NULL || flen == NULL)
       rc = RL_ERR_NOMEM;
   }
@@ -819,6 +1093,11 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
   }
   if (rc == 0)
     rc = expand_fields(s, st, req, off, flen);
+  if (rc == 0 && !cookies)
+    cookies = first_cookies(s, st, req, keep_target(s, st, req, off, flen));
+  if (cookies < 0)
+    rc = cookies;
+  size_t nvlen = st->nvlen;
   if (rc == 0) {
     memcpy(nva, st->nva, st->nvlen * sizeof *nva);
     for (size_t i = 0; i < st->n_fields; i++) {
@@ -840,9 +1119,23 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
                        .len = len,
                        .release = rl__h2codec_free_body,
                        .release_arg = copy};
-    rc = h2_session_submit(s->c.h2, nva, st->nvlen,
-                           body.len > 0 || body.data != NULL ? &body : NULL,
-                           init, NULL);
+    /* A redirect's next hop sends what this one does, templates as they
+     * came out now. */
+    if ((st->n_fields > 0 || templated_body) &&
+        (init->chained =
+             record_sent(s, st, req, nva, nvlen, body.data, body.len)) < 0) {
+      init->chained = 0;
+      rc = RL_ERR_NOMEM;
+    }
+    if (rc == 0 && cookies > 0)
+      nva[nvlen++] = (nghttp2_nv){(uint8_t *)"cookie", (uint8_t *)s->ck.p, 6,
+                                  s->ck.len, NGHTTP2_NV_FLAG_NO_COPY_NAME};
+    if (rc == 0)
+      rc = h2_session_submit(s->c.h2, nva, nvlen,
+                             body.len > 0 || body.data != NULL ? &body : NULL,
+                             init, NULL);
+    if (rc != 0 && init->chained)
+      rl__http_chain_end(s->c.host, req);
   }
   if (nva != stack_nva) {
     free(nva);
@@ -854,6 +1147,110 @@ static int submit_templated(struct http2_session *s, struct http2_step *st,
   if (rc != 0 || len == 0)
     free(copy);
   return rc;
+}
+
+/* Submits the next hop of req's redirect chain as a new stream: the
+ * first hop's fields, the chain's method and target, this hop's cookies
+ * and length, the body when it goes along. `init` is the stream's area,
+ * its collector the caller's unless this succeeds. */
+static int submit_hop(struct http2_session *s, struct http2_step *st,
+                      rl_request *req, const rl__http_chain *c,
+                      struct http2_stream *init) {
+  int rc = rl__h2codec_admit(&s->c, HTTP2_STREAMS_BEFORE_SETTINGS);
+  if (rc != 0)
+    return rc;
+  rl__buf_reset(&s->ck);
+  int cookies = rl__http_sess_cookies(s->c.host, req, &st->sess, c->target.p,
+                                      c->hops, &s->ck);
+  if (cookies < 0)
+    return cookies;
+  size_t cap = c->n_fields + 6;
+  nghttp2_nv stack_nva[HTTP2_NV_STACK];
+  nghttp2_nv *nva =
+      cap <= HTTP2_NV_STACK ? stack_nva : malloc(cap * sizeof *nva);
+  if (nva == NULL)
+    return RL_ERR_NOMEM;
+#define NV(n, v, vl)                                                           \
+  ((nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), (vl), 0})
+  const char *authority = st->sess.authority ? st->sess.authority : "";
+  size_t n = 4, off = 0;
+  nva[0] = NV(":method", c->method.p, strlen(c->method.p));
+  nva[1] = NV(":scheme", st->sess.scheme, strlen(st->sess.scheme));
+  nva[2] = NV(":authority", authority, strlen(authority));
+  nva[3] = NV(":path", c->target.p, strlen(c->target.p));
+  for (size_t i = 0; i < c->n_fields; i++) {
+    const char *name, *value;
+    rl__http_chain_next_field(c, &off, &name, &value);
+    if (strcmp(name, ":authority") == 0)
+      nva[2] = NV(":authority", value, strlen(value));
+    else
+      nva[n++] = NV(name, value, strlen(value));
+  }
+  if (cookies > 0)
+    nva[n++] = NV("cookie", s->ck.p, s->ck.len);
+  char cl[32];
+  if (rl__http_wants_length(c->method.p, c->has_body)) {
+    snprintf(cl, sizeof cl, "%zu", c->body.len);
+    nva[n++] = NV("content-length", cl, strlen(cl));
+  }
+#undef NV
+  uint8_t *copy = NULL;
+  h2_body body = {0};
+  if (c->has_body && c->body.len > 0) {
+    if ((copy = malloc(c->body.len)) == NULL) {
+      rc = RL_ERR_NOMEM;
+    } else {
+      memcpy(copy, c->body.p, c->body.len);
+      body = (h2_body){.data = copy,
+                       .len = c->body.len,
+                       .release = rl__h2codec_free_body,
+                       .release_arg = copy};
+    }
+  }
+  init->hop = c->hops;
+  init->chained = 1;
+  if (rc == 0)
+    rc = h2_session_submit(s->c.h2, nva, n, copy != NULL ? &body : NULL, init,
+                           NULL);
+  if (rc != 0)
+    free(copy);
+  if (nva != stack_nva)
+    free(nva);
+  if (rc == 0)
+    rc = rl__h2codec_submitted(&s->c, 0, NULL);
+  return rc;
+}
+
+/*
+ * Sends on the redirects queued while nghttp2's callbacks ran: each as a
+ * new stream here; where this connection takes no more (GOAWAY, stream
+ * ids spent), the request moves to a new connection; any other failure
+ * ends it.
+ */
+static void run_follows(struct http2_session *s) {
+  for (size_t i = 0; i < s->n_follows; i++) {
+    struct follow f = s->follows[i];
+    char err[96];
+    rl__http_chain *c = rl__http_chain_of(s->c.host, f.req);
+    int rc = RL_ERR_NOTFOUND;
+    if (c != NULL) {
+      struct http2_stream init = {
+          .s = s, .req = f.req, .st = f.st, .acc = f.acc};
+      if ((rc = submit_hop(s, f.st, f.req, c, &init)) == 0)
+        continue; /* the stream owns the collector now */
+    }
+    rl__resp_acc_put(&s->c.free_accs, f.acc);
+    if (c != NULL && (rc == RL_ERR_CLOSED || rc == RL_ERR_BUSY)) {
+      c->moved = 1;
+      s->c.host->request_move(f.req, "the connection took no more streams "
+                                     "while following a redirect");
+      continue;
+    }
+    snprintf(err, sizeof err, "cannot send the redirected request: %s",
+             c != NULL ? rl_strerror(rc) : "its user stopped");
+    report(s, f.req, f.st, 0, c != NULL, err);
+  }
+  s->n_follows = 0;
 }
 
 /*
@@ -878,9 +1275,23 @@ static int http2_session_submit(void *session, rl_request *req) {
   /* Asked once per request: only then does the stream collect. */
   if ((rc = rl__h2codec_collector(&s->c, req, &init.acc)) != 0)
     return rc;
+  /* A request that moved here after a redirect goes on with its next
+   * hop; any other starts afresh. */
+  rl__http_chain *c = st->active ? rl__http_chain_of(s->c.host, req) : NULL;
+  if (c != NULL && c->moved) {
+    c->moved = 0;
+    rc = submit_hop(s, st, req, c, &init);
+    if (rc != 0)
+      c->moved = 1;
+    return rl__h2codec_submitted(&s->c, rc, init.acc);
+  }
+  if (c != NULL)
+    rl__http_chain_end(s->c.host, req);
   if (st->body_tpl != NULL || st->n_fields > 0) {
-    rc = submit_templated(s, st, req, &init);
-  } else {
+    rc = submit_copy(s, st, req, &init, 0);
+  } else if ((rc = first_cookies(s, st, req, st->path)) > 0) {
+    rc = submit_copy(s, st, req, &init, rc);
+  } else if (rc == 0) {
     /* The body belongs to the step, which outlives the session: no
      * release needed. */
     h2_body body = {.data = st->body, .len = st->body_len};
@@ -899,7 +1310,18 @@ static int http2_session_submit(void *session, rl_request *req) {
 static int http2_session_on_read(void *session, const uint8_t *data,
                                  size_t len) {
   struct http2_session *s = session;
-  return rl__h2codec_read(&s->c, data, len);
+  int rc = rl__h2codec_read(&s->c, data, len);
+  /* Redirects to follow, once nghttp2's callbacks are over. A broken
+   * connection ended every stream; one that waits here ends too. */
+  if (rc == 0)
+    run_follows(s);
+  else
+    for (size_t i = 0; i < s->n_follows; i++) {
+      rl__resp_acc_put(&s->c.free_accs, s->follows[i].acc);
+      report(s, s->follows[i].req, s->follows[i].st, 0, 1, rl_strerror(rc));
+    }
+  s->n_follows = 0;
+  return rc;
 }
 
 static int stream_is(void *area, void *arg) {
@@ -947,12 +1369,32 @@ static void http2_session_del(void *session, int err, const char *reason) {
     rl__h2codec_end(
         &s->c, reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err));
   }
+  /* A redirect whose outcome came out as the session ended: no
+   * connection to follow it on. */
+  for (size_t i = 0; i < s->n_follows; i++) {
+    if (s->follows[i].acc != NULL)
+      rl__resp_acc_free(s->follows[i].acc);
+    free(s->follows[i].acc);
+    report(s, s->follows[i].req, s->follows[i].st, 0, 1,
+           reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err));
+  }
+  free(s->follows);
   rl__buf_free(&s->scratch);
+  rl__buf_free(&s->ck);
   free(s);
 }
 
 /* A scenario's http: steps (ABI 1.3): "[METHOD ]path-or-URL". */
 static const char *const http2_step_keys[] = {"http", "https", NULL};
+
+/* Their own keys: Locust's per-request cookies= and allow_redirects=. */
+static const rl_option_decl http2_step_options[] = {
+    {"cookies", RL_OPTION_MAP,
+     "cookies this request sends besides the user's (name: value)"},
+    {"allow_redirects", RL_OPTION_TEXT,
+     "true or false: follow redirects (default true, false for HEAD)"},
+    {NULL, 0, NULL},
+};
 
 static const rl_plugin http2_plugin = {
     .abi_version = RL_ABI_VERSION,
@@ -977,6 +1419,7 @@ static const rl_plugin http2_plugin = {
     .step_describe = http2_step_describe,
     .step_keys = http2_step_keys,
     .step_value = RL_STEP_VALUE_REQUEST,
+    .step_options = http2_step_options,
 };
 
 /* The one exported symbol. The descriptor is static and never freed. */

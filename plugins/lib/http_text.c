@@ -1,6 +1,7 @@
 #include "http_text.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,8 +112,8 @@ int rl__http_check_spec_size(const rl_step_spec *spec, char *err,
   return 0;
 }
 
-int rl__http_check_target(const rl_step_spec *spec, const char *path,
-                          const char *plugin, char *err, size_t errlen) {
+int rl__http_check_target(const rl_step_spec *spec, const char *path, char *err,
+                          size_t errlen) {
   char shown[RL__HTTP_SHOW_BUF_LEN];
   if (rl__http_has_space_or_ctl(path)) {
     rl__http_set_err(err, errlen,
@@ -121,11 +122,16 @@ int rl__http_check_target(const rl_step_spec *spec, const char *path,
                      rl__http_show(path, strlen(path), shown));
     return RL_ERR_INVAL;
   }
-  if (spec->host == NULL || spec->host[0] == '\0') {
+  /* A step made only to be listed (--list, --show-task-ratio with no
+   * target) has no host, and is never sent. */
+  int list_only = spec->struct_size >= offsetof(rl_step_spec, list_only) +
+                                           sizeof(spec->list_only) &&
+                  spec->list_only;
+  if (spec->host == NULL ? !list_only : spec->host[0] == '\0') {
     rl__http_set_err(err, errlen, "no host given");
     return RL_ERR_INVAL;
   }
-  if (rl__http_has_space_or_ctl(spec->host)) {
+  if (spec->host != NULL && rl__http_has_space_or_ctl(spec->host)) {
     rl__http_set_err(err, errlen,
                      "host '%s' contains a space or control character",
                      rl__http_show(spec->host, strlen(spec->host), shown));
@@ -134,16 +140,6 @@ int rl__http_check_target(const rl_step_spec *spec, const char *path,
   if (spec->body == NULL && spec->body_len > 0) {
     rl__http_set_err(err, errlen, "body length %zu given without a body",
                      spec->body_len);
-    return RL_ERR_INVAL;
-  }
-  /* A spec from before options existed has none. */
-  int has_options = spec->struct_size >=
-                    offsetof(rl_step_spec, n_options) + sizeof(spec->n_options);
-  if (has_options && spec->n_options > 0 && spec->options != NULL) {
-    const char *k = spec->options[0].key ? spec->options[0].key : "";
-    rl__http_set_err(err, errlen,
-                     "option '%s' is not known to %s (it takes none)",
-                     rl__http_show(k, strlen(k), shown), plugin);
     return RL_ERR_INVAL;
   }
   return 0;
@@ -279,6 +275,8 @@ uint16_t rl__http_default_port(const rl_scheme *schemes,
 
 void rl__http_add_authority(rl__buf *b, const rl_scheme *schemes,
                             const rl_step_spec *spec) {
+  if (spec->host == NULL)
+    return; /* a step only listed, never sent */
   int v6 = strchr(spec->host, ':') != NULL;
   if (v6)
     rl__buf_str(b, "[");

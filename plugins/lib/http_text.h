@@ -65,12 +65,12 @@ int rl__http_check_spec_size(const rl_step_spec *spec, char *err,
 
 /*
  * The checks every HTTP plugin makes of a step's target: a path and host
- * without spaces or controls, no body length without a body, and no plugin
- * option (`plugin` names the plugin in the message: HTTP takes none, so a
- * typo must not pass silently). Returns 0 or RL_ERR_INVAL with err set.
+ * without spaces or controls (no host only in a list-only step), and no
+ * body length without a body. (Its options are lib/http_session's.)
+ * Returns 0 or RL_ERR_INVAL with err set.
  */
-int rl__http_check_target(const rl_step_spec *spec, const char *path,
-                          const char *plugin, char *err, size_t errlen);
+int rl__http_check_target(const rl_step_spec *spec, const char *path, char *err,
+                          size_t errlen);
 
 /* A malloc'd copy of s (the caller frees it), or NULL. */
 char *rl__http_dup_str(const char *s);
@@ -144,7 +144,8 @@ uint16_t rl__http_default_port(const rl_scheme *schemes,
 
 /* Appends the authority of spec's URL: host, with an IPv6 literal's
  * brackets put back (the spec gives it without), and ":port" only when the
- * port is not the scheme's default. */
+ * port is not the scheme's default. Nothing for a list-only step without a
+ * host. */
 void rl__http_add_authority(rl__buf *b, const rl_scheme *schemes,
                             const rl_step_spec *spec);
 

@@ -9,7 +9,7 @@
 
 #include <rpcload/plugin.h>
 
-enum seg_kind { SEG_KEY, SEG_INDEX };
+enum seg_kind { SEG_KEY, SEG_INDEX, SEG_ALL };
 
 typedef struct seg {
   enum seg_kind kind;
@@ -21,6 +21,7 @@ struct rl__jsonpath {
   char *text;
   seg *segs;
   size_t nsegs;
+  size_t wild; /* the [*] segment's index + 1; 0: none */
 };
 
 void rl__jsonpath_del(rl__jsonpath *p) {
@@ -34,6 +35,8 @@ void rl__jsonpath_del(rl__jsonpath *p) {
 }
 
 const char *rl__jsonpath_text(const rl__jsonpath *p) { return p->text; }
+
+int rl__jsonpath_wild(const rl__jsonpath *p) { return p->wild != 0; }
 
 /* Appends a zeroed segment; NULL when out of memory. */
 static seg *push_seg(rl__jsonpath *p) {
@@ -111,9 +114,7 @@ static int compile(compiler *c, rl__jsonpath *p) {
       if (t[b] == '.')
         return fail(c, i, "recursive descent '..' is not supported");
       if (t[b] == '*')
-        return fail(c, b,
-                    "wildcards are not supported: a path selects one "
-                    "value");
+        return fail(c, b, "'.*' is written [*] here");
       while (is_name_char(t[e]))
         e++;
       if (e == b)
@@ -163,9 +164,13 @@ static int compile(compiler *c, rl__jsonpath *p) {
         s->kind = SEG_INDEX;
         s->index = v;
       } else if (t[j] == '*') {
-        return fail(c, j,
-                    "wildcards are not supported: a path selects one "
-                    "value");
+        if (p->wild)
+          return fail(c, j, "one [*] a path");
+        if (!(s = push_seg(p)))
+          return RL_ERR_NOMEM;
+        s->kind = SEG_ALL;
+        p->wild = p->nsegs;
+        j++;
       } else if (t[j] == '?') {
         return fail(c, j,
                     "filters are not supported: a path selects one "
@@ -208,15 +213,14 @@ int rl__jsonpath_new(const char *text, rl__jsonpath **out, size_t *err_off,
   return 0;
 }
 
-json_t *rl__jsonpath_eval(const rl__jsonpath *p, const json_t *doc) {
-  /* jansson's getters take const and hand back non-const: the value is
-   * borrowed either way. */
-  json_t *v = (json_t *)doc;
-  for (size_t i = 0; v && i < p->nsegs; i++) {
+/* Segments [from, to) of `p` applied to `v`. */
+static json_t *walk(const rl__jsonpath *p, size_t from, size_t to, json_t *v) {
+  for (size_t i = from; v && i < to; i++) {
     const seg *s = &p->segs[i];
+    /* [*] selects no one value (rl__jsonpath_each walks past it). */
     if (s->kind == SEG_KEY) {
       v = json_is_object(v) ? json_object_get(v, s->key) : NULL;
-    } else if (!json_is_array(v)) {
+    } else if (s->kind == SEG_ALL || !json_is_array(v)) {
       v = NULL;
     } else {
       long long n = (long long)json_array_size(v);
@@ -225,6 +229,42 @@ json_t *rl__jsonpath_eval(const rl__jsonpath *p, const json_t *doc) {
     }
   }
   return v;
+}
+
+json_t *rl__jsonpath_eval(const rl__jsonpath *p, const json_t *doc) {
+  /* jansson's getters take const and hand back non-const: the value is
+   * borrowed either way. */
+  return p->wild ? NULL : walk(p, 0, p->nsegs, (json_t *)doc);
+}
+
+size_t rl__jsonpath_each(const rl__jsonpath *p, const json_t *doc,
+                         int (*fn)(json_t *value, size_t i, void *arg),
+                         void *arg) {
+  if (!p->wild) {
+    json_t *v = walk(p, 0, p->nsegs, (json_t *)doc);
+    if (v)
+      fn(v, 0, arg);
+    return v != NULL;
+  }
+  json_t *all = walk(p, 0, p->wild - 1, (json_t *)doc);
+  if (json_is_array(all)) {
+    size_t n = json_array_size(all);
+    for (size_t i = 0; i < n; i++)
+      if (fn(walk(p, p->wild, p->nsegs, json_array_get(all, i)), i, arg))
+        return i + 1;
+    return n;
+  }
+  if (!json_is_object(all))
+    return 0;
+  size_t i = 0;
+  const char *key;
+  json_t *member;
+  json_object_foreach(all, key, member) {
+    (void)key;
+    if (fn(walk(p, p->wild, p->nsegs, member), i++, arg))
+      return i;
+  }
+  return i;
 }
 
 char *rl__jsonpath_value_text(const json_t *v) {

@@ -8,11 +8,14 @@
  *                  keys with dots, brackets or blanks
  *   [N]            element N of an array (0-based)
  *   [-N]           element N from the end ([-1] is the last)
+ *   [*]            every element of an array (or member of an object):
+ *                  one wildcard a path, for expectations on every element
+ *                  ($.messages[*].ok: every message of a stream)
  *
  * e.g. $.token, $.items[0].id, $['content-type'], $.list[-1].
- * A path selects at most one value: no wildcards, filters or recursive
- * descent (a capture keeps one value). Compiled once at load time, so a
- * syntax error is reported with its column before the run starts.
+ * Without [*] a path selects at most one value (what a capture keeps); no
+ * filters or recursive descent. Compiled once at load time, so a syntax
+ * error is reported with its column before the run starts.
  */
 #ifndef RL_JSONPATH_H
 #define RL_JSONPATH_H
@@ -38,9 +41,26 @@ void rl__jsonpath_del(rl__jsonpath *p);
 /* The source text (owned by the path). */
 const char *rl__jsonpath_text(const rl__jsonpath *p);
 
+/* 1 when the path has a [*] (it selects every element: rl__jsonpath_each),
+ * else 0. */
+int rl__jsonpath_wild(const rl__jsonpath *p);
+
+/*
+ * A path with [*]: calls fn(value, i, arg) for each element i the
+ * wildcard meets in `doc`, value being what the rest of the path selects
+ * in it (NULL when not there; borrowed from doc), until fn returns
+ * non-zero. Returns the number of elements (0 when the path up to [*]
+ * is not there, or selects neither an array nor an object). A path
+ * without [*] visits its one value (index 0), or nothing.
+ */
+size_t rl__jsonpath_each(const rl__jsonpath *p, const json_t *doc,
+                         int (*fn)(json_t *value, size_t i, void *arg),
+                         void *arg);
+
 /*
  * The value `p` selects in `doc`, or NULL when it is not there (a key
- * missing, an index out of range, a key into a non-object...). The result
+ * missing, an index out of range, a key into a non-object...; always for
+ * a path with [*], which selects several). The result
  * is borrowed from `doc` (no reference taken): it lives as long as doc.
  */
 json_t *rl__jsonpath_eval(const rl__jsonpath *p, const json_t *doc);

@@ -94,10 +94,10 @@ static void shown_operand(const json_t *value, const char *operand, char *buf,
   json_decref(s);
 }
 
-int rl__json_expect_check(const rl__json_expect *e, const json_t *doc,
-                          const char *operand, char *why, size_t whylen) {
-  const char *path = rl__jsonpath_text(e->path);
-  json_t *v = rl__jsonpath_eval(e->path, doc);
+/* One value `v` (found at `path`) against the expectation. */
+static int check_value(const rl__json_expect *e, const json_t *v,
+                       const char *path, const char *operand, char *why,
+                       size_t whylen) {
   char got[80], want[80];
   if (!v) {
     snprintf(why, whylen, "%s: not found", path);
@@ -157,6 +157,44 @@ int rl__json_expect_check(const rl__json_expect *e, const json_t *doc,
   }
   snprintf(why, whylen, "%s: bad expectation", path);
   return 0;
+}
+
+/* A path with [*]: every element must pass; the first that does not is
+ * named with its index in place of the [*]. */
+struct each_check {
+  const rl__json_expect *e;
+  const char *operand;
+  char *why;
+  size_t whylen;
+  int failed;
+};
+
+static int check_element(json_t *v, size_t i, void *arg) {
+  struct each_check *ec = arg;
+  const char *text = rl__jsonpath_text(ec->e->path);
+  const char *star = strstr(text, "[*]");
+  char path[200];
+  snprintf(path, sizeof path, "%.*s[%zu]%s", (int)(star ? star - text : 0),
+           text, i, star ? star + 3 : text);
+  if (check_value(ec->e, v, path, ec->operand, ec->why, ec->whylen))
+    return 0;
+  ec->failed = 1;
+  return 1;
+}
+
+int rl__json_expect_check(const rl__json_expect *e, const json_t *doc,
+                          const char *operand, char *why, size_t whylen) {
+  const char *path = rl__jsonpath_text(e->path);
+  if (!rl__jsonpath_wild(e->path))
+    return check_value(e, rl__jsonpath_eval(e->path, doc), path, operand, why,
+                       whylen);
+  struct each_check ec = {e, operand, why, whylen, 0};
+  size_t n = rl__jsonpath_each(e->path, doc, check_element, &ec);
+  if (!n) {
+    snprintf(why, whylen, "%s: no element", path);
+    return 0;
+  }
+  return !ec.failed;
 }
 
 /* The response as JSON, parsed once per check: the plugin's own JSON

@@ -124,6 +124,16 @@ static void inflight_unlink(rl_conn *c, rl_request *req) {
   c->inflight--;
 }
 
+/* A request the server turned away a second time (a GOAWAY or close
+ * before it was processed): it is not sent a third time, and its failure
+ * says why it was not. */
+static void fail_spent(rl_request *req, const char *reason) {
+  char why[320];
+  snprintf(why, sizeof why, "%.280s (again after one retry)",
+           reason ? reason : "not processed");
+  rl__request_fail(req, why);
+}
+
 static void fail_queue(rl_conn *c, const char *reason) {
   for (rl_request *req; (req = queue_pop(c));)
     rl__request_fail(req, reason);
@@ -175,6 +185,10 @@ static void close_socket(rl_conn *c) {
 static void answered(rl_conn *c) {
   c->done_any = 1;
   rl__backoff_reset(&c->backoff);
+  /* The target is shared and const to connections but for this flag. */
+  atomic_int *seen = (atomic_int *)&c->t->answered;
+  if (!atomic_load_explicit(seen, memory_order_relaxed))
+    atomic_store_explicit(seen, 1, memory_order_relaxed);
 }
 
 /* The target's backoff policy (NULL: the short one). */
@@ -199,16 +213,17 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
                !c->loop->cutting && !c->done_any &&
                (c->state != RL__CONN_OPEN || c->asked);
   char hinted[320];
-  if (failed && was_open && !c->t->tls && err != RL_ERR_TIMEOUT) {
+  if (failed && was_open && !c->t->tls && err != RL_ERR_TIMEOUT &&
+      !atomic_load_explicit(&c->t->answered, memory_order_relaxed)) {
     /* Plain text to a TLS server gets closed, reset or answered with
      * what no plugin parses, before anything completes: say what it
-     * looks like, as the reflection client does. */
+     * looks like, as the reflection client does. A server that answered
+     * a connection before speaks plain text: no hint then (a reset of a
+     * new connection's first request is only a reset). */
     snprintf(hinted, sizeof hinted, "%s (does it want TLS?)",
              reason ? reason : "connection failed");
     reason = hinted;
   }
-  if (failed)
-    attempt_failed(c);
   close_socket(c);
   c->close_later = 0;
   c->draining = 0;
@@ -218,6 +233,10 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
     c->session = NULL;
     c->v->plugin->desc.session_del(s, err, reason);
   }
+  /* Counted after session_del: a request it moved on (rl__conn_move: a
+   * redirect whose body ended with the connection) was an answer. */
+  if (failed && !c->done_any)
+    attempt_failed(c);
   if (c->inflight) {
     /* A plugin that broke the one-event contract: say so once, and keep
      * the books straight rather than hang the user for ever. */
@@ -254,7 +273,7 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
       rl_request *r = spent;
       spent = r->next;
       r->next = NULL;
-      rl__request_fail(r, reason);
+      fail_spent(r, reason);
     }
     if (c->q_head && c->state == RL__CONN_CLOSED)
       connect_when_due(c);
@@ -743,8 +762,28 @@ void rl__conn_retry(rl_request *req, const char *reason) {
   /* This connection cannot carry it: drain it, and send the request again
    * when it has closed. A request already re-sent once fails instead. */
   c->draining = 1;
-  if (req->retries >= MAX_RETRIES || c->loop->cutting)
-    rl__request_fail(req, reason ? reason : "retried and failed again");
+  if (c->loop->cutting)
+    rl__request_fail(req, reason ? reason : "retry refused");
+  else if (req->retries >= MAX_RETRIES)
+    fail_spent(req, reason);
   else
     queue_push(c, req);
+}
+
+void rl__conn_move(rl_request *req, const char *reason) {
+  rl_conn *c = req->conn;
+  if (!c) {
+    rl__request_fail(req, reason ? reason : "move refused");
+    return;
+  }
+  /* From inside session_del the socket is already closed and the shutdown
+   * sends what is queued on a new connection itself: that one must not
+   * start out draining, nor wait out a backoff. */
+  int closed = c->state == RL__CONN_CLOSED;
+  req->retries = 0; /* no retry: the plugin bounds how often it moves */
+  rl__conn_retry(req, reason);
+  if (closed) {
+    c->draining = 0;
+    answered(c);
+  }
 }

@@ -108,5 +108,10 @@ int rl__conn_write(rl_conn *c, const void *data, size_t len);
 void rl__conn_close_later(rl_conn *c);
 void rl__conn_drain(rl_conn *c);
 void rl__conn_retry(rl_request *req, const char *reason);
+/* host->request_move (ABI 1.5): as rl__conn_retry, but no retry. The
+ * session parsed an answer (a redirect), so the connection's end is no
+ * failed attempt either, also when the move comes from inside
+ * session_del: no backoff before the new connection. */
+void rl__conn_move(rl_request *req, const char *reason);
 
 #endif /* RL_CONN_H */

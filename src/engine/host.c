@@ -14,6 +14,7 @@
 #include "engine/target.h"
 #include "engine/template.h"
 #include "engine/user.h"
+#include "engine/user_state.h"
 
 /* The step of the plugin carrying the request: over TLS, ALPN may have
  * picked another plugin than the target's first. */
@@ -92,6 +93,15 @@ static void host_request_event(rl_request *req, const rl_result *result,
 
 static rl_loop *host_conn_loop(rl_conn *conn) { return conn->loop; }
 
+/* ABI 1.5: a user's state slot; a request always has its user. */
+static rl_user_slot *host_request_user_slot(rl_request *req, const char *key) {
+  return req->user && key ? rl__user_slot_get(&req->user->slots, key) : NULL;
+}
+
+static uint64_t host_request_seq(const rl_request *req) {
+  return req->user ? req->user->seq : 0;
+}
+
 static const rl_host host_table = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_host),
@@ -120,6 +130,9 @@ static const rl_host host_table = {
     .request_response = host_request_response,
     .request_event = host_request_event,
     .conn_loop = host_conn_loop,
+    .request_user_slot = host_request_user_slot,
+    .request_move = rl__conn_move,
+    .request_seq = host_request_seq,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

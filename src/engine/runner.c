@@ -36,6 +36,7 @@ static void stop_run(rl__runner *r) {
     return;
   note_ramp(r);
   r->stopping = 1;
+  r->users_at_stop = rl__runner_users_running(r);
   pthread_mutex_lock(&r->state_lock);
   atomic_store(&r->state, RL__STATE_ENDING);
   pthread_cond_broadcast(&r->state_cond); /* stop waiters: the run ends */
@@ -501,10 +502,20 @@ static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* A history row (`final`: the figures as they are, after a stop), then
  * the per-second hook (the CSV files). */
+uint32_t rl__runner_users_running(const rl__runner *r) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < r->nworkers; i++)
+    n += rl__worker_users_live(&r->workers[i]);
+  return n;
+}
+
 static void history_tick(rl__runner *r, int final) {
   double target;
   r->hub.target = rl__runner_target(r, &target) ? target : -1;
-  if (rl__stats_hub_tick(&r->hub, rl__now_ns(), r->spawned, final))
+  /* The users running, not those asked for: a user that stopped itself
+   * has left (Locust's user_count). */
+  uint32_t users = rl__runner_users_running(r);
+  if (rl__stats_hub_tick(&r->hub, rl__now_ns(), users, final))
     rl__log(RL__LOG_WARN, "out of memory recording the history");
   if (r->hooks.second)
     r->hooks.second(r, r->hooks.arg);
@@ -895,7 +906,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
    * totals, so the history ends where the other reports do. */
   double shape_now;
   r->hub.target = rl__runner_target(r, &shape_now) ? shape_now : -1;
-  if (rc == 0 && rl__stats_hub_tick(&r->hub, rl__now_ns(), r->spawned, 1))
+  if (rc == 0 && rl__stats_hub_tick(&r->hub, rl__now_ns(), r->users_at_stop, 1))
     rl__log(RL__LOG_WARN, "out of memory recording the history");
   if (rc == 0 && r->hooks.ended)
     r->hooks.ended(r, r->hooks.arg);

@@ -155,6 +155,9 @@ typedef struct rl__runner {
   struct rl__worker *workers;
   uint32_t nworkers;
   uint32_t spawned; /* users the workers were told to have (main) */
+  /* The users running when the run's stop began (main): the last history
+   * row's and the reports' user count. */
+  uint32_t users_at_stop;
   /* The current ramp: from swarm_from users to swarm_to at swarm_rate,
    * started at swarm_t0_ns (main thread). */
   uint32_t swarm_from, swarm_to;
@@ -283,6 +286,11 @@ int rl__runner_stop_wait(rl__runner *r, double timeout_s);
  * before the reset at once (nothing recorded after it is lost).
  */
 void rl__runner_reset(rl__runner *r);
+
+/* Any thread while the run goes: the users running now, every worker's
+ * summed (a user that stopped itself is not counted, as in Locust's
+ * user_count; one retiring after its task still is). */
+uint32_t rl__runner_users_running(const rl__runner *r);
 
 /* Main thread, or after the run: what the load shape asks for now (the
  * users of --stages, or the arrival rate of the open model, per second),

@@ -168,6 +168,7 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
     snprintf(err, errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
+  atomic_init(&t->answered, 0);
   t->connect_timeout_ns = o->connect_timeout_ns;
   t->request_timeout_ns = o->request_timeout_ns;
   if ((rc = pick_plugin(plugins, o, &u, &t->plugin, err, errlen)))

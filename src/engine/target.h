@@ -8,6 +8,7 @@
 #ifndef RL_TARGET_H
 #define RL_TARGET_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -82,6 +83,11 @@ typedef struct rl__target {
   /* How long failed connections wait before the next attempt: gRPC's
    * rules for grpc:// and grpcs://, a short one otherwise (NULL: that). */
   const rl__backoff_policy *backoff;
+  /* 1 once a connection to it completed a request: the server speaks the
+   * protocol, so a later failure gets no "(does it want TLS?)" hint. The
+   * one member connections write (engine/conn.c): relaxed, set once, by
+   * any worker thread. */
+  atomic_int answered;
 } rl__target;
 
 /*

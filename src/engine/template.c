@@ -19,14 +19,15 @@ enum part_kind {
   PART_TIMESTAMP_MS,
   PART_RANDOM_INT,
   PART_RANDOM_STRING,
-  PART_VAR,  /* a = the variable's index */
-  PART_I,    /* the repeat counter */
-  PART_DATA, /* a = the data file's column */
+  PART_VAR,    /* a = the variable's index */
+  PART_I,      /* the repeat counter */
+  PART_DATA,   /* a = the data file's column */
+  PART_QUOTED, /* {{"text"}}: off/len, the text between the quotes */
 };
 
 typedef struct part {
   enum part_kind kind;
-  size_t off, len; /* PART_TEXT: a slice of the template's text */
+  size_t off, len; /* PART_TEXT, PART_QUOTED: a slice of the text */
   long long a, b;  /* arguments */
   int json;        /* `|json`: escaped for the inside of a JSON string */
 } part;
@@ -217,8 +218,13 @@ int rl__template_new(const char *text, size_t len, rl_template **out, char *err,
     int json = plain != e - b;
     e = b + plain;
     part p;
-    if ((rc = parse_expr(text + b, e - b, open + 1, &p, err, errlen)))
+    if (e - b >= 2 && text[b] == '"' && text[e - 1] == '"') {
+      /* {{"text"}}: the text as it is, "{{" included (--data-raw). Not
+       * constant: a plugin must expand it, not send the template. */
+      p = (part){.kind = PART_QUOTED, .off = b + 1, .len = e - b - 2};
+    } else if ((rc = parse_expr(text + b, e - b, open + 1, &p, err, errlen))) {
       goto fail;
+    }
     p.json = json;
     if ((rc = push(t, p)))
       goto fail;
@@ -294,6 +300,12 @@ int rl__template_expand(const rl_template *t, const rl__template_ctx *ctx,
     switch (p->kind) {
     case PART_TEXT:
       rl__buf_add(out, t->text + p->off, p->len);
+      continue;
+    case PART_QUOTED:
+      if (p->json)
+        add_json_escaped(out, t->text + p->off, p->len);
+      else
+        rl__buf_add(out, t->text + p->off, p->len);
       continue;
     case PART_USER_ID:
       n = snprintf(num, sizeof num, "%llu", (unsigned long long)ctx->user_id);

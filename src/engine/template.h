@@ -10,6 +10,8 @@
  *   {{random_string N}}   N random characters from [A-Za-z0-9]
  *   {{i}}                 the innermost repeat's counter (0, 1, ...)
  *   {{data.NAME}}         column NAME of the user's row of a data file
+ *   {{"text"}}            text as it is: {{"{{"}} is a literal "{{"
+ *                         (--data-raw writes each "{{" of its data so)
  *
  * An expression ending in `|json` ({{token|json}}) is escaped for the
  * inside of a JSON string (quotes, backslashes, control characters): what

@@ -123,7 +123,12 @@ fail:
 }
 
 const char *rl__tls_error_text(SSL *ssl, int ssl_error, char *buf, size_t len) {
-  long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+  /* Without verification (--insecure) the check still runs and keeps its
+   * verdict, but the handshake went on regardless: a later failure (a
+   * response cut short) is not the certificate's. */
+  long v = ssl && (SSL_get_verify_mode(ssl) & SSL_VERIFY_PEER)
+               ? SSL_get_verify_result(ssl)
+               : X509_V_OK;
   unsigned long e = ERR_peek_error();
   if (v != X509_V_OK) {
     snprintf(buf, len, "certificate verify failed: %s",
@@ -138,6 +143,10 @@ const char *rl__tls_error_text(SSL *ssl, int ssl_error, char *buf, size_t len) {
   } else if (ssl_error == SSL_ERROR_SYSCALL) {
     snprintf(buf, len, "%s",
              errno ? strerror(errno) : "connection closed during TLS");
+    /* "connection reset by peer", as the plain connections say it: one
+     * error row for both. */
+    if (errno && len > 0 && buf[0] >= 'A' && buf[0] <= 'Z')
+      buf[0] = (char)(buf[0] - 'A' + 'a');
   } else if (ssl_error == SSL_ERROR_ZERO_RETURN) {
     snprintf(buf, len, "TLS connection closed by server");
   } else {

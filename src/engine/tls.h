@@ -40,7 +40,8 @@ SSL *rl__tls_new(SSL_CTX *ctx, int fd, const char *host, int verify,
 
 /*
  * Why a TLS call failed, for the error report: the certificate check's
- * reason when verification failed, else OpenSSL's error queue (cleared).
+ * reason when verification (on: not --insecure) failed, else OpenSSL's
+ * error queue (cleared).
  * Writes into buf and returns it.
  */
 const char *rl__tls_error_text(SSL *ssl, int ssl_error, char *buf, size_t len);

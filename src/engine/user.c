@@ -460,6 +460,9 @@ void rl__user_stop(rl__user *u, int cut) {
   size_t more = u->more ? u->loop->plan->n_endpoints - 1 : 0;
   for (size_t i = 0; i < more; i++)
     rl__conn_shutdown(&u->more[i], RL_ERR_CANCELLED, "stopped");
+  /* What plugins kept for it goes now, not when the run ends: users
+   * lowered and raised again in the web UI would pile it up. */
+  rl__user_slots_release(u->slots);
   u->loop->live_users--;
 }
 
@@ -493,6 +496,7 @@ void rl__user_del(rl__user *u) {
     rl__response_free(u->resp);
     free(u->resp);
   }
+  rl__user_slots_free(&u->slots);
   free(u);
 }
 

@@ -18,6 +18,7 @@
 #include "engine/request.h"
 #include "engine/response.h"
 #include "engine/template.h"
+#include "engine/user_state.h"
 #include "engine/wait.h"
 
 enum rl__user_state {
@@ -80,6 +81,9 @@ typedef struct rl__user {
   /* The last response, when this user's steps check responses (scenario
    * expect/capture); NULL otherwise, and plugins collect nothing. */
   rl__response *resp;
+  /* What plugins keep for this user (ABI 1.5 request_user_slot): their
+   * states go to their del when it stops, the slots when it is freed. */
+  rl__user_slot *slots;
 } rl__user;
 
 /* A new user of class `cls` (of loop->plan) on `loop`, queued to start

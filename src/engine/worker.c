@@ -304,6 +304,8 @@ static void run_ready(rl__worker *w) {
   rl__conn_flush_scheduled(&w->loop);
   if (w->loop.ready_head && !w->finished && !ev_is_active(&w->idle))
     ev_idle_start(w->loop.ev, &w->idle);
+  atomic_store_explicit(&w->users_live, w->loop.live_users,
+                        memory_order_relaxed);
   check_users_stopped(w);
   check_finished(w);
 }
@@ -537,6 +539,7 @@ int rl__worker_start(rl__worker *w, const rl__worker_config *cfg) {
   w->cfg = *cfg;
   w->stats_epoch = cfg->hub->epoch;
   atomic_init(&w->want_users, 0);
+  atomic_init(&w->users_live, 0);
   atomic_init(&w->command, RL__CMD_RUN);
   atomic_init(&w->stop_gen, 0);
   atomic_init(&w->next_plan, cfg->plan);
@@ -589,6 +592,10 @@ void rl__worker_join(rl__worker *w) {
   free(lp->transports);
   lp->transports = NULL;
   lp->ntransports = 0;
+}
+
+uint32_t rl__worker_users_live(const rl__worker *w) {
+  return atomic_load_explicit(&w->users_live, memory_order_relaxed);
 }
 
 void rl__worker_set_users(rl__worker *w, uint32_t n) {

@@ -91,8 +91,12 @@ typedef struct rl__worker {
   struct rl__user **users; /* every user spawned here */
   size_t nusers, cap;
   atomic_uint want_users; /* written by main */
-  atomic_int command;     /* written by main */
-  atomic_uint stop_gen;   /* written by main: a stop of every user */
+  /* loop.live_users as of the last loop turn, for other threads: a user
+   * that stops itself (a step's stop_user, an empty data file) leaves the
+   * count, as it leaves Locust's user_count. */
+  atomic_uint users_live;
+  atomic_int command;   /* written by main */
+  atomic_uint stop_gen; /* written by main: a stop of every user */
   /* A new test (rl__worker_new_test): what it runs, written by main. */
   _Atomic(const struct rl__plan *) next_plan;
   _Atomic(const struct rl__target *) next_pool_target;
@@ -123,6 +127,9 @@ int rl__worker_start(rl__worker *w, const rl__worker_config *cfg);
 
 /* Waits for the thread to end and frees the worker's users, loop, stats. */
 void rl__worker_join(rl__worker *w);
+
+/* Any thread: the users running on this worker now (see users_live). */
+uint32_t rl__worker_users_live(const rl__worker *w);
 
 /* Main thread: the number of users this worker should have. */
 void rl__worker_set_users(rl__worker *w, uint32_t n);

@@ -444,18 +444,23 @@ static int step_has_header(const rl__scn_step *s, const char *name) {
   return 0;
 }
 
-/* 1 when the step gives its own key `key` (proto:, metadata:). */
-static int step_has_own(const rl__scn_step *s, const char *key) {
+/* 1 when the step gives `key` itself: as its own key (proto:,
+ * metadata:, allow_redirects:) or in its options:. */
+static int step_gives(const rl__scn_step *s, const char *key) {
   for (size_t i = 0; i < s->n_own; i++)
     if (strcmp(s->own[i].key, key) == 0)
+      return 1;
+  for (size_t i = 0; i < s->n_options; i++)
+    if (strcmp(s->options[i].key, key) == 0)
       return 1;
   return 0;
 }
 
-/* The command line's plugin options (-m, --proto, -I...) this step's
- * plugin declares as keys of its own: before the step's own keys, and
- * for a key taking one value (a file, a text) only when the step does
- * not give it. 0 or RL_ERR_NOMEM. */
+/* The command line's plugin options (-m, --proto, -I, --no-cookies...)
+ * this step's plugin declares as keys of its own: before the step's
+ * options: and own keys, so that what the step says wins, and for a key
+ * taking one value (a file, a text) only when the step does not give it.
+ * 0 or RL_ERR_NOMEM. */
 static int cli_options(compiler *c, const rl__scn_step *s, const rl__plugin *p,
                        step_strings *ss) {
   for (size_t i = 0; i < c->o->base->n_options; i++) {
@@ -465,7 +470,7 @@ static int cli_options(compiler *c, const rl__scn_step *s, const rl__plugin *p,
       continue;
     c->option_used[i] = 1;
     int many = d->kind == RL_OPTION_MAP || d->kind == RL_OPTION_FILES;
-    if ((many || !step_has_own(s, kv->key)) &&
+    if ((many || !step_gives(s, kv->key)) &&
         add_option(ss, kv->key, kv->value, NULL))
       return RL_ERR_NOMEM;
   }
@@ -567,14 +572,16 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   to.body = s->body ? (const uint8_t *)s->body : NULL;
   to.body_len = s->body ? strlen(s->body) : 0;
   to.body_type = s->body_kind == RL__SCN_BODY_JSON ? "application/json" : NULL;
-  /* Plugin options: the step's options:, the call, its own keys. */
+  /* Plugin options: the command line's for the keys the plugin takes
+   * (first: what the step says wins), the step's options:, the call, its
+   * own keys. */
+  if (cli_options(c, s, p, &ss))
+    goto oom;
   for (size_t i = 0; i < s->n_options; i++)
     if (add_option(&ss, s->options[i].key, s->options[i].value, NULL))
       goto oom;
   const char *call = s->call ? s->call : (!request && *spec ? spec : NULL);
   if (call && add_option(&ss, "call", call, NULL))
-    goto oom;
-  if (cli_options(c, s, p, &ss))
     goto oom;
   for (size_t i = 0; i < s->n_own; i++)
     if ((rc = own_option(c, s, p, &s->own[i], &ss))) {

@@ -30,7 +30,8 @@ typedef struct rl__scn_compile_options {
    * against their plugins, but no target is made (no host is needed, none
    * is resolved) and the plan cannot run. */
   int list_only;
-  /* base->options (the command line's plugin options: -m, --proto...)
+  /* base->options (the command line's plugin options: -m, --proto,
+   * --no-cookies...)
    * apply to the steps whose plugin declares them as its own keys; per
    * option, how to name it in an error when no step does ("-m",
    * "--proto"); NULL: "-O KEY". base->headers (-H) go to every step. */

@@ -336,6 +336,11 @@ int rl__scn_parse_captures(rl__scn_ctx *c, const yaml_node_t *n,
       cp->kind = RL__CAPTURE_JSON;
       cp->arg = cp->source;
       rc = rl__scn_compile_path(c, val, 0, cp->source, &cp->path);
+      if (!rc && rl__jsonpath_wild(cp->path))
+        rc = rl__scn_errat(c, rl__scn_npos(val),
+                           "a capture keeps one value: '%s' has [*] (name "
+                           "the element: [0], [-1])",
+                           cp->source);
     } else if (strncmp(src, "header:", 7) == 0) {
       cp->kind = RL__CAPTURE_HEADER;
       cp->arg = cp->source + 7;

@@ -125,9 +125,9 @@ static int parse_own(rl__scn_ctx *c, const yaml_node_t *k,
 /* The keys every step has, whatever its protocol; the others are the
  * protocol key and its own keys (declared by its plugin). */
 const char *const rl__scn_step_keys[] = {
-    "name",    "host",       "headers",   "body",    "json",
-    "data",    "call",       "options",   "timeout", "expect",
-    "capture", "on_failure", "stop_user", NULL};
+    "name",   "host",     "headers",    "body",      "json",
+    "data",   "messages", "call",       "options",   "timeout",
+    "expect", "capture",  "on_failure", "stop_user", NULL};
 
 /* A protocol key reads like a URL scheme: http, grpc, redis, h2c... */
 static int is_protocol_name(const char *s) {
@@ -301,9 +301,11 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
     st->timeout_pos = rl__scn_npos(val);
   }
 
-  /* The payload: body (text), json (any YAML as JSON) or data (a gRPC
-   * message: a mapping as JSON, or a string as written). */
-  static const char *const payload[] = {"body", "json", "data", NULL};
+  /* The payload: body (text), json (any YAML as JSON), data (a gRPC
+   * message: a mapping as JSON, or a string as written) or messages (a
+   * stream's: a list of data). */
+  static const char *const payload[] = {"body", "json", "data", "messages",
+                                        NULL};
   yaml_node_t *first = NULL;
   for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
        p < n->data.mapping.pairs.top; p++) {
@@ -331,6 +333,13 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
             val->type == YAML_MAPPING_NODE ? "a mapping" : "a list");
       if ((rc = rl__scn_get_str(c, val, "body", &st->body)) ||
           (rc = rl__scn_check_template(c, val, st->body, v)))
+        return rc;
+    } else if (i == 3) {
+      if (val->type != YAML_SEQUENCE_NODE)
+        return rl__scn_type_err(
+            c, val, "a list of messages (- {name: a} - {name: b})", "messages");
+      st->body_kind = RL__SCN_BODY_DATA;
+      if ((rc = rl__scn_json_text(c, val, v, 0, &st->body)))
         return rc;
     } else if (i == 1 || val->type != YAML_SCALAR_NODE) {
       st->body_kind = i == 1 ? RL__SCN_BODY_JSON : RL__SCN_BODY_DATA;

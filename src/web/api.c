@@ -110,11 +110,10 @@ static void name_download(rl__web_answer *a, const char *prefix,
 
 /* Users asked for now: the sum of what the workers were told (atomics;
  * the runner's own count belongs to its thread). */
+/* Locust's user_count: the users running (a user that stopped itself has
+ * left; while spawning, those started so far). */
 static uint32_t user_count(const rl__runner *r) {
-  uint32_t n = 0;
-  for (uint32_t i = 0; i < r->nworkers; i++)
-    n += atomic_load(&r->workers[i].want_users);
-  return n;
+  return rl__runner_users_running(r);
 }
 
 /* The stats' span, for reports that rate over a duration: from the test's

@@ -870,11 +870,14 @@ class NginxH2Server(NginxServer):
     1000000, as NginxServer. max_streams sets http2_max_concurrent_streams
     (nginx's default is 128)."""
 
-    def __init__(self, max_requests=None, max_streams=None, stuck_port=None, **kw):
+    def __init__(self, max_requests=None, max_streams=None, stuck_port=None,
+                 extra_locations="", **kw):
         kw["tls"] = True
         super().__init__(**kw)
         self.max_requests = max_requests
         self.max_streams = max_streams
+        # extra_locations: nginx location blocks added to both servers.
+        self.extra_locations = extra_locations
         # stuck_port: /stuck is proxied there (a BlackHoleServer), so its
         # requests never get an answer while the connection stays healthy.
         self.stuck_port = stuck_port
@@ -897,7 +900,7 @@ class NginxH2Server(NginxServer):
                                max_requests=(1000000 if self.max_requests is None
                                              else self.max_requests),
                                http2_settings="\n    ".join(settings),
-                               locations=_LOCATIONS + (
+                               locations=_LOCATIONS + self.extra_locations + (
                                    "\n        location /stuck { proxy_pass http://%s:%d; "
                                    "proxy_read_timeout 300s; }" % (HOST, self.stuck_port)
                                    if self.stuck_port else ""))
@@ -1048,3 +1051,323 @@ class NghttpdServer:
         if tls and not self.tls:
             raise ValueError("this NghttpdServer was started without tls=True")
         return "%s://%s:%d%s" % ("https" if tls else "http", HOST, self.port, path)
+
+
+# ---- Fault injection: servers that misbehave on purpose ---------------------
+# (tests/integration/test_faults.py, tests/soak/)
+
+def kill_server(server):
+    """kill -9 an NginxServer or NginxH2Server (its master and worker: the
+    process group popen_bounded made), as a crash would: no connection is
+    closed gracefully. Its prefix, config and access logs stay, for
+    restart_server()."""
+    proc = server.proc
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def restart_server(server, start_timeout_s=10.0):
+    """Start a killed NginxServer or NginxH2Server again on the same ports
+    with the same config; it appends to the same access logs, so count()
+    covers both lives. Call it from the test's own thread: the server dies
+    with the thread that started it (PR_SET_PDEATHSIG is per thread)."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    pid_file = os.path.join(server.prefix, "nginx.pid")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(pid_file)
+    server.proc = popen_bounded(
+        [nginx, "-p", server.prefix, "-e", os.path.join(server.prefix, "error.log"),
+         "-c", server.conf_path, "-g", "daemon off;"],
+        stdout=server._stderr, stderr=subprocess.STDOUT)
+    # The old listener may linger a moment after the kill (bind: EADDRINUSE
+    # makes nginx retry for a while by itself).
+    wait_for_port(server.port, start_timeout_s, server.proc)
+    if getattr(server, "tls_port", None):
+        wait_for_port(server.tls_port, start_timeout_s, server.proc)
+
+
+def _http_requests(buf):
+    """Split whole HTTP/1.1 requests (no bodies: GETs) off buf. Returns
+    (count, rest)."""
+    n = 0
+    while True:
+        i = buf.find(b"\r\n\r\n")
+        if i < 0:
+            return n, buf
+        buf = buf[i + 4:]
+        n += 1
+
+
+class ResetServer(_SelectorTcpServer):
+    """HTTP/1.1 on a selector: answers requests 200 "ok", but every
+    `every`-th request it reads (counted over the server's life) is answered
+    with a TCP reset instead (SO_LINGER 0, then close). `answered` and
+    `reset` count them."""
+
+    thread_name = "reset-server"
+
+    def __init__(self, every=3, lifetime_s=MAX_SERVER_LIFETIME):
+        super().__init__(lifetime_s)
+        self.every = every
+        self.answered = 0
+        self.reset = 0
+        self._bufs = {}
+
+    def url(self, path="/r"):
+        return "http://%s:%d%s" % (HOST, self.port, path)
+
+    def on_close(self, conn):
+        self._bufs.pop(conn, None)
+
+    def on_data(self, conn, data):
+        n, self._bufs[conn] = _http_requests(self._bufs.get(conn, b"") + data)
+        for _ in range(n):
+            if (self.answered + self.reset + 1) % self.every == 0:
+                self.reset += 1
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                # shutdown(RD): the selector loop reads EOF and closes the
+                # socket itself, and that close (linger 0) is the reset.
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RD)
+                self._bufs[conn] = b""
+                return
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                self.answered += 1
+            except OSError:
+                return
+
+
+class _ThreadedTcpServer:
+    """A TCP server on 127.0.0.1 with a thread per connection, for servers
+    that take their time (handle(conn) in a subclass, returning when done);
+    every thread is bounded by the server's lifetime and stop()."""
+
+    thread_name = "threaded-tcp"
+
+    def __init__(self, lifetime_s=MAX_SERVER_LIFETIME):
+        self.lifetime_s = lifetime_s
+        self.port = None
+        self.accepted = 0
+        self.stopping = threading.Event()
+        self._sock = None
+        self._thread = None
+        self._lock = threading.Lock()
+        self._deadline = None
+
+    def __enter__(self):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((HOST, 0))
+        self._sock.listen(1024)
+        self._sock.settimeout(0.1)
+        self.port = self._sock.getsockname()[1]
+        self._deadline = time.monotonic() + self.lifetime_s
+        self._thread = threading.Thread(target=self._accept, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        return False
+
+    def alive(self):
+        return not self.stopping.is_set() and time.monotonic() < self._deadline
+
+    def _accept(self):
+        try:
+            while self.alive():
+                try:
+                    c, _ = self._sock.accept()
+                except (socket.timeout, BlockingIOError, InterruptedError):
+                    continue
+                with self._lock:
+                    self.accepted += 1
+                threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+        finally:
+            self._sock.close()
+
+    def _serve(self, conn):
+        try:
+            conn.settimeout(0.2)
+            self.handle(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def recv_request(self, conn, buf=b""):
+        """Read until one whole request head is in (bounded by stop()).
+        Returns (True, rest) or (False, b"") when the peer left."""
+        while self.alive():
+            n, rest = _http_requests(buf)
+            if n:
+                return True, rest
+            try:
+                data = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                return False, b""
+            buf += data
+        return False, b""
+
+    def handle(self, conn):
+        raise NotImplementedError
+
+
+class SlowlorisServer(_ThreadedTcpServer):
+    """HTTP/1.1 that answers each request one byte a second (`interval_s`):
+    a 200 with a 20-byte body, some 60 bytes in all. `requests` counts the
+    requests read, `completed` the answers sent whole."""
+
+    thread_name = "slowloris"
+    ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n" + b"s" * 20
+
+    def __init__(self, interval_s=1.0, lifetime_s=MAX_SERVER_LIFETIME):
+        super().__init__(lifetime_s)
+        self.interval_s = interval_s
+        self.requests = 0
+        self.completed = 0
+
+    def url(self, path="/slow"):
+        return "http://%s:%d%s" % (HOST, self.port, path)
+
+    def handle(self, conn):
+        buf = b""
+        while self.alive():
+            ok, buf = self.recv_request(conn, buf)
+            if not ok:
+                return
+            with self._lock:
+                self.requests += 1
+            for i in range(len(self.ANSWER)):
+                if not self.alive():
+                    return
+                conn.sendall(self.ANSWER[i:i + 1])
+                # Waits on the stop event: a stop ends it at once.
+                self.stopping.wait(self.interval_s)
+            with self._lock:
+                self.completed += 1
+
+
+def h2_skip_reason():
+    """Why GoawayH2Server cannot run here, or None."""
+    try:
+        import h2.connection  # noqa: F401  (Debian's python3-h2)
+    except ImportError:
+        return "python3-h2 is missing (scripts/setup.sh installs it)"
+    return None
+
+
+class GoawayH2Server(_ThreadedTcpServer):
+    """HTTP/2 with prior knowledge (h2c), by Debian's python3-h2: answers the
+    first request of each connection 200 "ok", then sends GOAWAY naming it
+    as the last stream processed and closes the connection. Streams the
+    client opened after it are never processed (the client must send them
+    again elsewhere). `answered` counts the 200s, `goaways` the GOAWAYs,
+    `ignored` the streams GOAWAY refused."""
+
+    thread_name = "goaway-h2"
+
+    def __init__(self, lifetime_s=MAX_SERVER_LIFETIME):
+        super().__init__(lifetime_s)
+        self.answered = 0
+        self.goaways = 0
+        self.ignored = 0
+
+    def url(self, path="/g"):
+        return "http://%s:%d%s" % (HOST, self.port, path)
+
+    def handle(self, conn):
+        import h2.config
+        import h2.connection
+        import h2.events
+        h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        h2c.initiate_connection()
+        conn.sendall(h2c.data_to_send())
+        answered = None
+        while self.alive():
+            try:
+                data = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not data:
+                return
+            for ev in h2c.receive_data(data):
+                if not isinstance(ev, h2.events.RequestReceived):
+                    continue
+                if answered is not None:
+                    with self._lock:
+                        self.ignored += 1
+                    continue
+                answered = ev.stream_id
+                h2c.send_headers(ev.stream_id, [(":status", "200"), ("content-length", "2")])
+                h2c.send_data(ev.stream_id, b"ok", end_stream=True)
+                h2c.close_connection(last_stream_id=ev.stream_id)
+                with self._lock:
+                    self.answered += 1
+                    self.goaways += 1
+            out = h2c.data_to_send()
+            if out:
+                conn.sendall(out)
+            if answered is not None:
+                # Let the client read the answer and the GOAWAY, then go.
+                self.stopping.wait(0.05)
+                return
+
+
+class TruncatedTlsServer(_ThreadedTcpServer):
+    """TLS cut short. mode "handshake": reads the ClientHello and answers
+    with the start of a TLS handshake record (its header promises 512 bytes,
+    16 come), then closes. mode "body": a real TLS server (a self-signed
+    certificate in `directory`) that answers each request with a
+    Content-Length of 1000 and 10 bytes of body, then closes the TCP
+    connection without TLS's close_notify. `requests` counts the requests
+    (mode body) or ClientHellos (mode handshake) read."""
+
+    thread_name = "truncated-tls"
+
+    def __init__(self, directory, mode="body", lifetime_s=MAX_SERVER_LIFETIME):
+        super().__init__(lifetime_s)
+        if mode not in ("body", "handshake"):
+            raise ValueError("mode is body or handshake")
+        self.mode = mode
+        self.requests = 0
+        self.cert, self.key = make_self_signed_cert(directory)
+        import ssl
+        self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ctx.load_cert_chain(self.cert, self.key)
+
+    def url(self, path="/t"):
+        return "https://%s:%d%s" % (HOST, self.port, path)
+
+    def handle(self, conn):
+        if self.mode == "handshake":
+            conn.settimeout(5.0)
+            if conn.recv(65536):
+                with self._lock:
+                    self.requests += 1
+                # handshake record, TLS 1.2, 512 bytes promised; 16 sent.
+                conn.sendall(b"\x16\x03\x03\x02\x00" + b"\x02" + b"\x00" * 15)
+            return
+        conn.settimeout(5.0)
+        tls = self._ctx.wrap_socket(conn, server_side=True)
+        try:
+            tls.settimeout(0.2)
+            ok, _ = self.recv_request(tls)
+            if not ok:
+                return
+            with self._lock:
+                self.requests += 1
+            tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+            # Close the TCP connection under TLS: no close_notify.
+            conn.shutdown(socket.SHUT_RDWR)
+        finally:
+            tls.close()

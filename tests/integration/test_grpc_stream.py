@@ -323,6 +323,52 @@ users:
         self.assertIn("$.count is 1, expected 2", r.error_text())
 
 
+    def test_scenario_messages_and_expect_on_every_message(self):
+        """A bidirectional step's `messages:` list, and `expect` on every
+        message received ($.messages[*]): passes when each does, fails
+        naming the first that does not."""
+        scn = """
+host: %s
+users:
+  - name: Duplex
+    tasks:
+      - steps:
+          - grpc: grpc.testing.TestService/FullDuplexCall
+            protoset: %s
+            name: every
+            messages:
+              - {response_parameters: [{size: 3}]}
+              - {response_parameters: [{size: 4}]}
+            expect:
+              json:
+                $.count: 2
+                "$.messages[*].payload.body": {matches: "^eHh4"}
+          - grpc: grpc.testing.TestService/FullDuplexCall
+            protoset: %s
+            name: not every
+            messages:
+              - {response_parameters: [{size: 3}]}
+              - {response_parameters: [{size: 4}]}
+            expect:
+              json: {"$.messages[*].payload.body": "eHh4"}
+"""
+        with self.server() as ps:
+            path = self.write("every.yaml", scn % (ps.target, self.protoset, self.protoset))
+            res = rpcload.run(["-f", path, "-u", "1", "-t", "1s", "--stop-timeout", "5"],
+                              timeout_s=90)
+            rep = ps.stop()
+        self.assertRun(res, 1)
+        r = res.report()
+        every, wrong = r.row("grpc", "every"), r.row("grpc", "not every")
+        self.assertGreater(every.reqs, 0, res.describe())
+        self.assertEqual(every.fails, 0, res.describe())
+        self.assertEqual(wrong.fails, wrong.reqs)
+        self.assertIn("$.messages[1].payload.body is \"eHh4eA==\", expected \"eHh4\"",
+                      r.error_text())
+        # Both steps sent their two messages on each call.
+        self.assertEqual(rep["received"]["FullDuplexCall"], 2 * (every.reqs + wrong.reqs))
+
+
 class HelloStreamTests(StreamTestCase):
     """Against examples/hello's C server (grpc core)."""
 

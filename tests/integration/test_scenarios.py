@@ -393,11 +393,18 @@ users:
       - steps: [{http: GET /, name: once, stop_user: true}, {http: GET /, name: never}]
     on_stop: [{http: POST /restart, name: bye}]
 """)
+        report = os.path.join(self.tmp, "stop_user.json")
         with DemoServer() as ds:
             lst = self.run_rl(["-f", path, "--list"])
             res = self.run_rl(["-f", path, "-u", "2", "-r", "100", "-t", "2s",
-                               "http://127.0.0.1:%d" % ds.port])
+                               "--json-file", report, "http://127.0.0.1:%d" % ds.port])
             served = ds.stop()
+        # The user that stopped itself has left the user count (Locust's
+        # user_count), in the history and at the end.
+        with open(report) as f:
+            rep = json.load(f)
+        self.assertEqual([h["user_count"] for h in rep["history"]][-2:], [1, 1], rep["history"])
+        self.assertEqual(rep["run"]["user_count"], 1)
         self.assertIn("- browse (weight 1): repeat 3 x (http GET /blog?id={{i}}&u={{user_id}}) "
                       "+2 step(s)", lst.stdout)
         self.assertIn("- idle (weight 1): no steps (only waits)", lst.stdout)
@@ -853,7 +860,7 @@ users: [{name: U, wait: {constant: 600}, tasks: [{steps: [{http: GET /hello}]}]}
             # how its value reads, its status names.
             ("users:\n  - name: U\n    tasks: [{steps: [{http: GET /, headrs: {a: b}}]}]\n",
              r"s\.yaml:3:36: 'headrs' is not a key of http steps \(did you mean "
-             r"'headers'\?\); their own keys: none of their own"),
+             r"'headers'\?\); their own keys: cookies, allow_redirects"),
             ("users:\n  - name: U\n    tasks: [{steps: [{http: GET /, grpc: a/b}]}]\n",
              r"s\.yaml:3:36: 'grpc' is not a key of http steps"),
             ("users:\n  - name: U\n    tasks: [{steps: [{http: }]}]\n",

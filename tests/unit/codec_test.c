@@ -20,6 +20,8 @@ int rl_codec_test_load(rl_fake_host *fh, rl__plugin_set *set, const char *path,
 }
 
 void rl_codec_test_unload(rl_fake_host *fh, rl__plugin_set *set) {
-  rl__plugin_set_free(set);
+  /* The host first: the user states it still holds go to the plugins'
+   * del, which must still be loaded. */
   rl_fake_host_free(fh);
+  rl__plugin_set_free(set);
 }

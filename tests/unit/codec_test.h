@@ -22,7 +22,8 @@ int rl_codec_test_load(rl_fake_host *fh, rl__plugin_set *set, const char *path,
                        void (*violation)(const char *what),
                        const rl_plugin **out);
 
-/* Unloads the plugins of `set` and frees `fh`. */
+/* Frees `fh` (the user states it holds go to the plugins' del), then
+ * unloads the plugins of `set`. */
 void rl_codec_test_unload(rl_fake_host *fh, rl__plugin_set *set);
 
 #endif /* RL_TEST_CODEC_TEST_H */

@@ -376,6 +376,81 @@ static uint64_t host_request_user_id(const rl_request *req) {
   return check_live(req, "request_user_id") ? req->user_id : 0;
 }
 
+/* ---- ABI 1.5 ----------------------------------------------------------------- */
+
+static rl_user_slot *host_request_user_slot(rl_request *req, const char *key) {
+  rl_fake_host *fh = current;
+  if (!check_live(req, "request_user_slot"))
+    return NULL;
+  for (int i = 0; i < fh->n_slots; i++)
+    if (fh->slots[i].user_id == req->user_id &&
+        strcmp(fh->slots[i].key, key) == 0)
+      return &fh->slots[i].slot;
+  /* Each request is a user of its own unless the test says otherwise:
+   * when the table is full, an empty slot is as good as a new one. */
+  struct rl_fake_slot *s = NULL;
+  if (fh->n_slots < RL_FAKE_MAX_SLOTS)
+    s = &fh->slots[fh->n_slots++];
+  for (int i = 0; s == NULL && i < fh->n_slots; i++)
+    if (fh->slots[i].slot.state == NULL)
+      s = &fh->slots[i];
+  CHECK(fh, s != NULL, "more than %d user states", RL_FAKE_MAX_SLOTS);
+  if (s == NULL)
+    return NULL;
+  memset(s, 0, sizeof *s);
+  s->user_id = req->user_id;
+  snprintf(s->key, sizeof s->key, "%s", key);
+  return &s->slot;
+}
+
+static void host_request_move(rl_request *req, const char *reason) {
+  rl_fake_host *fh = current;
+  CHECK(fh, !fh->in_submit, "request_move from inside session_submit");
+  if (!check_live(req, "request_move"))
+    return;
+  CHECK(fh, fh->pending == NULL,
+        "request_move of request %d after a response was handed over", req->id);
+  forget_live(fh, req);
+  fh->n_moves++;
+  fh->seq++;
+  snprintf(fh->move_reason, sizeof fh->move_reason, "%s", reason ? reason : "");
+  CHECK(fh, fh->n_moved < RL_FAKE_MAX_LIVE, "more than %d moved requests",
+        RL_FAKE_MAX_LIVE);
+  if (fh->n_moved < RL_FAKE_MAX_LIVE)
+    fh->moved[fh->n_moved++] = req;
+  else
+    free(req);
+}
+
+/* Hands each state of user_id's slots (every user's when all) to its
+ * del. */
+static void release_slots(rl_fake_host *fh, uint64_t user_id, int all) {
+  for (int i = 0; i < fh->n_slots; i++) {
+    rl_user_slot *s = &fh->slots[i].slot;
+    if (!all && fh->slots[i].user_id != user_id)
+      continue;
+    void *state = s->state;
+    void (*del)(void *) = s->del;
+    s->state = NULL;
+    s->del = NULL;
+    if (state != NULL) {
+      CHECK(fh, del != NULL, "a user state stored without its del");
+      if (del != NULL) {
+        del(state);
+        fh->states_freed++;
+      }
+    }
+  }
+}
+
+static uint64_t host_request_seq(const rl_request *req) {
+  return check_live(req, "request_seq") ? req->seq : 0;
+}
+
+void rl_fake_user_stop(rl_fake_host *fh, uint64_t user_id) {
+  release_slots(fh, user_id, 0);
+}
+
 /* ---- The API ---------------------------------------------------------------- */
 
 void rl_fake_host_init(rl_fake_host *fh) {
@@ -403,12 +478,20 @@ void rl_fake_host_init(rl_fake_host *fh) {
       .timer_stop = host_timer_stop,
       .request_event = host_request_event,
       .conn_loop = host_conn_loop,
+      .request_user_slot = host_request_user_slot,
+      .request_move = host_request_move,
+      .request_seq = host_request_seq,
   };
   current = fh;
 }
 
 void rl_fake_host_free(rl_fake_host *fh) {
   drop_expanded(fh);
+  release_slots(fh, 0, 1);
+  fh->n_slots = 0;
+  for (int i = 0; i < fh->n_moved; i++)
+    free(fh->moved[i]);
+  fh->n_moved = 0;
   for (int i = 0; i < RL_FAKE_MAX_TIMERS; i++) {
     free(fh->timers[i]);
     fh->timers[i] = NULL;
@@ -454,6 +537,41 @@ int rl_fake_submit(rl_fake_host *fh, const rl_plugin *p, void *session,
   return rc;
 }
 
+/* Makes req live in a free place; -1 when there is none (a violation). */
+static int make_live(rl_fake_host *fh, rl_request *req) {
+  for (int i = 0; i < RL_FAKE_MAX_LIVE; i++)
+    if (fh->live[i] == NULL) {
+      fh->live[i] = req;
+      return i;
+    }
+  violation(fh, "more than %d requests live", RL_FAKE_MAX_LIVE);
+  return -1;
+}
+
+int rl_fake_resubmit(rl_fake_host *fh, const rl_plugin *p, void *session) {
+  if (fh->n_moved == 0)
+    return RL_ERR_NOTFOUND;
+  rl_request *req = fh->moved[0];
+  fh->n_moved--;
+  for (int i = 0; i < fh->n_moved; i++)
+    fh->moved[i] = fh->moved[i + 1];
+  int slot = make_live(fh, req);
+  if (slot < 0) {
+    free(req);
+    return RL_ERR_BUSY;
+  }
+  fh->in_submit = 1;
+  int rc = p->session_submit(session, req);
+  fh->in_submit = 0;
+  if (rc == 0) {
+    fh->n_accepted++;
+  } else {
+    fh->live[slot] = NULL;
+    free(req);
+  }
+  return rc;
+}
+
 rl_request *rl_fake_live(const rl_fake_host *fh, int id) {
   for (int i = 0; i < RL_FAKE_MAX_LIVE; i++)
     if (fh->live[i] != NULL && fh->live[i]->id == id)
@@ -485,9 +603,12 @@ const rl_fake_response *rl_fake_last_response(const rl_fake_host *fh) {
 }
 
 void rl_fake_host_check_idle(const rl_fake_host *fh) {
-  CHECK(fh, fh->n_events + fh->n_retries == fh->n_accepted,
-        "%d requests accepted, %d ended (%d done, %d retried)", fh->n_accepted,
-        fh->n_events + fh->n_retries, fh->n_events, fh->n_retries);
+  CHECK(fh, fh->n_events + fh->n_retries + fh->n_moves == fh->n_accepted,
+        "%d requests accepted, %d ended (%d done, %d retried, %d moved)",
+        fh->n_accepted, fh->n_events + fh->n_retries + fh->n_moves,
+        fh->n_events, fh->n_retries, fh->n_moves);
+  CHECK(fh, fh->n_moved == 0, "%d moved requests never resubmitted",
+        fh->n_moved);
   for (int i = 0; i < RL_FAKE_MAX_LIVE; i++)
     CHECK(fh, fh->live[i] == NULL, "request %d never ended",
           fh->live[i] != NULL ? fh->live[i]->id : 0);
@@ -499,6 +620,7 @@ void rl_fake_host_forget_events(rl_fake_host *fh) {
   rl_fake_host_check_idle(fh);
   fh->n_events = 0;
   fh->n_retries = 0;
+  fh->n_moves = 0;
   fh->n_accepted = 0;
 }
 

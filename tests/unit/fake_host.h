@@ -25,6 +25,11 @@
  *     connection itself as its "loop", and timer_start/timer_stop keep
  *     timers the test fires with rl_fake_timers_run on the fake clock
  *     (now_ns, which the test moves).
+ *   - ABI 1.5: request_user_slot keeps one slot per (user id, key), whose
+ *     states go to their del at rl_fake_user_stop and at the end;
+ *     request_move counts as the request's end for the session, like
+ *     request_retry, and holds the request until the test hands it to a
+ *     new session with rl_fake_resubmit.
  * A broken rule calls on_violation (default: print the rule and abort), so
  * a test framework can turn it into a failed test from inside the plugin's
  * call (cmocka: fail_msg).
@@ -64,6 +69,7 @@
 #define RL_FAKE_MAX_IDS 256    /* request ids that may hand a response over */
 #define RL_FAKE_MAX_MSGS 1024  /* request_event calls (ABI 1.4) */
 #define RL_FAKE_MAX_TIMERS 64  /* timers started and not yet fired or stopped */
+#define RL_FAKE_MAX_SLOTS 64   /* (user, key) slots holding a state (1.5) */
 
 /* A connection: what the plugin wrote, and how the test steers it. Zero it
  * before session_new; free it with rl_fake_conn_free. */
@@ -164,6 +170,19 @@ typedef struct rl_fake_host {
   /* ---- The host's own ---- */
   char *expanded; /* the last expansion, spoiled and freed by the next */
   size_t expanded_cap;
+
+  /* ---- ABI 1.5: user state slots and moved requests ---- */
+  struct rl_fake_slot {
+    uint64_t user_id;
+    char key[64];
+    rl_user_slot slot;
+  } slots[RL_FAKE_MAX_SLOTS];
+  int n_slots;
+  int states_freed; /* states handed to their del */
+  int n_moves;      /* request_move calls */
+  char move_reason[128];
+  rl_request *moved[RL_FAKE_MAX_LIVE]; /* moved, not yet resubmitted */
+  int n_moved;
 } rl_fake_host;
 
 /* Empties *fh (zeroed or initialised before; what it held is freed),
@@ -218,6 +237,16 @@ uint64_t rl_fake_timers_next(const rl_fake_host *fh);
 
 /* request_event calls of request `id` named `name` (NULL: any). */
 int rl_fake_msgs_of(const rl_fake_host *fh, int id, const char *name);
+
+/* ABI 1.5: the user `user_id` stops; the states of its slots go to their
+ * del, as the core does. */
+void rl_fake_user_stop(rl_fake_host *fh, uint64_t user_id);
+
+/* ABI 1.5: hands the oldest moved request (request_move) to
+ * p->session_submit(session, req), as the core does once a new connection
+ * is up. Returns the plugin's code (RL_ERR_NOTFOUND: none was moved);
+ * refused, the request is freed and the test fails it by hand. */
+int rl_fake_resubmit(rl_fake_host *fh, const rl_plugin *p, void *session);
 
 /* Takes what the plugin wrote and the test did not take yet: the caller
  * owns the returned buffer (NULL when nothing; *len its length). */

@@ -269,11 +269,64 @@ static void test_not_idle(void **state) {
   EXPECT_VIOLATION(rl_fake_host_check_idle(&fh), "1 requests accepted, 0");
 }
 
+/* ---- ABI 1.5: user state and moved requests ---- */
+
+static int states_freed;
+static void free_state(void *p) {
+  states_freed++;
+  free(p);
+}
+
+static void test_user_slots_and_moves(void **state) {
+  (void)state;
+  states_freed = 0;
+  fh.user_id = 5;
+  assert_int_equal(rl_fake_submit(&fh, &codec, session, "a"), 0);
+  rl_request *req = rl_fake_live(&fh, 1);
+  rl_user_slot *s = fh.host.request_user_slot(req, "k");
+  assert_non_null(s);
+  assert_null(s->state);
+  s->state = malloc(4);
+  s->del = free_state;
+  assert_ptr_equal(fh.host.request_user_slot(req, "k"), s);
+  assert_ptr_not_equal(fh.host.request_user_slot(req, "other"), s);
+  /* Moved: the session is done with it; the host holds it until a new
+   * session takes it. */
+  pop(session);
+  fh.host.request_move(req, "a redirect");
+  assert_int_equal(fh.n_moves, 1);
+  assert_string_equal(fh.move_reason, "a redirect");
+  assert_null(rl_fake_live(&fh, 1));
+  EXPECT_VIOLATION(rl_fake_host_check_idle(&fh),
+                   "1 moved requests never resubmitted");
+  assert_int_equal(rl_fake_resubmit(&fh, &codec, session), 0);
+  assert_int_equal(rl_fake_resubmit(&fh, &codec, session), RL_ERR_NOTFOUND);
+  assert_non_null(rl_fake_live(&fh, 1));
+  assert_string_equal(conn.out, "aa");
+  assert_int_equal(codec_on_read(session, (const uint8_t *)"d", 1), 0);
+  rl_fake_host_check_idle(&fh);
+  /* The user stops: its states go; one stored later goes at the end. */
+  rl_fake_user_stop(&fh, 4);
+  assert_int_equal(states_freed, 0);
+  rl_fake_user_stop(&fh, 5);
+  assert_int_equal(states_freed, 1);
+  assert_null(s->state);
+  s->state = malloc(4);
+  s->del = free_state;
+  rl_fake_host_free(&fh);
+  assert_int_equal(states_freed, 2);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
   const struct CMUnitTest tests[] = {
-      T(test_records),    T(test_templates), T(test_done_in_submit),
-      T(test_done_twice), T(test_not_idle),  T(test_response_not_asked),
+      T(test_records),
+      T(test_templates),
+      T(test_done_in_submit),
+      T(test_done_twice),
+      T(test_not_idle),
+      T(test_response_not_asked),
+      T(test_user_slots_and_moves),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

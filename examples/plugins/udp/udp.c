@@ -191,8 +191,19 @@ static int parse_options(const rl_step_spec *spec, struct udp_step *st,
   return 0;
 }
 
-/* The default stats name: "host:port", an IPv6 literal in brackets. */
+/* A step made only to be listed (rpcload --show-task-ratio with no
+ * target, ABI 1.2): it has no host and is never sent. */
+static int list_only(const rl_step_spec *spec) {
+  return spec->struct_size >=
+             offsetof(rl_step_spec, list_only) + sizeof(spec->list_only) &&
+         spec->list_only;
+}
+
+/* The default stats name: "host:port", an IPv6 literal in brackets
+ * ("udp" for a list-only step without a host). */
 static char *default_name(const rl_step_spec *spec) {
+  if (spec->host == NULL)
+    return dup_str("udp");
   int v6 = strchr(spec->host, ':') != NULL;
   size_t n = strlen(spec->host) + 16;
   char *s = malloc(n);
@@ -204,11 +215,12 @@ static char *default_name(const rl_step_spec *spec) {
 /* Checks what a datagram target cannot have. Returns 0 or RL_ERR_INVAL. */
 static int check_spec(const rl_step_spec *spec, char *err, size_t errlen) {
   char shown[UDP_SHOW_BUF];
-  if (spec->host == NULL || spec->host[0] == '\0') {
+  if (spec->host == NULL && list_only(spec)) {
+    /* Listed, never sent: nothing to check of the target. */
+  } else if (spec->host == NULL || spec->host[0] == '\0') {
     set_err(err, errlen, "no host given");
     return RL_ERR_INVAL;
-  }
-  if (spec->port == 0) {
+  } else if (spec->port == 0) {
     set_err(err, errlen,
             "no port in '%s': UDP has no default port, write "
             "udp://HOST:PORT",

@@ -86,6 +86,52 @@ static void test_missing_is_null(void **state) {
   expect_text("$.nested[0]", NULL); /* index into an object */
 }
 
+static int collect(json_t *v, size_t i, void *arg) {
+  char *out = arg;
+  char *t = v ? rl__jsonpath_value_text(v) : NULL;
+  size_t n = strlen(out);
+  snprintf(out + n, 256 - n, "%s%zu=%s", n ? " " : "", i, t ? t : "-");
+  free(t);
+  return 0;
+}
+
+/* [*]: every element, the rest of the path applied to each. */
+static void test_wildcard(void **state) {
+  (void)state;
+  json_error_t jerr;
+  json_t *doc =
+      json_loads("{\"m\": [{\"ok\": true}, {\"ok\": false}, {\"no\": 1}],"
+                 " \"o\": {\"a\": 1, \"b\": 2}, \"s\": \"x\"}",
+                 0, &jerr);
+  assert_non_null(doc);
+  static const struct {
+    const char *path, *seen;
+    size_t n;
+  } cases[] = {
+      {"$.m[*].ok", "0=true 1=false 2=-", 3},
+      {"$.m[*]", "0={\"ok\":true} 1={\"ok\":false} 2={\"no\":1}", 3},
+      {"$.o[*]", "0=1 1=2", 2},
+      {"$.s[*]", "", 0},
+      {"$.missing[*].x", "", 0},
+      {"$.m[0].ok", "0=true", 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    rl__jsonpath *p = NULL;
+    char err[160];
+    assert_int_equal(rl__jsonpath_new(cases[i].path, &p, NULL, err, sizeof err),
+                     0);
+    char seen[256] = "";
+    assert_int_equal(rl__jsonpath_each(p, doc, collect, seen), cases[i].n);
+    assert_string_equal(seen, cases[i].seen);
+    /* One value only without [*]. */
+    assert_int_equal(rl__jsonpath_wild(p), strstr(cases[i].path, "[*]") != 0);
+    if (rl__jsonpath_wild(p))
+      assert_null(rl__jsonpath_eval(p, doc));
+    rl__jsonpath_del(p);
+  }
+  json_decref(doc);
+}
+
 static void test_syntax_errors(void **state) {
   (void)state;
   static const struct {
@@ -101,8 +147,8 @@ static void test_syntax_errors(void **state) {
       {"$.a[1", 5, "expected ']'"},
       {"$.a['x", 4, "no closing '"},
       {"$.a['x\\n']", 6, "unknown escape"},
-      {"$.a[*]", 4, "wildcards"},
-      {"$.*", 2, "wildcards"},
+      {"$.a[*][*]", 7, "one [*] a path"},
+      {"$.*", 2, "written [*]"},
       {"$.a[?(@.x)]", 4, "filters"},
       {"$.a[-]", 4, "expected an index after '-'"},
       {"$.a[99999999999]", 4, "too large"},
@@ -129,6 +175,7 @@ int main(void) {
       cmocka_unit_test(test_selects),
       cmocka_unit_test(test_missing_is_null),
       cmocka_unit_test(test_syntax_errors),
+      cmocka_unit_test(test_wildcard),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,7 @@ typedef struct line_session {
   size_t n;
   char partial[512]; /* a line not yet ended */
   size_t plen;
+  int move_at_end; /* "moveeof": the oldest moves when the connection ends */
 } line_session;
 
 static const th_step *step_of(const rl_host *host, const rl_request *req) {
@@ -141,6 +142,8 @@ static int line_act(line_session *s, char *line) {
       rl_request *req = take_oldest(s);
       if (req)
         s->host->request_retry(req, "handed back");
+    } else if (strcmp(w, "moveeof") == 0) {
+      s->move_at_end = 1;
     } else if (strcmp(w, "close") == 0) {
       s->host->conn_close(s->conn);
     } else if (strcmp(w, "drain") == 0) {
@@ -181,6 +184,9 @@ static void line_del(void *sp, int err, const char *reason) {
   th_seen.last_del_err = err;
   snprintf(th_seen.last_del_reason, sizeof th_seen.last_del_reason, "%s",
            reason ? reason : "");
+  rl_request *moved = s->move_at_end ? take_oldest(s) : NULL;
+  if (moved)
+    s->host->request_move(moved, "moved at the end");
   for (rl_request *req; (req = take_oldest(s));)
     line_end(s, req, reason);
   free(s);

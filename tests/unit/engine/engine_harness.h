@@ -76,6 +76,8 @@ typedef struct th_step {
  *   ok          it succeeds
  *   err:TEXT    it fails with TEXT
  *   retry       it is handed back (request_retry, "handed back")
+ *   moveeof     it moves (ABI 1.5 request_move) when the connection ends,
+ *               as an HTTP redirect whose body ends with the connection
  *   close       conn_close
  *   drain       conn_drain
  *   proto       session_on_read returns RL_ERR_PROTO

@@ -3,8 +3,9 @@
  * bytes both ways, one event per request whoever reports it, the queue
  * and max_concurrent, re-sending after a close, connect refused, the
  * request timeout, shutdown, close_later, drain, request_retry,
- * batched writes, and the backoff after failed attempts. The codec is the harness's "line" plugin; requests are
- * bare rl_requests whose `end` records how they ended.
+ * batched writes, the backoff after failed attempts (a request moved at
+ * the close is none). The codec is the harness's "line" plugin; requests
+ * are bare rl_requests whose `end` records how they ended.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -250,8 +251,10 @@ static void test_peer_close_resends_unsent_requests_once(void **state) {
   assert_string_equal(r[1].error,
                       "connection closed by server (does it want TLS?)");
   assert_false(r[2].by_plugin);
-  assert_string_equal(r[2].error,
-                      "connection closed by server (does it want TLS?)");
+  assert_string_equal(
+      r[2].error,
+      "connection closed by server (does it want TLS?) (again after "
+      "one retry)");
   assert_string_equal(r[2].type, "LINE");
   assert_string_equal(r[2].name, "req");
   no_new_connection(30);
@@ -281,8 +284,10 @@ static void test_a_fresh_request_is_resent_behind_a_resent_one(void **state) {
   rl__conn_submit(&f.c, &r[3].req);
   close(fd2);
   TH_RUN_UNTIL(&f.lp, r[1].ends && r[2].ends);
-  assert_string_equal(r[2].error,
-                      "connection closed by server (does it want TLS?)");
+  assert_string_equal(
+      r[2].error,
+      "connection closed by server (does it want TLS?) (again after "
+      "one retry)");
   /* r4 was never re-sent: it goes out on a third connection. */
   assert_int_equal(r[3].ends, 0);
   int fd3 = th_accept(&f.lp, f.lfd);
@@ -396,10 +401,37 @@ static void test_a_close_after_answers_is_not_a_failed_attempt(void **state) {
   th_expect(&f.lp, fd2, &in2, "r 2\n");
   close(fd2);
   TH_RUN_UNTIL(&f.lp, r[1].ends);
-  /* This one the server closed with a request and no answer. */
-  assert_string_equal(r[1].error,
-                      "connection closed by server (does it want TLS?)");
+  /* This one the server closed with a request and no answer: a failed
+   * attempt, but no TLS hint, as the server answered plain text before. */
+  assert_string_equal(r[1].error, "connection closed by server");
   assert_int_equal(f.c.backoff.failures, 1);
+}
+
+static void test_a_request_moved_at_the_end_is_no_failed_attempt(void **state) {
+  (void)state;
+  /* The server answered (a redirect) and its answer ended with the
+   * connection, from which the plugin moves the request on (ABI 1.5): no
+   * failed attempt, so the new connection comes at once, not after the
+   * backoff. */
+  treq r;
+  th_in in = {0}, in2 = {0};
+  treq_init(&r);
+  rl__conn_submit(&f.c, &r.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  th_send(fd, "moveeof\n");
+  close(fd);
+  TH_RUN_UNTIL(&f.lp, th_seen.sessions_del == 1);
+  assert_int_equal(r.ends, 0);
+  assert_int_equal(f.c.backoff.failures, 0);
+  assert_true(f.c.retry_ns <= rl__now_ns());
+  assert_int_not_equal(f.c.state, RL__CONN_CLOSED); /* connecting at once */
+  int fd2 = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd2, &in2, "r 2\n");
+  th_send(fd2, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r.ends);
+  ended_ok(&r);
+  close(fd2);
 }
 
 static void test_a_plugins_prefix_goes_before_the_cores_reason(void **state) {
@@ -481,7 +513,8 @@ static void test_session_refusals_fail_from_the_core(void **state) {
   TH_RUN_UNTIL(&f.lp, r2.ends);
   assert_false(r2.by_plugin);
   assert_string_equal(r2.error,
-                      "line could not start a session: protocol error");
+                      "line could not start a session: protocol error (again "
+                      "after one retry)");
   assert_int_equal(f.c.state, RL__CONN_CLOSED);
   close(fd);
 }
@@ -661,7 +694,7 @@ static void test_request_retry_resends_once(void **state) {
   /* A second hand-back fails it with the plugin's reason. */
   th_send(fd2, "retry\n");
   TH_RUN_UNTIL(&f.lp, r.ends);
-  assert_string_equal(r.error, "handed back");
+  assert_string_equal(r.error, "handed back (again after one retry)");
   assert_string_equal(r.type, "LINE");
   th_run_for(&f.lp, 20 * TH_MS);
   assert_int_equal(r.ends, 1);
@@ -1011,6 +1044,7 @@ int main(void) {
       T(test_connect_refused_fails_under_the_targets_name),
       T(test_failed_attempts_back_off),
       T(test_a_close_after_answers_is_not_a_failed_attempt),
+      T(test_a_request_moved_at_the_end_is_no_failed_attempt),
       T(test_a_plugins_prefix_goes_before_the_cores_reason),
       T(test_connect_timeout),
       T(test_session_refusals_fail_from_the_core),

@@ -58,6 +58,24 @@ static void test_constant_and_names(void **state) {
   rl__template_del(t);
 }
 
+/* {{"text"}} is text as it is: how --data-raw sends "{{" untemplated. */
+static void test_quoted_text(void **state) {
+  (void)state;
+  uint64_t rng = 1;
+  char *s = expand("a{{\"{{\"}}user_id}} {{\"x y\"}}}", 1, 1, &rng);
+  assert_string_equal(s, "a{{user_id}} x y}");
+  free(s);
+  s = expand("{{\"\"}}", 1, 1, &rng);
+  assert_string_equal(s, "");
+  free(s);
+  /* Not constant: a plugin expands it rather than send the template. */
+  rl_template *t = NULL;
+  char err[128];
+  assert_int_equal(rl__template_new("{{\"{{\"}}", 8, &t, err, sizeof err), 0);
+  assert_false(rl__template_is_constant(t));
+  rl__template_del(t);
+}
+
 static void test_random_int_range_and_seed(void **state) {
   (void)state;
   uint64_t rng = 99;
@@ -183,6 +201,7 @@ static void test_errors_name_the_column(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_constant_and_names),
+      cmocka_unit_test(test_quoted_text),
       cmocka_unit_test(test_random_int_range_and_seed),
       cmocka_unit_test(test_uuid_and_string),
       cmocka_unit_test(test_errors_name_the_column),

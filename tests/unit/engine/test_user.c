@@ -726,6 +726,50 @@ static void test_one_connection_per_endpoint(void **state) {
   close(fb);
 }
 
+/* ---- what plugins keep per user (ABI 1.5) ------------------------------------ */
+
+static int states_freed;
+static void free_state(void *state) {
+  states_freed++;
+  free(state);
+}
+
+static void test_plugin_state_goes_when_the_user_stops(void **state) {
+  (void)state;
+  const int task[] = {A, -1};
+  plan(NULL, task, NULL, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn(0, 1, NULL);
+  states_freed = 0;
+  /* One slot per key, made on first use, empty. */
+  rl_user_slot *s = th_host.request_user_slot(&u->req, "rpcload.test");
+  assert_non_null(s);
+  assert_null(s->state);
+  assert_ptr_equal(th_host.request_user_slot(&u->req, "rpcload.test"), s);
+  rl_user_slot *other = th_host.request_user_slot(&u->req, "other");
+  assert_non_null(other);
+  assert_ptr_not_equal(other, s);
+  s->state = malloc(16);
+  s->del = free_state;
+  other->state = malloc(16);
+  other->del = free_state;
+  /* The user stops: every state goes, the slots stay, empty. */
+  rl__user_stop(u, 0);
+  assert_int_equal(states_freed, 2);
+  assert_null(s->state);
+  assert_null(s->del);
+  /* One stored afterwards (a late response on a shared connection) goes
+   * with the user (teardown frees it). */
+  s = th_host.request_user_slot(&u->req, "rpcload.test");
+  assert_non_null(s);
+  s->state = malloc(16);
+  s->del = free_state;
+  /* Off the ready queue first, as a worker's new test does. */
+  f.lp.ready_head = f.lp.ready_tail = NULL;
+  rl__user_del(u);
+  f.u[0] = NULL;
+  assert_int_equal(states_freed, 3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -749,6 +793,7 @@ int main(void) {
       T(test_pacing_after_an_overrun_starts_afresh_as_locust),
       T(test_a_paced_task_that_waited_does_not_count_the_wait),
       T(test_own_connection_closed_at_stop_shared_one_kept),
+      T(test_plugin_state_goes_when_the_user_stops),
       T(test_one_connection_per_endpoint),
 #undef T
   };

@@ -810,6 +810,15 @@ static void test_errors(void **state) {
   static const struct {
     const char *text, *where, *words;
   } bad[] = {
+      /* a capture keeps one value; a stream's messages are a list */
+      {"users:\n  - name: U\n    tasks:\n      - steps:\n          - http: GET "
+       "/\n            capture: {x: '$.m[*].id'}\n",
+       "t.yaml:6:26: ", "a capture keeps one value: '$.m[*].id' has [*]"},
+      {"users:\n  - name: U\n    tasks:\n      - steps:\n          - http: GET "
+       "/\n            messages: {a: 1}\n",
+       "t.yaml:6:23: ", "expected a list of messages"},
+      {"shape: {spike: {base: 1}}\nusers: []\n",
+       "t.yaml:1:16: ", "missing 'peak'"},
       /* unknown keys, with the expected ones */
       {"hots: x\nusers: []\n", "t.yaml:1:1: ",
        "unknown key 'hots' in the scenario (did you mean 'host'? expected: "

@@ -106,9 +106,9 @@ static int setup(void **state) {
   r->own_plan = two_classes();
   r->plan = r->own_plan;
   r->start_ns = rl__now_ns();
-  /* Users as the runner tells its workers: 3 + 4. */
-  atomic_init(&f->workers[0].want_users, 3);
-  atomic_init(&f->workers[1].want_users, 4);
+  /* Users running on the workers: 3 + 4. */
+  atomic_init(&f->workers[0].users_live, 3);
+  atomic_init(&f->workers[1].users_live, 4);
   r->workers = f->workers;
   r->nworkers = 2;
   /* Some requests, merged as a worker would, and two history seconds. */
@@ -375,8 +375,8 @@ static void test_classes_and_tasks(void **state) {
   json_decref(j);
 
   /* Nobody running: every class's share is 0, as Locust's ("or 1"). */
-  atomic_store(&f->workers[0].want_users, 0);
-  atomic_store(&f->workers[1].want_users, 0);
+  atomic_store(&f->workers[0].users_live, 0);
+  atomic_store(&f->workers[1].users_live, 0);
   rl__web_api_tasks(&f->api, &a);
   j = answer_json(&a, 200);
   json_t *web = json_object_get(json_object_get(j, "total"), "Web");

@@ -61,7 +61,7 @@ static int group_teardown(void **state) {
 
 /* ---- Per-test fixture ------------------------------------------------------ */
 
-#define MAX_STEPS 4
+#define MAX_STEPS 8
 
 struct fx {
   rl_conn conn;
@@ -493,7 +493,8 @@ static void test_bad_specs(void **state) {
   s = base_spec();
   s.options = opts;
   s.n_options = 1;
-  expect_rejected(&s, "option 'call' is not known to http1 (it takes none)");
+  expect_rejected(&s, "option 'call' is not known to http1 (it takes "
+                      "cookies, allow_redirects, max_redirects)");
 
   /* A tiny err buffer is cut, never overrun. */
   char small[8];
@@ -631,7 +632,11 @@ static void test_500(void **state) {
                    0);
   assert_failure(1, "POST", "/boom", "HTTP 400 Bad Request");
 
-  /* 3xx is not a failure (as in Locust). */
+  /* 3xx is not a failure (as in Locust), when not followed. */
+  rl_kv no_follow[] = {{"allow_redirects", "false"}};
+  s.options = no_follow;
+  s.n_options = 1;
+  st = add_step(f, &s);
   assert_int_equal(submit(f, st), 0);
   assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\nLocation: /\r\n"
                            "Content-Length: 0\r\n\r\n"),
@@ -1237,6 +1242,409 @@ static void test_response_old_host(void **state) {
 
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
+/* ---- Cookies (the user's jar, lib/http_session) ------------------------------ */
+
+/* What the plugin wrote since the last call, as a string (static). */
+static const char *sent(struct fx *f) {
+  static char text[4096];
+  size_t len = 0;
+  char *out = rl_fake_conn_take(&f->conn, &len);
+  snprintf(text, sizeof text, "%.*s", (int)len, out != NULL ? out : "");
+  free(out);
+  return text;
+}
+
+static void *get_step(struct fx *f, const char *path, const rl_kv *options,
+                      size_t n_options) {
+  rl_step_spec s = base_spec();
+  s.path = path;
+  s.options = options;
+  s.n_options = n_options;
+  return add_step(f, &s);
+}
+
+#define UA "User-Agent: rpcload/0.1\r\n"
+#define OK_EMPTY "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+static void test_cookies_kept_per_user(void **state) {
+  struct fx *f = *state;
+  void *login = get_step(f, "/account/login", NULL, 0);
+  void *shop = get_step(f, "/shop", NULL, 0);
+  void *acct = get_step(f, "/account/x", NULL, 0);
+  fh.user_id = 1;
+  assert_int_equal(submit(f, login), 0);
+  assert_string_equal(sent(f), "GET /account/login HTTP/1.1\r\n"
+                               "Host: example.com\r\n" UA "\r\n");
+  /* Set-Cookie split over reads, one per field; the default path of the
+   * second is /account. */
+  assert_int_equal(feed_bytewise(f, "HTTP/1.1 200 OK\r\n"
+                                    "Set-Cookie: sid=abc; Path=/\r\n"
+                                    "set-cookie:lang=en \r\n"
+                                    "Set-Cookie: s=1; Secure; Path=/\r\n"
+                                    "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_success(0, "GET", "/account/login", 0);
+  /* The matching ones go in a Cookie line before the blank line; the
+   * Secure one not over plain HTTP. */
+  assert_int_equal(submit(f, shop), 0);
+  assert_string_equal(sent(f),
+                      "GET /shop HTTP/1.1\r\n"
+                      "Host: example.com\r\n" UA "Cookie: sid=abc\r\n\r\n");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+  assert_int_equal(submit(f, acct), 0);
+  assert_string_equal(sent(f), "GET /account/x HTTP/1.1\r\n"
+                               "Host: example.com\r\n" UA
+                               "Cookie: lang=en; sid=abc\r\n\r\n");
+  /* Max-Age=0 removes one. */
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nSet-Cookie: sid=x; Max-Age=0; "
+                           "Path=/\r\nContent-Length: 0\r\n\r\n"),
+                   0);
+  /* Another user has a jar of its own. */
+  fh.user_id = 2;
+  assert_int_equal(submit(f, acct), 0);
+  assert_string_equal(sent(f), "GET /account/x HTTP/1.1\r\n"
+                               "Host: example.com\r\n" UA "\r\n");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+  fh.user_id = 1;
+  assert_int_equal(submit(f, acct), 0);
+  assert_string_equal(sent(f),
+                      "GET /account/x HTTP/1.1\r\n"
+                      "Host: example.com\r\n" UA "Cookie: lang=en\r\n\r\n");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+  /* The user stops: its jar goes with it. */
+  int freed = fh.states_freed;
+  rl_fake_user_stop(&fh, 1);
+  assert_int_equal(fh.states_freed, freed + 1);
+  assert_int_equal(submit(f, acct), 0);
+  assert_string_equal(sent(f), "GET /account/x HTTP/1.1\r\n"
+                               "Host: example.com\r\n" UA "\r\n");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+}
+
+static void test_cookies_not_from_1xx_or_trailers(void **state) {
+  struct fx *f = *state;
+  void *st = get_step(f, "/", NULL, 0);
+  fh.user_id = 3;
+  assert_int_equal(submit(f, st), 0);
+  (void)sent(f);
+  assert_int_equal(feed(f, "HTTP/1.1 103 Early Hints\r\n"
+                           "Set-Cookie: early=1\r\n\r\n"
+                           "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                           "Trailer: Set-Cookie\r\n\r\n"
+                           "2\r\nok\r\n0\r\nSet-Cookie: late=1\r\n\r\n"),
+                   0);
+  assert_success(0, "GET", "/", 2);
+  assert_int_equal(submit(f, st), 0);
+  assert_string_equal(sent(f),
+                      "GET / HTTP/1.1\r\nHost: example.com\r\n" UA "\r\n");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+}
+
+static void test_cookies_off_and_the_steps_own(void **state) {
+  struct fx *f = *state;
+  rl_kv off[] = {{"cookies", "off"}};
+  void *no_jar = get_step(f, "/", off, 1);
+  rl_kv own[] = {{"cookies", "{\"t\":\"u{{user_id}}\",\"sid\":\"mine\"}"}};
+  void *with_own = get_step(f, "/", own, 1);
+  rl_step_spec s = base_spec();
+  rl_kv hdr[] = {{"Cookie", "hand=made"}};
+  s.headers = hdr;
+  s.n_headers = 1;
+  void *by_hand = add_step(f, &s);
+  void *plain = get_step(f, "/", NULL, 0);
+  fh.user_id = 4;
+  /* Jar off: Set-Cookie is not kept, nothing is sent. */
+  assert_int_equal(submit(f, no_jar), 0);
+  (void)sent(f);
+  assert_int_equal(
+      feed(f,
+           "HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nContent-Length: 0\r\n\r\n"),
+      0);
+  assert_int_equal(submit(f, plain), 0);
+  assert_string_equal(sent(f),
+                      "GET / HTTP/1.1\r\nHost: example.com\r\n" UA "\r\n");
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nSet-Cookie: sid=jar\r\n"
+                           "Set-Cookie: b=2\r\nContent-Length: 0\r\n\r\n"),
+                   0);
+  /* The step's own (templated) go first and replace the jar's of their
+   * name for this request. */
+  assert_int_equal(submit(f, with_own), 0);
+  assert_string_equal(sent(f), "GET / HTTP/1.1\r\nHost: example.com\r\n" UA
+                               "Cookie: t=u4; sid=mine; b=2\r\n\r\n");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+  /* A Cookie header of the user's wins over both (as in requests). */
+  assert_int_equal(submit(f, by_hand), 0);
+  assert_string_equal(sent(f), "GET / HTTP/1.1\r\nHost: example.com\r\n" UA
+                               "Cookie: hand=made\r\n\r\n");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+  /* The jar kept sid=jar: the step's value was for one request. */
+  assert_int_equal(submit(f, plain), 0);
+  assert_string_equal(sent(f), "GET / HTTP/1.1\r\nHost: example.com\r\n" UA
+                               "Cookie: sid=jar; b=2\r\n\r\n");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+}
+
+static void test_cookie_options_refused(void **state) {
+  (void)state;
+  rl_step_spec s = base_spec();
+  rl_kv bad_switch[] = {{"cookies", "maybe"}};
+  s.options = bad_switch;
+  s.n_options = 1;
+  expect_rejected(&s, "option 'cookies' takes on, off or a JSON object of "
+                      "names and values, got 'maybe'");
+  rl_kv bad_json[] = {{"cookies", "{\"a\":1}"}};
+  s.options = bad_json;
+  expect_rejected(&s, "cookie 'a' needs a text value");
+  rl_kv bad_name[] = {{"cookies", "{\"a b\":\"1\"}"}};
+  s.options = bad_name;
+  expect_rejected(&s, "cookie name 'a b' is not a valid token");
+  rl_kv bad_value[] = {{"cookies", "{\"a\":\"1;b=2\"}"}};
+  s.options = bad_value;
+  expect_rejected(&s, "cookie 'a' has a ';' or a control character in its "
+                      "value");
+  rl_kv bad_follow[] = {{"allow_redirects", "sometimes"}};
+  s.options = bad_follow;
+  expect_rejected(&s, "option 'allow_redirects' takes true or false, got "
+                      "'sometimes'");
+  rl_kv bad_max[] = {{"max_redirects", "-1"}};
+  s.options = bad_max;
+  expect_rejected(&s, "option 'max_redirects' takes 0 to 1000, got '-1'");
+}
+
+/* ---- Redirects --------------------------------------------------------------- */
+
+static void test_redirect_followed_on_the_connection(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.method = "POST";
+  s.path = "/shop/form";
+  s.body = (const uint8_t *)"{\"a\":1}";
+  s.body_len = 7;
+  s.body_type = "application/json";
+  rl_kv h[] = {{"X-Trace", "t1"}};
+  s.headers = h;
+  s.n_headers = 1;
+  void *st = add_step(f, &s);
+  fh.user_id = 5;
+  fh.wants_response = 1;
+  assert_int_equal(submit(f, st), 0);
+  (void)sent(f);
+  /* 302: a GET without the body and what described it; the 3xx's cookie
+   * goes along; a relative Location resolves on the request's path. */
+  assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\nLocation: done?x=1\r\n"
+                           "Set-Cookie: flash=1; Path=/\r\n"
+                           "Content-Length: 5\r\n\r\nmoved"),
+                   0);
+  assert_int_equal(fh.n_events, 0);
+  assert_string_equal(sent(f), "GET /shop/done?x=1 HTTP/1.1\r\n"
+                               "Host: example.com\r\n" UA "X-Trace: t1\r\n"
+                               "Cookie: flash=1\r\n\r\n");
+  /* 307 keeps the method, the body and its type. */
+  assert_int_equal(feed(f, "HTTP/1.1 307 Temporary Redirect\r\n"
+                           "Location: http://example.com/final\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_string_equal(sent(f), "GET /final HTTP/1.1\r\n"
+                               "Host: example.com\r\n" UA "X-Trace: t1\r\n"
+                               "Cookie: flash=1\r\n\r\n");
+  assert_int_equal(fh.n_events, 0);
+  /* The last response decides, under the step's type and name, with its
+   * own bytes; it is the one handed over. */
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
+                   0);
+  assert_int_equal(fh.n_events, 1);
+  assert_success(0, "POST", "/shop/form", 2);
+  assert_int_equal(last()->status, 200);
+  assert_string_equal(last()->body, "ok");
+  assert_int_equal(fh.n_responses, 1);
+
+  /* The next request starts afresh, with the step's own bytes. */
+  assert_int_equal(submit(f, st), 0);
+  assert_true(strncmp(sent(f), "POST /shop/form HTTP/1.1\r\n", 26) == 0);
+  assert_int_equal(feed(f, "HTTP/1.1 308 Permanent Redirect\r\n"
+                           "Location: /keep\r\nContent-Length: 0\r\n\r\n"),
+                   0);
+  assert_string_equal(sent(f), "POST /keep HTTP/1.1\r\n"
+                               "Host: example.com\r\n" UA
+                               "Content-Type: application/json\r\n"
+                               "X-Trace: t1\r\nCookie: flash=1\r\n"
+                               "Content-Length: 7\r\n\r\n{\"a\":1}");
+  assert_int_equal(
+      feed(f, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"), 0);
+  assert_failure(1, "POST", "/shop/form", "HTTP 404 Not Found");
+  assert_int_equal(last()->status, 404);
+}
+
+static void test_redirect_limits(void **state) {
+  struct fx *f = *state;
+  rl_kv two[] = {{"max_redirects", "2"}};
+  void *st = get_step(f, "/a", two, 1);
+  fh.user_id = 6;
+  fh.wants_response = 1;
+  const char *again = "HTTP/1.1 301 Moved\r\nLocation: /a\r\n"
+                      "Content-Length: 0\r\n\r\n";
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, again), 0);
+  assert_int_equal(feed(f, again), 0);
+  assert_int_equal(fh.n_events, 0);
+  /* The third: requests' words; nothing handed over (no response). */
+  assert_int_equal(feed(f, again), 0);
+  assert_failure(0, "GET", "/a", "Exceeded 2 redirects.");
+  assert_int_equal(fh.n_responses, 0);
+
+  /* Another origin is not followed, and says which. */
+  void *plain = get_step(f, "/a", NULL, 0);
+  assert_int_equal(submit(f, plain), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\n"
+                           "Location: https://sso.example.com/login?x=1\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_failure(1, "GET", "/a",
+                 "HTTP 302 redirect to https://sso.example.com: another "
+                 "origin, not followed");
+  /* A Location that is no http URL neither. */
+  assert_int_equal(submit(f, plain), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\nLocation: ftp://x/\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_failure(2, "GET", "/a",
+                 "HTTP 302 redirect with a Location that is not an http or "
+                 "https URL");
+  /* A 3xx without a Location, or with an empty one, or a 304: the
+   * response itself. */
+  assert_int_equal(submit(f, plain), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"),
+                   0);
+  assert_success(3, "GET", "/a", 0);
+  assert_int_equal(submit(f, plain), 0);
+  assert_int_equal(
+      feed(f, "HTTP/1.1 302 Found\r\nLocation: \r\nContent-Length: 0\r\n\r\n"),
+      0);
+  assert_success(4, "GET", "/a", 0);
+  assert_int_equal(submit(f, plain), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 304 Not Modified\r\nLocation: /b\r\n\r\n"),
+                   0);
+  assert_success(5, "GET", "/a", 0);
+  assert_int_equal(last()->status, 304);
+}
+
+static void test_redirect_not_followed(void **state) {
+  struct fx *f = *state;
+  rl_kv no[] = {{"allow_redirects", "false"}};
+  void *off = get_step(f, "/a", no, 1);
+  rl_step_spec s = base_spec();
+  s.method = "HEAD";
+  void *head = add_step(f, &s);
+  rl_kv yes[] = {{"allow_redirects", "true"}};
+  s.options = yes;
+  s.n_options = 1;
+  void *head_follow = add_step(f, &s);
+  fh.user_id = 7;
+  const char *moved = "HTTP/1.1 302 Found\r\nLocation: /b\r\n"
+                      "Content-Length: 3\r\n\r\n";
+  assert_int_equal(submit(f, off), 0);
+  (void)sent(f);
+  assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\nLocation: /b\r\n"
+                           "Content-Length: 3\r\n\r\nabc"),
+                   0);
+  assert_success(0, "GET", "/a", 3);
+  /* HEAD does not follow unless asked (requests' Session.head); asked,
+   * it stays HEAD. */
+  assert_int_equal(submit(f, head), 0);
+  (void)sent(f);
+  assert_int_equal(feed(f, moved), 0);
+  assert_success(1, "HEAD", "/", 0);
+  assert_int_equal(submit(f, head_follow), 0);
+  (void)sent(f);
+  assert_int_equal(feed(f, moved), 0);
+  assert_string_equal(sent(f),
+                      "HEAD /b HTTP/1.1\r\nHost: example.com\r\n" UA "\r\n");
+  assert_int_equal(feed(f, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"), 0);
+  assert_success(2, "HEAD", "/", 0);
+}
+
+static void test_redirect_moves_when_the_server_closes(void **state) {
+  struct fx *f = *state;
+  rl_step_spec s = base_spec();
+  s.method = "PUT";
+  s.path = "/x/{{user_id}}";
+  s.body = (const uint8_t *)"b{{seq}}";
+  s.body_len = 8;
+  void *st = add_step(f, &s);
+  fh.user_id = 8;
+  fh.user_seq = 3;
+  fh.wants_response = 1;
+  assert_int_equal(submit(f, st), 0);
+  assert_string_equal(sent(f), "PUT /x/8 HTTP/1.1\r\nHost: example.com\r\n" UA
+                               "Content-Length: 2\r\n\r\nb3");
+  /* A 307 on a closing connection: the request moves to a new one. */
+  assert_int_equal(feed(f, "HTTP/1.1 307 Temporary Redirect\r\n"
+                           "Location: y\r\nConnection: close\r\n"
+                           "Set-Cookie: k=v\r\nContent-Length: 0\r\n\r\n"),
+                   0);
+  assert_int_equal(fh.n_events, 0);
+  assert_int_equal(fh.n_moves, 1);
+  assert_true(f->conn.close_requested > 0);
+  assert_string_equal(sent(f), "");
+  del(f, RL_ERR_CLOSED, "connection closed");
+  /* The host sends it on over a new connection: the next hop goes. */
+  rl_conn_info info = {sizeof info, NULL, "example.com", 80, 0};
+  assert_int_equal(P->session_new(&fh.host, &f->conn, &info, &f->session), 0);
+  assert_int_equal(rl_fake_resubmit(&fh, P, f->session), 0);
+  assert_string_equal(sent(f), "PUT /x/y HTTP/1.1\r\nHost: example.com\r\n" UA
+                               "Cookie: k=v\r\nContent-Length: 2\r\n\r\nb3");
+  /* An HTTP/1.0 server closes after every response: it moves again. */
+  assert_int_equal(feed(f, "HTTP/1.0 301 Moved\r\nLocation: /z\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_int_equal(fh.n_moves, 2);
+  del(f, RL_ERR_CLOSED, "connection closed");
+  assert_int_equal(P->session_new(&fh.host, &f->conn, &info, &f->session), 0);
+  assert_int_equal(rl_fake_resubmit(&fh, P, f->session), 0);
+  /* 301 keeps PUT, without the body (requests drops it for all but 307
+   * and 308); PUT says its length. k=v's path is /x (the default: the
+   * directory of /x/8): not /z's. */
+  assert_string_equal(sent(f), "PUT /z HTTP/1.1\r\nHost: example.com\r\n" UA
+                               "Content-Length: 0\r\n\r\n");
+  assert_int_equal(
+      feed(f, "HTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\n!"), 0);
+  assert_success(0, "PUT", "/x/{{user_id}}", 1);
+  assert_int_equal(last()->status, 201);
+  /* The user's next request (another number) starts afresh. */
+  fh.user_seq = 4;
+  assert_int_equal(submit(f, st), 0);
+  assert_string_equal(sent(f), "PUT /x/8 HTTP/1.1\r\nHost: example.com\r\n" UA
+                               "Content-Length: 2\r\nCookie: k=v\r\n\r\nb4");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+}
+
+static void test_redirect_user_gone_midway(void **state) {
+  struct fx *f = *state;
+  void *st = get_step(f, "/a", NULL, 0);
+  fh.user_id = 9;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\nLocation: /b\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  (void)sent(f);
+  /* Its user stopped (the jar and the chain went): the request is still
+   * held and ends once, with the response that comes. */
+  rl_fake_user_stop(&fh, 9);
+  assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\nLocation: /c\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  assert_success(0, "GET", "/a", 0);
+  assert_string_equal(sent(f), "");
+  /* Cut while following: reported once, with the reason. */
+  fh.user_id = 10;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "HTTP/1.1 302 Found\r\nLocation: /b\r\n"
+                           "Content-Length: 0\r\n\r\n"),
+                   0);
+  del(f, RL_ERR_CANCELLED, "stopped");
+  assert_failure(1, "GET", "/a", "stopped");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_descriptor),
@@ -1282,6 +1690,15 @@ int main(void) {
       T(test_response_not_on_errors),
       T(test_response_not_wanted),
       T(test_response_old_host),
+      T(test_cookies_kept_per_user),
+      T(test_cookies_not_from_1xx_or_trailers),
+      T(test_cookies_off_and_the_steps_own),
+      cmocka_unit_test(test_cookie_options_refused),
+      T(test_redirect_followed_on_the_connection),
+      T(test_redirect_limits),
+      T(test_redirect_not_followed),
+      T(test_redirect_moves_when_the_server_closes),
+      T(test_redirect_user_gone_midway),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

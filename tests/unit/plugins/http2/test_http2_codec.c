@@ -22,6 +22,12 @@
  *   /trailers   200 "hello world\n" then trailers
  *   /meta       201 with x-id and content-type, "hello world\n", trailers
  *   /hold       nothing until the test says (srv_respond)
+ *   /login      200, set-cookie sid=abc (Path=/) and lang=en
+ *   /go/P       302 to /P        /go307/P   307 to /P
+ *   /go-cookie/P  302 to /P with set-cookie flash=1
+ *   /go-bye/P   302 to /P, then GOAWAY naming this stream the last
+ *   /go-other   302 to https://other.example/x
+ *   /loop       301 to /loop
  *
  * The host is tests/unit/fake_host, as in the http1 test: requests are
  * heap objects freed when the plugin reports them, so touching one
@@ -205,13 +211,65 @@ static void srv_respond_full(struct server *sv, struct srv_stream *ss,
       0);
 }
 
+/* A response of header fields alone (a redirect, cookies). */
+static void srv_respond_fields(struct server *sv, struct srv_stream *ss,
+                               const nghttp2_nv *nva, size_t n) {
+  ss->responded = 1;
+  assert_int_equal(SRV_SUBMIT_RESPONSE(sv->ng, ss->id, nva, n, NULL), 0);
+}
+
+/* The redirect paths: 1 when ss's is one (answered). */
+static int srv_redirect(struct server *sv, struct srv_stream *ss) {
+  static const struct {
+    const char *prefix, *status;
+    int cookie, bye;
+  } go[] = {{"/go/", "302", 0, 0},
+            {"/go307/", "307", 0, 0},
+            {"/go-cookie/", "302", 1, 0},
+            {"/go-bye/", "302", 0, 1}};
+  char to[256];
+  for (size_t i = 0; i < sizeof go / sizeof go[0]; i++) {
+    size_t n = strlen(go[i].prefix);
+    if (strncmp(ss->path, go[i].prefix, n) != 0)
+      continue;
+    snprintf(to, sizeof to, "/%s", ss->path + n);
+    nghttp2_nv nva[] = {NV(":status", go[i].status), NV("location", to),
+                        NV("set-cookie", "flash=1; Path=/")};
+    srv_respond_fields(sv, ss, nva, go[i].cookie ? 3 : 2);
+    if (go[i].bye)
+      assert_int_equal(nghttp2_submit_goaway(sv->ng, NGHTTP2_FLAG_NONE, ss->id,
+                                             NGHTTP2_NO_ERROR, NULL, 0),
+                       0);
+    return 1;
+  }
+  if (strcmp(ss->path, "/go-other") == 0) {
+    nghttp2_nv nva[] = {NV(":status", "302"),
+                        NV("location", "https://other.example/x")};
+    srv_respond_fields(sv, ss, nva, 2);
+    return 1;
+  }
+  if (strcmp(ss->path, "/loop") == 0) {
+    nghttp2_nv nva[] = {NV(":status", "301"), NV("location", "/loop")};
+    srv_respond_fields(sv, ss, nva, 2);
+    return 1;
+  }
+  return 0;
+}
+
 /* The server's answer to a request, by path (see the top of the file). */
 static void srv_answer(struct server *sv, struct srv_stream *ss) {
   char len[32];
   if (ss->responded)
     return;
-  if (strcmp(ss->path, "/hold") == 0)
+  if (strcmp(ss->path, "/hold") == 0 || srv_redirect(sv, ss))
     return;
+  if (strcmp(ss->path, "/login") == 0) {
+    nghttp2_nv nva[] = {NV(":status", "200"),
+                        NV("set-cookie", "sid=abc; Path=/"),
+                        NV("set-cookie", "lang=en")};
+    srv_respond_fields(sv, ss, nva, 3);
+    return;
+  }
   if (strcmp(ss->path, "/missing") == 0) {
     srv_respond_full(sv, ss, "404", NULL, NULL, 0);
   } else if (strcmp(ss->path, "/error") == 0) {
@@ -647,7 +705,8 @@ static void test_bad_specs(void **state) {
   s = base_spec("/");
   s.options = opts;
   s.n_options = 1;
-  expect_rejected(&s, "option 'call' is not known to http2 (it takes none)");
+  expect_rejected(&s, "option 'call' is not known to http2 (it takes "
+                      "cookies, allow_redirects, max_redirects)");
 
   s = base_spec("/");
   s.body = (const uint8_t *)"a={{nope}}";
@@ -1485,6 +1544,154 @@ static void test_response_old_host(void **state) {
 
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
+/* ---- Cookies and redirects (lib/http_session) ------------------------------ */
+
+static void test_cookies(void **state) {
+  struct fx *f = *state;
+  void *login = get_step(f, "/login");
+  void *hello = get_step(f, "/hello");
+  fh.user_id = 1;
+  assert_int_equal(submit(f, login), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(1, "GET", "/login", 0);
+  assert_int_equal(submit(f, hello), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(2, "GET", "/hello", strlen(HELLO));
+  assert_string_equal(f->sv.streams[1].headers, "user-agent: rpcload/0.1\n"
+                                                "cookie: sid=abc; lang=en\n");
+  /* Another user: a jar of its own. */
+  fh.user_id = 2;
+  assert_int_equal(submit(f, hello), 0);
+  assert_int_equal(pump(f), 0);
+  assert_string_equal(f->sv.streams[2].headers, "user-agent: rpcload/0.1\n");
+  /* The step's own cookies, templated, go first; jar off keeps none. */
+  rl_step_spec s = base_spec("/login");
+  rl_kv own[] = {{"cookies", "off"}, {"cookies", "{\"u\":\"{{user_id}}\"}"}};
+  s.options = own;
+  s.n_options = 2;
+  void *no_jar = add_step(f, &s);
+  assert_int_equal(submit(f, no_jar), 0);
+  assert_int_equal(pump(f), 0);
+  assert_string_equal(f->sv.streams[3].headers,
+                      "user-agent: rpcload/0.1\ncookie: u=2\n");
+  assert_int_equal(submit(f, hello), 0);
+  assert_int_equal(pump(f), 0);
+  assert_string_equal(f->sv.streams[4].headers, "user-agent: rpcload/0.1\n");
+}
+
+static void test_redirects(void **state) {
+  struct fx *f = *state;
+  fh.user_id = 3;
+  fh.wants_response = 1;
+  rl_step_spec s = base_spec("/go307/upload");
+  s.method = "POST";
+  s.body = (const uint8_t *)"abc";
+  s.body_len = 3;
+  void *post307 = add_step(f, &s);
+  s.path = "/go/hello";
+  void *post302 = add_step(f, &s);
+  void *cookie = get_step(f, "/go-cookie/hello");
+  /* 307 keeps the method and the body; the last response decides, under
+   * the step's name, with its bytes, and is the one handed over. */
+  assert_int_equal(submit(f, post307), 0);
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(fh.n_events, 1);
+  assert_success(1, "POST", "/go307/upload", 3);
+  assert_int_equal(f->sv.n, 2);
+  assert_string_equal(f->sv.streams[1].method, "POST");
+  assert_string_equal(f->sv.streams[1].path, "/upload");
+  assert_string_equal(f->sv.streams[1].body, "abc");
+  assert_string_equal(f->sv.streams[1].headers, "user-agent: rpcload/0.1\n"
+                                                "content-length: 3\n");
+  assert_int_equal(rl_fake_response_of(&fh, 1)->status, 200);
+  assert_string_equal(rl_fake_response_of(&fh, 1)->body, "got");
+  /* 302 turns POST into GET, without the body; the 3xx's cookie goes
+   * along. */
+  assert_int_equal(submit(f, post302), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(2, "POST", "/go/hello", strlen(HELLO));
+  assert_string_equal(f->sv.streams[3].method, "GET");
+  assert_string_equal(f->sv.streams[3].path, "/hello");
+  assert_int_equal(f->sv.streams[3].body_bytes, 0);
+  assert_string_equal(f->sv.streams[3].headers, "user-agent: rpcload/0.1\n");
+  assert_int_equal(submit(f, cookie), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(3, "GET", "/go-cookie/hello", strlen(HELLO));
+  assert_string_equal(f->sv.streams[5].headers, "user-agent: rpcload/0.1\n"
+                                                "cookie: flash=1\n");
+  assert_int_equal(f->sv.n, 6);
+}
+
+static void test_redirects_refused(void **state) {
+  struct fx *f = *state;
+  fh.user_id = 4;
+  fh.wants_response = 1;
+  rl_step_spec s = base_spec("/loop");
+  rl_kv two[] = {{"max_redirects", "2"}};
+  s.options = two;
+  s.n_options = 1;
+  void *loop = add_step(f, &s);
+  void *other = get_step(f, "/go-other");
+  rl_kv no[] = {{"allow_redirects", "false"}};
+  s = base_spec("/go/hello");
+  s.options = no;
+  s.n_options = 1;
+  void *off = add_step(f, &s);
+  assert_int_equal(submit(f, loop), 0);
+  assert_int_equal(pump(f), 0);
+  assert_failure(1, "Exceeded 2 redirects.");
+  assert_int_equal(f->sv.n, 3);
+  assert_false(rl_fake_response_of(&fh, 1)->got);
+  assert_int_equal(submit(f, other), 0);
+  assert_int_equal(pump(f), 0);
+  assert_failure(2, "HTTP 302 redirect to https://other.example: another "
+                    "origin, not followed");
+  assert_int_equal(submit(f, off), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(3, "GET", "/go/hello", 0);
+  assert_int_equal(rl_fake_response_of(&fh, 3)->status, 302);
+  assert_int_equal(f->sv.n, 5);
+}
+
+static void test_redirect_templated(void **state) {
+  struct fx *f = *state;
+  fh.user_id = 5;
+  rl_step_spec s = base_spec("/go/hello?u={{user_id}}");
+  rl_kv h[] = {{"x-u", "{{user_id}}"}};
+  s.headers = h;
+  s.n_headers = 1;
+  void *st = add_step(f, &s);
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(1, "GET", "/go/hello?u={{user_id}}", strlen(HELLO));
+  assert_string_equal(f->sv.streams[0].path, "/go/hello?u=5");
+  assert_string_equal(f->sv.streams[1].path, "/hello?u=5");
+  assert_string_equal(f->sv.streams[1].headers, "user-agent: rpcload/0.1\n"
+                                                "x-u: 5\n");
+}
+
+static void test_redirect_moves_after_goaway(void **state) {
+  struct fx *f = *state;
+  fh.user_id = 6;
+  void *bye = get_step(f, "/go-bye/hello");
+  assert_int_equal(submit(f, bye), 0);
+  assert_int_equal(pump(f), 0);
+  /* The connection takes no new stream: the request moves. */
+  assert_int_equal(fh.n_events, 0);
+  assert_int_equal(fh.n_moves, 1);
+  del(f, RL_ERR_CLOSED, "connection closed");
+  nghttp2_session_del(f->sv.ng);
+  memset(&f->sv, 0, sizeof f->sv);
+  rl_fake_conn_free(&f->conn);
+  rl_conn_info info = {sizeof info, "h2", "example.com", 80, 0};
+  assert_int_equal(P->session_new(&fh.host, &f->conn, &info, &f->session), 0);
+  assert_int_equal(rl_fake_resubmit(&fh, P, f->session), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(1, "GET", "/go-bye/hello", strlen(HELLO));
+  assert_int_equal(f->sv.n, 1);
+  assert_string_equal(f->sv.streams[0].path, "/hello");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_descriptor),
@@ -1523,6 +1730,11 @@ int main(void) {
       T(test_response_not_wanted),
       T(test_response_not_without_one),
       T(test_response_old_host),
+      T(test_cookies),
+      T(test_redirects),
+      T(test_redirects_refused),
+      T(test_redirect_templated),
+      T(test_redirect_moves_after_goaway),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
