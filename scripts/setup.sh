@@ -23,6 +23,7 @@ PACKAGES=(
   protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev   # protoc-c, protobuf-c, descriptor.proto
   python3-grpcio python3-protobuf python3-grpc-tools      # Python gRPC client for the tests
   valgrind clang-tidy openssl time   # checks and test tools
+  clang libclang-rt-14-dev           # fuzz targets (tests/fuzz): clang's libFuzzer, ASan, UBSan
   nodejs                             # npm: uPlot for the --html report (see below)
   chromium                           # the --html report's and web UI's browser tests (headless)
   python3-prometheus-client          # the web UI test parses /metrics with Prometheus's own parser

@@ -6,7 +6,8 @@
 #   3. ctest in build/: unit, integration and valgrind tests
 #   4. unit tests again under AddressSanitizer + UBSan in build-asan/, and
 #      the integration suites there (all but the slowest; valgrind's skip)
-#   5. clang-tidy over src/ cli/ plugins/ kit/ examples/ (config: .clang-tidy)
+#   5. the fuzz targets, a few seconds each (tests/fuzz/run.sh, build-fuzz/)
+#   6. clang-tidy over src/ cli/ plugins/ kit/ examples/ (config: .clang-tidy)
 # Every step runs even when an earlier one failed; exits non-zero if any failed.
 set -euo pipefail
 
@@ -59,6 +60,11 @@ asan_integration() {
   (cd build-asan && env "${ASAN_ENV[@]}" ctest --output-on-failure -j"$JOBS" -L integration -E "$ASAN_SKIP")
 }
 
+# The libFuzzer targets (tests/fuzz/run.sh: clang, build-fuzz/), each for a
+# few seconds from its checked-in seeds, one per CPU at a time; a crash, leak or
+# hang fails the step and its input is printed (docs/reliability.md).
+fuzz() { RL_FUZZ_SECONDS=6 tests/fuzz/run.sh; }
+
 tidy() {
   local sources
   mapfile -t sources < <(find src cli plugins kit examples -name '*.c' | sort)
@@ -89,6 +95,7 @@ step "module order of includes" /usr/bin/python3 scripts/check_includes.py
 step "ctest (build/: unit, integration, valgrind)" ctest_main
 step "unit tests under ASan+UBSan (build-asan/)" asan_unit
 step "integration tests under ASan+UBSan (build-asan/)" asan_integration
+step "fuzz targets (build-fuzz/)" fuzz
 step "clang-tidy" tidy
 
 if ((${#FAILED[@]})); then

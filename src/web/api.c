@@ -536,6 +536,15 @@ static int swarm_numbers(rl__web_api *api, const char *user_count_s,
   return 0;
 }
 
+/* How many bytes of `s` a refusal quotes, at most `max`: never ending
+ * inside a UTF-8 character, which the answer's JSON would refuse. */
+static int quote_len(const char *s, size_t max) {
+  size_t n = strnlen(s, max);
+  while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+    n--;
+  return (int)n;
+}
+
 /* A new host's plan for ctl (the target `want` means), under swarm_lock;
  * 0, or the refusal is in `a`. */
 static int swarm_compile(rl__web_api *api, const char *want,
@@ -546,22 +555,22 @@ static int swarm_compile(rl__web_api *api, const char *want,
       state != RL__STATE_STOPPING) {
     snprintf(msg, sizeof msg,
              "the host changes at a new test: stop this one first, then "
-             "start with host %.400s",
-             want);
+             "start with host %.*s",
+             quote_len(want, 400), want);
     rl__web_api_refuse(api, 409, msg, a);
     return -1;
   }
   if (!api->compile) {
     snprintf(msg, sizeof msg,
              "this rpcload cannot change its target; start another for "
-             "%.400s",
-             want);
+             "%.*s",
+             quote_len(want, 400), want);
     rl__web_api_refuse(api, 400, msg, a);
     return -1;
   }
   char err[768] = "";
   if (api->compile(api->compile_arg, want, &ctl->plan, err, sizeof err)) {
-    snprintf(msg, sizeof msg, "host %.200s: %s", want,
+    snprintf(msg, sizeof msg, "host %.*s: %s", quote_len(want, 200), want,
              err[0] ? err : "cannot be compiled");
     rl__web_api_refuse(api, 400, msg, a);
     return -1;
@@ -577,6 +586,14 @@ void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
                     spawn_rate_s ? spawn_rate_s : "", run_time ? run_time : "",
                     &ctl, a))
     return;
+  /* The answers quote the host, and JSON holds only UTF-8 text (jansson,
+   * which writes them, is the judge). */
+  json_t *text = host && host[0] ? json_string(host) : NULL;
+  if (host && host[0] && !text) {
+    rl__web_api_refuse(api, 400, "host is not a URL: not UTF-8 text", a);
+    return;
+  }
+  json_decref(text);
   if (atomic_load(&api->r->state) == RL__STATE_ENDING) {
     rl__web_api_refuse(api, 409, "the run is ending", a);
     return;

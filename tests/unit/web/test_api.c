@@ -317,6 +317,33 @@ static void test_swarm_host(void **state) {
   assert_int_equal(c.swarm, 0);
 }
 
+/* A host that is not UTF-8 text, or is cut in the middle of a character
+ * when the answer quotes it, still gets an answer that says why (found by
+ * tests/fuzz/fuzz_web_swarm: the JSON could not hold it, and the answer
+ * was an empty 500). */
+static void test_swarm_host_not_text(void **state) {
+  fixture *f = *state;
+  atomic_store(&f->r.state, RL__STATE_STOPPED);
+  rl__runner_ctl c = swarm(f, "2", "1",
+                           "http://ex\x9f\x9f"
+                           "ample.com",
+                           NULL, 400, "not UTF-8");
+  assert_int_equal(c.swarm, 0);
+  assert_int_equal(f->compile_calls, 0);
+  /* 250 two-byte characters: a quote cut at a byte count ends inside one. */
+  char host[600] = "http://";
+  for (int i = 0; i < 250; i++)
+    strcat(host, "\xc3\xa9");
+  atomic_store(&f->r.state, RL__STATE_RUNNING);
+  c = swarm(f, "2", "1", host, NULL, 409, "stop this one first");
+  assert_int_equal(c.swarm, 0);
+  atomic_store(&f->r.state, RL__STATE_STOPPED);
+  f->compile_fails = 1;
+  c = swarm(f, "2", "1", host, NULL, 400, "cannot resolve");
+  assert_int_equal(c.swarm, 0);
+  f->compile_fails = 0;
+}
+
 /* Users per class (the plan's deal of the 7 users) and Locust's /tasks. */
 static void test_classes_and_tasks(void **state) {
   fixture *f = *state;
@@ -522,6 +549,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_stats_requests, setup, teardown),
       cmocka_unit_test_setup_teardown(test_swarm, setup, teardown),
       cmocka_unit_test_setup_teardown(test_swarm_host, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_swarm_host_not_text, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_classes_and_tasks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stop_and_reset, setup, teardown),
       cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
