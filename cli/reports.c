@@ -56,7 +56,8 @@ int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
     return RL_ERR_IO;
   if (o->csv_prefix) {
     int flags = (o->run.full_history ? RL__REPORT_CSV_FULL_HISTORY : 0) |
-                (o->run.rate || o->run.user_stages ? RL__REPORT_CSV_SHAPE : 0);
+                (o->run.rate || o->run.user_stages ? RL__REPORT_CSV_SHAPE : 0) |
+                (o->csv_decimals ? RL__REPORT_CSV_DECIMALS : 0);
     int rc = rl__report_csv_open(o->csv_prefix, flags, &rep->csv, err, errlen);
     if (rc)
       return rc;
