@@ -241,7 +241,14 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
       .cut_requests = r->cut_requests,
       .status = sn,
       .n_status = n_sn,
+      .ended = 1,
+      .spawn_short = r->ramp_short,
+      .spawn_reached = r->ramp_reached,
+      .spawn_wanted = r->ramp_wanted,
+      .spawn_rate = r->ramp_rate,
+      .spawn_ns = r->ramp_ns,
   };
+  rl__runner_client_lag(r, &jinfo.lag);
   if (o->run.rate) {
     jinfo.latency = o->run.latency_uncorrected ? "uncorrected" : "corrected";
     jinfo.latency_other =
