@@ -76,6 +76,8 @@ enum {
   OPT_SKIP_FIRST,
   OPT_NO_COOKIES,
   OPT_NO_REDIRECTS,
+  OPT_PRINT_RESPONSES,
+  OPT_CSV_DECIMALS,
 };
 
 static const struct option long_options[] = {
@@ -133,6 +135,9 @@ static const struct option long_options[] = {
     {"prometheus-port", required_argument, NULL, OPT_PROMETHEUS_PORT},
     {"csv", required_argument, NULL, OPT_CSV},
     {"csv-full-history", no_argument, NULL, OPT_CSV_FULL_HISTORY},
+    {"csv-decimals", no_argument, NULL, OPT_CSV_DECIMALS},
+    {"print-responses", required_argument, NULL, OPT_PRINT_RESPONSES},
+    {"verbose", no_argument, NULL, 'v'},
     {"json", no_argument, NULL, OPT_JSON},
     {"json-file", required_argument, NULL, OPT_JSON_FILE},
     {"host", required_argument, NULL, OPT_HOST},
@@ -662,6 +667,20 @@ static int parse_output(cli_options *o, int c, char *arg, char *err,
   case OPT_CSV_FULL_HISTORY:
     o->run.full_history = 1;
     return 0;
+  case OPT_CSV_DECIMALS:
+    o->csv_decimals = 1;
+    return 0;
+  case OPT_PRINT_RESPONSES:
+    if (rl__parse_int(arg, 0, 1000000, &v))
+      return bad_value("--print-responses", arg, "expected 0 to 1000000", err,
+                       errlen);
+    o->run.print_responses = (uint32_t)v;
+    return 0;
+  case 'v': /* the first response of each step: what a test's author
+               looks at first */
+    if (o->run.print_responses < 1)
+      o->run.print_responses = 1;
+    return 0;
   case OPT_JSON:
     o->json = 1;
     return 0;
@@ -809,7 +828,7 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
    * short options ("-c10") that an earlier parse stopped in. */
   optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":hVu:r:t:X:H:d:O:I:m:M:D:bB:f:n:",
+  while ((c = getopt_long(argc, argv, ":hVvu:r:t:X:H:d:O:I:m:M:D:bB:f:n:",
                           long_options, NULL)) != -1) {
     if (c == ':') {
       snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);

@@ -42,6 +42,7 @@ typedef struct cli_options {
   int grpc_given;         /* 1: a gRPC option (--proto...); 2: --call */
   const char *html_path;  /* --html FILE, or NULL */
   const char *csv_prefix; /* --csv PREFIX, or NULL */
+  int csv_decimals;       /* --csv-decimals: unrounded percentiles */
   int json;               /* --json: the final stats as JSON on stdout */
   const char *json_path;  /* --json-file FILE, or NULL */
   /* The web UI and Prometheus (cli/web.c). --web-host, --web-port,

@@ -56,7 +56,8 @@ int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
     return RL_ERR_IO;
   if (o->csv_prefix) {
     int flags = (o->run.full_history ? RL__REPORT_CSV_FULL_HISTORY : 0) |
-                (o->run.rate || o->run.user_stages ? RL__REPORT_CSV_SHAPE : 0);
+                (o->run.rate || o->run.user_stages ? RL__REPORT_CSV_SHAPE : 0) |
+                (o->csv_decimals ? RL__REPORT_CSV_DECIMALS : 0);
     int rc = rl__report_csv_open(o->csv_prefix, flags, &rep->csv, err, errlen);
     if (rc)
       return rc;
@@ -240,7 +241,14 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
       .cut_requests = r->cut_requests,
       .status = sn,
       .n_status = n_sn,
+      .ended = 1,
+      .spawn_short = r->ramp_short,
+      .spawn_reached = r->ramp_reached,
+      .spawn_wanted = r->ramp_wanted,
+      .spawn_rate = r->ramp_rate,
+      .spawn_ns = r->ramp_ns,
   };
+  rl__runner_client_lag(r, &jinfo.lag);
   if (o->run.rate) {
     jinfo.latency = o->run.latency_uncorrected ? "uncorrected" : "corrected";
     jinfo.latency_other =
@@ -265,6 +273,26 @@ static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
   return status;
 }
 
+/* What a scenario run loaded, for the HTML report's Target row: each
+ * endpoint its users connected to (its host, or its classes' and steps'
+ * hosts), "host:port (plugin)", ", "-separated; cut with "..." when long. */
+static void plan_targets(const rl__plan *p, char *buf, size_t len) {
+  size_t n = 0;
+  buf[0] = '\0';
+  for (size_t e = 0; e < p->n_endpoints && n + 4 < len; e++) {
+    const rl__target *t = p->endpoint_targets[e];
+    int v6 = strchr(t->host, ':') != NULL;
+    int w = snprintf(buf + n, len - n, "%s%s%s%s:%u (%s%s)", e ? ", " : "",
+                     v6 ? "[" : "", t->host, v6 ? "]" : "", (unsigned)t->port,
+                     t->plugin->desc.name, t->tls ? ", TLS" : "");
+    if (w < 0 || (size_t)w >= len - n) {
+      snprintf(buf + len - 4, 4, "...");
+      return;
+    }
+    n += (size_t)w;
+  }
+}
+
 /* --html; the run has ended: no lock needed. */
 static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
                       const covered *c) {
@@ -274,12 +302,15 @@ static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
   size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
   char shape[512];
   cli_shape_describe(o, shape, sizeof shape);
+  char targets[1024] = "";
+  if (o->scenario && r->plan)
+    plan_targets(r->plan, targets, sizeof targets);
   rl__report_html_info info = {
       .shape = shape[0] ? shape : NULL,
       .latency = !o->run.rate                 ? NULL
                  : o->run.latency_uncorrected ? "uncorrected"
                                               : "corrected",
-      .target = o->target.url,
+      .target = targets[0] ? targets : o->target.url,
       .plugin = rep->plugin,
       .users = o->run.users,
       .spawn_rate = o->run.spawn_rate,

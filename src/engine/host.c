@@ -75,7 +75,7 @@ static uint64_t host_request_user_id(const rl_request *req) {
 }
 
 static int host_request_wants_response(const rl_request *req) {
-  return req->user && req->user->resp != NULL;
+  return req->user && rl__user_wants_response(req->user);
 }
 
 static void host_request_response(rl_request *req, const rl_response *resp) {

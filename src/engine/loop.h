@@ -66,6 +66,9 @@ struct rl_loop {
    * the other view (rl__stats_record_alt) from the intended start. */
   int open;
   int latency_uncorrected;
+  /* --print-responses: the first this many responses of each step are
+   * printed on stderr (engine/user.c); 0: none, and nothing collected. */
+  uint32_t print_responses;
   struct rl__user *idle_head;
   uint32_t idle;
   /* Arrivals that found every user busy, oldest first: their intended

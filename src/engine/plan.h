@@ -11,6 +11,7 @@
 #ifndef RL_PLAN_H
 #define RL_PLAN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +66,9 @@ typedef struct rl__plan_step {
   size_t n_json_operands;
   const void *origin; /* what it was compiled from (a scenario step),
                              for listings; NULL on the quick command line */
+  /* --print-responses: how many of its responses were printed, by every
+   * thread (a relaxed counter, like a feeder's: workers write it). */
+  atomic_uint printed;
 } rl__plan_step;
 
 typedef struct rl__plan_task {

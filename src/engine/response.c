@@ -85,6 +85,49 @@ const char *rl__response_header(const rl__response *r, const char *name) {
   return found;
 }
 
+/* Appends s[0..n) with control bytes as \xHH; newline and tab kept when
+ * `lines`. */
+static void add_escaped(rl__buf *out, const char *s, size_t n, int lines) {
+  size_t from = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c >= 0x20 && c != 0x7f) || (lines && (c == '\n' || c == '\t')))
+      continue;
+    rl__buf_add(out, s + from, i - from);
+    rl__buf_printf(out, "\\x%02x", c);
+    from = i + 1;
+  }
+  rl__buf_add(out, s + from, n - from);
+}
+
+void rl__response_format(const rl__response *r, size_t max_body, rl__buf *out) {
+  size_t off = 0;
+  for (size_t i = 0; i < r->n_headers; i++) {
+    const char *k = r->hdr + off;
+    off += strlen(k) + 1;
+    const char *v = r->hdr + off;
+    off += strlen(v) + 1;
+    add_escaped(out, k, strlen(k), 0);
+    rl__buf_str(out, ": ");
+    add_escaped(out, v, strlen(v), 0);
+    rl__buf_str(out, "\n");
+  }
+  const char *p = r->has_json ? r->json : r->body;
+  size_t n = r->has_json ? strlen(r->json) : r->body_len;
+  if (p == NULL || n == 0)
+    return;
+  if (r->n_headers)
+    rl__buf_str(out, "\n"); /* the body apart from the headers, as HTTP */
+  size_t shown = n < max_body ? n : max_body;
+  add_escaped(out, p, shown, 1);
+  if (shown < n || (!r->has_json && r->body_cut))
+    rl__buf_printf(out, "%s... (%zu more bytes%s)",
+                   shown && p[shown - 1] == '\n' ? "" : "\n", n - shown,
+                   !r->has_json && r->body_cut ? " and more not kept" : "");
+  if (out->len && out->p[out->len - 1] != '\n')
+    rl__buf_str(out, "\n");
+}
+
 void rl__response_free(rl__response *r) {
   free(r->body);
   free(r->json);

@@ -15,6 +15,8 @@
 
 #include <rpcload/plugin.h>
 
+#include "base/buf.h"
+
 /* Bodies are kept up to this many bytes; the rest is counted, not kept
  * (checks see a cut body; the error says so). */
 #define RL__RESPONSE_MAX_BODY ((size_t)4 << 20)
@@ -44,6 +46,17 @@ int rl__response_store(rl__response *r, const rl_response *in);
 /* The value of header `name` (ASCII case-insensitive), the last one when
  * repeated; NULL when absent. Points into r. */
 const char *rl__response_header(const rl__response *r, const char *name);
+
+/*
+ * Appends to `out` (the caller's) a readable copy of r for
+ * --print-responses: a line per header ("name: value"), then the JSON the
+ * plugin made of the payload (gRPC's message) or else the body. Payloads
+ * are cut after `max_body` bytes, saying how many more there were; control
+ * bytes (but newline and tab) are written as \xHH, so that a binary body
+ * or an escape sequence in it cannot drive the terminal. Header values are
+ * escaped the same way, newlines included. Ends with a newline.
+ */
+void rl__response_format(const rl__response *r, size_t max_body, rl__buf *out);
 
 /* Frees the buffers. */
 void rl__response_free(rl__response *r);

@@ -732,6 +732,7 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
       .rate = cfg->rate,
       .arrivals = cfg->arrivals,
       .latency_uncorrected = cfg->latency_uncorrected,
+      .print_responses = cfg->print_responses,
       .queue_cap = rl__spawn_share(cfg->max_queue, index, r->nworkers),
       .budget = cfg->iterations ? &r->budget : NULL,
       .finished = worker_finished,

@@ -73,6 +73,10 @@ typedef struct rl__run_config {
   /* -n/--iterations: the run stops once this many tasks have ended
    * (none is started past it). 0: no limit. */
   uint64_t iterations;
+  /* --print-responses: the first this many responses of each step are
+   * printed on stderr as they arrive (status, headers, body or message);
+   * 0: none, and plugins collect no response for it. */
+  uint32_t print_responses;
 } rl__run_config;
 
 /* The run's state, as Locust's web UI shows it. */

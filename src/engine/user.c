@@ -1,5 +1,6 @@
 #include "engine/user.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -205,7 +206,7 @@ rl__user *rl__user_new(rl_loop *loop, uint64_t id, const rl__plan_class *cls,
     u->vars = calloc(plan->n_vars, sizeof *u->vars);
     fail |= !u->vars;
   }
-  if (cls->checks) {
+  if (cls->checks || loop->print_responses) {
     u->resp = calloc(1, sizeof *u->resp);
     fail |= !u->resp;
   }
@@ -538,6 +539,58 @@ static const rl__plan_step *current_step(const rl__user *u) {
   return u->step < n ? &ps[u->step] : NULL;
 }
 
+int rl__user_wants_response(const rl__user *u) {
+  if (!u->resp)
+    return 0;
+  if (u->cls->checks)
+    return 1;
+  /* Printing only: the step's first responses. Several users may collect
+   * one at once; print_response decides which are printed. */
+  const rl__plan_step *s = current_step(u);
+  return s && atomic_load_explicit(&s->printed, memory_order_relaxed) <
+                  u->loop->print_responses;
+}
+
+/* Bodies and messages are printed up to this many bytes: enough to see
+ * what a server says, not a flood. */
+#define PRINT_MAX_BODY 2048
+
+/* --print-responses: prints the response of step s on stderr when it is
+ * one of the step's first N, with the row it counts in, its outcome and
+ * response time. One write per response, so that threads' outputs do not
+ * interleave. */
+static void print_response(rl__user *u, const rl__plan_step *s,
+                           const rl_result *res, const char *error,
+                           uint64_t rt) {
+  rl_loop *lp = u->loop;
+  /* Past N the counter is only read, so it stops growing (threads racing
+   * at N take it a few past, no more, however long the run). */
+  if (atomic_load_explicit(&s->printed, memory_order_relaxed) >=
+      lp->print_responses)
+    return;
+  unsigned k = atomic_fetch_add_explicit((atomic_uint *)&s->printed, 1,
+                                         memory_order_relaxed);
+  if (k >= lp->print_responses)
+    return;
+  rl__buf out;
+  rl__buf_init(&out);
+  const rl__response *r = u->resp && u->resp->have ? u->resp : NULL;
+  rl__buf_printf(&out, "--- response %u/%u of %s %s (user %llu): ", k + 1,
+                 (unsigned)lp->print_responses,
+                 res && res->type ? res->type : "?",
+                 res && res->name ? res->name : "?", (unsigned long long)u->id);
+  if (r && r->status >= 0)
+    rl__buf_printf(&out, "status %d, ", r->status);
+  rl__buf_printf(&out, "%s, %.3f ms\n", error ? error : "ok", (double)rt / 1e6);
+  if (r)
+    rl__response_format(r, PRINT_MAX_BODY, &out);
+  else
+    rl__buf_str(&out, "(no response: nothing came back)\n");
+  if (!out.oom && out.p)
+    fwrite(out.p, 1, out.len, stderr);
+  rl__buf_free(&out);
+}
+
 /* What the user does after step `s`: on a failure, what the step says
  * (on_failure); a capture that found nothing ends the steps at least;
  * stop_user stops the user whatever happened. */
@@ -581,6 +634,8 @@ static void request_ended(rl_request *req, const rl_result *res) {
       error = rl__checks_apply(&ps->checks, u->resp, error, rt, &tctx, u->vars,
                                why, sizeof why, &stop_task);
     }
+    if (ps && lp->print_responses)
+      print_response(u, ps, res, error, rt);
     u->step_outcome = ps ? outcome_of(ps, error != NULL, stop_task) : 0;
     rl__stats_entry *e =
         rl__request_record(lp->stats, &lp->gate, req, res, error, rt,

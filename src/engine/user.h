@@ -79,7 +79,8 @@ typedef struct rl__user {
   uint64_t arrival_ns;
   uint64_t sent_ns;
   /* The last response, when this user's steps check responses (scenario
-   * expect/capture); NULL otherwise, and plugins collect nothing. */
+   * expect/capture) or responses are printed (--print-responses); NULL
+   * otherwise, and plugins collect nothing. */
   rl__response *resp;
   /* What plugins keep for this user (ABI 1.5 request_user_slot): their
    * states go to their del when it stops, the slots when it is freed. */
@@ -92,6 +93,11 @@ typedef struct rl__user {
  * Caller (the worker) owns it; NULL on allocation failure. */
 rl__user *rl__user_new(rl_loop *loop, uint64_t id,
                        const struct rl__plan_class *cls, rl_conn *shared);
+
+/* Whether the plugin should hand over the response of the user's current
+ * request: its class checks responses, or the step's first responses are
+ * still to be printed (--print-responses). */
+int rl__user_wants_response(const rl__user *u);
 
 /* Acts on the user's state: next task, wait, or stop. Worker thread only. */
 void rl__user_resume(rl__user *u);

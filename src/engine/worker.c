@@ -493,6 +493,7 @@ static int loop_init(rl__worker *w) {
   lp->gate.open = !lp->gate.until_ns && !lp->gate.skip_first;
   lp->open = w->cfg.rate != NULL;
   lp->latency_uncorrected = w->cfg.latency_uncorrected;
+  lp->print_responses = w->cfg.print_responses;
   lp->budget = w->cfg.budget;
   if (lp->open && w->cfg.queue_cap) {
     lp->queue = malloc(w->cfg.queue_cap * sizeof *lp->queue);

@@ -211,26 +211,31 @@ static void field_ms_or_0(rl__buf *b, uint64_t ns) {
  * [min, max]; an int under 100 ms (round() without digits), else a float,
  * and the raw min or max when clamped. */
 static void field_median(rl__buf *b, uint64_t requests, uint64_t median_ns,
-                         uint64_t min_ns, uint64_t max_ns) {
+                         uint64_t min_ns, uint64_t max_ns, int decimals) {
   if (requests == 0) {
     rl__buf_add(b, "0", 1);
     return;
   }
   double raw = ns_to_ms(median_ns);
-  double med = locust_round(raw);
+  double med = decimals ? raw : locust_round(raw);
   double max = ns_to_ms(max_ns), min = ns_to_ms(min_ns);
   if (med > max)
     field_ms_or_0(b, max_ns);
   else if (med < min)
     field_float(b, min);
-  else if (raw < 100)
+  else if (raw < 100 && !decimals)
     rl__buf_printf(b, "%.0f", med);
   else
     field_float(b, med);
 }
 
-static void field_percentile(rl__buf *b, uint64_t ns) {
-  rl__buf_printf(b, "%.0f", locust_round(ns_to_ms(ns)));
+/* --csv-decimals: the histogram's figure in ms as a float (3 significant
+ * digits or better), not Locust's rounding. */
+static void field_percentile(rl__buf *b, uint64_t ns, int decimals) {
+  if (decimals)
+    field_float(b, ns_to_ms(ns));
+  else
+    rl__buf_printf(b, "%.0f", locust_round(ns_to_ms(ns)));
 }
 
 /* The seven "totals" columns both files share, from Median to Average
@@ -241,8 +246,8 @@ typedef struct totals {
   double avg_bytes;
 } totals;
 
-static void fields_totals_tail(rl__buf *b, const totals *t) {
-  field_median(b, t->requests, t->median_ns, t->min_ns, t->max_ns);
+static void fields_totals_tail(rl__buf *b, const totals *t, int decimals) {
+  field_median(b, t->requests, t->median_ns, t->min_ns, t->max_ns, decimals);
   rl__buf_add(b, ",", 1);
   /* avg_response_time: the sum in ms over the count, as Locust divides;
    * 0.0 when there is no request, a float either way */
@@ -260,19 +265,20 @@ static void fields_totals_tail(rl__buf *b, const totals *t) {
 }
 
 static void fields_percentiles(rl__buf *b, uint64_t requests,
-                               const uint64_t *ns) {
+                               const uint64_t *ns, int decimals) {
   for (size_t i = 0; i < NPCT; i++) {
     rl__buf_add(b, ",", 1);
     if (requests == 0)
       rl__buf_add(b, "N/A", 3);
     else
-      field_percentile(b, ns[i]);
+      field_percentile(b, ns[i], decimals);
   }
 }
 
 /* ---- the three kinds of rows --------------------------------------------- */
 
-static void stats_row(rl__buf *b, const rl__stats_entry *e, double elapsed_s) {
+static void stats_row(rl__buf *b, const rl__stats_entry *e, double elapsed_s,
+                      int decimals) {
   uint64_t pct[NPCT]; /* one walk over the histogram for all of them */
   rl__history_percentiles(&e->hist, pct);
   totals t = {
@@ -293,27 +299,28 @@ static void stats_row(rl__buf *b, const rl__stats_entry *e, double elapsed_s) {
   rl__buf_add(b, ",", 1);
   field_u64(b, t.failures);
   rl__buf_add(b, ",", 1);
-  fields_totals_tail(b, &t);
+  fields_totals_tail(b, &t, decimals);
   rl__buf_add(b, ",", 1);
   field_float(b, elapsed_s > 0 ? (double)e->num_requests / elapsed_s : 0);
   rl__buf_add(b, ",", 1);
   field_float(b, elapsed_s > 0 ? (double)e->num_failures / elapsed_s : 0);
-  fields_percentiles(b, e->num_requests, pct);
+  fields_percentiles(b, e->num_requests, pct, decimals);
   rl__buf_add(b, "\r\n", 2);
 }
 
-static void format_stats(rl__buf *b, rl__stats *s, double elapsed_s) {
+static void format_stats(rl__buf *b, rl__stats *s, double elapsed_s,
+                         int decimals) {
   rl__buf_reset(b);
   rl__buf_str(b, rl__report_csv_stats_header);
   const rl__stats_entry **entries;
   size_t n = rl__stats_entries(s, &entries);
   for (size_t i = 0; i < n; i++)
-    stats_row(b, entries[i], elapsed_s);
-  stats_row(b, rl__stats_total(s), elapsed_s);
+    stats_row(b, entries[i], elapsed_s, decimals);
+  stats_row(b, rl__stats_total(s), elapsed_s, decimals);
 }
 
 static void history_row(rl__buf *b, const char *type, const char *name,
-                        const rl__history_row *r, int shape) {
+                        const rl__history_row *r, int shape, int decimals) {
   totals t = {
       .requests = r->requests,
       .failures = r->failures,
@@ -332,13 +339,13 @@ static void history_row(rl__buf *b, const char *type, const char *name,
   field_text(b, name);
   /* Locust: f"{current_rps:2f}", i.e. six decimals */
   rl__buf_printf(b, ",%f,%f", r->current_rps, r->current_fps);
-  fields_percentiles(b, r->requests, pct);
+  fields_percentiles(b, r->requests, pct, decimals);
   rl__buf_add(b, ",", 1);
   field_u64(b, t.requests);
   rl__buf_add(b, ",", 1);
   field_u64(b, t.failures);
   rl__buf_add(b, ",", 1);
-  fields_totals_tail(b, &t);
+  fields_totals_tail(b, &t, decimals);
   if (shape) {
     /* The shape's columns: the Aggregated row's only. */
     int agg = strcmp(name, "Aggregated") == 0 && !*type;
@@ -379,7 +386,7 @@ static void format_failures(rl__buf *b, rl__stats *s, uint64_t start_unix) {
 int rl__report_csv_stats_text(rl__stats *s, double elapsed_s, char **out,
                               size_t *len) {
   rl__buf b = {0};
-  format_stats(&b, s, elapsed_s);
+  format_stats(&b, s, elapsed_s, 0);
   return rl__buf_take(&b, out, len) ? RL_ERR_NOMEM : 0;
 }
 
@@ -397,8 +404,8 @@ int rl__report_csv_history_text(const rl__history *h, char **out, size_t *len) {
     if (h->track_entries && i + 1 == h->n)
       for (size_t j = 0; j < h->n_entry_rows; j++)
         history_row(&b, h->entry_rows[j].type, h->entry_rows[j].name,
-                    &h->entry_rows[j].row, 0);
-    history_row(&b, "", "Aggregated", &h->rows[i], 0);
+                    &h->entry_rows[j].row, 0, 0);
+    history_row(&b, "", "Aggregated", &h->rows[i], 0, 0);
   }
   return rl__buf_take(&b, out, len) ? RL_ERR_NOMEM : 0;
 }
@@ -411,7 +418,8 @@ int rl__report_csv_history_text(const rl__history *h, char **out, size_t *len) {
 
 struct rl__report_csv {
   int full_history;
-  int shape; /* RL__REPORT_CSV_SHAPE's columns */
+  int shape;    /* RL__REPORT_CSV_SHAPE's columns */
+  int decimals; /* RL__REPORT_CSV_DECIMALS */
   char *path[NFILES];
   /* The history is appended with pwrite at `history_size`, the length of
    * its whole rows: a write that fails halfway is cut back to it, and the
@@ -522,6 +530,7 @@ int rl__report_csv_open(const char *prefix, int flags, rl__report_csv **out,
     goto nomem;
   w->history_fd = -1;
   w->full_history = (flags & RL__REPORT_CSV_FULL_HISTORY) != 0;
+  w->decimals = (flags & RL__REPORT_CSV_DECIMALS) != 0;
   w->shape = (flags & RL__REPORT_CSV_SHAPE) != 0;
   /* Until the first history row tells the run's start (a run shorter than
    * a second has none), the writer's own start is close enough. */
@@ -586,8 +595,10 @@ static void format_history(rl__report_csv *w, const rl__history *h) {
     if (w->full_history && i + 1 == h->n)
       for (size_t j = 0; j < h->n_entry_rows; j++)
         history_row(&w->history_rows, h->entry_rows[j].type,
-                    h->entry_rows[j].name, &h->entry_rows[j].row, w->shape);
-    history_row(&w->history_rows, "", "Aggregated", &h->rows[i], w->shape);
+                    h->entry_rows[j].name, &h->entry_rows[j].row, w->shape,
+                    w->decimals);
+    history_row(&w->history_rows, "", "Aggregated", &h->rows[i], w->shape,
+                w->decimals);
   }
   w->seconds_pending += h->n - w->rows_done;
   w->rows_done = h->n;
@@ -609,7 +620,7 @@ static int format_all(rl__report_csv *w, rl__stats *s, const rl__history *h,
     w->seconds_dropped += w->seconds_pending - kept_seconds;
     w->seconds_pending = kept_seconds;
   }
-  format_stats(&w->stats, s, elapsed_s);
+  format_stats(&w->stats, s, elapsed_s, w->decimals);
   format_failures(&w->failures, s, w->start_unix);
   w->stats_ready = !w->stats.oom;
   w->failures_ready = !w->failures.oom;

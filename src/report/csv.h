@@ -96,6 +96,11 @@ extern const char rl__report_csv_exceptions_header[];
  * do not apply), after Locust's, so readers of Locust's columns by name
  * or position are not disturbed. */
 #define RL__REPORT_CSV_SHAPE 2
+/* --csv-decimals: the median and percentile columns (both files) in ms
+ * with the histogram's full precision, written like the other times
+ * ("0.523417"), instead of Locust's rounding to integers: for dashboards
+ * of sub-millisecond services. Without it the bytes are Locust's. */
+#define RL__REPORT_CSV_DECIMALS 4
 
 int rl__report_csv_open(const char *prefix, int flags, rl__report_csv **out,
                         char *err, size_t errlen);

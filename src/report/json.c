@@ -298,6 +298,33 @@ static json_t *open_model(rl__stats *s, const rl__report_json_info *run) {
   return done(j, ok);
 }
 
+/* What the console's summary says of the ramp (cli/summary.c), as data. */
+static json_t *spawn_info(const rl__report_json_info *run) {
+  json_t *j = json_object();
+  int ok = j != NULL;
+  put(j, "reached", u64(run->spawn_reached), &ok);
+  put(j, "wanted", u64(run->spawn_wanted), &ok);
+  put(j, "rate", num(run->spawn_rate), &ok);
+  put(j, "seconds", num((double)run->spawn_ns / 1e9), &ok);
+  /* Locust's schedule: the first user at once, then one every 1/rate s. */
+  put(j, "seconds_needed",
+      num(run->spawn_rate > 0 && run->spawn_wanted > 0
+              ? (double)(run->spawn_wanted - 1) / run->spawn_rate
+              : 0),
+      &ok);
+  return done(j, ok);
+}
+
+static json_t *lag_info(const rl__lag *lag) {
+  json_t *j = json_object();
+  int ok = j != NULL;
+  put(j, "stalls", u64(lag->stalls), &ok);
+  put(j, "threshold_ms", num((double)RL__LAG_MIN_NS / 1e6), &ok);
+  put(j, "lost_ms", num((double)lag->total_ns / 1e6), &ok);
+  put(j, "longest_ms", num((double)lag->max_ns / 1e6), &ok);
+  return done(j, ok);
+}
+
 static json_t *run_info(rl__stats *s, const rl__report_json_info *run) {
   json_t *j = json_object();
   int ok = j != NULL;
@@ -309,6 +336,12 @@ static json_t *run_info(rl__stats *s, const rl__report_json_info *run) {
   put(j, "users", u64(run->users), &ok);
   put(j, "user_count", u64(run->user_count), &ok);
   put(j, "cut_requests", u64(run->cut_requests), &ok);
+  if (run->ended) {
+    put(j, "spawn_complete", json_boolean(!run->spawn_short), &ok);
+    if (run->spawn_short)
+      put(j, "spawn", spawn_info(run), &ok);
+    put(j, "client_lag", lag_info(&run->lag), &ok);
+  }
   if (run->latency)
     put(j, "open_model", open_model(s, run), &ok);
   if (run->shape)

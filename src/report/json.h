@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "engine/lag.h"
 #include "stats/history.h"
 #include "stats/stats.h"
 
@@ -56,6 +57,19 @@ typedef struct rl__report_json_info {
    * "rate", what its target counts; NULL: none. History rows then carry
    * "target". */
   const char *shape;
+  /* The run has ended and what follows is known (the CLI's final
+   * reports): "spawn_complete", "spawn" and "client_lag" are written.
+   * 0 (the web UI's report, while a swarm may go on): they are left out. */
+  int ended;
+  /* The ramp ended by the end of the run (engine/runner.h's ramp_*):
+   * spawn_short 1 when it reached spawn_reached of spawn_wanted users at
+   * spawn_rate a second in spawn_ns. 0: every user was spawned. */
+  int spawn_short;
+  uint32_t spawn_reached, spawn_wanted;
+  double spawn_rate;
+  uint64_t spawn_ns;
+  /* The worker loops' stalls (engine/lag.h), zeros when none. */
+  rl__lag lag;
 } rl__report_json_info;
 
 /*
@@ -82,7 +96,14 @@ json_t *rl__report_json_entry(const rl__stats_entry *e, double duration_s);
 /*
  * The final report:
  *   {"rpcload_version", "run": {start_time, start_time_iso, end_time,
- *    duration, users, user_count, cut_requests},
+ *    duration, users, user_count, cut_requests, and with run->ended:
+ *    spawn_complete,
+ *    spawn (only when spawn_complete is false: {reached, wanted, rate,
+ *    seconds, seconds_needed}: the run of `seconds` ended with `reached`
+ *    of `wanted` users spawned at `rate` a second, all of whom take
+ *    seconds_needed), client_lag {stalls, threshold_ms, lost_ms,
+ *    longest_ms} (stalls of threshold_ms or more, their time added up,
+ *    the longest: engine/lag.h; zeros when none)},
  *    "stats": [entries, sorted as the console table], "total": {...},
  *    "errors": [{method, name, error, occurrences, first_seen, last_seen}],
  *    "status_codes": [{type, status, count}] (with run->n_status only),

@@ -216,9 +216,18 @@ class SpawnShortfall(unittest.TestCase):
                       "raise -r or -t)", res.stderr, res.describe())
         run = json.loads(res.stdout)["run"]
         self.assertEqual((run["users"], run["user_count"]), (50, 3))
+        # The JSON says what the summary says.
+        self.assertIs(run["spawn_complete"], False, run)
+        self.assertEqual(run["spawn"], {"reached": 3, "wanted": 50, "rate": 1.0,
+                                        "seconds": run["spawn"]["seconds"],
+                                        "seconds_needed": 49.0}, run)
+        self.assertAlmostEqual(run["spawn"]["seconds"], 2.5, places=1)
         # Every user spawned: nothing to say.
         self.assertEqual(short.exit_code, 0, short.describe())
         self.assertNotIn("before all users were spawned", short.stderr)
+        run = json.loads(short.stdout)["run"]
+        self.assertIs(run["spawn_complete"], True, run)
+        self.assertNotIn("spawn", run)
 
 class ComingFromGhzAndK6(unittest.TestCase):
     def test_habits_get_rpcload_s_equivalent(self):

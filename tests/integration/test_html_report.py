@@ -31,6 +31,10 @@ import tempfile
 import unittest
 import zlib
 
+import rpcload
+from hello_server import HelloServer, skip_reason
+from servers import NginxServer
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("RPCLOAD_SOURCE_DIR") or os.path.dirname(os.path.dirname(HERE))
 BUILD_DIR = os.environ.get("RPCLOAD_BUILD_DIR") or os.path.join(SOURCE_DIR, "build")
@@ -329,6 +333,72 @@ class HtmlReportTest(unittest.TestCase):
         self.assertIn("No per-second data", dom)
         self.assertIn("No request failed.", dom)
         self.assertNotIn("<canvas", dom)
+
+
+
+LONG_NAME = "/api/v2/customer_accounts/preferences.notification_settings/long_segment_name"
+
+
+class RealRunReportTest(unittest.TestCase):
+    """A 2 s scenario run against nginx and the hello gRPC server, its
+    --html report read in Chromium 420 px wide (html_report_browser.mjs):
+    names wrap only after / . _, the Run table names the targets, and the
+    charts' time axis ticks whole seconds. About 8 s."""
+
+    def test_names_target_and_ticks(self):
+        node = shutil.which("node")
+        if not node or not os.access(CHROMIUM, os.X_OK) or not os.path.isdir(
+                os.path.join(rpcload.REPO_ROOT, "node_modules", "playwright-core")):
+            self.skipTest("needs node, node_modules/playwright-core and chromium "
+                          "(scripts/setup.sh)")
+        why = skip_reason()
+        if why:
+            self.skipTest(why)
+        tmp = tempfile.mkdtemp(prefix="rl_html_run_")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "r.html")
+        scenario = os.path.join(tmp, "s.yaml")
+        with NginxServer() as ng, HelloServer() as hs:
+            with open(scenario, "w") as f:
+                f.write("""
+users:
+  - name: Reader
+    wait: {constant: 0.1}
+    tasks:
+      - steps:
+          - {http: GET /hello, name: "%s"}
+          - {grpc: locust.hello.HelloService/SayHello, host: "%s", proto: "%s",
+             data: {name: x}}
+""" % (LONG_NAME, hs.target, os.path.join(SOURCE_DIR, "examples", "hello", "hello.proto")))
+            res = rpcload.run(["-f", scenario, "-u", "2", "-r", "10", "-t", "2s",
+                               "--only-summary", "--html", path,
+                               "http://127.0.0.1:%d" % ng.port], timeout_s=60)
+            hs.stop()
+        self.assertEqual(res.exit_code, 0, res.describe())
+        p = subprocess.run([node, os.path.join(HERE, "html_report_browser.mjs"), path],
+                           capture_output=True, text=True, timeout=120,
+                           cwd=rpcload.REPO_ROOT)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        seen = json.loads(p.stdout.strip().splitlines()[-1])
+        self.assertEqual(seen["problems"], [], seen)
+        names = [n for n in seen["names"] if n["text"] in (
+            LONG_NAME, "/locust.hello.HelloService/SayHello")]
+        self.assertGreaterEqual(len(names), 4, seen["names"])   # stats and percentiles
+        # Narrow enough that the long one wraps, and only after / . _
+        self.assertTrue(any(n["breaks"] for n in names), names)
+        for n in names:
+            self.assertTrue(set(n["breaks"]) <= set("/._"), n)
+        # The Run table's Target: both endpoints, with their plugins.
+        self.assertIsNotNone(seen["target"], seen)
+        self.assertIn("127.0.0.1:%d (http1)" % ng.port, seen["target"])
+        self.assertIn("%s (grpc)" % hs.target, seen["target"])
+        # Three charts; their time axes tick at whole seconds only
+        # (uPlot's labels for a fraction read ":01.500" or "1.5").
+        self.assertEqual(len(seen["ticks"]), 3, seen)
+        for ticks in seen["ticks"]:
+            self.assertTrue(ticks, seen)
+            for t in ticks:
+                self.assertNotRegex(t, r"\.\d", seen["ticks"])
 
 
 if __name__ == "__main__":

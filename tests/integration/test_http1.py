@@ -72,6 +72,27 @@ class Http1TestCase(unittest.TestCase):
         self.assertEqual(self.nginx.count(path="/hello", status=200), rep.aggregated.reqs)
         self.assertLess(res.wall_s, 3 + 5 + 4, "run took too long\n" + res.describe())
 
+    def test_a_print_responses(self):
+        """--print-responses 2: the first two responses of the step on stderr,
+        status, headers and body, and no more however many were made; 1 s."""
+        res = self.rl("-u", "4", "-r", "100", "-t", "1s", "--only-summary",
+                      "--print-responses", "2", self.nginx.url("/hello"), timeout_s=30)
+        rep = self.report_of(res)
+        self.assertExit(res, 0)
+        blocks = re.findall(r"^--- response (\d+)/2 of GET /hello \(user \d+\): "
+                            r"status 200, ok, [\d.]+ ms\n(.*?)(?=^---|^rpcload:|\Z)",
+                            res.stderr, re.M | re.S)
+        self.assertEqual([b[0] for b in blocks], ["1", "2"], res.describe())
+        for _, text in blocks:
+            self.assertRegex(text, r"(?m)^Server: nginx", res.describe())
+            self.assertRegex(text, r"\n\nhello world\n", res.describe())
+        self.assertGreater(rep.aggregated.reqs, 2, res.describe())
+        # Without it nothing is printed (and nothing collected).
+        res = self.rl("-u", "1", "-t", "1s", "--only-summary", self.nginx.url("/hello"),
+                      timeout_s=30)
+        self.assertExit(res, 0)
+        self.assertNotIn("--- response", res.stderr, res.describe())
+
     # (b) ---------------------------------------------------------------------
     def test_b_missing_every_request_fails(self):
         res = self.rl("-u", "2", "-r", "10", "-t", "2s", "--stop-timeout", "5",

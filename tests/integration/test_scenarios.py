@@ -509,6 +509,40 @@ users:
         self.assertGreater(self.reqs(res, "blog"), 3)
 
 
+    def test_print_responses_per_step(self):
+        """-v: the first response of each step, a gRPC one as its message in
+        JSON, a failed one with its status and error; 2 s."""
+        why = hello_skip_reason()
+        if why:
+            self.skipTest(why)
+        with DemoServer() as ds, HelloServer() as hs:
+            path = self.scenario("""
+users:
+  - name: Printed
+    wait: {constant: 0.05}
+    tasks:
+      - steps:
+          - {http: GET /blog?id=1, name: blog}
+          - {grpc: locust.hello.HelloService/SayHello, host: "%s", proto: "%s",
+             data: {name: "p{{user_id}}"}, name: hello}
+          - {grpc: SayHello, host: "%s", proto: "%s", name: not-found,
+             metadata: {x-status: "5"}}
+""" % (hs.target, HELLO_PROTO, hs.target, HELLO_PROTO))
+            res = self.run_rl(["-f", path, "-u", "2", "-r", "10", "-t", "2s", "-v",
+                               "--only-summary", "http://127.0.0.1:%d" % ds.port], code=1)
+            hs.stop()
+        heads = re.findall(r"^--- response (\d+)/1 of (\S+ \S+) \(user \d+\): (.*)$",
+                           res.stderr, re.M)
+        self.assertEqual(sorted(h[1] for h in heads),
+                         ["GET blog", "grpc hello", "grpc not-found"], res.describe())
+        self.assertTrue(all(h[0] == "1" for h in heads), res.describe())
+        self.assertRegex(res.stderr, r'(?m)^\{"message":"Hello from Locust, p\d+!"\}$',
+                         res.describe())
+        self.assertRegex(res.stderr, r"(?m)^--- response 1/1 of grpc not-found .*: status 5, "
+                         r"NOT_FOUND", res.describe())
+        self.assertGreater(self.reqs(res, "hello", "grpc"), 1, res.describe())
+
+
 class BoundedChecks(ScenarioCase):
     def test_a_catastrophic_regex_fails_the_request_within_bounds(self):
         # (a+)+$ on 100,000 letters and a '!': a backtracking engine without

@@ -339,9 +339,13 @@ class ClientLagTest(unittest.TestCase):
         # starved or paused machine would stop it): its worker loops
         # oversleep by about that much, which it says while running and
         # at the end, instead of charging it silently to the server.
+        tmp = tempfile.mkdtemp(prefix="rl-lag-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        json_path = os.path.join(tmp, "r.json")
         with StallServer() as srv:
             started = rpcload.start(["-u", "2", "-r", "10", "-t", "4s", "--threads", "2", "--wait",
-                                     "constant:0.05", "--only-summary", srv.url("/r")])
+                                     "constant:0.05", "--only-summary", "--json-file", json_path,
+                                     srv.url("/r")])
             proc = started[0]
             time.sleep(1.5)
             os.kill(proc.pid, signal.SIGSTOP)
@@ -358,6 +362,13 @@ class ClientLagTest(unittest.TestCase):
         self.assertIsNotNone(end, res.describe())
         self.assertGreaterEqual(int(end.group(3)), 800, res.describe())
         self.assertGreaterEqual(int(end.group(2)), 1600, res.describe())  # both threads
+        # The JSON report's run says the same, unrounded.
+        with open(json_path) as f:
+            lag = json.load(f)["run"]["client_lag"]
+        self.assertEqual(lag["stalls"], int(end.group(1)), lag)
+        self.assertEqual(lag["threshold_ms"], 10, lag)
+        self.assertEqual(round(lag["lost_ms"]), int(end.group(2)), lag)
+        self.assertEqual(round(lag["longest_ms"]), int(end.group(3)), lag)
 
 
 if __name__ == "__main__":

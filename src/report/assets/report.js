@@ -52,6 +52,23 @@
     return e;
   }
 
+  // A request name (a gRPC method, a path) may break only after "/", "."
+  // and "_", never inside a word: a <wbr> after each; a part wider than
+  // the cell widens the table, which then scrolls (.scroll).
+  function nameCell(text) {
+    var td = el("td", "name");
+    var s = text === null || text === undefined ? "" : String(text);
+    var from = 0;
+    for (var i = 0; i + 1 < s.length; i++) {
+      if (s[i] !== "/" && s[i] !== "." && s[i] !== "_") continue;
+      td.appendChild(document.createTextNode(s.slice(from, i + 1)));
+      td.appendChild(document.createElement("wbr"));
+      from = i + 1;
+    }
+    td.appendChild(document.createTextNode(s.slice(from)));
+    return td;
+  }
+
   function section(id, title) {
     var s = el("section");
     s.id = id;
@@ -61,7 +78,8 @@
   }
 
   // columns: [{label, cls}] (cls "num" right-aligns, "type" never wraps,
-  // "name" and "text" wrap anywhere); body and foot: rows of cell texts.
+  // "name" wraps at / . _ only (nameCell), "text" anywhere); body and foot:
+  // rows of cell texts.
   function table(columns, body, foot, cls) {
     var t = el("table", cls);
     var head = t.createTHead().insertRow();
@@ -74,7 +92,8 @@
       rows.forEach(function (cells) {
         var tr = section.insertRow();
         cells.forEach(function (text, i) {
-          tr.appendChild(el("td", columns[i].cls || "text", text));
+          tr.appendChild(columns[i].cls === "name" ? nameCell(text)
+            : el("td", columns[i].cls || "text", text));
         });
       });
     }
@@ -206,6 +225,8 @@
   // ---- charts
 
   var plots = [];
+  var WHOLE_SECONDS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600,
+    7200, 10800, 21600, 43200, 86400, 172800, 604800];
 
   function chartWidth(box) {
     return Math.max(320, Math.min(1240, box.clientWidth || 800));
@@ -232,7 +253,9 @@
         };
       })),
       axes: [
-        {},
+        // Whole seconds at least: a short run's axis would otherwise tick
+        // at fractions of the one-second history.
+        { incrs: WHOLE_SECONDS },
         { label: yLabel, size: 60, values: function (u, ticks) {
           return ticks.map(fmt);
         } }

@@ -646,6 +646,81 @@ static void test_a_regex_past_its_limits_fails_the_request(void **state) {
   rl__response_free(&r);
 }
 
+/* ---- --print-responses' account of a response ---------------------------- */
+
+static char *formatted(const rl__response *r, size_t max_body) {
+  rl__buf b;
+  rl__buf_init(&b);
+  rl__response_format(r, max_body, &b);
+  char *text = NULL;
+  size_t len = 0;
+  assert_int_equal(rl__buf_take(&b, &text, &len), 0);
+  return text;
+}
+
+static void test_format_headers_then_body(void **state) {
+  (void)state;
+  rl__response r = {0};
+  const rl_kv h[] = {{"content-type", "text/plain"}, {"x-n", "1"}};
+  respond(&r, 200, "hello\n", NULL, h, 2);
+  char *t = formatted(&r, 100);
+  assert_string_equal(t, "content-type: text/plain\nx-n: 1\n\nhello\n");
+  free(t);
+  rl__response_free(&r);
+}
+
+/* gRPC: the plugin's JSON of the message, not the protobuf bytes. */
+static void test_format_prefers_the_json(void **state) {
+  (void)state;
+  rl__response r = {0};
+  respond(&r, 0,
+          "\x0a\x03"
+          "abc",
+          "{\"message\":\"abc\"}", NULL, 0);
+  char *t = formatted(&r, 100);
+  assert_string_equal(t, "{\"message\":\"abc\"}\n");
+  free(t);
+  rl__response_free(&r);
+}
+
+/* A terminal escape, a NUL, a CR in a header: escaped, never raw. */
+static void test_format_escapes_control_bytes(void **state) {
+  (void)state;
+  rl__response r = {0};
+  const rl_kv h[] = {{"x-evil", "a\rb\nc"}};
+  static const char body[] = "red\x1b[31m\ttab\x7f";
+  rl_response in = {.struct_size = sizeof in,
+                    .status = 200,
+                    .headers = h,
+                    .n_headers = 1,
+                    .body = (const uint8_t *)"a\0b",
+                    .body_len = 3};
+  assert_int_equal(rl__response_store(&r, &in), 0);
+  char *t = formatted(&r, 100);
+  assert_string_equal(t, "x-evil: a\\x0db\\x0ac\n\na\\x00b\n");
+  free(t);
+  respond(&r, 200, body, NULL, NULL, 0);
+  t = formatted(&r, 100);
+  assert_string_equal(t, "red\\x1b[31m\ttab\\x7f\n");
+  free(t);
+  rl__response_free(&r);
+}
+
+/* Long bodies are cut, saying how much is left out. */
+static void test_format_cuts_long_bodies(void **state) {
+  (void)state;
+  rl__response r = {0};
+  respond(&r, 200, "0123456789", NULL, NULL, 0);
+  char *t = formatted(&r, 4);
+  assert_string_equal(t, "0123\n... (6 more bytes)\n");
+  free(t);
+  respond(&r, 204, NULL, NULL, NULL, 0);
+  t = formatted(&r, 4);
+  assert_true(t == NULL || t[0] == '\0'); /* nothing to show */
+  free(t);
+  rl__response_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_status_names),
@@ -665,6 +740,10 @@ int main(void) {
       cmocka_unit_test(test_captures_fill_the_users_variables),
       cmocka_unit_test(test_a_capture_miss_stops_the_task),
       cmocka_unit_test(test_a_failed_request_captures_nothing),
+      cmocka_unit_test(test_format_headers_then_body),
+      cmocka_unit_test(test_format_prefers_the_json),
+      cmocka_unit_test(test_format_escapes_control_bytes),
+      cmocka_unit_test(test_format_cuts_long_bodies),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -258,6 +258,58 @@ static void test_stats_values_match_locust(void **state) {
               "GET,/a,boom,1,1700000000,1700000000\r\n");
 }
 
+/* The `n`th comma-separated field (0-based) of the line of `text` that
+ * starts with `start`, as a number; NAN when absent. */
+static double field_of(const char *text, const char *start, int n) {
+  const char *p = strstr(text, start);
+  if (!p)
+    return NAN;
+  for (int i = 0; i < n; i++) {
+    p = strchr(p, ',');
+    if (!p)
+      return NAN;
+    p++;
+  }
+  char *end = NULL;
+  double v = strtod(p, &end);
+  return end != p && (*end == ',' || *end == '\r') ? v : NAN;
+}
+
+/* --csv-decimals: the median and percentiles as the histogram has them
+ * (3 significant digits), where Locust's rounding writes 0 and 1 for the
+ * sub-millisecond /d; every other column as without it. */
+static void test_stats_decimals(void **state) {
+  fixture *f = *state;
+  rl__report_csv *w;
+  char err[256] = "";
+  assert_int_equal(rl__report_csv_open(f->prefix, RL__REPORT_CSV_DECIMALS, &w,
+                                       err, sizeof err),
+                   0);
+  feed_known_set(f);
+  tick(f, 10, 4);
+  assert_int_equal(
+      rl__report_csv_close(w, f->run, &f->h, 10.0, err, sizeof err), 0);
+  char *text = file_of(f, "_stats.csv");
+  /* Median (4), then 50% (11) to 100% (21): 0.3 ms for 5 of 9, 0.6 ms
+   * from 66%. */
+  static const double want[] = {0.3, 0.3, 0.6, 0.6, 0.6, 0.6,
+                                0.6, 0.6, 0.6, 0.6, 0.6, 0.6};
+  static const int col[] = {4, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21};
+  for (size_t i = 0; i < sizeof col / sizeof col[0]; i++) {
+    double v = field_of(text, "GET,/d,", col[i]);
+    if (!(fabs(v - want[i]) <= want[i] * 1e-3))
+      fail_msg("column %d: %g, want %g within 0.1%%\n%s", col[i], v, want[i],
+               text);
+  }
+  /* The columns Locust writes as floats are unchanged. */
+  assert_non_null(strstr(text, "GET,/d,9,0,"));
+  assert_non_null(strstr(text, ",0.43333333333333335,0.3,0.6,7.0,0.9,0.0,"));
+  /* A whole-ms figure still reads as a float, not "10". */
+  assert_true(fabs(field_of(text, "GET,/a,", 4) - 10) <= 10e-3);
+  assert_non_null(strstr(text, "N/A,N/A\r\n")); /* /empty as before */
+  free(text);
+}
+
 static void test_final_rates_use_duration(void **state) {
   fixture *f = *state;
   rl__report_csv *w;
@@ -850,6 +902,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_headers_on_open, setup, teardown),
       cmocka_unit_test_setup_teardown(test_open_fails_with_reason, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_stats_decimals, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stats_values_match_locust, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_final_rates_use_duration, setup,

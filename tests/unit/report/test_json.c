@@ -181,6 +181,50 @@ static void test_empty_entry(void **state) {
   rl__stats_del(s);
 }
 
+/* The run's end: the ramp's shortfall and the client lag, as the console
+ * summary says them; left out of a report made while a run goes. */
+static void test_run_spawn_and_lag(void **state) {
+  (void)state;
+  rl__stats *s = rl__stats_new();
+  rl__report_json_info run = run_info;
+  json_t *j = rl__report_json(s, NULL, &run);
+  const json_t *r = json_object_get(j, "run");
+  assert_null(json_object_get(r, "spawn_complete"));
+  assert_null(json_object_get(r, "client_lag"));
+  json_decref(j);
+
+  run.ended = 1;
+  run.spawn_short = 1;
+  run.spawn_reached = 2;
+  run.spawn_wanted = 50;
+  run.spawn_rate = 1;
+  run.spawn_ns = 3000000000ull;
+  run.lag = (rl__lag){.stalls = 3, .total_ns = 1500000000, .max_ns = 900000000};
+  j = rl__report_json(s, NULL, &run);
+  r = json_object_get(j, "run");
+  assert_true(json_is_false(json_object_get(r, "spawn_complete")));
+  const json_t *sp = json_object_get(r, "spawn");
+  assert_int_equal(int_at(sp, "reached"), 2);
+  assert_int_equal(int_at(sp, "wanted"), 50);
+  assert_near(real_at(sp, "rate"), 1);
+  assert_near(real_at(sp, "seconds"), 3);
+  assert_near(real_at(sp, "seconds_needed"), 49);
+  const json_t *lag = json_object_get(r, "client_lag");
+  assert_int_equal(int_at(lag, "stalls"), 3);
+  assert_near(real_at(lag, "threshold_ms"), 10);
+  assert_near(real_at(lag, "lost_ms"), 1500);
+  assert_near(real_at(lag, "longest_ms"), 900);
+  json_decref(j);
+
+  run.spawn_short = 0;
+  j = rl__report_json(s, NULL, &run);
+  r = json_object_get(j, "run");
+  assert_true(json_is_true(json_object_get(r, "spawn_complete")));
+  assert_null(json_object_get(r, "spawn"));
+  json_decref(j);
+  rl__stats_del(s);
+}
+
 /* How numbers print: ms with no binary noise. */
 static void test_dump_text(void **state) {
   (void)state;
@@ -427,6 +471,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_report),
       cmocka_unit_test(test_empty_entry),
+      cmocka_unit_test(test_run_spawn_and_lag),
       cmocka_unit_test(test_dump_text),
       cmocka_unit_test(test_strings),
       cmocka_unit_test(test_history),
