@@ -355,33 +355,6 @@ static void add_body(const rl_host *host, const rl_step_spec *spec,
     rb_close_text(rb);
 }
 
-/* The Host value the step sends: the user's (NULL when templated or
- * removed), else the URL's authority. A new string (the caller frees it),
- * or NULL. */
-static char *host_sent(const rl_step_spec *spec, const rl__http_parts *pt) {
-  const rl__http_hdr *h = rl__http_find_header(pt->hs, pt->n, "Host");
-  if (h != NULL) {
-    size_t i = (size_t)(h - pt->hs);
-    if (h->value_len == 0 ||
-        (pt->value_tpl != NULL && pt->value_tpl[i] != NULL))
-      return NULL;
-    char *v = malloc(h->value_len + 1);
-    if (v != NULL) {
-      memcpy(v, h->value, h->value_len);
-      v[h->value_len] = '\0';
-    }
-    return v;
-  }
-  rl__buf b = {0};
-  rl__http_add_authority(&b, http1_schemes, spec);
-  rl__buf_add(&b, "", 1);
-  if (b.oom) {
-    rl__buf_free(&b);
-    return NULL;
-  }
-  return b.p;
-}
-
 /* Where the blank line that ends the header block of a request (len
  * bytes) starts: a Cookie line is written there. */
 static size_t head_end(const char *req, size_t len) {
@@ -418,7 +391,8 @@ static int http1_step_new(const rl_host *host, const rl_step_spec *spec,
     return RL_ERR_NOMEM;
   }
   st->host = host;
-  char *authority = host_sent(spec, &pt);
+  /* An empty Host is sent as such: no origin to keep cookies for. */
+  char *authority = rl__http_authority_sent(spec, &pt, http1_schemes, 1);
   rc = rl__http_sess_step_init(&st->sess, host, spec, pt.method, authority,
                                "http1", err, errlen);
   free(authority);

@@ -561,32 +561,6 @@ static struct http2_step *step_from(const rl_host *host,
   return st;
 }
 
-/* The :authority the step sends: the user's Host (NULL when templated),
- * else the URL's. A new string (the caller frees it), or NULL. */
-static char *authority_sent(const rl_step_spec *spec,
-                            const rl__http_parts *pt) {
-  const rl__http_hdr *h = rl__http_find_header(pt->hs, pt->n, "host");
-  if (h != NULL && h->value_len > 0) {
-    size_t i = (size_t)(h - pt->hs);
-    if (pt->value_tpl != NULL && pt->value_tpl[i] != NULL)
-      return NULL;
-    char *v = malloc(h->value_len + 1);
-    if (v != NULL) {
-      memcpy(v, h->value, h->value_len);
-      v[h->value_len] = '\0';
-    }
-    return v;
-  }
-  rl__buf b = {0};
-  rl__http_add_authority(&b, http2_schemes, spec);
-  rl__buf_add(&b, "", 1);
-  if (b.oom) {
-    rl__buf_free(&b);
-    return NULL;
-  }
-  return b.p;
-}
-
 /*
  * Compiles spec into a step: the header list and body are built here once,
  * so the hot path only hands them to nghttp2. Borrows host and spec (only
@@ -607,7 +581,7 @@ static int http2_step_new(const rl_host *host, const rl_step_spec *spec,
     return rc;
 
   rl__http_sess_step sess;
-  char *authority = authority_sent(spec, &pt);
+  char *authority = rl__http_authority_sent(spec, &pt, http2_schemes, 0);
   rc = rl__http_sess_step_init(&sess, host, spec, pt.method, authority, "http2",
                                err, errlen);
   free(authority);

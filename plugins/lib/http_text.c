@@ -366,3 +366,29 @@ const char *rl__http_body_type(const rl_step_spec *spec) {
     return NULL;
   return spec->body_type;
 }
+
+char *rl__http_authority_sent(const rl_step_spec *spec,
+                              const rl__http_parts *pt,
+                              const rl_scheme *schemes, int empty_removes) {
+  const rl__http_hdr *h = rl__http_find_header(pt->hs, pt->n, "host");
+  if (h != NULL && (h->value_len > 0 || empty_removes)) {
+    size_t i = (size_t)(h - pt->hs);
+    if (h->value_len == 0 ||
+        (pt->value_tpl != NULL && pt->value_tpl[i] != NULL))
+      return NULL;
+    char *v = malloc(h->value_len + 1);
+    if (v != NULL) {
+      memcpy(v, h->value, h->value_len);
+      v[h->value_len] = '\0';
+    }
+    return v;
+  }
+  rl__buf b = {0};
+  rl__http_add_authority(&b, schemes, spec);
+  rl__buf_add(&b, "", 1);
+  if (b.oom) {
+    rl__buf_free(&b);
+    return NULL;
+  }
+  return b.p;
+}

@@ -191,6 +191,18 @@ void rl__http_parts_free(const rl_host *host, rl__http_parts *pt);
  * when the value has none). */
 rl_template *rl__http_parts_take_value(rl__http_parts *pt, size_t i);
 
+/*
+ * The authority a step sends (its cookies' and redirects' origin): the
+ * user's Host header, else the URL's authority. NULL when the header is
+ * templated (known per request only), or when it is given empty and
+ * `empty_removes` (HTTP/1.1: an empty Host is sent as such; HTTP/2 then
+ * takes the URL's :authority). A new string (the caller frees it), or
+ * NULL (also when out of memory).
+ */
+char *rl__http_authority_sent(const rl_step_spec *spec,
+                              const rl__http_parts *pt,
+                              const rl_scheme *schemes, int empty_removes);
+
 /* Appends an expanded path, percent-encoding what cannot go in a request
  * target as it is (controls, space, DEL, and non-ASCII bytes: RFC 3986
  * wants UTF-8 percent-encoded); everything else ('%', '?', '&', '/') stays
