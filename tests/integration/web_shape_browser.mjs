@@ -7,29 +7,10 @@
 //
 // Prints step lines, then one JSON line {"shape": ..., "detail": ...,
 // "chart": ..., "state": ...}; exits 1 with the reason on any failure.
-import { chromium } from "playwright-core";
+import { runPage } from "./browser_run.mjs";
 
-const [url] = process.argv.slice(2);
-if (!url) {
-  console.error("usage: node web_shape_browser.mjs URL");
-  process.exit(2);
-}
-const CHROMIUM = process.env.RPCLOAD_CHROMIUM || "/usr/bin/chromium";
-const problems = [];
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-  timeout: 60000,
-});
-let failed = null;
-let shown = null;
-try {
-  const page = await (await browser.newContext()).newPage();
-  page.setDefaultTimeout(20000);
-  page.on("console", (m) => problems.push(`console ${m.type()}: ${m.text()}`));
-  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  await page.goto(url, { waitUntil: "load" });
+await runPage("web_shape_browser.mjs URL", {}, async (page, arg) => {
+  await page.goto(arg, { waitUntil: "load" });
   await page.locator("#shape-figure").waitFor({ state: "visible" });
   // The second stage: the target has reached its plateau.
   await page.waitForFunction(() =>
@@ -46,14 +27,5 @@ try {
     document.getElementById("state").textContent === "STOPPED");
   const state = await page.locator("#state").textContent();
   console.log("step: stopped");
-  shown = { shape, detail, chart, state };
-} catch (e) {
-  failed = e;
-} finally {
-  await browser.close();
-}
-if (failed || problems.length) {
-  console.log("FAILED: " + (failed ? failed.stack || failed : "") + "\n  " + problems.join("\n  "));
-  process.exit(1);
-}
-console.log(JSON.stringify(shown));
+  return { shape, detail, chart, state };
+});
