@@ -37,6 +37,11 @@ static inline int rl__budget_take(rl__budget *b) {
   return atomic_fetch_sub(&b->left, 1) > 0;
 }
 
+/* An iteration taken is not run after all (an arrival dropped): back. */
+static inline void rl__budget_give_back(rl__budget *b) {
+  atomic_fetch_add(&b->left, 1);
+}
+
 /* An iteration taken has ended (finished, failed or stopped short). */
 static inline void rl__budget_done(rl__budget *b) {
   if (atomic_fetch_add(&b->ended, 1) + 1 == b->total && b->all_done)

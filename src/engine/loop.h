@@ -60,8 +60,11 @@ struct rl_loop {
   uint64_t cut_requests;
   uint32_t live_users; /* users here not stopped yet (retiring included) */
   /* The open model (--rate): users between iterations wait on this list
-   * (doubly linked through rl__user.idle_prev/idle_next) for the worker
-   * to hand them the next arrival, instead of on their class's wait.
+   * (one list a class of the plan, doubly linked through
+   * rl__user.idle_prev/idle_next) for the worker to hand them the next
+   * arrival, instead of on their class's wait. Each arrival is for a
+   * class drawn by the classes' weights (arrival_rng), so the classes'
+   * shares of iterations are the plan's whichever users are free.
    * latency_uncorrected: the stats' tables show the time from the send,
    * the other view (rl__stats_record_alt) from the intended start. */
   int open;
@@ -69,8 +72,10 @@ struct rl_loop {
   /* --print-responses: the first this many responses of each step are
    * printed on stderr (engine/user.c); 0: none, and nothing collected. */
   uint32_t print_responses;
-  struct rl__user *idle_head;
+  struct rl__user **idle_heads; /* plan->n_classes of them */
+  size_t n_idle_heads;
   uint32_t idle;
+  uint64_t arrival_rng;
   /* Arrivals that found every user busy, oldest first: their intended
    * starts (a ring of queue_cap, queued from queue_head). The next user
    * to come free takes the oldest, so their response times count the

@@ -24,6 +24,12 @@ static void request_event(rl_request *req, const rl_result *res,
 
 /* The open model's idle list (engine/loop.h): newest first, so that the
  * users a modest rate keeps busy are few and their connections warm. */
+/* The user's class's place in the plan: its idle list. */
+static size_t class_index(const rl__user *u) {
+  size_t c = (size_t)(u->cls - u->loop->plan->classes);
+  return c < u->loop->n_idle_heads ? c : 0;
+}
+
 static void go_idle(rl__user *u) {
   rl_loop *lp = u->loop;
   if (lp->queued && !lp->stopping && !u->retiring) {
@@ -38,10 +44,11 @@ static void go_idle(rl__user *u) {
   }
   u->state = RL__USER_IDLE;
   u->idle_prev = NULL;
-  u->idle_next = lp->idle_head;
-  if (lp->idle_head)
-    lp->idle_head->idle_prev = u;
-  lp->idle_head = u;
+  rl__user **head = &lp->idle_heads[class_index(u)];
+  u->idle_next = *head;
+  if (*head)
+    (*head)->idle_prev = u;
+  *head = u;
   lp->idle++;
 }
 
@@ -52,7 +59,7 @@ static void leave_idle(rl__user *u) {
   if (u->idle_prev)
     u->idle_prev->idle_next = u->idle_next;
   else
-    lp->idle_head = u->idle_next;
+    lp->idle_heads[class_index(u)] = u->idle_next;
   if (u->idle_next)
     u->idle_next->idle_prev = u->idle_prev;
   u->idle_prev = u->idle_next = NULL;
@@ -501,8 +508,28 @@ void rl__user_del(rl__user *u) {
   free(u);
 }
 
+/* The class an arrival is for: drawn by the classes' weights (a
+ * fixed_count class weighs its count), as Locust deals users. */
+static size_t arrival_class(rl_loop *loop) {
+  const rl__plan *p = loop->plan;
+  if (loop->n_idle_heads <= 1)
+    return 0;
+  double total = 0;
+  for (size_t c = 0; c < loop->n_idle_heads; c++)
+    total += p->classes[c].has_fixed ? (double)p->classes[c].fixed
+                                     : p->classes[c].weight;
+  double x = rl__rng_double(&loop->arrival_rng) * total;
+  for (size_t c = 0; c < loop->n_idle_heads; c++) {
+    x -= p->classes[c].has_fixed ? (double)p->classes[c].fixed
+                                 : p->classes[c].weight;
+    if (x < 0)
+      return c;
+  }
+  return loop->n_idle_heads - 1;
+}
+
 int rl__user_arrive(rl_loop *loop, uint64_t intended_ns) {
-  rl__user *u = loop->idle_head;
+  rl__user *u = loop->idle ? loop->idle_heads[arrival_class(loop)] : NULL;
   if (!u) {
     if (loop->queued == loop->queue_cap)
       return -1;

@@ -57,6 +57,7 @@ static void close_pool(rl__worker *w) {
 
 static void arrivals_off(rl__worker *w);
 static void drop_queue(rl__worker *w);
+static int idle_lists(rl_loop *lp);
 
 static void check_finished(rl__worker *w) {
   if (!w->loop.stopping || w->loop.live_users || w->finished)
@@ -187,17 +188,19 @@ static void pump_arrivals(rl__worker *w) {
   uint64_t rel = now > w->arr_t0 ? now - w->arr_t0 : 0;
   uint64_t next, scheduled = 0, dropped = 0;
   while ((next = rl__arrivals_next(&w->arr)) <= rel) {
-    /* -n: an arrival that finds a user (or a place in the queue) takes
-     * an iteration; none left and the schedule is over. */
-    int room = lp->idle_head || lp->queued < lp->queue_cap;
-    if (room && lp->budget && !rl__budget_take(lp->budget)) {
+    /* -n: an arrival takes an iteration (given back when it is dropped);
+     * none left and the schedule is over. */
+    if (lp->budget && !rl__budget_take(lp->budget)) {
       next = UINT64_MAX;
       break;
     }
     rl__arrivals_pop(&w->arr);
     scheduled++;
-    if (rl__user_arrive(lp, w->arr_t0 + next))
+    if (rl__user_arrive(lp, w->arr_t0 + next)) {
       dropped++;
+      if (lp->budget)
+        rl__budget_give_back(lp->budget);
+    }
   }
   if (scheduled)
     rl__stats_count_iterations(lp->stats, scheduled, dropped);
@@ -272,6 +275,11 @@ static void spawn(rl__worker *w, uint32_t want) {
      * the users running are always the plan's deal of that many users. */
     uint64_t place =
         (uint64_t)w->active_users * nthreads + (uint64_t)w->cfg.index;
+    /* The open model's pool: each thread's is the plan's deal on its own,
+     * so every thread has users of each class for the arrivals it draws
+     * for that class (interleaved, a thread could have none). */
+    if (w->loop.open)
+      place = w->active_users;
     rl_conn *shared = w->npool ? &w->pool[w->nusers % w->npool] : NULL;
     rl__user *u = rl__user_new(&w->loop, id,
                                rl__plan_class_of(w->cfg.plan, place), shared);
@@ -355,6 +363,8 @@ static void new_test(rl__worker *w, unsigned gen) {
     }
     w->cfg.plan = w->loop.plan = plan;
     w->cfg.pool_target = pool_target;
+    if (w->loop.open && idle_lists(&w->loop))
+      rl__log(RL__LOG_ERROR, "out of memory: no user takes arrivals");
   }
   if (!w->loop.ntransports)
     start_transport(w);
@@ -479,6 +489,20 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
+/* The open model's idle lists, one a class of the loop's plan (empty:
+ * no user is idle when the plan changes). */
+static int idle_lists(rl_loop *lp) {
+  size_t n = lp->plan->n_classes ? lp->plan->n_classes : 1;
+  struct rl__user **heads = calloc(n, sizeof *heads);
+  if (!heads)
+    return RL_ERR_NOMEM;
+  free(lp->idle_heads);
+  lp->idle_heads = heads;
+  lp->n_idle_heads = n;
+  lp->idle = 0;
+  return 0;
+}
+
 /* The loop every user and connection of this thread runs on. */
 static int loop_init(rl__worker *w) {
   rl_loop *lp = &w->loop;
@@ -492,6 +516,10 @@ static int loop_init(rl__worker *w) {
                                 .skipped = w->cfg.skipped};
   lp->gate.open = !lp->gate.until_ns && !lp->gate.skip_first;
   lp->open = w->cfg.rate != NULL;
+  if (lp->open && idle_lists(lp))
+    return RL_ERR_NOMEM;
+  lp->arrival_rng =
+      w->cfg.seed ^ 0x2545f4914f6cdd1dull * (uint64_t)(w->cfg.index + 1);
   lp->latency_uncorrected = w->cfg.latency_uncorrected;
   lp->print_responses = w->cfg.print_responses;
   lp->budget = w->cfg.budget;
@@ -589,6 +617,9 @@ void rl__worker_join(rl__worker *w) {
   lp->rbuf = NULL;
   free(lp->queue);
   lp->queue = NULL;
+  free(lp->idle_heads);
+  lp->idle_heads = NULL;
+  lp->n_idle_heads = 0;
   rl__buf_free(&lp->scratch);
   free(lp->transports);
   lp->transports = NULL;

@@ -199,6 +199,26 @@ class NginxShapes(unittest.TestCase):
         self.assertRegex(res.stderr, r"s\.yaml:2:\d+: 'stages' and 'rate' in one shape")
 
 
+    def test_open_model_keeps_the_classes_weights(self):
+        # Two classes 3:1 at 200 arrivals a second: each arrival is for a
+        # class drawn by weight, so the iterations split 3:1 whichever users
+        # happen to be free (within 5 sigma of 1000 draws).
+        self.tmp = tempfile.mkdtemp(prefix="rl-shapes-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+        path = self.scenario(
+            "host: %(host)s\n"
+            "users:\n"
+            "  - {name: A, weight: 3, tasks: [{steps: [{http: GET /hello?a, name: a}]}]}\n"
+            "  - {name: B, weight: 1, tasks: [{steps: [{http: GET /hello?b, name: b}]}]}\n")
+        res, rep = run_json(["-f", path, "--rate", "200", "--max-inflight", "40", "-n", "1000",
+                             "-t", "30s"])
+        self.assertEqual(res.exit_code, 0, res.describe())
+        by = {e["name"]: e["num_requests"] for e in rep["stats"]}
+        self.assertEqual(by["a"] + by["b"], 1000, by)
+        self.assertAlmostEqual(by["a"] / 1000, 0.75, delta=5 * (0.75 * 0.25 / 1000) ** 0.5,
+                               msg=str(by))
+
+
 class WebUi(unittest.TestCase):
     @unittest.skipUnless(NODE and os.access(CHROMIUM, os.X_OK),
                          "node or chromium missing (scripts/setup.sh installs them)")
