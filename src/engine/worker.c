@@ -493,7 +493,7 @@ static void *worker_main(void *arg) {
  * no user is idle when the plan changes). */
 static int idle_lists(rl_loop *lp) {
   size_t n = lp->plan->n_classes ? lp->plan->n_classes : 1;
-  struct rl__user **heads = calloc(n, sizeof *heads);
+  struct rl__user **heads = calloc(n, sizeof(struct rl__user *));
   if (!heads)
     return RL_ERR_NOMEM;
   free(lp->idle_heads);
