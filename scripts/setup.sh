@@ -27,6 +27,7 @@ PACKAGES=(
   chromium                           # the --html report's and web UI's browser tests (headless)
   python3-prometheus-client          # the web UI test parses /metrics with Prometheus's own parser
   python3-pandas                     # the report tests read the CSV files as pandas users do
+  libsqlite3-dev                     # examples/listeners/sqlite_sink: every request into a SQLite file
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
