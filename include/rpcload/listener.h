@@ -202,8 +202,10 @@ typedef struct rl_listener {
    * the listener until thread_del. `worker` is the 0-based thread index.
    */
   void *(*thread_new)(void *state, uint32_t worker);
-  /* Worker thread, after its last request event, before test_stop of the
-   * run's end: frees the context (flush batched writes here). */
+  /* Worker thread, after its last request event, when the run ends (in a
+   * plain run before its test_stop; in a steered run, whose threads
+   * outlive its tests, after the last test_stop), always before
+   * quitting: frees the context (flush batched writes here). */
   void (*thread_del)(void *state, void *thread_ctx);
 
   /*

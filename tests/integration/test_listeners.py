@@ -1,7 +1,8 @@
 """Listener plugins (--listener, docs/listeners.md) against real servers.
 
 - The recorder (tests/listeners/recorder.c) writes every event it hears to
-  a file: in a plain run, a scenario run (-f) and a run stopped by SIGINT,
+  a file: in a plain run, a scenario run (-f), a run stopped by SIGINT and
+  a steered one (--web --autostart --autoquit),
   the events come in the documented order with the documented arguments,
   and its request events are exactly what the JSON stats count.
 - The SQLite sink (examples/listeners/sqlite_sink) writes one row per
@@ -214,6 +215,26 @@ class ListenerTests(unittest.TestCase):
         self.assertEqual(res.exit_code, 0, res.describe())
         ev = read_events(self.rec)
         reqs = self.check_order(ev, 3)
+        js, by_name = self.stats()
+        self.assertEqual(len(reqs), by_name["/hello"]["num_requests"])
+
+    def test_web_run(self):
+        """A steered run (--web): a test_start/test_stop pair per test, the
+        worker threads outliving it (thread_del after test_stop), then
+        quitting and fini."""
+        with NginxServer() as ng:
+            res = rpcload.run(["--web", "--web-port", "0", "--autostart", "--autoquit", "0.5",
+                               "-u", "2", "-r", "20", "-t", "2s", "--stop-timeout", "5",
+                               "--listener", RECORDER, "--listener-opt", "file=" + self.rec,
+                               "--json-file", self.json, ng.url("/hello")], timeout_s=60)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        ev = read_events(self.rec)
+        kinds = [e[0] for e in ev if e[0] not in ("request", "report", "thread_new", "message")]
+        self.assertEqual(kinds, ["init", "test_start", "spawning_complete", "test_stop",
+                                 "thread_del", "thread_del", "quitting", "fini"])
+        allk = [e[0] for e in ev]
+        reqs = [i for i, k in enumerate(allk) if k == "request"]
+        self.assertTrue(allk.index("test_start") < reqs[0] and reqs[-1] < allk.index("test_stop"))
         js, by_name = self.stats()
         self.assertEqual(len(reqs), by_name["/hello"]["num_requests"])
 
