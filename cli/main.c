@@ -14,6 +14,7 @@
 #include "engine/plugin_loader.h"
 #include "engine/runner.h"
 #include "engine/target.h"
+#include "events/events.h"
 #include "help.h"
 #include "options.h"
 #include "reach.h"
@@ -239,6 +240,26 @@ static int load_scenario(cli_options *o, rl__plugin_set *plugins, rl__scn **scn,
   return 0;
 }
 
+/* --listener: each file loaded and checked, its --listener-opt given.
+ * Returns 0 or an exit status, the reason said. */
+static int load_listeners(const cli_options *o, rl__events *events) {
+  char err[1024];
+  for (size_t i = 0; i < o->n_listeners; i++) {
+    rl__listener *l;
+    if (rl__events_load(events, o->listeners[i].path, &l, err, sizeof err)) {
+      fprintf(stderr, "rpcload: error: %s\n", err);
+      return EXIT_USAGE;
+    }
+    for (size_t k = 0; k < o->listeners[i].n_options; k++)
+      if (rl__listener_add_option(l, o->listeners[i].options[k], err,
+                                  sizeof err)) {
+        fprintf(stderr, "rpcload: error: %s\n", err);
+        return EXIT_USAGE;
+      }
+  }
+  return 0;
+}
+
 /* One user holds one socket: take the hard limit, and say when even that
  * is too low. */
 static void raise_fd_limit(uint32_t users) {
@@ -293,6 +314,8 @@ int main(int argc, char **argv) {
   int status = 0;
   rl__plugin_set plugins;
   rl__plugin_set_init(&plugins, rl__host());
+  rl__events events;
+  rl__events_init(&events);
   rl__target *target = NULL;
   rl__stats *stats = NULL;
   rl__scn *scn = NULL;
@@ -331,6 +354,9 @@ int main(int argc, char **argv) {
     status = list_plugins(&plugins);
     goto out;
   }
+  /* Refused listeners stop us before anything else is read. */
+  if ((status = load_listeners(&o, &events)))
+    goto out;
   if (o.scenario) {
     if ((status = load_scenario(&o, &plugins, &scn, &plan, &po)))
       goto out;
@@ -362,6 +388,15 @@ int main(int argc, char **argv) {
   if ((status = cli_reach_check(&o, target, plan)))
     goto out;
   raise_fd_limit(o.run.users);
+  /* Locust's init: the options are read and the plan is made. */
+  if (events.n) {
+    if (rl__events_start(&events, err, sizeof err)) {
+      fprintf(stderr, "rpcload: error: %s\n", err);
+      status = EXIT_USAGE;
+      goto out;
+    }
+    o.run.events = &events;
+  }
   if (!(stats = rl__stats_new())) {
     fprintf(stderr, "rpcload: error: out of memory\n");
     status = EXIT_USAGE;
@@ -389,6 +424,8 @@ int main(int argc, char **argv) {
       rl__runner_run(&runner, &o.run, plugins.host, target, stats, &hooks) == 0;
   if (!started)
     fprintf(stderr, "rpcload: error: cannot start the worker threads\n");
+  if (o.run.events)
+    rl__events_quitting(o.run.events);
   int reports_failed = cli_reports_finish(&run.reports, &runner, stats) != 0;
   status = run_status(&o, &runner, stats, started && !run.web.failed,
                       reports_failed);
@@ -400,6 +437,7 @@ out:
   rl__plan_del(plan);
   rl__scn_del(scn);
   rl__plugin_set_free(&plugins);
+  rl__events_free(&events); /* after the plugins: nothing runs any more */
   cli_options_free(&o);
   cli_config_free(cargv);
   return status;

@@ -36,6 +36,8 @@ enum {
   OPT_PLUGINS,
   OPT_PLUGIN,
   OPT_PLUGIN_DIR,
+  OPT_LISTENER,
+  OPT_LISTENER_OPT,
   OPT_SEED,
   OPT_CALL,
   OPT_HTTP2,
@@ -106,6 +108,8 @@ static const struct option long_options[] = {
     {"plugins", no_argument, NULL, OPT_PLUGINS},
     {"plugin", required_argument, NULL, OPT_PLUGIN},
     {"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+    {"listener", required_argument, NULL, OPT_LISTENER},
+    {"listener-opt", required_argument, NULL, OPT_LISTENER_OPT},
     {"seed", required_argument, NULL, OPT_SEED},
     {"call", required_argument, NULL, OPT_CALL},
     {"http2", no_argument, NULL, OPT_HTTP2},
@@ -745,6 +749,36 @@ static int parse_web(cli_options *o, int c, char *arg, char *err,
   }
 }
 
+/* --listener FILE (repeatable) and --listener-opt K=V for the --listener
+ * before it. */
+static int parse_listener(cli_options *o, int c, char *arg, char *err,
+                          size_t errlen) {
+  if (c == OPT_LISTENER) {
+    cli_listener *l = realloc(o->listeners, (o->n_listeners + 1) * sizeof *l);
+    if (!l) {
+      snprintf(err, errlen, "out of memory");
+      return RL_ERR_NOMEM;
+    }
+    o->listeners = l;
+    l[o->n_listeners++] = (cli_listener){.path = arg};
+    return 0;
+  }
+  if (!o->n_listeners) {
+    snprintf(err, errlen,
+             "--listener-opt %s: give it after the --listener it is for", arg);
+    return RL_ERR_INVAL;
+  }
+  cli_listener *l = &o->listeners[o->n_listeners - 1];
+  const char **opts = realloc(l->options, (l->n_options + 1) * sizeof *opts);
+  if (!opts) {
+    snprintf(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  l->options = opts;
+  opts[l->n_options++] = arg;
+  return 0;
+}
+
 /* -h, -V, --plugins, --plugin, --plugin-dir */
 static int parse_program(cli_options *o, int c, char *arg, char *err,
                          size_t errlen) {
@@ -772,6 +806,9 @@ static int parse_program(cli_options *o, int c, char *arg, char *err,
     dirs[o->n_plugin_dirs++] = arg;
     return 0;
   }
+  case OPT_LISTENER:
+  case OPT_LISTENER_OPT:
+    return parse_listener(o, c, arg, err, errlen);
   default:
     return NOT_MINE;
   }
@@ -865,6 +902,9 @@ void cli_options_free(cli_options *o) {
   free(o->headers);
   free(o->body);
   free(o->plugin_dirs);
+  for (size_t i = 0; i < o->n_listeners; i++)
+    free(o->listeners[i].options);
+  free(o->listeners);
   free(o->plugin_options);
   free(o->prometheus_arg);
   cli_shape_free(&o->shape);

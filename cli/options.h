@@ -12,6 +12,13 @@
 #include "engine/target.h"
 #include "shape.h"
 
+/* --listener FILE with the --listener-opt K=V given after it. */
+typedef struct cli_listener {
+  const char *path;     /* argv's */
+  const char **options; /* owned array of argv strings */
+  size_t n_options;
+} cli_listener;
+
 typedef struct cli_options {
   rl__run_config run;
   cli_shape shape; /* --rate, --stages, -n... (shape.h) */
@@ -26,6 +33,8 @@ typedef struct cli_options {
   uint8_t no_cookies, no_redirects;
   const char **plugin_dirs; /* owned array of argv strings */
   size_t n_plugin_dirs;
+  cli_listener *listeners; /* --listener, in order; owned array */
+  size_t n_listeners;
   int help, version, list_plugins;
   int only_summary, headless, http2;
   int binary_given; /* -b: the body is serialized protobuf from stdin */

@@ -3,7 +3,8 @@
 header by bare name from another folder (docs/architecture.md, "Modules").
 
   src/<module>/   may include "<module>/x.h" of its own module or of one
-                  below it:  base < stats < engine < scenario, report < web
+                  below it:  base < stats < events < engine < scenario,
+                  report < web
                   (scenario and report are siblings: neither includes the
                   other)
   cli/ kit/       any src/ module (they sit on top), and their own folder's
@@ -27,8 +28,8 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RANK = {"base": 0, "stats": 1, "engine": 2, "scenario": 3, "report": 3,
-        "web": 4}
+RANK = {"base": 0, "stats": 1, "events": 1.5, "engine": 2, "scenario": 3,
+        "report": 3, "web": 4}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # Headers made at build time (protoc-c), found on a generated include path.
 GENERATED = re.compile(r"\.pb-c\.h$")
@@ -87,8 +88,8 @@ def check(path):
             if own not in RANK:
                 yield "%s: file outside every module of src/" % where
             elif mod != own and RANK[mod] >= RANK[own]:
-                yield ('%s: "%s": %s may not include %s (base < stats < engine '
-                       '< scenario, report < web)' % (where, inc, own, mod))
+                yield ('%s: "%s": %s may not include %s (base < stats < events < '
+                       'engine < scenario, report < web)' % (where, inc, own, mod))
 
 
 def main():

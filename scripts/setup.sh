@@ -29,6 +29,7 @@ PACKAGES=(
   python3-prometheus-client          # the web UI test parses /metrics with Prometheus's own parser
   python3-pandas                     # the report tests read the CSV files as pandas users do
   python3-h2                         # the fault suite's HTTP/2 server that sends GOAWAY after each request
+  libsqlite3-dev                     # examples/listeners/sqlite_sink: every request into a SQLite file
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

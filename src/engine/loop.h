@@ -82,6 +82,11 @@ struct rl_loop {
    * wait (wrk2's correction); one that finds the ring full is dropped. */
   uint64_t *queue;
   uint32_t queue_cap, queue_head, queued;
+  /* Listeners: this thread's view for the request event, or NULL when
+   * none hears requests (the request path's one test); the run's table
+   * for user_error (NULL: none). */
+  struct rl__events_thread *events;
+  struct rl__events *events_table;
   /* -n/--iterations: the run's (borrowed from the runner), or NULL. */
   struct rl__budget *budget;
   /* Users queued to act once the current callback is done (user.c

@@ -58,6 +58,10 @@ static int counted(rl__request_gate *g, rl_request *req) {
   return in;
 }
 
+int rl__request_counts(rl__request_gate *gate, rl_request *req) {
+  return counted(gate, req);
+}
+
 rl__stats_entry *rl__request_record(rl__stats *stats, rl__request_gate *gate,
                                     rl_request *req, const rl_result *result,
                                     const char *error, uint64_t rt_ns,

@@ -78,6 +78,11 @@ void rl__request_fail(rl_request *req, const char *reason);
 void rl__request_event(rl_request *req, const rl_result *result,
                        uint64_t since_ns);
 
+/* Whether the stats count `req` (decided at its first call, here or in
+ * rl__request_record, and kept): what listeners hear is what the stats
+ * count. */
+int rl__request_counts(rl__request_gate *gate, rl_request *req);
+
 /*
  * The request event: records the request, which ended after `rt_ns`, into
  * `stats` (the thread's) under the result's type and name (the target's

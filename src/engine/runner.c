@@ -102,6 +102,8 @@ static void spawn_tick(rl__runner *r) {
     atomic_store(&r->state, RL__STATE_RUNNING);
     if (up && span > 0)
       log_spawned(r, due);
+    if (span > 0 && r->cfg->events)
+      rl__events_spawning_complete(r->cfg->events, due);
   }
 }
 
@@ -123,6 +125,8 @@ static void open_pool(rl__runner *r, uint32_t users) {
   r->swarm_t0_ns = t0;
   tell_workers(r, users);
   atomic_store(&r->state, RL__STATE_RUNNING);
+  if (r->cfg->events)
+    rl__events_spawning_complete(r->cfg->events, users);
   rl__log(RL__LOG_INFO,
           "open model: %u users to run arrivals at %.6g/s at the start", users,
           rl__profile_value(r->cfg->rate, 0));
@@ -253,6 +257,32 @@ static void free_retired(rl__runner *r) {
   }
 }
 
+static void events_snapshot(rl__stats *stats, const rl__history *history,
+                            void *arg) {
+  (void)history;
+  rl__events_snapshot(arg, stats);
+}
+
+/* Locust's test_start / test_stop, paired: a test that started stops
+ * once, at a steered stop or at the run's end. */
+static void events_test_start(rl__runner *r) {
+  if (!r->cfg->events || r->test_on)
+    return;
+  r->test_on = 1;
+  rl__events_test_start(r->cfg->events);
+}
+
+/* The last figures of the test go to the report first, so a listener's
+ * per-second rows add up to the test's stats. */
+static void events_test_stop(rl__runner *r) {
+  if (!r->cfg->events || !r->test_on)
+    return;
+  r->test_on = 0;
+  rl__runner_with_stats(r, events_snapshot, r->cfg->events);
+  rl__events_report(r->cfg->events, r->spawned);
+  rl__events_test_stop(r->cfg->events);
+}
+
 /* Main: a new test starts (from ready or stopped: no user runs). With
  * `plan` (owned from now on) its users run that, and the plan before it
  * is retired (kept until the run ends); the workers drop their stopped
@@ -279,6 +309,7 @@ static void begin_test(rl__runner *r, rl__plan *plan, int has_run_time,
   r->run_time_ns = has_run_time ? run_time_ns : r->cfg->run_time_ns;
   ev_timer_stop(r->loop, &r->run_timer);
   start_run_timer(r);
+  events_test_start(r);
 }
 
 static void swarm(rl__runner *r, uint32_t users, double rate);
@@ -311,6 +342,7 @@ static void finish_stop(rl__runner *r) {
    * says. */
   rl__stats_hub_cover(&r->hub, 0, rl__now_ns());
   history_tick(r, 1);
+  events_test_stop(r);
   pthread_mutex_lock(&r->state_lock);
   /* Users are stopped now, whatever stop was asked meanwhile. */
   r->stops_done = r->stops_asked;
@@ -519,6 +551,10 @@ static void history_tick(rl__runner *r, int final) {
     rl__log(RL__LOG_WARN, "out of memory recording the history");
   if (r->hooks.second)
     r->hooks.second(r, r->hooks.arg);
+  if (r->cfg->events && r->test_on) {
+    rl__runner_with_stats(r, events_snapshot, r->cfg->events);
+    rl__events_report(r->cfg->events, r->spawned);
+  }
 }
 
 /* Seconds with a lot of client lag are told as they happen: the
@@ -735,6 +771,7 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
       .print_responses = cfg->print_responses,
       .queue_cap = rl__spawn_share(cfg->max_queue, index, r->nworkers),
       .budget = cfg->iterations ? &r->budget : NULL,
+      .events = cfg->events,
       .finished = worker_finished,
       .users_stopped = worker_users_stopped,
       .finished_arg = r,
@@ -863,6 +900,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     ev_signal_start(r->loop, &r->sigterm_watcher);
 
     if (!cfg->steered || cfg->autostart) {
+      events_test_start(r);
       rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
       if (cfg->user_stages)
         shape_start(r);
@@ -909,6 +947,8 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   r->hub.target = rl__runner_target(r, &shape_now) ? shape_now : -1;
   if (rc == 0 && rl__stats_hub_tick(&r->hub, rl__now_ns(), r->users_at_stop, 1))
     rl__log(RL__LOG_WARN, "out of memory recording the history");
+  if (rc == 0)
+    events_test_stop(r);
   if (rc == 0 && r->hooks.ended)
     r->hooks.ended(r, r->hooks.arg);
   ev_timer_stop(r->loop, &r->spawn_timer);

@@ -20,6 +20,7 @@
 #include "engine/lag.h"
 #include "engine/profile.h"
 #include "engine/wait.h"
+#include "events/events.h"
 #include "stats/history.h"
 #include "stats/hub.h"
 #include "stats/stats.h"
@@ -77,6 +78,10 @@ typedef struct rl__run_config {
    * printed on stderr as they arrive (status, headers, body or message);
    * 0: none, and plugins collect no response for it. */
   uint32_t print_responses;
+  /* Listeners (events/events.h), started (rl__events_start) by the
+   * caller: the runner fires test_start, spawning_complete, test_stop and
+   * the per-second report, the workers the request event. NULL: none. */
+  struct rl__events *events;
 } rl__run_config;
 
 /* The run's state, as Locust's web UI shows it. */
@@ -148,7 +153,8 @@ typedef struct rl__runner {
   struct rl__plan *test_plan; /* a new test's (rl__runner_ctl.plan), owned */
   rl__retired_plan *retired;  /* older test plans, owned (main) */
   pthread_mutex_t plan_lock;
-  unsigned test_gen;    /* tests started (main; workers follow) */
+  unsigned test_gen; /* tests started (main; workers follow) */
+  int test_on;       /* listeners: test_start told, test_stop not yet (main) */
   uint64_t run_time_ns; /* the current test's limit; 0: none (main) */
   /* The run's merged stats and its history, a row per second: read them
    * with rl__runner_with_stats while the run goes; after it, directly,

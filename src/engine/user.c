@@ -14,6 +14,7 @@
 #include "engine/target.h"
 #include "engine/template.h"
 #include "engine/wait.h"
+#include "events/events.h"
 
 static void start_task(rl__user *u, int waited);
 static void run_steps(rl__user *u);
@@ -630,6 +631,37 @@ static uint8_t outcome_of(const rl__plan_step *s, int failed, int stop_task) {
   return o;
 }
 
+/* The request event for listeners (events/events.h), with the outcome the
+ * checks gave; returns the outcome they leave. Only reached when some
+ * listener hears requests. */
+static const char *tell_listeners(rl__user *u, rl_request *req,
+                                  const rl_result *res, const char *error,
+                                  uint64_t rt) {
+  rl_request_event ev = {
+      .type = res && res->type ? res->type : req->target->type,
+      .name = res && res->name ? res->name : req->target->name,
+      .response_time_ns = rt,
+      .response_length = res ? res->response_bytes : 0,
+      .error = error,
+      .user_id = u->id,
+      .user_class = u->cls->name,
+      .start_ns = req->start_ns};
+  return rl__events_request(u->loop->events, &ev);
+}
+
+/* A failed step that ends the task or the user: Locust's user_error (an
+ * exception out of a task), queued for the main thread. */
+static void tell_user_error(rl__user *u, const rl_request *req,
+                            const rl_result *res, const char *error) {
+  rl_user_error e = {.struct_size = sizeof e,
+                     .user_id = u->id,
+                     .user_class = u->cls->name,
+                     .type = res && res->type ? res->type : req->target->type,
+                     .name = res && res->name ? res->name : req->target->name,
+                     .error = error};
+  rl__events_user_error(u->loop->events_table, &e);
+}
+
 /* The user's request has ended (req->end): the request event, with the
  * step's checks deciding its outcome; then the user acts again once the
  * current callback is done. A request of a stopped user was cut at a stop
@@ -661,9 +693,14 @@ static void request_ended(rl_request *req, const rl_result *res) {
       error = rl__checks_apply(&ps->checks, u->resp, error, rt, &tctx, u->vars,
                                why, sizeof why, &stop_task);
     }
+    if (lp->events && rl__request_counts(&lp->gate, req))
+      error = tell_listeners(u, req, res, error, rt);
     if (ps && lp->print_responses)
       print_response(u, ps, res, error, rt);
     u->step_outcome = ps ? outcome_of(ps, error != NULL, stop_task) : 0;
+    if (error && u->step_outcome >= RL__ON_FAILURE_STOP_TASK &&
+        lp->events_table)
+      tell_user_error(u, req, res, error);
     rl__stats_entry *e =
         rl__request_record(lp->stats, &lp->gate, req, res, error, rt,
                            (now - lp->start_ns) / RL__NS_PER_SEC);
@@ -687,6 +724,15 @@ static void request_event(rl_request *req, const rl_result *res,
   rl_loop *lp = u->loop;
   if (lp->cutting || u->state == RL__USER_STOPPED)
     return;
+  rl_result failed;
+  if (lp->events && rl__request_counts(&lp->gate, req)) {
+    const char *error = tell_listeners(u, req, res, res->error, time_ns);
+    if (error != res->error) {
+      failed = *res;
+      failed.error = error;
+      res = &failed;
+    }
+  }
   rl__request_record_event(lp->stats, &lp->gate, req, res, time_ns,
                            (rl__now_ns() - lp->start_ns) / RL__NS_PER_SEC);
 }

@@ -11,6 +11,7 @@
 #include "engine/request.h"
 #include "engine/target.h"
 #include "engine/user.h"
+#include "events/events.h"
 
 #define READ_BUFFER_SIZE ((size_t)64 * 1024)
 #define FLUSH_INTERVAL_S 1.0
@@ -484,8 +485,14 @@ static void start_transport(rl__worker *w) {
 
 static void *worker_main(void *arg) {
   rl__worker *w = arg;
+  /* The thread's listener contexts live on it, from before its first
+   * request to after its last (NULL, and nothing on the request path,
+   * when no listener hears requests). */
+  w->loop.events = rl__events_thread_new(w->cfg.events, (uint32_t)w->cfg.index);
   start_transport(w);
   ev_run(w->loop.ev, 0);
+  rl__events_thread_del(w->loop.events);
+  w->loop.events = NULL;
   return NULL;
 }
 
@@ -523,6 +530,7 @@ static int loop_init(rl__worker *w) {
   lp->latency_uncorrected = w->cfg.latency_uncorrected;
   lp->print_responses = w->cfg.print_responses;
   lp->budget = w->cfg.budget;
+  lp->events_table = w->cfg.events;
   if (lp->open && w->cfg.queue_cap) {
     lp->queue = malloc(w->cfg.queue_cap * sizeof *lp->queue);
     if (!lp->queue)

@@ -66,9 +66,10 @@ typedef struct rl__worker_config {
   const rl__profile *rate;
   int arrivals;
   int latency_uncorrected;
-  uint32_t print_responses; /* rl__run_config's */
-  uint32_t queue_cap;       /* this thread's share of --max-queue */
-  rl__budget *budget;       /* -n, or NULL */
+  uint32_t print_responses;  /* rl__run_config's */
+  uint32_t queue_cap;        /* this thread's share of --max-queue */
+  rl__budget *budget;        /* -n, or NULL */
+  struct rl__events *events; /* listeners, or NULL (events/events.h) */
   /* Worker thread: the worker has ended (its last stats are merged). */
   void (*finished)(void *arg);
   /* Worker thread: every user of a stop (rl__worker_stop_users) has
