@@ -506,7 +506,12 @@ static const char *current_target(const struct http1_session *s) {
 /* The field looked at ends: a Set-Cookie goes into the jar, a Location is
  * kept for the end of the response. */
 static void watch_end(struct http1_session *s) {
-  if (s->wstate != HDR_NONE && s->wkeep && !s->wvalue.oom) {
+  if (!s->wkeep) { /* most fields: nothing was kept */
+    s->wstate = HDR_NONE;
+    s->wname_len = 0;
+    return;
+  }
+  if (s->wstate != HDR_NONE && !s->wvalue.oom) {
     const char *v = s->wvalue.p != NULL ? s->wvalue.p : "";
     size_t n = s->wvalue.len;
     while (n > 0 && rl__http_is_ows(v[n - 1]))
@@ -540,11 +545,19 @@ static void watch_name(struct http1_session *s, const char *at, size_t len) {
     watch_end(s);
     s->wstate = HDR_NAME;
   }
-  for (size_t i = 0; i < len; i++) {
-    if (s->wname_len < sizeof s->wname - 1)
-      s->wname[s->wname_len] = (char)rl__http_ascii_lower((unsigned char)at[i]);
-    s->wname_len++;
+  /* Only names as long as "set-cookie" are kept, lower-cased with 0x20:
+   * the two names watched are letters and '-', which no other token
+   * character becomes (this runs for every field of every response). */
+  size_t room = sizeof s->wname - 1;
+  if (s->wname_len == 0 && len > 0 && (at[0] | 0x20) != 's' &&
+      (at[0] | 0x20) != 'l') {
+    s->wname_len = room + len; /* neither Set-Cookie nor Location */
+    return;
   }
+  for (size_t i = 0; i < len && s->wname_len < room; i++)
+    s->wname[s->wname_len++] = (char)(at[i] | 0x20);
+  if (s->wname_len == room)
+    s->wname_len += len; /* too long to be one of them */
 }
 
 static void watch_value(struct http1_session *s, const char *at, size_t len) {
