@@ -13,12 +13,16 @@ set -euo pipefail
 
 usage() {
     cat <<EOF
-usage: $0 [-R RATE] [-d SECONDS] [-p PASSES] [-D SECONDS] [-u USERS] [-k]
+usage: $0 [-R RATE] [-d SECONDS] [-p PASSES] [-D SECONDS] [-u USERS] [-m POOL] [-k]
   -R RATE     arrivals per second (default 50000)
   -d SECONDS  the accuracy run's length (default 60)
   -p PASSES   interleaved cost passes, open then closed (default 3)
   -D SECONDS  each cost run's length (default 15)
   -u USERS    the closed model's users in the cost runs (default 50)
+  -m POOL     the open model's --max-inflight (default 200: nginx answers
+              in well under a millisecond; rpcload's default, 0.2 s of the
+              rate, would open up to 10,000 connections when the client
+              falls behind)
   -k          keep the temporary directory
 env: RPCLOAD (default <repo>/build/rpcload), WRK2 (default wrk2),
      SERVER_CPU (0), CLIENT_CPU (1)
@@ -28,8 +32,8 @@ EOF
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-RATE=50000 ACC_DUR=60 PASSES=3 COST_DUR=15 USERS=50 KEEP=0
-parse_options 'R:RATE d:ACC_DUR:secs p:PASSES D:COST_DUR:secs u:USERS k:KEEP:flag' "$@"
+RATE=50000 ACC_DUR=60 PASSES=3 COST_DUR=15 USERS=50 POOL=200 KEEP=0
+parse_options 'R:RATE d:ACC_DUR:secs p:PASSES D:COST_DUR:secs u:USERS m:POOL k:KEEP:flag' "$@"
 need_count -R "$RATE"
 need_count -d "$ACC_DUR" "whole seconds"
 need_count -p "$PASSES"
@@ -69,7 +73,8 @@ SAMPLES=$WORK/samples.txt
 SAMPLER=$!
 at_exit "end_job $SAMPLER"
 sleep 1.5
-measure_client rate -- "${PIN[@]}" "$RPCLOAD" --threads 1 --rate "$RATE" -t "${ACC_DUR}s" \
+measure_client rate -- "${PIN[@]}" "$RPCLOAD" --threads 1 --rate "$RATE" \
+    --max-inflight "$POOL" -t "${ACC_DUR}s" \
     --only-summary --json "$URL"
 wait "$SAMPLER" 2>/dev/null || true
 ACC=$(awk -v r="$RATE" -v d="$ACC_DUR" '
@@ -98,7 +103,7 @@ PER_USER=$(awk -v r="$RATE" -v u="$USERS" 'BEGIN{printf "%.6g", r / u}')
 declare -a OPEN_US CLOSED_US RATIOS
 for p in $(seq "$PASSES"); do
     run_nginx_client "open$p" client_reqs_locust_table no_cut "${PIN[@]}" "$RPCLOAD" \
-        --threads 1 --rate "$RATE" -t "${COST_DUR}s" --only-summary "$URL"
+        --threads 1 --rate "$RATE" --max-inflight "$POOL" -t "${COST_DUR}s" --only-summary "$URL"
     run_nginx_client "closed$p" client_reqs_locust_table no_cut "${PIN[@]}" "$RPCLOAD" \
         --threads 1 -u "$USERS" -r $(( USERS * 100 )) --wait "throughput:$PER_USER" \
         -t "${COST_DUR}s" --only-summary "$URL"
