@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,6 +377,17 @@ static void plugin_failed(rl_conn *c) {
   flush(c); /* best effort: what it wrote before (a QUIT) */
   if (c->state != RL__CONN_OPEN)
     return;
+  if (!c->inflight && !c->q_head) {
+    /* No request carries the reason into the stats (bytes nobody asked
+     * for on an idle connection): say it once per run, not per
+     * connection. */
+    static atomic_int said;
+    if (!atomic_exchange_explicit(&said, 1, memory_order_relaxed))
+      rl__log(RL__LOG_WARN,
+              "%s closed an idle connection: %s (further ones are not "
+              "logged)",
+              c->v->plugin->desc.name, why);
+  }
   c->was_open = 0; /* the queue fails; no "does it want TLS?" guess */
   c->asked = 1;    /* a failed attempt, unless the server answered before */
   rl__conn_shutdown(c, RL_ERR_PROTO, why);

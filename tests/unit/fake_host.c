@@ -447,6 +447,22 @@ static uint64_t host_request_seq(const rl_request *req) {
   return check_live(req, "request_seq") ? req->seq : 0;
 }
 
+static void *host_conn_step(const rl_conn *conn) { return conn->step; }
+
+static void host_conn_fail(rl_conn *conn, const char *reason) {
+  if (!conn->failed[0]) /* the first reason counts, as in the core */
+    snprintf(conn->failed, sizeof conn->failed, "%s",
+             reason && *reason ? reason : "failed");
+}
+
+static void host_request_refuse(rl_request *req, const char *reason) {
+  rl_fake_host *fh = current;
+  (void)req;
+  CHECK(fh, fh->in_submit, "request_refuse outside session_submit");
+  snprintf(fh->refused, sizeof fh->refused, "%s", reason ? reason : "");
+  fh->n_refused++;
+}
+
 void rl_fake_user_stop(rl_fake_host *fh, uint64_t user_id) {
   release_slots(fh, user_id, 0);
 }
@@ -481,6 +497,9 @@ void rl_fake_host_init(rl_fake_host *fh) {
       .request_user_slot = host_request_user_slot,
       .request_move = host_request_move,
       .request_seq = host_request_seq,
+      .conn_step = host_conn_step,
+      .conn_fail = host_conn_fail,
+      .request_refuse = host_request_refuse,
   };
   current = fh;
 }
