@@ -180,8 +180,16 @@ typedef struct rl_user_slot {
 typedef struct rl_result {
   const char *type; /* stats type, e.g. "GET", "grpc", "redis"; required */
   const char *name; /* stats name (grouping key); required */
-  uint64_t response_bytes; /* size of the response payload in bytes */
-  const char *error;       /* NULL on success, else why it failed */
+  /* The size of the response, for the stats' average size (Locust's
+   * avg_content_length, len(response.content)): what the protocol's user
+   * gets back. HTTP: the body, after de-chunking; gRPC: the messages,
+   * decompressed, without their 5-byte prefixes. A protocol with no
+   * header/body split (Redis, memcached): the whole reply as it came,
+   * its framing included, since the framing is the reply. Never a
+   * connection preface or another request's bytes; 0 when nothing came
+   * back. */
+  uint64_t response_bytes;
+  const char *error; /* NULL on success, else why it failed */
 } rl_result;
 
 enum rl_log_level {
@@ -410,6 +418,24 @@ typedef struct rl_host {
    * Ignored at any other time.
    */
   void (*request_refuse)(rl_request *req, const char *reason);
+
+  /* ---- ABI 1.6: templates a plugin encodes once ------------------------ */
+
+  /*
+   * template_new for text that starts at 1-based column `column` of what
+   * the user wrote (a --call argument at column 5): the error's column
+   * points into the user's whole argument, not into the piece. 0 counts
+   * as 1.
+   */
+  int (*template_new_at)(const char *text, size_t len, size_t column,
+                         rl_template **out, char *err, size_t errlen);
+  /*
+   * The text `t` was compiled from, NUL-terminated (*len its length when
+   * len is not NULL), owned by t. For a constant template
+   * (template_is_constant) it is the expansion, known in step_new with no
+   * request: encode it there once.
+   */
+  const char *(*template_text)(const rl_template *t, size_t *len);
 } rl_host;
 
 /* True when `host` (an rl_host *) has member `m`, e.g.
@@ -423,6 +449,7 @@ typedef struct rl_host {
 #define RL_HOST_HAS_STREAMS(host) RL_HOST_HAS(host, conn_loop)
 #define RL_HOST_HAS_USER_STATE(host) RL_HOST_HAS(host, request_seq)
 #define RL_HOST_HAS_CONN_STEP(host) RL_HOST_HAS(host, request_refuse)
+#define RL_HOST_HAS_TEMPLATE_TEXT(host) RL_HOST_HAS(host, template_text)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 
@@ -736,6 +763,10 @@ typedef struct rl_plugin {
    * belongs to the step. NULL member: every step to an endpoint shares.
    */
   const char *(*step_conn_key)(void *step);
+  /* Process-wide tear-down, as fini but told the host (the table init
+   * had), e.g. to log what the plugin counted. Called instead of fini
+   * when set. */
+  void (*fini_host)(const rl_host *host);
 } rl_plugin;
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */

@@ -142,6 +142,8 @@ static const rl_host host_table = {
     .conn_step = host_conn_step,
     .conn_fail = rl__conn_fail_later,
     .request_refuse = rl__request_refuse,
+    .template_new_at = rl__template_new_at,
+    .template_text = rl__template_text,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

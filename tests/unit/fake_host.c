@@ -319,6 +319,11 @@ static int host_template_new(const char *text, size_t len, rl_template **out,
   return rl__template_new(text, len, out, err, errlen);
 }
 
+static int host_template_new_at(const char *text, size_t len, size_t column,
+                                rl_template **out, char *err, size_t errlen) {
+  return rl__template_new_at(text, len, column, out, err, errlen);
+}
+
 /* The previous expansion is spoiled and freed first: the ABI says it
  * lives only until the next call. */
 static void drop_expanded(rl_fake_host *fh) {
@@ -500,6 +505,8 @@ void rl_fake_host_init(rl_fake_host *fh) {
       .conn_step = host_conn_step,
       .conn_fail = host_conn_fail,
       .request_refuse = host_request_refuse,
+      .template_new_at = host_template_new_at,
+      .template_text = rl__template_text,
   };
   current = fh;
 }

@@ -159,6 +159,7 @@ static void buf_free(struct buf *b) {
 struct arg {
   char *text;
   size_t len;
+  size_t col; /* 1-based column of its first character in --call */
 };
 
 /* The arguments of one command; owns every arg and the array. */
@@ -268,6 +269,7 @@ static int split_call(const char *call, struct args *out, char *err,
     if (call[i] == '\0')
       break;
     b.len = 0;
+    size_t start = i;
     while (call[i] != '\0' && !is_blank(call[i])) {
       char c = call[i++];
       if (c == '"' || c == '\'') {
@@ -303,6 +305,7 @@ static int split_call(const char *call, struct args *out, char *err,
     /* An empty quoted argument ("") is a valid, empty Redis argument. */
     a.v[a.n].text = dup_mem(b.len > 0 ? b.p : "", b.len);
     a.v[a.n].len = b.len;
+    a.v[a.n].col = start + 1;
     if (a.v[a.n].text == NULL || b.oom) {
       free(a.v[a.n].text);
       rc = RL_ERR_NOMEM;
@@ -420,7 +423,13 @@ static int compile_args(struct redis_step *st, const struct args *a, char *err,
   for (size_t i = 0; i < a->n; i++) {
     rl_template *t = NULL;
     char terr[256] = "";
-    rc = host->template_new(a->v[i].text, a->v[i].len, &t, terr, sizeof terr);
+    /* ABI 1.6: error columns count in the whole --call (exact for an
+     * argument written without quotes), not in the argument. */
+    rc = RL_HOST_HAS_TEMPLATE_TEXT(host)
+             ? host->template_new_at(a->v[i].text, a->v[i].len, a->v[i].col, &t,
+                                     terr, sizeof terr)
+             : host->template_new(a->v[i].text, a->v[i].len, &t, terr,
+                                  sizeof terr);
     if (rc != 0) {
       char shown[SHOW_BUF_LEN];
       set_err(err, errlen, "--call argument %zu '%s': %s", i + 1,
@@ -429,11 +438,16 @@ static int compile_args(struct redis_step *st, const struct args *a, char *err,
       goto fail;
     }
     if (host->template_is_constant(t)) {
-      /* Its expansion is its text, known now: encode it once. */
-      host->template_del(t);
-      buf_header(&b, '$', a->v[i].len);
-      buf_add(&b, a->v[i].text, a->v[i].len);
+      /* Its expansion is its text, known now: encode it once (ABI 1.6
+       * hands the text out; an older host's is the argument itself). */
+      size_t n = a->v[i].len;
+      const char *text = RL_HOST_HAS_TEMPLATE_TEXT(host)
+                             ? host->template_text(t, &n)
+                             : a->v[i].text;
+      buf_header(&b, '$', n);
+      buf_add(&b, text, n);
       buf_add(&b, "\r\n", 2);
+      host->template_del(t);
       continue;
     }
     if ((rc = flush_constant(st, &b)) != 0) {

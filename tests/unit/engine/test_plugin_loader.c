@@ -351,6 +351,9 @@ static void test_host_error_prefix(void **state) {
   rl__plugin_set_free(&set);
 }
 
+static const rl_host *fini_host_seen;
+static void fini_with_host(const rl_host *host) { fini_host_seen = host; }
+
 static int ready_never(void *session) {
   (void)session;
   return 0;
@@ -382,6 +385,7 @@ static void test_a_1_5_descriptor_still_loads(void **state) {
       .transport_del = mem_transport_del,
       .session_ready = ready_never,
       .step_conn_key = key_of,
+      .fini_host = fini_with_host,
   };
   rl__plugin_set set;
   rl__plugin *p16 = NULL, *p15 = NULL;
@@ -398,12 +402,18 @@ static void test_a_1_5_descriptor_still_loads(void **state) {
                    0);
   assert_null(p15->desc.session_ready);
   assert_null(p15->desc.step_conn_key);
+  assert_null(p15->desc.fini_host);
   /* The host's table of 1.6 has the new services. */
   assert_true(RL_HOST_HAS_CONN_STEP(rl__host()));
   assert_non_null(rl__host()->conn_step);
   assert_non_null(rl__host()->conn_fail);
   assert_non_null(rl__host()->request_refuse);
+  assert_true(RL_HOST_HAS_TEMPLATE_TEXT(rl__host()));
+  /* fini_host is called instead of fini, with the set's host. */
+  fini_host_seen = NULL;
+  assert_int_equal(rl__plugin_init(p16), 0);
   rl__plugin_set_free(&set);
+  assert_ptr_equal(fini_host_seen, rl__host());
 }
 
 int main(void) {

@@ -448,14 +448,24 @@ static void test_bad_specs(void **state) {
   expect_call_rejected(
       "GET key:{{nope}}",
       "--call argument 2 'key:{{nope}}': unknown template name 'nope' at "
-      "column 5 (known: user_id, seq, uuid, timestamp, timestamp_ms, "
+      "column 9 (known: user_id, seq, uuid, timestamp, timestamp_ms, "
       "random_int A B, random_string N)");
   expect_call_rejected("GET key:{{random_int 1",
                        "--call argument 2 'key:{{random_int 1': '{{' at "
-                       "column 5 has no closing '}}'");
+                       "column 9 has no closing '}}'");
   expect_call_rejected("GET {{random_int 9 1}}",
                        "--call argument 2 '{{random_int 9 1}}': random_int "
+                       "at column 5 needs two integers A <= B");
+  {
+    /* A 1.5 host has no template_new_at: columns count in the argument. */
+    rl_host h15 = fh.host;
+    h15.struct_size = (uint32_t)offsetof(rl_host, conn_step);
+    rl_kv opt = {"call", "GET {{random_int 9 1}}"};
+    rl_step_spec s15 = base_spec(&opt, 1);
+    expect_rejected_rc(&h15, &s15, RL_ERR_INVAL,
+                       "--call argument 2 '{{random_int 9 1}}': random_int "
                        "at column 1 needs two integers A <= B");
+  }
 
   /* A host from before ABI 1.1 has no templates to offer. */
   rl_host old = fh.host;
