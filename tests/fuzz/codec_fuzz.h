@@ -25,9 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rpcload/fake_host.h>
 #include <rpcload/plugin.h>
-
-#include "unit/fake_host.h"
 
 #define RL_FUZZ_MAX_INFLIGHT 3
 #define RL_FUZZ_MAX_REQUESTS 12

@@ -110,7 +110,8 @@ class SdkTest(unittest.TestCase):
     # ---- the installed tree ----------------------------------------------------
     def test_install_layout(self):
         for rel in ("bin/rpcload", "lib/rpcload/plugins/http1.so",
-                    "include/rpcload/plugin.h", "lib/pkgconfig/rpcload-plugin.pc"):
+                    "include/rpcload/plugin.h", "lib/pkgconfig/rpcload-plugin.pc",
+                    "include/rpcload/fake_host.h", "lib/librpcload-testhost.a"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, rel)),
                             "%s not installed\n%s" % (rel, self.install_log))
         # Examples are built in the tree for the tests, not shipped.
@@ -181,6 +182,23 @@ class SdkTest(unittest.TestCase):
         if not os.path.isfile(os.path.join(EXAMPLES, "redis", "CMakeLists.txt")):
             self.skipTest("no examples/plugins/redis/CMakeLists.txt")
         self.assertExportsOnlyEntry(self.build_example("redis"))
+
+    def test_codec_unit_tested_with_the_installed_test_host(self):
+        """The redis example's out-of-tree unit test (tests/test_redis_sdk.c),
+        built with nothing but the installed SDK: <rpcload/fake_host.h> and
+        librpcload-testhost.a through pkg-config, strict warnings on. It
+        checks the ABI 1.6 step in session_new (AUTH + SELECT) and a refusal
+        with the plugin's own text."""
+        src = os.path.join(self.tmp, "src-redis-sdk")
+        shutil.copytree(os.path.join(EXAMPLES, "redis"), src,
+                        ignore=shutil.ignore_patterns("build*"))
+        exe = os.path.join(src, "test_redis_sdk")
+        cmd = ("cc %s tests/test_redis_sdk.c redis.c $(pkg-config --cflags rpcload-plugin) "
+               "$(pkg-config --variable=testhost_libs rpcload-plugin) -o %s"
+               % (STRICT, shlex.quote(exe)))
+        self.run_cmd(cmd, env=self.env, cwd=src, shell=True)
+        out = self.run_cmd([exe], env=self.env, timeout=30)
+        self.assertEqual(out.strip(), "ok", out)
 
     def test_one_line_builds(self):
         """`cc -shared -fPIC $(pkg-config --cflags rpcload-plugin) X.c -o X.so`,

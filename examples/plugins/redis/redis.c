@@ -65,6 +65,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   if (err == NULL || errlen == 0)
     return;
   va_start(ap, fmt);
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
 }
@@ -841,6 +842,7 @@ static int protocol_error(struct redis_session *s, const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   s->state = P_BROKEN;
@@ -1194,8 +1196,14 @@ static int redis_session_submit(void *session, rl_request *req) {
        * it into b before expanding the next argument. */
       size_t len = 0;
       const char *v = s->host->template_expand(pc->tpl, req, &len);
-      if (v == NULL)
+      if (v == NULL) {
+        /* ABI 1.6: the request fails with what went wrong, not with
+         * "redis refused the request: out of memory". */
+        if (RL_HOST_HAS_CONN_STEP(s->host))
+          s->host->request_refuse(req, "a templated argument could not be "
+                                       "expanded (out of memory)");
         return RL_ERR_NOMEM;
+      }
       buf_header(b, '$', len);
       buf_add(b, v, len);
     }

@@ -18,11 +18,11 @@
 
 #include <cmocka.h>
 
+#include <rpcload/fake_host.h>
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
 #include "unit/codec_test.h"
-#include "unit/fake_host.h"
 
 static rl_fake_host fh;
 

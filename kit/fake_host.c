@@ -2,12 +2,12 @@
  * fake_host: the host services a codec plugin sees, recording and checking
  * (see fake_host.h). Templates are rpcload's own (engine/template.h).
  */
-#include "fake_host.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rpcload/fake_host.h>
 
 #include "engine/template.h"
 
