@@ -32,7 +32,7 @@
  * arguments, a plugin that does not load, or a step it refuses (step_new).
  */
 /* RUSAGE_THREAD (Linux): the worker thread's own context switches. */
-#define _GNU_SOURCE
+#define _GNU_SOURCE // NOLINT(bugprone-reserved-identifier): glibc asks for it
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>

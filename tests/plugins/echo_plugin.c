@@ -90,7 +90,7 @@ static int session_submit(void *sp, rl_request *req) {
 static int session_on_read(void *sp, const uint8_t *data, size_t len) {
   session *s = sp;
 #ifdef ECHO_BLOCK
-  struct timespec ts = {0, 120 * 1000 * 1000};
+  struct timespec ts = {0, 120000000L};
   nanosleep(&ts, NULL);
 #endif
 #ifdef ECHO_SPIN
@@ -99,7 +99,7 @@ static int session_on_read(void *sp, const uint8_t *data, size_t len) {
   do
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) <
-         120 * 1000 * 1000L);
+         120000000L);
 #endif
 #ifdef ECHO_ONE_READ
   {
