@@ -200,6 +200,41 @@ class SdkTest(unittest.TestCase):
         out = self.run_cmd([exe], env=self.env, timeout=30)
         self.assertEqual(out.strip(), "ok", out)
 
+    def test_sdk_only_needs_no_web_assets(self):
+        """-DRPCLOAD_SDK_ONLY=ON on a copy of the tree without node_modules:
+        it configures, builds and installs the SDK alone, and a plugin and
+        its unit test build against it."""
+        src = os.path.join(self.tmp, "sdk-only-src")
+        shutil.copytree(SOURCE_DIR, src, symlinks=True,
+                        ignore=shutil.ignore_patterns("build*", "node_modules", ".git"))
+        self.assertFalse(os.path.exists(os.path.join(src, "node_modules")))
+        build = os.path.join(self.tmp, "sdk-only-build")
+        prefix = os.path.join(self.tmp, "sdk-only-prefix")
+        out = self.run_cmd(["cmake", "-S", src, "-B", build, "-DRPCLOAD_SDK_ONLY=ON"],
+                           env=self.env)
+        self.assertIn("RPCLOAD_SDK_ONLY: the plugin SDK alone", out)
+        self.run_cmd(["cmake", "--build", build], env=self.env)
+        self.run_cmd(["cmake", "--install", build, "--prefix", prefix], env=self.env)
+        for rel in ("include/rpcload/plugin.h", "include/rpcload/fake_host.h",
+                    "lib/librpcload-testhost.a", "lib/pkgconfig/rpcload-plugin.pc"):
+            self.assertTrue(os.path.exists(os.path.join(prefix, rel)), rel)
+        self.assertFalse(os.path.exists(os.path.join(prefix, "bin", "rpcload")))
+        env = dict(self.env)
+        env["PKG_CONFIG_PATH"] = os.path.join(prefix, "lib", "pkgconfig")
+        exe = os.path.join(self.tmp, "sdk-only-test")
+        self.run_cmd("cc %s tests/test_redis_sdk.c redis.c $(pkg-config --cflags rpcload-plugin) "
+                     "$(pkg-config --variable=testhost_libs rpcload-plugin) -o %s"
+                     % (STRICT, shlex.quote(exe)),
+                     env=env, cwd=os.path.join(src, "examples", "plugins", "redis"), shell=True)
+        self.assertEqual(self.run_cmd([exe], timeout=30).strip(), "ok")
+        # Without the option, the missing assets stop the configure with
+        # a notice that names the way out.
+        full = self.run_cmd(["cmake", "-S", src, "-B", build + "-full"], env=self.env,
+                            check=False)
+        full = " ".join(full.split())  # cmake wraps its messages
+        self.assertIn("node_modules/uplot is missing", full)
+        self.assertIn("configure with -DRPCLOAD_SDK_ONLY=ON", full)
+
     def test_one_line_builds(self):
         """`cc -shared -fPIC $(pkg-config --cflags rpcload-plugin) X.c -o X.so`,
         as the tutorial says, then once more with strict warnings."""
