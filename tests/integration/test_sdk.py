@@ -262,22 +262,25 @@ class SdkTest(unittest.TestCase):
 
     # ---- the tutorial ------------------------------------------------------------
     def test_tutorial_snippets_are_in_the_examples(self):
-        """Every ```c block of docs/plugins.md is an excerpt of lineproto.c or
-        udp.c (blanks aside), so the tutorial shows code that compiles."""
+        """Every ```c block of docs/plugins.md is an excerpt of lineproto.c,
+        udp.c, redis.c or redis's out-of-tree test (blanks aside), so the
+        tutorial shows code that compiles."""
         with open(os.path.join(SOURCE_DIR, "docs", "plugins.md")) as f:
             doc = f.read()
         blocks = re.findall(r"^```c\n(.*?)^```", doc, re.S | re.M)
         self.assertGreater(len(blocks), 5, "no C snippets found in docs/plugins.md")
         sources = {}
-        for name in ("lineproto", "udp"):
+        for name in ("lineproto", "udp", "redis"):
             with open(os.path.join(EXAMPLES, name, name + ".c")) as f:
                 sources[name] = normalize(f.read())
+        with open(os.path.join(EXAMPLES, "redis", "tests", "test_redis_sdk.c")) as f:
+            sources["test_redis_sdk"] = normalize(f.read())
         for block in blocks:
             with self.subTest(snippet=block.strip().splitlines()[0]):
                 code = normalize(block)
                 self.assertTrue(any(code in s for s in sources.values()),
-                                "this docs/plugins.md snippet is in neither lineproto.c nor "
-                                "udp.c:\n%s" % block)
+                                "this docs/plugins.md snippet is in none of lineproto.c, "
+                                "udp.c, redis.c, test_redis_sdk.c:\n%s" % block)
 
     # ---- helpers ---------------------------------------------------------------
     def assertExportsOnlyEntry(self, so):
