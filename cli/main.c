@@ -91,7 +91,17 @@ static void print_step_keys(const rl__plugin *p) {
   printf("\n");
 }
 
-static int list_plugins(rl__plugin_set *set) {
+/* --plugins: the plugins in the search path, and the one --plugin names
+ * (`named`, NULL: none), which may live anywhere (./x.so). */
+static int list_plugins(rl__plugin_set *set, const char *named) {
+  if (named) {
+    rl__plugin *p;
+    char err[1024];
+    if (rl__plugin_set_load(set, named, &p, err, sizeof err)) {
+      fprintf(stderr, "rpcload: error: %s\n", err);
+      return EXIT_USAGE;
+    }
+  }
   rl__plugin_set_scan(set, list_refused, NULL);
   printf("%-12s %-10s %-6s %-24s %s\n", "NAME", "VERSION", "ABI", "SCHEMES",
          "PATH");
@@ -351,7 +361,7 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < o.n_plugin_dirs; i++)
     rl__plugin_set_add_dir(&plugins, o.plugin_dirs[i]);
   if (o.list_plugins) {
-    status = list_plugins(&plugins);
+    status = list_plugins(&plugins, o.target.plugin);
     goto out;
   }
   /* Refused listeners stop us before anything else is read. */

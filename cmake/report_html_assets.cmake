@@ -58,7 +58,9 @@ endif()
 if(rl_uplot_problem)
   message(FATAL_ERROR
     "The HTML report embeds uPlot ${rl_uplot_version} from npm, and ${rl_uplot_problem}.\n"
-    "Run scripts/setup.sh (or `npm ci` in ${rl_web_root}), then configure again.")
+    "Run scripts/setup.sh (or `npm ci` in ${rl_web_root}), then configure again.\n"
+    "To build and install only the plugin SDK (no rpcload, no web assets), "
+    "configure with -DRPCLOAD_SDK_ONLY=ON.")
 endif()
 message(STATUS "HTML report: uPlot ${rl_uplot_version} (${rl_uplot_integrity})")
 

@@ -9,9 +9,18 @@
  * How: the descriptor loaded by the core is a copy the kit may edit, so
  * every plugin callback is replaced by a wrapper that times it and keeps
  * books, and the plugin is handed a copy of the host table whose
- * request_done checks each event before passing it on. Then three runs go
- * through the ordinary runner: a load run, a run cut at the stop with
- * requests in flight, and a run against a port where nothing listens.
+ * request_done checks each event before passing it on. Then the runs go
+ * through the ordinary runner: a load run; faults a real network brings
+ * (every reply split at every byte, the server closing mid-reply; a codec
+ * that pipelines gets a run where users share one connection); a run cut
+ * at the stop with requests in flight; and a run against a port where
+ * nothing listens. Faults are injected between the core and the plugin
+ * (its session is wrapped), so any server of the protocol will do.
+ *
+ * The stall check counts the worker thread's CPU time in a callback, so a
+ * busy machine (the thread preempted mid-callback) does not fail a correct
+ * plugin; a callback that sleeps or blocks (a voluntary context switch)
+ * longer than the limit is caught by its wall time.
  *
  * Books are kept per rl_request object. The core reuses a user's request
  * object for its next request, so the state is reset at every submit: a
@@ -20,8 +29,10 @@
  * request it never reported is a violation.
  *
  * Exit status: 0 when every check passed, 1 when one failed, 2 for bad
- * arguments or a plugin that does not load.
+ * arguments, a plugin that does not load, or a step it refuses (step_new).
  */
+/* RUSAGE_THREAD (Linux): the worker thread's own context switches. */
+#define _GNU_SOURCE // NOLINT(bugprone-reserved-identifier): glibc asks for it
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -31,7 +42,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rpcload/plugin.h>
@@ -75,7 +88,19 @@ static struct {
   uint64_t longest_ns;
   const char *longest_in;
   uint64_t stalls;
+  /* The fault the current run injects (enum fault); set between runs. */
+  int fault;
+  uint64_t connections;  /* sessions made, for FAULT_CLOSE's every other */
+  uint64_t cut_replies;  /* replies FAULT_CLOSE cut */
+  char stall_shown[256]; /* the first stall, shown under its own check */
 } kit = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+enum fault {
+  FAULT_NONE = 0,
+  FAULT_SPLIT, /* every read handed to the plugin one byte at a time */
+  FAULT_CLOSE, /* every other connection closed in the middle of its first
+                  reply (half of its first read handed over) */
+};
 
 static rl_plugin orig; /* the plugin's own callbacks */
 static rl_host kit_host;
@@ -133,9 +158,37 @@ static book *book_of(const rl_request *req) {
   return &kit.slots[s];
 }
 
-/* Times one plugin callback. */
-static void timed(const char *name, uint64_t start) {
-  uint64_t took = rl__now_ns() - start;
+/* When a callback started: wall and thread CPU clocks, and the thread's
+ * voluntary context switches (it slept or blocked). */
+typedef struct stamp {
+  uint64_t wall_ns, cpu_ns;
+  long blocks;
+} stamp;
+
+static stamp stamp_now(void) {
+  stamp s = {.wall_ns = rl__now_ns()};
+  struct timespec ts;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+    s.cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+  struct rusage ru;
+  if (getrusage(RUSAGE_THREAD, &ru) == 0)
+    s.blocks = ru.ru_nvcsw;
+  return s;
+}
+
+/*
+ * Times one plugin callback. Its CPU time on the worker thread is what
+ * counts: on a busy machine the thread may be preempted mid-callback,
+ * which costs wall time the plugin did not spend. A callback that slept or
+ * blocked (a voluntary switch) counts by its wall time, since that is how
+ * long the loop stood still.
+ */
+static void timed(const char *name, stamp start) {
+  stamp end = stamp_now();
+  uint64_t cpu = end.cpu_ns - start.cpu_ns;
+  uint64_t wall = end.wall_ns - start.wall_ns;
+  int blocked = end.blocks > start.blocks;
+  uint64_t took = blocked && wall > cpu ? wall : cpu;
   if (took <= kit.stall_limit_ns && took <= kit.longest_ns)
     return;
   pthread_mutex_lock(&kit.lock);
@@ -144,9 +197,15 @@ static void timed(const char *name, uint64_t start) {
     kit.longest_in = name;
   }
   if (took > kit.stall_limit_ns) {
-    kit.stalls++;
-    violation("%s blocked the worker thread for %.1f ms (limit %.0f ms)", name,
-              (double)took / 1e6, (double)kit.stall_limit_ns / 1e6);
+    /* A check of its own (the last one), not the run's contract. */
+    if (kit.stalls++ == 0)
+      snprintf(kit.stall_shown, sizeof kit.stall_shown,
+               blocked && wall > cpu
+                   ? "%s blocked the worker thread for %.1f ms (limit %.0f "
+                     "ms)"
+                   : "%s used %.1f ms of the worker thread's CPU (limit %.0f "
+                     "ms)",
+               name, (double)took / 1e6, (double)kit.stall_limit_ns / 1e6);
   }
   pthread_mutex_unlock(&kit.lock);
 }
@@ -204,6 +263,29 @@ static void kit_request_done(rl_request *req, const rl_result *res) {
     rl__host()->request_done(req, res);
 }
 
+/* A request handed back to the host (request_retry: HTTP/2 GOAWAY;
+ * request_move: a redirect on a new connection): the session is done
+ * with it, and the host submits it again. */
+static void handed_back(rl_request *req) {
+  pthread_mutex_lock(&kit.lock);
+  book *b = book_of(req);
+  if (b->state == REQ_ACCEPTED) {
+    b->state = REQ_IDLE;
+    b->owner = NULL;
+  }
+  pthread_mutex_unlock(&kit.lock);
+}
+
+static void kit_request_retry(rl_request *req, const char *reason) {
+  handed_back(req);
+  rl__host()->request_retry(req, reason);
+}
+
+static void kit_request_move(rl_request *req, const char *reason) {
+  handed_back(req);
+  rl__host()->request_move(req, reason);
+}
+
 /* ---- wrappers around the plugin's callbacks ------------------------------ */
 
 static int w_init(const rl_host *host) {
@@ -217,13 +299,33 @@ static int w_step_new(const rl_host *host, const rl_step_spec *spec,
   return orig.step_new(&kit_host, spec, step, err, errlen);
 }
 
+/* The session the host holds: the plugin's, and what a fault needs. */
+typedef struct wsession {
+  void *inner; /* the plugin's session */
+  rl_conn *conn;
+  int cut; /* FAULT_CLOSE: its first reply is cut */
+  uint64_t reads;
+} wsession;
+
 static int w_session_new(const rl_host *host, rl_conn *conn,
                          const rl_conn_info *info, void **session) {
   (void)host;
-  uint64_t t0 = rl__now_ns();
-  int rc = orig.session_new(&kit_host, conn, info, session);
+  wsession *w = calloc(1, sizeof *w);
+  if (!w)
+    return RL_ERR_NOMEM;
+  w->conn = conn;
+  pthread_mutex_lock(&kit.lock);
+  w->cut = kit.fault == FAULT_CLOSE && kit.connections++ % 2 == 0;
+  pthread_mutex_unlock(&kit.lock);
+  stamp t0 = stamp_now();
+  int rc = orig.session_new(&kit_host, conn, info, &w->inner);
   timed("session_new", t0);
-  return rc;
+  if (rc != 0) {
+    free(w);
+    return rc;
+  }
+  *session = w;
+  return 0;
 }
 
 static int submit_common(const char *name,
@@ -237,7 +339,7 @@ static int submit_common(const char *name,
   b->state = REQ_IN_SUBMIT;
   b->owner = owner;
   pthread_mutex_unlock(&kit.lock);
-  uint64_t t0 = rl__now_ns();
+  stamp t0 = stamp_now();
   int rc = fn(owner, req);
   timed(name, t0);
   pthread_mutex_lock(&kit.lock);
@@ -262,31 +364,69 @@ static int submit_common(const char *name,
 }
 
 static int w_session_submit(void *session, rl_request *req) {
-  return submit_common("session_submit", orig.session_submit, session, req);
+  wsession *w = session;
+  return submit_common("session_submit", orig.session_submit, w->inner, req);
 }
 
-static int w_session_on_read(void *session, const uint8_t *data, size_t len) {
-  uint64_t t0 = rl__now_ns();
-  int rc = orig.session_on_read(session, data, len);
+static int read_timed(wsession *w, const uint8_t *data, size_t len) {
+  stamp t0 = stamp_now();
+  int rc = orig.session_on_read(w->inner, data, len);
   timed("session_on_read", t0);
   return rc;
 }
 
+static int w_session_on_read(void *session, const uint8_t *data, size_t len) {
+  wsession *w = session;
+  if (kit.fault == FAULT_SPLIT) {
+    /* A reply in as many pieces as it has bytes: a codec must keep its
+     * parse state across reads. */
+    int rc = 0;
+    for (size_t i = 0; i < len && rc == 0; i++)
+      rc = read_timed(w, data + i, 1);
+    return rc;
+  }
+  if (w->cut && w->reads++ == 0 && len >= 2) {
+    /* The server goes away in the middle of the reply: half of it, then
+     * the close. Whatever the plugin held must end once. */
+    int rc = read_timed(w, data, len / 2);
+    pthread_mutex_lock(&kit.lock);
+    kit.cut_replies++;
+    pthread_mutex_unlock(&kit.lock);
+    kit_host.conn_close(w->conn);
+    return rc;
+  }
+  return read_timed(w, data, len);
+}
+
 static void w_session_del(void *session, int err, const char *reason) {
-  uint64_t t0 = rl__now_ns();
-  orig.session_del(session, err, reason);
+  wsession *w = session;
+  stamp t0 = stamp_now();
+  orig.session_del(w->inner, err, reason);
   timed("session_del", t0);
-  check_owner_empty(session, "session_del");
+  check_owner_empty(w->inner, "session_del");
+  free(w);
 }
 
 static uint32_t w_session_max_concurrent(void *session) {
-  return orig.session_max_concurrent(session);
+  const wsession *w = session;
+  return orig.session_max_concurrent(w->inner);
+}
+
+static int w_session_cancel(void *session, rl_request *req,
+                            const char *reason) {
+  const wsession *w = session;
+  return orig.session_cancel(w->inner, req, reason);
+}
+
+static int w_session_ready(void *session) {
+  const wsession *w = session;
+  return orig.session_ready(w->inner);
 }
 
 static int w_transport_new(const rl_host *host, rl_loop *loop, void *step,
                            const rl_transport_info *info, void **transport) {
   (void)host;
-  uint64_t t0 = rl__now_ns();
+  stamp t0 = stamp_now();
   int rc = orig.transport_new(&kit_host, loop, step, info, transport);
   timed("transport_new", t0);
   return rc;
@@ -298,7 +438,7 @@ static int w_transport_submit(void *transport, rl_request *req) {
 }
 
 static void w_transport_del(void *transport, int err, const char *reason) {
-  uint64_t t0 = rl__now_ns();
+  stamp t0 = stamp_now();
   orig.transport_del(transport, err, reason);
   timed("transport_del", t0);
   check_owner_empty(transport, "transport_del");
@@ -308,6 +448,8 @@ static void wrap(rl__plugin *p) {
   orig = p->desc;
   kit_host = *rl__host();
   kit_host.request_done = kit_request_done;
+  kit_host.request_retry = kit_request_retry;
+  kit_host.request_move = kit_request_move;
   if (orig.init)
     p->desc.init = w_init;
   p->desc.step_new = w_step_new;
@@ -318,6 +460,10 @@ static void wrap(rl__plugin *p) {
     p->desc.session_del = w_session_del;
     if (orig.session_max_concurrent)
       p->desc.session_max_concurrent = w_session_max_concurrent;
+    if (orig.session_cancel)
+      p->desc.session_cancel = w_session_cancel;
+    if (orig.session_ready)
+      p->desc.session_ready = w_session_ready;
   } else {
     p->desc.transport_new = w_transport_new;
     p->desc.transport_submit = w_transport_submit;
@@ -410,8 +556,8 @@ static int run(rl__plugin_set *plugins, const rl__target_options *topts,
   rl__target *target = NULL;
   memset(out, 0, sizeof *out);
   if (rl__target_new(plugins, topts, &target, err, sizeof err)) {
-    printf("      cannot set the run up: %s\n", err);
-    return -1;
+    printf("FAIL  setup: the step was refused: %s\n", err);
+    return -2;
   }
   rl__stats *stats = rl__stats_new();
   rl__runner r;
@@ -471,9 +617,12 @@ static void usage(FILE *out) {
         "the descriptor's fields; exactly one request event per request the\n"
         "plugin accepted, none after a refused submit, none from inside\n"
         "submit; every held request reported when a session or transport is\n"
-        "deleted (also when the run is cut with requests in flight); failures\n"
+        "deleted (also when the run is cut with requests in flight); replies\n"
+        "split at every byte and a server closing mid-reply (codecs; and\n"
+        "users sharing one connection when the codec pipelines); failures\n"
         "on a port where nothing listens; no callback blocking the worker\n"
-        "thread. Run it under valgrind to check teardown leaks nothing.\n"
+        "thread (its CPU time, or its wall time when it slept). Run it under\n"
+        "valgrind to check teardown leaks nothing.\n"
         "\n"
         "  --plugin NAME|PATH   the plugin to check\n"
         "  --url URL            a real server speaking the plugin's protocol\n"
@@ -487,7 +636,8 @@ static void usage(FILE *out) {
         "                       --connections: for multiplexing plugins\n"
         "\n"
         "Prints PASS/FAIL per check and 'N passed, M failed'. Exit status 0\n"
-        "when all passed, 1 when a check failed, 2 for bad arguments.\n",
+        "when all passed, 1 when a check failed, 2 for bad arguments, a\n"
+        "plugin that does not load, or a step the plugin refuses.\n",
         out);
 }
 
@@ -642,6 +792,11 @@ int main(int argc, char **argv) {
   cfg.seed = 1;
   run_result res;
   int rc = run(&plugins, &topts, &cfg, &res);
+  if (rc == -2) { /* step_new refused: nothing to check, as --help says */
+    printf("%d passed, %d failed\n", passed, failed + 1);
+    rl__plugin_set_free(&plugins);
+    return 2;
+  }
   int clean = no_violations();
   check(rc == 0 && clean && res.requests > 0,
         "load: %llu users for %gs: %llu request(s), %llu failed, %llu cut; "
@@ -653,7 +808,57 @@ int main(int argc, char **argv) {
            "protocol?\n",
            res.top_error);
 
-  /* 2. Cut with requests in flight: held requests must be reported by
+  uint64_t load_failures = res.failures;
+
+  /* 2. Faults (codecs: they sit between the core's socket and the
+   * plugin), each run one second. */
+  if (orig.kind == RL_PLUGIN_CODEC) {
+    rl__run_config fcfg = cfg;
+    fcfg.run_time_ns = RL__NS_PER_SEC;
+    kit.fault = FAULT_SPLIT;
+    rc = run(&plugins, &topts, &fcfg, &res);
+    kit.fault = FAULT_NONE;
+    clean = no_violations();
+    /* A reply in pieces must read as it does whole: failures where the
+     * load run had none mean the plugin lost its place between reads. */
+    int same = load_failures > 0 || res.failures == 0;
+    check(rc == 0 && clean && res.requests > 0 && same,
+          "replies split at every byte: %llu request(s), %llu failed%s%s%s",
+          (unsigned long long)res.requests, (unsigned long long)res.failures,
+          same ? "" : " (none failed whole: ", same ? "" : res.top_error,
+          same ? "" : ")");
+
+    kit.fault = FAULT_CLOSE;
+    kit.connections = kit.cut_replies = 0;
+    rc = run(&plugins, &topts, &fcfg, &res);
+    kit.fault = FAULT_NONE;
+    clean = no_violations();
+    check(rc == 0 && clean && res.requests > 0,
+          "server closes mid-reply: %llu reply(ies) cut, %llu request(s), "
+          "%llu failed; exactly one event each",
+          (unsigned long long)kit.cut_replies, (unsigned long long)res.requests,
+          (unsigned long long)res.failures);
+
+    if (orig.session_max_concurrent) {
+      /* Pipelining: users share one connection, so the session holds as
+       * many requests as it says it takes. */
+      rl__run_config pcfg = fcfg;
+      pcfg.connections = 1;
+      pcfg.threads = 1;
+      rc = run(&plugins, &topts, &pcfg, &res);
+      clean = no_violations();
+      same = load_failures > 0 || res.failures == 0;
+      check(rc == 0 && clean && res.requests > 0 && same,
+            "pipelining: %llu users on one connection: %llu request(s), %llu "
+            "failed%s%s%s",
+            users, (unsigned long long)res.requests,
+            (unsigned long long)res.failures,
+            same ? "" : " (none failed alone: ", same ? "" : res.top_error,
+            same ? "" : ")");
+    }
+  }
+
+  /* 3. Cut with requests in flight: held requests must be reported by
    * session_del/transport_del, and nothing may leak (run under valgrind). */
   cfg.run_time_ns = RL__NS_PER_SEC;
   cfg.stop_timeout_ns = 0;
@@ -663,7 +868,7 @@ int main(int argc, char **argv) {
         "cut at the stop: %llu request(s) in flight cut, each reported once",
         (unsigned long long)res.cut);
 
-  /* 3. Nothing listening: failures, named like the plugin's requests. */
+  /* 4. Nothing listening: failures, named like the plugin's requests. */
   rl__url u;
   if (rl__url_parse(topts.url, &u, err, sizeof err) == 0) {
     uint16_t port = 0;
@@ -689,9 +894,13 @@ int main(int argc, char **argv) {
     rl__url_free(&u);
   }
 
-  /* 4. The stall detector's verdict over all runs. */
+  /* 5. The stall detector's verdict over all runs. */
+  if (kit.stalls)
+    printf("      stall: %s (%llu callback(s) over the limit)\n",
+           kit.stall_shown, (unsigned long long)kit.stalls);
   check(kit.stalls == 0,
-        "no blocking: longest plugin callback %.2f ms (%s), limit %g ms",
+        "no blocking: longest plugin callback %.2f ms of worker time (%s), "
+        "limit %g ms",
         (double)kit.longest_ns / 1e6, kit.longest_in ? kit.longest_in : "none",
         stall_ms);
 

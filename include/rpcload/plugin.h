@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 5
+#define RL_ABI_MINOR 6
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -180,8 +180,16 @@ typedef struct rl_user_slot {
 typedef struct rl_result {
   const char *type; /* stats type, e.g. "GET", "grpc", "redis"; required */
   const char *name; /* stats name (grouping key); required */
-  uint64_t response_bytes; /* size of the response payload in bytes */
-  const char *error;       /* NULL on success, else why it failed */
+  /* The size of the response, for the stats' average size (Locust's
+   * avg_content_length, len(response.content)): what the protocol's user
+   * gets back. HTTP: the body, after de-chunking; gRPC: the messages,
+   * decompressed, without their 5-byte prefixes. A protocol with no
+   * header/body split (Redis, memcached): the whole reply as it came,
+   * its framing included, since the framing is the reply. Never a
+   * connection preface or another request's bytes; 0 when nothing came
+   * back. */
+  uint64_t response_bytes;
+  const char *error; /* NULL on success, else why it failed */
 } rl_result;
 
 enum rl_log_level {
@@ -378,6 +386,56 @@ typedef struct rl_host {
    * from the user's next.
    */
   uint64_t (*request_seq)(const rl_request *req);
+
+  /* ---- ABI 1.6: connections set up per step, and refusals with reasons -- */
+
+  /*
+   * The step object (from step_new) whose settings `conn` was set up
+   * with, for session_new: per-connection settings (AUTH, a database,
+   * a pipeline depth) live in the step, not in process-wide globals. A
+   * connection carries only steps whose step_conn_key (see rl_plugin)
+   * is equal, so any of them would give the same settings. Borrowed: it
+   * lives until step_del, after every session. On conn's worker thread.
+   */
+  void *(*conn_step)(const rl_conn *conn);
+  /*
+   * The connection failed for the plugin's own reason (copied): a preface
+   * the server refused ("AUTH failed: WRONGPASS ..."), bytes nobody asked
+   * for. Once the current callback returns, the host closes it, calling
+   * session_del(RL_ERR_PROTO, reason); requests still waiting for the
+   * session fail with `reason` too (not re-sent), and the next connection
+   * waits out the backoff like any failed attempt. A session_on_read that
+   * calls it may return its negative code: the reason given here is the
+   * one shown.
+   */
+  void (*conn_fail)(rl_conn *conn, const char *reason);
+  /*
+   * From inside session_submit or transport_submit, just before it
+   * returns a negative code: the request fails with `reason` (copied)
+   * instead of the host's generic "NAME refused the request: CODE".
+   * Name the problem, not the plugin ("key longer than 250 bytes after
+   * expansion"): the stats type already says which protocol it is.
+   * Ignored at any other time.
+   */
+  void (*request_refuse)(rl_request *req, const char *reason);
+
+  /* ---- ABI 1.6: templates a plugin encodes once ------------------------ */
+
+  /*
+   * template_new for text that starts at 1-based column `column` of what
+   * the user wrote (a --call argument at column 5): the error's column
+   * points into the user's whole argument, not into the piece. 0 counts
+   * as 1.
+   */
+  int (*template_new_at)(const char *text, size_t len, size_t column,
+                         rl_template **out, char *err, size_t errlen);
+  /*
+   * The text `t` was compiled from, NUL-terminated (*len its length when
+   * len is not NULL), owned by t. For a constant template
+   * (template_is_constant) it is the expansion, known in step_new with no
+   * request: encode it there once.
+   */
+  const char *(*template_text)(const rl_template *t, size_t *len);
 } rl_host;
 
 /* True when `host` (an rl_host *) has member `m`, e.g.
@@ -390,6 +448,8 @@ typedef struct rl_host {
 #define RL_HOST_HAS_RESPONSES(host) RL_HOST_HAS(host, request_response)
 #define RL_HOST_HAS_STREAMS(host) RL_HOST_HAS(host, conn_loop)
 #define RL_HOST_HAS_USER_STATE(host) RL_HOST_HAS(host, request_seq)
+#define RL_HOST_HAS_CONN_STEP(host) RL_HOST_HAS(host, request_refuse)
+#define RL_HOST_HAS_TEMPLATE_TEXT(host) RL_HOST_HAS(host, template_text)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 
@@ -552,7 +612,9 @@ typedef struct rl_plugin {
    * Required (codec). Called on the worker thread once the connection is
    * established (TCP connected and TLS handshake done). The plugin owns
    * *session until session_del(). `conn` stays valid until session_del().
-   * It may queue bytes (a preface) with host->conn_write().
+   * It may queue bytes (a preface) with host->conn_write(); with ABI 1.6
+   * host->conn_step(conn) tells which step's settings to use, and
+   * session_ready holds requests back until the preface is answered.
    */
   int (*session_new)(const rl_host *host, rl_conn *conn,
                      const rl_conn_info *info, void **session);
@@ -680,6 +742,31 @@ typedef struct rl_plugin {
    * they read, and group, as a gRPC client shows them. NULL: the reason
    * alone. */
   const char *host_error_prefix;
+
+  /* ---- ABI 1.6 (optional) ---------------------------------------------- */
+
+  /*
+   * 1 when the session takes requests; 0 while a connection preface it
+   * sent in session_new (AUTH, SELECT, a protocol greeting) awaits its
+   * reply. The host hands no request to a session that is not ready and
+   * asks again after each of its callbacks (session_on_read, typically);
+   * a preface not answered within the --connect-timeout fails the
+   * connection ("connection preface timed out after Ns"). A refused
+   * preface is host->conn_fail(). NULL: always ready.
+   */
+  int (*session_ready)(void *session);
+  /*
+   * The per-connection settings of a step, as text ("db=2 user=app"):
+   * steps going to the same endpoint share a user's connection only when
+   * their keys are equal (strcmp; NULL equals NULL), so a connection
+   * never carries a step its preface was not made for. The string
+   * belongs to the step. NULL member: every step to an endpoint shares.
+   */
+  const char *(*step_conn_key)(void *step);
+  /* Process-wide tear-down, as fini but told the host (the table init
+   * had), e.g. to log what the plugin counted. Called instead of fini
+   * when set. */
+  void (*fini_host)(const rl_host *host);
 } rl_plugin;
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,6 +228,9 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason) {
   close_socket(c);
   c->close_later = 0;
   c->draining = 0;
+  c->preface = 0;
+  free(c->fail_reason);
+  c->fail_reason = NULL;
   c->was_open = 0;
   if (c->session) {
     void *s = c->session;
@@ -333,6 +337,13 @@ static void dispatch(rl_conn *c) {
   if (c->state != RL__CONN_OPEN)
     return;
   const rl_plugin *p = &c->v->plugin->desc;
+  if (c->preface) {
+    if (p->session_ready && !p->session_ready(c->session))
+      return; /* its preface awaits the server's reply */
+    c->preface = 0;
+    /* The preface's timeout; no request is in flight yet. */
+    ev_timer_stop(c->loop->ev, &c->timer);
+  }
   if (c->q_head && c->state == RL__CONN_OPEN && p->session_max_concurrent) {
     c->max_concurrent = p->session_max_concurrent(c->session);
     if (c->max_concurrent == 0)
@@ -344,16 +355,42 @@ static void dispatch(rl_conn *c) {
     req->handed_ns = rl__now_ns();
     inflight_link(c, req);
     arm_request_timer(c);
+    rl__request_refuse_begin(req);
     int rc = p->session_submit(c->session, req);
     c->asked = 1;
     if (rc < 0) {
       inflight_unlink(c, req);
-      char why[160];
-      snprintf(why, sizeof why, "%s refused the request: %s", p->name,
-               rl_strerror(rc));
-      rl__request_fail(req, why);
+      rl__request_refused(req, p->name, rc);
     }
   }
+}
+
+/* The plugin failed the connection with its own reason (ABI 1.6
+ * conn_fail): what waits for the session fails with that reason rather
+ * than going to a new connection, which would fail the same way, and
+ * the next connection waits out the backoff. */
+static void plugin_failed(rl_conn *c) {
+  char why[256];
+  snprintf(why, sizeof why, "%s", c->fail_reason);
+  free(c->fail_reason);
+  c->fail_reason = NULL;
+  flush(c); /* best effort: what it wrote before (a QUIT) */
+  if (c->state != RL__CONN_OPEN)
+    return;
+  if (!c->inflight && !c->q_head) {
+    /* No request carries the reason into the stats (bytes nobody asked
+     * for on an idle connection): say it once per run, not per
+     * connection. */
+    static atomic_int said;
+    if (!atomic_exchange_explicit(&said, 1, memory_order_relaxed))
+      rl__log(RL__LOG_WARN,
+              "%s closed an idle connection: %s (further ones are not "
+              "logged)",
+              c->v->plugin->desc.name, why);
+  }
+  c->was_open = 0; /* the queue fails; no "does it want TLS?" guess */
+  c->asked = 1;    /* a failed attempt, unless the server answered before */
+  rl__conn_shutdown(c, RL_ERR_PROTO, why);
 }
 
 /* What follows every call into the plugin: honour a close it asked for,
@@ -361,6 +398,10 @@ static void dispatch(rl_conn *c) {
 static void after_plugin(rl_conn *c) {
   if (c->state != RL__CONN_OPEN)
     return;
+  if (c->fail_reason) {
+    plugin_failed(c);
+    return;
+  }
   if (c->close_later || (c->draining && !c->inflight)) {
     flush(c); /* best effort: what it wrote before asking to close */
     if (c->state == RL__CONN_OPEN)
@@ -418,6 +459,15 @@ static void established(rl_conn *c) {
       p->session_max_concurrent ? p->session_max_concurrent(c->session) : 1;
   if (c->max_concurrent == 0)
     c->max_concurrent = 1;
+  if (p->session_ready && !c->fail_reason && !p->session_ready(c->session)) {
+    /* A preface awaits its reply: part of connecting, so within the
+     * connect timeout. */
+    c->preface = 1;
+    if (c->t->connect_timeout_ns) {
+      ev_timer_set(&c->timer, (double)c->t->connect_timeout_ns / 1e9, 0.);
+      ev_timer_start(c->loop->ev, &c->timer);
+    }
+  }
   set_events(c, EV_READ);
   after_plugin(c);
 }
@@ -608,13 +658,17 @@ static void on_readable(rl_conn *c) {
     c->in_read = 0;
     if (rc >= 0 && c->ended_in_read)
       answered(c);
+    if (rc < 0 && c->fail_reason) {
+      plugin_failed(c);
+      return;
+    }
     if (rc < 0) {
       char why[160];
       snprintf(why, sizeof why, "%s: %s from server", p->name, rl_strerror(rc));
       conn_fail(c, rc, why);
       return;
     }
-    if (c->close_later || (!c->ssl && (size_t)n < size))
+    if (c->close_later || c->fail_reason || (!c->ssl && (size_t)n < size))
       break;
   }
   after_plugin(c);
@@ -701,6 +755,12 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents) {
              c->state == RL__CONN_CONNECTING ? "connect" : "TLS handshake",
              secs);
     conn_fail(c, RL_ERR_TIMEOUT, why);
+  } else if (c->state == RL__CONN_OPEN && c->preface) {
+    seconds_text(c->t->connect_timeout_ns, secs, sizeof secs);
+    snprintf(why, sizeof why, "connection preface timed out after %s", secs);
+    c->was_open = 0; /* the requests waiting for it fail, not re-sent */
+    c->asked = 1;
+    conn_fail(c, RL_ERR_TIMEOUT, why);
   } else if (c->state == RL__CONN_OPEN && c->in_head) {
     expire_requests(c);
   }
@@ -744,6 +804,15 @@ int rl__conn_write(rl_conn *c, const void *data, size_t len) {
 
 void rl__conn_close_later(rl_conn *c) {
   c->close_later = 1;
+  schedule_flush(c);
+}
+
+void rl__conn_fail_later(rl_conn *c, const char *reason) {
+  if (c->state != RL__CONN_OPEN || c->fail_reason)
+    return; /* the first reason is the one that counts */
+  c->fail_reason = strdup(reason && *reason ? reason : "failed");
+  if (!c->fail_reason)
+    c->close_later = 1; /* out of memory: at least close */
   schedule_flush(c);
 }
 

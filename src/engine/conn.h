@@ -58,6 +58,9 @@ struct rl_conn {
   uint8_t done_any;      /* ...and ended one: the server answers */
   uint8_t in_read;       /* inside the session's on_read */
   uint8_t ended_in_read; /* ...which ended a request (counts if it works) */
+  uint8_t preface;       /* the session is not ready: its preface awaits a
+                            reply (ABI 1.6 session_ready) */
+  char *fail_reason;     /* owned: the plugin's conn_fail, to act on */
   rl_conn *next_flush;
   uint32_t max_concurrent;
   uint32_t inflight;             /* accepted by the session, not yet done */
@@ -107,6 +110,9 @@ void rl__conn_request_ended(rl_request *req);
 int rl__conn_write(rl_conn *c, const void *data, size_t len);
 void rl__conn_close_later(rl_conn *c);
 void rl__conn_drain(rl_conn *c);
+/* host->conn_fail (ABI 1.6): closes with the plugin's `reason` (copied)
+ * once the current callback returns; see plugin.h. */
+void rl__conn_fail_later(rl_conn *c, const char *reason);
 void rl__conn_retry(rl_request *req, const char *reason);
 /* host->request_move (ABI 1.5): as rl__conn_retry, but no retry. The
  * session parsed an answer (a redirect), so the connection's end is no

@@ -102,6 +102,12 @@ static uint64_t host_request_seq(const rl_request *req) {
   return req->user ? req->user->seq : 0;
 }
 
+/* ABI 1.6: the step the connection was set up with, for the plugin
+ * carrying it (ALPN's pick over TLS). */
+static void *host_conn_step(const rl_conn *conn) {
+  return conn->v ? conn->v->step : conn->t->step;
+}
+
 static const rl_host host_table = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_host),
@@ -133,6 +139,11 @@ static const rl_host host_table = {
     .request_user_slot = host_request_user_slot,
     .request_move = rl__conn_move,
     .request_seq = host_request_seq,
+    .conn_step = host_conn_step,
+    .conn_fail = rl__conn_fail_later,
+    .request_refuse = rl__request_refuse,
+    .template_new_at = rl__template_new_at,
+    .template_text = rl__template_text,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

@@ -224,10 +224,19 @@ uint64_t rl__plan_fixed_only_users(const rl__plan *p) {
   return total;
 }
 
-/* Same plugin, host, port and TLS: one connection may carry both. */
+/* The plugin's per-connection settings of t's step (ABI 1.6), or "". */
+static const char *conn_key(const rl__target *t) {
+  const char *(*key)(void *) = t->plugin ? t->plugin->desc.step_conn_key : NULL;
+  const char *k = key ? key(t->step) : NULL;
+  return k ? k : "";
+}
+
+/* Same plugin, host, port and TLS, and the same connection settings the
+ * plugin's steps ask for: one connection may carry both. */
 static int same_endpoint(const rl__target *a, const rl__target *b) {
   return a->plugin == b->plugin && a->port == b->port && a->tls == b->tls &&
-         strcmp(a->host ? a->host : "", b->host ? b->host : "") == 0;
+         strcmp(a->host ? a->host : "", b->host ? b->host : "") == 0 &&
+         strcmp(conn_key(a), conn_key(b)) == 0;
 }
 
 int rl__plan_endpoint(rl__plan *p, rl__target *t, size_t *out) {

@@ -22,6 +22,7 @@ __attribute__((format(printf, 3, 4))) static int errf(char *err, size_t errlen,
                                                       const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above
   int n = vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
   return n;
@@ -33,7 +34,9 @@ void rl__plugin_set_init(rl__plugin_set *set, const rl_host *host) {
 }
 
 static void plugin_unload(rl__plugin *p) {
-  if (p->inited && p->desc.fini)
+  if (p->inited && p->desc.fini_host)
+    p->desc.fini_host(p->host);
+  else if (p->inited && p->desc.fini)
     p->desc.fini();
   if (p->dl)
     dlclose(p->dl);

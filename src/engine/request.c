@@ -28,6 +28,40 @@ void rl__request_fail(rl_request *req, const char *reason) {
   rl__request_end(req, &res);
 }
 
+/* The submit under way on this thread and the reason its plugin gave:
+ * per thread, since each worker submits on its own loop, and a submit
+ * never nests inside another on the same thread. */
+static _Thread_local struct {
+  const rl_request *req;
+  int given;
+  char why[256];
+} refusing;
+
+void rl__request_refuse_begin(rl_request *req) {
+  refusing.req = req;
+  refusing.given = 0;
+}
+
+void rl__request_refuse(rl_request *req, const char *reason) {
+  if (!req || req != refusing.req || refusing.given)
+    return;
+  snprintf(refusing.why, sizeof refusing.why, "%s",
+           reason && *reason ? reason : "refused");
+  refusing.given = 1;
+}
+
+void rl__request_refused(rl_request *req, const char *plugin, int rc) {
+  char why[sizeof refusing.why];
+  if (refusing.req == req && refusing.given)
+    snprintf(why, sizeof why, "%s", refusing.why);
+  else
+    snprintf(why, sizeof why, "%s refused the request: %s", plugin,
+             rl_strerror(rc));
+  refusing.req = NULL;
+  refusing.given = 0;
+  rl__request_fail(req, why);
+}
+
 void rl__request_event(rl_request *req, const rl_result *result,
                        uint64_t since_ns) {
   if (!req->event || !result)

@@ -72,6 +72,19 @@ void rl__request_end(rl_request *req, const rl_result *result);
  * text, after the plugin's host_error_prefix if it has one (ABI 1.4). */
 void rl__request_fail(rl_request *req, const char *reason);
 
+/*
+ * A submit the plugin refused with `rc` (< 0): fails req with the reason
+ * the plugin gave through host->request_refuse (ABI 1.6) during that
+ * submit, else with "PLUGIN refused the request: <code's text>". Call
+ * rl__request_refuse_begin(req) just before the submit: a reason counts
+ * only for the request being submitted on this thread.
+ */
+void rl__request_refuse_begin(rl_request *req);
+void rl__request_refused(rl_request *req, const char *plugin, int rc);
+/* host->request_refuse: records `reason` (copied) for the submit under
+ * way on this thread, when it is req's; ignored otherwise. */
+void rl__request_refuse(rl_request *req, const char *reason);
+
 /* An event of a request that goes on (ABI 1.4 request_event): its time
  * is now minus since_ns (0: the request's start); passed to its owner's
  * `event`. */

@@ -33,7 +33,8 @@ typedef struct part {
 } part;
 
 struct rl_template {
-  char *text; /* a copy of the source */
+  char *text; /* a copy of the source, NUL-terminated */
+  size_t len; /* its length (the source may hold NUL bytes) */
   part *parts;
   size_t nparts;
 };
@@ -181,6 +182,13 @@ static int parse_expr(const char *expr, size_t n, size_t col, part *out,
 
 int rl__template_new(const char *text, size_t len, rl_template **out, char *err,
                      size_t errlen) {
+  return rl__template_new_at(text, len, 1, out, err, errlen);
+}
+
+int rl__template_new_at(const char *text, size_t len, size_t column,
+                        rl_template **out, char *err, size_t errlen) {
+  if (column == 0)
+    column = 1;
   rl_template *t = calloc(1, sizeof *t);
   if (!t || !(t->text = malloc(len + 1))) {
     free(t);
@@ -189,6 +197,7 @@ int rl__template_new(const char *text, size_t len, rl_template **out, char *err,
   }
   memcpy(t->text, text, len);
   t->text[len] = 0;
+  t->len = len;
   size_t i = 0, lit = 0;
   int rc = 0;
   while (i < len) {
@@ -200,7 +209,8 @@ int rl__template_new(const char *text, size_t len, rl_template **out, char *err,
     while (close + 1 < len && !(text[close] == '}' && text[close + 1] == '}'))
       close++;
     if (close + 1 >= len) {
-      snprintf(err, errlen, "'{{' at column %zu has no closing '}}'", open + 1);
+      snprintf(err, errlen, "'{{' at column %zu has no closing '}}'",
+               open + column);
       rc = RL_ERR_INVAL;
       goto fail;
     }
@@ -222,7 +232,8 @@ int rl__template_new(const char *text, size_t len, rl_template **out, char *err,
       /* {{"text"}}: the text as it is, "{{" included (--data-raw). Not
        * constant: a plugin must expand it, not send the template. */
       p = (part){.kind = PART_QUOTED, .off = b + 1, .len = e - b - 2};
-    } else if ((rc = parse_expr(text + b, e - b, open + 1, &p, err, errlen))) {
+    } else if ((rc = parse_expr(text + b, e - b, open + column, &p, err,
+                                errlen))) {
       goto fail;
     }
     p.json = json;
@@ -248,6 +259,12 @@ void rl__template_del(rl_template *t) {
   free(t->text);
   free(t->parts);
   free(t);
+}
+
+const char *rl__template_text(const rl_template *t, size_t *len) {
+  if (len)
+    *len = t->len;
+  return t->text;
 }
 
 int rl__template_is_constant(const rl_template *t) {

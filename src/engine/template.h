@@ -77,6 +77,14 @@ size_t rl__template_json_suffix(const char *expr, size_t len);
  */
 int rl__template_new(const char *text, size_t len, rl_template **out, char *err,
                      size_t errlen);
+/* The same, for text that starts at 1-based column `column` of what the
+ * user wrote (0 counts as 1): error columns count from there. */
+int rl__template_new_at(const char *text, size_t len, size_t column,
+                        rl_template **out, char *err, size_t errlen);
+/* The text t was compiled from (owned by t, NUL-terminated; *len its
+ * length when len is not NULL). For a constant template it is the
+ * expansion. */
+const char *rl__template_text(const rl_template *t, size_t *len);
 
 void rl__template_del(rl_template *t);
 

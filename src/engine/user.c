@@ -110,13 +110,10 @@ static void submit(rl__user *u, rl_conn *conn) {
                      lt && lt->error ? lt->error : "transport not running");
     return;
   }
+  rl__request_refuse_begin(req);
   int rc = p->transport_submit(lt->state, req);
-  if (rc < 0) {
-    char why[160];
-    snprintf(why, sizeof why, "%s refused the request: %s", p->name,
-             rl_strerror(rc));
-    rl__request_fail(req, why);
-  }
+  if (rc < 0)
+    rl__request_refused(req, p->name, rc);
 }
 
 /* The steps of the user's current phase. */

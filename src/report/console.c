@@ -106,8 +106,15 @@ static void stats_row(FILE *out, const rl__stats_entry *e, const char *type,
   char name[512], shown_type[48];
   rl__report_console_text(name, sizeof name, e->name);
   rl__report_console_text(shown_type, sizeof shown_type, type);
-  /* Locust writes the method followed by a space in this column. */
-  snprintf(typecol, sizeof typecol, "%s%s", shown_type, *type ? " " : "");
+  /* Locust writes the method followed by a space in this column. A type
+   * that fills the column goes without it, and a longer one takes its
+   * extra room from the name's column, so the rest of the row stays in
+   * line with the header. */
+  size_t tlen = strlen(shown_type);
+  snprintf(typecol, sizeof typecol, "%s%s", shown_type,
+           *type && tlen < TYPE_WIDTH ? " " : "");
+  int over = tlen > TYPE_WIDTH ? (int)(tlen - TYPE_WIDTH) : 0;
+  int name_width = NAME_WIDTH - TYPE_WIDTH + 4 - over;
   double ratio =
       e->num_requests ? (double)e->num_failures / (double)e->num_requests : 0;
   snprintf(fails, sizeof fails, "%llu(%.2f%%)",
@@ -119,7 +126,7 @@ static void stats_row(FILE *out, const rl__stats_entry *e, const char *type,
   /* Locust's %7.2f overflows its column from 100k req/s, which loopback
    * runs reach: drop the decimals there. */
   fprintf(out, "%-*s %-*s %7llu %12s |%7s %7s %7s%7s | %7.*f %11.2f\n",
-          TYPE_WIDTH, typecol, NAME_WIDTH - TYPE_WIDTH + 4, name,
+          TYPE_WIDTH, typecol, name_width > 0 ? name_width : 0, name,
           (unsigned long long)e->num_requests, fails, avg, min, max, med,
           rps >= 99999.995 ? 0 : 2, rps, fps);
 }

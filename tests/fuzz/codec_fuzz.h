@@ -1,7 +1,7 @@
 /*
  * What the codec plugins' fuzz targets share (fuzz_http1_response,
  * fuzz_http2_response, fuzz_grpc_response): the plugin loaded once through
- * rpcload's own loader, the host played by tests/unit/fake_host (so a
+ * rpcload's own loader, the host played by kit/fake_host (so a
  * broken plugin contract, such as a request reported twice or never, is a
  * crash too), and a driver that plays the server's side of one connection
  * with the fuzzer's bytes.
@@ -25,9 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rpcload/fake_host.h>
 #include <rpcload/plugin.h>
-
-#include "unit/fake_host.h"
 
 #define RL_FUZZ_MAX_INFLIGHT 3
 #define RL_FUZZ_MAX_REQUESTS 12

@@ -498,12 +498,22 @@ def resp_read(f):
     raise ValueError("not a RESP2 reply: %r" % line)
 
 
-def redis_command(port, *args, host=HOST, timeout_s=5.0):
+def redis_command(port, *args, host=HOST, timeout_s=5.0, password=None, db=None):
     """Send one command to Redis on host:port over a fresh connection and
-    return its reply (see resp_read); an error reply raises RedisError."""
+    return its reply (see resp_read); an error reply raises RedisError.
+    password: AUTH first; db: SELECT it first (their errors raise too)."""
     with socket.create_connection((host, port), timeout=timeout_s) as s:
-        s.sendall(resp_encode(*args))
+        first = []
+        if password is not None:
+            first.append(("AUTH", password))
+        if db is not None:
+            first.append(("SELECT", str(db)))
+        s.sendall(b"".join(resp_encode(*c) for c in first) + resp_encode(*args))
         with s.makefile("rb") as f:
+            for _ in first:
+                pre = resp_read(f)
+                if isinstance(pre, RedisError):
+                    raise pre
             reply = resp_read(f)
     if isinstance(reply, RedisError):
         raise reply
@@ -518,10 +528,14 @@ class RedisServer:
         with RedisServer(tls=True) as rs:
             ... rs.url(), rs.url(tls=True), rs.command("SET", "k", "v"),
             rs.calls("set") ...
+
+    password: started with --requirepass; command() then AUTHs first.
     """
 
-    def __init__(self, tls=False, start_timeout_s=10.0, lifetime_s=MAX_SERVER_LIFETIME):
+    def __init__(self, tls=False, start_timeout_s=10.0, lifetime_s=MAX_SERVER_LIFETIME,
+                 password=None):
         self.tls = tls
+        self.password = password
         self.start_timeout_s = start_timeout_s
         self.lifetime_s = lifetime_s
         self.dir = None
@@ -547,6 +561,8 @@ class RedisServer:
         argv = [redis, "--port", str(self.port), "--bind", HOST, "--save", "",
                 "--appendonly", "no", "--dir", self.dir,
                 "--logfile", os.path.join(self.dir, "redis.log"), "--daemonize", "no"]
+        if self.password is not None:
+            argv += ["--requirepass", self.password]
         if self.tls:
             cert, key = make_self_signed_cert(self.dir)
             argv += ["--tls-port", str(self.tls_port), "--tls-cert-file", cert,
@@ -584,7 +600,8 @@ class RedisServer:
             if self.proc.poll() is not None:
                 raise RuntimeError("redis-server exited with status %s" % self.proc.returncode)
             try:
-                if redis_command(self.port, "PING", timeout_s=1.0) == b"PONG":
+                if redis_command(self.port, "PING", timeout_s=1.0,
+                                 password=self.password) == b"PONG":
                     if self.tls:
                         wait_for_port(self.tls_port, max(0.1, end - time.monotonic()),
                                       self.proc)
@@ -624,9 +641,10 @@ class RedisServer:
         except (OSError, TypeError):
             return ""
 
-    def command(self, *args):
-        """One command on a fresh plain connection; see redis_command."""
-        return redis_command(self.port, *args)
+    def command(self, *args, db=None):
+        """One command on a fresh plain connection (in database db); see
+        redis_command."""
+        return redis_command(self.port, *args, password=self.password, db=db)
 
     def commandstats(self):
         """INFO commandstats as {"set": {"calls": 12, "failed_calls": 0, ...}}."""

@@ -6,7 +6,9 @@ Run from this folder:  RPCLOAD_BIN=../../build/rpcload \
 
 import os
 import re
+import shutil
 import signal
+import tempfile
 import time
 import unittest
 
@@ -241,6 +243,20 @@ class Http1TestCase(unittest.TestCase):
         self.assertTrue(any(re.search(r"\bhttp\b", l) and re.search(r"\bhttps\b", l)
                             for l in lines),
                         "http1 not listed with schemes http and https\n" + res.describe())
+
+    def test_i_plugins_lists_the_plugin_named_by_path(self):
+        # `--plugin ./x.so --plugins`: the file named is listed too, from
+        # wherever it is; one that does not load is an error naming it.
+        plugin_dir = os.environ["RPCLOAD_PLUGIN_DIR"]
+        with tempfile.TemporaryDirectory() as d:
+            x = os.path.join(d, "x.so")
+            shutil.copy(os.path.join(plugin_dir, "http1.so"), x)
+            res = self.rl("--plugin", x, "--plugins", timeout_s=10)
+            self.assertExit(res, 0)
+            self.assertRegex(res.stdout, r"(?m)^http1\s.*\s%s$" % re.escape(x), res.describe())
+            res = self.rl("--plugin", os.path.join(d, "nope.so"), "--plugins", timeout_s=10)
+            self.assertExit(res, 2)
+            self.assertIn("nope.so", res.stderr, res.describe())
 
     # (j) ---------------------------------------------------------------------
     def test_j_sigint_prints_final_report(self):

@@ -110,7 +110,8 @@ class SdkTest(unittest.TestCase):
     # ---- the installed tree ----------------------------------------------------
     def test_install_layout(self):
         for rel in ("bin/rpcload", "lib/rpcload/plugins/http1.so",
-                    "include/rpcload/plugin.h", "lib/pkgconfig/rpcload-plugin.pc"):
+                    "include/rpcload/plugin.h", "lib/pkgconfig/rpcload-plugin.pc",
+                    "include/rpcload/fake_host.h", "lib/librpcload-testhost.a"):
             self.assertTrue(os.path.exists(os.path.join(self.prefix, rel)),
                             "%s not installed\n%s" % (rel, self.install_log))
         # Examples are built in the tree for the tests, not shipped.
@@ -182,6 +183,58 @@ class SdkTest(unittest.TestCase):
             self.skipTest("no examples/plugins/redis/CMakeLists.txt")
         self.assertExportsOnlyEntry(self.build_example("redis"))
 
+    def test_codec_unit_tested_with_the_installed_test_host(self):
+        """The redis example's out-of-tree unit test (tests/test_redis_sdk.c),
+        built with nothing but the installed SDK: <rpcload/fake_host.h> and
+        librpcload-testhost.a through pkg-config, strict warnings on. It
+        checks the ABI 1.6 step in session_new (AUTH + SELECT) and a refusal
+        with the plugin's own text."""
+        src = os.path.join(self.tmp, "src-redis-sdk")
+        shutil.copytree(os.path.join(EXAMPLES, "redis"), src,
+                        ignore=shutil.ignore_patterns("build*"))
+        exe = os.path.join(src, "test_redis_sdk")
+        cmd = ("cc %s tests/test_redis_sdk.c redis.c $(pkg-config --cflags rpcload-plugin) "
+               "$(pkg-config --variable=testhost_libs rpcload-plugin) -o %s"
+               % (STRICT, shlex.quote(exe)))
+        self.run_cmd(cmd, env=self.env, cwd=src, shell=True)
+        out = self.run_cmd([exe], env=self.env, timeout=30)
+        self.assertEqual(out.strip(), "ok", out)
+
+    def test_sdk_only_needs_no_web_assets(self):
+        """-DRPCLOAD_SDK_ONLY=ON on a copy of the tree without node_modules:
+        it configures, builds and installs the SDK alone, and a plugin and
+        its unit test build against it."""
+        src = os.path.join(self.tmp, "sdk-only-src")
+        shutil.copytree(SOURCE_DIR, src, symlinks=True,
+                        ignore=shutil.ignore_patterns("build*", "node_modules", ".git"))
+        self.assertFalse(os.path.exists(os.path.join(src, "node_modules")))
+        build = os.path.join(self.tmp, "sdk-only-build")
+        prefix = os.path.join(self.tmp, "sdk-only-prefix")
+        out = self.run_cmd(["cmake", "-S", src, "-B", build, "-DRPCLOAD_SDK_ONLY=ON"],
+                           env=self.env)
+        self.assertIn("RPCLOAD_SDK_ONLY: the plugin SDK alone", out)
+        self.run_cmd(["cmake", "--build", build], env=self.env)
+        self.run_cmd(["cmake", "--install", build, "--prefix", prefix], env=self.env)
+        for rel in ("include/rpcload/plugin.h", "include/rpcload/fake_host.h",
+                    "lib/librpcload-testhost.a", "lib/pkgconfig/rpcload-plugin.pc"):
+            self.assertTrue(os.path.exists(os.path.join(prefix, rel)), rel)
+        self.assertFalse(os.path.exists(os.path.join(prefix, "bin", "rpcload")))
+        env = dict(self.env)
+        env["PKG_CONFIG_PATH"] = os.path.join(prefix, "lib", "pkgconfig")
+        exe = os.path.join(self.tmp, "sdk-only-test")
+        self.run_cmd("cc %s tests/test_redis_sdk.c redis.c $(pkg-config --cflags rpcload-plugin) "
+                     "$(pkg-config --variable=testhost_libs rpcload-plugin) -o %s"
+                     % (STRICT, shlex.quote(exe)),
+                     env=env, cwd=os.path.join(src, "examples", "plugins", "redis"), shell=True)
+        self.assertEqual(self.run_cmd([exe], timeout=30).strip(), "ok")
+        # Without the option, the missing assets stop the configure with
+        # a notice that names the way out.
+        full = self.run_cmd(["cmake", "-S", src, "-B", build + "-full"], env=self.env,
+                            check=False)
+        full = " ".join(full.split())  # cmake wraps its messages
+        self.assertIn("node_modules/uplot is missing", full)
+        self.assertIn("configure with -DRPCLOAD_SDK_ONLY=ON", full)
+
     def test_one_line_builds(self):
         """`cc -shared -fPIC $(pkg-config --cflags rpcload-plugin) X.c -o X.so`,
         as the tutorial says, then once more with strict warnings."""
@@ -209,22 +262,25 @@ class SdkTest(unittest.TestCase):
 
     # ---- the tutorial ------------------------------------------------------------
     def test_tutorial_snippets_are_in_the_examples(self):
-        """Every ```c block of docs/plugins.md is an excerpt of lineproto.c or
-        udp.c (blanks aside), so the tutorial shows code that compiles."""
+        """Every ```c block of docs/plugins.md is an excerpt of lineproto.c,
+        udp.c, redis.c or redis's out-of-tree test (blanks aside), so the
+        tutorial shows code that compiles."""
         with open(os.path.join(SOURCE_DIR, "docs", "plugins.md")) as f:
             doc = f.read()
         blocks = re.findall(r"^```c\n(.*?)^```", doc, re.S | re.M)
         self.assertGreater(len(blocks), 5, "no C snippets found in docs/plugins.md")
         sources = {}
-        for name in ("lineproto", "udp"):
+        for name in ("lineproto", "udp", "redis"):
             with open(os.path.join(EXAMPLES, name, name + ".c")) as f:
                 sources[name] = normalize(f.read())
+        with open(os.path.join(EXAMPLES, "redis", "tests", "test_redis_sdk.c")) as f:
+            sources["test_redis_sdk"] = normalize(f.read())
         for block in blocks:
             with self.subTest(snippet=block.strip().splitlines()[0]):
                 code = normalize(block)
                 self.assertTrue(any(code in s for s in sources.values()),
-                                "this docs/plugins.md snippet is in neither lineproto.c nor "
-                                "udp.c:\n%s" % block)
+                                "this docs/plugins.md snippet is in none of lineproto.c, "
+                                "udp.c, redis.c, test_redis_sdk.c:\n%s" % block)
 
     # ---- helpers ---------------------------------------------------------------
     def assertExportsOnlyEntry(self, so):

@@ -9,7 +9,12 @@
  *   ECHO_IN_SUBMIT     reports from inside session_submit
  *   ECHO_AFTER_REFUSE  refuses every 2nd submit but reports it anyway later
  *   ECHO_BLOCK         sleeps 120 ms in session_on_read (blocks the loop)
+ *   ECHO_SPIN          computes for 120 ms of CPU in session_on_read
+ *   ECHO_ONE_READ      takes each read for a whole reply: a partial-read
+ *                      path that breaks when a reply comes in pieces
+ *   ECHO_STEP_REFUSED  step_new refuses every step
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +35,10 @@ static int step_new(const rl_host *host, const rl_step_spec *spec, void **step,
   (void)spec;
   (void)err;
   (void)errlen;
+#ifdef ECHO_STEP_REFUSED
+  snprintf(err, errlen, "no step suits this echo");
+  return RL_ERR_INVAL;
+#endif
   *step = malloc(1);
   return *step ? 0 : RL_ERR_NOMEM;
 }
@@ -81,8 +90,28 @@ static int session_submit(void *sp, rl_request *req) {
 static int session_on_read(void *sp, const uint8_t *data, size_t len) {
   session *s = sp;
 #ifdef ECHO_BLOCK
-  struct timespec ts = {0, 120 * 1000 * 1000};
+  struct timespec ts = {0, 120000000L};
   nanosleep(&ts, NULL);
+#endif
+#ifdef ECHO_SPIN
+  struct timespec t0, t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+  do
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) <
+         120000000L);
+#endif
+#ifdef ECHO_ONE_READ
+  {
+    /* Broken on purpose: a reply split over reads fails. */
+    rl_request *one = s->req;
+    s->req = NULL;
+    if (!one)
+      return RL_ERR_PROTO;
+    done(s, one,
+         len == 5 && memcmp(data, "ping\n", 5) == 0 ? NULL : "short reply");
+    return 0;
+  }
 #endif
   if (!memchr(data, '\n', len))
     return 0;

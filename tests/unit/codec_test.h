@@ -7,10 +7,10 @@
 #ifndef RL_TEST_CODEC_TEST_H
 #define RL_TEST_CODEC_TEST_H
 
+#include <rpcload/fake_host.h>
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
-#include "unit/fake_host.h"
 
 /*
  * Sets up `fh` (contract breaches go to `violation`) and loads the plugin

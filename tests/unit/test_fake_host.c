@@ -1,5 +1,5 @@
 /*
- * The fake host the codec tests play (unit/fake_host.h), against a tiny
+ * The fake host the codec tests play (<rpcload/fake_host.h>, kit/fake_host.c), against a tiny
  * codec written here: what it records, and that each rule it checks
  * reports a plugin that breaks it.
  */
@@ -13,9 +13,8 @@
 
 #include <cmocka.h>
 
+#include <rpcload/fake_host.h>
 #include <rpcload/plugin.h>
-
-#include "unit/fake_host.h"
 
 static rl_fake_host fh;
 

@@ -53,12 +53,11 @@ static char *dup_mem(const void *p, size_t n) {
 static int line_step_new(const rl_host *host, const rl_step_spec *spec,
                          void **step, char *err, size_t errlen) {
   if (!RL_HOST_HAS_TEMPLATES(host)) {
-    snprintf(err, errlen, "lineproto needs rpcload with plugin ABI 1.1");
+    snprintf(err, errlen, "needs rpcload with plugin ABI 1.1");
     return RL_ERR_UNSUPPORTED;
   }
   if (spec->n_options > 0) {
-    snprintf(err, errlen, "lineproto takes no options (got '%s')",
-             spec->options[0].key);
+    snprintf(err, errlen, "takes no options (got '%s')", spec->options[0].key);
     return RL_ERR_INVAL;
   }
   const char *text = spec->body != NULL ? (const char *)spec->body : "";

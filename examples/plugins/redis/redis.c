@@ -65,6 +65,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...) {
   if (err == NULL || errlen == 0)
     return;
   va_start(ap, fmt);
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above
   vsnprintf(err, errlen, fmt, ap);
   va_end(ap);
 }
@@ -159,6 +160,7 @@ static void buf_free(struct buf *b) {
 struct arg {
   char *text;
   size_t len;
+  size_t col; /* 1-based column of its first character in --call */
 };
 
 /* The arguments of one command; owns every arg and the array. */
@@ -268,6 +270,7 @@ static int split_call(const char *call, struct args *out, char *err,
     if (call[i] == '\0')
       break;
     b.len = 0;
+    size_t start = i;
     while (call[i] != '\0' && !is_blank(call[i])) {
       char c = call[i++];
       if (c == '"' || c == '\'') {
@@ -303,6 +306,7 @@ static int split_call(const char *call, struct args *out, char *err,
     /* An empty quoted argument ("") is a valid, empty Redis argument. */
     a.v[a.n].text = dup_mem(b.len > 0 ? b.p : "", b.len);
     a.v[a.n].len = b.len;
+    a.v[a.n].col = start + 1;
     if (a.v[a.n].text == NULL || b.oom) {
       free(a.v[a.n].text);
       rc = RL_ERR_NOMEM;
@@ -345,6 +349,17 @@ struct redis_step {
   const char *constant;
   size_t constant_len;
   char *name; /* stats name: --name, else the command, upper-cased */
+  /* The connection preface (ABI 1.6): AUTH and SELECT, encoded once, sent
+   * by every session set up with this step before any command; NULL when
+   * the step asks for neither. preface_verbs[i] names the i-th command
+   * of it for errors. */
+  char *preface;
+  size_t preface_len;
+  unsigned n_preface;
+  const char *preface_verbs[2];
+  /* What the preface depends on ("db=2 auth=<user>:<password>"): only
+   * steps with equal keys share a connection. Empty without a preface. */
+  char *conn_key;
 };
 
 static void redis_step_del(void *step) {
@@ -358,6 +373,8 @@ static void redis_step_del(void *step) {
   }
   free(st->pieces);
   free(st->name);
+  free(st->preface);
+  free(st->conn_key);
   free(st);
 }
 
@@ -407,7 +424,13 @@ static int compile_args(struct redis_step *st, const struct args *a, char *err,
   for (size_t i = 0; i < a->n; i++) {
     rl_template *t = NULL;
     char terr[256] = "";
-    rc = host->template_new(a->v[i].text, a->v[i].len, &t, terr, sizeof terr);
+    /* ABI 1.6: error columns count in the whole --call (exact for an
+     * argument written without quotes), not in the argument. */
+    rc = RL_HOST_HAS_TEMPLATE_TEXT(host)
+             ? host->template_new_at(a->v[i].text, a->v[i].len, a->v[i].col, &t,
+                                     terr, sizeof terr)
+             : host->template_new(a->v[i].text, a->v[i].len, &t, terr,
+                                  sizeof terr);
     if (rc != 0) {
       char shown[SHOW_BUF_LEN];
       set_err(err, errlen, "--call argument %zu '%s': %s", i + 1,
@@ -416,11 +439,16 @@ static int compile_args(struct redis_step *st, const struct args *a, char *err,
       goto fail;
     }
     if (host->template_is_constant(t)) {
-      /* Its expansion is its text, known now: encode it once. */
-      host->template_del(t);
-      buf_header(&b, '$', a->v[i].len);
-      buf_add(&b, a->v[i].text, a->v[i].len);
+      /* Its expansion is its text, known now: encode it once (ABI 1.6
+       * hands the text out; an older host's is the argument itself). */
+      size_t n = a->v[i].len;
+      const char *text = RL_HOST_HAS_TEMPLATE_TEXT(host)
+                             ? host->template_text(t, &n)
+                             : a->v[i].text;
+      buf_header(&b, '$', n);
+      buf_add(&b, text, n);
       buf_add(&b, "\r\n", 2);
+      host->template_del(t);
       continue;
     }
     if ((rc = flush_constant(st, &b)) != 0) {
@@ -451,16 +479,57 @@ fail:
  * pass silently. Sets *call to the --call value (borrowed from spec).
  * Returns 0, or RL_ERR_INVAL with err set.
  */
-static int check_spec(const rl_step_spec *spec, const char **call, char *err,
-                      size_t errlen) {
+/* The connection settings of a step: -O db=N, -O password=P,
+ * -O username=U (all borrowed from the spec; db -1: none). */
+struct conn_opts {
+  const char *password, *username;
+  long db;
+};
+
+/* Reads a database number (0 .. 1,000,000) from n bytes of s; -1 if it
+ * is not one. */
+static long parse_db(const char *s, size_t n) {
+  long v = 0;
+  if (n == 0 || n > 7)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+static int check_spec(const rl_step_spec *spec, const char **call,
+                      struct conn_opts *co, char *err, size_t errlen) {
   char shown[SHOW_BUF_LEN];
 
   *call = NULL;
+  co->password = co->username = NULL;
+  co->db = -1;
   for (size_t i = 0; spec->options != NULL && i < spec->n_options; i++) {
     const char *k = spec->options[i].key ? spec->options[i].key : "";
+    const char *v = spec->options[i].value ? spec->options[i].value : "";
+    if (strcmp(k, "db") == 0) {
+      if ((co->db = parse_db(v, strlen(v))) < 0) {
+        set_err(err, errlen, "-O db='%s': not a database number",
+                show(v, strlen(v), shown));
+        return RL_ERR_INVAL;
+      }
+      continue;
+    }
+    if (strcmp(k, "password") == 0 || strcmp(k, "username") == 0) {
+      if (v[0] == '\0') {
+        set_err(err, errlen, "-O %s= is empty", k);
+        return RL_ERR_INVAL;
+      }
+      *(k[0] == 'p' ? &co->password : &co->username) = v;
+      continue;
+    }
     if (strcmp(k, "call") != 0) {
       set_err(err, errlen,
-              "option '%s' is not known to redis (it takes only --call)",
+              "option '%s' is not known to redis (it takes --call, -O db=N, "
+              "-O password=P, -O username=U)",
               show(k, strlen(k), shown));
       return RL_ERR_INVAL;
     }
@@ -486,10 +555,26 @@ static int check_spec(const rl_step_spec *spec, const char **call, char *err,
   }
   if (spec->path != NULL && spec->path[0] != '\0' &&
       strcmp(spec->path, "/") != 0) {
-    set_err(err, errlen,
-            "the URL path '%s' is not supported (no database selection): "
-            "use redis://HOST:PORT",
-            show(spec->path, strlen(spec->path), shown));
+    /* redis://HOST:PORT/N selects database N, as redis-cli -u does. */
+    long db = spec->path[0] == '/'
+                  ? parse_db(spec->path + 1, strlen(spec->path + 1))
+                  : -1;
+    if (db < 0) {
+      set_err(err, errlen,
+              "the URL path '%s' is not a database number: use "
+              "redis://HOST:PORT/N or -O db=N",
+              show(spec->path, strlen(spec->path), shown));
+      return RL_ERR_INVAL;
+    }
+    if (co->db >= 0 && co->db != db) {
+      set_err(err, errlen, "the URL selects database %ld, -O db=%ld", db,
+              co->db);
+      return RL_ERR_INVAL;
+    }
+    co->db = db;
+  }
+  if (co->username != NULL && co->password == NULL) {
+    set_err(err, errlen, "-O username= needs -O password= too");
     return RL_ERR_INVAL;
   }
   if (*call == NULL) {
@@ -499,6 +584,70 @@ static int check_spec(const rl_step_spec *spec, const char **call, char *err,
     return RL_ERR_INVAL;
   }
   return 0;
+}
+
+/* Appends one whole command (constant arguments) to b. */
+static void encode_command(struct buf *b, const char *const *argv, size_t n) {
+  buf_header(b, '*', n);
+  for (size_t i = 0; i < n; i++) {
+    buf_header(b, '$', strlen(argv[i]));
+    buf_add(b, argv[i], strlen(argv[i]));
+    buf_add(b, "\r\n", 2);
+  }
+}
+
+/*
+ * Encodes the step's connection preface, AUTH [username] password then
+ * SELECT db, each as asked, and the key naming those settings. Borrows co;
+ * fills st. Returns 0 or RL_ERR_NOMEM with err set.
+ */
+static int compile_preface(struct redis_step *st, const struct conn_opts *co,
+                           char *err, size_t errlen) {
+  struct buf b = {0}, key = {0};
+  char db[24];
+  snprintf(db, sizeof db, "%ld", co->db);
+  if (co->password != NULL) {
+    const char *auth[] = {"AUTH", co->username, co->password};
+    if (co->username != NULL)
+      encode_command(&b, auth, 3);
+    else
+      encode_command(&b, (const char *const[]){"AUTH", co->password}, 2);
+    st->preface_verbs[st->n_preface++] = "AUTH";
+    /* Length-prefixed: no choice of user and password reads as another. */
+    char head[64];
+    const char *u = co->username ? co->username : "";
+    int n = snprintf(head, sizeof head, "auth=%zu:", strlen(u));
+    buf_add(&key, head, (size_t)n);
+    buf_add(&key, u, strlen(u));
+    n = snprintf(head, sizeof head, ":%zu:", strlen(co->password));
+    buf_add(&key, head, (size_t)n);
+    buf_add(&key, co->password, strlen(co->password));
+    buf_add(&key, " ", 1);
+  }
+  if (co->db >= 0) {
+    encode_command(&b, (const char *const[]){"SELECT", db}, 2);
+    st->preface_verbs[st->n_preface++] = "SELECT";
+    buf_add(&key, "db=", 3);
+    buf_add(&key, db, strlen(db));
+  }
+  buf_add(&key, "", 1); /* NUL-terminates (an empty key too) */
+  if (b.oom || key.oom) {
+    buf_free(&b);
+    buf_free(&key);
+    set_err(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  st->preface = b.p;
+  st->preface_len = b.len;
+  st->conn_key = key.p;
+  return 0;
+}
+
+/* ABI 1.6: steps share a connection only when their AUTH and SELECT are
+ * the same. */
+static const char *redis_step_conn_key(void *step) {
+  const struct redis_step *st = step;
+  return st->conn_key;
 }
 
 /* The stats name for a command without --name: its verb, upper-cased. */
@@ -542,8 +691,17 @@ static int redis_step_new(const rl_host *host, const rl_step_spec *spec,
             (unsigned)RL_ABI_VERSION_MINOR(host->abi_version));
     return RL_ERR_ABI;
   }
-  if ((rc = check_spec(spec, &call, err, errlen)) != 0)
+  struct conn_opts co;
+  if ((rc = check_spec(spec, &call, &co, err, errlen)) != 0)
     return rc;
+  if ((co.password != NULL || co.db >= 0) && !RL_HOST_HAS_CONN_STEP(host)) {
+    set_err(err, errlen,
+            "-O password / -O db need rpcload with plugin ABI 1.6 or newer "
+            "(a preface per connection); this one offers %u.%u",
+            (unsigned)RL_ABI_VERSION_MAJOR(host->abi_version),
+            (unsigned)RL_ABI_VERSION_MINOR(host->abi_version));
+    return RL_ERR_ABI;
+  }
 
   struct args a = {0};
   if ((rc = split_call(call, &a, err, errlen)) != 0)
@@ -562,6 +720,8 @@ static int redis_step_new(const rl_host *host, const rl_step_spec *spec,
   }
   st->host = host;
   rc = compile_args(st, &a, err, errlen);
+  if (rc == 0)
+    rc = compile_preface(st, &co, err, errlen);
   if (rc == 0) {
     st->name = spec->name != NULL && spec->name[0] != '\0'
                    ? dup_mem(spec->name, strlen(spec->name))
@@ -631,6 +791,18 @@ struct redis_session {
   int top_error;        /* the reply is an error ("-...") */
   char error[REDIS_ERROR_MAX + 1]; /* its message, possibly cut */
   size_t error_len;
+  int reply_ready; /* the current reply is complete, to be acted on */
+
+  /* ABI 1.6: the preface of the step the connection was set up with
+   * (borrowed: steps outlive sessions); replies owed to it come first. */
+  const struct redis_step *pstep;
+  unsigned preface_owed;
+  int in_preface; /* the current reply answers the preface */
+
+  /* ABI 1.2: the current reply's bytes, kept when the host wants the
+   * response of the request it answers (scenario expect/capture). */
+  int collecting;
+  struct buf resp;
 };
 
 /*
@@ -670,6 +842,7 @@ static int protocol_error(struct redis_session *s, const char *fmt, ...) {
   va_list ap;
 
   va_start(ap, fmt);
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   s->state = P_BROKEN;
@@ -702,6 +875,128 @@ static void element_done(struct redis_session *s) {
   s->state = P_TYPE;
   if (--s->owed > 0)
     return;
+  s->reply_ready = 1; /* acted on once its last bytes are collected */
+}
+
+/* Appends `n` bytes of s as a JSON string to j. */
+static void json_string(struct buf *j, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  buf_add(j, "\"", 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      char e[2] = {'\\', (char)c};
+      buf_add(j, e, 2);
+    } else if (c < 0x20) {
+      char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      buf_add(j, e, 6);
+    } else {
+      buf_add(j, &s[i], 1);
+    }
+  }
+  buf_add(j, "\"", 1);
+}
+
+/*
+ * Appends the JSON of the RESP element at raw[*i] (a whole reply the
+ * streaming parser has already checked) to j, and moves *i past it:
+ * simple strings, errors and bulk strings become strings, integers
+ * numbers, null replies null, arrays arrays. `depth` bounds nesting.
+ */
+static void resp_json(const char *raw, size_t len, size_t *i, struct buf *j,
+                      int depth) {
+  if (*i >= len || depth > 64) {
+    *i = len;
+    buf_add(j, "null", 4);
+    return;
+  }
+  char type = raw[*i];
+  const char *line = raw + *i + 1;
+  const char *cr = memchr(line, '\r', len - *i - 1);
+  size_t n = cr != NULL ? (size_t)(cr - line) : len - *i - 1;
+  *i = cr != NULL ? (size_t)(cr - raw) + 2 : len;
+  long long num = type == '$' || type == '*' ? atoll(line) : 0;
+  if (type == '+' || type == '-') {
+    json_string(j, line, n);
+  } else if (type == ':') {
+    buf_add(j, line, n);
+  } else if (num < 0) {
+    buf_add(j, "null", 4);
+  } else if (type == '$') {
+    size_t k = (size_t)num <= len - *i ? (size_t)num : len - *i;
+    json_string(j, raw + *i, k);
+    *i += k + 2;
+  } else {
+    buf_add(j, "[", 1);
+    for (long long e = 0; e < num && *i < len; e++) {
+      if (e > 0)
+        buf_add(j, ",", 1);
+      resp_json(raw, len, i, j, depth + 1);
+    }
+    buf_add(j, "]", 1);
+  }
+}
+
+/*
+ * Hands the reply just collected to the host for the request it answers
+ * (ABI 1.2): status -1 (RESP has none); the body is a string reply's
+ * value, or the JSON text of any other reply; json is the reply as JSON
+ * (a string, a number, null or an array), for `$` paths.
+ */
+static void hand_over(struct redis_session *s, rl_request *req) {
+  struct buf j = {0};
+  size_t i = 0;
+  resp_json(s->resp.p, s->resp.len, &i, &j, 0);
+  buf_add(&j, "", 1);
+  if (j.oom) {
+    buf_free(&j);
+    return; /* no response, as when none arrived; the request goes on */
+  }
+  const char *raw = s->resp.p;
+  const char *body = j.p;
+  size_t body_len = j.len - 1;
+  if (raw[0] == '+' || raw[0] == '-' || raw[0] == ':' ||
+      (raw[0] == '$' && raw[1] != '-')) {
+    const char *cr = memchr(raw, '\r', s->resp.len);
+    body = raw + 1;
+    body_len = cr != NULL ? (size_t)(cr - raw) - 1 : 0;
+    if (raw[0] == '$' && cr != NULL) {
+      body = cr + 2;
+      body_len = (size_t)atoll(raw + 1);
+    }
+  }
+  rl_response resp = {
+      .struct_size = sizeof resp,
+      .status = -1,
+      .body = (const uint8_t *)body,
+      .body_len = body_len,
+      .json = j.p,
+  };
+  s->host->request_response(req, &resp);
+  buf_free(&j);
+}
+
+/* A whole reply was read: the preface's, or the oldest request's. */
+static void reply_complete(struct redis_session *s) {
+  s->reply_ready = 0;
+  if (s->in_preface) {
+    s->in_preface = 0;
+    unsigned k = s->pstep->n_preface - s->preface_owed--;
+    if (s->top_error) {
+      char why[REDIS_ERROR_MAX + 32];
+      snprintf(why, sizeof why, "%s failed: %s", s->pstep->preface_verbs[k],
+               error_text(s));
+      s->host->conn_fail(s->conn, why);
+      s->state = P_BROKEN;
+    }
+    return;
+  }
+  if (s->collecting) {
+    s->collecting = 0;
+    hand_over(s, s->fifo[s->head].req);
+    if (s->resp.cap > REDIS_KEEP_BUF)
+      buf_free(&s->resp);
+  }
   finish_oldest(s, s->reply_bytes, s->top_error ? error_text(s) : NULL);
 }
 
@@ -747,10 +1042,19 @@ static int line_done(struct redis_session *s) {
 static int read_type(struct redis_session *s, uint8_t c) {
   int top = s->owed == 0;
   if (top) {
-    if (s->count == 0) {
+    s->in_preface = s->preface_owed > 0;
+    if (!s->in_preface && s->count == 0) {
       s->state = P_BROKEN; /* a reply nobody asked for: out of step */
+      if (RL_HOST_HAS_CONN_STEP(s->host))
+        s->host->conn_fail(s->conn, "a reply nobody asked for (no command "
+                                    "in flight): the connection is out of "
+                                    "step");
       return RL_ERR_PROTO;
     }
+    s->collecting = !s->in_preface && RL_HOST_HAS_RESPONSES(s->host) &&
+                    s->host->request_wants_response(s->fifo[s->head].req);
+    s->resp.len = 0;
+    s->resp.oom = 0;
     s->owed = 1;
     s->reply_bytes = 0;
     s->top_error = 0;
@@ -835,8 +1139,28 @@ static int redis_session_new(const rl_host *host, rl_conn *conn,
   s->host = host;
   s->conn = conn;
   s->state = P_TYPE;
+  /* ABI 1.6: the step this connection was set up with says whether it
+   * needs AUTH and SELECT first (steps with other settings get their own
+   * connection: redis_step_conn_key). */
+  const struct redis_step *st =
+      RL_HOST_HAS_CONN_STEP(host) ? host->conn_step(conn) : NULL;
+  if (st != NULL && st->preface_len > 0) {
+    int rc = host->conn_write(conn, st->preface, st->preface_len);
+    if (rc != 0) {
+      free(s);
+      return rc;
+    }
+    s->pstep = st;
+    s->preface_owed = st->n_preface;
+  }
   *session = s;
   return 0;
+}
+
+/* ABI 1.6: no command goes out before the preface's replies are in. */
+static int redis_session_ready(void *session) {
+  const struct redis_session *s = session;
+  return s->preface_owed == 0;
 }
 
 /*
@@ -872,8 +1196,14 @@ static int redis_session_submit(void *session, rl_request *req) {
        * it into b before expanding the next argument. */
       size_t len = 0;
       const char *v = s->host->template_expand(pc->tpl, req, &len);
-      if (v == NULL)
+      if (v == NULL) {
+        /* ABI 1.6: the request fails with what went wrong, not with
+         * "redis refused the request: out of memory". */
+        if (RL_HOST_HAS_CONN_STEP(s->host))
+          s->host->request_refuse(req, "a templated argument could not be "
+                                       "expanded (out of memory)");
         return RL_ERR_NOMEM;
+      }
       buf_header(b, '$', len);
       buf_add(b, v, len);
     }
@@ -907,6 +1237,7 @@ static int redis_session_on_read(void *session, const uint8_t *data,
   int rc = 0;
 
   while (i < len && rc == 0) {
+    size_t from = i;
     switch (s->state) {
     case P_TYPE:
       rc = read_type(s, data[i++]);
@@ -958,6 +1289,10 @@ static int redis_session_on_read(void *session, const uint8_t *data,
       rc = RL_ERR_PROTO;
       break;
     }
+    if (s->collecting)
+      buf_add(&s->resp, data + from, i - from);
+    if (s->reply_ready && rc == 0)
+      reply_complete(s);
   }
   return rc;
 }
@@ -977,6 +1312,7 @@ static void redis_session_del(void *session, int err, const char *reason) {
   while (s->count > 0)
     finish_oldest(s, 0, why);
   buf_free(&s->out);
+  buf_free(&s->resp);
   free(s);
 }
 
@@ -1007,6 +1343,8 @@ static const rl_plugin redis_plugin = {
     .session_del = redis_session_del,
     .session_max_concurrent = redis_session_max_concurrent,
     .step_describe = redis_step_describe,
+    .session_ready = redis_session_ready,
+    .step_conn_key = redis_step_conn_key,
 };
 
 /* The one exported symbol. The descriptor is static and never freed. */

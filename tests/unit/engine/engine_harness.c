@@ -44,6 +44,7 @@ typedef struct line_session {
   char partial[512]; /* a line not yet ended */
   size_t plen;
   int move_at_end; /* "moveeof": the oldest moves when the connection ends */
+  int ready;       /* its preface was answered (th_line_conf.preface) */
 } line_session;
 
 static const th_step *step_of(const rl_host *host, const rl_request *req) {
@@ -77,7 +78,20 @@ static int line_session_new(const rl_host *host, rl_conn *conn,
     return RL_ERR_NOMEM;
   s->host = host;
   s->conn = conn;
+  s->ready = !th_line_conf.preface;
   th_seen.sessions++;
+  if (th_line_conf.preface) {
+    /* ABI 1.6: the preface names the step the connection was set up
+     * with, as a Redis AUTH/SELECT would use its settings. */
+    const th_step *st = host->conn_step(conn);
+    char hello[128];
+    int n = snprintf(hello, sizeof hello, "hello %s\n",
+                     st ? st->label : "(no step)");
+    if (host->conn_write(conn, hello, (size_t)n)) {
+      free(s);
+      return RL_ERR_NOMEM;
+    }
+  }
   *out = s;
   return 0;
 }
@@ -101,6 +115,12 @@ static void line_end(line_session *s, rl_request *req, const char *error) {
 
 static int line_submit(void *sp, rl_request *req) {
   line_session *s = sp;
+  if (!s->ready)
+    return RL_ERR_PROTO; /* the host must hold requests back until then */
+  if (th_line_conf.refuse_reason) {
+    s->host->request_refuse(req, th_line_conf.refuse_reason);
+    return RL_ERR_INVAL;
+  }
   if (th_line_conf.refuse_submit || s->n == LINE_MAX_INFLIGHT)
     return RL_ERR_BUSY;
   const th_step *st = step_of(s->host, req);
@@ -149,6 +169,11 @@ static int line_act(line_session *s, char *line) {
     } else if (strcmp(w, "drain") == 0) {
       s->host->conn_drain(s->conn);
     } else if (strcmp(w, "proto") == 0) {
+      return RL_ERR_PROTO;
+    } else if (strcmp(w, "ready") == 0) {
+      s->ready = 1;
+    } else if (strncmp(w, "fail:", 5) == 0) {
+      s->host->conn_fail(s->conn, w + 5);
       return RL_ERR_PROTO;
     }
   }
@@ -211,6 +236,11 @@ int th_line_cancel(void *sp, rl_request *req, const char *reason) {
   return RL_ERR_INVAL;
 }
 
+static int line_ready(void *sp) {
+  const line_session *s = sp;
+  return s->ready;
+}
+
 static const rl_scheme line_schemes[] = {{"line", 0, 0}, {NULL, 0, 0}};
 
 static const rl_plugin line_desc = {
@@ -228,6 +258,7 @@ static const rl_plugin line_desc = {
     .session_del = line_del,
     .session_max_concurrent = line_max_concurrent,
     .step_describe = step_describe,
+    .session_ready = line_ready,
 };
 
 rl__plugin th_line;

@@ -81,6 +81,8 @@ typedef struct th_step {
  *   close       conn_close
  *   drain       conn_drain
  *   proto       session_on_read returns RL_ERR_PROTO
+ *   ready       its preface is answered (th_line_cfg.preface)
+ *   fail:TEXT   host->conn_fail(TEXT), then RL_ERR_PROTO (ABI 1.6)
  * session_del ends what is in flight with its reason. */
 extern rl__plugin th_line;
 typedef struct th_line_cfg {
@@ -88,6 +90,11 @@ typedef struct th_line_cfg {
   int user_ids;            /* put the user's id in request lines */
   int refuse_submit;       /* session_submit fails (RL_ERR_BUSY) */
   int fail_session;        /* session_new fails (RL_ERR_PROTO) */
+  /* ABI 1.6: session_new sends "hello LABEL\n" (its conn_step's label)
+   * and the session is not ready until a "ready" line. */
+  int preface;
+  /* ABI 1.6: session_submit refuses with this reason (request_refuse). */
+  const char *refuse_reason;
 } th_line_cfg;
 extern th_line_cfg th_line_conf;
 /* What the line codec saw. */

@@ -519,6 +519,102 @@ static void test_session_refusals_fail_from_the_core(void **state) {
   close(fd);
 }
 
+/* ABI 1.6: a submit that refuses with its own reason fails the request
+ * with that text, not the core's generic one. */
+static void test_a_refusal_carries_the_plugins_reason(void **state) {
+  (void)state;
+  th_line_conf.refuse_reason = "key longer than 250 bytes after expansion";
+  treq r;
+  treq_init(&r);
+  rl__conn_submit(&f.c, &r.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  TH_RUN_UNTIL(&f.lp, r.ends);
+  assert_false(r.by_plugin);
+  assert_string_equal(r.error, "key longer than 250 bytes after expansion");
+  assert_int_equal(f.c.inflight, 0);
+  /* A reason given outside a submit is ignored: the next refusal without
+   * one reads as before. */
+  th_line_conf.refuse_reason = NULL;
+  th_line_conf.refuse_submit = 1;
+  th_host.request_refuse(&r.req, "stale");
+  treq r2;
+  treq_init(&r2);
+  rl__conn_submit(&f.c, &r2.req);
+  TH_RUN_UNTIL(&f.lp, r2.ends);
+  assert_string_equal(r2.error, "line refused the request: no capacity for "
+                                "another request");
+  close(fd);
+}
+
+/* ABI 1.6: session_new learns its step (conn_step) and sends a preface;
+ * no request reaches the session before the preface's reply. */
+static void test_requests_wait_for_the_preface(void **state) {
+  (void)state;
+  th_line_conf.preface = 1;
+  treq r1, r2;
+  treq_init(&r1);
+  treq_init(&r2);
+  th_in in = {0};
+  rl__conn_submit(&f.c, &r1.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "hello r\n");
+  rl__conn_submit(&f.c, &r2.req);
+  th_run_for(&f.lp, 30 * TH_MS);
+  assert_int_equal(th_seen.submits, 0); /* held back */
+  assert_int_equal(in.len, strlen("hello r\n"));
+  assert_int_equal(r1.ends + r2.ends, 0);
+  th_send(fd, "ready\n");
+  th_expect(&f.lp, fd, &in, "hello r\nr 1\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r1.ends);
+  ended_ok(&r1);
+  th_expect(&f.lp, fd, &in, "hello r\nr 1\nr 2\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r2.ends);
+  ended_ok(&r2);
+  close(fd);
+}
+
+/* ABI 1.6: a preface the server refuses fails the connection with the
+ * plugin's reason, and the requests waiting with it (not re-sent). */
+static void test_a_refused_preface_fails_with_the_plugins_reason(void **state) {
+  (void)state;
+  th_line_conf.preface = 1;
+  treq r;
+  treq_init(&r);
+  th_in in = {0};
+  rl__conn_submit(&f.c, &r.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "hello r\n");
+  th_send(fd, "fail:AUTH_failed:_WRONGPASS\n");
+  TH_RUN_UNTIL(&f.lp, r.ends);
+  assert_false(r.by_plugin);
+  assert_string_equal(r.error, "AUTH_failed:_WRONGPASS");
+  assert_string_equal(th_seen.last_del_reason, "AUTH_failed:_WRONGPASS");
+  assert_int_equal(th_seen.last_del_err, RL_ERR_PROTO);
+  assert_int_equal(th_seen.submits, 0);
+  assert_int_equal(f.c.state, RL__CONN_CLOSED);
+  no_new_connection(30); /* not re-sent on a new connection */
+  th_expect_eof(&f.lp, fd, &in);
+  close(fd);
+}
+
+/* ABI 1.6: a preface nobody answers ends within the connect timeout. */
+static void test_an_unanswered_preface_times_out(void **state) {
+  (void)state;
+  th_line_conf.preface = 1;
+  f.t->connect_timeout_ns = 100 * TH_MS;
+  treq r;
+  treq_init(&r);
+  rl__conn_submit(&f.c, &r.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  TH_RUN_UNTIL(&f.lp, r.ends);
+  assert_false(r.by_plugin);
+  assert_string_equal(r.error, "connection preface timed out after 0.1s");
+  assert_int_equal(th_seen.submits, 0);
+  close(fd);
+}
+
 static void test_request_timeout_closes_the_connection(void **state) {
   (void)state;
   f.t->request_timeout_ns = 50 * TH_MS;
@@ -1048,6 +1144,10 @@ int main(void) {
       T(test_a_plugins_prefix_goes_before_the_cores_reason),
       T(test_connect_timeout),
       T(test_session_refusals_fail_from_the_core),
+      T(test_a_refusal_carries_the_plugins_reason),
+      T(test_requests_wait_for_the_preface),
+      T(test_a_refused_preface_fails_with_the_plugins_reason),
+      T(test_an_unanswered_preface_times_out),
       T(test_request_timeout_closes_the_connection),
       T(test_request_timeout_cancels_one_request),
       T(test_shutdown_ends_in_flight_through_the_session),

@@ -351,6 +351,71 @@ static void test_host_error_prefix(void **state) {
   rl__plugin_set_free(&set);
 }
 
+static const rl_host *fini_host_seen;
+static void fini_with_host(const rl_host *host) { fini_host_seen = host; }
+
+static int ready_never(void *session) {
+  (void)session;
+  return 0;
+}
+
+static const char *key_of(void *step) {
+  (void)step;
+  return "db=2";
+}
+
+/* ABI 1.6: session_ready and step_conn_key are read from a 1.6
+ * descriptor; one built for 1.5 ends before them, loads, and reads NULL
+ * (always ready, one connection per endpoint) whatever lies past it. */
+static void test_a_1_5_descriptor_still_loads(void **state) {
+  (void)state;
+  static const rl_scheme schemes[] = {{"mem", 1, 0}, {NULL, 0, 0}};
+  rl_plugin d = {
+      .abi_version = RL_ABI_VERSION,
+      .struct_size = sizeof(rl_plugin),
+      .name = "mem16",
+      .version = "1",
+      .schemes = schemes,
+      .kind = RL_PLUGIN_TRANSPORT,
+      .step_new = mem_step_new,
+      .step_del = mem_step_del,
+      .step_describe = mem_step_describe,
+      .transport_new = mem_transport_new,
+      .transport_submit = mem_transport_submit,
+      .transport_del = mem_transport_del,
+      .session_ready = ready_never,
+      .step_conn_key = key_of,
+      .fini_host = fini_with_host,
+  };
+  rl__plugin_set set;
+  rl__plugin *p16 = NULL, *p15 = NULL;
+  char err[512] = "";
+  rl__plugin_set_init(&set, rl__host());
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<1.6>", &p16, err, sizeof err),
+                   0);
+  assert_ptr_equal(p16->desc.session_ready, ready_never);
+  assert_ptr_equal(p16->desc.step_conn_key, key_of);
+  d.name = "mem15";
+  d.abi_version = (1u << 16) | 5u;
+  d.struct_size = (uint32_t)offsetof(rl_plugin, session_ready);
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<1.5>", &p15, err, sizeof err),
+                   0);
+  assert_null(p15->desc.session_ready);
+  assert_null(p15->desc.step_conn_key);
+  assert_null(p15->desc.fini_host);
+  /* The host's table of 1.6 has the new services. */
+  assert_true(RL_HOST_HAS_CONN_STEP(rl__host()));
+  assert_non_null(rl__host()->conn_step);
+  assert_non_null(rl__host()->conn_fail);
+  assert_non_null(rl__host()->request_refuse);
+  assert_true(RL_HOST_HAS_TEMPLATE_TEXT(rl__host()));
+  /* fini_host is called instead of fini, with the set's host. */
+  fini_host_seen = NULL;
+  assert_int_equal(rl__plugin_init(p16), 0);
+  rl__plugin_set_free(&set);
+  assert_ptr_equal(fini_host_seen, rl__host());
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_by_path),
@@ -367,6 +432,7 @@ int main(void) {
       cmocka_unit_test(test_add_from_memory),
       cmocka_unit_test(test_step_keys),
       cmocka_unit_test(test_host_error_prefix),
+      cmocka_unit_test(test_a_1_5_descriptor_still_loads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,6 +198,32 @@ static void test_errors_name_the_column(void **state) {
   }
 }
 
+/* ABI 1.6: a piece of a longer argument reports columns in the whole
+ * argument; its text is handed back, and a constant's is its expansion. */
+static void test_columns_from_an_offset_and_the_text(void **state) {
+  (void)state;
+  rl_template *t = NULL;
+  char err[256] = "";
+  assert_int_equal(
+      rl__template_new_at("k:{{nope}}", 10, 7, &t, err, sizeof err),
+      RL_ERR_INVAL);
+  assert_non_null(strstr(err, "unknown template name 'nope' at column 9"));
+  assert_int_equal(rl__template_new_at("{{x", 3, 0, &t, err, sizeof err),
+                   RL_ERR_INVAL);
+  assert_non_null(strstr(err, "'{{' at column 1 has no"));
+  size_t len = 0;
+  assert_int_equal(rl__template_new_at("a\0b", 3, 4, &t, err, sizeof err), 0);
+  assert_true(rl__template_is_constant(t));
+  const char *text = rl__template_text(t, &len);
+  assert_int_equal(len, 3);
+  assert_memory_equal(text, "a\0b", 3);
+  rl__template_del(t);
+  assert_int_equal(rl__template_new("v{{seq}}", 8, &t, err, sizeof err), 0);
+  assert_false(rl__template_is_constant(t));
+  assert_string_equal(rl__template_text(t, NULL), "v{{seq}}");
+  rl__template_del(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_constant_and_names),
@@ -205,6 +231,7 @@ int main(void) {
       cmocka_unit_test(test_random_int_range_and_seed),
       cmocka_unit_test(test_uuid_and_string),
       cmocka_unit_test(test_errors_name_the_column),
+      cmocka_unit_test(test_columns_from_an_offset_and_the_text),
       cmocka_unit_test(test_variables_columns_counter_and_json),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,11 +85,57 @@ static void test_report_escaped(void **state) {
   rl__stats_del(s);
 }
 
+/* The column of the n-th '|' of a line (-1 if it has fewer). */
+static int bar_col(const char *line, int n) {
+  for (int i = 0; line[i] && line[i] != '\n'; i++)
+    if (line[i] == '|' && n-- == 0)
+      return i;
+  return -1;
+}
+
+/* A stats type of 8 characters or more (the type column's width) must
+ * not push the rest of its row out of line with the header. */
+static void test_long_type_keeps_the_columns(void **state) {
+  (void)state;
+  rl__stats *s = rl__stats_new();
+  assert_non_null(s);
+  const char *types[] = {"GET", "memcache", "memcached", "a_long_type_name"};
+  for (size_t i = 0; i < 4; i++) {
+    rl__stats_entry *e = rl__stats_entry_get(s, types[i], "/get");
+    assert_non_null(e);
+    assert_int_equal(rl__stats_record(s, e, 1000000, 0, NULL, 0), 0);
+  }
+  rl__stats *total = rl__stats_new();
+  assert_int_equal(rl__stats_merge(total, s), 0);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  assert_non_null(mem);
+  rl__stats_window w = {0, 1};
+  rl__report_console_stats(mem, total, w, 0, 0);
+  fclose(mem);
+  int want0 = bar_col(text, 0), want1 = bar_col(text, 1);
+  assert_true(want0 > 0);
+  for (const char *line = text; line && *line;) {
+    if (strncmp(line, "--", 2) != 0 && line[0] != '\n') {
+      if (bar_col(line, 0) != want0 || bar_col(line, 1) != want1)
+        fail_msg("out of line with the header: %.*s", (int)strcspn(line, "\n"),
+                 line);
+    }
+    line = strchr(line, '\n');
+    line = line ? line + 1 : NULL;
+  }
+  free(text);
+  rl__stats_del(total);
+  rl__stats_del(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_text),
       cmocka_unit_test(test_cut),
       cmocka_unit_test(test_report_escaped),
+      cmocka_unit_test(test_long_type_keeps_the_columns),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

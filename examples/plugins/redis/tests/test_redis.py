@@ -6,8 +6,10 @@ Run from this folder:  RPCLOAD_BIN=../../../../build/rpcload PYTHONPATH=../../..
     RPCLOAD_PLUGIN_DIR=../../../../build/plugins /usr/bin/python3 -m unittest -v test_redis
 """
 
+import os
 import re
 import shutil
+import tempfile
 import unittest
 
 import rpcload
@@ -159,7 +161,8 @@ class RedisTestCase(unittest.TestCase):
         cases = [
             (["-X", "POST", "--call", "GET k"], r"redis: -X \(method\) makes no sense for Redis"),
             (["-d", "v", "--call", "SET k"], r"redis: -d \(body\) makes no sense for Redis"),
-            (["-O", "db=2", "--call", "GET k"], r"redis: option 'db' is not known to redis"),
+            (["-O", "db=two", "--call", "GET k"], r"redis: -O db='two': not a database number"),
+            (["-O", "dbs=2", "--call", "GET k"], r"redis: option 'dbs' is not known to redis"),
             (["--call", "SET k 'a b"], r"redis: --call has an unbalanced ' \(opened at column 7\)"),
             (["--call", "GET {{nope}}"], r"redis: --call argument 2 '\{\{nope\}\}': unknown "
                                          r"template name 'nope'"),
@@ -168,8 +171,105 @@ class RedisTestCase(unittest.TestCase):
             with self.subTest(args=args):
                 res = self.rl(*(["-u", "1", "-t", "1s"] + args + [url]))
                 self.assertUsageError(res, message_re)
-        path = self.rl("-u", "1", "-t", "1s", "--call", "GET k", url + "/3")
-        self.assertUsageError(path, r"the URL path '/3' is not supported")
+        path = self.rl("-u", "1", "-t", "1s", "--call", "GET k", url + "/x")
+        self.assertUsageError(path, r"the URL path '/x' is not a database number")
+
+
+@unittest.skipUnless(shutil.which("redis-server"),
+                     "redis-server is not installed (scripts/setup.sh installs it)")
+class RedisAuthTestCase(unittest.TestCase):
+    """A password-protected redis-server: AUTH and SELECT per step (the
+    plugin ABI 1.6 connection preface), and scenario expect/capture on
+    Redis replies (the ABI 1.2 response hand-over)."""
+
+    PASSWORD = "s3cret pass"
+
+    def setUp(self):
+        self.redis = RedisServer(password=self.PASSWORD)
+        self.redis.__enter__()
+        self.addCleanup(self.redis.stop)
+        self.tmp = tempfile.mkdtemp(prefix="rpcload-redis-auth-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def scenario(self, text):
+        path = os.path.join(self.tmp, "s.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_a_auth_and_select_per_step_with_expectations(self):
+        self.redis.command("SET", "greeting", "hello from db 2", db=2)
+        self.redis.command("SET", "greeting", "hello from db 5", db=5)
+        path = self.scenario("""
+host: %(url)s
+users:
+  - name: Reader
+    wait: {constant: 0}
+    tasks:
+      - steps:
+          - {redis: GET greeting, name: get db2, options: {password: "%(pw)s", db: 2},
+             expect: {body_contains: "db 2"}, capture: {g: $}}
+          - {redis: "SET copy:{{user_id}} '{{g}}'", name: copy db5,
+             options: {password: "%(pw)s", db: 5}}
+          - {redis: GET greeting, name: get db5, host: "%(url)s/5",
+             options: {password: "%(pw)s"}, expect: {body_contains: "db 5"}}
+          - {redis: MGET greeting nothere, name: mget db2,
+             options: {password: "%(pw)s", db: 2},
+             expect: {json: {"$[0]": "hello from db 2", "$[1]": null}}}
+""" % {"url": self.redis.url(), "pw": self.PASSWORD})
+        res = rpcload.run(["-f", path, "-u", "2", "-r", "100", "-n", "20",
+                           "--stop-timeout", "5"], timeout_s=60)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        rep = res.report()
+        for name in ("get db2", "copy db5", "get db5", "mget db2"):
+            row = rep.row("redis", name)
+            self.assertIsNotNone(row, res.describe())
+            self.assertGreater(row.reqs, 0, res.describe())
+            self.assertEqual(row.fails, 0, res.describe())
+        # The capture from db 2 was written into db 5, by each user.
+        self.assertEqual(self.redis.command("GET", "copy:1", db=5), b"hello from db 2")
+        self.assertIsNone(self.redis.command("GET", "copy:1", db=2))
+        # Every connection authenticated: Redis saw no command refused.
+        self.assertEqual(self.redis.errors("NOAUTH"), 0)
+        self.assertEqual(self.redis.errors("WRONGPASS"), 0)
+        self.assertGreater(self.redis.calls("auth"), 0)
+        self.assertGreater(self.redis.calls("select"), 0)
+
+    def test_b_an_expectation_that_fails(self):
+        self.redis.command("SET", "k", "actual", db=1)
+        res = rpcload.run(["-u", "1", "-r", "10", "-n", "3", "-O", "password=" + self.PASSWORD,
+                           "-O", "db=1", "--call", "GET k", self.redis.url()], timeout_s=40)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        path = self.scenario("""
+host: %(url)s
+users:
+  - name: Reader
+    tasks: [{steps: [{redis: GET k, options: {password: "%(pw)s", db: 1},
+                      expect: {body_contains: expected}}]}]
+""" % {"url": self.redis.url(), "pw": self.PASSWORD})
+        res = rpcload.run(["-f", path, "-u", "1", "-r", "10", "-n", "3"], timeout_s=40)
+        self.assertEqual(res.exit_code, 1, res.describe())
+        rep = res.report()
+        self.assertEqual(rep.aggregated.fails, 3, res.describe())
+        self.assertRegex(rep.errors[0].text, r"^redis GET: response does not contain .expected.$", res.describe())
+
+    def test_c_wrong_or_missing_password(self):
+        res = rpcload.run(["-u", "1", "-r", "10", "-t", "1s", "--stop-timeout", "5",
+                           "-O", "password=wrong", "--call", "GET k", self.redis.url()],
+                          timeout_s=40)
+        self.assertEqual(res.exit_code, 1, res.describe())
+        rep = res.report()
+        self.assertGreater(rep.aggregated.fails, 0, res.describe())
+        self.assertEqual(rep.aggregated.fails, rep.aggregated.reqs, res.describe())
+        self.assertEqual(len(rep.errors), 1, res.describe())
+        self.assertRegex(rep.errors[0].text, r"^redis GET: AUTH failed: WRONGPASS", res.describe())
+        # The GET never went out: the failed preface held it back.
+        self.assertEqual(self.redis.calls("get"), 0)
+        # Without AUTH, Redis's own refusal is the request's failure.
+        res = rpcload.run(["-u", "1", "-r", "10", "-n", "2", "--call", "GET k",
+                           self.redis.url()], timeout_s=40)
+        self.assertEqual(res.exit_code, 1, res.describe())
+        self.assertRegex(res.report().errors[0].text, r"^redis GET: NOAUTH", res.describe())
 
 
 if __name__ == "__main__":

@@ -18,11 +18,11 @@
 
 #include <cmocka.h>
 
+#include <rpcload/fake_host.h>
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
 #include "unit/codec_test.h"
-#include "unit/fake_host.h"
 
 static rl_fake_host fh;
 
@@ -392,10 +392,16 @@ static void test_bad_specs(void **state) {
   expect_rejected(&s, "needs --call with a command, e.g. --call "
                       "'GET key:{{random_int 1 1000}}'");
 
-  rl_kv unknown[] = {{"call", "GET k"}, {"db", "2"}};
+  rl_kv unknown[] = {{"call", "GET k"}, {"dbs", "2"}};
   s = base_spec(unknown, 2);
-  expect_rejected(&s, "option 'db' is not known to redis (it takes only "
-                      "--call)");
+  expect_rejected(&s, "option 'dbs' is not known to redis (it takes --call, "
+                      "-O db=N, -O password=P, -O username=U)");
+  rl_kv bad_db[] = {{"call", "GET k"}, {"db", "two"}};
+  s = base_spec(bad_db, 2);
+  expect_rejected(&s, "-O db='two': not a database number");
+  rl_kv user_only[] = {{"call", "GET k"}, {"username", "app"}};
+  s = base_spec(user_only, 2);
+  expect_rejected(&s, "-O username= needs -O password= too");
 
   rl_kv twice[] = {{"call", "GET k"}, {"call", "GET j"}};
   s = base_spec(twice, 2);
@@ -419,9 +425,13 @@ static void test_bad_specs(void **state) {
                       "--call");
 
   s = base_spec(&get, 1);
+  s.path = "/x";
+  expect_rejected(&s, "the URL path '/x' is not a database number: use "
+                      "redis://HOST:PORT/N or -O db=N");
+  rl_kv db3[] = {{"call", "GET k"}, {"db", "3"}};
+  s = base_spec(db3, 2);
   s.path = "/2";
-  expect_rejected(&s, "the URL path '/2' is not supported (no database "
-                      "selection): use redis://HOST:PORT");
+  expect_rejected(&s, "the URL selects database 2, -O db=3");
 
   expect_call_rejected("", "--call is empty: give a command, e.g. --call "
                            "'GET key:1'");
@@ -438,14 +448,24 @@ static void test_bad_specs(void **state) {
   expect_call_rejected(
       "GET key:{{nope}}",
       "--call argument 2 'key:{{nope}}': unknown template name 'nope' at "
-      "column 5 (known: user_id, seq, uuid, timestamp, timestamp_ms, "
+      "column 9 (known: user_id, seq, uuid, timestamp, timestamp_ms, "
       "random_int A B, random_string N)");
   expect_call_rejected("GET key:{{random_int 1",
                        "--call argument 2 'key:{{random_int 1': '{{' at "
-                       "column 5 has no closing '}}'");
+                       "column 9 has no closing '}}'");
   expect_call_rejected("GET {{random_int 9 1}}",
                        "--call argument 2 '{{random_int 9 1}}': random_int "
+                       "at column 5 needs two integers A <= B");
+  {
+    /* A 1.5 host has no template_new_at: columns count in the argument. */
+    rl_host h15 = fh.host;
+    h15.struct_size = (uint32_t)offsetof(rl_host, conn_step);
+    rl_kv opt = {"call", "GET {{random_int 9 1}}"};
+    rl_step_spec s15 = base_spec(&opt, 1);
+    expect_rejected_rc(&h15, &s15, RL_ERR_INVAL,
+                       "--call argument 2 '{{random_int 9 1}}': random_int "
                        "at column 1 needs two integers A <= B");
+  }
 
   /* A host from before ABI 1.1 has no templates to offer. */
   rl_host old = fh.host;
@@ -859,8 +879,91 @@ static void test_unsolicited(void **state) {
   struct fx *f = *state;
   assert_int_equal(feed(f, "+OK\r\n"), RL_ERR_PROTO);
   assert_int_equal(fh.n_events, 0);
+  /* Reported with a reason of its own (ABI 1.6), not dropped. */
+  assert_string_equal(f->conn.failed,
+                      "a reply nobody asked for (no command in flight): the "
+                      "connection is out of step");
   del(f, RL_ERR_PROTO, "protocol error");
   assert_int_equal(fh.n_events, 0);
+}
+
+/* A new session for a step with -O password / -O username / -O db (the
+ * connection set up with it: conn_step). */
+static void preface_session(struct fx *f, const rl_kv *opts, size_t n) {
+  P->session_del(f->session, RL_ERR_CANCELLED, "again");
+  f->session = NULL;
+  rl_step_spec s = base_spec(opts, n);
+  f->conn.step = add_step(f, &s);
+  rl_conn_info info = {sizeof info, NULL, "127.0.0.1", 6379, 0};
+  assert_int_equal(P->session_new(&fh.host, &f->conn, &info, &f->session), 0);
+}
+
+/* ABI 1.6: AUTH then SELECT go first; no command before their replies. */
+static void test_preface_auth_and_select(void **state) {
+  struct fx *f = *state;
+  rl_kv opts[] = {
+      {"call", "GET k"}, {"username", "app"}, {"password", "pw"}, {"db", "2"}};
+  preface_session(f, opts, 4);
+  size_t len = 0;
+  char *out = rl_fake_conn_take(&f->conn, &len);
+  assert_non_null(out);
+  assert_string_equal(out, "*3\r\n$4\r\nAUTH\r\n$3\r\napp\r\n$2\r\npw\r\n"
+                           "*2\r\n$6\r\nSELECT\r\n$1\r\n2\r\n");
+  free(out);
+  assert_false(P->session_ready(f->session));
+  assert_int_equal(feed_bytewise(f, "+OK\r\n", 5), 0);
+  assert_false(P->session_ready(f->session)); /* SELECT's still owed */
+  assert_int_equal(feed(f, "+OK\r\n"), 0);
+  assert_true(P->session_ready(f->session));
+  assert_string_equal(f->conn.failed, "");
+  assert_int_equal(fh.n_events, 0);
+  /* Steps with other settings do not share the connection. */
+  rl_kv other[] = {{"call", "GET k"}, {"db", "3"}};
+  rl_step_spec s = base_spec(other, 2);
+  void *st3 = add_step(f, &s);
+  assert_string_not_equal(P->step_conn_key(f->conn.step),
+                          P->step_conn_key(st3));
+  assert_int_equal(submit(f, f->conn.step), 0);
+  assert_int_equal(feed(f, "$1\r\nv\r\n"), 0);
+  assert_success(0, "GET", 7);
+}
+
+/* ABI 1.6: a refused AUTH fails the connection with Redis's words. */
+static void test_preface_refused(void **state) {
+  struct fx *f = *state;
+  rl_kv opts[] = {{"call", "GET k"}, {"password", "wrong"}};
+  preface_session(f, opts, 2);
+  assert_int_equal(feed(f, "-WRONGPASS invalid username-password pair\r\n"), 0);
+  assert_string_equal(f->conn.failed,
+                      "AUTH failed: WRONGPASS invalid username-password pair");
+  assert_int_equal(fh.n_events, 0);
+}
+
+/* ABI 1.2: replies handed over for expect/capture, when wanted. */
+static void test_responses_handed_over(void **state) {
+  struct fx *f = *state;
+  void *st = add_call(f, "GET k", NULL);
+  fh.wants_response = 1;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed_bytewise(f, "$5\r\nhello\r\n", 11), 0);
+  const rl_fake_response *r = rl_fake_response_of(&fh, 1);
+  assert_true(r->got);
+  assert_int_equal(r->status, -1);
+  assert_string_equal(r->body, "hello");
+  assert_string_equal(r->json, "\"hello\"");
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "*3\r\n:1\r\n$-1\r\n*1\r\n+a\"b\r\n"), 0);
+  r = rl_fake_response_of(&fh, 2);
+  assert_true(r->got);
+  assert_string_equal(r->json, "[1,null,[\"a\\\"b\"]]");
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, ":42\r\n"), 0);
+  assert_string_equal(rl_fake_response_of(&fh, 3)->body, "42");
+  fh.wants_response = 0;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, "+OK\r\n"), 0);
+  assert_false(rl_fake_response_of(&fh, 4)->got);
+  assert_int_equal(fh.n_events, 4);
 }
 
 static void test_extra_reply(void **state) {
@@ -912,6 +1015,9 @@ int main(void) {
       T(test_del_idle),
       cmocka_unit_test(test_garbage),
       T(test_unsolicited),
+      T(test_preface_auth_and_select),
+      T(test_preface_refused),
+      T(test_responses_handed_over),
       T(test_extra_reply),
       T(test_stray_crlf),
   };

@@ -34,12 +34,12 @@
 
 #include <cmocka.h>
 
+#include <rpcload/fake_host.h>
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
 #include "grpc/grpc_wire.h"
 #include "unit/codec_test.h"
-#include "unit/fake_host.h"
 
 /* nghttp2 1.60 renamed the ssize_t API; Debian 12 ships 1.52. */
 #if NGHTTP2_VERSION_NUM >= 0x013c00

@@ -27,12 +27,12 @@
 
 #include <cmocka.h>
 
+#include <rpcload/fake_host.h>
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
 #include "grpc/grpc_wire.h"
 #include "unit/codec_test.h"
-#include "unit/fake_host.h"
 
 #if NGHTTP2_VERSION_NUM >= 0x013c00
 typedef nghttp2_ssize srv_ssize;

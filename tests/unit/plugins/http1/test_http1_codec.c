@@ -16,11 +16,11 @@
 
 #include <cmocka.h>
 
+#include <rpcload/fake_host.h>
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
 #include "unit/codec_test.h"
-#include "unit/fake_host.h"
 
 /* The host, and the response it was handed last. */
 static rl_fake_host fh;

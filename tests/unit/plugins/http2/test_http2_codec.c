@@ -50,11 +50,11 @@
 
 #include <cmocka.h>
 
+#include <rpcload/fake_host.h>
 #include <rpcload/plugin.h>
 
 #include "engine/plugin_loader.h"
 #include "unit/codec_test.h"
-#include "unit/fake_host.h"
 
 /* nghttp2 1.60 renamed the ssize_t API and deprecated the old names;
  * Debian 12 ships 1.52. The server below uses these. */

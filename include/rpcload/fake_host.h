@@ -30,6 +30,10 @@
  *     request_move counts as the request's end for the session, like
  *     request_retry, and holds the request until the test hands it to a
  *     new session with rl_fake_resubmit.
+ *   - ABI 1.6: conn_step hands out the connection's `step` (the test sets
+ *     it before session_new); conn_fail keeps the reason in the
+ *     connection's `failed`; request_refuse keeps the reason in
+ *     `refused`, only from inside session_submit.
  * A broken rule calls on_violation (default: print the rule and abort), so
  * a test framework can turn it into a failed test from inside the plugin's
  * call (cmocka: fail_msg).
@@ -79,6 +83,8 @@ struct rl_conn {
   uint64_t written;    /* bytes written in all */
   int close_requested; /* conn_close calls */
   int fail_writes;     /* conn_write returns RL_ERR_CLOSED while set */
+  void *step;          /* ABI 1.6: what conn_step says (set by the test) */
+  char failed[256];    /* ABI 1.6: conn_fail's reason ("" before one) */
 };
 
 /* One request_done. */
@@ -183,6 +189,10 @@ typedef struct rl_fake_host {
   char move_reason[128];
   rl_request *moved[RL_FAKE_MAX_LIVE]; /* moved, not yet resubmitted */
   int n_moved;
+
+  /* ---- ABI 1.6 ---- */
+  char refused[256]; /* the last request_refuse's reason */
+  int n_refused;     /* request_refuse calls */
 } rl_fake_host;
 
 /* Empties *fh (zeroed or initialised before; what it held is freed),

@@ -2,12 +2,12 @@
  * fake_host: the host services a codec plugin sees, recording and checking
  * (see fake_host.h). Templates are rpcload's own (engine/template.h).
  */
-#include "fake_host.h"
-
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <rpcload/fake_host.h>
 
 #include "engine/template.h"
 
@@ -319,6 +319,11 @@ static int host_template_new(const char *text, size_t len, rl_template **out,
   return rl__template_new(text, len, out, err, errlen);
 }
 
+static int host_template_new_at(const char *text, size_t len, size_t column,
+                                rl_template **out, char *err, size_t errlen) {
+  return rl__template_new_at(text, len, column, out, err, errlen);
+}
+
 /* The previous expansion is spoiled and freed first: the ABI says it
  * lives only until the next call. */
 static void drop_expanded(rl_fake_host *fh) {
@@ -447,6 +452,22 @@ static uint64_t host_request_seq(const rl_request *req) {
   return check_live(req, "request_seq") ? req->seq : 0;
 }
 
+static void *host_conn_step(const rl_conn *conn) { return conn->step; }
+
+static void host_conn_fail(rl_conn *conn, const char *reason) {
+  if (!conn->failed[0]) /* the first reason counts, as in the core */
+    snprintf(conn->failed, sizeof conn->failed, "%s",
+             reason && *reason ? reason : "failed");
+}
+
+static void host_request_refuse(rl_request *req, const char *reason) {
+  rl_fake_host *fh = current;
+  (void)req;
+  CHECK(fh, fh->in_submit, "request_refuse outside session_submit");
+  snprintf(fh->refused, sizeof fh->refused, "%s", reason ? reason : "");
+  fh->n_refused++;
+}
+
 void rl_fake_user_stop(rl_fake_host *fh, uint64_t user_id) {
   release_slots(fh, user_id, 0);
 }
@@ -481,6 +502,11 @@ void rl_fake_host_init(rl_fake_host *fh) {
       .request_user_slot = host_request_user_slot,
       .request_move = host_request_move,
       .request_seq = host_request_seq,
+      .conn_step = host_conn_step,
+      .conn_fail = host_conn_fail,
+      .request_refuse = host_request_refuse,
+      .template_new_at = host_template_new_at,
+      .template_text = rl__template_text,
   };
   current = fh;
 }
