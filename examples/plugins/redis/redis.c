@@ -897,6 +897,17 @@ static void json_string(struct buf *j, const char *s, size_t n) {
   buf_add(j, "\"", 1);
 }
 
+/* A length or count line's number ("-1" for null), read within its `n`
+ * bytes: a reply is not NUL-terminated. */
+static long long resp_count(const char *line, size_t n) {
+  int neg = n > 0 && line[0] == '-';
+  long long num = 0;
+  for (size_t k = (size_t)neg;
+       k < n && line[k] >= '0' && line[k] <= '9' && num < 1000000000; k++)
+    num = num * 10 + (line[k] - '0');
+  return neg ? -num : num;
+}
+
 /*
  * Appends the JSON of the RESP element at raw[*i] (a whole reply the
  * streaming parser has already checked) to j, and moves *i past it:
@@ -915,7 +926,7 @@ static void resp_json(const char *raw, size_t len, size_t *i, struct buf *j,
   const char *cr = memchr(line, '\r', len - *i - 1);
   size_t n = cr != NULL ? (size_t)(cr - line) : len - *i - 1;
   *i = cr != NULL ? (size_t)(cr - raw) + 2 : len;
-  long long num = type == '$' || type == '*' ? atoll(line) : 0;
+  long long num = type == '$' || type == '*' ? resp_count(line, n) : 0;
   if (type == '+' || type == '-') {
     json_string(j, line, n);
   } else if (type == ':') {
@@ -962,7 +973,9 @@ static void hand_over(struct redis_session *s, rl_request *req) {
     body_len = cr != NULL ? (size_t)(cr - raw) - 1 : 0;
     if (raw[0] == '$' && cr != NULL) {
       body = cr + 2;
-      body_len = (size_t)atoll(raw + 1);
+      long long n = resp_count(raw + 1, (size_t)(cr - raw) - 1);
+      size_t left = s->resp.len - (size_t)(body - raw);
+      body_len = n < 0 ? 0 : (size_t)n < left ? (size_t)n : left;
     }
   }
   rl_response resp = {
