@@ -58,6 +58,9 @@ void rl__buf_printf(rl__buf *b, const char *fmt, ...) {
   char small[128];
   va_list ap;
   va_start(ap, fmt);
+  /* clang-tidy 14's valist checker loses the va_start above (a known false
+   * positive of that version; test.sh already runs it one file at a time). */
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
   int n = vsnprintf(small, sizeof small, fmt, ap);
   va_end(ap);
   if (n < 0) {
