@@ -508,18 +508,20 @@ void rl__user_del(rl__user *u) {
 
 /* The class an arrival is for: drawn by the classes' weights (a
  * fixed_count class weighs its count), as Locust deals users. */
+static double class_weight(const rl__plan_class *k) {
+  return k->has_fixed ? (double)k->fixed : k->weight;
+}
+
 static size_t arrival_class(rl_loop *loop) {
   const rl__plan *p = loop->plan;
   if (loop->n_idle_heads <= 1)
     return 0;
   double total = 0;
   for (size_t c = 0; c < loop->n_idle_heads; c++)
-    total += p->classes[c].has_fixed ? (double)p->classes[c].fixed
-                                     : p->classes[c].weight;
+    total += class_weight(&p->classes[c]);
   double x = rl__rng_double(&loop->arrival_rng) * total;
   for (size_t c = 0; c < loop->n_idle_heads; c++) {
-    x -= p->classes[c].has_fixed ? (double)p->classes[c].fixed
-                                 : p->classes[c].weight;
+    x -= class_weight(&p->classes[c]);
     if (x < 0)
       return c;
   }
