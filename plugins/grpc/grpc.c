@@ -530,15 +530,6 @@ static int build_headers(struct grpc_step *st, const rl_step_spec *spec,
   return add_header_metadata(st, spec, err, errlen);
 }
 
-void grpc_size_text(size_t n, char *buf, size_t len) {
-  if (n >= (1u << 20) && n % (1u << 20) == 0)
-    snprintf(buf, len, "%zu MiB", n >> 20);
-  else if (n >= 1024 && n % 1024 == 0)
-    snprintf(buf, len, "%zu KiB", n >> 10);
-  else
-    snprintf(buf, len, "%zu bytes", n);
-}
-
 /* An option's duration (NULL: leave *ns). 0 or RL_ERR_INVAL with err. */
 static int duration_option(const char *flag, const char *text, uint64_t *ns,
                            char *err, size_t errlen) {

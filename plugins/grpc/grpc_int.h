@@ -173,11 +173,6 @@ struct grpc_stream {
   size_t n_kept;
 };
 
-/* ---- grpc.c ---------------------------------------------------------------- */
-
-/* "4 MiB", "512 KiB" or "1000 bytes": a size for error texts. */
-void grpc_size_text(size_t n, char *buf, size_t len);
-
 /* ---- grpc_call.c ------------------------------------------------------------ */
 
 int grpc_session_new(const rl_host *host, rl_conn *conn,

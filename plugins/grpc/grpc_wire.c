@@ -295,3 +295,12 @@ int grpc_split_delimited(const uint8_t *data, size_t len, size_t *off,
   }
   return count;
 }
+
+void grpc_size_text(size_t n, char *buf, size_t len) {
+  if (n >= (1u << 20) && n % (1u << 20) == 0)
+    snprintf(buf, len, "%zu MiB", n >> 20);
+  else if (n >= 1024 && n % 1024 == 0)
+    snprintf(buf, len, "%zu KiB", n >> 10);
+  else
+    snprintf(buf, len, "%zu bytes", n);
+}

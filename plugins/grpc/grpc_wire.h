@@ -83,4 +83,8 @@ int grpc_parse_size(const char *text, uint64_t *bytes);
 int grpc_split_delimited(const uint8_t *data, size_t len, size_t *off,
                          size_t *n, size_t max);
 
+/* "4 MiB", "512 KiB" or "1000 bytes": a size for error texts (the size
+ * limits'). */
+void grpc_size_text(size_t n, char *buf, size_t len);
+
 #endif /* RL_GRPC_WIRE_H */
