@@ -7,7 +7,10 @@ header by bare name from another folder (docs/architecture.md, "Modules").
                   report < web
                   (scenario and report are siblings: neither includes the
                   other)
-  cli/ kit/       any src/ module (they sit on top), and their own folder's
+  src/api/        the public API (<rpcload/rpcload.h>) on every module
+  cli/            nothing of src/: the command is the library's first user
+                  and sees <rpcload/rpcload.h> alone (and its own headers)
+  kit/            any src/ module (it sits on top), and its own folder's
                   headers by bare name
   tests/          anything they test, and what tests share by its path
                   under tests/ ("unit/fake_host.h"; also from the examples'
@@ -29,7 +32,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RANK = {"base": 0, "stats": 1, "events": 1.5, "engine": 2, "scenario": 3,
-        "report": 3, "web": 4}
+        "report": 3, "web": 4, "api": 5}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # Headers made at build time (protoc-c), found on a generated include path.
 GENERATED = re.compile(r"\.pb-c\.h$")
@@ -83,13 +86,17 @@ def check(path):
         if parts[0] in ("plugins", "examples"):
             yield ('%s: "%s": a plugin includes nothing of src/, only '
                    '<rpcload/plugin.h>' % (where, inc))
+        elif parts[0] == "cli":
+            yield ('%s: "%s": the command line uses the library\'s public '
+                   'header alone (<rpcload/rpcload.h>), nothing of src/'
+                   % (where, inc))
         elif parts[0] == "src":
             own = parts[1]
             if own not in RANK:
                 yield "%s: file outside every module of src/" % where
             elif mod != own and RANK[mod] >= RANK[own]:
                 yield ('%s: "%s": %s may not include %s (base < stats < events < '
-                       'engine < scenario, report < web)' % (where, inc, own, mod))
+                       'engine < scenario, report < web < api)' % (where, inc, own, mod))
 
 
 def main():

@@ -24,7 +24,7 @@
  * rl_api_version() is the library's version, to compare with the header's.
  *
  * Errors: functions return 0 or a negative RL_ERR_* code (rpcload/plugin.h)
- * and, when they take an rl_error, fill it with the code and a one-line
+ * and, when they take an rl_error_info, fill it with the code and a one-line
  * reason that names what was wrong and where ("-u: expected a number, got
  * 'x'", "shop.yaml:12:5: unknown key 'tsks'").
  *
@@ -58,10 +58,14 @@ uint32_t rl_api_version(void);
 const char *rl_version(void);
 
 /* An error's code (RL_ERR_*) and reason. */
-typedef struct rl_error {
+typedef struct rl_error_info {
   int code;
+  /* 1: the options themselves are wrong (unknown, malformed, conflicting:
+   * a usage error, where the command points at --help); 0: what they name
+   * is (a file, a plugin, a target). */
+  int usage;
   char text[1024];
-} rl_error;
+} rl_error_info;
 
 /* ---- Options ------------------------------------------------------------ */
 
@@ -86,7 +90,7 @@ void rl_options_free(rl_options *o);
  * in err, with the nearest name), or RL_ERR_NOMEM.
  */
 int rl_options_set(rl_options *o, const char *name, const char *value,
-                   rl_error *err);
+                   rl_error_info *err);
 
 /*
  * Adds command-line arguments as the rpcload command reads them (options
@@ -100,8 +104,8 @@ int rl_options_add_args(rl_options *o, int argc, char *const *argv);
  * (has_value 1) or not (0), for a caller that reads options from
  * elsewhere (a config file, environment variables). `fn` is called once
  * per option, in --help's order. */
-void rl_options_each(void (*fn)(const char *name, int has_value,
-                                int short_name, void *arg),
+void rl_options_each(void (*fn)(const char *name, int has_value, int short_name,
+                                void *arg),
                      void *arg);
 
 /* ---- The environment ---------------------------------------------------- */
@@ -110,12 +114,12 @@ typedef struct rl_env rl_env;
 
 /* What the options ask of rpcload (rl_env_command). */
 typedef enum rl_command {
-  RL_CMD_RUN = 0,     /* a load test */
-  RL_CMD_HELP,        /* --help: the caller prints its help */
-  RL_CMD_VERSION,     /* --version */
-  RL_CMD_PLUGINS,     /* --plugins: list the plugins */
-  RL_CMD_LIST,        /* --list: a service's methods, a scenario's tasks */
-  RL_CMD_TASK_RATIO   /* --show-task-ratio */
+  RL_CMD_RUN = 0,   /* a load test */
+  RL_CMD_HELP,      /* --help: the caller prints its help */
+  RL_CMD_VERSION,   /* --version */
+  RL_CMD_PLUGINS,   /* --plugins: list the plugins */
+  RL_CMD_LIST,      /* --list: a service's methods, a scenario's tasks */
+  RL_CMD_TASK_RATIO /* --show-task-ratio */
 } rl_command;
 
 /*
@@ -126,12 +130,12 @@ typedef enum rl_command {
  * negative RL_ERR_* with the reason in err (exit status 2 for a command).
  * With --help or --version nothing else is checked.
  */
-int rl_env_new(const rl_options *o, rl_env **out, rl_error *err);
+int rl_env_new(const rl_options *o, rl_env **out, rl_error_info *err);
 
 /* Shorthands: a scenario file with nothing else, or the quick command
  * line's target and request (`call` NULL: a plain GET for a URL).
  * NULL on error, with the reason in err. */
-rl_env *rl_env_new_from_scenario(const char *path, rl_error *err);
+rl_env *rl_env_new_from_scenario(const char *path, rl_error_info *err);
 
 /* What the options asked for. */
 rl_command rl_env_command(const rl_env *env);
@@ -155,7 +159,7 @@ int rl_env_exec(rl_env *env);
  * in err (the threads could not start, RL_ERR_CLOSED after rl_env_quit).
  */
 int rl_env_start(rl_env *env, uint32_t users, double spawn_rate,
-                 rl_error *err);
+                 rl_error_info *err);
 
 /*
  * Waits until the test has ended by itself (--run-time, -n, a load shape's
@@ -216,9 +220,9 @@ typedef struct rl_user rl_user;
 typedef void (*rl_task_fn)(rl_user *u, void *arg);
 
 typedef struct rl_task {
-  const char *name;   /* for --list and ratios; NULL: "task N" */
-  double weight;      /* > 0 (0: 1) */
-  rl_task_fn fn;      /* required */
+  const char *name; /* for --list and ratios; NULL: "task N" */
+  double weight;    /* > 0 (0: 1) */
+  rl_task_fn fn;    /* required */
 } rl_task;
 
 typedef struct rl_user_class {
@@ -245,18 +249,18 @@ typedef struct rl_user_class {
  * err, or RL_ERR_BUSY once the run has started.
  */
 int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
-                          rl_error *err);
+                          rl_error_info *err);
 
 /* What a sent request came to; borrowed for the done call. */
-typedef struct rl_result {
+typedef struct rl_send_result {
   uint32_t struct_size;
   const char *error;         /* NULL: success (after expect) */
   int status;                /* the protocol's status; -1: none */
   uint64_t response_time_ns; /* as the stats count it */
   uint64_t response_length;
-} rl_result;
+} rl_send_result;
 
-typedef void (*rl_done_fn)(rl_user *u, const rl_result *res, void *arg);
+typedef void (*rl_done_fn)(rl_user *u, const rl_send_result *res, void *arg);
 
 /*
  * Worker thread, from a task: sends the class's request number `request`
@@ -294,14 +298,14 @@ void rl_user_set_data(rl_user *u, void *data);
  */
 int rl_env_add_listener(rl_env *env, const rl_listener *desc,
                         const rl_kv *options, size_t n_options,
-                        rl_error *err);
+                        rl_error_info *err);
 
 /* Locust's `request` event as one function: `fn(ctx, ev)` on the worker
  * threads, lock-free; it may return an error text to fail the request
  * (see rl_listener.on_request). Before the run starts. */
 typedef const char *(*rl_request_fn)(void *ctx, const rl_request_event *ev);
 int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx,
-                      rl_error *err);
+                      rl_error_info *err);
 
 /* ---- The web UI ---------------------------------------------------------- */
 
@@ -311,7 +315,7 @@ int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx,
  * until rl_env_quit. The run waits for the page's Start when nothing
  * started it. 0, or a negative RL_ERR_* with the reason in err.
  */
-int rl_env_web_ui(rl_env *env, const char *host, int port, rl_error *err);
+int rl_env_web_ui(rl_env *env, const char *host, int port, rl_error_info *err);
 int rl_env_web_ui_port(const rl_env *env); /* -1: none */
 
 /* ---- Stats snapshots ---------------------------------------------------- */

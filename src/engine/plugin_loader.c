@@ -1,3 +1,5 @@
+/* dladdr: where librpcload.so was loaded from. */
+#define _GNU_SOURCE
 #include "engine/plugin_loader.h"
 
 #include <dirent.h>
@@ -100,6 +102,21 @@ static void add_default_dirs(rl__plugin_set *set) {
       snprintf(dir, sizeof dir, "%s/plugins", exe);
       push_dir(set, dir);
       snprintf(dir, sizeof dir, "%s/../%s", exe, RL_PLUGIN_INSTALL_RELDIR);
+      push_dir(set, dir);
+      *slash = '/';
+    }
+  }
+  /* Inside librpcload.so (an embedding program, the Python module): the
+   * plugins installed beside the library, LIBDIR/rpcload/plugins, wherever
+   * the prefix went. Linked into the executable, this is the exe again. */
+  Dl_info info;
+  if (dladdr((void *)add_default_dirs, &info) && info.dli_fname &&
+      (n <= 0 || strcmp(info.dli_fname, exe) != 0)) {
+    const char *slash = strrchr(info.dli_fname, '/');
+    if (slash) {
+      char dir[PATH_MAX + 32];
+      snprintf(dir, sizeof dir, "%.*s/rpcload/plugins",
+               (int)(slash - info.dli_fname), info.dli_fname);
       push_dir(set, dir);
     }
   }

@@ -888,7 +888,7 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
 
-  if (rc == 0) {
+  if (rc == 0 && !cfg->no_signals) {
     /* What the caller had, for rl__runner_free to put back. */
     sigaction(SIGINT, NULL, &r->saved_sigint);
     sigaction(SIGTERM, NULL, &r->saved_sigterm);
@@ -898,7 +898,8 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     ev_signal_init(&r->sigterm_watcher, signal_cb, SIGTERM);
     r->sigterm_watcher.data = r;
     ev_signal_start(r->loop, &r->sigterm_watcher);
-
+  }
+  if (rc == 0) {
     if (!cfg->steered || cfg->autostart) {
       events_test_start(r);
       rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
@@ -926,7 +927,8 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     if (r->hooks.started)
       r->hooks.started(r, r->hooks.arg);
     ev_run(r->loop, 0);
-    hold_signals(r);
+    if (!cfg->no_signals)
+      hold_signals(r);
   } else {
     rl__log(RL__LOG_ERROR, "cannot start worker thread %u", started);
     for (uint32_t i = 0; i < started; i++)

@@ -82,6 +82,10 @@ typedef struct rl__run_config {
    * caller: the runner fires test_start, spawning_complete, test_stop and
    * the per-second report, the workers the request event. NULL: none. */
   struct rl__events *events;
+  /* 1: the runner leaves SIGINT and SIGTERM alone (an embedding program,
+   * the library's steered runs, owns its signals); the run ends by
+   * rl__runner_control's quit, its limits, or a stop. */
+  int no_signals;
 } rl__run_config;
 
 /* The run's state, as Locust's web UI shows it. */

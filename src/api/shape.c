@@ -1,6 +1,6 @@
 /* The load's shape on the command line: see shape.h; what each option
  * means is docs/cli.md's "Load shapes and the open model". */
-#include "shape.h"
+#include "api/shape.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,10 +9,10 @@
 
 #include <rpcload/plugin.h>
 
+#include "api/options.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "engine/arrival.h"
-#include "options.h"
 #include "scenario/scenario.h"
 
 /* The pool's default: enough users for responses of up to this long at
@@ -37,13 +37,13 @@ static int parse_profile(const char *opt, const char *arg, int with_rate,
   return 0;
 }
 
-int cli_shape_parse(cli_options *o, int c, const char *arg, char *err,
-                    size_t errlen) {
-  cli_shape *s = &o->shape;
+int rl__api_shape_parse(rl__api_options *o, int c, const char *arg, char *err,
+                        size_t errlen) {
+  rl__api_shape *s = &o->shape;
   double d;
   long long v;
   switch (c) {
-  case CLI_OPT_RATE:
+  case RL__API_OPT_RATE:
     if (rl__parse_number(arg, &d) || !(d > 0) || d > 1e9)
       return bad("--rate", arg, "expected iterations per second > 0, e.g. 500",
                  err, errlen);
@@ -51,36 +51,36 @@ int cli_shape_parse(cli_options *o, int c, const char *arg, char *err,
     rl__profile_constant(&s->rate, d);
     s->rate_given |= 1;
     return 0;
-  case CLI_OPT_RATE_STAGES:
+  case RL__API_OPT_RATE_STAGES:
     s->rate_given |= 2;
     return parse_profile("--rate-stages", arg, 0, &s->rate, err, errlen);
-  case CLI_OPT_STAGES:
+  case RL__API_OPT_STAGES:
     s->stages_given = 1;
     return parse_profile("--stages", arg, 1, &s->user_stages, err, errlen);
-  case CLI_OPT_ARRIVALS:
+  case RL__API_OPT_ARRIVALS:
     s->arrivals_given = 1;
     if (rl__arrivals_parse(arg, &o->run.arrivals))
       return bad("--arrivals", arg, "expected even or poisson", err, errlen);
     return 0;
-  case CLI_OPT_MAX_INFLIGHT:
+  case RL__API_OPT_MAX_INFLIGHT:
     if (rl__parse_int(arg, 1, 10000000, &v))
       return bad("--max-inflight", arg, "expected a whole number >= 1", err,
                  errlen);
     s->max_inflight = (uint32_t)v;
     return 0;
-  case CLI_OPT_MAX_QUEUE:
+  case RL__API_OPT_MAX_QUEUE:
     if (rl__parse_int(arg, 0, 10000000, &v))
       return bad("--max-queue", arg, "expected a whole number >= 0", err,
                  errlen);
     s->max_queue = v;
     return 0;
-  case CLI_OPT_MAX_DROPPED:
+  case RL__API_OPT_MAX_DROPPED:
     if (rl__parse_int(arg, 0, INT64_MAX, &v))
       return bad("--max-dropped", arg, "expected a whole number >= 0", err,
                  errlen);
     s->max_dropped = v;
     return 0;
-  case CLI_OPT_LATENCY:
+  case RL__API_OPT_LATENCY:
     s->latency_given = 1;
     if (strcmp(arg, "corrected") == 0)
       o->run.latency_uncorrected = 0;
@@ -115,8 +115,8 @@ static int refuse(char *err, size_t errlen, const char *why) {
 }
 
 /* The open model's settings: the pool, and the run time of stages. */
-static int check_open(cli_options *o, char *err, size_t errlen) {
-  cli_shape *s = &o->shape;
+static int check_open(rl__api_options *o, char *err, size_t errlen) {
+  rl__api_shape *s = &o->shape;
   if (s->rate_given == 3)
     return refuse(err, errlen,
                   "--rate and --rate-stages: give one (a constant rate, or "
@@ -152,8 +152,8 @@ static int check_open(cli_options *o, char *err, size_t errlen) {
   return 0;
 }
 
-static int check_stages(cli_options *o, char *err, size_t errlen) {
-  cli_shape *s = &o->shape;
+static int check_stages(rl__api_options *o, char *err, size_t errlen) {
+  rl__api_shape *s = &o->shape;
   if (o->users_given || o->rate_given)
     return refuse(err, errlen,
                   "-u/-r with --stages: the stages give the user count over "
@@ -168,8 +168,8 @@ static int check_stages(cli_options *o, char *err, size_t errlen) {
   return 0;
 }
 
-int cli_shape_check(cli_options *o, char *err, size_t errlen) {
-  cli_shape *s = &o->shape;
+int rl__api_shape_check(rl__api_options *o, char *err, size_t errlen) {
+  rl__api_shape *s = &o->shape;
   int open = s->rate_given != 0;
   if (!open) {
     const char *alone = s->max_inflight     ? "--max-inflight"
@@ -212,9 +212,9 @@ static int copy_profile(rl__profile *dst, const rl__profile *src) {
   return 0;
 }
 
-int cli_shape_from_scenario(cli_options *o, const rl__scn_shape *s, char *err,
-                            size_t errlen) {
-  cli_shape *sh = &o->shape;
+int rl__api_shape_from_scenario(rl__api_options *o, const rl__scn_shape *s,
+                                char *err, size_t errlen) {
+  rl__api_shape *sh = &o->shape;
   if (s->kind == RL__SCN_SHAPE_NONE || sh->rate_given || sh->stages_given)
     return 0;
   if (o->users_given || o->rate_given) {
@@ -240,10 +240,10 @@ int cli_shape_from_scenario(cli_options *o, const rl__scn_shape *s, char *err,
   } else {
     sh->stages_given = 1;
   }
-  return cli_shape_check(o, err, errlen);
+  return rl__api_shape_check(o, err, errlen);
 }
 
-int cli_shape_dropped_over(const cli_options *o, uint64_t dropped) {
+int rl__api_shape_dropped_over(const rl__api_options *o, uint64_t dropped) {
   int64_t max = o->shape.max_dropped;
   if (max < 0 || dropped <= (uint64_t)max)
     return 0;
@@ -255,7 +255,7 @@ int cli_shape_dropped_over(const cli_options *o, uint64_t dropped) {
   return 1;
 }
 
-void cli_shape_describe(const cli_options *o, char *buf, size_t len) {
+void rl__api_shape_describe(const rl__api_options *o, char *buf, size_t len) {
   const rl__run_config *run = &o->run;
   const rl__profile *p = run->rate ? run->rate : run->user_stages;
   buf[0] = 0;
@@ -284,7 +284,7 @@ void cli_shape_describe(const cli_options *o, char *buf, size_t len) {
            run->users, run->max_queue);
 }
 
-void cli_shape_free(cli_shape *s) {
+void rl__api_shape_free(rl__api_shape *s) {
   rl__profile_free(&s->rate);
   rl__profile_free(&s->user_stages);
 }

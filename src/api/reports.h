@@ -2,25 +2,25 @@
  * files every second (--csv), and at the end the final console report,
  * the CSV files completed, the JSON (--json, --json-file) and the HTML
  * report (--html). */
-#ifndef RL_CLI_REPORTS_H
-#define RL_CLI_REPORTS_H
+#ifndef RL_API_REPORTS_H
+#define RL_API_REPORTS_H
 
 #include <stddef.h>
 #include <stdio.h>
 #include <time.h>
 
+#include "api/options.h"
 #include "engine/runner.h"
-#include "options.h"
 #include "report/csv.h"
 #include "stats/stats.h"
 
-typedef struct cli_reports {
-  const cli_options *o;       /* borrowed: outlives the reports */
-  const char *plugin;         /* the target's plugin name, borrowed */
-  FILE *console;              /* stdout, or stderr when --json owns stdout */
+typedef struct rl__api_reports {
+  const rl__api_options *o; /* borrowed: outlives the reports */
+  const char *plugin;       /* the target's plugin name, borrowed */
+  FILE *console; /* stdout, or stderr when --json owns stdout; NULL: none */
   rl__report_csv *csv;        /* --csv, or NULL; owned until the finish */
   struct timespec wall_start; /* wall clock when the run was started */
-} cli_reports;
+} rl__api_reports;
 
 /*
  * Before the run: picks the console, checks that --json-file and --html
@@ -30,14 +30,14 @@ typedef struct cli_reports {
  * option and the path) in err when a report could not be written; nothing
  * is then left open.
  */
-int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
-                     char *err, size_t errlen);
+int rl__api_reports_open(rl__api_reports *rep, const rl__api_options *o,
+                         const char *plugin, char *err, size_t errlen);
 
 /* The runner's `report` hook: the stats table on the console. */
-void cli_reports_progress(rl__runner *r, cli_reports *rep);
+void rl__api_reports_progress(rl__runner *r, rl__api_reports *rep);
 
 /* The runner's `second` hook: the CSV files, when --csv. */
-void cli_reports_second(rl__runner *r, cli_reports *rep);
+void rl__api_reports_second(rl__runner *r, rl__api_reports *rep);
 
 /*
  * After the run (every worker has ended): the final console report, then
@@ -46,6 +46,7 @@ void cli_reports_second(rl__runner *r, cli_reports *rep);
  * 0, or EXIT_FAILURE when any report could not be written (rpcload then
  * exits 3).
  */
-int cli_reports_finish(cli_reports *rep, rl__runner *r, rl__stats *stats);
+int rl__api_reports_finish(rl__api_reports *rep, rl__runner *r,
+                           rl__stats *stats);
 
-#endif /* RL_CLI_REPORTS_H */
+#endif /* RL_API_REPORTS_H */

@@ -1,4 +1,4 @@
-#include "web.h"
+#include "api/web.h"
 
 #include <stdio.h>
 
@@ -8,7 +8,7 @@
 #include "engine/plan.h"
 #include "engine/target.h"
 
-int cli_web_wanted(const cli_options *o) {
+int rl__api_web_wanted(const rl__api_options *o) {
   return o->web || o->prometheus_port >= 0;
 }
 
@@ -17,8 +17,8 @@ int cli_web_wanted(const cli_options *o) {
  * the API calls it once at a time. */
 static int compile_target(void *arg, const char *target, rl__plan **plan,
                           char *err, size_t errlen) {
-  cli_web *w = arg;
-  const cli_options *o = w->o;
+  rl__api_web *w = arg;
+  const rl__api_options *o = w->o;
   if (w->scn) {
     rl__scn_compile_options po = w->po;
     po.host = target;
@@ -41,9 +41,9 @@ static int compile_target(void *arg, const char *target, rl__plan **plan,
   return 0;
 }
 
-static rl__web_ui *start_one(rl__runner *r, cli_web *w, const char *host,
+static rl__web_ui *start_one(rl__runner *r, rl__api_web *w, const char *host,
                              int port, const char *login, int metrics_only) {
-  const cli_options *o = w->o;
+  const rl__api_options *o = w->o;
   rl__web_ui_config cfg = {
       .host = host,
       .port = (uint16_t)port,
@@ -77,9 +77,9 @@ static rl__web_ui *start_one(rl__runner *r, cli_web *w, const char *host,
   return ui;
 }
 
-void cli_web_started(rl__runner *r, cli_web *w) {
-  const cli_options *o = w->o;
-  if (o->web) {
+void rl__api_web_started(rl__runner *r, rl__api_web *w) {
+  const rl__api_options *o = w->o;
+  if (o->web && !w->ui) {
     w->ui = start_one(r, w, o->web_host, o->web_port, o->web_login, 0);
     if (!w->ui)
       return;
@@ -87,7 +87,7 @@ void cli_web_started(rl__runner *r, cli_web *w) {
     fprintf(stderr, "rpcload: web UI on http://%s\n",
             rl__web_ui_authority(w->ui));
   }
-  if (o->prometheus_port >= 0) {
+  if (o->prometheus_port >= 0 && !w->metrics) {
     /* In web mode the Prometheus port asks for the web UI's login too. */
     w->metrics = start_one(r, w, o->prometheus_host, o->prometheus_port,
                            o->web ? o->web_login : NULL, 1);
@@ -99,7 +99,7 @@ void cli_web_started(rl__runner *r, cli_web *w) {
   fflush(stderr);
 }
 
-void cli_web_ended(rl__runner *r, cli_web *w) {
+void rl__api_web_ended(rl__runner *r, rl__api_web *w) {
   (void)r;
   rl__web_ui_stop(w->ui);
   rl__web_ui_stop(w->metrics);

@@ -13,13 +13,13 @@
 
 /* The modules live in the executable's sources (cli/), not in
  * rpcload_core: the test compiles them in. */
-#include "../../../cli/habits.c"
-#include "../../../cli/options.c"
-#include "../../../cli/shape.c"
+#include "../../../src/api/habits.c"
+#include "../../../src/api/options.c"
+#include "../../../src/api/shape.c"
 
-/* Parses the NULL-ended argv; returns what cli_options_parse did, its
+/* Parses the NULL-ended argv; returns what rl__api_options_parse did, its
  * error in err. */
-static int parse(cli_options *o, char *err, size_t errlen, ...) {
+static int parse(rl__api_options *o, char *err, size_t errlen, ...) {
   static char store[16][64];
   char *argv[17];
   int argc = 0;
@@ -33,18 +33,18 @@ static int parse(cli_options *o, char *err, size_t errlen, ...) {
   va_end(ap);
   argv[argc] = NULL;
   err[0] = 0;
-  return cli_options_parse(o, argc, argv, err, errlen);
+  return rl__api_options_parse(o, argc, argv, err, errlen);
 }
 
 static void test_threads_follow_the_affinity_mask(void **state) {
   (void)state;
   cpu_set_t old, one;
   assert_int_equal(sched_getaffinity(0, sizeof old, &old), 0);
-  cli_options o;
+  rl__api_options o;
   char err[512];
   assert_int_equal(parse(&o, err, sizeof err, "rpcload", "-u", "50", NULL), 0);
   assert_int_equal(o.run.threads, CPU_COUNT(&old));
-  cli_options_free(&o);
+  rl__api_options_free(&o);
   /* As under taskset -c N: one CPU allowed, one worker thread. */
   int cpu = -1;
   for (int i = 0; i < CPU_SETSIZE && cpu < 0; i++)
@@ -55,7 +55,7 @@ static void test_threads_follow_the_affinity_mask(void **state) {
   assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
   int rc = parse(&o, err, sizeof err, "rpcload", "-u", "50", NULL);
   uint32_t threads = o.run.threads;
-  cli_options_free(&o);
+  rl__api_options_free(&o);
   assert_int_equal(sched_setaffinity(0, sizeof old, &old), 0);
   assert_int_equal(rc, 0);
   assert_int_equal(threads, 1);
@@ -91,21 +91,21 @@ static void test_ghz_and_k6_habits_get_a_pointer(void **state) {
       {"--nonsense", NULL, "unknown option '--nonsense'"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    cli_options o;
+    rl__api_options o;
     char err[512];
     int rc = cases[i].value
                  ? parse(&o, err, sizeof err, "rpcload", cases[i].opt,
                          cases[i].value, "127.0.0.1:1", NULL)
                  : parse(&o, err, sizeof err, "rpcload", cases[i].opt,
                          "127.0.0.1:1", NULL);
-    cli_options_free(&o);
+    rl__api_options_free(&o);
     assert_int_equal(rc, RL_ERR_INVAL);
     if (!strstr(err, cases[i].says))
       fail_msg("%s: '%s' does not say '%s'", cases[i].opt, err, cases[i].says);
   }
   /* Not a habit: no pointer. */
-  assert_null(cli_habit_hint("--nonsense"));
-  assert_non_null(cli_habit_hint("--rps=5"));
+  assert_null(rl__api_habit_hint("--nonsense"));
+  assert_non_null(rl__api_habit_hint("--rps=5"));
 }
 
 int main(void) {

@@ -1,4 +1,4 @@
-#include "habits.h"
+#include "api/habits.h"
 
 #include <string.h>
 
@@ -30,7 +30,7 @@ static const struct habit {
     {"-i", "ghz's -i (import paths) is rpcload's -I/--import-path"},
 };
 
-const char *cli_habit_hint(const char *opt) {
+const char *rl__api_habit_hint(const char *opt) {
   size_t len = strcspn(opt, "=");
   for (size_t i = 0; i < sizeof habits / sizeof habits[0]; i++)
     if (strlen(habits[i].opt) == len && strncmp(habits[i].opt, opt, len) == 0)

@@ -1,4 +1,4 @@
-#include "summary.h"
+#include "api/summary.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -51,7 +51,7 @@ static void spawn_shortfall(const rl__runner *r) {
           all);
 }
 
-void cli_summary_print(const rl__runner *r, const cli_options *o) {
+void rl__api_summary_print(const rl__runner *r, const rl__api_options *o) {
   (void)o;
   spawn_shortfall(r);
   client_lag(r);

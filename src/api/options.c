@@ -1,10 +1,10 @@
-/* The command line read into cli_options: getopt's table and one parser per
+/* The command line read into rl__api_options: getopt's table and one parser per
  * group of options, as --help groups them. What the options mean together
  * (the target, the mode, the derived settings) is options_check.c's. */
 /* glibc's feature macro (reserved, and meant to be set here) for
  * sched_getaffinity and CPU_COUNT. */
 #define _GNU_SOURCE // NOLINT(bugprone-reserved-identifier)
-#include "options.h"
+#include "api/options.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -14,9 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/habits.h"
 #include "base/clock.h"
 #include "base/units.h"
-#include "habits.h"
 
 enum {
   OPT_THREADS = 256,
@@ -161,14 +161,14 @@ static const struct option long_options[] = {
     {"cname", required_argument, NULL, OPT_CNAME},
     {"warmup", required_argument, NULL, OPT_WARMUP},
     {"skip-first", required_argument, NULL, OPT_SKIP_FIRST},
-    {"rate", required_argument, NULL, CLI_OPT_RATE},
-    {"rate-stages", required_argument, NULL, CLI_OPT_RATE_STAGES},
-    {"arrivals", required_argument, NULL, CLI_OPT_ARRIVALS},
-    {"max-inflight", required_argument, NULL, CLI_OPT_MAX_INFLIGHT},
-    {"max-dropped", required_argument, NULL, CLI_OPT_MAX_DROPPED},
-    {"max-queue", required_argument, NULL, CLI_OPT_MAX_QUEUE},
-    {"latency", required_argument, NULL, CLI_OPT_LATENCY},
-    {"stages", required_argument, NULL, CLI_OPT_STAGES},
+    {"rate", required_argument, NULL, RL__API_OPT_RATE},
+    {"rate-stages", required_argument, NULL, RL__API_OPT_RATE_STAGES},
+    {"arrivals", required_argument, NULL, RL__API_OPT_ARRIVALS},
+    {"max-inflight", required_argument, NULL, RL__API_OPT_MAX_INFLIGHT},
+    {"max-dropped", required_argument, NULL, RL__API_OPT_MAX_DROPPED},
+    {"max-queue", required_argument, NULL, RL__API_OPT_MAX_QUEUE},
+    {"latency", required_argument, NULL, RL__API_OPT_LATENCY},
+    {"stages", required_argument, NULL, RL__API_OPT_STAGES},
     {"iterations", required_argument, NULL, 'n'},
     {NULL, 0, NULL, 0},
 };
@@ -211,7 +211,7 @@ static int read_file(const char *path, const char *what, char **out,
   return 0;
 }
 
-static int add_header(cli_options *o, char *arg, char *err, size_t errlen) {
+static int add_header(rl__api_options *o, char *arg, char *err, size_t errlen) {
   /* Locust's -H is its --host: here -H is a header. */
   if (strncmp(arg, "http://", 7) == 0 || strncmp(arg, "https://", 8) == 0 ||
       strncmp(arg, "grpc://", 7) == 0 || strncmp(arg, "grpcs://", 8) == 0) {
@@ -260,8 +260,8 @@ static int add_tags(const char ***list, size_t *n, char *arg) {
   return 0;
 }
 
-static int add_plugin_option(cli_options *o, const char *key, const char *value,
-                             char *err, size_t errlen) {
+static int add_plugin_option(rl__api_options *o, const char *key,
+                             const char *value, char *err, size_t errlen) {
   rl_kv *kv =
       realloc(o->plugin_options, (o->n_plugin_options + 1) * sizeof(rl_kv));
   if (!kv) {
@@ -278,7 +278,7 @@ static int add_plugin_option(cli_options *o, const char *key, const char *value,
 /* --no-cookies, --no-redirects: the HTTP plugins' option `key`, for the
  * command line's request, or for every http step of a scenario that does
  * not say (scenario/compile.c passes plugin options on); once each. */
-static int add_http_flag(cli_options *o, uint8_t *given, const char *key,
+static int add_http_flag(rl__api_options *o, uint8_t *given, const char *key,
                          const char *value, char *err, size_t errlen) {
   if (*given)
     return 0;
@@ -293,7 +293,7 @@ static int bad_value(const char *opt, const char *value, const char *expect,
 }
 
 /* --prometheus-port [HOST:]PORT; an IPv6 HOST in brackets ([::1]:9646). */
-static int parse_host_port(cli_options *o, const char *arg, char *err,
+static int parse_host_port(rl__api_options *o, const char *arg, char *err,
                            size_t errlen) {
   const char *colon = strrchr(arg, ':');
   const char *port = colon ? colon + 1 : arg;
@@ -331,7 +331,7 @@ static int parse_host_port(cli_options *o, const char *arg, char *err,
 
 /* -u, -r, -t, --threads, --wait, --connections, --stop-timeout, --seed,
  * --allow-unreachable, --warmup, --skip-first */
-static int parse_load(cli_options *o, int c, char *arg, char *err,
+static int parse_load(rl__api_options *o, int c, char *arg, char *err,
                       size_t errlen) {
   long long v;
   double d;
@@ -444,7 +444,7 @@ static char *untemplated(const char *s, size_t len, size_t *out_len) {
 
 /* -d DATA and --data-raw DATA: text, or @FILE (@- stdin) read whole. -d is
  * templated by the plugin ({{...}}); --data-raw is sent as it is. */
-static int parse_data(cli_options *o, int raw, char *arg, char *err,
+static int parse_data(rl__api_options *o, int raw, char *arg, char *err,
                       size_t errlen) {
   const char *opt = raw ? "--data-raw" : "--data";
   if (o->binary_given)
@@ -484,7 +484,7 @@ static int parse_data(cli_options *o, int raw, char *arg, char *err,
 
 /* -X, -H, -d, --name, --call, -O, the timeouts, --http2, --no-cookies,
  * --no-redirects and TLS */
-static int parse_request(cli_options *o, int c, char *arg, char *err,
+static int parse_request(rl__api_options *o, int c, char *arg, char *err,
                          size_t errlen) {
   uint64_t ns;
   switch (c) {
@@ -564,7 +564,7 @@ static int parse_request(cli_options *o, int c, char *arg, char *err,
 
 /* -b: serialized messages from stdin, as the body, for the plugin's
  * "binary" option. */
-static int binary_stdin(cli_options *o, char *err, size_t errlen) {
+static int binary_stdin(rl__api_options *o, char *err, size_t errlen) {
   if (o->target.body || o->binary_given)
     return bad_value("--binary", "-", "give -d or -b, not both", err, errlen);
   size_t len;
@@ -582,8 +582,8 @@ static int binary_stdin(cli_options *o, char *err, size_t errlen) {
  * stream options, the message size limits, --keepalive and
  * --max-connection-age: gRPC's options reach the plugin as its own
  * options, which check them; they also make a target without a scheme
- * mean grpc:// (cli_options_check). */
-static int parse_grpc(cli_options *o, int c, char *arg, char *err,
+ * mean grpc:// (rl__api_options_check). */
+static int parse_grpc(rl__api_options *o, int c, char *arg, char *err,
                       size_t errlen) {
   const char *key = c == OPT_PROTO                  ? "proto"
                     : c == 'I'                      ? "import_path"
@@ -618,7 +618,7 @@ static int parse_grpc(cli_options *o, int c, char *arg, char *err,
 }
 
 /* -f, --tags, --exclude-tags, --list, --show-task-ratio */
-static int parse_scenario(cli_options *o, int c, char *arg, char *err,
+static int parse_scenario(rl__api_options *o, int c, char *arg, char *err,
                           size_t errlen) {
   (void)err;
   (void)errlen;
@@ -646,7 +646,7 @@ static int parse_scenario(cli_options *o, int c, char *arg, char *err,
 }
 
 /* --only-summary, --headless, --exit-code-on-error and the report files */
-static int parse_output(cli_options *o, int c, char *arg, char *err,
+static int parse_output(rl__api_options *o, int c, char *arg, char *err,
                         size_t errlen) {
   long long v;
   switch (c) {
@@ -703,8 +703,8 @@ static int parse_output(cli_options *o, int c, char *arg, char *err,
 }
 
 /* --web and the options that imply it (--headless still wins, in
- * cli_options_check), --prometheus-port */
-static int parse_web(cli_options *o, int c, char *arg, char *err,
+ * rl__api_options_check), --prometheus-port */
+static int parse_web(rl__api_options *o, int c, char *arg, char *err,
                      size_t errlen) {
   long long v;
   uint64_t ns;
@@ -751,16 +751,17 @@ static int parse_web(cli_options *o, int c, char *arg, char *err,
 
 /* --listener FILE (repeatable) and --listener-opt K=V for the --listener
  * before it. */
-static int parse_listener(cli_options *o, int c, char *arg, char *err,
+static int parse_listener(rl__api_options *o, int c, char *arg, char *err,
                           size_t errlen) {
   if (c == OPT_LISTENER) {
-    cli_listener *l = realloc(o->listeners, (o->n_listeners + 1) * sizeof *l);
+    rl__api_listener *l =
+        realloc(o->listeners, (o->n_listeners + 1) * sizeof *l);
     if (!l) {
       snprintf(err, errlen, "out of memory");
       return RL_ERR_NOMEM;
     }
     o->listeners = l;
-    l[o->n_listeners++] = (cli_listener){.path = arg};
+    l[o->n_listeners++] = (rl__api_listener){.path = arg};
     return 0;
   }
   if (!o->n_listeners) {
@@ -768,7 +769,7 @@ static int parse_listener(cli_options *o, int c, char *arg, char *err,
              "--listener-opt %s: give it after the --listener it is for", arg);
     return RL_ERR_INVAL;
   }
-  cli_listener *l = &o->listeners[o->n_listeners - 1];
+  rl__api_listener *l = &o->listeners[o->n_listeners - 1];
   const char **opts = realloc(l->options, (l->n_options + 1) * sizeof *opts);
   if (!opts) {
     snprintf(err, errlen, "out of memory");
@@ -780,7 +781,7 @@ static int parse_listener(cli_options *o, int c, char *arg, char *err,
 }
 
 /* -h, -V, --plugins, --plugin, --plugin-dir */
-static int parse_program(cli_options *o, int c, char *arg, char *err,
+static int parse_program(rl__api_options *o, int c, char *arg, char *err,
                          size_t errlen) {
   switch (c) {
   case 'h':
@@ -814,13 +815,13 @@ static int parse_program(cli_options *o, int c, char *arg, char *err,
   }
 }
 
-typedef int (*parse_group_fn)(cli_options *o, int c, char *arg, char *err,
+typedef int (*parse_group_fn)(rl__api_options *o, int c, char *arg, char *err,
                               size_t errlen);
 
 /* -n, --rate, --stages... (shape.c) */
-static int parse_shape(cli_options *o, int c, char *arg, char *err,
+static int parse_shape(rl__api_options *o, int c, char *arg, char *err,
                        size_t errlen) {
-  return cli_shape_parse(o, c, arg, err, errlen);
+  return rl__api_shape_parse(o, c, arg, err, errlen);
 }
 
 static const parse_group_fn parse_groups[] = {
@@ -841,7 +842,7 @@ static uint32_t usable_cpus(void) {
 }
 
 /* Defaults before the command line: what an option leaves alone keeps. */
-static void set_defaults(cli_options *o) {
+static void set_defaults(rl__api_options *o) {
   memset(o, 0, sizeof *o);
   o->run.users = 1;
   o->run.spawn_rate = 1;
@@ -857,8 +858,8 @@ static void set_defaults(cli_options *o) {
   o->shape.max_queue = -1;
 }
 
-int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
-                      size_t errlen) {
+int rl__api_options_parse(rl__api_options *o, int argc, char **argv, char *err,
+                          size_t errlen) {
   set_defaults(o);
   opterr = 0;
   /* 0, not 1: glibc then also forgets where it was inside a group of
@@ -880,7 +881,7 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
        * the argument getopt just passed. */
       char shortopt[3] = {'-', (char)optopt, 0};
       const char *what = c == '?' && optopt ? shortopt : argv[optind - 1];
-      const char *hint = cli_habit_hint(what);
+      const char *hint = rl__api_habit_hint(what);
       snprintf(err, errlen, "unknown option '%.*s'%s%s",
                (int)strcspn(what, "="), what, hint ? ": " : "",
                hint ? hint : "");
@@ -894,9 +895,9 @@ int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
   return 0;
 }
 
-const struct option *cli_long_options(void) { return long_options; }
+const struct option *rl__api_long_options(void) { return long_options; }
 
-void cli_options_free(cli_options *o) {
+void rl__api_options_free(rl__api_options *o) {
   free(o->tags);
   free(o->exclude_tags);
   free(o->headers);
@@ -907,6 +908,6 @@ void cli_options_free(cli_options *o) {
   free(o->listeners);
   free(o->plugin_options);
   free(o->prometheus_arg);
-  cli_shape_free(&o->shape);
+  rl__api_shape_free(&o->shape);
   memset(o, 0, sizeof *o);
 }

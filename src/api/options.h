@@ -1,27 +1,27 @@
 /* Command-line options of the rpcload executable, parsed into the core's
  * configuration structs (options.c), then checked and completed
  * (options_check.c). */
-#ifndef RL_CLI_OPTIONS_H
-#define RL_CLI_OPTIONS_H
+#ifndef RL_API_OPTIONS_H
+#define RL_API_OPTIONS_H
 
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/shape.h"
 #include "engine/runner.h"
 #include "engine/target.h"
-#include "shape.h"
 
 /* --listener FILE with the --listener-opt K=V given after it. */
-typedef struct cli_listener {
+typedef struct rl__api_listener {
   const char *path;     /* argv's */
   const char **options; /* owned array of argv strings */
   size_t n_options;
-} cli_listener;
+} rl__api_listener;
 
-typedef struct cli_options {
+typedef struct rl__api_options {
   rl__run_config run;
-  cli_shape shape; /* --rate, --stages, -n... (shape.h) */
+  rl__api_shape shape; /* --rate, --stages, -n... (shape.h) */
   rl__target_options target;
   rl_kv *headers; /* owned; values point into argv */
   size_t n_headers;
@@ -33,7 +33,7 @@ typedef struct cli_options {
   uint8_t no_cookies, no_redirects;
   const char **plugin_dirs; /* owned array of argv strings */
   size_t n_plugin_dirs;
-  cli_listener *listeners; /* --listener, in order; owned array */
+  rl__api_listener *listeners; /* --listener, in order; owned array */
   size_t n_listeners;
   int help, version, list_plugins;
   int only_summary, headless, http2;
@@ -56,7 +56,7 @@ typedef struct cli_options {
   const char *json_path;  /* --json-file FILE, or NULL */
   /* The web UI and Prometheus (cli/web.c). --web-host, --web-port,
    * --web-login, --autostart and --autoquit imply --web; --headless wins
-   * (cli_options_check). */
+   * (rl__api_options_check). */
   int web;                     /* --web: steered by the web UI */
   const char *web_host;        /* --web-host, default 127.0.0.1 */
   int web_port;                /* --web-port, default 8089; 0: any */
@@ -70,7 +70,7 @@ typedef struct cli_options {
   int n_args;
   int method_given, name_given, data_given; /* -X, --name, -d */
   int data_raw; /* the data came with --data-raw: "{{" written untemplated */
-} cli_options;
+} rl__api_options;
 
 /*
  * Parses argv into `o` (zeroed and defaulted first): each option's value
@@ -78,23 +78,23 @@ typedef struct cli_options {
  * edited in place; `o` points into it, so it must outlive `o`. Returns 0,
  * or RL_ERR_INVAL with a one-line reason in err (a usage error: exit 2;
  * RL_ERR_NOMEM when out of memory). `o` must be freed with
- * cli_options_free either way.
+ * rl__api_options_free either way.
  */
-int cli_options_parse(cli_options *o, int argc, char **argv, char *err,
-                      size_t errlen);
+int rl__api_options_parse(rl__api_options *o, int argc, char **argv, char *err,
+                          size_t errlen);
 
 /*
- * After cli_options_parse: takes the target from the operands, checks
+ * After rl__api_options_parse: takes the target from the operands, checks
  * the options against each other and the mode (-f, --list), and derives
  * the run's settings (o->target, o->run). Returns 0, or RL_ERR_INVAL with
  * a one-line reason in err (a usage error: exit 2). Nothing to do with
  * --help, --version or --plugins.
  */
-int cli_options_check(cli_options *o, char *err, size_t errlen);
+int rl__api_options_check(rl__api_options *o, char *err, size_t errlen);
 
-void cli_options_free(cli_options *o);
+void rl__api_options_free(rl__api_options *o);
 
 /* getopt's table of long options (for the config file's names). */
-const struct option *cli_long_options(void);
+const struct option *rl__api_long_options(void);
 
-#endif /* RL_CLI_OPTIONS_H */
+#endif /* RL_API_OPTIONS_H */

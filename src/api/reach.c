@@ -1,4 +1,4 @@
-#include "reach.h"
+#include "api/reach.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +20,7 @@ static void describe(const rl__target *t, const char *url, char *buf,
 }
 
 /* One target: 0, or 1 when it cannot be reached (said already). */
-static int check_one(const cli_options *o, const rl__target *t,
+static int check_one(const rl__api_options *o, const rl__target *t,
                      const char *url) {
   char err[512] = "", what[300];
   if (rl__target_probe(t, err, sizeof err) == 0)
@@ -40,8 +40,8 @@ static int check_one(const cli_options *o, const rl__target *t,
   return 1;
 }
 
-int cli_reach_check(const cli_options *o, const rl__target *target,
-                    const rl__plan *plan) {
+int rl__api_reach_check(const rl__api_options *o, const rl__target *target,
+                        const rl__plan *plan) {
   const rl__tls_options *tls = &o->target.tls;
   if (target && !target->tls &&
       (tls->insecure || tls->cacert || tls->cert || tls->key))

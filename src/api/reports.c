@@ -1,4 +1,4 @@
-#include "reports.h"
+#include "api/reports.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -42,9 +42,9 @@ static size_t status_names(const rl__runner *r, rl__status_names *out,
   return n;
 }
 
-int cli_reports_open(cli_reports *rep, const cli_options *o, const char *plugin,
-                     char *err, size_t errlen) {
-  *rep = (cli_reports){.o = o, .plugin = plugin};
+int rl__api_reports_open(rl__api_reports *rep, const rl__api_options *o,
+                         const char *plugin, char *err, size_t errlen) {
+  *rep = (rl__api_reports){.o = o, .plugin = plugin};
   rep->console = o->json ? stderr : stdout;
   /* Found now, not after a ten-minute run: a missing folder, a read-only
    * file system, a directory where the file should be. */
@@ -107,7 +107,7 @@ static void read_console(rl__stats *s, const rl__history *h, void *arg) {
   shape_line(rd->mem, s, rd->target, rd->open, -1);
 }
 
-void cli_reports_progress(rl__runner *r, cli_reports *rep) {
+void rl__api_reports_progress(rl__runner *r, rl__api_reports *rep) {
   char *text = NULL;
   size_t len = 0;
   FILE *mem = open_memstream(&text, &len);
@@ -134,7 +134,7 @@ static void read_csv(rl__stats *s, const rl__history *h, void *arg) {
 }
 
 /* Formatted under the lock, written after. */
-void cli_reports_second(rl__runner *r, cli_reports *rep) {
+void rl__api_reports_second(rl__runner *r, rl__api_reports *rep) {
   char err[512];
   if (!rep->csv)
     return;
@@ -167,7 +167,7 @@ typedef struct covered {
   double seconds, start_unix, end_unix;
 } covered;
 
-static covered covered_of(const cli_reports *rep, const rl__runner *r) {
+static covered covered_of(const rl__api_reports *rep, const rl__runner *r) {
   covered c = {rl__history_covered_s(&r->hub.history, r->end_ns), 0, 0};
   c.start_unix = rl__history_from_unix(&r->hub.history);
   if (c.start_unix <= 0)
@@ -226,9 +226,9 @@ static void final_console(FILE *out, rl__runner *r, rl__stats *stats,
 }
 
 /* --json on stdout, --json-file. */
-static int write_json(const cli_reports *rep, rl__runner *r, rl__stats *stats,
-                      const covered *c) {
-  const cli_options *o = rep->o;
+static int write_json(const rl__api_reports *rep, rl__runner *r,
+                      rl__stats *stats, const covered *c) {
+  const rl__api_options *o = rep->o;
   char err[1024] = "";
   int status = 0;
   rl__status_names sn[MAX_STATUS_TYPES];
@@ -294,14 +294,14 @@ static void plan_targets(const rl__plan *p, char *buf, size_t len) {
 }
 
 /* --html; the run has ended: no lock needed. */
-static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
-                      const covered *c) {
-  const cli_options *o = rep->o;
+static int write_html(const rl__api_reports *rep, rl__runner *r,
+                      rl__stats *stats, const covered *c) {
+  const rl__api_options *o = rep->o;
   char err[1024] = "";
   rl__status_names sn[MAX_STATUS_TYPES];
   size_t n_sn = status_names(r, sn, MAX_STATUS_TYPES);
   char shape[512];
-  cli_shape_describe(o, shape, sizeof shape);
+  rl__api_shape_describe(o, shape, sizeof shape);
   char targets[1024] = "";
   if (o->scenario && r->plan)
     plan_targets(r->plan, targets, sizeof targets);
@@ -330,12 +330,14 @@ static int write_html(const cli_reports *rep, rl__runner *r, rl__stats *stats,
   return 0;
 }
 
-int cli_reports_finish(cli_reports *rep, rl__runner *r, rl__stats *stats) {
-  const cli_options *o = rep->o;
+int rl__api_reports_finish(rl__api_reports *rep, rl__runner *r,
+                           rl__stats *stats) {
+  const rl__api_options *o = rep->o;
   char err[1024] = "";
   int status = 0;
   covered c = covered_of(rep, r);
-  final_console(rep->console, r, stats, &c);
+  if (rep->console) /* a steered run prints none (api/steered.c) */
+    final_console(rep->console, r, stats, &c);
   if (rep->csv && rl__report_csv_close(rep->csv, stats, &r->hub.history,
                                        c.seconds, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);

@@ -1,10 +1,10 @@
 /* Start-up reachability of what the run connects to (engine/probe.h). */
-#ifndef RL_CLI_REACH_H
-#define RL_CLI_REACH_H
+#ifndef RL_API_REACH_H
+#define RL_API_REACH_H
 
+#include "api/options.h"
 #include "engine/plan.h"
 #include "engine/target.h"
-#include "options.h"
 
 /*
  * Connects once to the command line's `target`, or to every endpoint of a
@@ -13,7 +13,7 @@
  * why; with --allow-unreachable each such target is a warning and the run
  * goes on (a target that comes up later).
  */
-int cli_reach_check(const cli_options *o, const rl__target *target,
-                    const rl__plan *plan);
+int rl__api_reach_check(const rl__api_options *o, const rl__target *target,
+                        const rl__plan *plan);
 
-#endif /* RL_CLI_REACH_H */
+#endif /* RL_API_REACH_H */

@@ -5,12 +5,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/options.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "options.h"
 
 /* The target options' lists and default scheme, from the options given. */
-static void build_target(cli_options *o) {
+static void build_target(rl__api_options *o) {
   /* "host:port" with gRPC's options (or --call alone, asking the server
    * by reflection) is a gRPC target, as in grpcurl and ghz. */
   for (size_t i = 0; i < o->n_plugin_options; i++)
@@ -24,7 +24,7 @@ static void build_target(cli_options *o) {
   o->target.n_options = o->n_plugin_options;
 }
 
-static int too_many(const cli_options *o, const char *what, char *err,
+static int too_many(const rl__api_options *o, const char *what, char *err,
                     size_t errlen) {
   snprintf(err, errlen, "one %s expected, got '%s' and '%s'", what, o->args[0],
            o->args[1]);
@@ -34,7 +34,7 @@ static int too_many(const cli_options *o, const char *what, char *err,
 /* A request option with -f that no step could take: why, or NULL. The
  * others apply to the steps (scenario/compile.c: -H to every step, a
  * plugin's options to the steps whose plugin declares them). */
-static const char *refused_with_scenario(const cli_options *o) {
+static const char *refused_with_scenario(const rl__api_options *o) {
   if (o->method_given)
     return "-X: with -f the method is in each step (http: POST /path)";
   if (o->data_given)
@@ -56,7 +56,8 @@ static const char *refused_with_scenario(const cli_options *o) {
 /* ghz talks TLS to host:port unless told --insecure (plain text there);
  * rpcload only with grpcs://. A TLS option with a bare host:port is
  * someone who wants TLS: say how to ask for it. */
-static int tls_needs_scheme(const cli_options *o, char *err, size_t errlen) {
+static int tls_needs_scheme(const rl__api_options *o, char *err,
+                            size_t errlen) {
   const rl__tls_options *tls = &o->target.tls;
   const char *url = o->target.url;
   if (!url || strstr(url, "://") || !o->target.default_scheme ||
@@ -80,7 +81,7 @@ static int tls_needs_scheme(const cli_options *o, char *err, size_t errlen) {
 
 /* -f: the file holds the requests; a target on the command line is the
  * host every step without its own goes to. */
-static int scenario_target(cli_options *o, char *err, size_t errlen) {
+static int scenario_target(rl__api_options *o, char *err, size_t errlen) {
   if (o->n_args > 1)
     return too_many(o, "target", err, errlen);
   const char *why = refused_with_scenario(o);
@@ -98,7 +99,7 @@ static int scenario_target(cli_options *o, char *err, size_t errlen) {
 /* --list or --show-task-ratio without -f: the command line's one step,
  * made only to be listed, so no target is needed (the plugin is handed no
  * host). --list asks the plugin what it can list (a gRPC service). */
-static int list_target(cli_options *o, char *err, size_t errlen) {
+static int list_target(rl__api_options *o, char *err, size_t errlen) {
   o->target.list_only = 1;
   if (o->n_args > 1)
     return too_many(o, "target", err, errlen);
@@ -123,7 +124,7 @@ static int list_target(cli_options *o, char *err, size_t errlen) {
 }
 
 /* The quick command line: exactly one URL. */
-static int url_target(cli_options *o, char *err, size_t errlen) {
+static int url_target(rl__api_options *o, char *err, size_t errlen) {
   if (o->n_args < 1) {
     snprintf(err, errlen, "no target URL given (e.g. http://127.0.0.1:8080/)");
     return RL_ERR_INVAL;
@@ -152,7 +153,7 @@ static int url_target(cli_options *o, char *err, size_t errlen) {
 }
 
 /* Options that contradict each other or the mode. */
-static int check_conflicts(cli_options *o, char *err, size_t errlen) {
+static int check_conflicts(rl__api_options *o, char *err, size_t errlen) {
   if (o->scenario && o->run.connections) {
     snprintf(err, errlen,
              "--connections applies to the command line's one request, not "
@@ -186,7 +187,7 @@ static int check_conflicts(cli_options *o, char *err, size_t errlen) {
 }
 
 /* The run's settings that follow from the others. */
-static void derive_run(cli_options *o) {
+static void derive_run(rl__api_options *o) {
   if (!o->seed_given)
     o->run.seed = rl__now_ns() ^ ((uint64_t)getpid() << 32);
   /* The web UI is opt-in, so that `rpcload -u ... URL` loads at once as
@@ -222,7 +223,7 @@ static void derive_run(cli_options *o) {
     o->run.report_interval_s = 0;
 }
 
-int cli_options_check(cli_options *o, char *err, size_t errlen) {
+int rl__api_options_check(rl__api_options *o, char *err, size_t errlen) {
   if (o->help || o->version || o->list_plugins)
     return 0; /* no run to check */
   /* --host URL (Locust's) is the target operand. */
@@ -247,7 +248,7 @@ int cli_options_check(cli_options *o, char *err, size_t errlen) {
   } else if (url_target(o, err, errlen)) {
     return RL_ERR_INVAL;
   }
-  if (check_conflicts(o, err, errlen) || cli_shape_check(o, err, errlen))
+  if (check_conflicts(o, err, errlen) || rl__api_shape_check(o, err, errlen))
     return RL_ERR_INVAL;
   derive_run(o);
   return 0;

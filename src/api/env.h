@@ -1,0 +1,98 @@
+/*
+ * The environment behind <rpcload/rpcload.h>'s rl_env: what a run is made
+ * of (options, plugins, listeners, the plan) and the run itself, driven
+ * either on the caller's thread (rl_env_exec, api/exec.c) or steered on a
+ * thread of the library's own (rl_env_start..., api/steered.c).
+ *
+ * Threads: an environment is made, set up and freed by one thread (the
+ * owner). While a steered run goes, rl_env_start/wait/stop/stats/quit may
+ * come from any thread: what they share with the run thread is guarded by
+ * `lock`; the run's own figures by the runner's locks.
+ */
+#ifndef RL_API_ENV_H
+#define RL_API_ENV_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rpcload/rpcload.h>
+
+#include "api/options.h"
+#include "api/reports.h"
+#include "api/web.h"
+#include "engine/plan.h"
+#include "engine/plugin_loader.h"
+#include "engine/runner.h"
+#include "engine/target.h"
+#include "events/events.h"
+#include "scenario/compile.h"
+#include "scenario/scenario.h"
+#include "stats/stats.h"
+
+/* Exit statuses (rl_env_exec): see rpcload.h. */
+#define RL__API_EXIT_USAGE 2
+#define RL__API_EXIT_REPORT 3
+
+/* Where a run is. */
+enum rl__api_phase {
+  RL__API_SET_UP = 0, /* made; nothing started */
+  RL__API_RUNNING,    /* the runner runs (exec, or the steered thread) */
+  RL__API_ENDED,      /* the runner returned; reports written */
+  RL__API_FAILED      /* it could not start */
+};
+
+struct rl_env {
+  rl__api_options o;
+  char **argv; /* owned, NULL-terminated: o points into it */
+  int argc;
+  rl_command cmd;
+  rl__plugin_set plugins;
+  rl__events events;
+  rl__target *target;           /* the quick command line's, owned; or NULL */
+  rl__scn *scn;                 /* -f, owned; or NULL */
+  rl__plan *plan;               /* -f's (or C classes'), owned; or NULL */
+  rl__scn_compile_options po;   /* what a new host is compiled with */
+  const char *option_flags[64]; /* po.option_flags points here */
+  char *web_host;               /* rl_env_web_ui's, owned */
+  struct rl__api_fn *fns;       /* rl_env_on_request's, owned (api/env.c) */
+  rl__stats *stats;
+  /* The run (api/exec.c, api/steered.c). */
+  rl__runner runner;
+  int runner_used; /* rl__runner_run was called: rl__runner_free due */
+  rl__api_reports reports;
+  rl__api_web web;
+  int reports_open;
+  int reports_failed;
+  int status; /* the exit status once ended */
+  /* Steered: the run's thread, and what it and callers share. */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  pthread_t thread;
+  int thread_on;  /* the thread was created (join due) */
+  int phase;      /* enum rl__api_phase, under lock */
+  int started_ok; /* the runner's started hook came */
+};
+
+/*
+ * Before any run (exec or steered): the start-up checks and what every run
+ * needs (reachability, the open-files limit, the listeners' init, the
+ * stats, the reports opened). Returns 0, or an exit status with the reason
+ * said on stderr.
+ */
+int rl__api_env_prepare(rl_env *env);
+
+/* After the runner returned: quitting, the reports, the verdict (sets
+ * env->status). */
+void rl__api_env_finish(rl_env *env, int started);
+
+/* The listings (api/listing.c): --plugins, --list, --show-task-ratio.
+ * Each prints on stdout and returns an exit status. */
+int rl__api_list_plugins(rl_env *env);
+int rl__api_list(rl_env *env);
+int rl__api_task_ratio(rl_env *env);
+
+/* The runner's hooks, shared by exec and steered runs (api/exec.c). */
+void rl__api_hooks(rl_env *env, rl__runner_hooks *hooks, int console);
+
+#endif /* RL_API_ENV_H */
