@@ -35,6 +35,40 @@ def run(argv, env=None, timeout=300, check=True):
     return p
 
 
+def check_embed_run(test, argv, env, ng):
+    """Runs embed (4 users, 2 s) against nginx; its stats, its request
+    listener and nginx's access log must agree."""
+    p = run(argv + [ng.url("/hello"), "4", "2"], env=env, timeout=60, check=False)
+    test.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+    total = int(re.search(r"^total requests=(\d+) failures=(\d+)", p.stdout,
+                          re.M).group(1))
+    heard = int(re.search(r"^listener requests=(\d+)", p.stdout, re.M).group(1))
+    test.assertGreater(total, 100, p.stdout)
+    test.assertEqual(heard, total, "the request listener heard every request")
+    test.assertEqual(ng.count(path="/hello"), total,
+                     "stats after rl_env_stop equal nginx's access log")
+    test.assertRegex(p.stdout, r"(?m)^row GET /hello requests=%d failures=0 " % total)
+    test.assertRegex(p.stdout, r"(?m)^state running users 4$")
+    # A steered run prints no console table: the program reads the stats.
+    test.assertNotIn("Aggregated", p.stdout)
+
+
+class InTreeEmbedTest(unittest.TestCase):
+    """The same program linked in the tree with the static library (under
+    ASan+UBSan in CI's sanitizer stage)."""
+
+    def test_embedded_run_counts_what_nginx_logged(self):
+        exe = os.path.join(BUILD_DIR, "tests", "embed_intree")
+        with NginxServer() as ng:
+            env = dict(os.environ)
+            env["RPCLOAD_PLUGIN_PATH"] = os.environ.get(
+                "RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
+            check_embed_run(self, [exe], env, ng)
+
+
+@unittest.skipIf("ASAN_OPTIONS" in os.environ,
+                 "a sanitized librpcload.so cannot be loaded by a program built "
+                 "without the sanitizer (InTreeEmbedTest covers the library)")
 class LibraryTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -62,20 +96,7 @@ class LibraryTest(unittest.TestCase):
 
     def test_embedded_run_counts_what_nginx_logged(self):
         with NginxServer() as ng:
-            p = run([self.embed, ng.url("/hello"), "4", "2"], env=self.run_env,
-                    timeout=60, check=False)
-            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
-            total = int(re.search(r"^total requests=(\d+) failures=(\d+)", p.stdout,
-                                  re.M).group(1))
-            heard = int(re.search(r"^listener requests=(\d+)", p.stdout, re.M).group(1))
-            self.assertGreater(total, 100, p.stdout)
-            self.assertEqual(heard, total, "the request listener heard every request")
-            self.assertEqual(ng.count(path="/hello"), total,
-                             "stats after rl_env_stop equal nginx's access log")
-            self.assertRegex(p.stdout, r"(?m)^row GET /hello requests=%d failures=0 " % total)
-            self.assertRegex(p.stdout, r"(?m)^state running users 4$")
-            # A steered run prints no console table: the program reads the stats.
-            self.assertNotIn("Aggregated", p.stdout)
+            check_embed_run(self, [self.embed], self.run_env, ng)
 
     def test_bad_options_are_refused_with_the_reason(self):
         p = run([self.embed, "notascheme://x"], env=self.run_env, timeout=30, check=False)

@@ -1,5 +1,5 @@
-/* cli/options.c: the default worker threads follow the CPU affinity mask,
- * and options from ghz and k6 get rpcload's equivalent (cli/habits.c). */
+/* api/options.c: the default worker threads follow the CPU affinity mask,
+ * and options from ghz and k6 get rpcload's equivalent (api/habits.c). */
 #define _GNU_SOURCE /* sched_setaffinity */
 #include <sched.h>
 #include <setjmp.h>
@@ -11,11 +11,8 @@
 
 #include <cmocka.h>
 
-/* The modules live in the executable's sources (cli/), not in
- * rpcload_core: the test compiles them in. */
-#include "../../../src/api/habits.c"
-#include "../../../src/api/options.c"
-#include "../../../src/api/shape.c"
+#include "api/habits.h"
+#include "api/options.h"
 
 /* Parses the NULL-ended argv; returns what rl__api_options_parse did, its
  * error in err. */
