@@ -58,7 +58,7 @@ static void set_err(rl_error_info *err, int code, const char *before,
 static const struct option *find(const char *name, char *norm, size_t len) {
   size_t i = 0;
   for (; name[i] && i + 1 < len; i++)
-    norm[i] = name[i] == '_' ? '-' : name[i];
+    norm[i] = (char)(name[i] == '_' ? '-' : name[i]);
   norm[i] = 0;
   for (const struct option *lo = rl__api_long_options(); lo->name; lo++)
     if (strcmp(lo->name, norm) == 0)
