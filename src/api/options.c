@@ -167,6 +167,7 @@ static const struct option long_options[] = {
     {"max-inflight", required_argument, NULL, RL__API_OPT_MAX_INFLIGHT},
     {"max-dropped", required_argument, NULL, RL__API_OPT_MAX_DROPPED},
     {"max-queue", required_argument, NULL, RL__API_OPT_MAX_QUEUE},
+    {"arrival-slack", required_argument, NULL, RL__API_OPT_ARRIVAL_SLACK},
     {"latency", required_argument, NULL, RL__API_OPT_LATENCY},
     {"stages", required_argument, NULL, RL__API_OPT_STAGES},
     {"iterations", required_argument, NULL, 'n'},

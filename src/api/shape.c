@@ -10,6 +10,7 @@
 #include <rpcload/plugin.h>
 
 #include "api/options.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "engine/arrival.h"
@@ -74,6 +75,16 @@ int rl__api_shape_parse(rl__api_options *o, int c, const char *arg, char *err,
                  errlen);
     s->max_queue = v;
     return 0;
+  case RL__API_OPT_ARRIVAL_SLACK: {
+    uint64_t ns;
+    if (rl__parse_duration(arg, &ns) || ns > 100 * RL__NS_PER_MS)
+      return bad("--arrival-slack", arg,
+                 "expected a duration up to 100ms, e.g. 100us or 0", err,
+                 errlen);
+    o->run.arrival_slack_ns = ns;
+    s->slack_given = 1;
+    return 0;
+  }
   case RL__API_OPT_MAX_DROPPED:
     if (rl__parse_int(arg, 0, INT64_MAX, &v))
       return bad("--max-dropped", arg, "expected a whole number >= 0", err,
@@ -174,6 +185,7 @@ int rl__api_shape_check(rl__api_options *o, char *err, size_t errlen) {
   if (!open) {
     const char *alone = s->max_inflight     ? "--max-inflight"
                         : s->max_queue >= 0 ? "--max-queue"
+                        : s->slack_given    ? "--arrival-slack"
 
                         : s->max_dropped >= 0 ? "--max-dropped"
                         : s->arrivals_given   ? "--arrivals"

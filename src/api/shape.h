@@ -25,6 +25,7 @@ enum {
   RL__API_OPT_LATENCY,
   RL__API_OPT_STAGES,
   RL__API_OPT_MAX_QUEUE,
+  RL__API_OPT_ARRIVAL_SLACK,
 };
 
 typedef struct rl__api_shape {
@@ -35,6 +36,7 @@ typedef struct rl__api_shape {
   int arrivals_given, latency_given;
   uint32_t max_inflight; /* 0: from the rate (rl__api_shape_check) */
   int64_t max_queue;     /* -1: as many as max_inflight */
+  int slack_given;       /* --arrival-slack (o->run.arrival_slack_ns) */
   int64_t max_dropped;   /* -1: no limit */
 } rl__api_shape;
 

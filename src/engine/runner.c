@@ -770,6 +770,7 @@ static rl__worker_config worker_config(rl__runner *r, uint32_t index) {
       .latency_uncorrected = cfg->latency_uncorrected,
       .print_responses = cfg->print_responses,
       .queue_cap = rl__spawn_share(cfg->max_queue, index, r->nworkers),
+      .arrival_slack_ns = cfg->arrival_slack_ns,
       .budget = cfg->iterations ? &r->budget : NULL,
       .events = cfg->events,
       .finished = worker_finished,

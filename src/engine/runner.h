@@ -68,6 +68,10 @@ typedef struct rl__run_config {
   /* Arrivals that may wait for a busy pool (--max-queue; engine/loop.h):
    * past it they are dropped. */
   uint32_t max_queue;
+  /* --arrival-slack: how late an arrival may start so that several share
+   * a wake-up of the loop (0: each at the first turn after it is due). */
+  uint64_t arrival_slack_ns;
+
   /* --stages: the user count over time (the closed model); the spawner
    * follows it in place of users/spawn_rate. NULL: none. */
   const rl__profile *user_stages;

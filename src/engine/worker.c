@@ -178,8 +178,15 @@ static void arrivals_off(rl__worker *w) {
 /* The open model: every arrival due by now goes to an idle user, or is
  * dropped when none is (counted with the rest in the thread's stats);
  * then the timer is set for the next. One pass per loop turn however
- * many are due, so spacing far below the timer's resolution holds. */
-static void pump_arrivals(rl__worker *w) {
+ * many are due, so spacing far below the timer's resolution holds.
+ *
+ * `turn`: called from a loop turn that woke for something else (an
+ * answer). With --arrival-slack S such a turn starts nothing until the
+ * oldest due arrival is S late, so the arrivals of S share one wake-up
+ * instead of each waking the loop between answers (a context switch
+ * each: bench/README.md, shapes.sh); the lateness is in their corrected
+ * response times, as any late start is. */
+static void pump_arrivals(rl__worker *w, int turn) {
   rl_loop *lp = &w->loop;
   if (lp->stopping || w->users_stopping) {
     arrivals_off(w);
@@ -187,6 +194,10 @@ static void pump_arrivals(rl__worker *w) {
   }
   uint64_t now = rl__now_ns();
   uint64_t rel = now > w->arr_t0 ? now - w->arr_t0 : 0;
+  uint64_t slack = w->cfg.arrival_slack_ns;
+  if (turn && slack && ev_is_active(&w->arrival_timer) &&
+      rl__arrivals_next(&w->arr) + slack > rel)
+    return;
   uint64_t next, scheduled = 0, dropped = 0;
   while ((next = rl__arrivals_next(&w->arr)) <= rel) {
     /* -n: an arrival takes an iteration (given back when it is dropped);
@@ -213,7 +224,7 @@ static void pump_arrivals(rl__worker *w) {
    * loop's poll counts timeouts in whole milliseconds anyway, and every
    * arrival due by then starts in that turn, so at high rates the timer
    * is set once a millisecond, not once an arrival. */
-  uint64_t slot = next / RL__NS_PER_MS + 1;
+  uint64_t slot = (next + slack) / RL__NS_PER_MS + 1;
   if (ev_is_active(&w->arrival_timer) && w->arr_armed == slot)
     return;
   w->arr_armed = slot;
@@ -309,7 +320,7 @@ static void run_ready(rl__worker *w) {
   }
   /* After the queue: users that just went idle take what is due. */
   if (w->arr_on)
-    pump_arrivals(w);
+    pump_arrivals(w, 1);
   rl__conn_flush_scheduled(&w->loop);
   if (w->loop.ready_head && !w->finished && !ev_is_active(&w->idle))
     ev_idle_start(w->loop.ev, &w->idle);

@@ -68,6 +68,7 @@ typedef struct rl__worker_config {
   int latency_uncorrected;
   uint32_t print_responses;  /* rl__run_config's */
   uint32_t queue_cap;        /* this thread's share of --max-queue */
+  uint64_t arrival_slack_ns; /* rl__run_config's */
   rl__budget *budget;        /* -n, or NULL */
   struct rl__events *events; /* listeners, or NULL (events/events.h) */
   /* Worker thread: the worker has ended (its last stats are merged). */

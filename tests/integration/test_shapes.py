@@ -93,6 +93,22 @@ class NginxShapes(unittest.TestCase):
         n, cut = rep["total"]["num_requests"], rep["run"]["cut_requests"]
         self.assertTrue(n <= len(times) <= n + cut, (n, cut, len(times)))
 
+    def test_arrival_slack_keeps_the_rate(self):
+        # Arrivals may start up to 2 ms late to share wake-ups: the rate and
+        # the count still hold, none is dropped, and -n stays exact.
+        self.nginx.clear_logs()
+        path = "/hello?slack"
+        res, rep = run_json(["--rate", "1000", "--arrival-slack", "2ms", "-n", "3000",
+                             "-t", "60s", self.nginx.url(path)])
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertEqual(len(self.served_times(path)), 3000)
+        om = rep["run"]["open_model"]
+        self.assertEqual(om["iterations_dropped"], 0, om)
+        self.assertEqual(rep["total"]["num_requests"], 3000)
+        # 3000 at 1000/s: three seconds, not less (nothing starts early).
+        self.assertGreater(res.wall_s, 2.9)
+        self.assertLess(res.wall_s, 20)
+
     def test_iterations_exact(self):
         for name, args in (("closed", ["-u", "10", "-r", "100"]),
                            ("open", ["--rate", "500"])):
