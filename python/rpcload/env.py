@@ -121,7 +121,7 @@ class Environment:
         self._steer_lock = threading.RLock()
         self._pending_lock = threading.Lock()
         self._pending = set()
-        self.events = Events(self)
+        self.events = Events()
         self.runner = LocalRunner(self)
         self.web_ui = None
         _live.add(self)

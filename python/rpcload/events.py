@@ -107,8 +107,7 @@ class Events:
     _NAMES = ("init", "test_start", "spawning_complete", "request", "user_error",
               "report", "test_stop", "quitting")
 
-    def __init__(self, env):
-        self._env = weakref.ref(env)
+    def __init__(self):
         self._sealed = False
         self.unhandled_exceptions = 0
         for name in self._NAMES:

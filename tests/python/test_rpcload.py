@@ -112,6 +112,8 @@ def test_events_in_order_with_locust_arguments(nginx):
     assert kinds[-2:] == ["test_stop", "quitting"]
     start = kinds.index("test_start")
     assert kinds.index("request") > start
+    # The first users send while the last are spawned: requests may come
+    # before spawning_complete, never before test_start or after test_stop.
     assert start < kinds.index("spawning_complete") < kinds.index("test_stop")
     assert "request" not in kinds[kinds.index("test_stop"):]
 
@@ -290,7 +292,7 @@ def test_stats_snapshots(nginx):
     assert final.get("/nothing", "GET").num_requests == 0
     assert final.num_requests == final.total.num_requests
     hist = final.history
-    assert len(hist) >= 2
+    assert len(hist) >= 1  # a row a second, half a second after it
     assert hist[-1]["num_requests"] <= final.total.num_requests
     assert {"time", "user_count", "current_rps", "response_time_percentile_95"} <= set(hist[0])
     assert final.total.total_rps > 0
