@@ -30,6 +30,7 @@ PACKAGES=(
   python3-pandas                     # the report tests read the CSV files as pandas users do
   python3-h2                         # the fault suite's HTTP/2 server that sends GOAWAY after each request
   libsqlite3-dev                     # examples/listeners/sqlite_sink: every request into a SQLite file
+  python3-pytest                     # the Python module's tests (tests/python, ctest integration/python)
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
