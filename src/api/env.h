@@ -80,7 +80,7 @@ struct rl_env {
  * stats, the reports opened). Returns 0, or an exit status with the reason
  * said on stderr.
  */
-int rl__api_env_prepare(rl_env *env);
+int rl__api_env_prepare(rl_env *env, char *why, size_t whylen);
 
 /* After the runner returned: quitting, the reports, the verdict (sets
  * env->status). */

@@ -29,12 +29,12 @@ static void raise_fd_limit(uint32_t users) {
             users, users + 64, (unsigned long long)rl.rlim_cur);
 }
 
-int rl__api_env_prepare(rl_env *env) {
+int rl__api_env_prepare(rl_env *env, char *why, size_t whylen) {
   rl__api_options *o = &env->o;
   char err[1024] = "";
   /* A peer closing mid-write must be an error code, not a dead process. */
   signal(SIGPIPE, SIG_IGN);
-  int status = rl__api_reach_check(o, env->target, env->plan);
+  int status = rl__api_reach_check(o, env->target, env->plan, why, whylen);
   if (status)
     return status;
   raise_fd_limit(o->run.users);
@@ -42,12 +42,14 @@ int rl__api_env_prepare(rl_env *env) {
   if (env->events.n) {
     if (rl__events_start(&env->events, err, sizeof err)) {
       fprintf(stderr, "rpcload: error: %s\n", err);
+      snprintf(why, whylen, "%s", err);
       return RL__API_EXIT_USAGE;
     }
     o->run.events = &env->events;
   }
   if (!(env->stats = rl__stats_new())) {
     fprintf(stderr, "rpcload: error: out of memory\n");
+    snprintf(why, whylen, "out of memory");
     return RL__API_EXIT_USAGE;
   }
   const char *plugin =
@@ -59,6 +61,7 @@ int rl__api_env_prepare(rl_env *env) {
                            .po = env->po};
   if (rl__api_reports_open(&env->reports, o, plugin, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
+    snprintf(why, whylen, "%s", err);
     return RL__API_EXIT_USAGE;
   }
   env->reports_open = 1;
@@ -165,7 +168,8 @@ int rl_env_exec(rl_env *env) {
     rl__log(RL__LOG_ERROR, "rl_env_exec: this environment has run already");
     return RL__API_EXIT_USAGE;
   }
-  int status = rl__api_env_prepare(env);
+  char why[1024] = "";
+  int status = rl__api_env_prepare(env, why, sizeof why);
   if (status) {
     env->phase = RL__API_FAILED;
     return env->status = status;

@@ -19,9 +19,10 @@ static void describe(const rl__target *t, const char *url, char *buf,
              t->tls ? " over TLS" : "");
 }
 
-/* One target: 0, or 1 when it cannot be reached (said already). */
+/* One target: 0, or 1 when it cannot be reached (said already, and the
+ * reason in why when it is still empty). */
 static int check_one(const rl__api_options *o, const rl__target *t,
-                     const char *url) {
+                     const char *url, char *why, size_t whylen) {
   char err[512] = "", what[300];
   if (rl__target_probe(t, err, sizeof err) == 0)
     return 0;
@@ -37,11 +38,13 @@ static int check_one(const rl__api_options *o, const rl__target *t,
           "cannot reach %s: %s; nothing was sent (--allow-unreachable runs "
           "anyway, for a target that comes up later)",
           what, err);
+  if (why && whylen && !*why)
+    snprintf(why, whylen, "cannot reach %s: %s", what, err);
   return 1;
 }
 
 int rl__api_reach_check(const rl__api_options *o, const rl__target *target,
-                        const rl__plan *plan) {
+                        const rl__plan *plan, char *why, size_t whylen) {
   const rl__tls_options *tls = &o->target.tls;
   if (target && !target->tls &&
       (tls->insecure || tls->cacert || tls->cert || tls->key))
@@ -50,9 +53,9 @@ int rl__api_reach_check(const rl__api_options *o, const rl__target *target,
             "and grpcs:// are TLS)",
             o->target.url);
   if (target)
-    return check_one(o, target, o->target.url) ? 2 : 0;
+    return check_one(o, target, o->target.url, why, whylen) ? 2 : 0;
   int bad = 0;
   for (size_t i = 0; plan && i < plan->n_endpoints; i++)
-    bad |= check_one(o, plan->endpoint_targets[i], NULL);
+    bad |= check_one(o, plan->endpoint_targets[i], NULL, why, whylen);
   return bad ? 2 : 0;
 }

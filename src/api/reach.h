@@ -14,6 +14,6 @@
  * goes on (a target that comes up later).
  */
 int rl__api_reach_check(const rl__api_options *o, const rl__target *target,
-                        const rl__plan *plan);
+                        const rl__plan *plan, char *why, size_t whylen);
 
 #endif /* RL_API_REACH_H */

@@ -61,11 +61,12 @@ static int ensure_running(rl_env *env, rl_error_info *err) {
     return 0;
   if (phase != RL__API_SET_UP || env->runner_used)
     return fail(err, RL_ERR_CLOSED, "the run has ended (rl_env_quit)");
-  if (rl__api_env_prepare(env)) {
+  char why[1024] = "";
+  if (rl__api_env_prepare(env, why, sizeof why)) {
     env->phase = RL__API_FAILED;
     env->status = RL__API_EXIT_USAGE;
     return fail(err, RL_ERR_INVAL,
-                "the run could not be set up (the reason is on stderr)");
+                *why ? why : "the run could not be set up (see stderr)");
   }
   /* A script reads its figures (rl_env_stats): no console table, live
    * or final, unlike rl_env_exec. */
