@@ -41,6 +41,7 @@
 
 #include <rpcload/listener.h>
 #include <rpcload/plugin.h>
+#include <rpcload/user.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -100,8 +101,8 @@ int rl_options_add_args(rl_options *o, int argc, char *const *argv);
  * (has_value 1) or not (0), for a caller that reads options from
  * elsewhere (a config file, environment variables). `fn` is called once
  * per option, in --help's order. */
-void rl_options_each(void (*fn)(const char *name, int has_value,
-                                int short_name, void *arg),
+void rl_options_each(void (*fn)(const char *name, int has_value, int short_name,
+                                void *arg),
                      void *arg);
 
 /* ---- The environment ---------------------------------------------------- */
@@ -110,12 +111,12 @@ typedef struct rl_env rl_env;
 
 /* What the options ask of rpcload (rl_env_command). */
 typedef enum rl_command {
-  RL_CMD_RUN = 0,     /* a load test */
-  RL_CMD_HELP,        /* --help: the caller prints its help */
-  RL_CMD_VERSION,     /* --version */
-  RL_CMD_PLUGINS,     /* --plugins: list the plugins */
-  RL_CMD_LIST,        /* --list: a service's methods, a scenario's tasks */
-  RL_CMD_TASK_RATIO   /* --show-task-ratio */
+  RL_CMD_RUN = 0,   /* a load test */
+  RL_CMD_HELP,      /* --help: the caller prints its help */
+  RL_CMD_VERSION,   /* --version */
+  RL_CMD_PLUGINS,   /* --plugins: list the plugins */
+  RL_CMD_LIST,      /* --list: a service's methods, a scenario's tasks */
+  RL_CMD_TASK_RATIO /* --show-task-ratio */
 } rl_command;
 
 /*
@@ -154,8 +155,7 @@ int rl_env_exec(rl_env *env);
  * threads and returns at once. 0, or a negative RL_ERR_* with the reason
  * in err (the threads could not start, RL_ERR_CLOSED after rl_env_quit).
  */
-int rl_env_start(rl_env *env, uint32_t users, double spawn_rate,
-                 rl_error *err);
+int rl_env_start(rl_env *env, uint32_t users, double spawn_rate, rl_error *err);
 
 /*
  * Waits until the test has ended by itself (--run-time, -n, a load shape's
@@ -190,97 +190,16 @@ void rl_env_free(rl_env *env);
 /* ---- User classes written in C ----------------------------------------- */
 
 /*
- * A user class whose tasks are C functions (Locust's User subclass with
- * @task methods): what a scenario cannot say (a branch on a response, a
- * loop until a condition, state kept across tasks) is written here.
+ * Classes whose tasks are C functions: rpcload/user.h (rl_user_class,
+ * rl_user_send, rl_user_task_done, the user's variables and data).
  *
- * The requests a class may send are declared up front as scenario steps
- * (docs/scenarios.md), each a YAML mapping in a string:
- *     "{get: /cart, name: cart}", "{grpc: hello.Greeter/SayHello, message:
- *     {name: x}}", "{post: /login, json: {user: '{{user}}'}, expect:
- *     {status: 200}}"
- * They are compiled once, when the class is added, by the scenario
- * compiler (the same keys, templates, expect and capture), so sending one
- * costs what a scenario's step costs.
- *
- * Threads: every callback of a class runs on the worker thread of its
- * user, which owns the user; a task must not block. A task starts
- * requests with rl_user_send and ends with rl_user_task_done (once, from
- * the task function or from any later completion): the user then waits
- * its wait time and picks its next task. A user that never ends its task
- * is cut at the stop like any other.
- */
-typedef struct rl_user rl_user;
-
-/* A task, on_start or on_stop: `arg` is the class's. */
-typedef void (*rl_task_fn)(rl_user *u, void *arg);
-
-typedef struct rl_task {
-  const char *name;   /* for --list and ratios; NULL: "task N" */
-  double weight;      /* > 0 (0: 1) */
-  rl_task_fn fn;      /* required */
-} rl_task;
-
-typedef struct rl_user_class {
-  uint32_t struct_size;  /* sizeof(rl_user_class) */
-  const char *name;      /* required, unique in the environment */
-  double weight;         /* 0: 1 */
-  uint32_t fixed_count;  /* > 0: exactly this many users, before weights */
-  const char *host;      /* NULL: the environment's target */
-  const char *wait_time; /* as in a scenario: "between(1, 2)", "1.5",
-                            "constant_pacing(2)"; NULL: none */
-  /* The requests, NULL-terminated scenario step texts (see above). */
-  const char *const *requests;
-  const rl_task *tasks; /* at least one */
-  size_t n_tasks;
-  rl_task_fn on_start, on_stop; /* NULL: none; end with rl_user_task_done */
-  void *arg;                    /* passed to every callback */
-} rl_user_class;
-
-/*
  * Adds a class (copied; `arg` borrowed) before the run starts. Without -f,
  * an environment whose options name no request runs its C classes alone;
  * with -f they join the scenario's classes. 0, or RL_ERR_INVAL with the
  * reason (a request's text names its index and the scenario error) in
  * err, or RL_ERR_BUSY once the run has started.
  */
-int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
-                          rl_error *err);
-
-/* What a sent request came to; borrowed for the done call. */
-typedef struct rl_result {
-  uint32_t struct_size;
-  const char *error;         /* NULL: success (after expect) */
-  int status;                /* the protocol's status; -1: none */
-  uint64_t response_time_ns; /* as the stats count it */
-  uint64_t response_length;
-} rl_result;
-
-typedef void (*rl_done_fn)(rl_user *u, const rl_result *res, void *arg);
-
-/*
- * Worker thread, from a task: sends the class's request number `request`
- * (0-based, in `requests` order); `done(u, res, arg)` is called once on
- * the same thread when it has finished and been counted (never from
- * within rl_user_send). Several may be in flight on different endpoints.
- * 0, or RL_ERR_INVAL (no such request), RL_ERR_CANCELLED (the user is
- * stopping: done is not called).
- */
-int rl_user_send(rl_user *u, size_t request, rl_done_fn done, void *arg);
-
-/* Worker thread: the task (or on_start, on_stop) is over. */
-void rl_user_task_done(rl_user *u);
-
-/* The user's 1-based id, and its variables (the scenario's captures and
- * {{name}} templates): set copies both strings; get returns the value
- * (borrowed until the next set of that name) or NULL. */
-uint64_t rl_user_id(const rl_user *u);
-int rl_user_set_var(rl_user *u, const char *name, const char *value);
-const char *rl_user_get_var(const rl_user *u, const char *name);
-
-/* A pointer the user keeps for its class (NULL at start). */
-void *rl_user_data(const rl_user *u);
-void rl_user_set_data(rl_user *u, void *data);
+int rl_env_add_user_class(rl_env *env, const rl_user_class *cls, rl_error *err);
 
 /* ---- Events: listeners on an environment -------------------------------- */
 
@@ -293,15 +212,13 @@ void rl_user_set_data(rl_user *u, void *data);
  * RL_ERR_BUSY once the run has started.
  */
 int rl_env_add_listener(rl_env *env, const rl_listener *desc,
-                        const rl_kv *options, size_t n_options,
-                        rl_error *err);
+                        const rl_kv *options, size_t n_options, rl_error *err);
 
 /* Locust's `request` event as one function: `fn(ctx, ev)` on the worker
  * threads, lock-free; it may return an error text to fail the request
  * (see rl_listener.on_request). Before the run starts. */
 typedef const char *(*rl_request_fn)(void *ctx, const rl_request_event *ev);
-int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx,
-                      rl_error *err);
+int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx, rl_error *err);
 
 /* ---- The web UI ---------------------------------------------------------- */
 
