@@ -99,6 +99,8 @@ typedef struct rl__plan_cclass {
 
 typedef struct rl__plan_class {
   const char *name;
+  const void *origin; /* what it was compiled from (a scenario's class),
+                         for listings */
   double weight;
   int has_fixed;
   uint64_t fixed;
