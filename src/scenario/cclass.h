@@ -20,7 +20,9 @@
 
 /*
  * One plan of the scenario's classes (`scn`; NULL: none) followed by the
- * `n` C classes, with plugins from `plugins` and the command line's
+ * `n` C classes, with the plugins loaded in `plugins` (scanned first, as
+ * for rl__scn_compile: a step's protocol key finds its plugin among
+ * them) and the command line's
  * options `po` (po->host: the target a request without a host goes to, as
  * a scenario step without one; po->base: TLS, timeouts, -H, plugin
  * options; tags, users, the default wait), as rl__scn_compile does.

@@ -290,7 +290,7 @@ static void test_c_classes_join_a_scenarios(void **state) {
 static void test_tags_leave_c_tasks_out(void **state) {
   (void)state;
   /* C tasks have no tags: with --tags none is left, as in Locust. */
-  const char *const tags[] = {"browse"};
+  static const char *const tags[] = {"browse"};
   po.tags = tags;
   po.n_tags = 1;
   rl_user_class a = shop();
