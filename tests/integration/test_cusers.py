@@ -141,6 +141,25 @@ class CUsersAgainstNginx(unittest.TestCase):
         self.check(run(self.nginx, "--seconds", "2", "--users", "16",
                        "--threads", "2", "--rate", "200"))
 
+    def test_a_cut_leaves_no_done_behind(self):
+        # No stop timeout: what is in flight at the end is cut. The cut
+        # requests get no done and no row; those nginx answered before the
+        # cut are in its log but not in the stats.
+        out = run(self.nginx, "--seconds", "1", "--users", "16", "--threads", "2",
+                  "--stop-timeout", "0", "--no-wait")
+        rows, seen = out["by_name"], out["seen"]
+        for name, done in (("login", "done_login"), ("cart", "done_cart"),
+                           ("login-missing", "done_missing"), ("a", "done_a"),
+                           ("b", "done_b")):
+            self.assertEqual(seen[done], rows[name]["requests"] if name in rows else 0, name)
+        counted = sum(r["requests"] for r in out["rows"])
+        self.assertGreater(counted, 0)
+        log = logged(self.nginx)
+        self.assertGreaterEqual(len(log), counted)
+        self.assertLessEqual(len(log), counted + out["cut"])
+        # Every user's data was still freed (free_data at the cut).
+        self.assertGreaterEqual(seen["data_freed"], seen["users_started"])
+
 
 if __name__ == "__main__":
     unittest.main()

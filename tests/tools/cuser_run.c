@@ -5,6 +5,7 @@
  * runner, and prints what happened as one JSON object on stdout:
  *
  *   cuser_run BASE_URL [--seconds S] [--users N] [--threads T] [--rate R]
+ *             [--stop-timeout S] [--no-wait]
  *
  * Shopper (weight 3) branches on a status and carries values from one
  * request to the next: its task "shop" GETs /hello?page=login (capturing
@@ -14,6 +15,8 @@
  * /missing?page=login (nginx: 404) and sends the cart only on a 200 (never).
  * Pair (weight 1) sends /hello?page=a and /hello?page=b at once and ends
  * its task when both are done. With --rate R the open model runs them.
+ * At the end, tasks get --stop-timeout (5 s) to finish; 0 cuts them.
+ * --no-wait: no wait between tasks (users always have requests in flight).
  *
  * The JSON: "rows" (each stats row's type, name, requests, failures),
  * "cut" (requests cut at the stop), and "seen" (what the callbacks counted:
@@ -189,7 +192,7 @@ static const rl_task pair_tasks[] = {{.name = "both", .fn = pair_task}};
 
 static int usage(void) {
   fprintf(stderr, "usage: cuser_run BASE_URL [--seconds S] [--users N] "
-                  "[--threads T] [--rate R]\n");
+                  "[--threads T] [--rate R] [--stop-timeout S] [--no-wait]\n");
   return 2;
 }
 
@@ -229,9 +232,14 @@ int main(int argc, char **argv) {
   if (argc < 2)
     return usage();
   const char *base_url = argv[1];
-  double seconds = 2, rate = 0;
+  double seconds = 2, rate = 0, stop_timeout = 5;
+  int no_wait_given = 0;
   unsigned users = 8, threads = 2;
   for (int i = 2; i < argc; i++) {
+    if (strcmp(argv[i], "--no-wait") == 0) {
+      no_wait_given = 1;
+      continue;
+    }
     if (i + 1 >= argc)
       return usage();
     if (strcmp(argv[i], "--seconds") == 0)
@@ -242,10 +250,12 @@ int main(int argc, char **argv) {
       threads = (unsigned)atoi(argv[++i]);
     else if (strcmp(argv[i], "--rate") == 0)
       rate = atof(argv[++i]);
+    else if (strcmp(argv[i], "--stop-timeout") == 0)
+      stop_timeout = atof(argv[++i]);
     else
       return usage();
   }
-  if (!(seconds > 0) || !users || !threads)
+  if (!(seconds > 0) || !users || !threads || !(stop_timeout >= 0))
     return usage();
 
   rl__plugin_set plugins;
@@ -274,6 +284,8 @@ int main(int argc, char **argv) {
                               .tasks = pair_tasks,
                               .n_tasks = 1,
                               .free_data = free_data};
+  if (no_wait_given)
+    shopper_class.wait_time = pair_class.wait_time = NULL;
   const rl_user_class *classes[] = {&shopper_class, &pair_class};
   rl__target_options base = {0};
   rl__wait no_wait = {0};
@@ -294,9 +306,10 @@ int main(int argc, char **argv) {
                         .spawn_rate = users * 10.0,
                         .run_time_ns = (uint64_t)(seconds * 1e9),
                         .threads = threads,
-                        /* Tasks in flight at the end finish: nothing cut,
-                         * so nginx's log and the stats agree. */
-                        .stop_timeout_ns = 5 * RL__NS_PER_SEC,
+                        /* By default tasks in flight at the end finish:
+                         * nothing cut, so nginx's log and the stats
+                         * agree. 0: they are cut. */
+                        .stop_timeout_ns = (uint64_t)(stop_timeout * 1e9),
                         .seed = 1,
                         .plan = plan};
   if (rate > 0) {
