@@ -365,6 +365,8 @@ rl__target *rl__plan_first_target(const rl__plan *p) {
       t = first_request(k->tasks[i].steps, k->tasks[i].n_steps);
     if (!t)
       t = first_request(k->on_stop, k->n_on_stop);
+    if (!t && k->c)
+      t = first_request(k->c->requests, k->c->n_requests);
     if (t)
       return t;
   }
