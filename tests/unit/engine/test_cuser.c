@@ -90,41 +90,17 @@ static void say(const char *fmt, ...) {
  * X, whose requests fail at once ("transport not running"). */
 static void plan(rl_task_fn on_start, rl_task_fn task, rl_task_fn on_stop,
                  const int *requests, rl__wait wait) {
-  rl__plan *p = calloc(1, sizeof *p);
-  assert_non_null(p);
-  p->classes = calloc(1, sizeof *p->classes);
-  assert_non_null(p->classes);
-  p->n_classes = 1;
-  rl__plan_class *k = p->classes;
-  k->name = "C";
-  k->weight = 1;
-  k->wait = wait;
-  k->checks = 1;
-  k->tasks = calloc(1, sizeof *k->tasks);
-  k->cum_weight = calloc(1, sizeof *k->cum_weight);
-  k->c = calloc(1, sizeof *k->c);
-  assert_non_null(k->tasks);
-  assert_non_null(k->cum_weight);
-  assert_non_null(k->c);
-  k->n_tasks = 1;
-  k->tasks[0].weight = 1;
-  k->tasks[0].fn = task;
-  k->cum_weight[0] = 1;
-  k->total_weight = 1;
-  k->c->driver = &rl__cuser_driver;
+  rl__plan_class *k;
+  rl__plan *p = th_plan_one("C", wait, &k);
+  rl__target *t[NSTEPS];
+  size_t n = 0;
+  while (requests[n] >= 0) {
+    t[n] = f.t[requests[n]];
+    n++;
+  }
+  th_plan_cclass(p, k, task, t, n);
   k->c->on_start = on_start;
   k->c->on_stop = on_stop;
-  size_t n = 0;
-  while (requests[n] >= 0)
-    n++;
-  k->c->requests = calloc(n ? n : 1, sizeof *k->c->requests);
-  assert_non_null(k->c->requests);
-  k->c->n_requests = n;
-  for (size_t i = 0; i < n; i++) {
-    rl__plan_step *s = &k->c->requests[i];
-    s->target = f.t[requests[i]];
-    assert_int_equal(rl__plan_endpoint(p, s->target, &s->endpoint), 0);
-  }
   p->has_on_stop = on_stop != NULL;
   f.plan = p;
   th_loop_init(&f.lp, p);

@@ -564,31 +564,10 @@ static void test_a_c_classs_requests_get_their_transport(void **state) {
   (void)state;
   th_step step = {.label = "T", .type = "TP", .name = "t", .latency_ns = TH_MS};
   rl__target *t = th_target_new(&th_tp, &step, 1);
-  rl__plan *p = calloc(1, sizeof *p);
-  assert_non_null(p);
-  p->classes = calloc(1, sizeof *p->classes);
-  assert_non_null(p->classes);
-  p->n_classes = 1;
-  rl__plan_class *k = p->classes;
-  k->name = "C";
-  k->weight = 1;
-  k->wait = (rl__wait){.kind = RL__WAIT_CONSTANT, .a_ns = 2 * TH_MS};
-  k->checks = 1;
-  k->tasks = calloc(1, sizeof *k->tasks);
-  k->cum_weight = calloc(1, sizeof *k->cum_weight);
-  k->c = calloc(1, sizeof *k->c);
-  assert_non_null(k->tasks);
-  assert_non_null(k->cum_weight);
-  assert_non_null(k->c);
-  k->n_tasks = 1;
-  k->tasks[0] = (rl__plan_task){.weight = 1, .fn = c_task};
-  k->cum_weight[0] = k->total_weight = 1;
-  k->c->driver = &rl__cuser_driver;
-  k->c->requests = calloc(1, sizeof *k->c->requests);
-  assert_non_null(k->c->requests);
-  k->c->n_requests = 1;
-  k->c->requests[0].target = t;
-  assert_int_equal(rl__plan_endpoint(p, t, &k->c->requests[0].endpoint), 0);
+  rl__plan_class *k;
+  rl__plan *p = th_plan_one(
+      "C", (rl__wait){.kind = RL__WAIT_CONSTANT, .a_ns = 2 * TH_MS}, &k);
+  th_plan_cclass(p, k, c_task, &t, 1);
   /* Its request is the plan's first target too (the runner's main one). */
   assert_ptr_equal(rl__plan_first_target(p), t);
   f.plan = p;
