@@ -116,8 +116,8 @@ typedef void (*rl_done_fn)(rl_user *u, const rl_send_result *res, void *arg);
  * they share the user's connection (HTTP/1.1 one after another, HTTP/2 and
  * gRPC side by side), to others each goes at once. The requests a task
  * sends from its function's first call count their response times from
- * the task's start (the open model's intended start); later ones from
- * their own send.
+ * the task's start (the open model's intended start); later ones, and
+ * on_start's and on_stop's, from their own send.
  * Returns 0; RL_ERR_INVAL: no such request, or `done` is NULL;
  * RL_ERR_CLOSED: the task (or on_start, on_stop) has ended;
  * RL_ERR_CANCELLED: the user is stopping and its class has an on_stop

@@ -284,8 +284,10 @@ int rl_user_send(rl_user *cu, size_t request, rl_done_fn done, void *arg) {
   s->done = done;
   s->arg = arg;
   cu->inflight++;
-  /* u->req.start_ns holds the task's start (engine/user.c start_task). */
-  uint64_t start = cu->opening ? u->req.start_ns : rl__now_ns();
+  /* u->req.start_ns holds the task's start (engine/user.c start_task);
+   * on_start and on_stop have none: their requests count from the send. */
+  uint64_t start = cu->opening && u->phase == RL__PHASE_TASK ? u->req.start_ns
+                                                             : rl__now_ns();
   u->first_in_task = 0;
   rl__user_start_request(u, &s->req, &c->requests[request], start, &s->resp);
   return 0;

@@ -120,13 +120,18 @@ static rl__user *spawn(void) {
   return f.u;
 }
 
-static uint64_t requests_of(const char *name) {
+static const rl__stats_entry *entry_named(const char *name) {
   const rl__stats_entry **all;
   size_t n = rl__stats_entries(f.lp.stats, &all);
   for (size_t i = 0; i < n; i++)
     if (strcmp(all[i]->name, name) == 0)
-      return all[i]->num_requests;
-  return 0;
+      return all[i];
+  return NULL;
+}
+
+static uint64_t requests_of(const char *name) {
+  const rl__stats_entry *e = entry_named(name);
+  return e ? e->num_requests : 0;
 }
 
 static int send_req(rl_user *u, size_t i, rl_done_fn done) {
@@ -340,6 +345,11 @@ static void test_on_start_tasks_on_stop_then_free_data(void **state) {
   assert_string_equal(f.log, "start|done S 200|task 1|done A 200|task 2|"
                              "done A 200|stop|done E 200|");
   assert_string_equal(th_tp_labels(), "S A A E");
+  /* on_start's and on_stop's requests count from their own sends (no
+   * task's start to count from): within the test's time. */
+  uint64_t since = rl__now_ns() - f.lp.start_ns;
+  assert_true(rl__stats_entry_max_ns(entry_named("S")) <= since);
+  assert_true(rl__stats_entry_max_ns(entry_named("E")) <= since);
   assert_int_equal(f.freed, 1);
   assert_ptr_equal(f.freed_data, data);
   assert_null(rl_user_data(u->c));
