@@ -101,8 +101,8 @@ int rl_options_add_args(rl_options *o, int argc, char *const *argv);
  * (has_value 1) or not (0), for a caller that reads options from
  * elsewhere (a config file, environment variables). `fn` is called once
  * per option, in --help's order. */
-void rl_options_each(void (*fn)(const char *name, int has_value, int short_name,
-                                void *arg),
+void rl_options_each(void (*fn)(const char *name, int has_value,
+                                int short_name, void *arg),
                      void *arg);
 
 /* ---- The environment ---------------------------------------------------- */
@@ -111,12 +111,12 @@ typedef struct rl_env rl_env;
 
 /* What the options ask of rpcload (rl_env_command). */
 typedef enum rl_command {
-  RL_CMD_RUN = 0,   /* a load test */
-  RL_CMD_HELP,      /* --help: the caller prints its help */
-  RL_CMD_VERSION,   /* --version */
-  RL_CMD_PLUGINS,   /* --plugins: list the plugins */
-  RL_CMD_LIST,      /* --list: a service's methods, a scenario's tasks */
-  RL_CMD_TASK_RATIO /* --show-task-ratio */
+  RL_CMD_RUN = 0,     /* a load test */
+  RL_CMD_HELP,        /* --help: the caller prints its help */
+  RL_CMD_VERSION,     /* --version */
+  RL_CMD_PLUGINS,     /* --plugins: list the plugins */
+  RL_CMD_LIST,        /* --list: a service's methods, a scenario's tasks */
+  RL_CMD_TASK_RATIO   /* --show-task-ratio */
 } rl_command;
 
 /*
@@ -155,7 +155,8 @@ int rl_env_exec(rl_env *env);
  * threads and returns at once. 0, or a negative RL_ERR_* with the reason
  * in err (the threads could not start, RL_ERR_CLOSED after rl_env_quit).
  */
-int rl_env_start(rl_env *env, uint32_t users, double spawn_rate, rl_error *err);
+int rl_env_start(rl_env *env, uint32_t users, double spawn_rate,
+                 rl_error *err);
 
 /*
  * Waits until the test has ended by itself (--run-time, -n, a load shape's
@@ -199,7 +200,8 @@ void rl_env_free(rl_env *env);
  * reason (a request's text names its index and the scenario error) in
  * err, or RL_ERR_BUSY once the run has started.
  */
-int rl_env_add_user_class(rl_env *env, const rl_user_class *cls, rl_error *err);
+int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
+                          rl_error *err);
 
 /* ---- Events: listeners on an environment -------------------------------- */
 
@@ -212,13 +214,15 @@ int rl_env_add_user_class(rl_env *env, const rl_user_class *cls, rl_error *err);
  * RL_ERR_BUSY once the run has started.
  */
 int rl_env_add_listener(rl_env *env, const rl_listener *desc,
-                        const rl_kv *options, size_t n_options, rl_error *err);
+                        const rl_kv *options, size_t n_options,
+                        rl_error *err);
 
 /* Locust's `request` event as one function: `fn(ctx, ev)` on the worker
  * threads, lock-free; it may return an error text to fail the request
  * (see rl_listener.on_request). Before the run starts. */
 typedef const char *(*rl_request_fn)(void *ctx, const rl_request_event *ev);
-int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx, rl_error *err);
+int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx,
+                      rl_error *err);
 
 /* ---- The web UI ---------------------------------------------------------- */
 
