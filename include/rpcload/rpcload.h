@@ -41,6 +41,7 @@
 
 #include <rpcload/listener.h>
 #include <rpcload/plugin.h>
+#include <rpcload/user.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -194,97 +195,21 @@ void rl_env_free(rl_env *env);
 /* ---- User classes written in C ----------------------------------------- */
 
 /*
- * A user class whose tasks are C functions (Locust's User subclass with
- * @task methods): what a scenario cannot say (a branch on a response, a
- * loop until a condition, state kept across tasks) is written here.
+ * Classes whose tasks are C functions: rpcload/user.h (rl_user_class,
+ * rl_user_send, rl_user_task_done, the user's variables and data).
  *
- * The requests a class may send are declared up front as scenario steps
- * (docs/scenarios.md), each a YAML mapping in a string:
- *     "{get: /cart, name: cart}", "{grpc: hello.Greeter/SayHello, message:
- *     {name: x}}", "{post: /login, json: {user: '{{user}}'}, expect:
- *     {status: 200}}"
- * They are compiled once, when the class is added, by the scenario
- * compiler (the same keys, templates, expect and capture), so sending one
- * costs what a scenario's step costs.
- *
- * Threads: every callback of a class runs on the worker thread of its
- * user, which owns the user; a task must not block. A task starts
- * requests with rl_user_send and ends with rl_user_task_done (once, from
- * the task function or from any later completion): the user then waits
- * its wait time and picks its next task. A user that never ends its task
- * is cut at the stop like any other.
- */
-typedef struct rl_user rl_user;
-
-/* A task, on_start or on_stop: `arg` is the class's. */
-typedef void (*rl_task_fn)(rl_user *u, void *arg);
-
-typedef struct rl_task {
-  const char *name; /* for --list and ratios; NULL: "task N" */
-  double weight;    /* > 0 (0: 1) */
-  rl_task_fn fn;    /* required */
-} rl_task;
-
-typedef struct rl_user_class {
-  uint32_t struct_size;  /* sizeof(rl_user_class) */
-  const char *name;      /* required, unique in the environment */
-  double weight;         /* 0: 1 */
-  uint32_t fixed_count;  /* > 0: exactly this many users, before weights */
-  const char *host;      /* NULL: the environment's target */
-  const char *wait_time; /* as in a scenario: "between(1, 2)", "1.5",
-                            "constant_pacing(2)"; NULL: none */
-  /* The requests, NULL-terminated scenario step texts (see above). */
-  const char *const *requests;
-  const rl_task *tasks; /* at least one */
-  size_t n_tasks;
-  rl_task_fn on_start, on_stop; /* NULL: none; end with rl_user_task_done */
-  void *arg;                    /* passed to every callback */
-} rl_user_class;
-
-/*
- * Adds a class (copied; `arg` borrowed) before the run starts. Without -f,
- * an environment whose options name no request runs its C classes alone;
- * with -f they join the scenario's classes. 0, or RL_ERR_INVAL with the
- * reason (a request's text names its index and the scenario error) in
- * err, or RL_ERR_BUSY once the run has started.
+ * Adds a class before the run starts, compiled at once with those added
+ * before (and -f's classes, which it joins): the error names the class,
+ * the request's index and the scenario compiler's reason. Without -f the
+ * options' target is the classes' host (their requests without a host go
+ * there) and is not itself requested: the C classes are the run. `cls` and
+ * what it points to are borrowed until rl_env_free (a new host typed in
+ * the web UI compiles them again); each class's `arg` for as long as the
+ * run goes. 0, or RL_ERR_INVAL / RL_ERR_NOMEM with the reason in err, or
+ * RL_ERR_BUSY once the run has started.
  */
 int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
                           rl_error_info *err);
-
-/* What a sent request came to; borrowed for the done call. */
-typedef struct rl_send_result {
-  uint32_t struct_size;
-  const char *error;         /* NULL: success (after expect) */
-  int status;                /* the protocol's status; -1: none */
-  uint64_t response_time_ns; /* as the stats count it */
-  uint64_t response_length;
-} rl_send_result;
-
-typedef void (*rl_done_fn)(rl_user *u, const rl_send_result *res, void *arg);
-
-/*
- * Worker thread, from a task: sends the class's request number `request`
- * (0-based, in `requests` order); `done(u, res, arg)` is called once on
- * the same thread when it has finished and been counted (never from
- * within rl_user_send). Several may be in flight on different endpoints.
- * 0, or RL_ERR_INVAL (no such request), RL_ERR_CANCELLED (the user is
- * stopping: done is not called).
- */
-int rl_user_send(rl_user *u, size_t request, rl_done_fn done, void *arg);
-
-/* Worker thread: the task (or on_start, on_stop) is over. */
-void rl_user_task_done(rl_user *u);
-
-/* The user's 1-based id, and its variables (the scenario's captures and
- * {{name}} templates): set copies both strings; get returns the value
- * (borrowed until the next set of that name) or NULL. */
-uint64_t rl_user_id(const rl_user *u);
-int rl_user_set_var(rl_user *u, const char *name, const char *value);
-const char *rl_user_get_var(const rl_user *u, const char *name);
-
-/* A pointer the user keeps for its class (NULL at start). */
-void *rl_user_data(const rl_user *u);
-void rl_user_set_data(rl_user *u, void *data);
 
 /* ---- Events: listeners on an environment -------------------------------- */
 

@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/host.h"
+#include "scenario/cclass.h"
 
 /* getopt keeps its place in globals: one parse at a time. */
 static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -59,6 +60,27 @@ static const char *option_flag(const rl_kv *kv) {
   return NULL; /* -O KEY=VALUE */
 }
 
+/* What a scenario's or a C class's steps are compiled with: the command
+ * line's target, request options, tags, users and wait. */
+static void set_compile_options(rl_env *env) {
+  rl__api_options *o = &env->o;
+  for (size_t i = 0; i < o->n_plugin_options && i < 64; i++)
+    env->option_flags[i] = option_flag(&o->plugin_options[i]);
+  env->po = (rl__scn_compile_options){
+      .base = &o->target,
+      .host = o->target.url,
+      .tags = o->tags,
+      .n_tags = o->n_tags,
+      .exclude_tags = o->exclude_tags,
+      .n_exclude_tags = o->n_exclude_tags,
+      .users = o->run.users,
+      .default_wait = &o->run.wait,
+      .wait_given = o->wait_given,
+      .list_only = o->list || o->show_task_ratio,
+      .option_flags = o->n_plugin_options <= 64 ? env->option_flags : NULL,
+  };
+}
+
 /* -f FILE: the scenario, its settings under the command line's options,
  * compiled into a plan. 0 or RL_ERR_INVAL with the reason in err. */
 static int load_scenario(rl_env *env, char *err, size_t errlen) {
@@ -84,21 +106,7 @@ static int load_scenario(rl_env *env, char *err, size_t errlen) {
   if (!o->threads_given && !o->web)
     o->run.threads = o->run.users < o->cpus ? o->run.users : o->cpus;
   rl__plugin_set_scan(&env->plugins, list_refused, NULL);
-  for (size_t i = 0; i < o->n_plugin_options && i < 64; i++)
-    env->option_flags[i] = option_flag(&o->plugin_options[i]);
-  env->po = (rl__scn_compile_options){
-      .base = &o->target,
-      .host = o->target.url,
-      .tags = o->tags,
-      .n_tags = o->n_tags,
-      .exclude_tags = o->exclude_tags,
-      .n_exclude_tags = o->n_exclude_tags,
-      .users = o->run.users,
-      .default_wait = &o->run.wait,
-      .wait_given = o->wait_given,
-      .list_only = o->list || o->show_task_ratio,
-      .option_flags = o->n_plugin_options <= 64 ? env->option_flags : NULL,
-  };
+  set_compile_options(env);
   if (rl__scn_compile(&env->plugins, env->scn, &env->po, &env->plan, err,
                       errlen))
     return RL_ERR_INVAL;
@@ -281,6 +289,43 @@ int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx,
   return 0;
 }
 
+int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
+                          rl_error_info *err) {
+  if (!cls)
+    return fail(err, RL_ERR_INVAL, "%s", "rl_env_add_user_class: no class");
+  if (env->runner_used || env->phase != RL__API_SET_UP)
+    return fail(err, RL_ERR_BUSY, "%s",
+                "user classes are added before the run starts");
+  if (env->cmd != RL_CMD_RUN && env->cmd != RL_CMD_LIST &&
+      env->cmd != RL_CMD_TASK_RATIO)
+    return fail(err, RL_ERR_INVAL, "%s",
+                "the options ask for no run (--help, --version, --plugins)");
+  const rl_user_class **all =
+      realloc(env->cclasses, (env->n_cclasses + 1) * sizeof *all);
+  if (!all)
+    return fail(err, RL_ERR_NOMEM, "%s", "out of memory");
+  env->cclasses = all;
+  all[env->n_cclasses] = cls;
+  if (!env->scn)
+    set_compile_options(env);
+  rl__plugin_set_scan(&env->plugins, list_refused, NULL);
+  /* Every class so far in one plan (with -f's): this one's errors now. */
+  rl__plan *plan = NULL;
+  char why[1024];
+  int rc =
+      rl__cclass_plan(&env->plugins, env->scn, env->cclasses,
+                      env->n_cclasses + 1, &env->po, &plan, why, sizeof why);
+  if (rc)
+    return fail(err, rc, "%s", why);
+  env->n_cclasses++;
+  rl__plan_del(env->plan);
+  env->plan = plan;
+  env->o.run.plan = plan;
+  if (plan->has_on_stop && env->o.run.stop_timeout_ns == 0)
+    env->o.run.stop_timeout_ns = 10 * RL__NS_PER_SEC;
+  return 0;
+}
+
 uint32_t rl_env_user_count(const rl_env *env) {
   if (!env->runner_used)
     return 0;
@@ -309,6 +354,7 @@ void rl_env_free(rl_env *env) {
   rl__api_options_free(&env->o);
   rl__options_argv_free(env->argv);
   free(env->web_host);
+  free(env->cclasses);
   while (env->fns) {
     rl__api_fn *next = env->fns->next;
     free(env->fns);

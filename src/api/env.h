@@ -56,6 +56,10 @@ struct rl_env {
   const char *option_flags[64]; /* po.option_flags points here */
   char *web_host;               /* rl_env_web_ui's, owned */
   struct rl__api_fn *fns;       /* rl_env_on_request's, owned (api/env.c) */
+  /* rl_env_add_user_class's, in order; the array owned, the classes
+   * borrowed. */
+  const rl_user_class **cclasses;
+  size_t n_cclasses;
   rl__stats *stats;
   /* The run (api/exec.c, api/steered.c). */
   rl__runner runner;

@@ -34,7 +34,9 @@ int rl__api_env_prepare(rl_env *env, char *why, size_t whylen) {
   char err[1024] = "";
   /* A peer closing mid-write must be an error code, not a dead process. */
   signal(SIGPIPE, SIG_IGN);
-  int status = rl__api_reach_check(o, env->target, env->plan, why, whylen);
+  /* With C classes the target is their host, and the plan the run. */
+  int status = rl__api_reach_check(o, env->plan ? NULL : env->target, env->plan,
+                                   why, whylen);
   if (status)
     return status;
   raise_fd_limit(o->run.users);
@@ -58,7 +60,9 @@ int rl__api_env_prepare(rl_env *env, char *why, size_t whylen) {
                            .plugin = plugin,
                            .plugins = &env->plugins,
                            .scn = env->scn,
-                           .po = env->po};
+                           .po = env->po,
+                           .cclasses = env->cclasses,
+                           .n_cclasses = env->n_cclasses};
   if (rl__api_reports_open(&env->reports, o, plugin, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     snprintf(why, whylen, "%s", err);
@@ -180,8 +184,9 @@ int rl_env_exec(rl_env *env) {
     hooks.started = hooks.ended = NULL;
   env->phase = RL__API_RUNNING;
   env->runner_used = 1;
-  int started = rl__runner_run(&env->runner, &env->o.run, env->plugins.host,
-                               env->target, env->stats, &hooks) == 0;
+  int started =
+      rl__runner_run(&env->runner, &env->o.run, env->plugins.host,
+                     env->plan ? NULL : env->target, env->stats, &hooks) == 0;
   if (!started)
     fprintf(stderr, "rpcload: error: cannot start the worker threads\n");
   rl__api_env_finish(env, started);

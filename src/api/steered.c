@@ -42,7 +42,7 @@ static void *run_thread(void *arg) {
   rl__runner_hooks hooks;
   rl__api_hooks(env, &hooks, 0);
   int rc = rl__runner_run(&env->runner, &env->o.run, env->plugins.host,
-                          env->target, env->stats, &hooks);
+                          env->plan ? NULL : env->target, env->stats, &hooks);
   pthread_mutex_lock(&env->lock);
   env->phase = rc == 0 ? RL__API_ENDED : RL__API_FAILED;
   pthread_cond_broadcast(&env->cond);

@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "engine/plan.h"
 #include "engine/target.h"
+#include "scenario/cclass.h"
 
 int rl__api_web_wanted(const rl__api_options *o) {
   return o->web || o->prometheus_port >= 0;
@@ -19,6 +20,12 @@ static int compile_target(void *arg, const char *target, rl__plan **plan,
                           char *err, size_t errlen) {
   rl__api_web *w = arg;
   const rl__api_options *o = w->o;
+  if (w->n_cclasses) {
+    rl__scn_compile_options po = w->po;
+    po.host = target;
+    return rl__cclass_plan(w->plugins, w->scn, w->cclasses, w->n_cclasses, &po,
+                           plan, err, errlen);
+  }
   if (w->scn) {
     rl__scn_compile_options po = w->po;
     po.host = target;

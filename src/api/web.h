@@ -20,6 +20,10 @@ typedef struct rl__api_web {
   rl__plugin_set *plugins;
   const rl__scn *scn; /* NULL: the quick command line, o->target */
   rl__scn_compile_options po;
+  /* C user classes (rl_env_add_user_class), compiled with the scenario
+   * for a new host; borrowed. */
+  const rl_user_class *const *cclasses;
+  size_t n_cclasses;
   rl__web_ui *ui;      /* --web; owned, NULL when off */
   rl__web_ui *metrics; /* --prometheus-port; owned, NULL when off */
   int failed;          /* a server could not start: the run was ended */

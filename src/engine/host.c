@@ -59,7 +59,7 @@ static const char *host_template_expand(const rl_template *t, rl_request *req,
   rl__user *u = req->user;
   rl_loop *lp = u->loop;
   rl__template_ctx ctx;
-  rl__user_template_ctx(u, &ctx);
+  rl__user_template_ctx(u, req, &ctx);
   *len = 0;
   rl__buf_reset(&lp->scratch);
   if (rl__template_expand(t, &ctx, &lp->scratch)) {
@@ -75,15 +75,16 @@ static uint64_t host_request_user_id(const rl_request *req) {
 }
 
 static int host_request_wants_response(const rl_request *req) {
-  return req->user && rl__user_wants_response(req->user);
+  return rl__user_wants_response(req);
 }
 
+/* Into the request's own copy: a user of a C class has several requests
+ * in flight, each with its response. */
 static void host_request_response(rl_request *req, const rl_response *resp) {
-  rl__user *u = req->user;
-  if (u && u->resp && resp &&
+  if (req->user && req->resp && resp &&
       resp->struct_size >=
           offsetof(rl_response, body_len) + sizeof resp->body_len)
-    (void)rl__response_store(u->resp, resp); /* a failed copy: have == 0 */
+    (void)rl__response_store(req->resp, resp); /* a failed copy: have == 0 */
 }
 
 static void host_request_event(rl_request *req, const rl_result *result,
@@ -99,7 +100,7 @@ static rl_user_slot *host_request_user_slot(rl_request *req, const char *key) {
 }
 
 static uint64_t host_request_seq(const rl_request *req) {
-  return req->user ? req->user->seq : 0;
+  return req->user ? req->seq : 0;
 }
 
 /* ABI 1.6: the step the connection was set up with, for the plugin

@@ -42,6 +42,9 @@ void rl__plan_del(rl__plan *p) {
       free_steps(k->tasks[t].steps, k->tasks[t].n_steps, p->owns_targets);
     free(k->tasks);
     free(k->cum_weight);
+    if (k->c)
+      free_steps(k->c->requests, k->c->n_requests, p->owns_targets);
+    free(k->c);
   }
   free(p->classes);
   for (size_t i = 0; i < p->n_vars; i++)
@@ -49,6 +52,8 @@ void rl__plan_del(rl__plan *p) {
   free(p->vars);
   free(p->assign);
   free(p->endpoint_targets);
+  if (p->keep_del)
+    p->keep_del(p->keep);
   free(p);
 }
 
@@ -360,6 +365,8 @@ rl__target *rl__plan_first_target(const rl__plan *p) {
       t = first_request(k->tasks[i].steps, k->tasks[i].n_steps);
     if (!t)
       t = first_request(k->on_stop, k->n_on_stop);
+    if (!t && k->c)
+      t = first_request(k->c->requests, k->c->n_requests);
     if (t)
       return t;
   }

@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <rpcload/user.h>
+
 #include "engine/checks.h"
 #include "engine/plugin_loader.h"
 #include "engine/target.h"
@@ -77,10 +79,28 @@ typedef struct rl__plan_task {
   double weight;
   rl__plan_step *steps;
   size_t n_steps;
+  rl_task_fn fn; /* a class written in C: the task, in place of steps */
 } rl__plan_task;
+
+struct rl__user_driver;
+
+/* What a class written in C (include/rpcload/user.h; compiled by
+ * scenario/cclass.c) has in place of steps: its callbacks, which its
+ * users run through `driver` (engine/cuser.c; engine/user.h says how),
+ * and the requests they send by index, compiled as steps. */
+typedef struct rl__plan_cclass {
+  const struct rl__user_driver *driver;
+  rl_task_fn on_start, on_stop; /* NULL: none */
+  void (*free_data)(void *data, void *arg);
+  void *arg; /* borrowed: the embedder's, passed to every callback */
+  rl__plan_step *requests; /* owned, as a task's steps */
+  size_t n_requests;
+} rl__plan_cclass;
 
 typedef struct rl__plan_class {
   const char *name;
+  const void *origin; /* what it was compiled from (a scenario's class),
+                         for listings */
   double weight;
   int has_fixed;
   uint64_t fixed;
@@ -92,7 +112,9 @@ typedef struct rl__plan_class {
   double *cum_weight; /* tasks' cumulative weights */
   double total_weight;
   int sequential;
-  int checks; /* any step checks responses */
+  int checks;         /* its users keep responses: a step checks them, or the
+                 class is written in C (its callbacks see them) */
+  rl__plan_cclass *c; /* owned; NULL: a class of steps */
   /* The data file its users take rows from ({{data.x}}), or NULL
    * (borrowed; its counter is the one thing of a plan workers write). */
   struct rl__feeder *feeder;
@@ -112,6 +134,10 @@ typedef struct rl__plan {
   size_t n_fixed_users; /* the first users, of fixed_count classes */
   int has_on_stop;
   int owns_targets;
+  /* What the plan's steps borrow beyond the scenario (a C class's parsed
+   * requests), freed with it by keep_del; NULL: nothing. */
+  void *keep;
+  void (*keep_del)(void *keep);
 } rl__plan;
 
 /*

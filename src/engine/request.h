@@ -1,7 +1,8 @@
 /*
  * The request object behind the ABI's opaque rl_request, and the request
- * event. Each user embeds the one request it can have in flight, so
- * starting a request allocates nothing.
+ * event. Each user embeds the one request it can have in flight (a user
+ * of a class written in C keeps one per request it has sent, reused:
+ * engine/cuser.c), so starting a request allocates nothing.
  *
  * A request ends exactly once, through rl__request_end: from the plugin
  * (host->request_done, after the connection has taken it off its books),
@@ -21,6 +22,8 @@
 
 struct rl__user;
 struct rl__target;
+struct rl__plan_step;
+struct rl__response;
 
 /*
  * What a run leaves out of its stats: the requests of its first --warmup
@@ -47,12 +50,22 @@ struct rl_request {
   /* Called for each event of the request while it goes on (ABI 1.4
    * request_event: a stream's messages), `time_ns` long; NULL: dropped. */
   void (*event)(rl_request *req, const rl_result *result, uint64_t time_ns);
+  /* The plan step it runs (NULL: none, a connection's own test), the
+   * user's copy of its response when the step's checks or callbacks look
+   * at one (host->request_response; NULL: none kept), and its number
+   * among the user's requests ({{seq}}, host->request_seq): a user of a
+   * class written in C has several requests in flight, each its own. */
+  const struct rl__plan_step *step;
+  struct rl__response *resp;
+  uint64_t seq;
   rl_conn *conn;    /* the connection carrying it */
   rl_request *next; /* link in the connection's queue */
   /* In the connection's in-flight list (oldest first), for the timeout. */
   rl_request *in_prev, *in_next;
   uint64_t handed_ns; /* when the session took it */
   uint64_t start_ns;  /* intended start: response time counts from here */
+  uint64_t sent_ns;   /* when its user sent it (the open model's other
+                         view of its time counts from here) */
   uint8_t retries;    /* re-sent after the connection closed unused */
   uint8_t gate_state; /* 0: not recorded yet; 1: counted; 2: left out */
   /* Stats entry of the last (type, name) this request reported: plugins

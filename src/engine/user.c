@@ -18,6 +18,7 @@
 
 static void start_task(rl__user *u, int waited);
 static void run_steps(rl__user *u);
+static void run_phase(rl__user *u);
 static void end_of_steps(rl__user *u);
 static void request_ended(rl_request *req, const rl_result *res);
 static void request_event(rl_request *req, const rl_result *res,
@@ -93,8 +94,7 @@ static void enqueue(rl__user *u) {
 
 /* Starts the user's request on its target's transport plugin, or on
  * `conn` for a codec plugin. Never fails: failures become events. */
-static void submit(rl__user *u, rl_conn *conn) {
-  rl_request *req = &u->req;
+static void submit(rl__user *u, rl_request *req, rl_conn *conn) {
   const rl_plugin *p = &req->target->plugin->desc;
   if (p->kind != RL_PLUGIN_TRANSPORT) {
     rl__conn_submit(conn, req);
@@ -136,15 +136,24 @@ static rl_conn *endpoint_conn(rl__user *u, size_t endpoint) {
   return endpoint == 0 ? u->conn : &u->more[endpoint - 1];
 }
 
+/* Whether the class has an on_start / on_stop: steps, or a C callback. */
+static int has_on_start(const rl__plan_class *k) {
+  return k->n_on_start || (k->c && k->c->on_start);
+}
+
+static int has_on_stop(const rl__plan_class *k) {
+  return k->n_on_stop || (k->c && k->c->on_stop);
+}
+
 void rl__user_end(rl__user *u) {
   leave_idle(u);
-  if (u->cls->n_on_stop && u->phase != RL__PHASE_STOP && !u->loop->cutting) {
+  if (has_on_stop(u->cls) && u->phase != RL__PHASE_STOP && !u->loop->cutting) {
     ev_timer_stop(u->loop->ev, &u->timer); /* also when pending */
     u->phase = RL__PHASE_STOP;
     u->step = 0;
     u->loop_depth = 0;
     u->state = RL__USER_RUNNING;
-    run_steps(u);
+    run_phase(u);
     return;
   }
   rl__user_stop(u, 0);
@@ -211,10 +220,13 @@ rl__user *rl__user_new(rl_loop *loop, uint64_t id, const rl__plan_class *cls,
     u->vars = calloc(plan->n_vars, sizeof *u->vars);
     fail |= !u->vars;
   }
-  if (cls->checks || loop->print_responses) {
+  /* A C class's requests keep their responses each (engine/cuser.c). */
+  if (!cls->c && (cls->checks || loop->print_responses)) {
     u->resp = calloc(1, sizeof *u->resp);
     fail |= !u->resp;
   }
+  if (!fail && cls->c)
+    fail |= cls->c->driver->init(u) != 0;
   if (fail) {
     rl__user_del(u);
     return NULL;
@@ -223,7 +235,7 @@ rl__user *rl__user_new(rl_loop *loop, uint64_t id, const rl__plan_class *cls,
   u->req.target = first;
   u->req.end = request_ended;
   u->req.event = request_event;
-  u->phase = cls->n_on_start ? RL__PHASE_START : RL__PHASE_TASK;
+  u->phase = has_on_start(cls) ? RL__PHASE_START : RL__PHASE_TASK;
   u->state = RL__USER_READY;
   enqueue(u);
   return u;
@@ -244,23 +256,39 @@ static uint32_t choose_task(rl__user *u) {
   return (uint32_t)k->n_tasks - 1;
 }
 
+void rl__user_start_request(rl__user *u, rl_request *req,
+                            const rl__plan_step *s, uint64_t start_ns,
+                            rl__response *resp) {
+  req->start_ns = start_ns;
+  if (u->loop->open)
+    req->sent_ns = rl__now_ns();
+  req->target = s->target;
+  req->step = s;
+  req->retries = 0;
+  req->seq = ++u->seq;
+  req->resp = resp;
+  if (resp)
+    rl__response_clear(resp);
+  submit(u, req, endpoint_conn(u, s->endpoint));
+}
+
 /* Starts the request of step `s`. */
 static void start_request(rl__user *u, const rl__plan_step *s) {
   u->state = RL__USER_RUNNING;
   /* A task's first request counts from what start_task says (a late
-   * schedule's due time, an arrival's intended start); every other one
-   * from its own start. */
-  if (!u->first_in_task)
-    u->req.start_ns = rl__now_ns();
-  if (u->loop->open)
-    u->sent_ns = u->first_in_task ? rl__now_ns() : u->req.start_ns;
+   * schedule's due time, an arrival's intended start), kept in
+   * u->req.start_ns; every other one from its own start. */
+  uint64_t start = u->first_in_task ? u->req.start_ns : rl__now_ns();
   u->first_in_task = 0;
-  u->req.target = s->target;
-  u->req.retries = 0;
-  u->seq++;
-  if (u->resp)
-    rl__response_clear(u->resp);
-  submit(u, endpoint_conn(u, s->endpoint));
+  rl__user_start_request(u, &u->req, s, start, u->resp);
+}
+
+/* The user's current phase: its steps, or its class's code. */
+static void run_phase(rl__user *u) {
+  if (u->cls->c)
+    u->cls->c->driver->begin(u);
+  else
+    run_steps(u);
 }
 
 /* Runs the current phase's steps from u->step: a repeat's markers at
@@ -347,7 +375,7 @@ static void start_task(rl__user *u, int waited) {
   u->req.start_ns = lp->open ? u->arrival_ns
                              : rl__wait_task_start(&u->cls->wait, &u->wait,
                                                    rl__now_ns(), waited);
-  run_steps(u);
+  run_phase(u);
 }
 
 /* The task (or on_start / on_stop) ended: wait, then the next task. */
@@ -418,7 +446,7 @@ void rl__user_resume(rl__user *u) {
     if (u->cls->feeder && !u->has_row && take_row(u))
       return;
     if (u->phase == RL__PHASE_START)
-      run_steps(u);
+      run_phase(u);
     else if (lp->open)
       go_idle(u); /* its first task comes with an arrival */
     else
@@ -426,6 +454,12 @@ void rl__user_resume(rl__user *u) {
     return;
   }
   u->step_done = 0;
+  if (u->cls->c) {
+    /* Its requests that ended: their done callbacks, and maybe the end
+     * of its phase. */
+    u->cls->c->driver->resume(u);
+    return;
+  }
   uint8_t outcome = u->step_outcome;
   u->step_outcome = RL__ON_FAILURE_CONTINUE;
   if (outcome >= RL__ON_FAILURE_STOP_USER) {
@@ -469,6 +503,8 @@ void rl__user_stop(rl__user *u, int cut) {
   /* What plugins kept for it goes now, not when the run ends: users
    * lowered and raised again in the web UI would pile it up. */
   rl__user_slots_release(u->slots);
+  if (u->c)
+    u->cls->c->driver->stop(u);
   u->loop->live_users--;
 }
 
@@ -503,6 +539,8 @@ void rl__user_del(rl__user *u) {
     free(u->resp);
   }
   rl__user_slots_free(&u->slots);
+  if (u->c)
+    u->cls->c->driver->del(u);
   free(u);
 }
 
@@ -546,10 +584,11 @@ int rl__user_arrive(rl_loop *loop, uint64_t intended_ns) {
   return 0;
 }
 
-void rl__user_template_ctx(rl__user *u, rl__template_ctx *out) {
+void rl__user_template_ctx(rl__user *u, const rl_request *req,
+                           rl__template_ctx *out) {
   *out =
       (rl__template_ctx){.user_id = u->id,
-                         .seq = u->seq,
+                         .seq = req ? req->seq : u->seq,
                          .rng = &u->rng,
                          .vars = u->vars,
                          .n_vars = u->vars ? u->loop->plan->n_vars : 0,
@@ -559,21 +598,15 @@ void rl__user_template_ctx(rl__user *u, rl__template_ctx *out) {
 
 /* ---- the request event ------------------------------------------------ */
 
-/* The plan step the user's request runs. */
-static const rl__plan_step *current_step(const rl__user *u) {
-  size_t n;
-  const rl__plan_step *ps = phase_steps(u, &n);
-  return u->step < n ? &ps[u->step] : NULL;
-}
-
-int rl__user_wants_response(const rl__user *u) {
-  if (!u->resp)
+int rl__user_wants_response(const rl_request *req) {
+  const rl__user *u = req->user;
+  if (!u || !req->resp)
     return 0;
   if (u->cls->checks)
     return 1;
   /* Printing only: the step's first responses. Several users may collect
    * one at once; print_response decides which are printed. */
-  const rl__plan_step *s = current_step(u);
+  const rl__plan_step *s = req->step;
   return s && atomic_load_explicit(&s->printed, memory_order_relaxed) <
                   u->loop->print_responses;
 }
@@ -586,9 +619,10 @@ int rl__user_wants_response(const rl__user *u) {
  * one of the step's first N, with the row it counts in, its outcome and
  * response time. One write per response, so that threads' outputs do not
  * interleave. */
-static void print_response(rl__user *u, const rl__plan_step *s,
+static void print_response(rl__user *u, const rl_request *req,
                            const rl_result *res, const char *error,
                            uint64_t rt) {
+  const rl__plan_step *s = req->step;
   rl_loop *lp = u->loop;
   /* Past N the counter is only read, so it stops growing (threads racing
    * at N take it a few past, no more, however long the run). */
@@ -601,7 +635,7 @@ static void print_response(rl__user *u, const rl__plan_step *s,
     return;
   rl__buf out;
   rl__buf_init(&out);
-  const rl__response *r = u->resp && u->resp->have ? u->resp : NULL;
+  const rl__response *r = req->resp && req->resp->have ? req->resp : NULL;
   rl__buf_printf(&out, "--- response %u/%u of %s %s (user %llu): ", k + 1,
                  (unsigned)lp->print_responses,
                  res && res->type ? res->type : "?",
@@ -661,13 +695,8 @@ static void tell_user_error(rl__user *u, const rl_request *req,
   rl__events_user_error(u->loop->events_table, &e);
 }
 
-/* The user's request has ended (req->end): the request event, with the
- * step's checks deciding its outcome; then the user acts again once the
- * current callback is done. A request of a stopped user was cut at a stop
- * (a stop never leaves a request in flight otherwise): it is counted
- * apart, neither a success nor the server's failure. */
-static void request_ended(rl_request *req, const rl_result *res) {
-  rl__user *u = req->user;
+void rl__user_record(rl__user *u, rl_request *req, const rl_result *res,
+                     char *why, size_t whylen, rl__user_outcome *out) {
   rl_loop *lp = u->loop;
   uint64_t now = rl__now_ns();
   uint64_t rt = now > req->start_ns ? now - req->start_ns : 0;
@@ -675,36 +704,54 @@ static void request_ended(rl_request *req, const rl_result *res) {
    * (--latency); rt below is the shown one. */
   uint64_t alt = 0;
   if (lp->open) {
-    uint64_t sent = now > u->sent_ns ? now - u->sent_ns : 0;
+    uint64_t sent = now > req->sent_ns ? now - req->sent_ns : 0;
     alt = lp->latency_uncorrected ? rt : sent;
     rt = lp->latency_uncorrected ? sent : rt;
   }
+  *out = (rl__user_outcome){.rt_ns = rt};
   if (lp->cutting || u->state == RL__USER_STOPPED) {
     lp->cut_requests++;
-  } else {
-    const char *error = res ? res->error : NULL;
-    char why[256];
-    const rl__plan_step *ps = current_step(u);
-    int stop_task = 0;
-    if (ps && ps->has_checks) {
-      rl__template_ctx tctx;
-      rl__user_template_ctx(u, &tctx);
-      error = rl__checks_apply(&ps->checks, u->resp, error, rt, &tctx, u->vars,
-                               why, sizeof why, &stop_task);
-    }
-    if (lp->events && rl__request_counts(&lp->gate, req))
-      error = tell_listeners(u, req, res, error, rt);
-    if (ps && lp->print_responses)
-      print_response(u, ps, res, error, rt);
-    u->step_outcome = ps ? outcome_of(ps, error != NULL, stop_task) : 0;
-    if (error && u->step_outcome >= RL__ON_FAILURE_STOP_TASK &&
-        lp->events_table)
-      tell_user_error(u, req, res, error);
-    rl__stats_entry *e =
-        rl__request_record(lp->stats, &lp->gate, req, res, error, rt,
-                           (now - lp->start_ns) / RL__NS_PER_SEC);
-    if (e && lp->open)
-      rl__stats_record_alt(e, alt);
+    out->cut = 1;
+    return;
+  }
+  const char *error = res ? res->error : NULL;
+  const rl__plan_step *ps = req->step;
+  if (ps && ps->has_checks) {
+    rl__template_ctx tctx;
+    rl__user_template_ctx(u, req, &tctx);
+    error = rl__checks_apply(&ps->checks, req->resp, error, rt, &tctx, u->vars,
+                             why, whylen, &out->stop_task);
+  }
+  if (lp->events && rl__request_counts(&lp->gate, req))
+    error = tell_listeners(u, req, res, error, rt);
+  if (ps && lp->print_responses)
+    print_response(u, req, res, error, rt);
+  out->error = error;
+  rl__stats_entry *e =
+      rl__request_record(lp->stats, &lp->gate, req, res, error, rt,
+                         (now - lp->start_ns) / RL__NS_PER_SEC);
+  if (e && lp->open)
+    rl__stats_record_alt(e, alt);
+}
+
+/* The user's request has ended (req->end): the request event, with the
+ * step's checks deciding its outcome; then the user acts again once the
+ * current callback is done. A request of a stopped user was cut at a stop
+ * (a stop never leaves a request in flight otherwise): it is counted
+ * apart, neither a success nor the server's failure. */
+static void request_ended(rl_request *req, const rl_result *res) {
+  rl__user *u = req->user;
+  char why[256];
+  rl__user_outcome o;
+  rl__user_record(u, req, res, why, sizeof why, &o);
+  if (!o.cut) {
+    const rl__plan_step *ps = req->step;
+    u->step_outcome = ps ? outcome_of(ps, o.error != NULL, o.stop_task) : 0;
+    /* A failed step that ends the task or the user: Locust's user_error
+     * (an exception out of a task). */
+    if (o.error && u->step_outcome >= RL__ON_FAILURE_STOP_TASK &&
+        u->loop->events_table)
+      tell_user_error(u, req, res, o.error);
   }
   if (u->state == RL__USER_STOPPED)
     return;
@@ -712,6 +759,13 @@ static void request_ended(rl_request *req, const rl_result *res) {
   u->step_done = 1;
   enqueue(u);
 }
+
+void rl__user_wake(rl__user *u) {
+  u->step_done = 1;
+  enqueue(u);
+}
+
+void rl__user_phase_over(rl__user *u) { end_of_steps(u); }
 
 /* An event of the user's request while it goes on (a stream's message):
  * recorded as the plugin says, the step's checks are the request's own.

@@ -5,6 +5,9 @@
  * Each user owns its connection (Locust's semantics: one client per user)
  * unless --connections makes the users of a thread share a pool, and owns
  * the one request it can have in flight, so the hot path allocates nothing.
+ * A class written in C runs its phases as code through its driver
+ * (rl__user_driver below, engine/cuser.c), with as many requests in
+ * flight as its tasks send; waits, task choice and stops stay here.
  */
 #ifndef RL_USER_H
 #define RL_USER_H
@@ -33,6 +36,7 @@ enum rl__user_state {
 
 struct rl__plan_class;
 struct rl__plan_step;
+struct rl_user;
 
 /* Which of its class's step lists a user is in. */
 enum rl__user_phase {
@@ -73,11 +77,10 @@ typedef struct rl__user {
   char **vars;   /* the scenario's variables (captures), or NULL */
   struct rl_request req;
   struct rl__user *next_ready;
-  /* The open model: the loop's idle list, the intended start of the
-   * iteration it was handed, and when its first request was sent. */
+  /* The open model: the loop's idle list, and the intended start of the
+   * iteration it was handed. */
   struct rl__user *idle_prev, *idle_next;
   uint64_t arrival_ns;
-  uint64_t sent_ns;
   /* The last response, when this user's steps check responses (scenario
    * expect/capture) or responses are printed (--print-responses); NULL
    * otherwise, and plugins collect nothing. */
@@ -85,7 +88,34 @@ typedef struct rl__user {
   /* What plugins keep for this user (ABI 1.5 request_user_slot): their
    * states go to their del when it stops, the slots when it is freed. */
   rl__user_slot *slots;
+  /* A user of a class written in C: what its driver keeps (engine/cuser.c:
+   * its requests in flight, its data), or NULL. */
+  struct rl_user *c;
 } rl__user;
+
+/*
+ * How the users of a class written in C run their phases (on_start, each
+ * task, on_stop): code, not steps (engine/cuser.c's rl__cuser_driver,
+ * named by the class: rl__plan_cclass.driver). The rest of the state
+ * machine stays here: the wait and the next task, stopping, retiring, the
+ * open model's arrivals. user.c calls the driver; the driver starts
+ * requests (rl__user_start_request), counts them (rl__user_record), wakes
+ * its user when one ends (rl__user_wake) and says when a phase is over
+ * (rl__user_phase_over).
+ */
+typedef struct rl__user_driver {
+  /* A new user: what it keeps in u->c. 0 or RL_ERR_NOMEM. */
+  int (*init)(rl__user *u);
+  /* The user enters u->phase (for a task, u->task is chosen): run it. */
+  void (*begin)(rl__user *u);
+  /* The user acts after rl__user_wake (its requests that ended). */
+  void (*resume)(rl__user *u);
+  /* The user has stopped (cut or not): none of its class's callbacks
+   * runs again. Its requests still in flight end later, cut. */
+  void (*stop)(rl__user *u);
+  /* The user is freed (it stopped, and nothing of it is in flight). */
+  void (*del)(rl__user *u);
+} rl__user_driver;
 
 /* A new user of class `cls` (of loop->plan) on `loop`, queued to start
  * (on_start, then its first task). Its first endpoint's connection is
@@ -94,10 +124,10 @@ typedef struct rl__user {
 rl__user *rl__user_new(rl_loop *loop, uint64_t id,
                        const struct rl__plan_class *cls, rl_conn *shared);
 
-/* Whether the plugin should hand over the response of the user's current
- * request: its class checks responses, or the step's first responses are
+/* Whether the plugin should hand over the response of `req`, a user's
+ * request: its class keeps responses, or its step's first responses are
  * still to be printed (--print-responses). */
-int rl__user_wants_response(const rl__user *u);
+int rl__user_wants_response(const rl_request *req);
 
 /* Acts on the user's state: next task, wait, or stop. Worker thread only. */
 void rl__user_resume(rl__user *u);
@@ -135,8 +165,52 @@ int rl__user_arrive(rl_loop *loop, uint64_t intended_ns);
 /* Frees a stopped user. */
 void rl__user_del(rl__user *u);
 
-/* What the user's templates expand with (its id, request number, random
- * generator and variables, borrowed from it), into *out. */
-void rl__user_template_ctx(rl__user *u, rl__template_ctx *out);
+/* What the templates of the user's request `req` expand with (the user's
+ * id, random generator and variables, borrowed from it, and req's number;
+ * req NULL: the user's last), into *out. */
+void rl__user_template_ctx(rl__user *u, const rl_request *req,
+                           rl__template_ctx *out);
+
+/* ---- for drivers (rl__user_driver) -------------------------------------- */
+
+/*
+ * Starts `req` (the user's: req->user is u, req->end its owner's) running
+ * plan step `s` of u's class, its response time counted from `start_ns`,
+ * its response kept in `resp` (NULL: none). On the step's endpoint's
+ * connection, or its transport. Never fails: failures end the request
+ * (req->end may be called before this returns). Worker thread only.
+ */
+void rl__user_start_request(rl__user *u, rl_request *req,
+                            const struct rl__plan_step *s, uint64_t start_ns,
+                            rl__response *resp);
+
+/* What rl__user_record made of a request. */
+typedef struct rl__user_outcome {
+  int cut; /* cut at a stop: counted apart, and nothing else done */
+  /* Its outcome after the step's checks and the listeners (NULL:
+   * success): the plugin's text, or the caller's `why`; valid while both
+   * are. */
+  const char *error;
+  uint64_t rt_ns; /* its response time, as the stats count it */
+  int stop_task;  /* a capture found nothing */
+} rl__user_outcome;
+
+/*
+ * The request event of `req`, u's request that ended with `res` (the
+ * plugin's, borrowed; NULL: none): cut at a stop (counted apart), or the
+ * step's checks on req->resp, the listeners, --print-responses and the
+ * thread's stats, as for every step. `why` (whylen bytes) holds a check's
+ * failure. Call it from req->end. Worker thread only.
+ */
+void rl__user_record(rl__user *u, rl_request *req, const rl_result *res,
+                     char *why, size_t whylen, rl__user_outcome *out);
+
+/* Queues a driver's user to act (its driver's resume) once the current
+ * callback is done. */
+void rl__user_wake(rl__user *u);
+
+/* A driver's user has ended its phase: the wait and its next task, or
+ * on_stop, or its stop, as after a task's last step. */
+void rl__user_phase_over(rl__user *u);
 
 #endif /* RL_USER_H */

@@ -491,6 +491,8 @@ static void start_transport(rl__worker *w) {
     start_steps_transports(w, k->on_stop, k->n_on_stop);
     for (size_t t = 0; t < k->n_tasks; t++)
       start_steps_transports(w, k->tasks[t].steps, k->tasks[t].n_steps);
+    if (k->c) /* a class written in C: the requests its tasks send */
+      start_steps_transports(w, k->c->requests, k->c->n_requests);
   }
 }
 

@@ -8,6 +8,7 @@
 #include "scenario/compile.h"
 
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,7 +33,27 @@ typedef struct compiler {
   char *err;
   size_t errlen;
   uint8_t *option_used; /* per base option: some step took it */
+  /* What errors of the step being compiled name in place of the
+   * scenario's file: a C class's request ("Shop.requests[1]"), or NULL. */
+  const char *label;
 } compiler;
+
+/* The compile's error at `pos` of the step being compiled (in c->label,
+ * or in the scenario's file). Returns RL_ERR_INVAL. */
+static int cerr(compiler *c, rl__scn_pos pos, const char *fmt, ...)
+#if defined(__GNUC__) || defined(__clang__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static int cerr(compiler *c, rl__scn_pos pos, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  rl__scn_vformat(c->label ? c->label : c->scn->file, pos, c->err, c->errlen,
+                  fmt, ap);
+  va_end(ap);
+  return RL_ERR_INVAL;
+}
 
 static int has_scheme(const char *s) { return strstr(s, "://") != NULL; }
 
@@ -63,10 +84,17 @@ static int collect_vars_of(compiler *c, const rl__scn_step *s, size_t n) {
 }
 
 static int collect_vars(compiler *c) {
+  /* A C class's own: set by its code (rl_user_set_var). */
+  for (size_t i = 0; i < c->scn->n_c_vars; i++) {
+    size_t ignored;
+    if (rl__plan_var(c->plan, c->scn->c_vars[i], &ignored))
+      return RL_ERR_NOMEM;
+  }
   for (size_t u = 0; u < c->scn->n_users; u++) {
     const rl__scn_user *k = &c->scn->users[u];
     if (collect_vars_of(c, k->on_start, k->n_on_start) ||
-        collect_vars_of(c, k->on_stop, k->n_on_stop))
+        collect_vars_of(c, k->on_stop, k->n_on_stop) ||
+        collect_vars_of(c, k->requests, k->n_requests))
       return RL_ERR_NOMEM;
     for (size_t t = 0; t < k->n_tasks; t++)
       if (collect_vars_of(c, k->tasks[t].steps, k->tasks[t].n_steps))
@@ -213,18 +241,18 @@ static int own_option(compiler *c, const rl__scn_step *s, const rl__plugin *p,
     char hint[96] = "";
     if (near)
       snprintf(hint, sizeof hint, " (did you mean '%s'?)", near);
-    return rl__scn_errorf(c->scn, own->pos, c->err, c->errlen,
-                          "'%s' is not a key of %s steps%s; their own keys: %s",
-                          own->key, s->protocol, hint, opts);
+    return cerr(c, own->pos,
+                "'%s' is not a key of %s steps%s; their own keys: %s", own->key,
+                s->protocol, hint, opts);
   }
   uint32_t kind = d->kind <= RL_OPTION_MAP ? d->kind : RL_OPTION_TEXT;
   int fits = kind == RL_OPTION_MAP     ? own->shape == RL__SCN_OWN_MAP
              : kind == RL_OPTION_FILES ? own->shape != RL__SCN_OWN_MAP
                                        : own->shape == RL__SCN_OWN_SCALAR;
   if (!fits)
-    return rl__scn_errorf(c->scn, own->value_pos, c->err, c->errlen,
-                          "'%s' takes %s%s%s", own->key, shape_words[kind],
-                          d->summary ? ": " : "", d->summary ? d->summary : "");
+    return cerr(c, own->value_pos, "'%s' takes %s%s%s", own->key,
+                shape_words[kind], d->summary ? ": " : "",
+                d->summary ? d->summary : "");
   if (!ss)
     return 0;
   if (kind == RL_OPTION_MAP) {
@@ -276,9 +304,14 @@ static int step_url(compiler *c, const rl__scn_user *k, const rl__scn_step *s,
                      : o->host ? o->host
                                : c->scn->host;
   if (!host || !*host) {
-    rl__scn_errorf(c->scn, s->pos, c->err, c->errlen,
-                   "step has no host: give host: in the step, its user class "
-                   "or the file, or a target on the command line");
+    if (k->c_class)
+      cerr(c, s->pos,
+           "request has no host: give host: in the request or the class, "
+           "or the environment a target");
+    else
+      cerr(c, s->pos,
+           "step has no host: give host: in the step, its user class or "
+           "the file, or a target on the command line");
     return RL_ERR_INVAL;
   }
   const char *scheme = default_scheme(p, s->protocol);
@@ -330,13 +363,12 @@ static int resolve_status(compiler *c, const rl__scn_step *s,
       n += (size_t)snprintf(names + n, sizeof names - n, "%s%s", i ? ", " : "",
                             d->status_names[i]);
     if (!out->checks.n_status_names)
-      return rl__scn_errorf(c->scn, s->status_name_pos, c->err, c->errlen,
-                            "%s steps have no named statuses: expect their "
-                            "status with 'status:'",
-                            s->protocol);
-    return rl__scn_errorf(c->scn, s->status_name_pos, c->err, c->errlen,
-                          "'%s' is not a %s status (%s, or 0..%u)", want,
-                          s->protocol, names, out->checks.n_status_names - 1);
+      return cerr(c, s->status_name_pos,
+                  "%s steps have no named statuses: expect their "
+                  "status with 'status:'",
+                  s->protocol);
+    return cerr(c, s->status_name_pos, "'%s' is not a %s status (%s, or 0..%u)",
+                want, s->protocol, names, out->checks.n_status_names - 1);
   }
   out->checks.has_named_status = 1;
   out->checks.named_status = code;
@@ -357,7 +389,7 @@ static int compile_expected_text(compiler *c, const rl__scn_step *s,
     return rc;
   }
   if (rc)
-    return rl__scn_errorf(c->scn, s->expect_pos, c->err, c->errlen, "%s", why);
+    return cerr(c, s->expect_pos, "%s", why);
   return 0;
 }
 
@@ -509,17 +541,15 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   if (!p) {
     char known[512];
     list_keys(c->plugins, known, sizeof known);
-    return rl__scn_errorf(c->scn, s->protocol_pos, c->err, c->errlen,
-                          "unknown protocol '%s' (known: %s)", s->protocol,
-                          known);
+    return cerr(c, s->protocol_pos, "unknown protocol '%s' (known: %s)",
+                s->protocol, known);
   }
   int request = p->desc.step_value == RL_STEP_VALUE_REQUEST;
   const char *spec = s->spec ? s->spec : "";
   const char *path = NULL;
   if (request && !*spec)
-    return rl__scn_errorf(c->scn, s->spec_pos, c->err, c->errlen,
-                          "'%s' needs a method and path, e.g. 'GET /path'",
-                          s->protocol);
+    return cerr(c, s->spec_pos,
+                "'%s' needs a method and path, e.g. 'GET /path'", s->protocol);
   if (request && request_parts(spec, &ss, &path))
     goto oom;
   if (o->list_only) {
@@ -602,7 +632,7 @@ static int compile_step(compiler *c, const rl__scn_user *k,
     /* A complaint about the payload points at it. */
     rl__scn_pos at =
         s->body_pos.line && strstr(said, ": data: ") ? s->body_pos : s->pos;
-    return rl__scn_errorf(c->scn, at, c->err, c->errlen, "%s", said);
+    return cerr(c, at, "%s", said);
   }
   free_strings(&ss);
   out->origin = s;
@@ -611,11 +641,11 @@ static int compile_step(compiler *c, const rl__scn_user *k,
     return RL_ERR_NOMEM;
   }
   if (c->plan->n_endpoints > RL__PLAN_MAX_ENDPOINTS)
-    return rl__scn_errorf(c->scn, s->pos, c->err, c->errlen,
-                          "more than %d endpoints (protocol, host, port and "
-                          "TLS), the limit of scenario files: each user holds "
-                          "a connection to every one",
-                          RL__PLAN_MAX_ENDPOINTS);
+    return cerr(c, s->pos,
+                "more than %d endpoints (protocol, host, port and "
+                "TLS), the limit of scenario files: each user holds "
+                "a connection to every one",
+                RL__PLAN_MAX_ENDPOINTS);
   out->has_checks = s->expect_pos.line != 0 || s->n_captures != 0;
   out->checks.expect = s->expect_pos.line ? &s->expect : NULL;
   out->checks.captures = s->captures;
@@ -745,107 +775,198 @@ static void warn_rows(const compiler *c, const rl__scn_user *k,
           c->o->users, f->n_rows);
 }
 
-int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
-                    const rl__scn_compile_options *o, rl__plan **out, char *err,
-                    size_t errlen) {
-  compiler c = {
-      .plugins = plugins, .scn = scn, .o = o, .err = err, .errlen = errlen};
+/* Where a class is, for warnings: "file:line:col: user class X", or a C
+ * class's "user class X (written in C)". */
+static void class_place(const compiler *c, const rl__scn_user *k, char *buf,
+                        size_t len) {
+  if (k->c_class)
+    snprintf(buf, len, "user class %s (written in C)", k->name);
+  else
+    snprintf(buf, len, "%s:%d:%d: user class %s", c->scn->file, k->pos.line,
+             k->pos.col, k->name);
+}
+
+/* A C class's requests into its plan class (pc->c, made here), each
+ * compiled as a task's step, its errors named "CLASS.requests[i]". */
+static int compile_requests(compiler *c, const rl__scn_user *k,
+                            rl__plan_class *pc) {
+  if (!(pc->c = calloc(1, sizeof *pc->c)) ||
+      !(pc->c->requests =
+            calloc(k->n_requests ? k->n_requests : 1, sizeof(rl__plan_step))))
+    return RL_ERR_NOMEM;
+  /* Its callbacks see every response. */
+  pc->checks = 1;
+  char label[256];
+  for (size_t i = 0; i < k->n_requests; i++) {
+    rl__plan_step *ps = &pc->c->requests[i];
+    pc->c->n_requests = i + 1;
+    ps->kind = RL__STEP_REQUEST;
+    ps->origin = &k->requests[i];
+    rl__scn_request_label(k->name, i, label, sizeof label);
+    c->label = label;
+    int rc = compile_step(c, k, &k->requests[i], ps);
+    c->label = NULL;
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* One user class of c->scn into the plan (unless --tags leaves it no
+ * task). */
+static int compile_class(compiler *c, const rl__scn_user *k) {
+  const rl__scn_compile_options *o = c->o;
+  const rl__scn *scn = c->scn;
+  rl__plan *p = c->plan;
+  int rc;
+  size_t kept = 0;
+  for (size_t t = 0; t < k->n_tasks; t++)
+    kept += (size_t)task_selected(o, &k->tasks[t]);
+  if (!kept) {
+    char where[512];
+    class_place(c, k, where, sizeof where);
+    rl__log(RL__LOG_WARN,
+            "%s has no task left after --tags / --exclude-tags: not spawned",
+            where);
+    return 0;
+  }
+  rl__plan_class *pc = &p->classes[p->n_classes++];
+  pc->origin = k;
+  pc->name = k->name;
+  pc->weight = k->weight;
+  pc->has_fixed = k->has_fixed_count;
+  pc->fixed = k->has_fixed_count ? (uint64_t)k->fixed_count : 0;
+  pc->wait = o->wait_given || !k->has_wait ? *o->default_wait : k->wait;
+  if (!o->wait_given && !k->has_wait && scn->settings.has_wait)
+    pc->wait = scn->settings.wait;
+  pc->sequential = k->sequential;
+  pc->feeder = k->data ? k->data : scn->data;
+  warn_rows(c, k, pc->feeder);
+  /* {{data.x}} in this class's steps: its file's columns. */
+  rl__template_set_data_columns(
+      pc->feeder ? (const char *const *)pc->feeder->columns : NULL,
+      pc->feeder ? pc->feeder->n_columns : 0);
+  if (k->c_class && (rc = compile_requests(c, k, pc)))
+    return rc;
+  /* A failure in on_start ends the user (Locust: an exception there
+   * does); elsewhere the next step runs, unless the step says. */
+  if ((rc = compile_steps(c, k, k->on_start, k->n_on_start,
+                          RL__ON_FAILURE_END_USER, &pc->on_start,
+                          &pc->n_on_start, &pc->checks)) ||
+      (rc = compile_steps(c, k, k->on_stop, k->n_on_stop,
+                          RL__ON_FAILURE_CONTINUE, &pc->on_stop, &pc->n_on_stop,
+                          &pc->checks)))
+    return rc;
+  p->has_on_stop |= k->n_on_stop != 0;
+  pc->tasks = calloc(kept, sizeof *pc->tasks);
+  pc->cum_weight = calloc(kept, sizeof *pc->cum_weight);
+  if (!pc->tasks || !pc->cum_weight)
+    return RL_ERR_NOMEM;
+  for (size_t t = 0; t < k->n_tasks; t++) {
+    const rl__scn_task *st = &k->tasks[t];
+    if (!task_selected(o, st))
+      continue;
+    rl__plan_task *pt = &pc->tasks[pc->n_tasks++];
+    pt->origin = st;
+    pt->name = st->name;
+    pt->weight = st->weight;
+    if ((rc = compile_steps(c, k, st->steps, st->n_steps,
+                            RL__ON_FAILURE_CONTINUE, &pt->steps, &pt->n_steps,
+                            &pc->checks)))
+      return rc;
+    pc->total_weight += pt->weight;
+    pc->cum_weight[pc->n_tasks - 1] = pc->total_weight;
+  }
+  return 0;
+}
+
+/* Class names are unique across the scenarios compiled together (each
+ * checked its own). */
+static int check_names_across(const rl__scn *const *scns, size_t n, char *err,
+                              size_t errlen) {
+  for (size_t a = 0; a < n; a++)
+    for (size_t b = a + 1; b < n; b++)
+      for (size_t i = 0; i < scns[b]->n_users; i++)
+        for (size_t j = 0; j < scns[a]->n_users; j++)
+          if (strcmp(scns[b]->users[i].name, scns[a]->users[j].name) == 0)
+            return rl__scn_errorf(
+                scns[a], scns[a]->users[j].name_pos, err, errlen,
+                "user class name '%s' is also a class of %s: names must be "
+                "unique",
+                scns[a]->users[j].name, scns[b]->file);
+  return 0;
+}
+
+/* The directory of c->scn's file, for its relative paths. */
+static int set_dir(compiler *c) {
+  free(c->dir);
+  c->dir = NULL;
+  char *copy = strdup(c->scn->file);
+  if (!copy)
+    return RL_ERR_NOMEM;
+  c->dir = strdup(dirname(copy));
+  free(copy);
+  return c->dir ? 0 : RL_ERR_NOMEM;
+}
+
+int rl__scn_compile_many(rl__plugin_set *plugins, const rl__scn *const *scns,
+                         size_t n, const rl__scn_compile_options *o,
+                         rl__plan **out, char *err, size_t errlen) {
+  compiler c = {.plugins = plugins, .o = o, .err = err, .errlen = errlen};
   rl__plan *p = calloc(1, sizeof *p);
   int rc = RL_ERR_NOMEM;
-  if (!p)
+  size_t users = 0;
+  *out = NULL;
+  if (!p || !n)
     goto oom;
   c.plan = p;
   p->owns_targets = 1;
-  if (scn->n_users > 65535) {
-    rc = rl__scn_errorf(scn, scn->users[0].pos, err, errlen,
+  for (size_t i = 0; i < n; i++)
+    users += scns[i]->n_users;
+  if (users > 65535) {
+    rc = rl__scn_errorf(scns[0], (rl__scn_pos){0, 0}, err, errlen,
                         "too many user classes");
     goto fail;
   }
-  {
-    char *copy = strdup(scn->file);
-    if (!copy)
+  if ((rc = check_names_across(scns, n, err, errlen)))
+    goto fail;
+  for (size_t i = 0; i < n; i++) {
+    c.scn = scns[i];
+    if (collect_vars(&c))
       goto oom;
-    c.dir = strdup(dirname(copy));
-    free(copy);
   }
-  if (collect_vars(&c))
-    goto oom;
   c.option_used = calloc(o->base->n_options + 1, 1);
   if (!c.option_used)
     goto oom;
-  p->classes = calloc(scn->n_users ? scn->n_users : 1, sizeof *p->classes);
+  p->classes = calloc(users ? users : 1, sizeof *p->classes);
   if (!p->classes)
     goto oom;
   rl__template_set_variables((const char *const *)p->vars, p->n_vars);
-  for (size_t u = 0; u < scn->n_users; u++) {
-    const rl__scn_user *k = &scn->users[u];
-    size_t kept = 0;
-    for (size_t t = 0; t < k->n_tasks; t++)
-      kept += (size_t)task_selected(o, &k->tasks[t]);
-    if (!kept) {
-      rl__log(RL__LOG_WARN,
-              "%s:%d:%d: user class %s has no task left after --tags / "
-              "--exclude-tags: not spawned",
-              scn->file, k->pos.line, k->pos.col, k->name);
-      continue;
-    }
-    rl__plan_class *pc = &p->classes[p->n_classes++];
-    pc->name = k->name;
-    pc->weight = k->weight;
-    pc->has_fixed = k->has_fixed_count;
-    pc->fixed = k->has_fixed_count ? (uint64_t)k->fixed_count : 0;
-    pc->wait = o->wait_given || !k->has_wait ? *o->default_wait : k->wait;
-    if (!o->wait_given && !k->has_wait && scn->settings.has_wait)
-      pc->wait = scn->settings.wait;
-    pc->sequential = k->sequential;
-    pc->feeder = k->data ? k->data : scn->data;
-    warn_rows(&c, k, pc->feeder);
-    /* {{data.x}} in this class's steps: its file's columns. */
-    rl__template_set_data_columns(
-        pc->feeder ? (const char *const *)pc->feeder->columns : NULL,
-        pc->feeder ? pc->feeder->n_columns : 0);
-    /* A failure in on_start ends the user (Locust: an exception there
-     * does); elsewhere the next step runs, unless the step says. */
-    if ((rc = compile_steps(&c, k, k->on_start, k->n_on_start,
-                            RL__ON_FAILURE_END_USER, &pc->on_start,
-                            &pc->n_on_start, &pc->checks)) ||
-        (rc = compile_steps(&c, k, k->on_stop, k->n_on_stop,
-                            RL__ON_FAILURE_CONTINUE, &pc->on_stop,
-                            &pc->n_on_stop, &pc->checks)))
-      goto fail;
-    p->has_on_stop |= k->n_on_stop != 0;
-    pc->tasks = calloc(kept, sizeof *pc->tasks);
-    pc->cum_weight = calloc(kept, sizeof *pc->cum_weight);
-    if (!pc->tasks || !pc->cum_weight)
+  for (size_t i = 0; i < n; i++) {
+    c.scn = scns[i];
+    if (set_dir(&c))
       goto oom;
-    for (size_t t = 0; t < k->n_tasks; t++) {
-      const rl__scn_task *st = &k->tasks[t];
-      if (!task_selected(o, st))
-        continue;
-      rl__plan_task *pt = &pc->tasks[pc->n_tasks++];
-      pt->origin = st;
-      pt->name = st->name;
-      pt->weight = st->weight;
-      if ((rc = compile_steps(&c, k, st->steps, st->n_steps,
-                              RL__ON_FAILURE_CONTINUE, &pt->steps, &pt->n_steps,
-                              &pc->checks)))
+    for (size_t u = 0; u < c.scn->n_users; u++)
+      if ((rc = compile_class(&c, &c.scn->users[u]))) {
+        if (rc == RL_ERR_NOMEM)
+          goto oom;
         goto fail;
-      pc->total_weight += pt->weight;
-      pc->cum_weight[pc->n_tasks - 1] = pc->total_weight;
-    }
+      }
   }
   rl__template_set_variables(NULL, 0);
   rl__template_set_data_columns(NULL, 0);
+  /* Global complaints name the first source (the -f file, if any). */
+  c.scn = scns[0];
   if ((rc = check_options_used(&c)))
     goto fail;
   if (p->n_classes && !p->n_endpoints && !o->list_only) {
-    rc = rl__scn_errorf(scn, scn->users[0].pos, err, errlen,
+    rc = rl__scn_errorf(scns[0], (rl__scn_pos){0, 0}, err, errlen,
                         "no step makes a request: give a step a protocol "
                         "key ({http: GET /path})");
     goto fail;
   }
   if (!p->n_classes) {
-    rc = rl__scn_errorf(scn, (rl__scn_pos){0, 0}, err, errlen,
+    rc = rl__scn_errorf(scns[0], (rl__scn_pos){0, 0}, err, errlen,
                         "no user class has a task to run (see --tags "
                         "and --exclude-tags)");
     goto fail;
@@ -866,6 +987,12 @@ fail:
   free(c.option_used);
   rl__plan_del(p);
   return rc;
+}
+
+int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
+                    const rl__scn_compile_options *o, rl__plan **out, char *err,
+                    size_t errlen) {
+  return rl__scn_compile_many(plugins, &scn, 1, o, out, err, errlen);
 }
 
 /* ---- listing --------------------------------------------------------------- */
@@ -889,14 +1016,40 @@ static void print_step(const rl__scn_step *s, FILE *out) {
   }
 }
 
+/* A class written in C: its callbacks and the requests they send. */
+static void print_c_class(const rl__plan_class *k, FILE *out) {
+  if (k->c->on_start)
+    fputs("  on_start: a C function\n", out);
+  for (size_t t = 0; t < k->n_tasks; t++) {
+    char label[64];
+    rl__plan_task_label(k, t, label, sizeof label);
+    fprintf(out, "  - %s (weight %g): a C function\n", label,
+            k->tasks[t].weight);
+  }
+  if (k->c->on_stop)
+    fputs("  on_stop: a C function\n", out);
+  for (size_t i = 0; i < k->c->n_requests; i++) {
+    const rl__scn_step *s = k->c->requests[i].origin;
+    fprintf(out, "  requests[%zu]: ", i);
+    if (s)
+      print_step(s, out);
+    fputc('\n', out);
+  }
+}
+
 void rl__scn_print_list(const rl__plan *p, FILE *out) {
   for (size_t c = 0; c < p->n_classes; c++) {
     const rl__plan_class *k = &p->classes[c];
+    const char *in_c = k->c ? ", written in C" : "";
     if (k->has_fixed)
-      fprintf(out, "%s (fixed_count %llu)\n", k->name,
-              (unsigned long long)k->fixed);
+      fprintf(out, "%s (fixed_count %llu%s)\n", k->name,
+              (unsigned long long)k->fixed, in_c);
     else
-      fprintf(out, "%s (weight %g)\n", k->name, k->weight);
+      fprintf(out, "%s (weight %g%s)\n", k->name, k->weight, in_c);
+    if (k->c) {
+      print_c_class(k, out);
+      continue;
+    }
     if (k->n_on_start)
       fprintf(out, "  on_start: %zu step(s)\n", k->n_on_start);
     for (size_t t = 0; t < k->n_tasks; t++) {

@@ -47,6 +47,17 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
                     const rl__scn_compile_options *o, rl__plan **out, char *err,
                     size_t errlen);
 
+/*
+ * The same for several scenarios at once, into one plan: their classes in
+ * the order given (names unique across them), sharing endpoints and
+ * variables. Classes written in C come this way (scenario/cclass.c), their
+ * requests' errors named "CLASS.requests[i]". Errors that belong to no
+ * step name scns[0]'s file. Each scenario must outlive the plan.
+ */
+int rl__scn_compile_many(rl__plugin_set *plugins, const rl__scn *const *scns,
+                         size_t n, const rl__scn_compile_options *o,
+                         rl__plan **out, char *err, size_t errlen);
+
 /* `rpcload -f F --list`: classes, weights or fixed counts, tasks with
  * weights and tags (of a plan compiled from a scenario, which must still
  * be there). */

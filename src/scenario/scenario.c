@@ -977,6 +977,65 @@ static int parse_root(rl__scn_ctx *c, const yaml_node_t *root) {
 
 /* ---- entry points -------------------------------------------------------- */
 
+/* What a document's root is read into, once the document has loaded. */
+typedef int (*root_fn)(rl__scn_ctx *c, const yaml_node_t *root, void *arg);
+
+/*
+ * Loads c->text as one YAML document, within the limits of scenario files,
+ * and hands its root to `walk` (with `arg`). `empty` is the error for a
+ * document with nothing in it. 0, or the first error (in c->err).
+ */
+static int load_doc(rl__scn_ctx *c, root_fn walk, void *arg,
+                    const char *empty) {
+  yaml_parser_t parser;
+  yaml_document_t doc, extra;
+  int rc = 0;
+  if (c->text_len > RL__SCN_MAX_BYTES)
+    return rl__scn_errat(c, (rl__scn_pos){0, 0},
+                         "larger than %u MiB, the limit of scenario files",
+                         RL__SCN_MAX_BYTES >> 20);
+  if ((rc = rl__scn_prescan(c)))
+    return rc;
+  if (!yaml_parser_initialize(&parser))
+    return rl__scn_oom(c);
+  yaml_parser_set_input_string(&parser, (const unsigned char *)c->text,
+                               c->text_len);
+  if (!yaml_parser_load(&parser, &doc)) {
+    rc = rl__scn_yaml_error(c, &parser);
+    yaml_parser_delete(&parser);
+    return rc;
+  }
+  c->doc = &doc;
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (!root) {
+    rc = rl__scn_errat(c, (rl__scn_pos){1, 1}, "%s", empty);
+  } else if (!yaml_parser_load(&parser, &extra)) {
+    rc = rl__scn_yaml_error(c, &parser);
+  } else {
+    yaml_node_t *second = yaml_document_get_root_node(&extra);
+    if (second)
+      rc = rl__scn_errat(
+          c, rl__scn_npos(second),
+          "a second YAML document: a scenario is one document (no "
+          "'---' between parts)");
+    yaml_document_delete(&extra);
+    if (!rc)
+      rc = walk(c, root, arg);
+  }
+  c->doc = NULL;
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  free(c->all_vars);
+  c->all_vars = NULL;
+  c->n_all_vars = 0;
+  return rc;
+}
+
+static int root_walk(rl__scn_ctx *c, const yaml_node_t *root, void *arg) {
+  (void)arg;
+  return parse_root(c, root);
+}
+
 int rl__scn_parse_string(const char *text, size_t len,
                          const char *name_for_errors, rl__scn **out, char *err,
                          size_t errlen) {
@@ -992,57 +1051,122 @@ int rl__scn_parse_string(const char *text, size_t len,
     return rl__scn_oom(&c);
   }
   c.s = s;
-  yaml_parser_t parser;
-  yaml_document_t doc, extra;
-  int rc = 0;
-  if (len > RL__SCN_MAX_BYTES) {
-    rl__scn_del(s);
-    return rl__scn_errat(&c, (rl__scn_pos){0, 0},
-                         "larger than %u MiB, the limit of scenario files",
-                         RL__SCN_MAX_BYTES >> 20);
-  }
-  if ((rc = rl__scn_prescan(&c))) {
-    rl__scn_del(s);
-    return rc;
-  }
-  if (!yaml_parser_initialize(&parser)) {
-    rl__scn_del(s);
-    return rl__scn_oom(&c);
-  }
-  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-  if (!yaml_parser_load(&parser, &doc)) {
-    rc = rl__scn_yaml_error(&c, &parser);
-    yaml_parser_delete(&parser);
-    rl__scn_del(s);
-    return rc;
-  }
-  c.doc = &doc;
-  yaml_node_t *root = yaml_document_get_root_node(&doc);
-  if (!root) {
-    rc = rl__scn_errat(&c, (rl__scn_pos){1, 1},
-                       "the file is empty: expected a mapping with 'users'");
-  } else if (!yaml_parser_load(&parser, &extra)) {
-    rc = rl__scn_yaml_error(&c, &parser);
-  } else {
-    yaml_node_t *second = yaml_document_get_root_node(&extra);
-    if (second)
-      rc = rl__scn_errat(
-          &c, rl__scn_npos(second),
-          "a second YAML document: a scenario is one document (no "
-          "'---' between parts)");
-    yaml_document_delete(&extra);
-    if (!rc)
-      rc = parse_root(&c, root);
-  }
-  yaml_document_delete(&doc);
-  yaml_parser_delete(&parser);
-  free(c.all_vars);
+  int rc = load_doc(&c, root_walk, NULL,
+                    "the file is empty: expected a mapping with 'users'");
   if (rc) {
     rl__scn_del(s);
     return rc;
   }
   *out = s;
   return 0;
+}
+
+/* ---- user classes written in C ------------------------------------------ */
+
+/* Keys a C class's request may not have: what they do is the task's. */
+static const char *const c_refused[][2] = {
+    {"sleep", "a task sleeps by sending its next request later"},
+    {"repeat", "a task repeats by sending again"},
+    {"on_failure", "the task sees each failure in its done callback"},
+    {"stop_user", "the task decides when the user stops"},
+};
+
+void rl__scn_request_label(const char *cls, size_t i, char *buf, size_t len) {
+  snprintf(buf, len, "%s.requests[%zu]", cls ? cls : "?", i);
+}
+
+static int request_walk(rl__scn_ctx *c, const yaml_node_t *root, void *arg) {
+  rl__scn_step *out = arg;
+  if (root->type != YAML_MAPPING_NODE)
+    return rl__scn_type_err(c, root, "a mapping (e.g. {http: GET /path})",
+                            "request");
+  yaml_node_t *k = NULL;
+  for (size_t i = 0; i < sizeof c_refused / sizeof c_refused[0]; i++)
+    if (rl__scn_get(c, root, c_refused[i][0], &k))
+      return rl__scn_errat(c, rl__scn_npos(k),
+                           "'%s' is not for a C class's request: %s",
+                           c_refused[i][0], c_refused[i][1]);
+  rl__scn_vars v = {0};
+  int rc = parse_step(c, root, &v, out);
+  free(v.names);
+  return rc;
+}
+
+int rl__scn_parse_request(rl__scn *s, const char *text,
+                          const char *name_for_errors, rl__scn_step *out,
+                          char *err, size_t errlen) {
+  memset(out, 0, sizeof *out);
+  out->on_failure = -1;
+  rl__scn_ctx c = {.file = name_for_errors ? name_for_errors : "request",
+                   .text = text,
+                   .text_len = strlen(text),
+                   .err = err,
+                   .errlen = errlen,
+                   .s = s,
+                   .open_vars = 1};
+  return load_doc(&c, request_walk, out,
+                  "the request is empty: expected a step, e.g. "
+                  "{http: GET /path}");
+}
+
+/* Locust's spelling of a wait, "between(1, 2)", as the scenario's YAML
+ * ("{between: [1, 2]}"); NULL when `text` is not a call. Caller frees. */
+static char *wait_call_yaml(const char *text) {
+  const char *p = text;
+  while (*p == ' ')
+    p++;
+  const char *name = p;
+  while ((*p >= 'a' && *p <= 'z') || *p == '_')
+    p++;
+  size_t nlen = (size_t)(p - name);
+  while (*p == ' ')
+    p++;
+  const char *close = strrchr(p, ')');
+  if (!nlen || *p != '(' || !close || close[1 + strspn(close + 1, " ")])
+    return NULL;
+  const char *args = p + 1;
+  int list = (nlen == 7 && strncmp(name, "between", 7) == 0) ||
+             (nlen == 8 && strncmp(name, "sequence", 8) == 0);
+  size_t n = nlen + (size_t)(close - args) + 16;
+  char *yaml = malloc(n);
+  if (yaml)
+    snprintf(yaml, n, list ? "{%.*s: [%.*s]}" : "{%.*s: %.*s}", (int)nlen, name,
+             (int)(close - args), args);
+  return yaml;
+}
+
+static int wait_walk(rl__scn_ctx *c, const yaml_node_t *root, void *arg) {
+  rl__wait *w = arg;
+  double s;
+  if (root->type == YAML_SCALAR_NODE && rl__scn_is_plain(root) &&
+      rl__parse_number(rl__scn_stext(root), &s) == 0) {
+    /* A number of seconds: Locust's constant(S). */
+    memset(w, 0, sizeof *w);
+    w->kind = RL__WAIT_CONSTANT;
+    return wait_seconds(c, root, "wait", &w->a_ns);
+  }
+  return parse_wait(c, root, w);
+}
+
+int rl__scn_parse_wait_text(const char *text, const char *name_for_errors,
+                            rl__wait *out, char *err, size_t errlen) {
+  char *yaml = wait_call_yaml(text);
+  char name[256];
+  /* Positions are the YAML's it was read as: the error says which. */
+  if (yaml)
+    snprintf(name, sizeof name, "%s (read as %s)",
+             name_for_errors ? name_for_errors : "wait", yaml);
+  else
+    snprintf(name, sizeof name, "%s",
+             name_for_errors ? name_for_errors : "wait");
+  rl__scn_ctx c = {.file = name,
+                   .text = yaml ? yaml : text,
+                   .text_len = strlen(yaml ? yaml : text),
+                   .err = err,
+                   .errlen = errlen};
+  int rc = load_doc(&c, wait_walk, out, "the wait is empty");
+  free(yaml);
+  return rc;
 }
 
 int rl__scn_load(const char *path, rl__scn **out, char *err, size_t errlen) {
@@ -1177,6 +1301,7 @@ void rl__scn_del(rl__scn *s) {
       free_task(&u->tasks[t]);
     free(u->tasks);
     rl__feeder_del(u->data);
+    free_steps(u->requests, u->n_requests);
   }
   free(s->users);
   for (size_t t = 0; t < s->n_library; t++)
@@ -1185,6 +1310,9 @@ void rl__scn_del(rl__scn *s) {
   rl__feeder_del(s->data);
   rl__scn_shape_free(&s->shape);
   free(s->protocols);
+  for (size_t i = 0; i < s->n_c_vars; i++)
+    free(s->c_vars[i]);
+  free(s->c_vars);
   free(s->host);
   free(s->file);
   free(s);

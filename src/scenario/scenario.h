@@ -151,6 +151,13 @@ typedef struct rl__scn_user {
   int sequential;   /* tasks in the order written, looping (Locust's
                      SequentialTaskSet); weights are then ignored */
   rl__feeder *data; /* its own `data:` file (owned), or NULL: the file's */
+  /* A user class written in C (scenario/cclass.c), not read from a file:
+   * its tasks have no steps (they are C functions), its requests are the
+   * steps they send by index (rl__scn_parse_request), and its name,
+   * tasks and requests are copies it owns. */
+  int c_class;
+  rl__scn_step *requests;
+  size_t n_requests;
 } rl__scn_user;
 
 /* The top-level `settings:` map: defaults the command line overrides. */
@@ -209,6 +216,10 @@ typedef struct rl__scn {
    * per class), duplicates included. */
   rl__scn_protocol_use *protocols;
   size_t n_protocols;
+  /* The variables C classes' requests name that no capture sets (their
+   * code sets them: rl_user_set_var), owned. */
+  char **c_vars;
+  size_t n_c_vars;
 } rl__scn;
 
 /* The keys every step has, whatever its protocol (NULL-terminated); a
@@ -234,6 +245,36 @@ int rl__scn_parse_string(const char *text, size_t len,
 
 /* Frees the scenario and everything in it; NULL is fine. */
 void rl__scn_del(rl__scn *s);
+
+/*
+ * A request of a user class written in C (scenario/cclass.c): `text` (a
+ * NUL-terminated YAML document, borrowed) is one request step, read as a
+ * scenario's step is, into *out (zeroed first; what it holds is owned by
+ * s's class once stored in its `requests`, and freed by rl__scn_del).
+ * Its templates may name any variable: one no capture of it sets is
+ * added to s->c_vars, for the class's code to set. sleep, repeat,
+ * on_failure and stop_user are refused (the task's code decides). Errors
+ * read "NAME:line:col: message" with `name_for_errors`. 0, RL_ERR_INVAL
+ * or RL_ERR_NOMEM.
+ */
+int rl__scn_parse_request(rl__scn *s, const char *text,
+                          const char *name_for_errors, rl__scn_step *out,
+                          char *err, size_t errlen);
+
+/* How errors name request `i` (0-based) of C class `cls`:
+ * "Shop.requests[1]", into buf (len bytes). */
+void rl__scn_request_label(const char *cls, size_t i, char *buf, size_t len);
+
+/*
+ * A wait written as text (a C class's wait_time): Locust's spelling
+ * ("between(1, 2)", "constant_pacing(2)", ...; read as the scenario's
+ * {between: [1, 2]}), a number of seconds (a constant wait), or a
+ * scenario's wait: its mapping ("{constant: 1}") or the command line's
+ * spelling ("between:1,2"). Into *out; errors read "NAME: ..." with
+ * `name_for_errors`. 0, RL_ERR_INVAL or RL_ERR_NOMEM.
+ */
+int rl__scn_parse_wait_text(const char *text, const char *name_for_errors,
+                            rl__wait *out, char *err, size_t errlen);
 
 /*
  * Formats "file:line:col: message" (or "file: message" when pos.line is

@@ -71,6 +71,28 @@ int rl__scn_is_ident(const char *s, size_t len) {
   return 1;
 }
 
+/* A variable a C class's request names and no capture of it sets: its
+ * code sets it (rl_user_set_var). Kept once in the scenario's c_vars. */
+static int open_var(rl__scn_ctx *c, const char *name, size_t len) {
+  rl__scn *s = c->s;
+  for (size_t i = 0; i < s->n_c_vars; i++)
+    if (strlen(s->c_vars[i]) == len && memcmp(s->c_vars[i], name, len) == 0)
+      return 0;
+  if (s->n_c_vars >= RL__SCN_MAX_VARS)
+    return rl__scn_errat(c, (rl__scn_pos){0, 0},
+                         "more than %d variable names in the C classes' "
+                         "requests",
+                         RL__SCN_MAX_VARS);
+  char **v = realloc(s->c_vars, (s->n_c_vars + 1) * sizeof *v);
+  if (!v)
+    return rl__scn_oom(c);
+  s->c_vars = v;
+  if (!(v[s->n_c_vars] = strndup(name, len)))
+    return rl__scn_oom(c);
+  s->n_c_vars++;
+  return 0;
+}
+
 /* Removes the first " at column N" from a template.c message: the
  * scenario's own position replaces it. */
 static void drop_column(char *msg) {
@@ -118,6 +140,11 @@ int rl__scn_check_template(rl__scn_ctx *c, const yaml_node_t *n,
     if (b == e)
       return rl__scn_errat(c, at, "empty template expression {{}}");
     if (strncmp(word, "data.", 5) == 0 && w == e) {
+      if (!c->data && c->open_vars)
+        return rl__scn_errat(c, at,
+                             "{{%s}} reads a data file: a class written in "
+                             "C has none (set a variable: rl_user_set_var)",
+                             word);
       if (!c->data)
         return rl__scn_errat(c, at,
                              "{{%s}} reads a data file: give one with data: "
@@ -152,6 +179,10 @@ int rl__scn_check_template(rl__scn_ctx *c, const yaml_node_t *n,
           "uuid, timestamp, timestamp_ms, random_int A B, "
           "random_string N) nor a variable name",
           word);
+    } else if (!vars_has(v, text + b, w - b) && c->open_vars) {
+      int rc = open_var(c, text + b, w - b);
+      if (rc)
+        return rc;
     } else if (!vars_has(v, text + b, w - b)) {
       return rl__scn_errat(
           c, at,

@@ -46,8 +46,11 @@ typedef struct rl__scn_ctx {
    * captures), against RL__SCN_MAX_VARS (scenario/vars.h). */
   const char **all_vars;
   size_t n_all_vars;
-  int repeat_depth;           /* repeats the steps being read are in */
-  const rl__feeder *data;     /* the data file {{data.x}} reads, or NULL */
+  int repeat_depth;       /* repeats the steps being read are in */
+  const rl__feeder *data; /* the data file {{data.x}} reads, or NULL */
+  /* A C class's request (rl__scn_parse_request): a variable no capture
+   * sets is one the class's code sets, added to s->c_vars. */
+  int open_vars;
   const yaml_node_t *library; /* the top-level tasks: mapping, or NULL */
 } rl__scn_ctx;
 

@@ -53,6 +53,34 @@ def check_embed_run(test, argv, env, ng):
     test.assertNotIn("Aggregated", p.stdout)
 
 
+def check_shop_run(test, argv, env, ng):
+    """Runs shop (a C user class, 4 users, 2 s): the callbacks, the stats
+    and nginx's log agree; carts only after a 200 login, each carrying the
+    user's visit count the code set."""
+    base = ng.url("/").rstrip("/")
+    p = run(argv + [base, "4", "2"], env=env, timeout=60, check=False)
+    test.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+    rows = {m.group(1): (int(m.group(2)), int(m.group(3))) for m in
+            re.finditer(r"^row (\S+) requests=(\d+) failures=(\d+)$", p.stdout, re.M)}
+    cb = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)",
+                                                 re.search(r"^callbacks .*$", p.stdout,
+                                                           re.M).group(0)))
+    test.assertGreater(rows["login"][0], 20, p.stdout)
+    test.assertEqual(rows["cart"], (cb["carts"], 0))
+    test.assertEqual(rows["login"], (cb["logins_ok"], 0))
+    test.assertEqual(rows["lost"], (cb["lost_404"], cb["lost_404"]))
+    ng.count(settle_s=2.0)
+    entries = ng.log_entries()
+    carts = [e["uri"] for e in entries if e["uri"].startswith("/hello?cart=")]
+    test.assertEqual(len(carts), rows["cart"][0])
+    test.assertEqual(sum(1 for e in entries if e["uri"] == "/hello"), rows["login"][0])
+    test.assertEqual(sum(1 for e in entries if e["uri"] == "/no-such-page"),
+                     rows["lost"][0])
+    # Each of the 4 users' first cart is visit 1, and the visits count up.
+    test.assertEqual(carts.count("/hello?cart=1"), 4)
+    test.assertIn("/hello?cart=2", carts)
+
+
 class InTreeEmbedTest(unittest.TestCase):
     """The same program linked in the tree with the static library (under
     ASan+UBSan in CI's sanitizer stage)."""
@@ -64,6 +92,14 @@ class InTreeEmbedTest(unittest.TestCase):
             env["RPCLOAD_PLUGIN_PATH"] = os.environ.get(
                 "RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
             check_embed_run(self, [exe], env, ng)
+
+    def test_c_user_class_counts_what_nginx_logged(self):
+        exe = os.path.join(BUILD_DIR, "tests", "shop_intree")
+        env = dict(os.environ)
+        env["RPCLOAD_PLUGIN_PATH"] = os.environ.get(
+            "RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
+        with NginxServer() as ng:
+            check_shop_run(self, [exe], env, ng)
 
 
 @unittest.skipIf("ASAN_OPTIONS" in os.environ,
@@ -86,6 +122,7 @@ class LibraryTest(unittest.TestCase):
         run(["cmake", "-S", src, "-B", build], env=cls.env)
         run(["cmake", "--build", build], env=cls.env)
         cls.embed = os.path.join(build, "embed")
+        cls.shop = os.path.join(build, "shop")
         # The program runs with the installed library only.
         cls.run_env = dict(cls.env, LD_LIBRARY_PATH=os.path.join(cls.prefix, "lib"))
 
@@ -97,6 +134,10 @@ class LibraryTest(unittest.TestCase):
     def test_embedded_run_counts_what_nginx_logged(self):
         with NginxServer() as ng:
             check_embed_run(self, [self.embed], self.run_env, ng)
+
+    def test_c_user_class_through_the_installed_library(self):
+        with NginxServer() as ng:
+            check_shop_run(self, [self.shop], self.run_env, ng)
 
     def test_bad_options_are_refused_with_the_reason(self):
         p = run([self.embed, "notascheme://x"], env=self.run_env, timeout=30, check=False)

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "engine/conn.h"
+#include "engine/cuser.h"
 #include "engine/host.h"
+#include "engine/plan.h"
 #include "engine/user.h"
 
 /* ---- the host table ------------------------------------------------------ */
@@ -653,4 +655,45 @@ static int send_some(int fd, const char **p, size_t *len) {
 void th_send_big(rl_loop *lp, int fd, const void *data, size_t len) {
   const char *p = data;
   TH_RUN_UNTIL(lp, send_some(fd, &p, &len));
+}
+
+/* ---- plans ------------------------------------------------------------------ */
+
+rl__plan *th_plan_one(const char *name, rl__wait wait, rl__plan_class **cls) {
+  rl__plan *p = calloc(1, sizeof *p);
+  assert_non_null(p);
+  p->classes = calloc(1, sizeof *p->classes);
+  assert_non_null(p->classes);
+  p->n_classes = 1;
+  rl__plan_class *k = p->classes;
+  k->name = name;
+  k->weight = 1;
+  k->wait = wait;
+  k->tasks = calloc(1, sizeof *k->tasks);
+  k->cum_weight = calloc(1, sizeof *k->cum_weight);
+  assert_non_null(k->tasks);
+  assert_non_null(k->cum_weight);
+  k->n_tasks = 1;
+  k->tasks[0].weight = 1;
+  k->cum_weight[0] = 1;
+  k->total_weight = 1;
+  *cls = k;
+  return p;
+}
+
+void th_plan_cclass(rl__plan *p, rl__plan_class *k, rl_task_fn fn,
+                    rl__target *const *t, size_t n) {
+  k->checks = 1; /* its callbacks see every response */
+  k->tasks[0].fn = fn;
+  k->c = calloc(1, sizeof *k->c);
+  assert_non_null(k->c);
+  k->c->driver = &rl__cuser_driver;
+  k->c->requests = calloc(n ? n : 1, sizeof *k->c->requests);
+  assert_non_null(k->c->requests);
+  k->c->n_requests = n;
+  for (size_t i = 0; i < n; i++) {
+    k->c->requests[i].target = t[i];
+    assert_int_equal(rl__plan_endpoint(p, t[i], &k->c->requests[i].endpoint),
+                     0);
+  }
 }

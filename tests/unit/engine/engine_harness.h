@@ -30,11 +30,13 @@
 #include <cmocka.h>
 
 #include <rpcload/plugin.h>
+#include <rpcload/user.h>
 
 #include "base/clock.h"
 #include "engine/loop.h"
 #include "engine/plugin_loader.h"
 #include "engine/target.h"
+#include "engine/wait.h"
 
 /* Every wait in these tests gives up after this long. */
 #define TH_TIMEOUT_NS (5 * RL__NS_PER_SEC)
@@ -135,6 +137,22 @@ void th_reset(void);
  * frees a TLS context the test put in it). */
 rl__target *th_target_new(rl__plugin *p, th_step *step, uint16_t port);
 void th_target_free(rl__target *t);
+
+/* ---- plans ------------------------------------------------------------------ */
+
+struct rl__plan;
+struct rl__plan_class;
+
+/* A plan of one class (named `name`, weight 1, `wait`) with one task of
+ * weight 1 and no steps yet: the test fills in the class, *cls. It owns
+ * no target. Free with rl__plan_del. */
+struct rl__plan *th_plan_one(const char *name, rl__wait wait,
+                             struct rl__plan_class **cls);
+
+/* Makes class k of plan p a class written in C (engine/cuser.c runs it):
+ * its task `fn` and its `n` requests, running targets t (borrowed). */
+void th_plan_cclass(struct rl__plan *p, struct rl__plan_class *k, rl_task_fn fn,
+                    rl__target *const *t, size_t n);
 
 /* ---- the loop ------------------------------------------------------------- */
 

@@ -94,25 +94,10 @@ static rl__plan_step *steps_of(rl__plan *p, const int *idx, size_t *n) {
  * The transports of every step are started on the loop. */
 static rl__plan_class *plan(const int *on_start, const int *task,
                             const int *on_stop, rl__wait wait) {
-  rl__plan *p = calloc(1, sizeof *p);
-  assert_non_null(p);
-  p->classes = calloc(1, sizeof *p->classes);
-  assert_non_null(p->classes);
-  p->n_classes = 1;
-  rl__plan_class *k = p->classes;
-  k->name = "U";
-  k->weight = 1;
-  k->wait = wait;
+  rl__plan_class *k;
+  rl__plan *p = th_plan_one("U", wait, &k);
   k->on_start = steps_of(p, on_start, &k->n_on_start);
-  k->tasks = calloc(1, sizeof *k->tasks);
-  k->cum_weight = calloc(1, sizeof *k->cum_weight);
-  assert_non_null(k->tasks);
-  assert_non_null(k->cum_weight);
-  k->n_tasks = 1;
-  k->tasks[0].weight = 1;
   k->tasks[0].steps = steps_of(p, task, &k->tasks[0].n_steps);
-  k->cum_weight[0] = 1;
-  k->total_weight = 1;
   k->on_stop = steps_of(p, on_stop, &k->n_on_stop);
   p->has_on_stop = k->n_on_stop > 0;
   f.plan = p;

@@ -19,6 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rpcload/user.h>
+
+#include "engine/cuser.h"
 #include "engine/plan.h"
 #include "engine/worker.h"
 #include "engine_harness.h"
@@ -541,6 +544,45 @@ static void test_iterations_stop_at_exactly_n(void **state) {
   assert_int_equal(hub().requests, 80);
 }
 
+/* A class written in C whose task sends one request on the "tp"
+ * transport: the worker starts the transports its requests need, as for
+ * steps. */
+static atomic_ulong c_ok, c_failed;
+
+static void c_done(rl_user *u, const rl_send_result *res, void *arg) {
+  (void)arg;
+  atomic_fetch_add(res->error ? &c_failed : &c_ok, 1);
+  rl_user_task_done(u);
+}
+
+static void c_task(rl_user *u, void *arg) {
+  (void)arg;
+  assert_int_equal(rl_user_send(u, 0, c_done, NULL), 0);
+}
+
+static void test_a_c_classs_requests_get_their_transport(void **state) {
+  (void)state;
+  th_step step = {.label = "T", .type = "TP", .name = "t", .latency_ns = TH_MS};
+  rl__target *t = th_target_new(&th_tp, &step, 1);
+  rl__plan_class *k;
+  rl__plan *p = th_plan_one(
+      "C", (rl__wait){.kind = RL__WAIT_CONSTANT, .a_ns = 2 * TH_MS}, &k);
+  th_plan_cclass(p, k, c_task, &t, 1);
+  /* Its request is the plan's first target too (the runner's main one). */
+  assert_ptr_equal(rl__plan_first_target(p), t);
+  f.plan = p;
+  f.cfg.plan = p;
+  assert_int_equal(rl__worker_start(&f.w, &f.cfg), 0);
+  f.started = 1;
+  rl__worker_set_users(&f.w, 2);
+  WAIT_FOR(atomic_load(&c_ok) >= 10);
+  stop_and_join(RL__CMD_CUT);
+  assert_int_equal(atomic_load(&c_failed), 0);
+  rl__plan_del(p);
+  f.plan = NULL;
+  th_target_free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -555,6 +597,7 @@ int main(void) {
       T(test_a_dead_server_costs_one_failure_per_attempt),
       T(test_open_model_queues_then_drops_and_counts_all),
       T(test_iterations_stop_at_exactly_n),
+      T(test_a_c_classs_requests_get_their_transport),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

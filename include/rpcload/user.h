@@ -1,0 +1,156 @@
+/*
+ * User classes written in C (part of librpcload's API; <rpcload/rpcload.h>
+ * includes this header and adds a class to an environment with
+ * rl_env_add_user_class). A class is Locust's User subclass with @task
+ * methods: what a scenario cannot say (a branch on a response, a loop until
+ * a condition, state kept across tasks) is written here, and everything
+ * else (spawning, weights and fixed counts, waits, the request event, stats,
+ * listeners, stopping) is the run's, as for a scenario's classes.
+ * docs/cusers.md is the guide, with an example.
+ *
+ * Requests are declared up front, as scenario steps (docs/scenarios.md),
+ * each a YAML mapping in a string:
+ *     "{http: GET /cart, name: cart}"
+ *     "{grpc: hello.Greeter/SayHello, data: {name: x}}"
+ *     "{http: POST /login, json: {user: 'u{{user_id}}'}, expect: {status: 200},
+ *       capture: {token: $.token}}"
+ * They are compiled once, when the class is added, by the scenario compiler
+ * (the same keys, templates, expect and capture, the same hosts: a step
+ * without a host goes to the class's host, else to the environment's
+ * target), so sending one costs what a scenario's step costs. A task sends
+ * them by index. In their templates, a name that is not a template function
+ * ({{user_id}}, {{seq}}, {{random_int A B}}...) is a user variable: set by
+ * the class's code (rl_user_set_var) or by a request's capture, expanded
+ * when the request is written; unset, it expands to nothing. `on_failure`
+ * and `stop_user` are refused: the task decides what a failure does.
+ *
+ * Threads: every callback of a class runs on the worker thread of its user,
+ * which owns the user, and the rl_user_* functions are called there, from
+ * those callbacks; a callback must not block. A task starts requests with
+ * rl_user_send and ends with rl_user_task_done, from the task function or
+ * from any later done callback: the task is over once it has called
+ * rl_user_task_done and every request it sent has finished (its done
+ * called). Then the user waits its wait time and picks its next task.
+ * on_start and on_stop end the same way.
+ *
+ * Stopping (the run's end, users lowered, Ctrl-C) is as for a scenario's
+ * users: a user between tasks stops at once (through on_stop); one in a
+ * task finishes it within --stop-timeout, then it is cut. A cut user's
+ * requests in flight are cancelled (counted apart, as any request cut at a
+ * stop) and no callback of its class is called again but free_data, which
+ * every stopped user's data (rl_user_data) goes to, cut or not.
+ */
+#ifndef RPCLOAD_USER_H
+#define RPCLOAD_USER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A simulated user of a C class, owned by the run; valid during the
+ * callbacks of its class. */
+typedef struct rl_user rl_user;
+
+/* A task, on_start or on_stop: `arg` is the class's. */
+typedef void (*rl_task_fn)(rl_user *u, void *arg);
+
+typedef struct rl_task {
+  const char *name; /* for --list and ratios; NULL: "task N" */
+  double weight;    /* > 0 (0: 1) */
+  rl_task_fn fn;    /* required */
+} rl_task;
+
+typedef struct rl_user_class {
+  uint32_t struct_size; /* sizeof(rl_user_class) */
+  const char *name;     /* required, unique in the environment */
+  double weight;        /* 0: 1 */
+  uint32_t fixed_count; /* > 0: exactly this many users, before weights */
+  const char *host;     /* NULL: the environment's target */
+  /* The wait between tasks: Locust's spelling ("between(1, 2)",
+   * "constant(1.5)" or "1.5", "constant_pacing(2)",
+   * "constant_throughput(10)"; also schedule(S), exponential(MEAN),
+   * sequence(S1, S2, ...)), or a scenario's ("{between: [1, 2]}",
+   * "between:1,2"). NULL: none. */
+  const char *wait_time;
+  /* The requests, NULL-terminated scenario step texts (see above); NULL:
+   * none. */
+  const char *const *requests;
+  const rl_task *tasks; /* at least one */
+  size_t n_tasks;
+  rl_task_fn on_start, on_stop; /* NULL: none; end with rl_user_task_done */
+  void *arg;                    /* passed to every callback */
+  /* Frees a user's data (rl_user_set_data) once the user has stopped
+   * (after on_stop, or cut), on its worker thread; not called for NULL
+   * data. NULL: the class frees it itself. */
+  void (*free_data)(void *data, void *arg);
+} rl_user_class;
+
+/* What a sent request came to: borrowed for the done call (copy what
+ * outlives it). */
+typedef struct rl_send_result {
+  uint32_t struct_size;
+  const char *error;         /* NULL: success (after expect) */
+  int status;                /* the protocol's status; -1: none */
+  uint64_t response_time_ns; /* as the stats count it */
+  uint64_t response_length;  /* the stats' response length */
+  const char *type, *name;   /* the stats row it counts in */
+  /* The response's payload (HTTP: the body, gRPC: the message as JSON),
+   * cut at 4 MiB; "" and 0 when nothing came back. */
+  const char *body;
+  size_t body_len;
+} rl_send_result;
+
+typedef void (*rl_done_fn)(rl_user *u, const rl_send_result *res, void *arg);
+
+/* A user has at most this many requests in flight at once. */
+#define RL_USER_MAX_INFLIGHT 256
+
+/*
+ * From a callback of u's class: sends the class's request number `request`
+ * (0-based, in `requests` order). `done(u, res, arg)` (required) is called
+ * once on the same thread when it has finished and been counted, never from
+ * within rl_user_send. Several may be in flight at once: to one endpoint
+ * they share the user's connection (HTTP/1.1 one after another, HTTP/2 and
+ * gRPC side by side), to others each goes at once. The requests a task
+ * sends from its function's first call count their response times from
+ * the task's start (the open model's intended start); later ones, and
+ * on_start's and on_stop's, from their own send.
+ * Returns 0; RL_ERR_INVAL: no such request, or `done` is NULL;
+ * RL_ERR_CLOSED: the task (or on_start, on_stop) has ended;
+ * RL_ERR_CANCELLED: the user is stopping and its class has an on_stop
+ * (end the task: on_stop comes next); RL_ERR_BUSY: RL_USER_MAX_INFLIGHT
+ * in flight; RL_ERR_NOMEM. On an error `done` is not called.
+ */
+int rl_user_send(rl_user *u, size_t request, rl_done_fn done, void *arg);
+
+/* From a callback of u's class: the task (or on_start, on_stop) is over
+ * once the requests it sent have finished. Again in the same task: no
+ * effect. */
+void rl_user_task_done(rl_user *u);
+
+/* The user's 1-based id, unique in the run. */
+uint64_t rl_user_id(const rl_user *u);
+
+/*
+ * The user's variables: those its requests' templates name ({{token}})
+ * and their captures fill, and any other name, for the class's own use.
+ * set copies both strings (value NULL: unset); 0, RL_ERR_INVAL (NULL or
+ * empty name) or RL_ERR_NOMEM. get returns the value (borrowed until the
+ * next set of that name or capture into it) or NULL when unset.
+ */
+int rl_user_set_var(rl_user *u, const char *name, const char *value);
+const char *rl_user_get_var(const rl_user *u, const char *name);
+
+/* A pointer the user keeps for its class (NULL at its start; the class
+ * owns what it points to). */
+void *rl_user_data(const rl_user *u);
+void rl_user_set_data(rl_user *u, void *data);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RPCLOAD_USER_H */

@@ -1,0 +1,365 @@
+/*
+ * Users of a class written in C: the driver of their phases and the
+ * rl_user_* functions their callbacks call (engine/cuser.h says how they
+ * fit; include/rpcload/user.h is the contract).
+ *
+ * May call: engine/user.h (starting, counting and waking), plan, response,
+ * base/. The user's state machine (waits, the next task, stops) stays
+ * user.c's, which calls in here only through rl__cuser_driver.
+ */
+#include "engine/cuser.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <rpcload/plugin.h>
+#include <rpcload/user.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "engine/plan.h"
+#include "engine/response.h"
+
+/* One request a user sent: in flight, ended with its done to call, or
+ * free for the next. */
+typedef struct csend {
+  rl_request req; /* first: its end is handed the request */
+  struct rl_user *cu;
+  rl_done_fn done;
+  void *arg;
+  rl__response resp;  /* its response, for the result and its checks */
+  rl__buf text;       /* the result's type, name and error, NUL-separated */
+  rl_send_result res; /* what done is handed */
+  struct csend *next; /* the free list, or the queue of ended ones */
+  struct csend *all;  /* every send of the user, to free */
+} csend;
+
+/* A variable no request names (rl_user_set_var): the class's own. */
+typedef struct cvar {
+  char *name, *value;
+  struct cvar *next;
+} cvar;
+
+struct rl_user {
+  rl__user *u;
+  void *data;
+  csend *free_sends, *all;
+  csend *ended_head, *ended_tail; /* ended, their done still to call */
+  uint32_t inflight;
+  /* rl_user_task_done was called in the current phase (also between
+   * phases: no phase runs, nothing may be sent). */
+  uint8_t phase_done;
+  /* In the phase function's first call: what it sends counts from the
+   * task's start. */
+  uint8_t opening;
+  uint8_t stopped; /* no callback of the class runs again */
+  cvar *extra;
+};
+
+/* ---- sends ---------------------------------------------------------------- */
+
+static void send_ended(rl_request *req, const rl_result *res);
+
+static csend *send_take(struct rl_user *cu) {
+  csend *s = cu->free_sends;
+  if (s) {
+    cu->free_sends = s->next;
+    s->next = NULL;
+    return s;
+  }
+  if (!(s = calloc(1, sizeof *s)))
+    return NULL;
+  s->cu = cu;
+  s->req.user = cu->u;
+  s->req.end = send_ended;
+  /* A stream's messages are recorded as any step's (engine/user.c). */
+  s->req.event = cu->u->req.event;
+  rl__buf_init(&s->text);
+  s->all = cu->all;
+  cu->all = s;
+  return s;
+}
+
+static void send_put(struct rl_user *cu, csend *s) {
+  s->done = NULL;
+  s->arg = NULL;
+  s->next = cu->free_sends;
+  cu->free_sends = s;
+}
+
+/* The result done is handed: the strings copied into the send, since
+ * the plugin's and the checks' are gone once the request's end returns. */
+static void fill_result(csend *s, const rl_result *res,
+                        const rl__user_outcome *o) {
+  const rl__target *t = s->req.target;
+  const char *type = res && res->type ? res->type : t->type;
+  const char *name = res && res->name ? res->name : t->name;
+  rl__buf *b = &s->text;
+  rl__buf_reset(b);
+  rl__buf_add(b, type ? type : "", type ? strlen(type) + 1 : 1);
+  size_t name_at = b->len;
+  rl__buf_add(b, name ? name : "", name ? strlen(name) + 1 : 1);
+  size_t error_at = b->len;
+  if (o->error)
+    rl__buf_add(b, o->error, strlen(o->error) + 1);
+  const rl__response *r = s->resp.have ? &s->resp : NULL;
+  s->res = (rl_send_result){.struct_size = sizeof s->res,
+                            .status = r ? r->status : -1,
+                            .response_time_ns = o->rt_ns,
+                            .response_length = res ? res->response_bytes : 0,
+                            .body = r && r->has_json ? r->json
+                                    : r && r->body   ? r->body
+                                                     : "",
+                            .body_len = r && r->has_json ? strlen(r->json)
+                                        : r && r->body   ? r->body_len
+                                                         : 0};
+  if (b->oom) {
+    s->res.type = s->res.name = "";
+    s->res.error = o->error ? "out of memory" : NULL;
+    return;
+  }
+  s->res.type = b->p;
+  s->res.name = b->p + name_at;
+  s->res.error = o->error ? b->p + error_at : NULL;
+}
+
+/* A send's request ended (req->end, inside the plugin's callback or the
+ * core's): counted as any step's request, then its done queued for the
+ * user's next turn. Cut at a stop, or its user stopped: no done. */
+static void send_ended(rl_request *req, const rl_result *res) {
+  csend *s = (csend *)req;
+  struct rl_user *cu = s->cu;
+  char why[256];
+  rl__user_outcome o;
+  cu->inflight--;
+  rl__user_record(cu->u, req, res, why, sizeof why, &o);
+  if (o.cut || cu->stopped) {
+    send_put(cu, s);
+    return;
+  }
+  fill_result(s, res, &o);
+  s->next = NULL;
+  if (cu->ended_tail)
+    cu->ended_tail->next = s;
+  else
+    cu->ended_head = s;
+  cu->ended_tail = s;
+  rl__user_wake(cu->u);
+}
+
+/* ---- the driver ----------------------------------------------------------- */
+
+static int cuser_init(rl__user *u) {
+  struct rl_user *cu = calloc(1, sizeof *cu);
+  if (!cu)
+    return RL_ERR_NOMEM;
+  cu->u = u;
+  cu->phase_done = 1; /* nothing runs until its first phase */
+  u->c = cu;
+  return 0;
+}
+
+/* The function of the user's current phase. */
+static rl_task_fn phase_fn(const rl__user *u) {
+  const rl__plan_class *k = u->cls;
+  switch (u->phase) {
+  case RL__PHASE_START:
+    return k->c->on_start;
+  case RL__PHASE_STOP:
+    return k->c->on_stop;
+  default:
+    return k->tasks[u->task].fn;
+  }
+}
+
+/* The phase is over once the class said so and none of its requests is in
+ * flight or waiting for its done: the user moves on (user.c), which may
+ * begin its next phase at once; nothing of cu is touched after. */
+static void settle(rl__user *u) {
+  struct rl_user *cu = u->c;
+  if (cu->stopped || !cu->phase_done || cu->inflight || cu->ended_head)
+    return;
+  rl__user_phase_over(u);
+}
+
+static void cuser_begin(rl__user *u) {
+  struct rl_user *cu = u->c;
+  rl_task_fn fn = phase_fn(u);
+  u->state = RL__USER_RUNNING;
+  cu->phase_done = 0;
+  if (fn) {
+    cu->opening = 1;
+    fn(cu, u->cls->c->arg);
+    cu->opening = 0;
+  } else {
+    cu->phase_done = 1; /* never entered: user.c asks has_on_start */
+  }
+  settle(u);
+}
+
+static void cuser_resume(rl__user *u) {
+  struct rl_user *cu = u->c;
+  /* The ones ended by now; a send from a done that ends at once is
+   * queued for the next turn (no loop of sends that fail at once). */
+  csend *s = cu->ended_head;
+  cu->ended_head = cu->ended_tail = NULL;
+  while (s) {
+    csend *next = s->next;
+    if (!cu->stopped)
+      s->done(cu, &s->res, s->arg);
+    send_put(cu, s);
+    s = next;
+  }
+  settle(u);
+}
+
+static void cuser_stop(rl__user *u) {
+  struct rl_user *cu = u->c;
+  if (cu->stopped)
+    return;
+  cu->stopped = 1;
+  cu->phase_done = 1;
+  while (cu->ended_head) {
+    csend *s = cu->ended_head;
+    cu->ended_head = s->next;
+    send_put(cu, s);
+  }
+  cu->ended_tail = NULL;
+  const rl__plan_cclass *c = u->cls->c;
+  if (cu->data && c->free_data)
+    c->free_data(cu->data, c->arg);
+  cu->data = NULL;
+}
+
+static void cuser_del(rl__user *u) {
+  struct rl_user *cu = u->c;
+  if (!cu)
+    return;
+  for (csend *s = cu->all, *next; s; s = next) {
+    next = s->all;
+    rl__response_free(&s->resp);
+    rl__buf_free(&s->text);
+    free(s);
+  }
+  for (cvar *v = cu->extra, *next; v; v = next) {
+    next = v->next;
+    free(v->name);
+    free(v->value);
+    free(v);
+  }
+  free(cu);
+  u->c = NULL;
+}
+
+const rl__user_driver rl__cuser_driver = {
+    .init = cuser_init,
+    .begin = cuser_begin,
+    .resume = cuser_resume,
+    .stop = cuser_stop,
+    .del = cuser_del,
+};
+
+/* ---- what a class's callbacks call ------------------------------------------ */
+
+int rl_user_send(rl_user *cu, size_t request, rl_done_fn done, void *arg) {
+  if (!cu || !done)
+    return RL_ERR_INVAL;
+  rl__user *u = cu->u;
+  const rl__plan_cclass *c = u->cls->c;
+  if (request >= c->n_requests)
+    return RL_ERR_INVAL;
+  if (cu->stopped)
+    return RL_ERR_CANCELLED;
+  if (cu->phase_done)
+    return RL_ERR_CLOSED;
+  /* As a scenario's task with on_stop to run ends at its next step. */
+  if (u->phase == RL__PHASE_TASK && (u->loop->stopping || u->retiring) &&
+      c->on_stop)
+    return RL_ERR_CANCELLED;
+  if (cu->inflight >= RL_USER_MAX_INFLIGHT)
+    return RL_ERR_BUSY;
+  csend *s = send_take(cu);
+  if (!s)
+    return RL_ERR_NOMEM;
+  s->done = done;
+  s->arg = arg;
+  cu->inflight++;
+  /* u->req.start_ns holds the task's start (engine/user.c start_task);
+   * on_start and on_stop have none: their requests count from the send. */
+  uint64_t start = cu->opening && u->phase == RL__PHASE_TASK ? u->req.start_ns
+                                                             : rl__now_ns();
+  u->first_in_task = 0;
+  rl__user_start_request(u, &s->req, &c->requests[request], start, &s->resp);
+  return 0;
+}
+
+void rl_user_task_done(rl_user *cu) {
+  if (cu)
+    cu->phase_done = 1;
+}
+
+uint64_t rl_user_id(const rl_user *cu) { return cu ? cu->u->id : 0; }
+
+/* The index of the plan's variable `name`, or -1. */
+static long plan_var(const rl__user *u, const char *name) {
+  const rl__plan *p = u->loop->plan;
+  for (size_t i = 0; i < p->n_vars; i++)
+    if (strcmp(p->vars[i], name) == 0)
+      return (long)i;
+  return -1;
+}
+
+static cvar *extra_var(const rl_user *cu, const char *name) {
+  for (cvar *v = cu->extra; v; v = v->next)
+    if (strcmp(v->name, name) == 0)
+      return v;
+  return NULL;
+}
+
+int rl_user_set_var(rl_user *cu, const char *name, const char *value) {
+  if (!cu || !name || !*name)
+    return RL_ERR_INVAL;
+  char *copy = NULL;
+  if (value && !(copy = strdup(value)))
+    return RL_ERR_NOMEM;
+  rl__user *u = cu->u;
+  long i = plan_var(u, name);
+  if (i >= 0) {
+    /* A name the requests use: where their templates read it. */
+    free(u->vars[i]);
+    u->vars[i] = copy;
+    return 0;
+  }
+  cvar *v = extra_var(cu, name);
+  if (!v) {
+    if (!copy)
+      return 0;
+    if (!(v = calloc(1, sizeof *v)) || !(v->name = strdup(name))) {
+      free(v);
+      free(copy);
+      return RL_ERR_NOMEM;
+    }
+    v->next = cu->extra;
+    cu->extra = v;
+  }
+  free(v->value);
+  v->value = copy;
+  return 0;
+}
+
+const char *rl_user_get_var(const rl_user *cu, const char *name) {
+  if (!cu || !name)
+    return NULL;
+  long i = plan_var(cu->u, name);
+  if (i >= 0)
+    return cu->u->vars[i];
+  const cvar *v = extra_var(cu, name);
+  return v ? v->value : NULL;
+}
+
+void *rl_user_data(const rl_user *cu) { return cu ? cu->data : NULL; }
+
+void rl_user_set_data(rl_user *cu, void *data) {
+  if (cu)
+    cu->data = data;
+}
