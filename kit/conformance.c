@@ -4,47 +4,36 @@
  *
  *   rpcload-conformance --plugin ./myproto.so --url myproto://127.0.0.1:7000
  *                       [-X M] [-H 'K: V'] [-d DATA] [--call C] [-O k=v]
+ *                       [--error-url U | --error-call C | --error-data D |
+ *                        --error-option k=v] [--timeout S]
  *                       [--users N] [--seconds S] [--stall-ms MS]
+ *                       [--only RUN,...]
  *
- * How: the descriptor loaded by the core is a copy the kit may edit, so
- * every plugin callback is replaced by a wrapper that times it and keeps
- * books, and the plugin is handed a copy of the host table whose
- * request_done checks each event before passing it on. Then the runs go
- * through the ordinary runner: a load run; faults a real network brings
- * (every reply split at every byte, the server closing mid-reply; a codec
- * that pipelines gets a run where users share one connection); a run cut
- * at the stop with requests in flight; and a run against a port where
- * nothing listens. Faults are injected between the core and the plugin
- * (its session is wrapped), so any server of the protocol will do.
- *
- * The stall check counts the worker thread's CPU time in a callback, so a
- * busy machine (the thread preempted mid-callback) does not fail a correct
- * plugin; a callback that sleeps or blocks (a voluntary context switch)
- * longer than the limit is caught by its wall time.
- *
- * Books are kept per rl_request object. The core reuses a user's request
- * object for its next request, so the state is reset at every submit: a
- * second event for one submit, an event after a refused submit, an event
- * from inside submit, or a session/transport deleted while still holding a
- * request it never reported is a violation.
+ * How: kit/wrap.c stands between the core and the plugin (kit.h): it
+ * keeps books on every request, times every callback and injects faults
+ * into a codec's reads. Then the runs go through the ordinary runner: a
+ * load run; faults a real network brings (every reply split at every
+ * byte, the server closing mid-reply, replies 20-100 ms late, replies
+ * withheld until the request timeout ends them; a codec that pipelines
+ * gets a run where users share one connection); error replies the real
+ * server gives to a request the author names (--error-*), interleaved
+ * with ordinary ones; a run cut at the stop with requests in flight; and
+ * a run against a port where nothing listens.
  *
  * Exit status: 0 when every check passed, 1 when one failed, 2 for bad
- * arguments, a plugin that does not load, or a step it refuses (step_new).
+ * arguments, a plugin that does not load, a step it refuses (step_new), or
+ * an error request that goes to another server than --url.
  */
-/* RUSAGE_THREAD (Linux): the worker thread's own context switches. */
-#define _GNU_SOURCE // NOLINT(bugprone-reserved-identifier): glibc asks for it
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <math.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <rpcload/plugin.h>
@@ -53,423 +42,13 @@
 #include "base/log.h"
 #include "base/units.h"
 #include "base/url.h"
-#include "engine/host.h"
+#include "engine/plan.h"
 #include "engine/plugin_loader.h"
-#include "engine/request.h"
 #include "engine/runner.h"
 #include "engine/target.h"
+#include "kit.h"
+#include "stats/histogram.h"
 #include "stats/stats.h"
-
-/* ---- the books ----------------------------------------------------------- */
-
-enum req_state { REQ_IDLE = 0, REQ_IN_SUBMIT, REQ_ACCEPTED, REQ_REFUSED };
-
-typedef struct book {
-  const rl_request *req;
-  void *owner; /* session or transport that accepted it */
-  enum req_state state;
-  /* A submit of this object failed and no event has claimed it since: the
-   * object is reused, so an event for the refused request may arrive after
-   * the next one was accepted and reported. */
-  int refused_unclaimed;
-} book;
-
-#define MAX_VIOLATIONS_SHOWN 8
-
-static struct {
-  pthread_mutex_t lock;
-  book *slots; /* open addressing on the request pointer */
-  size_t cap, used;
-  uint64_t accepted, events, refused;
-  uint64_t violations;
-  char shown[MAX_VIOLATIONS_SHOWN][256];
-  /* stall detector */
-  uint64_t stall_limit_ns;
-  uint64_t longest_ns;
-  const char *longest_in;
-  uint64_t stalls;
-  /* The fault the current run injects (enum fault); set between runs. */
-  int fault;
-  uint64_t connections;  /* sessions made, for FAULT_CLOSE's every other */
-  uint64_t cut_replies;  /* replies FAULT_CLOSE cut */
-  char stall_shown[256]; /* the first stall, shown under its own check */
-} kit = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-enum fault {
-  FAULT_NONE = 0,
-  FAULT_SPLIT, /* every read handed to the plugin one byte at a time */
-  FAULT_CLOSE, /* every other connection closed in the middle of its first
-                  reply (half of its first read handed over) */
-};
-
-static rl_plugin orig; /* the plugin's own callbacks */
-static rl_host kit_host;
-
-static void violation(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-static void violation(const char *fmt, ...) {
-  /* Called with kit.lock held. */
-  if (kit.violations < MAX_VIOLATIONS_SHOWN) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(kit.shown[kit.violations], sizeof kit.shown[0], fmt, ap);
-    va_end(ap);
-  }
-  kit.violations++;
-}
-
-static size_t slot_of(const rl_request *req) {
-  uintptr_t h = (uintptr_t)req;
-  h ^= h >> 17;
-  h *= 0x9e3779b97f4a7c15ull;
-  return (size_t)(h & (kit.cap - 1));
-}
-
-/* The book of `req`, created when missing. Lock held. */
-static book *book_of(const rl_request *req) {
-  if ((kit.used + 1) * 2 > kit.cap) {
-    size_t cap = kit.cap ? kit.cap * 2 : 1024;
-    book *old = kit.slots;
-    size_t oldcap = kit.cap;
-    kit.slots = calloc(cap, sizeof(book));
-    if (!kit.slots) {
-      fprintf(stderr, "rpcload-conformance: out of memory\n");
-      exit(2);
-    }
-    kit.cap = cap;
-    kit.used = 0;
-    for (size_t i = 0; i < oldcap; i++)
-      if (old[i].req) {
-        size_t s = slot_of(old[i].req);
-        while (kit.slots[s].req)
-          s = (s + 1) & (cap - 1);
-        kit.slots[s] = old[i];
-        kit.used++;
-      }
-    free(old);
-  }
-  size_t s = slot_of(req);
-  while (kit.slots[s].req && kit.slots[s].req != req)
-    s = (s + 1) & (kit.cap - 1);
-  if (!kit.slots[s].req) {
-    kit.slots[s].req = req;
-    kit.used++;
-  }
-  return &kit.slots[s];
-}
-
-/* When a callback started: wall and thread CPU clocks, and the thread's
- * voluntary context switches (it slept or blocked). */
-typedef struct stamp {
-  uint64_t wall_ns, cpu_ns;
-  long blocks;
-} stamp;
-
-static stamp stamp_now(void) {
-  stamp s = {.wall_ns = rl__now_ns()};
-  struct timespec ts;
-  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
-    s.cpu_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-  struct rusage ru;
-  if (getrusage(RUSAGE_THREAD, &ru) == 0)
-    s.blocks = ru.ru_nvcsw;
-  return s;
-}
-
-/*
- * Times one plugin callback. Its CPU time on the worker thread is what
- * counts: on a busy machine the thread may be preempted mid-callback,
- * which costs wall time the plugin did not spend. A callback that slept or
- * blocked (a voluntary switch) counts by its wall time, since that is how
- * long the loop stood still.
- */
-static void timed(const char *name, stamp start) {
-  stamp end = stamp_now();
-  uint64_t cpu = end.cpu_ns - start.cpu_ns;
-  uint64_t wall = end.wall_ns - start.wall_ns;
-  int blocked = end.blocks > start.blocks;
-  uint64_t took = blocked && wall > cpu ? wall : cpu;
-  if (took <= kit.stall_limit_ns && took <= kit.longest_ns)
-    return;
-  pthread_mutex_lock(&kit.lock);
-  if (took > kit.longest_ns) {
-    kit.longest_ns = took;
-    kit.longest_in = name;
-  }
-  if (took > kit.stall_limit_ns) {
-    /* A check of its own (the last one), not the run's contract. */
-    if (kit.stalls++ == 0)
-      snprintf(kit.stall_shown, sizeof kit.stall_shown,
-               blocked && wall > cpu
-                   ? "%s blocked the worker thread for %.1f ms (limit %.0f "
-                     "ms)"
-                   : "%s used %.1f ms of the worker thread's CPU (limit %.0f "
-                     "ms)",
-               name, (double)took / 1e6, (double)kit.stall_limit_ns / 1e6);
-  }
-  pthread_mutex_unlock(&kit.lock);
-}
-
-/* Every request `owner` accepted must be reported when it is deleted. */
-static void check_owner_empty(void *owner, const char *what) {
-  pthread_mutex_lock(&kit.lock);
-  uint64_t left = 0;
-  for (size_t i = 0; i < kit.cap; i++)
-    if (kit.slots[i].req && kit.slots[i].owner == owner &&
-        kit.slots[i].state == REQ_ACCEPTED) {
-      kit.slots[i].state = REQ_IDLE;
-      kit.slots[i].owner = NULL;
-      left++;
-    }
-  if (left)
-    violation("%s returned with %llu accepted request(s) never reported", what,
-              (unsigned long long)left);
-  pthread_mutex_unlock(&kit.lock);
-}
-
-/* ---- the host table the plugin sees -------------------------------------- */
-
-static void kit_request_done(rl_request *req, const rl_result *res) {
-  pthread_mutex_lock(&kit.lock);
-  book *b = book_of(req);
-  kit.events++;
-  switch (b->state) {
-  case REQ_ACCEPTED:
-    break;
-  case REQ_IN_SUBMIT:
-    violation("request_done called from inside submit");
-    break;
-  case REQ_REFUSED:
-    violation("request_done for a request whose submit had failed");
-    break;
-  case REQ_IDLE:
-    if (b->refused_unclaimed)
-      violation("request_done for a request whose submit had failed");
-    else
-      violation("request_done twice for one request, or for a request the "
-                "plugin never accepted");
-    b->refused_unclaimed = 0;
-    break;
-  }
-  if (!res || !res->type || !res->type[0] || !res->name || !res->name[0])
-    violation("request_done with an empty type or name");
-  int ok = b->state == REQ_ACCEPTED || b->state == REQ_IN_SUBMIT;
-  b->state = REQ_IDLE;
-  b->owner = NULL;
-  pthread_mutex_unlock(&kit.lock);
-  /* Only a well-formed first event reaches the core: a second one would
-   * corrupt the books the run depends on. */
-  if (ok)
-    rl__host()->request_done(req, res);
-}
-
-/* A request handed back to the host (request_retry: HTTP/2 GOAWAY;
- * request_move: a redirect on a new connection): the session is done
- * with it, and the host submits it again. */
-static void handed_back(rl_request *req) {
-  pthread_mutex_lock(&kit.lock);
-  book *b = book_of(req);
-  if (b->state == REQ_ACCEPTED) {
-    b->state = REQ_IDLE;
-    b->owner = NULL;
-  }
-  pthread_mutex_unlock(&kit.lock);
-}
-
-static void kit_request_retry(rl_request *req, const char *reason) {
-  handed_back(req);
-  rl__host()->request_retry(req, reason);
-}
-
-static void kit_request_move(rl_request *req, const char *reason) {
-  handed_back(req);
-  rl__host()->request_move(req, reason);
-}
-
-/* ---- wrappers around the plugin's callbacks ------------------------------ */
-
-static int w_init(const rl_host *host) {
-  (void)host;
-  return orig.init(&kit_host);
-}
-
-static int w_step_new(const rl_host *host, const rl_step_spec *spec,
-                      void **step, char *err, size_t errlen) {
-  (void)host;
-  return orig.step_new(&kit_host, spec, step, err, errlen);
-}
-
-/* The session the host holds: the plugin's, and what a fault needs. */
-typedef struct wsession {
-  void *inner; /* the plugin's session */
-  rl_conn *conn;
-  int cut; /* FAULT_CLOSE: its first reply is cut */
-  uint64_t reads;
-} wsession;
-
-static int w_session_new(const rl_host *host, rl_conn *conn,
-                         const rl_conn_info *info, void **session) {
-  (void)host;
-  wsession *w = calloc(1, sizeof *w);
-  if (!w)
-    return RL_ERR_NOMEM;
-  w->conn = conn;
-  pthread_mutex_lock(&kit.lock);
-  w->cut = kit.fault == FAULT_CLOSE && kit.connections++ % 2 == 0;
-  pthread_mutex_unlock(&kit.lock);
-  stamp t0 = stamp_now();
-  int rc = orig.session_new(&kit_host, conn, info, &w->inner);
-  timed("session_new", t0);
-  if (rc != 0) {
-    free(w);
-    return rc;
-  }
-  *session = w;
-  return 0;
-}
-
-static int submit_common(const char *name,
-                         int (*fn)(void *owner, rl_request *req), void *owner,
-                         rl_request *req) {
-  pthread_mutex_lock(&kit.lock);
-  book *b = book_of(req);
-  if (b->state == REQ_ACCEPTED)
-    violation("%s: the host submitted a request still in flight (kit bug?)",
-              name);
-  b->state = REQ_IN_SUBMIT;
-  b->owner = owner;
-  pthread_mutex_unlock(&kit.lock);
-  stamp t0 = stamp_now();
-  int rc = fn(owner, req);
-  timed(name, t0);
-  pthread_mutex_lock(&kit.lock);
-  b = book_of(req);
-  if (rc == 0) {
-    kit.accepted++;
-    if (b->state == REQ_IN_SUBMIT)
-      b->state = REQ_ACCEPTED;
-    else /* already reported from inside submit: flagged there */
-      b->state = REQ_IDLE;
-  } else {
-    kit.refused++;
-    b->state = REQ_REFUSED;
-    b->refused_unclaimed = 1;
-    b->owner = NULL;
-    if (rc > 0)
-      violation("%s returned %d: errors must be negative RL_ERR_* codes", name,
-                rc);
-  }
-  pthread_mutex_unlock(&kit.lock);
-  return rc;
-}
-
-static int w_session_submit(void *session, rl_request *req) {
-  wsession *w = session;
-  return submit_common("session_submit", orig.session_submit, w->inner, req);
-}
-
-static int read_timed(wsession *w, const uint8_t *data, size_t len) {
-  stamp t0 = stamp_now();
-  int rc = orig.session_on_read(w->inner, data, len);
-  timed("session_on_read", t0);
-  return rc;
-}
-
-static int w_session_on_read(void *session, const uint8_t *data, size_t len) {
-  wsession *w = session;
-  if (kit.fault == FAULT_SPLIT) {
-    /* A reply in as many pieces as it has bytes: a codec must keep its
-     * parse state across reads. */
-    int rc = 0;
-    for (size_t i = 0; i < len && rc == 0; i++)
-      rc = read_timed(w, data + i, 1);
-    return rc;
-  }
-  if (w->cut && w->reads++ == 0 && len >= 2) {
-    /* The server goes away in the middle of the reply: half of it, then
-     * the close. Whatever the plugin held must end once. */
-    int rc = read_timed(w, data, len / 2);
-    pthread_mutex_lock(&kit.lock);
-    kit.cut_replies++;
-    pthread_mutex_unlock(&kit.lock);
-    kit_host.conn_close(w->conn);
-    return rc;
-  }
-  return read_timed(w, data, len);
-}
-
-static void w_session_del(void *session, int err, const char *reason) {
-  wsession *w = session;
-  stamp t0 = stamp_now();
-  orig.session_del(w->inner, err, reason);
-  timed("session_del", t0);
-  check_owner_empty(w->inner, "session_del");
-  free(w);
-}
-
-static uint32_t w_session_max_concurrent(void *session) {
-  const wsession *w = session;
-  return orig.session_max_concurrent(w->inner);
-}
-
-static int w_session_cancel(void *session, rl_request *req,
-                            const char *reason) {
-  const wsession *w = session;
-  return orig.session_cancel(w->inner, req, reason);
-}
-
-static int w_session_ready(void *session) {
-  const wsession *w = session;
-  return orig.session_ready(w->inner);
-}
-
-static int w_transport_new(const rl_host *host, rl_loop *loop, void *step,
-                           const rl_transport_info *info, void **transport) {
-  (void)host;
-  stamp t0 = stamp_now();
-  int rc = orig.transport_new(&kit_host, loop, step, info, transport);
-  timed("transport_new", t0);
-  return rc;
-}
-
-static int w_transport_submit(void *transport, rl_request *req) {
-  return submit_common("transport_submit", orig.transport_submit, transport,
-                       req);
-}
-
-static void w_transport_del(void *transport, int err, const char *reason) {
-  stamp t0 = stamp_now();
-  orig.transport_del(transport, err, reason);
-  timed("transport_del", t0);
-  check_owner_empty(transport, "transport_del");
-}
-
-static void wrap(rl__plugin *p) {
-  orig = p->desc;
-  kit_host = *rl__host();
-  kit_host.request_done = kit_request_done;
-  kit_host.request_retry = kit_request_retry;
-  kit_host.request_move = kit_request_move;
-  if (orig.init)
-    p->desc.init = w_init;
-  p->desc.step_new = w_step_new;
-  if (orig.kind == RL_PLUGIN_CODEC) {
-    p->desc.session_new = w_session_new;
-    p->desc.session_submit = w_session_submit;
-    p->desc.session_on_read = w_session_on_read;
-    p->desc.session_del = w_session_del;
-    if (orig.session_max_concurrent)
-      p->desc.session_max_concurrent = w_session_max_concurrent;
-    if (orig.session_cancel)
-      p->desc.session_cancel = w_session_cancel;
-    if (orig.session_ready)
-      p->desc.session_ready = w_session_ready;
-  } else {
-    p->desc.transport_new = w_transport_new;
-    p->desc.transport_submit = w_transport_submit;
-    p->desc.transport_del = w_transport_del;
-  }
-}
 
 /* ---- reporting ----------------------------------------------------------- */
 
@@ -495,11 +74,11 @@ static void check(int ok, const char *fmt, ...) {
 static int no_violations(void) {
   pthread_mutex_lock(&kit.lock);
   uint64_t n = kit.violations;
-  for (uint64_t i = 0; i < n && i < MAX_VIOLATIONS_SHOWN; i++)
+  for (uint64_t i = 0; i < n && i < KIT_MAX_VIOLATIONS_SHOWN; i++)
     printf("      violation: %s\n", kit.shown[i]);
-  if (n > MAX_VIOLATIONS_SHOWN)
+  if (n > KIT_MAX_VIOLATIONS_SHOWN)
     printf("      ... and %llu more\n",
-           (unsigned long long)(n - MAX_VIOLATIONS_SHOWN));
+           (unsigned long long)(n - KIT_MAX_VIOLATIONS_SHOWN));
   kit.violations = 0;
   pthread_mutex_unlock(&kit.lock);
   return n == 0;
@@ -547,35 +126,143 @@ static void check_descriptor(const rl__plugin *p) {
 
 typedef struct run_result {
   uint64_t requests, failures, cut;
+  uint64_t fastest_ns;       /* the shortest response time recorded */
+  uint64_t timeout_failures; /* failures whose text says they timed out */
   char top_error[256];
 } run_result;
 
-static int run(rl__plugin_set *plugins, const rl__target_options *topts,
-               const rl__run_config *cfg, run_result *out) {
+/* What the run's stats say, into `out`. */
+static void read_stats(rl__stats *stats, const rl__runner *r, run_result *out) {
+  const rl__stats_entry *t = rl__stats_total(stats);
+  out->requests = t->num_requests;
+  out->failures = t->num_failures;
+  out->fastest_ns = t->num_requests ? t->hist.min : 0;
+  out->cut = r->cut_requests;
+  const rl__stats_error **errors;
+  size_t n = rl__stats_errors(stats, &errors);
+  if (n)
+    snprintf(out->top_error, sizeof out->top_error, "%s %s: %s",
+             errors[0]->type, errors[0]->name, errors[0]->error);
+  for (size_t i = 0; i < n; i++)
+    if (!errors[i]->other && kit_says_timeout(errors[i]->error))
+      out->timeout_failures += errors[i]->occurrences;
+}
+
+/*
+ * The plan of the error run: each user's task is the ordinary request,
+ * then the error request, on the same connection. NULL with a reason in
+ * err when out of memory or when the error request goes elsewhere.
+ */
+static rl__plan *error_plan(rl__target *ok, rl__target *bad,
+                            const rl__run_config *cfg, char *err,
+                            size_t errlen) {
+  rl__plan *p = rl__plan_single(ok, &cfg->wait);
+  rl__plan_step *steps = p ? calloc(2, sizeof *steps) : NULL;
+  if (!steps) {
+    rl__plan_del(p);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  rl__plan_task *task = &p->classes[0].tasks[0];
+  steps[0] = task->steps[0];
+  steps[1].kind = RL__STEP_REQUEST;
+  steps[1].target = bad;
+  free(task->steps);
+  task->steps = steps;
+  task->n_steps = 2;
+  if (rl__plan_endpoint(p, bad, &steps[1].endpoint)) {
+    rl__plan_del(p);
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  if (p->n_endpoints != 1) {
+    rl__plan_del(p);
+    snprintf(err, errlen,
+             "the error request must go to the same server as --url (the "
+             "same scheme, host and port, and connection settings), so "
+             "that one connection carries both");
+    return NULL;
+  }
+  return p;
+}
+
+/* What a run runs: the target, and with an error request its target and
+ * the plan alternating the two. */
+typedef struct run_setup {
+  rl__target *target, *bad_target;
+  rl__plan *plan;
+} run_setup;
+
+static void setup_free(run_setup *s) {
+  rl__plan_del(s->plan);
+  rl__target_del(s->bad_target);
+  rl__target_del(s->target);
+  memset(s, 0, sizeof *s);
+}
+
+/* Makes `s` for `topts` and `bad` (NULL: none). 0, or -2 when a step is
+ * refused or the error request goes elsewhere (printed as the setup's
+ * failure). */
+static int setup_new(rl__plugin_set *plugins, const rl__target_options *topts,
+                     const rl__target_options *bad, const rl__run_config *cfg,
+                     run_setup *s) {
   char err[1024];
-  rl__target *target = NULL;
-  memset(out, 0, sizeof *out);
-  if (rl__target_new(plugins, topts, &target, err, sizeof err)) {
+  memset(s, 0, sizeof *s);
+  if (rl__target_new(plugins, topts, &s->target, err, sizeof err)) {
     printf("FAIL  setup: the step was refused: %s\n", err);
     return -2;
   }
+  if (!bad)
+    return 0;
+  if (rl__target_new(plugins, bad, &s->bad_target, err, sizeof err)) {
+    printf("FAIL  setup: the error request's step was refused: %s\n", err);
+    setup_free(s);
+    return -2;
+  }
+  s->plan = error_plan(s->target, s->bad_target, cfg, err, sizeof err);
+  if (!s->plan) {
+    printf("FAIL  setup: %s\n", err);
+    setup_free(s);
+    return -2;
+  }
+  return 0;
+}
+
+/*
+ * One run through the ordinary runner. `bad` (NULL: none) is the error
+ * request, interleaved with `topts`'s. Returns 0, -2 when a step is
+ * refused (printed as the setup's failure), or the runner's error.
+ */
+static int run(rl__plugin_set *plugins, const rl__target_options *topts,
+               const rl__target_options *bad, const rl__run_config *cfg,
+               run_result *out) {
+  run_setup setup;
+  memset(out, 0, sizeof *out);
+  if (setup_new(plugins, topts, bad, cfg, &setup))
+    return -2;
+  rl__target *target = setup.target, *bad_target = setup.bad_target;
+  rl__run_config c = *cfg;
+  if (bad) {
+    pthread_mutex_lock(&kit.lock);
+    kit.n_error_steps = 0;
+    for (size_t i = 0; i < bad_target->nv && i < KIT_MAX_ERROR_STEPS; i++)
+      kit.error_steps[kit.n_error_steps++] = bad_target->v[i].step;
+    pthread_mutex_unlock(&kit.lock);
+    c.plan = setup.plan;
+  }
   rl__stats *stats = rl__stats_new();
   rl__runner r;
-  int rc = stats ? rl__runner_run(&r, cfg, &kit_host, target, stats, NULL) : -1;
-  if (rc == 0) {
-    const rl__stats_entry *t = rl__stats_total(stats);
-    out->requests = t->num_requests;
-    out->failures = t->num_failures;
-    out->cut = r.cut_requests;
-    const rl__stats_error **errors;
-    if (rl__stats_errors(stats, &errors))
-      snprintf(out->top_error, sizeof out->top_error, "%s %s: %s",
-               errors[0]->type, errors[0]->name, errors[0]->error);
-  }
+  int rc = stats ? rl__runner_run(&r, &c, kit_host_table(), target, stats, NULL)
+                 : -1;
+  if (rc == 0)
+    read_stats(stats, &r, out);
   if (stats)
     rl__runner_free(&r);
+  pthread_mutex_lock(&kit.lock);
+  kit.n_error_steps = 0;
+  pthread_mutex_unlock(&kit.lock);
   rl__stats_del(stats);
-  rl__target_del(target);
+  setup_free(&setup);
   return rc;
 }
 
@@ -609,6 +296,167 @@ static int closed_port(int family, uint16_t *port) {
   return fd;
 }
 
+/* ---- the verdicts' common parts ------------------------------------------ */
+
+/* The failures a run may have and still read like the load run: none when
+ * the load run had none; else at most twice its share (a --call the
+ * server fails on purpose fails everywhere). */
+static uint64_t failures_allowed(const run_result *load, uint64_t requests) {
+  if (!load->failures || !load->requests)
+    return 0;
+  double share = (double)load->failures / (double)load->requests;
+  return (uint64_t)ceil(2 * share * (double)requests);
+}
+
+/* Every request counted once: the kit's books (accepted and reported,
+ * refused) against the core's stats (ok + failed + cut). Requests handed
+ * back to the host may end in the core instead. Appends the figures. */
+static int adds_up(const run_result *res, char *buf, size_t len) {
+  uint64_t sent = kit.n.reported + kit.n.refused;
+  uint64_t counted = res->requests + res->cut;
+  int ok = counted >= sent && counted <= sent + kit.n.handed_back;
+  snprintf(buf, len, "%llu sent = %llu ok + %llu failed + %llu cut%s",
+           (unsigned long long)sent,
+           (unsigned long long)(res->requests - res->failures),
+           (unsigned long long)res->failures, (unsigned long long)res->cut,
+           ok ? "" : " (the stats do not match what the plugin reported)");
+  return ok;
+}
+
+static void note_failures(const run_result *res, uint64_t allowed,
+                          uint64_t excused, const char *what) {
+  if (res->failures > allowed + excused)
+    printf("      %s failed where the load run did not: %s\n", what,
+           res->top_error);
+}
+
+/* ---- the fault runs (codecs) --------------------------------------------- */
+
+/* Replies 20-100 ms late: every request still completes, and the stats
+ * see the delay. */
+static int delay_run(rl__plugin_set *plugins, const rl__target_options *topts,
+                     const rl__run_config *cfg, const run_result *load) {
+  run_result res;
+  kit_run_begin(FAULT_DELAY);
+  int rc = run(plugins, topts, NULL, cfg, &res);
+  kit_run_end();
+  if (rc == -2)
+    return rc;
+  int clean = no_violations();
+  uint64_t allowed = failures_allowed(load, res.requests);
+  uint64_t overtaken = kit.n.overtaken;
+  uint64_t min_ns = (uint64_t)KIT_DELAY_MIN_MS * 1000000u;
+  /* A reply the server's close overtook failed at once: no delay in it. */
+  int slow = overtaken || res.fastest_ns >= min_ns;
+  char sums[256];
+  int sums_ok = adds_up(&res, sums, sizeof sums);
+  note_failures(&res, allowed, overtaken, "delayed replies");
+  if (!slow)
+    printf("      the fastest response (%.1f ms) is under the %d ms "
+           "injected: a request ended before its reply came\n",
+           (double)res.fastest_ns / 1e6, KIT_DELAY_MIN_MS);
+  char extra[96] = "";
+  if (overtaken)
+    snprintf(extra, sizeof extra, " (%llu overtaken by the server's close)",
+             (unsigned long long)overtaken);
+  check(rc == 0 && clean && res.requests > 0 &&
+            res.failures <= allowed + overtaken && slow && sums_ok,
+        "delayed replies: %llu read(s) held back %d-%d ms: %llu request(s), "
+        "%llu failed%s, fastest %.1f ms; %s",
+        (unsigned long long)kit.n.delayed, KIT_DELAY_MIN_MS, KIT_DELAY_MAX_MS,
+        (unsigned long long)res.requests, (unsigned long long)res.failures,
+        extra, (double)res.fastest_ns / 1e6, sums);
+  return 0;
+}
+
+/* Replies withheld until the host's request timeout ends them: they fail
+ * saying so, are counted, and new requests succeed. */
+static int timeout_run(rl__plugin_set *plugins, const rl__target_options *topts,
+                       const rl__run_config *cfg, double timeout_s) {
+  rl__target_options t = *topts;
+  t.request_timeout_ns = (uint64_t)(timeout_s * 1e9);
+  /* At least four timeouts long: requests after the first timeout need
+   * the time to succeed. */
+  rl__run_config tcfg = *cfg;
+  if (tcfg.run_time_ns < 4 * t.request_timeout_ns)
+    tcfg.run_time_ns = 4 * t.request_timeout_ns;
+  run_result res;
+  kit_run_begin(FAULT_TIMEOUT);
+  int rc = run(plugins, &t, NULL, &tcfg, &res);
+  kit_run_end();
+  if (rc == -2)
+    return rc;
+  int clean = no_violations();
+  const kit_counts *n = &kit.n;
+  char sums[256];
+  int sums_ok = adds_up(&res, sums, sizeof sums);
+  if (!n->withheld)
+    printf("      no connection answered two requests: nothing was "
+           "withheld\n");
+  else if (!n->timed_out)
+    printf("      no request ended by its timeout (session_cancel, or "
+           "session_del with RL_ERR_TIMEOUT)\n");
+  else if (!n->ok_after_timeout)
+    printf("      no request succeeded after the first timeout\n");
+  int counted = res.timeout_failures >= n->timed_out;
+  if (!counted)
+    printf("      the stats count %llu timed-out failure(s), the plugin "
+           "reported %llu\n",
+           (unsigned long long)res.timeout_failures,
+           (unsigned long long)n->timed_out);
+  check(rc == 0 && clean && n->withheld && n->timed_out &&
+            n->timeout_failed == n->timed_out && n->ok_after_timeout &&
+            counted && sums_ok,
+        "timeouts: replies withheld on %llu connection(s), %gs request "
+        "timeout: %llu request(s) ended by it, %llu failed saying so (%s), "
+        "%llu ok after; %s",
+        (unsigned long long)n->withheld, timeout_s,
+        (unsigned long long)n->timed_out, (unsigned long long)n->timeout_failed,
+        n->timeout_text[0] ? n->timeout_text : "none",
+        (unsigned long long)n->ok_after_timeout, sums);
+  return 0;
+}
+
+/* Error replies from the real server, interleaved with ordinary requests
+ * on the same connections. */
+static int error_run(rl__plugin_set *plugins, const rl__target_options *topts,
+                     const rl__target_options *bad, const rl__run_config *cfg,
+                     const run_result *load) {
+  run_result res;
+  kit_run_begin(FAULT_ERRORS);
+  int rc = run(plugins, topts, bad, cfg, &res);
+  kit_run_end();
+  if (rc == -2)
+    return rc;
+  int clean = no_violations();
+  const kit_counts *n = &kit.n;
+  char sums[256];
+  int sums_ok = adds_up(&res, sums, sizeof sums);
+  uint64_t ok_requests =
+      res.requests > n->error_requests ? res.requests - n->error_requests : 0;
+  uint64_t ok_failures =
+      res.failures > n->error_failed ? res.failures - n->error_failed : 0;
+  uint64_t allowed = failures_allowed(load, ok_requests);
+  if (ok_failures > allowed)
+    printf("      %llu ordinary request(s) failed beside the error ones\n",
+           (unsigned long long)ok_failures);
+  if (n->error_failed && !n->ok_after_error)
+    printf("      no ordinary request succeeded on a connection after an "
+           "error reply on it: does the plugin give up the connection?\n");
+  check(rc == 0 && clean && n->error_requests &&
+            n->error_failed == n->error_requests && n->ok_after_error &&
+            ok_failures <= allowed && sums_ok,
+        "error replies: %llu error request(s), %llu failed with a text "
+        "(%s), %llu ok after one on its connection; %s",
+        (unsigned long long)n->error_requests,
+        (unsigned long long)n->error_failed,
+        n->error_text[0] ? n->error_text : "none",
+        (unsigned long long)n->ok_after_error, sums);
+  return 0;
+}
+
+/* ---- options ------------------------------------------------------------- */
+
 static void usage(FILE *out) {
   fputs("Usage: rpcload-conformance --plugin PLUGIN --url URL [OPTIONS]\n"
         "\n"
@@ -617,31 +465,120 @@ static void usage(FILE *out) {
         "the descriptor's fields; exactly one request event per request the\n"
         "plugin accepted, none after a refused submit, none from inside\n"
         "submit; every held request reported when a session or transport is\n"
-        "deleted (also when the run is cut with requests in flight); replies\n"
-        "split at every byte and a server closing mid-reply (codecs; and\n"
-        "users sharing one connection when the codec pipelines); failures\n"
-        "on a port where nothing listens; no callback blocking the worker\n"
-        "thread (its CPU time, or its wall time when it slept). Run it under\n"
-        "valgrind to check teardown leaks nothing.\n"
+        "deleted (also when the run is cut with requests in flight); faults\n"
+        "injected into a codec's reads: replies split at every byte, a\n"
+        "server closing mid-reply, replies 20-100 ms late (every request\n"
+        "still completes, the response times include the delay), replies\n"
+        "withheld until the request timeout (those fail saying they timed\n"
+        "out, are counted, and later requests succeed), and users sharing\n"
+        "one connection when the codec pipelines; error replies (with an\n"
+        "--error-* option below: each fails with a text, and its connection\n"
+        "goes on serving); failures on a port where nothing listens; no\n"
+        "callback blocking the worker thread (its CPU time, or its wall time\n"
+        "when it slept). Run it under valgrind to check teardown leaks\n"
+        "nothing.\n"
         "\n"
         "  --plugin NAME|PATH   the plugin to check\n"
         "  --url URL            a real server speaking the plugin's protocol\n"
         "  -X, -H, -d, --name, --call, -O KEY=VALUE, --insecure, --cacert F\n"
         "                       the request, as for rpcload\n"
+        "  --error-url URL      a request the server answers with an error,\n"
+        "  --error-call CALL    alternated with the one above: it is that\n"
+        "  --error-data DATA    request with this URL (same server; another\n"
+        "  --error-option K=V   path, e.g. one nginx answers 404), --call\n"
+        "                       (Redis: NOSUCHCMD), -d, or -O (replacing\n"
+        "                       the -O of that key; gRPC: metadata=...).\n"
+        "                       Without one, the error run is skipped\n"
+        "  --timeout S          request timeout of the timeout run (default\n"
+        "                       0.25; the other runs use 2)\n"
         "  --users N            users in the load run (default 20)\n"
-        "  --seconds S          length of the load run (default 3)\n"
+        "  --seconds S          length of the load run (default 3); the other\n"
+        "                       runs take 1 s each, or S when shorter (the\n"
+        "                       timeout run at least four timeouts)\n"
         "  --stall-ms MS        longest a callback may take (default 50)\n"
         "  --threads N          worker threads (default 2)\n"
         "  --connections N      users share N connections, as rpcload's\n"
         "                       --connections: for multiplexing plugins\n"
+        "  --only RUN,...       the load run and only these: split, close,\n"
+        "                       pipelining, delay, timeout, error, cut,\n"
+        "                       unreachable (\"load\": none), to work on one\n"
+        "                       failing check\n"
         "\n"
-        "Prints PASS/FAIL per check and 'N passed, M failed'. Exit status 0\n"
-        "when all passed, 1 when a check failed, 2 for bad arguments, a\n"
-        "plugin that does not load, or a step the plugin refuses.\n",
+        "Prints PASS/FAIL per check (SKIP for a run it was given nothing\n"
+        "for) and 'N passed, M failed'. Exit status 0 when all passed, 1\n"
+        "when a check failed, 2 for bad arguments, a plugin that does not\n"
+        "load, a step the plugin refuses, or an error request that goes to\n"
+        "another server than --url.\n",
         out);
 }
 
+/* The runs --only may name, in the order they run. */
+static const char *const run_names[] = {"split", "close",       "pipelining",
+                                        "delay", "timeout",     "error",
+                                        "cut",   "unreachable", NULL};
+
+/* Bit i: run_names[i] is wanted ("load", which always runs, sets none).
+ * -1 on a name not in the list. */
+static int parse_only(const char *list, unsigned *mask) {
+  *mask = 0;
+  const char *p = list;
+  while (*p) {
+    size_t len = strcspn(p, ",");
+    int found = len == 4 && strncmp(p, "load", 4) == 0;
+    for (int i = 0; run_names[i]; i++)
+      if (strlen(run_names[i]) == len && strncmp(run_names[i], p, len) == 0) {
+        *mask |= 1u << i;
+        found = 1;
+      }
+    if (!found) {
+      fprintf(stderr,
+              "rpcload-conformance: --only: no run named '%.*s' (runs: "
+              "load, split, close, pipelining, delay, timeout, error, cut, "
+              "unreachable)\n",
+              (int)len, p);
+      return -1;
+    }
+    p += len;
+    if (*p == ',')
+      p++;
+  }
+  return 0;
+}
+
+static unsigned only_mask = ~0u;
+
+static int wanted(const char *name) {
+  for (int i = 0; run_names[i]; i++)
+    if (strcmp(run_names[i], name) == 0)
+      return (int)((only_mask >> i) & 1u);
+  return 0;
+}
+
+/* Adds or replaces option `key` in `opts` (n of cap). 0, or -1 when full. */
+static int set_option(rl_kv *opts, size_t *n, size_t cap, const char *key,
+                      const char *value) {
+  for (size_t i = 0; i < *n; i++)
+    if (strcmp(opts[i].key, key) == 0) {
+      opts[i].value = value;
+      return 0;
+    }
+  if (*n == cap)
+    return -1;
+  opts[(*n)++] = (rl_kv){key, value};
+  return 0;
+}
+
+#define MAX_KV 32
+
 int main(int argc, char **argv) {
+  enum {
+    OPT_ERROR_URL = 256,
+    OPT_ERROR_CALL,
+    OPT_ERROR_DATA,
+    OPT_ERROR_OPTION,
+    OPT_TIMEOUT,
+    OPT_ONLY,
+  };
   static const struct option opts[] = {
       {"plugin", required_argument, NULL, 'p'},
       {"url", required_argument, NULL, 'u'},
@@ -658,6 +595,12 @@ int main(int argc, char **argv) {
       {"stall-ms", required_argument, NULL, 'M'},
       {"threads", required_argument, NULL, 'T'},
       {"connections", required_argument, NULL, 'N'},
+      {"error-url", required_argument, NULL, OPT_ERROR_URL},
+      {"error-call", required_argument, NULL, OPT_ERROR_CALL},
+      {"error-data", required_argument, NULL, OPT_ERROR_DATA},
+      {"error-option", required_argument, NULL, OPT_ERROR_OPTION},
+      {"timeout", required_argument, NULL, OPT_TIMEOUT},
+      {"only", required_argument, NULL, OPT_ONLY},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
@@ -666,10 +609,12 @@ int main(int argc, char **argv) {
   memset(&topts, 0, sizeof topts);
   topts.connect_timeout_ns = 2 * RL__NS_PER_SEC;
   topts.request_timeout_ns = 2 * RL__NS_PER_SEC;
-  rl_kv headers[32], options[32];
-  size_t nh = 0, no = 0;
+  rl_kv headers[MAX_KV], options[MAX_KV], error_options[MAX_KV];
+  size_t nh = 0, no = 0, neo = 0;
+  const char *error_url = NULL, *error_data = NULL;
+  int error_given = 0;
   long long users = 20, threads = 2, connections = 0;
-  double seconds = 3, stall_ms = 50;
+  double seconds = 3, stall_ms = 50, timeout_s = 0.25;
   int c;
   while ((c = getopt_long(argc, argv, "X:H:d:O:h", opts, NULL)) != -1) {
     char *eq;
@@ -685,7 +630,7 @@ int main(int argc, char **argv) {
       break;
     case 'H':
       eq = strchr(optarg, ':');
-      if (!eq || nh == 32) {
+      if (!eq || nh == MAX_KV) {
         fprintf(stderr, "rpcload-conformance: bad header '%s'\n", optarg);
         return 2;
       }
@@ -703,19 +648,41 @@ int main(int argc, char **argv) {
       break;
     case 'c':
     case 'O':
-      if (no == 32) {
+    case OPT_ERROR_CALL:
+    case OPT_ERROR_OPTION: {
+      int for_error = c == OPT_ERROR_CALL || c == OPT_ERROR_OPTION;
+      rl_kv *set = for_error ? error_options : options;
+      size_t *n = for_error ? &neo : &no;
+      const char *key = "call", *value = optarg;
+      if (c == 'O' || c == OPT_ERROR_OPTION) {
+        if (!(eq = strchr(optarg, '='))) {
+          fprintf(stderr, "rpcload-conformance: %s wants KEY=VALUE\n",
+                  c == 'O' ? "-O" : "--error-option");
+          return 2;
+        }
+        *eq = 0;
+        key = optarg;
+        value = eq + 1;
+      }
+      /* -O may repeat a key (gRPC's metadata); --error-option replaces. */
+      int full = for_error ? set_option(set, n, MAX_KV, key, value) != 0
+                           : *n == MAX_KV;
+      if (full) {
         fprintf(stderr, "rpcload-conformance: too many options\n");
         return 2;
       }
-      if (c == 'c') {
-        options[no++] = (rl_kv){"call", optarg};
-      } else if ((eq = strchr(optarg, '='))) {
-        *eq = 0;
-        options[no++] = (rl_kv){optarg, eq + 1};
-      } else {
-        fprintf(stderr, "rpcload-conformance: -O wants KEY=VALUE\n");
-        return 2;
-      }
+      if (!for_error)
+        set[(*n)++] = (rl_kv){key, value};
+      error_given |= for_error;
+      break;
+    }
+    case OPT_ERROR_URL:
+      error_url = optarg;
+      error_given = 1;
+      break;
+    case OPT_ERROR_DATA:
+      error_data = optarg;
+      error_given = 1;
       break;
     case 'k':
       topts.tls.insecure = 1;
@@ -743,6 +710,20 @@ int main(int argc, char **argv) {
       if (rl__parse_number(optarg, &stall_ms) || stall_ms <= 0)
         goto bad;
       break;
+    case OPT_TIMEOUT:
+      if (rl__parse_number(optarg, &timeout_s) || timeout_s <= 0 ||
+          timeout_s > 60) {
+        fprintf(stderr,
+                "rpcload-conformance: --timeout '%s': seconds, more than 0 "
+                "and at most 60\n",
+                optarg);
+        return 2;
+      }
+      break;
+    case OPT_ONLY:
+      if (parse_only(optarg, &only_mask))
+        return 2;
+      break;
     case 'h':
       usage(stdout);
       return 0;
@@ -757,12 +738,29 @@ int main(int argc, char **argv) {
   topts.n_headers = nh;
   topts.options = options;
   topts.n_options = no;
+  /* The error request: the request above with what --error-* replaced. */
+  rl_kv merged[2 * MAX_KV];
+  size_t nm = 0;
+  for (size_t i = 0; i < no; i++)
+    merged[nm++] = options[i];
+  for (size_t i = 0; i < neo; i++)
+    (void)set_option(merged, &nm, sizeof merged / sizeof merged[0],
+                     error_options[i].key, error_options[i].value);
+  rl__target_options etopts = topts;
+  if (error_url)
+    etopts.url = error_url;
+  if (error_data) {
+    etopts.body = (const uint8_t *)error_data;
+    etopts.body_len = strlen(error_data);
+  }
+  etopts.options = merged;
+  etopts.n_options = nm;
   kit.stall_limit_ns = (uint64_t)(stall_ms * 1e6);
   signal(SIGPIPE, SIG_IGN);
   rl__log_set_level(RL__LOG_WARN); /* the runs' progress lines are noise here */
 
   rl__plugin_set plugins;
-  rl__plugin_set_init(&plugins, &kit_host);
+  rl__plugin_set_init(&plugins, kit_host_table());
   rl__plugin *p;
   char err[1024];
   if (rl__plugin_set_load(&plugins, plugin_arg, &p, err, sizeof err)) {
@@ -776,7 +774,7 @@ int main(int argc, char **argv) {
   check(1, "load: the loader accepted the plugin (entry symbol, ABI, size, "
            "required members)");
   check_descriptor(p);
-  wrap(p);
+  kit_wrap(p);
 
   /* 1. Load: every request ends in exactly one event. */
   rl__run_config cfg;
@@ -790,87 +788,116 @@ int main(int argc, char **argv) {
   cfg.run_time_ns = (uint64_t)(seconds * 1e9);
   cfg.stop_timeout_ns = 3 * RL__NS_PER_SEC;
   cfg.seed = 1;
-  run_result res;
-  int rc = run(&plugins, &topts, &cfg, &res);
-  if (rc == -2) { /* step_new refused: nothing to check, as --help says */
-    printf("%d passed, %d failed\n", passed, failed + 1);
-    rl__plugin_set_free(&plugins);
-    return 2;
+  run_result load, res;
+  memset(&res, 0, sizeof res);
+  if (error_given && wanted("error")) {
+    /* A wrong error request is a usage error: say so before any run. */
+    run_setup setup;
+    if (setup_new(&plugins, &topts, &etopts, &cfg, &setup))
+      goto refused;
+    setup_free(&setup);
   }
+  kit_run_begin(FAULT_NONE);
+  int rc = run(&plugins, &topts, NULL, &cfg, &load);
+  if (rc == -2) /* step_new refused: nothing to check, as --help says */
+    goto refused;
   int clean = no_violations();
-  check(rc == 0 && clean && res.requests > 0,
+  check(rc == 0 && clean && load.requests > 0,
         "load: %llu users for %gs: %llu request(s), %llu failed, %llu cut; "
         "exactly one event each",
-        users, seconds, (unsigned long long)res.requests,
-        (unsigned long long)res.failures, (unsigned long long)res.cut);
-  if (res.failures == res.requests && res.requests)
+        users, seconds, (unsigned long long)load.requests,
+        (unsigned long long)load.failures, (unsigned long long)load.cut);
+  if (load.failures == load.requests && load.requests)
     printf("      note: every request failed (%s): is --url a server of this "
            "protocol?\n",
-           res.top_error);
+           load.top_error);
 
-  uint64_t load_failures = res.failures;
+  /* The other runs: a second each, or --seconds when shorter. */
+  rl__run_config fcfg = cfg;
+  fcfg.run_time_ns =
+      cfg.run_time_ns < RL__NS_PER_SEC ? cfg.run_time_ns : RL__NS_PER_SEC;
 
   /* 2. Faults (codecs: they sit between the core's socket and the
-   * plugin), each run one second. */
-  if (orig.kind == RL_PLUGIN_CODEC) {
-    rl__run_config fcfg = cfg;
-    fcfg.run_time_ns = RL__NS_PER_SEC;
-    kit.fault = FAULT_SPLIT;
-    rc = run(&plugins, &topts, &fcfg, &res);
-    kit.fault = FAULT_NONE;
+   * plugin). */
+  if (kit_orig.kind == RL_PLUGIN_CODEC && wanted("split")) {
+    kit_run_begin(FAULT_SPLIT);
+    rc = run(&plugins, &topts, NULL, &fcfg, &res);
+    kit_run_end();
     clean = no_violations();
     /* A reply in pieces must read as it does whole: failures where the
      * load run had none mean the plugin lost its place between reads. */
-    int same = load_failures > 0 || res.failures == 0;
+    int same = load.failures > 0 || res.failures == 0;
     check(rc == 0 && clean && res.requests > 0 && same,
           "replies split at every byte: %llu request(s), %llu failed%s%s%s",
           (unsigned long long)res.requests, (unsigned long long)res.failures,
           same ? "" : " (none failed whole: ", same ? "" : res.top_error,
           same ? "" : ")");
-
-    kit.fault = FAULT_CLOSE;
-    kit.connections = kit.cut_replies = 0;
-    rc = run(&plugins, &topts, &fcfg, &res);
-    kit.fault = FAULT_NONE;
+  }
+  if (kit_orig.kind == RL_PLUGIN_CODEC && wanted("close")) {
+    kit_run_begin(FAULT_CLOSE);
+    rc = run(&plugins, &topts, NULL, &fcfg, &res);
+    kit_run_end();
     clean = no_violations();
     check(rc == 0 && clean && res.requests > 0,
           "server closes mid-reply: %llu reply(ies) cut, %llu request(s), "
           "%llu failed; exactly one event each",
-          (unsigned long long)kit.cut_replies, (unsigned long long)res.requests,
-          (unsigned long long)res.failures);
+          (unsigned long long)kit.n.cut_replies,
+          (unsigned long long)res.requests, (unsigned long long)res.failures);
+  }
+  if (kit_orig.kind == RL_PLUGIN_CODEC && kit_orig.session_max_concurrent &&
+      wanted("pipelining")) {
+    /* Pipelining: users share one connection, so the session holds as
+     * many requests as it says it takes. */
+    rl__run_config pcfg = fcfg;
+    pcfg.connections = 1;
+    pcfg.threads = 1;
+    kit_run_begin(FAULT_NONE);
+    rc = run(&plugins, &topts, NULL, &pcfg, &res);
+    clean = no_violations();
+    int same = load.failures > 0 || res.failures == 0;
+    check(rc == 0 && clean && res.requests > 0 && same,
+          "pipelining: %llu users on one connection: %llu request(s), %llu "
+          "failed%s%s%s",
+          users, (unsigned long long)res.requests,
+          (unsigned long long)res.failures,
+          same ? "" : " (none failed alone: ", same ? "" : res.top_error,
+          same ? "" : ")");
+  }
+  if (kit_orig.kind == RL_PLUGIN_CODEC && wanted("delay") &&
+      delay_run(&plugins, &topts, &fcfg, &load) == -2)
+    goto refused;
+  if (kit_orig.kind == RL_PLUGIN_CODEC && wanted("timeout") &&
+      timeout_run(&plugins, &topts, &fcfg, timeout_s) == -2)
+    goto refused;
 
-    if (orig.session_max_concurrent) {
-      /* Pipelining: users share one connection, so the session holds as
-       * many requests as it says it takes. */
-      rl__run_config pcfg = fcfg;
-      pcfg.connections = 1;
-      pcfg.threads = 1;
-      rc = run(&plugins, &topts, &pcfg, &res);
-      clean = no_violations();
-      same = load_failures > 0 || res.failures == 0;
-      check(rc == 0 && clean && res.requests > 0 && same,
-            "pipelining: %llu users on one connection: %llu request(s), %llu "
-            "failed%s%s%s",
-            users, (unsigned long long)res.requests,
-            (unsigned long long)res.failures,
-            same ? "" : " (none failed alone: ", same ? "" : res.top_error,
-            same ? "" : ")");
-    }
+  /* 3. Error replies from the real server, where the author named a
+   * request it refuses. */
+  if (wanted("error")) {
+    if (!error_given)
+      printf("SKIP  error replies: give --error-url, --error-call, "
+             "--error-data or --error-option (a request the server "
+             "answers with an error)\n");
+    else if (error_run(&plugins, &topts, &etopts, &fcfg, &load) == -2)
+      goto refused;
   }
 
-  /* 3. Cut with requests in flight: held requests must be reported by
+  /* 4. Cut with requests in flight: held requests must be reported by
    * session_del/transport_del, and nothing may leak (run under valgrind). */
-  cfg.run_time_ns = RL__NS_PER_SEC;
-  cfg.stop_timeout_ns = 0;
-  rc = run(&plugins, &topts, &cfg, &res);
-  clean = no_violations();
-  check(rc == 0 && clean,
-        "cut at the stop: %llu request(s) in flight cut, each reported once",
-        (unsigned long long)res.cut);
+  if (wanted("cut")) {
+    rl__run_config ccfg = fcfg;
+    ccfg.stop_timeout_ns = 0;
+    kit_run_begin(FAULT_NONE);
+    rc = run(&plugins, &topts, NULL, &ccfg, &res);
+    clean = no_violations();
+    check(rc == 0 && clean,
+          "cut at the stop: %llu request(s) in flight cut, each reported once",
+          (unsigned long long)res.cut);
+  }
 
-  /* 4. Nothing listening: failures, named like the plugin's requests. */
+  /* 5. Nothing listening: failures, named like the plugin's requests. */
   rl__url u;
-  if (rl__url_parse(topts.url, &u, err, sizeof err) == 0) {
+  if (wanted("unreachable") &&
+      rl__url_parse(topts.url, &u, err, sizeof err) == 0) {
     uint16_t port = 0;
     int fd = closed_port(strchr(u.host, ':') ? AF_INET6 : AF_INET, &port);
     char url[2048];
@@ -881,10 +908,11 @@ int main(int argc, char **argv) {
     rl__target_options closed = topts;
     closed.url = url;
     closed.connect_timeout_ns = closed.request_timeout_ns = RL__NS_PER_SEC / 2;
-    cfg.users = 2;
-    cfg.run_time_ns = RL__NS_PER_SEC + RL__NS_PER_SEC / 2;
-    cfg.stop_timeout_ns = RL__NS_PER_SEC;
-    rc = fd >= 0 ? run(&plugins, &closed, &cfg, &res) : -1;
+    rl__run_config ucfg = fcfg;
+    ucfg.users = 2;
+    ucfg.stop_timeout_ns = RL__NS_PER_SEC;
+    kit_run_begin(FAULT_NONE);
+    rc = fd >= 0 ? run(&plugins, &closed, NULL, &ucfg, &res) : -1;
     clean = no_violations();
     check(rc == 0 && clean && res.requests > 0 && res.failures == res.requests,
           "nothing listening: %llu request(s), all failed (%s)",
@@ -894,7 +922,7 @@ int main(int argc, char **argv) {
     rl__url_free(&u);
   }
 
-  /* 5. The stall detector's verdict over all runs. */
+  /* 6. The stall detector's verdict over all runs. */
   if (kit.stalls)
     printf("      stall: %s (%llu callback(s) over the limit)\n",
            kit.stall_shown, (unsigned long long)kit.stalls);
@@ -908,6 +936,11 @@ int main(int argc, char **argv) {
   rl__plugin_set_free(&plugins);
   free(kit.slots);
   return failed ? 1 : 0;
+refused:
+  printf("%d passed, %d failed\n", passed, failed + 1);
+  rl__plugin_set_free(&plugins);
+  free(kit.slots);
+  return 2;
 bad:
   usage(stderr);
   return 2;
