@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define RL_LISTENER_ABI_MAJOR 1
-#define RL_LISTENER_ABI_MINOR 0
+#define RL_LISTENER_ABI_MINOR 1
 #define RL_LISTENER_ABI_VERSION                                                \
   ((uint32_t)((RL_LISTENER_ABI_MAJOR << 16) | RL_LISTENER_ABI_MINOR))
 
@@ -81,6 +81,24 @@ typedef struct rl_request_event {
   uint32_t worker;
   /* Monotonic (host now_ns) time the response time counts from. */
   uint64_t start_ns;
+
+  /* ---- ABI 1.1: the response, for a listener that asks for it ------- */
+  /* Set only when some listener's descriptor has wants_response (then
+   * every protocol plugin hands its responses over, which costs a copy a
+   * response) and a response came back: has_response 1. The protocol's
+   * status (HTTP status; gRPC status code; -1 none), the payload (HTTP
+   * body, gRPC message as JSON when the plugin gives it, else its bytes;
+   * cut at 4 MiB: body_cut 1), and the header fields as `n_headers`
+   * pairs "name\0value\0" one after another in `headers` (HTTP/2 and
+   * gRPC names lower case; trailers after headers). All borrowed for the
+   * call. A request event of a stream's message carries none. */
+  int has_response;
+  int status;
+  const char *body;
+  size_t body_len;
+  int body_cut;
+  const char *headers;
+  size_t n_headers;
 } rl_request_event;
 
 /* A user's error (Locust's `user_error`): a failed step that ended its
@@ -227,6 +245,11 @@ typedef struct rl_listener {
    * request: what the second added to the run's stats (the fast path: no
    * per-request call). */
   void (*report)(void *state, const rl_report *rep);
+
+  /* ---- ABI 1.1 ---------------------------------------------------------- */
+  /* 1: on_request's events carry the response (rl_request_event's
+   * has_response...): the plugins then collect every response for it. */
+  int wants_response;
 } rl_listener;
 
 /* The function every listener exports under RL_LISTENER_ENTRY_SYMBOL. */

@@ -28,7 +28,7 @@ from .errors import CODES, RpcloadError
 
 API_MAJOR = 1  # RL_API_MAJOR this module is written for
 API_MINOR = 0  # the newest minor whose functions it binds
-LISTENER_ABI = (1 << 16) | 0  # RL_LISTENER_ABI_VERSION 1.0
+LISTENER_ABI = (1 << 16) | 1  # RL_LISTENER_ABI_VERSION 1.1
 RL_CMD_RUN = 0
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -67,6 +67,14 @@ class RequestEvent(ctypes.Structure):
         ("user_class", c_char_p),
         ("worker", c_u32),
         ("start_ns", c_u64),
+        # listener ABI 1.1: the response, for a listener that asks for it
+        ("has_response", c_int),
+        ("status", c_int),
+        ("body", ctypes.c_void_p),
+        ("body_len", ctypes.c_size_t),
+        ("body_cut", c_int),
+        ("headers", ctypes.c_void_p),
+        ("n_headers", ctypes.c_size_t),
     ]
 
 
@@ -150,6 +158,8 @@ class Listener(ctypes.Structure):
         ("on_request", ON_REQUEST_FN),
         ("user_error", USER_ERROR_FN),
         ("report", REPORT_FN),
+        # listener ABI 1.1
+        ("wants_response", c_int),
     ]
 
 

@@ -87,6 +87,9 @@ struct rl_loop {
    * for user_error (NULL: none). */
   struct rl__events_thread *events;
   struct rl__events *events_table;
+  /* A listener wants the request event's response: every user keeps its
+   * responses (user.c) and plugins hand them over. */
+  int events_response;
   /* -n/--iterations: the run's (borrowed from the runner), or NULL. */
   struct rl__budget *budget;
   /* Users queued to act once the current callback is done (user.c

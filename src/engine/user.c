@@ -221,7 +221,8 @@ rl__user *rl__user_new(rl_loop *loop, uint64_t id, const rl__plan_class *cls,
     fail |= !u->vars;
   }
   /* A C class's requests keep their responses each (engine/cuser.c). */
-  if (!cls->c && (cls->checks || loop->print_responses)) {
+  if (!cls->c &&
+      (cls->checks || loop->print_responses || loop->events_response)) {
     u->resp = calloc(1, sizeof *u->resp);
     fail |= !u->resp;
   }
@@ -602,7 +603,7 @@ int rl__user_wants_response(const rl_request *req) {
   const rl__user *u = req->user;
   if (!u || !req->resp)
     return 0;
-  if (u->cls->checks)
+  if (u->cls->checks || u->loop->events_response)
     return 1;
   /* Printing only: the step's first responses. Several users may collect
    * one at once; print_response decides which are printed. */
@@ -679,6 +680,16 @@ static const char *tell_listeners(rl__user *u, rl_request *req,
       .user_id = u->id,
       .user_class = u->cls->name,
       .start_ns = req->start_ns};
+  const rl__response *r = req->resp;
+  if (u->loop->events_response && r && r->have) {
+    ev.has_response = 1;
+    ev.status = r->status;
+    ev.body = r->has_json ? r->json : r->body;
+    ev.body_len = r->has_json ? strlen(r->json) : r->body_len;
+    ev.body_cut = r->body_cut;
+    ev.headers = r->hdr;
+    ev.n_headers = r->n_headers;
+  }
   return rl__events_request(u->loop->events, &ev);
 }
 

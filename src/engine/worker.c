@@ -544,6 +544,7 @@ static int loop_init(rl__worker *w) {
   lp->print_responses = w->cfg.print_responses;
   lp->budget = w->cfg.budget;
   lp->events_table = w->cfg.events;
+  lp->events_response = w->cfg.events && w->cfg.events->any_response;
   if (lp->open && w->cfg.queue_cap) {
     lp->queue = malloc(w->cfg.queue_cap * sizeof *lp->queue);
     if (!lp->queue)

@@ -105,6 +105,7 @@ static int from_desc(rl__events *ev, const char *path, void *dl,
          d->struct_size < sizeof l->desc ? d->struct_size : sizeof l->desc);
   ev->items[ev->n++] = l;
   ev->any_request |= l->desc.on_request != NULL;
+  ev->any_response |= l->desc.on_request != NULL && l->desc.wants_response;
   ev->any_report |= l->desc.report != NULL;
   ev->any_user_error |= l->desc.user_error != NULL;
   *out = l;

@@ -38,6 +38,7 @@ TEST_LISTENERS = os.environ.get("RPCLOAD_TEST_LISTENER_DIR") or os.path.join(
     BUILD, "tests", "listeners")
 LISTENERS = os.environ.get("RPCLOAD_LISTENER_DIR") or os.path.join(BUILD, "listeners")
 RECORDER = os.path.join(TEST_LISTENERS, "recorder_good.so")
+RESPONSES = os.path.join(TEST_LISTENERS, "responses.so")
 
 SCENARIO = """\
 host: {host}
@@ -159,6 +160,31 @@ class ListenerTests(unittest.TestCase):
             # Users are dealt round-robin: user i on thread (i - 1) mod 2.
             self.assertEqual(int(worker), (int(user) - 1) % 2)
         self.check_reports(ev, len(reqs))
+
+    def test_request_event_carries_the_response_when_asked(self):
+        """Listener ABI 1.1: a listener with wants_response gets each
+        request's status, body and headers (the responses test listener
+        writes them down); the others' events stay as they were."""
+        out = os.path.join(self.tmp, "responses.txt")
+        with NginxServer() as ng:
+            res = rpcload.run(["-u", "2", "-r", "20", "-t", "1s", "--stop-timeout", "5",
+                               "--listener", RESPONSES, "--listener-opt", "file=" + out,
+                               "--json-file", self.json, ng.url("/hello"),
+                               ], timeout_s=60)
+            served = ng.count(path="/hello")
+            res404 = rpcload.run(["-u", "1", "-n", "5", "--listener", RESPONSES,
+                                  "--listener-opt", "file=" + out + ".404",
+                                  ng.url("/no-such-page")], timeout_s=60)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        lines = open(out).read().splitlines()
+        self.assertEqual(len(lines), served)
+        self.assertGreater(served, 10)
+        for line in lines:
+            self.assertEqual(line, "response 200 12 text/plain hello_world_")
+        lines = open(out + ".404").read().splitlines()
+        self.assertEqual(len(lines), 5, res404.describe())
+        for line in lines:
+            self.assertRegex(line, r"^response 404 \d+ text/html ")
 
     def test_scenario_run(self):
         """A scenario's classes and names reach the request event; the
