@@ -152,6 +152,9 @@ void rl__user_end(rl__user *u) {
     u->phase = RL__PHASE_STOP;
     u->step = 0;
     u->loop_depth = 0;
+    /* on_stop's requests count from their own send, also after an empty
+     * task, which leaves first_in_task set with its own start. */
+    u->first_in_task = 0;
     u->state = RL__USER_RUNNING;
     run_phase(u);
     return;

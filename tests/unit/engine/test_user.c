@@ -580,6 +580,30 @@ static void test_an_empty_task_yields(void **state) {
   f.lp.ready_head = f.lp.ready_tail = NULL;
 }
 
+/* on_stop after an empty task: its first request counts from its own
+ * send, not from the empty task's start (which the user kept). */
+static void
+test_on_stop_after_an_empty_task_counts_from_its_send(void **state) {
+  (void)state;
+  const int task[] = {A, -1}, stop[] = {E, -1};
+  rl__plan_class *k = plan(NULL, task, stop, (rl__wait){0});
+  set_steps(&k->tasks[0].steps, &k->tasks[0].n_steps, NULL, 0);
+  rl__user *u = spawn(0, 1, NULL);
+  th_run_ready(&f.lp);
+  th_run_ready(&f.lp);
+  assert_int_equal(u->state, RL__USER_READY);
+  uint64_t task_start = u->req.start_ns;
+  uint64_t before_stop = rl__now_ns();
+  while (rl__now_ns() == before_stop)
+    ; /* the clock moves on: "after" is then strictly after */
+  rl__user_end(u);
+  assert_string_equal(th_tp_labels(), "E");
+  assert_true(u->req.start_ns > task_start);
+  assert_true(u->req.start_ns >= before_stop);
+  f.lp.ready_head = f.lp.ready_tail = NULL;
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_STOPPED);
+}
+
 static rl__wait paced(uint64_t period_ns) {
   return (rl__wait){.kind = RL__WAIT_PACING, .a_ns = period_ns};
 }
@@ -775,6 +799,7 @@ int main(void) {
       T(test_on_failure_and_stop_user),
       T(test_a_failed_on_start_ends_the_user),
       T(test_an_empty_task_yields),
+      T(test_on_stop_after_an_empty_task_counts_from_its_send),
       T(test_pacing_after_an_overrun_starts_afresh_as_locust),
       T(test_a_paced_task_that_waited_does_not_count_the_wait),
       T(test_own_connection_closed_at_stop_shared_one_kept),
