@@ -586,22 +586,20 @@ static void
 test_on_stop_after_an_empty_task_counts_from_its_send(void **state) {
   (void)state;
   const int task[] = {A, -1}, stop[] = {E, -1};
-  rl__plan_class *k = plan(NULL, task, stop, (rl__wait){0});
+  rl__plan_class *k = plan(NULL, task, stop, constant(10 * RL__NS_PER_SEC));
   set_steps(&k->tasks[0].steps, &k->tasks[0].n_steps, NULL, 0);
   rl__user *u = spawn(0, 1, NULL);
-  th_run_ready(&f.lp);
-  th_run_ready(&f.lp);
-  assert_int_equal(u->state, RL__USER_READY);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
   uint64_t task_start = u->req.start_ns;
   uint64_t before_stop = rl__now_ns();
   while (rl__now_ns() == before_stop)
-    ; /* the clock moves on: "after" is then strictly after */
-  rl__user_end(u);
+    ;                 /* the clock moves on: "after" is then strictly after */
+  rl__user_retire(u); /* on_stop at once */
   assert_string_equal(th_tp_labels(), "E");
   assert_true(u->req.start_ns > task_start);
   assert_true(u->req.start_ns >= before_stop);
-  f.lp.ready_head = f.lp.ready_tail = NULL;
   TH_RUN_UNTIL(&f.lp, u->state == RL__USER_STOPPED);
+  assert_int_equal(recorded(), 1);
 }
 
 static rl__wait paced(uint64_t period_ns) {
