@@ -184,6 +184,12 @@ int rl_user_send_opts(rl_user *u, size_t request, const rl_send_opts *opts,
  */
 int rl_user_decide(rl_user *u, const rl_send_result *res, const char *error);
 
+/* Which phase the user is in (a class whose tasks share one function
+ * tells them apart): RL_USER_ON_START, RL_USER_TASK (*task: its index
+ * in the class's tasks; task may be NULL) or RL_USER_ON_STOP. */
+enum { RL_USER_ON_START = 0, RL_USER_TASK = 1, RL_USER_ON_STOP = 2 };
+int rl_user_phase(const rl_user *u, size_t *task);
+
 typedef void (*rl_woke_fn)(rl_user *u, void *arg);
 
 /*

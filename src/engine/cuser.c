@@ -502,3 +502,12 @@ int rl_user_sleep(rl_user *cu, double seconds, rl_woke_fn woke, void *arg) {
   ev_timer_start(cu->u->loop->ev, &cu->sleep);
   return 0;
 }
+
+int rl_user_phase(const rl_user *cu, size_t *task) {
+  const rl__user *u = cu->u;
+  if (task)
+    *task = u->task;
+  return u->phase == RL__PHASE_START  ? RL_USER_ON_START
+         : u->phase == RL__PHASE_STOP ? RL_USER_ON_STOP
+                                      : RL_USER_TASK;
+}
