@@ -80,6 +80,11 @@ int main(int argc, char **argv) {
             e.usage ? "Try 'rpcload --help' for more.\n" : "");
     goto out;
   }
+  /* -s FILE.lua: the script's user classes (none given: nothing). */
+  if (rl_env_command(env) != RL_CMD_HELP && rl_env_add_script(env, NULL, &e)) {
+    fprintf(stderr, "rpcload: error: %s\n", e.text);
+    goto out;
+  }
   if (rl_env_command(env) == RL_CMD_HELP) {
     cli_print_help(stdout);
     status = 0;

@@ -8,6 +8,7 @@ header by bare name from another folder (docs/architecture.md, "Modules").
                   (scenario and report are siblings: neither includes the
                   other)
   src/api/        the public API (<rpcload/rpcload.h>) on every module
+  src/script/     Lua users, on the API (rl_env_add_script)
   cli/            nothing of src/: the command is the library's first user
                   and sees <rpcload/rpcload.h> alone (and its own headers)
   kit/            any src/ module (it sits on top), and its own folder's
@@ -32,7 +33,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RANK = {"base": 0, "stats": 1, "events": 1.5, "engine": 2, "scenario": 3,
-        "report": 3, "web": 4, "api": 5}
+        "report": 3, "web": 4, "api": 5, "script": 6}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # Headers made at build time (protoc-c), found on a generated include path.
 GENERATED = re.compile(r"\.pb-c\.h$")

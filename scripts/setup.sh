@@ -11,6 +11,7 @@ PACKAGES=(
   libyaml-dev                        # scenario files
   libpcre2-dev                       # scenario regexes: PCRE2's JIT and match limits
   libmicrohttpd-dev                  # the web UI's and --prometheus-port's HTTP server
+  libluajit-5.1-dev                  # Lua users, -s FILE.lua (src/script/)
   libnghttp2-dev                     # http2 plugin
   libcmocka-dev                      # unit tests
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # grpc: run-time messages, JSON

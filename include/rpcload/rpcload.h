@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define RL_API_MAJOR 1
-#define RL_API_MINOR 0
+#define RL_API_MINOR 1
 #define RL_API_VERSION ((uint32_t)((RL_API_MAJOR << 16) | RL_API_MINOR))
 
 /* The library's API version (RL_API_VERSION it was built with). A program
@@ -210,6 +210,19 @@ void rl_env_free(rl_env *env);
  */
 int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
                           rl_error_info *err);
+
+/*
+ * Lua users (API 1.1; src/script/, docs/lua.md): loads the Lua script at
+ * `path` (NULL: the options' -s/--script; none given: nothing to do, 0)
+ * on the calling thread, and adds every user class it declares (an
+ * rl.user{...} assigned to a global, named after it) as
+ * rl_env_add_user_class does. Each worker thread loads the script again
+ * into a Lua state of its own when its first Lua user starts. The
+ * environment owns what this loads until rl_env_free. 0, or RL_ERR_INVAL
+ * with "FILE:LINE: message" (a syntax or load error, a malformed class)
+ * in err, or RL_ERR_NOMEM, or rl_env_add_user_class's errors.
+ */
+int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err);
 
 /* ---- Events: listeners on an environment -------------------------------- */
 

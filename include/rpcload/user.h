@@ -149,6 +149,59 @@ const char *rl_user_get_var(const rl_user *u, const char *name);
 void *rl_user_data(const rl_user *u);
 void rl_user_set_data(rl_user *u, void *data);
 
+/* ---- API 1.1: per-send options, outcomes decided by the class, sleeps ----
+ * Appended for classes whose requests are dynamic (Lua users, issue #23:
+ * src/script/): one declared request with {{var}} templates serves any
+ * path and body, but its stats row and its success are the send's. */
+
+/* How one send differs from its declared request. Borrowed for the call:
+ * what is kept is copied. */
+typedef struct rl_send_opts {
+  uint32_t struct_size; /* sizeof(rl_send_opts) */
+  /* The stats name it counts under (Locust's name=); NULL: the request's
+   * (its `name`, else the plugin's: the path, the method). */
+  const char *name;
+  /* Nonzero: Locust's catch_response. The request is not counted when it
+   * ends but when its done callback returns, with the outcome the class
+   * gave in done (rl_user_decide; none: the protocol's), its response
+   * time still taken when it ended. */
+  int decide;
+} rl_send_opts;
+
+/*
+ * rl_user_send with options (NULL: none, as rl_user_send). Same returns,
+ * and RL_ERR_INVAL when opts->struct_size is too small to hold `name`.
+ */
+int rl_user_send_opts(rl_user *u, size_t request, const rl_send_opts *opts,
+                      rl_done_fn done, void *arg);
+
+/*
+ * From the done callback of a send made with `decide`, given its `res`:
+ * the outcome it is counted with. error NULL: a success (whatever the
+ * protocol said); else a failure with this text (copied). Returns 0;
+ * RL_ERR_INVAL: `res` is not a deciding send's being handed to done now
+ * (it was counted already).
+ */
+int rl_user_decide(rl_user *u, const rl_send_result *res, const char *error);
+
+/* Which phase the user is in (a class whose tasks share one function
+ * tells them apart): RL_USER_ON_START, RL_USER_TASK (*task: its index
+ * in the class's tasks; task may be NULL) or RL_USER_ON_STOP. */
+enum { RL_USER_ON_START = 0, RL_USER_TASK = 1, RL_USER_ON_STOP = 2 };
+int rl_user_phase(const rl_user *u, size_t *task);
+
+typedef void (*rl_woke_fn)(rl_user *u, void *arg);
+
+/*
+ * From a callback of u's class: calls woke(u, arg) on the user's thread
+ * after `seconds` (>= 0), on the loop's timer: the thread never blocks.
+ * The phase is not over while a sleep runs. One at a time per user.
+ * Returns 0; RL_ERR_INVAL: seconds < 0 or not a number, or woke NULL;
+ * RL_ERR_BUSY: a sleep already runs; RL_ERR_CLOSED and RL_ERR_CANCELLED
+ * as rl_user_send. A user cut while asleep is not woken.
+ */
+int rl_user_sleep(rl_user *u, double seconds, rl_woke_fn woke, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

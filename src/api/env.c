@@ -160,6 +160,9 @@ static int set_up(rl_env *env, char *err, size_t errlen) {
                                   : RL_CMD_RUN;
   if (o->scenario)
     return load_scenario(env, err, errlen);
+  /* -s alone: the script's classes come with rl_env_add_script. */
+  if (o->script)
+    return 0;
   return rl__target_new(&env->plugins, &o->target, &env->target, err, errlen)
              ? RL_ERR_INVAL
              : 0;
@@ -345,6 +348,9 @@ void rl_env_free(rl_env *env) {
     rl_env_quit(env);
   if (env->runner_used)
     rl__runner_free(&env->runner);
+  /* After the runner: its users (and their Lua coroutines) are gone. */
+  if (env->script_free)
+    env->script_free(env->script);
   rl__stats_del(env->stats);
   rl__target_del(env->target);
   rl__plan_del(env->plan);

@@ -60,6 +60,10 @@ struct rl_env {
    * borrowed. */
   const rl_user_class **cclasses;
   size_t n_cclasses;
+  /* rl_env_add_script's (src/script/, above this module): what it loaded,
+   * freed with script_free once the run's users are gone. */
+  void *script;
+  void (*script_free)(void *script);
   rl__stats *stats;
   /* The run (api/exec.c, api/steered.c). */
   rl__runner runner;

@@ -126,6 +126,7 @@ static const struct option long_options[] = {
     {"data-file", required_argument, NULL, 'D'},
     {"list", no_argument, NULL, OPT_LIST},
     {"scenario", required_argument, NULL, 'f'},
+    {"script", required_argument, NULL, 's'},
     {"tags", required_argument, NULL, OPT_TAGS},
     {"exclude-tags", required_argument, NULL, OPT_EXCLUDE_TAGS},
     {"show-task-ratio", no_argument, NULL, OPT_SHOW_TASK_RATIO},
@@ -618,7 +619,7 @@ static int parse_grpc(rl__api_options *o, int c, char *arg, char *err,
   return 0;
 }
 
-/* -f, --tags, --exclude-tags, --list, --show-task-ratio */
+/* -f, -s, --tags, --exclude-tags, --list, --show-task-ratio */
 static int parse_scenario(rl__api_options *o, int c, char *arg, char *err,
                           size_t errlen) {
   (void)err;
@@ -626,6 +627,9 @@ static int parse_scenario(rl__api_options *o, int c, char *arg, char *err,
   switch (c) {
   case 'f':
     o->scenario = arg;
+    return 0;
+  case 's':
+    o->script = arg;
     return 0;
   case OPT_TAGS:
     if (add_tags(&o->tags, &o->n_tags, arg))
@@ -867,7 +871,7 @@ int rl__api_options_parse(rl__api_options *o, int argc, char **argv, char *err,
    * short options ("-c10") that an earlier parse stopped in. */
   optind = 0;
   int c;
-  while ((c = getopt_long(argc, argv, ":hVvu:r:t:X:H:d:O:I:m:M:D:bB:f:n:",
+  while ((c = getopt_long(argc, argv, ":hVvu:r:t:X:H:d:O:I:m:M:D:bB:f:s:n:",
                           long_options, NULL)) != -1) {
     if (c == ':') {
       snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);

@@ -42,6 +42,7 @@ typedef struct rl__api_options {
   int seed_given;
   int list;                          /* --list */
   const char *scenario;              /* -f FILE */
+  const char *script;                /* -s FILE.lua (src/script/ loads it) */
   const char **tags, **exclude_tags; /* owned arrays of argv strings */
   size_t n_tags, n_exclude_tags;
   int show_task_ratio;

@@ -238,7 +238,7 @@ int rl__api_options_check(rl__api_options *o, char *err, size_t errlen) {
     o->n_args = 1;
   }
   build_target(o);
-  if (o->scenario) {
+  if (o->scenario || o->script) {
     if (scenario_target(o, err, errlen))
       return RL_ERR_INVAL;
     if (o->list || o->show_task_ratio)

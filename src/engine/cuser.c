@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ev.h>
+
 #include <rpcload/plugin.h>
 #include <rpcload/user.h>
 
@@ -30,6 +32,12 @@ typedef struct csend {
   rl__response resp;  /* its response, for the result and its checks */
   rl__buf text;       /* the result's type, name and error, NUL-separated */
   rl_send_result res; /* what done is handed */
+  rl__buf name;       /* rl_send_opts.name, NUL-terminated; empty: none */
+  /* rl_send_opts.decide: counted once done returns (rl_user_decide), with
+   * the end time and the outcome kept here till then. */
+  uint8_t decide, decided;
+  uint64_t end_ns;
+  rl__buf verdict;    /* rl_user_decide's error text, NUL-terminated */
   struct csend *next; /* the free list, or the queue of ended ones */
   struct csend *all;  /* every send of the user, to free */
 } csend;
@@ -54,6 +62,13 @@ struct rl_user {
   uint8_t opening;
   uint8_t stopped; /* no callback of the class runs again */
   cvar *extra;
+  /* The send whose done is being called (rl_user_decide checks it). */
+  csend *in_done;
+  /* rl_user_sleep: its timer, and what to call when it fired. */
+  ev_timer sleep;
+  rl_woke_fn woke;
+  void *woke_arg;
+  uint8_t sleeping, woke_due;
 };
 
 /* ---- sends ---------------------------------------------------------------- */
@@ -75,6 +90,8 @@ static csend *send_take(struct rl_user *cu) {
   /* A stream's messages are recorded as any step's (engine/user.c). */
   s->req.event = cu->u->req.event;
   rl__buf_init(&s->text);
+  rl__buf_init(&s->name);
+  rl__buf_init(&s->verdict);
   s->all = cu->all;
   cu->all = s;
   return s;
@@ -83,6 +100,8 @@ static csend *send_take(struct rl_user *cu) {
 static void send_put(struct rl_user *cu, csend *s) {
   s->done = NULL;
   s->arg = NULL;
+  s->decide = s->decided = 0;
+  rl__buf_reset(&s->name);
   s->next = cu->free_sends;
   cu->free_sends = s;
 }
@@ -132,7 +151,24 @@ static void send_ended(rl_request *req, const rl_result *res) {
   char why[256];
   rl__user_outcome o;
   cu->inflight--;
-  rl__user_record(cu->u, req, res, why, sizeof why, &o);
+  /* The send's own stats name (rl_send_opts.name). */
+  rl_result named;
+  if (s->name.len) {
+    named = res ? *res : (rl_result){.type = req->target->type, .error = NULL};
+    named.name = s->name.p;
+    res = &named;
+  }
+  if (s->decide && !cu->stopped && !cu->u->loop->cutting) {
+    /* Counted once its done has decided: the outcome so far is the
+     * protocol's, the response time the one it will count with. */
+    s->end_ns = rl__now_ns();
+    o = (rl__user_outcome){
+        .error = res ? res->error : NULL,
+        .rt_ns = s->end_ns > req->start_ns ? s->end_ns - req->start_ns : 0};
+  } else {
+    s->decide = 0;
+    rl__user_record(cu->u, req, res, why, sizeof why, &o);
+  }
   if (o.cut || cu->stopped) {
     send_put(cu, s);
     return;
@@ -177,7 +213,8 @@ static rl_task_fn phase_fn(const rl__user *u) {
  * begin its next phase at once; nothing of cu is touched after. */
 static void settle(rl__user *u) {
   struct rl_user *cu = u->c;
-  if (cu->stopped || !cu->phase_done || cu->inflight || cu->ended_head)
+  if (cu->stopped || !cu->phase_done || cu->inflight || cu->ended_head ||
+      cu->sleeping || cu->woke_due)
     return;
   rl__user_phase_over(u);
 }
@@ -197,6 +234,23 @@ static void cuser_begin(rl__user *u) {
   settle(u);
 }
 
+/* A deciding send, its done returned (or its user stopped): counted now,
+ * with the outcome the class decided (else the protocol's), from the
+ * copies fill_result made. */
+static void count_decided(struct rl_user *cu, csend *s) {
+  if (!s->decide)
+    return;
+  rl_result r = {.type = s->res.type,
+                 .name = s->res.name,
+                 .response_bytes = s->res.response_length,
+                 .error = s->decided ? (s->verdict.len ? s->verdict.p : NULL)
+                                     : s->res.error};
+  char why[256];
+  rl__user_outcome o;
+  rl__user_record_at(cu->u, &s->req, &r, s->end_ns, why, sizeof why, &o);
+  s->decide = 0;
+}
+
 static void cuser_resume(rl__user *u) {
   struct rl_user *cu = u->c;
   /* The ones ended by now; a send from a done that ends at once is
@@ -205,10 +259,18 @@ static void cuser_resume(rl__user *u) {
   cu->ended_head = cu->ended_tail = NULL;
   while (s) {
     csend *next = s->next;
-    if (!cu->stopped)
+    if (!cu->stopped) {
+      cu->in_done = s;
       s->done(cu, &s->res, s->arg);
+      cu->in_done = NULL;
+    }
+    count_decided(cu, s);
     send_put(cu, s);
     s = next;
+  }
+  if (cu->woke_due && !cu->stopped) {
+    cu->woke_due = 0;
+    cu->woke(cu, cu->woke_arg);
   }
   settle(u);
 }
@@ -219,9 +281,12 @@ static void cuser_stop(rl__user *u) {
     return;
   cu->stopped = 1;
   cu->phase_done = 1;
+  ev_timer_stop(u->loop->ev, &cu->sleep);
+  cu->sleeping = cu->woke_due = 0;
   while (cu->ended_head) {
     csend *s = cu->ended_head;
     cu->ended_head = s->next;
+    count_decided(cu, s); /* the user has stopped: counted as cut */
     send_put(cu, s);
   }
   cu->ended_tail = NULL;
@@ -239,6 +304,8 @@ static void cuser_del(rl__user *u) {
     next = s->all;
     rl__response_free(&s->resp);
     rl__buf_free(&s->text);
+    rl__buf_free(&s->name);
+    rl__buf_free(&s->verdict);
     free(s);
   }
   for (cvar *v = cu->extra, *next; v; v = next) {
@@ -262,25 +329,56 @@ const rl__user_driver rl__cuser_driver = {
 /* ---- what a class's callbacks call ------------------------------------------ */
 
 int rl_user_send(rl_user *cu, size_t request, rl_done_fn done, void *arg) {
-  if (!cu || !done)
-    return RL_ERR_INVAL;
-  rl__user *u = cu->u;
-  const rl__plan_cclass *c = u->cls->c;
-  if (request >= c->n_requests)
-    return RL_ERR_INVAL;
+  return rl_user_send_opts(cu, request, NULL, done, arg);
+}
+
+/* Whether the user may start something in its phase now (a send, a
+ * sleep): 0 or why not, as rl_user_send says. */
+static int may_act(const struct rl_user *cu) {
+  const rl__user *u = cu->u;
   if (cu->stopped)
     return RL_ERR_CANCELLED;
   if (cu->phase_done)
     return RL_ERR_CLOSED;
   /* As a scenario's task with on_stop to run ends at its next step. */
   if (u->phase == RL__PHASE_TASK && (u->loop->stopping || u->retiring) &&
-      c->on_stop)
+      u->cls->c->on_stop)
     return RL_ERR_CANCELLED;
+  return 0;
+}
+
+int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
+                      rl_done_fn done, void *arg) {
+  if (!cu || !done)
+    return RL_ERR_INVAL;
+  if (opts &&
+      opts->struct_size < offsetof(rl_send_opts, name) + sizeof opts->name)
+    return RL_ERR_INVAL;
+  const char *name = opts ? opts->name : NULL;
+  int decide = opts && opts->struct_size >=
+                           offsetof(rl_send_opts, decide) + sizeof opts->decide
+                   ? opts->decide
+                   : 0;
+  rl__user *u = cu->u;
+  const rl__plan_cclass *c = u->cls->c;
+  if (request >= c->n_requests)
+    return RL_ERR_INVAL;
+  int rc = may_act(cu);
+  if (rc)
+    return rc;
   if (cu->inflight >= RL_USER_MAX_INFLIGHT)
     return RL_ERR_BUSY;
   csend *s = send_take(cu);
   if (!s)
     return RL_ERR_NOMEM;
+  if (name && *name) {
+    rl__buf_add(&s->name, name, strlen(name) + 1);
+    if (s->name.oom) {
+      send_put(cu, s);
+      return RL_ERR_NOMEM;
+    }
+  }
+  s->decide = decide != 0;
   s->done = done;
   s->arg = arg;
   cu->inflight++;
@@ -362,4 +460,54 @@ void *rl_user_data(const rl_user *cu) { return cu ? cu->data : NULL; }
 void rl_user_set_data(rl_user *cu, void *data) {
   if (cu)
     cu->data = data;
+}
+
+int rl_user_decide(rl_user *cu, const rl_send_result *res, const char *error) {
+  if (!cu || !cu->in_done || !cu->in_done->decide || res != &cu->in_done->res)
+    return RL_ERR_INVAL;
+  csend *s = cu->in_done;
+  rl__buf_reset(&s->verdict);
+  if (error) {
+    rl__buf_add(&s->verdict, error, strlen(error) + 1);
+    if (s->verdict.oom)
+      return RL_ERR_NOMEM;
+  }
+  s->decided = 1;
+  return 0;
+}
+
+static void sleep_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+  (void)loop;
+  (void)revents;
+  struct rl_user *cu = t->data;
+  cu->sleeping = 0;
+  cu->woke_due = 1;
+  rl__user_wake(cu->u);
+}
+
+int rl_user_sleep(rl_user *cu, double seconds, rl_woke_fn woke, void *arg) {
+  if (!cu || !woke || !(seconds >= 0))
+    return RL_ERR_INVAL;
+  int rc = may_act(cu);
+  if (rc)
+    return rc;
+  if (cu->sleeping || cu->woke_due)
+    return RL_ERR_BUSY;
+  cu->woke = woke;
+  cu->woke_arg = arg;
+  cu->sleeping = 1;
+  cu->u->first_in_task = 0;
+  ev_timer_init(&cu->sleep, sleep_cb, seconds, 0.);
+  cu->sleep.data = cu;
+  ev_timer_start(cu->u->loop->ev, &cu->sleep);
+  return 0;
+}
+
+int rl_user_phase(const rl_user *cu, size_t *task) {
+  const rl__user *u = cu->u;
+  if (task)
+    *task = u->task;
+  return u->phase == RL__PHASE_START  ? RL_USER_ON_START
+         : u->phase == RL__PHASE_STOP ? RL_USER_ON_STOP
+                                      : RL_USER_TASK;
 }

@@ -711,8 +711,13 @@ static void tell_user_error(rl__user *u, const rl_request *req,
 
 void rl__user_record(rl__user *u, rl_request *req, const rl_result *res,
                      char *why, size_t whylen, rl__user_outcome *out) {
+  rl__user_record_at(u, req, res, rl__now_ns(), why, whylen, out);
+}
+
+void rl__user_record_at(rl__user *u, rl_request *req, const rl_result *res,
+                        uint64_t now, char *why, size_t whylen,
+                        rl__user_outcome *out) {
   rl_loop *lp = u->loop;
-  uint64_t now = rl__now_ns();
   uint64_t rt = now > req->start_ns ? now - req->start_ns : 0;
   /* The open model: both views, the tables showing the one asked for
    * (--latency); rt below is the shown one. */

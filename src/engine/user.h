@@ -205,6 +205,12 @@ typedef struct rl__user_outcome {
 void rl__user_record(rl__user *u, rl_request *req, const rl_result *res,
                      char *why, size_t whylen, rl__user_outcome *out);
 
+/* rl__user_record for a request that ended at `end_ns` (monotonic), when
+ * it is counted later (a C class's send that decides its outcome). */
+void rl__user_record_at(rl__user *u, rl_request *req, const rl_result *res,
+                        uint64_t end_ns, char *why, size_t whylen,
+                        rl__user_outcome *out);
+
 /* Queues a driver's user to act (its driver's resume) once the current
  * callback is done. */
 void rl__user_wake(rl__user *u);

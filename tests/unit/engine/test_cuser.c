@@ -8,6 +8,7 @@
  * transport, whose steps say how each ends.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -520,6 +521,122 @@ static void test_variables_are_the_users(void **state) {
   assert_int_equal(u->state, RL__USER_WAITING);
 }
 
+/* ---- API 1.1: a send's own name, its outcome decided, sleeps ------------------- */
+
+static void named_done(rl_user *u, const rl_send_result *res, void *arg) {
+  (void)arg;
+  seen(res);
+  rl_user_task_done(u);
+}
+
+static void named_task(rl_user *u, void *arg) {
+  (void)arg;
+  rl_send_opts o = {.struct_size = sizeof o, .name = "/items?id=[id]"};
+  assert_int_equal(rl_user_send_opts(u, 0, &o, named_done, NULL), 0);
+  o.struct_size = 4; /* too small to hold the name */
+  assert_int_equal(rl_user_send_opts(u, 0, &o, named_done, NULL), RL_ERR_INVAL);
+}
+
+static void test_a_send_counts_under_its_own_name(void **state) {
+  (void)state;
+  const int req[] = {A, -1};
+  plan(NULL, named_task, NULL, req, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn();
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_string_equal(f.log, "done /items?id=[id] 200|");
+  assert_int_equal(requests_of("/items?id=[id]"), 1);
+  assert_int_equal(requests_of("A"), 0);
+}
+
+/* Each done decides differently: A1 fails it, A2 leaves the protocol's
+ * success, X (a transport failure) is made a success; a send without
+ * decide cannot be decided. */
+static void decide_done(rl_user *u, const rl_send_result *res, void *arg) {
+  int which = (int)(intptr_t)arg;
+  seen(res);
+  /* A deciding send is counted only once its done returns (A2 sees A1's
+   * count, not its own); B, not deciding, was counted when it ended. */
+  static const uint64_t counted_before[] = {0, 0, 1, 0, 1};
+  assert_int_equal(requests_of(res->name), counted_before[which]);
+  if (which == 1)
+    assert_int_equal(rl_user_decide(u, res, "no price"), 0);
+  if (which == 3)
+    assert_int_equal(rl_user_decide(u, res, NULL), 0);
+  if (which == 4)
+    assert_int_equal(rl_user_decide(u, res, "x"), RL_ERR_INVAL);
+}
+
+static void decide_task(rl_user *u, void *arg) {
+  (void)arg;
+  rl_send_opts o = {.struct_size = sizeof o, .decide = 1};
+  assert_int_equal(rl_user_send_opts(u, 0, &o, decide_done, (void *)1), 0);
+  assert_int_equal(rl_user_send_opts(u, 0, &o, decide_done, (void *)2), 0);
+  assert_int_equal(rl_user_send_opts(u, 1, &o, decide_done, (void *)3), 0);
+  assert_int_equal(rl_user_send(u, 2, decide_done, (void *)4), 0);
+  rl_user_task_done(u);
+}
+
+static void test_a_deciding_send_counts_what_done_decided(void **state) {
+  (void)state;
+  const int req[] = {A, X, B, -1};
+  plan(NULL, decide_task, NULL, req, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn();
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  const rl__stats_entry *a = entry_named("A"), *x = entry_named("X");
+  assert_non_null(a);
+  assert_non_null(x);
+  assert_int_equal(a->num_requests, 2);
+  assert_int_equal(a->num_failures, 1);
+  assert_int_equal(x->num_requests, 1);
+  assert_int_equal(x->num_failures, 0);
+  assert_int_equal(requests_of("B"), 1);
+  /* Outside a done: nothing to decide. */
+  rl_send_result r = {.struct_size = sizeof r};
+  assert_int_equal(rl_user_decide(u->c, &r, "x"), RL_ERR_INVAL);
+}
+
+static void woke(rl_user *u, void *arg) {
+  (void)arg;
+  say("woke");
+  rl_user_task_done(u);
+}
+
+static void sleep_task(rl_user *u, void *arg) {
+  (void)arg;
+  say("sleep");
+  assert_int_equal(rl_user_sleep(u, -1, woke, NULL), RL_ERR_INVAL);
+  assert_int_equal(rl_user_sleep(u, 0.01, NULL, NULL), RL_ERR_INVAL);
+  assert_int_equal(rl_user_sleep(u, 0.01, woke, NULL), 0);
+  assert_int_equal(rl_user_sleep(u, 0.01, woke, NULL), RL_ERR_BUSY);
+  /* Said done, but the sleep holds the task. */
+  rl_user_task_done(u);
+}
+
+static void test_a_sleep_wakes_the_user_and_holds_its_task(void **state) {
+  (void)state;
+  const int req[] = {A, -1};
+  plan(NULL, sleep_task, NULL, req, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn();
+  th_run_ready(&f.lp);
+  assert_string_equal(f.log, "sleep|");
+  assert_int_equal(u->state, RL__USER_RUNNING);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_string_equal(f.log, "sleep|woke|");
+}
+
+static void test_a_cut_user_is_not_woken(void **state) {
+  (void)state;
+  const int req[] = {A, -1};
+  plan(NULL, sleep_task, NULL, req, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn();
+  th_run_ready(&f.lp);
+  f.lp.stopping = f.lp.cutting = 1;
+  rl__user_stop(u, 1);
+  /* Past the sleep's end, the loop has nothing to wake it with. */
+  th_run_for(&f.lp, 30 * TH_MS);
+  assert_string_equal(f.log, "sleep|");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -535,6 +652,10 @@ int main(void) {
       T(test_sends_in_flight_are_capped),
       T(test_a_task_that_sends_nothing_waits_for_the_next_turn),
       T(test_variables_are_the_users),
+      T(test_a_send_counts_under_its_own_name),
+      T(test_a_deciding_send_counts_what_done_decided),
+      T(test_a_sleep_wakes_the_user_and_holds_its_task),
+      T(test_a_cut_user_is_not_woken),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

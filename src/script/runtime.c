@@ -1,0 +1,469 @@
+/*
+ * Lua users on the worker threads (script.h): the thread's Lua state,
+ * made when its first Lua user starts, and each user's phases as
+ * coroutines. A phase (on_start, a task, on_stop) is a new coroutine
+ * running the class's function with the user's table; a request
+ * (u.http:get...) or rl.sleep sends or sleeps through <rpcload/user.h>
+ * and yields; the done or woke callback resumes it with the response.
+ * The coroutine's end (or its error, counted) ends the phase.
+ *
+ * Everything here runs on the worker thread owning the user; the states'
+ * list is the only thing shared (under the script's lock).
+ */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "script/script.h"
+
+struct rl__script_state {
+  lua_State *L;
+  pthread_t thread;
+  rl__script *s;
+  int broken;      /* the script failed to load here: its users do nothing */
+  int classes_ref; /* registry: {[class index + 1] = tasks array} */
+  int http_ref;    /* the u.http table every user shares */
+  int resp_mt_ref; /* the responses' metatable */
+  struct rl__script_state *next;
+};
+
+/* A Lua user: what its rl_user keeps (rl_user_data). */
+typedef struct luser {
+  rl__script_state *st;
+  rl__script_class *k;
+  rl_user *cu;   /* valid during the class's callbacks, set at each */
+  int u_ref;     /* the user's table (registry) */
+  int co_ref;    /* the phase's coroutine (registry), or LUA_NOREF */
+  lua_State *co; /* its thread */
+  /* The response whose outcome is still open: the one just handed to the
+   * coroutine, until it yields again or ends. */
+  int resp_ref;
+  const rl_send_result *res;
+  int ending; /* the phase ends at the coroutine's next yield */
+} luser;
+
+static _Thread_local rl__script_state *tls_state;
+/* The user whose coroutine runs now on this thread, or NULL. */
+static _Thread_local luser *tls_current;
+
+/* rl.fail's error value: ends the task without counting a Lua error. */
+static const char fail_key = 0;
+
+/* ---- errors --------------------------------------------------------------- */
+
+void rl__script_error_seen(rl__script *s, const char *text) {
+  pthread_mutex_lock(&s->lock);
+  rl__script_err *e = s->errs, *last = NULL;
+  for (; e && strcmp(e->text, text) != 0; e = e->next)
+    last = e;
+  if (!e && (e = calloc(1, sizeof *e)) && (e->text = strdup(text))) {
+    if (last)
+      last->next = e;
+    else
+      s->errs = e;
+    fprintf(stderr, "rpcload: Lua error (counted; the user goes on): %s\n",
+            text);
+  } else if (!e || !e->text) {
+    free(e);
+    e = NULL;
+  }
+  if (e)
+    e->count++;
+  pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- the thread's state ----------------------------------------------------- */
+
+static void make_http(lua_State *L);
+static void make_resp_mt(lua_State *L);
+
+/* Loads the script into a new state on this thread and finds each class's
+ * tasks; a state that cannot is `broken` (said once). */
+static rl__script_state *state_new(rl__script *s) {
+  rl__script_state *st = calloc(1, sizeof *st);
+  if (!st || !(st->L = luaL_newstate())) {
+    free(st);
+    return NULL;
+  }
+  lua_State *L = st->L;
+  st->s = s;
+  st->thread = pthread_self();
+  rl__script_open_lib(L);
+  if (rl__script_run_file(L, s->path)) {
+    fprintf(stderr,
+            "rpcload: %s (on a worker thread: its Lua users do "
+            "nothing)\n",
+            lua_tostring(L, -1));
+    lua_pop(L, 1);
+    st->broken = 1;
+    return st;
+  }
+  lua_newtable(L);
+  for (size_t i = 0; i < s->n_classes && !st->broken; i++) {
+    rl__script_class *k = &s->classes[i];
+    lua_getglobal(L, k->name);
+    int n = lua_type(L, -1) == LUA_TTABLE ? rl__script_tasks(L, -1) : -1;
+    if (n != (int)k->c.n_tasks) {
+      fprintf(stderr,
+              "rpcload: %s: class %s is not the one the main thread loaded "
+              "(a script must declare the same classes on every load)\n",
+              s->path, k->name);
+      st->broken = 1;
+    } else {
+      lua_rawseti(L, -3, (int)i + 1);
+    }
+    lua_pop(L, 1);
+  }
+  st->classes_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  make_http(L);
+  st->http_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  make_resp_mt(L);
+  st->resp_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return st;
+}
+
+/* This thread's state for s, made on first use. */
+static rl__script_state *state_for(rl__script *s) {
+  if (tls_state && tls_state->s == s)
+    return tls_state;
+  pthread_mutex_lock(&s->lock);
+  rl__script_state *st = s->states;
+  while (st && !pthread_equal(st->thread, pthread_self()))
+    st = st->next;
+  if (!st && (st = state_new(s))) {
+    st->next = s->states;
+    s->states = st;
+  }
+  pthread_mutex_unlock(&s->lock);
+  tls_state = st;
+  return st;
+}
+
+void rl__script_states_free(rl__script *s) {
+  for (rl__script_state *st = s->states, *next; st; st = next) {
+    next = st->next;
+    lua_close(st->L);
+    free(st);
+  }
+  s->states = NULL;
+  tls_state = NULL;
+}
+
+/* ---- phases ------------------------------------------------------------------ */
+
+static void end_phase(luser *lu) {
+  if (lu->co_ref != LUA_NOREF)
+    luaL_unref(lu->st->L, LUA_REGISTRYINDEX, lu->co_ref);
+  lu->co_ref = LUA_NOREF;
+  lu->co = NULL;
+  lu->ending = 0;
+  rl_user_task_done(lu->cu);
+}
+
+/* What the phase was, for an error's text. */
+static void phase_name(const luser *lu, char *out, size_t len) {
+  size_t task = 0;
+  int p = rl_user_phase(lu->cu, &task);
+  snprintf(out, len, "%s.%s", lu->k->name,
+           p == RL_USER_ON_START  ? "on_start"
+           : p == RL_USER_ON_STOP ? "on_stop"
+                                  : lu->k->task_names[task]);
+}
+
+/* Resumes the phase's coroutine with the nargs values on its stack; then
+ * it waits (yielded in a request or a sleep), or the phase ends. */
+static void resume(luser *lu, int nargs) {
+  lua_State *co = lu->co;
+  luser *outer = tls_current;
+  tls_current = lu;
+  int rc = lua_resume(co, nargs);
+  tls_current = outer;
+  if (rc == LUA_YIELD && !lu->ending)
+    return;
+  if (rc != 0 && rc != LUA_YIELD &&
+      !(lua_islightuserdata(co, -1) && lua_touserdata(co, -1) == &fail_key)) {
+    char where[256], text[1200];
+    phase_name(lu, where, sizeof where);
+    const char *msg = lua_tostring(co, -1);
+    snprintf(text, sizeof text, "%s: %s", where,
+             msg ? msg : "(an error that is not a string)");
+    rl__script_error_seen(lu->k->script, text);
+  }
+  end_phase(lu);
+}
+
+static luser *user_new(rl_user *cu, rl__script_class *k) {
+  rl__script_state *st = state_for(k->script);
+  if (!st || st->broken)
+    return NULL;
+  luser *lu = calloc(1, sizeof *lu);
+  if (!lu)
+    return NULL;
+  lua_State *L = st->L;
+  lu->st = st;
+  lu->k = k;
+  lu->co_ref = lu->resp_ref = LUA_NOREF;
+  lua_newtable(L);
+  lua_pushnumber(L, (lua_Number)rl_user_id(cu));
+  lua_setfield(L, -2, "id");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->http_ref);
+  lua_setfield(L, -2, "http");
+  lu->u_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  rl_user_set_data(cu, lu);
+  return lu;
+}
+
+void rl__script_phase(rl_user *cu, void *arg) {
+  rl__script_class *k = arg;
+  luser *lu = rl_user_data(cu);
+  if (!lu && !(lu = user_new(cu, k))) {
+    rl_user_task_done(cu); /* said when the state failed */
+    return;
+  }
+  lu->cu = cu;
+  lua_State *L = lu->st->L;
+  size_t task = 0;
+  int p = rl_user_phase(cu, &task);
+  lua_State *co = lua_newthread(L);
+  lu->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lu->co = co;
+  if (p == RL_USER_TASK) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lu->st->classes_ref);
+    lua_rawgeti(L, -1, (int)k->index + 1);
+    lua_rawgeti(L, -1, (int)task + 1);
+    lua_rawgeti(L, -1, 1);
+    lua_replace(L, -4);
+    lua_pop(L, 2);
+  } else {
+    lua_getglobal(L, k->name);
+    lua_getfield(L, -1, p == RL_USER_ON_START ? "on_start" : "on_stop");
+    lua_replace(L, -2);
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lu->u_ref);
+  lua_xmove(L, co, 2);
+  resume(lu, 1);
+}
+
+void rl__script_free_user(void *data, void *arg) {
+  (void)arg;
+  luser *lu = data;
+  lua_State *L = lu->st->L;
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->u_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->co_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->resp_ref);
+  free(lu);
+}
+
+/* The user whose coroutine is L, or a Lua error naming `what`. */
+static luser *running_user(lua_State *L, const char *what) {
+  luser *lu = tls_current;
+  if (!lu || lu->co != L)
+    luaL_error(L,
+               "%s: only inside a user's on_start, task or on_stop (not at "
+               "load, nor in a coroutine of the script's own)",
+               what);
+  return lu;
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+/* The done callback of a request: the response as a table, handed to the
+ * coroutine, whose outcome stays open (r:failure) until it yields again
+ * or ends; the request is counted when this returns. */
+static void request_done(rl_user *cu, const rl_send_result *res, void *arg) {
+  luser *lu = arg;
+  lu->cu = cu;
+  lua_State *co = lu->co;
+  lua_createtable(co, 0, 8);
+  lua_pushinteger(co, res->status);
+  lua_setfield(co, -2, "status");
+  lua_pushlstring(co, res->body, res->body_len);
+  lua_setfield(co, -2, "body");
+  lua_pushboolean(co, res->error == NULL);
+  lua_setfield(co, -2, "ok");
+  if (res->error) {
+    lua_pushstring(co, res->error);
+    lua_setfield(co, -2, "error");
+  }
+  lua_pushstring(co, res->name);
+  lua_setfield(co, -2, "name");
+  lua_pushnumber(co, (lua_Number)res->response_time_ns / 1e6);
+  lua_setfield(co, -2, "elapsed");
+  lua_rawgeti(co, LUA_REGISTRYINDEX, lu->st->resp_mt_ref);
+  lua_setmetatable(co, -2);
+  lua_pushvalue(co, -1);
+  lu->resp_ref = luaL_ref(co, LUA_REGISTRYINDEX);
+  lu->res = res;
+  resume(lu, 1);
+  luaL_unref(lu->st->L, LUA_REGISTRYINDEX, lu->resp_ref);
+  lu->resp_ref = LUA_NOREF;
+  lu->res = NULL;
+}
+
+/* u.http:METHOD(path, opts): upvalue 1 the method's index. */
+static int l_request(lua_State *L) {
+  int m = (int)lua_tointeger(L, lua_upvalueindex(1));
+  char what[32];
+  snprintf(what, sizeof what, "u.http:%s", rl__script_methods[m]);
+  for (char *c = what + 7; *c; c++)
+    *c = (char)(*c | 0x20);
+  luser *lu = running_user(L, what);
+  const char *path = luaL_checkstring(L, 2);
+  if (path[0] != '/')
+    return luaL_error(L,
+                      "%s: '%s': give a path starting with '/' (the "
+                      "class's host, else --host; other hosts are not "
+                      "supported yet)",
+                      what, path);
+  const char *name = NULL, *body = NULL;
+  int variant = RL__SCRIPT_PLAIN;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_getfield(L, 3, "name");
+    name = lua_tostring(L, -1);
+    lua_getfield(L, 3, "headers");
+    if (!lua_isnil(L, -1))
+      return luaL_error(L,
+                        "%s: headers= is not supported yet (docs/lua.md: "
+                        "put what the server needs in the path or body)",
+                        what);
+    lua_getfield(L, 3, "body");
+    if (!lua_isnil(L, -1)) {
+      body = luaL_checkstring(L, -1);
+      variant = RL__SCRIPT_BODY;
+    }
+    lua_getfield(L, 3, "json");
+    if (!lua_isnil(L, -1)) {
+      if (body)
+        return luaL_error(L, "%s: body= and json= both given: one", what);
+      lua_getglobal(L, "rl");
+      lua_getfield(L, -1, "json_encode");
+      lua_pushvalue(L, -3);
+      lua_call(L, 1, 1);
+      body = lua_tostring(L, -1);
+      variant = RL__SCRIPT_JSON;
+    }
+  }
+  rl_user *cu = lu->cu;
+  /* The declared requests' path is "/{{_rl_path}}". */
+  if (rl_user_set_var(cu, "_rl_path", path + 1) ||
+      rl_user_set_var(cu, "_rl_body", body ? body : ""))
+    return luaL_error(L, "%s: out of memory", what);
+  rl_send_opts o = {
+      .struct_size = sizeof o, .name = name ? name : path, .decide = 1};
+  int rc = rl_user_send_opts(cu, (size_t)m * 3 + (size_t)variant, &o,
+                             request_done, lu);
+  if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
+    lu->ending = 1; /* the user is stopping: the task ends here */
+    return lua_yield(L, 0);
+  }
+  if (rc)
+    return luaL_error(L, "%s: %s", what, rl_strerror(rc));
+  return lua_yield(L, 0);
+}
+
+static void make_http(lua_State *L) {
+  lua_newtable(L);
+  for (int m = 0; m < RL__SCRIPT_N_METHODS; m++) {
+    char key[16];
+    size_t i = 0;
+    for (const char *c = rl__script_methods[m]; *c && i < sizeof key - 1; c++)
+      key[i++] = (char)(*c | 0x20);
+    key[i] = 0;
+    lua_pushinteger(L, m);
+    lua_pushcclosure(L, l_request, 1);
+    lua_setfield(L, -2, key);
+  }
+}
+
+/* ---- responses ----------------------------------------------------------- */
+
+/* Decides the outcome of response r (at 1) while it is open. */
+static int decide(lua_State *L, const char *what, const char *error) {
+  luser *lu = running_user(L, what);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lu->resp_ref);
+  int open = lu->res && lua_rawequal(L, 1, -1);
+  lua_pop(L, 1);
+  if (!open)
+    return luaL_error(L,
+                      "%s: this response was counted already (call it "
+                      "before the task's next request or sleep)",
+                      what);
+  rl_user_decide(lu->cu, lu->res, error);
+  lua_pushboolean(L, error == NULL);
+  lua_setfield(L, 1, "ok");
+  if (error)
+    lua_pushstring(L, error);
+  else
+    lua_pushnil(L);
+  lua_setfield(L, 1, "error");
+  return 0;
+}
+
+static int l_failure(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  return decide(L, "r:failure", luaL_optstring(L, 2, "failure"));
+}
+
+static int l_success(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  return decide(L, "r:success", NULL);
+}
+
+static int l_json(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_getglobal(L, "rl");
+  lua_getfield(L, -1, "json_decode");
+  lua_getfield(L, 1, "body");
+  lua_call(L, 1, 1);
+  return 1;
+}
+
+static void make_resp_mt(lua_State *L) {
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushcfunction(L, l_failure);
+  lua_setfield(L, -2, "failure");
+  lua_pushcfunction(L, l_success);
+  lua_setfield(L, -2, "success");
+  lua_pushcfunction(L, l_json);
+  lua_setfield(L, -2, "json");
+  lua_setfield(L, -2, "__index");
+}
+
+/* ---- rl.sleep, rl.fail --------------------------------------------------------- */
+
+static void woke(rl_user *cu, void *arg) {
+  luser *lu = arg;
+  lu->cu = cu;
+  resume(lu, 0);
+}
+
+int rl__script_lua_sleep(lua_State *L) {
+  double sec = luaL_checknumber(L, 1);
+  luser *lu = running_user(L, "rl.sleep");
+  int rc = rl_user_sleep(lu->cu, sec, woke, lu);
+  if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
+    lu->ending = 1;
+    return lua_yield(L, 0);
+  }
+  if (rc)
+    return luaL_error(L, "rl.sleep(%f): %s", sec, rl_strerror(rc));
+  return lua_yield(L, 0);
+}
+
+/* rl.fail(msg): the task's last response, while its outcome is open,
+ * fails with msg and the task ends there; with none open, msg is a Lua
+ * error of the task (counted, with where it was raised). */
+int rl__script_lua_fail(lua_State *L) {
+  const char *msg = luaL_optstring(L, 1, "rl.fail");
+  luser *lu = running_user(L, "rl.fail");
+  if (!lu->res)
+    return luaL_error(L, "%s", msg);
+  rl_user_decide(lu->cu, lu->res, msg);
+  lua_pushlightuserdata(L, (void *)&fail_key);
+  return lua_error(L);
+}

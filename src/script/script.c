@@ -1,0 +1,295 @@
+/*
+ * rl_env_add_script: the script loaded once on the calling (main) thread
+ * to learn its classes, each added to the environment as a C user class
+ * (script.h says how its requests are declared). The worker threads load
+ * it again (runtime.c); this state is closed once the classes are added.
+ */
+#include "script/script.h"
+
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lualib.h>
+
+#include "api/env.h"
+
+const char *const rl__script_methods[RL__SCRIPT_N_METHODS] = {
+    "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"};
+
+static int fail(rl_error_info *err, int code, const char *text) {
+  if (err) {
+    err->code = code;
+    err->usage = 0;
+    snprintf(err->text, sizeof err->text, "%s", text);
+  }
+  return code;
+}
+
+static void script_del(void *p) {
+  rl__script *s = p;
+  if (!s)
+    return;
+  rl__script_states_free(s);
+  if (s->errs) {
+    /* Locust's user_error count, by text, once the run is over. */
+    fprintf(stderr, "Lua errors in tasks (the user went on each time):\n");
+    for (rl__script_err *e = s->errs; e; e = e->next)
+      fprintf(stderr, "  %lu x %s\n", e->count, e->text);
+  }
+  for (rl__script_err *e = s->errs, *next; e; e = next) {
+    next = e->next;
+    free(e->text);
+    free(e);
+  }
+  for (size_t i = 0; i < s->n_classes; i++) {
+    rl__script_class *k = &s->classes[i];
+    for (size_t t = 0; t < k->c.n_tasks; t++)
+      free(k->task_names[t]);
+    free(k->task_names);
+    free(k->tasks);
+    free(k->name);
+    free(k->host);
+    free(k->wait);
+  }
+  free(s->classes);
+  if (s->requests)
+    for (size_t i = 0; s->requests[i]; i++)
+      free((char *)s->requests[i]);
+  free(s->requests);
+  free(s->path);
+  pthread_mutex_destroy(&s->lock);
+  free(s);
+}
+
+/* The generic requests every class declares (script.h). */
+static int declare_requests(rl__script *s) {
+  size_t n = (size_t)RL__SCRIPT_N_METHODS * 3;
+  if (!(s->requests = calloc(n + 1, sizeof *s->requests)))
+    return -1;
+  for (size_t m = 0; m < RL__SCRIPT_N_METHODS; m++) {
+    const char *meth = rl__script_methods[m];
+    char text[3][256];
+    snprintf(text[RL__SCRIPT_PLAIN], sizeof text[0],
+             "{http: '%s /{{_rl_path}}'}", meth);
+    snprintf(text[RL__SCRIPT_BODY], sizeof text[0],
+             "{http: '%s /{{_rl_path}}', body: '{{_rl_body}}'}", meth);
+    snprintf(text[RL__SCRIPT_JSON], sizeof text[0],
+             "{http: '%s /{{_rl_path}}', body: '{{_rl_body}}',"
+             " headers: {content-type: application/json}}",
+             meth);
+    for (size_t v = 0; v < 3; v++)
+      if (!(s->requests[m * 3 + v] = strdup(text[v])))
+        return -1;
+  }
+  return 0;
+}
+
+/* An optional string field of the class table at idx: a copy, or NULL.
+ * A number is written as Lua would (wait = 1.5). */
+static int opt_text(lua_State *L, int idx, const char *key, char **out,
+                    char *why, size_t whylen) {
+  *out = NULL;
+  lua_getfield(L, idx, key);
+  int t = lua_type(L, -1);
+  if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+    *out = strdup(lua_tostring(L, -1));
+  } else if (t != LUA_TNIL) {
+    snprintf(why, whylen, "%s: a string, not a %s", key, luaL_typename(L, -1));
+    lua_pop(L, 1);
+    return -1;
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+static int opt_number(lua_State *L, int idx, const char *key, double *out,
+                      char *why, size_t whylen) {
+  lua_getfield(L, idx, key);
+  int t = lua_type(L, -1);
+  if (t == LUA_TNUMBER && lua_tonumber(L, -1) >= 0) {
+    *out = lua_tonumber(L, -1);
+  } else if (t != LUA_TNIL) {
+    snprintf(why, whylen, "%s: a number >= 0", key);
+    lua_pop(L, 1);
+    return -1;
+  }
+  lua_pop(L, 1);
+  return 0;
+}
+
+static int opt_fn(lua_State *L, int idx, const char *key, int *has, char *why,
+                  size_t whylen) {
+  lua_getfield(L, idx, key);
+  int t = lua_type(L, -1);
+  lua_pop(L, 1);
+  *has = t == LUA_TFUNCTION;
+  if (t != LUA_TFUNCTION && t != LUA_TNIL) {
+    snprintf(why, whylen, "%s: a function", key);
+    return -1;
+  }
+  return 0;
+}
+
+/* The class table at the stack top, global `name`, into k. */
+static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
+                      const char *name, char *why, size_t whylen) {
+  int idx = lua_gettop(L);
+  double weight = 0, fixed = 0;
+  k->script = s;
+  k->name = strdup(name);
+  if (opt_number(L, idx, "weight", &weight, why, whylen) ||
+      opt_number(L, idx, "fixed_count", &fixed, why, whylen) ||
+      opt_text(L, idx, "host", &k->host, why, whylen) ||
+      opt_text(L, idx, "wait", &k->wait, why, whylen) ||
+      opt_fn(L, idx, "on_start", &k->has_on_start, why, whylen) ||
+      opt_fn(L, idx, "on_stop", &k->has_on_stop, why, whylen))
+    return -1;
+  int n = rl__script_tasks(L, idx);
+  if (n < 0) {
+    snprintf(why, whylen, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return -1;
+  }
+  k->tasks = calloc((size_t)n, sizeof *k->tasks);
+  k->task_names = calloc((size_t)n, sizeof *k->task_names);
+  if (!k->name || !k->tasks || !k->task_names) {
+    lua_pop(L, 1);
+    snprintf(why, whylen, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < n; i++) {
+    lua_rawgeti(L, -1, i + 1);
+    lua_rawgeti(L, -1, 2);
+    lua_rawgeti(L, -2, 3);
+    k->task_names[i] = strdup(lua_tostring(L, -1));
+    k->tasks[i] = (rl_task){.name = k->task_names[i],
+                            .weight = lua_tonumber(L, -2),
+                            .fn = rl__script_phase};
+    lua_pop(L, 3);
+  }
+  lua_pop(L, 1);
+  k->c = (rl_user_class){
+      .struct_size = sizeof k->c,
+      .name = k->name,
+      .weight = weight,
+      .fixed_count = (uint32_t)fixed,
+      .host = k->host,
+      .wait_time = k->wait,
+      .requests = s->requests,
+      .tasks = k->tasks,
+      .n_tasks = (size_t)n,
+      .on_start = k->has_on_start ? rl__script_phase : NULL,
+      .on_stop = k->has_on_stop ? rl__script_phase : NULL,
+      .arg = k,
+      .free_data = rl__script_free_user,
+  };
+  return 0;
+}
+
+static int by_text(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The globals holding classes, sorted (the order the workers see too). */
+static int class_names(lua_State *L, const char ***out, size_t *n) {
+  size_t cap = 0;
+  *out = NULL;
+  *n = 0;
+  lua_pushnil(L);
+  while (lua_next(L, LUA_GLOBALSINDEX)) {
+    if (lua_type(L, -2) == LUA_TSTRING && lua_type(L, -1) == LUA_TTABLE) {
+      lua_getfield(L, -1, rl__script_class_key);
+      int is = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+      if (is) {
+        if (*n == cap) {
+          cap = cap ? cap * 2 : 8;
+          const char **more = realloc(*out, cap * sizeof *more);
+          if (!more) {
+            lua_pop(L, 2);
+            return -1;
+          }
+          *out = more;
+        }
+        (*out)[(*n)++] = lua_tostring(L, -2); /* anchored in _G */
+      }
+    }
+    lua_pop(L, 1);
+  }
+  if (*n)
+    qsort(*out, *n, sizeof **out, by_text);
+  return 0;
+}
+
+static int load_classes(rl_env *env, rl__script *s, lua_State *L,
+                        rl_error_info *err) {
+  char why[1024];
+  if (rl__script_run_file(L, s->path)) {
+    snprintf(why, sizeof why, "%s", lua_tostring(L, -1));
+    return fail(err, RL_ERR_INVAL, why);
+  }
+  const char **names;
+  size_t n;
+  if (class_names(L, &names, &n) || declare_requests(s))
+    return fail(err, RL_ERR_NOMEM, "out of memory");
+  if (n == 0) {
+    free(names);
+    snprintf(why, sizeof why,
+             "%s: no user class (assign rl.user{...} to a global: "
+             "WebUser = rl.user{tasks = {...}})",
+             s->path);
+    return fail(err, RL_ERR_INVAL, why);
+  }
+  if (!(s->classes = calloc(n, sizeof *s->classes))) {
+    free(names);
+    return fail(err, RL_ERR_NOMEM, "out of memory");
+  }
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    rl__script_class *k = &s->classes[i];
+    k->index = i;
+    s->n_classes = i + 1;
+    lua_getglobal(L, names[i]);
+    char what[512] = "";
+    if (read_class(L, s, k, names[i], what, sizeof what)) {
+      snprintf(why, sizeof why, "%s: class %s: %s", s->path, names[i], what);
+      rc = fail(err, RL_ERR_INVAL, why);
+    }
+    lua_pop(L, 1);
+  }
+  free(names);
+  for (size_t i = 0; i < s->n_classes && !rc; i++)
+    rc = rl_env_add_user_class(env, &s->classes[i].c, err);
+  return rc;
+}
+
+int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
+  if (!env)
+    return fail(err, RL_ERR_INVAL, "rl_env_add_script: no environment");
+  if (!path)
+    path = env->o.script;
+  if (!path || (env->cmd != RL_CMD_RUN && env->cmd != RL_CMD_LIST &&
+                env->cmd != RL_CMD_TASK_RATIO))
+    return 0;
+  if (env->script)
+    return fail(err, RL_ERR_INVAL, "one Lua script per environment");
+  rl__script *s = calloc(1, sizeof *s);
+  lua_State *L = luaL_newstate();
+  if (!s || !L || !(s->path = strdup(path))) {
+    free(s);
+    if (L)
+      lua_close(L);
+    return fail(err, RL_ERR_NOMEM, "out of memory");
+  }
+  pthread_mutex_init(&s->lock, NULL);
+  rl__script_open_lib(L);
+  /* The environment's from here: the classes added before a failing one
+   * stay borrowed by it until rl_env_free. */
+  env->script = s;
+  env->script_free = script_del;
+  int rc = load_classes(env, s, L, err);
+  lua_close(L);
+  return rc;
+}

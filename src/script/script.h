@@ -1,0 +1,102 @@
+/*
+ * Lua users (issue #23; docs/lua.md): a script's rl.user{...} classes run
+ * as C user classes (<rpcload/user.h>), one LuaJIT state per worker
+ * thread, one coroutine per running phase of a user.
+ *
+ * script.c loads the script on the main thread to learn its classes and
+ * registers each with rl_env_add_user_class (rl_env_add_script, public);
+ * runtime.c is what runs on the worker threads: the thread's state, made
+ * lazily when its first Lua user starts, and the phases, which resume
+ * coroutines; lib.c is the rl library both load (rl.user, the waits,
+ * rl.log, rl.sleep, rl.fail, JSON).
+ *
+ * Dynamic requests on declared ones: a C class declares its requests up
+ * front, a Lua task makes them up as it goes. Each class declares, per
+ * HTTP method, three generic requests whose path and body are templates of
+ * two user variables ({{_rl_path}}, {{_rl_body}}; no body, a body, a JSON
+ * body): a request call sets them and sends the matching one with
+ * rl_user_send_opts (its stats name: name= or the path; decide: the
+ * response's r:failure() counts), so a Lua request costs what a C class's
+ * does. Per-request headers are not there yet (docs/lua.md).
+ *
+ * May call: <rpcload/rpcload.h> and api/env.h (the environment owns the
+ * script), base/ for the log; LuaJIT, jansson.
+ */
+#ifndef RL_SCRIPT_SCRIPT_H
+#define RL_SCRIPT_SCRIPT_H
+
+#include <pthread.h>
+#include <stddef.h>
+
+#include <lua.h>
+
+#include <rpcload/rpcload.h>
+
+/* The requests each class declares: for method m (RL__SCRIPT_METHODS
+ * order), m * 3 + RL__SCRIPT_PLAIN / _BODY / _JSON. */
+enum { RL__SCRIPT_PLAIN = 0, RL__SCRIPT_BODY, RL__SCRIPT_JSON };
+#define RL__SCRIPT_N_METHODS 6
+extern const char *const rl__script_methods[RL__SCRIPT_N_METHODS];
+
+struct rl__script;
+
+/* One class of the script, as added to the environment. */
+typedef struct rl__script_class {
+  rl_user_class c; /* c.arg points here */
+  struct rl__script *script;
+  size_t index; /* in script->classes */
+  char *name, *host, *wait;
+  rl_task *tasks;
+  char **task_names;
+  int has_on_start, has_on_stop;
+} rl__script_class;
+
+/* A worker thread's Lua state (runtime.c). */
+typedef struct rl__script_state rl__script_state;
+
+/* A Lua error message seen, with how often (printed once). */
+typedef struct rl__script_err {
+  char *text;
+  unsigned long count;
+  struct rl__script_err *next;
+} rl__script_err;
+
+typedef struct rl__script {
+  char *path;
+  rl__script_class *classes;
+  size_t n_classes;
+  const char **requests; /* the declared requests' texts, NULL-ended */
+  pthread_mutex_t lock;  /* states and errs */
+  rl__script_state *states;
+  rl__script_err *errs;
+} rl__script;
+
+/* Opens the rl library in L (lib.c): the global `rl` and
+ * require "rpcload". */
+void rl__script_open_lib(lua_State *L);
+
+/* Loads and runs the script's chunk in L: 0, or -1 with
+ * "FILE:LINE: message" on L's stack top. */
+int rl__script_run_file(lua_State *L, const char *path);
+
+/* Pushes the tasks of the class table at `idx` onto L's stack as one
+ * array of {fn, weight, name} in the order both the main thread and the
+ * workers see them: the list part first, then integer keys (weights) in
+ * order, then string keys (names) in order. Returns the count, or -1 with
+ * the reason on the stack top (instead of the array). */
+int rl__script_tasks(lua_State *L, int idx);
+
+/* The class marker rl.user puts in a class table. */
+extern const char rl__script_class_key[];
+
+/* runtime.c: the phase functions the classes are added with. */
+void rl__script_phase(rl_user *u, void *arg);
+void rl__script_free_user(void *data, void *arg);
+/* Frees the states (after the run's users are gone). */
+void rl__script_states_free(rl__script *s);
+
+/* A Lua error in a user's phase: printed once per distinct text, counted
+ * (any thread). */
+void rl__script_error_seen(rl__script *s, const char *text);
+
+#endif /* RL_SCRIPT_SCRIPT_H */
