@@ -303,8 +303,10 @@ int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
       env->cmd != RL_CMD_TASK_RATIO)
     return fail(err, RL_ERR_INVAL, "%s",
                 "the options ask for no run (--help, --version, --plugins)");
-  const rl_user_class **all =
-      realloc(env->cclasses, (env->n_cclasses + 1) * sizeof *all);
+  /* An array of pointers to classes: its element is a pointer. */
+  typedef const rl_user_class *class_ref;
+  class_ref *all =
+      realloc(env->cclasses, (env->n_cclasses + 1) * sizeof(class_ref));
   if (!all)
     return fail(err, RL_ERR_NOMEM, "%s", "out of memory");
   env->cclasses = all;
