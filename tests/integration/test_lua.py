@@ -34,7 +34,9 @@ EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 def run(script, nginx, *args, timeout=60):
     env = dict(os.environ)
     env.setdefault("RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
-    argv = [RPCLOAD, "-s", script, "--json", "--only-summary"]
+    # Requests in flight at the stop finish and count: nginx's log and the
+    # stats then agree exactly (else they are cut and only nginx has them).
+    argv = [RPCLOAD, "-s", script, "--json", "--only-summary", "--stop-timeout", "5"]
     if nginx:
         argv += ["--host", "http://127.0.0.1:%d" % nginx.port]
     return subprocess.run(argv + list(args), capture_output=True, text=True,
