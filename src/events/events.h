@@ -54,9 +54,9 @@ typedef struct rl__events {
   rl_listener_host host;
   rl__listener **items;
   size_t n;
-  int any_request; /* some listener has on_request */
+  int any_request;  /* some listener has on_request */
   int any_response; /* ... and wants its responses (ABI 1.1) */
-  int any_report;  /* some listener has report */
+  int any_report;   /* some listener has report */
   int any_user_error;
   rl__message_handler *handlers;
   size_t nhandlers;
