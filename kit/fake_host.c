@@ -17,6 +17,8 @@ struct rl_request {
   int id;
   uint64_t user_id, seq, rng; /* what templates draw on */
   int wanted;                 /* request_wants_response said yes */
+  const rl_kv *headers;       /* ABI 1.7: the test's, when it was made */
+  size_t n_headers;
 };
 
 /* A timer of the fake loop (ABI 1.1 timer_start on conn_loop's loop). */
@@ -460,6 +462,18 @@ static void host_conn_fail(rl_conn *conn, const char *reason) {
              reason && *reason ? reason : "failed");
 }
 
+/* ABI 1.7: the fields the test gave for the request when it was made. */
+static const rl_kv *host_request_headers(const rl_request *req, size_t *n) {
+  if (!current->in_submit && !check_live(req, "request_headers")) {
+    if (n)
+      *n = 0;
+    return NULL;
+  }
+  if (n)
+    *n = req->n_headers;
+  return req->n_headers ? req->headers : NULL;
+}
+
 static void host_request_refuse(rl_request *req, const char *reason) {
   rl_fake_host *fh = current;
   (void)req;
@@ -507,6 +521,7 @@ void rl_fake_host_init(rl_fake_host *fh) {
       .request_refuse = host_request_refuse,
       .template_new_at = host_template_new_at,
       .template_text = rl__template_text,
+      .request_headers = host_request_headers,
   };
   current = fh;
 }
@@ -540,6 +555,8 @@ int rl_fake_submit(rl_fake_host *fh, const rl_plugin *p, void *session,
   req->id = ++fh->next_id;
   req->user_id = fh->user_id != 0 ? fh->user_id : (uint64_t)req->id;
   req->seq = fh->user_seq != 0 ? fh->user_seq : 1;
+  req->headers = fh->headers;
+  req->n_headers = fh->headers ? fh->n_headers : 0;
   req->rng = 0x9e3779b97f4a7c15ULL * (uint64_t)req->id;
   int slot = -1;
   for (int i = 0; i < RL_FAKE_MAX_LIVE && slot < 0; i++)

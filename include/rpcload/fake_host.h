@@ -34,6 +34,8 @@
  *     it before session_new); conn_fail keeps the reason in the
  *     connection's `failed`; request_refuse keeps the reason in
  *     `refused`, only from inside session_submit.
+ *   - ABI 1.7: request_headers answers the `headers` the test set when
+ *     the request was made (borrowed: they must outlive it).
  * A broken rule calls on_violation (default: print the rule and abort), so
  * a test framework can turn it into a failed test from inside the plugin's
  * call (cmocka: fail_msg).
@@ -145,6 +147,10 @@ typedef struct rl_fake_host {
   /* What a new request's templates draw on: {{user_id}} is user_id (0:
    * the request's own id), {{seq}} is user_seq (0: 1). */
   uint64_t user_id, user_seq;
+  /* ABI 1.7: the extra header fields a new request carries
+   * (request_headers); NULL: none. The test owns them. */
+  const rl_kv *headers;
+  size_t n_headers;
   /* Called with the rule a plugin broke; it should not return (cmocka's
    * fail_msg does not). NULL: print it and abort. */
   void (*on_violation)(const char *what);

@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 6
+#define RL_ABI_MINOR 7
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -436,6 +436,24 @@ typedef struct rl_host {
    * request: encode it there once.
    */
   const char *(*template_text)(const rl_template *t, size_t *len);
+
+  /* ---- ABI 1.7: header fields a request adds to its step's ------------- */
+
+  /*
+   * The extra header fields (gRPC: metadata) this one request sends
+   * besides its step's, in order, with *n their count (0 and NULL: none;
+   * most requests have none). A class written in C (or Lua) gives them
+   * per send (rl_send_opts.headers in <rpcload/user.h>); a scenario's
+   * steps never do. Each key is a field name (not checked: a plugin
+   * refuses a request whose name is not a token or whose value holds a
+   * control character, with host->request_refuse), each value its text.
+   * A field of the same name (ASCII case-insensitive) as one of the
+   * step's replaces it. Borrowed until request_done (or request_retry,
+   * request_move: the re-sent request has them again); on the request's
+   * worker thread. A plugin that ignores them keeps working: the request
+   * goes without them.
+   */
+  const rl_kv *(*request_headers)(const rl_request *req, size_t *n);
 } rl_host;
 
 /* True when `host` (an rl_host *) has member `m`, e.g.
@@ -450,6 +468,7 @@ typedef struct rl_host {
 #define RL_HOST_HAS_USER_STATE(host) RL_HOST_HAS(host, request_seq)
 #define RL_HOST_HAS_CONN_STEP(host) RL_HOST_HAS(host, request_refuse)
 #define RL_HOST_HAS_TEMPLATE_TEXT(host) RL_HOST_HAS(host, template_text)
+#define RL_HOST_HAS_REQUEST_HEADERS(host) RL_HOST_HAS(host, request_headers)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 

@@ -46,6 +46,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rpcload/plugin.h> /* rl_kv */
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -166,11 +168,21 @@ typedef struct rl_send_opts {
    * gave in done (rl_user_decide; none: the protocol's), its response
    * time still taken when it ended. */
   int decide;
+  /* ---- API 1.2: read only when struct_size covers them ---- */
+  /* Header fields (gRPC: metadata) this send adds to its request's, in
+   * order: a field named like one of the request's (ASCII
+   * case-insensitive) replaces it. Copied at the send. A name that is not
+   * an HTTP token or a value with CR, LF or NUL fails the request (the
+   * plugin refuses it, counted with the reason); a plugin that knows no
+   * headers (ABI < 1.7) sends it without them. NULL/0: none. */
+  const rl_kv *headers;
+  size_t n_headers;
 } rl_send_opts;
 
 /*
  * rl_user_send with options (NULL: none, as rl_user_send). Same returns,
- * and RL_ERR_INVAL when opts->struct_size is too small to hold `name`.
+ * and RL_ERR_INVAL when opts->struct_size is too small to hold `name`,
+ * or a header has a NULL or empty key or a NULL value.
  */
 int rl_user_send_opts(rl_user *u, size_t request, const rl_send_opts *opts,
                       rl_done_fn done, void *arg);

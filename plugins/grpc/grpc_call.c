@@ -621,6 +621,38 @@ static void session_timers(struct grpc_session *s, const struct grpc_step *st) {
 /* ---- Submit -------------------------------------------------------------------- */
 
 /*
+ * Puts the call's own metadata (ABI 1.7 request headers, checked) into
+ * nva (*nv fields): names lowered into copies kept in values (*nvalues,
+ * freed by the caller after the submit, which copies them); one named
+ * like a field already there (the step's metadata) replaces its value.
+ * 0 or RL_ERR_NOMEM.
+ */
+static int put_metadata(const rl_kv *h, size_t n, nghttp2_nv *nva, size_t *nv,
+                        char **values, size_t *nvalues) {
+  for (size_t i = 0; i < n; i++) {
+    char *name = dup_len(h[i].key, strlen(h[i].key));
+    if (name == NULL)
+      return RL_ERR_NOMEM;
+    values[(*nvalues)++] = name;
+    size_t len = strlen(name);
+    for (size_t k = 0; k < len; k++)
+      name[k] = (char)rl__http_ascii_lower((unsigned char)name[k]);
+    size_t j = 0;
+    while (j < *nv &&
+           !(nva[j].namelen == len && memcmp(nva[j].name, name, len) == 0))
+      j++;
+    if (j == *nv)
+      (*nv)++;
+    nva[j] = (nghttp2_nv){.name = (uint8_t *)name,
+                          .namelen = len,
+                          .value = (uint8_t *)(uintptr_t)h[i].value,
+                          .valuelen = strlen(h[i].value),
+                          .flags = NGHTTP2_NV_FLAG_NONE};
+  }
+  return 0;
+}
+
+/*
  * Submits a call with templated parts: metadata values expanded and copied
  * into this frame's storage (nghttp2 copies header fields not marked
  * NO_COPY during the submit), a unary message expanded into a buffer the
@@ -631,9 +663,21 @@ static int submit_templated(struct grpc_session *s, const struct grpc_step *st,
                             const struct grpc_stream *init, void **area) {
   nghttp2_nv stack_nva[GRPC_NV_STACK];
   char *values[GRPC_NV_STACK];
-  size_t n = st->nvlen + st->n_md_tpl, nv = 0;
-  if (n > GRPC_NV_STACK)
+  size_t n_extra;
+  const rl_kv *extra = rl__http_extra(s->c.host, req, &n_extra);
+  size_t n = st->nvlen + st->n_md_tpl + n_extra, nv = 0;
+  if (n_extra > 0) {
+    char why[192];
+    if (rl__http_check_extra(extra, n_extra, why, sizeof why) != 0) {
+      s->c.host->request_refuse(req, why);
+      return RL_ERR_INVAL;
+    }
+  }
+  if (n > GRPC_NV_STACK) {
+    if (n_extra > 0)
+      s->c.host->request_refuse(req, "too many metadata fields");
     return RL_ERR_NOMEM; /* far beyond any sane metadata count */
+  }
   memcpy(stack_nva, st->nva, st->nvlen * sizeof *stack_nva);
   nv = st->nvlen;
   int rc = 0;
@@ -657,6 +701,8 @@ static int submit_templated(struct grpc_session *s, const struct grpc_step *st,
                                    .valuelen = strlen(v),
                                    .flags = NGHTTP2_NV_FLAG_NO_COPY_NAME};
   }
+  if (rc == 0 && n_extra > 0)
+    rc = put_metadata(extra, n_extra, stack_nva, &nv, values, &nvalues);
   uint8_t *frame = NULL;
   size_t frame_len = 0;
   h2_body body = {.stream = st->client_stream};
@@ -714,7 +760,9 @@ int grpc_session_submit(void *session, rl_request *req) {
   if ((rc = rl__h2codec_collector(&s->c, req, &init.acc)) != 0)
     return rc;
   void *area = NULL;
-  if (m->json != NULL || st->n_md_tpl > 0 || st->client_stream) {
+  size_t n_extra;
+  (void)rl__http_extra(s->c.host, req, &n_extra);
+  if (m->json != NULL || st->n_md_tpl > 0 || st->client_stream || n_extra > 0) {
     rc = submit_templated(s, st, req, m, &init, &area);
   } else {
     /* The frame belongs to the step, which outlives the session. */

@@ -27,6 +27,11 @@
  * The header fields are only looked at (Set-Cookie, Location) when the
  * step keeps cookies or follows redirects.
  *
+ * A request's own header fields (ABI 1.7, host->request_headers: a Lua or
+ * C user's send) are merged into a copy of its bytes at submit, replacing
+ * the step's fields of the same names; a request without them (every
+ * scenario step's) is sent from the step's bytes as before.
+ *
  * Responses for scenario checks (ABI 1.2): when the host says at submit
  * that it will look at a request's response, the session collects the
  * header fields and the de-chunked body and hands them over with
@@ -469,6 +474,11 @@ struct http1_session {
   /* A templated request being assembled, and its expanded body; a
    * redirect's next hop is written in `out` too. */
   rl__buf out, tmp;
+  /* The request's own header fields (ABI 1.7) are merged into a copy of
+   * its bytes in `hx`, then swapped into `out`; out_merged says `out`
+   * holds the request sent (for a redirect's first hop). */
+  rl__buf hx;
+  int out_merged;
 
   /* The user's session (cookies, redirects): */
   uint32_t hop;    /* req's hop: 0 its own request, n after n redirects */
@@ -759,8 +769,9 @@ static rl__http_chain *record_first_hop(struct http1_session *s,
   rl__http_chain *c = rl__http_chain_start(s->host, req, st->type);
   if (c == NULL)
     return NULL;
-  const char *src = st->segs != NULL ? s->out.p : st->bytes;
-  size_t len = st->segs != NULL ? s->out.len : st->len;
+  int in_out = st->segs != NULL || s->out_merged;
+  const char *src = in_out ? s->out.p : st->bytes;
+  size_t len = in_out ? s->out.len : st->len;
   size_t end = head_end(src, len);
   const char *line = memchr(src, '\n', end);
   line = line != NULL ? line + 1 : src + end;
@@ -1035,6 +1046,55 @@ static int assemble(struct http1_session *s, struct http1_step *st,
 }
 
 /*
+ * The request's own header fields (ABI 1.7) merged into its bytes (len,
+ * the header block ending at head): the request line, the step's fields
+ * but those the request replaces, the request's, then the blank line and
+ * the body; into s->out (swapped from s->hx, since data may be s->out).
+ * 0, RL_ERR_INVAL (refused with the reason) or RL_ERR_NOMEM.
+ */
+static int merge_extra(struct http1_session *s, rl_request *req, const rl_kv *h,
+                       size_t n, const char **data, size_t *len, size_t *head) {
+  char why[192];
+  if (rl__http_check_extra(h, n, why, sizeof why) != 0) {
+    s->host->request_refuse(req, why);
+    return RL_ERR_INVAL;
+  }
+  const char *src = *data, *end = src + *head;
+  rl__buf *b = &s->hx;
+  rl__buf_reset(b);
+  const char *line = memchr(src, '\n', *head);
+  line = line != NULL ? line + 1 : end;
+  rl__buf_add(b, src, (size_t)(line - src));
+  while (line < end) {
+    const char *eol = memchr(line, '\n', (size_t)(end - line));
+    eol = eol != NULL ? eol + 1 : end;
+    const char *colon = memchr(line, ':', (size_t)(eol - line));
+    if (colon == NULL ||
+        !rl__http_extra_has(h, n, line, (size_t)(colon - line)))
+      rl__buf_add(b, line, (size_t)(eol - line));
+    line = eol;
+  }
+  for (size_t i = 0; i < n; i++) {
+    rl__buf_str(b, h[i].key);
+    rl__buf_str(b, ": ");
+    rl__buf_str(b, h[i].value);
+    rl__buf_str(b, "\r\n");
+  }
+  size_t new_head = b->len;
+  rl__buf_add(b, end, *len - *head);
+  if (b->oom)
+    return RL_ERR_NOMEM;
+  rl__buf tmp = s->out;
+  s->out = s->hx;
+  s->hx = tmp;
+  s->out_merged = 1;
+  *data = s->out.p;
+  *len = s->out.len;
+  *head = new_head;
+  return 0;
+}
+
+/*
  * Writes req's own request (its first hop): the step's bytes, or the ones
  * assembled for it, with a Cookie line before the blank line when the
  * step's or the user's cookies go. A templated target is kept in the
@@ -1045,6 +1105,7 @@ static int send_first(struct http1_session *s, struct http1_step *st,
   const char *data = st->bytes;
   size_t len = st->len, head = st->head_len;
   int rc;
+  s->out_merged = 0;
   if (st->segs != NULL) {
     if ((rc = assemble(s, st, req)) != 0)
       return rc;
@@ -1052,6 +1113,11 @@ static int send_first(struct http1_session *s, struct http1_step *st,
     len = s->out.len;
     head = head_end(data, len);
   }
+  size_t n_extra;
+  const rl_kv *extra = rl__http_extra(s->host, req, &n_extra);
+  if (n_extra > 0 &&
+      (rc = merge_extra(s, req, extra, n_extra, &data, &len, &head)) != 0)
+    return rc;
   const char *target = st->path;
   if (st->path_tpl && st->active) {
     size_t n;
@@ -1173,6 +1239,7 @@ static void http1_session_del(void *session, int err, const char *reason) {
     finish(s, reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err));
   rl__resp_acc_free(&s->acc);
   free(s->out.p);
+  free(s->hx.p);
   free(s->tmp.p);
   free(s->wvalue.p);
   free(s->location.p);

@@ -640,6 +640,7 @@ struct http2_session {
   /* Expanded header values of the request being submitted. */
   rl__buf scratch;
   rl__buf ck; /* a request's cookie value */
+  rl__buf hx; /* the request's own field names, lower case (ABI 1.7) */
   /* Redirects to follow (run_follows), n of them; owned. */
   struct follow *follows;
   size_t n_follows, cap_follows;
@@ -1024,6 +1025,55 @@ static int record_sent(struct http2_session *s, const struct http2_step *st,
 }
 
 /*
+ * Puts the request's own fields (ABI 1.7, checked) into nva (*nvlen
+ * fields, room for n more): one named like a step's field replaces its
+ * value (host: :authority's), a connection-specific one is dropped (as
+ * the step's are), any other is appended. Names are lowered
+ * into s->hx, reserved first so that they do not move; nghttp2 copies
+ * them (and the values) during the submit. 0 or RL_ERR_NOMEM.
+ */
+static int put_extra(struct http2_session *s, const rl_kv *h, size_t n,
+                     nghttp2_nv *nva, size_t *nvlen) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += strlen(h[i].key);
+  rl__buf_reset(&s->hx);
+  if (rl__buf_reserve(&s->hx, total + 1) != 0)
+    return RL_ERR_NOMEM;
+  for (size_t i = 0; i < n; i++) {
+    size_t klen = strlen(h[i].key);
+    rl__http_hdr hdr = {.name = h[i].key,
+                        .name_len = klen,
+                        .value = h[i].value,
+                        .value_len = strlen(h[i].value)};
+    if (is_dropped_header(&hdr))
+      continue; /* as the step's own: connection-specific */
+    uint8_t *name = (uint8_t *)s->hx.p + s->hx.len;
+    for (size_t k = 0; k < klen; k++)
+      name[k] = (uint8_t)rl__http_ascii_lower((unsigned char)h[i].key[k]);
+    s->hx.len += klen;
+    const char *want = klen == 4 && memcmp(name, "host", 4) == 0
+                           ? ":authority"
+                           : (const char *)name;
+    size_t want_len = want == (const char *)name ? klen : 10;
+    size_t j = 0;
+    while (j < *nvlen && !(nva[j].namelen == want_len &&
+                           memcmp(nva[j].name, want, want_len) == 0))
+      j++;
+    nghttp2_nv nv = {name, (uint8_t *)h[i].value, klen, strlen(h[i].value),
+                     NGHTTP2_NV_FLAG_NONE};
+    if (j < *nvlen) {
+      nva[j].value = nv.value;
+      nva[j].valuelen = nv.valuelen;
+      nva[j].flags &= (uint8_t)~NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+    } else {
+      nva[(*nvlen)++] = nv;
+    }
+  }
+  return 0;
+}
+
+/*
  * Submits a request whose header list is not the step's as it stands:
  * templated parts (the header values, :path too, expanded into the
  * session's scratch buffer; the body expanded into a buffer the stream
@@ -1046,8 +1096,17 @@ static int submit_copy(struct http2_session *s, struct http2_step *st,
   size_t len = 0;
   int rc = 0;
   const int templated_body = st->body_tpl != NULL;
-  if (st->nvlen + 1 > HTTP2_NV_STACK) {
-    nva = malloc((st->nvlen + 1) * sizeof *nva);
+  size_t n_extra;
+  const rl_kv *extra = rl__http_extra(s->c.host, req, &n_extra);
+  if (n_extra > 0) {
+    char why[192];
+    if (rl__http_check_extra(extra, n_extra, why, sizeof why) != 0) {
+      s->c.host->request_refuse(req, why);
+      return RL_ERR_INVAL;
+    }
+  }
+  if (st->nvlen + 1 + n_extra > HTTP2_NV_STACK) {
+    nva = malloc((st->nvlen + 1 + n_extra) * sizeof *nva);
     off = calloc(st->nvlen, sizeof *off);
     flen = calloc(st->nvlen, sizeof *flen);
     if (nva == NULL || off == NULL || flen == NULL)
@@ -1087,6 +1146,8 @@ static int submit_copy(struct http2_session *s, struct http2_step *st,
       nva[st->cl_index].valuelen = strlen(cl);
       nva[st->cl_index].flags = NGHTTP2_NV_FLAG_NO_COPY_NAME; /* copy cl */
     }
+    if (n_extra > 0)
+      rc = put_extra(s, extra, n_extra, nva, &nvlen);
     h2_body body = {.data = st->body, .len = st->body_len};
     if (templated_body)
       body = (h2_body){.data = copy,
@@ -1095,7 +1156,7 @@ static int submit_copy(struct http2_session *s, struct http2_step *st,
                        .release_arg = copy};
     /* A redirect's next hop sends what this one does, templates as they
      * came out now. */
-    if ((st->n_fields > 0 || templated_body) &&
+    if (rc == 0 && (st->n_fields > 0 || templated_body || n_extra > 0) &&
         (init->chained =
              record_sent(s, st, req, nva, nvlen, body.data, body.len)) < 0) {
       init->chained = 0;
@@ -1261,7 +1322,9 @@ static int http2_session_submit(void *session, rl_request *req) {
   }
   if (c != NULL)
     rl__http_chain_end(s->c.host, req);
-  if (st->body_tpl != NULL || st->n_fields > 0) {
+  size_t n_extra;
+  (void)rl__http_extra(s->c.host, req, &n_extra);
+  if (st->body_tpl != NULL || st->n_fields > 0 || n_extra > 0) {
     rc = submit_copy(s, st, req, &init, 0);
   } else if ((rc = first_cookies(s, st, req, st->path)) > 0) {
     rc = submit_copy(s, st, req, &init, rc);
@@ -1354,6 +1417,7 @@ static void http2_session_del(void *session, int err, const char *reason) {
   }
   free(s->follows);
   rl__buf_free(&s->scratch);
+  rl__buf_free(&s->hx);
   rl__buf_free(&s->ck);
   free(s);
 }

@@ -154,6 +154,53 @@ int rl__http_bad_value(const char *v, size_t len) {
   return 0;
 }
 
+const rl_kv *rl__http_extra(const rl_host *host, const rl_request *req,
+                            size_t *n) {
+  *n = 0;
+  if (!RL_HOST_HAS_REQUEST_HEADERS(host) || host->request_headers == NULL)
+    return NULL;
+  const rl_kv *h = host->request_headers(req, n);
+  if (h == NULL)
+    *n = 0;
+  return h;
+}
+
+int rl__http_check_extra(const rl_kv *h, size_t n, char *why, size_t whylen) {
+  char shown[RL__HTTP_SHOW_BUF_LEN];
+  for (size_t i = 0; i < n; i++) {
+    size_t klen = strlen(h[i].key);
+    if (!rl__http_is_token(h[i].key, klen)) {
+      rl__http_set_err(why, whylen,
+                       "header name \"%s\" is not a token (RFC 9110 field "
+                       "names: letters, digits and !#$%%&'*+-.^_`|~)",
+                       rl__http_show(h[i].key, klen, shown));
+      return RL_ERR_INVAL;
+    }
+    if (rl__http_name_is(h[i].key, klen, "content-length") ||
+        rl__http_name_is(h[i].key, klen, "transfer-encoding")) {
+      rl__http_set_err(why, whylen,
+                       "header %s is set from the body: not a request's own",
+                       h[i].key);
+      return RL_ERR_INVAL;
+    }
+    if (rl__http_bad_value(h[i].value, strlen(h[i].value))) {
+      rl__http_set_err(why, whylen,
+                       "header %s: its value holds a control character (CR, "
+                       "LF...)",
+                       h[i].key);
+      return RL_ERR_INVAL;
+    }
+  }
+  return 0;
+}
+
+int rl__http_extra_has(const rl_kv *h, size_t n, const char *name, size_t len) {
+  for (size_t i = 0; i < n; i++)
+    if (rl__http_name_is(name, len, h[i].key))
+      return 1;
+  return 0;
+}
+
 int rl__http_has_crlf(const char *s, size_t n) {
   return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL;
 }

@@ -81,6 +81,21 @@ char *rl__http_dup_str(const char *s);
  * template expansions, checked per request. */
 int rl__http_bad_value(const char *v, size_t len);
 
+/* ABI 1.7: the header fields req adds to its step's (host->request_headers;
+ * none from an older host), *n their count. Borrowed until request_done. */
+const rl_kv *rl__http_extra(const rl_host *host, const rl_request *req,
+                            size_t *n);
+
+/* Checks a request's extra fields before they are written: a name must be
+ * a token (so no pseudo-header), not Content-Length or Transfer-Encoding
+ * (the body frames itself), and a value must pass rl__http_bad_value.
+ * 0, or RL_ERR_INVAL with the reason in why (for host->request_refuse). */
+int rl__http_check_extra(const rl_kv *h, size_t n, char *why, size_t whylen);
+
+/* True when a field named `name` (len bytes) is among the n extra ones
+ * (ASCII case-insensitive): the step's field of that name is replaced. */
+int rl__http_extra_has(const rl_kv *h, size_t n, const char *name, size_t len);
+
 /* One user header, split and trimmed; points into the strings it was
  * parsed from. */
 typedef struct rl__http_hdr {

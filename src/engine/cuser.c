@@ -37,7 +37,13 @@ typedef struct csend {
    * the end time and the outcome kept here till then. */
   uint8_t decide, decided;
   uint64_t end_ns;
-  rl__buf verdict;    /* rl_user_decide's error text, NUL-terminated */
+  rl__buf verdict; /* rl_user_decide's error text, NUL-terminated */
+  /* rl_send_opts.headers (API 1.2), copied: the strings NUL-separated in
+   * hstr, the fields (pointing into it) in hkv; req.headers points at hkv
+   * while the send has any. */
+  rl__buf hstr;
+  rl_kv *hkv;
+  size_t hcap;
   struct csend *next; /* the free list, or the queue of ended ones */
   struct csend *all;  /* every send of the user, to free */
 } csend;
@@ -92,6 +98,7 @@ static csend *send_take(struct rl_user *cu) {
   rl__buf_init(&s->text);
   rl__buf_init(&s->name);
   rl__buf_init(&s->verdict);
+  rl__buf_init(&s->hstr);
   s->all = cu->all;
   cu->all = s;
   return s;
@@ -102,6 +109,9 @@ static void send_put(struct rl_user *cu, csend *s) {
   s->arg = NULL;
   s->decide = s->decided = 0;
   rl__buf_reset(&s->name);
+  rl__buf_reset(&s->hstr);
+  s->req.headers = NULL;
+  s->req.n_headers = 0;
   s->next = cu->free_sends;
   cu->free_sends = s;
 }
@@ -306,6 +316,8 @@ static void cuser_del(rl__user *u) {
     rl__buf_free(&s->text);
     rl__buf_free(&s->name);
     rl__buf_free(&s->verdict);
+    rl__buf_free(&s->hstr);
+    free(s->hkv);
     free(s);
   }
   for (cvar *v = cu->extra, *next; v; v = next) {
@@ -347,6 +359,56 @@ static int may_act(const struct rl_user *cu) {
   return 0;
 }
 
+/* Copies n header fields into s (its request's, ABI 1.7): the strings
+ * first, then the fields pointed into them, since the buffer may move
+ * while it grows. 0 or RL_ERR_NOMEM. */
+static int send_headers(csend *s, const rl_kv *h, size_t n) {
+  if (n > s->hcap) {
+    rl_kv *kv = realloc(s->hkv, n * sizeof *kv);
+    if (!kv)
+      return RL_ERR_NOMEM;
+    s->hkv = kv;
+    s->hcap = n;
+  }
+  for (size_t i = 0; i < n; i++) {
+    rl__buf_add(&s->hstr, h[i].key, strlen(h[i].key) + 1);
+    rl__buf_add(&s->hstr, h[i].value, strlen(h[i].value) + 1);
+  }
+  if (s->hstr.oom)
+    return RL_ERR_NOMEM;
+  const char *p = s->hstr.p;
+  for (size_t i = 0; i < n; i++) {
+    s->hkv[i].key = p;
+    p += strlen(p) + 1;
+    s->hkv[i].value = p;
+    p += strlen(p) + 1;
+  }
+  s->req.headers = s->hkv;
+  s->req.n_headers = n;
+  return 0;
+}
+
+/* The headers of opts (API 1.2: only when struct_size covers them), *n
+ * their count; RL_ERR_INVAL for a NULL or empty key or a NULL value. */
+static int opts_headers(const rl_send_opts *opts, const rl_kv **h, size_t *n) {
+  *h = NULL;
+  *n = 0;
+  if (!opts || opts->struct_size <
+                   offsetof(rl_send_opts, n_headers) + sizeof opts->n_headers)
+    return 0;
+  if (opts->n_headers == 0)
+    return 0;
+  if (!opts->headers)
+    return RL_ERR_INVAL;
+  for (size_t i = 0; i < opts->n_headers; i++)
+    if (!opts->headers[i].key || !*opts->headers[i].key ||
+        !opts->headers[i].value)
+      return RL_ERR_INVAL;
+  *h = opts->headers;
+  *n = opts->n_headers;
+  return 0;
+}
+
 int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
                       rl_done_fn done, void *arg) {
   if (!cu || !done)
@@ -359,6 +421,10 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
                            offsetof(rl_send_opts, decide) + sizeof opts->decide
                    ? opts->decide
                    : 0;
+  const rl_kv *headers;
+  size_t n_headers;
+  if (opts_headers(opts, &headers, &n_headers))
+    return RL_ERR_INVAL;
   rl__user *u = cu->u;
   const rl__plan_cclass *c = u->cls->c;
   if (request >= c->n_requests)
@@ -377,6 +443,10 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
       send_put(cu, s);
       return RL_ERR_NOMEM;
     }
+  }
+  if (n_headers && send_headers(s, headers, n_headers)) {
+    send_put(cu, s);
+    return RL_ERR_NOMEM;
   }
   s->decide = decide != 0;
   s->done = done;

@@ -109,6 +109,13 @@ static void *host_conn_step(const rl_conn *conn) {
   return conn->v ? conn->v->step : conn->t->step;
 }
 
+/* ABI 1.7: the request's own header fields (a C class's send's). */
+static const rl_kv *host_request_headers(const rl_request *req, size_t *n) {
+  if (n)
+    *n = req->headers ? req->n_headers : 0;
+  return req->headers && req->n_headers ? req->headers : NULL;
+}
+
 static const rl_host host_table = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_host),
@@ -145,6 +152,7 @@ static const rl_host host_table = {
     .request_refuse = rl__request_refuse,
     .template_new_at = rl__template_new_at,
     .template_text = rl__template_text,
+    .request_headers = host_request_headers,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

@@ -58,6 +58,10 @@ struct rl_request {
   const struct rl__plan_step *step;
   struct rl__response *resp;
   uint64_t seq;
+  /* Header fields it adds to its step's (host->request_headers, ABI
+   * 1.7): a C class's send's own, owned by the send; NULL: none. */
+  const rl_kv *headers;
+  size_t n_headers;
   rl_conn *conn;    /* the connection carrying it */
   rl_request *next; /* link in the connection's queue */
   /* In the connection's in-flight list (oldest first), for the timeout. */

@@ -319,6 +319,8 @@ static int l_request(lua_State *L) {
                       "supported yet)",
                       what, path);
   const char *name = NULL, *body = NULL;
+  const rl_kv *headers = NULL;
+  size_t n_headers = 0;
   int variant = RL__SCRIPT_PLAIN;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
@@ -326,10 +328,7 @@ static int l_request(lua_State *L) {
     name = lua_tostring(L, -1);
     lua_getfield(L, 3, "headers");
     if (!lua_isnil(L, -1))
-      return luaL_error(L,
-                        "%s: headers= is not supported yet (docs/lua.md: "
-                        "put what the server needs in the path or body)",
-                        what);
+      rl__script_headers(L, -1, what, &headers, &n_headers);
     lua_getfield(L, 3, "body");
     if (!lua_isnil(L, -1)) {
       body = luaL_checkstring(L, -1);
@@ -352,8 +351,11 @@ static int l_request(lua_State *L) {
   if (rl_user_set_var(cu, "_rl_path", path + 1) ||
       rl_user_set_var(cu, "_rl_body", body ? body : ""))
     return luaL_error(L, "%s: out of memory", what);
-  rl_send_opts o = {
-      .struct_size = sizeof o, .name = name ? name : path, .decide = 1};
+  rl_send_opts o = {.struct_size = sizeof o,
+                    .name = name ? name : path,
+                    .decide = 1,
+                    .headers = headers,
+                    .n_headers = n_headers};
   int rc = rl_user_send_opts(cu, (size_t)m * 3 + (size_t)variant, &o,
                              request_done, lu);
   if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {

@@ -99,4 +99,15 @@ void rl__script_states_free(rl__script *s);
  * (any thread). */
 void rl__script_error_seen(rl__script *s, const char *text);
 
+/*
+ * opts.c: a request call's `headers = {name = value, ...}` option (the
+ * table at idx) as rl_kv fields, in name order (a Lua table has none):
+ * *out in a userdata left on the stack, the strings the table's (or
+ * pushed on the stack), all alive until the caller pops them; rl_user_send
+ * copies them. Names are strings; values strings or numbers, anything else
+ * an error naming `what` and the field. *n 0 for an empty table.
+ */
+void rl__script_headers(lua_State *L, int idx, const char *what,
+                        const rl_kv **out, size_t *n);
+
 #endif /* RL_SCRIPT_SCRIPT_H */

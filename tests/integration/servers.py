@@ -137,13 +137,14 @@ def make_self_signed_cert(directory):
 
 
 # One access-log line: status method uri connection_serial connection_requests
-# content_length "x-rl-test header" "request line" msec (Unix time of the
-# log write, ms resolution: when the response was sent)
+# content_length "x-rl-test header" "request line" "authorization header"
+# msec (Unix time of the log write, ms resolution: when the response was
+# sent); an absent header is logged as "-"
 LOG_FORMAT = ('$status $request_method $request_uri $connection $connection_requests '
-              '$content_length "$http_x_rl_test" "$request" $msec')
+              '$content_length "$http_x_rl_test" "$request" "$http_authorization" $msec')
 _LOG_RE = re.compile(r'^(?P<status>\d{3}) (?P<method>\S+) (?P<uri>\S+) (?P<conn>\d+) '
                      r'(?P<conn_reqs>\d+) (?P<content_length>\S+) "(?P<x_rl_test>[^"]*)" '
-                     r'"(?P<request>.*)" (?P<msec>\d+\.\d+)$')
+                     r'"(?P<request>.*)" "(?P<authorization>[^"]*)" (?P<msec>\d+\.\d+)$')
 
 _LOCATIONS = r'''
         location = /hello {

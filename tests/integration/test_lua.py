@@ -3,8 +3,8 @@ the example scripts of examples/lua/ and small ones written here; what
 rpcload's JSON report counts must be what nginx logged, request by
 request.
 
-- shop.lua: a login in on_start whose token reaches the server in every
-  later request of that user; a branch on a 404 (r:success() makes it
+- shop.lua: a login in on_start whose token reaches the server in the
+  Authorization header (headers=) of every later request of that user; a branch on a 404 (r:success() makes it
   none of the failures) and a loop of 3 requests after it; weights (3:1
   tasks, 3:1 classes); name= grouping; rl.sleep;
 - errors.lua: a runtime error in every task: counted, printed once with
@@ -55,7 +55,8 @@ def logged(nginx):
     out = []
     for e in nginx.log_entries():
         u = urlsplit(e["uri"])
-        out.append((e["method"], u.path, parse_qs(u.query), e["status"]))
+        out.append((e["method"], u.path, parse_qs(u.query), e["status"],
+                    e["authorization"], e["x_rl_test"]))
     return out
 
 
@@ -108,10 +109,15 @@ class LuaAgainstNginx(unittest.TestCase):
         # Task weights 3:1 (items vs probes), loosely: a random draw.
         self.assertGreater(len(items), len(probes))
         # Each user's token (set in on_start from the login's body) reaches
-        # nginx in each of its later requests; tokens differ by user.
-        tokens = {e[2]["token"][0] for e in items + carts}
-        self.assertEqual(len(tokens), 6, tokens)
-        self.assertTrue(all(t.startswith("hello-") for t in tokens), tokens)
+        # nginx in the Authorization header (headers=) of each of its later
+        # requests; tokens differ by user; the login had none.
+        self.assertTrue(all(e[4] == "-" for e in logins + probes + browse))
+        auths = {e[4] for e in items + carts}
+        self.assertEqual(len(auths), 6, auths)
+        self.assertTrue(all(a.startswith("Bearer hello-") for a in auths), auths)
+        # A number as a value: its text; a name in any case is one field.
+        self.assertEqual(sorted({e[5] for e in carts}), ["1", "2", "3"])
+        self.assertTrue(all(e[2]["n"][0] == e[5] for e in carts))
 
     def test_runtime_error_is_counted_and_the_users_go_on(self):
         with NginxServer() as nginx:
@@ -166,6 +172,27 @@ class LuaAgainstNginx(unittest.TestCase):
         self.assertTrue(1 <= len(a) <= 4, len(a))
         self.assertIn("wanted 201", p.stdout)
         self.assertIn("[lua] b done for\t1", p.stderr)
+
+    def test_a_bad_header_fails_its_request_with_the_reason(self):
+        # A value with a newline cannot be sent: the request fails with
+        # why (nothing reaches nginx); headers= not a table is a Lua error.
+        path = self.script(
+            'U = rl.user { tasks = { function(u)\n'
+            '  u.http:get("/hello?page=bad", {name = "bad",\n'
+            '             headers = {["X-A"] = "a\\nInjected: 1"}})\n'
+            '  u.http:get("/hello?page=good", {name = "good", headers = {}})\n'
+            '  u.http:get("/hello?page=x", {headers = "x"})\n'
+            'end } }\n')
+        with NginxServer() as nginx:
+            p = run(path, nginx, "-u", "1", "-r", "10", "-t", "500ms")
+            r = rows(p)
+            log = logged(nginx)
+        self.assertEqual(page(log, "bad"), [])
+        self.assertEqual(len(page(log, "good")), r[("GET", "good")]["num_requests"])
+        self.assertEqual(r[("GET", "bad")]["num_failures"],
+                         r[("GET", "bad")]["num_requests"])
+        self.assertIn("header X-A: its value holds a control character", p.stdout)
+        self.assertIn("headers= is a string: give a table", p.stderr)
 
 
 if __name__ == "__main__":

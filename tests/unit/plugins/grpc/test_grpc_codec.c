@@ -131,6 +131,8 @@ struct srv_stream {
   uint8_t *resp; /* the framed response message being sent; owned */
   size_t resp_len, resp_off;
   int trailers; /* grpc-status 0 after the message */
+  /* Its regular header fields, "name: value\n" each (cut to fit). */
+  char headers[512];
 };
 
 struct server {
@@ -264,6 +266,23 @@ static int srv_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
   return 0;
 }
 
+static int srv_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
+                         const uint8_t *name, size_t namelen,
+                         const uint8_t *value, size_t valuelen, uint8_t flags,
+                         void *user_data) {
+  struct server *sv = user_data;
+  (void)ng;
+  (void)flags;
+  struct srv_stream *ss = srv_find(sv, frame->hd.stream_id);
+  if (ss == NULL || (namelen > 0 && name[0] == ':'))
+    return 0;
+  size_t used = strlen(ss->headers);
+  snprintf(ss->headers + used, sizeof ss->headers - used, "%.*s: %.*s\n",
+           (int)namelen, (const char *)name, (int)valuelen,
+           (const char *)value);
+  return 0;
+}
+
 static int srv_on_data(nghttp2_session *ng, uint8_t flags, int32_t id,
                        const uint8_t *data, size_t len, void *user_data) {
   struct server *sv = user_data;
@@ -314,6 +333,7 @@ static int fx_setup(void **state) {
   nghttp2_session_callbacks_set_on_begin_headers_callback(cbs,
                                                           srv_on_begin_headers);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, srv_on_data);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, srv_on_header);
   nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, srv_on_frame_recv);
   assert_int_equal(nghttp2_session_server_new(&f->sv.ng, cbs, &f->sv), 0);
   nghttp2_session_callbacks_del(cbs);
@@ -496,11 +516,56 @@ static void test_not_wanted(void **state) {
   assert_int_equal(fh.n_responses, 0);
 }
 
+/* A call's own metadata (ABI 1.7 request headers): lowered, after the
+ * step's fields, one named like a step's replacing it; a call without
+ * them sends the step's; a bad one is refused with the reason. */
+static void test_own_metadata(void **state) {
+  struct fx *f = *state;
+  rl_kv own[] = {{"Authorization", "Bearer t-1"}, {"x-Trace", "7"}};
+  fh.headers = own;
+  fh.n_headers = 2;
+  assert_int_equal(submit(f, OK), 0);
+  pump(f);
+  assert_false(ev(1)->failed);
+  const char *h = f->sv.st[0].headers;
+  const char *a = strstr(h, "authorization: Bearer t-1\n");
+  assert_non_null(a);
+  assert_non_null(strstr(a, "x-trace: 7\n"));
+  assert_non_null(strstr(h, "content-type: application/grpc\n"));
+  /* te's value replaced: the server sees ours (one te field only). */
+  rl_kv te[] = {{"TE", "trailers"}, {"user-agent", "mine/1"}};
+  fh.headers = te;
+  assert_int_equal(submit(f, OK), 0);
+  pump(f);
+  assert_false(ev(2)->failed);
+  h = f->sv.st[1].headers;
+  assert_non_null(strstr(h, "user-agent: mine/1\n"));
+  assert_null(strstr(h, "rpcload/")); /* the step's user agent replaced */
+  assert_ptr_equal(strstr(h, "te: "), strstr(h, "te: trailers"));
+
+  fh.headers = NULL;
+  fh.n_headers = 0;
+  assert_int_equal(submit(f, OK), 0);
+  pump(f);
+  assert_null(strstr(f->sv.st[2].headers, "authorization"));
+
+  rl_kv bad[] = {{"bad name", "1"}};
+  fh.headers = bad;
+  fh.n_headers = 1;
+  assert_int_equal(submit(f, OK), RL_ERR_INVAL);
+  assert_non_null(
+      strstr(fh.refused, "header name \"bad name\" is not a token"));
+  fh.headers = NULL;
+  fh.n_headers = 0;
+  pump(f);
+  assert_int_equal(f->sv.n, 3);
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
   const struct CMUnitTest tests[] = {
       T(test_ok),          T(test_gzip_and_split), T(test_not_ok),
-      T(test_no_response), T(test_not_wanted),
+      T(test_no_response), T(test_not_wanted),     T(test_own_metadata),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1645,6 +1645,84 @@ static void test_redirect_user_gone_midway(void **state) {
   assert_failure(1, "GET", "/a", "stopped");
 }
 
+/* ---- A request's own header fields (ABI 1.7) -------------------------------- */
+
+/* They replace the step's field of the same name (any case) and follow
+ * the step's others, before the blank line and the body; a request
+ * without them sends the step's bytes; a redirect's next hop keeps them. */
+static void test_own_headers(void **state) {
+  struct fx *f = *state;
+  rl_kv step_h[] = {{"X-Step", "1"}, {"x-token", "old"}};
+  rl_step_spec s = base_spec();
+  s.method = "POST";
+  s.headers = step_h;
+  s.n_headers = 2;
+  s.body = (const uint8_t *)"abc";
+  s.body_len = 3;
+  void *st = add_step(f, &s);
+  rl_kv own[] = {{"X-Token", "new"}, {"Authorization", "Bearer t-1"}};
+  fh.headers = own;
+  fh.n_headers = 2;
+  fh.user_id = 3;
+  assert_int_equal(submit(f, st), 0);
+  assert_string_equal(sent(f), "POST / HTTP/1.1\r\n"
+                               "Host: example.com\r\n" UA "X-Step: 1\r\n"
+                               "Content-Length: 3\r\n"
+                               "X-Token: new\r\n"
+                               "Authorization: Bearer t-1\r\n"
+                               "\r\nabc");
+  /* A 307 keeps the method, the body and the request's fields. */
+  assert_int_equal(feed(f, "HTTP/1.1 307 Temporary Redirect\r\n"
+                           "Location: /b\r\nContent-Length: 0\r\n\r\n"),
+                   0);
+  assert_string_equal(sent(f), "POST /b HTTP/1.1\r\n"
+                               "Host: example.com\r\n" UA "X-Step: 1\r\n"
+                               "X-Token: new\r\n"
+                               "Authorization: Bearer t-1\r\n"
+                               "Content-Length: 3\r\n\r\nabc");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+  assert_success(0, "POST", "/", 0);
+
+  fh.headers = NULL;
+  fh.n_headers = 0;
+  assert_int_equal(submit(f, st), 0);
+  assert_string_equal(sent(f),
+                      "POST / HTTP/1.1\r\n"
+                      "Host: example.com\r\n" UA "X-Step: 1\r\nx-token: old\r\n"
+                      "Content-Length: 3\r\n\r\nabc");
+  assert_int_equal(feed(f, OK_EMPTY), 0);
+}
+
+/* A name that is not a token, a value with CR or LF, or a field the
+ * body sets: the request is refused with the reason, nothing written. */
+static void test_own_headers_refused(void **state) {
+  struct fx *f = *state;
+  void *st = add_get_step(f);
+  rl_kv bad_name[] = {{"X Bad", "1"}};
+  rl_kv bad_value[] = {{"X-Ok", "a\r\nInjected: 1"}};
+  rl_kv length[] = {{"content-length", "9"}};
+  const struct {
+    rl_kv *h;
+    const char *why;
+  } cases[] = {
+      {bad_name, "header name \"X Bad\" is not a token"},
+      {bad_value, "header X-Ok: its value holds a control character"},
+      {length, "header content-length is set from the body"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fh.headers = cases[i].h;
+    fh.n_headers = 1;
+    int refused = fh.n_refused;
+    assert_int_equal(submit(f, st), RL_ERR_INVAL);
+    assert_int_equal(fh.n_refused, refused + 1);
+    if (strstr(fh.refused, cases[i].why) == NULL)
+      fail_msg("refused with '%s', want '%s'", fh.refused, cases[i].why);
+    assert_int_equal(f->conn.out_len, 0);
+  }
+  fh.headers = NULL;
+  fh.n_headers = 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_descriptor),
@@ -1699,6 +1777,8 @@ int main(void) {
       T(test_redirect_not_followed),
       T(test_redirect_moves_when_the_server_closes),
       T(test_redirect_user_gone_midway),
+      T(test_own_headers),
+      T(test_own_headers_refused),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

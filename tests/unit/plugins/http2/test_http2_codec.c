@@ -1622,6 +1622,65 @@ static void test_redirects(void **state) {
   assert_int_equal(f->sv.n, 6);
 }
 
+/* A request's own fields (ABI 1.7): lowered, one named like a step's
+ * field replaces it (host: :authority), connection-specific ones dropped
+ * as the step's are, the rest after the step's; a redirect's next hop
+ * keeps them; a request without them sends the step's list. */
+static void test_own_headers(void **state) {
+  struct fx *f = *state;
+  fh.user_id = 3;
+  rl_kv step_h[] = {{"X-Step", "1"}, {"X-Token", "old"}};
+  rl_step_spec s = base_spec("/go307/upload");
+  s.method = "POST";
+  s.headers = step_h;
+  s.n_headers = 2;
+  s.body = (const uint8_t *)"abc";
+  s.body_len = 3;
+  void *st = add_step(f, &s);
+  rl_kv own[] = {{"x-TOKEN", "new"},
+                 {"Authorization", "Bearer t-1"},
+                 {"Connection", "close"},
+                 {"Host", "vhost.example"}};
+  fh.headers = own;
+  fh.n_headers = 4;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(pump(f), 0);
+  assert_success(1, "POST", "/go307/upload", 3);
+  assert_int_equal(f->sv.n, 2);
+  for (int i = 0; i < 2; i++) {
+    struct srv_stream *ss = &f->sv.streams[i];
+    assert_string_equal(ss->authority, "vhost.example");
+    assert_string_equal(ss->body, "abc");
+  }
+  assert_string_equal(f->sv.streams[0].headers, "user-agent: rpcload/0.1\n"
+                                                "x-step: 1\n"
+                                                "x-token: new\n"
+                                                "content-length: 3\n"
+                                                "authorization: Bearer t-1\n");
+  assert_string_equal(f->sv.streams[1].path, "/upload");
+  assert_string_equal(f->sv.streams[1].headers, "user-agent: rpcload/0.1\n"
+                                                "x-step: 1\n"
+                                                "x-token: new\n"
+                                                "authorization: Bearer t-1\n"
+                                                "content-length: 3\n");
+  fh.headers = NULL;
+  fh.n_headers = 0;
+  assert_int_equal(submit(f, get_step(f, "/hello")), 0);
+  assert_int_equal(pump(f), 0);
+  assert_string_equal(f->sv.streams[2].headers, "user-agent: rpcload/0.1\n");
+
+  /* A bad field: refused with the reason, no stream. */
+  rl_kv bad[] = {{"X-Ok", "a\nb"}};
+  fh.headers = bad;
+  fh.n_headers = 1;
+  assert_int_equal(submit(f, st), RL_ERR_INVAL);
+  assert_non_null(strstr(fh.refused, "header X-Ok: its value holds"));
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(f->sv.n, 3);
+  fh.headers = NULL;
+  fh.n_headers = 0;
+}
+
 static void test_redirects_refused(void **state) {
   struct fx *f = *state;
   fh.user_id = 4;
@@ -1699,6 +1758,7 @@ int main(void) {
       cmocka_unit_test(test_bad_specs),
       T(test_request_headers),
       T(test_request_defaults),
+      T(test_own_headers),
       T(test_json_body_type),
       T(test_templated_body),
       T(test_settings_exchange),
