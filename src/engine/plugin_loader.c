@@ -1,5 +1,5 @@
 /* dladdr: where librpcload.so was loaded from. */
-#define _GNU_SOURCE
+#define _GNU_SOURCE // NOLINT(bugprone-reserved-identifier): glibc asks for it
 #include "engine/plugin_loader.h"
 
 #include <dirent.h>
