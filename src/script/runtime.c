@@ -195,6 +195,7 @@ static void resume(luser *lu, int nargs) {
              rl__script_guard_error(&lu->st->guard, co, rc,
                                     lua_tostring(co, -1), msg, sizeof msg));
     rl__script_error_seen(lu->k->script, text);
+    rl_user_report_error(lu->cu, msg); /* Locust's user_error, to listeners */
   }
   end_phase(lu);
 }

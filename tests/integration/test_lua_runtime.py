@@ -165,6 +165,32 @@ class LuaRuntime(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("--lua-timeslice 'soon': expected a duration", p.stderr)
 
+    # -- Lua errors as Locust's user_error -----------------------------------
+    def test_lua_error_fires_user_error_to_listeners(self):
+        recorder = os.path.join(BUILD_DIR, "tests", "listeners", "recorder_good.so")
+        events = os.path.join(self.tmp.name, "events.txt")
+        path = self.script(
+            'Faulty = rl.user { wait = rl.constant(0.05), tasks = { pay = function(u)\n'
+            '  u.http:get("/hello?page=before", {name = "before"})\n'
+            '  local t = nil\n'
+            '  return t.total\n'
+            'end } }\n')
+        with NginxServer() as nginx:
+            p = run(path, nginx, "-u", "2", "-r", "100", "-t", "1s",
+                    "--listener", recorder, "--listener-opt", "file=" + events)
+            n = pages(nginx).count("before")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with open(events) as f:
+            errs = [ln.rstrip("\n").split(" ", 5) for ln in f
+                    if ln.startswith("user_error ")]
+        # One event per task run that failed: one per request before it.
+        self.assertEqual(len(errs), n, errs)
+        what = "%s:4: attempt to index local 't' (a nil value)" % path
+        for e in errs:
+            self.assertEqual(e[2:], ["Faulty", "task", "pay", what], e)
+        self.assertEqual({e[1] for e in errs}, {"1", "2"})
+        self.assertEqual(summary_count(p.stderr, "Faulty.pay: " + what), n)
+
 
 if __name__ == "__main__":
     unittest.main()
