@@ -78,6 +78,10 @@ typedef struct rl__script {
  * require "rpcload". */
 void rl__script_open_lib(lua_State *L);
 
+/* helpers.c: rl.uuid, rl.random_int, rl.random_string into the table at
+ * rl_table. */
+void rl__script_open_helpers(lua_State *L, int rl_table);
+
 /* Loads and runs the script's chunk in L: 0, or -1 with
  * "FILE:LINE: message" on L's stack top. */
 int rl__script_run_file(lua_State *L, const char *path);

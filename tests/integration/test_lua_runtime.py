@@ -191,6 +191,36 @@ class LuaRuntime(unittest.TestCase):
         self.assertEqual({e[1] for e in errs}, {"1", "2"})
         self.assertEqual(summary_count(p.stderr, "Faulty.pay: " + what), n)
 
+    # -- data helpers ------------------------------------------------------
+    def test_uuid_random_int_random_string_reach_the_server(self):
+        path = self.script(
+            'U = rl.user { wait = rl.constant(0.02), tasks = { function(u)\n'
+            '  u.http:get("/hello?page=h&id=" .. rl.uuid() .. "&n=" .. '
+            'rl.random_int(3, 5) .. "&s=" .. rl.random_string(12), {name = "h"})\n'
+            'end } }\n'
+            'Bad = rl.user { fixed_count = 1, wait = rl.constant(0.5), tasks = { function(u)\n'
+            '  rl.random_int(5, 3)\n'
+            'end } }\n')
+        with NginxServer() as nginx:
+            p = run(path, nginx, "-u", "3", "-r", "100", "-t", "1s")
+            nginx.count()
+            qs = [parse_qs(urlsplit(e["uri"]).query) for e in nginx.log_entries()]
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertGreater(len(qs), 10)
+        self.assertEqual(rows(p)[("GET", "h")]["num_requests"], len(qs))
+        ids = [q["id"][0] for q in qs]
+        self.assertEqual(len(set(ids)), len(ids))  # every uuid differs
+        for i in ids:
+            self.assertRegex(i, r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-"
+                                r"[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        ns = {q["n"][0] for q in qs}
+        self.assertTrue(ns <= {"3", "4", "5"} and len(ns) >= 2, ns)
+        strs = [q["s"][0] for q in qs]
+        self.assertTrue(all(re.fullmatch(r"[A-Za-z0-9]{12}", x) for x in strs))
+        self.assertEqual(len(set(strs)), len(strs))
+        self.assertIn("%s:5: rl.random_int(5, 3): two whole "
+                      "numbers, the first not above the second" % path, p.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
