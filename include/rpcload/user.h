@@ -214,6 +214,23 @@ typedef void (*rl_woke_fn)(rl_user *u, void *arg);
  */
 int rl_user_sleep(rl_user *u, double seconds, rl_woke_fn woke, void *arg);
 
+/* ---- API 1.2: a class's own errors as Locust's user_error ----
+ * An exception out of a Locust task fires the user_error event and is
+ * counted in the Exceptions tab; a C class (or a Lua task, src/script/)
+ * says the same with this. */
+
+/*
+ * From a callback of u's class: its current phase (a task, on_start,
+ * on_stop) failed with `error` (copied; say where: "shop.lua:12:
+ * attempt to index a nil value"). Fires the listeners' user_error event
+ * (rpcload/listener.h) with the user's id and class, type "task" and, as
+ * name, the phase's: the task's name ("task N" without one), "on_start"
+ * or "on_stop"; it is delivered on the main thread. The phase goes on
+ * until the class ends it (rl_user_task_done). Returns 0; RL_ERR_INVAL: u
+ * or error NULL.
+ */
+int rl_user_report_error(rl_user *u, const char *error);
+
 #ifdef __cplusplus
 }
 #endif

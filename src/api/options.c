@@ -80,6 +80,8 @@ enum {
   OPT_NO_REDIRECTS,
   OPT_PRINT_RESPONSES,
   OPT_CSV_DECIMALS,
+  OPT_LUA_MEMORY,
+  OPT_LUA_TIMESLICE,
 };
 
 static const struct option long_options[] = {
@@ -127,6 +129,8 @@ static const struct option long_options[] = {
     {"list", no_argument, NULL, OPT_LIST},
     {"scenario", required_argument, NULL, 'f'},
     {"script", required_argument, NULL, 's'},
+    {"lua-memory", required_argument, NULL, OPT_LUA_MEMORY},
+    {"lua-timeslice", required_argument, NULL, OPT_LUA_TIMESLICE},
     {"tags", required_argument, NULL, OPT_TAGS},
     {"exclude-tags", required_argument, NULL, OPT_EXCLUDE_TAGS},
     {"show-task-ratio", no_argument, NULL, OPT_SHOW_TASK_RATIO},
@@ -630,6 +634,12 @@ static int parse_scenario(rl__api_options *o, int c, char *arg, char *err,
     return 0;
   case 's':
     o->script = arg;
+    return 0;
+  case OPT_LUA_MEMORY: /* read with the script (src/script/safety.c) */
+    o->lua_memory = arg;
+    return 0;
+  case OPT_LUA_TIMESLICE:
+    o->lua_timeslice = arg;
     return 0;
   case OPT_TAGS:
     if (add_tags(&o->tags, &o->n_tags, arg))

@@ -46,6 +46,9 @@ typedef struct rl__api_options {
   const char **tags, **exclude_tags; /* owned arrays of argv strings */
   size_t n_tags, n_exclude_tags;
   int show_task_ratio;
+  /* --lua-memory SIZE, --lua-timeslice DURATION: as typed, read (and
+   * refused when bad) by rl_env_add_script, src/script/safety.c. */
+  const char *lua_memory, *lua_timeslice;
   int users_given, rate_given, time_given, wait_given, threads_given;
   uint32_t cpus; /* the threads a run may use (before fewer users cut it) */
   int allow_unreachable;  /* --allow-unreachable: warn, not stop, at start */

@@ -9,6 +9,7 @@
  */
 #include "engine/cuser.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@
 #include "base/clock.h"
 #include "engine/plan.h"
 #include "engine/response.h"
+#include "events/events.h"
 
 /* One request a user sent: in flight, ended with its done to call, or
  * free for the next. */
@@ -580,4 +582,25 @@ int rl_user_phase(const rl_user *cu, size_t *task) {
   return u->phase == RL__PHASE_START  ? RL_USER_ON_START
          : u->phase == RL__PHASE_STOP ? RL_USER_ON_STOP
                                       : RL_USER_TASK;
+}
+
+int rl_user_report_error(rl_user *cu, const char *error) {
+  if (!cu || !error)
+    return RL_ERR_INVAL;
+  const rl__user *u = cu->u;
+  char name[128];
+  if (u->phase == RL__PHASE_START || u->phase == RL__PHASE_STOP)
+    snprintf(name, sizeof name, "%s",
+             u->phase == RL__PHASE_START ? "on_start" : "on_stop");
+  else
+    rl__plan_task_label(u->cls, u->task, name, sizeof name);
+  rl_user_error e = {.struct_size = sizeof e,
+                     .user_id = u->id,
+                     .user_class = u->cls->name,
+                     .type = "task",
+                     .name = name,
+                     .error = error};
+  /* Queued for the main thread (copied), as a scenario's user_error. */
+  rl__events_user_error(u->loop->events_table, &e);
+  return 0;
 }

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <lualib.h>
 
+#include "script/safety.h"
 #include "script/script.h"
 
 const char rl__script_class_key[] = "__rl_user_class";
@@ -238,6 +239,7 @@ void rl__script_open_lib(lua_State *L) {
   luaL_openlibs(L);
   lua_newtable(L);
   luaL_register(L, NULL, lib);
+  rl__script_open_helpers(L, lua_gettop(L)); /* helpers.c */
   lua_setglobal(L, "rl");
   /* require "rpcload" gives the same table. */
   lua_getglobal(L, "package");
@@ -250,8 +252,18 @@ void rl__script_open_lib(lua_State *L) {
 int rl__script_run_file(lua_State *L, const char *path) {
   if (luaL_loadfile(L, path) != 0)
     return -1;
-  if (lua_pcall(L, 0, 0, 0) != 0)
+  /* The top level is the script's code: watched and capped (safety.h). */
+  rl__script_guard *g = rl__script_guard_of(L);
+  rl__script_guard_arm(g, L);
+  int rc = lua_pcall(L, 0, 0, 0);
+  rl__script_guard_disarm(g, L);
+  if (rc != 0) {
+    char text[1024];
+    lua_pushstring(L, rl__script_guard_error(g, NULL, rc, lua_tostring(L, -1),
+                                             text, sizeof text));
+    lua_replace(L, -2);
     return -1;
+  }
   return 0;
 }
 

@@ -17,10 +17,12 @@
 
 #include <lualib.h>
 
+#include "script/safety.h"
 #include "script/script.h"
 
 struct rl__script_state {
   lua_State *L;
+  rl__script_guard guard; /* the watchdog and the cap (safety.h) */
   pthread_t thread;
   rl__script *s;
   int broken;      /* the script failed to load here: its users do nothing */
@@ -84,7 +86,7 @@ static void make_resp_mt(lua_State *L);
  * tasks; a state that cannot is `broken` (said once). */
 static rl__script_state *state_new(rl__script *s) {
   rl__script_state *st = calloc(1, sizeof *st);
-  if (!st || !(st->L = luaL_newstate())) {
+  if (!st || !(st->L = rl__script_guard_open(&st->guard, &s->limits))) {
     free(st);
     return NULL;
   }
@@ -179,18 +181,21 @@ static void resume(luser *lu, int nargs) {
   lua_State *co = lu->co;
   luser *outer = tls_current;
   tls_current = lu;
+  rl__script_guard_arm(&lu->st->guard, co);
   int rc = lua_resume(co, nargs);
+  rl__script_guard_disarm(&lu->st->guard, lu->st->L);
   tls_current = outer;
   if (rc == LUA_YIELD && !lu->ending)
     return;
   if (rc != 0 && rc != LUA_YIELD &&
       !(lua_islightuserdata(co, -1) && lua_touserdata(co, -1) == &fail_key)) {
-    char where[256], text[1200];
+    char where[256], text[1200], msg[900];
     phase_name(lu, where, sizeof where);
-    const char *msg = lua_tostring(co, -1);
     snprintf(text, sizeof text, "%s: %s", where,
-             msg ? msg : "(an error that is not a string)");
+             rl__script_guard_error(&lu->st->guard, co, rc,
+                                    lua_tostring(co, -1), msg, sizeof msg));
     rl__script_error_seen(lu->k->script, text);
+    rl_user_report_error(lu->cu, msg); /* Locust's user_error, to listeners */
   }
   end_phase(lu);
 }

@@ -275,14 +275,21 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
     return 0;
   if (env->script)
     return fail(err, RL_ERR_INVAL, "one Lua script per environment");
+  rl__script_limits limits;
+  char why[512];
+  if (rl__script_limits_read(&limits, env->o.lua_memory, env->o.lua_timeslice,
+                             why, sizeof why))
+    return fail(err, RL_ERR_INVAL, why);
   rl__script *s = calloc(1, sizeof *s);
-  lua_State *L = luaL_newstate();
+  rl__script_guard guard; /* outlives L, closed below */
+  lua_State *L = rl__script_guard_open(&guard, &limits);
   if (!s || !L || !(s->path = strdup(path))) {
     free(s);
     if (L)
       lua_close(L);
     return fail(err, RL_ERR_NOMEM, "out of memory");
   }
+  s->limits = limits;
   pthread_mutex_init(&s->lock, NULL);
   rl__script_open_lib(L);
   /* The environment's from here: the classes added before a failing one

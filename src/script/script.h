@@ -32,6 +32,8 @@
 
 #include <rpcload/rpcload.h>
 
+#include "script/safety.h"
+
 /* The requests each class declares: for method m (RL__SCRIPT_METHODS
  * order), m * 3 + RL__SCRIPT_PLAIN / _BODY / _JSON. */
 enum { RL__SCRIPT_PLAIN = 0, RL__SCRIPT_BODY, RL__SCRIPT_JSON };
@@ -65,8 +67,9 @@ typedef struct rl__script {
   char *path;
   rl__script_class *classes;
   size_t n_classes;
-  const char **requests; /* the declared requests' texts, NULL-ended */
-  pthread_mutex_t lock;  /* states and errs */
+  const char **requests;    /* the declared requests' texts, NULL-ended */
+  rl__script_limits limits; /* --lua-memory, --lua-timeslice (safety.h) */
+  pthread_mutex_t lock;     /* states and errs */
   rl__script_state *states;
   rl__script_err *errs;
 } rl__script;
@@ -74,6 +77,10 @@ typedef struct rl__script {
 /* Opens the rl library in L (lib.c): the global `rl` and
  * require "rpcload". */
 void rl__script_open_lib(lua_State *L);
+
+/* helpers.c: rl.uuid, rl.random_int, rl.random_string into the table at
+ * rl_table. */
+void rl__script_open_helpers(lua_State *L, int rl_table);
 
 /* Loads and runs the script's chunk in L: 0, or -1 with
  * "FILE:LINE: message" on L's stack top. */
