@@ -602,5 +602,12 @@ int rl_user_report_error(rl_user *cu, const char *error) {
                      .error = error};
   /* Queued for the main thread (copied), as a scenario's user_error. */
   rl__events_user_error(u->loop->events_table, &e);
+  /* And Locust's exceptions table (--csv's _exceptions.csv, the web UI's
+   * Exceptions tab): counted where it was raised, in the thread's stats. */
+  if (!u->loop->cutting) {
+    char where[300];
+    snprintf(where, sizeof where, "%s.%s", u->cls->name, name);
+    (void)rl__stats_record_exception(u->loop->stats, error, where, 1);
+  }
   return 0;
 }

@@ -381,6 +381,22 @@ static void format_failures(rl__buf *b, rl__stats *s, uint64_t start_unix) {
   }
 }
 
+/* Locust's exceptions table: Count,Message,Traceback,Nodes ("local": one
+ * process). */
+static void format_exceptions(rl__buf *b, const rl__stats *s) {
+  rl__buf_reset(b);
+  rl__buf_str(b, rl__report_csv_exceptions_header);
+  const rl__stats_exception *x;
+  size_t n = rl__stats_exceptions(s, &x);
+  for (size_t i = 0; i < n; i++) {
+    rl__buf_printf(b, "%llu,", (unsigned long long)x[i].count);
+    field_text(b, x[i].msg);
+    rl__buf_add(b, ",", 1);
+    field_text(b, x[i].traceback);
+    rl__buf_str(b, ",local\r\n");
+  }
+}
+
 /* ---- whole texts in memory (the web UI) ---------------------------------- */
 
 int rl__report_csv_stats_text(rl__stats *s, double elapsed_s, char **out,
@@ -394,6 +410,13 @@ int rl__report_csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
                                  size_t *len) {
   rl__buf b = {0};
   format_failures(&b, s, start_unix);
+  return rl__buf_take(&b, out, len) ? RL_ERR_NOMEM : 0;
+}
+
+int rl__report_csv_exceptions_text(const rl__stats *s, char **out,
+                                   size_t *len) {
+  rl__buf b = {0};
+  format_exceptions(&b, s);
   return rl__buf_take(&b, out, len) ? RL_ERR_NOMEM : 0;
 }
 
@@ -430,8 +453,8 @@ struct rl__report_csv {
   rl__buf history_rows;     /* formatted, not written yet */
   uint64_t seconds_pending; /* seconds those rows are of */
   rl__buf stats;            /* the next _stats.csv, when stats_ready */
-  rl__buf failures;
-  int stats_ready, failures_ready;
+  rl__buf failures, exceptions;
+  int stats_ready, failures_ready, exceptions_ready;
   size_t rows_done; /* history rows formatted so far */
   uint64_t start_unix;
   int have_start;
@@ -457,6 +480,7 @@ static void csv_free(rl__report_csv *w) {
   rl__buf_free(&w->history_rows);
   rl__buf_free(&w->stats);
   rl__buf_free(&w->failures);
+  rl__buf_free(&w->exceptions);
   free(w);
 }
 
@@ -622,9 +646,14 @@ static int format_all(rl__report_csv *w, rl__stats *s, const rl__history *h,
   }
   format_stats(&w->stats, s, elapsed_s, w->decimals);
   format_failures(&w->failures, s, w->start_unix);
+  format_exceptions(&w->exceptions, s);
   w->stats_ready = !w->stats.oom;
   w->failures_ready = !w->failures.oom;
-  return history_ok && w->stats_ready && w->failures_ready ? 0 : RL_ERR_NOMEM;
+  w->exceptions_ready = !w->exceptions.oom;
+  return history_ok && w->stats_ready && w->failures_ready &&
+                 w->exceptions_ready
+             ? 0
+             : RL_ERR_NOMEM;
 }
 
 int rl__report_csv_tick(rl__report_csv *w, rl__stats *s, const rl__history *h) {
@@ -647,6 +676,13 @@ static int flush_out(rl__report_csv *w, char *err, size_t errlen) {
     w->failures_ready = 0;
     if (rl__report_file_replace(w->path[F_FAILURES], w->failures.p,
                                 w->failures.len, rc ? NULL : err, errlen) != 0)
+      rc = RL_ERR_IO;
+  }
+  if (w->exceptions_ready) {
+    w->exceptions_ready = 0;
+    if (rl__report_file_replace(w->path[F_EXCEPTIONS], w->exceptions.p,
+                                w->exceptions.len, rc ? NULL : err,
+                                errlen) != 0)
       rc = RL_ERR_IO;
   }
   return rc;

@@ -156,6 +156,9 @@ int rl__report_csv_close(rl__report_csv *w, rl__stats *s, const rl__history *h,
  */
 int rl__report_csv_stats_text(rl__stats *s, double elapsed_s, char **out,
                               size_t *len);
+/* _exceptions.csv's text: Locust's Count,Message,Traceback,Nodes rows
+ * (caller owns *out; free). Under the stats lock. 0 or RL_ERR_NOMEM. */
+int rl__report_csv_exceptions_text(const rl__stats *s, char **out, size_t *len);
 int rl__report_csv_failures_text(rl__stats *s, uint64_t start_unix, char **out,
                                  size_t *len);
 int rl__report_csv_history_text(const rl__history *h, char **out, size_t *len);

@@ -77,6 +77,11 @@ struct rl__stats {
 
   rl__stats_entry total;
   uint64_t iter_scheduled, iter_dropped; /* the open model's */
+
+  /* Exceptions: few (a user's code failing), so a list searched in
+   * order; past RL__STATS_MAX_EXCEPTIONS the last row groups the rest. */
+  rl__stats_exception *exc;
+  size_t nexc, exc_cap;
 };
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -382,9 +387,67 @@ const rl__stats_entry *rl__stats_capped(const rl__stats *s) {
   return s->first_capped ? &s->first_capped->pub : NULL;
 }
 
+static void exceptions_drop(rl__stats *s) {
+  for (size_t i = 0; i < s->nexc; i++) {
+    free(s->exc[i].msg);
+    free(s->exc[i].traceback);
+  }
+  s->nexc = 0;
+}
+
+int rl__stats_record_exception(rl__stats *s, const char *msg,
+                               const char *traceback, uint64_t count) {
+  msg = msg ? msg : "";
+  traceback = traceback ? traceback : "";
+  size_t kept = s->nexc;
+  int grouped = kept > RL__STATS_MAX_EXCEPTIONS;
+  for (size_t i = 0; i < kept - (size_t)grouped; i++)
+    if (strcmp(s->exc[i].msg, msg) == 0 &&
+        strcmp(s->exc[i].traceback, traceback) == 0) {
+      s->exc[i].count += count;
+      return 0;
+    }
+  if (kept == RL__STATS_MAX_EXCEPTIONS + 1) { /* the grouped row */
+    s->exc[kept - 1].count += count;
+    return 0;
+  }
+  if (kept == s->exc_cap) {
+    size_t cap = s->exc_cap ? s->exc_cap * 2 : 8;
+    rl__stats_exception *a = realloc(s->exc, cap * sizeof *a);
+    if (!a)
+      return RL_ERR_NOMEM;
+    s->exc = a;
+    s->exc_cap = cap;
+  }
+  rl__stats_exception *e = &s->exc[kept];
+  if (kept == RL__STATS_MAX_EXCEPTIONS) {
+    e->msg = strdup("(other exceptions)");
+    e->traceback = strdup("");
+  } else {
+    e->msg = strdup(msg);
+    e->traceback = strdup(traceback);
+  }
+  if (!e->msg || !e->traceback) {
+    free(e->msg);
+    free(e->traceback);
+    return RL_ERR_NOMEM;
+  }
+  e->count = count;
+  s->nexc++;
+  return 0;
+}
+
+size_t rl__stats_exceptions(const rl__stats *s,
+                            const rl__stats_exception **out) {
+  *out = s->exc;
+  return s->nexc;
+}
+
 void rl__stats_del(rl__stats *s) {
   if (s == NULL)
     return;
+  exceptions_drop(s);
+  free(s->exc);
   errors_drop(s); /* first: it resets each entry's error state */
   for (size_t i = 0; i < s->entry_ix.used; i++) {
     entry_fini(&s->entry_list[i]->pub);
@@ -508,6 +571,10 @@ int rl__stats_merge(rl__stats *dst, const rl__stats *src) {
     error_count(&dr->pub, sr->pub.occurrences, sr->pub.first_sec,
                 sr->pub.last_sec);
   }
+  for (size_t i = 0; i < src->nexc; i++)
+    if (rl__stats_record_exception(dst, src->exc[i].msg, src->exc[i].traceback,
+                                   src->exc[i].count))
+      rc = RL_ERR_NOMEM;
   return rc;
 }
 
@@ -517,6 +584,7 @@ void rl__stats_clear(rl__stats *s) {
   entry_zero(&s->total);
   s->iter_scheduled = s->iter_dropped = 0;
   errors_drop(s);
+  exceptions_drop(s);
 }
 
 const rl__stats_entry *rl__stats_total(const rl__stats *s) { return &s->total; }

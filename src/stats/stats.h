@@ -61,6 +61,19 @@ typedef struct rl__stats_error {
   uint64_t last_sec;  /* run second of the latest occurrence */
 } rl__stats_error;
 
+/* An exception a user's code raised (Locust's exceptions table: a Lua or
+ * C user class's error, rl_user_report_error), counted by its message and
+ * where it was raised (`traceback`: "Class.task"). */
+typedef struct rl__stats_exception {
+  char *msg;       /* owned */
+  char *traceback; /* owned */
+  uint64_t count;
+} rl__stats_exception;
+
+/* Distinct exceptions kept; past it they count in one "(N other
+ * exceptions)" row. */
+#define RL__STATS_MAX_EXCEPTIONS 100
+
 typedef struct rl__stats rl__stats;
 
 /* A new empty table, keeping RL__STATS_MAX_ERROR_ROWS error texts per
@@ -96,6 +109,16 @@ void rl__stats_count_iterations(rl__stats *s, uint64_t scheduled,
                                 uint64_t dropped);
 void rl__stats_iterations(const rl__stats *s, uint64_t *scheduled,
                           uint64_t *dropped);
+
+/* Counts `count` more of the exception (msg, traceback), both copied. 0
+ * or RL_ERR_NOMEM. */
+int rl__stats_record_exception(rl__stats *s, const char *msg,
+                               const char *traceback, uint64_t count);
+
+/* The exceptions in the order first seen (the grouped rest last); *out
+ * points into `s`, valid until it changes. */
+size_t rl__stats_exceptions(const rl__stats *s,
+                            const rl__stats_exception **out);
 
 /* Frees the table, its entries and errors. NULL is fine. */
 void rl__stats_del(rl__stats *s);

@@ -246,6 +246,8 @@ static void read_csv(rl__stats *s, const rl__history *h, void *arg) {
     rd->rc = rl__report_csv_stats_text(s, span, &rd->text, &rd->len);
   else if (rd->kind == RL__WEB_CSV_HISTORY)
     rd->rc = rl__report_csv_history_text(h, &rd->text, &rd->len);
+  else if (rd->kind == RL__WEB_CSV_EXCEPTIONS)
+    rd->rc = rl__report_csv_exceptions_text(s, &rd->text, &rd->len);
   else
     rd->rc =
         rl__report_csv_failures_text(s, (uint64_t)start, &rd->text, &rd->len);
@@ -437,17 +439,11 @@ void rl__web_api_csv(rl__web_api *api, enum rl__web_csv kind,
              "history.");
     return;
   }
-  if (kind == RL__WEB_CSV_EXCEPTIONS) {
-    /* rpcload runs no user code that could raise: the header alone. */
-    text = strdup(rl__report_csv_exceptions_header);
-    len = text ? strlen(text) : 0;
-  } else {
-    struct csv_read rd = {.kind = kind};
-    rl__runner_with_stats(r, read_csv, &rd);
-    text = rd.text;
-    len = rd.len;
-    rc = rd.rc;
-  }
+  struct csv_read rd = {.kind = kind};
+  rl__runner_with_stats(r, read_csv, &rd);
+  text = rd.text;
+  len = rd.len;
+  rc = rd.rc;
   if (rc != 0) {
     free(text);
     text = NULL;
@@ -479,9 +475,29 @@ void rl__web_api_config(rl__web_api *api, rl__web_answer *a) {
   set_json(a, 200, j, JSON_COMPACT);
 }
 
+/* Locust's /exceptions: {"exceptions": [{"count", "msg", "traceback",
+ * "nodes"}]}, from the run's exceptions table (a user class's code). */
+static void read_exceptions(rl__stats *s, const rl__history *h, void *arg) {
+  (void)h;
+  json_t *list = json_array();
+  const rl__stats_exception *x;
+  size_t n = rl__stats_exceptions(s, &x);
+  for (size_t i = 0; list && i < n; i++)
+    if (json_array_append_new(
+            list, json_pack("{s:I, s:s, s:s, s:s}", "count",
+                            (json_int_t)x[i].count, "msg", x[i].msg,
+                            "traceback", x[i].traceback, "nodes", "local"))) {
+      json_decref(list);
+      list = NULL;
+    }
+  *(json_t **)arg = list;
+}
+
 void rl__web_api_exceptions(rl__web_api *api, rl__web_answer *a) {
-  (void)api;
-  set_json(a, 200, json_pack("{s:[]}", "exceptions"), JSON_COMPACT);
+  json_t *list = NULL;
+  rl__runner_with_stats(api->r, read_exceptions, &list);
+  set_json(a, 200, list ? json_pack("{s:o}", "exceptions", list) : NULL,
+           JSON_COMPACT);
 }
 
 /* ---- changing the run ---------------------------------------------------- */

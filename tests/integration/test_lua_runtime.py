@@ -175,9 +175,11 @@ class LuaRuntime(unittest.TestCase):
             '  local t = nil\n'
             '  return t.total\n'
             'end } }\n')
+        csv = os.path.join(self.tmp.name, "run")
         with NginxServer() as nginx:
             p = run(path, nginx, "-u", "2", "-r", "100", "-t", "1s",
-                    "--listener", recorder, "--listener-opt", "file=" + events)
+                    "--listener", recorder, "--listener-opt", "file=" + events,
+                    "--csv", csv)
             n = pages(nginx).count("before")
         self.assertEqual(p.returncode, 0, p.stderr)
         with open(events) as f:
@@ -190,6 +192,11 @@ class LuaRuntime(unittest.TestCase):
             self.assertEqual(e[2:], ["Faulty", "task", "pay", what], e)
         self.assertEqual({e[1] for e in errs}, {"1", "2"})
         self.assertEqual(summary_count(p.stderr, "Faulty.pay: " + what), n)
+        # Locust's exceptions table: one row, counted, where it was raised.
+        with open(csv + "_exceptions.csv", newline="") as f:
+            table = list(__import__("csv").reader(f))
+        self.assertEqual(table[0], ["Count", "Message", "Traceback", "Nodes"])
+        self.assertEqual(table[1:], [[str(n), what, "Faulty.pay", "local"]])
 
     # -- data helpers ------------------------------------------------------
     def test_uuid_random_int_random_string_reach_the_server(self):

@@ -478,6 +478,26 @@ static void test_config_and_exceptions(void **state) {
   assert_true(json_equal(j, want));
   json_decref(want);
   json_decref(j);
+  /* A user class's exception: Locust's shape, counted, and the CSV row. */
+  assert_int_equal(rl__stats_record_exception(f->r.hub.stats, "t.lua:4: boom",
+                                              "Shop.pay", 2),
+                   0);
+  assert_int_equal(rl__stats_record_exception(f->r.hub.stats, "t.lua:4: boom",
+                                              "Shop.pay", 1),
+                   0);
+  rl__web_api_exceptions(&f->api, &a);
+  j = answer_json(&a, 200);
+  want =
+      json_pack("{s:[{s:i, s:s, s:s, s:s}]}", "exceptions", "count", 3, "msg",
+                "t.lua:4: boom", "traceback", "Shop.pay", "nodes", "local");
+  assert_true(json_equal(j, want));
+  json_decref(want);
+  json_decref(j);
+  rl__web_api_csv(&f->api, RL__WEB_CSV_EXCEPTIONS, &a);
+  assert_int_equal(a.status, 200);
+  assert_string_equal(a.body, "Count,Message,Traceback,Nodes\r\n"
+                              "3,t.lua:4: boom,Shop.pay,local\r\n");
+  free(a.body);
 }
 
 static void test_reports(void **state) {
