@@ -52,38 +52,12 @@ static void script_del(void *p) {
     free(k->name);
     free(k->host);
     free(k->wait);
+    rl__script_declared_free(k);
   }
   free(s->classes);
-  if (s->requests)
-    for (size_t i = 0; s->requests[i]; i++)
-      free((char *)s->requests[i]);
-  free(s->requests);
   free(s->path);
   pthread_mutex_destroy(&s->lock);
   free(s);
-}
-
-/* The generic requests every class declares (script.h). */
-static int declare_requests(rl__script *s) {
-  size_t n = (size_t)RL__SCRIPT_N_METHODS * 3;
-  if (!(s->requests = calloc(n + 1, sizeof *s->requests)))
-    return -1;
-  for (size_t m = 0; m < RL__SCRIPT_N_METHODS; m++) {
-    const char *meth = rl__script_methods[m];
-    char text[3][256];
-    snprintf(text[RL__SCRIPT_PLAIN], sizeof text[0],
-             "{http: '%s /{{_rl_path}}'}", meth);
-    snprintf(text[RL__SCRIPT_BODY], sizeof text[0],
-             "{http: '%s /{{_rl_path}}', body: '{{_rl_body}}'}", meth);
-    snprintf(text[RL__SCRIPT_JSON], sizeof text[0],
-             "{http: '%s /{{_rl_path}}', body: '{{_rl_body}}',"
-             " headers: {content-type: application/json}}",
-             meth);
-    for (size_t v = 0; v < 3; v++)
-      if (!(s->requests[m * 3 + v] = strdup(text[v])))
-        return -1;
-  }
-  return 0;
 }
 
 /* An optional string field of the class table at idx: a copy, or NULL.
@@ -170,6 +144,8 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
     lua_pop(L, 3);
   }
   lua_pop(L, 1);
+  if (rl__script_declare(L, idx, s, k, why, whylen))
+    return -1;
   k->c = (rl_user_class){
       .struct_size = sizeof k->c,
       .name = k->name,
@@ -177,7 +153,7 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
       .fixed_count = (uint32_t)fixed,
       .host = k->host,
       .wait_time = k->wait,
-      .requests = s->requests,
+      .requests = k->requests,
       .tasks = k->tasks,
       .n_tasks = (size_t)n,
       .on_start = k->has_on_start ? rl__script_phase : NULL,
@@ -232,7 +208,7 @@ static int load_classes(rl_env *env, rl__script *s, lua_State *L,
   }
   const char **names;
   size_t n;
-  if (class_names(L, &names, &n) || declare_requests(s))
+  if (class_names(L, &names, &n))
     return fail(err, RL_ERR_NOMEM, "out of memory");
   if (n == 0) {
     free(names);
