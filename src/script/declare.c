@@ -271,9 +271,22 @@ static int declare_protocols(lua_State *L, rl__script_class *k, size_t *cap) {
 }
 
 int rl__script_declare(lua_State *L, int idx, rl__script *s,
-                       rl__script_class *k, char *why, size_t whylen) {
+                       rl__script_class *k, int has_target, char *why,
+                       size_t whylen) {
   size_t cap = 0;
-  if (declare_http(L, k, NULL, &cap))
+  /* A class that has no host (its own or the run's) but calls others
+   * (gRPC, a protocol, URLs) has no HTTP requests of its own to declare;
+   * one that calls nothing else keeps them, and the compiler's "request
+   * has no host" says what is missing. */
+  int others = 0;
+  static const char *const other_keys[] = {"hosts", "grpc", "protocols"};
+  for (size_t i = 0; i < 3; i++) {
+    lua_getfield(L, idx, other_keys[i]);
+    others |= !lua_isnil(L, -1);
+    lua_pop(L, 1);
+  }
+  k->http_default = k->host || has_target || !others;
+  if (k->http_default && declare_http(L, k, NULL, &cap))
     goto oom;
   lua_getfield(L, idx, "hosts");
   int rc = read_list(L, "hosts", &k->hosts, NULL, &k->n_hosts, why, whylen);
@@ -347,7 +360,8 @@ long rl__script_host_request(const rl__script_class *k, const char *url,
         (url[len] == '\0' || url[len] == '/' || url[len] == '?' ||
          url[len] == '#')) {
       *path = url + len;
-      return (long)((size_t)RL__SCRIPT_N_METHODS * 3 * (h + 1));
+      return (long)((size_t)RL__SCRIPT_N_METHODS * 3 *
+                    (h + (size_t)k->http_default));
     }
   }
   return -1;

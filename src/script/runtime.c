@@ -331,6 +331,12 @@ static int l_request(lua_State *L) {
                         what, url, lua_tostring(L, -1));
     }
     base = (size_t)first;
+  } else if (!lu->k->http_default) {
+    return luaL_error(L,
+                      "%s: '%s': class %s has no host for a path: give it "
+                      "host = ..., or the run --host, or call a URL on one "
+                      "of its hosts = {...}",
+                      what, url, lu->k->name);
   }
   const char *name = NULL, *body = NULL;
   const rl_kv *headers = NULL;

@@ -108,7 +108,8 @@ static int opt_fn(lua_State *L, int idx, const char *key, int *has, char *why,
 
 /* The class table at the stack top, global `name`, into k. */
 static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
-                      const char *name, char *why, size_t whylen) {
+                      const char *name, int has_target, char *why,
+                      size_t whylen) {
   int idx = lua_gettop(L);
   double weight = 0, fixed = 0;
   k->script = s;
@@ -144,7 +145,7 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
     lua_pop(L, 3);
   }
   lua_pop(L, 1);
-  if (rl__script_declare(L, idx, s, k, why, whylen))
+  if (rl__script_declare(L, idx, s, k, has_target, why, whylen))
     return -1;
   k->c = (rl_user_class){
       .struct_size = sizeof k->c,
@@ -229,7 +230,8 @@ static int load_classes(rl_env *env, rl__script *s, lua_State *L,
     s->n_classes = i + 1;
     lua_getglobal(L, names[i]);
     char what[512] = "";
-    if (read_class(L, s, k, names[i], what, sizeof what)) {
+    if (read_class(L, s, k, names[i], env->o.target.url != NULL, what,
+                   sizeof what)) {
       snprintf(why, sizeof why, "%s: class %s: %s", s->path, names[i], what);
       rc = fail(err, RL_ERR_INVAL, why);
     }

@@ -60,6 +60,7 @@ typedef struct rl__script_class {
   char **hosts, **grpc_methods, **protocols, **protocol_hosts;
   size_t n_hosts, n_grpc, n_protocols;
   size_t grpc_base, protocols_base;
+  int http_default; /* the HTTP requests to its host come first */
 } rl__script_class;
 
 /* A worker thread's Lua state (runtime.c). */
@@ -123,11 +124,14 @@ void rl__script_headers(lua_State *L, int idx, const char *what,
 /*
  * declare.c: the requests of the class table at idx (script.h's top and
  * declare.c's say which), into k->requests and its lookup tables; 0, or
- * -1 with the reason in why. Main thread, at load. _free frees them.
+ * -1 with the reason in why. has_target: the run has a host (--host), so
+ * a class without one still has HTTP requests to its host. Main thread,
+ * at load. _free frees them.
  */
 #define RL__SCRIPT_MAX_WORDS 16
 int rl__script_declare(lua_State *L, int idx, rl__script *s,
-                       rl__script_class *k, char *why, size_t whylen);
+                       rl__script_class *k, int has_target, char *why,
+                       size_t whylen);
 void rl__script_declared_free(rl__script_class *k);
 /* The first HTTP request (GET, no body) to the declared host `url`
  * starts with, *path the rest of url; -1 when none is. */

@@ -161,6 +161,33 @@ class LuaProtocols(unittest.TestCase):
         self.assertIn("u:request: 'udp' is not a protocol class U declares "
                       "(protocols = {...}: redis)", p.stderr)
 
+    def test_hosts_in_the_class_and_no_run_host(self):
+        # grpc.host and protocols = {redis = URL}: no --host needed; a path
+        # then has no host to go to (a Lua error saying so).
+        reason = hello_skip_reason()
+        if reason:
+            self.skipTest(reason)
+        proto = os.path.join(EXAMPLES, "..", "hello", "hello.proto")
+        with HelloServer() as hs, RedisServer() as rs:
+            path = self.script(
+                'U = rl.user { wait = rl.constant(0.01),\n'
+                '  protocols = {redis = "%s"},\n'
+                '  grpc = {proto = "%s", host = "%s", methods = {"%s"}},\n'
+                '  tasks = { function(u)\n'
+                '    u:request("redis", "ECHO a")\n'
+                '    u.grpc:call("%s", {name = "x"})\n'
+                '    u.http:get("/x")\n'
+                '  end } }\n' % (rs.url(), proto, hs.target, SAY_HELLO, SAY_HELLO))
+            p = run(path, "-u", "2", "-r", "100", "-t", "1s")
+            echoes = rs.calls("echo")
+            hs.stop()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = rows(p)
+        self.assertGreater(echoes, 10)
+        self.assertEqual(r[("redis", "ECHO")]["num_requests"], echoes)
+        self.assertEqual(r[("grpc", "/" + SAY_HELLO)]["num_requests"], hs.counts["hello_ok"])
+        self.assertIn("u.http:get: '/x': class U has no host for a path", p.stderr)
+
     # ---- full URLs to declared hosts --------------------------------------
 
     def test_urls_go_to_the_declared_hosts(self):
