@@ -52,18 +52,11 @@ static int l_grpc_call(lua_State *L) {
   }
   const char *msg;
   if (lua_type(L, 3) == LUA_TTABLE) {
-    lua_pushnil(L);
-    int empty = !lua_next(L, 3);
-    lua_settop(L, lua_gettop(L) - (empty ? 0 : 2));
-    if (empty) {
-      msg = "{}"; /* rl.json_encode makes {} a list */
-    } else {
-      lua_getglobal(L, "rl");
-      lua_getfield(L, -1, "json_encode");
-      lua_pushvalue(L, 3);
-      lua_call(L, 1, 1);
-      msg = lua_tostring(L, -1);
-    }
+    lua_getglobal(L, "rl"); /* rl.json_encode: {} is an object */
+    lua_getfield(L, -1, "json_encode");
+    lua_pushvalue(L, 3);
+    lua_call(L, 1, 1);
+    msg = lua_tostring(L, -1);
   } else if (lua_type(L, 3) == LUA_TSTRING) {
     msg = lua_tostring(L, 3);
   } else if (lua_isnoneornil(L, 3)) {

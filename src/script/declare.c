@@ -80,7 +80,18 @@ static int read_list(lua_State *L, const char *key, char ***out, char ***vals,
     (*out)[*n] = strdup(lua_tostring(L, keyed ? -2 : -1));
     if (vals)
       (*vals)[*n] = keyed ? strdup(lua_tostring(L, -1)) : NULL;
+    if (!(*out)[*n] || (vals && keyed && !(*vals)[*n])) {
+      free((*out)[*n]);
+      if (vals)
+        free((*vals)[*n]);
+      (*out)[*n] = NULL;
+      lua_pop(L, 2);
+      snprintf(why, whylen, "out of memory");
+      return -1;
+    }
     (*out)[++*n] = NULL;
+    if (vals)
+      (*vals)[*n] = NULL;
     lua_pop(L, 1);
   }
   if (*n == 0) {

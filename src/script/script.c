@@ -121,6 +121,10 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
       opt_fn(L, idx, "on_start", &k->has_on_start, why, whylen) ||
       opt_fn(L, idx, "on_stop", &k->has_on_stop, why, whylen))
     return -1;
+  /* Before the tasks: a refused declaration leaves nothing of theirs
+   * that k->c does not count yet (script_del frees by it). */
+  if (rl__script_declare(L, idx, s, k, has_target, why, whylen))
+    return -1;
   int n = rl__script_tasks(L, idx);
   if (n < 0) {
     snprintf(why, whylen, "%s", lua_tostring(L, -1));
@@ -145,8 +149,6 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
     lua_pop(L, 3);
   }
   lua_pop(L, 1);
-  if (rl__script_declare(L, idx, s, k, has_target, why, whylen))
-    return -1;
   k->c = (rl_user_class){
       .struct_size = sizeof k->c,
       .name = k->name,
