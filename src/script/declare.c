@@ -363,18 +363,28 @@ void rl__script_declared_free(rl__script_class *k) {
 
 /* ---- lookups (worker threads: the class is read-only there) ------------ */
 
+/* Whether url is on host (a trailing '/' of host aside): *path the rest. */
+static int on_host(const char *url, const char *host, const char **path) {
+  size_t len = strlen(host);
+  while (len > 0 && host[len - 1] == '/')
+    len--;
+  if (len == 0 || strncasecmp(url, host, len) != 0 ||
+      !(url[len] == '\0' || url[len] == '/' || url[len] == '?' ||
+        url[len] == '#'))
+    return 0;
+  *path = url + len;
+  return 1;
+}
+
 long rl__script_host_request(const rl__script_class *k, const char *url,
                              const char **path) {
-  for (size_t h = 0; h < k->n_hosts; h++) {
-    size_t len = strlen(k->hosts[h]);
-    if (strncasecmp(url, k->hosts[h], len) == 0 &&
-        (url[len] == '\0' || url[len] == '/' || url[len] == '?' ||
-         url[len] == '#')) {
-      *path = url + len;
+  /* The class's own host, by URL too (Locust takes both). */
+  if (k->http_default && k->host && on_host(url, k->host, path))
+    return 0;
+  for (size_t h = 0; h < k->n_hosts; h++)
+    if (on_host(url, k->hosts[h], path))
       return (long)((size_t)RL__SCRIPT_N_METHODS * 3 *
                     (h + (size_t)k->http_default));
-    }
-  }
   return -1;
 }
 

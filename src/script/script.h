@@ -134,7 +134,8 @@ int rl__script_declare(lua_State *L, int idx, rl__script *s,
                        size_t whylen);
 void rl__script_declared_free(rl__script_class *k);
 /* The first HTTP request (GET, no body) to the declared host `url`
- * starts with, *path the rest of url; -1 when none is. */
+ * starts with (one of k->hosts, or the class's own host), *path the rest
+ * of url; -1 when none is. */
 long rl__script_host_request(const rl__script_class *k, const char *url,
                              const char **path);
 /* The request of a declared gRPC method (as written in methods), of a

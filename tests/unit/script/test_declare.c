@@ -99,9 +99,27 @@ static void test_hosts_grpc_protocols(void **state) {
       declare("{protocols = {redis = 'redis://r:5'}}", 1, &k, why, sizeof why),
       0);
   assert_int_equal(k.http_default, 1);
+  /* No class host here (--host's is not known to the lookup). */
+  const char *rest = NULL;
+  assert_int_equal(rl__script_host_request(&k, "http://a:1/x", &rest), -1);
   assert_string_equal(k.requests[18],
                       "{redis: '{{_rl_w1}}', host: 'redis://r:5'}");
   assert_int_equal(rl__script_protocol_request(&k, "redis", 1), 18);
+  rl__script_declared_free(&k);
+}
+
+static void test_the_class_host_by_url(void **state) {
+  (void)state;
+  rl__script_class k;
+  char why[512];
+  assert_int_equal(declare("{hosts = {'http://b:2'}}", 1, &k, why, sizeof why),
+                   0);
+  k.host = "http://a:1/"; /* as read_class sets it (before declare) */
+  const char *path = NULL;
+  assert_int_equal(rl__script_host_request(&k, "http://a:1/x", &path), 0);
+  assert_string_equal(path, "/x");
+  assert_int_equal(rl__script_host_request(&k, "http://b:2/y", &path), 18);
+  k.host = NULL;
   rl__script_declared_free(&k);
 }
 
@@ -136,6 +154,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_http_only_class),
       cmocka_unit_test(test_hosts_grpc_protocols),
+      cmocka_unit_test(test_the_class_host_by_url),
       cmocka_unit_test(test_bad_declarations),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
