@@ -560,8 +560,17 @@ int grpc_expand_message(const struct grpc_step *st, const struct grpc_msg *m,
   ProtobufCMessage *msg = NULL;
   int rc = rl__pb_from_json_len(st->pool, st->method->input, text, len, &msg,
                                 perr, sizeof perr);
-  if (rc != 0)
+  if (rc != 0) {
+    if (rc != RL_ERR_NOMEM) {
+      /* Why, for the failure's text: a message given whole per request
+       * (Lua's u.grpc:call) is checked only here. */
+      char why[384];
+      snprintf(why, sizeof why, "the message does not fit %s: %s",
+               st->method->input->name, perr);
+      st->host->request_refuse(req, why);
+    }
     return rc == RL_ERR_NOMEM ? rc : RL_ERR_INVAL;
+  }
   rc = rl__pb_encode(msg, &wire, &wire_len);
   rl__pb_message_free(msg);
   if (rc != 0)

@@ -151,6 +151,22 @@ static int frame_wire(struct grpc_step *st, const uint8_t *wire, size_t len,
   return rc;
 }
 
+/* Whether the text is one {{...}} and nothing else (blanks aside). */
+static int whole_template(const char *s, size_t len) {
+  while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n'))
+    len--;
+  while (len > 0 && (*s == ' ' || *s == '\n')) {
+    s++;
+    len--;
+  }
+  if (len < 4 || memcmp(s, "{{", 2) != 0 || memcmp(s + len - 2, "}}", 2) != 0)
+    return 0;
+  for (size_t i = 2; i + 2 < len; i++)
+    if ((s[i] == '{' && s[i + 1] == '{') || (s[i] == '}' && s[i + 1] == '}'))
+      return 0;
+  return 1;
+}
+
 /*
  * Compiles one request message from JSON text (`what` names it in
  * errors: "-d", "-D file.json [3]"): checked against the input type now,
@@ -173,6 +189,13 @@ static int compile_json(struct grpc_step *st, const char *json, size_t len,
     rc = rl__tpl_compile(host, json, len, what, &tpl, err, errlen);
     if (rc != 0)
       return rc;
+  }
+  if (tpl != NULL && whole_template(json, len)) {
+    /* The whole message comes with each request (a Lua task's table as
+     * JSON: u.grpc:call): there is nothing to check before the run; a
+     * message that does not fit fails its request when it is made. */
+    m->json = tpl;
+    return 0;
   }
   if (tpl != NULL) {
     /* Every {{...}} as a stand-in that lets the message be checked against

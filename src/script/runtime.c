@@ -28,6 +28,7 @@ struct rl__script_state {
   int broken;      /* the script failed to load here: its users do nothing */
   int classes_ref; /* registry: {[class index + 1] = tasks array} */
   int http_ref;    /* the u.http table every user shares */
+  int grpc_ref;    /* the u.grpc table (calls.c) */
   int resp_mt_ref; /* the responses' metatable */
   struct rl__script_state *next;
 };
@@ -122,6 +123,8 @@ static rl__script_state *state_new(rl__script *s) {
   st->classes_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   make_http(L);
   st->http_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  rl__script_make_grpc(L);
+  st->grpc_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   make_resp_mt(L);
   st->resp_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return st;
@@ -216,6 +219,10 @@ static luser *user_new(rl_user *cu, rl__script_class *k) {
   lua_setfield(L, -2, "id");
   lua_rawgeti(L, LUA_REGISTRYINDEX, st->http_ref);
   lua_setfield(L, -2, "http");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, st->grpc_ref);
+  lua_setfield(L, -2, "grpc");
+  lua_pushcfunction(L, rl__script_lua_request);
+  lua_setfield(L, -2, "request");
   lu->u_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   rl_user_set_data(cu, lu);
   return lu;
@@ -316,13 +323,26 @@ static int l_request(lua_State *L) {
   for (char *c = what + 7; *c; c++)
     *c = (char)(*c | 0x20);
   luser *lu = running_user(L, what);
-  const char *path = luaL_checkstring(L, 2);
-  if (path[0] != '/')
+  const char *url = luaL_checkstring(L, 2), *path = url;
+  size_t base = 0;
+  if (url[0] != '/') {
+    long first = rl__script_host_request(lu->k, url, &path);
+    if (first < 0) {
+      rl__script_list_text(L, lu->k->hosts, lu->k->n_hosts);
+      return luaL_error(L,
+                        "%s: '%s': give a path starting with '/' (to the "
+                        "class's host, else --host) or a URL on one of the "
+                        "class's hosts = {...} (declared: %s)",
+                        what, url, lua_tostring(L, -1));
+    }
+    base = (size_t)first;
+  } else if (!lu->k->http_default) {
     return luaL_error(L,
-                      "%s: '%s': give a path starting with '/' (the "
-                      "class's host, else --host; other hosts are not "
-                      "supported yet)",
-                      what, path);
+                      "%s: '%s': class %s has no host for a path: give it "
+                      "host = ..., or the run --host, or call a URL on one "
+                      "of its hosts = {...}",
+                      what, url, lu->k->name);
+  }
   const char *name = NULL, *body = NULL;
   const rl_kv *headers = NULL;
   size_t n_headers = 0;
@@ -351,18 +371,32 @@ static int l_request(lua_State *L) {
       variant = RL__SCRIPT_JSON;
     }
   }
+  /* The declared requests' path is "/{{_rl_path}}": a URL's "" or "?q"
+   * after its host is "/" or "/?q". */
+  const char *vars[4] = {"_rl_path", path[0] == '/' ? path + 1 : path,
+                         "_rl_body", body ? body : ""};
+  return rl__script_send(L, what, base + (size_t)m * 3 + (size_t)variant,
+                         name ? name : url, headers, n_headers, vars, 2);
+}
+
+rl__script_class *rl__script_running_class(lua_State *L, const char *what) {
+  return running_user(L, what)->k;
+}
+
+int rl__script_send(lua_State *L, const char *what, size_t req,
+                    const char *name, const rl_kv *headers, size_t n_headers,
+                    const char *const *vars, size_t n_vars) {
+  luser *lu = running_user(L, what);
   rl_user *cu = lu->cu;
-  /* The declared requests' path is "/{{_rl_path}}". */
-  if (rl_user_set_var(cu, "_rl_path", path + 1) ||
-      rl_user_set_var(cu, "_rl_body", body ? body : ""))
-    return luaL_error(L, "%s: out of memory", what);
+  for (size_t i = 0; i < n_vars; i++)
+    if (rl_user_set_var(cu, vars[2 * i], vars[2 * i + 1]))
+      return luaL_error(L, "%s: out of memory", what);
   rl_send_opts o = {.struct_size = sizeof o,
-                    .name = name ? name : path,
+                    .name = name,
                     .decide = 1,
                     .headers = headers,
                     .n_headers = n_headers};
-  int rc = rl_user_send_opts(cu, (size_t)m * 3 + (size_t)variant, &o,
-                             request_done, lu);
+  int rc = rl_user_send_opts(cu, req, &o, request_done, lu);
   if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
     lu->ending = 1; /* the user is stopping: the task ends here */
     return lua_yield(L, 0);

@@ -52,38 +52,12 @@ static void script_del(void *p) {
     free(k->name);
     free(k->host);
     free(k->wait);
+    rl__script_declared_free(k);
   }
   free(s->classes);
-  if (s->requests)
-    for (size_t i = 0; s->requests[i]; i++)
-      free((char *)s->requests[i]);
-  free(s->requests);
   free(s->path);
   pthread_mutex_destroy(&s->lock);
   free(s);
-}
-
-/* The generic requests every class declares (script.h). */
-static int declare_requests(rl__script *s) {
-  size_t n = (size_t)RL__SCRIPT_N_METHODS * 3;
-  if (!(s->requests = calloc(n + 1, sizeof *s->requests)))
-    return -1;
-  for (size_t m = 0; m < RL__SCRIPT_N_METHODS; m++) {
-    const char *meth = rl__script_methods[m];
-    char text[3][256];
-    snprintf(text[RL__SCRIPT_PLAIN], sizeof text[0],
-             "{http: '%s /{{_rl_path}}'}", meth);
-    snprintf(text[RL__SCRIPT_BODY], sizeof text[0],
-             "{http: '%s /{{_rl_path}}', body: '{{_rl_body}}'}", meth);
-    snprintf(text[RL__SCRIPT_JSON], sizeof text[0],
-             "{http: '%s /{{_rl_path}}', body: '{{_rl_body}}',"
-             " headers: {content-type: application/json}}",
-             meth);
-    for (size_t v = 0; v < 3; v++)
-      if (!(s->requests[m * 3 + v] = strdup(text[v])))
-        return -1;
-  }
-  return 0;
 }
 
 /* An optional string field of the class table at idx: a copy, or NULL.
@@ -134,7 +108,8 @@ static int opt_fn(lua_State *L, int idx, const char *key, int *has, char *why,
 
 /* The class table at the stack top, global `name`, into k. */
 static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
-                      const char *name, char *why, size_t whylen) {
+                      const char *name, int has_target, char *why,
+                      size_t whylen) {
   int idx = lua_gettop(L);
   double weight = 0, fixed = 0;
   k->script = s;
@@ -145,6 +120,10 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
       opt_text(L, idx, "wait", &k->wait, why, whylen) ||
       opt_fn(L, idx, "on_start", &k->has_on_start, why, whylen) ||
       opt_fn(L, idx, "on_stop", &k->has_on_stop, why, whylen))
+    return -1;
+  /* Before the tasks: a refused declaration leaves nothing of theirs
+   * that k->c does not count yet (script_del frees by it). */
+  if (rl__script_declare(L, idx, s, k, has_target, why, whylen))
     return -1;
   int n = rl__script_tasks(L, idx);
   if (n < 0) {
@@ -177,7 +156,7 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
       .fixed_count = (uint32_t)fixed,
       .host = k->host,
       .wait_time = k->wait,
-      .requests = s->requests,
+      .requests = k->requests,
       .tasks = k->tasks,
       .n_tasks = (size_t)n,
       .on_start = k->has_on_start ? rl__script_phase : NULL,
@@ -232,7 +211,7 @@ static int load_classes(rl_env *env, rl__script *s, lua_State *L,
   }
   const char **names;
   size_t n;
-  if (class_names(L, &names, &n) || declare_requests(s))
+  if (class_names(L, &names, &n))
     return fail(err, RL_ERR_NOMEM, "out of memory");
   if (n == 0) {
     free(names);
@@ -253,7 +232,8 @@ static int load_classes(rl_env *env, rl__script *s, lua_State *L,
     s->n_classes = i + 1;
     lua_getglobal(L, names[i]);
     char what[512] = "";
-    if (read_class(L, s, k, names[i], what, sizeof what)) {
+    if (read_class(L, s, k, names[i], env->o.target.url != NULL, what,
+                   sizeof what)) {
       snprintf(why, sizeof why, "%s: class %s: %s", s->path, names[i], what);
       rc = fail(err, RL_ERR_INVAL, why);
     }

@@ -8,16 +8,19 @@
  * runtime.c is what runs on the worker threads: the thread's state, made
  * lazily when its first Lua user starts, and the phases, which resume
  * coroutines; lib.c is the rl library both load (rl.user, the waits,
- * rl.log, rl.sleep, rl.fail, JSON).
+ * rl.log, rl.sleep, rl.fail, JSON); calls.c u.grpc:call and u:request.
  *
  * Dynamic requests on declared ones: a C class declares its requests up
- * front, a Lua task makes them up as it goes. Each class declares, per
- * HTTP method, three generic requests whose path and body are templates of
- * two user variables ({{_rl_path}}, {{_rl_body}}; no body, a body, a JSON
- * body): a request call sets them and sends the matching one with
+ * front, a Lua task makes them up as it goes. Each class declares
+ * (declare.c), per HTTP method, three generic requests whose path and body
+ * are templates of two user variables ({{_rl_path}}, {{_rl_body}}; no
+ * body, a body, a JSON body), to its host and to each of its `hosts`; one
+ * per gRPC method its `grpc` table lists (the message {{_rl_msg}}); per
+ * protocol of `protocols`, one per word count ({{_rl_w1}} ...). A request
+ * call sets the variables and sends the matching one with
  * rl_user_send_opts (its stats name: name= or the path; decide: the
- * response's r:failure() counts), so a Lua request costs what a C class's
- * does. Per-request headers are not there yet (docs/lua.md).
+ * response's r:failure() counts; headers), so a Lua request costs what a
+ * C class's does.
  *
  * May call: <rpcload/rpcload.h> and api/env.h (the environment owns the
  * script), base/ for the log; LuaJIT, jansson.
@@ -51,6 +54,15 @@ typedef struct rl__script_class {
   rl_task *tasks;
   char **task_names;
   int has_on_start, has_on_stop;
+  /* What it declares (declare.c): its requests, NULL-ended, and the
+   * lookups' tables: the hosts of `hosts`, the grpc methods, the
+   * protocols (with their hosts, NULL: the class's). */
+  const char **requests;
+  size_t n_requests;
+  char **hosts, **grpc_methods, **protocols, **protocol_hosts;
+  size_t n_hosts, n_grpc, n_protocols;
+  size_t grpc_base, protocols_base;
+  int http_default; /* the HTTP requests to its host come first */
 } rl__script_class;
 
 /* A worker thread's Lua state (runtime.c). */
@@ -67,7 +79,6 @@ typedef struct rl__script {
   char *path;
   rl__script_class *classes;
   size_t n_classes;
-  const char **requests;    /* the declared requests' texts, NULL-ended */
   rl__script_limits limits; /* --lua-memory, --lua-timeslice (safety.h) */
   pthread_mutex_t lock;     /* states and errs */
   rl__script_state *states;
@@ -116,5 +127,48 @@ void rl__script_error_seen(rl__script *s, const char *text);
  */
 void rl__script_headers(lua_State *L, int idx, const char *what,
                         const rl_kv **out, size_t *n);
+
+/*
+ * declare.c: the requests of the class table at idx (script.h's top and
+ * declare.c's say which), into k->requests and its lookup tables; 0, or
+ * -1 with the reason in why. has_target: the run has a host (--host), so
+ * a class without one still has HTTP requests to its host. Main thread,
+ * at load. _free frees them.
+ */
+#define RL__SCRIPT_MAX_WORDS 16
+int rl__script_declare(lua_State *L, int idx, rl__script *s,
+                       rl__script_class *k, int has_target, char *why,
+                       size_t whylen);
+void rl__script_declared_free(rl__script_class *k);
+/* The first HTTP request (GET, no body) to the declared host `url`
+ * starts with (one of k->hosts, or the class's own host), *path the rest
+ * of url; -1 when none is. */
+long rl__script_host_request(const rl__script_class *k, const char *url,
+                             const char **path);
+/* The request of a declared gRPC method (as written in methods), of a
+ * declared protocol with that many words; -1 when not declared. */
+long rl__script_grpc_request(const rl__script_class *k, const char *method);
+long rl__script_protocol_request(const rl__script_class *k,
+                                 const char *protocol, size_t words);
+/* Pushes the list's items joined by ", " ("none" when empty). */
+void rl__script_list_text(lua_State *L, char **list, size_t n);
+
+/*
+ * runtime.c, for calls.c: the class of the user whose coroutine L is (a
+ * Lua error naming `what` otherwise), and a send of its request `req`
+ * after setting the n_vars user variables vars[2i] = vars[2i + 1]: yields
+ * to the loop, the response comes back as the call's result (a Lua error
+ * naming `what` when it cannot be sent). name and headers as
+ * rl_send_opts's, borrowed for the call.
+ */
+rl__script_class *rl__script_running_class(lua_State *L, const char *what);
+int rl__script_send(lua_State *L, const char *what, size_t req,
+                    const char *name, const rl_kv *headers, size_t n_headers,
+                    const char *const *vars, size_t n_vars);
+
+/* calls.c: u.grpc (pushed, one table every user of a state shares) and
+ * u:request (a C function). */
+void rl__script_make_grpc(lua_State *L);
+int rl__script_lua_request(lua_State *L);
 
 #endif /* RL_SCRIPT_SCRIPT_H */

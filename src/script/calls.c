@@ -1,0 +1,154 @@
+/*
+ * The request calls beyond u.http (issue #23, round two; docs/lua.md):
+ * u.grpc:call(method, message, opts) and u:request(protocol, text, opts).
+ * Each sends one of the generic requests its class declared at load
+ * (declare.c) through runtime.c's rl__script_send, which yields until
+ * the response; the response object is the same as u.http's.
+ */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lua.h>
+
+#include "script/script.h"
+
+/* opts.name (a string or nil) and opts[hkey] as header fields (idx 0:
+ * no options given); what they leave on the stack stays until the call
+ * returns. */
+static const char *read_opts(lua_State *L, int idx, const char *what,
+                             const char *hkey, const rl_kv **headers,
+                             size_t *n_headers) {
+  *headers = NULL;
+  *n_headers = 0;
+  if (idx == 0 || lua_isnil(L, idx))
+    return NULL;
+  luaL_checktype(L, idx, LUA_TTABLE);
+  lua_getfield(L, idx, "name");
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+    luaL_error(L, "%s: name= is a %s: give a string", what,
+               luaL_typename(L, -1));
+  const char *name = lua_tostring(L, -1);
+  lua_getfield(L, idx, hkey);
+  if (!lua_isnil(L, -1))
+    rl__script_headers(L, -1, what, headers, n_headers);
+  return name;
+}
+
+/* u.grpc:call("pkg.Service/Method", message, {name=, metadata=}): the
+ * message a table (proto3 JSON of it) or a JSON text. */
+static int l_grpc_call(lua_State *L) {
+  const char *what = "u.grpc:call";
+  rl__script_class *k = rl__script_running_class(L, what);
+  int opts = lua_gettop(L) >= 4 ? 4 : 0;
+  const char *method = luaL_checkstring(L, 2);
+  long req = rl__script_grpc_request(k, method);
+  if (req < 0) {
+    rl__script_list_text(L, k->grpc_methods, k->n_grpc);
+    return luaL_error(L,
+                      "%s: '%s' is not a method class %s declares (grpc = "
+                      "{methods = {...}}: %s)",
+                      what, method, k->name, lua_tostring(L, -1));
+  }
+  const char *msg;
+  if (lua_type(L, 3) == LUA_TTABLE) {
+    lua_getglobal(L, "rl"); /* rl.json_encode: {} is an object */
+    lua_getfield(L, -1, "json_encode");
+    lua_pushvalue(L, 3);
+    lua_call(L, 1, 1);
+    msg = lua_tostring(L, -1);
+  } else if (lua_type(L, 3) == LUA_TSTRING) {
+    msg = lua_tostring(L, 3);
+  } else if (lua_isnoneornil(L, 3)) {
+    msg = "{}";
+  } else {
+    return luaL_error(L,
+                      "%s: the message is a %s: give a table ({name = "
+                      "\"x\"}) or a JSON text",
+                      what, luaL_typename(L, 3));
+  }
+  const rl_kv *md;
+  size_t n_md;
+  const char *name = read_opts(L, opts, what, "metadata", &md, &n_md);
+  const char *vars[2] = {"_rl_msg", msg};
+  return rl__script_send(L, what, (size_t)req, name, md, n_md, vars, 1);
+}
+
+void rl__script_make_grpc(lua_State *L) {
+  lua_newtable(L);
+  lua_pushcfunction(L, l_grpc_call);
+  lua_setfield(L, -2, "call");
+}
+
+/* The words' variables' names. */
+static const char *const word_var[RL__SCRIPT_MAX_WORDS] = {
+    "_rl_w1",  "_rl_w2",  "_rl_w3",  "_rl_w4",  "_rl_w5",  "_rl_w6",
+    "_rl_w7",  "_rl_w8",  "_rl_w9",  "_rl_w10", "_rl_w11", "_rl_w12",
+    "_rl_w13", "_rl_w14", "_rl_w15", "_rl_w16"};
+
+/* u:request(protocol, "GET k" or {"SET", "k", "a value"}, {name=}): the
+ * text split at blanks, or the list's items as they are (a blank inside
+ * one stays in it); its stats name by default the first word. */
+int rl__script_lua_request(lua_State *L) {
+  const char *what = "u:request";
+  rl__script_class *k = rl__script_running_class(L, what);
+  const char *proto = luaL_checkstring(L, 2);
+  const char *vars[2 * RL__SCRIPT_MAX_WORDS];
+  size_t n = 0;
+  luaL_checkstack(L, RL__SCRIPT_MAX_WORDS + 8, what);
+  int args = lua_gettop(L);
+  if (lua_type(L, 3) == LUA_TSTRING) {
+    for (const char *c = lua_tostring(L, 3); *c;) {
+      while (*c == ' ' || *c == '\t')
+        c++;
+      const char *w = c;
+      while (*c && *c != ' ' && *c != '\t')
+        c++;
+      if (c == w)
+        break;
+      if (n == RL__SCRIPT_MAX_WORDS)
+        return luaL_error(L, "%s: more than %d words", what,
+                          RL__SCRIPT_MAX_WORDS);
+      lua_pushlstring(L, w, (size_t)(c - w)); /* kept on the stack */
+      vars[2 * n] = word_var[n];
+      vars[2 * n + 1] = lua_tostring(L, -1);
+      n++;
+    }
+  } else if (lua_type(L, 3) == LUA_TTABLE) {
+    size_t len = lua_objlen(L, 3);
+    if (len > RL__SCRIPT_MAX_WORDS)
+      return luaL_error(L, "%s: more than %d words", what,
+                        RL__SCRIPT_MAX_WORDS);
+    for (size_t i = 0; i < len; i++) {
+      lua_rawgeti(L, 3, (int)i + 1);
+      if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+        return luaL_error(L, "%s: word %d is a %s: give strings", what,
+                          (int)i + 1, luaL_typename(L, -1));
+      vars[2 * n] = word_var[n];
+      vars[2 * n + 1] = lua_tostring(L, -1);
+      n++;
+    }
+  } else {
+    return luaL_error(L,
+                      "%s: the request is a %s: give a text (\"GET k\") or "
+                      "a list of words",
+                      what, luaL_typename(L, 3));
+  }
+  if (n == 0)
+    return luaL_error(L, "%s: an empty request", what);
+  long req = rl__script_protocol_request(k, proto, n);
+  if (req < 0) {
+    rl__script_list_text(L, k->protocols, k->n_protocols);
+    return luaL_error(L,
+                      "%s: '%s' is not a protocol class %s declares "
+                      "(protocols = {...}: %s)",
+                      what, proto, k->name, lua_tostring(L, -1));
+  }
+  const rl_kv *h;
+  size_t nh;
+  const char *name = read_opts(L, args >= 4 ? 4 : 0, what, "headers", &h, &nh);
+  /* Not the plugin's default name: that would be the template's. */
+  if (!name)
+    name = vars[1];
+  return rl__script_send(L, what, (size_t)req, name, h, nh, vars, n);
+}

@@ -1,0 +1,419 @@
+/*
+ * The requests a Lua class declares (script.h, docs/lua.md): a step's
+ * plugin is made only on the main thread (plugin ABI: step_new), while a
+ * task makes its requests up as it runs, so each class declares, when the
+ * script is loaded, generic templated requests for everything its tasks
+ * may send:
+ *   - per HTTP method, three (no body, a body, a JSON body) to the class's
+ *     host, and the same three again for each of its `hosts = {...}`;
+ *   - one gRPC request per method its `grpc = {methods = {...}}` lists,
+ *     the message a template of the whole JSON text ({{_rl_msg}});
+ *   - for each protocol of `protocols = {...}`, one request per word count
+ *     1..RL__SCRIPT_MAX_WORDS, each word a template ({{_rl_w1}} ...), since
+ *     a plugin such as redis splits its request text into arguments when
+ *     the step is made (a template is one argument, whatever it expands to).
+ * runtime.c and calls.c find a call's request with the lookups below.
+ */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "script/script.h"
+
+/* Appends `text` to b single-quoted for YAML ('' for a quote). */
+static void add_quoted(luaL_Buffer *b, const char *text) {
+  luaL_addchar(b, '\'');
+  for (const char *c = text; *c; c++) {
+    if (*c == '\'')
+      luaL_addchar(b, '\'');
+    luaL_addchar(b, *c);
+  }
+  luaL_addchar(b, '\'');
+}
+
+/* A list of strings (or, with `keyed`, string keys to strings too) at the
+ * stack top, field `key` of the class: copies into *out (NULL-ended); the
+ * values of string keys into *vals when given. */
+static int read_list(lua_State *L, const char *key, char ***out, char ***vals,
+                     size_t *n, char *why, size_t whylen) {
+  *out = NULL;
+  *n = 0;
+  if (vals)
+    *vals = NULL;
+  if (lua_isnil(L, -1))
+    return 0;
+  if (!lua_istable(L, -1)) {
+    snprintf(why, whylen, "%s: a list of strings, not a %s", key,
+             luaL_typename(L, -1));
+    return -1;
+  }
+  size_t cap = 0;
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    int keyed = lua_type(L, -2) == LUA_TSTRING;
+    if ((keyed && (!vals || lua_type(L, -1) != LUA_TSTRING)) ||
+        (!keyed && lua_type(L, -1) != LUA_TSTRING)) {
+      snprintf(why, whylen,
+               vals ? "%s: protocol names (\"redis\") or protocol = host "
+                      "(redis = \"redis://127.0.0.1:6379\")"
+                    : "%s: a list of strings",
+               key);
+      lua_pop(L, 2);
+      return -1;
+    }
+    if (*n + 1 >= cap) {
+      cap = cap ? cap * 2 : 8;
+      char **more = realloc(*out, cap * sizeof *more);
+      char **vmore = vals ? realloc(*vals, cap * sizeof *vmore) : NULL;
+      if (more)
+        *out = more;
+      if (vmore)
+        *vals = vmore;
+      if (!more || (vals && !vmore)) {
+        lua_pop(L, 2);
+        snprintf(why, whylen, "out of memory");
+        return -1;
+      }
+    }
+    (*out)[*n] = strdup(lua_tostring(L, keyed ? -2 : -1));
+    if (vals)
+      (*vals)[*n] = keyed ? strdup(lua_tostring(L, -1)) : NULL;
+    if (!(*out)[*n] || (vals && keyed && !(*vals)[*n])) {
+      free((*out)[*n]);
+      if (vals)
+        free((*vals)[*n]);
+      (*out)[*n] = NULL;
+      lua_pop(L, 2);
+      snprintf(why, whylen, "out of memory");
+      return -1;
+    }
+    (*out)[++*n] = NULL;
+    if (vals)
+      (*vals)[*n] = NULL;
+    lua_pop(L, 1);
+  }
+  if (*n == 0) {
+    snprintf(why, whylen, "%s: an empty list (leave it out)", key);
+    return -1;
+  }
+  return 0;
+}
+
+/* A relative file of the grpc table: relative to the script's folder, as
+ * a scenario's are to the scenario's. */
+static void add_file(luaL_Buffer *b, const char *script, const char *file) {
+  const char *slash = strrchr(script, '/');
+  if (file[0] == '/' || !slash) {
+    add_quoted(b, file);
+    return;
+  }
+  /* Not on L's stack: the buffer is using it. */
+  size_t dir = (size_t)(slash - script) + 1, len = strlen(file);
+  char *path = malloc(dir + len + 1);
+  if (!path) {
+    add_quoted(b, file);
+    return;
+  }
+  memcpy(path, script, dir);
+  memcpy(path + dir, file, len + 1);
+  add_quoted(b, path);
+  free(path);
+}
+
+/* Adds the text at L's top (a luaL_Buffer's result) to k's requests. */
+static int push_request(lua_State *L, rl__script_class *k, size_t *cap) {
+  if (k->n_requests + 1 >= *cap) {
+    *cap = *cap ? *cap * 2 : 64;
+    const char **more = realloc(k->requests, *cap * sizeof *more);
+    if (!more)
+      return -1;
+    k->requests = more;
+  }
+  char *text = strdup(lua_tostring(L, -1));
+  lua_pop(L, 1);
+  if (!text)
+    return -1;
+  k->requests[k->n_requests++] = text;
+  k->requests[k->n_requests] = NULL;
+  return 0;
+}
+
+/* The HTTP requests to `host` (NULL: the class's). */
+static int declare_http(lua_State *L, rl__script_class *k, const char *host,
+                        size_t *cap) {
+  static const char *const variant[3] = {
+      "", ", body: '{{_rl_body}}'",
+      ", body: '{{_rl_body}}', headers: {content-type: application/json}"};
+  for (size_t m = 0; m < RL__SCRIPT_N_METHODS; m++)
+    for (size_t v = 0; v < 3; v++) {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      luaL_addstring(&b, "{http: '");
+      luaL_addstring(&b, rl__script_methods[m]);
+      luaL_addstring(&b, " /{{_rl_path}}'");
+      luaL_addstring(&b, variant[v]);
+      if (host) {
+        luaL_addstring(&b, ", host: ");
+        add_quoted(&b, host);
+      }
+      luaL_addchar(&b, '}');
+      luaL_pushresult(&b);
+      if (push_request(L, k, cap))
+        return -1;
+    }
+  return 0;
+}
+
+/* A string field of the grpc table at the stack top, or NULL. */
+static const char *grpc_text(lua_State *L, const char *key, char *why,
+                             size_t whylen, int *bad) {
+  lua_getfield(L, -1, key);
+  const char *v = NULL;
+  if (lua_type(L, -1) == LUA_TSTRING)
+    v = lua_tostring(L, -1); /* anchored in the grpc table */
+  else if (!lua_isnil(L, -1)) {
+    snprintf(why, whylen, "grpc.%s: a string, not a %s", key,
+             luaL_typename(L, -1));
+    *bad = 1;
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
+                        size_t *cap, char *why, size_t whylen) {
+  if (!lua_istable(L, -1)) {
+    snprintf(why, whylen,
+             "grpc: a table {proto = \"hello.proto\", host = "
+             "\"127.0.0.1:50051\", methods = {\"pkg.Service/Method\"}}, not "
+             "a %s",
+             luaL_typename(L, -1));
+    return -1;
+  }
+  static const char *const known[] = {"proto", "protoset", "import_path",
+                                      "host",  "methods",  NULL};
+  lua_pushnil(L);
+  while (lua_next(L, -2)) {
+    int ok = 0;
+    for (size_t i = 0; known[i] && lua_type(L, -2) == LUA_TSTRING; i++)
+      ok |= strcmp(known[i], lua_tostring(L, -2)) == 0;
+    if (!ok) {
+      snprintf(why, whylen,
+               "grpc: '%s' is not one of its keys (proto, protoset, "
+               "import_path, host, methods)",
+               lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+      lua_pop(L, 2);
+      return -1;
+    }
+    lua_pop(L, 1);
+  }
+  int bad = 0;
+  const char *proto = grpc_text(L, "proto", why, whylen, &bad);
+  const char *protoset = grpc_text(L, "protoset", why, whylen, &bad);
+  const char *imports = grpc_text(L, "import_path", why, whylen, &bad);
+  const char *host = grpc_text(L, "host", why, whylen, &bad);
+  if (bad)
+    return -1;
+  lua_getfield(L, -1, "methods");
+  int rc = read_list(L, "grpc.methods", &k->grpc_methods, NULL, &k->n_grpc, why,
+                     whylen);
+  lua_pop(L, 1);
+  if (rc)
+    return -1;
+  if (!k->n_grpc) {
+    snprintf(why, whylen,
+             "grpc: methods = {\"pkg.Service/Method\", ...} is required "
+             "(the methods its tasks call: each is declared at load)");
+    return -1;
+  }
+  for (size_t i = 0; i < k->n_grpc; i++) {
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "{grpc: ");
+    add_quoted(&b, k->grpc_methods[i]);
+    luaL_addstring(&b, ", data: '{{_rl_msg}}'");
+    const char *const keys[] = {"proto", "protoset", "import_path"};
+    const char *const vals[] = {proto, protoset, imports};
+    for (size_t f = 0; f < 3; f++)
+      if (vals[f]) {
+        luaL_addstring(&b, ", ");
+        luaL_addstring(&b, keys[f]);
+        luaL_addstring(&b, ": ");
+        add_file(&b, s->path, vals[f]);
+      }
+    if (host) {
+      luaL_addstring(&b, ", host: ");
+      add_quoted(&b, host);
+    }
+    luaL_addchar(&b, '}');
+    luaL_pushresult(&b);
+    if (push_request(L, k, cap))
+      return -1;
+  }
+  return 0;
+}
+
+static int declare_protocols(lua_State *L, rl__script_class *k, size_t *cap) {
+  for (size_t p = 0; p < k->n_protocols; p++)
+    for (size_t w = 1; w <= RL__SCRIPT_MAX_WORDS; w++) {
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      luaL_addchar(&b, '{');
+      luaL_addstring(&b, k->protocols[p]);
+      luaL_addstring(&b, ": '");
+      for (size_t i = 1; i <= w; i++) {
+        char word[32];
+        snprintf(word, sizeof word, "%s{{_rl_w%zu}}", i > 1 ? " " : "", i);
+        luaL_addstring(&b, word);
+      }
+      luaL_addchar(&b, '\'');
+      if (k->protocol_hosts[p]) {
+        luaL_addstring(&b, ", host: ");
+        add_quoted(&b, k->protocol_hosts[p]);
+      }
+      luaL_addchar(&b, '}');
+      luaL_pushresult(&b);
+      if (push_request(L, k, cap))
+        return -1;
+    }
+  return 0;
+}
+
+int rl__script_declare(lua_State *L, int idx, rl__script *s,
+                       rl__script_class *k, int has_target, char *why,
+                       size_t whylen) {
+  size_t cap = 0;
+  /* A class that has no host (its own or the run's) but calls others
+   * (gRPC, a protocol, URLs) has no HTTP requests of its own to declare;
+   * one that calls nothing else keeps them, and the compiler's "request
+   * has no host" says what is missing. */
+  int others = 0;
+  static const char *const other_keys[] = {"hosts", "grpc", "protocols"};
+  for (size_t i = 0; i < 3; i++) {
+    lua_getfield(L, idx, other_keys[i]);
+    others |= !lua_isnil(L, -1);
+    lua_pop(L, 1);
+  }
+  k->http_default = k->host || has_target || !others;
+  if (k->http_default && declare_http(L, k, NULL, &cap))
+    goto oom;
+  lua_getfield(L, idx, "hosts");
+  int rc = read_list(L, "hosts", &k->hosts, NULL, &k->n_hosts, why, whylen);
+  lua_pop(L, 1);
+  if (rc)
+    return -1;
+  for (size_t h = 0; h < k->n_hosts; h++) {
+    size_t len = strlen(k->hosts[h]);
+    while (len > 0 && k->hosts[h][len - 1] == '/')
+      k->hosts[h][--len] = '\0'; /* "http://h:1/" is "http://h:1" */
+    if (strncasecmp(k->hosts[h], "http://", 7) != 0 &&
+        strncasecmp(k->hosts[h], "https://", 8) != 0) {
+      snprintf(why, whylen,
+               "hosts: '%s': give http://HOST:PORT or https://HOST:PORT",
+               k->hosts[h]);
+      return -1;
+    }
+    if (strchr(strchr(k->hosts[h], ':') + 3, '/')) {
+      snprintf(why, whylen,
+               "hosts: '%s': a host has no path (the call gives it)",
+               k->hosts[h]);
+      return -1;
+    }
+    if (declare_http(L, k, k->hosts[h], &cap))
+      goto oom;
+  }
+  k->grpc_base = k->n_requests;
+  lua_getfield(L, idx, "grpc");
+  rc = lua_isnil(L, -1) ? 0 : declare_grpc(L, s, k, &cap, why, whylen);
+  lua_pop(L, 1);
+  if (rc)
+    return -1;
+  k->protocols_base = k->n_requests;
+  lua_getfield(L, idx, "protocols");
+  rc = read_list(L, "protocols", &k->protocols, &k->protocol_hosts,
+                 &k->n_protocols, why, whylen);
+  lua_pop(L, 1);
+  if (rc)
+    return -1;
+  if (declare_protocols(L, k, &cap))
+    goto oom;
+  return 0;
+oom:
+  snprintf(why, whylen, "out of memory");
+  return -1;
+}
+
+static void free_list(char **list, size_t n) {
+  for (size_t i = 0; list && i < n; i++)
+    free(list[i]);
+  free(list);
+}
+
+void rl__script_declared_free(rl__script_class *k) {
+  for (size_t i = 0; i < k->n_requests; i++)
+    free((char *)k->requests[i]);
+  free(k->requests);
+  free_list(k->hosts, k->n_hosts);
+  free_list(k->grpc_methods, k->n_grpc);
+  free_list(k->protocols, k->n_protocols);
+  free_list(k->protocol_hosts, k->n_protocols);
+}
+
+/* ---- lookups (worker threads: the class is read-only there) ------------ */
+
+/* Whether url is on host (a trailing '/' of host aside): *path the rest. */
+static int on_host(const char *url, const char *host, const char **path) {
+  size_t len = strlen(host);
+  while (len > 0 && host[len - 1] == '/')
+    len--;
+  if (len == 0 || strncasecmp(url, host, len) != 0 ||
+      !(url[len] == '\0' || url[len] == '/' || url[len] == '?' ||
+        url[len] == '#'))
+    return 0;
+  *path = url + len;
+  return 1;
+}
+
+long rl__script_host_request(const rl__script_class *k, const char *url,
+                             const char **path) {
+  /* The class's own host, by URL too (Locust takes both). */
+  if (k->http_default && k->host && on_host(url, k->host, path))
+    return 0;
+  for (size_t h = 0; h < k->n_hosts; h++)
+    if (on_host(url, k->hosts[h], path))
+      return (long)((size_t)RL__SCRIPT_N_METHODS * 3 *
+                    (h + (size_t)k->http_default));
+  return -1;
+}
+
+long rl__script_grpc_request(const rl__script_class *k, const char *method) {
+  for (size_t i = 0; i < k->n_grpc; i++)
+    if (strcmp(k->grpc_methods[i], method) == 0)
+      return (long)(k->grpc_base + i);
+  return -1;
+}
+
+long rl__script_protocol_request(const rl__script_class *k,
+                                 const char *protocol, size_t words) {
+  if (words < 1 || words > RL__SCRIPT_MAX_WORDS)
+    return -1;
+  for (size_t p = 0; p < k->n_protocols; p++)
+    if (strcmp(k->protocols[p], protocol) == 0)
+      return (long)(k->protocols_base + p * RL__SCRIPT_MAX_WORDS + words - 1);
+  return -1;
+}
+
+void rl__script_list_text(lua_State *L, char **list, size_t n) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (size_t i = 0; i < n; i++) {
+    if (i)
+      luaL_addstring(&b, ", ");
+    luaL_addstring(&b, list[i]);
+  }
+  if (!n)
+    luaL_addstring(&b, "none");
+  luaL_pushresult(&b);
+}

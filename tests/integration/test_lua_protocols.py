@@ -1,0 +1,232 @@
+"""Lua users beyond u.http's class host (docs/lua.md, issue #23 round two):
+u.grpc:call against examples/hello's server, u:request("redis", ...)
+against redis-server, full URLs to the class's declared hosts against two
+nginx servers. What rpcload's JSON report counts must be what each server
+counted itself.
+
+Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
+    RPCLOAD_BUILD_DIR=../../build /usr/bin/python3 -m unittest -v test_lua_protocols
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+from urllib.parse import parse_qs, urlsplit
+
+from hello_server import HelloServer, skip_reason as hello_skip_reason
+from servers import NginxServer, RedisServer
+
+BUILD_DIR = os.environ.get("RPCLOAD_BUILD_DIR", "../../build")
+RPCLOAD = os.path.join(BUILD_DIR, "rpcload")
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "..", "..", "examples", "lua")
+SAY_HELLO = "locust.hello.HelloService/SayHello"
+
+
+def run(script, *args, env=None, timeout=60):
+    e = dict(os.environ)
+    e.setdefault("RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
+    e.update(env or {})
+    # Requests in flight at the stop finish and count, so that the
+    # servers' counts and the stats agree exactly.
+    argv = [RPCLOAD, "-s", script, "--json", "--only-summary", "--stop-timeout", "5"]
+    return subprocess.run(argv + list(args), capture_output=True, text=True,
+                          timeout=timeout, env=e)
+
+
+def rows(p):
+    """The JSON report's rows by (method, name)."""
+    out = json.loads(p.stdout)
+    return {(r["method"], r["name"]): r for r in out["stats"]
+            if r["name"] != "Aggregated"}
+
+
+def pages(nginx):
+    nginx.count()  # waits until two reads agree
+    return [parse_qs(urlsplit(e["uri"]).query) for e in nginx.log_entries()]
+
+
+class LuaProtocols(unittest.TestCase):
+    def setUp(self):
+        if not os.path.exists(RPCLOAD):
+            self.fail("%s is not built" % RPCLOAD)
+        self.tmp = tempfile.TemporaryDirectory()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def script(self, text):
+        path = os.path.join(self.tmp.name, "t.lua")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    # ---- gRPC ----------------------------------------------------------
+
+    def test_grpc_example_counts_equal_the_servers(self):
+        reason = hello_skip_reason()
+        if reason:
+            self.skipTest(reason)
+        with HelloServer() as hs:
+            p = run(os.path.join(EXAMPLES, "grpc_hello.lua"), "--host",
+                    "grpc://" + hs.target, "-u", "4", "-r", "100", "-t", "2s")
+            hs.stop()
+        self.assertEqual(p.returncode, 1, p.stderr)  # the UNAVAILABLE calls
+        r = rows(p)
+        ok = r[("grpc", "/" + SAY_HELLO)]
+        late = r[("grpc", "unavailable")]
+        # Every reply decoded and as expected: no failure; the server's
+        # own counts of OK and error-status calls are the stats'.
+        self.assertGreater(ok["num_requests"], 20, p.stdout)
+        self.assertEqual(ok["num_failures"], 0, p.stdout)
+        self.assertEqual(ok["num_requests"], hs.counts["hello_ok"], hs.describe())
+        self.assertGreater(late["num_requests"], 0)
+        self.assertEqual(late["num_failures"], late["num_requests"])
+        self.assertEqual(late["num_requests"], hs.counts["hello_status"], hs.describe())
+        # r.status was the code: nothing logged "expected 14".
+        self.assertNotIn("expected 14", p.stderr)
+        self.assertNotIn("Lua error", p.stderr)
+        errors = json.loads(p.stdout)["errors"]
+        self.assertEqual([e["error"] for e in errors],
+                         ["UNAVAILABLE: try later"], errors)
+
+    def test_grpc_undeclared_method_and_bad_message(self):
+        reason = hello_skip_reason()
+        if reason:
+            self.skipTest(reason)
+        proto = os.path.join(EXAMPLES, "..", "hello", "hello.proto")
+        path = self.script(
+            'U = rl.user { wait = rl.constant(0.01),\n'
+            '  grpc = {proto = "%s", methods = {"%s"}},\n'
+            '  tasks = { function(u)\n'
+            '    local r = u.grpc:call("%s", {nme = "x"}, {name = "bad"})\n'
+            '    rl.log("bad:", r.status, r.ok)\n'
+            '    u.grpc:call("locust.hello.HelloService/Other", {})\n'
+            '  end } }\n' % (proto, SAY_HELLO, SAY_HELLO))
+        with HelloServer() as hs:
+            p = run(path, "--host", "grpc://" + hs.target, "-u", "1", "-r", "10",
+                    "-t", "500ms")
+            hs.stop()
+        r = rows(p)
+        # A message that does not fit fails its request, not sent.
+        self.assertEqual(r[("grpc", "bad")]["num_failures"], r[("grpc", "bad")]["num_requests"])
+        self.assertEqual(hs.counts["hello_ok"], 0, hs.describe())
+        errors = [e["error"] for e in json.loads(p.stdout)["errors"]]
+        self.assertEqual(errors, ["UNAVAILABLE: the message does not fit "
+                                  "locust.hello.HelloRequest: field 'nme': no such field in "
+                                  "locust.hello.HelloRequest (fields: name)"], errors)
+        # An undeclared method is a Lua error naming the declared ones.
+        self.assertIn("u.grpc:call: 'locust.hello.HelloService/Other' is not a method "
+                      "class U declares (grpc = {methods = {...}}: %s)" % SAY_HELLO,
+                      p.stderr)
+
+    def test_grpc_without_methods_is_refused_at_load(self):
+        path = self.script('U = rl.user { grpc = {proto = "x.proto"},\n'
+                           '  tasks = { function(u) end } }\n')
+        p = run(path, "--host", "grpc://127.0.0.1:9", "-t", "1s")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("class U: grpc: methods = {\"pkg.Service/Method\", ...} is required",
+                      p.stderr)
+
+    # ---- any codec plugin: redis ----------------------------------------
+
+    def test_redis_example_counts_equal_commandstats(self):
+        with RedisServer() as rs:
+            p = run(os.path.join(EXAMPLES, "redis_cache.lua"), "--host", rs.url(),
+                    "-u", "4", "-r", "100", "-t", "2s")
+            sets, gets = rs.calls("set"), rs.calls("get")
+            value = rs.command("GET", "visits:1")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = rows(p)
+        self.assertGreater(gets, 20)
+        self.assertEqual(r[("redis", "SET visits")]["num_requests"], sets)
+        self.assertEqual(r[("redis", "GET visits")]["num_requests"], gets)
+        # Every read-back matched: the value with a blank was one argument.
+        self.assertEqual(sum(x["num_failures"] for x in r.values()), 0, p.stdout)
+        self.assertTrue(value.startswith(b"visit "), value)
+
+    def test_undeclared_protocol_is_a_lua_error_naming_the_declared(self):
+        path = self.script('U = rl.user { protocols = {"redis"},\n'
+                           '  wait = rl.constant(0.01), tasks = { function(u)\n'
+                           '    local r = u:request("redis", "ECHO hi")\n'
+                           '    u:request("udp", "x")\n'
+                           '  end } }\n')
+        with RedisServer() as rs:
+            p = run(path, "--host", rs.url(), "-u", "1", "-r", "10", "-t", "500ms")
+            echoes = rs.calls("echo")
+        r = rows(p)
+        self.assertEqual(r[("redis", "ECHO")]["num_requests"], echoes)
+        self.assertIn("u:request: 'udp' is not a protocol class U declares "
+                      "(protocols = {...}: redis)", p.stderr)
+
+    def test_hosts_in_the_class_and_no_run_host(self):
+        # grpc.host and protocols = {redis = URL}: no --host needed; a path
+        # then has no host to go to (a Lua error saying so).
+        reason = hello_skip_reason()
+        if reason:
+            self.skipTest(reason)
+        proto = os.path.join(EXAMPLES, "..", "hello", "hello.proto")
+        with HelloServer() as hs, RedisServer() as rs:
+            path = self.script(
+                'U = rl.user { wait = rl.constant(0.01),\n'
+                '  protocols = {redis = "%s"},\n'
+                '  grpc = {proto = "%s", host = "%s", methods = {"%s"}},\n'
+                '  tasks = { function(u)\n'
+                '    u:request("redis", "ECHO a")\n'
+                '    u.grpc:call("%s", {name = "x"})\n'
+                '    u.http:get("/x")\n'
+                '  end } }\n' % (rs.url(), proto, hs.target, SAY_HELLO, SAY_HELLO))
+            p = run(path, "-u", "2", "-r", "100", "-t", "1s")
+            echoes = rs.calls("echo")
+            hs.stop()
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = rows(p)
+        self.assertGreater(echoes, 10)
+        self.assertEqual(r[("redis", "ECHO")]["num_requests"], echoes)
+        self.assertEqual(r[("grpc", "/" + SAY_HELLO)]["num_requests"], hs.counts["hello_ok"])
+        self.assertIn("u.http:get: '/x': class U has no host for a path", p.stderr)
+
+    # ---- full URLs to declared hosts --------------------------------------
+
+    def test_urls_go_to_the_declared_hosts(self):
+        with NginxServer() as shop, NginxServer() as inventory:
+            base = "http://127.0.0.1:%d" % inventory.port
+            p = run(os.path.join(EXAMPLES, "two_hosts.lua"), "-u", "3", "-r", "100",
+                    "-t", "2s", env={"SHOP": "http://127.0.0.1:%d" % shop.port,
+                                     "INVENTORY": base})
+            shop_log, inv_log = pages(shop), pages(inventory)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = rows(p)
+        self.assertGreater(len(shop_log), 10)
+        self.assertEqual(r[("GET", "/hello?page=shop")]["num_requests"], len(shop_log))
+        self.assertEqual(r[("GET", "inventory")]["num_requests"], len(inv_log))
+        self.assertTrue(all(q["page"] == ["shop"] for q in shop_log))
+        # The item asked of the inventory came from the shop's answer.
+        self.assertTrue(all(q["page"] == ["stock"] and q["item"] == ["hello"]
+                            for q in inv_log), inv_log[:3])
+
+    def test_an_undeclared_host_is_a_lua_error_naming_the_declared(self):
+        with NginxServer() as a, NginxServer() as b:
+            url_b = "http://127.0.0.1:%d" % b.port
+            path = self.script(
+                'U = rl.user { hosts = {"%s/"}, tasks = { function(u)\n'
+                '  u.http:get("%s")\n'
+                '  u.http:get("http://127.0.0.1:%d/hello?page=no")\n'
+                'end } }\n' % (url_b, url_b, a.port))
+            p = run(path, "--host", "http://127.0.0.1:%d" % a.port, "-u", "1", "-r", "10",
+                    "-t", "500ms")
+            a_log, b_log = pages(a), pages(b)
+        r = rows(p)
+        self.assertEqual(a_log, [])  # nothing reached the undeclared one
+        # The host's bare URL is its "/" (the declared "URL/" is the host).
+        self.assertEqual(r[("GET", url_b)]["num_requests"], len(b_log))
+        self.assertIn("u.http:get: 'http://127.0.0.1:%d/hello?page=no': give a path "
+                      "starting with '/' (to the class's host, else --host) or a URL "
+                      "on one of the class's hosts = {...} (declared: %s)"
+                      % (a.port, url_b), p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
