@@ -868,6 +868,7 @@ static int compile_class(compiler *c, const rl__scn_user *k) {
       continue;
     rl__plan_task *pt = &pc->tasks[pc->n_tasks++];
     pt->origin = st;
+    pt->index = (uint32_t)t;
     pt->name = st->name;
     pt->weight = st->weight;
     if ((rc = compile_steps(c, k, st->steps, st->n_steps,
