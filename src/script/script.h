@@ -53,7 +53,11 @@ typedef struct rl__script_class {
   char *name, *host, *wait;
   rl_task *tasks;
   char **task_names;
+  /* Per task its tags, NULL-ended (NULL: none): c.task_tags. */
+  char ***task_tags;
   int has_on_start, has_on_stop;
+  /* wait = function(u) ... end (and no --wait): asked after each task. */
+  int wait_fn;
   /* What it declares (declare.c): its requests, NULL-ended, and the
    * lookups' tables: the hosts of `hosts`, the grpc methods, the
    * protocols (with their hosts, NULL: the class's). */
@@ -165,6 +169,25 @@ rl__script_class *rl__script_running_class(lua_State *L, const char *what);
 int rl__script_send(lua_State *L, const char *what, size_t req,
                     const char *name, const rl_kv *headers, size_t n_headers,
                     const char *const *vars, size_t n_vars);
+
+/* runtime.c, for model.c: the rl_user of the user whose coroutine L is
+ * (a Lua error naming `what` otherwise); ends L's phase now with no Lua
+ * error counted (as rl.fail's end), never returning. */
+rl_user *rl__script_running_user(lua_State *L, const char *what);
+int rl__script_end_quietly(lua_State *L);
+
+/*
+ * model.c: Locust's user model beyond tasks and waits. u:interrupt() and
+ * rl.stop_user() (C functions); ask_wait calls class k's wait function
+ * (wait = function(u) ... end) with the user's table (u_ref, in L's
+ * registry) after a task, under the guard g, and gives its seconds to
+ * rl_user_wait_next: an error or a bad value is a counted Lua error of
+ * "Class.wait" and the class's default wait applies.
+ */
+int rl__script_lua_interrupt(lua_State *L);
+int rl__script_lua_stop_user(lua_State *L);
+void rl__script_ask_wait(lua_State *L, rl__script_guard *g, rl__script_class *k,
+                         int u_ref, rl_user *cu);
 
 /* calls.c: u.grpc (pushed, one table every user of a state shares) and
  * u:request (a C function). */
