@@ -226,6 +226,7 @@ static const luaL_Reg lib[] = {
     {"sleep", rl__script_lua_sleep},
     {"fail", rl__script_lua_fail},
     {"stop_user", rl__script_lua_stop_user},
+    {"csv", rl__script_lua_csv},
     {"json_encode", l_json_encode},
     {"json_decode", l_json_decode},
     {NULL, NULL},

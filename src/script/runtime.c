@@ -95,6 +95,7 @@ static rl__script_state *state_new(rl__script *s) {
   st->s = s;
   st->thread = pthread_self();
   rl__script_open_lib(L);
+  rl__script_bind(L, s);
   if (rl__script_run_file(L, s->path)) {
     fprintf(stderr,
             "rpcload: %s (on a worker thread: its Lua users do "

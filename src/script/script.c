@@ -32,6 +32,7 @@ static void script_del(void *p) {
   if (!s)
     return;
   rl__script_states_free(s);
+  rl__script_feeds_free(s);
   if (s->errs) {
     /* Locust's user_error count, by text, once the run is over. */
     fprintf(stderr, "Lua errors in tasks (the user went on each time):\n");
@@ -353,6 +354,7 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
   s->limits = limits;
   pthread_mutex_init(&s->lock, NULL);
   rl__script_open_lib(L);
+  rl__script_bind(L, s);
   /* The environment's from here: the classes added before a failing one
    * stay borrowed by it until rl_env_free. */
   env->script = s;

@@ -30,6 +30,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <lua.h>
 
@@ -87,6 +88,7 @@ typedef struct rl__script {
   pthread_mutex_t lock;     /* states and errs */
   rl__script_state *states;
   rl__script_err *errs;
+  struct rl__script_feed *feeds; /* rl.csv's files (feed.c) */
 } rl__script;
 
 /* Opens the rl library in L (lib.c): the global `rl` and
@@ -188,6 +190,17 @@ int rl__script_lua_interrupt(lua_State *L);
 int rl__script_lua_stop_user(lua_State *L);
 void rl__script_ask_wait(lua_State *L, rl__script_guard *g, rl__script_class *k,
                          int u_ref, rl_user *cu);
+
+/*
+ * feed.c: rl.csv. bind records in L's registry the script L runs (each
+ * state, after rl__script_open_lib), which rl.csv finds its files with;
+ * feeds_free frees them (after the states are closed).
+ */
+void rl__script_bind(lua_State *L, rl__script *s);
+int rl__script_lua_csv(lua_State *L);
+void rl__script_feeds_free(rl__script *s);
+/* helpers.c: a draw of this thread's generator. */
+uint64_t rl__script_random(void);
 
 /* calls.c: u.grpc (pushed, one table every user of a state shares) and
  * u:request (a C function). */

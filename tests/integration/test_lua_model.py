@@ -7,7 +7,10 @@ nginx: what nginx logged, page by page, shows what the users did.
 - tags on tasks with --tags / --exclude-tags (Locust's rules: untagged
   tasks dropped by --tags; a class left with no task not spawned);
 - u:interrupt() ends the task there (not an error); rl.stop_user() stops
-  the user through on_stop, for good.
+  the user through on_stop, for good;
+- rl.csv feeders shared across threads: without cycle each row goes to
+  one user once and users stop when none is left; with cycle, round
+  robin; random, rows of the file.
 
 Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
     RPCLOAD_BUILD_DIR=../../build /usr/bin/python3 -m unittest -v test_lua_model
@@ -154,6 +157,69 @@ class LuaModelAgainstNginx(unittest.TestCase):
         self.assertEqual(len(page(log, "after")), 4)
         self.assertEqual(len(page(log, "stop")), 2)
         self.assertNotIn("Lua error", p.stderr)
+
+    # ---- rl.csv feeders --------------------------------------------------
+
+    def csv(self, n):
+        with open(os.path.join(self.tmp.name, "users.csv"), "w") as f:
+            f.write("name,pass\n")
+            for i in range(n):
+                f.write("user%d,pw%d\n" % (i, i))
+
+    FEED = (
+        'local accounts = rl.csv("users.csv", %s)\n'
+        'U = rl.user {\n'
+        '  on_stop = function(u) u.http:get("/hello?page=bye") end,\n'
+        '  tasks = { function(u)\n'
+        '    local a = accounts:next()\n'
+        '    u.http:get("/hello?page=row&user=" .. a.name .. "&pw=" .. a.pass)\n'
+        '  end } }\n')
+
+    def feed_run(self, opts, *args):
+        path = self.script(self.FEED % opts)
+        with NginxServer() as nginx:
+            p = run(path, nginx, "--threads", "2", *args)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            log = logged(nginx)
+        names = [(e[2]["user"][0], e[2]["pw"][0]) for e in page(log, "row")]
+        return p, log, names
+
+    def test_csv_once_gives_each_row_to_one_user_then_stops_them(self):
+        # 10 rows among 3 users on 2 threads, no cycle: every row exactly
+        # once; each user stops (through on_stop) when none is left.
+        self.csv(10)
+        p, log, names = self.feed_run("{cycle = false}", "-u", "3", "-r", "100",
+                                      "-t", "2s", "--wait", "constant:0.01")
+        self.assertEqual(sorted(names),
+                         sorted(("user%d" % i, "pw%d" % i) for i in range(10)))
+        self.assertEqual(len(page(log, "bye")), 3)
+        self.assertNotIn("Lua error", p.stderr)
+
+    def test_csv_cycle_goes_round_robin(self):
+        self.csv(4)
+        p, log, names = self.feed_run("{cycle = true}", "-u", "2", "-r", "100",
+                                      "-t", "1s", "--wait", "constant:0.02")
+        counts = [names.count(("user%d" % i, "pw%d" % i)) for i in range(4)]
+        self.assertGreater(min(counts), 2, counts)
+        self.assertLessEqual(max(counts) - min(counts), 1, counts)
+        self.assertEqual(len(names), sum(counts))
+        self.assertEqual(len(page(log, "bye")), 2)  # the run's end
+
+    def test_csv_random_draws_rows_of_the_file(self):
+        self.csv(4)
+        p, log, names = self.feed_run("{random = true}", "-u", "2", "-r", "100",
+                                      "-t", "1s", "--wait", "constant:0.01")
+        self.assertGreater(len(names), 20)
+        self.assertLessEqual(set(names),
+                             {("user%d" % i, "pw%d" % i) for i in range(4)})
+        self.assertGreater(len(set(names)), 1)
+
+    def test_csv_missing_file_stops_the_start(self):
+        path = self.script(self.FEED % "nil")
+        p = run(path, None, "--host", "http://127.0.0.1:9", "-t", "1s")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("t.lua:1: rl.csv: %s: " %
+                      os.path.join(self.tmp.name, "users.csv"), p.stderr)
 
 
 if __name__ == "__main__":
