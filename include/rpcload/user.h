@@ -88,7 +88,7 @@ typedef struct rl_user_class {
    * (after on_stop, or cut), on its worker thread; not called for NULL
    * data. NULL: the class frees it itself. */
   void (*free_data)(void *data, void *arg);
-  /* ---- API 1.3: read only when struct_size covers it ---- */
+  /* ---- API 1.3: read only when struct_size covers them ---- */
   /* Tags per task (Locust's @tag), for --tags and --exclude-tags: NULL,
    * or n_tasks entries, each NULL (untagged) or a NULL-terminated list
    * of non-empty tags. With --tags, a task none of whose tags is given is
@@ -96,6 +96,11 @@ typedef struct rl_user_class {
    * those is; a class left with no task is not spawned (as a scenario's).
    * Borrowed until rl_env_free. */
   const char *const *const *task_tags;
+  /* What the class is written in, for --list and warnings ("Lua,
+   * shop.lua"), copied; NULL: C. A class with one set has requests the
+   * host language generated, not the class's own: --list shows its
+   * tasks (names, weights, tags) but not its requests. */
+  const char *written_in;
 } rl_user_class;
 
 /* What a sent request came to: borrowed for the done call (copy what

@@ -141,7 +141,9 @@ static int copy_tags(const rl_user_class *k, size_t t, rl__scn_task *st) {
 static int describe(rl__scn *cs, const rl_user_class *k, rl__scn_user *u,
                     char *err, size_t errlen) {
   u->c_class = 1;
-  if (!(u->name = strdup(k->name)) || (k->host && !(u->host = strdup(k->host))))
+  if (!(u->name = strdup(k->name)) ||
+      (k->host && !(u->host = strdup(k->host))) ||
+      (k->written_in && !(u->written_in = strdup(k->written_in))))
     goto oom;
   (void)weight_of(k->weight, &u->weight);
   u->has_fixed_count = k->fixed_count > 0;

@@ -64,6 +64,7 @@ static void script_del(void *p) {
   }
   free(s->classes);
   free(s->path);
+  free(s->written_in);
   pthread_mutex_destroy(&s->lock);
   free(s);
 }
@@ -221,6 +222,7 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
       .arg = k,
       .free_data = rl__script_free_user,
       .task_tags = (const char *const *const *)k->task_tags,
+      .written_in = s->written_in,
   };
   return 0;
 }
@@ -345,12 +347,17 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
   rl__script *s = calloc(1, sizeof *s);
   rl__script_guard guard; /* outlives L, closed below */
   lua_State *L = rl__script_guard_open(&guard, &limits);
-  if (!s || !L || !(s->path = strdup(path))) {
+  size_t lang_len = strlen(path) + 8;
+  if (!s || !L || !(s->path = strdup(path)) ||
+      !(s->written_in = malloc(lang_len))) {
+    if (s)
+      free(s->path);
     free(s);
     if (L)
       lua_close(L);
     return fail(err, RL_ERR_NOMEM, "out of memory");
   }
+  snprintf(s->written_in, lang_len, "Lua, %s", path);
   s->limits = limits;
   pthread_mutex_init(&s->lock, NULL);
   rl__script_open_lib(L);

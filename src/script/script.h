@@ -82,6 +82,7 @@ typedef struct rl__script_err {
 
 typedef struct rl__script {
   char *path;
+  char *written_in; /* "Lua, PATH": the classes' written_in (--list) */
   rl__script_class *classes;
   size_t n_classes;
   rl__script_limits limits; /* --lua-memory, --lua-timeslice (safety.h) */

@@ -221,6 +221,22 @@ class LuaModelAgainstNginx(unittest.TestCase):
         self.assertIn("t.lua:1: rl.csv: %s: " %
                       os.path.join(self.tmp.name, "users.csv"), p.stderr)
 
+    # ---- --list ----------------------------------------------------------
+
+    def test_list_shows_a_lua_class_tasks_weights_and_tags(self):
+        p = run(self.script(self.TAGGED), None, "--host",
+                "http://127.0.0.1:9", "--list")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        where = os.path.join(self.tmp.name, "t.lua")
+        self.assertIn(
+            "Shop (weight 1, written in Lua, %s)\n"
+            "  - task 1 (weight 1): a function [tags: checkout]\n"
+            "  - task 2 (weight 2): a function [tags: browse]\n"
+            "  - task 3 (weight 1): a function\n"
+            "  - d (weight 1): a function [tags: browse checkout]\n" % where,
+            p.stdout)
+        self.assertNotIn("_rl_path", p.stdout)  # no generated requests
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -331,6 +331,32 @@ static void test_task_tags_select_c_tasks(void **state) {
   assert_ptr_equal(pc->tasks[0].fn, task_a);
 }
 
+static void test_list_shows_tags_and_where_a_class_is_written(void **state) {
+  (void)state;
+  rl_user_class a = shop(), b = admin();
+  a.task_tags = shop_tags;
+  a.written_in = "Lua, shop.lua";
+  const rl_user_class *k[] = {&a, &b};
+  assert_int_equal(make(NULL, k, 2), 0);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  assert_non_null(out);
+  rl__scn_print_list(plan, out);
+  fclose(out);
+  /* Its tasks with their tags, not the requests the language generated;
+   * a C class's requests are still listed. */
+  assert_string_equal(text, "Shop (weight 2, written in Lua, shop.lua)\n"
+                            "  - browse (weight 3): a function\n"
+                            "  - task 2 (weight 1): a function [tags: "
+                            "checkout]\n"
+                            "  on_stop: a function\n"
+                            "Admin (fixed_count 1, written in C)\n"
+                            "  - task 1 (weight 1): a C function\n"
+                            "  requests[0]: http GET /x\n");
+  free(text);
+}
+
 static void test_an_api_1_2_class_has_no_tags(void **state) {
   (void)state;
   /* Built against API 1.2's header: no task_tags member to read. */
@@ -490,6 +516,7 @@ int main(void) {
       T(test_tags_leave_c_tasks_out),
       T(test_task_tags_select_c_tasks),
       T(test_an_api_1_2_class_has_no_tags),
+      T(test_list_shows_tags_and_where_a_class_is_written),
       T(test_list_only_needs_no_host),
       T(test_each_wrong_class_is_refused_by_name),
       T(test_a_wrong_request_names_its_class_and_index),
