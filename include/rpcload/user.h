@@ -88,6 +88,19 @@ typedef struct rl_user_class {
    * (after on_stop, or cut), on its worker thread; not called for NULL
    * data. NULL: the class frees it itself. */
   void (*free_data)(void *data, void *arg);
+  /* ---- API 1.3: read only when struct_size covers them ---- */
+  /* Tags per task (Locust's @tag), for --tags and --exclude-tags: NULL,
+   * or n_tasks entries, each NULL (untagged) or a NULL-terminated list
+   * of non-empty tags. With --tags, a task none of whose tags is given is
+   * left out (untagged ones too); with --exclude-tags, one with any of
+   * those is; a class left with no task is not spawned (as a scenario's).
+   * Borrowed until rl_env_free. */
+  const char *const *const *task_tags;
+  /* What the class is written in, for --list and warnings ("Lua,
+   * shop.lua"), copied; NULL: C. A class with one set has requests the
+   * host language generated, not the class's own: --list shows its
+   * tasks (names, weights, tags) but not its requests. */
+  const char *written_in;
 } rl_user_class;
 
 /* What a sent request came to: borrowed for the done call (copy what
@@ -230,6 +243,29 @@ int rl_user_sleep(rl_user *u, double seconds, rl_woke_fn woke, void *arg);
  * or error NULL.
  */
 int rl_user_report_error(rl_user *u, const char *error);
+
+/* ---- API 1.3: Locust's wait_time method and StopUser ---- */
+
+/*
+ * From a callback of u's task (before the task is over): the wait after
+ * this task is `seconds`, instead of what the class's wait_time gives
+ * (Locust's wait_time as a method: a class that computes its wait per
+ * task calls this from each task, e.g. at its end). Only the closed
+ * model waits (an arrival rate starts tasks as arrivals come). Again in
+ * the same task: the last one counts. Returns 0; RL_ERR_INVAL: seconds
+ * < 0 or not a number; RL_ERR_CLOSED: u is not in a task (on_start,
+ * on_stop) or has stopped.
+ */
+int rl_user_wait_next(rl_user *u, double seconds);
+
+/*
+ * From a callback of u's class: Locust's StopUser. Once the current phase
+ * is over (end it with rl_user_task_done), the user stops: through
+ * on_stop from a task or on_start, at once from on_stop; as a scenario
+ * step's on_failure: stop_user. Returns 0; RL_ERR_CLOSED: u has
+ * stopped.
+ */
+int rl_user_stop(rl_user *u);
 
 #ifdef __cplusplus
 }

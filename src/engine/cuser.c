@@ -577,8 +577,8 @@ int rl_user_sleep(rl_user *cu, double seconds, rl_woke_fn woke, void *arg) {
 
 int rl_user_phase(const rl_user *cu, size_t *task) {
   const rl__user *u = cu->u;
-  if (task)
-    *task = u->task;
+  if (task) /* the class's own numbering, whatever --tags left out */
+    *task = u->phase == RL__PHASE_TASK ? u->cls->tasks[u->task].index : 0;
   return u->phase == RL__PHASE_START  ? RL_USER_ON_START
          : u->phase == RL__PHASE_STOP ? RL_USER_ON_STOP
                                       : RL_USER_TASK;
@@ -609,5 +609,25 @@ int rl_user_report_error(rl_user *cu, const char *error) {
     snprintf(where, sizeof where, "%s.%s", u->cls->name, name);
     (void)rl__stats_record_exception(u->loop->stats, error, where, 1);
   }
+  return 0;
+}
+
+int rl_user_wait_next(rl_user *cu, double seconds) {
+  if (!cu || !(seconds >= 0) || seconds > 1e9)
+    return RL_ERR_INVAL;
+  rl__user *u = cu->u;
+  if (cu->stopped || u->phase != RL__PHASE_TASK)
+    return RL_ERR_CLOSED;
+  u->next_wait_ns = (uint64_t)(seconds * 1e9);
+  u->has_next_wait = 1;
+  return 0;
+}
+
+int rl_user_stop(rl_user *cu) {
+  if (!cu)
+    return RL_ERR_INVAL;
+  if (cu->stopped)
+    return RL_ERR_CLOSED;
+  cu->u->stop_after = 1;
   return 0;
 }

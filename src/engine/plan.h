@@ -80,6 +80,9 @@ typedef struct rl__plan_task {
   rl__plan_step *steps;
   size_t n_steps;
   rl_task_fn fn; /* a class written in C: the task, in place of steps */
+  /* Its index in its class as declared (--tags may leave some out):
+   * what rl_user_phase tells a C class. */
+  uint32_t index;
 } rl__plan_task;
 
 struct rl__user_driver;

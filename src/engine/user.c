@@ -374,6 +374,7 @@ static void start_task(rl__user *u, int waited) {
   u->step = 0;
   u->loop_depth = 0;
   u->first_in_task = 1;
+  u->has_next_wait = 0;
   /* The first request's response time counts from its send, but for a
    * schedule that has fallen behind (engine/wait.h). */
   u->req.start_ns = lp->open ? u->arrival_ns
@@ -405,7 +406,9 @@ static void end_of_steps(rl__user *u) {
     return;
   }
   uint64_t pause =
-      rl__wait_after_task(&u->cls->wait, &u->wait, rl__now_ns(), &u->rng);
+      u->has_next_wait
+          ? u->next_wait_ns
+          : rl__wait_after_task(&u->cls->wait, &u->wait, rl__now_ns(), &u->rng);
   if (pause) {
     u->state = RL__USER_WAITING;
     ev_timer_set(&u->timer, (double)pause / 1e9, 0.);
@@ -784,7 +787,17 @@ void rl__user_wake(rl__user *u) {
   enqueue(u);
 }
 
-void rl__user_phase_over(rl__user *u) { end_of_steps(u); }
+void rl__user_phase_over(rl__user *u) {
+  if (u->stop_after) {
+    /* rl_user_stop: as a step's stop_user (on_stop's end stops anyway). */
+    u->stop_after = 0;
+    if (u->phase != RL__PHASE_STOP) {
+      stop_from_step(u, RL__ON_FAILURE_STOP_USER);
+      return;
+    }
+  }
+  end_of_steps(u);
+}
 
 /* An event of the user's request while it goes on (a stream's message):
  * recorded as the plugin says, the step's checks are the request's own.

@@ -62,11 +62,15 @@ typedef struct rl__user {
   uint32_t next_seq_task; /* sequential classes: the next task */
   uint64_t id;            /* 1-based, unique across the run */
   uint8_t state;          /* enum rl__user_state */
-  uint8_t step_done;   /* on resume: a step just ended (else: start a task) */
-  uint8_t queued;      /* on the loop's ready list */
-  uint8_t retiring;    /* stop once the current task ends (users lowered) */
-  uint8_t started;     /* has started a task (a later one takes a new row) */
-  uint8_t budgeted;    /* its task took one of -n's iterations */
+  uint8_t step_done; /* on resume: a step just ended (else: start a task) */
+  uint8_t queued;    /* on the loop's ready list */
+  uint8_t retiring;  /* stop once the current task ends (users lowered) */
+  uint8_t started;   /* has started a task (a later one takes a new row) */
+  uint8_t budgeted;  /* its task took one of -n's iterations */
+  /* A C class's rl_user_wait_next: next_wait_ns after this task instead
+   * of its class's wait; rl_user_stop: stop once this phase is over. */
+  uint8_t has_next_wait, stop_after;
+  uint64_t next_wait_ns;
   rl__wait_state wait; /* its class's wait's memory (pacing, schedule) */
   uint64_t seq;        /* requests started ({{seq}} of the current one) */
   uint64_t rng;

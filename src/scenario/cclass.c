@@ -13,6 +13,7 @@
 #include "scenario/cclass.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,14 +56,17 @@ static int check_class(const rl_user_class *const *classes, size_t i,
     snprintf(err, errlen, "user class #%zu is NULL", i);
     return RL_ERR_INVAL;
   }
-  if (in->struct_size < sizeof *k) {
+  /* API 1.2's class ends at free_data; task_tags (1.3) reads as NULL
+   * from a caller built against that header. */
+  size_t least = offsetof(rl_user_class, task_tags);
+  if (in->struct_size < least) {
     snprintf(err, errlen,
              "user class #%zu: struct_size %u is less than rl_user_class's "
              "%zu (set it to sizeof(rl_user_class))",
              i, in->struct_size, sizeof *k);
     return RL_ERR_INVAL;
   }
-  memcpy(k, in, sizeof *k);
+  memcpy(k, in, in->struct_size < sizeof *k ? in->struct_size : sizeof *k);
   class_name(k, i, who, sizeof who);
   if (!k->name || !*k->name) {
     snprintf(err, errlen, "%s has no name", who);
@@ -106,7 +110,29 @@ static int check_class(const rl_user_class *const *classes, size_t i,
                who, t, k->tasks[t].weight);
       return RL_ERR_INVAL;
     }
+    for (size_t g = 0; k->task_tags && k->task_tags[t] && k->task_tags[t][g];
+         g++)
+      if (!k->task_tags[t][g][0]) {
+        snprintf(err, errlen, "%s: task_tags[%zu][%zu] is empty", who, t, g);
+        return RL_ERR_INVAL;
+      }
   }
+  return 0;
+}
+
+/* Task t's tags (rl_user_class.task_tags) copied into st. */
+static int copy_tags(const rl_user_class *k, size_t t, rl__scn_task *st) {
+  const char *const *tags = k->task_tags ? k->task_tags[t] : NULL;
+  size_t n = 0;
+  while (tags && tags[n])
+    n++;
+  if (!n)
+    return 0;
+  if (!(st->tags = calloc(n, sizeof *st->tags)))
+    return -1;
+  for (; st->n_tags < n; st->n_tags++)
+    if (!(st->tags[st->n_tags] = strdup(tags[st->n_tags])))
+      return -1;
   return 0;
 }
 
@@ -115,7 +141,9 @@ static int check_class(const rl_user_class *const *classes, size_t i,
 static int describe(rl__scn *cs, const rl_user_class *k, rl__scn_user *u,
                     char *err, size_t errlen) {
   u->c_class = 1;
-  if (!(u->name = strdup(k->name)) || (k->host && !(u->host = strdup(k->host))))
+  if (!(u->name = strdup(k->name)) ||
+      (k->host && !(u->host = strdup(k->host))) ||
+      (k->written_in && !(u->written_in = strdup(k->written_in))))
     goto oom;
   (void)weight_of(k->weight, &u->weight);
   u->has_fixed_count = k->fixed_count > 0;
@@ -135,8 +163,11 @@ static int describe(rl__scn *cs, const rl_user_class *k, rl__scn_user *u,
     const rl_task *t = &k->tasks[u->n_tasks];
     rl__scn_task *st = &u->tasks[u->n_tasks];
     (void)weight_of(t->weight, &st->weight);
-    if (t->name && !(st->name = strdup(t->name)))
+    if ((t->name && !(st->name = strdup(t->name))) ||
+        copy_tags(k, u->n_tasks, st)) {
+      u->n_tasks++; /* what it holds is freed with the rest */
       goto oom;
+    }
   }
   size_t n = 0;
   while (k->requests && k->requests[n])

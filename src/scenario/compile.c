@@ -780,7 +780,8 @@ static void warn_rows(const compiler *c, const rl__scn_user *k,
 static void class_place(const compiler *c, const rl__scn_user *k, char *buf,
                         size_t len) {
   if (k->c_class)
-    snprintf(buf, len, "user class %s (written in C)", k->name);
+    snprintf(buf, len, "user class %s (written in %s)", k->name,
+             k->written_in ? k->written_in : "C");
   else
     snprintf(buf, len, "%s:%d:%d: user class %s", c->scn->file, k->pos.line,
              k->pos.col, k->name);
@@ -868,6 +869,7 @@ static int compile_class(compiler *c, const rl__scn_user *k) {
       continue;
     rl__plan_task *pt = &pc->tasks[pc->n_tasks++];
     pt->origin = st;
+    pt->index = (uint32_t)t;
     pt->name = st->name;
     pt->weight = st->weight;
     if ((rc = compile_steps(c, k, st->steps, st->n_steps,
@@ -1016,19 +1018,32 @@ static void print_step(const rl__scn_step *s, FILE *out) {
   }
 }
 
-/* A class written in C: its callbacks and the requests they send. */
+static void print_tags(const rl__scn_task *st, FILE *out) {
+  if (st && st->n_tags) {
+    fputs(" [tags:", out);
+    for (size_t g = 0; g < st->n_tags; g++)
+      fprintf(out, " %s", st->tags[g]);
+    fputc(']', out);
+  }
+}
+
+/* A class written in C (or in Lua, ...: written_in): its callbacks and
+ * the requests they send (not those a host language generated). */
 static void print_c_class(const rl__plan_class *k, FILE *out) {
+  const rl__scn_user *u = k->origin;
+  const char *fn = u && u->written_in ? "a function" : "a C function";
   if (k->c->on_start)
-    fputs("  on_start: a C function\n", out);
+    fprintf(out, "  on_start: %s\n", fn);
   for (size_t t = 0; t < k->n_tasks; t++) {
     char label[64];
     rl__plan_task_label(k, t, label, sizeof label);
-    fprintf(out, "  - %s (weight %g): a C function\n", label,
-            k->tasks[t].weight);
+    fprintf(out, "  - %s (weight %g): %s", label, k->tasks[t].weight, fn);
+    print_tags(k->tasks[t].origin, out);
+    fputc('\n', out);
   }
   if (k->c->on_stop)
-    fputs("  on_stop: a C function\n", out);
-  for (size_t i = 0; i < k->c->n_requests; i++) {
+    fprintf(out, "  on_stop: %s\n", fn);
+  for (size_t i = 0; !(u && u->written_in) && i < k->c->n_requests; i++) {
     const rl__scn_step *s = k->c->requests[i].origin;
     fprintf(out, "  requests[%zu]: ", i);
     if (s)
@@ -1040,12 +1055,14 @@ static void print_c_class(const rl__plan_class *k, FILE *out) {
 void rl__scn_print_list(const rl__plan *p, FILE *out) {
   for (size_t c = 0; c < p->n_classes; c++) {
     const rl__plan_class *k = &p->classes[c];
-    const char *in_c = k->c ? ", written in C" : "";
+    const rl__scn_user *u = k->origin;
+    const char *lang = !k->c ? "" : u && u->written_in ? u->written_in : "C";
+    const char *in = k->c ? ", written in " : "";
     if (k->has_fixed)
-      fprintf(out, "%s (fixed_count %llu%s)\n", k->name,
-              (unsigned long long)k->fixed, in_c);
+      fprintf(out, "%s (fixed_count %llu%s%s)\n", k->name,
+              (unsigned long long)k->fixed, in, lang);
     else
-      fprintf(out, "%s (weight %g%s)\n", k->name, k->weight, in_c);
+      fprintf(out, "%s (weight %g%s%s)\n", k->name, k->weight, in, lang);
     if (k->c) {
       print_c_class(k, out);
       continue;
@@ -1068,12 +1085,7 @@ void rl__scn_print_list(const rl__plan *p, FILE *out) {
       } else {
         fputs("no steps (only waits)", out);
       }
-      if (st && st->n_tags) {
-        fputs(" [tags:", out);
-        for (size_t g = 0; g < st->n_tags; g++)
-          fprintf(out, " %s", st->tags[g]);
-        fputc(']', out);
-      }
+      print_tags(st, out);
       fputc('\n', out);
     }
     if (k->n_on_stop)

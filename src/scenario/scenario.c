@@ -1295,6 +1295,7 @@ void rl__scn_del(rl__scn *s) {
     rl__scn_user *u = &s->users[i];
     free(u->name);
     free(u->host);
+    free(u->written_in);
     free_steps(u->on_start, u->n_on_start);
     free_steps(u->on_stop, u->n_on_stop);
     for (size_t t = 0; t < u->n_tasks; t++)

@@ -156,6 +156,7 @@ typedef struct rl__scn_user {
    * steps they send by index (rl__scn_parse_request), and its name,
    * tasks and requests are copies it owns. */
   int c_class;
+  char *written_in; /* rl_user_class.written_in (copied), NULL: C */
   rl__scn_step *requests;
   size_t n_requests;
 } rl__scn_user;

@@ -30,6 +30,8 @@ static uint64_t draw(void) {
   return rl__rng_next(&tls_rng);
 }
 
+uint64_t rl__script_random(void) { return draw(); }
+
 /* rl.uuid(): a random (version 4) UUID, "xxxxxxxx-xxxx-4xxx-yxxx-...". */
 static int l_uuid(lua_State *L) {
   uint64_t hi = draw(), lo = draw();

@@ -225,6 +225,8 @@ static const luaL_Reg lib[] = {
     {"log", l_log},
     {"sleep", rl__script_lua_sleep},
     {"fail", rl__script_lua_fail},
+    {"stop_user", rl__script_lua_stop_user},
+    {"csv", rl__script_lua_csv},
     {"json_encode", l_json_encode},
     {"json_decode", l_json_decode},
     {NULL, NULL},
@@ -267,10 +269,11 @@ int rl__script_run_file(lua_State *L, const char *path) {
   return 0;
 }
 
-/* One task into the array at the stack top: {fn, weight, name}. */
+/* One task into the array at the stack top: {fn, weight, name, tags}
+ * (tags_idx: its list of tags, checked; 0: none). */
 static int add_task(lua_State *L, int arr, int *n, int fn_idx, double weight,
-                    const char *name) {
-  lua_createtable(L, 3, 0);
+                    const char *name, int tags_idx) {
+  lua_createtable(L, 4, 0);
   lua_pushvalue(L, fn_idx);
   lua_rawseti(L, -2, 1);
   lua_pushnumber(L, weight);
@@ -280,30 +283,59 @@ static int add_task(lua_State *L, int arr, int *n, int fn_idx, double weight,
   else
     lua_pushfstring(L, "task %d", *n + 1);
   lua_rawseti(L, -2, 3);
+  if (tags_idx) {
+    lua_pushvalue(L, tags_idx);
+    lua_rawseti(L, -2, 4);
+  }
   lua_rawseti(L, arr, ++*n);
   return 0;
+}
+
+/* A task's tags = {"a", "b"} at v: a list of non-empty strings, at most
+ * 64 (nil: none); 0, or -1 with the reason pushed. */
+static int check_tags(lua_State *L, int v) {
+  if (lua_isnil(L, v))
+    return 0;
+  size_t len = lua_type(L, v) == LUA_TTABLE ? lua_objlen(L, v) : 0;
+  int ok = lua_type(L, v) == LUA_TTABLE && len <= 64;
+  for (size_t i = 1; ok && i <= len; i++) {
+    lua_rawgeti(L, v, (int)i);
+    ok = lua_type(L, -1) == LUA_TSTRING && lua_objlen(L, -1) > 0;
+    lua_pop(L, 1);
+  }
+  if (ok)
+    return 0;
+  lua_pushstring(L, "tags: a list of non-empty strings (at most 64)");
+  return -1;
 }
 
 /* A list entry: a function, or {fn, weight[, name=]}. */
 static int list_entry(lua_State *L, int arr, int *n, int v, const char *name) {
   if (lua_type(L, v) == LUA_TFUNCTION)
-    return add_task(L, arr, n, v, 1, name);
+    return add_task(L, arr, n, v, 1, name, 0);
   if (lua_type(L, v) == LUA_TTABLE) {
     lua_rawgeti(L, v, 1);
     lua_rawgeti(L, v, 2);
     lua_getfield(L, v, "name");
-    int ok = lua_type(L, -3) == LUA_TFUNCTION &&
-             (lua_isnil(L, -2) || lua_type(L, -2) == LUA_TNUMBER);
-    double w = lua_isnil(L, -2) ? 1 : lua_tonumber(L, -2);
-    const char *own = lua_tostring(L, -1);
+    lua_getfield(L, v, "tags");
+    int top = lua_gettop(L);
+    int ok = lua_type(L, top - 3) == LUA_TFUNCTION &&
+             (lua_isnil(L, top - 2) || lua_type(L, top - 2) == LUA_TNUMBER);
+    double w = lua_isnil(L, top - 2) ? 1 : lua_tonumber(L, top - 2);
+    const char *own = lua_tostring(L, top - 1);
     if (ok && w > 0) {
-      add_task(L, arr, n, lua_gettop(L) - 2, w, own ? own : name);
-      lua_pop(L, 3);
+      if (check_tags(L, top))
+        return -1; /* the reason on top: the caller resets the stack */
+      add_task(L, arr, n, top - 3, w, own ? own : name,
+               lua_isnil(L, top) ? 0 : top);
+      lua_pop(L, 4);
       return 0;
     }
-    lua_pop(L, 3);
+    lua_pop(L, 4);
   }
-  lua_pushfstring(L, "a task is a function or {function, weight} (got a %s%s)",
+  lua_pushfstring(L,
+                  "a task is a function or {function, weight, name=, tags=} "
+                  "(got a %s%s)",
                   luaL_typename(L, v),
                   lua_type(L, v) == LUA_TTABLE ? " without those" : "");
   return -1;
@@ -386,7 +418,7 @@ int rl__script_tasks(lua_State *L, int idx) {
       lua_pushfstring(L, "tasks[%f]: a weight > 0 for a function", nums[i]);
       return fail_at(L, t);
     }
-    add_task(L, arr, &n, lua_gettop(L), nums[i], NULL);
+    add_task(L, arr, &n, lua_gettop(L), nums[i], NULL, 0);
     lua_pop(L, 1);
   }
   qsort(strs, as, sizeof *strs, by_text);

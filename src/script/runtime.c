@@ -95,6 +95,7 @@ static rl__script_state *state_new(rl__script *s) {
   st->s = s;
   st->thread = pthread_self();
   rl__script_open_lib(L);
+  rl__script_bind(L, s);
   if (rl__script_run_file(L, s->path)) {
     fprintf(stderr,
             "rpcload: %s (on a worker thread: its Lua users do "
@@ -165,6 +166,8 @@ static void end_phase(luser *lu) {
   lu->co_ref = LUA_NOREF;
   lu->co = NULL;
   lu->ending = 0;
+  if (lu->k->wait_fn && rl_user_phase(lu->cu, NULL) == RL_USER_TASK)
+    rl__script_ask_wait(lu->st->L, &lu->st->guard, lu->k, lu->u_ref, lu->cu);
   rl_user_task_done(lu->cu);
 }
 
@@ -223,6 +226,8 @@ static luser *user_new(rl_user *cu, rl__script_class *k) {
   lua_setfield(L, -2, "grpc");
   lua_pushcfunction(L, rl__script_lua_request);
   lua_setfield(L, -2, "request");
+  lua_pushcfunction(L, rl__script_lua_interrupt);
+  lua_setfield(L, -2, "interrupt");
   lu->u_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   rl_user_set_data(cu, lu);
   return lu;
@@ -381,6 +386,15 @@ static int l_request(lua_State *L) {
 
 rl__script_class *rl__script_running_class(lua_State *L, const char *what) {
   return running_user(L, what)->k;
+}
+
+rl_user *rl__script_running_user(lua_State *L, const char *what) {
+  return running_user(L, what)->cu;
+}
+
+int rl__script_end_quietly(lua_State *L) {
+  lua_pushlightuserdata(L, (void *)&fail_key);
+  return lua_error(L);
 }
 
 int rl__script_send(lua_State *L, const char *what, size_t req,

@@ -32,6 +32,7 @@ static void script_del(void *p) {
   if (!s)
     return;
   rl__script_states_free(s);
+  rl__script_feeds_free(s);
   if (s->errs) {
     /* Locust's user_error count, by text, once the run is over. */
     fprintf(stderr, "Lua errors in tasks (the user went on each time):\n");
@@ -45,9 +46,16 @@ static void script_del(void *p) {
   }
   for (size_t i = 0; i < s->n_classes; i++) {
     rl__script_class *k = &s->classes[i];
-    for (size_t t = 0; t < k->c.n_tasks; t++)
+    for (size_t t = 0; t < k->c.n_tasks; t++) {
       free(k->task_names[t]);
+      for (size_t g = 0; k->task_tags && k->task_tags[t] && k->task_tags[t][g];
+           g++)
+        free(k->task_tags[t][g]);
+      if (k->task_tags)
+        free(k->task_tags[t]);
+    }
     free(k->task_names);
+    free(k->task_tags);
     free(k->tasks);
     free(k->name);
     free(k->host);
@@ -56,6 +64,7 @@ static void script_del(void *p) {
   }
   free(s->classes);
   free(s->path);
+  free(s->written_in);
   pthread_mutex_destroy(&s->lock);
   free(s);
 }
@@ -107,9 +116,48 @@ static int opt_fn(lua_State *L, int idx, const char *key, int *has, char *why,
 }
 
 /* The class table at the stack top, global `name`, into k. */
+/* Task i's tags (the list at the stack top, or nil) into k, NULL-ended;
+ * -1 when out of memory. */
+static int read_tags(lua_State *L, rl__script_class *k, int i) {
+  if (lua_type(L, -1) != LUA_TTABLE)
+    return 0;
+  size_t n = lua_objlen(L, -1);
+  if (!(k->task_tags[i] = calloc(n + 1, sizeof *k->task_tags[i])))
+    return -1;
+  for (size_t g = 0; g < n; g++) {
+    lua_rawgeti(L, -1, (int)g + 1);
+    k->task_tags[i][g] = strdup(lua_tostring(L, -1)); /* lib.c checked */
+    lua_pop(L, 1);
+    if (!k->task_tags[i][g])
+      return -1;
+  }
+  return 0;
+}
+
+/* The class's wait: a text (Locust's spelling, user.h's wait_time), or a
+ * function asked after each task (Locust's wait_time method), which
+ * --wait overrides as it does a text. */
+static int read_wait(lua_State *L, int idx, rl__script_class *k, int wait_given,
+                     char *why, size_t whylen) {
+  lua_getfield(L, idx, "wait");
+  int fn = lua_type(L, -1) == LUA_TFUNCTION;
+  lua_pop(L, 1);
+  if (fn) {
+    k->wait_fn = !wait_given;
+    return 0;
+  }
+  if (opt_text(L, idx, "wait", &k->wait, why, whylen)) {
+    snprintf(why, whylen,
+             "wait: rl.between(a, b), rl.constant(s), ..., a text such as "
+             "\"between(1, 2)\", or a function(u) returning seconds");
+    return -1;
+  }
+  return 0;
+}
+
 static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
-                      const char *name, int has_target, char *why,
-                      size_t whylen) {
+                      const char *name, int has_target, int wait_given,
+                      char *why, size_t whylen) {
   int idx = lua_gettop(L);
   double weight = 0, fixed = 0;
   k->script = s;
@@ -117,7 +165,7 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
   if (opt_number(L, idx, "weight", &weight, why, whylen) ||
       opt_number(L, idx, "fixed_count", &fixed, why, whylen) ||
       opt_text(L, idx, "host", &k->host, why, whylen) ||
-      opt_text(L, idx, "wait", &k->wait, why, whylen) ||
+      read_wait(L, idx, k, wait_given, why, whylen) ||
       opt_fn(L, idx, "on_start", &k->has_on_start, why, whylen) ||
       opt_fn(L, idx, "on_stop", &k->has_on_stop, why, whylen))
     return -1;
@@ -133,7 +181,8 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
   }
   k->tasks = calloc((size_t)n, sizeof *k->tasks);
   k->task_names = calloc((size_t)n, sizeof *k->task_names);
-  if (!k->name || !k->tasks || !k->task_names) {
+  k->task_tags = calloc((size_t)n, sizeof *k->task_tags);
+  if (!k->name || !k->tasks || !k->task_names || !k->task_tags) {
     lua_pop(L, 1);
     snprintf(why, whylen, "out of memory");
     return -1;
@@ -146,7 +195,16 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
     k->tasks[i] = (rl_task){.name = k->task_names[i],
                             .weight = lua_tonumber(L, -2),
                             .fn = rl__script_phase};
-    lua_pop(L, 3);
+    lua_rawgeti(L, -3, 4);
+    int oom = read_tags(L, k, i) || !k->task_names[i];
+    lua_pop(L, 4);
+    if (oom) {
+      /* k->c.n_tasks is what script_del frees by: all of them. */
+      k->c.n_tasks = (size_t)n;
+      lua_pop(L, 1);
+      snprintf(why, whylen, "out of memory");
+      return -1;
+    }
   }
   lua_pop(L, 1);
   k->c = (rl_user_class){
@@ -163,6 +221,8 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
       .on_stop = k->has_on_stop ? rl__script_phase : NULL,
       .arg = k,
       .free_data = rl__script_free_user,
+      .task_tags = (const char *const *const *)k->task_tags,
+      .written_in = s->written_in,
   };
   return 0;
 }
@@ -202,6 +262,25 @@ static int class_names(lua_State *L, const char ***out, size_t *n) {
   return 0;
 }
 
+static int tagged(char **tags, const char *const *among, size_t n) {
+  for (size_t g = 0; tags && tags[g]; g++)
+    for (size_t j = 0; j < n; j++)
+      if (strcmp(tags[g], among[j]) == 0)
+        return 1;
+  return 0;
+}
+
+/* Whether --tags / --exclude-tags leave class k a task (Locust's rules,
+ * as the scenario compiler applies them). */
+static int has_selected_task(const rl__api_options *o,
+                             const rl__script_class *k) {
+  for (size_t t = 0; t < k->c.n_tasks; t++)
+    if ((!o->n_tags || tagged(k->task_tags[t], o->tags, o->n_tags)) &&
+        !tagged(k->task_tags[t], o->exclude_tags, o->n_exclude_tags))
+      return 1;
+  return 0;
+}
+
 static int load_classes(rl_env *env, rl__script *s, lua_State *L,
                         rl_error_info *err) {
   char why[1024];
@@ -232,16 +311,21 @@ static int load_classes(rl_env *env, rl__script *s, lua_State *L,
     s->n_classes = i + 1;
     lua_getglobal(L, names[i]);
     char what[512] = "";
-    if (read_class(L, s, k, names[i], env->o.target.url != NULL, what,
-                   sizeof what)) {
+    if (read_class(L, s, k, names[i], env->o.target.url != NULL,
+                   env->o.wait_given, what, sizeof what)) {
       snprintf(why, sizeof why, "%s: class %s: %s", s->path, names[i], what);
       rc = fail(err, RL_ERR_INVAL, why);
     }
     lua_pop(L, 1);
   }
   free(names);
-  for (size_t i = 0; i < s->n_classes && !rc; i++)
-    rc = rl_env_add_user_class(env, &s->classes[i].c, err);
+  /* Each add compiles the classes so far, and a plan of none is refused:
+   * the classes --tags leaves a task go first (the others then only
+   * warn that they are not spawned). */
+  for (int pass = 1; pass >= 0; pass--)
+    for (size_t i = 0; i < s->n_classes && !rc; i++)
+      if (has_selected_task(&env->o, &s->classes[i]) == pass)
+        rc = rl_env_add_user_class(env, &s->classes[i].c, err);
   return rc;
 }
 
@@ -263,15 +347,21 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
   rl__script *s = calloc(1, sizeof *s);
   rl__script_guard guard; /* outlives L, closed below */
   lua_State *L = rl__script_guard_open(&guard, &limits);
-  if (!s || !L || !(s->path = strdup(path))) {
+  size_t lang_len = strlen(path) + 8;
+  if (!s || !L || !(s->path = strdup(path)) ||
+      !(s->written_in = malloc(lang_len))) {
+    if (s)
+      free(s->path);
     free(s);
     if (L)
       lua_close(L);
     return fail(err, RL_ERR_NOMEM, "out of memory");
   }
+  snprintf(s->written_in, lang_len, "Lua, %s", path);
   s->limits = limits;
   pthread_mutex_init(&s->lock, NULL);
   rl__script_open_lib(L);
+  rl__script_bind(L, s);
   /* The environment's from here: the classes added before a failing one
    * stay borrowed by it until rl_env_free. */
   env->script = s;

@@ -30,6 +30,7 @@
 
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <lua.h>
 
@@ -53,7 +54,11 @@ typedef struct rl__script_class {
   char *name, *host, *wait;
   rl_task *tasks;
   char **task_names;
+  /* Per task its tags, NULL-ended (NULL: none): c.task_tags. */
+  char ***task_tags;
   int has_on_start, has_on_stop;
+  /* wait = function(u) ... end (and no --wait): asked after each task. */
+  int wait_fn;
   /* What it declares (declare.c): its requests, NULL-ended, and the
    * lookups' tables: the hosts of `hosts`, the grpc methods, the
    * protocols (with their hosts, NULL: the class's). */
@@ -77,12 +82,14 @@ typedef struct rl__script_err {
 
 typedef struct rl__script {
   char *path;
+  char *written_in; /* "Lua, PATH": the classes' written_in (--list) */
   rl__script_class *classes;
   size_t n_classes;
   rl__script_limits limits; /* --lua-memory, --lua-timeslice (safety.h) */
   pthread_mutex_t lock;     /* states and errs */
   rl__script_state *states;
   rl__script_err *errs;
+  struct rl__script_feed *feeds; /* rl.csv's files (feed.c) */
 } rl__script;
 
 /* Opens the rl library in L (lib.c): the global `rl` and
@@ -165,6 +172,36 @@ rl__script_class *rl__script_running_class(lua_State *L, const char *what);
 int rl__script_send(lua_State *L, const char *what, size_t req,
                     const char *name, const rl_kv *headers, size_t n_headers,
                     const char *const *vars, size_t n_vars);
+
+/* runtime.c, for model.c: the rl_user of the user whose coroutine L is
+ * (a Lua error naming `what` otherwise); ends L's phase now with no Lua
+ * error counted (as rl.fail's end), never returning. */
+rl_user *rl__script_running_user(lua_State *L, const char *what);
+int rl__script_end_quietly(lua_State *L);
+
+/*
+ * model.c: Locust's user model beyond tasks and waits. u:interrupt() and
+ * rl.stop_user() (C functions); ask_wait calls class k's wait function
+ * (wait = function(u) ... end) with the user's table (u_ref, in L's
+ * registry) after a task, under the guard g, and gives its seconds to
+ * rl_user_wait_next: an error or a bad value is a counted Lua error of
+ * "Class.wait" and the class's default wait applies.
+ */
+int rl__script_lua_interrupt(lua_State *L);
+int rl__script_lua_stop_user(lua_State *L);
+void rl__script_ask_wait(lua_State *L, rl__script_guard *g, rl__script_class *k,
+                         int u_ref, rl_user *cu);
+
+/*
+ * feed.c: rl.csv. bind records in L's registry the script L runs (each
+ * state, after rl__script_open_lib), which rl.csv finds its files with;
+ * feeds_free frees them (after the states are closed).
+ */
+void rl__script_bind(lua_State *L, rl__script *s);
+int rl__script_lua_csv(lua_State *L);
+void rl__script_feeds_free(rl__script *s);
+/* helpers.c: a draw of this thread's generator. */
+uint64_t rl__script_random(void);
 
 /* calls.c: u.grpc (pushed, one table every user of a state shares) and
  * u:request (a C function). */

@@ -637,6 +637,58 @@ static void test_a_cut_user_is_not_woken(void **state) {
   assert_string_equal(f.log, "sleep|");
 }
 
+/* ---- API 1.3: the task's own wait, StopUser ---------------------------------- */
+
+static void start_cannot_wait(rl_user *u, void *arg) {
+  (void)arg;
+  say("start %d", rl_user_wait_next(u, 0.5));
+  rl_user_task_done(u);
+}
+
+/* Its first run asks for a 20 ms wait; later ones leave the class's. */
+static void waits_once_task(rl_user *u, void *arg) {
+  (void)arg;
+  say("task %d", ++f.calls);
+  assert_int_equal(rl_user_wait_next(u, -1), RL_ERR_INVAL);
+  if (f.calls == 1)
+    assert_int_equal(rl_user_wait_next(u, 0.02), 0);
+  assert_int_equal(send_req(u, 0, done_then_end), 0);
+}
+
+static void test_a_task_sets_its_own_wait(void **state) {
+  (void)state;
+  const int req[] = {A, -1};
+  plan(start_cannot_wait, waits_once_task, NULL, req, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn();
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  char want[64];
+  snprintf(want, sizeof want, "start %d|task 1|done A 200|", RL_ERR_CLOSED);
+  assert_string_equal(f.log, want);
+  /* The timer holds what the task asked, not the class's 1 s. */
+  assert_true(ev_timer_remaining(f.lp.ev, &u->timer) <= 0.0201);
+  TH_RUN_UNTIL(&f.lp, f.calls == 2 && u->state == RL__USER_WAITING);
+  assert_true(ev_timer_remaining(f.lp.ev, &u->timer) > 0.5);
+}
+
+static void stop_user_task(rl_user *u, void *arg) {
+  (void)arg;
+  say("task %d", ++f.calls);
+  assert_int_equal(rl_user_stop(u), 0);
+  assert_int_equal(send_req(u, 0, done_then_end), 0);
+}
+
+static void test_stop_user_ends_the_user_through_on_stop(void **state) {
+  (void)state;
+  const int req[] = {A, B, E, -1};
+  plan(NULL, stop_user_task, stop_fn, req, constant(0));
+  rl__user *u = spawn();
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_STOPPED);
+  /* The task's request finished, then on_stop, and no second task. */
+  assert_string_equal(f.log, "task 1|done A 200|stop|done E 200|");
+  assert_string_equal(th_tp_labels(), "A E");
+  assert_int_equal(f.lp.live_users, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -656,6 +708,8 @@ int main(void) {
       T(test_a_deciding_send_counts_what_done_decided),
       T(test_a_sleep_wakes_the_user_and_holds_its_task),
       T(test_a_cut_user_is_not_woken),
+      T(test_a_task_sets_its_own_wait),
+      T(test_stop_user_ends_the_user_through_on_stop),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -299,6 +299,78 @@ static void test_tags_leave_c_tasks_out(void **state) {
   assert_non_null(strstr(err, "no user class has a task to run"));
 }
 
+/* API 1.3's task_tags: Locust's rules, and each plan task knows its
+ * index in the class (what rl_user_phase tells the class's code). */
+static const char *const tag_checkout[] = {"checkout", NULL};
+static const char *const *const shop_tags[] = {NULL, tag_checkout};
+
+static void test_task_tags_select_c_tasks(void **state) {
+  (void)state;
+  static const char *const tags[] = {"checkout"};
+  po.tags = tags;
+  po.n_tags = 1;
+  rl_user_class a = shop();
+  a.task_tags = shop_tags;
+  const rl_user_class *k[] = {&a};
+  assert_int_equal(make(NULL, k, 1), 0);
+  const rl__plan_class *pc = class_named("Shop");
+  assert_int_equal(pc->n_tasks, 1);
+  assert_int_equal(pc->tasks[0].index, 1);
+  assert_ptr_equal(pc->tasks[0].fn, task_b);
+  rl__plan_del(plan);
+  plan = NULL;
+  /* --exclude-tags: the untagged one stays, at its own index. */
+  po.tags = NULL;
+  po.n_tags = 0;
+  po.exclude_tags = tags;
+  po.n_exclude_tags = 1;
+  assert_int_equal(make(NULL, k, 1), 0);
+  pc = class_named("Shop");
+  assert_int_equal(pc->n_tasks, 1);
+  assert_int_equal(pc->tasks[0].index, 0);
+  assert_ptr_equal(pc->tasks[0].fn, task_a);
+}
+
+static void test_list_shows_tags_and_where_a_class_is_written(void **state) {
+  (void)state;
+  rl_user_class a = shop(), b = admin();
+  a.task_tags = shop_tags;
+  a.written_in = "Lua, shop.lua";
+  const rl_user_class *k[] = {&a, &b};
+  assert_int_equal(make(NULL, k, 2), 0);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  assert_non_null(out);
+  rl__scn_print_list(plan, out);
+  fclose(out);
+  /* Its tasks with their tags, not the requests the language generated;
+   * a C class's requests are still listed. */
+  assert_string_equal(text, "Shop (weight 2, written in Lua, shop.lua)\n"
+                            "  - browse (weight 3): a function\n"
+                            "  - task 2 (weight 1): a function [tags: "
+                            "checkout]\n"
+                            "  on_stop: a function\n"
+                            "Admin (fixed_count 1, written in C)\n"
+                            "  - task 1 (weight 1): a C function\n"
+                            "  requests[0]: http GET /x\n");
+  free(text);
+}
+
+static void test_an_api_1_2_class_has_no_tags(void **state) {
+  (void)state;
+  /* Built against API 1.2's header: no task_tags member to read. */
+  rl_user_class a = shop();
+  a.task_tags = shop_tags; /* past its struct_size: never read */
+  a.struct_size = (uint32_t)offsetof(rl_user_class, task_tags);
+  static const char *const tags[] = {"checkout"};
+  po.exclude_tags = tags;
+  po.n_exclude_tags = 1;
+  const rl_user_class *k[] = {&a};
+  assert_int_equal(make(NULL, k, 1), 0);
+  assert_int_equal(class_named("Shop")->n_tasks, 2);
+}
+
 static void test_list_only_needs_no_host(void **state) {
   (void)state;
   po.host = NULL;
@@ -332,6 +404,11 @@ static void test_each_wrong_class_is_refused_by_name(void **state) {
            "(set it to sizeof(rl_user_class))",
            sizeof(rl_user_class));
   refused(k, want);
+  static const char *const empty_tag[] = {"a", "", NULL};
+  static const char *const *const bad_tags[] = {empty_tag};
+  k = admin();
+  k.task_tags = bad_tags;
+  refused(k, "user class 'Admin': task_tags[0][1] is empty");
   k = admin();
   k.name = "";
   refused(k, "user class #0 has no name");
@@ -437,6 +514,9 @@ int main(void) {
       T(test_waits_in_every_spelling),
       T(test_c_classes_join_a_scenarios),
       T(test_tags_leave_c_tasks_out),
+      T(test_task_tags_select_c_tasks),
+      T(test_an_api_1_2_class_has_no_tags),
+      T(test_list_shows_tags_and_where_a_class_is_written),
       T(test_list_only_needs_no_host),
       T(test_each_wrong_class_is_refused_by_name),
       T(test_a_wrong_request_names_its_class_and_index),
