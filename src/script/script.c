@@ -32,6 +32,8 @@ static void script_del(void *p) {
   if (!s)
     return;
   rl__script_states_free(s);
+  if (s->main_L)
+    lua_close(s->main_L);
   if (s->errs) {
     /* Locust's user_error count, by text, once the run is over. */
     fprintf(stderr, "Lua errors in tasks (the user went on each time):\n");
@@ -261,12 +263,12 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
                              why, sizeof why))
     return fail(err, RL_ERR_INVAL, why);
   rl__script *s = calloc(1, sizeof *s);
-  rl__script_guard guard; /* outlives L, closed below */
-  lua_State *L = rl__script_guard_open(&guard, &limits);
+  /* Its guard outlives L: in s, which closes a kept L (script_del). */
+  lua_State *L = s ? rl__script_guard_open(&s->main_guard, &limits) : NULL;
   if (!s || !L || !(s->path = strdup(path))) {
-    free(s);
     if (L)
       lua_close(L);
+    free(s);
     return fail(err, RL_ERR_NOMEM, "out of memory");
   }
   s->limits = limits;
@@ -277,6 +279,10 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
   env->script = s;
   env->script_free = script_del;
   int rc = load_classes(env, s, L, err);
-  lua_close(L);
+  if (rc == 0 && env->cmd == RL_CMD_RUN &&
+      rl__script_shape_setup(env, s, L, why, sizeof why))
+    rc = fail(err, RL_ERR_INVAL, why);
+  if (!s->main_L)
+    lua_close(L);
   return rc;
 }

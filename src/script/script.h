@@ -83,6 +83,13 @@ typedef struct rl__script {
   pthread_mutex_t lock;     /* states and errs */
   rl__script_state *states;
   rl__script_err *errs;
+  /* The state that loaded the script (main thread), kept open when the
+   * script has an rl.shape (shape.c), else NULL once the classes are
+   * added; its guard here, as the state keeps the guard's address. */
+  lua_State *main_L;
+  rl__script_guard main_guard;
+  int shape_ref;             /* rl.shape in main_L's registry */
+  double shape_default_rate; /* -r: when rl.shape returns no rate */
 } rl__script;
 
 /* Opens the rl library in L (lib.c): the global `rl` and
@@ -165,6 +172,16 @@ rl__script_class *rl__script_running_class(lua_State *L, const char *what);
 int rl__script_send(lua_State *L, const char *what, size_t req,
                     const char *name, const rl_kv *headers, size_t n_headers,
                     const char *const *vars, size_t n_vars);
+
+/*
+ * shape.c: the script's rl.shape, after its classes loaded in L (main
+ * thread): none, or with --web, 0 and nothing kept; a function, 0 with L
+ * kept as s->main_L (closed by the script's free) and the run's shape_fn
+ * set on env's options; anything else, or with -u/--stages/--rate, -1
+ * with the reason in why.
+ */
+int rl__script_shape_setup(rl_env *env, rl__script *s, lua_State *L, char *why,
+                           size_t whylen);
 
 /* calls.c: u.grpc (pushed, one table every user of a state shares) and
  * u:request (a C function). */
