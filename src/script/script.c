@@ -280,7 +280,8 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
   env->script_free = script_del;
   int rc = load_classes(env, s, L, err);
   if (rc == 0 && env->cmd == RL_CMD_RUN &&
-      rl__script_shape_setup(env, s, L, why, sizeof why))
+      (rl__script_shape_setup(env, s, L, why, sizeof why) ||
+       rl__script_events_setup(env, s, L, why, sizeof why)))
     rc = fail(err, RL_ERR_INVAL, why);
   if (!s->main_L)
     lua_close(L);
