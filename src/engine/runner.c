@@ -180,13 +180,46 @@ static void shape_tick(rl__runner *r) {
   atomic_store(&r->state, RL__STATE_RUNNING);
 }
 
+/* shape_fn: what the function asks now; a change is a new ramp from
+ * where the users are (Locust's shape runner), nothing else one. */
+static void shape_fn_tick(rl__runner *r) {
+  double t = (double)(rl__now_ns() - r->shape_t0_ns) / 1e9;
+  uint32_t users = 0;
+  double rate = 0;
+  if (r->cfg->shape_fn(r->cfg->shape_arg, t, &users, &rate)) {
+    rl__log(RL__LOG_INFO, "the load shape ended the test after %.1fs", t);
+    stop_run(r);
+    return;
+  }
+  if (r->shape_stage != SIZE_MAX && users == (uint32_t)r->shape_users &&
+      rate == r->shape_rate)
+    return;
+  r->shape_stage = 0;
+  r->shape_users = users;
+  r->shape_rate = rate;
+  swarm(r, users, rate);
+}
+
 static void shape_cb(struct ev_loop *loop, ev_timer *t, int revents) {
   (void)loop;
   (void)revents;
-  shape_tick(t->data);
+  rl__runner *r = t->data;
+  if (r->cfg->shape_fn)
+    shape_fn_tick(r);
+  else
+    shape_tick(r);
 }
 
 #define SHAPE_TICK_S 0.05
+#define SHAPE_FN_TICK_S 1.0 /* Locust asks its shape once a second */
+
+static void shape_fn_start(rl__runner *r) {
+  r->shape_t0_ns = rl__now_ns();
+  r->shape_stage = SIZE_MAX;
+  ev_timer_set(&r->shape_timer, SHAPE_FN_TICK_S, SHAPE_FN_TICK_S);
+  ev_timer_start(r->loop, &r->shape_timer);
+  shape_fn_tick(r);
+}
 
 static void shape_start(rl__runner *r) {
   r->shape_t0_ns = rl__now_ns();
@@ -200,6 +233,10 @@ static void shape_start(rl__runner *r) {
 int rl__runner_target(const rl__runner *r, double *value) {
   const rl__run_config *cfg = r->cfg;
   uint64_t now = rl__now_ns();
+  if (cfg->shape_fn && !cfg->steered) {
+    *value = r->shape_users; /* what the function asked last */
+    return 1;
+  }
   if (cfg->user_stages) {
     uint64_t t =
         r->shape_t0_ns && now > r->shape_t0_ns ? now - r->shape_t0_ns : 0;
@@ -238,7 +275,7 @@ int rl__runner_shape_progress(const rl__runner *r, rl__shape_progress *out) {
 }
 
 static void start_run_timer(rl__runner *r) {
-  if (r->run_time_ns && !ev_is_active(&r->run_timer)) {
+  if (r->run_time_ns && !r->stopping && !ev_is_active(&r->run_timer)) {
     ev_timer_set(&r->run_timer, (double)r->run_time_ns / 1e9, 0.);
     ev_timer_start(r->loop, &r->run_timer);
   }
@@ -904,7 +941,9 @@ int rl__runner_run(rl__runner *r, const rl__run_config *cfg,
     if (!cfg->steered || cfg->autostart) {
       events_test_start(r);
       rl__stats_hub_cover(&r->hub, 1, rl__now_ns());
-      if (cfg->user_stages)
+      if (cfg->shape_fn && !cfg->steered)
+        shape_fn_start(r);
+      else if (cfg->user_stages)
         shape_start(r);
       else
         swarm(r, cfg->users, cfg->spawn_rate);

@@ -75,6 +75,14 @@ typedef struct rl__run_config {
   /* --stages: the user count over time (the closed model); the spawner
    * follows it in place of users/spawn_rate. NULL: none. */
   const rl__profile *user_stages;
+  /* A load shape computed as the run goes (Locust's LoadTestShape.tick; a
+   * Lua script's rl.shape): the runner's thread calls shape_fn(shape_arg,
+   * t, &users, &spawn_rate) at the start and once a second after, t the
+   * seconds since the start; 0 asks for users at spawn_rate (a new ramp
+   * when either changed), 1 ends the run. Takes the place of
+   * users/spawn_rate and user_stages (not steered runs). NULL: none. */
+  int (*shape_fn)(void *arg, double t, uint32_t *users, double *spawn_rate);
+  void *shape_arg;
   /* -n/--iterations: the run stops once this many tasks have ended
    * (none is started past it). 0: no limit. */
   uint64_t iterations;
@@ -225,6 +233,8 @@ typedef struct rl__runner {
   ev_timer shape_timer;
   uint64_t shape_t0_ns;
   size_t shape_stage;
+  /* shape_fn: the last ramp it asked (main; doubles: no padding) */
+  double shape_users, shape_rate;
   /* main loop */
   struct ev_loop *loop;
   ev_async done_async;

@@ -242,6 +242,7 @@ void rl__script_open_lib(lua_State *L) {
   lua_newtable(L);
   luaL_register(L, NULL, lib);
   rl__script_open_helpers(L, lua_gettop(L)); /* helpers.c */
+  rl__script_open_events(L, lua_gettop(L));  /* events.c */
   lua_setglobal(L, "rl");
   /* require "rpcload" gives the same table. */
   lua_getglobal(L, "package");

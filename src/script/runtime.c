@@ -30,6 +30,7 @@ struct rl__script_state {
   int http_ref;    /* the u.http table every user shares */
   int grpc_ref;    /* the u.grpc table (calls.c) */
   int resp_mt_ref; /* the responses' metatable */
+  lua_State *listener; /* rl.events.request's thread (events.c), or NULL */
   struct rl__script_state *next;
 };
 
@@ -146,6 +147,20 @@ static rl__script_state *state_for(rl__script *s) {
   pthread_mutex_unlock(&s->lock);
   tls_state = st;
   return st;
+}
+
+lua_State *rl__script_thread_listener(rl__script *s, rl__script_guard **g) {
+  rl__script_state *st = tls_state;
+  if (!st || st->s != s || st->broken)
+    return NULL;
+  if (!st->listener) {
+    /* A thread of its own: a request can end while a user's coroutine
+     * runs (a send refused at once), so L itself may be busy. */
+    st->listener = lua_newthread(st->L);
+    luaL_ref(st->L, LUA_REGISTRYINDEX); /* anchored until lua_close */
+  }
+  *g = &st->guard;
+  return st->listener;
 }
 
 void rl__script_states_free(rl__script *s) {

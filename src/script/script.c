@@ -32,6 +32,8 @@ static void script_del(void *p) {
   if (!s)
     return;
   rl__script_states_free(s);
+  if (s->main_L) /* before the feeds: a state may hold their rows */
+    lua_close(s->main_L);
   rl__script_feeds_free(s);
   if (s->errs) {
     /* Locust's user_error count, by text, once the run is over. */
@@ -345,16 +347,16 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
                              why, sizeof why))
     return fail(err, RL_ERR_INVAL, why);
   rl__script *s = calloc(1, sizeof *s);
-  rl__script_guard guard; /* outlives L, closed below */
-  lua_State *L = rl__script_guard_open(&guard, &limits);
+  /* Its guard outlives L: in s, which closes a kept L (script_del). */
+  lua_State *L = s ? rl__script_guard_open(&s->main_guard, &limits) : NULL;
   size_t lang_len = strlen(path) + 8;
   if (!s || !L || !(s->path = strdup(path)) ||
       !(s->written_in = malloc(lang_len))) {
+    if (L)
+      lua_close(L); /* first: its allocator's guard lives in s */
     if (s)
       free(s->path);
     free(s);
-    if (L)
-      lua_close(L);
     return fail(err, RL_ERR_NOMEM, "out of memory");
   }
   snprintf(s->written_in, lang_len, "Lua, %s", path);
@@ -367,6 +369,11 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
   env->script = s;
   env->script_free = script_del;
   int rc = load_classes(env, s, L, err);
-  lua_close(L);
+  if (rc == 0 && env->cmd == RL_CMD_RUN &&
+      (rl__script_shape_setup(env, s, L, why, sizeof why) ||
+       rl__script_events_setup(env, s, L, why, sizeof why)))
+    rc = fail(err, RL_ERR_INVAL, why);
+  if (!s->main_L)
+    lua_close(L);
   return rc;
 }

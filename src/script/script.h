@@ -90,6 +90,14 @@ typedef struct rl__script {
   rl__script_state *states;
   rl__script_err *errs;
   struct rl__script_feed *feeds; /* rl.csv's files (feed.c) */
+  /* The state that loaded the script (main thread), kept open when the
+   * script has an rl.shape (shape.c) or main-thread rl.events listeners
+   * (events.c), else NULL once the classes are
+   * added; its guard here, as the state keeps the guard's address. */
+  lua_State *main_L;
+  rl__script_guard main_guard;
+  int shape_ref;             /* rl.shape in main_L's registry */
+  double shape_default_rate; /* -r: when rl.shape returns no rate */
 } rl__script;
 
 /* Opens the rl library in L (lib.c): the global `rl` and
@@ -202,6 +210,32 @@ int rl__script_lua_csv(lua_State *L);
 void rl__script_feeds_free(rl__script *s);
 /* helpers.c: a draw of this thread's generator. */
 uint64_t rl__script_random(void);
+
+/*
+ * shape.c: the script's rl.shape, after its classes loaded in L (main
+ * thread): none, or with --web, 0 and nothing kept; a function, 0 with L
+ * kept as s->main_L (closed by the script's free) and the run's shape_fn
+ * set on env's options; anything else, or with -u/--stages/--rate, -1
+ * with the reason in why.
+ */
+int rl__script_shape_setup(rl_env *env, rl__script *s, lua_State *L, char *why,
+                           size_t whylen);
+
+/*
+ * events.c: rl.events into the table at rl_table (every state); after the
+ * classes loaded in L (main thread), the listeners the script added there
+ * hooked to env: test_start, spawning_complete, test_stop and quitting
+ * keep L as s->main_L and are called there, request through
+ * rl_env_on_request in each worker thread's state. 0, or -1 with the
+ * reason in why.
+ */
+void rl__script_open_events(lua_State *L, int rl_table);
+int rl__script_events_setup(rl_env *env, rl__script *s, lua_State *L, char *why,
+                            size_t whylen);
+/* runtime.c: a Lua thread of this worker thread's state for listeners
+ * (its guard in *g), or NULL when the thread has none (no Lua user ran
+ * here) or its script failed to load. */
+lua_State *rl__script_thread_listener(rl__script *s, rl__script_guard **g);
 
 /* calls.c: u.grpc (pushed, one table every user of a state shares) and
  * u:request (a C function). */

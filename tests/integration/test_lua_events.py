@@ -1,0 +1,183 @@
+"""A Lua script steering and hearing the run (docs/lua.md): rl.shape,
+Locust's LoadTestShape.tick, and rl.events, against nginx.
+
+- rl.shape(t) is asked once a second on the main thread's state: the JSON
+  report's history follows the user counts it returns, the run ends when
+  it returns nil, and the stats equal nginx's log;
+- a shape that returns nonsense ends the test naming rl.shape and what it
+  returned; one that is not a function, or beside -u, stops the start
+  with exit 2;
+- rl.events: test_start, spawning_complete, test_stop and quitting heard
+  once each, in that order, on the main thread; the request listener once
+  per request nginx served (on the worker threads), and a text it returns
+  fails the request; a listener's Lua error is counted, the run goes on.
+
+Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
+    RPCLOAD_BUILD_DIR=../../build /usr/bin/python3 -m unittest -v test_lua_events
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+from servers import NginxServer
+
+BUILD_DIR = os.environ.get("RPCLOAD_BUILD_DIR", "../../build")
+RPCLOAD = os.path.join(BUILD_DIR, "rpcload")
+
+USER = ('U = rl.user { wait = rl.constant(0.1), tasks = { function(u)\n'
+        '  u.http:get("/hello?shape") end } }\n')
+
+
+def run(script, nginx, *args, timeout=60):
+    env = dict(os.environ)
+    env.setdefault("RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
+    # Requests in flight at the stop finish and count: nginx's log and the
+    # stats then agree exactly.
+    argv = [RPCLOAD, "-s", script, "--json", "--only-summary", "--stop-timeout", "5",
+            "--host", "http://127.0.0.1:%d" % nginx.port]
+    return subprocess.run(argv + list(args), capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+class WithNginx(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(RPCLOAD):
+            raise unittest.SkipTest("%s is not built" % RPCLOAD)
+        cls.nginx = NginxServer().__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nginx.__exit__(None, None, None)
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.nginx.clear_logs()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def script(self, text):
+        path = os.path.join(self.tmp.name, "t.lua")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+
+class LuaShape(WithNginx):
+    def test_history_follows_the_shape_and_nil_ends_the_run(self):
+        path = self.script(USER + (
+            'function rl.shape(t)\n'
+            '  if t < 2 then return 2, 100 end\n'
+            '  if t < 4 then return 6, 100 end\n'
+            '  return nil\n'
+            'end\n'))
+        p = run(path, self.nginx)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("the load shape ended the test", p.stderr)
+        rep = json.loads(p.stdout)
+        # Asked at 0, 1, 2, ... s: nil at the first tick past 4 s.
+        self.assertGreater(rep["run"]["duration"], 3.5)
+        self.assertLess(rep["run"]["duration"], 6.5)
+
+        def plan(t):
+            return 2 if t < 2 else 6 if t < 4 else 0
+        rows = rep["history"][:-1]  # the last row is the stop's
+        self.assertGreaterEqual(len(rows), 3)
+        for row in rows:
+            t = row["elapsed"] + 0.5  # a row is taken half a second into its second
+            self.assertIn(row["user_count"], {plan(t - 1), plan(t), plan(t + 1)},
+                          "at %.1f s: %d users" % (t, row["user_count"]))
+        self.assertEqual(rows[0]["user_count"], 2)
+        self.assertEqual(max(r["user_count"] for r in rows), 6)
+        total = rep["total"]["num_requests"]
+        self.assertGreater(total, 0)
+        self.assertEqual(self.nginx.count(), total)
+
+    def test_nonsense_from_the_shape_ends_the_test_saying_what(self):
+        path = self.script(USER + 'function rl.shape(t) return "many", 1 end\n')
+        p = run(path, self.nginx)
+        self.assertIn("rl.shape(0.0) returned string for the users, not a number >= 0",
+                      p.stderr)
+        self.assertLess(json.loads(p.stdout)["run"]["duration"], 2)
+        path = self.script(USER + 'function rl.shape(t) error("no shape here") end\n')
+        p = run(path, self.nginx)
+        self.assertIn("t.lua: rl.shape: ", p.stderr)
+        self.assertIn("no shape here", p.stderr)
+
+    def test_a_shape_that_cannot_be_is_refused_at_start(self):
+        path = self.script(USER + 'rl.shape = 5\n')
+        p = run(path, self.nginx)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("rl.shape: a function (t) returning users, spawn_rate or nil, not a number",
+                      p.stderr)
+        path = self.script(USER + 'function rl.shape(t) return 1, 1 end\n')
+        p = run(path, self.nginx, "-u", "3")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("rl.shape gives the users over time: leave out -u", p.stderr)
+
+
+EVENTS = """
+local P = os.getenv("RL_EVENTS_LOG")
+local function note(s) local f = assert(io.open(P, "a")); f:write(s, "\\n"); f:close() end
+U = rl.user { wait = rl.constant(0.05), tasks = {
+  function(u) u.http:get("/hello?ev") end,
+  function(u) u.http:get("/hello?bad") end } }
+rl.events.test_start:add_listener(function() note("test_start") end)
+rl.events.spawning_complete:add_listener(function(n) note("spawning_complete " .. n) end)
+rl.events.test_stop:add_listener(function() note("test_stop") end)
+rl.events.quitting:add_listener(function() note("quitting") end)
+rl.events.request:add_listener(function(r)
+  note("request " .. r.request_type .. " " .. r.name .. " " .. tostring(r.exception))
+  if r.name == "/hello?bad" then return "failed by the listener" end
+end)
+rl.events.request:add_listener(function(r) if r.name == "/hello?bad" then error("oops") end end)
+"""
+
+
+class LuaEvents(WithNginx):
+    def test_main_events_in_order_and_a_request_listener_per_request(self):
+        log = os.path.join(self.tmp.name, "events.log")
+        path = self.script(EVENTS)
+        os.environ["RL_EVENTS_LOG"] = log
+        try:
+            p = run(path, self.nginx, "-u", "4", "-r", "100", "-t", "2s", "--threads", "2")
+        finally:
+            del os.environ["RL_EVENTS_LOG"]
+        self.assertEqual(p.returncode, 1, p.stderr)  # failures: exit 1
+        with open(log) as f:
+            lines = f.read().splitlines()
+        main = [x for x in lines if not x.startswith("request ")]
+        self.assertEqual(main, ["test_start", "spawning_complete 4", "test_stop", "quitting"])
+        first = lines.index("test_start")
+        stop = lines.index("test_stop")
+        reqs = [x for x in lines if x.startswith("request ")]
+        self.assertTrue(all(first < i < stop for i, x in enumerate(lines)
+                            if x.startswith("request ")))
+        self.assertEqual(set(reqs), {"request GET /hello?ev nil", "request GET /hello?bad nil"})
+        rows = {r["name"]: r for r in json.loads(p.stdout)["stats"]}
+        served_ev = self.nginx.count("/hello?ev")
+        served_bad = self.nginx.count("/hello?bad")
+        self.assertGreater(served_bad, 0)
+        self.assertEqual(reqs.count("request GET /hello?ev nil"), served_ev)
+        self.assertEqual(reqs.count("request GET /hello?bad nil"), served_bad)
+        self.assertEqual(rows["/hello?ev"]["num_requests"], served_ev)
+        self.assertEqual(rows["/hello?ev"]["num_failures"], 0)
+        self.assertEqual(rows["/hello?bad"]["num_failures"], served_bad)
+        self.assertIn("failed by the listener", p.stdout)
+        # The second listener's error: counted once per call, the run went on.
+        self.assertRegex(p.stderr, r"%d x rl.events.request listener 2: .*t.lua:\d+: oops"
+                         % served_bad)
+
+    def test_add_listener_takes_a_function(self):
+        path = self.script(USER + "rl.events.test_start:add_listener(42)\n")
+        p = run(path, self.nginx)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("add_listener: a function, not a number", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
