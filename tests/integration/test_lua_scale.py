@@ -87,7 +87,11 @@ class LuaScale(unittest.TestCase):
             per_user = (rss - base) / (USERS - 1)
             print("\nVmRSS peak: %d KiB with 1 user, %d KiB with %d: %.2f KiB per idle "
                   "Lua user (bar %d)" % (base, rss, USERS, per_user, BAR_KIB))
-            self.assertLess(per_user, BAR_KIB)
+            # Under ASan+UBSan (CI's sanitizer stage) memory is the
+            # sanitizer's (shadow, quarantine): the run is checked, the bar
+            # is the plain build's.
+            if "ASAN_OPTIONS" not in os.environ:
+                self.assertLess(per_user, BAR_KIB)
 
 
 if __name__ == "__main__":
