@@ -64,7 +64,11 @@ def page(entries, name):
     return [e for e in entries if e[2].get("page", [""])[0] == name]
 
 
-class LuaAgainstNginx(unittest.TestCase):
+class LuaScriptCase(unittest.TestCase):
+    """What every Lua suite's tests share: rpcload built, a temporary
+    folder, scripts written into it (test_lua_model, _runtime, _protocols
+    import it; it has no test of its own)."""
+
     def setUp(self):
         if not os.path.exists(RPCLOAD):
             self.fail("%s is not built" % RPCLOAD)
@@ -73,11 +77,14 @@ class LuaAgainstNginx(unittest.TestCase):
     def tearDown(self):
         self.tmp.cleanup()
 
-    def script(self, text):
-        path = os.path.join(self.tmp.name, "t.lua")
+    def script(self, text, name="t.lua"):
+        path = os.path.join(self.tmp.name, name)
         with open(path, "w") as f:
             f.write(text)
         return path
+
+
+class LuaAgainstNginx(LuaScriptCase):
 
     def test_shop_counts_equal_nginx_and_tokens_reach_it(self):
         with NginxServer() as nginx:

@@ -18,28 +18,14 @@ Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
 
 import json
 import os
-import subprocess
 import tempfile
 import unittest
 
 from servers import NginxServer
-
-BUILD_DIR = os.environ.get("RPCLOAD_BUILD_DIR", "../../build")
-RPCLOAD = os.path.join(BUILD_DIR, "rpcload")
+from test_lua import RPCLOAD, run
 
 USER = ('U = rl.user { wait = rl.constant(0.1), tasks = { function(u)\n'
         '  u.http:get("/hello?shape") end } }\n')
-
-
-def run(script, nginx, *args, timeout=60):
-    env = dict(os.environ)
-    env.setdefault("RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
-    # Requests in flight at the stop finish and count: nginx's log and the
-    # stats then agree exactly.
-    argv = [RPCLOAD, "-s", script, "--json", "--only-summary", "--stop-timeout", "5",
-            "--host", "http://127.0.0.1:%d" % nginx.port]
-    return subprocess.run(argv + list(args), capture_output=True, text=True,
-                          timeout=timeout, env=env)
 
 
 class WithNginx(unittest.TestCase):

@@ -17,27 +17,13 @@ Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
 """
 
 import os
-import tempfile
 import unittest
 
 from servers import NginxServer
-from test_lua import RPCLOAD, logged, page, rows, run
+from test_lua import LuaScriptCase, logged, page, rows, run
 
 
-class LuaModelAgainstNginx(unittest.TestCase):
-    def setUp(self):
-        if not os.path.exists(RPCLOAD):
-            self.fail("%s is not built" % RPCLOAD)
-        self.tmp = tempfile.TemporaryDirectory()
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def script(self, text):
-        path = os.path.join(self.tmp.name, "t.lua")
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+class LuaModelAgainstNginx(LuaScriptCase):
 
     def test_wait_function_sets_each_users_task_rate(self):
         # User 1 waits 0.1 s after each task, user 2 0.4 s: over 2 s about

@@ -11,17 +11,13 @@ Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
 import json
 import os
 import subprocess
-import tempfile
 import unittest
 from urllib.parse import parse_qs, urlsplit
 
 from hello_server import HelloServer, skip_reason as hello_skip_reason
 from servers import NginxServer, RedisServer
+from test_lua import BUILD_DIR, EXAMPLES, RPCLOAD, LuaScriptCase, rows
 
-BUILD_DIR = os.environ.get("RPCLOAD_BUILD_DIR", "../../build")
-RPCLOAD = os.path.join(BUILD_DIR, "rpcload")
-EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                        "..", "..", "examples", "lua")
 SAY_HELLO = "locust.hello.HelloService/SayHello"
 
 
@@ -36,32 +32,12 @@ def run(script, *args, env=None, timeout=60):
                           timeout=timeout, env=e)
 
 
-def rows(p):
-    """The JSON report's rows by (method, name)."""
-    out = json.loads(p.stdout)
-    return {(r["method"], r["name"]): r for r in out["stats"]
-            if r["name"] != "Aggregated"}
-
-
 def pages(nginx):
     nginx.count()  # waits until two reads agree
     return [parse_qs(urlsplit(e["uri"]).query) for e in nginx.log_entries()]
 
 
-class LuaProtocols(unittest.TestCase):
-    def setUp(self):
-        if not os.path.exists(RPCLOAD):
-            self.fail("%s is not built" % RPCLOAD)
-        self.tmp = tempfile.TemporaryDirectory()
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def script(self, text):
-        path = os.path.join(self.tmp.name, "t.lua")
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+class LuaProtocols(LuaScriptCase):
 
     # ---- gRPC ----------------------------------------------------------
 

@@ -12,19 +12,15 @@ Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
     RPCLOAD_BUILD_DIR=../../build /usr/bin/python3 -m unittest -v test_lua_runtime
 """
 
-import json
 import os
 import re
 import subprocess
-import tempfile
 import time
 import unittest
 from urllib.parse import parse_qs, urlsplit
 
 from servers import NginxServer
-
-BUILD_DIR = os.environ.get("RPCLOAD_BUILD_DIR", "../../build")
-RPCLOAD = os.path.join(BUILD_DIR, "rpcload")
+from test_lua import BUILD_DIR, RPCLOAD, LuaScriptCase, rows
 
 
 def run(script, nginx, *args, timeout=60):
@@ -36,13 +32,6 @@ def run(script, nginx, *args, timeout=60):
     argv += ["--host", "http://127.0.0.1:%d" % (nginx.port if nginx else 9)]
     return subprocess.run(argv + list(args), capture_output=True, text=True,
                           timeout=timeout, env=env)
-
-
-def rows(p):
-    """The JSON report's rows by (method, name)."""
-    out = json.loads(p.stdout)
-    return {(r["method"], r["name"]): r for r in out["stats"]
-            if r["name"] != "Aggregated"}
 
 
 def pages(nginx):
@@ -58,20 +47,7 @@ def summary_count(stderr, text):
     return int(m.group(1)) if m else 0
 
 
-class LuaRuntime(unittest.TestCase):
-    def setUp(self):
-        if not os.path.exists(RPCLOAD):
-            self.fail("%s is not built" % RPCLOAD)
-        self.tmp = tempfile.TemporaryDirectory()
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def script(self, text, name="t.lua"):
-        path = os.path.join(self.tmp.name, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+class LuaRuntime(LuaScriptCase):
 
     # -- the watchdog ------------------------------------------------------
     def test_endless_loop_is_stopped_by_the_watchdog(self):
