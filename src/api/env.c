@@ -21,14 +21,11 @@ uint32_t rl_api_version(void) { return RL_API_VERSION; }
 
 const char *rl_version(void) { return RL_VERSION; }
 
-/* Every caller's reason is one string: "%s" with it. */
-static int fail(rl_error_info *err, int code, const char *fmt,
-                const char *what) {
-  (void)fmt;
+int rl__api_fail(rl_error_info *err, int code, const char *text) {
   if (err) {
     err->code = code;
     err->usage = 0;
-    snprintf(err->text, sizeof err->text, "%s", what);
+    snprintf(err->text, sizeof err->text, "%s", text);
   }
   return code;
 }
@@ -173,7 +170,7 @@ int rl_env_new(const rl_options *opts, rl_env **out, rl_error_info *err) {
   rl_env *env = calloc(1, sizeof *env);
   if (!env || rl__options_argv(opts, &env->argc, &env->argv)) {
     free(env);
-    return fail(err, RL_ERR_NOMEM, "%s", "out of memory");
+    return rl__api_fail(err, RL_ERR_NOMEM, "out of memory");
   }
   rl__plugin_set_init(&env->plugins, rl__host());
   rl__events_init(&env->events);
@@ -192,7 +189,7 @@ int rl_env_new(const rl_options *opts, rl_env **out, rl_error_info *err) {
     rc = set_up(env, why, sizeof why);
   if (rc) {
     rl_env_free(env);
-    fail(err, rc, "%s", why);
+    rl__api_fail(err, rc, why);
     if (err)
       err->usage = usage;
     return rc;
@@ -205,7 +202,7 @@ rl_env *rl_env_new_from_scenario(const char *path, rl_error_info *err) {
   rl_options *o = rl_options_new();
   rl_env *env = NULL;
   if (!o) {
-    fail(err, RL_ERR_NOMEM, "%s", "out of memory");
+    rl__api_fail(err, RL_ERR_NOMEM, "out of memory");
     return NULL;
   }
   if (rl_options_set(o, "scenario", path, err) == 0)
@@ -222,20 +219,20 @@ int rl_env_add_listener(rl_env *env, const rl_listener *desc,
                         const rl_kv *options, size_t n_options,
                         rl_error_info *err) {
   if (env->runner_used || env->phase != RL__API_SET_UP)
-    return fail(err, RL_ERR_BUSY, "%s",
-                "listeners are added before the run starts");
+    return rl__api_fail(err, RL_ERR_BUSY,
+                        "listeners are added before the run starts");
   rl__listener *l;
   char why[1024];
   int rc = rl__events_add(&env->events, desc,
                           desc && desc->name ? desc->name : "listener", &l, why,
                           sizeof why);
   if (rc)
-    return fail(err, rc, "%s", why);
+    return rl__api_fail(err, rc, why);
   for (size_t i = 0; i < n_options; i++) {
     char kv[1024];
     snprintf(kv, sizeof kv, "%s=%s", options[i].key, options[i].value);
     if ((rc = rl__listener_add_option(l, kv, why, sizeof why)))
-      return fail(err, rc, "%s", why);
+      return rl__api_fail(err, rc, why);
   }
   return 0;
 }
@@ -273,13 +270,13 @@ static const rl_listener fn_listener = {
 int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx,
                       rl_error_info *err) {
   if (!fn)
-    return fail(err, RL_ERR_INVAL, "%s", "rl_env_on_request: no function");
+    return rl__api_fail(err, RL_ERR_INVAL, "rl_env_on_request: no function");
   if (env->runner_used || env->phase != RL__API_SET_UP)
-    return fail(err, RL_ERR_BUSY, "%s",
-                "listeners are added before the run starts");
+    return rl__api_fail(err, RL_ERR_BUSY,
+                        "listeners are added before the run starts");
   rl__api_fn *f = malloc(sizeof *f);
   if (!f)
-    return fail(err, RL_ERR_NOMEM, "%s", "out of memory");
+    return rl__api_fail(err, RL_ERR_NOMEM, "out of memory");
   *f = (rl__api_fn){.fn = fn, .ctx = ctx, .next = env->fns};
   env->fns = f;
   rl__listener *l;
@@ -287,7 +284,7 @@ int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx,
   int rc = rl__events_add(&env->events, &fn_listener, "rl_env_on_request", &l,
                           why, sizeof why);
   if (rc)
-    return fail(err, rc, "%s", why);
+    return rl__api_fail(err, rc, why);
   l->state = f;
   return 0;
 }
@@ -295,20 +292,21 @@ int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx,
 int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
                           rl_error_info *err) {
   if (!cls)
-    return fail(err, RL_ERR_INVAL, "%s", "rl_env_add_user_class: no class");
+    return rl__api_fail(err, RL_ERR_INVAL, "rl_env_add_user_class: no class");
   if (env->runner_used || env->phase != RL__API_SET_UP)
-    return fail(err, RL_ERR_BUSY, "%s",
-                "user classes are added before the run starts");
+    return rl__api_fail(err, RL_ERR_BUSY,
+                        "user classes are added before the run starts");
   if (env->cmd != RL_CMD_RUN && env->cmd != RL_CMD_LIST &&
       env->cmd != RL_CMD_TASK_RATIO)
-    return fail(err, RL_ERR_INVAL, "%s",
-                "the options ask for no run (--help, --version, --plugins)");
+    return rl__api_fail(
+        err, RL_ERR_INVAL,
+        "the options ask for no run (--help, --version, --plugins)");
   /* An array of pointers to classes: its element is a pointer. */
   typedef const rl_user_class *class_ref;
   class_ref *all =
       realloc(env->cclasses, (env->n_cclasses + 1) * sizeof(class_ref));
   if (!all)
-    return fail(err, RL_ERR_NOMEM, "%s", "out of memory");
+    return rl__api_fail(err, RL_ERR_NOMEM, "out of memory");
   env->cclasses = all;
   all[env->n_cclasses] = cls;
   if (!env->scn)
@@ -321,7 +319,7 @@ int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
       rl__cclass_plan(&env->plugins, env->scn, env->cclasses,
                       env->n_cclasses + 1, &env->po, &plan, why, sizeof why);
   if (rc)
-    return fail(err, rc, "%s", why);
+    return rl__api_fail(err, rc, why);
   env->n_cclasses++;
   rl__plan_del(env->plan);
   env->plan = plan;

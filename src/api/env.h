@@ -90,6 +90,10 @@ struct rl_env {
  */
 int rl__api_env_prepare(rl_env *env, char *why, size_t whylen);
 
+/* Fills `err` (NULL: nothing) with `code`, not a usage error, and the
+ * reason `text` (copied); returns `code`: every API function's refusal. */
+int rl__api_fail(rl_error_info *err, int code, const char *text);
+
 /* After the runner returned: quitting, the reports, the verdict (sets
  * env->status). */
 void rl__api_env_finish(rl_env *env, int started);

@@ -16,15 +16,6 @@
 #include "api/env.h"
 #include "base/log.h"
 
-static int fail(rl_error_info *err, int code, const char *text) {
-  if (err) {
-    err->code = code;
-    err->usage = 0;
-    snprintf(err->text, sizeof err->text, "%s", text);
-  }
-  return code;
-}
-
 static void sleep_ms(long ms) {
   struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
   while (nanosleep(&ts, &ts) && errno == EINTR)
@@ -53,20 +44,22 @@ static void *run_thread(void *arg) {
 /* The run going, steered and waiting for a start: 0, or an RL_ERR_*. */
 static int ensure_running(rl_env *env, rl_error_info *err) {
   if (env->cmd != RL_CMD_RUN)
-    return fail(err, RL_ERR_INVAL, "the options ask for a listing, not a run");
+    return rl__api_fail(err, RL_ERR_INVAL,
+                        "the options ask for a listing, not a run");
   pthread_mutex_lock(&env->lock);
   int phase = env->phase;
   pthread_mutex_unlock(&env->lock);
   if (phase == RL__API_RUNNING)
     return 0;
   if (phase != RL__API_SET_UP || env->runner_used)
-    return fail(err, RL_ERR_CLOSED, "the run has ended (rl_env_quit)");
+    return rl__api_fail(err, RL_ERR_CLOSED, "the run has ended (rl_env_quit)");
   char why[1024] = "";
   if (rl__api_env_prepare(env, why, sizeof why)) {
     env->phase = RL__API_FAILED;
     env->status = RL__API_EXIT_USAGE;
-    return fail(err, RL_ERR_INVAL,
-                *why ? why : "the run could not be set up (see stderr)");
+    return rl__api_fail(err, RL_ERR_INVAL,
+                        *why ? why
+                             : "the run could not be set up (see stderr)");
   }
   /* A script reads its figures (rl_env_stats): no console table, live
    * or final, unlike rl_env_exec. */
@@ -81,7 +74,7 @@ static int ensure_running(rl_env *env, rl_error_info *err) {
   if (pthread_create(&env->thread, NULL, run_thread, env)) {
     env->phase = RL__API_FAILED;
     env->status = RL__API_EXIT_USAGE;
-    return fail(err, RL_ERR_NOMEM, "cannot start the run's thread");
+    return rl__api_fail(err, RL_ERR_NOMEM, "cannot start the run's thread");
   }
   env->thread_on = 1;
   /* The runner's started hook: the workers are up and take controls. */
@@ -91,14 +84,14 @@ static int ensure_running(rl_env *env, rl_error_info *err) {
   int ok = env->started_ok && env->phase == RL__API_RUNNING;
   pthread_mutex_unlock(&env->lock);
   if (!ok)
-    return fail(err, RL_ERR_NOMEM, "cannot start the worker threads");
+    return rl__api_fail(err, RL_ERR_NOMEM, "cannot start the worker threads");
   return 0;
 }
 
 int rl_env_start(rl_env *env, uint32_t users, double spawn_rate,
                  rl_error_info *err) {
   if (spawn_rate <= 0)
-    return fail(err, RL_ERR_INVAL, "the spawn rate must be above 0");
+    return rl__api_fail(err, RL_ERR_INVAL, "the spawn rate must be above 0");
   int rc = ensure_running(env, err);
   if (rc)
     return rc;
@@ -170,12 +163,13 @@ int rl_env_quit(rl_env *env) {
 
 int rl_env_web_ui(rl_env *env, const char *host, int port, rl_error_info *err) {
   if (port < 0 || port > 65535)
-    return fail(err, RL_ERR_INVAL, "the web UI's port must be 0..65535");
+    return rl__api_fail(err, RL_ERR_INVAL,
+                        "the web UI's port must be 0..65535");
   if (env->web.ui)
-    return fail(err, RL_ERR_BUSY, "the web UI is already served");
+    return rl__api_fail(err, RL_ERR_BUSY, "the web UI is already served");
   char *h = strdup(host ? host : "127.0.0.1");
   if (!h)
-    return fail(err, RL_ERR_NOMEM, "out of memory");
+    return rl__api_fail(err, RL_ERR_NOMEM, "out of memory");
   free(env->web_host);
   env->web_host = h;
   env->o.web = 1;
@@ -188,8 +182,8 @@ int rl_env_web_ui(rl_env *env, const char *host, int port, rl_error_info *err) {
   if (was_running) /* the started hook has passed: serve from here */
     rl__api_web_started(&env->runner, &env->web);
   if (!env->web.ui)
-    return fail(err, RL_ERR_IO,
-                "the web UI could not start (the reason is on stderr)");
+    return rl__api_fail(err, RL_ERR_IO,
+                        "the web UI could not start (the reason is on stderr)");
   return 0;
 }
 

@@ -18,15 +18,6 @@
 const char *const rl__script_methods[RL__SCRIPT_N_METHODS] = {
     "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"};
 
-static int fail(rl_error_info *err, int code, const char *text) {
-  if (err) {
-    err->code = code;
-    err->usage = 0;
-    snprintf(err->text, sizeof err->text, "%s", text);
-  }
-  return code;
-}
-
 static void script_del(void *p) {
   rl__script *s = p;
   if (!s)
@@ -288,23 +279,23 @@ static int load_classes(rl_env *env, rl__script *s, lua_State *L,
   char why[1024];
   if (rl__script_run_file(L, s->path)) {
     snprintf(why, sizeof why, "%s", lua_tostring(L, -1));
-    return fail(err, RL_ERR_INVAL, why);
+    return rl__api_fail(err, RL_ERR_INVAL, why);
   }
   const char **names;
   size_t n;
   if (class_names(L, &names, &n))
-    return fail(err, RL_ERR_NOMEM, "out of memory");
+    return rl__api_fail(err, RL_ERR_NOMEM, "out of memory");
   if (n == 0) {
     free(names);
     snprintf(why, sizeof why,
              "%s: no user class (assign rl.user{...} to a global: "
              "WebUser = rl.user{tasks = {...}})",
              s->path);
-    return fail(err, RL_ERR_INVAL, why);
+    return rl__api_fail(err, RL_ERR_INVAL, why);
   }
   if (!(s->classes = calloc(n, sizeof *s->classes))) {
     free(names);
-    return fail(err, RL_ERR_NOMEM, "out of memory");
+    return rl__api_fail(err, RL_ERR_NOMEM, "out of memory");
   }
   int rc = 0;
   for (size_t i = 0; i < n && !rc; i++) {
@@ -316,7 +307,7 @@ static int load_classes(rl_env *env, rl__script *s, lua_State *L,
     if (read_class(L, s, k, names[i], env->o.target.url != NULL,
                    env->o.wait_given, what, sizeof what)) {
       snprintf(why, sizeof why, "%s: class %s: %s", s->path, names[i], what);
-      rc = fail(err, RL_ERR_INVAL, why);
+      rc = rl__api_fail(err, RL_ERR_INVAL, why);
     }
     lua_pop(L, 1);
   }
@@ -333,19 +324,19 @@ static int load_classes(rl_env *env, rl__script *s, lua_State *L,
 
 int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
   if (!env)
-    return fail(err, RL_ERR_INVAL, "rl_env_add_script: no environment");
+    return rl__api_fail(err, RL_ERR_INVAL, "rl_env_add_script: no environment");
   if (!path)
     path = env->o.script;
   if (!path || (env->cmd != RL_CMD_RUN && env->cmd != RL_CMD_LIST &&
                 env->cmd != RL_CMD_TASK_RATIO))
     return 0;
   if (env->script)
-    return fail(err, RL_ERR_INVAL, "one Lua script per environment");
+    return rl__api_fail(err, RL_ERR_INVAL, "one Lua script per environment");
   rl__script_limits limits;
   char why[512];
   if (rl__script_limits_read(&limits, env->o.lua_memory, env->o.lua_timeslice,
                              why, sizeof why))
-    return fail(err, RL_ERR_INVAL, why);
+    return rl__api_fail(err, RL_ERR_INVAL, why);
   rl__script *s = calloc(1, sizeof *s);
   /* Its guard outlives L: in s, which closes a kept L (script_del). */
   lua_State *L = s ? rl__script_guard_open(&s->main_guard, &limits) : NULL;
@@ -357,7 +348,7 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
     if (s)
       free(s->path);
     free(s);
-    return fail(err, RL_ERR_NOMEM, "out of memory");
+    return rl__api_fail(err, RL_ERR_NOMEM, "out of memory");
   }
   snprintf(s->written_in, lang_len, "Lua, %s", path);
   s->limits = limits;
@@ -372,7 +363,7 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
   if (rc == 0 && env->cmd == RL_CMD_RUN &&
       (rl__script_shape_setup(env, s, L, why, sizeof why) ||
        rl__script_events_setup(env, s, L, why, sizeof why)))
-    rc = fail(err, RL_ERR_INVAL, why);
+    rc = rl__api_fail(err, RL_ERR_INVAL, why);
   if (!s->main_L)
     lua_close(L);
   return rc;
