@@ -46,7 +46,9 @@ typedef struct luser {
    * coroutine, until it yields again or ends. */
   int resp_ref;
   const rl_send_result *res;
-  int ending; /* the phase ends at the coroutine's next yield */
+  int ending;    /* the phase ends at the coroutine's next yield */
+  int no_wait;   /* u:interrupt's reschedule: no wait after this task */
+  int where_ref; /* a driven class's phase name (taskset.c), or NOREF */
 } luser;
 
 static _Thread_local rl__script_state *tls_state;
@@ -181,8 +183,10 @@ static void end_phase(luser *lu) {
   lu->co_ref = LUA_NOREF;
   lu->co = NULL;
   lu->ending = 0;
-  if (lu->k->wait_fn && rl_user_phase(lu->cu, NULL) == RL_USER_TASK)
+  if (lu->k->wait_fn && !lu->no_wait &&
+      rl_user_phase(lu->cu, NULL) == RL_USER_TASK)
     rl__script_ask_wait(lu->st->L, &lu->st->guard, lu->k, lu->u_ref, lu->cu);
+  lu->no_wait = 0;
   rl_user_task_done(lu->cu);
 }
 
@@ -190,6 +194,12 @@ static void end_phase(luser *lu) {
 static void phase_name(const luser *lu, char *out, size_t len) {
   size_t task = 0;
   int p = rl_user_phase(lu->cu, &task);
+  if (lu->where_ref != LUA_NOREF) { /* inside a task set */
+    lua_rawgeti(lu->st->L, LUA_REGISTRYINDEX, lu->where_ref);
+    snprintf(out, len, "%s.%s", lu->k->name, lua_tostring(lu->st->L, -1));
+    lua_pop(lu->st->L, 1);
+    return;
+  }
   snprintf(out, len, "%s.%s", lu->k->name,
            p == RL_USER_ON_START  ? "on_start"
            : p == RL_USER_ON_STOP ? "on_stop"
@@ -231,7 +241,7 @@ static luser *user_new(rl_user *cu, rl__script_class *k) {
   lua_State *L = st->L;
   lu->st = st;
   lu->k = k;
-  lu->co_ref = lu->resp_ref = LUA_NOREF;
+  lu->co_ref = lu->resp_ref = lu->where_ref = LUA_NOREF;
   lua_newtable(L);
   lua_pushnumber(L, (lua_Number)rl_user_id(cu));
   lua_setfield(L, -2, "id");
@@ -241,7 +251,7 @@ static luser *user_new(rl_user *cu, rl__script_class *k) {
   lua_setfield(L, -2, "grpc");
   lua_pushcfunction(L, rl__script_lua_request);
   lua_setfield(L, -2, "request");
-  lua_pushcfunction(L, rl__script_lua_interrupt);
+  rl__script_push_interrupt(L); /* taskset.c's: out of a set, if any */
   lua_setfield(L, -2, "interrupt");
   lu->u_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   rl_user_set_data(cu, lu);
@@ -262,6 +272,19 @@ void rl__script_phase(rl_user *cu, void *arg) {
   lua_State *co = lua_newthread(L);
   lu->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lu->co = co;
+  if (k->driven) { /* taskset.c's driver picks and runs the phase */
+    rl__script_push_driver(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lu->u_ref);
+    lua_pushinteger(L, p);
+    lua_pushinteger(L, (lua_Integer)task + 1);
+    lua_getglobal(L, k->name);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lu->st->classes_ref);
+    lua_rawgeti(L, -1, (int)k->index + 1);
+    lua_replace(L, -2);
+    lua_xmove(L, co, 6);
+    resume(lu, 5);
+    return;
+  }
   if (p == RL_USER_TASK) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, lu->st->classes_ref);
     lua_rawgeti(L, -1, (int)k->index + 1);
@@ -286,6 +309,7 @@ void rl__script_free_user(void *data, void *arg) {
   luaL_unref(L, LUA_REGISTRYINDEX, lu->u_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, lu->co_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, lu->resp_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->where_ref);
   free(lu);
 }
 
@@ -405,6 +429,26 @@ rl__script_class *rl__script_running_class(lua_State *L, const char *what) {
 
 rl_user *rl__script_running_user(lua_State *L, const char *what) {
   return running_user(L, what)->cu;
+}
+
+int rl__script_lua_skip_wait(lua_State *L) {
+  luser *lu = running_user(L, "u:interrupt");
+  if (rl_user_phase(lu->cu, NULL) == RL_USER_TASK) {
+    lu->no_wait = 1;
+    (void)rl_user_wait_next(lu->cu, 0);
+  }
+  return 0;
+}
+
+int rl__script_lua_set_where(lua_State *L) {
+  luser *lu = running_user(L, "rl.taskset");
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->where_ref);
+  lu->where_ref = LUA_NOREF;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    lua_settop(L, 1);
+    lu->where_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  return 0;
 }
 
 int rl__script_end_quietly(lua_State *L) {

@@ -8,7 +8,9 @@
  * runtime.c is what runs on the worker threads: the thread's state, made
  * lazily when its first Lua user starts, and the phases, which resume
  * coroutines; lib.c is the rl library both load (rl.user, the waits,
- * rl.log, rl.sleep, rl.fail, JSON); calls.c u.grpc:call and u:request.
+ * rl.log, rl.sleep, rl.fail, JSON); calls.c u.grpc:call and u:request;
+ * taskset.c rl.taskset and sequential classes (Locust's TaskSet and
+ * SequentialTaskSet), a driver per phase of a class that has them.
  *
  * Dynamic requests on declared ones: a C class declares its requests up
  * front, a Lua task makes them up as it goes. Each class declares
@@ -68,6 +70,10 @@ typedef struct rl__script_class {
   size_t n_hosts, n_grpc, n_protocols;
   size_t grpc_base, protocols_base;
   int http_default; /* the HTTP requests to its host come first */
+  /* sequential = true (Locust's SequentialTaskSet as a class); driven:
+   * sequential or a task is an rl.taskset, so its phases go through
+   * taskset.c's driver. */
+  int sequential, driven;
 } rl__script_class;
 
 /* A worker thread's Lua state (runtime.c). */
@@ -236,6 +242,25 @@ int rl__script_events_setup(rl_env *env, rl__script *s, lua_State *L, char *why,
  * (its guard in *g), or NULL when the thread has none (no Lua user ran
  * here) or its script failed to load. */
 lua_State *rl__script_thread_listener(rl__script *s, rl__script_guard **g);
+
+/*
+ * taskset.c: rl.taskset into the table at rl_table, with the driver and
+ * u:interrupt in L's registry (every state). push_driver pushes the
+ * function a driven class's phases run as: driver(u, phase (0 on_start, 1
+ * a task, 2 on_stop), the engine's pick (1-based), the class table, its
+ * tasks array); push_interrupt the u:interrupt every user gets.
+ * is_taskset: whether the value at idx is an rl.taskset{...} table.
+ */
+extern const char rl__script_taskset_key[];
+void rl__script_open_tasksets(lua_State *L, int rl_table);
+void rl__script_push_driver(lua_State *L);
+void rl__script_push_interrupt(lua_State *L);
+int rl__script_is_taskset(lua_State *L, int idx);
+/* runtime.c, for the driver: the running task has no wait after it
+ * (u:interrupt's reschedule); the name errors of the running phase give
+ * (a string: "Set.task" under the class's name; nil: the engine's). */
+int rl__script_lua_skip_wait(lua_State *L);
+int rl__script_lua_set_where(lua_State *L);
 
 /* calls.c: u.grpc (pushed, one table every user of a state shares) and
  * u:request (a C function). */
