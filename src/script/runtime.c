@@ -49,6 +49,9 @@ typedef struct luser {
   int ending;    /* the phase ends at the coroutine's next yield */
   int no_wait;   /* u:interrupt's reschedule: no wait after this task */
   int where_ref; /* a driven class's phase name (taskset.c), or NOREF */
+  /* The next send's response, the one in flight's: a gRPC server or
+   * bidi stream's (r:messages() gives its replies). */
+  int stream_next, stream_reply;
 } luser;
 
 static _Thread_local rl__script_state *tls_state;
@@ -348,6 +351,11 @@ static void request_done(rl_user *cu, const rl_send_result *res, void *arg) {
   lua_setfield(co, -2, "name");
   lua_pushnumber(co, (lua_Number)res->response_time_ns / 1e6);
   lua_setfield(co, -2, "elapsed");
+  if (lu->stream_reply) {
+    lua_pushboolean(co, 1);
+    lua_setfield(co, -2, "stream");
+    lu->stream_reply = 0;
+  }
   lua_rawgeti(co, LUA_REGISTRYINDEX, lu->st->resp_mt_ref);
   lua_setmetatable(co, -2);
   lua_pushvalue(co, -1);
@@ -431,6 +439,10 @@ rl_user *rl__script_running_user(lua_State *L, const char *what) {
   return running_user(L, what)->cu;
 }
 
+void rl__script_reply_is_stream(lua_State *L) {
+  running_user(L, "u.grpc:call")->stream_next = 1;
+}
+
 int rl__script_lua_skip_wait(lua_State *L) {
   luser *lu = running_user(L, "u:interrupt");
   if (rl_user_phase(lu->cu, NULL) == RL_USER_TASK) {
@@ -461,6 +473,8 @@ int rl__script_send(lua_State *L, const char *what, size_t req,
                     const char *const *vars, size_t n_vars) {
   luser *lu = running_user(L, what);
   rl_user *cu = lu->cu;
+  lu->stream_reply = lu->stream_next;
+  lu->stream_next = 0;
   for (size_t i = 0; i < n_vars; i++)
     if (rl_user_set_var(cu, vars[2 * i], vars[2 * i + 1]))
       return luaL_error(L, "%s: out of memory", what);
@@ -536,6 +550,39 @@ static int l_json(lua_State *L) {
   return 1;
 }
 
+/* r:messages(): a gRPC stream's replies (the first 1000: the grpc
+ * plugin's {count, last, messages} document), else the reply alone. */
+static int l_messages(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_getfield(L, 1, "stream");
+  int stream = lua_toboolean(L, -1);
+  lua_getfield(L, 1, "body");
+  size_t len = 0;
+  (void)lua_tolstring(L, -1, &len);
+  lua_pop(L, 2);
+  if (len == 0) { /* nothing came back (a failed call) */
+    lua_newtable(L);
+    return 1;
+  }
+  l_json(L);
+  if (stream) {
+    lua_getfield(L, -1, "messages");
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+    }
+    return 1;
+  }
+  lua_createtable(L, 1, 0);
+  lua_insert(L, -2);
+  if (!lua_isnil(L, -1))
+    lua_rawseti(L, -2, 1);
+  else
+    lua_pop(L, 1);
+  return 1;
+}
+
 static void make_resp_mt(lua_State *L) {
   lua_newtable(L);
   lua_newtable(L);
@@ -545,6 +592,8 @@ static void make_resp_mt(lua_State *L) {
   lua_setfield(L, -2, "success");
   lua_pushcfunction(L, l_json);
   lua_setfield(L, -2, "json");
+  lua_pushcfunction(L, l_messages);
+  lua_setfield(L, -2, "messages");
   lua_setfield(L, -2, "__index");
 }
 
