@@ -67,7 +67,7 @@ static const char *const msg_var[RL__SCRIPT_MAX_MESSAGES] = {
     "_rl_m7",  "_rl_m8",  "_rl_m9",  "_rl_m10", "_rl_m11", "_rl_m12",
     "_rl_m13", "_rl_m14", "_rl_m15", "_rl_m16"};
 
-/* u.grpc:call([proto,] method, message, {name=, metadata=}): method as
+/* u.grpc:call([proto,] method, message, {name=, metadata=, host=}): method as
  * declared ("pkg.Service/Method", or "Method", "Service/Method" when that
  * names one; proto: an rl.grpc.proto object, whose file's method it is).
  * A client or bidi stream's message is a list of messages (one message
@@ -118,6 +118,24 @@ static int l_grpc_call(lua_State *L) {
   const rl_kv *md;
   size_t n_md;
   const char *name = read_opts(L, opts, what, "metadata", &md, &n_md);
+  if (opts && lua_istable(L, opts)) {
+    /* host=: the grpc table's host or one of its hosts (declared). */
+    lua_getfield(L, opts, "host");
+    if (!lua_isnil(L, -1)) {
+      const char *host = lua_tostring(L, -1);
+      long block = host ? rl__script_grpc_host_block(k, host) : -1;
+      if (block < 0) {
+        rl__script_list_text(L, k->grpc_hosts, k->n_grpc_hosts);
+        return luaL_error(L,
+                          "%s: host '%s' is not one class %s declares "
+                          "(grpc = {host = %s, hosts = {%s}})",
+                          what, host ? host : luaL_typename(L, -2), k->name,
+                          k->grpc_host ? k->grpc_host : "none",
+                          lua_tostring(L, -1));
+      }
+      req += (size_t)block * k->grpc_block;
+    }
+  }
   if (kind & RL__SCRIPT_GRPC_SERVER)
     rl__script_reply_is_stream(L);
   return rl__script_send(L, what, req, name, md, n_md, vars, n);

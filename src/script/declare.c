@@ -228,6 +228,12 @@ static int method_of(lua_State *L, int obj, rl__script_class *k, size_t i,
   return 0;
 }
 
+static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
+                              int obj, int is_obj, int first, const char *proto,
+                              const char *protoset, const char *imports,
+                              const char *host, size_t *cap, char *why,
+                              size_t whylen);
+
 static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
                         size_t *cap, char *why, size_t whylen) {
   if (!lua_istable(L, -1)) {
@@ -238,8 +244,8 @@ static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
              luaL_typename(L, -1));
     return -1;
   }
-  static const char *const known[] = {"proto", "protoset", "import_path",
-                                      "host",  "methods",  NULL};
+  static const char *const known[] = {
+      "proto", "protoset", "import_path", "host", "hosts", "methods", NULL};
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     int ok = 0;
@@ -248,7 +254,7 @@ static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
     if (!ok) {
       snprintf(why, whylen,
                "grpc: '%s' is not one of its keys (proto, protoset, "
-               "import_path, host, methods)",
+               "import_path, host, hosts, methods)",
                lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
       lua_pop(L, 2);
       return -1;
@@ -308,12 +314,44 @@ static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
     return -1;
   }
   if (!(k->grpc_kinds = calloc(k->n_grpc, sizeof *k->grpc_kinds)) ||
-      !(k->grpc_first = calloc(k->n_grpc, sizeof *k->grpc_first)))
+      !(k->grpc_first = calloc(k->n_grpc, sizeof *k->grpc_first)) ||
+      (host && !(k->grpc_host = strdup(host))))
     return -2;
-  for (size_t i = 0; i < k->n_grpc; i++) {
-    if (lua_istable(L, obj) && method_of(L, obj, k, i, is_obj, why, whylen))
+  /* The other hosts a call may name (opts.host): the methods again for
+   * each, in blocks of grpc_block requests after host's. */
+  lua_getfield(L, gt, "hosts");
+  rc = read_list(L, "grpc.hosts", &k->grpc_hosts, NULL, &k->n_grpc_hosts, why,
+                 whylen);
+  lua_pop(L, 1);
+  if (rc)
+    return -1;
+  size_t start = k->n_requests;
+  for (size_t h = 0; h <= k->n_grpc_hosts; h++) {
+    const char *to = h ? k->grpc_hosts[h - 1] : host;
+    if (h == 1)
+      k->grpc_block = k->n_requests - start;
+    if (declare_grpc_block(L, s, k, obj, is_obj, h == 0, proto, protoset,
+                           imports, to, cap, why, whylen))
       return -1;
-    k->grpc_first[i] = k->n_requests;
+  }
+  lua_settop(L, gt);
+  return 0;
+}
+
+/* The requests of k's methods to host `to` (NULL: the class's); first:
+ * the first block, which resolves the methods' names and shapes (obj: a
+ * proto object, or nil) and records where each starts. */
+static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
+                              int obj, int is_obj, int first, const char *proto,
+                              const char *protoset, const char *imports,
+                              const char *host, size_t *cap, char *why,
+                              size_t whylen) {
+  for (size_t i = 0; i < k->n_grpc; i++) {
+    if (first && lua_istable(L, obj) &&
+        method_of(L, obj, k, i, is_obj, why, whylen))
+      return -1;
+    if (first)
+      k->grpc_first[i] = k->n_requests;
     /* A client or bidi stream sends a list: a request per length. */
     size_t lists =
         k->grpc_kinds[i] & RL__SCRIPT_GRPC_CLIENT ? RL__SCRIPT_MAX_MESSAGES : 0;
@@ -350,11 +388,12 @@ static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
       }
       luaL_addchar(&b, '}');
       luaL_pushresult(&b);
-      if (push_request(L, k, cap))
-        return -2;
+      if (push_request(L, k, cap)) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+      }
     }
   }
-  lua_settop(L, gt);
   return 0;
 }
 
@@ -464,6 +503,8 @@ void rl__script_declared_free(rl__script_class *k) {
   free_list(k->grpc_methods, k->n_grpc);
   free(k->grpc_kinds);
   free(k->grpc_first);
+  free(k->grpc_host);
+  free_list(k->grpc_hosts, k->n_grpc_hosts);
   free_list(k->protocols, k->n_protocols);
   free_list(k->protocol_hosts, k->n_protocols);
 }
@@ -525,6 +566,15 @@ long rl__script_grpc_method(const rl__script_class *k, const char *method) {
       found = found == -1 ? (long)i : -2;
   }
   return found;
+}
+
+long rl__script_grpc_host_block(const rl__script_class *k, const char *host) {
+  if (!host || (k->grpc_host && strcmp(k->grpc_host, host) == 0))
+    return 0;
+  for (size_t h = 0; h < k->n_grpc_hosts; h++)
+    if (strcmp(k->grpc_hosts[h], host) == 0)
+      return (long)(h + 1);
+  return -1;
 }
 
 long rl__script_protocol_request(const rl__script_class *k,

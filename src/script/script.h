@@ -73,6 +73,11 @@ typedef struct rl__script_class {
    * message count 1..RL__SCRIPT_MAX_MESSAGES, in order). */
   int *grpc_kinds;
   size_t *grpc_first;
+  /* grpc.host (NULL: the class's) and grpc.hosts, the others a call may
+   * name (opts.host): the methods' requests again per host, grpc_block
+   * after the ones before. */
+  char *grpc_host, **grpc_hosts;
+  size_t n_grpc_hosts, grpc_block;
   size_t protocols_base;
   int http_default; /* the HTTP requests to its host come first */
   /* sequential = true (Locust's SequentialTaskSet as a class); driven:
@@ -179,6 +184,9 @@ long rl__script_host_request(const rl__script_class *k, const char *url,
  * -2: several); the request of a declared protocol with that many words
  * (-1 when not declared). */
 long rl__script_grpc_method(const rl__script_class *k, const char *method);
+/* The block of a call's host (nil: 0, the grpc table's host; then its
+ * hosts, 1...); -1 when not declared. */
+long rl__script_grpc_host_block(const rl__script_class *k, const char *host);
 long rl__script_protocol_request(const rl__script_class *k,
                                  const char *protocol, size_t words);
 /* Pushes the list's items joined by ", " ("none" when empty). */

@@ -4,6 +4,8 @@ grpcio, gRPC's interop TestService, tests/data/interop_test.proto):
 
 - u.grpc:call(proto, "Method", msg) on a class whose grpc table names the
   object (every method of the file declared), next to the full-name form;
+  {host = ...} on a call: one of the grpc table's hosts (a second server
+  counts those calls);
 - a server stream's replies (r:messages()), a client stream sending a list,
   a bidirectional one sending a list and getting the replies: the counts
   the script saw, the stats rows (the call's under name=, its messages'
@@ -29,7 +31,7 @@ PROTO = os.path.join(os.path.dirname(HERE), "data", "interop_test.proto")
 SCRIPT = '''
 local t = rl.grpc.proto("%(proto)s")
 local seen = {out = 0, duplex = 0}
-S = rl.user { grpc = {proto = t, host = "%(host)s"},
+S = rl.user { grpc = {proto = t, host = "%(host)s", hosts = {"%(other)s"}},
   tasks = { function(u)
     -- A server stream: three replies, sizes 1, 2, 3.
     local r = u.grpc:call(t, "StreamingOutputCall",
@@ -55,6 +57,10 @@ S = rl.user { grpc = {proto = t, host = "%(host)s"},
     r = u.grpc:call("grpc.testing.TestService/UnaryCall",
                     {response_size = 4}, {name = "unary"})
     if r.status ~= 0 then r:failure("unary " .. r.status) end
+    -- The issue's sketch: the host named by the call (declared in hosts).
+    r = u.grpc:call(t, "UnaryCall", {response_size = 1},
+                    {name = "other", host = "%(other)s"})
+    if r.status ~= 0 then r:failure("other " .. r.status) end
   end } }
 '''
 
@@ -82,12 +88,15 @@ class LuaGrpcStreams(LuaScriptCase):
                        check=True, capture_output=True, timeout=120)
 
     def test_streams_counts_agree_on_both_sides(self):
-        with PyServer(self.protoset, script="grpc_stream_server.py") as ps:
+        with PyServer(self.protoset, script="grpc_stream_server.py") as ps, \
+                PyServer(self.protoset, script="grpc_stream_server.py") as ps2:
             path = self.script(SCRIPT % {"proto": PROTO,
-                                         "host": "127.0.0.1:%d" % ps.port})
+                                         "host": "127.0.0.1:%d" % ps.port,
+                                         "other": "127.0.0.1:%d" % ps2.port})
             p = run(path, "-u", "2", "-r", "100", "-t", "1s",
                     "--wait", "constant:0.01")
             rep = ps.stop()
+            rep2 = ps2.stop()
         self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
         self.assertNotIn("Lua error", p.stderr)
         r = rows(p)
@@ -110,7 +119,7 @@ class LuaGrpcStreams(LuaScriptCase):
         # Each task makes the four calls in turn: the stop may cut a
         # task between them, never a call.
         self.assertTrue(calls >= n("in") >= n("duplex") >= n("unary")
-                        >= calls - 2, r)
+                        >= n("other") >= calls - 2, r)
         self.assertEqual(calls, rep["calls"]["StreamingOutputCall"], rep)
         self.assertEqual(n("out [recv]"), 3 * calls)
         self.assertEqual(n("out [recv]"), rep["sent"]["StreamingOutputCall"])
@@ -121,6 +130,7 @@ class LuaGrpcStreams(LuaScriptCase):
         self.assertEqual(n("duplex [recv]"), 3 * n("duplex"))
         self.assertEqual(n("duplex [recv]"), rep["sent"]["FullDuplexCall"])
         self.assertEqual(n("unary"), rep["calls"]["UnaryCall"], rep)
+        self.assertEqual(rep2["calls"], {"UnaryCall": n("other")}, rep2)
 
     def test_too_many_messages_and_undeclared_method(self):
         path = self.script(
@@ -131,7 +141,9 @@ class LuaGrpcStreams(LuaScriptCase):
             '    local list = {}\n'
             '    for i = 1, 17 do list[i] = {} end\n'
             '    u.grpc:call(t, "StreamingInputCall", list)\n'
-            '  end, function(u) u.grpc:call(t, "UnaryCall", {}) end } }\n'
+            '  end, function(u) u.grpc:call(t, "UnaryCall", {}) end,\n'
+            '  function(u) u.grpc:call(t, "StreamingInputCall", {},\n'
+            '                          {host = "127.0.0.1:8"}) end } }\n'
             % PROTO)
         p = run(path, "-u", "1", "-r", "10", "-t", "300ms",
                 "--allow-unreachable")
@@ -140,6 +152,9 @@ class LuaGrpcStreams(LuaScriptCase):
                       p.stderr)
         self.assertIn("u.grpc:call: 'UnaryCall' is not a method class S "
                       "declares", p.stderr)
+        self.assertIn("u.grpc:call: host '127.0.0.1:8' is not one class S "
+                      "declares (grpc = {host = 127.0.0.1:9, hosts = {none}})",
+                      p.stderr)
 
     def test_a_missing_proto_stops_the_start(self):
         path = self.script('local t = rl.grpc.proto("nope.proto")\n'

@@ -181,7 +181,7 @@ static void test_proto_object(void **state) {
   char chunk[512];
   snprintf(chunk, sizeof chunk,
            "local p = rl.grpc.proto('%s')\n"
-           "return {grpc = {proto = p, host = 'g:4'}},\n"
+           "return {grpc = {proto = p, host = 'g:4', hosts = {'h:5'}}},\n"
            "       {grpc = {proto = p, methods = {'Down', 'S/Up'}}},\n"
            "       {grpc = {proto = p, methods = {'Nope'}}}",
            path);
@@ -199,7 +199,15 @@ static void test_proto_object(void **state) {
   assert_int_equal(k.grpc_kinds[1], RL__SCRIPT_GRPC_SERVER);
   assert_int_equal(k.grpc_kinds[2], 0);
   assert_int_equal(k.grpc_kinds[3], RL__SCRIPT_GRPC_CLIENT);
-  assert_int_equal(k.n_requests, 2 * RL__SCRIPT_MAX_MESSAGES + 2);
+  /* Twice: to g:4, then to h:5 (a call's host=). */
+  assert_int_equal(k.grpc_block, 2 * RL__SCRIPT_MAX_MESSAGES + 2);
+  assert_int_equal(k.n_requests, 2 * k.grpc_block);
+  assert_int_equal(rl__script_grpc_host_block(&k, NULL), 0);
+  assert_int_equal(rl__script_grpc_host_block(&k, "g:4"), 0);
+  assert_int_equal(rl__script_grpc_host_block(&k, "h:5"), 1);
+  assert_int_equal(rl__script_grpc_host_block(&k, "x:6"), -1);
+  assert_non_null(strstr(k.requests[k.grpc_block + 1], "host: 'h:5'}"));
+  assert_non_null(strstr(k.requests[k.grpc_block + 1], "{{_rl_m2}}"));
   assert_int_equal(k.grpc_first[1], RL__SCRIPT_MAX_MESSAGES);
   assert_int_equal(k.grpc_first[3], RL__SCRIPT_MAX_MESSAGES + 2);
   char want[512];
