@@ -206,7 +206,13 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
                             .weight = lua_tonumber(L, -2),
                             .fn = rl__script_phase};
     lua_rawgeti(L, -3, 1);
-    k->driven |= lua_type(L, -1) == LUA_TTABLE; /* an rl.taskset */
+    if (lua_type(L, -1) == LUA_TTABLE) { /* an rl.taskset (taskset.c) */
+      k->driven = 1;
+      lua_getfield(L, -1, rl__script_taskset_key);
+      lua_getfield(L, -1, "stops");
+      k->set_stops |= lua_toboolean(L, -1);
+      lua_pop(L, 2);
+    }
     lua_pop(L, 1);
     lua_rawgeti(L, -3, 4);
     if (k->sequential && !lua_isnil(L, -1)) {
@@ -242,8 +248,8 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
       .tasks = k->tasks,
       .n_tasks = (size_t)n,
       .on_start = k->has_on_start ? rl__script_phase : NULL,
-      /* A driven class's on_stop also ends the sets a user is in. */
-      .on_stop = k->has_on_stop || k->driven ? rl__script_phase : NULL,
+      /* A user's on_stop also ends the sets it is in (their on_stop). */
+      .on_stop = k->has_on_stop || k->set_stops ? rl__script_phase : NULL,
       .arg = k,
       .free_data = rl__script_free_user,
       .task_tags = (const char *const *const *)k->task_tags,

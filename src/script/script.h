@@ -84,6 +84,7 @@ typedef struct rl__script_class {
    * sequential or a task is an rl.taskset, so its phases go through
    * taskset.c's driver. */
   int sequential, driven;
+  int set_stops; /* a set among its tasks has an on_stop (in it or below) */
 } rl__script_class;
 
 /* A worker thread's Lua state (runtime.c). */
