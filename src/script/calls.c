@@ -3,7 +3,10 @@
  * u.grpc:call(method, message, opts) and u:request(protocol, text, opts).
  * Each sends one of the generic requests its class declared at load
  * (declare.c) through runtime.c's rl__script_send, which yields until
- * the response; the response object is the same as u.http's.
+ * the response; the response object is the same as u.http's. A gRPC
+ * method's shape (grpcproto.c) picks its request: a client or bidi
+ * stream's list of n messages is the request declared for n, a server
+ * or bidi stream's response gives its replies (r:messages()).
  */
 #include <lauxlib.h>
 #include <stdio.h>
@@ -35,43 +38,107 @@ static const char *read_opts(lua_State *L, int idx, const char *what,
   return name;
 }
 
-/* u.grpc:call("pkg.Service/Method", message, {name=, metadata=}): the
- * message a table (proto3 JSON of it) or a JSON text. */
+/* The message at idx as JSON text, left on the stack (a table: proto3
+ * JSON of it, {} an empty message; a string: as given; nil: {}). */
+static const char *message_text(lua_State *L, int idx, const char *what,
+                                const char *which) {
+  if (lua_type(L, idx) == LUA_TTABLE) {
+    lua_getglobal(L, "rl"); /* rl.json_encode: {} is an object */
+    lua_getfield(L, -1, "json_encode");
+    lua_pushvalue(L, idx);
+    lua_call(L, 1, 1);
+    lua_replace(L, -2);
+  } else if (lua_type(L, idx) == LUA_TSTRING) {
+    lua_pushvalue(L, idx);
+  } else if (lua_isnoneornil(L, idx)) {
+    lua_pushliteral(L, "{}");
+  } else {
+    luaL_error(L,
+               "%s: %s is a %s: give a table ({name = \"x\"}) or a JSON "
+               "text",
+               what, which, luaL_typename(L, idx));
+  }
+  return lua_tostring(L, -1);
+}
+
+/* The messages' variables' names. */
+static const char *const msg_var[RL__SCRIPT_MAX_MESSAGES] = {
+    "_rl_m1",  "_rl_m2",  "_rl_m3",  "_rl_m4",  "_rl_m5",  "_rl_m6",
+    "_rl_m7",  "_rl_m8",  "_rl_m9",  "_rl_m10", "_rl_m11", "_rl_m12",
+    "_rl_m13", "_rl_m14", "_rl_m15", "_rl_m16"};
+
+/* u.grpc:call([proto,] method, message, {name=, metadata=, host=}): method as
+ * declared ("pkg.Service/Method", or "Method", "Service/Method" when that
+ * names one; proto: an rl.grpc.proto object, whose file's method it is).
+ * A client or bidi stream's message is a list of messages (one message
+ * alone: a list of one); a server or bidi stream's response gives its
+ * replies with r:messages(). */
 static int l_grpc_call(lua_State *L) {
   const char *what = "u.grpc:call";
   rl__script_class *k = rl__script_running_class(L, what);
+  if (rl__script_is_proto(L, 2))
+    lua_remove(L, 2); /* the method is looked up among the class's */
   int opts = lua_gettop(L) >= 4 ? 4 : 0;
   const char *method = luaL_checkstring(L, 2);
-  long req = rl__script_grpc_request(k, method);
-  if (req < 0) {
+  long i = rl__script_grpc_method(k, method);
+  if (i < 0) {
     rl__script_list_text(L, k->grpc_methods, k->n_grpc);
     return luaL_error(L,
-                      "%s: '%s' is not a method class %s declares (grpc = "
-                      "{methods = {...}}: %s)",
+                      i == -2 ? "%s: '%s' names more than one method class "
+                                "%s declares (give Service/Method): %s"
+                              : "%s: '%s' is not a method class %s declares "
+                                "(grpc = {methods = {...}}: %s)",
                       what, method, k->name, lua_tostring(L, -1));
   }
-  const char *msg;
-  if (lua_type(L, 3) == LUA_TTABLE) {
-    lua_getglobal(L, "rl"); /* rl.json_encode: {} is an object */
-    lua_getfield(L, -1, "json_encode");
-    lua_pushvalue(L, 3);
-    lua_call(L, 1, 1);
-    msg = lua_tostring(L, -1);
-  } else if (lua_type(L, 3) == LUA_TSTRING) {
-    msg = lua_tostring(L, 3);
-  } else if (lua_isnoneornil(L, 3)) {
-    msg = "{}";
+  int kind = k->grpc_kinds[i];
+  const char *vars[2 * RL__SCRIPT_MAX_MESSAGES];
+  size_t n = 1, req = k->grpc_first[i];
+  luaL_checkstack(L, RL__SCRIPT_MAX_MESSAGES + 8, what);
+  if (kind & RL__SCRIPT_GRPC_CLIENT) {
+    /* A list of messages; a message alone (a table without [1], a
+     * JSON text) is a list of one. */
+    int list = lua_type(L, 3) == LUA_TTABLE && lua_objlen(L, 3) > 0;
+    n = list ? lua_objlen(L, 3) : 1;
+    if (n > RL__SCRIPT_MAX_MESSAGES)
+      return luaL_error(L, "%s: %s: more than %d messages in a call", what,
+                        k->grpc_methods[i], RL__SCRIPT_MAX_MESSAGES);
+    for (size_t m = 0; m < n; m++) {
+      char which[32];
+      snprintf(which, sizeof which, "message %zu", m + 1);
+      if (list)
+        lua_rawgeti(L, 3, (int)m + 1);
+      vars[2 * m] = msg_var[m];
+      vars[2 * m + 1] = message_text(L, list ? lua_gettop(L) : 3, what, which);
+    }
+    req += n - 1;
   } else {
-    return luaL_error(L,
-                      "%s: the message is a %s: give a table ({name = "
-                      "\"x\"}) or a JSON text",
-                      what, luaL_typename(L, 3));
+    vars[0] = "_rl_msg";
+    vars[1] = message_text(L, 3, what, "the message");
   }
   const rl_kv *md;
   size_t n_md;
   const char *name = read_opts(L, opts, what, "metadata", &md, &n_md);
-  const char *vars[2] = {"_rl_msg", msg};
-  return rl__script_send(L, what, (size_t)req, name, md, n_md, vars, 1);
+  if (opts && lua_istable(L, opts)) {
+    /* host=: the grpc table's host or one of its hosts (declared). */
+    lua_getfield(L, opts, "host");
+    if (!lua_isnil(L, -1)) {
+      const char *host = lua_tostring(L, -1);
+      long block = host ? rl__script_grpc_host_block(k, host) : -1;
+      if (block < 0) {
+        rl__script_list_text(L, k->grpc_hosts, k->n_grpc_hosts);
+        return luaL_error(L,
+                          "%s: host '%s' is not one class %s declares "
+                          "(grpc = {host = %s, hosts = {%s}})",
+                          what, host ? host : luaL_typename(L, -2), k->name,
+                          k->grpc_host ? k->grpc_host : "none",
+                          lua_tostring(L, -1));
+      }
+      req += (size_t)block * k->grpc_block;
+    }
+  }
+  if (kind & RL__SCRIPT_GRPC_SERVER)
+    rl__script_reply_is_stream(L);
+  return rl__script_send(L, what, req, name, md, n_md, vars, n);
 }
 
 void rl__script_make_grpc(lua_State *L) {

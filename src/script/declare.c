@@ -182,6 +182,58 @@ static const char *grpc_text(lua_State *L, const char *key, char *why,
   return v;
 }
 
+/* Method i of k as the proto object at obj names it (a short name,
+ * "SayHello", becomes its full one), with its shape. Not in it: an error
+ * when strict (an object the script made), else left to the plugin as
+ * written, unary (a file named in the grpc table, read here only for the
+ * shapes: its services may be in an import). */
+static int method_of(lua_State *L, int obj, rl__script_class *k, size_t i,
+                     int strict, char *why, size_t whylen) {
+  lua_getfield(L, obj, "names");
+  lua_getfield(L, -1, k->grpc_methods[i]);
+  if (lua_type(L, -1) != LUA_TSTRING && !strict) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  if (lua_type(L, -1) != LUA_TSTRING) {
+    lua_getfield(L, obj, "file");
+    snprintf(why, whylen,
+             lua_isboolean(L, -2)
+                 ? "grpc.methods: '%s' names more than one method of %s: "
+                   "give Service/Method"
+                 : "grpc.methods: '%s' is not a method of %s",
+             k->grpc_methods[i], lua_tostring(L, -1));
+    lua_pop(L, 3);
+    return -1;
+  }
+  char *full = strdup(lua_tostring(L, -1));
+  if (!full) {
+    lua_pop(L, 2);
+    snprintf(why, whylen, "out of memory");
+    return -1;
+  }
+  free(k->grpc_methods[i]);
+  k->grpc_methods[i] = full;
+  lua_pop(L, 2);
+  lua_getfield(L, obj, "kinds");
+  lua_getfield(L, -1, full);
+  const char *kind = lua_tostring(L, -1);
+  k->grpc_kinds[i] = !kind                         ? 0
+                     : strcmp(kind, "server") == 0 ? RL__SCRIPT_GRPC_SERVER
+                     : strcmp(kind, "client") == 0 ? RL__SCRIPT_GRPC_CLIENT
+                     : strcmp(kind, "bidi") == 0
+                         ? RL__SCRIPT_GRPC_CLIENT | RL__SCRIPT_GRPC_SERVER
+                         : 0;
+  lua_pop(L, 2);
+  return 0;
+}
+
+static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
+                              int obj, int is_obj, int first, const char *proto,
+                              const char *protoset, const char *imports,
+                              const char *host, size_t *cap, char *why,
+                              size_t whylen);
+
 static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
                         size_t *cap, char *why, size_t whylen) {
   if (!lua_istable(L, -1)) {
@@ -192,8 +244,8 @@ static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
              luaL_typename(L, -1));
     return -1;
   }
-  static const char *const known[] = {"proto", "protoset", "import_path",
-                                      "host",  "methods",  NULL};
+  static const char *const known[] = {
+      "proto", "protoset", "import_path", "host", "hosts", "methods", NULL};
   lua_pushnil(L);
   while (lua_next(L, -2)) {
     int ok = 0;
@@ -202,55 +254,145 @@ static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
     if (!ok) {
       snprintf(why, whylen,
                "grpc: '%s' is not one of its keys (proto, protoset, "
-               "import_path, host, methods)",
+               "import_path, host, hosts, methods)",
                lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
       lua_pop(L, 2);
       return -1;
     }
     lua_pop(L, 1);
   }
-  int bad = 0;
-  const char *proto = grpc_text(L, "proto", why, whylen, &bad);
+  int bad = 0, gt = lua_gettop(L);
+  /* proto: a file, or an rl.grpc.proto object (grpcproto.c) with its
+   * file and import_path. */
+  lua_getfield(L, gt, "proto");
+  int is_obj = rl__script_is_proto(L, -1);
+  const char *proto = NULL, *imports = NULL;
+  if (is_obj) {
+    lua_getfield(L, -1, "file");
+    proto = lua_tostring(L, -1); /* anchored in the object */
+    lua_getfield(L, -2, "import_path");
+    imports = lua_tostring(L, -1);
+    lua_pop(L, 3); /* the strings stay anchored in the grpc table's object */
+  } else {
+    lua_pop(L, 1);
+    proto = grpc_text(L, "proto", why, whylen, &bad);
+  }
   const char *protoset = grpc_text(L, "protoset", why, whylen, &bad);
-  const char *imports = grpc_text(L, "import_path", why, whylen, &bad);
+  const char *own_imports = grpc_text(L, "import_path", why, whylen, &bad);
   const char *host = grpc_text(L, "host", why, whylen, &bad);
   if (bad)
     return -1;
-  lua_getfield(L, -1, "methods");
+  if (own_imports)
+    imports = own_imports;
+  /* The methods' shapes: from the object, or the file read as one. */
+  if (is_obj)
+    lua_getfield(L, gt, "proto");
+  else if (!(proto && rl__script_proto_of(L, s->path, proto) == 0))
+    lua_pushnil(L);
+  int obj = lua_gettop(L); /* a proto object or nil */
+  lua_getfield(L, gt, "methods");
   int rc = read_list(L, "grpc.methods", &k->grpc_methods, NULL, &k->n_grpc, why,
                      whylen);
   lua_pop(L, 1);
   if (rc)
     return -1;
+  if (!k->n_grpc && lua_istable(L, obj)) {
+    /* None listed: every method of the proto. */
+    lua_getfield(L, obj, "methods");
+    rc = read_list(L, "grpc.methods", &k->grpc_methods, NULL, &k->n_grpc, why,
+                   whylen);
+    lua_pop(L, 1);
+    if (rc)
+      return -1;
+  }
   if (!k->n_grpc) {
     snprintf(why, whylen,
              "grpc: methods = {\"pkg.Service/Method\", ...} is required "
-             "(the methods its tasks call: each is declared at load)");
+             "(the methods its tasks call: each is declared at load), "
+             "unless proto is an rl.grpc.proto(...) or a .proto file with "
+             "services");
     return -1;
   }
-  for (size_t i = 0; i < k->n_grpc; i++) {
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, "{grpc: ");
-    add_quoted(&b, k->grpc_methods[i]);
-    luaL_addstring(&b, ", data: '{{_rl_msg}}'");
-    const char *const keys[] = {"proto", "protoset", "import_path"};
-    const char *const vals[] = {proto, protoset, imports};
-    for (size_t f = 0; f < 3; f++)
-      if (vals[f]) {
-        luaL_addstring(&b, ", ");
-        luaL_addstring(&b, keys[f]);
-        luaL_addstring(&b, ": ");
-        add_file(&b, s->path, vals[f]);
-      }
-    if (host) {
-      luaL_addstring(&b, ", host: ");
-      add_quoted(&b, host);
-    }
-    luaL_addchar(&b, '}');
-    luaL_pushresult(&b);
-    if (push_request(L, k, cap))
+  if (!(k->grpc_kinds = calloc(k->n_grpc, sizeof *k->grpc_kinds)) ||
+      !(k->grpc_first = calloc(k->n_grpc, sizeof *k->grpc_first)) ||
+      (host && !(k->grpc_host = strdup(host))))
+    return -2;
+  /* The other hosts a call may name (opts.host): the methods again for
+   * each, in blocks of grpc_block requests after host's. */
+  lua_getfield(L, gt, "hosts");
+  rc = read_list(L, "grpc.hosts", &k->grpc_hosts, NULL, &k->n_grpc_hosts, why,
+                 whylen);
+  lua_pop(L, 1);
+  if (rc)
+    return -1;
+  size_t start = k->n_requests;
+  for (size_t h = 0; h <= k->n_grpc_hosts; h++) {
+    const char *to = h ? k->grpc_hosts[h - 1] : host;
+    if (h == 1)
+      k->grpc_block = k->n_requests - start;
+    if (declare_grpc_block(L, s, k, obj, is_obj, h == 0, proto, protoset,
+                           imports, to, cap, why, whylen))
       return -1;
+  }
+  lua_settop(L, gt);
+  return 0;
+}
+
+/* The requests of k's methods to host `to` (NULL: the class's); first:
+ * the first block, which resolves the methods' names and shapes (obj: a
+ * proto object, or nil) and records where each starts. */
+static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
+                              int obj, int is_obj, int first, const char *proto,
+                              const char *protoset, const char *imports,
+                              const char *host, size_t *cap, char *why,
+                              size_t whylen) {
+  for (size_t i = 0; i < k->n_grpc; i++) {
+    if (first && lua_istable(L, obj) &&
+        method_of(L, obj, k, i, is_obj, why, whylen))
+      return -1;
+    if (first)
+      k->grpc_first[i] = k->n_requests;
+    /* A client or bidi stream sends a list: a request per length. */
+    size_t lists =
+        k->grpc_kinds[i] & RL__SCRIPT_GRPC_CLIENT ? RL__SCRIPT_MAX_MESSAGES : 0;
+    for (size_t n = 0; n <= lists; n++) {
+      if (lists && n == 0)
+        continue;
+      luaL_Buffer b;
+      luaL_buffinit(L, &b);
+      luaL_addstring(&b, "{grpc: ");
+      add_quoted(&b, k->grpc_methods[i]);
+      if (!lists) {
+        luaL_addstring(&b, ", data: '{{_rl_msg}}'");
+      } else {
+        luaL_addstring(&b, ", data: '[");
+        for (size_t m = 1; m <= n; m++) {
+          char var[32];
+          snprintf(var, sizeof var, "%s{{_rl_m%zu}}", m > 1 ? ", " : "", m);
+          luaL_addstring(&b, var);
+        }
+        luaL_addstring(&b, "]'");
+      }
+      const char *const keys[] = {"proto", "protoset", "import_path"};
+      const char *const vals[] = {proto, protoset, imports};
+      for (size_t f = 0; f < 3; f++)
+        if (vals[f]) {
+          luaL_addstring(&b, ", ");
+          luaL_addstring(&b, keys[f]);
+          luaL_addstring(&b, ": ");
+          add_file(&b, s->path, vals[f]);
+        }
+      if (host) {
+        luaL_addstring(&b, ", host: ");
+        add_quoted(&b, host);
+      }
+      luaL_addchar(&b, '}');
+      luaL_pushresult(&b);
+      if (push_request(L, k, cap)) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+      }
+    }
   }
   return 0;
 }
@@ -324,10 +466,12 @@ int rl__script_declare(lua_State *L, int idx, rl__script *s,
     if (declare_http(L, k, k->hosts[h], &cap))
       goto oom;
   }
-  k->grpc_base = k->n_requests;
+  int top = lua_gettop(L);
   lua_getfield(L, idx, "grpc");
   rc = lua_isnil(L, -1) ? 0 : declare_grpc(L, s, k, &cap, why, whylen);
-  lua_pop(L, 1);
+  lua_settop(L, top);
+  if (rc == -2)
+    goto oom;
   if (rc)
     return -1;
   k->protocols_base = k->n_requests;
@@ -357,6 +501,10 @@ void rl__script_declared_free(rl__script_class *k) {
   free(k->requests);
   free_list(k->hosts, k->n_hosts);
   free_list(k->grpc_methods, k->n_grpc);
+  free(k->grpc_kinds);
+  free(k->grpc_first);
+  free(k->grpc_host);
+  free_list(k->grpc_hosts, k->n_grpc_hosts);
   free_list(k->protocols, k->n_protocols);
   free_list(k->protocol_hosts, k->n_protocols);
 }
@@ -388,10 +536,44 @@ long rl__script_host_request(const rl__script_class *k, const char *url,
   return -1;
 }
 
-long rl__script_grpc_request(const rl__script_class *k, const char *method) {
-  for (size_t i = 0; i < k->n_grpc; i++)
+/* Whether `name` names the full "pkg.Service/Method": itself, "Method",
+ * "Service/Method" or "pkg.Service.Method". */
+static int names_method(const char *full, const char *name) {
+  if (strcmp(full, name) == 0)
+    return 1;
+  const char *slash = strrchr(full, '/');
+  if (!slash)
+    return 0;
+  if (strcmp(slash + 1, name) == 0)
+    return 1;
+  size_t svc = (size_t)(slash - full);
+  const char *sv = full; /* "Service/Method": after the package */
+  for (const char *c = full; c < slash; c++)
+    if (*c == '.')
+      sv = c + 1;
+  if (strcmp(sv, name) == 0)
+    return 1;
+  return strlen(full) == strlen(name) && strncmp(full, name, svc) == 0 &&
+         name[svc] == '.' && strcmp(slash + 1, name + svc + 1) == 0;
+}
+
+long rl__script_grpc_method(const rl__script_class *k, const char *method) {
+  long found = -1;
+  for (size_t i = 0; i < k->n_grpc; i++) {
     if (strcmp(k->grpc_methods[i], method) == 0)
-      return (long)(k->grpc_base + i);
+      return (long)i;
+    if (names_method(k->grpc_methods[i], method))
+      found = found == -1 ? (long)i : -2;
+  }
+  return found;
+}
+
+long rl__script_grpc_host_block(const rl__script_class *k, const char *host) {
+  if (!host || (k->grpc_host && strcmp(k->grpc_host, host) == 0))
+    return 0;
+  for (size_t h = 0; h < k->n_grpc_hosts; h++)
+    if (strcmp(k->grpc_hosts[h], host) == 0)
+      return (long)(h + 1);
   return -1;
 }
 

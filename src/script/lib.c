@@ -241,8 +241,10 @@ void rl__script_open_lib(lua_State *L) {
   luaL_openlibs(L);
   lua_newtable(L);
   luaL_register(L, NULL, lib);
-  rl__script_open_helpers(L, lua_gettop(L)); /* helpers.c */
-  rl__script_open_events(L, lua_gettop(L));  /* events.c */
+  rl__script_open_helpers(L, lua_gettop(L));  /* helpers.c */
+  rl__script_open_events(L, lua_gettop(L));   /* events.c */
+  rl__script_open_tasksets(L, lua_gettop(L)); /* taskset.c */
+  rl__script_open_grpc(L, lua_gettop(L));     /* grpcproto.c */
   lua_setglobal(L, "rl");
   /* require "rpcload" gives the same table. */
   lua_getglobal(L, "package");
@@ -310,24 +312,39 @@ static int check_tags(lua_State *L, int v) {
   return -1;
 }
 
-/* A list entry: a function, or {fn, weight[, name=]}. */
+/* A task: a function or an rl.taskset{...} (its own name= when the
+ * entry has none). */
+static int is_task(lua_State *L, int v) {
+  return lua_type(L, v) == LUA_TFUNCTION || rl__script_is_taskset(L, v);
+}
+
+static const char *set_name(lua_State *L, int v, const char *name) {
+  if (name || lua_type(L, v) != LUA_TTABLE)
+    return name;
+  lua_getfield(L, v, "name");
+  const char *own = lua_tostring(L, -1); /* anchored in the set */
+  lua_pop(L, 1);
+  return own;
+}
+
+/* A list entry: a task, or {task, weight[, name=]}. */
 static int list_entry(lua_State *L, int arr, int *n, int v, const char *name) {
-  if (lua_type(L, v) == LUA_TFUNCTION)
-    return add_task(L, arr, n, v, 1, name, 0);
+  if (is_task(L, v))
+    return add_task(L, arr, n, v, 1, set_name(L, v, name), 0);
   if (lua_type(L, v) == LUA_TTABLE) {
     lua_rawgeti(L, v, 1);
     lua_rawgeti(L, v, 2);
     lua_getfield(L, v, "name");
     lua_getfield(L, v, "tags");
     int top = lua_gettop(L);
-    int ok = lua_type(L, top - 3) == LUA_TFUNCTION &&
+    int ok = is_task(L, top - 3) &&
              (lua_isnil(L, top - 2) || lua_type(L, top - 2) == LUA_TNUMBER);
     double w = lua_isnil(L, top - 2) ? 1 : lua_tonumber(L, top - 2);
     const char *own = lua_tostring(L, top - 1);
     if (ok && w > 0) {
       if (check_tags(L, top))
         return -1; /* the reason on top: the caller resets the stack */
-      add_task(L, arr, n, top - 3, w, own ? own : name,
+      add_task(L, arr, n, top - 3, w, own ? own : set_name(L, top - 3, name),
                lua_isnil(L, top) ? 0 : top);
       lua_pop(L, 4);
       return 0;
@@ -335,8 +352,8 @@ static int list_entry(lua_State *L, int arr, int *n, int v, const char *name) {
     lua_pop(L, 4);
   }
   lua_pushfstring(L,
-                  "a task is a function or {function, weight, name=, tags=} "
-                  "(got a %s%s)",
+                  "a task is a function, an rl.taskset{...} or {function, "
+                  "weight, name=, tags=} (got a %s%s)",
                   luaL_typename(L, v),
                   lua_type(L, v) == LUA_TTABLE ? " without those" : "");
   return -1;
@@ -415,11 +432,12 @@ int rl__script_tasks(lua_State *L, int idx) {
   for (size_t i = 0; i < an; i++) {
     lua_pushnumber(L, nums[i]);
     lua_rawget(L, t);
-    if (lua_type(L, -1) != LUA_TFUNCTION || !(nums[i] > 0)) {
+    if (!is_task(L, -1) || !(nums[i] > 0)) {
       lua_pushfstring(L, "tasks[%f]: a weight > 0 for a function", nums[i]);
       return fail_at(L, t);
     }
-    add_task(L, arr, &n, lua_gettop(L), nums[i], NULL, 0);
+    add_task(L, arr, &n, lua_gettop(L), nums[i],
+             set_name(L, lua_gettop(L), NULL), 0);
     lua_pop(L, 1);
   }
   qsort(strs, as, sizeof *strs, by_text);

@@ -12,9 +12,9 @@
 #include "script/safety.h"
 #include "script/script.h"
 
-/* u:interrupt(): the task ends here, not counted as an error; the user
- * waits, then picks its next task (Locust's interrupt() out of a TaskSet
- * back to its user, which has no nested sets here). */
+/* u:interrupt()'s end: the task ends here, not counted as an error
+ * (taskset.c's u:interrupt first leaves the innermost task set, if the
+ * user is in one, as Locust's interrupt() does). */
 int rl__script_lua_interrupt(lua_State *L) {
   (void)rl__script_running_user(L, "u:interrupt");
   return rl__script_end_quietly(L);

@@ -46,7 +46,12 @@ typedef struct luser {
    * coroutine, until it yields again or ends. */
   int resp_ref;
   const rl_send_result *res;
-  int ending; /* the phase ends at the coroutine's next yield */
+  int ending;    /* the phase ends at the coroutine's next yield */
+  int no_wait;   /* u:interrupt's reschedule: no wait after this task */
+  int where_ref; /* a driven class's phase name (taskset.c), or NOREF */
+  /* The next send's response, the one in flight's: a gRPC server or
+   * bidi stream's (r:messages() gives its replies). */
+  int stream_next, stream_reply;
 } luser;
 
 static _Thread_local rl__script_state *tls_state;
@@ -181,8 +186,10 @@ static void end_phase(luser *lu) {
   lu->co_ref = LUA_NOREF;
   lu->co = NULL;
   lu->ending = 0;
-  if (lu->k->wait_fn && rl_user_phase(lu->cu, NULL) == RL_USER_TASK)
+  if (lu->k->wait_fn && !lu->no_wait &&
+      rl_user_phase(lu->cu, NULL) == RL_USER_TASK)
     rl__script_ask_wait(lu->st->L, &lu->st->guard, lu->k, lu->u_ref, lu->cu);
+  lu->no_wait = 0;
   rl_user_task_done(lu->cu);
 }
 
@@ -190,6 +197,12 @@ static void end_phase(luser *lu) {
 static void phase_name(const luser *lu, char *out, size_t len) {
   size_t task = 0;
   int p = rl_user_phase(lu->cu, &task);
+  if (lu->where_ref != LUA_NOREF) { /* inside a task set */
+    lua_rawgeti(lu->st->L, LUA_REGISTRYINDEX, lu->where_ref);
+    snprintf(out, len, "%s.%s", lu->k->name, lua_tostring(lu->st->L, -1));
+    lua_pop(lu->st->L, 1);
+    return;
+  }
   snprintf(out, len, "%s.%s", lu->k->name,
            p == RL_USER_ON_START  ? "on_start"
            : p == RL_USER_ON_STOP ? "on_stop"
@@ -231,7 +244,7 @@ static luser *user_new(rl_user *cu, rl__script_class *k) {
   lua_State *L = st->L;
   lu->st = st;
   lu->k = k;
-  lu->co_ref = lu->resp_ref = LUA_NOREF;
+  lu->co_ref = lu->resp_ref = lu->where_ref = LUA_NOREF;
   lua_newtable(L);
   lua_pushnumber(L, (lua_Number)rl_user_id(cu));
   lua_setfield(L, -2, "id");
@@ -241,7 +254,7 @@ static luser *user_new(rl_user *cu, rl__script_class *k) {
   lua_setfield(L, -2, "grpc");
   lua_pushcfunction(L, rl__script_lua_request);
   lua_setfield(L, -2, "request");
-  lua_pushcfunction(L, rl__script_lua_interrupt);
+  rl__script_push_interrupt(L); /* taskset.c's: out of a set, if any */
   lua_setfield(L, -2, "interrupt");
   lu->u_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   rl_user_set_data(cu, lu);
@@ -262,6 +275,19 @@ void rl__script_phase(rl_user *cu, void *arg) {
   lua_State *co = lua_newthread(L);
   lu->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lu->co = co;
+  if (k->driven) { /* taskset.c's driver picks and runs the phase */
+    rl__script_push_driver(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lu->u_ref);
+    lua_pushinteger(L, p);
+    lua_pushinteger(L, (lua_Integer)task + 1);
+    lua_getglobal(L, k->name);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, lu->st->classes_ref);
+    lua_rawgeti(L, -1, (int)k->index + 1);
+    lua_replace(L, -2);
+    lua_xmove(L, co, 6);
+    resume(lu, 5);
+    return;
+  }
   if (p == RL_USER_TASK) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, lu->st->classes_ref);
     lua_rawgeti(L, -1, (int)k->index + 1);
@@ -286,6 +312,7 @@ void rl__script_free_user(void *data, void *arg) {
   luaL_unref(L, LUA_REGISTRYINDEX, lu->u_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, lu->co_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, lu->resp_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->where_ref);
   free(lu);
 }
 
@@ -324,6 +351,11 @@ static void request_done(rl_user *cu, const rl_send_result *res, void *arg) {
   lua_setfield(co, -2, "name");
   lua_pushnumber(co, (lua_Number)res->response_time_ns / 1e6);
   lua_setfield(co, -2, "elapsed");
+  if (lu->stream_reply) {
+    lua_pushboolean(co, 1);
+    lua_setfield(co, -2, "stream");
+    lu->stream_reply = 0;
+  }
   lua_rawgeti(co, LUA_REGISTRYINDEX, lu->st->resp_mt_ref);
   lua_setmetatable(co, -2);
   lua_pushvalue(co, -1);
@@ -407,6 +439,30 @@ rl_user *rl__script_running_user(lua_State *L, const char *what) {
   return running_user(L, what)->cu;
 }
 
+void rl__script_reply_is_stream(lua_State *L) {
+  running_user(L, "u.grpc:call")->stream_next = 1;
+}
+
+int rl__script_lua_skip_wait(lua_State *L) {
+  luser *lu = running_user(L, "u:interrupt");
+  if (rl_user_phase(lu->cu, NULL) == RL_USER_TASK) {
+    lu->no_wait = 1;
+    (void)rl_user_wait_next(lu->cu, 0);
+  }
+  return 0;
+}
+
+int rl__script_lua_set_where(lua_State *L) {
+  luser *lu = running_user(L, "rl.taskset");
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->where_ref);
+  lu->where_ref = LUA_NOREF;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    lua_settop(L, 1);
+    lu->where_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
+  return 0;
+}
+
 int rl__script_end_quietly(lua_State *L) {
   lua_pushlightuserdata(L, (void *)&fail_key);
   return lua_error(L);
@@ -417,6 +473,8 @@ int rl__script_send(lua_State *L, const char *what, size_t req,
                     const char *const *vars, size_t n_vars) {
   luser *lu = running_user(L, what);
   rl_user *cu = lu->cu;
+  lu->stream_reply = lu->stream_next;
+  lu->stream_next = 0;
   for (size_t i = 0; i < n_vars; i++)
     if (rl_user_set_var(cu, vars[2 * i], vars[2 * i + 1]))
       return luaL_error(L, "%s: out of memory", what);
@@ -492,6 +550,39 @@ static int l_json(lua_State *L) {
   return 1;
 }
 
+/* r:messages(): a gRPC stream's replies (the first 1000: the grpc
+ * plugin's {count, last, messages} document), else the reply alone. */
+static int l_messages(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_getfield(L, 1, "stream");
+  int stream = lua_toboolean(L, -1);
+  lua_getfield(L, 1, "body");
+  size_t len = 0;
+  (void)lua_tolstring(L, -1, &len);
+  lua_pop(L, 2);
+  if (len == 0) { /* nothing came back (a failed call) */
+    lua_newtable(L);
+    return 1;
+  }
+  l_json(L);
+  if (stream) {
+    lua_getfield(L, -1, "messages");
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+    }
+    return 1;
+  }
+  lua_createtable(L, 1, 0);
+  lua_insert(L, -2);
+  if (!lua_isnil(L, -1))
+    lua_rawseti(L, -2, 1);
+  else
+    lua_pop(L, 1);
+  return 1;
+}
+
 static void make_resp_mt(lua_State *L) {
   lua_newtable(L);
   lua_newtable(L);
@@ -501,6 +592,8 @@ static void make_resp_mt(lua_State *L) {
   lua_setfield(L, -2, "success");
   lua_pushcfunction(L, l_json);
   lua_setfield(L, -2, "json");
+  lua_pushcfunction(L, l_messages);
+  lua_setfield(L, -2, "messages");
   lua_setfield(L, -2, "__index");
 }
 

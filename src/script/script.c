@@ -148,6 +148,22 @@ static int read_wait(lua_State *L, int idx, rl__script_class *k, int wait_given,
   return 0;
 }
 
+/* sequential = true: Locust's SequentialTaskSet as the class (its tasks
+ * in order, looping; taskset.c). */
+static int read_sequential(lua_State *L, int idx, rl__script_class *k,
+                           char *why, size_t whylen) {
+  lua_getfield(L, idx, "sequential");
+  int t = lua_type(L, -1);
+  k->sequential = t == LUA_TBOOLEAN && lua_toboolean(L, -1);
+  k->driven = k->sequential;
+  lua_pop(L, 1);
+  if (t != LUA_TBOOLEAN && t != LUA_TNIL) {
+    snprintf(why, whylen, "sequential: true or false");
+    return -1;
+  }
+  return 0;
+}
+
 static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
                       const char *name, int has_target, int wait_given,
                       char *why, size_t whylen) {
@@ -160,7 +176,8 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
       opt_text(L, idx, "host", &k->host, why, whylen) ||
       read_wait(L, idx, k, wait_given, why, whylen) ||
       opt_fn(L, idx, "on_start", &k->has_on_start, why, whylen) ||
-      opt_fn(L, idx, "on_stop", &k->has_on_stop, why, whylen))
+      opt_fn(L, idx, "on_stop", &k->has_on_stop, why, whylen) ||
+      read_sequential(L, idx, k, why, whylen))
     return -1;
   /* Before the tasks: a refused declaration leaves nothing of theirs
    * that k->c does not count yet (script_del frees by it). */
@@ -188,7 +205,27 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
     k->tasks[i] = (rl_task){.name = k->task_names[i],
                             .weight = lua_tonumber(L, -2),
                             .fn = rl__script_phase};
+    lua_rawgeti(L, -3, 1);
+    if (lua_type(L, -1) == LUA_TTABLE) { /* an rl.taskset (taskset.c) */
+      k->driven = 1;
+      lua_getfield(L, -1, rl__script_taskset_key);
+      lua_getfield(L, -1, "stops");
+      k->set_stops |= lua_toboolean(L, -1);
+      lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
     lua_rawgeti(L, -3, 4);
+    if (k->sequential && !lua_isnil(L, -1)) {
+      /* The driver takes a sequential class's tasks in order: --tags
+       * could not leave some out. */
+      snprintf(why, whylen,
+               "%s: tags: not in a sequential class (its tasks run in "
+               "order, all of them)",
+               k->task_names[i] ? k->task_names[i] : "a task");
+      k->c.n_tasks = (size_t)n;
+      lua_pop(L, 5);
+      return -1;
+    }
     int oom = read_tags(L, k, i) || !k->task_names[i];
     lua_pop(L, 4);
     if (oom) {
@@ -211,7 +248,8 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
       .tasks = k->tasks,
       .n_tasks = (size_t)n,
       .on_start = k->has_on_start ? rl__script_phase : NULL,
-      .on_stop = k->has_on_stop ? rl__script_phase : NULL,
+      /* A user's on_stop also ends the sets it is in (their on_stop). */
+      .on_stop = k->has_on_stop || k->set_stops ? rl__script_phase : NULL,
       .arg = k,
       .free_data = rl__script_free_user,
       .task_tags = (const char *const *const *)k->task_tags,

@@ -8,7 +8,9 @@
  * runtime.c is what runs on the worker threads: the thread's state, made
  * lazily when its first Lua user starts, and the phases, which resume
  * coroutines; lib.c is the rl library both load (rl.user, the waits,
- * rl.log, rl.sleep, rl.fail, JSON); calls.c u.grpc:call and u:request.
+ * rl.log, rl.sleep, rl.fail, JSON); calls.c u.grpc:call and u:request;
+ * taskset.c rl.taskset and sequential classes (Locust's TaskSet and
+ * SequentialTaskSet), a driver per phase of a class that has them.
  *
  * Dynamic requests on declared ones: a C class declares its requests up
  * front, a Lua task makes them up as it goes. Each class declares
@@ -66,8 +68,23 @@ typedef struct rl__script_class {
   size_t n_requests;
   char **hosts, **grpc_methods, **protocols, **protocol_hosts;
   size_t n_hosts, n_grpc, n_protocols;
-  size_t grpc_base, protocols_base;
+  /* Per gRPC method: its shape (RL__SCRIPT_GRPC_* bits, known from its
+   * proto) and its first request (client and bidi streams: one per
+   * message count 1..RL__SCRIPT_MAX_MESSAGES, in order). */
+  int *grpc_kinds;
+  size_t *grpc_first;
+  /* grpc.host (NULL: the class's) and grpc.hosts, the others a call may
+   * name (opts.host): the methods' requests again per host, grpc_block
+   * after the ones before. */
+  char *grpc_host, **grpc_hosts;
+  size_t n_grpc_hosts, grpc_block;
+  size_t protocols_base;
   int http_default; /* the HTTP requests to its host come first */
+  /* sequential = true (Locust's SequentialTaskSet as a class); driven:
+   * sequential or a task is an rl.taskset, so its phases go through
+   * taskset.c's driver. */
+  int sequential, driven;
+  int set_stops; /* a set among its tasks has an on_stop (in it or below) */
 } rl__script_class;
 
 /* A worker thread's Lua state (runtime.c). */
@@ -151,6 +168,9 @@ void rl__script_headers(lua_State *L, int idx, const char *what,
  * at load. _free frees them.
  */
 #define RL__SCRIPT_MAX_WORDS 16
+/* The messages a client or bidi stream's call sends at most. */
+#define RL__SCRIPT_MAX_MESSAGES 16
+enum { RL__SCRIPT_GRPC_SERVER = 1, RL__SCRIPT_GRPC_CLIENT = 2 };
 int rl__script_declare(lua_State *L, int idx, rl__script *s,
                        rl__script_class *k, int has_target, char *why,
                        size_t whylen);
@@ -160,9 +180,14 @@ void rl__script_declared_free(rl__script_class *k);
  * of url; -1 when none is. */
 long rl__script_host_request(const rl__script_class *k, const char *url,
                              const char **path);
-/* The request of a declared gRPC method (as written in methods), of a
- * declared protocol with that many words; -1 when not declared. */
-long rl__script_grpc_request(const rl__script_class *k, const char *method);
+/* The index (in k->grpc_methods) of a declared gRPC method, named in
+ * full or by "Method", "Service/Method", "pkg.Service.Method" (-1: none,
+ * -2: several); the request of a declared protocol with that many words
+ * (-1 when not declared). */
+long rl__script_grpc_method(const rl__script_class *k, const char *method);
+/* The block of a call's host (nil: 0, the grpc table's host; then its
+ * hosts, 1...); -1 when not declared. */
+long rl__script_grpc_host_block(const rl__script_class *k, const char *host);
 long rl__script_protocol_request(const rl__script_class *k,
                                  const char *protocol, size_t words);
 /* Pushes the list's items joined by ", " ("none" when empty). */
@@ -236,6 +261,39 @@ int rl__script_events_setup(rl_env *env, rl__script *s, lua_State *L, char *why,
  * (its guard in *g), or NULL when the thread has none (no Lua user ran
  * here) or its script failed to load. */
 lua_State *rl__script_thread_listener(rl__script *s, rl__script_guard **g);
+
+/*
+ * taskset.c: rl.taskset into the table at rl_table, with the driver and
+ * u:interrupt in L's registry (every state). push_driver pushes the
+ * function a driven class's phases run as: driver(u, phase (0 on_start, 1
+ * a task, 2 on_stop), the engine's pick (1-based), the class table, its
+ * tasks array); push_interrupt the u:interrupt every user gets.
+ * is_taskset: whether the value at idx is an rl.taskset{...} table.
+ */
+extern const char rl__script_taskset_key[];
+void rl__script_open_tasksets(lua_State *L, int rl_table);
+void rl__script_push_driver(lua_State *L);
+void rl__script_push_interrupt(lua_State *L);
+int rl__script_is_taskset(lua_State *L, int idx);
+/* runtime.c, for the driver: the running task has no wait after it
+ * (u:interrupt's reschedule); the name errors of the running phase give
+ * (a string: "Set.task" under the class's name; nil: the engine's). */
+int rl__script_lua_skip_wait(lua_State *L);
+int rl__script_lua_set_where(lua_State *L);
+
+/*
+ * grpcproto.c: rl.grpc (rl.grpc.proto) into the table at rl_table; is_proto
+ * whether the value at idx is a proto object; proto_of pushes the object
+ * of `file` (relative to the script) and returns 0, or -1 with nothing
+ * pushed when it cannot be read.
+ */
+extern const char rl__script_proto_key[];
+void rl__script_open_grpc(lua_State *L, int rl_table);
+int rl__script_is_proto(lua_State *L, int idx);
+int rl__script_proto_of(lua_State *L, const char *script, const char *file);
+/* runtime.c, for calls.c: the next response of the running user is a
+ * server or bidi stream's (r:messages() gives its replies). */
+void rl__script_reply_is_stream(lua_State *L);
 
 /* calls.c: u.grpc (pushed, one table every user of a state shares) and
  * u:request (a C function). */

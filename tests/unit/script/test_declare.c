@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lualib.h>
 
@@ -48,7 +49,7 @@ static void test_http_only_class(void **state) {
   assert_null(k.requests[18]);
   const char *path = NULL;
   assert_int_equal(rl__script_host_request(&k, "http://a:1/x", &path), -1);
-  assert_int_equal(rl__script_grpc_request(&k, "p.S/M"), -1);
+  assert_int_equal(rl__script_grpc_method(&k, "p.S/M"), -1);
   assert_int_equal(rl__script_protocol_request(&k, "redis", 1), -1);
   rl__script_declared_free(&k);
 }
@@ -86,8 +87,14 @@ static void test_hosts_grpc_protocols(void **state) {
   assert_string_equal(path, "");
   assert_int_equal(rl__script_host_request(&k, "http://b:23/x", &path), -1);
   assert_int_equal(rl__script_host_request(&k, "https://it's:3?q", &path), 18);
-  assert_int_equal(rl__script_grpc_request(&k, "p.S/M"), 36);
-  assert_int_equal(rl__script_grpc_request(&k, "p.S/N"), -1);
+  assert_int_equal(rl__script_grpc_method(&k, "p.S/M"), 0);
+  assert_int_equal(k.grpc_first[0], 36);
+  assert_int_equal(k.grpc_kinds[0], 0); /* h.proto cannot be read: unary */
+  assert_int_equal(rl__script_grpc_method(&k, "M"), 0);
+  assert_int_equal(rl__script_grpc_method(&k, "S/M"), 0);
+  assert_int_equal(rl__script_grpc_method(&k, "p.S.M"), 0);
+  assert_int_equal(rl__script_grpc_method(&k, "p.S/N"), -1);
+  assert_int_equal(rl__script_grpc_method(&k, "q.S/M"), -1);
   assert_int_equal(rl__script_protocol_request(&k, "line", 2), 38);
   assert_int_equal(rl__script_protocol_request(&k, "line", 0), -1);
   assert_int_equal(
@@ -150,12 +157,95 @@ static void test_bad_declarations(void **state) {
   }
 }
 
+/* A class whose grpc table names an rl.grpc.proto object: every method
+ * of the file by default, a request per message count for the ones whose
+ * client streams, the shapes for the calls, short names. */
+static void test_proto_object(void **state) {
+  (void)state;
+  char path[] = "/tmp/rl_test_declare_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  assert_non_null(f);
+  fputs("syntax = \"proto3\"; package p; // rpc Fake (A) returns (B);\n"
+        "/* service Hidden { rpc X (A) returns (B); } */\n"
+        "service S { rpc U (A) returns (B); rpc Up (stream A) returns (B) {}\n"
+        "  rpc Down (A) returns (stream B);\n"
+        "  rpc Chat ( stream A ) returns ( stream  B ) {} }\n",
+        f);
+  fclose(f);
+  static rl__script s = {.path = "/scripts/t.lua"};
+  lua_State *L = luaL_newstate();
+  assert_non_null(L);
+  rl__script_open_lib(L);
+  char chunk[512];
+  snprintf(chunk, sizeof chunk,
+           "local p = rl.grpc.proto('%s')\n"
+           "return {grpc = {proto = p, host = 'g:4', hosts = {'h:5'}}},\n"
+           "       {grpc = {proto = p, methods = {'Down', 'S/Up'}}},\n"
+           "       {grpc = {proto = p, methods = {'Nope'}}}",
+           path);
+  assert_int_equal(luaL_dostring(L, chunk), 0);
+  rl__script_class k;
+  char why[512];
+  memset(&k, 0, sizeof k);
+  k.name = "U";
+  assert_int_equal(rl__script_declare(L, 1, &s, &k, 0, why, sizeof why), 0);
+  assert_int_equal(k.n_grpc, 4);
+  assert_string_equal(k.grpc_methods[0], "p.S/Chat");
+  assert_string_equal(k.grpc_methods[3], "p.S/Up");
+  assert_int_equal(k.grpc_kinds[0],
+                   RL__SCRIPT_GRPC_CLIENT | RL__SCRIPT_GRPC_SERVER);
+  assert_int_equal(k.grpc_kinds[1], RL__SCRIPT_GRPC_SERVER);
+  assert_int_equal(k.grpc_kinds[2], 0);
+  assert_int_equal(k.grpc_kinds[3], RL__SCRIPT_GRPC_CLIENT);
+  /* Twice: to g:4, then to h:5 (a call's host=). */
+  assert_int_equal(k.grpc_block, 2 * RL__SCRIPT_MAX_MESSAGES + 2);
+  assert_int_equal(k.n_requests, 2 * k.grpc_block);
+  assert_int_equal(rl__script_grpc_host_block(&k, NULL), 0);
+  assert_int_equal(rl__script_grpc_host_block(&k, "g:4"), 0);
+  assert_int_equal(rl__script_grpc_host_block(&k, "h:5"), 1);
+  assert_int_equal(rl__script_grpc_host_block(&k, "x:6"), -1);
+  assert_non_null(strstr(k.requests[k.grpc_block + 1], "host: 'h:5'}"));
+  assert_non_null(strstr(k.requests[k.grpc_block + 1], "{{_rl_m2}}"));
+  assert_int_equal(k.grpc_first[1], RL__SCRIPT_MAX_MESSAGES);
+  assert_int_equal(k.grpc_first[3], RL__SCRIPT_MAX_MESSAGES + 2);
+  char want[512];
+  snprintf(want, sizeof want,
+           "{grpc: 'p.S/Chat', data: '[{{_rl_m1}}, {{_rl_m2}}]', proto: "
+           "'%s', host: 'g:4'}",
+           path);
+  assert_string_equal(k.requests[1], want);
+  snprintf(want, sizeof want,
+           "{grpc: 'p.S/Down', data: '{{_rl_msg}}', proto: '%s', host: "
+           "'g:4'}",
+           path);
+  assert_string_equal(k.requests[RL__SCRIPT_MAX_MESSAGES], want);
+  assert_int_equal(rl__script_grpc_method(&k, "U"), 2);
+  assert_int_equal(rl__script_grpc_method(&k, "Up"), 3);
+  rl__script_declared_free(&k);
+  memset(&k, 0, sizeof k);
+  assert_int_equal(rl__script_declare(L, 2, &s, &k, 0, why, sizeof why), 0);
+  assert_int_equal(k.n_grpc, 2);
+  assert_string_equal(k.grpc_methods[0], "p.S/Down");
+  assert_string_equal(k.grpc_methods[1], "p.S/Up");
+  rl__script_declared_free(&k);
+  memset(&k, 0, sizeof k);
+  assert_int_equal(rl__script_declare(L, 3, &s, &k, 0, why, sizeof why), -1);
+  assert_non_null(strstr(why, "grpc.methods: 'Nope' is not a method of /tmp/"));
+  rl__script_declared_free(&k);
+  assert_int_equal(lua_gettop(L), 3);
+  lua_close(L);
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_http_only_class),
       cmocka_unit_test(test_hosts_grpc_protocols),
       cmocka_unit_test(test_the_class_host_by_url),
       cmocka_unit_test(test_bad_declarations),
+      cmocka_unit_test(test_proto_object),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,169 @@
+"""gRPC from Lua with rl.grpc.proto objects and streams (docs/lua.md,
+src/script/grpcproto.c) against grpc_stream_server.py (Debian's Python
+grpcio, gRPC's interop TestService, tests/data/interop_test.proto):
+
+- u.grpc:call(proto, "Method", msg) on a class whose grpc table names the
+  object (every method of the file declared), next to the full-name form;
+  {host = ...} on a call: one of the grpc table's hosts (a second server
+  counts those calls);
+- a server stream's replies (r:messages()), a client stream sending a list,
+  a bidirectional one sending a list and getting the replies: the counts
+  the script saw, the stats rows (the call's under name=, its messages'
+  as docs/grpc.md names them: /pkg.Service/Method [recv] and [send]) and
+  the server's own counts agree;
+- a list longer than the declared maximum, an undeclared method: Lua
+  errors saying so.
+
+Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
+    RPCLOAD_BUILD_DIR=../../build /usr/bin/python3 -m unittest -v test_lua_grpc_stream
+"""
+
+import os
+import subprocess
+import unittest
+
+from test_grpc import PyServer, grpc, plugin_built
+from test_lua import BUILD_DIR, RPCLOAD, LuaScriptCase, rows
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTO = os.path.join(os.path.dirname(HERE), "data", "interop_test.proto")
+
+SCRIPT = '''
+local t = rl.grpc.proto("%(proto)s")
+local seen = {out = 0, duplex = 0}
+S = rl.user { grpc = {proto = t, host = "%(host)s", hosts = {"%(other)s"}},
+  tasks = { function(u)
+    -- A server stream: three replies, sizes 1, 2, 3.
+    local r = u.grpc:call(t, "StreamingOutputCall",
+      {response_parameters = {{size = 1}, {size = 2}, {size = 3}}},
+      {name = "out"})
+    local ms = r:messages()
+    if #ms ~= 3 or #ms[3].payload.body ~= 4 then   -- base64 of 3 bytes
+      r:failure("out: " .. rl.json_encode(ms))
+    end
+    -- A client stream: a list of two (payloads of 1 and 2 bytes).
+    r = u.grpc:call(t, "TestService/StreamingInputCall",
+      {{payload = {body = "YQ=="}}, {payload = {body = "YmI="}}},
+      {name = "in"})
+    if r:json().aggregatedPayloadSize ~= 3 then r:failure("in: " .. r.body) end
+    if #r:messages() ~= 1 then r:failure("in: not one reply") end
+    -- Bidirectional: two requests, 1 + 2 replies.
+    r = u.grpc:call(t, "FullDuplexCall",
+      {{response_parameters = {{size = 5}}},
+       {response_parameters = {{size = 5}, {size = 7}}}},
+      {name = "duplex"})
+    if #r:messages() ~= 3 then r:failure("duplex: " .. r.body) end
+    -- The full name without the object, as before.
+    r = u.grpc:call("grpc.testing.TestService/UnaryCall",
+                    {response_size = 4}, {name = "unary"})
+    if r.status ~= 0 then r:failure("unary " .. r.status) end
+    -- The issue's sketch: the host named by the call (declared in hosts).
+    r = u.grpc:call(t, "UnaryCall", {response_size = 1},
+                    {name = "other", host = "%(other)s"})
+    if r.status ~= 0 then r:failure("other " .. r.status) end
+  end } }
+'''
+
+
+def run(script, *args):
+    env = dict(os.environ)
+    env.setdefault("RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
+    argv = [RPCLOAD, "-s", script, "--json", "--only-summary",
+            "--stop-timeout", "5"]
+    return subprocess.run(argv + list(args), capture_output=True, text=True,
+                          timeout=60, env=env)
+
+
+class LuaGrpcStreams(LuaScriptCase):
+
+    def setUp(self):
+        super().setUp()
+        if not plugin_built():
+            self.skipTest("the grpc plugin is not built")
+        if grpc is None:
+            self.skipTest("Python grpcio is missing (python3-grpcio)")
+        self.protoset = os.path.join(self.tmp.name, "interop.protoset")
+        subprocess.run(["protoc", "--include_imports", "-o", self.protoset,
+                        "-I", os.path.dirname(PROTO), "interop_test.proto"],
+                       check=True, capture_output=True, timeout=120)
+
+    def test_streams_counts_agree_on_both_sides(self):
+        with PyServer(self.protoset, script="grpc_stream_server.py") as ps, \
+                PyServer(self.protoset, script="grpc_stream_server.py") as ps2:
+            path = self.script(SCRIPT % {"proto": PROTO,
+                                         "host": "127.0.0.1:%d" % ps.port,
+                                         "other": "127.0.0.1:%d" % ps2.port})
+            p = run(path, "-u", "2", "-r", "100", "-t", "1s",
+                    "--wait", "constant:0.01")
+            rep = ps.stop()
+            rep2 = ps2.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("Lua error", p.stderr)
+        r = rows(p)
+        n = lambda name: r[("grpc", name)]["num_requests"]  # noqa: E731
+        calls = n("out")
+        self.assertGreater(calls, 5, r.keys())
+        # The messages' rows keep the method's name (name= is the call's).
+        M = "/grpc.testing.TestService/"
+        r.update({("grpc", short + " " + d): r[("grpc", M + long + " " + d)]
+                  for short, long in (("out", "StreamingOutputCall"),
+                                      ("in", "StreamingInputCall"),
+                                      ("duplex", "FullDuplexCall"))
+                  for d in ("[recv]", "[send]")
+                  if ("grpc", M + long + " " + d) in r})
+        self.assertNotIn(("grpc", "in [recv]"), r)
+        self.assertNotIn(("grpc", "out [send]"), r)
+        for name in ("out", "in", "duplex", "unary", "out [recv]",
+                     "in [send]", "duplex [send]", "duplex [recv]"):
+            self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
+        # Each task makes the four calls in turn: the stop may cut a
+        # task between them, never a call.
+        self.assertTrue(calls >= n("in") >= n("duplex") >= n("unary")
+                        >= n("other") >= calls - 2, r)
+        self.assertEqual(calls, rep["calls"]["StreamingOutputCall"], rep)
+        self.assertEqual(n("out [recv]"), 3 * calls)
+        self.assertEqual(n("out [recv]"), rep["sent"]["StreamingOutputCall"])
+        self.assertEqual(n("in [send]"), 2 * n("in"))
+        self.assertEqual(n("in [send]"), rep["received"]["StreamingInputCall"])
+        self.assertEqual(n("duplex [send]"), 2 * n("duplex"))
+        self.assertEqual(n("duplex [send]"), rep["received"]["FullDuplexCall"])
+        self.assertEqual(n("duplex [recv]"), 3 * n("duplex"))
+        self.assertEqual(n("duplex [recv]"), rep["sent"]["FullDuplexCall"])
+        self.assertEqual(n("unary"), rep["calls"]["UnaryCall"], rep)
+        self.assertEqual(rep2["calls"], {"UnaryCall": n("other")}, rep2)
+
+    def test_too_many_messages_and_undeclared_method(self):
+        path = self.script(
+            'local t = rl.grpc.proto("%s")\n'
+            'S = rl.user { grpc = {proto = t, host = "127.0.0.1:9",\n'
+            '                      methods = {"StreamingInputCall"}},\n'
+            '  tasks = { function(u)\n'
+            '    local list = {}\n'
+            '    for i = 1, 17 do list[i] = {} end\n'
+            '    u.grpc:call(t, "StreamingInputCall", list)\n'
+            '  end, function(u) u.grpc:call(t, "UnaryCall", {}) end,\n'
+            '  function(u) u.grpc:call(t, "StreamingInputCall", {},\n'
+            '                          {host = "127.0.0.1:8"}) end } }\n'
+            % PROTO)
+        p = run(path, "-u", "1", "-r", "10", "-t", "300ms",
+                "--allow-unreachable")
+        self.assertIn("u.grpc:call: grpc.testing.TestService/"
+                      "StreamingInputCall: more than 16 messages in a call",
+                      p.stderr)
+        self.assertIn("u.grpc:call: 'UnaryCall' is not a method class S "
+                      "declares", p.stderr)
+        self.assertIn("u.grpc:call: host '127.0.0.1:8' is not one class S "
+                      "declares (grpc = {host = 127.0.0.1:9, hosts = {none}})",
+                      p.stderr)
+
+    def test_a_missing_proto_stops_the_start(self):
+        path = self.script('local t = rl.grpc.proto("nope.proto")\n'
+                           'S = rl.user { tasks = { function(u) end } }\n')
+        p = run(path, "--host", "http://127.0.0.1:9", "-t", "1s")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("t.lua:1: rl.grpc.proto: ", p.stderr)
+        self.assertIn("nope.proto", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
