@@ -98,6 +98,8 @@ typedef struct rl__script {
   rl__script_guard main_guard;
   int shape_ref;             /* rl.shape in main_L's registry */
   double shape_default_rate; /* -r: when rl.shape returns no rate */
+  /* events.c: the environment whose facts rl.events.init hears. */
+  rl_env *env;
 } rl__script;
 
 /* Opens the rl library in L (lib.c): the global `rl` and
