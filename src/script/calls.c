@@ -70,8 +70,10 @@ static int l_grpc_call(lua_State *L) {
   const rl_kv *md;
   size_t n_md;
   const char *name = read_opts(L, opts, what, "metadata", &md, &n_md);
+  uint64_t timeout_ns = opts ? rl__script_timeout(L, opts, what) : 0;
   const char *vars[2] = {"_rl_msg", msg};
-  return rl__script_send(L, what, (size_t)req, name, md, n_md, vars, 1);
+  return rl__script_send_timed(L, what, (size_t)req, name, md, n_md, vars, 1,
+                               timeout_ns);
 }
 
 void rl__script_make_grpc(lua_State *L) {
@@ -147,8 +149,10 @@ int rl__script_lua_request(lua_State *L) {
   const rl_kv *h;
   size_t nh;
   const char *name = read_opts(L, args >= 4 ? 4 : 0, what, "headers", &h, &nh);
+  uint64_t timeout_ns = args >= 4 ? rl__script_timeout(L, 4, what) : 0;
   /* Not the plugin's default name: that would be the template's. */
   if (!name)
     name = vars[1];
-  return rl__script_send(L, what, (size_t)req, name, h, nh, vars, n);
+  return rl__script_send_timed(L, what, (size_t)req, name, h, nh, vars, n,
+                               timeout_ns);
 }

@@ -182,6 +182,15 @@ rl__script_class *rl__script_running_class(lua_State *L, const char *what);
 int rl__script_send(lua_State *L, const char *what, size_t req,
                     const char *name, const rl_kv *headers, size_t n_headers,
                     const char *const *vars, size_t n_vars);
+/* The same with the send's own request timeout (0: --timeout's). */
+int rl__script_send_timed(lua_State *L, const char *what, size_t req,
+                          const char *name, const rl_kv *headers,
+                          size_t n_headers, const char *const *vars,
+                          size_t n_vars, uint64_t timeout_ns);
+/* opts.c: the request timeout of the options table at idx (`timeout =
+ * seconds`, a number > 0 and at most a day): 0 when not given; anything
+ * else a Lua error naming `what`. */
+uint64_t rl__script_timeout(lua_State *L, int idx, const char *what);
 
 /* runtime.c, for model.c: the rl_user of the user whose coroutine L is
  * (a Lua error naming `what` otherwise); ends L's phase now with no Lua

@@ -2,7 +2,9 @@
 u.grpc:call against examples/hello's server, u:request("redis", ...)
 against redis-server, full URLs to the class's declared hosts against two
 nginx servers. What rpcload's JSON report counts must be what each server
-counted itself.
+counted itself. A request's own timeout= (against a server that stalls,
+the hello server's x-delay-ms, redis's BLPOP): it fails with "timed out
+after ...", in place of --timeout for that request only.
 
 Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
     RPCLOAD_BUILD_DIR=../../build /usr/bin/python3 -m unittest -v test_lua_protocols
@@ -16,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from hello_server import HelloServer, skip_reason as hello_skip_reason
 from servers import NginxServer, RedisServer
+from stall_server import StallServer
 from test_lua import BUILD_DIR, EXAMPLES, RPCLOAD, LuaScriptCase, rows
 
 SAY_HELLO = "locust.hello.HelloService/SayHello"
@@ -122,6 +125,86 @@ class LuaProtocols(LuaScriptCase):
         # Every read-back matched: the value with a blank was one argument.
         self.assertEqual(sum(x["num_failures"] for x in r.values()), 0, p.stdout)
         self.assertTrue(value.startswith(b"visit "), value)
+
+    # ---- a request's own timeout ------------------------------------------
+
+    def test_http_timeout_overrides_the_run_timeout_for_one_request(self):
+        # Odd requests stall 1 s, even ones 0.5 s; the run's --timeout is
+        # 0.1 s. "short" (timeout = 0.3) times out after 0.3 s, "long"
+        # (timeout = 3) outlives --timeout and succeeds.
+        path = self.script('U = rl.user { wait = rl.constant(0), tasks = { function(u)\n'
+                           '  local r = u.http:get("/r", {name = "short", timeout = 0.3})\n'
+                           '  assert(not r.ok and r.status == -1, r.error)\n'
+                           '  u.http:get("/r", {name = "long", timeout = 3})\n'
+                           'end } }\n')
+        with StallServer(delay=lambda n: 1.0 if n % 2 else 0.5) as srv:
+            p = run(path, "--host", srv.url(""), "--timeout", "0.1", "-u", "1", "-t", "2.5s")
+            arrived = len(srv.arrivals())
+        self.assertEqual(p.returncode, 1, p.stderr)  # the timeouts failed
+        self.assertNotIn("Lua error", p.stderr)
+        r = rows(p)
+        short, long_ = r[("GET", "short")], r[("GET", "long")]
+        self.assertGreaterEqual(short["num_requests"], 2)
+        self.assertEqual(short["num_failures"], short["num_requests"])
+        self.assertEqual(long_["num_failures"], 0)
+        self.assertIn(long_["num_requests"], (short["num_requests"] - 1, short["num_requests"]))
+        self.assertEqual(short["num_requests"] + long_["num_requests"], arrived)
+        errors = json.loads(p.stdout)["errors"]
+        self.assertEqual([(e["name"], e["error"], e["occurrences"]) for e in errors],
+                         [("short", "timed out after 0.3s", short["num_requests"])])
+        # It did not wait for the server's 1 s (a generous bound).
+        self.assertLess(short["max_response_time"], 900)
+        self.assertGreaterEqual(short["min_response_time"], 250)
+
+    def test_grpc_and_redis_timeouts(self):
+        reason = hello_skip_reason()
+        if reason:
+            self.skipTest(reason)
+        path = self.script(
+            'U = rl.user { wait = rl.constant(0), protocols = {"redis"},\n'
+            '  grpc = {proto = "%s", methods = {"%s"}, host = os.getenv("HELLO")},\n'
+            '  tasks = { function(u)\n'
+            '    u.grpc:call("%s", {name = "x"}, {name = "slow", timeout = 0.2,\n'
+            '                metadata = {["x-delay-ms"] = 1000}})\n'
+            '    u.grpc:call("%s", {name = "x"}, {name = "quick", timeout = 0.2})\n'
+            '    u:request("redis", "BLPOP nothing 2", {name = "blpop", timeout = 0.2})\n'
+            '    u:request("redis", "ECHO hi", {timeout = 0.2})\n'
+            '  end } }\n' % (os.path.join(EXAMPLES, "..", "hello", "hello.proto"),
+                            SAY_HELLO, SAY_HELLO, SAY_HELLO))
+        with HelloServer() as hs, RedisServer() as rs:
+            p = run(path, "--host", rs.url(), "-u", "2", "-r", "100", "-t", "2s",
+                    env={"HELLO": hs.target})
+            blpops, echoes = rs.calls("blpop"), rs.calls("echo")
+            hs.stop()
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertNotIn("Lua error", p.stderr)
+        r = rows(p)
+        slow, quick = r[("grpc", "slow")], r[("grpc", "quick")]
+        blpop, echo = r[("redis", "blpop")], r[("redis", "ECHO")]
+        for row in (slow, blpop):
+            self.assertGreaterEqual(row["num_requests"], 2)
+            self.assertEqual(row["num_failures"], row["num_requests"])
+            self.assertLess(row["max_response_time"], 900)
+        for row in (quick, echo):
+            self.assertGreaterEqual(row["num_requests"], 2)
+            self.assertEqual(row["num_failures"], 0)
+        self.assertEqual(quick["num_requests"], hs.counts["hello_ok"], hs.describe())
+        self.assertEqual(blpop["num_requests"], blpops)
+        self.assertEqual(echo["num_requests"], echoes)
+        errors = {e["name"]: e["error"] for e in json.loads(p.stdout)["errors"]}
+        self.assertEqual(set(errors), {"slow", "blpop"})
+        # gRPC's own word for a client's deadline, as the server would say.
+        self.assertEqual(errors["slow"], "DEADLINE_EXCEEDED: Deadline Exceeded")
+        self.assertEqual(errors["blpop"], "timed out after 0.2s")
+
+    def test_a_bad_timeout_is_a_lua_error_saying_so(self):
+        path = self.script('U = rl.user { wait = rl.constant(0.05), tasks = { function(u)\n'
+                           '  u.http:get("/", {timeout = "soon"}) end } }\n')
+        with NginxServer() as nginx:
+            p = run(path, "--host", "http://127.0.0.1:%d" % nginx.port, "-u", "1", "-t", "1s")
+            self.assertEqual(nginx.count(), 0)
+        self.assertIn("u.http:get: timeout= is string: give the seconds it may take "
+                      "(a number > 0, at most 86400)", p.stderr)
 
     def test_undeclared_protocol_is_a_lua_error_naming_the_declared(self):
         path = self.script('U = rl.user { protocols = {"redis"},\n'
