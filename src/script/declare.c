@@ -9,9 +9,10 @@
  *   - one gRPC request per method its `grpc = {methods = {...}}` lists,
  *     the message a template of the whole JSON text ({{_rl_msg}});
  *   - for each protocol of `protocols = {...}`, one request per word count
- *     1..RL__SCRIPT_MAX_WORDS, each word a template ({{_rl_w1}} ...), since
- *     a plugin such as redis splits its request text into arguments when
- *     the step is made (a template is one argument, whatever it expands to).
+ *     1..max_words (the class's, default RL__SCRIPT_WORDS), each word a
+ *     template ({{_rl_w1}} ...), since a plugin such as redis splits its
+ *     request text into arguments when the step is made (a template is
+ *     one argument, whatever it expands to).
  * runtime.c and calls.c find a call's request with the lookups below.
  */
 #include <lauxlib.h>
@@ -255,9 +256,30 @@ static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
   return 0;
 }
 
+/* The class's max_words (nil: RL__SCRIPT_WORDS). */
+static int read_max_words(lua_State *L, int idx, rl__script_class *k, char *why,
+                          size_t whylen) {
+  lua_getfield(L, idx, "max_words");
+  double n = lua_tonumber(L, -1);
+  int given = !lua_isnil(L, -1), number = lua_type(L, -1) == LUA_TNUMBER;
+  lua_pop(L, 1);
+  k->max_words = RL__SCRIPT_WORDS;
+  if (!given)
+    return 0;
+  if (!number || !(n >= 1 && n <= RL__SCRIPT_WORDS_LIMIT) || n != (int)n) {
+    snprintf(why, whylen,
+             "max_words: the most words a u:request of this class has, a "
+             "whole number from 1 to %d (default %d)",
+             RL__SCRIPT_WORDS_LIMIT, RL__SCRIPT_WORDS);
+    return -1;
+  }
+  k->max_words = (size_t)n;
+  return 0;
+}
+
 static int declare_protocols(lua_State *L, rl__script_class *k, size_t *cap) {
   for (size_t p = 0; p < k->n_protocols; p++)
-    for (size_t w = 1; w <= RL__SCRIPT_MAX_WORDS; w++) {
+    for (size_t w = 1; w <= k->max_words; w++) {
       luaL_Buffer b;
       luaL_buffinit(L, &b);
       luaL_addchar(&b, '{');
@@ -331,6 +353,8 @@ int rl__script_declare(lua_State *L, int idx, rl__script *s,
   if (rc)
     return -1;
   k->protocols_base = k->n_requests;
+  if (read_max_words(L, idx, k, why, whylen))
+    return -1;
   lua_getfield(L, idx, "protocols");
   rc = read_list(L, "protocols", &k->protocols, &k->protocol_hosts,
                  &k->n_protocols, why, whylen);
@@ -397,11 +421,11 @@ long rl__script_grpc_request(const rl__script_class *k, const char *method) {
 
 long rl__script_protocol_request(const rl__script_class *k,
                                  const char *protocol, size_t words) {
-  if (words < 1 || words > RL__SCRIPT_MAX_WORDS)
+  if (words < 1 || words > k->max_words)
     return -1;
   for (size_t p = 0; p < k->n_protocols; p++)
     if (strcmp(k->protocols[p], protocol) == 0)
-      return (long)(k->protocols_base + p * RL__SCRIPT_MAX_WORDS + words - 1);
+      return (long)(k->protocols_base + p * k->max_words + words - 1);
   return -1;
 }
 

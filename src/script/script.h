@@ -68,6 +68,7 @@ typedef struct rl__script_class {
   size_t n_hosts, n_grpc, n_protocols;
   size_t grpc_base, protocols_base;
   int http_default; /* the HTTP requests to its host come first */
+  size_t max_words; /* per protocol, requests of 1..max_words words */
 } rl__script_class;
 
 /* A worker thread's Lua state (runtime.c). */
@@ -152,7 +153,11 @@ void rl__script_headers(lua_State *L, int idx, const char *what,
  * a class without one still has HTTP requests to its host. Main thread,
  * at load. _free frees them.
  */
-#define RL__SCRIPT_MAX_WORDS 16
+/* u:request's words: a class declares RL__SCRIPT_WORDS word counts per
+ * protocol, or its max_words = N (at most RL__SCRIPT_WORDS_LIMIT: the
+ * requests and their templates grow as N * N / 2). */
+#define RL__SCRIPT_WORDS 16
+#define RL__SCRIPT_WORDS_LIMIT 256
 int rl__script_declare(lua_State *L, int idx, rl__script *s,
                        rl__script_class *k, int has_target, char *why,
                        size_t whylen);

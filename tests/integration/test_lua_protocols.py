@@ -126,6 +126,47 @@ class LuaProtocols(LuaScriptCase):
         self.assertEqual(sum(x["num_failures"] for x in r.values()), 0, p.stdout)
         self.assertTrue(value.startswith(b"visit "), value)
 
+    def test_requests_of_many_words_with_max_words(self):
+        # MSET of 100 pairs (201 words: a text and a list), read back with
+        # MGET; past max_words a Lua error names it, nothing is sent.
+        path = self.script(
+            'U = rl.user { wait = rl.constant(0.05), protocols = {"redis"},\n'
+            '  max_words = 201, tasks = { function(u)\n'
+            '    local words, keys = {"MSET"}, {}\n'
+            '    for i = 1, 100 do\n'
+            '      words[#words + 1] = "k:" .. i\n'
+            '      words[#words + 1] = "v " .. i\n'
+            '      keys[#keys + 1] = "k:" .. i\n'
+            '    end\n'
+            '    u:request("redis", words)\n'
+            '    local r = u:request("redis", "MGET " .. table.concat(keys, " "))\n'
+            '    local got = r:json()\n'
+            '    if #got ~= 100 or got[100] ~= "v 100" then r:failure("read back " .. r.body) end\n'
+            '  end } }\n'
+            'V = rl.user { fixed_count = 1, wait = rl.constant(0.05), protocols = {"redis"},\n'
+            '  tasks = { function(u) u:request("redis", "MGET" .. string.rep(" k", 16)) end } }\n')
+        with RedisServer() as rs:
+            p = run(path, "--host", rs.url(), "-u", "3", "-r", "100", "-t", "1.5s")
+            msets, mgets = rs.calls("mset"), rs.calls("mget")
+            value = rs.command("GET", "k:100")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = rows(p)
+        self.assertGreater(r[("redis", "MSET")]["num_requests"], 3)
+        self.assertEqual(r[("redis", "MSET")]["num_requests"], msets)
+        self.assertEqual(r[("redis", "MGET")]["num_requests"], mgets)
+        self.assertEqual(sum(x["num_failures"] for x in r.values()), 0, p.stdout)
+        self.assertEqual(value, b"v 100")
+        # V's 17 words: one more than its default 16.
+        self.assertIn("V.task 1: ", p.stderr)
+        self.assertIn("u:request: 17 words, class V declares at most 16 (max_words = N "
+                      "in the class, up to 256, declares more)", p.stderr)
+        path = self.script('U = rl.user { protocols = {"redis"}, max_words = 1000,\n'
+                           '  tasks = { function(u) end } }\n')
+        p = run(path, "--host", "redis://127.0.0.1:1", "-u", "1", "-t", "1s")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("max_words: the most words a u:request of this class has, a whole "
+                      "number from 1 to 256 (default 16)", p.stderr)
+
     # ---- a request's own timeout ------------------------------------------
 
     def test_http_timeout_overrides_the_run_timeout_for_one_request(self):
