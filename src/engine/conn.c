@@ -736,20 +736,22 @@ static void expire_requests(rl_conn *c) {
   uint64_t now = rl__now_ns();
   char why[96], secs[32];
   /* With timeouts of their own in flight, any may be the next to end: each
-   * is looked at (a connection's few), else only the oldest. After each
-   * cancel the list is walked again: ending one may end or send others. */
+   * is looked at (a connection's few), else only the oldest. The one whose
+   * deadline came first ends first (a late timer may find several due).
+   * After each cancel the list is walked again: ending one may end or send
+   * others. */
   for (;;) {
     rl_request *due = NULL;
     uint64_t soonest = UINT64_MAX, limit = 0; /* the next deadline */
     for (rl_request *req = c->in_head; req; req = req->in_next) {
-      if (!(limit = limit_of(c, req)))
+      uint64_t l = limit_of(c, req);
+      if (!l)
         continue;
-      if (now - req->handed_ns >= limit) {
-        due = req;
-        break;
+      if (req->handed_ns + l < soonest) {
+        soonest = req->handed_ns + l;
+        limit = l;
+        due = now - req->handed_ns >= l ? req : NULL;
       }
-      if (req->handed_ns + limit < soonest)
-        soonest = req->handed_ns + limit;
       if (!c->own_timeouts)
         break;
     }
