@@ -87,6 +87,26 @@ void rl__script_make_grpc(lua_State *L) {
  * one stays in it); its stats name by default the first word. The words
  * and their variables' names ("_rl_w1"...) stay on the stack until the
  * send; vars (a userdata there) points at them. */
+/* u:request of a transport plugin's protocol (udp): the text is one
+ * payload, sent as it is (blanks and all); the stats name by default the
+ * plugin's (udp: its host:port). */
+static int payload_request(lua_State *L, rl__script_class *k, size_t req,
+                           const char *proto, int args) {
+  const char *what = "u:request";
+  if (lua_type(L, 3) != LUA_TSTRING)
+    return luaL_error(L,
+                      "%s: '%s' is a transport plugin's protocol: its "
+                      "request is one payload text, not a %s",
+                      what, proto, luaL_typename(L, 3));
+  (void)k;
+  const rl_kv *h;
+  size_t nh;
+  const char *name = read_opts(L, args >= 4 ? 4 : 0, what, "headers", &h, &nh);
+  uint64_t timeout_ns = args >= 4 ? rl__script_timeout(L, 4, what) : 0;
+  const char *vars[2] = {"_rl_body", lua_tostring(L, 3)};
+  return rl__script_send_timed(L, what, req, name, h, nh, vars, 1, timeout_ns);
+}
+
 /* How many words the text has (runs of non-blanks). */
 static size_t count_words(const char *c) {
   size_t n = 0;
@@ -107,6 +127,9 @@ int rl__script_lua_request(lua_State *L) {
   rl__script_class *k = rl__script_running_class(L, what);
   const char *proto = luaL_checkstring(L, 2);
   int args = lua_gettop(L);
+  long payload = rl__script_payload_request(k, proto);
+  if (payload >= 0)
+    return payload_request(L, k, (size_t)payload, proto, args);
   size_t n = 0, want;
   if (lua_type(L, 3) == LUA_TSTRING)
     want = count_words(lua_tostring(L, 3));

@@ -12,7 +12,9 @@
  *     1..max_words (the class's, default RL__SCRIPT_WORDS), each word a
  *     template ({{_rl_w1}} ...), since a plugin such as redis splits its
  *     request text into arguments when the step is made (a template is
- *     one argument, whatever it expands to).
+ *     one argument, whatever it expands to); but a transport plugin's
+ *     protocol (its own I/O: udp) one request, its payload the body
+ *     {{_rl_body}}, as a scenario's `{udp: '', body: ...}`.
  * runtime.c and calls.c find a call's request with the lookups below.
  */
 #include <lauxlib.h>
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/env.h"
 #include "script/script.h"
 
 /* Appends `text` to b single-quoted for YAML ('' for a quote). */
@@ -277,15 +280,39 @@ static int read_max_words(lua_State *L, int idx, rl__script_class *k, char *why,
   return 0;
 }
 
-static int declare_protocols(lua_State *L, rl__script_class *k, size_t *cap) {
-  for (size_t p = 0; p < k->n_protocols; p++)
-    for (size_t w = 1; w <= k->max_words; w++) {
+/* Whether the plugin serving step key `key` is a transport (udp): its
+ * requests are a payload, its step has no text of words. The plugins are
+ * found as the classes' compiler finds them (scanned: it scans again). */
+static int is_transport(rl__script *s, const char *key) {
+  if (!s->env)
+    return 0; /* a unit test's class: no plugins */
+  rl__plugin *p = rl__plugin_set_find_key(&s->env->plugins, key);
+  return p && p->desc.transport_new != NULL;
+}
+
+static int declare_protocols(lua_State *L, rl__script *s, rl__script_class *k,
+                             size_t *cap) {
+  if (!k->n_protocols)
+    return 0;
+  k->protocol_first = calloc(k->n_protocols, sizeof *k->protocol_first);
+  k->protocol_payload = calloc(k->n_protocols, 1);
+  if (!k->protocol_first || !k->protocol_payload)
+    return -1;
+  if (s->env)
+    rl__plugin_set_scan(&s->env->plugins, NULL, NULL);
+  for (size_t p = 0; p < k->n_protocols; p++) {
+    k->protocol_first[p] = k->n_requests;
+    k->protocol_payload[p] = (unsigned char)is_transport(s, k->protocols[p]);
+    size_t words = k->protocol_payload[p] ? 1 : k->max_words;
+    for (size_t w = 1; w <= words; w++) {
       luaL_Buffer b;
       luaL_buffinit(L, &b);
       luaL_addchar(&b, '{');
       luaL_addstring(&b, k->protocols[p]);
       luaL_addstring(&b, ": '");
-      for (size_t i = 1; i <= w; i++) {
+      if (k->protocol_payload[p])
+        luaL_addstring(&b, "', body: '{{_rl_body}}");
+      for (size_t i = 1; i <= w && !k->protocol_payload[p]; i++) {
         char word[32];
         snprintf(word, sizeof word, "%s{{_rl_w%zu}}", i > 1 ? " " : "", i);
         luaL_addstring(&b, word);
@@ -300,6 +327,7 @@ static int declare_protocols(lua_State *L, rl__script_class *k, size_t *cap) {
       if (push_request(L, k, cap))
         return -1;
     }
+  }
   return 0;
 }
 
@@ -361,7 +389,7 @@ int rl__script_declare(lua_State *L, int idx, rl__script *s,
   lua_pop(L, 1);
   if (rc)
     return -1;
-  if (declare_protocols(L, k, &cap))
+  if (declare_protocols(L, s, k, &cap))
     goto oom;
   return 0;
 oom:
@@ -383,6 +411,8 @@ void rl__script_declared_free(rl__script_class *k) {
   free_list(k->grpc_methods, k->n_grpc);
   free_list(k->protocols, k->n_protocols);
   free_list(k->protocol_hosts, k->n_protocols);
+  free(k->protocol_first);
+  free(k->protocol_payload);
 }
 
 /* ---- lookups (worker threads: the class is read-only there) ------------ */
@@ -425,7 +455,16 @@ long rl__script_protocol_request(const rl__script_class *k,
     return -1;
   for (size_t p = 0; p < k->n_protocols; p++)
     if (strcmp(k->protocols[p], protocol) == 0)
-      return (long)(k->protocols_base + p * k->max_words + words - 1);
+      return k->protocol_payload[p] ? -1
+                                    : (long)(k->protocol_first[p] + words - 1);
+  return -1;
+}
+
+long rl__script_payload_request(const rl__script_class *k,
+                                const char *protocol) {
+  for (size_t p = 0; p < k->n_protocols; p++)
+    if (strcmp(k->protocols[p], protocol) == 0)
+      return k->protocol_payload[p] ? (long)k->protocol_first[p] : -1;
   return -1;
 }
 

@@ -69,6 +69,10 @@ typedef struct rl__script_class {
   size_t grpc_base, protocols_base;
   int http_default; /* the HTTP requests to its host come first */
   size_t max_words; /* per protocol, requests of 1..max_words words */
+  /* Per protocol: its first request, and 1 when its plugin is a transport
+   * (its own I/O, as udp): one request whose body is the payload. */
+  size_t *protocol_first;
+  unsigned char *protocol_payload;
 } rl__script_class;
 
 /* A worker thread's Lua state (runtime.c). */
@@ -172,6 +176,10 @@ long rl__script_host_request(const rl__script_class *k, const char *url,
 long rl__script_grpc_request(const rl__script_class *k, const char *method);
 long rl__script_protocol_request(const rl__script_class *k,
                                  const char *protocol, size_t words);
+/* The request of a declared transport plugin's protocol (its payload the
+ * body {{_rl_body}}); -1 when it is not one. */
+long rl__script_payload_request(const rl__script_class *k,
+                                const char *protocol);
 /* Pushes the list's items joined by ", " ("none" when empty). */
 void rl__script_list_text(lua_State *L, char **list, size_t n);
 

@@ -1,6 +1,7 @@
 """Lua users beyond u.http's class host (docs/lua.md, issue #23 round two):
 u.grpc:call against examples/hello's server, u:request("redis", ...)
-against redis-server, full URLs to the class's declared hosts against two
+against redis-server, u:request("udp", ...) of a transport plugin against
+a UDP echo server, full URLs to the class's declared hosts against two
 nginx servers. What rpcload's JSON report counts must be what each server
 counted itself. A request's own timeout= (against a server that stalls,
 the hello server's x-delay-ms, redis's BLPOP): it fails with "timed out
@@ -17,7 +18,7 @@ import unittest
 from urllib.parse import parse_qs, urlsplit
 
 from hello_server import HelloServer, skip_reason as hello_skip_reason
-from servers import NginxServer, RedisServer
+from servers import NginxServer, RedisServer, UdpEchoServer
 from stall_server import StallServer
 from test_lua import BUILD_DIR, EXAMPLES, RPCLOAD, LuaScriptCase, rows
 
@@ -166,6 +167,32 @@ class LuaProtocols(LuaScriptCase):
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("max_words: the most words a u:request of this class has, a whole "
                       "number from 1 to 256 (default 16)", p.stderr)
+
+    def test_a_transport_plugins_protocol_takes_one_payload(self):
+        # udp (examples/plugins/udp: its own I/O) takes its request as one
+        # payload, blanks kept; the echo comes back as r.body; every
+        # datagram the server saw was one the stats counted.
+        path = self.script(
+            'U = rl.user { wait = rl.constant(0.02),\n'
+            '  protocols = {udp = os.getenv("UDP_URL")}, tasks = { function(u)\n'
+            '    local text = "ping  " .. u.id .. " {x}"\n'
+            '    local r = u:request("udp", text, {name = "ping"})\n'
+            '    if r.body ~= text then r:failure("echo " .. r.body) end\n'
+            '  end } }\n'
+            'V = rl.user { fixed_count = 1, protocols = {udp = os.getenv("UDP_URL")},\n'
+            '  tasks = { function(u) u:request("udp", {"a", "b"}) end } }\n')
+        with UdpEchoServer() as us:
+            p = run(path, "-u", "3", "-r", "100", "-t", "1.5s", env={"UDP_URL": us.url()})
+            got = us.count()
+            payloads = list(us.payloads)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        r = rows(p)
+        self.assertGreater(r[("udp", "ping")]["num_requests"], 10)
+        self.assertEqual(r[("udp", "ping")]["num_requests"], got)
+        self.assertEqual(r[("udp", "ping")]["num_failures"], 0, p.stdout)
+        self.assertEqual({bytes(x) for x in payloads}, {b"ping  2 {x}", b"ping  3 {x}"})
+        self.assertIn("u:request: 'udp' is a transport plugin's protocol: its request "
+                      "is one payload text, not a table", p.stderr)
 
     # ---- a request's own timeout ------------------------------------------
 
