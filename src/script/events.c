@@ -317,7 +317,6 @@ int rl__script_events_setup(rl_env *env, rl__script *s, lua_State *L, char *why,
       return -1;
     l->state = s; /* the script is its state (main_init keeps it) */
     s->main_L = L;
-    s->env = env;
   }
   if (count(L, "request") > 0 && rl_env_on_request(env, on_request, s, &err)) {
     snprintf(why, whylen, "%s", err.text);

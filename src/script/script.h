@@ -103,7 +103,8 @@ typedef struct rl__script {
   rl__script_guard main_guard;
   int shape_ref;             /* rl.shape in main_L's registry */
   double shape_default_rate; /* -r: when rl.shape returns no rate */
-  /* events.c: the environment whose facts rl.events.init hears. */
+  /* The environment it was added to: its plugins (declare.c: is a
+   * protocol a transport's), its facts (events.c: rl.events.init). */
   rl_env *env;
 } rl__script;
 
