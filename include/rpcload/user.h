@@ -190,6 +190,13 @@ typedef struct rl_send_opts {
    * headers (ABI < 1.7) sends it without them. NULL/0: none. */
   const rl_kv *headers;
   size_t n_headers;
+  /* ---- API 1.4: read only when struct_size covers it ---- */
+  /* This send's request timeout (as --timeout, counted from when its
+   * connection's session takes it): past it, the request fails with
+   * "timed out after ...s", whatever --timeout says. 0: --timeout's.
+   * Requests a transport plugin carries (its own I/O) keep the plugin's
+   * timeout. */
+  uint64_t timeout_ns;
 } rl_send_opts;
 
 /*

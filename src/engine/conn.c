@@ -108,6 +108,7 @@ static void inflight_link(rl_conn *c, rl_request *req) {
     c->in_head = req;
   c->in_tail = req;
   c->inflight++;
+  c->own_timeouts += req->timeout_ns != 0;
 }
 
 static void inflight_unlink(rl_conn *c, rl_request *req) {
@@ -123,6 +124,8 @@ static void inflight_unlink(rl_conn *c, rl_request *req) {
     c->in_tail = req->in_prev;
   req->in_prev = req->in_next = NULL;
   c->inflight--;
+  c->unlinked++;
+  c->own_timeouts -= req->timeout_ns != 0;
 }
 
 /* A request the server turned away a second time (a GOAWAY or close
@@ -140,15 +143,28 @@ static void fail_queue(rl_conn *c, const char *reason) {
     rl__request_fail(req, reason);
 }
 
+/* A request's timeout: its own, else the target's (0: none). */
+static uint64_t limit_of(const rl_conn *c, const rl_request *req) {
+  return req->timeout_ns ? req->timeout_ns : c->t->request_timeout_ns;
+}
+
 /* Starts the request timeout when the connection goes from idle to busy.
  * The timer is not restarted per request: when it fires it looks at the
  * oldest request in flight and re-arms itself for what that one has left
  * (libev's recommended way for timeouts), so the hot path does no timer
- * work. */
-static void arm_request_timer(rl_conn *c) {
-  if (ev_is_active(&c->timer) || !c->t->request_timeout_ns)
+ * work. A request with a timeout of its own (req, just handed) may end
+ * before the timer would fire: then the timer is moved earlier. */
+static void arm_request_timer(rl_conn *c, const rl_request *req) {
+  uint64_t limit = limit_of(c, req);
+  if (!limit || (ev_is_active(&c->timer) && !c->own_timeouts))
     return;
-  ev_timer_set(&c->timer, (double)c->t->request_timeout_ns / 1e9, 0.);
+  double after = (double)limit / 1e9;
+  if (ev_is_active(&c->timer)) {
+    if (ev_timer_remaining(c->loop->ev, &c->timer) <= after)
+      return;
+    ev_timer_stop(c->loop->ev, &c->timer);
+  }
+  ev_timer_set(&c->timer, after, 0.);
   ev_timer_start(c->loop->ev, &c->timer);
 }
 
@@ -354,7 +370,7 @@ static void dispatch(rl_conn *c) {
     rl_request *req = queue_pop(c);
     req->handed_ns = rl__now_ns();
     inflight_link(c, req);
-    arm_request_timer(c);
+    arm_request_timer(c, req);
     rl__request_refuse_begin(req);
     int rc = p->session_submit(c->session, req);
     c->asked = 1;
@@ -717,25 +733,45 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *io, int revents) {
  * oldest. */
 static void expire_requests(rl_conn *c) {
   const rl_plugin *p = &c->v->plugin->desc;
-  uint64_t now = rl__now_ns(), limit = c->t->request_timeout_ns;
+  uint64_t now = rl__now_ns();
   char why[96], secs[32];
-  seconds_text(limit, secs, sizeof secs);
-  snprintf(why, sizeof why, "timed out after %s", secs);
-  while (c->state == RL__CONN_OPEN && c->in_head &&
-         now - c->in_head->handed_ns >= limit) {
-    rl_request *req = c->in_head;
-    if (!p->session_cancel || p->session_cancel(c->session, req, why) != 0 ||
-        c->in_head == req) {
+  /* With timeouts of their own in flight, any may be the next to end: each
+   * is looked at (a connection's few), else only the oldest. The one whose
+   * deadline came first ends first (a late timer may find several due).
+   * After each cancel the list is walked again: ending one may end or send
+   * others. */
+  for (;;) {
+    rl_request *due = NULL;
+    uint64_t soonest = UINT64_MAX, limit = 0; /* the next deadline */
+    for (rl_request *req = c->in_head; req; req = req->in_next) {
+      uint64_t l = limit_of(c, req);
+      if (!l)
+        continue;
+      if (req->handed_ns + l < soonest) {
+        soonest = req->handed_ns + l;
+        limit = l;
+        due = now - req->handed_ns >= l ? req : NULL;
+      }
+      if (!c->own_timeouts)
+        break;
+    }
+    if (!due) {
+      if (soonest != UINT64_MAX) {
+        ev_timer_set(&c->timer, (double)(soonest - now) / 1e9, 0.);
+        ev_timer_start(c->loop->ev, &c->timer);
+      }
+      break;
+    }
+    seconds_text(limit, secs, sizeof secs);
+    snprintf(why, sizeof why, "timed out after %s", secs);
+    uint64_t ended = c->unlinked;
+    if (!p->session_cancel || p->session_cancel(c->session, due, why) != 0 ||
+        c->unlinked == ended) {
       conn_fail(c, RL_ERR_TIMEOUT, why);
       return;
     }
-  }
-  if (c->state != RL__CONN_OPEN)
-    return;
-  if (c->in_head) {
-    ev_timer_set(&c->timer, (double)(c->in_head->handed_ns + limit - now) / 1e9,
-                 0.);
-    ev_timer_start(c->loop->ev, &c->timer);
+    if (c->state != RL__CONN_OPEN)
+      return;
   }
   after_plugin(c); /* send the resets; refill the freed capacity */
 }

@@ -65,6 +65,10 @@ struct rl_conn {
   uint32_t max_concurrent;
   uint32_t inflight;             /* accepted by the session, not yet done */
   rl_request *in_head, *in_tail; /* those, oldest first (their deadlines) */
+  /* Of those, how many have a timeout of their own (timeout_ns): while
+   * any has, the oldest is not always the first to time out. */
+  uint32_t own_timeouts;
+  uint64_t unlinked; /* how many left the list: a cancel ended one */
   ev_io io;
   ev_timer timer; /* connect timeout, then request timeout */
   SSL *ssl;

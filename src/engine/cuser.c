@@ -427,6 +427,11 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
   size_t n_headers;
   if (opts_headers(opts, &headers, &n_headers))
     return RL_ERR_INVAL;
+  uint64_t timeout_ns =
+      opts && opts->struct_size >=
+                  offsetof(rl_send_opts, timeout_ns) + sizeof opts->timeout_ns
+          ? opts->timeout_ns
+          : 0;
   rl__user *u = cu->u;
   const rl__plan_cclass *c = u->cls->c;
   if (request >= c->n_requests)
@@ -451,6 +456,7 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
     return RL_ERR_NOMEM;
   }
   s->decide = decide != 0;
+  s->req.timeout_ns = timeout_ns;
   s->done = done;
   s->arg = arg;
   cu->inflight++;

@@ -26,6 +26,7 @@
 typedef struct builder {
   rl__buf text;
   size_t *offs;
+  unsigned char *kinds; /* JSON lines: enum rl__feeder_kind per cell */
   size_t n, cap;
   char *err;
   size_t errlen;
@@ -52,20 +53,29 @@ static int fail(builder *b, size_t line, size_t col, const char *fmt, ...) {
   return RL_ERR_INVAL;
 }
 
-/* Appends a cell of `len` bytes at `s`. */
-static int add_cell(builder *b, const char *s, size_t len) {
+/* Appends a cell of `len` bytes at `s`, of `kind` (JSON lines). */
+static int add_cell_kind(builder *b, const char *s, size_t len, int kind) {
   if (b->n == b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 64;
     size_t *o = realloc(b->offs, cap * sizeof *o);
     if (!o)
       return RL_ERR_NOMEM;
     b->offs = o;
+    unsigned char *k = realloc(b->kinds, cap);
+    if (!k)
+      return RL_ERR_NOMEM;
+    b->kinds = k;
     b->cap = cap;
   }
+  b->kinds[b->n] = (unsigned char)kind;
   b->offs[b->n++] = b->text.len;
   rl__buf_add(&b->text, s, len);
   rl__buf_add(&b->text, "", 1); /* its NUL */
   return b->text.oom ? RL_ERR_NOMEM : 0;
+}
+
+static int add_cell(builder *b, const char *s, size_t len) {
+  return add_cell_kind(b, s, len, RL__FEEDER_STRING);
 }
 
 /* A column name a template can say: {{data.NAME}}. */
@@ -81,7 +91,7 @@ static const char *bad_column(const char *name) {
 }
 
 /* The builder's cells as a feeder: the first n_columns are the names. */
-static int finish(builder *b, const char *name, size_t n_columns,
+static int finish(builder *b, const char *name, size_t n_columns, int jsonl,
                   rl__feeder **out) {
   rl__feeder *f = calloc(1, sizeof *f);
   if (!f)
@@ -91,7 +101,9 @@ static int finish(builder *b, const char *name, size_t n_columns,
   f->name = strdup(name);
   f->columns = calloc(n_columns + 1, sizeof *f->columns); /* NULL-ended */
   f->cells = calloc(b->n ? b->n : 1, sizeof *f->cells);
-  if (!f->name || !f->columns || !f->cells) {
+  if (jsonl && (f->kinds = malloc(b->n - n_columns + 1)))
+    memcpy(f->kinds, b->kinds + n_columns, b->n - n_columns);
+  if (!f->name || !f->columns || !f->cells || (jsonl && !f->kinds)) {
     rl__feeder_del(f);
     return RL_ERR_NOMEM;
   }
@@ -212,11 +224,11 @@ static int add_value(builder *b, const json_t *v) {
   if (json_is_string(v))
     return add_cell(b, json_string_value(v), json_string_length(v));
   if (json_is_null(v))
-    return add_cell(b, "", 0);
+    return add_cell_kind(b, "", 0, RL__FEEDER_NULL);
   char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
   if (!text)
     return RL_ERR_NOMEM;
-  int rc = add_cell(b, text, strlen(text));
+  int rc = add_cell_kind(b, text, strlen(text), RL__FEEDER_JSON);
   free(text);
   return rc;
 }
@@ -317,11 +329,12 @@ int rl__feeder_parse(const char *text, size_t len, const char *name, int jsonl,
     rc =
         fail(&b, 0, 0, "no rows after the %s", jsonl ? "first line" : "header");
   if (!rc)
-    rc = finish(&b, name, columns, out);
+    rc = finish(&b, name, columns, jsonl, out);
   if (rc == RL_ERR_NOMEM)
     snprintf(err, errlen, "out of memory");
   rl__buf_free(&b.text);
   free(b.offs);
+  free(b.kinds);
   return rc;
 }
 
@@ -370,6 +383,7 @@ void rl__feeder_del(rl__feeder *f) {
   free(f->columns);
   free(f->cells);
   free(f->text);
+  free(f->kinds);
   free(f);
 }
 

@@ -27,6 +27,12 @@
 #define RL__FEEDER_MAX_BYTES (256u << 20)
 #define RL__FEEDER_MAX_COLUMNS 256
 
+enum rl__feeder_kind {
+  RL__FEEDER_STRING = 0,
+  RL__FEEDER_JSON,
+  RL__FEEDER_NULL
+};
+
 enum rl__feeder_order {
   RL__FEEDER_SEQUENTIAL = 0,
   RL__FEEDER_RANDOM,
@@ -39,7 +45,12 @@ typedef struct rl__feeder {
   size_t n_columns;
   char **cells; /* n_rows * n_columns, row by row, into `text` */
   size_t n_rows;
-  char *text;                 /* every cell, NUL-terminated */
+  char *text; /* every cell, NUL-terminated */
+  /* JSON lines: per cell (as `cells`) what the member's value was, for a
+   * reader that keeps types (a Lua table): RL__FEEDER_STRING (the text),
+   * RL__FEEDER_JSON (a number, boolean, array or object: its JSON text),
+   * RL__FEEDER_NULL (""). NULL for a CSV file: every cell a string. */
+  unsigned char *kinds;
   int order;                  /* enum rl__feeder_order */
   int cycle;                  /* past the last row, the first again */
   atomic_uint_least64_t next; /* sequential: the next row handed out */

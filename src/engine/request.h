@@ -67,6 +67,9 @@ struct rl_request {
   /* In the connection's in-flight list (oldest first), for the timeout. */
   rl_request *in_prev, *in_next;
   uint64_t handed_ns; /* when the session took it */
+  /* Its own request timeout (a Lua request's timeout=, rl_send_opts
+   * API 1.4), counted from handed_ns as --timeout's; 0: the target's. */
+  uint64_t timeout_ns;
   uint64_t start_ns;  /* intended start: response time counts from here */
   uint64_t sent_ns;   /* when its user sent it (the open model's other
                          view of its time counts from here) */

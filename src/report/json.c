@@ -369,6 +369,25 @@ static json_t *errors_report(rl__stats *s, uint64_t start) {
   return done(arr, ok);
 }
 
+/* Locust's exceptions table (the CSV's _exceptions.csv, /exceptions): what a
+ * user class's code raised, by message, where it was raised, how often. */
+static json_t *exceptions_report(const rl__stats *s) {
+  json_t *arr = json_array();
+  int ok = arr != NULL;
+  const rl__stats_exception *x;
+  size_t n = rl__stats_exceptions(s, &x);
+  for (size_t i = 0; i < n && ok; i++) {
+    json_t *j = json_object();
+    ok = j != NULL;
+    put(j, "count", u64(x[i].count), &ok);
+    put(j, "msg", str(x[i].msg), &ok);
+    put(j, "traceback", str(x[i].traceback), &ok);
+    put(j, "nodes", str("local"), &ok);
+    push(arr, j, &ok);
+  }
+  return done(arr, ok);
+}
+
 static json_t *history_report(const rl__history *h,
                               const rl__report_json_info *run) {
   json_t *arr = json_array();
@@ -428,6 +447,7 @@ json_t *rl__report_json(rl__stats *s, const rl__history *h,
       &ok);
   uint64_t start = run->start_time > 0 ? (uint64_t)run->start_time : 0;
   put(j, "errors", errors_report(s, start), &ok);
+  put(j, "exceptions", exceptions_report(s), &ok);
   if (run->n_status)
     put(j, "status_codes",
         rl__report_json_status(s, run->status, run->n_status), &ok);

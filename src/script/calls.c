@@ -138,7 +138,9 @@ static int l_grpc_call(lua_State *L) {
   }
   if (kind & RL__SCRIPT_GRPC_SERVER)
     rl__script_reply_is_stream(L);
-  return rl__script_send(L, what, req, name, md, n_md, vars, n);
+  uint64_t timeout_ns = opts ? rl__script_timeout(L, opts, what) : 0;
+  return rl__script_send_timed(L, what, req, name, md, n_md, vars, n,
+                               timeout_ns);
 }
 
 void rl__script_make_grpc(lua_State *L) {
@@ -147,59 +149,95 @@ void rl__script_make_grpc(lua_State *L) {
   lua_setfield(L, -2, "call");
 }
 
-/* The words' variables' names. */
-static const char *const word_var[RL__SCRIPT_MAX_WORDS] = {
-    "_rl_w1",  "_rl_w2",  "_rl_w3",  "_rl_w4",  "_rl_w5",  "_rl_w6",
-    "_rl_w7",  "_rl_w8",  "_rl_w9",  "_rl_w10", "_rl_w11", "_rl_w12",
-    "_rl_w13", "_rl_w14", "_rl_w15", "_rl_w16"};
-
 /* u:request(protocol, "GET k" or {"SET", "k", "a value"}, {name=}): the
  * text split at blanks, or the list's items as they are (a blank inside
- * one stays in it); its stats name by default the first word. */
+ * one stays in it); its stats name by default the first word. The words
+ * and their variables' names ("_rl_w1"...) stay on the stack until the
+ * send; vars (a userdata there) points at them. */
+/* u:request of a transport plugin's protocol (udp): the text is one
+ * payload, sent as it is (blanks and all); the stats name by default the
+ * plugin's (udp: its host:port). */
+static int payload_request(lua_State *L, rl__script_class *k, size_t req,
+                           const char *proto, int args) {
+  const char *what = "u:request";
+  if (lua_type(L, 3) != LUA_TSTRING)
+    return luaL_error(L,
+                      "%s: '%s' is a transport plugin's protocol: its "
+                      "request is one payload text, not a %s",
+                      what, proto, luaL_typename(L, 3));
+  (void)k;
+  const rl_kv *h;
+  size_t nh;
+  const char *name = read_opts(L, args >= 4 ? 4 : 0, what, "headers", &h, &nh);
+  uint64_t timeout_ns = args >= 4 ? rl__script_timeout(L, 4, what) : 0;
+  const char *vars[2] = {"_rl_body", lua_tostring(L, 3)};
+  return rl__script_send_timed(L, what, req, name, h, nh, vars, 1, timeout_ns);
+}
+
+/* How many words the text has (runs of non-blanks). */
+static size_t count_words(const char *c) {
+  size_t n = 0;
+  while (*c) {
+    while (*c == ' ' || *c == '\t')
+      c++;
+    if (!*c)
+      break;
+    n++;
+    while (*c && *c != ' ' && *c != '\t')
+      c++;
+  }
+  return n;
+}
+
 int rl__script_lua_request(lua_State *L) {
   const char *what = "u:request";
   rl__script_class *k = rl__script_running_class(L, what);
   const char *proto = luaL_checkstring(L, 2);
-  const char *vars[2 * RL__SCRIPT_MAX_WORDS];
-  size_t n = 0;
-  luaL_checkstack(L, RL__SCRIPT_MAX_WORDS + 8, what);
   int args = lua_gettop(L);
+  long payload = rl__script_payload_request(k, proto);
+  if (payload >= 0)
+    return payload_request(L, k, (size_t)payload, proto, args);
+  size_t n = 0, want;
+  if (lua_type(L, 3) == LUA_TSTRING)
+    want = count_words(lua_tostring(L, 3));
+  else if (lua_type(L, 3) == LUA_TTABLE)
+    want = lua_objlen(L, 3);
+  else
+    return luaL_error(L,
+                      "%s: the request is a %s: give a text (\"GET k\") or "
+                      "a list of words",
+                      what, luaL_typename(L, 3));
+  if (want > k->max_words)
+    return luaL_error(L,
+                      "%s: %d words, class %s declares at most %d (max_words "
+                      "= N in the class, up to %d, declares more)",
+                      what, (int)want, k->name, (int)k->max_words,
+                      RL__SCRIPT_WORDS_LIMIT);
+  /* Each word's text and its variable's name on the stack. */
+  luaL_checkstack(L, (int)(2 * want) + 8, what);
+  const char **vars = lua_newuserdata(L, (2 * want + 1) * sizeof *vars);
   if (lua_type(L, 3) == LUA_TSTRING) {
-    for (const char *c = lua_tostring(L, 3); *c;) {
+    for (const char *c = lua_tostring(L, 3); *c && n < want;) {
       while (*c == ' ' || *c == '\t')
         c++;
       const char *w = c;
       while (*c && *c != ' ' && *c != '\t')
         c++;
-      if (c == w)
-        break;
-      if (n == RL__SCRIPT_MAX_WORDS)
-        return luaL_error(L, "%s: more than %d words", what,
-                          RL__SCRIPT_MAX_WORDS);
-      lua_pushlstring(L, w, (size_t)(c - w)); /* kept on the stack */
-      vars[2 * n] = word_var[n];
-      vars[2 * n + 1] = lua_tostring(L, -1);
-      n++;
-    }
-  } else if (lua_type(L, 3) == LUA_TTABLE) {
-    size_t len = lua_objlen(L, 3);
-    if (len > RL__SCRIPT_MAX_WORDS)
-      return luaL_error(L, "%s: more than %d words", what,
-                        RL__SCRIPT_MAX_WORDS);
-    for (size_t i = 0; i < len; i++) {
-      lua_rawgeti(L, 3, (int)i + 1);
-      if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-        return luaL_error(L, "%s: word %d is a %s: give strings", what,
-                          (int)i + 1, luaL_typename(L, -1));
-      vars[2 * n] = word_var[n];
+      vars[2 * n] = lua_pushfstring(L, "_rl_w%d", (int)n + 1);
+      lua_pushlstring(L, w, (size_t)(c - w));
       vars[2 * n + 1] = lua_tostring(L, -1);
       n++;
     }
   } else {
-    return luaL_error(L,
-                      "%s: the request is a %s: give a text (\"GET k\") or "
-                      "a list of words",
-                      what, luaL_typename(L, 3));
+    for (size_t i = 0; i < want; i++) {
+      vars[2 * n] = lua_pushfstring(L, "_rl_w%d", (int)n + 1);
+      lua_rawgeti(L, 3, (int)i + 1);
+      if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+        return luaL_error(L, "%s: word %d is a %s: give strings", what,
+                          (int)i + 1, luaL_typename(L, -1));
+      vars[2 * n + 1] = lua_tostring(L, -1);
+      n++;
+    }
   }
   if (n == 0)
     return luaL_error(L, "%s: an empty request", what);
@@ -214,8 +252,10 @@ int rl__script_lua_request(lua_State *L) {
   const rl_kv *h;
   size_t nh;
   const char *name = read_opts(L, args >= 4 ? 4 : 0, what, "headers", &h, &nh);
+  uint64_t timeout_ns = args >= 4 ? rl__script_timeout(L, 4, what) : 0;
   /* Not the plugin's default name: that would be the template's. */
   if (!name)
     name = vars[1];
-  return rl__script_send(L, what, (size_t)req, name, h, nh, vars, n);
+  return rl__script_send_timed(L, what, (size_t)req, name, h, nh, vars, n,
+                               timeout_ns);
 }

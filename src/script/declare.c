@@ -9,9 +9,12 @@
  *   - one gRPC request per method its `grpc = {methods = {...}}` lists,
  *     the message a template of the whole JSON text ({{_rl_msg}});
  *   - for each protocol of `protocols = {...}`, one request per word count
- *     1..RL__SCRIPT_MAX_WORDS, each word a template ({{_rl_w1}} ...), since
- *     a plugin such as redis splits its request text into arguments when
- *     the step is made (a template is one argument, whatever it expands to).
+ *     1..max_words (the class's, default RL__SCRIPT_WORDS), each word a
+ *     template ({{_rl_w1}} ...), since a plugin such as redis splits its
+ *     request text into arguments when the step is made (a template is
+ *     one argument, whatever it expands to); but a transport plugin's
+ *     protocol (its own I/O: udp) one request, its payload the body
+ *     {{_rl_body}}, as a scenario's `{udp: '', body: ...}`.
  * runtime.c and calls.c find a call's request with the lookups below.
  */
 #include <lauxlib.h>
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/env.h"
 #include "script/script.h"
 
 /* Appends `text` to b single-quoted for YAML ('' for a quote). */
@@ -397,15 +401,60 @@ static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
   return 0;
 }
 
-static int declare_protocols(lua_State *L, rl__script_class *k, size_t *cap) {
-  for (size_t p = 0; p < k->n_protocols; p++)
-    for (size_t w = 1; w <= RL__SCRIPT_MAX_WORDS; w++) {
+/* The class's max_words (nil: RL__SCRIPT_WORDS). */
+static int read_max_words(lua_State *L, int idx, rl__script_class *k, char *why,
+                          size_t whylen) {
+  lua_getfield(L, idx, "max_words");
+  double n = lua_tonumber(L, -1);
+  int given = !lua_isnil(L, -1), number = lua_type(L, -1) == LUA_TNUMBER;
+  lua_pop(L, 1);
+  k->max_words = RL__SCRIPT_WORDS;
+  if (!given)
+    return 0;
+  if (!number || !(n >= 1 && n <= RL__SCRIPT_WORDS_LIMIT) || n != (int)n) {
+    snprintf(why, whylen,
+             "max_words: the most words a u:request of this class has, a "
+             "whole number from 1 to %d (default %d)",
+             RL__SCRIPT_WORDS_LIMIT, RL__SCRIPT_WORDS);
+    return -1;
+  }
+  k->max_words = (size_t)n;
+  return 0;
+}
+
+/* Whether the plugin serving step key `key` is a transport (udp): its
+ * requests are a payload, its step has no text of words. The plugins are
+ * found as the classes' compiler finds them (scanned: it scans again). */
+static int is_transport(rl__script *s, const char *key) {
+  if (!s->env)
+    return 0; /* a unit test's class: no plugins */
+  rl__plugin *p = rl__plugin_set_find_key(&s->env->plugins, key);
+  return p && p->desc.transport_new != NULL;
+}
+
+static int declare_protocols(lua_State *L, rl__script *s, rl__script_class *k,
+                             size_t *cap) {
+  if (!k->n_protocols)
+    return 0;
+  k->protocol_first = calloc(k->n_protocols, sizeof *k->protocol_first);
+  k->protocol_payload = calloc(k->n_protocols, 1);
+  if (!k->protocol_first || !k->protocol_payload)
+    return -1;
+  if (s->env)
+    rl__plugin_set_scan(&s->env->plugins, NULL, NULL);
+  for (size_t p = 0; p < k->n_protocols; p++) {
+    k->protocol_first[p] = k->n_requests;
+    k->protocol_payload[p] = (unsigned char)is_transport(s, k->protocols[p]);
+    size_t words = k->protocol_payload[p] ? 1 : k->max_words;
+    for (size_t w = 1; w <= words; w++) {
       luaL_Buffer b;
       luaL_buffinit(L, &b);
       luaL_addchar(&b, '{');
       luaL_addstring(&b, k->protocols[p]);
       luaL_addstring(&b, ": '");
-      for (size_t i = 1; i <= w; i++) {
+      if (k->protocol_payload[p])
+        luaL_addstring(&b, "', body: '{{_rl_body}}");
+      for (size_t i = 1; i <= w && !k->protocol_payload[p]; i++) {
         char word[32];
         snprintf(word, sizeof word, "%s{{_rl_w%zu}}", i > 1 ? " " : "", i);
         luaL_addstring(&b, word);
@@ -420,6 +469,7 @@ static int declare_protocols(lua_State *L, rl__script_class *k, size_t *cap) {
       if (push_request(L, k, cap))
         return -1;
     }
+  }
   return 0;
 }
 
@@ -475,13 +525,15 @@ int rl__script_declare(lua_State *L, int idx, rl__script *s,
   if (rc)
     return -1;
   k->protocols_base = k->n_requests;
+  if (read_max_words(L, idx, k, why, whylen))
+    return -1;
   lua_getfield(L, idx, "protocols");
   rc = read_list(L, "protocols", &k->protocols, &k->protocol_hosts,
                  &k->n_protocols, why, whylen);
   lua_pop(L, 1);
   if (rc)
     return -1;
-  if (declare_protocols(L, k, &cap))
+  if (declare_protocols(L, s, k, &cap))
     goto oom;
   return 0;
 oom:
@@ -507,6 +559,8 @@ void rl__script_declared_free(rl__script_class *k) {
   free_list(k->grpc_hosts, k->n_grpc_hosts);
   free_list(k->protocols, k->n_protocols);
   free_list(k->protocol_hosts, k->n_protocols);
+  free(k->protocol_first);
+  free(k->protocol_payload);
 }
 
 /* ---- lookups (worker threads: the class is read-only there) ------------ */
@@ -579,11 +633,20 @@ long rl__script_grpc_host_block(const rl__script_class *k, const char *host) {
 
 long rl__script_protocol_request(const rl__script_class *k,
                                  const char *protocol, size_t words) {
-  if (words < 1 || words > RL__SCRIPT_MAX_WORDS)
+  if (words < 1 || words > k->max_words)
     return -1;
   for (size_t p = 0; p < k->n_protocols; p++)
     if (strcmp(k->protocols[p], protocol) == 0)
-      return (long)(k->protocols_base + p * RL__SCRIPT_MAX_WORDS + words - 1);
+      return k->protocol_payload[p] ? -1
+                                    : (long)(k->protocol_first[p] + words - 1);
+  return -1;
+}
+
+long rl__script_payload_request(const rl__script_class *k,
+                                const char *protocol) {
+  for (size_t p = 0; p < k->n_protocols; p++)
+    if (strcmp(k->protocols[p], protocol) == 0)
+      return k->protocol_payload[p] ? (long)k->protocol_first[p] : -1;
   return -1;
 }
 

@@ -1,7 +1,8 @@
 /*
  * A Lua request call's per-request options that need more than a field
- * read: the headers table (issue #23, round two). runtime.c's request
- * calls use it; what the fields mean is <rpcload/user.h>'s rl_send_opts.
+ * read: the headers table (issue #23, round two), the timeout (checked
+ * seconds). runtime.c's and calls.c's request calls use them; what the
+ * fields mean is <rpcload/user.h>'s rl_send_opts.
  */
 #include <lauxlib.h>
 #include <stdlib.h>
@@ -62,4 +63,24 @@ void rl__script_headers(lua_State *L, int idx, const char *what,
   qsort(kv, i, sizeof *kv, kv_cmp);
   *out = kv;
   *n = i;
+}
+
+uint64_t rl__script_timeout(lua_State *L, int idx, const char *what) {
+  lua_getfield(L, idx, "timeout");
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  double sec = lua_tonumber(L, -1);
+  /* A day: past it the run's own end comes first; NaN fails both. */
+  if (lua_type(L, -1) != LUA_TNUMBER || !(sec > 0 && sec <= 86400))
+    luaL_error(L,
+               "%s: timeout= is %s: give the seconds it may take (a number > "
+               "0, at most 86400)",
+               what,
+               lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1)
+                                              : luaL_typename(L, -1));
+  lua_pop(L, 1);
+  uint64_t ns = (uint64_t)(sec * 1e9);
+  return ns ? ns : 1;
 }

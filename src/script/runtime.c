@@ -399,8 +399,10 @@ static int l_request(lua_State *L) {
   const rl_kv *headers = NULL;
   size_t n_headers = 0;
   int variant = RL__SCRIPT_PLAIN;
+  uint64_t timeout_ns = 0;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
+    timeout_ns = rl__script_timeout(L, 3, what);
     lua_getfield(L, 3, "name");
     name = lua_tostring(L, -1);
     lua_getfield(L, 3, "headers");
@@ -427,8 +429,9 @@ static int l_request(lua_State *L) {
    * after its host is "/" or "/?q". */
   const char *vars[4] = {"_rl_path", path[0] == '/' ? path + 1 : path,
                          "_rl_body", body ? body : ""};
-  return rl__script_send(L, what, base + (size_t)m * 3 + (size_t)variant,
-                         name ? name : url, headers, n_headers, vars, 2);
+  return rl__script_send_timed(L, what, base + (size_t)m * 3 + (size_t)variant,
+                               name ? name : url, headers, n_headers, vars, 2,
+                               timeout_ns);
 }
 
 rl__script_class *rl__script_running_class(lua_State *L, const char *what) {
@@ -471,6 +474,14 @@ int rl__script_end_quietly(lua_State *L) {
 int rl__script_send(lua_State *L, const char *what, size_t req,
                     const char *name, const rl_kv *headers, size_t n_headers,
                     const char *const *vars, size_t n_vars) {
+  return rl__script_send_timed(L, what, req, name, headers, n_headers, vars,
+                               n_vars, 0);
+}
+
+int rl__script_send_timed(lua_State *L, const char *what, size_t req,
+                          const char *name, const rl_kv *headers,
+                          size_t n_headers, const char *const *vars,
+                          size_t n_vars, uint64_t timeout_ns) {
   luser *lu = running_user(L, what);
   rl_user *cu = lu->cu;
   lu->stream_reply = lu->stream_next;
@@ -482,7 +493,8 @@ int rl__script_send(lua_State *L, const char *what, size_t req,
                     .name = name,
                     .decide = 1,
                     .headers = headers,
-                    .n_headers = n_headers};
+                    .n_headers = n_headers,
+                    .timeout_ns = timeout_ns};
   int rc = rl_user_send_opts(cu, req, &o, request_done, lu);
   if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
     lu->ending = 1; /* the user is stopping: the task ends here */

@@ -376,6 +376,8 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
                              why, sizeof why))
     return rl__api_fail(err, RL_ERR_INVAL, why);
   rl__script *s = calloc(1, sizeof *s);
+  if (s)
+    s->env = env; /* its plugins (declare.c), its facts (events.c) */
   /* Its guard outlives L: in s, which closes a kept L (script_del). */
   lua_State *L = s ? rl__script_guard_open(&s->main_guard, &limits) : NULL;
   size_t lang_len = strlen(path) + 8;

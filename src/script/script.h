@@ -85,6 +85,11 @@ typedef struct rl__script_class {
    * taskset.c's driver. */
   int sequential, driven;
   int set_stops; /* a set among its tasks has an on_stop (in it or below) */
+  size_t max_words; /* per protocol, requests of 1..max_words words */
+  /* Per protocol: its first request, and 1 when its plugin is a transport
+   * (its own I/O, as udp): one request whose body is the payload. */
+  size_t *protocol_first;
+  unsigned char *protocol_payload;
 } rl__script_class;
 
 /* A worker thread's Lua state (runtime.c). */
@@ -115,6 +120,9 @@ typedef struct rl__script {
   rl__script_guard main_guard;
   int shape_ref;             /* rl.shape in main_L's registry */
   double shape_default_rate; /* -r: when rl.shape returns no rate */
+  /* The environment it was added to: its plugins (declare.c: is a
+   * protocol a transport's), its facts (events.c: rl.events.init). */
+  rl_env *env;
 } rl__script;
 
 /* Opens the rl library in L (lib.c): the global `rl` and
@@ -167,10 +175,14 @@ void rl__script_headers(lua_State *L, int idx, const char *what,
  * a class without one still has HTTP requests to its host. Main thread,
  * at load. _free frees them.
  */
-#define RL__SCRIPT_MAX_WORDS 16
 /* The messages a client or bidi stream's call sends at most. */
 #define RL__SCRIPT_MAX_MESSAGES 16
 enum { RL__SCRIPT_GRPC_SERVER = 1, RL__SCRIPT_GRPC_CLIENT = 2 };
+/* u:request's words: a class declares RL__SCRIPT_WORDS word counts per
+ * protocol, or its max_words = N (at most RL__SCRIPT_WORDS_LIMIT: the
+ * requests and their templates grow as N * N / 2). */
+#define RL__SCRIPT_WORDS 16
+#define RL__SCRIPT_WORDS_LIMIT 256
 int rl__script_declare(lua_State *L, int idx, rl__script *s,
                        rl__script_class *k, int has_target, char *why,
                        size_t whylen);
@@ -190,6 +202,10 @@ long rl__script_grpc_method(const rl__script_class *k, const char *method);
 long rl__script_grpc_host_block(const rl__script_class *k, const char *host);
 long rl__script_protocol_request(const rl__script_class *k,
                                  const char *protocol, size_t words);
+/* The request of a declared transport plugin's protocol (its payload the
+ * body {{_rl_body}}); -1 when it is not one. */
+long rl__script_payload_request(const rl__script_class *k,
+                                const char *protocol);
 /* Pushes the list's items joined by ", " ("none" when empty). */
 void rl__script_list_text(lua_State *L, char **list, size_t n);
 
@@ -205,6 +221,15 @@ rl__script_class *rl__script_running_class(lua_State *L, const char *what);
 int rl__script_send(lua_State *L, const char *what, size_t req,
                     const char *name, const rl_kv *headers, size_t n_headers,
                     const char *const *vars, size_t n_vars);
+/* The same with the send's own request timeout (0: --timeout's). */
+int rl__script_send_timed(lua_State *L, const char *what, size_t req,
+                          const char *name, const rl_kv *headers,
+                          size_t n_headers, const char *const *vars,
+                          size_t n_vars, uint64_t timeout_ns);
+/* opts.c: the request timeout of the options table at idx (`timeout =
+ * seconds`, a number > 0 and at most a day): 0 when not given; anything
+ * else a Lua error naming `what`. */
+uint64_t rl__script_timeout(lua_State *L, int idx, const char *what);
 
 /* runtime.c, for model.c: the rl_user of the user whose coroutine L is
  * (a Lua error naming `what` otherwise); ends L's phase now with no Lua

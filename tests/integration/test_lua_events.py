@@ -10,7 +10,12 @@ Locust's LoadTestShape.tick, and rl.events, against nginx.
 - rl.events: test_start, spawning_complete, test_stop and quitting heard
   once each, in that order, on the main thread; the request listener once
   per request nginx served (on the worker threads), and a text it returns
-  fails the request; a listener's Lua error is counted, the run goes on.
+  fails the request; a listener's Lua error is counted, the run goes on;
+- init heard once, first, with the run's facts; user_error once per Lua
+  error a task raised (class, task, message with file:line), as many as
+  the JSON report's exceptions table counts; the per-second report's rows
+  add up to what nginx served, name by name; an init listener's error
+  stops the start (exit 2).
 
 Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
     RPCLOAD_BUILD_DIR=../../build /usr/bin/python3 -m unittest -v test_lua_events
@@ -18,6 +23,7 @@ Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
 
 import json
 import os
+import re
 import tempfile
 import unittest
 
@@ -163,6 +169,96 @@ class LuaEvents(WithNginx):
         p = run(path, self.nginx)
         self.assertEqual(p.returncode, 2, p.stderr)
         self.assertIn("add_listener: a function, not a number", p.stderr)
+
+
+FACTS = """
+local P = os.getenv("RL_EVENTS_LOG")
+local function note(s) local f = assert(io.open(P, "a")); f:write(s, "\\n"); f:close() end
+U = rl.user { wait = rl.constant(0.05), tasks = {
+  ok = function(u) u.http:get("/hello?rep") end,
+  boom = function(u) u.http:get("/hello?boom"); local t = nil; return t.x end } }
+local counts, reports = {}, 0
+rl.events.init:add_listener(function(env)
+  note(string.format("init %s %d %g %g %d %s %s", env.host, env.users, env.spawn_rate,
+                     env.run_time, env.threads, table.concat(env.user_classes, ","),
+                     tostring(env.web)))
+end)
+rl.events.test_start:add_listener(function() note("test_start") end)
+rl.events.user_error:add_listener(function(e)
+  note("user_error " .. e.user_id .. " " .. e.user_class .. " " .. e.task .. " " .. e.message)
+end)
+rl.events.report:add_listener(function(rep)
+  reports = reports + 1
+  assert(rep.user_count >= 0 and rep.time > 1e9)
+  for _, row in ipairs(rep.rows) do
+    counts[row.type .. " " .. row.name] = (counts[row.type .. " " .. row.name] or 0)
+                                          + row.num_requests
+  end
+end)
+rl.events.quitting:add_listener(function()
+  for k, v in pairs(counts) do note("report " .. k .. " " .. v) end
+  note("reports " .. reports)
+end)
+"""
+
+
+class LuaInitErrorsReport(WithNginx):
+    def run_logged(self, text, *args):
+        log = os.path.join(self.tmp.name, "events.log")
+        os.environ["RL_EVENTS_LOG"] = log
+        try:
+            p = run(self.script(text), self.nginx, *args)
+        finally:
+            del os.environ["RL_EVENTS_LOG"]
+        lines = []
+        if os.path.exists(log):
+            with open(log) as f:
+                lines = f.read().splitlines()
+        return p, lines
+
+    def test_init_user_error_and_report_reach_lua(self):
+        p, lines = self.run_logged(FACTS, "-u", "3", "-r", "100", "-t", "2s",
+                                   "--threads", "2")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        # init: once, first, with the run's facts.
+        self.assertEqual(lines[0], "init http://127.0.0.1:%d 3 100 2 2 U false"
+                         % self.nginx.port)
+        self.assertEqual([x for x in lines if x.startswith("init")], [lines[0]])
+        self.assertEqual(lines[1], "test_start")
+        # user_error: one per Lua error, with class, task and file:line.
+        errs = [x for x in lines if x.startswith("user_error ")]
+        boom = self.nginx.count("/hello?boom")
+        self.assertGreater(boom, 0)
+        self.assertEqual(len(errs), boom)
+        self.assertTrue(all(re.fullmatch(
+            r"user_error [123] U boom .*t\.lua:6: attempt to index local 't' \(a nil value\)",
+            x) for x in errs), errs[:3])
+        # The JSON report's exceptions table counts them too.
+        rep = json.loads(p.stdout)
+        ex = rep["exceptions"]
+        self.assertEqual(len(ex), 1, ex)
+        self.assertEqual(ex[0]["count"], boom)
+        self.assertEqual(ex[0]["traceback"], "U.boom")
+        self.assertRegex(ex[0]["msg"], r"t\.lua:6: attempt to index local 't'")
+        # The report: its rows add up to what nginx served, name by name.
+        self.assertIn("report GET /hello?rep %d" % self.nginx.count("/hello?rep"), lines)
+        self.assertIn("report GET /hello?boom %d" % boom, lines)
+        reports = int([x for x in lines if x.startswith("reports ")][0].split()[1])
+        self.assertGreaterEqual(reports, 2)  # once a second, and once at the end
+        self.assertLessEqual(reports, 6)
+
+    def test_no_exceptions_is_an_empty_table(self):
+        p = run(self.script(USER), self.nginx, "-u", "1", "-t", "1s")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["exceptions"], [])
+
+    def test_an_init_listener_error_stops_the_start(self):
+        p, lines = self.run_logged(USER + 'rl.events.init:add_listener(function(env)\n'
+                                   '  error("no go on " .. env.host) end)\n',
+                                   "-u", "1", "-t", "1s")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertRegex(p.stderr, r"rl\.events\.init listener 1: .*t\.lua:4: no go on http://")
+        self.assertEqual(self.nginx.count(), 0)
 
 
 if __name__ == "__main__":

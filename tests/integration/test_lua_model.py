@@ -10,7 +10,9 @@ nginx: what nginx logged, page by page, shows what the users did.
   the user through on_stop, for good;
 - rl.csv feeders shared across threads: without cycle each row goes to
   one user once and users stop when none is left; with cycle, round
-  robin; random, rows of the file.
+  robin; random, rows of the file; a JSON lines file's rows as Lua tables
+  with their JSON types; order = "per_user": user N's row N for its whole
+  life, a user past the last row stopped.
 
 Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
     RPCLOAD_BUILD_DIR=../../build /usr/bin/python3 -m unittest -v test_lua_model
@@ -199,6 +201,78 @@ class LuaModelAgainstNginx(LuaScriptCase):
         self.assertLessEqual(set(names),
                              {("user%d" % i, "pw%d" % i) for i in range(4)})
         self.assertGreater(len(set(names)), 1)
+
+    def test_jsonl_rows_are_tables_with_their_types(self):
+        # 6 objects among 3 users, no cycle: each row once, its values as
+        # JSON had them (numbers, booleans, lists; null is nil).
+        with open(os.path.join(self.tmp.name, "users.jsonl"), "w") as f:
+            for i in range(6):
+                f.write('{"name": "user%d", "n": %d, "tags": ["t", "x%d"], '
+                        '"vip": %s, "note": null}\n' % (i, i, i, "true" if i % 2 else "false"))
+        path = self.script(
+            'local accounts = rl.csv("users.jsonl", {cycle = false})\n'
+            'assert(accounts.size == 6 and #accounts.columns == 5)\n'
+            'U = rl.user { tasks = { function(u)\n'
+            '  local a = accounts:next()\n'
+            '  assert(type(a.n) == "number" and type(a.vip) == "boolean" and a.note == nil)\n'
+            '  u.http:get("/hello?page=row&user=" .. a.name .. "&pw=" .. (a.n * 2) ..\n'
+            '             "&tag=" .. a.tags[2] .. "&vip=" .. tostring(a.vip))\n'
+            'end } }\n')
+        with NginxServer() as nginx:
+            p = run(path, nginx, "--threads", "2", "-u", "3", "-r", "100", "-t", "2s",
+                    "--wait", "constant:0.01")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            log = logged(nginx)
+        self.assertNotIn("Lua error", p.stderr)
+        got = sorted((e[2]["user"][0], e[2]["pw"][0], e[2]["tag"][0], e[2]["vip"][0])
+                     for e in page(log, "row"))
+        self.assertEqual(got, sorted(("user%d" % i, str(2 * i), "x%d" % i,
+                                      "true" if i % 2 else "false") for i in range(6)))
+
+    def test_per_user_rows_are_kept_for_a_users_life(self):
+        # 5 rows, 6 users, no cycle: user N sends row N - 1 in every task
+        # (and on_start), user 6 finds none and stops at once.
+        self.csv(5)
+        path = self.script(
+            'local accounts = rl.csv("users.csv", {order = "per_user", cycle = false})\n'
+            'U = rl.user {\n'
+            '  on_start = function(u) u.first = accounts:next().name end,\n'
+            '  on_stop = function(u) u.http:get("/hello?page=bye&id=" .. u.id) end,\n'
+            '  tasks = { function(u)\n'
+            '    local a = accounts:next()\n'
+            '    u.http:get("/hello?page=row&id=" .. u.id .. "&user=" .. a.name ..\n'
+            '               "&first=" .. u.first)\n'
+            '  end } }\n')
+        with NginxServer() as nginx:
+            p = run(path, nginx, "--threads", "2", "-u", "6", "-r", "100", "-t", "1.5s",
+                    "--wait", "constant:0.02")
+            self.assertEqual(p.returncode, 0, p.stderr)
+            log = logged(nginx)
+        self.assertNotIn("Lua error", p.stderr)
+        by_user = {}
+        for e in page(log, "row"):
+            by_user.setdefault(int(e[2]["id"][0]), set()).add(
+                (e[2]["user"][0], e[2]["first"][0]))
+        self.assertEqual(by_user, {i: {("user%d" % (i - 1), "user%d" % (i - 1))}
+                                   for i in range(1, 6)})
+        self.assertGreater(len(page(log, "row")), 5 * 10)  # many tasks each
+        self.assertEqual(sorted(int(e[2]["id"][0]) for e in page(log, "bye")),
+                         [1, 2, 3, 4, 5, 6])
+
+    def test_bad_csv_options_say_what(self):
+        self.csv(2)
+        path = self.script(self.FEED % '{order = "shuffled"}')
+        p = run(path, None, "--host", "http://127.0.0.1:9", "-t", "1s")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("rl.csv: order = shuffled: give sequential or random or per_user",
+                      p.stderr)
+        with open(os.path.join(self.tmp.name, "users.csv"), "w") as f:
+            f.write('{"a": 1}\n{"b": 2}\n')
+        path = self.script(self.FEED % '{format = "jsonl"}')
+        p = run(path, None, "--host", "http://127.0.0.1:9", "-t", "1s")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("users.csv: 2: no 'a' (the first line names the columns)",
+                      p.stderr)
 
     def test_csv_missing_file_stops_the_start(self):
         path = self.script(self.FEED % "nil")

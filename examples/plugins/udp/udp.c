@@ -500,6 +500,16 @@ static void on_readable(rl_io *io, int events, void *arg) {
     }
     if (u->req == NULL)
       continue; /* a duplicate, or a reply to nothing we asked: dropped */
+    /* The reply for whoever looks at it (a scenario's expect, a Lua
+     * task's r.body; ABI 1.2), only when asked: copying costs. */
+    if (RL_HOST_HAS_RESPONSES(t->host) &&
+        t->host->request_wants_response(u->req)) {
+      rl_response resp = {.struct_size = sizeof resp,
+                          .status = -1,
+                          .body = (const uint8_t *)t->rbuf,
+                          .body_len = (size_t)n};
+      t->host->request_response(u->req, &resp);
+    }
     const struct udp_step *st = t->step;
     if (st->expect != NULL &&
         !contains(t->rbuf, (size_t)n, st->expect, st->expect_len))

@@ -676,6 +676,42 @@ static void test_request_timeout_cancels_one_request(void **state) {
   close(fd);
 }
 
+/* A request's own timeout (rl_request.timeout_ns: a Lua request's
+ * timeout=) in place of the target's, on one connection with others: the
+ * shorter own one ends first although it was handed later, the target's
+ * still ends the one without, a longer own one outlives the target's. */
+static void test_a_requests_own_timeout_replaces_the_targets(void **state) {
+  (void)state;
+  th_line.desc.session_cancel = th_line_cancel;
+  th_line_conf.max_concurrent = 4;
+  f.t->request_timeout_ns = 400 * TH_MS;
+  treq r1, r2, r3;
+  treq_init(&r1);
+  treq_init(&r2);
+  treq_init(&r3);
+  r2.req.timeout_ns = 50 * TH_MS;
+  r3.req.timeout_ns = 10000 * TH_MS;
+  th_in in = {0};
+  rl__conn_submit(&f.c, &r1.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  rl__conn_submit(&f.c, &r2.req);
+  rl__conn_submit(&f.c, &r3.req);
+  th_expect(&f.lp, fd, &in, "r 2\nr 3\n");
+  TH_RUN_UNTIL(&f.lp, r2.ends);
+  assert_string_equal(r2.error, "timed out after 0.05s");
+  assert_int_equal(r1.ends + r3.ends, 0);
+  TH_RUN_UNTIL(&f.lp, r1.ends);
+  assert_string_equal(r1.error, "timed out after 0.4s");
+  assert_int_equal(r3.ends, 0);
+  assert_int_equal(th_seen.cancels, 2);
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r3.ends);
+  ended_ok(&r3);
+  assert_int_equal(th_seen.sessions_del, 0);
+  close(fd);
+}
+
 static void test_shutdown_ends_in_flight_through_the_session(void **state) {
   (void)state;
   treq r1, r2, r3;
@@ -1150,6 +1186,7 @@ int main(void) {
       T(test_an_unanswered_preface_times_out),
       T(test_request_timeout_closes_the_connection),
       T(test_request_timeout_cancels_one_request),
+      T(test_a_requests_own_timeout_replaces_the_targets),
       T(test_shutdown_ends_in_flight_through_the_session),
       T(test_close_later_closes_after_the_callback),
       T(test_drain_waits_for_in_flight_then_moves_on),

@@ -101,6 +101,15 @@ static void test_json_lines(void **state) {
   assert_string_equal(cell(f, 1, "n"), "{\"k\":[1]}");
   assert_string_equal(cell(f, 2, "email"), "c\"d");
   assert_string_equal(cell(f, 2, "n"), "true");
+  /* What each value was, for a reader that keeps types (rl.csv's rows). */
+  assert_non_null(f->kinds);
+  static const unsigned char kinds[] = {RL__FEEDER_STRING, RL__FEEDER_JSON,
+                                        RL__FEEDER_NULL,   RL__FEEDER_JSON,
+                                        RL__FEEDER_STRING, RL__FEEDER_JSON};
+  assert_memory_equal(f->kinds, kinds, sizeof kinds);
+  rl__feeder_del(f);
+  f = parse_ok("a,b\n1,2\n", 0);
+  assert_null(f->kinds); /* CSV: every cell a string */
   rl__feeder_del(f);
   parse_bad("", 1, "no JSON object: the file has no rows");
   parse_bad("{\"a\": 1}\n{\"a\": 2, \"b\": 3}\n", 1,

@@ -158,6 +158,34 @@ static void test_report(void **state) {
   assert_int_equal(int_at(e, "occurrences"), 2);
   assert_int_equal(int_at(e, "first_seen"), 1700000002);
   assert_int_equal(int_at(e, "last_seen"), 1700000005);
+  /* No user code raised anything: an empty exceptions table. */
+  assert_int_equal(json_array_size(json_object_get(j, "exceptions")), 0);
+  json_decref(j);
+  rl__stats_del(s);
+}
+
+/* Locust's exceptions table, as the CSV's and /exceptions: count, message,
+ * where (traceback), nodes; in the order first seen. */
+static void test_exceptions(void **state) {
+  (void)state;
+  rl__stats *s = known_stats();
+  assert_int_equal(rl__stats_record_exception(s, "t.lua:6: oops", "U.boom", 3),
+                   0);
+  assert_int_equal(
+      rl__stats_record_exception(s, "t.lua:9: no", "U.on_start", 1), 0);
+  assert_int_equal(rl__stats_record_exception(s, "t.lua:6: oops", "U.boom", 2),
+                   0);
+  json_t *j = rl__report_json(s, NULL, &run_info);
+  assert_non_null(j);
+  const json_t *ex = json_object_get(j, "exceptions");
+  assert_int_equal(json_array_size(ex), 2);
+  const json_t *a = json_array_get(ex, 0), *b = json_array_get(ex, 1);
+  assert_int_equal(int_at(a, "count"), 5);
+  assert_string_equal(str_at(a, "msg"), "t.lua:6: oops");
+  assert_string_equal(str_at(a, "traceback"), "U.boom");
+  assert_string_equal(str_at(a, "nodes"), "local");
+  assert_int_equal(int_at(b, "count"), 1);
+  assert_string_equal(str_at(b, "traceback"), "U.on_start");
   json_decref(j);
   rl__stats_del(s);
 }
@@ -470,6 +498,7 @@ static void test_stats_requests_truncates(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_report),
+      cmocka_unit_test(test_exceptions),
       cmocka_unit_test(test_empty_entry),
       cmocka_unit_test(test_run_spawn_and_lag),
       cmocka_unit_test(test_dump_text),

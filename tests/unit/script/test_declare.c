@@ -66,7 +66,7 @@ static void test_hosts_grpc_protocols(void **state) {
       0);
   /* No host of its own nor --host, but others: none to its host. */
   assert_int_equal(k.http_default, 0);
-  assert_int_equal(k.n_requests, 18 * 2 + 1 + RL__SCRIPT_MAX_WORDS);
+  assert_int_equal(k.n_requests, 18 * 2 + 1 + RL__SCRIPT_WORDS);
   assert_string_equal(k.requests[0],
                       "{http: 'GET /{{_rl_path}}', host: 'http://b:2'}");
   /* A quote in a host is doubled in YAML's single quotes. */
@@ -98,7 +98,7 @@ static void test_hosts_grpc_protocols(void **state) {
   assert_int_equal(rl__script_protocol_request(&k, "line", 2), 38);
   assert_int_equal(rl__script_protocol_request(&k, "line", 0), -1);
   assert_int_equal(
-      rl__script_protocol_request(&k, "line", RL__SCRIPT_MAX_WORDS + 1), -1);
+      rl__script_protocol_request(&k, "line", RL__SCRIPT_WORDS + 1), -1);
   assert_int_equal(rl__script_protocol_request(&k, "redis", 1), -1);
   rl__script_declared_free(&k);
   /* With --host, the class's host's requests come first. */
@@ -112,6 +112,16 @@ static void test_hosts_grpc_protocols(void **state) {
   assert_string_equal(k.requests[18],
                       "{redis: '{{_rl_w1}}', host: 'redis://r:5'}");
   assert_int_equal(rl__script_protocol_request(&k, "redis", 1), 18);
+  rl__script_declared_free(&k);
+  /* max_words: that many word counts per protocol, each word a template. */
+  assert_int_equal(declare("{protocols = {'line', 'redis'}, max_words = 40}", 0,
+                           &k, why, sizeof why),
+                   0);
+  assert_int_equal(k.n_requests, 80);
+  assert_int_equal(rl__script_protocol_request(&k, "line", 40), 39);
+  assert_int_equal(rl__script_protocol_request(&k, "line", 41), -1);
+  assert_int_equal(rl__script_protocol_request(&k, "redis", 17), 56);
+  assert_true(strstr(k.requests[79], "{{_rl_w39}} {{_rl_w40}}'}"));
   rl__script_declared_free(&k);
 }
 
@@ -145,6 +155,11 @@ static void test_bad_declarations(void **state) {
       {"{hosts = {'b:2'}}", "hosts: 'b:2': give http://HOST:PORT"},
       {"{hosts = {'http://b:2/api'}}", "hosts: 'http://b:2/api': a host has"},
       {"{hosts = 'http://b:2'}", "hosts: a list of strings, not a string"},
+      {"{protocols = {'line'}, max_words = 257}",
+       "max_words: the most words a u:request of this class has, a whole "
+       "number from 1 to 256 (default 16)"},
+      {"{protocols = {'line'}, max_words = 2.5}", "max_words: the most"},
+      {"{protocols = {'line'}, max_words = '20'}", "max_words: the most"},
       {"{protocols = {1}}", "protocols: protocol names (\"redis\")"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
