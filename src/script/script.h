@@ -84,7 +84,7 @@ typedef struct rl__script_class {
    * sequential or a task is an rl.taskset, so its phases go through
    * taskset.c's driver. */
   int sequential, driven;
-  int set_stops; /* a set among its tasks has an on_stop (in it or below) */
+  int set_stops;    /* a set among its tasks has an on_stop (in it or below) */
   size_t max_words; /* per protocol, requests of 1..max_words words */
   /* Per protocol: its first request, and 1 when its plugin is a transport
    * (its own I/O, as udp): one request whose body is the payload. */
