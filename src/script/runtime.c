@@ -20,6 +20,11 @@
 #include "script/safety.h"
 #include "script/script.h"
 
+/* Finished coroutines a thread keeps for its users' next phases: enough
+ * for the users whose phases end in one loop turn, few enough to hold
+ * little (a LuaJIT thread and its stack, ~1 KiB each). */
+#define RL__SCRIPT_IDLE_COROUTINES 64
+
 struct rl__script_state {
   lua_State *L;
   rl__script_guard guard; /* the watchdog and the cap (safety.h) */
@@ -31,6 +36,12 @@ struct rl__script_state {
   int grpc_ref;    /* the u.grpc table (calls.c) */
   int resp_mt_ref; /* the responses' metatable */
   lua_State *listener; /* rl.events.request's thread (events.c), or NULL */
+  /* Finished coroutines, for the thread's next phases (end_phase). */
+  struct {
+    lua_State *co;
+    int ref; /* registry: what anchors it */
+  } idle[RL__SCRIPT_IDLE_COROUTINES];
+  size_t n_idle;
   struct rl__script_state *next;
 };
 
@@ -175,9 +186,22 @@ void rl__script_states_free(rl__script *s) {
 
 /* ---- phases ------------------------------------------------------------------ */
 
-static void end_phase(luser *lu) {
-  if (lu->co_ref != LUA_NOREF)
-    luaL_unref(lu->st->L, LUA_REGISTRYINDEX, lu->co_ref);
+/* Ends the phase. Its coroutine, when it returned, goes to the thread's
+ * idle ones for the next phase of any of its users (a finished LuaJIT
+ * thread, status 0 and no C frame, runs a new function with lua_resume):
+ * a thread made and collected per task was a tenth of a Lua request's
+ * instructions (bench/README.md); kept by the thread rather than by the
+ * user, an idle user holds none. One that died in an error, or is left
+ * suspended (the user stopping), is dropped. */
+static void end_phase(luser *lu, int reusable) {
+  rl__script_state *st = lu->st;
+  if (reusable && lu->co && st->n_idle < RL__SCRIPT_IDLE_COROUTINES) {
+    lua_settop(lu->co, 0);
+    st->idle[st->n_idle].co = lu->co;
+    st->idle[st->n_idle++].ref = lu->co_ref;
+  } else if (lu->co_ref != LUA_NOREF) {
+    luaL_unref(st->L, LUA_REGISTRYINDEX, lu->co_ref);
+  }
   lu->co_ref = LUA_NOREF;
   lu->co = NULL;
   lu->ending = 0;
@@ -218,7 +242,7 @@ static void resume(luser *lu, int nargs) {
     rl__script_error_seen(lu->k->script, text);
     rl_user_report_error(lu->cu, msg); /* Locust's user_error, to listeners */
   }
-  end_phase(lu);
+  end_phase(lu, rc == 0);
 }
 
 static luser *user_new(rl_user *cu, rl__script_class *k) {
@@ -259,8 +283,15 @@ void rl__script_phase(rl_user *cu, void *arg) {
   lua_State *L = lu->st->L;
   size_t task = 0;
   int p = rl_user_phase(cu, &task);
-  lua_State *co = lua_newthread(L);
-  lu->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_State *co;
+  if (lu->st->n_idle > 0) {
+    lu->st->n_idle--;
+    co = lu->st->idle[lu->st->n_idle].co;
+    lu->co_ref = lu->st->idle[lu->st->n_idle].ref;
+  } else {
+    co = lua_newthread(L);
+    lu->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   lu->co = co;
   if (p == RL_USER_TASK) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, lu->st->classes_ref);
