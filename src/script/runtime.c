@@ -54,7 +54,9 @@ typedef struct luser {
   int co_ref;    /* the phase's coroutine (registry), or LUA_NOREF */
   lua_State *co; /* its thread */
   /* The response whose outcome is still open: the one just handed to the
-   * coroutine, until it yields again or ends. */
+   * coroutine, until it yields again or ends. A registry slot the user
+   * keeps for its life (false when none is open): a luaL_ref and unref
+   * per request cost ~450 instructions (bench/README.md). */
   int resp_ref;
   const rl_send_result *res;
   int ending; /* the phase ends at the coroutine's next yield */
@@ -268,6 +270,8 @@ static luser *user_new(rl_user *cu, rl__script_class *k) {
   lua_pushcfunction(L, rl__script_lua_interrupt);
   lua_setfield(L, -2, "interrupt");
   lu->u_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushboolean(L, 0);
+  lu->resp_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   rl_user_set_data(cu, lu);
   return lu;
 }
@@ -358,21 +362,24 @@ static void request_done(rl_user *cu, const rl_send_result *res, void *arg) {
   lua_rawgeti(co, LUA_REGISTRYINDEX, lu->st->resp_mt_ref);
   lua_setmetatable(co, -2);
   lua_pushvalue(co, -1);
-  lu->resp_ref = luaL_ref(co, LUA_REGISTRYINDEX);
+  lua_rawseti(co, LUA_REGISTRYINDEX, lu->resp_ref);
   lu->res = res;
   resume(lu, 1);
-  luaL_unref(lu->st->L, LUA_REGISTRYINDEX, lu->resp_ref);
-  lu->resp_ref = LUA_NOREF;
+  lua_pushboolean(lu->st->L, 0);
+  lua_rawseti(lu->st->L, LUA_REGISTRYINDEX, lu->resp_ref);
   lu->res = NULL;
 }
 
 /* u.http:METHOD(path, opts): upvalue 1 the method's index. */
 static int l_request(lua_State *L) {
   int m = (int)lua_tointeger(L, lua_upvalueindex(1));
-  char what[32];
-  snprintf(what, sizeof what, "u.http:%s", rl__script_methods[m]);
-  for (char *c = what + 7; *c; c++)
-    *c = (char)(*c | 0x20);
+  /* "u.http:get", for errors: made by hand, as snprintf cost a Lua request
+   * ~600 instructions of its ~18,000 (bench/README.md). */
+  char what[32] = "u.http:";
+  size_t i = 7;
+  for (const char *c = rl__script_methods[m]; *c && i < sizeof what - 1; c++)
+    what[i++] = (char)(*c | 0x20);
+  what[i] = 0;
   luser *lu = running_user(L, what);
   const char *url = luaL_checkstring(L, 2), *path = url;
   size_t base = 0;
