@@ -125,10 +125,10 @@ class LuaExamples(LuaScriptCase):
                           (("--tags", "tag2,tag3"), {"2", "3"}),
                           (("--exclude-tags", "tag3"), {"1", "2", "4"})):
             with self.subTest(args=args):
-                p, r, log = self.nginx_run("tags.lua", "-u", "20", "-r", "100",
+                p, r, log = self.nginx_run("tags.lua", "-u", "30", "-r", "100",
                                            "-t", "1500ms", *args)
                 tasks = Counter(q(e, "task") for e in log)
-                # 20 users, a task each at once, and maybe a second one
+                # 30 users, a task each at once, and maybe a second one
                 # after their 1 s wait: enough to see every allowed task.
                 self.assertEqual(set(tasks), ran, tasks)
                 for n in ran:
