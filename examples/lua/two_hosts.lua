@@ -1,7 +1,9 @@
 -- Full URLs to other hosts (docs/lua.md): paths go to the class's host
 -- (else --host); a URL goes to one of the hosts the class declares, each
 -- compiled at load. Here a shop's page, then an "inventory" service on
--- another host asked about what the page said. The test
+-- another host asked about what the page said (Locust's
+-- examples/multiple_hosts.py does this with a second HttpSession on
+-- API_HOST; here the other host is declared in hosts). The test
 -- (tests/integration/test_lua_protocols.py) runs it against two nginx
 -- servers, given as SHOP and INVENTORY in the environment:
 --   SHOP=http://127.0.0.1:8080 INVENTORY=http://127.0.0.1:8081 \

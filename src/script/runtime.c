@@ -20,6 +20,11 @@
 #include "script/safety.h"
 #include "script/script.h"
 
+/* Finished coroutines a thread keeps for its users' next phases: enough
+ * for the users whose phases end in one loop turn, few enough to hold
+ * little (a LuaJIT thread and its stack, ~1 KiB each). */
+#define RL__SCRIPT_IDLE_COROUTINES 64
+
 struct rl__script_state {
   lua_State *L;
   rl__script_guard guard; /* the watchdog and the cap (safety.h) */
@@ -31,6 +36,12 @@ struct rl__script_state {
   int grpc_ref;    /* the u.grpc table (calls.c) */
   int resp_mt_ref; /* the responses' metatable */
   lua_State *listener; /* rl.events.request's thread (events.c), or NULL */
+  /* Finished coroutines, for the thread's next phases (end_phase). */
+  struct {
+    lua_State *co;
+    int ref; /* registry: what anchors it */
+  } idle[RL__SCRIPT_IDLE_COROUTINES];
+  size_t n_idle;
   struct rl__script_state *next;
 };
 
@@ -43,7 +54,9 @@ typedef struct luser {
   int co_ref;    /* the phase's coroutine (registry), or LUA_NOREF */
   lua_State *co; /* its thread */
   /* The response whose outcome is still open: the one just handed to the
-   * coroutine, until it yields again or ends. */
+   * coroutine, until it yields again or ends. A registry slot the user
+   * keeps for its life (false when none is open): a luaL_ref and unref
+   * per request cost ~450 instructions (bench/README.md). */
   int resp_ref;
   const rl_send_result *res;
   int ending;    /* the phase ends at the coroutine's next yield */
@@ -180,9 +193,22 @@ void rl__script_states_free(rl__script *s) {
 
 /* ---- phases ------------------------------------------------------------------ */
 
-static void end_phase(luser *lu) {
-  if (lu->co_ref != LUA_NOREF)
-    luaL_unref(lu->st->L, LUA_REGISTRYINDEX, lu->co_ref);
+/* Ends the phase. Its coroutine, when it returned, goes to the thread's
+ * idle ones for the next phase of any of its users (a finished LuaJIT
+ * thread, status 0 and no C frame, runs a new function with lua_resume):
+ * a thread made and collected per task was a tenth of a Lua request's
+ * instructions (bench/README.md); kept by the thread rather than by the
+ * user, an idle user holds none. One that died in an error, or is left
+ * suspended (the user stopping), is dropped. */
+static void end_phase(luser *lu, int reusable) {
+  rl__script_state *st = lu->st;
+  if (reusable && lu->co && st->n_idle < RL__SCRIPT_IDLE_COROUTINES) {
+    lua_settop(lu->co, 0);
+    st->idle[st->n_idle].co = lu->co;
+    st->idle[st->n_idle++].ref = lu->co_ref;
+  } else if (lu->co_ref != LUA_NOREF) {
+    luaL_unref(st->L, LUA_REGISTRYINDEX, lu->co_ref);
+  }
   lu->co_ref = LUA_NOREF;
   lu->co = NULL;
   lu->ending = 0;
@@ -231,7 +257,7 @@ static void resume(luser *lu, int nargs) {
     rl__script_error_seen(lu->k->script, text);
     rl_user_report_error(lu->cu, msg); /* Locust's user_error, to listeners */
   }
-  end_phase(lu);
+  end_phase(lu, rc == 0);
 }
 
 static luser *user_new(rl_user *cu, rl__script_class *k) {
@@ -257,6 +283,8 @@ static luser *user_new(rl_user *cu, rl__script_class *k) {
   rl__script_push_interrupt(L); /* taskset.c's: out of a set, if any */
   lua_setfield(L, -2, "interrupt");
   lu->u_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushboolean(L, 0);
+  lu->resp_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   rl_user_set_data(cu, lu);
   return lu;
 }
@@ -272,8 +300,15 @@ void rl__script_phase(rl_user *cu, void *arg) {
   lua_State *L = lu->st->L;
   size_t task = 0;
   int p = rl_user_phase(cu, &task);
-  lua_State *co = lua_newthread(L);
-  lu->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_State *co;
+  if (lu->st->n_idle > 0) {
+    lu->st->n_idle--;
+    co = lu->st->idle[lu->st->n_idle].co;
+    lu->co_ref = lu->st->idle[lu->st->n_idle].ref;
+  } else {
+    co = lua_newthread(L);
+    lu->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  }
   lu->co = co;
   if (k->driven) { /* taskset.c's driver picks and runs the phase */
     rl__script_push_driver(L);
@@ -359,21 +394,24 @@ static void request_done(rl_user *cu, const rl_send_result *res, void *arg) {
   lua_rawgeti(co, LUA_REGISTRYINDEX, lu->st->resp_mt_ref);
   lua_setmetatable(co, -2);
   lua_pushvalue(co, -1);
-  lu->resp_ref = luaL_ref(co, LUA_REGISTRYINDEX);
+  lua_rawseti(co, LUA_REGISTRYINDEX, lu->resp_ref);
   lu->res = res;
   resume(lu, 1);
-  luaL_unref(lu->st->L, LUA_REGISTRYINDEX, lu->resp_ref);
-  lu->resp_ref = LUA_NOREF;
+  lua_pushboolean(lu->st->L, 0);
+  lua_rawseti(lu->st->L, LUA_REGISTRYINDEX, lu->resp_ref);
   lu->res = NULL;
 }
 
 /* u.http:METHOD(path, opts): upvalue 1 the method's index. */
 static int l_request(lua_State *L) {
   int m = (int)lua_tointeger(L, lua_upvalueindex(1));
-  char what[32];
-  snprintf(what, sizeof what, "u.http:%s", rl__script_methods[m]);
-  for (char *c = what + 7; *c; c++)
-    *c = (char)(*c | 0x20);
+  /* "u.http:get", for errors: made by hand, as snprintf cost a Lua request
+   * ~600 instructions of its ~18,000 (bench/README.md). */
+  char what[32] = "u.http:";
+  size_t i = 7;
+  for (const char *c = rl__script_methods[m]; *c && i < sizeof what - 1; c++)
+    what[i++] = (char)(*c | 0x20);
+  what[i] = 0;
   luser *lu = running_user(L, what);
   const char *url = luaL_checkstring(L, 2), *path = url;
   size_t base = 0;

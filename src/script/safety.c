@@ -145,7 +145,9 @@ static void hook(lua_State *L, lua_Debug *ar) {
   if (!g || g->depth == 0)
     return;
   char where[300];
-  if (g->limits.timeslice_ns) {
+  if (g->limits.timeslice_ns && !g->start_ns) {
+    g->start_ns = cpu_ns(); /* the run's first hook (safety.h) */
+  } else if (g->limits.timeslice_ns) {
     uint64_t ran = cpu_ns() - g->start_ns;
     if (ran > g->limits.timeslice_ns) {
       g->tripped = RL__GUARD_TIME;
@@ -209,7 +211,7 @@ void rl__script_guard_arm(rl__script_guard *g, lua_State *L) {
     if (g->limits.memory && state_bytes(g, L) > g->limits.memory / 4 * 3)
       lua_gc(L, LUA_GCCOLLECT, 0);
     g->tripped = RL__GUARD_OK;
-    g->start_ns = cpu_ns();
+    g->start_ns = 0; /* read at the first hook (safety.h) */
     g->outer = tls_armed;
     tls_armed = g;
   }

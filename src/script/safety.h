@@ -11,7 +11,13 @@
  * - Watchdog (--lua-timeslice, default 500ms, 0: none): a count hook every
  *   RL__SCRIPT_HOOK_COUNT instructions reads the thread's CPU clock and
  *   raises "FILE:LINE: ran N ms of CPU without yielding ..." once a run
- *   has had its timeslice. LuaJIT never calls hooks from compiled traces,
+ *   has had its timeslice, counted from the run's first hook, not from
+ *   the arm: reading that clock is a system call (~200 ns here), and most
+ *   runs (a task up to its request) yield before any hook, so a Lua
+ *   request no longer pays two of them; a run is then stopped up to
+ *   RL__SCRIPT_HOOK_COUNT instructions later than its timeslice (and C
+ *   calls before its first hook, a string.rep, go uncounted), against
+ *   500 ms. LuaJIT never calls hooks from compiled traces,
  *   so a guarded state runs its code in LuaJIT's interpreter (the JIT
  *   engine off); --lua-timeslice 0 gives the JIT back and no watchdog.
  * - Memory (--lua-memory SIZE, default 1GiB, 0: none): the state's
@@ -57,7 +63,7 @@ typedef struct rl__script_guard {
   size_t used;       /* bytes the state holds (custom allocator only) */
   int custom;        /* 1: our allocator counts; 0: collectgarbage count */
   int depth;         /* arms not yet disarmed */
-  uint64_t start_ns; /* the thread's CPU clock when armed */
+  uint64_t start_ns; /* CPU clock at the run's first hook; 0: none yet */
   int tripped;       /* RL__GUARD_*: what stopped the last armed run */
   int jit_set;       /* the JIT engine was turned off for the hook */
   struct rl__script_guard *outer; /* the thread's guard armed before */

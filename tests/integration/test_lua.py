@@ -180,6 +180,33 @@ class LuaAgainstNginx(LuaScriptCase):
         self.assertIn("wanted 201", p.stdout)
         self.assertIn("[lua] b done for\t1", p.stderr)
 
+    def test_only_the_last_response_may_be_decided(self):
+        # A response is open from its end until the task's next request or
+        # sleep (runtime.c keeps it in a registry slot of the user's).
+        path = self.script(
+            'U = rl.user { wait = rl.constant(0.05), tasks = { function(u)\n'
+            '  local a = u.http:get("/hello?page=a", {name = "a"})\n'
+            '  local b = u.http:get("/hello?page=b", {name = "b"})\n'
+            '  local _, late = pcall(a.failure, a, "late")\n'
+            '  b:failure("b failed")\n'
+            '  rl.sleep(0.01)\n'
+            '  local _, slept = pcall(b.success, b)\n'
+            '  rl.log(late, slept)\n'
+            'end } }\n')
+        with NginxServer() as nginx:
+            p = run(path, nginx, "-u", "2", "-r", "100", "-t", "1s")
+            r = rows(p)
+            log = logged(nginx)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertEqual(r[("GET", "a")]["num_failures"], 0)
+        self.assertEqual(r[("GET", "a")]["num_requests"], len(page(log, "a")))
+        self.assertEqual(r[("GET", "b")]["num_failures"], r[("GET", "b")]["num_requests"])
+        self.assertEqual(r[("GET", "b")]["num_requests"], len(page(log, "b")))
+        counted = "this response was counted already"
+        self.assertRegex(p.stderr, r"\[lua\] [^\n]*r:failure: %s[^\n]*\t[^\n]*r:success: %s"
+                         % (counted, counted))
+        self.assertNotIn("Lua error", p.stderr)
+
     def test_a_bad_header_fails_its_request_with_the_reason(self):
         # A value with a newline cannot be sent: the request fails with
         # why (nothing reaches nginx); headers= not a table is a Lua error.
