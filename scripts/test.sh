@@ -3,11 +3,16 @@
 #   1. scripts/setup.sh (packages + build/)
 #   2. the tree's shape: formatting (.clang-format) and the module order of
 #      includes (scripts/check_format.sh, scripts/check_includes.py)
-#   3. ctest in build/: unit, integration and valgrind tests
+#   3. ctest in build/: unit, integration and valgrind tests, but for the
+#      suites that measure time, which run in step 7
+
 #   4. unit tests again under AddressSanitizer + UBSan in build-asan/, and
 #      the integration suites there (all but the slowest; valgrind's skip)
 #   5. the fuzz targets, a few seconds each (tests/fuzz/run.sh, build-fuzz/)
 #   6. clang-tidy over src/ cli/ plugins/ kit/ examples/ (config: .clang-tidy)
+#   7. ... beside the suites that measure time (rates, waits, shapes): one
+#      at a time on one core while clang-tidy takes the other
+
 # Every step runs even when an earlier one failed; exits non-zero if any failed.
 set -euo pipefail
 
@@ -30,11 +35,16 @@ step() {
   fi
 }
 
+# The suites that measure time (rates, waits, shapes: RUN_SERIAL in
+# tests/CMakeLists.txt) run alone, apart from the other suites. They use
+# a few percent of a core over their ~4 minutes (rpcload at a set rate,
+# nginx answering); run in the main ctest they left the second core idle
+# that long. Here they run beside clang-tidy held to the other cores.
+TIMING='^integration/(rates|waits|shapes)$'
 ctest_main() {
-  # Two at a time, but the suites that measure time (RUN_SERIAL in
-  # tests/CMakeLists.txt: rates, waits, shapes) run alone.
-  (cd build && ctest --output-on-failure -j"$JOBS")
+  (cd build && ctest --output-on-failure -j"$JOBS" -E "$TIMING")
 }
+
 
 ASAN_ENV=(ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:check_initialization_order=1
           UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
@@ -77,7 +87,7 @@ tidy() {
   # (Its "N warnings generated." lines count suppressed system-header warnings: dropped.)
   local rc=0
   printf '%s\n' "${sources[@]}" |
-    xargs -P "$JOBS" -n 1 clang-tidy -p build --quiet 2>&1 |
+    xargs -P "${TIDY_JOBS:-$JOBS}" -n 1 clang-tidy -p build --quiet 2>&1 |
     { grep -Ev '^[0-9]+ warnings? (and [0-9]+ errors? )?generated\.$' || true; }
   rc=${PIPESTATUS[1]}
   if ((rc != 0)); then
@@ -96,7 +106,28 @@ step "ctest (build/: unit, integration, valgrind)" ctest_main
 step "unit tests under ASan+UBSan (build-asan/)" asan_unit
 step "integration tests under ASan+UBSan (build-asan/)" asan_integration
 step "fuzz targets (build-fuzz/)" fuzz
-step "clang-tidy" tidy
+# clang-tidy on all cores but one, the timing suites on that one; each
+# reports as its own step (the suites' output after clang-tidy's).
+tidy_beside_timing() {
+  local log rc=0
+  log=$(mktemp)
+  (cd build && ctest --output-on-failure -j1 -R "$TIMING") >"$log" 2>&1 &
+  local pid=$!
+  TIDY_JOBS=$((JOBS > 1 ? JOBS - 1 : 1)) step "clang-tidy (beside the timing suites)" tidy
+
+  banner "ctest (build/: the timing suites, rates, waits, shapes)"
+  wait "$pid" || rc=$?
+  cat "$log"
+  rm -f "$log"
+  if ((rc == 0)); then
+    printf '=== test.sh: timing suites: ok ===\n'
+  else
+    printf '=== test.sh: timing suites: FAILED (exit %d) ===\n' "$rc"
+    FAILED+=("timing suites")
+  fi
+}
+tidy_beside_timing
+
 
 if ((${#FAILED[@]})); then
   printf '\ntest.sh: FAILED steps: %s\n' "$(IFS=,; echo "${FAILED[*]}")"
