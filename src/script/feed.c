@@ -38,7 +38,7 @@ void rl__script_bind(lua_State *L, rl__script *s) {
   lua_rawset(L, LUA_REGISTRYINDEX);
 }
 
-static rl__script *bound(lua_State *L) {
+rl__script *rl__script_bound(lua_State *L) {
   lua_pushlightuserdata(L, (void *)&script_key);
   lua_rawget(L, LUA_REGISTRYINDEX);
   rl__script *s = lua_touserdata(L, -1);
@@ -160,7 +160,7 @@ int rl__script_lua_csv(lua_State *L) {
     random = lua_toboolean(L, -1);
     lua_pop(L, 2);
   }
-  rl__script *s = bound(L);
+  rl__script *s = rl__script_bound(L);
   if (!s)
     return luaL_error(L, "rl.csv: only in a script run by rpcload -s");
   push_path(L, s->path, file);

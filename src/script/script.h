@@ -115,6 +115,10 @@ typedef struct rl__script {
   rl__script_guard main_guard;
   int shape_ref;             /* rl.shape in main_L's registry */
   double shape_default_rate; /* -r: when rl.shape returns no rate */
+  /* --tags, --exclude-tags (the environment's options: borrowed), which
+   * taskset.c applies inside task sets and sequential classes. */
+  const char *const *tags, *const *exclude_tags;
+  size_t n_tags, n_exclude_tags;
 } rl__script;
 
 /* Opens the rl library in L (lib.c): the global `rl` and
@@ -231,6 +235,8 @@ void rl__script_ask_wait(lua_State *L, rl__script_guard *g, rl__script_class *k,
  * feeds_free frees them (after the states are closed).
  */
 void rl__script_bind(lua_State *L, rl__script *s);
+/* The script bound to L (NULL: none). */
+rl__script *rl__script_bound(lua_State *L);
 int rl__script_lua_csv(lua_State *L);
 void rl__script_feeds_free(rl__script *s);
 /* helpers.c: a draw of this thread's generator. */
@@ -275,6 +281,14 @@ void rl__script_open_tasksets(lua_State *L, int rl_table);
 void rl__script_push_driver(lua_State *L);
 void rl__script_push_interrupt(lua_State *L);
 int rl__script_is_taskset(lua_State *L, int idx);
+/* The tags the engine filters a class's task entry at idx ({set, weight,
+ * name, tags}, an rl.taskset's) by: those of the tasks --tags and
+ * --exclude-tags leave in it (a task's tags: its own and the entries'
+ * above it), else those of all its tasks, so that the engine keeps the
+ * entry exactly when a task is left in it (Locust drops an empty set).
+ * *out: a NULL-ended list the caller frees (NULL: no tags); -1 when out
+ * of memory. */
+int rl__script_entry_tags(lua_State *L, int idx, char ***out);
 /* runtime.c, for the driver: the running task has no wait after it
  * (u:interrupt's reschedule); the name errors of the running phase give
  * (a string: "Set.task" under the class's name; nil: the engine's). */
