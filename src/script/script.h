@@ -69,8 +69,7 @@ typedef struct rl__script_class {
   char **hosts, **grpc_methods, **protocols, **protocol_hosts;
   size_t n_hosts, n_grpc, n_protocols;
   /* Per gRPC method: its shape (RL__SCRIPT_GRPC_* bits, known from its
-   * proto) and its first request (client and bidi streams: one per
-   * message count 1..RL__SCRIPT_MAX_MESSAGES, in order). */
+   * proto) and its request (one per method and host). */
   int *grpc_kinds;
   size_t *grpc_first;
   /* grpc.host (NULL: the class's) and grpc.hosts, the others a call may
@@ -173,7 +172,7 @@ void rl__script_headers(lua_State *L, int idx, const char *what,
  */
 #define RL__SCRIPT_MAX_WORDS 16
 /* The messages a client or bidi stream's call sends at most. */
-#define RL__SCRIPT_MAX_MESSAGES 16
+#define RL__SCRIPT_MAX_MESSAGES 100000
 enum { RL__SCRIPT_GRPC_SERVER = 1, RL__SCRIPT_GRPC_CLIENT = 2 };
 int rl__script_declare(lua_State *L, int idx, rl__script *s,
                        rl__script_class *k, int has_target, char *why,

@@ -11,8 +11,11 @@ grpcio, gRPC's interop TestService, tests/data/interop_test.proto):
   the script saw, the stats rows (the call's under name=, its messages'
   as docs/grpc.md names them: /pkg.Service/Method [recv] and [send]) and
   the server's own counts agree;
-- a list longer than the declared maximum, an undeclared method: Lua
-  errors saying so.
+- the stream options per call (stream_call_count on client, server and
+  bidi streams, stream_interval, stream_ping_pong) and a client stream of
+  40 messages: the server's count of each call's messages;
+- a list longer than the bound (100000), an undeclared method, options
+  a method's shape does not take: Lua errors saying so.
 
 Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
     RPCLOAD_BUILD_DIR=../../build /usr/bin/python3 -m unittest -v test_lua_grpc_stream
@@ -63,6 +66,45 @@ S = rl.user { grpc = {proto = t, host = "%(host)s", hosts = {"%(other)s"}},
     if r.status ~= 0 then r:failure("other " .. r.status) end
   end } }
 '''
+
+OPTIONS = """
+local t = rl.grpc.proto("%(proto)s")
+S = rl.user { grpc = {proto = t, host = "%(host)s"},
+  tasks = { function(u)
+    -- A client stream longer than the old limit of 16: 40 messages.
+    local list = {}
+    for i = 1, 40 do list[i] = {payload = {body = "YQ=="}} end
+    local r = u.grpc:call(t, "StreamingInputCall", list, {name = "in40"})
+    if r:json().aggregatedPayloadSize ~= 40 then r:failure(r.body) end
+    -- stream_call_count on a client stream: 7 messages cycling a list of 2.
+    r = u.grpc:call(t, "StreamingInputCall",
+      {{payload = {body = "YQ=="}}, {payload = {body = "YmI="}}},
+      {name = "in7", stream_call_count = 7})
+    if r:json().aggregatedPayloadSize ~= 10 then r:failure(r.body) end
+    -- stream_interval: 3 messages 50 ms apart.
+    r = u.grpc:call(t, "StreamingInputCall",
+      {{payload = {body = "YQ=="}}, {payload = {body = "YQ=="}},
+       {payload = {body = "YQ=="}}},
+      {name = "in3", stream_interval = 0.05})
+    if r.elapsed < 100 then r:failure("in3 took " .. r.elapsed .. " ms") end
+    -- stream_call_count on a server stream: the client stops after 2 of 5.
+    r = u.grpc:call(t, "StreamingOutputCall",
+      {response_parameters = {{size = 1, interval_us = 20000},
+        {size = 1, interval_us = 20000}, {size = 1, interval_us = 20000},
+        {size = 1, interval_us = 20000}, {size = 1, interval_us = 20000}}},
+      {name = "out2", stream_call_count = 2})
+    if #r:messages() ~= 2 then r:failure(r.body) end
+    -- ping-pong: each of 3 messages after the reply to the one before.
+    r = u.grpc:call(t, "FullDuplexCall", {{response_parameters = {{size = 2}}}},
+      {name = "pp", stream_call_count = 3, stream_ping_pong = true})
+    if #r:messages() ~= 3 then r:failure(r.body) end
+    -- the same call without options: one message, one reply.
+    r = u.grpc:call(t, "FullDuplexCall", {{response_parameters = {{size = 2}}}},
+      {name = "plain"})
+    if #r:messages() ~= 1 then r:failure(r.body) end
+    rl.stop_user()
+  end } }
+"""
 
 
 def run(script, *args):
@@ -132,6 +174,57 @@ class LuaGrpcStreams(LuaScriptCase):
         self.assertEqual(n("unary"), rep["calls"]["UnaryCall"], rep)
         self.assertEqual(rep2["calls"], {"UnaryCall": n("other")}, rep2)
 
+    def test_stream_options_and_long_lists(self):
+        with PyServer(self.protoset, script="grpc_stream_server.py") as ps:
+            path = self.script(OPTIONS % {"proto": PROTO,
+                                          "host": "127.0.0.1:%d" % ps.port})
+            p = run(path, "-u", "2", "-r", "100", "-t", "3s")
+            rep = ps.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("Lua error", p.stderr)
+        r = rows(p)
+        for name in ("in40", "in7", "in3", "out2", "pp", "plain"):
+            self.assertEqual(r[("grpc", name)]["num_requests"], 2, name)
+            self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
+        # The server's side of each call: [method, received, sent, status].
+        calls = sorted(tuple(c) for c in rep["per_call"])
+        self.assertEqual(calls, sorted(
+            [("StreamingInputCall", 40, 1, "OK")] * 2
+            + [("StreamingInputCall", 7, 1, "OK")] * 2
+            + [("StreamingInputCall", 3, 1, "OK")] * 2
+            + [("StreamingOutputCall", 1, 2, "CANCELLED")] * 2
+            + [("FullDuplexCall", 3, 3, "OK")] * 2
+            + [("FullDuplexCall", 1, 1, "OK")] * 2), calls)
+        self.assertEqual(rep["received"]["StreamingInputCall"], 100)
+
+    def test_stream_options_that_do_not_apply(self):
+        cases = [
+            ('u.grpc:call(t, "StreamingInputCall", {}, '
+             '{stream_ping_pong = true})',
+             "stream_ping_pong: for a bidirectional method; "
+             "grpc.testing.TestService/StreamingInputCall is client streaming"),
+            ('u.grpc:call(t, "StreamingOutputCall", {}, '
+             '{stream_interval = 1})',
+             "stream_interval: for a method the client streams to; "
+             "grpc.testing.TestService/StreamingOutputCall is server "
+             "streaming"),
+            ('u.grpc:call(t, "UnaryCall", {}, {stream_call_count = 2})',
+             "stream_call_count: for a streaming method; "
+             "grpc.testing.TestService/UnaryCall is unary"),
+            ('u.grpc:call(t, "FullDuplexCall", {}, {stream_call_count = 0})',
+             "stream_call_count: a whole number >= 1, not 0"),
+            ('u.grpc:call(t, "FullDuplexCall", {}, {stream_interval = "x"})',
+             "stream_interval: 'x': expected a duration"),
+        ]
+        for call, expected in cases:
+            path = self.script(
+                'local t = rl.grpc.proto("%s")\n'
+                'S = rl.user { grpc = {proto = t, host = "127.0.0.1:9"},\n'
+                '  tasks = { function(u) %s end } }\n' % (PROTO, call))
+            p = run(path, "-u", "1", "-r", "10", "-t", "300ms",
+                    "--allow-unreachable")
+            self.assertIn(expected, p.stderr, call)
+
     def test_too_many_messages_and_undeclared_method(self):
         path = self.script(
             'local t = rl.grpc.proto("%s")\n'
@@ -139,7 +232,7 @@ class LuaGrpcStreams(LuaScriptCase):
             '                      methods = {"StreamingInputCall"}},\n'
             '  tasks = { function(u)\n'
             '    local list = {}\n'
-            '    for i = 1, 17 do list[i] = {} end\n'
+            '    for i = 1, 100001 do list[i] = {} end\n'
             '    u.grpc:call(t, "StreamingInputCall", list)\n'
             '  end, function(u) u.grpc:call(t, "UnaryCall", {}) end,\n'
             '  function(u) u.grpc:call(t, "StreamingInputCall", {},\n'
@@ -148,7 +241,8 @@ class LuaGrpcStreams(LuaScriptCase):
         p = run(path, "-u", "1", "-r", "10", "-t", "300ms",
                 "--allow-unreachable")
         self.assertIn("u.grpc:call: grpc.testing.TestService/"
-                      "StreamingInputCall: more than 16 messages in a call",
+                      "StreamingInputCall: more than 100000 messages in a "
+                      "call",
                       p.stderr)
         self.assertIn("u.grpc:call: 'UnaryCall' is not a method class S "
                       "declares", p.stderr)
