@@ -367,6 +367,10 @@ users:
                       r.error_text())
         # Both steps sent their two messages on each call.
         self.assertEqual(rep["received"]["FullDuplexCall"], 2 * (every.reqs + wrong.reqs))
+        # A step's name: names its messages' rows too (as a Lua call's
+        # name= does: test_lua_grpc_stream).
+        self.assertEqual(r.row("grpc", "every [send]").reqs, 2 * every.reqs)
+        self.assertEqual(r.row("grpc", "every [recv]").reqs, 2 * every.reqs)
 
 
 class HelloStreamTests(StreamTestCase):
