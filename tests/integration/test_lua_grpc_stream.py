@@ -102,6 +102,16 @@ S = rl.user { grpc = {proto = t, host = "%(host)s"},
     r = u.grpc:call(t, "FullDuplexCall", {{response_parameters = {{size = 2}}}},
       {name = "plain"})
     if #r:messages() ~= 1 then r:failure(r.body) end
+    -- a value the grpc plugin refuses: that call fails with the reason,
+    -- not sent.
+    r = u.grpc:call(t, "StreamingInputCall", {{}},
+      {name = "bad", stream_interval = "5mm"})
+    if r.ok or not (r.error or ""):find("stream_interval '5mm': expected "
+                                        .. "a duration", 1, true) then
+      r:failure("bad: " .. tostring(r.error))
+    else
+      r:success()
+    end
     rl.stop_user()
   end } }
 """
@@ -178,7 +188,7 @@ class LuaGrpcStreams(LuaScriptCase):
         self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
         self.assertNotIn("Lua error", p.stderr)
         r = rows(p)
-        for name in ("in40", "in7", "in3", "out2", "pp", "plain"):
+        for name in ("in40", "in7", "in3", "out2", "pp", "plain", "bad"):
             self.assertEqual(r[("grpc", name)]["num_requests"], 2, name)
             self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
         # The server's side of each call: [method, received, sent, status].
