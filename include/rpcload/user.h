@@ -174,7 +174,9 @@ void rl_user_set_data(rl_user *u, void *data);
 typedef struct rl_send_opts {
   uint32_t struct_size; /* sizeof(rl_send_opts) */
   /* The stats name it counts under (Locust's name=); NULL: the request's
-   * (its `name`, else the plugin's: the path, the method). */
+   * (its `name`, else the plugin's: the path, the method). Rows of its
+   * own a stream's messages count in ("/pkg.Svc/M [recv]") take it as
+   * their prefix too ("NAME [recv]"), as a request's `name` does. */
   const char *name;
   /* Nonzero: Locust's catch_response. The request is not counted when it
    * ends but when its done callback returns, with the outcome the class

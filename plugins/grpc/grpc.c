@@ -64,6 +64,7 @@ static void grpc_step_del(void *step) {
     st->host->template_del(st->msgs[i].json);
   }
   free(st->msgs);
+  grpc_percall_free(st);
   for (size_t i = 0; i < st->n_md_tpl; i++) {
     free(st->md_tpl[i].name);
     st->host->template_del(st->md_tpl[i].value);
@@ -755,11 +756,14 @@ static int grpc_step_new(const rl_host *host, const rl_step_spec *spec,
     goto out;
   st->client_stream = st->method->client_streaming;
   st->server_stream = st->method->server_streaming;
-  if ((rc = stream_settings(st, host, spec, &o, err, errlen)) != 0)
+  if ((rc = grpc_percall_compile(st, &o.call_count, &o.interval, &o.ping_pong,
+                                 err, errlen)) != 0 ||
+      (rc = stream_settings(st, host, spec, &o, err, errlen)) != 0)
     goto out;
   if ((rc = grpc_msgs_compile(st, spec, o.data_file, o.binary, err, errlen)) !=
       0)
     goto out;
+  st->list_tpl = st->client_stream && st->n_msgs == 1 && st->msgs[0].whole;
   /* A step only listed (--show-task-ratio with no target) is never sent:
    * without a host there is no :authority to build. */
   if (spec->host == NULL && !list_only) {

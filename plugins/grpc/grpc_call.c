@@ -232,8 +232,8 @@ static int after_message(struct grpc_stream *gs) {
   }
   if (!st->server_stream)
     return 0;
-  if (!st->client_stream && st->call_count > 0 &&
-      gs->received >= st->call_count) {
+  if (!st->client_stream && gs->call_count > 0 &&
+      gs->received >= gs->call_count) {
     grpc_call_stop(gs, STOP_DONE);
     return 1;
   }
@@ -765,6 +765,9 @@ int grpc_session_submit(void *session, rl_request *req) {
                              .st = st,
                              .grpc_status = -1,
                              .in_submit = (uint8_t)streamed};
+  /* The call's stream settings, some maybe its own (grpc_percall.c). */
+  if (streamed && (rc = grpc_percall_settings(st, req, &init)) != 0)
+    return rc;
   /* Asked once per call: only then does the stream collect. */
   if ((rc = rl__h2codec_collector(&s->c, req, &init.acc)) != 0)
     return rc;

@@ -47,6 +47,7 @@ struct grpc_msg {
   uint8_t *frame; /* framed (and compressed) message; NULL when templated */
   size_t frame_len;
   rl_template *json; /* the JSON text when it holds {{...}}, else NULL */
+  int whole;         /* json is one {{...}} and nothing else */
 };
 
 /* A metadata value with {{...}}: expanded per request. */
@@ -82,6 +83,13 @@ struct grpc_step {
   size_t max_recv, max_send;   /* message size limits */
   uint64_t keepalive_ns;       /* --keepalive: PING interval; 0: none */
   uint64_t max_age_ns;         /* --max-connection-age; 0: none */
+  /* stream_call_count, stream_interval, stream_ping_pong given as one
+   * {{...}} each (a Lua call's options): expanded per call, an empty
+   * expansion leaving the step's (grpc_percall.c); NULL: none. */
+  rl_template *count_tpl, *interval_tpl, *ping_pong_tpl;
+  /* A client stream whose one message is one {{...}}: an expansion that
+   * is a JSON array is the call's list of messages. */
+  int list_tpl;
 };
 
 struct grpc_session {
@@ -165,6 +173,15 @@ struct grpc_stream {
   const char *send_error;
   struct grpc_out out;
   rl_timer *duration; /* --stream-call-duration's timer, or NULL */
+  /* The call's stream settings: the step's, or its templates' for this
+   * call (grpc_percall.c). */
+  uint64_t call_count, interval_ns;
+  int ping_pong;
+  /* The call's own messages (a list template's JSON array), framed;
+   * owned, freed by grpc_out_cleanup. n_list 0: the step's. */
+  struct grpc_msg *list;
+  size_t n_list;
+  char list_error[256]; /* send_error's text when the list is refused */
   /* The response collected for the host, when it wants it (asked once,
    * at submit); NULL: nothing is collected. Owned. For a response stream,
    * also the JSON of the messages kept so far ("[m1,m2"), how many. */
@@ -192,6 +209,25 @@ int grpc_expand_message(const struct grpc_step *st, const struct grpc_msg *m,
 /* Ends the call: the client stops it (count or duration reached, a broken
  * response) with RST_STREAM(CANCEL); its outcome says why (gs->stop). */
 void grpc_call_stop(struct grpc_stream *gs, enum grpc_stop why);
+
+/* ---- grpc_percall.c ---------------------------------------------------------- */
+/* Takes the stream options (the step's texts, NULL: not given) that are
+ * one {{...}} each into st's templates, clearing them (their literal
+ * checks then skip them), and refuses one the method's shape does not
+ * take. st->method and the shape are set. */
+int grpc_percall_compile(struct grpc_step *st, const char **count,
+                         const char **interval, const char **ping_pong,
+                         char *err, size_t errlen);
+/* The call's stream settings into gs (in session_submit): the step's,
+ * or its templates' expansions; a bad value refuses req with the reason
+ * (RL_ERR_INVAL). */
+int grpc_percall_settings(const struct grpc_step *st, rl_request *req,
+                          struct grpc_stream *gs);
+/* A list template's expansion, when it is a JSON array, into gs->list
+ * (at the call's first message); 0, or -1 with gs->list_error. */
+int grpc_percall_list(struct grpc_stream *gs);
+/* Frees the step's templates. */
+void grpc_percall_free(struct grpc_step *st);
 
 /* ---- grpc_send.c ------------------------------------------------------------- */
 

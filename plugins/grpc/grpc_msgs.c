@@ -151,8 +151,7 @@ static int frame_wire(struct grpc_step *st, const uint8_t *wire, size_t len,
   return rc;
 }
 
-/* Whether the text is one {{...}} and nothing else (blanks aside). */
-static int whole_template(const char *s, size_t len) {
+int grpc_whole_template(const char *s, size_t len) {
   while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\n'))
     len--;
   while (len > 0 && (*s == ' ' || *s == '\n')) {
@@ -190,11 +189,12 @@ static int compile_json(struct grpc_step *st, const char *json, size_t len,
     if (rc != 0)
       return rc;
   }
-  if (tpl != NULL && whole_template(json, len)) {
+  if (tpl != NULL && grpc_whole_template(json, len)) {
     /* The whole message comes with each request (a Lua task's table as
      * JSON: u.grpc:call): there is nothing to check before the run; a
      * message that does not fit fails its request when it is made. */
     m->json = tpl;
+    m->whole = 1;
     return 0;
   }
   if (tpl != NULL) {

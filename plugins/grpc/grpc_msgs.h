@@ -29,4 +29,8 @@ int grpc_msgs_compile(struct grpc_step *st, const rl_step_spec *spec,
  * refuse it, so it is skipped. */
 size_t grpc_bom_len(const char *s, size_t len);
 
+/* Whether the text is one {{...}} and nothing else (blanks aside): a
+ * value given whole with each request (a Lua call's message, options). */
+int grpc_whole_template(const char *s, size_t len);
+
 #endif /* RL_GRPC_MSGS_H */

@@ -27,22 +27,32 @@ static int out_more(const struct grpc_stream *gs) {
   const struct grpc_step *st = gs->st;
   if (gs->out.stop)
     return 0;
-  if (st->call_count > 0)
-    return gs->out.sent < st->call_count;
+  if (gs->call_count > 0)
+    return gs->out.sent < gs->call_count;
   if (st->call_duration_ns > 0)
     return 1; /* until the duration ends */
-  return gs->out.sent < st->n_msgs;
+  return gs->out.sent < (gs->n_list > 0 ? gs->n_list : st->n_msgs);
 }
 
 /* Loads the next message into gs->out (OUT_SENDING), or, when it cannot
  * be made, ends the client's side with gs->send_error set. */
 static void out_load(struct grpc_stream *gs) {
   const struct grpc_step *st = gs->st;
-  const struct grpc_msg *m = &st->msgs[gs->out.next % st->n_msgs];
-  gs->out.next++;
   free(gs->out.owned);
   gs->out.owned = NULL;
   gs->out.off = 0;
+  /* A list template's array is the call's list (grpc_percall.c). */
+  if (gs->out.next == 0 && st->list_tpl && grpc_percall_list(gs) != 0) {
+    gs->send_error = gs->list_error;
+    gs->out.p = NULL;
+    gs->out.len = 0;
+    gs->out.state = OUT_EOF;
+    return;
+  }
+  const struct grpc_msg *m = gs->n_list > 0
+                                 ? &gs->list[gs->out.next % gs->n_list]
+                                 : &st->msgs[gs->out.next % st->n_msgs];
+  gs->out.next++;
   if (m->json == NULL) {
     gs->out.p = m->frame;
     gs->out.len = m->frame_len;
@@ -85,11 +95,10 @@ static void interval_fired(rl_timer *t, void *arg);
 
 static void start_interval(struct grpc_stream *gs) {
   gs->out.want_timer = 0;
-  gs->out.interval =
-      gs->s->loop != NULL
-          ? gs->s->c.host->timer_start(gs->s->loop, gs->st->interval_ns,
-                                       interval_fired, gs)
-          : NULL;
+  gs->out.interval = gs->s->loop != NULL
+                         ? gs->s->c.host->timer_start(
+                               gs->s->loop, gs->interval_ns, interval_fired, gs)
+                         : NULL;
   if (gs->out.interval == NULL) /* out of memory: the next goes at once */
     out_load(gs);
 }
@@ -105,11 +114,11 @@ static void message_sent(struct grpc_stream *gs) {
     gs->out.state = OUT_EOF;
     return;
   }
-  if (gs->st->ping_pong) {
+  if (gs->ping_pong) {
     gs->out.state = OUT_PONG;
     return;
   }
-  if (gs->st->interval_ns > 0) {
+  if (gs->interval_ns > 0) {
     gs->out.state = OUT_INTERVAL;
     if (gs->in_submit)
       gs->out.want_timer = 1;
@@ -195,6 +204,11 @@ void grpc_out_cleanup(struct grpc_stream *gs) {
   free(gs->out.owned);
   gs->out.owned = NULL;
   gs->out.p = NULL;
+  for (size_t i = 0; i < gs->n_list; i++)
+    free(gs->list[i].frame);
+  free(gs->list);
+  gs->list = NULL;
+  gs->n_list = 0;
   gs->out.pending_sends = 0;
   gs->out.want_timer = 0;
 }

@@ -35,6 +35,7 @@ typedef struct csend {
   rl__buf text;       /* the result's type, name and error, NUL-separated */
   rl_send_result res; /* what done is handed */
   rl__buf name;       /* rl_send_opts.name, NUL-terminated; empty: none */
+  rl__buf ev_name;    /* a stream message's row under that name */
   /* rl_send_opts.decide: counted once done returns (rl_user_decide), with
    * the end time and the outcome kept here till then. */
   uint8_t decide, decided;
@@ -82,6 +83,7 @@ struct rl_user {
 /* ---- sends ---------------------------------------------------------------- */
 
 static void send_ended(rl_request *req, const rl_result *res);
+static void send_event(rl_request *req, const rl_result *res, uint64_t time_ns);
 
 static csend *send_take(struct rl_user *cu) {
   csend *s = cu->free_sends;
@@ -95,15 +97,43 @@ static csend *send_take(struct rl_user *cu) {
   s->cu = cu;
   s->req.user = cu->u;
   s->req.end = send_ended;
-  /* A stream's messages are recorded as any step's (engine/user.c). */
-  s->req.event = cu->u->req.event;
+  /* A stream's messages are recorded as any step's (engine/user.c),
+   * under the send's own name when it has one. */
+  s->req.event = send_event;
   rl__buf_init(&s->text);
   rl__buf_init(&s->name);
+  rl__buf_init(&s->ev_name);
   rl__buf_init(&s->verdict);
   rl__buf_init(&s->hstr);
   s->all = cu->all;
   cu->all = s;
   return s;
+}
+
+/* An event of a send still going on (a gRPC stream's message): with the
+ * send's own stats name (rl_send_opts.name), a row the plugin named
+ * after its step ("/pkg.Svc/Chat [recv]": the step's name, a blank, the
+ * rest) is named after the send's instead ("chat [recv]"), as a
+ * scenario step's `name:` names its plugin's rows. */
+static void send_event(rl_request *req, const rl_result *res,
+                       uint64_t time_ns) {
+  csend *s = (csend *)req;
+  const char *base = req->target ? req->target->name : NULL;
+  size_t blen = base ? strlen(base) : 0;
+  rl_result named;
+  if (s->name.len && res && res->name && base &&
+      strncmp(res->name, base, blen) == 0 && res->name[blen] == ' ') {
+    const char *rest = res->name + blen;
+    rl__buf_reset(&s->ev_name);
+    rl__buf_add(&s->ev_name, s->name.p, strlen(s->name.p));
+    rl__buf_add(&s->ev_name, rest, strlen(rest) + 1);
+    if (!s->ev_name.oom) { /* else the step's name: still counted */
+      named = *res;
+      named.name = s->ev_name.p;
+      res = &named;
+    }
+  }
+  s->cu->u->req.event(req, res, time_ns);
 }
 
 static void send_put(struct rl_user *cu, csend *s) {
@@ -317,6 +347,7 @@ static void cuser_del(rl__user *u) {
     rl__response_free(&s->resp);
     rl__buf_free(&s->text);
     rl__buf_free(&s->name);
+    rl__buf_free(&s->ev_name);
     rl__buf_free(&s->verdict);
     rl__buf_free(&s->hstr);
     free(s->hkv);

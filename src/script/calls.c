@@ -61,13 +61,122 @@ static const char *message_text(lua_State *L, int idx, const char *what,
   return lua_tostring(L, -1);
 }
 
-/* The messages' variables' names. */
-static const char *const msg_var[RL__SCRIPT_MAX_MESSAGES] = {
-    "_rl_m1",  "_rl_m2",  "_rl_m3",  "_rl_m4",  "_rl_m5",  "_rl_m6",
-    "_rl_m7",  "_rl_m8",  "_rl_m9",  "_rl_m10", "_rl_m11", "_rl_m12",
-    "_rl_m13", "_rl_m14", "_rl_m15", "_rl_m16"};
+/* A client or bidi stream's messages at idx as one JSON array text, left
+ * on the stack: a list of messages, or a message alone (a table without
+ * [1], a JSON text), a list of one. */
+static void list_text(lua_State *L, int idx, const char *what,
+                      const char *method) {
+  int list = lua_type(L, idx) == LUA_TTABLE && lua_objlen(L, idx) > 0;
+  size_t n = list ? lua_objlen(L, idx) : 1;
+  if (n > RL__SCRIPT_MAX_MESSAGES)
+    luaL_error(L, "%s: %s: more than %d messages in a call", what, method,
+               RL__SCRIPT_MAX_MESSAGES);
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addchar(&b, '[');
+  for (size_t m = 0; m < n; m++) {
+    char which[32];
+    snprintf(which, sizeof which, "message %zu", m + 1);
+    if (m)
+      luaL_addstring(&b, ", ");
+    if (list)
+      lua_rawgeti(L, idx, (int)m + 1);
+    (void)message_text(L, list ? lua_gettop(L) : idx, what, which);
+    if (list)
+      lua_remove(L, -2);
+    luaL_addvalue(&b); /* the text, on top of the buffer's own */
+  }
+  luaL_addchar(&b, ']');
+  luaL_pushresult(&b);
+}
 
-/* u.grpc:call([proto,] method, message, {name=, metadata=, host=}): method as
+/* The stream options of a call (opts at idx, 0: none) into vars, each ""
+ * when not given (a user's variables outlive the call), as the method's
+ * shape (kind) takes them: stream_call_count (a whole number >= 1),
+ * stream_interval (seconds, or a text such as "50ms": the grpc plugin
+ * reads it), stream_ping_pong (a boolean). n: vars' pairs so far;
+ * returns the new count. Texts made are left on the stack. */
+static size_t stream_opts(lua_State *L, int idx, int kind, const char *what,
+                          const char *method, const char **vars, size_t n) {
+  static const char *const keys[3] = {"stream_call_count", "stream_interval",
+                                      "stream_ping_pong"};
+  static const char *const var[3] = {"_rl_scount", "_rl_sinterval",
+                                     "_rl_spingpong"};
+  const int bidi = RL__SCRIPT_GRPC_CLIENT | RL__SCRIPT_GRPC_SERVER;
+  const char *shape = kind == bidi                    ? "bidirectional"
+                      : kind & RL__SCRIPT_GRPC_CLIENT ? "client streaming"
+                      : kind & RL__SCRIPT_GRPC_SERVER ? "server streaming"
+                                                      : "unary";
+  for (int i = 0; i < 3; i++) {
+    int takes = i == 0   ? kind != 0
+                : i == 1 ? (kind & RL__SCRIPT_GRPC_CLIENT) != 0
+                         : kind == bidi;
+    if (idx)
+      lua_getfield(L, idx, keys[i]);
+    else
+      lua_pushnil(L);
+    int t = lua_type(L, -1);
+    if (t != LUA_TNIL && !takes)
+      luaL_error(L, "%s: %s: for a %s; %s is %s", what, keys[i],
+                 i == 0   ? "streaming method"
+                 : i == 1 ? "method the client streams to"
+                          : "bidirectional method",
+                 method, shape);
+    if (!takes) {
+      lua_pop(L, 1);
+      continue;
+    }
+    if (t == LUA_TNIL) {
+      lua_pop(L, 1);
+      lua_pushliteral(L, "");
+    } else if (i == 0) {
+      lua_Number c = lua_tonumber(L, -1);
+      if (t != LUA_TNUMBER || c < 1 || c != (lua_Number)(long long)c ||
+          c > 1e15)
+        luaL_error(
+            L, "%s: stream_call_count: a whole number >= 1, not %s", what,
+            t == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
+      char num[32];
+      snprintf(num, sizeof num, "%lld", (long long)c);
+      lua_pop(L, 1);
+      lua_pushstring(L, num);
+    } else if (i == 1) {
+      /* A number: seconds (as rl.sleep); a text: the plugin's duration. */
+      if (t == LUA_TNUMBER && !(lua_tonumber(L, -1) >= 0))
+        luaL_error(L, "%s: stream_interval: seconds >= 0", what);
+      if (t == LUA_TSTRING) {
+        const char *d = lua_tostring(L, -1);
+        if (!*d || strspn(d, "0123456789.nsumh") != strlen(d) ||
+            (*d < '0' || *d > '9'))
+          luaL_error(L,
+                     "%s: stream_interval: '%s': expected a duration "
+                     "(0.05, \"50ms\", \"1m30s\")",
+                     what, d);
+      } else if (t != LUA_TNUMBER) {
+        luaL_error(L,
+                   "%s: stream_interval: seconds or a duration text, not "
+                   "a %s",
+                   what, luaL_typename(L, -1));
+      }
+      lua_pushstring(L, lua_tostring(L, -1));
+      lua_remove(L, -2);
+    } else {
+      if (t != LUA_TBOOLEAN)
+        luaL_error(L, "%s: stream_ping_pong: true or false, not a %s", what,
+                   luaL_typename(L, -1));
+      int on = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+      lua_pushstring(L, on ? "true" : "false");
+    }
+    vars[2 * n] = var[i];
+    vars[2 * n + 1] = lua_tostring(L, -1);
+    n++;
+  }
+  return n;
+}
+
+/* u.grpc:call([proto,] method, message, {name=, metadata=, host=,
+ * stream_call_count=, stream_interval=, stream_ping_pong=}): method as
  * declared ("pkg.Service/Method", or "Method", "Service/Method" when that
  * names one; proto: an rl.grpc.proto object, whose file's method it is).
  * A client or bidi stream's message is a list of messages (one message
@@ -91,30 +200,21 @@ static int l_grpc_call(lua_State *L) {
                       what, method, k->name, lua_tostring(L, -1));
   }
   int kind = k->grpc_kinds[i];
-  const char *vars[2 * RL__SCRIPT_MAX_MESSAGES];
+  const char *vars[8];
   size_t n = 1, req = k->grpc_first[i];
-  luaL_checkstack(L, RL__SCRIPT_MAX_MESSAGES + 8, what);
+  luaL_checkstack(L, 16, what);
+  if (opts && !lua_isnil(L, opts))
+    luaL_checktype(L, opts, LUA_TTABLE);
   if (kind & RL__SCRIPT_GRPC_CLIENT) {
-    /* A list of messages; a message alone (a table without [1], a
-     * JSON text) is a list of one. */
-    int list = lua_type(L, 3) == LUA_TTABLE && lua_objlen(L, 3) > 0;
-    n = list ? lua_objlen(L, 3) : 1;
-    if (n > RL__SCRIPT_MAX_MESSAGES)
-      return luaL_error(L, "%s: %s: more than %d messages in a call", what,
-                        k->grpc_methods[i], RL__SCRIPT_MAX_MESSAGES);
-    for (size_t m = 0; m < n; m++) {
-      char which[32];
-      snprintf(which, sizeof which, "message %zu", m + 1);
-      if (list)
-        lua_rawgeti(L, 3, (int)m + 1);
-      vars[2 * m] = msg_var[m];
-      vars[2 * m + 1] = message_text(L, list ? lua_gettop(L) : 3, what, which);
-    }
-    req += n - 1;
+    list_text(L, 3, what, k->grpc_methods[i]);
+    vars[0] = "_rl_list";
   } else {
+    message_text(L, 3, what, "the message");
     vars[0] = "_rl_msg";
-    vars[1] = message_text(L, 3, what, "the message");
   }
+  vars[1] = lua_tostring(L, -1);
+  n = stream_opts(L, opts && lua_istable(L, opts) ? opts : 0, kind, what,
+                  k->grpc_methods[i], vars, n);
   const rl_kv *md;
   size_t n_md;
   const char *name = read_opts(L, opts, what, "metadata", &md, &n_md);

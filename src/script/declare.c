@@ -7,7 +7,9 @@
  *   - per HTTP method, three (no body, a body, a JSON body) to the class's
  *     host, and the same three again for each of its `hosts = {...}`;
  *   - one gRPC request per method its `grpc = {methods = {...}}` lists,
- *     the message a template of the whole JSON text ({{_rl_msg}});
+ *     the message a template of the whole JSON text ({{_rl_msg}}; a client
+ *     or bidi stream's list, a JSON array: {{_rl_list}}), a stream's
+ *     options templates too ({{_rl_scount}}...), set per call;
  *   - for each protocol of `protocols = {...}`, one request per word count
  *     1..max_words (the class's, default RL__SCRIPT_WORDS), each word a
  *     template ({{_rl_w1}} ...), since a plugin such as redis splits its
@@ -356,46 +358,41 @@ static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
       return -1;
     if (first)
       k->grpc_first[i] = k->n_requests;
-    /* A client or bidi stream sends a list: a request per length. */
-    size_t lists =
-        k->grpc_kinds[i] & RL__SCRIPT_GRPC_CLIENT ? RL__SCRIPT_MAX_MESSAGES : 0;
-    for (size_t n = 0; n <= lists; n++) {
-      if (lists && n == 0)
-        continue;
-      luaL_Buffer b;
-      luaL_buffinit(L, &b);
-      luaL_addstring(&b, "{grpc: ");
-      add_quoted(&b, k->grpc_methods[i]);
-      if (!lists) {
-        luaL_addstring(&b, ", data: '{{_rl_msg}}'");
-      } else {
-        luaL_addstring(&b, ", data: '[");
-        for (size_t m = 1; m <= n; m++) {
-          char var[32];
-          snprintf(var, sizeof var, "%s{{_rl_m%zu}}", m > 1 ? ", " : "", m);
-          luaL_addstring(&b, var);
-        }
-        luaL_addstring(&b, "]'");
+    /* One request per method: a client or bidi stream's list is one
+     * JSON array ({{_rl_list}}, any length: the grpc plugin splits it per
+     * call), and a stream's options are templates set per call, empty
+     * when the call gives none (calls.c). */
+    int kind = k->grpc_kinds[i];
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "{grpc: ");
+    add_quoted(&b, k->grpc_methods[i]);
+    luaL_addstring(&b, kind & RL__SCRIPT_GRPC_CLIENT ? ", data: '{{_rl_list}}'"
+                                                     : ", data: '{{_rl_msg}}'");
+    if (kind)
+      luaL_addstring(&b, ", stream_call_count: '{{_rl_scount}}'");
+    if (kind & RL__SCRIPT_GRPC_CLIENT)
+      luaL_addstring(&b, ", stream_interval: '{{_rl_sinterval}}'");
+    if (kind == (RL__SCRIPT_GRPC_CLIENT | RL__SCRIPT_GRPC_SERVER))
+      luaL_addstring(&b, ", stream_ping_pong: '{{_rl_spingpong}}'");
+    const char *const keys[] = {"proto", "protoset", "import_path"};
+    const char *const vals[] = {proto, protoset, imports};
+    for (size_t f = 0; f < 3; f++)
+      if (vals[f]) {
+        luaL_addstring(&b, ", ");
+        luaL_addstring(&b, keys[f]);
+        luaL_addstring(&b, ": ");
+        add_file(&b, s->path, vals[f]);
       }
-      const char *const keys[] = {"proto", "protoset", "import_path"};
-      const char *const vals[] = {proto, protoset, imports};
-      for (size_t f = 0; f < 3; f++)
-        if (vals[f]) {
-          luaL_addstring(&b, ", ");
-          luaL_addstring(&b, keys[f]);
-          luaL_addstring(&b, ": ");
-          add_file(&b, s->path, vals[f]);
-        }
-      if (host) {
-        luaL_addstring(&b, ", host: ");
-        add_quoted(&b, host);
-      }
-      luaL_addchar(&b, '}');
-      luaL_pushresult(&b);
-      if (push_request(L, k, cap)) {
-        snprintf(why, whylen, "out of memory");
-        return -1;
-      }
+    if (host) {
+      luaL_addstring(&b, ", host: ");
+      add_quoted(&b, host);
+    }
+    luaL_addchar(&b, '}');
+    luaL_pushresult(&b);
+    if (push_request(L, k, cap)) {
+      snprintf(why, whylen, "out of memory");
+      return -1;
     }
   }
   return 0;

@@ -40,7 +40,7 @@ void rl__script_bind(lua_State *L, rl__script *s) {
   lua_rawset(L, LUA_REGISTRYINDEX);
 }
 
-static rl__script *bound(lua_State *L) {
+rl__script *rl__script_bound(lua_State *L) {
   lua_pushlightuserdata(L, (void *)&script_key);
   lua_rawget(L, LUA_REGISTRYINDEX);
   rl__script *s = lua_touserdata(L, -1);
@@ -203,7 +203,7 @@ int rl__script_lua_csv(lua_State *L) {
     order = opt_choice(L, "order", orders, 3, order);
     jsonl = opt_choice(L, "format", formats, 2, jsonl);
   }
-  rl__script *s = bound(L);
+  rl__script *s = rl__script_bound(L);
   if (!s)
     return luaL_error(L, "rl.csv: only in a script run by rpcload -s");
   push_path(L, s->path, file);

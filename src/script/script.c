@@ -199,6 +199,8 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
   }
   for (int i = 0; i < n; i++) {
     lua_rawgeti(L, -1, i + 1);
+    int entry = lua_gettop(L);
+    int set = 0;
     lua_rawgeti(L, -1, 2);
     lua_rawgeti(L, -2, 3);
     k->task_names[i] = strdup(lua_tostring(L, -1));
@@ -207,7 +209,7 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
                             .fn = rl__script_phase};
     lua_rawgeti(L, -3, 1);
     if (lua_type(L, -1) == LUA_TTABLE) { /* an rl.taskset (taskset.c) */
-      k->driven = 1;
+      k->driven = set = 1;
       lua_getfield(L, -1, rl__script_taskset_key);
       lua_getfield(L, -1, "stops");
       k->set_stops |= lua_toboolean(L, -1);
@@ -215,18 +217,11 @@ static int read_class(lua_State *L, rl__script *s, rl__script_class *k,
     }
     lua_pop(L, 1);
     lua_rawgeti(L, -3, 4);
-    if (k->sequential && !lua_isnil(L, -1)) {
-      /* The driver takes a sequential class's tasks in order: --tags
-       * could not leave some out. */
-      snprintf(why, whylen,
-               "%s: tags: not in a sequential class (its tasks run in "
-               "order, all of them)",
-               k->task_names[i] ? k->task_names[i] : "a task");
-      k->c.n_tasks = (size_t)n;
-      lua_pop(L, 5);
-      return -1;
-    }
-    int oom = read_tags(L, k, i) || !k->task_names[i];
+    /* A set's tags for the engine are its tasks' (taskset.c applies
+     * --tags inside it, and in a sequential class's order). */
+    int oom = (set ? rl__script_entry_tags(L, entry, &k->task_tags[i])
+                   : read_tags(L, k, i)) ||
+              !k->task_names[i];
     lua_pop(L, 4);
     if (oom) {
       /* k->c.n_tasks is what script_del frees by: all of them. */
@@ -392,6 +387,10 @@ int rl_env_add_script(rl_env *env, const char *path, rl_error_info *err) {
   }
   snprintf(s->written_in, lang_len, "Lua, %s", path);
   s->limits = limits;
+  s->tags = env->o.tags;
+  s->n_tags = env->o.n_tags;
+  s->exclude_tags = env->o.exclude_tags;
+  s->n_exclude_tags = env->o.n_exclude_tags;
   pthread_mutex_init(&s->lock, NULL);
   rl__script_open_lib(L);
   rl__script_bind(L, s);

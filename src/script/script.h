@@ -69,8 +69,7 @@ typedef struct rl__script_class {
   char **hosts, **grpc_methods, **protocols, **protocol_hosts;
   size_t n_hosts, n_grpc, n_protocols;
   /* Per gRPC method: its shape (RL__SCRIPT_GRPC_* bits, known from its
-   * proto) and its first request (client and bidi streams: one per
-   * message count 1..RL__SCRIPT_MAX_MESSAGES, in order). */
+   * proto) and its request (one per method and host). */
   int *grpc_kinds;
   size_t *grpc_first;
   /* grpc.host (NULL: the class's) and grpc.hosts, the others a call may
@@ -123,6 +122,10 @@ typedef struct rl__script {
   /* The environment it was added to: its plugins (declare.c: is a
    * protocol a transport's), its facts (events.c: rl.events.init). */
   rl_env *env;
+  /* --tags, --exclude-tags (the environment's options: borrowed), which
+   * taskset.c applies inside task sets and sequential classes. */
+  const char *const *tags, *const *exclude_tags;
+  size_t n_tags, n_exclude_tags;
 } rl__script;
 
 /* Opens the rl library in L (lib.c): the global `rl` and
@@ -176,7 +179,7 @@ void rl__script_headers(lua_State *L, int idx, const char *what,
  * at load. _free frees them.
  */
 /* The messages a client or bidi stream's call sends at most. */
-#define RL__SCRIPT_MAX_MESSAGES 16
+#define RL__SCRIPT_MAX_MESSAGES 100000
 enum { RL__SCRIPT_GRPC_SERVER = 1, RL__SCRIPT_GRPC_CLIENT = 2 };
 /* u:request's words: a class declares RL__SCRIPT_WORDS word counts per
  * protocol, or its max_words = N (at most RL__SCRIPT_WORDS_LIMIT: the
@@ -256,6 +259,8 @@ void rl__script_ask_wait(lua_State *L, rl__script_guard *g, rl__script_class *k,
  * feeds_free frees them (after the states are closed).
  */
 void rl__script_bind(lua_State *L, rl__script *s);
+/* The script bound to L (NULL: none). */
+rl__script *rl__script_bound(lua_State *L);
 int rl__script_lua_csv(lua_State *L);
 void rl__script_feeds_free(rl__script *s);
 /* helpers.c: a draw of this thread's generator. */
@@ -300,6 +305,14 @@ void rl__script_open_tasksets(lua_State *L, int rl_table);
 void rl__script_push_driver(lua_State *L);
 void rl__script_push_interrupt(lua_State *L);
 int rl__script_is_taskset(lua_State *L, int idx);
+/* The tags the engine filters a class's task entry at idx ({set, weight,
+ * name, tags}, an rl.taskset's) by: those of the tasks --tags and
+ * --exclude-tags leave in it (a task's tags: its own and the entries'
+ * above it), else those of all its tasks, so that the engine keeps the
+ * entry exactly when a task is left in it (Locust drops an empty set).
+ * *out: a NULL-ended list the caller frees (NULL: no tags); -1 when out
+ * of memory. */
+int rl__script_entry_tags(lua_State *L, int idx, char ***out);
 /* runtime.c, for the driver: the running task has no wait after it
  * (u:interrupt's reschedule); the name errors of the running phase give
  * (a string: "Set.task" under the class's name; nil: the engine's). */

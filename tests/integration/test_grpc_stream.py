@@ -323,6 +323,37 @@ users:
         self.assertIn("$.count is 1, expected 2", r.error_text())
 
 
+    def test_scenario_per_call_list_and_options(self):
+        """A step's data and stream_call_count given as one template each
+        (docs/grpc.md, "Per call"): a data column's JSON array is that
+        call's list; its count that call's, empty leaving it unset."""
+        scn = """
+host: %s
+data: {file: %s}
+users:
+  - name: PerCall
+    tasks:
+      - steps:
+          - grpc: grpc.testing.TestService/StreamingInputCall
+            protoset: %s
+            data: '{{data.msgs}}'
+            stream_call_count: '{{data.n}}'
+"""
+        one = {"payload": {"body": b64("a")}}
+        rows = [{"n": "5", "msgs": [one, {"payload": {"body": b64("bb")}}]},
+                {"n": "", "msgs": [one, one, one]}]
+        lines = "".join(json.dumps(r) + "\n" for r in rows)
+        with self.server() as ps:
+            data = self.write("calls.jsonl", lines)
+            path = self.write("percall.yaml", scn % (ps.target, data, self.protoset))
+            res = rpcload.run(["-f", path, "-u", "1", "-n", "2", "--stop-timeout", "5"],
+                              timeout_s=90)
+            rep = ps.stop()
+        self.assertRun(res)
+        self.assertEqual(sorted(tuple(c) for c in rep["per_call"]),
+                         [("StreamingInputCall", 3, 1, "OK"),
+                          ("StreamingInputCall", 5, 1, "OK")], res.describe())
+
     def test_scenario_messages_and_expect_on_every_message(self):
         """A bidirectional step's `messages:` list, and `expect` on every
         message received ($.messages[*]): passes when each does, fails
@@ -367,6 +398,10 @@ users:
                       r.error_text())
         # Both steps sent their two messages on each call.
         self.assertEqual(rep["received"]["FullDuplexCall"], 2 * (every.reqs + wrong.reqs))
+        # A step's name: names its messages' rows too (as a Lua call's
+        # name= does: test_lua_grpc_stream).
+        self.assertEqual(r.row("grpc", "every [send]").reqs, 2 * every.reqs)
+        self.assertEqual(r.row("grpc", "every [recv]").reqs, 2 * every.reqs)
 
 
 class HelloStreamTests(StreamTestCase):

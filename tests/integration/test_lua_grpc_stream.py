@@ -9,10 +9,13 @@ grpcio, gRPC's interop TestService, tests/data/interop_test.proto):
 - a server stream's replies (r:messages()), a client stream sending a list,
   a bidirectional one sending a list and getting the replies: the counts
   the script saw, the stats rows (the call's under name=, its messages'
-  as docs/grpc.md names them: /pkg.Service/Method [recv] and [send]) and
-  the server's own counts agree;
-- a list longer than the declared maximum, an undeclared method: Lua
-  errors saying so.
+  too, as docs/grpc.md names them: "<name> [recv]" and "[send]") and the
+  server's own counts agree;
+- the stream options per call (stream_call_count on client, server and
+  bidi streams, stream_interval, stream_ping_pong) and a client stream of
+  40 messages: the server's count of each call's messages;
+- a list longer than the bound (100000), an undeclared method, options
+  a method's shape does not take: Lua errors saying so.
 
 Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
     RPCLOAD_BUILD_DIR=../../build /usr/bin/python3 -m unittest -v test_lua_grpc_stream
@@ -64,6 +67,56 @@ S = rl.user { grpc = {proto = t, host = "%(host)s", hosts = {"%(other)s"}},
   end } }
 '''
 
+OPTIONS = """
+local t = rl.grpc.proto("%(proto)s")
+S = rl.user { grpc = {proto = t, host = "%(host)s"},
+  tasks = { function(u)
+    -- A client stream longer than the old limit of 16: 40 messages.
+    local list = {}
+    for i = 1, 40 do list[i] = {payload = {body = "YQ=="}} end
+    local r = u.grpc:call(t, "StreamingInputCall", list, {name = "in40"})
+    if r:json().aggregatedPayloadSize ~= 40 then r:failure(r.body) end
+    -- stream_call_count on a client stream: 7 messages cycling a list of 2.
+    r = u.grpc:call(t, "StreamingInputCall",
+      {{payload = {body = "YQ=="}}, {payload = {body = "YmI="}}},
+      {name = "in7", stream_call_count = 7})
+    if r:json().aggregatedPayloadSize ~= 10 then r:failure(r.body) end
+    -- stream_interval: 3 messages 50 ms apart.
+    r = u.grpc:call(t, "StreamingInputCall",
+      {{payload = {body = "YQ=="}}, {payload = {body = "YQ=="}},
+       {payload = {body = "YQ=="}}},
+      {name = "in3", stream_interval = 0.05})
+    if r.elapsed < 100 then r:failure("in3 took " .. r.elapsed .. " ms") end
+    -- stream_call_count on a server stream: the client stops after 2 of 5
+    -- (the server's third comes 100 ms later: the cancel is there first).
+    r = u.grpc:call(t, "StreamingOutputCall",
+      {response_parameters = {{size = 1}, {size = 1},
+        {size = 1, interval_us = 100000}, {size = 1, interval_us = 100000},
+        {size = 1, interval_us = 100000}}},
+      {name = "out2", stream_call_count = 2})
+    if #r:messages() ~= 2 then r:failure(r.body) end
+    -- ping-pong: each of 3 messages after the reply to the one before.
+    r = u.grpc:call(t, "FullDuplexCall", {{response_parameters = {{size = 2}}}},
+      {name = "pp", stream_call_count = 3, stream_ping_pong = true})
+    if #r:messages() ~= 3 then r:failure(r.body) end
+    -- the same call without options: one message, one reply.
+    r = u.grpc:call(t, "FullDuplexCall", {{response_parameters = {{size = 2}}}},
+      {name = "plain"})
+    if #r:messages() ~= 1 then r:failure(r.body) end
+    -- a value the grpc plugin refuses: that call fails with the reason,
+    -- not sent.
+    r = u.grpc:call(t, "StreamingInputCall", {{}},
+      {name = "bad", stream_interval = "5mm"})
+    if r.ok or not (r.error or ""):find("stream_interval '5mm': expected "
+                                        .. "a duration", 1, true) then
+      r:failure("bad: " .. tostring(r.error))
+    else
+      r:success()
+    end
+    rl.stop_user()
+  end } }
+"""
+
 
 def run(script, *args):
     env = dict(os.environ)
@@ -103,14 +156,9 @@ class LuaGrpcStreams(LuaScriptCase):
         n = lambda name: r[("grpc", name)]["num_requests"]  # noqa: E731
         calls = n("out")
         self.assertGreater(calls, 5, r.keys())
-        # The messages' rows keep the method's name (name= is the call's).
-        M = "/grpc.testing.TestService/"
-        r.update({("grpc", short + " " + d): r[("grpc", M + long + " " + d)]
-                  for short, long in (("out", "StreamingOutputCall"),
-                                      ("in", "StreamingInputCall"),
-                                      ("duplex", "FullDuplexCall"))
-                  for d in ("[recv]", "[send]")
-                  if ("grpc", M + long + " " + d) in r})
+        # The messages' rows are under the call's name= (docs/grpc.md:
+        # "<name> [recv]"), none under the method's.
+        self.assertFalse([k for k in r if k[1].startswith("/grpc.")], r)
         self.assertNotIn(("grpc", "in [recv]"), r)
         self.assertNotIn(("grpc", "out [send]"), r)
         for name in ("out", "in", "duplex", "unary", "out [recv]",
@@ -132,14 +180,73 @@ class LuaGrpcStreams(LuaScriptCase):
         self.assertEqual(n("unary"), rep["calls"]["UnaryCall"], rep)
         self.assertEqual(rep2["calls"], {"UnaryCall": n("other")}, rep2)
 
+    def test_stream_options_and_long_lists(self):
+        with PyServer(self.protoset, script="grpc_stream_server.py") as ps:
+            path = self.script(OPTIONS % {"proto": PROTO,
+                                          "host": "127.0.0.1:%d" % ps.port})
+            p = run(path, "-u", "2", "-r", "100", "-t", "4s")
+            rep = ps.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("Lua error", p.stderr)
+        r = rows(p)
+        for name in ("in40", "in7", "in3", "out2", "pp", "plain", "bad"):
+            self.assertEqual(r[("grpc", name)]["num_requests"], 2, name)
+            self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
+        self.assertEqual(r[("grpc", "out2 [recv]")]["num_requests"], 4)
+        # The server's side of each call: [method, received, sent, status];
+        # a server stream the client stopped may have written one more
+        # message, on a loaded machine, before it saw the cancel.
+        calls = sorted(tuple(c) for c in rep["per_call"])
+        for c in calls:
+            if c[0] == "StreamingOutputCall":
+                self.assertIn(c[2], (2, 3), calls)
+        calls = [c[:2] + (2,) + c[3:] if c[0] == "StreamingOutputCall" else c
+                 for c in calls]
+        self.assertEqual(calls, sorted(
+            [("StreamingInputCall", 40, 1, "OK")] * 2
+            + [("StreamingInputCall", 7, 1, "OK")] * 2
+            + [("StreamingInputCall", 3, 1, "OK")] * 2
+            + [("StreamingOutputCall", 1, 2, "CANCELLED")] * 2
+            + [("FullDuplexCall", 3, 3, "OK")] * 2
+            + [("FullDuplexCall", 1, 1, "OK")] * 2), calls)
+        self.assertEqual(rep["received"]["StreamingInputCall"], 100)
+
+    def test_stream_options_that_do_not_apply(self):
+        cases = [
+            ('u.grpc:call(t, "StreamingInputCall", {}, '
+             '{stream_ping_pong = true})',
+             "stream_ping_pong: for a bidirectional method; "
+             "grpc.testing.TestService/StreamingInputCall is client streaming"),
+            ('u.grpc:call(t, "StreamingOutputCall", {}, '
+             '{stream_interval = 1})',
+             "stream_interval: for a method the client streams to; "
+             "grpc.testing.TestService/StreamingOutputCall is server "
+             "streaming"),
+            ('u.grpc:call(t, "UnaryCall", {}, {stream_call_count = 2})',
+             "stream_call_count: for a streaming method; "
+             "grpc.testing.TestService/UnaryCall is unary"),
+            ('u.grpc:call(t, "FullDuplexCall", {}, {stream_call_count = 0})',
+             "stream_call_count: a whole number >= 1, not 0"),
+            ('u.grpc:call(t, "FullDuplexCall", {}, {stream_interval = "x"})',
+             "stream_interval: 'x': expected a duration"),
+        ]
+        for call, expected in cases:
+            path = self.script(
+                'local t = rl.grpc.proto("%s")\n'
+                'S = rl.user { grpc = {proto = t, host = "127.0.0.1:9"},\n'
+                '  tasks = { function(u) %s end } }\n' % (PROTO, call))
+            p = run(path, "-u", "1", "-r", "10", "-t", "300ms",
+                    "--allow-unreachable")
+            self.assertIn(expected, p.stderr, call)
+
     def test_too_many_messages_and_undeclared_method(self):
         path = self.script(
             'local t = rl.grpc.proto("%s")\n'
+            'local list = {}  -- made once per state: tasks stay quick\n'
+            'for i = 1, 100001 do list[i] = {} end\n'
             'S = rl.user { grpc = {proto = t, host = "127.0.0.1:9",\n'
             '                      methods = {"StreamingInputCall"}},\n'
             '  tasks = { function(u)\n'
-            '    local list = {}\n'
-            '    for i = 1, 17 do list[i] = {} end\n'
             '    u.grpc:call(t, "StreamingInputCall", list)\n'
             '  end, function(u) u.grpc:call(t, "UnaryCall", {}) end,\n'
             '  function(u) u.grpc:call(t, "StreamingInputCall", {},\n'
@@ -148,7 +255,8 @@ class LuaGrpcStreams(LuaScriptCase):
         p = run(path, "-u", "1", "-r", "10", "-t", "300ms",
                 "--allow-unreachable")
         self.assertIn("u.grpc:call: grpc.testing.TestService/"
-                      "StreamingInputCall: more than 16 messages in a call",
+                      "StreamingInputCall: more than 100000 messages in a "
+                      "call",
                       p.stderr)
         self.assertIn("u.grpc:call: 'UnaryCall' is not a method class S "
                       "declares", p.stderr)

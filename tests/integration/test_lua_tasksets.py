@@ -10,6 +10,11 @@ nginx's log shows what it ran.
 - interrupt's reschedule: the parent's next task starts without a wait
   (default), or after it (reschedule = false);
 - a random set's weights and re-entry after each interrupt;
+- --tags / --exclude-tags inside sets and in sequential classes
+  (Locust's filter_tasks_by_tags: a set's tags are its tasks', a set
+  left with no task is dropped);
+- u:interrupt() in a set's on_stop while the user stops ends that
+  on_stop only: the outer sets' and the class's on_stop still run;
 - malformed sets are refused at load, exit 2.
 
 Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
@@ -144,20 +149,88 @@ class LuaTaskSetsAgainstNginx(LuaScriptCase):
         self.assertIn("t.lua:3: attempt to index local 't'", p.stderr)
         self.assertGreater(len(log), 3)
 
+    TAGGED = (
+        'local function page(u, p, stop)\n'
+        '  u.http:get("/hello?page=" .. p .. "&id=" .. u.id, {name = p})\n'
+        '  if stop then u:interrupt() end\n'
+        'end\n'
+        'local Inner = rl.taskset { tasks = {\n'
+        '  {function(u) page(u, "c", true) end, tags = {"x"}},\n'
+        '  function(u) page(u, "c2", true) end } }\n'
+        'local Shop = rl.taskset { tasks = {\n'
+        '  {function(u) page(u, "a", true) end, tags = {"cart"}},\n'
+        '  function(u) page(u, "b", true) end,\n'
+        '  {Inner, tags = {"cart"}} } }\n'
+        'local Other = rl.taskset { tasks = {\n'
+        '  {function(u) page(u, "z", true) end, tags = {"other"}} } }\n'
+        'T = rl.user { tasks = {\n'
+        '  {Shop, tags = {"shop"}},\n'
+        '  {function(u) page(u, "d") end, tags = {"cart"}},\n'
+        '  function(u) page(u, "e") end,\n'
+        '  Other } }\n')
+
+    def tagged_pages(self, *args):
+        seen = self.pages(self.TAGGED, "--wait", "constant:0.005", *args,
+                          users="3")
+        return set(p for pages in seen.values() for p in pages)
+
+    def test_tags_select_inside_sets(self):
+        # A task's tags are its own and those of the sets above it (as
+        # Locust's @tag on a TaskSet tags its tasks); a set with no task
+        # left (Other, and Inner below) is dropped.
+        self.assertEqual(self.tagged_pages("--tags", "cart"),
+                         {"a", "c", "c2", "d"})
+        self.assertEqual(self.tagged_pages("--exclude-tags", "x"),
+                         {"a", "b", "c2", "d", "e", "z"})
+        self.assertEqual(
+            self.tagged_pages("--tags", "shop", "--exclude-tags", "cart"),
+            {"b"})
+        self.assertEqual(self.tagged_pages(),
+                         {"a", "b", "c", "c2", "d", "e", "z"})
+
+    def test_tags_in_a_sequential_class_and_set(self):
+        seen = self.pages(
+            'local Seq = rl.taskset { sequential = true, tasks = {\n'
+            '  {function(u) %s end, tags = {"k"}},\n'
+            '  function(u) %s end,\n'
+            '  {function(u) %s; u:interrupt() end, tags = {"k"}} } }\n'
+            'Q = rl.user { sequential = true, tasks = {\n'
+            '  {function(u) %s end, tags = {"k"}},\n'
+            '  function(u) %s end,\n'
+            '  Seq } }\n' % (get("s1"), get("s2"), get("s3"), get("q1"),
+                             get("q2")),
+            "--wait", "constant:0.01", "--tags", "k")
+        cycle = ["q1", "s1", "s3"]
+        for user, pages in seen.items():
+            self.assertGreater(len(pages), 6, pages)
+            self.assertEqual(pages, (cycle * len(pages))[:len(pages)],
+                             (user, pages))
+
+    def test_interrupt_in_a_set_on_stop_while_stopping(self):
+        seen = self.pages(
+            'local Inner = rl.taskset {\n'
+            '  on_stop = function(u) %s; u:interrupt() end,\n'
+            '  tasks = { function(u) %s end } }\n'
+            'local Outer = rl.taskset {\n'
+            '  on_stop = function(u) %s; u:interrupt(false) end,\n'
+            '  tasks = { Inner } }\n'
+            'S = rl.user { on_stop = function(u) %s end,\n'
+            '  tasks = { Outer } }\n' % (get("ie"), get("i"), get("oe"),
+                                          get("ce")),
+            "--wait", "constant:0.01")
+        self.assertEqual(len(seen), 2, seen)
+        for user, pages in seen.items():
+            self.assertGreater(len(pages), 5, pages)
+            self.assertEqual(pages[-3:], ["ie", "oe", "ce"], (user, pages))
+            self.assertEqual(set(pages[:-3]), {"i"}, (user, pages))
+
     def test_malformed_sets_are_refused_at_load(self):
         cases = [
             ('local S = rl.taskset { tasks = {} }\n'
              'U = rl.user { tasks = { S } }\n',
              "t.lua:1: rl.taskset: tasks: at least one task is required"),
-            ('local S = rl.taskset { tasks = { {function(u) end,\n'
-             '  tags = {"a"}} } }\n'
-             'U = rl.user { tasks = { S } }\n',
-             "t.lua:1: rl.taskset: task 1: tags only on a class's own tasks"),
             ('local S = rl.taskset { on_stop = 3, tasks = {function() end} }\n',
              "t.lua:1: rl.taskset: on_stop: a function"),
-            ('U = rl.user { sequential = true, tasks = {\n'
-             '  {function(u) end, tags = {"a"}} } }\n',
-             "class U: task 1: tags: not in a sequential class"),
             ('U = rl.user { sequential = "yes", tasks = {function() end} }\n',
              "class U: sequential: true or false"),
             ('U = rl.user { tasks = { {{}, 2} } }\n',

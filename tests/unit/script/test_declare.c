@@ -214,28 +214,39 @@ static void test_proto_object(void **state) {
   assert_int_equal(k.grpc_kinds[1], RL__SCRIPT_GRPC_SERVER);
   assert_int_equal(k.grpc_kinds[2], 0);
   assert_int_equal(k.grpc_kinds[3], RL__SCRIPT_GRPC_CLIENT);
-  /* Twice: to g:4, then to h:5 (a call's host=). */
-  assert_int_equal(k.grpc_block, 2 * RL__SCRIPT_MAX_MESSAGES + 2);
+  /* One request per method (a list and a stream's options are
+   * templates set per call), twice: to g:4, then to h:5 (host=). */
+  assert_int_equal(k.grpc_block, 4);
   assert_int_equal(k.n_requests, 2 * k.grpc_block);
   assert_int_equal(rl__script_grpc_host_block(&k, NULL), 0);
   assert_int_equal(rl__script_grpc_host_block(&k, "g:4"), 0);
   assert_int_equal(rl__script_grpc_host_block(&k, "h:5"), 1);
   assert_int_equal(rl__script_grpc_host_block(&k, "x:6"), -1);
-  assert_non_null(strstr(k.requests[k.grpc_block + 1], "host: 'h:5'}"));
-  assert_non_null(strstr(k.requests[k.grpc_block + 1], "{{_rl_m2}}"));
-  assert_int_equal(k.grpc_first[1], RL__SCRIPT_MAX_MESSAGES);
-  assert_int_equal(k.grpc_first[3], RL__SCRIPT_MAX_MESSAGES + 2);
+  assert_non_null(strstr(k.requests[k.grpc_block], "host: 'h:5'}"));
+  assert_int_equal(k.grpc_first[1], 1);
+  assert_int_equal(k.grpc_first[3], 3);
   char want[512];
   snprintf(want, sizeof want,
-           "{grpc: 'p.S/Chat', data: '[{{_rl_m1}}, {{_rl_m2}}]', proto: "
-           "'%s', host: 'g:4'}",
+           "{grpc: 'p.S/Chat', data: '{{_rl_list}}', stream_call_count: "
+           "'{{_rl_scount}}', stream_interval: '{{_rl_sinterval}}', "
+           "stream_ping_pong: '{{_rl_spingpong}}', proto: '%s', host: 'g:4'}",
+           path);
+  assert_string_equal(k.requests[0], want);
+  snprintf(want, sizeof want,
+           "{grpc: 'p.S/Down', data: '{{_rl_msg}}', stream_call_count: "
+           "'{{_rl_scount}}', proto: '%s', host: 'g:4'}",
            path);
   assert_string_equal(k.requests[1], want);
   snprintf(want, sizeof want,
-           "{grpc: 'p.S/Down', data: '{{_rl_msg}}', proto: '%s', host: "
-           "'g:4'}",
+           "{grpc: 'p.S/U', data: '{{_rl_msg}}', proto: '%s', host: 'g:4'}",
            path);
-  assert_string_equal(k.requests[RL__SCRIPT_MAX_MESSAGES], want);
+  assert_string_equal(k.requests[2], want);
+  snprintf(want, sizeof want,
+           "{grpc: 'p.S/Up', data: '{{_rl_list}}', stream_call_count: "
+           "'{{_rl_scount}}', stream_interval: '{{_rl_sinterval}}', proto: "
+           "'%s', host: 'g:4'}",
+           path);
+  assert_string_equal(k.requests[3], want);
   assert_int_equal(rl__script_grpc_method(&k, "U"), 2);
   assert_int_equal(rl__script_grpc_method(&k, "Up"), 3);
   rl__script_declared_free(&k);
