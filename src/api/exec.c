@@ -158,6 +158,8 @@ int rl_env_exec(rl_env *env) {
   case RL_CMD_PLUGINS:
     return rl__api_list_plugins(env);
   case RL_CMD_LIST: {
+    if (env->o.print_locustfile)
+      return rl__api_print_locustfile(env);
     int st = rl__api_list(env);
     if (!st && env->plan && env->o.show_task_ratio)
       st = rl__api_task_ratio(env);

@@ -50,6 +50,7 @@ enum {
   OPT_TAGS,
   OPT_EXCLUDE_TAGS,
   OPT_SHOW_TASK_RATIO,
+  OPT_PRINT_LOCUSTFILE,
   OPT_HTML,
   OPT_WEB,
   OPT_WEB_HOST,
@@ -134,6 +135,7 @@ static const struct option long_options[] = {
     {"tags", required_argument, NULL, OPT_TAGS},
     {"exclude-tags", required_argument, NULL, OPT_EXCLUDE_TAGS},
     {"show-task-ratio", no_argument, NULL, OPT_SHOW_TASK_RATIO},
+    {"print-locustfile", no_argument, NULL, OPT_PRINT_LOCUSTFILE},
     {"html", required_argument, NULL, OPT_HTML},
     {"web", no_argument, NULL, OPT_WEB},
     {"web-host", required_argument, NULL, OPT_WEB_HOST},
@@ -623,7 +625,8 @@ static int parse_grpc(rl__api_options *o, int c, char *arg, char *err,
   return 0;
 }
 
-/* -f, -s, --tags, --exclude-tags, --list, --show-task-ratio */
+/* -f, -s, --tags, --exclude-tags, --list, --show-task-ratio,
+ * --print-locustfile */
 static int parse_scenario(rl__api_options *o, int c, char *arg, char *err,
                           size_t errlen) {
   (void)err;
@@ -654,6 +657,9 @@ static int parse_scenario(rl__api_options *o, int c, char *arg, char *err,
     return 0;
   case OPT_SHOW_TASK_RATIO:
     o->show_task_ratio = 1;
+    return 0;
+  case OPT_PRINT_LOCUSTFILE:
+    o->print_locustfile = 1;
     return 0;
   default:
     return NOT_MINE;

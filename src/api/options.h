@@ -46,6 +46,7 @@ typedef struct rl__api_options {
   const char **tags, **exclude_tags; /* owned arrays of argv strings */
   size_t n_tags, n_exclude_tags;
   int show_task_ratio;
+  int print_locustfile; /* --print-locustfile (api/locustfile.c) */
   /* --lua-memory SIZE, --lua-timeslice DURATION: as typed, read (and
    * refused when bad) by rl_env_add_script, src/script/safety.c. */
   const char *lua_memory, *lua_timeslice;
