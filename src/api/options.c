@@ -28,6 +28,7 @@ enum {
   OPT_CERT,
   OPT_KEY,
   OPT_CONNECT_TIMEOUT,
+  OPT_SOURCE_ADDRESS,
   OPT_TIMEOUT,
   OPT_ONLY_SUMMARY,
   OPT_HEADLESS,
@@ -103,6 +104,7 @@ static const struct option long_options[] = {
     {"cert", required_argument, NULL, OPT_CERT},
     {"key", required_argument, NULL, OPT_KEY},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"source-address", required_argument, NULL, OPT_SOURCE_ADDRESS},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"only-summary", no_argument, NULL, OPT_ONLY_SUMMARY},
     {"headless", no_argument, NULL, OPT_HEADLESS},
@@ -537,6 +539,13 @@ static int parse_request(rl__api_options *o, int c, char *arg, char *err,
                        errlen);
     o->target.connect_timeout_ns = ns;
     return 0;
+  case OPT_SOURCE_ADDRESS: /* the last one given counts */
+    rl__sources_free(&o->sources);
+    o->target.sources = NULL;
+    if (rl__sources_parse(&o->sources, arg, err, errlen))
+      return RL_ERR_INVAL;
+    o->target.sources = &o->sources;
+    return 0;
   case OPT_TIMEOUT:
     if (rl__parse_duration(arg, &ns) || ns == 0)
       return bad_value("--timeout", arg, "expected seconds > 0", err, errlen);
@@ -930,5 +939,6 @@ void rl__api_options_free(rl__api_options *o) {
   free(o->plugin_options);
   free(o->prometheus_arg);
   rl__api_shape_free(&o->shape);
+  rl__sources_free(&o->sources);
   memset(o, 0, sizeof *o);
 }

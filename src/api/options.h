@@ -47,6 +47,9 @@ typedef struct rl__api_options {
   size_t n_tags, n_exclude_tags;
   int show_task_ratio;
   int print_locustfile; /* --print-locustfile (api/locustfile.c) */
+  /* --source-address's addresses; target.sources points here when given
+   * (so the options must not move once parsed). */
+  rl__sources sources;
   /* --lua-memory SIZE, --lua-timeslice DURATION: as typed, read (and
    * refused when bad) by rl_env_add_script, src/script/safety.c. */
   const char *lua_memory, *lua_timeslice;
