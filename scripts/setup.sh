@@ -94,6 +94,16 @@ else
   npm ci --no-audit --no-fund --ignore-scripts
 fi
 
+# The Kubernetes example's offline schema check (examples/kubernetes/tests:
+# kubernetes-models' validators and the yaml parser), pinned by that
+# folder's own package-lock.json, into its own node_modules/.
+if (cd examples/kubernetes/tests && web_assets_current); then
+  log "npm packages present (examples/kubernetes/tests)"
+else
+  log "installing npm packages into examples/kubernetes/tests/node_modules/"
+  (cd examples/kubernetes/tests && npm ci --no-audit --no-fund --ignore-scripts)
+fi
+
 BUILD_DIR=${RPCLOAD_BUILD_DIR:-build}
 log "configuring and building $BUILD_DIR/"
 cmake -S . -B "$BUILD_DIR" >/dev/null

@@ -1,0 +1,201 @@
+"""examples/kubernetes (#17): the manifests against Kubernetes' schemas,
+offline (validate.mjs: kubernetes-models from the npm registry, installed by
+scripts/setup.sh), their consistency with each other and with rpcload (the
+scenario in the ConfigMap loads, the worker finds the master's Service, the
+options exist), and the Containerfile's list of run-time packages.
+
+Run from this folder:  RPCLOAD_BIN=../../../build/rpcload RPCLOAD_PLUGIN_DIR=../../../build/plugins \
+    PYTHONPATH=../../../tests/integration /usr/bin/python3 -m unittest -v test_kubernetes
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import yaml
+
+import rpcload
+from servers import popen_bounded
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLE = os.path.dirname(HERE)
+MANIFESTS = [os.path.join(EXAMPLE, f) for f in ("configmap.yaml", "master.yaml", "worker.yaml")]
+NODE = shutil.which("node") or "/usr/bin/node"
+
+
+def run(argv, cwd=HERE, timeout_s=120):
+    proc = popen_bounded(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError("timed out: %s\n%s" % (argv, err))
+    return proc.returncode, out, err
+
+
+def validate(*files):
+    """validate.mjs's verdict: (exit code, one dict per document)."""
+    if not os.path.isdir(os.path.join(HERE, "node_modules", "kubernetes-models")):
+        raise AssertionError("examples/kubernetes/tests/node_modules is missing: "
+                             "run scripts/setup.sh (npm ci there)")
+    rc, out, err = run([NODE, "validate.mjs"] + list(files))
+    return rc, [json.loads(line) for line in out.splitlines()], err
+
+
+def load_all():
+    docs = {}
+    for path in MANIFESTS:
+        with open(path) as f:
+            for d in yaml.safe_load_all(f):
+                docs[(d["kind"], d["metadata"]["name"])] = d
+    return docs
+
+
+def arg_after(args, flag):
+    i = args.index(flag)
+    return args[i + 1]
+
+
+class Schemas(unittest.TestCase):
+    def test_manifests_are_valid(self):
+        rc, docs, err = validate(*MANIFESTS)
+        self.assertEqual(rc, 0, "%s\n%s" % (docs, err))
+        self.assertEqual(sorted((d["kind"], d["name"]) for d in docs), [
+            ("ConfigMap", "rpcload-scenario"), ("Deployment", "rpcload-master"),
+            ("Deployment", "rpcload-worker"), ("Service", "rpcload-master")])
+        for d in docs:
+            self.assertEqual(d["errors"], [], d)
+
+    def test_broken_manifests_are_refused(self):
+        """The validator fails what Kubernetes would refuse."""
+        with open(os.path.join(EXAMPLE, "worker.yaml")) as f:
+            good = f.read()
+        cases = {
+            "replicas": (good.replace("replicas: 4", "replicas: four"),
+                         "spec/replicas must be integer"),
+            "port": (good.replace('- "5557"', "- 5557").replace(
+                "args:", "ports: [{containerPort: cluster}]\n          args:"),
+                "containerPort must be integer"),
+            "kind": (good.replace("kind: Deployment", "kind: Deploymnet"),
+                     "unknown apiVersion/kind: apps/v1/Deploymnet"),
+            "duplicate key": (good.replace("  replicas: 4\n", "  replicas: 4\n  replicas: 5\n"),
+                              "YAML: Map keys must be unique"),
+        }
+        tmp = tempfile.mkdtemp(prefix="rpcload-k8s-")
+        try:
+            for what, (text, said) in cases.items():
+                with self.subTest(what=what):
+                    path = os.path.join(tmp, "worker.yaml")
+                    with open(path, "w") as f:
+                        f.write(text)
+                    rc, docs, err = validate(path)
+                    self.assertEqual(rc, 1, docs)
+                    self.assertIn(said, " ".join(docs[0]["errors"]), docs)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Consistency(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.docs = load_all()
+        cls.master = cls.docs[("Deployment", "rpcload-master")]
+        cls.worker = cls.docs[("Deployment", "rpcload-worker")]
+        cls.service = cls.docs[("Service", "rpcload-master")]
+        cls.config = cls.docs[("ConfigMap", "rpcload-scenario")]
+
+    @staticmethod
+    def container(deploy):
+        (c,) = deploy["spec"]["template"]["spec"]["containers"]
+        return c
+
+    def test_selectors_match_their_pods(self):
+        for deploy in (self.master, self.worker):
+            labels = deploy["spec"]["template"]["metadata"]["labels"]
+            for k, v in deploy["spec"]["selector"]["matchLabels"].items():
+                self.assertEqual(labels.get(k), v, deploy["metadata"]["name"])
+        master_labels = self.master["spec"]["template"]["metadata"]["labels"]
+        worker_labels = self.worker["spec"]["template"]["metadata"]["labels"]
+        sel = self.service["spec"]["selector"]
+        self.assertTrue(all(master_labels.get(k) == v for k, v in sel.items()))
+        self.assertFalse(all(worker_labels.get(k) == v for k, v in sel.items()),
+                         "the master's Service must not select the workers")
+
+    def test_worker_reaches_the_master(self):
+        wargs = self.container(self.worker)["args"]
+        margs = self.container(self.master)["args"]
+        self.assertIn("--worker", wargs)
+        self.assertIn("--master", margs)
+        self.assertEqual(arg_after(wargs, "--master-host"), self.service["metadata"]["name"])
+        port = int(arg_after(wargs, "--master-port"))
+        (svc_port,) = [p for p in self.service["spec"]["ports"] if p["port"] == port]
+        (cport,) = [p for p in self.container(self.master)["ports"]
+                    if p["name"] == svc_port["targetPort"]]
+        self.assertEqual(cport["containerPort"], int(arg_after(margs, "--master-bind-port")))
+        (web,) = [p for p in self.container(self.master)["ports"] if p["name"] == "web"]
+        self.assertEqual(web["containerPort"], int(arg_after(margs, "--web-port")))
+
+    def test_both_read_the_configmaps_scenario(self):
+        for deploy in (self.master, self.worker):
+            c = self.container(deploy)
+            (vol,) = deploy["spec"]["template"]["spec"]["volumes"]
+            self.assertEqual(vol["configMap"]["name"], self.config["metadata"]["name"])
+            (mount,) = [m for m in c["volumeMounts"] if m["name"] == vol["name"]]
+            path = arg_after(c["args"], "-f")
+            self.assertEqual(os.path.dirname(path), mount["mountPath"])
+            self.assertIn(os.path.basename(path), self.config["data"])
+
+    def test_the_scenario_loads(self):
+        tmp = tempfile.mkdtemp(prefix="rpcload-k8s-")
+        try:
+            path = os.path.join(tmp, "scenario.yaml")
+            with open(path, "w") as f:
+                f.write(self.config["data"]["scenario.yaml"])
+            res = rpcload.run(["-f", path, "--list"], timeout_s=30)
+            self.assertEqual(res.exit_code, 0, res.describe())
+            self.assertIn("Browser (weight 4)", res.stdout)
+            self.assertIn("Buyer (weight 1)", res.stdout)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_the_options_are_rpcloads(self):
+        res = rpcload.run(["--help"], timeout_s=30)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        known = set(re.findall(r"(--[a-z][a-z0-9-]*)", res.stdout))
+        if "--master" not in known:
+            self.skipTest("this rpcload has no --master yet (the cluster is not in this tree)")
+        for deploy in (self.master, self.worker):
+            for a in self.container(deploy)["args"]:
+                if a.startswith("--"):
+                    self.assertIn(a, known, "%s: %s" % (deploy["metadata"]["name"], a))
+
+
+class Image(unittest.TestCase):
+    def test_runtime_packages_cover_an_install(self):
+        """runtime-packages.sh (the Containerfile's second stage) on an
+        install of this build: every library the binaries and plugins link
+        has its package, and every package it names exists here."""
+        build = os.path.dirname(os.path.abspath(rpcload.binary()))
+        tmp = tempfile.mkdtemp(prefix="rpcload-k8s-install-")
+        try:
+            rc, out, err = run(["cmake", "--install", build, "--prefix", tmp], timeout_s=120)
+            self.assertEqual(rc, 0, err)
+            rc, out, err = run([os.path.join(EXAMPLE, "runtime-packages.sh"), tmp])
+            self.assertEqual(rc, 0, err)
+            pkgs = out.split()
+            for want in ("libev4", "libssl3", "libnghttp2-14", "libyaml-0-2",
+                         "protobuf-compiler", "ca-certificates"):
+                self.assertIn(want, pkgs)
+            rc, out, err = run(["dpkg-query", "-W", "-f", "${Package}\n"] + pkgs)
+            self.assertEqual(rc, 0, err)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
