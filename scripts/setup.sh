@@ -12,6 +12,7 @@ PACKAGES=(
   libpcre2-dev                       # scenario regexes: PCRE2's JIT and match limits
   libmicrohttpd-dev                  # the web UI's and --prometheus-port's HTTP server
   libluajit-5.1-dev                  # Lua users, -s FILE.lua (src/script/)
+  libzmq3-dev libmsgpack-dev         # the cluster (src/cluster/): Locust's wire, ZeroMQ + msgpack
   libnghttp2-dev                     # http2 plugin
   libcmocka-dev                      # unit tests
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # grpc: run-time messages, JSON
