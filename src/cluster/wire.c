@@ -2,6 +2,7 @@
 #define _GNU_SOURCE // NOLINT(bugprone-reserved-identifier): gethostname, getrandom
 #include "cluster/wire.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +20,8 @@
 struct rl__wire {
   void *ctx;
   void *sock;
-  int router; /* 1: the master's ROUTER; 0: a worker's DEALER */
+  rl__curve_guard *guard; /* a CURVE master's ZAP and monitor, or NULL */
+  int router;             /* 1: the master's ROUTER; 0: a worker's DEALER */
   int port;
 };
 
@@ -55,8 +57,34 @@ static rl__wire *wire_open(int type, char *err, size_t errlen) {
   return w;
 }
 
+int rl__wire_loopback_only(const char *host) {
+  unsigned char a[16];
+  if (!strcmp(host, "localhost"))
+    return 1;
+  if (inet_pton(AF_INET, host, a) == 1)
+    return a[0] == 127;
+  char buf[64];
+  size_t n = strlen(host);
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof buf) {
+    memcpy(buf, host + 1, n - 2);
+    buf[n - 2] = '\0';
+    host = buf;
+  }
+  static const unsigned char one[16] = {[15] = 1};
+  return inet_pton(AF_INET6, host, a) == 1 && !memcmp(a, one, sizeof one);
+}
+
+unsigned long rl__wire_refused(const rl__wire *w) {
+  return w->guard ? rl__curve_guard_refused(w->guard) : 0;
+}
+
 int rl__wire_bind(const char *host, int port, rl__wire **out, char *err,
                   size_t errlen) {
+  return rl__wire_bind_curve(host, port, NULL, out, err, errlen);
+}
+
+int rl__wire_bind_curve(const char *host, int port, const rl__curve_key *key,
+                        rl__wire **out, char *err, size_t errlen) {
   *out = NULL;
   if (host == NULL || *host == '\0' || port < 0 || port > 65535) {
     snprintf(err, errlen, "master bind address: bad host or port %d", port);
@@ -68,6 +96,16 @@ int rl__wire_bind(const char *host, int port, rl__wire **out, char *err,
   /* Sending to a worker that is gone must say so, not vanish. */
   int one = 1;
   zmq_setsockopt(w->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+  if (key != NULL && rl__curve_server(w->sock, key) != 0) {
+    snprintf(err, errlen, "cannot set CURVE up: %s", zmq_strerror(zmq_errno()));
+    rl__wire_del(w, 0);
+    return RL_ERR_IO;
+  }
+  if (key != NULL &&
+      !(w->guard = rl__curve_guard_new(w->ctx, w->sock, key, err, errlen))) {
+    rl__wire_del(w, 0);
+    return RL_ERR_IO;
+  }
   char addr[300];
   if (port == 0)
     snprintf(addr, sizeof(addr), "tcp://%s:*", host);
@@ -83,6 +121,13 @@ int rl__wire_bind(const char *host, int port, rl__wire **out, char *err,
     rl__wire_del(w, 0);
     return RL_ERR_IO;
   }
+  if (key == NULL && !rl__wire_loopback_only(host))
+    rl__log(RL__LOG_WARN,
+            "cluster: the master listens on %s:%d, beyond this machine: "
+            "anyone who reaches that port can join as a worker and read "
+            "the stats (--master-bind-host 127.0.0.1 keeps it local; "
+            "--cluster-key admits only workers with the key)",
+            host, port);
   /* The port the kernel gave: the endpoint reads tcp://ADDR:PORT. */
   char ep[300];
   size_t eplen = sizeof(ep);
@@ -98,6 +143,12 @@ int rl__wire_bind(const char *host, int port, rl__wire **out, char *err,
 
 int rl__wire_connect(const char *host, int port, const char *node_id,
                      rl__wire **out, char *err, size_t errlen) {
+  return rl__wire_connect_curve(host, port, node_id, NULL, out, err, errlen);
+}
+
+int rl__wire_connect_curve(const char *host, int port, const char *node_id,
+                           const rl__curve_key *key, rl__wire **out, char *err,
+                           size_t errlen) {
   *out = NULL;
   if (host == NULL || *host == '\0' || port <= 0 || port > 65535) {
     snprintf(err, errlen, "master address: bad host or port %d", port);
@@ -115,6 +166,7 @@ int rl__wire_connect(const char *host, int port, const char *node_id,
   char addr[300];
   snprintf(addr, sizeof(addr), "tcp://%s:%d", host, port);
   if (zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, node_id, idlen) != 0 ||
+      (key != NULL && rl__curve_client(w->sock, key) != 0) ||
       zmq_connect(w->sock, addr) != 0) {
     snprintf(err, errlen, "cannot connect to the master at %s:%d: %s", host,
              port, zmq_strerror(zmq_errno()));
@@ -272,6 +324,8 @@ void rl__wire_del(rl__wire *w, int linger_ms) {
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
     zmq_close(w->sock);
   }
+  /* The guard's sockets live in the same context: closed before it. */
+  rl__curve_guard_del(w->guard);
   if (w->ctx != NULL)
     zmq_ctx_term(w->ctx);
   free(w);

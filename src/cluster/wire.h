@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "cluster/curve.h"
+
 /* Locust's default --master-port / --master-bind-port. */
 #define RL__WIRE_DEFAULT_PORT 5557
 /* Frames larger than this are refused by ZeroMQ before they reach us
@@ -34,6 +36,22 @@ int rl__wire_bind(const char *host, int port, rl__wire **out, char *err,
                   size_t errlen);
 
 /*
+ * The same with --cluster-key: CURVE with `key` (borrowed for the call;
+ * NULL: none, as rl__wire_bind), workers admitted only with the same key
+ * (cluster/curve.h). Without a key a master bound beyond loopback warns
+ * that anyone who reaches it can join.
+ */
+int rl__wire_bind_curve(const char *host, int port, const rl__curve_key *key,
+                        rl__wire **out, char *err, size_t errlen);
+
+/* Whether a bind host keeps the master on this machine: a loopback
+ * address (127.0.0.0/8, ::1) or "localhost"; "*" and the rest do not. */
+int rl__wire_loopback_only(const char *host);
+
+/* How many workers a CURVE master refused so far (0 without a key). */
+unsigned long rl__wire_refused(const rl__wire *w);
+
+/*
  * A worker's socket: a DEALER with identity `node_id` (copied), connecting
  * to tcp://HOST:PORT. ZeroMQ connects in the background and reconnects by
  * itself, so a master not up yet is not an error here: frames queue until
@@ -42,6 +60,12 @@ int rl__wire_bind(const char *host, int port, rl__wire **out, char *err,
  */
 int rl__wire_connect(const char *host, int port, const char *node_id,
                      rl__wire **out, char *err, size_t errlen);
+
+/* The same with --cluster-key: a CURVE client of the master holding
+ * `key` (borrowed for the call; NULL: none, as rl__wire_connect). */
+int rl__wire_connect_curve(const char *host, int port, const char *node_id,
+                           const rl__curve_key *key, rl__wire **out, char *err,
+                           size_t errlen);
 
 /* The port the socket is bound to (rl__wire_bind), or the one it connects
  * to. */
