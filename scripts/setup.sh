@@ -33,6 +33,7 @@ PACKAGES=(
   python3-h2                         # the fault suite's HTTP/2 server that sends GOAWAY after each request
   libsqlite3-dev                     # examples/listeners/sqlite_sink: every request into a SQLite file
   python3-pytest                     # the Python module's tests (tests/python, ctest integration/python)
+  python3-kubernetes                 # examples/kubernetes: every manifest field known to the API's models
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

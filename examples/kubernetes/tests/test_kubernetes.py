@@ -1,8 +1,11 @@
 """examples/kubernetes (#17): the manifests against Kubernetes' schemas,
 offline (validate.mjs: kubernetes-models from the npm registry, installed by
-scripts/setup.sh), their consistency with each other and with rpcload (the
-scenario in the ConfigMap loads, the worker finds the master's Service, the
-options exist), and the Containerfile's list of run-time packages.
+scripts/setup.sh), every field name known to Kubernetes' API models
+(Debian's python3-kubernetes: what kubernetes-models, like kubeconform
+without -strict, lets pass), their consistency with each other and with
+rpcload (the scenario in the ConfigMap loads, the worker finds the
+master's Service, the options exist), and the Containerfile's list of
+run-time packages.
 
 Run from this folder:  RPCLOAD_BIN=../../../build/rpcload RPCLOAD_PLUGIN_DIR=../../../build/plugins \
     PYTHONPATH=../../../tests/integration /usr/bin/python3 -m unittest -v test_kubernetes
@@ -16,6 +19,7 @@ import subprocess
 import tempfile
 import unittest
 
+import kubernetes.client.models as k8s_models
 import yaml
 
 import rpcload
@@ -54,6 +58,56 @@ def load_all():
             for d in yaml.safe_load_all(f):
                 docs[(d["kind"], d["metadata"]["name"])] = d
     return docs
+
+
+def unknown_fields(obj, type_name, path="", found=None):
+    """Field names the API does not have, and values of the wrong JSON
+    type, by the OpenAPI types python3-kubernetes's models carry
+    (openapi_types, attribute_map): kubeconform's -strict, offline."""
+    found = [] if found is None else found
+    m = re.match(r"^list\[(.*)\]$", type_name)
+    if m:
+        if not isinstance(obj, list):
+            found.append("%s: not a list" % (path or "/"))
+        else:
+            for i, item in enumerate(obj):
+                unknown_fields(item, m.group(1), "%s[%d]" % (path, i), found)
+        return found
+    m = re.match(r"^dict\(str, (.*)\)$", type_name)
+    if m:
+        if not isinstance(obj, dict):
+            found.append("%s: not a mapping" % (path or "/"))
+        else:
+            for k, v in obj.items():
+                unknown_fields(v, m.group(1), "%s.%s" % (path, k), found)
+        return found
+    simple = {"str": str, "int": int, "bool": bool, "float": (int, float),
+              "datetime": str, "date": str}
+    if type_name in simple:
+        if not isinstance(obj, simple[type_name]) or (
+                type_name == "int" and isinstance(obj, bool)):
+            found.append("%s: not %s" % (path, type_name))
+        return found
+    if type_name == "object":  # int-or-string, quantities, raw JSON
+        return found
+    model = getattr(k8s_models, type_name)
+    if not isinstance(obj, dict):
+        found.append("%s: not a mapping (%s)" % (path, type_name))
+        return found
+    by_json = {j: p for p, j in model.attribute_map.items()}
+    for key, value in obj.items():
+        if key not in by_json:
+            found.append("%s.%s: no such field in %s" % (path, key, type_name))
+        else:
+            unknown_fields(value, model.openapi_types[by_json[key]],
+                           "%s.%s" % (path, key), found)
+    return found
+
+
+def model_name(doc):
+    """V1Deployment for apps/v1 Deployment, V1Service for v1 Service."""
+    version = doc["apiVersion"].rsplit("/", 1)[-1]
+    return version[0].upper() + version[1:] + doc["kind"]
 
 
 def arg_after(args, flag):
@@ -98,6 +152,28 @@ class Schemas(unittest.TestCase):
                     self.assertIn(said, " ".join(docs[0]["errors"]), docs)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class StrictFields(unittest.TestCase):
+    def test_every_field_is_kubernetes(self):
+        for (kind, name), doc in load_all().items():
+            with self.subTest(kind=kind, name=name):
+                self.assertEqual(unknown_fields(doc, model_name(doc)), [])
+
+    def test_a_misspelt_field_is_found(self):
+        with open(os.path.join(EXAMPLE, "worker.yaml")) as f:
+            good = f.read()
+        for wrong, said in [
+                (good.replace("replicas: 4", "replica: 4"),
+                 ".spec.replica: no such field in V1DeploymentSpec"),
+                (good.replace("volumeMounts:", "volumeMount:"),
+                 ".spec.template.spec.containers[0].volumeMount: no such field in V1Container"),
+                (good.replace("readOnly: true", "readOnly: yes please"),
+                 ".volumeMounts[0].readOnly: not bool")]:
+            with self.subTest(said=said):
+                doc = yaml.safe_load(wrong)
+                found = unknown_fields(doc, model_name(doc))
+                self.assertTrue(any(said in f for f in found), found)
 
 
 class Consistency(unittest.TestCase):
