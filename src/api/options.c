@@ -180,6 +180,11 @@ static const struct option long_options[] = {
     {"latency", required_argument, NULL, RL__API_OPT_LATENCY},
     {"stages", required_argument, NULL, RL__API_OPT_STAGES},
     {"iterations", required_argument, NULL, 'n'},
+    {"worker", no_argument, NULL, RL__API_OPT_WORKER},
+    {"master-host", required_argument, NULL, RL__API_OPT_MASTER_HOST},
+    {"master-port", required_argument, NULL, RL__API_OPT_MASTER_PORT},
+    {"worker-report-interval", required_argument, NULL,
+     RL__API_OPT_WORKER_REPORT_INTERVAL},
     {NULL, 0, NULL, 0},
 };
 
@@ -854,9 +859,15 @@ static int parse_shape(rl__api_options *o, int c, char *arg, char *err,
   return rl__api_shape_parse(o, c, arg, err, errlen);
 }
 
+/* --worker, --master-host... (worker.c) */
+static int parse_worker(rl__api_options *o, int c, char *arg, char *err,
+                        size_t errlen) {
+  return rl__api_worker_parse(o, c, arg, err, errlen);
+}
+
 static const parse_group_fn parse_groups[] = {
-    parse_load,   parse_request, parse_grpc,    parse_scenario,
-    parse_output, parse_web,     parse_program, parse_shape,
+    parse_load, parse_request, parse_grpc,  parse_scenario, parse_output,
+    parse_web,  parse_program, parse_shape, parse_worker,
 };
 
 /* The CPUs this process may run on: its affinity mask (taskset, cgroup
@@ -886,6 +897,7 @@ static void set_defaults(rl__api_options *o) {
   o->run.autoquit_s = -1;
   o->shape.max_dropped = -1;
   o->shape.max_queue = -1;
+  rl__api_worker_defaults(&o->worker);
 }
 
 int rl__api_options_parse(rl__api_options *o, int argc, char **argv, char *err,

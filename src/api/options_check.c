@@ -256,7 +256,8 @@ int rl__api_options_check(rl__api_options *o, char *err, size_t errlen) {
   } else if (url_target(o, err, errlen)) {
     return RL_ERR_INVAL;
   }
-  if (check_conflicts(o, err, errlen) || rl__api_shape_check(o, err, errlen))
+  if (check_conflicts(o, err, errlen) || rl__api_shape_check(o, err, errlen) ||
+      rl__api_worker_check(o, err, errlen))
     return RL_ERR_INVAL;
   derive_run(o);
   return 0;

@@ -79,6 +79,17 @@ int rl__msg_ack(rl__msg_out *o, int64_t index, const char *node_id) {
   return rl__msg_end(o, node_id);
 }
 
+int rl__msg_ack_rpcload(rl__msg_out *o, int64_t index, const char *version,
+                        const char *node_id) {
+  rl__msg_begin(o, "ack");
+  msgpack_pack_map(&o->pk, 2);
+  rl__msg_pack_str(&o->pk, "index");
+  msgpack_pack_int64(&o->pk, index);
+  rl__msg_pack_str(&o->pk, "rpcload");
+  rl__msg_pack_str(&o->pk, version != NULL ? version : "");
+  return rl__msg_end(o, node_id);
+}
+
 int rl__msg_heartbeat(rl__msg_out *o, const char *state, double cpu_percent,
                       uint64_t memory_bytes, const char *node_id) {
   rl__msg_begin(o, "heartbeat");
@@ -750,6 +761,10 @@ int rl__msg_read_ack(const rl__msg *m, int64_t *index, char *err,
     return RL_ERR_PROTO;
   }
   return 0;
+}
+
+int rl__msg_ack_is_rpcload(const rl__msg *m) {
+  return rl__msg_get(&m->data, "rpcload") != NULL;
 }
 
 /* {name: count} into a new array. */

@@ -33,6 +33,8 @@
 
 #include "stats/stats.h"
 
+struct rl__msg;
+
 /* Nesting deeper than this in a frame is refused (Locust's are 4 deep). */
 #define RL__MSG_MAX_DEPTH 24
 
@@ -66,6 +68,12 @@ int rl__msg_client_ready(rl__msg_out *o, const char *version,
                          const char *node_id);
 /* ack: {"index": index}. */
 int rl__msg_ack(rl__msg_out *o, int64_t index, const char *node_id);
+/* An rpcload master's ack: {"index": index, "rpcload": version}. The extra
+ * key tells a worker its master reads the exact histograms (Locust's
+ * workers ignore it); rl__msg_ack_is_rpcload() finds it. */
+int rl__msg_ack_rpcload(rl__msg_out *o, int64_t index, const char *version,
+                        const char *node_id);
+int rl__msg_ack_is_rpcload(const struct rl__msg *m);
 /* heartbeat: {"state", "current_cpu_usage", "current_memory_usage"}. */
 int rl__msg_heartbeat(rl__msg_out *o, const char *state, double cpu_percent,
                       uint64_t memory_bytes, const char *node_id);

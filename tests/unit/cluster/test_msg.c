@@ -69,6 +69,14 @@ static void test_round_trips(void **state) {
   int64_t index = 0;
   assert_int_equal(rl__msg_read_ack(&m, &index, err, sizeof(err)), 0);
   assert_int_equal(index, 7);
+  assert_false(rl__msg_ack_is_rpcload(&m));
+  rl__msg_free(&m);
+
+  assert_int_equal(rl__msg_ack_rpcload(&o, 3, "0.9.0", "w1"), 0);
+  decode_ok(&o, &m, "ack", "w1");
+  assert_int_equal(rl__msg_read_ack(&m, &index, err, sizeof(err)), 0);
+  assert_int_equal(index, 3);
+  assert_true(rl__msg_ack_is_rpcload(&m));
   rl__msg_free(&m);
 
   assert_int_equal(rl__msg_heartbeat(&o, "running", 12.5, 1 << 20, "w2"), 0);
