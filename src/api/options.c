@@ -29,6 +29,7 @@ enum {
   OPT_KEY,
   OPT_CONNECT_TIMEOUT,
   OPT_SOURCE_ADDRESS,
+  OPT_CLUSTER_KEY,
   OPT_TIMEOUT,
   OPT_ONLY_SUMMARY,
   OPT_HEADLESS,
@@ -183,6 +184,7 @@ static const struct option long_options[] = {
     {"worker", no_argument, NULL, RL__API_OPT_WORKER},
     {"master-host", required_argument, NULL, RL__API_OPT_MASTER_HOST},
     {"master-port", required_argument, NULL, RL__API_OPT_MASTER_PORT},
+    {"cluster-key", required_argument, NULL, OPT_CLUSTER_KEY},
     {"worker-report-interval", required_argument, NULL,
      RL__API_OPT_WORKER_REPORT_INTERVAL},
     {NULL, 0, NULL, 0},
@@ -859,9 +861,15 @@ static int parse_shape(rl__api_options *o, int c, char *arg, char *err,
   return rl__api_shape_parse(o, c, arg, err, errlen);
 }
 
-/* --worker, --master-host... (worker.c) */
+/* --worker, --master-host... (worker.c); --cluster-key (cluster/curve.c:
+ * the key, or a file, read now so a bad one stops us before any load). */
 static int parse_worker(rl__api_options *o, int c, char *arg, char *err,
                         size_t errlen) {
+  if (c == OPT_CLUSTER_KEY) {
+    int rc = rl__curve_key_read(arg, &o->cluster_key, err, errlen);
+    o->cluster_key_given = rc == 0;
+    return rc;
+  }
   return rl__api_worker_parse(o, c, arg, err, errlen);
 }
 

@@ -10,6 +10,7 @@
 
 #include "api/shape.h"
 #include "api/worker.h"
+#include "cluster/curve.h"
 #include "engine/runner.h"
 #include "engine/target.h"
 
@@ -24,6 +25,10 @@ typedef struct rl__api_options {
   rl__run_config run;
   rl__api_shape shape;   /* --rate, --stages, -n... (shape.h) */
   rl__api_worker worker; /* --worker, --master-host... (worker.h) */
+  /* --cluster-key (cluster/curve.h): CURVE on the cluster's socket, read
+   * when parsed; cluster_key_given 0: none (Locust's plain wire). */
+  rl__curve_key cluster_key;
+  int cluster_key_given;
   rl__target_options target;
   rl_kv *headers; /* owned; values point into argv */
   size_t n_headers;

@@ -259,6 +259,12 @@ int rl__api_options_check(rl__api_options *o, char *err, size_t errlen) {
   if (check_conflicts(o, err, errlen) || rl__api_shape_check(o, err, errlen) ||
       rl__api_worker_check(o, err, errlen))
     return RL_ERR_INVAL;
+  if (o->cluster_key_given && !o->worker.on) {
+    snprintf(err, errlen,
+             "--cluster-key is for a cluster's nodes: add "
+             "--worker");
+    return RL_ERR_INVAL;
+  }
   derive_run(o);
   return 0;
 }

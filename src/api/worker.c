@@ -123,6 +123,7 @@ int rl__api_worker_exec(rl_env *env) {
       .plan = env->plan,
       .stop_timeout_s = (double)env->o.run.stop_timeout_ns / 1e9,
       .quit_flag = &quit_flag,
+      .key = env->o.cluster_key_given ? &env->o.cluster_key : NULL,
   };
   int status = rl__cluster_worker_run(&cfg);
   rl_env_quit(env);

@@ -305,8 +305,9 @@ static int reconnect(worker *w) {
   rl__wire_del(w->wire, 0);
   w->wire = NULL;
   char err[512] = "";
-  if (rl__wire_connect(w->cfg->master_host, w->cfg->master_port, w->node_id,
-                       &w->wire, err, sizeof(err)) != 0) {
+  if (rl__wire_connect_curve(w->cfg->master_host, w->cfg->master_port,
+                             w->node_id, w->cfg->key, &w->wire, err,
+                             sizeof(err)) != 0) {
     rl__log(RL__LOG_ERROR, "cluster: %s", err);
     return -1;
   }
@@ -448,8 +449,8 @@ int rl__cluster_worker_run(const rl__cluster_worker_cfg *cfg) {
   rl__stats_set_max_error_rows(w.delta, 0);
   w.since_unix = wall_now();
   int status = 1;
-  if (rl__wire_connect(cfg->master_host, cfg->master_port, w.node_id, &w.wire,
-                       err, sizeof(err)) != 0) {
+  if (rl__wire_connect_curve(cfg->master_host, cfg->master_port, w.node_id,
+                             cfg->key, &w.wire, err, sizeof(err)) != 0) {
     rl__log(RL__LOG_ERROR, "cluster: %s", err);
   } else {
     int q = worker_loop(&w);

@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 
+#include "cluster/curve.h"
 #include "engine/plan.h"
 #include "engine/runner.h"
 
@@ -45,6 +46,9 @@ typedef struct rl__cluster_worker_cfg {
   rl__plan *plan;
   /* The run's stop timeout when the master gives none (seconds). */
   double stop_timeout_s;
+  /* --cluster-key: CURVE with this key (borrowed), or NULL: the plain
+   * wire Locust speaks. */
+  const rl__curve_key *key;
   /* Set by a signal handler of the caller: quit as the master's quit. */
   volatile int *quit_flag;
 } rl__cluster_worker_cfg;
