@@ -7,6 +7,7 @@ Run from this folder:  RPCLOAD_BIN=../../build/rpcload RPCLOAD_PLUGIN_DIR=../../
     /usr/bin/python3 -m unittest -v test_locustfile
 """
 
+import csv
 import json
 import os
 import shutil
@@ -17,7 +18,7 @@ import textwrap
 import unittest
 
 import rpcload
-from servers import popen_bounded
+from servers import NginxServer, free_port, popen_bounded, stop_process
 
 PYTHON = "/usr/bin/python3"
 
@@ -178,6 +179,90 @@ class PrintLocustfile(unittest.TestCase):
         res = rpcload.run(["-f", self.scenario, "--print-locustfile", "--list"], timeout_s=30)
         self.assertEqual(res.exit_code, 2, res.describe())
         self.assertIn("--print-locustfile and --list: give one", res.stderr)
+
+
+# Classes whose names a class statement cannot carry, one with a fixed
+# count, each with its own request, for the run below.
+RUN_SCENARIO = """host: %s
+users:
+  - name: Web User
+    weight: 3
+    wait: {constant: 0.05}
+    tasks: [{steps: [{http: GET /hello?c=web, name: web}]}]
+  - name: class
+    fixed_count: 1
+    wait: {constant: 0.05}
+    tasks: [{steps: [{http: GET /hello?c=fixed, name: fixed}]}]
+"""
+
+
+class LocustMasterOnTheStub(unittest.TestCase):
+    """The stub's use: Debian's Locust master loads it and steers an
+    rpcload worker with the scenario it was made from. Every class the
+    master asks for is the worker's (no exception in Locust's
+    _exceptions.csv), and Locust's CSV counts equal nginx's log."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="rpcload-locustfile-run-")
+        cls.nginx = NginxServer()
+        cls.nginx.start()
+        scn = os.path.join(cls.tmp, "shop.yaml")
+        with open(scn, "w") as f:
+            f.write(RUN_SCENARIO % ("http://127.0.0.1:%d" % cls.nginx.port))
+        res = rpcload.run(["-f", scn, "--print-locustfile"], timeout_s=30)
+        assert res.exit_code == 0, res.describe()
+        stub = os.path.join(cls.tmp, "stub.py")
+        with open(stub, "w") as f:
+            f.write(res.stdout)
+        port = free_port()
+        cls.csv_prefix = os.path.join(cls.tmp, "X")
+        cls.logs = [os.path.join(cls.tmp, n) for n in ("master.log", "worker.log")]
+        with open(cls.logs[0], "w") as log:
+            master = popen_bounded(
+                [PYTHON, "-m", "locust", "--master", "--headless", "--expect-workers", "1",
+                 "-f", stub, "-u", "4", "-r", "4", "-t", "6s", "--csv", cls.csv_prefix,
+                 "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)],
+                cwd=cls.tmp, stdout=log, stderr=log)
+        with open(cls.logs[1], "w") as log:
+            worker = popen_bounded(rpcload.base_argv() + ["--worker", "-f", scn,
+                                                          "--master-port", str(port)],
+                                   stdout=log, stderr=log)
+        try:
+            master.wait(timeout=90)
+            cls.worker_rc = worker.wait(timeout=30)
+        finally:
+            stop_process(master)
+            stop_process(worker)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nginx.stop()
+        if not os.environ.get("RPCLOAD_KEEP_TMP"):
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def describe(self):
+        out = []
+        for p in self.logs:
+            with open(p, errors="replace") as f:
+                out.append("--- %s ---\n%s" % (os.path.basename(p), f.read()[-3000:]))
+        return "\n".join(out)
+
+    def rows(self, suffix):
+        with open(self.csv_prefix + suffix, newline="") as f:
+            return list(csv.DictReader(f))
+
+    def test_every_class_is_the_workers(self):
+        self.assertEqual(self.rows("_exceptions.csv"), [], self.describe())
+        self.assertEqual(self.worker_rc, 0, self.describe())
+
+    def test_counts_equal_nginx_log(self):
+        stats = {r["Name"]: r for r in self.rows("_stats.csv")}
+        for name, uri in (("web", "/hello?c=web"), ("fixed", "/hello?c=fixed")):
+            self.assertIn(name, stats, self.describe())
+            logged = self.nginx.count(path=uri)
+            self.assertGreater(logged, 10, self.describe())
+            self.assertEqual(int(stats[name]["Request Count"]), logged, self.describe())
 
 
 if __name__ == "__main__":
