@@ -181,6 +181,12 @@ static const struct option long_options[] = {
     {"master-port", required_argument, NULL, RL__API_OPT_MASTER_PORT},
     {"worker-report-interval", required_argument, NULL,
      RL__API_OPT_WORKER_REPORT_INTERVAL},
+    {"master", no_argument, NULL, RL__API_OPT_MASTER},
+    {"expect-workers", required_argument, NULL, RL__API_OPT_EXPECT_WORKERS},
+    {"expect-workers-max-wait", required_argument, NULL,
+     RL__API_OPT_EXPECT_WORKERS_MAX_WAIT},
+    {"master-bind-host", required_argument, NULL, RL__API_OPT_MASTER_BIND_HOST},
+    {"master-bind-port", required_argument, NULL, RL__API_OPT_MASTER_BIND_PORT},
     {NULL, 0, NULL, 0},
 };
 
@@ -844,15 +850,15 @@ static int parse_shape(rl__api_options *o, int c, char *arg, char *err,
   return rl__api_shape_parse(o, c, arg, err, errlen);
 }
 
-/* --worker, --master-host... (worker.c) */
-static int parse_worker(rl__api_options *o, int c, char *arg, char *err,
-                        size_t errlen) {
-  return rl__api_worker_parse(o, c, arg, err, errlen);
+/* --worker, --master... (cluster.c) */
+static int parse_cluster(rl__api_options *o, int c, char *arg, char *err,
+                         size_t errlen) {
+  return rl__api_cluster_parse(o, c, arg, err, errlen);
 }
 
 static const parse_group_fn parse_groups[] = {
     parse_load, parse_request, parse_grpc,  parse_scenario, parse_output,
-    parse_web,  parse_program, parse_shape, parse_worker,
+    parse_web,  parse_program, parse_shape, parse_cluster,
 };
 
 /* The CPUs this process may run on: its affinity mask (taskset, cgroup
@@ -882,7 +888,7 @@ static void set_defaults(rl__api_options *o) {
   o->run.autoquit_s = -1;
   o->shape.max_dropped = -1;
   o->shape.max_queue = -1;
-  rl__api_worker_defaults(&o->worker);
+  rl__api_cluster_defaults(&o->cluster);
 }
 
 int rl__api_options_parse(rl__api_options *o, int argc, char **argv, char *err,

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/cluster.h"
 #include "api/shape.h"
-#include "api/worker.h"
 #include "engine/runner.h"
 #include "engine/target.h"
 
@@ -22,8 +22,8 @@ typedef struct rl__api_listener {
 
 typedef struct rl__api_options {
   rl__run_config run;
-  rl__api_shape shape;   /* --rate, --stages, -n... (shape.h) */
-  rl__api_worker worker; /* --worker, --master-host... (worker.h) */
+  rl__api_shape shape;     /* --rate, --stages, -n... (shape.h) */
+  rl__api_cluster cluster; /* --worker, --master... (cluster.h) */
   rl__target_options target;
   rl_kv *headers; /* owned; values point into argv */
   size_t n_headers;

@@ -249,7 +249,7 @@ int rl__api_options_check(rl__api_options *o, char *err, size_t errlen) {
     return RL_ERR_INVAL;
   }
   if (check_conflicts(o, err, errlen) || rl__api_shape_check(o, err, errlen) ||
-      rl__api_worker_check(o, err, errlen))
+      rl__api_cluster_check(o, err, errlen))
     return RL_ERR_INVAL;
   derive_run(o);
   return 0;
