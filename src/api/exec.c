@@ -6,11 +6,11 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "api/cluster.h"
 #include "api/env.h"
 #include "api/reach.h"
 #include "api/shape.h"
 #include "api/summary.h"
-#include "api/worker.h"
 #include "base/log.h"
 
 /* One user holds one socket: take the hard limit, and say when even that
@@ -171,8 +171,12 @@ int rl_env_exec(rl_env *env) {
   case RL_CMD_RUN:
     break;
   }
-  if (env->o.worker.on && !env->runner_used && env->phase == RL__API_SET_UP)
+  if (env->o.cluster.worker && !env->runner_used &&
+      env->phase == RL__API_SET_UP)
     return env->status = rl__api_worker_exec(env);
+  if (env->o.cluster.master && !env->runner_used &&
+      env->phase == RL__API_SET_UP)
+    return env->status = rl__api_master_exec(env);
   if (env->runner_used || env->phase != RL__API_SET_UP) {
     rl__log(RL__LOG_ERROR, "rl_env_exec: this environment has run already");
     return RL__API_EXIT_USAGE;

@@ -187,6 +187,12 @@ static const struct option long_options[] = {
     {"cluster-key", required_argument, NULL, OPT_CLUSTER_KEY},
     {"worker-report-interval", required_argument, NULL,
      RL__API_OPT_WORKER_REPORT_INTERVAL},
+    {"master", no_argument, NULL, RL__API_OPT_MASTER},
+    {"expect-workers", required_argument, NULL, RL__API_OPT_EXPECT_WORKERS},
+    {"expect-workers-max-wait", required_argument, NULL,
+     RL__API_OPT_EXPECT_WORKERS_MAX_WAIT},
+    {"master-bind-host", required_argument, NULL, RL__API_OPT_MASTER_BIND_HOST},
+    {"master-bind-port", required_argument, NULL, RL__API_OPT_MASTER_BIND_PORT},
     {NULL, 0, NULL, 0},
 };
 
@@ -861,21 +867,21 @@ static int parse_shape(rl__api_options *o, int c, char *arg, char *err,
   return rl__api_shape_parse(o, c, arg, err, errlen);
 }
 
-/* --worker, --master-host... (worker.c); --cluster-key (cluster/curve.c:
- * the key, or a file, read now so a bad one stops us before any load). */
-static int parse_worker(rl__api_options *o, int c, char *arg, char *err,
-                        size_t errlen) {
+/* --worker, --master... (cluster.c); --cluster-key (cluster/curve.c: the
+ * key, or a file, read now so a bad one stops us before any load). */
+static int parse_cluster(rl__api_options *o, int c, char *arg, char *err,
+                         size_t errlen) {
   if (c == OPT_CLUSTER_KEY) {
     int rc = rl__curve_key_read(arg, &o->cluster_key, err, errlen);
     o->cluster_key_given = rc == 0;
     return rc;
   }
-  return rl__api_worker_parse(o, c, arg, err, errlen);
+  return rl__api_cluster_parse(o, c, arg, err, errlen);
 }
 
 static const parse_group_fn parse_groups[] = {
     parse_load, parse_request, parse_grpc,  parse_scenario, parse_output,
-    parse_web,  parse_program, parse_shape, parse_worker,
+    parse_web,  parse_program, parse_shape, parse_cluster,
 };
 
 /* The CPUs this process may run on: its affinity mask (taskset, cgroup
@@ -905,7 +911,7 @@ static void set_defaults(rl__api_options *o) {
   o->run.autoquit_s = -1;
   o->shape.max_dropped = -1;
   o->shape.max_queue = -1;
-  rl__api_worker_defaults(&o->worker);
+  rl__api_cluster_defaults(&o->cluster);
 }
 
 int rl__api_options_parse(rl__api_options *o, int argc, char **argv, char *err,

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/cluster.h"
 #include "api/shape.h"
-#include "api/worker.h"
 #include "cluster/curve.h"
 #include "engine/runner.h"
 #include "engine/target.h"
@@ -23,8 +23,8 @@ typedef struct rl__api_listener {
 
 typedef struct rl__api_options {
   rl__run_config run;
-  rl__api_shape shape;   /* --rate, --stages, -n... (shape.h) */
-  rl__api_worker worker; /* --worker, --master-host... (worker.h) */
+  rl__api_shape shape;     /* --rate, --stages, -n... (shape.h) */
+  rl__api_cluster cluster; /* --worker, --master... (cluster.h) */
   /* --cluster-key (cluster/curve.h): CURVE on the cluster's socket, read
    * when parsed; cluster_key_given 0: none (Locust's plain wire). */
   rl__curve_key cluster_key;

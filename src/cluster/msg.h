@@ -35,6 +35,10 @@
 
 struct rl__msg;
 
+/* The Locust whose protocol this is (docs/cluster.md): what a worker says
+ * in client_ready and what a master compares a worker's version with. */
+#define RL__LOCUST_PROTOCOL "2.12.1"
+
 /* Nesting deeper than this in a frame is refused (Locust's are 4 deep). */
 #define RL__MSG_MAX_DEPTH 24
 

@@ -38,6 +38,7 @@ typedef struct worker {
   uint64_t *counts;  /* users per plan class, as last told */
   uint64_t users;    /* their sum */
   rl__stats *delta;  /* what the next stats message sends */
+  rl__stats *sent;   /* everything sent: the run's own reports at the end */
   double since_unix; /* when the delta began */
   double cpu_wall, cpu_used, cpu_percent;
   int host_warned;
@@ -125,8 +126,22 @@ static void send_stats(worker *w) {
   free(cls);
   free(counts);
   send_out(w, rc, "stats");
+  if (rl__stats_merge(w->sent, w->delta) != 0)
+    rl__log(RL__LOG_WARN, "cluster: out of memory: this worker's own final "
+                          "report will miss some requests");
   rl__stats_clear(w->delta);
   w->since_unix = now;
+}
+
+/* Under the hub's lock: what was sent goes back into the run's stats, so
+ * the worker's own final reports (--csv, --json...) hold every request it
+ * made. */
+static void restore_cb(rl__stats *stats, const rl__history *history,
+                       void *arg) {
+  (void)history;
+  worker *w = arg;
+  if (rl__stats_merge(stats, w->sent) != 0)
+    rl__log(RL__LOG_WARN, "cluster: out of memory restoring the stats");
 }
 
 /* ---- heartbeats ----------------------------------------------------------- */
@@ -312,9 +327,8 @@ static int reconnect(worker *w) {
     return -1;
   }
   w->acked = 0;
-  send_out(
-      w, rl__msg_client_ready(&w->out, RL__CLUSTER_LOCUST_VERSION, w->node_id),
-      "client_ready");
+  send_out(w, rl__msg_client_ready(&w->out, RL__LOCUST_PROTOCOL, w->node_id),
+           "client_ready");
   return 0;
 }
 
@@ -351,10 +365,8 @@ static int on_frame(worker *w, const void *frame, size_t len) {
     send_out(w, rl__msg_nil(&w->out, "client_stopped", w->node_id),
              "client_stopped");
     w->state = ST_READY;
-    send_out(
-        w,
-        rl__msg_client_ready(&w->out, RL__CLUSTER_LOCUST_VERSION, w->node_id),
-        "client_ready");
+    send_out(w, rl__msg_client_ready(&w->out, RL__LOCUST_PROTOCOL, w->node_id),
+             "client_ready");
   } else if (strcmp(m.type, "quit") == 0) {
     rl__log(RL__LOG_INFO, "cluster: the master said quit, shutting down");
     quit = 1;
@@ -376,9 +388,8 @@ static int worker_loop(worker *w) {
   double next_beat = t0, next_report = t0 + cfg->report_interval_s;
   double next_ready = t0 + CONNECT_RETRY_S;
   int retries = 0;
-  send_out(
-      w, rl__msg_client_ready(&w->out, RL__CLUSTER_LOCUST_VERSION, w->node_id),
-      "client_ready");
+  send_out(w, rl__msg_client_ready(&w->out, RL__LOCUST_PROTOCOL, w->node_id),
+           "client_ready");
   for (;;) {
     if (cfg->quit_flag != NULL && *cfg->quit_flag) {
       rl__log(RL__LOG_INFO, "cluster: quitting on a signal");
@@ -397,10 +408,9 @@ static int worker_loop(worker *w) {
       rl__log(retries < 3 ? RL__LOG_INFO : RL__LOG_WARN,
               "cluster: failed to connect to master %s:%d, retry %d",
               cfg->master_host, cfg->master_port, retries);
-      send_out(
-          w,
-          rl__msg_client_ready(&w->out, RL__CLUSTER_LOCUST_VERSION, w->node_id),
-          "client_ready");
+      send_out(w,
+               rl__msg_client_ready(&w->out, RL__LOCUST_PROTOCOL, w->node_id),
+               "client_ready");
       next_ready = now + CONNECT_RETRY_S;
     }
     if (now >= next_beat) {
@@ -439,14 +449,17 @@ int rl__cluster_worker_run(const rl__cluster_worker_cfg *cfg) {
   rl__msg_out_init(&w.out);
   w.node_id = rl__wire_node_id_new();
   w.delta = rl__stats_new();
-  if (w.node_id == NULL || w.delta == NULL) {
+  w.sent = rl__stats_new();
+  if (w.node_id == NULL || w.delta == NULL || w.sent == NULL) {
     rl__log(RL__LOG_ERROR, "cluster: out of memory");
     free(w.node_id);
     rl__stats_del(w.delta);
+    rl__stats_del(w.sent);
     rl__msg_out_free(&w.out);
     return 1;
   }
   rl__stats_set_max_error_rows(w.delta, 0);
+  rl__stats_set_max_error_rows(w.sent, 0);
   w.since_unix = wall_now();
   int status = 1;
   if (rl__wire_connect_curve(cfg->master_host, cfg->master_port, w.node_id,
@@ -461,12 +474,19 @@ int rl__cluster_worker_run(const rl__cluster_worker_cfg *cfg) {
       send_out(&w, rl__msg_nil(&w.out, "quit", w.node_id), "quit");
     }
     status = q > 0 ? 0 : 1;
+    const rl__stats_entry *t = rl__stats_total(w.sent);
+    rl__log(RL__LOG_INFO,
+            "cluster: sent the master %llu requests, %llu failed, in all",
+            (unsigned long long)t->num_requests,
+            (unsigned long long)t->num_failures);
+    rl__runner_with_stats(cfg->runner, restore_cb, &w);
   }
   /* A second to let the last frames leave. */
   rl__wire_del(w.wire, 1000);
   free(w.counts);
   free(w.node_id);
   rl__stats_del(w.delta);
+  rl__stats_del(w.sent);
   rl__msg_out_free(&w.out);
   return status;
 }

@@ -28,10 +28,6 @@
 #include "engine/plan.h"
 #include "engine/runner.h"
 
-/* The version a worker announces in client_ready: the Locust protocol it
- * speaks (docs/cluster.md, "Versions"). */
-#define RL__CLUSTER_LOCUST_VERSION "2.12.1"
-
 typedef struct rl__cluster_worker_cfg {
   const char *master_host;     /* --master-host, default 127.0.0.1 */
   int master_port;             /* --master-port, default 5557 */
