@@ -1,16 +1,23 @@
-"""--cluster-key (#17): `rpcload --worker --cluster-key KEY` speaks ZeroMQ's
-CURVE to its master. The master here is pyzmq (an independent CURVE
-implementation) holding the key, on loopback: a worker with the key (as a
-string, or as a file in ZeroMQ's certificate format) gets through and says
-client_ready, then quits at the master's quit; a worker with another key
-fails the handshake (the master's socket monitor says so) and nothing of it
-arrives. The rpcload master's side (ZAP, refusals) is tests/unit/cluster/
-test_curve.c.
+"""--cluster-key (#17): ZeroMQ's CURVE between the cluster's nodes.
+
+- Against pyzmq (an independent CURVE implementation) as the master,
+  holding the key: `rpcload --worker --cluster-key KEY` (the key as a
+  string, or a file in ZeroMQ's certificate format) gets through, says
+  client_ready and quits at the master's quit; a worker with another key
+  fails the handshake (the master's socket monitor says so) and nothing of
+  it arrives.
+- An rpcload master and workers with the key run a test whose counts equal
+  nginx's log; a worker with another key is not admitted (the master logs
+  the refusal, and with no other worker gives up: exit 2, nginx saw
+  nothing). A master bound beyond loopback without a key warns; with a key
+  it does not. (ZAP's refusal of a client that knows only the public key:
+  tests/unit/cluster/test_curve.c.)
 
 Run from this folder:  RPCLOAD_BIN=../../build/rpcload RPCLOAD_PLUGIN_DIR=../../build/plugins \
     /usr/bin/python3 -m unittest -v test_cluster_key
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -19,7 +26,7 @@ import time
 import unittest
 
 import rpcload
-from servers import NginxServer, popen_bounded, stop_process
+from servers import NginxServer, free_port, popen_bounded, stop_process
 
 try:
     import msgpack
@@ -141,6 +148,90 @@ class ClusterKey(unittest.TestCase):
                           timeout_s=30)
         self.assertEqual(res.exit_code, 2, res.describe())
         self.assertIn("--cluster-key: 'not-a-key' is neither a key", res.stderr)
+
+
+@unittest.skipUnless(HAVE_ZMQ, "pyzmq with CURVE (Debian's python3-zmq) is missing")
+class RpcloadMasterWithKey(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rl-cluster-key-")
+        self.nginx = NginxServer()
+        self.nginx.start()
+        self.scenario = os.path.join(self.tmp, "shop.yaml")
+        with open(self.scenario, "w") as f:
+            f.write(SCENARIO % ("http://127.0.0.1:%d" % self.nginx.port))
+        self.key = zmq.curve_keypair()[1].decode()
+        self.procs, self.logs = [], {}
+
+    def tearDown(self):
+        for p in self.procs:
+            stop_process(p)
+        self.nginx.stop()
+        if not os.environ.get("RPCLOAD_KEEP_TMP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def start(self, name, args):
+        self.logs[name] = os.path.join(self.tmp, name + ".log")
+        with open(self.logs[name], "w") as log:
+            p = popen_bounded(rpcload.base_argv() + args, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(p)
+        return p
+
+    def log(self, name):
+        with open(self.logs[name], errors="replace") as f:
+            return f.read()
+
+    def describe(self):
+        return "\n".join("--- %s ---\n%s" % (n, self.log(n)[-3000:]) for n in self.logs)
+
+    def master(self, port, key, extra=()):
+        return self.start("master", [
+            "--master", "--headless", "--expect-workers", "1", "-f", self.scenario,
+            "-u", "2", "-r", "2", "-t", "3s", "--master-bind-port", str(port),
+            "--json-file", os.path.join(self.tmp, "master.json")]
+            + (["--cluster-key", key] if key else []) + list(extra))
+
+    def worker(self, name, port, key):
+        return self.start(name, ["--worker", "-f", self.scenario, "--master-port", str(port),
+                                 "--cluster-key", key])
+
+    def test_keyed_cluster_runs(self):
+        port = free_port()
+        m = self.master(port, self.key, ["--master-bind-host", "127.0.0.1",
+                                         "--expect-workers-max-wait", "60"])
+        w = self.worker("worker", port, self.key)
+        self.assertEqual(m.wait(timeout=90), 0, self.describe())
+        self.assertEqual(w.wait(timeout=30), 0, self.describe())
+        with open(os.path.join(self.tmp, "master.json")) as f:
+            total = json.load(f)["total"]["num_requests"]
+        self.assertGreater(total, 0, self.describe())
+        self.assertEqual(total, self.nginx.count(path="/hello"), self.describe())
+        self.assertNotIn("beyond this machine", self.log("master"))
+
+    def test_another_key_is_not_admitted(self):
+        port = free_port()
+        m = self.master(port, self.key, ["--master-bind-host", "127.0.0.1",
+                                         "--expect-workers-max-wait", "5"])
+        self.worker("stranger", port, zmq.curve_keypair()[1].decode())
+        self.assertEqual(m.wait(timeout=60), 2, self.describe())
+        self.assertIn("failed the CURVE handshake", self.log("master"), self.describe())
+        self.assertEqual(self.nginx.count(path="/hello", settle_s=0.5), 0)
+
+    def test_beyond_loopback_warns_without_a_key(self):
+        for key, warned in ((None, True), (self.key, False)):
+            with self.subTest(key=bool(key)):
+                # Nobody comes: the master gives up after a second (exit 2).
+                m = self.master(free_port(), key, ["--master-bind-host", "*",
+                                                   "--expect-workers-max-wait", "1"])
+                self.assertEqual(m.wait(timeout=60), 2, self.describe())
+                said = "beyond this machine: anyone who reaches that port can join"
+                self.assertEqual(said in self.log("master"), warned, self.describe())
+
+    def test_key_needs_a_role(self):
+        res = rpcload.run(["-f", self.scenario, "--cluster-key", self.key], timeout_s=30)
+        self.assertEqual(res.exit_code, 2, res.describe())
+        self.assertIn("--cluster-key is for a cluster's nodes: add --master or --worker",
+                      res.stderr)
+        self.assertNotIn(self.key, res.stderr)
 
 
 if __name__ == "__main__":
