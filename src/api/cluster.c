@@ -91,6 +91,15 @@ int rl__api_cluster_parse(rl__api_options *o, int c, const char *arg, char *err,
     w->master_port = (int)v;
     w->port_given = 1;
     return 0;
+  case RL__API_OPT_PROCESSES:
+    if (rl__parse_int(arg, 1, 1024, &v)) {
+      snprintf(err, errlen,
+               "invalid --processes '%s': expected 1 to 1024 worker processes",
+               arg);
+      return RL_ERR_INVAL;
+    }
+    w->processes = (int)v;
+    return 0;
   case RL__API_OPT_WORKER_REPORT_INTERVAL:
     if (rl__parse_number(arg, &d) || d < 0.1 || d > 3600) {
       snprintf(err, errlen,
@@ -121,6 +130,24 @@ int rl__api_cluster_check(const rl__api_options *o, char *err, size_t errlen) {
     snprintf(err, errlen,
              "--expect-workers, --expect-workers-max-wait, --master-bind-host "
              "and --master-bind-port are for a master: add --master");
+    return RL_ERR_INVAL;
+  }
+  if (w->processes && (w->worker || w->master || w->master_opts_given)) {
+    snprintf(err, errlen,
+             "--processes makes this process the master of local workers: "
+             "without --master, --worker and the master's options");
+    return RL_ERR_INVAL;
+  }
+  if (w->processes && o->web) {
+    snprintf(err, errlen,
+             "--processes with --web: the master's web UI is "
+             "not done yet; run it --headless");
+    return RL_ERR_INVAL;
+  }
+  if (w->processes && !o->scenario && !o->script) {
+    snprintf(err, errlen,
+             "--processes needs a scenario (-f FILE) or a script (-s "
+             "FILE.lua): its workers are dealt users by class name");
     return RL_ERR_INVAL;
   }
   if (!w->worker && !w->master)
@@ -233,6 +260,8 @@ int rl__api_master_exec(rl_env *env) {
       .quit_flag = &quit_flag,
       .key = env->o.cluster_key_given ? &env->o.cluster_key : NULL,
       .version = RL_VERSION,
+      .bound = c->bound,
+      .bound_arg = c->bound_arg,
   };
   int status = rl__cluster_master_run(&cfg);
   /* The test's end: the last history row, with every worker's stats. */

@@ -23,6 +23,7 @@ enum {
   RL__API_OPT_EXPECT_WORKERS_MAX_WAIT,
   RL__API_OPT_MASTER_BIND_HOST,
   RL__API_OPT_MASTER_BIND_PORT,
+  RL__API_OPT_PROCESSES,
 };
 
 typedef struct rl__api_cluster {
@@ -37,6 +38,13 @@ typedef struct rl__api_cluster {
   const char *bind_host;    /* --master-bind-host, default "*" */
   int bind_port;            /* --master-bind-port, default 5557 */
   int master_opts_given;    /* one of the four above */
+  /* --processes N: this process the master of N forked local workers
+   * (api/processes.c); 0: not. */
+  int processes;
+  /* Not options: set by api/processes.c for the master's run (its
+   * rl__cluster_master_cfg.bound hook). */
+  void (*bound)(int port, void *arg);
+  void *bound_arg;
 } rl__api_cluster;
 
 /* Defaults (before the command line). */
@@ -65,5 +73,12 @@ int rl__api_worker_exec(struct rl_env *env);
  * written at the end. Returns the exit status as rl_env_exec's (2 also
  * when the port cannot be bound or too few workers came). */
 int rl__api_master_exec(struct rl_env *env);
+
+/* rl_env_exec for --processes N (api/processes.c): N workers forked
+ * before anything else starts (no thread, no ZeroMQ context yet), each
+ * told the port once this process, their master on 127.0.0.1, has bound
+ * it; the run is the master's, its reports this process's. Returns the
+ * master's exit status (2 also when a worker could not be made). */
+int rl__api_processes_exec(struct rl_env *env);
 
 #endif /* RL_API_CLUSTER_H */

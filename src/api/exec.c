@@ -171,6 +171,9 @@ int rl_env_exec(rl_env *env) {
   case RL_CMD_RUN:
     break;
   }
+  if (env->o.cluster.processes && !env->runner_used &&
+      env->phase == RL__API_SET_UP)
+    return env->status = rl__api_processes_exec(env);
   if (env->o.cluster.worker && !env->runner_used &&
       env->phase == RL__API_SET_UP)
     return env->status = rl__api_worker_exec(env);

@@ -185,6 +185,7 @@ static const struct option long_options[] = {
     {"master-host", required_argument, NULL, RL__API_OPT_MASTER_HOST},
     {"master-port", required_argument, NULL, RL__API_OPT_MASTER_PORT},
     {"cluster-key", required_argument, NULL, OPT_CLUSTER_KEY},
+    {"processes", required_argument, NULL, RL__API_OPT_PROCESSES},
     {"worker-report-interval", required_argument, NULL,
      RL__API_OPT_WORKER_REPORT_INTERVAL},
     {"master", no_argument, NULL, RL__API_OPT_MASTER},

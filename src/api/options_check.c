@@ -259,7 +259,8 @@ int rl__api_options_check(rl__api_options *o, char *err, size_t errlen) {
   if (check_conflicts(o, err, errlen) || rl__api_shape_check(o, err, errlen) ||
       rl__api_cluster_check(o, err, errlen))
     return RL_ERR_INVAL;
-  if (o->cluster_key_given && !o->cluster.worker && !o->cluster.master) {
+  if (o->cluster_key_given && !o->cluster.worker && !o->cluster.master &&
+      !o->cluster.processes) {
     snprintf(err, errlen,
              "--cluster-key is for a cluster's nodes: add --master or "
              "--worker");

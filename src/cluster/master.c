@@ -408,6 +408,8 @@ int rl__cluster_master_run(const rl__cluster_master_cfg *cfg) {
   } else {
     rl__log(RL__LOG_INFO, "cluster: master on %s:%d, expecting %d workers",
             cfg->bind_host, rl__wire_port(m.wire), cfg->expect_workers);
+    if (cfg->bound)
+      cfg->bound(rl__wire_port(m.wire), cfg->bound_arg);
     status = run(&m);
     quit_workers(&m);
   }

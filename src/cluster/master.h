@@ -51,6 +51,11 @@ typedef struct rl__cluster_master_cfg {
   /* --cluster-key: CURVE with this key (borrowed), only its workers
    * admitted; NULL: the plain wire Locust speaks. */
   const rl__curve_key *key;
+  /* Called once the socket is bound, with the port it got (bind_port 0:
+   * the kernel's pick), so local workers can be told (--processes); NULL:
+   * nothing. On the caller's thread, before any worker is waited for. */
+  void (*bound)(int port, void *arg);
+  void *bound_arg;
 } rl__cluster_master_cfg;
 
 /*

@@ -23,7 +23,7 @@ import kubernetes.client.models as k8s_models
 import yaml
 
 import rpcload
-from servers import popen_bounded
+from servers import free_port, popen_bounded
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.dirname(HERE)
@@ -213,8 +213,8 @@ class Consistency(unittest.TestCase):
         (cport,) = [p for p in self.container(self.master)["ports"]
                     if p["name"] == svc_port["targetPort"]]
         self.assertEqual(cport["containerPort"], int(arg_after(margs, "--master-bind-port")))
-        (web,) = [p for p in self.container(self.master)["ports"] if p["name"] == "web"]
-        self.assertEqual(web["containerPort"], int(arg_after(margs, "--web-port")))
+        self.assertEqual(int(arg_after(margs, "--expect-workers")),
+                         self.worker["spec"]["replicas"])
 
     def test_both_read_the_configmaps_scenario(self):
         for deploy in (self.master, self.worker):
@@ -236,6 +236,29 @@ class Consistency(unittest.TestCase):
             self.assertEqual(res.exit_code, 0, res.describe())
             self.assertIn("Browser (weight 4)", res.stdout)
             self.assertIn("Buyer (weight 1)", res.stdout)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_the_masters_args_start_a_master(self):
+        """The master's args, as they are but for the scenario's path (a
+        copy whose host is a closed local port), the bind address and a
+        short wait: rpcload binds and waits for workers (exit 2 when none
+        came), not a usage error."""
+        tmp = tempfile.mkdtemp(prefix="rpcload-k8s-")
+        try:
+            scn = os.path.join(tmp, "scenario.yaml")
+            with open(scn, "w") as f:
+                f.write(re.sub(r"(?m)^host: .*$", "host: http://127.0.0.1:9",
+                               self.config["data"]["scenario.yaml"]))
+            args = list(self.container(self.master)["args"])
+            for flag, value in (("-f", scn), ("--master-bind-host", "127.0.0.1"),
+                                ("--master-bind-port", str(free_port())),
+                                ("--expect-workers-max-wait", "1")):
+                args[args.index(flag) + 1] = value
+            res = rpcload.run(args + ["--allow-unreachable"], timeout_s=60)
+            self.assertIn("cluster: master on 127.0.0.1:", res.stderr, res.describe())
+            self.assertIn("workers expected came within 1 s", res.stderr, res.describe())
+            self.assertEqual(res.exit_code, 2, res.describe())
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
