@@ -116,7 +116,7 @@ run load "$USERS"
 log_settle
 served=$(log_count_200 "$before")
 read -r reqs fails < <(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["total"]; print(t["num_requests"], t["num_failures"])' "$WORK/load.json" 2>/dev/null || echo "- -")
-cut=$(grep -o '[0-9]* request(s) in flight were cut' "$WORK/load.out" | awk '{s+=$1} END{print s+0}')
+cut=$( (grep -o '[0-9]* request(s) in flight were cut' "$WORK/load.out" || true) | awk '{s+=$1} END{print s+0}')
 printf 'users %d, --processes %d, %ds: exit %d, peak connections %d, requests %s (nginx %d, cut at the stop %d), failures %s\n' \
     "$USERS" "$PROCS" "$DUR" "$RC" "$PEAK_CONNS" "$reqs" "$served" "$cut" "$fails"
 printf 'RSS of master + workers: idle %d KiB, at the peak %d KiB: %.2f KiB per user beyond idle\n' \

@@ -40,7 +40,8 @@ int rl__api_env_prepare(rl_env *env, char *why, size_t whylen) {
                                    why, whylen);
   if (status)
     return status;
-  raise_fd_limit(o->run.users);
+  /* A master's users are its workers': it holds none of their sockets. */
+  raise_fd_limit(o->cluster.master ? 0 : o->run.users);
   /* Locust's init: the options are read and the plan is made. */
   if (env->events.n) {
     if (rl__events_start(&env->events, err, sizeof err)) {

@@ -55,7 +55,7 @@ static int read_port(int fd) {
 
 /* The forked worker: the same environment, made a worker of 127.0.0.1;
  * the reports are the master's, so none of its own. Never returns. */
-static void worker_main(rl_env *env, int pipe_r, pid_t master) {
+static void worker_main(rl_env *env, int pipe_r, pid_t master, int n) {
   /* Dies with its master, whatever ends it. */
   prctl(PR_SET_PDEATHSIG, SIGTERM);
   if (getppid() != master)
@@ -72,6 +72,11 @@ static void worker_main(rl_env *env, int pipe_r, pid_t master) {
   o->csv_prefix = o->html_path = o->json_path = NULL;
   o->json = 0;
   o->prometheus_port = -1;
+  /* The master deals the users and ends the test: a worker's -u is its
+   * share (what its open-files estimate counts), and it has no -t of its
+   * own (it would stop its users before the master's quit). */
+  o->run.users = (o->run.users + (uint32_t)n - 1) / (uint32_t)n;
+  o->run.run_time_ns = 0;
   /* _exit: the parent's stdio buffers and atexit handlers are its own. */
   _exit(rl__api_worker_exec(env));
 }
@@ -126,7 +131,7 @@ int rl__api_processes_exec(rl_env *env) {
       break;
     if (pid == 0) {
       close(fds[1]);
-      worker_main(env, fds[0], self);
+      worker_main(env, fds[0], self, n);
     }
     pids[made] = pid;
   }
