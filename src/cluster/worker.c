@@ -42,6 +42,8 @@ typedef struct worker {
   double since_unix; /* when the delta began */
   double cpu_wall, cpu_used, cpu_percent;
   int host_warned;
+  double master_beat; /* when the master's last heartbeat came; 0: it
+                         sends none (Locust 2.12.1's master) */
 } worker;
 
 static double wall_now(void) {
@@ -176,8 +178,9 @@ static void measure_cpu(worker *w) {
 static void send_heartbeat(worker *w) {
   measure_cpu(w);
   send_out(w,
-           rl__msg_heartbeat(&w->out, w->state, w->cpu_percent, rss_bytes(),
-                             w->node_id),
+           rl__msg_heartbeat_rpcload(&w->out, w->state, w->cpu_percent,
+                                     rss_bytes(), RL__LOCUST_PROTOCOL,
+                                     w->node_id),
            "heartbeat");
 }
 
@@ -356,7 +359,13 @@ static int on_frame(worker *w, const void *frame, size_t len) {
                 rl__msg_ack_is_rpcload(&m) ? ", an rpcload master" : "");
       w->acked = 1;
       w->exact = rl__msg_ack_is_rpcload(&m);
+      /* An rpcload master beats from now on: its silence counts from the
+       * ack, even if it dies before its first heartbeat. */
+      if (w->exact && w->master_beat == 0)
+        w->master_beat = mono_now();
     }
+  } else if (strcmp(m.type, "heartbeat") == 0) {
+    w->master_beat = mono_now();
   } else if (strcmp(m.type, "spawn") == 0) {
     on_spawn(w, &m);
   } else if (strcmp(m.type, "stop") == 0) {
@@ -411,6 +420,14 @@ static int worker_loop(worker *w) {
                rl__msg_client_ready(&w->out, RL__LOCUST_PROTOCOL, w->node_id),
                "client_ready");
       next_ready = now + CONNECT_RETRY_S;
+    }
+    if (w->master_beat > 0 && now - w->master_beat > cfg->master_timeout_s) {
+      rl__log(RL__LOG_ERROR,
+              "cluster: the master at %s:%d has sent no heartbeat for %.0f s "
+              "(--master-heartbeat-timeout): stopping the users and exiting",
+              cfg->master_host, cfg->master_port, now - w->master_beat);
+      stop_users(w);
+      return -1;
     }
     if (now >= next_beat) {
       send_heartbeat(w);

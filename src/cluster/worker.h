@@ -11,6 +11,8 @@
  *                                   client_ready again
  *   quit (or SIGINT / SIGTERM)  ->  users stopped, last stats, quit; return
  *   reconnect                   ->  a new socket, client_ready
+ *   an rpcload master's heartbeats stop for master_timeout_s
+ *                               ->  users stopped, exit 1
  *
  * A class name the plan lacks is an error naming it, logged and sent to
  * the master as Locust sends a user's error (`exception`); the other
@@ -41,6 +43,9 @@ typedef struct rl__cluster_worker_cfg {
   rl__plan *plan;
   /* The run's stop timeout when the master gives none (seconds). */
   double stop_timeout_s;
+  /* A master that sends heartbeats (an rpcload master) and then goes
+   * silent this long is gone: the users stop and the worker exits 1. */
+  double master_timeout_s;
   /* Set by a signal handler of the caller: quit as the master's quit. */
   volatile int *quit_flag;
 } rl__cluster_worker_cfg;
