@@ -8,6 +8,7 @@
 #include "api/env.h"
 #include "api/options.h"
 #include "api/summary.h"
+#include "api/web.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "cluster/master.h"
@@ -202,6 +203,8 @@ int rl__api_worker_exec(rl_env *env) {
       .report_interval_s = w->report_interval_s,
       .heartbeat_interval_s = 1.0,
       .connect_timeout_s = 60,
+      .compile = rl__api_web_compile,
+      .compile_arg = &env->web,
       .master_timeout_s = w->master_timeout_s,
       .runner = &env->runner,
       .plan = env->plan,

@@ -122,6 +122,8 @@ class ClusterCase(unittest.TestCase):
     def worker(self, i, port, extra=()):
         return self.start("worker%d" % i, rpcload.base_argv() + [
             "--worker", "-f", self.scn, "--master-port", str(port),
+            # a request in flight at the quit ends and counts (nginx logs it)
+            "--stop-timeout", "2s",
             "--json-file", os.path.join(self.tmp, "worker%d.json" % i)] + list(extra))
 
     def wait_log(self, name, text, timeout_s=30):
