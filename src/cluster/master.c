@@ -26,9 +26,10 @@ typedef struct node {
   int host_index;   /* workers before it on its host (Locust's sort key) */
   uint64_t *counts; /* users per plan class last sent */
   char state[16];
-  int beats;   /* heartbeats it may still miss (Locust's liveness) */
-  int missing; /* silent past its liveness: its users given to others */
-  int rpcload; /* an rpcload worker: it wants the master's heartbeats */
+  int beats;     /* heartbeats it may still miss (Locust's liveness) */
+  int missing;   /* silent past its liveness: its users given to others */
+  int rpcload;   /* an rpcload worker: it wants the master's heartbeats */
+  int64_t users; /* the users it says it runs (stats, spawning_complete) */
 } node;
 
 typedef struct master {
@@ -163,7 +164,25 @@ static void merge_cb(rl__stats *stats, const rl__history *history, void *arg) {
                              sizeof(a->err));
 }
 
+/* The users the live workers say they run: the run's user count. */
+static void count_users(master *m) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < m->n; i++)
+    if (live(&m->nodes[i]) && m->nodes[i].users > 0)
+      n += (uint64_t)m->nodes[i].users;
+  atomic_store(&m->cfg->runner->remote_users,
+               (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n));
+}
+
 static void on_stats(master *m, const rl__msg *msg) {
+  node *nd = find(m, msg->node_id);
+  const msgpack_object *uc = rl__msg_get(&msg->data, "user_count");
+  if (nd != NULL && uc != NULL && uc->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+    nd->users = (int64_t)uc->via.u64;
+  else if (nd != NULL && uc != NULL &&
+           uc->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+    nd->users = 0;
+  count_users(m);
   merge_arg a = {.msg = msg};
   a.run_start_unix =
       wall_now() - (double)(rl__now_ns() - m->cfg->runner->start_ns) / 1e9;
@@ -216,11 +235,18 @@ static void on_frame(master *m, const char *from, const void *frame,
     snprintf(nd->state, sizeof(nd->state), "spawning");
   } else if (strcmp(msg.type, "spawning_complete") == 0) {
     snprintf(nd->state, sizeof(nd->state), "running");
+    rl__msg_report rep;
+    if (rl__msg_read_spawning_complete(&msg, &rep, err, sizeof(err)) == 0) {
+      nd->users = rep.user_count;
+      rl__msg_report_free(&rep);
+      count_users(m);
+    }
   } else if (strcmp(msg.type, "client_stopped") == 0) {
     snprintf(nd->state, sizeof(nd->state), "stopped");
   } else if (strcmp(msg.type, "quit") == 0) {
     nd->quit = 1;
     nd->ready = 0;
+    count_users(m);
     rl__log(RL__LOG_INFO, "cluster: worker %s (index %d) quit", nd->id,
             nd->index);
   } else if (strcmp(msg.type, "exception") == 0) {
@@ -326,6 +352,7 @@ static void liveness_tick(master *m) {
     if (--nd->beats >= 0)
       continue;
     nd->missing = 1;
+    count_users(m);
     rl__log(RL__LOG_WARN,
             "cluster: worker %s failed to send heartbeat, setting state to "
             "missing%s",

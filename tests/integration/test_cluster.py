@@ -6,7 +6,8 @@
   the sum of what the workers say they sent; its histogram per name is the
   workers' histograms added bucket by bucket (so its percentiles are those
   of one process that made every request); the fixed_count class has its
-  count across the cluster, and the 12 users are spread 4, 4, 4.
+  count across the cluster, and the 12 users are spread 4, 4, 4; the
+  master's history counts the 12 users.
 - A Locust Python worker (`python3 -m locust --worker -f stub.py`, Debian's)
   joined to an rpcload master beside an rpcload worker: the requests its
   users report appear in the master's stats.
@@ -193,6 +194,10 @@ class RpcloadMasterThreeWorkers(ClusterCase):
 
         # 12 users: 2 Admin (fixed, across the cluster) and 10 Browser,
         # 4 on each worker.
+        # The master's history counts the workers' users.
+        with open(os.path.join(self.tmp, "master.json")) as f:
+            history = json.load(f)["history"]
+        self.assertEqual(max(r["user_count"] for r in history), 12, history)
         spawned = [self.spawned("worker%d" % i) for i in range(3)]
         self.assertEqual([n for _, n in spawned], [4, 4, 4], self.describe())
         self.assertEqual(sum(c.get("Admin", 0) for c, _ in spawned), 2, self.describe())
