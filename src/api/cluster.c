@@ -8,6 +8,7 @@
 #include "api/env.h"
 #include "api/options.h"
 #include "api/summary.h"
+#include "api/web.h"
 #include "base/log.h"
 #include "base/units.h"
 #include "cluster/master.h"
@@ -20,7 +21,9 @@ void rl__api_cluster_defaults(rl__api_cluster *w) {
   w->master_port = RL__WIRE_DEFAULT_PORT;
   w->report_interval_s = 3.0; /* Locust's WORKER_REPORT_INTERVAL */
   w->expect_workers = 1;
-  w->bind_host = "*"; /* Locust's default: every interface */
+  w->heartbeat_liveness = 3; /* Locust's HEARTBEAT_LIVENESS */
+  w->master_timeout_s = 60;  /* later Locusts' MASTER_HEARTBEAT_TIMEOUT */
+  w->bind_host = "*";        /* Locust's default: every interface */
   w->bind_port = RL__WIRE_DEFAULT_PORT;
 }
 
@@ -35,6 +38,28 @@ int rl__api_cluster_parse(rl__api_options *o, int c, const char *arg, char *err,
     return 0;
   case RL__API_OPT_MASTER:
     w->master = 1;
+    return 0;
+  case RL__API_OPT_HEARTBEAT_LIVENESS:
+    if (rl__parse_int(arg, 1, 3600, &v)) {
+      snprintf(err, errlen,
+               "invalid --heartbeat-liveness '%s': expected heartbeats from 1 "
+               "to 3600",
+               arg);
+      return RL_ERR_INVAL;
+    }
+    w->heartbeat_liveness = (int)v;
+    w->master_opts_given = 1;
+    return 0;
+  case RL__API_OPT_MASTER_HEARTBEAT_TIMEOUT:
+    if (rl__parse_number(arg, &d) || d < 1 || d > 86400) {
+      snprintf(err, errlen,
+               "invalid --master-heartbeat-timeout '%s': expected seconds "
+               "from 1 to 86400",
+               arg);
+      return RL_ERR_INVAL;
+    }
+    w->master_timeout_s = d;
+    w->host_given = 1;
     return 0;
   case RL__API_OPT_EXPECT_WORKERS:
     if (rl__parse_int(arg, 1, 100000, &v)) {
@@ -123,13 +148,15 @@ int rl__api_cluster_check(const rl__api_options *o, char *err, size_t errlen) {
   }
   if (!w->worker && (w->host_given || w->port_given)) {
     snprintf(err, errlen,
-             "--master-host and --master-port are for a worker: add --worker");
+             "--master-host, --master-port and --master-heartbeat-timeout are "
+             "for a worker: add --worker");
     return RL_ERR_INVAL;
   }
   if (!w->master && w->master_opts_given) {
     snprintf(err, errlen,
-             "--expect-workers, --expect-workers-max-wait, --master-bind-host "
-             "and --master-bind-port are for a master: add --master");
+             "--expect-workers, --expect-workers-max-wait, --master-bind-host, "
+             "--master-bind-port and --heartbeat-liveness are for a master: "
+             "add --master");
     return RL_ERR_INVAL;
   }
   if (w->processes && (w->worker || w->master || w->master_opts_given)) {
@@ -203,6 +230,9 @@ int rl__api_worker_exec(rl_env *env) {
       .report_interval_s = w->report_interval_s,
       .heartbeat_interval_s = 1.0,
       .connect_timeout_s = 60,
+      .compile = rl__api_web_compile,
+      .compile_arg = &env->web,
+      .master_timeout_s = w->master_timeout_s,
       .runner = &env->runner,
       .plan = env->plan,
       .stop_timeout_s = (double)env->o.run.stop_timeout_ns / 1e9,
@@ -260,6 +290,7 @@ int rl__api_master_exec(rl_env *env) {
       .quit_flag = &quit_flag,
       .key = env->o.cluster_key_given ? &env->o.cluster_key : NULL,
       .version = RL_VERSION,
+      .heartbeat_liveness = c->heartbeat_liveness,
       .bound = c->bound,
       .bound_arg = c->bound_arg,
   };

@@ -23,6 +23,8 @@ enum {
   RL__API_OPT_EXPECT_WORKERS_MAX_WAIT,
   RL__API_OPT_MASTER_BIND_HOST,
   RL__API_OPT_MASTER_BIND_PORT,
+  RL__API_OPT_HEARTBEAT_LIVENESS,
+  RL__API_OPT_MASTER_HEARTBEAT_TIMEOUT,
   RL__API_OPT_PROCESSES,
 };
 
@@ -32,6 +34,8 @@ typedef struct rl__api_cluster {
   int master_port;          /* --master-port, default 5557 */
   double report_interval_s; /* --worker-report-interval, default 3 */
   int host_given, port_given;
+  double master_timeout_s;  /* --master-heartbeat-timeout, default 60 */
+  int heartbeat_liveness;   /* --heartbeat-liveness, default 3 */
   int master;               /* --master */
   int expect_workers;       /* --expect-workers, default 1 */
   double expect_max_wait_s; /* --expect-workers-max-wait; 0: forever */

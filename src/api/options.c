@@ -194,6 +194,10 @@ static const struct option long_options[] = {
      RL__API_OPT_EXPECT_WORKERS_MAX_WAIT},
     {"master-bind-host", required_argument, NULL, RL__API_OPT_MASTER_BIND_HOST},
     {"master-bind-port", required_argument, NULL, RL__API_OPT_MASTER_BIND_PORT},
+    {"heartbeat-liveness", required_argument, NULL,
+     RL__API_OPT_HEARTBEAT_LIVENESS},
+    {"master-heartbeat-timeout", required_argument, NULL,
+     RL__API_OPT_MASTER_HEARTBEAT_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
 

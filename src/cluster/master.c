@@ -26,6 +26,10 @@ typedef struct node {
   int host_index;   /* workers before it on its host (Locust's sort key) */
   uint64_t *counts; /* users per plan class last sent */
   char state[16];
+  int beats;     /* heartbeats it may still miss (Locust's liveness) */
+  int missing;   /* silent past its liveness: its users given to others */
+  int rpcload;   /* an rpcload worker: it wants the master's heartbeats */
+  int64_t users; /* the users it says it runs (stats, spawning_complete) */
 } node;
 
 typedef struct master {
@@ -37,6 +41,7 @@ typedef struct master {
   int next_index;
   uint64_t dispatched; /* users dealt so far in this ramp */
   int running;         /* the test started: stats and spawns count */
+  double next_beat;    /* the next liveness tick (monotonic s) */
 } master;
 
 static double wall_now(void) {
@@ -65,10 +70,14 @@ static node *find(master *m, const char *id) {
   return NULL;
 }
 
+static int live(const node *nd) {
+  return nd->ready && !nd->quit && !nd->missing;
+}
+
 static size_t ready_count(const master *m) {
   size_t k = 0;
   for (size_t i = 0; i < m->n; i++)
-    k += m->nodes[i].ready && !m->nodes[i].quit;
+    k += live(&m->nodes[i]);
   return k;
 }
 
@@ -126,6 +135,8 @@ static void on_client_ready(master *m, const rl__msg *msg) {
   }
   nd->ready = 1;
   nd->quit = 0;
+  nd->missing = 0;
+  nd->beats = m->cfg->heartbeat_liveness;
   snprintf(nd->state, sizeof(nd->state), "ready");
   send_to(m, nd->id,
           rl__msg_ack_rpcload(&m->out, nd->index, m->cfg->version, nd->id),
@@ -153,7 +164,25 @@ static void merge_cb(rl__stats *stats, const rl__history *history, void *arg) {
                              sizeof(a->err));
 }
 
+/* The users the live workers say they run: the run's user count. */
+static void count_users(master *m) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < m->n; i++)
+    if (live(&m->nodes[i]) && m->nodes[i].users > 0)
+      n += (uint64_t)m->nodes[i].users;
+  atomic_store(&m->cfg->runner->remote_users,
+               (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n));
+}
+
 static void on_stats(master *m, const rl__msg *msg) {
+  node *nd = find(m, msg->node_id);
+  const msgpack_object *uc = rl__msg_get(&msg->data, "user_count");
+  if (nd != NULL && uc != NULL && uc->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+    nd->users = (int64_t)uc->via.u64;
+  else if (nd != NULL && uc != NULL &&
+           uc->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+    nd->users = 0;
+  count_users(m);
   merge_arg a = {.msg = msg};
   a.run_start_unix =
       wall_now() - (double)(rl__now_ns() - m->cfg->runner->start_ns) / 1e9;
@@ -188,16 +217,36 @@ static void on_frame(master *m, const char *from, const void *frame,
     if (rl__msg_read_heartbeat(&msg, &st, &cpu, err, sizeof(err)) == 0) {
       snprintf(nd->state, sizeof(nd->state), "%s", st);
       free(st);
+      nd->beats = m->cfg->heartbeat_liveness;
+      nd->rpcload = rl__msg_is_rpcload(&msg);
+      if (nd->missing && nd->ready && !nd->quit) {
+        nd->missing = 0;
+        rl__log(RL__LOG_INFO,
+                "cluster: worker %s self-healed with a heartbeat: it gets "
+                "users again",
+                nd->id);
+        if (m->running)
+          m->dispatched = 0;
+      }
+    } else {
+      rl__log(RL__LOG_ERROR, "cluster: worker %s: %s", nd->id, err);
     }
   } else if (strcmp(msg.type, "spawning") == 0) {
     snprintf(nd->state, sizeof(nd->state), "spawning");
   } else if (strcmp(msg.type, "spawning_complete") == 0) {
     snprintf(nd->state, sizeof(nd->state), "running");
+    rl__msg_report rep;
+    if (rl__msg_read_spawning_complete(&msg, &rep, err, sizeof(err)) == 0) {
+      nd->users = rep.user_count;
+      rl__msg_report_free(&rep);
+      count_users(m);
+    }
   } else if (strcmp(msg.type, "client_stopped") == 0) {
     snprintf(nd->state, sizeof(nd->state), "stopped");
   } else if (strcmp(msg.type, "quit") == 0) {
     nd->quit = 1;
     nd->ready = 0;
+    count_users(m);
     rl__log(RL__LOG_INFO, "cluster: worker %s (index %d) quit", nd->id,
             nd->index);
   } else if (strcmp(msg.type, "exception") == 0) {
@@ -246,13 +295,12 @@ static void dispatch(master *m, uint64_t users) {
   size_t k = 0;
   for (size_t i = 0; i < m->n; i++) {
     node *nd = &m->nodes[i];
-    if (!nd->ready || nd->quit)
+    if (!live(nd))
       continue;
     nd->host_index = 0;
     for (size_t j = 0; j < m->n; j++) {
       const node *o = &m->nodes[j];
-      if (j != i && o->ready && !o->quit &&
-          host_len(o->id) == host_len(nd->id) &&
+      if (j != i && live(o) && host_len(o->id) == host_len(nd->id) &&
           strncmp(o->id, nd->id, host_len(nd->id)) == 0 &&
           strcmp(o->id, nd->id) < 0)
         nd->host_index++;
@@ -286,10 +334,39 @@ static void dispatch(master *m, uint64_t users) {
   m->dispatched = users;
 }
 
+/* Once a second, as Locust's heartbeat_worker: a worker that has missed
+ * its liveness of heartbeats is missing, and its users go to the others
+ * (dealt again); an rpcload worker gets the master's heartbeat. */
+static void liveness_tick(master *m) {
+  double now = mono_now();
+  if (now < m->next_beat)
+    return;
+  m->next_beat = now + 1;
+  for (size_t i = 0; i < m->n; i++) {
+    node *nd = &m->nodes[i];
+    if (!live(nd))
+      continue;
+    if (nd->rpcload)
+      send_to(m, nd->id, rl__msg_nil(&m->out, "heartbeat", nd->id),
+              "heartbeat");
+    if (--nd->beats >= 0)
+      continue;
+    nd->missing = 1;
+    count_users(m);
+    rl__log(RL__LOG_WARN,
+            "cluster: worker %s failed to send heartbeat, setting state to "
+            "missing%s",
+            nd->id, m->running ? ": its users go to the others" : "");
+    if (m->running)
+      m->dispatched = 0;
+  }
+}
+
 /* Waits up to `s` seconds for frames, handling each. */
 static void pump(master *m, double s) {
   double end = mono_now() + s;
   do {
+    liveness_tick(m);
     double left = (end - mono_now()) * 1000;
     int timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
     char *from = NULL;
@@ -360,7 +437,8 @@ static int run(master *m) {
     if (quitting(m) || (cfg->run_time_s > 0 && now - t0 >= cfg->run_time_s))
       break;
     if (ready_count(m) == 0) {
-      rl__log(RL__LOG_INFO, "cluster: the last worker quit, stopping test");
+      rl__log(RL__LOG_INFO, "cluster: the last worker quit or went missing, "
+                            "stopping test");
       break;
     }
     if (now >= next_step && m->dispatched < cfg->users) {
@@ -380,7 +458,7 @@ static int run(master *m) {
  * more: an rpcload worker first stops its users). */
 static void quit_workers(master *m) {
   for (size_t i = 0; i < m->n; i++)
-    if (m->nodes[i].ready && !m->nodes[i].quit)
+    if (live(&m->nodes[i]))
       send_to(m, m->nodes[i].id, rl__msg_nil(&m->out, "quit", m->nodes[i].id),
               "quit");
   double end = mono_now() + m->cfg->stop_timeout_s + 5;

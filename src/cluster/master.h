@@ -18,6 +18,11 @@
  *   stats         ->  merged into the run's stats (exact from rpcload
  *                     workers, Locust's rounded times from Locust's)
  *   the run time  ->  quit to every worker, then their last stats (bounded)
+ *   liveness      ->  a worker silent for more than heartbeat_liveness
+ *                     seconds is missing: its users are dealt to the others
+ *                     (it gets users again when it beats again); an rpcload
+ *                     worker (its heartbeats say so) gets a heartbeat back
+ *                     every second, so it notices a master gone
  *
  * A Locust worker's version is checked as Locust's master checks it (an
  * empty one, which Debian's Locust sends, is taken with a warning here). A
@@ -48,6 +53,9 @@ typedef struct rl__cluster_master_cfg {
   const rl__plan *plan;
   volatile int *quit_flag; /* set by the caller's signal handler */
   const char *version;     /* ours, in the ack */
+  /* Heartbeats a worker may miss before it is missing (Locust's
+   * HEARTBEAT_LIVENESS, 3; --heartbeat-liveness). */
+  int heartbeat_liveness;
   /* --cluster-key: CURVE with this key (borrowed), only its workers
    * admitted; NULL: the plain wire Locust speaks. */
   const rl__curve_key *key;

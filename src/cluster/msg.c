@@ -103,6 +103,22 @@ int rl__msg_heartbeat(rl__msg_out *o, const char *state, double cpu_percent,
   return rl__msg_end(o, node_id);
 }
 
+int rl__msg_heartbeat_rpcload(rl__msg_out *o, const char *state,
+                              double cpu_percent, uint64_t memory_bytes,
+                              const char *version, const char *node_id) {
+  rl__msg_begin(o, "heartbeat");
+  msgpack_pack_map(&o->pk, 4);
+  rl__msg_pack_str(&o->pk, "state");
+  rl__msg_pack_str(&o->pk, state);
+  rl__msg_pack_str(&o->pk, "current_cpu_usage");
+  msgpack_pack_double(&o->pk, cpu_percent);
+  rl__msg_pack_str(&o->pk, "current_memory_usage");
+  msgpack_pack_uint64(&o->pk, memory_bytes);
+  rl__msg_pack_str(&o->pk, "rpcload");
+  rl__msg_pack_str(&o->pk, version != NULL ? version : "");
+  return rl__msg_end(o, node_id);
+}
+
 int rl__msg_exception(rl__msg_out *o, const char *msg, const char *traceback,
                       const char *node_id) {
   rl__msg_begin(o, "exception");
@@ -763,7 +779,9 @@ int rl__msg_read_ack(const rl__msg *m, int64_t *index, char *err,
   return 0;
 }
 
-int rl__msg_ack_is_rpcload(const rl__msg *m) {
+int rl__msg_ack_is_rpcload(const rl__msg *m) { return rl__msg_is_rpcload(m); }
+
+int rl__msg_is_rpcload(const rl__msg *m) {
   return rl__msg_get(&m->data, "rpcload") != NULL;
 }
 

@@ -81,6 +81,14 @@ int rl__msg_ack_is_rpcload(const struct rl__msg *m);
 /* heartbeat: {"state", "current_cpu_usage", "current_memory_usage"}. */
 int rl__msg_heartbeat(rl__msg_out *o, const char *state, double cpu_percent,
                       uint64_t memory_bytes, const char *node_id);
+/* An rpcload worker's heartbeat: the same and "rpcload": version, which
+ * tells an rpcload master that this worker wants heartbeats back (a Locust
+ * 2.12.1 worker would log each as an unknown message) and notices a master
+ * gone silent. rl__msg_is_rpcload() finds the key in any message's data. */
+int rl__msg_heartbeat_rpcload(rl__msg_out *o, const char *state,
+                              double cpu_percent, uint64_t memory_bytes,
+                              const char *version, const char *node_id);
+int rl__msg_is_rpcload(const struct rl__msg *m);
 /* exception: {"msg", "traceback"}. */
 int rl__msg_exception(rl__msg_out *o, const char *msg, const char *traceback,
                       const char *node_id);

@@ -42,6 +42,11 @@ typedef struct worker {
   double since_unix; /* when the delta began */
   double cpu_wall, cpu_used, cpu_percent;
   int host_warned;
+  rl__plan *plan;     /* what the users run now: cfg->plan, or the plan of the
+                     master's host (the runner's once passed to it) */
+  char *host;         /* the host that plan was compiled for; NULL: cfg's */
+  double master_beat; /* when the master's last heartbeat came; 0: it
+                         sends none (Locust 2.12.1's master) */
 } worker;
 
 static double wall_now(void) {
@@ -88,7 +93,7 @@ static void take_cb(rl__stats *stats, const rl__history *history, void *arg) {
  * spawning_complete): the plan's deal of that many. */
 static void fill_report(worker *w, rl__msg_report *rep,
                         rl__msg_class_count *cls, uint64_t *counts) {
-  const rl__plan *p = w->cfg->plan;
+  const rl__plan *p = w->plan;
   uint64_t running = rl__runner_users_running(w->cfg->runner);
   rl__plan_class_counts(p, running, counts);
   rep->user_count = (int64_t)running;
@@ -105,7 +110,7 @@ static void fill_report(worker *w, rl__msg_report *rep,
 }
 
 static void send_stats(worker *w) {
-  const rl__plan *p = w->cfg->plan;
+  const rl__plan *p = w->plan;
   rl__runner_with_stats(w->cfg->runner, take_cb, w);
   double now = wall_now();
   /* Run seconds count from the runner's start (monotonic). */
@@ -176,8 +181,9 @@ static void measure_cpu(worker *w) {
 static void send_heartbeat(worker *w) {
   measure_cpu(w);
   send_out(w,
-           rl__msg_heartbeat(&w->out, w->state, w->cpu_percent, rss_bytes(),
-                             w->node_id),
+           rl__msg_heartbeat_rpcload(&w->out, w->state, w->cpu_percent,
+                                     rss_bytes(), RL__LOCUST_PROTOCOL,
+                                     w->node_id),
            "heartbeat");
 }
 
@@ -185,8 +191,12 @@ static void send_heartbeat(worker *w) {
 
 /* Asks the runner for `users` users at once and waits (bounded) until it
  * has them: Locust's worker spawns a spawn message's users without delay. */
-static void set_users(worker *w, uint64_t users, double wait_s) {
-  rl__runner_ctl c = {.swarm = 1, .users = (uint32_t)users, .spawn_rate = 1e9};
+static void set_users(worker *w, uint64_t users, double wait_s,
+                      rl__plan *new_plan) {
+  rl__runner_ctl c = {.swarm = 1,
+                      .users = (uint32_t)users,
+                      .spawn_rate = 1e9,
+                      .plan = new_plan};
   rl__runner_control(w->cfg->runner, &c);
   double end = mono_now() + wait_s;
   while (rl__runner_users_running(w->cfg->runner) != users && mono_now() < end)
@@ -204,7 +214,7 @@ static long class_index(const rl__plan *p, const char *name) {
 /* A class the master asked for that this worker's plan lacks: said here
  * and to the master, as Locust's worker reports a user's error. */
 static void unknown_class(worker *w, const char *name) {
-  const rl__plan *p = w->cfg->plan;
+  const rl__plan *p = w->plan;
   char have[512] = "";
   size_t n = 0;
   for (size_t c = 0; c < p->n_classes && n + 1 < sizeof(have); c++) {
@@ -223,6 +233,31 @@ static void unknown_class(worker *w, const char *name) {
   send_out(w, rl__msg_exception(&w->out, text, "", w->node_id), "exception");
 }
 
+/* The plan for the master's `host` when a new test starts on it (the
+ * runner takes a new plan only then); NULL to keep the current one, said
+ * once when that is not the master's host. */
+static rl__plan *plan_for_host(worker *w, const char *host) {
+  int st = atomic_load(&w->cfg->runner->state);
+  int new_test =
+      w->users == 0 && (st == RL__STATE_READY || st == RL__STATE_STOPPED);
+  const char *why = NULL;
+  char err[512] = "";
+  rl__plan *plan = NULL;
+  if (w->cfg->compile == NULL)
+    why = "this worker cannot change its host";
+  else if (!new_test)
+    why = "a test is running: it applies from the next test";
+  else if (w->cfg->compile(w->cfg->compile_arg, host, &plan, err,
+                           sizeof(err)) != 0)
+    why = err;
+  if (why != NULL && !w->host_warned) {
+    w->host_warned = 1;
+    rl__log(RL__LOG_WARN, "cluster: the master's host %s is not applied: %s",
+            host, why);
+  }
+  return why == NULL ? plan : NULL;
+}
+
 static void on_spawn(worker *w, const rl__msg *m) {
   char err[512] = "";
   rl__msg_spawn job;
@@ -239,21 +274,21 @@ static void on_spawn(worker *w, const rl__msg *m) {
     return;
   }
   w->last_spawn = job.timestamp;
-  if (job.host != NULL && !w->host_warned) {
-    w->host_warned = 1;
-    rl__log(RL__LOG_WARN,
-            "cluster: the master's host %s is not applied: this worker's "
-            "users go to its own scenario's hosts",
-            job.host);
-  }
-  const rl__plan *p = w->cfg->plan;
+  rl__plan *new_plan = NULL;
+  char *host = job.host; /* ours now: kept as the plan's host if used */
+  job.host = NULL;
+  if (host != NULL && (w->host == NULL || strcmp(w->host, host) != 0))
+    new_plan = plan_for_host(w, host);
+  rl__plan *p = new_plan ? new_plan : w->plan;
   uint64_t *counts = calloc(p->n_classes, sizeof(*counts));
   if (counts == NULL) {
     rl__msg_spawn_free(&job);
+    rl__plan_del(new_plan);
+    free(host);
     rl__log(RL__LOG_ERROR, "cluster: out of memory for a spawn");
     return;
   }
-  uint64_t total = 0;
+  uint64_t total = 0, kept = 0;
   for (size_t i = 0; i < job.ncls; i++) {
     long c = class_index(p, job.cls[i].name);
     if (c < 0) {
@@ -265,28 +300,44 @@ static void on_spawn(worker *w, const rl__msg *m) {
     total += (uint64_t)job.cls[i].count;
   }
   rl__msg_spawn_free(&job);
-  if (total > UINT32_MAX) {
-    rl__log(RL__LOG_ERROR, "cluster: a spawn of %llu users is too many",
-            (unsigned long long)total);
-    free(counts);
-    return;
+  if (total == 0 || total > UINT32_MAX ||
+      rl__plan_deal_counts(p, counts, &kept) != 0) {
+    if (total > 0)
+      rl__log(RL__LOG_ERROR, "cluster: cannot deal %llu users to classes",
+              (unsigned long long)total);
+    /* No user of the new host's plan runs: it is not passed on. */
+    rl__plan_del(new_plan);
+    new_plan = NULL;
+    p = w->plan;
+    if (total > 0) {
+      free(counts);
+      free(host);
+      return;
+    }
   }
   w->state = ST_SPAWNING;
-  uint64_t kept = 0;
   double wait_s = w->cfg->stop_timeout_s + 5;
   if (total == 0) {
-    set_users(w, 0, wait_s);
-  } else if (rl__plan_deal_counts(w->cfg->plan, counts, &kept) != 0) {
-    rl__log(RL__LOG_ERROR, "cluster: out of memory dealing users to classes");
-    free(counts);
-    return;
+    set_users(w, 0, wait_s, NULL);
   } else {
     /* Users past the ones whose class holds go first; new ones take the
-     * new deal's places. */
+     * new deal's places. A new host's plan goes with the test's start
+     * (the runner owns it from there). */
     if (kept < w->users)
-      set_users(w, kept, wait_s);
-    set_users(w, total, 5);
+      set_users(w, kept, wait_s, NULL);
+    set_users(w, total, 5, new_plan);
+    if (new_plan != NULL) {
+      w->plan = new_plan;
+      free(w->host);
+      w->host = host;
+      host = NULL;
+      rl__log(RL__LOG_INFO,
+              "cluster: this test's users go to %s, the "
+              "master's host",
+              w->host);
+    }
   }
+  free(host);
   free(w->counts);
   w->counts = counts;
   w->users = total;
@@ -357,7 +408,13 @@ static int on_frame(worker *w, const void *frame, size_t len) {
                 rl__msg_ack_is_rpcload(&m) ? ", an rpcload master" : "");
       w->acked = 1;
       w->exact = rl__msg_ack_is_rpcload(&m);
+      /* An rpcload master beats from now on: its silence counts from the
+       * ack, even if it dies before its first heartbeat. */
+      if (w->exact && w->master_beat == 0)
+        w->master_beat = mono_now();
     }
+  } else if (strcmp(m.type, "heartbeat") == 0) {
+    w->master_beat = mono_now();
   } else if (strcmp(m.type, "spawn") == 0) {
     on_spawn(w, &m);
   } else if (strcmp(m.type, "stop") == 0) {
@@ -413,6 +470,14 @@ static int worker_loop(worker *w) {
                "client_ready");
       next_ready = now + CONNECT_RETRY_S;
     }
+    if (w->master_beat > 0 && now - w->master_beat > cfg->master_timeout_s) {
+      rl__log(RL__LOG_ERROR,
+              "cluster: the master at %s:%d has sent no heartbeat for %.0f s "
+              "(--master-heartbeat-timeout): stopping the users and exiting",
+              cfg->master_host, cfg->master_port, now - w->master_beat);
+      stop_users(w);
+      return -1;
+    }
     if (now >= next_beat) {
       send_heartbeat(w);
       next_beat = now + cfg->heartbeat_interval_s;
@@ -444,7 +509,7 @@ static int worker_loop(worker *w) {
 }
 
 int rl__cluster_worker_run(const rl__cluster_worker_cfg *cfg) {
-  worker w = {.cfg = cfg, .state = ST_READY};
+  worker w = {.cfg = cfg, .state = ST_READY, .plan = cfg->plan};
   char err[512] = "";
   rl__msg_out_init(&w.out);
   w.node_id = rl__wire_node_id_new();
@@ -484,6 +549,7 @@ int rl__cluster_worker_run(const rl__cluster_worker_cfg *cfg) {
   /* A second to let the last frames leave. */
   rl__wire_del(w.wire, 1000);
   free(w.counts);
+  free(w.host);
   free(w.node_id);
   rl__stats_del(w.delta);
   rl__stats_del(w.sent);

@@ -11,8 +11,11 @@
  *                                   client_ready again
  *   quit (or SIGINT / SIGTERM)  ->  users stopped, last stats, quit; return
  *   reconnect                   ->  a new socket, client_ready
+ *   an rpcload master's heartbeats stop for master_timeout_s
+ *                               ->  users stopped, exit 1
  *
- * A class name the plan lacks is an error naming it, logged and sent to
+ * The master's host (spawn's "host") is the users' host from the next
+ * test on (cfg->compile). A class name the plan lacks is an error naming it, logged and sent to
  * the master as Locust sends a user's error (`exception`); the other
  * classes run. A malformed or unknown message is logged and dropped.
  *
@@ -40,8 +43,18 @@ typedef struct rl__cluster_worker_cfg {
    * the plan its users run (this thread deals users to its classes). */
   rl__runner *runner;
   rl__plan *plan;
+  /* Compiles the plan for the host a master's spawn names (Locust's
+   * --host), used at a new test: 0 and a new plan (passed to the runner
+   * with the test's start), or an RL_ERR_* with the reason in err. NULL:
+   * the master's host is not applied. */
+  int (*compile)(void *arg, const char *host, rl__plan **plan, char *err,
+                 size_t errlen);
+  void *compile_arg;
   /* The run's stop timeout when the master gives none (seconds). */
   double stop_timeout_s;
+  /* A master that sends heartbeats (an rpcload master) and then goes
+   * silent this long is gone: the users stop and the worker exits 1. */
+  double master_timeout_s;
   /* --cluster-key: CURVE with this key (borrowed), or NULL: the plain
    * wire Locust speaks. */
   const rl__curve_key *key;

@@ -86,6 +86,16 @@ static void test_round_trips(void **state) {
   assert_int_equal(rl__msg_read_heartbeat(&m, &st, &cpu, err, sizeof(err)), 0);
   assert_string_equal(st, "running");
   assert_true(cpu == 12.5);
+  assert_false(rl__msg_is_rpcload(&m));
+  free(st);
+  rl__msg_free(&m);
+
+  assert_int_equal(
+      rl__msg_heartbeat_rpcload(&o, "ready", 1.0, 5, "0.9.0", "w2"), 0);
+  decode_ok(&o, &m, "heartbeat", "w2");
+  assert_int_equal(rl__msg_read_heartbeat(&m, &st, &cpu, err, sizeof(err)), 0);
+  assert_string_equal(st, "ready");
+  assert_true(rl__msg_is_rpcload(&m));
   free(st);
   rl__msg_free(&m);
 
