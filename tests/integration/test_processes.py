@@ -8,6 +8,7 @@ against nginx on loopback.
   what nginx logged, less the requests in flight that the workers say they
   cut at the stop (as one process would); the fixed_count class has its
   one user.
+- With --cluster-key, master and workers share the key and run as well.
 - --processes with --worker or --master, or without a scenario, is a usage
   error.
 
@@ -122,6 +123,26 @@ class Processes(unittest.TestCase):
         # below a second Admin's share.
         self.assertLess(by_name["admin"], by_name["browse"] / 4, by_name)
         self.assertIn("%d worker processes started" % n, log)
+
+    def test_with_a_cluster_key(self):
+        """--cluster-key: master and workers share it (CURVE on loopback)."""
+        try:
+            import zmq
+            key = zmq.curve_keypair()[1].decode()
+        except ImportError:
+            self.skipTest("python3-zmq is missing (it makes the key)")
+        report = os.path.join(self.tmp, "report.json")
+        res = rpcload.run(["-f", self.scn, "--processes", "2", "--cluster-key", key,
+                           "-u", "4", "-r", "4", "-t", "3s", "--json-file", report],
+                          timeout_s=90)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertNotIn("failed the CURVE handshake", res.stderr)
+        with open(report) as f:
+            total = json.load(f)["total"]["num_requests"]
+        cut = sum(int(c) for c in re.findall(r"(\d+) request\(s\) in flight were cut",
+                                             res.stderr))
+        self.assertGreater(total, 0, res.describe())
+        self.assertEqual(total + cut, len(self.nginx.log_entries()), res.describe())
 
     def test_usage_errors(self):
         cases = [
