@@ -4,7 +4,7 @@ header by bare name from another folder (docs/architecture.md, "Modules").
 
   src/<module>/   may include "<module>/x.h" of its own module or of one
                   below it:  base < stats < events < engine < scenario,
-                  report < web
+                  report < web < cluster
                   (scenario and report are siblings: neither includes the
                   other)
   src/api/        the public API (<rpcload/rpcload.h>) on every module
@@ -33,7 +33,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RANK = {"base": 0, "stats": 1, "events": 1.5, "engine": 2, "scenario": 3,
-        "report": 3, "web": 4, "api": 5, "script": 6}
+        "report": 3, "web": 4, "cluster": 4.5, "api": 5, "script": 6}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 # Headers made at build time (protoc-c), found on a generated include path.
 GENERATED = re.compile(r"\.pb-c\.h$")
@@ -97,7 +97,7 @@ def check(path):
                 yield "%s: file outside every module of src/" % where
             elif mod != own and RANK[mod] >= RANK[own]:
                 yield ('%s: "%s": %s may not include %s (base < stats < events < '
-                       'engine < scenario, report < web < api)' % (where, inc, own, mod))
+                       'engine < scenario, report < web < cluster < api)' % (where, inc, own, mod))
 
 
 def main():

@@ -12,6 +12,7 @@ PACKAGES=(
   libpcre2-dev                       # scenario regexes: PCRE2's JIT and match limits
   libmicrohttpd-dev                  # the web UI's and --prometheus-port's HTTP server
   libluajit-5.1-dev                  # Lua users, -s FILE.lua (src/script/)
+  libzmq3-dev libmsgpack-dev         # the cluster (src/cluster/): Locust's wire, ZeroMQ + msgpack
   libnghttp2-dev                     # http2 plugin
   libcmocka-dev                      # unit tests
   libprotobuf-c-dev protobuf-c-compiler libjansson-dev   # grpc: run-time messages, JSON
@@ -32,6 +33,7 @@ PACKAGES=(
   python3-h2                         # the fault suite's HTTP/2 server that sends GOAWAY after each request
   libsqlite3-dev                     # examples/listeners/sqlite_sink: every request into a SQLite file
   python3-pytest                     # the Python module's tests (tests/python, ctest integration/python)
+  python3-kubernetes                 # examples/kubernetes: every manifest field known to the API's models
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -92,6 +94,16 @@ if web_assets_current; then
 else
   log "installing npm packages from package-lock.json into node_modules/"
   npm ci --no-audit --no-fund --ignore-scripts
+fi
+
+# The Kubernetes example's offline schema check (examples/kubernetes/tests:
+# kubernetes-models' validators and the yaml parser), pinned by that
+# folder's own package-lock.json, into its own node_modules/.
+if (cd examples/kubernetes/tests && web_assets_current); then
+  log "npm packages present (examples/kubernetes/tests)"
+else
+  log "installing npm packages into examples/kubernetes/tests/node_modules/"
+  (cd examples/kubernetes/tests && npm ci --no-audit --no-fund --ignore-scripts)
 fi
 
 BUILD_DIR=${RPCLOAD_BUILD_DIR:-build}

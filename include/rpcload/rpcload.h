@@ -119,7 +119,8 @@ typedef enum rl_command {
   RL_CMD_HELP,      /* --help: the caller prints its help */
   RL_CMD_VERSION,   /* --version */
   RL_CMD_PLUGINS,   /* --plugins: list the plugins */
-  RL_CMD_LIST,      /* --list: a service's methods, a scenario's tasks */
+  RL_CMD_LIST,      /* --list: a service's methods, a scenario's tasks;
+                       --print-locustfile: Locust classes for them */
   RL_CMD_TASK_RATIO /* --show-task-ratio */
 } rl_command;
 

@@ -73,7 +73,7 @@ static void set_compile_options(rl_env *env) {
       .users = o->run.users,
       .default_wait = &o->run.wait,
       .wait_given = o->wait_given,
-      .list_only = o->list || o->show_task_ratio,
+      .list_only = o->list || o->show_task_ratio || o->print_locustfile,
       .option_flags = o->n_plugin_options <= 64 ? env->option_flags : NULL,
   };
 }
@@ -152,13 +152,17 @@ static int set_up(rl_env *env, char *err, size_t errlen) {
   /* Refused listeners stop us before anything else is read. */
   if (load_listeners(env, err, errlen))
     return RL_ERR_INVAL;
-  env->cmd = o->list              ? RL_CMD_LIST
-             : o->show_task_ratio ? RL_CMD_TASK_RATIO
-                                  : RL_CMD_RUN;
+  env->cmd = o->list || o->print_locustfile ? RL_CMD_LIST
+             : o->show_task_ratio           ? RL_CMD_TASK_RATIO
+                                            : RL_CMD_RUN;
   if (o->scenario)
     return load_scenario(env, err, errlen);
   /* -s alone: the script's classes come with rl_env_add_script. */
   if (o->script)
+    return 0;
+  /* --print-locustfile alone: the command line's one class needs no
+   * target (api/locustfile.c). */
+  if (o->print_locustfile)
     return 0;
   return rl__target_new(&env->plugins, &o->target, &env->target, err, errlen)
              ? RL_ERR_INVAL

@@ -104,6 +104,16 @@ int rl__api_list_plugins(rl_env *env);
 int rl__api_list(rl_env *env);
 int rl__api_task_ratio(rl_env *env);
 
+/* --print-locustfile (api/locustfile.c): Locust User classes for the
+ * plan's classes (the command line's one class without a plan), for a
+ * Locust master; on stdout. Returns an exit status. */
+int rl__api_print_locustfile(rl_env *env);
+
+/* A steered run started on the library's thread, waiting for a start
+ * (rl__runner_control works once it returns 0); an RL_ERR_* with the
+ * reason in err otherwise (api/steered.c). */
+int rl__api_steered_begin(rl_env *env, rl_error_info *err);
+
 /* The runner's hooks, shared by exec and steered runs (api/exec.c). */
 void rl__api_hooks(rl_env *env, rl__runner_hooks *hooks, int console);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "api/cluster.h"
 #include "api/env.h"
 #include "api/reach.h"
 #include "api/shape.h"
@@ -39,7 +40,8 @@ int rl__api_env_prepare(rl_env *env, char *why, size_t whylen) {
                                    why, whylen);
   if (status)
     return status;
-  raise_fd_limit(o->run.users);
+  /* A master's users are its workers': it holds none of their sockets. */
+  raise_fd_limit(o->cluster.master ? 0 : o->run.users);
   /* Locust's init: the options are read and the plan is made. */
   if (env->events.n) {
     if (rl__events_start(&env->events, err, sizeof err)) {
@@ -158,6 +160,8 @@ int rl_env_exec(rl_env *env) {
   case RL_CMD_PLUGINS:
     return rl__api_list_plugins(env);
   case RL_CMD_LIST: {
+    if (env->o.print_locustfile)
+      return rl__api_print_locustfile(env);
     int st = rl__api_list(env);
     if (!st && env->plan && env->o.show_task_ratio)
       st = rl__api_task_ratio(env);
@@ -168,6 +172,15 @@ int rl_env_exec(rl_env *env) {
   case RL_CMD_RUN:
     break;
   }
+  if (env->o.cluster.processes && !env->runner_used &&
+      env->phase == RL__API_SET_UP)
+    return env->status = rl__api_processes_exec(env);
+  if (env->o.cluster.worker && !env->runner_used &&
+      env->phase == RL__API_SET_UP)
+    return env->status = rl__api_worker_exec(env);
+  if (env->o.cluster.master && !env->runner_used &&
+      env->phase == RL__API_SET_UP)
+    return env->status = rl__api_master_exec(env);
   if (env->runner_used || env->phase != RL__API_SET_UP) {
     rl__log(RL__LOG_ERROR, "rl_env_exec: this environment has run already");
     return RL__API_EXIT_USAGE;

@@ -28,6 +28,8 @@ enum {
   OPT_CERT,
   OPT_KEY,
   OPT_CONNECT_TIMEOUT,
+  OPT_SOURCE_ADDRESS,
+  OPT_CLUSTER_KEY,
   OPT_TIMEOUT,
   OPT_ONLY_SUMMARY,
   OPT_HEADLESS,
@@ -50,6 +52,7 @@ enum {
   OPT_TAGS,
   OPT_EXCLUDE_TAGS,
   OPT_SHOW_TASK_RATIO,
+  OPT_PRINT_LOCUSTFILE,
   OPT_HTML,
   OPT_WEB,
   OPT_WEB_HOST,
@@ -102,6 +105,7 @@ static const struct option long_options[] = {
     {"cert", required_argument, NULL, OPT_CERT},
     {"key", required_argument, NULL, OPT_KEY},
     {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"source-address", required_argument, NULL, OPT_SOURCE_ADDRESS},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"only-summary", no_argument, NULL, OPT_ONLY_SUMMARY},
     {"headless", no_argument, NULL, OPT_HEADLESS},
@@ -134,6 +138,7 @@ static const struct option long_options[] = {
     {"tags", required_argument, NULL, OPT_TAGS},
     {"exclude-tags", required_argument, NULL, OPT_EXCLUDE_TAGS},
     {"show-task-ratio", no_argument, NULL, OPT_SHOW_TASK_RATIO},
+    {"print-locustfile", no_argument, NULL, OPT_PRINT_LOCUSTFILE},
     {"html", required_argument, NULL, OPT_HTML},
     {"web", no_argument, NULL, OPT_WEB},
     {"web-host", required_argument, NULL, OPT_WEB_HOST},
@@ -176,6 +181,23 @@ static const struct option long_options[] = {
     {"latency", required_argument, NULL, RL__API_OPT_LATENCY},
     {"stages", required_argument, NULL, RL__API_OPT_STAGES},
     {"iterations", required_argument, NULL, 'n'},
+    {"worker", no_argument, NULL, RL__API_OPT_WORKER},
+    {"master-host", required_argument, NULL, RL__API_OPT_MASTER_HOST},
+    {"master-port", required_argument, NULL, RL__API_OPT_MASTER_PORT},
+    {"cluster-key", required_argument, NULL, OPT_CLUSTER_KEY},
+    {"processes", required_argument, NULL, RL__API_OPT_PROCESSES},
+    {"worker-report-interval", required_argument, NULL,
+     RL__API_OPT_WORKER_REPORT_INTERVAL},
+    {"master", no_argument, NULL, RL__API_OPT_MASTER},
+    {"expect-workers", required_argument, NULL, RL__API_OPT_EXPECT_WORKERS},
+    {"expect-workers-max-wait", required_argument, NULL,
+     RL__API_OPT_EXPECT_WORKERS_MAX_WAIT},
+    {"master-bind-host", required_argument, NULL, RL__API_OPT_MASTER_BIND_HOST},
+    {"master-bind-port", required_argument, NULL, RL__API_OPT_MASTER_BIND_PORT},
+    {"heartbeat-liveness", required_argument, NULL,
+     RL__API_OPT_HEARTBEAT_LIVENESS},
+    {"master-heartbeat-timeout", required_argument, NULL,
+     RL__API_OPT_MASTER_HEARTBEAT_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
 
@@ -535,6 +557,13 @@ static int parse_request(rl__api_options *o, int c, char *arg, char *err,
                        errlen);
     o->target.connect_timeout_ns = ns;
     return 0;
+  case OPT_SOURCE_ADDRESS: /* the last one given counts */
+    rl__sources_free(&o->sources);
+    o->target.sources = NULL;
+    if (rl__sources_parse(&o->sources, arg, err, errlen))
+      return RL_ERR_INVAL;
+    o->target.sources = &o->sources;
+    return 0;
   case OPT_TIMEOUT:
     if (rl__parse_duration(arg, &ns) || ns == 0)
       return bad_value("--timeout", arg, "expected seconds > 0", err, errlen);
@@ -623,7 +652,8 @@ static int parse_grpc(rl__api_options *o, int c, char *arg, char *err,
   return 0;
 }
 
-/* -f, -s, --tags, --exclude-tags, --list, --show-task-ratio */
+/* -f, -s, --tags, --exclude-tags, --list, --show-task-ratio,
+ * --print-locustfile */
 static int parse_scenario(rl__api_options *o, int c, char *arg, char *err,
                           size_t errlen) {
   (void)err;
@@ -654,6 +684,9 @@ static int parse_scenario(rl__api_options *o, int c, char *arg, char *err,
     return 0;
   case OPT_SHOW_TASK_RATIO:
     o->show_task_ratio = 1;
+    return 0;
+  case OPT_PRINT_LOCUSTFILE:
+    o->print_locustfile = 1;
     return 0;
   default:
     return NOT_MINE;
@@ -839,9 +872,21 @@ static int parse_shape(rl__api_options *o, int c, char *arg, char *err,
   return rl__api_shape_parse(o, c, arg, err, errlen);
 }
 
+/* --worker, --master... (cluster.c); --cluster-key (cluster/curve.c: the
+ * key, or a file, read now so a bad one stops us before any load). */
+static int parse_cluster(rl__api_options *o, int c, char *arg, char *err,
+                         size_t errlen) {
+  if (c == OPT_CLUSTER_KEY) {
+    int rc = rl__curve_key_read(arg, &o->cluster_key, err, errlen);
+    o->cluster_key_given = rc == 0;
+    return rc;
+  }
+  return rl__api_cluster_parse(o, c, arg, err, errlen);
+}
+
 static const parse_group_fn parse_groups[] = {
-    parse_load,   parse_request, parse_grpc,    parse_scenario,
-    parse_output, parse_web,     parse_program, parse_shape,
+    parse_load, parse_request, parse_grpc,  parse_scenario, parse_output,
+    parse_web,  parse_program, parse_shape, parse_cluster,
 };
 
 /* The CPUs this process may run on: its affinity mask (taskset, cgroup
@@ -871,6 +916,7 @@ static void set_defaults(rl__api_options *o) {
   o->run.autoquit_s = -1;
   o->shape.max_dropped = -1;
   o->shape.max_queue = -1;
+  rl__api_cluster_defaults(&o->cluster);
 }
 
 int rl__api_options_parse(rl__api_options *o, int argc, char **argv, char *err,
@@ -924,5 +970,6 @@ void rl__api_options_free(rl__api_options *o) {
   free(o->plugin_options);
   free(o->prometheus_arg);
   rl__api_shape_free(&o->shape);
+  rl__sources_free(&o->sources);
   memset(o, 0, sizeof *o);
 }

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/cluster.h"
 #include "api/shape.h"
+#include "cluster/curve.h"
 #include "engine/runner.h"
 #include "engine/target.h"
 
@@ -21,7 +23,12 @@ typedef struct rl__api_listener {
 
 typedef struct rl__api_options {
   rl__run_config run;
-  rl__api_shape shape; /* --rate, --stages, -n... (shape.h) */
+  rl__api_shape shape;     /* --rate, --stages, -n... (shape.h) */
+  rl__api_cluster cluster; /* --worker, --master... (cluster.h) */
+  /* --cluster-key (cluster/curve.h): CURVE on the cluster's socket, read
+   * when parsed; cluster_key_given 0: none (Locust's plain wire). */
+  rl__curve_key cluster_key;
+  int cluster_key_given;
   rl__target_options target;
   rl_kv *headers; /* owned; values point into argv */
   size_t n_headers;
@@ -46,6 +53,10 @@ typedef struct rl__api_options {
   const char **tags, **exclude_tags; /* owned arrays of argv strings */
   size_t n_tags, n_exclude_tags;
   int show_task_ratio;
+  int print_locustfile; /* --print-locustfile (api/locustfile.c) */
+  /* --source-address's addresses; target.sources points here when given
+   * (so the options must not move once parsed). */
+  rl__sources sources;
   /* --lua-memory SIZE, --lua-timeslice DURATION: as typed, read (and
    * refused when bad) by rl_env_add_script, src/script/safety.c. */
   const char *lua_memory, *lua_timeslice;

@@ -238,18 +238,34 @@ int rl__api_options_check(rl__api_options *o, char *err, size_t errlen) {
     o->n_args = 1;
   }
   build_target(o);
+  if (o->print_locustfile && (o->list || o->show_task_ratio)) {
+    snprintf(err, errlen, "--print-locustfile and %s: give one",
+             o->list ? "--list" : "--show-task-ratio");
+    return RL_ERR_INVAL;
+  }
   if (o->scenario || o->script) {
     if (scenario_target(o, err, errlen))
       return RL_ERR_INVAL;
-    if (o->list || o->show_task_ratio)
+    if (o->list || o->show_task_ratio || o->print_locustfile)
       return 0; /* the plan is printed, not run */
+  } else if (o->print_locustfile) {
+    /* The command line's one class, "User": no target needed. */
+    return o->n_args > 1 ? too_many(o, "target", err, errlen) : 0;
   } else if (o->list || o->show_task_ratio) {
     return list_target(o, err, errlen);
   } else if (url_target(o, err, errlen)) {
     return RL_ERR_INVAL;
   }
-  if (check_conflicts(o, err, errlen) || rl__api_shape_check(o, err, errlen))
+  if (check_conflicts(o, err, errlen) || rl__api_shape_check(o, err, errlen) ||
+      rl__api_cluster_check(o, err, errlen))
     return RL_ERR_INVAL;
+  if (o->cluster_key_given && !o->cluster.worker && !o->cluster.master &&
+      !o->cluster.processes) {
+    snprintf(err, errlen,
+             "--cluster-key is for a cluster's nodes: add --master or "
+             "--worker");
+    return RL_ERR_INVAL;
+  }
   derive_run(o);
   return 0;
 }

@@ -42,7 +42,7 @@ static void *run_thread(void *arg) {
 }
 
 /* The run going, steered and waiting for a start: 0, or an RL_ERR_*. */
-static int ensure_running(rl_env *env, rl_error_info *err) {
+int rl__api_steered_begin(rl_env *env, rl_error_info *err) {
   if (env->cmd != RL_CMD_RUN)
     return rl__api_fail(err, RL_ERR_INVAL,
                         "the options ask for a listing, not a run");
@@ -92,7 +92,7 @@ int rl_env_start(rl_env *env, uint32_t users, double spawn_rate,
                  rl_error_info *err) {
   if (spawn_rate <= 0)
     return rl__api_fail(err, RL_ERR_INVAL, "the spawn rate must be above 0");
-  int rc = ensure_running(env, err);
+  int rc = rl__api_steered_begin(env, err);
   if (rc)
     return rc;
   rl__runner_ctl c = {.swarm = 1, .users = users, .spawn_rate = spawn_rate};
@@ -176,7 +176,7 @@ int rl_env_web_ui(rl_env *env, const char *host, int port, rl_error_info *err) {
   env->o.web_host = h;
   env->o.web_port = port;
   int was_running = env->phase == RL__API_RUNNING;
-  int rc = ensure_running(env, err);
+  int rc = rl__api_steered_begin(env, err);
   if (rc)
     return rc;
   if (was_running) /* the started hook has passed: serve from here */

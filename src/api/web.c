@@ -16,8 +16,8 @@ int rl__api_web_wanted(const rl__api_options *o) {
 /* A new test's target (a host typed in the web UI): compiled from the
  * stored options as at start-up, with the same errors. Web server thread;
  * the API calls it once at a time. */
-static int compile_target(void *arg, const char *target, rl__plan **plan,
-                          char *err, size_t errlen) {
+int rl__api_web_compile(void *arg, const char *target, rl__plan **plan,
+                        char *err, size_t errlen) {
   rl__api_web *w = arg;
   const rl__api_options *o = w->o;
   if (w->n_cclasses) {
@@ -60,7 +60,7 @@ static rl__web_ui *start_one(rl__runner *r, rl__api_web *w, const char *host,
       .plugin = w->plugin,
       .users = o->run.users,
       .spawn_rate = o->run.spawn_rate,
-      .compile = w->plugins ? compile_target : NULL,
+      .compile = w->plugins ? rl__api_web_compile : NULL,
       .compile_arg = w,
   };
   rl__web_ui *ui = NULL;

@@ -32,6 +32,14 @@ typedef struct rl__api_web {
 /* Whether the options ask for a server at all. */
 int rl__api_web_wanted(const rl__api_options *o);
 
+/* What a run's users run against a new host (`target`: a web form's, a
+ * cluster master's): compiled as at start-up from the options, scenario
+ * or C classes `arg` (an rl__api_web) holds. 0 and a new plan in *plan
+ * (the caller's), or an RL_ERR_* with the reason in err. */
+struct rl__plan;
+int rl__api_web_compile(void *arg, const char *target, struct rl__plan **plan,
+                        char *err, size_t errlen);
+
 /* `started` hook: starts what the options ask for and prints where. On
  * failure it logs why, sets w->failed and ends the run. */
 void rl__api_web_started(rl__runner *r, rl__api_web *w);

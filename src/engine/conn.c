@@ -542,6 +542,13 @@ static void conn_connect(rl_conn *c) {
     fail_queue(c, full);
     return;
   }
+  if (t->sources &&
+      rl__sources_bind(t->sources, fd, t->addr.ss_family, why, sizeof why)) {
+    close(fd);
+    attempt_failed(c);
+    fail_queue(c, why);
+    return;
+  }
   int one = 1;
   /* Requests are written whole; Nagle would only hold back their tail. */
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

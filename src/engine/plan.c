@@ -51,6 +51,13 @@ void rl__plan_del(rl__plan *p) {
     free(p->vars[i]);
   free(p->vars);
   free(p->assign);
+  rl__plan_deal *d = atomic_load(&p->deal);
+  free(d);
+  for (rl__plan_deal *o = p->old_deals; o;) {
+    rl__plan_deal *next = o->next;
+    free(o);
+    o = next;
+  }
   free(p->endpoint_targets);
   if (p->keep_del)
     p->keep_del(p->keep);
@@ -301,6 +308,9 @@ rl__plan *rl__plan_single(rl__target *target, const rl__wait *wait) {
 }
 
 const rl__plan_class *rl__plan_class_of(const rl__plan *p, uint64_t i) {
+  const rl__plan_deal *d = atomic_load(&p->deal);
+  if (d)
+    return &p->classes[d->cls[i % d->n]];
   if (p->n_classes == 1 || !p->assign)
     return &p->classes[0];
   if (i >= p->n_assign) {
@@ -314,6 +324,12 @@ const rl__plan_class *rl__plan_class_of(const rl__plan *p, uint64_t i) {
 void rl__plan_class_counts(const rl__plan *p, uint64_t users,
                            uint64_t *counts) {
   memset(counts, 0, p->n_classes * sizeof *counts);
+  const rl__plan_deal *d = atomic_load(&p->deal);
+  if (d) {
+    for (uint64_t i = 0; i < users; i++)
+      counts[d->cls[i % d->n]]++;
+    return;
+  }
   if (p->n_classes == 1 || !p->assign) {
     counts[0] = users;
     return;
@@ -334,6 +350,65 @@ void rl__plan_class_counts(const rl__plan *p, uint64_t users,
   uint64_t rounds = rest / weighted, part = rest % weighted;
   for (size_t i = 0; i < weighted; i++)
     counts[p->assign[p->n_fixed_users + i]] += rounds + (i < part);
+}
+
+int rl__plan_deal_counts(rl__plan *p, const uint64_t *counts, uint64_t *kept) {
+  uint64_t total = 0;
+  for (size_t c = 0; c < p->n_classes; c++) {
+    if (counts[c] > UINT32_MAX - total)
+      return RL_ERR_INVAL;
+    total += counts[c];
+  }
+  if (kept)
+    *kept = 0;
+  if (total == 0)
+    return RL_ERR_INVAL;
+  rl__plan_deal *d = malloc(sizeof(*d) + total * sizeof(d->cls[0]));
+  uint64_t *left = calloc(p->n_classes, sizeof(*left));
+  int64_t *cur = calloc(p->n_classes, sizeof(*cur));
+  if (!d || !left || !cur) {
+    free(d);
+    free(left);
+    free(cur);
+    return RL_ERR_NOMEM;
+  }
+  memcpy(left, counts, p->n_classes * sizeof(*left));
+  d->n = total;
+  /* The users running keep their places while their class has room. */
+  uint64_t i = 0;
+  for (; i < total; i++) {
+    size_t c = (size_t)(rl__plan_class_of(p, i) - p->classes);
+    if (left[c] == 0)
+      break;
+    d->cls[i] = (uint16_t)c;
+    left[c]--;
+  }
+  if (kept)
+    *kept = i;
+  /* The rest by smooth weighted round-robin over what each class still
+   * needs (its weight): over `rest` rounds each class is picked exactly
+   * its weight's times, interleaved, so a partial ramp holds every class. */
+  uint64_t rest = total - i;
+  for (; i < total; i++) {
+    size_t best = p->n_classes;
+    for (size_t c = 0; c < p->n_classes; c++) {
+      if (!left[c])
+        continue;
+      cur[c] += (int64_t)left[c];
+      if (best == p->n_classes || cur[c] > cur[best])
+        best = c;
+    }
+    cur[best] -= (int64_t)rest;
+    d->cls[i] = (uint16_t)best;
+  }
+  free(left);
+  free(cur);
+  rl__plan_deal *old = atomic_exchange(&p->deal, d);
+  if (old) {
+    old->next = p->old_deals;
+    p->old_deals = old;
+  }
+  return 0;
 }
 
 double rl__plan_task_share(const rl__plan_class *k, size_t task) {

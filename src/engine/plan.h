@@ -141,7 +141,21 @@ typedef struct rl__plan {
    * requests), freed with it by keep_del; NULL: nothing. */
   void *keep;
   void (*keep_del)(void *keep);
+  /* Users per class told from outside (a cluster worker, Locust's
+   * user_classes_count: rl__plan_deal_counts): when set, it deals users in
+   * place of `assign`. Swapped while workers read it, so atomic; earlier
+   * deals are kept (a worker thread may still hold one) until
+   * rl__plan_del. NULL: `assign`. */
+  struct rl__plan_deal *_Atomic deal;
+  struct rl__plan_deal *old_deals;
 } rl__plan;
+
+/* A deal of users to classes: user i (spawn place) is of class cls[i]. */
+typedef struct rl__plan_deal {
+  struct rl__plan_deal *next; /* the plan's older deals */
+  uint64_t n;
+  uint16_t cls[];
+} rl__plan_deal;
 
 /*
  * The quick command line's plan: one class, one task, one step running
@@ -181,6 +195,18 @@ int rl__plan_assign_classes(rl__plan *p, uint32_t users);
  * exactly that deal, so with `users` running these are their classes.
  */
 void rl__plan_class_counts(const rl__plan *p, uint64_t users, uint64_t *counts);
+
+/*
+ * Deals exactly counts[c] users to each class c < p->n_classes (a Locust
+ * master's user_classes_count for this worker): from now on the first
+ * sum(counts) users are of those classes, interleaved. The users running
+ * keep their classes as far as the new counts allow: *kept (may be NULL)
+ * is how many of the first users keep theirs, so a caller with more users
+ * running than that lowers to *kept first, then raises to the sum. Called
+ * by the thread that owns the plan while workers read it. 0, RL_ERR_INVAL
+ * (no user at all, or more than 2^32-1) or RL_ERR_NOMEM.
+ */
+int rl__plan_deal_counts(rl__plan *p, const uint64_t *counts, uint64_t *kept);
 
 /* A task's share of its class's task runs: its weight over the class's,
  * or 1/n for a sequential class. */

@@ -150,6 +150,13 @@ int rl__target_probe(const rl__target *t, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot open a socket: %s", why);
     return RL_ERR_IO;
   }
+  /* From a source address, as the run's connections will be (the probe
+   * takes a turn of the rotation). */
+  if (t->sources &&
+      rl__sources_bind(t->sources, fd, t->addr.ss_family, err, errlen)) {
+    close(fd);
+    return RL_ERR_IO;
+  }
   uint64_t deadline = rl__now_ns() + limit_ns(t);
   int rc = tcp_connect(t, fd, deadline, err, errlen);
   if (rc == 0 && t->tls && t->ssl_ctx)

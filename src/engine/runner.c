@@ -572,7 +572,7 @@ static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 /* A history row (`final`: the figures as they are, after a stop), then
  * the per-second hook (the CSV files). */
 uint32_t rl__runner_users_running(const rl__runner *r) {
-  uint32_t n = 0;
+  uint32_t n = atomic_load(&r->remote_users);
   for (uint32_t i = 0; i < r->nworkers; i++)
     n += rl__worker_users_live(&r->workers[i]);
   return n;

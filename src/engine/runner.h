@@ -181,6 +181,10 @@ typedef struct rl__runner {
   struct rl__worker *workers;
   uint32_t nworkers;
   uint32_t spawned; /* users the workers were told to have (main) */
+  /* Users run elsewhere on this run's behalf (a cluster master's workers:
+   * cluster/master.c sets it), counted in rl__runner_users_running so the
+   * reports and the history show them. 0 otherwise. */
+  _Atomic uint32_t remote_users;
   /* The users running when the run's stop began (main): the last history
    * row's and the reports' user count. */
   uint32_t users_at_stop;

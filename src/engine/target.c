@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "base/url.h"
 
 static void warn_refused(const char *path, const char *reason, void *arg) {
@@ -131,6 +132,18 @@ static const char **alpn_offer(const rl__target *t) {
   return ids;
 }
 
+/* With --source-address, the first of the host's addresses that a source
+ * address's family can reach; else the first. */
+static const struct addrinfo *pick_addr(const rl__target *t,
+                                        const struct addrinfo *res) {
+  if (!t->sources)
+    return res;
+  for (const struct addrinfo *a = res; a; a = a->ai_next)
+    if (rl__sources_count(t->sources, a->ai_family))
+      return a;
+  return NULL;
+}
+
 static int resolve(rl__target *t, char *err, size_t errlen) {
   struct addrinfo hints, *res = NULL;
   char port[8];
@@ -144,9 +157,19 @@ static int resolve(rl__target *t, char *err, size_t errlen) {
              gai_strerror(rc));
     return RL_ERR_NOTFOUND;
   }
+  const struct addrinfo *a = pick_addr(t, res);
+  if (!a) {
+    snprintf(err, errlen,
+             "--source-address has no %s address, and host '%s' resolves "
+             "only to %s addresses",
+             res->ai_family == AF_INET6 ? "IPv6" : "IPv4", t->host,
+             res->ai_family == AF_INET6 ? "IPv6" : "IPv4");
+    freeaddrinfo(res);
+    return RL_ERR_INVAL;
+  }
   /* Resolved once, here: worker threads never block on DNS. */
-  memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
-  t->addrlen = res->ai_addrlen;
+  memcpy(&t->addr, a->ai_addr, a->ai_addrlen);
+  t->addrlen = a->ai_addrlen;
   freeaddrinfo(res);
   return 0;
 }
@@ -171,6 +194,7 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
   atomic_init(&t->answered, 0);
   t->connect_timeout_ns = o->connect_timeout_ns;
   t->request_timeout_ns = o->request_timeout_ns;
+  t->sources = o->sources;
   if ((rc = pick_plugin(plugins, o, &u, &t->plugin, err, errlen)))
     goto fail;
   const char *scheme = u.scheme ? u.scheme : o->default_scheme;
@@ -230,6 +254,11 @@ int rl__target_new(rl__plugin_set *plugins, const rl__target_options *o,
   t->name = t->v[0].name;
   if (o->list_only)
     goto done;
+  if (o->sources && t->plugin->desc.kind == RL_PLUGIN_TRANSPORT)
+    rl__log(RL__LOG_WARN,
+            "--source-address does not apply to %s: its plugin makes its "
+            "own connections",
+            o->url ? o->url : t->plugin->desc.name);
   if ((rc = resolve(t, err, errlen)))
     goto fail;
   /* A transport plugin does its own TLS, if any. */

@@ -17,6 +17,7 @@
 
 #include "engine/backoff.h"
 #include "engine/plugin_loader.h"
+#include "engine/source.h"
 #include "engine/tls.h"
 
 typedef struct rl__target_options {
@@ -46,6 +47,9 @@ typedef struct rl__target_options {
    * context is made. `url` may then be NULL (the default scheme's plugin,
    * no host). */
   int list_only;
+  /* --source-address: the local addresses connections are made from
+   * (borrowed: it must outlive the target), or NULL: the kernel's pick. */
+  rl__sources *sources;
 } rl__target_options;
 
 #define RL__MAX_VARIANTS 4
@@ -88,6 +92,9 @@ typedef struct rl__target {
    * one member connections write (engine/conn.c): relaxed, set once, by
    * any worker thread. */
   atomic_int answered;
+  /* Options' sources (borrowed), NULL: none; the core's connections bind
+   * to them (engine/conn.c, engine/probe.c). */
+  rl__sources *sources;
 } rl__target;
 
 /*

@@ -100,6 +100,26 @@ int rl__histogram_record(rl__histogram *h, uint64_t value_ns) {
   return 0;
 }
 
+int rl__histogram_record_n(rl__histogram *h, uint64_t value_ns, uint64_t n) {
+  if (n == 0)
+    return 0;
+  uint64_t v = value_ns < LIMIT ? value_ns : LIMIT - 1;
+  unsigned c = chunk_of(v);
+  uint64_t *counts = h->chunk[c];
+  if (counts == NULL) {
+    counts = chunk_alloc(h, c);
+    if (counts == NULL)
+      return RL_ERR_NOMEM;
+  }
+  counts[index_in_chunk(v, c)] += n;
+  h->count += n;
+  if (value_ns < h->min)
+    h->min = value_ns;
+  if (value_ns > h->max)
+    h->max = value_ns;
+  return 0;
+}
+
 int rl__histogram_merge(rl__histogram *dst, const rl__histogram *src) {
   /* Allocate first so that a failure leaves dst as it was, not half
    * merged. */

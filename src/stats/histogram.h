@@ -50,6 +50,12 @@ void rl__histogram_reset(rl__histogram *h);
  */
 int rl__histogram_record(rl__histogram *h, uint64_t value_ns);
 
+/*
+ * Records `n` values equal to `value_ns` at once (a histogram read back
+ * bucket by bucket: cluster/msg.c). 0, or RL_ERR_NOMEM (nothing recorded).
+ */
+int rl__histogram_record_n(rl__histogram *h, uint64_t value_ns, uint64_t n);
+
 /* Adds every count of `src` into `dst`. Returns 0 or RL_ERR_NOMEM. */
 int rl__histogram_merge(rl__histogram *dst, const rl__histogram *src);
 

@@ -501,6 +501,16 @@ int rl__stats_record(rl__stats *s, rl__stats_entry *e, uint64_t rt_ns,
   return rc;
 }
 
+int rl__stats_count_error(rl__stats *s, rl__stats_entry *e, const char *error,
+                          uint64_t occurrences, uint64_t sec) {
+  entry_node *en = (entry_node *)e;
+  error_node *r = error_lookup(s, en, error, fnv1a(en->hash, error));
+  if (r == NULL)
+    return RL_ERR_NOMEM;
+  error_count(&r->pub, occurrences, sec, sec);
+  return 0;
+}
+
 int rl__stats_record_alt(rl__stats_entry *e, uint64_t rt_ns) {
   e->total_alt_ns += rt_ns;
   return rl__histogram_record(&e->hist_alt, rt_ns);

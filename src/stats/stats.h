@@ -144,6 +144,15 @@ int rl__stats_record(rl__stats *s, rl__stats_entry *e, uint64_t rt_ns,
                      uint64_t bytes, const char *error, uint64_t sec);
 
 /*
+ * Counts `occurrences` more of `error` on entry `e` of `s` (from
+ * rl__stats_entry_get on `s`), last seen in run second `sec`, without
+ * touching the entry's request counts: errors read from another node's
+ * report (cluster/msg.c), whose counts come apart. 0 or RL_ERR_NOMEM.
+ */
+int rl__stats_count_error(rl__stats *s, rl__stats_entry *e, const char *error,
+                          uint64_t occurrences, uint64_t sec);
+
+/*
  * Adds everything in `src` into `dst`: entries matched by (type, name) and
  * created as needed, errors matched by (type, name, error) under dst's cap
  * (src's `other` row goes into dst's), the per-second

@@ -136,13 +136,13 @@ def make_self_signed_cert(directory):
     return cert, key
 
 
-# One access-log line: status method uri connection_serial connection_requests
+# One access-log line: remote_addr status method uri connection_serial connection_requests
 # content_length "x-rl-test header" "request line" "authorization header"
 # msec (Unix time of the log write, ms resolution: when the response was
 # sent); an absent header is logged as "-"
-LOG_FORMAT = ('$status $request_method $request_uri $connection $connection_requests '
+LOG_FORMAT = ('$remote_addr $status $request_method $request_uri $connection $connection_requests '
               '$content_length "$http_x_rl_test" "$request" "$http_authorization" $msec')
-_LOG_RE = re.compile(r'^(?P<status>\d{3}) (?P<method>\S+) (?P<uri>\S+) (?P<conn>\d+) '
+_LOG_RE = re.compile(r'^(?P<remote_addr>\S+) (?P<status>\d{3}) (?P<method>\S+) (?P<uri>\S+) (?P<conn>\d+) '
                      r'(?P<conn_reqs>\d+) (?P<content_length>\S+) "(?P<x_rl_test>[^"]*)" '
                      r'"(?P<request>.*)" "(?P<authorization>[^"]*)" (?P<msec>\d+\.\d+)$')
 

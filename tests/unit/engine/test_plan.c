@@ -229,6 +229,60 @@ static void test_class_counts(void **state) {
   rl__plan_del(p);
 }
 
+/* A cluster worker's deal (rl__plan_deal_counts): exactly the counts
+ * told, interleaved; a new deal keeps the classes of the first users while
+ * the counts allow, and says how many kept theirs. */
+static void test_deal_counts(void **state) {
+  (void)state;
+  const double w[] = {1, 1, 1};
+  const long f[] = {-1, -1, -1};
+  rl__plan *p = classes(w, f, 3);
+  assert_int_equal(rl__plan_assign_classes(p, 10), 0);
+  uint64_t kept = 99;
+  const uint64_t zero[3] = {0, 0, 0};
+  assert_int_equal(rl__plan_deal_counts(p, zero, &kept), RL_ERR_INVAL);
+
+  const uint64_t c1[3] = {4, 0, 2};
+  assert_int_equal(rl__plan_deal_counts(p, c1, &kept), 0);
+  uint64_t got[3];
+  rl__plan_class_counts(p, 6, got);
+  assert_int_equal(got[0], 4);
+  assert_int_equal(got[1], 0);
+  assert_int_equal(got[2], 2);
+  /* Interleaved: the first three users already hold both classes. */
+  rl__plan_class_counts(p, 3, got);
+  assert_true(got[0] > 0 && got[2] > 0);
+  char before[7];
+  for (uint64_t u = 0; u < 6; u++)
+    before[u] = (char)('0' + index_of(p, u));
+
+  /* More of class 1: every running user keeps its class. */
+  const uint64_t c2[3] = {4, 3, 2};
+  assert_int_equal(rl__plan_deal_counts(p, c2, &kept), 0);
+  assert_int_equal(kept, 6);
+  for (uint64_t u = 0; u < 6; u++)
+    assert_int_equal(index_of(p, u), before[u] - '0');
+  rl__plan_class_counts(p, 9, got);
+  assert_int_equal(got[0], 4);
+  assert_int_equal(got[1], 3);
+  assert_int_equal(got[2], 2);
+
+  /* Fewer of class 0: the users up to its first one past the new count
+   * keep theirs; the rest are dealt anew. */
+  const uint64_t c3[3] = {1, 3, 2};
+  assert_int_equal(rl__plan_deal_counts(p, c3, &kept), 0);
+  assert_true(kept < 6);
+  size_t zeros = 0;
+  for (uint64_t u = 0; u < kept; u++)
+    zeros += index_of(p, u) == 0;
+  assert_true(zeros <= 1);
+  rl__plan_class_counts(p, 6, got);
+  assert_int_equal(got[0], 1);
+  assert_int_equal(got[1], 3);
+  assert_int_equal(got[2], 2);
+  rl__plan_del(p);
+}
+
 /* The first users' classes as one letter each (the class name's first),
  * for comparing with Locust's order. */
 static void dealt(const rl__plan *p, size_t n, char *out) {
@@ -340,6 +394,7 @@ int main(void) {
       cmocka_unit_test(test_assign_fixed_first_then_weighted),
       cmocka_unit_test(test_assign_repeats_the_weighted_part_beyond),
       cmocka_unit_test(test_class_counts),
+      cmocka_unit_test(test_deal_counts),
       cmocka_unit_test(test_assign_as_locust),
       cmocka_unit_test(test_fixed_only_users),
       cmocka_unit_test(test_first_target_and_ratios),

@@ -515,6 +515,29 @@ static void test_reset_keeps_chunks(void **state) {
   rl__histogram_free(&h);
 }
 
+/* record_n(v, n) is n record(v)s: the cluster reads histograms back so. */
+static void test_record_n(void **state) {
+  (void)state;
+  rl__histogram a, b;
+  rl__histogram_init(&a);
+  rl__histogram_init(&b);
+  const uint64_t values[] = {3, 5000, 123456789, (uint64_t)1 << 45};
+  for (size_t i = 0; i < 4; i++) {
+    assert_int_equal(rl__histogram_record_n(&a, values[i], i + 1), 0);
+    for (size_t k = 0; k <= i; k++)
+      assert_int_equal(rl__histogram_record(&b, values[i]), 0);
+  }
+  assert_int_equal(rl__histogram_record_n(&a, 77, 0), 0);
+  assert_int_equal(a.count, b.count);
+  assert_int_equal(a.min, b.min);
+  assert_int_equal(a.max, b.max);
+  for (double p = 0; p <= 100; p += 2.5)
+    assert_int_equal(rl__histogram_percentile(&a, p),
+                     rl__histogram_percentile(&b, p));
+  rl__histogram_free(&a);
+  rl__histogram_free(&b);
+}
+
 static void test_out_of_memory(void **state) {
   (void)state;
 #ifdef RL_TEST_FAULTS
@@ -579,6 +602,7 @@ int main(void) {
       cmocka_unit_test(test_merge_equals_union),
       cmocka_unit_test(test_foreach),
       cmocka_unit_test(test_reset_keeps_chunks),
+      cmocka_unit_test(test_record_n),
       cmocka_unit_test(test_out_of_memory),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,502 @@
+/* A cluster master on Locust's wire (master.h). */
+#include "cluster/master.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rpcload/plugin.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "cluster/msg.h"
+#include "cluster/wire.h"
+
+/* Locust's limit: more workers than this is refused here. */
+#define MAX_WORKERS 4096
+
+typedef struct node {
+  char *id;
+  int index;        /* in the order they came (Locust's worker index) */
+  int ready;        /* said client_ready, not quit */
+  int quit;         /* said quit (or client_stopped at the end) */
+  int host_index;   /* workers before it on its host (Locust's sort key) */
+  uint64_t *counts; /* users per plan class last sent */
+  char state[16];
+  int beats;     /* heartbeats it may still miss (Locust's liveness) */
+  int missing;   /* silent past its liveness: its users given to others */
+  int rpcload;   /* an rpcload worker: it wants the master's heartbeats */
+  int64_t users; /* the users it says it runs (stats, spawning_complete) */
+} node;
+
+typedef struct master {
+  const rl__cluster_master_cfg *cfg;
+  rl__wire *wire;
+  rl__msg_out out;
+  node *nodes;
+  size_t n;
+  int next_index;
+  uint64_t dispatched; /* users dealt so far in this ramp */
+  int running;         /* the test started: stats and spawns count */
+  double next_beat;    /* the next liveness tick (monotonic s) */
+} master;
+
+static double wall_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double mono_now(void) { return (double)rl__now_ns() / 1e9; }
+
+static void send_to(master *m, const char *to, int rc, const char *type) {
+  if (rc != 0) {
+    rl__log(RL__LOG_ERROR, "cluster: cannot build a %s message", type);
+    return;
+  }
+  rc = rl__wire_send(m->wire, to, m->out.sb.data, m->out.sb.size);
+  if (rc != 0)
+    rl__log(RL__LOG_WARN, "cluster: cannot send %s to worker %s: %s", type, to,
+            rl_strerror(rc));
+}
+
+static node *find(master *m, const char *id) {
+  for (size_t i = 0; i < m->n; i++)
+    if (strcmp(m->nodes[i].id, id) == 0)
+      return &m->nodes[i];
+  return NULL;
+}
+
+static int live(const node *nd) {
+  return nd->ready && !nd->quit && !nd->missing;
+}
+
+static size_t ready_count(const master *m) {
+  size_t k = 0;
+  for (size_t i = 0; i < m->n; i++)
+    k += live(&m->nodes[i]);
+  return k;
+}
+
+/* Locust's version check (MasterRunner.client_listener): an empty one is
+ * "pre 2.0" to Locust; Debian's Locust sends it, so here a warning. */
+static void check_version(const char *id, const char *v) {
+  if (strcmp(v, RL__LOCUST_PROTOCOL) == 0)
+    return;
+  if (*v == '\0')
+    rl__log(RL__LOG_WARN,
+            "cluster: worker %s says no version (Debian's Locust does): "
+            "taken as Locust %s",
+            id, RL__LOCUST_PROTOCOL);
+  else if (strncmp(v, RL__LOCUST_PROTOCOL, 4) != 0)
+    rl__log(RL__LOG_WARN,
+            "cluster: a worker (%s) running a different version (%s) "
+            "connected, master version is %s",
+            id, v, RL__LOCUST_PROTOCOL);
+}
+
+static void on_client_ready(master *m, const rl__msg *msg) {
+  char err[256] = "";
+  char *version = NULL;
+  if (rl__msg_read_client_ready(msg, &version, err, sizeof(err)) != 0) {
+    rl__log(RL__LOG_ERROR, "cluster: worker %s: %s", msg->node_id, err);
+    return;
+  }
+  check_version(msg->node_id, version);
+  free(version);
+  node *nd = find(m, msg->node_id);
+  if (nd == NULL) {
+    if (m->n >= MAX_WORKERS) {
+      rl__log(RL__LOG_ERROR, "cluster: more than %d workers: %s refused",
+              MAX_WORKERS, msg->node_id);
+      return;
+    }
+    node *nodes = realloc(m->nodes, (m->n + 1) * sizeof(*nodes));
+    const rl__plan *p = m->cfg->plan;
+    uint64_t *counts = calloc(p->n_classes, sizeof(*counts));
+    char *id = strdup(msg->node_id);
+    if (nodes == NULL || counts == NULL || id == NULL) {
+      if (nodes != NULL)
+        m->nodes = nodes;
+      free(counts);
+      free(id);
+      rl__log(RL__LOG_ERROR, "cluster: out of memory for a worker");
+      return;
+    }
+    m->nodes = nodes;
+    nd = &m->nodes[m->n++];
+    memset(nd, 0, sizeof(*nd));
+    nd->id = id;
+    nd->counts = counts;
+    nd->index = m->next_index++;
+  }
+  nd->ready = 1;
+  nd->quit = 0;
+  nd->missing = 0;
+  nd->beats = m->cfg->heartbeat_liveness;
+  snprintf(nd->state, sizeof(nd->state), "ready");
+  send_to(m, nd->id,
+          rl__msg_ack_rpcload(&m->out, nd->index, m->cfg->version, nd->id),
+          "ack");
+  rl__log(RL__LOG_INFO,
+          "cluster: worker %s (index %d) reported as ready. %zu workers "
+          "connected.",
+          nd->id, nd->index, ready_count(m));
+  if (m->running)
+    m->dispatched = 0; /* a new worker: the users are dealt again */
+}
+
+/* Under the hub's lock: a worker's report into the run's stats. */
+typedef struct merge_arg {
+  const rl__msg *msg;
+  double run_start_unix;
+  int rc;
+  char err[256];
+} merge_arg;
+
+static void merge_cb(rl__stats *stats, const rl__history *history, void *arg) {
+  (void)history;
+  merge_arg *a = arg;
+  a->rc = rl__msg_read_stats(a->msg, stats, a->run_start_unix, NULL, a->err,
+                             sizeof(a->err));
+}
+
+/* The users the live workers say they run: the run's user count. */
+static void count_users(master *m) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < m->n; i++)
+    if (live(&m->nodes[i]) && m->nodes[i].users > 0)
+      n += (uint64_t)m->nodes[i].users;
+  atomic_store(&m->cfg->runner->remote_users,
+               (uint32_t)(n > UINT32_MAX ? UINT32_MAX : n));
+}
+
+static void on_stats(master *m, const rl__msg *msg) {
+  node *nd = find(m, msg->node_id);
+  const msgpack_object *uc = rl__msg_get(&msg->data, "user_count");
+  if (nd != NULL && uc != NULL && uc->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+    nd->users = (int64_t)uc->via.u64;
+  else if (nd != NULL && uc != NULL &&
+           uc->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+    nd->users = 0;
+  count_users(m);
+  merge_arg a = {.msg = msg};
+  a.run_start_unix =
+      wall_now() - (double)(rl__now_ns() - m->cfg->runner->start_ns) / 1e9;
+  rl__runner_with_stats(m->cfg->runner, merge_cb, &a);
+  if (a.rc != 0)
+    rl__log(RL__LOG_ERROR, "cluster: dropped stats from %s: %s", msg->node_id,
+            a.err);
+}
+
+static void on_frame(master *m, const char *from, const void *frame,
+                     size_t len) {
+  rl__msg msg;
+  char err[256] = "";
+  if (rl__msg_decode(frame, len, &msg, err, sizeof(err)) != 0) {
+    rl__log(RL__LOG_ERROR, "cluster: dropped a malformed message from %s: %s",
+            from, err);
+    return;
+  }
+  /* Locust takes the sender from the message; ZeroMQ's identity is the
+   * same for a Locust or an rpcload worker. */
+  node *nd = find(m, msg.node_id);
+  if (strcmp(msg.type, "client_ready") == 0) {
+    on_client_ready(m, &msg);
+  } else if (strcmp(msg.type, "stats") == 0) {
+    on_stats(m, &msg);
+  } else if (nd == NULL) {
+    rl__log(RL__LOG_WARN, "cluster: %s message from an unknown worker %s",
+            msg.type, msg.node_id);
+  } else if (strcmp(msg.type, "heartbeat") == 0) {
+    char *st = NULL;
+    double cpu = 0;
+    if (rl__msg_read_heartbeat(&msg, &st, &cpu, err, sizeof(err)) == 0) {
+      snprintf(nd->state, sizeof(nd->state), "%s", st);
+      free(st);
+      nd->beats = m->cfg->heartbeat_liveness;
+      nd->rpcload = rl__msg_is_rpcload(&msg);
+      if (nd->missing && nd->ready && !nd->quit) {
+        nd->missing = 0;
+        rl__log(RL__LOG_INFO,
+                "cluster: worker %s self-healed with a heartbeat: it gets "
+                "users again",
+                nd->id);
+        if (m->running)
+          m->dispatched = 0;
+      }
+    } else {
+      rl__log(RL__LOG_ERROR, "cluster: worker %s: %s", nd->id, err);
+    }
+  } else if (strcmp(msg.type, "spawning") == 0) {
+    snprintf(nd->state, sizeof(nd->state), "spawning");
+  } else if (strcmp(msg.type, "spawning_complete") == 0) {
+    snprintf(nd->state, sizeof(nd->state), "running");
+    rl__msg_report rep;
+    if (rl__msg_read_spawning_complete(&msg, &rep, err, sizeof(err)) == 0) {
+      nd->users = rep.user_count;
+      rl__msg_report_free(&rep);
+      count_users(m);
+    }
+  } else if (strcmp(msg.type, "client_stopped") == 0) {
+    snprintf(nd->state, sizeof(nd->state), "stopped");
+  } else if (strcmp(msg.type, "quit") == 0) {
+    nd->quit = 1;
+    nd->ready = 0;
+    count_users(m);
+    rl__log(RL__LOG_INFO, "cluster: worker %s (index %d) quit", nd->id,
+            nd->index);
+  } else if (strcmp(msg.type, "exception") == 0) {
+    char *text = NULL, *tb = NULL;
+    if (rl__msg_read_exception(&msg, &text, &tb, err, sizeof(err)) == 0) {
+      rl__log(RL__LOG_ERROR, "cluster: worker %s: %s", nd->id, text);
+      free(text);
+      free(tb);
+    }
+  } else {
+    rl__log(RL__LOG_WARN,
+            "cluster: unknown message type received from worker %s (index "
+            "%d): %s",
+            nd->id, nd->index, msg.type);
+  }
+  rl__msg_free(&msg);
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+/* Locust's order: by how many workers came before on the same host, then
+ * by id, so users start evenly across hosts. */
+static int node_order(const void *a, const void *b) {
+  const node *x = *(const node *const *)a, *y = *(const node *const *)b;
+  if (x->host_index != y->host_index)
+    return x->host_index < y->host_index ? -1 : 1;
+  return strcmp(x->id, y->id);
+}
+
+static size_t host_len(const char *id) {
+  const char *us = strchr(id, '_');
+  return us ? (size_t)(us - id) : strlen(id);
+}
+
+/* The first `users` users, dealt to classes as one process deals them,
+ * then to the ready workers round-robin in Locust's order; a spawn to
+ * every ready worker. */
+static void dispatch(master *m, uint64_t users) {
+  const rl__plan *p = m->cfg->plan;
+  size_t nw = ready_count(m);
+  if (nw == 0)
+    return;
+  node **order = calloc(nw, sizeof(node *));
+  if (order == NULL)
+    return;
+  size_t k = 0;
+  for (size_t i = 0; i < m->n; i++) {
+    node *nd = &m->nodes[i];
+    if (!live(nd))
+      continue;
+    nd->host_index = 0;
+    for (size_t j = 0; j < m->n; j++) {
+      const node *o = &m->nodes[j];
+      if (j != i && live(o) && host_len(o->id) == host_len(nd->id) &&
+          strncmp(o->id, nd->id, host_len(nd->id)) == 0 &&
+          strcmp(o->id, nd->id) < 0)
+        nd->host_index++;
+    }
+    memset(nd->counts, 0, p->n_classes * sizeof(*nd->counts));
+    order[k++] = nd;
+  }
+  qsort(order, nw, sizeof(node *), node_order);
+  for (uint64_t u = 0; u < users; u++) {
+    size_t c = (size_t)(rl__plan_class_of(p, u) - p->classes);
+    order[u % nw]->counts[c]++;
+  }
+  rl__msg_class_count *cls = calloc(p->n_classes, sizeof(*cls));
+  if (cls != NULL) {
+    for (size_t i = 0; i < nw; i++) {
+      for (size_t c = 0; c < p->n_classes; c++) {
+        cls[c].name = (char *)p->classes[c].name;
+        cls[c].count = (int64_t)order[i]->counts[c];
+      }
+      rl__msg_spawn job = {.timestamp = wall_now(),
+                           .cls = cls,
+                           .ncls = p->n_classes,
+                           .host = (char *)m->cfg->host,
+                           .stop_timeout = m->cfg->stop_timeout_s};
+      send_to(m, order[i]->id, rl__msg_spawn_build(&m->out, &job, order[i]->id),
+              "spawn");
+    }
+  }
+  free(cls);
+  free(order);
+  m->dispatched = users;
+}
+
+/* Once a second, as Locust's heartbeat_worker: a worker that has missed
+ * its liveness of heartbeats is missing, and its users go to the others
+ * (dealt again); an rpcload worker gets the master's heartbeat. */
+static void liveness_tick(master *m) {
+  double now = mono_now();
+  if (now < m->next_beat)
+    return;
+  m->next_beat = now + 1;
+  for (size_t i = 0; i < m->n; i++) {
+    node *nd = &m->nodes[i];
+    if (!live(nd))
+      continue;
+    if (nd->rpcload)
+      send_to(m, nd->id, rl__msg_nil(&m->out, "heartbeat", nd->id),
+              "heartbeat");
+    if (--nd->beats >= 0)
+      continue;
+    nd->missing = 1;
+    count_users(m);
+    rl__log(RL__LOG_WARN,
+            "cluster: worker %s failed to send heartbeat, setting state to "
+            "missing%s",
+            nd->id, m->running ? ": its users go to the others" : "");
+    if (m->running)
+      m->dispatched = 0;
+  }
+}
+
+/* Waits up to `s` seconds for frames, handling each. */
+static void pump(master *m, double s) {
+  double end = mono_now() + s;
+  do {
+    liveness_tick(m);
+    double left = (end - mono_now()) * 1000;
+    int timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
+    char *from = NULL;
+    void *frame = NULL;
+    size_t len = 0;
+    int rc = rl__wire_recv(m->wire, timeout, &from, &frame, &len);
+    if (rc == 0)
+      on_frame(m, from, frame, len);
+    free(from);
+    free(frame);
+    if (m->cfg->quit_flag && *m->cfg->quit_flag)
+      return;
+  } while (mono_now() < end);
+}
+
+static int quitting(const master *m) {
+  return m->cfg->quit_flag && *m->cfg->quit_flag;
+}
+
+static int wait_for_workers(master *m) {
+  const rl__cluster_master_cfg *cfg = m->cfg;
+  double t0 = mono_now(), said = t0;
+  while (ready_count(m) < (size_t)cfg->expect_workers) {
+    if (quitting(m))
+      return -1;
+    double now = mono_now();
+    if (cfg->expect_max_wait_s > 0 && now - t0 >= cfg->expect_max_wait_s) {
+      rl__log(RL__LOG_ERROR,
+              "cluster: %zu of the %d workers expected came within %.0f s "
+              "(--expect-workers-max-wait)",
+              ready_count(m), cfg->expect_workers, cfg->expect_max_wait_s);
+      return -1;
+    }
+    if (now - said >= 1) {
+      said = now;
+      rl__log(RL__LOG_INFO,
+              "cluster: waiting for workers to be ready, %zu of "
+              "%d connected",
+              ready_count(m), cfg->expect_workers);
+    }
+    pump(m, 0.2);
+  }
+  return 0;
+}
+
+static int run(master *m) {
+  const rl__cluster_master_cfg *cfg = m->cfg;
+  if (wait_for_workers(m) != 0)
+    return 2;
+  /* The test starts on the run (history, rates, reports): its own users
+   * stay 0. */
+  rl__runner_ctl start = {.swarm = 1, .users = 0, .spawn_rate = 1};
+  rl__runner_control(cfg->runner, &start);
+  m->running = 1;
+  double t0 = mono_now();
+  /* Locust's dispatcher: floor(rate) users (at least 1) per step, a step
+   * every step/rate seconds. */
+  double per_step = floor(cfg->spawn_rate) < 1 ? 1 : floor(cfg->spawn_rate);
+  double step_s = per_step / cfg->spawn_rate;
+  double next_step = t0;
+  uint64_t steps = 0;
+  rl__log(RL__LOG_INFO,
+          "cluster: ramping to %u users at a rate of %.2f per "
+          "second over %zu workers",
+          cfg->users, cfg->spawn_rate, ready_count(m));
+  for (;;) {
+    double now = mono_now();
+    if (quitting(m) || (cfg->run_time_s > 0 && now - t0 >= cfg->run_time_s))
+      break;
+    if (ready_count(m) == 0) {
+      rl__log(RL__LOG_INFO, "cluster: the last worker quit or went missing, "
+                            "stopping test");
+      break;
+    }
+    if (now >= next_step && m->dispatched < cfg->users) {
+      steps++;
+      double due = per_step * (double)steps;
+      uint64_t users = due >= cfg->users ? cfg->users : (uint64_t)due;
+      dispatch(m, users);
+      next_step = t0 + step_s * (double)steps;
+    }
+    pump(m, 0.1);
+  }
+  return 0;
+}
+
+/* Every worker told to quit; their last stats and quit awaited (bounded
+ * by the stop timeout and 5 s, as Locust's master waits its 0.5 s and
+ * more: an rpcload worker first stops its users). */
+static void quit_workers(master *m) {
+  for (size_t i = 0; i < m->n; i++)
+    if (live(&m->nodes[i]))
+      send_to(m, m->nodes[i].id, rl__msg_nil(&m->out, "quit", m->nodes[i].id),
+              "quit");
+  double end = mono_now() + m->cfg->stop_timeout_s + 5;
+  while (ready_count(m) > 0 && mono_now() < end)
+    pump(m, 0.1);
+  if (ready_count(m) > 0)
+    rl__log(RL__LOG_WARN,
+            "cluster: %zu workers did not quit in time: their "
+            "last stats are missing",
+            ready_count(m));
+  /* Stats a worker sent with its quit are in; a little more for any
+   * still on the way. */
+  pump(m, 0.2);
+}
+
+int rl__cluster_master_run(const rl__cluster_master_cfg *cfg) {
+  master m = {.cfg = cfg};
+  char err[512] = "";
+  rl__msg_out_init(&m.out);
+  int status = 2;
+  /* The wire warns when a master without a key binds beyond loopback. */
+  if (rl__wire_bind_curve(cfg->bind_host, cfg->bind_port, cfg->key, &m.wire,
+                          err, sizeof(err)) != 0) {
+    rl__log(RL__LOG_ERROR, "cluster: %s", err);
+  } else {
+    rl__log(RL__LOG_INFO, "cluster: master on %s:%d, expecting %d workers",
+            cfg->bind_host, rl__wire_port(m.wire), cfg->expect_workers);
+    if (cfg->bound)
+      cfg->bound(rl__wire_port(m.wire), cfg->bound_arg);
+    status = run(&m);
+    quit_workers(&m);
+  }
+  rl__wire_del(m.wire, 1000);
+  for (size_t i = 0; i < m.n; i++) {
+    free(m.nodes[i].id);
+    free(m.nodes[i].counts);
+  }
+  free(m.nodes);
+  rl__msg_out_free(&m.out);
+  return status;
+}

@@ -1,0 +1,358 @@
+/* The cluster's ZeroMQ sockets (wire.h): Locust's ROUTER/DEALER layout. */
+#define _GNU_SOURCE // NOLINT(bugprone-reserved-identifier): gethostname, getrandom
+#include "cluster/wire.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <zmq.h>
+
+#include <rpcload/plugin.h>
+
+#include "base/log.h"
+
+struct rl__wire {
+  void *ctx;
+  void *sock;
+  rl__curve_guard *guard; /* a CURVE master's ZAP and monitor, or NULL */
+  int router;             /* 1: the master's ROUTER; 0: a worker's DEALER */
+  int port;
+};
+
+/* Locust's socket options (zmqrpc.py: TCP keepalive after 30 s idle), and
+ * ours: a bound on frame size, and no lingering at close unless asked. */
+static int socket_setup(void *sock) {
+  int one = 1, idle = 30, zero = 0;
+  int64_t max = (int64_t)RL__WIRE_MAX_FRAME;
+  if (zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE, &one, sizeof(one)) != 0 ||
+      zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof(idle)) != 0 ||
+      zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &max, sizeof(max)) != 0 ||
+      zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero)) != 0)
+    return -1;
+  return 0;
+}
+
+static rl__wire *wire_open(int type, char *err, size_t errlen) {
+  rl__wire *w = calloc(1, sizeof(*w));
+  if (w == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  w->ctx = zmq_ctx_new();
+  if (w->ctx != NULL)
+    w->sock = zmq_socket(w->ctx, type);
+  if (w->sock == NULL || socket_setup(w->sock) != 0) {
+    snprintf(err, errlen, "cannot make a ZeroMQ socket: %s",
+             zmq_strerror(zmq_errno()));
+    rl__wire_del(w, 0);
+    return NULL;
+  }
+  w->router = type == ZMQ_ROUTER;
+  return w;
+}
+
+int rl__wire_loopback_only(const char *host) {
+  unsigned char a[16];
+  if (!strcmp(host, "localhost"))
+    return 1;
+  if (inet_pton(AF_INET, host, a) == 1)
+    return a[0] == 127;
+  char buf[64];
+  size_t n = strlen(host);
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof buf) {
+    memcpy(buf, host + 1, n - 2);
+    buf[n - 2] = '\0';
+    host = buf;
+  }
+  static const unsigned char one[16] = {[15] = 1};
+  return inet_pton(AF_INET6, host, a) == 1 && !memcmp(a, one, sizeof one);
+}
+
+unsigned long rl__wire_refused(const rl__wire *w) {
+  return w->guard ? rl__curve_guard_refused(w->guard) : 0;
+}
+
+int rl__wire_bind(const char *host, int port, rl__wire **out, char *err,
+                  size_t errlen) {
+  return rl__wire_bind_curve(host, port, NULL, out, err, errlen);
+}
+
+int rl__wire_bind_curve(const char *host, int port, const rl__curve_key *key,
+                        rl__wire **out, char *err, size_t errlen) {
+  *out = NULL;
+  if (host == NULL || *host == '\0' || port < 0 || port > 65535) {
+    snprintf(err, errlen, "master bind address: bad host or port %d", port);
+    return RL_ERR_INVAL;
+  }
+  rl__wire *w = wire_open(ZMQ_ROUTER, err, errlen);
+  if (w == NULL)
+    return RL_ERR_IO;
+  /* Sending to a worker that is gone must say so, not vanish. */
+  int one = 1;
+  zmq_setsockopt(w->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+  if (key != NULL && rl__curve_server(w->sock, key) != 0) {
+    snprintf(err, errlen, "cannot set CURVE up: %s", zmq_strerror(zmq_errno()));
+    rl__wire_del(w, 0);
+    return RL_ERR_IO;
+  }
+  if (key != NULL &&
+      !(w->guard = rl__curve_guard_new(w->ctx, w->sock, key, err, errlen))) {
+    rl__wire_del(w, 0);
+    return RL_ERR_IO;
+  }
+  char addr[300];
+  if (port == 0)
+    snprintf(addr, sizeof(addr), "tcp://%s:*", host);
+  else
+    snprintf(addr, sizeof(addr), "tcp://%s:%d", host, port);
+  if (zmq_bind(w->sock, addr) != 0) {
+    int e = zmq_errno();
+    snprintf(err, errlen, "cannot bind the master's socket to %s:%d: %s%s",
+             host, port, zmq_strerror(e),
+             e == EADDRINUSE ? " (another master or program has that port: "
+                               "--master-bind-port)"
+                             : "");
+    rl__wire_del(w, 0);
+    return RL_ERR_IO;
+  }
+  if (key == NULL && !rl__wire_loopback_only(host))
+    rl__log(RL__LOG_WARN,
+            "cluster: the master listens on %s:%d, beyond this machine: "
+            "anyone who reaches that port can join as a worker and read "
+            "the stats (--master-bind-host 127.0.0.1 keeps it local; "
+            "--cluster-key admits only workers with the key)",
+            host, port);
+  /* The port the kernel gave: the endpoint reads tcp://ADDR:PORT. */
+  char ep[300];
+  size_t eplen = sizeof(ep);
+  w->port = port;
+  if (zmq_getsockopt(w->sock, ZMQ_LAST_ENDPOINT, ep, &eplen) == 0) {
+    const char *colon = strrchr(ep, ':');
+    if (colon != NULL)
+      w->port = atoi(colon + 1);
+  }
+  *out = w;
+  return 0;
+}
+
+int rl__wire_connect(const char *host, int port, const char *node_id,
+                     rl__wire **out, char *err, size_t errlen) {
+  return rl__wire_connect_curve(host, port, node_id, NULL, out, err, errlen);
+}
+
+int rl__wire_connect_curve(const char *host, int port, const char *node_id,
+                           const rl__curve_key *key, rl__wire **out, char *err,
+                           size_t errlen) {
+  *out = NULL;
+  if (host == NULL || *host == '\0' || port <= 0 || port > 65535) {
+    snprintf(err, errlen, "master address: bad host or port %d", port);
+    return RL_ERR_INVAL;
+  }
+  /* ZeroMQ identities are 1..255 bytes. */
+  size_t idlen = node_id == NULL ? 0 : strlen(node_id);
+  if (idlen == 0 || idlen > 255) {
+    snprintf(err, errlen, "node id must be 1 to 255 bytes");
+    return RL_ERR_INVAL;
+  }
+  rl__wire *w = wire_open(ZMQ_DEALER, err, errlen);
+  if (w == NULL)
+    return RL_ERR_IO;
+  char addr[300];
+  snprintf(addr, sizeof(addr), "tcp://%s:%d", host, port);
+  if (zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, node_id, idlen) != 0 ||
+      (key != NULL && rl__curve_client(w->sock, key) != 0) ||
+      zmq_connect(w->sock, addr) != 0) {
+    snprintf(err, errlen, "cannot connect to the master at %s:%d: %s", host,
+             port, zmq_strerror(zmq_errno()));
+    rl__wire_del(w, 0);
+    return RL_ERR_IO;
+  }
+  w->port = port;
+  *out = w;
+  return 0;
+}
+
+int rl__wire_port(const rl__wire *w) { return w->port; }
+
+int rl__wire_fd(const rl__wire *w) {
+  int fd = -1;
+  size_t sz = sizeof(fd);
+  if (zmq_getsockopt(w->sock, ZMQ_FD, &fd, &sz) != 0)
+    return -1;
+  return fd;
+}
+
+static int send_error(void) {
+  switch (zmq_errno()) {
+  case EAGAIN:
+    return RL_ERR_BUSY;
+  case EHOSTUNREACH:
+    return RL_ERR_NOTFOUND;
+  default:
+    return RL_ERR_IO;
+  }
+}
+
+int rl__wire_send(rl__wire *w, const char *to, const void *frame, size_t len) {
+  if (w->router) {
+    if (to == NULL || *to == '\0')
+      return RL_ERR_NOTFOUND;
+    if (zmq_send(w->sock, to, strlen(to), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+      return send_error();
+  }
+  if (zmq_send(w->sock, frame, len, ZMQ_DONTWAIT) < 0)
+    return send_error();
+  return 0;
+}
+
+/* Reads the rest of a multipart message, so that a bad one does not
+ * leave its parts to be read as the next. */
+static void drain_parts(void *sock) {
+  int more = 1;
+  size_t sz = sizeof(more);
+  for (int i = 0; i < 1000; i++) {
+    if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) != 0 || !more)
+      return;
+    zmq_msg_t part;
+    zmq_msg_init(&part);
+    int rc = zmq_msg_recv(&part, sock, ZMQ_DONTWAIT);
+    zmq_msg_close(&part);
+    if (rc < 0)
+      return;
+  }
+}
+
+/* One part into a new buffer (NUL-terminated, for ids). */
+static int recv_part(void *sock, int flags, void **out, size_t *len,
+                     int *more) {
+  zmq_msg_t m;
+  zmq_msg_init(&m);
+  if (zmq_msg_recv(&m, sock, flags) < 0) {
+    int e = zmq_errno();
+    zmq_msg_close(&m);
+    return e == EAGAIN ? RL_ERR_TIMEOUT : RL_ERR_IO;
+  }
+  size_t n = zmq_msg_size(&m);
+  char *buf = malloc(n + 1);
+  if (buf == NULL) {
+    *more = zmq_msg_more(&m);
+    zmq_msg_close(&m);
+    return RL_ERR_NOMEM;
+  }
+  memcpy(buf, zmq_msg_data(&m), n);
+  buf[n] = '\0';
+  *more = zmq_msg_more(&m);
+  zmq_msg_close(&m);
+  *out = buf;
+  *len = n;
+  return 0;
+}
+
+int rl__wire_recv(rl__wire *w, int timeout_ms, char **from, void **frame,
+                  size_t *len) {
+  *frame = NULL;
+  *len = 0;
+  if (from != NULL)
+    *from = NULL;
+  if (timeout_ms != 0) {
+    zmq_pollitem_t item = {.socket = w->sock, .events = ZMQ_POLLIN};
+    int n = zmq_poll(&item, 1, timeout_ms);
+    if (n < 0)
+      return zmq_errno() == EINTR ? RL_ERR_TIMEOUT : RL_ERR_IO;
+    if (n == 0)
+      return RL_ERR_TIMEOUT;
+  }
+  void *first = NULL;
+  size_t first_len = 0;
+  int more = 0;
+  int rc = recv_part(w->sock, ZMQ_DONTWAIT, &first, &first_len, &more);
+  if (rc == RL_ERR_NOMEM)
+    drain_parts(w->sock);
+  if (rc != 0)
+    return rc;
+  if (!w->router) {
+    if (more) {
+      free(first);
+      drain_parts(w->sock);
+      rl__log(RL__LOG_ERROR, "cluster: dropped a multipart message from the "
+                             "master (Locust sends one frame)");
+      return RL_ERR_PROTO;
+    }
+    *frame = first;
+    *len = first_len;
+    return 0;
+  }
+  /* ROUTER: [identity, frame], nothing more. */
+  if (!more) {
+    free(first);
+    rl__log(RL__LOG_ERROR, "cluster: dropped a message with no frame");
+    return RL_ERR_PROTO;
+  }
+  void *body = NULL;
+  size_t body_len = 0;
+  rc = recv_part(w->sock, ZMQ_DONTWAIT, &body, &body_len, &more);
+  if (rc != 0 || more) {
+    free(first);
+    free(body);
+    drain_parts(w->sock);
+    if (rc == 0) {
+      rl__log(RL__LOG_ERROR,
+              "cluster: dropped a message of more than two parts");
+      return RL_ERR_PROTO;
+    }
+    return rc == RL_ERR_TIMEOUT ? RL_ERR_PROTO : rc;
+  }
+  if (from != NULL)
+    *from = first;
+  else
+    free(first);
+  *frame = body;
+  *len = body_len;
+  return 0;
+}
+
+void rl__wire_del(rl__wire *w, int linger_ms) {
+  if (w == NULL)
+    return;
+  if (w->sock != NULL) {
+    zmq_setsockopt(w->sock, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
+    zmq_close(w->sock);
+  }
+  /* The guard's sockets live in the same context: closed before it. */
+  rl__curve_guard_del(w->guard);
+  if (w->ctx != NULL)
+    zmq_ctx_term(w->ctx);
+  free(w);
+}
+
+char *rl__wire_node_id_new(void) {
+  char host[256];
+  if (gethostname(host, sizeof(host)) != 0)
+    snprintf(host, sizeof(host), "localhost");
+  host[sizeof(host) - 1] = '\0';
+  /* Room for "_" and 32 hex digits inside ZeroMQ's 255-byte identity. */
+  host[200] = '\0';
+  unsigned char rnd[16];
+  size_t got = 0;
+  for (int i = 0; i < 8 && got < sizeof(rnd); i++) {
+    ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
+    if (n > 0)
+      got += (size_t)n;
+  }
+  if (got < sizeof(rnd))
+    return NULL;
+  size_t hl = strlen(host);
+  char *id = malloc(hl + 1 + 32 + 1);
+  if (id == NULL)
+    return NULL;
+  snprintf(id, hl + 2, "%s_", host);
+  for (size_t i = 0; i < sizeof(rnd); i++)
+    snprintf(id + hl + 1 + 2 * i, 3, "%02x", rnd[i]);
+  return id;
+}

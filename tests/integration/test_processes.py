@@ -1,0 +1,165 @@
+"""--processes N (#17): one command, a master and N forked local workers,
+against nginx on loopback.
+
+- While it runs, N child processes of the command hold the connections to
+  nginx and the command itself holds none (the fds are spread over the
+  workers: `ss -tnp` names each connection's process).
+- It exits 0 and its report (--json-file) counts, per name and in all,
+  what nginx logged, less the requests in flight that the workers say they
+  cut at the stop (as one process would); the fixed_count class has its
+  one user.
+- With --cluster-key, master and workers share the key and run as well.
+- --processes with --worker or --master, or without a scenario, is a usage
+  error.
+
+Run from this folder:  RPCLOAD_BIN=../../build/rpcload RPCLOAD_PLUGIN_DIR=../../build/plugins \
+    /usr/bin/python3 -m unittest -v test_processes
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+import rpcload
+from servers import NginxServer, popen_bounded, stop_process
+
+SCENARIO = """host: %s
+users:
+  - name: Browser
+    weight: 3
+    wait: {constant: 0.05}
+    tasks: [{steps: [{http: GET /hello?c=browse, name: browse}]}]
+  - name: Admin
+    fixed_count: 1
+    wait: {constant: 0.05}
+    tasks: [{steps: [{http: GET /hello?c=admin, name: admin}]}]
+"""
+
+
+def children(pid):
+    """PIDs whose parent is pid (from /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so after ")".
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(entry))
+    return set(out)
+
+
+def connection_owners(port):
+    """PIDs that hold an established connection to 127.0.0.1:port."""
+    res = subprocess.run(["ss", "-Htnp", "state", "established", "( dport = :%d )" % port],
+                         capture_output=True, text=True, timeout=30)
+    return {int(p) for p in re.findall(r"pid=(\d+)", res.stdout)}
+
+
+class Processes(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="rl-processes-")
+        self.nginx = NginxServer()
+        self.nginx.start()
+        self.scn = os.path.join(self.tmp, "shop.yaml")
+        with open(self.scn, "w") as f:
+            f.write(SCENARIO % ("http://127.0.0.1:%d" % self.nginx.port))
+        self.proc = None
+
+    def tearDown(self):
+        if self.proc is not None:
+            stop_process(self.proc)
+        self.nginx.stop()
+        if not os.environ.get("RPCLOAD_KEEP_TMP"):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_master_and_workers_against_nginx(self):
+        n = 3
+        report = os.path.join(self.tmp, "report.json")
+        log_path = os.path.join(self.tmp, "run.log")
+        with open(log_path, "w") as log:
+            self.proc = popen_bounded(rpcload.base_argv() + [
+                "-f", self.scn, "--processes", str(n), "-u", "12", "-r", "12", "-t", "5s",
+                "--json-file", report], stdout=log, stderr=subprocess.STDOUT)
+        # While it runs: every connection to nginx belongs to a worker.
+        seen_workers, owners = set(), set()
+        deadline = time.monotonic() + 30
+        while self.proc.poll() is None and time.monotonic() < deadline and len(owners) < n:
+            seen_workers |= children(self.proc.pid)
+            owners |= connection_owners(self.nginx.port)
+            time.sleep(0.2)
+        rc = self.proc.wait(timeout=90)
+        self.proc = None
+        with open(log_path, errors="replace") as f:
+            log = f.read()
+        self.assertEqual(rc, 0, log)
+        self.assertEqual(len(seen_workers), n, "children seen: %s\n%s" % (seen_workers, log))
+        self.assertEqual(len(owners), n, "connection owners %s\n%s" % (owners, log))
+        self.assertTrue(owners <= seen_workers, "%s not all workers %s" % (owners, seen_workers))
+        with open(report) as f:
+            stats = json.load(f)
+        by_name = {e["name"]: e["num_requests"] for e in stats["stats"]}
+        total = stats["total"]["num_requests"]
+        self.assertGreater(total, 100, log)
+        # Requests in flight when a worker stops its users are cut and not
+        # counted, as in one process; each worker says how many.
+        cut = sum(int(c) for c in re.findall(r"(\d+) request\(s\) in flight were cut", log))
+        self.assertLessEqual(cut, 12, log)
+        self.assertEqual(total + cut, len(self.nginx.log_entries()), log)
+        admin, browse = (self.nginx.count(path="/hello?c=admin"),
+                         self.nginx.count(path="/hello?c=browse"))
+        self.assertTrue(0 <= admin - by_name["admin"] <= cut, (by_name, admin, cut))
+        self.assertTrue(0 <= browse - by_name["browse"] <= cut, (by_name, browse, cut))
+        # The fixed_count class's one user: at 20 requests/s for ~5 s, far
+        # below a second Admin's share.
+        self.assertLess(by_name["admin"], by_name["browse"] / 4, by_name)
+        self.assertIn("%d worker processes started" % n, log)
+
+    def test_with_a_cluster_key(self):
+        """--cluster-key: master and workers share it (CURVE on loopback)."""
+        try:
+            import zmq
+            key = zmq.curve_keypair()[1].decode()
+        except ImportError:
+            self.skipTest("python3-zmq is missing (it makes the key)")
+        report = os.path.join(self.tmp, "report.json")
+        res = rpcload.run(["-f", self.scn, "--processes", "2", "--cluster-key", key,
+                           "-u", "4", "-r", "4", "-t", "3s", "--json-file", report],
+                          timeout_s=90)
+        self.assertEqual(res.exit_code, 0, res.describe())
+        self.assertNotIn("failed the CURVE handshake", res.stderr)
+        with open(report) as f:
+            total = json.load(f)["total"]["num_requests"]
+        cut = sum(int(c) for c in re.findall(r"(\d+) request\(s\) in flight were cut",
+                                             res.stderr))
+        self.assertGreater(total, 0, res.describe())
+        self.assertEqual(total + cut, len(self.nginx.log_entries()), res.describe())
+
+    def test_usage_errors(self):
+        cases = [
+            (["-f", self.scn, "--processes", "2", "--worker"],
+             "--processes makes this process the master of local workers"),
+            (["-f", self.scn, "--processes", "2", "--master"],
+             "--processes makes this process the master of local workers"),
+            (["--processes", "2", self.nginx.url("/hello")],
+             "--processes needs a scenario (-f FILE)"),
+            (["-f", self.scn, "--processes", "0"], "invalid --processes '0'"),
+        ]
+        for args, said in cases:
+            with self.subTest(args=args):
+                res = rpcload.run(args + ["-t", "1s"], timeout_s=30)
+                self.assertEqual(res.exit_code, 2, res.describe())
+                self.assertIn(said, res.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
