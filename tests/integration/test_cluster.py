@@ -16,7 +16,10 @@
   gets users; the run goes on and the master's counts are nginx's less at
   most the killed worker's unreported last second or so. A master killed
   with SIGKILL: its worker stops and exits 1 within its
-  --master-heartbeat-timeout.
+  --master-heartbeat-timeout. Malformed frames (random bytes, cut frames,
+  wrong shapes, containers claiming billions of items) sent at a running
+  master and at a worker: each is logged and dropped, the run goes on and
+  its counts still equal nginx's.
 """
 
 import collections
@@ -110,8 +113,11 @@ class ClusterCase(unittest.TestCase):
             return f.read()
 
     def describe(self):
-        return "\n".join("--- %s ---\n%s" % (os.path.basename(p), open(p, errors="replace").read()[-3000:])
-                         for p in self.logs)
+        out = []
+        for p in self.logs:
+            with open(p, errors="replace") as f:
+                out.append("--- %s ---\n%s" % (os.path.basename(p), f.read()[-3000:]))
+        return "\n".join(out)
 
     def master(self, port, workers, extra=(), run_time="5s"):
         return self.start("master", rpcload.base_argv() + [
@@ -232,7 +238,83 @@ class LocustWorkerRpcloadMaster(ClusterCase):
         self.assertIn("says no version", self.log("master"))
 
 
+def mp_str(t):
+    """A msgpack str (fixstr or str8)."""
+    b = t.encode()
+    return (bytes([0xa0 | len(b)]) if len(b) < 32 else bytes([0xd9, len(b)])) + b
+
+
+def garbage_frames(node):
+    """Malformed frames, and well-formed ones of the wrong shape, none a
+    message that should count (msgpack by hand: no library needed)."""
+    import random
+    rnd = random.Random(17)
+    s = mp_str
+    good_stats = (b"\x93" + s("stats") + b"\x81" + s("stats") + b"\x91\x82" + s("name")
+                  + s("/x") + s("method") + s("GET") + s(node))
+    frames = [b"", b"\xc1", b"\x93", b"\xdd\xff\xff\xff\xff",
+              b"\x93" + s("stats") + b"\xdf\xff\xff\xff\xff" + s(node),
+              b"\x93" + s("stats") + b"\x05" + s(node),
+              b"\x93" + s("spawn") + b"\x80" + s(node),
+              b"\x93" + s("heartbeat") + b"\x81" + s("state") + b"\x05" + s(node),
+              b"\x91" * 2000 + b"\xc0",
+              good_stats, good_stats[:-3]]
+    frames += [bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 200)))
+               for _ in range(300)]
+    return frames
+
+
+def zmq_available():
+    import importlib.util
+    return importlib.util.find_spec("zmq") is not None
+
+
 class Faults(ClusterCase):
+    @unittest.skipUnless(zmq_available(), "python3-zmq is missing")
+    def test_malformed_frames_at_master_and_worker(self):
+        import zmq
+        ctx = zmq.Context()
+        try:
+            # At a master in a run: garbage from a node of its own.
+            port = free_port()
+            master = self.master(port, 1, run_time="4s")
+            w = self.worker(0, port)
+            self.assertTrue(self.wait_log("worker0", "all users spawned"), self.describe())
+            d = ctx.socket(zmq.DEALER)
+            d.setsockopt(zmq.IDENTITY, b"garbage_0")
+            d.setsockopt(zmq.LINGER, 1000)
+            d.connect("tcp://127.0.0.1:%d" % port)
+            for f in garbage_frames("garbage_0"):
+                d.send(f)
+            d.close()
+            self.assertEqual(master.wait(timeout=60), 0, self.describe())
+            self.assertEqual(w.wait(timeout=30), 0, self.describe())
+            self.assertIn("dropped a malformed message from garbage_0", self.log("master"))
+            stats = self.stats(os.path.join(self.tmp, "master.json"))
+            for name, uri in (("browse", "/hello?c=browse"), ("admin", "/hello?c=admin")):
+                self.assertEqual(stats[("GET", name)]["num_requests"], self.nginx.count(path=uri),
+                                 self.describe())
+
+            # At a worker: a master played here acks it, sends garbage,
+            # then quit.
+            r = ctx.socket(zmq.ROUTER)
+            rport = r.bind_to_random_port("tcp://127.0.0.1")
+            w2 = self.worker(1, rport)
+            self.assertTrue(r.poll(20000), self.describe())
+            ident, _ = r.recv_multipart()
+            node = ident.decode()
+            r.send_multipart([ident, b"\x93" + mp_str("ack") + b"\x81" + mp_str("index")
+                              + b"\x00" + mp_str(node)])
+            for f in garbage_frames(node):
+                r.send_multipart([ident, f])
+            r.send_multipart([ident, b"\x93" + mp_str("quit") + b"\xc0" + mp_str(node)])
+            self.assertEqual(w2.wait(timeout=30), 0, self.describe())
+            self.assertIn("dropped a malformed message from the master", self.log("worker1"))
+            self.assertIn("the master said quit", self.log("worker1"))
+            r.close(0)
+        finally:
+            ctx.term()
+
     def test_killed_worker_missing_users_moved_and_rejoin(self):
         port = free_port()
         master = self.master(port, 2, ["--heartbeat-liveness", "2"], run_time="14s")
