@@ -215,6 +215,19 @@ void rl__user_record_at(rl__user *u, rl_request *req, const rl_result *res,
                         uint64_t end_ns, char *why, size_t whylen,
                         rl__user_outcome *out);
 
+/*
+ * A request the user's class reports itself (Locust's
+ * events.request.fire; rl_user_fire_request): `type` and `name` its
+ * stats row (borrowed for the call), `rt_ns` long, `bytes` of response,
+ * `error` NULL for a success. Heard by the listeners (whose verdict may
+ * fail it) and recorded into the thread's stats as any request's end,
+ * through the run's gate (warm-up, --skip-first). Returns 0, or -1 when
+ * the run cuts or the user has stopped (nothing recorded). Worker thread
+ * only.
+ */
+int rl__user_fire(rl__user *u, const char *type, const char *name,
+                  uint64_t rt_ns, uint64_t bytes, const char *error);
+
 /* Queues a driver's user to act (its driver's resume) once the current
  * callback is done. */
 void rl__user_wake(rl__user *u);

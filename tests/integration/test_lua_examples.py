@@ -223,6 +223,33 @@ class LuaExamples(LuaScriptCase):
         self.assertEqual(r[("grpc", "SayHello")]["num_requests"], hs.counts["hello_ok"])
         self.assertGreater(hs.counts["hello_ok"], 6)
         self.assertEqual(r[("grpc", "SayHello")]["num_failures"], 0)
+        # The wrapper's own event (the call's is off): the reply's length.
+        self.assertGreater(r[("grpc", "SayHello")]["avg_content_length"], 0)
+
+    def test_manual_stats_reporting(self):
+        with NginxServer() as nginx:
+            p = run("manual_stats_reporting.lua", "http://127.0.0.1:%d" % nginx.port,
+                    "-u", "6", "-r", "100", "-t", "3s")
+            self.assertEqual(p.returncode, 1, p.stderr[-3000:])  # the fired failures
+            self.assertEqual(queries(nginx), [])  # nothing sent: the rows are fired
+        r = rows(p)
+        self.assertLessEqual(set(r), {("manual", "successful_task"),
+                                      ("manual", "decorator_test"),
+                                      ("manual", "failing_task")})
+        self.assertGreater(total(r), 6)  # each user's first task, at least
+        ex = {e["traceback"]: e for e in json.loads(p.stdout)["exceptions"]}
+        for name, row in r.items():
+            # The time of the block, a sleep of up to 1 s.
+            self.assertLess(row["max_response_time"], 1500, row)
+            # Each failure is the re-raised error, counted as a Lua error.
+            fails = row["num_failures"]
+            self.assertEqual(ex.get("MyUser." + name[1], {"count": 0})["count"], fails)
+            if name[1] == "successful_task":
+                self.assertEqual(fails, 0)
+            if name[1] == "failing_task":
+                self.assertEqual(fails, row["num_requests"])
+        self.assertRegex(p.stderr, r"manual_stats_reporting\.lua:\d+: (Oh nooes!|"
+                         r"decorator_task failed)")
 
 
 if __name__ == "__main__":

@@ -689,6 +689,60 @@ static void test_stop_user_ends_the_user_through_on_stop(void **state) {
   assert_int_equal(f.lp.live_users, 0);
 }
 
+/* ---- API 1.5: requests the class fires, sends that are no event ------- */
+
+/* A's send is no request event; its done fires what the class timed. */
+static void fire_done(rl_user *u, const rl_send_result *res, void *arg) {
+  (void)arg;
+  seen(res);
+  rl_fired_request r = {.struct_size = sizeof r,
+                        .type = "manual",
+                        .name = "wrapped",
+                        .response_time_ns = 3 * TH_MS,
+                        .response_length = 7};
+  assert_int_equal(rl_user_fire_request(u, &r), 0);
+  r.error = "it broke";
+  assert_int_equal(rl_user_fire_request(u, &r), 0);
+  /* What cannot be a stats row, or an older caller's struct. */
+  r.name = "";
+  assert_int_equal(rl_user_fire_request(u, &r), RL_ERR_INVAL);
+  r.name = "wrapped";
+  r.struct_size = 4;
+  assert_int_equal(rl_user_fire_request(u, &r), RL_ERR_INVAL);
+  assert_int_equal(rl_user_fire_request(u, NULL), RL_ERR_INVAL);
+  rl_user_task_done(u);
+}
+
+static void fire_task(rl_user *u, void *arg) {
+  (void)arg;
+  rl_send_opts o = {.struct_size = sizeof o, .decide = 1, .no_event = 1};
+  assert_int_equal(rl_user_send_opts(u, 0, &o, fire_done, NULL), 0);
+}
+
+static void test_a_class_fires_its_own_requests(void **state) {
+  (void)state;
+  const int req[] = {A, -1};
+  plan(NULL, fire_task, NULL, req, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn();
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  /* A went out and its done saw it, but only the fired ones count. */
+  assert_string_equal(f.log, "done A 200|");
+  assert_string_equal(th_tp_labels(), "A");
+  assert_int_equal(requests_of("A"), 0);
+  const rl__stats_entry *e = entry_named("wrapped");
+  assert_non_null(e);
+  assert_string_equal(e->type, "manual");
+  assert_int_equal(e->num_requests, 2);
+  assert_int_equal(e->num_failures, 1);
+  /* Stopped: nothing more counts. */
+  f.lp.stopping = f.lp.cutting = 1;
+  rl__user_stop(u, 1);
+  rl_fired_request r = {
+      .struct_size = sizeof r, .type = "manual", .name = "wrapped"};
+  assert_int_equal(rl_user_fire_request(u->c, &r), RL_ERR_CLOSED);
+  assert_int_equal(e->num_requests, 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -710,6 +764,7 @@ int main(void) {
       T(test_a_cut_user_is_not_woken),
       T(test_a_task_sets_its_own_wait),
       T(test_stop_user_ends_the_user_through_on_stop),
+      T(test_a_class_fires_its_own_requests),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
