@@ -618,6 +618,17 @@ int rl__user_wants_response(const rl_request *req) {
                   u->loop->print_responses;
 }
 
+unsigned rl__user_response_parts(const rl_request *req) {
+  if (!rl__user_wants_response(req))
+    return 0;
+  const rl__user *u = req->user;
+  const rl__plan_step *s = req->step;
+  if (u->loop->events_response || u->loop->print_responses ||
+      (s && s->has_checks))
+    return RL_RESPONSE_ALL;
+  return RL_RESPONSE_STATUS | RL_RESPONSE_BODY;
+}
+
 /* Bodies and messages are printed up to this many bytes: enough to see
  * what a server says, not a flood. */
 #define PRINT_MAX_BODY 2048

@@ -132,6 +132,12 @@ rl__user *rl__user_new(rl_loop *loop, uint64_t id,
  * request: its class keeps responses, or its step's first responses are
  * still to be printed (--print-responses). */
 int rl__user_wants_response(const rl_request *req);
+/* Which parts of it (RL_RESPONSE_*, plugin ABI 1.8; 0 when not wanted):
+ * the header fields only for whoever reads them (the step's checks, the
+ * listeners' on_request, --print-responses); a class written in C or
+ * Lua gets the status and the body in its done (rl_send_result), never
+ * the fields, so its sends do not ask for them. */
+unsigned rl__user_response_parts(const rl_request *req);
 
 /* Acts on the user's state: next task, wait, or stop. Worker thread only. */
 void rl__user_resume(rl__user *u);

@@ -548,6 +548,19 @@ static void test_a_send_counts_under_its_own_name(void **state) {
   assert_int_equal(requests_of("A"), 0);
 }
 
+/* A listener that reads responses (on_request with wants_response) gets
+ * the header fields too: the plugin is asked for all of it (ABI 1.8). */
+static void test_listeners_reading_responses_get_every_part(void **state) {
+  (void)state;
+  const int req[] = {A, -1};
+  plan(NULL, named_task, NULL, req, constant(RL__NS_PER_SEC));
+  f.lp.events_response = 1;
+  rl__user *u = spawn();
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_int_equal(requests_of("/items?id=[id]"), 1);
+  assert_int_equal(th_tp_last_parts, RL_RESPONSE_ALL);
+}
+
 /* Each done decides differently: A1 fails it, A2 leaves the protocol's
  * success, X (a transport failure) is made a success; a send without
  * decide cannot be decided. */
@@ -590,6 +603,9 @@ static void test_a_deciding_send_counts_what_done_decided(void **state) {
   assert_int_equal(x->num_requests, 1);
   assert_int_equal(x->num_failures, 0);
   assert_int_equal(requests_of("B"), 1);
+  /* Its done reads the status and the body (rl_send_result), never the
+   * header fields: the plugin is not asked for them (ABI 1.8). */
+  assert_int_equal(th_tp_last_parts, RL_RESPONSE_STATUS | RL_RESPONSE_BODY);
   /* Outside a done: nothing to decide. */
   rl_send_result r = {.struct_size = sizeof r};
   assert_int_equal(rl_user_decide(u->c, &r, "x"), RL_ERR_INVAL);
@@ -765,6 +781,7 @@ int main(void) {
       T(test_a_task_sets_its_own_wait),
       T(test_stop_user_ends_the_user_through_on_stop),
       T(test_a_class_fires_its_own_requests),
+      T(test_listeners_reading_responses_get_every_part),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
