@@ -17,6 +17,7 @@ struct rl_request {
   int id;
   uint64_t user_id, seq, rng; /* what templates draw on */
   int wanted;                 /* request_wants_response said yes */
+  unsigned parts;             /* ABI 1.8: the parts it was told of */
   const rl_kv *headers;       /* ABI 1.7: the test's, when it was made */
   size_t n_headers;
 };
@@ -147,7 +148,21 @@ static int host_request_wants_response(const rl_request *req) {
   fh->asked++;
   /* The request is the host's own object: remember the answer. */
   ((rl_request *)req)->wanted = fh->wants_response;
+  ((rl_request *)req)->parts = fh->wants_response ? RL_RESPONSE_ALL : 0;
   return fh->wants_response;
+}
+
+static unsigned host_request_response_parts(const rl_request *req) {
+  rl_fake_host *fh = current;
+  if (!check_live(req, "request_response_parts"))
+    return 0;
+  fh->asked++;
+  unsigned parts = !fh->wants_response  ? 0
+                   : fh->response_parts ? fh->response_parts
+                                        : RL_RESPONSE_ALL;
+  ((rl_request *)req)->wanted = parts != 0;
+  ((rl_request *)req)->parts = parts;
+  return parts;
 }
 
 /* Appends "key: value\n" to dst (cap bytes, NUL-terminated), cut to fit. */
@@ -168,6 +183,14 @@ static void host_request_response(rl_request *req, const rl_response *resp) {
         req->id);
   CHECK(fh, req->wanted,
         "request_response for request %d, which the host did not ask for",
+        req->id);
+  CHECK(fh, (req->parts & RL_RESPONSE_HEADERS) || resp->n_headers == 0,
+        "request_response for request %d has %zu header fields, which the "
+        "host did not ask for (request_response_parts)",
+        req->id, resp->n_headers);
+  CHECK(fh, (req->parts & RL_RESPONSE_BODY) || resp->body_len == 0,
+        "request_response for request %d has a payload, which the host did "
+        "not ask for (request_response_parts)",
         req->id);
   CHECK(fh, resp->struct_size >= sizeof(rl_response), "rl_response of %u bytes",
         (unsigned)resp->struct_size);
@@ -522,6 +545,7 @@ void rl_fake_host_init(rl_fake_host *fh) {
       .template_new_at = host_template_new_at,
       .template_text = rl__template_text,
       .request_headers = host_request_headers,
+      .request_response_parts = host_request_response_parts,
   };
   current = fh;
 }

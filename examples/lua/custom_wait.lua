@@ -16,10 +16,11 @@
 --       wait_time = lambda self: strictExp(3, 7)
 --       tasks = [UserTasks]
 --
--- UserTasks' three tasks (index, stats, page404) are the classes' own here
--- (no nested task sets in Lua yet); the paths are the test nginx's
+-- UserTasks (index, stats, page404) is an rl.taskset, as basic.py's
+-- TaskSet is (examples/lua/basic.lua); the paths are the test nginx's
 -- (/missing is its 404, a failure as page404's is). The wait function is
--- asked after each task with the user's table and returns seconds. The
+-- asked after each task, in the set as outside it (a TaskSet's default
+-- wait_time is its user's), with the user's table and returns seconds. The
 -- test (tests/integration/test_lua_examples.py) checks that a strict user
 -- never runs two tasks within 3 s:
 --   rpcload -s examples/lua/custom_wait.lua --host http://127.0.0.1:8080
@@ -37,20 +38,24 @@ local function strict_exp(min_wait, max_wait, mu)
   return max_wait
 end
 
-local function user_tasks(who)
-  return {
-    index = function(u) u.http:get("/hello?page=index&who=" .. who, {name = "index"}) end,
-    stats = function(u) u.http:get("/hello?page=stats&who=" .. who, {name = "stats"}) end,
-    page404 = function(u) u.http:get("/missing?who=" .. who, {name = "page404"}) end,
+-- Locust's UserTasks(TaskSet); `who` marks the class in nginx's log.
+local function UserTasks(who)
+  return rl.taskset {
+    name = "UserTasks",
+    tasks = {
+      index = function(u) u.http:get("/hello?page=index&who=" .. who, {name = "index"}) end,
+      stats = function(u) u.http:get("/hello?page=stats&who=" .. who, {name = "stats"}) end,
+      page404 = function(u) u.http:get("/missing?who=" .. who, {name = "page404"}) end,
+    },
   }
 end
 
 WebsiteUser = rl.user {
   wait = function(u) return expovariate(1) end,
-  tasks = user_tasks("website"),
+  tasks = {UserTasks("website")},
 }
 
 StrictWebsiteUser = rl.user {
   wait = function(u) return strict_exp(3, 7) end,
-  tasks = user_tasks("strict"),
+  tasks = {UserTasks("strict")},
 }

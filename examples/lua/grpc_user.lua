@@ -21,26 +21,33 @@
 --           self.client.SayHello(hello_pb2.HelloRequest(name="Test"))
 --           time.sleep(1)
 --
--- What differs: a Lua script cannot fire request events itself (no
--- rl.events.request:fire yet, docs/lua.md); each u.grpc:call already fires
--- one (type grpc, timed by the engine, a non-OK status its failure), so the
--- wrapper here is what Locust's is for the rest: client.SayHello(msg) by
--- method name, the stats row named after the method, and a check on the
--- reply (an empty message fails the call, as Locust's len() would raise).
--- The test (tests/integration/test_lua_examples.py) runs it against
--- examples/hello's server:
+-- The wrapper here is Locust's: it makes the call with {event = false}
+-- (the call is no request event of its own, as a raw stub's is not),
+-- times it and fires the request event itself with
+-- rl.events.request:fire, type "grpc" named after the method, the gRPC
+-- error (or an empty reply, as Locust's would raise on it) its exception.
+-- What differs: response_length is the reply's JSON text's length (the
+-- response object holds the reply as proto3 JSON), not the protobuf's
+-- ByteSize(). The test (tests/integration/test_lua_examples.py) runs it
+-- against examples/hello's server:
 --   rpcload -s examples/lua/grpc_user.lua --host grpc://127.0.0.1:50051
 local rl = require "rpcload"
 
 local SERVICE = "locust.hello.HelloService"
 
--- GrpcClient(u): client.Method(msg) calls SERVICE/Method, named "Method".
+-- GrpcClient(u): client.Method(msg) calls SERVICE/Method and reports it
+-- as a request named "Method".
 local function GrpcClient(u)
   return setmetatable({}, {
     __index = function(_, name)
       return function(msg)
-        local r = u.grpc:call(SERVICE .. "/" .. name, msg, {name = name})
-        if r.ok and (r:json().message or "") == "" then r:failure("empty reply") end
+        local start = rl.time()
+        local r = u.grpc:call(SERVICE .. "/" .. name, msg, {event = false})
+        local exception = r.error
+        if r.ok and (r:json().message or "") == "" then exception = "empty reply" end
+        rl.events.request:fire{request_type = "grpc", name = name,
+                               response_time = (rl.time() - start) * 1000,
+                               response_length = #r.body, exception = exception}
         return r
       end
     end,

@@ -36,6 +36,10 @@
  *     `refused`, only from inside session_submit.
  *   - ABI 1.7: request_headers answers the `headers` the test set when
  *     the request was made (borrowed: they must outlive it).
+ *   - ABI 1.8: request_response_parts answers response_parts (all when 0)
+ *     for a request wants_response says yes to, 0 otherwise, counted with
+ *     `asked`; request_response then refuses header fields or a payload
+ *     the answer left out.
  * A broken rule calls on_violation (default: print the rule and abort), so
  * a test framework can turn it into a failed test from inside the plugin's
  * call (cmocka: fail_msg).
@@ -151,6 +155,9 @@ typedef struct rl_fake_host {
    * (request_headers); NULL: none. The test owns them. */
   const rl_kv *headers;
   size_t n_headers;
+  /* ABI 1.8: request_response_parts' answer (RL_RESPONSE_* bits) when
+   * wants_response is set; 0: all of them. */
+  unsigned response_parts;
   /* Called with the rule a plugin broke; it should not return (cmocka's
    * fail_msg does not). NULL: print it and abort. */
   void (*on_violation)(const char *what);

@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 7
+#define RL_ABI_MINOR 8
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -323,7 +323,8 @@ typedef struct rl_host {
 
   /* ---- ABI 1.2: responses, for scenario checks --------------------------
    * 1 when the host will look at `req`'s response: collect it and hand it
-   * over with request_response() before request_done(). 0: don't bother. */
+   * over with request_response() before request_done(). 0: don't bother.
+   * From ABI 1.8, request_response_parts (below) says which parts. */
   int (*request_wants_response)(const rl_request *req);
   /* What came back for `req` (borrowed for the call; the host copies what
    * it keeps). At most once per request, just before request_done(req);
@@ -454,7 +455,31 @@ typedef struct rl_host {
    * goes without them.
    */
   const rl_kv *(*request_headers)(const rl_request *req, size_t *n);
+
+  /* ---- ABI 1.8: which parts of a response the host will read ----------- */
+
+  /*
+   * Finer than request_wants_response: the RL_RESPONSE_* bits of what the
+   * host will read of `req`'s response; 0: nothing (as wants_response's
+   * 0). A plugin that calls it collects only those parts before handing
+   * the response over with request_response: without
+   * RL_RESPONSE_HEADERS, no header fields (headers NULL, n_headers 0: a
+   * class's done sees the status and the body, never the fields, so
+   * copying them for it was wasted); without RL_RESPONSE_BODY, no
+   * payload (nor its JSON). The status is always handed over. Asked once
+   * per request, where wants_response would be; a plugin that still asks
+   * request_wants_response gets 1 for any part, and collects all (it
+   * keeps working, at its old cost).
+   */
+  unsigned (*request_response_parts)(const rl_request *req);
 } rl_host;
+
+/* The parts request_response_parts (ABI 1.8) names. */
+#define RL_RESPONSE_STATUS 1u
+#define RL_RESPONSE_HEADERS 2u
+#define RL_RESPONSE_BODY 4u
+#define RL_RESPONSE_ALL                                                        \
+  (RL_RESPONSE_STATUS | RL_RESPONSE_HEADERS | RL_RESPONSE_BODY)
 
 /* True when `host` (an rl_host *) has member `m`, e.g.
  * RL_HOST_HAS(host, template_expand): members appended in a later minor
@@ -469,6 +494,8 @@ typedef struct rl_host {
 #define RL_HOST_HAS_CONN_STEP(host) RL_HOST_HAS(host, request_refuse)
 #define RL_HOST_HAS_TEMPLATE_TEXT(host) RL_HOST_HAS(host, template_text)
 #define RL_HOST_HAS_REQUEST_HEADERS(host) RL_HOST_HAS(host, request_headers)
+#define RL_HOST_HAS_RESPONSE_PARTS(host)                                       \
+  RL_HOST_HAS(host, request_response_parts)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 

@@ -199,6 +199,13 @@ typedef struct rl_send_opts {
    * Requests a transport plugin carries (its own I/O) keep the plugin's
    * timeout. */
   uint64_t timeout_ns;
+  /* ---- API 1.5: read only when struct_size covers it ---- */
+  /* Nonzero: the send's end is no request event: neither the listeners
+   * nor the stats hear of it (a raw client's call, which Locust's
+   * interceptor-style wrappers time and report themselves: the class
+   * reports it with rl_user_fire_request, as it sees it). Its done is
+   * called as for any send. */
+  int no_event;
 } rl_send_opts;
 
 /*
@@ -275,6 +282,36 @@ int rl_user_wait_next(rl_user *u, double seconds);
  * stopped.
  */
 int rl_user_stop(rl_user *u);
+
+/* ---- API 1.5: Locust's events.request.fire ----
+ * A class that times something itself (a call through its own client, a
+ * step of several requests, Locust's interceptor-style wrappers) reports
+ * it as a request, with the same event and stats as the run's own. */
+
+/* A request the class reports (borrowed for the call). */
+typedef struct rl_fired_request {
+  uint32_t struct_size; /* sizeof(rl_fired_request) */
+  /* Its stats row: Locust's request_type and name (both required). */
+  const char *type;
+  const char *name;
+  uint64_t response_time_ns;
+  uint64_t response_length; /* bytes */
+  /* NULL: a success; else its failure's text (Locust's exception). */
+  const char *error;
+} rl_fired_request;
+
+/*
+ * From a callback of u's class: a request that ended now, `r` as the
+ * class measured it. The request event of the user's thread, as for a
+ * request sent: the listeners hear it (one may fail it), then the
+ * thread's stats count it (the run's rows, CSV, web UI, reports), unless
+ * the warm-up or --skip-first leave it out. Nothing is sent and the phase
+ * is not held. Returns 0; RL_ERR_INVAL: u or r NULL, r->struct_size too
+ * small, or a NULL or empty type or name; RL_ERR_CLOSED: the user has
+ * stopped or the run is cutting its users (not counted, as a request cut
+ * at a stop).
+ */
+int rl_user_fire_request(rl_user *u, const rl_fired_request *r);
 
 #ifdef __cplusplus
 }

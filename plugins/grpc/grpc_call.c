@@ -208,7 +208,9 @@ static void take_message(struct grpc_stream *gs, int compressed,
   if (m == NULL) {
     gs->broken = BROKEN_DECODE;
   } else {
-    if (gs->acc != NULL)
+    /* The message's JSON only for a host that reads the payload (ABI
+     * 1.8 parts): decoding it is most of a collected call's cost. */
+    if (gs->acc != NULL && (gs->acc->parts & RL_RESPONSE_BODY))
       acc_message(gs, m, data, len);
     protobuf_c_message_free_unpacked(m, NULL);
     if (st->server_stream)
@@ -412,7 +414,7 @@ static int outcome(struct grpc_stream *gs, char *error, size_t len) {
 
 /* Hands the collected response to the host with the call's status. */
 static void hand_over(struct grpc_stream *gs, int code) {
-  if (gs->st->server_stream) {
+  if (gs->st->server_stream && (gs->acc->parts & RL_RESPONSE_BODY)) {
     char *json = stream_json(gs);
     free(gs->acc->json);
     gs->acc->json = json;

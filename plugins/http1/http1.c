@@ -707,7 +707,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   if (watched(s))
     watch_name(s, at, len);
-  if (!s->want)
+  if (!s->want || !(s->acc.parts & RL_RESPONSE_HEADERS))
     return 0;
   if (s->hdr_state != HDR_NAME) {
     end_field(s);
@@ -722,7 +722,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
   struct http1_session *s = p->data;
   if (watched(s))
     watch_value(s, at, len);
-  if (!s->want)
+  if (!s->want || !(s->acc.parts & RL_RESPONSE_HEADERS))
     return 0;
   if (s->hdr_state == HDR_NAME) {
     rl__buf_add(&s->acc.hdr, "", 1);
@@ -955,14 +955,26 @@ static const http_parser_settings http1_parser_settings_collect = {
     .on_message_complete = on_message_complete,
 };
 
+/* The same, collecting the status and the body but no header field: for
+ * a host that reads no fields of this response (ABI 1.8 parts), the
+ * parser makes no call per field. */
+static const http_parser_settings http1_parser_settings_body = {
+    .on_message_begin = on_message_begin,
+    .on_status = on_status,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body_collect,
+    .on_message_complete = on_message_complete,
+};
+
 /* Feeds bytes (NULL, 0: the end of the connection) to the parser, with
  * the callbacks the request in flight needs. */
 static size_t parse(struct http1_session *s, const char *data, size_t len) {
-  return http_parser_execute(&s->parser,
-                             s->want || s->watching
-                                 ? &http1_parser_settings_collect
-                                 : &http1_parser_settings,
-                             data, len);
+  const http_parser_settings *cb = &http1_parser_settings;
+  if (s->watching || (s->want && (s->acc.parts & RL_RESPONSE_HEADERS)))
+    cb = &http1_parser_settings_collect;
+  else if (s->want)
+    cb = &http1_parser_settings_body;
+  return http_parser_execute(&s->parser, cb, data, len);
 }
 
 /*
@@ -1183,8 +1195,10 @@ static int http1_session_submit(void *session, rl_request *req) {
   s->hop = c != NULL ? c->hops : 0;
   s->chained = c != NULL;
   s->watching = st->active;
-  /* Asked once per request; the parser's callbacks follow the answer. */
-  s->want = s->has_responses && s->host->request_wants_response(req);
+  /* Asked once per request; the parser's callbacks follow the answer:
+   * the parts the host reads (ABI 1.8), header fields only when asked. */
+  s->acc.parts = s->has_responses ? rl__resp_parts(s->host, req) : 0;
+  s->want = s->acc.parts != 0;
   return 0;
 }
 

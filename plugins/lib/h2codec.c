@@ -50,9 +50,11 @@ int rl__h2codec_admit(const rl__h2codec *c, uint32_t cap_before_settings) {
 
 int rl__h2codec_collector(rl__h2codec *c, rl_request *req, rl__resp_acc **acc) {
   *acc = NULL;
-  if (c->has_responses && c->host->request_wants_response(req) &&
-      (*acc = rl__resp_acc_get(&c->free_accs)) == NULL)
+  unsigned parts = c->has_responses ? rl__resp_parts(c->host, req) : 0;
+  if (parts && (*acc = rl__resp_acc_get(&c->free_accs)) == NULL)
     return RL_ERR_NOMEM;
+  if (*acc)
+    (*acc)->parts = parts;
   return 0;
 }
 

@@ -65,9 +65,10 @@ void rl__h2codec_goaway(void *session_data, uint32_t error_code,
  * to cap_before_settings until its SETTINGS came). */
 int rl__h2codec_admit(const rl__h2codec *c, uint32_t cap_before_settings);
 
-/* Asks the host, once per request, whether it will look at req's
- * response: *acc is then a collector (the caller's until the stream ends
- * or rl__h2codec_submitted takes it back), else NULL. 0 or RL_ERR_NOMEM. */
+/* Asks the host, once per request, which parts of req's response it
+ * will read (rl__resp_parts): *acc is then a collector of those parts
+ * (the caller's until the stream ends or rl__h2codec_submitted takes it
+ * back), else NULL. 0 or RL_ERR_NOMEM. */
 int rl__h2codec_collector(rl__h2codec *c, rl_request *req, rl__resp_acc **acc);
 
 /* After a submit that returned rc: refused, the collector comes back (the

@@ -49,8 +49,16 @@ void rl__resp_acc_free_all(rl__resp_acc **free_list) {
   }
 }
 
+unsigned rl__resp_parts(const rl_host *host, const rl_request *req) {
+  if (RL_HOST_HAS_RESPONSE_PARTS(host) && host->request_response_parts)
+    return host->request_response_parts(req);
+  return host->request_wants_response(req) ? RL_RESPONSE_ALL : 0;
+}
+
 void rl__resp_acc_header(rl__resp_acc *a, const uint8_t *name, size_t name_len,
                          const uint8_t *value, size_t value_len) {
+  if (!(a->parts & RL_RESPONSE_HEADERS))
+    return;
   size_t more = name_len + value_len + 2;
   if (a->hdr.oom || a->hdr.len + more > RL__RESP_MAX_HEADERS ||
       rl__buf_reserve(&a->hdr, more) != 0) {
@@ -65,6 +73,8 @@ void rl__resp_acc_header(rl__resp_acc *a, const uint8_t *name, size_t name_len,
 }
 
 void rl__resp_acc_data(rl__resp_acc *a, const uint8_t *data, size_t len) {
+  if (!(a->parts & RL_RESPONSE_BODY))
+    return;
   size_t room = RL__RESP_MAX_BODY - a->body.len;
   /* Cut at the limit, or where memory ran out (the buffer then refuses
    * the rest). */

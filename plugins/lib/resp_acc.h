@@ -38,7 +38,16 @@ typedef struct rl__resp_acc {
   char *json;   /* the payload as JSON (the plugin's), or NULL; owned */
   rl_kv *kv;    /* the pairs for request_response */
   size_t kv_cap;
+  /* RL_RESPONSE_* parts the host reads (ABI 1.8): header fields and
+   * payload given without their bit are dropped, not copied. Set by the
+   * owner for each response (rl__resp_parts); emptying keeps it. */
+  unsigned parts;
 } rl__resp_acc;
+
+/* The parts of req's response the host reads: request_response_parts
+ * (ABI 1.8) when the host has it, else all or nothing as
+ * request_wants_response says. The host must have responses (ABI 1.2). */
+unsigned rl__resp_parts(const rl_host *host, const rl_request *req);
 
 /* Empties a collector for the next response, trimmed to RL__RESP_KEEP. */
 void rl__resp_acc_clear(rl__resp_acc *a);

@@ -39,6 +39,7 @@ typedef struct csend {
   /* rl_send_opts.decide: counted once done returns (rl_user_decide), with
    * the end time and the outcome kept here till then. */
   uint8_t decide, decided;
+  uint8_t no_event; /* rl_send_opts.no_event: never recorded */
   uint64_t end_ns;
   rl__buf verdict; /* rl_user_decide's error text, NUL-terminated */
   /* rl_send_opts.headers (API 1.2), copied: the strings NUL-separated in
@@ -200,7 +201,16 @@ static void send_ended(rl_request *req, const rl_result *res) {
     named.name = s->name.p;
     res = &named;
   }
-  if (s->decide && !cu->stopped && !cu->u->loop->cutting) {
+  if (s->no_event) {
+    /* Not a request event: only done hears of it; cut at a stop, it is
+     * dropped (counted nowhere, as its end would have been). */
+    uint64_t end = rl__now_ns();
+    o = (rl__user_outcome){
+        .cut = cu->u->loop->cutting || cu->u->state == RL__USER_STOPPED,
+        .error = res ? res->error : NULL,
+        .rt_ns = end > req->start_ns ? end - req->start_ns : 0};
+    s->decide = 0;
+  } else if (s->decide && !cu->stopped && !cu->u->loop->cutting) {
     /* Counted once its done has decided: the outcome so far is the
      * protocol's, the response time the one it will count with. */
     s->end_ns = rl__now_ns();
@@ -487,6 +497,12 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
     return RL_ERR_NOMEM;
   }
   s->decide = decide != 0;
+  s->no_event = opts && opts->struct_size >= offsetof(rl_send_opts, no_event) +
+                                                 sizeof opts->no_event
+                    ? opts->no_event != 0
+                    : 0;
+  /* A stream's messages are events of the request too: none either. */
+  s->req.event = s->no_event ? NULL : u->req.event;
   s->req.timeout_ns = timeout_ns;
   s->done = done;
   s->arg = arg;
@@ -667,4 +683,16 @@ int rl_user_stop(rl_user *cu) {
     return RL_ERR_CLOSED;
   cu->u->stop_after = 1;
   return 0;
+}
+
+int rl_user_fire_request(rl_user *cu, const rl_fired_request *r) {
+  if (!cu || !r || r->struct_size < sizeof(rl_fired_request) || !r->type ||
+      !*r->type || !r->name || !*r->name)
+    return RL_ERR_INVAL;
+  if (cu->stopped)
+    return RL_ERR_CLOSED;
+  return rl__user_fire(cu->u, r->type, r->name, r->response_time_ns,
+                       r->response_length, r->error)
+             ? RL_ERR_CLOSED
+             : 0;
 }

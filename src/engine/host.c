@@ -78,6 +78,10 @@ static int host_request_wants_response(const rl_request *req) {
   return rl__user_wants_response(req);
 }
 
+static unsigned host_request_response_parts(const rl_request *req) {
+  return rl__user_response_parts(req);
+}
+
 /* Into the request's own copy: a user of a C class has several requests
  * in flight, each with its response. */
 static void host_request_response(rl_request *req, const rl_response *resp) {
@@ -153,6 +157,7 @@ static const rl_host host_table = {
     .template_new_at = rl__template_new_at,
     .template_text = rl__template_text,
     .request_headers = host_request_headers,
+    .request_response_parts = host_request_response_parts,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

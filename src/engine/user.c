@@ -618,6 +618,17 @@ int rl__user_wants_response(const rl_request *req) {
                   u->loop->print_responses;
 }
 
+unsigned rl__user_response_parts(const rl_request *req) {
+  if (!rl__user_wants_response(req))
+    return 0;
+  const rl__user *u = req->user;
+  const rl__plan_step *s = req->step;
+  if (u->loop->events_response || u->loop->print_responses ||
+      (s && s->has_checks))
+    return RL_RESPONSE_ALL;
+  return RL_RESPONSE_STATUS | RL_RESPONSE_BODY;
+}
+
 /* Bodies and messages are printed up to this many bytes: enough to see
  * what a server says, not a flood. */
 #define PRINT_MAX_BODY 2048
@@ -754,6 +765,30 @@ void rl__user_record_at(rl__user *u, rl_request *req, const rl_result *res,
                          (now - lp->start_ns) / RL__NS_PER_SEC);
   if (e && lp->open)
     rl__stats_record_alt(e, alt);
+}
+
+int rl__user_fire(rl__user *u, const char *type, const char *name,
+                  uint64_t rt_ns, uint64_t bytes, const char *error) {
+  rl_loop *lp = u->loop;
+  if (lp->cutting || u->state == RL__USER_STOPPED)
+    return -1; /* as a request cut at a stop: not counted */
+  /* A request of no plugin: only what its event and the gate read (its
+   * own type and name, never the target's; when it began, for the
+   * listeners' start_ns; whether the warm-up or --skip-first leave it
+   * out, decided here as a request's at its end). */
+  uint64_t now = rl__now_ns();
+  rl_request req = {.user = u, .start_ns = now > rt_ns ? now - rt_ns : 0};
+  rl_result res = {
+      .type = type, .name = name, .response_bytes = bytes, .error = error};
+  if (lp->events && rl__request_counts(&lp->gate, &req))
+    res.error = tell_listeners(u, &req, &res, error, rt_ns);
+  rl__stats_entry *e =
+      rl__request_record(lp->stats, &lp->gate, &req, &res, res.error, rt_ns,
+                         (now - lp->start_ns) / RL__NS_PER_SEC);
+  /* The open model's other view: the caller gave one time, both are it. */
+  if (e && lp->open)
+    rl__stats_record_alt(e, rt_ns);
+  return 0;
 }
 
 /* The user's request has ended (req->end): the request event, with the

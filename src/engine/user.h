@@ -132,6 +132,12 @@ rl__user *rl__user_new(rl_loop *loop, uint64_t id,
  * request: its class keeps responses, or its step's first responses are
  * still to be printed (--print-responses). */
 int rl__user_wants_response(const rl_request *req);
+/* Which parts of it (RL_RESPONSE_*, plugin ABI 1.8; 0 when not wanted):
+ * the header fields only for whoever reads them (the step's checks, the
+ * listeners' on_request, --print-responses); a class written in C or
+ * Lua gets the status and the body in its done (rl_send_result), never
+ * the fields, so its sends do not ask for them. */
+unsigned rl__user_response_parts(const rl_request *req);
 
 /* Acts on the user's state: next task, wait, or stop. Worker thread only. */
 void rl__user_resume(rl__user *u);
@@ -214,6 +220,19 @@ void rl__user_record(rl__user *u, rl_request *req, const rl_result *res,
 void rl__user_record_at(rl__user *u, rl_request *req, const rl_result *res,
                         uint64_t end_ns, char *why, size_t whylen,
                         rl__user_outcome *out);
+
+/*
+ * A request the user's class reports itself (Locust's
+ * events.request.fire; rl_user_fire_request): `type` and `name` its
+ * stats row (borrowed for the call), `rt_ns` long, `bytes` of response,
+ * `error` NULL for a success. Heard by the listeners (whose verdict may
+ * fail it) and recorded into the thread's stats as any request's end,
+ * through the run's gate (warm-up, --skip-first). Returns 0, or -1 when
+ * the run cuts or the user has stopped (nothing recorded). Worker thread
+ * only.
+ */
+int rl__user_fire(rl__user *u, const char *type, const char *name,
+                  uint64_t rt_ns, uint64_t bytes, const char *error);
 
 /* Queues a driver's user to act (its driver's resume) once the current
  * callback is done. */

@@ -1,7 +1,7 @@
 /*
  * A Lua request call's per-request options that need more than a field
  * read: the headers table (issue #23, round two), the timeout (checked
- * seconds). runtime.c's and calls.c's request calls use them; what the
+ * seconds), event = false (no request event: the task fires its own). runtime.c's and calls.c's request calls use them; what the
  * fields mean is <rpcload/user.h>'s rl_send_opts.
  */
 #include <lauxlib.h>
@@ -65,7 +65,20 @@ void rl__script_headers(lua_State *L, int idx, const char *what,
   *n = i;
 }
 
+_Thread_local int rl__script_next_no_event;
+
 uint64_t rl__script_timeout(lua_State *L, int idx, const char *what) {
+  /* event = false (API 1.5 no_event): read here, where every request
+   * call reads its options first, for the send that follows. */
+  lua_getfield(L, idx, "event");
+  if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TBOOLEAN)
+    luaL_error(L,
+               "%s: event= is a %s: give false (no request event: "
+               "the task fires its own) or true",
+               what, luaL_typename(L, -1));
+  rl__script_next_no_event =
+      lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+  lua_pop(L, 1);
   lua_getfield(L, idx, "timeout");
   if (lua_isnil(L, -1)) {
     lua_pop(L, 1);

@@ -241,6 +241,7 @@ static void resume(luser *lu, int nargs) {
   lua_State *co = lu->co;
   luser *outer = tls_current;
   tls_current = lu;
+  rl__script_next_no_event = 0;
   rl__script_guard_arm(&lu->st->guard, co);
   int rc = lua_resume(co, nargs);
   rl__script_guard_disarm(&lu->st->guard, lu->st->L);
@@ -532,7 +533,9 @@ int rl__script_send_timed(lua_State *L, const char *what, size_t req,
                     .decide = 1,
                     .headers = headers,
                     .n_headers = n_headers,
-                    .timeout_ns = timeout_ns};
+                    .timeout_ns = timeout_ns,
+                    .no_event = rl__script_next_no_event};
+  rl__script_next_no_event = 0;
   int rc = rl_user_send_opts(cu, req, &o, request_done, lu);
   if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
     lu->ending = 1; /* the user is stopping: the task ends here */

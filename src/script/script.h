@@ -233,6 +233,12 @@ int rl__script_send_timed(lua_State *L, const char *what, size_t req,
  * seconds`, a number > 0 and at most a day): 0 when not given; anything
  * else a Lua error naming `what`. */
 uint64_t rl__script_timeout(lua_State *L, int idx, const char *what);
+/* Read by rl__script_timeout with the timeout: the options said event =
+ * false, so the next send on this thread is no request event
+ * (rl_send_opts.no_event). rl__script_send_timed takes it (and clears
+ * it); each resume clears it too, so an error between the two (the
+ * resume's end) leaves nothing for a later send. */
+extern _Thread_local int rl__script_next_no_event;
 
 /* runtime.c, for model.c: the rl_user of the user whose coroutine L is
  * (a Lua error naming `what` otherwise); ends L's phase now with no Lua
@@ -287,6 +293,8 @@ int rl__script_shape_setup(rl_env *env, rl__script *s, lua_State *L, char *why,
 void rl__script_open_events(lua_State *L, int rl_table);
 int rl__script_events_setup(rl_env *env, rl__script *s, lua_State *L, char *why,
                             size_t whylen);
+/* fire.c: rl.events.request:fire (after rl.events) and rl.time. */
+void rl__script_open_fire(lua_State *L, int rl_table);
 /* runtime.c: a Lua thread of this worker thread's state for listeners
  * (its guard in *g), or NULL when the thread has none (no Lua user ran
  * here) or its script failed to load. */

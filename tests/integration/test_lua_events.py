@@ -202,7 +202,7 @@ end)
 """
 
 
-class LuaInitErrorsReport(WithNginx):
+class Logged(WithNginx):
     def run_logged(self, text, *args):
         log = os.path.join(self.tmp.name, "events.log")
         os.environ["RL_EVENTS_LOG"] = log
@@ -216,6 +216,8 @@ class LuaInitErrorsReport(WithNginx):
                 lines = f.read().splitlines()
         return p, lines
 
+
+class LuaInitErrorsReport(Logged):
     def test_init_user_error_and_report_reach_lua(self):
         p, lines = self.run_logged(FACTS, "-u", "3", "-r", "100", "-t", "2s",
                                    "--threads", "2")
@@ -260,6 +262,98 @@ class LuaInitErrorsReport(WithNginx):
         self.assertRegex(p.stderr, r"rl\.events\.init listener 1: .*t\.lua:4: no go on http://")
         self.assertEqual(self.nginx.count(), 0)
 
+
+FIRE = """
+local P = os.getenv("RL_EVENTS_LOG")
+local function note(s) local f = assert(io.open(P, "a")); f:write(s, "\\n"); f:close() end
+local heard = 0
+rl.events.request:add_listener(function(r)
+  if r.request_type == "manual" then heard = heard + 1 end
+  if r.name == "refused" then return "refused by the listener" end
+end)
+U = rl.user { wait = rl.constant(0.05), tasks = { function(u)
+  local t0 = rl.time()
+  local r = u.http:get("/hello?fire", {event = false})
+  rl.events.request:fire{request_type = "manual", name = "block",
+                         response_time = (rl.time() - t0) * 1000,
+                         response_length = #r.body}
+  note("fired")
+  if u.id % 2 == 0 then
+    rl.events.request:fire{request_type = "manual", name = "bad", response_time = 2,
+                           exception = "it broke"}
+    rl.events.request.fire{request_type = "manual", name = "refused"}
+    note("fired bad")
+  end
+end }, on_stop = function(u) note("heard " .. heard) end }
+"""
+
+
+class LuaFire(Logged):
+    """rl.events.request:fire (Locust's events.request.fire): the stats, the
+    CSV and the request listeners count what the script fired, no more."""
+
+    def test_fired_requests_are_counted_as_fired(self):
+        prefix = os.path.join(self.tmp.name, "run")
+        p, lines = self.run_logged(FIRE, "-u", "4", "-r", "100", "-t", "2s",
+                                   "--threads", "1", "--csv", prefix)
+        self.assertEqual(p.returncode, 1, p.stderr)  # the fired failures
+        fired = lines.count("fired")
+        bad = lines.count("fired bad")
+        self.assertGreater(fired, 8)
+        self.assertGreater(bad, 0)
+        # event = false: nginx served each GET, but it is no row of its own.
+        self.assertEqual(self.nginx.count("/hello?fire"), fired)
+        rows = {(r["method"], r["name"]): r for r in json.loads(p.stdout)["stats"]
+                if r["name"] != "Aggregated"}
+        self.assertEqual(set(rows), {("manual", "block"), ("manual", "bad"),
+                                     ("manual", "refused")})
+        self.assertEqual(rows[("manual", "block")]["num_requests"], fired)
+        self.assertEqual(rows[("manual", "block")]["num_failures"], 0)
+        self.assertEqual(rows[("manual", "block")]["avg_content_length"], 12)  # /hello's
+        self.assertEqual(rows[("manual", "bad")]["num_requests"], bad)
+        self.assertEqual(rows[("manual", "bad")]["num_failures"], bad)
+        # A listener's verdict fails a fired request as a sent one's.
+        self.assertEqual(rows[("manual", "refused")]["num_failures"], bad)
+        self.assertIn("it broke", p.stdout)
+        self.assertIn("refused by the listener", p.stdout)
+        # The CSV's rows are the same counts.
+        with open(prefix + "_stats.csv") as f:
+            csv = {(r[0], r[1]): r for r in (line.split(",") for line in f.read().splitlines())}
+        self.assertEqual(int(csv[("manual", "block")][2]), fired)
+        self.assertEqual(int(csv[("manual", "bad")][3]), bad)
+        # One thread: its request listener heard every fired request once
+        # (the last user's on_stop saw them all).
+        heard = max(int(x.split()[1]) for x in lines if x.startswith("heard "))
+        self.assertEqual(heard, fired + 2 * bad)
+
+    def test_fire_where_it_cannot_be_is_a_clear_error(self):
+        p = run(self.script(USER + 'rl.events.request:fire{request_type = "x", name = "y"}\n'),
+                self.nginx, "-u", "1", "-t", "1s")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("rl.events.request:fire: only inside a user's on_start, task or "
+                      "on_stop", p.stderr)
+        bad = ('V = rl.user { sequential = true, wait = rl.constant(0.1), tasks = {\n'
+               '  function(u) rl.events.request:fire{request_type = "x", name = ""} end,\n'
+               '  function(u) rl.events.request:fire{request_type = "x", name = "y",\n'
+               '                                     response_time = "slow"} end } }\n')
+        p = run(self.script(bad), self.nginx, "-u", "1", "-t", "1s")
+        self.assertEqual(p.returncode, 0, p.stderr)  # Lua errors: counted, no failures
+        self.assertRegex(p.stderr, r"V\.task 1: .*t\.lua:2: rl\.events\.request:fire: "
+                         r"name: a non-empty string is required")
+        self.assertRegex(p.stderr, r"V\.task 2: .*t\.lua:3: rl\.events\.request:fire: "
+                         r"response_time: a number, not a string")
+        self.assertEqual(json.loads(p.stdout)["stats"], [])  # nothing counted
+        # A request listener that fires would hear itself: refused, counted.
+        loop = ('W = rl.user { wait = rl.constant(0.1), tasks = { function(u)\n'
+                '  rl.events.request:fire{request_type = "x", name = "y"} end } }\n'
+                'rl.events.request:add_listener(function(r)\n'
+                '  rl.events.request:fire{request_type = "x", name = "z"} end)\n')
+        p = run(self.script(loop), self.nginx, "-u", "1", "-t", "1s")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stderr, r"rl\.events\.request listener 1: .*t\.lua:4: "
+                         r"rl\.events\.request:fire: from a request listener")
+        names = [r["name"] for r in json.loads(p.stdout)["stats"]]
+        self.assertEqual(names, ["y"])
 
 if __name__ == "__main__":
     unittest.main()

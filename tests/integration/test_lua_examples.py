@@ -169,11 +169,31 @@ class LuaExamples(LuaScriptCase):
         self.assertIsNotNone(m, p.stderr)
         self.assertEqual(int(m.group(1)), 12 * ok + round(length_404 * failed))
         self.assertEqual(int(m.group(2)), failed)
-        # test_start before the users, test_stop after on_stop.
+        # init first, then test_start before the users, test_stop after
+        # on_stop, and quitting's total last.
         lines = [line for line in p.stderr.splitlines() if line.startswith("[lua] ")]
-        self.assertEqual(lines[0], "[lua] A new test is starting", lines)
-        self.assertEqual(lines[-1], "[lua] A new test is ending", lines)
-        self.assertEqual(len(lines), 3, lines)
+        self.assertEqual(lines[0], "[lua] I'm on a standalone node, for\t1\tusers", lines)
+        self.assertEqual(lines[1], "[lua] A new test is starting", lines)
+        self.assertEqual(lines[-2], "[lua] A new test is ending", lines)
+        self.assertEqual(len(lines), 5, lines)
+        # The report listener's total (events.py's master-side sum): the
+        # same bytes the thread's request listener summed.
+        self.assertEqual(lines[-1], "[lua] Total content-length received:\t%s" % m.group(1))
+
+    def test_basic(self):
+        p, r, log = self.nginx_run("basic.lua", "-u", "4", "-r", "100", "-t", "2s",
+                                   code=1, env={"WAIT_SCALE": "0.02"})  # the 404s
+        # The set's three tasks, each its own row, equal to nginx's count.
+        pages = Counter(q(e, "page") or e[1] for e in log)
+        self.assertEqual(r[("GET", "/")]["num_requests"], pages["index"])
+        self.assertEqual(r[("GET", "/stats/requests")]["num_requests"], pages["stats"])
+        missing = r[("GET", "/does_not_exist")]
+        self.assertEqual(missing["num_requests"], pages["/missing"])
+        self.assertEqual(missing["num_failures"], pages["/missing"])
+        # Drawn one by one in the set (waits of 40-100 ms over 2 s): each
+        # task many times.
+        self.assertGreater(min(pages.values()), 5, pages)
+        self.assertNotIn("Lua error", p.stderr)
 
     def test_custom_wait(self):
         p, r, log = self.nginx_run("custom_wait.lua", "-u", "6", "-r", "100", "-t", "2500ms",
@@ -223,6 +243,33 @@ class LuaExamples(LuaScriptCase):
         self.assertEqual(r[("grpc", "SayHello")]["num_requests"], hs.counts["hello_ok"])
         self.assertGreater(hs.counts["hello_ok"], 6)
         self.assertEqual(r[("grpc", "SayHello")]["num_failures"], 0)
+        # The wrapper's own event (the call's is off): the reply's length.
+        self.assertGreater(r[("grpc", "SayHello")]["avg_content_length"], 0)
+
+    def test_manual_stats_reporting(self):
+        with NginxServer() as nginx:
+            p = run("manual_stats_reporting.lua", "http://127.0.0.1:%d" % nginx.port,
+                    "-u", "6", "-r", "100", "-t", "3s")
+            self.assertEqual(p.returncode, 1, p.stderr[-3000:])  # the fired failures
+            self.assertEqual(queries(nginx), [])  # nothing sent: the rows are fired
+        r = rows(p)
+        self.assertLessEqual(set(r), {("manual", "successful_task"),
+                                      ("manual", "decorator_test"),
+                                      ("manual", "failing_task")})
+        self.assertGreater(total(r), 6)  # each user's first task, at least
+        ex = {e["traceback"]: e for e in json.loads(p.stdout)["exceptions"]}
+        for name, row in r.items():
+            # The time of the block, a sleep of up to 1 s.
+            self.assertLess(row["max_response_time"], 1500, row)
+            # Each failure is the re-raised error, counted as a Lua error.
+            fails = row["num_failures"]
+            self.assertEqual(ex.get("MyUser." + name[1], {"count": 0})["count"], fails)
+            if name[1] == "successful_task":
+                self.assertEqual(fails, 0)
+            if name[1] == "failing_task":
+                self.assertEqual(fails, row["num_requests"])
+        self.assertRegex(p.stderr, r"manual_stats_reporting\.lua:\d+: (Oh nooes!|"
+                         r"decorator_task failed)")
 
 
 if __name__ == "__main__":

@@ -1064,8 +1064,14 @@ static int read_type(struct redis_session *s, uint8_t c) {
                                     "step");
       return RL_ERR_PROTO;
     }
-    s->collecting = !s->in_preface && RL_HOST_HAS_RESPONSES(s->host) &&
-                    s->host->request_wants_response(s->fifo[s->head].req);
+    /* A reply is all payload (no header fields): collected when the
+     * host reads the body (ABI 1.8 parts; before it, wants_response). */
+    s->collecting =
+        !s->in_preface && RL_HOST_HAS_RESPONSES(s->host) &&
+        (RL_HOST_HAS_RESPONSE_PARTS(s->host) && s->host->request_response_parts
+             ? (s->host->request_response_parts(s->fifo[s->head].req) &
+                RL_RESPONSE_BODY) != 0
+             : s->host->request_wants_response(s->fifo[s->head].req) != 0);
     s->resp.len = 0;
     s->resp.oom = 0;
     s->owed = 1;

@@ -501,9 +501,17 @@ static void on_readable(rl_io *io, int events, void *arg) {
     if (u->req == NULL)
       continue; /* a duplicate, or a reply to nothing we asked: dropped */
     /* The reply for whoever looks at it (a scenario's expect, a Lua
-     * task's r.body; ABI 1.2), only when asked: copying costs. */
-    if (RL_HOST_HAS_RESPONSES(t->host) &&
-        t->host->request_wants_response(u->req)) {
+     * task's r.body; ABI 1.2), only when asked: copying costs. A datagram
+     * is all payload: handed over when the host reads the body (ABI 1.8
+     * parts; before it, wants_response). */
+    int wanted = 0;
+    if (RL_HOST_HAS_RESPONSES(t->host))
+      wanted =
+          RL_HOST_HAS_RESPONSE_PARTS(t->host) && t->host->request_response_parts
+              ? (t->host->request_response_parts(u->req) & RL_RESPONSE_BODY) !=
+                    0
+              : t->host->request_wants_response(u->req) != 0;
+    if (wanted) {
       rl_response resp = {.struct_size = sizeof resp,
                           .status = -1,
                           .body = (const uint8_t *)t->rbuf,

@@ -269,6 +269,7 @@ rl__plugin th_line;
 
 th_tp_entry th_tp_log[TH_TP_LOG];
 size_t th_tp_n;
+unsigned th_tp_last_parts;
 
 typedef struct tp_state tp_state;
 typedef struct tp_pending {
@@ -315,7 +316,11 @@ static void tp_end(tp_pending *p, const char *error) {
     rl_result ev = {.type = st->type, .name = st->event_name};
     h->request_event(req, &ev, i == 0 ? 0 : h->now_ns());
   }
-  if (!error && h->request_wants_response(req) && (st->status || st->body)) {
+  /* ABI 1.8: the parts the host reads, kept for the tests; a response is
+   * handed over when any is asked for, whole (the fake carries no header
+   * fields). */
+  th_tp_last_parts = h->request_response_parts(req);
+  if (!error && th_tp_last_parts && (st->status || st->body)) {
     rl_response resp = {.struct_size = sizeof resp,
                         .status = st->status,
                         .body = (const uint8_t *)st->body,
@@ -413,6 +418,7 @@ void th_reset(void) {
   th_line_conf.max_concurrent = 1;
   memset(&th_seen, 0, sizeof th_seen);
   th_tp_n = 0;
+  th_tp_last_parts = 0;
   memset(&th_line, 0, sizeof th_line);
   th_line.desc = line_desc;
   th_line.inited = 1;

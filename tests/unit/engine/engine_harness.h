@@ -123,6 +123,9 @@ typedef struct th_tp_entry {
 #define TH_TP_LOG 4096
 extern th_tp_entry th_tp_log[TH_TP_LOG];
 extern size_t th_tp_n;
+/* What request_response_parts (ABI 1.8) said for the last request the
+ * transport ended (RL_RESPONSE_* bits). */
+extern unsigned th_tp_last_parts;
 /* The labels submitted so far, space-separated ("S A B"). */
 const char *th_tp_labels(void);
 

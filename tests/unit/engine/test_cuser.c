@@ -548,6 +548,19 @@ static void test_a_send_counts_under_its_own_name(void **state) {
   assert_int_equal(requests_of("A"), 0);
 }
 
+/* A listener that reads responses (on_request with wants_response) gets
+ * the header fields too: the plugin is asked for all of it (ABI 1.8). */
+static void test_listeners_reading_responses_get_every_part(void **state) {
+  (void)state;
+  const int req[] = {A, -1};
+  plan(NULL, named_task, NULL, req, constant(RL__NS_PER_SEC));
+  f.lp.events_response = 1;
+  rl__user *u = spawn();
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_int_equal(requests_of("/items?id=[id]"), 1);
+  assert_int_equal(th_tp_last_parts, RL_RESPONSE_ALL);
+}
+
 /* Each done decides differently: A1 fails it, A2 leaves the protocol's
  * success, X (a transport failure) is made a success; a send without
  * decide cannot be decided. */
@@ -590,6 +603,9 @@ static void test_a_deciding_send_counts_what_done_decided(void **state) {
   assert_int_equal(x->num_requests, 1);
   assert_int_equal(x->num_failures, 0);
   assert_int_equal(requests_of("B"), 1);
+  /* Its done reads the status and the body (rl_send_result), never the
+   * header fields: the plugin is not asked for them (ABI 1.8). */
+  assert_int_equal(th_tp_last_parts, RL_RESPONSE_STATUS | RL_RESPONSE_BODY);
   /* Outside a done: nothing to decide. */
   rl_send_result r = {.struct_size = sizeof r};
   assert_int_equal(rl_user_decide(u->c, &r, "x"), RL_ERR_INVAL);
@@ -689,6 +705,60 @@ static void test_stop_user_ends_the_user_through_on_stop(void **state) {
   assert_int_equal(f.lp.live_users, 0);
 }
 
+/* ---- API 1.5: requests the class fires, sends that are no event ------- */
+
+/* A's send is no request event; its done fires what the class timed. */
+static void fire_done(rl_user *u, const rl_send_result *res, void *arg) {
+  (void)arg;
+  seen(res);
+  rl_fired_request r = {.struct_size = sizeof r,
+                        .type = "manual",
+                        .name = "wrapped",
+                        .response_time_ns = 3 * TH_MS,
+                        .response_length = 7};
+  assert_int_equal(rl_user_fire_request(u, &r), 0);
+  r.error = "it broke";
+  assert_int_equal(rl_user_fire_request(u, &r), 0);
+  /* What cannot be a stats row, or an older caller's struct. */
+  r.name = "";
+  assert_int_equal(rl_user_fire_request(u, &r), RL_ERR_INVAL);
+  r.name = "wrapped";
+  r.struct_size = 4;
+  assert_int_equal(rl_user_fire_request(u, &r), RL_ERR_INVAL);
+  assert_int_equal(rl_user_fire_request(u, NULL), RL_ERR_INVAL);
+  rl_user_task_done(u);
+}
+
+static void fire_task(rl_user *u, void *arg) {
+  (void)arg;
+  rl_send_opts o = {.struct_size = sizeof o, .decide = 1, .no_event = 1};
+  assert_int_equal(rl_user_send_opts(u, 0, &o, fire_done, NULL), 0);
+}
+
+static void test_a_class_fires_its_own_requests(void **state) {
+  (void)state;
+  const int req[] = {A, -1};
+  plan(NULL, fire_task, NULL, req, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn();
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  /* A went out and its done saw it, but only the fired ones count. */
+  assert_string_equal(f.log, "done A 200|");
+  assert_string_equal(th_tp_labels(), "A");
+  assert_int_equal(requests_of("A"), 0);
+  const rl__stats_entry *e = entry_named("wrapped");
+  assert_non_null(e);
+  assert_string_equal(e->type, "manual");
+  assert_int_equal(e->num_requests, 2);
+  assert_int_equal(e->num_failures, 1);
+  /* Stopped: nothing more counts. */
+  f.lp.stopping = f.lp.cutting = 1;
+  rl__user_stop(u, 1);
+  rl_fired_request r = {
+      .struct_size = sizeof r, .type = "manual", .name = "wrapped"};
+  assert_int_equal(rl_user_fire_request(u->c, &r), RL_ERR_CLOSED);
+  assert_int_equal(e->num_requests, 2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -710,6 +780,8 @@ int main(void) {
       T(test_a_cut_user_is_not_woken),
       T(test_a_task_sets_its_own_wait),
       T(test_stop_user_ends_the_user_through_on_stop),
+      T(test_a_class_fires_its_own_requests),
+      T(test_listeners_reading_responses_get_every_part),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

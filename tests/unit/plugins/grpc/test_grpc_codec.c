@@ -420,6 +420,31 @@ static void test_ok(void **state) {
   assert_int_equal(fh.asked, 1);
 }
 
+/* ABI 1.8: only the parts the host reads: the status always; the
+ * message (and its JSON, which costs the decoding) only with the body. */
+static void test_parts_only_what_the_host_reads(void **state) {
+  struct fx *f = *state;
+  fh.wants_response = 1;
+  fh.response_parts = RL_RESPONSE_STATUS | RL_RESPONSE_BODY;
+  assert_int_equal(submit(f, OK), 0);
+  pump(f);
+  const rl_fake_response *r = rl_fake_response_of(&fh, 1);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(r->n_headers, 0);
+  assert_int_equal(r->body_len, 10);
+  assert_string_equal(r->json, "{\"message\":\"Hello ok\"}");
+  fh.response_parts = RL_RESPONSE_STATUS;
+  assert_int_equal(submit(f, OK), 0);
+  pump(f);
+  r = rl_fake_response_of(&fh, 2);
+  assert_true(r->got);
+  assert_int_equal(r->status, 0);
+  assert_int_equal(r->n_headers, 0);
+  assert_int_equal(r->body_len, 0);
+  assert_true(r->json_null);
+  assert_false(ev(2)->failed);
+}
+
 /* A gzipped message is handed over inflated; one that spans DATA frames
  * (and reads split at every byte) whole. */
 static void test_gzip_and_split(void **state) {
@@ -564,8 +589,13 @@ static void test_own_metadata(void **state) {
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
   const struct CMUnitTest tests[] = {
-      T(test_ok),          T(test_gzip_and_split), T(test_not_ok),
-      T(test_no_response), T(test_not_wanted),     T(test_own_metadata),
+      T(test_ok),
+      T(test_parts_only_what_the_host_reads),
+      T(test_gzip_and_split),
+      T(test_not_ok),
+      T(test_no_response),
+      T(test_not_wanted),
+      T(test_own_metadata),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

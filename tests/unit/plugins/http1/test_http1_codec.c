@@ -1131,6 +1131,45 @@ static void test_response_handed_over(void **state) {
   assert_int_equal(fh.asked, 2);
 }
 
+/* ABI 1.8: the parts the host reads. Without RL_RESPONSE_HEADERS no field
+ * is handed over (the fake host refuses any), without RL_RESPONSE_BODY no
+ * payload; the status always; the request's own outcome is the same. */
+static void test_response_parts_only_what_the_host_reads(void **state) {
+  struct fx *f = *state;
+  fh.wants_response = 1;
+  void *st = add_get_step(f);
+  static const char resp[] = "HTTP/1.1 200 OK\r\n"
+                             "Content-Type: text/plain\r\n"
+                             "Content-Length: 5\r\n"
+                             "\r\n"
+                             "hello";
+  fh.response_parts = RL_RESPONSE_STATUS | RL_RESPONSE_BODY;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, resp), 0);
+  assert_success(0, "GET", "/", 5);
+  assert_int_equal(last()->status, 200);
+  assert_int_equal(last()->n_headers, 0);
+  assert_string_equal(last()->headers, "");
+  assert_string_equal(last()->body, "hello");
+  fh.response_parts = RL_RESPONSE_STATUS;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, resp), 0);
+  assert_success(1, "GET", "/", 5);
+  assert_int_equal(last()->status, 200);
+  assert_int_equal(last()->n_headers, 0);
+  assert_int_equal(last()->body_len, 0);
+  /* Asked for all again: the fields are back. */
+  fh.response_parts = RL_RESPONSE_ALL;
+  assert_int_equal(submit(f, st), 0);
+  assert_int_equal(feed(f, resp), 0);
+  assert_int_equal(last()->n_headers, 2);
+  assert_string_equal(last()->headers,
+                      "Content-Type: text/plain\nContent-Length: 5\n");
+  assert_string_equal(last()->body, "hello");
+  assert_int_equal(fh.n_responses, 3);
+  assert_int_equal(fh.asked, 3);
+}
+
 /* A failing status is handed over too (a scenario may expect a 404); a
  * 1xx is not the response; an empty body is NULL. */
 static void test_response_error_status(void **state) {
@@ -1763,6 +1802,7 @@ int main(void) {
       T(test_templated_unsafe_values),
       cmocka_unit_test(test_templated_bad_specs),
       T(test_response_handed_over),
+      T(test_response_parts_only_what_the_host_reads),
       T(test_response_error_status),
       T(test_response_until_eof_and_cut),
       T(test_response_not_on_errors),

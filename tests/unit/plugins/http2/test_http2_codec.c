@@ -1451,6 +1451,30 @@ static void test_response_handed_over(void **state) {
   assert_failure(4, "RST_STREAM: REFUSED_STREAM");
 }
 
+/* ABI 1.8: only the parts the host reads; the fake host refuses a field
+ * or a payload it was not asked for. */
+static void test_response_parts_only_what_the_host_reads(void **state) {
+  struct fx *f = *state;
+  fh.wants_response = 1;
+  fh.response_parts = RL_RESPONSE_STATUS | RL_RESPONSE_BODY;
+  assert_int_equal(submit(f, get_step(f, "/meta")), 0);
+  assert_int_equal(pump(f), 0);
+  const rl_fake_response *r = rl_fake_response_of(&fh, 1);
+  assert_int_equal(r->status, 201);
+  assert_int_equal(r->n_headers, 0);
+  assert_string_equal(r->body, HELLO);
+  assert_success(1, "GET", "/meta", strlen(HELLO));
+  fh.response_parts = RL_RESPONSE_STATUS;
+  assert_int_equal(submit(f, get_step(f, "/meta")), 0);
+  assert_int_equal(pump(f), 0);
+  r = rl_fake_response_of(&fh, 2);
+  assert_int_equal(r->status, 201);
+  assert_int_equal(r->n_headers, 0);
+  assert_int_equal(r->body_len, 0);
+  assert_success(2, "GET", "/meta", strlen(HELLO));
+  assert_int_equal(fh.asked, 2);
+}
+
 /* The same, every frame split at every byte. */
 static void test_response_bytewise(void **state) {
   struct fx *f = *state;
@@ -1785,6 +1809,7 @@ int main(void) {
       T(test_templated_unsafe_values),
       cmocka_unit_test(test_templated_bad_specs),
       T(test_response_handed_over),
+      T(test_response_parts_only_what_the_host_reads),
       T(test_response_bytewise),
       T(test_response_big_body),
       T(test_response_not_wanted),
