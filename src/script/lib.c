@@ -243,6 +243,7 @@ void rl__script_open_lib(lua_State *L) {
   luaL_register(L, NULL, lib);
   rl__script_open_helpers(L, lua_gettop(L));  /* helpers.c */
   rl__script_open_events(L, lua_gettop(L));   /* events.c */
+  rl__script_open_cluster(L, lua_gettop(L));  /* cluster.c */
   rl__script_open_tasksets(L, lua_gettop(L)); /* taskset.c */
   rl__script_open_grpc(L, lua_gettop(L));     /* grpcproto.c */
   lua_setglobal(L, "rl");
