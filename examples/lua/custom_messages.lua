@@ -33,7 +33,9 @@ end
 
 local function on_acknowledge(data, node_id)
   -- On the master: a worker's thanks.
-  rl.log("acknowledge_users from " .. node_id .. ": " .. tostring(data))
+  -- (node_id is "" in one process: the message is the process's own.)
+  local from = node_id ~= "" and node_id or "this process"
+  rl.log("acknowledge_users from " .. from .. ": " .. tostring(data))
 end
 
 rl.events.init:add_listener(function(env)
