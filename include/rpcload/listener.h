@@ -158,15 +158,18 @@ typedef struct rl_listener_host {
 #endif
       ;
   /*
-   * Custom messages (Locust's register_message / send_message). Messages
-   * are delivered locally: send_message calls every handler registered
-   * for `type`, in the order registered, before it returns. (When rpcload
-   * runs as a cluster, they will travel between master and workers; until
-   * then there is one process and no wire.) `type` is copied. Main thread
-   * only (from init or a main-thread event); `host` is the table the
-   * listener was handed. register_message returns 0, RL_ERR_INVAL (no
-   * type or fn) or RL_ERR_NOMEM; send_message returns how many handlers
-   * ran, or RL_ERR_NOTFOUND when none is registered for `type`.
+   * Custom messages (Locust's register_message / send_message). In one
+   * process, send_message calls every handler registered for `type`, in
+   * the order registered, before it returns, and returns how many ran,
+   * or RL_ERR_NOTFOUND when none is registered for `type`. In a cluster
+   * (--master, --worker: docs/cluster.md) it queues the message for the
+   * wire and returns 0 (a master's goes to every worker, a worker's to
+   * its master), and handlers get what the other side sent: there `data`
+   * must be one msgpack value (anything else is logged and dropped
+   * before the wire). `type` is copied. Main thread only (from init or a
+   * main-thread event); `host` is the table the listener was handed.
+   * register_message returns 0, RL_ERR_INVAL (no type or fn) or
+   * RL_ERR_NOMEM.
    */
   int (*register_message)(const struct rl_listener_host *host, const char *type,
                           rl_message_fn fn, void *arg);

@@ -246,6 +246,39 @@ typedef const char *(*rl_request_fn)(void *ctx, const rl_request_event *ev);
 int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx,
                       rl_error_info *err);
 
+/* ---- Custom messages (API 1.5) ----------------------------------------- */
+
+/*
+ * Locust's register_message / send_message (docs/cluster.md). The data is
+ * the bytes of one msgpack value: what the cluster's wire carries as it
+ * is (Locust's data is any msgpack value), so nothing is converted twice
+ * and any value Locust sends is readable; build it with msgpack-c
+ * (msgpack_pack_*) and read it with msgpack_unpack_next.
+ *
+ * rl_env_register_message: `fn(arg, type, data, len)` for each message of
+ * `type` (copied), on the run's main thread, data borrowed for the call
+ * (len 0: no data). Any time before rl_env_free. 0, or RL_ERR_INVAL (no
+ * type or fn), RL_ERR_NOMEM.
+ *
+ * rl_env_send_message: from the run's main thread (a handler, a
+ * listener's main-thread callback) or before the run. In one process it
+ * calls this environment's handlers of `type` at once (as Locust's
+ * LocalRunner) and returns how many ran, RL_ERR_NOTFOUND when none did
+ * (logged as Locust logs it). On a --master or --worker it queues the
+ * message for the wire and returns 0: a master's goes to the worker
+ * `node_id` names, or to each live worker when it is NULL; a worker's to
+ * its master (node_id unused). Data that is not one msgpack value is
+ * RL_ERR_INVAL with the reason in err (err may be NULL).
+ *
+ * rl_env_message_node: inside a handler, the sender's node id (a
+ * worker's, or the master's frame's); else NULL. Borrowed for the call.
+ */
+int rl_env_register_message(rl_env *env, const char *type, rl_message_fn fn,
+                            void *arg, rl_error_info *err);
+int rl_env_send_message(rl_env *env, const char *type, const void *data,
+                        size_t len, const char *node_id, rl_error_info *err);
+const char *rl_env_message_node(const rl_env *env);
+
 /* ---- The web UI ---------------------------------------------------------- */
 
 /*

@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "cluster/custom.h"
 #include "cluster/msg.h"
 #include "cluster/wire.h"
 
@@ -257,10 +258,8 @@ static void on_frame(master *m, const char *from, const void *frame,
       free(tb);
     }
   } else {
-    rl__log(RL__LOG_WARN,
-            "cluster: unknown message type received from worker %s (index "
-            "%d): %s",
-            nd->id, nd->index, msg.type);
+    /* A custom message: its handlers run on the run's main thread. */
+    rl__cluster_custom_post(m->cfg->runner, &msg);
   }
   rl__msg_free(&msg);
 }
@@ -362,11 +361,30 @@ static void liveness_tick(master *m) {
   }
 }
 
+/* Custom messages (custom.h): the live workers told to the run's
+ * handlers (Locust's runner.clients), what they sent put on the wire. */
+static void custom_flush(master *m) {
+  rl__events *ev = m->cfg->runner->cfg->events;
+  if (!ev)
+    return;
+  const char **ids = malloc((m->n ? m->n : 1) * sizeof *ids);
+  if (!ids)
+    return;
+  size_t k = 0;
+  for (size_t i = 0; i < m->n; i++)
+    if (live(&m->nodes[i]))
+      ids[k++] = m->nodes[i].id;
+  rl__events_set_nodes(ev, ids, k);
+  rl__cluster_custom_flush(m->cfg->runner, m->wire, &m->out, NULL, ids, k);
+  free(ids);
+}
+
 /* Waits up to `s` seconds for frames, handling each. */
 static void pump(master *m, double s) {
   double end = mono_now() + s;
   do {
     liveness_tick(m);
+    custom_flush(m);
     double left = (end - mono_now()) * 1000;
     int timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
     char *from = NULL;
@@ -418,6 +436,7 @@ static int run(master *m) {
     return 2;
   /* The test starts on the run (history, rates, reports): its own users
    * stay 0. */
+  custom_flush(m); /* test_start's listeners see the workers */
   rl__runner_ctl start = {.swarm = 1, .users = 0, .spawn_rate = 1};
   rl__runner_control(cfg->runner, &start);
   m->running = 1;
@@ -488,7 +507,13 @@ int rl__cluster_master_run(const rl__cluster_master_cfg *cfg) {
             cfg->bind_host, rl__wire_port(m.wire), cfg->expect_workers);
     if (cfg->bound)
       cfg->bound(rl__wire_port(m.wire), cfg->bound_arg);
+    /* From now on send_message goes to the workers (custom.h). */
+    rl__events *ev = cfg->runner->cfg->events;
+    if (ev)
+      rl__events_set_remote(ev, 1);
     status = run(&m);
+    if (ev)
+      rl__events_set_remote(ev, 0);
     quit_workers(&m);
   }
   rl__wire_del(m.wire, 1000);

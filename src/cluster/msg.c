@@ -617,6 +617,10 @@ static int frame_check(const unsigned char *p, size_t len, char *err,
   return 0;
 }
 
+int rl__msg_value_check(const void *p, size_t len, char *err, size_t errlen) {
+  return frame_check(p, len, err, errlen);
+}
+
 static char *str_copy(const char *p, size_t n) {
   if (memchr(p, '\0', n) != NULL)
     return NULL;

@@ -167,6 +167,10 @@ typedef struct rl__msg {
 int rl__msg_decode(const void *frame, size_t len, rl__msg *m, char *err,
                    size_t errlen);
 void rl__msg_free(rl__msg *m);
+/* Checks that `len` bytes are exactly one msgpack value msgpack-c may read
+ * (rl__msg_decode's check, for a custom message's data): 0, or -1 with a
+ * reason in err. */
+int rl__msg_value_check(const void *p, size_t len, char *err, size_t errlen);
 
 /* The value under string key `key` of a map object, or NULL (also when `o`
  * is no map). */

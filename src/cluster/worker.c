@@ -13,6 +13,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "cluster/custom.h"
 #include "cluster/msg.h"
 #include "cluster/wire.h"
 
@@ -432,8 +433,8 @@ static int on_frame(worker *w, const void *frame, size_t len) {
     if (reconnect(w) != 0)
       quit = -1;
   } else {
-    rl__log(RL__LOG_WARN, "cluster: unknown message type from the master: %s",
-            m.type);
+    /* A custom message: its handlers run on the run's main thread. */
+    rl__cluster_custom_post(w->cfg->runner, &m);
   }
   rl__msg_free(&m);
   return quit;
@@ -493,6 +494,10 @@ static int worker_loop(worker *w) {
     double wait = (next - mono_now()) * 1000;
     /* Short waits: the quit flag is looked at between them. */
     int timeout_ms = wait < 0 ? 0 : wait > 100 ? 100 : (int)wait;
+    /* What handlers and scripts sent since: out before we wait. */
+    if (w->acked)
+      rl__cluster_custom_flush(cfg->runner, w->wire, &w->out, w->node_id, NULL,
+                               0);
     void *frame = NULL;
     size_t len = 0;
     int rc = rl__wire_recv(w->wire, timeout_ms, NULL, &frame, &len);
@@ -531,7 +536,12 @@ int rl__cluster_worker_run(const rl__cluster_worker_cfg *cfg) {
                              cfg->key, &w.wire, err, sizeof(err)) != 0) {
     rl__log(RL__LOG_ERROR, "cluster: %s", err);
   } else {
+    /* From now on send_message goes to the master (custom.h). */
+    if (cfg->runner->cfg->events)
+      rl__events_set_remote(cfg->runner->cfg->events, 1);
     int q = worker_loop(&w);
+    if (cfg->runner->cfg->events)
+      rl__events_set_remote(cfg->runner->cfg->events, 0);
     /* A quit, from the master or a signal: users stopped, the last
      * stats sent, then quit (Locust's on_quitting). */
     if (q > 0 && w.acked) {

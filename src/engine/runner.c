@@ -446,6 +446,10 @@ static void ctl_cb(struct ev_loop *loop, ev_async *a, int revents) {
   rl__runner_ctl c = r->ctl;
   memset(&r->ctl, 0, sizeof r->ctl);
   pthread_mutex_unlock(&r->ctl_lock);
+  /* Custom messages a cluster's wire posted (an empty control wakes us
+   * for them): their handlers run here, as every main-thread event. */
+  if (r->cfg->events)
+    rl__events_deliver_messages(r->cfg->events);
   if (r->stopping) {
     rl__plan_del(c.plan);
     return;

@@ -54,6 +54,11 @@ static int host_send_message(const rl_listener_host *host, const char *type,
   if (!host || !type)
     return RL_ERR_INVAL;
   rl__events *ev = table_of(host);
+  pthread_mutex_lock(&ev->lock);
+  int remote = ev->remote;
+  pthread_mutex_unlock(&ev->lock);
+  if (remote) /* a cluster node: the wire carries it (messages.c) */
+    return rl__events_send(ev, type, data, len, NULL);
   int ran = 0;
   for (size_t i = 0; i < ev->nhandlers; i++) {
     if (strcmp(ev->handlers[i].type, type) != 0)

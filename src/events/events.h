@@ -48,6 +48,15 @@ typedef struct rl__events_seen {
 
 typedef struct rl__queued_error rl__queued_error;
 
+/* A custom message queued between the cluster's thread and the main
+ * thread (rl__events_post / rl__events_take_sent). */
+typedef struct rl__events_msg {
+  struct rl__events_msg *next;
+  char *type, *node_id; /* owned; node_id "" when none */
+  void *data;           /* owned: one msgpack value */
+  size_t len;
+} rl__events_msg;
+
 typedef struct rl__events {
   /* First: the host table listeners get, so a callback's host pointer
    * leads back to its table. */
@@ -60,6 +69,18 @@ typedef struct rl__events {
   int any_user_error;
   rl__message_handler *handlers;
   size_t nhandlers;
+  /* A cluster node (rl__events_set_remote): send_message queues for the
+   * wire instead of delivering here. Under `lock`, with the queues. */
+  int remote;
+  rl__events_msg *sent, *sent_tail;         /* for the wire */
+  rl__events_msg *received, *received_tail; /* for the handlers */
+  /* While rl__events_deliver_messages calls handlers: the sender's node
+   * id ("" for the master), for handlers that ask (a script's). */
+  const char *delivering_node;
+  /* A master's live workers' node ids, oldest first (rl__events_set_nodes;
+   * Locust's runner.clients), under `lock`. */
+  char **nodes;
+  size_t nnodes;
   /* user_error, queued by workers for the main thread. */
   pthread_mutex_t lock;
   rl__queued_error *errors, *errors_tail;
@@ -137,6 +158,38 @@ const char *rl__events_request(rl__events_thread *th, rl_request_event *e);
 /* Worker thread: queues a user_error for the main thread (a lock, but
  * only on this rare path and only when some listener hears it). */
 void rl__events_user_error(rl__events *ev, const rl_user_error *e);
+
+/*
+ * Custom messages in a cluster (docs/cluster.md). The data is one msgpack
+ * value: what Locust's send_message carries, so it crosses the wire as it
+ * is. Any thread:
+ *   rl__events_set_remote(ev, 1): from now send_message (a listener's, a
+ *     script's) queues the message for the wire (0: local again);
+ *   rl__events_send: the same with a node id ("" or NULL: the master's to
+ *     every worker; a worker's always go to its master); RL_ERR_NOMEM or 0;
+ *     local delivery (not remote) returns send_message's codes;
+ *   rl__events_take_sent: the queue for the wire, oldest first (the
+ *     caller frees each with rl__events_msg_del);
+ *   rl__events_post: a message from the wire (copied), for
+ *     rl__events_deliver_messages on the main thread. 0 or RL_ERR_NOMEM.
+ * rl__events_deliver_messages (main thread): each queued message to its
+ * type's handlers; a type nobody registered is logged as Locust logs it.
+ */
+void rl__events_set_remote(rl__events *ev, int on);
+int rl__events_send(rl__events *ev, const char *type, const void *data,
+                    size_t len, const char *node_id);
+rl__events_msg *rl__events_take_sent(rl__events *ev);
+void rl__events_msg_del(rl__events_msg *m);
+int rl__events_post(rl__events *ev, const char *type, const void *data,
+                    size_t len, const char *node_id);
+void rl__events_deliver_messages(rl__events *ev);
+/* A master's live workers (copied; replaces the list). 0 or
+ * RL_ERR_NOMEM (the old list kept). rl__events_nodes copies it out: the
+ * count, and *out a NULL-terminated array the caller frees with
+ * rl__events_nodes_free (NULL with 0 on allocation failure). */
+int rl__events_set_nodes(rl__events *ev, const char *const *ids, size_t n);
+size_t rl__events_nodes(rl__events *ev, char ***out);
+void rl__events_nodes_free(char **ids);
 
 /* Main thread: delivers the queued user errors. */
 void rl__events_deliver_errors(rl__events *ev);

@@ -43,6 +43,15 @@ void rl__events_free(rl__events *ev) {
     free(ev->handlers[i].type);
   free(ev->handlers);
   rl__events_deliver_errors(ev); /* frees what is queued, none to hear */
+  for (rl__events_msg *m = rl__events_take_sent(ev), *next; m; m = next) {
+    next = m->next;
+    rl__events_msg_del(m);
+  }
+  rl__events_nodes_free(ev->nodes);
+  for (rl__events_msg *m = ev->received, *next; m; m = next) {
+    next = m->next;
+    rl__events_msg_del(m);
+  }
   for (size_t i = 0; i < ev->nseen; i++) {
     free(ev->seen[i].type);
     free(ev->seen[i].name);

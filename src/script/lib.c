@@ -244,6 +244,7 @@ void rl__script_open_lib(lua_State *L) {
   rl__script_open_helpers(L, lua_gettop(L));  /* helpers.c */
   rl__script_open_events(L, lua_gettop(L));   /* events.c */
   rl__script_open_fire(L, lua_gettop(L));     /* fire.c */
+  rl__script_open_cluster(L, lua_gettop(L));  /* cluster.c */
   rl__script_open_tasksets(L, lua_gettop(L)); /* taskset.c */
   rl__script_open_grpc(L, lua_gettop(L));     /* grpcproto.c */
   lua_setglobal(L, "rl");

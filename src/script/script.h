@@ -291,6 +291,20 @@ int rl__script_shape_setup(rl_env *env, rl__script *s, lua_State *L, char *why,
  * reason in why.
  */
 void rl__script_open_events(lua_State *L, int rl_table);
+
+/* cluster.c: rl.cluster (register, send, role) into the table at
+ * rl_table, and the conversion of a custom message's data. */
+struct msgpack_packer;
+void rl__script_open_cluster(lua_State *L, int rl_table);
+/* The Lua value at idx as one msgpack value into pk: 0, or -1 with a
+ * reason naming where in the value (data.users[2].name) in err. */
+int rl__script_pack_value(lua_State *L, int idx, struct msgpack_packer *pk,
+                          char *err, size_t errlen);
+/* Pushes the one msgpack value in data (len 0: nil): 0, or -1 with the
+ * reason in err and nothing pushed (bytes that are no single msgpack
+ * value, cut short, too deep, a map key nil). */
+int rl__script_push_value(lua_State *L, const void *data, size_t len, char *err,
+                          size_t errlen);
 int rl__script_events_setup(rl_env *env, rl__script *s, lua_State *L, char *why,
                             size_t whylen);
 /* fire.c: rl.events.request:fire (after rl.events) and rl.time. */

@@ -116,12 +116,59 @@ static void test_options_each_lists_the_command_lines(void **state) {
   assert_true(n[2] > 50);
 }
 
+/* Custom messages in one process: the handler gets the msgpack bytes as
+ * sent; bytes that are not one msgpack value are refused with the reason;
+ * a type nobody registered is RL_ERR_NOTFOUND. */
+static int handled;
+static void on_msg(void *arg, const char *type, const void *data, size_t len) {
+  assert_ptr_equal(arg, &handled);
+  assert_string_equal(type, "test_users");
+  assert_int_equal(len, 3);
+  assert_memory_equal(data, "\x92\x01\x02", 3); /* [1, 2] */
+  handled++;
+}
+
+static void test_custom_messages_locally(void **state) {
+  (void)state;
+  rl_error_info err = {0};
+  rl_options *o = rl_options_new();
+  assert_int_equal(rl_options_set(o, "target", "http://127.0.0.1:1/", &err), 0);
+  assert_int_equal(rl_options_set(o, "plugin-dir", RL_TEST_PLUGIN_DIR, &err),
+                   0);
+  rl_env *env = NULL;
+  assert_int_equal(rl_env_new(o, &env, &err), 0);
+  assert_int_equal(rl_env_register_message(env, "test_users", NULL, NULL, &err),
+                   RL_ERR_INVAL);
+  assert_int_equal(
+      rl_env_register_message(env, "test_users", on_msg, &handled, &err), 0);
+  handled = 0;
+  assert_int_equal(
+      rl_env_send_message(env, "test_users", "\x92\x01\x02", 3, NULL, &err), 1);
+  assert_int_equal(handled, 1);
+  /* [1, ...] cut short, and two values: refused, nobody called. */
+  assert_int_equal(
+      rl_env_send_message(env, "test_users", "\x92\x01", 2, NULL, &err),
+      RL_ERR_INVAL);
+  assert_non_null(strstr(err.text, "not one msgpack value"));
+  assert_int_equal(
+      rl_env_send_message(env, "test_users", "\x01\x02", 2, NULL, &err),
+      RL_ERR_INVAL);
+  assert_non_null(strstr(err.text, "bytes after"));
+  assert_int_equal(handled, 1);
+  assert_int_equal(rl_env_send_message(env, "other", "\xc0", 1, NULL, &err),
+                   RL_ERR_NOTFOUND);
+  assert_null(rl_env_message_node(env));
+  rl_env_free(env);
+  rl_options_free(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_options_by_name),
       cmocka_unit_test(test_env_refuses_with_the_reason),
       cmocka_unit_test(test_help_and_version_need_nothing_else),
       cmocka_unit_test(test_options_each_lists_the_command_lines),
+      cmocka_unit_test(test_custom_messages_locally),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
