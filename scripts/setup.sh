@@ -34,6 +34,7 @@ PACKAGES=(
   libsqlite3-dev                     # examples/listeners/sqlite_sink: every request into a SQLite file
   python3-pytest                     # the Python module's tests (tests/python, ctest integration/python)
   python3-kubernetes                 # examples/kubernetes: every manifest field known to the API's models
+  iptables                           # test_cluster_netem where the kernel lacks netem: loss (statistic) and delay (NFQUEUE)
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -229,7 +229,9 @@ int rl__api_worker_exec(rl_env *env) {
       .master_port = w->master_port,
       .report_interval_s = w->report_interval_s,
       .heartbeat_interval_s = 1.0,
-      .connect_timeout_s = 60,
+      /* One bound for "no master": none answering client_ready, or an
+         rpcload master's heartbeats stopped. */
+      .connect_timeout_s = w->master_timeout_s,
       .compile = rl__api_web_compile,
       .compile_arg = &env->web,
       .master_timeout_s = w->master_timeout_s,

@@ -11,10 +11,14 @@ processes that send their requests to nginx.
 - Both workers exit 0 after the master's quit, and say whom they joined.
 - The master's --host is the workers' host: their scenario names a port
   where nothing listens, and every request still reaches nginx.
+- Versions: the workers say 2.12.1 (the protocol they speak); Debian's
+  Locust knows its own as "", so it warns as it does for any other version,
+  and takes them.
 """
 
 import csv
 import os
+import re
 import shutil
 import tempfile
 import unittest
@@ -158,6 +162,12 @@ class LocustMasterRpcloadWorkers(unittest.TestCase):
         ghost = [r for r in rows if "'Ghost'" in r["Message"]]
         self.assertTrue(ghost, "no exception names Ghost: %r\n%s" % (rows, self.describe()))
         self.assertIn("does not have (it has: Browser, Buyer)", ghost[0]["Message"])
+
+    def test_version_mismatch_is_a_warning(self):
+        with open(self.master_log, errors="replace") as f:
+            text = f.read()
+        warned = re.findall(r"A worker \((\S+)\) running a different version \(2\.12\.1\) connected", text)
+        self.assertEqual(len(set(warned)), 2, self.describe())
 
     def test_workers_quit_cleanly(self):
         self.assertEqual(self.worker_rcs, [0, 0], self.describe())
