@@ -277,9 +277,6 @@ int rl__api_master_exec(rl_env *env) {
   }
   if (web && autostart) /* --autostart: the form's swarm, at once */
     steer.remote.swarm(&steer, o->run.users, o->run.spawn_rate, NULL);
-  /* A steered run has no console report; the master's final table is
-   * the run's, as a single process prints it (reports.c's choice). */
-  env->reports.console = o->json ? stderr : stdout;
   quit_flag = 0;
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof(sa));
