@@ -168,8 +168,8 @@ int rl__api_cluster_check(const rl__api_options *o, char *err, size_t errlen) {
   }
   if (w->processes && o->web) {
     snprintf(err, errlen,
-             "--processes with --web: the master's web UI is "
-             "not done yet; run it --headless");
+             "--processes with --web: not done yet (run "
+             "--master --web with workers of your own) or --headless");
     return RL_ERR_INVAL;
   }
   if (w->processes && !o->scenario && !o->script) {
