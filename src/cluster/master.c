@@ -560,6 +560,17 @@ static void start_swarm(master *m, uint32_t users, double rate, char *host) {
     rl__runner_ctl start = {.swarm = 1, .users = 0, .spawn_rate = 1};
     rl__runner_control(m->cfg->runner, &start);
     m->running = 1;
+    /* The run's new test clears the stats: the workers' first reports
+     * must come after it (its loop takes it within milliseconds; 2 s at
+     * most here). */
+    for (int i = 0; i < 200; i++) {
+      int st = atomic_load(&m->cfg->runner->state);
+      if (st == RL__STATE_SPAWNING || st == RL__STATE_RUNNING ||
+          st == RL__STATE_ENDING)
+        break;
+      struct timespec ms10 = {0, 10000000L};
+      nanosleep(&ms10, NULL);
+    }
   }
   if (ready_count(m) == 0)
     rl__log(RL__LOG_WARN, "cluster: no worker is connected yet: their users "

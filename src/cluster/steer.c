@@ -50,7 +50,8 @@ static size_t remote_workers(void *arg, rl__web_worker *out, size_t max) {
   rl__cluster_steer *s = arg;
   pthread_mutex_lock(&s->lock);
   size_t n = s->n_workers;
-  memcpy(out, s->workers, (n < max ? n : max) * sizeof(*out));
+  if (n > 0 && max > 0) /* none yet: workers is NULL */
+    memcpy(out, s->workers, (n < max ? n : max) * sizeof(*out));
   pthread_mutex_unlock(&s->lock);
   return n;
 }
