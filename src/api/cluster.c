@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/units.h"
 #include "cluster/master.h"
+#include "cluster/steer.h"
 #include "cluster/wire.h"
 #include "cluster/worker.h"
 
@@ -167,8 +168,8 @@ int rl__api_cluster_check(const rl__api_options *o, char *err, size_t errlen) {
   }
   if (w->processes && o->web) {
     snprintf(err, errlen,
-             "--processes with --web: the master's web UI is "
-             "not done yet; run it --headless");
+             "--processes with --web: not done yet (run "
+             "--master --web with workers of your own) or --headless");
     return RL_ERR_INVAL;
   }
   if (w->processes && !o->scenario && !o->script) {
@@ -179,12 +180,15 @@ int rl__api_cluster_check(const rl__api_options *o, char *err, size_t errlen) {
   }
   if (!w->worker && !w->master)
     return 0;
-  if (o->web) {
-    snprintf(err, errlen, "%s",
-             w->worker ? "--worker with --web: a worker's master serves the "
-                         "web UI"
-                       : "--master with --web: the master's web UI is not "
-                         "done yet; run it --headless");
+  if (o->web && w->worker) {
+    snprintf(err, errlen,
+             "--worker with --web: a worker's master serves the web UI");
+    return RL_ERR_INVAL;
+  }
+  if (o->web && o->run.autoquit_s >= 0) {
+    snprintf(err, errlen,
+             "--master with --autoquit: not done yet; quit the master "
+             "with Ctrl-C or give -t");
     return RL_ERR_INVAL;
   }
   if (!o->scenario && !o->script) {
@@ -262,13 +266,19 @@ int rl__api_master_exec(rl_env *env) {
    * console table and reports go on as a single process's. */
   uint64_t run_time_ns = o->run.run_time_ns;
   o->run.run_time_ns = 0;
+  /* --web: the web UI (started with the run) steers the master. */
+  rl__cluster_steer steer;
+  rl__cluster_steer_init(&steer);
+  int web = o->web;
+  int autostart = o->run.autostart;
+  env->web_remote = web ? &steer.remote : NULL;
   if (rl__api_steered_begin(env, &err) != 0) {
     rl__log(RL__LOG_ERROR, "%s", err.text);
+    rl__cluster_steer_free(&steer);
     return RL__API_EXIT_USAGE;
   }
-  /* A steered run has no console report; the master's final table is
-   * the run's, as a single process prints it (reports.c's choice). */
-  env->reports.console = o->json ? stderr : stdout;
+  if (web && autostart) /* --autostart: the form's swarm, at once */
+    steer.remote.swarm(&steer, o->run.users, o->run.spawn_rate, NULL);
   quit_flag = 0;
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof(sa));
@@ -295,11 +305,14 @@ int rl__api_master_exec(rl_env *env) {
       .heartbeat_liveness = c->heartbeat_liveness,
       .bound = c->bound,
       .bound_arg = c->bound_arg,
+      .steer = web ? &steer : NULL,
   };
   int status = rl__cluster_master_run(&cfg);
   /* The test's end: the last history row, with every worker's stats. */
   rl__runner_stop_wait(&env->runner, 5);
-  rl_env_quit(env);
+  rl_env_quit(env); /* the web UI stops with the run */
+  env->web_remote = NULL;
+  rl__cluster_steer_free(&steer);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   rl__api_summary_print(&env->runner, o);

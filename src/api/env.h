@@ -70,6 +70,9 @@ struct rl_env {
   int runner_used; /* rl__runner_run was called: rl__runner_free due */
   rl__api_reports reports;
   rl__api_web web;
+  /* --master --web: what its web UI steers (api/cluster.c), borrowed;
+   * NULL otherwise. */
+  const rl__web_remote *web_remote;
   int reports_open;
   int reports_failed;
   int status; /* the exit status once ended */

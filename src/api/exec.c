@@ -64,7 +64,8 @@ int rl__api_env_prepare(rl_env *env, char *why, size_t whylen) {
                            .scn = env->scn,
                            .po = env->po,
                            .cclasses = env->cclasses,
-                           .n_cclasses = env->n_cclasses};
+                           .n_cclasses = env->n_cclasses,
+                           .remote = env->web_remote};
   if (rl__api_reports_open(&env->reports, o, plugin, err, sizeof err)) {
     fprintf(stderr, "rpcload: error: %s\n", err);
     snprintf(why, whylen, "%s", err);

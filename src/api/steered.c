@@ -31,7 +31,9 @@ static double now_s(void) {
 static void *run_thread(void *arg) {
   rl_env *env = arg;
   rl__runner_hooks hooks;
-  rl__api_hooks(env, &hooks, 0);
+  /* A cluster master's live table is its workers' figures, as a single
+   * process prints them (console set by rl__api_steered_begin). */
+  rl__api_hooks(env, &hooks, env->o.cluster.master);
   int rc = rl__runner_run(&env->runner, &env->o.run, env->plugins.host,
                           env->plan ? NULL : env->target, env->stats, &hooks);
   pthread_mutex_lock(&env->lock);
@@ -62,8 +64,10 @@ int rl__api_steered_begin(rl_env *env, rl_error_info *err) {
                              : "the run could not be set up (see stderr)");
   }
   /* A script reads its figures (rl_env_stats): no console table, live
-   * or final, unlike rl_env_exec. */
-  env->reports.console = NULL;
+   * or final, unlike rl_env_exec. A cluster master (api/cluster.c) keeps
+   * rl_env_exec's console (reports.c's choice). */
+  if (!env->o.cluster.master)
+    env->reports.console = NULL;
   rl__run_config *c = &env->o.run;
   c->steered = 1;
   c->autostart = 0;

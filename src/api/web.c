@@ -62,6 +62,7 @@ static rl__web_ui *start_one(rl__runner *r, rl__api_web *w, const char *host,
       .spawn_rate = o->run.spawn_rate,
       .compile = w->plugins ? rl__api_web_compile : NULL,
       .compile_arg = w,
+      .remote = w->remote,
   };
   rl__web_ui *ui = NULL;
   char err[512];

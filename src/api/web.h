@@ -24,6 +24,9 @@ typedef struct rl__api_web {
    * for a new host; borrowed. */
   const rl_user_class *const *cclasses;
   size_t n_cclasses;
+  /* A cluster master's steering for its web UI (borrowed); NULL: this
+   * process runs the users. */
+  const rl__web_remote *remote;
   rl__web_ui *ui;      /* --web; owned, NULL when off */
   rl__web_ui *metrics; /* --prometheus-port; owned, NULL when off */
   int failed;          /* a server could not start: the run was ended */

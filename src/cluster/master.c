@@ -31,6 +31,8 @@ typedef struct node {
   int missing;   /* silent past its liveness: its users given to others */
   int rpcload;   /* an rpcload worker: it wants the master's heartbeats */
   int64_t users; /* the users it says it runs (stats, spawning_complete) */
+  double cpu;    /* its last heartbeat's CPU percent */
+  int stopping;  /* told to stop, its client_stopped not in yet */
 } node;
 
 typedef struct master {
@@ -43,6 +45,13 @@ typedef struct master {
   uint64_t dispatched; /* users dealt so far in this ramp */
   int running;         /* the test started: stats and spawns count */
   double next_beat;    /* the next liveness tick (monotonic s) */
+  /* The ramp (Locust's dispatcher): from ramp_from users dealt to want,
+   * per_step users every step_s seconds from ramp_t0. */
+  uint64_t want, ramp_from, steps;
+  double per_step, step_s, ramp_t0, next_step;
+  const char *host; /* sent in spawn: cfg->host or host_owned */
+  char *host_owned; /* the web UI's host, owned */
+  double published; /* when the workers were last shown (monotonic s) */
 } master;
 
 static double wall_now(void) {
@@ -218,6 +227,7 @@ static void on_frame(master *m, const char *from, const void *frame,
     if (rl__msg_read_heartbeat(&msg, &st, &cpu, err, sizeof(err)) == 0) {
       snprintf(nd->state, sizeof(nd->state), "%s", st);
       free(st);
+      nd->cpu = cpu;
       nd->beats = m->cfg->heartbeat_liveness;
       nd->rpcload = rl__msg_is_rpcload(&msg);
       if (nd->missing && nd->ready && !nd->quit) {
@@ -243,7 +253,11 @@ static void on_frame(master *m, const char *from, const void *frame,
       count_users(m);
     }
   } else if (strcmp(msg.type, "client_stopped") == 0) {
+    /* Its last stats came before (Locust's worker sends them first). */
     snprintf(nd->state, sizeof(nd->state), "stopped");
+    nd->stopping = 0;
+    nd->users = 0;
+    count_users(m);
   } else if (strcmp(msg.type, "quit") == 0) {
     nd->quit = 1;
     nd->ready = 0;
@@ -322,7 +336,7 @@ static void dispatch(master *m, uint64_t users) {
       rl__msg_spawn job = {.timestamp = wall_now(),
                            .cls = cls,
                            .ncls = p->n_classes,
-                           .host = (char *)m->cfg->host,
+                           .host = (char *)m->host,
                            .stop_timeout = m->cfg->stop_timeout_s};
       send_to(m, order[i]->id, rl__msg_spawn_build(&m->out, &job, order[i]->id),
               "spawn");
@@ -379,12 +393,39 @@ static void custom_flush(master *m) {
   free(ids);
 }
 
+/* The workers as the web UI shows them (Locust's list: the missing
+ * too), at most 4 times a second unless `now` (a stop's end: its answer
+ * shows them stopped). */
+static void publish(master *m, int now) {
+  if (m->cfg->steer == NULL || (!now && mono_now() - m->published < 0.25))
+    return;
+  m->published = mono_now();
+  rl__web_worker *w = m->n ? calloc(m->n, sizeof(*w)) : NULL;
+  if (m->n && w == NULL)
+    return;
+  size_t k = 0;
+  for (size_t i = 0; i < m->n; i++) {
+    const node *nd = &m->nodes[i];
+    if (!nd->ready || nd->quit)
+      continue;
+    snprintf(w[k].id, sizeof(w[k].id), "%s", nd->id);
+    snprintf(w[k].state, sizeof(w[k].state), "%s",
+             nd->missing ? "missing" : nd->state);
+    w[k].users = nd->users > 0 && !nd->missing ? nd->users : 0;
+    w[k].cpu = nd->cpu;
+    k++;
+  }
+  rl__cluster_steer_publish(m->cfg->steer, w, k);
+  free(w);
+}
+
 /* Waits up to `s` seconds for frames, handling each. */
 static void pump(master *m, double s) {
   double end = mono_now() + s;
   do {
     liveness_tick(m);
     custom_flush(m);
+    publish(m, 0);
     double left = (end - mono_now()) * 1000;
     int timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
     char *from = NULL;
@@ -430,6 +471,40 @@ static int wait_for_workers(master *m) {
   return 0;
 }
 
+/* A new ramp from the users dealt now to `users` at `rate` a second:
+ * Locust's dispatcher, floor(rate) users (at least 1) per step, a step
+ * every step/rate seconds. */
+static void ramp_begin(master *m, uint64_t users, double rate) {
+  m->ramp_from = m->dispatched;
+  m->want = users;
+  m->per_step = floor(rate) < 1 ? 1 : floor(rate);
+  m->step_s = m->per_step / rate;
+  m->ramp_t0 = mono_now();
+  m->next_step = m->ramp_t0;
+  m->steps = 0;
+}
+
+/* The ramp's next step when due (or the users dealt again when a worker
+ * came or went: dispatched was set to 0). */
+static void ramp_tick(master *m) {
+  double now = mono_now();
+  if (now < m->next_step || m->dispatched == m->want || ready_count(m) == 0)
+    return;
+  m->steps++;
+  double moved = m->per_step * (double)m->steps;
+  uint64_t users;
+  if (m->want >= m->ramp_from)
+    users = (double)m->ramp_from + moved >= (double)m->want
+                ? m->want
+                : m->ramp_from + (uint64_t)moved;
+  else
+    users = moved >= (double)(m->ramp_from - m->want)
+                ? m->want
+                : m->ramp_from - (uint64_t)moved;
+  dispatch(m, users);
+  m->next_step = m->ramp_t0 + m->step_s * (double)m->steps;
+}
+
 static int run(master *m) {
   const rl__cluster_master_cfg *cfg = m->cfg;
   if (wait_for_workers(m) != 0)
@@ -441,12 +516,7 @@ static int run(master *m) {
   rl__runner_control(cfg->runner, &start);
   m->running = 1;
   double t0 = mono_now();
-  /* Locust's dispatcher: floor(rate) users (at least 1) per step, a step
-   * every step/rate seconds. */
-  double per_step = floor(cfg->spawn_rate) < 1 ? 1 : floor(cfg->spawn_rate);
-  double step_s = per_step / cfg->spawn_rate;
-  double next_step = t0;
-  uint64_t steps = 0;
+  ramp_begin(m, cfg->users, cfg->spawn_rate);
   rl__log(RL__LOG_INFO,
           "cluster: ramping to %u users at a rate of %.2f per "
           "second over %zu workers",
@@ -460,15 +530,111 @@ static int run(master *m) {
                             "stopping test");
       break;
     }
-    if (now >= next_step && m->dispatched < cfg->users) {
-      steps++;
-      double due = per_step * (double)steps;
-      uint64_t users = due >= cfg->users ? cfg->users : (uint64_t)due;
-      dispatch(m, users);
-      next_step = t0 + step_s * (double)steps;
+    ramp_tick(m);
+    pump(m, 0.1);
+  }
+  return 0;
+}
+
+/* The web UI's stop: every worker told to stop; once each has said
+ * client_stopped (after its last stats) or the stop timeout and 5 s have
+ * passed, the run stops, so "stopped" means final figures. */
+static void stop_test(master *m) {
+  for (size_t i = 0; i < m->n; i++) {
+    node *nd = &m->nodes[i];
+    nd->stopping = live(nd);
+    if (nd->stopping)
+      send_to(m, nd->id, rl__msg_nil(&m->out, "stop", nd->id), "stop");
+  }
+  double end = mono_now() + m->cfg->stop_timeout_s + 5;
+  for (;;) {
+    size_t left = 0;
+    for (size_t i = 0; i < m->n; i++)
+      left += m->nodes[i].stopping && live(&m->nodes[i]);
+    if (left == 0)
+      break;
+    if (mono_now() >= end || quitting(m)) {
+      rl__log(RL__LOG_WARN,
+              "cluster: %zu workers did not stop in time: their last "
+              "stats are missing",
+              left);
+      break;
     }
     pump(m, 0.1);
   }
+  m->want = m->dispatched = 0;
+  m->running = 0;
+  if (rl__runner_stop_wait(m->cfg->runner, 5) != 0)
+    rl__log(RL__LOG_WARN, "cluster: the run did not say stopped in 5 s");
+}
+
+/* A swarm from the web UI: a new test when none runs, and a new ramp. */
+static void start_swarm(master *m, uint32_t users, double rate, char *host) {
+  if (host != NULL) {
+    free(m->host_owned);
+    m->host_owned = host;
+    m->host = host;
+  }
+  if (!m->running) {
+    custom_flush(m); /* test_start's listeners see the workers */
+    rl__runner_ctl start = {.swarm = 1, .users = 0, .spawn_rate = 1};
+    rl__runner_control(m->cfg->runner, &start);
+    m->running = 1;
+    /* The run's new test clears the stats: the workers' first reports
+     * must come after it (its loop takes it within milliseconds; 2 s at
+     * most here). */
+    for (int i = 0; i < 200; i++) {
+      int st = atomic_load(&m->cfg->runner->state);
+      if (st == RL__STATE_SPAWNING || st == RL__STATE_RUNNING ||
+          st == RL__STATE_ENDING)
+        break;
+      struct timespec ms10 = {0, 10000000L};
+      nanosleep(&ms10, NULL);
+    }
+  }
+  if (ready_count(m) == 0)
+    rl__log(RL__LOG_WARN, "cluster: no worker is connected yet: their users "
+                          "are dealt as they come");
+  rl__log(RL__LOG_INFO,
+          "cluster: ramping to %u users at a rate of %.2f per second over "
+          "%zu workers",
+          users, rate, ready_count(m));
+  ramp_begin(m, users, rate);
+}
+
+/* With the web UI: tests as it asks, until a signal (or the run time
+ * after the first swarm). */
+static int run_web(master *m) {
+  const rl__cluster_master_cfg *cfg = m->cfg;
+  uint64_t stops_done = 0;
+  double t0 = 0;
+  for (;;) {
+    if (quitting(m) ||
+        (cfg->run_time_s > 0 && t0 > 0 && mono_now() - t0 >= cfg->run_time_s))
+      break;
+    uint32_t users = 0;
+    double rate = 1;
+    char *host = NULL;
+    uint64_t asked = rl__cluster_steer_stops_asked(cfg->steer);
+    if (asked > stops_done) {
+      if (m->running)
+        stop_test(m);
+      stops_done = asked;
+      publish(m, 1);
+      rl__cluster_steer_stop_done(cfg->steer, asked);
+    }
+    if (rl__cluster_steer_take_swarm(cfg->steer, &users, &rate, &host)) {
+      start_swarm(m, users, rate, host);
+      if (t0 == 0)
+        t0 = mono_now();
+    }
+    if (m->running)
+      ramp_tick(m);
+    pump(m, 0.1);
+  }
+  if (m->running)
+    stop_test(m);
+  rl__cluster_steer_close(cfg->steer);
   return 0;
 }
 
@@ -494,7 +660,7 @@ static void quit_workers(master *m) {
 }
 
 int rl__cluster_master_run(const rl__cluster_master_cfg *cfg) {
-  master m = {.cfg = cfg};
+  master m = {.cfg = cfg, .host = cfg->host};
   char err[512] = "";
   rl__msg_out_init(&m.out);
   int status = 2;
@@ -511,7 +677,7 @@ int rl__cluster_master_run(const rl__cluster_master_cfg *cfg) {
     rl__events *ev = cfg->runner->cfg->events;
     if (ev)
       rl__events_set_remote(ev, 1);
-    status = run(&m);
+    status = cfg->steer ? run_web(&m) : run(&m);
     if (ev)
       rl__events_set_remote(ev, 0);
     quit_workers(&m);
@@ -522,6 +688,9 @@ int rl__cluster_master_run(const rl__cluster_master_cfg *cfg) {
     free(m.nodes[i].counts);
   }
   free(m.nodes);
+  free(m.host_owned);
+  if (cfg->steer)
+    rl__cluster_steer_close(cfg->steer);
   rl__msg_out_free(&m.out);
   return status;
 }

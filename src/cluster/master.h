@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "cluster/curve.h"
+#include "cluster/steer.h"
 #include "engine/plan.h"
 #include "engine/runner.h"
 
@@ -64,6 +65,12 @@ typedef struct rl__cluster_master_cfg {
    * nothing. On the caller's thread, before any worker is waited for. */
   void (*bound)(int port, void *arg);
   void *bound_arg;
+  /* --web: the web UI steers (borrowed): no test until its swarm, each
+   * swarm a ramp over the workers, each stop the workers stopped and
+   * their last stats merged before the run says stopped; users,
+   * spawn_rate and expect_workers are then unused and run_time_s counts
+   * from the first swarm. NULL: headless, as above. */
+  rl__cluster_steer *steer;
 } rl__cluster_master_cfg;
 
 /*

@@ -36,6 +36,7 @@ int rl__web_api_init(rl__web_api *api, const rl__web_api_options *cfg) {
   api->auth = cfg->auth;
   api->compile = cfg->compile;
   api->compile_arg = cfg->compile_arg;
+  api->remote = cfg->remote;
   api->target = strdup(cfg->target ? cfg->target : "");
   api->plugin = cfg->plugin ? strdup(cfg->plugin) : NULL;
   if (!api->target || (cfg->plugin && !api->plugin)) {
@@ -207,6 +208,28 @@ static void add_shape(rl__runner *r, const struct requests_read *rd,
                                   (json_int_t)rd->dropped));
 }
 
+/* A master's workers, as Locust's master lists them in /stats/requests. */
+static void add_workers(rl__web_api *api, json_t *j) {
+  if (!j || !api->remote)
+    return;
+  enum { MAX_SHOWN = 4096 };
+  rl__web_worker *w = calloc(MAX_SHOWN, sizeof *w);
+  json_t *arr = json_array();
+  size_t n = w ? api->remote->workers(api->remote->arg, w, MAX_SHOWN) : 0;
+  for (size_t i = 0; arr && i < n && i < MAX_SHOWN; i++)
+    json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:f}", "id", w[i].id,
+                                         "state", w[i].state, "user_count",
+                                         (json_int_t)w[i].users, "cpu_usage",
+                                         w[i].cpu));
+  /* Locust's worker_count: the workers not missing. */
+  size_t live = 0;
+  for (size_t i = 0; w && i < n && i < MAX_SHOWN; i++)
+    live += strcmp(w[i].state, "missing") != 0;
+  free(w);
+  json_object_set_new(j, "workers", arr ? arr : json_array());
+  json_object_set_new(j, "worker_count", json_integer((json_int_t)live));
+}
+
 struct html_read {
   FILE *f;
   rl__report_html_info *info;
@@ -372,6 +395,7 @@ void rl__web_api_stats_requests(rl__web_api *api, rl__web_answer *a) {
     json_object_set_new(j, "cut_requests",
                         json_integer((json_int_t)rl__stats_hub_cut(&r->hub)));
   add_shape(r, &rd, j);
+  add_workers(api, j);
   /* The users per class (Locust's runner.user_classes_count), for the
    * page's header. */
   struct classes_read cr = {.users = users};
@@ -625,6 +649,28 @@ void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
     set(a, 500, NULL, NULL, 0);
     return;
   }
+  if (api->remote) {
+    /* A master: its workers compile the host (spawn's host) and the
+     * master ramps; its own run starts with the ramp. */
+    api->remote->swarm(api->remote->arg, ctl.users, ctl.spawn_rate, want);
+    if (want && !same_target(want, target)) {
+      pthread_mutex_lock(&api->lock);
+      free(api->target);
+      api->target = want;
+      want = NULL;
+      pthread_mutex_unlock(&api->lock);
+    }
+    pthread_mutex_lock(&api->lock);
+    api->spawn_rate = ctl.spawn_rate;
+    json_t *j = json_pack("{s:b, s:s, s:s}", "success", 1, "message",
+                          "Swarming started", "host", api->target);
+    pthread_mutex_unlock(&api->lock);
+    pthread_mutex_unlock(&api->swarm_lock);
+    set_json(a, 200, j, JSON_COMPACT);
+    free(target);
+    free(want);
+    return;
+  }
   if (want && !same_target(want, target) && swarm_compile(api, want, &ctl, a)) {
     pthread_mutex_unlock(&api->swarm_lock);
     free(target);
@@ -664,7 +710,9 @@ void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
 
 void rl__web_api_stop(rl__web_api *api, rl__web_answer *a) {
   double wait = (double)api->r->cfg->stop_timeout_ns / 1e9 + STOP_WAIT_SLACK_S;
-  int rc = rl__runner_stop_wait(api->r, wait);
+  /* A master: the workers stop, their last stats come, then its run. */
+  int rc = api->remote ? api->remote->stop(api->remote->arg, wait + 5)
+                       : rl__runner_stop_wait(api->r, wait);
   if (rc == RL_ERR_TIMEOUT)
     set_result(a, 200, 1, "Test stopping", NULL);
   else

@@ -37,6 +37,32 @@ typedef int (*rl__web_compile_fn)(void *arg, const char *target,
                                   struct rl__plan **plan, char *err,
                                   size_t errlen);
 
+/* A cluster worker as a master's web UI shows it (Locust's workers tab). */
+typedef struct rl__web_worker {
+  char id[160];
+  char state[16];
+  int64_t users;
+  double cpu; /* percent, as its last heartbeat said */
+} rl__web_worker;
+
+/*
+ * A cluster master (cluster/web.c) steering its workers for the web UI:
+ * the web module cannot see the cluster (web < cluster), so the master
+ * hands it these. Each is called on a web server thread; `arg` is the
+ * master's, borrowed.
+ */
+typedef struct rl__web_remote {
+  /* A new ramp: users over the workers at rate, their host `host` (NULL:
+   * theirs). Returns at once; the master deals them. */
+  void (*swarm)(void *arg, uint32_t users, double rate, const char *host);
+  /* Stops every worker and returns once each one's last stats are merged
+   * and the run is stopped (0), or after wait_s (RL_ERR_TIMEOUT). */
+  int (*stop)(void *arg, double wait_s);
+  /* Fills at most `max` workers; returns how many there are. */
+  size_t (*workers)(void *arg, rl__web_worker *out, size_t max);
+  void *arg;
+} rl__web_remote;
+
 /* What the API serves, for rl__web_api_init; the strings are copied. */
 typedef struct rl__web_api_options {
   rl__runner *r;      /* borrowed: it outlives the API */
@@ -48,6 +74,9 @@ typedef struct rl__web_api_options {
   /* A new host at a new test; NULL: the target cannot change. */
   rl__web_compile_fn compile;
   void *compile_arg;
+  /* A cluster master's workers run the users (borrowed); NULL: this
+   * process runs them. */
+  const rl__web_remote *remote;
 } rl__web_api_options;
 
 typedef struct rl__web_api {
@@ -57,10 +86,11 @@ typedef struct rl__web_api {
   int auth;
   rl__web_compile_fn compile;
   void *compile_arg;
-  pthread_mutex_t swarm_lock; /* one /swarm at a time */
-  pthread_mutex_t lock;       /* for what follows */
-  char *target;               /* owned; never NULL */
-  double spawn_rate;          /* -r, then the last rate asked for */
+  const rl__web_remote *remote; /* borrowed; NULL: none */
+  pthread_mutex_t swarm_lock;   /* one /swarm at a time */
+  pthread_mutex_t lock;         /* for what follows */
+  char *target;                 /* owned; never NULL */
+  double spawn_rate;            /* -r, then the last rate asked for */
 } rl__web_api;
 
 /* Sets up `api` from `cfg`: 0, or RL_ERR_NOMEM (nothing to free then). */

@@ -632,7 +632,8 @@ int rl__web_ui_start(const rl__web_ui_config *cfg, rl__runner *r,
                              .spawn_rate = cfg->spawn_rate,
                              .auth = cfg->login != NULL,
                              .compile = cfg->compile,
-                             .compile_arg = cfg->compile_arg};
+                             .compile_arg = cfg->compile_arg,
+                             .remote = cfg->remote};
   if (rl__web_api_init(&ui->api, &api) == 0)
     ui->api_ready = 1;
   else

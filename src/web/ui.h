@@ -73,6 +73,8 @@ typedef struct rl__web_ui_config {
    * target cannot change. */
   rl__web_compile_fn compile;
   void *compile_arg;
+  /* A cluster master's steering (web/api.h), borrowed; NULL: none. */
+  const rl__web_remote *remote;
 } rl__web_ui_config;
 
 /*

@@ -197,6 +197,10 @@ class RpcloadMasterThreeWorkers(ClusterCase):
             self.assertEqual(dict(merged), {b: c for b, c in master[key]["histogram_ns"]},
                              "histograms differ for %s" % name)
         self.assertEqual(total, sent, self.describe())
+        # The live table every 2 s while the workers run (the 5 s run's 2
+        # at least), then the final one: as a single process prints them.
+        live = re.findall(r"^Type +Name +# reqs", self.log("master"), re.M)
+        self.assertGreaterEqual(len(live), 3, self.describe())
 
         # 12 users: 2 Admin (fixed, across the cluster) and 10 Browser,
         # 4 on each worker.

@@ -24,6 +24,7 @@ import yaml
 
 import rpcload
 from servers import free_port, popen_bounded
+from test_web_ui import WebRpcload, get_json
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.dirname(HERE)
@@ -213,8 +214,12 @@ class Consistency(unittest.TestCase):
         (cport,) = [p for p in self.container(self.master)["ports"]
                     if p["name"] == svc_port["targetPort"]]
         self.assertEqual(cport["containerPort"], int(arg_after(margs, "--master-bind-port")))
-        self.assertEqual(int(arg_after(margs, "--expect-workers")),
-                         self.worker["spec"]["replicas"])
+        # The web UI's port reaches the master's --web-port the same way.
+        (web,) = [p for p in self.service["spec"]["ports"] if p["name"] == "web"]
+        (wport,) = [p for p in self.container(self.master)["ports"]
+                    if p["name"] == web["targetPort"]]
+        self.assertEqual(wport["containerPort"], int(arg_after(margs, "--web-port")))
+        self.assertIn("--web", margs)
 
     def test_both_read_the_configmaps_scenario(self):
         for deploy in (self.master, self.worker):
@@ -241,9 +246,9 @@ class Consistency(unittest.TestCase):
 
     def test_the_masters_args_start_a_master(self):
         """The master's args, as they are but for the scenario's path (a
-        copy whose host is a closed local port), the bind address and a
-        short wait: rpcload binds and waits for workers (exit 2 when none
-        came), not a usage error."""
+        copy whose host is a closed local port) and the addresses: rpcload
+        binds, serves the web UI with no worker yet (Locust's API says
+        ready, 0 workers) and quits at SIGINT, not a usage error."""
         tmp = tempfile.mkdtemp(prefix="rpcload-k8s-")
         try:
             scn = os.path.join(tmp, "scenario.yaml")
@@ -253,12 +258,19 @@ class Consistency(unittest.TestCase):
             args = list(self.container(self.master)["args"])
             for flag, value in (("-f", scn), ("--master-bind-host", "127.0.0.1"),
                                 ("--master-bind-port", str(free_port())),
-                                ("--expect-workers-max-wait", "1")):
+                                ("--web-host", "127.0.0.1"), ("--web-port", "0")):
                 args[args.index(flag) + 1] = value
-            res = rpcload.run(args + ["--allow-unreachable"], timeout_s=60)
-            self.assertIn("cluster: master on 127.0.0.1:", res.stderr, res.describe())
-            self.assertIn("workers expected came within 1 s", res.stderr, res.describe())
-            self.assertEqual(res.exit_code, 2, res.describe())
+            rl = WebRpcload(args + ["--allow-unreachable"], tmp)
+            try:
+                base = rl.web_url()
+                s = get_json(base + "/stats/requests")
+                self.assertEqual((s["state"], s["worker_count"], s["workers"]),
+                                 ("ready", 0, []))
+                rl.wait_line(r"cluster: master on 127\.0\.0\.1:")
+                rl.stop()
+                self.assertEqual(rl.proc.returncode, 0, rl.stderr())
+            finally:
+                rl.kill()
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

@@ -252,6 +252,25 @@
     $("no-exceptions").hidden = rows.length > 0;
   }
 
+  /* A cluster master's Workers tab (Locust's): shown only when the
+   * answer lists workers, as Locust shows it on a master only. */
+  function renderWorkers(workers) {
+    var on = Array.isArray(workers);
+    $("workers-tab").hidden = !on;
+    if (!on) return;
+    var body = $("workers-table").tBodies[0];
+    body.textContent = "";
+    workers.forEach(function (w) {
+      var tr = document.createElement("tr");
+      cell(tr, w.id, "text");
+      cell(tr, w.state, "text");
+      cell(tr, count(w.user_count), "num");
+      cell(tr, isNum(w.cpu_usage) ? w.cpu_usage.toFixed(1) + "%" : "", "num");
+      body.appendChild(tr);
+    });
+    $("no-workers").hidden = workers.length > 0;
+  }
+
   /* Locust's Current ratio tab: "75.0% Web" with its tasks under it. */
   function ratioList(ul, items) {
     ul.textContent = "";
@@ -346,6 +365,7 @@
     renderClasses(res.user_classes_count);
     renderStats(res);
     renderFailures(res);
+    renderWorkers(res.workers);
     pollTab();
     if (state === "spawning" || state === "running") addPoint(res);
     showPanels();
