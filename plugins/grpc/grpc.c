@@ -653,6 +653,7 @@ static int stream_settings(struct grpc_step *st, const rl_host *host,
     return RL_ERR_INVAL;
   }
   uint64_t timeout = SPEC_HAS(spec, timeout_ns) ? spec->timeout_ns : 0;
+  st->timeout_ns = timeout;
   if (timeout > 0 && st->call_duration_ns >= timeout) {
     rl__http_set_err(err, errlen,
                      "--stream-call-duration %s is not shorter than --timeout "
@@ -757,7 +758,7 @@ static int grpc_step_new(const rl_host *host, const rl_step_spec *spec,
   st->client_stream = st->method->client_streaming;
   st->server_stream = st->method->server_streaming;
   if ((rc = grpc_percall_compile(st, &o.call_count, &o.interval, &o.ping_pong,
-                                 err, errlen)) != 0 ||
+                                 &o.call_duration, err, errlen)) != 0 ||
       (rc = stream_settings(st, host, spec, &o, err, errlen)) != 0)
     goto out;
   if ((rc = grpc_msgs_compile(st, spec, o.data_file, o.binary, err, errlen)) !=

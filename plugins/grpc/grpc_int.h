@@ -83,10 +83,13 @@ struct grpc_step {
   size_t max_recv, max_send;   /* message size limits */
   uint64_t keepalive_ns;       /* --keepalive: PING interval; 0: none */
   uint64_t max_age_ns;         /* --max-connection-age; 0: none */
-  /* stream_call_count, stream_interval, stream_ping_pong given as one
-   * {{...}} each (a Lua call's options): expanded per call, an empty
-   * expansion leaving the step's (grpc_percall.c); NULL: none. */
-  rl_template *count_tpl, *interval_tpl, *ping_pong_tpl;
+  /* stream_call_count, stream_interval, stream_ping_pong,
+   * stream_call_duration given as one {{...}} each (a Lua call's options):
+   * expanded per call, an empty expansion leaving the step's
+   * (grpc_percall.c); NULL: none. */
+  rl_template *count_tpl, *interval_tpl, *ping_pong_tpl, *duration_tpl;
+  uint64_t timeout_ns; /* the step's --timeout (0: none): a call's own
+                        * duration must be shorter */
   /* A client stream whose one message is one {{...}}: an expansion that
    * is a JSON array is the call's list of messages. */
   int list_tpl;
@@ -175,7 +178,7 @@ struct grpc_stream {
   rl_timer *duration; /* --stream-call-duration's timer, or NULL */
   /* The call's stream settings: the step's, or its templates' for this
    * call (grpc_percall.c). */
-  uint64_t call_count, interval_ns;
+  uint64_t call_count, interval_ns, call_duration_ns;
   int ping_pong;
   /* The call's own messages (a list template's JSON array), framed;
    * owned, freed by grpc_out_cleanup. n_list 0: the step's. */
@@ -217,7 +220,7 @@ void grpc_call_stop(struct grpc_stream *gs, enum grpc_stop why);
  * take. st->method and the shape are set. */
 int grpc_percall_compile(struct grpc_step *st, const char **count,
                          const char **interval, const char **ping_pong,
-                         char *err, size_t errlen);
+                         const char **duration, char *err, size_t errlen);
 /* The call's stream settings into gs (in session_submit): the step's,
  * or its templates' expansions; a bad value refuses req with the reason
  * (RL_ERR_INVAL). */

@@ -27,17 +27,18 @@
 #define GRPC_MAX_LIST 100000
 
 /* The option's key, as a step spells it, by its template slot. */
-static const char *const option_key[3] = {
-    "stream_call_count", "stream_interval", "stream_ping_pong"};
+static const char *const option_key[4] = {"stream_call_count",
+                                          "stream_interval", "stream_ping_pong",
+                                          "stream_call_duration"};
 
 int grpc_percall_compile(struct grpc_step *st, const char **count,
                          const char **interval, const char **ping_pong,
-                         char *err, size_t errlen) {
-  const char **texts[3] = {count, interval, ping_pong};
-  rl_template **slots[3] = {&st->count_tpl, &st->interval_tpl,
-                            &st->ping_pong_tpl};
+                         const char **duration, char *err, size_t errlen) {
+  const char **texts[4] = {count, interval, ping_pong, duration};
+  rl_template **slots[4] = {&st->count_tpl, &st->interval_tpl,
+                            &st->ping_pong_tpl, &st->duration_tpl};
   const char *m = st->method->full_name;
-  for (int i = 0; i < 3; i++) {
+  for (int i = 0; i < 4; i++) {
     const char *t = *texts[i];
     if (t == NULL || !grpc_whole_template(t, strlen(t)))
       continue;
@@ -73,6 +74,7 @@ void grpc_percall_free(struct grpc_step *st) {
   st->host->template_del(st->count_tpl);
   st->host->template_del(st->interval_tpl);
   st->host->template_del(st->ping_pong_tpl);
+  st->host->template_del(st->duration_tpl);
 }
 
 /* Option i's value for req, blanks trimmed, in buf: "" when the
@@ -120,6 +122,23 @@ static int apply(struct grpc_stream *gs, int i, const char *v, char *why,
       return -1;
     }
     gs->interval_ns = ns;
+  } else if (i == 3) {
+    uint64_t ns = 0;
+    if (grpc_parse_duration(v, &ns) != 0 || ns == 0) {
+      snprintf(why, whylen,
+               "stream_call_duration '%s': expected a duration > 0 such "
+               "as 100ms, 2s, 1m30s",
+               v);
+      return -1;
+    }
+    if (gs->st->timeout_ns > 0 && ns >= gs->st->timeout_ns) {
+      snprintf(why, whylen,
+               "stream_call_duration '%s' is not shorter than --timeout "
+               "(%.3gs): the call would be cut",
+               v, (double)gs->st->timeout_ns / 1e9);
+      return -1;
+    }
+    gs->call_duration_ns = ns;
   } else {
     int on = strcmp(v, "true") == 0 || strcmp(v, "1") == 0;
     if (!on && strcmp(v, "false") != 0 && strcmp(v, "0") != 0) {
@@ -136,8 +155,10 @@ int grpc_percall_settings(const struct grpc_step *st, rl_request *req,
   gs->call_count = st->call_count;
   gs->interval_ns = st->interval_ns;
   gs->ping_pong = st->ping_pong;
-  rl_template *tpls[3] = {st->count_tpl, st->interval_tpl, st->ping_pong_tpl};
-  for (int i = 0; i < 3; i++) {
+  gs->call_duration_ns = st->call_duration_ns;
+  rl_template *tpls[4] = {st->count_tpl, st->interval_tpl, st->ping_pong_tpl,
+                          st->duration_tpl};
+  for (int i = 0; i < 4; i++) {
     if (tpls[i] == NULL)
       continue;
     char buf[64], why[160];

@@ -29,7 +29,7 @@ static int out_more(const struct grpc_stream *gs) {
     return 0;
   if (gs->call_count > 0)
     return gs->out.sent < gs->call_count;
-  if (st->call_duration_ns > 0)
+  if (gs->call_duration_ns > 0)
     return 1; /* until the duration ends */
   return gs->out.sent < (gs->n_list > 0 ? gs->n_list : st->n_msgs);
 }
@@ -183,9 +183,9 @@ void grpc_out_started(struct grpc_stream *gs) {
     report_send(gs);
   if (gs->out.want_timer)
     start_interval(gs);
-  if (gs->st->call_duration_ns > 0 && gs->s->loop != NULL)
-    gs->duration = gs->s->c.host->timer_start(
-        gs->s->loop, gs->st->call_duration_ns, duration_fired, gs);
+  if (gs->call_duration_ns > 0 && gs->s->loop != NULL)
+    gs->duration = gs->s->c.host->timer_start(gs->s->loop, gs->call_duration_ns,
+                                              duration_fired, gs);
 }
 
 void grpc_out_drop(void *stream_data) {

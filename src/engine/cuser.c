@@ -501,8 +501,9 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
                                                  sizeof opts->no_event
                     ? opts->no_event != 0
                     : 0;
-  /* A stream's messages are events of the request too: none either. */
-  s->req.event = s->no_event ? NULL : u->req.event;
+  /* A stream's messages are events of the request too: none either;
+   * else send_event, which names their rows after the send's name. */
+  s->req.event = s->no_event ? NULL : send_event;
   s->req.timeout_ns = timeout_ns;
   s->done = done;
   s->arg = arg;

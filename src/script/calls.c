@@ -94,23 +94,25 @@ static void list_text(lua_State *L, int idx, const char *what,
  * when not given (a user's variables outlive the call), as the method's
  * shape (kind) takes them: stream_call_count (a whole number >= 1),
  * stream_interval (seconds, or a text such as "50ms": the grpc plugin
- * reads it), stream_ping_pong (a boolean). n: vars' pairs so far;
+ * reads it), stream_ping_pong (a boolean), stream_call_duration (as
+ * stream_interval, > 0: the call's length). n: vars' pairs so far;
  * returns the new count. Texts made are left on the stack. */
 static size_t stream_opts(lua_State *L, int idx, int kind, const char *what,
                           const char *method, const char **vars, size_t n) {
-  static const char *const keys[3] = {"stream_call_count", "stream_interval",
-                                      "stream_ping_pong"};
-  static const char *const var[3] = {"_rl_scount", "_rl_sinterval",
-                                     "_rl_spingpong"};
+  static const char *const keys[4] = {"stream_call_count", "stream_interval",
+                                      "stream_ping_pong",
+                                      "stream_call_duration"};
+  static const char *const var[4] = {"_rl_scount", "_rl_sinterval",
+                                     "_rl_spingpong", "_rl_sduration"};
   const int bidi = RL__SCRIPT_GRPC_CLIENT | RL__SCRIPT_GRPC_SERVER;
   const char *shape = kind == bidi                    ? "bidirectional"
                       : kind & RL__SCRIPT_GRPC_CLIENT ? "client streaming"
                       : kind & RL__SCRIPT_GRPC_SERVER ? "server streaming"
                                                       : "unary";
-  for (int i = 0; i < 3; i++) {
-    int takes = i == 0   ? kind != 0
-                : i == 1 ? (kind & RL__SCRIPT_GRPC_CLIENT) != 0
-                         : kind == bidi;
+  for (int i = 0; i < 4; i++) {
+    int takes = i == 0 || i == 3 ? kind != 0
+                : i == 1         ? (kind & RL__SCRIPT_GRPC_CLIENT) != 0
+                                 : kind == bidi;
     if (idx)
       lua_getfield(L, idx, keys[i]);
     else
@@ -118,9 +120,9 @@ static size_t stream_opts(lua_State *L, int idx, int kind, const char *what,
     int t = lua_type(L, -1);
     if (t != LUA_TNIL && !takes)
       luaL_error(L, "%s: %s: for a %s; %s is %s", what, keys[i],
-                 i == 0   ? "streaming method"
-                 : i == 1 ? "method the client streams to"
-                          : "bidirectional method",
+                 i == 0 || i == 3 ? "streaming method"
+                 : i == 1         ? "method the client streams to"
+                                  : "bidirectional method",
                  method, shape);
     if (!takes) {
       lua_pop(L, 1);
@@ -140,23 +142,26 @@ static size_t stream_opts(lua_State *L, int idx, int kind, const char *what,
       snprintf(num, sizeof num, "%lld", (long long)c);
       lua_pop(L, 1);
       lua_pushstring(L, num);
-    } else if (i == 1) {
-      /* A number: seconds (as rl.sleep); a text: the plugin's duration. */
-      if (t == LUA_TNUMBER && !(lua_tonumber(L, -1) >= 0))
-        luaL_error(L, "%s: stream_interval: seconds >= 0", what);
+    } else if (i == 1 || i == 3) {
+      /* A number: seconds (as rl.sleep); a text: the plugin's duration
+       * (which refuses a call's 0 or its --timeout's or more). */
+      lua_Number v = t == LUA_TNUMBER ? lua_tonumber(L, -1) : 1;
+      if (i == 1 ? !(v >= 0) : !(v > 0))
+        luaL_error(L, "%s: %s: seconds %s 0", what, keys[i],
+                   i == 1 ? ">=" : ">");
       if (t == LUA_TSTRING) {
         const char *d = lua_tostring(L, -1);
         if (!*d || strspn(d, "0123456789.nsumh") != strlen(d) ||
             (*d < '0' || *d > '9'))
           luaL_error(L,
-                     "%s: stream_interval: '%s': expected a duration "
+                     "%s: %s: '%s': expected a duration "
                      "(0.05, \"50ms\", \"1m30s\")",
-                     what, d);
+                     what, keys[i], d);
       } else if (t != LUA_TNUMBER) {
         luaL_error(L,
-                   "%s: stream_interval: seconds or a duration text, not "
+                   "%s: %s: seconds or a duration text, not "
                    "a %s",
-                   what, luaL_typename(L, -1));
+                   what, keys[i], luaL_typename(L, -1));
       }
       lua_pushstring(L, lua_tostring(L, -1));
       lua_remove(L, -2);
@@ -176,7 +181,8 @@ static size_t stream_opts(lua_State *L, int idx, int kind, const char *what,
 }
 
 /* u.grpc:call([proto,] method, message, {name=, metadata=, host=,
- * stream_call_count=, stream_interval=, stream_ping_pong=}): method as
+ * stream_call_count=, stream_interval=, stream_ping_pong=,
+ * stream_call_duration=}): method as
  * declared ("pkg.Service/Method", or "Method", "Service/Method" when that
  * names one; proto: an rl.grpc.proto object, whose file's method it is).
  * A client or bidi stream's message is a list of messages (one message
@@ -200,7 +206,7 @@ static int l_grpc_call(lua_State *L) {
                       what, method, k->name, lua_tostring(L, -1));
   }
   int kind = k->grpc_kinds[i];
-  const char *vars[8];
+  const char *vars[10];
   size_t n = 1, req = k->grpc_first[i];
   luaL_checkstack(L, 16, what);
   if (opts && !lua_isnil(L, opts))

@@ -9,7 +9,8 @@
  *   - one gRPC request per method its `grpc = {methods = {...}}` lists,
  *     the message a template of the whole JSON text ({{_rl_msg}}; a client
  *     or bidi stream's list, a JSON array: {{_rl_list}}), a stream's
- *     options templates too ({{_rl_scount}}...), set per call;
+ *     options templates too ({{_rl_scount}}, {{_rl_sduration}}...), set
+ *     per call;
  *   - for each protocol of `protocols = {...}`, one request per word count
  *     1..max_words (the class's, default RL__SCRIPT_WORDS), each word a
  *     template ({{_rl_w1}} ...), since a plugin such as redis splits its
@@ -370,7 +371,8 @@ static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
     luaL_addstring(&b, kind & RL__SCRIPT_GRPC_CLIENT ? ", data: '{{_rl_list}}'"
                                                      : ", data: '{{_rl_msg}}'");
     if (kind)
-      luaL_addstring(&b, ", stream_call_count: '{{_rl_scount}}'");
+      luaL_addstring(&b, ", stream_call_count: '{{_rl_scount}}', "
+                         "stream_call_duration: '{{_rl_sduration}}'");
     if (kind & RL__SCRIPT_GRPC_CLIENT)
       luaL_addstring(&b, ", stream_interval: '{{_rl_sinterval}}'");
     if (kind == (RL__SCRIPT_GRPC_CLIENT | RL__SCRIPT_GRPC_SERVER))

@@ -14,6 +14,10 @@ grpcio, gRPC's interop TestService, tests/data/interop_test.proto):
 - the stream options per call (stream_call_count on client, server and
   bidi streams, stream_interval, stream_ping_pong) and a client stream of
   40 messages: the server's count of each call's messages;
+- stream_call_duration per call: a server stream the client ends when
+  its time is up, a client stream sending one message every 50 ms until
+  then, a value refused for that call alone (bad, or not under
+  --timeout): the server's count of each call's messages;
 - a list longer than the bound (100000), an undeclared method, options
   a method's shape does not take: Lua errors saying so.
 
@@ -117,6 +121,42 @@ S = rl.user { grpc = {proto = t, host = "%(host)s"},
   end } }
 """
 
+DURATION = """
+local t = rl.grpc.proto("%(proto)s")
+S = rl.user { grpc = {proto = t, host = "%(host)s"},
+  tasks = { function(u)
+    -- A server stream of 20 replies 100 ms apart, ended by the client at
+    -- 350 ms: a success with the replies so far (the server sees a cancel).
+    local ps = {}
+    for i = 1, 20 do ps[i] = {size = 1, interval_us = 100000} end
+    local r = u.grpc:call(t, "StreamingOutputCall", {response_parameters = ps},
+      {name = "out", stream_call_duration = "350ms"})
+    local n = #r:messages()
+    if not r.ok or n < 1 or n >= 20 then r:failure("out: " .. n) end
+    -- A client stream of one message sent every 50 ms for 0.4 s (the
+    -- list cycles while the time lasts), then closed: one reply.
+    r = u.grpc:call(t, "StreamingInputCall", {{payload = {body = "YQ=="}}},
+      {name = "in", stream_interval = 0.05, stream_call_duration = 0.4})
+    if not r.ok then r:failure("in: " .. tostring(r.error)) end
+    -- The same call without it: the list once.
+    r = u.grpc:call(t, "StreamingInputCall", {{payload = {body = "YQ=="}}},
+      {name = "once", stream_interval = 0.05})
+    -- Refused for this call alone: not shorter than --timeout (2 s), or
+    -- not a duration; the next call goes on.
+    for _, c in ipairs({{"long", "2s", "is not shorter than --timeout"},
+                        {"bad", "5mm", "expected a duration > 0"}}) do
+      r = u.grpc:call(t, "StreamingInputCall", {{}},
+        {name = c[1], stream_call_duration = c[2]})
+      if r.ok or not (r.error or ""):find(c[3], 1, true) then
+        r:failure(c[1] .. ": " .. tostring(r.error))
+      else
+        r:success()
+      end
+    end
+    rl.stop_user()
+  end } }
+"""
+
 
 def run(script, *args):
     env = dict(os.environ)
@@ -211,6 +251,36 @@ class LuaGrpcStreams(LuaScriptCase):
             + [("FullDuplexCall", 1, 1, "OK")] * 2), calls)
         self.assertEqual(rep["received"]["StreamingInputCall"], 100)
 
+    def test_stream_call_duration_per_call(self):
+        with PyServer(self.protoset, script="grpc_stream_server.py") as ps:
+            path = self.script(DURATION % {"proto": PROTO,
+                                           "host": "127.0.0.1:%d" % ps.port})
+            p = run(path, "-u", "1", "-r", "10", "-t", "4s",
+                    "--timeout", "2s")
+            rep = ps.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("Lua error", p.stderr)
+        r = rows(p)
+        for name in ("out", "in", "once", "long", "bad"):
+            self.assertEqual(r[("grpc", name)]["num_requests"], 1, name)
+            self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
+        # Sent: the server stream cut short (its 20 replies take 2 s), the
+        # timed client stream more than its list's one message (0.4 s at
+        # 50 ms: about 8; a loaded machine sends fewer, never 1), the
+        # untimed one its list; the refused calls never reached it.
+        calls = sorted(tuple(c) for c in rep["per_call"])
+        self.assertEqual(len(calls), 3, calls)
+        out = [c for c in calls if c[0] == "StreamingOutputCall"]
+        self.assertEqual(len(out), 1, calls)
+        self.assertEqual(out[0][3], "CANCELLED", calls)
+        self.assertTrue(1 <= out[0][2] < 20, calls)
+        ins = sorted(c[1] for c in calls if c[0] == "StreamingInputCall")
+        self.assertEqual(ins[0], 1, calls)
+        self.assertTrue(2 <= ins[1] <= 10, calls)
+        self.assertEqual(
+            [c[3] for c in calls if c[0] == "StreamingInputCall"],
+            ["OK", "OK"], calls)
+
     def test_stream_options_that_do_not_apply(self):
         cases = [
             ('u.grpc:call(t, "StreamingInputCall", {}, '
@@ -229,6 +299,12 @@ class LuaGrpcStreams(LuaScriptCase):
              "stream_call_count: a whole number >= 1, not 0"),
             ('u.grpc:call(t, "FullDuplexCall", {}, {stream_interval = "x"})',
              "stream_interval: 'x': expected a duration"),
+            ('u.grpc:call(t, "UnaryCall", {}, {stream_call_duration = 1})',
+             "stream_call_duration: for a streaming method; "
+             "grpc.testing.TestService/UnaryCall is unary"),
+            ('u.grpc:call(t, "StreamingOutputCall", {}, '
+             '{stream_call_duration = 0})',
+             "stream_call_duration: seconds > 0"),
         ]
         for call, expected in cases:
             path = self.script(

@@ -228,13 +228,15 @@ static void test_proto_object(void **state) {
   char want[512];
   snprintf(want, sizeof want,
            "{grpc: 'p.S/Chat', data: '{{_rl_list}}', stream_call_count: "
-           "'{{_rl_scount}}', stream_interval: '{{_rl_sinterval}}', "
+           "'{{_rl_scount}}', stream_call_duration: '{{_rl_sduration}}', "
+           "stream_interval: '{{_rl_sinterval}}', "
            "stream_ping_pong: '{{_rl_spingpong}}', proto: '%s', host: 'g:4'}",
            path);
   assert_string_equal(k.requests[0], want);
   snprintf(want, sizeof want,
            "{grpc: 'p.S/Down', data: '{{_rl_msg}}', stream_call_count: "
-           "'{{_rl_scount}}', proto: '%s', host: 'g:4'}",
+           "'{{_rl_scount}}', stream_call_duration: '{{_rl_sduration}}', "
+           "proto: '%s', host: 'g:4'}",
            path);
   assert_string_equal(k.requests[1], want);
   snprintf(want, sizeof want,
@@ -243,8 +245,8 @@ static void test_proto_object(void **state) {
   assert_string_equal(k.requests[2], want);
   snprintf(want, sizeof want,
            "{grpc: 'p.S/Up', data: '{{_rl_list}}', stream_call_count: "
-           "'{{_rl_scount}}', stream_interval: '{{_rl_sinterval}}', proto: "
-           "'%s', host: 'g:4'}",
+           "'{{_rl_scount}}', stream_call_duration: '{{_rl_sduration}}', "
+           "stream_interval: '{{_rl_sinterval}}', proto: '%s', host: 'g:4'}",
            path);
   assert_string_equal(k.requests[3], want);
   assert_int_equal(rl__script_grpc_method(&k, "U"), 2);
