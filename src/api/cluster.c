@@ -166,12 +166,6 @@ int rl__api_cluster_check(const rl__api_options *o, char *err, size_t errlen) {
              "without --master, --worker and the master's options");
     return RL_ERR_INVAL;
   }
-  if (w->processes && o->web) {
-    snprintf(err, errlen,
-             "--processes with --web: not done yet (run "
-             "--master --web with workers of your own) or --headless");
-    return RL_ERR_INVAL;
-  }
   if (w->processes && !o->scenario && !o->script) {
     snprintf(err, errlen,
              "--processes needs a scenario (-f FILE) or a script (-s "
