@@ -71,6 +71,13 @@ typedef struct rl__cluster_master_cfg {
    * spawn_rate and expect_workers are then unused and run_time_s counts
    * from the first swarm. NULL: headless, as above. */
   rl__cluster_steer *steer;
+  /* --autoquit with --web (Locust's meaning): autoquit set, the master
+   * quits autoquit_s seconds after a test ends (a stop from the web UI, or
+   * -t, which then stops the test instead of quitting at once); a new
+   * swarm meanwhile cancels it. autoquit 0: a stop leaves the web UI up
+   * and -t quits at once. */
+  int autoquit;
+  double autoquit_s;
 } rl__cluster_master_cfg;
 
 /*

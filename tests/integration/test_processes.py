@@ -197,6 +197,44 @@ class Processes(unittest.TestCase):
         web.stop()
         self.assertEqual(web.proc.returncode, 0)
 
+    def test_autoquit_after_a_stop(self):
+        web = WebRpcload(["-f", self.scn, "--processes", "1", "--web", "--web-port", "0",
+                          "--autoquit", "1", "--stop-timeout", "1s"], self.tmp)
+        self.addCleanup(web.kill)
+        base = web.web_url()
+        end = time.monotonic() + 30
+        while get_json(base + "/stats/requests").get("worker_count") != 1:
+            self.assertLess(time.monotonic(), end, web.stderr())
+            time.sleep(0.2)
+        status, _, body = http("POST", base + "/swarm", {"user_count": 2, "spawn_rate": 10})
+        self.assertEqual(status, 200, body)
+        time.sleep(1)
+        status, _, body = http("GET", base + "/stop", timeout=30)
+        self.assertEqual(status, 200, body)
+        # Up after the stop, then gone within the autoquit and the workers' quit.
+        self.assertEqual(get_json(base + "/stats/requests")["state"], "stopped")
+        self.assertEqual(web.proc.wait(timeout=20), 0, web.stderr())
+        web.wait_line(r"--autoquit time reached")
+        self.assertGreater(len(self.nginx.log_entries()), 0)
+
+    def test_autoquit_after_the_run_time(self):
+        web = WebRpcload(["-f", self.scn, "--processes", "1", "--web", "--web-port", "0",
+                          "--autostart", "-u", "2", "-r", "10", "-t", "2s", "--autoquit", "2",
+                          "--stop-timeout", "1s"], self.tmp)
+        self.addCleanup(web.kill)
+        base = web.web_url()
+        # -t stops the test; the web UI stays up for the autoquit's 2 s.
+        web.wait_line(r"run time reached, stopping the test", timeout_s=30)
+        end = time.monotonic() + 15
+        s = get_json(base + "/stats/requests")
+        while s["state"] != "stopped" and time.monotonic() < end:
+            time.sleep(0.1)
+            s = get_json(base + "/stats/requests")
+        self.assertEqual(s["state"], "stopped", web.stderr())
+        self.assertGreater(s["stats"][-1]["num_requests"], 0, web.stderr())
+        self.assertEqual(web.proc.wait(timeout=20), 0, web.stderr())
+        web.wait_line(r"--autoquit time reached")
+
     def test_usage_errors(self):
         cases = [
             (["-f", self.scn, "--processes", "2", "--worker"],
