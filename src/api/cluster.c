@@ -285,6 +285,7 @@ int rl__api_master_exec(rl_env *env) {
       .spawn_rate = o->run.spawn_rate,
       .run_time_s = (double)run_time_ns / 1e9,
       .stop_timeout_s = (double)o->run.stop_timeout_ns / 1e9,
+      .stop_timeout_told = c->stop_timeout_given,
       .host = o->host,
       .runner = &env->runner,
       .plan = env->plan,

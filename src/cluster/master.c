@@ -337,7 +337,9 @@ static void dispatch(master *m, uint64_t users) {
                            .cls = cls,
                            .ncls = p->n_classes,
                            .host = (char *)m->host,
-                           .stop_timeout = m->cfg->stop_timeout_s};
+                           .stop_timeout = m->cfg->stop_timeout_told
+                                               ? m->cfg->stop_timeout_s
+                                               : -1};
       send_to(m, order[i]->id, rl__msg_spawn_build(&m->out, &job, order[i]->id),
               "spawn");
     }
