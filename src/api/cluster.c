@@ -166,12 +166,6 @@ int rl__api_cluster_check(const rl__api_options *o, char *err, size_t errlen) {
              "without --master, --worker and the master's options");
     return RL_ERR_INVAL;
   }
-  if (w->processes && o->web) {
-    snprintf(err, errlen,
-             "--processes with --web: not done yet (run "
-             "--master --web with workers of your own) or --headless");
-    return RL_ERR_INVAL;
-  }
   if (w->processes && !o->scenario && !o->script) {
     snprintf(err, errlen,
              "--processes needs a scenario (-f FILE) or a script (-s "
@@ -183,12 +177,6 @@ int rl__api_cluster_check(const rl__api_options *o, char *err, size_t errlen) {
   if (o->web && w->worker) {
     snprintf(err, errlen,
              "--worker with --web: a worker's master serves the web UI");
-    return RL_ERR_INVAL;
-  }
-  if (o->web && o->run.autoquit_s >= 0) {
-    snprintf(err, errlen,
-             "--master with --autoquit: not done yet; quit the master "
-             "with Ctrl-C or give -t");
     return RL_ERR_INVAL;
   }
   if (!o->scenario && !o->script) {
@@ -271,6 +259,7 @@ int rl__api_master_exec(rl_env *env) {
   rl__cluster_steer_init(&steer);
   int web = o->web;
   int autostart = o->run.autostart;
+  double autoquit_s = o->run.autoquit_s; /* the steered run has none */
   env->web_remote = web ? &steer.remote : NULL;
   if (rl__api_steered_begin(env, &err) != 0) {
     rl__log(RL__LOG_ERROR, "%s", err.text);
@@ -296,6 +285,7 @@ int rl__api_master_exec(rl_env *env) {
       .spawn_rate = o->run.spawn_rate,
       .run_time_s = (double)run_time_ns / 1e9,
       .stop_timeout_s = (double)o->run.stop_timeout_ns / 1e9,
+      .stop_timeout_told = c->stop_timeout_given,
       .host = o->host,
       .runner = &env->runner,
       .plan = env->plan,
@@ -306,6 +296,8 @@ int rl__api_master_exec(rl_env *env) {
       .bound = c->bound,
       .bound_arg = c->bound_arg,
       .steer = web ? &steer : NULL,
+      .autoquit = web && autoquit_s >= 0,
+      .autoquit_s = autoquit_s,
   };
   int status = rl__cluster_master_run(&cfg);
   /* The test's end: the last history row, with every worker's stats. */

@@ -49,6 +49,10 @@ typedef struct rl__api_cluster {
    * rl__cluster_master_cfg.bound hook). */
   void (*bound)(int port, void *arg);
   void *bound_arg;
+
+  /* --stop-timeout given: a master tells its workers (spawn's
+   * stop_timeout); without it Locust's None (nil), and they keep theirs. */
+  int stop_timeout_given;
 } rl__api_cluster;
 
 /* Defaults (before the command line). */

@@ -414,6 +414,7 @@ static int parse_load(rl__api_options *o, int c, char *arg, char *err,
       return bad_value("--stop-timeout", arg, "expected seconds >= 0", err,
                        errlen);
     o->run.stop_timeout_ns = ns;
+    o->cluster.stop_timeout_given = 1;
     return 0;
   case OPT_ALLOW_UNREACHABLE:
     o->allow_unreachable = 1;

@@ -69,6 +69,8 @@ static void worker_main(rl_env *env, int pipe_r, pid_t master, int n) {
   o->cluster.worker = 1;
   o->cluster.master_host = "127.0.0.1";
   o->cluster.master_port = port;
+  /* With --web, the master serves the web UI; a worker serves none. */
+  o->web = 0;
   o->csv_prefix = o->html_path = o->json_path = NULL;
   o->json = 0;
   o->prometheus_port = -1;

@@ -337,7 +337,9 @@ static void dispatch(master *m, uint64_t users) {
                            .cls = cls,
                            .ncls = p->n_classes,
                            .host = (char *)m->host,
-                           .stop_timeout = m->cfg->stop_timeout_s};
+                           .stop_timeout = m->cfg->stop_timeout_told
+                                               ? m->cfg->stop_timeout_s
+                                               : -1};
       send_to(m, order[i]->id, rl__msg_spawn_build(&m->out, &job, order[i]->id),
               "spawn");
     }
@@ -505,16 +507,34 @@ static void ramp_tick(master *m) {
   m->next_step = m->ramp_t0 + m->step_s * (double)m->steps;
 }
 
+/* A new test on the run (history, rates, reports; its own users stay 0),
+ * returned once the run has taken it: the new test clears the stats, so
+ * the workers' first reports, read by the next pump, must come after it
+ * (the run's loop takes it within milliseconds; 2 s at most here).
+ * Returns 0 when taken, -1 when the run did not say so in time. */
+static int begin_test(master *m) {
+  custom_flush(m); /* test_start's listeners see the workers */
+  rl__runner_ctl start = {.swarm = 1, .users = 0, .spawn_rate = 1};
+  rl__runner_control(m->cfg->runner, &start);
+  m->running = 1;
+  for (int i = 0; i < 200; i++) {
+    int st = atomic_load(&m->cfg->runner->state);
+    if (st == RL__STATE_SPAWNING || st == RL__STATE_RUNNING ||
+        st == RL__STATE_ENDING)
+      return 0;
+    struct timespec ms10 = {0, 10000000L};
+    nanosleep(&ms10, NULL);
+  }
+  rl__log(RL__LOG_WARN, "cluster: the run did not take the new test in 2 s: "
+                        "the workers' first reports may be cleared");
+  return -1;
+}
+
 static int run(master *m) {
   const rl__cluster_master_cfg *cfg = m->cfg;
   if (wait_for_workers(m) != 0)
     return 2;
-  /* The test starts on the run (history, rates, reports): its own users
-   * stay 0. */
-  custom_flush(m); /* test_start's listeners see the workers */
-  rl__runner_ctl start = {.swarm = 1, .users = 0, .spawn_rate = 1};
-  rl__runner_control(cfg->runner, &start);
-  m->running = 1;
+  begin_test(m);
   double t0 = mono_now();
   ramp_begin(m, cfg->users, cfg->spawn_rate);
   rl__log(RL__LOG_INFO,
@@ -576,21 +596,7 @@ static void start_swarm(master *m, uint32_t users, double rate, char *host) {
     m->host = host;
   }
   if (!m->running) {
-    custom_flush(m); /* test_start's listeners see the workers */
-    rl__runner_ctl start = {.swarm = 1, .users = 0, .spawn_rate = 1};
-    rl__runner_control(m->cfg->runner, &start);
-    m->running = 1;
-    /* The run's new test clears the stats: the workers' first reports
-     * must come after it (its loop takes it within milliseconds; 2 s at
-     * most here). */
-    for (int i = 0; i < 200; i++) {
-      int st = atomic_load(&m->cfg->runner->state);
-      if (st == RL__STATE_SPAWNING || st == RL__STATE_RUNNING ||
-          st == RL__STATE_ENDING)
-        break;
-      struct timespec ms10 = {0, 10000000L};
-      nanosleep(&ms10, NULL);
-    }
+    begin_test(m);
   }
   if (ready_count(m) == 0)
     rl__log(RL__LOG_WARN, "cluster: no worker is connected yet: their users "
@@ -607,11 +613,26 @@ static void start_swarm(master *m, uint32_t users, double rate, char *host) {
 static int run_web(master *m) {
   const rl__cluster_master_cfg *cfg = m->cfg;
   uint64_t stops_done = 0;
-  double t0 = 0;
+  double t0 = 0, quit_at = 0; /* quit_at: --autoquit's time, 0: none */
   for (;;) {
-    if (quitting(m) ||
-        (cfg->run_time_s > 0 && t0 > 0 && mono_now() - t0 >= cfg->run_time_s))
+    if (quitting(m))
       break;
+    if (quit_at > 0 && mono_now() >= quit_at) {
+      rl__log(RL__LOG_INFO, "cluster: --autoquit time reached, quitting");
+      break;
+    }
+    if (cfg->run_time_s > 0 && t0 > 0 && mono_now() - t0 >= cfg->run_time_s) {
+      if (!cfg->autoquit)
+        break;
+      /* As Locust: the run time stops the test; --autoquit ends the
+       * master later. A new swarm runs another -t. */
+      rl__log(RL__LOG_INFO, "cluster: run time reached, stopping the test");
+      if (m->running)
+        stop_test(m);
+      publish(m, 1);
+      t0 = 0;
+      quit_at = mono_now() + cfg->autoquit_s;
+    }
     uint32_t users = 0;
     double rate = 1;
     char *host = NULL;
@@ -622,9 +643,14 @@ static int run_web(master *m) {
       stops_done = asked;
       publish(m, 1);
       rl__cluster_steer_stop_done(cfg->steer, asked);
+      if (cfg->autoquit) { /* as after -t: a new swarm, a new -t */
+        quit_at = mono_now() + cfg->autoquit_s;
+        t0 = 0;
+      }
     }
     if (rl__cluster_steer_take_swarm(cfg->steer, &users, &rate, &host)) {
       start_swarm(m, users, rate, host);
+      quit_at = 0;
       if (t0 == 0)
         t0 = mono_now();
     }

@@ -46,7 +46,8 @@ typedef struct rl__cluster_master_cfg {
   uint32_t users;           /* -u */
   double spawn_rate;        /* -r */
   double run_time_s;        /* -t; 0: until a signal */
-  double stop_timeout_s;    /* told to workers; bounds the wait at the end */
+  double stop_timeout_s;    /* bounds the wait at a stop and the end */
+  int stop_timeout_told;    /* 1: sent in spawn; 0: nil (as below) */
   const char *host;         /* sent in spawn (NULL: the workers' own) */
   /* The steered run whose stats the workers' merge into (started by the
    * caller; its own users stay 0) and the plan whose classes are dealt. */
@@ -71,6 +72,16 @@ typedef struct rl__cluster_master_cfg {
    * spawn_rate and expect_workers are then unused and run_time_s counts
    * from the first swarm. NULL: headless, as above. */
   rl__cluster_steer *steer;
+  /* stop_timeout_told: the workers apply stop_timeout_s, as Locust's
+   * apply their master's; 0 sends nil, as Locust's master without
+   * --stop-timeout does, and rpcload workers keep their own. */
+  /* --autoquit with --web (Locust's meaning): autoquit set, the master
+   * quits autoquit_s seconds after a test ends (a stop from the web UI, or
+   * -t, which then stops the test instead of quitting at once); a new
+   * swarm meanwhile cancels it. autoquit 0: a stop leaves the web UI up
+   * and -t quits at once. */
+  int autoquit;
+  double autoquit_s;
 } rl__cluster_master_cfg;
 
 /*

@@ -48,6 +48,7 @@ typedef struct worker {
   char *host;         /* the host that plan was compiled for; NULL: cfg's */
   double master_beat; /* when the master's last heartbeat came; 0: it
                          sends none (Locust 2.12.1's master) */
+  double stop_timeout_s; /* cfg's, or the master's from spawn */
 } worker;
 
 static double wall_now(void) {
@@ -300,6 +301,21 @@ static void on_spawn(worker *w, const rl__msg *m) {
     counts[c] += (uint64_t)job.cls[i].count;
     total += (uint64_t)job.cls[i].count;
   }
+  /* Locust's worker takes the master's stop_timeout; nil (a Locust master
+   * without --stop-timeout) keeps this worker's own. */
+  if (job.stop_timeout > 1e6) {
+    rl__log(RL__LOG_WARN,
+            "cluster: ignored the master's stop timeout %g s: over 1e6 s",
+            job.stop_timeout);
+  } else if (job.stop_timeout >= 0 && job.stop_timeout != w->stop_timeout_s) {
+    rl__log(RL__LOG_INFO,
+            "cluster: the master's stop timeout, %.3g s, replaces this "
+            "worker's %.3g s",
+            job.stop_timeout, w->stop_timeout_s);
+    w->stop_timeout_s = job.stop_timeout;
+    rl__runner_set_stop_timeout(w->cfg->runner,
+                                (uint64_t)(job.stop_timeout * 1e9));
+  }
   rl__msg_spawn_free(&job);
   if (total == 0 || total > UINT32_MAX ||
       rl__plan_deal_counts(p, counts, &kept) != 0) {
@@ -317,7 +333,7 @@ static void on_spawn(worker *w, const rl__msg *m) {
     }
   }
   w->state = ST_SPAWNING;
-  double wait_s = w->cfg->stop_timeout_s + 5;
+  double wait_s = w->stop_timeout_s + 5;
   if (total == 0) {
     set_users(w, 0, wait_s, NULL);
   } else {
@@ -359,7 +375,7 @@ static void on_spawn(worker *w, const rl__msg *m) {
 /* Every user stopped (cut after the stop timeout), their last stats sent. */
 static void stop_users(worker *w) {
   if (w->users > 0 || rl__runner_users_running(w->cfg->runner) > 0) {
-    int rc = rl__runner_stop_wait(w->cfg->runner, w->cfg->stop_timeout_s + 30);
+    int rc = rl__runner_stop_wait(w->cfg->runner, w->stop_timeout_s + 30);
     if (rc != 0 && rc != RL_ERR_CLOSED)
       rl__log(RL__LOG_WARN, "cluster: the users did not stop in time");
   }
@@ -514,7 +530,10 @@ static int worker_loop(worker *w) {
 }
 
 int rl__cluster_worker_run(const rl__cluster_worker_cfg *cfg) {
-  worker w = {.cfg = cfg, .state = ST_READY, .plan = cfg->plan};
+  worker w = {.cfg = cfg,
+              .state = ST_READY,
+              .plan = cfg->plan,
+              .stop_timeout_s = cfg->stop_timeout_s};
   char err[512] = "";
   rl__msg_out_init(&w.out);
   w.node_id = rl__wire_node_id_new();

@@ -575,6 +575,11 @@ static void report_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* A history row (`final`: the figures as they are, after a stop), then
  * the per-second hook (the CSV files). */
+void rl__runner_set_stop_timeout(rl__runner *r, uint64_t ns) {
+  for (uint32_t k = 0; k < r->nworkers; k++)
+    rl__worker_set_stop_timeout(&r->workers[k], ns);
+}
+
 uint32_t rl__runner_users_running(const rl__runner *r) {
   uint32_t n = atomic_load(&r->remote_users);
   for (uint32_t i = 0; i < r->nworkers; i++)

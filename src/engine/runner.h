@@ -324,6 +324,11 @@ void rl__runner_reset(rl__runner *r);
  * user_count; one retiring after its task still is). */
 uint32_t rl__runner_users_running(const rl__runner *r);
 
+/* The main thread, while the run goes: the grace in-flight tasks get at
+ * every later stop, instead of cfg->stop_timeout_ns (a cluster worker
+ * takes its master's stop_timeout from spawn, as Locust's worker does). */
+void rl__runner_set_stop_timeout(rl__runner *r, uint64_t ns);
+
 /* Main thread, or after the run: what the load shape asks for now (the
  * users of --stages, or the arrival rate of the open model, per second),
  * and whether there is one (0: a plain closed run). */

@@ -116,7 +116,7 @@ static void stop_users(rl__worker *w) {
   drop_queue(w);
   w->users_stopping = 1;
   w->active_users = 0;
-  uint64_t grace = w->cfg.stop_timeout_ns;
+  uint64_t grace = atomic_load(&w->stop_timeout_ns);
   if (!grace) {
     cut_users(w);
   } else {
@@ -142,7 +142,7 @@ static void cut(rl__worker *w) {
 
 static void begin_stop(rl__worker *w) {
   w->loop.stopping = 1;
-  uint64_t grace = w->cfg.stop_timeout_ns;
+  uint64_t grace = atomic_load(&w->stop_timeout_ns);
   if (!grace) {
     cut(w);
     return;
@@ -593,6 +593,7 @@ int rl__worker_start(rl__worker *w, const rl__worker_config *cfg) {
   atomic_init(&w->users_live, 0);
   atomic_init(&w->command, RL__CMD_RUN);
   atomic_init(&w->stop_gen, 0);
+  atomic_init(&w->stop_timeout_ns, cfg->stop_timeout_ns);
   atomic_init(&w->next_plan, cfg->plan);
   atomic_init(&w->next_pool_target, cfg->pool_target);
   atomic_init(&w->test_gen, 0);
@@ -683,6 +684,10 @@ void rl__worker_new_test(rl__worker *w, const rl__plan *plan,
 }
 
 void rl__worker_wake(rl__worker *w) { ev_async_send(w->loop.ev, &w->wake); }
+
+void rl__worker_set_stop_timeout(rl__worker *w, uint64_t ns) {
+  atomic_store(&w->stop_timeout_ns, ns);
+}
 
 void rl__worker_lag(const rl__worker *w, rl__lag *out) {
   rl__lag_meter_read(&w->lag, out);

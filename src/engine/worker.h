@@ -122,6 +122,10 @@ typedef struct rl__worker {
   _Atomic uint64_t arrivals_t0;
   ev_timer arrival_timer;
   uint64_t arr_armed; /* the millisecond the timer is set for */
+
+  /* The grace for in-flight tasks at a stop: cfg.stop_timeout_ns, or what
+   * rl__worker_set_stop_timeout said since (a cluster master's). */
+  _Atomic uint64_t stop_timeout_ns;
 } rl__worker;
 
 /* Sets up the worker with `cfg` (copied) and starts its thread. 0 or an
@@ -169,6 +173,10 @@ void rl__worker_new_test(rl__worker *w, const struct rl__plan *plan,
 /* Any thread: the worker looks at the hub's epoch now: stats it recorded
  * before a reset are dropped at once rather than at its next merge. */
 void rl__worker_wake(rl__worker *w);
+
+/* Any thread: the grace in-flight tasks get at the next stop (a cluster
+ * worker takes its master's stop_timeout, as Locust's does). */
+void rl__worker_set_stop_timeout(rl__worker *w, uint64_t ns);
 
 /* Any thread, while the worker exists: the client lag its loop has seen
  * (engine/lag.h). */

@@ -20,6 +20,9 @@
   wrong shapes, containers claiming billions of items) sent at a running
   master and at a worker: each is logged and dropped, the run goes on and
   its counts still equal nginx's.
+- The master's --stop-timeout reaches its workers in spawn and they apply
+  it, as Locust's do: a worker with its own 0 lets every task that began
+  finish at the master's -t (each "a, sleep 2 s, b" task's b arrives).
 """
 
 import collections
@@ -240,6 +243,36 @@ class LocustWorkerRpcloadMaster(ClusterCase):
             got = master.get(("GET", name), {}).get("num_requests", 0)
             self.assertEqual(got, self.nginx.count(path=uri), self.describe())
         self.assertIn("says no version", self.log("master"))
+
+
+STOP_SCENARIO = """host: %s
+users:
+  - name: Browser
+    wait: {constant: 0}
+    tasks: [{steps: [{http: GET /hello?c=a, name: a}, {sleep: 2},
+                     {http: GET /hello?c=b, name: b}]}]
+"""
+
+
+class MasterStopTimeout(ClusterCase):
+    def test_workers_take_the_masters_stop_timeout(self):
+        with open(self.scn, "w") as f:
+            f.write(STOP_SCENARIO % ("http://127.0.0.1:%d" % self.nginx.port))
+        port = free_port()
+        self.start("master", rpcload.base_argv() + [
+            "--master", "--headless", "--expect-workers", "1", "--expect-workers-max-wait",
+            "60", "-f", self.scn, "-u", "2", "-r", "10", "-t", "3s", "--stop-timeout", "5s",
+            "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)])
+        self.start("worker0", rpcload.base_argv() + [
+            "--worker", "-f", self.scn, "--master-port", str(port), "--stop-timeout", "0"])
+        rcs = self.wait_all(60)
+        self.assertEqual(rcs, [0, 0], self.describe())
+        self.assertIn("the master's stop timeout, 5 s, replaces this worker's 0 s",
+                      self.log("worker0"))
+        # Every task that began (a) finished (b) within the master's 5 s.
+        a, b = self.nginx.count(path="/hello?c=a"), self.nginx.count(path="/hello?c=b")
+        self.assertGreater(a, 0, self.describe())
+        self.assertEqual(a, b, self.describe())
 
 
 def mp_str(t):

@@ -9,6 +9,9 @@ against nginx on loopback.
   cut at the stop (as one process would); the fixed_count class has its
   one user.
 - With --cluster-key, master and workers share the key and run as well.
+- With --web, the command's web UI steers its workers: a swarm over the
+  API reaches both (each holds connections to nginx), and after a stop
+  the totals equal nginx's log less the cut requests.
 - --processes with --worker or --master, or without a scenario, is a usage
   error.
 
@@ -27,6 +30,7 @@ import unittest
 
 import rpcload
 from servers import NginxServer, popen_bounded, stop_process
+from test_web_ui import WebRpcload, get_json, http
 
 SCENARIO = """host: %s
 users:
@@ -143,6 +147,93 @@ class Processes(unittest.TestCase):
                                              res.stderr))
         self.assertGreater(total, 0, res.describe())
         self.assertEqual(total + cut, len(self.nginx.log_entries()), res.describe())
+
+    def test_with_the_web_ui(self):
+        n = 2
+        web = WebRpcload(["-f", self.scn, "--processes", str(n), "--web", "--web-port", "0",
+                          "--stop-timeout", "2s"], self.tmp)
+        self.addCleanup(web.kill)
+        try:
+            self.web_steps(web, n)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, web.stderr()[-4000:])) from None
+
+    def web_steps(self, web, n):
+        base = web.web_url()
+
+        def until(what, check, timeout_s=30):
+            end = time.monotonic() + timeout_s
+            while time.monotonic() < end:
+                got = check()
+                if got:
+                    return got
+                time.sleep(0.2)
+            raise AssertionError("timed out waiting for " + what)
+        until("%d workers" % n,
+              lambda: get_json(base + "/stats/requests").get("worker_count") == n)
+        status, _, body = http("POST", base + "/swarm", {"user_count": 4, "spawn_rate": 100})
+        self.assertEqual(status, 200, body)
+        until("4 users", lambda: sorted(w["user_count"] for w in get_json(
+            base + "/stats/requests")["workers"]) == [2, 2])
+        # The connections to nginx are the forked workers', not the command's.
+        seen, owners = set(), set()
+        end = time.monotonic() + 20
+        while time.monotonic() < end and len(owners) < n:
+            seen |= children(web.proc.pid)
+            owners |= connection_owners(self.nginx.port)
+            time.sleep(0.2)
+        self.assertEqual(len(seen), n, seen)
+        self.assertEqual(len(owners), n, owners)
+        self.assertTrue(owners <= seen, (owners, seen))
+        until("requests", lambda: get_json(base + "/stats/requests")["stats"][-1][
+            "num_requests"] > 20)
+        status, _, body = http("GET", base + "/stop", timeout=30)
+        self.assertEqual(status, 200, body)
+        s = get_json(base + "/stats/requests")
+        self.assertEqual(s["state"], "stopped")
+        total, cut = s["stats"][-1]["num_requests"], s["cut_requests"]
+        ran = len(self.nginx.log_entries())
+        self.assertTrue(ran - cut <= total <= ran, "master %d, nginx %d, cut %d" % (total, ran, cut))
+        web.stop()
+        self.assertEqual(web.proc.returncode, 0)
+
+    def test_autoquit_after_a_stop(self):
+        web = WebRpcload(["-f", self.scn, "--processes", "1", "--web", "--web-port", "0",
+                          "--autoquit", "1", "--stop-timeout", "1s"], self.tmp)
+        self.addCleanup(web.kill)
+        base = web.web_url()
+        end = time.monotonic() + 30
+        while get_json(base + "/stats/requests").get("worker_count") != 1:
+            self.assertLess(time.monotonic(), end, web.stderr())
+            time.sleep(0.2)
+        status, _, body = http("POST", base + "/swarm", {"user_count": 2, "spawn_rate": 10})
+        self.assertEqual(status, 200, body)
+        time.sleep(1)
+        status, _, body = http("GET", base + "/stop", timeout=30)
+        self.assertEqual(status, 200, body)
+        # Up after the stop, then gone within the autoquit and the workers' quit.
+        self.assertEqual(get_json(base + "/stats/requests")["state"], "stopped")
+        self.assertEqual(web.proc.wait(timeout=20), 0, web.stderr())
+        web.wait_line(r"--autoquit time reached")
+        self.assertGreater(len(self.nginx.log_entries()), 0)
+
+    def test_autoquit_after_the_run_time(self):
+        web = WebRpcload(["-f", self.scn, "--processes", "1", "--web", "--web-port", "0",
+                          "--autostart", "-u", "2", "-r", "10", "-t", "2s", "--autoquit", "2",
+                          "--stop-timeout", "1s"], self.tmp)
+        self.addCleanup(web.kill)
+        base = web.web_url()
+        # -t stops the test; the web UI stays up for the autoquit's 2 s.
+        web.wait_line(r"run time reached, stopping the test", timeout_s=30)
+        end = time.monotonic() + 15
+        s = get_json(base + "/stats/requests")
+        while s["state"] != "stopped" and time.monotonic() < end:
+            time.sleep(0.1)
+            s = get_json(base + "/stats/requests")
+        self.assertEqual(s["state"], "stopped", web.stderr())
+        self.assertGreater(s["stats"][-1]["num_requests"], 0, web.stderr())
+        self.assertEqual(web.proc.wait(timeout=20), 0, web.stderr())
+        web.wait_line(r"--autoquit time reached")
 
     def test_usage_errors(self):
         cases = [
