@@ -3,7 +3,7 @@
 #   1. scripts/setup.sh (packages + build/)
 #   2. the tree's shape: formatting (.clang-format) and the module order of
 #      includes (scripts/check_format.sh, scripts/check_includes.py)
-#   3. ctest in build/ (cores + 1 at a time): unit, integration and valgrind tests, but for the
+#   3. ctest in build/: unit, integration and valgrind tests, but for the
 #      suites that measure time, which run in step 7
 
 #   4. unit tests again under AddressSanitizer + UBSan in build-asan/, and
@@ -41,11 +41,8 @@ step() {
 # nginx answering); run in the main ctest they left the second core idle
 # that long. Here they run beside clang-tidy held to the other cores.
 TIMING='^integration/(rates|waits|shapes)$'
-# One more at a time than cores: the suites wait on servers, sockets and
-# sleeps more than they compute (a whole CI run used ~1.05 of 2 cores:
-# 22.8 min of CPU in 21.8 min), so a core's worth of waiting overlaps.
 ctest_main() {
-  (cd build && ctest --output-on-failure -j"$((JOBS + 1))" -E "$TIMING")
+  (cd build && ctest --output-on-failure -j"$JOBS" -E "$TIMING")
 }
 
 
