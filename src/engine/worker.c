@@ -89,6 +89,11 @@ static void check_users_stopped(rl__worker *w) {
     return;
   w->users_stopping = 0;
   ev_timer_stop(w->loop.ev, &w->users_stop_timer);
+  /* The count other threads read says 0 before the runner hears: a stop
+   * that cut the users at once (no grace, or the grace's end) reached
+   * here before run_ready stored it, and the web UI's first read after
+   * "stopped" showed the users still running. */
+  atomic_store(&w->users_live, 0);
   flush_stats(w, 0);
   if (w->cfg.users_stopped)
     w->cfg.users_stopped(w->cfg.finished_arg);

@@ -130,6 +130,8 @@ static struct {
   rl__worker w;
   rl__worker_config cfg;
   atomic_int finished, users_stopped;
+  /* What rl__worker_users_live said when users_stopped was called. */
+  atomic_uint live_at_stop;
   int started, serving, serving2;
 } f;
 
@@ -140,6 +142,7 @@ static void finished(void *arg) {
 
 static void users_stopped(void *arg) {
   assert_ptr_equal(arg, &f);
+  atomic_store(&f.live_at_stop, rl__worker_users_live(&f.w));
   atomic_fetch_add(&f.users_stopped, 1);
 }
 
@@ -414,6 +417,9 @@ static void test_a_new_test_runs_a_new_plan_with_new_users(void **state) {
   WAIT_FOR(by_user(1) >= 3 && by_user(2) >= 3);
   rl__worker_stop_users(&f.w);
   WAIT_FOR(atomic_load(&f.users_stopped) == 1);
+  /* Cut at once (no grace): the count others read was 0 before the
+   * runner heard, else "stopped" could show users (the web UI did). */
+  assert_int_equal(atomic_load(&f.live_at_stop), 0);
   unsigned long first = atomic_load(&f.srv.lines);
 
   f.srv2.lfd = th_listen(&f.srv2.port);
