@@ -34,7 +34,10 @@ from google.protobuf import any_pb2, duration_pb2, empty_pb2, field_mask_pb2  # 
 from google.protobuf import struct_pb2, timestamp_pb2, wrappers_pb2  # noqa: F401
 
 lock = threading.Lock()
-report = {"calls": {}, "statuses": {}, "requests": {}, "metadata": []}
+# "requests" keeps the first 200 messages per method; "names" every distinct
+# "name" field seen (up to 100), so a test can see all users took part however
+# fast the first one filled the sample.
+report = {"calls": {}, "statuses": {}, "requests": {}, "names": {}, "metadata": []}
 
 
 def load_methods(path):
@@ -70,6 +73,11 @@ def make_handler(path, req_cls, resp_cls):
             reqs = report["requests"].setdefault(path, [])
             if len(reqs) < 200:
                 reqs.append(json_format.MessageToDict(req))
+            seen = report["names"].setdefault(path, [])
+            name = getattr(req, "name", None)
+            if isinstance(name, str) and name not in seen and len(seen) < 100:
+                seen.append(name)
+
             if len(report["metadata"]) < 50:
                 report["metadata"].append(
                     {k: (v.hex() if isinstance(v, bytes) else v) for k, v in md.items()})
