@@ -268,9 +268,12 @@ static void test_a_requests_events_count_in_their_own_rows(void **state) {
   assert_int_equal(m->num_requests, 3);
   assert_int_equal(m->num_failures, 0);
   /* The first counts from the request's start, the others from the one
-   * before (an instant here). */
+   * before (an instant here): together they take no longer than the
+   * request, which ends after them (counted from its start, they would
+   * take about three times as long). Sums of the same clock's reads, not
+   * a bound in wall time, which a slow machine stretches. */
   assert_true(rl__stats_entry_max_ns(m) >= 15 * TH_MS);
-  assert_true(rl__stats_entry_min_ns(m) < 15 * TH_MS);
+  assert_true(m->total_ns <= a->total_ns);
 }
 
 static void test_skip_first_leaves_the_first_requests_out(void **state) {
