@@ -5,7 +5,6 @@
 #      includes (scripts/check_format.sh, scripts/check_includes.py)
 #   3. ctest in build/: unit, integration and valgrind tests, but for the
 #      suites that measure time, which run in step 7
-
 #   4. unit tests again under AddressSanitizer + UBSan in build-asan/, and
 #      the integration suites there (all but the slowest; valgrind's skip)
 #   5. the fuzz targets, a few seconds each (tests/fuzz/run.sh, build-fuzz/)

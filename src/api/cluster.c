@@ -28,6 +28,33 @@ void rl__api_cluster_defaults(rl__api_cluster *w) {
   w->bind_port = RL__WIRE_DEFAULT_PORT;
 }
 
+/* A cluster port (--master-port, --master-bind-port): 1 to 65535, as ZeroMQ
+ * connects to or binds it; 0 (the kernel's pick) would leave the other side
+ * nothing to dial. On a bad value, the error names the option and the value. */
+static int parse_port(const char *opt, const char *arg, int *port, char *err,
+                      size_t errlen) {
+  long long v;
+  if (rl__parse_int(arg, 1, 65535, &v)) {
+    snprintf(err, errlen, "invalid %s '%s': expected 1 to 65535", opt, arg);
+    return RL_ERR_INVAL;
+  }
+  *port = (int)v;
+  return 0;
+}
+
+/* A cluster host (--master-host, --master-bind-host): any non-empty text,
+ * which ZeroMQ resolves when it connects or binds; `*host` is arg itself,
+ * not a copy, as the options keep argv's other strings. */
+static int parse_host(const char *opt, const char *arg, const char **host,
+                      char *err, size_t errlen) {
+  if (!*arg) {
+    snprintf(err, errlen, "%s: empty host", opt);
+    return RL_ERR_INVAL;
+  }
+  *host = arg;
+  return 0;
+}
+
 int rl__api_cluster_parse(rl__api_options *o, int c, const char *arg, char *err,
                           size_t errlen) {
   rl__api_cluster *w = &o->cluster;
@@ -84,37 +111,23 @@ int rl__api_cluster_parse(rl__api_options *o, int c, const char *arg, char *err,
     w->master_opts_given = 1;
     return 0;
   case RL__API_OPT_MASTER_BIND_HOST:
-    if (!*arg) {
-      snprintf(err, errlen, "--master-bind-host: empty host");
+    if (parse_host("--master-bind-host", arg, &w->bind_host, err, errlen))
       return RL_ERR_INVAL;
-    }
-    w->bind_host = arg;
     w->master_opts_given = 1;
     return 0;
   case RL__API_OPT_MASTER_BIND_PORT:
-    if (rl__parse_int(arg, 1, 65535, &v)) {
-      snprintf(err, errlen,
-               "invalid --master-bind-port '%s': expected 1 to 65535", arg);
+    if (parse_port("--master-bind-port", arg, &w->bind_port, err, errlen))
       return RL_ERR_INVAL;
-    }
-    w->bind_port = (int)v;
     w->master_opts_given = 1;
     return 0;
   case RL__API_OPT_MASTER_HOST:
-    if (!*arg) {
-      snprintf(err, errlen, "--master-host: empty host");
+    if (parse_host("--master-host", arg, &w->master_host, err, errlen))
       return RL_ERR_INVAL;
-    }
-    w->master_host = arg;
     w->host_given = 1;
     return 0;
   case RL__API_OPT_MASTER_PORT:
-    if (rl__parse_int(arg, 1, 65535, &v)) {
-      snprintf(err, errlen, "invalid --master-port '%s': expected 1 to 65535",
-               arg);
+    if (parse_port("--master-port", arg, &w->master_port, err, errlen))
       return RL_ERR_INVAL;
-    }
-    w->master_port = (int)v;
     w->port_given = 1;
     return 0;
   case RL__API_OPT_PROCESSES:

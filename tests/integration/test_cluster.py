@@ -29,16 +29,13 @@ import collections
 import json
 import os
 import re
-import shutil
 import signal
-import tempfile
 import time
 import unittest
 
 import rpcload
-from servers import NginxServer, free_port, popen_bounded, stop_process
-
-PY = "/usr/bin/python3"
+from cluster_case import PY, ClusterCase, locust_available
+from servers import free_port
 
 SCENARIO = """host: %s
 users:
@@ -78,49 +75,15 @@ class Admin(User):
 """
 
 
-def locust_available():
-    # Found, not imported: importing locust monkey-patches this process
-    # (gevent), subprocess included.
-    import importlib.util
-    return all(importlib.util.find_spec(m) for m in ("locust", "zmq"))
+class ShopCase(ClusterCase):
+    """nginx and shop.yaml (SCENARIO) on it; rpcload masters and workers."""
 
-
-class ClusterCase(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="rl-cluster-")
-        self.nginx = NginxServer()
-        self.nginx.start()
+        super().setUp()
+        host = self.start_nginx()
         self.scn = os.path.join(self.tmp, "shop.yaml")
         with open(self.scn, "w") as f:
-            f.write(SCENARIO % ("http://127.0.0.1:%d" % self.nginx.port))
-        self.logs = []
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            stop_process(p)
-        self.nginx.stop()
-        if not os.environ.get("RPCLOAD_KEEP_TMP"):
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def start(self, name, argv):
-        path = os.path.join(self.tmp, name + ".log")
-        self.logs.append(path)
-        with open(path, "w") as log:
-            p = popen_bounded(argv, cwd=self.tmp, stdout=log, stderr=log)
-        self.procs.append(p)
-        return p
-
-    def log(self, name):
-        with open(os.path.join(self.tmp, name + ".log"), errors="replace") as f:
-            return f.read()
-
-    def describe(self):
-        out = []
-        for p in self.logs:
-            with open(p, errors="replace") as f:
-                out.append("--- %s ---\n%s" % (os.path.basename(p), f.read()[-3000:]))
-        return "\n".join(out)
+            f.write(SCENARIO % host)
 
     def master(self, port, workers, extra=(), run_time="5s"):
         return self.start("master", rpcload.base_argv() + [
@@ -154,21 +117,12 @@ class ClusterCase(unittest.TestCase):
         last = re.findall(r"all users spawned: (\{.*?\}) \((\d+) total users\)", self.log(name))
         return (json.loads(last[-1][0]), int(last[-1][1])) if last else ({}, 0)
 
-    def wait_all(self, timeout=90):
-        rcs = []
-        for p in self.procs:
-            try:
-                rcs.append(p.wait(timeout=timeout))
-            except Exception:  # noqa: BLE001 - a hang shows in the codes
-                rcs.append(None)
-        return rcs
-
     def stats(self, path):
         with open(path) as f:
             return {(e["method"], e["name"]): e for e in json.load(f)["stats"]}
 
 
-class RpcloadMasterThreeWorkers(ClusterCase):
+class RpcloadMasterThreeWorkers(ShopCase):
     def test_counts_histograms_and_deal(self):
         port = free_port()
         self.master(port, 3)
@@ -218,7 +172,7 @@ class RpcloadMasterThreeWorkers(ClusterCase):
 
 
 @unittest.skipUnless(locust_available(), "Debian's python3-locust is missing")
-class LocustWorkerRpcloadMaster(ClusterCase):
+class LocustWorkerRpcloadMaster(ShopCase):
     def test_locust_workers_requests_in_master_stats(self):
         stub = os.path.join(self.tmp, "stub.py")
         with open(stub, "w") as f:
@@ -254,7 +208,7 @@ users:
 """
 
 
-class MasterStopTimeout(ClusterCase):
+class MasterStopTimeout(ShopCase):
     def test_workers_take_the_masters_stop_timeout(self):
         with open(self.scn, "w") as f:
             f.write(STOP_SCENARIO % ("http://127.0.0.1:%d" % self.nginx.port))
@@ -306,7 +260,7 @@ def zmq_available():
     return importlib.util.find_spec("zmq") is not None
 
 
-class Faults(ClusterCase):
+class Faults(ShopCase):
     @unittest.skipUnless(zmq_available(), "python3-zmq is missing")
     def test_malformed_frames_at_master_and_worker(self):
         import zmq

@@ -17,17 +17,14 @@
 
 import importlib.util
 import os
-import shutil
 import socket
 import subprocess
-import tempfile
 import time
 import unittest
 
 import rpcload
-from servers import NginxServer, free_port, popen_bounded, stop_process
-
-PY = "/usr/bin/python3"
+from cluster_case import PY, ClusterCase
+from servers import free_port
 
 SCENARIO = """host: %s
 users:
@@ -58,36 +55,8 @@ s.close()
 """
 
 
-class ClusterErrors(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="rl-cluster-err-")
-        self.procs = []
-        self.logs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            stop_process(p)
-        if not os.environ.get("RPCLOAD_KEEP_TMP"):
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def start(self, name, argv):
-        path = os.path.join(self.tmp, name + ".log")
-        self.logs.append(path)
-        with open(path, "w") as log:
-            p = popen_bounded(argv, cwd=self.tmp, stdout=log, stderr=log)
-        self.procs.append(p)
-        return p
-
-    def log(self, name):
-        with open(os.path.join(self.tmp, name + ".log"), errors="replace") as f:
-            return f.read()
-
-    def describe(self):
-        out = []
-        for p in self.logs:
-            with open(p, errors="replace") as f:
-                out.append("--- %s ---\n%s" % (os.path.basename(p), f.read()[-3000:]))
-        return "\n".join(out)
+class ClusterErrors(ClusterCase):
+    tmp_prefix = "rl-cluster-err-"
 
     def scenario(self, name, host, classes):
         path = os.path.join(self.tmp, name)
@@ -132,32 +101,27 @@ class ClusterErrors(unittest.TestCase):
         self.assertIn("in use", text)
 
     def test_class_the_worker_lacks(self):
-        nginx = NginxServer()
-        nginx.start()
-        try:
-            host = "http://127.0.0.1:%d" % nginx.port
-            mscn = self.scenario("m.yaml", host, ["Browser", "Ghost"])
-            wscn = self.scenario("w.yaml", host, ["Browser"])
-            port = free_port()
-            m = self.start("master", rpcload.base_argv() + [
-                "--master", "--headless", "--expect-workers", "1",
-                "--expect-workers-max-wait", "30", "-f", mscn, "-u", "4", "-r", "4",
-                "-t", "3s", "--master-bind-host", "127.0.0.1",
-                "--master-bind-port", str(port)])
-            w = self.start("worker", rpcload.base_argv() + [
-                "--worker", "-f", wscn, "--master-port", str(port), "--stop-timeout", "2s"])
-            m.wait(timeout=60)
-            wrc = w.wait(timeout=30)
-            self.assertEqual(wrc, 0, self.describe())
-            wlog, mlog = self.log("worker"), self.log("master")
-            self.assertIn("'Ghost'", wlog, self.describe())
-            # The master logs the worker's exception, naming the class.
-            ghost = [line for line in mlog.splitlines() if "cluster: worker " in line and "'Ghost'" in line]
-            self.assertTrue(ghost, self.describe())
-            self.assertGreater(nginx.count(path="/hello?c=browser"), 0, self.describe())
-            self.assertEqual(nginx.count(path="/hello?c=ghost"), 0, self.describe())
-        finally:
-            nginx.stop()
+        host = self.start_nginx()
+        mscn = self.scenario("m.yaml", host, ["Browser", "Ghost"])
+        wscn = self.scenario("w.yaml", host, ["Browser"])
+        port = free_port()
+        m = self.start("master", rpcload.base_argv() + [
+            "--master", "--headless", "--expect-workers", "1",
+            "--expect-workers-max-wait", "30", "-f", mscn, "-u", "4", "-r", "4",
+            "-t", "3s", "--master-bind-host", "127.0.0.1",
+            "--master-bind-port", str(port)])
+        w = self.start("worker", rpcload.base_argv() + [
+            "--worker", "-f", wscn, "--master-port", str(port), "--stop-timeout", "2s"])
+        m.wait(timeout=60)
+        wrc = w.wait(timeout=30)
+        self.assertEqual(wrc, 0, self.describe())
+        wlog, mlog = self.log("worker"), self.log("master")
+        self.assertIn("'Ghost'", wlog, self.describe())
+        # The master logs the worker's exception, naming the class.
+        ghost = [line for line in mlog.splitlines() if "cluster: worker " in line and "'Ghost'" in line]
+        self.assertTrue(ghost, self.describe())
+        self.assertGreater(self.nginx.count(path="/hello?c=browser"), 0, self.describe())
+        self.assertEqual(self.nginx.count(path="/hello?c=ghost"), 0, self.describe())
 
     @unittest.skipUnless(all(importlib.util.find_spec(m) for m in ("zmq", "msgpack")),
                          "python3-zmq or python3-msgpack is missing")

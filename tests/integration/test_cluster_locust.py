@@ -16,17 +16,13 @@ processes that send their requests to nginx.
   and takes them.
 """
 
-import csv
 import os
 import re
-import shutil
-import tempfile
 import unittest
 
 import rpcload
-from servers import NginxServer, free_port, popen_bounded, stop_process
-
-PY = "/usr/bin/python3"
+from cluster_case import LocustMasterCase, locust_available
+from servers import free_port
 
 STUB = """from locust import User, task
 
@@ -68,20 +64,11 @@ users:
 """
 
 
-def locust_available():
-    # Found, not imported: importing locust monkey-patches this process
-    # (gevent), subprocess included.
-    import importlib.util
-    return all(importlib.util.find_spec(m) for m in ("locust", "zmq"))
-
-
 @unittest.skipUnless(locust_available(), "Debian's python3-locust is missing")
-class LocustMasterRpcloadWorkers(unittest.TestCase):
+class LocustMasterRpcloadWorkers(LocustMasterCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="rl-cluster-")
-        cls.nginx = NginxServer()
-        cls.nginx.start()
+        cls.host = cls.start_nginx("rl-cluster-")
         stub = os.path.join(cls.tmp, "stub.py")
         with open(stub, "w") as f:
             f.write(STUB)
@@ -89,59 +76,13 @@ class LocustMasterRpcloadWorkers(unittest.TestCase):
         # Nothing listens on the scenario's host: the master's --host wins.
         with open(scn, "w") as f:
             f.write(SCENARIO % ("http://127.0.0.1:%d" % free_port()))
-        cls.host = "http://127.0.0.1:%d" % cls.nginx.port
         port = free_port()
-        cls.csv_prefix = os.path.join(cls.tmp, "X")
-        cls.master_log = os.path.join(cls.tmp, "master.log")
-        with open(cls.master_log, "w") as log:
-            master = popen_bounded(
-                [PY, "-m", "locust", "--master", "--headless", "--expect-workers",
-                 "2", "-f", stub, "-u", "20", "-r", "20", "-t", "10s",
-                 "--host", cls.host, "--csv",
-                 cls.csv_prefix, "--master-bind-host", "127.0.0.1",
-                 "--master-bind-port", str(port)],
-                cwd=cls.tmp, stdout=log, stderr=log)
-        cls.workers, cls.worker_logs = [], []
-        for i in range(2):
-            path = os.path.join(cls.tmp, "worker%d.log" % i)
-            cls.worker_logs.append(path)
-            with open(path, "w") as log:
-                cls.workers.append(popen_bounded(
-                    rpcload.base_argv() + ["--worker", "-f", scn, "--master-port",
-                                           str(port), "--allow-unreachable",
-                                           # a request in flight at the quit
-                                           # ends and counts (nginx logs it)
-                                           "--stop-timeout", "2s"],
-                    cwd=cls.tmp, stdout=log, stderr=log))
-        try:
-            master.wait(timeout=90)
-            cls.worker_rcs = []
-            for w in cls.workers:
-                try:
-                    cls.worker_rcs.append(w.wait(timeout=30))
-                except Exception:  # noqa: BLE001 - a hang is a failure below
-                    cls.worker_rcs.append(None)
-        finally:
-            stop_process(master)
-            for w in cls.workers:
-                stop_process(w)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.nginx.stop()
-        if not os.environ.get("RPCLOAD_KEEP_TMP"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def describe(self):
-        out = []
-        for p in [self.master_log] + self.worker_logs:
-            with open(p, errors="replace") as f:
-                out.append("--- %s ---\n%s" % (os.path.basename(p), f.read()[-3000:]))
-        return "\n".join(out)
-
-    def rows(self, suffix):
-        with open(self.csv_prefix + suffix, newline="") as f:
-            return list(csv.DictReader(f))
+        worker = rpcload.base_argv() + ["--worker", "-f", scn, "--master-port", str(port),
+                                        "--allow-unreachable",
+                                        # a request in flight at the quit
+                                        # ends and counts (nginx logs it)
+                                        "--stop-timeout", "2s"]
+        cls.run_locust(stub, port, 20, "10s", [worker, worker], "--host", cls.host)
 
     def test_counts_equal_nginx_log(self):
         stats = {r["Name"]: r for r in self.rows("_stats.csv")}
@@ -164,14 +105,14 @@ class LocustMasterRpcloadWorkers(unittest.TestCase):
         self.assertIn("does not have (it has: Browser, Buyer)", ghost[0]["Message"])
 
     def test_version_mismatch_is_a_warning(self):
-        with open(self.master_log, errors="replace") as f:
+        with open(self.logs[0], errors="replace") as f:
             text = f.read()
         warned = re.findall(r"A worker \((\S+)\) running a different version \(2\.12\.1\) connected", text)
         self.assertEqual(len(set(warned)), 2, self.describe())
 
     def test_workers_quit_cleanly(self):
         self.assertEqual(self.worker_rcs, [0, 0], self.describe())
-        for p in self.worker_logs:
+        for p in self.logs[1:]:
             with open(p, errors="replace") as f:
                 text = f.read()
             self.assertIn("joined the master at 127.0.0.1:", text)

@@ -15,15 +15,12 @@ processes on loopback:
 
 import os
 import re
-import shutil
-import tempfile
-import time
 import unittest
 
 import rpcload
-from servers import NginxServer, free_port, popen_bounded, stop_process
+from cluster_case import ClusterCase, locust_available, locust_master_argv
+from servers import free_port
 
-PY = "/usr/bin/python3"
 EXAMPLE = os.path.join(rpcload.REPO_ROOT, "examples", "lua", "custom_messages.lua")
 
 # A Locust master as custom_messages.py's: test users dealt at test_start;
@@ -64,58 +61,17 @@ class WebsiteUser(User):
 """
 
 
-def locust_available():
-    # Found, not imported: importing locust monkey-patches this process.
-    import importlib.util
-    return all(importlib.util.find_spec(m) for m in ("locust", "zmq"))
+class MessagesCase(ClusterCase):
+    tmp_prefix = "rl-cmsg-"
 
-
-class MessagesCase(unittest.TestCase):
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="rl-cmsg-")
-        self.nginx = NginxServer()
-        self.nginx.start()
-        self.host = "http://127.0.0.1:%d" % self.nginx.port
-        self.logs = []
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            stop_process(p)
-        self.nginx.stop()
-        if not os.environ.get("RPCLOAD_KEEP_TMP"):
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def start(self, name, argv):
-        path = os.path.join(self.tmp, name + ".log")
-        self.logs.append(path)
-        with open(path, "w") as log:
-            p = popen_bounded(argv, cwd=self.tmp, stdout=log, stderr=log)
-        self.procs.append(p)
-        return p
-
-    def log(self, name):
-        with open(os.path.join(self.tmp, name + ".log"), errors="replace") as f:
-            return f.read()
-
-    def describe(self):
-        return "\n".join("--- %s ---\n%s" % (os.path.basename(p),
-                                             open(p, errors="replace").read()[-3000:])
-                         for p in self.logs)
+        super().setUp()
+        self.host = self.start_nginx()
 
     def worker(self, i, port):
         return self.start("worker%d" % i, rpcload.base_argv() + [
             "--worker", "-s", EXAMPLE, "--host", self.host, "--master-port", str(port),
             "--stop-timeout", "2s"])
-
-    def wait_all(self, timeout=60):
-        rcs = []
-        for p in self.procs:
-            try:
-                rcs.append(p.wait(timeout=timeout))
-            except Exception:  # noqa: BLE001 - a hang shows in the codes
-                rcs.append(None)
-        return rcs
 
     def shares(self, name):
         """The names a worker's handler logged, per message."""
@@ -134,7 +90,7 @@ class RpcloadCluster(MessagesCase):
             "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)])
         self.worker(0, port)
         self.worker(1, port)
-        rcs = self.wait_all()
+        rcs = self.wait_all(60)
         self.assertEqual(rcs, [0, 0, 0], self.describe())
         shares = [self.shares("worker%d" % i) for i in range(2)]
         # One message per worker, the 5 users split 2 + 3 (the last worker
@@ -166,12 +122,9 @@ class LocustMaster(MessagesCase):
         with open(stub, "w") as f:
             f.write(LOCUSTFILE % acks)
         port = free_port()
-        self.start("locust", [PY, "-m", "locust", "--master", "--headless", "-f", stub,
-                              "--expect-workers", "1", "-u", "2", "-r", "2", "-t", "4s",
-                              "--master-bind-host", "127.0.0.1",
-                              "--master-bind-port", str(port)])
+        self.start("locust", locust_master_argv(stub, port, 1, 2, "4s"))
         self.worker(0, port)
-        rcs = self.wait_all()
+        rcs = self.wait_all(60)
         self.assertEqual(rcs[1], 0, self.describe())
         self.assertEqual(self.shares("worker0"), [["Locust0", "Locust1", "Locust2"]],
                          self.describe())

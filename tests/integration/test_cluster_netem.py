@@ -27,13 +27,12 @@ import re
 import shutil
 import sys
 import subprocess
-import tempfile
 import time
 import unittest
 import uuid
 
 import rpcload
-from servers import NginxServer, popen_bounded, stop_process
+from cluster_case import PY, ClusterCase
 
 CLONE_NEWNET = 0x40000000
 
@@ -65,7 +64,6 @@ users:
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PY = "/usr/bin/python3"
 
 
 def probe():
@@ -134,18 +132,18 @@ SKIP_REASON, IMPAIRMENT = probe()
 
 
 @unittest.skipIf(SKIP_REASON, SKIP_REASON)
-class ClusterOverNetem(unittest.TestCase):
+class ClusterOverNetem(ClusterCase):
+    tmp_prefix = "rl-netem-"
+    log_tail = 4000
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="rl-netem-")
+        super().setUp()  # its cleanup deletes the namespaces too (release)
         tag = uuid.uuid4().hex[:6]
         self.ns_a, self.ns_b = "rlA%s" % tag, "rlB%s" % tag
         self.veth_a, self.veth_b = "rla%s" % tag, "rlb%s" % tag
         # A /30 from 10.200/16 unlikely to clash with anything routed here.
         octet = int(tag[:2], 16)
         self.ip_a, self.ip_b = "10.200.%d.1" % octet, "10.200.%d.2" % octet
-        self.procs, self.logs = [], []
-        self.nginx = None
-        self.addCleanup(self.cleanup)
         sh("ip", "netns", "add", self.ns_a)
         sh("ip", "netns", "add", self.ns_b)
         sh("ip", "link", "add", self.veth_a, "type", "veth", "peer", "name", self.veth_b)
@@ -175,35 +173,10 @@ class ClusterOverNetem(unittest.TestCase):
                 raise RuntimeError("nfq_delay.py did not start in %s:\n%s" % (ns, self.log(name)))
             time.sleep(0.05)
 
-    def cleanup(self):
-        for p in self.procs:
-            stop_process(p)
-        if self.nginx is not None:
-            self.nginx.stop()
+    def release(self):
         # Deleting a namespace deletes the veth end in it, and so the pair.
         for ns in (self.ns_a, self.ns_b):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=20)
-        if not os.environ.get("RPCLOAD_KEEP_TMP"):
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def start(self, name, argv):
-        path = os.path.join(self.tmp, name + ".log")
-        self.logs.append(path)
-        with open(path, "w") as log:
-            p = popen_bounded(argv, cwd=self.tmp, stdout=log, stderr=log)
-        self.procs.append(p)
-        return p
-
-    def log(self, name):
-        with open(os.path.join(self.tmp, name + ".log"), errors="replace") as f:
-            return f.read()
-
-    def describe(self):
-        out = []
-        for p in self.logs:
-            with open(p, errors="replace") as f:
-                out.append("--- %s ---\n%s" % (os.path.basename(p), f.read()[-4000:]))
-        return "\n".join(out)
 
     def test_run_completes_and_counts_agree(self):
         # The link is really slow: a TCP connect across it (refused: nothing
@@ -219,10 +192,9 @@ class ClusterOverNetem(unittest.TestCase):
         master_json = os.path.join(self.tmp, "master.json")
         scn = os.path.join(self.tmp, "shop.yaml")
         with _Netns(self.ns_a):
-            self.nginx = NginxServer()
-            self.nginx.start()
+            host = self.start_nginx()
             with open(scn, "w") as f:
-                f.write(SCENARIO % ("http://127.0.0.1:%d" % self.nginx.port))
+                f.write(SCENARIO % host)
             worker = self.start("worker", rpcload.base_argv() + [
                 "--worker", "-f", scn, "--master-host", self.ip_b, "--master-port", str(port),
                 # a request in flight at the quit ends and counts (nginx logs it)

@@ -7,7 +7,6 @@ Run from this folder:  RPCLOAD_BIN=../../build/rpcload RPCLOAD_PLUGIN_DIR=../../
     /usr/bin/python3 -m unittest -v test_locustfile
 """
 
-import csv
 import json
 import os
 import shutil
@@ -18,7 +17,8 @@ import textwrap
 import unittest
 
 import rpcload
-from servers import NginxServer, free_port, popen_bounded, stop_process
+from cluster_case import LocustMasterCase
+from servers import free_port, popen_bounded
 
 PYTHON = "/usr/bin/python3"
 
@@ -196,7 +196,7 @@ users:
 """
 
 
-class LocustMasterOnTheStub(unittest.TestCase):
+class LocustMasterOnTheStub(LocustMasterCase):
     """The stub's use: Debian's Locust master loads it and steers an
     rpcload worker with the scenario it was made from. Every class the
     master asks for is the worker's (no exception in Locust's
@@ -204,57 +204,22 @@ class LocustMasterOnTheStub(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="rpcload-locustfile-run-")
-        cls.nginx = NginxServer()
-        cls.nginx.start()
+        host = cls.start_nginx("rpcload-locustfile-run-")
         scn = os.path.join(cls.tmp, "shop.yaml")
         with open(scn, "w") as f:
-            f.write(RUN_SCENARIO % ("http://127.0.0.1:%d" % cls.nginx.port))
+            f.write(RUN_SCENARIO % host)
         res = rpcload.run(["-f", scn, "--print-locustfile"], timeout_s=30)
         assert res.exit_code == 0, res.describe()
         stub = os.path.join(cls.tmp, "stub.py")
         with open(stub, "w") as f:
             f.write(res.stdout)
         port = free_port()
-        cls.csv_prefix = os.path.join(cls.tmp, "X")
-        cls.logs = [os.path.join(cls.tmp, n) for n in ("master.log", "worker.log")]
-        with open(cls.logs[0], "w") as log:
-            master = popen_bounded(
-                [PYTHON, "-m", "locust", "--master", "--headless", "--expect-workers", "1",
-                 "-f", stub, "-u", "4", "-r", "4", "-t", "6s", "--csv", cls.csv_prefix,
-                 "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)],
-                cwd=cls.tmp, stdout=log, stderr=log)
-        with open(cls.logs[1], "w") as log:
-            worker = popen_bounded(rpcload.base_argv() + ["--worker", "-f", scn,
-                                                          "--master-port", str(port)],
-                                   stdout=log, stderr=log)
-        try:
-            master.wait(timeout=90)
-            cls.worker_rc = worker.wait(timeout=30)
-        finally:
-            stop_process(master)
-            stop_process(worker)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.nginx.stop()
-        if not os.environ.get("RPCLOAD_KEEP_TMP"):
-            shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    def describe(self):
-        out = []
-        for p in self.logs:
-            with open(p, errors="replace") as f:
-                out.append("--- %s ---\n%s" % (os.path.basename(p), f.read()[-3000:]))
-        return "\n".join(out)
-
-    def rows(self, suffix):
-        with open(self.csv_prefix + suffix, newline="") as f:
-            return list(csv.DictReader(f))
+        cls.run_locust(stub, port, 4, "6s", [
+            rpcload.base_argv() + ["--worker", "-f", scn, "--master-port", str(port)]])
 
     def test_every_class_is_the_workers(self):
         self.assertEqual(self.rows("_exceptions.csv"), [], self.describe())
-        self.assertEqual(self.worker_rc, 0, self.describe())
+        self.assertEqual(self.worker_rcs, [0], self.describe())
 
     def test_counts_equal_nginx_log(self):
         stats = {r["Name"]: r for r in self.rows("_stats.csv")}

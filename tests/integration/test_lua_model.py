@@ -27,20 +27,24 @@ from test_lua import LuaScriptCase, logged, page, rows, run
 
 class LuaModelAgainstNginx(LuaScriptCase):
 
+    def nginx_run(self, text, *args):
+        """Runs the Lua script `text` with args against a fresh nginx; the
+        run must succeed. Returns the run and what nginx logged."""
+        with NginxServer() as nginx:
+            p = run(self.script(text), nginx, *args)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            return p, logged(nginx)
+
     def test_wait_function_sets_each_users_task_rate(self):
         # User 1 waits 0.1 s after each task, user 2 0.4 s: over 2 s about
         # 20 and 5 tasks (no wait at all would be hundreds).
-        path = self.script(
+        p, log = self.nginx_run(
             'W = rl.user {\n'
             '  wait = function(u) return u.id == 1 and 0.1 or 0.4 end,\n'
             '  tasks = { function(u)\n'
             '    u.http:get("/hello?page=w&id=" .. u.id, {name = "w"})\n'
-            '  end } }\n')
-        with NginxServer() as nginx:
-            p = run(path, nginx, "-u", "2", "-r", "100", "-t", "2s")
-            self.assertEqual(p.returncode, 0, p.stderr)
-            r = rows(p)
-            log = logged(nginx)
+            '  end } }\n', "-u", "2", "-r", "100", "-t", "2s")
+        r = rows(p)
         by_user = {}
         for e in page(log, "w"):
             by_user.setdefault(e[2]["id"][0], []).append(e)
@@ -78,11 +82,8 @@ class LuaModelAgainstNginx(LuaScriptCase):
         '  function(u) u.http:get("/hello?page=p") end } }\n')
 
     def pages_run(self, *args):
-        with NginxServer() as nginx:
-            p = run(self.script(self.TAGGED), nginx, "-u", "2", "-r", "100",
-                    "-t", "1s", "--wait", "constant:0.02", *args)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            log = logged(nginx)
+        p, log = self.nginx_run(self.TAGGED, "-u", "2", "-r", "100", "-t", "1s",
+                                "--wait", "constant:0.02", *args)
         return p, {n: len(page(log, n)) for n in "abcdp"}
 
     def test_tags_select_tasks(self):
@@ -109,17 +110,13 @@ class LuaModelAgainstNginx(LuaScriptCase):
                       p.stderr)
 
     def test_interrupt_ends_the_task_there(self):
-        path = self.script(
+        p, log = self.nginx_run(
             'U = rl.user { tasks = { function(u)\n'
             '  u.http:get("/hello?page=i1")\n'
             '  u:interrupt()\n'
             '  u.http:get("/hello?page=i2")\n'
-            'end } }\n')
-        with NginxServer() as nginx:
-            p = run(path, nginx, "-u", "1", "-r", "10", "-t", "500ms",
-                    "--wait", "constant:0.05")
-            self.assertEqual(p.returncode, 0, p.stderr)
-            log = logged(nginx)
+            'end } }\n',
+            "-u", "1", "-r", "10", "-t", "500ms", "--wait", "constant:0.05")
         self.assertGreater(len(page(log, "i1")), 2)
         self.assertEqual(page(log, "i2"), [])
         self.assertNotIn("Lua error", p.stderr)
@@ -127,7 +124,7 @@ class LuaModelAgainstNginx(LuaScriptCase):
     def test_stop_user_stops_through_on_stop_for_good(self):
         # Each user runs 3 tasks, then stops (on_stop runs once); none
         # comes back for the rest of the run.
-        path = self.script(
+        p, log = self.nginx_run(
             'U = rl.user {\n'
             '  on_stop = function(u) u.http:get("/hello?page=stop") end,\n'
             '  tasks = { function(u)\n'
@@ -135,12 +132,8 @@ class LuaModelAgainstNginx(LuaScriptCase):
             '    u.http:get("/hello?page=s")\n'
             '    if u.n == 3 then rl.stop_user() end\n'
             '    u.http:get("/hello?page=after")\n'
-            '  end } }\n')
-        with NginxServer() as nginx:
-            p = run(path, nginx, "-u", "2", "-r", "100", "-t", "1s",
-                    "--wait", "constant:0.02")
-            self.assertEqual(p.returncode, 0, p.stderr)
-            log = logged(nginx)
+            '  end } }\n',
+            "-u", "2", "-r", "100", "-t", "1s", "--wait", "constant:0.02")
         self.assertEqual(len(page(log, "s")), 6)
         self.assertEqual(len(page(log, "after")), 4)
         self.assertEqual(len(page(log, "stop")), 2)
@@ -164,11 +157,7 @@ class LuaModelAgainstNginx(LuaScriptCase):
         '  end } }\n')
 
     def feed_run(self, opts, *args):
-        path = self.script(self.FEED % opts)
-        with NginxServer() as nginx:
-            p = run(path, nginx, "--threads", "2", *args)
-            self.assertEqual(p.returncode, 0, p.stderr)
-            log = logged(nginx)
+        p, log = self.nginx_run(self.FEED % opts, "--threads", "2", *args)
         names = [(e[2]["user"][0], e[2]["pw"][0]) for e in page(log, "row")]
         return p, log, names
 
@@ -209,7 +198,7 @@ class LuaModelAgainstNginx(LuaScriptCase):
             for i in range(6):
                 f.write('{"name": "user%d", "n": %d, "tags": ["t", "x%d"], '
                         '"vip": %s, "note": null}\n' % (i, i, i, "true" if i % 2 else "false"))
-        path = self.script(
+        p, log = self.nginx_run(
             'local accounts = rl.csv("users.jsonl", {cycle = false})\n'
             'assert(accounts.size == 6 and #accounts.columns == 5)\n'
             'U = rl.user { tasks = { function(u)\n'
@@ -217,12 +206,8 @@ class LuaModelAgainstNginx(LuaScriptCase):
             '  assert(type(a.n) == "number" and type(a.vip) == "boolean" and a.note == nil)\n'
             '  u.http:get("/hello?page=row&user=" .. a.name .. "&pw=" .. (a.n * 2) ..\n'
             '             "&tag=" .. a.tags[2] .. "&vip=" .. tostring(a.vip))\n'
-            'end } }\n')
-        with NginxServer() as nginx:
-            p = run(path, nginx, "--threads", "2", "-u", "3", "-r", "100", "-t", "2s",
-                    "--wait", "constant:0.01")
-            self.assertEqual(p.returncode, 0, p.stderr)
-            log = logged(nginx)
+            'end } }\n',
+            "--threads", "2", "-u", "3", "-r", "100", "-t", "2s", "--wait", "constant:0.01")
         self.assertNotIn("Lua error", p.stderr)
         got = sorted((e[2]["user"][0], e[2]["pw"][0], e[2]["tag"][0], e[2]["vip"][0])
                      for e in page(log, "row"))
@@ -233,7 +218,7 @@ class LuaModelAgainstNginx(LuaScriptCase):
         # 5 rows, 6 users, no cycle: user N sends row N - 1 in every task
         # (and on_start), user 6 finds none and stops at once.
         self.csv(5)
-        path = self.script(
+        p, log = self.nginx_run(
             'local accounts = rl.csv("users.csv", {order = "per_user", cycle = false})\n'
             'U = rl.user {\n'
             '  on_start = function(u) u.first = accounts:next().name end,\n'
@@ -242,12 +227,8 @@ class LuaModelAgainstNginx(LuaScriptCase):
             '    local a = accounts:next()\n'
             '    u.http:get("/hello?page=row&id=" .. u.id .. "&user=" .. a.name ..\n'
             '               "&first=" .. u.first)\n'
-            '  end } }\n')
-        with NginxServer() as nginx:
-            p = run(path, nginx, "--threads", "2", "-u", "6", "-r", "100", "-t", "1.5s",
-                    "--wait", "constant:0.02")
-            self.assertEqual(p.returncode, 0, p.stderr)
-            log = logged(nginx)
+            '  end } }\n',
+            "--threads", "2", "-u", "6", "-r", "100", "-t", "1.5s", "--wait", "constant:0.02")
         self.assertNotIn("Lua error", p.stderr)
         by_user = {}
         for e in page(log, "row"):

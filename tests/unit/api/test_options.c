@@ -1,5 +1,6 @@
 /* api/options.c: the default worker threads follow the CPU affinity mask,
- * and options from ghz and k6 get rpcload's equivalent (api/habits.c). */
+ * options from ghz and k6 get rpcload's equivalent (api/habits.c), and the
+ * cluster's host and port options name what is wrong (api/cluster.c). */
 #define _GNU_SOURCE /* sched_setaffinity */
 #include <sched.h>
 #include <setjmp.h>
@@ -105,10 +106,59 @@ static void test_ghz_and_k6_habits_get_a_pointer(void **state) {
   assert_non_null(rl__api_habit_hint("--rps=5"));
 }
 
+/* Every host and port option of the cluster refuses the same bad values in
+ * the same words, naming the option and the value. */
+static void test_cluster_hosts_and_ports_say_what_is_wrong(void **state) {
+  (void)state;
+  static const struct {
+    const char *role, *opt, *value, *says;
+  } cases[] = {
+      {"--worker", "--master-port", "0",
+       "invalid --master-port '0': expected 1 to 65535"},
+      {"--worker", "--master-port", "65536",
+       "invalid --master-port '65536': expected 1 to 65535"},
+      {"--worker", "--master-port", "55x",
+       "invalid --master-port '55x': expected 1 to 65535"},
+      {"--master", "--master-bind-port", "0",
+       "invalid --master-bind-port '0': expected 1 to 65535"},
+      {"--master", "--master-bind-port", "-1",
+       "invalid --master-bind-port '-1': expected 1 to 65535"},
+      {"--worker", "--master-host", "", "--master-host: empty host"},
+      {"--master", "--master-bind-host", "", "--master-bind-host: empty host"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    rl__api_options o;
+    char err[512];
+    int rc = parse(&o, err, sizeof err, "rpcload", cases[i].role, cases[i].opt,
+                   cases[i].value, "127.0.0.1:1", NULL);
+    rl__api_options_free(&o);
+    assert_int_equal(rc, RL_ERR_INVAL);
+    if (strcmp(err, cases[i].says) != 0)
+      fail_msg("%s '%s': '%s', not '%s'", cases[i].opt, cases[i].value, err,
+               cases[i].says);
+  }
+  /* The edges of the range are ports. */
+  static const char *const good[][3] = {
+      {"--worker", "--master-port", "1"},
+      {"--worker", "--master-port", "65535"},
+      {"--master", "--master-bind-port", "65535"},
+  };
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    rl__api_options o;
+    char err[512];
+    int rc = parse(&o, err, sizeof err, "rpcload", good[i][0], good[i][1],
+                   good[i][2], "127.0.0.1:1", NULL);
+    rl__api_options_free(&o);
+    if (rc != 0)
+      fail_msg("%s %s: %s", good[i][1], good[i][2], err);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_threads_follow_the_affinity_mask),
       cmocka_unit_test(test_ghz_and_k6_habits_get_a_pointer),
+      cmocka_unit_test(test_cluster_hosts_and_ports_say_what_is_wrong),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -277,6 +277,7 @@ typedef struct tp_pending {
   rl_request *req;
   const th_step *step;
   rl_timer *timer;
+  size_t log_i; /* its entry in th_tp_log (TH_TP_LOG: none) */
   struct tp_pending *next;
 } tp_pending;
 struct tp_state {
@@ -311,7 +312,10 @@ static void tp_end(tp_pending *p, const char *error) {
   const rl_host *h = p->tp->host;
   const th_step *st = p->step;
   rl_request *req = p->req;
+  size_t log_i = p->log_i;
   free(p);
+  if (log_i < TH_TP_LOG)
+    th_tp_log[log_i].end_ns = rl__now_ns();
   for (int i = 0; i < st->events; i++) {
     rl_result ev = {.type = st->type, .name = st->event_name};
     h->request_event(req, &ev, i == 0 ? 0 : h->now_ns());
@@ -349,11 +353,15 @@ static int tp_submit(void *tp, rl_request *req) {
   p->tp = t;
   p->req = req;
   p->step = t->host->request_step(req);
-  if (th_tp_n < TH_TP_LOG)
+  p->log_i = TH_TP_LOG;
+  if (th_tp_n < TH_TP_LOG) {
+    p->log_i = th_tp_n;
     th_tp_log[th_tp_n++] =
         (th_tp_entry){.label = p->step->label,
                       .user_id = t->host->request_user_id(req),
-                      .at_ns = rl__now_ns()};
+                      .at_ns = rl__now_ns(),
+                      .start_ns = req->start_ns};
+  }
   p->next = t->head;
   t->head = p;
   if (!p->step->hold) {

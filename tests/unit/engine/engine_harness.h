@@ -118,7 +118,10 @@ extern rl__plugin th_tp;
 typedef struct th_tp_entry {
   const char *label;
   uint64_t user_id;
-  uint64_t at_ns; /* when submitted */
+  uint64_t at_ns;    /* when submitted */
+  uint64_t start_ns; /* what its response time counts from (rl_request's) */
+  uint64_t end_ns;   /* when the transport ended it, just before telling the
+                        host (0: not yet) */
 } th_tp_entry;
 #define TH_TP_LOG 4096
 extern th_tp_entry th_tp_log[TH_TP_LOG];

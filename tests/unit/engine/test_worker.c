@@ -227,7 +227,11 @@ static void pause_ms(long ms) {
       NULL);
 }
 
-/* Stops (or cuts) and waits for the worker to say it has finished. */
+/* Stops (or cuts) and waits for the worker to say it has finished, up to
+ * the harness's time limit (TH_TIMEOUT_NS, 5 s); returns how long that
+ * took. The tests assert no upper bound on it (how fast a correct stop is
+ * belongs to the machine): a stop that waits out what it should not is
+ * given a wait or a stop timeout longer than that limit, and fails at it. */
 static uint64_t stop_and_join(enum rl__worker_cmd cmd) {
   uint64_t t0 = rl__now_ns();
   rl__worker_command(&f.w, cmd);
@@ -311,14 +315,14 @@ static void test_runs_users_merges_stats_and_counts_cuts_apart(void **state) {
 
 static void test_stop_lets_tasks_in_flight_finish(void **state) {
   (void)state;
-  /* Replies come 100 ms late; after their task users would wait 10 s. */
-  start(DELAYED, 10 * RL__NS_PER_SEC, 3 * RL__NS_PER_SEC);
+  /* Replies come 100 ms late; after their task users would wait 10 s,
+   * and the stop timeout is 30 s: a stop that waited out either would
+   * not finish within stop_and_join's limit. */
+  start(DELAYED, 10 * RL__NS_PER_SEC, 30 * RL__NS_PER_SEC);
   rl__worker_set_users(&f.w, 2);
   WAIT_FOR(atomic_load(&f.srv.lines) == 2);
-  uint64_t took = stop_and_join(RL__CMD_STOP);
-  /* Both answers arrived and counted; nobody waited out their wait or
-   * the stop timeout. */
-  assert_true(took < 2 * RL__NS_PER_SEC);
+  stop_and_join(RL__CMD_STOP);
+  /* Both answers arrived and counted. */
   assert_int_equal(rl__worker_cut_requests(&f.w), 0);
   merged m = hub();
   assert_int_equal(m.requests, 2);
@@ -331,9 +335,11 @@ static void test_the_stop_timeout_cuts_what_is_left(void **state) {
   start(SILENT, 10 * RL__NS_PER_SEC, 150 * TH_MS);
   rl__worker_set_users(&f.w, 2);
   WAIT_FOR(atomic_load(&f.srv.lines) == 2);
+  /* The replies never come: only the stop timeout ends the stop (a
+   * stop that ignored it would not finish within stop_and_join's limit),
+   * and not before its time. */
   uint64_t took = stop_and_join(RL__CMD_STOP);
   assert_true(took >= 140 * TH_MS);
-  assert_true(took < 2 * RL__NS_PER_SEC);
   assert_int_equal(rl__worker_cut_requests(&f.w), 2);
   merged m = hub();
   assert_int_equal(m.requests, 0);
@@ -348,8 +354,9 @@ static void test_cut_ends_a_stop_at_once(void **state) {
   rl__worker_command(&f.w, RL__CMD_STOP);
   pause_ms(20);
   assert_int_equal(atomic_load(&f.finished), 0); /* in the grace period */
-  uint64_t took = stop_and_join(RL__CMD_CUT);
-  assert_true(took < 2 * RL__NS_PER_SEC);
+  /* The stop timeout (10 s) outlasts stop_and_join's limit: the cut
+   * ended the stop. */
+  stop_and_join(RL__CMD_CUT);
   assert_int_equal(rl__worker_cut_requests(&f.w), 2);
   assert_int_equal(hub().requests, 0);
 }
@@ -398,8 +405,9 @@ static void test_users_failing_at_once_do_not_starve_the_loop(void **state) {
   start(SILENT, 0, RL__NS_PER_SEC); /* constant 0: no wait */
   rl__worker_set_users(&f.w, 2);
   pause_ms(100);
-  uint64_t took = stop_and_join(RL__CMD_STOP);
-  assert_true(took < RL__NS_PER_SEC);
+  /* A starved loop would never hear it (nor run its stop timeout's
+   * timer): stop_and_join's limit fails it. */
+  stop_and_join(RL__CMD_STOP);
   merged m = hub();
   assert_true(m.requests > 10);
   assert_int_equal(m.failures, m.requests);
