@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 8
+#define RL_ABI_MINOR 9
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -813,7 +813,26 @@ typedef struct rl_plugin {
    * had), e.g. to log what the plugin counted. Called instead of fini
    * when set. */
   void (*fini_host)(const rl_host *host);
+
+  /* ---- ABI 1.9 (optional) ---------------------------------------------- */
+
+  /*
+   * Which ways a call of this step streams messages: RL_STEP_STREAMS_CLIENT
+   * (the client sends a stream of them), RL_STEP_STREAMS_SERVER (the server
+   * answers with a stream), both, or 0 (one message each way, or no
+   * messages at all). gRPC: the method's client_streaming and
+   * server_streaming flags, however step_new learnt the method (a .proto, a
+   * descriptor set, the server's reflection). The host asks it on the main
+   * thread after step_new, when what a call sends or gets back depends on
+   * it (a Lua task's u.grpc:call: a list to send, replies to iterate).
+   * NULL: 0.
+   */
+  uint32_t (*step_streams)(void *step);
 } rl_plugin;
+
+/* step_streams' bits (ABI 1.9). */
+#define RL_STEP_STREAMS_CLIENT 1u
+#define RL_STEP_STREAMS_SERVER 2u
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */
 typedef const rl_plugin *(*rl_plugin_entry_fn)(void);

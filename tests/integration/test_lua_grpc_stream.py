@@ -29,6 +29,7 @@ import os
 import subprocess
 import unittest
 
+from hello_server import HelloServer, skip_reason as hello_skip_reason
 from test_grpc import PyServer, grpc, plugin_built
 from test_lua import BUILD_DIR, RPCLOAD, LuaScriptCase, rows
 
@@ -158,6 +159,63 @@ S = rl.user { grpc = {proto = t, host = "%(host)s"},
 """
 
 
+# A class that names a descriptor set (no .proto, no proto object): the
+# methods' shapes are the grpc plugin's (plugin ABI 1.9 step_streams), as
+# they are with reflection below.
+PROTOSET = """
+local M = "grpc.testing.TestService/"
+S = rl.user { grpc = {protoset = "%(protoset)s", host = "%(host)s",
+    methods = {M .. "StreamingOutputCall", M .. "StreamingInputCall",
+               M .. "FullDuplexCall", M .. "UnaryCall"}},
+  tasks = { function(u)
+    local r = u.grpc:call(M .. "StreamingOutputCall",
+      {response_parameters = {{size = 1}, {size = 2}, {size = 3}}},
+      {name = "out"})
+    if #r:messages() ~= 3 then r:failure("out: " .. r.body) end
+    r = u.grpc:call(M .. "StreamingOutputCall",
+      {response_parameters = {{size = 1}, {size = 1},
+        {size = 1, interval_us = 200000}}},
+      {name = "out2", stream_call_count = 2})
+    if #r:messages() ~= 2 then r:failure("out2: " .. r.body) end
+    r = u.grpc:call(M .. "StreamingInputCall",
+      {{payload = {body = "YQ=="}}, {payload = {body = "YmI="}}},
+      {name = "in"})
+    if r:json().aggregatedPayloadSize ~= 3 then r:failure("in: " .. r.body) end
+    r = u.grpc:call(M .. "FullDuplexCall",
+      {{response_parameters = {{size = 5}}},
+       {response_parameters = {{size = 5}, {size = 7}}}},
+      {name = "duplex"})
+    if #r:messages() ~= 3 then r:failure("duplex: " .. r.body) end
+    r = u.grpc:call(M .. "UnaryCall", {response_size = 4}, {name = "unary"})
+    if r.status ~= 0 then r:failure("unary " .. r.status) end
+    local ok, err = pcall(u.grpc.call, u.grpc, M .. "StreamingInputCall", {},
+                          {stream_ping_pong = true})
+    rl.log("shape: " .. tostring(err))
+    rl.stop_user()
+  end } }
+"""
+
+REFLECTION = """
+local P = "locust.hello.HelloService/"
+S = rl.user { grpc = {host = "%(host)s",
+    methods = {P .. "SayHelloStream", P .. "SayHelloToAll", P .. "SayHelloChat"}},
+  tasks = { function(u)
+    local r = u.grpc:call(P .. "SayHelloStream", {name = "s", count = 3},
+                          {name = "stream"})
+    if #r:messages() ~= 3 then r:failure("stream: " .. r.body) end
+    r = u.grpc:call(P .. "SayHelloToAll", {{name = "a"}, {name = "b"}},
+                    {name = "all"})
+    if r:json().message ~= "Hello from Locust, 2 names!" then
+      r:failure("all: " .. r.body)
+    end
+    r = u.grpc:call(P .. "SayHelloChat", {{name = "a"}, {name = "b"}},
+                    {name = "chat"})
+    if #r:messages() ~= 2 then r:failure("chat: " .. r.body) end
+    rl.stop_user()
+  end } }
+"""
+
+
 def run(script, *args):
     env = dict(os.environ)
     env.setdefault("RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
@@ -280,6 +338,54 @@ class LuaGrpcStreams(LuaScriptCase):
         self.assertEqual(
             [c[3] for c in calls if c[0] == "StreamingInputCall"],
             ["OK", "OK"], calls)
+
+    def test_shapes_from_a_protoset(self):
+        with PyServer(self.protoset, script="grpc_stream_server.py") as ps:
+            path = self.script(PROTOSET % {"protoset": self.protoset,
+                                           "host": "127.0.0.1:%d" % ps.port})
+            p = run(path, "-u", "1", "-r", "10", "-t", "1500ms")
+            rep = ps.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("Lua error", p.stderr)
+        self.assertIn("shape: u.grpc:call: stream_ping_pong: for a "
+                      "bidirectional method; grpc.testing.TestService/"
+                      "StreamingInputCall is client streaming", p.stderr)
+        r = rows(p)
+        for name in ("out", "out2", "in", "duplex", "unary"):
+            self.assertEqual(r[("grpc", name)]["num_requests"], 1, name)
+            self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
+        # What the server saw of each call: [method, received, sent,
+        # status]; the stream the client stopped at 2 may have had a third
+        # written before the cancel reached the server.
+        calls = sorted(tuple(c) for c in rep["per_call"])
+        calls = [c[:2] + (2,) + c[3:] if c[3] == "CANCELLED" else c
+                 for c in calls]
+        self.assertEqual(calls, sorted([
+            ("StreamingOutputCall", 1, 3, "OK"),
+            ("StreamingOutputCall", 1, 2, "CANCELLED"),
+            ("StreamingInputCall", 2, 1, "OK"),
+            ("FullDuplexCall", 2, 3, "OK"),
+            ("UnaryCall", 1, 1, "OK")]), calls)
+
+    def test_shapes_from_reflection(self):
+        reason = hello_skip_reason()
+        if reason:
+            self.skipTest(reason)
+        with HelloServer() as hs:
+            path = self.script(REFLECTION % {"host": hs.target})
+            p = run(path, "-u", "1", "-r", "10", "-t", "1500ms")
+            hs.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("Lua error", p.stderr)
+        r = rows(p)
+        for name in ("stream", "all", "chat"):
+            self.assertEqual(r[("grpc", name)]["num_requests"], 1, name)
+            self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
+        # The server's count: three stream calls, their messages each way
+        # (1 + 2 + 2 in, 3 + 1 + 2 out).
+        c = hs.counts
+        self.assertEqual((c["stream_served"], c["stream_ok"], c["msgs_in"],
+                          c["msgs_out"]), (3, 3, 5, 6), hs.describe())
 
     def test_stream_options_that_do_not_apply(self):
         cases = [

@@ -13,7 +13,8 @@
  * interval between a client's messages, ping-pong, flow control (a server
  * that does not read holds the client's messages back, nothing queues),
  * templates per message, binary input, the JSON a stream hands over for
- * checks, and the options a method's shape refuses.
+ * checks, the options a method's shape refuses, and the shape a step
+ * tells the host (ABI 1.9 step_streams).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -900,6 +901,29 @@ static void test_refusals(void **state) {
   assert_non_null(strstr(err, "the binary input is neither"));
 }
 
+/* ABI 1.9: step_streams says each method's shape, as its step has it. */
+static void test_step_streams(void **state) {
+  (void)state;
+  static const struct {
+    const char *call;
+    uint32_t streams;
+  } cases[] = {
+      {"UnaryCall", 0},
+      {"StreamingOutputCall", RL_STEP_STREAMS_SERVER},
+      {"StreamingInputCall", RL_STEP_STREAMS_CLIENT},
+      {"FullDuplexCall", RL_STEP_STREAMS_CLIENT | RL_STEP_STREAMS_SERVER},
+  };
+  assert_non_null(P->step_streams);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    void *st = NULL;
+    char err[1024];
+    assert_int_equal(
+        make_step(cases[i].call, "{}", 0, 0, &st, err, sizeof err, NULL), 0);
+    assert_int_equal(P->step_streams(st), cases[i].streams);
+    P->step_del(st);
+  }
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
   const struct CMUnitTest tests[] = {
@@ -919,6 +943,7 @@ int main(void) {
       T(test_bidi_ping_pong),
       T(test_binary_input),
       cmocka_unit_test(test_refusals),
+      cmocka_unit_test(test_step_streams),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
