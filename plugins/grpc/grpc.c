@@ -868,6 +868,7 @@ static const rl_plugin grpc_plugin = {
     .n_status_names = RL__GRPC_N_STATUS,
     .host_error_prefix = "UNAVAILABLE: ",
     .step_streams = grpc_step_streams,
+    .session_read_more = grpc_session_read_more,
 };
 
 RL_EXPORT const rl_plugin *rl_plugin_entry(void);

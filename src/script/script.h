@@ -363,6 +363,13 @@ int rl__script_proto_of(lua_State *L, const char *script, const char *file);
 /* runtime.c, for calls.c: the next response of the running user is a
  * server or bidi stream's (r:messages() gives its replies). */
 void rl__script_reply_is_stream(lua_State *L);
+/* runtime.c, for calls.c: u.grpc:stream's send, as rl__script_send_timed
+ * but returning at once with the call's object (its r:messages() an
+ * iterator over the replies as they come, r:close()); one open per user. */
+int rl__script_open_stream(lua_State *L, const char *what, size_t req,
+                           const char *name, const rl_kv *headers,
+                           size_t n_headers, const char *const *vars,
+                           size_t n_vars, uint64_t timeout_ns);
 
 /* calls.c: u.grpc (pushed, one table every user of a state shares) and
  * u:request (a C function). */

@@ -26,6 +26,7 @@ Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
 """
 
 import os
+import re
 import subprocess
 import unittest
 
@@ -216,6 +217,56 @@ S = rl.user { grpc = {host = "%(host)s",
 """
 
 
+# u.grpc:stream: a server stream's replies as they come (docs/lua.md).
+EACH = """
+local M = "grpc.testing.TestService/"
+S = rl.user { grpc = {protoset = "%(protoset)s", host = "%(host)s",
+    methods = {M .. "StreamingOutputCall", M .. "UnaryCall"}},
+  tasks = { function(u)
+    -- 4 replies 150 ms apart: each seen while the call is open.
+    local ps = {}
+    for i = 1, 4 do ps[i] = {size = 3, interval_us = 150000} end
+    local r = u.grpc:stream(M .. "StreamingOutputCall",
+                            {response_parameters = ps}, {name = "each"})
+    local n = 0
+    for m in r:messages() do
+      n = n + 1
+      rl.log(string.format("each %%d %%.6f %%s", n, rl.time(), m.payload.body))
+    end
+    rl.log("each end ", n, " ", tostring(r.ok), " ", r.status)
+    -- 20 replies 100 ms apart, left after 3 (a break: the call is
+    -- cancelled when the task goes on to its end).
+    ps = {}
+    for i = 1, 20 do ps[i] = {size = 1, interval_us = 100000} end
+    local b = u.grpc:stream(M .. "StreamingOutputCall",
+                            {response_parameters = ps}, {name = "brk"})
+    n = 0
+    for m in b:messages() do n = n + 1; if n == 3 then break end end
+    b:close()  -- the task goes on: a second stream may open
+    rl.log("brk ", n, " ", tostring(b.ok), " ", tostring(b.cancelled))
+    -- Flow control: 400 replies of 8 KiB as fast as the server goes,
+    -- the task asleep 1 s after the first: the server is held within a
+    -- window (1 MiB) while it sleeps, and every reply still comes.
+    ps = {}
+    for i = 1, 400 do ps[i] = {size = 8192} end
+    local f = u.grpc:stream(M .. "StreamingOutputCall",
+                            {response_parameters = ps}, {name = "slow"})
+    n = 0
+    for m in f:messages() do
+      n = n + 1
+      if n == 1 then rl.sleep(1); rl.log(string.format("woke %%.6f", rl.time())) end
+    end
+    rl.log("slow end ", n, " ", tostring(f.ok))
+    local ok, err = pcall(u.grpc.stream, u.grpc, M .. "UnaryCall", {})
+    rl.log("unary: ", tostring(err))
+    -- A Lua error in the loop: the call is cancelled, the error counted.
+    local e = u.grpc:stream(M .. "StreamingOutputCall",
+                            {response_parameters = ps}, {name = "err"})
+    for m in e:messages() do error("stop here") end
+  end } }
+"""
+
+
 def run(script, *args):
     env = dict(os.environ)
     env.setdefault("RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
@@ -366,6 +417,47 @@ class LuaGrpcStreams(LuaScriptCase):
             ("StreamingInputCall", 2, 1, "OK"),
             ("FullDuplexCall", 2, 3, "OK"),
             ("UnaryCall", 1, 1, "OK")]), calls)
+
+    def test_stream_replies_as_they_come_break_and_flow_control(self):
+        with PyServer(self.protoset, script="grpc_stream_server.py") as ps:
+            path = self.script(EACH % {"protoset": self.protoset,
+                                       "host": "127.0.0.1:%d" % ps.port})
+            p = run(path, "-u", "1", "-r", "10", "-t", "5s", "-n", "1")
+            rep = ps.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        log = p.stderr
+        seen = [float(t) for t in re.findall(r"\[lua\] each \d (\S+) eHh4", log)]
+        self.assertEqual(len(seen), 4, log)
+        self.assertIn("each end \t4\t \ttrue\t \t0", log)
+        self.assertIn("brk \t3\t \ttrue\t \ttrue", log)
+        self.assertIn("slow end \t400\t \ttrue", log)
+        self.assertIn("unary: \tu.grpc:stream: grpc.testing.TestService/"
+                      "UnaryCall does not stream its replies (unary)", log)
+        self.assertIn("stop here", log)
+        sent = rep["send_times"]
+        self.assertEqual(len(sent), 4, sent)
+        # Reply i reached the script before the server sent reply i+1.
+        for i in range(3):
+            self.assertLess(seen[i], sent[0][i + 1], (seen, sent[0]))
+        # While the task slept, the server got at most a window (1 MiB:
+        # 128 replies of 8 KiB) and the task's 16 ahead out; unheld, all
+        # 400 went at once.
+        woke = float(re.search(r"woke (\S+)", log).group(1))
+        before = sum(1 for t in sent[2] if t < woke - 0.05)
+        self.assertLess(before, 200, before)
+        self.assertEqual(len(sent[2]), 400)
+        calls = [tuple(c) for c in rep["per_call"]]
+        self.assertEqual(calls[0], ("StreamingOutputCall", 1, 4, "OK"))
+        self.assertEqual(calls[1][3], "CANCELLED", calls)
+        self.assertIn(calls[1][2], (3, 4), calls)
+        self.assertEqual(calls[2], ("StreamingOutputCall", 1, 400, "OK"))
+        self.assertEqual(calls[3][3], "CANCELLED", calls)
+        r = rows(p)
+        for name, n in (("each", 1), ("brk", 1), ("slow", 1), ("err", 1),
+                        ("each [recv]", 4), ("slow [recv]", 400)):
+            self.assertEqual(r[("grpc", name)]["num_requests"], n, name)
+            self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
+        self.assertIn(r[("grpc", "brk [recv]")]["num_requests"], (3, 4))
 
     def test_shapes_from_reflection(self):
         reason = hello_skip_reason()

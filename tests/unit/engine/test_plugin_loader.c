@@ -422,7 +422,8 @@ static uint32_t streams_both(void *step) {
 }
 
 /* ABI 1.9: step_streams is read from a 1.9 descriptor; one built for 1.8
- * ends before it and reads NULL (no streams) whatever lies past it. */
+ * ends before it and reads NULL (no streams) whatever lies past it; and
+ * ABI 1.10's session_read_more likewise for a 1.9 one. */
 static void test_a_1_8_descriptor_has_no_step_streams(void **state) {
   (void)state;
   static const rl_scheme schemes[] = {{"mem", 1, 0}, {NULL, 0, 0}};
@@ -454,6 +455,19 @@ static void test_a_1_8_descriptor_has_no_step_streams(void **state) {
   assert_int_equal(rl__plugin_set_add(&set, &d, "<1.8>", &p18, err, sizeof err),
                    0);
   assert_null(p18->desc.step_streams);
+  /* ABI 1.10: a 1.9 descriptor ends before session_read_more; the host's
+   * table hands a stream's messages to their owner. */
+  d.name = "mem19b";
+  d.abi_version = (1u << 16) | 9u;
+  d.struct_size = (uint32_t)offsetof(rl_plugin, session_read_more);
+  rl__plugin *p19b = NULL;
+  assert_int_equal(
+      rl__plugin_set_add(&set, &d, "<1.9>", &p19b, err, sizeof err), 0);
+  assert_ptr_equal(p19b->desc.step_streams, streams_both);
+  assert_null(p19b->desc.session_read_more);
+  assert_true(RL_HOST_HAS_MESSAGES(rl__host()));
+  assert_non_null(rl__host()->request_wants_messages);
+  assert_non_null(rl__host()->request_message);
   rl__plugin_set_free(&set);
 }
 
