@@ -553,6 +553,9 @@ int grpc_session_new(const rl_host *host, rl_conn *conn,
   struct grpc_session *s = calloc(1, sizeof *s);
   if (s == NULL)
     return RL_ERR_NOMEM;
+  /* A host that hands replies to their owner one by one (ABI 1.10) may
+   * ask to hold a stream: the session then acknowledges DATA itself. */
+  s->c.manual_window = RL_HOST_HAS_MESSAGES(host);
   int rc = rl__h2codec_start(&s->c, host, conn, info, &grpc_h2_callbacks,
                              sizeof(struct grpc_stream));
   if (rc != 0) {

@@ -15,9 +15,7 @@ int rl__h2codec_start(rl__h2codec *c, const rl_host *host, rl_conn *conn,
                      host->request_response != NULL;
   h2_config cfg = {0};
   cfg.stream_data_size = stream_size;
-  /* The session acknowledges DATA itself, so that a stream whose owner
-   * reads slower than the server sends can be held (h2_session_pause). */
-  cfg.manual_window = 1;
+  cfg.manual_window = c->manual_window;
   int rc = h2_session_new(cb, c, &cfg, &c->h2);
   if (rc == 0)
     rc = h2_session_flush(c->h2);

@@ -350,9 +350,10 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
   if (st != NULL && st->owned && !st->held && s->cb.on_data != NULL)
     s->cb.on_data(st->area, data, len);
   /* The owner may have paused the stream in on_data: this chunk is then
-   * the first held back. `st` is looked up again: on_data may end it. */
+   * the first held back. `st` is still the stream's record even when
+   * on_data ended it: nghttp2 has not closed the stream yet (it is read
+   * from), so the record is not recycled. */
   if (s->manual_window) {
-    st = stream_of(ng, stream_id);
     if (st != NULL && st->paused) {
       st->unacked += len;
       (void)nghttp2_session_consume_connection(ng, len);
