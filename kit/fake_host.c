@@ -18,6 +18,7 @@ struct rl_request {
   uint64_t user_id, seq, rng; /* what templates draw on */
   int wanted;                 /* request_wants_response said yes */
   unsigned parts;             /* ABI 1.8: the parts it was told of */
+  int each;                   /* ABI 1.10: wants_messages said yes */
   const rl_kv *headers;       /* ABI 1.7: the test's, when it was made */
   size_t n_headers;
 };
@@ -509,6 +510,36 @@ void rl_fake_user_stop(rl_fake_host *fh, uint64_t user_id) {
   release_slots(fh, user_id, 0);
 }
 
+/* ABI 1.10: a stream's messages to the request's owner. */
+static int host_request_wants_messages(const rl_request *req) {
+  rl_fake_host *fh = current;
+  if (!check_live(req, "request_wants_messages"))
+    return 0;
+  ((rl_request *)req)->each = fh->wants_messages != 0;
+  return fh->wants_messages != 0;
+}
+
+static int host_request_message(rl_request *req, const char *json, size_t len) {
+  rl_fake_host *fh = current;
+  if (!check_live(req, "request_message"))
+    return 0;
+  CHECK(fh, req->each,
+        "request_message for request %d, which "
+        "request_wants_messages did not say yes to",
+        req->id);
+  CHECK(fh, json != NULL && strlen(json) == len,
+        "request_message: json is not a NUL-terminated text of len bytes");
+  int i = fh->n_messages++;
+  if (i < RL_FAKE_MAX_MSGS) {
+    fh->messages[i].req_id = req->id;
+    snprintf(fh->messages[i].json, sizeof fh->messages[i].json, "%s",
+             json ? json : "");
+    fh->messages[i].seq = ++fh->seq;
+  }
+  fh->n_held += fh->hold_messages != 0;
+  return fh->hold_messages ? 1 : 0;
+}
+
 /* ---- The API ---------------------------------------------------------------- */
 
 void rl_fake_host_init(rl_fake_host *fh) {
@@ -546,6 +577,8 @@ void rl_fake_host_init(rl_fake_host *fh) {
       .template_text = rl__template_text,
       .request_headers = host_request_headers,
       .request_response_parts = host_request_response_parts,
+      .request_wants_messages = host_request_wants_messages,
+      .request_message = host_request_message,
   };
   current = fh;
 }

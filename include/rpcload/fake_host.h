@@ -40,6 +40,12 @@
  *     for a request wants_response says yes to, 0 otherwise, counted with
  *     `asked`; request_response then refuses header fields or a payload
  *     the answer left out.
+ *   - ABI 1.10: request_wants_messages answers wants_messages;
+ *     request_message is taken only for a live request it said yes to,
+ *     never after its request_done, each message's JSON kept (the first
+ *     RL_FAKE_MAX_MSGS, cut to fit) in `messages`, and answers
+ *     hold_messages (1: the plugin holds the call until the test calls
+ *     the descriptor's session_read_more).
  * A broken rule calls on_violation (default: print the rule and abort), so
  * a test framework can turn it into a failed test from inside the plugin's
  * call (cmocka: fail_msg).
@@ -206,6 +212,17 @@ typedef struct rl_fake_host {
   /* ---- ABI 1.6 ---- */
   char refused[256]; /* the last request_refuse's reason */
   int n_refused;     /* request_refuse calls */
+
+  /* ---- ABI 1.10: a stream's messages to the owner as they come ---- */
+  int wants_messages; /* set by the test: request_wants_messages' answer */
+  int hold_messages;  /* set by the test: request_message's answer */
+  int n_messages;     /* request_message calls (all, also past the table) */
+  int n_held;         /* of them, those answered 1 (hold) */
+  struct rl_fake_message {
+    int req_id;
+    char json[160]; /* cut to fit */
+    int seq;        /* in the order of the events */
+  } messages[RL_FAKE_MAX_MSGS];
 } rl_fake_host;
 
 /* Empties *fh (zeroed or initialised before; what it held is freed),

@@ -44,7 +44,7 @@ extern "C" {
 #endif
 
 #define RL_ABI_MAJOR 1
-#define RL_ABI_MINOR 8
+#define RL_ABI_MINOR 10
 #define RL_ABI_VERSION ((uint32_t)((RL_ABI_MAJOR << 16) | RL_ABI_MINOR))
 #define RL_ABI_VERSION_MAJOR(v) ((uint32_t)(v) >> 16)
 #define RL_ABI_VERSION_MINOR(v) ((uint32_t)(v)&0xffffu)
@@ -472,6 +472,28 @@ typedef struct rl_host {
    * keeps working, at its old cost).
    */
   unsigned (*request_response_parts)(const rl_request *req);
+
+  /* ---- ABI 1.10: a stream's messages to the request's owner as they come */
+
+  /*
+   * 1 when the owner of `req` takes its response messages one by one,
+   * while the call goes on (a Lua task iterating a gRPC server stream's
+   * replies: u.grpc:stream), each handed over with request_message as it
+   * arrives; 0 (most requests): don't. Asked once, at the submit.
+   */
+  int (*request_wants_messages)(const rl_request *req);
+  /*
+   * One response message of `req`, still in flight, to its owner: `json`
+   * (len bytes, NUL-terminated, borrowed for the call) the message in the
+   * protocol's JSON (gRPC: proto3's). Called in the messages' order,
+   * before request_done. Returns 0, or 1 when the owner holds enough
+   * messages it has not taken yet: the plugin then stops acknowledging
+   * the call's data (HTTP/2: no WINDOW_UPDATE for the stream), so the
+   * server sends at most a window more, until the host calls the
+   * descriptor's session_read_more for `req`. Messages that arrive while
+   * the plugin holds are still handed over (they are within the window).
+   */
+  int (*request_message)(rl_request *req, const char *json, size_t len);
 } rl_host;
 
 /* The parts request_response_parts (ABI 1.8) names. */
@@ -496,6 +518,7 @@ typedef struct rl_host {
 #define RL_HOST_HAS_REQUEST_HEADERS(host) RL_HOST_HAS(host, request_headers)
 #define RL_HOST_HAS_RESPONSE_PARTS(host)                                       \
   RL_HOST_HAS(host, request_response_parts)
+#define RL_HOST_HAS_MESSAGES(host) RL_HOST_HAS(host, request_message)
 
 /* ---- What a plugin is given: a step ------------------------------------ */
 
@@ -813,7 +836,38 @@ typedef struct rl_plugin {
    * had), e.g. to log what the plugin counted. Called instead of fini
    * when set. */
   void (*fini_host)(const rl_host *host);
+
+  /* ---- ABI 1.9 (optional) ---------------------------------------------- */
+
+  /*
+   * Which ways a call of this step streams messages: RL_STEP_STREAMS_CLIENT
+   * (the client sends a stream of them), RL_STEP_STREAMS_SERVER (the server
+   * answers with a stream), both, or 0 (one message each way, or no
+   * messages at all). gRPC: the method's client_streaming and
+   * server_streaming flags, however step_new learnt the method (a .proto, a
+   * descriptor set, the server's reflection). The host asks it on the main
+   * thread after step_new, when what a call sends or gets back depends on
+   * it (a Lua task's u.grpc:call: a list to send, replies to iterate).
+   * NULL: 0.
+   */
+  uint32_t (*step_streams)(void *step);
+
+  /* ---- ABI 1.10 (optional, codec) --------------------------------------- */
+
+  /*
+   * The owner of `req` took the messages host->request_message had it
+   * hold (it returned 1): read the call on (HTTP/2: acknowledge the data
+   * held back, WINDOW_UPDATE). On the connection's worker thread, outside
+   * the session's callbacks. No effect when the session does not hold
+   * `req`'s data (or no longer holds `req`). NULL: the plugin never holds
+   * (it ignores request_message's 1 and reads on).
+   */
+  void (*session_read_more)(void *session, rl_request *req);
 } rl_plugin;
+
+/* step_streams' bits (ABI 1.9). */
+#define RL_STEP_STREAMS_CLIENT 1u
+#define RL_STEP_STREAMS_SERVER 2u
 
 /* The function every plugin exports under RL_PLUGIN_ENTRY_SYMBOL. */
 typedef const rl_plugin *(*rl_plugin_entry_fn)(void);

@@ -206,6 +206,16 @@ typedef struct rl_send_opts {
    * reports it with rl_user_fire_request, as it sees it). Its done is
    * called as for any send. */
   int no_event;
+  /* ---- API 1.6: read only when struct_size covers it ---- */
+  /* Non-NULL: the response's messages as they come, while the send goes
+   * on (a gRPC server or bidi stream's replies, each as proto3 JSON):
+   * on_message(u, json, len, arg) once per message, in order, on the
+   * user's thread, from the user's turn (never from inside a plugin's
+   * callback), before the send's done; `json` is borrowed for the call.
+   * The send's `arg` names it to rl_user_hold_messages and
+   * rl_user_cancel. A protocol with no messages (or a plugin of ABI <
+   * 1.10) calls it never. */
+  void (*on_message)(rl_user *u, const char *json, size_t len, void *arg);
 } rl_send_opts;
 
 /*
@@ -312,6 +322,30 @@ typedef struct rl_fired_request {
  * at a stop).
  */
 int rl_user_fire_request(rl_user *u, const rl_fired_request *r);
+
+/* ---- API 1.6: a stream's messages as they come (rl_send_opts.on_message)
+ * The send is named by its done's `arg`: the in-flight send of u whose
+ * arg it is (the first, when several share one). */
+
+/*
+ * From a callback of u's class: hold 1: the class has enough of the
+ * send's messages it has not used yet; the plugin stops reading the call
+ * after the message in hand (HTTP/2 flow control: the server sends at
+ * most the stream's window more, which still comes to on_message). hold
+ * 0: read on. Returns 0; RL_ERR_INVAL: no such send in flight.
+ */
+int rl_user_hold_messages(rl_user *u, void *arg, int hold);
+
+/*
+ * From a callback of u's class: ends the send now, before the server
+ * does (HTTP/2: RST_STREAM CANCEL), with `reason` (copied) as its error;
+ * its done follows as for any end (a deciding send may count it a
+ * success: a stream the task chose to leave). Returns 0; RL_ERR_INVAL:
+ * no such send in flight, or no connection's session holds it yet (it
+ * then ends as it would have); RL_ERR_UNSUPPORTED: its plugin cannot
+ * cancel one request.
+ */
+int rl_user_cancel(rl_user *u, void *arg, const char *reason);
 
 #ifdef __cplusplus
 }

@@ -804,6 +804,16 @@ static int grpc_step_list(void *step, FILE *out) {
   return 0;
 }
 
+/* ABI 1.9: the method's shape, as the step's descriptions (a .proto, a
+ * descriptor set or reflection) give it; 0 for a step made only to list. */
+static uint32_t grpc_step_streams(void *step) {
+  const struct grpc_step *st = step;
+  if (st->method == NULL)
+    return 0;
+  return (st->client_stream ? RL_STEP_STREAMS_CLIENT : 0u) |
+         (st->server_stream ? RL_STEP_STREAMS_SERVER : 0u);
+}
+
 /* A scenario's grpc: steps (ABI 1.3): the value is the call, and these
  * keys are the step's own, as the options of the same names. */
 static const char *const grpc_step_keys[] = {"grpc", "grpcs", NULL};
@@ -857,6 +867,8 @@ static const rl_plugin grpc_plugin = {
     .status_names = rl__grpc_status_names,
     .n_status_names = RL__GRPC_N_STATUS,
     .host_error_prefix = "UNAVAILABLE: ",
+    .step_streams = grpc_step_streams,
+    .session_read_more = grpc_session_read_more,
 };
 
 RL_EXPORT const rl_plugin *rl_plugin_entry(void);

@@ -176,6 +176,25 @@ static void report_recv(struct grpc_stream *gs, size_t len) {
   gs->last_recv_ns = now;
 }
 
+/* ABI 1.10: the reply, as proto3 JSON, to the request's owner as it
+ * comes; an owner holding enough pauses the stream (no WINDOW_UPDATE for
+ * it: the server sends at most the stream's window more) until
+ * session_read_more. A reply with no JSON form (an Any of an unknown
+ * type) goes as JSON null. */
+static void hand_message(struct grpc_stream *gs, const ProtobufCMessage *m) {
+  const rl_host *h = gs->s->c.host;
+  char *json = NULL, err[128];
+  if (rl__pb_to_json(gs->st->pool, m, 0, &json, err, sizeof err) != 0) {
+    free(json);
+    json = NULL;
+  }
+  const char *text = json != NULL ? json : "null";
+  if (h->request_message(gs->req, text, strlen(text)) == 1 && !gs->paused &&
+      h2_session_pause(gs->s->c.h2, gs, 1) == 0)
+    gs->paused = 1;
+  free(json);
+}
+
 /* One whole response message (borrowed): inflated if need be, decoded as
  * the method's output type, counted. The decoded message is dropped once
  * it is known to decode, unless the host wants the response: then its
@@ -212,6 +231,8 @@ static void take_message(struct grpc_stream *gs, int compressed,
      * 1.8 parts): decoding it is most of a collected call's cost. */
     if (gs->acc != NULL && (gs->acc->parts & RL_RESPONSE_BODY))
       acc_message(gs, m, data, len);
+    if (gs->each)
+      hand_message(gs, m);
     protobuf_c_message_free_unpacked(m, NULL);
     if (st->server_stream)
       report_recv(gs, len);
@@ -532,6 +553,9 @@ int grpc_session_new(const rl_host *host, rl_conn *conn,
   struct grpc_session *s = calloc(1, sizeof *s);
   if (s == NULL)
     return RL_ERR_NOMEM;
+  /* A host that hands replies to their owner one by one (ABI 1.10) may
+   * ask to hold a stream: the session then acknowledges DATA itself. */
+  s->c.manual_window = RL_HOST_HAS_MESSAGES(host);
   int rc = rl__h2codec_start(&s->c, host, conn, info, &grpc_h2_callbacks,
                              sizeof(struct grpc_stream));
   if (rc != 0) {
@@ -770,6 +794,9 @@ int grpc_session_submit(void *session, rl_request *req) {
   /* The call's stream settings, some maybe its own (grpc_percall.c). */
   if (streamed && (rc = grpc_percall_settings(st, req, &init)) != 0)
     return rc;
+  /* ABI 1.10: a stream's replies to the owner one by one, if it asks. */
+  init.each = (uint8_t)(st->server_stream && RL_HOST_HAS_MESSAGES(s->c.host) &&
+                        s->c.host->request_wants_messages(req) == 1);
   /* Asked once per call: only then does the stream collect. */
   if ((rc = rl__h2codec_collector(&s->c, req, &init.acc)) != 0)
     return rc;
@@ -808,6 +835,17 @@ int grpc_session_cancel(void *session, rl_request *req, const char *reason) {
   (void)reason; /* the call fails as DEADLINE_EXCEEDED, as gRPC says */
   (void)h2_session_cancel(s->c.h2, area);
   return 0;
+}
+
+/* ABI 1.10: req's owner took the replies it held: the stream's data
+ * held back is acknowledged, the server sends on. */
+void grpc_session_read_more(void *session, rl_request *req) {
+  struct grpc_session *s = session;
+  struct grpc_stream *gs = h2_session_find(s->c.h2, stream_is, req);
+  if (gs == NULL || !gs->paused)
+    return;
+  gs->paused = 0;
+  (void)h2_session_pause(s->c.h2, gs, 0);
 }
 
 /* The connection is over: every call still held fails once, as

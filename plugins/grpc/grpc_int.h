@@ -164,6 +164,10 @@ struct grpc_stream {
   enum grpc_broken broken;
   uint8_t stop;      /* enum grpc_stop: the client ends the call */
   uint8_t in_submit; /* the call is being submitted: hold events, timers */
+  /* ABI 1.10: each reply goes to the request's owner as it comes
+   * (host->request_message); paused: its owner holds enough, the
+   * stream's data is not acknowledged until session_read_more. */
+  uint8_t each, paused;
   /* The frame being read: its 5-byte prefix, then its bytes. */
   uint8_t prefix[GRPC_FRAME_HEADER];
   uint8_t prefix_got;
@@ -202,6 +206,7 @@ int grpc_session_submit(void *session, rl_request *req);
 int grpc_session_on_read(void *session, const uint8_t *data, size_t len);
 int grpc_session_cancel(void *session, rl_request *req, const char *reason);
 void grpc_session_del(void *session, int err, const char *reason);
+void grpc_session_read_more(void *session, rl_request *req);
 
 /* The frame of a templated message for req: a new buffer (caller frees).
  * 0, RL_ERR_NOMEM, RL_ERR_INVAL (the expansion does not fit the input

@@ -15,6 +15,7 @@ int rl__h2codec_start(rl__h2codec *c, const rl_host *host, rl_conn *conn,
                      host->request_response != NULL;
   h2_config cfg = {0};
   cfg.stream_data_size = stream_size;
+  cfg.manual_window = c->manual_window;
   int rc = h2_session_new(cb, c, &cfg, &c->h2);
   if (rc == 0)
     rc = h2_session_flush(c->h2);

@@ -38,6 +38,12 @@ typedef struct rl__h2codec {
   int read_ok;             /* some bytes from the server made sense */
   char hint[320];          /* abort_reason with the plain-text hint */
   rl__resp_acc *free_accs; /* collectors to reuse; owned */
+  /* Set by the plugin before rl__h2codec_start: 1 makes the session
+   * acknowledge DATA itself (h2_config.manual_window), so that a stream
+   * can be paused (h2_session_pause: gRPC's replies an owner holds, ABI
+   * 1.10); it costs a consume call per DATA chunk (~100 instructions a
+   * unary gRPC call, callgrind), so HTTP/2 leaves it 0. */
+  int manual_window;
 } rl__h2codec;
 
 /*

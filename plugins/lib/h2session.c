@@ -65,6 +65,8 @@ struct h2_stream {
   uint8_t held_how;  /* enum h2_end, when held */
   uint8_t streaming; /* the body comes from cb.on_send */
   uint8_t deferred;  /* on_send had nothing: waits for h2_session_resume */
+  uint8_t paused;    /* h2_session_pause: its DATA is not acknowledged */
+  size_t unacked;    /* DATA bytes held back while paused */
   uint32_t held_code;
   int status;      /* :status of the block being read */
   h2_body body;    /* borrowed from the owner until released */
@@ -90,6 +92,7 @@ struct h2_session {
   uint8_t write_failed;        /* the write callback failed: send nothing */
   uint8_t local_goaway;        /* we sent GOAWAY with an error code */
   uint8_t deleting;            /* in h2_session_del: records stay put */
+  uint8_t manual_window;       /* h2_config.manual_window */
   uint64_t pings_sent, pings_acked; /* our PINGs (keepalive) */
   uint32_t goaway_code;
   int32_t goaway_last;
@@ -346,6 +349,18 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
   struct h2_stream *st = stream_of(ng, stream_id);
   if (st != NULL && st->owned && !st->held && s->cb.on_data != NULL)
     s->cb.on_data(st->area, data, len);
+  /* The owner may have paused the stream in on_data: this chunk is then
+   * the first held back. `st` is still the stream's record even when
+   * on_data ended it: nghttp2 has not closed the stream yet (it is read
+   * from), so the record is not recycled. */
+  if (s->manual_window) {
+    if (st != NULL && st->paused) {
+      st->unacked += len;
+      (void)nghttp2_session_consume_connection(ng, len);
+    } else {
+      (void)nghttp2_session_consume(ng, stream_id, len);
+    }
+  }
   return 0;
 }
 
@@ -482,6 +497,7 @@ int h2_session_new(const h2_callbacks *cb, void *session_data,
   s->data = session_data;
   s->streams.prev = s->streams.next = &s->streams;
   s->area_size = cfg.stream_data_size;
+  s->manual_window = cfg.manual_window != 0;
 
   nghttp2_session_callbacks *cbs = NULL;
   nghttp2_option *opt = NULL;
@@ -506,6 +522,8 @@ int h2_session_new(const h2_callbacks *cb, void *session_data,
      * in a grpc-message that ends in a blank), and a load tester must
      * report what the server said, not a stream error of its own. */
     nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(opt, 1);
+    if (cfg.manual_window)
+      nghttp2_option_set_no_auto_window_update(opt, 1);
     rv = nghttp2_session_client_new2(&s->ng, cbs, s, opt);
   }
   nghttp2_option_del(opt);
@@ -723,6 +741,21 @@ int h2_session_cancel(h2_session *s, void *area) {
   if (st->open && st->id > 0 && !s->failed)
     nghttp2_submit_rst_stream(s->ng, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
   stream_end(s, st, H2_END_CANCELLED, NGHTTP2_CANCEL);
+  return h2_session_flush(s);
+}
+
+int h2_session_pause(h2_session *s, void *area, int pause) {
+  struct h2_stream *st = (struct h2_stream *)((unsigned char *)area -
+                                              offsetof(struct h2_stream, area));
+  if (!s->manual_window || !st->owned || st->held)
+    return RL_ERR_INVAL;
+  st->paused = pause != 0;
+  if (pause || st->unacked == 0)
+    return 0;
+  size_t n = st->unacked;
+  st->unacked = 0;
+  if (st->open && st->id > 0 && !s->failed)
+    (void)nghttp2_session_consume_stream(s->ng, st->id, n);
   return h2_session_flush(s);
 }
 

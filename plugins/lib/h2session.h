@@ -130,6 +130,10 @@ typedef struct h2_config {
   /* Bytes of per-stream owner data the session keeps for each stream
    * (the `stream_data` area). */
   size_t stream_data_size;
+  /* 1: received DATA is acknowledged by the session itself as it is read
+   * (nghttp2's no_auto_window_update with a consume per chunk), so that
+   * h2_session_pause can hold one stream's back. */
+  int manual_window;
 } h2_config;
 
 /* A request body. `data` is borrowed until the session is done sending
@@ -194,6 +198,17 @@ int h2_session_flush(h2_session *s);
  * unlimited and a flood of streams could be refused. */
 uint32_t h2_session_max_concurrent(const h2_session *s,
                                    uint32_t cap_before_settings);
+
+/*
+ * A session made with manual_window: pause 1 stops acknowledging the
+ * DATA of the stream whose area is `area` from the chunk being read on
+ * (the connection's window is still given back, so other streams go
+ * on): the server may send at most the stream's window more. Pause 0
+ * acknowledges what was held and sends the WINDOW_UPDATE (outside a
+ * recv). Returns 0, or RL_ERR_INVAL for a stream that has ended or a
+ * session without manual_window.
+ */
+int h2_session_pause(h2_session *s, void *area, int pause);
 
 /* 1 once the server's first SETTINGS frame arrived. */
 int h2_session_settings_known(const h2_session *s);

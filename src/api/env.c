@@ -293,6 +293,23 @@ int rl_env_on_request(rl_env *env, rl_request_fn fn, void *ctx,
   return 0;
 }
 
+/* The plan of the scenario's classes and the first n C classes, in place
+ * of the environment's; 0, or the compiler's reason (the old plan stays). */
+static int plan_classes(rl_env *env, size_t n, rl_error_info *err) {
+  rl__plan *plan = NULL;
+  char why[1024];
+  int rc = rl__cclass_plan(&env->plugins, env->scn, env->cclasses, n, &env->po,
+                           &plan, why, sizeof why);
+  if (rc)
+    return rl__api_fail(err, rc, why);
+  rl__plan_del(env->plan);
+  env->plan = plan;
+  env->o.run.plan = plan;
+  if (plan->has_on_stop && env->o.run.stop_timeout_ns == 0)
+    env->o.run.stop_timeout_ns = 10 * RL__NS_PER_SEC;
+  return 0;
+}
+
 int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
                           rl_error_info *err) {
   if (!cls)
@@ -317,20 +334,35 @@ int rl_env_add_user_class(rl_env *env, const rl_user_class *cls,
     set_compile_options(env);
   rl__plugin_set_scan(&env->plugins, list_refused, NULL);
   /* Every class so far in one plan (with -f's): this one's errors now. */
-  rl__plan *plan = NULL;
-  char why[1024];
-  int rc =
-      rl__cclass_plan(&env->plugins, env->scn, env->cclasses,
-                      env->n_cclasses + 1, &env->po, &plan, why, sizeof why);
-  if (rc)
-    return rl__api_fail(err, rc, why);
-  env->n_cclasses++;
-  rl__plan_del(env->plan);
-  env->plan = plan;
-  env->o.run.plan = plan;
-  if (plan->has_on_stop && env->o.run.stop_timeout_ns == 0)
-    env->o.run.stop_timeout_ns = 10 * RL__NS_PER_SEC;
-  return 0;
+  int rc = plan_classes(env, env->n_cclasses + 1, err);
+  if (rc == 0)
+    env->n_cclasses++;
+  return rc;
+}
+
+int rl__api_env_replan(rl_env *env, rl_error_info *err) {
+  if (env->runner_used || env->phase != RL__API_SET_UP)
+    return rl__api_fail(err, RL_ERR_BUSY,
+                        "user classes are compiled before the run starts");
+  return plan_classes(env, env->n_cclasses, err);
+}
+
+int rl__api_request_streams(const rl_env *env, const char *cls, size_t request,
+                            uint32_t *streams) {
+  *streams = 0;
+  const rl__plan *plan = env->plan;
+  for (size_t i = 0; plan && i < plan->n_classes; i++) {
+    const rl__plan_class *c = &plan->classes[i];
+    if (!c->c || strcmp(c->name, cls) != 0)
+      continue;
+    if (request >= c->c->n_requests || !c->c->requests[request].target)
+      return RL_ERR_NOTFOUND;
+    const rl__target *t = c->c->requests[request].target;
+    if (t->plugin && t->plugin->desc.step_streams)
+      *streams = t->plugin->desc.step_streams(t->step);
+    return 0;
+  }
+  return RL_ERR_NOTFOUND;
 }
 
 uint32_t rl_env_user_count(const rl_env *env) {

@@ -120,4 +120,23 @@ int rl__api_steered_begin(rl_env *env, rl_error_info *err);
 /* The runner's hooks, shared by exec and steered runs (api/exec.c). */
 void rl__api_hooks(rl_env *env, rl__runner_hooks *hooks, int console);
 
+/*
+ * Compiles the C classes added so far again (rl_env_add_user_class did
+ * it for each add), after their request texts changed: a Lua class learns
+ * a gRPC method's shape from the plugin's compiled step (a descriptor set
+ * or reflection) and declares that method's request again (script/
+ * declare.c). Returns 0, or an RL_ERR_* with the reason in err; the old
+ * plan stays on failure.
+ */
+int rl__api_env_replan(rl_env *env, rl_error_info *err);
+
+/*
+ * The plugin's step_streams (ABI 1.9) of C class `cls`'s request number
+ * `request` as the plan compiled it: RL_STEP_STREAMS_* bits into
+ * *streams. Returns 0, or RL_ERR_NOTFOUND when the plan has no such
+ * class (--tags left it out) or request. Main thread, before the run.
+ */
+int rl__api_request_streams(const rl_env *env, const char *cls, size_t request,
+                            uint32_t *streams);
+
 #endif /* RL_API_ENV_H */

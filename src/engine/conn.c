@@ -824,6 +824,38 @@ void rl__conn_request_ended(rl_request *req) {
   }
 }
 
+/* Whether the session of c holds req (handed to it, not yet ended). */
+static int session_holds(const rl_conn *c, const rl_request *req) {
+  if (!c || c->state != RL__CONN_OPEN || !c->session)
+    return 0;
+  for (const rl_request *r = c->in_head; r; r = r->in_next)
+    if (r == req)
+      return 1;
+  return 0;
+}
+
+void rl__conn_read_more(rl_request *req) {
+  rl_conn *c = req->conn;
+  if (!session_holds(c, req) || !c->v->plugin->desc.session_read_more)
+    return;
+  c->v->plugin->desc.session_read_more(c->session, req);
+  after_plugin(c);
+}
+
+int rl__conn_cancel(rl_request *req, const char *reason) {
+  rl_conn *c = req->conn;
+  if (!session_holds(c, req) || !c->v->plugin->desc.session_cancel)
+    return RL_ERR_INVAL;
+  uint64_t ended = c->unlinked;
+  if (c->v->plugin->desc.session_cancel(c->session, req, reason) != 0 ||
+      c->unlinked == ended) {
+    conn_fail(c, RL_ERR_CANCELLED, reason); /* it broke its contract */
+    return 0;
+  }
+  after_plugin(c);
+  return 0;
+}
+
 int rl__conn_write(rl_conn *c, const void *data, size_t len) {
   if (c->state != RL__CONN_OPEN)
     return RL_ERR_CLOSED;

@@ -124,4 +124,17 @@ void rl__conn_retry(rl_request *req, const char *reason);
  * session_del: no backoff before the new connection. */
 void rl__conn_move(rl_request *req, const char *reason);
 
+/* A request's owner took the messages it held (ABI 1.10): the plugin's
+ * session_read_more, when a session holds req; then what it queued goes
+ * out. Outside the plugin's callbacks (the user's turn). */
+void rl__conn_read_more(rl_request *req);
+
+/* Its owner gives up on req while a session holds it (a Lua task that
+ * stopped iterating a stream): the plugin's session_cancel ends it with
+ * `reason` (its request_done comes before this returns). Returns 0, or
+ * RL_ERR_INVAL when no session holds req or the plugin cannot cancel one
+ * request (it then ends as it would have). Outside the plugin's
+ * callbacks. */
+int rl__conn_cancel(rl_request *req, const char *reason);
+
 #endif /* RL_CONN_H */

@@ -20,9 +20,24 @@
 
 #include "base/buf.h"
 #include "base/clock.h"
+#include "engine/conn.h"
 #include "engine/plan.h"
 #include "engine/response.h"
 #include "events/events.h"
+
+typedef void (*cuser_message_fn)(rl_user *u, const char *json, size_t len,
+                                 void *arg);
+
+/* A message of a send, waiting for its user's turn. */
+typedef struct cmsg {
+  struct cmsg *next;
+  size_t len;
+  char json[]; /* NUL-terminated */
+} cmsg;
+
+/* Messages a send keeps for its class between two turns of its user
+ * before the plugin is told to pause the call (a busy loop turn). */
+#define CUSER_MESSAGES_AHEAD 64
 
 /* One request a user sent: in flight, ended with its done to call, or
  * free for the next. */
@@ -50,6 +65,16 @@ typedef struct csend {
   size_t hcap;
   struct csend *next; /* the free list, or the queue of ended ones */
   struct csend *all;  /* every send of the user, to free */
+  /* rl_send_opts.on_message (API 1.6): the messages come in by
+   * host->request_message, wait here in order until the user's turn
+   * hands them over; a send with some waiting is in cu->msg_sends. */
+  cuser_message_fn on_message;
+  struct cmsg *msg_head, *msg_tail;
+  struct csend *msg_next;
+  uint8_t in_msgs; /* in cu->msg_sends */
+  uint8_t hold;    /* the class has enough (rl_user_hold_messages) */
+  uint8_t held;    /* the plugin was told to pause: read_more undoes it */
+  uint8_t ended;   /* its request ended: no longer in flight */
 } csend;
 
 /* A variable no request names (rl_user_set_var): the class's own. */
@@ -74,6 +99,8 @@ struct rl_user {
   cvar *extra;
   /* The send whose done is being called (rl_user_decide checks it). */
   csend *in_done;
+  /* Sends with messages waiting for the class (API 1.6). */
+  csend *msg_sends;
   /* rl_user_sleep: its timer, and what to call when it fired. */
   ev_timer sleep;
   rl_woke_fn woke;
@@ -137,7 +164,65 @@ static void send_event(rl_request *req, const rl_result *res,
   s->cu->u->req.event(req, res, time_ns);
 }
 
+/* Drops what messages s still keeps (its user stopped, or it is put). */
+static void msgs_drop(struct rl_user *cu, csend *s) {
+  for (cmsg *m = s->msg_head, *next; m; m = next) {
+    next = m->next;
+    free(m);
+  }
+  s->msg_head = s->msg_tail = NULL;
+  if (s->in_msgs) {
+    for (csend **p = &cu->msg_sends; *p; p = &(*p)->msg_next)
+      if (*p == s) {
+        *p = s->msg_next;
+        break;
+      }
+    s->in_msgs = 0;
+  }
+  s->msg_next = NULL;
+}
+
+/* ABI 1.10 request_message: a message of a send that goes on, copied
+ * for the user's next turn. 1 (pause the call) when the class asked to
+ * hold, or when a busy loop left many waiting. */
+static int send_message(rl_request *req, const char *json, size_t len) {
+  csend *s = (csend *)req;
+  struct rl_user *cu = s->cu;
+  if (!s->on_message || cu->stopped)
+    return 0;
+  cmsg *m = malloc(sizeof *m + len + 1);
+  if (!m)
+    return 1; /* out of memory: this one is lost, and the call pauses */
+  m->next = NULL;
+  m->len = len;
+  memcpy(m->json, json, len);
+  m->json[len] = '\0';
+  size_t waiting = 1;
+  for (cmsg *w = s->msg_head; w; w = w->next)
+    waiting++;
+  if (s->msg_tail)
+    s->msg_tail->next = m;
+  else
+    s->msg_head = m;
+  s->msg_tail = m;
+  if (!s->in_msgs) {
+    s->in_msgs = 1;
+    s->msg_next = cu->msg_sends;
+    cu->msg_sends = s;
+  }
+  rl__user_wake(cu->u);
+  if (s->hold || waiting >= CUSER_MESSAGES_AHEAD) {
+    s->held = 1;
+    return 1;
+  }
+  return 0;
+}
+
 static void send_put(struct rl_user *cu, csend *s) {
+  msgs_drop(cu, s);
+  s->on_message = NULL;
+  s->req.message = NULL;
+  s->hold = s->held = s->ended = 0;
   s->done = NULL;
   s->arg = NULL;
   s->decide = s->decided = 0;
@@ -194,6 +279,7 @@ static void send_ended(rl_request *req, const rl_result *res) {
   char why[256];
   rl__user_outcome o;
   cu->inflight--;
+  s->ended = 1;
   /* The send's own stats name (rl_send_opts.name). */
   rl_result named;
   if (s->name.len) {
@@ -303,8 +389,33 @@ static void count_decided(struct rl_user *cu, csend *s) {
   s->decide = 0;
 }
 
+/* Hands the messages that came to their sends' classes, in order; the
+ * plugin of a send it had paused for its own queue's sake reads on. */
+static void deliver_messages(struct rl_user *cu) {
+  while (cu->msg_sends && !cu->stopped) {
+    csend *s = cu->msg_sends;
+    cu->msg_sends = s->msg_next;
+    s->msg_next = NULL;
+    s->in_msgs = 0;
+    cmsg *m = s->msg_head;
+    s->msg_head = s->msg_tail = NULL;
+    while (m) {
+      cmsg *next = m->next;
+      if (!cu->stopped && s->on_message)
+        s->on_message(cu, m->json, m->len, s->arg);
+      free(m);
+      m = next;
+    }
+    if (s->held && !s->hold && s->done) {
+      s->held = 0;
+      rl__conn_read_more(&s->req);
+    }
+  }
+}
+
 static void cuser_resume(rl__user *u) {
   struct rl_user *cu = u->c;
+  deliver_messages(cu);
   /* The ones ended by now; a send from a done that ends at once is
    * queued for the next turn (no loop of sends that fail at once). */
   csend *s = cu->ended_head;
@@ -333,6 +444,8 @@ static void cuser_stop(rl__user *u) {
     return;
   cu->stopped = 1;
   cu->phase_done = 1;
+  while (cu->msg_sends)
+    msgs_drop(cu, cu->msg_sends);
   ev_timer_stop(u->loop->ev, &cu->sleep);
   cu->sleeping = cu->woke_due = 0;
   while (cu->ended_head) {
@@ -354,6 +467,7 @@ static void cuser_del(rl__user *u) {
     return;
   for (csend *s = cu->all, *next; s; s = next) {
     next = s->all;
+    msgs_drop(cu, s);
     rl__response_free(&s->resp);
     rl__buf_free(&s->text);
     rl__buf_free(&s->name);
@@ -505,6 +619,12 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
    * else send_event, which names their rows after the send's name. */
   s->req.event = s->no_event ? NULL : send_event;
   s->req.timeout_ns = timeout_ns;
+  s->on_message =
+      opts && opts->struct_size >=
+                  offsetof(rl_send_opts, on_message) + sizeof opts->on_message
+          ? opts->on_message
+          : NULL;
+  s->req.message = s->on_message ? send_message : NULL;
   s->done = done;
   s->arg = arg;
   cu->inflight++;
@@ -515,6 +635,36 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
   u->first_in_task = 0;
   rl__user_start_request(u, &s->req, &c->requests[request], start, &s->resp);
   return 0;
+}
+
+/* The in-flight send of cu whose done's arg is `arg`, or NULL. */
+static csend *send_of(struct rl_user *cu, void *arg) {
+  for (csend *s = cu->all; s; s = s->all)
+    if (s->done && !s->ended && s->arg == arg)
+      return s;
+  return NULL;
+}
+
+int rl_user_hold_messages(rl_user *cu, void *arg, int hold) {
+  csend *s = cu ? send_of(cu, arg) : NULL;
+  if (!s || !s->on_message)
+    return RL_ERR_INVAL;
+  s->hold = hold != 0;
+  if (!s->hold && s->held && !s->in_msgs) {
+    s->held = 0;
+    rl__conn_read_more(&s->req);
+  }
+  return 0;
+}
+
+int rl_user_cancel(rl_user *cu, void *arg, const char *reason) {
+  csend *s = cu ? send_of(cu, arg) : NULL;
+  if (!s)
+    return RL_ERR_INVAL;
+  const rl_conn *c = s->req.conn;
+  if (c && c->v && !c->v->plugin->desc.session_cancel)
+    return RL_ERR_UNSUPPORTED;
+  return rl__conn_cancel(&s->req, reason ? reason : "cancelled");
 }
 
 void rl_user_task_done(rl_user *cu) {

@@ -120,6 +120,15 @@ static const rl_kv *host_request_headers(const rl_request *req, size_t *n) {
   return req->headers && req->n_headers ? req->headers : NULL;
 }
 
+/* ABI 1.10: a stream's messages to the request's owner as they come. */
+static int host_request_wants_messages(const rl_request *req) {
+  return req->message != NULL;
+}
+
+static int host_request_message(rl_request *req, const char *json, size_t len) {
+  return req->message && json ? req->message(req, json, len) : 0;
+}
+
 static const rl_host host_table = {
     .abi_version = RL_ABI_VERSION,
     .struct_size = sizeof(rl_host),
@@ -158,6 +167,8 @@ static const rl_host host_table = {
     .template_text = rl__template_text,
     .request_headers = host_request_headers,
     .request_response_parts = host_request_response_parts,
+    .request_wants_messages = host_request_wants_messages,
+    .request_message = host_request_message,
 };
 
 const rl_host *rl__host(void) { return &host_table; }

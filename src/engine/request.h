@@ -50,6 +50,11 @@ struct rl_request {
   /* Called for each event of the request while it goes on (ABI 1.4
    * request_event: a stream's messages), `time_ns` long; NULL: dropped. */
   void (*event)(rl_request *req, const rl_result *result, uint64_t time_ns);
+  /* Each response message of the request while it goes on, to its owner
+   * (ABI 1.10 request_message: a C class's send with on_message); returns
+   * 1 when the owner holds enough (the plugin pauses the call). NULL: its
+   * owner takes none (request_wants_messages says 0). */
+  int (*message)(rl_request *req, const char *json, size_t len);
   /* The plan step it runs (NULL: none, a connection's own test), the
    * user's copy of its response when the step's checks or callbacks look
    * at one (host->request_response; NULL: none kept), and its number

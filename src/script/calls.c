@@ -188,8 +188,17 @@ static size_t stream_opts(lua_State *L, int idx, int kind, const char *what,
  * A client or bidi stream's message is a list of messages (one message
  * alone: a list of one); a server or bidi stream's response gives its
  * replies with r:messages(). */
-static int l_grpc_call(lua_State *L) {
-  const char *what = "u.grpc:call";
+static int grpc_call(lua_State *L, int stream);
+
+static int l_grpc_call(lua_State *L) { return grpc_call(L, 0); }
+
+/* u.grpc:stream(...): as u.grpc:call, for a server or bidi streaming
+ * method, but it returns at once, the call open: its r:messages() is an
+ * iterator over the replies as they come (runtime.c). */
+static int l_grpc_stream(lua_State *L) { return grpc_call(L, 1); }
+
+static int grpc_call(lua_State *L, int stream) {
+  const char *what = stream ? "u.grpc:stream" : "u.grpc:call";
   rl__script_class *k = rl__script_running_class(L, what);
   if (rl__script_is_proto(L, 2))
     lua_remove(L, 2); /* the method is looked up among the class's */
@@ -206,6 +215,12 @@ static int l_grpc_call(lua_State *L) {
                       what, method, k->name, lua_tostring(L, -1));
   }
   int kind = k->grpc_kinds[i];
+  if (stream && !(kind & RL__SCRIPT_GRPC_SERVER))
+    return luaL_error(L,
+                      "%s: %s does not stream its replies (%s): call it with "
+                      "u.grpc:call",
+                      what, k->grpc_methods[i],
+                      kind ? "client streaming" : "unary");
   const char *vars[10];
   size_t n = 1, req = k->grpc_first[i];
   luaL_checkstack(L, 16, what);
@@ -242,9 +257,12 @@ static int l_grpc_call(lua_State *L) {
       req += (size_t)block * k->grpc_block;
     }
   }
+  uint64_t timeout_ns = opts ? rl__script_timeout(L, opts, what) : 0;
+  if (stream)
+    return rl__script_open_stream(L, what, req, name, md, n_md, vars, n,
+                                  timeout_ns);
   if (kind & RL__SCRIPT_GRPC_SERVER)
     rl__script_reply_is_stream(L);
-  uint64_t timeout_ns = opts ? rl__script_timeout(L, opts, what) : 0;
   return rl__script_send_timed(L, what, req, name, md, n_md, vars, n,
                                timeout_ns);
 }
@@ -253,6 +271,8 @@ void rl__script_make_grpc(lua_State *L) {
   lua_newtable(L);
   lua_pushcfunction(L, l_grpc_call);
   lua_setfield(L, -2, "call");
+  lua_pushcfunction(L, l_grpc_stream);
+  lua_setfield(L, -2, "stream");
 }
 
 /* u:request(protocol, "GET k" or {"SET", "k", "a value"}, {name=}): the

@@ -241,6 +241,60 @@ static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
                               const char *host, size_t *cap, char *why,
                               size_t whylen);
 
+/* The keys of a method's request that its shape (kind) decides: its
+ * message (a client or bidi stream's: the list) and the stream options
+ * that shape takes, templates set per call (calls.c); the grpc plugin
+ * refuses an option the method's shape does not take. */
+static const char *shape_keys(int kind) {
+  switch (kind) {
+  case RL__SCRIPT_GRPC_SERVER:
+    return ", data: '{{_rl_msg}}', stream_call_count: '{{_rl_scount}}', "
+           "stream_call_duration: '{{_rl_sduration}}'";
+  case RL__SCRIPT_GRPC_CLIENT:
+    return ", data: '{{_rl_list}}', stream_call_count: '{{_rl_scount}}', "
+           "stream_call_duration: '{{_rl_sduration}}', stream_interval: "
+           "'{{_rl_sinterval}}'";
+  case RL__SCRIPT_GRPC_CLIENT | RL__SCRIPT_GRPC_SERVER:
+    return ", data: '{{_rl_list}}', stream_call_count: '{{_rl_scount}}', "
+           "stream_call_duration: '{{_rl_sduration}}', stream_interval: "
+           "'{{_rl_sinterval}}', stream_ping_pong: '{{_rl_spingpong}}'";
+  default:
+    return ", data: '{{_rl_msg}}'";
+  }
+}
+
+int rl__script_grpc_shapes(rl__script *s, rl__script_class *k, int *changed) {
+  for (size_t i = 0; s->env && i < k->n_grpc; i++) {
+    uint32_t streams = 0;
+    if (rl__api_request_streams(s->env, k->name, k->grpc_first[i], &streams))
+      continue; /* not in the plan (--tags): its requests never run */
+    int kind = (streams & RL_STEP_STREAMS_CLIENT ? RL__SCRIPT_GRPC_CLIENT : 0) |
+               (streams & RL_STEP_STREAMS_SERVER ? RL__SCRIPT_GRPC_SERVER : 0);
+    if (kind == k->grpc_kinds[i])
+      continue;
+    /* The method's request to each declared host, its shape's keys in
+     * place of the ones it was declared with. */
+    const char *was = shape_keys(k->grpc_kinds[i]), *now = shape_keys(kind);
+    for (size_t h = 0; h <= k->n_grpc_hosts; h++) {
+      size_t r = k->grpc_first[i] + h * k->grpc_block;
+      const char *text = k->requests[r], *at = strstr(text, was);
+      if (!at)
+        return -1; /* our own text: cannot happen */
+      size_t len = strlen(text) - strlen(was) + strlen(now) + 1;
+      char *re = malloc(len);
+      if (!re)
+        return -1;
+      snprintf(re, len, "%.*s%s%s", (int)(at - text), text, now,
+               at + strlen(was));
+      free((char *)k->requests[r]);
+      k->requests[r] = re;
+    }
+    k->grpc_kinds[i] = kind;
+    *changed = 1;
+  }
+  return 0;
+}
+
 static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
                         size_t *cap, char *why, size_t whylen) {
   if (!lua_istable(L, -1)) {
@@ -363,20 +417,11 @@ static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
      * JSON array ({{_rl_list}}, any length: the grpc plugin splits it per
      * call), and a stream's options are templates set per call, empty
      * when the call gives none (calls.c). */
-    int kind = k->grpc_kinds[i];
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "{grpc: ");
     add_quoted(&b, k->grpc_methods[i]);
-    luaL_addstring(&b, kind & RL__SCRIPT_GRPC_CLIENT ? ", data: '{{_rl_list}}'"
-                                                     : ", data: '{{_rl_msg}}'");
-    if (kind)
-      luaL_addstring(&b, ", stream_call_count: '{{_rl_scount}}', "
-                         "stream_call_duration: '{{_rl_sduration}}'");
-    if (kind & RL__SCRIPT_GRPC_CLIENT)
-      luaL_addstring(&b, ", stream_interval: '{{_rl_sinterval}}'");
-    if (kind == (RL__SCRIPT_GRPC_CLIENT | RL__SCRIPT_GRPC_SERVER))
-      luaL_addstring(&b, ", stream_ping_pong: '{{_rl_spingpong}}'");
+    luaL_addstring(&b, shape_keys(k->grpc_kinds[i]));
     const char *const keys[] = {"proto", "protoset", "import_path"};
     const char *const vals[] = {proto, protoset, imports};
     for (size_t f = 0; f < 3; f++)

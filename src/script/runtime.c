@@ -11,6 +11,7 @@
  * list is the only thing shared (under the script's lock).
  */
 #include <lauxlib.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +66,23 @@ typedef struct luser {
   /* The next send's response, the one in flight's: a gRPC server or
    * bidi stream's (r:messages() gives its replies). */
   int stream_next, stream_reply;
+  /* u.grpc:stream's open call (one at a time): its object, the replies
+   * that came and the iterator has not taken (JSON texts in a table,
+   * head..tail-1), and where it is. Its send's arg is &lu->stream. */
+  struct {
+    int obj_ref, q_ref; /* registry; LUA_NOREF when none is open */
+    int head, tail;
+    uint8_t open;      /* sent, its done not yet called */
+    uint8_t waiting;   /* the coroutine waits in the iterator */
+    uint8_t cancelled; /* the task left it: r:close(), its phase's end */
+    uint8_t holding;   /* the plugin was told to hold (flow control) */
+  } stream;
 } luser;
+
+/* An open stream's replies the iterator has not taken yet before the
+ * plugin is told to hold the call (rl_user_hold_messages): the memory a
+ * slow task costs is this many messages and one HTTP/2 window. */
+#define RL__SCRIPT_STREAM_AHEAD 16
 
 static _Thread_local rl__script_state *tls_state;
 /* The user whose coroutine runs now on this thread, or NULL. */
@@ -200,8 +217,14 @@ void rl__script_states_free(rl__script *s) {
  * instructions (bench/README.md); kept by the thread rather than by the
  * user, an idle user holds none. One that died in an error, or is left
  * suspended (the user stopping), is dropped. */
+static void stream_cancel(luser *lu);
+
 static void end_phase(luser *lu, int reusable) {
   rl__script_state *st = lu->st;
+  /* A stream the task left open (a break, an error): cancelled, counted
+   * as the task chose (a success); its done comes, the phase then ends. */
+  if (lu->stream.open)
+    stream_cancel(lu);
   if (reusable && lu->co && st->n_idle < RL__SCRIPT_IDLE_COROUTINES) {
     lua_settop(lu->co, 0);
     st->idle[st->n_idle].co = lu->co;
@@ -272,6 +295,7 @@ static luser *user_new(rl_user *cu, rl__script_class *k) {
   lu->st = st;
   lu->k = k;
   lu->co_ref = lu->resp_ref = lu->where_ref = LUA_NOREF;
+  lu->stream.obj_ref = lu->stream.q_ref = LUA_NOREF;
   lua_newtable(L);
   lua_pushnumber(L, (lua_Number)rl_user_id(cu));
   lua_setfield(L, -2, "id");
@@ -349,6 +373,8 @@ void rl__script_free_user(void *data, void *arg) {
   luaL_unref(L, LUA_REGISTRYINDEX, lu->co_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, lu->resp_ref);
   luaL_unref(L, LUA_REGISTRYINDEX, lu->where_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->stream.obj_ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->stream.q_ref);
   free(lu);
 }
 
@@ -544,6 +570,220 @@ int rl__script_send_timed(lua_State *L, const char *what, size_t req,
   if (rc)
     return luaL_error(L, "%s: %s", what, rl_strerror(rc));
   return lua_yield(L, 0);
+}
+
+/* ---- u.grpc:stream: a server stream's replies as they come ---------------- */
+
+static luser *stream_user(void *arg) {
+  return (luser *)(void *)((char *)arg - offsetof(luser, stream));
+}
+
+/* The JSON text on top of L decoded in its place (rl.json_decode; a text
+ * that does not decode: nil). */
+static void decode_top(lua_State *L) {
+  lua_getglobal(L, "rl");
+  lua_getfield(L, -1, "json_decode");
+  lua_remove(L, -2);
+  lua_insert(L, -2);
+  if (lua_pcall(L, 1, 1, 0) != 0) {
+    lua_pop(L, 1);
+    lua_pushnil(L);
+  }
+}
+
+/* The oldest reply the iterator has not taken, its JSON text pushed on
+ * L; 0 when none. Below half the window ahead, the plugin reads on. */
+static int stream_pop(lua_State *L, luser *lu) {
+  if (lu->stream.head >= lu->stream.tail)
+    return 0;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lu->stream.q_ref);
+  lua_rawgeti(L, -1, lu->stream.head);
+  lua_pushnil(L);
+  lua_rawseti(L, -3, lu->stream.head++);
+  lua_remove(L, -2);
+  if (lu->stream.holding &&
+      lu->stream.tail - lu->stream.head <= RL__SCRIPT_STREAM_AHEAD / 2 &&
+      lu->stream.open) {
+    lu->stream.holding = 0;
+    (void)rl_user_hold_messages(lu->cu, &lu->stream, 0);
+  }
+  return 1;
+}
+
+/* on_message of the open stream's send: kept for the iterator, or
+ * handed to it at once when the coroutine waits there. */
+static void stream_message(rl_user *cu, const char *json, size_t len,
+                           void *arg) {
+  luser *lu = stream_user(arg);
+  lua_State *L = lu->st->L;
+  lu->cu = cu;
+  if (lu->stream.cancelled || lu->stream.q_ref == LUA_NOREF)
+    return;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lu->stream.q_ref);
+  lua_pushlstring(L, json, len);
+  lua_rawseti(L, -2, lu->stream.tail++);
+  lua_pop(L, 1);
+  if (!lu->stream.holding &&
+      lu->stream.tail - lu->stream.head >= RL__SCRIPT_STREAM_AHEAD) {
+    lu->stream.holding = 1;
+    (void)rl_user_hold_messages(cu, &lu->stream, 1);
+  }
+  if (lu->stream.waiting && lu->co) {
+    lu->stream.waiting = 0;
+    (void)stream_pop(L, lu);
+    decode_top(L);
+    lua_xmove(L, lu->co, 1);
+    resume(lu, 1);
+  }
+}
+
+/* The stream's done: its outcome on the object (a stream the task left
+ * is a success with the replies so far, as Locust's task that stops
+ * iterating is no failure); the iterator, if it waits, ends. */
+static void stream_done(rl_user *cu, const rl_send_result *res, void *arg) {
+  luser *lu = stream_user(arg);
+  lua_State *L = lu->st->L;
+  lu->cu = cu;
+  lu->stream.open = 0;
+  lu->stream.holding = 0;
+  int ok = res->error == NULL || lu->stream.cancelled;
+  if (lu->stream.cancelled && res->error)
+    (void)rl_user_decide(cu, res, NULL);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lu->stream.obj_ref);
+  lua_pushinteger(L, res->status);
+  lua_setfield(L, -2, "status");
+  lua_pushboolean(L, ok);
+  lua_setfield(L, -2, "ok");
+  if (!ok) {
+    lua_pushstring(L, res->error);
+    lua_setfield(L, -2, "error");
+  }
+  lua_pushboolean(L, lu->stream.cancelled);
+  lua_setfield(L, -2, "cancelled");
+  lua_pushnumber(L, (lua_Number)res->response_time_ns / 1e6);
+  lua_setfield(L, -2, "elapsed");
+  lua_pushstring(L, res->name);
+  lua_setfield(L, -2, "name");
+  lua_pushboolean(L, 0);
+  lua_setfield(L, -2, "open");
+  lua_pop(L, 1);
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->stream.obj_ref);
+  lu->stream.obj_ref = LUA_NOREF;
+  if (lu->stream.waiting && lu->co) {
+    lu->stream.waiting = 0;
+    luaL_unref(L, LUA_REGISTRYINDEX, lu->stream.q_ref);
+    lu->stream.q_ref = LUA_NOREF;
+    resume(lu, 0); /* the iterator's nil: the loop ends */
+  }
+}
+
+/* Ends the open stream now (RST_STREAM CANCEL): the task left it. */
+static void stream_cancel(luser *lu) {
+  lu->stream.cancelled = 1;
+  lu->stream.waiting = 0;
+  (void)rl_user_cancel(lu->cu, &lu->stream,
+                       "cancelled: the task stopped reading the stream");
+}
+
+/* The iterator r:messages() returns (upvalue 1: the stream object):
+ * each reply as a table, waiting for the next while the call is open;
+ * nil at its end (or once the task closed it). */
+static int l_stream_next(lua_State *L) {
+  luser *lu = running_user(L, "r:messages()");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lu->stream.obj_ref);
+  int current = lua_rawequal(L, -1, lua_upvalueindex(1));
+  lua_pop(L, 1);
+  if (lu->stream.cancelled || lu->stream.q_ref == LUA_NOREF)
+    return 0;
+  if (stream_pop(L, lu)) {
+    decode_top(L);
+    return 1;
+  }
+  if (!current || !lu->stream.open) { /* over, and every reply taken */
+    luaL_unref(L, LUA_REGISTRYINDEX, lu->stream.q_ref);
+    lu->stream.q_ref = LUA_NOREF;
+    return 0;
+  }
+  lu->stream.waiting = 1;
+  return lua_yield(L, 0);
+}
+
+static int l_stream_messages(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, l_stream_next, 1);
+  return 1;
+}
+
+/* r:close(): the task is done with the stream before its end: the call
+ * is cancelled, and the task waits for its end (the loop's next turn;
+ * a call no connection has taken yet ends as it would have), so that r
+ * says how it ended and another stream may open. */
+static int l_stream_close(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luser *lu = running_user(L, "r:close()");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, lu->stream.obj_ref);
+  int current = lua_rawequal(L, -1, 1);
+  lua_pop(L, 1);
+  if (!current || !lu->stream.open)
+    return 0;
+  stream_cancel(lu);
+  lu->stream.waiting = 1; /* stream_done resumes it */
+  return lua_yield(L, 0);
+}
+
+int rl__script_open_stream(lua_State *L, const char *what, size_t req,
+                           const char *name, const rl_kv *headers,
+                           size_t n_headers, const char *const *vars,
+                           size_t n_vars, uint64_t timeout_ns) {
+  luser *lu = running_user(L, what);
+  rl_user *cu = lu->cu;
+  if (lu->stream.open)
+    return luaL_error(L,
+                      "%s: a stream of this user is open (one at a time: "
+                      "read it to its end, or r:close() it)",
+                      what);
+  for (size_t i = 0; i < n_vars; i++)
+    if (rl_user_set_var(cu, vars[2 * i], vars[2 * i + 1]))
+      return luaL_error(L, "%s: out of memory", what);
+  rl_send_opts o = {.struct_size = sizeof o,
+                    .name = name,
+                    .decide = 1,
+                    .headers = headers,
+                    .n_headers = n_headers,
+                    .timeout_ns = timeout_ns,
+                    .no_event = rl__script_next_no_event,
+                    .on_message = stream_message};
+  rl__script_next_no_event = 0;
+  int rc = rl_user_send_opts(cu, req, &o, stream_done, &lu->stream);
+  if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
+    lu->ending = 1; /* the user is stopping: the task ends here */
+    return lua_yield(L, 0);
+  }
+  if (rc)
+    return luaL_error(L, "%s: %s", what, rl_strerror(rc));
+  lua_createtable(L, 0, 8);
+  lua_pushboolean(L, 1);
+  lua_setfield(L, -2, "open");
+  lua_newtable(L);
+  lua_pushcfunction(L, l_stream_messages);
+  lua_setfield(L, -2, "messages");
+  lua_pushcfunction(L, l_stream_close);
+  lua_setfield(L, -2, "close");
+  lua_newtable(L);
+  lua_insert(L, -2);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->stream.obj_ref);
+  lu->stream.obj_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_newtable(L);
+  luaL_unref(L, LUA_REGISTRYINDEX, lu->stream.q_ref);
+  lu->stream.q_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lu->stream.head = lu->stream.tail = 1;
+  lu->stream.open = 1;
+  lu->stream.waiting = lu->stream.cancelled = lu->stream.holding = 0;
+  return 1;
 }
 
 static void make_http(lua_State *L) {

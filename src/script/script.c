@@ -352,6 +352,16 @@ static int load_classes(rl_env *env, rl__script *s, lua_State *L,
     for (size_t i = 0; i < s->n_classes && !rc; i++)
       if (has_selected_task(&env->o, &s->classes[i]) == pass)
         rc = rl_env_add_user_class(env, &s->classes[i].c, err);
+  /* The gRPC methods' shapes as the plugin compiled them (a protoset or
+   * reflection says them only there): a method declared with another
+   * is declared again, and the classes compiled once more. Only for a
+   * run: --list makes its steps without a method. */
+  int changed = 0;
+  for (size_t i = 0; i < s->n_classes && !rc && env->cmd == RL_CMD_RUN; i++)
+    if (rl__script_grpc_shapes(s, &s->classes[i], &changed))
+      rc = rl__api_fail(err, RL_ERR_NOMEM, "out of memory");
+  if (!rc && changed)
+    rc = rl__api_env_replan(env, err);
   return rc;
 }
 

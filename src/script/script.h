@@ -190,6 +190,15 @@ int rl__script_declare(lua_State *L, int idx, rl__script *s,
                        rl__script_class *k, int has_target, char *why,
                        size_t whylen);
 void rl__script_declared_free(rl__script_class *k);
+/* After the environment compiled k (rl_env_add_user_class): each gRPC
+ * method's shape as the grpc plugin's step has it (plugin ABI 1.9
+ * step_streams: from a .proto, a descriptor set or reflection alike).
+ * A method whose shape differs from the one declared (unary when the
+ * class names a protoset or relies on reflection) gets its requests
+ * declared again and its kind set; *changed is then set: the caller
+ * compiles the classes again (rl__api_env_replan). 0, or -1 out of
+ * memory. Main thread, at load. */
+int rl__script_grpc_shapes(rl__script *s, rl__script_class *k, int *changed);
 /* The first HTTP request (GET, no body) to the declared host `url`
  * starts with (one of k->hosts, or the class's own host), *path the rest
  * of url; -1 when none is. */
@@ -354,6 +363,13 @@ int rl__script_proto_of(lua_State *L, const char *script, const char *file);
 /* runtime.c, for calls.c: the next response of the running user is a
  * server or bidi stream's (r:messages() gives its replies). */
 void rl__script_reply_is_stream(lua_State *L);
+/* runtime.c, for calls.c: u.grpc:stream's send, as rl__script_send_timed
+ * but returning at once with the call's object (its r:messages() an
+ * iterator over the replies as they come, r:close()); one open per user. */
+int rl__script_open_stream(lua_State *L, const char *what, size_t req,
+                           const char *name, const rl_kv *headers,
+                           size_t n_headers, const char *const *vars,
+                           size_t n_vars, uint64_t timeout_ns);
 
 /* calls.c: u.grpc (pushed, one table every user of a state shares) and
  * u:request (a C function). */

@@ -14,6 +14,8 @@ port), serves until SIGTERM, then prints one JSON line "report: {...}":
   per_call     for the first 500 calls: [method, received, sent, status]
   names        the first 200 payload bodies received (text), in order
   requests     the first 300 request messages, as proto3 JSON dicts
+  send_times   for the first 20 StreamingOutputCall calls: when each
+               response was handed to grpcio (time.time(), the epoch)
 Methods:
   UnaryCall            a payload of response_size bytes; response_status
   StreamingOutputCall  a response per response_parameters entry, of its size,
@@ -38,7 +40,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, json_format, messag
 
 lock = threading.Lock()
 report = {"calls": {}, "statuses": {}, "received": {}, "sent": {}, "per_call": [],
-          "names": [], "requests": []}
+          "names": [], "requests": [], "send_times": []}
 
 
 def bump(key, method, n=1):
@@ -133,12 +135,19 @@ def make_handlers(cls):
     def output(req, context):
         call = Call("StreamingOutputCall", context)
         call.got(req)
+        times = None
+        with lock:
+            if len(report["send_times"]) < 20:
+                times = []
+                report["send_times"].append(times)
         for p in req.response_parameters:
             if p.interval_us:
                 time.sleep(p.interval_us / 1e6)
             if not context.is_active():
                 return
             call.put()
+            if times is not None:
+                times.append(time.time())
             yield OutResponse(payload=Payload(body=b"x" * p.size))
         if req.HasField("response_status") and req.response_status.code != 0:
             abort(call, context, req.response_status)

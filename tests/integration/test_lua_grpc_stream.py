@@ -26,9 +26,11 @@ Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
 """
 
 import os
+import re
 import subprocess
 import unittest
 
+from hello_server import HelloServer, skip_reason as hello_skip_reason
 from test_grpc import PyServer, grpc, plugin_built
 from test_lua import BUILD_DIR, RPCLOAD, LuaScriptCase, rows
 
@@ -158,6 +160,113 @@ S = rl.user { grpc = {proto = t, host = "%(host)s"},
 """
 
 
+# A class that names a descriptor set (no .proto, no proto object): the
+# methods' shapes are the grpc plugin's (plugin ABI 1.9 step_streams), as
+# they are with reflection below.
+PROTOSET = """
+local M = "grpc.testing.TestService/"
+S = rl.user { grpc = {protoset = "%(protoset)s", host = "%(host)s",
+    methods = {M .. "StreamingOutputCall", M .. "StreamingInputCall",
+               M .. "FullDuplexCall", M .. "UnaryCall"}},
+  tasks = { function(u)
+    local r = u.grpc:call(M .. "StreamingOutputCall",
+      {response_parameters = {{size = 1}, {size = 2}, {size = 3}}},
+      {name = "out"})
+    if #r:messages() ~= 3 then r:failure("out: " .. r.body) end
+    r = u.grpc:call(M .. "StreamingOutputCall",
+      {response_parameters = {{size = 1}, {size = 1},
+        {size = 1, interval_us = 200000}}},
+      {name = "out2", stream_call_count = 2})
+    if #r:messages() ~= 2 then r:failure("out2: " .. r.body) end
+    r = u.grpc:call(M .. "StreamingInputCall",
+      {{payload = {body = "YQ=="}}, {payload = {body = "YmI="}}},
+      {name = "in"})
+    if r:json().aggregatedPayloadSize ~= 3 then r:failure("in: " .. r.body) end
+    r = u.grpc:call(M .. "FullDuplexCall",
+      {{response_parameters = {{size = 5}}},
+       {response_parameters = {{size = 5}, {size = 7}}}},
+      {name = "duplex"})
+    if #r:messages() ~= 3 then r:failure("duplex: " .. r.body) end
+    r = u.grpc:call(M .. "UnaryCall", {response_size = 4}, {name = "unary"})
+    if r.status ~= 0 then r:failure("unary " .. r.status) end
+    local ok, err = pcall(u.grpc.call, u.grpc, M .. "StreamingInputCall", {},
+                          {stream_ping_pong = true})
+    rl.log("shape: " .. tostring(err))
+    rl.stop_user()
+  end } }
+"""
+
+REFLECTION = """
+local P = "locust.hello.HelloService/"
+S = rl.user { grpc = {host = "%(host)s",
+    methods = {P .. "SayHelloStream", P .. "SayHelloToAll", P .. "SayHelloChat"}},
+  tasks = { function(u)
+    local r = u.grpc:call(P .. "SayHelloStream", {name = "s", count = 3},
+                          {name = "stream"})
+    if #r:messages() ~= 3 then r:failure("stream: " .. r.body) end
+    r = u.grpc:call(P .. "SayHelloToAll", {{name = "a"}, {name = "b"}},
+                    {name = "all"})
+    if r:json().message ~= "Hello from Locust, 2 names!" then
+      r:failure("all: " .. r.body)
+    end
+    r = u.grpc:call(P .. "SayHelloChat", {{name = "a"}, {name = "b"}},
+                    {name = "chat"})
+    if #r:messages() ~= 2 then r:failure("chat: " .. r.body) end
+    rl.stop_user()
+  end } }
+"""
+
+
+# u.grpc:stream: a server stream's replies as they come (docs/lua.md).
+EACH = """
+local M = "grpc.testing.TestService/"
+S = rl.user { grpc = {protoset = "%(protoset)s", host = "%(host)s",
+    methods = {M .. "StreamingOutputCall", M .. "UnaryCall"}},
+  tasks = { function(u)
+    -- 4 replies 150 ms apart: each seen while the call is open.
+    local ps = {}
+    for i = 1, 4 do ps[i] = {size = 3, interval_us = 150000} end
+    local r = u.grpc:stream(M .. "StreamingOutputCall",
+                            {response_parameters = ps}, {name = "each"})
+    local n = 0
+    for m in r:messages() do
+      n = n + 1
+      rl.log(string.format("each %%d %%.6f %%s", n, rl.time(), m.payload.body))
+    end
+    rl.log("each end ", n, " ", tostring(r.ok), " ", r.status)
+    -- 20 replies 100 ms apart, left after 3 (a break: the call is
+    -- cancelled when the task goes on to its end).
+    ps = {}
+    for i = 1, 20 do ps[i] = {size = 1, interval_us = 100000} end
+    local b = u.grpc:stream(M .. "StreamingOutputCall",
+                            {response_parameters = ps}, {name = "brk"})
+    n = 0
+    for m in b:messages() do n = n + 1; if n == 3 then break end end
+    b:close()  -- the task goes on: a second stream may open
+    rl.log("brk ", n, " ", tostring(b.ok), " ", tostring(b.cancelled))
+    -- Flow control: 400 replies of 8 KiB as fast as the server goes,
+    -- the task asleep 1 s after the first: the server is held within a
+    -- window (1 MiB) while it sleeps, and every reply still comes.
+    ps = {}
+    for i = 1, 400 do ps[i] = {size = 8192} end
+    local f = u.grpc:stream(M .. "StreamingOutputCall",
+                            {response_parameters = ps}, {name = "slow"})
+    n = 0
+    for m in f:messages() do
+      n = n + 1
+      if n == 1 then rl.sleep(1); rl.log(string.format("woke %%.6f", rl.time())) end
+    end
+    rl.log("slow end ", n, " ", tostring(f.ok))
+    local ok, err = pcall(u.grpc.stream, u.grpc, M .. "UnaryCall", {})
+    rl.log("unary: ", tostring(err))
+    -- A Lua error in the loop: the call is cancelled, the error counted.
+    local e = u.grpc:stream(M .. "StreamingOutputCall",
+                            {response_parameters = ps}, {name = "err"})
+    for m in e:messages() do error("stop here") end
+  end } }
+"""
+
+
 def run(script, *args):
     env = dict(os.environ)
     env.setdefault("RPCLOAD_PLUGIN_DIR", os.path.join(BUILD_DIR, "plugins"))
@@ -280,6 +389,95 @@ class LuaGrpcStreams(LuaScriptCase):
         self.assertEqual(
             [c[3] for c in calls if c[0] == "StreamingInputCall"],
             ["OK", "OK"], calls)
+
+    def test_shapes_from_a_protoset(self):
+        with PyServer(self.protoset, script="grpc_stream_server.py") as ps:
+            path = self.script(PROTOSET % {"protoset": self.protoset,
+                                           "host": "127.0.0.1:%d" % ps.port})
+            p = run(path, "-u", "1", "-r", "10", "-t", "1500ms")
+            rep = ps.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("Lua error", p.stderr)
+        self.assertIn("shape: u.grpc:call: stream_ping_pong: for a "
+                      "bidirectional method; grpc.testing.TestService/"
+                      "StreamingInputCall is client streaming", p.stderr)
+        r = rows(p)
+        for name in ("out", "out2", "in", "duplex", "unary"):
+            self.assertEqual(r[("grpc", name)]["num_requests"], 1, name)
+            self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
+        # What the server saw of each call: [method, received, sent,
+        # status]; the stream the client stopped at 2 may have had a third
+        # written before the cancel reached the server.
+        calls = sorted(tuple(c) for c in rep["per_call"])
+        calls = [c[:2] + (2,) + c[3:] if c[3] == "CANCELLED" else c
+                 for c in calls]
+        self.assertEqual(calls, sorted([
+            ("StreamingOutputCall", 1, 3, "OK"),
+            ("StreamingOutputCall", 1, 2, "CANCELLED"),
+            ("StreamingInputCall", 2, 1, "OK"),
+            ("FullDuplexCall", 2, 3, "OK"),
+            ("UnaryCall", 1, 1, "OK")]), calls)
+
+    def test_stream_replies_as_they_come_break_and_flow_control(self):
+        with PyServer(self.protoset, script="grpc_stream_server.py") as ps:
+            path = self.script(EACH % {"protoset": self.protoset,
+                                       "host": "127.0.0.1:%d" % ps.port})
+            p = run(path, "-u", "1", "-r", "10", "-t", "5s", "-n", "1")
+            rep = ps.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        log = p.stderr
+        seen = [float(t) for t in re.findall(r"\[lua\] each \d (\S+) eHh4", log)]
+        self.assertEqual(len(seen), 4, log)
+        self.assertIn("each end \t4\t \ttrue\t \t0", log)
+        self.assertIn("brk \t3\t \ttrue\t \ttrue", log)
+        self.assertIn("slow end \t400\t \ttrue", log)
+        self.assertIn("unary: \tu.grpc:stream: grpc.testing.TestService/"
+                      "UnaryCall does not stream its replies (unary)", log)
+        self.assertIn("stop here", log)
+        sent = rep["send_times"]
+        self.assertEqual(len(sent), 4, sent)
+        # Reply i reached the script before the server sent reply i+1.
+        for i in range(3):
+            self.assertLess(seen[i], sent[0][i + 1], (seen, sent[0]))
+        # While the task slept, the server got at most a window (1 MiB:
+        # 128 replies of 8 KiB) and the task's 16 ahead out; unheld, all
+        # 400 went at once.
+        woke = float(re.search(r"woke (\S+)", log).group(1))
+        before = sum(1 for t in sent[2] if t < woke - 0.05)
+        self.assertLess(before, 200, before)
+        self.assertEqual(len(sent[2]), 400)
+        calls = [tuple(c) for c in rep["per_call"]]
+        self.assertEqual(calls[0], ("StreamingOutputCall", 1, 4, "OK"))
+        self.assertEqual(calls[1][3], "CANCELLED", calls)
+        self.assertIn(calls[1][2], (3, 4), calls)
+        self.assertEqual(calls[2], ("StreamingOutputCall", 1, 400, "OK"))
+        self.assertEqual(calls[3][3], "CANCELLED", calls)
+        r = rows(p)
+        for name, n in (("each", 1), ("brk", 1), ("slow", 1), ("err", 1),
+                        ("each [recv]", 4), ("slow [recv]", 400)):
+            self.assertEqual(r[("grpc", name)]["num_requests"], n, name)
+            self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
+        self.assertIn(r[("grpc", "brk [recv]")]["num_requests"], (3, 4))
+
+    def test_shapes_from_reflection(self):
+        reason = hello_skip_reason()
+        if reason:
+            self.skipTest(reason)
+        with HelloServer() as hs:
+            path = self.script(REFLECTION % {"host": hs.target})
+            p = run(path, "-u", "1", "-r", "10", "-t", "1500ms")
+            hs.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("Lua error", p.stderr)
+        r = rows(p)
+        for name in ("stream", "all", "chat"):
+            self.assertEqual(r[("grpc", name)]["num_requests"], 1, name)
+            self.assertEqual(r[("grpc", name)]["num_failures"], 0, name)
+        # The server's count: three stream calls, their messages each way
+        # (1 + 2 + 2 in, 3 + 1 + 2 out).
+        c = hs.counts
+        self.assertEqual((c["stream_served"], c["stream_ok"], c["msgs_in"],
+                          c["msgs_out"]), (3, 3, 5, 6), hs.describe())
 
     def test_stream_options_that_do_not_apply(self):
         cases = [

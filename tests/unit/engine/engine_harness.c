@@ -270,6 +270,7 @@ rl__plugin th_line;
 th_tp_entry th_tp_log[TH_TP_LOG];
 size_t th_tp_n;
 unsigned th_tp_last_parts;
+int th_tp_holds;
 
 typedef struct tp_state tp_state;
 typedef struct tp_pending {
@@ -316,9 +317,16 @@ static void tp_end(tp_pending *p, const char *error) {
   free(p);
   if (log_i < TH_TP_LOG)
     th_tp_log[log_i].end_ns = rl__now_ns();
+  /* ABI 1.10: each event is a message its owner may take as it comes. */
+  int each = h->request_wants_messages(req);
   for (int i = 0; i < st->events; i++) {
     rl_result ev = {.type = st->type, .name = st->event_name};
     h->request_event(req, &ev, i == 0 ? 0 : h->now_ns());
+    if (each) {
+      char json[32];
+      int n = snprintf(json, sizeof json, "{\"i\":%d}", i + 1);
+      th_tp_holds += h->request_message(req, json, (size_t)n) == 1;
+    }
   }
   /* ABI 1.8: the parts the host reads, kept for the tests; a response is
    * handed over when any is asked for, whole (the fake carries no header
@@ -427,6 +435,7 @@ void th_reset(void) {
   memset(&th_seen, 0, sizeof th_seen);
   th_tp_n = 0;
   th_tp_last_parts = 0;
+  th_tp_holds = 0;
   memset(&th_line, 0, sizeof th_line);
   th_line.desc = line_desc;
   th_line.inited = 1;

@@ -129,6 +129,8 @@ extern size_t th_tp_n;
 /* What request_response_parts (ABI 1.8) said for the last request the
  * transport ended (RL_RESPONSE_* bits). */
 extern unsigned th_tp_last_parts;
+/* ABI 1.10: request_message calls the host answered 1 (hold). */
+extern int th_tp_holds;
 /* The labels submitted so far, space-separated ("S A B"). */
 const char *th_tp_labels(void);
 

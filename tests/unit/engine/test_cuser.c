@@ -759,6 +759,51 @@ static void test_a_class_fires_its_own_requests(void **state) {
   assert_int_equal(e->num_requests, 2);
 }
 
+/* API 1.6: a send with on_message gets the response's messages, in
+ * order, from the user's turn (never inside rl_user_send or the plugin's
+ * callback), before its done; a class that holds them makes the host
+ * answer the plugin 1 (pause); hold and cancel name an in-flight send by
+ * its arg, and refuse another. */
+static int msg_tag;
+
+static void on_msg(rl_user *u, const char *json, size_t len, void *arg) {
+  (void)u;
+  assert_false(f.in_send);
+  assert_ptr_equal(arg, &msg_tag);
+  assert_int_equal(strlen(json), len);
+  say("msg %s", json);
+}
+
+static void msg_task(rl_user *u, void *arg) {
+  (void)arg;
+  if (f.calls++)
+    return;
+  rl_send_opts o = {.struct_size = sizeof o, .on_message = on_msg};
+  f.in_send = 1;
+  assert_int_equal(rl_user_send_opts(u, 0, &o, done_then_end, &msg_tag), 0);
+  f.in_send = 0;
+  assert_int_equal(rl_user_hold_messages(u, &msg_tag, 1), 0);
+  assert_int_equal(rl_user_hold_messages(u, &f, 1), RL_ERR_INVAL);
+  assert_int_equal(rl_user_cancel(u, &f, "no"), RL_ERR_INVAL);
+  /* A transport's request is held by no session: nothing to cancel. */
+  assert_int_equal(rl_user_cancel(u, &msg_tag, "no"), RL_ERR_INVAL);
+}
+
+static void test_a_send_takes_its_messages_as_they_come(void **state) {
+  (void)state;
+  f.s[A].events = 3;
+  f.s[A].event_name = "A [recv]";
+  const int req[] = {A, -1};
+  plan(NULL, msg_task, NULL, req, constant(RL__NS_PER_SEC));
+  rl__user *u = spawn();
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_string_equal(f.log,
+                      "msg {\"i\":1}|msg {\"i\":2}|msg {\"i\":3}|done A 200|");
+  assert_int_equal(th_tp_holds, 3); /* held: each answered 1 */
+  assert_int_equal(requests_of("A"), 1);
+  assert_int_equal(requests_of("A [recv]"), 3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -782,6 +827,7 @@ int main(void) {
       T(test_stop_user_ends_the_user_through_on_stop),
       T(test_a_class_fires_its_own_requests),
       T(test_listeners_reading_responses_get_every_part),
+      T(test_a_send_takes_its_messages_as_they_come),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

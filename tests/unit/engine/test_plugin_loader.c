@@ -416,6 +416,61 @@ static void test_a_1_5_descriptor_still_loads(void **state) {
   assert_ptr_equal(fini_host_seen, rl__host());
 }
 
+static uint32_t streams_both(void *step) {
+  (void)step;
+  return RL_STEP_STREAMS_CLIENT | RL_STEP_STREAMS_SERVER;
+}
+
+/* ABI 1.9: step_streams is read from a 1.9 descriptor; one built for 1.8
+ * ends before it and reads NULL (no streams) whatever lies past it; and
+ * ABI 1.10's session_read_more likewise for a 1.9 one. */
+static void test_a_1_8_descriptor_has_no_step_streams(void **state) {
+  (void)state;
+  static const rl_scheme schemes[] = {{"mem", 1, 0}, {NULL, 0, 0}};
+  rl_plugin d = {
+      .abi_version = RL_ABI_VERSION,
+      .struct_size = sizeof(rl_plugin),
+      .name = "mem19",
+      .version = "1",
+      .schemes = schemes,
+      .kind = RL_PLUGIN_TRANSPORT,
+      .step_new = mem_step_new,
+      .step_del = mem_step_del,
+      .step_describe = mem_step_describe,
+      .transport_new = mem_transport_new,
+      .transport_submit = mem_transport_submit,
+      .transport_del = mem_transport_del,
+      .step_streams = streams_both,
+  };
+  rl__plugin_set set;
+  rl__plugin *p19 = NULL, *p18 = NULL;
+  char err[512] = "";
+  rl__plugin_set_init(&set, rl__host());
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<1.9>", &p19, err, sizeof err),
+                   0);
+  assert_ptr_equal(p19->desc.step_streams, streams_both);
+  d.name = "mem18";
+  d.abi_version = (1u << 16) | 8u;
+  d.struct_size = (uint32_t)offsetof(rl_plugin, step_streams);
+  assert_int_equal(rl__plugin_set_add(&set, &d, "<1.8>", &p18, err, sizeof err),
+                   0);
+  assert_null(p18->desc.step_streams);
+  /* ABI 1.10: a 1.9 descriptor ends before session_read_more; the host's
+   * table hands a stream's messages to their owner. */
+  d.name = "mem19b";
+  d.abi_version = (1u << 16) | 9u;
+  d.struct_size = (uint32_t)offsetof(rl_plugin, session_read_more);
+  rl__plugin *p19b = NULL;
+  assert_int_equal(
+      rl__plugin_set_add(&set, &d, "<1.9>", &p19b, err, sizeof err), 0);
+  assert_ptr_equal(p19b->desc.step_streams, streams_both);
+  assert_null(p19b->desc.session_read_more);
+  assert_true(RL_HOST_HAS_MESSAGES(rl__host()));
+  assert_non_null(rl__host()->request_wants_messages);
+  assert_non_null(rl__host()->request_message);
+  rl__plugin_set_free(&set);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_good_by_path),
@@ -433,6 +488,7 @@ int main(void) {
       cmocka_unit_test(test_step_keys),
       cmocka_unit_test(test_host_error_prefix),
       cmocka_unit_test(test_a_1_5_descriptor_still_loads),
+      cmocka_unit_test(test_a_1_8_descriptor_has_no_step_streams),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

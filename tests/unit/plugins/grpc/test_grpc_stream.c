@@ -13,7 +13,9 @@
  * interval between a client's messages, ping-pong, flow control (a server
  * that does not read holds the client's messages back, nothing queues),
  * templates per message, binary input, the JSON a stream hands over for
- * checks, and the options a method's shape refuses.
+ * checks, the options a method's shape refuses, the shape a step
+ * tells the host (ABI 1.9 step_streams), and a stream's replies handed to
+ * their owner as they come, held and read on (ABI 1.10).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -91,6 +93,8 @@ static int make_step(const char *call, const char *body, size_t binary_len,
   va_list ap;
   va_start(ap, errlen);
   const char *kv;
+  /* clang-tidy 14 misreads va_start (see plugins/lib/http_text.c). */
+  // NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized)
   while ((kv = va_arg(ap, const char *)) != NULL && n < 16) {
     const char *eq = strchr(kv, '=');
     assert_non_null(eq);
@@ -524,6 +528,56 @@ static void test_server_stream_events(void **state) {
   assert_int_equal(e->bytes, 14 + 24 + 34);
 }
 
+/* ABI 1.10: an owner that takes each reply as it comes gets its JSON at
+ * once, in order, while the call goes on; one that holds enough makes
+ * the plugin stop acknowledging the stream's data (the server's window
+ * for it shrinks by what it sent and stays so) until session_read_more
+ * gives the window back. */
+static void test_server_stream_messages_as_they_come(void **state) {
+  struct fx *f = *state;
+  fh.wants_messages = 1;
+  f->steps[0] = STEP("StreamingOutputCall", "{}", NULL);
+  assert_int_equal(rl_fake_submit(&fh, P, f->session, f->steps[0]), 0);
+  pump(f);
+  struct sstream *ss = stream_n(f, 0);
+  srv_msg(&f->sv, ss, 1);
+  pump(f);
+  assert_int_equal(fh.n_messages, 1);
+  assert_string_equal(fh.messages[0].json, "{\"payload\":{\"body\":\"eA==\"}}");
+  assert_null(rl_fake_event_of(&fh, 1)); /* the call goes on */
+  /* The owner holds: after the next message, the stream's data is no
+   * longer acknowledged. */
+  fh.hold_messages = 1;
+  srv_msg(&f->sv, ss, 2);
+  pump(f);
+  assert_int_equal(fh.n_messages, 2);
+  int32_t open =
+      nghttp2_session_get_stream_remote_window_size(f->sv.ng, ss->id);
+  /* 624 KB: past half the window, where an acknowledged stream would
+   * have had a WINDOW_UPDATE. */
+  for (int i = 0; i < 160; i++)
+    srv_msg(&f->sv, ss, 3900);
+  pump(f);
+  assert_int_equal(fh.n_messages, 162); /* within the window: still handed */
+  assert_int_equal(fh.n_held, 161);
+  int32_t held =
+      nghttp2_session_get_stream_remote_window_size(f->sv.ng, ss->id);
+  assert_true(held <= open - 160 * 3900);
+  /* Read on: the window comes back. */
+  fh.hold_messages = 0;
+  P->session_read_more(f->session, rl_fake_live(&fh, 1));
+  pump(f);
+  assert_true(nghttp2_session_get_stream_remote_window_size(f->sv.ng, ss->id) >=
+              open);
+  srv_end(&f->sv, ss, 0, "");
+  pump(f);
+  const rl_fake_event *e = rl_fake_event_of(&fh, 1);
+  assert_non_null(e);
+  assert_false(e->failed);
+  assert_int_equal(fh.n_messages, 162);
+  assert_true(fh.messages[3].seq < e->seq);
+}
+
 /* --stream-call-count on a server stream: after that many messages the
  * client resets the stream (CANCEL), and the call succeeds. */
 static void test_server_stream_count(void **state) {
@@ -900,10 +954,34 @@ static void test_refusals(void **state) {
   assert_non_null(strstr(err, "the binary input is neither"));
 }
 
+/* ABI 1.9: step_streams says each method's shape, as its step has it. */
+static void test_step_streams(void **state) {
+  (void)state;
+  static const struct {
+    const char *call;
+    uint32_t streams;
+  } cases[] = {
+      {"UnaryCall", 0},
+      {"StreamingOutputCall", RL_STEP_STREAMS_SERVER},
+      {"StreamingInputCall", RL_STEP_STREAMS_CLIENT},
+      {"FullDuplexCall", RL_STEP_STREAMS_CLIENT | RL_STEP_STREAMS_SERVER},
+  };
+  assert_non_null(P->step_streams);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    void *st = NULL;
+    char err[1024];
+    assert_int_equal(
+        make_step(cases[i].call, "{}", 0, 0, &st, err, sizeof err, NULL), 0);
+    assert_int_equal(P->step_streams(st), cases[i].streams);
+    P->step_del(st);
+  }
+}
+
 int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
   const struct CMUnitTest tests[] = {
       T(test_server_stream_events),
+      T(test_server_stream_messages_as_they_come),
       T(test_server_stream_count),
       T(test_server_stream_duration),
       T(test_server_stream_error_mid_stream),
@@ -919,6 +997,7 @@ int main(void) {
       T(test_bidi_ping_pong),
       T(test_binary_input),
       cmocka_unit_test(test_refusals),
+      cmocka_unit_test(test_step_streams),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
