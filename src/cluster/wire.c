@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -23,6 +24,7 @@ struct rl__wire {
   rl__curve_guard *guard; /* a CURVE master's ZAP and monitor, or NULL */
   int router;             /* 1: the master's ROUTER; 0: a worker's DEALER */
   int port;
+  int wake_fd; /* an eventfd rl__wire_wake writes: ends a wait in recv */
 };
 
 /* Locust's socket options (zmqrpc.py: TCP keepalive after 30 s idle), and
@@ -42,6 +44,12 @@ static rl__wire *wire_open(int type, char *err, size_t errlen) {
   rl__wire *w = calloc(1, sizeof(*w));
   if (w == NULL) {
     snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->wake_fd < 0) {
+    snprintf(err, errlen, "cannot make an eventfd: %s", strerror(errno));
+    free(w);
     return NULL;
   }
   w->ctx = zmq_ctx_new();
@@ -180,6 +188,17 @@ int rl__wire_connect_curve(const char *host, int port, const char *node_id,
 
 int rl__wire_port(const rl__wire *w) { return w->port; }
 
+void rl__wire_wake(rl__wire *w) {
+  uint64_t one = 1;
+  int saved = errno; /* a signal handler may call this */
+  ssize_t n = write(w->wake_fd, &one, sizeof one);
+  /* n < 0: EAGAIN, the counter is full, so a wake-up is pending anyway */
+  (void)n;
+  errno = saved;
+}
+
+void rl__wire_wake_cb(void *w) { rl__wire_wake(w); }
+
 int rl__wire_fd(const rl__wire *w) {
   int fd = -1;
   size_t sz = sizeof(fd);
@@ -261,11 +280,18 @@ int rl__wire_recv(rl__wire *w, int timeout_ms, char **from, void **frame,
   if (from != NULL)
     *from = NULL;
   if (timeout_ms != 0) {
-    zmq_pollitem_t item = {.socket = w->sock, .events = ZMQ_POLLIN};
-    int n = zmq_poll(&item, 1, timeout_ms);
+    zmq_pollitem_t items[2] = {{.socket = w->sock, .events = ZMQ_POLLIN},
+                               {.fd = w->wake_fd, .events = ZMQ_POLLIN}};
+    int n = zmq_poll(items, 2, timeout_ms);
     if (n < 0)
       return zmq_errno() == EINTR ? RL_ERR_TIMEOUT : RL_ERR_IO;
-    if (n == 0)
+    if (items[1].revents & ZMQ_POLLIN) {
+      uint64_t v;
+      while (read(w->wake_fd, &v, sizeof v) > 0)
+        ;
+    }
+    /* A wake-up alone: the caller looks at what it was woken for. */
+    if (!(items[0].revents & ZMQ_POLLIN))
       return RL_ERR_TIMEOUT;
   }
   void *first = NULL;
@@ -328,6 +354,8 @@ void rl__wire_del(rl__wire *w, int linger_ms) {
   rl__curve_guard_del(w->guard);
   if (w->ctx != NULL)
     zmq_ctx_term(w->ctx);
+  if (w->wake_fd >= 0)
+    close(w->wake_fd);
   free(w);
 }
 

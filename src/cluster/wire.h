@@ -79,6 +79,18 @@ int rl__wire_port(const rl__wire *w);
 int rl__wire_fd(const rl__wire *w);
 
 /*
+ * Ends a wait in rl__wire_recv (now, or the next one if none is in
+ * progress), which then returns RL_ERR_TIMEOUT unless a frame came: so a
+ * loop that blocks until its next deadline still sees what another thread
+ * (the web UI's, a handler sending a custom message) or a signal handler
+ * asked for. Any thread, async-signal-safe (an eventfd write); `w` must
+ * outlive the call. rl__wire_wake_cb is the same with a void * argument,
+ * for callbacks (rl__events_set_wake).
+ */
+void rl__wire_wake(rl__wire *w);
+void rl__wire_wake_cb(void *w);
+
+/*
  * Sends one frame (borrowed for the call). On the master `to` is the
  * worker's node id (it must be connected: an unknown id is RL_ERR_NOTFOUND);
  * on a worker `to` is ignored (NULL). 0, RL_ERR_BUSY when it cannot be
@@ -88,7 +100,7 @@ int rl__wire_send(rl__wire *w, const char *to, const void *frame, size_t len);
 
 /*
  * Receives one frame, waiting at most `timeout_ms` (0: only what is there;
- * -1: until one comes). 0 with *frame (malloc'd, the caller frees it) and
+ * -1: until one comes, or rl__wire_wake). 0 with *frame (malloc'd, the caller frees it) and
  * *len, and on the master *from (the sender's node id, malloc'd, the
  * caller's; on a worker NULL: `from` may be NULL there). RL_ERR_TIMEOUT
  * when none came; RL_ERR_PROTO for a message not shaped as the socket

@@ -2,6 +2,7 @@
 #include "cluster/worker.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,7 +385,15 @@ static void stop_users(worker *w) {
   send_stats(w);
 }
 
+/* The run's custom messages wake this socket's waits (or none). */
+static void wake_on_send(worker *w, rl__wire *wire) {
+  if (w->cfg->runner->cfg->events)
+    rl__events_set_wake(w->cfg->runner->cfg->events,
+                        wire ? rl__wire_wake_cb : NULL, wire);
+}
+
 static int reconnect(worker *w) {
+  wake_on_send(w, NULL);
   rl__wire_del(w->wire, 0);
   w->wire = NULL;
   char err[512] = "";
@@ -394,6 +403,7 @@ static int reconnect(worker *w) {
     rl__log(RL__LOG_ERROR, "cluster: %s", err);
     return -1;
   }
+  wake_on_send(w, w->wire);
   w->acked = 0;
   send_out(w, rl__msg_client_ready(&w->out, RL__LOCUST_PROTOCOL, w->node_id),
            "client_ready");
@@ -508,8 +518,10 @@ static int worker_loop(worker *w) {
     if (!w->acked && next_ready < next)
       next = next_ready;
     double wait = (next - mono_now()) * 1000;
-    /* Short waits: the quit flag is looked at between them. */
-    int timeout_ms = wait < 0 ? 0 : wait > 100 ? 100 : (int)wait;
+    /* Until the next deadline (a heartbeat at least every second): a
+     * signal or a custom message sent wakes the wait (rl__wire_wake).
+     * Rounded up: a wait cut short would only poll again at once. */
+    int timeout_ms = wait <= 0 ? 0 : wait > 60000 ? 60000 : (int)ceil(wait);
     /* What handlers and scripts sent since: out before we wait. */
     if (w->acked)
       rl__cluster_custom_flush(cfg->runner, w->wire, &w->out, w->node_id, NULL,
@@ -558,7 +570,9 @@ int rl__cluster_worker_run(const rl__cluster_worker_cfg *cfg) {
     /* From now on send_message goes to the master (custom.h). */
     if (cfg->runner->cfg->events)
       rl__events_set_remote(cfg->runner->cfg->events, 1);
+    wake_on_send(&w, w.wire);
     int q = worker_loop(&w);
+    wake_on_send(&w, NULL);
     if (cfg->runner->cfg->events)
       rl__events_set_remote(cfg->runner->cfg->events, 0);
     /* A quit, from the master or a signal: users stopped, the last
