@@ -61,6 +61,17 @@ unsigned long rl__wire_refused(const rl__wire *w);
 int rl__wire_connect(const char *host, int port, const char *node_id,
                      rl__wire **out, char *err, size_t errlen);
 
+/*
+ * On a worker's socket: how long ago the connection to the master was
+ * lost (s), with no new one since; 0 while connected, and before the
+ * first connection (the caller's connect timeout covers that). ZeroMQ's
+ * own heartbeats run on the connection (a PING a second, closed after 3 s
+ * unanswered: any libzmq >= 4.2 peer answers by itself, Locust's master
+ * too), so a master killed is seen at once and one cut off within 3 s.
+ * On the master's socket always 0.
+ */
+double rl__wire_lost_s(rl__wire *w);
+
 /* The same with --cluster-key: a CURVE client of the master holding
  * `key` (borrowed for the call; NULL: none, as rl__wire_connect). */
 int rl__wire_connect_curve(const char *host, int port, const char *node_id,

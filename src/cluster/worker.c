@@ -505,6 +505,19 @@ static int worker_loop(worker *w) {
       stop_users(w);
       return -1;
     }
+    /* A master that sends no heartbeats (Locust 2.12.1's) still answers
+     * ZeroMQ's: its connection closed and not back (rl__wire_lost_s). */
+    double lost = w->acked ? rl__wire_lost_s(w->wire) : 0;
+    if (lost > cfg->master_timeout_s) {
+      rl__log(RL__LOG_ERROR,
+              "cluster: lost the connection to the master at %s:%d %.0f s "
+              "ago and it did not come back (killed, or cut off: ZeroMQ's "
+              "heartbeats went unanswered; --master-heartbeat-timeout): "
+              "stopping the users and exiting",
+              cfg->master_host, cfg->master_port, lost);
+      stop_users(w);
+      return -1;
+    }
     if (now >= next_beat) {
       send_heartbeat(w);
       next_beat = now + cfg->heartbeat_interval_s;

@@ -14,13 +14,20 @@ processes that send their requests to nginx.
 - Versions: the workers say 2.12.1 (the protocol they speak); Debian's
   Locust knows its own as "", so it warns as it does for any other version,
   and takes them.
+- A Locust master lost: it sends no heartbeats, but its libzmq answers
+  ZeroMQ's own (ZMTP PINGs). Killed (-9), or cut off (SIGSTOP: its kernel
+  keeps the TCP connection, nothing answers the PINGs), the worker stops
+  its users and exits 1 within --master-heartbeat-timeout (plus the 3 s of
+  unanswered PINGs when cut off), saying why.
 """
 
 import csv
 import os
 import re
 import shutil
+import signal
 import tempfile
+import time
 import unittest
 
 import rpcload
@@ -178,6 +185,97 @@ class LocustMasterRpcloadWorkers(unittest.TestCase):
             self.assertIn("the master said quit", text)
             self.assertIn("'Ghost'", text)
             self.assertIn("this test's users go to %s, the master's host" % self.host, text)
+
+
+LOST_STUB = """from locust import User, constant, task
+
+
+class Browser(User):
+    wait_time = constant(1)
+
+    @task
+    def t(self):
+        pass
+"""
+
+
+@unittest.skipUnless(locust_available(), "Debian's python3-locust is missing")
+class LocustMasterLost(unittest.TestCase):
+    TIMEOUT_S = 2  # the worker's --master-heartbeat-timeout
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="rl-cluster-lost-")
+        cls.nginx = NginxServer()
+        cls.nginx.start()
+        cls.stub = os.path.join(cls.tmp, "stub.py")
+        with open(cls.stub, "w") as f:
+            f.write(LOST_STUB)
+        cls.scn = os.path.join(cls.tmp, "shop.yaml")
+        with open(cls.scn, "w") as f:
+            f.write("host: http://127.0.0.1:%d\nusers:\n  - name: Browser\n"
+                    "    wait: {constant: 0.2}\n"
+                    "    tasks: [{steps: [{http: GET /hello, name: hello}]}]\n"
+                    % cls.nginx.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.nginx.stop()
+        if not os.environ.get("RPCLOAD_KEEP_TMP"):
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def lose_master(self, sig):
+        """A Locust master and one rpcload worker; once the users run, `sig`
+        to the master. The worker's exit code, seconds from the signal to its
+        exit, and its log."""
+        port = free_port()
+        name = "w%d" % sig
+        log_path = os.path.join(self.tmp, name + ".log")
+        with open(os.path.join(self.tmp, name + "_master.log"), "w") as mlog:
+            master = popen_bounded(
+                [PY, "-m", "locust", "--master", "--headless", "--expect-workers",
+                 "1", "-f", self.stub, "-u", "2", "-r", "2", "-t", "60s",
+                 "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)],
+                cwd=self.tmp, stdout=mlog, stderr=mlog)
+        worker = None
+        try:
+            with open(log_path, "w") as log:
+                worker = popen_bounded(
+                    rpcload.base_argv() + ["--worker", "-f", self.scn, "--master-port",
+                                           str(port), "--master-heartbeat-timeout",
+                                           str(self.TIMEOUT_S), "--allow-unreachable"],
+                    cwd=self.tmp, stdout=log, stderr=log)
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline and worker.poll() is None:
+                with open(log_path, errors="replace") as f:
+                    if "all users spawned" in f.read():
+                        break
+                time.sleep(0.1)
+            with open(log_path, errors="replace") as f:
+                self.assertIn("all users spawned", f.read())
+            master.send_signal(sig)
+            t0 = time.monotonic()
+            rc = worker.wait(timeout=30)
+            took = time.monotonic() - t0
+        finally:
+            master.kill()  # a stopped one too
+            master.wait(timeout=10)
+            stop_process(worker)
+        with open(log_path, errors="replace") as f:
+            return rc, took, f.read()
+
+    def test_killed_master(self):
+        rc, took, text = self.lose_master(signal.SIGKILL)
+        self.assertEqual(rc, 1, text)
+        self.assertIn("lost the connection to the master at 127.0.0.1:", text)
+        # the timeout, then the users stopped (bounded, loose: a busy box)
+        self.assertLess(took, self.TIMEOUT_S + 8, text)
+
+    def test_cut_off_master(self):
+        rc, took, text = self.lose_master(signal.SIGSTOP)
+        self.assertEqual(rc, 1, text)
+        self.assertIn("heartbeats went unanswered", text)
+        self.assertLess(took, self.TIMEOUT_S + 3 + 8, text)
 
 
 if __name__ == "__main__":

@@ -110,6 +110,36 @@ static void test_wake_ends_a_wait(void **state) {
   rl__wire_del(master, 0);
 }
 
+/* A worker's socket says when its master's connection is gone (killed:
+ * closed at once) and not back: rl__wire_lost_s, from the monitor. */
+static void test_lost_master(void **state) {
+  (void)state;
+  char err[256] = "";
+  rl__wire *master = NULL, *worker = NULL;
+  assert_int_equal(rl__wire_bind("127.0.0.1", 0, &master, err, sizeof(err)), 0);
+  assert_int_equal(rl__wire_connect("127.0.0.1", rl__wire_port(master),
+                                    "host_l", &worker, err, sizeof(err)),
+                   0);
+  char *from = NULL;
+  void *frame = NULL;
+  size_t len = 0;
+  assert_int_equal(rl__wire_send(worker, NULL, "hi", 2), 0);
+  assert_int_equal(rl__wire_recv(master, 5000, &from, &frame, &len), 0);
+  free(from);
+  free(frame);
+  assert_true(rl__wire_lost_s(worker) == 0); /* connected */
+  assert_true(rl__wire_lost_s(master) == 0); /* a master's: always 0 */
+  rl__wire_del(master, 0);
+  /* Bounded: 50 waits of at most 100 ms for the monitor's word. */
+  double lost = 0;
+  for (int i = 0; i < 50 && lost == 0; i++) {
+    rl__wire_recv(worker, 100, NULL, &frame, &len);
+    lost = rl__wire_lost_s(worker);
+  }
+  assert_true(lost > 0);
+  rl__wire_del(worker, 0);
+}
+
 static void test_port_in_use(void **state) {
   (void)state;
   char err[256] = "";
@@ -147,6 +177,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_wake_ends_a_wait),
+      cmocka_unit_test(test_lost_master),
       cmocka_unit_test(test_port_in_use),
       cmocka_unit_test(test_node_id),
   };
