@@ -16,6 +16,13 @@
 #include "cluster/msg.h"
 #include "cluster/wire.h"
 
+/* How long past the stop timeout the master waits for a worker's last
+ * stats while the worker still beats: a worker waits its users' stop up
+ * to its stop timeout and 30 s (worker.c's STOP_SLACK_S), beating all the
+ * while, then sends them; 5 s more for them to arrive. A worker that
+ * stops beating goes missing (liveness) and is not waited for. */
+#define WORKER_STOP_SLACK_S 35.0
+
 /* Locust's limit: more workers than this is refused here. */
 #define MAX_WORKERS 4096
 
@@ -591,8 +598,9 @@ static int run(master *m) {
 }
 
 /* The web UI's stop: every worker told to stop; once each has said
- * client_stopped (after its last stats) or the stop timeout and 5 s have
- * passed, the run stops, so "stopped" means final figures. */
+ * client_stopped (after its last stats), gone missing, or the stop
+ * timeout and WORKER_STOP_SLACK_S have passed, the run stops, so
+ * "stopped" means final figures. */
 static void stop_test(master *m) {
   for (size_t i = 0; i < m->n; i++) {
     node *nd = &m->nodes[i];
@@ -600,7 +608,7 @@ static void stop_test(master *m) {
     if (nd->stopping)
       send_to(m, nd->id, rl__msg_nil(&m->out, "stop", nd->id), "stop");
   }
-  double end = mono_now() + m->cfg->stop_timeout_s + 5;
+  double end = mono_now() + m->cfg->stop_timeout_s + WORKER_STOP_SLACK_S;
   for (;;) {
     size_t left = 0;
     for (size_t i = 0; i < m->n; i++)
@@ -700,22 +708,32 @@ static int run_web(master *m) {
   return 0;
 }
 
-/* Every worker told to quit; their last stats and quit awaited (bounded
- * by the stop timeout and 5 s, as Locust's master waits its 0.5 s and
- * more: an rpcload worker first stops its users). */
+/* Every worker told to quit; their last stats and quit awaited while
+ * they beat (an rpcload worker stops its users first, beating; Locust's
+ * master waits its 0.5 s and more), bounded by the stop timeout and
+ * WORKER_STOP_SLACK_S: a worker that stops beating is missing and not
+ * waited for. */
 static void quit_workers(master *m) {
-  for (size_t i = 0; i < m->n; i++)
-    if (live(&m->nodes[i]))
-      send_to(m, m->nodes[i].id, rl__msg_nil(&m->out, "quit", m->nodes[i].id),
-              "quit");
-  double end = mono_now() + m->cfg->stop_timeout_s + 5;
+  size_t told = 0;
+  for (size_t i = 0; i < m->n; i++) {
+    node *nd = &m->nodes[i];
+    nd->stopping = live(nd);
+    if (!nd->stopping)
+      continue;
+    told++;
+    send_to(m, nd->id, rl__msg_nil(&m->out, "quit", nd->id), "quit");
+  }
+  double end = mono_now() + m->cfg->stop_timeout_s + WORKER_STOP_SLACK_S;
   while (ready_count(m) > 0 && mono_now() < end)
     pump(m, end);
-  if (ready_count(m) > 0)
+  size_t late = 0;
+  for (size_t i = 0; i < m->n; i++)
+    late += m->nodes[i].stopping && !m->nodes[i].quit;
+  if (late > 0)
     rl__log(RL__LOG_WARN,
-            "cluster: %zu workers did not quit in time: their "
-            "last stats are missing",
-            ready_count(m));
+            "cluster: %zu of %zu workers did not quit in time (silent, or "
+            "still stopping after %.0f s): their last stats are missing",
+            late, told, m->cfg->stop_timeout_s + WORKER_STOP_SLACK_S);
   /* Stats a worker sent with its quit are in; a little more for any
    * still on the way. */
   for (double tail = mono_now() + 0.2; mono_now() < tail;)

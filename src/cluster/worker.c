@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,11 @@
 #define ST_SPAWNING "spawning"
 #define ST_RUNNING "running"
 #define ST_STOPPED "stopped"
+
+/* How long past its stop timeout a worker waits for its users to stop
+ * before it sends its last stats anyway (the master waits this and a
+ * margin: cluster/master.c's WORKER_STOP_SLACK_S). */
+#define STOP_SLACK_S 30.0
 
 /* Locust's CONNECT_TIMEOUT: client_ready again after this long unanswered. */
 #define CONNECT_RETRY_S 5.0
@@ -373,10 +380,52 @@ static void on_spawn(worker *w, const rl__msg *m) {
   free(now_counts);
 }
 
+/* A stop waited for on its own thread, so that the worker's keeps
+ * beating meanwhile. */
+typedef struct stopper {
+  rl__runner *runner;
+  double timeout_s;
+  int rc;
+  atomic_int done;
+} stopper;
+
+static void *stopper_main(void *arg) {
+  stopper *st = arg;
+  st->rc = rl__runner_stop_wait(st->runner, st->timeout_s);
+  atomic_store(&st->done, 1);
+  return NULL;
+}
+
+/* The runner's stop, heartbeats sent every second until it is done (as
+ * Locust's worker keeps beating): a master waits for a worker's last
+ * stats while it beats, so a stop that takes long under load (100k
+ * users) still reaches the master's reports. The state they say stays
+ * what it was: Locust 2.12.1's master counts a "stopping" worker out of
+ * its ready ones, and once the others quit it would end before this
+ * one's last stats came. */
+static int stop_beating(worker *w, double timeout_s) {
+  stopper st = {.runner = w->cfg->runner, .timeout_s = timeout_s};
+  atomic_init(&st.done, 0);
+  pthread_t t;
+  if (pthread_create(&t, NULL, stopper_main, &st) != 0)
+    return rl__runner_stop_wait(w->cfg->runner, timeout_s);
+  double next_beat = mono_now();
+  /* Bounded by the stop's own timeout (the thread returns then). */
+  while (!atomic_load(&st.done)) {
+    if (mono_now() >= next_beat) {
+      send_heartbeat(w);
+      next_beat = mono_now() + w->cfg->heartbeat_interval_s;
+    }
+    sleep_ms(20);
+  }
+  pthread_join(t, NULL);
+  return st.rc;
+}
+
 /* Every user stopped (cut after the stop timeout), their last stats sent. */
 static void stop_users(worker *w) {
   if (w->users > 0 || rl__runner_users_running(w->cfg->runner) > 0) {
-    int rc = rl__runner_stop_wait(w->cfg->runner, w->stop_timeout_s + 30);
+    int rc = stop_beating(w, w->stop_timeout_s + STOP_SLACK_S);
     if (rc != 0 && rc != RL_ERR_CLOSED)
       rl__log(RL__LOG_WARN, "cluster: the users did not stop in time");
   }
