@@ -224,59 +224,69 @@ class LocustMasterLost(unittest.TestCase):
         if not os.environ.get("RPCLOAD_KEEP_TMP"):
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def lose_master(self, sig):
-        """A Locust master and one rpcload worker; once the users run, `sig`
-        to the master. The worker's exit code, seconds from the signal to its
-        exit, and its log."""
-        port = free_port()
-        name = "w%d" % sig
-        log_path = os.path.join(self.tmp, name + ".log")
-        with open(os.path.join(self.tmp, name + "_master.log"), "w") as mlog:
-            master = popen_bounded(
-                [PY, "-m", "locust", "--master", "--headless", "--expect-workers",
-                 "1", "-f", self.stub, "-u", "2", "-r", "2", "-t", "60s",
-                 "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)],
-                cwd=self.tmp, stdout=mlog, stderr=mlog)
-        worker = None
+    def lose_masters(self, sigs):
+        """A Locust master and one rpcload worker for each signal, side by
+        side (one wait for all); once their users run, each master gets its
+        signal. Per signal: the worker's exit code, seconds from the signal
+        to its exit, and its log."""
+        pairs = []
         try:
-            with open(log_path, "w") as log:
-                worker = popen_bounded(
-                    rpcload.base_argv() + ["--worker", "-f", self.scn, "--master-port",
-                                           str(port), "--master-heartbeat-timeout",
-                                           str(self.TIMEOUT_S), "--allow-unreachable"],
-                    cwd=self.tmp, stdout=log, stderr=log)
+            for sig in sigs:
+                port = free_port()
+                name = "w%d" % sig
+                with open(os.path.join(self.tmp, name + "_master.log"), "w") as mlog:
+                    master = popen_bounded(
+                        [PY, "-m", "locust", "--master", "--headless", "--expect-workers",
+                         "1", "-f", self.stub, "-u", "2", "-r", "2", "-t", "60s",
+                         "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)],
+                        cwd=self.tmp, stdout=mlog, stderr=mlog)
+                log_path = os.path.join(self.tmp, name + ".log")
+                pairs.append([sig, master, None, log_path])
+                with open(log_path, "w") as log:
+                    pairs[-1][2] = popen_bounded(
+                        rpcload.base_argv() + ["--worker", "-f", self.scn, "--master-port",
+                                               str(port), "--master-heartbeat-timeout",
+                                               str(self.TIMEOUT_S), "--allow-unreachable"],
+                        cwd=self.tmp, stdout=log, stderr=log)
             deadline = time.monotonic() + 40
-            while time.monotonic() < deadline and worker.poll() is None:
+            for sig, master, worker, log_path in pairs:
+                while time.monotonic() < deadline and worker.poll() is None:
+                    with open(log_path, errors="replace") as f:
+                        if "all users spawned" in f.read():
+                            break
+                    time.sleep(0.1)
                 with open(log_path, errors="replace") as f:
-                    if "all users spawned" in f.read():
-                        break
-                time.sleep(0.1)
-            with open(log_path, errors="replace") as f:
-                self.assertIn("all users spawned", f.read())
-            master.send_signal(sig)
-            t0 = time.monotonic()
-            rc = worker.wait(timeout=30)
-            took = time.monotonic() - t0
+                    self.assertIn("all users spawned", f.read())
+            sent = {}
+            for sig, master, _, _ in pairs:
+                master.send_signal(sig)
+                sent[sig] = time.monotonic()
+            out = {}
+            for sig, _, worker, log_path in pairs:
+                rc = worker.wait(timeout=30)
+                took = time.monotonic() - sent[sig]
+                with open(log_path, errors="replace") as f:
+                    out[sig] = (rc, took, f.read())
+            return out
         finally:
-            master.kill()  # a stopped one too
-            master.wait(timeout=10)
-            stop_process(worker)
-        with open(log_path, errors="replace") as f:
-            return rc, took, f.read()
+            for _, master, worker, _ in pairs:
+                master.kill()  # a stopped one too
+                master.wait(timeout=10)
+                stop_process(worker)
 
-    def test_killed_master(self):
-        rc, took, text = self.lose_master(signal.SIGKILL)
+    def test_killed_or_cut_off_master(self):
+        got = self.lose_masters([signal.SIGKILL, signal.SIGSTOP])
+        rc, took, text = got[signal.SIGKILL]
         self.assertEqual(rc, 1, text)
         self.assertIn("lost the connection to the master at 127.0.0.1:", text)
+        self.assertIn("heartbeats went unanswered", text)
         # the timeout, then the users stopped (bounded, loose: a busy box)
         self.assertLess(took, self.TIMEOUT_S + 8, text)
-
-    def test_cut_off_master(self):
-        rc, took, text = self.lose_master(signal.SIGSTOP)
+        # cut off: 3 s of unanswered PINGs, then the timeout
+        rc, took, text = got[signal.SIGSTOP]
         self.assertEqual(rc, 1, text)
-        self.assertIn("heartbeats went unanswered", text)
+        self.assertIn("lost the connection to the master at 127.0.0.1:", text)
         self.assertLess(took, self.TIMEOUT_S + 3 + 8, text)
-
 
 if __name__ == "__main__":
     unittest.main()
