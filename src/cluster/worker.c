@@ -57,6 +57,7 @@ typedef struct worker {
   double master_beat; /* when the master's last heartbeat came; 0: it
                          sends none (Locust 2.12.1's master) */
   double stop_timeout_s; /* cfg's, or the master's from spawn */
+  double beat_at;        /* when this worker last beat (monotonic s) */
 } worker;
 
 static double wall_now(void) {
@@ -189,12 +190,22 @@ static void measure_cpu(worker *w) {
 }
 
 static void send_heartbeat(worker *w) {
+  w->beat_at = mono_now();
   measure_cpu(w);
   send_out(w,
            rl__msg_heartbeat_rpcload(&w->out, w->state, w->cpu_percent,
                                      rss_bytes(), RL__LOCUST_PROTOCOL,
                                      w->node_id),
            "heartbeat");
+}
+
+/* A heartbeat when one is due, while this thread waits on the run (a
+ * spawn's users, a stop): a master takes a worker silent for its
+ * liveness (3 s) for lost and deals its users to the others, and at
+ * 100k users a spawn step or a stop can take that long. */
+static void beat_if_due(worker *w) {
+  if (mono_now() - w->beat_at >= w->cfg->heartbeat_interval_s)
+    send_heartbeat(w);
 }
 
 /* ---- steering the run ----------------------------------------------------- */
@@ -209,8 +220,11 @@ static void set_users(worker *w, uint64_t users, double wait_s,
                       .plan = new_plan};
   rl__runner_control(w->cfg->runner, &c);
   double end = mono_now() + wait_s;
-  while (rl__runner_users_running(w->cfg->runner) != users && mono_now() < end)
+  while (rl__runner_users_running(w->cfg->runner) != users &&
+         mono_now() < end) {
+    beat_if_due(w);
     sleep_ms(5);
+  }
 }
 
 /* The plan's class named `name`, or -1. */
@@ -409,13 +423,9 @@ static int stop_beating(worker *w, double timeout_s) {
   pthread_t t;
   if (pthread_create(&t, NULL, stopper_main, &st) != 0)
     return rl__runner_stop_wait(w->cfg->runner, timeout_s);
-  double next_beat = mono_now();
   /* Bounded by the stop's own timeout (the thread returns then). */
   while (!atomic_load(&st.done)) {
-    if (mono_now() >= next_beat) {
-      send_heartbeat(w);
-      next_beat = mono_now() + w->cfg->heartbeat_interval_s;
-    }
+    beat_if_due(w);
     sleep_ms(20);
   }
   pthread_join(t, NULL);
