@@ -16,6 +16,13 @@
 #include "cluster/msg.h"
 #include "cluster/wire.h"
 
+/* How long past the stop timeout the master waits for a worker's last
+ * stats while the worker still beats: a worker waits its users' stop up
+ * to its stop timeout and 30 s (worker.c's STOP_SLACK_S), beating all the
+ * while, then sends them; 5 s more for them to arrive. A worker that
+ * stops beating goes missing (liveness) and is not waited for. */
+#define WORKER_STOP_SLACK_S 35.0
+
 /* Locust's limit: more workers than this is refused here. */
 #define MAX_WORKERS 4096
 
@@ -52,6 +59,7 @@ typedef struct master {
   const char *host; /* sent in spawn: cfg->host or host_owned */
   char *host_owned; /* the web UI's host, owned */
   double published; /* when the workers were last shown (monotonic s) */
+  int changed;      /* the workers changed since they were last shown */
 } master;
 
 static double wall_now(void) {
@@ -211,6 +219,7 @@ static void on_frame(master *m, const char *from, const void *frame,
             from, err);
     return;
   }
+  m->changed = 1; /* the web UI's list may show something new */
   /* Locust takes the sender from the message; ZeroMQ's identity is the
    * same for a Locust or an rpcload worker. */
   node *nd = find(m, msg.node_id);
@@ -367,6 +376,7 @@ static void liveness_tick(master *m) {
     if (--nd->beats >= 0)
       continue;
     nd->missing = 1;
+    m->changed = 1;
     count_users(m);
     rl__log(RL__LOG_WARN,
             "cluster: worker %s failed to send heartbeat, setting state to "
@@ -396,12 +406,14 @@ static void custom_flush(master *m) {
 }
 
 /* The workers as the web UI shows them (Locust's list: the missing
- * too), at most 4 times a second unless `now` (a stop's end: its answer
- * shows them stopped). */
+ * too), when they changed, at most 4 times a second unless `now` (a
+ * stop's end: its answer shows them stopped). */
 static void publish(master *m, int now) {
-  if (m->cfg->steer == NULL || (!now && mono_now() - m->published < 0.25))
+  if (m->cfg->steer == NULL ||
+      (!now && (!m->changed || mono_now() - m->published < 0.25)))
     return;
   m->published = mono_now();
+  m->changed = 0;
   rl__web_worker *w = m->n ? calloc(m->n, sizeof(*w)) : NULL;
   if (m->n && w == NULL)
     return;
@@ -421,30 +433,57 @@ static void publish(master *m, int now) {
   free(w);
 }
 
-/* Waits up to `s` seconds for frames, handling each. */
-static void pump(master *m, double s) {
-  double end = mono_now() + s;
-  do {
-    liveness_tick(m);
-    custom_flush(m);
-    publish(m, 0);
-    double left = (end - mono_now()) * 1000;
-    int timeout = left < 0 ? 0 : left > 100 ? 100 : (int)left;
+/* The sooner of two deadlines (monotonic s; 0: none). */
+static double sooner(double a, double b) {
+  return a <= 0 ? b : b <= 0 ? a : a < b ? a : b;
+}
+
+/* Frames handled in one pump at most before the caller looks again (a
+ * flood of stats must not hold off the ramp or a stop). */
+#define PUMP_MAX_FRAMES 256
+
+/*
+ * One turn of the master's loop: what is due done (the liveness tick,
+ * custom messages to send, the workers for the web UI), then a wait until
+ * a frame comes, a wake-up (rl__wire_wake: the web UI asked, a handler
+ * sent a message, a signal) or the sooner of `until` (monotonic s; 0:
+ * none) and the next liveness tick, then the frames there are. The caller
+ * looks at its own conditions after each turn. Event-driven: an idle
+ * master wakes about once a second, not ten times (#17's idle cost).
+ */
+static void pump(master *m, double until) {
+  liveness_tick(m);
+  custom_flush(m);
+  publish(m, 0);
+  double next = sooner(until, m->next_beat);
+  if (m->cfg->steer != NULL && m->changed)
+    next = sooner(next, m->published + 0.25);
+  double left_ms = (next - mono_now()) * 1000;
+  /* Rounded up: a wait cut short of its deadline would only come back
+   * to wait again at once (the old loop spun so for its last < 1 ms). */
+  int timeout = left_ms <= 0 ? 0 : left_ms > 60000 ? 60000 : (int)ceil(left_ms);
+  for (int i = 0; i < PUMP_MAX_FRAMES; i++) {
     char *from = NULL;
     void *frame = NULL;
     size_t len = 0;
-    int rc = rl__wire_recv(m->wire, timeout, &from, &frame, &len);
+    int rc = rl__wire_recv(m->wire, i == 0 ? timeout : 0, &from, &frame, &len);
     if (rc == 0)
       on_frame(m, from, frame, len);
     free(from);
     free(frame);
-    if (m->cfg->quit_flag && *m->cfg->quit_flag)
-      return;
-  } while (mono_now() < end);
+    if (rc == RL_ERR_TIMEOUT || rc == RL_ERR_IO)
+      break;
+  }
 }
 
 static int quitting(const master *m) {
   return m->cfg->quit_flag && *m->cfg->quit_flag;
+}
+
+/* The ramp's next step, when one is due and a worker can take it (0:
+ * none). */
+static double ramp_deadline(const master *m) {
+  return m->dispatched != m->want && ready_count(m) > 0 ? m->next_step : 0;
 }
 
 static int wait_for_workers(master *m) {
@@ -468,7 +507,8 @@ static int wait_for_workers(master *m) {
               "%d connected",
               ready_count(m), cfg->expect_workers);
     }
-    pump(m, 0.2);
+    pump(m, sooner(cfg->expect_max_wait_s > 0 ? t0 + cfg->expect_max_wait_s : 0,
+                   said + 1));
   }
   return 0;
 }
@@ -551,14 +591,16 @@ static int run(master *m) {
       break;
     }
     ramp_tick(m);
-    pump(m, 0.1);
+    pump(m, sooner(cfg->run_time_s > 0 ? t0 + cfg->run_time_s : 0,
+                   ramp_deadline(m)));
   }
   return 0;
 }
 
 /* The web UI's stop: every worker told to stop; once each has said
- * client_stopped (after its last stats) or the stop timeout and 5 s have
- * passed, the run stops, so "stopped" means final figures. */
+ * client_stopped (after its last stats), gone missing, or the stop
+ * timeout and WORKER_STOP_SLACK_S have passed, the run stops, so
+ * "stopped" means final figures. */
 static void stop_test(master *m) {
   for (size_t i = 0; i < m->n; i++) {
     node *nd = &m->nodes[i];
@@ -566,7 +608,7 @@ static void stop_test(master *m) {
     if (nd->stopping)
       send_to(m, nd->id, rl__msg_nil(&m->out, "stop", nd->id), "stop");
   }
-  double end = mono_now() + m->cfg->stop_timeout_s + 5;
+  double end = mono_now() + m->cfg->stop_timeout_s + WORKER_STOP_SLACK_S;
   for (;;) {
     size_t left = 0;
     for (size_t i = 0; i < m->n; i++)
@@ -580,7 +622,7 @@ static void stop_test(master *m) {
               left);
       break;
     }
-    pump(m, 0.1);
+    pump(m, end);
   }
   m->want = m->dispatched = 0;
   m->running = 0;
@@ -656,7 +698,9 @@ static int run_web(master *m) {
     }
     if (m->running)
       ramp_tick(m);
-    pump(m, 0.1);
+    double until = sooner(
+        quit_at, cfg->run_time_s > 0 && t0 > 0 ? t0 + cfg->run_time_s : 0);
+    pump(m, m->running ? sooner(until, ramp_deadline(m)) : until);
   }
   if (m->running)
     stop_test(m);
@@ -664,25 +708,36 @@ static int run_web(master *m) {
   return 0;
 }
 
-/* Every worker told to quit; their last stats and quit awaited (bounded
- * by the stop timeout and 5 s, as Locust's master waits its 0.5 s and
- * more: an rpcload worker first stops its users). */
+/* Every worker told to quit; their last stats and quit awaited while
+ * they beat (an rpcload worker stops its users first, beating; Locust's
+ * master waits its 0.5 s and more), bounded by the stop timeout and
+ * WORKER_STOP_SLACK_S: a worker that stops beating is missing and not
+ * waited for. */
 static void quit_workers(master *m) {
-  for (size_t i = 0; i < m->n; i++)
-    if (live(&m->nodes[i]))
-      send_to(m, m->nodes[i].id, rl__msg_nil(&m->out, "quit", m->nodes[i].id),
-              "quit");
-  double end = mono_now() + m->cfg->stop_timeout_s + 5;
+  size_t told = 0;
+  for (size_t i = 0; i < m->n; i++) {
+    node *nd = &m->nodes[i];
+    nd->stopping = live(nd);
+    if (!nd->stopping)
+      continue;
+    told++;
+    send_to(m, nd->id, rl__msg_nil(&m->out, "quit", nd->id), "quit");
+  }
+  double end = mono_now() + m->cfg->stop_timeout_s + WORKER_STOP_SLACK_S;
   while (ready_count(m) > 0 && mono_now() < end)
-    pump(m, 0.1);
-  if (ready_count(m) > 0)
+    pump(m, end);
+  size_t late = 0;
+  for (size_t i = 0; i < m->n; i++)
+    late += m->nodes[i].stopping && !m->nodes[i].quit;
+  if (late > 0)
     rl__log(RL__LOG_WARN,
-            "cluster: %zu workers did not quit in time: their "
-            "last stats are missing",
-            ready_count(m));
+            "cluster: %zu of %zu workers did not quit in time (silent, or "
+            "still stopping after %.0f s): their last stats are missing",
+            late, told, m->cfg->stop_timeout_s + WORKER_STOP_SLACK_S);
   /* Stats a worker sent with its quit are in; a little more for any
    * still on the way. */
-  pump(m, 0.2);
+  for (double tail = mono_now() + 0.2; mono_now() < tail;)
+    pump(m, tail);
 }
 
 int rl__cluster_master_run(const rl__cluster_master_cfg *cfg) {
@@ -703,10 +758,20 @@ int rl__cluster_master_run(const rl__cluster_master_cfg *cfg) {
     rl__events *ev = cfg->runner->cfg->events;
     if (ev)
       rl__events_set_remote(ev, 1);
+    /* The loop blocks until its next deadline: what other threads ask
+     * (a custom message sent, the web UI's swarm or stop) wakes it. */
+    if (ev)
+      rl__events_set_wake(ev, rl__wire_wake_cb, m.wire);
+    if (cfg->steer)
+      rl__cluster_steer_set_wake(cfg->steer, rl__wire_wake_cb, m.wire);
     status = cfg->steer ? run_web(&m) : run(&m);
     if (ev)
       rl__events_set_remote(ev, 0);
     quit_workers(&m);
+    if (ev)
+      rl__events_set_wake(ev, NULL, NULL);
+    if (cfg->steer)
+      rl__cluster_steer_set_wake(cfg->steer, NULL, NULL);
   }
   rl__wire_del(m.wire, 1000);
   for (size_t i = 0; i < m.n; i++) {

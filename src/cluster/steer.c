@@ -19,6 +19,8 @@ static void remote_swarm(void *arg, uint32_t users, double rate,
   s->users = users;
   s->rate = rate;
   s->swarm = 1;
+  if (s->wake)
+    s->wake(s->wake_arg);
   pthread_mutex_unlock(&s->lock);
 }
 
@@ -38,6 +40,8 @@ static int remote_stop(void *arg, double wait_s) {
    * single process's runner drops a start that a stop follows. */
   s->swarm = 0;
   uint64_t mine = ++s->stops_asked;
+  if (s->wake)
+    s->wake(s->wake_arg);
   int rc = 0;
   while (s->stops_done < mine && !s->closed && rc != ETIMEDOUT)
     rc = pthread_cond_timedwait(&s->cond, &s->lock, &until);
@@ -116,6 +120,14 @@ void rl__cluster_steer_publish(rl__cluster_steer *s, const rl__web_worker *w,
   free(s->workers);
   s->workers = copy;
   s->n_workers = n;
+  pthread_mutex_unlock(&s->lock);
+}
+
+void rl__cluster_steer_set_wake(rl__cluster_steer *s, void (*wake)(void *arg),
+                                void *arg) {
+  pthread_mutex_lock(&s->lock);
+  s->wake = wake;
+  s->wake_arg = arg;
   pthread_mutex_unlock(&s->lock);
 }
 

@@ -29,6 +29,11 @@ typedef struct rl__cluster_steer {
   rl__web_worker *workers; /* the master's last snapshot, owned */
   size_t n_workers;
   rl__web_remote remote; /* what the web UI calls, arg = this steer */
+  /* Called under the lock when the web UI asks something, so the
+   * master's loop (which blocks until its next deadline) takes it now;
+   * NULL: none (rl__cluster_steer_set_wake). */
+  void (*wake)(void *arg);
+  void *wake_arg;
 } rl__cluster_steer;
 
 /* Sets up an embedded steer; its remote is ready for the web UI. */
@@ -51,6 +56,12 @@ void rl__cluster_steer_stop_done(rl__cluster_steer *s, uint64_t upto);
 /* The master publishes its workers (copied). */
 void rl__cluster_steer_publish(rl__cluster_steer *s, const rl__web_worker *w,
                                size_t n);
+
+/* The master's side: `wake(arg)` on each swarm or stop asked from now
+ * (it must not block; NULL: none). Cleared before what arg points to
+ * goes. */
+void rl__cluster_steer_set_wake(rl__cluster_steer *s, void (*wake)(void *arg),
+                                void *arg);
 
 /* The master's loop has ended: waiting stops return at once. */
 void rl__cluster_steer_close(rl__cluster_steer *s);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 
 #include <rpcload/plugin.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 
 struct rl__wire {
@@ -23,6 +25,15 @@ struct rl__wire {
   rl__curve_guard *guard; /* a CURVE master's ZAP and monitor, or NULL */
   int router;             /* 1: the master's ROUTER; 0: a worker's DEALER */
   int port;
+  int wake_fd; /* an eventfd rl__wire_wake writes: ends a wait in recv */
+  /* A worker's: a PAIR on its DEALER's monitor (handshake done,
+   * disconnected) and what it said: whether the master is connected now,
+   * and since when it is not (rl__now_ns; 0: connected, or not yet once).
+   * A connection counts from its ZMTP handshake, not its TCP connect: the
+   * kernel of a stopped master still accepts TCP, nothing answers. */
+  void *monitor;
+  int connected;
+  uint64_t lost_ns;
 };
 
 /* Locust's socket options (zmqrpc.py: TCP keepalive after 30 s idle), and
@@ -42,6 +53,12 @@ static rl__wire *wire_open(int type, char *err, size_t errlen) {
   rl__wire *w = calloc(1, sizeof(*w));
   if (w == NULL) {
     snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->wake_fd < 0) {
+    snprintf(err, errlen, "cannot make an eventfd: %s", strerror(errno));
+    free(w);
     return NULL;
   }
   w->ctx = zmq_ctx_new();
@@ -141,6 +158,70 @@ int rl__wire_bind_curve(const char *host, int port, const rl__curve_key *key,
   return 0;
 }
 
+static void drain_parts(void *sock);
+
+/* ZeroMQ's own heartbeats (ZMTP 3.1 PING/PONG, libzmq >= 4.2) on a
+ * worker's connection: a PING every second, and a connection with no
+ * answer for 3 s is closed, which the monitor reports. Any ZMTP 3.1 peer
+ * answers PINGs by itself (pyzmq's libzmq under Locust's master too), so
+ * this sees a master killed or cut off even when the master sends no
+ * heartbeats of its own (Locust 2.12.1's). */
+#define PING_IVL_MS 1000
+#define PING_TIMEOUT_MS 3000
+
+/* A worker's connection watched: its monitor's PAIR, and ZeroMQ's
+ * heartbeats. 0, or -1 with zmq_errno set. */
+static int watch_peer(rl__wire *w) {
+  int ivl = PING_IVL_MS, timeout = PING_TIMEOUT_MS, zero = 0;
+  char endpoint[64];
+  snprintf(endpoint, sizeof endpoint, "inproc://rpcload-peer-%p", w->sock);
+  if (zmq_setsockopt(w->sock, ZMQ_HEARTBEAT_IVL, &ivl, sizeof ivl) != 0 ||
+      zmq_setsockopt(w->sock, ZMQ_HEARTBEAT_TIMEOUT, &timeout,
+                     sizeof timeout) != 0 ||
+      zmq_socket_monitor(w->sock, endpoint,
+                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
+                             ZMQ_EVENT_DISCONNECTED) != 0 ||
+      !(w->monitor = zmq_socket(w->ctx, ZMQ_PAIR)) ||
+      zmq_setsockopt(w->monitor, ZMQ_LINGER, &zero, sizeof zero) != 0 ||
+      zmq_connect(w->monitor, endpoint) != 0)
+    return -1;
+  return 0;
+}
+
+/* What the monitor said since last asked: [u16 event, u32 value],
+ * [endpoint] each. Bounded: events come a few per connection. */
+static void read_peer_events(rl__wire *w) {
+  for (int i = 0; w->monitor != NULL && i < 64; i++) {
+    zmq_msg_t head;
+    zmq_msg_init(&head);
+    if (zmq_msg_recv(&head, w->monitor, ZMQ_DONTWAIT) < 0) {
+      zmq_msg_close(&head);
+      return;
+    }
+    uint16_t event = 0;
+    if (zmq_msg_size(&head) >= sizeof event)
+      memcpy(&event, zmq_msg_data(&head), sizeof event);
+    int more = zmq_msg_more(&head);
+    zmq_msg_close(&head);
+    if (more)
+      drain_parts(w->monitor);
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      w->connected = 1;
+      w->lost_ns = 0;
+    } else if (event == ZMQ_EVENT_DISCONNECTED && w->connected) {
+      w->connected = 0;
+      w->lost_ns = rl__now_ns();
+    }
+  }
+}
+
+double rl__wire_lost_s(rl__wire *w) {
+  read_peer_events(w);
+  if (w->lost_ns == 0)
+    return 0;
+  return (double)(rl__now_ns() - w->lost_ns) / 1e9;
+}
+
 int rl__wire_connect(const char *host, int port, const char *node_id,
                      rl__wire **out, char *err, size_t errlen) {
   return rl__wire_connect_curve(host, port, node_id, NULL, out, err, errlen);
@@ -167,7 +248,7 @@ int rl__wire_connect_curve(const char *host, int port, const char *node_id,
   snprintf(addr, sizeof(addr), "tcp://%s:%d", host, port);
   if (zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, node_id, idlen) != 0 ||
       (key != NULL && rl__curve_client(w->sock, key) != 0) ||
-      zmq_connect(w->sock, addr) != 0) {
+      watch_peer(w) != 0 || zmq_connect(w->sock, addr) != 0) {
     snprintf(err, errlen, "cannot connect to the master at %s:%d: %s", host,
              port, zmq_strerror(zmq_errno()));
     rl__wire_del(w, 0);
@@ -179,6 +260,17 @@ int rl__wire_connect_curve(const char *host, int port, const char *node_id,
 }
 
 int rl__wire_port(const rl__wire *w) { return w->port; }
+
+void rl__wire_wake(rl__wire *w) {
+  uint64_t one = 1;
+  int saved = errno; /* a signal handler may call this */
+  ssize_t n = write(w->wake_fd, &one, sizeof one);
+  /* n < 0: EAGAIN, the counter is full, so a wake-up is pending anyway */
+  (void)n;
+  errno = saved;
+}
+
+void rl__wire_wake_cb(void *w) { rl__wire_wake(w); }
 
 int rl__wire_fd(const rl__wire *w) {
   int fd = -1;
@@ -260,13 +352,38 @@ int rl__wire_recv(rl__wire *w, int timeout_ms, char **from, void **frame,
   *len = 0;
   if (from != NULL)
     *from = NULL;
-  if (timeout_ms != 0) {
-    zmq_pollitem_t item = {.socket = w->sock, .events = ZMQ_POLLIN};
-    int n = zmq_poll(&item, 1, timeout_ms);
+  /* The monitor's events are read on the way (bounded: a few per
+   * connection); only a frame, a wake-up or the timeout ends the wait. */
+  uint64_t end_ns =
+      timeout_ms > 0 ? rl__now_ns() + (uint64_t)timeout_ms * 1000000u : 0;
+  for (int turn = 0; timeout_ms != 0; turn++) {
+    long ms = timeout_ms;
+    if (turn > 0 && timeout_ms > 0) {
+      uint64_t now = rl__now_ns();
+      if (now >= end_ns || turn > 1000)
+        return RL_ERR_TIMEOUT;
+      ms = (long)((end_ns - now + 999999u) / 1000000u);
+    }
+    zmq_pollitem_t items[3] = {{.socket = w->sock, .events = ZMQ_POLLIN},
+                               {.fd = w->wake_fd, .events = ZMQ_POLLIN},
+                               {.socket = w->monitor, .events = ZMQ_POLLIN}};
+    int n = zmq_poll(items, w->monitor ? 3 : 2, ms);
     if (n < 0)
       return zmq_errno() == EINTR ? RL_ERR_TIMEOUT : RL_ERR_IO;
     if (n == 0)
       return RL_ERR_TIMEOUT;
+    /* The connection came or went: the caller asks rl__wire_lost_s. */
+    if (w->monitor && (items[2].revents & ZMQ_POLLIN))
+      read_peer_events(w);
+    if (items[0].revents & ZMQ_POLLIN)
+      break;
+    if (items[1].revents & ZMQ_POLLIN) {
+      uint64_t v;
+      while (read(w->wake_fd, &v, sizeof v) > 0)
+        ;
+      /* A wake-up: the caller looks at what it was woken for. */
+      return RL_ERR_TIMEOUT;
+    }
   }
   void *first = NULL;
   size_t first_len = 0;
@@ -320,6 +437,10 @@ int rl__wire_recv(rl__wire *w, int timeout_ms, char **from, void **frame,
 void rl__wire_del(rl__wire *w, int linger_ms) {
   if (w == NULL)
     return;
+  if (w->monitor != NULL) {
+    zmq_socket_monitor(w->sock, NULL, 0);
+    zmq_close(w->monitor);
+  }
   if (w->sock != NULL) {
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger_ms, sizeof(linger_ms));
     zmq_close(w->sock);
@@ -328,6 +449,8 @@ void rl__wire_del(rl__wire *w, int linger_ms) {
   rl__curve_guard_del(w->guard);
   if (w->ctx != NULL)
     zmq_ctx_term(w->ctx);
+  if (w->wake_fd >= 0)
+    close(w->wake_fd);
   free(w);
 }
 

@@ -61,6 +61,17 @@ unsigned long rl__wire_refused(const rl__wire *w);
 int rl__wire_connect(const char *host, int port, const char *node_id,
                      rl__wire **out, char *err, size_t errlen);
 
+/*
+ * On a worker's socket: how long ago the connection to the master was
+ * lost (s), with no new one since; 0 while connected, and before the
+ * first connection (the caller's connect timeout covers that). ZeroMQ's
+ * own heartbeats run on the connection (a PING a second, closed after 3 s
+ * unanswered: any libzmq >= 4.2 peer answers by itself, Locust's master
+ * too), so a master killed is seen at once and one cut off within 3 s.
+ * On the master's socket always 0.
+ */
+double rl__wire_lost_s(rl__wire *w);
+
 /* The same with --cluster-key: a CURVE client of the master holding
  * `key` (borrowed for the call; NULL: none, as rl__wire_connect). */
 int rl__wire_connect_curve(const char *host, int port, const char *node_id,
@@ -79,6 +90,18 @@ int rl__wire_port(const rl__wire *w);
 int rl__wire_fd(const rl__wire *w);
 
 /*
+ * Ends a wait in rl__wire_recv (now, or the next one if none is in
+ * progress), which then returns RL_ERR_TIMEOUT unless a frame came: so a
+ * loop that blocks until its next deadline still sees what another thread
+ * (the web UI's, a handler sending a custom message) or a signal handler
+ * asked for. Any thread, async-signal-safe (an eventfd write); `w` must
+ * outlive the call. rl__wire_wake_cb is the same with a void * argument,
+ * for callbacks (rl__events_set_wake).
+ */
+void rl__wire_wake(rl__wire *w);
+void rl__wire_wake_cb(void *w);
+
+/*
  * Sends one frame (borrowed for the call). On the master `to` is the
  * worker's node id (it must be connected: an unknown id is RL_ERR_NOTFOUND);
  * on a worker `to` is ignored (NULL). 0, RL_ERR_BUSY when it cannot be
@@ -88,7 +111,7 @@ int rl__wire_send(rl__wire *w, const char *to, const void *frame, size_t len);
 
 /*
  * Receives one frame, waiting at most `timeout_ms` (0: only what is there;
- * -1: until one comes). 0 with *frame (malloc'd, the caller frees it) and
+ * -1: until one comes, or rl__wire_wake). 0 with *frame (malloc'd, the caller frees it) and
  * *len, and on the master *from (the sender's node id, malloc'd, the
  * caller's; on a worker NULL: `from` may be NULL there). RL_ERR_TIMEOUT
  * when none came; RL_ERR_PROTO for a message not shaped as the socket

@@ -2,6 +2,9 @@
 #include "cluster/worker.h"
 
 #include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,11 @@
 #define ST_SPAWNING "spawning"
 #define ST_RUNNING "running"
 #define ST_STOPPED "stopped"
+
+/* How long past its stop timeout a worker waits for its users to stop
+ * before it sends its last stats anyway (the master waits this and a
+ * margin: cluster/master.c's WORKER_STOP_SLACK_S). */
+#define STOP_SLACK_S 30.0
 
 /* Locust's CONNECT_TIMEOUT: client_ready again after this long unanswered. */
 #define CONNECT_RETRY_S 5.0
@@ -49,6 +57,7 @@ typedef struct worker {
   double master_beat; /* when the master's last heartbeat came; 0: it
                          sends none (Locust 2.12.1's master) */
   double stop_timeout_s; /* cfg's, or the master's from spawn */
+  double beat_at;        /* when this worker last beat (monotonic s) */
 } worker;
 
 static double wall_now(void) {
@@ -181,12 +190,22 @@ static void measure_cpu(worker *w) {
 }
 
 static void send_heartbeat(worker *w) {
+  w->beat_at = mono_now();
   measure_cpu(w);
   send_out(w,
            rl__msg_heartbeat_rpcload(&w->out, w->state, w->cpu_percent,
                                      rss_bytes(), RL__LOCUST_PROTOCOL,
                                      w->node_id),
            "heartbeat");
+}
+
+/* A heartbeat when one is due, while this thread waits on the run (a
+ * spawn's users, a stop): a master takes a worker silent for its
+ * liveness (3 s) for lost and deals its users to the others, and at
+ * 100k users a spawn step or a stop can take that long. */
+static void beat_if_due(worker *w) {
+  if (mono_now() - w->beat_at >= w->cfg->heartbeat_interval_s)
+    send_heartbeat(w);
 }
 
 /* ---- steering the run ----------------------------------------------------- */
@@ -201,8 +220,11 @@ static void set_users(worker *w, uint64_t users, double wait_s,
                       .plan = new_plan};
   rl__runner_control(w->cfg->runner, &c);
   double end = mono_now() + wait_s;
-  while (rl__runner_users_running(w->cfg->runner) != users && mono_now() < end)
+  while (rl__runner_users_running(w->cfg->runner) != users &&
+         mono_now() < end) {
+    beat_if_due(w);
     sleep_ms(5);
+  }
 }
 
 /* The plan's class named `name`, or -1. */
@@ -372,10 +394,48 @@ static void on_spawn(worker *w, const rl__msg *m) {
   free(now_counts);
 }
 
+/* A stop waited for on its own thread, so that the worker's keeps
+ * beating meanwhile. */
+typedef struct stopper {
+  rl__runner *runner;
+  double timeout_s;
+  int rc;
+  atomic_int done;
+} stopper;
+
+static void *stopper_main(void *arg) {
+  stopper *st = arg;
+  st->rc = rl__runner_stop_wait(st->runner, st->timeout_s);
+  atomic_store(&st->done, 1);
+  return NULL;
+}
+
+/* The runner's stop, heartbeats sent every second until it is done (as
+ * Locust's worker keeps beating): a master waits for a worker's last
+ * stats while it beats, so a stop that takes long under load (100k
+ * users) still reaches the master's reports. The state they say stays
+ * what it was: Locust 2.12.1's master counts a "stopping" worker out of
+ * its ready ones, and once the others quit it would end before this
+ * one's last stats came. */
+static int stop_beating(worker *w, double timeout_s) {
+  stopper st = {.runner = w->cfg->runner, .timeout_s = timeout_s};
+  atomic_init(&st.done, 0);
+  pthread_t t;
+  if (pthread_create(&t, NULL, stopper_main, &st) != 0)
+    return rl__runner_stop_wait(w->cfg->runner, timeout_s);
+  /* Bounded by the stop's own timeout (the thread returns then). */
+  while (!atomic_load(&st.done)) {
+    beat_if_due(w);
+    sleep_ms(20);
+  }
+  pthread_join(t, NULL);
+  return st.rc;
+}
+
 /* Every user stopped (cut after the stop timeout), their last stats sent. */
 static void stop_users(worker *w) {
   if (w->users > 0 || rl__runner_users_running(w->cfg->runner) > 0) {
-    int rc = rl__runner_stop_wait(w->cfg->runner, w->stop_timeout_s + 30);
+    int rc = stop_beating(w, w->stop_timeout_s + STOP_SLACK_S);
     if (rc != 0 && rc != RL_ERR_CLOSED)
       rl__log(RL__LOG_WARN, "cluster: the users did not stop in time");
   }
@@ -384,7 +444,15 @@ static void stop_users(worker *w) {
   send_stats(w);
 }
 
+/* The run's custom messages wake this socket's waits (or none). */
+static void wake_on_send(worker *w, rl__wire *wire) {
+  if (w->cfg->runner->cfg->events)
+    rl__events_set_wake(w->cfg->runner->cfg->events,
+                        wire ? rl__wire_wake_cb : NULL, wire);
+}
+
 static int reconnect(worker *w) {
+  wake_on_send(w, NULL);
   rl__wire_del(w->wire, 0);
   w->wire = NULL;
   char err[512] = "";
@@ -394,6 +462,7 @@ static int reconnect(worker *w) {
     rl__log(RL__LOG_ERROR, "cluster: %s", err);
     return -1;
   }
+  wake_on_send(w, w->wire);
   w->acked = 0;
   send_out(w, rl__msg_client_ready(&w->out, RL__LOCUST_PROTOCOL, w->node_id),
            "client_ready");
@@ -495,6 +564,19 @@ static int worker_loop(worker *w) {
       stop_users(w);
       return -1;
     }
+    /* A master that sends no heartbeats (Locust 2.12.1's) still answers
+     * ZeroMQ's: its connection closed and not back (rl__wire_lost_s). */
+    double lost = w->acked ? rl__wire_lost_s(w->wire) : 0;
+    if (lost > cfg->master_timeout_s) {
+      rl__log(RL__LOG_ERROR,
+              "cluster: lost the connection to the master at %s:%d %.0f s "
+              "ago and it did not come back (killed, or cut off: ZeroMQ's "
+              "heartbeats went unanswered; --master-heartbeat-timeout): "
+              "stopping the users and exiting",
+              cfg->master_host, cfg->master_port, lost);
+      stop_users(w);
+      return -1;
+    }
     if (now >= next_beat) {
       send_heartbeat(w);
       next_beat = now + cfg->heartbeat_interval_s;
@@ -508,8 +590,10 @@ static int worker_loop(worker *w) {
     if (!w->acked && next_ready < next)
       next = next_ready;
     double wait = (next - mono_now()) * 1000;
-    /* Short waits: the quit flag is looked at between them. */
-    int timeout_ms = wait < 0 ? 0 : wait > 100 ? 100 : (int)wait;
+    /* Until the next deadline (a heartbeat at least every second): a
+     * signal or a custom message sent wakes the wait (rl__wire_wake).
+     * Rounded up: a wait cut short would only poll again at once. */
+    int timeout_ms = wait <= 0 ? 0 : wait > 60000 ? 60000 : (int)ceil(wait);
     /* What handlers and scripts sent since: out before we wait. */
     if (w->acked)
       rl__cluster_custom_flush(cfg->runner, w->wire, &w->out, w->node_id, NULL,
@@ -558,7 +642,9 @@ int rl__cluster_worker_run(const rl__cluster_worker_cfg *cfg) {
     /* From now on send_message goes to the master (custom.h). */
     if (cfg->runner->cfg->events)
       rl__events_set_remote(cfg->runner->cfg->events, 1);
+    wake_on_send(&w, w.wire);
     int q = worker_loop(&w);
+    wake_on_send(&w, NULL);
     if (cfg->runner->cfg->events)
       rl__events_set_remote(cfg->runner->cfg->events, 0);
     /* A quit, from the master or a signal: users stopped, the last

@@ -42,6 +42,16 @@ void rl__conn_init(rl_conn *c, rl_loop *loop, const struct rl__target *t) {
   c->rng = loop->seed ^ (uint64_t)(uintptr_t)c;
 }
 
+void rl__conn_trim(rl_conn *c) {
+  /* Only an empty buffer: a TLS write that must be retried needs the
+   * same bytes where they were. */
+  if (c->wbuf == NULL || c->wlen != 0)
+    return;
+  free(c->wbuf);
+  c->wbuf = NULL;
+  c->wcap = 0;
+}
+
 void rl__conn_free(rl_conn *c) {
   free(c->wbuf);
   c->wbuf = NULL;

@@ -102,6 +102,12 @@ void rl__conn_shutdown(rl_conn *c, int err, const char *reason);
  * submitted while the ready users ran), one send each. */
 void rl__conn_flush_scheduled(rl_loop *loop);
 
+/* Frees the write buffer when nothing waits in it (a connection whose
+ * user waits long between tasks need not hold one: at 100k keep-alive
+ * users it is 256 bytes each); the next write allocates it again. The
+ * connection stays as it is otherwise. */
+void rl__conn_trim(rl_conn *c);
+
 /* Frees buffers and the saved TLS session; the connection must be idle. */
 void rl__conn_free(rl_conn *c);
 

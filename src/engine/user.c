@@ -17,6 +17,10 @@
 #include "events/events.h"
 
 static void start_task(rl__user *u, int waited);
+
+/* Waits at least this long let the user's connection drop its write
+ * buffer (rl__conn_trim): one allocation a task at most once a second. */
+#define TRIM_AFTER_WAIT_NS 1000000000ull
 static void run_steps(rl__user *u);
 static void run_phase(rl__user *u);
 static void end_of_steps(rl__user *u);
@@ -411,6 +415,11 @@ static void end_of_steps(rl__user *u) {
           : rl__wait_after_task(&u->cls->wait, &u->wait, rl__now_ns(), &u->rng);
   if (pause) {
     u->state = RL__USER_WAITING;
+    /* A long wait: its own connection's write buffer goes meanwhile
+     * (#17's memory per user); short waits keep it, so the hot path
+     * allocates nothing per request. */
+    if (pause >= TRIM_AFTER_WAIT_NS && u->conn == &u->own)
+      rl__conn_trim(&u->own);
     ev_timer_set(&u->timer, (double)pause / 1e9, 0.);
     ev_timer_start(u->loop->ev, &u->timer);
     return;

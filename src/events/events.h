@@ -72,6 +72,11 @@ typedef struct rl__events {
   /* A cluster node (rl__events_set_remote): send_message queues for the
    * wire instead of delivering here. Under `lock`, with the queues. */
   int remote;
+  /* Called (under `lock`) when a message is queued for the wire, so the
+   * cluster's loop, which blocks until its next deadline, sends it now
+   * (rl__events_set_wake); NULL: none. */
+  void (*wake)(void *arg);
+  void *wake_arg;
   rl__events_msg *sent, *sent_tail;         /* for the wire */
   rl__events_msg *received, *received_tail; /* for the handlers */
   /* While rl__events_deliver_messages calls handlers: the sender's node
@@ -176,6 +181,11 @@ void rl__events_user_error(rl__events *ev, const rl_user_error *e);
  * type's handlers; a type nobody registered is logged as Locust logs it.
  */
 void rl__events_set_remote(rl__events *ev, int on);
+/* Any thread: `wake(arg)` is called each time rl__events_send queues a
+ * message for the wire (under the table's lock: it must not block or
+ * call back here; NULL: none). The cluster's loop sets it to its socket's
+ * wake-up and clears it before that socket goes. */
+void rl__events_set_wake(rl__events *ev, void (*wake)(void *arg), void *arg);
 int rl__events_send(rl__events *ev, const char *type, const void *data,
                     size_t len, const char *node_id);
 rl__events_msg *rl__events_take_sent(rl__events *ev);

@@ -43,6 +43,13 @@ void rl__events_set_remote(rl__events *ev, int on) {
   pthread_mutex_unlock(&ev->lock);
 }
 
+void rl__events_set_wake(rl__events *ev, void (*wake)(void *arg), void *arg) {
+  pthread_mutex_lock(&ev->lock);
+  ev->wake = wake;
+  ev->wake_arg = arg;
+  pthread_mutex_unlock(&ev->lock);
+}
+
 int rl__events_send(rl__events *ev, const char *type, const void *data,
                     size_t len, const char *node_id) {
   if (!type || (len && !data))
@@ -61,6 +68,8 @@ int rl__events_send(rl__events *ev, const char *type, const void *data,
   else
     ev->sent = m;
   ev->sent_tail = m;
+  if (ev->wake)
+    ev->wake(ev->wake_arg);
   pthread_mutex_unlock(&ev->lock);
   return 0;
 }

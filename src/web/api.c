@@ -710,8 +710,11 @@ void rl__web_api_swarm(rl__web_api *api, const char *user_count_s,
 
 void rl__web_api_stop(rl__web_api *api, rl__web_answer *a) {
   double wait = (double)api->r->cfg->stop_timeout_ns / 1e9 + STOP_WAIT_SLACK_S;
-  /* A master: the workers stop, their last stats come, then its run. */
-  int rc = api->remote ? api->remote->stop(api->remote->arg, wait + 5)
+  /* A master: the workers stop, their last stats come, then its run; it
+   * waits for a worker that still beats up to the stop timeout and 35 s
+   * (cluster/master.c's WORKER_STOP_SLACK_S), so the answer waits that
+   * long too (it comes as soon as the master is done). */
+  int rc = api->remote ? api->remote->stop(api->remote->arg, wait + 35)
                        : rl__runner_stop_wait(api->r, wait);
   if (rc == RL_ERR_TIMEOUT)
     set_result(a, 200, 1, "Test stopping", NULL);

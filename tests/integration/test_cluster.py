@@ -228,6 +228,34 @@ class MasterStopTimeout(ShopCase):
         self.assertGreater(a, 0, self.describe())
         self.assertEqual(a, b, self.describe())
 
+    def test_master_waits_for_a_slow_stop(self):
+        # The worker's users take ~6 s to stop (its own --stop-timeout 9 s:
+        # the master has none to send), longer than the master's stop
+        # timeout (0) and 5 s; the worker beats while it stops, so the
+        # master waits for its last stats, and its report counts every
+        # request nginx served.
+        with open(self.scn, "w") as f:
+            f.write(STOP_SCENARIO.replace("{sleep: 2}", "{sleep: 7}")
+                    % ("http://127.0.0.1:%d" % self.nginx.port))
+        port = free_port()
+        report = os.path.join(self.tmp, "master.json")
+        self.start("master", rpcload.base_argv() + [
+            "--master", "--headless", "--expect-workers", "1", "--expect-workers-max-wait",
+            "60", "-f", self.scn, "-u", "2", "-r", "10", "-t", "1s", "--json-file", report,
+            "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)])
+        self.start("worker0", rpcload.base_argv() + [
+            "--worker", "-f", self.scn, "--master-port", str(port), "--stop-timeout", "9s"])
+        rcs = self.wait_all(60)
+        self.assertEqual(rcs, [0, 0], self.describe())
+        self.assertNotIn("did not quit in time", self.log("master"), self.describe())
+        stats = self.stats(report)
+        for name in ("a", "b"):
+            logged = self.nginx.count(path="/hello?c=" + name)
+            self.assertEqual(logged, 2, self.describe())
+            got = stats.get(("GET", name), {}).get("num_requests", 0)
+            self.assertEqual(got, logged, "%s: the master's report %d, nginx %d\n%s"
+                             % (name, got, logged, self.describe()))
+
 
 def mp_str(t):
     """A msgpack str (fixstr or str8)."""

@@ -44,6 +44,28 @@ static void test_swarm_taken_once(void **state) {
   rl__cluster_steer_free(&s);
 }
 
+static void count_wake(void *arg) { (*(int *)arg)++; }
+
+/* The master's loop blocks until its next deadline: a swarm or a stop
+ * asked wakes it, and nothing after the wake-up is cleared. */
+static void test_asks_wake_the_master(void **state) {
+  (void)state;
+  rl__cluster_steer s;
+  rl__cluster_steer_init(&s);
+  int woken = 0;
+  s.remote.swarm(s.remote.arg, 1, 1, NULL); /* before: no wake-up set */
+  rl__cluster_steer_set_wake(&s, count_wake, &woken);
+  s.remote.swarm(s.remote.arg, 2, 1, NULL);
+  assert_int_equal(woken, 1);
+  rl__cluster_steer_close(&s); /* the stop below returns at once */
+  assert_int_not_equal(s.remote.stop(s.remote.arg, 5), 0);
+  assert_int_equal(woken, 2);
+  rl__cluster_steer_set_wake(&s, NULL, NULL);
+  s.remote.swarm(s.remote.arg, 3, 1, NULL);
+  assert_int_equal(woken, 2);
+  rl__cluster_steer_free(&s);
+}
+
 /* The master's loop, on its own thread: finishes every stop it sees
  * (bounded: 5 s). */
 static void *master_thread(void *arg) {
@@ -113,6 +135,7 @@ static void test_workers_published(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_swarm_taken_once),
+      cmocka_unit_test(test_asks_wake_the_master),
       cmocka_unit_test(test_stop_waits_for_the_master),
       cmocka_unit_test(test_stop_times_out_or_ends_with_the_master),
       cmocka_unit_test(test_workers_published),

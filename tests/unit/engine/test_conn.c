@@ -137,6 +137,42 @@ static void test_bytes_both_ways_and_one_end_per_request(void **state) {
   close(fd);
 }
 
+/* An idle connection drops its write buffer (a user in a long wait:
+ * #17's memory per user) and the next request allocates one again; a
+ * buffer with bytes still to go is kept. */
+static void test_trim_drops_an_empty_write_buffer(void **state) {
+  (void)state;
+  treq r1, r2;
+  treq_init(&r1);
+  treq_init(&r2);
+  th_in in = {0};
+  rl__conn_submit(&f.c, &r1.req);
+  int fd = th_accept(&f.lp, f.lfd);
+  th_expect(&f.lp, fd, &in, "r 1\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r1.ends);
+  ended_ok(&r1);
+  assert_non_null(f.c.wbuf); /* kept from request to request */
+  rl__conn_trim(&f.c);
+  assert_null(f.c.wbuf);
+  assert_int_equal(f.c.wcap, 0);
+  rl__conn_trim(&f.c); /* none: nothing to do */
+  assert_null(f.c.wbuf);
+  rl__conn_submit(&f.c, &r2.req);
+  th_expect(&f.lp, fd, &in, "r 2\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, r2.ends);
+  ended_ok(&r2);
+  assert_int_equal(f.c.state, RL__CONN_OPEN); /* the same connection */
+  assert_false(th_pending(f.lfd));
+  /* Bytes not yet sent stay. */
+  assert_int_equal(rl__conn_write(&f.c, "x", 1), 0);
+  rl__conn_trim(&f.c);
+  assert_non_null(f.c.wbuf);
+  assert_int_equal(f.c.wlen, 1);
+  close(fd);
+}
+
 static void test_writes_go_out_when_the_round_flushes(void **state) {
   (void)state;
   treq r1, r2;
@@ -1180,6 +1216,7 @@ int main(void) {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
       T(test_bytes_both_ways_and_one_end_per_request),
       T(test_writes_go_out_when_the_round_flushes),
+      T(test_trim_drops_an_empty_write_buffer),
       T(test_what_a_plugin_does_between_callbacks_takes_effect),
       T(test_queue_waits_for_max_concurrent),
       T(test_peer_close_resends_unsent_requests_once),
