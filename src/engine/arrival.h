@@ -13,9 +13,10 @@
  *
  * Times are ns since the run's start: the *intended* start of each
  * iteration, from which its response times count (no coordinated
- * omission). A worker asks for what is due each time its loop turns and
- * starts all of it, so spacing below a millisecond holds without one
- * timer per arrival. One thread owns one schedule; nothing here locks.
+ * omission). A worker asks for what is due at each tick of its arrival
+ * timer and starts all of it, so spacing below a millisecond holds
+ * without one timer per arrival. One thread owns one schedule; nothing
+ * here locks.
  */
 #ifndef RL_ENGINE_ARRIVAL_H
 #define RL_ENGINE_ARRIVAL_H

@@ -69,7 +69,8 @@ typedef struct rl__run_config {
    * past it they are dropped. */
   uint32_t max_queue;
   /* --arrival-slack: how late an arrival may start so that several share
-   * a wake-up of the loop (0: each at the first turn after it is due). */
+   * a wake-up of the loop (0: each at the arrival timer's first
+   * millisecond tick after it is due; engine/worker.c, pump_arrivals). */
   uint64_t arrival_slack_ns;
 
   /* --stages: the user count over time (the closed model); the spawner

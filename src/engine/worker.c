@@ -182,27 +182,31 @@ static void arrivals_off(rl__worker *w) {
 
 /* The open model: every arrival due by now goes to an idle user, or is
  * dropped when none is (counted with the rest in the thread's stats);
- * then the timer is set for the next. One pass per loop turn however
+ * then the timer is set for the next. One pass per timer tick however
  * many are due, so spacing far below the timer's resolution holds.
  *
- * `turn`: called from a loop turn that woke for something else (an
- * answer). With --arrival-slack S such a turn starts nothing until the
- * oldest due arrival is S late, so the arrivals of S share one wake-up
- * instead of each waking the loop between answers (a context switch
- * each: bench/README.md, shapes.sh); the lateness is in their corrected
- * response times, as any late start is. */
-static void pump_arrivals(rl__worker *w, int turn) {
+ * Called at every loop turn, it starts arrivals only when the arrival
+ * timer has fired (or is not set yet): a turn that woke for an answer
+ * between two ticks starts none. Starting the few arrivals due at each
+ * such turn sent them one or two at a time, and each of their answers
+ * woke the loop again: a chain of wake-ups (a context switch each, the
+ * open model's main extra cost: bench/README.md, shapes.sh) instead of
+ * one batch a millisecond, as the closed model's wait timers make. The
+ * lateness this adds is within the tick an idle loop waited for anyway
+ * (up to 1 ms, the poll's resolution) and, as any late start, it is in
+ * the corrected response times. A user that comes free takes a queued
+ * arrival at once (go_idle in engine/user.c), not at the next tick. */
+static void pump_arrivals(rl__worker *w) {
   rl_loop *lp = &w->loop;
   if (lp->stopping || w->users_stopping) {
     arrivals_off(w);
     return;
   }
+  if (ev_is_active(&w->arrival_timer))
+    return;
   uint64_t now = rl__now_ns();
   uint64_t rel = now > w->arr_t0 ? now - w->arr_t0 : 0;
   uint64_t slack = w->cfg.arrival_slack_ns;
-  if (turn && slack && ev_is_active(&w->arrival_timer) &&
-      rl__arrivals_next(&w->arr) + slack > rel)
-    return;
   uint64_t next, scheduled = 0, dropped = 0;
   while ((next = rl__arrivals_next(&w->arr)) <= rel) {
     /* -n: an arrival takes an iteration (given back when it is dropped);
@@ -225,15 +229,12 @@ static void pump_arrivals(rl__worker *w, int turn) {
     arrivals_off(w);
     return;
   }
-  /* The timer wakes on the millisecond after the next arrival: the
-   * loop's poll counts timeouts in whole milliseconds anyway, and every
-   * arrival due by then starts in that turn, so at high rates the timer
-   * is set once a millisecond, not once an arrival. */
+  /* The timer wakes on the millisecond after the next arrival (plus
+   * --arrival-slack's D: a batch of D + 1 ms): the loop's poll counts
+   * timeouts in whole milliseconds anyway, and every arrival due by then
+   * starts in that turn, so at high rates the timer is set once a
+   * millisecond, not once an arrival. */
   uint64_t slot = (next + slack) / RL__NS_PER_MS + 1;
-  if (ev_is_active(&w->arrival_timer) && w->arr_armed == slot)
-    return;
-  w->arr_armed = slot;
-  ev_timer_stop(lp->ev, &w->arrival_timer);
   ev_timer_set(&w->arrival_timer, (double)(slot * RL__NS_PER_MS - rel) / 1e9,
                0.);
   ev_timer_start(lp->ev, &w->arrival_timer);
@@ -250,7 +251,6 @@ static void arrivals_on(rl__worker *w) {
                     w->cfg.seed ^
                         ((uint64_t)w->cfg.index + 1) * 0xbf58476d1ce4e5b9ull);
   w->arr_on = 1;
-  w->arr_armed = UINT64_MAX;
 }
 
 /* Retires the newest active users until `want` are left (Locust stops
@@ -325,7 +325,7 @@ static void run_ready(rl__worker *w) {
   }
   /* After the queue: users that just went idle take what is due. */
   if (w->arr_on)
-    pump_arrivals(w, 1);
+    pump_arrivals(w);
   rl__conn_flush_scheduled(&w->loop);
   if (w->loop.ready_head && !w->finished && !ev_is_active(&w->idle))
     ev_idle_start(w->loop.ev, &w->idle);

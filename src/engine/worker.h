@@ -115,13 +115,13 @@ typedef struct rl__worker {
   rl__lag_meter lag;     /* this thread's client lag (engine/lag.h) */
   /* The open model: this thread's schedule, on from the test's start
    * (arrivals_t0, monotonic, written by main) until a stop; the timer
-   * wakes the loop for the next arrival when nothing else does. */
+   * ticks on the millisecond after the next arrival, and only its ticks
+   * start arrivals (pump_arrivals). */
   rl__arrivals arr;
   int arr_on;
   uint64_t arr_t0;
   _Atomic uint64_t arrivals_t0;
   ev_timer arrival_timer;
-  uint64_t arr_armed; /* the millisecond the timer is set for */
 
   /* The grace for in-flight tasks at a stop: cfg.stop_timeout_ns, or what
    * rl__worker_set_stop_timeout said since (a cluster master's). */
