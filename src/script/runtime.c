@@ -542,6 +542,10 @@ int rl__script_send_timed(lua_State *L, const char *what, size_t req,
                           const char *name, const rl_kv *headers,
                           size_t n_headers, const char *const *vars,
                           size_t n_vars, uint64_t timeout_ns) {
+  /* Taken first: an error below (caught by a pcall) leaves none behind
+   * for the task's next send. */
+  const char *host = rl__script_next_host;
+  rl__script_next_host = NULL;
   luser *lu = running_user(L, what);
   rl_user *cu = lu->cu;
   lu->stream_reply = lu->stream_next;
@@ -556,9 +560,8 @@ int rl__script_send_timed(lua_State *L, const char *what, size_t req,
                     .n_headers = n_headers,
                     .timeout_ns = timeout_ns,
                     .no_event = rl__script_next_no_event,
-                    .host = rl__script_next_host};
+                    .host = host};
   rl__script_next_no_event = 0;
-  rl__script_next_host = NULL;
   int rc = rl_user_send_opts(cu, req, &o, request_done, lu);
   if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
     lu->ending = 1; /* the user is stopping: the task ends here */
