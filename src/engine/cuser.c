@@ -412,7 +412,7 @@ static void start_rt(struct rl_user *cu, csend *s, const rl__rtarget *rt) {
                               &s->resp);
   else
     rl__user_fail_request(u, &s->req, &u->cls->c->requests[s->request],
-                          s->start_ns, rt->error);
+                          s->start_ns, &s->resp, rt->error);
 }
 
 /* The helper built (or failed) the target a send waited for. */

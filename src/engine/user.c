@@ -326,8 +326,9 @@ void rl__user_start_request_rt(rl__user *u, rl_request *req,
 }
 
 void rl__user_fail_request(rl__user *u, rl_request *req, const rl__plan_step *s,
-                           uint64_t start_ns, const char *reason) {
-  prepare_request(u, req, s, start_ns, NULL);
+                           uint64_t start_ns, rl__response *resp,
+                           const char *reason) {
+  prepare_request(u, req, s, start_ns, resp);
   rl__request_fail(req, reason);
 }
 

@@ -201,12 +201,13 @@ void rl__user_start_request_rt(rl__user *u, rl_request *req,
 /*
  * Ends `req` at once as a failure with `reason` (borrowed), as if it
  * had run plan step `s` from `start_ns` and no session took it (typed and
- * named as the step's target): a request that could not be sent. req->end
- * is called before this returns. Worker thread only.
+ * named as the step's target): a request that could not be sent; `resp`
+ * (NULL: none) is cleared, as nothing came back. req->end is called
+ * before this returns. Worker thread only.
  */
 void rl__user_fail_request(rl__user *u, rl_request *req,
                            const struct rl__plan_step *s, uint64_t start_ns,
-                           const char *reason);
+                           rl__response *resp, const char *reason);
 
 /*
  * Starts `req` (the user's: req->user is u, req->end its owner's) running

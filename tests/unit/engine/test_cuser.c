@@ -538,6 +538,32 @@ static void test_a_cut_user_waiting_for_a_target_hears_nothing(void **state) {
   close(rt.lfd);
 }
 
+/* A send that reuses the object of one that got a response: its failure
+ * shows no response (status -1, no body), not the one before. */
+static void status_done(rl_user *u, const rl_send_result *res, void *arg) {
+  (void)arg;
+  say("done %s %d %zu", res->name, res->status, res->body_len);
+  rl_user_task_done(u);
+}
+
+static void reuse_task(rl_user *u, void *arg) {
+  (void)arg;
+  rl_send_opts o = {.struct_size = sizeof o,
+                    .host = f.calls++ ? "nowhere" : NULL};
+  assert_int_equal(rl_user_send_opts(u, 0, &o, status_done, NULL), 0);
+}
+
+static void test_a_failed_host_shows_no_earlier_response(void **state) {
+  (void)state;
+  rt_plan(reuse_task);
+  f.s[A].body = "hello";
+  f.plan->classes[0].wait = constant(0);
+  (void)spawn();
+  TH_RUN_UNTIL(&f.lp, strstr(f.log, "done A -1") != NULL);
+  assert_memory_equal(f.log, "done A 200 5|done A -1 0|", 25);
+  close(rt.lfd);
+}
+
 /* ---- what rl_user_send refuses ---------------------------------------------- */
 
 static void refusing_task(rl_user *u, void *arg) {
@@ -902,6 +928,7 @@ int main(void) {
       T(test_a_send_to_a_new_host_waits_for_its_target),
       T(test_a_host_that_fails_to_build_fails_its_send),
       T(test_a_cut_user_waiting_for_a_target_hears_nothing),
+      T(test_a_failed_host_shows_no_earlier_response),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
