@@ -48,7 +48,7 @@ extern "C" {
 #endif
 
 #define RL_API_MAJOR 1
-#define RL_API_MINOR 6
+#define RL_API_MINOR 7
 #define RL_API_VERSION ((uint32_t)((RL_API_MAJOR << 16) | RL_API_MINOR))
 
 /* The library's API version (RL_API_VERSION it was built with). A program

@@ -120,6 +120,10 @@ typedef struct rl_send_result {
 
 typedef void (*rl_done_fn)(rl_user *u, const rl_send_result *res, void *arg);
 
+/* A run adds at most this many targets for rl_send_opts.host (API 1.7):
+ * (request, host) pairs no class declared, failed ones included. */
+#define RL_USER_MAX_RUNTIME_TARGETS 1000
+
 /* A user has at most this many requests in flight at once. */
 #define RL_USER_MAX_INFLIGHT 256
 
@@ -216,12 +220,30 @@ typedef struct rl_send_opts {
    * rl_user_cancel. A protocol with no messages (or a plugin of ABI <
    * 1.10) calls it never. */
   void (*on_message)(rl_user *u, const char *json, size_t len, void *arg);
+  /* ---- API 1.7: read only when struct_size covers it ---- */
+  /* The host this send goes to in place of its request's own: "h:p"
+   * (the request's protocol's scheme), or with a scheme
+   * ("http://h:p"). Copied. The request is compiled again for that host
+   * while the run goes (resolving it, the plugin's step_new) off the
+   * worker thread: the send waits meanwhile (its done comes as for any
+   * send; the thread's other users run on), and the same (class,
+   * request, host) is compiled once per run, for every thread. A host
+   * that does not resolve, or that the plugin refuses, fails the send
+   * (its done gets the reason, counted as any failure, named as the
+   * request's row), and every later send to it. At most 1,000 hosts x
+   * requests per run (RL_USER_MAX_RUNTIME_TARGETS): past it,
+   * RL_ERR_BUSY. Not for a transport
+   * plugin's requests (they fail with the reason). NULL: the
+   * request's own host. */
+  const char *host;
 } rl_send_opts;
 
 /*
  * rl_user_send with options (NULL: none, as rl_user_send). Same returns,
  * and RL_ERR_INVAL when opts->struct_size is too small to hold `name`,
- * or a header has a NULL or empty key or a NULL value.
+ * or a header has a NULL or empty key or a NULL value, or `host` is
+ * empty; RL_ERR_BUSY also when `host` would add a run-time target past
+ * the run's cap (RL_USER_MAX_RUNTIME_TARGETS).
  */
 int rl_user_send_opts(rl_user *u, size_t request, const rl_send_opts *opts,
                       rl_done_fn done, void *arg);

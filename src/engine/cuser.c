@@ -9,6 +9,8 @@
  */
 #include "engine/cuser.h"
 
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,7 @@
 #include "engine/conn.h"
 #include "engine/plan.h"
 #include "engine/response.h"
+#include "engine/rtarget.h"
 #include "events/events.h"
 
 typedef void (*cuser_message_fn)(rl_user *u, const char *json, size_t len,
@@ -75,6 +78,13 @@ typedef struct csend {
   uint8_t hold;    /* the class has enough (rl_user_hold_messages) */
   uint8_t held;    /* the plugin was told to pause: read_more undoes it */
   uint8_t ended;   /* its request ended: no longer in flight */
+  /* rl_send_opts.host (API 1.7): waiting for its run-time target to be
+   * built (engine/rtarget.h), to start from `start_ns` as request
+   * number `request` (named after it if the target fails). */
+  rl__rt_wait wait;
+  uint8_t waiting;
+  size_t request;
+  uint64_t start_ns;
 } csend;
 
 /* A variable no request names (rl_user_set_var): the class's own. */
@@ -455,6 +465,15 @@ static void cuser_stop(rl__user *u) {
     send_put(cu, s);
   }
   cu->ended_tail = NULL;
+  /* Sends waiting for a run-time target: never started, so dropped as a
+   * cut request would be (counted nowhere). */
+  for (csend *s = cu->all; s; s = s->all)
+    if (s->waiting) {
+      rl__rt_wait_cancel(u->loop, &s->wait);
+      s->waiting = 0;
+      cu->inflight--;
+      send_put(cu, s);
+    }
   const rl__plan_cclass *c = u->cls->c;
   if (cu->data && c->free_data)
     c->free_data(cu->data, c->arg);
@@ -496,6 +515,26 @@ const rl__user_driver rl__cuser_driver = {
 };
 
 /* ---- what a class's callbacks call ------------------------------------------ */
+
+/* A send to a run-time target that has settled: started on it, or failed
+ * with the reason the target could not be built (named as its request's
+ * row: the declared step's target). */
+static void start_rt(struct rl_user *cu, csend *s, const rl__rtarget *rt) {
+  rl__user *u = cu->u;
+  if (atomic_load_explicit(&rt->state, memory_order_acquire) == RL__RT_READY)
+    rl__user_start_request_rt(u, &s->req, &rt->step, rt->conn, s->start_ns,
+                              &s->resp);
+  else
+    rl__user_fail_request(u, &s->req, &u->cls->c->requests[s->request],
+                          s->start_ns, &s->resp, rt->error);
+}
+
+/* The helper built (or failed) the target a send waited for. */
+static void rt_ready(rl__rt_wait *w) {
+  csend *s = (csend *)(void *)((char *)w - offsetof(csend, wait));
+  s->waiting = 0;
+  start_rt(s->cu, s, w->entry);
+}
 
 int rl_user_send(rl_user *cu, size_t request, rl_done_fn done, void *arg) {
   return rl_user_send_opts(cu, request, NULL, done, arg);
@@ -587,6 +626,12 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
                   offsetof(rl_send_opts, timeout_ns) + sizeof opts->timeout_ns
           ? opts->timeout_ns
           : 0;
+  const char *host = opts && opts->struct_size >= offsetof(rl_send_opts, host) +
+                                                      sizeof opts->host
+                         ? opts->host
+                         : NULL;
+  if (host && !*host)
+    return RL_ERR_INVAL;
   rl__user *u = cu->u;
   const rl__plan_cclass *c = u->cls->c;
   if (request >= c->n_requests)
@@ -596,6 +641,15 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
     return rc;
   if (cu->inflight >= RL_USER_MAX_INFLIGHT)
     return RL_ERR_BUSY;
+  rl__rtarget *rt = NULL;
+  if (host) {
+    /* Not one of the plan's: the run's table of those added. */
+    if (!u->loop->plan->rt)
+      return RL_ERR_UNSUPPORTED;
+    if ((rc = rl__rt_get(u->loop, u->loop->plan->rt, u->cls, request, host,
+                         &rt)))
+      return rc;
+  }
   csend *s = send_take(cu);
   if (!s)
     return RL_ERR_NOMEM;
@@ -633,7 +687,22 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
   uint64_t start = cu->opening && u->phase == RL__PHASE_TASK ? u->req.start_ns
                                                              : rl__now_ns();
   u->first_in_task = 0;
-  rl__user_start_request(u, &s->req, &c->requests[request], start, &s->resp);
+  if (!rt) {
+    rl__user_start_request(u, &s->req, &c->requests[request], start, &s->resp);
+    return 0;
+  }
+  s->request = request;
+  s->start_ns = start;
+  if (atomic_load_explicit(&rt->state, memory_order_acquire) ==
+      RL__RT_BUILDING) {
+    /* Its done comes once the helper has built it (never from here). */
+    s->wait.entry = rt;
+    s->wait.ready = rt_ready;
+    s->waiting = 1;
+    rl__rt_wait_add(u->loop, &s->wait);
+    return 0;
+  }
+  start_rt(cu, s, rt);
   return 0;
 }
 

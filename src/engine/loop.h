@@ -30,6 +30,7 @@ struct rl__plan;
 struct rl__target;
 struct rl__user;
 struct rl__budget;
+struct rl__rt_thread;
 
 /* A transport plugin's per-thread state, one per plan target of a
  * transport plugin (the quick command line has at most one). */
@@ -104,6 +105,9 @@ struct rl_loop {
   rl__buf scratch;
   rl__loop_transport *transports;
   size_t ntransports;
+  /* The run-time targets' cache and waits on this thread (engine/
+   * rtarget.c), or NULL until a request names an undeclared host. */
+  struct rl__rt_thread *rt;
   /* Set by the owner: let the ready users act (see above). */
   void (*after_event)(rl_loop *loop);
   void *owner; /* the worker, for after_event */

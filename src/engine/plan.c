@@ -13,27 +13,33 @@
 #include <rpcload/plugin.h>
 
 #include "base/log.h"
+#include "engine/rtarget.h"
 #include "engine/template.h"
 
 /* Users assigned a class in advance; beyond, the weighted part repeats. */
 #define PLAN_MIN_ASSIGN 1024
 
+void rl__plan_step_free(rl__plan_step *s, int owns) {
+  if (owns)
+    rl__target_del(s->target);
+  free(s->capture_vars);
+  rl__template_del(s->contains);
+  for (size_t j = 0; j < s->n_json_operands; j++)
+    rl__template_del(s->json_operands[j]);
+  free(s->json_operands);
+}
+
 static void free_steps(rl__plan_step *s, size_t n, int owns) {
-  for (size_t i = 0; i < n; i++) {
-    if (owns)
-      rl__target_del(s[i].target);
-    free(s[i].capture_vars);
-    rl__template_del(s[i].contains);
-    for (size_t j = 0; j < s[i].n_json_operands; j++)
-      rl__template_del(s[i].json_operands[j]);
-    free(s[i].json_operands);
-  }
+  for (size_t i = 0; i < n; i++)
+    rl__plan_step_free(&s[i], owns);
   free(s);
 }
 
 void rl__plan_del(rl__plan *p) {
   if (!p)
     return;
+  /* First: its helper may still be building from what `keep` holds. */
+  rl__rtargets_del(p->rt);
   for (size_t c = 0; c < p->n_classes; c++) {
     rl__plan_class *k = &p->classes[c];
     free_steps(k->on_start, k->n_on_start, p->owns_targets);
@@ -245,7 +251,7 @@ static const char *conn_key(const rl__target *t) {
 
 /* Same plugin, host, port and TLS, and the same connection settings the
  * plugin's steps ask for: one connection may carry both. */
-static int same_endpoint(const rl__target *a, const rl__target *b) {
+int rl__plan_same_endpoint(const rl__target *a, const rl__target *b) {
   return a->plugin == b->plugin && a->port == b->port && a->tls == b->tls &&
          strcmp(a->host ? a->host : "", b->host ? b->host : "") == 0 &&
          strcmp(conn_key(a), conn_key(b)) == 0;
@@ -253,7 +259,7 @@ static int same_endpoint(const rl__target *a, const rl__target *b) {
 
 int rl__plan_endpoint(rl__plan *p, rl__target *t, size_t *out) {
   for (size_t i = 0; i < p->n_endpoints; i++)
-    if (same_endpoint(p->endpoint_targets[i], t)) {
+    if (rl__plan_same_endpoint(p->endpoint_targets[i], t)) {
       *out = i;
       return 0;
     }

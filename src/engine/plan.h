@@ -148,6 +148,10 @@ typedef struct rl__plan {
    * rl__plan_del. NULL: `assign`. */
   struct rl__plan_deal *_Atomic deal;
   struct rl__plan_deal *old_deals;
+  /* The targets its C classes' requests add while it runs (a host not
+   * declared: rl_send_opts.host; engine/rtarget.h), owned, freed first
+   * by rl__plan_del; NULL: none may be added. */
+  struct rl__rtargets *rt;
 } rl__plan;
 
 /* A deal of users to classes: user i (spawn place) is of class cls[i]. */
@@ -165,6 +169,13 @@ typedef struct rl__plan_deal {
 rl__plan *rl__plan_single(rl__target *target, const rl__wait *wait);
 
 void rl__plan_del(rl__plan *p);
+
+/* Frees what step s holds (its target too when `owns`), not s itself. */
+void rl__plan_step_free(rl__plan_step *s, int owns);
+
+/* Whether targets a and b are one endpoint (plugin, host, port, TLS and
+ * the plugin's connection key): a user's one connection carries both. */
+int rl__plan_same_endpoint(const rl__target *a, const rl__target *b);
 
 /* The class of the user with 0-based spawn index `i`. */
 const rl__plan_class *rl__plan_class_of(const rl__plan *p, uint64_t i);

@@ -54,10 +54,12 @@ static const struct {
     {"i", PART_I, 0},
 };
 
-/* The variables a scenario's templates may name (main thread, while its
- * steps compile). */
-static const char *const *known_vars;
-static size_t n_known_vars;
+/* The variables a scenario's templates may name (while its steps
+ * compile). Per thread: a run-time target (engine/rtarget.c) compiles on
+ * its table's helper thread while the web UI's thread may compile a new
+ * test's plan. */
+static _Thread_local const char *const *known_vars;
+static _Thread_local size_t n_known_vars;
 
 void rl__template_set_variables(const char *const *var_names, size_t n) {
   known_vars = n ? var_names : NULL;
@@ -65,8 +67,8 @@ void rl__template_set_variables(const char *const *var_names, size_t n) {
 }
 
 /* The data file's columns a scenario's templates may name ({{data.x}}). */
-static const char *const *known_columns;
-static size_t n_known_columns;
+static _Thread_local const char *const *known_columns;
+static _Thread_local size_t n_known_columns;
 
 void rl__template_set_data_columns(const char *const *columns, size_t n) {
   known_columns = n ? columns : NULL;

@@ -280,6 +280,62 @@ void rl__user_start_request(rl__user *u, rl_request *req,
   submit(u, req, endpoint_conn(u, s->endpoint));
 }
 
+/* The user's run-time connection number `i`, made with `t` the first
+ * time; NULL when out of memory. */
+static rl_conn *rt_conn(rl__user *u, size_t i, const rl__target *t) {
+  if (i >= u->n_rt_conns) {
+    size_t n = i + 1 > 2 * u->n_rt_conns ? i + 1 : 2 * u->n_rt_conns;
+    rl_conn **v = realloc(u->rt_conns, n * sizeof(rl_conn *));
+    if (!v)
+      return NULL;
+    memset(v + u->n_rt_conns, 0, (n - u->n_rt_conns) * sizeof(rl_conn *));
+    u->rt_conns = v;
+    u->n_rt_conns = n;
+  }
+  if (!u->rt_conns[i]) {
+    rl_conn *c = calloc(1, sizeof *c);
+    if (!c)
+      return NULL;
+    rl__conn_init(c, u->loop, t);
+    u->rt_conns[i] = c;
+  }
+  return u->rt_conns[i];
+}
+
+static void prepare_request(rl__user *u, rl_request *req,
+                            const rl__plan_step *s, uint64_t start_ns,
+                            rl__response *resp) {
+  req->start_ns = start_ns;
+  if (u->loop->open)
+    req->sent_ns = rl__now_ns();
+  req->target = s->target;
+  req->step = s;
+  req->retries = 0;
+  req->seq = ++u->seq;
+  req->resp = resp;
+  if (resp)
+    rl__response_clear(resp);
+}
+
+void rl__user_start_request_rt(rl__user *u, rl_request *req,
+                               const rl__plan_step *s, size_t conn,
+                               uint64_t start_ns, rl__response *resp) {
+  prepare_request(u, req, s, start_ns, resp);
+  rl_conn *c = rt_conn(u, conn, s->target);
+  if (!c) {
+    rl__request_fail(req, "out of memory");
+    return;
+  }
+  rl__conn_submit(c, req);
+}
+
+void rl__user_fail_request(rl__user *u, rl_request *req, const rl__plan_step *s,
+                           uint64_t start_ns, rl__response *resp,
+                           const char *reason) {
+  prepare_request(u, req, s, start_ns, resp);
+  rl__request_fail(req, reason);
+}
+
 /* Starts the request of step `s`. */
 static void start_request(rl__user *u, const rl__plan_step *s) {
   u->state = RL__USER_RUNNING;
@@ -516,6 +572,9 @@ void rl__user_stop(rl__user *u, int cut) {
   size_t more = u->more ? u->loop->plan->n_endpoints - 1 : 0;
   for (size_t i = 0; i < more; i++)
     rl__conn_shutdown(&u->more[i], RL_ERR_CANCELLED, "stopped");
+  for (size_t i = 0; i < u->n_rt_conns; i++)
+    if (u->rt_conns[i])
+      rl__conn_shutdown(u->rt_conns[i], RL_ERR_CANCELLED, "stopped");
   /* What plugins kept for it goes now, not when the run ends: users
    * lowered and raised again in the web UI would pile it up. */
   rl__user_slots_release(u->slots);
@@ -545,6 +604,12 @@ void rl__user_del(rl__user *u) {
       rl__conn_free(&u->more[i]);
     free(u->more);
   }
+  for (size_t i = 0; i < u->n_rt_conns; i++)
+    if (u->rt_conns[i]) {
+      rl__conn_free(u->rt_conns[i]);
+      free(u->rt_conns[i]);
+    }
+  free(u->rt_conns);
   if (u->vars) {
     for (size_t i = 0; i < u->loop->plan->n_vars; i++)
       free(u->vars[i]);

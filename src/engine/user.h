@@ -95,6 +95,11 @@ typedef struct rl__user {
   /* A user of a class written in C: what its driver keeps (engine/cuser.c:
    * its requests in flight, its data), or NULL. */
   struct rl_user *c;
+  /* Connections to run-time targets (engine/rtarget.h: one per endpoint,
+   * rl__rtarget.conn), each made the first time the user sends there;
+   * NULL until then. */
+  rl_conn **rt_conns;
+  size_t n_rt_conns;
 } rl__user;
 
 /*
@@ -182,6 +187,27 @@ void rl__user_template_ctx(rl__user *u, const rl_request *req,
                            rl__template_ctx *out);
 
 /* ---- for drivers (rl__user_driver) -------------------------------------- */
+
+/*
+ * rl__user_start_request for a run-time target's step `s` (not the
+ * plan's: engine/rtarget.h), on the user's run-time connection number
+ * `conn` (made on first use; out of memory: req fails). Codec plugins
+ * only. Worker thread only.
+ */
+void rl__user_start_request_rt(rl__user *u, rl_request *req,
+                               const struct rl__plan_step *s, size_t conn,
+                               uint64_t start_ns, rl__response *resp);
+
+/*
+ * Ends `req` at once as a failure with `reason` (borrowed), as if it
+ * had run plan step `s` from `start_ns` and no session took it (typed and
+ * named as the step's target): a request that could not be sent; `resp`
+ * (NULL: none) is cleared, as nothing came back. req->end is called
+ * before this returns. Worker thread only.
+ */
+void rl__user_fail_request(rl__user *u, rl_request *req,
+                           const struct rl__plan_step *s, uint64_t start_ns,
+                           rl__response *resp, const char *reason);
 
 /*
  * Starts `req` (the user's: req->user is u, req->end its owner's) running

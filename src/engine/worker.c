@@ -9,6 +9,7 @@
 #include "engine/conn.h"
 #include "engine/plan.h"
 #include "engine/request.h"
+#include "engine/rtarget.h"
 #include "engine/target.h"
 #include "engine/user.h"
 #include "events/events.h"
@@ -372,6 +373,7 @@ static void new_test(rl__worker *w, unsigned gen) {
   w->nusers = 0;
   w->active_users = 0;
   if (fresh) {
+    rl__rt_thread_del(&w->loop); /* the old plan's table */
     const rl__target *pool_target = atomic_load(&w->next_pool_target);
     for (uint32_t i = 0; i < w->npool; i++) {
       rl__conn_shutdown(&w->pool[i], RL_ERR_CANCELLED, "a new test");
@@ -636,6 +638,7 @@ void rl__worker_join(rl__worker *w) {
   w->pool = NULL;
   w->npool = 0;
   rl_loop *lp = &w->loop;
+  rl__rt_thread_del(lp); /* before its loop and its plan go */
   if (lp->ev)
     ev_loop_destroy(lp->ev);
   lp->ev = NULL;

@@ -21,6 +21,7 @@
 #include <rpcload/plugin.h>
 
 #include "engine/cuser.h"
+#include "engine/rtarget.h"
 
 /* What errors call the scenario the C classes make up, when no request or
  * class is at fault ("...: no step makes a request"). */
@@ -209,6 +210,52 @@ static void give_callbacks(rl__plan *p, rl__plan_class *pc,
 
 static void keep_del(void *keep) { rl__scn_del(keep); }
 
+/* What the plan's run-time targets are compiled with (engine/rtarget.h):
+ * the command line's options as at load (what they point to is the
+ * environment's, which outlives the plan), the host they named copied. */
+typedef struct rt_ctx {
+  rl__plugin_set *plugins;
+  const rl__scn *cs; /* the plan's keep */
+  const rl__plan *plan;
+  rl__scn_compile_options po;
+  char *host;
+} rt_ctx;
+
+static void rt_ctx_del(void *arg) {
+  rt_ctx *x = arg;
+  free(x->host);
+  free(x);
+}
+
+static int rt_build(void *arg, const rl__plan_class *pc, size_t request,
+                    const char *host, rl__plan_step *out, char *err,
+                    size_t errlen) {
+  const rt_ctx *x = arg;
+  char why[768];
+  int rc = rl__scn_compile_request(x->plugins, x->cs, &x->po, x->plan, pc,
+                                   request, host, out, why, sizeof why);
+  if (rc)
+    snprintf(err, errlen, "host '%s' (added at run time): %s", host, why);
+  return rc;
+}
+
+/* The plan's table of run-time targets. 0 or RL_ERR_NOMEM. */
+static int add_rtargets(rl__plugin_set *plugins, rl__plan *p, const rl__scn *cs,
+                        const rl__scn_compile_options *po) {
+  rt_ctx *x = calloc(1, sizeof *x);
+  if (!x || (po->host && !(x->host = strdup(po->host)))) {
+    free(x);
+    return RL_ERR_NOMEM;
+  }
+  x->plugins = plugins;
+  x->cs = cs;
+  x->plan = p;
+  x->po = *po;
+  x->po.host = x->host;
+  p->rt = rl__rtargets_new(0, rt_build, x, rt_ctx_del);
+  return p->rt ? 0 : RL_ERR_NOMEM;
+}
+
 int rl__cclass_plan(rl__plugin_set *plugins, const rl__scn *scn,
                     const rl_user_class *const *classes, size_t n,
                     const rl__scn_compile_options *po, rl__plan **out,
@@ -259,6 +306,11 @@ int rl__cclass_plan(rl__plugin_set *plugins, const rl__scn *scn,
   }
   p->keep = cs;
   p->keep_del = keep_del;
+  if (n && !po->list_only && add_rtargets(plugins, p, cs, po)) {
+    rl__plan_del(p);
+    snprintf(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
   *out = p;
   return 0;
 }

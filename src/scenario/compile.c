@@ -36,6 +36,9 @@ typedef struct compiler {
   /* What errors of the step being compiled name in place of the
    * scenario's file: a C class's request ("Shop.requests[1]"), or NULL. */
   const char *label;
+  /* A run-time target (rl__scn_compile_request): the host its request
+   * goes to, in place of the request's own; no endpoint of the plan. */
+  const char *runtime_host;
 } compiler;
 
 /* The compile's error at `pos` of the step being compiled (in c->label,
@@ -299,10 +302,11 @@ static int step_url(compiler *c, const rl__scn_user *k, const rl__scn_step *s,
   const rl__scn_compile_options *o = c->o;
   if (path && has_scheme(path))
     return (ss->url = strdup(path)) ? 0 : RL_ERR_NOMEM;
-  const char *host = s->host   ? s->host
-                     : k->host ? k->host
-                     : o->host ? o->host
-                               : c->scn->host;
+  const char *host = c->runtime_host ? c->runtime_host
+                     : s->host       ? s->host
+                     : k->host       ? k->host
+                     : o->host       ? o->host
+                                     : c->scn->host;
   if (!host || !*host) {
     if (k->c_class)
       cerr(c, s->pos,
@@ -636,11 +640,13 @@ static int compile_step(compiler *c, const rl__scn_user *k,
   }
   free_strings(&ss);
   out->origin = s;
-  if (rl__plan_endpoint(c->plan, out->target, &out->endpoint)) {
+  if (c->runtime_host) {
+    /* The run-time table gives its connection (engine/rtarget.c). */
+  } else if (rl__plan_endpoint(c->plan, out->target, &out->endpoint)) {
     snprintf(c->err, c->errlen, "out of memory");
     return RL_ERR_NOMEM;
   }
-  if (c->plan->n_endpoints > RL__PLAN_MAX_ENDPOINTS)
+  if (!c->runtime_host && c->plan->n_endpoints > RL__PLAN_MAX_ENDPOINTS)
     return cerr(c, s->pos,
                 "more than %d endpoints (protocol, host, port and "
                 "TLS), the limit of scenario files: each user holds "
@@ -657,6 +663,8 @@ static int compile_step(compiler *c, const rl__scn_user *k,
     if (!out->capture_vars)
       return RL_ERR_NOMEM;
     out->checks.capture_vars = out->capture_vars;
+    /* At run time too: collect_vars gave the plan every capture's
+     * variable before it ran, so this only finds it. */
     for (size_t i = 0; i < s->n_captures; i++)
       if (rl__plan_var(c->plan, s->captures[i].var, &out->capture_vars[i]))
         return RL_ERR_NOMEM;
@@ -995,6 +1003,61 @@ int rl__scn_compile(rl__plugin_set *plugins, const rl__scn *scn,
                     const rl__scn_compile_options *o, rl__plan **out, char *err,
                     size_t errlen) {
   return rl__scn_compile_many(plugins, &scn, 1, o, out, err, errlen);
+}
+
+int rl__scn_compile_request(rl__plugin_set *plugins, const rl__scn *scn,
+                            const rl__scn_compile_options *o,
+                            const rl__plan *plan, const rl__plan_class *pc,
+                            size_t request, const char *host,
+                            rl__plan_step *out, char *err, size_t errlen) {
+  const rl__scn_user *k = pc->origin;
+  /* The plan is only read: its variables (the captures' are there). */
+  compiler c = {.plugins = plugins,
+                .scn = scn,
+                .o = o,
+                .plan = (rl__plan *)plan,
+                .err = err,
+                .errlen = errlen,
+                .runtime_host = host};
+  if (!k || request >= k->n_requests) {
+    snprintf(err, errlen, "no request %zu", request);
+    return RL_ERR_INVAL;
+  }
+  c.option_used = calloc(o->base->n_options + 1, 1);
+  if (!c.option_used || set_dir(&c)) {
+    free(c.option_used);
+    snprintf(err, errlen, "out of memory");
+    return RL_ERR_NOMEM;
+  }
+  rl__template_set_variables((const char *const *)plan->vars, plan->n_vars);
+  rl__template_set_data_columns(
+      pc->feeder ? (const char *const *)pc->feeder->columns : NULL,
+      pc->feeder ? pc->feeder->n_columns : 0);
+  char label[256];
+  rl__scn_request_label(k->name, request, label, sizeof label);
+  c.label = label;
+  *out = (rl__plan_step){.kind = RL__STEP_REQUEST};
+  int rc = compile_step(&c, k, &k->requests[request], out);
+  rl__template_set_variables(NULL, 0);
+  rl__template_set_data_columns(NULL, 0);
+  size_t ll = strlen(label);
+  if (rc && strncmp(err, label, ll) == 0 && err[ll] == ':') {
+    /* "Shop.requests[3]:1:1: " names a request the class's language
+     * made up (Lua's): the caller names the host instead. */
+    const char *why = err + ll + 1;
+    for (int colons = 0; *why && colons < 2; why++)
+      colons += *why == ':';
+    while (*why == ' ')
+      why++;
+    memmove(err, why, strlen(why) + 1);
+  }
+  if (rc) {
+    rl__plan_step_free(out, 1);
+    *out = (rl__plan_step){0};
+  }
+  free(c.dir);
+  free(c.option_used);
+  return rc;
 }
 
 /* ---- listing --------------------------------------------------------------- */

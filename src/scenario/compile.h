@@ -58,6 +58,21 @@ int rl__scn_compile_many(rl__plugin_set *plugins, const rl__scn *const *scns,
                          size_t n, const rl__scn_compile_options *o,
                          rl__plan **out, char *err, size_t errlen);
 
+/*
+ * A run-time target (engine/rtarget.h): request `request` of the C class
+ * `pc` (of `plan`, compiled from `scn` with `o`, all still there) compiled
+ * again, as at load, but to `host` ("h:p", "http://h:p") in place of the
+ * request's own. Into *out (the caller's: rl__plan_step_free(out, 1));
+ * the plan is only read. May block (the plugin's step_new, the host's
+ * resolution): on any thread but a worker's. 0, or a negative code with
+ * the reason (naming the request) in err.
+ */
+int rl__scn_compile_request(rl__plugin_set *plugins, const rl__scn *scn,
+                            const rl__scn_compile_options *o,
+                            const rl__plan *plan, const rl__plan_class *pc,
+                            size_t request, const char *host,
+                            rl__plan_step *out, char *err, size_t errlen);
+
 /* `rpcload -f F --list`: classes, weights or fixed counts, tasks with
  * weights and tags (of a plan compiled from a scenario, which must still
  * be there). */

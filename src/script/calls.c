@@ -239,25 +239,28 @@ static int grpc_call(lua_State *L, int stream) {
   const rl_kv *md;
   size_t n_md;
   const char *name = read_opts(L, opts, what, "metadata", &md, &n_md);
+  const char *rt_host = NULL;
   if (opts && lua_istable(L, opts)) {
-    /* host=: the grpc table's host or one of its hosts (declared). */
+    /* host=: the grpc table's host or one of its hosts (declared), else
+     * a target added while the run goes (any "h:p" or URL). */
     lua_getfield(L, opts, "host");
     if (!lua_isnil(L, -1)) {
+      if (lua_type(L, -1) != LUA_TSTRING || !*lua_tostring(L, -1))
+        return luaL_error(
+            L, "%s: host= is %s%s: give \"host:port\"", what,
+            lua_type(L, -1) == LUA_TSTRING ? "" : "a ",
+            lua_type(L, -1) == LUA_TSTRING ? "empty" : luaL_typename(L, -1));
       const char *host = lua_tostring(L, -1);
-      long block = host ? rl__script_grpc_host_block(k, host) : -1;
-      if (block < 0) {
-        rl__script_list_text(L, k->grpc_hosts, k->n_grpc_hosts);
-        return luaL_error(L,
-                          "%s: host '%s' is not one class %s declares "
-                          "(grpc = {host = %s, hosts = {%s}})",
-                          what, host ? host : luaL_typename(L, -2), k->name,
-                          k->grpc_host ? k->grpc_host : "none",
-                          lua_tostring(L, -1));
-      }
-      req += (size_t)block * k->grpc_block;
+      long block = rl__script_grpc_host_block(k, host);
+      if (block < 0)
+        rt_host = host; /* stays on the stack until the send */
+      else
+        req += (size_t)block * k->grpc_block;
     }
   }
   uint64_t timeout_ns = opts ? rl__script_timeout(L, opts, what) : 0;
+  /* Taken by the send (either kind) before anything it does can fail. */
+  rl__script_next_host = rt_host;
   if (stream)
     return rl__script_open_stream(L, what, req, name, md, n_md, vars, n,
                                   timeout_ns);

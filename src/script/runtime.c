@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lualib.h>
 
@@ -265,6 +266,7 @@ static void resume(luser *lu, int nargs) {
   luser *outer = tls_current;
   tls_current = lu;
   rl__script_next_no_event = 0;
+  rl__script_next_host = NULL;
   rl__script_guard_arm(&lu->st->guard, co);
   int rc = lua_resume(co, nargs);
   rl__script_guard_disarm(&lu->st->guard, lu->st->L);
@@ -442,8 +444,26 @@ static int l_request(lua_State *L) {
   luser *lu = running_user(L, what);
   const char *url = luaL_checkstring(L, 2), *path = url;
   size_t base = 0;
+  /* A URL on a host not declared: its "scheme://host[:port]", the host
+   * of a run-time target (rl_send_opts.host). Copied here: the stack's
+   * next slots are the call's options. */
+  const char *rt_host = NULL;
+  char rt_buf[512];
   if (url[0] != '/') {
     long first = rl__script_host_request(lu->k, url, &path);
+    if (first < 0 && (lu->k->http_default || lu->k->n_hosts) &&
+        (strncasecmp(url, "http://", 7) == 0 ||
+         strncasecmp(url, "https://", 8) == 0)) {
+      const char *h = strstr(url, "://") + 3;
+      size_t hl = strcspn(h, "/?#"), len = (size_t)(h - url) + hl;
+      if (hl > 0 && len < sizeof rt_buf) {
+        memcpy(rt_buf, url, len);
+        rt_buf[len] = '\0';
+        rt_host = rt_buf;
+        path = h + hl;
+        first = 0; /* the class's first HTTP requests, to that host */
+      }
+    }
     if (first < 0) {
       rl__script_list_text(L, lu->k->hosts, lu->k->n_hosts);
       return luaL_error(L,
@@ -494,6 +514,7 @@ static int l_request(lua_State *L) {
    * after its host is "/" or "/?q". */
   const char *vars[4] = {"_rl_path", path[0] == '/' ? path + 1 : path,
                          "_rl_body", body ? body : ""};
+  rl__script_next_host = rt_host;
   return rl__script_send_timed(L, what, base + (size_t)m * 3 + (size_t)variant,
                                name ? name : url, headers, n_headers, vars, 2,
                                timeout_ns);
@@ -547,6 +568,10 @@ int rl__script_send_timed(lua_State *L, const char *what, size_t req,
                           const char *name, const rl_kv *headers,
                           size_t n_headers, const char *const *vars,
                           size_t n_vars, uint64_t timeout_ns) {
+  /* Taken first: an error below (caught by a pcall) leaves none behind
+   * for the task's next send. */
+  const char *host = rl__script_next_host;
+  rl__script_next_host = NULL;
   luser *lu = running_user(L, what);
   rl_user *cu = lu->cu;
   lu->stream_reply = lu->stream_next;
@@ -560,13 +585,21 @@ int rl__script_send_timed(lua_State *L, const char *what, size_t req,
                     .headers = headers,
                     .n_headers = n_headers,
                     .timeout_ns = timeout_ns,
-                    .no_event = rl__script_next_no_event};
+                    .no_event = rl__script_next_no_event,
+                    .host = host};
   rl__script_next_no_event = 0;
   int rc = rl_user_send_opts(cu, req, &o, request_done, lu);
   if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
     lu->ending = 1; /* the user is stopping: the task ends here */
     return lua_yield(L, 0);
   }
+  if (rc == RL_ERR_BUSY && o.host)
+    return luaL_error(L,
+                      "%s: host '%s' is not declared, and the run has added "
+                      "its %d run-time targets (a host not declared, per "
+                      "request) already: declare the hosts the class calls "
+                      "(hosts = {...}, grpc = {hosts = {...}})",
+                      what, o.host, RL_USER_MAX_RUNTIME_TARGETS);
   if (rc)
     return luaL_error(L, "%s: %s", what, rl_strerror(rc));
   return lua_yield(L, 0);
@@ -736,6 +769,9 @@ int rl__script_open_stream(lua_State *L, const char *what, size_t req,
                            const char *name, const rl_kv *headers,
                            size_t n_headers, const char *const *vars,
                            size_t n_vars, uint64_t timeout_ns) {
+  /* Taken first, as rl__script_send_timed takes it. */
+  const char *host = rl__script_next_host;
+  rl__script_next_host = NULL;
   luser *lu = running_user(L, what);
   rl_user *cu = lu->cu;
   if (lu->stream.open)
@@ -753,7 +789,8 @@ int rl__script_open_stream(lua_State *L, const char *what, size_t req,
                     .n_headers = n_headers,
                     .timeout_ns = timeout_ns,
                     .no_event = rl__script_next_no_event,
-                    .on_message = stream_message};
+                    .on_message = stream_message,
+                    .host = host};
   rl__script_next_no_event = 0;
   int rc = rl_user_send_opts(cu, req, &o, stream_done, &lu->stream);
   if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {

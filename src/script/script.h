@@ -248,6 +248,11 @@ uint64_t rl__script_timeout(lua_State *L, int idx, const char *what);
  * it); each resume clears it too, so an error between the two (the
  * resume's end) leaves nothing for a later send. */
 extern _Thread_local int rl__script_next_no_event;
+/* The same way, set by a call just before its rl__script_send_timed: the
+ * host (on the caller's Lua stack) the send goes to in place of its
+ * request's own, a host the class did not declare (rl_send_opts.host:
+ * a target added while the run goes); NULL: none. */
+extern _Thread_local const char *rl__script_next_host;
 
 /* runtime.c, for model.c: the rl_user of the user whose coroutine L is
  * (a Lua error naming `what` otherwise); ends L's phase now with no Lua

@@ -524,7 +524,7 @@ class LuaGrpcStreams(LuaScriptCase):
             '    u.grpc:call(t, "StreamingInputCall", list)\n'
             '  end, function(u) u.grpc:call(t, "UnaryCall", {}) end,\n'
             '  function(u) u.grpc:call(t, "StreamingInputCall", {},\n'
-            '                          {host = "127.0.0.1:8"}) end } }\n'
+            '                          {host = 8}) end } }\n'
             % PROTO)
         p = run(path, "-u", "1", "-r", "10", "-t", "300ms",
                 "--allow-unreachable")
@@ -534,8 +534,9 @@ class LuaGrpcStreams(LuaScriptCase):
                       p.stderr)
         self.assertIn("u.grpc:call: 'UnaryCall' is not a method class S "
                       "declares", p.stderr)
-        self.assertIn("u.grpc:call: host '127.0.0.1:8' is not one class S "
-                      "declares (grpc = {host = 127.0.0.1:9, hosts = {none}})",
+        # (a host not declared is added while the run goes:
+        # test_lua_rtargets)
+        self.assertIn("u.grpc:call: host= is a number: give \"host:port\"",
                       p.stderr)
 
     def test_a_missing_proto_stops_the_start(self):

@@ -16,6 +16,7 @@
 #include "engine/cuser.h"
 #include "engine/host.h"
 #include "engine/plan.h"
+#include "engine/rtarget.h"
 #include "engine/user.h"
 
 /* ---- the host table ------------------------------------------------------ */
@@ -560,6 +561,7 @@ void th_loop_end_transports(rl_loop *lp) {
 }
 
 void th_loop_free(rl_loop *lp) {
+  rl__rt_thread_del(lp); /* as a worker's end does */
   th_loop_end_transports(lp);
   free(lp->transports);
   th_owner *o = lp->owner;

@@ -8,15 +8,18 @@
  * transport, whose steps say how each ends.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rpcload/user.h>
 
 #include "engine/cuser.h"
 #include "engine/plan.h"
+#include "engine/rtarget.h"
 #include "engine/user.h"
 #include "engine_harness.h"
 
@@ -419,6 +422,146 @@ static void test_a_cut_user_hears_nothing_more(void **state) {
   assert_string_equal(f.log, "task|");
   assert_int_equal(f.lp.cut_requests, 1);
   assert_int_equal(requests_of("A"), 0);
+}
+
+/* ---- a host not declared (rl_send_opts.host, API 1.6) ----------------------- */
+
+/* The run-time table's builder: a "line" target to the peer for any
+ * host but "nowhere", once the test lets it go (held: the build is
+ * under way). */
+static struct {
+  atomic_int hold, builds;
+  th_step step;
+  uint16_t port;
+  int lfd;
+} rt;
+
+static int rt_build(void *ctx, const rl__plan_class *cls, size_t request,
+                    const char *host, rl__plan_step *out, char *err,
+                    size_t errlen) {
+  (void)ctx;
+  (void)cls;
+  (void)request;
+  atomic_fetch_add(&rt.builds, 1);
+  uint64_t until = rl__now_ns() + TH_TIMEOUT_NS;
+  while (atomic_load(&rt.hold) && rl__now_ns() < until) {
+    struct timespec ms = {0, 1000000};
+    nanosleep(&ms, NULL);
+  }
+  if (strcmp(host, "nowhere") == 0) {
+    snprintf(err, errlen, "cannot resolve host 'nowhere'");
+    return RL_ERR_INVAL;
+  }
+  *out = (rl__plan_step){.kind = RL__STEP_REQUEST,
+                         .target = th_target_new(&th_line, &rt.step, rt.port)};
+  return 0;
+}
+
+static void rt_plan(rl_task_fn task) {
+  const int req[] = {A, -1};
+  memset(&rt, 0, sizeof rt);
+  rt.step = (th_step){.label = "L", .type = "T", .name = "L"};
+  rt.lfd = th_listen(&rt.port);
+  plan(NULL, task, NULL, req, constant(RL__NS_PER_SEC));
+  f.plan->rt = rl__rtargets_new(0, rt_build, NULL, NULL);
+  assert_non_null(f.plan->rt);
+}
+
+/* Sends request 0 (A) to "peer", or "nowhere" once f.calls is set. */
+static void rt_task(rl_user *u, void *arg) {
+  (void)arg;
+  say("task");
+  rl_send_opts o = {.struct_size = sizeof o,
+                    .host = f.calls ? "nowhere" : "peer"};
+  f.in_send = 1;
+  assert_int_equal(rl_user_send_opts(u, 0, &o, done_then_end, NULL), 0);
+  f.in_send = 0;
+}
+
+static void test_a_send_to_a_new_host_waits_for_its_target(void **state) {
+  (void)state;
+  rt_plan(rt_task);
+  atomic_store(&rt.hold, 1);
+  rl__user *u = spawn();
+  th_run_ready(&f.lp);
+  /* The target builds: nothing sent yet, the task still on. */
+  th_run_for(&f.lp, 20 * TH_MS);
+  assert_string_equal(f.log, "task|");
+  assert_false(th_pending(rt.lfd));
+  assert_int_equal(u->state, RL__USER_RUNNING);
+  atomic_store(&rt.hold, 0);
+  int fd = th_accept(&f.lp, rt.lfd);
+  th_in in = {0};
+  th_expect(&f.lp, fd, &in, "L 1\n");
+  th_send(fd, "ok\n");
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  assert_string_equal(f.log, "task|done L -1|");
+  assert_int_equal(requests_of("L"), 1);
+  assert_int_equal(requests_of("A"), 0);
+  assert_int_equal(atomic_load(&rt.builds), 1);
+  close(fd);
+  close(rt.lfd);
+}
+
+static void test_a_host_that_fails_to_build_fails_its_send(void **state) {
+  (void)state;
+  rt_plan(rt_task);
+  f.calls = 1; /* "nowhere" */
+  rl__user *u = spawn();
+  th_run_ready(&f.lp);
+  TH_RUN_UNTIL(&f.lp, u->state == RL__USER_WAITING);
+  /* Counted under its request's row (A: the declared step's name). */
+  assert_string_equal(f.log, "task|done A cannot resolve host 'nowhere'|");
+  const rl__stats_entry *e = entry_named("A");
+  assert_non_null(e);
+  assert_int_equal(e->num_requests, 1);
+  assert_int_equal(e->num_failures, 1);
+  close(rt.lfd);
+}
+
+static void test_a_cut_user_waiting_for_a_target_hears_nothing(void **state) {
+  (void)state;
+  rt_plan(rt_task);
+  atomic_store(&rt.hold, 1);
+  rl__user *u = spawn();
+  th_run_ready(&f.lp);
+  assert_string_equal(f.log, "task|");
+  f.lp.stopping = f.lp.cutting = 1;
+  rl__user_stop(u, 1);
+  atomic_store(&rt.hold, 0);
+  /* Built now: no send goes, no done comes. */
+  th_run_for(&f.lp, 30 * TH_MS);
+  th_run_ready(&f.lp);
+  assert_string_equal(f.log, "task|");
+  assert_false(th_pending(rt.lfd));
+  assert_int_equal(requests_of("L"), 0);
+  close(rt.lfd);
+}
+
+/* A send that reuses the object of one that got a response: its failure
+ * shows no response (status -1, no body), not the one before. */
+static void status_done(rl_user *u, const rl_send_result *res, void *arg) {
+  (void)arg;
+  say("done %s %d %zu", res->name, res->status, res->body_len);
+  rl_user_task_done(u);
+}
+
+static void reuse_task(rl_user *u, void *arg) {
+  (void)arg;
+  rl_send_opts o = {.struct_size = sizeof o,
+                    .host = f.calls++ ? "nowhere" : NULL};
+  assert_int_equal(rl_user_send_opts(u, 0, &o, status_done, NULL), 0);
+}
+
+static void test_a_failed_host_shows_no_earlier_response(void **state) {
+  (void)state;
+  rt_plan(reuse_task);
+  f.s[A].body = "hello";
+  f.plan->classes[0].wait = constant(0);
+  (void)spawn();
+  TH_RUN_UNTIL(&f.lp, strstr(f.log, "done A -1") != NULL);
+  assert_memory_equal(f.log, "done A 200 5|done A -1 0|", 25);
+  close(rt.lfd);
 }
 
 /* ---- what rl_user_send refuses ---------------------------------------------- */
@@ -828,6 +971,10 @@ int main(void) {
       T(test_a_class_fires_its_own_requests),
       T(test_listeners_reading_responses_get_every_part),
       T(test_a_send_takes_its_messages_as_they_come),
+      T(test_a_send_to_a_new_host_waits_for_its_target),
+      T(test_a_host_that_fails_to_build_fails_its_send),
+      T(test_a_cut_user_waiting_for_a_target_hears_nothing),
+      T(test_a_failed_host_shows_no_earlier_response),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
