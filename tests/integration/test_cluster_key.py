@@ -26,6 +26,7 @@ import time
 import unittest
 
 import rpcload
+from cluster_case import ClusterCase
 from servers import NginxServer, free_port, popen_bounded, stop_process
 
 try:
@@ -151,37 +152,18 @@ class ClusterKey(unittest.TestCase):
 
 
 @unittest.skipUnless(HAVE_ZMQ, "pyzmq with CURVE (Debian's python3-zmq) is missing")
-class RpcloadMasterWithKey(unittest.TestCase):
+class RpcloadMasterWithKey(ClusterCase):
+    tmp_prefix = "rl-cluster-key-"
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="rl-cluster-key-")
-        self.nginx = NginxServer()
-        self.nginx.start()
+        super().setUp()
         self.scenario = os.path.join(self.tmp, "shop.yaml")
         with open(self.scenario, "w") as f:
-            f.write(SCENARIO % ("http://127.0.0.1:%d" % self.nginx.port))
+            f.write(SCENARIO % self.start_nginx())
         self.key = zmq.curve_keypair()[1].decode()
-        self.procs, self.logs = [], {}
-
-    def tearDown(self):
-        for p in self.procs:
-            stop_process(p)
-        self.nginx.stop()
-        if not os.environ.get("RPCLOAD_KEEP_TMP"):
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def start(self, name, args):
-        self.logs[name] = os.path.join(self.tmp, name + ".log")
-        with open(self.logs[name], "w") as log:
-            p = popen_bounded(rpcload.base_argv() + args, stdout=log, stderr=subprocess.STDOUT)
-        self.procs.append(p)
-        return p
-
-    def log(self, name):
-        with open(self.logs[name], errors="replace") as f:
-            return f.read()
-
-    def describe(self):
-        return "\n".join("--- %s ---\n%s" % (n, self.log(n)[-3000:]) for n in self.logs)
+        return super().start(name, rpcload.base_argv() + args)
 
     def master(self, port, key, extra=()):
         return self.start("master", [
