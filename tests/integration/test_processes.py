@@ -22,14 +22,13 @@ Run from this folder:  RPCLOAD_BIN=../../build/rpcload RPCLOAD_PLUGIN_DIR=../../
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
 import unittest
 
 import rpcload
-from servers import NginxServer, popen_bounded, stop_process
+from cluster_case import ClusterCase
+
 from test_web_ui import WebRpcload, get_json, http
 
 SCENARIO = """host: %s
@@ -69,42 +68,33 @@ def connection_owners(port):
     return {int(p) for p in re.findall(r"pid=(\d+)", res.stdout)}
 
 
-class Processes(unittest.TestCase):
+class Processes(ClusterCase):
+    tmp_prefix = "rl-processes-"
+
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="rl-processes-")
-        self.nginx = NginxServer()
-        self.nginx.start()
+        super().setUp()
         self.scn = os.path.join(self.tmp, "shop.yaml")
         with open(self.scn, "w") as f:
-            f.write(SCENARIO % ("http://127.0.0.1:%d" % self.nginx.port))
-        self.proc = None
+            f.write(SCENARIO % self.start_nginx())
 
-    def tearDown(self):
-        if self.proc is not None:
-            stop_process(self.proc)
-        self.nginx.stop()
-        if not os.environ.get("RPCLOAD_KEEP_TMP"):
-            shutil.rmtree(self.tmp, ignore_errors=True)
 
     def test_master_and_workers_against_nginx(self):
         n = 3
         report = os.path.join(self.tmp, "report.json")
-        log_path = os.path.join(self.tmp, "run.log")
-        with open(log_path, "w") as log:
-            self.proc = popen_bounded(rpcload.base_argv() + [
-                "-f", self.scn, "--processes", str(n), "-u", "12", "-r", "12", "-t", "5s",
-                "--json-file", report], stdout=log, stderr=subprocess.STDOUT)
+        proc = self.start("run", rpcload.base_argv() + [
+            "-f", self.scn, "--processes", str(n), "-u", "12", "-r", "12", "-t", "5s",
+            "--json-file", report])
+
         # While it runs: every connection to nginx belongs to a worker.
         seen_workers, owners = set(), set()
         deadline = time.monotonic() + 30
-        while self.proc.poll() is None and time.monotonic() < deadline and len(owners) < n:
-            seen_workers |= children(self.proc.pid)
+        while proc.poll() is None and time.monotonic() < deadline and len(owners) < n:
+            seen_workers |= children(proc.pid)
             owners |= connection_owners(self.nginx.port)
             time.sleep(0.2)
-        rc = self.proc.wait(timeout=90)
-        self.proc = None
-        with open(log_path, errors="replace") as f:
-            log = f.read()
+        rc = proc.wait(timeout=90)
+        log = self.log("run")
+
         self.assertEqual(rc, 0, log)
         self.assertEqual(len(seen_workers), n, "children seen: %s\n%s" % (seen_workers, log))
         self.assertEqual(len(owners), n, "connection owners %s\n%s" % (owners, log))
