@@ -795,6 +795,10 @@ static void class_place(const compiler *c, const rl__scn_user *k, char *buf,
              k->pos.col, k->name);
 }
 
+/* The host a runtime_host request is compiled with at load: numeric (no
+ * resolver), the discard port; never connected to. */
+#define RL__SCN_NO_HOST "127.0.0.1:9"
+
 /* A C class's requests into its plan class (pc->c, made here), each
  * compiled as a task's step, its errors named "CLASS.requests[i]". */
 static int compile_requests(compiler *c, const rl__scn_user *k,
@@ -813,8 +817,16 @@ static int compile_requests(compiler *c, const rl__scn_user *k,
     ps->origin = &k->requests[i];
     rl__scn_request_label(k->name, i, label, sizeof label);
     c->label = label;
+    /* runtime_host: compiled as a run-time target is (no endpoint: no
+     * user connects for it), to a host never dialled, for what the
+     * load-time target gives: the request checked (a .proto, the
+     * plugin's keys), its shape, and its stats row's type and name, which
+     * a send whose target fails to build counts under (cuser.c). */
+    c->runtime_host = k->requests[i].runtime_host ? RL__SCN_NO_HOST : NULL;
     int rc = compile_step(c, k, &k->requests[i], ps);
     c->label = NULL;
+    c->runtime_host = NULL;
+    ps->runtime_only = k->requests[i].runtime_host != 0;
     if (rc)
       return rc;
   }

@@ -77,6 +77,9 @@ typedef struct rl__script_class {
    * after the ones before. */
   char *grpc_host, **grpc_hosts;
   size_t n_grpc_hosts, grpc_block;
+  /* No grpc table: its methods are the proto objects' the script made,
+   * with no host of their own (a call gives host=; declare.c). */
+  int grpc_runtime;
   size_t protocols_base;
   int http_default; /* the HTTP requests to its host come first */
   /* sequential = true (Locust's SequentialTaskSet as a class); driven:
@@ -368,6 +371,9 @@ int rl__script_proto_of(lua_State *L, const char *script, const char *file);
 /* runtime.c, for calls.c: the next response of the running user is a
  * server or bidi stream's (r:messages() gives its replies). */
 void rl__script_reply_is_stream(lua_State *L);
+/* runtime.c, for calls.c: the next response is a unary or client stream
+ * gRPC call's (its reply's fields read on it: r.message). */
+void rl__script_reply_is_message(lua_State *L);
 /* runtime.c, for calls.c: u.grpc:stream's send, as rl__script_send_timed
  * but returning at once with the call's object (its r:messages() an
  * iterator over the replies as they come, r:close()); one open per user. */
