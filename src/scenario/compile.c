@@ -795,6 +795,16 @@ static void class_place(const compiler *c, const rl__scn_user *k, char *buf,
              k->pos.col, k->name);
 }
 
+/* Whether a C class of p has a request sent to run-time hosts only (a
+ * Lua class calling gRPC servers by host= alone). */
+static int runtime_only(const rl__plan *p) {
+  for (size_t c = 0; c < p->n_classes; c++)
+    for (size_t i = 0; p->classes[c].c && i < p->classes[c].c->n_requests; i++)
+      if (p->classes[c].c->requests[i].runtime_only)
+        return 1;
+  return 0;
+}
+
 /* The host a runtime_host request is compiled with at load: numeric (no
  * resolver), the discard port; never connected to. */
 #define RL__SCN_NO_HOST "127.0.0.1:9"
@@ -982,9 +992,14 @@ int rl__scn_compile_many(rl__plugin_set *plugins, const rl__scn *const *scns,
   if ((rc = check_options_used(&c)))
     goto fail;
   if (p->n_classes && !p->n_endpoints && !o->list_only) {
-    rc = rl__scn_errorf(scns[0], (rl__scn_pos){0, 0}, err, errlen,
-                        "no step makes a request: give a step a protocol "
-                        "key ({http: GET /path})");
+    rc = rl__scn_errorf(
+        scns[0], (rl__scn_pos){0, 0}, err, errlen,
+        runtime_only(p)
+            ? "every request goes to a host given while the run goes "
+              "(host=): give a class a host of its own, or --host, as "
+              "well (a user holds a connection to one declared host)"
+            : "no step makes a request: give a step a protocol key ({http: "
+              "GET /path})");
     goto fail;
   }
   if (!p->n_classes) {

@@ -302,7 +302,7 @@ static int grpc_call(lua_State *L, int stream) {
   if (kind & RL__SCRIPT_GRPC_SERVER)
     rl__script_reply_is_stream(L);
   else
-    rl__script_reply_is_message(L);
+    rl__script_next_message = 1;
   return rl__script_send_timed(L, what, req, name, md, n_md, vars, n,
                                timeout_ns);
 }

@@ -455,6 +455,20 @@ static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
   return 0;
 }
 
+/* How many proto objects the script made (rl.grpc.proto, grpcproto.c). */
+static size_t made_protos(lua_State *L) {
+  int top = lua_gettop(L);
+  lua_getglobal(L, "rl");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "grpc");
+    if (lua_istable(L, -1))
+      lua_getfield(L, -1, rl__script_proto_key);
+  }
+  size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
+  lua_settop(L, top);
+  return n;
+}
+
 /* A class with no grpc table: every method of every proto object the
  * script made (rl.grpc.proto, at its top level), declared with no host of
  * its own, so that a task may call one with host= (the issue's sketch:
@@ -618,6 +632,8 @@ int rl__script_declare(lua_State *L, int idx, rl__script *s,
     others |= !lua_isnil(L, -1);
     lua_pop(L, 1);
   }
+  /* No grpc table but proto objects made: it may call them (host=). */
+  others |= made_protos(L) > 0;
   k->http_default = k->host || has_target || !others;
   if (k->http_default && declare_http(L, k, NULL, &cap))
     goto oom;

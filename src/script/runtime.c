@@ -276,6 +276,7 @@ static void resume(luser *lu, int nargs) {
   tls_current = lu;
   rl__script_next_no_event = 0;
   rl__script_next_host = NULL;
+  rl__script_next_message = 0;
   rl__script_guard_arm(&lu->st->guard, co);
   int rc = lua_resume(co, nargs);
   rl__script_guard_disarm(&lu->st->guard, lu->st->L);
@@ -543,10 +544,6 @@ void rl__script_reply_is_stream(lua_State *L) {
   running_user(L, "u.grpc:call")->stream_next = REPLY_STREAM;
 }
 
-void rl__script_reply_is_message(lua_State *L) {
-  running_user(L, "u.grpc:call")->stream_next = REPLY_MESSAGE;
-}
-
 int rl__script_lua_skip_wait(lua_State *L) {
   luser *lu = running_user(L, "u:interrupt");
   if (rl_user_phase(lu->cu, NULL) == RL_USER_TASK) {
@@ -587,9 +584,11 @@ int rl__script_send_timed(lua_State *L, const char *what, size_t req,
    * for the task's next send. */
   const char *host = rl__script_next_host;
   rl__script_next_host = NULL;
+  int message = rl__script_next_message;
+  rl__script_next_message = 0;
   luser *lu = running_user(L, what);
   rl_user *cu = lu->cu;
-  lu->stream_reply = lu->stream_next;
+  lu->stream_reply = message ? REPLY_MESSAGE : lu->stream_next;
   lu->stream_next = 0;
   for (size_t i = 0; i < n_vars; i++)
     if (rl_user_set_var(cu, vars[2 * i], vars[2 * i + 1]))

@@ -256,6 +256,11 @@ extern _Thread_local int rl__script_next_no_event;
  * request's own, a host the class did not declare (rl_send_opts.host:
  * a target added while the run goes); NULL: none. */
 extern _Thread_local const char *rl__script_next_host;
+/* The same way: the send's response is a unary or client stream gRPC
+ * call's (its reply's fields read on it: r.message); 0: not. A thread
+ * local, not a call to runtime.c: that would cost each gRPC call a
+ * lookup of its user. */
+extern _Thread_local int rl__script_next_message;
 
 /* runtime.c, for model.c: the rl_user of the user whose coroutine L is
  * (a Lua error naming `what` otherwise); ends L's phase now with no Lua
@@ -371,9 +376,6 @@ int rl__script_proto_of(lua_State *L, const char *script, const char *file);
 /* runtime.c, for calls.c: the next response of the running user is a
  * server or bidi stream's (r:messages() gives its replies). */
 void rl__script_reply_is_stream(lua_State *L);
-/* runtime.c, for calls.c: the next response is a unary or client stream
- * gRPC call's (its reply's fields read on it: r.message). */
-void rl__script_reply_is_message(lua_State *L);
 /* runtime.c, for calls.c: u.grpc:stream's send, as rl__script_send_timed
  * but returning at once with the call's object (its r:messages() an
  * iterator over the replies as they come, r:close()); one open per user. */

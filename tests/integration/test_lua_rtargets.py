@@ -340,6 +340,19 @@ Web = rl.user {
         self.assertIn("status: 0 Hello from Locust, x! nil", p.stderr)
         self.assertEqual(rows(p)[("grpc", "n")]["num_requests"], 1, p.stdout)
         self.assertEqual(hs.counts["hello_ok"], 1, hs.describe())
+        # No host at all (the class's, --host): said at the start.
+        path = self.script("""
+local rl = require "rpcload"
+local hello = rl.grpc.proto(%r)
+Lone = rl.user { tasks = { function(u)
+  u.grpc:call(hello, "SayHello", {}, {host = "127.0.0.1:9"})
+end } }
+""" % PROTO, name="lone.lua")
+        p = run(path, "-u", "1", "-t", "1s")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("every request goes to a host given while the run goes "
+                      "(host=): give a class a host of its own, or --host",
+                      p.stderr)
 
 
 if __name__ == "__main__":
