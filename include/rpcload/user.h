@@ -23,6 +23,11 @@
  * the class's code (rl_user_set_var) or by a request's capture, expanded
  * when the request is written; unset, it expands to nothing. `on_failure`
  * and `stop_user` are refused: the task decides what a failure does.
+ * `runtime_host: true` (API 1.7; C classes' requests only): the request
+ * has no host of its own and is sent only with rl_send_opts.host (a
+ * send without one: RL_ERR_INVAL); at load it is compiled against no
+ * endpoint, for its checks and its stats row's name, and nobody connects
+ * for it.
  *
  * Threads: every callback of a class runs on the worker thread of its user,
  * which owns the user, and the rl_user_* functions are called there, from

@@ -634,7 +634,7 @@ int rl_user_send_opts(rl_user *cu, size_t request, const rl_send_opts *opts,
     return RL_ERR_INVAL;
   rl__user *u = cu->u;
   const rl__plan_cclass *c = u->cls->c;
-  if (request >= c->n_requests)
+  if (request >= c->n_requests || (!host && c->requests[request].runtime_only))
     return RL_ERR_INVAL;
   int rc = may_act(cu);
   if (rc)

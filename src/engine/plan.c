@@ -433,7 +433,7 @@ void rl__plan_task_label(const rl__plan_class *k, size_t task, char *buf,
 
 static rl__target *first_request(const rl__plan_step *s, size_t n) {
   for (size_t i = 0; i < n; i++)
-    if (s[i].kind == RL__STEP_REQUEST)
+    if (s[i].kind == RL__STEP_REQUEST && !s[i].runtime_only)
       return s[i].target;
   return NULL;
 }

@@ -71,6 +71,9 @@ typedef struct rl__plan_step {
   /* --print-responses: how many of its responses were printed, by every
    * thread (a relaxed counter, like a feeder's: workers write it). */
   atomic_uint printed;
+  /* A C class's request of no host of its own (runtime_host: true): sent
+   * only with rl_send_opts.host; its target (no endpoint) names its row. */
+  uint8_t runtime_only;
 } rl__plan_step;
 
 typedef struct rl__plan_task {

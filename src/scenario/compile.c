@@ -795,6 +795,20 @@ static void class_place(const compiler *c, const rl__scn_user *k, char *buf,
              k->pos.col, k->name);
 }
 
+/* Whether a C class of p has a request sent to run-time hosts only (a
+ * Lua class calling gRPC servers by host= alone). */
+static int runtime_only(const rl__plan *p) {
+  for (size_t c = 0; c < p->n_classes; c++)
+    for (size_t i = 0; p->classes[c].c && i < p->classes[c].c->n_requests; i++)
+      if (p->classes[c].c->requests[i].runtime_only)
+        return 1;
+  return 0;
+}
+
+/* The host a runtime_host request is compiled with at load: numeric (no
+ * resolver), the discard port; never connected to. */
+#define RL__SCN_NO_HOST "127.0.0.1:9"
+
 /* A C class's requests into its plan class (pc->c, made here), each
  * compiled as a task's step, its errors named "CLASS.requests[i]". */
 static int compile_requests(compiler *c, const rl__scn_user *k,
@@ -813,8 +827,16 @@ static int compile_requests(compiler *c, const rl__scn_user *k,
     ps->origin = &k->requests[i];
     rl__scn_request_label(k->name, i, label, sizeof label);
     c->label = label;
+    /* runtime_host: compiled as a run-time target is (no endpoint: no
+     * user connects for it), to a host never dialled, for what the
+     * load-time target gives: the request checked (a .proto, the
+     * plugin's keys), its shape, and its stats row's type and name, which
+     * a send whose target fails to build counts under (cuser.c). */
+    c->runtime_host = k->requests[i].runtime_host ? RL__SCN_NO_HOST : NULL;
     int rc = compile_step(c, k, &k->requests[i], ps);
     c->label = NULL;
+    c->runtime_host = NULL;
+    ps->runtime_only = k->requests[i].runtime_host != 0;
     if (rc)
       return rc;
   }
@@ -970,9 +992,14 @@ int rl__scn_compile_many(rl__plugin_set *plugins, const rl__scn *const *scns,
   if ((rc = check_options_used(&c)))
     goto fail;
   if (p->n_classes && !p->n_endpoints && !o->list_only) {
-    rc = rl__scn_errorf(scns[0], (rl__scn_pos){0, 0}, err, errlen,
-                        "no step makes a request: give a step a protocol "
-                        "key ({http: GET /path})");
+    rc = rl__scn_errorf(
+        scns[0], (rl__scn_pos){0, 0}, err, errlen,
+        runtime_only(p)
+            ? "every request goes to a host given while the run goes "
+              "(host=): give a class a host of its own, or --host, as "
+              "well (a user holds a connection to one declared host)"
+            : "no step makes a request: give a step a protocol key ({http: "
+              "GET /path})");
     goto fail;
   }
   if (!p->n_classes) {

@@ -235,6 +235,14 @@ static int parse_step(rl__scn_ctx *c, const yaml_node_t *n, rl__scn_vars *v,
     yaml_node_t *k = rl__scn_node_at(c, p->key);
     if (rl__scn_in_list(rl__scn_step_keys, rl__scn_stext(k)))
       continue;
+    if (c->open_vars && strcmp(rl__scn_stext(k), "runtime_host") == 0) {
+      /* A C class's request only (user.h): sent with a host given at
+       * run time, never to one of its own. */
+      if ((rc = rl__scn_get_bool(c, rl__scn_node_at(c, p->value),
+                                 "runtime_host", &st->runtime_host)))
+        return rc;
+      continue;
+    }
     if (!pk && rl__scn_closest(rl__scn_step_keys, rl__scn_stext(k)) &&
         p + 1 < n->data.mapping.pairs.top)
       return rl__scn_unknown_key(c, k, "step", rl__scn_step_keys, NULL);

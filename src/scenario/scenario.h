@@ -90,6 +90,9 @@ typedef struct rl__scn_step {
   rl__scn_pos name_pos;
   char *host; /* NULL: the user class's, else the scenario's */
   rl__scn_pos host_pos;
+  /* runtime_host: true (a C class's request): no host of its own, sent
+   * only to one a task names (rl_send_opts.host, a run-time target). */
+  int runtime_host;
   rl__scn_kv *headers;
   size_t n_headers;
   /* The request's payload: at most one of body / json / data is set,

@@ -190,6 +190,33 @@ static size_t stream_opts(lua_State *L, int idx, int kind, const char *what,
  * replies with r:messages(). */
 static int grpc_call(lua_State *L, int stream);
 
+/* The method at 3 named in the proto object at 2 (a short name made
+ * full), put in 3's place; one the object lacks is a Lua error naming
+ * its methods. For a class with no grpc table, whose methods are every
+ * proto object's: the object says which file's. */
+static void proto_method(lua_State *L, const char *what) {
+  const char *method = luaL_checkstring(L, 3);
+  lua_getfield(L, 2, "names");
+  lua_getfield(L, -1, method);
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    lua_replace(L, 3);
+    lua_pop(L, 1);
+    return;
+  }
+  int ambiguous = lua_isboolean(L, -1);
+  lua_getfield(L, 2, "file");
+  lua_getglobal(L, "table"); /* the list as "a, b, c" */
+  lua_getfield(L, -1, "concat");
+  lua_getfield(L, 2, "methods");
+  lua_pushliteral(L, ", ");
+  lua_call(L, 2, 1);
+  luaL_error(L,
+             ambiguous ? "%s: '%s' names more than one method of %s (give "
+                         "Service/Method): %s"
+                       : "%s: '%s' is not a method of %s: %s",
+             what, method, lua_tostring(L, -3), lua_tostring(L, -1));
+}
+
 static int l_grpc_call(lua_State *L) { return grpc_call(L, 0); }
 
 /* u.grpc:stream(...): as u.grpc:call, for a server or bidi streaming
@@ -200,8 +227,11 @@ static int l_grpc_stream(lua_State *L) { return grpc_call(L, 1); }
 static int grpc_call(lua_State *L, int stream) {
   const char *what = stream ? "u.grpc:stream" : "u.grpc:call";
   rl__script_class *k = rl__script_running_class(L, what);
-  if (rl__script_is_proto(L, 2))
-    lua_remove(L, 2); /* the method is looked up among the class's */
+  if (rl__script_is_proto(L, 2)) {
+    if (k->grpc_runtime)
+      proto_method(L, what); /* the method's full name in its place */
+    lua_remove(L, 2);        /* the method is looked up among the class's */
+  }
   int opts = lua_gettop(L) >= 4 ? 4 : 0;
   const char *method = luaL_checkstring(L, 2);
   long i = rl__script_grpc_method(k, method);
@@ -251,13 +281,18 @@ static int grpc_call(lua_State *L, int stream) {
             lua_type(L, -1) == LUA_TSTRING ? "" : "a ",
             lua_type(L, -1) == LUA_TSTRING ? "empty" : luaL_typename(L, -1));
       const char *host = lua_tostring(L, -1);
-      long block = rl__script_grpc_host_block(k, host);
+      long block = k->grpc_runtime ? -1 : rl__script_grpc_host_block(k, host);
       if (block < 0)
         rt_host = host; /* stays on the stack until the send */
       else
         req += (size_t)block * k->grpc_block;
     }
   }
+  if (k->grpc_runtime && !rt_host)
+    return luaL_error(L,
+                      "%s: %s: give host = \"host:port\" (class %s has no "
+                      "grpc table: its calls go to the host each names)",
+                      what, k->grpc_methods[i], k->name);
   uint64_t timeout_ns = opts ? rl__script_timeout(L, opts, what) : 0;
   /* Taken by the send (either kind) before anything it does can fail. */
   rl__script_next_host = rt_host;
@@ -266,6 +301,8 @@ static int grpc_call(lua_State *L, int stream) {
                                   timeout_ns);
   if (kind & RL__SCRIPT_GRPC_SERVER)
     rl__script_reply_is_stream(L);
+  else
+    rl__script_next_message = 1;
   return rl__script_send_timed(L, what, req, name, md, n_md, vars, n,
                                timeout_ns);
 }

@@ -399,6 +399,40 @@ static int declare_grpc(lua_State *L, rl__script *s, rl__script_class *k,
   return 0;
 }
 
+/* Method i of k's request to `host` (NULL: the class's; with
+ * k->grpc_runtime, no host of its own) into k's requests. */
+static int method_request(lua_State *L, rl__script *s, rl__script_class *k,
+                          size_t i, const char *proto, const char *protoset,
+                          const char *imports, const char *host, size_t *cap) {
+  /* One request per method: a client or bidi stream's list is one JSON
+   * array ({{_rl_list}}, any length: the grpc plugin splits it per call),
+   * and a stream's options are templates set per call, empty when the
+   * call gives none (calls.c). */
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  luaL_addstring(&b, "{grpc: ");
+  add_quoted(&b, k->grpc_methods[i]);
+  luaL_addstring(&b, shape_keys(k->grpc_kinds[i]));
+  const char *const keys[] = {"proto", "protoset", "import_path"};
+  const char *const vals[] = {proto, protoset, imports};
+  for (size_t f = 0; f < 3; f++)
+    if (vals[f]) {
+      luaL_addstring(&b, ", ");
+      luaL_addstring(&b, keys[f]);
+      luaL_addstring(&b, ": ");
+      add_file(&b, s->path, vals[f]);
+    }
+  if (host) {
+    luaL_addstring(&b, ", host: ");
+    add_quoted(&b, host);
+  }
+  if (k->grpc_runtime)
+    luaL_addstring(&b, ", runtime_host: true");
+  luaL_addchar(&b, '}');
+  luaL_pushresult(&b);
+  return push_request(L, k, cap);
+}
+
 /* The requests of k's methods to host `to` (NULL: the class's); first:
  * the first block, which resolves the methods' names and shapes (obj: a
  * proto object, or nil) and records where each starts. */
@@ -413,36 +447,102 @@ static int declare_grpc_block(lua_State *L, rl__script *s, rl__script_class *k,
       return -1;
     if (first)
       k->grpc_first[i] = k->n_requests;
-    /* One request per method: a client or bidi stream's list is one
-     * JSON array ({{_rl_list}}, any length: the grpc plugin splits it per
-     * call), and a stream's options are templates set per call, empty
-     * when the call gives none (calls.c). */
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, "{grpc: ");
-    add_quoted(&b, k->grpc_methods[i]);
-    luaL_addstring(&b, shape_keys(k->grpc_kinds[i]));
-    const char *const keys[] = {"proto", "protoset", "import_path"};
-    const char *const vals[] = {proto, protoset, imports};
-    for (size_t f = 0; f < 3; f++)
-      if (vals[f]) {
-        luaL_addstring(&b, ", ");
-        luaL_addstring(&b, keys[f]);
-        luaL_addstring(&b, ": ");
-        add_file(&b, s->path, vals[f]);
-      }
-    if (host) {
-      luaL_addstring(&b, ", host: ");
-      add_quoted(&b, host);
-    }
-    luaL_addchar(&b, '}');
-    luaL_pushresult(&b);
-    if (push_request(L, k, cap)) {
+    if (method_request(L, s, k, i, proto, protoset, imports, host, cap)) {
       snprintf(why, whylen, "out of memory");
       return -1;
     }
   }
   return 0;
+}
+
+/* How many proto objects the script made (rl.grpc.proto, grpcproto.c). */
+static size_t made_protos(lua_State *L) {
+  int top = lua_gettop(L);
+  lua_getglobal(L, "rl");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "grpc");
+    if (lua_istable(L, -1))
+      lua_getfield(L, -1, rl__script_proto_key);
+  }
+  size_t n = lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
+  lua_settop(L, top);
+  return n;
+}
+
+/* A class with no grpc table: every method of every proto object the
+ * script made (rl.grpc.proto, at its top level), declared with no host of
+ * its own, so that a task may call one with host= (the issue's sketch:
+ * an HTTP class's task calls a gRPC server). Each is compiled at load
+ * against no endpoint (runtime_host: true, user.h), which checks its file
+ * and gives its row's name, and again for each host a call names, as any
+ * host added while the run goes (engine/rtarget.h). 0, -1 (why), -2: out
+ * of memory. */
+static int declare_grpc_made(lua_State *L, rl__script *s, rl__script_class *k,
+                             size_t *cap, char *why, size_t whylen) {
+  int top = lua_gettop(L), rc = 0;
+  lua_getglobal(L, "rl");
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "grpc");
+    if (lua_istable(L, -1))
+      lua_getfield(L, -1, rl__script_proto_key);
+  }
+  int made = lua_gettop(L);
+  size_t n_objs = lua_istable(L, made) ? lua_objlen(L, made) : 0, total = 0;
+  for (size_t o = 1; o <= n_objs; o++) {
+    lua_rawgeti(L, made, (int)o);
+    lua_getfield(L, -1, "methods");
+    total += lua_istable(L, -1) ? lua_objlen(L, -1) : 0;
+    lua_pop(L, 2);
+  }
+  if (!total) {
+    lua_settop(L, top);
+    return 0;
+  }
+  if (!(k->grpc_methods = calloc(total + 1, sizeof *k->grpc_methods)) ||
+      !(k->grpc_kinds = calloc(total, sizeof *k->grpc_kinds)) ||
+      !(k->grpc_first = calloc(total, sizeof *k->grpc_first))) {
+    lua_settop(L, top);
+    return -2;
+  }
+  k->grpc_runtime = 1;
+  for (size_t o = 1; o <= n_objs && !rc; o++) {
+    lua_settop(L, made);
+    lua_rawgeti(L, made, (int)o);
+    int obj = lua_gettop(L);
+    lua_getfield(L, obj, "file");
+    lua_getfield(L, obj, "import_path");
+    lua_getfield(L, obj, "methods");
+    const char *file = lua_tostring(L, obj + 1);
+    const char *imports = lua_tostring(L, obj + 2);
+    size_t n = lua_objlen(L, obj + 3);
+    for (size_t j = 1; j <= n && !rc; j++) {
+      lua_rawgeti(L, obj + 3, (int)j);
+      const char *full = lua_tostring(L, -1);
+      if (!full) {
+        lua_pop(L, 1);
+        continue;
+      }
+      int seen = 0;
+      for (size_t i = 0; !seen && i < k->n_grpc; i++)
+        seen = k->grpc_methods[i] && strcmp(k->grpc_methods[i], full) == 0;
+      if (!seen) { /* two objects of one file: its methods once */
+        size_t i = k->n_grpc;
+        if (!(k->grpc_methods[i] = strdup(full)))
+          rc = -2;
+        else {
+          k->n_grpc++;
+          k->grpc_first[i] = k->n_requests;
+          if (method_of(L, obj, k, i, 1, why, whylen))
+            rc = -1;
+          else if (method_request(L, s, k, i, file, NULL, imports, NULL, cap))
+            rc = -2;
+        }
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, top);
+  return rc;
 }
 
 /* The class's max_words (nil: RL__SCRIPT_WORDS). */
@@ -532,6 +632,8 @@ int rl__script_declare(lua_State *L, int idx, rl__script *s,
     others |= !lua_isnil(L, -1);
     lua_pop(L, 1);
   }
+  /* No grpc table but proto objects made: it may call them (host=). */
+  others |= made_protos(L) > 0;
   k->http_default = k->host || has_target || !others;
   if (k->http_default && declare_http(L, k, NULL, &cap))
     goto oom;
@@ -562,7 +664,8 @@ int rl__script_declare(lua_State *L, int idx, rl__script *s,
   }
   int top = lua_gettop(L);
   lua_getfield(L, idx, "grpc");
-  rc = lua_isnil(L, -1) ? 0 : declare_grpc(L, s, k, &cap, why, whylen);
+  rc = lua_isnil(L, -1) ? declare_grpc_made(L, s, k, &cap, why, whylen)
+                        : declare_grpc(L, s, k, &cap, why, whylen);
   lua_settop(L, top);
   if (rc == -2)
     goto oom;

@@ -21,6 +21,9 @@ const char rl__script_proto_key[] = "__rl_proto";
 
 static const char prelude[] =
     "local KEY, script_path = ...\n"
+    "-- The objects the script made (not declare.c's), in order: a class\n"
+    "-- with no grpc table may call their methods (declare.c).\n"
+    "local made = {}\n"
     "local function dir_of(p) return p:match('^(.*/)') or '' end\n"
     "-- A file relative to the script's folder (the caller's, or the\n"
     "-- script given), as the grpc table's proto is (declare.c).\n"
@@ -84,10 +87,12 @@ static const char prelude[] =
     "    error('rl.grpc.proto: ' .. path .. ': no service with an rpc '\n"
     "          .. 'in it', 2)\n"
     "  end\n"
-    "  return {[KEY] = true, file = file, import_path = imports,\n"
-    "          methods = methods, kinds = kinds, names = names}\n"
+    "  local obj = {[KEY] = true, file = file, import_path = imports,\n"
+    "               methods = methods, kinds = kinds, names = names}\n"
+    "  if not script then made[#made + 1] = obj end\n"
+    "  return obj\n"
     "end\n"
-    "return {proto = proto}\n";
+    "return {proto = proto, [KEY] = made}\n";
 
 void rl__script_open_grpc(lua_State *L, int rl_table) {
   if (luaL_loadbuffer(L, prelude, sizeof prelude - 1, "=rl.grpc") != 0)

@@ -67,6 +67,7 @@ void rl__script_headers(lua_State *L, int idx, const char *what,
 
 _Thread_local int rl__script_next_no_event;
 _Thread_local const char *rl__script_next_host;
+_Thread_local int rl__script_next_message;
 
 uint64_t rl__script_timeout(lua_State *L, int idx, const char *what) {
   /* event = false (API 1.5 no_event): read here, where every request

@@ -37,6 +37,9 @@ struct rl__script_state {
   int http_ref;    /* the u.http table every user shares */
   int grpc_ref;    /* the u.grpc table (calls.c) */
   int resp_mt_ref; /* the responses' metatable */
+  /* A unary or client stream gRPC call's responses' metatable: the
+   * reply's fields are read through it too (r.message). */
+  int msg_mt_ref;
   lua_State *listener; /* rl.events.request's thread (events.c), or NULL */
   /* Finished coroutines, for the thread's next phases (end_phase). */
   struct {
@@ -46,6 +49,8 @@ struct rl__script_state {
   size_t n_idle;
   struct rl__script_state *next;
 };
+
+enum { REPLY_STREAM = 1, REPLY_MESSAGE = 2 };
 
 /* A Lua user: what its rl_user keeps (rl_user_data). */
 typedef struct luser {
@@ -64,8 +69,9 @@ typedef struct luser {
   int ending;    /* the phase ends at the coroutine's next yield */
   int no_wait;   /* u:interrupt's reschedule: no wait after this task */
   int where_ref; /* a driven class's phase name (taskset.c), or NOREF */
-  /* The next send's response, the one in flight's: a gRPC server or
-   * bidi stream's (r:messages() gives its replies). */
+  /* The next send's response, the one in flight's: REPLY_STREAM, a gRPC
+   * server or bidi stream's (r:messages() gives its replies);
+   * REPLY_MESSAGE, another gRPC call's (its reply's fields on it); 0. */
   int stream_next, stream_reply;
   /* u.grpc:stream's open call (one at a time): its object, the replies
    * that came and the iterator has not taken (JSON texts in a table,
@@ -119,6 +125,7 @@ void rl__script_error_seen(rl__script *s, const char *text) {
 
 static void make_http(lua_State *L);
 static void make_resp_mt(lua_State *L);
+static void make_msg_mt(lua_State *L);
 
 /* Loads the script into a new state on this thread and finds each class's
  * tasks; a state that cannot is `broken` (said once). */
@@ -165,6 +172,8 @@ static rl__script_state *state_new(rl__script *s) {
   st->grpc_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   make_resp_mt(L);
   st->resp_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  make_msg_mt(L);
+  st->msg_mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return st;
 }
 
@@ -267,6 +276,7 @@ static void resume(luser *lu, int nargs) {
   tls_current = lu;
   rl__script_next_no_event = 0;
   rl__script_next_host = NULL;
+  rl__script_next_message = 0;
   rl__script_guard_arm(&lu->st->guard, co);
   int rc = lua_resume(co, nargs);
   rl__script_guard_disarm(&lu->st->guard, lu->st->L);
@@ -415,12 +425,14 @@ static void request_done(rl_user *cu, const rl_send_result *res, void *arg) {
   lua_setfield(co, -2, "name");
   lua_pushnumber(co, (lua_Number)res->response_time_ns / 1e6);
   lua_setfield(co, -2, "elapsed");
-  if (lu->stream_reply) {
+  if (lu->stream_reply == REPLY_STREAM) {
     lua_pushboolean(co, 1);
     lua_setfield(co, -2, "stream");
-    lu->stream_reply = 0;
   }
-  lua_rawgeti(co, LUA_REGISTRYINDEX, lu->st->resp_mt_ref);
+  lua_rawgeti(co, LUA_REGISTRYINDEX,
+              lu->stream_reply == REPLY_MESSAGE ? lu->st->msg_mt_ref
+                                                : lu->st->resp_mt_ref);
+  lu->stream_reply = 0;
   lua_setmetatable(co, -2);
   lua_pushvalue(co, -1);
   lua_rawseti(co, LUA_REGISTRYINDEX, lu->resp_ref);
@@ -529,7 +541,7 @@ rl_user *rl__script_running_user(lua_State *L, const char *what) {
 }
 
 void rl__script_reply_is_stream(lua_State *L) {
-  running_user(L, "u.grpc:call")->stream_next = 1;
+  running_user(L, "u.grpc:call")->stream_next = REPLY_STREAM;
 }
 
 int rl__script_lua_skip_wait(lua_State *L) {
@@ -572,9 +584,11 @@ int rl__script_send_timed(lua_State *L, const char *what, size_t req,
    * for the task's next send. */
   const char *host = rl__script_next_host;
   rl__script_next_host = NULL;
+  int message = rl__script_next_message;
+  rl__script_next_message = 0;
   luser *lu = running_user(L, what);
   rl_user *cu = lu->cu;
-  lu->stream_reply = lu->stream_next;
+  lu->stream_reply = message ? REPLY_MESSAGE : lu->stream_next;
   lu->stream_next = 0;
   for (size_t i = 0; i < n_vars; i++)
     if (rl_user_set_var(cu, vars[2 * i], vars[2 * i + 1]))
@@ -885,7 +899,8 @@ static int l_json(lua_State *L) {
 static int l_messages(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
-  lua_getfield(L, 1, "stream");
+  lua_pushliteral(L, "stream"); /* raw: not a reply's field of that name */
+  lua_rawget(L, 1);
   int stream = lua_toboolean(L, -1);
   lua_getfield(L, 1, "body");
   size_t len = 0;
@@ -913,8 +928,8 @@ static int l_messages(lua_State *L) {
   return 1;
 }
 
-static void make_resp_mt(lua_State *L) {
-  lua_newtable(L);
+/* The responses' methods, pushed. */
+static void push_methods(lua_State *L) {
   lua_newtable(L);
   lua_pushcfunction(L, l_failure);
   lua_setfield(L, -2, "failure");
@@ -924,6 +939,67 @@ static void make_resp_mt(lua_State *L) {
   lua_setfield(L, -2, "json");
   lua_pushcfunction(L, l_messages);
   lua_setfield(L, -2, "messages");
+}
+
+static void make_resp_mt(lua_State *L) {
+  lua_newtable(L);
+  push_methods(L);
+  lua_setfield(L, -2, "__index");
+}
+
+/* A gRPC reply's response r (1), key k (2) it lacks: a method, else the
+ * reply's field k, the body decoded on the first such read and kept (a
+ * weak table, upvalue 2: as long as r is; false: no message, a failed
+ * call's empty body). Upvalue 1: the methods. */
+static int l_msg_index(lua_State *L) {
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  if (!lua_isnil(L, -1) || lua_type(L, 2) != LUA_TSTRING)
+    return 1;
+  lua_pop(L, 1);
+  lua_pushvalue(L, 1);
+  lua_rawget(L, lua_upvalueindex(2));
+  if (lua_isnil(L, -1)) {
+    lua_pop(L, 1);
+    lua_pushvalue(L, 1); /* the key of the cache's entry */
+    lua_pushliteral(L, "body");
+    lua_rawget(L, 1);
+    size_t len = 0;
+    (void)lua_tolstring(L, -1, &len);
+    int decoded = 0;
+    if (len) {
+      lua_getglobal(L, "rl");
+      lua_getfield(L, -1, "json_decode");
+      lua_pushvalue(L, -3);
+      decoded = lua_pcall(L, 1, 1, 0) == 0 && lua_istable(L, -1);
+    }
+    if (!decoded)
+      lua_pushboolean(L, 0);
+    lua_replace(L, 4); /* key, value at 3, 4 */
+    lua_settop(L, 4);
+    lua_pushvalue(L, 4);
+    lua_insert(L, 3); /* the value, then key and value for the cache */
+    lua_rawset(L, lua_upvalueindex(2));
+  }
+  if (!lua_istable(L, -1)) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushvalue(L, 2);
+  lua_rawget(L, -2);
+  return 1;
+}
+
+static void make_msg_mt(lua_State *L) {
+  lua_newtable(L);
+  push_methods(L);
+  lua_newtable(L); /* the decoded replies, by response: weak keys */
+  lua_newtable(L);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushcclosure(L, l_msg_index, 2);
   lua_setfield(L, -2, "__index");
 }
 

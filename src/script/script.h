@@ -77,6 +77,9 @@ typedef struct rl__script_class {
    * after the ones before. */
   char *grpc_host, **grpc_hosts;
   size_t n_grpc_hosts, grpc_block;
+  /* No grpc table: its methods are the proto objects' the script made,
+   * with no host of their own (a call gives host=; declare.c). */
+  int grpc_runtime;
   size_t protocols_base;
   int http_default; /* the HTTP requests to its host come first */
   /* sequential = true (Locust's SequentialTaskSet as a class); driven:
@@ -253,6 +256,11 @@ extern _Thread_local int rl__script_next_no_event;
  * request's own, a host the class did not declare (rl_send_opts.host:
  * a target added while the run goes); NULL: none. */
 extern _Thread_local const char *rl__script_next_host;
+/* The same way: the send's response is a unary or client stream gRPC
+ * call's (its reply's fields read on it: r.message); 0: not. A thread
+ * local, not a call to runtime.c: that would cost each gRPC call a
+ * lookup of its user. */
+extern _Thread_local int rl__script_next_message;
 
 /* runtime.c, for model.c: the rl_user of the user whose coroutine L is
  * (a Lua error naming `what` otherwise); ends L's phase now with no Lua

@@ -12,7 +12,9 @@ Run from this folder:  RPCLOAD_PLUGIN_DIR=../../build/plugins \\
 
 import json
 import os
+import threading
 import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from hello_server import HelloServer, skip_reason as hello_skip_reason
 from test_lua import EXAMPLES, LuaScriptCase, rows
@@ -198,6 +200,159 @@ Caller = rl.user {
                       "has added its 1000 run-time targets", p.stderr)
         self.assertEqual(declared.counts["hello_ok"], 1, declared.describe())
         self.assertNotIn("sent?", p.stderr)
+
+
+class ShopHandler(BaseHTTPRequestHandler):
+    """The sketch's HTTP side: POST /login (JSON {user}) answers a new
+    token, GET /items?id=N with "Authorization: Bearer TOKEN" a price;
+    counts what it served (the server's `served`)."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, doc):
+        body = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        user = json.loads(self.rfile.read(n) or b"{}").get("user")
+        srv = self.server
+        with srv.lock:
+            token = "tok%d-%s" % (len(srv.tokens), user)
+            srv.tokens.add(token)
+            srv.served["login"] += 1
+        self.answer(200, {"token": token})
+
+    def do_GET(self):
+        auth = self.headers.get("Authorization") or ""
+        srv = self.server
+        ok = self.path.startswith("/items?id=") and auth[7:] in srv.tokens
+        with srv.lock:
+            srv.served["items" if ok else "refused"] += 1
+        self.answer(200 if ok else 401, {"price": 3} if ok else {})
+
+
+class IssueSketch(LuaScriptCase):
+    """Issue #23's own shop.lua, as written but for its hosts (and the
+    shape shortened): an HTTP class whose task calls a gRPC server by
+    host=, with no grpc table, and reads the reply's field on the
+    response (m.message)."""
+
+    def setUp(self):
+        super().setUp()
+        reason = hello_skip_reason()
+        if reason:
+            self.skipTest(reason)
+        self.shop = ThreadingHTTPServer(("127.0.0.1", 0), ShopHandler)
+        self.shop.lock = threading.Lock()
+        self.shop.tokens = set()
+        self.shop.served = {"login": 0, "items": 0, "refused": 0}
+        self.shop_thread = threading.Thread(target=self.shop.serve_forever,
+                                            daemon=True)
+        self.shop_thread.start()
+
+    def tearDown(self):
+        self.shop.shutdown()
+        self.shop.server_close()
+        self.shop_thread.join(10)
+        super().tearDown()
+
+    def test_the_sketch_runs_as_written(self):
+        with open(PROTO) as f:
+            self.script(f.read(), name="hello.proto")
+        with HelloServer() as hs:
+            # The issue's text; the one line added checks the token the
+            # login gave reached the gRPC server (it echoes the name).
+            path = self.script("""
+local rl = require "rpcload"
+local hello = rl.grpc.proto("hello.proto")          -- compiled once, at load
+WebUser = rl.user {
+  weight = 3, wait = rl.between(1, 3), host = "http://%s:%d",
+  on_start = function(u)
+    local r = u.http:post("/login", {json = {user = "u" .. u.id}})
+    u.token = r:json().token
+  end,
+  tasks = {
+    [3] = function(u)
+      local r = u.http:get("/items?id=" .. math.random(100), {name = "/items?id=[id]",
+                            headers = {authorization = "Bearer " .. u.token}})
+      if not r.body:find("price") then r:failure("no price") end
+    end,
+    [1] = function(u)
+      local m = u.grpc:call(hello, "SayHello", {name = u.token}, {host = "%s"})
+      if m.message == "" then rl.fail("empty") end
+      if m.message ~= "Hello from Locust, " .. u.token .. "!" then rl.fail("not echoed") end
+    end,
+  },
+}
+function rl.shape(t) if t < 3 then return 30, 100 end return nil end   -- LoadTestShape
+""" % (self.shop.server_address + (hs.target,)))
+            p = run(path, "-t", "20s")
+            hs.stop()
+        self.assertEqual(p.returncode, 0, p.stderr + p.stdout)
+        self.assertNotIn("Lua error", p.stderr)
+        r = rows(p)
+        login = r[("POST", "/login")]
+        items = r[("GET", "/items?id=[id]")]
+        calls = r[("grpc", "/" + SAY_HELLO)]
+        served = self.shop.served
+        self.assertEqual(login["num_requests"], 30, p.stdout)
+        self.assertEqual(login["num_requests"], served["login"])
+        self.assertEqual(items["num_requests"], served["items"], p.stdout)
+        self.assertEqual(served["refused"], 0)
+        self.assertGreater(calls["num_requests"], 0, p.stdout)
+        self.assertEqual(calls["num_requests"], hs.counts["hello_ok"],
+                         hs.describe())
+        for row in (login, items, calls):
+            self.assertEqual(row["num_failures"], 0, p.stdout)
+
+    def test_a_method_the_proto_lacks_or_no_host(self):
+        with HelloServer() as hs:
+            path = self.script("""
+local rl = require "rpcload"
+local hello = rl.grpc.proto(%r)
+Web = rl.user {
+  host = "http://127.0.0.1:9", wait = rl.constant(1),
+  tasks = { function(u)
+    local _, e1 = pcall(u.grpc.call, u.grpc, hello, "SayHi", {})
+    local _, e2 = pcall(u.grpc.call, u.grpc, hello, "SayHello", {})
+    rl.log("lacks: ", e1)
+    rl.log("no host: ", e2)
+    local m = u.grpc:call(hello, "SayHello", {name = "x"}, {host = %r, name = "n"})
+    rl.log("status: " .. m.status .. " " .. m.message .. " " .. tostring(m.nope))
+    rl.stop_user()
+  end },
+}
+""" % (PROTO, hs.target))
+            p = run(path, "-u", "1", "-t", "3s", "--allow-unreachable")
+            hs.stop()
+        self.assertIn("u.grpc:call: 'SayHi' is not a method of %s: "
+                      "locust.hello.HelloService/SayHello, " % PROTO, p.stderr)
+        self.assertIn("u.grpc:call: locust.hello.HelloService/SayHello: give "
+                      "host = \"host:port\" (class Web has no grpc table", p.stderr)
+        # The reply's field on the response; one it lacks: nil.
+        self.assertIn("status: 0 Hello from Locust, x! nil", p.stderr)
+        self.assertEqual(rows(p)[("grpc", "n")]["num_requests"], 1, p.stdout)
+        self.assertEqual(hs.counts["hello_ok"], 1, hs.describe())
+        # No host at all (the class's, --host): said at the start.
+        path = self.script("""
+local rl = require "rpcload"
+local hello = rl.grpc.proto(%r)
+Lone = rl.user { tasks = { function(u)
+  u.grpc:call(hello, "SayHello", {}, {host = "127.0.0.1:9"})
+end } }
+""" % PROTO, name="lone.lua")
+        p = run(path, "-u", "1", "-t", "1s")
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn("every request goes to a host given while the run goes "
+                      "(host=): give a class a host of its own, or --host",
+                      p.stderr)
 
 
 if __name__ == "__main__":

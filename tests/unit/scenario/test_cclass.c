@@ -506,6 +506,34 @@ static void test_a_request_without_a_host_says_where_to_give_one(void **state) {
                            "environment a target");
 }
 
+/* runtime_host: true (user.h): compiled, for its row's name, against no
+ * endpoint; sent only with rl_send_opts.host. Alone, the plan has no
+ * host to hold a connection to: refused, saying so. */
+static void test_a_runtime_host_request_has_no_endpoint(void **state) {
+  (void)state;
+  static const char *const reqs[] = {
+      "{http: GET /x}", "{http: GET /y, runtime_host: true, name: y}", NULL};
+  rl_user_class a = admin();
+  a.requests = reqs;
+  const rl_user_class *k[] = {&a};
+  assert_int_equal(make(NULL, k, 1), 0);
+  const rl__plan_class *c = class_named("Admin");
+  assert_int_equal(c->c->n_requests, 2);
+  assert_int_equal(c->c->requests[0].runtime_only, 0);
+  assert_int_equal(c->c->requests[1].runtime_only, 1);
+  assert_non_null(c->c->requests[1].target);
+  assert_string_equal(c->c->requests[1].target->name, "y");
+  assert_int_equal(plan->n_endpoints, 1);
+  rl__plan_del(plan);
+  plan = NULL;
+  static const char *const only[] = {"{http: GET /y, runtime_host: true}",
+                                     NULL};
+  a.requests = only;
+  assert_int_equal(make(NULL, k, 1), RL_ERR_INVAL);
+  assert_non_null(strstr(err, "every request goes to a host given while the "
+                              "run goes (host=)"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -523,6 +551,7 @@ int main(void) {
       T(test_two_classes_of_one_name_are_refused),
       T(test_no_request_anywhere_is_refused),
       T(test_a_request_without_a_host_says_where_to_give_one),
+      T(test_a_runtime_host_request_has_no_endpoint),
 #undef T
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
