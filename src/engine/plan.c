@@ -13,7 +13,6 @@
 #include <rpcload/plugin.h>
 
 #include "base/log.h"
-#include "engine/rtarget.h"
 #include "engine/template.h"
 
 /* Users assigned a class in advance; beyond, the weighted part repeats. */
@@ -39,7 +38,8 @@ void rl__plan_del(rl__plan *p) {
   if (!p)
     return;
   /* First: its helper may still be building from what `keep` holds. */
-  rl__rtargets_del(p->rt);
+  if (p->rt_del)
+    p->rt_del(p->rt);
   for (size_t c = 0; c < p->n_classes; c++) {
     rl__plan_class *k = &p->classes[c];
     free_steps(k->on_start, k->n_on_start, p->owns_targets);

@@ -153,8 +153,11 @@ typedef struct rl__plan {
   struct rl__plan_deal *old_deals;
   /* The targets its C classes' requests add while it runs (a host not
    * declared: rl_send_opts.host; engine/rtarget.h), owned, freed first
-   * by rl__plan_del; NULL: none may be added. */
+   * by rl__plan_del through rt_del, which whoever attached it sets
+   * (rl__rtargets_del): the table is built from the plan, so the plan
+   * calls nothing of it by name; NULL: none may be added. */
   struct rl__rtargets *rt;
+  void (*rt_del)(struct rl__rtargets *rt);
 } rl__plan;
 
 /* A deal of users to classes: user i (spawn place) is of class cls[i]. */

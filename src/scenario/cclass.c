@@ -253,6 +253,7 @@ static int add_rtargets(rl__plugin_set *plugins, rl__plan *p, const rl__scn *cs,
   x->po = *po;
   x->po.host = x->host;
   p->rt = rl__rtargets_new(0, rt_build, x, rt_ctx_del);
+  p->rt_del = rl__rtargets_del;
   return p->rt ? 0 : RL_ERR_NOMEM;
 }
 

@@ -464,6 +464,7 @@ static void rt_plan(rl_task_fn task) {
   rt.lfd = th_listen(&rt.port);
   plan(NULL, task, NULL, req, constant(RL__NS_PER_SEC));
   f.plan->rt = rl__rtargets_new(0, rt_build, NULL, NULL);
+  f.plan->rt_del = rl__rtargets_del;
   assert_non_null(f.plan->rt);
 }
 
