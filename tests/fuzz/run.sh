@@ -9,6 +9,7 @@
 #
 #   tests/fuzz/run.sh                    # every target, RL_FUZZ_SECONDS each (6)
 #   RL_FUZZ_SECONDS=60 tests/fuzz/run.sh url scenario
+#   tests/fuzz/run.sh --build-only       # configure and build, run nothing
 #
 # scripts/test.sh runs it as one step; docs/reliability.md, "Fuzzing".
 set -euo pipefail
@@ -22,6 +23,13 @@ command -v clang >/dev/null || { echo "fuzz: clang is missing (scripts/setup.sh 
 cmake -S . -B "$BUILD" -DCMAKE_C_COMPILER=clang -DRPCLOAD_FUZZ=ON >/dev/null
 cmake --build "$BUILD" --target fuzz -j"$JOBS" >"$BUILD/fuzz-build.log" 2>&1 ||
   { tail -40 "$BUILD/fuzz-build.log" >&2; echo "fuzz: the build failed" >&2; exit 1; }
+
+# scripts/test.sh builds early, beside the test suites, and runs later.
+if [[ ${1:-} == --build-only ]]; then
+  built=("$BUILD"/fuzz/fuzz_*)
+  echo "fuzz: built ${#built[@]} targets in $BUILD/fuzz/"
+  exit 0
+fi
 
 targets=("$@")
 if ((${#targets[@]} == 0)); then

@@ -39,6 +39,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -100,8 +101,19 @@ def _die_with_parent():
 
 def popen_bounded(argv, **kw):
     """subprocess.Popen that dies with this process, in its own process group
-    (so a stubborn child can be killed with everything it forked)."""
+    (so a stubborn child can be killed with everything it forked).
+
+    Once this process has loaded grpcio, the child is started without fork():
+    the fork handler of Debian's grpcio (1.51) waits for its thread pool to
+    go idle, which it never does if a pool thread waits for the GIL the
+    forking thread holds (integration/hello hung 10 min in CI, logging
+    "Waiting for thread pool to idle before forking"; grpc/grpc#31885).
+    preexec_fn forces a fork(); without it Python uses vfork(), which runs
+    no fork handler, and setpriv sets the death signal before the exec."""
     kw.setdefault("stdin", subprocess.DEVNULL)
+    if "grpc" in sys.modules and shutil.which("setpriv"):
+        return subprocess.Popen(["setpriv", "--pdeathsig", "TERM", "--"] + list(argv),
+                                start_new_session=True, **kw)
     return subprocess.Popen(argv, preexec_fn=_die_with_parent, start_new_session=True, **kw)
 
 
