@@ -799,8 +799,11 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *tm, int revents) {
   rl_conn *c = tm->data;
   char why[96], secs[32];
   if (c->state == RL__CONN_CLOSED) {
-    if (c->q_head) /* the backoff is over */
-      conn_connect(c);
+    /* The backoff is over, unless libev's cached time lagged the clock
+     * when the timer was set (a stalled loop): then the timer fired early
+     * by the lag, and it is set again for the rest. */
+    if (c->q_head)
+      connect_when_due(c);
   } else if (c->state == RL__CONN_CONNECTING ||
              c->state == RL__CONN_HANDSHAKE) {
     seconds_text(c->t->connect_timeout_ns, secs, sizeof secs);
