@@ -276,6 +276,11 @@ int rl__runner_shape_progress(const rl__runner *r, rl__shape_progress *out) {
 
 static void start_run_timer(rl__runner *r) {
   if (r->run_time_ns && !r->stopping && !ev_is_active(&r->run_timer)) {
+    /* libev counts a timer from its cached time, which lags the clock by
+     * however long the loop was busy (threads starting, a loaded
+     * machine): the run would end early by that much, cutting the ramp
+     * that began on the clock (swarm_t0_ns). */
+    ev_now_update(r->loop);
     ev_timer_set(&r->run_timer, (double)r->run_time_ns / 1e9, 0.);
     ev_timer_start(r->loop, &r->run_timer);
   }
