@@ -14,11 +14,17 @@
  *
  * Outcomes: the response's :status (>= 400 fails with "HTTP 404 Not
  * Found"; HTTP/2 has no reason phrase, so the standard one is used), a
- * reset from the server ("RST_STREAM: REFUSED_STREAM"), a broken response
+ * reset from the server ("RST_STREAM: CANCEL"), a broken response
  * ("HTTP/2 stream error: PROTOCOL_ERROR"), or the connection's end. A
  * GOAWAY drains the connection (conn_drain) and hands the streams the
  * server never processed back to the host (request_retry), which sends
- * them again on a new connection.
+ * them again on a new connection. A stream reset with REFUSED_STREAM
+ * was not processed either (RFC 9113 section 8.7; a server whose SETTINGS
+ * lowered its stream limit after we sent more): the request is sent again
+ * on this connection, up to HTTP2_REFUSED_RETRIES times, then fails with
+ * "RST_STREAM: REFUSED_STREAM (again after 3 retries)". It stays one
+ * request: the refusals are neither counted nor failed, and its time
+ * counts from its first send.
  *
  * Cookies and redirects (lib/http_session, on the user's state, ABI 1.5),
  * as Locust's HttpUser has them: a response's set-cookie fields go into
@@ -60,6 +66,11 @@
  * its limit is usually 100 or more, and nghttp2 holds back what is over
  * the real one. */
 #define HTTP2_STREAMS_BEFORE_SETTINGS 100u
+/* How often one request is sent again after a REFUSED_STREAM before it
+ * fails: the server said it never processed it (RFC 9113 section 8.7),
+ * e.g. streams sent before its SETTINGS lowered the limit; a server that
+ * keeps refusing is no race, and the user hears of it. */
+#define HTTP2_REFUSED_RETRIES 3u
 
 static const rl_scheme http2_schemes[] = {
     {"http", 80, 0},
@@ -624,12 +635,16 @@ static void http2_step_describe(void *step, const char **type,
 
 /* ---- Sessions ------------------------------------------------------------ */
 
-/* A request whose stream ended in a redirect to follow: its next stream
- * is submitted once nghttp2's callbacks are over. */
+/* A request whose stream ended in a redirect to follow, or was refused
+ * (REFUSED_STREAM) and goes again: its next stream is submitted once
+ * nghttp2's callbacks are over. */
 struct follow {
   rl_request *req;
   struct http2_step *st;
   rl__resp_acc *acc; /* owned: the next stream collects into it */
+  /* 0: a redirect's next hop; n: the request's own stream, sent again
+   * for the n-th time after a refusal. */
+  uint32_t refused;
 };
 
 /* One connection. Owned by the plugin from session_new to session_del. */
@@ -659,6 +674,7 @@ struct http2_stream {
   uint32_t hop;     /* 0: the request's own stream; n: after n redirects */
   int chained;      /* the user's chain holds req's redirects */
   int has_location; /* the response's Location is in the user's state */
+  uint32_t refused; /* how many of req's earlier streams were refused */
 };
 
 /* Reports req of step st (`error` NULL is success, borrowed for the
@@ -789,6 +805,21 @@ static int queue_follow(struct http2_stream *ps) {
   return 0;
 }
 
+/* A stream the server refused (REFUSED_STREAM: never processed): its
+ * request is queued to go again on this connection (run_follows), where
+ * nghttp2 holds it until the server's limit lets it start. It stays one
+ * request to the host: nothing is reported, and its time still counts
+ * from its first submit. 1 when queued, 0 when it fails instead (a
+ * redirect's later hop, retries used up, no memory). */
+static int queue_refused(struct http2_stream *ps) {
+  if (ps->hop > 0 || ps->refused >= HTTP2_REFUSED_RETRIES)
+    return 0;
+  if (queue_follow(ps) != 0)
+    return 0;
+  ps->s->follows[ps->s->n_follows - 1].refused = ps->refused + 1;
+  return 1;
+}
+
 /* A complete response that is a redirect to follow (a Location, a step
  * that follows): 1 when the request goes on or failed, 0 when this
  * response is its outcome after all. */
@@ -840,8 +871,15 @@ static void h2cb_end(void *stream_data, enum h2_end how, uint32_t code) {
     }
     return;
   case H2_END_RESET:
-    snprintf(error, sizeof error, "RST_STREAM: %s",
-             error_code_text(code, num, sizeof num));
+    if (code == NGHTTP2_REFUSED_STREAM && queue_refused(ps))
+      return;
+    if (code == NGHTTP2_REFUSED_STREAM && ps->refused > 0)
+      snprintf(error, sizeof error,
+               "RST_STREAM: REFUSED_STREAM (again after %u retries)",
+               (unsigned)ps->refused);
+    else
+      snprintf(error, sizeof error, "RST_STREAM: %s",
+               error_code_text(code, num, sizeof num));
     finish(ps, error);
     return;
   case H2_END_ERROR:
@@ -1256,6 +1294,31 @@ static int submit_hop(struct http2_session *s, struct http2_step *st,
   return rc;
 }
 
+static int submit_fresh(struct http2_session *s, struct http2_step *st,
+                        rl_request *req, struct http2_stream *init);
+
+/* Sends again a request whose stream was refused (f, its collector
+ * taken): on this connection, past the admission check, since nghttp2
+ * itself holds a stream over the server's limit until one ends; where
+ * this connection takes no more streams (GOAWAY), on a new one
+ * (request_retry); else it fails naming the refusal. */
+static void run_refused(struct http2_session *s, const struct follow *f) {
+  struct http2_stream init = {
+      .s = s, .req = f->req, .st = f->st, .acc = f->acc, .refused = f->refused};
+  int rc = submit_fresh(s, f->st, f->req, &init);
+  if (rl__h2codec_submitted(&s->c, rc, init.acc) == 0)
+    return; /* the stream owns the collector now */
+  if (rc == RL_ERR_CLOSED && s->c.has_retry) {
+    s->c.host->request_retry(f->req, "RST_STREAM: REFUSED_STREAM");
+    return;
+  }
+  char err[128];
+  snprintf(err, sizeof err,
+           "RST_STREAM: REFUSED_STREAM (cannot send it again: %s)",
+           rl_strerror(rc));
+  report(s, f->req, f->st, 0, 0, err);
+}
+
 /*
  * Sends on the redirects queued while nghttp2's callbacks ran: each as a
  * new stream here; where this connection takes no more (GOAWAY, stream
@@ -1266,6 +1329,10 @@ static void run_follows(struct http2_session *s) {
   for (size_t i = 0; i < s->n_follows; i++) {
     struct follow f = s->follows[i];
     char err[96];
+    if (f.refused > 0) {
+      run_refused(s, &f);
+      continue;
+    }
     rl__http_chain *c = rl__http_chain_of(s->c.host, f.req);
     int rc = RL_ERR_NOTFOUND;
     if (c != NULL) {
@@ -1310,32 +1377,43 @@ static int http2_session_submit(void *session, rl_request *req) {
   /* Asked once per request: only then does the stream collect. */
   if ((rc = rl__h2codec_collector(&s->c, req, &init.acc)) != 0)
     return rc;
+  rc = submit_fresh(s, st, req, &init);
+  return rl__h2codec_submitted(&s->c, rc, init.acc);
+}
+
+/* Submits req's stream (init its area, with its collector) as
+ * http2_session_submit does, after the admission check and the
+ * collector: a request that moved here after a redirect goes on with its
+ * next hop, any other starts afresh. 0 or an RL_ERR_* code. */
+static int submit_fresh(struct http2_session *s, struct http2_step *st,
+                        rl_request *req, struct http2_stream *init) {
+  int rc;
   /* A request that moved here after a redirect goes on with its next
    * hop; any other starts afresh. */
   rl__http_chain *c = st->active ? rl__http_chain_of(s->c.host, req) : NULL;
   if (c != NULL && c->moved) {
     c->moved = 0;
-    rc = submit_hop(s, st, req, c, &init);
+    rc = submit_hop(s, st, req, c, init);
     if (rc != 0)
       c->moved = 1;
-    return rl__h2codec_submitted(&s->c, rc, init.acc);
+    return rc;
   }
   if (c != NULL)
     rl__http_chain_end(s->c.host, req);
   size_t n_extra;
   (void)rl__http_extra(s->c.host, req, &n_extra);
   if (st->body_tpl != NULL || st->n_fields > 0 || n_extra > 0) {
-    rc = submit_copy(s, st, req, &init, 0);
+    rc = submit_copy(s, st, req, init, 0);
   } else if ((rc = first_cookies(s, st, req, st->path)) > 0) {
-    rc = submit_copy(s, st, req, &init, rc);
+    rc = submit_copy(s, st, req, init, rc);
   } else if (rc == 0) {
     /* The body belongs to the step, which outlives the session: no
      * release needed. */
     h2_body body = {.data = st->body, .len = st->body_len};
     rc = h2_session_submit(s->c.h2, st->nva, st->nvlen,
-                           st->body != NULL ? &body : NULL, &init, NULL);
+                           st->body != NULL ? &body : NULL, init, NULL);
   }
-  return rl__h2codec_submitted(&s->c, rc, init.acc);
+  return rc;
 }
 
 /*
@@ -1355,7 +1433,8 @@ static int http2_session_on_read(void *session, const uint8_t *data,
   else
     for (size_t i = 0; i < s->n_follows; i++) {
       rl__resp_acc_put(&s->c.free_accs, s->follows[i].acc);
-      report(s, s->follows[i].req, s->follows[i].st, 0, 1, rl_strerror(rc));
+      report(s, s->follows[i].req, s->follows[i].st, 0,
+             s->follows[i].refused == 0, rl_strerror(rc));
     }
   s->n_follows = 0;
   return rc;
@@ -1412,7 +1491,8 @@ static void http2_session_del(void *session, int err, const char *reason) {
     if (s->follows[i].acc != NULL)
       rl__resp_acc_free(s->follows[i].acc);
     free(s->follows[i].acc);
-    report(s, s->follows[i].req, s->follows[i].st, 0, 1,
+    report(s, s->follows[i].req, s->follows[i].st, 0,
+           s->follows[i].refused == 0,
            reason != NULL && reason[0] != '\0' ? reason : rl_strerror(err));
   }
   free(s->follows);

@@ -13,14 +13,17 @@ import csv
 import glob
 import os
 import re
+import select
 import shutil
 import signal
+import socket
 import tempfile
 import time
 import unittest
 
 import rpcload
-from servers import BlackHoleServer, NghttpdServer, NginxH2Server, NginxServer
+from servers import (BlackHoleServer, NghttpdServer, NginxH2Server, NginxServer,
+                     _ThreadedTcpServer)
 
 BIG = 10 * 1024 * 1024
 
@@ -344,6 +347,65 @@ class NghttpdTest(Http2Case):
         rep = self.report_of(res)
         self.assertExit(res, 0)
         self.assertAllOk(res, rep, "GET", "/hello")
+
+
+class SlowSettingsProxy(_ThreadedTcpServer):
+    """A TCP proxy to 127.0.0.1:`upstream` that holds the server's bytes
+    back for `delay_s` after each connection opens, so the client sends
+    every request it has before the server's SETTINGS (its stream limit)
+    reach it: the race a loaded machine makes now and then, made sure."""
+
+    thread_name = "slow-settings-proxy"
+
+    def __init__(self, upstream, delay_s=0.5):
+        super().__init__()
+        self.upstream = upstream
+        self.delay_s = delay_s
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def handle(self, conn):
+        up = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+        try:
+            release = time.monotonic() + self.delay_s
+            held = sent = b""
+            while self.alive():
+                r, _, _ = select.select([conn, up], [], [], 0.05)
+                if conn in r:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    sent += data
+                if up in r:
+                    data = up.recv(65536)
+                    if not data:
+                        return
+                    held += data
+                if time.monotonic() >= release:
+                    if sent:
+                        up.sendall(sent)
+                    if held:
+                        conn.sendall(held)
+                    sent = held = b""
+        finally:
+            up.close()
+
+
+class RefusedStreamTest(Http2Case):
+    """Streams a server refuses (RST_STREAM REFUSED_STREAM: never
+    processed, RFC 9113 section 8.7) are sent again, not failed: 20 users
+    on one connection send their first requests before nginx's SETTINGS
+    (1 stream at a time) arrive, held back by a proxy."""
+
+    def test_refused_streams_are_retried(self):
+        with NginxH2Server(max_streams=1) as ng, SlowSettingsProxy(ng.port) as px:
+            res = self.rl("--plugin", "http2", "-u", "20", "-r", "200", "-t", "2s",
+                          "--connections", "1", "--stop-timeout", "5",
+                          px.url("/hello"), timeout_s=40)
+            rep = self.report_of(res)
+            self.assertExit(res, 0)
+            self.assertAllOk(res, rep, "GET", "/hello", ng.count(path="/hello", status=200))
 
 
 class NghttpdTlsTest(Http2Case):

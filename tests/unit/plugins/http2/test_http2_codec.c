@@ -16,6 +16,8 @@
  *   /early      200 at once, before the request body arrives
  *   /early-rst  like /early, then RST_STREAM(NO_ERROR) (RFC 9113 8.1)
  *   /refuse     RST_STREAM(REFUSED_STREAM)
+ *   /refuse-once  RST_STREAM(REFUSED_STREAM) the first time, then as any
+ *               other path (200, "hello world\n")
  *   /rst-odd    RST_STREAM with an unregistered code 0x1f
  *   /badlen     200 with content-length 5 and 12 bytes of body
  *   /info       103 Early Hints, then 200 "hello world\n"
@@ -135,6 +137,15 @@ static struct srv_stream *srv_find(struct server *sv, int32_t id) {
     if (sv->streams[i].id == id)
       return &sv->streams[i];
   return NULL;
+}
+
+/* How many streams the server has seen for path (the current one too). */
+static int srv_count(const struct server *sv, const char *path) {
+  int n = 0;
+  for (int i = 0; i < sv->n; i++)
+    if (strcmp(sv->streams[i].path, path) == 0)
+      n++;
+  return n;
 }
 
 static void append(char *dst, size_t cap, const uint8_t *s, size_t n) {
@@ -279,7 +290,9 @@ static void srv_answer(struct server *sv, struct srv_stream *ss) {
     srv_respond_full(sv, ss, "200", len, NULL, BIG_LEN);
   } else if (strcmp(ss->path, "/upload") == 0) {
     srv_respond_full(sv, ss, "200", NULL, "got", 3);
-  } else if (strcmp(ss->path, "/refuse") == 0) {
+  } else if (strcmp(ss->path, "/refuse") == 0 ||
+             (strcmp(ss->path, "/refuse-once") == 0 &&
+              srv_count(sv, "/refuse-once") == 1)) {
     ss->responded = 1;
     assert_int_equal(nghttp2_submit_rst_stream(sv->ng, NGHTTP2_FLAG_NONE,
                                                ss->id, NGHTTP2_REFUSED_STREAM),
@@ -1069,7 +1082,10 @@ static void test_rst_stream(void **state) {
   assert_int_equal(submit(f, get_step(f, "/hello")), 0);
   assert_int_equal(pump(f), 0);
   assert_int_equal(fh.n_events, 3);
-  assert_failure(1, "RST_STREAM: REFUSED_STREAM");
+  /* Refused streams were never processed (RFC 9113 8.7): sent again
+   * three times, then the request fails once, naming the refusal. */
+  assert_int_equal(srv_count(&f->sv, "/refuse"), 4);
+  assert_failure(1, "RST_STREAM: REFUSED_STREAM (again after 3 retries)");
   assert_failure(2, "RST_STREAM: 0x1f");
   /* A reset stream does not disturb its neighbours. */
   assert_success(3, "GET", "/hello", strlen(HELLO));
@@ -1448,7 +1464,26 @@ static void test_response_handed_over(void **state) {
   assert_int_equal(r->body_len, 0);
   assert_failure(3, "HTTP 404 Not Found");
   assert_false(rl_fake_response_of(&fh, 4)->got);
-  assert_failure(4, "RST_STREAM: REFUSED_STREAM");
+  assert_failure(4, "RST_STREAM: REFUSED_STREAM (again after 3 retries)");
+}
+
+/* A stream refused once (a server whose SETTINGS lowered its limit after
+ * we sent more) is sent again on the same connection: one request, one
+ * success, its response handed over once, no retry through the host. */
+static void test_refused_once_retried(void **state) {
+  struct fx *f = *state;
+  fh.wants_response = 1;
+  assert_int_equal(submit(f, get_step(f, "/refuse-once")), 0);
+  assert_int_equal(submit(f, get_step(f, "/hello")), 0);
+  assert_int_equal(pump(f), 0);
+  assert_int_equal(srv_count(&f->sv, "/refuse-once"), 2);
+  assert_int_equal(fh.n_events, 2);
+  assert_int_equal(fh.asked, 2);
+  assert_success(1, "GET", "/refuse-once", strlen(HELLO));
+  assert_int_equal(rl_fake_response_of(&fh, 1)->status, 200);
+  assert_string_equal(rl_fake_response_of(&fh, 1)->body, HELLO);
+  assert_success(2, "GET", "/hello", strlen(HELLO));
+  assert_int_equal(fh.n_retries, 0);
 }
 
 /* ABI 1.8: only the parts the host reads; the fake host refuses a field
@@ -1818,6 +1853,7 @@ int main(void) {
       T(test_cookies),
       T(test_redirects),
       T(test_redirects_refused),
+      T(test_refused_once_retried),
       T(test_redirect_templated),
       T(test_redirect_moves_after_goaway),
   };
