@@ -264,7 +264,9 @@ static uint32_t choose_task(rl__user *u) {
   return (uint32_t)k->n_tasks - 1;
 }
 
-void rl__user_start_request(rl__user *u, rl_request *req,
+/* A request of step `s` made ready to submit (its start, its response
+ * cleared); the caller picks its connection. */
+static void prepare_request(rl__user *u, rl_request *req,
                             const rl__plan_step *s, uint64_t start_ns,
                             rl__response *resp) {
   req->start_ns = start_ns;
@@ -277,6 +279,12 @@ void rl__user_start_request(rl__user *u, rl_request *req,
   req->resp = resp;
   if (resp)
     rl__response_clear(resp);
+}
+
+void rl__user_start_request(rl__user *u, rl_request *req,
+                            const rl__plan_step *s, uint64_t start_ns,
+                            rl__response *resp) {
+  prepare_request(u, req, s, start_ns, resp);
   submit(u, req, endpoint_conn(u, s->endpoint));
 }
 
@@ -300,21 +308,6 @@ static rl_conn *rt_conn(rl__user *u, size_t i, const rl__target *t) {
     u->rt_conns[i] = c;
   }
   return u->rt_conns[i];
-}
-
-static void prepare_request(rl__user *u, rl_request *req,
-                            const rl__plan_step *s, uint64_t start_ns,
-                            rl__response *resp) {
-  req->start_ns = start_ns;
-  if (u->loop->open)
-    req->sent_ns = rl__now_ns();
-  req->target = s->target;
-  req->step = s;
-  req->retries = 0;
-  req->seq = ++u->seq;
-  req->resp = resp;
-  if (resp)
-    rl__response_clear(resp);
 }
 
 void rl__user_start_request_rt(rl__user *u, rl_request *req,
