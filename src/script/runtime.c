@@ -569,6 +569,48 @@ int rl__script_end_quietly(lua_State *L) {
   return lua_error(L);
 }
 
+/* The send of a task's request (vars set first, the opts from the
+ * arguments; `on_message` for a stream, else NULL): 0 when it went, 1
+ * when the user is stopping (lu->ending: the caller yields, its task ends
+ * there); any other refusal is a Lua error naming `what`. */
+static int
+task_send(lua_State *L, luser *lu, const char *what, size_t req,
+          const char *name, const rl_kv *headers, size_t n_headers,
+          const char *const *vars, size_t n_vars, uint64_t timeout_ns,
+          const char *host,
+          void (*on_message)(rl_user *, const char *, size_t, void *),
+          void (*done)(rl_user *, const rl_send_result *, void *), void *arg) {
+  rl_user *cu = lu->cu;
+  for (size_t i = 0; i < n_vars; i++)
+    if (rl_user_set_var(cu, vars[2 * i], vars[2 * i + 1]))
+      return luaL_error(L, "%s: out of memory", what);
+  rl_send_opts o = {.struct_size = sizeof o,
+                    .name = name,
+                    .decide = 1,
+                    .headers = headers,
+                    .n_headers = n_headers,
+                    .timeout_ns = timeout_ns,
+                    .no_event = rl__script_next_no_event,
+                    .on_message = on_message,
+                    .host = host};
+  rl__script_next_no_event = 0;
+  int rc = rl_user_send_opts(cu, req, &o, done, arg);
+  if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
+    lu->ending = 1; /* the user is stopping: the task ends here */
+    return 1;
+  }
+  if (rc == RL_ERR_BUSY && host)
+    return luaL_error(L,
+                      "%s: host '%s' is not declared, and the run has added "
+                      "its %d run-time targets (a host not declared, per "
+                      "request) already: declare the hosts the class calls "
+                      "(hosts = {...}, grpc = {hosts = {...}})",
+                      what, host, RL_USER_MAX_RUNTIME_TARGETS);
+  if (rc)
+    return luaL_error(L, "%s: %s", what, rl_strerror(rc));
+  return 0;
+}
+
 int rl__script_send(lua_State *L, const char *what, size_t req,
                     const char *name, const rl_kv *headers, size_t n_headers,
                     const char *const *vars, size_t n_vars) {
@@ -587,36 +629,11 @@ int rl__script_send_timed(lua_State *L, const char *what, size_t req,
   int message = rl__script_next_message;
   rl__script_next_message = 0;
   luser *lu = running_user(L, what);
-  rl_user *cu = lu->cu;
   lu->stream_reply = message ? REPLY_MESSAGE : lu->stream_next;
   lu->stream_next = 0;
-  for (size_t i = 0; i < n_vars; i++)
-    if (rl_user_set_var(cu, vars[2 * i], vars[2 * i + 1]))
-      return luaL_error(L, "%s: out of memory", what);
-  rl_send_opts o = {.struct_size = sizeof o,
-                    .name = name,
-                    .decide = 1,
-                    .headers = headers,
-                    .n_headers = n_headers,
-                    .timeout_ns = timeout_ns,
-                    .no_event = rl__script_next_no_event,
-                    .host = host};
-  rl__script_next_no_event = 0;
-  int rc = rl_user_send_opts(cu, req, &o, request_done, lu);
-  if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
-    lu->ending = 1; /* the user is stopping: the task ends here */
-    return lua_yield(L, 0);
-  }
-  if (rc == RL_ERR_BUSY && o.host)
-    return luaL_error(L,
-                      "%s: host '%s' is not declared, and the run has added "
-                      "its %d run-time targets (a host not declared, per "
-                      "request) already: declare the hosts the class calls "
-                      "(hosts = {...}, grpc = {hosts = {...}})",
-                      what, o.host, RL_USER_MAX_RUNTIME_TARGETS);
-  if (rc)
-    return luaL_error(L, "%s: %s", what, rl_strerror(rc));
-  return lua_yield(L, 0);
+  (void)task_send(L, lu, what, req, name, headers, n_headers, vars, n_vars,
+                  timeout_ns, host, NULL, request_done, lu);
+  return lua_yield(L, 0); /* request_done resumes it (or the user ends) */
 }
 
 /* ---- u.grpc:stream: a server stream's replies as they come ---------------- */
@@ -787,32 +804,14 @@ int rl__script_open_stream(lua_State *L, const char *what, size_t req,
   const char *host = rl__script_next_host;
   rl__script_next_host = NULL;
   luser *lu = running_user(L, what);
-  rl_user *cu = lu->cu;
   if (lu->stream.open)
     return luaL_error(L,
                       "%s: a stream of this user is open (one at a time: "
                       "read it to its end, or r:close() it)",
                       what);
-  for (size_t i = 0; i < n_vars; i++)
-    if (rl_user_set_var(cu, vars[2 * i], vars[2 * i + 1]))
-      return luaL_error(L, "%s: out of memory", what);
-  rl_send_opts o = {.struct_size = sizeof o,
-                    .name = name,
-                    .decide = 1,
-                    .headers = headers,
-                    .n_headers = n_headers,
-                    .timeout_ns = timeout_ns,
-                    .no_event = rl__script_next_no_event,
-                    .on_message = stream_message,
-                    .host = host};
-  rl__script_next_no_event = 0;
-  int rc = rl_user_send_opts(cu, req, &o, stream_done, &lu->stream);
-  if (rc == RL_ERR_CANCELLED || rc == RL_ERR_CLOSED) {
-    lu->ending = 1; /* the user is stopping: the task ends here */
+  if (task_send(L, lu, what, req, name, headers, n_headers, vars, n_vars,
+                timeout_ns, host, stream_message, stream_done, &lu->stream))
     return lua_yield(L, 0);
-  }
-  if (rc)
-    return luaL_error(L, "%s: %s", what, rl_strerror(rc));
   lua_createtable(L, 0, 8);
   lua_pushboolean(L, 1);
   lua_setfield(L, -2, "open");
